@@ -1,0 +1,249 @@
+//! Events as nested ECS JSON (`{"source":{"ip":…}}`), one object per NDJSON line.
+//! Written by hand: this is the output hot path of `scan --format ndjson`.
+
+use std::fmt::Write as _;
+
+use crate::event::Event;
+
+/// Appends `s` to `out` as a JSON string literal.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => {
+                out.extend_from_slice(&bytes[start..i]);
+                let _ = write!(Hex(out), "\\u{b:04x}");
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+struct Hex<'a>(&'a mut Vec<u8>);
+impl std::fmt::Write for Hex<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// A JSON object writer that nests objects by dotted path as it goes; callers emit keys
+/// grouped by their parent object.
+struct Obj<'o> {
+    out: &'o mut Vec<u8>,
+    first: Vec<bool>,
+}
+
+impl<'o> Obj<'o> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Obj {
+            out,
+            first: vec![true],
+        }
+    }
+    fn key(&mut self, k: &str) {
+        let first = self.first.last_mut().expect("object stack is never empty");
+        if !*first {
+            self.out.push(b',');
+        }
+        *first = false;
+        write_str(self.out, k);
+        self.out.push(b':');
+    }
+    fn open(&mut self, k: &str) {
+        self.key(k);
+        self.out.push(b'{');
+        self.first.push(true);
+    }
+    fn close(&mut self) {
+        self.first.pop();
+        self.out.push(b'}');
+    }
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_str(self.out, v);
+    }
+    fn opt_str(&mut self, k: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+    }
+    fn num(&mut self, k: &str, v: impl std::fmt::Display) {
+        self.key(k);
+        let _ = write!(Hex(self.out), "{v}");
+    }
+    fn opt_num(&mut self, k: &str, v: Option<impl std::fmt::Display>) {
+        if let Some(v) = v {
+            self.num(k, v);
+        }
+    }
+}
+
+/// Appends the event as one JSON object (no trailing newline).
+pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
+    let mut o = Obj::new(out);
+    if let Some(ts) = e.timestamp {
+        o.key("@timestamp");
+        o.out.push(b'"');
+        let _ = ts.write_rfc3339(&mut Hex(o.out));
+        o.out.push(b'"');
+    }
+    o.opt_str("message", e.message.as_deref());
+
+    o.open("event");
+    o.str("kind", e.kind.as_str());
+    let category = if e.category.is_empty() {
+        e.action().category()
+    } else {
+        e.category
+    };
+    o.key("category");
+    o.out.push(b'[');
+    for (i, name) in category.names().enumerate() {
+        if i > 0 {
+            o.out.push(b',');
+        }
+        write_str(o.out, name);
+    }
+    o.out.push(b']');
+    o.str("action", e.action().as_str());
+    o.str("outcome", e.outcome.as_str());
+    o.opt_str("reason", e.reason);
+    o.opt_str("dataset", e.dataset.map(|d| d.as_str()));
+    o.opt_str("original", e.original.as_deref());
+    o.close();
+
+    if e.host_name.is_some() {
+        o.open("host");
+        o.opt_str("name", e.host_name.as_deref());
+        o.close();
+    }
+    if e.process_name.is_some() || e.process_pid.is_some() || e.command_line.is_some() {
+        o.open("process");
+        o.opt_str("name", e.process_name.as_deref());
+        o.opt_num("pid", e.process_pid);
+        o.opt_str("command_line", e.command_line.as_deref());
+        o.close();
+    }
+    if e.source_address.is_some() || e.source_ip.is_some() {
+        o.open("source");
+        o.opt_str("address", e.source_address.as_deref());
+        if let Some(ip) = e.source_ip {
+            o.key("ip");
+            o.out.push(b'"');
+            let _ = write!(Hex(o.out), "{ip}");
+            o.out.push(b'"');
+        }
+        o.opt_num("port", e.source_port);
+        o.close();
+    }
+    if e.user_name.is_some() || e.user_target_name.is_some() {
+        o.open("user");
+        o.opt_str("name", e.user_name.as_deref());
+        if let Some(t) = e.user_target_name.as_deref() {
+            o.open("target");
+            o.str("name", t);
+            o.close();
+        }
+        o.close();
+    }
+    if let Some(g) = e.group_name.as_deref() {
+        o.open("group");
+        o.str("name", g);
+        o.close();
+    }
+    let has_key = e.auth_key_type.is_some() || e.auth_key_fingerprint.is_some();
+    if e.auth_method.is_some() || has_key || e.repeat.is_some() {
+        o.open("logward");
+        if e.auth_method.is_some() || has_key {
+            o.open("auth");
+            o.opt_str("method", e.auth_method);
+            if has_key {
+                o.open("key");
+                o.opt_str("type", e.auth_key_type.as_deref());
+                o.opt_str("fingerprint", e.auth_key_fingerprint.as_deref());
+                o.close();
+            }
+            o.close();
+        }
+        o.opt_num("repeat", e.repeat);
+        o.close();
+    }
+    let has_syslog = e.syslog_severity.is_some() || e.syslog_facility.is_some();
+    let has_file = e.file_path.is_some() || e.file_line.is_some();
+    if has_syslog || has_file || e.offset.is_some() {
+        o.open("log");
+        if has_syslog {
+            o.open("syslog");
+            if let Some(s) = e.syslog_severity {
+                o.open("severity");
+                o.num("code", s);
+                o.close();
+            }
+            if let Some(f) = e.syslog_facility {
+                o.open("facility");
+                o.num("code", f);
+                o.close();
+            }
+            o.close();
+        }
+        if has_file {
+            o.open("file");
+            o.opt_str("path", e.file_path.as_deref());
+            o.opt_num("line", e.file_line);
+            o.close();
+        }
+        o.opt_num("offset", e.offset);
+        o.close();
+    }
+    if let Some(u) = e.systemd_unit.as_deref() {
+        o.open("systemd");
+        o.str("unit", u);
+        o.close();
+    }
+    if !e.journald.is_empty() {
+        o.open("journald");
+        for (k, v) in &e.journald {
+            o.str(k, v);
+        }
+        o.close();
+    }
+    o.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{Action, Dataset, Outcome};
+    use std::borrow::Cow;
+
+    #[test]
+    fn nested_ecs_json() {
+        let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+        e.reason = Some("bad-password");
+        e.set_source(Cow::Borrowed("192.0.2.1"), Some(22));
+        e.user_name = Some(Cow::Borrowed("ro\"ot\u{1}"));
+        e.file_line = Some(3);
+        let mut out = Vec::new();
+        write_event(&mut out, &e);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"event":{"kind":"event","category":["authentication"],"action":"user-login","outcome":"failure","reason":"bad-password","dataset":"sshd"},"source":{"address":"192.0.2.1","ip":"192.0.2.1","port":22},"user":{"name":"ro\"ot\u0001"},"log":{"file":{"line":3}}}"#
+        );
+    }
+}

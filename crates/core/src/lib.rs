@@ -1,0 +1,14 @@
+//! logward's event model, shared by every stage of the pipeline.
+//!
+//! An [`Event`] uses Elastic Common Schema names (see DESIGN.md). It borrows from the line it was
+//! decoded from where it can (`Event<'a>`), so the decoders on the hot path allocate nothing;
+//! [`Event::into_owned`] makes an `Event<'static>` for stages that keep events.
+
+pub mod event;
+pub mod json;
+pub mod time;
+pub mod vocab;
+
+pub use event::{parse_ip, Event};
+pub use time::Timestamp;
+pub use vocab::{Action, Category, Dataset, Kind, Outcome};

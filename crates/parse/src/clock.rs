@@ -1,0 +1,261 @@
+//! Time for lines that carry an incomplete one: BSD syslog writes neither year nor zone.
+//!
+//! The year comes from a [`YearRule`]: a reference time (the file's mtime, or `--reference-time`)
+//! that no line can be after, so a `Dec` line in a file last written in `Jan` belongs to the year
+//! before; or a fixed first year (`--year`) that rolls over when the months wrap. The zone is
+//! the local one (`TZ`), or a fixed offset.
+
+use chrono::{Local, NaiveDate, Offset, TimeZone};
+use logward_core::time::{civil_from_days, days_from_civil, valid_date};
+use logward_core::Timestamp;
+
+/// How year-less timestamps get their year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YearRule {
+    /// No line is later than this instant (the file's mtime): months after it are last year's.
+    Reference(Timestamp),
+    /// The first line is in this year; December → January advances it.
+    Fixed(i32),
+}
+
+/// Which wall clock year-less, zone-less lines were written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// The process's local zone (`TZ`, else /etc/localtime).
+    Local,
+    /// A fixed offset from UTC in seconds.
+    Fixed(i32),
+}
+
+/// Gives BSD syslog timestamps a year and an offset; keeps the small state the year roll-over
+/// and the offset cache need. One per input file.
+#[derive(Debug, Clone)]
+pub struct YearResolver {
+    rule: YearRule,
+    zone: Zone,
+    year: i32,
+    last_month: u32,
+    /// Cache of the local offset for one wall-clock hour (logs are mostly in time order).
+    cached_hour: i64,
+    cached_offset: i32,
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+impl YearResolver {
+    pub fn new(rule: YearRule, zone: Zone) -> Self {
+        let year = match rule {
+            YearRule::Fixed(y) => y,
+            YearRule::Reference(ts) => ts.local_fields().0,
+        };
+        YearResolver {
+            rule,
+            zone,
+            year,
+            last_month: 0,
+            cached_hour: i64::MIN,
+            cached_offset: 0,
+        }
+    }
+
+    /// Fixed first year at a fixed UTC offset (tests).
+    pub fn fixed(year: i32, offset: i32) -> Self {
+        Self::new(YearRule::Fixed(year), Zone::Fixed(offset))
+    }
+
+    /// Parses `Mmm dd hh:mm:ss` (day space- or zero-padded, or one digit) at the start of `b`.
+    /// Returns the timestamp and the bytes used.
+    pub fn parse_bsd(&mut self, b: &[u8]) -> Option<(Timestamp, usize)> {
+        let mon = b.get(..3)?;
+        let month = MONTHS.iter().position(|m| m.as_slice() == mon)? as u32 + 1;
+        if b.get(3) != Some(&b' ') {
+            return None;
+        }
+        let mut i = 4;
+        if b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        let mut day = 0u32;
+        let day_start = i;
+        while i < b.len() && b[i].is_ascii_digit() && i - day_start < 2 {
+            day = day * 10 + (b[i] - b'0') as u32;
+            i += 1;
+        }
+        if i == day_start || b.get(i) != Some(&b' ') {
+            return None;
+        }
+        i += 1;
+        let t = b.get(i..i + 8)?;
+        let d = |x: u8| x.wrapping_sub(b'0') as u32;
+        if t[2] != b':'
+            || t[5] != b':'
+            || !t
+                .iter()
+                .enumerate()
+                .all(|(k, c)| k % 3 == 2 || c.is_ascii_digit())
+        {
+            return None;
+        }
+        let (h, m, s) = (
+            d(t[0]) * 10 + d(t[1]),
+            d(t[3]) * 10 + d(t[4]),
+            d(t[6]) * 10 + d(t[7]),
+        );
+        i += 8;
+        let mut nanos = 0;
+        if b.get(i) == Some(&b'.') {
+            let start = i + 1;
+            let mut j = start;
+            while j < b.len() && b[j].is_ascii_digit() && j - start < 9 {
+                nanos = nanos * 10 + d(b[j]);
+                j += 1;
+            }
+            if j > start {
+                for _ in (j - start)..9 {
+                    nanos *= 10;
+                }
+                i = j;
+            }
+        }
+        let year = self.year_for(month, day, (h, m, s));
+        if !valid_date(year, month, day) {
+            return None;
+        }
+        let offset = self.offset_at(year, month, day, h);
+        let ts = Timestamp::from_local((year, month, day), (h, m, s), nanos, offset)?;
+        Some((ts, i))
+    }
+
+    fn year_for(&mut self, month: u32, day: u32, (h, m, s): (u32, u32, u32)) -> i32 {
+        match self.rule {
+            YearRule::Fixed(_) => {
+                if self.last_month != 0 && month + 6 <= self.last_month {
+                    // December → January: the next year.
+                    self.year += 1;
+                } else if self.last_month != 0 && month >= self.last_month + 6 {
+                    // A stray line from before the wrap; do not move the year back for good.
+                    return self.year - 1;
+                }
+                self.last_month = month;
+                self.year
+            }
+            YearRule::Reference(reference) => {
+                let ref_local = reference.unix + reference.offset as i64;
+                let y = civil_from_days(ref_local.div_euclid(86_400)).0;
+                let day = if valid_date(y, month, day) { day } else { 28 };
+                let local =
+                    days_from_civil(y, month, day) * 86_400 + (h * 3600 + m * 60 + s) as i64;
+                // Two days of slack for clock skew and zones.
+                if local > ref_local + 2 * 86_400 {
+                    y - 1
+                } else {
+                    y
+                }
+            }
+        }
+    }
+
+    fn offset_at(&mut self, year: i32, month: u32, day: u32, hour: u32) -> i32 {
+        match self.zone {
+            Zone::Fixed(o) => o,
+            Zone::Local => {
+                let key = days_from_civil(year, month, day) * 24 + hour as i64;
+                if key != self.cached_hour {
+                    self.cached_hour = key;
+                    self.cached_offset = local_offset(year, month, day, hour);
+                }
+                self.cached_offset
+            }
+        }
+    }
+}
+
+/// The local zone's UTC offset at a wall-clock hour (the earlier one in a DST fold, the one
+/// after a DST gap).
+pub fn local_offset(year: i32, month: u32, day: u32, hour: u32) -> i32 {
+    let Some(naive) =
+        NaiveDate::from_ymd_opt(year, month, day).and_then(|d| d.and_hms_opt(hour, 0, 0))
+    else {
+        return 0;
+    };
+    match Local.offset_from_local_datetime(&naive) {
+        chrono::LocalResult::Single(o) | chrono::LocalResult::Ambiguous(o, _) => {
+            o.fix().local_minus_utc()
+        }
+        chrono::LocalResult::None => Local
+            .offset_from_utc_datetime(&naive)
+            .fix()
+            .local_minus_utc(),
+    }
+}
+
+/// The local zone's offset at an instant (for showing file mtimes and reference times).
+pub fn local_offset_at(unix: i64) -> i32 {
+    match chrono::DateTime::from_timestamp(unix, 0) {
+        Some(dt) => Local
+            .offset_from_utc_datetime(&dt.naive_utc())
+            .fix()
+            .local_minus_utc(),
+        None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bsd_forms() {
+        let mut y = YearResolver::fixed(2026, 0);
+        let (ts, used) = y.parse_bsd(b"Mar  1 00:00:01 host").unwrap();
+        assert_eq!(
+            (ts.to_string().as_str(), used),
+            ("2026-03-01T00:00:01Z", 15)
+        );
+        let (ts, used) = y.parse_bsd(b"Feb 7 16:01:07 x").unwrap();
+        assert_eq!(
+            (ts.to_string().as_str(), used),
+            ("2026-02-07T16:01:07Z", 14)
+        );
+        assert!(y.parse_bsd(b"Mar 32 00:00:01").is_none());
+        assert!(y.parse_bsd(b"Mar  1 0:00:01").is_none());
+        assert!(y.parse_bsd(b"Foo  1 00:00:01").is_none());
+    }
+
+    #[test]
+    fn fixed_year_rolls_over_in_december() {
+        let mut y = YearResolver::fixed(2025, 3600);
+        let a = y.parse_bsd(b"Dec 31 23:59:59").unwrap().0;
+        let b = y.parse_bsd(b"Jan  1 00:00:01").unwrap().0;
+        assert_eq!(a.to_string(), "2025-12-31T23:59:59+01:00");
+        assert_eq!(b.to_string(), "2026-01-01T00:00:01+01:00");
+        assert_eq!(b.unix - a.unix, 2);
+    }
+
+    #[test]
+    fn reference_time_puts_later_months_in_the_year_before() {
+        // fail2ban's test "now": 2005-08-14T10:00:00Z.
+        let now = Timestamp {
+            unix: 1_124_013_600,
+            nanos: 0,
+            offset: 0,
+        };
+        let mut y = YearResolver::new(YearRule::Reference(now), Zone::Fixed(0));
+        assert_eq!(
+            y.parse_bsd(b"Sep 29 16:28:02").unwrap().0.to_string(),
+            "2004-09-29T16:28:02Z"
+        );
+        assert_eq!(
+            y.parse_bsd(b"Jun 21 16:47:48").unwrap().0.to_string(),
+            "2005-06-21T16:47:48Z"
+        );
+        assert_eq!(
+            y.parse_bsd(b"Aug 15 09:00:00").unwrap().0.to_string(),
+            "2005-08-15T09:00:00Z"
+        );
+        // Feb 29 in a year without one is no timestamp, not a panic or a wrong date.
+        assert!(y.parse_bsd(b"Feb 29 10:00:00").is_none());
+    }
+}
