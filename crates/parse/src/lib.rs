@@ -38,6 +38,12 @@ impl LineDecoder {
         }
     }
 
+    /// Starts a new input with its own year rule; the session correlator carries over, so a
+    /// session that spans a rotation stays whole.
+    pub fn set_years(&mut self, years: YearResolver) {
+        self.years = years;
+    }
+
     /// Decodes one line (without its newline). Always returns an event: a line no decoder
     /// recognises is `event.action: unknown` with its message kept.
     pub fn decode<'a>(&mut self, line: &'a str) -> Event<'a> {

@@ -1,0 +1,177 @@
+//! Which inputs a scan reads, and in which order: paths, globs, directories and `-` (stdin);
+//! rotations of one log read oldest first (`auth.log.3.gz`, `auth.log.2.gz`, `auth.log.1`,
+//! `auth.log`; RHEL dateext `secure-20261108`, `secure-20261115`, `secure`).
+
+use std::path::{Path, PathBuf};
+
+/// One input to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+/// A path argument that could not be turned into inputs.
+#[derive(Debug)]
+pub struct InputError {
+    pub arg: String,
+    pub reason: String,
+}
+
+/// Where a rotated file sits in its log's history: larger is newer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Age {
+    /// `name.N[.gz]`: N = 1 is the newest rotation.
+    Numbered(std::cmp::Reverse<u64>),
+    /// `name-YYYYMMDD[.gz]` or `name.YYYYMMDD`.
+    Dated(u64),
+    /// The live file.
+    Current,
+}
+
+/// Splits a file name into (log base name, age): `auth.log.2.gz` → (`auth.log`, Numbered(2)).
+fn rotation(name: &str) -> (&str, Age) {
+    let stem = name.strip_suffix(".gz").unwrap_or(name);
+    if let Some((base, n)) = stem.rsplit_once('.') {
+        if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            if n.len() == 8 {
+                return (base, Age::Dated(n.parse().unwrap_or(0)));
+            }
+            if n.len() <= 4 {
+                return (base, Age::Numbered(std::cmp::Reverse(n.parse().unwrap_or(0))));
+            }
+        }
+    }
+    if let Some((base, d)) = stem.rsplit_once('-') {
+        if !base.is_empty() && d.len() >= 8 && d.bytes().all(|b| b.is_ascii_digit()) {
+            return (base, Age::Dated(d.parse().unwrap_or(0)));
+        }
+    }
+    (stem, Age::Current)
+}
+
+/// Orders files so each log's rotations come oldest first; logs keep the order in which they
+/// were first named.
+pub fn order_rotations(files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut keyed: Vec<(usize, Age, PathBuf)> = Vec::with_capacity(files.len());
+    let mut groups: Vec<(PathBuf, String)> = Vec::new();
+    for f in files {
+        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (base, age) = rotation(&name);
+        let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+        let g = match groups.iter().position(|(d, b)| *d == dir && b == base) {
+            Some(g) => g,
+            None => {
+                groups.push((dir, base.to_owned()));
+                groups.len() - 1
+            }
+        };
+        keyed.push((g, age, f));
+    }
+    keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| a.2.cmp(&b.2)));
+    keyed.dedup_by(|a, b| a.2 == b.2);
+    keyed.into_iter().map(|(_, _, f)| f).collect()
+}
+
+fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Expands the command line's paths. Errors are returned beside the inputs so the other paths
+/// are still scanned.
+pub fn expand(args: &[String]) -> (Vec<Input>, Vec<InputError>) {
+    let mut inputs = Vec::new();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for arg in args {
+        if arg == "-" {
+            inputs.push(Input::Stdin);
+            continue;
+        }
+        let path = PathBuf::from(arg);
+        if path.is_dir() {
+            match std::fs::read_dir(&path) {
+                Ok(entries) => {
+                    let mut found: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file())
+                        .collect();
+                    found.sort();
+                    if found.is_empty() {
+                        errors.push(InputError { arg: arg.clone(), reason: "directory has no files".into() });
+                    }
+                    files.extend(found);
+                }
+                Err(e) => errors.push(InputError { arg: arg.clone(), reason: e.to_string() }),
+            }
+        } else if !path.exists() && is_glob(arg) {
+            match glob::glob(arg) {
+                Ok(paths) => {
+                    let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+                    found.sort();
+                    if found.is_empty() {
+                        errors.push(InputError { arg: arg.clone(), reason: "no file matches this pattern".into() });
+                    }
+                    files.extend(found);
+                }
+                Err(e) => errors.push(InputError { arg: arg.clone(), reason: format!("bad pattern: {e}") }),
+            }
+        } else {
+            // Existence and permission problems surface when the file is opened.
+            files.push(path);
+        }
+    }
+    inputs.extend(order_rotations(files).into_iter().map(Input::File));
+    (inputs, errors)
+}
+
+/// The system's own auth logs, with their rotations: Debian's `auth.log*`, RHEL's `secure*`.
+pub fn system_logs(log_dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(log_dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            p.is_file() && (name.starts_with("auth.log") || name.starts_with("secure"))
+        })
+        .collect();
+    found.sort();
+    order_rotations(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        order_rotations(v.iter().map(PathBuf::from).collect())
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn debian_rotations_oldest_first() {
+        assert_eq!(
+            names(&["auth.log", "auth.log.1", "auth.log.10.gz", "auth.log.2.gz", "auth.log.3.gz"]),
+            ["auth.log.10.gz", "auth.log.3.gz", "auth.log.2.gz", "auth.log.1", "auth.log"]
+        );
+    }
+
+    #[test]
+    fn rhel_dateext_by_date() {
+        assert_eq!(
+            names(&["secure", "secure-20261115", "secure-20261108.gz", "secure-20261101"]),
+            ["secure-20261101", "secure-20261108.gz", "secure-20261115", "secure"]
+        );
+    }
+
+    #[test]
+    fn separate_logs_keep_their_order() {
+        assert_eq!(
+            names(&["/b/secure", "/a/auth.log", "/a/auth.log.1", "/b/secure-20260101"]),
+            ["/b/secure-20260101", "/b/secure", "/a/auth.log.1", "/a/auth.log"]
+        );
+    }
+}

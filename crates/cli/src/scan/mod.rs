@@ -1,0 +1,313 @@
+//! `logward scan`: decode log files offline and print events, a table or a summary.
+
+pub mod inputs;
+pub mod output;
+pub mod reader;
+pub mod summary;
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use logward_core::{Action, Timestamp};
+use logward_parse::{clock, LineDecoder, YearResolver, YearRule, Zone};
+
+use inputs::Input;
+use reader::LineReader;
+use summary::Summary;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One ECS JSON object per line.
+    Ndjson,
+    /// Aligned columns for people.
+    Table,
+    /// Counts: actions, outcomes, top sources and users, unrecognised and bad lines.
+    Summary,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files, globs, directories or `-` for stdin. Rotations (`auth.log.2.gz`, `secure-20261115`)
+    /// are read oldest first. With none, the system's auth logs (auth.log*, secure*).
+    pub paths: Vec<String>,
+    /// Output format [default: table on a terminal, ndjson otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Add `event.original` (the raw line) to each event.
+    #[arg(long)]
+    pub raw: bool,
+    /// Print only the lines no decoder recognised (to write new decoders).
+    #[arg(long)]
+    pub unparsed: bool,
+    /// Year of the first year-less (BSD syslog) line; later lines roll over at New Year.
+    /// [default: inferred from each file's modification time]
+    #[arg(long, conflicts_with = "reference_time")]
+    pub year: Option<i32>,
+    /// No line is later than this RFC 3339 time: year-less lines get the latest year that
+    /// keeps them before it (what a file's mtime does by default).
+    #[arg(long, value_parser = parse_reference)]
+    pub reference_time: Option<Timestamp>,
+    /// How many source addresses and users the summary lists.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Where to look for the system's auth logs when no PATH is given.
+    #[arg(long, default_value = "/var/log", hide = true)]
+    pub system_log_dir: PathBuf,
+}
+
+fn parse_reference(s: &str) -> Result<Timestamp, String> {
+    match Timestamp::parse_rfc3339(s.as_bytes()) {
+        Some((ts, used)) if used == s.len() => Ok(ts),
+        _ => Err("expected an RFC 3339 time such as 2026-11-22T10:00:00Z".into()),
+    }
+}
+
+/// Exit status: 0 all read; 1 nothing to scan; 2 some path could not be read (the others
+/// were still scanned).
+pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
+    let mut status = 0;
+    let (inputs, errors) = if args.paths.is_empty() {
+        let found = inputs::system_logs(&args.system_log_dir);
+        if found.is_empty() {
+            eprintln!(
+                "logward: no auth logs found in {} (looked for auth.log* and secure*). \
+                 Name the files to scan, or - for stdin; on journald-only systems try \
+                 `journalctl -o json | logward scan -`.",
+                args.system_log_dir.display()
+            );
+            return Ok(1);
+        }
+        (found.into_iter().map(Input::File).collect(), Vec::new())
+    } else {
+        inputs::expand(&args.paths)
+    };
+    let mut summary = Summary::default();
+    for e in &errors {
+        eprintln!("logward: {}: {}", e.arg, e.reason);
+        summary.unreadable += 1;
+        status = 2;
+    }
+    let format = args.format.unwrap_or(if io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Ndjson
+    });
+    let progress = Progress::new(&inputs);
+    let started = Instant::now();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
+    if format == Format::Table && !args.unparsed {
+        buf.extend_from_slice(output::TABLE_HEADER.as_bytes());
+        buf.push(b'\n');
+    }
+    // One decoder for the whole scan, so a session that spans a rotation stays correlated.
+    let mut decoder = LineDecoder::new(YearResolver::fixed(1970, 0));
+    for input in &inputs {
+        let result = scan_input(input, &args, format, &mut decoder, &mut summary, &mut out, &mut buf, &progress);
+        match result {
+            Ok(()) => {}
+            Err(ScanError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(status),
+            Err(ScanError::Output(e)) => return Err(e.into()),
+            Err(ScanError::Input(msg)) => {
+                eprintln!("logward: {msg}");
+                summary.unreadable += 1;
+                status = 2;
+            }
+        }
+    }
+    progress.finish();
+    if format == Format::Summary && !args.unparsed {
+        buf.extend_from_slice(summary.render(args.top, started.elapsed()).as_bytes());
+    }
+    if let Err(e) = out.write_all(&buf).and_then(|()| out.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    Ok(status)
+}
+
+enum ScanError {
+    /// The input could not be opened or read: reported, the scan goes on.
+    Input(String),
+    /// Writing the output failed: the scan stops.
+    Output(io::Error),
+}
+
+fn year_rule(args: &ScanArgs, mtime: Option<std::time::SystemTime>) -> YearRule {
+    if let Some(y) = args.year {
+        return YearRule::Fixed(y);
+    }
+    if let Some(r) = args.reference_time {
+        return YearRule::Reference(r);
+    }
+    let t = mtime.unwrap_or_else(std::time::SystemTime::now);
+    let unix = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    YearRule::Reference(Timestamp {
+        unix,
+        nanos: 0,
+        offset: clock::local_offset_at(unix),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_input(
+    input: &Input,
+    args: &ScanArgs,
+    format: Format,
+    decoder: &mut LineDecoder,
+    summary: &mut Summary,
+    out: &mut impl Write,
+    buf: &mut Vec<u8>,
+    progress: &Progress,
+) -> Result<(), ScanError> {
+    let (reader, path_text, mtime): (Box<dyn Read>, String, _) = match input {
+        Input::Stdin => (Box::new(io::stdin().lock()), "-".to_owned(), None),
+        Input::File(path) => {
+            let file = File::open(path).map_err(|e| ScanError::Input(format!("cannot read {}: {e}", path.display())))?;
+            let meta = file.metadata().ok();
+            if meta.as_ref().is_some_and(|m| m.is_dir()) {
+                return Err(ScanError::Input(format!("{} is a directory", path.display())));
+            }
+            let mtime = meta.and_then(|m| m.modified().ok());
+            let counted = Counted { inner: file, progress: progress.bytes.clone() };
+            (open_maybe_gz(counted, path).map_err(ScanError::Input)?, path.display().to_string(), mtime)
+        }
+    };
+    summary.files += 1;
+    decoder.set_years(YearResolver::new(year_rule(args, mtime), Zone::Local));
+    let mut lines = LineReader::new(reader);
+    let mut out_err: Option<io::Error> = None;
+    let path_cow: &str = &path_text;
+    let result = lines.for_each_line(|line| {
+        if out_err.is_some() {
+            return;
+        }
+        summary.lines += 1;
+        let mut e = decoder.decode(&line.text);
+        let unknown = e.action() == Action::Unknown;
+        if args.unparsed {
+            if unknown {
+                buf.extend_from_slice(line.text.as_bytes());
+                buf.push(b'\n');
+            }
+        } else {
+            e.file_path = Some(Cow::Borrowed(path_cow));
+            e.file_line = Some(line.number);
+            e.offset = Some(line.offset);
+            if args.raw {
+                e.original = Some(Cow::Borrowed(&line.text));
+            }
+            match format {
+                Format::Summary => summary.count(&e),
+                Format::Ndjson => output::ndjson(buf, &e),
+                Format::Table => output::table_row(buf, &e),
+            }
+        }
+        if format == Format::Summary && args.unparsed {
+            summary.count(&e);
+        }
+        if line.number % 65_536 == 0 {
+            progress.tick();
+        }
+        if let Err(e) = output::flush_if(out, buf, 1 << 16) {
+            out_err = Some(e);
+        }
+    });
+    summary.bytes += lines.bytes_read;
+    summary.issues.add(&lines.issues);
+    if let Some(e) = out_err {
+        return Err(ScanError::Output(e));
+    }
+    result.map_err(|e| {
+        ScanError::Input(format!(
+            "{path_text}: read error after line {} ({e}); the lines before it were scanned",
+            summary.lines
+        ))
+    })
+}
+
+/// Gzip by name or by magic bytes (a rotated file renamed without `.gz` still reads).
+fn open_maybe_gz<R: Read + 'static>(inner: R, path: &Path) -> Result<Box<dyn Read>, String> {
+    let mut r = BufReader::with_capacity(1 << 16, inner);
+    let head = std::io::BufRead::fill_buf(&mut r).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let gz = head.starts_with(&[0x1f, 0x8b]);
+    if gz {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(r)))
+    } else {
+        Ok(Box::new(r))
+    }
+}
+
+/// Counts bytes read from a file for the progress bar.
+struct Counted<R> {
+    inner: R,
+    progress: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.set(self.progress.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// A progress bar on stderr, only when stderr is a terminal and the input is large.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    bytes: Rc<Cell<u64>>,
+}
+
+impl Progress {
+    const LARGE: u64 = 64 << 20;
+
+    fn new(inputs: &[Input]) -> Self {
+        let total: u64 = inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+                Input::Stdin => None,
+            })
+            .sum();
+        let bar = (io::stderr().is_terminal() && total >= Self::LARGE).then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::stderr_with_hz(4),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        Progress {
+            bar,
+            bytes: Rc::new(Cell::new(0)),
+        }
+    }
+
+    fn tick(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.bytes.get());
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

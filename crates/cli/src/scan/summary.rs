@@ -1,0 +1,143 @@
+//! `--format summary`: what a scan found, counted — by action/outcome/dataset/reason, the
+//! busiest source addresses and users, the lines no decoder recognised, and every kind of
+//! bad input met on the way.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::BuildHasherDefault;
+
+use logward_core::{Action, Dataset, Event, Outcome};
+use rustc_hash::FxHasher;
+
+use super::reader::InputIssues;
+
+type Fx = BuildHasherDefault<FxHasher>;
+type Key = (Action, Outcome, Option<Dataset>, Option<&'static str>);
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub lines: u64,
+    pub bytes: u64,
+    pub files: u64,
+    pub unreadable: u64,
+    pub unknown: u64,
+    pub issues: InputIssues,
+    kinds: HashMap<Key, u64, Fx>,
+    /// address → [events, failures]
+    sources: HashMap<Box<str>, [u64; 2], Fx>,
+    users: HashMap<Box<str>, [u64; 2], Fx>,
+}
+
+fn bump(map: &mut HashMap<Box<str>, [u64; 2], Fx>, key: &str, failure: bool) {
+    let slot = match map.get_mut(key) {
+        Some(slot) => slot,
+        None => map.entry(Box::from(key)).or_default(),
+    };
+    slot[0] += 1;
+    slot[1] += failure as u64;
+}
+
+impl Summary {
+    pub fn count(&mut self, e: &Event<'_>) {
+        let action = e.action();
+        if action == Action::Unknown {
+            self.unknown += 1;
+            return;
+        }
+        *self
+            .kinds
+            .entry((action, e.outcome, e.dataset, e.reason))
+            .or_default() += 1;
+        let failure = e.outcome == Outcome::Failure || action == Action::ConnectionProbe;
+        if let Some(a) = e.source_address.as_deref() {
+            bump(&mut self.sources, a, failure);
+        }
+        if let Some(u) = e.user_name.as_deref() {
+            bump(&mut self.users, u, failure);
+        }
+    }
+
+    /// The number of events of one action and outcome (all datasets and reasons).
+    #[cfg(test)]
+    pub fn events(&self, action: Action, outcome: Outcome) -> u64 {
+        self.kinds
+            .iter()
+            .filter(|((a, o, _, _), _)| *a == action && *o == outcome)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn render(&self, top: usize, elapsed: std::time::Duration) -> String {
+        let mut s = String::new();
+        let recognised: u64 = self.kinds.values().sum();
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let _ = writeln!(s, "logward scan summary");
+        let _ = writeln!(
+            s,
+            "  input        {} file(s), {} lines, {} bytes in {:.2} s ({:.0} lines/s)",
+            self.files,
+            self.lines,
+            self.bytes,
+            secs,
+            self.lines as f64 / secs
+        );
+        if self.unreadable > 0 {
+            let _ = writeln!(s, "  unreadable   {} path(s)", self.unreadable);
+        }
+        let _ = writeln!(s, "  events       {recognised}");
+        let _ = writeln!(s, "  unrecognised {} lines (no decoder recognised them)", self.unknown);
+        let i = &self.issues;
+        let _ = writeln!(
+            s,
+            "  bad input    invalid-utf8 {}, nul-bytes {}, crlf {}, cut-at-64KiB {}, unterminated-last-line {}",
+            i.invalid_utf8, i.nul_bytes, i.crlf, i.truncated_long, i.unterminated
+        );
+
+        let _ = writeln!(s, "\nevents by action / outcome / dataset / reason");
+        let mut kinds: Vec<_> = self.kinds.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        for ((action, outcome, dataset, reason), n) in kinds {
+            let _ = writeln!(
+                s,
+                "  {:<22} {:<8} {:<8} {:<20} {n:>10}",
+                action.as_str(),
+                outcome.as_str(),
+                dataset.map_or("-", |d| d.as_str()),
+                reason.unwrap_or("-"),
+            );
+        }
+        for (title, map) in [("source addresses", &self.sources), ("users", &self.users)] {
+            let _ = writeln!(s, "\ntop {title} (failures / events; {} distinct)", map.len());
+            let mut v: Vec<_> = map.iter().collect();
+            v.sort_by(|a, b| b.1[1].cmp(&a.1[1]).then(b.1[0].cmp(&a.1[0])).then(a.0.cmp(b.0)));
+            for (k, [events, failures]) in v.into_iter().take(top) {
+                let _ = writeln!(s, "  {k:<40} {failures:>10} {events:>10}");
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    #[test]
+    fn counts_and_tops() {
+        let mut sum = Summary::default();
+        for (user, outcome) in [("root", Outcome::Failure), ("root", Outcome::Failure), ("bob", Outcome::Success)] {
+            let mut e = Event::new(Dataset::Sshd, Action::UserLogin, outcome);
+            e.user_name = Some(Cow::Borrowed(user));
+            e.set_source(Cow::Borrowed("192.0.2.1"), None);
+            sum.count(&e);
+        }
+        sum.count(&Event::default());
+        assert_eq!(sum.events(Action::UserLogin, Outcome::Failure), 2);
+        assert_eq!(sum.unknown, 1);
+        let text = sum.render(5, std::time::Duration::from_secs(1));
+        assert!(text.contains("user-login             failure  sshd     -                             2"), "{text}");
+        assert!(text.contains("root                                              2          2"), "{text}");
+        assert!(text.contains("unrecognised 1 lines"));
+    }
+}

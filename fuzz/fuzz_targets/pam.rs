@@ -1,0 +1,11 @@
+#![no_main]
+//! The PAM decoder on arbitrary (service, message) pairs: must never panic.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        let (service, msg) = s.split_once('\n').unwrap_or(("sshd", s));
+        let _ = logward_parse::decoders::pam::decode(service, None, msg);
+        let _ = logward_parse::decoders::pam::decode(service, Some("pam_unix"), msg);
+    }
+});

@@ -1,0 +1,9 @@
+#![no_main]
+//! The `su` decoder on arbitrary messages: must never panic.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(msg) = std::str::from_utf8(data) {
+        let _ = logward_parse::decoders::su::decode(msg);
+    }
+});

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tests need, then format, lints,
+# tests and the fuzz targets' build, printing how long each stage took.
+#
+#   bash scripts/test.sh
+#
+# Run from a checkout with ../shared beside it (the conformance corpus); with CI=true a
+# missing corpus fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export TZ=UTC CARGO_TERM_COLOR=never
+
+stage() {
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "::: $name"
+  "$@"
+  echo "::: $name took $((SECONDS - t0)) s"
+}
+
+# Debian packages the tests use: setpriv (util-linux) drops privileges for the
+# unreadable-file tests; gzip and coreutils make rotations.
+install_packages() {
+  local need=(util-linux gzip coreutils)
+  local missing=()
+  for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+      return 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+}
+
+stage packages install_packages
+stage fmt cargo fmt --all -- --check
+stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+stage test cargo test --workspace --locked
+stage fuzz-check bash -c 'cd fuzz && cargo check --locked --bins'
+echo "::: all stages passed"
