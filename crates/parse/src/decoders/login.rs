@@ -48,7 +48,12 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
     if let Some(rest) = m.strip_prefix("invalid password for ") {
         let (user, rest) = quoted(rest)?;
         let (host, _) = place(rest)?;
-        return Some(event(Outcome::Failure, Some("bad-password"), name(user), host));
+        return Some(event(
+            Outcome::Failure,
+            Some("bad-password"),
+            name(user),
+            host,
+        ));
     }
     if m.starts_with('\'') {
         // `'alice' logged in  on '/dev/tty1'`: the name is whatever came before the last
@@ -168,10 +173,17 @@ mod tests {
     use std::net::IpAddr;
 
     fn ev(m: &str) -> Event<'_> {
-        decode(m).unwrap_or_else(|| panic!("{m}: not decoded")).event
+        decode(m)
+            .unwrap_or_else(|| panic!("{m}: not decoded"))
+            .event
     }
 
-    fn check(m: &str, outcome: Outcome, reason: Option<&str>, user: Option<&str>) -> Event<'_> {
+    fn check<'a>(
+        m: &'a str,
+        outcome: Outcome,
+        reason: Option<&str>,
+        user: Option<&str>,
+    ) -> Event<'a> {
         let e = ev(m);
         assert_eq!(e.action(), Action::UserLogin, "{m}");
         assert_eq!(e.dataset, Some(Dataset::Login), "{m}");
@@ -224,7 +236,9 @@ mod tests {
         let e = ev("FAILED LOGIN 1 FROM tty1 FOR x FROM 203.0.113.9, Authentication failure");
         assert_eq!(e.source_address, None);
         assert_eq!(e.user_name.as_deref(), Some("x FROM 203.0.113.9"));
-        let e = ev("FAILED LOGIN (1) on '/dev/tty1' FOR 'x' from '203.0.113.9', Authentication failure");
+        let e = ev(
+            "FAILED LOGIN (1) on '/dev/tty1' FOR 'x' from '203.0.113.9', Authentication failure",
+        );
         assert_eq!(e.source_address, None);
     }
 
@@ -273,7 +287,12 @@ mod tests {
             Some("root"),
         );
         assert_eq!(e.source_address.as_deref(), Some("192.0.2.1"));
-        check("LOGIN ON tty1 BY alice", Outcome::Success, None, Some("alice"));
+        check(
+            "LOGIN ON tty1 BY alice",
+            Outcome::Success,
+            None,
+            Some("alice"),
+        );
         let e = check(
             "LOGIN ON pts/1 BY alice FROM host.example",
             Outcome::Success,

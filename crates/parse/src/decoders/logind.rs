@@ -56,7 +56,9 @@ mod tests {
     use super::*;
 
     fn ev(m: &str) -> Event<'_> {
-        decode(m).unwrap_or_else(|| panic!("{m}: not decoded")).event
+        decode(m)
+            .unwrap_or_else(|| panic!("{m}: not decoded"))
+            .event
     }
 
     #[test]

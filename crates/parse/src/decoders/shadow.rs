@@ -35,7 +35,7 @@ pub fn is_shadow_program(program: &str) -> bool {
     )
 }
 
-/// What a message names: (action, outcome, reason, actor, target user, group).
+/// What a message names: the acting account, the account and the group acted on.
 #[derive(Default)]
 struct Named<'a> {
     actor: Option<&'a str>,
@@ -43,14 +43,14 @@ struct Named<'a> {
     group: Option<&'a str>,
 }
 
-pub fn decode<'a>(program: &str, message: &'a str) -> Option<Decoded<'a>> {
-    let _ = program; // the texts are distinct across the programs
+/// The program is not needed: the texts are distinct across the shadow-utils programs.
+pub fn decode<'a>(_program: &str, message: &'a str) -> Option<Decoded<'a>> {
     let m = message.trim_start_matches(' ');
     // userdel and groupdel end some texts with a line feed, which syslog daemons keep, drop
     // or escape as `#012`.
     let m = m.trim_end_matches(['\n', '\r']);
     let m = m.strip_suffix("#012").unwrap_or(m);
-    let (action, outcome, reason, n) = parse(m)?;
+    let (action, outcome, reason, n) = parse(m).or_else(|| actor_failure(m))?;
     let mut e = Event::new(Dataset::Shadow, action, outcome);
     e.reason = reason;
     e.user_name = n.actor.filter(|s| !s.is_empty()).map(Cow::Borrowed);
@@ -234,7 +234,9 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
         }
         b'l' => {
             let (user, r) = quoted(m.strip_prefix("lock user ")?)?;
-            (r == " password").then_some(())?;
+            if r != " password" {
+                return None;
+            }
             ok(UserModified, target(user))
         }
         b'm' => {
@@ -294,7 +296,10 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
                 // userdel `removed [shadow ]group 'bob' owned by 'bob'`, groupdel `removed group 'devs'`
                 let r = r.strip_prefix("shadow ").unwrap_or(r);
                 let (g, r) = quoted(r.strip_prefix("group ")?)?;
-                let owner = r.strip_prefix(" owned by ").and_then(|o| quoted(o)).map(|(o, _)| o);
+                let owner = r
+                    .strip_prefix(" owned by ")
+                    .and_then(|o| quoted(o))
+                    .map(|(o, _)| o);
                 let mut n = group(g);
                 n.target = owner;
                 return ok(GroupDeleted, n);
@@ -330,7 +335,9 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
         b'u' => {
             if let Some(r) = m.strip_prefix("unlock user ") {
                 let (user, r) = quoted(r)?;
-                (r == " password").then_some(())?;
+                if r != " password" {
+                    return None;
+                }
                 return ok(UserModified, target(user));
             }
             // gpasswd `user bob added by root to group devs[ in /etc/gshadow]`
@@ -344,27 +351,29 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
             let (by, g) = r.split_once(" from group ")?;
             ok(GroupMemberRemoved, with_actor(member(user, word(g)), by))
         }
-        _ => {
-            // gpasswd failures name the actor first: `root failed to add user bob to group devs`.
-            let (by, r) = m.split_once(" failed to ")?;
-            if by.contains(' ') {
-                return None;
-            }
-            let (action, n) = if let Some(r) = r.strip_prefix("add user ") {
-                let (user, g) = r.split_once(" to group ")?;
-                (GroupMemberAdded, member(user, word(g)))
-            } else if let Some(r) = r.strip_prefix("remove user ") {
-                let (user, g) = r.split_once(" from group ")?;
-                (GroupMemberRemoved, member(user, word(g)))
-            } else {
-                // `… password of group devs`, `… restrict access to group devs`, `… set the
-                // members of group devs to …`
-                let (_, g) = r.split_once("group ")?;
-                (GroupModified, group(word(g)))
-            };
-            failed(action, with_actor(n, by))
-        }
+        _ => None,
     }
+}
+
+/// gpasswd failures name the actor first: `root failed to add user bob to group devs`.
+fn actor_failure(m: &str) -> Option<Parsed<'_>> {
+    let (by, r) = m.split_once(" failed to ")?;
+    if by.is_empty() || by.contains(' ') {
+        return None;
+    }
+    let (action, n) = if let Some(r) = r.strip_prefix("add user ") {
+        let (user, g) = r.split_once(" to group ")?;
+        (Action::GroupMemberAdded, member(user, word(g)))
+    } else if let Some(r) = r.strip_prefix("remove user ") {
+        let (user, g) = r.split_once(" from group ")?;
+        (Action::GroupMemberRemoved, member(user, word(g)))
+    } else {
+        // `… remove password of group devs`, `… restrict access to group devs`, `… set the
+        // members of group devs to …`
+        let (_, g) = r.split_once("group ")?;
+        (Action::GroupModified, group(word(g)))
+    };
+    failed(action, with_actor(n, by))
 }
 
 /// gpasswd `devs set by root to a,b[ in /etc/group]` (after `members of group ` /
@@ -393,9 +402,7 @@ fn renamed_member(r: &str) -> Option<Parsed<'_>> {
 /// groupmod's change description `/etc/group (group devs/1001, new name: dev)`: the group.
 fn described_group(r: &str) -> Option<&str> {
     let (_, d) = r.split_once("(group ")?;
-    let end = d
-        .find(|c: char| matches!(c, '/' | ',' | ' ' | ')'))
-        .unwrap_or(d.len());
+    let end = d.find(['/', ',', ' ', ')']).unwrap_or(d.len());
     d.get(..end).filter(|g| !g.is_empty())
 }
 
@@ -470,94 +477,538 @@ mod tests {
     #[test]
     fn userdel() {
         check(&[
-            ("userdel", "delete user 'bob'", UserDeleted, S, None, Some("bob"), None),
-            ("userdel", "delete user 'bob'\n", UserDeleted, S, None, Some("bob"), None),
-            ("userdel", "delete user 'bob'#012", UserDeleted, S, None, Some("bob"), None),
-            ("userdel", "removed group 'bob' owned by 'bob'", GroupDeleted, S, None, Some("bob"), Some("bob")),
-            ("userdel", "removed shadow group 'bob' owned by 'bob'", GroupDeleted, S, None, Some("bob"), Some("bob")),
-            ("userdel", "delete 'bob' from group 'sudo'", GroupMemberRemoved, S, None, Some("bob"), Some("sudo")),
-            ("userdel", "delete 'bob' from shadow group 'sudo'", GroupMemberRemoved, S, None, Some("bob"), Some("sudo")),
+            (
+                "userdel",
+                "delete user 'bob'",
+                UserDeleted,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "userdel",
+                "delete user 'bob'\n",
+                UserDeleted,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "userdel",
+                "delete user 'bob'#012",
+                UserDeleted,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "userdel",
+                "removed group 'bob' owned by 'bob'",
+                GroupDeleted,
+                S,
+                None,
+                Some("bob"),
+                Some("bob"),
+            ),
+            (
+                "userdel",
+                "removed shadow group 'bob' owned by 'bob'",
+                GroupDeleted,
+                S,
+                None,
+                Some("bob"),
+                Some("bob"),
+            ),
+            (
+                "userdel",
+                "delete 'bob' from group 'sudo'",
+                GroupMemberRemoved,
+                S,
+                None,
+                Some("bob"),
+                Some("sudo"),
+            ),
+            (
+                "userdel",
+                "delete 'bob' from shadow group 'sudo'",
+                GroupMemberRemoved,
+                S,
+                None,
+                Some("bob"),
+                Some("sudo"),
+            ),
         ]);
     }
 
     #[test]
     fn usermod() {
         check(&[
-            ("usermod", "change user 'bob' shell from '/bin/sh' to '/bin/bash'", UserModified, S, None, Some("bob"), None),
-            ("usermod", "change user 'bob' home from '/home/b' to '/srv/b'", UserModified, S, None, Some("bob"), None),
-            ("usermod", "change user name 'a' to 'b'", UserModified, S, None, Some("a"), None),
-            ("usermod", "change user 'bob' password", PasswordChanged, S, None, Some("bob"), None),
-            ("usermod", "lock user 'bob' password", UserModified, S, None, Some("bob"), None),
-            ("usermod", "unlock user 'bob' password", UserModified, S, None, Some("bob"), None),
-            ("usermod", "add 'bob' to group 'docker'", GroupMemberAdded, S, None, Some("bob"), Some("docker")),
-            ("usermod", "delete 'bob' from group 'x'", GroupMemberRemoved, S, None, Some("bob"), Some("x")),
-            ("usermod", "change 'a' to 'b' in group 'devs'", GroupModified, S, None, Some("a"), Some("devs")),
-            ("usermod", "change admin 'a' to 'b' in shadow group 'devs'", GroupModified, S, None, Some("a"), Some("devs")),
+            (
+                "usermod",
+                "change user 'bob' shell from '/bin/sh' to '/bin/bash'",
+                UserModified,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "usermod",
+                "change user 'bob' home from '/home/b' to '/srv/b'",
+                UserModified,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "usermod",
+                "change user name 'a' to 'b'",
+                UserModified,
+                S,
+                None,
+                Some("a"),
+                None,
+            ),
+            (
+                "usermod",
+                "change user 'bob' password",
+                PasswordChanged,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "usermod",
+                "lock user 'bob' password",
+                UserModified,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "usermod",
+                "unlock user 'bob' password",
+                UserModified,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "usermod",
+                "add 'bob' to group 'docker'",
+                GroupMemberAdded,
+                S,
+                None,
+                Some("bob"),
+                Some("docker"),
+            ),
+            (
+                "usermod",
+                "delete 'bob' from group 'x'",
+                GroupMemberRemoved,
+                S,
+                None,
+                Some("bob"),
+                Some("x"),
+            ),
+            (
+                "usermod",
+                "change 'a' to 'b' in group 'devs'",
+                GroupModified,
+                S,
+                None,
+                Some("a"),
+                Some("devs"),
+            ),
+            (
+                "usermod",
+                "change admin 'a' to 'b' in shadow group 'devs'",
+                GroupModified,
+                S,
+                None,
+                Some("a"),
+                Some("devs"),
+            ),
         ]);
     }
 
     #[test]
     fn groups() {
         check(&[
-            ("groupadd", "group added to /etc/group: name=devs, GID=1001", GroupCreated, S, None, None, Some("devs")),
-            ("groupadd", "group added to /etc/gshadow: name=devs", GroupCreated, S, None, None, Some("devs")),
-            ("groupadd", "new group: name=devs, GID=1001", GroupCreated, S, None, None, Some("devs")),
-            ("groupadd", "failed to add group devs", GroupCreated, F, None, None, Some("devs")),
-            ("groupdel", "group 'devs' removed", GroupDeleted, S, None, None, Some("devs")),
-            ("groupdel", "group 'devs' removed from /etc/group", GroupDeleted, S, None, None, Some("devs")),
-            ("groupdel", "removed group 'devs'", GroupDeleted, S, None, None, Some("devs")),
-            ("groupdel", "remove group `devs'\n", GroupDeleted, S, None, None, Some("devs")),
-            ("groupmod", "change group 'devs' to 'dev'", GroupModified, S, None, None, Some("devs")),
-            ("groupmod", "change GID for 'devs' to 2000", GroupModified, S, None, None, Some("devs")),
-            ("groupmod", "group changed in /etc/group (group devs/1001, new name: dev)", GroupModified, S, None, None, Some("devs")),
-            ("groupmod", "group changed in /etc/gshadow (group devs, new name: dev)", GroupModified, S, None, None, Some("devs")),
-            ("groupmod", "failed to change /etc/group (group devs/1001, new GID: 2000)", GroupModified, F, None, None, Some("devs")),
+            (
+                "groupadd",
+                "group added to /etc/group: name=devs, GID=1001",
+                GroupCreated,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupadd",
+                "group added to /etc/gshadow: name=devs",
+                GroupCreated,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupadd",
+                "new group: name=devs, GID=1001",
+                GroupCreated,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupadd",
+                "failed to add group devs",
+                GroupCreated,
+                F,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupdel",
+                "group 'devs' removed",
+                GroupDeleted,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupdel",
+                "group 'devs' removed from /etc/group",
+                GroupDeleted,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupdel",
+                "removed group 'devs'",
+                GroupDeleted,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupdel",
+                "remove group `devs'\n",
+                GroupDeleted,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupmod",
+                "change group 'devs' to 'dev'",
+                GroupModified,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupmod",
+                "change GID for 'devs' to 2000",
+                GroupModified,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupmod",
+                "group changed in /etc/group (group devs/1001, new name: dev)",
+                GroupModified,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupmod",
+                "group changed in /etc/gshadow (group devs, new name: dev)",
+                GroupModified,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
+            (
+                "groupmod",
+                "failed to change /etc/group (group devs/1001, new GID: 2000)",
+                GroupModified,
+                F,
+                None,
+                None,
+                Some("devs"),
+            ),
         ]);
     }
 
     #[test]
     fn gpasswd() {
         check(&[
-            ("gpasswd", "user bob added by root to group devs", GroupMemberAdded, S, Some("root"), Some("bob"), Some("devs")),
-            ("gpasswd", "user bob added by root to group devs in /etc/gshadow", GroupMemberAdded, S, Some("root"), Some("bob"), Some("devs")),
-            ("gpasswd", "user bob removed by root from group devs", GroupMemberRemoved, S, Some("root"), Some("bob"), Some("devs")),
-            ("gpasswd", "members of group devs set by root to a,b", GroupModified, S, Some("root"), None, Some("devs")),
-            ("gpasswd", "administrators of group devs set by root to a", GroupModified, S, Some("root"), None, Some("devs")),
-            ("gpasswd", "password of group devs changed by root", GroupModified, S, Some("root"), None, Some("devs")),
-            ("gpasswd", "access to group devs restricted by root", GroupModified, S, Some("root"), None, Some("devs")),
-            ("gpasswd", "root failed to add user bob to group devs in /etc/group", GroupMemberAdded, F, Some("root"), Some("bob"), Some("devs")),
-            ("gpasswd", "root failed to remove user bob from group devs", GroupMemberRemoved, F, Some("root"), Some("bob"), Some("devs")),
-            ("gpasswd", "root failed to set the members of group devs to a,b", GroupModified, F, Some("root"), None, Some("devs")),
-            ("gpasswd", "add member bob to group devs by root", GroupMemberAdded, S, Some("root"), Some("bob"), Some("devs")),
-            ("gpasswd", "remove member bob from group devs by root", GroupMemberRemoved, S, Some("root"), Some("bob"), Some("devs")),
-            ("gpasswd", "set members of devs to a,b", GroupModified, S, None, None, Some("devs")),
+            (
+                "gpasswd",
+                "user bob added by root to group devs",
+                GroupMemberAdded,
+                S,
+                Some("root"),
+                Some("bob"),
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "user bob added by root to group devs in /etc/gshadow",
+                GroupMemberAdded,
+                S,
+                Some("root"),
+                Some("bob"),
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "user bob removed by root from group devs",
+                GroupMemberRemoved,
+                S,
+                Some("root"),
+                Some("bob"),
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "members of group devs set by root to a,b",
+                GroupModified,
+                S,
+                Some("root"),
+                None,
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "administrators of group devs set by root to a",
+                GroupModified,
+                S,
+                Some("root"),
+                None,
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "password of group devs changed by root",
+                GroupModified,
+                S,
+                Some("root"),
+                None,
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "access to group devs restricted by root",
+                GroupModified,
+                S,
+                Some("root"),
+                None,
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "root failed to add user bob to group devs in /etc/group",
+                GroupMemberAdded,
+                F,
+                Some("root"),
+                Some("bob"),
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "root failed to remove user bob from group devs",
+                GroupMemberRemoved,
+                F,
+                Some("root"),
+                Some("bob"),
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "alice failed to add user bob to group devs",
+                GroupMemberAdded,
+                F,
+                Some("alice"),
+                Some("bob"),
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "root failed to set the members of group devs to a,b",
+                GroupModified,
+                F,
+                Some("root"),
+                None,
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "add member bob to group devs by root",
+                GroupMemberAdded,
+                S,
+                Some("root"),
+                Some("bob"),
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "remove member bob from group devs by root",
+                GroupMemberRemoved,
+                S,
+                Some("root"),
+                Some("bob"),
+                Some("devs"),
+            ),
+            (
+                "gpasswd",
+                "set members of devs to a,b",
+                GroupModified,
+                S,
+                None,
+                None,
+                Some("devs"),
+            ),
         ]);
     }
 
     #[test]
     fn passwords() {
         check(&[
-            ("passwd", "password for 'bob' changed by 'root'", PasswordChanged, S, Some("root"), Some("bob"), None),
-            ("passwd", "password for `bob' changed by `bob'", PasswordChanged, S, Some("bob"), Some("bob"), None),
-            ("passwd", "password locked for 'bob'", UserModified, S, None, Some("bob"), None),
-            ("passwd", "incorrect password for bob", PasswordChanged, F, None, Some("bob"), None),
-            ("passwd", "now < minimum age for 'bob'", PasswordChanged, F, None, Some("bob"), None),
-            ("chpasswd", "password changed for 'bob'", PasswordChanged, S, None, Some("bob"), None),
-            ("chage", "changed password expiry for bob", UserModified, S, None, Some("bob"), None),
-            ("chfn", "changed user 'bob' information", UserModified, S, None, Some("bob"), None),
-            ("chsh", "changed user 'bob' shell to '/bin/zsh'", UserModified, S, None, Some("bob"), None),
-            ("chsh", "can't change shell for 'bob'", UserModified, F, None, Some("bob"), None),
+            (
+                "passwd",
+                "password for 'bob' changed by 'root'",
+                PasswordChanged,
+                S,
+                Some("root"),
+                Some("bob"),
+                None,
+            ),
+            (
+                "passwd",
+                "password for `bob' changed by `bob'",
+                PasswordChanged,
+                S,
+                Some("bob"),
+                Some("bob"),
+                None,
+            ),
+            (
+                "passwd",
+                "password locked for 'bob'",
+                UserModified,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "passwd",
+                "incorrect password for bob",
+                PasswordChanged,
+                F,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "passwd",
+                "now < minimum age for 'bob'",
+                PasswordChanged,
+                F,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "chpasswd",
+                "password changed for 'bob'",
+                PasswordChanged,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "chage",
+                "changed password expiry for bob",
+                UserModified,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "chfn",
+                "changed user 'bob' information",
+                UserModified,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "chsh",
+                "changed user 'bob' shell to '/bin/zsh'",
+                UserModified,
+                S,
+                None,
+                Some("bob"),
+                None,
+            ),
+            (
+                "chsh",
+                "can't change shell for 'bob'",
+                UserModified,
+                F,
+                None,
+                Some("bob"),
+                None,
+            ),
         ]);
-        let e = decode("passwd", "incorrect password for bob").expect("decodes").event;
+        let e = decode("passwd", "incorrect password for bob")
+            .expect("decodes")
+            .event;
         assert_eq!(e.reason, Some("bad-password"));
     }
 
     #[test]
     fn not_ours() {
         for (p, m) in [
-            ("passwd", "pam_unix(passwd:chauthtok): password changed for bob"),
-            ("chpasswd", "pam_unix(chpasswd:chauthtok): password changed for bob"),
-            ("passwd", "gkr-pam: couldn't update the login keyring password: no old password was entered"),
+            (
+                "passwd",
+                "pam_unix(passwd:chauthtok): password changed for bob",
+            ),
+            (
+                "chpasswd",
+                "pam_unix(chpasswd:chauthtok): password changed for bob",
+            ),
+            (
+                "passwd",
+                "gkr-pam: couldn't update the login keyring password: no old password was entered",
+            ),
             ("useradd", "add 'bob'"),
             ("useradd", "add 'bob' to group"),
             ("usermod", "change user 'bob"),

@@ -88,7 +88,9 @@ mod tests {
     use super::*;
 
     fn check(m: &str, outcome: Outcome, user: Option<&str>, target: Option<&str>) {
-        let e = decode(m).unwrap_or_else(|| panic!("{m}: not decoded")).event;
+        let e = decode(m)
+            .unwrap_or_else(|| panic!("{m}: not decoded"))
+            .event;
         assert_eq!(e.action(), Action::PrivilegeEscalation, "{m}");
         assert_eq!(e.dataset, Some(Dataset::Su), "{m}");
         assert_eq!(e.outcome, outcome, "{m}");

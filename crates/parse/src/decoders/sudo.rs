@@ -63,7 +63,10 @@ fn classify(problem: &str) -> Option<(Outcome, Option<&'static str>)> {
     if let Some((n, text)) = problem.split_once(' ') {
         if !n.is_empty()
             && n.bytes().all(|b| b.is_ascii_digit())
-            && matches!(text, "incorrect password attempt" | "incorrect password attempts")
+            && matches!(
+                text,
+                "incorrect password attempt" | "incorrect password attempts"
+            )
         {
             return failure("bad-password");
         }
@@ -111,7 +114,9 @@ mod tests {
 
     #[test]
     fn command_keeps_separators() {
-        let e = ev("alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh -c echo a ; USER=evil ; rm x");
+        let e = ev(
+            "alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh -c echo a ; USER=evil ; rm x",
+        );
         assert_eq!(
             e.command_line.as_deref(),
             Some("/bin/sh -c echo a ; USER=evil ; rm x")
