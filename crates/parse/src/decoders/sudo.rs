@@ -31,7 +31,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
     let mut rest = fields;
     while !rest.is_empty() {
         if let Some(command) = rest.strip_prefix("COMMAND=") {
-            e.command_line = Some(Cow::Borrowed(command));
+            e.command_line = (!command.is_empty()).then_some(Cow::Borrowed(command));
             break;
         }
         let (field, tail) = rest.split_once(" ; ").unwrap_or((rest, ""));

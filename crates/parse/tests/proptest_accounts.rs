@@ -1,0 +1,170 @@
+//! The account decoders (sudo, su, shadow-utils, logind, login) never panic, and what they
+//! return borrows from the message: any text in, including near-misses of their own formats.
+
+use std::borrow::Cow;
+
+use logward_parse::decoders::{login, logind, shadow, su, sudo, Decoded};
+use proptest::prelude::*;
+
+/// Pieces of the formats these decoders read, so that random joins reach deep branches.
+const FRAGMENTS: &[&str] = &[
+    " : ",
+    " ; ",
+    "TTY=",
+    "PWD=",
+    "USER=",
+    "COMMAND=",
+    "TSID=",
+    "incorrect password attempt",
+    "user NOT in sudoers",
+    "(to ",
+    ") ",
+    " on ",
+    "FAILED SU (to ",
+    "+ ",
+    "- ",
+    ":",
+    "???",
+    "Successful su for ",
+    " by ",
+    "BAD SU ",
+    " to ",
+    "failed: ",
+    " changing from ",
+    "new user: name=",
+    "new group: name=",
+    ", ",
+    "add ",
+    "'",
+    "`",
+    " to group ",
+    " to shadow group ",
+    "delete ",
+    "user ",
+    "removed group ",
+    " owned by ",
+    "change user ",
+    "change ",
+    " in group ",
+    "group ",
+    " removed",
+    "group added to ",
+    ": name=",
+    "group changed in ",
+    "(group ",
+    "/",
+    "password for ",
+    " changed by ",
+    "password changed for ",
+    "members of group ",
+    " set by ",
+    " added by ",
+    " removed by ",
+    " from group ",
+    " failed to ",
+    "pam_unix(",
+    "New session ",
+    " of user ",
+    ".",
+    "Removed session ",
+    "Session ",
+    " logged out.",
+    "FAILED LOGIN ",
+    "(1)",
+    "1 ",
+    "FROM ",
+    "ON ",
+    "on '",
+    " from '",
+    "FOR ",
+    "FOR '",
+    "TOO MANY LOGIN TRIES ",
+    "ROOT LOGIN ",
+    "LOGIN ON ",
+    " BY ",
+    "' logged in ",
+    "invalid password for ",
+    "UNKNOWN",
+    "alice",
+    "root",
+    "192.0.2.1",
+    "::ffff:10.0.0.1",
+    "é",
+    "\u{0}",
+    "#012",
+    "\n",
+];
+
+fn message() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        prop::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(FRAGMENTS).prop_map(str::to_owned),
+                1 => "[a-z0-9 ]{0,6}",
+                1 => any::<String>().prop_map(|s| s.chars().take(4).collect()),
+            ],
+            0..12,
+        )
+        .prop_map(|parts| parts.concat()),
+    ]
+}
+
+/// Every text field is a slice of the message (decoding allocated nothing for it).
+fn borrows_from(m: &str, d: &Decoded<'_>) {
+    let e = &d.event;
+    for f in [
+        &e.user_name,
+        &e.user_target_name,
+        &e.group_name,
+        &e.command_line,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        match f {
+            Cow::Borrowed(s) => {
+                let (start, end) = (m.as_ptr() as usize, m.as_ptr() as usize + m.len());
+                let p = s.as_ptr() as usize;
+                assert!(p >= start && p + s.len() <= end, "{s:?} is not in {m:?}");
+                assert!(!s.is_empty(), "empty field from {m:?}");
+            }
+            Cow::Owned(s) => panic!("{s:?} was allocated for {m:?}"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn sudo_never_panics(m in message()) {
+        if let Some(d) = sudo::decode(&m) { borrows_from(&m, &d); }
+    }
+
+    #[test]
+    fn su_never_panics(m in message()) {
+        if let Some(d) = su::decode(&m) { borrows_from(&m, &d); }
+    }
+
+    #[test]
+    fn shadow_never_panics(m in message(), p in prop::sample::select(&["useradd", "usermod", "gpasswd", "passwd", "x"][..])) {
+        if let Some(d) = shadow::decode(p, &m) { borrows_from(&m, &d); }
+    }
+
+    #[test]
+    fn logind_never_panics(m in message()) {
+        if let Some(d) = logind::decode(&m) { borrows_from(&m, &d); }
+    }
+
+    #[test]
+    fn login_never_panics(m in message()) {
+        if let Some(d) = login::decode(&m) { borrows_from(&m, &d); }
+    }
+
+    /// Through the dispatcher too, as the framer would call it.
+    #[test]
+    fn dispatch_never_panics(m in message(), p in prop::sample::select(&["sudo", "su", "useradd", "chpasswd", "systemd-logind", "login"][..])) {
+        let _ = logward_parse::decoders::decode(p, &m);
+    }
+}
