@@ -1,10 +1,379 @@
 //! PAM messages from any service (`pam_unix(svc:auth): authentication failure; … rhost=…`).
+//!
+//! Forms: `pam_MOD(svc:type): BODY`, `pam_MOD(type): BODY`, `pam_MOD: BODY`,
+//! `(pam_unix) BODY`, a bare BODY when the syslog tag already named the module
+//! (`sshd(pam_unix)[pid]:`), and `PAM N more authentication failures; …`.
+//!
+//! **rhost.** pam_unix writes `… ruser=R rhost=H[  user=U]`; R (vsftpd, pure-ftpd, sshd put
+//! the client's login name there) and U can both be the client's text, H is one token. A
+//! ` rhost=H` is a candidate when followed by end of line, ` [preauth]` or blanks and `user=`;
+//! the leftmost candidate wins (which puts any later ` rhost=` inside U, as the format says).
+//! When several candidates remain the line is ambiguous and all are listed in
+//! [`Decoded::ambiguous_peers`], so the correlator keeps the one the session knows or none.
+
+use std::borrow::Cow;
+
+use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::Decoded;
+use crate::text;
 
 /// `service` is the program (or the service named in an old `svc(pam_unix)` tag); `module`
 /// is set when the tag already named the PAM module.
 pub fn decode<'a>(service: &str, module: Option<&str>, message: &'a str) -> Option<Decoded<'a>> {
-    let _ = (service, module, message);
-    None
+    let message = message.trim_end_matches([' ', '\t', '\r']);
+    let (module, svc, body): (&str, &str, &'a str) = if let Some(m) = module {
+        let body = message
+            .strip_prefix('(')
+            .and_then(|r| r.split_once(") "))
+            .map_or(message, |(_, b)| b);
+        (m, service, body)
+    } else if let Some(r) = message.strip_prefix("(pam_") {
+        let (m, b) = r.split_once(") ")?;
+        (m, service, b)
+    } else if message.starts_with("pam_") {
+        let end = message.find(['(', ':'])?;
+        let m = message.get(..end)?;
+        let rest = message.get(end..)?;
+        if let Some(r) = rest.strip_prefix('(') {
+            let (inner, b) = r.split_once("): ")?;
+            let svc = inner.split_once(':').map_or(service, |(s, _)| s);
+            (m, svc, b)
+        } else {
+            (m, service, rest.strip_prefix(": ")?)
+        }
+    } else if let Some(r) = message.strip_prefix("PAM ") {
+        return more_failures(service, r);
+    } else {
+        return None;
+    };
+    let module = module.strip_prefix("pam_").unwrap_or(module);
+    let (dataset, action) = service_kind(svc);
+
+    if let Some(kv) = body.strip_prefix("authentication failure; ") {
+        return Some(auth_failure(dataset, action, kv, "pam-failure"));
+    }
+    if body.starts_with("check pass; user unknown") {
+        let mut e = Event::new(dataset, action, Outcome::Failure);
+        e.reason = Some("invalid-user");
+        return Some(e.into());
+    }
+    if let Some(r) = body.strip_prefix("session opened for user ") {
+        let (user, by) = r.split_once(" by ").unwrap_or((r, ""));
+        return Some(session(dataset, Action::SessionStart, user, by));
+    }
+    if let Some(r) = body.strip_prefix("session closed for user ") {
+        return Some(session(dataset, Action::UserLogout, r, ""));
+    }
+    match module {
+        // `user zbadguy (4001) tally 6, deny 5`: pam_tally2 denies a locked account.
+        "tally" | "tally2" => {
+            let r = body.strip_prefix("user ")?;
+            let (user, r) = text::word(r);
+            r.contains(" tally ").then(|| locked(dataset, action, user))
+        }
+        "faillock" => {
+            let r = body.strip_prefix("Consecutive login failures for user ")?;
+            let (user, _) = text::word(r);
+            Some(locked(dataset, action, user))
+        }
+        _ => None,
+    }
+}
+
+/// Which dataset and action a PAM service's lines belong to.
+fn service_kind(svc: &str) -> (Dataset, Action) {
+    match svc {
+        "sshd" | "sshd-session" | "sshd-auth" => (Dataset::Sshd, Action::UserLogin),
+        "su" | "su-l" => (Dataset::Su, Action::PrivilegeEscalation),
+        "sudo" | "sudo-i" => (Dataset::Sudo, Action::PrivilegeEscalation),
+        "login" => (Dataset::Login, Action::UserLogin),
+        _ => (Dataset::Pam, Action::UserLogin),
+    }
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// Strips pam_unix's `(uid=N)` after a name.
+fn strip_uid(s: &str) -> &str {
+    match s.find("(uid=") {
+        Some(i) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}
+
+fn session<'a>(dataset: Dataset, action: Action, user: &'a str, by: &'a str) -> Decoded<'a> {
+    let mut e = Event::new(dataset, action, Outcome::Success);
+    let user = non_empty(strip_uid(user.trim_end_matches(' ')));
+    let by = non_empty(strip_uid(by));
+    if matches!(dataset, Dataset::Su | Dataset::Sudo) {
+        // `session opened for user root by alice(uid=1000)`: alice acts, root is the target.
+        e.user_name = by.map(Cow::Borrowed);
+        e.user_target_name = user.map(Cow::Borrowed);
+    } else {
+        e.user_name = user.map(Cow::Borrowed);
+    }
+    e.into()
+}
+
+fn locked<'a>(dataset: Dataset, action: Action, user: &'a str) -> Decoded<'a> {
+    let mut e = Event::new(dataset, action, Outcome::Failure);
+    e.reason = Some("locked-out");
+    e.user_name = non_empty(user).map(Cow::Borrowed);
+    e.into()
+}
+
+/// `N more authentication failure[s]; logname= … rhost=H[  user=U]`: pam's summary when a
+/// client used up its retries.
+fn more_failures<'a>(service: &str, r: &'a str) -> Option<Decoded<'a>> {
+    let (n, r) = text::word(r);
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let kv = r
+        .strip_prefix("more authentication failures; ")
+        .or_else(|| r.strip_prefix("more authentication failure; "))?;
+    let (dataset, action) = service_kind(service);
+    Some(auth_failure(dataset, action, kv, "pam-summary"))
+}
+
+/// A ` rhost=H` that ends the structure: (position of the space, H, text after `user=`).
+fn rhost_candidate(kv: &str, at: usize) -> Option<(usize, &str, Option<&str>)> {
+    let v = kv.get(at + 7..)?;
+    let (host, follow) = match memchr::memchr(b' ', v.as_bytes()) {
+        Some(i) => v.split_at(i),
+        None => (v, ""),
+    };
+    let follow = follow.trim_start_matches(' ');
+    if follow.is_empty() || follow == "[preauth]" {
+        return Some((at, host, None));
+    }
+    let user = follow.strip_prefix("user=")?;
+    let user = user
+        .strip_suffix("[preauth]")
+        .map_or(user, |u| u.trim_end_matches(' '));
+    Some((at, host, Some(user)))
+}
+
+fn auth_failure<'a>(
+    dataset: Dataset,
+    action: Action,
+    kv: &'a str,
+    reason: &'static str,
+) -> Decoded<'a> {
+    let mut e = Event::new(dataset, action, Outcome::Failure);
+    e.reason = Some(reason);
+    // R starts after ` ruser=`; candidates are searched after it.
+    let ruser_at = if kv.starts_with("ruser=") {
+        Some(0)
+    } else {
+        memchr::memmem::find(kv.as_bytes(), b" ruser=").map(|i| i + 1)
+    };
+    let from = ruser_at.map_or(0, |i| i + 5);
+    let tail = kv.get(from..).unwrap_or("");
+    let cands = || {
+        memchr::memmem::find_iter(tail.as_bytes(), b" rhost=")
+            .filter_map(|at| rhost_candidate(tail, at))
+    };
+    let mut count = 0;
+    let mut chosen = None;
+    for c in cands() {
+        if !c.1.is_empty() {
+            count += 1;
+        }
+        if chosen.is_none() {
+            chosen = Some(c);
+        }
+    }
+    let (ruser, user) = match chosen {
+        Some((at, _, user)) => (ruser_at.and_then(|_| tail.get(1..at)), user),
+        None => (text::kv(kv, "ruser"), text::kv(kv, "user")),
+    };
+    let ruser = ruser.and_then(non_empty);
+    let user = user.and_then(non_empty);
+    let logname = text::kv(kv, "logname").and_then(non_empty);
+    match dataset {
+        // su authenticates the target (user=); the one acting is ruser/logname.
+        Dataset::Su => {
+            e.user_name = ruser.or(logname).map(Cow::Borrowed);
+            e.user_target_name = user.map(Cow::Borrowed);
+        }
+        // sudo authenticates the invoking user: user= acts.
+        Dataset::Sudo => e.user_name = user.or(ruser).or(logname).map(Cow::Borrowed),
+        // user= is the account; pam_unix leaves it out for unknown accounts, and then ruser
+        // holds the login name the client gave (vsftpd, pure-ftpd, sshd).
+        _ => e.user_name = user.or(ruser).map(Cow::Borrowed),
+    }
+    let Some((_, host, _)) = chosen else {
+        return e.into();
+    };
+    if !host.is_empty() {
+        e.set_source(Cow::Borrowed(host), None);
+    }
+    let mut d = Decoded::from(e);
+    if count > 1 {
+        d.ambiguous_peers = cands()
+            .filter(|c| !c.1.is_empty())
+            .map(|c| (Cow::Borrowed(c.1), None))
+            .collect();
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d<'a>(svc: &str, module: Option<&str>, m: &'a str) -> Decoded<'a> {
+        decode(svc, module, m).unwrap_or_else(|| panic!("not decoded: {m}"))
+    }
+
+    #[test]
+    fn auth_failure_forms() {
+        for (svc, module, m, host, user) in [
+            ("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.112  user=root", Some("192.0.2.112"), Some("root")),
+            ("sshd", None, "(pam_unix) authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=71-13-115-12.static.mdsn.wi.charter.com  user=root", Some("71-13-115-12.static.mdsn.wi.charter.com"), Some("root")),
+            ("pure-ftpd", None, "(pam_unix) authentication failure; logname= uid=0 euid=0 tty=pure-ftpd ruser=sample-user rhost=192.168.1.1 ", Some("192.168.1.1"), Some("sample-user")),
+            ("vsftpd", None, "pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=an8767 rhost=www.google.com", Some("www.google.com"), Some("an8767")),
+            ("vsftpd", None, "pam_unix: authentication failure; logname= uid=0 euid=0 tty=ftp ruser=an8767 rhost=www.google.com", Some("www.google.com"), Some("an8767")),
+            ("pop", Some("pam_unix"), "authentication failure; logname= uid=0 euid=0 tty= ruser= rhost=192.168.10.3 user=mailuser", Some("192.168.10.3"), Some("mailuser")),
+            ("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=rda rhost=192.0.2.113 [preauth]", Some("192.0.2.113"), Some("rda")),
+            ("sudo", None, "pam_unix(sudo:auth): authentication failure; logname=zbadguy uid=4001 euid=0 tty=/dev/pts/12 ruser=zbadguy rhost=  user=zbadguy", None, Some("zbadguy")),
+        ] {
+            let x = d(svc, module, m);
+            assert_eq!(x.event.outcome, Outcome::Failure, "{m}");
+            assert_eq!(x.event.source_address.as_deref(), host, "{m}");
+            assert_eq!(x.event.user_name.as_deref(), user, "{m}");
+            assert!(x.ambiguous_peers.is_empty(), "{m}");
+        }
+        let x = d("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=5.33.63.160 user=workshop");
+        assert_eq!(x.event.dataset, Some(Dataset::Sshd));
+        assert_eq!(x.event.action(), Action::UserLogin);
+        assert_eq!(x.event.reason, Some("pam-failure"));
+    }
+
+    #[test]
+    fn injected_rhost_in_ruser_is_not_a_candidate() {
+        let x = d("daemon", None, "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser=test rhost=192.0.2.151 rhost=192.0.2.1");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.1"));
+        assert_eq!(x.event.user_name.as_deref(), Some("test rhost=192.0.2.151"));
+        assert!(x.ambiguous_peers.is_empty());
+        assert_eq!(x.event.dataset, Some(Dataset::Pam));
+    }
+
+    #[test]
+    fn rhost_in_user_after_host_is_ambiguous() {
+        let x = d("daemon", None, "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser= rhost=192.0.2.2 user=test rhost=192.0.2.152");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.2"));
+        assert_eq!(x.event.user_name.as_deref(), Some("test rhost=192.0.2.152"));
+        assert_eq!(
+            x.ambiguous_peers,
+            vec![
+                (Cow::Borrowed("192.0.2.2"), None),
+                (Cow::Borrowed("192.0.2.152"), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn services_map_to_datasets() {
+        let m = "pam_unix(su:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=root";
+        let x = d("su", None, m);
+        assert_eq!(x.event.dataset, Some(Dataset::Su));
+        assert_eq!(x.event.action(), Action::PrivilegeEscalation);
+        assert_eq!(x.event.user_name.as_deref(), Some("alice"));
+        assert_eq!(x.event.user_target_name.as_deref(), Some("root"));
+        let x = d("login", None, "pam_unix(login:auth): authentication failure; logname=LOGIN uid=0 euid=0 tty=tty1 ruser= rhost=  user=bob");
+        assert_eq!(x.event.dataset, Some(Dataset::Login));
+        assert_eq!(x.event.user_name.as_deref(), Some("bob"));
+        let x = d(
+            "cron",
+            None,
+            "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+        );
+        assert_eq!(x.event.dataset, Some(Dataset::Pam));
+        assert_eq!(x.event.action(), Action::SessionStart);
+        assert_eq!(x.event.user_name.as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn sessions() {
+        let x = d(
+            "sshd",
+            None,
+            "pam_unix(sshd:session): session opened for user rda by (uid=0)",
+        );
+        assert_eq!(x.event.action(), Action::SessionStart);
+        assert_eq!(x.event.outcome, Outcome::Success);
+        assert_eq!(x.event.user_name.as_deref(), Some("rda"));
+        let x = d(
+            "sshd",
+            None,
+            "pam_unix(sshd:session): session closed for user fztu",
+        );
+        assert_eq!(x.event.action(), Action::UserLogout);
+        assert_eq!(x.event.user_name.as_deref(), Some("fztu"));
+        let x = d(
+            "su",
+            Some("pam_unix"),
+            "session opened for user news by (uid=0)",
+        );
+        assert_eq!(x.event.dataset, Some(Dataset::Su));
+        assert_eq!(x.event.user_target_name.as_deref(), Some("news"));
+        let x = d(
+            "su",
+            None,
+            "pam_unix(su-l:session): session opened for user root(uid=0) by alice(uid=1000)",
+        );
+        assert_eq!(x.event.user_name.as_deref(), Some("alice"));
+        assert_eq!(x.event.user_target_name.as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn lockouts_unknown_users_and_summaries() {
+        let x = d(
+            "sudo",
+            None,
+            "pam_tally2(sudo:auth): user zbadguy (4001) tally 6, deny 5",
+        );
+        assert_eq!(x.event.reason, Some("locked-out"));
+        assert_eq!(x.event.user_name.as_deref(), Some("zbadguy"));
+        assert_eq!(x.event.dataset, Some(Dataset::Sudo));
+        let x = d("sshd", None, "pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked");
+        assert_eq!(x.event.reason, Some("locked-out"));
+        assert_eq!(x.event.user_name.as_deref(), Some("root"));
+        let x = d(
+            "sshd",
+            None,
+            "pam_unix(sshd:auth): check pass; user unknown",
+        );
+        assert_eq!(x.event.reason, Some("invalid-user"));
+        assert_eq!(x.event.outcome, Outcome::Failure);
+        let x = d("sshd", None, "PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=183.62.140.253  user=root");
+        assert_eq!(x.event.reason, Some("pam-summary"));
+        assert_eq!(x.event.source_address.as_deref(), Some("183.62.140.253"));
+        assert_eq!(x.event.user_name.as_deref(), Some("root"));
+        let x = d(
+            "sshd",
+            None,
+            "PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4",
+        );
+        assert_eq!(x.event.source_address.as_deref(), Some("1.2.3.4"));
+    }
+
+    #[test]
+    fn not_pam() {
+        for m in [
+            "PAM service(sshd) ignoring max retries; 6 > 3",
+            "Accepted password for root from 1.2.3.4 port 1 ssh2",
+            "pam_unix(sshd:auth)",
+            "pam_",
+            "(pam_unix",
+            "",
+        ] {
+            assert!(decode("sshd", None, m).is_none(), "{m}");
+        }
+    }
 }

@@ -1,8 +1,1063 @@
-//! sshd messages.
+//! sshd messages (also `sshd-session`, `sshd-auth`): logins, failures and pre-auth probes.
+//!
+//! Dispatch is on the first word of the message; every form is parsed by hand, borrowing
+//! from the message (no regex, no allocation except when a line is ambiguous).
+//!
+//! **Peers are read from structure, never from attacker text.** User names, auth-info,
+//! client identification strings and disconnect descriptions are chosen by the client. So:
+//! - where the only attacker text precedes the address and the suffix is fixed
+//!   (`Invalid user U from A port P`, `Connection closed by … U A port P [preauth]`), the
+//!   address is parsed from the right;
+//! - where the address directly follows a fixed prefix (`Connection from A`, `Unable to
+//!   negotiate with A`), from the left;
+//! - `Failed`/`Accepted` have attacker text on both sides (user name, auth-info), so every
+//!   ` from A port P sshN` followed by end, `: ` or ` [preauth]` is a candidate; when more than
+//!   one remains the leftmost goes in the event and all are listed in
+//!   [`Decoded::ambiguous_peers`] for the correlator to settle (or to withhold).
+
+use std::borrow::Cow;
+
+use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::Decoded;
+use crate::text;
 
+/// Decodes one sshd message. `None` when the form is not one sshd writes about logins,
+/// sessions or probes (PAM lines fall through to `pam::decode` in the dispatcher).
 pub fn decode(message: &str) -> Option<Decoded<'_>> {
-    let _ = message;
+    let msg = strip_noise(message);
+    let (first, rest) = text::word(msg);
+    match first {
+        "Accepted" => auth(rest, Outcome::Success),
+        "Failed" => auth(rest, Outcome::Failure),
+        "Invalid" | "Illegal" => invalid_user(rest),
+        "Connection" => connection(rest),
+        "Disconnected" => disconnected(text::after(rest, "from ")?),
+        "Disconnecting:" => disconnecting_bare(rest),
+        "Disconnecting" => disconnecting_user(rest),
+        "Received" => received_disconnect(text::after(rest, "disconnect from ")?),
+        "User" => user_not_allowed(rest),
+        "ROOT" => root_refused(text::after(rest, "LOGIN REFUSED FROM ")?),
+        "refused" => refused_connect(text::after(rest, "connect from ")?),
+        "Did" => no_identification(text::after(
+            rest,
+            "not receive identification string from ",
+        )?),
+        "Bad" => bad_protocol(text::after(rest, "protocol version identification ")?),
+        "kex_exchange_identification:" => Some(probe("no-identification").into()),
+        "banner" => banner_exchange(text::after(rest, "exchange: Connection from ")?),
+        "ssh_dispatch_run_fatal:" => dispatch_fatal(text::after(rest, "Connection from ")?),
+        "Timeout" => auth_timeout(text::after(rest, "before authentication for ")?),
+        "Unable" => negotiate(text::after(rest, "to negotiate ")?),
+        "no" if rest.starts_with("matching ") => Some(probe("negotiation-failed").into()),
+        "maximum" => max_attempts(text::after(rest, "authentication attempts exceeded for ")?),
+        "Read" | "Write" => socket_failed(rest),
+        "PAM:" => pam_error(rest),
+        "input_userauth_request:" => {
+            let (body, _) = preauth(text::after(rest, "invalid user ")?);
+            let mut e = event(Action::UserLogin, Outcome::Failure, "invalid-user");
+            e.user_name = Some(Cow::Borrowed(body));
+            Some(e.into())
+        }
+        "SSH:" => ssh_server(text::after(rest, "Server;Ltype: ")?),
+        "Magic" => magic_value(rest),
+        _ => None,
+    }
+}
+
+/// Strips what some systems put before sshd's own text: `error: `, `fatal: `, Solaris
+/// `[ID 800047 auth.info] `, journal `kernel:[  970.699396]: ` / `kernel: [  970.699397] `,
+/// and trailing blanks.
+fn strip_noise(message: &str) -> &str {
+    let mut m = message.trim_end_matches([' ', '\t', '\r']);
+    loop {
+        let before = m.len();
+        if let Some(r) = m
+            .strip_prefix("error: ")
+            .or_else(|| m.strip_prefix("fatal: "))
+        {
+            m = r;
+        }
+        if let Some(r) = m.strip_prefix("[ID ") {
+            if let Some((_, after)) = r.split_once("] ") {
+                m = after;
+            }
+        }
+        if let Some(r) = m.strip_prefix("kernel:") {
+            let r = r.trim_start_matches(' ');
+            if let Some(inner) = r.strip_prefix('[') {
+                if let Some((_, after)) = inner.split_once(']') {
+                    m = after
+                        .strip_prefix(':')
+                        .unwrap_or(after)
+                        .trim_start_matches(' ');
+                }
+            }
+        }
+        if m.len() == before {
+            return m;
+        }
+    }
+}
+
+fn event<'a>(action: Action, outcome: Outcome, reason: &'static str) -> Event<'a> {
+    let mut e = Event::new(Dataset::Sshd, action, outcome);
+    e.reason = Some(reason);
+    e
+}
+
+fn probe<'a>(reason: &'static str) -> Event<'a> {
+    event(Action::ConnectionProbe, Outcome::Failure, reason)
+}
+
+fn with_source<'a>(mut e: Event<'a>, addr: &'a str, port: Option<u16>) -> Option<Decoded<'a>> {
+    if addr.is_empty() {
+        return None;
+    }
+    e.set_source(Cow::Borrowed(addr), port);
+    Some(e.into())
+}
+
+/// Splits a trailing ` [preauth]`.
+fn preauth(s: &str) -> (&str, bool) {
+    match s.strip_suffix("[preauth]") {
+        Some(r) => (r.trim_end_matches(' '), true),
+        None => (s, false),
+    }
+}
+
+fn port(s: &str) -> Option<u16> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `… ADDR[ port N]` parsed from the right: (text before ADDR, ADDR, port). ADDR never
+/// contains a space, so whatever precedes it (a user name) cannot move it.
+fn tail_addr(s: &str) -> Option<(&str, &str, Option<u16>)> {
+    let (s, p) = match s.rsplit_once(" port ") {
+        Some((a, p)) if port(p).is_some() => (a, port(p)),
+        _ => (s, None),
+    };
+    let (prefix, addr) = s.rsplit_once(' ').unwrap_or(("", s));
+    (!addr.is_empty()).then_some((prefix, addr, p))
+}
+
+/// `ADDR[ port N]…` parsed from the left: (ADDR, port, rest after the port).
+fn head_addr(s: &str) -> Option<(&str, Option<u16>, &str)> {
+    let (addr, rest) = text::word(s);
+    if addr.is_empty() {
+        return None;
+    }
+    match rest.strip_prefix("port ") {
+        Some(r) => {
+            let end = r.bytes().take_while(u8::is_ascii_digit).count();
+            let (digits, after) = r.split_at(end);
+            Some((addr, port(digits), after))
+        }
+        None => Some((addr, None, rest)),
+    }
+}
+
+/// What precedes the address in `Connection closed by …`, `Disconnected from …` and friends:
+/// nothing, `invalid user U`, `authenticating user U` or `user U`. `None` for anything else.
+/// Returns (user, invalid).
+fn user_prefix(prefix: &str) -> Option<(Option<&str>, bool)> {
+    if prefix.is_empty() {
+        return Some((None, false));
+    }
+    if let Some(u) = prefix.strip_prefix("invalid user ") {
+        return Some((Some(u), true));
+    }
+    if let Some(u) = prefix.strip_prefix("authenticating user ") {
+        return Some((Some(u), false));
+    }
+    prefix.strip_prefix("user ").map(|u| (Some(u), false))
+}
+
+/// `logward.auth.method` from sshd's method name.
+fn method(m: &str) -> Option<&'static str> {
+    Some(match m {
+        "password" => "password",
+        "publickey" => "publickey",
+        "hostbased" => "hostbased",
+        "none" => "none",
+        _ if m.starts_with("keyboard-interactive") => "keyboard-interactive",
+        _ if m.starts_with("gssapi") => "gssapi",
+        _ => return None,
+    })
+}
+
+/// A ` from ADDR[ port N[ sshN]]` occurrence that ends the structure: followed by end of
+/// line, `: ` (auth-info) or ` [preauth]`. Strength 2 with `port N sshN`, 1 with the port
+/// only, 0 bare; only the strongest class counts (an injected strong candidate can only sit
+/// where a real strong one also is, see `auth`).
+#[derive(Clone, Copy)]
+struct Candidate<'a> {
+    at: usize,
+    addr: &'a str,
+    port: Option<u16>,
+    strength: u8,
+    info: &'a str,
+}
+
+fn candidate(body: &str, at: usize) -> Option<Candidate<'_>> {
+    let after = body.get(at + 6..)?;
+    let (addr, mut t) = match memchr::memchr(b' ', after.as_bytes()) {
+        Some(i) => after.split_at(i),
+        None => (after, ""),
+    };
+    if addr.is_empty() {
+        return None;
+    }
+    let mut strength = 0;
+    let mut p = None;
+    if let Some(r) = t.strip_prefix(" port ") {
+        let end = r.bytes().take_while(u8::is_ascii_digit).count();
+        let (digits, rest) = r.split_at(end);
+        p = Some(port(digits)?);
+        t = rest;
+        strength = 1;
+        if let Some(r) = t.strip_prefix(" ssh") {
+            if let Some(r) = r.strip_prefix('2').or_else(|| r.strip_prefix('1')) {
+                t = r;
+                strength = 2;
+            }
+        }
+    }
+    let info = if t.is_empty() || t.starts_with(" [preauth]") {
+        ""
+    } else {
+        t.strip_prefix(": ")?
+    };
+    Some(Candidate {
+        at,
+        addr,
+        port: p,
+        strength,
+        info,
+    })
+}
+
+/// `Accepted|Failed METHOD for [invalid user ]U from A port P sshN[: INFO]`.
+fn auth(rest: &str, outcome: Outcome) -> Option<Decoded<'_>> {
+    let (meth, rest) = text::word(rest);
+    let body = rest.strip_prefix("for ")?;
+    // Best strength and how many candidates have it.
+    let mut best: Option<Candidate<'_>> = None;
+    let mut count = 0usize;
+    for at in memchr::memmem::find_iter(body.as_bytes(), b" from ") {
+        let Some(c) = candidate(body, at) else {
+            continue;
+        };
+        match best {
+            Some(b) if b.strength > c.strength => {}
+            Some(b) if b.strength == c.strength => count += 1,
+            _ => {
+                best = Some(c);
+                count = 1;
+            }
+        }
+    }
+    let chosen = best?;
+    let user_text = body.get(..chosen.at)?;
+    let (user, invalid) = if let Some(u) = user_text
+        .strip_prefix("invalid user ")
+        .or_else(|| user_text.strip_prefix("illegal user "))
+    {
+        (Some(u), true)
+    } else if user_text == "<invalid username>" {
+        (None, true)
+    } else {
+        (Some(user_text), false)
+    };
+    let auth_method = method(meth);
+    let reason = match (outcome, invalid, auth_method) {
+        (Outcome::Success, ..) => None,
+        (_, true, _) => Some("invalid-user"),
+        (_, _, Some("password" | "keyboard-interactive")) => Some("bad-password"),
+        (_, _, Some("publickey" | "hostbased")) => Some("bad-key"),
+        _ => Some("auth-failed"),
+    };
+    let mut e = Event::new(Dataset::Sshd, Action::UserLogin, outcome);
+    e.reason = reason;
+    e.auth_method = auth_method;
+    e.user_name = user.map(Cow::Borrowed);
+    if matches!(auth_method, Some("publickey" | "hostbased")) {
+        let (kt, r) = text::word(chosen.info);
+        let (fp, _) = text::word(r);
+        let fp = fp.trim_end_matches(',');
+        if !kt.is_empty() && !fp.is_empty() {
+            e.auth_key_type = Some(Cow::Borrowed(kt));
+            e.auth_key_fingerprint = Some(Cow::Borrowed(fp));
+        }
+    }
+    e.set_source(Cow::Borrowed(chosen.addr), chosen.port);
+    let mut d = Decoded::from(e);
+    if count > 1 {
+        // Truly ambiguous: list every candidate of the winning strength.
+        d.ambiguous_peers = memchr::memmem::find_iter(body.as_bytes(), b" from ")
+            .filter_map(|at| candidate(body, at))
+            .filter(|c| c.strength == chosen.strength)
+            .map(|c| (Cow::Borrowed(c.addr), c.port))
+            .collect();
+    }
+    Some(d)
+}
+
+/// `Invalid user U from A[ port P]` (also the old `Illegal user`).
+fn invalid_user(rest: &str) -> Option<Decoded<'_>> {
+    let body = rest.strip_prefix("user ")?;
+    let (body, p) = match body.rsplit_once(" port ") {
+        Some((a, p)) if port(p).is_some() => (a, port(p)),
+        _ => (body, None),
+    };
+    let (user, addr) = if let Some(a) = body.strip_prefix("from ") {
+        // Empty user name: `Invalid user  from A`.
+        ("", a)
+    } else {
+        body.rsplit_once(" from ")?
+    };
+    if addr.contains(' ') {
+        return None;
+    }
+    let mut e = event(Action::UserLogin, Outcome::Failure, "invalid-user");
+    e.user_name = Some(Cow::Borrowed(user));
+    with_source(e, addr, p)
+}
+
+/// `Connection from …`, `Connection closed by …`, `Connection reset by …`.
+fn connection(rest: &str) -> Option<Decoded<'_>> {
+    if let Some(r) = rest.strip_prefix("from ") {
+        let (addr, p, _) = head_addr(r)?;
+        let e = Event::new(Dataset::Sshd, Action::ConnectionOpened, Outcome::Unknown);
+        return with_source(e, addr, p);
+    }
+    let r = rest
+        .strip_prefix("closed by ")
+        .or_else(|| rest.strip_prefix("reset by "))?;
+    closed(r)
+}
+
+/// The peer side of a closed connection: `[invalid|authenticating ]user U ]A[ port P][ [preauth]]`.
+/// Before authentication it is a probe (fail2ban's ddos/aggressive modes); after, a plain close.
+fn closed(r: &str) -> Option<Decoded<'_>> {
+    let (body, pre) = preauth(r);
+    let (prefix, addr, p) = tail_addr(body)?;
+    let (user, _invalid) = user_prefix(prefix)?;
+    let mut e = if pre {
+        probe("preauth-disconnect")
+    } else {
+        Event::new(Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown)
+    };
+    e.user_name = user.map(Cow::Borrowed);
+    with_source(e, addr, p)
+}
+
+/// `Disconnected from [invalid user U |authenticating user U |user U ]A port P[ [preauth]]`.
+fn disconnected(r: &str) -> Option<Decoded<'_>> {
+    closed(r)
+}
+
+/// `Disconnecting: Too many authentication failures[ for [invalid user ]U] [preauth]` and
+/// `Disconnecting: Change of username or service not allowed: …`. No peer on the line.
+fn disconnecting_bare(rest: &str) -> Option<Decoded<'_>> {
+    let (body, _) = preauth(rest);
+    if let Some(r) = body.strip_prefix("Too many authentication failures") {
+        let mut e = event(Action::UserLogin, Outcome::Failure, "too-many-failures");
+        if let Some(u) = r.strip_prefix(" for ") {
+            let u = u.strip_prefix("invalid user ").unwrap_or(u);
+            e.user_name = Some(Cow::Borrowed(u));
+        }
+        return Some(e.into());
+    }
+    if body.starts_with("Change of username or service not allowed") {
+        return Some(event(Action::UserLogin, Outcome::Failure, "user-change").into());
+    }
     None
+}
+
+/// `Disconnecting [invalid |authenticating ]user U A port P: REASON [preauth]`. REASON can
+/// quote user names, so every ` A port P: ` is a candidate; more than one is ambiguous.
+fn disconnecting_user(rest: &str) -> Option<Decoded<'_>> {
+    let (body, _) = preauth(rest);
+    let mut first: Option<(usize, usize, Option<u16>, &str)> = None;
+    let mut count = 0;
+    let cands = || {
+        memchr::memmem::find_iter(body.as_bytes(), b" port ").filter_map(|at| {
+            let r = body.get(at + 6..)?;
+            let end = r.bytes().take_while(u8::is_ascii_digit).count();
+            let p = port(r.get(..end)?)?;
+            let reason = r.get(end..)?.strip_prefix(": ")?;
+            let before = body.get(..at)?;
+            let start = before.rfind(' ').map_or(0, |i| i + 1);
+            Some((start, at, Some(p), reason))
+        })
+    };
+    for c in cands() {
+        count += 1;
+        if first.is_none() {
+            first = Some(c);
+        }
+    }
+    let (start, end, p, reason) = first?;
+    let prefix = body.get(..start)?.trim_end_matches(' ');
+    let addr = body.get(start..end)?;
+    let (user, _) = user_prefix(prefix)?;
+    let why = if reason.starts_with("Too many authentication failures") {
+        "too-many-failures"
+    } else if reason.starts_with("Change of username or service not allowed") {
+        "user-change"
+    } else {
+        "preauth-disconnect"
+    };
+    let mut e = event(Action::UserLogin, Outcome::Failure, why);
+    e.user_name = user.map(Cow::Borrowed);
+    let mut d = with_source(e, addr, p)?;
+    if count > 1 {
+        d.ambiguous_peers = cands()
+            .filter_map(|(s, e, p, _)| Some((Cow::Borrowed(body.get(s..e)?), p)))
+            .collect();
+    }
+    Some(d)
+}
+
+/// `Received disconnect from A[ port P]:[ ]CODE: TEXT[ [preauth]]`. TEXT is the client's.
+fn received_disconnect(r: &str) -> Option<Decoded<'_>> {
+    let (addr, rest) = text::word(r);
+    let (addr, p, text) = match rest.strip_prefix("port ") {
+        Some(pr) => {
+            let (digits, t) = pr.split_once(':')?;
+            (addr, Some(port(digits)?), t)
+        }
+        None => (addr.strip_suffix(':')?, None, rest),
+    };
+    let (text, pre) = preauth(text);
+    let text = text.trim_start_matches(' ');
+    let (code, desc) = text.split_once(':').unwrap_or((text, ""));
+    let e = if pre {
+        probe("preauth-disconnect")
+    } else if code == "11" || desc.contains("disconnected by user") {
+        // A normal logout (`11: disconnected by user`).
+        Event::new(Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown)
+    } else {
+        // e.g. `3: com.jcraft.jsch.JSchException: Auth fail`: the client gave up failing.
+        probe("disconnect-error")
+    };
+    with_source(e, addr, p)
+}
+
+/// `User U from H not allowed because REASON` (and `User U not allowed because …`).
+/// REASON is sshd's own text; U is an existing account name.
+fn user_not_allowed(rest: &str) -> Option<Decoded<'_>> {
+    let at = memchr::memmem::rfind(rest.as_bytes(), b" not allowed because ")?;
+    let head = rest.get(..at)?;
+    let mut e = event(Action::UserLogin, Outcome::Failure, "not-allowed");
+    match head.rsplit_once(" from ") {
+        Some((user, host)) if !host.contains(' ') => {
+            e.user_name = Some(Cow::Borrowed(user));
+            with_source(e, host, None)
+        }
+        _ => {
+            e.user_name = Some(Cow::Borrowed(head));
+            Some(e.into())
+        }
+    }
+}
+
+/// `ROOT LOGIN REFUSED FROM A[ port P][ [preauth]]`.
+fn root_refused(r: &str) -> Option<Decoded<'_>> {
+    let (addr, p, _) = head_addr(r)?;
+    let mut e = event(Action::UserLogin, Outcome::Failure, "root-refused");
+    e.user_name = Some(Cow::Borrowed("root"));
+    with_source(e, addr, p)
+}
+
+/// tcp-wrappers: `refused connect from NAME (ADDR)`; NAME may be `user@host` (client text),
+/// so the parenthesised address at the end is the peer.
+fn refused_connect(r: &str) -> Option<Decoded<'_>> {
+    let addr = match r.strip_suffix(')').and_then(|s| s.rsplit_once(" (")) {
+        Some((_, a)) => a,
+        None => r,
+    };
+    if addr.contains(' ') {
+        return None;
+    }
+    with_source(probe("refused"), addr, None)
+}
+
+/// `Did not receive identification string from A[ port P]`.
+fn no_identification(r: &str) -> Option<Decoded<'_>> {
+    let (addr, p, _) = head_addr(r)?;
+    with_source(probe("no-identification"), addr, p)
+}
+
+/// `Bad protocol version identification 'TEXT' from A[ port P]`: TEXT is the client's, so
+/// from the right.
+fn bad_protocol(r: &str) -> Option<Decoded<'_>> {
+    let (r, p) = match r.rsplit_once(" port ") {
+        Some((a, p)) if port(p).is_some() => (a, port(p)),
+        _ => (r, None),
+    };
+    let (_, addr) = r.rsplit_once(" from ")?;
+    if addr.contains(' ') {
+        return None;
+    }
+    with_source(probe("bad-protocol"), addr, p)
+}
+
+/// `banner exchange: Connection from A port P: invalid format`.
+fn banner_exchange(r: &str) -> Option<Decoded<'_>> {
+    let (addr, p, _) = head_addr(r)?;
+    with_source(probe("bad-protocol"), addr.trim_end_matches(':'), p)
+}
+
+/// `ssh_dispatch_run_fatal: Connection from [USER-PREFIX ]A port P: TEXT [preauth]`. TEXT is
+/// sshd's error string, so the last ` port P: ` is the real one.
+fn dispatch_fatal(r: &str) -> Option<Decoded<'_>> {
+    let (body, _) = preauth(r);
+    let mut found = None;
+    for at in memchr::memmem::find_iter(body.as_bytes(), b" port ") {
+        let Some(t) = body.get(at + 6..) else {
+            continue;
+        };
+        let end = t.bytes().take_while(u8::is_ascii_digit).count();
+        if end > 0 && t.get(end..).is_some_and(|x| x.starts_with(':')) {
+            found = Some((at, t.get(..end).and_then(port)));
+        }
+    }
+    let (at, p) = found?;
+    let (prefix, addr) = body
+        .get(..at)?
+        .rsplit_once(' ')
+        .unwrap_or(("", body.get(..at)?));
+    let (user, _) = user_prefix(prefix)?;
+    let mut e = probe("bad-protocol");
+    e.user_name = user.map(Cow::Borrowed);
+    with_source(e, addr, p)
+}
+
+/// `Timeout before authentication for A port P` / `… for connection from A to B, pid = N`.
+fn auth_timeout(r: &str) -> Option<Decoded<'_>> {
+    let r = r.strip_prefix("connection from ").unwrap_or(r);
+    let (addr, p, _) = head_addr(r)?;
+    with_source(probe("auth-timeout"), addr, p)
+}
+
+/// `Unable to negotiate with A port P: no matching X found. …` or, without a peer,
+/// `Unable to negotiate a key exchange method [preauth]`.
+fn negotiate(r: &str) -> Option<Decoded<'_>> {
+    match r.strip_prefix("with ") {
+        Some(r) => {
+            let (addr, p, _) = head_addr(r)?;
+            with_source(probe("negotiation-failed"), addr.trim_end_matches(':'), p)
+        }
+        None => Some(probe("negotiation-failed").into()),
+    }
+}
+
+/// `maximum authentication attempts exceeded for [invalid user ]U from A port P sshN [preauth]`.
+fn max_attempts(r: &str) -> Option<Decoded<'_>> {
+    let (body, _) = preauth(r);
+    let body = body
+        .strip_suffix(" ssh2")
+        .or_else(|| body.strip_suffix(" ssh1"))
+        .unwrap_or(body);
+    let (body, p) = match body.rsplit_once(" port ") {
+        Some((a, p)) if port(p).is_some() => (a, port(p)),
+        _ => (body, None),
+    };
+    let (user, addr) = body.rsplit_once(" from ")?;
+    if addr.contains(' ') {
+        return None;
+    }
+    let user = user.strip_prefix("invalid user ").unwrap_or(user);
+    let mut e = event(Action::UserLogin, Outcome::Failure, "max-attempts");
+    e.user_name = Some(Cow::Borrowed(user));
+    with_source(e, addr, p)
+}
+
+/// `Read from socket failed: Connection reset by peer [preauth]`, `Write failed: …`. No peer.
+fn socket_failed(rest: &str) -> Option<Decoded<'_>> {
+    let (body, pre) = preauth(rest);
+    if !(body.starts_with("from socket failed") || body.starts_with("failed")) {
+        return None;
+    }
+    Some(if pre {
+        probe("preauth-disconnect").into()
+    } else {
+        Event::new(Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown).into()
+    })
+}
+
+/// `error: PAM: Authentication failure for U from H`, `PAM: authentication error for U from H
+/// via L`, `PAM: User not known to the underlying authentication module for illegal user U
+/// from H`. U is the client's; H and L are sshd's, so from the right.
+fn pam_error(rest: &str) -> Option<Decoded<'_>> {
+    let (lead, body) = rest.split_once(" for ")?;
+    let reason = if lead.eq_ignore_ascii_case("authentication failure")
+        || lead.eq_ignore_ascii_case("authentication error")
+    {
+        "pam-failure"
+    } else if lead.starts_with("User not known") {
+        "invalid-user"
+    } else {
+        return None;
+    };
+    let body = match body.rsplit_once(" via ") {
+        Some((b, local)) if !local.contains(' ') => b,
+        _ => body,
+    };
+    let (user, host) = body.rsplit_once(" from ")?;
+    if host.contains(' ') {
+        return None;
+    }
+    let user = user
+        .strip_prefix("illegal user ")
+        .or_else(|| user.strip_prefix("invalid user "))
+        .unwrap_or(user);
+    let mut e = event(Action::UserLogin, Outcome::Failure, reason);
+    e.user_name = Some(Cow::Borrowed(user));
+    with_source(e, host, None)
+}
+
+/// A patched sshd's audit lines: `SSH: Server;Ltype: Version;Remote: A-P;…`. `Version` opens
+/// the connection; `Kex`/`Authname` only name the peer (kept `unknown`, but the correlator
+/// learns the peer from them).
+fn ssh_server(r: &str) -> Option<Decoded<'_>> {
+    let (kind, r) = r.split_once(';')?;
+    let remote = r.strip_prefix("Remote: ")?;
+    let remote = remote.split([';', ' ']).next()?;
+    let (addr, p) = remote.rsplit_once('-')?;
+    let mut e = match kind {
+        "Version" => Event::new(Dataset::Sshd, Action::ConnectionOpened, Outcome::Unknown),
+        _ => Event {
+            dataset: Some(Dataset::Sshd),
+            action: Some(Action::Unknown),
+            ..Event::default()
+        },
+    };
+    if let Some(name) = r.split(';').find_map(|f| f.strip_prefix("Name: ")) {
+        e.user_name = Some(Cow::Borrowed(preauth(name).0));
+    }
+    with_source(e, addr, port(p))
+}
+
+/// Obfuscated-handshake patch: `Magic value check failed (N) on obfuscated handshake from A
+/// port P`.
+fn magic_value(rest: &str) -> Option<Decoded<'_>> {
+    if !rest.starts_with("value check failed") {
+        return None;
+    }
+    let (_, addr, p) = tail_addr(rest)?;
+    with_source(probe("bad-protocol"), addr, p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(m: &str) -> Decoded<'_> {
+        decode(m).unwrap_or_else(|| panic!("not decoded: {m}"))
+    }
+
+    /// (action, outcome, reason, source address, port, user)
+    fn sum<'a>(
+        x: &'a Decoded<'_>,
+    ) -> (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'a str>,
+        Option<u16>,
+        Option<&'a str>,
+    ) {
+        let e = &x.event;
+        (
+            e.action().as_str(),
+            e.outcome.as_str(),
+            e.reason,
+            e.source_address.as_deref(),
+            e.source_port,
+            e.user_name.as_deref(),
+        )
+    }
+
+    #[test]
+    fn accepted_publickey_with_key() {
+        let x = d("Accepted publickey for vagrant from 192.168.121.1 port 56296 ssh2: RSA SHA256:1M4RzhMyWuFS/86uPY/ce2prh/dVTHW7iD2RhpquOZA");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-login",
+                "success",
+                None,
+                Some("192.168.121.1"),
+                Some(56296),
+                Some("vagrant")
+            )
+        );
+        assert_eq!(x.event.auth_method, Some("publickey"));
+        assert_eq!(x.event.auth_key_type.as_deref(), Some("RSA"));
+        assert_eq!(
+            x.event.auth_key_fingerprint.as_deref(),
+            Some("SHA256:1M4RzhMyWuFS/86uPY/ce2prh/dVTHW7iD2RhpquOZA")
+        );
+        assert!(x.ambiguous_peers.is_empty());
+        assert!(matches!(x.event.user_name, Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn auth_methods_normalise() {
+        for (m, want) in [
+            ("keyboard-interactive/pam", Some("keyboard-interactive")),
+            ("gssapi-with-mic", Some("gssapi")),
+            ("password", Some("password")),
+            ("hostbased", Some("hostbased")),
+            ("none", Some("none")),
+            ("unknown", None),
+        ] {
+            let line = format!("Accepted {m} for bob from 10.0.0.1 port 1 ssh2");
+            assert_eq!(d(&line).event.auth_method, want, "{m}");
+        }
+    }
+
+    #[test]
+    fn failed_forms() {
+        let x = d("Failed password for invalid user ROOT from 194.117.26.69 port 50273 ssh2");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-login",
+                "failure",
+                Some("invalid-user"),
+                Some("194.117.26.69"),
+                Some(50273),
+                Some("ROOT")
+            )
+        );
+        let x = d("Failed password for root from 1.2.3.4 port 2 ssh2");
+        assert_eq!(x.event.reason, Some("bad-password"));
+        let x = d("Failed password for invalid user ROOT from aaaa:bbbb:cccc:1234::1:1");
+        assert_eq!(
+            x.event.source_address.as_deref(),
+            Some("aaaa:bbbb:cccc:1234::1:1")
+        );
+        assert_eq!(x.event.source_port, None);
+        let x = d("Failed publickey for invalid user graysky from 127.0.0.1 port 37954 ssh2: RSA SHA256:v3dpapGleDaUKf$4V1vKyR9ZyUgjaJAmoCTcb2PLljI");
+        assert_eq!(x.event.reason, Some("invalid-user"));
+        assert_eq!(x.event.auth_key_type.as_deref(), Some("RSA"));
+        let x = d("[ID 800047 auth.info] Failed keyboard-interactive for <invalid username> from 205.186.180.55 port 42742 ssh2");
+        assert_eq!(x.event.reason, Some("invalid-user"));
+        assert_eq!(x.event.user_name, None);
+        assert_eq!(x.event.source_address.as_deref(), Some("205.186.180.55"));
+        let x = d("kernel:[  970.699396]: Failed keyboard-interactive for <invalid username> from 205.186.180.55 port 42742 ssh2");
+        assert_eq!(x.event.source_address.as_deref(), Some("205.186.180.55"));
+        let x = d(
+            "kernel: [  970.699397] Failed password for user admin from 192.0.2.10 port 42745 ssh2",
+        );
+        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.10"));
+        let x = d("Failed hostbased for dan from 127.0.0.1 port 45785 ssh2: RSA 8c:e3:aa:0f:64:51:02:f7:14:79:89:3f:65:84:7c:30, client user \"dan\", client host \"localhost.localdomain\"");
+        assert_eq!(x.event.reason, Some("bad-key"));
+        assert_eq!(
+            x.event.auth_key_fingerprint.as_deref(),
+            Some("8c:e3:aa:0f:64:51:02:f7:14:79:89:3f:65:84:7c:30")
+        );
+        let x = d("Failed none for invalid user admin from 1.2.3.4 port 5 ssh2");
+        assert_eq!(x.event.auth_method, Some("none"));
+        let x = d("Failed unknown for invalid user redmond from 192.0.2.1 port 59197 ssh2");
+        assert_eq!(x.event.auth_method, None);
+        assert_eq!(x.event.reason, Some("invalid-user"));
+    }
+
+    #[test]
+    fn injection_in_user_name_is_not_a_candidate() {
+        let x = d("Failed password for invalid user from 10.10.1.1 from 127.0.0.1 port 58946 ssh2");
+        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.1"));
+        assert_eq!(x.event.user_name.as_deref(), Some("from 10.10.1.1"));
+        assert!(x.ambiguous_peers.is_empty());
+        let x = d("Failed password for invalid user test from 10.10.1.2 port 55555 ssh2 from 127.0.0.1 port 58946 ssh2");
+        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.1"));
+        assert!(x.ambiguous_peers.is_empty());
+        // Weaker injected candidates lose to the real `port N sshN` one.
+        let x = d("Failed password for user from 127.0.0.1 port 20000 ssh1: ruser from 1.2.3.4");
+        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.1"));
+        assert!(x.ambiguous_peers.is_empty());
+        let x = d("Failed password for user from aaaa:bbbb:cccc:1234::1:1 port 20000 ssh1: ruser XXXX from 1.2.3.4");
+        assert_eq!(
+            x.event.source_address.as_deref(),
+            Some("aaaa:bbbb:cccc:1234::1:1")
+        );
+    }
+
+    #[test]
+    fn injection_in_auth_info_is_ambiguous() {
+        let x = d("Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2");
+        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            x.ambiguous_peers,
+            vec![
+                (Cow::Borrowed("127.0.0.1"), Some(58946)),
+                (Cow::Borrowed("10.10.1.2"), Some(55555))
+            ]
+        );
+    }
+
+    #[test]
+    fn pam_error_forms() {
+        for (m, host, user) in [
+            ("error: PAM: Authentication failure for myhlj1374 from 192.030.0.6", "192.030.0.6", "myhlj1374"),
+            ("error: PAM: authentication error for james from example.com via 192.168.1.201", "example.com", "james"),
+            ("error: PAM: User not known to the underlying authentication module for illegal user kernelitshell from 10.215.4.227 ", "10.215.4.227", "kernelitshell"),
+            ("error: PAM: Authentication failure for a from 6.6.6.6 via 1 from 2001:db8::1", "2001:db8::1", "a from 6.6.6.6 via 1"),
+        ] {
+            let x = d(m);
+            assert_eq!(x.event.source_address.as_deref(), Some(host), "{m}");
+            assert_eq!(x.event.user_name.as_deref(), Some(user), "{m}");
+            assert_eq!(x.event.outcome, Outcome::Failure);
+        }
+        // Leading zeros: kept as the log names it, never an IP.
+        assert_eq!(
+            d("error: PAM: Authentication failure for a from 192.030.0.6")
+                .event
+                .source_ip,
+            None
+        );
+    }
+
+    #[test]
+    fn invalid_user_and_not_allowed() {
+        let x = d("Invalid user ftp from 192.0.2.2 port 37220");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-login",
+                "failure",
+                Some("invalid-user"),
+                Some("192.0.2.2"),
+                Some(37220),
+                Some("ftp")
+            )
+        );
+        let x = d("Invalid user  from 192.0.2.68 port 34916");
+        assert_eq!(x.event.user_name.as_deref(), Some(""));
+        let x = d("Invalid user x from 6.6.6.6 port 1 from 192.0.2.1");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.1"));
+        let x = d("User root from 46.45.128.3 not allowed because listed in DenyUsers");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-login",
+                "failure",
+                Some("not-allowed"),
+                Some("46.45.128.3"),
+                None,
+                Some("root")
+            )
+        );
+        let x = d("User root not allowed because account is locked");
+        assert_eq!(x.event.source_address, None);
+        assert_eq!(x.event.user_name.as_deref(), Some("root"));
+        let x = d("input_userauth_request: invalid user root [preauth]");
+        assert_eq!(x.event.user_name.as_deref(), Some("root"));
+        assert_eq!(x.event.reason, Some("invalid-user"));
+    }
+
+    #[test]
+    fn root_refused_and_tcp_wrappers() {
+        let x = d("ROOT LOGIN REFUSED FROM ::ffff:1.2.3.4");
+        assert_eq!(x.event.source_address.as_deref(), Some("1.2.3.4"));
+        assert_eq!(x.event.reason, Some("root-refused"));
+        let x = d("ROOT LOGIN REFUSED FROM 1.2.3.4 port 12345 [preauth]");
+        assert_eq!(x.event.source_port, Some(12345));
+        let x = d("refused connect from _U2FsdGVkX19P3BCJmFBHhjLza8BcMH06WCUVwttMHpE=_@::ffff:218.249.210.161 (::ffff:218.249.210.161)");
+        assert_eq!(x.event.source_address.as_deref(), Some("218.249.210.161"));
+        let x = d("refused connect from example.com (192.168.1.1)");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.168.1.1"));
+    }
+
+    #[test]
+    fn closes_and_disconnects() {
+        let x = d("Connection closed by authenticating user test 127.0.0.1 port 12345 192.0.2.11 port 46039 [preauth]");
+        assert_eq!(
+            sum(&x),
+            (
+                "connection-probe",
+                "failure",
+                Some("preauth-disconnect"),
+                Some("192.0.2.11"),
+                Some(46039),
+                Some("test 127.0.0.1 port 12345")
+            )
+        );
+        let x = d("Connection closed by invalid user  192.0.2.68 port 34916 [preauth]");
+        assert_eq!(x.event.user_name.as_deref(), Some(""));
+        let x = d("Connection closed by 192.0.2.1");
+        assert_eq!(sum(&x).0, "connection-closed");
+        let x = d("Connection reset by 192.0.2.39 port 14282 [preauth]");
+        assert_eq!(sum(&x).0, "connection-probe");
+        let x = d("Disconnected from 192.0.2.4 port 36985 [preauth]");
+        assert_eq!(sum(&x).3, Some("192.0.2.4"));
+        let x = d("Disconnected from user root 192.0.2.4 port 36985");
+        assert_eq!(
+            sum(&x),
+            (
+                "connection-closed",
+                "unknown",
+                None,
+                Some("192.0.2.4"),
+                Some(36985),
+                Some("root")
+            )
+        );
+        assert!(
+            decode("Disconnected from totobad user ftp 92.255.85.135 port 26138 [preauth]")
+                .is_none()
+        );
+        let x = d("Received disconnect from 198.51.100.76 port 58846:11: Bye Bye [preauth]");
+        assert_eq!(sum(&x).0, "connection-probe");
+        assert_eq!(sum(&x).4, Some(58846));
+        let x = d("error: Received disconnect from 2001:db8::1: 14: No supported authentication methods available [preauth]");
+        assert_eq!(sum(&x).3, Some("2001:db8::1"));
+        let x = d("Received disconnect from 10.0.0.1 port 7736:3: com.jcraft.jsch.JSchException: Auth fail");
+        assert_eq!(sum(&x).2, Some("disconnect-error"));
+        let x = d("Received disconnect from 10.0.0.1 port 7736:11: disconnected by user");
+        assert_eq!(sum(&x).0, "connection-closed");
+        let x = d("Received disconnect from 10.0.0.1: 11: disconnected by user");
+        assert_eq!(sum(&x).0, "connection-closed");
+    }
+
+    #[test]
+    fn disconnecting() {
+        let x = d("Disconnecting: Too many authentication failures for root [preauth]");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-login",
+                "failure",
+                Some("too-many-failures"),
+                None,
+                None,
+                Some("root")
+            )
+        );
+        let x = d("Disconnecting invalid user xxx 192.0.2.7 port 49941: Too many authentication failures [preauth]");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-login",
+                "failure",
+                Some("too-many-failures"),
+                Some("192.0.2.7"),
+                Some(49941),
+                Some("xxx")
+            )
+        );
+        let x = d("Disconnecting invalid user admin 192.0.2.117 port 44004: Change of username or service not allowed: (admin,ssh-connection) -> (user,ssh-connection) [preauth]");
+        assert_eq!(sum(&x).3, Some("192.0.2.117"));
+        assert_eq!(sum(&x).5, Some("admin"));
+        assert!(x.ambiguous_peers.is_empty());
+        let x = d("Disconnecting invalid user a 192.0.2.117 port 44004: Change of username or service not allowed: (a,ssh-connection) -> (b 6.6.6.6 port 1: ,ssh-connection) [preauth]");
+        assert_eq!(x.ambiguous_peers.len(), 2);
+        let x = d("error: maximum authentication attempts exceeded for invalid user xxx from 192.0.2.7 port 49941 ssh2 [preauth]");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-login",
+                "failure",
+                Some("max-attempts"),
+                Some("192.0.2.7"),
+                Some(49941),
+                Some("xxx")
+            )
+        );
+    }
+
+    #[test]
+    fn probes() {
+        for (m, reason, host) in [
+            ("Did not receive identification string from 192.0.2.5 port 35836", "no-identification", Some("192.0.2.5")),
+            ("Bad protocol version identification 'dummy string' from 192.0.2.1' from 69.61.56.115 port 31778", "bad-protocol", Some("69.61.56.115")),
+            ("error: kex_exchange_identification: Connection closed by remote host", "no-identification", None),
+            ("banner exchange: Connection from 192.0.2.12 port 44105: invalid format", "bad-protocol", Some("192.0.2.12")),
+            ("ssh_dispatch_run_fatal: Connection from 192.0.2.13 port 33738: message authentication code incorrect [preauth]", "bad-protocol", Some("192.0.2.13")),
+            ("ssh_dispatch_run_fatal: Connection from authenticating user root 192.0.2.13 port 33738: Broken pipe [preauth]", "bad-protocol", Some("192.0.2.13")),
+            ("fatal: Timeout before authentication for 192.0.2.14 port 55555", "auth-timeout", Some("192.0.2.14")),
+            ("Timeout before authentication for connection from 192.0.2.17 to 127.0.0.1, pid = 29098", "auth-timeout", Some("192.0.2.17")),
+            ("Unable to negotiate with 192.0.2.1 port 55419: no matching cipher found. Their offer: aes256-cbc [preauth]", "negotiation-failed", Some("192.0.2.1")),
+            ("fatal: Unable to negotiate a key exchange method [preauth]", "negotiation-failed", None),
+            ("fatal: no matching mac found: client hmac-xxx server hmac-xxx [preauth]", "negotiation-failed", None),
+            ("fatal: Read from socket failed: Connection reset by peer [preauth]", "preauth-disconnect", None),
+            ("fatal: Write failed: Connection reset by peer [preauth]", "preauth-disconnect", None),
+            ("Magic value check failed (4289475479) on obfuscated handshake from 94.232.46.213 port 62730", "bad-protocol", Some("94.232.46.213")),
+        ] {
+            let x = d(m);
+            assert_eq!(x.event.action(), Action::ConnectionProbe, "{m}");
+            assert_eq!(x.event.outcome, Outcome::Failure, "{m}");
+            assert_eq!(x.event.reason, Some(reason), "{m}");
+            assert_eq!(x.event.source_address.as_deref(), host, "{m}");
+        }
+    }
+
+    #[test]
+    fn connection_opened_and_audit_lines() {
+        let x = d("Connection from 192.0.2.10 port 62004 on 192.0.2.10 port 22");
+        assert_eq!(
+            sum(&x),
+            (
+                "connection-opened",
+                "unknown",
+                None,
+                Some("192.0.2.10"),
+                Some(62004),
+                None
+            )
+        );
+        let x = d("Connection from 192.0.2.5");
+        assert_eq!(sum(&x).3, Some("192.0.2.5"));
+        let x = d(
+            "SSH: Server;Ltype: Version;Remote: 127.0.0.1-1780;Protocol: 2.0;Client: libssh2_1.4.3",
+        );
+        assert_eq!(
+            sum(&x),
+            (
+                "connection-opened",
+                "unknown",
+                None,
+                Some("127.0.0.1"),
+                Some(1780),
+                None
+            )
+        );
+        let x = d("SSH: Server;Ltype: Authname;Remote: 127.0.0.1-1780;Name: root [preauth]");
+        assert_eq!(
+            sum(&x),
+            (
+                "unknown",
+                "unknown",
+                None,
+                Some("127.0.0.1"),
+                Some(1780),
+                Some("root")
+            )
+        );
+    }
+
+    #[test]
+    fn not_ours() {
+        for m in [
+            "Address 1.2.3.4 maps to 1234.bbbbbb.com, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!",
+            "Postponed publickey for git from 192.0.2.1 port 57904 ssh2 [preauth]",
+            "pam_unix(sshd:session): session opened for user rda by (uid=0)",
+            "Server listening on 0.0.0.0 port 22.",
+            "",
+            "Failed",
+            "Accepted password for",
+            "Received disconnect from",
+            "Connection closed by",
+        ] {
+            assert!(decode(m).is_none(), "{m}");
+        }
+    }
 }
