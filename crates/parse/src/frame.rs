@@ -193,12 +193,22 @@ fn header(line: &str, mut at: usize, timestamp: Option<Timestamp>) -> Frame<'_> 
         f.message = Cow::Borrowed(&line[at.min(line.len())..]);
         return f;
     }
-    // `host tag: msg`
-    let second_start = (first_end + 1).min(line.len());
-    let second_end = token_end(b, second_start);
+    // `host tag: msg` (extra spaces after the host are tolerated)
+    let mut second_start = (first_end + 1).min(line.len());
+    while b.get(second_start) == Some(&b' ') {
+        second_start += 1;
+    }
+    let mut second_end = token_end(b, second_start);
+    // login(1) on old sysvinit systems logs under its process title `-- user[pid]:`.
+    let mut login_title = false;
+    if &line[second_start..second_end] == "--" {
+        login_title = true;
+        second_start = (second_end + 1).min(line.len());
+        second_end = token_end(b, second_start);
+    }
     if let Some((program, pid, msg_at)) = tag(line, second_start, second_end) {
         f.host = Some(Cow::Borrowed(first));
-        f.program = Some(Cow::Borrowed(program));
+        f.program = Some(Cow::Borrowed(if login_title { "login" } else { program }));
         f.pid = pid;
         f.message = Cow::Borrowed(message_at(line, msg_at));
         return f;
@@ -295,6 +305,15 @@ mod tests {
         assert_eq!(x.message, "tsg : user NOT in sudoers");
         let x = f("Nov 25 17:12:13 webmail pop(pam_unix)[4920]: authentication failure;");
         assert_eq!(x.program.as_deref(), Some("pop(pam_unix)"));
+        let x = f("Jul  7 08:06:15 combo  -- root[2421]: ROOT LOGIN ON tty2");
+        assert_eq!(
+            (x.host.as_deref(), x.program.as_deref()),
+            (Some("combo"), Some("login"))
+        );
+        assert_eq!(
+            (x.pid, x.message.as_ref()),
+            (Some(2421), "ROOT LOGIN ON tty2")
+        );
         let x = f("Apr  2 17:51:27 <4.3> pancake sshd[55624]: error: PAM: x");
         assert_eq!(
             (x.facility, x.severity, x.host.as_deref()),

@@ -494,9 +494,9 @@ fn loghub_linux_pam_templates_need_pam_decoder() {
     check_templates(&events, &rows, LINUX_PAM_TEMPLATES);
 }
 
+/// login(1) logs under its process title there (`combo  -- root[2421]: ROOT LOGIN ON tty2`).
 #[test]
-#[ignore = "the framer does not recognise login's `-- root[2421]:` tag, so the message never reaches login.rs"]
-fn loghub_linux_root_login_needs_frame_support() {
+fn loghub_linux_root_login_under_process_title() {
     let Some((events, rows)) = linux() else {
         return;
     };
