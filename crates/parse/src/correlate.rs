@@ -234,15 +234,15 @@ mod tests {
         run(
             &mut c,
             1,
-            "Connection from 192.0.2.3 port 39678 on 192.168.1.9 port 22",
+            "Connection from 192.0.2.123 port 38980 on 192.168.1.95 port 22",
         );
         let d = run(
             &mut c,
             1,
             "fatal: Unable to negotiate a key exchange method [preauth]",
         );
-        assert_eq!(src(&d), Some("192.0.2.3"));
-        assert_eq!(d.event.source_port, Some(39678));
+        assert_eq!(src(&d), Some("192.0.2.123"));
+        assert_eq!(d.event.source_port, Some(38980));
         let d = run(
             &mut c,
             2,
@@ -260,27 +260,27 @@ mod tests {
 
     #[test]
     fn ambiguous_peer_is_settled_by_the_session_or_withheld() {
-        let line = "Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2";
+        let line = "Failed password for invalid user test from 127.0.0.49 port 23856 ssh2: from 10.10.1.86 port 50119 ssh2";
         let mut c = Correlator::default();
         let d = run(&mut c, 7, line);
         assert_eq!(src(&d), None, "no session knowledge: never a guessed peer");
         run(
             &mut c,
             8,
-            "Failed password for root from 10.10.1.2 port 1 ssh2",
+            "Failed password for root from 10.10.1.86 port 1 ssh2",
         );
         let d = run(&mut c, 8, line);
-        assert_eq!(src(&d), Some("10.10.1.2"));
-        assert_eq!(d.event.source_port, Some(55555));
+        assert_eq!(src(&d), Some("10.10.1.86"));
+        assert_eq!(d.event.source_port, Some(50119));
         run(
             &mut c,
             9,
-            "Connection from ::ffff:127.0.0.1 port 5 on 1.1.1.1 port 22",
+            "Connection from ::ffff:127.0.0.49 port 5 on 1.1.1.49 port 22",
         );
         let d = run(&mut c, 9, line);
-        assert_eq!(src(&d), Some("127.0.0.1"));
+        assert_eq!(src(&d), Some("127.0.0.49"));
         // Non-sshd programs have no sessions.
-        let mut d = decoders::decode("daemon", "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=x ruser= rhost=192.0.2.2 user=test rhost=192.0.2.152").unwrap();
+        let mut d = decoders::decode("daemon", "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=x ruser= rhost=192.0.2.86 user=test rhost=192.0.2.136").unwrap();
         c.observe(Some("h"), Some("daemon"), None, &mut d);
         assert_eq!(src(&d), None);
     }
@@ -291,7 +291,7 @@ mod tests {
         run(
             &mut c,
             3,
-            "Failed password for x from 6.6.6.6 port 1 ssh2: from 7.7.7.7 port 2 ssh2",
+            "Failed password for x from 6.6.6.234 port 1 ssh2: from 7.7.7.21 port 2 ssh2",
         );
         let d = run(
             &mut c,
@@ -307,12 +307,12 @@ mod tests {
         run(
             &mut c,
             4,
-            "Accepted password for bob from 192.0.2.9 port 5 ssh2",
+            "Accepted password for bob from 192.0.2.95 port 5 ssh2",
         );
         run(
             &mut c,
             4,
-            "Received disconnect from 192.0.2.9 port 5:11: disconnected by user",
+            "Received disconnect from 192.0.2.95 port 5:11: disconnected by user",
         );
         let mut d = decoders::decode(
             "sshd",
@@ -320,7 +320,7 @@ mod tests {
         )
         .unwrap();
         c.observe(Some("h"), Some("sshd"), Some(4), &mut d);
-        assert_eq!(src(&d), Some("192.0.2.9"));
+        assert_eq!(src(&d), Some("192.0.2.95"));
         // pid reused by a scanner: no stale peer.
         let d = run(
             &mut c,
@@ -329,11 +329,11 @@ mod tests {
         );
         assert_eq!(src(&d), None);
         // … and the close that names it becomes the probe.
-        let d = run(&mut c, 4, "Connection closed by 192.0.2.15 port 35352");
+        let d = run(&mut c, 4, "Connection closed by 192.0.2.67 port 58698");
         assert_eq!(d.event.action(), Action::ConnectionProbe);
         assert_eq!(d.event.outcome, Outcome::Failure);
         assert_eq!(d.event.reason, Some("no-identification"));
-        assert_eq!(src(&d), Some("192.0.2.15"));
+        assert_eq!(src(&d), Some("192.0.2.67"));
     }
 
     #[test]
@@ -342,9 +342,9 @@ mod tests {
         let mut line = String::new();
         for pid in 0..(MAX_SESSIONS as u32 + 100) {
             line.clear();
-            line.push_str("Connection from 192.0.2.1 port 1");
+            line.push_str("Connection from 192.0.2.49 port 1");
             let mut d = Decoded::from(Event::default());
-            d.event.set_source(Cow::Borrowed("192.0.2.1"), Some(1));
+            d.event.set_source(Cow::Borrowed("192.0.2.49"), Some(1));
             c.observe(Some("h"), Some("sshd"), Some(pid), &mut d);
         }
         assert_eq!(c.len(), MAX_SESSIONS);
@@ -368,6 +368,6 @@ mod tests {
             Some(MAX_SESSIONS as u32 + 99),
             &mut d,
         );
-        assert_eq!(src(&d), Some("192.0.2.1"));
+        assert_eq!(src(&d), Some("192.0.2.49"));
     }
 }

@@ -15,8 +15,7 @@ use Action::{ConnectionClosed, ConnectionProbe, SessionStart, UserLogin, UserLog
 use Outcome::{Failure, Success, Unknown};
 
 /// Template → what each of its lines must decode to. Not held: E18 (`PAM service(sshd)
-/// ignoring max retries`, a configuration notice) and E27 (reverse-mapping mismatch, which
-/// fail2ban also ignores).
+/// ignoring max retries`, a configuration notice).
 const EXPECTED: &[(&str, Action, Outcome)] = &[
     ("E1", UserLogin, Success),         // Accepted password
     ("E2", ConnectionProbe, Failure),   // Connection closed by … [preauth]

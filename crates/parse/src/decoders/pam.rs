@@ -72,6 +72,12 @@ pub fn decode<'a>(service: &str, module: Option<&str>, message: &'a str) -> Opti
             let (user, r) = text::word(r);
             r.contains(" tally ").then(|| locked(dataset, action, user))
         }
+        // `pam_systemd(sshd:session): Failed to create session: …`.
+        "systemd" if body.starts_with("Failed to create session") => {
+            let mut e = Event::new(dataset, Action::SessionStart, Outcome::Failure);
+            e.reason = Some("session-failed");
+            Some(e.into())
+        }
         "faillock" => {
             let r = body.strip_prefix("Consecutive login failures for user ")?;
             let (user, _) = text::word(r);
@@ -233,14 +239,14 @@ mod tests {
     #[test]
     fn auth_failure_forms() {
         for (svc, module, m, host, user) in [
-            ("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.112  user=root", Some("192.0.2.112"), Some("root")),
-            ("sshd", None, "(pam_unix) authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=71-13-115-12.static.mdsn.wi.charter.com  user=root", Some("71-13-115-12.static.mdsn.wi.charter.com"), Some("root")),
-            ("pure-ftpd", None, "(pam_unix) authentication failure; logname= uid=0 euid=0 tty=pure-ftpd ruser=sample-user rhost=192.168.1.1 ", Some("192.168.1.1"), Some("sample-user")),
-            ("vsftpd", None, "pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=an8767 rhost=www.google.com", Some("www.google.com"), Some("an8767")),
-            ("vsftpd", None, "pam_unix: authentication failure; logname= uid=0 euid=0 tty=ftp ruser=an8767 rhost=www.google.com", Some("www.google.com"), Some("an8767")),
-            ("pop", Some("pam_unix"), "authentication failure; logname= uid=0 euid=0 tty= ruser= rhost=192.168.10.3 user=mailuser", Some("192.168.10.3"), Some("mailuser")),
-            ("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=rda rhost=192.0.2.113 [preauth]", Some("192.0.2.113"), Some("rda")),
-            ("sudo", None, "pam_unix(sudo:auth): authentication failure; logname=zbadguy uid=4001 euid=0 tty=/dev/pts/12 ruser=zbadguy rhost=  user=zbadguy", None, Some("zbadguy")),
+            ("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.156  user=root", Some("192.0.2.156"), Some("root")),
+            ("sshd", None, "(pam_unix) authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=host-42-17.dyn.example.net  user=root", Some("host-42-17.dyn.example.net"), Some("root")),
+            ("pure-ftpd", None, "(pam_unix) authentication failure; logname= uid=0 euid=0 tty=pure-ftpd ruser=demo-user rhost=192.168.1.49 ", Some("192.168.1.49"), Some("demo-user")),
+            ("vsftpd", None, "pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=ab1234 rhost=ftp-client.example.org", Some("ftp-client.example.org"), Some("ab1234")),
+            ("vsftpd", None, "pam_unix: authentication failure; logname= uid=0 euid=0 tty=ftp ruser=ab1234 rhost=ftp-client.example.org", Some("ftp-client.example.org"), Some("ab1234")),
+            ("pop", Some("pam_unix"), "authentication failure; logname= uid=0 euid=0 tty= ruser= rhost=192.168.10.123 user=mbox", Some("192.168.10.123"), Some("mbox")),
+            ("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=rdx rhost=192.0.2.193 [preauth]", Some("192.0.2.193"), Some("rdx")),
+            ("sudo", None, "pam_unix(sudo:auth): authentication failure; logname=xbad uid=4001 euid=0 tty=/dev/pts/12 ruser=xbad rhost=  user=xbad", None, Some("xbad")),
         ] {
             let x = d(svc, module, m);
             assert_eq!(x.event.outcome, Outcome::Failure, "{m}");
@@ -248,7 +254,7 @@ mod tests {
             assert_eq!(x.event.user_name.as_deref(), user, "{m}");
             assert!(x.ambiguous_peers.is_empty(), "{m}");
         }
-        let x = d("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=5.33.63.160 user=workshop");
+        let x = d("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=5.33.63.182 user=lab");
         assert_eq!(x.event.dataset, Some(Dataset::Sshd));
         assert_eq!(x.event.action(), Action::UserLogin);
         assert_eq!(x.event.reason, Some("pam-failure"));
@@ -256,23 +262,23 @@ mod tests {
 
     #[test]
     fn injected_rhost_in_ruser_is_not_a_candidate() {
-        let x = d("daemon", None, "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser=test rhost=192.0.2.151 rhost=192.0.2.1");
-        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.1"));
-        assert_eq!(x.event.user_name.as_deref(), Some("test rhost=192.0.2.151"));
+        let x = d("daemon", None, "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser=test rhost=192.0.2.99 rhost=192.0.2.49");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.49"));
+        assert_eq!(x.event.user_name.as_deref(), Some("test rhost=192.0.2.99"));
         assert!(x.ambiguous_peers.is_empty());
         assert_eq!(x.event.dataset, Some(Dataset::Pam));
     }
 
     #[test]
     fn rhost_in_user_after_host_is_ambiguous() {
-        let x = d("daemon", None, "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser= rhost=192.0.2.2 user=test rhost=192.0.2.152");
-        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.2"));
-        assert_eq!(x.event.user_name.as_deref(), Some("test rhost=192.0.2.152"));
+        let x = d("daemon", None, "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser= rhost=192.0.2.86 user=test rhost=192.0.2.136");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.86"));
+        assert_eq!(x.event.user_name.as_deref(), Some("test rhost=192.0.2.136"));
         assert_eq!(
             x.ambiguous_peers,
             vec![
-                (Cow::Borrowed("192.0.2.2"), None),
-                (Cow::Borrowed("192.0.2.152"), None)
+                (Cow::Borrowed("192.0.2.86"), None),
+                (Cow::Borrowed("192.0.2.136"), None)
             ]
         );
     }
@@ -303,18 +309,18 @@ mod tests {
         let x = d(
             "sshd",
             None,
-            "pam_unix(sshd:session): session opened for user rda by (uid=0)",
+            "pam_unix(sshd:session): session opened for user rdx by (uid=0)",
         );
         assert_eq!(x.event.action(), Action::SessionStart);
         assert_eq!(x.event.outcome, Outcome::Success);
-        assert_eq!(x.event.user_name.as_deref(), Some("rda"));
+        assert_eq!(x.event.user_name.as_deref(), Some("rdx"));
         let x = d(
             "sshd",
             None,
-            "pam_unix(sshd:session): session closed for user fztu",
+            "pam_unix(sshd:session): session closed for user kim",
         );
         assert_eq!(x.event.action(), Action::UserLogout);
-        assert_eq!(x.event.user_name.as_deref(), Some("fztu"));
+        assert_eq!(x.event.user_name.as_deref(), Some("kim"));
         let x = d(
             "su",
             Some("pam_unix"),
@@ -336,10 +342,10 @@ mod tests {
         let x = d(
             "sudo",
             None,
-            "pam_tally2(sudo:auth): user zbadguy (4001) tally 6, deny 5",
+            "pam_tally2(sudo:auth): user xbad (4001) tally 6, deny 5",
         );
         assert_eq!(x.event.reason, Some("locked-out"));
-        assert_eq!(x.event.user_name.as_deref(), Some("zbadguy"));
+        assert_eq!(x.event.user_name.as_deref(), Some("xbad"));
         assert_eq!(x.event.dataset, Some(Dataset::Sudo));
         let x = d("sshd", None, "pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked");
         assert_eq!(x.event.reason, Some("locked-out"));
@@ -351,23 +357,34 @@ mod tests {
         );
         assert_eq!(x.event.reason, Some("invalid-user"));
         assert_eq!(x.event.outcome, Outcome::Failure);
-        let x = d("sshd", None, "PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=183.62.140.253  user=root");
+        let x = d("sshd", None, "PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=183.62.140.123  user=root");
         assert_eq!(x.event.reason, Some("pam-summary"));
-        assert_eq!(x.event.source_address.as_deref(), Some("183.62.140.253"));
+        assert_eq!(x.event.source_address.as_deref(), Some("183.62.140.123"));
         assert_eq!(x.event.user_name.as_deref(), Some("root"));
         let x = d(
             "sshd",
             None,
-            "PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4",
+            "PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.160",
         );
-        assert_eq!(x.event.source_address.as_deref(), Some("1.2.3.4"));
+        assert_eq!(x.event.source_address.as_deref(), Some("1.2.3.160"));
+    }
+
+    #[test]
+    fn session_creation_failure() {
+        let x = d(
+            "sshd",
+            None,
+            "pam_systemd(sshd:session): Failed to create session: Access denied",
+        );
+        assert_eq!(x.event.action(), Action::SessionStart);
+        assert_eq!(x.event.outcome, Outcome::Failure);
     }
 
     #[test]
     fn not_pam() {
         for m in [
             "PAM service(sshd) ignoring max retries; 6 > 3",
-            "Accepted password for root from 1.2.3.4 port 1 ssh2",
+            "Accepted password for root from 1.2.3.160 port 1 ssh2",
             "pam_unix(sshd:auth)",
             "pam_",
             "(pam_unix",

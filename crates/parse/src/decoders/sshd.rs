@@ -30,6 +30,8 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
     match first {
         "Accepted" => auth(rest, Outcome::Success),
         "Failed" => auth(rest, Outcome::Failure),
+        // Part of a multi-step authentication: not decided yet.
+        "Postponed" => auth(rest, Outcome::Unknown),
         "Invalid" | "Illegal" => invalid_user(rest),
         "Connection" => connection(rest),
         "Disconnected" => disconnected(text::after(rest, "from ")?),
@@ -43,7 +45,9 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
             rest,
             "not receive identification string from ",
         )?),
-        "Bad" => bad_protocol(text::after(rest, "protocol version identification ")?),
+        "Bad" if rest.starts_with("protocol") => {
+            bad_protocol(text::after(rest, "protocol version identification ")?)
+        }
         "kex_exchange_identification:" => Some(probe("no-identification").into()),
         "banner" => banner_exchange(text::after(rest, "exchange: Connection from ")?),
         "ssh_dispatch_run_fatal:" => dispatch_fatal(text::after(rest, "Connection from ")?),
@@ -52,6 +56,15 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
         "no" if rest.starts_with("matching ") => Some(probe("negotiation-failed").into()),
         "maximum" => max_attempts(text::after(rest, "authentication attempts exceeded for ")?),
         "Read" | "Write" => socket_failed(rest),
+        "Corrupted" if rest.starts_with("MAC on input") => Some(probe("bad-protocol").into()),
+        "Bad" if rest.starts_with("packet length") => Some(probe("bad-protocol").into()),
+        "Authentication" if rest.starts_with("refused: ") => {
+            Some(event(Action::UserLogin, Outcome::Failure, "bad-key").into())
+        }
+        "Address" => reverse_mapping_address(rest),
+        "reverse" => {
+            reverse_mapping_checking(text::after(rest, "mapping checking getaddrinfo for ")?)
+        }
         "PAM:" => pam_error(rest),
         "input_userauth_request:" => {
             let (body, _) = preauth(text::after(rest, "invalid user ")?);
@@ -274,7 +287,7 @@ fn auth(rest: &str, outcome: Outcome) -> Option<Decoded<'_>> {
     };
     let auth_method = method(meth);
     let reason = match (outcome, invalid, auth_method) {
-        (Outcome::Success, ..) => None,
+        (Outcome::Success | Outcome::Unknown, ..) => None,
         (_, true, _) => Some("invalid-user"),
         (_, _, Some("password" | "keyboard-interactive")) => Some("bad-password"),
         (_, _, Some("publickey" | "hostbased")) => Some("bad-key"),
@@ -375,7 +388,9 @@ fn disconnecting_bare(rest: &str) -> Option<Decoded<'_>> {
     if body.starts_with("Change of username or service not allowed") {
         return Some(event(Action::UserLogin, Outcome::Failure, "user-change").into());
     }
-    None
+    // `bad client public DH value`, `Packet corrupt`, `Corrupted check bytes on input` …:
+    // the client broke the protocol.
+    Some(probe("bad-protocol").into())
 }
 
 /// `Disconnecting [invalid |authenticating ]user U A port P: REASON [preauth]`. REASON can
@@ -581,6 +596,20 @@ fn max_attempts(r: &str) -> Option<Decoded<'_>> {
 /// `Read from socket failed: Connection reset by peer [preauth]`, `Write failed: …`. No peer.
 fn socket_failed(rest: &str) -> Option<Decoded<'_>> {
     let (body, pre) = preauth(rest);
+    // `Read error from remote host A[ port P]: Connection reset by peer`.
+    if let Some(r) = body.strip_prefix("error from remote host ") {
+        let (addr, p, _) = head_addr(r)?;
+        let e = if pre {
+            probe("preauth-disconnect")
+        } else {
+            event(
+                Action::ConnectionClosed,
+                Outcome::Failure,
+                "connection-error",
+            )
+        };
+        return with_source(e, addr.trim_end_matches(':'), p);
+    }
     if !(body.starts_with("from socket failed") || body.starts_with("failed")) {
         return None;
     }
@@ -644,6 +673,27 @@ fn ssh_server(r: &str) -> Option<Decoded<'_>> {
     with_source(e, addr, port(p))
 }
 
+/// `Address A maps to NAME, but this does not map back to the address - POSSIBLE BREAK-IN
+/// ATTEMPT!`: a warning about the peer (outcome unknown), not a refusal. A is sshd's own.
+fn reverse_mapping_address(rest: &str) -> Option<Decoded<'_>> {
+    let (addr, r) = text::word(rest);
+    if !r.starts_with("maps to ") {
+        return None;
+    }
+    let e = event(Action::ConnectionProbe, Outcome::Unknown, "reverse-mapping");
+    with_source(e, addr, None)
+}
+
+/// `reverse mapping checking getaddrinfo for NAME [A] failed - POSSIBLE BREAK-IN ATTEMPT!`:
+/// NAME comes from the peer's DNS, so A is taken from the right.
+fn reverse_mapping_checking(r: &str) -> Option<Decoded<'_>> {
+    let at = memchr::memmem::rfind(r.as_bytes(), b"] failed")?;
+    let head = r.get(..at)?;
+    let (_, addr) = head.rsplit_once(" [")?;
+    let e = event(Action::ConnectionProbe, Outcome::Unknown, "reverse-mapping");
+    with_source(e, addr, None)
+}
+
 /// Obfuscated-handshake patch: `Magic value check failed (N) on obfuscated handshake from A
 /// port P`.
 fn magic_value(rest: &str) -> Option<Decoded<'_>> {
@@ -663,16 +713,16 @@ mod tests {
     }
 
     /// (action, outcome, reason, source address, port, user)
-    fn sum<'a>(
-        x: &'a Decoded<'_>,
-    ) -> (
+    type Summary<'a> = (
         &'static str,
         &'static str,
         Option<&'static str>,
         Option<&'a str>,
         Option<u16>,
         Option<&'a str>,
-    ) {
+    );
+
+    fn sum<'a>(x: &'a Decoded<'_>) -> Summary<'a> {
         let e = &x.event;
         (
             e.action().as_str(),
@@ -686,23 +736,23 @@ mod tests {
 
     #[test]
     fn accepted_publickey_with_key() {
-        let x = d("Accepted publickey for vagrant from 192.168.121.1 port 56296 ssh2: RSA SHA256:1M4RzhMyWuFS/86uPY/ce2prh/dVTHW7iD2RhpquOZA");
+        let x = d("Accepted publickey for deploy from 192.168.121.49 port 55306 ssh2: RSA SHA256:Qm9ndXNLZXlGb3JUZXN0aW5nT25seQ0K7hJ2x");
         assert_eq!(
             sum(&x),
             (
                 "user-login",
                 "success",
                 None,
-                Some("192.168.121.1"),
-                Some(56296),
-                Some("vagrant")
+                Some("192.168.121.49"),
+                Some(55306),
+                Some("deploy")
             )
         );
         assert_eq!(x.event.auth_method, Some("publickey"));
         assert_eq!(x.event.auth_key_type.as_deref(), Some("RSA"));
         assert_eq!(
             x.event.auth_key_fingerprint.as_deref(),
-            Some("SHA256:1M4RzhMyWuFS/86uPY/ce2prh/dVTHW7iD2RhpquOZA")
+            Some("SHA256:Qm9ndXNLZXlGb3JUZXN0aW5nT25seQ0K7hJ2x")
         );
         assert!(x.ambiguous_peers.is_empty());
         assert!(matches!(x.event.user_name, Some(Cow::Borrowed(_))));
@@ -718,88 +768,89 @@ mod tests {
             ("none", Some("none")),
             ("unknown", None),
         ] {
-            let line = format!("Accepted {m} for bob from 10.0.0.1 port 1 ssh2");
+            let line = format!("Accepted {m} for bob from 10.0.0.49 port 1 ssh2");
             assert_eq!(d(&line).event.auth_method, want, "{m}");
         }
     }
 
     #[test]
     fn failed_forms() {
-        let x = d("Failed password for invalid user ROOT from 194.117.26.69 port 50273 ssh2");
+        let x = d("Failed password for invalid user Admin from 194.117.26.65 port 13145 ssh2");
         assert_eq!(
             sum(&x),
             (
                 "user-login",
                 "failure",
                 Some("invalid-user"),
-                Some("194.117.26.69"),
-                Some(50273),
-                Some("ROOT")
+                Some("194.117.26.65"),
+                Some(13145),
+                Some("Admin")
             )
         );
-        let x = d("Failed password for root from 1.2.3.4 port 2 ssh2");
+        let x = d("Failed password for root from 1.2.3.160 port 2 ssh2");
         assert_eq!(x.event.reason, Some("bad-password"));
-        let x = d("Failed password for invalid user ROOT from aaaa:bbbb:cccc:1234::1:1");
+        let x = d("Failed password for invalid user Admin from 2001:db8:aa:1234::1:1");
         assert_eq!(
             x.event.source_address.as_deref(),
-            Some("aaaa:bbbb:cccc:1234::1:1")
+            Some("2001:db8:aa:1234::1:1")
         );
         assert_eq!(x.event.source_port, None);
-        let x = d("Failed publickey for invalid user graysky from 127.0.0.1 port 37954 ssh2: RSA SHA256:v3dpapGleDaUKf$4V1vKyR9ZyUgjaJAmoCTcb2PLljI");
+        let x = d("Failed publickey for invalid user mallory from 127.0.0.49 port 26912 ssh2: RSA SHA256:dGVzdC1rZXktbm90LXJlYWw$9xK2mPq");
         assert_eq!(x.event.reason, Some("invalid-user"));
         assert_eq!(x.event.auth_key_type.as_deref(), Some("RSA"));
-        let x = d("[ID 800047 auth.info] Failed keyboard-interactive for <invalid username> from 205.186.180.55 port 42742 ssh2");
+        let x = d("[ID 800047 auth.info] Failed keyboard-interactive for <invalid username> from 205.186.180.47 port 10428 ssh2");
         assert_eq!(x.event.reason, Some("invalid-user"));
         assert_eq!(x.event.user_name, None);
-        assert_eq!(x.event.source_address.as_deref(), Some("205.186.180.55"));
-        let x = d("kernel:[  970.699396]: Failed keyboard-interactive for <invalid username> from 205.186.180.55 port 42742 ssh2");
-        assert_eq!(x.event.source_address.as_deref(), Some("205.186.180.55"));
+        assert_eq!(x.event.source_address.as_deref(), Some("205.186.180.47"));
+        let x = d("kernel:[  970.699396]: Failed keyboard-interactive for <invalid username> from 205.186.180.47 port 10428 ssh2");
+        assert_eq!(x.event.source_address.as_deref(), Some("205.186.180.47"));
         let x = d(
-            "kernel: [  970.699397] Failed password for user admin from 192.0.2.10 port 42745 ssh2",
+            "kernel: [  970.699397] Failed password for user admin from 192.0.2.132 port 10449 ssh2",
         );
-        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.10"));
-        let x = d("Failed hostbased for dan from 127.0.0.1 port 45785 ssh2: RSA 8c:e3:aa:0f:64:51:02:f7:14:79:89:3f:65:84:7c:30, client user \"dan\", client host \"localhost.localdomain\"");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.132"));
+        let x = d("Failed hostbased for dee from 127.0.0.49 port 31729 ssh2: RSA 3d:91:c4:7a:0e:52:b8:16:fa:27:63:d0:09:e5:4b:81, client user \"dan\", client host \"client.example\"");
         assert_eq!(x.event.reason, Some("bad-key"));
         assert_eq!(
             x.event.auth_key_fingerprint.as_deref(),
-            Some("8c:e3:aa:0f:64:51:02:f7:14:79:89:3f:65:84:7c:30")
+            Some("3d:91:c4:7a:0e:52:b8:16:fa:27:63:d0:09:e5:4b:81")
         );
-        let x = d("Failed none for invalid user admin from 1.2.3.4 port 5 ssh2");
+        let x = d("Failed none for invalid user admin from 1.2.3.160 port 5 ssh2");
         assert_eq!(x.event.auth_method, Some("none"));
-        let x = d("Failed unknown for invalid user redmond from 192.0.2.1 port 59197 ssh2");
+        let x = d("Failed unknown for invalid user redm from 192.0.2.49 port 25613 ssh2");
         assert_eq!(x.event.auth_method, None);
         assert_eq!(x.event.reason, Some("invalid-user"));
     }
 
     #[test]
     fn injection_in_user_name_is_not_a_candidate() {
-        let x = d("Failed password for invalid user from 10.10.1.1 from 127.0.0.1 port 58946 ssh2");
-        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.1"));
-        assert_eq!(x.event.user_name.as_deref(), Some("from 10.10.1.1"));
+        let x =
+            d("Failed password for invalid user from 10.10.1.49 from 127.0.0.49 port 23856 ssh2");
+        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.49"));
+        assert_eq!(x.event.user_name.as_deref(), Some("from 10.10.1.49"));
         assert!(x.ambiguous_peers.is_empty());
-        let x = d("Failed password for invalid user test from 10.10.1.2 port 55555 ssh2 from 127.0.0.1 port 58946 ssh2");
-        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.1"));
+        let x = d("Failed password for invalid user test from 10.10.1.86 port 50119 ssh2 from 127.0.0.49 port 23856 ssh2");
+        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.49"));
         assert!(x.ambiguous_peers.is_empty());
         // Weaker injected candidates lose to the real `port N sshN` one.
-        let x = d("Failed password for user from 127.0.0.1 port 20000 ssh1: ruser from 1.2.3.4");
-        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.1"));
+        let x = d("Failed password for user from 127.0.0.49 port 51234 ssh1: ruser from 1.2.3.160");
+        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.49"));
         assert!(x.ambiguous_peers.is_empty());
-        let x = d("Failed password for user from aaaa:bbbb:cccc:1234::1:1 port 20000 ssh1: ruser XXXX from 1.2.3.4");
+        let x = d("Failed password for user from 2001:db8:aa:1234::1:1 port 51234 ssh1: ruser XXXX from 1.2.3.160");
         assert_eq!(
             x.event.source_address.as_deref(),
-            Some("aaaa:bbbb:cccc:1234::1:1")
+            Some("2001:db8:aa:1234::1:1")
         );
     }
 
     #[test]
     fn injection_in_auth_info_is_ambiguous() {
-        let x = d("Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2");
-        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.1"));
+        let x = d("Failed password for invalid user test from 127.0.0.49 port 23856 ssh2: from 10.10.1.86 port 50119 ssh2");
+        assert_eq!(x.event.source_address.as_deref(), Some("127.0.0.49"));
         assert_eq!(
             x.ambiguous_peers,
             vec![
-                (Cow::Borrowed("127.0.0.1"), Some(58946)),
-                (Cow::Borrowed("10.10.1.2"), Some(55555))
+                (Cow::Borrowed("127.0.0.49"), Some(23856)),
+                (Cow::Borrowed("10.10.1.86"), Some(50119))
             ]
         );
     }
@@ -807,10 +858,10 @@ mod tests {
     #[test]
     fn pam_error_forms() {
         for (m, host, user) in [
-            ("error: PAM: Authentication failure for myhlj1374 from 192.030.0.6", "192.030.0.6", "myhlj1374"),
-            ("error: PAM: authentication error for james from example.com via 192.168.1.201", "example.com", "james"),
-            ("error: PAM: User not known to the underlying authentication module for illegal user kernelitshell from 10.215.4.227 ", "10.215.4.227", "kernelitshell"),
-            ("error: PAM: Authentication failure for a from 6.6.6.6 via 1 from 2001:db8::1", "2001:db8::1", "a from 6.6.6.6 via 1"),
+            ("error: PAM: Authentication failure for qx7781 from 192.030.0.234", "192.030.0.234", "qx7781"),
+            ("error: PAM: authentication error for jo from example.com via 192.168.1.199", "example.com", "jo"),
+            ("error: PAM: User not known to the underlying authentication module for illegal user svcprobe from 10.215.4.161 ", "10.215.4.161", "svcprobe"),
+            ("error: PAM: Authentication failure for a from 6.6.6.234 via 1 from 2001:db8::1", "2001:db8::1", "a from 6.6.6.234 via 1"),
         ] {
             let x = d(m);
             assert_eq!(x.event.source_address.as_deref(), Some(host), "{m}");
@@ -819,7 +870,7 @@ mod tests {
         }
         // Leading zeros: kept as the log names it, never an IP.
         assert_eq!(
-            d("error: PAM: Authentication failure for a from 192.030.0.6")
+            d("error: PAM: Authentication failure for a from 192.030.0.234")
                 .event
                 .source_ip,
             None
@@ -828,30 +879,30 @@ mod tests {
 
     #[test]
     fn invalid_user_and_not_allowed() {
-        let x = d("Invalid user ftp from 192.0.2.2 port 37220");
+        let x = d("Invalid user ftp from 192.0.2.86 port 21774");
         assert_eq!(
             sum(&x),
             (
                 "user-login",
                 "failure",
                 Some("invalid-user"),
-                Some("192.0.2.2"),
-                Some(37220),
+                Some("192.0.2.86"),
+                Some(21774),
                 Some("ftp")
             )
         );
-        let x = d("Invalid user  from 192.0.2.68 port 34916");
+        let x = d("Invalid user  from 192.0.2.28 port 55646");
         assert_eq!(x.event.user_name.as_deref(), Some(""));
-        let x = d("Invalid user x from 6.6.6.6 port 1 from 192.0.2.1");
-        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.1"));
-        let x = d("User root from 46.45.128.3 not allowed because listed in DenyUsers");
+        let x = d("Invalid user x from 6.6.6.234 port 1 from 192.0.2.49");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.0.2.49"));
+        let x = d("User root from 46.45.128.123 not allowed because listed in DenyUsers");
         assert_eq!(
             sum(&x),
             (
                 "user-login",
                 "failure",
                 Some("not-allowed"),
-                Some("46.45.128.3"),
+                Some("46.45.128.123"),
                 None,
                 Some("root")
             )
@@ -866,65 +917,64 @@ mod tests {
 
     #[test]
     fn root_refused_and_tcp_wrappers() {
-        let x = d("ROOT LOGIN REFUSED FROM ::ffff:1.2.3.4");
-        assert_eq!(x.event.source_address.as_deref(), Some("1.2.3.4"));
+        let x = d("ROOT LOGIN REFUSED FROM ::ffff:1.2.3.160");
+        assert_eq!(x.event.source_address.as_deref(), Some("1.2.3.160"));
         assert_eq!(x.event.reason, Some("root-refused"));
-        let x = d("ROOT LOGIN REFUSED FROM 1.2.3.4 port 12345 [preauth]");
-        assert_eq!(x.event.source_port, Some(12345));
-        let x = d("refused connect from _U2FsdGVkX19P3BCJmFBHhjLza8BcMH06WCUVwttMHpE=_@::ffff:218.249.210.161 (::ffff:218.249.210.161)");
-        assert_eq!(x.event.source_address.as_deref(), Some("218.249.210.161"));
-        let x = d("refused connect from example.com (192.168.1.1)");
-        assert_eq!(x.event.source_address.as_deref(), Some("192.168.1.1"));
+        let x = d("ROOT LOGIN REFUSED FROM 1.2.3.160 port 47649 [preauth]");
+        assert_eq!(x.event.source_port, Some(47649));
+        let x = d("refused connect from _c2VjcmV0LWJsb2I=_@::ffff:218.249.210.219 (::ffff:218.249.210.219)");
+        assert_eq!(x.event.source_address.as_deref(), Some("218.249.210.219"));
+        let x = d("refused connect from example.com (192.168.1.49)");
+        assert_eq!(x.event.source_address.as_deref(), Some("192.168.1.49"));
     }
 
     #[test]
     fn closes_and_disconnects() {
-        let x = d("Connection closed by authenticating user test 127.0.0.1 port 12345 192.0.2.11 port 46039 [preauth]");
+        let x = d("Connection closed by authenticating user test 127.0.0.49 port 47649 192.0.2.169 port 33507 [preauth]");
         assert_eq!(
             sum(&x),
             (
                 "connection-probe",
                 "failure",
                 Some("preauth-disconnect"),
-                Some("192.0.2.11"),
-                Some(46039),
-                Some("test 127.0.0.1 port 12345")
+                Some("192.0.2.169"),
+                Some(33507),
+                Some("test 127.0.0.49 port 47649")
             )
         );
-        let x = d("Connection closed by invalid user  192.0.2.68 port 34916 [preauth]");
+        let x = d("Connection closed by invalid user  192.0.2.28 port 55646 [preauth]");
         assert_eq!(x.event.user_name.as_deref(), Some(""));
-        let x = d("Connection closed by 192.0.2.1");
+        let x = d("Connection closed by 192.0.2.49");
         assert_eq!(sum(&x).0, "connection-closed");
-        let x = d("Connection reset by 192.0.2.39 port 14282 [preauth]");
+        let x = d("Connection reset by 192.0.2.205 port 11208 [preauth]");
         assert_eq!(sum(&x).0, "connection-probe");
-        let x = d("Disconnected from 192.0.2.4 port 36985 [preauth]");
-        assert_eq!(sum(&x).3, Some("192.0.2.4"));
-        let x = d("Disconnected from user root 192.0.2.4 port 36985");
+        let x = d("Disconnected from 192.0.2.160 port 20129 [preauth]");
+        assert_eq!(sum(&x).3, Some("192.0.2.160"));
+        let x = d("Disconnected from user root 192.0.2.160 port 20129");
         assert_eq!(
             sum(&x),
             (
                 "connection-closed",
                 "unknown",
                 None,
-                Some("192.0.2.4"),
-                Some(36985),
+                Some("192.0.2.160"),
+                Some(20129),
                 Some("root")
             )
         );
         assert!(
-            decode("Disconnected from totobad user ftp 92.255.85.135 port 26138 [preauth]")
-                .is_none()
+            decode("Disconnected from totobad user ftp 92.255.85.7 port 44200 [preauth]").is_none()
         );
-        let x = d("Received disconnect from 198.51.100.76 port 58846:11: Bye Bye [preauth]");
+        let x = d("Received disconnect from 198.51.100.74 port 23156:11: Bye Bye [preauth]");
         assert_eq!(sum(&x).0, "connection-probe");
-        assert_eq!(sum(&x).4, Some(58846));
+        assert_eq!(sum(&x).4, Some(23156));
         let x = d("error: Received disconnect from 2001:db8::1: 14: No supported authentication methods available [preauth]");
         assert_eq!(sum(&x).3, Some("2001:db8::1"));
-        let x = d("Received disconnect from 10.0.0.1 port 7736:3: com.jcraft.jsch.JSchException: Auth fail");
+        let x = d("Received disconnect from 10.0.0.49 port 7736:3: com.jcraft.jsch.JSchException: Auth fail");
         assert_eq!(sum(&x).2, Some("disconnect-error"));
-        let x = d("Received disconnect from 10.0.0.1 port 7736:11: disconnected by user");
+        let x = d("Received disconnect from 10.0.0.49 port 7736:11: disconnected by user");
         assert_eq!(sum(&x).0, "connection-closed");
-        let x = d("Received disconnect from 10.0.0.1: 11: disconnected by user");
+        let x = d("Received disconnect from 10.0.0.49: 11: disconnected by user");
         assert_eq!(sum(&x).0, "connection-closed");
     }
 
@@ -942,33 +992,33 @@ mod tests {
                 Some("root")
             )
         );
-        let x = d("Disconnecting invalid user xxx 192.0.2.7 port 49941: Too many authentication failures [preauth]");
+        let x = d("Disconnecting invalid user xxx 192.0.2.21 port 10821: Too many authentication failures [preauth]");
         assert_eq!(
             sum(&x),
             (
                 "user-login",
                 "failure",
                 Some("too-many-failures"),
-                Some("192.0.2.7"),
-                Some(49941),
+                Some("192.0.2.21"),
+                Some(10821),
                 Some("xxx")
             )
         );
-        let x = d("Disconnecting invalid user admin 192.0.2.117 port 44004: Change of username or service not allowed: (admin,ssh-connection) -> (user,ssh-connection) [preauth]");
-        assert_eq!(sum(&x).3, Some("192.0.2.117"));
+        let x = d("Disconnecting invalid user admin 192.0.2.91 port 19262: Change of username or service not allowed: (admin,ssh-connection) -> (user,ssh-connection) [preauth]");
+        assert_eq!(sum(&x).3, Some("192.0.2.91"));
         assert_eq!(sum(&x).5, Some("admin"));
         assert!(x.ambiguous_peers.is_empty());
-        let x = d("Disconnecting invalid user a 192.0.2.117 port 44004: Change of username or service not allowed: (a,ssh-connection) -> (b 6.6.6.6 port 1: ,ssh-connection) [preauth]");
+        let x = d("Disconnecting invalid user a 192.0.2.91 port 19262: Change of username or service not allowed: (a,ssh-connection) -> (b 6.6.6.234 port 1: ,ssh-connection) [preauth]");
         assert_eq!(x.ambiguous_peers.len(), 2);
-        let x = d("error: maximum authentication attempts exceeded for invalid user xxx from 192.0.2.7 port 49941 ssh2 [preauth]");
+        let x = d("error: maximum authentication attempts exceeded for invalid user xxx from 192.0.2.21 port 10821 ssh2 [preauth]");
         assert_eq!(
             sum(&x),
             (
                 "user-login",
                 "failure",
                 Some("max-attempts"),
-                Some("192.0.2.7"),
-                Some(49941),
+                Some("192.0.2.21"),
+                Some(10821),
                 Some("xxx")
             )
         );
@@ -977,20 +1027,20 @@ mod tests {
     #[test]
     fn probes() {
         for (m, reason, host) in [
-            ("Did not receive identification string from 192.0.2.5 port 35836", "no-identification", Some("192.0.2.5")),
-            ("Bad protocol version identification 'dummy string' from 192.0.2.1' from 69.61.56.115 port 31778", "bad-protocol", Some("69.61.56.115")),
+            ("Did not receive identification string from 192.0.2.197 port 12086", "no-identification", Some("192.0.2.197")),
+            ("Bad protocol version identification 'dummy string' from 192.0.2.49' from 69.61.56.17 port 33680", "bad-protocol", Some("69.61.56.17")),
             ("error: kex_exchange_identification: Connection closed by remote host", "no-identification", None),
-            ("banner exchange: Connection from 192.0.2.12 port 44105: invalid format", "bad-protocol", Some("192.0.2.12")),
-            ("ssh_dispatch_run_fatal: Connection from 192.0.2.13 port 33738: message authentication code incorrect [preauth]", "bad-protocol", Some("192.0.2.13")),
-            ("ssh_dispatch_run_fatal: Connection from authenticating user root 192.0.2.13 port 33738: Broken pipe [preauth]", "bad-protocol", Some("192.0.2.13")),
-            ("fatal: Timeout before authentication for 192.0.2.14 port 55555", "auth-timeout", Some("192.0.2.14")),
-            ("Timeout before authentication for connection from 192.0.2.17 to 127.0.0.1, pid = 29098", "auth-timeout", Some("192.0.2.17")),
-            ("Unable to negotiate with 192.0.2.1 port 55419: no matching cipher found. Their offer: aes256-cbc [preauth]", "negotiation-failed", Some("192.0.2.1")),
+            ("banner exchange: Connection from 192.0.2.206 port 19969: invalid format", "bad-protocol", Some("192.0.2.206")),
+            ("ssh_dispatch_run_fatal: Connection from 192.0.2.243 port 47400: message authentication code incorrect [preauth]", "bad-protocol", Some("192.0.2.243")),
+            ("ssh_dispatch_run_fatal: Connection from authenticating user root 192.0.2.243 port 47400: Broken pipe [preauth]", "bad-protocol", Some("192.0.2.243")),
+            ("fatal: Timeout before authentication for 192.0.2.30 port 50119", "auth-timeout", Some("192.0.2.30")),
+            ("Timeout before authentication for connection from 192.0.2.141 to 127.0.0.49, pid = 14920", "auth-timeout", Some("192.0.2.141")),
+            ("Unable to negotiate with 192.0.2.49 port 49167: no matching cipher found. Their offer: aes256-cbc [preauth]", "negotiation-failed", Some("192.0.2.49")),
             ("fatal: Unable to negotiate a key exchange method [preauth]", "negotiation-failed", None),
             ("fatal: no matching mac found: client hmac-xxx server hmac-xxx [preauth]", "negotiation-failed", None),
             ("fatal: Read from socket failed: Connection reset by peer [preauth]", "preauth-disconnect", None),
             ("fatal: Write failed: Connection reset by peer [preauth]", "preauth-disconnect", None),
-            ("Magic value check failed (4289475479) on obfuscated handshake from 94.232.46.213 port 62730", "bad-protocol", Some("94.232.46.213")),
+            ("Magic value check failed (4289475479) on obfuscated handshake from 94.232.46.143 port 50344", "bad-protocol", Some("94.232.46.143")),
         ] {
             let x = d(m);
             assert_eq!(x.event.action(), Action::ConnectionProbe, "{m}");
@@ -1002,22 +1052,22 @@ mod tests {
 
     #[test]
     fn connection_opened_and_audit_lines() {
-        let x = d("Connection from 192.0.2.10 port 62004 on 192.0.2.10 port 22");
+        let x = d("Connection from 192.0.2.132 port 45262 on 192.0.2.132 port 22");
         assert_eq!(
             sum(&x),
             (
                 "connection-opened",
                 "unknown",
                 None,
-                Some("192.0.2.10"),
-                Some(62004),
+                Some("192.0.2.132"),
+                Some(45262),
                 None
             )
         );
-        let x = d("Connection from 192.0.2.5");
-        assert_eq!(sum(&x).3, Some("192.0.2.5"));
+        let x = d("Connection from 192.0.2.197");
+        assert_eq!(sum(&x).3, Some("192.0.2.197"));
         let x = d(
-            "SSH: Server;Ltype: Version;Remote: 127.0.0.1-1780;Protocol: 2.0;Client: libssh2_1.4.3",
+            "SSH: Server;Ltype: Version;Remote: 127.0.0.49-1780;Protocol: 2.0;Client: libssh2_1.4.3",
         );
         assert_eq!(
             sum(&x),
@@ -1025,19 +1075,19 @@ mod tests {
                 "connection-opened",
                 "unknown",
                 None,
-                Some("127.0.0.1"),
+                Some("127.0.0.49"),
                 Some(1780),
                 None
             )
         );
-        let x = d("SSH: Server;Ltype: Authname;Remote: 127.0.0.1-1780;Name: root [preauth]");
+        let x = d("SSH: Server;Ltype: Authname;Remote: 127.0.0.49-1780;Name: root [preauth]");
         assert_eq!(
             sum(&x),
             (
                 "unknown",
                 "unknown",
                 None,
-                Some("127.0.0.1"),
+                Some("127.0.0.49"),
                 Some(1780),
                 Some("root")
             )
@@ -1045,12 +1095,63 @@ mod tests {
     }
 
     #[test]
+    fn warnings_and_protocol_errors() {
+        let x = d("Address 198.51.100.7 maps to a.example, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!");
+        assert_eq!(
+            sum(&x),
+            (
+                "connection-probe",
+                "unknown",
+                Some("reverse-mapping"),
+                Some("198.51.100.7"),
+                None,
+                None
+            )
+        );
+        let x = d("reverse mapping checking getaddrinfo for x [6.6.6.6] failed.example [198.51.100.8] failed - POSSIBLE BREAK-IN ATTEMPT!");
+        assert_eq!(sum(&x).3, Some("198.51.100.8"));
+        let x = d("Postponed keyboard-interactive for invalid user eve from 198.51.100.9 port 4 ssh2 [preauth]");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-login",
+                "unknown",
+                None,
+                Some("198.51.100.9"),
+                Some(4),
+                Some("eve")
+            )
+        );
+        for m in [
+            "Corrupted MAC on input. [preauth]",
+            "Bad packet length 1234.",
+            "Disconnecting: bad client public DH value [preauth]",
+        ] {
+            assert_eq!(sum(&d(m)).2, Some("bad-protocol"), "{m}");
+        }
+        let x = d("Read error from remote host 198.51.100.10: Connection reset by peer");
+        assert_eq!(
+            sum(&x),
+            (
+                "connection-closed",
+                "failure",
+                Some("connection-error"),
+                Some("198.51.100.10"),
+                None,
+                None
+            )
+        );
+        let x = d(
+            "Authentication refused: bad ownership or modes for file /home/a/.ssh/authorized_keys",
+        );
+        assert_eq!(sum(&x).1, "failure");
+    }
+
+    #[test]
     fn not_ours() {
         for m in [
-            "Address 1.2.3.4 maps to 1234.bbbbbb.com, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!",
-            "Postponed publickey for git from 192.0.2.1 port 57904 ssh2 [preauth]",
-            "pam_unix(sshd:session): session opened for user rda by (uid=0)",
-            "Server listening on 0.0.0.0 port 22.",
+            "pam_unix(sshd:session): session opened for user rdx by (uid=0)",
+            "Server listening on 0.0.0.12 port 22.",
             "",
             "Failed",
             "Accepted password for",
