@@ -13,6 +13,7 @@
 //! event that blames an address the attacker chose.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use logward_core::event::parse_ip;
@@ -27,10 +28,34 @@ const MAX_HOSTS: usize = 4_096;
 /// Peers longer than this are not remembered (no address or host name is that long).
 const MAX_PEER: usize = 256;
 
+/// Multiply-rotate hashing for the (host id, pid) keys: they are not attacker-chosen in a way
+/// that matters (a pid and a small counter), and SipHash would dominate the per-line cost.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Correlator {
     hosts: HashMap<String, u32>,
-    sessions: HashMap<(u32, u32), Session>,
+    /// The last host looked up: lines of one input nearly always share it.
+    last_host: Option<(String, u32)>,
+    sessions: HashMap<(u32, u32), Session, BuildHasherDefault<KeyHasher>>,
     /// Insertion order, for FIFO eviction. Entries leave `sessions` only through it.
     order: VecDeque<(u32, u32)>,
 }
@@ -174,10 +199,29 @@ impl Correlator {
     }
 
     fn host_id(&mut self, host: &str) -> u32 {
+        if let Some((h, id)) = &self.last_host {
+            if h == host {
+                return *id;
+            }
+        }
+        let id = self.intern(host);
+        match &mut self.last_host {
+            Some((h, i)) => {
+                h.clear();
+                h.push_str(host);
+                *i = id;
+            }
+            None => self.last_host = Some((host.to_owned(), id)),
+        }
+        id
+    }
+
+    fn intern(&mut self, host: &str) -> u32 {
         if let Some(&id) = self.hosts.get(host) {
             return id;
         }
         if self.hosts.len() >= MAX_HOSTS {
+            self.last_host = None;
             self.hosts.clear();
             self.sessions.clear();
             self.order.clear();
@@ -334,6 +378,28 @@ mod tests {
         assert_eq!(d.event.outcome, Outcome::Failure);
         assert_eq!(d.event.reason, Some("no-identification"));
         assert_eq!(src(&d), Some("192.0.2.67"));
+    }
+
+    #[test]
+    fn hosts_are_bounded_and_kept_apart() {
+        let mut c = Correlator::default();
+        let mut name = String::new();
+        for i in 0..(MAX_HOSTS + 10) {
+            name.clear();
+            name.push_str(&format!("h{i}"));
+            let mut d = Decoded::from(Event::default());
+            d.event.set_source(Cow::Borrowed("192.0.2.1"), None);
+            c.observe(Some(&name), Some("sshd"), Some(1), &mut d);
+        }
+        assert!(c.hosts.len() <= MAX_HOSTS);
+        // A host seen before the reset must not inherit another host's session.
+        let mut d = Decoded::from(Event::new(
+            logward_core::Dataset::Sshd,
+            Action::ConnectionProbe,
+            Outcome::Failure,
+        ));
+        c.observe(Some("h0"), Some("sshd"), Some(1), &mut d);
+        assert_eq!(src(&d), None);
     }
 
     #[test]

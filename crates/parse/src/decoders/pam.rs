@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
+use super::sshd::find_spaced;
 use super::Decoded;
 use crate::text;
 
@@ -175,14 +176,11 @@ fn auth_failure<'a>(
     let ruser_at = if kv.starts_with("ruser=") {
         Some(0)
     } else {
-        memchr::memmem::find(kv.as_bytes(), b" ruser=").map(|i| i + 1)
+        find_spaced(kv, " ruser=").next().map(|i| i + 1)
     };
     let from = ruser_at.map_or(0, |i| i + 5);
     let tail = kv.get(from..).unwrap_or("");
-    let cands = || {
-        memchr::memmem::find_iter(tail.as_bytes(), b" rhost=")
-            .filter_map(|at| rhost_candidate(tail, at))
-    };
+    let cands = || find_spaced(tail, " rhost=").filter_map(|at| rhost_candidate(tail, at));
     let mut count = 0;
     let mut chosen = None;
     for c in cands() {

@@ -113,6 +113,14 @@ fn strip_noise(message: &str) -> &str {
     }
 }
 
+/// Positions of `pat` (which starts with a blank) in `s`. For the short patterns and lines
+/// here, walking the blanks beats building a substring searcher per call.
+pub(crate) fn find_spaced<'a>(s: &'a str, pat: &'static str) -> impl Iterator<Item = usize> + 'a {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b' ', b)
+        .filter(move |&i| b.get(i..).is_some_and(|t| t.starts_with(pat.as_bytes())))
+}
+
 fn event<'a>(action: Action, outcome: Outcome, reason: &'static str) -> Event<'a> {
     let mut e = Event::new(Dataset::Sshd, action, outcome);
     e.reason = Some(reason);
@@ -260,7 +268,7 @@ fn auth(rest: &str, outcome: Outcome) -> Option<Decoded<'_>> {
     // Best strength and how many candidates have it.
     let mut best: Option<Candidate<'_>> = None;
     let mut count = 0usize;
-    for at in memchr::memmem::find_iter(body.as_bytes(), b" from ") {
+    for at in find_spaced(body, " from ") {
         let Some(c) = candidate(body, at) else {
             continue;
         };
@@ -310,7 +318,7 @@ fn auth(rest: &str, outcome: Outcome) -> Option<Decoded<'_>> {
     let mut d = Decoded::from(e);
     if count > 1 {
         // Truly ambiguous: list every candidate of the winning strength.
-        d.ambiguous_peers = memchr::memmem::find_iter(body.as_bytes(), b" from ")
+        d.ambiguous_peers = find_spaced(body, " from ")
             .filter_map(|at| candidate(body, at))
             .filter(|c| c.strength == chosen.strength)
             .map(|c| (Cow::Borrowed(c.addr), c.port))
@@ -400,7 +408,7 @@ fn disconnecting_user(rest: &str) -> Option<Decoded<'_>> {
     let mut first: Option<(usize, usize, Option<u16>, &str)> = None;
     let mut count = 0;
     let cands = || {
-        memchr::memmem::find_iter(body.as_bytes(), b" port ").filter_map(|at| {
+        find_spaced(body, " port ").filter_map(|at| {
             let r = body.get(at + 6..)?;
             let end = r.bytes().take_while(u8::is_ascii_digit).count();
             let p = port(r.get(..end)?)?;
@@ -533,7 +541,7 @@ fn banner_exchange(r: &str) -> Option<Decoded<'_>> {
 fn dispatch_fatal(r: &str) -> Option<Decoded<'_>> {
     let (body, _) = preauth(r);
     let mut found = None;
-    for at in memchr::memmem::find_iter(body.as_bytes(), b" port ") {
+    for at in find_spaced(body, " port ") {
         let Some(t) = body.get(at + 6..) else {
             continue;
         };
