@@ -42,6 +42,7 @@ const EXPECTED: &[(&str, Action, Outcome)] = &[
     ("E24", ConnectionProbe, Failure),  // Received disconnect … Bye Bye [preauth]
     ("E25", ConnectionProbe, Failure), // Received disconnect … Closed due to user request [preauth]
     ("E26", ConnectionClosed, Unknown), // Received disconnect … disconnected by user
+    ("E27", ConnectionProbe, Unknown), // reverse mapping … POSSIBLE BREAK-IN ATTEMPT (a warning)
 ];
 
 /// Splits one CSV record (RFC 4180 quoting).
