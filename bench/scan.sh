@@ -56,7 +56,7 @@ row("logward scan --format summary", lw,
 # Accuracy: the failed-authentication lines of the ground truth are sshd's
 # "Failed <method> for [invalid user] U", "Invalid user U" and "maximum authentication
 # attempts exceeded" lines; logward reports them as sshd user-login failures with these reasons.
-counted = {"bad-password", "invalid-user", "max-attempts"}
+counted = {"bad-password", "invalid-user", "max-attempts", "bad-key", "auth-failed"}
 got = 0
 for line in lw["stdout"].splitlines():
     m = re.match(r"\s+user-login\s+failure\s+sshd\s+(\S+)\s+(\d+)$", line)

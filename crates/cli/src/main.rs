@@ -5,7 +5,11 @@ mod scan;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "logward", version, about = "Security-event monitor for Linux and Windows servers")]
+#[command(
+    name = "logward",
+    version,
+    about = "Security-event monitor for Linux and Windows servers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

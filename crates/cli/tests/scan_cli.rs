@@ -1,4 +1,5 @@
 //! End-to-end tests of `logward scan`: the real binary on real files.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test, touch and setpriv
 
 use std::io::Write;
@@ -56,18 +57,30 @@ fn ndjson_events_carry_where_they_came_from() {
     assert!(o.status.success(), "{o:?}");
     let evs = events(&o);
     let text = std::fs::read_to_string(example()).unwrap();
-    assert_eq!(evs.len(), text.lines().count(), "one event per line, unknown ones included");
+    assert_eq!(
+        evs.len(),
+        text.lines().count(),
+        "one event per line, unknown ones included"
+    );
     let mut offset = 0u64;
     for (i, (e, line)) in evs.iter().zip(text.lines()).enumerate() {
         assert_eq!(e["log"]["file"]["line"], (i + 1) as u64);
         assert_eq!(e["log"]["offset"], offset);
-        assert!(e["log"]["file"]["path"].as_str().unwrap().ends_with("auth.log"));
+        assert!(e["log"]["file"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("auth.log"));
         assert!(e["@timestamp"].as_str().unwrap().starts_with("2026-11-22T"));
         offset += line.len() as u64 + 1;
     }
     assert!(evs[0]["event"].get("original").is_none());
-    let raw = events(&run(&["scan", "--raw", "--year", "2026", "--format", "ndjson", ex]));
-    assert_eq!(raw[2]["event"]["original"].as_str().unwrap(), text.lines().nth(2).unwrap());
+    let raw = events(&run(&[
+        "scan", "--raw", "--year", "2026", "--format", "ndjson", ex,
+    ]));
+    assert_eq!(
+        raw[2]["event"]["original"].as_str().unwrap(),
+        text.lines().nth(2).unwrap()
+    );
 }
 
 #[test]
@@ -79,7 +92,10 @@ fn rotations_are_read_oldest_first_and_gzip_is_transparent() {
     std::fs::write(d.join("auth.log.1"), format!("Nov 22 10:00:00 {SSH}")).unwrap();
     std::fs::write(d.join("auth.log"), format!("Nov 23 10:00:00 {SSH}")).unwrap();
     // A gzip file without the suffix is recognised by its magic bytes.
-    gz(&d.join("secure-20261101"), &format!("Nov  1 10:00:00 {SSH}"));
+    gz(
+        &d.join("secure-20261101"),
+        &format!("Nov  1 10:00:00 {SSH}"),
+    );
     std::fs::write(d.join("secure-20261108"), format!("Nov  8 10:00:00 {SSH}")).unwrap();
     std::fs::write(d.join("secure"), format!("Nov 15 10:00:00 {SSH}")).unwrap();
     let as_dir = d.to_str().unwrap().to_owned();
@@ -91,7 +107,11 @@ fn rotations_are_read_oldest_first_and_gzip_is_transparent() {
             .iter()
             .map(|e| {
                 let p = e["log"]["file"]["path"].as_str().unwrap();
-                Path::new(p).file_name().unwrap().to_string_lossy().into_owned()
+                Path::new(p)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
             })
             .collect();
         assert_eq!(
@@ -118,7 +138,12 @@ fn stdin_is_read_with_dash() {
         .spawn()
         .unwrap();
     let line = format!("Nov 22 10:00:00 {SSH}");
-    child.stdin.take().unwrap().write_all(line.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     let evs = events(&o);
     assert_eq!(evs.len(), 1);
@@ -132,10 +157,23 @@ fn year_from_reference_time_fixed_year_and_mtime() {
     let f = dir.path().join("auth.log");
     std::fs::write(&f, format!("Dec 31 23:59:59 {SSH}Jan  1 00:00:01 {SSH}")).unwrap();
     let p = f.to_str().unwrap();
-    let o = run(&["scan", "--reference-time", "2026-01-05T00:00:00Z", "--format", "ndjson", p]);
-    assert_eq!(timestamps(&o), ["2025-12-31T23:59:59Z", "2026-01-01T00:00:01Z"]);
+    let o = run(&[
+        "scan",
+        "--reference-time",
+        "2026-01-05T00:00:00Z",
+        "--format",
+        "ndjson",
+        p,
+    ]);
+    assert_eq!(
+        timestamps(&o),
+        ["2025-12-31T23:59:59Z", "2026-01-01T00:00:01Z"]
+    );
     let o = run(&["scan", "--year", "2030", "--format", "ndjson", p]);
-    assert_eq!(timestamps(&o), ["2030-12-31T23:59:59Z", "2031-01-01T00:00:01Z"]);
+    assert_eq!(
+        timestamps(&o),
+        ["2030-12-31T23:59:59Z", "2031-01-01T00:00:01Z"]
+    );
     // Without either, the file's mtime decides: mid-January 2027.
     let touched = Command::new("touch")
         .args(["-d", "2027-01-15T00:00:00Z"])
@@ -144,7 +182,10 @@ fn year_from_reference_time_fixed_year_and_mtime() {
         .unwrap();
     assert!(touched.success());
     let o = run(&["scan", "--format", "ndjson", p]);
-    assert_eq!(timestamps(&o), ["2026-12-31T23:59:59Z", "2027-01-01T00:00:01Z"]);
+    assert_eq!(
+        timestamps(&o),
+        ["2026-12-31T23:59:59Z", "2027-01-01T00:00:01Z"]
+    );
 }
 
 #[test]
@@ -161,7 +202,9 @@ fn bad_input_is_counted_and_survived() {
     data.extend_from_slice(&vec![b'A'; 200_000]);
     data.push(b'\n');
     data.extend_from_slice(&[0xff, 0xfe, 0x00, 0x01, 0x80, b'\n']);
-    data.extend_from_slice(b"Nov 22 10:00:02 h sshd[1]: Failed password for root from 192.0.2.3 po");
+    data.extend_from_slice(
+        b"Nov 22 10:00:02 h sshd[1]: Failed password for root from 192.0.2.3 po",
+    );
     std::fs::write(&f, &data).unwrap();
     let p = f.to_str().unwrap();
     let o = run(&["scan", "--year", "2026", "--format", "summary", p]);
@@ -195,7 +238,14 @@ fn table_is_the_terminal_default_and_ndjson_the_pipe_default() {
     let ex = example();
     let o = run(&["scan", "--year", "2026", ex.to_str().unwrap()]);
     assert!(stdout(&o).starts_with('{'), "piped stdout gets NDJSON");
-    let o = run(&["scan", "--format", "table", "--year", "2026", ex.to_str().unwrap()]);
+    let o = run(&[
+        "scan",
+        "--format",
+        "table",
+        "--year",
+        "2026",
+        ex.to_str().unwrap(),
+    ]);
     assert!(stdout(&o).starts_with("TIME "));
 }
 
@@ -243,11 +293,20 @@ fn missing_and_unreadable_paths_exit_2_and_the_rest_is_scanned() {
     };
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("/nonexistent/auth.log") && err.contains("No such file"), "{err}");
-    assert!(err.contains("secret.log") && err.contains("Permission denied"), "{err}");
+    assert!(
+        err.contains("/nonexistent/auth.log") && err.contains("No such file"),
+        "{err}"
+    );
+    assert!(
+        err.contains("secret.log") && err.contains("Permission denied"),
+        "{err}"
+    );
     let evs = events(&o);
     assert_eq!(evs.len(), 1);
-    assert!(evs[0]["log"]["file"]["path"].as_str().unwrap().ends_with("ok.log"));
+    assert!(evs[0]["log"]["file"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("ok.log"));
 }
 
 #[test]
@@ -257,10 +316,25 @@ fn no_path_scans_the_system_logs_or_says_there_are_none() {
     let o = run(&["scan", "--system-log-dir", d]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no auth logs found"));
-    std::fs::write(dir.path().join("auth.log"), format!("Nov 22 10:00:00 {SSH}")).unwrap();
-    gz(&dir.path().join("auth.log.2.gz"), &format!("Nov 20 10:00:00 {SSH}"));
+    std::fs::write(
+        dir.path().join("auth.log"),
+        format!("Nov 22 10:00:00 {SSH}"),
+    )
+    .unwrap();
+    gz(
+        &dir.path().join("auth.log.2.gz"),
+        &format!("Nov 20 10:00:00 {SSH}"),
+    );
     std::fs::write(dir.path().join("syslog"), "Nov 22 10:00:00 h kernel: x\n").unwrap();
-    let o = run(&["scan", "--year", "2026", "--format", "ndjson", "--system-log-dir", d]);
+    let o = run(&[
+        "scan",
+        "--year",
+        "2026",
+        "--format",
+        "ndjson",
+        "--system-log-dir",
+        d,
+    ]);
     let paths: Vec<String> = events(&o)
         .iter()
         .map(|e| e["log"]["file"]["path"].as_str().unwrap().to_owned())
@@ -274,12 +348,21 @@ fn a_truncated_gzip_reports_and_keeps_the_lines_before() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("auth.log.2.gz");
     let body: String = (0..5000)
-        .map(|i| format!("Nov 22 10:00:00 web01 sshd[{i}]: Invalid user u{i} from 192.0.2.1 port 22\n"))
+        .map(|i| {
+            format!("Nov 22 10:00:00 web01 sshd[{i}]: Invalid user u{i} from 192.0.2.1 port 22\n")
+        })
         .collect();
     gz(&f, &body);
     let bytes = std::fs::read(&f).unwrap();
     std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
-    let o = run(&["scan", "--year", "2026", "--format", "ndjson", f.to_str().unwrap()]);
+    let o = run(&[
+        "scan",
+        "--year",
+        "2026",
+        "--format",
+        "ndjson",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("read error"));
     assert!(!events(&o).is_empty());

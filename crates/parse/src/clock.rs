@@ -38,6 +38,9 @@ pub struct YearResolver {
     /// Cache of the local offset for one wall-clock hour (logs are mostly in time order).
     cached_hour: i64,
     cached_offset: i32,
+    /// The last (year, month, day) seen and its day number.
+    cached_date: (i32, u32, u32),
+    cached_days: i64,
 }
 
 const MONTHS: [&[u8; 3]; 12] = [
@@ -57,6 +60,8 @@ impl YearResolver {
             last_month: 0,
             cached_hour: i64::MIN,
             cached_offset: 0,
+            cached_date: (0, 0, 0),
+            cached_days: 0,
         }
     }
 
@@ -119,12 +124,29 @@ impl YearResolver {
                 i = j;
             }
         }
-        let year = self.year_for(month, day, (h, m, s));
-        if !valid_date(year, month, day) {
+        if h > 23 || m > 59 || s > 60 {
             return None;
         }
-        let offset = self.offset_at(year, month, day, h);
-        let ts = Timestamp::from_local((year, month, day), (h, m, s), nanos, offset)?;
+        let year = self.year_for(month, day, (h, m, s));
+        // Consecutive lines nearly always share their date: skip the calendar arithmetic.
+        let days = if self.cached_date == (year, month, day) {
+            self.cached_days
+        } else {
+            if !valid_date(year, month, day) {
+                return None;
+            }
+            let days = days_from_civil(year, month, day);
+            self.cached_date = (year, month, day);
+            self.cached_days = days;
+            days
+        };
+        let offset = self.offset_at(days, h);
+        let local = days * 86_400 + (h * 3600 + m * 60 + s.min(59)) as i64;
+        let ts = Timestamp {
+            unix: local - offset as i64,
+            nanos,
+            offset,
+        };
         Some((ts, i))
     }
 
@@ -157,12 +179,13 @@ impl YearResolver {
         }
     }
 
-    fn offset_at(&mut self, year: i32, month: u32, day: u32, hour: u32) -> i32 {
+    fn offset_at(&mut self, days: i64, hour: u32) -> i32 {
         match self.zone {
             Zone::Fixed(o) => o,
             Zone::Local => {
-                let key = days_from_civil(year, month, day) * 24 + hour as i64;
+                let key = days * 24 + hour as i64;
                 if key != self.cached_hour {
+                    let (year, month, day) = civil_from_days(days);
                     self.cached_hour = key;
                     self.cached_offset = local_offset(year, month, day, hour);
                 }

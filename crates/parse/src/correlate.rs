@@ -142,7 +142,12 @@ impl Correlator {
                     return;
                 }
                 let session = self.session(key);
-                if !session.knows(addr) {
+                // Both sides are canonical already: compare without parsing again.
+                let same = match (session.ip, e.source_ip) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => !session.peer.is_empty() && session.peer == addr,
+                };
+                if !same {
                     // A different peer for this pid is a new connection (pid reuse): forget
                     // the old one. A first peer keeps the pending probe it completes.
                     if !session.peer.is_empty() {

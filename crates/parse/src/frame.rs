@@ -14,6 +14,7 @@ use logward_core::Timestamp;
 
 use crate::clock::YearResolver;
 use crate::journal;
+use crate::text::FastFind;
 
 /// A framed line: the header fields and the message. Borrowed from the line except where
 /// the journal's JSON escapes had to be undone.
@@ -172,7 +173,7 @@ fn header(line: &str, mut at: usize, timestamp: Option<Timestamp>) -> Frame<'_> 
     };
     // BSD syslogd -v / -vv marker: `<4.3>` or `<auth.info>`.
     if b.get(at) == Some(&b'<') {
-        if let Some(len) = line[at..].find("> ") {
+        if let Some(len) = line[at..].ffind("> ") {
             let marker = &line[at + 1..at + len];
             if let Some((fac, pri)) = marker.split_once('.') {
                 f.facility = fac.parse().ok();
@@ -225,7 +226,7 @@ fn header(line: &str, mut at: usize, timestamp: Option<Timestamp>) -> Frame<'_> 
 
 fn token_end(b: &[u8], at: usize) -> usize {
     let at = at.min(b.len());
-    memchr::memchr(b' ', &b[at..]).map_or(b.len(), |p| at + p)
+    crate::text::find_byte(b' ', &b[at..]).map_or(b.len(), |p| at + p)
 }
 
 /// The message starts after the tag and its one space; extra padding (sudo's `sudo:   user`)

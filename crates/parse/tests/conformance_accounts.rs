@@ -7,6 +7,7 @@
 //!
 //! The expected action and outcome of each line are written here from what the line means;
 //! the corpus only says which lines to read.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 

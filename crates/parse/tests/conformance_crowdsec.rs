@@ -14,6 +14,7 @@
 //!   authentication; both are failures, which is what is checked.
 //! - `ssh_bad_keyexchange`, `ssh_refused_conn`, `ssh_auth_timeout`, `ssh_dispatch_fatal`
 //!   and `pam_user_lock` are failures too (probes, or a locked account).
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Framing never panics, and recovers the header fields it was given.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use logward_parse::{frame::frame, LineDecoder, YearResolver};
 use proptest::prelude::*;

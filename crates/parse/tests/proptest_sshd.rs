@@ -1,6 +1,7 @@
 //! `sshd::decode`, `pam::decode` and `LineDecoder::decode` never panic: over arbitrary text,
 //! and over real sshd/PAM lines (read from the corpus when present) cut, spliced and mutated.
 //! Also: a decoded source is always text of the line.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 

@@ -38,7 +38,10 @@ fn rotation(name: &str) -> (&str, Age) {
                 return (base, Age::Dated(n.parse().unwrap_or(0)));
             }
             if n.len() <= 4 {
-                return (base, Age::Numbered(std::cmp::Reverse(n.parse().unwrap_or(0))));
+                return (
+                    base,
+                    Age::Numbered(std::cmp::Reverse(n.parse().unwrap_or(0))),
+                );
             }
         }
     }
@@ -56,7 +59,10 @@ pub fn order_rotations(files: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut keyed: Vec<(usize, Age, PathBuf)> = Vec::with_capacity(files.len());
     let mut groups: Vec<(PathBuf, String)> = Vec::new();
     for f in files {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (base, age) = rotation(&name);
         let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
         let g = match groups.iter().position(|(d, b)| *d == dir && b == base) {
@@ -98,23 +104,38 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<InputError>) {
                         .collect();
                     found.sort();
                     if found.is_empty() {
-                        errors.push(InputError { arg: arg.clone(), reason: "directory has no files".into() });
+                        errors.push(InputError {
+                            arg: arg.clone(),
+                            reason: "directory has no files".into(),
+                        });
                     }
                     files.extend(found);
                 }
-                Err(e) => errors.push(InputError { arg: arg.clone(), reason: e.to_string() }),
+                Err(e) => errors.push(InputError {
+                    arg: arg.clone(),
+                    reason: e.to_string(),
+                }),
             }
         } else if !path.exists() && is_glob(arg) {
             match glob::glob(arg) {
                 Ok(paths) => {
-                    let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+                    let mut found: Vec<PathBuf> = paths
+                        .filter_map(Result::ok)
+                        .filter(|p| p.is_file())
+                        .collect();
                     found.sort();
                     if found.is_empty() {
-                        errors.push(InputError { arg: arg.clone(), reason: "no file matches this pattern".into() });
+                        errors.push(InputError {
+                            arg: arg.clone(),
+                            reason: "no file matches this pattern".into(),
+                        });
                     }
                     files.extend(found);
                 }
-                Err(e) => errors.push(InputError { arg: arg.clone(), reason: format!("bad pattern: {e}") }),
+                Err(e) => errors.push(InputError {
+                    arg: arg.clone(),
+                    reason: format!("bad pattern: {e}"),
+                }),
             }
         } else {
             // Existence and permission problems surface when the file is opened.
@@ -132,7 +153,10 @@ pub fn system_logs(log_dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
             p.is_file() && (name.starts_with("auth.log") || name.starts_with("secure"))
         })
         .collect();
@@ -154,24 +178,56 @@ mod tests {
     #[test]
     fn debian_rotations_oldest_first() {
         assert_eq!(
-            names(&["auth.log", "auth.log.1", "auth.log.10.gz", "auth.log.2.gz", "auth.log.3.gz"]),
-            ["auth.log.10.gz", "auth.log.3.gz", "auth.log.2.gz", "auth.log.1", "auth.log"]
+            names(&[
+                "auth.log",
+                "auth.log.1",
+                "auth.log.10.gz",
+                "auth.log.2.gz",
+                "auth.log.3.gz"
+            ]),
+            [
+                "auth.log.10.gz",
+                "auth.log.3.gz",
+                "auth.log.2.gz",
+                "auth.log.1",
+                "auth.log"
+            ]
         );
     }
 
     #[test]
     fn rhel_dateext_by_date() {
         assert_eq!(
-            names(&["secure", "secure-20261115", "secure-20261108.gz", "secure-20261101"]),
-            ["secure-20261101", "secure-20261108.gz", "secure-20261115", "secure"]
+            names(&[
+                "secure",
+                "secure-20261115",
+                "secure-20261108.gz",
+                "secure-20261101"
+            ]),
+            [
+                "secure-20261101",
+                "secure-20261108.gz",
+                "secure-20261115",
+                "secure"
+            ]
         );
     }
 
     #[test]
     fn separate_logs_keep_their_order() {
         assert_eq!(
-            names(&["/b/secure", "/a/auth.log", "/a/auth.log.1", "/b/secure-20260101"]),
-            ["/b/secure-20260101", "/b/secure", "/a/auth.log.1", "/a/auth.log"]
+            names(&[
+                "/b/secure",
+                "/a/auth.log",
+                "/a/auth.log.1",
+                "/b/secure-20260101"
+            ]),
+            [
+                "/b/secure-20260101",
+                "/b/secure",
+                "/a/auth.log.1",
+                "/a/auth.log"
+            ]
         );
     }
 }

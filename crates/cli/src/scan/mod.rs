@@ -110,10 +110,21 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     // One decoder for the whole scan, so a session that spans a rotation stays correlated.
     let mut decoder = LineDecoder::new(YearResolver::fixed(1970, 0));
     for input in &inputs {
-        let result = scan_input(input, &args, format, &mut decoder, &mut summary, &mut out, &mut buf, &progress);
+        let result = scan_input(
+            input,
+            &args,
+            format,
+            &mut decoder,
+            &mut summary,
+            &mut out,
+            &mut buf,
+            &progress,
+        );
         match result {
             Ok(()) => {}
-            Err(ScanError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(status),
+            Err(ScanError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                return Ok(status)
+            }
             Err(ScanError::Output(e)) => return Err(e.into()),
             Err(ScanError::Input(msg)) => {
                 eprintln!("logward: {msg}");
@@ -174,14 +185,25 @@ fn scan_input(
     let (reader, path_text, mtime): (Box<dyn Read>, String, _) = match input {
         Input::Stdin => (Box::new(io::stdin().lock()), "-".to_owned(), None),
         Input::File(path) => {
-            let file = File::open(path).map_err(|e| ScanError::Input(format!("cannot read {}: {e}", path.display())))?;
+            let file = File::open(path)
+                .map_err(|e| ScanError::Input(format!("cannot read {}: {e}", path.display())))?;
             let meta = file.metadata().ok();
             if meta.as_ref().is_some_and(|m| m.is_dir()) {
-                return Err(ScanError::Input(format!("{} is a directory", path.display())));
+                return Err(ScanError::Input(format!(
+                    "{} is a directory",
+                    path.display()
+                )));
             }
             let mtime = meta.and_then(|m| m.modified().ok());
-            let counted = Counted { inner: file, progress: progress.bytes.clone() };
-            (open_maybe_gz(counted, path).map_err(ScanError::Input)?, path.display().to_string(), mtime)
+            let counted = Counted {
+                inner: file,
+                progress: progress.bytes.clone(),
+            };
+            (
+                open_maybe_gz(counted, path).map_err(ScanError::Input)?,
+                path.display().to_string(),
+                mtime,
+            )
         }
     };
     summary.files += 1;
@@ -240,7 +262,8 @@ fn scan_input(
 /// Gzip by name or by magic bytes (a rotated file renamed without `.gz` still reads).
 fn open_maybe_gz<R: Read + 'static>(inner: R, path: &Path) -> Result<Box<dyn Read>, String> {
     let mut r = BufReader::with_capacity(1 << 16, inner);
-    let head = std::io::BufRead::fill_buf(&mut r).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let head = std::io::BufRead::fill_buf(&mut r)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let gz = head.starts_with(&[0x1f, 0x8b]);
     if gz {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(r)))

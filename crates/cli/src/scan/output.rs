@@ -15,7 +15,10 @@ pub const TABLE_HEADER: &str = "TIME                       HOST          DATASET
 /// Appends one aligned table row. Fields are cut to their column so rows stay aligned; a
 /// control character in a value is shown as `?` so a crafted line cannot move the cursor.
 pub fn table_row(buf: &mut Vec<u8>, e: &Event<'_>) {
-    let time = e.timestamp.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+    let time = e
+        .timestamp
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "-".into());
     let cols: [(&str, usize); 8] = [
         (&time, 26),
         (e.host_name.as_deref().unwrap_or("-"), 13),

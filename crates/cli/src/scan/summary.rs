@@ -85,7 +85,11 @@ impl Summary {
             let _ = writeln!(s, "  unreadable   {} path(s)", self.unreadable);
         }
         let _ = writeln!(s, "  events       {recognised}");
-        let _ = writeln!(s, "  unrecognised {} lines (no decoder recognised them)", self.unknown);
+        let _ = writeln!(
+            s,
+            "  unrecognised {} lines (no decoder recognised them)",
+            self.unknown
+        );
         let i = &self.issues;
         let _ = writeln!(
             s,
@@ -107,9 +111,18 @@ impl Summary {
             );
         }
         for (title, map) in [("source addresses", &self.sources), ("users", &self.users)] {
-            let _ = writeln!(s, "\ntop {title} (failures / events; {} distinct)", map.len());
+            let _ = writeln!(
+                s,
+                "\ntop {title} (failures / events; {} distinct)",
+                map.len()
+            );
             let mut v: Vec<_> = map.iter().collect();
-            v.sort_by(|a, b| b.1[1].cmp(&a.1[1]).then(b.1[0].cmp(&a.1[0])).then(a.0.cmp(b.0)));
+            v.sort_by(|a, b| {
+                b.1[1]
+                    .cmp(&a.1[1])
+                    .then(b.1[0].cmp(&a.1[0]))
+                    .then(a.0.cmp(b.0))
+            });
             for (k, [events, failures]) in v.into_iter().take(top) {
                 let _ = writeln!(s, "  {k:<40} {failures:>10} {events:>10}");
             }
@@ -126,7 +139,11 @@ mod tests {
     #[test]
     fn counts_and_tops() {
         let mut sum = Summary::default();
-        for (user, outcome) in [("root", Outcome::Failure), ("root", Outcome::Failure), ("bob", Outcome::Success)] {
+        for (user, outcome) in [
+            ("root", Outcome::Failure),
+            ("root", Outcome::Failure),
+            ("bob", Outcome::Success),
+        ] {
             let mut e = Event::new(Dataset::Sshd, Action::UserLogin, outcome);
             e.user_name = Some(Cow::Borrowed(user));
             e.set_source(Cow::Borrowed("192.0.2.1"), None);
@@ -136,8 +153,16 @@ mod tests {
         assert_eq!(sum.events(Action::UserLogin, Outcome::Failure), 2);
         assert_eq!(sum.unknown, 1);
         let text = sum.render(5, std::time::Duration::from_secs(1));
-        assert!(text.contains("user-login             failure  sshd     -                             2"), "{text}");
-        assert!(text.contains("root                                              2          2"), "{text}");
+        assert!(
+            text.contains(
+                "user-login             failure  sshd     -                             2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("root                                              2          2"),
+            "{text}"
+        );
         assert!(text.contains("unrecognised 1 lines"));
     }
 }

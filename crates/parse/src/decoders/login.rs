@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::Decoded;
+use crate::text::FastFind;
 
 pub fn decode(message: &str) -> Option<Decoded<'_>> {
     let m = message.trim_start_matches(' ');
@@ -34,15 +35,15 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
     }
     if let Some(rest) = m.strip_prefix("LOGIN ON ") {
         // `tty1 BY alice[ FROM host]`
-        let (_tty, rest) = rest.split_once(" BY ")?;
-        let (user, host) = match rest.split_once(" FROM ") {
+        let (_tty, rest) = rest.fsplit_once(" BY ")?;
+        let (user, host) = match rest.fsplit_once(" FROM ") {
             Some((user, host)) => (user, remote(host)),
             None => (rest, None),
         };
         return Some(event(Outcome::Success, None, name(user), host));
     }
     if let Some(rest) = m.strip_prefix("DIALUP AT ") {
-        let (_tty, user) = rest.split_once(" BY ")?;
+        let (_tty, user) = rest.fsplit_once(" BY ")?;
         return Some(event(Outcome::Success, None, name(user), None));
     }
     if let Some(rest) = m.strip_prefix("invalid password for ") {
@@ -58,7 +59,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
     if m.starts_with('\'') {
         // `'alice' logged in  on '/dev/tty1'`: the name is whatever came before the last
         // `' logged in ` (a typed name may itself hold quotes).
-        let (user, rest) = m.rsplit_once("' logged in ")?;
+        let (user, rest) = m.frsplit_once("' logged in ")?;
         let user = user.strip_prefix('\'')?;
         let (host, _) = place(rest)?;
         return Some(event(Outcome::Success, None, name(user), host));
@@ -88,7 +89,7 @@ fn failed<'a>(rest: &'a str, reason: Option<&'static str>) -> Option<Decoded<'a>
         let (user, why) = q.rsplit_once('\'')?;
         (user, why.strip_prefix(", ").unwrap_or(why))
     } else {
-        rest.rsplit_once(", ").unwrap_or((rest, ""))
+        rest.frsplit_once(", ").unwrap_or((rest, ""))
     };
     let unknown_user = user == "UNKNOWN";
     let reason = reason.or(match why {

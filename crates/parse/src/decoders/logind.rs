@@ -10,11 +10,12 @@ use std::borrow::Cow;
 use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::Decoded;
+use crate::text::FastFind;
 
 pub fn decode(message: &str) -> Option<Decoded<'_>> {
     let m = message.trim_start_matches(' ');
     if let Some(rest) = m.strip_prefix("New session ") {
-        let (id, rest) = rest.split_once(" of user ")?;
+        let (id, rest) = rest.fsplit_once(" of user ")?;
         session_id(id)?;
         let user = match rest.strip_prefix('\'') {
             Some(quoted) => quoted.split_once('\'')?.0,
@@ -30,7 +31,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
     let id = if let Some(rest) = m.strip_prefix("Removed session ") {
         rest.strip_suffix('.')?
     } else if let Some(rest) = m.strip_prefix("Session ") {
-        rest.split_once(" logged out.")?.0
+        rest.fsplit_once(" logged out.")?.0
     } else {
         return None;
     };

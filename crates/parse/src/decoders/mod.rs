@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use logward_core::Event;
 
+use crate::text::FastFind;
+
 pub mod login;
 pub mod logind;
 pub mod pam;
@@ -51,7 +53,7 @@ impl Decoded<'_> {
 /// message.
 pub fn unrepeat(message: &str) -> Option<(u32, &str)> {
     let rest = message.strip_prefix("message repeated ")?;
-    let (n, rest) = rest.split_once(" times: [")?;
+    let (n, rest) = rest.fsplit_once(" times: [")?;
     let n: u32 = n.parse().ok()?;
     let inner = rest.strip_suffix(']').unwrap_or(rest);
     Some((n, inner.trim_start_matches(' ')))

@@ -18,26 +18,42 @@ use logward_core::{Action, Dataset, Event, Outcome};
 use super::sshd::find_spaced;
 use super::Decoded;
 use crate::text;
+use crate::text::FastFind;
 
 /// `service` is the program (or the service named in an old `svc(pam_unix)` tag); `module`
 /// is set when the tag already named the PAM module.
+///
+/// Every event it makes has `event.dataset: pam`, whatever the service (`process.name` says
+/// which): a PAM line repeats what the service itself logs about the same attempt (sshd's
+/// `Failed password`, sudo's `incorrect password attempts`), so rules that count attempts the
+/// way fail2ban does count the service's own dataset, and can still see PAM's view.
 pub fn decode<'a>(service: &str, module: Option<&str>, message: &'a str) -> Option<Decoded<'a>> {
+    let mut d = decode_service(service, module, message)?;
+    d.event.dataset = Some(Dataset::Pam);
+    Some(d)
+}
+
+fn decode_service<'a>(
+    service: &str,
+    module: Option<&str>,
+    message: &'a str,
+) -> Option<Decoded<'a>> {
     let message = message.trim_end_matches([' ', '\t', '\r']);
     let (module, svc, body): (&str, &str, &'a str) = if let Some(m) = module {
         let body = message
             .strip_prefix('(')
-            .and_then(|r| r.split_once(") "))
+            .and_then(|r| r.fsplit_once(") "))
             .map_or(message, |(_, b)| b);
         (m, service, body)
     } else if let Some(r) = message.strip_prefix("(pam_") {
-        let (m, b) = r.split_once(") ")?;
+        let (m, b) = r.fsplit_once(") ")?;
         (m, service, b)
     } else if message.starts_with("pam_") {
         let end = message.find(['(', ':'])?;
         let m = message.get(..end)?;
         let rest = message.get(end..)?;
         if let Some(r) = rest.strip_prefix('(') {
-            let (inner, b) = r.split_once("): ")?;
+            let (inner, b) = r.fsplit_once("): ")?;
             let svc = inner.split_once(':').map_or(service, |(s, _)| s);
             (m, svc, b)
         } else {
@@ -60,7 +76,7 @@ pub fn decode<'a>(service: &str, module: Option<&str>, message: &'a str) -> Opti
         return Some(e.into());
     }
     if let Some(r) = body.strip_prefix("session opened for user ") {
-        let (user, by) = r.split_once(" by ").unwrap_or((r, ""));
+        let (user, by) = r.fsplit_once(" by ").unwrap_or((r, ""));
         return Some(session(dataset, Action::SessionStart, user, by));
     }
     if let Some(r) = body.strip_prefix("session closed for user ") {
@@ -71,7 +87,8 @@ pub fn decode<'a>(service: &str, module: Option<&str>, message: &'a str) -> Opti
         "tally" | "tally2" => {
             let r = body.strip_prefix("user ")?;
             let (user, r) = text::word(r);
-            r.contains(" tally ").then(|| locked(dataset, action, user))
+            r.fcontains(" tally ")
+                .then(|| locked(dataset, action, user))
         }
         // `pam_systemd(sshd:session): Failed to create session: …`.
         "systemd" if body.starts_with("Failed to create session") => {
@@ -105,7 +122,7 @@ fn non_empty(s: &str) -> Option<&str> {
 
 /// Strips pam_unix's `(uid=N)` after a name.
 fn strip_uid(s: &str) -> &str {
-    match s.find("(uid=") {
+    match s.ffind("(uid=") {
         Some(i) => s.get(..i).unwrap_or(s),
         None => s,
     }
@@ -149,7 +166,7 @@ fn more_failures<'a>(service: &str, r: &'a str) -> Option<Decoded<'a>> {
 /// A ` rhost=H` that ends the structure: (position of the space, H, text after `user=`).
 fn rhost_candidate(kv: &str, at: usize) -> Option<(usize, &str, Option<&str>)> {
     let v = kv.get(at + 7..)?;
-    let (host, follow) = match memchr::memchr(b' ', v.as_bytes()) {
+    let (host, follow) = match text::find_byte(b' ', v.as_bytes()) {
         Some(i) => v.split_at(i),
         None => (v, ""),
     };
@@ -253,7 +270,7 @@ mod tests {
             assert!(x.ambiguous_peers.is_empty(), "{m}");
         }
         let x = d("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=5.33.63.182 user=lab");
-        assert_eq!(x.event.dataset, Some(Dataset::Sshd));
+        assert_eq!(x.event.dataset, Some(Dataset::Pam));
         assert_eq!(x.event.action(), Action::UserLogin);
         assert_eq!(x.event.reason, Some("pam-failure"));
     }
@@ -285,12 +302,12 @@ mod tests {
     fn services_map_to_datasets() {
         let m = "pam_unix(su:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=root";
         let x = d("su", None, m);
-        assert_eq!(x.event.dataset, Some(Dataset::Su));
+        assert_eq!(x.event.dataset, Some(Dataset::Pam));
         assert_eq!(x.event.action(), Action::PrivilegeEscalation);
         assert_eq!(x.event.user_name.as_deref(), Some("alice"));
         assert_eq!(x.event.user_target_name.as_deref(), Some("root"));
         let x = d("login", None, "pam_unix(login:auth): authentication failure; logname=LOGIN uid=0 euid=0 tty=tty1 ruser= rhost=  user=bob");
-        assert_eq!(x.event.dataset, Some(Dataset::Login));
+        assert_eq!(x.event.dataset, Some(Dataset::Pam));
         assert_eq!(x.event.user_name.as_deref(), Some("bob"));
         let x = d(
             "cron",
@@ -324,7 +341,7 @@ mod tests {
             Some("pam_unix"),
             "session opened for user news by (uid=0)",
         );
-        assert_eq!(x.event.dataset, Some(Dataset::Su));
+        assert_eq!(x.event.dataset, Some(Dataset::Pam));
         assert_eq!(x.event.user_target_name.as_deref(), Some("news"));
         let x = d(
             "su",
@@ -344,7 +361,7 @@ mod tests {
         );
         assert_eq!(x.event.reason, Some("locked-out"));
         assert_eq!(x.event.user_name.as_deref(), Some("xbad"));
-        assert_eq!(x.event.dataset, Some(Dataset::Sudo));
+        assert_eq!(x.event.dataset, Some(Dataset::Pam));
         let x = d("sshd", None, "pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked");
         assert_eq!(x.event.reason, Some("locked-out"));
         assert_eq!(x.event.user_name.as_deref(), Some("root"));

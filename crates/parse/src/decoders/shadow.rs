@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::Decoded;
+use crate::text::FastFind;
 
 pub fn is_shadow_program(program: &str) -> bool {
     matches!(
@@ -104,15 +105,15 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
                     return ok(GroupMemberAdded, member(user, g));
                 }
                 // old gpasswd `add member bob to group devs by root`
-                let (user, r) = r.strip_prefix("member ")?.split_once(" to group ")?;
-                let (g, by) = r.split_once(" by ")?;
+                let (user, r) = r.strip_prefix("member ")?.fsplit_once(" to group ")?;
+                let (g, by) = r.fsplit_once(" by ")?;
                 return ok(GroupMemberAdded, with_actor(member(user, g), by));
             }
             if let Some(r) = m.strip_prefix("administrators of group ") {
                 return gpasswd_set(r);
             }
             if let Some(r) = m.strip_prefix("access to group ") {
-                let (g, by) = r.split_once(" restricted by ")?;
+                let (g, by) = r.fsplit_once(" restricted by ")?;
                 return ok(GroupModified, with_actor(group(g), word(by)));
             }
             None
@@ -150,7 +151,7 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
                 return ok(GroupModified, group(g));
             }
             if let Some(r) = m.strip_prefix("change the password for group ") {
-                let (g, by) = r.split_once(" by ")?;
+                let (g, by) = r.fsplit_once(" by ")?;
                 return ok(GroupModified, with_actor(group(g), by));
             }
             if let Some(r) = m.strip_prefix("change admin ") {
@@ -210,7 +211,7 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
         b'g' => {
             if let Some(r) = m.strip_prefix("group added to ") {
                 // groupadd `group added to /etc/group: name=devs, GID=1001`
-                let (_db, r) = r.split_once(": name=")?;
+                let (_db, r) = r.fsplit_once(": name=")?;
                 return ok(GroupCreated, group(until_comma(r)));
             }
             if let Some(r) = m.strip_prefix("group changed in ") {
@@ -285,8 +286,8 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
             if let Some(r) = m.strip_prefix("password of group ") {
                 // gpasswd `password of group devs changed by root` / `removed by root`
                 let (g, by) = r
-                    .split_once(" changed by ")
-                    .or_else(|| r.split_once(" removed by "))?;
+                    .fsplit_once(" changed by ")
+                    .or_else(|| r.fsplit_once(" removed by "))?;
                 return ok(GroupModified, with_actor(group(g), word(by)));
             }
             None
@@ -310,16 +311,16 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
             }
             if let Some(r) = m.strip_prefix("remove member ") {
                 // old gpasswd `remove member bob from group devs by root`
-                let (user, r) = r.split_once(" from group ")?;
-                let (g, by) = r.split_once(" by ")?;
+                let (user, r) = r.fsplit_once(" from group ")?;
+                let (g, by) = r.fsplit_once(" by ")?;
                 return ok(GroupMemberRemoved, with_actor(member(user, g), by));
             }
             if let Some(r) = m.strip_prefix("remove password from group ") {
-                let (g, by) = r.split_once(" by ")?;
+                let (g, by) = r.fsplit_once(" by ")?;
                 return ok(GroupModified, with_actor(group(g), by));
             }
             if let Some(r) = m.strip_prefix("restrict access to group ") {
-                let (g, by) = r.split_once(" by ")?;
+                let (g, by) = r.fsplit_once(" by ")?;
                 return ok(GroupModified, with_actor(group(g), by));
             }
             None
@@ -329,7 +330,7 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
             let r = m
                 .strip_prefix("set members of ")
                 .or_else(|| m.strip_prefix("set administrators of "))?;
-            let (g, _) = r.split_once(" to ")?;
+            let (g, _) = r.fsplit_once(" to ")?;
             ok(GroupModified, group(g))
         }
         b'u' => {
@@ -344,11 +345,11 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
             let r = m.strip_prefix("user ")?;
             let (user, r) = r.split_once(' ')?;
             if let Some(r) = r.strip_prefix("added by ") {
-                let (by, g) = r.split_once(" to group ")?;
+                let (by, g) = r.fsplit_once(" to group ")?;
                 return ok(GroupMemberAdded, with_actor(member(user, word(g)), by));
             }
             let r = r.strip_prefix("removed by ")?;
-            let (by, g) = r.split_once(" from group ")?;
+            let (by, g) = r.fsplit_once(" from group ")?;
             ok(GroupMemberRemoved, with_actor(member(user, word(g)), by))
         }
         _ => None,
@@ -357,20 +358,20 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
 
 /// gpasswd failures name the actor first: `root failed to add user bob to group devs`.
 fn actor_failure(m: &str) -> Option<Parsed<'_>> {
-    let (by, r) = m.split_once(" failed to ")?;
+    let (by, r) = m.fsplit_once(" failed to ")?;
     if by.is_empty() || by.contains(' ') {
         return None;
     }
     let (action, n) = if let Some(r) = r.strip_prefix("add user ") {
-        let (user, g) = r.split_once(" to group ")?;
+        let (user, g) = r.fsplit_once(" to group ")?;
         (Action::GroupMemberAdded, member(user, word(g)))
     } else if let Some(r) = r.strip_prefix("remove user ") {
-        let (user, g) = r.split_once(" from group ")?;
+        let (user, g) = r.fsplit_once(" from group ")?;
         (Action::GroupMemberRemoved, member(user, word(g)))
     } else {
         // `… remove password of group devs`, `… restrict access to group devs`, `… set the
         // members of group devs to …`
-        let (_, g) = r.split_once("group ")?;
+        let (_, g) = r.fsplit_once("group ")?;
         (Action::GroupModified, group(word(g)))
     };
     failed(action, with_actor(n, by))
@@ -379,7 +380,7 @@ fn actor_failure(m: &str) -> Option<Parsed<'_>> {
 /// gpasswd `devs set by root to a,b[ in /etc/group]` (after `members of group ` /
 /// `administrators of group `).
 fn gpasswd_set(r: &str) -> Option<Parsed<'_>> {
-    let (g, r) = r.split_once(" set by ")?;
+    let (g, r) = r.fsplit_once(" set by ")?;
     let by = word(r);
     Some((
         Action::GroupModified,
@@ -401,7 +402,7 @@ fn renamed_member(r: &str) -> Option<Parsed<'_>> {
 
 /// groupmod's change description `/etc/group (group devs/1001, new name: dev)`: the group.
 fn described_group(r: &str) -> Option<&str> {
-    let (_, d) = r.split_once("(group ")?;
+    let (_, d) = r.fsplit_once("(group ")?;
     let end = d.find(['/', ',', ' ', ')']).unwrap_or(d.len());
     d.get(..end).filter(|g| !g.is_empty())
 }

@@ -21,6 +21,7 @@ use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::Decoded;
 use crate::text;
+use crate::text::FastFind;
 
 /// Decodes one sshd message. `None` when the form is not one sshd writes about logins,
 /// sessions or probes (PAM lines fall through to `pam::decode` in the dispatcher).
@@ -92,7 +93,7 @@ fn strip_noise(message: &str) -> &str {
             m = r;
         }
         if let Some(r) = m.strip_prefix("[ID ") {
-            if let Some((_, after)) = r.split_once("] ") {
+            if let Some((_, after)) = r.fsplit_once("] ") {
                 m = after;
             }
         }
@@ -117,7 +118,7 @@ fn strip_noise(message: &str) -> &str {
 /// here, walking the blanks beats building a substring searcher per call.
 pub(crate) fn find_spaced<'a>(s: &'a str, pat: &'static str) -> impl Iterator<Item = usize> + 'a {
     let b = s.as_bytes();
-    memchr::memchr_iter(b' ', b)
+    text::find_byte_iter(b' ', b)
         .filter(move |&i| b.get(i..).is_some_and(|t| t.starts_with(pat.as_bytes())))
 }
 
@@ -157,7 +158,7 @@ fn port(s: &str) -> Option<u16> {
 /// `… ADDR[ port N]` parsed from the right: (text before ADDR, ADDR, port). ADDR never
 /// contains a space, so whatever precedes it (a user name) cannot move it.
 fn tail_addr(s: &str) -> Option<(&str, &str, Option<u16>)> {
-    let (s, p) = match s.rsplit_once(" port ") {
+    let (s, p) = match s.frsplit_once(" port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (s, None),
     };
@@ -225,7 +226,7 @@ struct Candidate<'a> {
 
 fn candidate(body: &str, at: usize) -> Option<Candidate<'_>> {
     let after = body.get(at + 6..)?;
-    let (addr, mut t) = match memchr::memchr(b' ', after.as_bytes()) {
+    let (addr, mut t) = match text::find_byte(b' ', after.as_bytes()) {
         Some(i) => after.split_at(i),
         None => (after, ""),
     };
@@ -330,7 +331,7 @@ fn auth(rest: &str, outcome: Outcome) -> Option<Decoded<'_>> {
 /// `Invalid user U from A[ port P]` (also the old `Illegal user`).
 fn invalid_user(rest: &str) -> Option<Decoded<'_>> {
     let body = rest.strip_prefix("user ")?;
-    let (body, p) = match body.rsplit_once(" port ") {
+    let (body, p) = match body.frsplit_once(" port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (body, None),
     };
@@ -338,7 +339,7 @@ fn invalid_user(rest: &str) -> Option<Decoded<'_>> {
         // Empty user name: `Invalid user  from A`.
         ("", a)
     } else {
-        body.rsplit_once(" from ")?
+        body.frsplit_once(" from ")?
     };
     if addr.contains(' ') {
         return None;
@@ -435,7 +436,15 @@ fn disconnecting_user(rest: &str) -> Option<Decoded<'_>> {
     } else {
         "preauth-disconnect"
     };
-    let mut e = event(Action::UserLogin, Outcome::Failure, why);
+    // OpenSSH ≥ 6.8 logs this after `maximum authentication attempts exceeded` for the same
+    // connection: it is the disconnect, not another attempt (fail2ban counts it once, too).
+    // Only a refused change of user is an attempt of its own.
+    let action = if why == "user-change" {
+        Action::UserLogin
+    } else {
+        Action::ConnectionProbe
+    };
+    let mut e = event(action, Outcome::Failure, why);
     e.user_name = user.map(Cow::Borrowed);
     let mut d = with_source(e, addr, p)?;
     if count > 1 {
@@ -461,7 +470,7 @@ fn received_disconnect(r: &str) -> Option<Decoded<'_>> {
     let (code, desc) = text.split_once(':').unwrap_or((text, ""));
     let e = if pre {
         probe("preauth-disconnect")
-    } else if code == "11" || desc.contains("disconnected by user") {
+    } else if code == "11" || desc.fcontains("disconnected by user") {
         // A normal logout (`11: disconnected by user`).
         Event::new(Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown)
     } else {
@@ -477,7 +486,7 @@ fn user_not_allowed(rest: &str) -> Option<Decoded<'_>> {
     let at = memchr::memmem::rfind(rest.as_bytes(), b" not allowed because ")?;
     let head = rest.get(..at)?;
     let mut e = event(Action::UserLogin, Outcome::Failure, "not-allowed");
-    match head.rsplit_once(" from ") {
+    match head.frsplit_once(" from ") {
         Some((user, host)) if !host.contains(' ') => {
             e.user_name = Some(Cow::Borrowed(user));
             with_source(e, host, None)
@@ -500,7 +509,7 @@ fn root_refused(r: &str) -> Option<Decoded<'_>> {
 /// tcp-wrappers: `refused connect from NAME (ADDR)`; NAME may be `user@host` (client text),
 /// so the parenthesised address at the end is the peer.
 fn refused_connect(r: &str) -> Option<Decoded<'_>> {
-    let addr = match r.strip_suffix(')').and_then(|s| s.rsplit_once(" (")) {
+    let addr = match r.strip_suffix(')').and_then(|s| s.frsplit_once(" (")) {
         Some((_, a)) => a,
         None => r,
     };
@@ -519,11 +528,11 @@ fn no_identification(r: &str) -> Option<Decoded<'_>> {
 /// `Bad protocol version identification 'TEXT' from A[ port P]`: TEXT is the client's, so
 /// from the right.
 fn bad_protocol(r: &str) -> Option<Decoded<'_>> {
-    let (r, p) = match r.rsplit_once(" port ") {
+    let (r, p) = match r.frsplit_once(" port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (r, None),
     };
-    let (_, addr) = r.rsplit_once(" from ")?;
+    let (_, addr) = r.frsplit_once(" from ")?;
     if addr.contains(' ') {
         return None;
     }
@@ -587,11 +596,11 @@ fn max_attempts(r: &str) -> Option<Decoded<'_>> {
         .strip_suffix(" ssh2")
         .or_else(|| body.strip_suffix(" ssh1"))
         .unwrap_or(body);
-    let (body, p) = match body.rsplit_once(" port ") {
+    let (body, p) = match body.frsplit_once(" port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (body, None),
     };
-    let (user, addr) = body.rsplit_once(" from ")?;
+    let (user, addr) = body.frsplit_once(" from ")?;
     if addr.contains(' ') {
         return None;
     }
@@ -632,7 +641,7 @@ fn socket_failed(rest: &str) -> Option<Decoded<'_>> {
 /// via L`, `PAM: User not known to the underlying authentication module for illegal user U
 /// from H`. U is the client's; H and L are sshd's, so from the right.
 fn pam_error(rest: &str) -> Option<Decoded<'_>> {
-    let (lead, body) = rest.split_once(" for ")?;
+    let (lead, body) = rest.fsplit_once(" for ")?;
     let reason = if lead.eq_ignore_ascii_case("authentication failure")
         || lead.eq_ignore_ascii_case("authentication error")
     {
@@ -642,11 +651,11 @@ fn pam_error(rest: &str) -> Option<Decoded<'_>> {
     } else {
         return None;
     };
-    let body = match body.rsplit_once(" via ") {
+    let body = match body.frsplit_once(" via ") {
         Some((b, local)) if !local.contains(' ') => b,
         _ => body,
     };
-    let (user, host) = body.rsplit_once(" from ")?;
+    let (user, host) = body.frsplit_once(" from ")?;
     if host.contains(' ') {
         return None;
     }
@@ -697,7 +706,7 @@ fn reverse_mapping_address(rest: &str) -> Option<Decoded<'_>> {
 fn reverse_mapping_checking(r: &str) -> Option<Decoded<'_>> {
     let at = memchr::memmem::rfind(r.as_bytes(), b"] failed")?;
     let head = r.get(..at)?;
-    let (_, addr) = head.rsplit_once(" [")?;
+    let (_, addr) = head.frsplit_once(" [")?;
     let e = event(Action::ConnectionProbe, Outcome::Unknown, "reverse-mapping");
     with_source(e, addr, None)
 }
@@ -1004,7 +1013,7 @@ mod tests {
         assert_eq!(
             sum(&x),
             (
-                "user-login",
+                "connection-probe",
                 "failure",
                 Some("too-many-failures"),
                 Some("192.0.2.21"),

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::Decoded;
+use crate::text::FastFind;
 
 pub fn decode(message: &str) -> Option<Decoded<'_>> {
     let m = message.trim_start_matches(' ');
@@ -33,8 +34,8 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
         bsd(rest, Outcome::Failure)?
     } else if let Some(rest) = m.strip_prefix("failed: ") {
         // `failed: ttyq4 changing from alice to root`
-        let (_tty, rest) = rest.split_once(" changing from ")?;
-        let (user, target) = rest.split_once(" to ")?;
+        let (_tty, rest) = rest.fsplit_once(" changing from ")?;
+        let (user, target) = rest.fsplit_once(" to ")?;
         (Outcome::Failure, name(user)?, name(target)?)
     } else {
         bsd(m, Outcome::Success)?
@@ -49,14 +50,14 @@ type Parsed<'a> = (Outcome, Option<&'a str>, Option<&'a str>);
 
 /// `root) alice on pts/0`.
 fn util_linux(rest: &str, outcome: Outcome) -> Option<Parsed<'_>> {
-    let (target, rest) = rest.split_once(") ")?;
-    let (user, _tty) = rest.split_once(" on ")?;
+    let (target, rest) = rest.fsplit_once(") ")?;
+    let (user, _tty) = rest.fsplit_once(" on ")?;
     Some((outcome, name(user)?, name(target)?))
 }
 
 /// `root by alice`.
 fn sulog(rest: &str, outcome: Outcome) -> Option<Parsed<'_>> {
-    let (target, user) = rest.split_once(" by ")?;
+    let (target, user) = rest.fsplit_once(" by ")?;
     Some((outcome, name(user)?, name(target)?))
 }
 
@@ -69,8 +70,8 @@ fn tty_pair(rest: &str, outcome: Outcome) -> Option<Parsed<'_>> {
 
 /// `alice to root on /dev/ttyp1`.
 fn bsd(rest: &str, outcome: Outcome) -> Option<Parsed<'_>> {
-    let (user, rest) = rest.split_once(" to ")?;
-    let (target, _tty) = rest.split_once(" on ")?;
+    let (user, rest) = rest.fsplit_once(" to ")?;
+    let (target, _tty) = rest.fsplit_once(" on ")?;
     Some((outcome, name(user)?, name(target)?))
 }
 

@@ -9,10 +9,11 @@ use std::borrow::Cow;
 use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::Decoded;
+use crate::text::FastFind;
 
 pub fn decode(message: &str) -> Option<Decoded<'_>> {
     let message = message.trim_start_matches(' ');
-    let (user, rest) = message.split_once(" : ")?;
+    let (user, rest) = message.fsplit_once(" : ")?;
     let user = user.trim_end_matches(' ');
     // A sudo user name is one token; anything else (`pam_unix(sudo:auth): …` has no ` : `,
     // but other programs' text might) is not this format.
@@ -22,7 +23,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
     let (problem, fields) = if starts_with_field(rest) {
         ("", rest)
     } else {
-        rest.split_once(" ; ").unwrap_or((rest, ""))
+        rest.fsplit_once(" ; ").unwrap_or((rest, ""))
     };
     let (outcome, reason) = classify(problem)?;
     let mut e = Event::new(Dataset::Sudo, Action::PrivilegeEscalation, outcome);
@@ -34,7 +35,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
             e.command_line = (!command.is_empty()).then_some(Cow::Borrowed(command));
             break;
         }
-        let (field, tail) = rest.split_once(" ; ").unwrap_or((rest, ""));
+        let (field, tail) = rest.fsplit_once(" ; ").unwrap_or((rest, ""));
         if let Some(target) = field.strip_prefix("USER=") {
             if !target.is_empty() {
                 e.user_target_name = Some(Cow::Borrowed(target));

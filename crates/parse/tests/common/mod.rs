@@ -15,7 +15,10 @@ pub fn corpus() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("the shared corpus is missing at {} (CI=true)", dir.display());
+        panic!(
+            "the shared corpus is missing at {} (CI=true)",
+            dir.display()
+        );
     }
     eprintln!("skipping: no shared corpus at {}", dir.display());
     None
