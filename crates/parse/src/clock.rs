@@ -43,10 +43,6 @@ pub struct YearResolver {
     cached_days: i64,
 }
 
-const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
-
 impl YearResolver {
     pub fn new(rule: YearRule, zone: Zone) -> Self {
         let year = match rule {
@@ -73,8 +69,21 @@ impl YearResolver {
     /// Parses `Mmm dd hh:mm:ss` (day space- or zero-padded, or one digit) at the start of `b`.
     /// Returns the timestamp and the bytes used.
     pub fn parse_bsd(&mut self, b: &[u8]) -> Option<(Timestamp, usize)> {
-        let mon = b.get(..3)?;
-        let month = MONTHS.iter().position(|m| m.as_slice() == mon)? as u32 + 1;
+        let month = match b.get(..3)? {
+            b"Jan" => 1,
+            b"Feb" => 2,
+            b"Mar" => 3,
+            b"Apr" => 4,
+            b"May" => 5,
+            b"Jun" => 6,
+            b"Jul" => 7,
+            b"Aug" => 8,
+            b"Sep" => 9,
+            b"Oct" => 10,
+            b"Nov" => 11,
+            b"Dec" => 12,
+            _ => return None,
+        };
         if b.get(3) != Some(&b' ') {
             return None;
         }

@@ -224,9 +224,14 @@ fn header(line: &str, mut at: usize, timestamp: Option<Timestamp>) -> Frame<'_> 
     f
 }
 
+/// End of the space-delimited token at `at`. Header tokens are short, so a plain loop that
+/// stops at the first space beats a vector search over the rest of the line.
 fn token_end(b: &[u8], at: usize) -> usize {
     let at = at.min(b.len());
-    crate::text::find_byte(b' ', &b[at..]).map_or(b.len(), |p| at + p)
+    b[at..]
+        .iter()
+        .position(|&c| c == b' ')
+        .map_or(b.len(), |p| at + p)
 }
 
 /// The message starts after the tag and its one space; extra padding (sudo's `sudo:   user`)
@@ -251,19 +256,47 @@ fn tag(line: &str, start: usize, end: usize) -> Option<(&str, Option<u32>, usize
     let t = t.strip_suffix(':')?;
     let (prog, pid) = match t.strip_suffix(']') {
         Some(head) => {
-            let open = head.rfind('[')?;
-            (&head[..open], Some(head[open + 1..].parse::<u32>().ok()?))
+            let open = head.bytes().rposition(|c| c == b'[')?;
+            (
+                &head[..open],
+                Some(parse_pid(&head.as_bytes()[open + 1..])?),
+            )
         }
         None => (t, None),
     };
     valid_program(prog).then_some((prog, pid, end))
 }
 
+/// A decimal pid: 1–10 digits that fit a u32.
+fn parse_pid(d: &[u8]) -> Option<u32> {
+    if d.is_empty() || d.len() > 10 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + (c - b'0') as u64;
+    }
+    u32::try_from(n).ok()
+}
+
+/// Bytes a syslog tag's program name may hold (a table: this runs on every line).
+const PROGRAM_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'/' | b'(' | b')' | b'@');
+        c += 1;
+    }
+    t
+};
+
 fn valid_program(p: &str) -> bool {
-    !p.is_empty()
-        && p.bytes().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b'(' | b')' | b'@')
-        })
+    !p.is_empty() && p.bytes().all(|c| PROGRAM_BYTE[c as usize])
 }
 
 #[cfg(test)]

@@ -12,7 +12,24 @@ use rustc_hash::FxHasher;
 use super::reader::InputIssues;
 
 type Fx = BuildHasherDefault<FxHasher>;
-type Key = (Action, Outcome, Option<Dataset>, Option<&'static str>);
+/// Counted by the reason's address: reasons are static literals, so this skips hashing their
+/// text on every event; equal texts at different addresses are merged when rendering.
+type Key = (Action, Outcome, Option<Dataset>, Option<Reason>);
+
+#[derive(Debug, Clone, Copy)]
+struct Reason(&'static str);
+
+impl PartialEq for Reason {
+    fn eq(&self, o: &Self) -> bool {
+        std::ptr::eq(self.0, o.0)
+    }
+}
+impl Eq for Reason {}
+impl std::hash::Hash for Reason {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_usize(self.0.as_ptr() as usize);
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -46,7 +63,7 @@ impl Summary {
         }
         *self
             .kinds
-            .entry((action, e.outcome, e.dataset, e.reason))
+            .entry((action, e.outcome, e.dataset, e.reason.map(Reason)))
             .or_default() += 1;
         let failure = e.outcome == Outcome::Failure || action == Action::ConnectionProbe;
         if let Some(a) = e.source_address.as_deref() {
@@ -98,8 +115,13 @@ impl Summary {
         );
 
         let _ = writeln!(s, "\nevents by action / outcome / dataset / reason");
-        let mut kinds: Vec<_> = self.kinds.iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let mut merged: HashMap<(Action, Outcome, Option<Dataset>, Option<&str>), u64> =
+            HashMap::new();
+        for ((a, o, d, r), n) in &self.kinds {
+            *merged.entry((*a, *o, *d, r.map(|r| r.0))).or_default() += n;
+        }
+        let mut kinds: Vec<_> = merged.into_iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         for ((action, outcome, dataset, reason), n) in kinds {
             let _ = writeln!(
                 s,
