@@ -1,11 +1,13 @@
 #![no_main]
 //! The PAM decoder on arbitrary (service, message) pairs: must never panic.
 use libfuzzer_sys::fuzz_target;
+use logward_parse::decoders::pam;
+use logward_parse::Decoded;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         let (service, msg) = s.split_once('\n').unwrap_or(("sshd", s));
-        let _ = logward_parse::decoders::pam::decode(service, None, msg);
-        let _ = logward_parse::decoders::pam::decode(service, Some("pam_unix"), msg);
+        let _ = Decoded::run(|e| pam::decode(service, None, msg, e));
+        let _ = Decoded::run(|e| pam::decode(service, Some("pam_unix"), msg, e));
     }
 });

@@ -1,9 +1,10 @@
 #![no_main]
 //! The `sshd` decoder on arbitrary messages: must never panic.
 use libfuzzer_sys::fuzz_target;
+use logward_parse::Decoded;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(msg) = std::str::from_utf8(data) {
-        let _ = logward_parse::decoders::sshd::decode(msg);
+        let _ = Decoded::run(|e| logward_parse::decoders::sshd::decode(msg, e));
     }
 });

@@ -7,7 +7,7 @@
 //! names are compared as text, never resolved.
 //!
 //! **Ambiguous peers.** When a decoder found the peer in more than one place
-//! ([`Decoded::ambiguous_peers`], an injection attempt in a user name or auth-info), the
+//! ([`Found::ambiguous_peers`], an injection attempt in a user name or auth-info), the
 //! correlator keeps the candidate this process is already known to talk to; when it knows
 //! none (or none of them), it clears `source.*`: an event without a peer is better than an
 //! event that blames an address the attacker chose.
@@ -19,7 +19,9 @@ use std::net::IpAddr;
 use logward_core::event::parse_ip;
 use logward_core::{Action, Event, Outcome};
 
-use crate::decoders::Decoded;
+#[cfg(doc)]
+use crate::decoders::Found;
+use crate::decoders::Peer;
 
 /// How many sshd processes are remembered at once.
 pub const MAX_SESSIONS: usize = 16_384;
@@ -97,14 +99,16 @@ impl Session {
 }
 
 impl Correlator {
-    /// Looks at one decoded line of `program[pid]` on `host`, filling or settling its peer
-    /// and remembering what it names.
-    pub fn observe(
+    /// Looks at one decoded line of `program[pid]` on `host` (its event and the ambiguous
+    /// peers its decoder reported), filling or settling its peer and remembering what it
+    /// names.
+    pub fn observe<'a>(
         &mut self,
         host: Option<&str>,
         program: Option<&str>,
         pid: Option<u32>,
-        decoded: &mut Decoded<'_>,
+        e: &mut Event<'a>,
+        ambiguous_peers: &[Peer<'a>],
     ) {
         let key = match pid {
             Some(pid) if is_sshd(program) => Some((self.host_id(host.unwrap_or("")), pid)),
@@ -112,30 +116,26 @@ impl Correlator {
         };
         let Some(key) = key else {
             // No session to ask: an ambiguous peer is withheld.
-            if !decoded.ambiguous_peers.is_empty() {
-                clear_source(&mut decoded.event);
+            if !ambiguous_peers.is_empty() {
+                clear_source(e);
             }
             return;
         };
 
-        if !decoded.ambiguous_peers.is_empty() {
+        if !ambiguous_peers.is_empty() {
             let known = self
                 .sessions
                 .get(&key)
                 .filter(|s| !s.closed)
-                .and_then(|s| decoded.ambiguous_peers.iter().find(|(a, _)| s.knows(a)));
+                .and_then(|s| ambiguous_peers.iter().find(|(a, _)| s.knows(a)));
             match known {
-                Some((addr, port)) => {
-                    let (addr, port) = (addr.clone(), *port);
-                    decoded.event.set_source(addr, port);
-                }
-                None => clear_source(&mut decoded.event),
+                Some((addr, port)) => e.set_source(addr.clone(), *port),
+                None => clear_source(e),
             }
             // Nothing is learnt from an ambiguous line.
             return;
         }
 
-        let e = &mut decoded.event;
         match e.source_address.as_deref() {
             Some(addr) => {
                 if addr.len() > MAX_PEER {
@@ -264,12 +264,32 @@ impl Correlator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decoders;
+    use crate::decoders::{self, Decoded};
     use std::borrow::Cow;
 
+    fn dec(msg: &str) -> Decoded<'_> {
+        Decoded::run(|e| decoders::decode("sshd", msg, e)).unwrap_or_else(|| panic!("{msg}"))
+    }
+
+    fn observe<'a>(
+        c: &mut Correlator,
+        host: &str,
+        program: &str,
+        pid: Option<u32>,
+        d: &mut Decoded<'a>,
+    ) {
+        c.observe(
+            Some(host),
+            Some(program),
+            pid,
+            &mut d.event,
+            &d.ambiguous_peers,
+        );
+    }
+
     fn run<'a>(c: &mut Correlator, pid: u32, msg: &'a str) -> Decoded<'a> {
-        let mut d = decoders::decode("sshd", msg).unwrap_or_else(|| panic!("{msg}"));
-        c.observe(Some("h"), Some("sshd"), Some(pid), &mut d);
+        let mut d = dec(msg);
+        observe(c, "h", "sshd", Some(pid), &mut d);
         d
     }
 
@@ -298,12 +318,8 @@ mod tests {
             "Disconnecting: Too many authentication failures for root [preauth]",
         );
         assert_eq!(src(&d), None, "another pid knows nothing");
-        let mut d = decoders::decode(
-            "sshd",
-            "Disconnecting: Too many authentication failures [preauth]",
-        )
-        .unwrap();
-        c.observe(Some("other"), Some("sshd"), Some(1), &mut d);
+        let mut d = dec("Disconnecting: Too many authentication failures [preauth]");
+        observe(&mut c, "other", "sshd", Some(1), &mut d);
         assert_eq!(src(&d), None, "another host knows nothing");
     }
 
@@ -329,8 +345,10 @@ mod tests {
         let d = run(&mut c, 9, line);
         assert_eq!(src(&d), Some("127.0.0.49"));
         // Non-sshd programs have no sessions.
-        let mut d = decoders::decode("daemon", "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=x ruser= rhost=192.0.2.86 user=test rhost=192.0.2.136").unwrap();
-        c.observe(Some("h"), Some("daemon"), None, &mut d);
+        let m = "pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=x ruser= rhost=192.0.2.86 user=test rhost=192.0.2.136";
+        let mut d = Decoded::run(|e| decoders::decode("daemon", m, e)).unwrap();
+        assert_eq!(d.ambiguous_peers.len(), 2);
+        observe(&mut c, "h", "daemon", None, &mut d);
         assert_eq!(src(&d), None);
     }
 
@@ -363,12 +381,8 @@ mod tests {
             4,
             "Received disconnect from 192.0.2.95 port 5:11: disconnected by user",
         );
-        let mut d = decoders::decode(
-            "sshd",
-            "pam_unix(sshd:session): session closed for user bob",
-        )
-        .unwrap();
-        c.observe(Some("h"), Some("sshd"), Some(4), &mut d);
+        let mut d = dec("pam_unix(sshd:session): session closed for user bob");
+        observe(&mut c, "h", "sshd", Some(4), &mut d);
         assert_eq!(src(&d), Some("192.0.2.95"));
         // pid reused by a scanner: no stale peer.
         let d = run(
@@ -394,7 +408,7 @@ mod tests {
             name.push_str(&format!("h{i}"));
             let mut d = Decoded::from(Event::default());
             d.event.set_source(Cow::Borrowed("192.0.2.1"), None);
-            c.observe(Some(&name), Some("sshd"), Some(1), &mut d);
+            observe(&mut c, &name, "sshd", Some(1), &mut d);
         }
         assert!(c.hosts.len() <= MAX_HOSTS);
         // A host seen before the reset must not inherit another host's session.
@@ -403,7 +417,7 @@ mod tests {
             Action::ConnectionProbe,
             Outcome::Failure,
         ));
-        c.observe(Some("h0"), Some("sshd"), Some(1), &mut d);
+        observe(&mut c, "h0", "sshd", Some(1), &mut d);
         assert_eq!(src(&d), None);
     }
 
@@ -416,7 +430,7 @@ mod tests {
             line.push_str("Connection from 192.0.2.49 port 1");
             let mut d = Decoded::from(Event::default());
             d.event.set_source(Cow::Borrowed("192.0.2.49"), Some(1));
-            c.observe(Some("h"), Some("sshd"), Some(pid), &mut d);
+            observe(&mut c, "h", "sshd", Some(pid), &mut d);
         }
         assert_eq!(c.len(), MAX_SESSIONS);
         assert_eq!(c.order.len(), MAX_SESSIONS);
@@ -426,19 +440,14 @@ mod tests {
             Action::ConnectionProbe,
             Outcome::Failure,
         ));
-        c.observe(Some("h"), Some("sshd"), Some(0), &mut d);
+        observe(&mut c, "h", "sshd", Some(0), &mut d);
         assert_eq!(src(&d), None);
         let mut d = Decoded::from(Event::new(
             logward_core::Dataset::Sshd,
             Action::ConnectionProbe,
             Outcome::Failure,
         ));
-        c.observe(
-            Some("h"),
-            Some("sshd"),
-            Some(MAX_SESSIONS as u32 + 99),
-            &mut d,
-        );
+        observe(&mut c, "h", "sshd", Some(MAX_SESSIONS as u32 + 99), &mut d);
         assert_eq!(src(&d), Some("192.0.2.49"));
     }
 }

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use logward_core::{Action, Event};
 
 pub use clock::{YearResolver, YearRule, Zone};
-pub use decoders::Decoded;
+pub use decoders::{Decoded, Found};
 pub use frame::Frame;
 
 /// Lines longer than this are cut (on a UTF-8 boundary) before decoding and counted.
@@ -46,8 +46,21 @@ impl LineDecoder {
 
     /// Decodes one line (without its newline). Always returns an event: a line no decoder
     /// recognises is `event.action: unknown` with its message kept.
+    ///
+    /// The returned event is copied once (472 bytes) into the caller's variable; a hot loop
+    /// saves that by calling [`LineDecoder::decode_into`] on its own `Event::default()`.
+    #[inline]
     pub fn decode<'a>(&mut self, line: &'a str) -> Event<'a> {
-        let frame = frame::frame(line, &mut self.years);
+        let mut e = Event::default();
+        self.decode_into(line, &mut e);
+        e
+    }
+
+    /// [`LineDecoder::decode`] into an event the caller provides, which must be fresh
+    /// (`Event::default()`, or with only fields no decoder or framing writes — `log.file.*`,
+    /// `log.offset`, `event.original` — set). The decoders fill it in place: one event per
+    /// line, never built in a decoder and moved out.
+    pub fn decode_into<'a>(&mut self, line: &'a str, e: &mut Event<'a>) {
         let Frame {
             timestamp,
             host,
@@ -58,19 +71,33 @@ impl LineDecoder {
             facility,
             unit,
             journald,
-        } = frame;
-        let decoded = match &message {
-            &Cow::Borrowed(msg) => program.as_deref().and_then(|p| decoders::decode(p, msg)),
-            // Journal messages are owned by the frame; decode, then detach from them.
-            Cow::Owned(msg) => program
-                .as_deref()
-                .and_then(|p| decoders::decode(p, msg))
-                .map(Decoded::into_owned),
+        } = frame::frame(line, &mut self.years);
+        let found = match (&message, program.as_deref()) {
+            (_, None) => None,
+            (&Cow::Borrowed(msg), Some(p)) => decoders::decode(p, msg, e),
+            // Journal messages are owned by the frame: decode, then detach from them.
+            (Cow::Owned(msg), Some(p)) => {
+                let mut local = Event::default();
+                decoders::decode(p, msg, &mut local).map(|found| {
+                    decoders::move_owned(local, e);
+                    found.into_owned()
+                })
+            }
         };
-        let mut decoded = decoded.unwrap_or_else(|| Decoded::from(unknown_event()));
-        self.correlator
-            .observe(host.as_deref(), program.as_deref(), pid, &mut decoded);
-        let mut e = decoded.event;
+        let ambiguous_peers = match found {
+            Some(found) => found.ambiguous_peers,
+            None => {
+                e.action = Some(Action::Unknown);
+                Vec::new()
+            }
+        };
+        self.correlator.observe(
+            host.as_deref(),
+            program.as_deref(),
+            pid,
+            e,
+            &ambiguous_peers,
+        );
         e.timestamp = timestamp;
         e.host_name = host;
         e.process_name = program;
@@ -80,14 +107,6 @@ impl LineDecoder {
         e.systemd_unit = unit;
         e.journald = journald;
         e.message = Some(message);
-        e
-    }
-}
-
-fn unknown_event<'a>() -> Event<'a> {
-    Event {
-        action: Some(Action::Unknown),
-        ..Event::default()
     }
 }
 
@@ -105,5 +124,20 @@ mod tests {
         assert_eq!(e.message.as_deref(), Some("(root) CMD (run-parts)"));
         assert_eq!(e.host_name.as_deref(), Some("web01"));
         assert_eq!(e.process_pid, Some(77));
+    }
+
+    #[test]
+    fn unknown_lines_carry_no_half_decoded_fields() {
+        let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
+        // sshd's decoder writes the user and reason before finding the peer empty.
+        let e = d.decode("Nov 22 10:00:01 web01 sshd[77]: User bob from  not allowed because x");
+        assert_eq!(e.action(), Action::Unknown);
+        assert!(decoders::decoder_fields_unset(&Event {
+            action: None,
+            ..e.clone()
+        }));
+        assert_eq!(e.user_name, None);
+        assert_eq!(e.reason, None);
+        assert_eq!(e.dataset, None);
     }
 }

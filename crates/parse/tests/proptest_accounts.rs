@@ -140,32 +140,32 @@ proptest! {
 
     #[test]
     fn sudo_never_panics(m in message()) {
-        if let Some(d) = sudo::decode(&m) { borrows_from(&m, &d); }
+        if let Some(d) = Decoded::run(|e| sudo::decode(&m, e)) { borrows_from(&m, &d); }
     }
 
     #[test]
     fn su_never_panics(m in message()) {
-        if let Some(d) = su::decode(&m) { borrows_from(&m, &d); }
+        if let Some(d) = Decoded::run(|e| su::decode(&m, e)) { borrows_from(&m, &d); }
     }
 
     #[test]
     fn shadow_never_panics(m in message(), p in prop::sample::select(&["useradd", "usermod", "gpasswd", "passwd", "x"][..])) {
-        if let Some(d) = shadow::decode(p, &m) { borrows_from(&m, &d); }
+        if let Some(d) = Decoded::run(|e| shadow::decode(p, &m, e)) { borrows_from(&m, &d); }
     }
 
     #[test]
     fn logind_never_panics(m in message()) {
-        if let Some(d) = logind::decode(&m) { borrows_from(&m, &d); }
+        if let Some(d) = Decoded::run(|e| logind::decode(&m, e)) { borrows_from(&m, &d); }
     }
 
     #[test]
     fn login_never_panics(m in message()) {
-        if let Some(d) = login::decode(&m) { borrows_from(&m, &d); }
+        if let Some(d) = Decoded::run(|e| login::decode(&m, e)) { borrows_from(&m, &d); }
     }
 
     /// Through the dispatcher too, as the framer would call it.
     #[test]
     fn dispatch_never_panics(m in message(), p in prop::sample::select(&["sudo", "su", "useradd", "chpasswd", "systemd-logind", "login"][..])) {
-        let _ = logward_parse::decoders::decode(p, &m);
+        let _ = Decoded::run(|e| logward_parse::decoders::decode(p, &m, e));
     }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use logward_parse::decoders::{pam, sshd};
+use logward_parse::decoders::{pam, sshd, Decoded};
 use proptest::prelude::*;
 
 /// Seeds written here (forms only; values are made up), extended with the corpus's sshd and
@@ -115,9 +115,9 @@ fn mutate(line: &str, other: &str, ms: &[Mutation]) -> String {
 /// Everything the decoders can do to one message.
 fn exercise(msg: &str) {
     for d in [
-        sshd::decode(msg),
-        pam::decode("sshd", None, msg),
-        pam::decode("su", Some("pam_unix"), msg),
+        Decoded::run(|e| sshd::decode(msg, e)),
+        Decoded::run(|e| pam::decode("sshd", None, msg, e)),
+        Decoded::run(|e| pam::decode("su", Some("pam_unix"), msg, e)),
     ]
     .into_iter()
     .flatten()

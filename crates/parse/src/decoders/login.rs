@@ -15,10 +15,32 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
-use super::Decoded;
+use super::{guarded, start, Found};
 use crate::text::FastFind;
 
-pub fn decode(message: &str) -> Option<Decoded<'_>> {
+/// Decodes one login(1) message into `e`; `None` (and `e` untouched) when it is not one.
+pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    guarded(e, |e| {
+        let (outcome, reason, user, host) = parse(message)?;
+        start(e, Dataset::Login, Action::UserLogin, outcome);
+        e.reason = reason;
+        e.user_name = user.map(Cow::Borrowed);
+        if let Some(host) = host {
+            e.set_source(Cow::Borrowed(host), None);
+        }
+        Found::yes()
+    })
+}
+
+/// (outcome, reason, user, remote host).
+type Parsed<'a> = (
+    Outcome,
+    Option<&'static str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+fn parse(message: &str) -> Option<Parsed<'_>> {
     let m = message.trim_start_matches(' ');
     if let Some(rest) = m.strip_prefix("FAILED LOGIN ") {
         // util-linux `1 FROM …`, `SESSION FROM …`; shadow `(1) on …`.
@@ -81,7 +103,7 @@ fn skip_count(s: &str) -> Option<&str> {
 
 /// After the count: `FROM host FOR user, reason` / `ON tty FOR user, reason` (util-linux) or
 /// ` on 'tty'[ from 'host'] FOR 'user', reason` (shadow).
-fn failed<'a>(rest: &'a str, reason: Option<&'static str>) -> Option<Decoded<'a>> {
+fn failed<'a>(rest: &'a str, reason: Option<&'static str>) -> Option<Parsed<'a>> {
     let (host, rest) = place(rest)?;
     let rest = rest.trim_start_matches(' ').strip_prefix("FOR ")?;
     let (user, why) = if let Some(q) = rest.strip_prefix('\'') {
@@ -158,19 +180,18 @@ fn event<'a>(
     reason: Option<&'static str>,
     user: Option<&'a str>,
     host: Option<&'a str>,
-) -> Decoded<'a> {
-    let mut e = Event::new(Dataset::Login, Action::UserLogin, outcome);
-    e.reason = reason;
-    e.user_name = user.map(Cow::Borrowed);
-    if let Some(host) = host {
-        e.set_source(Cow::Borrowed(host), None);
-    }
-    Decoded::from(e)
+) -> Parsed<'a> {
+    (outcome, reason, user, host)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decoders::Decoded;
+
+    fn decode(m: &str) -> Option<Decoded<'_>> {
+        Decoded::run(|e| super::decode(m, e))
+    }
     use std::net::IpAddr;
 
     fn ev(m: &str) -> Event<'_> {

@@ -9,10 +9,21 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
-use super::Decoded;
+use super::{guarded, start, Found};
 use crate::text::FastFind;
 
-pub fn decode(message: &str) -> Option<Decoded<'_>> {
+/// Decodes one systemd-logind message into `e`; `None` (and `e` untouched) when it is not
+/// about a session.
+pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    guarded(e, |e| {
+        let (action, user) = parse(message)?;
+        start(e, Dataset::Logind, action, Outcome::Success);
+        e.user_name = user.map(Cow::Borrowed);
+        Found::yes()
+    })
+}
+
+fn parse(message: &str) -> Option<(Action, Option<&str>)> {
     let m = message.trim_start_matches(' ');
     if let Some(rest) = m.strip_prefix("New session ") {
         let (id, rest) = rest.fsplit_once(" of user ")?;
@@ -24,9 +35,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
         if user.is_empty() || user.contains(' ') {
             return None;
         }
-        let mut e = Event::new(Dataset::Logind, Action::SessionStart, Outcome::Success);
-        e.user_name = Some(Cow::Borrowed(user));
-        return Some(Decoded::from(e));
+        return Some((Action::SessionStart, Some(user)));
     }
     let id = if let Some(rest) = m.strip_prefix("Removed session ") {
         rest.strip_suffix('.')?
@@ -36,11 +45,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
         return None;
     };
     session_id(id)?;
-    Some(Decoded::from(Event::new(
-        Dataset::Logind,
-        Action::UserLogout,
-        Outcome::Success,
-    )))
+    Some((Action::UserLogout, None))
 }
 
 /// A session id as logind writes it (`42`, `c1`), optionally quoted.
@@ -55,6 +60,11 @@ fn session_id(id: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decoders::Decoded;
+
+    fn decode(m: &str) -> Option<Decoded<'_>> {
+        Decoded::run(|e| super::decode(m, e))
+    }
 
     fn ev(m: &str) -> Event<'_> {
         decode(m)

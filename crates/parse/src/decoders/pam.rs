@@ -9,14 +9,14 @@
 //! ` rhost=H` is a candidate when followed by end of line, ` [preauth]` or blanks and `user=`;
 //! the leftmost candidate wins (which puts any later ` rhost=` inside U, as the format says).
 //! When several candidates remain the line is ambiguous and all are listed in
-//! [`Decoded::ambiguous_peers`], so the correlator keeps the one the session knows or none.
+//! [`Found::ambiguous_peers`], so the correlator keeps the one the session knows or none.
 
 use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::sshd::find_spaced;
-use super::Decoded;
+use super::{guarded, start, Found};
 use crate::text;
 use crate::text::FastFind;
 
@@ -27,17 +27,27 @@ use crate::text::FastFind;
 /// which): a PAM line repeats what the service itself logs about the same attempt (sshd's
 /// `Failed password`, sudo's `incorrect password attempts`), so rules that count attempts the
 /// way fail2ban does count the service's own dataset, and can still see PAM's view.
-pub fn decode<'a>(service: &str, module: Option<&str>, message: &'a str) -> Option<Decoded<'a>> {
-    let mut d = decode_service(service, module, message)?;
-    d.event.dataset = Some(Dataset::Pam);
-    Some(d)
+///
+/// Writes into `e`; `None` (and `e` untouched) when the message is not a PAM line it knows.
+pub fn decode<'a>(
+    service: &str,
+    module: Option<&str>,
+    message: &'a str,
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
+    guarded(e, |e| {
+        let found = decode_service(service, module, message, e)?;
+        e.dataset = Some(Dataset::Pam);
+        Some(found)
+    })
 }
 
 fn decode_service<'a>(
     service: &str,
     module: Option<&str>,
     message: &'a str,
-) -> Option<Decoded<'a>> {
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
     let message = message.trim_end_matches([' ', '\t', '\r']);
     let (module, svc, body): (&str, &str, &'a str) = if let Some(m) = module {
         let body = message
@@ -60,7 +70,7 @@ fn decode_service<'a>(
             (m, service, rest.strip_prefix(": ")?)
         }
     } else if let Some(r) = message.strip_prefix("PAM ") {
-        return more_failures(service, r);
+        return more_failures(service, r, e);
     } else {
         return None;
     };
@@ -68,38 +78,40 @@ fn decode_service<'a>(
     let (dataset, action) = service_kind(svc);
 
     if let Some(kv) = body.strip_prefix("authentication failure; ") {
-        return Some(auth_failure(dataset, action, kv, "pam-failure"));
+        return auth_failure(dataset, action, kv, "pam-failure", e);
     }
     if body.starts_with("check pass; user unknown") {
-        let mut e = Event::new(dataset, action, Outcome::Failure);
+        start(e, dataset, action, Outcome::Failure);
         e.reason = Some("invalid-user");
-        return Some(e.into());
+        return Found::yes();
     }
     if let Some(r) = body.strip_prefix("session opened for user ") {
         let (user, by) = r.fsplit_once(" by ").unwrap_or((r, ""));
-        return Some(session(dataset, Action::SessionStart, user, by));
+        return session(dataset, Action::SessionStart, user, by, e);
     }
     if let Some(r) = body.strip_prefix("session closed for user ") {
-        return Some(session(dataset, Action::UserLogout, r, ""));
+        return session(dataset, Action::UserLogout, r, "", e);
     }
     match module {
         // `user zbadguy (4001) tally 6, deny 5`: pam_tally2 denies a locked account.
         "tally" | "tally2" => {
             let r = body.strip_prefix("user ")?;
             let (user, r) = text::word(r);
-            r.fcontains(" tally ")
-                .then(|| locked(dataset, action, user))
+            if !r.fcontains(" tally ") {
+                return None;
+            }
+            locked(dataset, action, user, e)
         }
         // `pam_systemd(sshd:session): Failed to create session: …`.
         "systemd" if body.starts_with("Failed to create session") => {
-            let mut e = Event::new(dataset, Action::SessionStart, Outcome::Failure);
+            start(e, dataset, Action::SessionStart, Outcome::Failure);
             e.reason = Some("session-failed");
-            Some(e.into())
+            Found::yes()
         }
         "faillock" => {
             let r = body.strip_prefix("Consecutive login failures for user ")?;
             let (user, _) = text::word(r);
-            Some(locked(dataset, action, user))
+            locked(dataset, action, user, e)
         }
         _ => None,
     }
@@ -128,8 +140,14 @@ fn strip_uid(s: &str) -> &str {
     }
 }
 
-fn session<'a>(dataset: Dataset, action: Action, user: &'a str, by: &'a str) -> Decoded<'a> {
-    let mut e = Event::new(dataset, action, Outcome::Success);
+fn session<'a>(
+    dataset: Dataset,
+    action: Action,
+    user: &'a str,
+    by: &'a str,
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
+    start(e, dataset, action, Outcome::Success);
     let user = non_empty(strip_uid(user.trim_end_matches(' ')));
     let by = non_empty(strip_uid(by));
     if matches!(dataset, Dataset::Su | Dataset::Sudo) {
@@ -139,19 +157,24 @@ fn session<'a>(dataset: Dataset, action: Action, user: &'a str, by: &'a str) -> 
     } else {
         e.user_name = user.map(Cow::Borrowed);
     }
-    e.into()
+    Found::yes()
 }
 
-fn locked<'a>(dataset: Dataset, action: Action, user: &'a str) -> Decoded<'a> {
-    let mut e = Event::new(dataset, action, Outcome::Failure);
+fn locked<'a>(
+    dataset: Dataset,
+    action: Action,
+    user: &'a str,
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
+    start(e, dataset, action, Outcome::Failure);
     e.reason = Some("locked-out");
     e.user_name = non_empty(user).map(Cow::Borrowed);
-    e.into()
+    Found::yes()
 }
 
 /// `N more authentication failure[s]; logname= … rhost=H[  user=U]`: pam's summary when a
 /// client used up its retries.
-fn more_failures<'a>(service: &str, r: &'a str) -> Option<Decoded<'a>> {
+fn more_failures<'a>(service: &str, r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (n, r) = text::word(r);
     if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -160,7 +183,7 @@ fn more_failures<'a>(service: &str, r: &'a str) -> Option<Decoded<'a>> {
         .strip_prefix("more authentication failures; ")
         .or_else(|| r.strip_prefix("more authentication failure; "))?;
     let (dataset, action) = service_kind(service);
-    Some(auth_failure(dataset, action, kv, "pam-summary"))
+    auth_failure(dataset, action, kv, "pam-summary", e)
 }
 
 /// A ` rhost=H` that ends the structure: (position of the space, H, text after `user=`).
@@ -186,8 +209,9 @@ fn auth_failure<'a>(
     action: Action,
     kv: &'a str,
     reason: &'static str,
-) -> Decoded<'a> {
-    let mut e = Event::new(dataset, action, Outcome::Failure);
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
+    start(e, dataset, action, Outcome::Failure);
     e.reason = Some(reason);
     // R starts after ` ruser=`; candidates are searched after it.
     let ruser_at = if kv.starts_with("ruser=") {
@@ -228,24 +252,29 @@ fn auth_failure<'a>(
         _ => e.user_name = user.or(ruser).map(Cow::Borrowed),
     }
     let Some((_, host, _)) = chosen else {
-        return e.into();
+        return Found::yes();
     };
     if !host.is_empty() {
         e.set_source(Cow::Borrowed(host), None);
     }
-    let mut d = Decoded::from(e);
+    let mut found = Found::default();
     if count > 1 {
-        d.ambiguous_peers = cands()
+        found.ambiguous_peers = cands()
             .filter(|c| !c.1.is_empty())
             .map(|c| (Cow::Borrowed(c.1), None))
             .collect();
     }
-    d
+    Some(found)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decoders::Decoded;
+
+    fn decode<'a>(svc: &str, module: Option<&str>, m: &'a str) -> Option<Decoded<'a>> {
+        Decoded::run(|e| super::decode(svc, module, m, e))
+    }
 
     fn d<'a>(svc: &str, module: Option<&str>, m: &'a str) -> Decoded<'a> {
         decode(svc, module, m).unwrap_or_else(|| panic!("not decoded: {m}"))

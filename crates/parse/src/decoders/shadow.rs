@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
-use super::Decoded;
+use super::{guarded, start, Found};
 use crate::text::FastFind;
 
 pub fn is_shadow_program(program: &str) -> bool {
@@ -45,19 +45,22 @@ struct Named<'a> {
 }
 
 /// The program is not needed: the texts are distinct across the shadow-utils programs.
-pub fn decode<'a>(_program: &str, message: &'a str) -> Option<Decoded<'a>> {
+/// Decodes one shadow-utils message into `e`; `None` (and `e` untouched) when it is not one.
+pub fn decode<'a>(_program: &str, message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let m = message.trim_start_matches(' ');
     // userdel and groupdel end some texts with a line feed, which syslog daemons keep, drop
     // or escape as `#012`.
     let m = m.trim_end_matches(['\n', '\r']);
     let m = m.strip_suffix("#012").unwrap_or(m);
-    let (action, outcome, reason, n) = parse(m).or_else(|| actor_failure(m))?;
-    let mut e = Event::new(Dataset::Shadow, action, outcome);
-    e.reason = reason;
-    e.user_name = n.actor.filter(|s| !s.is_empty()).map(Cow::Borrowed);
-    e.user_target_name = n.target.filter(|s| !s.is_empty()).map(Cow::Borrowed);
-    e.group_name = n.group.filter(|s| !s.is_empty()).map(Cow::Borrowed);
-    Some(Decoded::from(e))
+    guarded(e, |e| {
+        let (action, outcome, reason, n) = parse(m).or_else(|| actor_failure(m))?;
+        start(e, Dataset::Shadow, action, outcome);
+        e.reason = reason;
+        e.user_name = n.actor.filter(|s| !s.is_empty()).map(Cow::Borrowed);
+        e.user_target_name = n.target.filter(|s| !s.is_empty()).map(Cow::Borrowed);
+        e.group_name = n.group.filter(|s| !s.is_empty()).map(Cow::Borrowed);
+        Found::yes()
+    })
 }
 
 type Parsed<'a> = (Action, Outcome, Option<&'static str>, Named<'a>);
@@ -430,6 +433,11 @@ fn until_comma(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decoders::Decoded;
+
+    fn decode<'a>(p: &str, m: &'a str) -> Option<Decoded<'a>> {
+        Decoded::run(|e| super::decode(p, m, e))
+    }
     use Action::*;
 
     /// (program, message, action, outcome, actor, target, group)

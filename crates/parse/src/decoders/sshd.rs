@@ -13,68 +13,75 @@
 //! - `Failed`/`Accepted` have attacker text on both sides (user name, auth-info), so every
 //!   ` from A port P sshN` followed by end, `: ` or ` [preauth]` is a candidate; when more than
 //!   one remains the leftmost goes in the event and all are listed in
-//!   [`Decoded::ambiguous_peers`] for the correlator to settle (or to withhold).
+//!   [`Found::ambiguous_peers`] for the correlator to settle (or to withhold).
 
 use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
-use super::Decoded;
+use super::{guarded, start, Found};
 use crate::text;
 use crate::text::FastFind;
 
-/// Decodes one sshd message. `None` when the form is not one sshd writes about logins,
-/// sessions or probes (PAM lines fall through to `pam::decode` in the dispatcher).
-pub fn decode(message: &str) -> Option<Decoded<'_>> {
+/// Decodes one sshd message into `e`. `None` (and `e` untouched) when the form is not one
+/// sshd writes about logins, sessions or probes (PAM lines fall through to `pam::decode` in
+/// the dispatcher).
+pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    guarded(e, |e| dispatch(message, e))
+}
+
+fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let msg = strip_noise(message);
     let (first, rest) = text::word(msg);
     match first {
-        "Accepted" => auth(rest, Outcome::Success),
-        "Failed" => auth(rest, Outcome::Failure),
+        "Accepted" => auth(rest, Outcome::Success, e),
+        "Failed" => auth(rest, Outcome::Failure, e),
         // Part of a multi-step authentication: not decided yet.
-        "Postponed" => auth(rest, Outcome::Unknown),
-        "Invalid" | "Illegal" => invalid_user(rest),
-        "Connection" => connection(rest),
-        "Disconnected" => disconnected(text::after(rest, "from ")?),
-        "Disconnecting:" => disconnecting_bare(rest),
-        "Disconnecting" => disconnecting_user(rest),
-        "Received" => received_disconnect(text::after(rest, "disconnect from ")?),
-        "User" => user_not_allowed(rest),
-        "ROOT" => root_refused(text::after(rest, "LOGIN REFUSED FROM ")?),
-        "refused" => refused_connect(text::after(rest, "connect from ")?),
-        "Did" => no_identification(text::after(
-            rest,
-            "not receive identification string from ",
-        )?),
+        "Postponed" => auth(rest, Outcome::Unknown, e),
+        "Invalid" | "Illegal" => invalid_user(rest, e),
+        "Connection" => connection(rest, e),
+        "Disconnected" => disconnected(text::after(rest, "from ")?, e),
+        "Disconnecting:" => disconnecting_bare(rest, e),
+        "Disconnecting" => disconnecting_user(rest, e),
+        "Received" => received_disconnect(text::after(rest, "disconnect from ")?, e),
+        "User" => user_not_allowed(rest, e),
+        "ROOT" => root_refused(text::after(rest, "LOGIN REFUSED FROM ")?, e),
+        "refused" => refused_connect(text::after(rest, "connect from ")?, e),
+        "Did" => no_identification(
+            text::after(rest, "not receive identification string from ")?,
+            e,
+        ),
         "Bad" if rest.starts_with("protocol") => {
-            bad_protocol(text::after(rest, "protocol version identification ")?)
+            bad_protocol(text::after(rest, "protocol version identification ")?, e)
         }
-        "kex_exchange_identification:" => Some(probe("no-identification").into()),
-        "banner" => banner_exchange(text::after(rest, "exchange: Connection from ")?),
-        "ssh_dispatch_run_fatal:" => dispatch_fatal(text::after(rest, "Connection from ")?),
-        "Timeout" => auth_timeout(text::after(rest, "before authentication for ")?),
-        "Unable" => negotiate(text::after(rest, "to negotiate ")?),
-        "no" if rest.starts_with("matching ") => Some(probe("negotiation-failed").into()),
-        "maximum" => max_attempts(text::after(rest, "authentication attempts exceeded for ")?),
-        "Read" | "Write" => socket_failed(rest),
-        "Corrupted" if rest.starts_with("MAC on input") => Some(probe("bad-protocol").into()),
-        "Bad" if rest.starts_with("packet length") => Some(probe("bad-protocol").into()),
+        "kex_exchange_identification:" => probe(e, "no-identification"),
+        "banner" => banner_exchange(text::after(rest, "exchange: Connection from ")?, e),
+        "ssh_dispatch_run_fatal:" => dispatch_fatal(text::after(rest, "Connection from ")?, e),
+        "Timeout" => auth_timeout(text::after(rest, "before authentication for ")?, e),
+        "Unable" => negotiate(text::after(rest, "to negotiate ")?, e),
+        "no" if rest.starts_with("matching ") => probe(e, "negotiation-failed"),
+        "maximum" => max_attempts(
+            text::after(rest, "authentication attempts exceeded for ")?,
+            e,
+        ),
+        "Read" | "Write" => socket_failed(rest, e),
+        "Corrupted" if rest.starts_with("MAC on input") => probe(e, "bad-protocol"),
+        "Bad" if rest.starts_with("packet length") => probe(e, "bad-protocol"),
         "Authentication" if rest.starts_with("refused: ") => {
-            Some(event(Action::UserLogin, Outcome::Failure, "bad-key").into())
+            event(e, Action::UserLogin, Outcome::Failure, "bad-key")
         }
-        "Address" => reverse_mapping_address(rest),
+        "Address" => reverse_mapping_address(rest, e),
         "reverse" => {
-            reverse_mapping_checking(text::after(rest, "mapping checking getaddrinfo for ")?)
+            reverse_mapping_checking(text::after(rest, "mapping checking getaddrinfo for ")?, e)
         }
-        "PAM:" => pam_error(rest),
+        "PAM:" => pam_error(rest, e),
         "input_userauth_request:" => {
             let (body, _) = preauth(text::after(rest, "invalid user ")?);
-            let mut e = event(Action::UserLogin, Outcome::Failure, "invalid-user");
             e.user_name = Some(Cow::Borrowed(body));
-            Some(e.into())
+            event(e, Action::UserLogin, Outcome::Failure, "invalid-user")
         }
-        "SSH:" => ssh_server(text::after(rest, "Server;Ltype: ")?),
-        "Magic" => magic_value(rest),
+        "SSH:" => ssh_server(text::after(rest, "Server;Ltype: ")?, e),
+        "Magic" => magic_value(rest, e),
         _ => None,
     }
 }
@@ -122,22 +129,29 @@ pub(crate) fn find_spaced<'a>(s: &'a str, pat: &'static str) -> impl Iterator<It
         .filter(move |&i| b.get(i..).is_some_and(|t| t.starts_with(pat.as_bytes())))
 }
 
-fn event<'a>(action: Action, outcome: Outcome, reason: &'static str) -> Event<'a> {
-    let mut e = Event::new(Dataset::Sshd, action, outcome);
+/// An sshd event of this action, outcome and reason.
+fn event<'a>(
+    e: &mut Event<'_>,
+    action: Action,
+    outcome: Outcome,
+    reason: &'static str,
+) -> Option<Found<'a>> {
+    start(e, Dataset::Sshd, action, outcome);
     e.reason = Some(reason);
-    e
+    Found::yes()
 }
 
-fn probe<'a>(reason: &'static str) -> Event<'a> {
-    event(Action::ConnectionProbe, Outcome::Failure, reason)
+fn probe<'a>(e: &mut Event<'_>, reason: &'static str) -> Option<Found<'a>> {
+    event(e, Action::ConnectionProbe, Outcome::Failure, reason)
 }
 
-fn with_source<'a>(mut e: Event<'a>, addr: &'a str, port: Option<u16>) -> Option<Decoded<'a>> {
+/// Sets the peer; `None` when there is none (the caller's fields are then reset).
+fn with_source<'a>(e: &mut Event<'a>, addr: &'a str, port: Option<u16>) -> Option<Found<'a>> {
     if addr.is_empty() {
         return None;
     }
     e.set_source(Cow::Borrowed(addr), port);
-    Some(e.into())
+    Found::yes()
 }
 
 /// Splits a trailing ` [preauth]`.
@@ -263,7 +277,7 @@ fn candidate(body: &str, at: usize) -> Option<Candidate<'_>> {
 }
 
 /// `Accepted|Failed METHOD for [invalid user ]U from A port P sshN[: INFO]`.
-fn auth(rest: &str, outcome: Outcome) -> Option<Decoded<'_>> {
+fn auth<'a>(rest: &'a str, outcome: Outcome, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (meth, rest) = text::word(rest);
     let body = rest.strip_prefix("for ")?;
     // Best strength and how many candidates have it.
@@ -302,7 +316,7 @@ fn auth(rest: &str, outcome: Outcome) -> Option<Decoded<'_>> {
         (_, _, Some("publickey" | "hostbased")) => Some("bad-key"),
         _ => Some("auth-failed"),
     };
-    let mut e = Event::new(Dataset::Sshd, Action::UserLogin, outcome);
+    start(e, Dataset::Sshd, Action::UserLogin, outcome);
     e.reason = reason;
     e.auth_method = auth_method;
     e.user_name = user.map(Cow::Borrowed);
@@ -316,20 +330,20 @@ fn auth(rest: &str, outcome: Outcome) -> Option<Decoded<'_>> {
         }
     }
     e.set_source(Cow::Borrowed(chosen.addr), chosen.port);
-    let mut d = Decoded::from(e);
+    let mut found = Found::default();
     if count > 1 {
         // Truly ambiguous: list every candidate of the winning strength.
-        d.ambiguous_peers = find_spaced(body, " from ")
+        found.ambiguous_peers = find_spaced(body, " from ")
             .filter_map(|at| candidate(body, at))
             .filter(|c| c.strength == chosen.strength)
             .map(|c| (Cow::Borrowed(c.addr), c.port))
             .collect();
     }
-    Some(d)
+    Some(found)
 }
 
 /// `Invalid user U from A[ port P]` (also the old `Illegal user`).
-fn invalid_user(rest: &str) -> Option<Decoded<'_>> {
+fn invalid_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let body = rest.strip_prefix("user ")?;
     let (body, p) = match body.frsplit_once(" port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
@@ -344,67 +358,66 @@ fn invalid_user(rest: &str) -> Option<Decoded<'_>> {
     if addr.contains(' ') {
         return None;
     }
-    let mut e = event(Action::UserLogin, Outcome::Failure, "invalid-user");
+    event(e, Action::UserLogin, Outcome::Failure, "invalid-user");
     e.user_name = Some(Cow::Borrowed(user));
     with_source(e, addr, p)
 }
 
 /// `Connection from …`, `Connection closed by …`, `Connection reset by …`.
-fn connection(rest: &str) -> Option<Decoded<'_>> {
+fn connection<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     if let Some(r) = rest.strip_prefix("from ") {
         let (addr, p, _) = head_addr(r)?;
-        let e = Event::new(Dataset::Sshd, Action::ConnectionOpened, Outcome::Unknown);
+        start(e, Dataset::Sshd, Action::ConnectionOpened, Outcome::Unknown);
         return with_source(e, addr, p);
     }
     let r = rest
         .strip_prefix("closed by ")
         .or_else(|| rest.strip_prefix("reset by "))?;
-    closed(r)
+    closed(r, e)
 }
 
 /// The peer side of a closed connection: `[invalid|authenticating ]user U ]A[ port P][ [preauth]]`.
 /// Before authentication it is a probe (fail2ban's ddos/aggressive modes); after, a plain close.
-fn closed(r: &str) -> Option<Decoded<'_>> {
+fn closed<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (body, pre) = preauth(r);
     let (prefix, addr, p) = tail_addr(body)?;
     let (user, _invalid) = user_prefix(prefix)?;
-    let mut e = if pre {
-        probe("preauth-disconnect")
+    if pre {
+        probe(e, "preauth-disconnect");
     } else {
-        Event::new(Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown)
-    };
+        start(e, Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown);
+    }
     e.user_name = user.map(Cow::Borrowed);
     with_source(e, addr, p)
 }
 
 /// `Disconnected from [invalid user U |authenticating user U |user U ]A port P[ [preauth]]`.
-fn disconnected(r: &str) -> Option<Decoded<'_>> {
-    closed(r)
+fn disconnected<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    closed(r, e)
 }
 
 /// `Disconnecting: Too many authentication failures[ for [invalid user ]U] [preauth]` and
 /// `Disconnecting: Change of username or service not allowed: …`. No peer on the line.
-fn disconnecting_bare(rest: &str) -> Option<Decoded<'_>> {
+fn disconnecting_bare<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (body, _) = preauth(rest);
     if let Some(r) = body.strip_prefix("Too many authentication failures") {
-        let mut e = event(Action::UserLogin, Outcome::Failure, "too-many-failures");
         if let Some(u) = r.strip_prefix(" for ") {
             let u = u.strip_prefix("invalid user ").unwrap_or(u);
             e.user_name = Some(Cow::Borrowed(u));
         }
-        return Some(e.into());
+        return event(e, Action::UserLogin, Outcome::Failure, "too-many-failures");
     }
     if body.starts_with("Change of username or service not allowed") {
-        return Some(event(Action::UserLogin, Outcome::Failure, "user-change").into());
+        return event(e, Action::UserLogin, Outcome::Failure, "user-change");
     }
     // `bad client public DH value`, `Packet corrupt`, `Corrupted check bytes on input` …:
     // the client broke the protocol.
-    Some(probe("bad-protocol").into())
+    probe(e, "bad-protocol")
 }
 
 /// `Disconnecting [invalid |authenticating ]user U A port P: REASON [preauth]`. REASON can
 /// quote user names, so every ` A port P: ` is a candidate; more than one is ambiguous.
-fn disconnecting_user(rest: &str) -> Option<Decoded<'_>> {
+fn disconnecting_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (body, _) = preauth(rest);
     let mut first: Option<(usize, usize, Option<u16>, &str)> = None;
     let mut count = 0;
@@ -425,9 +438,9 @@ fn disconnecting_user(rest: &str) -> Option<Decoded<'_>> {
             first = Some(c);
         }
     }
-    let (start, end, p, reason) = first?;
-    let prefix = body.get(..start)?.trim_end_matches(' ');
-    let addr = body.get(start..end)?;
+    let (from, to, p, reason) = first?;
+    let prefix = body.get(..from)?.trim_end_matches(' ');
+    let addr = body.get(from..to)?;
     let (user, _) = user_prefix(prefix)?;
     let why = if reason.starts_with("Too many authentication failures") {
         "too-many-failures"
@@ -444,19 +457,19 @@ fn disconnecting_user(rest: &str) -> Option<Decoded<'_>> {
     } else {
         Action::ConnectionProbe
     };
-    let mut e = event(action, Outcome::Failure, why);
+    event(e, action, Outcome::Failure, why);
     e.user_name = user.map(Cow::Borrowed);
-    let mut d = with_source(e, addr, p)?;
+    let mut found = with_source(e, addr, p)?;
     if count > 1 {
-        d.ambiguous_peers = cands()
+        found.ambiguous_peers = cands()
             .filter_map(|(s, e, p, _)| Some((Cow::Borrowed(body.get(s..e)?), p)))
             .collect();
     }
-    Some(d)
+    Some(found)
 }
 
 /// `Received disconnect from A[ port P]:[ ]CODE: TEXT[ [preauth]]`. TEXT is the client's.
-fn received_disconnect(r: &str) -> Option<Decoded<'_>> {
+fn received_disconnect<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (addr, rest) = text::word(r);
     let (addr, p, text) = match rest.strip_prefix("port ") {
         Some(pr) => {
@@ -468,24 +481,24 @@ fn received_disconnect(r: &str) -> Option<Decoded<'_>> {
     let (text, pre) = preauth(text);
     let text = text.trim_start_matches(' ');
     let (code, desc) = text.split_once(':').unwrap_or((text, ""));
-    let e = if pre {
-        probe("preauth-disconnect")
+    if pre {
+        probe(e, "preauth-disconnect");
     } else if code == "11" || desc.fcontains("disconnected by user") {
         // A normal logout (`11: disconnected by user`).
-        Event::new(Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown)
+        start(e, Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown);
     } else {
         // e.g. `3: com.jcraft.jsch.JSchException: Auth fail`: the client gave up failing.
-        probe("disconnect-error")
-    };
+        probe(e, "disconnect-error");
+    }
     with_source(e, addr, p)
 }
 
 /// `User U from H not allowed because REASON` (and `User U not allowed because …`).
 /// REASON is sshd's own text; U is an existing account name.
-fn user_not_allowed(rest: &str) -> Option<Decoded<'_>> {
+fn user_not_allowed<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let at = memchr::memmem::rfind(rest.as_bytes(), b" not allowed because ")?;
     let head = rest.get(..at)?;
-    let mut e = event(Action::UserLogin, Outcome::Failure, "not-allowed");
+    event(e, Action::UserLogin, Outcome::Failure, "not-allowed");
     match head.frsplit_once(" from ") {
         Some((user, host)) if !host.contains(' ') => {
             e.user_name = Some(Cow::Borrowed(user));
@@ -493,22 +506,22 @@ fn user_not_allowed(rest: &str) -> Option<Decoded<'_>> {
         }
         _ => {
             e.user_name = Some(Cow::Borrowed(head));
-            Some(e.into())
+            Found::yes()
         }
     }
 }
 
 /// `ROOT LOGIN REFUSED FROM A[ port P][ [preauth]]`.
-fn root_refused(r: &str) -> Option<Decoded<'_>> {
+fn root_refused<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (addr, p, _) = head_addr(r)?;
-    let mut e = event(Action::UserLogin, Outcome::Failure, "root-refused");
+    event(e, Action::UserLogin, Outcome::Failure, "root-refused");
     e.user_name = Some(Cow::Borrowed("root"));
     with_source(e, addr, p)
 }
 
 /// tcp-wrappers: `refused connect from NAME (ADDR)`; NAME may be `user@host` (client text),
 /// so the parenthesised address at the end is the peer.
-fn refused_connect(r: &str) -> Option<Decoded<'_>> {
+fn refused_connect<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let addr = match r.strip_suffix(')').and_then(|s| s.frsplit_once(" (")) {
         Some((_, a)) => a,
         None => r,
@@ -516,18 +529,20 @@ fn refused_connect(r: &str) -> Option<Decoded<'_>> {
     if addr.contains(' ') {
         return None;
     }
-    with_source(probe("refused"), addr, None)
+    probe(e, "refused");
+    with_source(e, addr, None)
 }
 
 /// `Did not receive identification string from A[ port P]`.
-fn no_identification(r: &str) -> Option<Decoded<'_>> {
+fn no_identification<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (addr, p, _) = head_addr(r)?;
-    with_source(probe("no-identification"), addr, p)
+    probe(e, "no-identification");
+    with_source(e, addr, p)
 }
 
 /// `Bad protocol version identification 'TEXT' from A[ port P]`: TEXT is the client's, so
 /// from the right.
-fn bad_protocol(r: &str) -> Option<Decoded<'_>> {
+fn bad_protocol<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (r, p) = match r.frsplit_once(" port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (r, None),
@@ -536,18 +551,20 @@ fn bad_protocol(r: &str) -> Option<Decoded<'_>> {
     if addr.contains(' ') {
         return None;
     }
-    with_source(probe("bad-protocol"), addr, p)
+    probe(e, "bad-protocol");
+    with_source(e, addr, p)
 }
 
 /// `banner exchange: Connection from A port P: invalid format`.
-fn banner_exchange(r: &str) -> Option<Decoded<'_>> {
+fn banner_exchange<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (addr, p, _) = head_addr(r)?;
-    with_source(probe("bad-protocol"), addr.trim_end_matches(':'), p)
+    probe(e, "bad-protocol");
+    with_source(e, addr.trim_end_matches(':'), p)
 }
 
 /// `ssh_dispatch_run_fatal: Connection from [USER-PREFIX ]A port P: TEXT [preauth]`. TEXT is
 /// sshd's error string, so the last ` port P: ` is the real one.
-fn dispatch_fatal(r: &str) -> Option<Decoded<'_>> {
+fn dispatch_fatal<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (body, _) = preauth(r);
     let mut found = None;
     for at in find_spaced(body, " port ") {
@@ -565,32 +582,34 @@ fn dispatch_fatal(r: &str) -> Option<Decoded<'_>> {
         .rsplit_once(' ')
         .unwrap_or(("", body.get(..at)?));
     let (user, _) = user_prefix(prefix)?;
-    let mut e = probe("bad-protocol");
+    probe(e, "bad-protocol");
     e.user_name = user.map(Cow::Borrowed);
     with_source(e, addr, p)
 }
 
 /// `Timeout before authentication for A port P` / `… for connection from A to B, pid = N`.
-fn auth_timeout(r: &str) -> Option<Decoded<'_>> {
+fn auth_timeout<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let r = r.strip_prefix("connection from ").unwrap_or(r);
     let (addr, p, _) = head_addr(r)?;
-    with_source(probe("auth-timeout"), addr, p)
+    probe(e, "auth-timeout");
+    with_source(e, addr, p)
 }
 
 /// `Unable to negotiate with A port P: no matching X found. …` or, without a peer,
 /// `Unable to negotiate a key exchange method [preauth]`.
-fn negotiate(r: &str) -> Option<Decoded<'_>> {
+fn negotiate<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     match r.strip_prefix("with ") {
         Some(r) => {
             let (addr, p, _) = head_addr(r)?;
-            with_source(probe("negotiation-failed"), addr.trim_end_matches(':'), p)
+            probe(e, "negotiation-failed");
+            with_source(e, addr.trim_end_matches(':'), p)
         }
-        None => Some(probe("negotiation-failed").into()),
+        None => probe(e, "negotiation-failed"),
     }
 }
 
 /// `maximum authentication attempts exceeded for [invalid user ]U from A port P sshN [preauth]`.
-fn max_attempts(r: &str) -> Option<Decoded<'_>> {
+fn max_attempts<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (body, _) = preauth(r);
     let body = body
         .strip_suffix(" ssh2")
@@ -605,42 +624,44 @@ fn max_attempts(r: &str) -> Option<Decoded<'_>> {
         return None;
     }
     let user = user.strip_prefix("invalid user ").unwrap_or(user);
-    let mut e = event(Action::UserLogin, Outcome::Failure, "max-attempts");
+    event(e, Action::UserLogin, Outcome::Failure, "max-attempts");
     e.user_name = Some(Cow::Borrowed(user));
     with_source(e, addr, p)
 }
 
 /// `Read from socket failed: Connection reset by peer [preauth]`, `Write failed: …`. No peer.
-fn socket_failed(rest: &str) -> Option<Decoded<'_>> {
+fn socket_failed<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (body, pre) = preauth(rest);
     // `Read error from remote host A[ port P]: Connection reset by peer`.
     if let Some(r) = body.strip_prefix("error from remote host ") {
         let (addr, p, _) = head_addr(r)?;
-        let e = if pre {
-            probe("preauth-disconnect")
+        if pre {
+            probe(e, "preauth-disconnect");
         } else {
             event(
+                e,
                 Action::ConnectionClosed,
                 Outcome::Failure,
                 "connection-error",
-            )
-        };
+            );
+        }
         return with_source(e, addr.trim_end_matches(':'), p);
     }
     if !(body.starts_with("from socket failed") || body.starts_with("failed")) {
         return None;
     }
-    Some(if pre {
-        probe("preauth-disconnect").into()
+    if pre {
+        probe(e, "preauth-disconnect")
     } else {
-        Event::new(Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown).into()
-    })
+        start(e, Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown);
+        Found::yes()
+    }
 }
 
 /// `error: PAM: Authentication failure for U from H`, `PAM: authentication error for U from H
 /// via L`, `PAM: User not known to the underlying authentication module for illegal user U
 /// from H`. U is the client's; H and L are sshd's, so from the right.
-fn pam_error(rest: &str) -> Option<Decoded<'_>> {
+fn pam_error<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (lead, body) = rest.fsplit_once(" for ")?;
     let reason = if lead.eq_ignore_ascii_case("authentication failure")
         || lead.eq_ignore_ascii_case("authentication error")
@@ -663,7 +684,7 @@ fn pam_error(rest: &str) -> Option<Decoded<'_>> {
         .strip_prefix("illegal user ")
         .or_else(|| user.strip_prefix("invalid user "))
         .unwrap_or(user);
-    let mut e = event(Action::UserLogin, Outcome::Failure, reason);
+    event(e, Action::UserLogin, Outcome::Failure, reason);
     e.user_name = Some(Cow::Borrowed(user));
     with_source(e, host, None)
 }
@@ -671,19 +692,18 @@ fn pam_error(rest: &str) -> Option<Decoded<'_>> {
 /// A patched sshd's audit lines: `SSH: Server;Ltype: Version;Remote: A-P;…`. `Version` opens
 /// the connection; `Kex`/`Authname` only name the peer (kept `unknown`, but the correlator
 /// learns the peer from them).
-fn ssh_server(r: &str) -> Option<Decoded<'_>> {
+fn ssh_server<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (kind, r) = r.split_once(';')?;
     let remote = r.strip_prefix("Remote: ")?;
     let remote = remote.split([';', ' ']).next()?;
     let (addr, p) = remote.rsplit_once('-')?;
-    let mut e = match kind {
-        "Version" => Event::new(Dataset::Sshd, Action::ConnectionOpened, Outcome::Unknown),
-        _ => Event {
-            dataset: Some(Dataset::Sshd),
-            action: Some(Action::Unknown),
-            ..Event::default()
-        },
-    };
+    match kind {
+        "Version" => start(e, Dataset::Sshd, Action::ConnectionOpened, Outcome::Unknown),
+        _ => {
+            e.dataset = Some(Dataset::Sshd);
+            e.action = Some(Action::Unknown);
+        }
+    }
     if let Some(name) = r.split(';').find_map(|f| f.strip_prefix("Name: ")) {
         e.user_name = Some(Cow::Borrowed(preauth(name).0));
     }
@@ -692,41 +712,57 @@ fn ssh_server(r: &str) -> Option<Decoded<'_>> {
 
 /// `Address A maps to NAME, but this does not map back to the address - POSSIBLE BREAK-IN
 /// ATTEMPT!`: a warning about the peer (outcome unknown), not a refusal. A is sshd's own.
-fn reverse_mapping_address(rest: &str) -> Option<Decoded<'_>> {
+fn reverse_mapping_address<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (addr, r) = text::word(rest);
     if !r.starts_with("maps to ") {
         return None;
     }
-    let e = event(Action::ConnectionProbe, Outcome::Unknown, "reverse-mapping");
+    event(
+        e,
+        Action::ConnectionProbe,
+        Outcome::Unknown,
+        "reverse-mapping",
+    );
     with_source(e, addr, None)
 }
 
 /// `reverse mapping checking getaddrinfo for NAME [A] failed - POSSIBLE BREAK-IN ATTEMPT!`:
 /// NAME comes from the peer's DNS, so A is taken from the right.
-fn reverse_mapping_checking(r: &str) -> Option<Decoded<'_>> {
+fn reverse_mapping_checking<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let at = memchr::memmem::rfind(r.as_bytes(), b"] failed")?;
     let head = r.get(..at)?;
     let (_, addr) = head.frsplit_once(" [")?;
-    let e = event(Action::ConnectionProbe, Outcome::Unknown, "reverse-mapping");
+    event(
+        e,
+        Action::ConnectionProbe,
+        Outcome::Unknown,
+        "reverse-mapping",
+    );
     with_source(e, addr, None)
 }
 
 /// Obfuscated-handshake patch: `Magic value check failed (N) on obfuscated handshake from A
 /// port P`.
-fn magic_value(rest: &str) -> Option<Decoded<'_>> {
+fn magic_value<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     if !rest.starts_with("value check failed") {
         return None;
     }
     let (_, addr, p) = tail_addr(rest)?;
-    with_source(probe("bad-protocol"), addr, p)
+    probe(e, "bad-protocol");
+    with_source(e, addr, p)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decoders::Decoded;
+
+    fn try_d(m: &str) -> Option<Decoded<'_>> {
+        Decoded::run(|e| decode(m, e))
+    }
 
     fn d(m: &str) -> Decoded<'_> {
-        decode(m).unwrap_or_else(|| panic!("not decoded: {m}"))
+        try_d(m).unwrap_or_else(|| panic!("not decoded: {m}"))
     }
 
     /// (action, outcome, reason, source address, port, user)
@@ -980,7 +1016,7 @@ mod tests {
             )
         );
         assert!(
-            decode("Disconnected from totobad user ftp 92.255.85.7 port 44200 [preauth]").is_none()
+            try_d("Disconnected from totobad user ftp 92.255.85.7 port 44200 [preauth]").is_none()
         );
         let x = d("Received disconnect from 198.51.100.74 port 23156:11: Bye Bye [preauth]");
         assert_eq!(sum(&x).0, "connection-probe");
@@ -1175,7 +1211,7 @@ mod tests {
             "Received disconnect from",
             "Connection closed by",
         ] {
-            assert!(decode(m).is_none(), "{m}");
+            assert!(try_d(m).is_none(), "{m}");
         }
     }
 }

@@ -13,10 +13,21 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
-use super::Decoded;
+use super::{guarded, start, Found};
 use crate::text::FastFind;
 
-pub fn decode(message: &str) -> Option<Decoded<'_>> {
+/// Decodes one su message into `e`; `None` (and `e` untouched) when it is not one.
+pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    guarded(e, |e| {
+        let (outcome, user, target) = parse(message)?;
+        start(e, Dataset::Su, Action::PrivilegeEscalation, outcome);
+        e.user_name = user.map(Cow::Borrowed);
+        e.user_target_name = target.map(Cow::Borrowed);
+        Found::yes()
+    })
+}
+
+fn parse(message: &str) -> Option<Parsed<'_>> {
     let m = message.trim_start_matches(' ');
     let (outcome, user, target) = if let Some(rest) = m.strip_prefix("(to ") {
         util_linux(rest, Outcome::Success)?
@@ -40,10 +51,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
     } else {
         bsd(m, Outcome::Success)?
     };
-    let mut e = Event::new(Dataset::Su, Action::PrivilegeEscalation, outcome);
-    e.user_name = user.map(Cow::Borrowed);
-    e.user_target_name = target.map(Cow::Borrowed);
-    Some(Decoded::from(e))
+    Some((outcome, user, target))
 }
 
 type Parsed<'a> = (Outcome, Option<&'a str>, Option<&'a str>);
@@ -87,6 +95,11 @@ fn name(s: &str) -> Option<Option<&str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decoders::Decoded;
+
+    fn decode(m: &str) -> Option<Decoded<'_>> {
+        Decoded::run(|e| super::decode(m, e))
+    }
 
     fn check(m: &str, outcome: Outcome, user: Option<&str>, target: Option<&str>) {
         let e = decode(m)

@@ -8,10 +8,15 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
-use super::Decoded;
+use super::{guarded, start, Found};
 use crate::text::FastFind;
 
-pub fn decode(message: &str) -> Option<Decoded<'_>> {
+/// Decodes one sudo message into `e`; `None` (and `e` untouched) when it is not one.
+pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    guarded(e, |e| parse(message, e))
+}
+
+fn parse<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let message = message.trim_start_matches(' ');
     let (user, rest) = message.fsplit_once(" : ")?;
     let user = user.trim_end_matches(' ');
@@ -26,7 +31,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
         rest.fsplit_once(" ; ").unwrap_or((rest, ""))
     };
     let (outcome, reason) = classify(problem)?;
-    let mut e = Event::new(Dataset::Sudo, Action::PrivilegeEscalation, outcome);
+    start(e, Dataset::Sudo, Action::PrivilegeEscalation, outcome);
     e.reason = reason;
     e.user_name = Some(Cow::Borrowed(user));
     let mut rest = fields;
@@ -43,7 +48,7 @@ pub fn decode(message: &str) -> Option<Decoded<'_>> {
         }
         rest = tail;
     }
-    Some(Decoded::from(e))
+    Found::yes()
 }
 
 /// `TTY=`, `PWD=`, `USER=`, `TSID=` … : an upper-case key and `=`.
@@ -86,6 +91,11 @@ fn classify(problem: &str) -> Option<(Outcome, Option<&'static str>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decoders::Decoded;
+
+    fn decode(m: &str) -> Option<Decoded<'_>> {
+        Decoded::run(|e| super::decode(m, e))
+    }
 
     fn ev(m: &str) -> Event<'_> {
         decode(m).expect("decodes").event
