@@ -19,6 +19,9 @@ type Key = (Action, Outcome, Option<Dataset>, Option<Reason>);
 #[derive(Debug, Clone, Copy)]
 struct Reason(&'static str);
 
+/// A summary row's key once reasons are merged by text.
+type Row<'r> = (Action, Outcome, Option<Dataset>, Option<&'r str>);
+
 impl PartialEq for Reason {
     fn eq(&self, o: &Self) -> bool {
         std::ptr::eq(self.0, o.0)
@@ -115,8 +118,7 @@ impl Summary {
         );
 
         let _ = writeln!(s, "\nevents by action / outcome / dataset / reason");
-        let mut merged: HashMap<(Action, Outcome, Option<Dataset>, Option<&str>), u64> =
-            HashMap::new();
+        let mut merged: HashMap<Row<'_>, u64> = HashMap::new();
         for ((a, o, d, r), n) in &self.kinds {
             *merged.entry((*a, *o, *d, r.map(|r| r.0))).or_default() += n;
         }
