@@ -18,6 +18,7 @@ use crate::text::FastFind;
 pub mod login;
 pub mod logind;
 pub mod pam;
+pub mod scan;
 pub mod shadow;
 pub mod sshd;
 pub mod su;

@@ -16,9 +16,8 @@ use std::borrow::Cow;
 use logward_core::{Action, Dataset, Event, Outcome};
 
 use super::sshd::find_spaced;
-use super::{guarded, start, Found};
+use super::{guarded, scan, start, Found};
 use crate::text;
-use crate::text::FastFind;
 
 /// `service` is the program (or the service named in an old `svc(pam_unix)` tag); `module`
 /// is set when the tag already named the PAM module.
@@ -48,23 +47,26 @@ fn decode_service<'a>(
     message: &'a str,
     e: &mut Event<'a>,
 ) -> Option<Found<'a>> {
-    let message = message.trim_end_matches([' ', '\t', '\r']);
+    let message = trim_end_blanks(message);
     let (module, svc, body): (&str, &str, &'a str) = if let Some(m) = module {
         let body = message
             .strip_prefix('(')
-            .and_then(|r| r.fsplit_once(") "))
+            .and_then(|r| scan::split_once(r, ") "))
             .map_or(message, |(_, b)| b);
         (m, service, body)
     } else if let Some(r) = message.strip_prefix("(pam_") {
-        let (m, b) = r.fsplit_once(") ")?;
+        let (m, b) = scan::split_once(r, ") ")?;
         (m, service, b)
     } else if message.starts_with("pam_") {
-        let end = message.find(['(', ':'])?;
+        let end = scan::find_either(b'(', b':', message.as_bytes())?;
         let m = message.get(..end)?;
         let rest = message.get(end..)?;
         if let Some(r) = rest.strip_prefix('(') {
-            let (inner, b) = r.fsplit_once("): ")?;
-            let svc = inner.split_once(':').map_or(service, |(s, _)| s);
+            let (inner, b) = scan::split_once(r, "): ")?;
+            let svc = match scan::find_byte(b':', inner.as_bytes()) {
+                Some(i) => inner.get(..i)?,
+                None => service,
+            };
             (m, svc, b)
         } else {
             (m, service, rest.strip_prefix(": ")?)
@@ -86,7 +88,7 @@ fn decode_service<'a>(
         return Found::yes();
     }
     if let Some(r) = body.strip_prefix("session opened for user ") {
-        let (user, by) = r.fsplit_once(" by ").unwrap_or((r, ""));
+        let (user, by) = scan::split_once(r, " by ").unwrap_or((r, ""));
         return session(dataset, Action::SessionStart, user, by, e);
     }
     if let Some(r) = body.strip_prefix("session closed for user ") {
@@ -96,8 +98,8 @@ fn decode_service<'a>(
         // `user zbadguy (4001) tally 6, deny 5`: pam_tally2 denies a locked account.
         "tally" | "tally2" => {
             let r = body.strip_prefix("user ")?;
-            let (user, r) = text::word(r);
-            if !r.fcontains(" tally ") {
+            let (user, r) = scan::word(r);
+            if !scan::contains(r, " tally ") {
                 return None;
             }
             locked(dataset, action, user, e)
@@ -110,7 +112,7 @@ fn decode_service<'a>(
         }
         "faillock" => {
             let r = body.strip_prefix("Consecutive login failures for user ")?;
-            let (user, _) = text::word(r);
+            let (user, _) = scan::word(r);
             locked(dataset, action, user, e)
         }
         _ => None,
@@ -134,10 +136,20 @@ fn non_empty(s: &str) -> Option<&str> {
 
 /// Strips pam_unix's `(uid=N)` after a name.
 fn strip_uid(s: &str) -> &str {
-    match s.ffind("(uid=") {
+    match scan::find(s, "(uid=") {
         Some(i) => s.get(..i).unwrap_or(s),
         None => s,
     }
+}
+
+/// `trim_end_matches([' ', '\t', '\r'])`, on bytes.
+fn trim_end_blanks(s: &str) -> &str {
+    let n = s
+        .bytes()
+        .rev()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
+        .count();
+    s.get(..s.len() - n).unwrap_or(s)
 }
 
 fn session<'a>(
@@ -175,7 +187,7 @@ fn locked<'a>(
 /// `N more authentication failure[s]; logname= … rhost=H[  user=U]`: pam's summary when a
 /// client used up its retries.
 fn more_failures<'a>(service: &str, r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (n, r) = text::word(r);
+    let (n, r) = scan::word(r);
     if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -189,7 +201,7 @@ fn more_failures<'a>(service: &str, r: &'a str, e: &mut Event<'a>) -> Option<Fou
 /// A ` rhost=H` that ends the structure: (position of the space, H, text after `user=`).
 fn rhost_candidate(kv: &str, at: usize) -> Option<(usize, &str, Option<&str>)> {
     let v = kv.get(at + 7..)?;
-    let (host, follow) = match text::find_byte(b' ', v.as_bytes()) {
+    let (host, follow) = match scan::find_byte(b' ', v.as_bytes()) {
         Some(i) => v.split_at(i),
         None => (v, ""),
     };

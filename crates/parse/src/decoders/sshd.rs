@@ -19,9 +19,8 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
-use super::{guarded, start, Found};
+use super::{guarded, scan, start, Found};
 use crate::text;
-use crate::text::FastFind;
 
 /// Decodes one sshd message into `e`. `None` (and `e` untouched) when the form is not one
 /// sshd writes about logins, sessions or probes (PAM lines fall through to `pam::decode` in
@@ -32,7 +31,7 @@ pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 
 fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let msg = strip_noise(message);
-    let (first, rest) = text::word(msg);
+    let (first, rest) = scan::word(msg);
     match first {
         "Accepted" => auth(rest, Outcome::Success, e),
         "Failed" => auth(rest, Outcome::Failure, e),
@@ -100,7 +99,7 @@ fn strip_noise(message: &str) -> &str {
             m = r;
         }
         if let Some(r) = m.strip_prefix("[ID ") {
-            if let Some((_, after)) = r.fsplit_once("] ") {
+            if let Some((_, after)) = scan::split_once(r, "] ") {
                 m = after;
             }
         }
@@ -125,8 +124,14 @@ fn strip_noise(message: &str) -> &str {
 /// here, walking the blanks beats building a substring searcher per call.
 pub(crate) fn find_spaced<'a>(s: &'a str, pat: &'static str) -> impl Iterator<Item = usize> + 'a {
     let b = s.as_bytes();
-    text::find_byte_iter(b' ', b)
-        .filter(move |&i| b.get(i..).is_some_and(|t| t.starts_with(pat.as_bytes())))
+    let mut at = 0;
+    std::iter::from_fn(move || loop {
+        let i = at + scan::find_byte(b' ', b.get(at..)?)?;
+        at = i + 1;
+        if b.get(i..).is_some_and(|t| t.starts_with(pat.as_bytes())) {
+            return Some(i);
+        }
+    })
 }
 
 /// An sshd event of this action, outcome and reason.
@@ -172,17 +177,17 @@ fn port(s: &str) -> Option<u16> {
 /// `… ADDR[ port N]` parsed from the right: (text before ADDR, ADDR, port). ADDR never
 /// contains a space, so whatever precedes it (a user name) cannot move it.
 fn tail_addr(s: &str) -> Option<(&str, &str, Option<u16>)> {
-    let (s, p) = match s.frsplit_once(" port ") {
+    let (s, p) = match scan::rsplit_once(s, " port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (s, None),
     };
-    let (prefix, addr) = s.rsplit_once(' ').unwrap_or(("", s));
+    let (prefix, addr) = scan::rsplit_once(s, " ").unwrap_or(("", s));
     (!addr.is_empty()).then_some((prefix, addr, p))
 }
 
 /// `ADDR[ port N]…` parsed from the left: (ADDR, port, rest after the port).
 fn head_addr(s: &str) -> Option<(&str, Option<u16>, &str)> {
-    let (addr, rest) = text::word(s);
+    let (addr, rest) = scan::word(s);
     if addr.is_empty() {
         return None;
     }
@@ -240,7 +245,7 @@ struct Candidate<'a> {
 
 fn candidate(body: &str, at: usize) -> Option<Candidate<'_>> {
     let after = body.get(at + 6..)?;
-    let (addr, mut t) = match text::find_byte(b' ', after.as_bytes()) {
+    let (addr, mut t) = match scan::find_byte(b' ', after.as_bytes()) {
         Some(i) => after.split_at(i),
         None => (after, ""),
     };
@@ -278,7 +283,7 @@ fn candidate(body: &str, at: usize) -> Option<Candidate<'_>> {
 
 /// `Accepted|Failed METHOD for [invalid user ]U from A port P sshN[: INFO]`.
 fn auth<'a>(rest: &'a str, outcome: Outcome, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (meth, rest) = text::word(rest);
+    let (meth, rest) = scan::word(rest);
     let body = rest.strip_prefix("for ")?;
     // Best strength and how many candidates have it.
     let mut best: Option<Candidate<'_>> = None;
@@ -321,8 +326,8 @@ fn auth<'a>(rest: &'a str, outcome: Outcome, e: &mut Event<'a>) -> Option<Found<
     e.auth_method = auth_method;
     e.user_name = user.map(Cow::Borrowed);
     if matches!(auth_method, Some("publickey" | "hostbased")) {
-        let (kt, r) = text::word(chosen.info);
-        let (fp, _) = text::word(r);
+        let (kt, r) = scan::word(chosen.info);
+        let (fp, _) = scan::word(r);
         let fp = fp.trim_end_matches(',');
         if !kt.is_empty() && !fp.is_empty() {
             e.auth_key_type = Some(Cow::Borrowed(kt));
@@ -345,7 +350,7 @@ fn auth<'a>(rest: &'a str, outcome: Outcome, e: &mut Event<'a>) -> Option<Found<
 /// `Invalid user U from A[ port P]` (also the old `Illegal user`).
 fn invalid_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let body = rest.strip_prefix("user ")?;
-    let (body, p) = match body.frsplit_once(" port ") {
+    let (body, p) = match scan::rsplit_once(body, " port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (body, None),
     };
@@ -353,9 +358,9 @@ fn invalid_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         // Empty user name: `Invalid user  from A`.
         ("", a)
     } else {
-        body.frsplit_once(" from ")?
+        scan::rsplit_once(body, " from ")?
     };
-    if addr.contains(' ') {
+    if scan::has_space(addr) {
         return None;
     }
     event(e, Action::UserLogin, Outcome::Failure, "invalid-user");
@@ -470,20 +475,20 @@ fn disconnecting_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>>
 
 /// `Received disconnect from A[ port P]:[ ]CODE: TEXT[ [preauth]]`. TEXT is the client's.
 fn received_disconnect<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (addr, rest) = text::word(r);
+    let (addr, rest) = scan::word(r);
     let (addr, p, text) = match rest.strip_prefix("port ") {
         Some(pr) => {
-            let (digits, t) = pr.split_once(':')?;
+            let (digits, t) = scan::split_once(pr, ":")?;
             (addr, Some(port(digits)?), t)
         }
         None => (addr.strip_suffix(':')?, None, rest),
     };
     let (text, pre) = preauth(text);
     let text = text.trim_start_matches(' ');
-    let (code, desc) = text.split_once(':').unwrap_or((text, ""));
+    let (code, desc) = scan::split_once(text, ":").unwrap_or((text, ""));
     if pre {
         probe(e, "preauth-disconnect");
-    } else if code == "11" || desc.fcontains("disconnected by user") {
+    } else if code == "11" || scan::contains(desc, "disconnected by user") {
         // A normal logout (`11: disconnected by user`).
         start(e, Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown);
     } else {
@@ -499,8 +504,8 @@ fn user_not_allowed<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let at = memchr::memmem::rfind(rest.as_bytes(), b" not allowed because ")?;
     let head = rest.get(..at)?;
     event(e, Action::UserLogin, Outcome::Failure, "not-allowed");
-    match head.frsplit_once(" from ") {
-        Some((user, host)) if !host.contains(' ') => {
+    match scan::rsplit_once(head, " from ") {
+        Some((user, host)) if !scan::has_space(host) => {
             e.user_name = Some(Cow::Borrowed(user));
             with_source(e, host, None)
         }
@@ -522,11 +527,11 @@ fn root_refused<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// tcp-wrappers: `refused connect from NAME (ADDR)`; NAME may be `user@host` (client text),
 /// so the parenthesised address at the end is the peer.
 fn refused_connect<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let addr = match r.strip_suffix(')').and_then(|s| s.frsplit_once(" (")) {
+    let addr = match r.strip_suffix(')').and_then(|s| scan::rsplit_once(s, " (")) {
         Some((_, a)) => a,
         None => r,
     };
-    if addr.contains(' ') {
+    if scan::has_space(addr) {
         return None;
     }
     probe(e, "refused");
@@ -543,12 +548,12 @@ fn no_identification<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// `Bad protocol version identification 'TEXT' from A[ port P]`: TEXT is the client's, so
 /// from the right.
 fn bad_protocol<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (r, p) = match r.frsplit_once(" port ") {
+    let (r, p) = match scan::rsplit_once(r, " port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (r, None),
     };
-    let (_, addr) = r.frsplit_once(" from ")?;
-    if addr.contains(' ') {
+    let (_, addr) = scan::rsplit_once(r, " from ")?;
+    if scan::has_space(addr) {
         return None;
     }
     probe(e, "bad-protocol");
@@ -615,12 +620,12 @@ fn max_attempts<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         .strip_suffix(" ssh2")
         .or_else(|| body.strip_suffix(" ssh1"))
         .unwrap_or(body);
-    let (body, p) = match body.frsplit_once(" port ") {
+    let (body, p) = match scan::rsplit_once(body, " port ") {
         Some((a, p)) if port(p).is_some() => (a, port(p)),
         _ => (body, None),
     };
-    let (user, addr) = body.frsplit_once(" from ")?;
-    if addr.contains(' ') {
+    let (user, addr) = scan::rsplit_once(body, " from ")?;
+    if scan::has_space(addr) {
         return None;
     }
     let user = user.strip_prefix("invalid user ").unwrap_or(user);
@@ -662,7 +667,7 @@ fn socket_failed<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// via L`, `PAM: User not known to the underlying authentication module for illegal user U
 /// from H`. U is the client's; H and L are sshd's, so from the right.
 fn pam_error<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (lead, body) = rest.fsplit_once(" for ")?;
+    let (lead, body) = scan::split_once(rest, " for ")?;
     let reason = if lead.eq_ignore_ascii_case("authentication failure")
         || lead.eq_ignore_ascii_case("authentication error")
     {
@@ -672,12 +677,12 @@ fn pam_error<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     } else {
         return None;
     };
-    let body = match body.frsplit_once(" via ") {
-        Some((b, local)) if !local.contains(' ') => b,
+    let body = match scan::rsplit_once(body, " via ") {
+        Some((b, local)) if !scan::has_space(local) => b,
         _ => body,
     };
-    let (user, host) = body.frsplit_once(" from ")?;
-    if host.contains(' ') {
+    let (user, host) = scan::rsplit_once(body, " from ")?;
+    if scan::has_space(host) {
         return None;
     }
     let user = user
@@ -713,7 +718,7 @@ fn ssh_server<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// `Address A maps to NAME, but this does not map back to the address - POSSIBLE BREAK-IN
 /// ATTEMPT!`: a warning about the peer (outcome unknown), not a refusal. A is sshd's own.
 fn reverse_mapping_address<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (addr, r) = text::word(rest);
+    let (addr, r) = scan::word(rest);
     if !r.starts_with("maps to ") {
         return None;
     }
@@ -731,7 +736,7 @@ fn reverse_mapping_address<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found
 fn reverse_mapping_checking<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let at = memchr::memmem::rfind(r.as_bytes(), b"] failed")?;
     let head = r.get(..at)?;
-    let (_, addr) = head.frsplit_once(" [")?;
+    let (_, addr) = scan::rsplit_once(head, " [")?;
     event(
         e,
         Action::ConnectionProbe,
