@@ -99,26 +99,27 @@ impl<'a> Event<'a> {
     /// Sets `source.address` and, when the text is an IP address, `source.ip`.
     /// IPv4-mapped IPv6 addresses fold to IPv4 (`::ffff:1.2.3.4` → `1.2.3.4`).
     pub fn set_source(&mut self, address: Text<'a>, port: Option<u16>) {
-        let ip = parse_ip(&address);
-        self.source_ip = ip;
-        // Dotted IPv4 text that parsed is already canonical; IPv6 text is rewritten only when
-        // it differs from RFC 5952 form (checked without allocating).
-        self.source_address = match ip {
-            Some(IpAddr::V6(v6)) => {
-                let mut buf = [0u8; 40];
-                let canonical = write_ipv6(&v6, &mut buf);
-                if canonical == &*address {
-                    Some(address)
-                } else {
-                    Some(Cow::Owned(canonical.to_owned()))
-                }
-            }
-            Some(IpAddr::V4(v4)) if address.contains(':') || address.contains('%') => {
-                Some(Cow::Owned(v4.to_string()))
-            }
-            _ => Some(address),
-        };
         self.source_port = port;
+        // Fast path: dotted IPv4 that parses is canonical text already.
+        if let Some(v4) = parse_ipv4(address.as_bytes()) {
+            self.source_ip = Some(IpAddr::V4(v4));
+            self.source_address = Some(address);
+            return;
+        }
+        match parse_ip_text(&address) {
+            Some((ip, true)) => {
+                self.source_ip = Some(ip);
+                self.source_address = Some(address);
+            }
+            Some((ip, false)) => {
+                self.source_ip = Some(ip);
+                self.source_address = Some(Cow::Owned(ip.to_string()));
+            }
+            None => {
+                self.source_ip = None;
+                self.source_address = Some(address);
+            }
+        }
     }
 
     /// Detaches the event from the line it was decoded from.
@@ -166,17 +167,23 @@ impl<'a> Event<'a> {
 /// IPv6 zone (`fe80::1%eth0`) dropped. Leading-zero IPv4 (`192.030.0.6`) is not an address:
 /// its meaning differs between parsers (octal or decimal), so it stays a name.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    parse_ip_text(s).map(|(ip, _)| ip)
+}
+
+/// [`parse_ip`], and whether `s` is already the canonical text of the result (so the caller
+/// can keep borrowing it).
+fn parse_ip_text(s: &str) -> Option<(IpAddr, bool)> {
     if let Some(v4) = parse_ipv4(s.as_bytes()) {
-        return Some(IpAddr::V4(v4));
+        return Some((IpAddr::V4(v4), true));
     }
-    if !s.contains(':') {
-        return None;
-    }
-    let s = s.split_once('%').map_or(s, |(a, _)| a);
-    let v6 = parse_ipv6(s.as_bytes())?;
+    let (text, zone) = match s.split_once('%') {
+        Some((a, _)) => (a, true),
+        None => (s, false),
+    };
+    let (v6, canonical) = parse_ipv6(text.as_bytes())?;
     Some(match v6.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(v6),
+        Some(v4) => (IpAddr::V4(v4), false),
+        None => (IpAddr::V6(v6), canonical && !zone),
     })
 }
 
@@ -216,7 +223,10 @@ fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
 /// IPv6 text (RFC 4291 §2.2: 1–4 hex digits per group, one `::`, an optional dotted IPv4
 /// tail), parsed by hand for the same reason as [`parse_ipv4`]; agrees with the standard
 /// parser (tested).
-fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
+/// Also says whether the text was canonical (RFC 5952: lower case, no leading zeros, `::` for
+/// exactly the longest run of two or more zero groups, the first on a tie, no dotted tail),
+/// which saves writing the canonical form out to compare.
+fn parse_ipv6(b: &[u8]) -> Option<(Ipv6Addr, bool)> {
     if b.len() < 2 || b.len() > 45 {
         return None;
     }
@@ -224,12 +234,14 @@ fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
     let mut tail = [0u16; 8];
     let (mut nh, mut nt) = (0usize, 0usize);
     let mut gap = false;
+    let mut tidy = true;
+    let mut dotted = false;
     let mut i = 0;
     if b.starts_with(b"::") {
         gap = true;
         i = 2;
         if i == b.len() {
-            return Some(Ipv6Addr::UNSPECIFIED);
+            return Some((Ipv6Addr::UNSPECIFIED, true));
         }
     }
     loop {
@@ -246,6 +258,7 @@ fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
                 return None;
             }
             let v4 = parse_ipv4(field)?.octets();
+            dotted = true;
             for pair in [[v4[0], v4[1]], [v4[2], v4[3]]] {
                 let g = u16::from_be_bytes(pair);
                 if gap {
@@ -262,7 +275,13 @@ fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
             return None;
         }
         let mut g: u16 = 0;
+        if field.len() > 1 && field[0] == b'0' {
+            tidy = false;
+        }
         for &c in field {
+            if c.is_ascii_uppercase() {
+                tidy = false;
+            }
             let d = (c as char).to_digit(16)? as u16;
             g = (g << 4) | d;
         }
@@ -300,15 +319,17 @@ fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
     let mut seg = [0u16; 8];
     seg[..nh].copy_from_slice(&head[..nh]);
     seg[8 - nt..].copy_from_slice(&tail[..nt]);
-    Some(Ipv6Addr::from(seg))
+    let (run_start, run_len) = longest_zero_run(&seg);
+    let compressed_right = if gap {
+        run_len >= 2 && run_start == nh && run_len == 8 - total
+    } else {
+        run_len < 2
+    };
+    Some((Ipv6Addr::from(seg), tidy && !dotted && compressed_right))
 }
 
-/// Writes an IPv6 address in RFC 5952 form (lower case, no leading zeros, the longest run of
-/// two or more zero groups — the first on a tie — as `::`), as `Ipv6Addr`'s `Display` does
-/// for addresses that are not IPv4-mapped. Returns the text inside `buf`.
-pub fn write_ipv6<'b>(ip: &Ipv6Addr, buf: &'b mut [u8; 40]) -> &'b str {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let seg = ip.segments();
+/// The first longest run of zero groups: (start, length).
+fn longest_zero_run(seg: &[u16; 8]) -> (usize, usize) {
     let (mut best_start, mut best_len, mut cur_start, mut cur_len) = (0, 0, 0, 0);
     for (i, &g) in seg.iter().enumerate() {
         if g == 0 {
@@ -324,37 +345,7 @@ pub fn write_ipv6<'b>(ip: &Ipv6Addr, buf: &'b mut [u8; 40]) -> &'b str {
             cur_len = 0;
         }
     }
-    if best_len < 2 {
-        best_len = 0;
-    }
-    let mut n = 0;
-    let mut i = 0;
-    while i < 8 {
-        if best_len > 0 && i == best_start {
-            buf[n] = b':';
-            buf[n + 1] = b':';
-            n += 2;
-            i += best_len;
-            continue;
-        }
-        if i > 0 && !(best_len > 0 && i == best_start + best_len) {
-            buf[n] = b':';
-            n += 1;
-        }
-        let g = seg[i];
-        let mut started = false;
-        for shift in [12u16, 8, 4, 0] {
-            let d = ((g >> shift) & 0xf) as usize;
-            if d != 0 || started || shift == 0 {
-                buf[n] = HEX[d];
-                n += 1;
-                started = true;
-            }
-        }
-        i += 1;
-    }
-    // Only ASCII was written.
-    std::str::from_utf8(&buf[..n]).unwrap_or_default()
+    (best_start, best_len)
 }
 
 #[cfg(test)]
@@ -414,7 +405,14 @@ mod tests {
                 .map(|k| alphabet[((x >> (k % 9 * 7)) as usize + k * 31) % alphabet.len()] as char)
                 .collect();
             let ours = parse_ipv6(text.as_bytes());
-            assert_eq!(ours, text.parse::<Ipv6Addr>().ok(), "{text}");
+            assert_eq!(ours.map(|o| o.0), text.parse::<Ipv6Addr>().ok(), "{text}");
+            if let Some((ip, canonical)) = ours {
+                assert_eq!(
+                    canonical,
+                    ip.to_ipv4_mapped().is_none() && ip.to_string() == text,
+                    "{text}"
+                );
+            }
             agreed += ours.is_some() as u32;
         }
         for s in [
@@ -439,13 +437,18 @@ mod tests {
             "::1.2.3.4:5",
             "1:2:3:4:5:6:7:1.2.3.4",
         ] {
-            assert_eq!(parse_ipv6(s.as_bytes()), s.parse::<Ipv6Addr>().ok(), "{s}");
+            let ours = parse_ipv6(s.as_bytes());
+            assert_eq!(ours.map(|o| o.0), s.parse::<Ipv6Addr>().ok(), "{s}");
+            if let Some((ip, canonical)) = ours {
+                let expect = ip.to_ipv4_mapped().is_none() && ip.to_string() == s;
+                assert_eq!(canonical, expect, "{s}");
+            }
         }
         assert!(agreed > 0);
     }
 
     #[test]
-    fn ipv6_writer_matches_std() {
+    fn ipv6_canonical_text_is_recognised() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..20_000 {
             // xorshift; zero groups made common so that compression cases are covered.
@@ -463,13 +466,11 @@ mod tests {
             }
             let ip = Ipv6Addr::from(seg);
             let text = ip.to_string();
-            assert_eq!(parse_ipv6(text.as_bytes()), Some(ip), "{text}");
-            assert_eq!(parse_ipv6(text.to_uppercase().as_bytes()), Some(ip));
-            if ip.to_ipv4_mapped().is_some() {
-                continue;
-            }
-            let mut buf = [0u8; 40];
-            assert_eq!(write_ipv6(&ip, &mut buf), ip.to_string());
+            let mapped = ip.to_ipv4_mapped().is_some();
+            assert_eq!(parse_ipv6(text.as_bytes()), Some((ip, !mapped)), "{text}");
+            let upper = text.to_uppercase();
+            let upper_canonical = !mapped && upper == text;
+            assert_eq!(parse_ipv6(upper.as_bytes()), Some((ip, upper_canonical)));
         }
         for s in [
             "::",
@@ -477,11 +478,23 @@ mod tests {
             "1::",
             "2001:db8::1:0:0:1",
             "0:0:1::",
-            "1:0:0:2:0:0:0:3",
+            "1:0:0:2::3",
         ] {
-            let ip: Ipv6Addr = s.parse().unwrap();
-            let mut buf = [0u8; 40];
-            assert_eq!(write_ipv6(&ip, &mut buf), ip.to_string());
+            assert_eq!(
+                parse_ipv6(s.as_bytes()),
+                Some((s.parse().unwrap(), true)),
+                "{s}"
+            );
+        }
+        for s in [
+            "0:0::1",
+            "1:0:0:2:0:0:0:3",
+            "1::0:2",
+            "2001:DB8::1",
+            "2001:0db8::1",
+            "::1.2.3.4",
+        ] {
+            assert_eq!(parse_ipv6(s.as_bytes()).map(|p| p.1), Some(false), "{s}");
         }
     }
 

@@ -101,22 +101,16 @@ impl YearResolver {
             return None;
         }
         i += 1;
-        let t = b.get(i..i + 8)?;
         let d = |x: u8| x.wrapping_sub(b'0') as u32;
-        if t[2] != b':'
-            || t[5] != b':'
-            || !t
-                .iter()
-                .enumerate()
-                .all(|(k, c)| k % 3 == 2 || c.is_ascii_digit())
-        {
+        let &[h1, h2, b':', m1, m2, b':', s1, s2] = b.get(i..i + 8)? else {
+            return None;
+        };
+        // Each must be a digit: `d` maps anything else above 9.
+        let (dh1, dh2, dm1, dm2, ds1, ds2) = (d(h1), d(h2), d(m1), d(m2), d(s1), d(s2));
+        if dh1.max(dh2).max(dm1).max(dm2).max(ds1).max(ds2) > 9 {
             return None;
         }
-        let (h, m, s) = (
-            d(t[0]) * 10 + d(t[1]),
-            d(t[3]) * 10 + d(t[4]),
-            d(t[6]) * 10 + d(t[7]),
-        );
+        let (h, m, s) = (dh1 * 10 + dh2, dm1 * 10 + dm2, ds1 * 10 + ds2);
         i += 8;
         let mut nanos = 0;
         if b.get(i) == Some(&b'.') {

@@ -161,11 +161,63 @@ fn skip_structured_data(s: &str) -> Option<&str> {
     Some(rest.strip_prefix(' ').unwrap_or(rest))
 }
 
+/// The common shape, `host prog[pid]: msg` or `host prog: msg`, in one pass; anything else
+/// (no host, `[prog]`, markers, odd spacing) is left to the general path in [`header`],
+/// which accepts the same lines and more.
+fn plain_header(line: &str, at: usize, timestamp: Option<Timestamp>) -> Option<Frame<'_>> {
+    let b = line.as_bytes();
+    let host_start = at;
+    let mut i = at;
+    while i < b.len() && b[i] != b' ' {
+        i += 1;
+    }
+    if i == host_start || i >= b.len() || matches!(b[host_start], b'[' | b'<') || b[i - 1] == b':' {
+        return None;
+    }
+    let host = &line[host_start..i];
+    i += 1;
+    let prog_start = i;
+    while i < b.len() && PROGRAM_BYTE[b[i] as usize] {
+        i += 1;
+    }
+    if i == prog_start || i - prog_start > 64 {
+        return None;
+    }
+    let program = &line[prog_start..i];
+    let mut pid = None;
+    if b.get(i) == Some(&b'[') {
+        let digits = i + 1;
+        let mut j = digits;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        pid = Some(parse_pid(&b[digits..j])?);
+        if b.get(j) != Some(&b']') {
+            return None;
+        }
+        i = j + 1;
+    }
+    if b.get(i) != Some(&b':') || !matches!(b.get(i + 1), None | Some(b' ')) {
+        return None;
+    }
+    Some(Frame {
+        timestamp,
+        host: Some(Cow::Borrowed(host)),
+        program: Some(Cow::Borrowed(program)),
+        pid,
+        message: Cow::Borrowed(message_at(line, i + 1)),
+        ..Frame::default()
+    })
+}
+
 /// The part after the timestamp: `[<fac.pri>] [host] tag: message`.
 fn header(line: &str, mut at: usize, timestamp: Option<Timestamp>) -> Frame<'_> {
     let b = line.as_bytes();
     while b.get(at) == Some(&b' ') {
         at += 1;
+    }
+    if let Some(f) = plain_header(line, at, timestamp) {
+        return f;
     }
     let mut f = Frame {
         timestamp,

@@ -45,3 +45,23 @@ proptest! {
         prop_assert_eq!(f.message.as_ref(), msg.trim_start_matches(' '));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// The one-pass path for `host prog[pid]: msg` must frame exactly like the general one:
+    /// the same line with an extra space after the timestamp takes the general path.
+    #[test]
+    fn plain_header_agrees_with_the_general_path(
+        host in "[a-z\\[<][a-z0-9.:-]{0,8}",
+        tag in "[a-z(][a-z0-9()_-]{0,8}(\\[[0-9a-z]{0,4}\\])?:?",
+        sep in prop::sample::select(vec![" ", "", "  "]),
+        msg in "[ -~]{0,30}",
+    ) {
+        let fast = format!("Nov 22 10:00:01 {host} {tag}{sep}{msg}");
+        let general = format!("Nov 22 10:00:01  {host} {tag}{sep}{msg}");
+        let a = frame(&fast, &mut YearResolver::fixed(2026, 0));
+        let b = frame(&general, &mut YearResolver::fixed(2026, 0));
+        prop_assert_eq!(a, b);
+    }
+}

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use logward_core::{Action, Timestamp};
+use logward_core::{Action, Event, Timestamp};
 use logward_parse::{clock, LineDecoder, YearResolver, YearRule, Zone};
 
 use inputs::Input;
@@ -216,7 +216,8 @@ fn scan_input(
             return;
         }
         summary.lines += 1;
-        let mut e = decoder.decode(&line.text);
+        let mut e = Event::default();
+        decoder.decode_into(&line.text, &mut e);
         let unknown = e.action() == Action::Unknown;
         if args.unparsed {
             if unknown {
