@@ -1,0 +1,1 @@
+//! logward's agent: sources, actions (nftables bans), process spawning, the daemon.
