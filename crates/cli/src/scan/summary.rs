@@ -12,25 +12,57 @@ use rustc_hash::FxHasher;
 use super::reader::InputIssues;
 
 type Fx = BuildHasherDefault<FxHasher>;
-/// Counted by the reason's address: reasons are static literals, so this skips hashing their
-/// text on every event; equal texts at different addresses are merged when rendering.
-type Key = (Action, Outcome, Option<Dataset>, Option<Reason>);
-
-#[derive(Debug, Clone, Copy)]
-struct Reason(&'static str);
 
 /// A summary row's key once reasons are merged by text.
 type Row<'r> = (Action, Outcome, Option<Dataset>, Option<&'r str>);
 
-impl PartialEq for Reason {
-    fn eq(&self, o: &Self) -> bool {
-        std::ptr::eq(self.0, o.0)
+const DATASETS: usize = Dataset::ALL.len() + 1;
+const OUTCOMES: usize = Outcome::ALL.len();
+
+/// Counts by (action, outcome, dataset) in a table indexed by the enums, each cell a short
+/// list by reason compared by address (reasons are static literals): no hashing per event.
+/// Equal reason texts at different addresses are merged when rendering.
+#[derive(Debug)]
+struct Kinds(Vec<Vec<(Option<&'static str>, u64)>>);
+
+impl Default for Kinds {
+    fn default() -> Self {
+        Kinds(vec![Vec::new(); Action::ALL.len() * OUTCOMES * DATASETS])
     }
 }
-impl Eq for Reason {}
-impl std::hash::Hash for Reason {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        h.write_usize(self.0.as_ptr() as usize);
+
+impl Kinds {
+    fn index(a: Action, o: Outcome, d: Option<Dataset>) -> usize {
+        (a as usize * OUTCOMES + o as usize) * DATASETS + d.map_or(0, |d| d as usize + 1)
+    }
+
+    fn bump(&mut self, a: Action, o: Outcome, d: Option<Dataset>, reason: Option<&'static str>) {
+        let Some(cell) = self.0.get_mut(Self::index(a, o, d)) else {
+            return;
+        };
+        let same = |r: &Option<&'static str>| match (r, reason) {
+            (Some(x), Some(y)) => std::ptr::eq(*x, y),
+            (None, None) => true,
+            _ => false,
+        };
+        match cell.iter_mut().find(|(r, _)| same(r)) {
+            Some((_, n)) => *n += 1,
+            None => cell.push((reason, 1)),
+        }
+    }
+
+    fn rows(&self) -> HashMap<Row<'static>, u64> {
+        let mut rows = HashMap::new();
+        for a in Action::ALL {
+            for o in Outcome::ALL {
+                for d in std::iter::once(None).chain(Dataset::ALL.iter().copied().map(Some)) {
+                    for (r, n) in &self.0[Self::index(*a, o, d)] {
+                        *rows.entry((*a, o, d, *r)).or_default() += n;
+                    }
+                }
+            }
+        }
+        rows
     }
 }
 
@@ -42,7 +74,7 @@ pub struct Summary {
     pub unreadable: u64,
     pub unknown: u64,
     pub issues: InputIssues,
-    kinds: HashMap<Key, u64, Fx>,
+    kinds: Kinds,
     /// address → [events, failures]
     sources: HashMap<Box<str>, [u64; 2], Fx>,
     users: HashMap<Box<str>, [u64; 2], Fx>,
@@ -64,10 +96,7 @@ impl Summary {
             self.unknown += 1;
             return;
         }
-        *self
-            .kinds
-            .entry((action, e.outcome, e.dataset, e.reason.map(Reason)))
-            .or_default() += 1;
+        self.kinds.bump(action, e.outcome, e.dataset, e.reason);
         let failure = e.outcome == Outcome::Failure || action == Action::ConnectionProbe;
         if let Some(a) = e.source_address.as_deref() {
             bump(&mut self.sources, a, failure);
@@ -81,6 +110,7 @@ impl Summary {
     #[cfg(test)]
     pub fn events(&self, action: Action, outcome: Outcome) -> u64 {
         self.kinds
+            .rows()
             .iter()
             .filter(|((a, o, _, _), _)| *a == action && *o == outcome)
             .map(|(_, n)| n)
@@ -89,7 +119,8 @@ impl Summary {
 
     pub fn render(&self, top: usize, elapsed: std::time::Duration) -> String {
         let mut s = String::new();
-        let recognised: u64 = self.kinds.values().sum();
+        let rows = self.kinds.rows();
+        let recognised: u64 = rows.values().sum();
         let secs = elapsed.as_secs_f64().max(1e-9);
         let _ = writeln!(s, "logward scan summary");
         let _ = writeln!(
@@ -118,11 +149,7 @@ impl Summary {
         );
 
         let _ = writeln!(s, "\nevents by action / outcome / dataset / reason");
-        let mut merged: HashMap<Row<'_>, u64> = HashMap::new();
-        for ((a, o, d, r), n) in &self.kinds {
-            *merged.entry((*a, *o, *d, r.map(|r| r.0))).or_default() += n;
-        }
-        let mut kinds: Vec<_> = merged.into_iter().collect();
+        let mut kinds: Vec<_> = rows.into_iter().collect();
         kinds.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         for ((action, outcome, dataset, reason), n) in kinds {
             let _ = writeln!(
