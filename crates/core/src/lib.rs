@@ -4,11 +4,17 @@
 //! decoded from where it can (`Event<'a>`), so the decoders on the hot path allocate nothing;
 //! [`Event::into_owned`] makes an `Event<'static>` for stages that keep events.
 
+pub mod alert;
+pub mod clock;
 pub mod event;
+pub mod field;
 pub mod json;
 pub mod time;
 pub mod vocab;
 
+pub use alert::{write_alert, Alert, Severity};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{parse_ip, Event};
+pub use field::Field;
 pub use time::Timestamp;
 pub use vocab::{Action, Category, Dataset, Kind, Outcome};

@@ -1,0 +1,223 @@
+//! Field access by ECS dotted path (`source.ip`, `user.name`, `journald.comm` …), for every
+//! stage that selects or shows fields by name: rules, templates, routes, the summary.
+//!
+//! A path is resolved once ([`Field::parse`]) into a [`Field`]; reading it from an event
+//! ([`Event::get`]) is then a `match`, no string work.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::event::Event;
+
+/// A field of [`Event`], by its ECS path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Field {
+    Timestamp,
+    Message,
+    EventKind,
+    EventAction,
+    EventOutcome,
+    EventReason,
+    EventDataset,
+    EventOriginal,
+    HostName,
+    ProcessName,
+    ProcessPid,
+    ProcessCommandLine,
+    SourceAddress,
+    SourceIp,
+    SourcePort,
+    UserName,
+    UserTargetName,
+    GroupName,
+    AuthMethod,
+    AuthKeyType,
+    AuthKeyFingerprint,
+    SyslogSeverity,
+    SyslogFacility,
+    SystemdUnit,
+    Repeat,
+    FilePath,
+    FileLine,
+    Offset,
+    /// `journald.<name>`: one of the journal entry's other fields.
+    Journald(String),
+}
+
+/// The fixed paths, in the order `Field::ALL_PATHS` lists them.
+const PATHS: &[(&str, Field)] = &[
+    ("@timestamp", Field::Timestamp),
+    ("message", Field::Message),
+    ("event.kind", Field::EventKind),
+    ("event.action", Field::EventAction),
+    ("event.outcome", Field::EventOutcome),
+    ("event.reason", Field::EventReason),
+    ("event.dataset", Field::EventDataset),
+    ("event.original", Field::EventOriginal),
+    ("host.name", Field::HostName),
+    ("process.name", Field::ProcessName),
+    ("process.pid", Field::ProcessPid),
+    ("process.command_line", Field::ProcessCommandLine),
+    ("source.address", Field::SourceAddress),
+    ("source.ip", Field::SourceIp),
+    ("source.port", Field::SourcePort),
+    ("user.name", Field::UserName),
+    ("user.target.name", Field::UserTargetName),
+    ("group.name", Field::GroupName),
+    ("logward.auth.method", Field::AuthMethod),
+    ("logward.auth.key.type", Field::AuthKeyType),
+    ("logward.auth.key.fingerprint", Field::AuthKeyFingerprint),
+    ("log.syslog.severity.code", Field::SyslogSeverity),
+    ("log.syslog.facility.code", Field::SyslogFacility),
+    ("systemd.unit", Field::SystemdUnit),
+    ("logward.repeat", Field::Repeat),
+    ("log.file.path", Field::FilePath),
+    ("log.file.line", Field::FileLine),
+    ("log.offset", Field::Offset),
+];
+
+impl Field {
+    /// Resolves a dotted path; `None` for a path no event has.
+    pub fn parse(path: &str) -> Option<Field> {
+        if let Some(name) = path.strip_prefix("journald.") {
+            return (!name.is_empty()).then(|| Field::Journald(name.to_owned()));
+        }
+        PATHS
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, f)| f.clone())
+    }
+
+    /// Every fixed path (`journald.*` aside), for error messages and docs.
+    pub fn all_paths() -> impl Iterator<Item = &'static str> {
+        PATHS.iter().map(|(p, _)| *p)
+    }
+
+    /// The dotted path.
+    pub fn path(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Field::Journald(n) => format!("journald.{n}").into(),
+            f => PATHS
+                .iter()
+                .find(|(_, g)| g == f)
+                .map_or("", |(p, _)| p)
+                .into(),
+        }
+    }
+}
+
+/// A field's value, borrowed from the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value<'e> {
+    Str(&'e str),
+    Num(i64),
+    Ip(IpAddr),
+    Time(crate::time::Timestamp),
+}
+
+impl Value<'_> {
+    /// The value as a number: numbers, and text that is a decimal integer.
+    pub fn as_num(&self) -> Option<i64> {
+        match self {
+            Value::Num(n) => Some(*n),
+            Value::Str(s) => s.trim().parse().ok(),
+            Value::Ip(_) | Value::Time(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::Num(n) => write!(f, "{n}"),
+            Value::Ip(ip) => write!(f, "{ip}"),
+            Value::Time(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+fn s<'e>(v: &'e Option<std::borrow::Cow<'_, str>>) -> Option<Value<'e>> {
+    v.as_deref().map(Value::Str)
+}
+
+impl Event<'_> {
+    /// The value of a field, `None` when the event does not have it.
+    pub fn get(&self, field: &Field) -> Option<Value<'_>> {
+        use Value::{Num, Str};
+        Some(match field {
+            Field::Timestamp => Value::Time(self.timestamp?),
+            Field::Message => return s(&self.message),
+            Field::EventKind => Str(self.kind.as_str()),
+            Field::EventAction => Str(self.action().as_str()),
+            Field::EventOutcome => Str(self.outcome.as_str()),
+            Field::EventReason => Str(self.reason?),
+            Field::EventDataset => Str(self.dataset?.as_str()),
+            Field::EventOriginal => return s(&self.original),
+            Field::HostName => return s(&self.host_name),
+            Field::ProcessName => return s(&self.process_name),
+            Field::ProcessPid => Num(self.process_pid?.into()),
+            Field::ProcessCommandLine => return s(&self.command_line),
+            Field::SourceAddress => return s(&self.source_address),
+            Field::SourceIp => Value::Ip(self.source_ip?),
+            Field::SourcePort => Num(self.source_port?.into()),
+            Field::UserName => return s(&self.user_name),
+            Field::UserTargetName => return s(&self.user_target_name),
+            Field::GroupName => return s(&self.group_name),
+            Field::AuthMethod => Str(self.auth_method?),
+            Field::AuthKeyType => return s(&self.auth_key_type),
+            Field::AuthKeyFingerprint => return s(&self.auth_key_fingerprint),
+            Field::SyslogSeverity => Num(self.syslog_severity?.into()),
+            Field::SyslogFacility => Num(self.syslog_facility?.into()),
+            Field::SystemdUnit => return s(&self.systemd_unit),
+            Field::Repeat => Num(self.repeat?.into()),
+            Field::FilePath => return s(&self.file_path),
+            Field::FileLine => Num(i64::try_from(self.file_line?).ok()?),
+            Field::Offset => Num(i64::try_from(self.offset?).ok()?),
+            Field::Journald(name) => Str(self
+                .journald
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_ref())?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{Action, Dataset, Outcome};
+    use std::borrow::Cow;
+
+    #[test]
+    fn paths_round_trip() {
+        for p in Field::all_paths() {
+            assert_eq!(Field::parse(p).map(|f| f.path()), Some(p.into()), "{p}");
+        }
+        assert_eq!(
+            Field::parse("journald.comm"),
+            Some(Field::Journald("comm".into()))
+        );
+        assert_eq!(Field::parse("source.geo"), None);
+        assert_eq!(Field::parse("journald."), None);
+    }
+
+    #[test]
+    fn values_come_from_the_event() {
+        let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+        e.set_source(Cow::Borrowed("192.0.2.7"), Some(2222));
+        e.syslog_severity = Some(6);
+        e.journald
+            .push((Cow::Borrowed("comm"), Cow::Borrowed("sshd")));
+        let get = |p: &str| e.get(&Field::parse(p).unwrap()).map(|v| v.to_string());
+        assert_eq!(get("event.action").as_deref(), Some("user-login"));
+        assert_eq!(get("event.dataset").as_deref(), Some("sshd"));
+        assert_eq!(get("source.ip").as_deref(), Some("192.0.2.7"));
+        assert_eq!(get("source.port").as_deref(), Some("2222"));
+        assert_eq!(get("log.syslog.severity.code").as_deref(), Some("6"));
+        assert_eq!(get("journald.comm").as_deref(), Some("sshd"));
+        assert_eq!(get("journald.unit"), None);
+        assert_eq!(get("user.name"), None);
+        assert_eq!(Value::Str(" 42").as_num(), Some(42));
+    }
+}
