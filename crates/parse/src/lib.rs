@@ -10,6 +10,7 @@ pub mod decoders;
 pub mod frame;
 pub mod journal;
 pub mod text;
+pub mod utmp;
 
 use std::borrow::Cow;
 
