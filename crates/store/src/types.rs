@@ -63,6 +63,27 @@ pub struct NewAlert {
     pub json: String,
 }
 
+impl NewAlert {
+    /// The row for a core [`Alert`](logward_core::Alert): its nested ECS JSON and the indexed
+    /// columns taken from it. `now` stands in for the time when the event has no timestamp.
+    pub fn from_alert(alert: &logward_core::Alert, now: UnixTime) -> NewAlert {
+        let mut json = Vec::with_capacity(512);
+        logward_core::write_alert(&mut json, alert);
+        let e = &alert.event;
+        NewAlert {
+            time: e.timestamp.map_or(now, |t| t.unix),
+            rule_id: alert.rule_id.clone(),
+            severity: alert.severity.code(),
+            host: e.host_name.as_deref().map(str::to_owned),
+            source_address: e.source_address.as_deref().map(str::to_owned),
+            user: e.user_name.as_deref().map(str::to_owned),
+            // The writer emits UTF-8 only; a lossy conversion never changes it.
+            json: String::from_utf8(json)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        }
+    }
+}
+
 /// A stored alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAlert {

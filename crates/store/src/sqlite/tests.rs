@@ -732,3 +732,43 @@ fn integrity_check_of_a_healthy_database() {
     .unwrap();
     assert_eq!(s.integrity_check().unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn core_alert_round_trip() {
+    use logward_core::{Action, Alert, Dataset, Event, Outcome, Severity, Timestamp};
+    let (_dir, mut s) = open();
+    let mut event = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+    event.timestamp = Some(Timestamp::from_unix_micros(T0 * 1_000_000));
+    event.host_name = Some("web1".into());
+    event.user_name = Some("admin".into());
+    event.set_source("2001:0db8::0001".into(), Some(2222));
+    let a = Alert::new(
+        event,
+        "ssh-bruteforce",
+        "SSH brute force",
+        Severity::High,
+        "5 failures from 2001:db8::1",
+    );
+    let row = NewAlert::from_alert(&a, T0 + 99);
+    assert_eq!(row.time, T0);
+    assert_eq!(row.severity, 4);
+    assert_eq!(row.source_address.as_deref(), Some("2001:db8::1"));
+    assert_eq!(row.user.as_deref(), Some("admin"));
+    assert_eq!(row.host.as_deref(), Some("web1"));
+    let ids = s
+        .commit_batch(&Batch {
+            alerts: vec![row.clone()],
+            ..Batch::default()
+        })
+        .unwrap();
+    let rule: String = s
+        .conn
+        .query_row(
+            "SELECT json_extract(json, '$.rule.id') FROM alerts WHERE id = ?1",
+            [ids.alerts[0]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rule, "ssh-bruteforce");
+    assert_eq!(s.alert(ids.alerts[0]).unwrap().unwrap().alert, row);
+}
