@@ -1,1 +1,4 @@
 //! logward's agent: sources, actions (nftables bans), process spawning, the daemon.
+
+pub mod ban;
+pub mod process;
