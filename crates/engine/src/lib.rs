@@ -1,1 +1,31 @@
-//! logward's rule workflow: chains of filters and actions, counters over windows, built-in rulesets. Pure, no I/O.
+//! logward's rule workflow: chains of filters and actions, counters over windows, built-in
+//! rulesets. Pure, no I/O: time comes from an injected [`logward_core::Clock`] (or, in
+//! replay, from each event's `@timestamp`), accounts from a [`UserDb`], and what should
+//! happen comes out as [`Output`] values the agent carries out.
+//!
+//! ```
+//! use logward_engine::{Engine, Program};
+//! let program = Program::load("default.yaml", logward_engine::DEFAULT_RULES).unwrap();
+//! let engine = Engine::new(program);
+//! assert!(engine.program().rule_ids().contains(&"ssh-bruteforce"));
+//! ```
+
+pub mod compile;
+pub mod config;
+pub mod counter;
+pub mod engine;
+
+pub use compile::{ConfigError, ConfigErrors, LogLevel, Program};
+pub use engine::{Engine, NoUsers, Output, StaticUsers, Stats, UserDb};
+
+/// The built-in ruleset (crates/engine/rules/default.yaml).
+pub const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");
+
+/// The built-in ruleset, compiled.
+pub fn default_program() -> Program {
+    match Program::load("default.yaml", DEFAULT_RULES) {
+        Ok(p) => p,
+        // A test keeps the built-in file valid; this arm is unreachable in a release.
+        Err(e) => panic!("the built-in ruleset is invalid:\n{e}"),
+    }
+}

@@ -1,0 +1,1062 @@
+//! The semantic pass: a parsed [`RulesFile`] becomes a [`Program`] — fields resolved to
+//! [`Field`]s or variable slots, regexes and templates compiled, networks parsed, chain names
+//! resolved to indices — and every error found is reported, each at its file:line:column.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use logward_core::{Action, Dataset, Field, Outcome, Severity};
+use regex::Regex;
+use serde_saphyr::{Location, Spanned};
+
+use crate::config::{parse_duration, RulesFile, Step};
+
+/// One configuration error, at a place in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Every error of a rules file, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Where a value comes from: the event, or a field the rules computed (a regex capture, a
+/// saved count).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Src {
+    Event(Field),
+    Var(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Lt,
+    Le,
+    Ge,
+    Gt,
+}
+
+/// An IP network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Net {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Net {
+    pub(crate) fn parse(s: &str) -> Option<Net> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|&p| p <= max)?,
+            None => max,
+        };
+        Some(Net { addr, prefix })
+    }
+
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
+            if prefix == 0 {
+                0
+            } else {
+                bits >> (width - prefix as u32)
+            }
+        }
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                masked(u32::from(n).into(), 32, self.prefix)
+                    == masked(u32::from(a).into(), 32, self.prefix)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                masked(u128::from(n), 128, self.prefix) == masked(u128::from(a), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A filter's test.
+#[derive(Debug)]
+pub(crate) enum Test {
+    /// `event.action` (no string work).
+    ActionIs(Action),
+    OutcomeIs(Outcome),
+    DatasetIs(Dataset),
+    Eq(Src, String),
+    In(Src, Vec<String>),
+    Cmp(Src, Cmp, i64),
+    /// Regexes tried in order; the first match saves its named groups: (group index, var).
+    Regex(Src, Vec<(Regex, Vec<(usize, usize)>)>),
+    Cidr(Src, Vec<Net>),
+    Exists(Src),
+    UserExists(Src),
+    Always,
+}
+
+#[derive(Debug)]
+pub(crate) enum Act {
+    Raise {
+        counter: usize,
+        key: Vec<Src>,
+        distinct: Option<Src>,
+        save: Option<usize>,
+    },
+    Get {
+        counter: usize,
+        key: Vec<Src>,
+        save: usize,
+    },
+    Reset {
+        counter: usize,
+        key: Vec<Src>,
+        grace: i64,
+    },
+    Alert {
+        id: String,
+        name: String,
+        severity: Severity,
+        tags: Vec<String>,
+        template: String,
+    },
+    Ban {
+        src: Src,
+        duration: i64,
+        factor: u32,
+        max: i64,
+    },
+    Unban(Src),
+    Exec(Vec<String>),
+    Report {
+        section: String,
+        template: String,
+    },
+    Log {
+        level: LogLevel,
+        template: String,
+    },
+    Noop,
+}
+
+/// The level of a `log` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(Debug)]
+pub(crate) enum Op {
+    Filter {
+        test: Test,
+        not: bool,
+        then: Option<usize>,
+        otherwise: Option<usize>,
+    },
+    Action {
+        act: Act,
+        then: Option<usize>,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Chain {
+    pub name: String,
+    pub ops: Vec<Op>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CounterSpec {
+    pub name: String,
+    pub window: i64,
+    pub distinct: bool,
+}
+
+/// A compiled ruleset: built once at load, run by [`crate::Engine`] on every event.
+#[derive(Debug)]
+pub struct Program {
+    pub(crate) chains: Vec<Chain>,
+    /// Chains run in order for each event (those no `then:`/`else:` names).
+    pub(crate) top: Vec<usize>,
+    pub(crate) vars: Vec<String>,
+    pub(crate) counters: Vec<CounterSpec>,
+    pub(crate) max_keys: usize,
+    pub(crate) max_hits: usize,
+    pub(crate) ban_remember: i64,
+    pub(crate) ban_max_entries: usize,
+    pub(crate) env: minijinja::Environment<'static>,
+}
+
+impl Program {
+    /// Parses and checks a rules file. `file` names it in error messages.
+    // `Options` is non_exhaustive: it cannot be built with a struct expression.
+    #[allow(clippy::field_reassign_with_default)]
+    pub fn load(file: &str, src: &str) -> Result<Program, ConfigErrors> {
+        let mut options = serde_saphyr::options::Options::default();
+        options.with_snippet = false;
+        let parsed: RulesFile = serde_saphyr::from_str_with_options(src, options).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            let mut message = e.to_string();
+            let suffix = format!(" at line {line}, column {column}");
+            if let Some(m) = message.strip_suffix(&suffix) {
+                message = m.to_owned();
+            }
+            ConfigErrors(vec![ConfigError {
+                file: file.to_owned(),
+                line,
+                column,
+                message,
+            }])
+        })?;
+        Compiler::new(file, src).compile(parsed)
+    }
+
+    /// The names of the chains, in file order.
+    pub fn chain_names(&self) -> impl Iterator<Item = &str> {
+        self.chains.iter().map(|c| c.name.as_str())
+    }
+
+    /// The counters' names, in the order they are first raised.
+    pub fn counter_names(&self) -> impl Iterator<Item = &str> {
+        self.counters.iter().map(|c| c.name.as_str())
+    }
+
+    /// The rule ids the ruleset's alerts can carry, in file order.
+    pub fn rule_ids(&self) -> Vec<&str> {
+        let mut ids = Vec::new();
+        for c in &self.chains {
+            for op in &c.ops {
+                if let Op::Action {
+                    act: Act::Alert { id, .. },
+                    ..
+                } = op
+                {
+                    if !ids.contains(&id.as_str()) {
+                        ids.push(id.as_str());
+                    }
+                }
+            }
+        }
+        ids
+    }
+}
+
+/// The first segments of every event path: a saved field may not shadow them in templates.
+fn reserved_top(name: &str) -> bool {
+    name.starts_with('@')
+        || Field::all_paths().any(|p| p.split('.').next() == Some(name))
+        || name == "journald"
+}
+
+struct Compiler<'s> {
+    file: String,
+    lines: Vec<&'s str>,
+    errors: Vec<ConfigError>,
+    vars: Vec<String>,
+    counters: Vec<CounterSpec>,
+    counter_ids: HashMap<String, usize>,
+    env: minijinja::Environment<'static>,
+    templates: usize,
+}
+
+impl<'s> Compiler<'s> {
+    fn new(file: &str, src: &'s str) -> Self {
+        let mut env = minijinja::Environment::new();
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        Compiler {
+            file: file.to_owned(),
+            lines: src.lines().collect(),
+            errors: Vec::new(),
+            vars: Vec::new(),
+            counters: Vec::new(),
+            counter_ids: HashMap::new(),
+            env,
+            templates: 0,
+        }
+    }
+
+    fn err_at(&mut self, line: u64, column: u64, message: String) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line: line.max(1),
+            column: column.max(1),
+            message,
+        });
+    }
+
+    /// Reports an error at `key:` inside the step (or mapping) that starts at `at` — at the
+    /// value, or at `item` inside it when given.
+    fn err(&mut self, at: Location, key: &str, item: Option<&str>, message: String) {
+        let (l, c) = self.locate(at, key, item);
+        self.err_at(l, c, message);
+    }
+
+    fn locate(&self, at: Location, key: &str, item: Option<&str>) -> (u64, u64) {
+        let (line0, col0) = (at.line() as usize, at.column() as usize);
+        if line0 == 0 {
+            return (1, 1);
+        }
+        let indent0 = col0.saturating_sub(1);
+        let pat = format!("{key}:");
+        let mut found: Option<(usize, usize)> = None;
+        for (i, text) in self.lines.iter().enumerate().skip(line0 - 1) {
+            let first = i == line0 - 1;
+            let trimmed = text.trim_start();
+            let indent = text.len() - trimmed.len();
+            if !first && !trimmed.is_empty() && !trimmed.starts_with('#') && indent < indent0 {
+                break;
+            }
+            let from = if first { indent0.min(text.len()) } else { 0 };
+            if found.is_none() {
+                let mut search = from;
+                while let Some(p) = text.get(search..).and_then(|t| t.find(&pat)) {
+                    let p = search + p;
+                    let before = text[..p].chars().last();
+                    if matches!(before, None | Some(' ' | '{' | ',' | '-')) {
+                        let mut v = p + pat.len();
+                        while text.as_bytes().get(v) == Some(&b' ') {
+                            v += 1;
+                        }
+                        found = Some((i, v));
+                        break;
+                    }
+                    search = p + pat.len();
+                }
+                if found.is_none() {
+                    continue;
+                }
+            }
+            let Some((fl, fc)) = found else { continue };
+            let Some(item) = item else {
+                return (fl as u64 + 1, fc as u64 + 1);
+            };
+            let start = if i == fl { fc } else { 0 };
+            if let Some(p) = text.get(start..).and_then(|t| t.find(item)) {
+                return (i as u64 + 1, (start + p) as u64 + 1);
+            }
+        }
+        match found {
+            Some((l, c)) => (l as u64 + 1, c as u64 + 1),
+            None => (line0 as u64, col0 as u64),
+        }
+    }
+
+    fn var(&mut self, name: &str) -> usize {
+        match self.vars.iter().position(|v| v == name) {
+            Some(i) => i,
+            None => {
+                self.vars.push(name.to_owned());
+                self.vars.len() - 1
+            }
+        }
+    }
+
+    fn define_var(&mut self, at: Location, key: &str, name: &str) -> Option<usize> {
+        if Field::parse(name).is_some() || name.contains('.') || reserved_top(name) {
+            self.err(
+                at,
+                key,
+                Some(name),
+                format!("cannot save into `{name}`: a saved field is a plain name that no event field starts with"),
+            );
+            return None;
+        }
+        Some(self.var(name))
+    }
+
+    fn field(&mut self, at: Location, key: &str, path: &str) -> Option<Src> {
+        if let Some(f) = Field::parse(path) {
+            return Some(Src::Event(f));
+        }
+        if let Some(i) = self.vars.iter().position(|v| v == path) {
+            return Some(Src::Var(i));
+        }
+        self.err(
+            at,
+            key,
+            Some(path),
+            format!("unknown field `{path}`: not an event field (event.action, source.ip, user.name, journald.* …) nor one a regex or counter saves"),
+        );
+        None
+    }
+
+    fn duration(&mut self, at: Location, key: &str, text: &str) -> Option<i64> {
+        let d = parse_duration(text);
+        if d.is_none() {
+            self.err(
+                at,
+                key,
+                Some(text),
+                format!(
+                    "bad duration `{text}`: expected a number with s, m, h, d or w (10m, 1h, 5d)"
+                ),
+            );
+        }
+        d
+    }
+
+    fn template(&mut self, at: Location, key: &str, text: &str) -> Option<String> {
+        let name = format!("t{}", self.templates);
+        self.templates += 1;
+        match self.env.add_template_owned(name.clone(), text.to_owned()) {
+            Ok(()) => Some(name),
+            Err(e) => {
+                let detail = e.detail().unwrap_or("syntax error").to_owned();
+                self.err(
+                    at,
+                    key,
+                    None,
+                    format!(
+                        "bad template: {detail} (template line {})",
+                        e.line().unwrap_or(1)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn regex(&mut self, at: Location, key: &str, text: &str) -> Option<Regex> {
+        match Regex::new(text) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let msg = e.to_string();
+                let last = msg.lines().last().unwrap_or("").trim().to_owned();
+                self.err(at, key, Some(text), format!("bad regex: {last}"));
+                None
+            }
+        }
+    }
+
+    fn counter(&mut self, name: &str) -> Option<usize> {
+        self.counter_ids.get(name).copied()
+    }
+
+    fn compile(mut self, file: RulesFile) -> Result<Program, ConfigErrors> {
+        // Networks.
+        let mut networks: HashMap<String, Vec<Net>> = HashMap::new();
+        for (name, items) in &file.networks {
+            let mut nets = Vec::new();
+            for item in items {
+                match Net::parse(&item.value) {
+                    Some(n) => nets.push(n),
+                    None => self.err_at(
+                        item.referenced.line(),
+                        item.referenced.column(),
+                        format!("bad network `{}` in list `{name}`: expected an address or CIDR (192.0.2.0/24, 2001:db8::/32)", item.value),
+                    ),
+                }
+            }
+            networks.insert(name.clone(), nets);
+        }
+        let ban_remember = {
+            let r = &file.bans.remember;
+            match parse_duration(&r.value) {
+                Some(d) => d,
+                None => {
+                    self.err_at(
+                        r.referenced.line(),
+                        r.referenced.column(),
+                        format!("bad duration `{}`", r.value),
+                    );
+                    0
+                }
+            }
+        };
+
+        let chains = &file.chains.0;
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, (name, _)) in chains.iter().enumerate() {
+            if names.insert(name.value.as_str(), i).is_some() {
+                self.err_at(
+                    name.referenced.line(),
+                    name.referenced.column(),
+                    format!("chain `{}` is defined twice", name.value),
+                );
+            }
+        }
+
+        // First pass: the fields regexes and counters define, and the counters' windows.
+        for (_, steps) in chains {
+            for s in steps {
+                let at = s.referenced;
+                match &s.value {
+                    Step::Regex { regex, .. } => {
+                        if let Ok(r) = Regex::new(regex) {
+                            for n in r.capture_names().flatten() {
+                                self.define_var(at, "regex", n);
+                            }
+                        }
+                    }
+                    Step::RegexAny { regexes, .. } => {
+                        for text in regexes {
+                            if let Ok(r) = Regex::new(text) {
+                                for n in r.capture_names().flatten() {
+                                    self.define_var(at, "regexes", n);
+                                }
+                            }
+                        }
+                    }
+                    Step::CounterRaise {
+                        counter,
+                        window,
+                        distinct,
+                        save,
+                        ..
+                    } => {
+                        if let Some(save) = save {
+                            self.define_var(at, "save", save);
+                        }
+                        let Some(w) = self.duration(at, "window", window) else {
+                            continue;
+                        };
+                        match self.counter(counter) {
+                            Some(i) => {
+                                let spec = self.counters[i].clone();
+                                if spec.window != w || spec.distinct != distinct.is_some() {
+                                    self.err(at, "counter", Some(counter), format!("counter `{counter}` is raised elsewhere with another window or distinct field"));
+                                }
+                            }
+                            None => {
+                                self.counter_ids
+                                    .insert(counter.clone(), self.counters.len());
+                                self.counters.push(CounterSpec {
+                                    name: counter.clone(),
+                                    window: w,
+                                    distinct: distinct.is_some(),
+                                });
+                            }
+                        }
+                    }
+                    Step::CounterGet { save, .. } => {
+                        self.define_var(at, "save", save);
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        // Second pass: compile each step.
+        let mut compiled = Vec::new();
+        let mut referenced = vec![false; chains.len()];
+        for (name, steps) in chains {
+            let mut ops = Vec::new();
+            for s in steps {
+                let at = s.referenced;
+                let (then, otherwise) = s.value.jumps();
+                let mut jump = |c: &mut Self, key: &str, target: Option<&str>| -> Option<usize> {
+                    let t = target?;
+                    match names.get(t) {
+                        Some(&i) => {
+                            referenced[i] = true;
+                            Some(i)
+                        }
+                        None => {
+                            c.err(at, key, Some(t), format!("unknown chain `{t}` in {key}:"));
+                            None
+                        }
+                    }
+                };
+                let then = jump(&mut self, "then", then);
+                let otherwise = jump(&mut self, "else", otherwise);
+                let not = s.value.negated();
+                let filter = |test: Option<Test>| {
+                    test.map(|test| Op::Filter {
+                        test,
+                        not,
+                        then,
+                        otherwise,
+                    })
+                };
+                let action = |act: Option<Act>| act.map(|act| Op::Action { act, then });
+                let op = match &s.value {
+                    Step::Equals { field, value, .. } => filter(self.equals(at, field, &value.0)),
+                    Step::In { field, values, .. } => filter(
+                        self.field(at, "field", field)
+                            .map(|f| Test::In(f, values.iter().map(|v| v.0.clone()).collect())),
+                    ),
+                    Step::Lt { field, value, .. } => filter(
+                        self.field(at, "field", field)
+                            .map(|f| Test::Cmp(f, Cmp::Lt, *value)),
+                    ),
+                    Step::Le { field, value, .. } => filter(
+                        self.field(at, "field", field)
+                            .map(|f| Test::Cmp(f, Cmp::Le, *value)),
+                    ),
+                    Step::Ge { field, value, .. } => filter(
+                        self.field(at, "field", field)
+                            .map(|f| Test::Cmp(f, Cmp::Ge, *value)),
+                    ),
+                    Step::Gt { field, value, .. } => filter(
+                        self.field(at, "field", field)
+                            .map(|f| Test::Cmp(f, Cmp::Gt, *value)),
+                    ),
+                    Step::Regex { field, regex, .. } => {
+                        let f = self.field(at, "field", field);
+                        let r = self.regex(at, "regex", regex);
+                        filter(match (f, r) {
+                            (Some(f), Some(r)) => {
+                                let saves = self.captures(&r);
+                                Some(Test::Regex(f, vec![(r, saves)]))
+                            }
+                            _ => None,
+                        })
+                    }
+                    Step::RegexAny { field, regexes, .. } => {
+                        let f = self.field(at, "field", field);
+                        let mut all = Vec::new();
+                        let mut ok = true;
+                        for text in regexes {
+                            match self.regex(at, "regexes", text) {
+                                Some(r) => {
+                                    let saves = self.captures(&r);
+                                    all.push((r, saves));
+                                }
+                                None => ok = false,
+                            }
+                        }
+                        filter(f.filter(|_| ok).map(|f| Test::Regex(f, all)))
+                    }
+                    Step::Cidr {
+                        field, networks: n, ..
+                    } => {
+                        let f = self.field(at, "field", field);
+                        let mut nets = Vec::new();
+                        let mut ok = true;
+                        for item in n {
+                            if let Some(list) = networks.get(item) {
+                                nets.extend_from_slice(list);
+                            } else if let Some(net) = Net::parse(item) {
+                                nets.push(net);
+                            } else {
+                                ok = false;
+                                self.err(at, "networks", Some(item), format!("bad network `{item}`: neither an address, a CIDR nor the name of a `networks:` list"));
+                            }
+                        }
+                        filter(f.filter(|_| ok).map(|f| Test::Cidr(f, nets)))
+                    }
+                    Step::Exists { field, .. } => {
+                        filter(self.field(at, "field", field).map(Test::Exists))
+                    }
+                    Step::UserExists { field, .. } => {
+                        filter(self.field(at, "field", field).map(Test::UserExists))
+                    }
+                    Step::Continue { .. } => filter(Some(Test::Always)),
+                    Step::CounterRaise {
+                        counter,
+                        key,
+                        distinct,
+                        save,
+                        ..
+                    } => {
+                        let keys = self.keys(at, key);
+                        let d = distinct.as_ref().map(|d| self.field(at, "distinct", d));
+                        let save = save
+                            .as_ref()
+                            .and_then(|s| self.vars.iter().position(|v| v == s));
+                        let c = self.counter(counter);
+                        action(match (keys, d, c) {
+                            (Some(key), None, Some(counter)) => Some(Act::Raise {
+                                counter,
+                                key,
+                                distinct: None,
+                                save,
+                            }),
+                            (Some(key), Some(Some(d)), Some(counter)) => Some(Act::Raise {
+                                counter,
+                                key,
+                                distinct: Some(d),
+                                save,
+                            }),
+                            _ => None,
+                        })
+                    }
+                    Step::CounterGet {
+                        counter, key, save, ..
+                    } => {
+                        let keys = self.keys(at, key);
+                        let c = self.known_counter(at, counter);
+                        let save = self.vars.iter().position(|v| v == save);
+                        action(match (keys, c, save) {
+                            (Some(key), Some(counter), Some(save)) => {
+                                Some(Act::Get { counter, key, save })
+                            }
+                            _ => None,
+                        })
+                    }
+                    Step::CounterReset {
+                        counter,
+                        key,
+                        grace,
+                        ..
+                    } => {
+                        let keys = self.keys(at, key);
+                        let c = self.known_counter(at, counter);
+                        let g = match grace {
+                            Some(g) => self.duration(at, "grace", g),
+                            None => Some(0),
+                        };
+                        action(match (keys, c, g) {
+                            (Some(key), Some(counter), Some(grace)) => Some(Act::Reset {
+                                counter,
+                                key,
+                                grace,
+                            }),
+                            _ => None,
+                        })
+                    }
+                    Step::Alert {
+                        id,
+                        name,
+                        severity,
+                        tags,
+                        message,
+                        ..
+                    } => {
+                        let sev = Severity::parse(severity);
+                        if sev.is_none() {
+                            self.err(at, "severity", Some(severity), format!("bad severity `{severity}`: expected info, low, medium, high, critical or 1–5"));
+                        }
+                        if id.is_empty()
+                            || !id
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                        {
+                            self.err(
+                                at,
+                                "id",
+                                None,
+                                format!("bad rule id `{id}`: letters, digits, `-` and `_` only"),
+                            );
+                        }
+                        let t = self.template(at, "message", message);
+                        action(match (sev, t) {
+                            (Some(severity), Some(template)) => Some(Act::Alert {
+                                id: id.clone(),
+                                name: name.clone(),
+                                severity,
+                                tags: tags.clone(),
+                                template,
+                            }),
+                            _ => None,
+                        })
+                    }
+                    Step::Ban {
+                        field,
+                        duration,
+                        factor,
+                        max_duration,
+                        ..
+                    } => {
+                        let f = self.field(at, "field", field);
+                        let d = self.duration(at, "duration", duration);
+                        let m = match max_duration {
+                            Some(m) => self.duration(at, "max_duration", m),
+                            None => Some(i64::MAX),
+                        };
+                        if *factor == 0 {
+                            self.err(at, "factor", None, "factor must be at least 1".into());
+                        }
+                        action(match (f, d, m) {
+                            (Some(src), Some(duration), Some(max)) if *factor > 0 => {
+                                Some(Act::Ban {
+                                    src,
+                                    duration,
+                                    factor: *factor,
+                                    max,
+                                })
+                            }
+                            _ => None,
+                        })
+                    }
+                    Step::Unban { field, .. } => {
+                        action(self.field(at, "field", field).map(Act::Unban))
+                    }
+                    Step::Exec { argv, .. } => {
+                        if argv.is_empty() {
+                            self.err(
+                                at,
+                                "argv",
+                                None,
+                                "argv is empty: name the program to run".into(),
+                            );
+                        }
+                        let ts: Vec<Option<String>> =
+                            argv.iter().map(|a| self.template(at, "argv", a)).collect();
+                        action(
+                            ts.into_iter()
+                                .collect::<Option<Vec<_>>>()
+                                .filter(|v| !v.is_empty())
+                                .map(Act::Exec),
+                        )
+                    }
+                    Step::Report {
+                        section, message, ..
+                    } => {
+                        action(
+                            self.template(at, "message", message)
+                                .map(|template| Act::Report {
+                                    section: section.clone(),
+                                    template,
+                                }),
+                        )
+                    }
+                    Step::Log { level, message, .. } => {
+                        let l = match level.as_str() {
+                            "error" => Some(LogLevel::Error),
+                            "warn" => Some(LogLevel::Warn),
+                            "info" => Some(LogLevel::Info),
+                            "debug" => Some(LogLevel::Debug),
+                            _ => {
+                                self.err(
+                                    at,
+                                    "level",
+                                    Some(level),
+                                    format!(
+                                        "bad level `{level}`: expected error, warn, info or debug"
+                                    ),
+                                );
+                                None
+                            }
+                        };
+                        let t = self.template(at, "message", message);
+                        action(match (l, t) {
+                            (Some(level), Some(template)) => Some(Act::Log { level, template }),
+                            _ => None,
+                        })
+                    }
+                    Step::Noop { .. } => action(Some(Act::Noop)),
+                };
+                if let Some(op) = op {
+                    ops.push(op);
+                }
+            }
+            compiled.push(Chain {
+                name: name.value.clone(),
+                ops,
+            });
+        }
+        // Jumps may not loop.
+        let graph: Vec<Vec<usize>> = compiled
+            .iter()
+            .map(|c| {
+                c.ops
+                    .iter()
+                    .flat_map(|op| match op {
+                        Op::Filter {
+                            then, otherwise, ..
+                        } => [*then, *otherwise],
+                        Op::Action { then, .. } => [*then, None],
+                    })
+                    .flatten()
+                    .collect()
+            })
+            .collect();
+        if let Some(c) = find_cycle(&graph) {
+            let (name, _) = &chains[c];
+            self.err_at(
+                name.referenced.line(),
+                name.referenced.column(),
+                format!(
+                    "chain `{}` can reach itself through then:/else: jumps",
+                    name.value
+                ),
+            );
+        }
+        if chains.is_empty() {
+            self.err_at(1, 1, "no chains: a ruleset needs at least one".into());
+        }
+        if !self.errors.is_empty() {
+            self.errors.sort_by_key(|e| (e.line, e.column));
+            self.errors.dedup();
+            return Err(ConfigErrors(self.errors));
+        }
+        let top = (0..compiled.len()).filter(|&i| !referenced[i]).collect();
+        Ok(Program {
+            chains: compiled,
+            top,
+            vars: self.vars,
+            counters: self.counters,
+            max_keys: file.counters.max_keys,
+            max_hits: file.counters.max_hits,
+            ban_remember,
+            ban_max_entries: file.bans.max_entries,
+            env: self.env,
+        })
+    }
+
+    fn equals(&mut self, at: Location, field: &str, value: &str) -> Option<Test> {
+        let f = self.field(at, "field", field)?;
+        let bad = |c: &mut Self, what: &str, words: String| {
+            c.err(
+                at,
+                "value",
+                Some(value),
+                format!("`{value}` is not a known {what} (one of: {words})"),
+            );
+            None
+        };
+        match f {
+            Src::Event(Field::EventAction) => match Action::parse(value) {
+                Some(a) => Some(Test::ActionIs(a)),
+                None => bad(
+                    self,
+                    "event.action",
+                    Action::ALL
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            },
+            Src::Event(Field::EventOutcome) => {
+                match Outcome::ALL.into_iter().find(|o| o.as_str() == value) {
+                    Some(o) => Some(Test::OutcomeIs(o)),
+                    None => bad(self, "event.outcome", "success, failure, unknown".into()),
+                }
+            }
+            Src::Event(Field::EventDataset) => match Dataset::parse(value) {
+                Some(d) => Some(Test::DatasetIs(d)),
+                None => bad(
+                    self,
+                    "event.dataset",
+                    Dataset::ALL
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            },
+            f => Some(Test::Eq(f, value.to_owned())),
+        }
+    }
+
+    fn keys(&mut self, at: Location, key: &[String]) -> Option<Vec<Src>> {
+        if key.is_empty() {
+            self.err(
+                at,
+                "key",
+                None,
+                "key is empty: name the fields to count by".into(),
+            );
+            return None;
+        }
+        let out: Vec<Option<Src>> = key.iter().map(|k| self.field(at, "key", k)).collect();
+        out.into_iter().collect()
+    }
+
+    fn known_counter(&mut self, at: Location, name: &str) -> Option<usize> {
+        let c = self.counter(name);
+        if c.is_none() {
+            self.err(
+                at,
+                "counter",
+                Some(name),
+                format!("counter `{name}` is never raised (no counter_raise names it)"),
+            );
+        }
+        c
+    }
+
+    fn captures(&mut self, r: &Regex) -> Vec<(usize, usize)> {
+        r.capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| Some((i, self.vars.iter().position(|v| Some(v.as_str()) == n)?)))
+            .collect()
+    }
+}
+
+/// A chain on a cycle of the jump graph, if any.
+fn find_cycle(graph: &[Vec<usize>]) -> Option<usize> {
+    // 0 unvisited, 1 on the stack, 2 done.
+    let mut state = vec![0u8; graph.len()];
+    for start in 0..graph.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        let mut stack = vec![(start, 0usize)];
+        state[start] = 1;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&succ) = graph[node].get(*next) {
+                *next += 1;
+                match state[succ] {
+                    0 => {
+                        state[succ] = 1;
+                        stack.push((succ, 0));
+                    }
+                    1 => return Some(succ),
+                    _ => {}
+                }
+            } else {
+                state[node] = 2;
+                stack.pop();
+            }
+        }
+    }
+    None
+}
+
+/// Spanned values as the semantic pass reads them (re-exported for tests).
+pub type SpannedStep = Spanned<Step>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        let n = Net::parse("192.0.2.0/24").unwrap();
+        assert!(n.contains("192.0.2.77".parse().unwrap()));
+        assert!(!n.contains("192.0.3.1".parse().unwrap()));
+        assert!(!n.contains("::1".parse().unwrap()));
+        let all = Net::parse("0.0.0.0/0").unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let v6 = Net::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(Net::parse("::1").unwrap().contains("::1".parse().unwrap()));
+        assert_eq!(Net::parse("10.0.0.0/33"), None);
+        assert_eq!(Net::parse("10.0.0.256"), None);
+        assert_eq!(Net::parse("ignore"), None);
+    }
+
+    #[test]
+    fn cycles_are_found() {
+        assert_eq!(find_cycle(&[vec![1], vec![2], vec![]]), None);
+        assert!(find_cycle(&[vec![1], vec![2], vec![0]]).is_some());
+        assert!(find_cycle(&[vec![0]]).is_some());
+    }
+}

@@ -1,0 +1,301 @@
+//! The built-in ruleset: every rule fires on a crafted log and none on a benign one.
+
+use std::collections::BTreeMap;
+
+use logward_core::Timestamp;
+use logward_engine::{default_program, Engine, Output, Program, DEFAULT_RULES};
+use logward_parse::{LineDecoder, YearResolver};
+
+/// Replays lines (BSD syslog, year 2026, UTC) and returns the outputs.
+fn replay(lines: &[String]) -> Vec<Output> {
+    let mut engine = Engine::new(default_program());
+    let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
+    let mut out = Vec::new();
+    let epoch = Timestamp {
+        unix: 0,
+        nanos: 0,
+        offset: 0,
+    };
+    for l in lines {
+        let e = d.decode(l);
+        engine.replay(&e, epoch, &mut out);
+    }
+    out
+}
+
+fn alerts_by_rule(out: &[Output]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for o in out {
+        if let Output::Alert(a) = o {
+            *m.entry(a.rule_id.clone()).or_default() += 1;
+        }
+    }
+    m
+}
+
+fn t(min: u32, sec: u32) -> String {
+    format!("Mar  3 {:02}:{:02}:{:02}", 10 + min / 60, min % 60, sec)
+}
+
+fn crafted() -> Vec<String> {
+    let mut l = Vec::new();
+    // Brute force: 6 failures from one address in a minute.
+    for i in 0..6 {
+        l.push(format!(
+            "{} srv sshd[100]: Failed password for root from 203.0.113.5 port {} ssh2",
+            t(0, i),
+            40000 + i
+        ));
+    }
+    // Enumeration: 5 invalid users (probe-style: no password tried).
+    for (i, u) in ["admin", "test", "oracle", "guest", "ubuntu"]
+        .iter()
+        .enumerate()
+    {
+        l.push(format!(
+            "{} srv sshd[200]: Invalid user {u} from 198.51.100.9 port {}",
+            t(1, i as u32),
+            50000 + i
+        ));
+    }
+    // Slow brute force: 10 failures over 50 minutes, 5 minutes apart.
+    for i in 0..10u32 {
+        l.push(format!(
+            "{} srv sshd[300]: Failed password for bob from 192.0.2.44 port {} ssh2",
+            t(2 + i * 5, 30),
+            41000 + i
+        ));
+    }
+    // Distributed: 20 failures against alice from 10 addresses in 2 minutes.
+    for i in 0..20u32 {
+        l.push(format!(
+            "{} srv sshd[400]: Failed password for alice from 100.64.0.{} port {} ssh2",
+            t(60 + i / 10, i % 60),
+            1 + i % 10,
+            42000 + i
+        ));
+    }
+    // Login after failures: 3 failures then a success from the same address.
+    for i in 0..3u32 {
+        l.push(format!(
+            "{} srv sshd[500]: Failed password for carol from 192.0.2.200 port {} ssh2",
+            t(70, i),
+            43000 + i
+        ));
+    }
+    l.push(format!(
+        "{} srv sshd[501]: Accepted password for carol from 192.0.2.200 port 43100 ssh2",
+        t(70, 10)
+    ));
+    // Login burst: 4 logins from one address.
+    for i in 0..4u32 {
+        l.push(format!(
+            "{} srv sshd[{}]: Accepted publickey for deploy from 192.0.2.77 port {} ssh2: ED25519 SHA256:abc",
+            t(80, i * 5),
+            600 + i,
+            44000 + i
+        ));
+    }
+    l.push(format!(
+        "{} srv sshd[700]: Accepted password for root from 192.0.2.78 port 45000 ssh2",
+        t(81, 0)
+    ));
+    l.push(format!("{} srv useradd[701]: new user: name=mallory, UID=1001, GID=1001, home=/home/mallory, shell=/bin/bash, from=/dev/pts/0", t(82, 0)));
+    l.push(format!(
+        "{} srv userdel[702]: delete user 'olduser'",
+        t(82, 1)
+    ));
+    l.push(format!(
+        "{} srv usermod[703]: change user 'mallory' shell from '/bin/bash' to '/bin/sh'",
+        t(82, 2)
+    ));
+    l.push(format!(
+        "{} srv usermod[704]: add 'mallory' to group 'sudo'",
+        t(82, 3)
+    ));
+    l.push(format!(
+        "{} srv gpasswd[705]: user mallory added by root to group users",
+        t(82, 4)
+    ));
+    l.push(format!(
+        "{} srv passwd[706]: password for 'mallory' changed by 'root'",
+        t(82, 5)
+    ));
+    l.push(format!("{} srv sudo: mallory : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/mallory ; USER=root ; COMMAND=/bin/bash", t(83, 0)));
+    l.push(format!("{} srv sudo: eve : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/eve ; USER=root ; COMMAND=/bin/cat /etc/shadow", t(83, 1)));
+    l.push(format!(
+        "{} srv su[707]: (to root) mallory on pts/0",
+        t(83, 2)
+    ));
+    l.push(format!(
+        "{} srv sshd[501]: pam_unix(sshd:session): session closed for user carol",
+        t(84, 0)
+    ));
+    l
+}
+
+#[test]
+fn the_builtin_ruleset_loads() {
+    let p = Program::load("default.yaml", DEFAULT_RULES).unwrap_or_else(|e| panic!("{e}"));
+    let ids = p.rule_ids();
+    for id in [
+        "ssh-bruteforce",
+        "ssh-slow-bruteforce",
+        "ssh-user-enumeration",
+        "ssh-distributed-bruteforce",
+        "ssh-login-after-failures",
+        "ssh-login",
+        "ssh-login-burst",
+        "root-login",
+        "account-created",
+        "account-deleted",
+        "account-modified",
+        "group-membership-changed",
+        "password-changed",
+        "sudo-failure",
+        "sudo-not-in-sudoers",
+        "su-root",
+        "user-logout",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+}
+
+#[test]
+fn every_default_rule_fires_on_the_crafted_log() {
+    let out = replay(&crafted());
+    let by_rule = alerts_by_rule(&out);
+    let p = default_program();
+    for id in p.rule_ids() {
+        assert!(by_rule.contains_key(id), "{id} did not fire: {by_rule:?}");
+    }
+    // 203.0.113.5, and the enumerating 198.51.100.9 (5 failures too): rules count apart.
+    assert_eq!(by_rule["ssh-bruteforce"], 2, "{by_rule:?}");
+    assert_eq!(by_rule["ssh-slow-bruteforce"], 1, "{by_rule:?}");
+    assert_eq!(by_rule["ssh-login-after-failures"], 1, "{by_rule:?}");
+    // carol, 4 × deploy, root.
+    assert_eq!(by_rule["ssh-login"], 6, "{by_rule:?}");
+    // usermod -aG sudo is critical, gpasswd … users is not.
+    let groups: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Alert(a) if a.rule_id == "group-membership-changed" => Some(a.severity),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert!(groups.contains(&logward_core::Severity::Critical));
+    // Bans: brute force, enumeration, slow brute force.
+    let bans: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Ban { ip, rule_id, .. } => Some((ip.to_string(), rule_id.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        bans.contains(&("203.0.113.5".into(), Some("ssh-bruteforce".into()))),
+        "{bans:?}"
+    );
+    assert!(
+        bans.contains(&("198.51.100.9".into(), Some("ssh-user-enumeration".into()))),
+        "{bans:?}"
+    );
+    let msg = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Alert(a) if a.rule_id == "ssh-bruteforce" => Some(a.message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        msg,
+        "5 failed SSH logins from 203.0.113.5 in 10 minutes (last user: root)"
+    );
+}
+
+#[test]
+fn nothing_fires_on_a_benign_log() {
+    let lines: Vec<String> = vec![
+        format!("{} srv sshd[1]: Connection closed by 192.0.2.1 port 5000 [preauth]", t(0, 0)),
+        format!("{} srv sshd[2]: Did not receive identification string from 192.0.2.2 port 5001", t(0, 1)),
+        format!("{} srv sshd[3]: Failed password for bob from 192.0.2.3 port 5002 ssh2", t(0, 2)),
+        format!("{} srv sshd[3]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.3  user=bob", t(0, 2)),
+        format!("{} srv sudo:      bob : TTY=pts/0 ; PWD=/home/bob ; USER=root ; COMMAND=/usr/bin/apt update", t(0, 3)),
+        format!("{} srv sudo: pam_unix(sudo:session): session closed for user root", t(0, 4)),
+        format!("{} srv CRON[9]: pam_unix(cron:session): session closed for user root", t(0, 5)),
+        format!("{} srv kernel: something unrelated", t(0, 6)),
+    ];
+    let out = replay(&lines);
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn loopback_is_never_counted_and_a_login_grants_grace() {
+    let mut lines = Vec::new();
+    for i in 0..10u32 {
+        lines.push(format!(
+            "{} srv sshd[1]: Failed password for root from 127.0.0.1 port {} ssh2",
+            t(0, i),
+            1000 + i
+        ));
+    }
+    // A success from 192.0.2.9, then 10 failures from it: no ban (grace), no brute force.
+    lines.push(format!(
+        "{} srv sshd[2]: Accepted password for me from 192.0.2.9 port 2000 ssh2",
+        t(1, 0)
+    ));
+    for i in 0..10u32 {
+        lines.push(format!(
+            "{} srv sshd[3]: Failed password for me from 192.0.2.9 port {} ssh2",
+            t(2, i),
+            3000 + i
+        ));
+    }
+    // … and after another success, ssh-login-after-failures still fires.
+    lines.push(format!(
+        "{} srv sshd[4]: Accepted password for me from 192.0.2.9 port 4000 ssh2",
+        t(3, 0)
+    ));
+    let out = replay(&lines);
+    let by_rule = alerts_by_rule(&out);
+    assert_eq!(by_rule.get("ssh-bruteforce"), None, "{by_rule:?}");
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Ban { .. })),
+        "{out:#?}"
+    );
+    assert_eq!(
+        by_rule.get("ssh-login-after-failures"),
+        Some(&1),
+        "{by_rule:?}"
+    );
+}
+
+#[test]
+fn repeat_offenders_get_longer_bans() {
+    let mut lines = Vec::new();
+    // Three bursts of 5 failures, each after the previous 10-minute blackhole.
+    for burst in 0..3u32 {
+        for i in 0..5u32 {
+            lines.push(format!(
+                "{} srv sshd[1]: Failed password for root from 203.0.113.8 port {} ssh2",
+                t(burst * 20, i),
+                1000 + i
+            ));
+        }
+    }
+    let out = replay(&lines);
+    let durations: Vec<(i64, u32)> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Ban {
+                duration,
+                offence,
+                rule_id,
+                ..
+            } if rule_id.as_deref() == Some("ssh-bruteforce") => Some((*duration, *offence)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(durations, [(3600, 1), (7200, 2), (14400, 3)]);
+}
