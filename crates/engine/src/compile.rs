@@ -228,6 +228,8 @@ impl Program {
     pub fn load(file: &str, src: &str) -> Result<Program, ConfigErrors> {
         let mut options = serde_saphyr::options::Options::default();
         options.with_snippet = false;
+        // YAML 1.1's `y`/`n`/`on`/`off` booleans turn saved field names into `false`.
+        options.strict_booleans = true;
         let parsed: RulesFile = serde_saphyr::from_str_with_options(src, options).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
             let mut message = e.to_string();
