@@ -12,7 +12,7 @@
 //! none (or none of them), it clears `source.*`: an event without a peer is better than an
 //! event that blames an address the attacker chose.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
@@ -57,9 +57,20 @@ pub struct Correlator {
     hosts: HashMap<String, u32>,
     /// The last host looked up: lines of one input nearly always share it.
     last_host: Option<(String, u32)>,
-    sessions: HashMap<(u32, u32), Session, BuildHasherDefault<KeyHasher>>,
-    /// Insertion order, for FIFO eviction. Entries leave `sessions` only through it.
-    order: VecDeque<(u32, u32)>,
+    /// Where each remembered (host id, pid) lives in `slots`.
+    index: HashMap<(u32, u32), u32, BuildHasherDefault<KeyHasher>>,
+    /// The sessions, used as a ring in insertion order: once full, a new session takes the
+    /// slot of the oldest (FIFO eviction, reusing its buffer). Entries leave `index` only
+    /// that way or all at once.
+    slots: Vec<Slot>,
+    /// The slot the next new session takes once `slots` is full.
+    next: usize,
+}
+
+#[derive(Debug)]
+struct Slot {
+    key: (u32, u32),
+    session: Session,
 }
 
 #[derive(Debug, Default)]
@@ -86,6 +97,36 @@ fn clear_source(e: &mut Event<'_>) {
     e.source_port = None;
 }
 
+/// Whether the line ends its connection.
+fn ends(e: &Event<'_>) -> bool {
+    match e.action {
+        Some(Action::ConnectionClosed) => true,
+        Some(Action::ConnectionProbe) => e.reason == Some("preauth-disconnect"),
+        _ => false,
+    }
+}
+
+/// `a == b` for short texts (host names), eight bytes at a time, without a call to `memcmp`.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if <[u8; 8]>::try_from(x).ok().map(u64::from_ne_bytes)
+            != <[u8; 8]>::try_from(y).ok().map(u64::from_ne_bytes)
+        {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
+}
+
 impl Session {
     fn knows(&self, addr: &str) -> bool {
         if self.peer.is_empty() {
@@ -96,12 +137,60 @@ impl Session {
             _ => self.peer == addr,
         }
     }
+
+    /// Takes the line's peer (a new one is a new connection).
+    fn learn(&mut self, addr: &str, ip: Option<IpAddr>, port: Option<u16>) {
+        // Both sides are canonical already: compare without parsing again.
+        let same = match (self.ip, ip) {
+            (Some(a), Some(b)) => a == b,
+            _ => !self.peer.is_empty() && self.peer == addr,
+        };
+        if !same {
+            // A different peer for this pid is a new connection (pid reuse): forget the old
+            // one. A first peer keeps the pending probe it completes.
+            if !self.peer.is_empty() {
+                self.pending = None;
+            }
+            self.peer.clear();
+            self.peer.push_str(addr);
+            self.ip = ip;
+            self.port = port;
+        }
+        self.port = port.or(self.port);
+        self.closed = false;
+    }
+
+    /// A close that names the peer becomes the probe that was pending.
+    fn settle_close(&mut self, e: &mut Event<'_>) {
+        if e.action == Some(Action::ConnectionClosed) {
+            if let Some(reason) = self.pending.take() {
+                e.action = Some(Action::ConnectionProbe);
+                e.category = Action::ConnectionProbe.category();
+                e.outcome = Outcome::Failure;
+                e.reason = Some(reason);
+            }
+        }
+    }
+
+    /// A probe before any peer is known: remember it for the close that names the peer.
+    fn await_peer(&mut self, reason: &'static str) {
+        self.peer.clear();
+        self.ip = None;
+        self.port = None;
+        self.closed = false;
+        self.pending = Some(reason);
+    }
+
+    fn end(&mut self) {
+        self.closed = true;
+        self.pending = None;
+    }
 }
 
 impl Correlator {
     /// Looks at one decoded line of `program[pid]` on `host` (its event and the ambiguous
     /// peers its decoder reported), filling or settling its peer and remembering what it
-    /// names.
+    /// names. One session lookup per line.
     pub fn observe<'a>(
         &mut self,
         host: Option<&str>,
@@ -111,21 +200,19 @@ impl Correlator {
         ambiguous_peers: &[Peer<'a>],
     ) {
         let key = match pid {
-            Some(pid) if is_sshd(program) => Some((self.host_id(host.unwrap_or("")), pid)),
-            _ => None,
-        };
-        let Some(key) = key else {
-            // No session to ask: an ambiguous peer is withheld.
-            if !ambiguous_peers.is_empty() {
-                clear_source(e);
+            Some(pid) if is_sshd(program) => (self.host_id(host.unwrap_or("")), pid),
+            _ => {
+                // No session to ask: an ambiguous peer is withheld.
+                if !ambiguous_peers.is_empty() {
+                    clear_source(e);
+                }
+                return;
             }
-            return;
         };
 
         if !ambiguous_peers.is_empty() {
             let known = self
-                .sessions
-                .get(&key)
+                .get(key)
                 .filter(|s| !s.closed)
                 .and_then(|s| ambiguous_peers.iter().find(|(a, _)| s.knows(a)));
             match known {
@@ -141,71 +228,53 @@ impl Correlator {
                 if addr.len() > MAX_PEER {
                     return;
                 }
-                let session = self.session(key);
-                // Both sides are canonical already: compare without parsing again.
-                let same = match (session.ip, e.source_ip) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => !session.peer.is_empty() && session.peer == addr,
-                };
-                if !same {
-                    // A different peer for this pid is a new connection (pid reuse): forget
-                    // the old one. A first peer keeps the pending probe it completes.
-                    if !session.peer.is_empty() {
-                        session.pending = None;
-                    }
-                    session.peer.clear();
-                    session.peer.push_str(addr);
-                    session.ip = e.source_ip;
-                    session.port = e.source_port;
-                }
-                session.port = e.source_port.or(session.port);
-                session.closed = false;
-                if e.action == Some(Action::ConnectionClosed) {
-                    if let Some(reason) = session.pending.take() {
-                        e.action = Some(Action::ConnectionProbe);
-                        e.category = Action::ConnectionProbe.category();
-                        e.outcome = Outcome::Failure;
-                        e.reason = Some(reason);
+                let (ip, port) = (e.source_ip, e.source_port);
+                let at = self.slot(key);
+                if let Some(slot) = self.slots.get_mut(at) {
+                    slot.session.learn(addr, ip, port);
+                    slot.session.settle_close(e);
+                    if ends(e) {
+                        slot.session.end();
                     }
                 }
             }
             None => {
-                let known = self.sessions.get(&key).filter(|s| {
-                    !s.peer.is_empty() && (!s.closed || e.action == Some(Action::UserLogout))
-                });
-                if let Some(s) = known {
+                let Some(slot) = self
+                    .index
+                    .get(&key)
+                    .and_then(|&at| self.slots.get_mut(at as usize))
+                else {
+                    if e.action == Some(Action::ConnectionProbe) {
+                        if let Some(reason) = e.reason {
+                            let at = self.slot(key);
+                            if let Some(slot) = self.slots.get_mut(at) {
+                                slot.session.await_peer(reason);
+                            }
+                        }
+                    }
+                    return;
+                };
+                let s = &mut slot.session;
+                if !s.peer.is_empty() && (!s.closed || e.action == Some(Action::UserLogout)) {
                     e.source_address = Some(s.peer.clone().into());
                     e.source_ip = s.ip;
                     e.source_port = s.port;
                 } else if e.action == Some(Action::ConnectionProbe) {
                     if let Some(reason) = e.reason {
-                        let session = self.session(key);
-                        session.peer.clear();
-                        session.ip = None;
-                        session.port = None;
-                        session.closed = false;
-                        session.pending = Some(reason);
+                        s.await_peer(reason);
                     }
                     return;
                 }
-            }
-        }
-        let ends = match e.action {
-            Some(Action::ConnectionClosed) => true,
-            Some(Action::ConnectionProbe) => e.reason == Some("preauth-disconnect"),
-            _ => false,
-        };
-        if ends {
-            if let Some(s) = self.sessions.get_mut(&key) {
-                s.closed = true;
-                s.pending = None;
+                if ends(e) {
+                    s.end();
+                }
             }
         }
     }
 
     fn host_id(&mut self, host: &str) -> u32 {
         if let Some((h, id)) = &self.last_host {
-            if h == host {
+            if same_text(h, host) {
                 return *id;
             }
         }
@@ -228,36 +297,59 @@ impl Correlator {
         if self.hosts.len() >= MAX_HOSTS {
             self.last_host = None;
             self.hosts.clear();
-            self.sessions.clear();
-            self.order.clear();
+            self.index.clear();
+            self.slots.clear();
+            self.next = 0;
         }
         let id = u32::try_from(self.hosts.len()).unwrap_or(u32::MAX);
         self.hosts.insert(host.to_owned(), id);
         id
     }
 
-    fn session(&mut self, key: (u32, u32)) -> &mut Session {
-        if !self.sessions.contains_key(&key) {
-            while self.sessions.len() >= MAX_SESSIONS {
-                match self.order.pop_front() {
-                    Some(old) => {
-                        self.sessions.remove(&old);
-                    }
-                    None => break,
-                }
-            }
-            self.order.push_back(key);
+    fn get(&self, key: (u32, u32)) -> Option<&Session> {
+        let &at = self.index.get(&key)?;
+        self.slots.get(at as usize).map(|s| &s.session)
+    }
+
+    /// The slot of `key`'s session, made (fresh) if there is none: the next free slot, or
+    /// the oldest session's once all [`MAX_SESSIONS`] are taken.
+    fn slot(&mut self, key: (u32, u32)) -> usize {
+        if let Some(&at) = self.index.get(&key) {
+            return at as usize;
         }
-        self.sessions.entry(key).or_default()
+        let at = if self.slots.len() < MAX_SESSIONS {
+            self.slots.push(Slot {
+                key,
+                session: Session::default(),
+            });
+            self.slots.len() - 1
+        } else {
+            let at = self.next % MAX_SESSIONS;
+            self.next = at + 1;
+            if let Some(slot) = self.slots.get_mut(at) {
+                self.index.remove(&slot.key);
+                slot.key = key;
+                let s = &mut slot.session;
+                s.peer.clear();
+                s.ip = None;
+                s.port = None;
+                s.closed = false;
+                s.pending = None;
+            }
+            at
+        };
+        // `at` < MAX_SESSIONS, which fits.
+        self.index.insert(key, at as u32);
+        at
     }
 
     /// How many sessions are remembered (for tests and metrics).
     pub fn len(&self) -> usize {
-        self.sessions.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
+        self.index.is_empty()
     }
 }
 
@@ -433,7 +525,7 @@ mod tests {
             observe(&mut c, "h", "sshd", Some(pid), &mut d);
         }
         assert_eq!(c.len(), MAX_SESSIONS);
-        assert_eq!(c.order.len(), MAX_SESSIONS);
+        assert_eq!(c.slots.len(), MAX_SESSIONS);
         // The oldest went first.
         let mut d = Decoded::from(Event::new(
             logward_core::Dataset::Sshd,

@@ -218,14 +218,19 @@ pub fn unrepeat(message: &str) -> Option<(u32, &str)> {
 /// Decodes a message written by `program` into `e` (whose decoder fields must be unset).
 /// `None`, with `e` as it was, when no decoder recognises it.
 pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    if let Some((n, inner)) = unrepeat(message) {
-        let found = decode(program, inner, e)?;
-        e.repeat = Some(n);
-        return Some(found);
+    // Cheap first-byte tests keep the rare forms off every line's path.
+    if message.as_bytes().first() == Some(&b'm') {
+        if let Some((n, inner)) = unrepeat(message) {
+            let found = decode(program, inner, e)?;
+            e.repeat = Some(n);
+            return Some(found);
+        }
     }
     // Old PAM tags: `sshd(pam_unix)[pid]: authentication failure; …`.
-    if let Some(service) = program.strip_suffix("(pam_unix)") {
-        return pam::decode(service, Some("pam_unix"), message, e);
+    if program.as_bytes().last() == Some(&b')') {
+        if let Some(service) = program.strip_suffix("(pam_unix)") {
+            return pam::decode(service, Some("pam_unix"), message, e);
+        }
     }
     let native = match program {
         // OpenSSH ≥ 9.8 splits sshd into sshd-session and sshd-auth.

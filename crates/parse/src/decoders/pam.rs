@@ -15,8 +15,8 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome};
 
-use super::sshd::find_spaced;
-use super::{guarded, scan, start, Found};
+use super::scan::{self, find_spaced};
+use super::{guarded, start, Found};
 use crate::text;
 
 /// `service` is the program (or the service named in an old `svc(pam_unix)` tag); `module`
@@ -47,7 +47,7 @@ fn decode_service<'a>(
     message: &'a str,
     e: &mut Event<'a>,
 ) -> Option<Found<'a>> {
-    let message = trim_end_blanks(message);
+    let message = scan::trim_end_blanks(message);
     let (module, svc, body): (&str, &str, &'a str) = if let Some(m) = module {
         let body = message
             .strip_prefix('(')
@@ -79,20 +79,28 @@ fn decode_service<'a>(
     let module = module.strip_prefix("pam_").unwrap_or(module);
     let (dataset, action) = service_kind(svc);
 
-    if let Some(kv) = body.strip_prefix("authentication failure; ") {
-        return auth_failure(dataset, action, kv, "pam-failure", e);
-    }
-    if body.starts_with("check pass; user unknown") {
-        start(e, dataset, action, Outcome::Failure);
-        e.reason = Some("invalid-user");
-        return Found::yes();
-    }
-    if let Some(r) = body.strip_prefix("session opened for user ") {
-        let (user, by) = scan::split_once(r, " by ").unwrap_or((r, ""));
-        return session(dataset, Action::SessionStart, user, by, e);
-    }
-    if let Some(r) = body.strip_prefix("session closed for user ") {
-        return session(dataset, Action::UserLogout, r, "", e);
+    // The four common bodies, told apart by their first byte.
+    match body.as_bytes().first() {
+        Some(b'a') => {
+            if let Some(kv) = body.strip_prefix("authentication failure; ") {
+                return auth_failure(dataset, action, kv, "pam-failure", e);
+            }
+        }
+        Some(b'c') if body.starts_with("check pass; user unknown") => {
+            start(e, dataset, action, Outcome::Failure);
+            e.reason = Some("invalid-user");
+            return Found::yes();
+        }
+        Some(b's') => {
+            if let Some(r) = body.strip_prefix("session opened for user ") {
+                let (user, by) = scan::split_once(r, " by ").unwrap_or((r, ""));
+                return session(dataset, Action::SessionStart, user, by, e);
+            }
+            if let Some(r) = body.strip_prefix("session closed for user ") {
+                return session(dataset, Action::UserLogout, r, "", e);
+            }
+        }
+        _ => {}
     }
     match module {
         // `user zbadguy (4001) tally 6, deny 5`: pam_tally2 denies a locked account.
@@ -142,16 +150,6 @@ fn strip_uid(s: &str) -> &str {
     }
 }
 
-/// `trim_end_matches([' ', '\t', '\r'])`, on bytes.
-fn trim_end_blanks(s: &str) -> &str {
-    let n = s
-        .bytes()
-        .rev()
-        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
-        .count();
-    s.get(..s.len() - n).unwrap_or(s)
-}
-
 fn session<'a>(
     dataset: Dataset,
     action: Action,
@@ -160,7 +158,7 @@ fn session<'a>(
     e: &mut Event<'a>,
 ) -> Option<Found<'a>> {
     start(e, dataset, action, Outcome::Success);
-    let user = non_empty(strip_uid(user.trim_end_matches(' ')));
+    let user = non_empty(strip_uid(scan::trim_end_spaces(user)));
     let by = non_empty(strip_uid(by));
     if matches!(dataset, Dataset::Su | Dataset::Sudo) {
         // `session opened for user root by alice(uid=1000)`: alice acts, root is the target.
@@ -250,15 +248,16 @@ fn auth_failure<'a>(
     };
     let ruser = ruser.and_then(non_empty);
     let user = user.and_then(non_empty);
-    let logname = text::kv(kv, "logname").and_then(non_empty);
+    // Only su and sudo fall back to logname=: looked up only for them.
+    let logname = || text::kv(kv, "logname").and_then(non_empty);
     match dataset {
         // su authenticates the target (user=); the one acting is ruser/logname.
         Dataset::Su => {
-            e.user_name = ruser.or(logname).map(Cow::Borrowed);
+            e.user_name = ruser.or_else(logname).map(Cow::Borrowed);
             e.user_target_name = user.map(Cow::Borrowed);
         }
         // sudo authenticates the invoking user: user= acts.
-        Dataset::Sudo => e.user_name = user.or(ruser).or(logname).map(Cow::Borrowed),
+        Dataset::Sudo => e.user_name = user.or(ruser).or_else(logname).map(Cow::Borrowed),
         // user= is the account; pam_unix leaves it out for unknown accounts, and then ruser
         // holds the login name the client gave (vsftpd, pure-ftpd, sshd).
         _ => e.user_name = user.or(ruser).map(Cow::Borrowed),

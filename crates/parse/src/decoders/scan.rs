@@ -72,6 +72,141 @@ pub fn rfind_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.get(..end)?.iter().rposition(|&c| c == needle)
 }
 
+/// Every position of `needle` in `hay`, in order, in one pass eight bytes at a time (a
+/// mask per word, its set bits taken lowest first): no per-hit restart of the search.
+#[derive(Debug, Clone)]
+pub struct Positions<'a> {
+    hay: &'a [u8],
+    rep: u64,
+    /// Offset of the word `mask` describes.
+    base: usize,
+    /// High bit of each byte of that word still to report.
+    mask: u64,
+    /// Offset of the next word to load; the haystack's length once the tail is done.
+    next: usize,
+}
+
+impl Iterator for Positions<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.mask != 0 {
+                let i = self.base + (self.mask.trailing_zeros() / 8) as usize;
+                self.mask &= self.mask - 1;
+                return Some(i);
+            }
+            if let Some(w) = word_at(self.hay, self.next) {
+                self.base = self.next;
+                self.mask = zero_bytes(w ^ self.rep);
+                self.next += 8;
+                continue;
+            }
+            let len = self.hay.len();
+            if self.next >= len {
+                return None;
+            }
+            // Fewer than eight bytes left: the last word again (overlapping what was seen),
+            // minus the bytes already reported; a whole short haystack is padded instead.
+            let done = self.next;
+            self.next = len;
+            if let Some(w) = len.checked_sub(8).and_then(|b| word_at(self.hay, b)) {
+                self.base = len - 8;
+                let seen = done - self.base;
+                self.mask = zero_bytes(w ^ self.rep) & (u64::MAX << (8 * seen));
+            } else {
+                let mut buf = [!(self.rep as u8); 8];
+                for (d, s) in buf.iter_mut().zip(self.hay) {
+                    *d = *s;
+                }
+                self.base = 0;
+                self.mask = zero_bytes(u64::from_le_bytes(buf) ^ self.rep);
+            }
+        }
+    }
+}
+
+/// Every position of `needle` in `hay`, in order (see [`Positions`]).
+#[inline]
+pub fn positions(needle: u8, hay: &[u8]) -> Positions<'_> {
+    Positions {
+        hay,
+        rep: LO.wrapping_mul(u64::from(needle)),
+        base: 0,
+        mask: 0,
+        next: 0,
+    }
+}
+
+/// Positions of `pat` (two bytes or more, the first a blank) in `s`, in order. Walks the
+/// occurrences of `pat`'s second byte (rarer than blanks in log text) in one pass.
+#[inline]
+pub fn find_spaced<'a>(s: &'a str, pat: &'static str) -> impl Iterator<Item = usize> + 'a {
+    let b = s.as_bytes();
+    let p = pat.as_bytes();
+    let (lead, key, tail) = match p {
+        [l, k, t @ ..] => (*l, *k, t),
+        _ => (b' ', 0, &[][..]),
+    };
+    positions(key, b).filter_map(move |j| {
+        let i = j.checked_sub(1)?;
+        let ok = b.get(i) == Some(&lead) && b.get(j + 1..).is_some_and(|t| t.starts_with(tail));
+        ok.then_some(i)
+    })
+}
+
+/// A port: one or more ASCII digits (leading zeros allowed) worth at most 65535. What
+/// `s.parse::<u16>()` accepts from an all-digit string, without its generic set-up.
+#[inline]
+pub fn port(s: &[u8]) -> Option<u16> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in s {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u32::from(d);
+        if v > 65_535 {
+            return None;
+        }
+    }
+    u16::try_from(v).ok()
+}
+
+/// How many ASCII digits `s` starts with.
+#[inline]
+pub fn digits(s: &[u8]) -> usize {
+    s.iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(s.len())
+}
+
+/// `s` without its trailing spaces.
+#[inline]
+pub fn trim_end_spaces(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut n = b.len();
+    while n > 0 && b[n - 1] == b' ' {
+        n -= 1;
+    }
+    s.get(..n).unwrap_or(s)
+}
+
+/// `s.trim_end_matches([' ', '\t', '\r'])`, on bytes.
+#[inline]
+pub fn trim_end_blanks(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut n = b.len();
+    while n > 0 && matches!(b[n - 1], b' ' | b'\t' | b'\r') {
+        n -= 1;
+    }
+    s.get(..n).unwrap_or(s)
+}
+
 /// Position of the first `pat` in `s`. A match starts with `pat`'s first byte, never a UTF-8
 /// continuation byte, so the index is a char boundary.
 #[inline]
@@ -171,10 +306,31 @@ mod tests {
         }
 
         #[test]
+        fn positions_and_ports(h in "[a b:()é\u{80}0-9]{0,70}", p in "[a b:()0-9]{0,7}") {
+            let b = h.as_bytes();
+            for n in [b' ', b'a', b':', 0xc3, 0x80, b'0'] {
+                let want: Vec<usize> = (0..b.len()).filter(|&i| b[i] == n).collect();
+                prop_assert_eq!(positions(n, b).collect::<Vec<_>>(), want);
+            }
+            for pat in [" from ", " a", " port ", " b:"] {
+                let naive: Vec<usize> = (0..b.len()).filter(|&i| b[i..].starts_with(pat.as_bytes())).collect();
+                prop_assert_eq!(find_spaced(&h, pat).collect::<Vec<_>>(), naive);
+            }
+            let pb = p.as_bytes();
+            let std_port = if !pb.is_empty() && pb.iter().all(u8::is_ascii_digit) { p.parse::<u16>().ok() } else { None };
+            prop_assert_eq!(port(pb), std_port);
+            prop_assert_eq!(digits(pb), pb.iter().take_while(|c| c.is_ascii_digit()).count());
+            prop_assert_eq!(trim_end_spaces(&h), h.trim_end_matches(' '));
+            prop_assert_eq!(trim_end_blanks(&h), h.trim_end_matches([' ', '\t', '\r']));
+        }
+
+        #[test]
         fn any_bytes(b in proptest::collection::vec(any::<u8>(), 0..40), n in any::<u8>(), m in any::<u8>()) {
             prop_assert_eq!(find_byte(n, &b), b.iter().position(|&c| c == n));
             prop_assert_eq!(rfind_byte(n, &b), b.iter().rposition(|&c| c == n));
             prop_assert_eq!(find_either(n, m, &b), b.iter().position(|&c| c == n || c == m));
+            let want: Vec<usize> = (0..b.len()).filter(|&i| b[i] == n).collect();
+            prop_assert_eq!(positions(n, &b).collect::<Vec<_>>(), want);
         }
     }
 }

@@ -26,61 +26,103 @@ use crate::text;
 /// sshd writes about logins, sessions or probes (PAM lines fall through to `pam::decode` in
 /// the dispatcher).
 pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    // `pam_unix(sshd:…): …`, a fifth of sshd's lines, is PAM's: no sshd form starts with
+    // `p` (nor does any noise `strip_noise` removes), so it goes straight to the fallback.
+    if message.as_bytes().first() == Some(&b'p') {
+        return None;
+    }
     guarded(e, |e| dispatch(message, e))
 }
 
 fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let msg = strip_noise(message);
     let (first, rest) = scan::word(msg);
-    match first {
-        "Accepted" => auth(rest, Outcome::Success, e),
-        "Failed" => auth(rest, Outcome::Failure, e),
+    // By first byte, then the word: a handful of compares instead of a chain of thirty.
+    match first.as_bytes().first()? {
+        b'A' => match first {
+            "Accepted" => auth(rest, Outcome::Success, e),
+            "Authentication" if rest.starts_with("refused: ") => {
+                event(e, Action::UserLogin, Outcome::Failure, "bad-key")
+            }
+            "Address" => reverse_mapping_address(rest, e),
+            _ => None,
+        },
+        b'F' if first == "Failed" => auth(rest, Outcome::Failure, e),
         // Part of a multi-step authentication: not decided yet.
-        "Postponed" => auth(rest, Outcome::Unknown, e),
-        "Invalid" | "Illegal" => invalid_user(rest, e),
-        "Connection" => connection(rest, e),
-        "Disconnected" => disconnected(text::after(rest, "from ")?, e),
-        "Disconnecting:" => disconnecting_bare(rest, e),
-        "Disconnecting" => disconnecting_user(rest, e),
-        "Received" => received_disconnect(text::after(rest, "disconnect from ")?, e),
-        "User" => user_not_allowed(rest, e),
-        "ROOT" => root_refused(text::after(rest, "LOGIN REFUSED FROM ")?, e),
-        "refused" => refused_connect(text::after(rest, "connect from ")?, e),
-        "Did" => no_identification(
-            text::after(rest, "not receive identification string from ")?,
-            e,
-        ),
-        "Bad" if rest.starts_with("protocol") => {
-            bad_protocol(text::after(rest, "protocol version identification ")?, e)
+        b'P' => match first {
+            "Postponed" => auth(rest, Outcome::Unknown, e),
+            "PAM:" => pam_error(rest, e),
+            _ => None,
+        },
+        b'I' => match first {
+            "Invalid" | "Illegal" => invalid_user(rest, e),
+            _ => None,
+        },
+        b'C' => match first {
+            "Connection" => connection(rest, e),
+            "Corrupted" if rest.starts_with("MAC on input") => probe(e, "bad-protocol"),
+            _ => None,
+        },
+        b'D' => match first {
+            "Disconnected" => disconnected(text::after(rest, "from ")?, e),
+            "Disconnecting:" => disconnecting_bare(rest, e),
+            "Disconnecting" => disconnecting_user(rest, e),
+            "Did" => no_identification(
+                text::after(rest, "not receive identification string from ")?,
+                e,
+            ),
+            _ => None,
+        },
+        b'R' => match first {
+            "Received" => received_disconnect(text::after(rest, "disconnect from ")?, e),
+            "ROOT" => root_refused(text::after(rest, "LOGIN REFUSED FROM ")?, e),
+            "Read" => socket_failed(rest, e),
+            _ => None,
+        },
+        b'U' => match first {
+            "User" => user_not_allowed(rest, e),
+            "Unable" => negotiate(text::after(rest, "to negotiate ")?, e),
+            _ => None,
+        },
+        b'r' => match first {
+            "refused" => refused_connect(text::after(rest, "connect from ")?, e),
+            "reverse" => {
+                reverse_mapping_checking(text::after(rest, "mapping checking getaddrinfo for ")?, e)
+            }
+            _ => None,
+        },
+        b'B' if first == "Bad" => {
+            if rest.starts_with("protocol") {
+                bad_protocol(text::after(rest, "protocol version identification ")?, e)
+            } else if rest.starts_with("packet length") {
+                probe(e, "bad-protocol")
+            } else {
+                None
+            }
         }
-        "kex_exchange_identification:" => probe(e, "no-identification"),
-        "banner" => banner_exchange(text::after(rest, "exchange: Connection from ")?, e),
-        "ssh_dispatch_run_fatal:" => dispatch_fatal(text::after(rest, "Connection from ")?, e),
-        "Timeout" => auth_timeout(text::after(rest, "before authentication for ")?, e),
-        "Unable" => negotiate(text::after(rest, "to negotiate ")?, e),
-        "no" if rest.starts_with("matching ") => probe(e, "negotiation-failed"),
-        "maximum" => max_attempts(
+        b'k' if first == "kex_exchange_identification:" => probe(e, "no-identification"),
+        b'b' if first == "banner" => {
+            banner_exchange(text::after(rest, "exchange: Connection from ")?, e)
+        }
+        b's' if first == "ssh_dispatch_run_fatal:" => {
+            dispatch_fatal(text::after(rest, "Connection from ")?, e)
+        }
+        b'T' if first == "Timeout" => {
+            auth_timeout(text::after(rest, "before authentication for ")?, e)
+        }
+        b'n' if first == "no" && rest.starts_with("matching ") => probe(e, "negotiation-failed"),
+        b'm' if first == "maximum" => max_attempts(
             text::after(rest, "authentication attempts exceeded for ")?,
             e,
         ),
-        "Read" | "Write" => socket_failed(rest, e),
-        "Corrupted" if rest.starts_with("MAC on input") => probe(e, "bad-protocol"),
-        "Bad" if rest.starts_with("packet length") => probe(e, "bad-protocol"),
-        "Authentication" if rest.starts_with("refused: ") => {
-            event(e, Action::UserLogin, Outcome::Failure, "bad-key")
-        }
-        "Address" => reverse_mapping_address(rest, e),
-        "reverse" => {
-            reverse_mapping_checking(text::after(rest, "mapping checking getaddrinfo for ")?, e)
-        }
-        "PAM:" => pam_error(rest, e),
-        "input_userauth_request:" => {
+        b'W' if first == "Write" => socket_failed(rest, e),
+        b'i' if first == "input_userauth_request:" => {
             let (body, _) = preauth(text::after(rest, "invalid user ")?);
             e.user_name = Some(Cow::Borrowed(body));
             event(e, Action::UserLogin, Outcome::Failure, "invalid-user")
         }
-        "SSH:" => ssh_server(text::after(rest, "Server;Ltype: ")?, e),
-        "Magic" => magic_value(rest, e),
+        b'S' if first == "SSH:" => ssh_server(text::after(rest, "Server;Ltype: ")?, e),
+        b'M' if first == "Magic" => magic_value(rest, e),
         _ => None,
     }
 }
@@ -89,50 +131,37 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// `[ID 800047 auth.info] `, journal `kernel:[  970.699396]: ` / `kernel: [  970.699397] `,
 /// and trailing blanks.
 fn strip_noise(message: &str) -> &str {
-    let mut m = message.trim_end_matches([' ', '\t', '\r']);
+    let mut m = scan::trim_end_blanks(message);
+    // At most one of the prefixes can apply at a time (their first bytes differ), so taking
+    // whichever applies until none does is the same as trying them all in turn.
     loop {
-        let before = m.len();
-        if let Some(r) = m
-            .strip_prefix("error: ")
-            .or_else(|| m.strip_prefix("fatal: "))
-        {
-            m = r;
-        }
-        if let Some(r) = m.strip_prefix("[ID ") {
-            if let Some((_, after)) = scan::split_once(r, "] ") {
-                m = after;
-            }
-        }
-        if let Some(r) = m.strip_prefix("kernel:") {
-            let r = r.trim_start_matches(' ');
-            if let Some(inner) = r.strip_prefix('[') {
-                if let Some((_, after)) = inner.split_once(']') {
-                    m = after
+        let next = match m.as_bytes().first() {
+            Some(b'e') => m.strip_prefix("error: "),
+            Some(b'f') => m.strip_prefix("fatal: "),
+            Some(b'[') => m
+                .strip_prefix("[ID ")
+                .and_then(|r| scan::split_once(r, "] "))
+                .map(|(_, after)| after),
+            Some(b'k') => m.strip_prefix("kernel:").and_then(|r| {
+                let inner = r.trim_start_matches(' ').strip_prefix('[')?;
+                let (_, after) = inner.split_once(']')?;
+                Some(
+                    after
                         .strip_prefix(':')
                         .unwrap_or(after)
-                        .trim_start_matches(' ');
-                }
-            }
-        }
-        if m.len() == before {
-            return m;
+                        .trim_start_matches(' '),
+                )
+            }),
+            _ => None,
+        };
+        match next {
+            Some(r) if r.len() != m.len() => m = r,
+            _ => return m,
         }
     }
 }
 
-/// Positions of `pat` (which starts with a blank) in `s`. For the short patterns and lines
-/// here, walking the blanks beats building a substring searcher per call.
-pub(crate) fn find_spaced<'a>(s: &'a str, pat: &'static str) -> impl Iterator<Item = usize> + 'a {
-    let b = s.as_bytes();
-    let mut at = 0;
-    std::iter::from_fn(move || loop {
-        let i = at + scan::find_byte(b' ', b.get(at..)?)?;
-        at = i + 1;
-        if b.get(i..).is_some_and(|t| t.starts_with(pat.as_bytes())) {
-            return Some(i);
-        }
-    })
-}
+pub(crate) use scan::find_spaced;
 
 /// An sshd event of this action, outcome and reason.
 fn event<'a>(
@@ -160,28 +189,47 @@ fn with_source<'a>(e: &mut Event<'a>, addr: &'a str, port: Option<u16>) -> Optio
 }
 
 /// Splits a trailing ` [preauth]`.
+#[inline]
 fn preauth(s: &str) -> (&str, bool) {
     match s.strip_suffix("[preauth]") {
-        Some(r) => (r.trim_end_matches(' '), true),
+        Some(r) => (scan::trim_end_spaces(r), true),
         None => (s, false),
     }
 }
 
+#[inline]
 fn port(s: &str) -> Option<u16> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    scan::port(s.as_bytes())
+}
+
+/// `A port N` at the very end of `s`, N a valid port: (A, N). The same as taking the last
+/// ` port ` and keeping it only when all that follows is a port: a later ` port ` would
+/// have to start inside `port N`, which holds one blank.
+#[inline]
+fn port_suffix(s: &str) -> Option<(&str, u16)> {
+    let sp = scan::rfind_byte(b' ', s.as_bytes())?;
+    let p = port(s.get(sp + 1..)?)?;
+    let head = s.get(..sp)?.strip_suffix(" port")?;
+    Some((head, p))
+}
+
+/// `s` without a trailing ` port N`, and N.
+#[inline]
+fn split_port(s: &str) -> (&str, Option<u16>) {
+    match port_suffix(s) {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
     }
-    s.parse().ok()
 }
 
 /// `… ADDR[ port N]` parsed from the right: (text before ADDR, ADDR, port). ADDR never
 /// contains a space, so whatever precedes it (a user name) cannot move it.
 fn tail_addr(s: &str) -> Option<(&str, &str, Option<u16>)> {
-    let (s, p) = match scan::rsplit_once(s, " port ") {
-        Some((a, p)) if port(p).is_some() => (a, port(p)),
-        _ => (s, None),
+    let (s, p) = split_port(s);
+    let (prefix, addr) = match scan::rfind_byte(b' ', s.as_bytes()) {
+        Some(i) => (s.get(..i)?, s.get(i + 1..)?),
+        None => ("", s),
     };
-    let (prefix, addr) = scan::rsplit_once(s, " ").unwrap_or(("", s));
     (!addr.is_empty()).then_some((prefix, addr, p))
 }
 
@@ -193,8 +241,8 @@ fn head_addr(s: &str) -> Option<(&str, Option<u16>, &str)> {
     }
     match rest.strip_prefix("port ") {
         Some(r) => {
-            let end = r.bytes().take_while(u8::is_ascii_digit).count();
-            let (digits, after) = r.split_at(end);
+            let end = scan::digits(r.as_bytes());
+            let (digits, after) = (r.get(..end)?, r.get(end..)?);
             Some((addr, port(digits), after))
         }
         None => Some((addr, None, rest)),
@@ -243,10 +291,11 @@ struct Candidate<'a> {
     info: &'a str,
 }
 
+#[inline]
 fn candidate(body: &str, at: usize) -> Option<Candidate<'_>> {
     let after = body.get(at + 6..)?;
     let (addr, mut t) = match scan::find_byte(b' ', after.as_bytes()) {
-        Some(i) => after.split_at(i),
+        Some(i) => (after.get(..i)?, after.get(i..)?),
         None => (after, ""),
     };
     if addr.is_empty() {
@@ -255,13 +304,12 @@ fn candidate(body: &str, at: usize) -> Option<Candidate<'_>> {
     let mut strength = 0;
     let mut p = None;
     if let Some(r) = t.strip_prefix(" port ") {
-        let end = r.bytes().take_while(u8::is_ascii_digit).count();
-        let (digits, rest) = r.split_at(end);
-        p = Some(port(digits)?);
-        t = rest;
+        let end = scan::digits(r.as_bytes());
+        p = Some(port(r.get(..end)?)?);
+        t = r.get(end..)?;
         strength = 1;
         if let Some(r) = t.strip_prefix(" ssh") {
-            if let Some(r) = r.strip_prefix('2').or_else(|| r.strip_prefix('1')) {
+            if let Some(r) = r.strip_prefix(['2', '1']) {
                 t = r;
                 strength = 2;
             }
@@ -350,10 +398,7 @@ fn auth<'a>(rest: &'a str, outcome: Outcome, e: &mut Event<'a>) -> Option<Found<
 /// `Invalid user U from A[ port P]` (also the old `Illegal user`).
 fn invalid_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let body = rest.strip_prefix("user ")?;
-    let (body, p) = match scan::rsplit_once(body, " port ") {
-        Some((a, p)) if port(p).is_some() => (a, port(p)),
-        _ => (body, None),
-    };
+    let (body, p) = split_port(body);
     let (user, addr) = if let Some(a) = body.strip_prefix("from ") {
         // Empty user name: `Invalid user  from A`.
         ("", a)
@@ -429,7 +474,7 @@ fn disconnecting_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>>
     let cands = || {
         find_spaced(body, " port ").filter_map(|at| {
             let r = body.get(at + 6..)?;
-            let end = r.bytes().take_while(u8::is_ascii_digit).count();
+            let end = scan::digits(r.as_bytes());
             let p = port(r.get(..end)?)?;
             let reason = r.get(end..)?.strip_prefix(": ")?;
             let before = body.get(..at)?;
@@ -548,10 +593,7 @@ fn no_identification<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// `Bad protocol version identification 'TEXT' from A[ port P]`: TEXT is the client's, so
 /// from the right.
 fn bad_protocol<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (r, p) = match scan::rsplit_once(r, " port ") {
-        Some((a, p)) if port(p).is_some() => (a, port(p)),
-        _ => (r, None),
-    };
+    let (r, p) = split_port(r);
     let (_, addr) = scan::rsplit_once(r, " from ")?;
     if scan::has_space(addr) {
         return None;
@@ -576,7 +618,7 @@ fn dispatch_fatal<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         let Some(t) = body.get(at + 6..) else {
             continue;
         };
-        let end = t.bytes().take_while(u8::is_ascii_digit).count();
+        let end = scan::digits(t.as_bytes());
         if end > 0 && t.get(end..).is_some_and(|x| x.starts_with(':')) {
             found = Some((at, t.get(..end).and_then(port)));
         }
@@ -620,10 +662,7 @@ fn max_attempts<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         .strip_suffix(" ssh2")
         .or_else(|| body.strip_suffix(" ssh1"))
         .unwrap_or(body);
-    let (body, p) = match scan::rsplit_once(body, " port ") {
-        Some((a, p)) if port(p).is_some() => (a, port(p)),
-        _ => (body, None),
-    };
+    let (body, p) = split_port(body);
     let (user, addr) = scan::rsplit_once(body, " from ")?;
     if scan::has_space(addr) {
         return None;
