@@ -3,6 +3,7 @@
 pub mod inputs;
 pub mod output;
 pub mod reader;
+pub mod rules;
 pub mod summary;
 
 use std::borrow::Cow;
@@ -56,6 +57,10 @@ pub struct ScanArgs {
     /// How many source addresses and users the summary lists.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Run the rule workflow (`default` for the built-in ruleset, or a rules file) with the
+    /// log's own timestamps as the clock and print the alerts instead of the events.
+    #[arg(long, value_name = "default|FILE")]
+    pub rules: Option<String>,
     /// Where to look for the system's auth logs when no PATH is given.
     #[arg(long, default_value = "/var/log", hide = true)]
     pub system_log_dir: PathBuf,
@@ -87,6 +92,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     } else {
         inputs::expand(&args.paths)
     };
+    let mut replay = match &args.rules {
+        Some(spec) => Some(rules::Replay::new(rules::load(spec)?)),
+        None => None,
+    };
     let mut summary = Summary::default();
     for e in &errors {
         eprintln!("logward: {}: {}", e.arg, e.reason);
@@ -104,7 +113,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let mut out = stdout.lock();
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
     if format == Format::Table && !args.unparsed {
-        buf.extend_from_slice(output::TABLE_HEADER.as_bytes());
+        buf.extend_from_slice(if replay.is_some() {
+            rules::TABLE_HEADER.as_bytes()
+        } else {
+            output::TABLE_HEADER.as_bytes()
+        });
         buf.push(b'\n');
     }
     // One decoder for the whole scan, so a session that spans a rotation stays correlated.
@@ -116,6 +129,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             format,
             &mut decoder,
             &mut summary,
+            &mut replay,
             &mut out,
             &mut buf,
             &progress,
@@ -135,7 +149,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     }
     progress.finish();
     if format == Format::Summary && !args.unparsed {
-        buf.extend_from_slice(summary.render(args.top, started.elapsed()).as_bytes());
+        match &replay {
+            Some(r) => buf.extend_from_slice(r.render_summary(summary.lines).as_bytes()),
+            None => buf.extend_from_slice(summary.render(args.top, started.elapsed()).as_bytes()),
+        }
     }
     if let Err(e) = out.write_all(&buf).and_then(|()| out.flush()) {
         if e.kind() != io::ErrorKind::BrokenPipe {
@@ -178,6 +195,7 @@ fn scan_input(
     format: Format,
     decoder: &mut LineDecoder,
     summary: &mut Summary,
+    replay: &mut Option<rules::Replay>,
     out: &mut impl Write,
     buf: &mut Vec<u8>,
     progress: &Progress,
@@ -231,10 +249,14 @@ fn scan_input(
             if args.raw {
                 e.original = Some(Cow::Borrowed(&line.text));
             }
-            match format {
-                Format::Summary => summary.count(&e),
-                Format::Ndjson => output::ndjson(buf, &e),
-                Format::Table => output::table_row(buf, &e),
+            if let Some(r) = replay.as_mut() {
+                r.event(&e, format, buf);
+            } else {
+                match format {
+                    Format::Summary => summary.count(&e),
+                    Format::Ndjson => output::ndjson(buf, &e),
+                    Format::Table => output::table_row(buf, &e),
+                }
             }
         }
         if format == Format::Summary && args.unparsed {
