@@ -62,12 +62,27 @@ fn decode_service<'a>(
         let m = message.get(..end)?;
         let rest = message.get(end..)?;
         if let Some(r) = rest.strip_prefix('(') {
-            let (inner, b) = scan::split_once(r, "): ")?;
-            let svc = match scan::find_byte(b':', inner.as_bytes()) {
-                Some(i) => inner.get(..i)?,
+            // `svc:type): BODY`: the first `): ` ends the parenthesis, the first `:` before
+            // it ends the service (one pass over both bytes).
+            let rb = r.as_bytes();
+            let mut colon = None;
+            let mut close = None;
+            for i in scan::positions2(b':', b')', rb) {
+                if rb.get(i) == Some(&b')') {
+                    if rb.get(i + 1..).is_some_and(|t| t.starts_with(b": ")) {
+                        close = Some(i);
+                        break;
+                    }
+                } else if colon.is_none() {
+                    colon = Some(i);
+                }
+            }
+            let close = close?;
+            let svc = match colon {
+                Some(i) => r.get(..i)?,
                 None => service,
             };
-            (m, svc, b)
+            (m, svc, r.get(close + 3..)?)
         } else {
             (m, service, rest.strip_prefix(": ")?)
         }
@@ -93,11 +108,12 @@ fn decode_service<'a>(
         }
         Some(b's') => {
             if let Some(r) = body.strip_prefix("session opened for user ") {
-                let (user, by) = scan::split_once(r, " by ").unwrap_or((r, ""));
+                let (user, by) = opened_by(r);
                 return session(dataset, Action::SessionStart, user, by, e);
             }
             if let Some(r) = body.strip_prefix("session closed for user ") {
-                return session(dataset, Action::UserLogout, r, "", e);
+                let user = strip_uid(scan::trim_end_spaces(r));
+                return session(dataset, Action::UserLogout, user, "", e);
             }
         }
         _ => {}
@@ -150,6 +166,50 @@ fn strip_uid(s: &str) -> &str {
     }
 }
 
+/// `USER[(uid=N)][ by BY[(uid=M)]]` after `session opened for user `: (USER, BY), each cut
+/// at its first `(uid=`. One pass over the blanks and parentheses; the same as splitting at
+/// the first ` by ` and then searching each side, because `(uid=` holds no blank and so
+/// never straddles the ` by `.
+fn opened_by(r: &str) -> (&str, &str) {
+    let b = r.as_bytes();
+    let is_uid = |i: usize| b.get(i..).is_some_and(|t| t.starts_with(b"(uid="));
+    let mut user_end = None;
+    let mut split = None;
+    for i in scan::positions2(b' ', b'(', b) {
+        match split {
+            None if b.get(i) == Some(&b' ') => {
+                if b.get(i..).is_some_and(|t| t.starts_with(b" by ")) {
+                    split = Some(i);
+                }
+            }
+            None => {
+                if user_end.is_none() && is_uid(i) {
+                    user_end = Some(i);
+                }
+            }
+            Some(at) => {
+                if i >= at + 4 && b.get(i) == Some(&b'(') && is_uid(i) {
+                    let by = r.get(at + 4..i).unwrap_or("");
+                    return (user_part(r, at, user_end), by);
+                }
+            }
+        }
+    }
+    match split {
+        Some(at) => (user_part(r, at, user_end), r.get(at + 4..).unwrap_or("")),
+        None => (user_part(r, r.len(), user_end), ""),
+    }
+}
+
+/// The user before `end`: cut at its `(uid=` if it has one, else without trailing blanks.
+fn user_part(r: &str, end: usize, uid: Option<usize>) -> &str {
+    match uid {
+        Some(i) => r.get(..i).unwrap_or(""),
+        None => scan::trim_end_spaces(r.get(..end).unwrap_or("")),
+    }
+}
+
+/// A session line's event; `user` and `by` are already cut at their `(uid=`.
 fn session<'a>(
     dataset: Dataset,
     action: Action,
@@ -158,8 +218,7 @@ fn session<'a>(
     e: &mut Event<'a>,
 ) -> Option<Found<'a>> {
     start(e, dataset, action, Outcome::Success);
-    let user = non_empty(strip_uid(scan::trim_end_spaces(user)));
-    let by = non_empty(strip_uid(by));
+    let (user, by) = (non_empty(user), non_empty(by));
     if matches!(dataset, Dataset::Su | Dataset::Sudo) {
         // `session opened for user root by alice(uid=1000)`: alice acts, root is the target.
         e.user_name = by.map(Cow::Borrowed);
@@ -282,6 +341,26 @@ fn auth_failure<'a>(
 mod tests {
     use super::*;
     use crate::decoders::Decoded;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// The one-pass split is the split at the first ` by ` and a cut at each side's
+        /// first `(uid=`.
+        #[test]
+        fn opened_by_is_split_then_strip(
+            parts in proptest::collection::vec(
+                prop::sample::select(vec!["root", " by ", "(uid=", "0)", " ", "(", "by", "é", "x(uid=1)", "  "]),
+                0..8,
+            )
+        ) {
+            let r = parts.concat();
+            let (user, by) = scan::split_once(&r, " by ").unwrap_or((&r, ""));
+            let want = (strip_uid(scan::trim_end_spaces(user)), strip_uid(by));
+            prop_assert_eq!(opened_by(&r), want);
+        }
+    }
 
     fn decode<'a>(svc: &str, module: Option<&str>, m: &'a str) -> Option<Decoded<'a>> {
         Decoded::run(|e| super::decode(svc, module, m, e))

@@ -72,12 +72,14 @@ pub fn rfind_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.get(..end)?.iter().rposition(|&c| c == needle)
 }
 
-/// Every position of `needle` in `hay`, in order, in one pass eight bytes at a time (a
-/// mask per word, its set bits taken lowest first): no per-hit restart of the search.
+/// Every position of `needle` in `hay` (or, with `TWO`, of either of two bytes), in order,
+/// in one pass eight bytes at a time (a mask per word, its set bits taken lowest first):
+/// no per-hit restart of the search.
 #[derive(Debug, Clone)]
-pub struct Positions<'a> {
+pub struct Positions<'a, const TWO: bool = false> {
     hay: &'a [u8],
     rep: u64,
+    rep_b: u64,
     /// Offset of the word `mask` describes.
     base: usize,
     /// High bit of each byte of that word still to report.
@@ -86,10 +88,21 @@ pub struct Positions<'a> {
     next: usize,
 }
 
-impl Iterator for Positions<'_> {
+impl<const TWO: bool> Positions<'_, TWO> {
+    #[inline(always)]
+    fn hits(&self, w: u64) -> u64 {
+        if TWO {
+            zero_bytes(w ^ self.rep) | zero_bytes(w ^ self.rep_b)
+        } else {
+            zero_bytes(w ^ self.rep)
+        }
+    }
+}
+
+impl<const TWO: bool> Iterator for Positions<'_, TWO> {
     type Item = usize;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<usize> {
         loop {
             if self.mask != 0 {
@@ -99,7 +112,7 @@ impl Iterator for Positions<'_> {
             }
             if let Some(w) = word_at(self.hay, self.next) {
                 self.base = self.next;
-                self.mask = zero_bytes(w ^ self.rep);
+                self.mask = self.hits(w);
                 self.next += 8;
                 continue;
             }
@@ -108,20 +121,23 @@ impl Iterator for Positions<'_> {
                 return None;
             }
             // Fewer than eight bytes left: the last word again (overlapping what was seen),
-            // minus the bytes already reported; a whole short haystack is padded instead.
+            // minus the bytes already reported; a whole short haystack is padded instead,
+            // with a byte that is neither needle.
             let done = self.next;
             self.next = len;
             if let Some(w) = len.checked_sub(8).and_then(|b| word_at(self.hay, b)) {
                 self.base = len - 8;
                 let seen = done - self.base;
-                self.mask = zero_bytes(w ^ self.rep) & (u64::MAX << (8 * seen));
+                self.mask = self.hits(w) & (u64::MAX << (8 * seen));
             } else {
-                let mut buf = [!(self.rep as u8); 8];
+                let (a, b) = (self.rep as u8, self.rep_b as u8);
+                let fill = if !a != b { !a } else { !a ^ 1 };
+                let mut buf = [fill; 8];
                 for (d, s) in buf.iter_mut().zip(self.hay) {
                     *d = *s;
                 }
                 self.base = 0;
-                self.mask = zero_bytes(u64::from_le_bytes(buf) ^ self.rep);
+                self.mask = self.hits(u64::from_le_bytes(buf));
             }
         }
     }
@@ -130,9 +146,24 @@ impl Iterator for Positions<'_> {
 /// Every position of `needle` in `hay`, in order (see [`Positions`]).
 #[inline]
 pub fn positions(needle: u8, hay: &[u8]) -> Positions<'_> {
+    let rep = LO.wrapping_mul(u64::from(needle));
     Positions {
         hay,
-        rep: LO.wrapping_mul(u64::from(needle)),
+        rep,
+        rep_b: rep,
+        base: 0,
+        mask: 0,
+        next: 0,
+    }
+}
+
+/// Every position of `a` or `b` in `hay`, in order (see [`Positions`]).
+#[inline]
+pub fn positions2(a: u8, b: u8, hay: &[u8]) -> Positions<'_, true> {
+    Positions {
+        hay,
+        rep: LO.wrapping_mul(u64::from(a)),
+        rep_b: LO.wrapping_mul(u64::from(b)),
         base: 0,
         mask: 0,
         next: 0,
@@ -331,6 +362,8 @@ mod tests {
             prop_assert_eq!(find_either(n, m, &b), b.iter().position(|&c| c == n || c == m));
             let want: Vec<usize> = (0..b.len()).filter(|&i| b[i] == n).collect();
             prop_assert_eq!(positions(n, &b).collect::<Vec<_>>(), want);
+            let want: Vec<usize> = (0..b.len()).filter(|&i| b[i] == n || b[i] == m).collect();
+            prop_assert_eq!(positions2(n, m, &b).collect::<Vec<_>>(), want);
         }
     }
 }

@@ -16,6 +16,13 @@ use super::{guarded, start, Found};
 use crate::text::FastFind;
 
 pub fn is_shadow_program(program: &str) -> bool {
+    // Every name below starts with one of these: `CRON`, `sudo`, … leave at one compare.
+    if !matches!(
+        program.as_bytes().first(),
+        Some(b'u' | b'g' | b'p' | b'c' | b'n')
+    ) {
+        return false;
+    }
     matches!(
         program,
         "useradd"

@@ -329,11 +329,8 @@ fn candidate(body: &str, at: usize) -> Option<Candidate<'_>> {
     })
 }
 
-/// `Accepted|Failed METHOD for [invalid user ]U from A port P sshN[: INFO]`.
-fn auth<'a>(rest: &'a str, outcome: Outcome, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (meth, rest) = scan::word(rest);
-    let body = rest.strip_prefix("for ")?;
-    // Best strength and how many candidates have it.
+/// The strongest candidate (the leftmost of them) and how many have its strength.
+fn best_candidate(body: &str) -> Option<(Candidate<'_>, usize)> {
     let mut best: Option<Candidate<'_>> = None;
     let mut count = 0usize;
     for at in find_spaced(body, " from ") {
@@ -349,7 +346,60 @@ fn auth<'a>(rest: &'a str, outcome: Outcome, e: &mut Event<'a>) -> Option<Found<
             }
         }
     }
-    let chosen = best?;
+    Some((best?, count))
+}
+
+/// The common line, `… from A port P sshN` at the very end with no other ` from ` before
+/// it, parsed from the right without walking the address and port forwards: then that
+/// is the only candidate and [`best_candidate`] would pick it (count 1). Any other shape,
+/// or any earlier ` from ` (an injection attempt or a user name that holds one), is left
+/// to [`best_candidate`].
+///
+/// After `at` no other occurrence can be a candidate: A, P and `sshN` hold no blank, so a
+/// later ` from ` can only start right after `at`'s (A = `from`), where it is followed by
+/// `port P sshN`, which no candidate is.
+#[inline]
+fn sole_tail_candidate(body: &str) -> Option<Candidate<'_>> {
+    let r = body
+        .strip_suffix(" ssh2")
+        .or_else(|| body.strip_suffix(" ssh1"))?;
+    let (r, p) = port_suffix(r)?;
+    let sp = scan::rfind_byte(b' ', r.as_bytes())?;
+    let addr = r.get(sp + 1..)?;
+    if addr.is_empty() {
+        return None;
+    }
+    let at = r.get(..sp)?.strip_suffix(" from")?.len();
+    // Any ` from ` starting before `at` has its `f` before `at`.
+    let head = body.as_bytes().get(..at)?;
+    let earlier = scan::positions(b'f', head).any(|j| {
+        j > 0
+            && head.get(j - 1) == Some(&b' ')
+            && body
+                .as_bytes()
+                .get(j..)
+                .is_some_and(|t| t.starts_with(b"from "))
+    });
+    if earlier {
+        return None;
+    }
+    Some(Candidate {
+        at,
+        addr,
+        port: Some(p),
+        strength: 2,
+        info: "",
+    })
+}
+
+/// `Accepted|Failed METHOD for [invalid user ]U from A port P sshN[: INFO]`.
+fn auth<'a>(rest: &'a str, outcome: Outcome, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (meth, rest) = scan::word(rest);
+    let body = rest.strip_prefix("for ")?;
+    let (chosen, count) = match sole_tail_candidate(body) {
+        Some(c) => (c, 1),
+        None => best_candidate(body)?,
+    };
     let user_text = body.get(..chosen.at)?;
     let (user, invalid) = if let Some(u) = user_text
         .strip_prefix("invalid user ")
@@ -800,6 +850,38 @@ fn magic_value<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 mod tests {
     use super::*;
     use crate::decoders::Decoded;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// When the right-to-left shortcut answers, the full candidate walk agrees.
+        #[test]
+        fn sole_tail_candidate_agrees(
+            parts in proptest::collection::vec(
+                prop::sample::select(vec![
+                    "invalid user ", "root", " from ", "from", "1.2.3.4", "2001:db8::1", " port ",
+                    "22", "65536", " ssh2", " ssh1", ": ", " [preauth]", " ", "x", "é",
+                ]),
+                0..10,
+            ),
+            tail in prop::sample::select(vec![
+                "", " from 1.2.3.4 port 22 ssh2", " from from port 22 ssh2",
+                " from 2001:db8::1 port 65536 ssh2", " from x port 01 ssh1",
+                "from 1.2.3.4 port 22 ssh2", " from  port 2 ssh2",
+            ]),
+        ) {
+            let body = parts.concat() + tail;
+            if let Some(c) = sole_tail_candidate(&body) {
+                let (b, count) = best_candidate(&body).expect("a candidate");
+                prop_assert_eq!(count, 1);
+                prop_assert_eq!(
+                    (b.at, b.addr, b.port, b.strength, b.info),
+                    (c.at, c.addr, c.port, c.strength, c.info)
+                );
+            }
+        }
+    }
 
     fn try_d(m: &str) -> Option<Decoded<'_>> {
         Decoded::run(|e| decode(m, e))
