@@ -573,17 +573,21 @@ fn received_disconnect<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let (addr, rest) = scan::word(r);
     let (addr, p, text) = match rest.strip_prefix("port ") {
         Some(pr) => {
-            let (digits, t) = scan::split_once(pr, ":")?;
-            (addr, Some(port(digits)?), t)
+            // `P:` — the text before the first `:` must be the port's digits.
+            let end = scan::digits(pr.as_bytes());
+            let t = pr.get(end..)?.strip_prefix(':')?;
+            (addr, Some(port(pr.get(..end)?)?), t)
         }
         None => (addr.strip_suffix(':')?, None, rest),
     };
     let (text, pre) = preauth(text);
-    let text = text.trim_start_matches(' ');
-    let (code, desc) = scan::split_once(text, ":").unwrap_or((text, ""));
     if pre {
         probe(e, "preauth-disconnect");
-    } else if code == "11" || scan::contains(desc, "disconnected by user") {
+        return with_source(e, addr, p);
+    }
+    let text = text.trim_start_matches(' ');
+    let (code, desc) = scan::split_once(text, ":").unwrap_or((text, ""));
+    if code == "11" || scan::contains(desc, "disconnected by user") {
         // A normal logout (`11: disconnected by user`).
         start(e, Dataset::Sshd, Action::ConnectionClosed, Outcome::Unknown);
     } else {
