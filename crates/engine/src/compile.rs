@@ -113,6 +113,8 @@ impl Net {
 pub(crate) enum Test {
     /// `event.action` (no string work).
     ActionIs(Action),
+    /// `in` on `event.action`: a bit per [`action_bit`].
+    ActionIn(u64),
     OutcomeIs(Outcome),
     DatasetIs(Dataset),
     Eq(Src, String),
@@ -212,6 +214,10 @@ pub struct Program {
     pub(crate) chains: Vec<Chain>,
     /// Chains run in order for each event (those no `then:`/`else:` names).
     pub(crate) top: Vec<usize>,
+    /// Per [`action_bit`] of an event: the top-level chains that can do anything for it —
+    /// those whose leading filters (before any jump or side effect) do not rule the
+    /// action out. Skipping the others is what their failing first filter would do.
+    pub(crate) by_action: Vec<Vec<usize>>,
     pub(crate) vars: Vec<String>,
     pub(crate) counters: Vec<CounterSpec>,
     pub(crate) max_keys: usize,
@@ -250,6 +256,11 @@ impl Program {
     /// The names of the chains, in file order.
     pub fn chain_names(&self) -> impl Iterator<Item = &str> {
         self.chains.iter().map(|c| c.name.as_str())
+    }
+
+    /// The top-level chains (those no `then:`/`else:` names), in the order they run.
+    pub fn top_level(&self) -> impl Iterator<Item = &str> {
+        self.top.iter().map(|&c| self.chains[c].name.as_str())
     }
 
     /// The counters' names, in the order they are first raised.
@@ -607,10 +618,7 @@ impl<'s> Compiler<'s> {
                 let action = |act: Option<Act>| act.map(|act| Op::Action { act, then });
                 let op = match &s.value {
                     Step::Equals { field, value, .. } => filter(self.equals(at, field, &value.0)),
-                    Step::In { field, values, .. } => filter(
-                        self.field(at, "field", field)
-                            .map(|f| Test::In(f, values.iter().map(|v| v.0.clone()).collect())),
-                    ),
+                    Step::In { field, values, .. } => filter(self.in_test(at, field, values)),
                     Step::Lt { field, value, .. } => filter(
                         self.field(at, "field", field)
                             .map(|f| Test::Cmp(f, Cmp::Lt, *value)),
@@ -907,10 +915,24 @@ impl<'s> Compiler<'s> {
             self.errors.dedup();
             return Err(ConfigErrors(self.errors));
         }
-        let top = (0..compiled.len()).filter(|&i| !referenced[i]).collect();
+        let top: Vec<usize> = (0..compiled.len()).filter(|&i| !referenced[i]).collect();
+        let masks: Vec<u64> = top
+            .iter()
+            .map(|&c| admitted_actions(&compiled[c]))
+            .collect();
+        let by_action = (0..=Action::ALL.len())
+            .map(|bit| {
+                top.iter()
+                    .zip(&masks)
+                    .filter(|(_, m)| *m & (1 << bit) != 0)
+                    .map(|(c, _)| *c)
+                    .collect()
+            })
+            .collect();
         Ok(Program {
             chains: compiled,
             top,
+            by_action,
             vars: self.vars,
             counters: self.counters,
             max_keys: file.counters.max_keys,
@@ -967,6 +989,31 @@ impl<'s> Compiler<'s> {
         }
     }
 
+    fn in_test(
+        &mut self,
+        at: Location,
+        field: &str,
+        values: &[crate::config::Scalar],
+    ) -> Option<Test> {
+        let f = self.field(at, "field", field)?;
+        if f != Src::Event(Field::EventAction) {
+            return Some(Test::In(f, values.iter().map(|v| v.0.clone()).collect()));
+        }
+        let mut mask = 0u64;
+        for v in values {
+            match Action::parse(&v.0) {
+                Some(a) => mask |= 1 << action_bit(Some(a)),
+                None => self.err(
+                    at,
+                    "values",
+                    Some(&v.0),
+                    format!("`{}` is not a known event.action", v.0),
+                ),
+            }
+        }
+        Some(Test::ActionIn(mask))
+    }
+
     fn keys(&mut self, at: Location, key: &[String]) -> Option<Vec<Src>> {
         if key.is_empty() {
             self.err(
@@ -1000,6 +1047,36 @@ impl<'s> Compiler<'s> {
             .filter_map(|(i, n)| Some((i, self.vars.iter().position(|v| Some(v.as_str()) == n)?)))
             .collect()
     }
+}
+
+/// The bit of an event's action in action masks (`None` counts as `unknown`).
+pub(crate) fn action_bit(a: Option<Action>) -> usize {
+    let a = a.unwrap_or(Action::Unknown);
+    Action::ALL.iter().position(|x| *x == a).unwrap_or(0)
+}
+
+/// The actions a chain's leading filters let through: the pure, jump-free filters at its
+/// start, up to the first step that could have an effect.
+fn admitted_actions(chain: &Chain) -> u64 {
+    let mut mask = u64::MAX;
+    for op in &chain.ops {
+        match op {
+            Op::Filter {
+                test,
+                not: false,
+                then: None,
+                otherwise: None,
+            } => match test {
+                Test::ActionIs(a) => mask &= 1 << action_bit(Some(*a)),
+                Test::ActionIn(m) => mask &= m,
+                // Regexes save fields: a later chain may read them.
+                Test::Regex(..) => break,
+                _ => {}
+            },
+            _ => break,
+        }
+    }
+    mask
 }
 
 /// A chain on a cycle of the jump graph, if any.

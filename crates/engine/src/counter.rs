@@ -69,28 +69,40 @@ impl Counter {
     /// Counts a hit (of `value`, for a distinct counter) on `key` at `now`; returns the
     /// count in the window, or 0 when the key is in its grace period (nothing counted).
     pub fn raise(&mut self, key: &[u8], value: Option<&[u8]>, now: Millis) -> u64 {
-        let since = now - self.window;
-        if !self.map.contains_key(key) {
-            if self.map.len() >= self.max_keys {
-                self.make_room(now);
-            }
-            self.map.insert(key.into(), Entry::default());
-        }
-        let vhash = value.map(|v| self.values.hash_one(v));
-        let Some(e) = self.map.get_mut(key) else {
-            return 0;
+        let vhash = match (self.distinct, value) {
+            (true, Some(v)) => self.values.hash_one(v),
+            _ => 0,
         };
+        // One lookup when the key exists (the common case under attack).
+        if let Some(e) = self.map.get_mut(key) {
+            return Self::hit(e, self.window, self.distinct, self.max_hits, vhash, now);
+        }
+        if self.map.len() >= self.max_keys {
+            self.make_room(now);
+        }
+        let e = self.map.entry(key.into()).or_default();
+        Self::hit(e, self.window, self.distinct, self.max_hits, vhash, now)
+    }
+
+    fn hit(
+        e: &mut Entry,
+        window: Millis,
+        distinct: bool,
+        max_hits: usize,
+        vhash: u64,
+        now: Millis,
+    ) -> u64 {
+        let since = now - window;
         if now < e.grace_until {
             return 0;
         }
         e.last = e.last.max(now);
-        if self.distinct {
+        if distinct {
             e.seen.retain(|&(_, t)| t > since);
-            let h = vhash.unwrap_or(0);
-            let full = e.seen.len() >= self.max_hits;
-            match e.seen.iter_mut().find(|(v, _)| *v == h) {
+            let full = e.seen.len() >= max_hits;
+            match e.seen.iter_mut().find(|(v, _)| *v == vhash) {
                 Some(slot) => slot.1 = slot.1.max(now),
-                None if !full => e.seen.push((h, now)),
+                None if !full => e.seen.push((vhash, now)),
                 None => {}
             }
             e.seen.len() as u64
@@ -98,7 +110,7 @@ impl Counter {
             while e.hits.front().is_some_and(|&t| t <= since) {
                 e.hits.pop_front();
             }
-            if e.hits.len() >= self.max_hits {
+            if e.hits.len() >= max_hits {
                 e.hits.pop_front();
             }
             e.hits.push_back(now);

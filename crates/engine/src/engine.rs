@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use logward_core::field::Value;
 use logward_core::{Alert, Clock, Event, Field, Severity, Timestamp};
 
-use crate::compile::{Act, Cmp, LogLevel, Op, Program, Src, Test};
+use crate::compile::{action_bit, Act, Cmp, LogLevel, Op, Program, Src, Test};
 use crate::counter::{Counter, Millis};
 
 /// What the engine asks the rest of the agent to do.
@@ -257,9 +257,10 @@ impl Engine {
         let now_ms = millis(now);
         let mut last_rule: Option<usize> = None;
         let mut steps = 0usize;
+        let top = &prog.by_action[action_bit(e.action)];
         let mut ti = 0usize;
-        'top: while ti < prog.top.len() {
-            let mut chain = prog.top[ti];
+        'top: while ti < top.len() {
+            let mut chain = top[ti];
             let mut si = 0usize;
             let mut ended_on_filter = true;
             loop {
@@ -323,6 +324,7 @@ impl State {
         let vars = &self.vars;
         match test {
             Test::ActionIs(a) => e.action == Some(*a),
+            Test::ActionIn(mask) => mask & (1 << action_bit(e.action)) != 0,
             Test::OutcomeIs(o) => e.outcome == *o,
             Test::DatasetIs(d) => e.dataset == Some(*d),
             Test::Always => true,
@@ -352,17 +354,25 @@ impl State {
                 _ => false,
             },
             Test::Regex(src, regexes) => {
-                let mut tmp = String::new();
-                let text: &str = match value(vars, e, src) {
-                    Some(Value::Str(s)) => {
-                        tmp.push_str(s);
-                        &tmp
-                    }
-                    Some(v) => {
-                        tmp = v.to_string();
-                        &tmp
-                    }
-                    None => return false,
+                // Event text is matched in place; only a saved field (which the captures may
+                // overwrite) or a non-text value is copied first.
+                let owned: String;
+                let text: &str = match src {
+                    Src::Event(f) => match e.get(f) {
+                        Some(Value::Str(s)) => s,
+                        Some(v) => {
+                            owned = v.to_string();
+                            &owned
+                        }
+                        None => return false,
+                    },
+                    Src::Var(_) => match value(vars, e, src) {
+                        Some(v) => {
+                            owned = v.to_string();
+                            &owned
+                        }
+                        None => return false,
+                    },
                 };
                 for (re, saves) in regexes {
                     if saves.is_empty() {

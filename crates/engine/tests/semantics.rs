@@ -116,6 +116,10 @@ chains:
     - {type: log, message: "last"}
 "#,
     );
+    assert_eq!(
+        en.program().top_level().collect::<Vec<_>>(),
+        ["first", "second", "last"]
+    );
     let c = ManualClock::at(0);
     // then: → a chain ending on an action stops everything.
     assert_eq!(run(&mut en, &event("root", "192.0.2.1"), &c), ["rooty"]);
