@@ -2,3 +2,4 @@
 
 pub mod ban;
 pub mod process;
+pub mod sources;
