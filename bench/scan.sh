@@ -20,11 +20,12 @@ CPU=${CPU:-0}
 mkdir -p "$WORK"
 
 [ -f "$shared/gen_authlog.py" ] || { echo "bench: $shared/gen_authlog.py not found (set SHARED=)" >&2; exit 2; }
-if ! command -v rg >/dev/null; then
-  echo "bench: installing ripgrep (the baseline)" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq ripgrep >/dev/null; fi
+if ! command -v rg >/dev/null || [ ! -x /usr/bin/time ]; then
+  echo "bench: installing ripgrep (the baseline) and GNU time (peak RSS)" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq ripgrep time >/dev/null; fi
 fi
 command -v rg >/dev/null || { echo "bench: ripgrep (rg) is required" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 2; }
 
 (cd "$root" && cargo build --release --locked -q -p logward)
 lw="${CARGO_TARGET_DIR:-$root/target}/release/logward"
