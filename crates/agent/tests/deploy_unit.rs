@@ -44,8 +44,18 @@ fn systemd_analyze_verifies_the_unit() {
     let unit = unit_text().replace("/usr/local/bin/logward", "/bin/true");
     let path = dir.path().join("logward.service");
     std::fs::write(&path, unit).unwrap();
-    let out = Command::new(analyze).arg("verify").arg(&path).output().unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "systemd-analyze verify failed: {stderr}");
-    assert!(!stderr.contains("logward.service:"), "warnings about the unit: {stderr}");
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed: {stderr}"
+    );
+    assert!(
+        !stderr.contains("logward.service:"),
+        "warnings about the unit: {stderr}"
+    );
 }
