@@ -28,7 +28,8 @@ pub enum Payload {
     /// object, for `logward_parse::LineDecoder`.
     Line(String),
     /// An event decoded at the source (binary formats: wtmp/btmp records).
-    Event(Event<'static>),
+    /// Boxed: an event is ~470 bytes, a line 24, and most items are lines.
+    Event(Box<Event<'static>>),
 }
 
 /// The channel capacity between sources and the pipeline: enough to absorb a burst while the
