@@ -14,6 +14,8 @@
 //! - [`run`]: feed it some bytes on stdin, capture stdout and stderr, kill it after a timeout.
 //! - [`spawn`]: start a long-lived child with piped stdin (and stdout when asked) that the
 //!   caller drives; it is killed when its handle is dropped.
+//! - [`spawn_reader`]: start a long-lived child whose stdout and stderr the caller reads
+//!   (sources that follow a program's output).
 
 use std::io;
 use std::process::{ExitStatus, Stdio};
@@ -204,6 +206,22 @@ pub fn spawn(argv: &[String], pipes: Pipes) -> Result<tokio::process::Child, Pro
     let mut cmd = command(argv)?;
     let io = |piped: bool| if piped { Stdio::piped() } else { Stdio::null() };
     cmd.stdin(io(pipes.stdin)).stdout(io(pipes.stdout));
+    cmd.spawn().map_err(|e| ProcessError::Spawn {
+        program,
+        source: Arc::new(e),
+    })
+}
+
+/// Starts a long-lived child from `argv` whose stdout and stderr are both piped to logward
+/// (stdin reads from /dev/null): for sources that follow a program's output (journalctl,
+/// command sources) and log what it says on stderr themselves. The child is killed when the
+/// returned handle is dropped.
+pub fn spawn_reader(argv: &[String]) -> Result<tokio::process::Child, ProcessError> {
+    let program = program_name(argv);
+    let mut cmd = command(argv)?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd.spawn().map_err(|e| ProcessError::Spawn {
         program,
         source: Arc::new(e),

@@ -10,6 +10,11 @@ use std::sync::Arc;
 use logward_core::Event;
 use logward_store::Checkpoint;
 
+pub mod command;
+pub mod journal;
+pub mod stdin;
+pub mod utmp;
+
 /// One unit of input from a source.
 #[derive(Debug)]
 pub struct SourceItem {
