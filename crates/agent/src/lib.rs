@@ -1,5 +1,9 @@
 //! logward's agent: sources, actions (nftables bans), process spawning, the daemon.
 
 pub mod ban;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod pipeline;
 pub mod process;
 pub mod sources;

@@ -15,6 +15,13 @@ pub struct CheckArgs {
 
 /// Exit status: 0 valid, 1 errors (each printed on stderr).
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
+    if let Some(p) = &args.config {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
+        if !logward_agent::config::is_rules_file(&text) {
+            return check_agent(p);
+        }
+    }
     let (name, text) = match &args.config {
         Some(p) => (
             p.display().to_string(),
@@ -49,10 +56,54 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     }
 }
 
-/// Prints the built-in ruleset.
-pub fn default_config() -> anyhow::Result<i32> {
+/// An agent config, its conf.d fragments and the rules it names.
+fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
+    let name = path.display().to_string();
+    match logward_agent::config::load(path) {
+        Ok(l) => {
+            println!(
+                "{name}: ok ({} files, {} sources, {} rules, bans {})",
+                l.config.files.len(),
+                l.config.sources.len(),
+                l.program.rule_ids().len(),
+                if l.config.bans.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
+            );
+            Ok(0)
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{name}: {} error{}",
+                errors.0.len(),
+                if errors.0.len() == 1 { "" } else { "s" }
+            );
+            Ok(1)
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DefaultConfigArgs {
+    /// Print the built-in ruleset instead of the agent config.
+    #[arg(long)]
+    pub rules: bool,
+}
+
+/// Prints the agent's built-in config, or with `--rules` the built-in ruleset.
+pub fn default_config(args: DefaultConfigArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(logward_engine::DEFAULT_RULES.as_bytes()) {
+    let text = if args.rules {
+        logward_engine::DEFAULT_RULES.to_owned()
+    } else {
+        logward_agent::config::default_yaml(std::path::Path::new("/"))
+    };
+    match out.write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(0),
     }

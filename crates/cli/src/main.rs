@@ -1,5 +1,6 @@
 //! `logward`: one binary for scanning logs offline, the agent daemon and the collector.
 
+mod agent;
 mod check;
 mod scan;
 
@@ -21,10 +22,18 @@ enum Command {
     /// Decode auth logs offline (files, globs, directories, .gz rotations, stdin) into ECS
     /// events, a table or a summary.
     Scan(scan::ScanArgs),
-    /// Check a rules file: every error as file:line:column, exit 1 when there is one.
+    /// Check an agent config (with its conf.d and rules) or a rules file: every error as
+    /// file:line:column, exit 1 when there is one.
     Check(check::CheckArgs),
-    /// Print the built-in ruleset (a starting point for your own).
-    DefaultConfig,
+    /// Print the agent's built-in config (detected sources, rules reference); with --rules
+    /// the built-in ruleset.
+    DefaultConfig(check::DefaultConfigArgs),
+    /// Run the agent daemon: follow the logs, run the rules, alert, ban.
+    Run(agent::RunArgs),
+    /// List, add or lift bans through the running daemon's control socket.
+    Bans(agent::BansArgs),
+    /// Decode one line and show what the rules would do with it.
+    TestLine(agent::TestLineArgs),
 }
 
 fn main() {
@@ -32,7 +41,10 @@ fn main() {
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Check(args) => check::run(args),
-        Command::DefaultConfig => check::default_config(),
+        Command::DefaultConfig(args) => check::default_config(args),
+        Command::Run(args) => agent::run(args),
+        Command::Bans(args) => agent::bans(args),
+        Command::TestLine(args) => agent::test_line(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

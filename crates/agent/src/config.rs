@@ -1,0 +1,845 @@
+//! The agent's configuration: YAML, strict (`deny_unknown_fields` everywhere, sources an
+//! internally tagged enum on `type:` named after their modules), `${ENV}` substitution,
+//! `conf.d/*.yaml` fragments merged in sorted order, and a semantic pass that reports every
+//! error at its file:line:column (the same [`ConfigError`] the rules use).
+//!
+//! ```yaml
+//! sources:
+//!   - {type: file, path: /var/log/auth.log}
+//!   - {type: utmp, path: /var/log/btmp}
+//! rules: default          # or a rules file, relative to this file
+//! output: {format: text}  # or ndjson
+//! bans: {enabled: true, ban_time_max: 30d}
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use logward_engine::{ConfigError, ConfigErrors, Program};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub use crate::sources::file::StartAt;
+use crate::sources::journal::JournalConfig;
+use crate::sources::utmp::{UtmpConfig, UtmpSource};
+
+/// One configured source. `type:` is the module name under `sources/`; the journal and utmp
+/// variants take those modules' own config structs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// A followed text file (sources/file.rs).
+    File {
+        /// The file; its path is the source id unless `id` is set.
+        path: PathBuf,
+        /// Where a file without a checkpoint starts: `end` (default) or `beginning`.
+        #[serde(default)]
+        start_at: StartAt,
+        /// A stable id for the checkpoint (default: the path).
+        #[serde(default)]
+        id: Option<String>,
+    },
+    /// The systemd journal through `journalctl -o json --follow` (sources/journal.rs).
+    Journal(JournalConfig),
+    /// wtmp and/or btmp records (sources/utmp.rs).
+    Utmp(UtmpConfig),
+    /// A program whose standard output is followed (sources/command.rs).
+    Command {
+        /// The source id.
+        name: String,
+        /// Program and arguments (never a shell).
+        argv: Vec<String>,
+        /// Start it again when it exits (default true).
+        #[serde(default = "yes")]
+        restart: bool,
+    },
+    /// The agent's standard input (sources/stdin.rs).
+    Stdin {
+        #[serde(default)]
+        id: Option<String>,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl PartialEq for SourceConfig {
+    /// Same type and same settings (compared through their Debug form: the journal and utmp
+    /// configs do not implement `PartialEq`).
+    fn eq(&self, other: &Self) -> bool {
+        format!("{self:?}") == format!("{other:?}")
+    }
+}
+
+impl SourceConfig {
+    /// The `type:` word.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::File { .. } => "file",
+            SourceConfig::Journal(_) => "journal",
+            SourceConfig::Utmp(_) => "utmp",
+            SourceConfig::Command { .. } => "command",
+            SourceConfig::Stdin { .. } => "stdin",
+        }
+    }
+
+    /// The id its checkpoints and decoder state are kept under (utmp: its files' ids).
+    pub fn id(&self) -> String {
+        match self {
+            SourceConfig::File { path, id, .. } => id
+                .clone()
+                .unwrap_or_else(|| path.to_string_lossy().into_owned()),
+            SourceConfig::Journal(_) => "journal".into(),
+            SourceConfig::Utmp(u) => UtmpSource::new(u.clone()).ids().join(","),
+            SourceConfig::Command { name, .. } => name.clone(),
+            SourceConfig::Stdin { id } => id.clone().unwrap_or_else(|| "stdin".into()),
+        }
+    }
+}
+
+/// How alerts are printed on standard output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// One readable line per alert.
+    #[default]
+    Text,
+    /// One nested ECS JSON object per line.
+    Ndjson,
+    /// Nothing on stdout (alerts still go to the store).
+    None,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// `text` (default), `ndjson` or `none`.
+    #[serde(default)]
+    pub format: Format,
+}
+
+/// `bans:` — off unless `enabled: true`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BansConfig {
+    /// Whether `ban` actions reach the firewall (default false: alerts only).
+    #[serde(default)]
+    pub enabled: bool,
+    /// How nft is run, before `-f -` (default `[nft]`).
+    #[serde(default = "default_nft")]
+    pub nft: Vec<String>,
+    /// The `inet` table logward owns (default `logward`).
+    #[serde(default = "default_table")]
+    pub table: String,
+    /// IPv6 bans cover this prefix (default 64; 128 bans single addresses).
+    #[serde(default = "default_v6_prefix")]
+    pub ipv6_prefix: Spanned<u8>,
+    /// Default duration of `logward bans add` without `--duration` (default 1h).
+    #[serde(default = "default_manual")]
+    pub default_duration: Spanned<String>,
+}
+
+fn default_nft() -> Vec<String> {
+    vec!["nft".to_owned()]
+}
+fn default_table() -> String {
+    "logward".to_owned()
+}
+fn unknown<T>(value: T) -> Spanned<T> {
+    Spanned::new(
+        value,
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+fn default_v6_prefix() -> Spanned<u8> {
+    unknown(64)
+}
+fn default_manual() -> Spanned<String> {
+    unknown("1h".to_owned())
+}
+
+impl Default for BansConfig {
+    fn default() -> Self {
+        BansConfig {
+            enabled: false,
+            nft: default_nft(),
+            table: default_table(),
+            ipv6_prefix: default_v6_prefix(),
+            default_duration: default_manual(),
+        }
+    }
+}
+
+/// `pipeline:` — batching of store commits.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Most lines per store transaction (default 1024). A batch is also committed as soon as
+    /// no more input is waiting, so a quiet host commits (and prints) every line at once.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+}
+
+fn default_max_batch() -> usize {
+    1024
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            max_batch: default_max_batch(),
+        }
+    }
+}
+
+/// One file as written (the main file or a conf.d fragment).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    /// Sources; fragments append to the main file's.
+    #[serde(default)]
+    sources: Option<Vec<Spanned<SourceConfig>>>,
+    /// `default` or a rules file path (relative to the file that names it).
+    #[serde(default)]
+    rules: Option<Spanned<String>>,
+    #[serde(default)]
+    output: Option<OutputConfig>,
+    #[serde(default)]
+    bans: Option<BansConfig>,
+    #[serde(default)]
+    pipeline: Option<PipelineConfig>,
+}
+
+/// Which rules run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesRef {
+    /// The built-in ruleset.
+    Default,
+    /// A rules file.
+    File(PathBuf),
+}
+
+/// A source with where it was configured (for error messages).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub config: SourceConfig,
+    /// `file:line:column`, or `auto-detected`.
+    pub origin: String,
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    pub sources: Vec<Source>,
+    pub rules: RulesRef,
+    pub output: OutputConfig,
+    pub bans: BansConfig,
+    pub pipeline: PipelineConfig,
+    /// The files read, in merge order (empty for the built-in default).
+    pub files: Vec<PathBuf>,
+}
+
+/// A loaded configuration with its compiled rules.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: AgentConfig,
+    pub program: Program,
+}
+
+impl AgentConfig {
+    /// `logward run` without `--config`: what this host has (see [`detect_sources`]), the
+    /// default rules, alerts on the console, no bans.
+    pub fn builtin(root: &Path) -> AgentConfig {
+        AgentConfig {
+            sources: detect_sources(root)
+                .into_iter()
+                .map(|config| Source {
+                    config,
+                    origin: "auto-detected".into(),
+                })
+                .collect(),
+            rules: RulesRef::Default,
+            output: OutputConfig::default(),
+            bans: BansConfig::default(),
+            pipeline: PipelineConfig::default(),
+            files: Vec::new(),
+        }
+    }
+
+    /// The manual ban duration in seconds.
+    pub fn default_ban(&self) -> Duration {
+        Duration::from_secs(
+            logward_engine::config::parse_duration(&self.bans.default_duration.value)
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(3600),
+        )
+    }
+}
+
+/// The sources the built-in config follows on this host, `root` standing for `/` (tests):
+/// `auth.log` (Debian) or `secure` (Red Hat), else the journal when it runs; wtmp and btmp
+/// when present. Files start at their end (history is `logward scan`'s job).
+pub fn detect_sources(root: &Path) -> Vec<SourceConfig> {
+    let mut out = Vec::new();
+    let log = root.join("var/log");
+    let mut auth = false;
+    for name in ["auth.log", "secure"] {
+        let p = log.join(name);
+        if p.is_file() {
+            auth = true;
+            out.push(SourceConfig::File {
+                path: p,
+                start_at: StartAt::End,
+                id: None,
+            });
+        }
+    }
+    if !auth && root.join("run/systemd/journal").is_dir() {
+        out.push(SourceConfig::Journal(journal_default()));
+    }
+    let present = |name: &str| Some(log.join(name)).filter(|p| p.is_file());
+    let (wtmp, btmp) = (present("wtmp"), present("btmp"));
+    if wtmp.is_some() || btmp.is_some() {
+        out.push(SourceConfig::Utmp(UtmpConfig {
+            wtmp,
+            btmp,
+            ..UtmpConfig::default()
+        }));
+    }
+    out
+}
+
+/// Replaces `${NAME}` with the environment variable's value (`$${` writes a literal `${`).
+/// A variable that is not set is an error at its place, as is an unclosed `${`.
+pub fn substitute_env(
+    file: &str,
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, Vec<ConfigError>> {
+    let mut out = String::with_capacity(text.len());
+    let mut errors = Vec::new();
+    for (ln, line) in text.split_inclusive('\n').enumerate() {
+        // Comment lines are left alone (they may show `${…}` to explain it).
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+            continue;
+        }
+        let mut rest = line;
+        let mut col = 1u64;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            col += rest[..i].chars().count() as u64;
+            let tail = &rest[i..];
+            if let Some(t) = tail.strip_prefix("$${") {
+                out.push_str("${");
+                rest = t;
+                col += 3;
+            } else if let Some(t) = tail.strip_prefix("${") {
+                match t.find('}') {
+                    Some(end) => {
+                        let name = &t[..end];
+                        let ok_name = !name.is_empty()
+                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                        match (ok_name, env(name)) {
+                            (true, Some(v)) => out.push_str(&v),
+                            (true, None) => errors.push(err(
+                                file,
+                                ln as u64 + 1,
+                                col,
+                                format!("environment variable `{name}` is not set"),
+                            )),
+                            (false, _) => errors.push(err(
+                                file,
+                                ln as u64 + 1,
+                                col,
+                                format!(
+                                    "`${{{name}}}` is not a variable name (letters, digits, _)"
+                                ),
+                            )),
+                        }
+                        col += 3 + name.chars().count() as u64;
+                        rest = &t[end + 1..];
+                    }
+                    None => {
+                        errors.push(err(file, ln as u64 + 1, col, "unclosed `${`".into()));
+                        out.push_str(tail);
+                        rest = "";
+                    }
+                }
+            } else {
+                out.push('$');
+                rest = &tail[1..];
+                col += 1;
+            }
+        }
+        out.push_str(rest);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The journal source with every default (an empty mapping through serde).
+fn journal_default() -> JournalConfig {
+    match serde_saphyr::from_str::<JournalConfig>("{}") {
+        Ok(c) => c,
+        Err(e) => unreachable!("the journal source's defaults do not load: {e}"),
+    }
+}
+
+fn err(file: &str, line: u64, column: u64, message: String) -> ConfigError {
+    ConfigError {
+        file: file.to_owned(),
+        line: line.max(1),
+        column: column.max(1),
+        message,
+    }
+}
+
+fn at<T>(file: &str, s: &Spanned<T>, message: String) -> ConfigError {
+    err(file, s.referenced.line(), s.referenced.column(), message)
+}
+
+// `Options` is non_exhaustive: it cannot be built with a struct expression.
+#[allow(clippy::field_reassign_with_default)]
+fn parse_file(file: &str, text: &str) -> Result<FileConfig, Vec<ConfigError>> {
+    let text = substitute_env(file, text, |k| std::env::var(k).ok())?;
+    if text.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    let mut options = serde_saphyr::options::Options::default();
+    options.with_snippet = false;
+    options.strict_booleans = true;
+    serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        let mut message = e.to_string();
+        let suffix = format!(" at line {line}, column {column}");
+        if let Some(m) = message.strip_suffix(&suffix) {
+            message = m.to_owned();
+        }
+        vec![err(file, line, column, message)]
+    })
+}
+
+/// The `conf.d/*.yaml` fragments beside `main`, sorted by name.
+pub fn fragments(main: &Path) -> Vec<PathBuf> {
+    let dir = main.parent().unwrap_or(Path::new(".")).join("conf.d");
+    let mut out: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml") && p.is_file())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.sort();
+    out
+}
+
+/// Loads `main` and its `conf.d/*.yaml` fragments, checks everything and compiles the rules.
+/// All errors, from every file, at once.
+pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut files = vec![main.to_path_buf()];
+    files.extend(fragments(main));
+    let mut sources: Vec<(String, Spanned<SourceConfig>, PathBuf)> = Vec::new();
+    let mut rules: Option<(String, Spanned<String>, PathBuf)> = None;
+    let mut output = None;
+    let mut bans: Option<(String, BansConfig)> = None;
+    let mut pipeline = None;
+    for path in &files {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(err(&name, 1, 1, format!("cannot read the file: {e}")));
+                continue;
+            }
+        };
+        let parsed = match parse_file(&name, &text) {
+            Ok(p) => p,
+            Err(es) => {
+                errors.extend(es);
+                continue;
+            }
+        };
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        for s in parsed.sources.into_iter().flatten() {
+            sources.push((name.clone(), s, base.clone()));
+        }
+        if let Some(r) = parsed.rules {
+            rules = Some((name.clone(), r, base.clone()));
+        }
+        if parsed.output.is_some() {
+            output = parsed.output;
+        }
+        if let Some(b) = parsed.bans {
+            bans = Some((name.clone(), b));
+        }
+        if parsed.pipeline.is_some() {
+            pipeline = parsed.pipeline;
+        }
+    }
+
+    // The semantic pass.
+    let mut checked = Vec::new();
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for (file, s, base) in sources {
+        let mut config = s.value.clone();
+        match &mut config {
+            SourceConfig::File { path, .. } => {
+                if path.as_os_str().is_empty() {
+                    errors.push(at(&file, &s, "`path` is empty".into()));
+                } else if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+            }
+            SourceConfig::Utmp(u) => {
+                for p in [&mut u.wtmp, &mut u.btmp].into_iter().flatten() {
+                    if p.is_relative() {
+                        *p = base.join(&*p);
+                    }
+                }
+                if u.wtmp.is_none() && u.btmp.is_none() {
+                    errors.push(at(&file, &s, "`wtmp` and `btmp` are both null".into()));
+                }
+            }
+            SourceConfig::Command { name, argv, .. } => {
+                if let Err(e) = crate::sources::command::validate_argv(argv) {
+                    errors.push(at(&file, &s, e.to_string()));
+                }
+                if name.is_empty() {
+                    errors.push(at(&file, &s, "`name` is empty".into()));
+                }
+            }
+            SourceConfig::Journal(j) => {
+                if let Err(e) = crate::sources::journal::JournalSource::new("journal", j.clone()) {
+                    errors.push(at(&file, &s, e.to_string()));
+                }
+            }
+            SourceConfig::Stdin { .. } => {}
+        }
+        let origin = format!("{file}:{}:{}", s.referenced.line(), s.referenced.column());
+        let id = config.id();
+        if let Some((_, first)) = ids.iter().find(|(i, _)| *i == id) {
+            errors.push(at(
+                &file,
+                &s,
+                format!("a second source with id `{id}` (the first is at {first}); set `id:`"),
+            ));
+        } else {
+            ids.push((id, origin.clone()));
+        }
+        checked.push(Source { config, origin });
+    }
+    let bans = match bans {
+        Some((file, b)) => {
+            let p = b.ipv6_prefix.value;
+            if !(logward_ban_min_v6()..=128).contains(&p) {
+                errors.push(at(
+                    &file,
+                    &b.ipv6_prefix,
+                    format!(
+                        "`ipv6_prefix` must be {}…128, not {p}",
+                        logward_ban_min_v6()
+                    ),
+                ));
+            }
+            if logward_engine::config::parse_duration(&b.default_duration.value).is_none() {
+                errors.push(at(
+                    &file,
+                    &b.default_duration,
+                    format!(
+                        "`{}` is not a duration (30s, 10m, 1h, 5d, 1w)",
+                        b.default_duration.value
+                    ),
+                ));
+            }
+            if b.nft.is_empty() {
+                errors.push(err(
+                    &file,
+                    1,
+                    1,
+                    "`bans.nft` needs at least a program".into(),
+                ));
+            }
+            if b.table.is_empty()
+                || !b
+                    .table
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+            {
+                errors.push(err(
+                    &file,
+                    1,
+                    1,
+                    format!("`bans.table` `{}`: letters, digits, _ and - only", b.table),
+                ));
+            }
+            b
+        }
+        None => BansConfig::default(),
+    };
+    let (rules_ref, program) = match rules {
+        None => (RulesRef::Default, Some(logward_engine::default_program())),
+        Some((_, r, _)) if r.value == "default" => {
+            (RulesRef::Default, Some(logward_engine::default_program()))
+        }
+        Some((file, r, base)) => {
+            let path = base.join(&r.value);
+            let shown = path.display().to_string();
+            let program = match std::fs::read_to_string(&path) {
+                Ok(text) => match Program::load(&shown, &text) {
+                    Ok(p) => Some(p),
+                    Err(es) => {
+                        errors.extend(es.0);
+                        None
+                    }
+                },
+                Err(e) => {
+                    errors.push(at(&file, &r, format!("cannot read rules {shown}: {e}")));
+                    None
+                }
+            };
+            (RulesRef::File(path), program)
+        }
+    };
+    match program {
+        Some(program) if errors.is_empty() => Ok(Loaded {
+            config: AgentConfig {
+                sources: checked,
+                rules: rules_ref,
+                output: output.unwrap_or_default(),
+                bans,
+                pipeline: pipeline.unwrap_or_default(),
+                files,
+            },
+            program,
+        }),
+        _ => Err(ConfigErrors(errors)),
+    }
+}
+
+fn logward_ban_min_v6() -> u8 {
+    crate::ban::MIN_PREFIX_V6
+}
+
+/// Whether a YAML file is a rules file (it has a top-level `chains:`) rather than an agent
+/// config, so `logward check --config` takes either.
+pub fn is_rules_file(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("chains:"))
+}
+
+/// The agent's built-in config as YAML (`logward default-config`): the sources detected on
+/// this host (`root` stands for `/`), the rules reference and every other setting at its
+/// default, commented.
+pub fn default_yaml(root: &Path) -> String {
+    let mut s = String::from(
+        "# logward agent config (logward run --config FILE). Every key is optional;\n\
+         # conf.d/*.yaml beside this file is merged in name order (sources are appended).\n\
+         # ${NAME} is replaced by the environment variable NAME ($${ for a literal ${).\n\
+         sources:\n",
+    );
+    let found = detect_sources(root);
+    if found.is_empty() {
+        s.push_str("  []  # nothing found on this host: add file/journal/utmp sources\n");
+    }
+    for src in &found {
+        match src {
+            SourceConfig::File { path, .. } => s.push_str(&format!(
+                "  - {{type: file, path: {}, start_at: end}}\n",
+                path.display()
+            )),
+            SourceConfig::Journal(_) => s.push_str("  - {type: journal}\n"),
+            SourceConfig::Utmp(u) => {
+                let show = |p: &Option<PathBuf>| {
+                    p.as_ref()
+                        .map_or("null".to_owned(), |p| p.display().to_string())
+                };
+                s.push_str(&format!(
+                    "  - {{type: utmp, wtmp: {}, btmp: {}, start_at: end}}\n",
+                    show(&u.wtmp),
+                    show(&u.btmp)
+                ))
+            }
+            SourceConfig::Command { .. } | SourceConfig::Stdin { .. } => {}
+        }
+    }
+    s.push_str(
+        "  # - {type: journal, identifiers: [sshd, sshd-session, sudo, su]}\n\
+         \x20 # - {type: command, name: fw, argv: [tail, -F, /var/log/ufw.log]}\n\
+         # the rule workflow: `default` (logward default-config --rules prints it) or a file\n\
+         rules: default\n\
+         output:\n\
+         \x20 format: text      # text | ndjson | none (alerts always go to the store)\n\
+         bans:\n\
+         \x20 enabled: false    # true: `ban` actions add nftables elements\n\
+         \x20 nft: [nft]        # how nft is run\n\
+         \x20 table: logward    # the inet table logward owns\n\
+         \x20 ipv6_prefix: 64   # IPv6 bans cover the /64\n\
+         \x20 default_duration: 1h  # `logward bans add` without --duration\n\
+         pipeline:\n\
+         \x20 max_batch: 1024   # most lines per store transaction\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn env_substitution() {
+        let env = |k: &str| (k == "TOKEN").then(|| "s3cret".to_owned());
+        assert_eq!(
+            substitute_env("f", "a: ${TOKEN}\nb: $${TOKEN} $5\n", env).unwrap(),
+            "a: s3cret\nb: ${TOKEN} $5\n"
+        );
+        assert_eq!(
+            substitute_env("f", "  # ${NOPE}\n", env).unwrap(),
+            "  # ${NOPE}\n"
+        );
+        let e = substitute_env("f", "a: 1\nb: x ${NOPE} ${bad-name}\n", env).unwrap_err();
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].line, e[0].column), (2, 6));
+        assert!(e[0].message.contains("NOPE"), "{}", e[0].message);
+        assert_eq!((e[1].line, e[1].column), (2, 14));
+    }
+
+    #[test]
+    fn loads_merges_fragments_and_resolves_paths() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "sources:\n  - {type: file, path: auth.log, start_at: beginning}\noutput: {format: ndjson}\n",
+        );
+        write(
+            d.path(),
+            "conf.d/20-b.yaml",
+            "sources:\n  - {type: utmp, wtmp: null, btmp: /var/log/btmp}\n",
+        );
+        write(
+            d.path(),
+            "conf.d/10-a.yaml",
+            "sources:\n  - {type: command, name: c, argv: [cat]}\nbans: {enabled: true}\n",
+        );
+        let l = load(&main).unwrap();
+        let c = &l.config;
+        assert_eq!(c.output.format, Format::Ndjson);
+        assert!(c.bans.enabled);
+        let kinds: Vec<_> = c.sources.iter().map(|s| s.config.kind()).collect();
+        assert_eq!(kinds, ["file", "command", "utmp"]);
+        assert_eq!(
+            c.sources[0].config.id(),
+            d.path().join("auth.log").display().to_string()
+        );
+        assert_eq!(c.files.len(), 3);
+        assert_eq!(c.sources[2].config.id(), "/var/log/btmp");
+        assert!(l.program.rule_ids().contains(&"ssh-bruteforce"));
+    }
+
+    #[test]
+    fn every_error_with_its_place() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "sources:\n  - {type: file, path: /a}\n  - {type: file, path: /a}\n  - {type: command, name: x, argv: []}\nbans:\n  ipv6_prefix: 8\n  default_duration: soon\nrules: missing.yaml\n",
+        );
+        write(
+            d.path(),
+            "conf.d/a.yaml",
+            "sources:\n  - {type: fil, path: /b}\n",
+        );
+        let e = load(&main).unwrap_err().0;
+        let shown: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+        let f = main.display().to_string();
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with(&format!("{f}:3:5: a second source"))),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with(&format!("{f}:4:5: argv is empty"))),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with(&format!("{f}:6:16: `ipv6_prefix`"))),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with(&format!("{f}:7:21: `soon`"))),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with(&format!("{f}:8:8: cannot read rules"))),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.contains("a.yaml:2:") && s.contains("fil")),
+            "{shown:#?}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(
+            d.path(),
+            "a.yaml",
+            "sources:\n  - {type: file, path: /a, colour: red}\n",
+        );
+        let e = load(&main).unwrap_err().0;
+        assert_eq!(e.len(), 1);
+        assert!(e[0].message.contains("colour"), "{}", e[0].message);
+    }
+
+    #[test]
+    fn detection_and_default_yaml() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(detect_sources(d.path()).is_empty());
+        write(d.path(), "var/log/secure", "");
+        write(d.path(), "var/log/btmp", "");
+        std::fs::create_dir_all(d.path().join("run/systemd/journal")).unwrap();
+        let found = detect_sources(d.path());
+        let kinds: Vec<_> = found.iter().map(|s| s.kind()).collect();
+        assert_eq!(kinds, ["file", "utmp"]);
+        std::fs::remove_file(d.path().join("var/log/secure")).unwrap();
+        let kinds: Vec<_> = detect_sources(d.path()).iter().map(|s| s.kind()).collect();
+        assert_eq!(kinds, ["journal", "utmp"]);
+        // The printed default loads as a config.
+        let p = write(d.path(), "agent.yaml", &default_yaml(d.path()));
+        let l = load(&p).unwrap();
+        assert_eq!(l.config.sources.len(), 2);
+        assert_eq!(
+            l.config.sources[1].config.id(),
+            d.path().join("var/log/btmp").display().to_string()
+        );
+        assert!(!is_rules_file(&default_yaml(d.path())));
+        assert!(is_rules_file(logward_engine::DEFAULT_RULES));
+    }
+}

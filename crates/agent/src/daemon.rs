@@ -1,0 +1,539 @@
+//! `logward run`: the agent daemon. Loads the config (or the built-in default), opens the
+//! state store, re-applies the stored bans, starts the sources and the control socket, and
+//! runs the [`Pipeline`] in one task until SIGTERM/SIGINT (drain, final commit, exit 0).
+//! SIGHUP reloads the config and rules, keeping the running ones when the new ones fail.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use logward_core::{Clock, SystemClock};
+use logward_engine::{ConfigErrors, Engine};
+use logward_store::{SqliteStore, Store, StoreError};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::ban::nftables::{BanExecutor, NftConfig, Nftables};
+use crate::ban::RestoreList;
+use crate::config::{self, AgentConfig, Format, Source, SourceConfig};
+use crate::control::{self, BanRow, Command, Request, Response};
+use crate::pipeline::{ban_failed_alert, Effects, Pipeline, Printer};
+use crate::sources::command::{CommandConfig, CommandSource};
+use crate::sources::file::{FileConfig, FileSource};
+use crate::sources::journal::JournalSource;
+use crate::sources::stdin;
+use crate::sources::utmp::UtmpSource;
+use crate::sources::{SourceItem, CHANNEL_CAPACITY};
+
+/// How `logward run` was invoked.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `--config`; `None` runs the built-in default.
+    pub config: Option<PathBuf>,
+    /// The state directory (store, control socket).
+    pub state_dir: PathBuf,
+    /// `--format`, overriding the config's `output.format`.
+    pub format: Option<Format>,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("invalid configuration:\n{0}")]
+    Config(ConfigErrors),
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+    #[error("control socket: {0}")]
+    Control(std::io::Error),
+    #[error("store thread: {0}")]
+    Thread(String),
+    #[error("signals: {0}")]
+    Signal(std::io::Error),
+}
+
+/// The state directory when none is given: `$LOGWARD_STATE_DIR`, else `/var/lib/logward` as
+/// root, else `$XDG_STATE_HOME/logward` or `~/.local/state/logward`.
+pub fn default_state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LOGWARD_STATE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if is_root() {
+        return PathBuf::from("/var/lib/logward");
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("logward");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(h) => PathBuf::from(h).join(".local/state/logward"),
+        None => PathBuf::from("/var/lib/logward"),
+    }
+}
+
+/// Whether this process runs as root (the owner of /proc/self is the effective uid).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn load(opts: &RunOptions) -> Result<(AgentConfig, logward_engine::Program), ConfigErrors> {
+    match &opts.config {
+        Some(path) => config::load(path).map(|l| (l.config, l.program)),
+        None => Ok((
+            AgentConfig::builtin(Path::new("/")),
+            logward_engine::default_program(),
+        )),
+    }
+}
+
+fn announce(sources: &[Source], builtin: bool) {
+    for s in sources {
+        tracing::info!(
+            source = %s.config.id(),
+            r#type = s.config.kind(),
+            origin = %s.origin,
+            "following {} {}",
+            s.config.kind(),
+            s.config.id()
+        );
+    }
+    if sources.is_empty() {
+        if builtin {
+            tracing::warn!(
+                "no log source found: none of /var/log/auth.log, /var/log/secure, the systemd \
+                 journal (/run/systemd/journal), /var/log/wtmp, /var/log/btmp exists here. \
+                 Write a config with `sources:` (start from `logward default-config`) and run \
+                 `logward run --config FILE`"
+            );
+        } else {
+            tracing::warn!("the config lists no sources: nothing will be followed");
+        }
+    }
+}
+
+/// Starts one source task feeding `tx`, resuming after its stored checkpoint(s).
+fn start_source(
+    source: &SourceConfig,
+    checkpoints: &[logward_store::Checkpoint],
+    tx: mpsc::Sender<SourceItem>,
+) -> Result<(), String> {
+    let id = source.id();
+    let mine = |id: &str| checkpoints.iter().find(|c| c.source == id).cloned();
+    match source {
+        SourceConfig::File { path, start_at, .. } => {
+            let mut c = FileConfig::new(path.clone());
+            c.id = Arc::from(id.as_str());
+            c.start_at = *start_at;
+            tokio::spawn(FileSource::new(c, mine(&id)).run(tx));
+        }
+        SourceConfig::Journal(j) => {
+            let src = JournalSource::new(Arc::<str>::from(id.as_str()), j.clone())
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(src.run(mine(&id), tx));
+        }
+        SourceConfig::Utmp(u) => {
+            let src = UtmpSource::new(u.clone());
+            let cps = src.ids().iter().filter_map(|i| mine(i)).collect();
+            tokio::spawn(src.run(cps, tx));
+        }
+        SourceConfig::Command { argv, restart, .. } => {
+            let c = CommandConfig {
+                argv: argv.clone(),
+                restart: *restart,
+                backoff: Default::default(),
+            };
+            let src =
+                CommandSource::new(Arc::<str>::from(id.as_str()), c).map_err(|e| e.to_string())?;
+            tokio::spawn(src.run(tx));
+        }
+        SourceConfig::Stdin { .. } => {
+            let id = Arc::<str>::from(id.as_str());
+            tokio::spawn(async move {
+                let summary = stdin::run(id, tx).await;
+                tracing::info!(?summary, "standard input ended");
+            });
+        }
+    }
+    Ok(())
+}
+
+fn nft_config(c: &AgentConfig) -> NftConfig {
+    NftConfig {
+        argv: c.bans.nft.clone(),
+        table: c.bans.table.clone(),
+        ipv6_prefix: c.bans.ipv6_prefix.value,
+        ..NftConfig::default()
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. Returns after the final commit.
+pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
+    let (mut cfg, program) = load(&opts).map_err(DaemonError::Config)?;
+    let format = opts.format.unwrap_or(cfg.output.format);
+    announce(&cfg.sources, opts.config.is_none());
+    tracing::info!(state_dir = %opts.state_dir.display(), "opening the state store");
+    let state_dir = opts.state_dir.clone();
+    let mut store = tokio::task::spawn_blocking(move || SqliteStore::open_dir(&state_dir))
+        .await
+        .map_err(|e| DaemonError::Thread(e.to_string()))??;
+    let listener = control::bind(&opts.state_dir)
+        .await
+        .map_err(DaemonError::Control)?;
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+
+    let (fail_tx, mut fail_rx) = mpsc::channel::<logward_core::Alert>(256);
+    let mut startup_alerts = Vec::new();
+    // Bans: re-applied from the store (the record) with their remaining time.
+    let executor = if cfg.bans.enabled {
+        let now = SystemClock.now().unix;
+        let active = store.active_bans(now)?;
+        let rows: Vec<(String, Option<u64>)> = active
+            .iter()
+            .map(|b| (b.target.to_string(), b.remaining(now)))
+            .collect();
+        let list = RestoreList::from_rows(rows.iter().map(|(t, r)| (t.as_str(), *r)));
+        for bad in &list.rejected {
+            tracing::error!(error = %bad, "a stored ban does not validate; not applied");
+        }
+        match Nftables::new(nft_config(&cfg)) {
+            Ok(nft) => {
+                let nft = Arc::new(nft);
+                match nft.start(&list.bans).await {
+                    Ok(n) => tracing::info!(restored = n, "bans enabled; stored bans re-applied"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "bans: cannot set up the nftables table");
+                        startup_alerts.push(ban_failed_alert("(restore)", &e.to_string()));
+                    }
+                }
+                Some(BanExecutor::spawn(nft, 4096).0)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "bans: invalid nftables settings");
+                None
+            }
+        }
+    } else {
+        tracing::info!("bans disabled (alerts only); `bans: {{enabled: true}}` turns them on");
+        None
+    };
+
+    let engine = Engine::new(program);
+    let mut pipeline = Pipeline::new(engine, store, executor.is_some(), Printer::stdout(format));
+    for a in startup_alerts {
+        pipeline.add_alert(a);
+    }
+
+    let (src_tx, mut src_rx) = mpsc::channel::<SourceItem>(CHANNEL_CAPACITY);
+    let checkpoints = pipeline.store().checkpoints()?;
+    for s in &cfg.sources {
+        if let Err(e) = start_source(&s.config, &checkpoints, src_tx.clone()) {
+            tracing::error!(source = %s.config.id(), origin = %s.origin, "{e}");
+        }
+    }
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<Command>(64);
+    let server = tokio::spawn(control::serve(listener, ctl_tx));
+    tracing::info!(
+        socket = %control::socket_path(&opts.state_dir).display(),
+        "logward agent running"
+    );
+
+    let max_batch = cfg.pipeline.max_batch.max(1);
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    let mut retry_after_error = false;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = hup.recv() => {
+                if let Some(path) = &opts.config {
+                    reload(path, &mut cfg, &mut pipeline, opts.format);
+                } else {
+                    tracing::info!("SIGHUP: running the built-in config; nothing to reload");
+                }
+            }
+            Some(cmd) = ctl_rx.recv() => {
+                control_command(cmd, &mut pipeline, executor.as_ref(), &cfg, &fail_tx).await;
+            }
+            Some(alert) = fail_rx.recv() => {
+                pipeline.add_alert(alert);
+                retry_after_error = !commit(&mut pipeline, executor.as_ref(), &fail_tx);
+            }
+            Some(item) = src_rx.recv() => {
+                pipeline.push(item);
+                let mut n = 1;
+                while n < max_batch {
+                    match src_rx.try_recv() {
+                        Ok(item) => { pipeline.push(item); n += 1; }
+                        Err(_) => break,
+                    }
+                }
+                retry_after_error = !commit(&mut pipeline, executor.as_ref(), &fail_tx);
+                if retry_after_error {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            _ = tick.tick() => {
+                pipeline.tick();
+                let now = SystemClock.now().unix;
+                if let Err(e) = pipeline.store().expire_bans(now) {
+                    tracing::warn!(error = %e, "expiring bans in the store failed");
+                }
+                if retry_after_error || pipeline.pending() {
+                    retry_after_error = !commit(&mut pipeline, executor.as_ref(), &fail_tx);
+                }
+            }
+        }
+    }
+    // Drain what the sources already handed over, then the final commit.
+    server.abort();
+    drop(src_tx);
+    while let Ok(item) = src_rx.try_recv() {
+        pipeline.push(item);
+    }
+    while let Ok(alert) = fail_rx.try_recv() {
+        pipeline.add_alert(alert);
+    }
+    if let Err(e) = pipeline.commit() {
+        tracing::error!(error = %e, "final commit failed: the last lines will be read again");
+    }
+    let _ = std::fs::remove_file(control::socket_path(&opts.state_dir));
+    let s = pipeline.stats();
+    tracing::info!(
+        lines = s.lines,
+        events = s.events,
+        alerts = s.alerts,
+        commits = s.commits,
+        "stopped"
+    );
+    Ok(())
+}
+
+/// Commits and carries out the effects; false on a store error (logged; retried later).
+fn commit(
+    pipeline: &mut Pipeline,
+    executor: Option<&BanExecutor>,
+    fail_tx: &mpsc::Sender<logward_core::Alert>,
+) -> bool {
+    match pipeline.commit() {
+        Ok(effects) => {
+            carry_out(effects, executor, fail_tx.clone(), None);
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store commit failed; the batch is kept and retried");
+            false
+        }
+    }
+}
+
+/// Applies bans/unbans and runs programs in the background; a failing ban is an ERROR and a
+/// `ban-failed` alert. `reply` (a control request) gets the outcome.
+fn carry_out(
+    effects: Effects,
+    executor: Option<&BanExecutor>,
+    fail_tx: mpsc::Sender<logward_core::Alert>,
+    reply: Option<tokio::sync::oneshot::Sender<Response>>,
+) {
+    let Effects {
+        bans,
+        unbans,
+        execs,
+    } = effects;
+    for argv in execs {
+        tokio::spawn(async move {
+            match crate::process::run(&argv, b"", Duration::from_secs(30)).await {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => tracing::warn!(
+                    program = %argv.first().map(String::as_str).unwrap_or(""),
+                    status = %out.status,
+                    stderr = %out.stderr_text(512),
+                    "exec action failed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "exec action could not run"),
+            }
+        });
+    }
+    if bans.is_empty() && unbans.is_empty() {
+        if let Some(r) = reply {
+            let _ = r.send(Response::ok("done"));
+        }
+        return;
+    }
+    let Some(exec) = executor.cloned() else {
+        if let Some(r) = reply {
+            let _ = r.send(Response::error("bans are disabled"));
+        }
+        return;
+    };
+    tokio::spawn(async move {
+        let mut result = Ok(());
+        if !bans.is_empty() {
+            let shown = bans
+                .iter()
+                .map(|b| b.target.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            if let Err(e) = exec.ban(bans).await {
+                tracing::error!(targets = %shown, error = %e, "ban failed");
+                let _ = fail_tx.send(ban_failed_alert(&shown, &e.to_string())).await;
+                result = Err(format!("ban failed: {e}"));
+            } else {
+                tracing::info!(targets = %shown, "banned");
+            }
+        }
+        if !unbans.is_empty() {
+            let shown = unbans
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            if let Err(e) = exec.unban(unbans).await {
+                tracing::error!(targets = %shown, error = %e, "unban failed");
+                result = Err(format!("unban failed: {e}"));
+            } else {
+                tracing::info!(targets = %shown, "unbanned");
+            }
+        }
+        if let Some(r) = reply {
+            let _ = r.send(match result {
+                Ok(()) => Response::ok("done"),
+                Err(e) => Response::error(e),
+            });
+        }
+    });
+}
+
+async fn control_command(
+    cmd: Command,
+    pipeline: &mut Pipeline,
+    executor: Option<&BanExecutor>,
+    cfg: &AgentConfig,
+    fail_tx: &mpsc::Sender<logward_core::Alert>,
+) {
+    let Command { request, reply } = cmd;
+    let now = SystemClock.now().unix;
+    let disabled = || {
+        Response::error(
+            "bans are disabled in this daemon's config: set `bans: {enabled: true}` and restart \
+             `logward run`",
+        )
+    };
+    match request {
+        Request::Status => {
+            let s = pipeline.stats();
+            let _ = reply.send(Response::ok(format!(
+                "running: {} lines, {} events, {} alerts, {} commits, bans {}",
+                s.lines,
+                s.events,
+                s.alerts,
+                s.commits,
+                if executor.is_some() {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
+            )));
+        }
+        Request::BansList => {
+            let _ = reply.send(match pipeline.store().active_bans(now) {
+                Ok(bans) => Response {
+                    ok: true,
+                    bans: bans
+                        .into_iter()
+                        .map(|b| BanRow {
+                            target: b.target.to_string(),
+                            reason: b.reason,
+                            rule_id: b.rule_id,
+                            created_at: b.created_at,
+                            expires_at: b.expires_at,
+                            offences: b.offences,
+                        })
+                        .collect(),
+                    message: if executor.is_none() {
+                        Some("bans are disabled in this daemon's config".into())
+                    } else {
+                        None
+                    },
+                    ..Response::default()
+                },
+                Err(e) => Response::error(e.to_string()),
+            });
+        }
+        Request::BansAdd { target, seconds } => {
+            if executor.is_none() {
+                let _ = reply.send(disabled());
+                return;
+            }
+            let secs = seconds.unwrap_or_else(|| cfg.default_ban().as_secs());
+            if let Some(e) =
+                pipeline.record_ban(&target, Some(secs), "manual (logward bans add)", None, now)
+            {
+                let _ = reply.send(Response::error(e));
+                return;
+            }
+            finish(pipeline, executor, fail_tx, reply);
+        }
+        Request::BansDel { target } => {
+            if executor.is_none() {
+                let _ = reply.send(disabled());
+                return;
+            }
+            if let Some(e) = pipeline.record_unban(&target, now) {
+                let _ = reply.send(Response::error(e));
+                return;
+            }
+            finish(pipeline, executor, fail_tx, reply);
+        }
+    }
+}
+
+fn finish(
+    pipeline: &mut Pipeline,
+    executor: Option<&BanExecutor>,
+    fail_tx: &mpsc::Sender<logward_core::Alert>,
+    reply: tokio::sync::oneshot::Sender<Response>,
+) {
+    match pipeline.commit() {
+        Ok(effects) => carry_out(effects, executor, fail_tx.clone(), Some(reply)),
+        Err(e) => {
+            let _ = reply.send(Response::error(format!("state store: {e}")));
+        }
+    }
+}
+
+/// SIGHUP: the new config replaces the rules and output format when it loads; otherwise the
+/// running ones stay (each error logged). Sources and ban settings take a restart.
+fn reload(path: &Path, cfg: &mut AgentConfig, pipeline: &mut Pipeline, format: Option<Format>) {
+    match config::load(path) {
+        Err(errors) => {
+            for e in &errors.0 {
+                tracing::error!("{e}");
+            }
+            tracing::error!(
+                errors = errors.0.len(),
+                "SIGHUP: the new config is invalid; keeping the running config and rules"
+            );
+        }
+        Ok(l) => {
+            if l.config.sources != cfg.sources {
+                tracing::warn!("SIGHUP: the sources changed; they take effect at the next restart");
+            }
+            if l.config.bans != cfg.bans {
+                tracing::warn!(
+                    "SIGHUP: the ban settings changed; they take effect at the next restart"
+                );
+            }
+            pipeline.replace_engine(Engine::new(l.program));
+            pipeline
+                .printer()
+                .set_format(format.unwrap_or(l.config.output.format));
+            let sources = std::mem::take(&mut cfg.sources);
+            let bans = cfg.bans.clone();
+            *cfg = l.config;
+            cfg.sources = sources;
+            cfg.bans = bans;
+            tracing::info!("SIGHUP: config and rules reloaded");
+        }
+    }
+}

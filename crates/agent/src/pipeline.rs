@@ -1,0 +1,435 @@
+//! The pipeline: source items → decode (one [`LineDecoder`] per source id, so the sshd
+//! session correlator and the year roll-over are per source) → engine → outputs.
+//!
+//! Synchronous and owned by one task. Items are [`push`](Pipeline::push)ed one by one; a
+//! [`commit`](Pipeline::commit) writes, in **one** store transaction, the newest checkpoint of
+//! every source that advanced together with the alerts, bans and report entries the lines up
+//! to it produced — then, and only then, prints the alerts and hands the bans to the
+//! firewall. The daemon commits whenever the channel is momentarily empty or `max_batch`
+//! items were pushed: a quiet host commits each line at once (latency), a busy one folds
+//! thousands of lines into a transaction (throughput).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use logward_core::{Alert, Clock, Event, Severity, SystemClock, Timestamp};
+use logward_engine::{Engine, LogLevel, Output};
+use logward_parse::{LineDecoder, YearResolver, YearRule, Zone};
+use logward_store::{
+    BanChange, Batch, NewAlert, NewBan, ReportEntry, ReportSection, SqliteStore, Store, StoreError,
+    UnixTime,
+};
+
+use crate::ban::{Ban, BanTarget};
+use crate::config::Format;
+use crate::sources::{Payload, SourceItem};
+
+/// What a commit handed on to the outside world, for the daemon to carry out.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Bans to apply (already recorded in the store).
+    pub bans: Vec<Ban>,
+    /// Bans to lift (already recorded).
+    pub unbans: Vec<BanTarget>,
+    /// Programs to run (`exec` actions).
+    pub execs: Vec<Vec<String>>,
+}
+
+/// Counts for the logs and metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineStats {
+    pub lines: u64,
+    pub events: u64,
+    pub unknown: u64,
+    pub alerts: u64,
+    pub commits: u64,
+    pub commit_errors: u64,
+    pub bans: u64,
+    pub bans_skipped: u64,
+}
+
+/// Where alerts are printed.
+pub struct Printer {
+    format: Format,
+    out: Box<dyn Write + Send>,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Printer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Printer")
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+impl Printer {
+    pub fn new(format: Format, out: Box<dyn Write + Send>) -> Printer {
+        Printer {
+            format,
+            out,
+            buf: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Standard output.
+    pub fn stdout(format: Format) -> Printer {
+        Printer::new(format, Box::new(std::io::stdout()))
+    }
+
+    pub fn set_format(&mut self, format: Format) {
+        self.format = format;
+    }
+
+    /// Appends one alert in the chosen format.
+    pub fn add(&mut self, a: &Alert, now: Timestamp) {
+        match self.format {
+            Format::None => {}
+            Format::Ndjson => {
+                logward_core::write_alert(&mut self.buf, a);
+                self.buf.push(b'\n');
+            }
+            Format::Text => {
+                self.buf.extend_from_slice(text_line(a, now).as_bytes());
+                self.buf.push(b'\n');
+            }
+        }
+    }
+
+    /// Writes what was added. A closed stdout is not worth stopping for: alerts are in the
+    /// store.
+    pub fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let r = self
+            .out
+            .write_all(&self.buf)
+            .and_then(|()| self.out.flush());
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "printing alerts failed");
+        }
+        self.buf.clear();
+    }
+}
+
+/// One readable line: time, severity, rule, message, and who.
+pub fn text_line(a: &Alert, now: Timestamp) -> String {
+    let e = &a.event;
+    let mut s = String::with_capacity(160);
+    let ts = e.timestamp.unwrap_or(now);
+    let _ = ts.write_rfc3339(&mut s);
+    s.push_str(&format!(
+        " {:<8} {} {}",
+        a.severity.as_str().to_uppercase(),
+        a.rule_id,
+        a.message
+    ));
+    let mut who = Vec::new();
+    if let Some(ip) = &e.source_ip {
+        who.push(format!("source.ip={ip}"));
+    } else if let Some(addr) = &e.source_address {
+        who.push(format!("source.address={addr}"));
+    }
+    if let Some(u) = &e.user_name {
+        who.push(format!("user.name={u}"));
+    }
+    if let Some(h) = &e.host_name {
+        who.push(format!("host.name={h}"));
+    }
+    if !who.is_empty() {
+        s.push_str(" (");
+        s.push_str(&who.join(" "));
+        s.push(')');
+    }
+    s
+}
+
+/// The stage between the sources and the outside world.
+pub struct Pipeline {
+    engine: Engine,
+    store: SqliteStore,
+    bans_enabled: bool,
+    decoders: HashMap<Arc<str>, LineDecoder>,
+    batch: Batch,
+    /// Alerts of the batch being built, printed after its commit.
+    alerts: Vec<Alert>,
+    effects: Effects,
+    out: Vec<Output>,
+    printer: Printer,
+    stats: PipelineStats,
+    /// Year reference for BSD syslog lines: now, refreshed by [`Pipeline::tick`].
+    reference: Timestamp,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("engine", &self.engine)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+fn now_unix() -> UnixTime {
+    SystemClock.now().unix
+}
+
+impl Pipeline {
+    pub fn new(engine: Engine, store: SqliteStore, bans_enabled: bool, printer: Printer) -> Self {
+        Pipeline {
+            engine,
+            store,
+            bans_enabled,
+            decoders: HashMap::new(),
+            batch: Batch::default(),
+            alerts: Vec::new(),
+            effects: Effects::default(),
+            out: Vec::with_capacity(8),
+            printer,
+            stats: PipelineStats::default(),
+            reference: SystemClock.now(),
+        }
+    }
+
+    pub fn store(&mut self) -> &mut SqliteStore {
+        &mut self.store
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+
+    pub fn bans_enabled(&self) -> bool {
+        self.bans_enabled
+    }
+
+    /// Replaces the rules (a reload). Counter windows start again empty.
+    pub fn replace_engine(&mut self, engine: Engine) {
+        self.engine = engine;
+    }
+
+    pub fn printer(&mut self) -> &mut Printer {
+        &mut self.printer
+    }
+
+    /// Items pushed since the last commit.
+    pub fn pending(&self) -> bool {
+        !self.batch.is_empty() || !self.alerts.is_empty()
+    }
+
+    /// Keeps the year reference current (a long-running agent crosses New Year).
+    pub fn tick(&mut self) {
+        self.reference = SystemClock.now();
+        let years = || YearResolver::new(YearRule::Reference(self.reference), Zone::Local);
+        for d in self.decoders.values_mut() {
+            d.set_years(years());
+        }
+    }
+
+    /// Decodes and runs one item through the rules; its outputs join the open batch.
+    pub fn push(&mut self, item: SourceItem) {
+        let SourceItem {
+            source,
+            payload,
+            checkpoint,
+        } = item;
+        let clock = SystemClock;
+        self.out.clear();
+        match payload {
+            Payload::Line(line) => {
+                self.stats.lines += 1;
+                let reference = self.reference;
+                let dec = self.decoders.entry(source).or_insert_with(|| {
+                    LineDecoder::new(YearResolver::new(
+                        YearRule::Reference(reference),
+                        Zone::Local,
+                    ))
+                });
+                let mut e = Event::default();
+                dec.decode_into(&line, &mut e);
+                self.note(&e);
+                self.engine.process(&e, &clock, &mut self.out);
+            }
+            Payload::Event(e) => {
+                self.note(&e);
+                self.engine.process(&e, &clock, &mut self.out);
+            }
+        }
+        let outs = std::mem::take(&mut self.out);
+        for o in &outs {
+            self.output(o);
+        }
+        self.out = outs;
+        if let Some(cp) = checkpoint {
+            // Only the newest position of each source matters.
+            match self
+                .batch
+                .checkpoints
+                .iter_mut()
+                .find(|c| c.source == cp.source)
+            {
+                Some(c) => *c = cp,
+                None => self.batch.checkpoints.push(cp),
+            }
+        }
+    }
+
+    fn note(&mut self, e: &Event<'_>) {
+        self.stats.events += 1;
+        if e.action == Some(logward_core::Action::Unknown) {
+            self.stats.unknown += 1;
+        }
+    }
+
+    fn output(&mut self, o: &Output) {
+        let now = now_unix();
+        match o {
+            Output::Alert(a) => self.add_alert((**a).clone()),
+            Output::Ban {
+                ip,
+                duration,
+                rule_id,
+                ..
+            } => {
+                if !self.bans_enabled {
+                    self.stats.bans_skipped += 1;
+                    tracing::debug!(%ip, "ban not applied: bans are disabled");
+                    return;
+                }
+                let secs = u64::try_from(*duration).unwrap_or(0);
+                let reason = rule_id.clone().unwrap_or_else(|| "rule".into());
+                self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id.clone(), now);
+            }
+            Output::Unban { ip } => {
+                if !self.bans_enabled {
+                    return;
+                }
+                self.record_unban(&ip.to_string(), now);
+            }
+            Output::Exec { argv } => self.effects.execs.push(argv.clone()),
+            Output::Report { section, message } => {
+                let section = match section.to_ascii_uppercase().as_str() {
+                    "WARN" => ReportSection::Warn,
+                    "INFO" => ReportSection::Info,
+                    _ => ReportSection::Other,
+                };
+                self.batch.report.push(ReportEntry {
+                    time: now,
+                    section,
+                    text: message.clone(),
+                });
+            }
+            Output::Log { level, message } => match level {
+                LogLevel::Error => tracing::error!(target: "logward::rules", "{message}"),
+                LogLevel::Warn => tracing::warn!(target: "logward::rules", "{message}"),
+                LogLevel::Info => tracing::info!(target: "logward::rules", "{message}"),
+                LogLevel::Debug => tracing::debug!(target: "logward::rules", "{message}"),
+            },
+        }
+    }
+
+    /// Adds an alert to the open batch (stored at the next commit, then printed).
+    pub fn add_alert(&mut self, a: Alert) {
+        self.stats.alerts += 1;
+        self.batch.alerts.push(NewAlert::from_alert(&a, now_unix()));
+        self.alerts.push(a);
+    }
+
+    /// Records a ban in the open batch and queues it for the firewall. `Err` when the text is
+    /// not a bannable target.
+    pub fn record_ban(
+        &mut self,
+        text: &str,
+        secs: Option<u64>,
+        reason: &str,
+        rule_id: Option<String>,
+        now: UnixTime,
+    ) -> Option<String> {
+        let target = match BanTarget::parse(text) {
+            Ok(t) => t,
+            Err(e) => return Some(e.to_string()),
+        };
+        let stored = match logward_store::BanTarget::parse(&target.to_string()) {
+            Ok(t) => t,
+            Err(e) => return Some(e.to_string()),
+        };
+        self.stats.bans += 1;
+        self.batch.bans.push(BanChange::Add(NewBan {
+            target: stored,
+            reason: reason.to_owned(),
+            rule_id,
+            created_at: now,
+            expires_at: secs.map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))),
+        }));
+        self.effects
+            .bans
+            .push(Ban::new(target, secs.map(std::time::Duration::from_secs)));
+        None
+    }
+
+    /// Records lifting a ban and queues it for the firewall.
+    pub fn record_unban(&mut self, text: &str, now: UnixTime) -> Option<String> {
+        let target = match BanTarget::parse(text) {
+            Ok(t) => t,
+            Err(e) => return Some(e.to_string()),
+        };
+        let stored = match logward_store::BanTarget::parse(&target.to_string()) {
+            Ok(t) => t,
+            Err(e) => return Some(e.to_string()),
+        };
+        self.batch.bans.push(BanChange::Remove {
+            target: stored,
+            at: now,
+        });
+        self.effects.unbans.push(target);
+        None
+    }
+
+    /// Commits the open batch in one transaction, then prints its alerts. Returns the bans
+    /// and programs to carry out now that they are recorded. On a store error the batch stays
+    /// open (nothing printed, nothing applied) and the next commit retries it whole.
+    pub fn commit(&mut self) -> Result<Effects, StoreError> {
+        if self.batch.is_empty() && self.alerts.is_empty() {
+            return Ok(std::mem::take(&mut self.effects));
+        }
+        if let Err(e) = self.store.commit_batch(&self.batch) {
+            self.stats.commit_errors += 1;
+            return Err(e);
+        }
+        self.stats.commits += 1;
+        self.batch.clear();
+        let now = SystemClock.now();
+        for a in self.alerts.drain(..) {
+            self.printer.add(&a, now);
+        }
+        self.printer.flush();
+        Ok(std::mem::take(&mut self.effects))
+    }
+}
+
+/// The alert raised when a ban could not be applied.
+pub fn ban_failed_alert(targets: &str, error: &str) -> Alert {
+    let mut e = Event {
+        timestamp: Some(SystemClock.now()),
+        ..Event::default()
+    };
+    if let Ok(t) = targets.parse::<std::net::IpAddr>() {
+        e.source_ip = Some(t);
+        e.source_address = Some(targets.to_owned().into());
+    }
+    let mut a = Alert::new(
+        e,
+        "ban-failed",
+        "Ban failed",
+        Severity::High,
+        format!("could not ban {targets}: {error}"),
+    );
+    a.tags.push("ban".into());
+    a
+}

@@ -1,0 +1,213 @@
+//! `logward run`, `logward bans …`, `logward test-line`: thin wiring to `logward_agent`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use logward_agent::config::Format;
+use logward_agent::control::{self, Request};
+use logward_agent::daemon::{self, RunOptions};
+use logward_core::{Clock, Event, SystemClock};
+use logward_engine::{Engine, Output};
+use logward_parse::{LineDecoder, YearResolver, YearRule, Zone};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Ndjson,
+    None,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::None => Format::None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The agent config [default: built-in: auto-detected sources, default rules, no bans].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory [default: $LOGWARD_STATE_DIR, /var/lib/logward as root, else
+    /// $XDG_STATE_HOME/logward or ~/.local/state/logward].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// How alerts are printed on stdout (overrides `output.format`).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+}
+
+fn state_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(daemon::default_state_dir)
+}
+
+fn logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGWARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    logging();
+    let opts = RunOptions {
+        config: args.config,
+        state_dir: state_dir(args.state_dir),
+        format: args.format.map(Format::from),
+    };
+    runtime()?.block_on(daemon::run(opts))?;
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct BansArgs {
+    /// The running daemon's state directory.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: BansCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BansCommand {
+    /// Bans in force.
+    List,
+    /// Ban an address or network through the running daemon.
+    Add {
+        target: String,
+        /// 30s, 10m, 1h, 5d, 1w [default: the config's bans.default_duration].
+        #[arg(long)]
+        duration: Option<String>,
+    },
+    /// Lift a ban through the running daemon.
+    Del { target: String },
+}
+
+pub fn bans(args: BansArgs) -> anyhow::Result<i32> {
+    let dir = state_dir(args.state_dir);
+    let req = match args.command {
+        BansCommand::List => Request::BansList,
+        BansCommand::Add { target, duration } => {
+            let seconds = match duration {
+                None => None,
+                Some(d) => Some(
+                    logward_engine::config::parse_duration(&d)
+                        .and_then(|s| u64::try_from(s).ok())
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("`{d}` is not a duration (30s, 10m, 1h, 5d, 1w)")
+                        })?,
+                ),
+            };
+            Request::BansAdd { target, seconds }
+        }
+        BansCommand::Del { target } => Request::BansDel { target },
+    };
+    let resp = runtime()?.block_on(control::request(&dir, &req, Duration::from_secs(60)))?;
+    if !resp.ok {
+        eprintln!("logward: {}", resp.error.unwrap_or_else(|| "failed".into()));
+        return Ok(1);
+    }
+    let mut out = std::io::stdout().lock();
+    if let Some(m) = &resp.message {
+        if !matches!(req, Request::BansList) {
+            writeln!(out, "{m}")?;
+        } else {
+            eprintln!("logward: {m}");
+        }
+    }
+    if matches!(req, Request::BansList) {
+        let now = SystemClock.now().unix;
+        for b in &resp.bans {
+            let left = b.expires_at.map_or("permanent".to_owned(), |e| {
+                format!("{}s left", (e - now).max(0))
+            });
+            writeln!(
+                out,
+                "{}\t{}\toffences={}\t{}",
+                b.target, left, b.offences, b.reason
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct TestLineArgs {
+    /// The log line (syslog or journal JSON).
+    pub line: String,
+    /// A rules file [default: the built-in ruleset].
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+}
+
+/// Prints the decoded event (NDJSON) and what the rules would do with it.
+pub fn test_line(args: TestLineArgs) -> anyhow::Result<i32> {
+    let program = match &args.rules {
+        None => logward_engine::default_program(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
+            match logward_engine::Program::load(&p.display().to_string(), &text) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(1);
+                }
+            }
+        }
+    };
+    let now = SystemClock.now();
+    let mut dec = LineDecoder::new(YearResolver::new(YearRule::Reference(now), Zone::Local));
+    let mut e = Event::default();
+    dec.decode_into(&args.line, &mut e);
+    let mut out = std::io::stdout().lock();
+    let mut buf = Vec::new();
+    logward_core::json::write_event(&mut buf, &e);
+    out.write_all(b"event: ")?;
+    out.write_all(&buf)?;
+    out.write_all(b"\n")?;
+    let mut engine = Engine::new(program);
+    let mut outputs = Vec::new();
+    engine.process(&e, &SystemClock, &mut outputs);
+    if outputs.is_empty() {
+        writeln!(out, "result: no alert, no action")?;
+    }
+    for o in &outputs {
+        match o {
+            Output::Alert(a) => {
+                buf.clear();
+                logward_core::write_alert(&mut buf, a);
+                write!(out, "alert {} ({}): ", a.rule_id, a.severity)?;
+                out.write_all(&buf)?;
+                out.write_all(b"\n")?;
+            }
+            Output::Ban { ip, duration, .. } => writeln!(
+                out,
+                "action: ban {ip} for {duration}s (when bans are enabled)"
+            )?,
+            Output::Unban { ip } => writeln!(out, "action: unban {ip}")?,
+            Output::Exec { argv } => writeln!(out, "action: exec {argv:?}")?,
+            Output::Report { section, message } => {
+                writeln!(out, "action: report [{section}] {message}")?
+            }
+            Output::Log { level, message } => writeln!(out, "action: log {level:?} {message}")?,
+        }
+    }
+    Ok(0)
+}

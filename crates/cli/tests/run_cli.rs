@@ -1,0 +1,310 @@
+//! `logward run` end to end: the real binary on a temp auth.log and state directory.
+#![allow(clippy::disallowed_methods)] // tests spawn the binary under test and `kill`
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use logward_store::{SqliteStore, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logward");
+
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: PathBuf,
+}
+
+impl Daemon {
+    fn start(config: &Path, state: &Path, dir: &Path) -> Daemon {
+        let stderr = dir.join(format!("stderr-{}", std::process::id()));
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr)
+            .expect("stderr file");
+        let mut child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(config)
+            .arg("--state-dir")
+            .arg(state)
+            .env("TZ", "UTC")
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .expect("spawn logward run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        // Up once its control socket answers.
+        let sock = state.join("control.sock");
+        let t = Instant::now();
+        while !sock.exists() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        Daemon {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    fn alert(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+
+    fn wait(&mut self, within: Duration) -> Option<i32> {
+        let t = Instant::now();
+        while t.elapsed() < within {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open log");
+    for l in lines {
+        writeln!(f, "{l}").expect("append");
+    }
+}
+
+fn failures(ip: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "Jan 10 10:00:{:02} web sshd[{}]: Failed password for root from {ip} port {} ssh2",
+                i % 60,
+                1000 + i,
+                40000 + i
+            )
+        })
+        .collect()
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let d = tempfile::tempdir().expect("tempdir");
+    let log = d.path().join("auth.log");
+    std::fs::write(&log, "").expect("log");
+    let cfg = d.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n",
+            log.display()
+        ),
+    )
+    .expect("config");
+    let state = d.path().join("state");
+    (d, log, cfg, state)
+}
+
+fn stored_alerts(state: &Path) -> Vec<String> {
+    let mut s = SqliteStore::open_dir(state).expect("store");
+    s.alerts_between(0, i64::MAX, 100_000)
+        .expect("alerts")
+        .into_iter()
+        .map(|a| a.alert.rule_id)
+        .collect()
+}
+
+#[test]
+fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
+    let (d, log, cfg, state) = setup();
+    let mut dm = Daemon::start(&cfg, &state, d.path());
+    append(&log, &failures("203.0.113.9", 5));
+    let a = dm
+        .alert(Duration::from_secs(1))
+        .expect("an alert within a second");
+    assert!(
+        a.contains("ssh-bruteforce") && a.contains("203.0.113.9"),
+        "{a}"
+    );
+    assert_eq!(stored_alerts(&state), ["ssh-bruteforce"]);
+
+    // kill -9, lines written while it is down, restart: nothing repeated, nothing lost.
+    dm.signal("KILL");
+    assert_eq!(dm.wait(Duration::from_secs(5)), None); // killed by a signal: no code
+    drop(dm);
+    append(&log, &failures("198.51.100.7", 5));
+    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let a = dm
+        .alert(Duration::from_secs(2))
+        .expect("alert for the lines written while down");
+    assert!(a.contains("198.51.100.7"), "{a}");
+    assert!(
+        dm.alert(Duration::from_millis(500)).is_none(),
+        "a repeated alert"
+    );
+    assert_eq!(stored_alerts(&state), ["ssh-bruteforce", "ssh-bruteforce"]);
+
+    // SIGHUP with a broken config: logged, still running, still alerting.
+    std::fs::write(&cfg, "sources: [{type: file, colour: red}]\n").expect("break config");
+    dm.signal("HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        dm.log().contains("keeping the running config"),
+        "{}",
+        dm.log()
+    );
+    append(&log, &failures("192.0.2.44", 5));
+    let a = dm
+        .alert(Duration::from_secs(1))
+        .expect("still alerting after a bad reload");
+    assert!(a.contains("192.0.2.44"), "{a}");
+
+    // bans with bans disabled: a clear error.
+    let o = Command::new(BIN)
+        .args(["bans", "add", "192.0.2.1", "--state-dir"])
+        .arg(&state)
+        .output()
+        .expect("bans add");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bans are disabled"));
+
+    dm.signal("TERM");
+    assert_eq!(dm.wait(Duration::from_secs(5)), Some(0));
+    assert!(!state.join("control.sock").exists());
+}
+
+#[test]
+fn bans_without_a_daemon_say_so() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let o = Command::new(BIN)
+        .args(["bans", "list", "--state-dir"])
+        .arg(d.path())
+        .output()
+        .expect("bans list");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no logward daemon is running"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn check_lists_every_agent_config_error_with_its_place() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let cfg = d.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        "sources:\n  - {type: file, path: /a}\n  - {type: file, path: /a}\nbans:\n  default_duration: soon\nrules: nope.yaml\n",
+    )
+    .expect("write");
+    let o = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("check");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let f = cfg.display();
+    for want in [
+        format!("{f}:3:5: a second source"),
+        format!("{f}:5:21: `soon`"),
+        format!("{f}:6:8: cannot read rules"),
+    ] {
+        assert!(err.contains(&want), "{want} missing in\n{err}");
+    }
+    assert!(err.contains("3 errors"), "{err}");
+}
+
+#[test]
+fn test_line_shows_the_event_and_the_outcome() {
+    let o = Command::new(BIN)
+        .args([
+            "test-line",
+            "Jan 10 10:00:01 web sshd[7]: Accepted publickey for root from 192.0.2.5 port 5 ssh2: ED25519 SHA256:abc",
+        ])
+        .env("TZ", "UTC")
+        .output()
+        .expect("test-line");
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("\"action\":\"user-login\""), "{out}");
+    assert!(out.contains("alert root-login"), "{out}");
+    assert!(out.contains("alert ssh-login"), "{out}");
+}
+
+/// Append → console latency over 1 000 alerting lines, and idle RSS. Printed, not asserted
+/// tightly (shared 2-core machines).
+#[test]
+fn latency_and_idle_rss() {
+    let (d, log, cfg, state) = setup();
+    std::fs::write(
+        d.path().join("rules.yaml"),
+        "chains:\n  every:\n    - {type: equals, field: event.action, value: user-login}\n    - {type: alert, id: seen, name: seen, severity: info, message: \"{{ source.ip }}\"}\n",
+    )
+    .expect("rules");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\nrules: rules.yaml\n",
+            log.display()
+        ),
+    )
+    .expect("config");
+    let dm = Daemon::start(&cfg, &state, d.path());
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", dm.child.id())).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or("VmRSS: ?")
+        .to_owned();
+    let mut lat = Vec::new();
+    for i in 0..1000 {
+        let t = Instant::now();
+        append(
+            &log,
+            &failures(&format!("10.0.{}.{}", i / 250, i % 250 + 1), 1),
+        );
+        dm.alert(Duration::from_secs(5)).expect("alert");
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
+    println!(
+        "append→alert latency over {} lines: p50 {:?} p99 {:?} max {:?}; idle {rss}",
+        lat.len(),
+        p(0.5),
+        p(0.99),
+        p(1.0)
+    );
+    assert!(p(0.5) < Duration::from_secs(1));
+}
