@@ -22,7 +22,7 @@ stage() {
 # unreadable-file tests; gzip and coreutils make rotations; nftables, iproute2 and
 # iputils-ping run the ban tests inside network namespaces (ip netns, veth, ping).
 install_packages() {
-  local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd)
+  local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -212,6 +212,23 @@ struct OpenFile {
     head: Vec<u8>,
 }
 
+/// Whether the open file no longer starts with the bytes read from it earlier (it was
+/// truncated and written again, possibly past the old read position). Reads at most
+/// [`logward_store::FINGERPRINT_BYTES`], then returns to the read position.
+async fn head_changed(open: &mut OpenFile) -> io::Result<bool> {
+    if open.head.is_empty() {
+        return Ok(false);
+    }
+    open.file.seek(io::SeekFrom::Start(0)).await?;
+    let mut now = Vec::with_capacity(open.head.len());
+    (&mut open.file)
+        .take(open.head.len() as u64)
+        .read_to_end(&mut now)
+        .await?;
+    open.file.seek(io::SeekFrom::Start(open.pos)).await?;
+    Ok(now != open.head)
+}
+
 /// One followed file.
 #[derive(Debug)]
 struct Follower {
@@ -249,6 +266,13 @@ impl Follower {
             Ok(m) => Some((m.dev(), m.ino())),
             Err(e) => {
                 if self.open.is_none() {
+                    if !self.opened_before
+                        && self.checkpoint.is_none()
+                        && e.kind() == io::ErrorKind::NotFound
+                    {
+                        // A file created after the start holds only new records.
+                        self.start_at = StartAt::Beginning;
+                    }
                     self.error("cannot stat", &e);
                 }
                 None
@@ -377,7 +401,8 @@ impl Follower {
         Ok(reader)
     }
 
-    /// Reads the open file to its end, sending the events of its complete records.
+    /// Reads the open file to its end, sending the events of its complete records. A file
+    /// truncated and written again past the old read position is caught by its first bytes.
     async fn drain(&mut self, tx: &Sender<SourceItem>) -> Result<(), Gone> {
         let mut chunk = vec![0u8; CHUNK];
         let mut events = Vec::new();
@@ -392,10 +417,17 @@ impl Follower {
                     return Ok(());
                 }
             };
-            if len < open.pos {
+            let rewritten = match head_changed(open).await {
+                Ok(changed) => changed,
+                Err(e) => {
+                    self.error("cannot read the file's start", &e);
+                    return Ok(());
+                }
+            };
+            if len < open.pos || rewritten {
                 self.stats.truncations.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(source = %self.id, size = len, read = open.pos,
-                    "file truncated (smaller than what was read): reading it again from its start");
+                    "file truncated (smaller than what was read, or its first bytes changed): reading it again from its start");
                 if let Err(e) = open.file.seek(io::SeekFrom::Start(0)).await {
                     self.error("cannot seek", &e);
                     return Ok(());
