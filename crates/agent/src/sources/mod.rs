@@ -11,6 +11,7 @@ use logward_core::Event;
 use logward_store::Checkpoint;
 
 pub mod command;
+pub mod file;
 pub mod journal;
 pub mod stdin;
 pub mod utmp;
