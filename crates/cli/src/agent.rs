@@ -9,7 +9,7 @@ use logward_agent::config::Format;
 use logward_agent::control::{self, Request};
 use logward_agent::daemon::{self, RunOptions};
 use logward_core::{Clock, Event, SystemClock};
-use logward_engine::{Engine, Output};
+use logward_engine::{Engine, Output, TraceOutcome, TraceStep};
 use logward_parse::{LineDecoder, YearResolver, YearRule, Zone};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -156,7 +156,8 @@ pub struct TestLineArgs {
     pub rules: Option<PathBuf>,
 }
 
-/// Prints the decoded event (NDJSON) and what the rules would do with it.
+/// Prints the decoded event (NDJSON), the steps the rules took (chain, step, kind, outcome)
+/// and what they would do with it.
 pub fn test_line(args: TestLineArgs) -> anyhow::Result<i32> {
     let program = match &args.rules {
         None => logward_engine::default_program(),
@@ -184,7 +185,9 @@ pub fn test_line(args: TestLineArgs) -> anyhow::Result<i32> {
     out.write_all(b"\n")?;
     let mut engine = Engine::new(program);
     let mut outputs = Vec::new();
-    engine.process(&e, &SystemClock, &mut outputs);
+    let mut trace = Vec::new();
+    engine.process_traced(&e, SystemClock.now(), &mut outputs, &mut trace);
+    print_trace(&mut out, &trace)?;
     if outputs.is_empty() {
         writeln!(out, "result: no alert, no action")?;
     }
@@ -210,4 +213,35 @@ pub fn test_line(args: TestLineArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// One line per step taken (`chain[step] kind: pass|fail|ran [-> jumped-to]`), then which
+/// chains matched: those in which an action ran.
+fn print_trace(out: &mut impl Write, trace: &[TraceStep]) -> std::io::Result<()> {
+    writeln!(out, "trace:")?;
+    for s in trace {
+        write!(
+            out,
+            "  {}[{}] {}: {}",
+            s.chain,
+            s.step,
+            s.kind,
+            s.outcome.as_str()
+        )?;
+        match &s.jump {
+            Some(j) => writeln!(out, " -> {j}")?,
+            None => writeln!(out)?,
+        }
+    }
+    let mut matched: Vec<&str> = Vec::new();
+    for s in trace.iter().filter(|s| s.outcome == TraceOutcome::Ran) {
+        if !matched.contains(&s.chain.as_str()) {
+            matched.push(&s.chain);
+        }
+    }
+    if matched.is_empty() {
+        writeln!(out, "matched: no chain")
+    } else {
+        writeln!(out, "matched: {}", matched.join(", "))
+    }
 }

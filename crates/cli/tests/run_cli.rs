@@ -308,3 +308,51 @@ fn latency_and_idle_rss() {
     );
     assert!(p(0.5) < Duration::from_secs(1));
 }
+
+fn test_line(line: &str) -> String {
+    let o = Command::new(BIN)
+        .args(["test-line", line])
+        .env("TZ", "UTC")
+        .output()
+        .expect("test-line");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn test_line_traces_the_chains_and_steps_taken() {
+    let out = test_line(
+        "Jan 10 10:00:01 web sshd[7]: Failed password for root from 203.0.113.9 port 5 ssh2",
+    );
+    let steps: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("  ssh-failure["))
+        .collect();
+    // The brute-force chain's filters pass, its counters are raised, and one failure is
+    // not yet five: the `ge` fails over to the slow check.
+    let first_counter = steps
+        .iter()
+        .position(|l| l.contains(" counter_raise: ran"))
+        .unwrap_or_else(|| panic!("no counter step in\n{out}"));
+    assert!(first_counter > 0, "{out}");
+    assert!(
+        steps[..first_counter].iter().all(|l| l.ends_with(": pass")),
+        "{out}"
+    );
+    assert!(
+        steps[0].starts_with("  ssh-failure[0] equals: pass"),
+        "{out}"
+    );
+    assert!(
+        steps
+            .last()
+            .is_some_and(|l| l.ends_with("ge: fail -> ssh-check-slow")),
+        "{out}"
+    );
+    assert!(out.contains("\nmatched: ssh-failure"), "{out}");
+
+    let out = test_line("Jan 10 10:00:01 web CRON[99]: (root) CMD (run-parts /etc/cron.hourly)");
+    assert!(out.contains("\nmatched: no chain\n"), "{out}");
+    assert!(!out.contains(": ran"), "{out}");
+    assert!(out.contains("result: no alert, no action"), "{out}");
+}

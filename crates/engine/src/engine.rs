@@ -249,6 +249,41 @@ impl Engine {
 
     /// Runs the rules over one event at `now`.
     pub fn process_at(&mut self, e: &Event<'_>, now: Timestamp, out: &mut Vec<Output>) {
+        self.run(e, now, out, &mut NoTrace);
+    }
+
+    /// [`Engine::process_at`] that also records, in `trace`, every step taken: its chain,
+    /// index, kind and outcome (for `logward test-line`). `trace` is appended to.
+    pub fn process_traced(
+        &mut self,
+        e: &Event<'_>,
+        now: Timestamp,
+        out: &mut Vec<Output>,
+        trace: &mut Vec<TraceStep>,
+    ) {
+        let mut raw = Vec::new();
+        self.run(e, now, out, &mut raw);
+        trace.extend(raw.into_iter().map(|r: RawStep| {
+            let chain = &self.prog.chains[r.chain];
+            TraceStep {
+                chain: chain.name.clone(),
+                step: r.step,
+                kind: step_kind(&chain.ops[r.step]),
+                outcome: r.outcome,
+                jump: r.jump.map(|j| self.prog.chains[j].name.clone()),
+            }
+        }));
+    }
+
+    /// The rule loop; `trace` sees each step (a no-op for [`Engine::process_at`], compiled
+    /// away).
+    fn run<T: Trace>(
+        &mut self,
+        e: &Event<'_>,
+        now: Timestamp,
+        out: &mut Vec<Output>,
+        trace: &mut T,
+    ) {
         let (prog, st) = (&self.prog, &mut self.st);
         st.stats.events += 1;
         for v in &mut st.vars {
@@ -284,6 +319,15 @@ impl Engine {
                     } => {
                         let pass = st.test(test, e) != *not;
                         ended_on_filter = true;
+                        if T::ON {
+                            let jump = if pass { *then } else { *otherwise };
+                            let outcome = if pass {
+                                TraceOutcome::Pass
+                            } else {
+                                TraceOutcome::Fail
+                            };
+                            trace.step(chain, si, outcome, jump);
+                        }
                         if pass {
                             if let Some(t) = then {
                                 chain = *t;
@@ -305,6 +349,9 @@ impl Engine {
                         }
                         let then = *then;
                         st.act(prog, act, e, now, now_ms, last_rule, out);
+                        if T::ON {
+                            trace.step(chain, si, TraceOutcome::Ran, then);
+                        }
                         ended_on_filter = false;
                         if let Some(t) = then {
                             chain = t;
@@ -316,6 +363,108 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// One step the engine took for an event (see [`Engine::process_traced`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceStep {
+    /// The chain's name.
+    pub chain: String,
+    /// The step's index in its chain, from 0.
+    pub step: usize,
+    /// The step's kind: `equals`, `regex`, `ge`, `counter_raise`, `alert`, `ban` …
+    pub kind: &'static str,
+    pub outcome: TraceOutcome,
+    /// The chain it jumped to (`then:` / `else:`), if it did.
+    pub jump: Option<String>,
+}
+
+/// How a traced step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceOutcome {
+    /// A filter that passed.
+    Pass,
+    /// A filter that failed.
+    Fail,
+    /// An action that ran.
+    Ran,
+}
+
+impl TraceOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceOutcome::Pass => "pass",
+            TraceOutcome::Fail => "fail",
+            TraceOutcome::Ran => "ran",
+        }
+    }
+}
+
+/// What the rule loop reports each step to.
+trait Trace {
+    /// False: the loop makes no call and builds nothing.
+    const ON: bool;
+    fn step(&mut self, chain: usize, step: usize, outcome: TraceOutcome, jump: Option<usize>);
+}
+
+/// No tracing (the normal path).
+struct NoTrace;
+
+impl Trace for NoTrace {
+    const ON: bool = false;
+    #[inline(always)]
+    fn step(&mut self, _: usize, _: usize, _: TraceOutcome, _: Option<usize>) {}
+}
+
+/// A step as the loop records it: chain and jump as indexes.
+struct RawStep {
+    chain: usize,
+    step: usize,
+    outcome: TraceOutcome,
+    jump: Option<usize>,
+}
+
+impl Trace for Vec<RawStep> {
+    const ON: bool = true;
+    fn step(&mut self, chain: usize, step: usize, outcome: TraceOutcome, jump: Option<usize>) {
+        self.push(RawStep {
+            chain,
+            step,
+            outcome,
+            jump,
+        });
+    }
+}
+
+/// A step's kind, as the rules file names it.
+fn step_kind(op: &Op) -> &'static str {
+    match op {
+        Op::Filter { test, .. } => match test {
+            Test::ActionIs(_) | Test::OutcomeIs(_) | Test::DatasetIs(_) | Test::Eq(..) => "equals",
+            Test::ActionIn(_) | Test::In(..) => "in",
+            Test::Cmp(_, Cmp::Lt, _) => "lt",
+            Test::Cmp(_, Cmp::Le, _) => "le",
+            Test::Cmp(_, Cmp::Ge, _) => "ge",
+            Test::Cmp(_, Cmp::Gt, _) => "gt",
+            Test::Regex(..) => "regex",
+            Test::Cidr(..) => "cidr",
+            Test::Exists(_) => "exists",
+            Test::UserExists(_) => "user_exists",
+            Test::Always => "continue",
+        },
+        Op::Action { act, .. } => match act {
+            Act::Raise { .. } => "counter_raise",
+            Act::Get { .. } => "counter_get",
+            Act::Reset { .. } => "counter_reset",
+            Act::Alert { .. } => "alert",
+            Act::Ban { .. } => "ban",
+            Act::Unban(_) => "unban",
+            Act::Exec(_) => "exec",
+            Act::Report { .. } => "report",
+            Act::Log { .. } => "log",
+            Act::Noop => "noop",
+        },
     }
 }
 
@@ -678,5 +827,105 @@ impl serde::Serialize for Node {
                 m.end()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use std::borrow::Cow;
+
+    use logward_core::{Action, Dataset, Event, Outcome, Timestamp};
+
+    use super::{Engine, Output, TraceOutcome, TraceStep};
+
+    fn failure(ip: &str) -> Event<'static> {
+        let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+        e.user_name = Some(Cow::Borrowed("root"));
+        e.set_source(Cow::Owned(ip.to_owned()), Some(22));
+        e
+    }
+
+    fn steps_in<'a>(trace: &'a [TraceStep], chain: &str) -> Vec<&'a TraceStep> {
+        trace.iter().filter(|s| s.chain == chain).collect()
+    }
+
+    #[test]
+    fn trace_records_chain_step_kind_outcome_and_jump() {
+        let mut en = Engine::new(crate::default_program());
+        let now = Timestamp {
+            unix: 1_700_000_000,
+            nanos: 0,
+            offset: 0,
+        };
+        let mut plain = Engine::new(crate::default_program());
+        for i in 1..=5 {
+            let (mut out, mut trace, mut plain_out) = (Vec::new(), Vec::new(), Vec::new());
+            let e = failure("203.0.113.9");
+            en.process_traced(&e, now, &mut out, &mut trace);
+            plain.process_at(&e, now, &mut plain_out);
+            // Tracing changes nothing in what the engine does.
+            assert_eq!(out, plain_out);
+            let failure = steps_in(&trace, "ssh-failure");
+            let kinds: Vec<_> = failure.iter().map(|s| (s.kind, s.outcome)).collect();
+            assert!(
+                kinds.contains(&("counter_raise", TraceOutcome::Ran)),
+                "{trace:#?}"
+            );
+            // Every filter before the counters passed.
+            let first_action = failure
+                .iter()
+                .position(|s| s.outcome == TraceOutcome::Ran)
+                .expect("an action ran");
+            assert!(first_action > 0, "{trace:#?}");
+            assert!(failure[..first_action]
+                .iter()
+                .all(|s| s.outcome == TraceOutcome::Pass));
+            // Steps are numbered in their chain, in order.
+            assert!(failure.windows(2).all(|w| w[0].step < w[1].step));
+            let ge = failure.last().expect("steps");
+            assert_eq!(ge.kind, "ge");
+            if i < 5 {
+                assert_eq!(ge.outcome, TraceOutcome::Fail);
+                assert_eq!(ge.jump.as_deref(), Some("ssh-check-slow"), "{trace:#?}");
+                assert!(steps_in(&trace, "ssh-bruteforce").is_empty());
+            } else {
+                assert_eq!(ge.outcome, TraceOutcome::Pass);
+                assert_eq!(ge.jump.as_deref(), Some("ssh-bruteforce"), "{trace:#?}");
+                let bf: Vec<_> = steps_in(&trace, "ssh-bruteforce")
+                    .iter()
+                    .map(|s| (s.step, s.kind))
+                    .collect();
+                assert_eq!(
+                    &bf[..4],
+                    [
+                        (0, "alert"),
+                        (1, "ban"),
+                        (2, "counter_reset"),
+                        (3, "counter_reset")
+                    ],
+                    "{trace:#?}"
+                );
+                assert!(out
+                    .iter()
+                    .any(|o| matches!(o, Output::Alert(a) if a.rule_id == "ssh-bruteforce")));
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_no_rule_is_about_runs_no_action() {
+        let mut en = Engine::new(crate::default_program());
+        let e = Event::default();
+        let (mut out, mut trace) = (Vec::new(), Vec::new());
+        let now = Timestamp {
+            unix: 1_700_000_000,
+            nanos: 0,
+            offset: 0,
+        };
+        en.process_traced(&e, now, &mut out, &mut trace);
+        assert!(
+            trace.iter().all(|s| s.outcome != TraceOutcome::Ran),
+            "{trace:#?}"
+        );
     }
 }

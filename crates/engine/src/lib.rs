@@ -16,7 +16,7 @@ pub mod counter;
 pub mod engine;
 
 pub use compile::{ConfigError, ConfigErrors, LogLevel, Program};
-pub use engine::{Engine, NoUsers, Output, StaticUsers, Stats, UserDb};
+pub use engine::{Engine, NoUsers, Output, StaticUsers, Stats, TraceOutcome, TraceStep, UserDb};
 
 /// The built-in ruleset (crates/engine/rules/default.yaml).
 pub const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");
