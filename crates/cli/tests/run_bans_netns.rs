@@ -1,0 +1,375 @@
+//! `logward run` with bans enabled, for real, inside network namespaces this test creates.
+//!
+//! The daemon's `bans.nft` is `[ip, netns, exec, <test namespace>, nft]`, so every nft call it
+//! makes — and every one this test makes — runs in the lab's namespace: the host's own
+//! ruleset is never touched. A peer namespace joined by a veth pair pings the first. Both
+//! namespaces are deleted when the lab is dropped, on panic too.
+//!
+//! Needs root and the `nftables`, `iproute2` and `iputils-ping` packages: without them the
+//! test says why and returns, except under `CI=true`, where that is a failure.
+#![allow(clippy::disallowed_methods)] // tests spawn the binary under test, `ip`, `ping`
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logward");
+
+const FW4: &str = "10.200.7.1";
+const ATTACKER4: &str = "10.200.7.2";
+const MANUAL4: &str = "10.200.7.3";
+
+fn cmd(argv: &[&str]) -> Output {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"))
+}
+
+fn ok(argv: &[&str]) {
+    let out = cmd(argv);
+    assert!(
+        out.status.success(),
+        "{argv:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn runs(prog: &str, arg: &str) -> bool {
+    Command::new(prog)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether the test can run here; prints why not, and fails under CI=true.
+fn prerequisites() -> bool {
+    let mut missing = Vec::new();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !root {
+        missing.push("root (effective uid 0)".to_owned());
+    }
+    for (prog, arg) in [("nft", "--version"), ("ip", "-V"), ("ping", "-V")] {
+        if !runs(prog, arg) {
+            missing.push(format!("`{prog}` on PATH"));
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!(
+        "the daemon bans netns test needs {} (packages nftables, iproute2, iputils-ping)",
+        missing.join(", ")
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why}; CI=true, so this is a failure");
+    }
+    eprintln!("skipping: {why}");
+    false
+}
+
+/// Two namespaces and a veth between them; deleted on drop.
+struct Lab {
+    fw: String,
+    peer: String,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let pid = std::process::id();
+        // The guard exists before the namespaces, so a failure half-way still cleans up.
+        let lab = Lab {
+            fw: format!("lw-run-{pid}"),
+            peer: format!("lw-runpeer-{pid}"),
+        };
+        let (fw, peer) = (lab.fw.as_str(), lab.peer.as_str());
+        ok(&["ip", "netns", "add", fw]);
+        ok(&["ip", "netns", "add", peer]);
+        ok(&[
+            "ip", "-n", fw, "link", "add", "fw0", "type", "veth", "peer", "name", "peer0", "netns",
+            peer,
+        ]);
+        ok(&[
+            "ip",
+            "-n",
+            fw,
+            "addr",
+            "add",
+            &format!("{FW4}/24"),
+            "dev",
+            "fw0",
+        ]);
+        for a in [ATTACKER4, MANUAL4] {
+            ok(&[
+                "ip",
+                "-n",
+                peer,
+                "addr",
+                "add",
+                &format!("{a}/24"),
+                "dev",
+                "peer0",
+            ]);
+        }
+        for (ns, dev) in [(fw, "fw0"), (peer, "peer0")] {
+            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            ok(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        }
+        lab
+    }
+
+    fn ping_once(&self, src: &str) -> bool {
+        cmd(&[
+            "ip", "netns", "exec", &self.peer, "ping", "-n", "-q", "-c1", "-W1", "-I", src, FW4,
+        ])
+        .status
+        .success()
+    }
+
+    /// Whether `src` gets through, allowing a few tries for neighbour discovery.
+    fn passes(&self, src: &str) -> bool {
+        (0..4).any(|_| self.ping_once(src))
+    }
+
+    /// Runs nft in the lab's firewall namespace (never in the host's).
+    fn nft(&self, args: &[&str]) -> String {
+        let mut argv = vec!["ip", "netns", "exec", &self.fw, "nft"];
+        argv.extend_from_slice(args);
+        let out = cmd(&argv);
+        assert!(out.status.success(), "nft {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn v4_set(&self) -> String {
+        self.nft(&["list", "set", "inet", "logward", "ipv4_addr"])
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in [&self.fw, &self.peer] {
+            let _ = cmd(&["ip", "netns", "del", ns]);
+        }
+    }
+}
+
+/// The timeout nft shows for `addr` in a set listing (`10.200.7.3 timeout 57s expires …`),
+/// in seconds.
+fn element_timeout(listing: &str, addr: &str) -> Option<u64> {
+    let rest = &listing[listing.find(&format!("{addr} timeout "))? + addr.len() + 9..];
+    let text = rest.split([' ', ',', '\n']).next()?;
+    let mut total = 0u64;
+    let mut num = 0u64;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(d) = c.to_digit(10) {
+            num = num * 10 + u64::from(d);
+            continue;
+        }
+        let unit = match c {
+            'd' => 86_400,
+            'h' => 3600,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0
+            }
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        total += num * unit;
+        num = 0;
+    }
+    Some(total)
+}
+
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    fn start(config: &Path, state: &Path, dir: &Path) -> Daemon {
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("stderr"))
+            .expect("stderr file");
+        let _ = std::fs::remove_file(state.join("control.sock"));
+        let mut child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(config)
+            .arg("--state-dir")
+            .arg(state)
+            .env("TZ", "UTC")
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .expect("spawn logward run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let sock = state.join("control.sock");
+        let t = Instant::now();
+        while !sock.exists() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(sock.exists(), "the daemon did not come up");
+        std::thread::sleep(Duration::from_millis(200));
+        Daemon { child, lines }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bans(state: &Path, args: &[&str]) -> String {
+    let o = Command::new(BIN)
+        .arg("bans")
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .expect("logward bans");
+    assert!(
+        o.status.success(),
+        "bans {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Polls `f` for up to five seconds.
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
+    if !prerequisites() {
+        return;
+    }
+    let lab = Lab::new();
+    let d = tempfile::tempdir().expect("tempdir");
+    let log = d.path().join("auth.log");
+    std::fs::write(&log, "").expect("log");
+    let cfg = d.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\nbans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n",
+            log.display(),
+            lab.fw
+        ),
+    )
+    .expect("config");
+    let state = d.path().join("state");
+    let dm = Daemon::start(&cfg, &state, d.path());
+    assert!(lab.passes(ATTACKER4), "before any ban");
+
+    // Brute force from the peer's address: an alert, the address in the set, pings dropped.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open log");
+    for i in 0..5 {
+        writeln!(
+            f,
+            "Jan 10 10:00:0{i} web sshd[{}]: Failed password for root from {ATTACKER4} port {} ssh2",
+            100 + i,
+            40000 + i
+        )
+        .expect("append");
+    }
+    drop(f);
+    let alert = dm
+        .lines
+        .recv_timeout(Duration::from_secs(5))
+        .expect("an alert");
+    assert!(
+        alert.contains("ssh-bruteforce") && alert.contains(ATTACKER4),
+        "{alert}"
+    );
+    assert!(
+        eventually(|| lab.v4_set().contains(ATTACKER4)),
+        "not in the set:\n{}",
+        lab.v4_set()
+    );
+    assert!(!lab.ping_once(ATTACKER4), "banned address got through");
+    assert!(lab.passes(MANUAL4), "an unbanned address was dropped");
+
+    let list = bans(&state, &["list"]);
+    assert!(list.contains(ATTACKER4), "{list}");
+
+    // Lifted through the control socket.
+    bans(&state, &["del", ATTACKER4]);
+    assert!(!lab.v4_set().contains(ATTACKER4), "{}", lab.v4_set());
+    assert!(lab.passes(ATTACKER4), "lifted ban still drops");
+    assert!(!bans(&state, &["list"]).contains(ATTACKER4));
+
+    // Added by hand for a minute.
+    bans(&state, &["add", MANUAL4, "--duration", "60s"]);
+    let set = lab.v4_set();
+    assert!(
+        element_timeout(&set, MANUAL4).is_some_and(|t| (55..=60).contains(&t)),
+        "{set}"
+    );
+    assert!(!lab.ping_once(MANUAL4), "manual ban not in force");
+    assert!(bans(&state, &["list"]).contains(MANUAL4));
+
+    // kill -9, the namespace's ruleset flushed behind its back, a restart: the stored ban
+    // is back with its remaining time, the lifted one stays lifted.
+    drop(dm);
+    lab.nft(&["flush", "ruleset"]);
+    assert!(lab.passes(MANUAL4), "flushed, yet still dropped");
+    std::thread::sleep(Duration::from_secs(3));
+    let _dm = Daemon::start(&cfg, &state, d.path());
+    assert!(
+        eventually(|| lab
+            .nft(&["list", "ruleset"])
+            .contains(&format!("{MANUAL4} timeout"))),
+        "not re-applied:\n{}",
+        lab.nft(&["list", "ruleset"])
+    );
+    let set = lab.v4_set();
+    let left = element_timeout(&set, MANUAL4).expect("a timeout");
+    assert!(
+        (1..=58).contains(&left),
+        "re-applied with {left}s, not the remaining time:\n{set}"
+    );
+    assert!(!set.contains(ATTACKER4), "{set}");
+    assert!(!lab.ping_once(MANUAL4), "re-applied ban not in force");
+    assert!(lab.passes(ATTACKER4));
+}
+
+#[test]
+fn element_timeouts_are_read_from_nft_listings() {
+    let l = "elements = { 10.200.7.3 timeout 57s expires 56s500ms, 10.200.7.2 timeout 1h2m expires 1h }";
+    assert_eq!(element_timeout(l, "10.200.7.3"), Some(57));
+    assert_eq!(element_timeout(l, "10.200.7.2"), Some(3720));
+    assert_eq!(element_timeout(l, "10.200.7.9"), None);
+}
