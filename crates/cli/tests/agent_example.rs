@@ -1,0 +1,66 @@
+//! deploy/agent.example.yaml stays a config `logward check` accepts, with and without its
+//! `#~ ` alternatives switched on.
+#![allow(clippy::disallowed_methods)] // tests spawn the binary under test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logward");
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/agent.example.yaml")
+}
+
+fn check(path: &Path) -> Output {
+    Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(path)
+        .env_remove("LOGWARD_STATE_DIR")
+        .output()
+        .expect("run logward check")
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn example_config_checks() {
+    let o = check(&example());
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("2 sources") && out.contains("bans disabled"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn example_alternatives_check() {
+    let text = std::fs::read_to_string(example()).expect("read the example");
+    let alternatives = text.lines().filter(|l| l.contains("#~ ")).count();
+    assert!(alternatives >= 5, "the example lost its alternatives");
+    let on: String = text
+        .lines()
+        .map(|l| match l.find("#~ ") {
+            Some(i) => format!("{}{}\n", &l[..i], &l[i + 3..]),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let d = tempfile::tempdir().expect("tempdir");
+    let p = d.path().join("agent.yaml");
+    std::fs::write(&p, on).expect("write");
+    let o = check(&p);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("6 sources"),
+        "{}",
+        show(&o)
+    );
+}
