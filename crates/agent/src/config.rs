@@ -6,10 +6,10 @@
 //! ```yaml
 //! sources:
 //!   - {type: file, path: /var/log/auth.log}
-//!   - {type: utmp, path: /var/log/btmp}
+//!   - {type: utmp, wtmp: /var/log/wtmp, btmp: /var/log/btmp}
 //! rules: default          # or a rules file, relative to this file
 //! output: {format: text}  # or ndjson
-//! bans: {enabled: true, ban_time_max: 30d}
+//! bans: {enabled: true, ipv6_prefix: 64, default_duration: 1h}
 //! ```
 
 use std::path::{Path, PathBuf};
