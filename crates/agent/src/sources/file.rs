@@ -88,7 +88,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use logward_parse::MAX_LINE;
 use logward_store::{Checkpoint, Fingerprint, FINGERPRINT_BYTES};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-use serde::Deserialize;
 use tokio::sync::{mpsc, Notify};
 
 use super::{Payload, SourceItem};
@@ -100,16 +99,7 @@ const TAIL: usize = 64;
 /// Rotated files that are compressed cannot hold the tail of a file being followed.
 const COMPRESSED: [&str; 5] = [".gz", ".xz", ".bz2", ".zst", ".lz4"];
 
-/// Where a file that exists when the source starts, and has no checkpoint, is read from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StartAt {
-    /// From its first byte.
-    Beginning,
-    /// From its current end: only lines written from now on.
-    #[default]
-    End,
-}
+pub use super::StartAt;
 
 /// How one file source follows its path.
 #[derive(Debug, Clone)]
@@ -1274,6 +1264,7 @@ mod tests {
     #[test]
     fn start_at_parses_lowercase() {
         use serde::de::value::{Error, MapDeserializer};
+        use serde::Deserialize;
         #[derive(Deserialize)]
         struct W {
             start_at: StartAt,

@@ -59,16 +59,7 @@ pub const DEFAULT_IDENTIFIERS: &[&str] = &[
     "login",
 ];
 
-/// Where a source without a checkpoint starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StartAt {
-    /// Everything that is already there.
-    Beginning,
-    /// Only what is written from now on.
-    #[default]
-    End,
-}
+pub use super::StartAt;
 
 /// A journal source as configured.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -16,6 +16,17 @@ pub mod journal;
 pub mod stdin;
 pub mod utmp;
 
+/// Where a source without a checkpoint starts (every source kind uses the same words).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartAt {
+    /// From the beginning: everything that is already there.
+    Beginning,
+    /// From the current end: only what is written from now on.
+    #[default]
+    End,
+}
+
 /// One unit of input from a source.
 #[derive(Debug)]
 pub struct SourceItem {
