@@ -76,17 +76,50 @@ pub struct Summary {
     pub issues: InputIssues,
     kinds: Kinds,
     /// address → [events, failures]
-    sources: HashMap<Box<str>, [u64; 2], Fx>,
-    users: HashMap<Box<str>, [u64; 2], Fx>,
+    sources: Tally,
+    users: Tally,
 }
 
-fn bump(map: &mut HashMap<Box<str>, [u64; 2], Fx>, key: &str, failure: bool) {
-    let slot = match map.get_mut(key) {
-        Some(slot) => slot,
-        None => map.entry(Box::from(key)).or_default(),
-    };
-    slot[0] += 1;
-    slot[1] += failure as u64;
+/// Events and failures per name. Log lines come in runs from one address or user (a brute
+/// force, cron's `root`), so the last name's slot is remembered and a repeat costs one
+/// compare instead of a hash and a probe.
+#[derive(Debug, Default)]
+struct Tally {
+    index: HashMap<Box<str>, usize, Fx>,
+    /// name, [events, failures]
+    slots: Vec<(Box<str>, [u64; 2])>,
+    last: Option<usize>,
+}
+
+impl Tally {
+    fn bump(&mut self, key: &str, failure: bool) {
+        let slot = match self.last {
+            Some(i) if *self.slots[i].0 == *key => i,
+            _ => {
+                let i = match self.index.get(key) {
+                    Some(&i) => i,
+                    None => {
+                        self.slots.push((Box::from(key), [0, 0]));
+                        self.index.insert(Box::from(key), self.slots.len() - 1);
+                        self.slots.len() - 1
+                    }
+                };
+                self.last = Some(i);
+                i
+            }
+        };
+        let counts = &mut self.slots[slot].1;
+        counts[0] += 1;
+        counts[1] += failure as u64;
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Box<str>, &[u64; 2])> {
+        self.slots.iter().map(|(k, c)| (k, c))
+    }
 }
 
 impl Summary {
@@ -99,10 +132,10 @@ impl Summary {
         self.kinds.bump(action, e.outcome, e.dataset, e.reason);
         let failure = e.outcome == Outcome::Failure || action == Action::ConnectionProbe;
         if let Some(a) = e.source_address.as_deref() {
-            bump(&mut self.sources, a, failure);
+            self.sources.bump(a, failure);
         }
         if let Some(u) = e.user_name.as_deref() {
-            bump(&mut self.users, u, failure);
+            self.users.bump(u, failure);
         }
     }
 
