@@ -12,8 +12,7 @@ pub fn ndjson(buf: &mut Vec<u8>, e: &Event<'_>) {
 
 pub const TABLE_HEADER: &str = "TIME                       HOST          DATASET  ACTION               OUTCOME  USER             SOURCE                  REASON";
 
-/// Appends one aligned table row. Fields are cut to their column so rows stay aligned; a
-/// control character in a value is shown as `?` so a crafted line cannot move the cursor.
+/// Appends one aligned table row of an event (see [`columns`]).
 pub fn table_row(buf: &mut Vec<u8>, e: &Event<'_>) {
     let time = e
         .timestamp
@@ -29,6 +28,13 @@ pub fn table_row(buf: &mut Vec<u8>, e: &Event<'_>) {
         (e.source_address.as_deref().unwrap_or("-"), 23),
         (e.reason.unwrap_or("-"), 0),
     ];
+    columns(buf, &cols);
+}
+
+/// Appends one row of columns, each cut to its width (0: no limit) and padded so the rows
+/// align; a control character in a value is shown as `?` so a crafted log line cannot move
+/// the cursor. Ends the row with a newline.
+pub fn columns(buf: &mut Vec<u8>, cols: &[(&str, usize)]) {
     for (i, (text, width)) in cols.iter().enumerate() {
         if i > 0 {
             buf.push(b' ');

@@ -119,25 +119,5 @@ fn table_row(buf: &mut Vec<u8>, a: &logward_core::Alert) {
         (a.event.user_name.as_deref().unwrap_or("-"), 16),
         (&a.message, 0),
     ];
-    for (i, (text, width)) in cols.iter().enumerate() {
-        if i > 0 {
-            buf.push(b' ');
-        }
-        let mut shown = 0;
-        for c in text.chars() {
-            if *width > 0 && shown + 1 > *width {
-                break;
-            }
-            let c = if c.is_control() { '?' } else { c };
-            let mut tmp = [0u8; 4];
-            buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-            shown += 1;
-        }
-        if *width > 0 {
-            for _ in shown..*width {
-                buf.push(b' ');
-            }
-        }
-    }
-    buf.push(b'\n');
+    super::output::columns(buf, &cols);
 }
