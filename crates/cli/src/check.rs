@@ -42,18 +42,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Err(errors) => {
-            for e in &errors.0 {
-                eprintln!("{e}");
-            }
-            eprintln!(
-                "{name}: {} error{}",
-                errors.0.len(),
-                if errors.0.len() == 1 { "" } else { "s" }
-            );
-            Ok(1)
-        }
+        Err(errors) => Ok(report(&name, &errors)),
     }
+}
+
+/// Prints every error (file:line:column: message) and their count; the exit status is 1.
+fn report(name: &str, errors: &logward_engine::ConfigErrors) -> i32 {
+    for e in &errors.0 {
+        eprintln!("{e}");
+    }
+    let n = errors.0.len();
+    eprintln!("{name}: {n} error{}", if n == 1 { "" } else { "s" });
+    1
 }
 
 /// An agent config, its conf.d fragments and the rules it names.
@@ -74,17 +74,7 @@ fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Err(errors) => {
-            for e in &errors.0 {
-                eprintln!("{e}");
-            }
-            eprintln!(
-                "{name}: {} error{}",
-                errors.0.len(),
-                if errors.0.len() == 1 { "" } else { "s" }
-            );
-            Ok(1)
-        }
+        Err(errors) => Ok(report(&name, &errors)),
     }
 }
 
