@@ -316,7 +316,10 @@ async fn rotation_and_truncation_are_followed() {
     append(&wtmp, c);
     std::fs::rename(&wtmp, tmp.path().join("wtmp.1")).unwrap();
     std::fs::write(&wtmp, b).unwrap();
-    wait_for(&stats, |s| s.rotations() == 1).await;
+    // The rotation is counted before the new file is opened: wait until it has been read,
+    // or the truncation below could happen before the source ever saw `b`.
+    let read = (a.len() + c.len() + b.len()) as u64;
+    wait_for(&stats, |s| s.rotations() == 1 && s.bytes() == read).await;
 
     // Truncation (`> wtmp`) and new records, longer than what was read before: caught by the
     // file's first bytes changing.
@@ -328,7 +331,10 @@ async fn rotation_and_truncation_are_followed() {
         .open(&wtmp)
         .unwrap();
     append(&wtmp, d);
-    wait_for(&stats, |s| s.truncations() == 1).await;
+    wait_for(&stats, |s| {
+        s.truncations() == 1 && s.bytes() == read + d.len() as u64
+    })
+    .await;
     let want = expected(
         Kind::Wtmp,
         &wtmp,

@@ -92,6 +92,7 @@ impl Default for UtmpConfig {
 #[derive(Debug, Default)]
 pub struct UtmpStats {
     events: AtomicU64,
+    bytes: AtomicU64,
     rotations: AtomicU64,
     truncations: AtomicU64,
     checkpoint_mismatches: AtomicU64,
@@ -102,6 +103,10 @@ impl UtmpStats {
     /// Events sent into the pipeline.
     pub fn events(&self) -> u64 {
         self.events.load(Ordering::Relaxed)
+    }
+    /// Bytes read, over every file followed.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
     }
     /// Files replaced under their path (rename or delete + create).
     pub fn rotations(&self) -> u64 {
@@ -450,6 +455,7 @@ impl Follower {
                 open.head.extend_from_slice(&data[..want.min(n)]);
             }
             open.pos += n as u64;
+            self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
             let (device, inode) = (open.device, open.inode);
             let fingerprint = Fingerprint::of(&open.head);
             self.reader.feed(data, &mut events);
