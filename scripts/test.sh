@@ -20,9 +20,11 @@ stage() {
 
 # Debian packages the tests use: setpriv (util-linux) drops privileges for the
 # unreadable-file tests; gzip and coreutils make rotations; nftables, iproute2 and
-# iputils-ping run the ban tests inside network namespaces (ip netns, veth, ping).
+# iputils-ping run the ban tests inside network namespaces (ip netns, veth, ping);
+# python3-aiosmtpd is the notifier tests' SMTP server and openssl makes its certificate.
 install_packages() {
-  local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote)
+  local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
+    python3-aiosmtpd openssl)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -40,6 +42,6 @@ install_packages() {
 stage packages install_packages
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
-stage test cargo test --workspace --locked
+stage test cargo test --workspace --locked --no-fail-fast
 stage fuzz-check bash -c 'cd fuzz && cargo check --locked --bins'
 echo "::: all stages passed"

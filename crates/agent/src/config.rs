@@ -194,6 +194,16 @@ impl Default for PipelineConfig {
     }
 }
 
+/// `metrics:` — where Prometheus scrapes `GET /metrics` (off unless `listen` is set;
+/// `logward metrics` works either way, through the control socket).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `127.0.0.1:9817`, `[::1]:9817` … (loopback unless the host's firewall guards it).
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// One file as written (the main file or a conf.d fragment).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -210,6 +220,10 @@ struct FileConfig {
     bans: Option<BansConfig>,
     #[serde(default)]
     pipeline: Option<PipelineConfig>,
+    #[serde(default)]
+    metrics: Option<MetricsConfig>,
+    #[serde(default)]
+    notify: Option<logward_notify::NotifyConfig>,
 }
 
 /// Which rules run.
@@ -237,6 +251,9 @@ pub struct AgentConfig {
     pub output: OutputConfig,
     pub bans: BansConfig,
     pub pipeline: PipelineConfig,
+    pub metrics: MetricsConfig,
+    /// Alert delivery (no notifiers: alerts go to the console and the store only).
+    pub notify: logward_notify::NotifyConfig,
     /// The files read, in merge order (empty for the built-in default).
     pub files: Vec<PathBuf>,
 }
@@ -264,6 +281,8 @@ impl AgentConfig {
             output: OutputConfig::default(),
             bans: BansConfig::default(),
             pipeline: PipelineConfig::default(),
+            metrics: MetricsConfig::default(),
+            notify: logward_notify::NotifyConfig::default(),
             files: Vec::new(),
         }
     }
@@ -450,6 +469,8 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
     let mut output = None;
     let mut bans: Option<(String, BansConfig)> = None;
     let mut pipeline = None;
+    let mut metrics = None;
+    let mut notify: Option<(String, logward_notify::NotifyConfig)> = None;
     for path in &files {
         let name = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
@@ -481,6 +502,12 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
         }
         if parsed.pipeline.is_some() {
             pipeline = parsed.pipeline;
+        }
+        if parsed.metrics.is_some() {
+            metrics = parsed.metrics;
+        }
+        if let Some(n) = parsed.notify {
+            notify = Some((name.clone(), n));
         }
     }
 
@@ -583,6 +610,15 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
         }
         None => BansConfig::default(),
     };
+    let notify = match notify {
+        Some((file, n)) => {
+            for e in n.check() {
+                errors.push(err(&file, e.line as u64, e.column as u64, e.message));
+            }
+            n
+        }
+        None => logward_notify::NotifyConfig::default(),
+    };
     let (rules_ref, program) = match rules {
         None => (RulesRef::Default, Some(logward_engine::default_program())),
         Some((_, r, _)) if r.value == "default" => {
@@ -615,6 +651,8 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                 output: output.unwrap_or_default(),
                 bans,
                 pipeline: pipeline.unwrap_or_default(),
+                metrics: metrics.unwrap_or_default(),
+                notify,
                 files,
             },
             program,
@@ -682,7 +720,9 @@ pub fn default_yaml(root: &Path) -> String {
          \x20 ipv6_prefix: 64   # IPv6 bans cover the /64\n\
          \x20 default_duration: 1h  # `logward bans add` without --duration\n\
          pipeline:\n\
-         \x20 max_batch: 1024   # most lines per store transaction\n",
+         \x20 max_batch: 1024   # most lines per store transaction\n\
+         metrics:\n\
+         \x20 listen: null      # e.g. 127.0.0.1:9817 serves GET /metrics (Prometheus)\n",
     );
     s
 }

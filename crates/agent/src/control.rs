@@ -36,6 +36,30 @@ pub enum Request {
     BansDel { target: String },
     /// Liveness and counters.
     Status,
+    /// The metrics, in the Prometheus text format (in `message`).
+    Metrics,
+    /// Outbox rows, newest first (`state`: pending, sent, failed; all when absent).
+    OutboxList {
+        state: Option<String>,
+        limit: Option<usize>,
+    },
+    /// Failed rows (of one notifier, or all) back to pending, due now.
+    OutboxRetry { notifier: Option<String> },
+    /// Delete the rows in a state (`sent` or `failed`).
+    OutboxPurge { state: String },
+}
+
+/// One outbox row as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub alert_id: i64,
+    pub notifier: String,
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub rule_id: Option<String>,
 }
 
 /// One ban as listed.
@@ -59,6 +83,8 @@ pub struct Response {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bans: Vec<BanRow>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<OutboxRow>,
 }
 
 impl Response {

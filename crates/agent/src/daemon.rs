@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use logward_core::{Clock, SystemClock};
 use logward_engine::{ConfigErrors, Engine};
-use logward_store::{SqliteStore, Store, StoreError};
+use logward_store::{OutboxState, SqliteStore, Store, StoreError};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::ban::nftables::{BanExecutor, NftConfig, Nftables};
 use crate::ban::RestoreList;
 use crate::config::{self, AgentConfig, Format, Source, SourceConfig};
-use crate::control::{self, BanRow, Command, Request, Response};
+use crate::control::{self, BanRow, Command, OutboxRow, Request, Response};
+use crate::metrics::{self, SourceEntry, SourceStats};
 use crate::pipeline::{ban_failed_alert, Effects, Pipeline, Printer};
 use crate::sources::command::{CommandConfig, CommandSource};
 use crate::sources::file::{FileConfig, FileSource};
@@ -24,6 +25,9 @@ use crate::sources::journal::JournalSource;
 use crate::sources::stdin;
 use crate::sources::utmp::UtmpSource;
 use crate::sources::{SourceItem, CHANNEL_CAPACITY};
+use logward_notify::deliver::{Delivery, DeliveryStats, Settings};
+use logward_notify::route::Router;
+use logward_notify::Notifier;
 
 /// How `logward run` was invoked.
 #[derive(Debug, Clone)]
@@ -110,30 +114,41 @@ fn announce(sources: &[Source], builtin: bool) {
     }
 }
 
+/// A source task and what it was started from.
+#[derive(Debug)]
+struct Running {
+    config: SourceConfig,
+    entry: SourceEntry,
+    task: tokio::task::JoinHandle<()>,
+}
+
 /// Starts one source task feeding `tx`, resuming after its stored checkpoint(s).
 fn start_source(
     source: &SourceConfig,
     checkpoints: &[logward_store::Checkpoint],
     tx: mpsc::Sender<SourceItem>,
-) -> Result<(), String> {
+) -> Result<Running, String> {
     let id = source.id();
     let mine = |id: &str| checkpoints.iter().find(|c| c.source == id).cloned();
-    match source {
+    let (stats, task) = match source {
         SourceConfig::File { path, start_at, .. } => {
             let mut c = FileConfig::new(path.clone());
             c.id = Arc::from(id.as_str());
             c.start_at = *start_at;
-            tokio::spawn(FileSource::new(c, mine(&id)).run(tx));
+            let src = FileSource::new(c, mine(&id));
+            (SourceStats::File(src.stats()), tokio::spawn(src.run(tx)))
         }
         SourceConfig::Journal(j) => {
             let src = JournalSource::new(Arc::<str>::from(id.as_str()), j.clone())
                 .map_err(|e| e.to_string())?;
-            tokio::spawn(src.run(mine(&id), tx));
+            let stats = SourceStats::Process(src.stats());
+            (stats, tokio::spawn(src.run(mine(&id), tx)))
         }
         SourceConfig::Utmp(u) => {
             let src = UtmpSource::new(u.clone());
+            let stats = SourceStats::Utmp(src.stats());
             let cps = src.ids().iter().filter_map(|i| mine(i)).collect();
-            tokio::spawn(src.run(cps, tx));
+            (stats, tokio::spawn(src.run(cps, tx)))
         }
         SourceConfig::Command { argv, restart, .. } => {
             let c = CommandConfig {
@@ -143,17 +158,26 @@ fn start_source(
             };
             let src =
                 CommandSource::new(Arc::<str>::from(id.as_str()), c).map_err(|e| e.to_string())?;
-            tokio::spawn(src.run(tx));
+            (SourceStats::Process(src.stats()), tokio::spawn(src.run(tx)))
         }
         SourceConfig::Stdin { .. } => {
             let id = Arc::<str>::from(id.as_str());
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let summary = stdin::run(id, tx).await;
                 tracing::info!(?summary, "standard input ended");
             });
+            (SourceStats::Plain, task)
         }
-    }
-    Ok(())
+    };
+    Ok(Running {
+        config: source.clone(),
+        entry: SourceEntry {
+            id,
+            kind: source.kind(),
+            stats,
+        },
+        task,
+    })
 }
 
 fn nft_config(c: &AgentConfig) -> NftConfig {
@@ -162,6 +186,82 @@ fn nft_config(c: &AgentConfig) -> NftConfig {
         table: c.bans.table.clone(),
         ipv6_prefix: c.bans.ipv6_prefix.value,
         ..NftConfig::default()
+    }
+}
+
+/// What the main loop keeps besides the pipeline, for the metrics.
+#[derive(Debug)]
+struct State {
+    sources: Vec<Running>,
+    ban_failures: u64,
+    delivery: Deliveries,
+}
+
+/// The running delivery workers and what they count.
+#[derive(Debug)]
+struct Deliveries {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stats: Arc<DeliveryStats>,
+    wake: Arc<tokio::sync::Notify>,
+    state_dir: PathBuf,
+}
+
+impl Deliveries {
+    /// Starts a worker per configured notifier (on their own store connection) and routes
+    /// the pipeline's alerts to them. A notifier that cannot be built is logged and left out;
+    /// its rows wait in the outbox.
+    fn start(state_dir: &Path, cfg: &AgentConfig, pipeline: &mut Pipeline) -> Deliveries {
+        let stats = Arc::new(DeliveryStats::default());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let n = &cfg.notify;
+        pipeline.set_router(Router::new(n), Arc::clone(&wake));
+        let mut notifiers = Vec::new();
+        for (name, c) in &n.notifiers {
+            match Notifier::build(name, &c.value, n.language) {
+                Ok(x) => notifiers.push(Arc::new(x)),
+                Err(e) => tracing::error!(notifier = %name, error = %e, "notifier not started"),
+            }
+        }
+        let mut tasks = Vec::new();
+        if !notifiers.is_empty() {
+            match SqliteStore::open_dir(state_dir) {
+                Ok(store) => {
+                    for x in &notifiers {
+                        tracing::info!(notifier = %x.name, r#type = x.kind(), "delivering alerts");
+                    }
+                    tasks = Delivery {
+                        notifiers,
+                        store: Arc::new(std::sync::Mutex::new(store)),
+                        settings: Settings::from_config(n),
+                        wake: Arc::clone(&wake),
+                        stats: Arc::clone(&stats),
+                    }
+                    .spawn();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox: cannot open the store; alerts are queued, not delivered")
+                }
+            }
+        }
+        Deliveries {
+            tasks,
+            stats,
+            wake,
+            state_dir: state_dir.to_path_buf(),
+        }
+    }
+
+    fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Replaces the workers after a reload.
+    fn restart(&mut self, cfg: &AgentConfig, pipeline: &mut Pipeline) {
+        self.stop();
+        let dir = self.state_dir.clone();
+        *self = Deliveries::start(&dir, cfg, pipeline);
     }
 }
 
@@ -184,6 +284,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
 
     let (fail_tx, mut fail_rx) = mpsc::channel::<logward_core::Alert>(256);
     let mut startup_alerts = Vec::new();
+    let mut startup_failures = 0;
     // Bans: re-applied from the store (the record) with their remaining time.
     let executor = if cfg.bans.enabled {
         let now = SystemClock.now().unix;
@@ -204,6 +305,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                     Err(e) => {
                         tracing::error!(error = %e, "bans: cannot set up the nftables table");
                         startup_alerts.push(ban_failed_alert("(restore)", &e.to_string()));
+                        startup_failures += 1;
                     }
                 }
                 Some(BanExecutor::spawn(nft, 4096).0)
@@ -220,18 +322,39 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
 
     let engine = Engine::new(program);
     let mut pipeline = Pipeline::new(engine, store, executor.is_some(), Printer::stdout(format));
+    pipeline.restore_engine_state();
     for a in startup_alerts {
         pipeline.add_alert(a);
     }
 
     let (src_tx, mut src_rx) = mpsc::channel::<SourceItem>(CHANNEL_CAPACITY);
     let checkpoints = pipeline.store().checkpoints()?;
+    let delivery = Deliveries::start(&opts.state_dir, &cfg, &mut pipeline);
+    let mut state = State {
+        sources: Vec::new(),
+        ban_failures: startup_failures,
+        delivery,
+    };
     for s in &cfg.sources {
-        if let Err(e) = start_source(&s.config, &checkpoints, src_tx.clone()) {
-            tracing::error!(source = %s.config.id(), origin = %s.origin, "{e}");
+        match start_source(&s.config, &checkpoints, src_tx.clone()) {
+            Ok(entry) => state.sources.push(entry),
+            Err(e) => tracing::error!(source = %s.config.id(), origin = %s.origin, "{e}"),
         }
     }
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<Command>(64);
+    let metrics_server = match cfg.metrics.listen {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!(%addr, "serving metrics at http://{addr}/metrics");
+                Some(tokio::spawn(metrics::serve_http(l, ctl_tx.clone())))
+            }
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "metrics: cannot listen; not served over HTTP");
+                None
+            }
+        },
+        None => None,
+    };
     let server = tokio::spawn(control::serve(listener, ctl_tx));
     tracing::info!(
         socket = %control::socket_path(&opts.state_dir).display(),
@@ -240,24 +363,34 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
 
     let max_batch = cfg.pipeline.max_batch.max(1);
     let mut tick = tokio::time::interval(Duration::from_secs(30));
-    let mut retry_after_error = false;
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
             _ = hup.recv() => {
                 if let Some(path) = &opts.config {
-                    reload(path, &mut cfg, &mut pipeline, opts.format);
+                    let before = cfg.notify.clone();
+                    if reload(path, &mut cfg, &mut pipeline, opts.format) {
+                        if cfg.notify != before {
+                            tracing::info!("SIGHUP: notifiers and routes changed; restarting delivery");
+                            state.delivery.restart(&cfg, &mut pipeline);
+                        }
+                        let link = Link { src_tx: &src_tx, executor: executor.as_ref(), fail_tx: &fail_tx };
+                        restart_sources(&cfg, &mut state, &mut pipeline, &mut src_rx, link).await;
+                    }
                 } else {
                     tracing::info!("SIGHUP: running the built-in config; nothing to reload");
                 }
             }
             Some(cmd) = ctl_rx.recv() => {
-                control_command(cmd, &mut pipeline, executor.as_ref(), &cfg, &fail_tx).await;
+                control_command(cmd, &mut pipeline, executor.as_ref(), &cfg, &state, &fail_tx)
+                    .await;
             }
             Some(alert) = fail_rx.recv() => {
+                // Only failed bans and unbans come this way.
+                state.ban_failures += 1;
                 pipeline.add_alert(alert);
-                retry_after_error = !commit(&mut pipeline, executor.as_ref(), &fail_tx);
+                commit(&mut pipeline, executor.as_ref(), &fail_tx);
             }
             Some(item) = src_rx.recv() => {
                 pipeline.push(item);
@@ -268,8 +401,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                         Err(_) => break,
                     }
                 }
-                retry_after_error = !commit(&mut pipeline, executor.as_ref(), &fail_tx);
-                if retry_after_error {
+                if !commit(&mut pipeline, executor.as_ref(), &fail_tx) {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
@@ -279,14 +411,18 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                 if let Err(e) = pipeline.store().expire_bans(now) {
                     tracing::warn!(error = %e, "expiring bans in the store failed");
                 }
-                if retry_after_error || pipeline.pending() {
-                    retry_after_error = !commit(&mut pipeline, executor.as_ref(), &fail_tx);
-                }
+                // Retries a failed batch, and saves the counters once they are due after a
+                // burst that went quiet.
+                commit(&mut pipeline, executor.as_ref(), &fail_tx);
             }
         }
     }
     // Drain what the sources already handed over, then the final commit.
     server.abort();
+    state.delivery.stop();
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     drop(src_tx);
     while let Ok(item) = src_rx.try_recv() {
         pipeline.push(item);
@@ -294,7 +430,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     while let Ok(alert) = fail_rx.try_recv() {
         pipeline.add_alert(alert);
     }
-    if let Err(e) = pipeline.commit() {
+    if let Err(e) = pipeline.commit_final() {
         tracing::error!(error = %e, "final commit failed: the last lines will be read again");
     }
     let _ = std::fs::remove_file(control::socket_path(&opts.state_dir));
@@ -409,6 +545,7 @@ async fn control_command(
     pipeline: &mut Pipeline,
     executor: Option<&BanExecutor>,
     cfg: &AgentConfig,
+    state: &State,
     fail_tx: &mpsc::Sender<logward_core::Alert>,
 ) {
     let Command { request, reply } = cmd;
@@ -422,18 +559,102 @@ async fn control_command(
     match request {
         Request::Status => {
             let s = pipeline.stats();
+            let e = pipeline.engine().stats();
+            // Counter tables are the memory that grows with distinct addresses: show how
+            // full the fullest is against its bound, and how many keys a flood pushed out.
             let _ = reply.send(Response::ok(format!(
-                "running: {} lines, {} events, {} alerts, {} commits, bans {}",
+                "running: {} lines, {} events, {} alerts, {} commits, counter keys {} \
+                 (largest table {} of max {}), {} evicted, bans {}",
                 s.lines,
                 s.events,
                 s.alerts,
                 s.commits,
+                e.keys,
+                e.largest,
+                pipeline.engine().program().max_keys(),
+                e.evicted,
                 if executor.is_some() {
                     "enabled"
                 } else {
                     "disabled"
                 }
             )));
+        }
+        Request::Metrics => {
+            let bans_active = match executor {
+                Some(_) => pipeline.store().count_active_bans(now).ok(),
+                None => None,
+            };
+            let snap = metrics::Snapshot {
+                pipeline: pipeline.stats(),
+                engine: pipeline.engine().stats(),
+                ban_failures: state.ban_failures,
+                bans_active,
+                outbox: pipeline.store().outbox_counts().ok(),
+                delivery: Some(Arc::clone(&state.delivery.stats)),
+                sources: state.sources.iter().map(|r| r.entry.clone()).collect(),
+            };
+            let _ = reply.send(Response::ok(metrics::render(&snap)));
+        }
+        Request::OutboxList {
+            state: which,
+            limit,
+        } => {
+            let which = match which.as_deref().map(OutboxState::parse) {
+                None => None,
+                Some(Some(w)) => Some(w),
+                Some(None) => {
+                    let _ = reply.send(Response::error("state: pending, sent or failed"));
+                    return;
+                }
+            };
+            let rows = pipeline
+                .store()
+                .outbox_list(which, limit.unwrap_or(50).min(10_000));
+            let _ = reply.send(match rows {
+                Ok(rows) => Response {
+                    ok: true,
+                    outbox: rows
+                        .into_iter()
+                        .map(|o| OutboxRow {
+                            rule_id: serde_json::from_str::<serde_json::Value>(&o.alert_json)
+                                .ok()
+                                .and_then(|v| v.pointer("/rule/id")?.as_str().map(str::to_owned)),
+                            id: o.id,
+                            alert_id: o.alert_id,
+                            notifier: o.sink,
+                            state: o.state.as_str().to_owned(),
+                            attempts: o.attempts,
+                            next_attempt_at: o.next_attempt_at,
+                            last_error: o.last_error,
+                        })
+                        .collect(),
+                    ..Response::default()
+                },
+                Err(e) => Response::error(e.to_string()),
+            });
+        }
+        Request::OutboxRetry { notifier } => {
+            let r = pipeline.store().retry_failed(notifier.as_deref(), now);
+            let _ = reply.send(match r {
+                Ok(n) => {
+                    state.delivery.wake.notify_waiters();
+                    Response::ok(format!("{n} failed deliveries queued again"))
+                }
+                Err(e) => Response::error(e.to_string()),
+            });
+        }
+        Request::OutboxPurge { state: which } => {
+            let r = match OutboxState::parse(&which) {
+                Some(w @ (OutboxState::Sent | OutboxState::Failed)) => {
+                    pipeline.store().purge_outbox(w).map_err(|e| e.to_string())
+                }
+                _ => Err("purge takes sent or failed (pending rows are never purged)".to_owned()),
+            };
+            let _ = reply.send(match r {
+                Ok(n) => Response::ok(format!("{n} {which} rows deleted")),
+                Err(e) => Response::error(e),
+            });
         }
         Request::BansList => {
             let _ = reply.send(match pipeline.store().active_bans(now) {
@@ -502,9 +723,15 @@ fn finish(
     }
 }
 
-/// SIGHUP: the new config replaces the rules and output format when it loads; otherwise the
-/// running ones stay (each error logged). Sources and ban settings take a restart.
-fn reload(path: &Path, cfg: &mut AgentConfig, pipeline: &mut Pipeline, format: Option<Format>) {
+/// SIGHUP: the new config replaces the rules, output format and sources when it loads;
+/// otherwise the running ones stay (each error logged). Ban settings take a restart (the
+/// executor owns the table). Returns whether the new config loaded.
+fn reload(
+    path: &Path,
+    cfg: &mut AgentConfig,
+    pipeline: &mut Pipeline,
+    format: Option<Format>,
+) -> bool {
     match config::load(path) {
         Err(errors) => {
             for e in &errors.0 {
@@ -514,26 +741,95 @@ fn reload(path: &Path, cfg: &mut AgentConfig, pipeline: &mut Pipeline, format: O
                 errors = errors.0.len(),
                 "SIGHUP: the new config is invalid; keeping the running config and rules"
             );
+            false
         }
         Ok(l) => {
-            if l.config.sources != cfg.sources {
-                tracing::warn!("SIGHUP: the sources changed; they take effect at the next restart");
-            }
             if l.config.bans != cfg.bans {
                 tracing::warn!(
                     "SIGHUP: the ban settings changed; they take effect at the next restart"
+                );
+            }
+            if l.config.metrics != cfg.metrics {
+                tracing::warn!(
+                    "SIGHUP: the metrics settings changed; they take effect at the next restart"
                 );
             }
             pipeline.replace_engine(Engine::new(l.program));
             pipeline
                 .printer()
                 .set_format(format.unwrap_or(l.config.output.format));
-            let sources = std::mem::take(&mut cfg.sources);
             let bans = cfg.bans.clone();
+            let metrics = cfg.metrics.clone();
             *cfg = l.config;
-            cfg.sources = sources;
             cfg.bans = bans;
+            cfg.metrics = metrics;
             tracing::info!("SIGHUP: config and rules reloaded");
+            true
+        }
+    }
+}
+
+/// Where a restarted source sends, and how a commit carries out its effects.
+#[derive(Debug, Clone, Copy)]
+struct Link<'a> {
+    src_tx: &'a mpsc::Sender<SourceItem>,
+    executor: Option<&'a BanExecutor>,
+    fail_tx: &'a mpsc::Sender<logward_core::Alert>,
+}
+
+/// Makes the running sources those of `cfg`: unchanged ones go on untouched; removed or
+/// changed ones are stopped, what they already queued is processed and committed, and only
+/// then are new or changed ones started from the store's checkpoints — so a source that
+/// restarts under the same id resumes exactly where its last line was committed.
+async fn restart_sources(
+    cfg: &AgentConfig,
+    state: &mut State,
+    pipeline: &mut Pipeline,
+    src_rx: &mut mpsc::Receiver<SourceItem>,
+    link: Link<'_>,
+) {
+    let (keep, stop): (Vec<_>, Vec<_>) = std::mem::take(&mut state.sources)
+        .into_iter()
+        .partition(|r| cfg.sources.iter().any(|s| s.config == r.config));
+    state.sources = keep;
+    let missing = |state: &State| {
+        cfg.sources
+            .iter()
+            .filter(|s| !state.sources.iter().any(|r| r.config == s.config))
+            .count()
+    };
+    if stop.is_empty() && missing(state) == 0 {
+        return;
+    }
+    for r in stop {
+        r.task.abort();
+        let _ = r.task.await; // cancelled: it sends nothing more
+        tracing::info!(source = %r.entry.id, "SIGHUP: source stopped");
+    }
+    while let Ok(item) = src_rx.try_recv() {
+        pipeline.push(item);
+    }
+    if !commit(pipeline, link.executor, link.fail_tx) {
+        tracing::error!("SIGHUP: new sources not started (the store commit failed)");
+        return;
+    }
+    let checkpoints = match pipeline.store().checkpoints() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: cannot read checkpoints; new sources not started");
+            return;
+        }
+    };
+    for s in &cfg.sources {
+        if state.sources.iter().any(|r| r.config == s.config) {
+            continue;
+        }
+        match start_source(&s.config, &checkpoints, link.src_tx.clone()) {
+            Ok(r) => {
+                tracing::info!(source = %r.entry.id, r#type = r.entry.kind, "SIGHUP: source started");
+                state.sources.push(r);
+            }
+            Err(e) => tracing::error!(source = %s.config.id(), origin = %s.origin, "{e}"),
         }
     }
 }

@@ -8,17 +8,25 @@
 //! firewall. The daemon commits whenever the channel is momentarily empty or `max_batch`
 //! items were pushed: a quiet host commits each line at once (latency), a busy one folds
 //! thousands of lines into a transaction (throughput).
+//!
+//! The engine's counters and ban book are saved (a [`CounterSnapshot`]) with the checkpoints
+//! of the commit they belong to, at most every [`SNAPSHOT_EVERY`] and at a clean stop, and
+//! loaded at start: windows and ban escalation survive restarts. After a crash the counters
+//! come back as of the last snapshot while the checkpoints are newer, so up to
+//! `SNAPSHOT_EVERY` of hits are missing from the windows (never counted twice).
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use logward_core::{Alert, Clock, Event, Severity, SystemClock, Timestamp};
 use logward_engine::{Engine, LogLevel, Output};
+use logward_notify::route::Router;
 use logward_parse::{LineDecoder, YearResolver, YearRule, Zone};
 use logward_store::{
-    BanChange, Batch, NewAlert, NewBan, ReportEntry, ReportSection, SqliteStore, Store, StoreError,
-    UnixTime,
+    BanChange, Batch, CounterSnapshot, NewAlert, NewBan, NewOutbox, ReportEntry, ReportSection,
+    SqliteStore, Store, StoreError, UnixTime,
 };
 
 use crate::ban::{Ban, BanTarget};
@@ -161,7 +169,20 @@ pub struct Pipeline {
     stats: PipelineStats,
     /// Year reference for BSD syslog lines: now, refreshed by [`Pipeline::tick`].
     reference: Timestamp,
+    /// When the engine state was last added to a commit, and the event count then.
+    snapshot_at: Instant,
+    snapshot_events: u64,
+    /// Which notifiers get each alert (an outbox row per notifier, in the alert's batch).
+    router: Router,
+    /// Told after a commit that queued deliveries.
+    wake: Arc<tokio::sync::Notify>,
 }
+
+/// How often the engine's counters are saved with a commit (when events came in).
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
+
+/// The store's name for the engine state.
+const ENGINE_STATE: &str = "engine";
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,7 +211,58 @@ impl Pipeline {
             printer,
             stats: PipelineStats::default(),
             reference: SystemClock.now(),
+            snapshot_at: Instant::now(),
+            snapshot_events: 0,
+            router: Router::default(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Routes alerts to notifiers from now on; `wake` is notified when deliveries are queued.
+    pub fn set_router(&mut self, router: Router, wake: Arc<tokio::sync::Notify>) {
+        self.router = router;
+        self.wake = wake;
+    }
+
+    /// Loads the engine state of the last run, if any. A snapshot that does not load is
+    /// logged and the counters start empty (never a reason not to start).
+    pub fn restore_engine_state(&mut self) {
+        let saved = match self.store.load_counters(ENGINE_STATE) {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the saved counters; starting empty");
+                return;
+            }
+        };
+        match self.engine.restore(&saved.data, SystemClock.now()) {
+            Ok(r) => tracing::info!(
+                counters = r.counters,
+                keys = r.keys,
+                ban_records = r.bans,
+                saved_at = saved.saved_at,
+                "counters restored"
+            ),
+            Err(e) => tracing::warn!(error = %e, "the saved counters do not load; starting empty"),
+        }
+    }
+
+    /// Adds the engine state to the open batch when it is due (or `force`d) and changed.
+    fn add_snapshot(&mut self, force: bool) {
+        let events = self.stats.events;
+        if events == self.snapshot_events || (!force && self.snapshot_at.elapsed() < SNAPSHOT_EVERY)
+        {
+            return;
+        }
+        let now = SystemClock.now();
+        self.batch.counters.clear();
+        self.batch.counters.push(CounterSnapshot {
+            name: ENGINE_STATE.into(),
+            data: self.engine.snapshot(now),
+            saved_at: now.unix,
+        });
+        self.snapshot_at = Instant::now();
+        self.snapshot_events = events;
     }
 
     pub fn store(&mut self) -> &mut SqliteStore {
@@ -209,8 +281,18 @@ impl Pipeline {
         self.bans_enabled
     }
 
-    /// Replaces the rules (a reload). Counter windows start again empty.
-    pub fn replace_engine(&mut self, engine: Engine) {
+    /// Replaces the rules (a reload). Counters the new rules still name keep their state.
+    pub fn replace_engine(&mut self, mut engine: Engine) {
+        let now = SystemClock.now();
+        match engine.restore(&self.engine.snapshot(now), now) {
+            Ok(r) => tracing::info!(
+                kept = r.counters,
+                dropped = r.dropped,
+                keys = r.keys,
+                "counters carried over to the new rules"
+            ),
+            Err(e) => tracing::error!(error = %e, "counters not carried over"),
+        }
         self.engine = engine;
     }
 
@@ -337,7 +419,16 @@ impl Pipeline {
     /// Adds an alert to the open batch (stored at the next commit, then printed).
     pub fn add_alert(&mut self, a: Alert) {
         self.stats.alerts += 1;
-        self.batch.alerts.push(NewAlert::from_alert(&a, now_unix()));
+        let now = now_unix();
+        let index = self.batch.alerts.len();
+        self.batch.alerts.push(NewAlert::from_alert(&a, now));
+        for sink in self.router.notifiers(&a) {
+            self.batch.outbox.push(NewOutbox {
+                alert: index,
+                sink: sink.to_owned(),
+                next_attempt_at: now,
+            });
+        }
         self.alerts.push(a);
     }
 
@@ -355,13 +446,9 @@ impl Pipeline {
             Ok(t) => t,
             Err(e) => return Some(e.to_string()),
         };
-        let stored = match logward_store::BanTarget::parse(&target.to_string()) {
-            Ok(t) => t,
-            Err(e) => return Some(e.to_string()),
-        };
         self.stats.bans += 1;
         self.batch.bans.push(BanChange::Add(NewBan {
-            target: stored,
+            target,
             reason: reason.to_owned(),
             rule_id,
             created_at: now,
@@ -379,14 +466,7 @@ impl Pipeline {
             Ok(t) => t,
             Err(e) => return Some(e.to_string()),
         };
-        let stored = match logward_store::BanTarget::parse(&target.to_string()) {
-            Ok(t) => t,
-            Err(e) => return Some(e.to_string()),
-        };
-        self.batch.bans.push(BanChange::Remove {
-            target: stored,
-            at: now,
-        });
+        self.batch.bans.push(BanChange::Remove { target, at: now });
         self.effects.unbans.push(target);
         None
     }
@@ -395,6 +475,16 @@ impl Pipeline {
     /// and programs to carry out now that they are recorded. On a store error the batch stays
     /// open (nothing printed, nothing applied) and the next commit retries it whole.
     pub fn commit(&mut self) -> Result<Effects, StoreError> {
+        self.commit_inner(false)
+    }
+
+    /// The last commit before stopping: saves the engine state whatever its age.
+    pub fn commit_final(&mut self) -> Result<Effects, StoreError> {
+        self.commit_inner(true)
+    }
+
+    fn commit_inner(&mut self, force_snapshot: bool) -> Result<Effects, StoreError> {
+        self.add_snapshot(force_snapshot);
         if self.batch.is_empty() && self.alerts.is_empty() {
             return Ok(std::mem::take(&mut self.effects));
         }
@@ -403,6 +493,9 @@ impl Pipeline {
             return Err(e);
         }
         self.stats.commits += 1;
+        if !self.batch.outbox.is_empty() {
+            self.wake.notify_waiters();
+        }
         self.batch.clear();
         let now = SystemClock.now();
         for a in self.alerts.drain(..) {

@@ -539,6 +539,87 @@ async fn restart_after_rename_rotation_while_stopped() {
     r.stop().await;
 }
 
+/// Two `create` rotations while stopped (logrotate without compression): the checkpoint's
+/// file is now `auth.log.2`, the file after it `auth.log.1`; an older `auth.log.3` is left
+/// alone. Every line exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_after_two_rotations_while_stopped() {
+    let dir = TempDir::new("restart-rotated-twice");
+    let p = dir.join("auth.log");
+    append(&dir.join("auth.log.1"), "old 1\nold 2\n");
+    append_lines(&p, 0..100);
+    let mut r = start(config(&p, StartAt::Beginning), None).await;
+    let first = r.recv(40).await;
+    r.stop().await;
+    let cp = first.last().expect("items").cp.clone();
+    // While stopped: the tail of the checkpoint's file (ending in a partial line), two
+    // rotations shifting the older files up, lines in each new file.
+    append_lines(&p, 100..120);
+    append(&p, "line 120");
+    fs::rename(dir.join("auth.log.1"), dir.join("auth.log.2")).expect("rotate .1");
+    fs::rename(&p, dir.join("auth.log.1")).expect("rotate");
+    append_lines(&p, 121..150);
+    fs::rename(dir.join("auth.log.2"), dir.join("auth.log.3")).expect("rotate .2");
+    fs::rename(dir.join("auth.log.1"), dir.join("auth.log.2")).expect("rotate .1");
+    fs::rename(&p, dir.join("auth.log.1")).expect("rotate");
+    append_lines(&p, 150..170);
+    let mut r = start(config(&p, StartAt::End), Some(cp)).await;
+    let rest = r.recv(130).await;
+    r.quiet(Duration::from_millis(300)).await;
+    let all: Vec<Got> = first.into_iter().chain(rest).collect();
+    assert_eq!(texts(&all), numbered(0..170));
+    check_checkpoints(&all);
+    assert_eq!(r.stats.snapshot().rotations, 2);
+    // Lines appended to the current file afterwards follow.
+    append_lines(&p, 170..171);
+    assert_eq!(texts(&r.recv(1).await), numbered(170..171));
+    r.stop().await;
+}
+
+/// Two `dateext` rotations with `delaycompress` while stopped: the checkpoint's file is now
+/// compressed (its tail cannot be read: lost, with a warning), the file after it is plain
+/// and read in full, then the current file; an older plain rotation written before the
+/// checkpoint is left alone. (The new file at the path may get the compressed file's freed
+/// inode, which looks like a truncation: both cases must end the same.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_after_two_rotations_one_compressed() {
+    let dir = TempDir::new("restart-rotated-compressed");
+    let p = dir.join("auth.log");
+    let older = dir.join("auth.log-20261120");
+    append(&older, "old 1\nold 2\n");
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    File::options()
+        .write(true)
+        .open(&older)
+        .expect("open the older rotation")
+        .set_modified(hour_ago)
+        .expect("date the older rotation");
+    append_lines(&p, 0..100);
+    let mut r = start(config(&p, StartAt::Beginning), None).await;
+    let first = r.recv(40).await;
+    r.stop().await;
+    let cp = first.last().expect("items").cp.clone();
+    append_lines(&p, 100..120);
+    let day1 = dir.join("auth.log-20261121");
+    fs::rename(&p, &day1).expect("rotate");
+    append_lines(&p, 120..150);
+    fs::rename(&p, dir.join("auth.log-20261122")).expect("rotate");
+    // delaycompress: the previous rotation is compressed at the second one.
+    let gz = std::process::Command::new("gzip")
+        .arg(&day1)
+        .status()
+        .expect("run gzip");
+    assert!(gz.success(), "gzip failed");
+    assert!(dir.join("auth.log-20261121.gz").exists());
+    append_lines(&p, 150..170);
+    let mut r = start(config(&p, StartAt::End), Some(cp)).await;
+    let rest = r.recv(50).await;
+    r.quiet(Duration::from_millis(300)).await;
+    assert_eq!(texts(&rest), numbered(120..170));
+    check_checkpoints(&rest);
+    r.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_after_copytruncate_or_rewrite_while_stopped() {
     let dir = TempDir::new("restart-truncated");

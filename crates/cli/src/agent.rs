@@ -76,6 +76,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 }
 
 #[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// The running daemon's state directory.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Sends one request without arguments to the daemon and prints its answer.
+pub fn ask(args: DaemonArgs, req: Request) -> anyhow::Result<i32> {
+    let dir = state_dir(args.state_dir);
+    let resp = runtime()?.block_on(control::request(&dir, &req, Duration::from_secs(30)))?;
+    if !resp.ok {
+        eprintln!("logward: {}", resp.error.unwrap_or_else(|| "failed".into()));
+        return Ok(1);
+    }
+    let text = resp.message.unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
 pub struct BansArgs {
     /// The running daemon's state directory.
     #[arg(long, value_name = "DIR", global = true)]

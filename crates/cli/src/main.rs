@@ -2,6 +2,8 @@
 
 mod agent;
 mod check;
+mod notify;
+mod report;
 mod scan;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,18 @@ enum Command {
     Bans(agent::BansArgs),
     /// Decode one line and show what the rules would do with it.
     TestLine(agent::TestLineArgs),
+    /// Whether the daemon runs, with its main counts.
+    Status(agent::DaemonArgs),
+    /// Send a test alert through a configured notifier.
+    Notify(notify::NotifyArgs),
+    /// The daemon's alert deliveries: list, retry failed ones, purge.
+    Outbox(notify::OutboxArgs),
+    /// The daemon's metrics in the Prometheus text format (for node_exporter's textfile
+    /// collector, or a look by hand; `metrics.listen` serves them over HTTP).
+    Metrics(agent::DaemonArgs),
+    /// Print the daily report (WARN, INFO, OTHER) of the last --since now, from the state
+    /// store.
+    Report(report::ReportArgs),
 }
 
 fn main() {
@@ -45,6 +59,11 @@ fn main() {
         Command::Run(args) => agent::run(args),
         Command::Bans(args) => agent::bans(args),
         Command::TestLine(args) => agent::test_line(args),
+        Command::Notify(args) => notify::run(args),
+        Command::Outbox(args) => notify::outbox(args),
+        Command::Status(args) => agent::ask(args, logward_agent::control::Request::Status),
+        Command::Metrics(args) => agent::ask(args, logward_agent::control::Request::Metrics),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,5 +1,6 @@
 //! `logward run` end to end: the real binary on a temp auth.log and state directory.
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and `kill`
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -199,6 +200,187 @@ fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
     dm.signal("TERM");
     assert_eq!(dm.wait(Duration::from_secs(5)), Some(0));
     assert!(!state.join("control.sock").exists());
+}
+
+#[test]
+fn counters_survive_a_restart_and_a_reload() {
+    let (d, log, cfg, state) = setup();
+    let mut dm = Daemon::start(&cfg, &state, d.path());
+    append(&log, &failures("203.0.113.20", 3));
+    assert!(dm.alert(Duration::from_millis(500)).is_none());
+    dm.signal("TERM");
+    assert_eq!(dm.wait(Duration::from_secs(5)), Some(0));
+    drop(dm);
+
+    // Two more after the restart make five in the window.
+    let mut dm = Daemon::start(&cfg, &state, d.path());
+    assert!(dm.log().contains("counters restored"), "{}", dm.log());
+    append(&log, &failures("203.0.113.20", 2));
+    let a = dm
+        .alert(Duration::from_secs(2))
+        .expect("the fifth failure, after a restart, alerts");
+    assert!(
+        a.contains("ssh-bruteforce") && a.contains("203.0.113.20"),
+        "{a}"
+    );
+
+    // The same across a reload of a (valid) config.
+    append(&log, &failures("198.51.100.21", 3));
+    std::thread::sleep(Duration::from_millis(300));
+    dm.signal("HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(dm.log().contains("counters carried over"), "{}", dm.log());
+    append(&log, &failures("198.51.100.21", 2));
+    let a = dm
+        .alert(Duration::from_secs(2))
+        .expect("the fifth failure, after a reload, alerts");
+    assert!(a.contains("198.51.100.21"), "{a}");
+    dm.signal("TERM");
+    assert_eq!(dm.wait(Duration::from_secs(5)), Some(0));
+}
+
+#[test]
+fn sighup_starts_stops_and_restarts_sources_without_loss_or_repeat() {
+    let (d, a_log, cfg, state) = setup();
+    let b_log = d.path().join("secure");
+    let source = |p: &Path, at: &str| {
+        format!(
+            "  - {{type: file, path: {}, start_at: {at}}}\n",
+            p.display()
+        )
+    };
+    let mut dm = Daemon::start(&cfg, &state, d.path());
+    append(&a_log, &failures("203.0.113.40", 5));
+    assert!(dm
+        .alert(Duration::from_secs(2))
+        .expect("A alerts")
+        .contains("203.0.113.40"));
+
+    // A second file joins at a reload; the first goes on untouched.
+    std::fs::write(&b_log, "").unwrap();
+    append(&b_log, &failures("203.0.113.41", 5));
+    let two = format!(
+        "sources:\n{}{}",
+        source(&a_log, "beginning"),
+        source(&b_log, "beginning")
+    );
+    std::fs::write(&cfg, two).unwrap();
+    dm.signal("HUP");
+    let a = dm
+        .alert(Duration::from_secs(3))
+        .expect("the new source's alert");
+    assert!(a.contains("203.0.113.41"), "{a}");
+    assert!(
+        dm.alert(Duration::from_millis(500)).is_none(),
+        "a repeated alert"
+    );
+
+    // The first is dropped; the second's settings change, so it restarts from its checkpoint.
+    std::fs::write(&cfg, format!("sources:\n{}", source(&b_log, "end"))).unwrap();
+    dm.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(dm.log().contains("SIGHUP: source stopped"), "{}", dm.log());
+    append(&a_log, &failures("203.0.113.42", 5));
+    append(&b_log, &failures("203.0.113.43", 5));
+    let a = dm
+        .alert(Duration::from_secs(3))
+        .expect("the restarted source's alert");
+    assert!(a.contains("203.0.113.43"), "{a}");
+    assert!(
+        dm.alert(Duration::from_millis(700)).is_none(),
+        "an alert from the dropped source or a repeat"
+    );
+    dm.signal("TERM");
+    assert_eq!(dm.wait(Duration::from_secs(5)), Some(0));
+}
+
+fn metrics(state: &Path) -> String {
+    let o = Command::new(BIN)
+        .args(["metrics", "--state-dir"])
+        .arg(state)
+        .output()
+        .expect("logward metrics");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf-8")
+}
+
+fn http_get(addr: &str, request: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
+}
+
+#[test]
+fn metrics_count_alerts_sources_and_failed_bans() {
+    let (d, log, cfg, state) = setup();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    // `false` stands in for an nft that refuses everything: no firewall is touched.
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
+             bans: {{enabled: true, nft: [\"false\"]}}\nmetrics: {{listen: \"{addr}\"}}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let dm = Daemon::start(&cfg, &state, d.path());
+    append(&log, &failures("203.0.113.30", 5));
+    let mut rules = Vec::new();
+    while let Some(a) = dm.alert(Duration::from_secs(2)) {
+        rules.push(a);
+        if rules.iter().filter(|a| a.contains("ban-failed")).count() >= 2 {
+            break;
+        }
+    }
+    assert!(
+        rules.iter().any(|a| a.contains("ssh-bruteforce")),
+        "{rules:?}"
+    );
+    // One failure setting the table up at start, one for the brute forcer's ban.
+    assert_eq!(
+        rules.iter().filter(|a| a.contains("ban-failed")).count(),
+        2,
+        "{rules:?}\n{}",
+        dm.log()
+    );
+    let m = metrics(&state);
+    for want in [
+        "logward_lines_total 5\n",
+        "logward_ban_failures_total 2\n",
+        "logward_bans_total 1\n",
+        "logward_bans_active 1\n",
+        "# TYPE logward_counter_evictions_total counter\n",
+    ] {
+        assert!(m.contains(want), "{want:?} missing from\n{m}");
+    }
+    assert!(m.contains("logward_alerts_total 3\n"), "{m}");
+    let source = format!(
+        "logward_source_lines_total{{source=\"{}\",type=\"file\"}} 5",
+        log.display()
+    );
+    assert!(m.contains(&source), "{source} missing from\n{m}");
+
+    // The same over HTTP; anything else is refused.
+    let r = http_get(&addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+    assert!(r.contains("text/plain; version=0.0.4"), "{r}");
+    assert!(r.contains("logward_ban_failures_total 2\n"), "{r}");
+    assert!(http_get(&addr, "GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
+    assert!(http_get(&addr, "POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
+    let huge = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000));
+    assert!(http_get(&addr, &huge).starts_with("HTTP/1.1 431"));
+    // Still serving after the bad requests.
+    assert!(http_get(&addr, "GET /metrics HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 200"));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! [`Event::into_owned`] makes an `Event<'static>` for stages that keep events.
 
 pub mod alert;
+pub mod ban;
 pub mod clock;
 pub mod event;
 pub mod field;
@@ -13,6 +14,7 @@ pub mod time;
 pub mod vocab;
 
 pub use alert::{write_alert, Alert, Severity};
+pub use ban::{BanTarget, Family, InvalidTarget};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{parse_ip, Event};
 pub use field::Field;

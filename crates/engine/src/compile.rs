@@ -133,17 +133,23 @@ pub(crate) enum Act {
     Raise {
         counter: usize,
         key: Vec<Src>,
+        /// The key's [`Program::keys`] slot (keys of event fields only).
+        key_id: Option<usize>,
         distinct: Option<Src>,
+        /// The distinct field's slot, as a one-field key.
+        distinct_id: Option<usize>,
         save: Option<usize>,
     },
     Get {
         counter: usize,
         key: Vec<Src>,
+        key_id: Option<usize>,
         save: usize,
     },
     Reset {
         counter: usize,
         key: Vec<Src>,
+        key_id: Option<usize>,
         grace: i64,
     },
     Alert {
@@ -218,7 +224,24 @@ pub struct Program {
     /// those whose leading filters (before any jump or side effect) do not rule the
     /// action out. Skipping the others is what their failing first filter would do.
     pub(crate) by_action: Vec<Vec<usize>>,
+    /// Per [`event_slot`] (action, outcome, dataset): the top-level chains that can do
+    /// anything for such an event, each with how many of its leading filters are known to
+    /// pass (pure tests of those three fields, before any jump or side effect). Most
+    /// events no rule is about then cost one lookup (untraced runs only: a trace shows
+    /// every step).
+    pub(crate) dispatch: Vec<Vec<(usize, usize)>>,
+    /// The template context's fixed fields: path, first segment, field.
+    pub(crate) ctx_fields: Vec<(&'static str, &'static str, Field)>,
+    /// Per template name: the top-level context names it reads, `None` for all of them
+    /// (a template that can reach names the static analysis does not see).
+    pub(crate) ctx_needs: HashMap<String, Option<Vec<String>>>,
+    /// Per template name, for templates that only print fields (`{{ a.b }}`,
+    /// `{{ a or b }}`): the same text, written without minijinja.
+    pub(crate) plain: HashMap<String, Vec<Seg>>,
     pub(crate) vars: Vec<String>,
+    /// How many distinct counter keys (and distinct fields) of event fields only the
+    /// program uses: the engine builds and hashes each at most once per event.
+    pub(crate) keys: usize,
     pub(crate) counters: Vec<CounterSpec>,
     pub(crate) max_keys: usize,
     pub(crate) max_hits: usize,
@@ -261,6 +284,11 @@ impl Program {
     /// The top-level chains (those no `then:`/`else:` names), in the order they run.
     pub fn top_level(&self) -> impl Iterator<Item = &str> {
         self.top.iter().map(|&c| self.chains[c].name.as_str())
+    }
+
+    /// Most keys one counter table holds (`counters.max_keys`).
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
     }
 
     /// The counters' names, in the order they are first raised.
@@ -703,13 +731,17 @@ impl<'s> Compiler<'s> {
                             (Some(key), None, Some(counter)) => Some(Act::Raise {
                                 counter,
                                 key,
+                                key_id: None,
                                 distinct: None,
+                                distinct_id: None,
                                 save,
                             }),
                             (Some(key), Some(Some(d)), Some(counter)) => Some(Act::Raise {
                                 counter,
                                 key,
+                                key_id: None,
                                 distinct: Some(d),
+                                distinct_id: None,
                                 save,
                             }),
                             _ => None,
@@ -722,9 +754,12 @@ impl<'s> Compiler<'s> {
                         let c = self.known_counter(at, counter);
                         let save = self.vars.iter().position(|v| v == save);
                         action(match (keys, c, save) {
-                            (Some(key), Some(counter), Some(save)) => {
-                                Some(Act::Get { counter, key, save })
-                            }
+                            (Some(key), Some(counter), Some(save)) => Some(Act::Get {
+                                counter,
+                                key,
+                                key_id: None,
+                                save,
+                            }),
                             _ => None,
                         })
                     }
@@ -744,6 +779,7 @@ impl<'s> Compiler<'s> {
                             (Some(key), Some(counter), Some(grace)) => Some(Act::Reset {
                                 counter,
                                 key,
+                                key_id: None,
                                 grace,
                             }),
                             _ => None,
@@ -915,6 +951,7 @@ impl<'s> Compiler<'s> {
             self.errors.dedup();
             return Err(ConfigErrors(self.errors));
         }
+        let keys = intern_keys(&mut compiled);
         let top: Vec<usize> = (0..compiled.len()).filter(|&i| !referenced[i]).collect();
         let masks: Vec<u64> = top
             .iter()
@@ -929,11 +966,41 @@ impl<'s> Compiler<'s> {
                     .collect()
             })
             .collect();
+        let dispatch = (0..SLOTS)
+            .map(|slot| {
+                top.iter()
+                    .filter_map(|&c| Some((c, known_passes(&compiled[c], slot)?)))
+                    .collect()
+            })
+            .collect();
+        let ctx_fields: Vec<(&'static str, &'static str, Field)> = Field::all_paths()
+            .filter_map(|p| Some((p, p.split('.').next()?, Field::parse(p)?)))
+            .collect();
+        let plain = (0..self.templates)
+            .filter_map(|i| {
+                let name = format!("t{i}");
+                let t = self.env.get_template(&name).ok()?;
+                let segs = plain_template(t.source(), &ctx_fields, &self.vars)?;
+                Some((name, segs))
+            })
+            .collect();
+        let ctx_needs = (0..self.templates)
+            .filter_map(|i| {
+                let name = format!("t{i}");
+                let t = self.env.get_template(&name).ok()?;
+                Some((name, context_needs(&t, &self.vars)))
+            })
+            .collect();
         Ok(Program {
             chains: compiled,
             top,
             by_action,
+            dispatch,
+            ctx_fields,
+            ctx_needs,
+            plain,
             vars: self.vars,
+            keys,
             counters: self.counters,
             max_keys: file.counters.max_keys,
             max_hits: file.counters.max_hits,
@@ -1051,8 +1118,162 @@ impl<'s> Compiler<'s> {
 
 /// The bit of an event's action in action masks (`None` counts as `unknown`).
 pub(crate) fn action_bit(a: Option<Action>) -> usize {
-    let a = a.unwrap_or(Action::Unknown);
-    Action::ALL.iter().position(|x| *x == a).unwrap_or(0)
+    // `Action::ALL` lists the variants in declaration order.
+    a.unwrap_or(Action::Unknown) as usize
+}
+
+const DATASETS: usize = Dataset::ALL.len() + 1;
+const OUTCOMES: usize = Outcome::ALL.len();
+/// How many (action, outcome, dataset) combinations [`event_slot`] tells apart.
+const SLOTS: usize = Action::ALL.len() * OUTCOMES * DATASETS;
+
+/// The index of an event's (action, outcome, dataset) in [`Program::dispatch`].
+#[inline]
+pub(crate) fn event_slot(a: Option<Action>, o: Outcome, d: Option<Dataset>) -> usize {
+    // `Outcome::ALL` and `Dataset::ALL` list the variants in declaration order; no
+    // dataset takes the last place.
+    let d = d.map_or(DATASETS - 1, |d| d as usize);
+    (action_bit(a) * OUTCOMES + o as usize) * DATASETS + d
+}
+
+/// For an event of `slot`: `None` when one of the chain's leading pure filters (jump-free
+/// tests of event.action, event.outcome or event.dataset) fails it, else how many of them
+/// pass before the first other step.
+fn known_passes(chain: &Chain, slot: usize) -> Option<usize> {
+    let d = slot % DATASETS;
+    let o = Outcome::ALL[slot / DATASETS % OUTCOMES];
+    let a = Action::ALL[slot / DATASETS / OUTCOMES];
+    let d = Dataset::ALL.get(d).copied();
+    let mut n = 0;
+    for op in &chain.ops {
+        let Op::Filter {
+            test,
+            not,
+            then: None,
+            otherwise: None,
+        } = op
+        else {
+            break;
+        };
+        let pass = match test {
+            Test::ActionIs(x) => a == *x,
+            Test::ActionIn(m) => m & (1 << action_bit(Some(a))) != 0,
+            Test::OutcomeIs(x) => o == *x,
+            Test::DatasetIs(x) => d == Some(*x),
+            _ => break,
+        };
+        if pass == *not {
+            return None;
+        }
+        n += 1;
+    }
+    Some(n)
+}
+
+/// A value a plain template prints, as the template context holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ref {
+    Field(Field),
+    Var(usize),
+    Now,
+    SyslogSeverity,
+}
+
+/// A piece of a plain template.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Seg {
+    Text(String),
+    /// `{{ a or b or c }}`: the first of them that is not empty, else the last.
+    Print(Vec<Ref>),
+}
+
+/// A template made only of text and `{{ path }}` / `{{ path or path … }}`, each path a
+/// field the context holds as text — `None` for anything else (minijinja renders those).
+/// Whether a field is there is only known per event: the engine falls back to minijinja
+/// when one it needs is missing (an undefined value's attribute is an error there).
+fn plain_template(
+    src: &str,
+    fields: &[(&'static str, &'static str, Field)],
+    vars: &[String],
+) -> Option<Vec<Seg>> {
+    const KEYWORDS: [&str; 12] = [
+        "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if",
+    ];
+    // minijinja drops one trailing newline; comments, blocks and whitespace control, and
+    // any brace in the text, are left to it.
+    if src.ends_with(['\n', '\r']) || src.contains("{%") || src.contains("{#") {
+        return None;
+    }
+    let text = |t: &str| (!t.contains(['{', '}'])).then(|| Seg::Text(t.to_owned()));
+    let resolve = |path: &str| -> Option<Ref> {
+        let ident = |p: &str| {
+            let mut b = p.bytes();
+            b.next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+                && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        };
+        if !path.split('.').all(ident) || KEYWORDS.contains(&path) || path == "else" {
+            return None;
+        }
+        // The context sets `now` and `syslog_severity` after the saved fields.
+        if path == "now" {
+            return Some(Ref::Now);
+        }
+        if path == "syslog_severity" {
+            return (!vars.iter().any(|v| v == path)).then_some(Ref::SyslogSeverity);
+        }
+        if let Some(i) = vars.iter().position(|v| v == path) {
+            return Some(Ref::Var(i));
+        }
+        fields
+            .iter()
+            .find(|(p, _, _)| *p == path)
+            .map(|(_, _, f)| Ref::Field(f.clone()))
+    };
+    let mut segs = Vec::new();
+    let mut rest = src;
+    while let Some(i) = rest.find("{{") {
+        if i > 0 {
+            segs.push(text(&rest[..i])?);
+        }
+        let after = &rest[i + 2..];
+        let j = after.find("}}")?;
+        let mut alts = Vec::new();
+        for (k, tok) in after[..j].split_ascii_whitespace().enumerate() {
+            match (k % 2, tok) {
+                (0, path) => alts.push(resolve(path)?),
+                (_, "or") => {}
+                _ => return None,
+            }
+        }
+        // Empty, or ending on `or`.
+        if alts.is_empty() || after[..j].split_ascii_whitespace().count() % 2 == 0 {
+            return None;
+        }
+        segs.push(Seg::Print(alts));
+        rest = &after[j + 2..];
+    }
+    if !rest.is_empty() {
+        segs.push(text(rest)?);
+    }
+    Some(segs)
+}
+
+/// The top-level context names a template reads, or `None` when it may read names the
+/// static analysis cannot see (other templates, a global function): it then gets them all.
+fn context_needs(t: &minijinja::Template<'_, '_>, vars: &[String]) -> Option<Vec<String>> {
+    let src = t.source();
+    if ["include", "import", "extends"]
+        .iter()
+        .any(|w| src.contains(w))
+    {
+        return None;
+    }
+    let names: Vec<String> = t.undeclared_variables(false).into_iter().collect();
+    let known = |n: &str| {
+        reserved_top(n) || vars.iter().any(|v| v == n) || n == "now" || n == "syslog_severity"
+    };
+    names.iter().all(|n| known(n)).then_some(names)
 }
 
 /// The actions a chain's leading filters let through: the pure, jump-free filters at its
@@ -1077,6 +1298,48 @@ fn admitted_actions(chain: &Chain) -> u64 {
         }
     }
     mask
+}
+
+/// Numbers the counter keys made of event fields only (a distinct field counts as a
+/// one-field key: its encoding is the same); returns how many there are.
+fn intern_keys(chains: &mut [Chain]) -> usize {
+    let mut seen: Vec<Vec<Src>> = Vec::new();
+    let mut id = |srcs: &[Src]| {
+        if !srcs.iter().all(|s| matches!(s, Src::Event(_))) {
+            return None;
+        }
+        Some(match seen.iter().position(|k| k.as_slice() == srcs) {
+            Some(i) => i,
+            None => {
+                seen.push(srcs.to_vec());
+                seen.len() - 1
+            }
+        })
+    };
+    for op in chains.iter_mut().flat_map(|c| c.ops.iter_mut()) {
+        match op {
+            Op::Action {
+                act:
+                    Act::Raise {
+                        key,
+                        key_id,
+                        distinct,
+                        distinct_id,
+                        ..
+                    },
+                ..
+            } => {
+                *key_id = id(key);
+                *distinct_id = distinct.as_ref().and_then(|d| id(std::slice::from_ref(d)));
+            }
+            Op::Action {
+                act: Act::Get { key, key_id, .. } | Act::Reset { key, key_id, .. },
+                ..
+            } => *key_id = id(key),
+            _ => {}
+        }
+    }
+    seen.len()
 }
 
 /// A chain on a cycle of the jump graph, if any.

@@ -9,13 +9,16 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use logward_core::field::Value;
-use logward_core::{Alert, Clock, Event, Field, Severity, Timestamp};
+use logward_core::{Alert, Clock, Event, Severity, Timestamp};
 
-use crate::compile::{action_bit, Act, Cmp, LogLevel, Op, Program, Src, Test};
-use crate::counter::{Counter, Millis};
+use crate::compile::{
+    action_bit, event_slot, Act, Cmp, LogLevel, Op, Program, Ref, Seg, Src, Test,
+};
+use crate::counter::{Counter, Keyed, Millis};
 
 /// What the engine asks the rest of the agent to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +88,8 @@ pub struct Stats {
     pub evicted: u64,
     /// Counter keys held now.
     pub keys: u64,
+    /// Keys held by the fullest counter table (bounded by [`Program::max_keys`]).
+    pub largest: u64,
     /// Templates that failed to render (the raw template text is used instead).
     pub render_errors: u64,
 }
@@ -97,23 +102,31 @@ struct Var {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct BanRecord {
-    count: u32,
-    last: Millis,
+pub(crate) struct BanRecord {
+    pub(crate) count: u32,
+    pub(crate) last: Millis,
 }
 
 /// The rule workflow: a compiled program and its state.
 pub struct Engine {
-    prog: Program,
-    st: State,
+    pub(crate) prog: Program,
+    pub(crate) st: State,
 }
 
 /// Counters, the ban book, the per-event fields.
-struct State {
-    counters: Vec<Counter>,
-    bans: HashMap<IpAddr, BanRecord, RandomState>,
+pub(crate) struct State {
+    pub(crate) counters: Vec<Counter>,
+    pub(crate) bans: HashMap<IpAddr, BanRecord, RandomState>,
     vars: Vec<Var>,
     key: Vec<u8>,
+    /// A distinct counter's value, encoded as a key.
+    value: Vec<u8>,
+    /// Keys of event fields, by [`Program::keys`] slot.
+    slots: Vec<KeySlot>,
+    /// The event being processed, as [`KeySlot::event`] tells.
+    event: u64,
+    /// Hashes keys and values for every counter (one random SipHash key).
+    pub(crate) hasher: Keyed,
     users: Box<dyn UserDb + Send>,
     stats: Stats,
 }
@@ -127,10 +140,39 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// A counter key of event fields: built and hashed at most once per event (an sshd
+/// failure raises six counters, all keyed by its address or its user name).
+#[derive(Debug, Default, Clone)]
+struct KeySlot {
+    /// The event it was built for.
+    event: u64,
+    /// Whether the event has all its fields.
+    ok: bool,
+    bytes: Vec<u8>,
+    hash: u64,
+}
+
+/// Where [`State::make_key`] left a key: a slot, or the scratch key or value buffer.
+#[derive(Debug, Clone, Copy)]
+enum KeyAt {
+    Slot(usize),
+    Key(u64),
+    Value(u64),
+}
+
+/// A key's bytes and hash.
+fn key_at<'a>(slots: &'a [KeySlot], key: &'a [u8], value: &'a [u8], at: KeyAt) -> (&'a [u8], u64) {
+    match at {
+        KeyAt::Slot(i) => (&slots[i].bytes, slots[i].hash),
+        KeyAt::Key(h) => (key, h),
+        KeyAt::Value(h) => (value, h),
+    }
+}
+
 /// Most steps one event may take (jumps cannot loop, so this is a belt, not a rule).
 const MAX_STEPS: usize = 10_000;
 
-fn millis(t: Timestamp) -> Millis {
+pub(crate) fn millis(t: Timestamp) -> Millis {
     t.unix.saturating_mul(1000) + (t.nanos / 1_000_000) as i64
 }
 
@@ -200,12 +242,17 @@ fn build_key(buf: &mut Vec<u8>, vars: &[Var], e: &Event<'_>, key: &[Src]) -> boo
 
 impl Engine {
     pub fn new(prog: Program) -> Engine {
+        let hasher = Keyed::random();
         let counters = prog
             .counters
             .iter()
-            .map(|c| Counter::new(c.window, c.distinct, prog.max_keys, prog.max_hits))
+            .map(|c| {
+                let h = hasher;
+                Counter::with_hasher(c.window, c.distinct, prog.max_keys, prog.max_hits, h)
+            })
             .collect();
         let vars = vec![Var::default(); prog.vars.len()];
+        let slots = vec![KeySlot::default(); prog.keys];
         Engine {
             prog,
             st: State {
@@ -213,6 +260,10 @@ impl Engine {
                 bans: HashMap::default(),
                 vars,
                 key: Vec::with_capacity(64),
+                value: Vec::with_capacity(64),
+                slots,
+                event: 0,
+                hasher,
                 users: Box::new(NoUsers),
                 stats: Stats::default(),
             },
@@ -233,6 +284,13 @@ impl Engine {
         let mut s = self.st.stats.clone();
         s.evicted = self.st.counters.iter().map(|c| c.evicted).sum();
         s.keys = self.st.counters.iter().map(|c| c.len() as u64).sum();
+        s.largest = self
+            .st
+            .counters
+            .iter()
+            .map(|c| c.len() as u64)
+            .max()
+            .unwrap_or(0);
         s
     }
 
@@ -286,17 +344,28 @@ impl Engine {
     ) {
         let (prog, st) = (&self.prog, &mut self.st);
         st.stats.events += 1;
+        st.event += 1;
         for v in &mut st.vars {
             v.set = false;
         }
         let now_ms = millis(now);
         let mut last_rule: Option<usize> = None;
         let mut steps = 0usize;
-        let top = &prog.by_action[action_bit(e.action)];
+        // A trace shows every step; otherwise the leading filters the dispatch table
+        // already decided are skipped (still counted towards MAX_STEPS).
+        let (top, known): (&[usize], &[(usize, usize)]) = if T::ON {
+            (&prog.by_action[action_bit(e.action)], &[])
+        } else {
+            (
+                &[],
+                &prog.dispatch[event_slot(e.action, e.outcome, e.dataset)],
+            )
+        };
+        let count = if T::ON { top.len() } else { known.len() };
         let mut ti = 0usize;
-        'top: while ti < top.len() {
-            let mut chain = top[ti];
-            let mut si = 0usize;
+        'top: while ti < count {
+            let (mut chain, mut si) = if T::ON { (top[ti], 0) } else { known[ti] };
+            steps += si;
             let mut ended_on_filter = true;
             loop {
                 steps += 1;
@@ -566,21 +635,23 @@ impl State {
             Act::Raise {
                 counter,
                 key,
+                key_id,
                 distinct,
+                distinct_id,
                 save,
             } => {
                 let mut count = 0;
-                if build_key(&mut self.key, &self.vars, e, key) {
-                    match distinct {
-                        None => count = self.counters[*counter].raise(&self.key, None, now_ms),
+                if let Some(k) = self.make_key(e, key, *key_id, false) {
+                    let vhash = match distinct {
+                        None => Some(None),
                         Some(d) => {
-                            let mut vbuf = Vec::new();
-                            if let Some(v) = value(&self.vars, e, d) {
-                                push_key(&mut vbuf, &v);
-                                count =
-                                    self.counters[*counter].raise(&self.key, Some(&vbuf), now_ms);
-                            }
+                            let v = self.make_key(e, std::slice::from_ref(d), *distinct_id, true);
+                            v.map(|v| Some(key_at(&self.slots, &self.key, &self.value, v).1))
                         }
+                    };
+                    if let Some(vhash) = vhash {
+                        let (bytes, h) = key_at(&self.slots, &self.key, &self.value, k);
+                        count = self.counters[*counter].raise_hashed(bytes, h, vhash, now_ms);
                     }
                 }
                 if let Some(s) = save {
@@ -589,11 +660,18 @@ impl State {
                     v.num = Some(count as i64);
                 }
             }
-            Act::Get { counter, key, save } => {
-                let count = if build_key(&mut self.key, &self.vars, e, key) {
-                    self.counters[*counter].get(&self.key, now_ms)
-                } else {
-                    0
+            Act::Get {
+                counter,
+                key,
+                key_id,
+                save,
+            } => {
+                let count = match self.make_key(e, key, *key_id, false) {
+                    Some(k) => {
+                        let (bytes, h) = key_at(&self.slots, &self.key, &self.value, k);
+                        self.counters[*counter].get_hashed(bytes, h, now_ms)
+                    }
+                    None => 0,
                 };
                 let v = &mut self.vars[*save];
                 v.set = true;
@@ -602,10 +680,12 @@ impl State {
             Act::Reset {
                 counter,
                 key,
+                key_id,
                 grace,
             } => {
-                if build_key(&mut self.key, &self.vars, e, key) {
-                    self.counters[*counter].reset(&self.key, *grace, now_ms);
+                if let Some(k) = self.make_key(e, key, *key_id, false) {
+                    let (bytes, h) = key_at(&self.slots, &self.key, &self.value, k);
+                    self.counters[*counter].reset_hashed(bytes, h, *grace, now_ms);
                 }
             }
             Act::Alert {
@@ -692,6 +772,42 @@ impl State {
         }
     }
 
+    /// Builds and hashes a key (`value`: into the distinct value's scratch buffer); `None`
+    /// when the event lacks one of its fields. A key with a slot is built once per event.
+    fn make_key(
+        &mut self,
+        e: &Event<'_>,
+        srcs: &[Src],
+        id: Option<usize>,
+        value: bool,
+    ) -> Option<KeyAt> {
+        if let Some(i) = id {
+            let s = &mut self.slots[i];
+            if s.event != self.event {
+                s.event = self.event;
+                s.ok = build_key(&mut s.bytes, &self.vars, e, srcs);
+                if s.ok {
+                    s.hash = self.hasher.hash_one(&s.bytes[..]);
+                }
+            }
+            return s.ok.then_some(KeyAt::Slot(i));
+        }
+        let buf = if value {
+            &mut self.value
+        } else {
+            &mut self.key
+        };
+        if !build_key(buf, &self.vars, e, srcs) {
+            return None;
+        }
+        let h = self.hasher.hash_one(&buf[..]);
+        Some(if value {
+            KeyAt::Value(h)
+        } else {
+            KeyAt::Key(h)
+        })
+    }
+
     /// Records a ban of `ip`; returns its escalated duration and which offence it is.
     fn ban(
         &mut self,
@@ -752,7 +868,13 @@ impl State {
     }
 
     fn render(&mut self, prog: &Program, template: &str, e: &Event<'_>, now: Timestamp) -> String {
-        let ctx = self.context(prog, e, now);
+        if let Some(segs) = prog.plain.get(template) {
+            if let Some(s) = self.render_plain(segs, e, now) {
+                return s;
+            }
+        }
+        let needs = prog.ctx_needs.get(template).and_then(|n| n.as_deref());
+        let ctx = self.context(prog, needs, e, now);
         let result = prog.env.get_template(template).and_then(|t| t.render(ctx));
         match result {
             Ok(s) => s,
@@ -763,22 +885,74 @@ impl State {
         }
     }
 
+    /// A plain template's text, as minijinja would render it; `None` when a field it reads
+    /// is missing (minijinja then decides: empty text or an error).
+    fn render_plain(&self, segs: &[Seg], e: &Event<'_>, now: Timestamp) -> Option<String> {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(128);
+        for seg in segs {
+            match seg {
+                Seg::Text(t) => out.push_str(t),
+                Seg::Print(alts) => {
+                    for (i, r) in alts.iter().enumerate() {
+                        let start = out.len();
+                        // Writing to a String cannot fail.
+                        let _ = match r {
+                            Ref::Field(f) => write!(out, "{}", e.get(f)?),
+                            Ref::Var(v) => {
+                                let v = &self.vars[*v];
+                                match (v.set, v.num) {
+                                    (false, _) => return None,
+                                    (true, Some(n)) => write!(out, "{n}"),
+                                    (true, None) => write!(out, "{}", v.text),
+                                }
+                            }
+                            Ref::Now => write!(out, "{now}"),
+                            Ref::SyslogSeverity => {
+                                let sev = e.syslog_severity.and_then(Severity::from_code)?;
+                                write!(out, "{}", sev.as_str())
+                            }
+                        };
+                        // `a or b`: a unless it is empty (falsy).
+                        if out.len() > start || i + 1 == alts.len() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// The template context: the event's fields as nested objects (`source.ip`), the saved
-    /// fields at the top, `now`.
-    fn context(&self, prog: &Program, e: &Event<'_>, now: Timestamp) -> minijinja::Value {
+    /// fields at the top, `now` — of these, only the top-level names in `needs` (all when
+    /// `None`): an alert's template reads two or three of some forty.
+    fn context(
+        &self,
+        prog: &Program,
+        needs: Option<&[String]>,
+        e: &Event<'_>,
+        now: Timestamp,
+    ) -> minijinja::Value {
+        let wants = |name: &str| match needs {
+            Some(n) => n.iter().any(|x| x == name),
+            None => true,
+        };
         let mut root = Node::default();
-        for path in Field::all_paths() {
-            if let Some(f) = Field::parse(path) {
-                if let Some(v) = e.get(&f) {
+        for (path, top, f) in &prog.ctx_fields {
+            if wants(top) {
+                if let Some(v) = e.get(f) {
                     root.insert(path, v.to_string());
                 }
             }
         }
-        for (k, v) in &e.journald {
-            root.insert(&format!("journald.{k}"), v.to_string());
+        if wants("journald") {
+            for (k, v) in &e.journald {
+                root.insert(&format!("journald.{k}"), v.to_string());
+            }
         }
         for (n, v) in prog.vars.iter().zip(&self.vars) {
-            if v.set {
+            if v.set && wants(n) {
                 let text = match v.num {
                     Some(n) => n.to_string(),
                     None => v.text.clone(),
@@ -786,11 +960,15 @@ impl State {
                 root.insert_flat(n, text);
             }
         }
-        root.insert_flat("now", now.to_string());
-        if let Some(sev) = e.syslog_severity.and_then(Severity::from_code) {
-            root.insert_flat("syslog_severity", sev.as_str().to_owned());
+        if wants("now") {
+            root.insert_flat("now", now.to_string());
         }
-        minijinja::Value::from_serialize(&root)
+        if wants("syslog_severity") {
+            if let Some(sev) = e.syslog_severity.and_then(Severity::from_code) {
+                root.insert_flat("syslog_severity", sev.as_str().to_owned());
+            }
+        }
+        root.into_value()
     }
 }
 
@@ -814,18 +992,17 @@ impl Node {
     }
 }
 
-impl serde::Serialize for Node {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        match (&self.text, self.children.is_empty()) {
-            (Some(t), true) => s.serialize_str(t),
-            _ => {
-                let mut m = s.serialize_map(Some(self.children.len()))?;
-                for (k, v) in &self.children {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
+impl Node {
+    /// The value `minijinja::Value::from_serialize` would give, built without serde: a leaf
+    /// is its text, any other node a map (its own text, if any, dropped).
+    fn into_value(self) -> minijinja::Value {
+        match self.text {
+            Some(t) if self.children.is_empty() => minijinja::Value::from(t),
+            _ => self
+                .children
+                .into_iter()
+                .map(|(k, v)| (k, v.into_value()))
+                .collect(),
         }
     }
 }
@@ -927,5 +1104,90 @@ mod trace_tests {
             trace.iter().all(|s| s.outcome != TraceOutcome::Ran),
             "{trace:#?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod plain_tests {
+    use std::borrow::Cow;
+
+    use logward_core::{Action, Dataset, Event, Outcome, Timestamp};
+
+    use super::Engine;
+
+    /// Every plain template of the default rules writes what minijinja renders, with fields
+    /// present, empty (`a or b` moves on) or missing (the engine defers to minijinja).
+    #[test]
+    fn plain_templates_render_as_minijinja_does() {
+        let mut en = Engine::new(crate::default_program());
+        assert_eq!(
+            en.prog.plain.len(),
+            en.prog.ctx_needs.len(),
+            "all default templates are plain"
+        );
+        let now = Timestamp {
+            unix: 1_700_000_000,
+            nanos: 0,
+            offset: 0,
+        };
+        let mut full = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+        full.user_name = Some(Cow::Borrowed("root"));
+        full.user_target_name = Some(Cow::Borrowed("bob"));
+        full.host_name = Some(Cow::Borrowed("srv"));
+        full.process_name = Some(Cow::Borrowed("sshd"));
+        full.auth_method = Some("password");
+        full.group_name = Some(Cow::Borrowed("wheel"));
+        full.command_line = Some(Cow::Borrowed("/bin/true"));
+        full.reason = Some("bad-password");
+        full.set_source(Cow::Borrowed("2001:db8::1"), Some(22));
+        let mut empty = full.clone();
+        empty.user_target_name = Some(Cow::Borrowed(""));
+        empty.source_address = Some(Cow::Borrowed(""));
+        let mut missing = full.clone();
+        missing.user_target_name = None;
+        missing.source_address = None;
+        missing.host_name = None;
+        let (mut plain, mut checked) = (0, 0);
+        for (i, e) in [full, empty, missing, Event::default()].iter().enumerate() {
+            for (k, v) in en.st.vars.iter_mut().enumerate() {
+                v.set = i < 3;
+                v.num = (k % 2 == 0).then_some(k as i64 + 5);
+                v.text = format!("v{k}");
+            }
+            for (name, segs) in &en.prog.plain {
+                let ctx = en.st.context(&en.prog, None, e, now);
+                let slow = en.prog.env.get_template(name).and_then(|t| t.render(ctx));
+                checked += 1;
+                if let Some(fast) = en.st.render_plain(segs, e, now) {
+                    plain += 1;
+                    assert_eq!(Ok(fast), slow.map_err(|_| ()), "{name}");
+                }
+            }
+        }
+        assert!(plain > checked / 2, "{plain} of {checked}");
+    }
+
+    #[test]
+    fn only_printing_templates_are_plain() {
+        let rules = |msg: &str| {
+            format!(
+                "chains:\n  c:\n    - {{type: exists, field: user.name}}\n    - type: log\n      level: info\n      message: {msg:?}\n"
+            )
+        };
+        for (msg, plain) in [
+            ("{{ user.name }} on {{ host.name or source.ip }}", true),
+            ("{{user.name}}", true),
+            ("no fields", true),
+            ("{{ user.name | upper }}", false),
+            ("{{- user.name }}", false),
+            ("{% if user.name %}x{% endif %}", false),
+            ("{{ user }}", false),
+            ("{{ none }}", false),
+            ("{{ journald.comm }}", false),
+            ("line\n", false),
+        ] {
+            let prog = crate::Program::load("t.yaml", &rules(msg)).expect("valid rules");
+            assert_eq!(prog.plain.len(), usize::from(plain), "{msg}");
+        }
     }
 }

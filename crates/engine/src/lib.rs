@@ -14,9 +14,11 @@ pub mod compile;
 pub mod config;
 pub mod counter;
 pub mod engine;
+pub mod snapshot;
 
 pub use compile::{ConfigError, ConfigErrors, LogLevel, Program};
 pub use engine::{Engine, NoUsers, Output, StaticUsers, Stats, TraceOutcome, TraceStep, UserDb};
+pub use snapshot::{Restored, SnapshotError};
 
 /// The built-in ruleset (crates/engine/rules/default.yaml).
 pub const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");

@@ -2,6 +2,7 @@
 
 use crate::ban::BanTarget;
 use crate::error::Result;
+use crate::types::OutboxState;
 use crate::types::{
     Ban, Batch, BatchIds, Checkpoint, CounterSnapshot, OutboxCounts, OutboxItem, PurgeStats,
     StoredAlert, StoredReportEntry, UnixTime,
@@ -37,6 +38,24 @@ pub trait Store: Send {
 
     /// Pending outbox rows due at `now`, oldest first, at most `limit`.
     fn due_outbox(&mut self, now: UnixTime, limit: usize) -> Result<Vec<OutboxItem>>;
+    /// Pending rows of one sink (or all) due at `now`, oldest first, at most `limit`.
+    fn due_outbox_for(
+        &mut self,
+        sink: Option<&str>,
+        now: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>>;
+    /// The newest rows (of one state, or all), newest first (`logward outbox list`).
+    fn outbox_list(&mut self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxItem>>;
+    /// When the sink's next pending row is due (`None`: nothing pending).
+    fn next_due(&mut self, sink: &str) -> Result<Option<UnixTime>>;
+    /// Moves pending rows to `until` without counting an attempt (quiet hours, a dedup
+    /// window, a rate limit), in one transaction.
+    fn postpone(&mut self, ids: &[i64], until: UnixTime, at: UnixTime) -> Result<()>;
+    /// Marks deliveries done in one transaction (a digest carries many).
+    fn mark_sent_many(&mut self, ids: &[i64], at: UnixTime) -> Result<()>;
+    /// Deletes the rows in `state` (sent or failed); how many.
+    fn purge_outbox(&mut self, state: OutboxState) -> Result<u64>;
     /// Marks a delivery done.
     fn mark_sent(&mut self, id: i64, at: UnixTime) -> Result<()>;
     /// Records a failed attempt: counts it, keeps the error, and either schedules the next
@@ -56,6 +75,8 @@ pub trait Store: Send {
     /// A target's ban record, active or not (its offence count drives escalation).
     fn ban(&mut self, target: &BanTarget) -> Result<Option<Ban>>;
     /// Bans in force at `now` (to re-apply after a restart with their remaining time).
+    /// How many bans are in force at `now` (for metrics: no rows read).
+    fn count_active_bans(&mut self, now: UnixTime) -> Result<u64>;
     fn active_bans(&mut self, now: UnixTime) -> Result<Vec<Ban>>;
     /// Marks bans whose time ran out by `now` as removed; returns their targets.
     fn expire_bans(&mut self, now: UnixTime) -> Result<Vec<BanTarget>>;

@@ -116,7 +116,7 @@ pub enum OutboxState {
 }
 
 impl OutboxState {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             OutboxState::Pending => "pending",
             OutboxState::Sent => "sent",
@@ -124,7 +124,7 @@ impl OutboxState {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Option<OutboxState> {
+    pub fn parse(s: &str) -> Option<OutboxState> {
         match s {
             "pending" => Some(OutboxState::Pending),
             "sent" => Some(OutboxState::Sent),

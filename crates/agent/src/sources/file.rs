@@ -55,16 +55,23 @@
 //! - the path still holds that file (device + inode and fingerprint agree): resume at the
 //!   offset (from 0, after recovering from a copy, if the file shrank while stopped);
 //! - the path holds another file: the checkpoint's file is looked for by device + inode (and
-//!   fingerprint) in the path's directory (`auth.log.1`): drained from the offset, then the
-//!   new file is read from 0. If it is gone, the lines between the checkpoint and its
-//!   rotation are lost: logged at WARN;
+//!   fingerprint) in the path's directory (`auth.log.1`, or `auth.log.2` after two
+//!   rotations): drained from the offset; then the rotated siblings newer than it
+//!   (`auth.log.1`), oldest first, from 0; then the new file from 0. If it is gone, the
+//!   lines between the checkpoint and its rotation are lost (logged at WARN), and the
+//!   uncompressed siblings last written after the checkpoint was taken are read in full
+//!   before the new file;
 //! - no checkpoint: an existing file starts at its end (`start_at: end`, the default) or its
 //!   beginning; a file that appears after start-up is read from its beginning.
 //!
-//! A file must be seen at the path at least once to be read: if it is rotated twice between
-//! two looks (a pipeline stalled across two rotations, or two rotations while the agent is
-//! stopped), the file in the middle is not found. `line` counts lines from the position the
-//! source started at (after `start_at: end`, from the end).
+//! Rotated siblings are `NAME.N` (older as N grows) and `NAME-DATE` (logrotate `dateext`:
+//! `-` then digits, older as the text sorts lower), each optionally compressed. A compressed
+//! one cannot be followed from an offset (gzip writes a new file, with a new inode): a
+//! checkpoint's file that was compressed, or a newer sibling already compressed, is logged
+//! at WARN as lines that cannot be read. While running, a file must be seen at the path at
+//! least once to be read: if it is rotated twice between two looks (a pipeline stalled
+//! across two rotations), the file in the middle is not found. `line` counts lines from the
+//! position the source started at (after `start_at: end`, from the end).
 //!
 //! # Errors
 //!
@@ -449,6 +456,63 @@ fn identity(m: &Metadata) -> (u64, u64) {
     (m.dev(), m.ino())
 }
 
+/// A checkpoint whose file no longer is at the path.
+struct Rotated {
+    dev: u64,
+    ino: u64,
+    fp: Option<Fingerprint>,
+    offset: u64,
+    line: u64,
+    /// When the checkpoint was taken (unix seconds).
+    updated_at: i64,
+}
+
+/// A rotated file beside the path.
+#[derive(Debug)]
+struct Sibling {
+    path: PathBuf,
+    id: (u64, u64),
+    rank: RotationRank,
+    compressed: bool,
+    /// Last write, unix seconds.
+    modified: i64,
+}
+
+/// Where a rotated file sits in the rotation, ordered oldest first. logrotate uses one
+/// scheme per log; dated files sort before numbered ones if both are there.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum RotationRank {
+    /// `NAME-20261123`: a later date is newer.
+    Dated(String),
+    /// `NAME.3`: a larger number is older (`Reverse` puts it first).
+    Numbered(std::cmp::Reverse<u64>),
+}
+
+/// `name`'s place in `base`'s rotation and whether it is compressed, when it is one of
+/// `base`'s rotated files: `base.N` or `base-DIGITS…` (digits, `-`, `_`), then optionally
+/// a compression suffix.
+fn rotation_rank(base: &str, name: &str) -> Option<(RotationRank, bool)> {
+    let rest = name.strip_prefix(base)?;
+    let (stem, compressed) = match COMPRESSED.iter().find_map(|c| rest.strip_suffix(c)) {
+        Some(stem) => (stem, true),
+        None => (rest, false),
+    };
+    if let Some(n) = stem.strip_prefix('.') {
+        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            return Some((
+                RotationRank::Numbered(std::cmp::Reverse(n.parse().ok()?)),
+                compressed,
+            ));
+        }
+    }
+    let date = stem.strip_prefix('-')?;
+    let dated = date.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        && date
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-' || b == b'_');
+    dated.then(|| (RotationRank::Dated(date.to_owned()), compressed))
+}
+
 /// Which inotify events wake the task.
 #[derive(Debug, Default)]
 struct Filter {
@@ -703,9 +767,16 @@ impl Follower {
                 return Ok(());
             }
         };
-        let cp = checkpoint
-            .as_ref()
-            .and_then(|c| Some((c.device?, c.inode?, c.offset, c.fingerprint, c.line)));
+        let cp = checkpoint.as_ref().and_then(|c| {
+            Some((
+                c.device?,
+                c.inode?,
+                c.offset,
+                c.fingerprint,
+                c.line,
+                c.updated_at,
+            ))
+        });
         let opened = match &meta {
             Some(_) => match Tracked::open(&path) {
                 Ok(t) => Some(t),
@@ -720,7 +791,7 @@ impl Follower {
         *checkpoint = None;
         self.positioned = true;
 
-        let Some((dev, ino, offset, fp, line)) = cp else {
+        let Some((dev, ino, offset, fp, line, updated_at)) = cp else {
             if let Some((t, m)) = opened {
                 let start = match self.cfg.start_at {
                     StartAt::Beginning => 0,
@@ -745,22 +816,57 @@ impl Follower {
                     self.queue.push_back(t.at(offset, line));
                     return Ok(());
                 }
-                // Truncated (or rewritten in place) while stopped.
+                // Truncated (or rewritten in place) while stopped, or rotated away and then
+                // deleted or compressed, its inode given to the new file at the path.
                 self.stats.truncations.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(source = %self.cfg.id, path = %path.display(), offset, size = m.len(),
-                    "file truncated while stopped (copytruncate?): reading it again from the start");
-                if let Some(fp) = fp {
-                    self.recover_from_copy(ino, fp, offset, line, &[]).await?;
+                    "file truncated while stopped (copytruncate?), or a new file with the same \
+                     inode: reading it again from the start");
+                let copied = match fp {
+                    Some(fp) => self.recover_from_copy(ino, fp, offset, line, &[]).await?,
+                    None => false,
+                };
+                if !copied {
+                    let rotated = Rotated {
+                        dev,
+                        ino,
+                        fp,
+                        offset,
+                        line,
+                        updated_at,
+                    };
+                    let siblings = self.rotated_siblings();
+                    let newer: Vec<&Sibling> = siblings
+                        .iter()
+                        .filter(|s| s.modified >= updated_at)
+                        .collect();
+                    self.queue_rotations(&newer, &rotated, Some(identity(&m)));
                 }
                 self.queue.push_back(t);
                 return Ok(());
             }
             // The path holds a new file: find the checkpoint's one by inode.
-            self.resume_rotated(dev, ino, fp, offset, line);
+            let rotated = Rotated {
+                dev,
+                ino,
+                fp,
+                offset,
+                line,
+                updated_at,
+            };
+            self.resume_rotated(&rotated, Some(identity(&m)));
             self.queue.push_back(t);
             return Ok(());
         }
-        self.resume_rotated(dev, ino, fp, offset, line);
+        let rotated = Rotated {
+            dev,
+            ino,
+            fp,
+            offset,
+            line,
+            updated_at,
+        };
+        self.resume_rotated(&rotated, None);
         Ok(())
     }
 
@@ -780,39 +886,142 @@ impl Follower {
         dirs
     }
 
-    fn resume_rotated(
-        &mut self,
-        dev: u64,
-        ino: u64,
-        fp: Option<Fingerprint>,
-        offset: u64,
-        line: u64,
-    ) {
+    /// Queues the checkpoint's file (rotated away while the source was stopped) from its
+    /// offset, then the rotated siblings newer than it from 0, oldest first. `current` is
+    /// the file at the path now (queued by the caller, after these).
+    fn resume_rotated(&mut self, r: &Rotated, current: Option<(u64, u64)>) {
+        let siblings = self.rotated_siblings();
         let found = self.dirs().into_iter().find_map(|d| {
             let entries = fs::read_dir(&d).ok()?;
             entries.flatten().find_map(|e| {
                 let m = fs::symlink_metadata(e.path()).ok()?;
-                if !m.is_file() || identity(&m) != (dev, ino) {
+                if !m.is_file() || identity(&m) != (r.dev, r.ino) {
                     return None;
                 }
                 let (t, m) = Tracked::open(&e.path()).ok()?;
                 let head = read_head(&t.file).ok()?;
-                (fp.is_none_or(|fp| fp.matches(&head)) && m.len() >= offset).then_some(t)
+                (r.fp.is_none_or(|fp| fp.matches(&head)) && m.len() >= r.offset).then_some(t)
             })
         });
-        match found {
+        let newer: Vec<&Sibling> = match found {
             Some(t) => {
-                tracing::info!(source = %self.cfg.id, path = %t.path.display(), offset,
+                tracing::info!(source = %self.cfg.id, path = %t.path.display(), offset = r.offset,
                     "the checkpoint's file was rotated: draining it first");
-                self.queue.push_back(t.at(offset, line));
+                let at = siblings.iter().position(|s| s.id == (r.dev, r.ino));
+                self.queue.push_back(t.at(r.offset, r.line));
+                // Under another name than a rotation's: where it sits in the order is unknown.
+                at.map_or_else(Vec::new, |i| siblings[i + 1..].iter().collect())
             }
-            None => tracing::warn!(
-                source = %self.cfg.id,
-                path = %self.cfg.path.display(),
-                inode = ino,
-                "the checkpoint's file is gone: lines written to it after the checkpoint are lost"
-            ),
+            None => {
+                let compressed: Vec<String> = siblings
+                    .iter()
+                    .filter(|s| s.compressed)
+                    .map(|s| s.path.display().to_string())
+                    .collect();
+                if compressed.is_empty() {
+                    tracing::warn!(
+                        source = %self.cfg.id,
+                        path = %self.cfg.path.display(),
+                        inode = r.ino,
+                        "the checkpoint's file is gone: lines written to it after the checkpoint are lost"
+                    );
+                } else {
+                    tracing::warn!(
+                        source = %self.cfg.id,
+                        path = %self.cfg.path.display(),
+                        inode = r.ino,
+                        compressed = %compressed.join(", "),
+                        "the checkpoint's file is not among the uncompressed rotations; if it was \
+                         compressed, its lines after the checkpoint cannot be read and are lost"
+                    );
+                }
+                // Last written in or after the second the checkpoint was taken: they may hold
+                // unread lines (re-reading one finished in that second beats losing one).
+                siblings
+                    .iter()
+                    .filter(|s| !s.compressed && s.modified >= r.updated_at)
+                    .collect()
+            }
+        };
+        self.queue_rotations(&newer, r, current);
+    }
+
+    /// Queues rotated files to read from their start (after a checkpoint's file), except the
+    /// checkpoint's own and `current`; a compressed one is a WARN: its lines are lost.
+    fn queue_rotations(&mut self, newer: &[&Sibling], r: &Rotated, current: Option<(u64, u64)>) {
+        for s in newer {
+            if Some(s.id) == current || s.id == (r.dev, r.ino) {
+                continue;
+            }
+            if s.compressed {
+                tracing::warn!(source = %self.cfg.id, path = %s.path.display(),
+                    "a rotation written to after the checkpoint is compressed: its lines \
+                     cannot be read and are lost");
+                continue;
+            }
+            match Tracked::open(&s.path) {
+                Ok((t, _)) => {
+                    tracing::info!(source = %self.cfg.id, path = %t.path.display(),
+                        "rotated while stopped: reading it from its start");
+                    self.queue.push_back(t);
+                }
+                Err(e) => tracing::warn!(source = %self.cfg.id, path = %s.path.display(),
+                    error = %e, "a rotation newer than the checkpoint cannot be opened: its lines are lost"),
+            }
         }
+    }
+
+    /// The path's rotated siblings (`NAME.N`, `NAME-DATE`, compressed or not), oldest first.
+    fn rotated_siblings(&self) -> Vec<Sibling> {
+        let mut names: Vec<OsString> = self
+            .cfg
+            .path
+            .file_name()
+            .map(OsString::from)
+            .into_iter()
+            .collect();
+        if let Some(n) = fs::canonicalize(&self.cfg.path)
+            .ok()
+            .and_then(|t| t.file_name().map(OsString::from))
+        {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        let mut out: Vec<Sibling> = Vec::new();
+        for d in self.dirs() {
+            let Ok(entries) = fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let file_name = e.file_name();
+                let Some(name) = file_name.to_str() else {
+                    continue;
+                };
+                let Some((rank, compressed)) = names
+                    .iter()
+                    .filter_map(|b| b.to_str())
+                    .find_map(|base| rotation_rank(base, name))
+                else {
+                    continue;
+                };
+                let Ok(m) = fs::symlink_metadata(e.path()) else {
+                    continue;
+                };
+                if !m.is_file() || out.iter().any(|s| s.id == identity(&m)) {
+                    continue;
+                }
+                out.push(Sibling {
+                    path: e.path(),
+                    id: identity(&m),
+                    rank,
+                    compressed,
+                    modified: m.mtime(),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.rank.cmp(&b.rank));
+        out
     }
 
     // ----- following ----------------------------------------------------------------------
@@ -963,7 +1172,8 @@ impl Follower {
         head.restart_at_zero().map_err(|e| Halt::Io(e.to_string()))
     }
 
-    /// After a truncation: reads the lines after `offset` from a copy of the file beside it.
+    /// After a truncation: reads the lines after `offset` from a copy of the file beside it;
+    /// `false` when there is none.
     async fn recover_from_copy(
         &mut self,
         ino: u64,
@@ -971,9 +1181,9 @@ impl Follower {
         offset: u64,
         line: u64,
         tail: &[u8],
-    ) -> Result<(), Halt> {
+    ) -> Result<bool, Halt> {
         if fp.len == 0 {
-            return Ok(());
+            return Ok(false);
         }
         let mut best: Option<(SystemTime, Tracked)> = None;
         for d in self.dirs() {
@@ -1017,7 +1227,7 @@ impl Follower {
             }
         }
         let Some((_, copy)) = best else {
-            return Ok(());
+            return Ok(false);
         };
         let mut copy = copy.at(offset, line);
         let before = copy.line;
@@ -1031,7 +1241,7 @@ impl Follower {
             lines = n,
             "read the lines not yet read from the copytruncate copy"
         );
-        Ok(())
+        Ok(true)
     }
 
     // ----- lines --------------------------------------------------------------------------
@@ -1259,6 +1469,41 @@ mod tests {
         let big = vec![b'z'; 3000];
         assert!(t.see_head(8, &big));
         assert_eq!(t.head.len(), FINGERPRINT_BYTES);
+    }
+
+    #[test]
+    fn rotation_names_and_order() {
+        let r = |n: &str| rotation_rank("auth.log", n);
+        for not in [
+            "auth.log",
+            "auth.log.",
+            "auth.log.x",
+            "auth.log-old",
+            "auth.logx.1",
+            "x.log.1",
+        ] {
+            assert_eq!(r(not), None, "{not}");
+        }
+        assert_eq!(r("auth.log.2.gz").map(|(_, c)| c), Some(true));
+        assert_eq!(r("auth.log-20261122").map(|(_, c)| c), Some(false));
+        let mut names = vec![
+            "auth.log.1",
+            "auth.log.10",
+            "auth.log.2.gz",
+            "auth.log-20261122",
+            "auth.log-20261121.xz",
+        ];
+        names.sort_by_key(|n| r(n).map(|(rank, _)| rank));
+        assert_eq!(
+            names,
+            [
+                "auth.log-20261121.xz",
+                "auth.log-20261122",
+                "auth.log.10",
+                "auth.log.2.gz",
+                "auth.log.1"
+            ]
+        );
     }
 
     #[test]

@@ -324,6 +324,71 @@ impl BanRow {
     }
 }
 
+impl SqliteStore {
+    /// Outbox rows with their alert's JSON; `tail` is the WHERE/ORDER/LIMIT clause.
+    fn outbox_query(
+        &mut self,
+        tail: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<OutboxItem>> {
+        type Raw = (
+            i64,
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            Option<String>,
+            String,
+            String,
+        );
+        let rows: Vec<Raw> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT o.id, o.alert_id, o.sink, o.state, o.attempts, o.next_attempt_at, \
+                 o.last_error, o.idempotency_key, a.json \
+                 FROM outbox o JOIN alerts a ON a.id = o.alert_id {tail}"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params, |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(sql(&self.path, "read the outbox"))?;
+        rows.into_iter()
+            .map(
+                |(id, alert_id, sink, state, attempts, next, err, key, json)| {
+                    Ok(OutboxItem {
+                        id,
+                        alert_id,
+                        sink,
+                        state: OutboxState::parse(&state)
+                            .ok_or_else(|| StoreError::invalid("outbox state", state.clone()))?,
+                        attempts: u32::try_from(attempts).map_err(|_| {
+                            StoreError::invalid("outbox attempts", attempts.to_string())
+                        })?,
+                        next_attempt_at: next,
+                        last_error: err,
+                        idempotency_key: key,
+                        alert_json: json,
+                    })
+                },
+            )
+            .collect()
+    }
+}
+
 impl Store for SqliteStore {
     fn commit_batch(&mut self, batch: &Batch) -> Result<BatchIds> {
         let path = &self.path;
@@ -553,63 +618,84 @@ impl Store for SqliteStore {
     }
 
     fn due_outbox(&mut self, now: UnixTime, limit: usize) -> Result<Vec<OutboxItem>> {
-        type Raw = (
-            i64,
-            i64,
-            String,
-            String,
-            i64,
-            i64,
-            Option<String>,
-            String,
-            String,
-        );
-        let rows: Vec<Raw> = self
-            .conn
+        self.due_outbox_for(None, now, limit)
+    }
+
+    fn due_outbox_for(
+        &mut self,
+        sink: Option<&str>,
+        now: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
+        self.outbox_query(
+            "WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 AND (?2 IS NULL OR o.sink = ?2) \
+             ORDER BY o.next_attempt_at, o.id LIMIT ?3",
+            params![now, sink, limit_to_sql(limit)],
+        )
+    }
+
+    fn outbox_list(&mut self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.outbox_query(
+            "WHERE (?1 IS NULL OR o.state = ?1) ORDER BY o.id DESC LIMIT ?2",
+            params![state.map(OutboxState::as_str), limit_to_sql(limit)],
+        )
+    }
+
+    fn next_due(&mut self, sink: &str) -> Result<Option<UnixTime>> {
+        self.conn
             .prepare_cached(
-                "SELECT o.id, o.alert_id, o.sink, o.state, o.attempts, o.next_attempt_at, \
-                 o.last_error, o.idempotency_key, a.json \
-                 FROM outbox o JOIN alerts a ON a.id = o.alert_id \
-                 WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 \
-                 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending' AND sink = ?1",
             )
-            .and_then(|mut s| {
-                s.query_map(params![now, limit_to_sql(limit)], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                    ))
-                })?
-                .collect()
-            })
-            .map_err(sql(&self.path, "read the outbox"))?;
-        rows.into_iter()
-            .map(
-                |(id, alert_id, sink, state, attempts, next, err, key, json)| {
-                    Ok(OutboxItem {
-                        id,
-                        alert_id,
-                        sink,
-                        state: OutboxState::parse(&state)
-                            .ok_or_else(|| StoreError::invalid("outbox state", state.clone()))?,
-                        attempts: u32::try_from(attempts).map_err(|_| {
-                            StoreError::invalid("outbox attempts", attempts.to_string())
-                        })?,
-                        next_attempt_at: next,
-                        last_error: err,
-                        idempotency_key: key,
-                        alert_json: json,
-                    })
-                },
-            )
-            .collect()
+            .and_then(|mut s| s.query_row([sink], |r| r.get(0)))
+            .map_err(sql(&self.path, "read the outbox"))
+    }
+
+    fn postpone(&mut self, ids: &[i64], until: UnixTime, at: UnixTime) -> Result<()> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql(path, "postpone deliveries"))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE outbox SET next_attempt_at = ?2, updated_at = ?3 \
+                     WHERE id = ?1 AND state = 'pending'",
+                )
+                .map_err(sql(path, "postpone deliveries"))?;
+            for id in ids {
+                st.execute(params![id, until, at])
+                    .map_err(sql(path, "postpone deliveries"))?;
+            }
+        }
+        tx.commit().map_err(sql(path, "postpone deliveries"))
+    }
+
+    fn mark_sent_many(&mut self, ids: &[i64], at: UnixTime) -> Result<()> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql(path, "mark deliveries sent"))?;
+        {
+            let mut st = tx
+                .prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?2 WHERE id = ?1")
+                .map_err(sql(path, "mark deliveries sent"))?;
+            for id in ids {
+                st.execute(params![id, at])
+                    .map_err(sql(path, "mark deliveries sent"))?;
+            }
+        }
+        tx.commit().map_err(sql(path, "mark deliveries sent"))
+    }
+
+    fn purge_outbox(&mut self, state: OutboxState) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM outbox WHERE state = ?1")
+            .and_then(|mut s| s.execute([state.as_str()]))
+            .map_err(sql(&self.path, "purge the outbox"))?;
+        Ok(n as u64)
     }
 
     fn mark_sent(&mut self, id: i64, at: UnixTime) -> Result<()> {
@@ -697,6 +783,17 @@ impl Store for SqliteStore {
         row.map(BanRow::into_ban).transpose()
     }
 
+    fn count_active_bans(&mut self, now: UnixTime) -> Result<u64> {
+        self.conn
+            .prepare_cached(
+                "SELECT count(*) FROM bans WHERE removed_at IS NULL \
+                 AND (expires_at IS NULL OR expires_at > ?1)",
+            )
+            .and_then(|mut st| st.query_row([now], |r| r.get::<_, i64>(0)))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(sql(&self.path, "count active bans"))
+    }
+
     fn active_bans(&mut self, now: UnixTime) -> Result<Vec<Ban>> {
         let path = &self.path;
         let mut stmt = self
@@ -726,7 +823,10 @@ impl Store for SqliteStore {
             )
             .and_then(|mut s| s.query_map([now], |r| r.get(0))?.collect())
             .map_err(sql(path, "expire bans"))?;
-        targets.iter().map(|t| BanTarget::parse(t)).collect()
+        targets
+            .iter()
+            .map(|t| BanTarget::parse(t).map_err(StoreError::from))
+            .collect()
     }
 
     fn load_counters(&mut self, name: &str) -> Result<Option<CounterSnapshot>> {

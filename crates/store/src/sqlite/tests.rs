@@ -364,6 +364,49 @@ fn invalid_batch_rolls_back_entirely() {
 }
 
 #[test]
+fn outbox_per_sink_postpone_many_and_purge() {
+    let (_dir, mut s) = open();
+    let mut batch = Batch {
+        alerts: vec![alert(T0, "r", 1), alert(T0, "r", 2), alert(T0, "r", 3)],
+        ..Batch::default()
+    };
+    for (i, sink) in ["slack", "slack", "mail"].iter().enumerate() {
+        batch.outbox.push(NewOutbox {
+            alert: i,
+            sink: (*sink).into(),
+            next_attempt_at: T0,
+        });
+    }
+    let ids = s.commit_batch(&batch).unwrap();
+    assert_eq!(s.due_outbox_for(Some("slack"), T0, 10).unwrap().len(), 2);
+    assert_eq!(s.due_outbox_for(Some("mail"), T0, 10).unwrap().len(), 1);
+    assert_eq!(s.due_outbox_for(None, T0, 10).unwrap().len(), 3);
+    assert_eq!(s.next_due("slack").unwrap(), Some(T0));
+    assert_eq!(s.next_due("nobody").unwrap(), None);
+
+    // Postponed rows keep their attempt count.
+    s.postpone(&ids.outbox[..2], T0 + 600, T0).unwrap();
+    assert!(s
+        .due_outbox_for(Some("slack"), T0 + 599, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.next_due("slack").unwrap(), Some(T0 + 600));
+    let due = s.due_outbox_for(Some("slack"), T0 + 600, 10).unwrap();
+    assert!(due.iter().all(|o| o.attempts == 0));
+
+    s.mark_sent_many(&ids.outbox[..2], T0 + 601).unwrap();
+    s.mark_failed(ids.outbox[2], T0, "550 no such user", None)
+        .unwrap();
+    assert_eq!(s.outbox_list(None, 10).unwrap().len(), 3);
+    let failed = s.outbox_list(Some(OutboxState::Failed), 10).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].last_error.as_deref(), Some("550 no such user"));
+    assert_eq!(s.purge_outbox(OutboxState::Sent).unwrap(), 2);
+    assert_eq!(s.outbox_counts().unwrap().sent, 0);
+    assert_eq!(s.outbox_counts().unwrap().failed, 1);
+}
+
+#[test]
 fn outbox_lifecycle() {
     let (_dir, mut s) = open();
     let batch = Batch {
@@ -452,6 +495,8 @@ fn bans_offences_expiry_and_removal() {
 
     // After 600 s the first ban is no longer active, even before expire_bans runs.
     assert_eq!(s.active_bans(T0 + 600).unwrap().len(), 2);
+    assert_eq!(s.count_active_bans(T0 + 1).unwrap(), 3);
+    assert_eq!(s.count_active_bans(T0 + 600).unwrap(), 2);
     let expired = s.expire_bans(T0 + 600).unwrap();
     assert_eq!(expired, vec![target("192.0.2.7")]);
     assert!(s.expire_bans(T0 + 600).unwrap().is_empty());

@@ -1,0 +1,438 @@
+//! The agent's metrics in the Prometheus text exposition format (version 0.0.4): pipeline
+//! and engine counts, bans and ban failures, and each source's own counters.
+//!
+//! Served by `logward metrics` (through the control socket) and, when `metrics.listen` is
+//! set, over HTTP at `GET /metrics` for a Prometheus scraper.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::control::{Command, Request};
+use crate::pipeline::PipelineStats;
+use crate::sources::command::ProcessStats;
+use crate::sources::file::FileStats;
+use crate::sources::utmp::UtmpStats;
+
+/// One source's counters, by kind.
+#[derive(Debug, Clone)]
+pub enum SourceStats {
+    File(Arc<FileStats>),
+    Process(Arc<ProcessStats>),
+    Utmp(Arc<UtmpStats>),
+    /// Standard input: counted by the pipeline only.
+    Plain,
+}
+
+/// A source as the metrics name it.
+#[derive(Debug, Clone)]
+pub struct SourceEntry {
+    pub id: String,
+    pub kind: &'static str,
+    pub stats: SourceStats,
+}
+
+/// Everything one exposition shows.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub pipeline: PipelineStats,
+    pub engine: logward_engine::Stats,
+    /// Bans the daemon failed to apply (each also an ERROR log and a `ban-failed` alert).
+    pub ban_failures: u64,
+    /// Bans in force in the store, when bans are enabled.
+    pub bans_active: Option<u64>,
+    /// Outbox rows per state.
+    pub outbox: Option<logward_store::OutboxCounts>,
+    /// The delivery workers' counts.
+    pub delivery: Option<Arc<logward_notify::deliver::DeliveryStats>>,
+    pub sources: Vec<SourceEntry>,
+}
+
+/// A label value, escaped as the format requires (backslash, double quote, newline).
+fn label(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+struct Out(String);
+
+impl Out {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+    fn one(&mut self, name: &str, kind: &str, help: &str, v: u64) {
+        self.head(name, kind, help);
+        let _ = writeln!(self.0, "{name} {v}");
+    }
+}
+
+/// Renders the exposition.
+pub fn render(s: &Snapshot) -> String {
+    let mut o = Out(String::with_capacity(4096));
+    let p = &s.pipeline;
+    o.head("logward_build_info", "gauge", "The running version.");
+    let _ = writeln!(
+        o.0,
+        "logward_build_info{{version=\"{}\"}} 1",
+        label(env!("CARGO_PKG_VERSION"))
+    );
+    let c = "counter";
+    o.one(
+        "logward_lines_total",
+        c,
+        "Lines read by all sources.",
+        p.lines,
+    );
+    o.one(
+        "logward_events_total",
+        c,
+        "Events run through the rules.",
+        p.events,
+    );
+    o.one(
+        "logward_events_unknown_total",
+        c,
+        "Events no decoder recognised (event.action unknown).",
+        p.unknown,
+    );
+    o.one("logward_alerts_total", c, "Alerts raised.", p.alerts);
+    o.one(
+        "logward_commits_total",
+        c,
+        "Store transactions committed.",
+        p.commits,
+    );
+    o.one(
+        "logward_commit_errors_total",
+        c,
+        "Store commits that failed (the batch is kept and retried).",
+        p.commit_errors,
+    );
+    o.one("logward_bans_total", c, "Bans recorded.", p.bans);
+    o.one(
+        "logward_bans_skipped_total",
+        c,
+        "Ban actions not applied because bans are disabled.",
+        p.bans_skipped,
+    );
+    o.one(
+        "logward_ban_failures_total",
+        c,
+        "Ban or unban batches the firewall refused.",
+        s.ban_failures,
+    );
+    if let Some(n) = s.bans_active {
+        o.one("logward_bans_active", "gauge", "Bans in force.", n);
+    }
+    let e = &s.engine;
+    o.one(
+        "logward_counter_keys",
+        "gauge",
+        "Keys held by the rule counters.",
+        e.keys,
+    );
+    o.one(
+        "logward_counter_evictions_total",
+        c,
+        "Counter keys evicted because a counter was full (a flood).",
+        e.evicted,
+    );
+    o.one(
+        "logward_template_errors_total",
+        c,
+        "Message templates that failed to render.",
+        e.render_errors,
+    );
+    if let Some(ob) = &s.outbox {
+        o.head(
+            "logward_outbox_rows",
+            "gauge",
+            "Outbox rows by delivery state.",
+        );
+        for (state, n) in [
+            ("pending", ob.pending),
+            ("sent", ob.sent),
+            ("failed", ob.failed),
+        ] {
+            let _ = writeln!(o.0, "logward_outbox_rows{{state=\"{state}\"}} {n}");
+        }
+    }
+    if let Some(d) = &s.delivery {
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        o.one(
+            "logward_deliveries_total",
+            c,
+            "Outbox rows delivered.",
+            get(&d.sent),
+        );
+        o.one(
+            "logward_delivery_messages_total",
+            c,
+            "Messages sent (a digest or a deduplicated group counts once).",
+            get(&d.messages),
+        );
+        o.one(
+            "logward_delivery_digests_total",
+            c,
+            "Digest messages folding alerts a rate limit could not take one by one.",
+            get(&d.digests),
+        );
+        o.one(
+            "logward_delivery_retries_total",
+            c,
+            "Failed delivery attempts that will be retried.",
+            get(&d.retries),
+        );
+        o.one(
+            "logward_delivery_failures_total",
+            c,
+            "Outbox rows given up on (refused, or out of retries).",
+            get(&d.failed),
+        );
+        o.one(
+            "logward_delivery_rate_limited_total",
+            c,
+            "Times a service asked to slow down.",
+            get(&d.rate_limited),
+        );
+        o.one(
+            "logward_delivery_held_total",
+            c,
+            "Outbox rows held by quiet hours or a dedup window.",
+            get(&d.held),
+        );
+    }
+    sources(&mut o, &s.sources);
+    o.0
+}
+
+fn sources(o: &mut Out, list: &[SourceEntry]) {
+    type Get = fn(&SourceStats) -> Option<u64>;
+    let series: [(&str, &str, &str, Get); 7] = [
+        (
+            "logward_source_lines_total",
+            "counter",
+            "Lines (or records) a source sent.",
+            |s| match s {
+                SourceStats::File(f) => Some(f.snapshot().lines),
+                SourceStats::Process(p) => Some(p.lines()),
+                SourceStats::Utmp(u) => Some(u.events()),
+                SourceStats::Plain => None,
+            },
+        ),
+        (
+            "logward_source_errors_total",
+            "counter",
+            "Failed opens, reads or program starts of a source.",
+            |s| match s {
+                SourceStats::File(f) => Some(f.snapshot().errors),
+                SourceStats::Process(p) => Some(p.spawn_failures()),
+                SourceStats::Utmp(u) => Some(u.read_errors()),
+                SourceStats::Plain => None,
+            },
+        ),
+        (
+            "logward_source_rotations_total",
+            "counter",
+            "Files replaced under a followed path.",
+            |s| match s {
+                SourceStats::File(f) => Some(f.snapshot().rotations),
+                SourceStats::Utmp(u) => Some(u.rotations()),
+                _ => None,
+            },
+        ),
+        (
+            "logward_source_truncations_total",
+            "counter",
+            "Followed files found shorter than what had been read (copytruncate).",
+            |s| match s {
+                SourceStats::File(f) => Some(f.snapshot().truncations),
+                SourceStats::Utmp(u) => Some(u.truncations()),
+                _ => None,
+            },
+        ),
+        (
+            "logward_source_long_lines_total",
+            "counter",
+            "Lines cut (or skipped) for exceeding the line limit.",
+            |s| match s {
+                SourceStats::File(f) => Some(f.snapshot().long_lines),
+                SourceStats::Process(p) => Some(p.truncated()),
+                _ => None,
+            },
+        ),
+        (
+            "logward_source_invalid_total",
+            "counter",
+            "Lines with invalid UTF-8 (decoded lossily) or that a source could not use.",
+            |s| match s {
+                SourceStats::File(f) => Some(f.snapshot().invalid_utf8),
+                SourceStats::Process(p) => Some(p.invalid()),
+                _ => None,
+            },
+        ),
+        (
+            "logward_source_restarts_total",
+            "counter",
+            "Times a followed program (journalctl, a command) exited and was started again.",
+            |s| match s {
+                SourceStats::Process(p) => Some(p.starts().saturating_sub(1)),
+                _ => None,
+            },
+        ),
+    ];
+    for (name, kind, help, get) in series {
+        let rows: Vec<_> = list
+            .iter()
+            .filter_map(|src| get(&src.stats).map(|v| (src, v)))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        o.head(name, kind, help);
+        for (src, v) in rows {
+            let _ = writeln!(
+                o.0,
+                "{name}{{source=\"{}\",type=\"{}\"}} {v}",
+                label(&src.id),
+                src.kind
+            );
+        }
+    }
+}
+
+/// Most bytes of an HTTP request head read before answering 431.
+const MAX_HEAD: usize = 8192;
+
+/// Serves `GET /metrics` on `listener`, asking the pipeline task for each exposition.
+pub async fn serve_http(listener: TcpListener, ctl: mpsc::Sender<Command>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let ctl = ctl.clone();
+        tokio::spawn(async move {
+            let r = tokio::time::timeout(Duration::from_secs(10), answer(stream, ctl)).await;
+            if !matches!(r, Ok(Ok(()))) {
+                tracing::debug!(%peer, "metrics: request failed or timed out");
+            }
+        });
+    }
+}
+
+async fn answer(mut stream: TcpStream, ctl: mpsc::Sender<Command>) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() > MAX_HEAD {
+            return respond(&mut stream, "431 Request Header Fields Too Large", "").await;
+        }
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let mut parts = line.split(|&b| b == b' ');
+    let (method, path) = (parts.next(), parts.next());
+    if method != Some(b"GET") {
+        return respond(&mut stream, "405 Method Not Allowed", "").await;
+    }
+    let path = path.unwrap_or_default();
+    let path = path.split(|&b| b == b'?').next().unwrap_or_default();
+    if path != b"/metrics" {
+        return respond(&mut stream, "404 Not Found", "").await;
+    }
+    let (reply, rx) = oneshot::channel();
+    let body = match ctl
+        .send(Command {
+            request: Request::Metrics,
+            reply,
+        })
+        .await
+    {
+        Ok(()) => rx.await.ok().and_then(|r| r.message),
+        Err(_) => None,
+    };
+    match body {
+        Some(b) => respond(&mut stream, "200 OK", &b).await,
+        None => respond(&mut stream, "503 Service Unavailable", "").await,
+    }
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_is_well_formed() {
+        let file = Arc::new(FileStats::default());
+        let s = Snapshot {
+            pipeline: PipelineStats {
+                lines: 10,
+                alerts: 2,
+                ..PipelineStats::default()
+            },
+            ban_failures: 1,
+            bans_active: Some(3),
+            sources: vec![SourceEntry {
+                id: "file:/var/log/a \"b\"".into(),
+                kind: "file",
+                stats: SourceStats::File(file),
+            }],
+            ..Snapshot::default()
+        };
+        let text = render(&s);
+        assert!(text.contains("\nlogward_lines_total 10\n"), "{text}");
+        assert!(text.contains("\nlogward_ban_failures_total 1\n"));
+        assert!(text.contains("\nlogward_bans_active 3\n"));
+        assert!(text.contains(
+            "logward_source_lines_total{source=\"file:/var/log/a \\\"b\\\"\",type=\"file\"} 0\n"
+        ));
+        // Every sample line follows its # TYPE, names are valid, values are integers.
+        let mut typed = std::collections::HashSet::new();
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("# TYPE ") {
+                typed.insert(rest.split(' ').next().unwrap_or_default().to_owned());
+                continue;
+            }
+            if l.starts_with('#') {
+                continue;
+            }
+            let name = l.split(['{', ' ']).next().unwrap_or_default();
+            assert!(typed.contains(name), "untyped sample: {l}");
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            let v = l.rsplit(' ').next().unwrap_or_default();
+            assert!(v.parse::<u64>().is_ok(), "{l}");
+        }
+    }
+}

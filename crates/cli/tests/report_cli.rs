@@ -1,0 +1,178 @@
+//! `logward report`, end to end: entries committed to a state store through the Store API,
+//! printed by the real binary.
+#![allow(clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods)] // tests spawn the binary under test
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use logward_store::{Batch, ReportEntry, ReportSection, SqliteStore, Store};
+
+fn logward(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run logward")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// Seeds `dir` with report entries around `now`; returns their times by name.
+fn seed(dir: &Path, now: i64) -> Vec<i64> {
+    let mut store = SqliteStore::open_dir(dir).unwrap();
+    let t: Vec<i64> = [7200, 3700, 600, 5000, 4000, 3000, 2000, 1000, 500]
+        .iter()
+        .map(|s| now - s)
+        .collect();
+    let e = |time, section, text: &str| ReportEntry {
+        time,
+        section,
+        text: text.to_owned(),
+    };
+    let mut report = vec![
+        e(t[0], ReportSection::Info, "alice logged in from 192.0.2.10"),
+        e(t[1], ReportSection::Info, "alice logged in from 192.0.2.10"),
+        e(t[2], ReportSection::Other, "kernel: something odd"),
+        // Older than the window: left out.
+        e(now - 90_000, ReportSection::Warn, "yesterday's news"),
+    ];
+    for &x in &t[3..] {
+        report.push(e(
+            x,
+            ReportSection::Warn,
+            "root login refused from 203.0.113.5",
+        ));
+    }
+    store
+        .commit_batch(&Batch {
+            report,
+            ..Batch::default()
+        })
+        .unwrap();
+    t
+}
+
+#[test]
+fn report_prints_sections_counts_and_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let t = seed(dir.path(), now);
+    let state = dir.path().to_str().unwrap();
+
+    let o = logward(&[
+        "report",
+        "--since",
+        "24h",
+        "--state-dir",
+        state,
+        "--host",
+        "web01",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.starts_with("logward daily report — web01 — "), "{out}");
+    assert!(
+        out.contains("Times in local time (+00:00). 9 entries."),
+        "{out}"
+    );
+    let warn = out
+        .find("== WARN — to look at (6 entries, 1 distinct)")
+        .expect(&out);
+    let info = out
+        .find("== INFO — what happened (2 entries, 1 distinct)")
+        .expect(&out);
+    let other = out
+        .find("== OTHER — lines no rule recognised (1 entry, 1 distinct)")
+        .expect(&out);
+    assert!(warn < info && info < other, "{out}");
+    assert!(
+        out.contains(&format!(
+            "      6  root login refused from 203.0.113.5\n         first {}, last {} (6 times)",
+            time(t[3]),
+            time(t[8])
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "      2  alice logged in from 192.0.2.10\n         {}, {}",
+            time(t[0]),
+            time(t[1])
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!(
+        "      1  kernel: something odd\n         {}",
+        time(t[2])
+    )));
+    assert!(!out.contains("yesterday's news"), "{out}");
+
+    // A shorter window: only the last hour's entries (the OTHER line and four WARN ones).
+    let o = logward(&[
+        "report",
+        "--since",
+        "1h",
+        "--state-dir",
+        state,
+        "--format",
+        "json",
+        "--language",
+        "zh-CN",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &j["report"]["sections"];
+    assert_eq!(s[0]["section"], "WARN");
+    assert_eq!(s[0]["total"], 4, "{j:#}");
+    assert_eq!(s[1]["total"], 0);
+    assert_eq!(s[2]["messages"][0]["text"], "kernel: something odd");
+
+    let o = logward(&[
+        "report",
+        "--state-dir",
+        state,
+        "--language",
+        "zh-CN",
+        "--format",
+        "markdown",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let md = text(&o.stdout);
+    assert!(md.contains("### 警告（共 6 条，1 种）"), "{md}");
+    assert!(md.contains("（共 6 次）"), "{md}");
+
+    let o = logward(&["report", "--state-dir", state, "--format", "html"]);
+    assert!(text(&o.stdout)
+        .contains("<td align=\"right\">6</td><td>root login refused from 203.0.113.5</td>"));
+}
+
+#[test]
+fn report_errors_are_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let o = logward(&["report", "--state-dir", state]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no state store in"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Nothing was created behind the user's back.
+    assert!(!dir.path().join(SqliteStore::FILE_NAME).exists());
+    let o = logward(&["report", "--since", "soon", "--state-dir", state]);
+    assert!(
+        text(&o.stderr).contains("--since `soon` is not a duration"),
+        "{}",
+        text(&o.stderr)
+    );
+}

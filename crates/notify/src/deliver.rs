@@ -1,0 +1,462 @@
+//! The delivery worker: one task per notifier drains that notifier's due outbox rows.
+//!
+//! Each round it reads the due rows (oldest first), then:
+//! - **quiet hours** move all but critical alerts to the end of the quiet period;
+//! - **dedup** groups rows of the same rule and source into one message with a count; a
+//!   group whose key was sent less than the window ago waits for the window's end, so repeats
+//!   arrive as one "×N" message instead of N;
+//! - **rate limits**: when fewer sends fit than messages are waiting, the last one that fits
+//!   carries a digest of the rest (up to `digest_max` alerts; more wait for the next window) —
+//!   folded, never dropped;
+//! - **failures**: rate-limited → the whole notifier pauses for what the service asked;
+//!   transient → the rows retry with exponential backoff and jitter, until `give_up_after`;
+//!   permanent → the rows are marked failed at once (ERROR log; `logward outbox retry`).
+//!
+//! Rows are marked sent only after the service accepted them: a crash between the two sends
+//! again (at-least-once; the idempotency key lets receivers drop the repeat).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::Timelike;
+use logward_core::Severity;
+use logward_store::{OutboxItem, SqliteStore, Store, StoreError, UnixTime};
+use tokio::sync::Notify;
+
+use crate::config::{parse_duration, parse_hhmm, NotifyConfig};
+use crate::limit::Limiter;
+use crate::message::{Item, Message};
+use crate::sink::SendError;
+use crate::sinks::Notifier;
+
+/// The store connection the workers share (sync SQLite, used from blocking threads).
+pub type SharedStore = Arc<Mutex<SqliteStore>>;
+
+/// How deliveries are paced.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dedup: Duration,
+    /// Quiet hours as minutes after local midnight (`from`, `to`).
+    pub quiet: Option<(u32, u32)>,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub give_up_after: Duration,
+    /// Rows read per round.
+    pub batch: usize,
+    /// Most alerts in one digest.
+    pub digest_max: usize,
+    /// Longest sleep when nothing is due (new rows also wake the workers).
+    pub idle: Duration,
+}
+
+impl Settings {
+    /// From a checked config.
+    pub fn from_config(c: &NotifyConfig) -> Settings {
+        let d = |s: &str, def: u64| parse_duration(s).unwrap_or(Duration::from_secs(def));
+        Settings {
+            dedup: c.dedup_window(),
+            quiet: c
+                .quiet_hours
+                .as_ref()
+                .and_then(|q| Some((parse_hhmm(&q.from.value)?, parse_hhmm(&q.to.value)?))),
+            retry_min: d(&c.retry.min, 5),
+            retry_max: d(&c.retry.max, 3600),
+            give_up_after: d(&c.retry.give_up_after, 3 * 86_400),
+            batch: 500,
+            digest_max: 20,
+            idle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Delivery counts, for metrics.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    /// Outbox rows delivered.
+    pub sent: AtomicU64,
+    /// Messages sent (a digest or a deduplicated group is one).
+    pub messages: AtomicU64,
+    /// Digest messages among them.
+    pub digests: AtomicU64,
+    /// Failed attempts that will be retried.
+    pub retries: AtomicU64,
+    /// Rows given up on (permanent error or out of retries).
+    pub failed: AtomicU64,
+    /// Times a service said to slow down.
+    pub rate_limited: AtomicU64,
+    /// Rows held by quiet hours or a dedup window.
+    pub held: AtomicU64,
+}
+
+fn add(a: &AtomicU64, n: usize) {
+    a.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// The workers of all notifiers.
+#[derive(Debug)]
+pub struct Delivery {
+    pub notifiers: Vec<Arc<Notifier>>,
+    pub store: SharedStore,
+    pub settings: Settings,
+    /// Notified when new rows are committed.
+    pub wake: Arc<Notify>,
+    pub stats: Arc<DeliveryStats>,
+}
+
+impl Delivery {
+    /// Starts one task per notifier; they run until aborted.
+    pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
+        self.notifiers
+            .iter()
+            .map(|n| {
+                let w = Worker {
+                    notifier: Arc::clone(n),
+                    store: Arc::clone(&self.store),
+                    settings: self.settings.clone(),
+                    wake: Arc::clone(&self.wake),
+                    stats: Arc::clone(&self.stats),
+                    limiter: Limiter::new(&n.rates),
+                    last_sent: HashMap::new(),
+                    jitter: RandomState::new(),
+                };
+                tokio::spawn(w.run())
+            })
+            .collect()
+    }
+}
+
+fn now_unix() -> UnixTime {
+    chrono::Utc::now().timestamp()
+}
+
+/// Runs a store call on a blocking thread.
+async fn with_store<T: Send + 'static>(
+    store: &SharedStore,
+    f: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || {
+        let mut s = store.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut s)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(StoreError::Invalid {
+            what: "store task",
+            detail: e.to_string(),
+        })
+    })
+}
+
+/// One due group: rows of the same dedup key.
+struct Group {
+    key: String,
+    rows: Vec<OutboxItem>,
+    item: Item,
+}
+
+struct Worker {
+    notifier: Arc<Notifier>,
+    store: SharedStore,
+    settings: Settings,
+    wake: Arc<Notify>,
+    stats: Arc<DeliveryStats>,
+    limiter: Limiter,
+    /// Dedup key → when a message for it was last sent (unix seconds).
+    last_sent: HashMap<String, UnixTime>,
+    jitter: RandomState,
+}
+
+/// Seconds from `now` to the end of the quiet period, when `now` is inside it.
+fn quiet_left(quiet: Option<(u32, u32)>, local: chrono::DateTime<chrono::Local>) -> Option<i64> {
+    let (from, to) = quiet?;
+    let m = local.hour() * 60 + local.minute();
+    let inside = if from <= to {
+        (from..to).contains(&m)
+    } else {
+        m >= from || m < to
+    };
+    if !inside {
+        return None;
+    }
+    let left_min = (i64::from(to) - i64::from(m)).rem_euclid(24 * 60);
+    Some(left_min * 60 - i64::from(local.second()))
+}
+
+/// The dedup key of an alert: rule and source (and host, so two machines stay apart).
+fn dedup_key(item: &Item) -> String {
+    format!(
+        "{}|{}|{}",
+        item.rule.id,
+        item.source.as_deref().unwrap_or(""),
+        item.host.as_deref().unwrap_or("")
+    )
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let name = self.notifier.name.clone();
+        tracing::debug!(notifier = %name, "delivery worker started");
+        loop {
+            let wake = Arc::clone(&self.wake);
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let pause = match self.round().await {
+                Ok(Some(p)) => p,
+                Ok(None) => Duration::ZERO,
+                Err(e) => {
+                    tracing::warn!(notifier = %name, error = %e, "outbox: store error; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            if pause.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// One round; `Some(pause)` when there is nothing to do for that long.
+    async fn round(&mut self) -> Result<Option<Duration>, StoreError> {
+        let name = self.notifier.name.clone();
+        let now = now_unix();
+        let batch = self.settings.batch;
+        let rows = {
+            let name = name.clone();
+            with_store(&self.store, move |s| {
+                s.due_outbox_for(Some(&name), now, batch)
+            })
+            .await?
+        };
+        if rows.is_empty() {
+            let next = {
+                let name = name.clone();
+                with_store(&self.store, move |s| s.next_due(&name)).await?
+            };
+            let pause = match next {
+                Some(t) => Duration::from_secs(u64::try_from(t - now).unwrap_or(0).max(1)),
+                None => self.settings.idle,
+            };
+            return Ok(Some(pause.min(self.settings.idle)));
+        }
+        // Group by dedup key, in the order rows became due.
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for row in rows {
+            let json = serde_json::from_str(&row.alert_json).unwrap_or(serde_json::Value::Null);
+            let item = Item::from_json(json, 1);
+            let key = if self.settings.dedup.is_zero() {
+                format!("#{}", row.id)
+            } else {
+                dedup_key(&item)
+            };
+            match index.get(&key) {
+                Some(&i) => {
+                    groups[i].rows.push(row);
+                    groups[i].item.count += 1;
+                }
+                None => {
+                    index.insert(key.clone(), groups.len());
+                    groups.push(Group {
+                        key,
+                        rows: vec![row],
+                        item,
+                    });
+                }
+            }
+        }
+        // Quiet hours and dedup windows hold groups back.
+        let quiet = quiet_left(self.settings.quiet, chrono::Local::now());
+        let window = i64::try_from(self.settings.dedup.as_secs()).unwrap_or(i64::MAX);
+        let mut ready = Vec::new();
+        let mut holds: Vec<(Vec<i64>, UnixTime)> = Vec::new();
+        for g in groups {
+            let until = match (quiet, g.item.level) {
+                (Some(left), level) if level < Severity::Critical => Some(now + left),
+                _ => self
+                    .last_sent
+                    .get(&g.key)
+                    .map(|&t| t.saturating_add(window))
+                    .filter(|&end| end > now),
+            };
+            match until {
+                Some(t) => holds.push((g.rows.iter().map(|r| r.id).collect(), t)),
+                None => ready.push(g),
+            }
+        }
+        for (ids, until) in holds {
+            add(&self.stats.held, ids.len());
+            with_store(&self.store, move |s| s.postpone(&ids, until, now)).await?;
+        }
+        if ready.is_empty() {
+            return Ok(None);
+        }
+        // Rate: as many messages as fit; the last that fits carries a digest of the rest.
+        let room = self.limiter.room(Instant::now()) as usize;
+        if room == 0 {
+            return Ok(Some(
+                self.limiter
+                    .wait(Instant::now())
+                    .max(Duration::from_millis(10)),
+            ));
+        }
+        let mut plan: Vec<Vec<Group>> = Vec::new();
+        let mut rest = ready.into_iter();
+        while plan.len() + 1 < room {
+            match rest.next() {
+                Some(g) => plan.push(vec![g]),
+                None => break,
+            }
+        }
+        let tail: Vec<Group> = rest.by_ref().take(self.settings.digest_max).collect();
+        if !tail.is_empty() {
+            plan.push(tail);
+        }
+        // Whatever did not fit stays due: the next round picks it up after the wait.
+        for groups in plan {
+            if !self.deliver(groups).await? {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sends one message (one group, or a digest of several). False when the notifier must
+    /// pause (rate limited).
+    async fn deliver(&mut self, groups: Vec<Group>) -> Result<bool, StoreError> {
+        let name = self.notifier.name.clone();
+        let ids: Vec<i64> = groups
+            .iter()
+            .flat_map(|g| g.rows.iter().map(|r| r.id))
+            .collect();
+        let items: Vec<Item> = groups.iter().map(|g| g.item.clone()).collect();
+        let first = &groups[0].rows[0];
+        let key = if ids.len() == 1 {
+            first.idempotency_key.clone()
+        } else {
+            format!("{}+{}", first.idempotency_key, ids.len() - 1)
+        };
+        let Some(msg) = Message::render(&items, &self.notifier.templates, key) else {
+            return Ok(true);
+        };
+        self.limiter.record(Instant::now());
+        let result = self.notifier.send(&msg).await;
+        let now = now_unix();
+        match result {
+            Ok(sent) => {
+                tracing::debug!(notifier = %name, rows = ids.len(), status = sent.status, "delivered");
+                add(&self.stats.sent, ids.len());
+                add(&self.stats.messages, 1);
+                if groups.len() > 1 {
+                    add(&self.stats.digests, 1);
+                }
+                for g in &groups {
+                    self.last_sent.insert(g.key.clone(), now);
+                }
+                if self.last_sent.len() > 100_000 {
+                    let window = i64::try_from(self.settings.dedup.as_secs()).unwrap_or(i64::MAX);
+                    self.last_sent.retain(|_, t| t.saturating_add(window) > now);
+                }
+                with_store(&self.store, move |s| s.mark_sent_many(&ids, now)).await?;
+                Ok(true)
+            }
+            Err(SendError::RateLimited { reason, after }) => {
+                let after = after.unwrap_or(Duration::from_secs(60));
+                tracing::warn!(notifier = %name, %reason, pause_s = after.as_secs(), "the service asked to slow down");
+                add(&self.stats.rate_limited, 1);
+                self.limiter
+                    .block_until(Instant::now(), Instant::now() + after);
+                Ok(false)
+            }
+            Err(SendError::Transient { reason, after }) => {
+                let attempts = groups
+                    .iter()
+                    .flat_map(|g| &g.rows)
+                    .map(|r| r.attempts)
+                    .max()
+                    .unwrap_or(0);
+                let (retry_at, give_up) = self.next_attempt(attempts, after, now);
+                if give_up {
+                    tracing::error!(notifier = %name, rows = ids.len(), %reason, "delivery given up after retrying; `logward outbox retry` sends again");
+                    add(&self.stats.failed, ids.len());
+                } else {
+                    tracing::warn!(notifier = %name, rows = ids.len(), %reason, retry_in_s = retry_at - now, "delivery failed; will retry");
+                    add(&self.stats.retries, ids.len());
+                }
+                let r = (!give_up).then_some(retry_at);
+                with_store(&self.store, move |s| {
+                    for id in ids {
+                        s.mark_failed(id, now, &reason, r)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+                Ok(true)
+            }
+            Err(SendError::Permanent { reason }) => {
+                tracing::error!(notifier = %name, rows = ids.len(), %reason, "the service refused the delivery; not retried (`logward outbox retry` after fixing it)");
+                add(&self.stats.failed, ids.len());
+                with_store(&self.store, move |s| {
+                    for id in ids {
+                        s.mark_failed(id, now, &reason, None)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// When to try again after `attempts` failures (exponential from `retry_min`, capped at
+    /// `retry_max`, ±20 % jitter so many agents do not retry in step), and whether the
+    /// retries so far already add up to `give_up_after`.
+    fn next_attempt(
+        &self,
+        attempts: u32,
+        after: Option<Duration>,
+        now: UnixTime,
+    ) -> (UnixTime, bool) {
+        let s = &self.settings;
+        let step = |i: u32| {
+            s.retry_min
+                .saturating_mul(2u32.saturating_pow(i.min(30)))
+                .min(s.retry_max)
+        };
+        let spent: Duration = (0..attempts).map(step).sum();
+        if spent >= s.give_up_after {
+            return (now, true);
+        }
+        let base = step(attempts).max(after.unwrap_or(Duration::ZERO));
+        let r = self.jitter.hash_one((now, attempts)) % 401; // 0..=400 → -20 %..+20 %
+        let millis = base.as_millis() as i64 * (800 + r as i64) / 1000;
+        (now + (millis / 1000).max(1), false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn quiet_hours_over_midnight() {
+        let at = |h, m| chrono::Local.with_ymd_and_hms(2026, 3, 3, h, m, 0).single();
+        let q = Some((23 * 60, 7 * 60));
+        assert_eq!(quiet_left(q, at(23, 30).unwrap()), Some(7 * 3600 + 30 * 60));
+        assert_eq!(quiet_left(q, at(6, 59).unwrap()), Some(60));
+        assert_eq!(quiet_left(q, at(7, 0).unwrap()), None);
+        assert_eq!(quiet_left(q, at(12, 0).unwrap()), None);
+        let day = Some((9 * 60, 17 * 60));
+        assert_eq!(quiet_left(day, at(16, 0).unwrap()), Some(3600));
+        assert_eq!(quiet_left(day, at(8, 0).unwrap()), None);
+        assert_eq!(quiet_left(None, at(8, 0).unwrap()), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! Routes: which notifiers get an alert, from its severity, rule and tags.
+
+use logward_core::{Alert, Severity};
+
+use crate::config::NotifyConfig;
+
+#[derive(Debug, Clone)]
+struct Route {
+    notifiers: Vec<String>,
+    min_severity: Severity,
+    rules: Vec<String>,
+    tags: Vec<String>,
+    continue_: bool,
+}
+
+/// The routes of a checked config.
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    routes: Vec<Route>,
+    /// Without routes every notifier gets every alert.
+    all: Vec<String>,
+}
+
+impl Router {
+    pub fn new(c: &NotifyConfig) -> Router {
+        Router {
+            routes: c
+                .routes
+                .iter()
+                .map(|r| Route {
+                    notifiers: r.notifiers.iter().map(|n| n.value.clone()).collect(),
+                    min_severity: r
+                        .min_severity
+                        .as_ref()
+                        .and_then(|s| Severity::parse(&s.value))
+                        .unwrap_or(Severity::Info),
+                    rules: r.rules.clone(),
+                    tags: r.tags.clone(),
+                    continue_: r.continue_.unwrap_or(true),
+                })
+                .collect(),
+            all: c.notifiers.keys().cloned().collect(),
+        }
+    }
+
+    /// Whether any alert can go anywhere.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// The notifiers for `a`, each once, in route order.
+    pub fn notifiers(&self, a: &Alert) -> Vec<&str> {
+        if self.routes.is_empty() {
+            return self.all.iter().map(String::as_str).collect();
+        }
+        let mut out: Vec<&str> = Vec::new();
+        for r in &self.routes {
+            let matches = a.severity >= r.min_severity
+                && (r.rules.is_empty() || r.rules.contains(&a.rule_id))
+                && (r.tags.is_empty() || r.tags.iter().any(|t| a.tags.contains(t)));
+            if !matches {
+                continue;
+            }
+            for n in &r.notifiers {
+                if !out.contains(&n.as_str()) {
+                    out.push(n);
+                }
+            }
+            if !r.continue_ {
+                break;
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use logward_core::Event;
+
+    fn config(yaml: &str) -> NotifyConfig {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    fn alert(rule: &str, sev: Severity, tags: &[&str]) -> Alert {
+        let mut a = Alert::new(Event::default(), rule, rule, sev, "m".to_owned());
+        a.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        a
+    }
+
+    #[test]
+    fn routes_by_severity_rule_and_tags() {
+        let c = config(
+            "notifiers:\n  a: {type: webhook, url: 'http://x'}\n  b: {type: webhook, url: 'http://y'}\n  c: {type: webhook, url: 'http://z'}\n\
+             routes:\n  - {notifiers: [a], min_severity: high}\n  - {notifiers: [b], rules: [ssh-login]}\n  - {notifiers: [c, a], tags: [sudo], continue: false}\n  - {notifiers: [b]}\n",
+        );
+        assert!(c.check().is_empty(), "{:?}", c.check());
+        let r = Router::new(&c);
+        assert_eq!(
+            r.notifiers(&alert("ssh-bruteforce", Severity::High, &[])),
+            ["a", "b"]
+        );
+        assert_eq!(r.notifiers(&alert("ssh-login", Severity::Info, &[])), ["b"]);
+        // The sudo route stops the walk: the last route is not reached.
+        assert_eq!(
+            r.notifiers(&alert("sudo-failure", Severity::Medium, &["sudo"])),
+            ["c", "a"]
+        );
+        let none = config("notifiers:\n  a: {type: webhook, url: 'http://x'}\n");
+        assert_eq!(
+            Router::new(&none).notifiers(&alert("x", Severity::Info, &[])),
+            ["a"]
+        );
+    }
+
+    #[test]
+    fn unknown_notifiers_and_severities_are_errors_with_places() {
+        let c = config(
+            "notifiers:\n  a: {type: webhook, url: 'ftp://x'}\nroutes:\n  - {notifiers: [a, nope], min_severity: loud}\ndedup: soon\n",
+        );
+        let errors: Vec<String> = c
+            .check()
+            .iter()
+            .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+            .collect();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(
+            errors[0].contains("notifier `a`: url must start"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("4:") && errors[1].contains("`nope`"),
+            "{errors:?}"
+        );
+        assert!(errors[2].contains("`loud` is not a severity"), "{errors:?}");
+        assert!(
+            errors[3].starts_with("5:") && errors[3].contains("dedup"),
+            "{errors:?}"
+        );
+    }
+}

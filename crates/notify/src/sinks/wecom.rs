@@ -1,0 +1,146 @@
+//! `type: wecom` — a WeCom (企业微信) group robot, the key in its webhook URL; text or
+//! markdown.
+//!
+//! Per WeCom's group-robot guide (群机器人配置说明): text content at most 2048 bytes and
+//! markdown at most 4096 bytes of UTF-8, 20 messages a minute per robot; there is no signing,
+//! the key in the URL is the credential.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::http;
+use crate::limit::Rate;
+use crate::message::Message;
+use crate::secret::Secret;
+use crate::sink::{fit, SendError, Sent};
+
+/// 20 messages a minute per robot.
+pub const RATES: &[Rate] = &[Rate::per_minute(20)];
+
+/// Longest `text.content`, in bytes.
+pub const MAX_TEXT: usize = 2048;
+/// Longest `markdown.content`, in bytes.
+pub const MAX_MARKDOWN: usize = 4096;
+
+/// errcode 45009 "api freq out of limit": the minute's quota is spent.
+const THROTTLED_FOR: Duration = Duration::from_secs(60);
+
+notifier_config! {
+    pub struct Config {
+        /// The robot's webhook, `https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`.
+        pub url: Secret,
+        /// `markdown` (default) or `text`.
+        #[serde(default = "default_format")]
+        pub format: String,
+        /// User ids to @-mention (`@all` for everyone).
+        #[serde(default)]
+        pub mentioned_list: Vec<String>,
+    }
+}
+
+fn default_format() -> String {
+    "markdown".into()
+}
+
+impl Config {
+    pub fn check(&self) -> Vec<String> {
+        let mut e = Vec::new();
+        super::check_http("url", self.url.expose(), &mut e);
+        if !matches!(self.format.as_str(), "text" | "markdown") {
+            e.push(format!("format `{}`: text or markdown", self.format));
+        }
+        for u in &self.mentioned_list {
+            if u.trim().is_empty() || u.contains(['<', '>']) {
+                e.push(format!("mentioned_list: `{u}` is not a user id"));
+            }
+        }
+        e
+    }
+}
+
+#[derive(Debug)]
+pub struct WeCom {
+    client: reqwest::Client,
+    url: Secret,
+    markdown: bool,
+    mentioned_list: Vec<String>,
+}
+
+impl WeCom {
+    pub fn new(c: &Config, timeout: Duration) -> Result<WeCom, String> {
+        Ok(WeCom {
+            client: http::client(timeout)?,
+            url: c.url.clone(),
+            markdown: c.format != "text",
+            mentioned_list: c.mentioned_list.clone(),
+        })
+    }
+
+    /// The JSON body for `m`, its content cut on a character boundary to WeCom's limit.
+    pub fn body(&self, m: &Message) -> Value {
+        if self.markdown {
+            // Markdown has no mentioned_list; `<@userid>` in the content mentions instead.
+            let mentions: String = self
+                .mentioned_list
+                .iter()
+                .map(|u| format!(" <@{u}>"))
+                .collect();
+            let content = format!(
+                "{}{mentions}",
+                fit(&m.markdown, MAX_MARKDOWN.saturating_sub(mentions.len()))
+            );
+            json!({"msgtype": "markdown", "markdown": {"content": content}})
+        } else {
+            let content = fit(&format!("{}\n{}", m.title, m.text), MAX_TEXT);
+            let mut text = json!({"content": content});
+            if !self.mentioned_list.is_empty() {
+                text["mentioned_list"] = json!(self.mentioned_list);
+            }
+            json!({"msgtype": "text", "text": text})
+        }
+    }
+
+    pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
+        let body =
+            serde_json::to_vec(&self.body(m)).map_err(|e| SendError::permanent(e.to_string()))?;
+        let reply = http::exchange(
+            &self.client,
+            Method::POST,
+            self.url.expose(),
+            "application/json; charset=utf-8",
+            &[],
+            body,
+        )
+        .await?;
+        let code = http::service_code(&reply.body, &["errcode"], &["errmsg"]);
+        http::judge(reply, code, classify)
+    }
+}
+
+/// WeCom's errcodes, shared by the robot and the application API: 45009 slow down, -1 busy,
+/// the rest (93000 bad webhook key, 40058 content too long …) cannot succeed on a retry.
+pub(crate) fn classify(code: i64, msg: &str) -> SendError {
+    let reason = format!("WeCom errcode {code}: {msg}");
+    match code {
+        45009 => SendError::rate_limited(reason, Some(THROTTLED_FOR)),
+        -1 => SendError::transient(reason),
+        _ => SendError::permanent(reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errcodes_are_classified() {
+        assert!(matches!(
+            classify(45009, "api freq out of limit"),
+            SendError::RateLimited { .. }
+        ));
+        assert!(matches!(classify(-1, "busy"), SendError::Transient { .. }));
+        assert!(classify(93000, "invalid webhook url").is_permanent());
+    }
+}

@@ -1,0 +1,251 @@
+//! Message templates (minijinja, the one template syntax of logward), with built-in wording
+//! in English and Simplified Chinese.
+//!
+//! Four forms per message — `title`, `text`, `markdown`, `html` — each notifier uses the ones
+//! its service shows. A notifier may override any of them. The context (see
+//! [`crate::message`]) holds the alert's whole ECS JSON as `alert`, shortcuts (`rule`,
+//! `severity`, `host`, `time`, `source`, `user`, `method`), `count` (a deduplicated alert seen
+//! N times) and, for a digest, `digest: true` with the folded `alerts`.
+
+use std::collections::BTreeMap;
+
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::config::Language;
+
+/// The four forms a message is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Form {
+    Title,
+    Text,
+    Markdown,
+    Html,
+}
+
+impl Form {
+    pub const ALL: [Form; 4] = [Form::Title, Form::Text, Form::Markdown, Form::Html];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Title => "title",
+            Form::Text => "text",
+            Form::Markdown => "markdown",
+            Form::Html => "html",
+        }
+    }
+}
+
+const EN_TITLE: &str = "{% if digest %}[logward] {{ alerts|length }} alerts ({{ total }} events){% if host %} on {{ host }}{% endif %}{% else %}[{{ severity|upper }}] {{ rule.name }}{% if host %} on {{ host }}{% endif %}{% if count > 1 %} (x{{ count }}){% endif %}{% endif %}";
+
+const EN_TEXT: &str = r#"{% macro one(a) -%}
+{{ a.time }} [{{ a.severity|upper }}] {{ a.rule.name }} ({{ a.rule.id }}){% if a.count > 1 %} x{{ a.count }}{% endif %}
+{{ a.message }}
+{%- if a.host %}
+Host: {{ a.host }}{% endif %}
+{%- if a.source %}
+Source: {{ a.source }}{% endif %}
+{%- if a.user %}
+User: {{ a.user }}{% endif %}
+{%- if a.method %}
+Method: {{ a.method }}{% endif %}
+{%- if a.score is not none %}
+Anomaly score: {{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}{% endif %}
+{%- if a.analysis %}
+Analysis: {{ a.analysis }}{% endif %}
+{%- endmacro -%}
+{% if digest %}{{ alerts|length }} alerts, {{ total }} events:
+{% for a in alerts %}
+{{ one(a) }}
+{% endfor %}{% else %}{{ one(this) }}{% endif %}"#;
+
+const EN_MARKDOWN: &str = r#"{% macro one(a) -%}
+**{{ a.rule.name }}**{% if a.count > 1 %} ×{{ a.count }}{% endif %} · {{ a.severity }}
+
+{{ a.message }}
+
+- Time: {{ a.time }}
+{%- if a.host %}
+- Host: {{ a.host }}{% endif %}
+{%- if a.source %}
+- Source: `{{ a.source }}`{% endif %}
+{%- if a.user %}
+- User: `{{ a.user }}`{% endif %}
+{%- if a.method %}
+- Method: {{ a.method }}{% endif %}
+{%- if a.score is not none %}
+- Anomaly score: {{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}{% endif %}
+{%- if a.analysis %}
+- Analysis: {{ a.analysis }}{% endif %}
+{%- endmacro -%}
+{% if digest %}### {{ alerts|length }} alerts ({{ total }} events)
+{% for a in alerts %}
+{{ one(a) }}
+{% endfor %}{% else %}### [{{ severity|upper }}] {{ rule.name }}
+
+{{ one(this) }}{% endif %}"#;
+
+const EN_HTML: &str = r#"{% macro one(a) -%}
+<h3>{{ a.rule.name }}{% if a.count > 1 %} &times;{{ a.count }}{% endif %} <small>({{ a.severity }})</small></h3>
+<p>{{ a.message }}</p>
+<table>
+<tr><th align="left">Time</th><td>{{ a.time }}</td></tr>
+{%- if a.host %}<tr><th align="left">Host</th><td>{{ a.host }}</td></tr>{% endif %}
+{%- if a.source %}<tr><th align="left">Source</th><td>{{ a.source }}</td></tr>{% endif %}
+{%- if a.user %}<tr><th align="left">User</th><td>{{ a.user }}</td></tr>{% endif %}
+{%- if a.method %}<tr><th align="left">Method</th><td>{{ a.method }}</td></tr>{% endif %}
+{%- if a.score is not none %}<tr><th align="left">Anomaly score</th><td>{{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}</td></tr>{% endif %}
+{%- if a.analysis %}<tr><th align="left">Analysis</th><td>{{ a.analysis }}</td></tr>{% endif %}
+</table>
+{%- endmacro -%}
+<html><body>
+{% if digest %}<h2>{{ alerts|length }} alerts ({{ total }} events)</h2>
+{% for a in alerts %}{{ one(a) }}
+{% endfor %}{% else %}{{ one(this) }}{% endif %}
+</body></html>"#;
+
+const ZH_TITLE: &str = "{% if digest %}【logward】{{ alerts|length }} 条告警（共 {{ total }} 次）{% if host %} {{ host }}{% endif %}{% else %}【{{ rule.name_zh }}】{% if host %}{{ host }} {% endif %}{{ severity_zh }}{% if count > 1 %}（{{ count }} 次）{% endif %}{% endif %}";
+
+const ZH_TEXT: &str = r#"{% macro one(a) -%}
+【{{ a.rule.name_zh }}】{% if a.count > 1 %}（{{ a.count }} 次）{% endif %}
+时间：{{ a.time }}
+级别：{{ a.severity_zh }}
+{%- if a.source %}
+来源 IP：{{ a.source }}{% endif %}
+{%- if a.method %}
+认证方式：{{ a.method }}{% endif %}
+{%- if a.user %}
+用户：{{ a.user }}{% endif %}
+{%- if a.host %}
+主机：{{ a.host }}{% endif %}
+{%- if a.score is not none %}
+异常评分：{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}{% endif %}
+{%- if a.analysis %}
+分析：{{ a.analysis }}{% endif %}
+详情：{{ a.message }}
+{%- endmacro -%}
+{% if digest %}{{ alerts|length }} 条告警，共 {{ total }} 次：
+{% for a in alerts %}
+{{ one(a) }}
+{% endfor %}{% else %}{{ one(this) }}{% endif %}"#;
+
+const ZH_MARKDOWN: &str = r#"{% macro one(a) -%}
+**【{{ a.rule.name_zh }}】**{% if a.count > 1 %}（{{ a.count }} 次）{% endif %} {{ a.severity_zh }}
+
+- 时间：{{ a.time }}
+{%- if a.source %}
+- 来源 IP：`{{ a.source }}`{% endif %}
+{%- if a.method %}
+- 认证方式：{{ a.method }}{% endif %}
+{%- if a.user %}
+- 用户：`{{ a.user }}`{% endif %}
+{%- if a.host %}
+- 主机：{{ a.host }}{% endif %}
+{%- if a.score is not none %}
+- 异常评分：{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}{% endif %}
+{%- if a.analysis %}
+- 分析：{{ a.analysis }}{% endif %}
+- 详情：{{ a.message }}
+{%- endmacro -%}
+{% if digest %}### {{ alerts|length }} 条告警（共 {{ total }} 次）
+{% for a in alerts %}
+{{ one(a) }}
+{% endfor %}{% else %}{{ one(this) }}{% endif %}"#;
+
+const ZH_HTML: &str = r#"{% macro one(a) -%}
+<h3>【{{ a.rule.name_zh }}】{% if a.count > 1 %}（{{ a.count }} 次）{% endif %} <small>{{ a.severity_zh }}</small></h3>
+<table>
+<tr><th align="left">时间</th><td>{{ a.time }}</td></tr>
+{%- if a.source %}<tr><th align="left">来源 IP</th><td>{{ a.source }}</td></tr>{% endif %}
+{%- if a.method %}<tr><th align="left">认证方式</th><td>{{ a.method }}</td></tr>{% endif %}
+{%- if a.user %}<tr><th align="left">用户</th><td>{{ a.user }}</td></tr>{% endif %}
+{%- if a.host %}<tr><th align="left">主机</th><td>{{ a.host }}</td></tr>{% endif %}
+{%- if a.score is not none %}<tr><th align="left">异常评分</th><td>{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}</td></tr>{% endif %}
+{%- if a.analysis %}<tr><th align="left">分析</th><td>{{ a.analysis }}</td></tr>{% endif %}
+<tr><th align="left">详情</th><td>{{ a.message }}</td></tr>
+</table>
+{%- endmacro -%}
+<html><body>
+{% if digest %}<h2>{{ alerts|length }} 条告警（共 {{ total }} 次）</h2>
+{% for a in alerts %}{{ one(a) }}
+{% endfor %}{% else %}{{ one(this) }}{% endif %}
+</body></html>"#;
+
+fn builtin(lang: Language, form: Form) -> &'static str {
+    match (lang, form) {
+        (Language::En, Form::Title) => EN_TITLE,
+        (Language::En, Form::Text) => EN_TEXT,
+        (Language::En, Form::Markdown) => EN_MARKDOWN,
+        (Language::En, Form::Html) => EN_HTML,
+        (Language::ZhCn, Form::Title) => ZH_TITLE,
+        (Language::ZhCn, Form::Text) => ZH_TEXT,
+        (Language::ZhCn, Form::Markdown) => ZH_MARKDOWN,
+        (Language::ZhCn, Form::Html) => ZH_HTML,
+    }
+}
+
+/// A template that does not compile, for the config's error report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("template `{form}`: {detail}")]
+pub struct TemplateError {
+    pub form: &'static str,
+    pub detail: String,
+}
+
+/// One notifier's templates: the built-in ones of its language, with its overrides.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// Compiles the built-ins of `lang` with `overrides` (form name → template source) on top.
+    pub fn new(
+        lang: Language,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Templates, TemplateError> {
+        let mut env = Environment::new();
+        // Text for chat robots and mail bodies; HTML escaping only in the html form.
+        env.set_auto_escape_callback(|name| {
+            if name == "html" {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        for form in Form::ALL {
+            let src = overrides
+                .get(form.name())
+                .cloned()
+                .unwrap_or_else(|| builtin(lang, form).to_owned());
+            env.add_template_owned(form.name(), src)
+                .map_err(|e| TemplateError {
+                    form: form.name(),
+                    detail: e.to_string(),
+                })?;
+        }
+        Ok(Templates { env })
+    }
+
+    /// Renders one form. A template that fails at render time (a filter on the wrong type)
+    /// yields the error text rather than no message: the alert still goes out.
+    pub fn render<S: Serialize>(&self, form: Form, ctx: &S) -> String {
+        let r = self
+            .env
+            .get_template(form.name())
+            .and_then(|t| t.render(ctx));
+        match r {
+            Ok(s) => s.trim().to_owned(),
+            Err(e) => {
+                tracing::warn!(form = form.name(), error = %e, "a notification template failed");
+                format!("(template {} failed: {e})", form.name())
+            }
+        }
+    }
+}
+
+/// The forms a message's override may name.
+pub fn is_form(name: &str) -> bool {
+    Form::ALL.iter().any(|f| f.name() == name)
+}
