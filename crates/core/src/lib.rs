@@ -12,6 +12,7 @@ pub mod field;
 pub mod json;
 pub mod time;
 pub mod vocab;
+pub mod wire;
 
 pub use alert::{write_alert, Alert, Severity};
 pub use ban::{BanTarget, Family, InvalidTarget};
