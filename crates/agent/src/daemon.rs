@@ -27,6 +27,7 @@ use crate::sources::utmp::UtmpSource;
 use crate::sources::{SourceItem, CHANNEL_CAPACITY};
 use logward_notify::deliver::{Delivery, DeliveryStats, Settings};
 use logward_notify::route::Router;
+use logward_notify::schedule::{ReportStats, Reporter};
 use logward_notify::Notifier;
 
 /// How `logward run` was invoked.
@@ -202,6 +203,7 @@ struct State {
 struct Deliveries {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stats: Arc<DeliveryStats>,
+    report_stats: Arc<ReportStats>,
     wake: Arc<tokio::sync::Notify>,
     state_dir: PathBuf,
 }
@@ -212,6 +214,7 @@ impl Deliveries {
     /// its rows wait in the outbox.
     fn start(state_dir: &Path, cfg: &AgentConfig, pipeline: &mut Pipeline) -> Deliveries {
         let stats = Arc::new(DeliveryStats::default());
+        let report_stats = Arc::new(ReportStats::default());
         let wake = Arc::new(tokio::sync::Notify::new());
         let n = &cfg.notify;
         pipeline.set_router(Router::new(n), Arc::clone(&wake));
@@ -229,14 +232,28 @@ impl Deliveries {
                     for x in &notifiers {
                         tracing::info!(notifier = %x.name, r#type = x.kind(), "delivering alerts");
                     }
-                    tasks = Delivery {
-                        notifiers,
-                        store: Arc::new(std::sync::Mutex::new(store)),
-                        settings: Settings::from_config(n),
-                        wake: Arc::clone(&wake),
-                        stats: Arc::clone(&stats),
+                    let store = Arc::new(std::sync::Mutex::new(store));
+                    if let Some(r) = &n.report {
+                        tracing::info!(at = %r.at.value, "daily report scheduled");
+                        let reporter = Reporter::new(
+                            r.clone(),
+                            notifiers.clone(),
+                            Arc::clone(&store),
+                            logward_notify::host_name(),
+                            Arc::clone(&report_stats),
+                        );
+                        tasks.push(tokio::spawn(reporter.run()));
                     }
-                    .spawn();
+                    tasks.extend(
+                        Delivery {
+                            notifiers,
+                            store,
+                            settings: Settings::from_config(n),
+                            wake: Arc::clone(&wake),
+                            stats: Arc::clone(&stats),
+                        }
+                        .spawn(),
+                    );
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "outbox: cannot open the store; alerts are queued, not delivered")
@@ -246,6 +263,7 @@ impl Deliveries {
         Deliveries {
             tasks,
             stats,
+            report_stats,
             wake,
             state_dir: state_dir.to_path_buf(),
         }
@@ -592,6 +610,7 @@ async fn control_command(
                 bans_active,
                 outbox: pipeline.store().outbox_counts().ok(),
                 delivery: Some(Arc::clone(&state.delivery.stats)),
+                report: Some(Arc::clone(&state.delivery.report_stats)),
                 sources: state.sources.iter().map(|r| r.entry.clone()).collect(),
             };
             let _ = reply.send(Response::ok(metrics::render(&snap)));

@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub outbox: Option<logward_store::OutboxCounts>,
     /// The delivery workers' counts.
     pub delivery: Option<Arc<logward_notify::deliver::DeliveryStats>>,
+    /// The daily report's counts.
+    pub report: Option<Arc<logward_notify::schedule::ReportStats>>,
     pub sources: Vec<SourceEntry>,
 }
 
@@ -212,6 +214,21 @@ pub fn render(s: &Snapshot) -> String {
             c,
             "Outbox rows held by quiet hours or a dedup window.",
             get(&d.held),
+        );
+    }
+    if let Some(r) = &s.report {
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        o.one(
+            "logward_reports_sent_total",
+            c,
+            "Daily reports delivered (one per notifier).",
+            get(&r.sent),
+        );
+        o.one(
+            "logward_reports_failed_total",
+            c,
+            "Daily reports a notifier never took.",
+            get(&r.failed),
         );
     }
     sources(&mut o, &s.sources);

@@ -2,7 +2,7 @@
 //! store (what the scheduled report would send, without sending it).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -72,7 +72,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
         LanguageArg::En => Language::En,
         LanguageArg::ZhCn => Language::ZhCn,
     };
-    let host = args.host.unwrap_or_else(host_name);
+    let host = args.host.unwrap_or_else(logward_notify::host_name);
     let r = report::build(&entries, from, to, &host, language).in_zone(zone);
     let out = match args.format {
         ReportFormat::Text => r.text(),
@@ -82,14 +82,4 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
     };
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(0)
-}
-
-/// The kernel's host name (what syslog headers carry), else `$HOSTNAME`.
-fn host_name() -> String {
-    std::fs::read_to_string(Path::new("/proc/sys/kernel/hostname"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "localhost".into())
 }

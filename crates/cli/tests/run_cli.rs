@@ -533,7 +533,18 @@ fn test_line_traces_the_chains_and_steps_taken() {
     );
     assert!(out.contains("\nmatched: ssh-failure"), "{out}");
 
+    // A line no decoder knows reaches only the daily report's catch-all.
     let out = test_line("Jan 10 10:00:01 web CRON[99]: (root) CMD (run-parts /etc/cron.hourly)");
+    assert!(out.contains("\nmatched: report-unknown\n"), "{out}");
+    assert!(
+        out.contains("action: report [OTHER] CRON: (root) CMD (run-parts /etc/cron.hourly)"),
+        "{out}"
+    );
+    assert!(!out.contains("alert "), "{out}");
+    // A benign recognised line matches nothing.
+    let out = test_line(
+        "Jan 10 10:00:02 web sshd[7]: Connection closed by 192.0.2.1 port 5000 [preauth]",
+    );
     assert!(out.contains("\nmatched: no chain\n"), "{out}");
     assert!(!out.contains(": ran"), "{out}");
     assert!(out.contains("result: no alert, no action"), "{out}");

@@ -1073,12 +1073,13 @@ mod trace_tests {
                     .map(|s| (s.step, s.kind))
                     .collect();
                 assert_eq!(
-                    &bf[..4],
+                    &bf[..5],
                     [
                         (0, "alert"),
                         (1, "ban"),
-                        (2, "counter_reset"),
-                        (3, "counter_reset")
+                        (2, "report"),
+                        (3, "counter_reset"),
+                        (4, "counter_reset")
                     ],
                     "{trace:#?}"
                 );

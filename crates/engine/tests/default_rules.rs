@@ -227,7 +227,27 @@ fn nothing_fires_on_a_benign_log() {
         format!("{} srv kernel: something unrelated", t(0, 6)),
     ];
     let out = replay(&lines);
-    assert!(out.is_empty(), "{out:#?}");
+    // No alert, no ban: only the daily report's entries (the sudo command, the unknown line).
+    let reports: Vec<(String, String)> = out
+        .iter()
+        .map(|o| match o {
+            Output::Report { section, message } => (section.clone(), message.clone()),
+            other => panic!("not a report entry: {other:#?}"),
+        })
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            (
+                "INFO".to_string(),
+                "bob ran sudo as root: /usr/bin/apt update".to_string()
+            ),
+            (
+                "OTHER".to_string(),
+                "kernel: something unrelated".to_string()
+            ),
+        ]
+    );
 }
 
 #[test]

@@ -133,7 +133,7 @@ fn now_unix() -> UnixTime {
 }
 
 /// Runs a store call on a blocking thread.
-async fn with_store<T: Send + 'static>(
+pub(crate) async fn with_store<T: Send + 'static>(
     store: &SharedStore,
     f: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {

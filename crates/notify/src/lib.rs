@@ -14,6 +14,7 @@ pub mod limit;
 pub mod message;
 pub mod report;
 pub mod route;
+pub mod schedule;
 pub mod secret;
 pub mod sink;
 pub mod sinks;
@@ -25,3 +26,14 @@ pub use report::Report;
 pub use secret::Secret;
 pub use sink::{SendError, Sent};
 pub use sinks::{Notifier, NotifierConfig};
+
+/// This host's name as the kernel has it (what syslog headers carry), else `$HOSTNAME`,
+/// else `localhost`: the name in report titles, syslog headers and enrolment.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "localhost".into())
+}

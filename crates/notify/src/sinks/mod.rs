@@ -171,6 +171,8 @@ impl NotifierConfig {
 pub struct Notifier {
     pub name: String,
     pub templates: Templates,
+    /// The language its messages (and the daily report) are worded in.
+    pub language: Language,
     pub rates: Vec<Rate>,
     kind: Kind,
 }
@@ -197,8 +199,8 @@ impl Notifier {
         default_lang: Language,
     ) -> Result<Notifier, String> {
         let c = cfg.common();
-        let templates = Templates::new(c.language().unwrap_or(default_lang), c.templates())
-            .map_err(|e| e.to_string())?;
+        let language = c.language().unwrap_or(default_lang);
+        let templates = Templates::new(language, c.templates()).map_err(|e| e.to_string())?;
         let timeout = c
             .timeout()
             .and_then(parse_duration)
@@ -236,6 +238,7 @@ impl Notifier {
         Ok(Notifier {
             name: name.to_owned(),
             templates,
+            language,
             rates: c
                 .rate()
                 .map_or_else(|| default_rates.to_vec(), <[Rate]>::to_vec),

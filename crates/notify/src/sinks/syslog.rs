@@ -294,13 +294,6 @@ fn header_field(s: &str, max: usize) -> String {
     }
 }
 
-/// This host's name, as the kernel has it.
-fn system_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str)
 }
@@ -444,7 +437,7 @@ impl Syslog {
                 }
             }
         };
-        let hostname = c.hostname.clone().unwrap_or_else(system_hostname);
+        let hostname = c.hostname.clone().unwrap_or_else(crate::host_name);
         Ok(Syslog {
             target,
             facility: facility_code(&c.facility)

@@ -1,0 +1,47 @@
+//! Small named facts the agent keeps between runs (the `meta` table): when the daily report
+//! last went out, and the like. Values are text; callers parse their own.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::SqliteStore;
+use crate::error::{sql, Result};
+
+impl SqliteStore {
+    /// The value stored under `key`, if any.
+    pub fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(sql(&self.path, "read meta"))
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(sql(&self.path, "write meta"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::SqliteStore;
+
+    #[test]
+    fn meta_values_are_kept_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(s.meta("report.last_to").unwrap(), None);
+        s.set_meta("report.last_to", "10").unwrap();
+        s.set_meta("report.last_to", "20").unwrap();
+        drop(s);
+        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(s.meta("report.last_to").unwrap().as_deref(), Some("20"));
+    }
+}
