@@ -343,8 +343,9 @@ impl Pipeline {
                 self.engine.process(&e, &clock, &mut self.out);
             }
         }
-        let outs = std::mem::take(&mut self.out);
-        for o in &outs {
+        // Drained, not borrowed: an alert moves into the batch instead of being copied.
+        let mut outs = std::mem::take(&mut self.out);
+        for o in outs.drain(..) {
             self.output(o);
         }
         self.out = outs;
@@ -369,10 +370,10 @@ impl Pipeline {
         }
     }
 
-    fn output(&mut self, o: &Output) {
+    fn output(&mut self, o: Output) {
         let now = now_unix();
         match o {
-            Output::Alert(a) => self.add_alert((**a).clone()),
+            Output::Alert(a) => self.add_alert(*a),
             Output::Ban {
                 ip,
                 duration,
@@ -384,9 +385,9 @@ impl Pipeline {
                     tracing::debug!(%ip, "ban not applied: bans are disabled");
                     return;
                 }
-                let secs = u64::try_from(*duration).unwrap_or(0);
+                let secs = u64::try_from(duration).unwrap_or(0);
                 let reason = rule_id.clone().unwrap_or_else(|| "rule".into());
-                self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id.clone(), now);
+                self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id, now);
             }
             Output::Unban { ip } => {
                 if !self.bans_enabled {
@@ -394,7 +395,7 @@ impl Pipeline {
                 }
                 self.record_unban(&ip.to_string(), now);
             }
-            Output::Exec { argv } => self.effects.execs.push(argv.clone()),
+            Output::Exec { argv } => self.effects.execs.push(argv),
             Output::Report { section, message } => {
                 let section = match section.to_ascii_uppercase().as_str() {
                     "WARN" => ReportSection::Warn,
@@ -404,7 +405,7 @@ impl Pipeline {
                 self.batch.report.push(ReportEntry {
                     time: now,
                     section,
-                    text: message.clone(),
+                    text: message,
                 });
             }
             Output::Log { level, message } => match level {
