@@ -291,6 +291,11 @@ fn version_1_database_migrates_to_derived_keys() {
         .unwrap();
     assert_eq!(fk_problems, 0);
     assert!(s.integrity_check().unwrap().is_empty());
+    // The rewritten state check still refuses an unknown state.
+    assert!(s
+        .conn
+        .execute("UPDATE outbox SET state = 'lost' WHERE id = 3", [])
+        .is_err());
 
     // New rows continue after the old ids, and the foreign key still cascades.
     let ids = s
