@@ -105,6 +105,18 @@ impl Printer {
         }
     }
 
+    /// [`add`](Self::add) for an alert whose JSON is already written (`json` is
+    /// `write_alert`'s output for `a`, as stored): not written a second time for ndjson.
+    fn add_written(&mut self, a: &Alert, json: &str, now: Timestamp) {
+        match self.format {
+            Format::Ndjson => {
+                self.buf.extend_from_slice(json.as_bytes());
+                self.buf.push(b'\n');
+            }
+            Format::None | Format::Text => self.add(a, now),
+        }
+    }
+
     /// Writes what was added. A closed stdout is not worth stopping for: alerts are in the
     /// store.
     pub fn flush(&mut self) {
@@ -497,11 +509,13 @@ impl Pipeline {
         if !self.batch.outbox.is_empty() {
             self.wake.notify_waiters();
         }
-        self.batch.clear();
         let now = SystemClock.now();
-        for a in self.alerts.drain(..) {
-            self.printer.add(&a, now);
+        // `batch.alerts[i]` is the row of `alerts[i]` (add_alert pushes both): print the JSON
+        // the store got rather than building it again.
+        for (a, row) in self.alerts.drain(..).zip(&self.batch.alerts) {
+            self.printer.add_written(&a, &row.json, now);
         }
+        self.batch.clear();
         self.printer.flush();
         Ok(std::mem::take(&mut self.effects))
     }
