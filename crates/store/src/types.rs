@@ -94,7 +94,9 @@ pub struct StoredAlert {
     pub alert: NewAlert,
 }
 
-/// A delivery to queue in the outbox for an alert of the same batch.
+/// A delivery to queue in the outbox for an alert of the same batch. At most one per (alert,
+/// sink): its idempotency key is derived from the pair, so
+/// [`Store::commit_batch`](crate::Store::commit_batch) refuses a batch that repeats one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutbox {
     /// Index into [`Batch::alerts`] of the alert to deliver.
