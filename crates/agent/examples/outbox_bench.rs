@@ -16,7 +16,19 @@ use logward_engine::Engine;
 use logward_notify::route::Router;
 use logward_store::{SqliteStore, Store};
 
-fn run(alerts: usize, notifiers: usize) -> Result<(f64, u64), String> {
+/// Nanoseconds this thread has spent on a CPU (Linux schedstat): unlike the wall clock, not
+/// stretched while other processes hold the cores of a shared machine. `None` elsewhere.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// One run: (alerts per wall-clock second, alerts per on-CPU second, outbox rows).
+fn run(alerts: usize, notifiers: usize) -> Result<(f64, Option<f64>, u64), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = SqliteStore::open_dir(dir.path()).map_err(|e| e.to_string())?;
     let engine = Engine::new(logward_engine::default_program());
@@ -38,6 +50,7 @@ fn run(alerts: usize, notifiers: usize) -> Result<(f64, u64), String> {
         p.set_router(Router::new(&cfg), Arc::new(tokio::sync::Notify::new()));
     }
     let source: Arc<str> = Arc::from("bench");
+    let cpu = thread_cpu_ns();
     let t = Instant::now();
     for i in 0..alerts {
         let line = format!(
@@ -60,12 +73,16 @@ fn run(alerts: usize, notifiers: usize) -> Result<(f64, u64), String> {
     }
     p.commit().map_err(|e| e.to_string())?;
     let secs = t.elapsed().as_secs_f64();
+    let cpu_secs = thread_cpu_ns()
+        .zip(cpu)
+        .map(|(end, start)| end.saturating_sub(start) as f64 / 1e9);
+    let n = p.stats().alerts as f64;
     let rows = p
         .store()
         .outbox_counts()
         .map_err(|e| e.to_string())?
         .pending;
-    Ok((p.stats().alerts as f64 / secs, rows))
+    Ok((n / secs, cpu_secs.map(|c| n / c), rows))
 }
 
 fn main() {
@@ -76,9 +93,12 @@ fn main() {
     let alerts = args.first().copied().unwrap_or(200_000);
     let notifiers = args.get(1).copied().unwrap_or(1);
     match (run(alerts, 0), run(alerts, notifiers)) {
-        (Ok((base, _)), Ok((with, rows))) => {
+        (Ok((base, base_cpu, _)), Ok((with, with_cpu, rows))) => {
+            let cpu = |x: Option<f64>| x.map_or("null".to_owned(), |v| format!("{v:.0}"));
             println!(
-                "{{\"alerts\": {alerts}, \"notifiers\": {notifiers}, \"stored_only_per_s\": {base:.0}, \"with_outbox_per_s\": {with:.0}, \"outbox_rows\": {rows}}}"
+                "{{\"alerts\": {alerts}, \"notifiers\": {notifiers}, \"stored_only_per_s\": {base:.0}, \"with_outbox_per_s\": {with:.0}, \"stored_only_per_cpu_s\": {}, \"with_outbox_per_cpu_s\": {}, \"outbox_rows\": {rows}}}",
+                cpu(base_cpu),
+                cpu(with_cpu)
             );
         }
         (Err(e), _) | (_, Err(e)) => {

@@ -105,6 +105,18 @@ impl Printer {
         }
     }
 
+    /// [`add`](Self::add) for an alert whose JSON is already written (`json` is
+    /// `write_alert`'s output for `a`, as stored): not written a second time for ndjson.
+    fn add_written(&mut self, a: &Alert, json: &str, now: Timestamp) {
+        match self.format {
+            Format::Ndjson => {
+                self.buf.extend_from_slice(json.as_bytes());
+                self.buf.push(b'\n');
+            }
+            Format::None | Format::Text => self.add(a, now),
+        }
+    }
+
     /// Writes what was added. A closed stdout is not worth stopping for: alerts are in the
     /// store.
     pub fn flush(&mut self) {
@@ -343,8 +355,9 @@ impl Pipeline {
                 self.engine.process(&e, &clock, &mut self.out);
             }
         }
-        let outs = std::mem::take(&mut self.out);
-        for o in &outs {
+        // Drained, not borrowed: an alert moves into the batch instead of being copied.
+        let mut outs = std::mem::take(&mut self.out);
+        for o in outs.drain(..) {
             self.output(o);
         }
         self.out = outs;
@@ -369,10 +382,10 @@ impl Pipeline {
         }
     }
 
-    fn output(&mut self, o: &Output) {
+    fn output(&mut self, o: Output) {
         let now = now_unix();
         match o {
-            Output::Alert(a) => self.add_alert((**a).clone()),
+            Output::Alert(a) => self.add_alert(*a),
             Output::Ban {
                 ip,
                 duration,
@@ -384,9 +397,9 @@ impl Pipeline {
                     tracing::debug!(%ip, "ban not applied: bans are disabled");
                     return;
                 }
-                let secs = u64::try_from(*duration).unwrap_or(0);
+                let secs = u64::try_from(duration).unwrap_or(0);
                 let reason = rule_id.clone().unwrap_or_else(|| "rule".into());
-                self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id.clone(), now);
+                self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id, now);
             }
             Output::Unban { ip } => {
                 if !self.bans_enabled {
@@ -394,7 +407,7 @@ impl Pipeline {
                 }
                 self.record_unban(&ip.to_string(), now);
             }
-            Output::Exec { argv } => self.effects.execs.push(argv.clone()),
+            Output::Exec { argv } => self.effects.execs.push(argv),
             Output::Report { section, message } => {
                 let section = match section.to_ascii_uppercase().as_str() {
                     "WARN" => ReportSection::Warn,
@@ -404,7 +417,7 @@ impl Pipeline {
                 self.batch.report.push(ReportEntry {
                     time: now,
                     section,
-                    text: message.clone(),
+                    text: message,
                 });
             }
             Output::Log { level, message } => match level {
@@ -496,11 +509,13 @@ impl Pipeline {
         if !self.batch.outbox.is_empty() {
             self.wake.notify_waiters();
         }
-        self.batch.clear();
         let now = SystemClock.now();
-        for a in self.alerts.drain(..) {
-            self.printer.add(&a, now);
+        // `batch.alerts[i]` is the row of `alerts[i]` (add_alert pushes both): print the JSON
+        // the store got rather than building it again.
+        for (a, row) in self.alerts.drain(..).zip(&self.batch.alerts) {
+            self.printer.add_written(&a, &row.json, now);
         }
+        self.batch.clear();
         self.printer.flush();
         Ok(std::mem::take(&mut self.effects))
     }

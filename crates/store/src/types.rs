@@ -67,7 +67,8 @@ impl NewAlert {
     /// The row for a core [`Alert`](logward_core::Alert): its nested ECS JSON and the indexed
     /// columns taken from it. `now` stands in for the time when the event has no timestamp.
     pub fn from_alert(alert: &logward_core::Alert, now: UnixTime) -> NewAlert {
-        let mut json = Vec::with_capacity(512);
+        // An sshd login alert is ~600 bytes: start large enough not to grow on the hot path.
+        let mut json = Vec::with_capacity(1024);
         logward_core::write_alert(&mut json, alert);
         let e = &alert.event;
         NewAlert {
@@ -93,7 +94,9 @@ pub struct StoredAlert {
     pub alert: NewAlert,
 }
 
-/// A delivery to queue in the outbox for an alert of the same batch.
+/// A delivery to queue in the outbox for an alert of the same batch. At most one per (alert,
+/// sink): its idempotency key is derived from the pair, so
+/// [`Store::commit_batch`](crate::Store::commit_batch) refuses a batch that repeats one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutbox {
     /// Index into [`Batch::alerts`] of the alert to deliver.

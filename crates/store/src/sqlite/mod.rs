@@ -10,6 +10,7 @@ mod migrations;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -325,6 +326,13 @@ impl BanRow {
     }
 }
 
+/// The idempotency key of the delivery of alert `alert_id` to `sink`: unique per database
+/// (`instance` is random per database file), alert and sink, and the same at every attempt.
+/// Schema 1 stored exactly this text in a column; schema 2 derives it.
+fn idempotency_key(instance: &str, alert_id: i64, sink: &str) -> String {
+    format!("{instance}-{alert_id}-{sink}")
+}
+
 impl SqliteStore {
     /// Outbox rows with their alert's JSON; `tail` is the WHERE/ORDER/LIMIT clause.
     fn outbox_query(
@@ -332,22 +340,12 @@ impl SqliteStore {
         tail: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<OutboxItem>> {
-        type Raw = (
-            i64,
-            i64,
-            String,
-            String,
-            i64,
-            i64,
-            Option<String>,
-            String,
-            String,
-        );
+        type Raw = (i64, i64, String, String, i64, i64, Option<String>, String);
         let rows: Vec<Raw> = self
             .conn
             .prepare_cached(&format!(
                 "SELECT o.id, o.alert_id, o.sink, o.state, o.attempts, o.next_attempt_at, \
-                 o.last_error, o.idempotency_key, a.json \
+                 o.last_error, a.json \
                  FROM outbox o JOIN alerts a ON a.id = o.alert_id {tail}"
             ))
             .and_then(|mut s| {
@@ -361,31 +359,29 @@ impl SqliteStore {
                         r.get(5)?,
                         r.get(6)?,
                         r.get(7)?,
-                        r.get(8)?,
                     ))
                 })?
                 .collect()
             })
             .map_err(sql(&self.path, "read the outbox"))?;
+        let instance = &self.instance;
         rows.into_iter()
-            .map(
-                |(id, alert_id, sink, state, attempts, next, err, key, json)| {
-                    Ok(OutboxItem {
-                        id,
-                        alert_id,
-                        sink,
-                        state: OutboxState::parse(&state)
-                            .ok_or_else(|| StoreError::invalid("outbox state", state.clone()))?,
-                        attempts: u32::try_from(attempts).map_err(|_| {
-                            StoreError::invalid("outbox attempts", attempts.to_string())
-                        })?,
-                        next_attempt_at: next,
-                        last_error: err,
-                        idempotency_key: key,
-                        alert_json: json,
-                    })
-                },
-            )
+            .map(|(id, alert_id, sink, state, attempts, next, err, json)| {
+                Ok(OutboxItem {
+                    idempotency_key: idempotency_key(instance, alert_id, &sink),
+                    id,
+                    alert_id,
+                    sink,
+                    state: OutboxState::parse(&state)
+                        .ok_or_else(|| StoreError::invalid("outbox state", state.clone()))?,
+                    attempts: u32::try_from(attempts).map_err(|_| {
+                        StoreError::invalid("outbox attempts", attempts.to_string())
+                    })?,
+                    next_attempt_at: next,
+                    last_error: err,
+                    alert_json: json,
+                })
+            })
             .collect()
     }
 }
@@ -393,7 +389,6 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn commit_batch(&mut self, batch: &Batch) -> Result<BatchIds> {
         let path = &self.path;
-        let instance = &self.instance;
         let mut ids = BatchIds {
             alerts: Vec::with_capacity(batch.alerts.len()),
             outbox: Vec::with_capacity(batch.outbox.len()),
@@ -439,10 +434,22 @@ impl Store for SqliteStore {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
-                     idempotency_key, updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?3)",
+                     updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?3)",
                 )
                 .map_err(sql(path, "queue deliveries"))?;
+            // One row per (alert, sink): the idempotency key is derived from the pair, and
+            // the batch creating an alert is the only one that queues its deliveries.
+            let mut seen = HashSet::with_capacity(batch.outbox.len());
             for o in &batch.outbox {
+                if !seen.insert((o.alert, o.sink.as_str())) {
+                    return Err(StoreError::invalid(
+                        "outbox row",
+                        format!(
+                            "alert index {} is queued twice for sink {:?}",
+                            o.alert, o.sink
+                        ),
+                    ));
+                }
                 let alert_id = *ids.alerts.get(o.alert).ok_or_else(|| {
                     StoreError::invalid(
                         "outbox row",
@@ -454,8 +461,7 @@ impl Store for SqliteStore {
                         ),
                     )
                 })?;
-                let key = format!("{instance}-{alert_id}-{}", o.sink);
-                stmt.execute(params![alert_id, o.sink, o.next_attempt_at, key])
+                stmt.execute(params![alert_id, o.sink, o.next_attempt_at])
                     .map_err(sql(path, "queue deliveries"))?;
                 ids.outbox.push(tx.last_insert_rowid());
             }

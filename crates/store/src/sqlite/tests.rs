@@ -157,6 +157,170 @@ fn migrates_an_older_database_forward() {
     );
 }
 
+/// Schema 1 stored the idempotency key (unique) and indexed alerts five ways; schema 2 derives
+/// the key and keeps the time index. A version-1 database keeps every row, id and key.
+#[test]
+fn version_1_database_migrates_to_derived_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(SqliteStore::FILE_NAME);
+    let mut conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+    assert_eq!(migrate(&mut conn, &path, &MIGRATIONS[..1]).unwrap(), 1);
+    let instance: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    // What a version-1 agent wrote: two alerts, three deliveries in three states.
+    for (id, seq) in [(7_i64, 1_u64), (9, 2)] {
+        let a = alert(T0 + seq as i64, "ssh-login", seq);
+        conn.execute(
+            "INSERT INTO alerts (id, time, rule_id, severity, host, source_address, user_name, \
+             json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                id,
+                a.time,
+                a.rule_id,
+                a.severity,
+                a.host,
+                a.source_address,
+                a.user,
+                a.json
+            ],
+        )
+        .unwrap();
+    }
+    let old_rows = [
+        (3_i64, 7_i64, "slack", "sent", 0_i64, None::<&str>),
+        (4, 7, "mail", "failed", 5, Some("550 no such user")),
+        (5, 9, "slack", "pending", 2, Some("timeout")),
+    ];
+    for (id, alert_id, sink, state, attempts, err) in old_rows {
+        conn.execute(
+            "INSERT INTO outbox (id, alert_id, sink, state, attempts, next_attempt_at, \
+             last_error, idempotency_key, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?6)",
+            params![
+                id,
+                alert_id,
+                sink,
+                state,
+                attempts,
+                T0 + 60,
+                err,
+                format!("{instance}-{alert_id}-{sink}")
+            ],
+        )
+        .unwrap();
+    }
+    let keys_v1: Vec<(i64, String)> = conn
+        .prepare("SELECT id, idempotency_key FROM outbox ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    drop(conn);
+
+    let mut s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(count(&s, "alerts"), 2);
+    let mut rows = s.outbox_list(None, 10).unwrap();
+    rows.reverse();
+    let keys_v2: Vec<(i64, String)> = rows
+        .iter()
+        .map(|o| (o.id, o.idempotency_key.clone()))
+        .collect();
+    assert_eq!(keys_v2, keys_v1, "same ids, same keys");
+    for (o, (id, alert_id, sink, state, attempts, err)) in rows.iter().zip(old_rows) {
+        assert_eq!(
+            (o.id, o.alert_id, o.sink.as_str(), o.state.as_str()),
+            (id, alert_id, sink, state)
+        );
+        assert_eq!(
+            (i64::from(o.attempts), o.last_error.as_deref()),
+            (attempts, err)
+        );
+        assert_eq!(o.next_attempt_at, T0 + 60);
+        assert_eq!(o.alert_json, s.alert(alert_id).unwrap().unwrap().alert.json);
+    }
+    assert_eq!(
+        s.outbox_counts().unwrap(),
+        OutboxCounts {
+            pending: 1,
+            sent: 1,
+            failed: 1
+        }
+    );
+
+    // The schema as a fresh database has it: no key column, the indexes migration 2 keeps.
+    let columns: Vec<String> = s
+        .conn
+        .prepare("SELECT name FROM pragma_table_info('outbox')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(
+        !columns.iter().any(|c| c == "idempotency_key"),
+        "{columns:?}"
+    );
+    let indexes = |s: &SqliteStore| -> Vec<String> {
+        s.conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name IN ('alerts', 'outbox') AND sql IS NOT NULL ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    assert_eq!(
+        indexes(&s),
+        ["alerts_time", "outbox_alert", "outbox_due"].map(String::from)
+    );
+    let (_fresh_dir, fresh) = open();
+    assert_eq!(indexes(&fresh), indexes(&s));
+    let fk_problems: i64 = s
+        .conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(fk_problems, 0);
+    assert!(s.integrity_check().unwrap().is_empty());
+    // The rewritten state check still refuses an unknown state.
+    assert!(s
+        .conn
+        .execute("UPDATE outbox SET state = 'lost' WHERE id = 3", [])
+        .is_err());
+
+    // New rows continue after the old ids, and the foreign key still cascades.
+    let ids = s
+        .commit_batch(&Batch {
+            alerts: vec![alert(T0 + 5, "r", 3)],
+            outbox: vec![NewOutbox {
+                alert: 0,
+                sink: "slack".into(),
+                next_attempt_at: T0,
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert!(ids.alerts[0] > 9 && ids.outbox[0] > 5, "{ids:?}");
+    let due = s.due_outbox_for(Some("slack"), T0, 10).unwrap();
+    assert_eq!(
+        due[0].idempotency_key,
+        format!("{instance}-{}-slack", ids.alerts[0])
+    );
+    s.conn
+        .execute("DELETE FROM alerts WHERE id = 7", [])
+        .unwrap();
+    assert_eq!(count(&s, "outbox"), 2);
+}
+
 #[test]
 fn failed_migration_rolls_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -337,6 +501,13 @@ fn invalid_batch_rolls_back_entirely() {
     };
     let err = s.commit_batch(&bad_outbox).unwrap_err();
     assert!(err.to_string().contains("alert index 5"), "{err}");
+
+    // One delivery per (alert, sink): the idempotency key is derived from the pair.
+    let mut twice = bad_outbox.clone();
+    twice.outbox[0].alert = 0;
+    twice.outbox.push(twice.outbox[0].clone());
+    let err = s.commit_batch(&twice).unwrap_err();
+    assert!(err.to_string().contains("queued twice"), "{err}");
 
     let mut bad_severity = bad_outbox.clone();
     bad_severity.outbox.clear();
