@@ -239,6 +239,7 @@ fn batch_commits_everything_and_returns_ids() {
             section: ReportSection::Warn,
             text: "root logged in from 192.0.2.7".into(),
         }],
+        spool: Vec::new(),
     };
     let ids = s.commit_batch(&batch).unwrap();
     assert_eq!(ids.alerts.len(), 2);
