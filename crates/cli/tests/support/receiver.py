@@ -14,6 +14,7 @@ Prints `PORT <n>` once listening. Everything it saw is recorded in D:
 - heartbeats.ndjson
 - decisions.json   (read) the fleet decisions to serve: [{"id": n, "target": …}, …]
 - throttle         (read) "N S": answer the next N event requests 429, Retry-After S
+- max_items        (read) N: answer 413 to an event request of more than N lines
 """
 
 import argparse
@@ -198,6 +199,15 @@ class Handler(BaseHTTPRequestHandler):
         except (OSError, UnicodeDecodeError):
             self.record(400, gzip=is_gzip)
             return self.answer(400, {"error": "not gzip or not UTF-8"})
+        try:
+            with open(path_in(d, "max_items")) as f:
+                max_items = int(f.read())
+        except (FileNotFoundError, ValueError):
+            max_items = None
+        lines = [l for l in text.splitlines() if l.strip()]
+        if max_items is not None and len(lines) > max_items:
+            self.record(413, gzip=is_gzip, items=len(lines))
+            return self.answer(413, {"error": "too large"})
         accepted = duplicates = rejected = 0
         errors = []
         with LOCK:
