@@ -180,12 +180,17 @@ pub struct Pipeline {
     wake: Arc<tokio::sync::Notify>,
     /// What goes into the forward spool (`None`: not forwarding).
     forward: Option<ForwardEvents>,
-    /// Whether the spool is dropping events (logged once per episode), and how many so far.
-    spool_dropping: Option<u64>,
+    /// While the spool drops events (logged once per episode): how many so far, and when
+    /// the last drop was.
+    spool_dropping: Option<(u64, Instant)>,
 }
 
 /// How often the engine's counters are saved with a commit (when events came in).
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
+
+/// How long the forward spool must go without dropping an event before the end of the
+/// episode is logged.
+pub const SPOOL_EPISODE_QUIET: Duration = Duration::from_secs(60);
 
 /// The store's name for the engine state.
 const ENGINE_STATE: &str = "engine";
@@ -552,7 +557,9 @@ impl Pipeline {
 }
 
 impl Pipeline {
-    /// Counts events the spool dropped; logs the start and the end of each episode once.
+    /// Counts events the spool dropped; logs the start and the end of each episode once. An
+    /// episode ends after [`SPOOL_EPISODE_QUIET`] without a drop (a full spool that frees one
+    /// event's room per commit must not log every other commit).
     fn note_spool_drops(&mut self, dropped: u64) {
         self.stats.spool_dropped += dropped;
         match (&mut self.spool_dropping, dropped) {
@@ -563,16 +570,21 @@ impl Pipeline {
                     "forward spool full: dropping the oldest events (alerts are kept) until the \
                      collector takes them again"
                 );
-                self.spool_dropping = Some(n);
+                self.spool_dropping = Some((n, Instant::now()));
             }
-            (Some(total), 0) => {
-                tracing::warn!(
-                    dropped = *total,
-                    "forward spool below its bound again; events were dropped meanwhile"
-                );
-                self.spool_dropping = None;
+            (Some((total, last)), 0) => {
+                if last.elapsed() >= SPOOL_EPISODE_QUIET {
+                    tracing::warn!(
+                        dropped = *total,
+                        "forward spool below its bound again; events were dropped meanwhile"
+                    );
+                    self.spool_dropping = None;
+                }
             }
-            (Some(total), n) => *total += n,
+            (Some((total, last)), n) => {
+                *total += n;
+                *last = Instant::now();
+            }
         }
     }
 }
