@@ -204,6 +204,237 @@ pub struct MetricsConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// `forward:` — events and alerts to a collector (docs/AGENT.md, Forwarding), as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardConfig {
+    /// The collector's base URL (default: the one `logward enroll` wrote to
+    /// `collector.json`).
+    #[serde(default)]
+    pub collector: Option<Spanned<String>>,
+    /// A PEM CA file: when set, the only certificate authority trusted for the collector
+    /// (default: the one in `collector.json`, else the usual web roots).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// What is sent: `all` events and alerts (default) or only `alerts`.
+    #[serde(default)]
+    pub events: ForwardEvents,
+    /// Batch bounds.
+    #[serde(default)]
+    pub batch: ForwardBatchConfig,
+    /// Size bound of the spool (bytes of JSON waiting; default `256MiB`).
+    #[serde(default)]
+    pub spool_max: Option<Spanned<String>>,
+    /// How often the heartbeat is sent (default `30s`).
+    #[serde(default)]
+    pub heartbeat: Option<Spanned<String>>,
+    /// Fleet ban decisions.
+    #[serde(default)]
+    pub decisions: ForwardDecisionsConfig,
+    /// Waits between failed attempts.
+    #[serde(default)]
+    pub backoff: ForwardBackoffConfig,
+}
+
+/// `forward.events`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardEvents {
+    /// Every decoded event and every alert.
+    #[default]
+    All,
+    /// Alerts only.
+    Alerts,
+}
+
+/// `forward.batch`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardBatchConfig {
+    /// Most items per request (default 500).
+    #[serde(default)]
+    pub items: Option<Spanned<usize>>,
+    /// Most bytes of JSON per request, before compression (default `1MiB`).
+    #[serde(default)]
+    pub bytes: Option<Spanned<String>>,
+    /// How long a batch that is not full waits for more (default `1s`).
+    #[serde(default)]
+    pub age: Option<Spanned<String>>,
+}
+
+/// `forward.decisions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardDecisionsConfig {
+    /// Whether fleet decisions are fetched and applied (default true; they need
+    /// `bans.enabled` to reach the firewall).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// How often they are fetched (default `10s`).
+    #[serde(default)]
+    pub poll: Option<Spanned<String>>,
+}
+
+/// `forward.backoff`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardBackoffConfig {
+    /// The first wait after a failure (default `1s`).
+    #[serde(default)]
+    pub min: Option<Spanned<String>>,
+    /// The longest wait (default `60s`).
+    #[serde(default)]
+    pub max: Option<Spanned<String>>,
+}
+
+/// The checked `forward:` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub collector: Option<String>,
+    pub ca: Option<PathBuf>,
+    pub events: ForwardEvents,
+    pub batch_items: usize,
+    pub batch_bytes: u64,
+    pub batch_age: Duration,
+    pub spool_max: u64,
+    pub heartbeat: Duration,
+    pub decisions: bool,
+    pub decisions_poll: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Forward {
+    fn default() -> Self {
+        Forward {
+            collector: None,
+            ca: None,
+            events: ForwardEvents::All,
+            batch_items: 500,
+            batch_bytes: 1 << 20,
+            batch_age: Duration::from_secs(1),
+            spool_max: 256 << 20,
+            heartbeat: Duration::from_secs(30),
+            decisions: true,
+            decisions_poll: Duration::from_secs(10),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `500ms`, `1s`, `10m`, `1h`, `2d`; a bare number is seconds.
+pub fn parse_interval(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let i = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(i);
+    let n: u64 = num.parse().ok()?;
+    let secs = |k: u64| n.checked_mul(k).map(Duration::from_secs);
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        _ => None,
+    }
+}
+
+/// `4096`, `64KiB`, `256MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let i = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(i);
+    let n: u64 = num.parse().ok()?;
+    let k: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(k)
+}
+
+impl ForwardConfig {
+    /// The semantic pass: every value parsed, every error at its place.
+    fn check(self, file: &str, base: &Path, errors: &mut Vec<ConfigError>) -> Forward {
+        let mut f = Forward::default();
+        let mut interval = |v: &Option<Spanned<String>>, into: &mut Duration| {
+            if let Some(v) = v {
+                match parse_interval(&v.value) {
+                    Some(d) if !d.is_zero() => *into = d,
+                    _ => errors.push(at(
+                        file,
+                        v,
+                        format!("`{}` is not a duration (500ms, 30s, 10m, 1h)", v.value),
+                    )),
+                }
+            }
+        };
+        interval(&self.batch.age, &mut f.batch_age);
+        interval(&self.heartbeat, &mut f.heartbeat);
+        interval(&self.decisions.poll, &mut f.decisions_poll);
+        interval(&self.backoff.min, &mut f.backoff_min);
+        interval(&self.backoff.max, &mut f.backoff_max);
+        let mut size = |v: &Option<Spanned<String>>, into: &mut u64| {
+            if let Some(v) = v {
+                match parse_size(&v.value) {
+                    Some(n) if n > 0 => *into = n,
+                    _ => errors.push(at(
+                        file,
+                        v,
+                        format!("`{}` is not a size (65536, 64KiB, 256MiB, 1GiB)", v.value),
+                    )),
+                }
+            }
+        };
+        size(&self.batch.bytes, &mut f.batch_bytes);
+        size(&self.spool_max, &mut f.spool_max);
+        if let Some(n) = &self.batch.items {
+            if n.value == 0 {
+                errors.push(at(file, n, "`batch.items` must be at least 1".into()));
+            } else {
+                f.batch_items = n.value;
+            }
+        }
+        if f.backoff_min > f.backoff_max {
+            if let Some(v) = &self.backoff.min {
+                errors.push(at(
+                    file,
+                    v,
+                    "`backoff.min` is longer than `backoff.max`".into(),
+                ));
+            } else {
+                f.backoff_min = f.backoff_max;
+            }
+        }
+        if let Some(c) = &self.collector {
+            let v = c.value.trim_end_matches('/');
+            if !(v.starts_with("https://") || v.starts_with("http://")) {
+                errors.push(at(
+                    file,
+                    c,
+                    format!(
+                        "collector `{}` must start with https:// or http://",
+                        c.value
+                    ),
+                ));
+            }
+            f.collector = Some(v.to_owned());
+        }
+        f.ca = self
+            .ca
+            .map(|p| if p.is_relative() { base.join(p) } else { p });
+        f.events = self.events;
+        f.decisions = self.decisions.enabled.unwrap_or(true);
+        f
+    }
+}
+
 /// One file as written (the main file or a conf.d fragment).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -224,6 +455,8 @@ struct FileConfig {
     metrics: Option<MetricsConfig>,
     #[serde(default)]
     notify: Option<logward_notify::NotifyConfig>,
+    #[serde(default)]
+    forward: Option<ForwardConfig>,
 }
 
 /// Which rules run.
@@ -254,6 +487,8 @@ pub struct AgentConfig {
     pub metrics: MetricsConfig,
     /// Alert delivery (no notifiers: alerts go to the console and the store only).
     pub notify: logward_notify::NotifyConfig,
+    /// Forwarding to a collector (`forward:`), when configured.
+    pub forward: Option<Forward>,
     /// The files read, in merge order (empty for the built-in default).
     pub files: Vec<PathBuf>,
 }
@@ -283,6 +518,7 @@ impl AgentConfig {
             pipeline: PipelineConfig::default(),
             metrics: MetricsConfig::default(),
             notify: logward_notify::NotifyConfig::default(),
+            forward: None,
             files: Vec::new(),
         }
     }
@@ -471,6 +707,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
     let mut pipeline = None;
     let mut metrics = None;
     let mut notify: Option<(String, logward_notify::NotifyConfig)> = None;
+    let mut forward: Option<(String, ForwardConfig, PathBuf)> = None;
     for path in &files {
         let name = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
@@ -508,6 +745,9 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
         }
         if let Some(n) = parsed.notify {
             notify = Some((name.clone(), n));
+        }
+        if let Some(f) = parsed.forward {
+            forward = Some((name.clone(), f, base.clone()));
         }
     }
 
@@ -619,6 +859,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
         }
         None => logward_notify::NotifyConfig::default(),
     };
+    let forward = forward.map(|(file, f, base)| f.check(&file, &base, &mut errors));
     let (rules_ref, program) = match rules {
         None => (RulesRef::Default, Some(logward_engine::default_program())),
         Some((_, r, _)) if r.value == "default" => {
@@ -653,6 +894,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                 pipeline: pipeline.unwrap_or_default(),
                 metrics: metrics.unwrap_or_default(),
                 notify,
+                forward,
                 files,
             },
             program,
@@ -738,6 +980,68 @@ mod tests {
         }
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn forward_section_defaults_values_and_errors_with_places() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(d.path(), "agent.yaml", "forward: {}\n");
+        let f = load(&main).unwrap().config.forward.unwrap();
+        assert_eq!(f, Forward::default());
+        assert_eq!((f.batch_items, f.spool_max), (500, 256 << 20));
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "forward:\n  collector: https://c.example:8443/\n  ca: ca.pem\n  events: alerts\n  \
+             batch: {items: 50, bytes: 64KiB, age: 250ms}\n  spool_max: 1GiB\n  heartbeat: 1m\n  \
+             decisions: {enabled: false, poll: 2s}\n  backoff: {min: 500ms, max: 5m}\n",
+        );
+        let f = load(&main).unwrap().config.forward.unwrap();
+        assert_eq!(f.collector.as_deref(), Some("https://c.example:8443"));
+        assert_eq!(f.ca, Some(d.path().join("ca.pem")));
+        assert_eq!(f.events, ForwardEvents::Alerts);
+        assert_eq!((f.batch_items, f.batch_bytes), (50, 64 << 10));
+        assert_eq!(f.batch_age, Duration::from_millis(250));
+        assert_eq!(f.spool_max, 1 << 30);
+        assert_eq!(f.heartbeat, Duration::from_secs(60));
+        assert!(!f.decisions);
+        assert_eq!(f.decisions_poll, Duration::from_secs(2));
+        assert_eq!(
+            (f.backoff_min, f.backoff_max),
+            (Duration::from_millis(500), Duration::from_secs(300))
+        );
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "forward:\n  collector: ftp://x\n  spool_max: lots\n  batch: {items: 0, age: soon}\n",
+        );
+        let errors = load(&main).unwrap_err().0;
+        let shown: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+            .collect();
+        assert_eq!(errors.len(), 4, "{shown:?}");
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.starts_with("2:") && e.contains("https://")),
+            "{shown:?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.starts_with("3:") && e.contains("not a size")),
+            "{shown:?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.starts_with("4:") && e.contains("not a duration")),
+            "{shown:?}"
+        );
+        assert!(shown.iter().any(|e| e.contains("at least 1")), "{shown:?}");
+        let main = write(d.path(), "agent.yaml", "forward: {colector: x}\n");
+        assert!(load(&main).is_err(), "unknown keys are refused");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::ban::nftables::{BanExecutor, NftConfig, Nftables};
 use crate::ban::RestoreList;
 use crate::config::{self, AgentConfig, Format, Source, SourceConfig};
 use crate::control::{self, BanRow, Command, OutboxRow, Request, Response};
+use crate::forward::{Credentials, Decisions, Forwarder, DECISIONS_SINCE};
 use crate::metrics::{self, SourceEntry, SourceStats};
 use crate::pipeline::{ban_failed_alert, Effects, Pipeline, Printer};
 use crate::sources::command::{CommandConfig, CommandSource};
@@ -54,6 +55,8 @@ pub enum DaemonError {
     Thread(String),
     #[error("signals: {0}")]
     Signal(std::io::Error),
+    #[error("forward: {0}")]
+    Forward(#[from] crate::forward::ForwardError),
 }
 
 /// The state directory when none is given: `$LOGWARD_STATE_DIR`, else `/var/lib/logward` as
@@ -196,6 +199,7 @@ struct State {
     sources: Vec<Running>,
     ban_failures: u64,
     delivery: Deliveries,
+    forward: Option<Forwarder>,
 }
 
 /// The running delivery workers and what they count.
@@ -217,7 +221,16 @@ impl Deliveries {
         let report_stats = Arc::new(ReportStats::default());
         let wake = Arc::new(tokio::sync::Notify::new());
         let n = &cfg.notify;
-        pipeline.set_router(Router::new(n), Arc::clone(&wake));
+        let router = if cfg.forward.is_some() {
+            // The collector notifies; only routes marked `also_when_forwarding` stay here.
+            Router::forwarding(n)
+        } else {
+            Router::new(n)
+        };
+        if cfg.forward.is_some() && router.is_empty() && !n.notifiers.is_empty() {
+            tracing::info!("forwarding: the collector notifies; this agent's notifiers stay off (no route says `also_when_forwarding: true`)");
+        }
+        pipeline.set_router(router, Arc::clone(&wake));
         let mut notifiers = Vec::new();
         for (name, c) in &n.notifiers {
             match Notifier::build(name, &c.value, n.language) {
@@ -338,8 +351,18 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         None
     };
 
+    // Forwarding: the credentials `logward enroll` wrote, checked before anything starts.
+    let credentials = match &cfg.forward {
+        Some(f) => {
+            store.spool_set_max(f.spool_max)?;
+            Some(Credentials::load(&opts.state_dir)?)
+        }
+        None => None,
+    };
+
     let engine = Engine::new(program);
     let mut pipeline = Pipeline::new(engine, store, executor.is_some(), Printer::stdout(format));
+    pipeline.set_forward(cfg.forward.as_ref().map(|f| f.events));
     pipeline.restore_engine_state();
     for a in startup_alerts {
         pipeline.add_alert(a);
@@ -348,10 +371,22 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     let (src_tx, mut src_rx) = mpsc::channel::<SourceItem>(CHANNEL_CAPACITY);
     let checkpoints = pipeline.store().checkpoints()?;
     let delivery = Deliveries::start(&opts.state_dir, &cfg, &mut pipeline);
+    let (dec_tx, mut dec_rx) = mpsc::channel::<Decisions>(16);
+    let forward = match (&cfg.forward, credentials) {
+        (Some(f), Some(creds)) => Some(Forwarder::start(
+            &opts.state_dir,
+            f,
+            creds,
+            Some(dec_tx.clone()),
+        )?),
+        _ => None,
+    };
+    drop(dec_tx);
     let mut state = State {
         sources: Vec::new(),
         ban_failures: startup_failures,
         delivery,
+        forward,
     };
     for s in &cfg.sources {
         match start_source(&s.config, &checkpoints, src_tx.clone()) {
@@ -404,6 +439,9 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                 control_command(cmd, &mut pipeline, executor.as_ref(), &cfg, &state, &fail_tx)
                     .await;
             }
+            Some(d) = dec_rx.recv() => {
+                apply_decisions(d, &mut pipeline, executor.as_ref(), &fail_tx);
+            }
             Some(alert) = fail_rx.recv() => {
                 // Only failed bans and unbans come this way.
                 state.ban_failures += 1;
@@ -438,6 +476,9 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     // Drain what the sources already handed over, then the final commit.
     server.abort();
     state.delivery.stop();
+    if let Some(f) = &mut state.forward {
+        f.stop();
+    }
     if let Some(m) = metrics_server {
         m.abort();
     }
@@ -461,6 +502,46 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         "stopped"
     );
     Ok(())
+}
+
+/// Applies fleet ban decisions like local bans (recorded in the store, then handed to the
+/// ban executor), then stores the decisions cursor so a restart does not apply them again.
+fn apply_decisions(
+    d: Decisions,
+    pipeline: &mut Pipeline,
+    executor: Option<&BanExecutor>,
+    fail_tx: &mpsc::Sender<logward_core::Alert>,
+) {
+    let now = SystemClock.now().unix;
+    if executor.is_none() {
+        if !d.decisions.is_empty() {
+            tracing::warn!(
+                decisions = d.decisions.len(),
+                "fleet ban decisions not applied: bans are disabled in this agent's config"
+            );
+        }
+    } else {
+        for x in &d.decisions {
+            tracing::info!(target = %x.target, seconds = ?x.seconds, reason = %x.reason, "fleet decision: ban");
+            if let Some(e) = pipeline.record_ban(
+                &x.target.to_string(),
+                x.seconds,
+                &x.reason,
+                x.rule_id.clone(),
+                now,
+            ) {
+                tracing::warn!(target = %x.target, error = %e, "fleet decision not applied");
+            }
+        }
+        if !commit(pipeline, executor, fail_tx) {
+            // The cursor stays: the same decisions come again at the next poll after a
+            // restart.
+            return;
+        }
+    }
+    if let Err(e) = pipeline.store().set_forward_state(DECISIONS_SINCE, &d.next) {
+        tracing::warn!(error = %e, "cannot store the decisions cursor");
+    }
 }
 
 /// Commits and carries out the effects; false on a store error (logged; retried later).
@@ -611,6 +692,10 @@ async fn control_command(
                 outbox: pipeline.store().outbox_counts().ok(),
                 delivery: Some(Arc::clone(&state.delivery.stats)),
                 report: Some(Arc::clone(&state.delivery.report_stats)),
+                forward: state.forward.as_ref().map(|f| metrics::ForwardSnapshot {
+                    stats: f.stats(),
+                    spool: pipeline.store().spool_stats().ok(),
+                }),
                 sources: state.sources.iter().map(|r| r.entry.clone()).collect(),
             };
             let _ = reply.send(Response::ok(metrics::render(&snap)));
@@ -768,6 +853,11 @@ fn reload(
                     "SIGHUP: the ban settings changed; they take effect at the next restart"
                 );
             }
+            if l.config.forward != cfg.forward {
+                tracing::warn!(
+                    "SIGHUP: the forward settings changed; they take effect at the next restart"
+                );
+            }
             if l.config.metrics != cfg.metrics {
                 tracing::warn!(
                     "SIGHUP: the metrics settings changed; they take effect at the next restart"
@@ -779,9 +869,11 @@ fn reload(
                 .set_format(format.unwrap_or(l.config.output.format));
             let bans = cfg.bans.clone();
             let metrics = cfg.metrics.clone();
+            let forward = cfg.forward.clone();
             *cfg = l.config;
             cfg.bans = bans;
             cfg.metrics = metrics;
+            cfg.forward = forward;
             tracing::info!("SIGHUP: config and rules reloaded");
             true
         }

@@ -51,7 +51,97 @@ pub struct Snapshot {
     pub delivery: Option<Arc<logward_notify::deliver::DeliveryStats>>,
     /// The daily report's counts.
     pub report: Option<Arc<logward_notify::schedule::ReportStats>>,
+    /// The forward sink's counts and the spool's totals, when forwarding.
+    pub forward: Option<ForwardSnapshot>,
     pub sources: Vec<SourceEntry>,
+}
+
+/// What the forward sink shows.
+#[derive(Debug, Clone)]
+pub struct ForwardSnapshot {
+    pub stats: Arc<crate::forward::ForwardStats>,
+    /// `None` when the store could not be read.
+    pub spool: Option<logward_store::SpoolStats>,
+}
+
+fn forward(o: &mut Out, f: &ForwardSnapshot) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let st = &f.stats;
+    if let Some(sp) = &f.spool {
+        o.one(
+            "logward_forward_spool_items",
+            "gauge",
+            "Items in the forward spool, waiting for the collector.",
+            sp.items,
+        );
+        o.one(
+            "logward_forward_spool_bytes",
+            "gauge",
+            "Bytes of JSON in the forward spool.",
+            sp.bytes,
+        );
+        o.one(
+            "logward_forward_spool_max_bytes",
+            "gauge",
+            "The forward spool's size bound.",
+            sp.max_bytes,
+        );
+        o.one(
+            "logward_forward_dropped_total",
+            "counter",
+            "Plain events dropped because the spool was full (alerts are never dropped).",
+            sp.dropped,
+        );
+    }
+    let c = "counter";
+    o.one(
+        "logward_forward_sent_total",
+        c,
+        "Items the collector answered 200 for.",
+        st.sent.load(Relaxed),
+    );
+    o.one(
+        "logward_forward_rejected_total",
+        c,
+        "Items the collector rejected (logged, not retried).",
+        st.rejected.load(Relaxed),
+    );
+    o.one(
+        "logward_forward_send_errors_total",
+        c,
+        "Requests to the collector that failed and will be retried.",
+        st.send_errors.load(Relaxed),
+    );
+    o.one(
+        "logward_forward_throttled_total",
+        c,
+        "429 answers from the collector.",
+        st.throttled.load(Relaxed),
+    );
+    o.one(
+        "logward_forward_heartbeats_total",
+        c,
+        "Heartbeats the collector accepted.",
+        st.heartbeats.load(Relaxed),
+    );
+    o.one(
+        "logward_forward_decisions_total",
+        c,
+        "Fleet ban decisions received.",
+        st.decisions.load(Relaxed),
+    );
+    o.one(
+        "logward_forward_decisions_invalid_total",
+        c,
+        "Fleet ban decisions whose target did not validate.",
+        st.decisions_invalid.load(Relaxed),
+    );
+    o.one(
+        "logward_forward_last_success_seconds",
+        "gauge",
+        "Unix time of the last batch the collector took (0: none yet).",
+        u64::try_from(st.last_success.load(Relaxed)).unwrap_or(0),
+    );
 }
 
 /// A label value, escaped as the format requires (backslash, double quote, newline).
@@ -170,6 +260,9 @@ pub fn render(s: &Snapshot) -> String {
         ] {
             let _ = writeln!(o.0, "logward_outbox_rows{{state=\"{state}\"}} {n}");
         }
+    }
+    if let Some(f) = &s.forward {
+        forward(&mut o, f);
     }
     if let Some(d) = &s.delivery {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);

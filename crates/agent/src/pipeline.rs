@@ -26,11 +26,11 @@ use logward_notify::route::Router;
 use logward_parse::{LineDecoder, YearResolver, YearRule, Zone};
 use logward_store::{
     BanChange, Batch, CounterSnapshot, NewAlert, NewBan, NewOutbox, ReportEntry, ReportSection,
-    SqliteStore, Store, StoreError, UnixTime,
+    SpoolItem, SpoolKind, SqliteStore, Store, StoreError, UnixTime,
 };
 
 use crate::ban::{Ban, BanTarget};
-use crate::config::Format;
+use crate::config::{Format, ForwardEvents};
 use crate::sources::{Payload, SourceItem};
 
 /// What a commit handed on to the outside world, for the daemon to carry out.
@@ -55,6 +55,8 @@ pub struct PipelineStats {
     pub commit_errors: u64,
     pub bans: u64,
     pub bans_skipped: u64,
+    /// Plain events the forward spool dropped to stay under its size bound.
+    pub spool_dropped: u64,
 }
 
 /// Where alerts are printed.
@@ -188,10 +190,19 @@ pub struct Pipeline {
     router: Router,
     /// Told after a commit that queued deliveries.
     wake: Arc<tokio::sync::Notify>,
+    /// What goes into the forward spool (`None`: not forwarding).
+    forward: Option<ForwardEvents>,
+    /// While the spool drops events (logged once per episode): how many so far, and when
+    /// the last drop was.
+    spool_dropping: Option<(u64, Instant)>,
 }
 
 /// How often the engine's counters are saved with a commit (when events came in).
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
+
+/// How long the forward spool must go without dropping an event before the end of the
+/// episode is logged.
+pub const SPOOL_EPISODE_QUIET: Duration = Duration::from_secs(60);
 
 /// The store's name for the engine state.
 const ENGINE_STATE: &str = "engine";
@@ -227,7 +238,29 @@ impl Pipeline {
             snapshot_events: 0,
             router: Router::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            forward: None,
+            spool_dropping: None,
         }
+    }
+
+    /// Spools events (with `All`) and alerts for the collector from now on.
+    pub fn set_forward(&mut self, forward: Option<ForwardEvents>) {
+        self.forward = forward;
+    }
+
+    /// Adds an event to the open batch's spool items when every event is forwarded.
+    fn spool_event(&mut self, e: &Event<'_>) {
+        if self.forward != Some(ForwardEvents::All) {
+            return;
+        }
+        let mut json = Vec::with_capacity(384);
+        logward_core::json::write_event(&mut json, e);
+        self.batch.spool.push(SpoolItem {
+            kind: SpoolKind::Event,
+            time: e.timestamp.map_or_else(now_unix, |t| t.unix),
+            json: String::from_utf8(json)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        });
     }
 
     /// Routes alerts to notifiers from now on; `wake` is notified when deliveries are queued.
@@ -348,10 +381,12 @@ impl Pipeline {
                 let mut e = Event::default();
                 dec.decode_into(&line, &mut e);
                 self.note(&e);
+                self.spool_event(&e);
                 self.engine.process(&e, &clock, &mut self.out);
             }
             Payload::Event(e) => {
                 self.note(&e);
+                self.spool_event(&e);
                 self.engine.process(&e, &clock, &mut self.out);
             }
         }
@@ -434,7 +469,15 @@ impl Pipeline {
         self.stats.alerts += 1;
         let now = now_unix();
         let index = self.batch.alerts.len();
-        self.batch.alerts.push(NewAlert::from_alert(&a, now));
+        let row = NewAlert::from_alert(&a, now);
+        if self.forward.is_some() {
+            self.batch.spool.push(SpoolItem {
+                kind: SpoolKind::Alert,
+                time: row.time,
+                json: row.json.clone(),
+            });
+        }
+        self.batch.alerts.push(row);
         for sink in self.router.notifiers(&a) {
             self.batch.outbox.push(NewOutbox {
                 alert: index,
@@ -501,11 +544,18 @@ impl Pipeline {
         if self.batch.is_empty() && self.alerts.is_empty() {
             return Ok(std::mem::take(&mut self.effects));
         }
-        if let Err(e) = self.store.commit_batch(&self.batch) {
-            self.stats.commit_errors += 1;
-            return Err(e);
-        }
+        let spooled = !self.batch.spool.is_empty();
+        let ids = match self.store.commit_batch(&self.batch) {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.stats.commit_errors += 1;
+                return Err(e);
+            }
+        };
         self.stats.commits += 1;
+        if spooled {
+            self.note_spool_drops(ids.spool_dropped);
+        }
         if !self.batch.outbox.is_empty() {
             self.wake.notify_waiters();
         }
@@ -518,6 +568,39 @@ impl Pipeline {
         self.batch.clear();
         self.printer.flush();
         Ok(std::mem::take(&mut self.effects))
+    }
+}
+
+impl Pipeline {
+    /// Counts events the spool dropped; logs the start and the end of each episode once. An
+    /// episode ends after [`SPOOL_EPISODE_QUIET`] without a drop (a full spool that frees one
+    /// event's room per commit must not log every other commit).
+    fn note_spool_drops(&mut self, dropped: u64) {
+        self.stats.spool_dropped += dropped;
+        match (&mut self.spool_dropping, dropped) {
+            (None, 0) => {}
+            (None, n) => {
+                tracing::warn!(
+                    dropped = n,
+                    "forward spool full: dropping the oldest events (alerts are kept) until the \
+                     collector takes them again"
+                );
+                self.spool_dropping = Some((n, Instant::now()));
+            }
+            (Some((total, last)), 0) => {
+                if last.elapsed() >= SPOOL_EPISODE_QUIET {
+                    tracing::warn!(
+                        dropped = *total,
+                        "forward spool below its bound again; events were dropped meanwhile"
+                    );
+                    self.spool_dropping = None;
+                }
+            }
+            (Some((total, last)), n) => {
+                *total += n;
+                *last = Instant::now();
+            }
+        }
     }
 }
 

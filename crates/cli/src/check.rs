@@ -62,7 +62,7 @@ fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
     match logward_agent::config::load(path) {
         Ok(l) => {
             println!(
-                "{name}: ok ({} files, {} sources, {} rules, bans {})",
+                "{name}: ok ({} files, {} sources, {} rules, bans {}{})",
                 l.config.files.len(),
                 l.config.sources.len(),
                 l.program.rule_ids().len(),
@@ -70,6 +70,13 @@ fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
                     "enabled"
                 } else {
                     "disabled"
+                },
+                match &l.config.forward {
+                    Some(f) if f.events == logward_agent::config::ForwardEvents::Alerts => {
+                        ", forwarding alerts"
+                    }
+                    Some(_) => ", forwarding events and alerts",
+                    None => "",
                 }
             );
             Ok(0)

@@ -2,6 +2,7 @@
 
 mod agent;
 mod check;
+mod enroll;
 mod notify;
 mod report;
 mod scan;
@@ -48,6 +49,9 @@ enum Command {
     /// Print the daily report (WARN, INFO, OTHER) of the last --since now, from the state
     /// store.
     Report(report::ReportArgs),
+    /// Enrol this agent at a collector with a one-time token: writes the credentials to
+    /// `<state_dir>/collector.json` (mode 0600) for the `forward:` sink.
+    Enroll(enroll::EnrollArgs),
 }
 
 fn main() {
@@ -64,6 +68,7 @@ fn main() {
         Command::Status(args) => agent::ask(args, logward_agent::control::Request::Status),
         Command::Metrics(args) => agent::ask(args, logward_agent::control::Request::Metrics),
         Command::Report(args) => report::run(args),
+        Command::Enroll(args) => enroll::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -176,3 +176,121 @@ fn report_errors_are_plain() {
         text(&o.stderr)
     );
 }
+
+/// Starts `logward run`; returns once its control socket exists.
+fn run_daemon(cfg: &Path, state: &Path) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["run", "--config"])
+        .arg(cfg)
+        .arg("--state-dir")
+        .arg(state)
+        .env("TZ", "UTC")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !state.join("control.sock").exists() && t.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+fn stop(mut child: std::process::Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert!(child.wait().unwrap().success());
+}
+
+fn wait_until(what: impl Fn() -> bool) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed().as_secs() < 20 {
+        if what() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("auth.log");
+    let out = d.path().join("report.log");
+    let state = d.path().join("state");
+    let cfg = d.path().join("agent.yaml");
+    std::fs::write(&log, "").unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
+             notify:\n  notifiers:\n    daily: {{type: file, path: {}}}\n  \
+             routes:\n    - {{notifiers: [daily], min_severity: critical}}\n  \
+             report: {{at: '00:00', timezone: UTC, notifiers: [daily]}}\n",
+            log.display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    assert!(logward(&["check", "--config", cfg.to_str().unwrap()])
+        .status
+        .success());
+
+    // First run: lines the default rules put in the report (INFO, OTHER).
+    let agent = run_daemon(&cfg, &state);
+    std::fs::write(
+        &log,
+        "Nov 22 10:00:00 web01 sshd[7]: Accepted publickey for alice from 192.0.2.10 port 5000 ssh2: ED25519 SHA256:abc\n\
+         Nov 22 10:00:01 web01 kernel: [1.0] something odd\n",
+    )
+    .unwrap();
+    assert!(wait_until(|| {
+        let mut s = SqliteStore::open_dir(&state).unwrap();
+        s.report_entries(0, i64::MAX).unwrap().len() == 2
+    }));
+    stop(agent);
+    assert!(!out.exists(), "no report before its time");
+
+    // Windows are half-open (`to` excluded): let the entries' second pass.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // The last report went out two days ago: the next start sends today's at once.
+    let now = chrono::Utc::now().timestamp();
+    SqliteStore::open_dir(&state)
+        .unwrap()
+        .set_meta(
+            logward_notify::schedule::LAST_TO,
+            &(now - 2 * 86_400).to_string(),
+        )
+        .unwrap();
+    let agent = run_daemon(&cfg, &state);
+    assert!(wait_until(
+        || out.exists() && std::fs::read_to_string(&out).unwrap().ends_with('\n')
+    ));
+    stop(agent);
+    let sent: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+    let sections = sent["report"]["sections"].as_array().unwrap();
+    assert_eq!(sections[1]["section"], "INFO");
+    assert_eq!(
+        sections[1]["messages"][0]["text"],
+        "alice logged in over SSH from 192.0.2.10 (publickey)"
+    );
+    assert_eq!(sections[2]["section"], "OTHER");
+    assert_eq!(
+        sections[2]["messages"][0]["text"],
+        "kernel: [1.0] something odd"
+    );
+    // Recorded: a third start does not send it again.
+    let last: i64 = SqliteStore::open_dir(&state)
+        .unwrap()
+        .meta(logward_notify::schedule::LAST_TO)
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(last >= now);
+}

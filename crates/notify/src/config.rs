@@ -102,6 +102,10 @@ pub struct RouteConfig {
     /// Stop at this route when it matched (later routes are not tried).
     #[serde(default, rename = "continue")]
     pub continue_: Option<bool>,
+    /// Keep this route when the agent forwards to a collector (which then notifies): without
+    /// it, a forwarding agent's own notifiers stay off.
+    #[serde(default)]
+    pub also_when_forwarding: bool,
 }
 
 /// Hours during which only critical alerts go out; the rest wait for the end.

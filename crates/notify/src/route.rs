@@ -11,6 +11,7 @@ struct Route {
     rules: Vec<String>,
     tags: Vec<String>,
     continue_: bool,
+    also_when_forwarding: bool,
 }
 
 /// The routes of a checked config.
@@ -37,10 +38,22 @@ impl Router {
                     rules: r.rules.clone(),
                     tags: r.tags.clone(),
                     continue_: r.continue_.unwrap_or(true),
+                    also_when_forwarding: r.also_when_forwarding,
                 })
                 .collect(),
             all: c.notifiers.keys().cloned().collect(),
         }
+    }
+
+    /// The router of an agent that forwards to a collector: the collector notifies, so only
+    /// the routes marked `also_when_forwarding: true` are kept (none without routes).
+    pub fn forwarding(c: &NotifyConfig) -> Router {
+        let mut r = Router::new(c);
+        r.routes.retain(|r| r.also_when_forwarding);
+        if r.routes.is_empty() {
+            r.all.clear();
+        }
+        r
     }
 
     /// Whether any alert can go anywhere.
@@ -113,6 +126,25 @@ mod tests {
             Router::new(&none).notifiers(&alert("x", Severity::Info, &[])),
             ["a"]
         );
+    }
+
+    #[test]
+    fn a_forwarding_agent_keeps_only_routes_marked_also_when_forwarding() {
+        let c = config(
+            "notifiers:\n  a: {type: webhook, url: 'http://x'}\n  b: {type: webhook, url: 'http://y'}\n\
+             routes:\n  - {notifiers: [a], min_severity: high, also_when_forwarding: true}\n  - {notifiers: [b]}\n",
+        );
+        assert!(c.check().is_empty(), "{:?}", c.check());
+        let high = alert("ssh-bruteforce", Severity::High, &[]);
+        let low = alert("ssh-login", Severity::Info, &[]);
+        assert_eq!(Router::new(&c).notifiers(&high), ["a", "b"]);
+        let f = Router::forwarding(&c);
+        assert_eq!(f.notifiers(&high), ["a"]);
+        assert!(f.notifiers(&low).is_empty());
+        // Without routes every notifier would get every alert: forwarding turns them all off.
+        let none = config("notifiers:\n  a: {type: webhook, url: 'http://x'}\n");
+        let f = Router::forwarding(&none);
+        assert!(f.is_empty() && f.notifiers(&high).is_empty());
     }
 
     #[test]

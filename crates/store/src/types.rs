@@ -316,6 +316,8 @@ pub struct Batch {
     pub counters: Vec<CounterSnapshot>,
     /// Daily report entries.
     pub report: Vec<ReportEntry>,
+    /// Events and alerts for the forward spool (empty unless forwarding is configured).
+    pub spool: Vec<SpoolItem>,
 }
 
 impl Batch {
@@ -327,6 +329,7 @@ impl Batch {
             && self.bans.is_empty()
             && self.counters.is_empty()
             && self.report.is_empty()
+            && self.spool.is_empty()
     }
 
     /// Empties the batch, keeping its capacity.
@@ -337,6 +340,7 @@ impl Batch {
         self.bans.clear();
         self.counters.clear();
         self.report.clear();
+        self.spool.clear();
     }
 }
 
@@ -347,6 +351,8 @@ pub struct BatchIds {
     pub alerts: Vec<i64>,
     /// One per [`Batch::outbox`].
     pub outbox: Vec<i64>,
+    /// Plain events the spool dropped to stay under its size bound (oldest first).
+    pub spool_dropped: u64,
 }
 
 /// Rows removed by [`Store::purge`](crate::Store::purge).
@@ -360,4 +366,64 @@ pub struct PurgeStats {
     pub bans: u64,
     /// Report entries removed.
     pub report: u64,
+}
+
+/// What a spool item carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpoolKind {
+    /// A plain event (dropped first when the spool is full).
+    Event,
+    /// An alert (never dropped).
+    Alert,
+}
+
+impl SpoolKind {
+    /// The key of the item's object on the wire: `event` or `alert`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpoolKind::Event => "event",
+            SpoolKind::Alert => "alert",
+        }
+    }
+}
+
+/// An item to add to the forward spool (its seq is given when it is committed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolItem {
+    /// Event or alert.
+    pub kind: SpoolKind,
+    /// When it happened (the event's `@timestamp`, else the commit time).
+    pub time: UnixTime,
+    /// Its ECS JSON object.
+    pub json: String,
+}
+
+/// A spooled item, as the sender reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledItem {
+    /// Increasing by one per item, never reused.
+    pub seq: u64,
+    /// Event or alert.
+    pub kind: SpoolKind,
+    /// When it happened.
+    pub time: UnixTime,
+    /// Its ECS JSON object.
+    pub json: String,
+}
+
+/// The spool's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Items waiting.
+    pub items: u64,
+    /// Bytes of their JSON.
+    pub bytes: u64,
+    /// The size bound.
+    pub max_bytes: u64,
+    /// Plain events dropped since the database was created.
+    pub dropped: u64,
+    /// The seq the next item gets.
+    pub next_seq: u64,
+    /// `time` of the oldest item waiting.
+    pub oldest: Option<UnixTime>,
 }

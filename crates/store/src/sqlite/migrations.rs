@@ -37,6 +37,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "outbox",
         sql: include_str!("migrations/0002_outbox.sql"),
     },
+    Migration {
+        version: 3,
+        name: "spool",
+        sql: include_str!("migrations/0003_spool.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -7,6 +7,7 @@
 
 mod meta;
 mod migrations;
+mod spool;
 #[cfg(test)]
 mod tests;
 
@@ -392,6 +393,7 @@ impl Store for SqliteStore {
         let mut ids = BatchIds {
             alerts: Vec::with_capacity(batch.alerts.len()),
             outbox: Vec::with_capacity(batch.outbox.len()),
+            spool_dropped: 0,
         };
         if batch.is_empty() {
             return Ok(ids);
@@ -554,6 +556,9 @@ impl Store for SqliteStore {
                 ])
                 .map_err(sql(path, "write checkpoints"))?;
             }
+        }
+        if !batch.spool.is_empty() {
+            ids.spool_dropped = spool::append(&tx, path, &batch.spool)?;
         }
         tx.commit().map_err(sql(path, "commit a batch"))?;
         Ok(ids)

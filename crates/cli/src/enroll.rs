@@ -1,0 +1,78 @@
+//! `logward enroll`: trade a one-time collector token for this agent's credentials
+//! (docs/COLLECTOR.md, Enrolment), written to `<state_dir>/collector.json` with mode 0600.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use logward_agent::forward::{self, Credentials};
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The collector's base URL (default: `forward.collector` of --config).
+    #[arg(long, value_name = "URL")]
+    pub collector: Option<String>,
+    /// The one-time token from `logward collector token create`.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    /// A PEM CA file: the only certificate authority trusted for the collector (default:
+    /// `forward.ca` of --config, else the usual web roots). Kept in collector.json.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// The agent config whose `forward:` section supplies --collector and --ca defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory where collector.json is written (the one `logward run` uses)
+    /// [default: $LOGWARD_STATE_DIR, /var/lib/logward as root, else $XDG_STATE_HOME/logward
+    /// or ~/.local/state/logward].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+pub fn run(args: EnrollArgs) -> anyhow::Result<i32> {
+    let mut collector = args.collector;
+    let mut ca = args.ca;
+    if let Some(path) = &args.config {
+        let loaded = logward_agent::config::load(path)
+            .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+        if let Some(f) = loaded.config.forward {
+            collector = collector.or(f.collector);
+            ca = ca.or(f.ca);
+        }
+    }
+    let Some(collector) = collector else {
+        anyhow::bail!("no collector: give --collector URL (or `forward.collector` in --config)");
+    };
+    if let Some(ca) = &ca {
+        anyhow::ensure!(ca.is_file(), "CA file {} does not exist", ca.display());
+    }
+    // A relative CA path in collector.json would depend on the daemon's working directory.
+    let ca = match ca {
+        Some(p) if p.is_relative() => Some(std::env::current_dir()?.join(p)),
+        other => other,
+    };
+    let state_dir = args
+        .state_dir
+        .unwrap_or_else(logward_agent::daemon::default_state_dir);
+    let host = forward::host_name();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let creds: Credentials = rt
+        .block_on(forward::enroll(
+            &collector,
+            &args.token,
+            ca.as_deref(),
+            &host,
+        ))
+        .with_context(|| format!("enrolment at {collector} failed"))?;
+    let path = creds.save(&state_dir)?;
+    println!(
+        "enrolled as {} at {}; credentials in {} (mode 0600). Add `forward: {{}}` to the agent \
+         config and restart `logward run`.",
+        creds.agent_id,
+        creds.collector,
+        path.display()
+    );
+    Ok(0)
+}
