@@ -2,6 +2,7 @@
 
 mod agent;
 mod check;
+mod collector;
 mod notify;
 mod report;
 mod scan;
@@ -48,6 +49,9 @@ enum Command {
     /// Print the daily report (WARN, INFO, OTHER) of the last --since now, from the state
     /// store.
     Report(report::ReportArgs),
+    /// The fleet collector: authenticated ingest from agents, storage, decisions, metrics;
+    /// `token create`, `agents list|revoke`, `gen-cert` manage it.
+    Collector(collector::CollectorArgs),
 }
 
 fn main() {
@@ -64,6 +68,7 @@ fn main() {
         Command::Status(args) => agent::ask(args, logward_agent::control::Request::Status),
         Command::Metrics(args) => agent::ask(args, logward_agent::control::Request::Metrics),
         Command::Report(args) => report::run(args),
+        Command::Collector(args) => collector::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),
