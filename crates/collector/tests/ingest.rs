@@ -561,3 +561,41 @@ async fn shared_key_mode_registers_hosts_on_first_sight() {
     assert!(st.schema_version().unwrap() >= 2);
     run.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http2_with_prior_knowledge_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(config(dir.path())).await.unwrap();
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let a = Agent {
+        base: format!("http://{}", run.addr),
+        client: client.clone(),
+        id: String::new(),
+        secret: String::new(),
+    };
+    let token = create_token(dir.path(), now(), 60).unwrap();
+    let r = client
+        .post(format!("{}/v1/enroll", a.base))
+        .body(serde_json::json!({"token": token, "host": "web03"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    let a = Agent {
+        id: v["agent_id"].as_str().unwrap().to_owned(),
+        secret: v["secret"].as_str().unwrap().to_owned(),
+        ..a
+    };
+    let (status, v, _) = a
+        .send(Send::post(
+            "/v1/events",
+            event_line(1, &event("a")).into_bytes(),
+        ))
+        .await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(1)), "{v}");
+    run.stop().await;
+}
