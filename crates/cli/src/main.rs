@@ -2,6 +2,7 @@
 
 mod agent;
 mod check;
+mod collector;
 mod enroll;
 mod notify;
 mod report;
@@ -52,6 +53,9 @@ enum Command {
     /// Enrol this agent at a collector with a one-time token: writes the credentials to
     /// `<state_dir>/collector.json` (mode 0600) for the `forward:` sink.
     Enroll(enroll::EnrollArgs),
+    /// The fleet collector: authenticated ingest from agents, storage, decisions, metrics;
+    /// `token create`, `agents list|revoke`, `gen-cert` manage it.
+    Collector(collector::CollectorArgs),
 }
 
 fn main() {
@@ -69,6 +73,7 @@ fn main() {
         Command::Metrics(args) => agent::ask(args, logward_agent::control::Request::Metrics),
         Command::Report(args) => report::run(args),
         Command::Enroll(args) => enroll::run(args),
+        Command::Collector(args) => collector::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

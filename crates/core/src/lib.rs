@@ -10,6 +10,7 @@ pub mod clock;
 pub mod event;
 pub mod field;
 pub mod json;
+pub mod json_read;
 pub mod time;
 pub mod vocab;
 pub mod wire;

@@ -25,6 +25,10 @@ mod types;
 pub use ban::{BanTarget, Family};
 pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
+pub use sqlite::fleet::{
+    Agent, Decision, FleetEvent, FleetItem, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision,
+    TokenCheck,
+};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;
 pub use types::{

@@ -42,6 +42,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "spool",
         sql: include_str!("migrations/0003_spool.sql"),
     },
+    Migration {
+        version: 4,
+        name: "fleet",
+        sql: include_str!("migrations/0004_fleet.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

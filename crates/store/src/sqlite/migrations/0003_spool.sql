@@ -1,4 +1,4 @@
--- logward state, schema 2: the forward spool. Events and alerts bound for the collector
+-- logward state, schema 3: the forward spool. Events and alerts bound for the collector
 -- wait here, as their ECS JSON, from the commit of the lines that produced them (same
 -- transaction as the checkpoint) until the collector answered 200 for them.
 

@@ -1,0 +1,198 @@
+//! `logward collector`: run the fleet collector, and manage its enrolment tokens, agents and
+//! TLS certificate (docs/COLLECTOR.md).
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use logward_collector::config::{self, Config};
+use logward_notify::config::parse_duration;
+use logward_store::SqliteStore;
+
+#[derive(Debug, Args)]
+pub struct CollectorArgs {
+    /// The collector's config (YAML). Without one: plain HTTP on 127.0.0.1:7650, enrolled
+    /// agents, state in /var/lib/logward/collector.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory, over the config's `state_dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<CollectorCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectorCommand {
+    /// One-time enrolment tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Enrolled agents.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+    /// Write a self-signed certificate and key (cert.pem, key.pem) for the listener.
+    GenCert {
+        /// Directory to write them into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A host name or address the certificate is for (repeatable) [default: this
+        /// host's name, localhost, 127.0.0.1, ::1].
+        #[arg(long)]
+        name: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new one-time token (only its SHA-256 is stored).
+    Create {
+        /// How long it stays valid: 24h, 30m, 7d.
+        #[arg(long, default_value = "24h")]
+        ttl: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Every agent: id, host, version, last seen, spool, revoked.
+    List,
+    /// Refuse an agent's requests from now on.
+    Revoke { id: String },
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn load(args: &CollectorArgs) -> anyhow::Result<Config> {
+    let mut c = match &args.config {
+        None => Config::default(),
+        Some(path) => config::load(path).map_err(|errors| {
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("invalid collector config:\n{}", text.join("\n"))
+        })?,
+    };
+    if let Some(d) = &args.state_dir {
+        c.state_dir = d.clone();
+    }
+    Ok(c)
+}
+
+pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
+    match &args.command {
+        None => serve(load(&args)?),
+        Some(CollectorCommand::GenCert { out, name }) => {
+            let names = if name.is_empty() {
+                let mut n = vec!["localhost".to_owned(), "127.0.0.1".into(), "::1".into()];
+                if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+                    let h = h.trim();
+                    if !h.is_empty() && h != "localhost" {
+                        n.insert(0, h.to_owned());
+                    }
+                }
+                n
+            } else {
+                name.clone()
+            };
+            let (cert, key) = logward_collector::gen_cert(out, &names)?;
+            println!(
+                "certificate: {}\nkey:         {}",
+                cert.display(),
+                key.display()
+            );
+            println!("names:       {}", names.join(", "));
+            Ok(0)
+        }
+        Some(CollectorCommand::Token {
+            command: TokenCommand::Create { ttl },
+        }) => {
+            let c = load(&args)?;
+            let ttl = parse_duration(ttl)
+                .filter(|d| !d.is_zero())
+                .with_context(|| format!("--ttl `{ttl}` is not a duration (24h, 30m, 7d)"))?;
+            let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+            let token = logward_collector::create_token(&c.state_dir, now(), secs)?;
+            println!("{token}");
+            Ok(0)
+        }
+        Some(CollectorCommand::Agents { command }) => {
+            let c = load(&args)?;
+            let mut store = SqliteStore::open_dir(&c.state_dir)?;
+            match command {
+                AgentsCommand::List => {
+                    println!(
+                        "{:<32}  {:<24}  {:<10}  {:>10}  {:>10}  {:>8}  STATE",
+                        "ID", "HOST", "VERSION", "LAST SEEN", "SPOOL", "LAST SEQ"
+                    );
+                    let t = now();
+                    for a in store.agents()? {
+                        let seen = a
+                            .last_seen
+                            .map_or_else(|| "never".to_owned(), |s| format!("{}s ago", t - s));
+                        let state = match a.revoked_at {
+                            Some(_) => "revoked",
+                            None => "active",
+                        };
+                        println!(
+                            "{:<32}  {:<24}  {:<10}  {:>10}  {:>10}  {:>8}  {state}",
+                            a.id,
+                            a.host,
+                            a.version.as_deref().unwrap_or("-"),
+                            seen,
+                            a.spool_items.map_or_else(|| "-".into(), |n| n.to_string()),
+                            a.last_seq,
+                        );
+                    }
+                    Ok(0)
+                }
+                AgentsCommand::Revoke { id } => {
+                    if store.revoke_agent(id, now())? {
+                        println!("revoked {id}");
+                        Ok(0)
+                    } else {
+                        eprintln!("logward: no active agent {id}");
+                        Ok(1)
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn serve(c: Config) -> anyhow::Result<i32> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGWARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let scheme = if c.tls.is_some() { "https" } else { "http" };
+        let state_dir = c.state_dir.clone();
+        let run = logward_collector::start(c).await?;
+        tracing::info!(
+            "collector listening on {scheme}://{} (state in {})",
+            run.addr,
+            state_dir.display()
+        );
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("stopping");
+                run.stop().await;
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
+}

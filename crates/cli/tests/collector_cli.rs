@@ -1,0 +1,145 @@
+//! `logward collector`, end to end through the real binary: gen-cert, token create,
+//! agents list/revoke, config errors, and the server answering on 127.0.0.1.
+#![allow(clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods)] // tests spawn the binary under test
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output, Stdio};
+
+use logward_store::{SqliteStore, TokenCheck};
+
+fn logward(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(args)
+        .output()
+        .expect("run logward")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn gen_cert_token_and_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    let out = logward(&[
+        "collector",
+        "gen-cert",
+        "--out",
+        tls.to_str().unwrap(),
+        "--name",
+        "localhost",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(tls.join("cert.pem"))
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    let mode = std::fs::metadata(tls.join("key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let st = dir.path().join("st");
+    let st_s = st.to_str().unwrap();
+    let out = logward(&[
+        "collector",
+        "token",
+        "create",
+        "--ttl",
+        "1h",
+        "--state-dir",
+        st_s,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert_eq!(token.len(), 64);
+    let digest = logward_collector::sha256_hex(token.as_bytes());
+    let mut store = SqliteStore::open_dir(&st).unwrap();
+    assert_eq!(
+        store
+            .redeem_enrol_token(&digest, 1, "agent-1", "web01", "s", Some("0.1.0"))
+            .unwrap(),
+        TokenCheck::Redeemed
+    );
+    let out = logward(&["collector", "agents", "list", "--state-dir", st_s]);
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("agent-1") && listed.contains("web01") && listed.contains("active"),
+        "{listed}"
+    );
+    let out = logward(&[
+        "collector",
+        "agents",
+        "revoke",
+        "agent-1",
+        "--state-dir",
+        st_s,
+    ]);
+    assert!(out.status.success());
+    assert!(
+        text(&logward(&["collector", "agents", "list", "--state-dir", st_s]).stdout)
+            .contains("revoked")
+    );
+    assert_eq!(
+        logward(&[
+            "collector",
+            "agents",
+            "revoke",
+            "agent-1",
+            "--state-dir",
+            st_s
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn config_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "listen: 0.0.0.0:7650\n").unwrap();
+    let out = logward(&["collector", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("c.yaml:1:") && err.contains("not a loopback address"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_server_answers_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "listen: 127.0.0.1:0\nstate_dir: st\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["collector", "--config", cfg.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env("LOGWARD_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("logward_collector_auth_failures_total{reason=\"bad_signature\"} 0"));
+    assert!(dir.path().join("st/logward.db").exists());
+}

@@ -1,0 +1,206 @@
+//! A real agent forwarding to a real collector, both the binary under test on 127.0.0.1:
+//! enrolment, events and alerts stored centrally, and a collector outage while the agent
+//! keeps writing — nothing lost, nothing twice once it returns.
+#![allow(clippy::disallowed_methods)] // tests spawn the binary under test
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use logward_store::{SqliteStore, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logward");
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str], log: &Path) -> Proc {
+    let err = std::fs::File::create(log).unwrap();
+    Proc(
+        Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_until(what: impl Fn() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        if what() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn failures(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| {
+            format!(
+                "Nov 23 10:{:02}:{:02} web01 sshd[{}]: Failed password for root from 203.0.113.{} port {} ssh2\n",
+                i / 60 % 60,
+                i % 60,
+                1000 + i,
+                1 + i / 5,
+                20000 + i
+            )
+        })
+        .collect()
+}
+
+fn append(path: &Path, text: &str) {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+/// (events, alerts) stored by the collector.
+fn stored(cstate: &Path) -> (u64, usize) {
+    let Ok(mut s) = SqliteStore::open_dir(cstate) else {
+        return (0, 0);
+    };
+    let events = s.count_fleet_events(None).unwrap_or(0);
+    let alerts = s
+        .alerts_between(0, i64::MAX, 100_000)
+        .map_or(0, |a| a.len());
+    (events, alerts)
+}
+
+#[test]
+fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let cstate = d.path().join("collector");
+    let ccfg = d.path().join("collector.yaml");
+    std::fs::write(
+        &ccfg,
+        format!(
+            "listen: 127.0.0.1:{port}\nstate_dir: {}\n",
+            cstate.display()
+        ),
+    )
+    .unwrap();
+    let start_collector = || {
+        let c = spawn(
+            &["collector", "--config", ccfg.to_str().unwrap()],
+            &d.path().join("collector.err"),
+        );
+        assert!(wait_until(|| std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()));
+        c
+    };
+    let collector = start_collector();
+
+    let out = Command::new(BIN)
+        .args(["collector", "token", "create", "--config"])
+        .arg(&ccfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    let token = token.split_whitespace().last().unwrap().to_owned();
+
+    let log = d.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let astate = d.path().join("agent");
+    let acfg = d.path().join("agent.yaml");
+    std::fs::write(
+        &acfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
+             forward:\n  batch: {{items: 200, age: 100ms}}\n  backoff: {{min: 100ms, max: 500ms}}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let enrolled = Command::new(BIN)
+        .args([
+            "enroll",
+            "--collector",
+            &url,
+            "--token",
+            &token,
+            "--state-dir",
+        ])
+        .arg(&astate)
+        .output()
+        .unwrap();
+    assert!(
+        enrolled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+    let _agent = spawn(
+        &[
+            "run",
+            "--config",
+            acfg.to_str().unwrap(),
+            "--state-dir",
+            astate.to_str().unwrap(),
+        ],
+        &d.path().join("agent.err"),
+    );
+
+    // Five failures from one address: five events and a brute-force alert, stored centrally.
+    append(&log, &failures(0, 5));
+    assert!(
+        wait_until(|| stored(&cstate) == (5, 1)),
+        "{:?}",
+        stored(&cstate)
+    );
+
+    // The collector goes away while the agent keeps writing, then comes back.
+    drop(collector);
+    append(&log, &failures(5, 300));
+    std::thread::sleep(Duration::from_millis(800));
+    let _collector = start_collector();
+    // 305 events, and every alert the agent raised (61 brute forces, a distributed one…).
+    let agent_alerts = || {
+        SqliteStore::open_dir(&astate)
+            .unwrap()
+            .alerts_between(0, i64::MAX, 100_000)
+            .unwrap()
+            .len()
+    };
+    assert!(
+        wait_until(|| stored(&cstate) == (305, agent_alerts())),
+        "{:?} vs {}\n{}",
+        stored(&cstate),
+        agent_alerts(),
+        std::fs::read_to_string(d.path().join("agent.err")).unwrap_or_default()
+    );
+    assert!(agent_alerts() >= 61);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        stored(&cstate),
+        (305, agent_alerts()),
+        "nothing stored twice"
+    );
+}

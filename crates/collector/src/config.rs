@@ -1,0 +1,377 @@
+//! The collector's configuration: YAML, strict (`deny_unknown_fields`), every error at its
+//! file:line:column.
+//!
+//! ```yaml
+//! listen: 0.0.0.0:7650
+//! tls: {cert: cert.pem, key: key.pem}     # or {disabled: true}; required off loopback
+//! state_dir: /var/lib/logward/collector
+//! retention_days: 30
+//! auth: {mode: agents}                    # or {mode: shared, key: …} / key_file: …
+//! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50}
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The address `logward collector` listens on without a config: loopback, plain HTTP.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7650";
+/// The state directory without a config (or without `state_dir:`).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/logward/collector";
+
+/// A configuration error at file:line:column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    listen: Option<serde_saphyr::Spanned<String>>,
+    #[serde(default)]
+    tls: Option<serde_saphyr::Spanned<TlsFile>>,
+    #[serde(default)]
+    state_dir: Option<PathBuf>,
+    #[serde(default = "default_retention")]
+    retention_days: u32,
+    #[serde(default)]
+    auth: Option<serde_saphyr::Spanned<AuthFile>>,
+    #[serde(default)]
+    limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFile {
+    #[serde(default)]
+    cert: Option<PathBuf>,
+    #[serde(default)]
+    key: Option<PathBuf>,
+    #[serde(default)]
+    disabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthFile {
+    mode: AuthMode,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    key_file: Option<PathBuf>,
+}
+
+/// `auth.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Enrolled agents, each with its own secret (the default).
+    Agents,
+    /// One shared key; the agent id is the host name, registered on first sight.
+    Shared,
+}
+
+/// `limits:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body as sent (compressed or not). Default 8 MiB.
+    #[serde(default = "default_body")]
+    pub body_bytes: usize,
+    /// Largest body after gzip decompression. Default 64 MiB.
+    #[serde(default = "default_decompressed")]
+    pub decompressed_bytes: usize,
+    /// `POST /v1/events` requests per second per agent (the burst is the same). Default 50.
+    #[serde(default = "default_rps")]
+    pub requests_per_second: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            body_bytes: default_body(),
+            decompressed_bytes: default_decompressed(),
+            requests_per_second: default_rps(),
+        }
+    }
+}
+
+fn default_retention() -> u32 {
+    30
+}
+fn default_body() -> usize {
+    8 << 20
+}
+fn default_decompressed() -> usize {
+    64 << 20
+}
+fn default_rps() -> u32 {
+    50
+}
+
+/// TLS for the listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How agents authenticate.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    Agents,
+    Shared { key: String },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Agents => f.write_str("Agents"),
+            Auth::Shared { .. } => f.write_str("Shared { key: <redacted> }"),
+        }
+    }
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `None`: plain HTTP (loopback, or `tls: {disabled: true}`).
+    pub tls: Option<TlsFiles>,
+    pub state_dir: PathBuf,
+    pub retention_days: u32,
+    pub auth: Auth,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    /// No config file: loopback, plain HTTP, enrolled agents, the default state directory.
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7650)),
+            tls: None,
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            retention_days: default_retention(),
+            auth: Auth::Agents,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Loads and checks a config file; relative paths are relative to its directory.
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: file.clone(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
+    parse(&file, &text, path.parent().unwrap_or(Path::new(".")))
+}
+
+// `Options` is non_exhaustive: it cannot be built with a struct expression.
+#[allow(clippy::field_reassign_with_default)]
+/// Parses and checks config text; `base` resolves relative paths.
+pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigError>> {
+    let err = |line: u64, column: u64, message: String| ConfigError {
+        file: file.to_owned(),
+        line: line.max(1),
+        column: column.max(1),
+        message,
+    };
+    let fc: FileConfig = if text.trim().is_empty() {
+        serde_saphyr::from_str("{}").map_err(|e| vec![err(1, 1, e.to_string())])?
+    } else {
+        let mut options = serde_saphyr::options::Options::default();
+        options.with_snippet = false;
+        options.strict_booleans = true;
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            let mut message = e.to_string();
+            let suffix = format!(" at line {line}, column {column}");
+            if let Some(m) = message.strip_suffix(&suffix) {
+                message = m.to_owned();
+            }
+            vec![err(line, column, message)]
+        })?
+    };
+    let mut errors = Vec::new();
+    let mut config = Config::default();
+    let at = |s: &serde_saphyr::Location| (s.line(), s.column());
+    if let Some(l) = &fc.listen {
+        match l.value.parse::<SocketAddr>() {
+            Ok(a) => config.listen = a,
+            Err(_) => {
+                let (line, col) = at(&l.referenced);
+                errors.push(err(
+                    line,
+                    col,
+                    format!("listen: {:?} is not an address:port", l.value),
+                ))
+            }
+        }
+    }
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    match &fc.tls {
+        Some(t) => {
+            let (line, col) = at(&t.referenced);
+            match (&t.value.cert, &t.value.key, t.value.disabled) {
+                (Some(c), Some(k), false) => {
+                    config.tls = Some(TlsFiles {
+                        cert: resolve(c),
+                        key: resolve(k),
+                    })
+                }
+                (None, None, true) => {}
+                (_, _, true) => errors.push(err(
+                    line,
+                    col,
+                    "tls: `disabled: true` takes no cert or key".into(),
+                )),
+                _ => errors.push(err(
+                    line,
+                    col,
+                    "tls: give both `cert` and `key`, or `disabled: true`".into(),
+                )),
+            }
+        }
+        None if !config.listen.ip().is_loopback() => {
+            let (line, col) = fc.listen.as_ref().map_or((1, 1), |l| at(&l.referenced));
+            errors.push(err(
+                line,
+                col,
+                format!(
+                    "listen: {} is not a loopback address: configure `tls: {{cert, key}}` \
+                     (see `logward collector gen-cert`) or say `tls: {{disabled: true}}`",
+                    config.listen
+                ),
+            ));
+        }
+        None => {}
+    }
+    if let Some(d) = &fc.state_dir {
+        config.state_dir = resolve(d);
+    }
+    config.retention_days = fc.retention_days;
+    if let Some(a) = &fc.auth {
+        let (line, col) = at(&a.referenced);
+        match a.value.mode {
+            AuthMode::Agents => {
+                if a.value.key.is_some() || a.value.key_file.is_some() {
+                    errors.push(err(
+                        line,
+                        col,
+                        "auth: `mode: agents` takes no key (each agent enrols)".into(),
+                    ));
+                }
+            }
+            AuthMode::Shared => {
+                let key = match (&a.value.key, &a.value.key_file) {
+                    (Some(k), None) => Some(k.clone()),
+                    (None, Some(f)) => match std::fs::read_to_string(resolve(f)) {
+                        Ok(k) => Some(k.trim().to_owned()),
+                        Err(e) => {
+                            errors.push(err(
+                                line,
+                                col,
+                                format!("auth.key_file: cannot read {}: {e}", f.display()),
+                            ));
+                            None
+                        }
+                    },
+                    _ => {
+                        errors.push(err(
+                            line,
+                            col,
+                            "auth: `mode: shared` needs exactly one of `key`, `key_file`".into(),
+                        ));
+                        None
+                    }
+                };
+                match key {
+                    Some(k) if k.len() < 16 => errors.push(err(
+                        line,
+                        col,
+                        "auth: the shared key must be at least 16 characters".into(),
+                    )),
+                    Some(k) => config.auth = Auth::Shared { key: k },
+                    None => {}
+                }
+            }
+        }
+    }
+    let l = fc.limits;
+    if l.body_bytes == 0 || l.decompressed_bytes == 0 || l.requests_per_second == 0 {
+        errors.push(err(1, 1, "limits: every limit must be above 0".into()));
+    }
+    config.limits = l;
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_and_full_config() {
+        let c = parse("c.yaml", "", Path::new("/etc/x")).unwrap();
+        assert_eq!(c, Config::default());
+        let c = parse(
+            "c.yaml",
+            "listen: 0.0.0.0:9000\ntls: {cert: c.pem, key: k.pem}\nstate_dir: st\n\
+             retention_days: 7\nauth: {mode: shared, key: 0123456789abcdef}\n\
+             limits: {body_bytes: 10, decompressed_bytes: 20, requests_per_second: 3}\n",
+            Path::new("/etc/x"),
+        )
+        .unwrap();
+        assert_eq!(c.tls.unwrap().cert, Path::new("/etc/x/c.pem"));
+        assert_eq!(c.state_dir, Path::new("/etc/x/st"));
+        assert_eq!(c.limits.requests_per_second, 3);
+        assert!(matches!(c.auth, Auth::Shared { .. }));
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = parse("c.yaml", "listen: 0.0.0.0:9000\n", Path::new(".")).unwrap_err();
+        assert!(e[0].to_string().starts_with("c.yaml:1:"), "{}", e[0]);
+        assert!(e[0].message.contains("not a loopback"));
+        let e = parse("c.yaml", "listen: 127.0.0.1:1\nbogus: 1\n", Path::new(".")).unwrap_err();
+        assert!(e[0].message.contains("unknown field `bogus`"), "{}", e[0]);
+        let e = parse(
+            "c.yaml",
+            "listen: 127.0.0.1:1\nauth: {mode: shared}\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!((e[0].line, e[0].message.contains("exactly one")), (2, true));
+        assert!(parse(
+            "c.yaml",
+            "listen: 0.0.0.0:1\ntls: {disabled: true}\n",
+            Path::new(".")
+        )
+        .unwrap()
+        .tls
+        .is_none());
+    }
+}

@@ -1,0 +1,94 @@
+//! `logward collector`: the central server of a fleet (docs/COLLECTOR.md). Agents enrol with
+//! a one-time token, sign every request (`logward_core::wire`), and forward their events and
+//! alerts as NDJSON; the collector stores them in the same SQLite store the agent uses, plus
+//! the fleet tables, and serves ban decisions and Prometheus metrics.
+
+pub mod config;
+pub mod metrics;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+
+use ring::rand::{SecureRandom, SystemRandom};
+use sha2::{Digest, Sha256};
+
+pub use config::{Auth, Config, ConfigError};
+pub use server::{start, Running};
+
+/// What can stop the collector.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] logward_store::StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(std::net::SocketAddr, std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("the store thread stopped")]
+    StoreGone,
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("certificate generation failed: {0}")]
+    Cert(String),
+}
+
+/// `n` random bytes from the OS, as lower-case hex.
+pub fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    // The OS random source does not fail on Linux once the kernel has booted; if it ever
+    // did, a process that cannot make secrets must not continue.
+    if SystemRandom::new().fill(&mut b).is_err() {
+        panic!("the OS random number generator failed");
+    }
+    logward_core::wire::hex(&b)
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(b: &[u8]) -> String {
+    logward_core::wire::hex(&Sha256::digest(b))
+}
+
+/// Creates a one-time enrolment token valid for `ttl_secs`; returns the token (only its
+/// SHA-256 is stored).
+pub fn create_token(state_dir: &Path, now: i64, ttl_secs: i64) -> Result<String, Error> {
+    let token = random_hex(32);
+    let mut store = logward_store::SqliteStore::open_dir(state_dir)?;
+    store.create_enrol_token(&sha256_hex(token.as_bytes()), now, now + ttl_secs)?;
+    Ok(token)
+}
+
+/// Writes a self-signed certificate and its key (`cert.pem`, `key.pem`, the key mode 0600)
+/// into `dir` for the given names (host names or IP addresses). Returns the two paths.
+pub fn gen_cert(dir: &Path, names: &[String]) -> Result<(PathBuf, PathBuf), Error> {
+    let ck = rcgen::generate_simple_self_signed(names.to_vec())
+        .map_err(|e| Error::Cert(e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let write = |path: &Path, text: &str, mode: u32| {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|source| Error::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+    };
+    write(&key, &ck.signing_key.serialize_pem(), 0o600)?;
+    write(&cert, &ck.cert.pem(), 0o644)?;
+    Ok((cert, key))
+}

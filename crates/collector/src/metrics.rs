@@ -1,0 +1,221 @@
+//! The collector's metrics, in the Prometheus text format. Labels come from closed sets
+//! (endpoint, status code, failure reason): never an agent id, host, address or user.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Why a request was refused with 401 (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AuthFailure {
+    MissingHeader,
+    MalformedHeader,
+    UnknownAgent,
+    RevokedAgent,
+    StaleTimestamp,
+    ReplayedNonce,
+    BadSignature,
+    TokenUnknown,
+    TokenUsed,
+    TokenExpired,
+}
+
+impl AuthFailure {
+    pub const ALL: [AuthFailure; 10] = [
+        AuthFailure::MissingHeader,
+        AuthFailure::MalformedHeader,
+        AuthFailure::UnknownAgent,
+        AuthFailure::RevokedAgent,
+        AuthFailure::StaleTimestamp,
+        AuthFailure::ReplayedNonce,
+        AuthFailure::BadSignature,
+        AuthFailure::TokenUnknown,
+        AuthFailure::TokenUsed,
+        AuthFailure::TokenExpired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailure::MissingHeader => "missing_header",
+            AuthFailure::MalformedHeader => "malformed_header",
+            AuthFailure::UnknownAgent => "unknown_agent",
+            AuthFailure::RevokedAgent => "revoked_agent",
+            AuthFailure::StaleTimestamp => "stale_timestamp",
+            AuthFailure::ReplayedNonce => "replayed_nonce",
+            AuthFailure::BadSignature => "bad_signature",
+            AuthFailure::TokenUnknown => "token_unknown",
+            AuthFailure::TokenUsed => "token_used",
+            AuthFailure::TokenExpired => "token_expired",
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the store latency histogram.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+/// Every counter the collector keeps.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    auth_failures: [AtomicU64; 10],
+    /// (endpoint, status) → count.
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    pub events_accepted: AtomicU64,
+    pub alerts_accepted: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub rejected_lines: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub bytes_decompressed: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub enrolments: AtomicU64,
+    pub heartbeats: AtomicU64,
+    /// Store jobs queued or running.
+    pub queue_depth: AtomicI64,
+    store_buckets: [AtomicU64; 10],
+    store_count: AtomicU64,
+    store_micros: AtomicU64,
+}
+
+impl Metrics {
+    pub fn auth_failure(&self, r: AuthFailure) {
+        self.auth_failures[r as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn auth_failures(&self, r: AuthFailure) -> u64 {
+        self.auth_failures[r as usize].load(Relaxed)
+    }
+
+    pub fn request(&self, endpoint: &'static str, status: u16) {
+        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((endpoint, status)).or_default() += 1;
+    }
+
+    /// One store job's duration.
+    pub fn store_time(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                self.store_buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.store_count.fetch_add(1, Relaxed);
+        self.store_micros
+            .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut o = String::with_capacity(4096);
+        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        };
+        let _ = writeln!(
+            o,
+            "# HELP logward_collector_auth_failures_total Requests refused with 401, by reason.\n\
+             # TYPE logward_collector_auth_failures_total counter"
+        );
+        for r in AuthFailure::ALL {
+            let _ = writeln!(
+                o,
+                "logward_collector_auth_failures_total{{reason=\"{}\"}} {}",
+                r.as_str(),
+                self.auth_failures(r)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "# HELP logward_collector_requests_total HTTP requests, by endpoint and status.\n\
+             # TYPE logward_collector_requests_total counter"
+        );
+        for ((ep, st), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                o,
+                "logward_collector_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "# HELP logward_collector_ingest_items_total Items of POST /v1/events, by kind and result.\n\
+             # TYPE logward_collector_ingest_items_total counter"
+        );
+        for (kind, result, v) in [
+            ("event", "accepted", &self.events_accepted),
+            ("alert", "accepted", &self.alerts_accepted),
+            ("any", "duplicate", &self.duplicates),
+            ("any", "rejected", &self.rejected_lines),
+        ] {
+            let _ = writeln!(
+                o,
+                "logward_collector_ingest_items_total{{kind=\"{kind}\",result=\"{result}\"}} {}",
+                v.load(Relaxed)
+            );
+        }
+        counter(
+            &mut o,
+            "logward_collector_ingest_bytes_total",
+            "Request body bytes of POST /v1/events as sent.",
+            self.bytes_received.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_ingest_decompressed_bytes_total",
+            "Bytes of NDJSON after decompression.",
+            self.bytes_decompressed.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_rate_limited_total",
+            "Requests answered 429 (per-agent rate limit).",
+            self.rate_limited.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_enrolments_total",
+            "Agents enrolled.",
+            self.enrolments.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_heartbeats_total",
+            "Heartbeats received.",
+            self.heartbeats.load(Relaxed),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP logward_collector_store_queue_depth Store jobs queued or running.\n\
+             # TYPE logward_collector_store_queue_depth gauge\n\
+             logward_collector_store_queue_depth {}",
+            self.queue_depth.load(Relaxed).max(0)
+        );
+        let name = "logward_collector_store_seconds";
+        let _ = writeln!(
+            o,
+            "# HELP {name} Time of one store job (an ingest transaction, a lookup).\n\
+             # TYPE {name} histogram"
+        );
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                self.store_buckets[i].load(Relaxed)
+            );
+        }
+        let count = self.store_count.load(Relaxed);
+        let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            o,
+            "{name}_sum {}",
+            self.store_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(o, "{name}_count {count}");
+        o
+    }
+}

@@ -1,0 +1,877 @@
+//! The HTTP server: axum routes served over HTTP/1.1 and HTTP/2 (hyper-util's auto
+//! connection builder), plain or TLS (tokio-rustls, ring), and the handlers of
+//! docs/COLLECTOR.md: enrolment, signed requests, ingest, heartbeats, decisions, metrics.
+
+// A handler's refusal is its HTTP response, carried as the `Err` of the checks it runs.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use logward_core::json::write_event;
+use logward_core::json_read::{alert_from_str, event_from_str};
+use logward_core::wire;
+use logward_store::{FleetEvent, FleetItem, Heartbeat, NewAlert, SqliteStore, Store, TokenCheck};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Auth, Config};
+use crate::metrics::{AuthFailure, Metrics};
+use crate::{random_hex, sha256_hex, Error};
+
+/// How much of an enrolment or heartbeat body is read.
+const SMALL_BODY: usize = 64 * 1024;
+/// At most this many nonces are remembered (a flood beyond it is answered 503).
+const MAX_NONCES: usize = 2_000_000;
+/// At most this many line errors are listed in an ingest answer.
+const MAX_ERRORS: usize = 10;
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+type Job = Box<dyn FnOnce(&mut SqliteStore) + Send>;
+
+/// The store, owned by one thread: every write (and the lookups) is a job run there in
+/// order, so one ingest request is one transaction and the per-agent `seq` check needs no
+/// other lock.
+#[derive(Debug, Clone)]
+pub struct StoreHandle {
+    tx: std::sync::mpsc::Sender<Job>,
+    metrics: Arc<Metrics>,
+}
+
+impl StoreHandle {
+    /// Opens the store in `dir` and starts its thread.
+    pub fn open(dir: &std::path::Path, metrics: Arc<Metrics>) -> Result<StoreHandle, Error> {
+        let mut store = SqliteStore::open_dir(dir)?;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("collector-store".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut store);
+                }
+            })
+            .map_err(Error::Io)?;
+        Ok(StoreHandle { tx, metrics })
+    }
+
+    /// Runs `f` on the store thread.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut SqliteStore) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let (done, wait) = oneshot::channel();
+        let metrics = self.metrics.clone();
+        metrics.queue_depth.fetch_add(1, Relaxed);
+        let job: Job = Box::new(move |s| {
+            let start = Instant::now();
+            let out = f(s);
+            metrics.store_time(start.elapsed());
+            metrics.queue_depth.fetch_sub(1, Relaxed);
+            let _ = done.send(out);
+        });
+        if self.tx.send(job).is_err() {
+            self.metrics.queue_depth.fetch_sub(1, Relaxed);
+            return Err(Error::StoreGone);
+        }
+        wait.await.map_err(|_| Error::StoreGone)
+    }
+}
+
+/// A token bucket per agent.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    pub metrics: Arc<Metrics>,
+    pub store: StoreHandle,
+    nonces: Mutex<Nonces>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+    shared_known: Mutex<HashSet<String>>,
+}
+
+#[derive(Debug, Default)]
+struct Nonces {
+    /// `agent \n nonce` → the Unix time after which its timestamp is stale anyway.
+    seen: HashMap<String, i64>,
+    next_purge: usize,
+}
+
+impl AppState {
+    /// Whether the nonce is new (and remembers it until its request could no longer be
+    /// fresh); `None` when the cache is full.
+    fn nonce_is_new(&self, agent: &str, nonce: &str, ts: i64, now: i64) -> Option<bool> {
+        let mut n = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        if n.seen.len() >= n.next_purge {
+            n.seen.retain(|_, until| *until >= now);
+            n.next_purge = (n.seen.len() * 2).max(4096);
+        }
+        let key = format!("{agent}\n{nonce}");
+        if n.seen.contains_key(&key) {
+            return Some(false);
+        }
+        if n.seen.len() >= MAX_NONCES {
+            return None;
+        }
+        n.seen.insert(key, ts + wire::MAX_SKEW_SECS);
+        Some(true)
+    }
+
+    /// Takes a token from the agent's bucket, or says how many seconds until one is there.
+    fn rate_limit(&self, agent: &str) -> Result<(), u64> {
+        let rps = f64::from(self.config.limits.requests_per_second.max(1));
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let bucket = b.entry(agent.to_owned()).or_insert(Bucket {
+            tokens: rps,
+            at: now,
+        });
+        let elapsed = now.duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rps).min(rps);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - bucket.tokens) / rps).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// A running collector.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens (the real port when the config said 0).
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Runs until the accept loop ends (never, short of an error or `stop`).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Loads the TLS certificate chain and key for the listener (h2 and http/1.1 by ALPN).
+pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| Error::Tls(format!("{}: {e}", cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| Error::Tls(format!("{}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut sc = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(sc)))
+}
+
+/// The routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/events", post(events))
+        .route("/v1/heartbeat", post(heartbeat))
+        .route("/v1/decisions", get(decisions))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Opens the store, binds the listener and serves until stopped.
+pub async fn start(config: Config) -> Result<Running, Error> {
+    let metrics = Arc::new(Metrics::default());
+    let store = StoreHandle::open(&config.state_dir, metrics.clone())?;
+    let acceptor = match &config.tls {
+        Some(t) => Some(tls_acceptor(&t.cert, &t.key)?),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::Bind(config.listen, e))?;
+    let addr = listener.local_addr().map_err(Error::Io)?;
+    let state = Arc::new(AppState {
+        config,
+        metrics,
+        store,
+        nonces: Mutex::new(Nonces::default()),
+        buckets: Mutex::new(HashMap::new()),
+        shared_known: Mutex::new(HashSet::new()),
+    });
+    let app = router(state.clone());
+    let (shutdown, mut stop) = watch::channel(false);
+    let purge_state = state.clone();
+    let mut purge_stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = purge_stop.changed() => return,
+            }
+            let days = purge_state.config.retention_days;
+            let t = now();
+            let r = purge_state
+                .store
+                .call(move |s| s.purge(t, days).and_then(|_| s.purge_fleet(t, days)))
+                .await;
+            match r {
+                Ok(Ok(p)) => tracing::debug!(events = p.events, "retention purge"),
+                Ok(Err(e)) => tracing::error!("retention purge failed: {e}"),
+                Err(e) => tracing::error!("retention purge failed: {e}"),
+            }
+        }
+    });
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = stop.changed() => return,
+            };
+            let _ = tcp.set_nodelay(true);
+            let app = app.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let service = TowerToHyperService::new(app);
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let result = match acceptor {
+                    Some(acceptor) => match acceptor.accept(tcp).await {
+                        Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
+                        Err(e) => {
+                            tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            return;
+                        }
+                    },
+                    None => builder.serve_connection(TokioIo::new(tcp), service).await,
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%peer, "connection ended: {e}");
+                }
+            });
+        }
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}
+
+fn reply(
+    state: &AppState,
+    endpoint: &'static str,
+    status: StatusCode,
+    body: serde_json::Value,
+) -> Response {
+    state.metrics.request(endpoint, status.as_u16());
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error(state: &AppState, endpoint: &'static str, status: StatusCode, msg: &str) -> Response {
+    reply(state, endpoint, status, json!({ "error": msg }))
+}
+
+fn unauthorized(state: &AppState, endpoint: &'static str, why: AuthFailure) -> Response {
+    state.metrics.auth_failure(why);
+    error(state, endpoint, StatusCode::UNAUTHORIZED, why.as_str())
+}
+
+/// Reads a body up to `limit` bytes; `Err` is the 413 answer. A declared length over the
+/// limit is refused before anything is read.
+async fn read_body(
+    state: &AppState,
+    endpoint: &'static str,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, Response> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        error(
+            state,
+            endpoint,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+/// An authenticated request: the agent and the body as sent.
+struct Signed {
+    agent_id: String,
+    host: String,
+    body: Bytes,
+}
+
+fn header_str<'h>(h: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ()> {
+    match h.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| ()),
+    }
+}
+
+/// Checks a signed request (docs/COLLECTOR.md "Signed requests"). Everything that can be
+/// checked without the body is checked first: a request refused there has nothing of its
+/// body read.
+async fn authenticate(
+    state: &AppState,
+    endpoint: &'static str,
+    req: Request,
+    limit: usize,
+) -> Result<Signed, Response> {
+    let (parts, body) = req.into_parts();
+    let h = &parts.headers;
+    let fail = |why| unauthorized(state, endpoint, why);
+    let get = |name| header_str(h, name).map_err(|_| fail(AuthFailure::MalformedHeader));
+    let (Some(agent), Some(ts), Some(nonce), Some(sig)) = (
+        get(wire::HEADER_AGENT)?,
+        get(wire::HEADER_TIMESTAMP)?,
+        get(wire::HEADER_NONCE)?,
+        get(wire::HEADER_SIGNATURE)?,
+    ) else {
+        return Err(fail(AuthFailure::MissingHeader));
+    };
+    let Ok(ts) = ts.parse::<i64>() else {
+        return Err(fail(AuthFailure::MalformedHeader));
+    };
+    if !wire::valid_nonce(nonce)
+        || sig.len() != 64
+        || agent.is_empty()
+        || agent.len() > 253
+        || !agent
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return Err(fail(AuthFailure::MalformedHeader));
+    }
+    let t = now();
+    if !wire::fresh(ts, t) {
+        return Err(fail(AuthFailure::StaleTimestamp));
+    }
+    let (secret, host) = match &state.config.auth {
+        Auth::Shared { key } => (key.clone(), agent.to_owned()),
+        Auth::Agents => {
+            let id = agent.to_owned();
+            let found = state
+                .store
+                .call(move |s| s.agent(&id))
+                .await
+                .map_err(|e| {
+                    error(
+                        state,
+                        endpoint,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &e.to_string(),
+                    )
+                })?
+                .map_err(|e| {
+                    tracing::error!("agent lookup failed: {e}");
+                    error(
+                        state,
+                        endpoint,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store error",
+                    )
+                })?;
+            match found {
+                None => return Err(fail(AuthFailure::UnknownAgent)),
+                Some(a) if a.revoked_at.is_some() => return Err(fail(AuthFailure::RevokedAgent)),
+                Some(a) => match a.secret {
+                    Some(s) => (s, a.host),
+                    None => return Err(fail(AuthFailure::UnknownAgent)),
+                },
+            }
+        }
+    };
+    let body = read_body(state, endpoint, h, body, limit).await?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |p| p.as_str());
+    if !wire::verify(
+        secret.as_bytes(),
+        parts.method.as_str(),
+        path,
+        ts,
+        nonce,
+        &body,
+        sig,
+    ) {
+        return Err(fail(AuthFailure::BadSignature));
+    }
+    match state.nonce_is_new(agent, nonce, ts, t) {
+        Some(true) => {}
+        Some(false) => return Err(fail(AuthFailure::ReplayedNonce)),
+        None => {
+            return Err(error(
+                state,
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many requests in the replay window",
+            ))
+        }
+    }
+    if matches!(state.config.auth, Auth::Shared { .. }) {
+        let known = state
+            .shared_known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(agent);
+        if !known {
+            let id = agent.to_owned();
+            let r = state
+                .store
+                .call(move |s| s.register_shared_agent(&id, t))
+                .await;
+            if !matches!(r, Ok(Ok(()))) {
+                return Err(error(
+                    state,
+                    endpoint,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store error",
+                ));
+            }
+            state
+                .shared_known
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(agent.to_owned());
+        }
+    }
+    Ok(Signed {
+        agent_id: agent.to_owned(),
+        host,
+        body,
+    })
+}
+
+#[derive(Deserialize)]
+struct EnrollBody {
+    token: String,
+    host: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    const EP: &str = "enroll";
+    if matches!(state.config.auth, Auth::Shared { .. }) {
+        return error(
+            &state,
+            EP,
+            StatusCode::NOT_FOUND,
+            "this collector uses a shared key: no enrolment",
+        );
+    }
+    let (parts, body) = req.into_parts();
+    let body = match read_body(&state, EP, &parts.headers, body, 4096).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Ok(b) = serde_json::from_slice::<EnrollBody>(&body) else {
+        return error(
+            &state,
+            EP,
+            StatusCode::BAD_REQUEST,
+            "expected {\"token\", \"host\", \"version\"}",
+        );
+    };
+    if b.host.is_empty() || b.host.len() > 253 || b.host.chars().any(char::is_control) {
+        return error(&state, EP, StatusCode::BAD_REQUEST, "invalid host name");
+    }
+    let digest = sha256_hex(b.token.trim().as_bytes());
+    let agent_id = random_hex(16);
+    let secret = random_hex(32);
+    let (id, sec) = (agent_id.clone(), secret.clone());
+    let t = now();
+    let r = state
+        .store
+        .call(move |s| s.redeem_enrol_token(&digest, t, &id, &b.host, &sec, b.version.as_deref()))
+        .await;
+    match r {
+        Ok(Ok(TokenCheck::Redeemed)) => {
+            state.metrics.enrolments.fetch_add(1, Relaxed);
+            tracing::info!(agent = %agent_id, "agent enrolled");
+            reply(
+                &state,
+                EP,
+                StatusCode::OK,
+                json!({"agent_id": agent_id, "secret": secret}),
+            )
+        }
+        Ok(Ok(TokenCheck::Unknown)) => unauthorized(&state, EP, AuthFailure::TokenUnknown),
+        Ok(Ok(TokenCheck::Used)) => unauthorized(&state, EP, AuthFailure::TokenUsed),
+        Ok(Ok(TokenCheck::Expired)) => unauthorized(&state, EP, AuthFailure::TokenExpired),
+        Ok(Err(e)) => {
+            tracing::error!("enrolment failed: {e}");
+            error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "store error")
+        }
+        Err(e) => error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+/// One NDJSON line of `POST /v1/events`.
+#[derive(Deserialize)]
+struct Line<'a> {
+    seq: u64,
+    #[serde(borrow, default)]
+    event: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    alert: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Decompresses a gzip body, stopping at `limit` bytes: `Ok(None)` when it is over.
+fn gunzip(body: &[u8], limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+    flate2::read::MultiGzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)?;
+    Ok((out.len() <= limit).then_some(out))
+}
+
+/// Parses the lines of one request into store items; rejected lines are counted with their
+/// errors (the first few listed).
+fn parse_lines(
+    text: &str,
+    host: &str,
+    t: i64,
+    errors: &mut Vec<serde_json::Value>,
+) -> (Vec<FleetItem>, u64) {
+    let mut items = Vec::new();
+    let mut rejected = 0u64;
+    let mut buf = Vec::with_capacity(512);
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item = (|| -> Result<FleetItem, String> {
+            let l: Line<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
+            let seq = i64::try_from(l.seq).map_err(|_| "seq: too large".to_owned())?;
+            match (l.event, l.alert) {
+                (Some(ev), None) => {
+                    let mut e = event_from_str(ev.get()).map_err(|e| format!("event.{e}"))?;
+                    if e.host_name.is_none() {
+                        e.host_name = Some(host.to_owned().into());
+                    }
+                    buf.clear();
+                    write_event(&mut buf, &e);
+                    Ok(FleetItem::Event {
+                        seq,
+                        event: FleetEvent {
+                            time: e.timestamp.map_or(t, |ts| ts.unix),
+                            host: e.host_name.as_deref().map(str::to_owned),
+                            action: e.action().as_str().to_owned(),
+                            outcome: e.outcome.as_str().to_owned(),
+                            source_ip: e.source_ip.map(|ip| ip.to_string()),
+                            user: e.user_name.as_deref().map(str::to_owned),
+                            json: String::from_utf8_lossy(&buf).into_owned(),
+                        },
+                    })
+                }
+                (None, Some(al)) => {
+                    let mut a = alert_from_str(al.get()).map_err(|e| format!("alert.{e}"))?;
+                    if a.event.host_name.is_none() {
+                        a.event.host_name = Some(host.to_owned().into());
+                    }
+                    Ok(FleetItem::Alert {
+                        seq,
+                        alert: NewAlert::from_alert(&a, t),
+                    })
+                }
+                _ => Err("expected exactly one of \"event\" and \"alert\"".to_owned()),
+            }
+        })();
+        match item {
+            Ok(it) => items.push(it),
+            Err(msg) => {
+                rejected += 1;
+                if errors.len() < MAX_ERRORS {
+                    errors.push(json!({"line": i + 1, "error": msg}));
+                }
+            }
+        }
+    }
+    (items, rejected)
+}
+
+async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    const EP: &str = "events";
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let limits = state.config.limits;
+    let signed = match authenticate(&state, EP, req, limits.body_bytes).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(secs) = state.rate_limit(&signed.agent_id) {
+        state.metrics.rate_limited.fetch_add(1, Relaxed);
+        let mut r = error(&state, EP, StatusCode::TOO_MANY_REQUESTS, "rate limited");
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    state
+        .metrics
+        .bytes_received
+        .fetch_add(signed.body.len() as u64, Relaxed);
+    let host = signed.host.clone();
+    let t = now();
+    let gzip = match encoding.as_deref() {
+        None | Some("identity") => false,
+        Some("gzip") => true,
+        Some(_) => {
+            return error(
+                &state,
+                EP,
+                StatusCode::BAD_REQUEST,
+                "content-encoding must be gzip or none",
+            )
+        }
+    };
+    let body = signed.body;
+    let limit = limits.decompressed_bytes;
+    let parsed = tokio::task::spawn_blocking(move || {
+        let plain = if gzip {
+            match gunzip(&body, limit) {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    return Err((
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "decompressed body over the limit",
+                    ))
+                }
+                Err(_) => return Err((StatusCode::BAD_REQUEST, "the body is not valid gzip")),
+            }
+        } else if body.len() > limit {
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, "body over the limit"));
+        } else {
+            body.to_vec()
+        };
+        let len = plain.len();
+        let text = String::from_utf8(plain)
+            .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
+        let mut errors = Vec::new();
+        let (items, rejected) = parse_lines(&text, &host, t, &mut errors);
+        Ok((items, rejected, errors, len))
+    })
+    .await;
+    let (items, rejected, errors, len) = match parsed {
+        Ok(Ok(p)) => p,
+        Ok(Err((status, msg))) => return error(&state, EP, status, msg),
+        Err(_) => {
+            return error(
+                &state,
+                EP,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            )
+        }
+    };
+    let m = &state.metrics;
+    m.bytes_decompressed.fetch_add(len as u64, Relaxed);
+    m.rejected_lines.fetch_add(rejected, Relaxed);
+    let agent = signed.agent_id;
+    let stored = state.store.call(move |s| s.ingest(&agent, t, &items)).await;
+    let counts = match stored {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            tracing::error!("ingest failed: {e}");
+            return error(
+                &state,
+                EP,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store error, retry later",
+            );
+        }
+        Err(e) => return error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    m.events_accepted.fetch_add(counts.events, Relaxed);
+    m.alerts_accepted.fetch_add(counts.alerts, Relaxed);
+    m.duplicates.fetch_add(counts.duplicates, Relaxed);
+    reply(
+        &state,
+        EP,
+        StatusCode::OK,
+        json!({
+            "accepted": counts.events + counts.alerts,
+            "duplicates": counts.duplicates,
+            "rejected": rejected,
+            "errors": errors,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct HeartbeatBody {
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    spool_items: Option<i64>,
+    #[serde(default)]
+    spool_bytes: Option<i64>,
+    #[serde(default)]
+    oldest_unsent: Option<i64>,
+}
+
+async fn heartbeat(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    const EP: &str = "heartbeat";
+    let signed = match authenticate(&state, EP, req, SMALL_BODY).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Ok(b) = serde_json::from_slice::<HeartbeatBody>(&signed.body) else {
+        return error(&state, EP, StatusCode::BAD_REQUEST, "invalid heartbeat");
+    };
+    let hb = Heartbeat {
+        version: b.version,
+        host: b.host,
+        spool_items: b.spool_items,
+        spool_bytes: b.spool_bytes,
+        oldest_unsent: b.oldest_unsent,
+    };
+    let id = signed.agent_id;
+    let t = now();
+    match state
+        .store
+        .call(move |s| s.record_heartbeat(&id, t, &hb))
+        .await
+    {
+        Ok(Ok(())) => {
+            state.metrics.heartbeats.fetch_add(1, Relaxed);
+            reply(&state, EP, StatusCode::OK, json!({}))
+        }
+        _ => error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "store error"),
+    }
+}
+
+async fn decisions(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    const EP: &str = "decisions";
+    let since = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("since="))
+        .map(str::parse::<i64>);
+    let since = match since {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return error(&state, EP, StatusCode::BAD_REQUEST, "since: not an integer");
+        }
+    };
+    if let Err(r) = authenticate(&state, EP, req, SMALL_BODY).await {
+        return r;
+    }
+    match state
+        .store
+        .call(move |s| s.decisions_after(since, 1000))
+        .await
+    {
+        Ok(Ok(list)) => {
+            let next = list.last().map_or(since, |d| d.id);
+            let list: Vec<_> = list
+                .into_iter()
+                .map(|d| {
+                    json!({
+                        "id": d.id, "target": d.target, "duration_secs": d.duration_secs,
+                        "reason": d.reason, "rule_id": d.rule_id, "created_at": d.created_at,
+                        "expires_at": d.expires_at,
+                    })
+                })
+                .collect();
+            reply(
+                &state,
+                EP,
+                StatusCode::OK,
+                json!({"decisions": list, "next": next}),
+            )
+        }
+        _ => error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "store error"),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>, method: Method) -> Response {
+    debug_assert_eq!(method, Method::GET);
+    state.metrics.request("metrics", 200);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,596 @@
+//! Reading nested ECS JSON back: the inverse of [`crate::json::write_event`] and
+//! [`crate::alert::write_alert`], for the collector (agents send what they wrote).
+//!
+//! `read_event(write_event(e)) == e` for every event the decoders produce, and
+//! `read_alert(write_alert(a)) == a` for every alert whose event has no message of its own
+//! (an alert's JSON carries the alert's message in `message`, so the causing event's message
+//! is not in it) and whose event kind is `event` (the JSON says `alert`).
+//!
+//! Vocabulary words map back to their enums ([`Action`], [`Dataset`], [`Outcome`] …): an
+//! unknown word there is an error. `event.reason` and `logward.auth.method` are short
+//! machine words kept as `&'static str`; the ones logward writes are built in, others (a
+//! newer agent's) are accepted when they look like such a word, up to a bounded number per
+//! process. Unknown fields are ignored; a field of the wrong type is an error that names it
+//! (`source.port: invalid type: string "22", expected u16`).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock};
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use crate::alert::{Alert, Severity};
+use crate::event::Event;
+use crate::time::Timestamp;
+use crate::vocab::{Action, Category, Dataset, Kind, Outcome};
+
+/// Why a JSON text is not an event or alert: the field (dotted path, empty for the document
+/// itself) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// The field, as a dotted path (`source.port`, `event.category[1]`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ReadError {
+    fn new(field: &str, message: impl Into<String>) -> ReadError {
+        ReadError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() || self.field == "." {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads one event (one NDJSON line's object, or a whole document) from its JSON text.
+pub fn read_event(json: &[u8]) -> Result<Event<'static>, ReadError> {
+    let doc = parse(json)?;
+    doc.into_event()
+}
+
+/// Reads one alert from its JSON text.
+pub fn read_alert(json: &[u8]) -> Result<Alert, ReadError> {
+    let doc = parse(json)?;
+    doc.into_alert()
+}
+
+/// [`read_event`] from text (the `event` part of the collector's `{"seq", "event"}` lines).
+pub fn event_from_str(json: &str) -> Result<Event<'static>, ReadError> {
+    read_event(json.as_bytes())
+}
+
+/// [`read_alert`] from text.
+pub fn alert_from_str(json: &str) -> Result<Alert, ReadError> {
+    read_alert(json.as_bytes())
+}
+
+fn parse(json: &[u8]) -> Result<Doc, ReadError> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let doc: Doc = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_json appends " at line L column C"; the field path says more.
+        let mut message = inner.to_string();
+        if inner.line() > 0 {
+            let suffix = format!(" at line {} column {}", inner.line(), inner.column());
+            if let Some(m) = message.strip_suffix(&suffix) {
+                message = format!("{m} (column {})", inner.column());
+            }
+        }
+        ReadError::new(&field, message)
+    })?;
+    de.end()
+        .map_err(|e| ReadError::new("", format!("trailing characters: {e}")))?;
+    Ok(doc)
+}
+
+#[derive(Deserialize, Default)]
+struct Doc {
+    #[serde(rename = "@timestamp")]
+    timestamp: Option<String>,
+    message: Option<String>,
+    #[serde(default)]
+    event: EventObj,
+    host: Option<NameObj>,
+    process: Option<ProcessObj>,
+    source: Option<SourceObj>,
+    user: Option<UserObj>,
+    group: Option<NameObj>,
+    logward: Option<LogwardObj>,
+    log: Option<LogObj>,
+    systemd: Option<SystemdObj>,
+    journald: Option<Pairs>,
+    rule: Option<RuleObj>,
+    tags: Option<Vec<String>>,
+    labels: Option<Pairs>,
+}
+
+#[derive(Deserialize, Default)]
+struct EventObj {
+    kind: Option<String>,
+    category: Option<Vec<String>>,
+    action: Option<String>,
+    outcome: Option<String>,
+    reason: Option<String>,
+    dataset: Option<String>,
+    original: Option<String>,
+    severity: Option<u8>,
+}
+
+#[derive(Deserialize)]
+struct NameObj {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProcessObj {
+    name: Option<String>,
+    pid: Option<u32>,
+    command_line: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SourceObj {
+    address: Option<String>,
+    ip: Option<String>,
+    port: Option<u16>,
+}
+
+#[derive(Deserialize)]
+struct UserObj {
+    name: Option<String>,
+    target: Option<NameObj>,
+}
+
+#[derive(Deserialize)]
+struct LogwardObj {
+    auth: Option<AuthObj>,
+    repeat: Option<u32>,
+    severity: Option<String>,
+    score: Option<u8>,
+    reasons: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct AuthObj {
+    method: Option<String>,
+    key: Option<KeyObj>,
+}
+
+#[derive(Deserialize)]
+struct KeyObj {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    fingerprint: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LogObj {
+    syslog: Option<SyslogObj>,
+    file: Option<FileObj>,
+    offset: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct SyslogObj {
+    severity: Option<CodeObj>,
+    facility: Option<CodeObj>,
+}
+
+#[derive(Deserialize)]
+struct CodeObj {
+    code: Option<u8>,
+}
+
+#[derive(Deserialize)]
+struct FileObj {
+    path: Option<String>,
+    line: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct SystemdObj {
+    unit: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RuleObj {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+/// An object of string values, in document order (`journald.*`, `labels.*`).
+struct Pairs(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Pairs, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    out.push((k, v));
+                }
+                Ok(Pairs(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn text(s: Option<String>) -> Option<Cow<'static, str>> {
+    s.map(Cow::Owned)
+}
+
+impl Doc {
+    fn into_event(mut self) -> Result<Event<'static>, ReadError> {
+        let message = self.message.take();
+        let mut e = self.event_part()?;
+        e.message = text(message);
+        Ok(e)
+    }
+
+    fn into_alert(mut self) -> Result<Alert, ReadError> {
+        let message = self.message.take().unwrap_or_default();
+        let rule = self
+            .rule
+            .take()
+            .ok_or_else(|| ReadError::new("rule", "missing (an alert names its rule)"))?;
+        let rule_id = rule
+            .id
+            .ok_or_else(|| ReadError::new("rule.id", "missing"))?;
+        let code = self.event.severity;
+        let lw = self.logward.as_mut();
+        let word = lw.as_ref().and_then(|l| l.severity.clone());
+        let score = lw.as_ref().and_then(|l| l.score);
+        let reasons = lw.and_then(|l| l.reasons.take()).unwrap_or_default();
+        let severity = match (code, word) {
+            (Some(c), _) => Severity::from_code(c)
+                .ok_or_else(|| ReadError::new("event.severity", format!("{c} is not 1 to 5")))?,
+            (None, Some(w)) => Severity::parse(&w).ok_or_else(|| {
+                ReadError::new("logward.severity", format!("unknown severity {w:?}"))
+            })?,
+            (None, None) => {
+                return Err(ReadError::new(
+                    "event.severity",
+                    "missing (an alert has a severity)",
+                ))
+            }
+        };
+        if score.is_some_and(|s| s > 100) {
+            return Err(ReadError::new("logward.score", "must be 0 to 100"));
+        }
+        let tags = self.tags.take().unwrap_or_default();
+        let labels = self.labels.take().map(|p| p.0).unwrap_or_default();
+        let mut event = self.event_part()?;
+        // The JSON's kind is the alert's; the event that caused it was a plain event.
+        event.kind = Kind::Event;
+        Ok(Alert {
+            event,
+            rule_id,
+            rule_name: rule.name.unwrap_or_default(),
+            severity,
+            tags,
+            message,
+            labels,
+            score,
+            reasons,
+        })
+    }
+
+    /// Every event field but `message`.
+    fn event_part(self) -> Result<Event<'static>, ReadError> {
+        let mut e = Event::default();
+        if let Some(ts) = self.timestamp {
+            e.timestamp = Some(match Timestamp::parse_rfc3339(ts.as_bytes()) {
+                Some((t, used)) if used == ts.len() => t,
+                _ => {
+                    return Err(ReadError::new(
+                        "@timestamp",
+                        format!("{ts:?} is not an RFC 3339 time with an offset"),
+                    ))
+                }
+            });
+        }
+        let ev = self.event;
+        if let Some(k) = ev.kind {
+            e.kind = match k.as_str() {
+                "event" => Kind::Event,
+                "alert" => Kind::Alert,
+                _ => return Err(ReadError::new("event.kind", format!("unknown kind {k:?}"))),
+            };
+        }
+        for (i, name) in ev.category.iter().flatten().enumerate() {
+            let c = Category::from_name(name).ok_or_else(|| {
+                ReadError::new(
+                    &format!("event.category[{i}]"),
+                    format!("unknown category {name:?}"),
+                )
+            })?;
+            e.category = e.category.union(c);
+        }
+        if let Some(a) = ev.action {
+            e.action =
+                Some(Action::parse(&a).ok_or_else(|| {
+                    ReadError::new("event.action", format!("unknown action {a:?}"))
+                })?);
+        }
+        if ev.category.is_none() {
+            e.category = e.action().category();
+        }
+        if let Some(o) = ev.outcome {
+            e.outcome = Outcome::ALL
+                .into_iter()
+                .find(|x| x.as_str() == o)
+                .ok_or_else(|| ReadError::new("event.outcome", format!("unknown outcome {o:?}")))?;
+        }
+        if let Some(r) = ev.reason {
+            e.reason = Some(word(&r).map_err(|m| ReadError::new("event.reason", m))?);
+        }
+        if let Some(d) = ev.dataset {
+            e.dataset = Some(Dataset::parse(&d).ok_or_else(|| {
+                ReadError::new("event.dataset", format!("unknown dataset {d:?}"))
+            })?);
+        }
+        e.original = text(ev.original);
+        if let Some(h) = self.host {
+            e.host_name = text(h.name);
+        }
+        if let Some(p) = self.process {
+            e.process_name = text(p.name);
+            e.process_pid = p.pid;
+            e.command_line = text(p.command_line);
+        }
+        if let Some(s) = self.source {
+            e.source_address = text(s.address);
+            if let Some(ip) = s.ip {
+                e.source_ip = Some(ip.parse::<IpAddr>().map_err(|_| {
+                    ReadError::new("source.ip", format!("{ip:?} is not an IP address"))
+                })?);
+            }
+            e.source_port = s.port;
+        }
+        if let Some(u) = self.user {
+            e.user_name = text(u.name);
+            e.user_target_name = text(u.target.and_then(|t| t.name));
+        }
+        if let Some(g) = self.group {
+            e.group_name = text(g.name);
+        }
+        if let Some(l) = self.logward {
+            if let Some(auth) = l.auth {
+                if let Some(m) = auth.method {
+                    e.auth_method =
+                        Some(word(&m).map_err(|m| ReadError::new("logward.auth.method", m))?);
+                }
+                if let Some(k) = auth.key {
+                    e.auth_key_type = text(k.kind);
+                    e.auth_key_fingerprint = text(k.fingerprint);
+                }
+            }
+            e.repeat = l.repeat;
+        }
+        if let Some(l) = self.log {
+            if let Some(s) = l.syslog {
+                e.syslog_severity = s.severity.and_then(|c| c.code);
+                e.syslog_facility = s.facility.and_then(|c| c.code);
+            }
+            if let Some(f) = l.file {
+                e.file_path = text(f.path);
+                e.file_line = f.line;
+            }
+            e.offset = l.offset;
+        }
+        if let Some(s) = self.systemd {
+            e.systemd_unit = text(s.unit);
+        }
+        if let Some(j) = self.journald {
+            e.journald =
+                j.0.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                    .collect();
+        }
+        Ok(e)
+    }
+}
+
+/// The machine words logward itself writes in `event.reason` and `logward.auth.method`.
+const KNOWN_WORDS: &[&str] = &[
+    // logward.auth.method
+    "password",
+    "publickey",
+    "keyboard-interactive",
+    "hostbased",
+    "gssapi",
+    "none",
+    // event.reason
+    "auth-failed",
+    "auth-timeout",
+    "bad-key",
+    "bad-password",
+    "bad-protocol",
+    "connection-error",
+    "disconnect-error",
+    "failed-login",
+    "host-not-allowed",
+    "invalid-user",
+    "locked-out",
+    "max-attempts",
+    "negotiation-failed",
+    "no-identification",
+    "no-tty",
+    "not-allowed",
+    "not-in-sudoers",
+    "pam-failure",
+    "pam-summary",
+    "password-required",
+    "preauth-disconnect",
+    "reverse-mapping",
+    "root-refused",
+    "session-failed",
+    "too-many-failures",
+    "too-soon",
+];
+
+/// How many words not in [`KNOWN_WORDS`] one process accepts (each is kept for good).
+const MAX_EXTRA_WORDS: usize = 256;
+/// The longest such word.
+const MAX_WORD_LEN: usize = 48;
+
+/// The `&'static str` for a machine word: a built-in one, or a new word (lower-case ASCII
+/// letters, digits, `-`, `_` and `.`) interned for the life of the process, up to
+/// [`MAX_EXTRA_WORDS`] of them so that a sender cannot grow memory without bound.
+fn word(w: &str) -> Result<&'static str, String> {
+    if let Some(k) = KNOWN_WORDS.iter().find(|k| **k == w) {
+        return Ok(k);
+    }
+    let shape = !w.is_empty()
+        && w.len() <= MAX_WORD_LEN
+        && w.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if !shape {
+        return Err(format!(
+            "{w:?} is not a short machine word (a-z, 0-9, '-', '_', '.', at most {MAX_WORD_LEN})"
+        ));
+    }
+    static EXTRA: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut set = EXTRA
+        .get_or_init(|| Mutex::new(HashSet::new()))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(k) = set.get(w) {
+        return Ok(k);
+    }
+    if set.len() >= MAX_EXTRA_WORDS {
+        return Err(format!(
+            "{w:?} is not a word logward knows, and too many new words were seen already"
+        ));
+    }
+    let k: &'static str = Box::leak(w.to_owned().into_boxed_str());
+    set.insert(k);
+    Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::json::write_event;
+    use crate::write_alert;
+
+    fn full_event() -> Event<'static> {
+        let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Success);
+        e.timestamp = Timestamp::parse_rfc3339(b"2026-11-22T10:00:01.123456+01:00").map(|t| t.0);
+        e.reason = Some("bad-key");
+        e.original = Some("orig \"line\"\n".into());
+        e.message = Some("Accepted publickey for root".into());
+        e.host_name = Some("web01".into());
+        e.process_name = Some("sshd".into());
+        e.process_pid = Some(42);
+        e.command_line = Some("/bin/ls -l".into());
+        e.set_source("2001:db8::1".into(), Some(2222));
+        e.user_name = Some("root".into());
+        e.user_target_name = Some("bob".into());
+        e.group_name = Some("wheel".into());
+        e.auth_method = Some("publickey");
+        e.auth_key_type = Some("ED25519".into());
+        e.auth_key_fingerprint = Some("SHA256:abc".into());
+        e.syslog_severity = Some(6);
+        e.syslog_facility = Some(10);
+        e.systemd_unit = Some("ssh.service".into());
+        e.journald = vec![("zz".into(), "1".into()), ("aa".into(), "\u{1}".into())];
+        e.repeat = Some(3);
+        e.file_path = Some("/var/log/auth.log".into());
+        e.file_line = Some(7);
+        e.offset = Some(1234);
+        e
+    }
+
+    #[test]
+    fn every_event_field_reads_back() {
+        let e = full_event();
+        let mut out = Vec::new();
+        write_event(&mut out, &e);
+        assert_eq!(read_event(&out).unwrap(), e);
+    }
+
+    #[test]
+    fn an_alert_reads_back() {
+        let mut e = full_event();
+        e.message = None;
+        let mut a = Alert::new(e, "r1", "Rule one", Severity::Critical, "msg");
+        a.tags = vec!["t1".into(), "t2".into()];
+        a.labels = vec![("z".into(), "1".into()), ("a".into(), "2".into())];
+        a.score = Some(70);
+        a.reasons = vec!["why".into()];
+        let mut out = Vec::new();
+        write_alert(&mut out, &a);
+        assert_eq!(read_alert(&out).unwrap(), a);
+    }
+
+    #[test]
+    fn wrong_types_and_words_are_named() {
+        let err = |s: &str| read_event(s.as_bytes()).unwrap_err().to_string();
+        assert!(
+            err(r#"{"source":{"port":"22"}}"#).starts_with("source.port: invalid type"),
+            "{}",
+            err(r#"{"source":{"port":"22"}}"#)
+        );
+        assert_eq!(
+            err(r#"{"event":{"action":"login"}}"#),
+            r#"event.action: unknown action "login""#
+        );
+        assert_eq!(
+            err(r#"{"event":{"category":["iam","x"]}}"#),
+            r#"event.category[1]: unknown category "x""#
+        );
+        assert!(err(r#"{"@timestamp":"2026-01-01T00:00:00"}"#).starts_with("@timestamp: "));
+        assert!(err(r#"{"source":{"ip":"1.2.3"}}"#).starts_with("source.ip: "));
+        assert!(err(r#"{"event":{"reason":"Has Spaces"}}"#).starts_with("event.reason: "));
+        assert!(err(r#"{"journald":{"a":1}}"#).starts_with("journald.a: invalid type"));
+        assert!(err(r#"{} x"#).starts_with("trailing characters"));
+        assert!(err(r#"[1]"#).contains("invalid type"));
+        assert!(read_alert(br#"{"event":{"severity":3}}"#)
+            .unwrap_err()
+            .to_string()
+            .starts_with("rule: missing"));
+        assert!(
+            read_alert(br#"{"event":{"severity":9},"rule":{"id":"x"}}"#)
+                .unwrap_err()
+                .field
+                == "event.severity"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_new_words_kept() {
+        let e = read_event(
+            br#"{"future":{"x":[1,2]},"event":{"reason":"brand-new","extra":1,"action":"user-login"}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.reason, Some("brand-new"));
+        assert_eq!(e.category, Category::AUTHENTICATION);
+        let again = read_event(br#"{"event":{"reason":"brand-new"}}"#).unwrap();
+        assert!(std::ptr::eq(e.reason.unwrap(), again.reason.unwrap()));
+    }
+}
