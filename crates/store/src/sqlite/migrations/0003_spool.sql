@@ -6,7 +6,7 @@
 -- (the collector drops a seq at or below the highest it stored as a duplicate).
 CREATE TABLE spool (
     seq  INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
-    kind INTEGER NOT NULL CHECK (kind IN (0, 1)), -- 0 event, 1 alert
+    kind INTEGER NOT NULL CHECK (kind = 0 OR kind = 1), -- 0 event, 1 alert (not IN: see 0002)
     time INTEGER NOT NULL,
     size INTEGER NOT NULL CHECK (size >= 0), -- bytes of json (UTF-8)
     json TEXT NOT NULL
