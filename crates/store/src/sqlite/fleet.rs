@@ -313,10 +313,7 @@ impl SqliteStore {
                 )
                 .map_err(sql(path, "store fleet events"))?;
             let mut al = tx
-                .prepare_cached(
-                    "INSERT INTO alerts (time, rule_id, severity, host, source_address, \
-                     user_name, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
+                .prepare_cached(super::INSERT_ALERT)
                 .map_err(sql(path, "store alerts"))?;
             for item in items {
                 let seq = item.seq();
@@ -343,22 +340,7 @@ impl SqliteStore {
                         counts.events += 1;
                     }
                     FleetItem::Alert { alert: a, .. } => {
-                        if !(1..=5).contains(&a.severity) {
-                            return Err(StoreError::invalid(
-                                "alert severity",
-                                format!("{} (rule {}): must be 1 to 5", a.severity, a.rule_id),
-                            ));
-                        }
-                        al.execute(params![
-                            a.time,
-                            a.rule_id,
-                            a.severity,
-                            a.host,
-                            a.source_address,
-                            a.user,
-                            a.json
-                        ])
-                        .map_err(sql(path, "store alerts"))?;
+                        super::insert_alert(&mut al, a, path)?;
                         counts.alerts += 1;
                     }
                 }

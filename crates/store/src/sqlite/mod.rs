@@ -388,6 +388,31 @@ impl SqliteStore {
     }
 }
 
+const INSERT_ALERT: &str = "INSERT INTO alerts (time, rule_id, severity, host, \
+     source_address, user_name, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// Inserts one alert row with [`INSERT_ALERT`] (the agent's batches and the collector's
+/// ingest alike), refusing a severity outside 1–5.
+fn insert_alert(stmt: &mut rusqlite::CachedStatement<'_>, a: &NewAlert, path: &Path) -> Result<()> {
+    if !(1..=5).contains(&a.severity) {
+        return Err(StoreError::invalid(
+            "alert severity",
+            format!("{} (rule {}): must be 1 to 5", a.severity, a.rule_id),
+        ));
+    }
+    stmt.execute(params![
+        a.time,
+        a.rule_id,
+        a.severity,
+        a.host,
+        a.source_address,
+        a.user,
+        a.json
+    ])
+    .map_err(sql(path, "store alerts"))?;
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn commit_batch(&mut self, batch: &Batch) -> Result<BatchIds> {
         let path = &self.path;
@@ -408,28 +433,10 @@ impl Store for SqliteStore {
         // Dropping `tx` on any early return below rolls the whole batch back.
         if !batch.alerts.is_empty() {
             let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO alerts (time, rule_id, severity, host, source_address, \
-                     user_name, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
+                .prepare_cached(INSERT_ALERT)
                 .map_err(sql(path, "store alerts"))?;
             for a in &batch.alerts {
-                if !(1..=5).contains(&a.severity) {
-                    return Err(StoreError::invalid(
-                        "alert severity",
-                        format!("{} (rule {}): must be 1 to 5", a.severity, a.rule_id),
-                    ));
-                }
-                stmt.execute(params![
-                    a.time,
-                    a.rule_id,
-                    a.severity,
-                    a.host,
-                    a.source_address,
-                    a.user,
-                    a.json
-                ])
-                .map_err(sql(path, "store alerts"))?;
+                insert_alert(&mut stmt, a, path)?;
                 ids.alerts.push(tx.last_insert_rowid());
             }
         }
