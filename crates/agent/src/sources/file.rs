@@ -805,6 +805,15 @@ impl Follower {
             return Ok(());
         };
 
+        // The checkpointed file, wherever rotation took it.
+        let rotated = Rotated {
+            dev,
+            ino,
+            fp,
+            offset,
+            line,
+            updated_at,
+        };
         if let Some((t, m)) = opened {
             if t.same_file((dev, ino)) {
                 let same_content = match fp {
@@ -827,14 +836,6 @@ impl Follower {
                     None => false,
                 };
                 if !copied {
-                    let rotated = Rotated {
-                        dev,
-                        ino,
-                        fp,
-                        offset,
-                        line,
-                        updated_at,
-                    };
                     let siblings = self.rotated_siblings();
                     let newer: Vec<&Sibling> = siblings
                         .iter()
@@ -846,26 +847,10 @@ impl Follower {
                 return Ok(());
             }
             // The path holds a new file: find the checkpoint's one by inode.
-            let rotated = Rotated {
-                dev,
-                ino,
-                fp,
-                offset,
-                line,
-                updated_at,
-            };
             self.resume_rotated(&rotated, Some(identity(&m)));
             self.queue.push_back(t);
             return Ok(());
         }
-        let rotated = Rotated {
-            dev,
-            ino,
-            fp,
-            offset,
-            line,
-            updated_at,
-        };
         self.resume_rotated(&rotated, None);
         Ok(())
     }
