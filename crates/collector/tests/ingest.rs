@@ -228,6 +228,7 @@ async fn enrolled_agent_events_and_alerts_are_stored() {
             reason: "fleet brute force".into(),
             rule_id: Some("ssh-bruteforce".into()),
             created_at: now(),
+            alert_id: None,
         })
         .unwrap();
     let mut get = Send::post("/v1/decisions?since=0", Vec::new());

@@ -25,6 +25,7 @@ mod types;
 pub use ban::{BanTarget, Family};
 pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
+pub use sqlite::analysis::{Analysis, AnalysisState};
 pub use sqlite::fleet::{
     Agent, Decision, FleetEvent, FleetItem, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision,
     TokenCheck,

@@ -110,6 +110,8 @@ pub struct NewDecision {
     pub reason: String,
     pub rule_id: Option<String>,
     pub created_at: UnixTime,
+    /// The alert that led to it (fleet rules), for the dashboard.
+    pub alert_id: Option<i64>,
 }
 
 /// A stored decision.
@@ -122,6 +124,7 @@ pub struct Decision {
     pub rule_id: Option<String>,
     pub created_at: UnixTime,
     pub expires_at: Option<UnixTime>,
+    pub alert_id: Option<i64>,
 }
 
 /// Rows removed by [`SqliteStore::purge_fleet`].
@@ -381,8 +384,15 @@ impl SqliteStore {
         self.conn
             .execute(
                 "INSERT INTO decisions (target, duration_secs, reason, rule_id, created_at, \
-                 expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5 + ?2)",
-                params![d.target, d.duration_secs, d.reason, d.rule_id, d.created_at],
+                 expires_at, alert_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5 + ?2, ?6)",
+                params![
+                    d.target,
+                    d.duration_secs,
+                    d.reason,
+                    d.rule_id,
+                    d.created_at,
+                    d.alert_id
+                ],
             )
             .map_err(sql(&self.path, "record a decision"))?;
         Ok(self.conn.last_insert_rowid())
@@ -392,8 +402,8 @@ impl SqliteStore {
     pub fn decisions_after(&mut self, after: i64, limit: usize) -> Result<Vec<Decision>> {
         self.conn
             .prepare_cached(
-                "SELECT id, target, duration_secs, reason, rule_id, created_at, expires_at \
-                 FROM decisions WHERE id > ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, target, duration_secs, reason, rule_id, created_at, expires_at, \
+                 alert_id FROM decisions WHERE id > ?1 ORDER BY id LIMIT ?2",
             )
             .and_then(|mut s| {
                 s.query_map(
@@ -407,6 +417,7 @@ impl SqliteStore {
                             rule_id: r.get(4)?,
                             created_at: r.get(5)?,
                             expires_at: r.get(6)?,
+                            alert_id: r.get(7)?,
                         })
                     },
                 )?
@@ -525,6 +536,7 @@ mod tests {
                 reason: "r".into(),
                 rule_id: None,
                 created_at: 1000,
+                alert_id: None,
             })
             .unwrap();
         let d = s.decisions_after(0, 10).unwrap();

@@ -47,6 +47,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "fleet",
         sql: include_str!("migrations/0004_fleet.sql"),
     },
+    Migration {
+        version: 5,
+        name: "analysis",
+        sql: include_str!("migrations/0005_analysis.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -5,6 +5,7 @@
 //! [`Synchronous`] for why it keeps the batch guarantee), the busy timeout covers a second
 //! process briefly holding the write lock, and foreign keys are enforced.
 
+pub mod analysis;
 pub mod fleet;
 mod meta;
 mod migrations;

@@ -1,0 +1,171 @@
+//! The LLM second opinion on alerts (migration 5, the collector's store): one row per alert
+//! asked about, read by the dashboard and by delivery (which appends a finished analysis to
+//! the notification, or waits a bounded time for a pending one).
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::SqliteStore;
+use crate::error::{sql, Result};
+use crate::types::UnixTime;
+
+/// Where an alert's analysis stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalysisState {
+    /// Asked, no answer yet.
+    Pending,
+    /// Answered: `text` holds it.
+    Done,
+    /// The endpoint failed or timed out: `error` says why.
+    Failed,
+}
+
+impl AnalysisState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnalysisState::Pending => "pending",
+            AnalysisState::Done => "done",
+            AnalysisState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AnalysisState> {
+        match s {
+            "pending" => Some(AnalysisState::Pending),
+            "done" => Some(AnalysisState::Done),
+            "failed" => Some(AnalysisState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One alert's analysis row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    pub alert_id: i64,
+    pub state: AnalysisState,
+    /// The model that answered (as the endpoint named it, else as configured).
+    pub model: Option<String>,
+    pub text: Option<String>,
+    pub error: Option<String>,
+    /// What identical alerts share (rule, address, user …), to reuse an answer.
+    pub cache_key: Option<String>,
+    pub requested_at: UnixTime,
+    pub finished_at: Option<UnixTime>,
+}
+
+const COLUMNS: &str = "alert_id, state, model, text, error, cache_key, requested_at, finished_at";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<Analysis> {
+    let state: String = r.get(1)?;
+    Ok(Analysis {
+        alert_id: r.get(0)?,
+        // The CHECK constraint admits only the three words.
+        state: AnalysisState::parse(&state).unwrap_or(AnalysisState::Failed),
+        model: r.get(2)?,
+        text: r.get(3)?,
+        error: r.get(4)?,
+        cache_key: r.get(5)?,
+        requested_at: r.get(6)?,
+        finished_at: r.get(7)?,
+    })
+}
+
+impl SqliteStore {
+    /// Writes (inserts or replaces) an alert's analysis row.
+    pub fn put_analysis(&mut self, a: &Analysis) -> Result<()> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT OR REPLACE INTO alert_analysis ({COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.alert_id,
+                    a.state.as_str(),
+                    a.model,
+                    a.text,
+                    a.error,
+                    a.cache_key,
+                    a.requested_at,
+                    a.finished_at
+                ])
+            })
+            .map(|_| ())
+            .map_err(sql(&self.path, "store an analysis"))
+    }
+
+    /// An alert's analysis, if it was asked for.
+    pub fn analysis(&mut self, alert_id: i64) -> Result<Option<Analysis>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM alert_analysis WHERE alert_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([alert_id], row).optional())
+            .map_err(sql(&self.path, "read an analysis"))
+    }
+
+    /// The newest finished analysis with this cache key, if any answered since `since`.
+    pub fn cached_analysis(
+        &mut self,
+        cache_key: &str,
+        since: UnixTime,
+    ) -> Result<Option<Analysis>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM alert_analysis WHERE cache_key = ?1 AND state = 'done' \
+                 AND finished_at >= ?2 ORDER BY finished_at DESC LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row(params![cache_key, since], row).optional())
+            .map_err(sql(&self.path, "read a cached analysis"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analysis_rows_round_trip_and_cache_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO alerts (id, time, rule_id, severity, json) \
+                 VALUES (7, 1, 'r', 3, '{}')",
+                [],
+            )
+            .unwrap();
+        assert_eq!(s.analysis(7).unwrap(), None);
+        let mut a = Analysis {
+            alert_id: 7,
+            state: AnalysisState::Pending,
+            model: None,
+            text: None,
+            error: None,
+            cache_key: Some("r|192.0.2.1".into()),
+            requested_at: 100,
+            finished_at: None,
+        };
+        s.put_analysis(&a).unwrap();
+        assert_eq!(
+            s.analysis(7).unwrap().unwrap().state,
+            AnalysisState::Pending
+        );
+        assert_eq!(s.cached_analysis("r|192.0.2.1", 0).unwrap(), None);
+        a.state = AnalysisState::Done;
+        a.text = Some("looks like a brute force".into());
+        a.finished_at = Some(105);
+        s.put_analysis(&a).unwrap();
+        assert_eq!(s.analysis(7).unwrap().as_ref(), Some(&a));
+        assert_eq!(
+            s.cached_analysis("r|192.0.2.1", 100).unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(s.cached_analysis("r|192.0.2.1", 106).unwrap(), None);
+        // Deleting the alert deletes its analysis.
+        s.conn
+            .execute("DELETE FROM alerts WHERE id = 7", [])
+            .unwrap();
+        assert_eq!(s.analysis(7).unwrap(), None);
+    }
+}
