@@ -1,33 +1,67 @@
-//! deploy/logward.service is a valid, hardened unit: `systemd-analyze verify` accepts it and it
-//! grants exactly the two capabilities the agent needs.
+//! deploy/logward.service and deploy/logward-collector.service are valid, hardened units:
+//! `systemd-analyze verify` accepts them; the agent's grants exactly the two capabilities it
+//! needs, the collector's none.
 #![allow(clippy::disallowed_methods)] // the test runs systemd-analyze
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::path::PathBuf;
 use std::process::Command;
 
-fn unit_text() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/logward.service");
+fn unit_text(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(name);
     std::fs::read_to_string(&path).unwrap()
 }
 
-#[test]
-fn unit_is_hardened_and_least_privilege() {
-    let unit = unit_text();
-    for line in [
-        "CapabilityBoundingSet=CAP_NET_ADMIN CAP_DAC_READ_SEARCH",
-        "AmbientCapabilities=CAP_NET_ADMIN CAP_DAC_READ_SEARCH",
-        "ProtectSystem=strict",
-        "StateDirectory=logward",
-        "NoNewPrivileges=yes",
-        "ExecReload=/bin/kill -HUP $MAINPID",
-    ] {
-        assert!(unit.lines().any(|l| l == line), "missing `{line}`");
+fn has_lines(unit: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(unit.lines().any(|l| l == *line), "missing `{line}`");
     }
 }
 
 #[test]
-fn systemd_analyze_verifies_the_unit() {
+fn unit_is_hardened_and_least_privilege() {
+    has_lines(
+        &unit_text("logward.service"),
+        &[
+            "CapabilityBoundingSet=CAP_NET_ADMIN CAP_DAC_READ_SEARCH",
+            "AmbientCapabilities=CAP_NET_ADMIN CAP_DAC_READ_SEARCH",
+            "ProtectSystem=strict",
+            "StateDirectory=logward",
+            "NoNewPrivileges=yes",
+            "ExecReload=/bin/kill -HUP $MAINPID",
+        ],
+    );
+}
+
+#[test]
+fn collector_unit_runs_unprivileged() {
+    let unit = unit_text("logward-collector.service");
+    has_lines(
+        &unit,
+        &[
+            "DynamicUser=yes",
+            "CapabilityBoundingSet=",
+            "AmbientCapabilities=",
+            "ProtectSystem=strict",
+            "PrivateUsers=yes",
+            "StateDirectory=logward-collector",
+            "NoNewPrivileges=yes",
+            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+            "LoadCredential=key.pem:/etc/logward/collector/key.pem",
+        ],
+    );
+    assert!(!unit.lines().any(|l| l.starts_with("User=")));
+}
+
+#[test]
+fn systemd_analyze_verifies_the_units() {
+    verify("logward.service");
+    verify("logward-collector.service");
+}
+
+fn verify(name: &str) {
     let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -41,8 +75,8 @@ fn systemd_analyze_verifies_the_unit() {
     };
     // verify checks that ExecStart's binary exists: point it at one that does.
     let dir = tempfile::tempdir().unwrap();
-    let unit = unit_text().replace("/usr/local/bin/logward", "/bin/true");
-    let path = dir.path().join("logward.service");
+    let unit = unit_text(name).replace("/usr/local/bin/logward", "/bin/true");
+    let path = dir.path().join(name);
     std::fs::write(&path, unit).unwrap();
     let out = Command::new(analyze)
         .arg("verify")
@@ -55,7 +89,7 @@ fn systemd_analyze_verifies_the_unit() {
         "systemd-analyze verify failed: {stderr}"
     );
     assert!(
-        !stderr.contains("logward.service:"),
+        !stderr.contains(&format!("{name}:")),
         "warnings about the unit: {stderr}"
     );
 }
