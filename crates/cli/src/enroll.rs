@@ -12,9 +12,13 @@ pub struct EnrollArgs {
     /// The collector's base URL (default: `forward.collector` of --config).
     #[arg(long, value_name = "URL")]
     pub collector: Option<String>,
-    /// The one-time token from `logward collector token create`.
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    /// The one-time token from `logward collector token create` (visible to `ps` while
+    /// enrolling: prefer --token-file on shared hosts).
+    #[arg(long, value_name = "TOKEN", required_unless_present = "token_file")]
+    pub token: Option<String>,
+    /// Reads the token from FILE (`-`: standard input), first line, surrounding space trimmed.
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     /// A PEM CA file: the only certificate authority trusted for the collector (default:
     /// `forward.ca` of --config, else the usual web roots). Kept in collector.json.
     #[arg(long, value_name = "FILE")]
@@ -29,7 +33,28 @@ pub struct EnrollArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+/// The token from --token or --token-file.
+fn token(args: &EnrollArgs) -> anyhow::Result<String> {
+    let text = match (&args.token, &args.token_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the token from standard input")?;
+            line
+        }
+        (None, Some(p)) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read the token from {}", p.display()))?,
+        (None, None) => anyhow::bail!("give --token or --token-file"),
+    };
+    let token = text.lines().next().unwrap_or("").trim().to_owned();
+    anyhow::ensure!(!token.is_empty(), "the token is empty");
+    Ok(token)
+}
+
 pub fn run(args: EnrollArgs) -> anyhow::Result<i32> {
+    let token = token(&args)?;
     let mut collector = args.collector;
     let mut ca = args.ca;
     if let Some(path) = &args.config {
@@ -59,12 +84,7 @@ pub fn run(args: EnrollArgs) -> anyhow::Result<i32> {
         .enable_all()
         .build()?;
     let creds: Credentials = rt
-        .block_on(forward::enroll(
-            &collector,
-            &args.token,
-            ca.as_deref(),
-            &host,
-        ))
+        .block_on(forward::enroll(&collector, &token, ca.as_deref(), &host))
         .with_context(|| format!("enrolment at {collector} failed"))?;
     let path = creds.save(&state_dir)?;
     println!(

@@ -140,18 +140,24 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
         ),
     )
     .unwrap();
-    let enrolled = Command::new(BIN)
+    // The token from standard input (--token-file -), so it never shows in `ps`.
+    let mut enrolling = Command::new(BIN)
         .args([
             "enroll",
             "--collector",
             &url,
-            "--token",
-            &token,
+            "--token-file",
+            "-",
             "--state-dir",
         ])
         .arg(&astate)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    writeln!(enrolling.stdin.take().unwrap(), "  {token}  ").unwrap();
+    let enrolled = enrolling.wait_with_output().unwrap();
     assert!(
         enrolled.status.success(),
         "{}",
