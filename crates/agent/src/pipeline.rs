@@ -380,6 +380,11 @@ impl Pipeline {
                 });
                 let mut e = Event::default();
                 dec.decode_into(&line, &mut e);
+                // Forwarded events (and the alerts made from them) carry their raw line, so
+                // the collector can show it; the agent alone keeps its rows small.
+                if self.forward.is_some() {
+                    e.original = Some(line.as_str().into());
+                }
                 self.note(&e);
                 self.spool_event(&e);
                 self.engine.process(&e, &clock, &mut self.out);

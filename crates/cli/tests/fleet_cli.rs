@@ -203,6 +203,25 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
         std::fs::read_to_string(d.path().join("agent.err")).unwrap_or_default()
     );
     assert!(agent_alerts() >= 61);
+    // Each forwarded event and alert carries its raw line (the dashboard shows it).
+    let mut s = SqliteStore::open_dir(&cstate).unwrap();
+    let line = failures(7, 1);
+    let line = line.trim_end();
+    let events = s.fleet_event_json(1000).unwrap();
+    let original = |json: &str| {
+        serde_json::from_str::<serde_json::Value>(json).unwrap()["event"]["original"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert!(
+        events.iter().all(|j| original(j).is_some()),
+        "{}",
+        events[0]
+    );
+    assert!(events.iter().any(|j| original(j).as_deref() == Some(line)));
+    let alerts = s.alerts_between(0, i64::MAX, 1000).unwrap();
+    assert!(alerts.iter().all(|a| original(&a.alert.json).is_some()));
+    drop(s);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         stored(&cstate),
