@@ -88,7 +88,8 @@ pub struct Limits {
     /// Largest body after gzip decompression. Default 64 MiB.
     #[serde(default = "default_decompressed")]
     pub decompressed_bytes: usize,
-    /// `POST /v1/events` requests per second per agent (the burst is the same). Default 50.
+    /// Requests per second per agent and signed endpoint (events, heartbeat, decisions;
+    /// the burst is the same). Default 50.
     #[serde(default = "default_rps")]
     pub requests_per_second: u32,
 }

@@ -144,12 +144,15 @@ impl AppState {
         Some(true)
     }
 
-    /// Takes a token from the agent's bucket, or says how many seconds until one is there.
-    fn rate_limit(&self, agent: &str) -> Result<(), u64> {
+    /// Takes a token from the agent's bucket for `endpoint` (each signed endpoint has its
+    /// own, so polling decisions never costs an ingest its slot), or says how many seconds
+    /// until one is there. Only authenticated agents get buckets, so the map is bounded by
+    /// the fleet.
+    fn rate_limit(&self, endpoint: &'static str, agent: &str) -> Result<(), u64> {
         let rps = f64::from(self.config.limits.requests_per_second.max(1));
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let bucket = b.entry(agent.to_owned()).or_insert(Bucket {
+        let bucket = b.entry(format!("{endpoint}\n{agent}")).or_insert(Bucket {
             tokens: rps,
             at: now,
         });
@@ -511,6 +514,24 @@ async fn authenticate(
     })
 }
 
+/// The 429 answer (with `Retry-After`) when the agent is over its rate for `endpoint`.
+fn limited(state: &AppState, endpoint: &'static str, agent: &str) -> Result<(), Response> {
+    let Err(secs) = state.rate_limit(endpoint, agent) else {
+        return Ok(());
+    };
+    state.metrics.rate_limited.fetch_add(1, Relaxed);
+    let mut r = error(
+        state,
+        endpoint,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate limited",
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Err(r)
+}
+
 #[derive(Deserialize)]
 struct EnrollBody {
     token: String,
@@ -672,12 +693,7 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(secs) = state.rate_limit(&signed.agent_id) {
-        state.metrics.rate_limited.fetch_add(1, Relaxed);
-        let mut r = error(&state, EP, StatusCode::TOO_MANY_REQUESTS, "rate limited");
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let Err(r) = limited(&state, EP, &signed.agent_id) {
         return r;
     }
     state
@@ -791,6 +807,9 @@ async fn heartbeat(State(state): State<Arc<AppState>>, req: Request) -> Response
         Ok(s) => s,
         Err(r) => return r,
     };
+    if let Err(r) = limited(&state, EP, &signed.agent_id) {
+        return r;
+    }
     let Ok(b) = serde_json::from_slice::<HeartbeatBody>(&signed.body) else {
         return error(&state, EP, StatusCode::BAD_REQUEST, "invalid heartbeat");
     };
@@ -832,8 +851,13 @@ async fn decisions(State(state): State<Arc<AppState>>, req: Request) -> Response
             return error(&state, EP, StatusCode::BAD_REQUEST, "since: not an integer");
         }
     };
-    if let Err(r) = authenticate(&state, EP, req, SMALL_BODY).await {
-        return r;
+    match authenticate(&state, EP, req, SMALL_BODY).await {
+        Ok(signed) => {
+            if let Err(r) = limited(&state, EP, &signed.agent_id) {
+                return r;
+            }
+        }
+        Err(r) => return r,
     }
     match state
         .store

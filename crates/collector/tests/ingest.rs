@@ -473,6 +473,15 @@ async fn the_per_agent_rate_limit_answers_429_with_retry_after() {
     assert_eq!(&statuses[..2], &[200, 200]);
     assert!(statuses.contains(&429), "{statuses:?}");
     assert_eq!(retry.as_deref(), Some("1"));
+    // Heartbeats have a bucket of their own: ingest's empty one does not refuse them, and
+    // a flood of them is refused in turn.
+    let mut beats = Vec::new();
+    for _ in 0..4 {
+        let (status, _, _) = a.send(Send::post("/v1/heartbeat", b"{}".to_vec())).await;
+        beats.push(status);
+    }
+    assert_eq!(&beats[..2], &[200, 200], "{beats:?}");
+    assert!(beats.contains(&429), "{beats:?}");
     run.stop().await;
 }
 
