@@ -1,5 +1,6 @@
 //! GeoIP and ASN enrichment against MaxMind's own test databases (../shared/corpus/geoip),
 //! checked against the JSON they were built from.
+#![allow(clippy::unwrap_used)]
 
 use std::net::IpAddr;
 use std::path::PathBuf;
