@@ -26,6 +26,9 @@ enum Command {
     /// Decode auth logs offline (files, globs, directories, .gz rotations, stdin) into ECS
     /// events, a table or a summary.
     Scan(scan::ScanArgs),
+    /// Build the per-user login profiles of the anomaly detector from old logs (.gz
+    /// rotations included), so a new install knows its users on day one.
+    Learn(scan::LearnArgs),
     /// Check an agent config (with its conf.d and rules) or a rules file: every error as
     /// file:line:column, exit 1 when there is one.
     Check(check::CheckArgs),
@@ -62,6 +65,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Learn(args) => scan::learn(args),
         Command::Check(args) => check::run(args),
         Command::DefaultConfig(args) => check::default_config(args),
         Command::Run(args) => agent::run(args),

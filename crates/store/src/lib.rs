@@ -34,6 +34,6 @@ pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;
 pub use types::{
     Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, NewAlert, NewBan, NewOutbox,
-    OutboxCounts, OutboxItem, OutboxState, PurgeStats, ReportEntry, ReportSection, SpoolItem,
-    SpoolKind, SpoolStats, SpooledItem, StoredAlert, StoredReportEntry, UnixTime,
+    OutboxCounts, OutboxItem, OutboxState, ProfileRow, PurgeStats, ReportEntry, ReportSection,
+    SpoolItem, SpoolKind, SpoolStats, SpooledItem, StoredAlert, StoredReportEntry, UnixTime,
 };

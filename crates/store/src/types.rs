@@ -318,6 +318,17 @@ pub struct Batch {
     pub report: Vec<ReportEntry>,
     /// Events and alerts for the forward spool (empty unless forwarding is configured).
     pub spool: Vec<SpoolItem>,
+    /// Login profiles changed by the lines of this batch (docs/ANOMALY.md).
+    pub profiles: Vec<ProfileRow>,
+}
+
+/// One stored login profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRow {
+    pub key: String,
+    /// The profile as JSON.
+    pub data: Vec<u8>,
+    pub updated_at: UnixTime,
 }
 
 impl Batch {
@@ -330,6 +341,7 @@ impl Batch {
             && self.counters.is_empty()
             && self.report.is_empty()
             && self.spool.is_empty()
+            && self.profiles.is_empty()
     }
 
     /// Empties the batch, keeping its capacity.
@@ -341,6 +353,7 @@ impl Batch {
         self.counters.clear();
         self.report.clear();
         self.spool.clear();
+        self.profiles.clear();
     }
 }
 

@@ -1,5 +1,6 @@
 //! `logward scan`: decode log files offline and print events, a table or a summary.
 
+pub mod anomaly;
 pub mod inputs;
 pub mod output;
 pub mod reader;
@@ -61,6 +62,23 @@ pub struct ScanArgs {
     /// log's own timestamps as the clock and print the alerts instead of the events.
     #[arg(long, value_name = "default|FILE")]
     pub rules: Option<String>,
+    /// Where login profiles live (the agent's state directory): `--rules` reads them, and
+    /// `--learn` writes what the scan learnt back. [default: the agent's state directory,
+    /// when it has a store]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// GeoIP/ASN databases for `--rules`: a MaxMind-format .mmdb file or a folder of them.
+    #[arg(long, value_name = "PATH")]
+    pub geoip: Option<PathBuf>,
+    /// With `--rules`: update the stored login profiles with the scanned logins.
+    #[arg(long, requires = "rules")]
+    pub learn: bool,
+    /// Score logins without the local outlier factor (the plain features alone).
+    #[arg(long, hide = true)]
+    pub no_lof: bool,
+    /// `logward learn`: profiles only, no rules and no alerts.
+    #[arg(skip)]
+    pub learn_only: bool,
     /// Where to look for the system's auth logs when no PATH is given.
     #[arg(long, default_value = "/var/log", hide = true)]
     pub system_log_dir: PathBuf,
@@ -92,9 +110,18 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     } else {
         inputs::expand(&args.paths)
     };
-    let mut replay = match &args.rules {
-        Some(spec) => Some(rules::Replay::new(rules::load(spec)?)),
-        None => None,
+    let mut replay = if args.rules.is_some() || args.learn_only {
+        let program = args.rules.as_deref().map(rules::load).transpose()?;
+        let anomaly = anomaly::Anomaly::open(
+            args.state_dir.as_deref(),
+            Some(logward_agent::daemon::default_state_dir()),
+            args.geoip.as_deref(),
+            args.learn || args.learn_only,
+            !args.no_lof,
+        )?;
+        Some(rules::Replay::new(program, Some(anomaly)))
+    } else {
+        None
     };
     let mut summary = Summary::default();
     for e in &errors {
@@ -148,7 +175,15 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         }
     }
     progress.finish();
-    if format == Format::Summary && !args.unparsed {
+    if let Some(note) = replay
+        .as_mut()
+        .map(rules::Replay::finish)
+        .transpose()?
+        .flatten()
+    {
+        eprintln!("{note}");
+    }
+    if format == Format::Summary && !args.unparsed && !args.learn_only {
         match &replay {
             Some(r) => buf.extend_from_slice(r.render_summary(summary.lines).as_bytes()),
             None => buf.extend_from_slice(summary.render(args.top, started.elapsed()).as_bytes()),
@@ -250,7 +285,7 @@ fn scan_input(
                 e.original = Some(Cow::Borrowed(&line.text));
             }
             if let Some(r) = replay.as_mut() {
-                r.event(&e, format, buf);
+                r.event(&mut e, format, buf);
             } else {
                 match format {
                     Format::Summary => summary.count(&e),
@@ -356,4 +391,49 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// `logward learn`: build the login profiles from old logs.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// Files, globs, directories or `-`; rotations (.gz too) are read oldest first. With
+    /// none, the system's auth logs.
+    pub paths: Vec<String>,
+    /// Where the profiles are written [default: the agent's state directory].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// GeoIP/ASN databases: a MaxMind-format .mmdb file or a folder of them.
+    #[arg(long, value_name = "PATH")]
+    pub geoip: Option<PathBuf>,
+    /// Year of the first year-less (BSD syslog) line.
+    #[arg(long, conflicts_with = "reference_time")]
+    pub year: Option<i32>,
+    /// No line is later than this RFC 3339 time.
+    #[arg(long, value_parser = parse_reference)]
+    pub reference_time: Option<Timestamp>,
+    #[arg(long, default_value = "/var/log", hide = true)]
+    pub system_log_dir: PathBuf,
+}
+
+/// Runs `learn` as a scan that only feeds the profiles.
+pub fn learn(args: LearnArgs) -> anyhow::Result<i32> {
+    let state_dir = args
+        .state_dir
+        .unwrap_or_else(logward_agent::daemon::default_state_dir);
+    run(ScanArgs {
+        paths: args.paths,
+        format: Some(Format::Summary),
+        raw: false,
+        unparsed: false,
+        year: args.year,
+        reference_time: args.reference_time,
+        top: 0,
+        rules: None,
+        state_dir: Some(state_dir),
+        geoip: args.geoip,
+        learn: true,
+        no_lof: false,
+        learn_only: true,
+        system_log_dir: args.system_log_dir,
+    })
 }

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use logward_core::{write_alert, Event, Severity, Timestamp};
 use logward_engine::{Engine, Output, Program, DEFAULT_RULES};
 
+use super::anomaly::Anomaly;
 use super::Format;
 
 /// Loads `default` (the built-in ruleset) or a rules file; errors are the checker's
@@ -28,7 +29,10 @@ pub const TABLE_HEADER: &str =
 /// The replay: the engine, the time of the last event, and per-rule counts.
 #[derive(Debug)]
 pub struct Replay {
-    engine: Engine,
+    /// `None` for `logward learn` (profiles only).
+    engine: Option<Engine>,
+    anomaly: Option<Anomaly>,
+    alerts: Vec<logward_core::Alert>,
     last: Timestamp,
     out: Vec<Output>,
     per_rule: BTreeMap<String, (u64, Severity)>,
@@ -36,9 +40,11 @@ pub struct Replay {
 }
 
 impl Replay {
-    pub fn new(program: Program) -> Replay {
+    pub fn new(program: Option<Program>, anomaly: Option<Anomaly>) -> Replay {
         Replay {
-            engine: Engine::new(program),
+            engine: program.map(Engine::new),
+            anomaly,
+            alerts: Vec::new(),
             last: Timestamp {
                 unix: 0,
                 nanos: 0,
@@ -51,33 +57,56 @@ impl Replay {
     }
 
     /// Runs one event; appends its alerts to `buf` in `format` (summary: counted only).
-    pub fn event(&mut self, e: &Event<'_>, format: Format, buf: &mut Vec<u8>) {
+    pub fn event(&mut self, e: &mut Event<'_>, format: Format, buf: &mut Vec<u8>) {
         if let Some(t) = e.timestamp {
             self.last = t;
         }
-        self.engine.replay(e, self.last, &mut self.out);
+        // Enrichment and the anomaly detector first, so the rules see `source.geo.*`.
+        if let Some(a) = self.anomaly.as_mut() {
+            a.event(e, &mut self.alerts);
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            engine.replay(e, self.last, &mut self.out);
+        }
+        let mut alerts = std::mem::take(&mut self.alerts);
         for o in self.out.drain(..) {
             match o {
-                Output::Alert(a) => {
-                    let entry = self
-                        .per_rule
-                        .entry(a.rule_id.clone())
-                        .or_insert((0, a.severity));
-                    entry.0 += 1;
-                    entry.1 = entry.1.max(a.severity);
-                    match format {
-                        Format::Ndjson => {
-                            write_alert(buf, &a);
-                            buf.push(b'\n');
-                        }
-                        Format::Table => table_row(buf, &a),
-                        Format::Summary => {}
-                    }
-                }
+                Output::Alert(a) => alerts.push(*a),
                 Output::Ban { .. } => self.bans += 1,
                 _ => {}
             }
         }
+        for a in alerts.drain(..) {
+            let entry = self
+                .per_rule
+                .entry(a.rule_id.clone())
+                .or_insert((0, a.severity));
+            entry.0 += 1;
+            entry.1 = entry.1.max(a.severity);
+            match format {
+                Format::Ndjson => {
+                    write_alert(buf, &a);
+                    buf.push(b'\n');
+                }
+                Format::Table => table_row(buf, &a),
+                Format::Summary => {}
+            }
+        }
+        self.alerts = alerts;
+    }
+
+    /// Ends the replay: with `--learn`, writes the profiles. Returns what to tell the user.
+    pub fn finish(&mut self) -> anyhow::Result<Option<String>> {
+        let Some(a) = self.anomaly.as_mut() else {
+            return Ok(None);
+        };
+        let logins = a.logins();
+        Ok(a.finish()?.map(|(n, dir)| {
+            format!(
+                "logward: {logins} logins learnt; {n} profiles written to {}",
+                dir.display()
+            )
+        }))
     }
 
     /// `--format summary`: alerts per rule.
@@ -94,11 +123,11 @@ impl Replay {
         for (rule, (n, sev)) in rows {
             s.push_str(&format!("{n:>6}  {:<8}  {rule}\n", sev.as_str()));
         }
-        let st = self.engine.stats();
-        if st.evicted > 0 {
+        let evicted = self.engine.as_ref().map_or(0, |e| e.stats().evicted);
+        if evicted > 0 {
             s.push_str(&format!(
                 "\ncounter keys evicted (tables full): {}\n",
-                st.evicted
+                evicted
             ));
         }
         s

@@ -159,8 +159,9 @@ impl Features {
 
     /// The score in [0, 1] and the reasons, strongest first. Soft reasons (what is new to
     /// the user) are weighed by how odd the whole login is for this user (the LOF); hard
-    /// reasons (DNSBL listings, failures before the success, impossible travel, a new
-    /// account reached from a new network) count in full.
+    /// reasons (DNSBL listings, failures before the success, a new account reached from a
+    /// new network) count in full. Impossible travel is a reason but not in the score: it
+    /// is the `impossible-travel` rule's.
     pub fn score(&self, lof: Option<f32>, s: &Settings) -> (f32, Vec<Reason>) {
         let mut soft: Vec<Reason> = Vec::new();
         let mut hard: Vec<Reason> = Vec::new();
@@ -252,15 +253,6 @@ impl Features {
                 ),
             );
         }
-        if self.impossible_travel {
-            if let (Some(km), Some(kmh)) = (self.travel_km, self.travel_kmh) {
-                add(
-                    true,
-                    0.7,
-                    format!("impossible travel: {km:.0} km at {kmh:.0} km/h"),
-                );
-            }
-        }
         if self.new_account {
             let w = if self.host_new_asn || self.host_new_network {
                 0.65
@@ -297,6 +289,16 @@ impl Features {
         }
         let mut reasons = hard;
         reasons.extend(soft);
+        // Impossible travel is its own rule (`impossible-travel`); it is a reason in words
+        // but does not raise `login-anomaly` too, which would alert twice for one login.
+        if self.impossible_travel {
+            if let (Some(km), Some(kmh)) = (self.travel_km, self.travel_kmh) {
+                reasons.push(Reason {
+                    weight: 0.7,
+                    text: format!("impossible travel: {km:.0} km at {kmh:.0} km/h"),
+                });
+            }
+        }
         reasons.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         (score.clamp(0.0, 1.0), reasons)
     }

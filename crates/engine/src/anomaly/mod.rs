@@ -9,6 +9,7 @@
 pub mod features;
 pub mod lof;
 pub mod profile;
+pub mod stage;
 pub mod travel;
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +17,7 @@ use std::net::IpAddr;
 
 pub use features::{Features, Reason};
 pub use profile::{Profile, Recent, Seen, SeenSet};
+pub use stage::{Scope, Stage, StageStats};
 
 /// The rule ids the detector raises.
 pub const RULE_ANOMALY: &str = "login-anomaly";

@@ -52,6 +52,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "analysis",
         sql: include_str!("migrations/0005_analysis.sql"),
     },
+    Migration {
+        version: 6,
+        name: "profiles",
+        sql: include_str!("migrations/0006_profiles.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

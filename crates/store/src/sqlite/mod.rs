@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod fleet;
 mod meta;
 mod migrations;
+mod profiles;
 mod spool;
 #[cfg(test)]
 mod tests;
@@ -568,6 +569,9 @@ impl Store for SqliteStore {
         }
         if !batch.spool.is_empty() {
             ids.spool_dropped = spool::append(&tx, path, &batch.spool)?;
+        }
+        if !batch.profiles.is_empty() {
+            profiles::put(&tx, path, &batch.profiles)?;
         }
         tx.commit().map_err(sql(path, "commit a batch"))?;
         Ok(ids)

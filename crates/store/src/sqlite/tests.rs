@@ -5,7 +5,7 @@ use tempfile::TempDir;
 
 use super::migrations::{migrate, Migration, MIGRATIONS};
 use super::*;
-use crate::types::{NewBan, NewOutbox};
+use crate::types::{NewBan, NewOutbox, ProfileRow};
 
 const T0: UnixTime = 1_750_000_000;
 
@@ -407,8 +407,19 @@ fn batch_commits_everything_and_returns_ids() {
             text: "root logged in from 192.0.2.7".into(),
         }],
         spool: Vec::new(),
+        profiles: vec![ProfileRow {
+            key: "web01\u{1f}alice".into(),
+            data: b"{\"logins\":1}".to_vec(),
+            updated_at: T0,
+        }],
     };
     let ids = s.commit_batch(&batch).unwrap();
+    assert_eq!(
+        s.profile("web01\u{1f}alice").unwrap().as_deref(),
+        Some(&b"{\"logins\":1}"[..])
+    );
+    assert_eq!(s.profile("web01\u{1f}bob").unwrap(), None);
+    assert_eq!(s.profile_count().unwrap(), 1);
     assert_eq!(ids.alerts.len(), 2);
     assert_eq!(ids.outbox.len(), 3);
     assert!(ids.alerts[0] < ids.alerts[1]);

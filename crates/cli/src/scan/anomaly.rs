@@ -1,0 +1,163 @@
+//! Login anomaly detection in `scan --rules` and `learn`: the engine's detector over the
+//! scanned events, GeoIP from `--geoip`, profiles from (and with `--learn`, back to) the
+//! state store in `--state-dir`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use logward_agent::enrich::GeoIp;
+use logward_core::enrich::Enrichment;
+use logward_core::{Action, Alert, Event};
+use logward_engine::anomaly::{Profile, ProfileLoader, Scope, Settings, Stage};
+use logward_store::{ProfileRow, SqliteStore};
+
+/// Reads profiles from the store; a row that does not parse counts as none (and is
+/// replaced when learning).
+struct Loader<'a> {
+    store: Option<&'a mut SqliteStore>,
+    bad: &'a mut u64,
+}
+
+impl ProfileLoader for Loader<'_> {
+    fn load(&mut self, key: &str) -> Option<Profile> {
+        let data = self.store.as_mut()?.profile(key).ok()??;
+        match serde_json::from_slice(&data) {
+            Ok(p) => Some(p),
+            Err(_) => {
+                *self.bad += 1;
+                None
+            }
+        }
+    }
+}
+
+/// The detector with its inputs.
+pub struct Anomaly {
+    stage: Stage,
+    geoip: Option<GeoIp>,
+    store: Option<SqliteStore>,
+    dir: Option<PathBuf>,
+    learn: bool,
+    bad_profiles: u64,
+}
+
+impl std::fmt::Debug for Anomaly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Anomaly")
+            .field("dir", &self.dir)
+            .field("learn", &self.learn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Anomaly {
+    /// `state_dir`: where profiles live (none: `default_dir` when a store exists there, else
+    /// the scan learns in memory only). `learn`: write the profiles back.
+    pub fn open(
+        state_dir: Option<&Path>,
+        default_dir: Option<PathBuf>,
+        geoip: Option<&Path>,
+        learn: bool,
+        use_lof: bool,
+    ) -> anyhow::Result<Anomaly> {
+        let geoip = geoip
+            .map(|p| GeoIp::open(p).map_err(|e| anyhow::anyhow!("--geoip: {e}")))
+            .transpose()?;
+        let dir = match state_dir {
+            Some(d) => Some(d.to_owned()),
+            None => default_dir.filter(|d| d.join("logward.db").is_file()),
+        };
+        let store =
+            match &dir {
+                Some(d) if learn || d.join("logward.db").is_file() => {
+                    if learn {
+                        std::fs::create_dir_all(d)
+                            .with_context(|| format!("cannot create {}", d.display()))?;
+                    }
+                    Some(SqliteStore::open_dir(d).with_context(|| {
+                        format!("cannot open the state store in {}", d.display())
+                    })?)
+                }
+                _ => None,
+            };
+        Ok(Anomaly {
+            stage: Stage::new(
+                Settings {
+                    use_lof,
+                    ..Settings::default()
+                },
+                Scope::Host,
+            ),
+            geoip,
+            store,
+            dir,
+            learn,
+            bad_profiles: 0,
+        })
+    }
+
+    /// Runs one event; its alerts are appended to `out`.
+    pub fn event(&mut self, e: &mut Event<'_>, out: &mut Vec<Alert>) {
+        if e.action != Some(Action::UserLogin) && e.action != Some(Action::UserCreated) {
+            return;
+        }
+        if let (Some(g), Some(ip)) = (&self.geoip, e.source_ip) {
+            if e.enrichment.is_none() {
+                let (geo, asn) = g.lookup(ip);
+                if geo.is_some() || asn.is_some() {
+                    e.enrichment = Some(Box::new(Enrichment {
+                        geo,
+                        asn,
+                        dnsbl: None,
+                    }));
+                }
+            }
+        }
+        let mut loader = Loader {
+            store: self.store.as_mut(),
+            bad: &mut self.bad_profiles,
+        };
+        let (alerts, _) = self.stage.event(e, &mut loader);
+        out.extend(alerts);
+    }
+
+    /// Logins scored so far.
+    pub fn logins(&self) -> u64 {
+        self.stage.stats().logins
+    }
+
+    /// With `--learn`, writes the changed profiles; returns how many and where.
+    pub fn finish(&mut self) -> anyhow::Result<Option<(usize, PathBuf)>> {
+        if self.bad_profiles > 0 {
+            eprintln!(
+                "logward: {} stored profiles could not be read and were started afresh",
+                self.bad_profiles
+            );
+        }
+        if !self.learn {
+            return Ok(None);
+        }
+        let (Some(store), Some(dir)) = (self.store.as_mut(), self.dir.as_ref()) else {
+            return Ok(None);
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let rows: Vec<ProfileRow> = self
+            .stage
+            .take_dirty()
+            .into_iter()
+            .map(|(key, p)| {
+                Ok(ProfileRow {
+                    key,
+                    data: serde_json::to_vec(&p)?,
+                    updated_at: now,
+                })
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        store
+            .put_profiles(&rows)
+            .with_context(|| format!("cannot write profiles to {}", dir.display()))?;
+        Ok(Some((rows.len(), dir.clone())))
+    }
+}
