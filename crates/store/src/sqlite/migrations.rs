@@ -52,6 +52,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "analysis",
         sql: include_str!("migrations/0005_analysis.sql"),
     },
+    Migration {
+        version: 6,
+        name: "decision_log",
+        sql: include_str!("migrations/0006_decision_log.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
