@@ -795,6 +795,18 @@ impl SqliteStore {
     /// how many.
     pub fn expire_decisions(&mut self, now: UnixTime) -> Result<u64> {
         let path = &self.path;
+        // Agents poll often: look before taking the write lock.
+        let due: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM decisions WHERE removed_at IS NULL \
+                 AND expires_at IS NOT NULL AND expires_at <= ?1 LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row([now], |r| r.get(0)).optional())
+            .map_err(sql(path, "expire decisions"))?;
+        if due.is_none() {
+            return Ok(0);
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

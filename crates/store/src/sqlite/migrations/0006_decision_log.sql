@@ -12,6 +12,7 @@ ALTER TABLE decisions ADD COLUMN removed_at INTEGER;
 UPDATE decisions SET removed_at = created_at
  WHERE id NOT IN (SELECT max(id) FROM decisions GROUP BY target);
 CREATE UNIQUE INDEX decisions_in_force ON decisions (target) WHERE removed_at IS NULL;
+CREATE INDEX decisions_expiry ON decisions (expires_at) WHERE removed_at IS NULL;
 
 CREATE TABLE decision_changes (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
