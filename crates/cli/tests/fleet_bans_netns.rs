@@ -8,7 +8,9 @@
 //!   `collector decisions del` lifts it in both. Needs root, `nft` and `ip`: without them the
 //!   test says why and returns, except under `CI=true`, where that is a failure.
 //! - The collector is SIGKILLed for a while (`LOGWARD_TEST_OUTAGE_SECS`, default 3 s) while
-//!   both agents keep writing: once it is back every line is stored exactly once per host.
+//!   both agents keep writing: once it is back every line is stored exactly once per host,
+//!   and a fleet window opened before the kill is completed after it (the counters are
+//!   committed with the events).
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test, `ip`, `nft`
 #![allow(clippy::unwrap_used)]
 
@@ -210,6 +212,31 @@ impl Fleet {
         }
     }
 
+    /// A collector running the built-in fleet rules with the threshold at two hosts: the
+    /// shipped rule wants three, these fleets have two (everything else as shipped).
+    fn with_two_host_rules() -> Fleet {
+        let shipped = include_str!("../../engine/rules/fleet.yaml");
+        let two_hosts = shipped.replace(
+            "{type: ge, field: hosts, value: 3, then: fleet-bruteforce}",
+            "{type: ge, field: hosts, value: 2, then: fleet-bruteforce}",
+        );
+        assert_ne!(shipped, two_hosts, "the fleet rule's threshold line moved");
+        let fleet = Fleet::new("rules: fleet-2hosts.yaml\n");
+        std::fs::write(fleet.path("fleet-2hosts.yaml"), two_hosts).unwrap();
+        fleet
+    }
+
+    /// The fleet alerts stored.
+    fn fleet_alerts(&self) -> usize {
+        self.store()
+            .and_then(|mut s| s.alerts_between(0, i64::MAX, 100_000).ok())
+            .map_or(0, |a| {
+                a.iter()
+                    .filter(|a| a.alert.rule_id == "fleet-bruteforce")
+                    .count()
+            })
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -326,16 +353,7 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
         return;
     }
     let ns = Namespaces::new(2);
-    // The built-in fleet rule wants three hosts; this fleet has two, so the test runs the
-    // built-in file with the threshold at two (everything else as shipped).
-    let shipped = include_str!("../../engine/rules/fleet.yaml");
-    let two_hosts = shipped.replace(
-        "{type: ge, field: hosts, value: 3, then: fleet-bruteforce}",
-        "{type: ge, field: hosts, value: 2, then: fleet-bruteforce}",
-    );
-    assert_ne!(shipped, two_hosts, "the fleet rule's threshold line moved");
-    let fleet = Fleet::new("rules: fleet-2hosts.yaml\n");
-    std::fs::write(fleet.path("fleet-2hosts.yaml"), two_hosts).unwrap();
+    let fleet = Fleet::with_two_host_rules();
     let _collector = fleet.start_collector();
     let bans = |i: usize| {
         format!(
@@ -477,7 +495,8 @@ fn outage() -> Duration {
 
 #[test]
 fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
-    let fleet = Fleet::new("");
+    // Fleet rules on, so the kill also shows that a window survives it.
+    let fleet = Fleet::with_two_host_rules();
     let collector = fleet.start_collector();
     let (_a, log_a) = fleet.start_agent("a", "");
     let (_b, log_b) = fleet.start_agent("b", "");
@@ -488,7 +507,9 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
             let text: String = (0..n)
                 .map(|j| {
                     let i = written[k] + j;
-                    failure(host, i, &format!("203.0.113.{}", 1 + i % 200))
+                    // Each host's own addresses: no fleet rule fires on these.
+                    let net = if k == 0 { "203.0.113" } else { "198.18.0" };
+                    failure(host, i, &format!("{net}.{}", 1 + i % 200))
                 })
                 .collect();
             append(log, &text);
@@ -503,6 +524,11 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
         fleet.logs()
     );
 
+    // One failure from an attacker on web01, counted before the crash …
+    append(&log_a, &failure("web01", 10_000, "192.0.2.99"));
+    written[0] += 1;
+    assert!(wait_until(30, || fleet.events_of("web01") == 21));
+
     // SIGKILL, then both agents keep writing for the whole outage.
     drop(collector);
     let span = outage();
@@ -514,6 +540,9 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
     let during = written;
     let _collector = fleet.start_collector();
     write(&mut written, 13);
+    // … and one on web02 after it: the window survived the crash, so this is a fleet ban.
+    append(&log_b, &failure("web02", 10_000, "192.0.2.99"));
+    written[1] += 1;
     let want = [written[0] as u64, written[1] as u64];
     assert!(during[0] > 20, "the agents wrote during the outage");
     assert!(
@@ -530,7 +559,11 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
         want,
         "nothing stored twice"
     );
+    assert_eq!(fleet.fleet_alerts(), 1, "{}", fleet.logs());
     let mut s = fleet.store().unwrap();
+    let d = s.decisions_in_force(0).unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].target, "192.0.2.99");
     assert_eq!(s.count_fleet_events(None).unwrap(), want[0] + want[1]);
     // Every line of each file is there once: the stored raw lines, per host, are the file's.
     let mut stored: Vec<String> = s
