@@ -505,7 +505,8 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
 }
 
 /// Applies fleet ban decisions like local bans (recorded in the store, then handed to the
-/// ban executor), then stores the decisions cursor so a restart does not apply them again.
+/// ban executor) — additions and extensions as bans, deletions and expiries as unbans —
+/// then stores the decisions cursor so a restart does not apply them again.
 fn apply_decisions(
     d: Decisions,
     pipeline: &mut Pipeline,
@@ -522,6 +523,13 @@ fn apply_decisions(
         }
     } else {
         for x in &d.decisions {
+            if x.lift {
+                tracing::info!(target = %x.target, reason = %x.reason, "fleet decision lifted: unban");
+                if let Some(e) = pipeline.record_unban(&x.target.to_string(), now) {
+                    tracing::warn!(target = %x.target, error = %e, "fleet decision lift not applied");
+                }
+                continue;
+            }
             tracing::info!(target = %x.target, seconds = ?x.seconds, reason = %x.reason, "fleet decision: ban");
             if let Some(e) = pipeline.record_ban(
                 &x.target.to_string(),

@@ -326,9 +326,12 @@ pub struct ForwardStats {
     pub decisions_invalid: AtomicU64,
 }
 
-/// One fleet ban decision, validated.
+/// One fleet ban decision change, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// `true`: the fleet lifted it (deleted or expired): unban. `false`: ban (added or
+    /// extended).
+    pub lift: bool,
     pub target: BanTarget,
     /// `None`: permanent.
     pub seconds: Option<u64>,
@@ -742,6 +745,9 @@ struct DecisionRow {
     rule_id: Option<String>,
     #[serde(default)]
     expires_at: Option<i64>,
+    /// `add`, `extend`, `delete`, `expire`; absent (an older collector): `add`.
+    #[serde(default)]
+    action: Option<String>,
 }
 
 /// An id as text (`7` or `"7"` alike).
@@ -758,6 +764,15 @@ fn validate(answer: DecisionsAnswer, now: i64, stats: &ForwardStats) -> Option<D
     let next = id_text(&answer.next)?;
     let mut out = Vec::new();
     for d in answer.decisions {
+        let lift = match d.action.as_deref() {
+            None | Some("add" | "extend") => false,
+            Some("delete" | "expire") => true,
+            Some(other) => {
+                stats.decisions_invalid.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(id = %d.id, action = %other, "forward: a fleet decision's action is unknown; ignored");
+                continue;
+            }
+        };
         let target = match BanTarget::parse(&d.target) {
             Ok(t) => t,
             Err(e) => {
@@ -771,10 +786,11 @@ fn validate(answer: DecisionsAnswer, now: i64, stats: &ForwardStats) -> Option<D
             (None, Some(s)) => Some(s),
             (None, None) => None,
         };
-        if seconds.is_some_and(|s| s <= 0) {
+        if !lift && seconds.is_some_and(|s| s <= 0) {
             continue;
         }
         out.push(Decision {
+            lift,
             target,
             seconds: seconds.and_then(|s| u64::try_from(s).ok()),
             reason: d
@@ -917,6 +933,37 @@ mod tests {
         assert_eq!(d.decisions[1].seconds, None);
         assert_eq!(d.decisions[1].reason, "fleet decision");
         assert_eq!(stats.decisions_invalid.load(Ordering::Relaxed), 1);
+        assert!(!d.decisions[0].lift);
+    }
+
+    #[test]
+    fn lifts_are_kept_and_unknown_actions_refused() {
+        let answer: DecisionsAnswer = serde_json::from_str(
+            r#"{"decisions":[
+                {"id":5,"action":"add","target":"192.0.2.7","duration_secs":600,"expires_at":1600},
+                {"id":6,"action":"delete","target":"192.0.2.7","duration_secs":0,"expires_at":1000},
+                {"id":7,"action":"expire","target":"198.51.100.1","duration_secs":0,"expires_at":900},
+                {"id":8,"action":"delete","target":"not an address","duration_secs":0,"expires_at":900},
+                {"id":9,"action":"explode","target":"192.0.2.8","duration_secs":60,"expires_at":1060}
+            ],"next":9}"#,
+        )
+        .unwrap();
+        let stats = ForwardStats::default();
+        let d = validate(answer, 1000, &stats).unwrap();
+        let got: Vec<_> = d
+            .decisions
+            .iter()
+            .map(|x| (x.lift, x.target.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (false, "192.0.2.7".to_owned()),
+                (true, "192.0.2.7".to_owned()),
+                (true, "198.51.100.1".to_owned())
+            ]
+        );
+        assert_eq!(stats.decisions_invalid.load(Ordering::Relaxed), 2);
     }
 
     #[test]

@@ -88,15 +88,21 @@ fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
 #[derive(Debug, Args)]
 pub struct DefaultConfigArgs {
     /// Print the built-in ruleset instead of the agent config.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fleet_rules")]
     pub rules: bool,
+    /// Print the collector's built-in fleet ruleset (a starting point for `rules: FILE`).
+    #[arg(long)]
+    pub fleet_rules: bool,
 }
 
-/// Prints the agent's built-in config, or with `--rules` the built-in ruleset.
+/// Prints the agent's built-in config, or with `--rules` the built-in ruleset, or with
+/// `--fleet-rules` the collector's.
 pub fn default_config(args: DefaultConfigArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     let text = if args.rules {
         logward_engine::DEFAULT_RULES.to_owned()
+    } else if args.fleet_rules {
+        logward_engine::FLEET_RULES.to_owned()
     } else {
         logward_agent::config::default_yaml(std::path::Path::new("/"))
     };

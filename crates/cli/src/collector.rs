@@ -1,5 +1,5 @@
-//! `logward collector`: run the fleet collector, and manage its enrolment tokens, agents and
-//! TLS certificate (docs/COLLECTOR.md).
+//! `logward collector`: run the fleet collector, and manage its enrolment tokens, agents,
+//! fleet ban decisions and TLS certificate (docs/COLLECTOR.md).
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use logward_collector::config::{self, Config};
 use logward_notify::config::parse_duration;
-use logward_store::SqliteStore;
+use logward_store::{BanTarget, DecisionSelector, NewDecision, SqliteStore};
 
 #[derive(Debug, Args)]
 pub struct CollectorArgs {
@@ -35,6 +35,11 @@ pub enum CollectorCommand {
         #[command(subcommand)]
         command: AgentsCommand,
     },
+    /// Fleet ban decisions: what every agent polling the collector applies.
+    Decisions {
+        #[command(subcommand)]
+        command: DecisionsCommand,
+    },
     /// Write a self-signed certificate and key (cert.pem, key.pem) for the listener.
     GenCert {
         /// Directory to write them into.
@@ -54,6 +59,34 @@ pub enum TokenCommand {
         /// How long it stays valid: 24h, 30m, 7d.
         #[arg(long, default_value = "24h")]
         ttl: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecisionsCommand {
+    /// The decisions in force: id, target, expiry, rule, reason.
+    List,
+    /// Ban an address or network fleet-wide (extends the decision in force for it, if any).
+    Add {
+        /// An IPv4/IPv6 address or CIDR network.
+        #[arg(long, value_name = "IP")]
+        ip: String,
+        /// How long: 30m, 4h, 7d.
+        #[arg(long, default_value = "4h")]
+        duration: String,
+        /// Why (shown to agents and in their ban lists).
+        #[arg(long, default_value = "manual fleet decision")]
+        reason: String,
+    },
+    /// Lift a decision: every agent unbans the target at its next poll.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["ip", "id"])))]
+    Del {
+        /// The target of the decision in force.
+        #[arg(long, value_name = "IP")]
+        ip: Option<String>,
+        /// The decision's id (as `decisions list` shows it).
+        #[arg(long, value_name = "N")]
+        id: Option<i64>,
     },
 }
 
@@ -122,6 +155,11 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
             println!("{token}");
             Ok(0)
         }
+        Some(CollectorCommand::Decisions { command }) => {
+            let c = load(&args)?;
+            let mut store = SqliteStore::open_dir(&c.state_dir)?;
+            decisions(&mut store, command)
+        }
         Some(CollectorCommand::Agents { command }) => {
             let c = load(&args)?;
             let mut store = SqliteStore::open_dir(&c.state_dir)?;
@@ -160,6 +198,83 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
                         eprintln!("logward: no active agent {id}");
                         Ok(1)
                     }
+                }
+            }
+        }
+    }
+}
+
+fn decisions(store: &mut SqliteStore, command: &DecisionsCommand) -> anyhow::Result<i32> {
+    let t = now();
+    match command {
+        DecisionsCommand::List => {
+            println!(
+                "{:>6}  {:<40}  {:>12}  {:<20}  REASON",
+                "ID", "TARGET", "EXPIRES IN", "RULE"
+            );
+            for d in store.decisions_in_force(t)? {
+                let left = d
+                    .expires_at
+                    .map_or_else(|| "never".to_owned(), |e| format!("{}s", e - t));
+                println!(
+                    "{:>6}  {:<40}  {:>12}  {:<20}  {}",
+                    d.id,
+                    d.target,
+                    left,
+                    d.rule_id.as_deref().unwrap_or("-"),
+                    d.reason.replace(['\n', '\r'], " ")
+                );
+            }
+            Ok(0)
+        }
+        DecisionsCommand::Add {
+            ip,
+            duration,
+            reason,
+        } => {
+            let target = BanTarget::parse(ip)
+                .map_err(|e| anyhow::anyhow!("--ip `{ip}`: {e}"))?
+                .to_string();
+            let d = parse_duration(duration)
+                .filter(|d| !d.is_zero())
+                .with_context(|| {
+                    format!("--duration `{duration}` is not a duration (30m, 4h, 7d)")
+                })?;
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            let (id, change) = store.put_decision(&NewDecision {
+                target: target.clone(),
+                duration_secs: Some(secs),
+                reason: reason.clone(),
+                rule_id: None,
+                created_at: t,
+                alert_id: None,
+            })?;
+            match change {
+                Some(c) => println!("decision {id}: {} {target} for {secs}s", c.op.as_str()),
+                None => println!("decision {id}: {target} is already banned for longer"),
+            }
+            Ok(0)
+        }
+        DecisionsCommand::Del { ip, id } => {
+            let target;
+            let which = match (ip, id) {
+                (Some(ip), _) => {
+                    target = BanTarget::parse(ip)
+                        .map_err(|e| anyhow::anyhow!("--ip `{ip}`: {e}"))?
+                        .to_string();
+                    DecisionSelector::Target(&target)
+                }
+                (None, Some(id)) => DecisionSelector::Id(*id),
+                (None, None) => anyhow::bail!("give --ip or --id"),
+            };
+            match store.delete_decision(which, t)? {
+                Some(c) => {
+                    println!("decision {} lifted: {}", c.decision_id, c.target);
+                    Ok(0)
+                }
+                None => {
+                    eprintln!("logward: no decision in force for that");
+                    Ok(1)
                 }
             }
         }

@@ -122,3 +122,18 @@ fn default_config_round_trips_through_check() {
     let o = logward(&["check"]);
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn the_fleet_ruleset_prints_and_checks() {
+    let o = logward(&["default-config", "--fleet-rules"]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains("id: fleet-bruteforce"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("fleet.yaml");
+    std::fs::write(&p, &o.stdout).expect("write");
+    let o = logward(&["check", "--config", p.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("1 rules"), "{}", text(&o.stdout));
+    let o = logward(&["default-config", "--fleet-rules", "--rules"]);
+    assert_eq!(o.status.code(), Some(2));
+}

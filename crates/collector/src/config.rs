@@ -8,6 +8,7 @@
 //! retention_days: 30
 //! auth: {mode: agents}                    # or {mode: shared, key: …} / key_file: …
 //! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50}
+//! rules: default                          # the built-in fleet rules; `none`, or a file
 //! ```
 
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ struct FileConfig {
     auth: Option<serde_saphyr::Spanned<AuthFile>>,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    rules: Option<serde_saphyr::Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +127,18 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// `rules:`: what the collector runs over the merged stream of its agents' events.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FleetRules {
+    /// The built-in fleet ruleset (`logward_engine::FLEET_RULES`).
+    #[default]
+    Default,
+    /// No fleet rules: events are stored, nothing is correlated.
+    None,
+    /// A rules file (docs/RULES.md), checked when the config is loaded.
+    File { path: PathBuf, text: String },
+}
+
 /// How agents authenticate.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -150,6 +165,7 @@ pub struct Config {
     pub retention_days: u32,
     pub auth: Auth,
     pub limits: Limits,
+    pub rules: FleetRules,
 }
 
 impl Default for Config {
@@ -162,6 +178,7 @@ impl Default for Config {
             retention_days: default_retention(),
             auth: Auth::Agents,
             limits: Limits::default(),
+            rules: FleetRules::Default,
         }
     }
 }
@@ -322,6 +339,40 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         errors.push(err(1, 1, "limits: every limit must be above 0".into()));
     }
     config.limits = l;
+    if let Some(r) = &fc.rules {
+        let (line, col) = at(&r.referenced);
+        match r.value.trim() {
+            "default" => config.rules = FleetRules::Default,
+            "none" => config.rules = FleetRules::None,
+            "" => errors.push(err(
+                line,
+                col,
+                "rules: give `default`, `none` or a rules file".into(),
+            )),
+            f => {
+                let path = resolve(Path::new(f));
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        match logward_engine::Program::load(&path.display().to_string(), &text) {
+                            Ok(_) => config.rules = FleetRules::File { path, text },
+                            // The rules file's own errors, each at its file:line:column.
+                            Err(es) => errors.extend(es.0.into_iter().map(|e| ConfigError {
+                                file: e.file,
+                                line: e.line,
+                                column: e.column,
+                                message: e.message,
+                            })),
+                        }
+                    }
+                    Err(e) => errors.push(err(
+                        line,
+                        col,
+                        format!("rules: cannot read {}: {e}", path.display()),
+                    )),
+                }
+            }
+        }
+    }
     if errors.is_empty() {
         Ok(config)
     } else {
@@ -350,6 +401,33 @@ mod tests {
         assert_eq!(c.state_dir, Path::new("/etc/x/st"));
         assert_eq!(c.limits.requests_per_second, 3);
         assert!(matches!(c.auth, Auth::Shared { .. }));
+        assert_eq!(c.rules, FleetRules::Default);
+    }
+
+    #[test]
+    fn rules_default_none_or_a_checked_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = parse("c.yaml", "rules: none\n", dir.path()).unwrap();
+        assert_eq!(c.rules, FleetRules::None);
+        let e = parse(
+            "c.yaml",
+            "retention_days: 3\nrules: nope.yaml\n",
+            dir.path(),
+        )
+        .unwrap_err();
+        assert_eq!((e[0].line, e[0].column), (2, 8), "{}", e[0]);
+        assert!(e[0].message.contains("cannot read"), "{}", e[0]);
+        std::fs::write(
+            dir.path().join("bad.yaml"),
+            "chains:\n  a:\n    - {type: equals, field: no.such.field, value: x}\n",
+        )
+        .unwrap();
+        let e = parse("c.yaml", "rules: bad.yaml\n", dir.path()).unwrap_err();
+        assert!(e[0].file.ends_with("bad.yaml"), "{}", e[0]);
+        assert_eq!(e[0].line, 3, "{}", e[0]);
+        std::fs::write(dir.path().join("ok.yaml"), logward_engine::FLEET_RULES).unwrap();
+        let c = parse("c.yaml", "rules: ok.yaml\n", dir.path()).unwrap();
+        assert!(matches!(c.rules, FleetRules::File { .. }));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod metrics;
+pub mod rules;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ pub enum Error {
     },
     #[error("certificate generation failed: {0}")]
     Cert(String),
+    #[error("{0}")]
+    Rules(String),
 }
 
 /// `n` random bytes from the OS, as lower-case hex.

@@ -72,6 +72,10 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     pub enrolments: AtomicU64,
     pub heartbeats: AtomicU64,
+    /// Alerts the fleet rules raised.
+    pub fleet_alerts: AtomicU64,
+    /// Decision changes the fleet rules made.
+    pub fleet_decisions: AtomicU64,
     /// Store jobs queued or running.
     pub queue_depth: AtomicI64,
     store_buckets: [AtomicU64; 10],
@@ -158,6 +162,18 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
+        counter(
+            &mut o,
+            "logward_collector_fleet_alerts_total",
+            "Alerts raised by the fleet rules.",
+            self.fleet_alerts.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_fleet_decisions_total",
+            "Ban decisions added, extended or lifted by the fleet rules.",
+            self.fleet_decisions.load(Relaxed),
+        );
         counter(
             &mut o,
             "logward_collector_ingest_bytes_total",

@@ -24,6 +24,7 @@ use hyper_util::service::TowerToHyperService;
 use logward_core::json::write_event;
 use logward_core::json_read::{alert_from_str, event_from_str};
 use logward_core::wire;
+use logward_core::Event;
 use logward_store::{FleetEvent, FleetItem, Heartbeat, NewAlert, SqliteStore, Store, TokenCheck};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,8 +33,9 @@ use tokio::sync::{oneshot, watch};
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Auth, Config};
+use crate::config::{Auth, Config, FleetRules};
 use crate::metrics::{AuthFailure, Metrics};
+use crate::rules::Rules;
 use crate::{random_hex, sha256_hex, Error};
 
 /// How much of an enrolment or heartbeat body is read.
@@ -49,11 +51,11 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-type Job = Box<dyn FnOnce(&mut SqliteStore) + Send>;
+type Job = Box<dyn FnOnce(&mut SqliteStore, &mut Option<Rules>) + Send>;
 
 /// The store, owned by one thread: every write (and the lookups) is a job run there in
 /// order, so one ingest request is one transaction and the per-agent `seq` check needs no
-/// other lock.
+/// other lock. The fleet rules live on that thread too (crate::rules).
 #[derive(Debug, Clone)]
 pub struct StoreHandle {
     tx: std::sync::mpsc::Sender<Job>,
@@ -61,15 +63,26 @@ pub struct StoreHandle {
 }
 
 impl StoreHandle {
-    /// Opens the store in `dir` and starts its thread.
+    /// Opens the store in `dir` and starts its thread, without fleet rules.
     pub fn open(dir: &std::path::Path, metrics: Arc<Metrics>) -> Result<StoreHandle, Error> {
+        StoreHandle::open_with_rules(dir, &FleetRules::None, metrics)
+    }
+
+    /// Opens the store in `dir`, loads the fleet rules with their saved counters, and starts
+    /// the store thread.
+    pub fn open_with_rules(
+        dir: &std::path::Path,
+        rules: &FleetRules,
+        metrics: Arc<Metrics>,
+    ) -> Result<StoreHandle, Error> {
         let mut store = SqliteStore::open_dir(dir)?;
+        let mut rules = Rules::load(rules, &mut store, now()).map_err(Error::Rules)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("collector-store".into())
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
-                    job(&mut store);
+                    job(&mut store, &mut rules);
                 }
             })
             .map_err(Error::Io)?;
@@ -81,12 +94,20 @@ impl StoreHandle {
         &self,
         f: impl FnOnce(&mut SqliteStore) -> T + Send + 'static,
     ) -> Result<T, Error> {
+        self.call_with_rules(move |s, _| f(s)).await
+    }
+
+    /// Runs `f` on the store thread with the fleet rules (`None`: `rules: none`).
+    pub async fn call_with_rules<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut SqliteStore, &mut Option<Rules>) -> T + Send + 'static,
+    ) -> Result<T, Error> {
         let (done, wait) = oneshot::channel();
         let metrics = self.metrics.clone();
         metrics.queue_depth.fetch_add(1, Relaxed);
-        let job: Job = Box::new(move |s| {
+        let job: Job = Box::new(move |s, r| {
             let start = Instant::now();
-            let out = f(s);
+            let out = f(s, r);
             metrics.store_time(start.elapsed());
             metrics.queue_depth.fetch_sub(1, Relaxed);
             let _ = done.send(out);
@@ -225,7 +246,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Opens the store, binds the listener and serves until stopped.
 pub async fn start(config: Config) -> Result<Running, Error> {
     let metrics = Arc::new(Metrics::default());
-    let store = StoreHandle::open(&config.state_dir, metrics.clone())?;
+    let store = StoreHandle::open_with_rules(&config.state_dir, &config.rules, metrics.clone())?;
     let acceptor = match &config.tls {
         Some(t) => Some(tls_acceptor(&t.cert, &t.key)?),
         None => None,
@@ -623,6 +644,7 @@ fn parse_lines(
     host: &str,
     t: i64,
     errors: &mut Vec<serde_json::Value>,
+    parsed: &mut Vec<Option<Event<'static>>>,
 ) -> (Vec<FleetItem>, u64) {
     let mut items = Vec::new();
     let mut rejected = 0u64;
@@ -632,6 +654,7 @@ fn parse_lines(
         if line.trim().is_empty() {
             continue;
         }
+        let mut event = None;
         let item = (|| -> Result<FleetItem, String> {
             let l: Line<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
             let seq = i64::try_from(l.seq).map_err(|_| "seq: too large".to_owned())?;
@@ -643,7 +666,7 @@ fn parse_lines(
                     }
                     buf.clear();
                     write_event(&mut buf, &e);
-                    Ok(FleetItem::Event {
+                    let item = FleetItem::Event {
                         seq,
                         event: FleetEvent {
                             time: e.timestamp.map_or(t, |ts| ts.unix),
@@ -654,7 +677,9 @@ fn parse_lines(
                             user: e.user_name.as_deref().map(str::to_owned),
                             json: String::from_utf8_lossy(&buf).into_owned(),
                         },
-                    })
+                    };
+                    event = Some(e);
+                    Ok(item)
                 }
                 (None, Some(al)) => {
                     let mut a = alert_from_str(al.get()).map_err(|e| format!("alert.{e}"))?;
@@ -670,7 +695,10 @@ fn parse_lines(
             }
         })();
         match item {
-            Ok(it) => items.push(it),
+            Ok(it) => {
+                items.push(it);
+                parsed.push(event);
+            }
             Err(msg) => {
                 rejected += 1;
                 if errors.len() < MAX_ERRORS {
@@ -737,11 +765,12 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
         let text = String::from_utf8(plain)
             .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
         let mut errors = Vec::new();
-        let (items, rejected) = parse_lines(&text, &host, t, &mut errors);
-        Ok((items, rejected, errors, len))
+        let mut events = Vec::new();
+        let (items, rejected) = parse_lines(&text, &host, t, &mut errors, &mut events);
+        Ok((items, rejected, errors, len, events))
     })
     .await;
-    let (items, rejected, errors, len) = match parsed {
+    let (items, rejected, errors, len, events) = match parsed {
         Ok(Ok(p)) => p,
         Ok(Err((status, msg))) => return error(&state, EP, status, msg),
         Err(_) => {
@@ -757,7 +786,10 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     m.bytes_decompressed.fetch_add(len as u64, Relaxed);
     m.rejected_lines.fetch_add(rejected, Relaxed);
     let agent = signed.agent_id;
-    let stored = state.store.call(move |s| s.ingest(&agent, t, &items)).await;
+    let stored = state
+        .store
+        .call_with_rules(move |s, rules| ingest(s, rules, &agent, t, &items, &events))
+        .await;
     let counts = match stored {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
@@ -774,6 +806,8 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     m.events_accepted.fetch_add(counts.events, Relaxed);
     m.alerts_accepted.fetch_add(counts.alerts, Relaxed);
     m.duplicates.fetch_add(counts.duplicates, Relaxed);
+    m.fleet_alerts.fetch_add(counts.fleet_alerts, Relaxed);
+    m.fleet_decisions.fetch_add(counts.fleet_decisions, Relaxed);
     reply(
         &state,
         EP,
@@ -785,6 +819,30 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
             "errors": errors,
         }),
     )
+}
+
+/// One request's ingest on the store thread, with the fleet rules over its new events; when
+/// it fails the rules forget what they counted (reloaded from the store).
+fn ingest(
+    s: &mut SqliteStore,
+    rules: &mut Option<Rules>,
+    agent: &str,
+    t: i64,
+    items: &[FleetItem],
+    events: &[Option<Event<'static>>],
+) -> Result<logward_store::IngestCounts, logward_store::StoreError> {
+    let Some(r) = rules.as_mut() else {
+        return s.ingest(agent, t, items);
+    };
+    let result = s.ingest_with(agent, t, items, &mut |fresh: &[usize]| {
+        Ok(r.run(fresh.iter().filter_map(|&i| events.get(i)?.as_ref()), t))
+    });
+    if result.is_err() {
+        if let Err(e) = r.reload(s, t) {
+            tracing::error!("fleet rules: {e}; they run without their counters");
+        }
+    }
+    result
 }
 
 #[derive(Deserialize)]
@@ -859,19 +917,24 @@ async fn decisions(State(state): State<Arc<AppState>>, req: Request) -> Response
         }
         Err(r) => return r,
     }
+    let t = now();
     match state
         .store
-        .call(move |s| s.decisions_after(since, 1000))
+        .call(move |s| {
+            s.expire_decisions(t)?;
+            s.decision_changes_after(since, 1000)
+        })
         .await
     {
         Ok(Ok(list)) => {
-            let next = list.last().map_or(since, |d| d.id);
+            let next = list.last().map_or(since, |d| d.seq);
             let list: Vec<_> = list
                 .into_iter()
                 .map(|d| {
                     json!({
-                        "id": d.id, "target": d.target, "duration_secs": d.duration_secs,
-                        "reason": d.reason, "rule_id": d.rule_id, "created_at": d.created_at,
+                        "id": d.seq, "decision_id": d.decision_id, "action": d.op.as_str(),
+                        "target": d.target, "duration_secs": d.duration_secs,
+                        "reason": d.reason, "rule_id": d.rule_id, "created_at": d.at,
                         "expires_at": d.expires_at,
                     })
                 })

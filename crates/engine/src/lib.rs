@@ -24,11 +24,24 @@ pub use snapshot::{Restored, SnapshotError};
 /// The built-in ruleset (crates/engine/rules/default.yaml).
 pub const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");
 
+/// The built-in fleet ruleset (crates/engine/rules/fleet.yaml): what the collector runs over
+/// the merged stream of its agents' events (`fleet-bruteforce`).
+pub const FLEET_RULES: &str = include_str!("../rules/fleet.yaml");
+
 /// The built-in ruleset, compiled.
 pub fn default_program() -> Program {
     match Program::load("default.yaml", DEFAULT_RULES) {
         Ok(p) => p,
         // A test keeps the built-in file valid; this arm is unreachable in a release.
         Err(e) => panic!("the built-in ruleset is invalid:\n{e}"),
+    }
+}
+
+/// The built-in fleet ruleset, compiled.
+pub fn fleet_program() -> Program {
+    match Program::load("fleet.yaml", FLEET_RULES) {
+        Ok(p) => p,
+        // A test keeps the built-in file valid; this arm is unreachable in a release.
+        Err(e) => panic!("the built-in fleet ruleset is invalid:\n{e}"),
     }
 }

@@ -27,8 +27,8 @@ pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
 pub use sqlite::analysis::{Analysis, AnalysisState};
 pub use sqlite::fleet::{
-    Agent, Decision, FleetEvent, FleetItem, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision,
-    TokenCheck,
+    Agent, Decision, DecisionChange, DecisionOp, DecisionSelector, FleetEffects, FleetEvent,
+    FleetItem, FleetOutput, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision, TokenCheck,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;

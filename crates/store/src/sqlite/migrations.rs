@@ -54,8 +54,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 6,
+        name: "decision_log",
+        sql: include_str!("migrations/0006_decision_log.sql"),
+    },
+    Migration {
+        version: 7,
         name: "profiles",
-        sql: include_str!("migrations/0006_profiles.sql"),
+        sql: include_str!("migrations/0007_profiles.sql"),
     },
 ];
 

@@ -1,0 +1,173 @@
+//! The fleet rules in the real collector on 127.0.0.1 (shared-key mode: each host signs as
+//! itself): a brute force over three hosts is one alert and one decision, committed with
+//! the ingest; a retried batch is not counted twice; a window spans a restart; the
+//! decisions feed is a change log.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use logward_collector::config::{Auth, Config, FleetRules};
+use logward_collector::{random_hex, start, Running};
+use logward_core::json::write_event;
+use logward_core::{wire, Action, Dataset, Event, Outcome};
+use logward_store::{SqliteStore, Store};
+use serde_json::Value;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn config(dir: &Path, rules: FleetRules) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: dir.to_path_buf(),
+        auth: Auth::Shared { key: KEY.into() },
+        rules,
+        ..Config::default()
+    }
+}
+
+/// A signed request from `host`.
+async fn send(run: &Running, host: &str, method: &str, path: &str, body: String) -> Value {
+    let ts = now();
+    let nonce = random_hex(16);
+    let sig = wire::sign(KEY.as_bytes(), method, path, ts, &nonce, body.as_bytes());
+    let url = format!("http://{}{path}", run.addr);
+    let client = reqwest::Client::new();
+    let req = if method == "GET" {
+        client.get(url)
+    } else {
+        client.post(url)
+    };
+    let r = req
+        .header(wire::HEADER_AGENT, host)
+        .header(wire::HEADER_TIMESTAMP, ts.to_string())
+        .header(wire::HEADER_NONCE, nonce)
+        .header(wire::HEADER_SIGNATURE, sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    serde_json::from_str(&r.text().await.unwrap()).unwrap()
+}
+
+/// NDJSON lines of sshd failures from `ip`, seqs from `seq` (no host: the collector fills in
+/// the sender's).
+fn failures(seq: u64, n: u64, ip: &str) -> String {
+    (seq..seq + n)
+        .map(|s| {
+            let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+            e.set_source(ip.to_owned().into(), Some(40000));
+            e.user_name = Some("root".into());
+            let mut out = Vec::new();
+            write_event(&mut out, &e);
+            format!(
+                "{{\"seq\":{s},\"event\":{}}}\n",
+                String::from_utf8(out).unwrap()
+            )
+        })
+        .collect()
+}
+
+fn fleet_alerts(dir: &Path, rule: &str) -> Vec<Value> {
+    SqliteStore::open_dir(dir)
+        .unwrap()
+        .alerts_between(0, i64::MAX, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.alert.rule_id == rule)
+        .map(|a| serde_json::from_str(&a.alert.json).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hosts_make_one_fleet_decision_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(config(dir.path(), FleetRules::Default))
+        .await
+        .unwrap();
+    let ip = "198.51.100.23";
+    for host in ["web01", "web02"] {
+        let v = send(&run, host, "POST", "/v1/events", failures(1, 2, ip)).await;
+        assert_eq!(v["accepted"], 2, "{v}");
+    }
+    assert!(fleet_alerts(dir.path(), "fleet-bruteforce").is_empty());
+    // The collector stops (its counters are in the store) and comes back.
+    run.stop().await;
+    let run = start(config(dir.path(), FleetRules::Default))
+        .await
+        .unwrap();
+    send(&run, "db01", "POST", "/v1/events", failures(1, 1, ip)).await;
+    let alerts = fleet_alerts(dir.path(), "fleet-bruteforce");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["host"]["name"], "fleet");
+    assert_eq!(alerts[0]["labels"]["event_host"], "db01", "{}", alerts[0]);
+    // More hosts within the window: no second decision.
+    send(&run, "db02", "POST", "/v1/events", failures(1, 1, ip)).await;
+    let v = send(&run, "web01", "GET", "/v1/decisions?since=0", String::new()).await;
+    let list = v["decisions"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v}");
+    assert_eq!(list[0]["action"], "add");
+    assert_eq!(list[0]["target"], ip);
+    assert_eq!(list[0]["rule_id"], "fleet-bruteforce");
+    assert_eq!(list[0]["duration_secs"], 4 * 3600);
+    assert_eq!(v["next"], list[0]["id"]);
+    // Lifted: the feed after `next` is the deletion.
+    let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+    assert_eq!(s.decisions_in_force(now()).unwrap().len(), 1);
+    s.delete_decision(logward_store::DecisionSelector::Target(ip), now())
+        .unwrap()
+        .unwrap();
+    let path = format!("/v1/decisions?since={}", v["next"]);
+    let v = send(&run, "web02", "GET", &path, String::new()).await;
+    assert_eq!(v["decisions"][0]["action"], "delete", "{v}");
+    assert_eq!(v["decisions"][0]["duration_secs"], 0, "{v}");
+    let m = reqwest::get(format!("http://{}/metrics", run.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("logward_collector_fleet_alerts_total 1"), "{m}");
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_batch_is_not_counted_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    // Plain (not distinct) counting, so a double count would show.
+    let rules = "chains:\n  fails:\n    - {type: equals, field: event.outcome, value: failure}\n    \
+        - {type: counter_raise, counter: f, key: [source.ip], window: 10m, save: n}\n    \
+        - {type: ge, field: n, value: 3, then: hit}\n  hit:\n    \
+        - {type: alert, id: three-failures, name: three, severity: medium, message: \"{{ n }}\"}\n    \
+        - {type: ban, duration: 10m}\n";
+    let file = FleetRules::File {
+        path: dir.path().join("r.yaml"),
+        text: rules.into(),
+    };
+    let run = start(config(dir.path(), file)).await.unwrap();
+    let ip = "192.0.2.50";
+    let batch = failures(1, 2, ip);
+    send(&run, "web01", "POST", "/v1/events", batch.clone()).await;
+    let v = send(&run, "web01", "POST", "/v1/events", batch).await;
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert!(fleet_alerts(dir.path(), "three-failures").is_empty());
+    send(&run, "web01", "POST", "/v1/events", failures(3, 1, ip)).await;
+    assert_eq!(fleet_alerts(dir.path(), "three-failures").len(), 1);
+    let d = SqliteStore::open_dir(dir.path())
+        .unwrap()
+        .decisions_in_force(now())
+        .unwrap();
+    assert_eq!((d.len(), d[0].duration_secs), (1, Some(600)));
+    run.stop().await;
+}
