@@ -54,6 +54,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The dashboard's tables and indexes (idempotent, applied at every open after the numbered
+/// migrations; see the file's header).
+pub(crate) const DASHBOARD: &str = include_str!("migrations/0008_dashboard.sql");
+
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY NOT NULL,
     name       TEXT NOT NULL,

@@ -9,6 +9,8 @@ pub mod analysis;
 pub mod fleet;
 mod meta;
 mod migrations;
+pub mod operators;
+pub mod query;
 mod spool;
 #[cfg(test)]
 mod tests;
@@ -105,7 +107,7 @@ fn count_from_sql(what: &'static str, x: i64) -> Result<u64> {
         .map_err(|_| StoreError::invalid(what, format!("{x} is negative in the database")))
 }
 
-fn limit_to_sql(limit: usize) -> i64 {
+pub(crate) fn limit_to_sql(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
@@ -174,6 +176,8 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql(path, "enable foreign keys"))?;
         migrations::migrate(&mut conn, path, migrations::MIGRATIONS)?;
+        conn.execute_batch(migrations::DASHBOARD)
+            .map_err(sql(path, "create the dashboard tables"))?;
         conn.set_prepared_statement_cache_capacity(32);
         let instance: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
@@ -266,11 +270,12 @@ impl CheckpointRow {
 
 const CHECKPOINT_COLUMNS: &str =
     "source, device, inode, byte_offset, fp_len, fp_hash, line, cursor, updated_at";
-const ALERT_COLUMNS: &str = "id, time, rule_id, severity, host, source_address, user_name, json";
+pub(crate) const ALERT_COLUMNS: &str =
+    "id, time, rule_id, severity, host, source_address, user_name, json";
 const BAN_COLUMNS: &str =
     "target, family, reason, rule_id, created_at, expires_at, offences, removed_at";
 
-fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
+pub(crate) fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
     Ok(StoredAlert {
         id: row.get(0)?,
         alert: NewAlert {
