@@ -24,7 +24,7 @@ stage() {
 # python3-aiosmtpd is the notifier tests' SMTP server and openssl makes its certificate.
 install_packages() {
   local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
-    python3-aiosmtpd openssl)
+    python3-aiosmtpd openssl chromium chromium-driver)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
