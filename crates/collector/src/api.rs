@@ -238,11 +238,23 @@ async fn api_auth(state: &AppState, ep: &'static str, h: &HeaderMap) -> Result<O
 }
 
 /// A state-changing request made with a session must carry the session's CSRF token (in the
-/// header, or the `csrf` form field); a bearer token is never sent by a browser on its own.
+/// header, or the `csrf` form field), and come from this origin when the browser says
+/// where it comes from; a bearer token is never sent by a browser on its own.
 fn csrf_ok(op: &Operator, h: &HeaderMap, form: Option<&str>) -> bool {
     match op {
         Operator::Token { .. } => true,
         Operator::Session { csrf, .. } => {
+            if let Some(origin) = h.get(header::ORIGIN) {
+                let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+                let from = origin
+                    .to_str()
+                    .ok()
+                    .and_then(|o| o.split_once("://"))
+                    .map(|(_, rest)| rest);
+                if host.is_none() || from != host {
+                    return false;
+                }
+            }
             let sent = h.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).or(form);
             sent.is_some_and(|s| constant_time_eq(s.as_bytes(), csrf.as_bytes()))
         }

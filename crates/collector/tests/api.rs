@@ -337,6 +337,18 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
         r.send()
     };
     assert_eq!(ban(None).await.unwrap().status(), 403);
+    // The right token from another origin is refused too.
+    let r = f
+        .client
+        .post(format!("{}/v1/bans", f.base))
+        .header(COOKIE, &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("origin", "http://evil.example")
+        .body(r#"{"target":"192.0.2.78","reason":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     assert_eq!(
         ban(Some("0".repeat(64).as_str())).await.unwrap().status(),
         403
@@ -419,7 +431,7 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
             &m,
             "logward_collector_auth_failures_total{reason=\"bad_csrf\"}"
         ),
-        3.0
+        4.0
     );
     assert_eq!(metric(&m, "logward_collector_dashboard_logins_total"), 1.0);
     f.run.stop().await;
