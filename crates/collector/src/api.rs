@@ -153,7 +153,7 @@ fn asset(
 }
 
 /// Who is asking.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Operator {
     /// A dashboard session (its cookie value and CSRF token).
     Session {
@@ -163,6 +163,16 @@ enum Operator {
     },
     /// An API bearer token (by its name).
     Token { name: String },
+}
+
+impl std::fmt::Debug for Operator {
+    /// The cookie and CSRF token are redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operator::Session { user, .. } => write!(f, "Session({user})"),
+            Operator::Token { name } => write!(f, "Token({name})"),
+        }
+    }
 }
 
 impl Operator {

@@ -77,7 +77,7 @@ pub fn valid_user_name(name: &str) -> bool {
 }
 
 /// A logged-in operator's session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Session {
     pub user: String,
     /// Sent back on every state-changing request (the `X-CSRF-Token` header).
@@ -85,10 +85,29 @@ pub struct Session {
     expires: Instant,
 }
 
+impl std::fmt::Debug for Session {
+    /// The CSRF token is redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user", &self.user)
+            .field("csrf", &"<redacted>")
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
 /// Sessions by the SHA-256 of their cookie value.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    /// Only how many there are.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.map.lock().map_or(0, |m| m.len());
+        f.debug_struct("Sessions").field("live", &n).finish()
+    }
 }
 
 /// At most this many sessions are kept (the oldest go first past it).
@@ -243,6 +262,11 @@ mod tests {
     fn sessions_limiter_and_comparison() {
         let s = Sessions::default();
         let (id, sess) = s.create("alice", Duration::from_secs(60));
+        let shown = format!("{sess:?} {s:?}");
+        assert!(
+            !shown.contains(&sess.csrf) && !shown.contains(&id),
+            "{shown}"
+        );
         assert_eq!(s.get(&id).unwrap().csrf, sess.csrf);
         assert!(s.get("nope").is_none());
         assert!(s.remove(&id));

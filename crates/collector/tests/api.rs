@@ -8,7 +8,9 @@ use std::path::Path;
 use logward_collector::config::{Config, Limits};
 use logward_collector::server::all_routes;
 use logward_collector::{add_user, create_api_token, start, Running};
-use logward_store::{FleetEvent, FleetItem, NewAlert, NewDecision, SqliteStore};
+use logward_store::{
+    Analysis, AnalysisState, FleetEvent, FleetItem, NewAlert, NewDecision, SqliteStore,
+};
 use reqwest::header::{AUTHORIZATION, CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::Value;
@@ -546,6 +548,17 @@ async fn filters_and_keyset_pages() {
         alert_id: Some(id),
     })
     .unwrap();
+    s.put_analysis(&Analysis {
+        alert_id: id,
+        state: AnalysisState::Done,
+        model: Some("small-model".into()),
+        text: Some("a scanner guessing root's password".into()),
+        error: None,
+        cache_key: None,
+        requested_at: f.t0 + 2400,
+        finished_at: Some(f.t0 + 2401),
+    })
+    .unwrap();
     drop(s);
     let (status, d) = f.get(&format!("/v1/alerts/{id}")).await;
     assert_eq!(status, 200, "{d}");
@@ -557,7 +570,10 @@ async fn filters_and_keyset_pages() {
         .unwrap()
         .contains(d["alert"]["source_address"].as_str().unwrap())));
     assert_eq!(d["decisions"][0]["reason"], "fleet brute force");
-    assert!(d["analysis"].is_null());
+    assert_eq!(d["analysis"]["state"], "done");
+    assert_eq!(d["analysis"]["text"], "a scanner guessing root's password");
+    let (_, other) = f.get(&format!("/v1/alerts/{}", ids[1])).await;
+    assert!(other["analysis"].is_null() && other["decisions"].as_array().unwrap().is_empty());
     let (status, _) = f.get("/v1/alerts/999999").await;
     assert_eq!(status, 404);
 

@@ -256,6 +256,7 @@ function route() {
   const h = location.hash || '#/alerts';
   const [, view, arg] = h.split('/');
   stopPolling();
+  status('');
   for (const s of document.querySelectorAll('.view')) s.hidden = true;
   for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('current', a.id === 'nav-' + view);
   if (view === 'alert' && arg) { $('view-alert').hidden = false; showAlert(arg); return; }
