@@ -515,6 +515,19 @@ fn an_operator_logs_in_sees_the_forwarded_alert_filters_and_opens_it() {
     });
     b.screenshot("08-bans");
 
+    // Offline: every resource the page loaded came from the collector itself.
+    let loaded = b.js("return performance.getEntriesByType('resource').map(e => e.name)");
+    let loaded: Vec<&str> = loaded
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(!loaded.is_empty());
+    assert!(
+        loaded.iter().all(|u| u.starts_with(&format!("{url}/"))),
+        "{loaded:?}"
+    );
     // No script errors and no CSP violations in the console.
     let errors = b
         .http

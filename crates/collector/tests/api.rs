@@ -599,6 +599,43 @@ async fn filters_and_keyset_pages() {
 }
 
 #[tokio::test]
+async fn the_dashboard_is_self_contained() {
+    let f = fixture().await;
+    for (path, kind) in [
+        ("/ui/app.js", "text/javascript"),
+        ("/ui/app.css", "text/css"),
+        ("/login", "text/html"),
+    ] {
+        let r = f
+            .client
+            .get(format!("{}{path}", f.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+        let body = r.text().await.unwrap();
+        // No URL to anywhere else: the only absolute one is the SVG namespace name.
+        let stripped = body.replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !stripped.contains("http://")
+                && !stripped.contains("https://")
+                && !stripped.contains("//cdn"),
+            "{path} refers to another origin"
+        );
+        // No inline script or style for the CSP to allow.
+        assert!(
+            !body.contains("<script>") && !body.contains("style=\""),
+            "{path}"
+        );
+    }
+    f.run.stop().await;
+}
+
+#[tokio::test]
 async fn bad_parameters_are_400_with_a_clear_message() {
     let f = fixture().await;
     for (path, says) in [
