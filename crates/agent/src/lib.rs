@@ -4,6 +4,7 @@ pub mod ban;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod enrich;
 pub mod forward;
 pub mod metrics;
 pub mod pipeline;

@@ -73,6 +73,8 @@ pub struct Event<'a> {
     pub file_line: Option<u64>,
     /// `log.offset` (byte offset of the line's start).
     pub offset: Option<u64>,
+    /// `source.geo.*`, `source.as.*`, `logward.dnsbl.*`: set by the agent's enrichment.
+    pub enrichment: Option<Box<crate::enrich::Enrichment>>,
 }
 
 fn own(t: Option<Text<'_>>) -> Option<Text<'static>> {
@@ -159,6 +161,7 @@ impl<'a> Event<'a> {
             file_path: own(self.file_path),
             file_line: self.file_line,
             offset: self.offset,
+            enrichment: self.enrichment,
         }
     }
 }

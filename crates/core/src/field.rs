@@ -40,6 +40,12 @@ pub enum Field {
     FilePath,
     FileLine,
     Offset,
+    GeoCountryIsoCode,
+    GeoCountryName,
+    GeoCityName,
+    AsNumber,
+    AsOrganizationName,
+    DnsblCount,
     /// `journald.<name>`: one of the journal entry's other fields.
     Journald(String),
 }
@@ -74,6 +80,12 @@ const PATHS: &[(&str, Field)] = &[
     ("log.file.path", Field::FilePath),
     ("log.file.line", Field::FileLine),
     ("log.offset", Field::Offset),
+    ("source.geo.country_iso_code", Field::GeoCountryIsoCode),
+    ("source.geo.country_name", Field::GeoCountryName),
+    ("source.geo.city_name", Field::GeoCityName),
+    ("source.as.number", Field::AsNumber),
+    ("source.as.organization.name", Field::AsOrganizationName),
+    ("logward.dnsbl.count", Field::DnsblCount),
 ];
 
 impl Field {
@@ -142,6 +154,10 @@ fn s<'e>(v: &'e Option<std::borrow::Cow<'_, str>>) -> Option<Value<'e>> {
 }
 
 impl Event<'_> {
+    fn geo(&self) -> Option<&crate::enrich::Geo> {
+        self.enrichment.as_ref()?.geo.as_ref()
+    }
+
     /// The value of a field, `None` when the event does not have it.
     pub fn get(&self, field: &Field) -> Option<Value<'_>> {
         use Value::{Num, Str};
@@ -174,6 +190,20 @@ impl Event<'_> {
             Field::FilePath => return s(&self.file_path),
             Field::FileLine => Num(i64::try_from(self.file_line?).ok()?),
             Field::Offset => Num(i64::try_from(self.offset?).ok()?),
+            Field::GeoCountryIsoCode => Str(self.geo()?.country_iso_code.as_deref()?),
+            Field::GeoCountryName => Str(self.geo()?.country_name.as_deref()?),
+            Field::GeoCityName => Str(self.geo()?.city_name.as_deref()?),
+            Field::AsNumber => Num(self.enrichment.as_ref()?.asn.as_ref()?.number.into()),
+            Field::AsOrganizationName => Str(self
+                .enrichment
+                .as_ref()?
+                .asn
+                .as_ref()?
+                .organization
+                .as_deref()?),
+            Field::DnsblCount => {
+                Num(i64::try_from(self.enrichment.as_ref()?.dnsbl.as_ref()?.len()).ok()?)
+            }
             Field::Journald(name) => Str(self
                 .journald
                 .iter()
@@ -199,6 +229,7 @@ mod tests {
             Some(Field::Journald("comm".into()))
         );
         assert_eq!(Field::parse("source.geo"), None);
+        assert_eq!(Field::parse("source.as.number"), Some(Field::AsNumber));
         assert_eq!(Field::parse("journald."), None);
     }
 

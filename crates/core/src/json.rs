@@ -140,7 +140,11 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         o.opt_str("command_line", e.command_line.as_deref());
         o.close();
     }
-    if e.source_address.is_some() || e.source_ip.is_some() {
+    let enr = e.enrichment.as_deref();
+    let geo = enr.and_then(|x| x.geo.as_ref()).filter(|g| !g.is_empty());
+    let asn = enr.and_then(|x| x.asn.as_ref());
+    let dnsbl = enr.and_then(|x| x.dnsbl.as_ref());
+    if e.source_address.is_some() || e.source_ip.is_some() || geo.is_some() || asn.is_some() {
         o.open("source");
         o.opt_str("address", e.source_address.as_deref());
         if let Some(ip) = e.source_ip {
@@ -150,6 +154,30 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
             o.out.push(b'"');
         }
         o.opt_num("port", e.source_port);
+        if let Some(g) = geo {
+            o.open("geo");
+            o.opt_str("country_iso_code", g.country_iso_code.as_deref());
+            o.opt_str("country_name", g.country_name.as_deref());
+            o.opt_str("city_name", g.city_name.as_deref());
+            if let Some((lat, lon)) = g.location.filter(|(a, b)| a.is_finite() && b.is_finite()) {
+                o.open("location");
+                o.num("lat", lat);
+                o.num("lon", lon);
+                o.close();
+            }
+            o.opt_num("accuracy_radius_km", g.accuracy_radius_km);
+            o.close();
+        }
+        if let Some(a) = asn {
+            o.open("as");
+            o.num("number", a.number);
+            if let Some(org) = a.organization.as_deref() {
+                o.open("organization");
+                o.str("name", org);
+                o.close();
+            }
+            o.close();
+        }
         o.close();
     }
     if e.user_name.is_some() || e.user_target_name.is_some() {
@@ -168,7 +196,7 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         o.close();
     }
     let has_key = e.auth_key_type.is_some() || e.auth_key_fingerprint.is_some();
-    if e.auth_method.is_some() || has_key || e.repeat.is_some() {
+    if e.auth_method.is_some() || has_key || e.repeat.is_some() || dnsbl.is_some() {
         o.open("logward");
         if e.auth_method.is_some() || has_key {
             o.open("auth");
@@ -182,6 +210,20 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
             o.close();
         }
         o.opt_num("repeat", e.repeat);
+        if let Some(zones) = dnsbl {
+            o.open("dnsbl");
+            o.num("count", zones.len());
+            o.key("zones");
+            o.out.push(b'[');
+            for (i, z) in zones.iter().enumerate() {
+                if i > 0 {
+                    o.out.push(b',');
+                }
+                write_str(o.out, z);
+            }
+            o.out.push(b']');
+            o.close();
+        }
         o.close();
     }
     let has_syslog = e.syslog_severity.is_some() || e.syslog_facility.is_some();

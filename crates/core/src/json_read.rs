@@ -150,6 +150,35 @@ struct SourceObj {
     address: Option<String>,
     ip: Option<String>,
     port: Option<u16>,
+    geo: Option<GeoObj>,
+    #[serde(rename = "as")]
+    asn: Option<AsObj>,
+}
+
+#[derive(Deserialize)]
+struct GeoObj {
+    country_iso_code: Option<String>,
+    country_name: Option<String>,
+    city_name: Option<String>,
+    location: Option<LocationObj>,
+    accuracy_radius_km: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct LocationObj {
+    lat: f64,
+    lon: f64,
+}
+
+#[derive(Deserialize)]
+struct AsObj {
+    number: u32,
+    organization: Option<NameObj>,
+}
+
+#[derive(Deserialize)]
+struct DnsblObj {
+    zones: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +194,7 @@ struct LogwardObj {
     severity: Option<String>,
     score: Option<u8>,
     reasons: Option<Vec<String>>,
+    dnsbl: Option<DnsblObj>,
 }
 
 #[derive(Deserialize)]
@@ -369,6 +399,33 @@ impl Doc {
                 })?);
             }
             e.source_port = s.port;
+            if s.geo.is_some() || s.asn.is_some() {
+                let x = e.enrichment.get_or_insert_with(Default::default);
+                if let Some(g) = s.geo {
+                    let location = g.location.map(|l| (l.lat, l.lon));
+                    if location.is_some_and(|(a, b)| {
+                        !(-90.0..=90.0).contains(&a) || !(-180.0..=180.0).contains(&b)
+                    }) {
+                        return Err(ReadError::new(
+                            "source.geo.location",
+                            "latitude or longitude out of range".to_owned(),
+                        ));
+                    }
+                    x.geo = Some(crate::enrich::Geo {
+                        country_iso_code: g.country_iso_code,
+                        country_name: g.country_name,
+                        city_name: g.city_name,
+                        location,
+                        accuracy_radius_km: g.accuracy_radius_km,
+                    });
+                }
+                if let Some(a) = s.asn {
+                    x.asn = Some(crate::enrich::As {
+                        number: a.number,
+                        organization: a.organization.and_then(|o| o.name),
+                    });
+                }
+            }
         }
         if let Some(u) = self.user {
             e.user_name = text(u.name);
@@ -389,6 +446,9 @@ impl Doc {
                 }
             }
             e.repeat = l.repeat;
+            if let Some(d) = l.dnsbl {
+                e.enrichment.get_or_insert_with(Default::default).dnsbl = Some(d.zones);
+            }
         }
         if let Some(l) = self.log {
             if let Some(s) = l.syslog {

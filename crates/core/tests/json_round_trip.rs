@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use logward_core::enrich::{As, Enrichment, Geo};
 use logward_core::json::write_event;
 use logward_core::json_read::{read_alert, read_event};
 use logward_core::Timestamp;
@@ -126,7 +127,38 @@ fn event() -> impl Strategy<Value = Event<'static>> {
             proptest::option::of(any::<u64>()),
         ),
     );
-    (head, tail).prop_map(|(h, t)| {
+    let geo = (
+        text(),
+        text(),
+        text(),
+        proptest::option::of((-90.0f64..=90.0, -180.0f64..=180.0)),
+        proptest::option::of(any::<u32>()),
+    )
+        .prop_map(|(iso, country, city, location, radius)| Geo {
+            country_iso_code: iso.map(Cow::into_owned),
+            country_name: country.map(Cow::into_owned),
+            city_name: city.map(Cow::into_owned),
+            location,
+            accuracy_radius_km: radius,
+        });
+    let enrichment = proptest::option::of((
+        proptest::option::of(geo),
+        proptest::option::of((any::<u32>(), text())),
+        proptest::option::of(proptest::collection::vec(any::<String>(), 0..3)),
+    ))
+    .prop_map(|x| {
+        x.map(|(geo, asn, dnsbl)| {
+            Box::new(Enrichment {
+                geo,
+                asn: asn.map(|(number, org)| As {
+                    number,
+                    organization: org.map(Cow::into_owned),
+                }),
+                dnsbl,
+            })
+        })
+    });
+    (head, tail, enrichment).prop_map(|(h, t, enrichment)| {
         let (ts, cat, action, outcome, reason, dataset, original, message, host, pname, pid, cmd) =
             h;
         let (addr, ip, port, user, target, group, method, key, syslog, unit, journald, last) = t;
@@ -184,6 +216,7 @@ fn event() -> impl Strategy<Value = Event<'static>> {
             file_path: last.1,
             file_line: last.2,
             offset: last.3,
+            enrichment,
         }
     })
 }
@@ -195,7 +228,19 @@ fn normalise(e: &mut Event<'static>) {
     if e.category.is_empty() {
         e.category = e.action().category();
     }
-    if e.source_address.is_none() && e.source_ip.is_none() {
+    if let Some(x) = e.enrichment.as_mut() {
+        if x.geo.as_ref().is_some_and(Geo::is_empty) {
+            x.geo = None;
+        }
+        if x.geo.is_none() && x.asn.is_none() && x.dnsbl.is_none() {
+            e.enrichment = None;
+        }
+    }
+    let located = e
+        .enrichment
+        .as_ref()
+        .is_some_and(|x| x.geo.is_some() || x.asn.is_some());
+    if e.source_address.is_none() && e.source_ip.is_none() && !located {
         e.source_port = None;
     }
 }

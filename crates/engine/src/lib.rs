@@ -10,6 +10,7 @@
 //! assert!(engine.program().rule_ids().contains(&"ssh-bruteforce"));
 //! ```
 
+pub mod anomaly;
 pub mod compile;
 pub mod config;
 pub mod counter;

@@ -1,0 +1,165 @@
+use super::*;
+
+const DAY: i64 = 86_400;
+/// 2026-11-02, a Monday, 00:00 UTC.
+const T0: i64 = 1_793_577_600;
+
+fn office<'a>(time: i64) -> Login<'a> {
+    Login {
+        time,
+        user: "alice",
+        host: "web01",
+        ip: Some("81.2.69.142".parse().unwrap()),
+        method: Some("publickey"),
+        key: Some("SHA256:laptop"),
+        country: Some("GB"),
+        city: Some("London"),
+        location: Some((51.5142, -0.0931)),
+        radius_km: 10,
+        asn: Some(2856),
+        ..Login::default()
+    }
+}
+
+/// Three weeks of weekday logins at 09:xx from the office.
+fn warm(d: &mut Detector) {
+    for day in 0..21 {
+        if day % 7 >= 5 {
+            continue;
+        }
+        let v = d.login(
+            &office(T0 + day * DAY + 9 * 3600 + day * 60),
+            &mut NoProfiles,
+        );
+        assert!(v.rules.is_empty(), "day {day}: {v:?}");
+    }
+}
+
+#[test]
+fn hours_and_weekdays_follow_the_offset() {
+    let l = Login {
+        time: T0 + 23 * 3600,
+        utc_offset: 2 * 3600,
+        ..Login::default()
+    };
+    assert_eq!((l.hour(), l.weekday()), (1, 1));
+    assert_eq!(office(T0).weekday(), 0);
+}
+
+#[test]
+fn a_stolen_key_from_a_new_country_at_night_is_an_anomaly_with_reasons() {
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    let mut l = office(T0 + 22 * DAY + 3 * 3600);
+    l.ip = Some("175.16.199.1".parse().unwrap());
+    l.country = Some("CN");
+    l.city = Some("Changchun");
+    l.location = Some((43.88, 125.3228));
+    l.asn = Some(4134);
+    let v = d.login(&l, &mut NoProfiles);
+    assert!(v.warm);
+    assert!(v.rules.contains(&RULE_ANOMALY), "{v:?}");
+    assert!(v.score >= 0.6, "{}", v.score);
+    assert!(v.lof.unwrap() > 1.5, "{:?}", v.lof);
+    let words = features::words(&v.reasons, 3);
+    assert!(words.contains("country"), "{words}");
+}
+
+#[test]
+fn a_usual_login_is_not_an_anomaly_and_warm_up_holds_back_the_score() {
+    let mut d = Detector::new(Settings::default());
+    // Before warm-up even a login from a new country raises no login-anomaly.
+    for i in 0..3 {
+        d.login(&office(T0 + i * DAY + 9 * 3600), &mut NoProfiles);
+    }
+    let mut l = office(T0 + 3 * DAY + 9 * 3600);
+    l.country = Some("SE");
+    l.city = Some("Linköping");
+    l.location = Some((58.4167, 15.6167));
+    l.asn = Some(3301);
+    let v = d.login(&l, &mut NoProfiles);
+    assert!(!v.warm);
+    assert!(!v.rules.contains(&RULE_ANOMALY), "{v:?}");
+    // London → Linköping in a day is plausible.
+    assert!(!v.rules.contains(&RULE_TRAVEL), "{v:?}");
+
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    let v = d.login(&office(T0 + 22 * DAY + 9 * 3600 + 600), &mut NoProfiles);
+    assert!(v.rules.is_empty(), "{v:?}");
+    assert!(v.score < 0.2, "{}", v.score);
+}
+
+#[test]
+fn impossible_travel_fires_from_the_second_login() {
+    let mut d = Detector::new(Settings::default());
+    d.login(&office(T0 + 9 * 3600), &mut NoProfiles);
+    let mut l = office(T0 + 10 * 3600);
+    l.country = Some("CN");
+    l.city = Some("Changchun");
+    l.location = Some((43.88, 125.3228));
+    let v = d.login(&l, &mut NoProfiles);
+    assert_eq!(v.rules, vec![RULE_TRAVEL], "{v:?}");
+    assert!(v.features.travel_kmh.unwrap() > 5000.0);
+    assert!(features::words(&v.reasons, 1).contains("impossible travel"));
+}
+
+#[test]
+fn success_after_failures_counts_and_then_resets() {
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    let ip: IpAddr = "81.2.69.160".parse().unwrap();
+    let t = T0 + 22 * DAY + 9 * 3600;
+    for i in 0..12 {
+        d.failure(ip, t - 100 + i);
+    }
+    let mut l = office(t);
+    l.ip = Some(ip);
+    let v = d.login(&l, &mut NoProfiles);
+    assert_eq!(v.features.failures_before, 12);
+    assert!(v.rules.contains(&RULE_ANOMALY), "{v:?}");
+    let v = d.login(&office(t + 60), &mut NoProfiles);
+    assert_eq!(v.features.failures_before, 0);
+}
+
+#[test]
+fn a_new_account_used_at_once_from_a_new_asn_is_the_warm_up_exception() {
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    let t = T0 + 22 * DAY + 14 * 3600;
+    d.account_created("web01", "backup2", t - 120);
+    let l = Login {
+        time: t,
+        user: "backup2",
+        host: "web01",
+        ip: Some("89.160.20.112".parse().unwrap()),
+        method: Some("password"),
+        asn: Some(29518),
+        ..Login::default()
+    };
+    let v = d.login(&l, &mut NoProfiles);
+    assert!(v.features.new_account && v.features.host_new_asn, "{v:?}");
+    assert!(v.rules.contains(&RULE_ANOMALY), "{v:?}");
+}
+
+#[test]
+fn profiles_persist_through_the_loader() {
+    struct Saved(HashMap<String, Profile>);
+    impl ProfileLoader for Saved {
+        fn load(&mut self, key: &str) -> Option<Profile> {
+            self.0.get(key).cloned()
+        }
+    }
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    let saved: HashMap<String, Profile> = d.take_dirty().into_iter().collect();
+    assert!(saved.contains_key(&Detector::key("web01", "alice")));
+    assert!(saved.contains_key(&Detector::host_key("web01")));
+    assert!(d.take_dirty().is_empty());
+    let mut fresh = Detector::new(Settings::default());
+    let mut loader = Saved(saved);
+    let p = fresh.profile(&Detector::key("web01", "alice"), &mut loader);
+    assert_eq!(p.logins, 15);
+    let v = fresh.login(&office(T0 + 22 * DAY + 9 * 3600), &mut loader);
+    assert!(v.warm && v.lof.is_some() && v.rules.is_empty(), "{v:?}");
+}
