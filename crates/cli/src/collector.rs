@@ -40,6 +40,16 @@ pub enum CollectorCommand {
         #[command(subcommand)]
         command: DecisionsCommand,
     },
+    /// Dashboard operators (argon2id password hashes in the store).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Bearer tokens for the REST API (only their SHA-256 is stored).
+    ApiToken {
+        #[command(subcommand)]
+        command: ApiTokenCommand,
+    },
     /// Write a self-signed certificate and key (cert.pem, key.pem) for the listener.
     GenCert {
         /// Directory to write them into.
@@ -88,6 +98,31 @@ pub enum DecisionsCommand {
         #[arg(long, value_name = "N")]
         id: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an operator, or set an existing one's password. The password is read from
+    /// the terminal (twice, without echo), or as the first line of standard input.
+    Add { name: String },
+    /// Every operator's name.
+    List,
+    /// Remove an operator (their sessions end when they expire or the collector restarts).
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Print a new bearer token for the REST API.
+    Create {
+        /// What it is for (shown in `list` and as the operator in logs).
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+    /// Every token: id, name, created, last used, revoked (never the token).
+    List,
+    /// Refuse a token from now on.
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +194,84 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
             let c = load(&args)?;
             let mut store = SqliteStore::open_dir(&c.state_dir)?;
             decisions(&mut store, command)
+        }
+        Some(CollectorCommand::User { command }) => {
+            let c = load(&args)?;
+            match command {
+                UserCommand::Add { name } => {
+                    let password = read_password()?;
+                    let new = logward_collector::add_user(&c.state_dir, name, &password, now())?;
+                    println!(
+                        "{} operator {name}",
+                        if new { "created" } else { "updated" }
+                    );
+                    Ok(0)
+                }
+                UserCommand::List => {
+                    for n in SqliteStore::open_dir(&c.state_dir)?.operators()? {
+                        println!("{n}");
+                    }
+                    Ok(0)
+                }
+                UserCommand::Remove { name } => {
+                    if SqliteStore::open_dir(&c.state_dir)?.remove_operator(name)? {
+                        println!("removed {name}");
+                        Ok(0)
+                    } else {
+                        eprintln!("logward: no operator {name}");
+                        Ok(1)
+                    }
+                }
+            }
+        }
+        Some(CollectorCommand::ApiToken { command }) => {
+            let c = load(&args)?;
+            match command {
+                ApiTokenCommand::Create { name } => {
+                    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                        anyhow::bail!("--name: 1 to 64 printable characters");
+                    }
+                    let (id, token) =
+                        logward_collector::create_api_token(&c.state_dir, name, now())?;
+                    eprintln!("token {id} ({name}); it is shown once:");
+                    println!("{token}");
+                    Ok(0)
+                }
+                ApiTokenCommand::List => {
+                    println!(
+                        "{:>4}  {:<24}  {:>12}  {:>12}  STATE",
+                        "ID", "NAME", "CREATED", "LAST USED"
+                    );
+                    let t = now();
+                    let ago = |s: Option<i64>| {
+                        s.map_or_else(|| "never".to_owned(), |s| format!("{}s ago", t - s))
+                    };
+                    for k in SqliteStore::open_dir(&c.state_dir)?.api_tokens()? {
+                        println!(
+                            "{:>4}  {:<24}  {:>12}  {:>12}  {}",
+                            k.id,
+                            k.name,
+                            ago(Some(k.created_at)),
+                            ago(k.last_used),
+                            if k.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                        );
+                    }
+                    Ok(0)
+                }
+                ApiTokenCommand::Revoke { id } => {
+                    if SqliteStore::open_dir(&c.state_dir)?.revoke_api_token(*id, now())? {
+                        println!("revoked token {id}");
+                        Ok(0)
+                    } else {
+                        eprintln!("logward: no active token {id}");
+                        Ok(1)
+                    }
+                }
+            }
         }
         Some(CollectorCommand::Agents { command }) => {
             let c = load(&args)?;
@@ -278,6 +391,29 @@ fn decisions(store: &mut SqliteStore, command: &DecisionsCommand) -> anyhow::Res
                 }
             }
         }
+    }
+}
+
+/// The new password: from the terminal twice without echo, else the first line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("password: ").context("cannot read the password")?;
+        let b = rpassword::prompt_password("again: ").context("cannot read the password")?;
+        if a != b {
+            anyhow::bail!("the passwords differ");
+        }
+        Ok(a)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        let p = line.trim_end_matches(['\n', '\r']).to_owned();
+        if p.is_empty() {
+            anyhow::bail!("no password on standard input");
+        }
+        Ok(p)
     }
 }
 

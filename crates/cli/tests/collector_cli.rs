@@ -143,3 +143,86 @@ fn the_server_answers_on_loopback() {
     assert!(resp.contains("logward_collector_auth_failures_total{reason=\"bad_signature\"} 0"));
     assert!(dir.path().join("st/logward.db").exists());
 }
+
+fn logward_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    c.wait_with_output().unwrap()
+}
+
+#[test]
+fn operators_and_api_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = dir.path().to_str().unwrap();
+    let add = |name: &str, pw: &str| {
+        logward_stdin(
+            &["collector", "--state-dir", sd, "user", "add", name],
+            &format!("{pw}\n"),
+        )
+    };
+    let out = add("alice", "short");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("at least 8"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = add("bad name", "long enough pw");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("user name"));
+    let out = add("alice", "long enough pw");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "created operator alice");
+    assert_eq!(
+        text(&add("alice", "another long pw").stdout).trim(),
+        "updated operator alice"
+    );
+    let out = logward(&["collector", "--state-dir", sd, "user", "list"]);
+    assert_eq!(text(&out.stdout), "alice\n");
+    // Only an argon2id hash is stored, never the password.
+    let phc = SqliteStore::open_dir(dir.path())
+        .unwrap()
+        .operator_password("alice")
+        .unwrap()
+        .unwrap();
+    assert!(
+        phc.starts_with("$argon2id$") && !phc.contains("another"),
+        "{phc}"
+    );
+
+    let out = logward(&[
+        "collector",
+        "--state-dir",
+        sd,
+        "api-token",
+        "create",
+        "--name",
+        "ci",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("lwt_") && token.len() == 68, "{token}");
+    let list = text(&logward(&["collector", "--state-dir", sd, "api-token", "list"]).stdout);
+    assert!(
+        list.contains("ci") && list.contains("active") && !list.contains(&token[4..]),
+        "{list}"
+    );
+    let out = logward(&["collector", "--state-dir", sd, "api-token", "revoke", "1"]);
+    assert!(out.status.success());
+    let list = text(&logward(&["collector", "--state-dir", sd, "api-token", "list"]).stdout);
+    assert!(list.contains("revoked"), "{list}");
+    let out = logward(&["collector", "--state-dir", sd, "api-token", "revoke", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = logward(&["collector", "--state-dir", sd, "user", "remove", "alice"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&logward(&["collector", "--state-dir", sd, "user", "list"]).stdout),
+        ""
+    );
+}

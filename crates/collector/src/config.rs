@@ -7,7 +7,8 @@
 //! state_dir: /var/lib/logward/collector
 //! retention_days: 30
 //! auth: {mode: agents}                    # or {mode: shared, key: …} / key_file: …
-//! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50}
+//! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50,
+//!          login_failures: 5, login_window_secs: 300, session_secs: 43200}
 //! rules: default                          # the built-in fleet rules; `none`, or a file
 //! ```
 
@@ -95,6 +96,16 @@ pub struct Limits {
     /// the burst is the same). Default 50.
     #[serde(default = "default_rps")]
     pub requests_per_second: u32,
+    /// Failed dashboard logins allowed per client address, and per user name, in
+    /// `login_window_secs`; past them a login is answered 429. Default 5.
+    #[serde(default = "default_login_failures")]
+    pub login_failures: u32,
+    /// Default 300.
+    #[serde(default = "default_login_window")]
+    pub login_window_secs: u64,
+    /// How long a dashboard session lasts. Default 43200 (12 hours).
+    #[serde(default = "default_session")]
+    pub session_secs: u64,
 }
 
 impl Default for Limits {
@@ -103,6 +114,9 @@ impl Default for Limits {
             body_bytes: default_body(),
             decompressed_bytes: default_decompressed(),
             requests_per_second: default_rps(),
+            login_failures: default_login_failures(),
+            login_window_secs: default_login_window(),
+            session_secs: default_session(),
         }
     }
 }
@@ -118,6 +132,15 @@ fn default_decompressed() -> usize {
 }
 fn default_rps() -> u32 {
     50
+}
+fn default_login_failures() -> u32 {
+    5
+}
+fn default_login_window() -> u64 {
+    300
+}
+fn default_session() -> u64 {
+    43_200
 }
 
 /// TLS for the listener.
@@ -335,7 +358,13 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         }
     }
     let l = fc.limits;
-    if l.body_bytes == 0 || l.decompressed_bytes == 0 || l.requests_per_second == 0 {
+    if l.body_bytes == 0
+        || l.decompressed_bytes == 0
+        || l.requests_per_second == 0
+        || l.login_failures == 0
+        || l.login_window_secs == 0
+        || l.session_secs == 0
+    {
         errors.push(err(1, 1, "limits: every limit must be above 0".into()));
     }
     config.limits = l;

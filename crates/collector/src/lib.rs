@@ -3,8 +3,11 @@
 //! alerts as NDJSON; the collector stores them in the same SQLite store the agent uses, plus
 //! the fleet tables, and serves ban decisions and Prometheus metrics.
 
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod metrics;
+pub mod openapi;
 pub mod rules;
 pub mod server;
 
@@ -34,21 +37,58 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("authentication: {0}")]
+    Auth(String),
     #[error("certificate generation failed: {0}")]
     Cert(String),
     #[error("{0}")]
     Rules(String),
 }
 
-/// `n` random bytes from the OS, as lower-case hex.
-pub fn random_hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
+/// `N` random bytes from the OS.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
     // The OS random source does not fail on Linux once the kernel has booted; if it ever
     // did, a process that cannot make secrets must not continue.
     if SystemRandom::new().fill(&mut b).is_err() {
         panic!("the OS random number generator failed");
     }
+    b
+}
+
+/// `n` random bytes from the OS, as lower-case hex.
+pub fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    if SystemRandom::new().fill(&mut b).is_err() {
+        panic!("the OS random number generator failed");
+    }
     logward_core::wire::hex(&b)
+}
+
+/// Creates (or sets the password of) a dashboard operator; whether it is new.
+pub fn add_user(state_dir: &Path, name: &str, password: &str, now: i64) -> Result<bool, Error> {
+    if !auth::valid_user_name(name) {
+        return Err(Error::Auth(format!(
+            "{name:?}: a user name is 1 to 64 letters, digits, `.`, `_`, `-`, `@`"
+        )));
+    }
+    if password.chars().count() < 8 {
+        return Err(Error::Auth(
+            "the password must be at least 8 characters".into(),
+        ));
+    }
+    let phc = auth::hash_password(password)?;
+    let mut store = logward_store::SqliteStore::open_dir(state_dir)?;
+    Ok(store.set_operator(name, &phc, now)?)
+}
+
+/// Creates an API bearer token named `name`; returns its id and the token (only its SHA-256
+/// is stored).
+pub fn create_api_token(state_dir: &Path, name: &str, now: i64) -> Result<(i64, String), Error> {
+    let token = auth::new_api_token();
+    let mut store = logward_store::SqliteStore::open_dir(state_dir)?;
+    let id = store.create_api_token(name, &sha256_hex(token.as_bytes()), now)?;
+    Ok((id, token))
 }
 
 /// Lower-case hex SHA-256.

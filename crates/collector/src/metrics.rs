@@ -20,10 +20,20 @@ pub enum AuthFailure {
     TokenUnknown,
     TokenUsed,
     TokenExpired,
+    /// Dashboard login: wrong user name or password.
+    LoginFailed,
+    /// Dashboard login refused by the rate limit.
+    LoginRateLimited,
+    /// Dashboard or API request without a live session or a token.
+    NoSession,
+    /// An unknown or revoked API bearer token.
+    BadApiToken,
+    /// A state-changing request with a session but without its CSRF token.
+    BadCsrf,
 }
 
 impl AuthFailure {
-    pub const ALL: [AuthFailure; 10] = [
+    pub const ALL: [AuthFailure; 15] = [
         AuthFailure::MissingHeader,
         AuthFailure::MalformedHeader,
         AuthFailure::UnknownAgent,
@@ -34,6 +44,11 @@ impl AuthFailure {
         AuthFailure::TokenUnknown,
         AuthFailure::TokenUsed,
         AuthFailure::TokenExpired,
+        AuthFailure::LoginFailed,
+        AuthFailure::LoginRateLimited,
+        AuthFailure::NoSession,
+        AuthFailure::BadApiToken,
+        AuthFailure::BadCsrf,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +63,11 @@ impl AuthFailure {
             AuthFailure::TokenUnknown => "token_unknown",
             AuthFailure::TokenUsed => "token_used",
             AuthFailure::TokenExpired => "token_expired",
+            AuthFailure::LoginFailed => "login_failed",
+            AuthFailure::LoginRateLimited => "login_rate_limited",
+            AuthFailure::NoSession => "no_session",
+            AuthFailure::BadApiToken => "bad_api_token",
+            AuthFailure::BadCsrf => "bad_csrf",
         }
     }
 }
@@ -57,10 +77,53 @@ const BUCKETS: [f64; 10] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
 ];
 
+/// Items accepted in each of the last [`RATE_WINDOW`] seconds.
+#[derive(Debug)]
+struct IngestWindow {
+    /// The second the newest slot counts.
+    second: u64,
+    slots: [u64; RATE_WINDOW],
+}
+
+/// Seconds the ingest-rate gauge averages over.
+const RATE_WINDOW: usize = 60;
+
+fn unix_second() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Default for IngestWindow {
+    fn default() -> IngestWindow {
+        IngestWindow {
+            second: 0,
+            slots: [0; RATE_WINDOW],
+        }
+    }
+}
+
+impl IngestWindow {
+    /// Moves the window to `now`, zeroing the seconds that passed without items.
+    fn advance(&mut self, now: u64) {
+        if now <= self.second {
+            return;
+        }
+        let gap = (now - self.second).min(RATE_WINDOW as u64);
+        for i in 1..=gap {
+            self.slots[((self.second + i) % RATE_WINDOW as u64) as usize] = 0;
+        }
+        self.second = now;
+    }
+}
+
 /// Every counter the collector keeps.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    auth_failures: [AtomicU64; 10],
+    auth_failures: [AtomicU64; 15],
+    /// Items accepted per second over the last minute (a ring of one-second slots).
+    ingest_window: Mutex<IngestWindow>,
+    pub logins: AtomicU64,
     /// (endpoint, status) → count.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     pub events_accepted: AtomicU64,
@@ -97,6 +160,21 @@ impl Metrics {
         *m.entry((endpoint, status)).or_default() += 1;
     }
 
+    /// Items (events and alerts) stored by one ingest request, for the rate gauge.
+    pub fn ingested(&self, n: u64) {
+        let now = unix_second();
+        let mut w = self.ingest_window.lock().unwrap_or_else(|p| p.into_inner());
+        w.advance(now);
+        w.slots[(now % RATE_WINDOW as u64) as usize] += n;
+    }
+
+    /// Items accepted per second, averaged over the last minute.
+    pub fn ingest_rate(&self) -> f64 {
+        let mut w = self.ingest_window.lock().unwrap_or_else(|p| p.into_inner());
+        w.advance(unix_second());
+        w.slots.iter().sum::<u64>() as f64 / RATE_WINDOW as f64
+    }
+
     /// One store job's duration.
     pub fn store_time(&self, d: Duration) {
         let s = d.as_secs_f64();
@@ -118,7 +196,7 @@ impl Metrics {
         };
         let _ = writeln!(
             o,
-            "# HELP logward_collector_auth_failures_total Requests refused with 401, by reason.\n\
+            "# HELP logward_collector_auth_failures_total Requests refused (agents' 401s; operators' 401, 403 and 429), by reason.\n\
              # TYPE logward_collector_auth_failures_total counter"
         );
         for r in AuthFailure::ALL {
@@ -203,6 +281,20 @@ impl Metrics {
             "logward_collector_heartbeats_total",
             "Heartbeats received.",
             self.heartbeats.load(Relaxed),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP logward_collector_ingest_rate Items (events and alerts) stored per second, \
+             averaged over the last minute.\n\
+             # TYPE logward_collector_ingest_rate gauge\n\
+             logward_collector_ingest_rate {}",
+            self.ingest_rate()
+        );
+        counter(
+            &mut o,
+            "logward_collector_dashboard_logins_total",
+            "Successful dashboard logins.",
+            self.logins.load(Relaxed),
         );
         let _ = writeln!(
             o,

@@ -136,6 +136,10 @@ pub struct AppState {
     nonces: Mutex<Nonces>,
     buckets: Mutex<HashMap<String, Bucket>>,
     shared_known: Mutex<HashSet<String>>,
+    /// Dashboard sessions.
+    pub sessions: crate::auth::Sessions,
+    /// Failed dashboard logins per address and user name.
+    pub login_limiter: crate::auth::LoginLimiter,
 }
 
 #[derive(Debug, Default)]
@@ -232,14 +236,41 @@ pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<Tls
     Ok(TlsAcceptor::from(Arc::new(sc)))
 }
 
+/// The agents' routes and `/metrics` (the operators' are in [`crate::api::routes`]).
+pub fn agent_routes() -> Vec<crate::api::Route> {
+    vec![
+        ("/v1/enroll", Method::POST, post(enroll)),
+        ("/v1/events", Method::POST, post(events)),
+        ("/v1/heartbeat", Method::POST, post(heartbeat)),
+        ("/v1/decisions", Method::GET, get(decisions)),
+        ("/metrics", Method::GET, get(metrics)),
+    ]
+}
+
+/// Every route: the agents', then the operators'. The OpenAPI document describes each one
+/// (a test checks it against this list).
+pub fn all_routes() -> Vec<crate::api::Route> {
+    let mut r = agent_routes();
+    r.extend(crate::api::routes());
+    r
+}
+
 /// The routes.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/enroll", post(enroll))
-        .route("/v1/events", post(events))
-        .route("/v1/heartbeat", post(heartbeat))
-        .route("/v1/decisions", get(decisions))
-        .route("/metrics", get(metrics))
+    let mut by_path: Vec<(&'static str, axum::routing::MethodRouter<Arc<AppState>>)> = Vec::new();
+    for (path, _, mr) in all_routes() {
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(mr),
+            None => by_path.push((path, mr)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, mr) in by_path {
+        router = router.route(path, mr);
+    }
+    router
+        .fallback(crate::api::not_found)
+        .layer(axum::middleware::from_fn(crate::api::headers))
         .with_state(state)
 }
 
@@ -255,6 +286,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .await
         .map_err(|e| Error::Bind(config.listen, e))?;
     let addr = listener.local_addr().map_err(Error::Io)?;
+    let login_limiter = crate::auth::LoginLimiter::new(
+        config.limits.login_failures,
+        Duration::from_secs(config.limits.login_window_secs),
+    );
     let state = Arc::new(AppState {
         config,
         metrics,
@@ -262,6 +297,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         nonces: Mutex::new(Nonces::default()),
         buckets: Mutex::new(HashMap::new()),
         shared_known: Mutex::new(HashSet::new()),
+        sessions: crate::auth::Sessions::default(),
+        login_limiter,
     });
     let app = router(state.clone());
     let (shutdown, mut stop) = watch::channel(false);
@@ -301,7 +338,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
                 _ = stop.changed() => return,
             };
             let _ = tcp.set_nodelay(true);
-            let app = app.clone();
+            let app = app.clone().layer(axum::Extension(crate::api::Peer(peer)));
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let service = TowerToHyperService::new(app);
@@ -808,6 +845,7 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     m.duplicates.fetch_add(counts.duplicates, Relaxed);
     m.fleet_alerts.fetch_add(counts.fleet_alerts, Relaxed);
     m.fleet_decisions.fetch_add(counts.fleet_decisions, Relaxed);
+    m.ingested(counts.events + counts.alerts);
     reply(
         &state,
         EP,

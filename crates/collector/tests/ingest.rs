@@ -414,6 +414,7 @@ async fn oversized_bombs_and_fake_gzip_are_refused() {
         body_bytes: 2 << 20,
         decompressed_bytes: 4 << 20,
         requests_per_second: 1000,
+        ..Limits::default()
     };
     let run = start(c).await.unwrap();
     let a = enrolled(&run, dir.path()).await;

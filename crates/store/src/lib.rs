@@ -30,6 +30,10 @@ pub use sqlite::fleet::{
     Agent, Decision, DecisionChange, DecisionOp, DecisionSelector, FleetEffects, FleetEvent,
     FleetItem, FleetOutput, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision, TokenCheck,
 };
+pub use sqlite::operators::ApiToken;
+pub use sqlite::query::{
+    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Delivery, EventRow,
+};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;
 pub use types::{

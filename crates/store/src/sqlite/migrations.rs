@@ -62,6 +62,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "profiles",
         sql: include_str!("migrations/0007_profiles.sql"),
     },
+    Migration {
+        version: 8,
+        name: "dashboard",
+        sql: include_str!("migrations/0008_dashboard.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -9,7 +9,9 @@ pub mod analysis;
 pub mod fleet;
 mod meta;
 mod migrations;
+pub mod operators;
 mod profiles;
+pub mod query;
 mod spool;
 #[cfg(test)]
 mod tests;
@@ -106,7 +108,7 @@ fn count_from_sql(what: &'static str, x: i64) -> Result<u64> {
         .map_err(|_| StoreError::invalid(what, format!("{x} is negative in the database")))
 }
 
-fn limit_to_sql(limit: usize) -> i64 {
+pub(crate) fn limit_to_sql(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
@@ -267,11 +269,12 @@ impl CheckpointRow {
 
 const CHECKPOINT_COLUMNS: &str =
     "source, device, inode, byte_offset, fp_len, fp_hash, line, cursor, updated_at";
-const ALERT_COLUMNS: &str = "id, time, rule_id, severity, host, source_address, user_name, json";
+pub(crate) const ALERT_COLUMNS: &str =
+    "id, time, rule_id, severity, host, source_address, user_name, json";
 const BAN_COLUMNS: &str =
     "target, family, reason, rule_id, created_at, expires_at, offences, removed_at";
 
-fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
+pub(crate) fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
     Ok(StoredAlert {
         id: row.get(0)?,
         alert: NewAlert {

@@ -1,0 +1,573 @@
+//! The dashboard in a real browser: a real collector process, a real `logward run` agent
+//! following a real file and forwarding to it, sshd brute-force lines written to that file,
+//! and headless Chromium driven through chromedriver's W3C WebDriver HTTP API — log in, see
+//! the alert the agent forwarded, filter by address, open it, see its raw line. Screenshots
+//! go to target/test-artifacts/dashboard/.
+//!
+//! Skipped (with the reason) when chromium or chromedriver is missing; under `CI=true` that
+//! is a failure, so a broken install can never pass silently.
+#![allow(clippy::disallowed_methods)] // tests spawn the binary under test and the browser
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logward");
+const PASSWORD: &str = "dashboard test passphrase";
+/// The flags docs/DESIGN say headless Chromium runs with (plus a window size for stable
+/// screenshots); `--user-data-dir` is added per run.
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+];
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(program: &str, args: &[&str], log: &Path) -> Proc {
+    let err = std::fs::File::create(log).unwrap();
+    Proc(
+        Command::new(program)
+            .args(args)
+            .env("TZ", "UTC")
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}")),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if let Some(v) = f() {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    for n in names {
+        let p = Path::new(n);
+        if p.is_absolute() && p.exists() {
+            return Some(p.to_path_buf());
+        }
+        if let Some(path) = std::env::var_os("PATH") {
+            for d in std::env::split_paths(&path) {
+                let c = d.join(n);
+                if c.exists() {
+                    return Some(c);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn artifacts() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+        .join("test-artifacts/dashboard");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A W3C WebDriver session over chromedriver's HTTP API.
+struct Browser {
+    http: reqwest::blocking::Client,
+    base: String,
+    session: String,
+    shots: PathBuf,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut r = self.http.request(method, url);
+        if let Some(b) = body {
+            r = r
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let text = r.send().unwrap().text().unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            v["value"].get("error").is_none(),
+            "WebDriver {path}: {}",
+            v["value"]
+        );
+        v["value"].clone()
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(body))
+    }
+
+    fn goto(&self, url: &str) {
+        self.post("/url", json!({ "url": url }));
+    }
+
+    fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Runs `script` (a function body) in the page.
+    fn js(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+    }
+
+    fn elements(&self, css: &str) -> Vec<String> {
+        self.post(
+            "/elements",
+            json!({ "using": "css selector", "value": css }),
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e.get(ELEMENT)
+                .or_else(|| e.get("ELEMENT"))
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| panic!("not an element reference: {e}"))
+                .to_owned()
+        })
+        .collect()
+    }
+
+    fn element(&self, css: &str) -> String {
+        wait_for(css, 20, || self.elements(css).into_iter().next())
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.element(css);
+        self.post(&format!("/element/{e}/clear"), json!({}));
+        self.post(&format!("/element/{e}/value"), json!({ "text": text }));
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.element(css);
+        self.post(&format!("/element/{e}/click"), json!({}));
+    }
+
+    fn text(&self, css: &str) -> String {
+        let e = self.element(css);
+        self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn screenshot(&self, name: &str) {
+        let b64 = self.call(reqwest::Method::GET, "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send();
+    }
+}
+
+/// sshd failures `from..from+n` seconds after `t0` (so the charts' "last 24 hours" has
+/// them; the processes run with TZ=UTC).
+fn failures(t0: chrono::DateTime<chrono::Utc>, addr: &str, from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| {
+            let t = t0 + chrono::Duration::seconds(i as i64);
+            format!(
+                "{} web01 sshd[{}]: Failed password for root from {addr} port {} ssh2\n",
+                t.format("%b %e %H:%M:%S"),
+                4000 + i,
+                40000 + i
+            )
+        })
+        .collect()
+}
+
+fn append(path: &Path, text: &str) {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+fn logward(args: &[&str], stdin: &str) -> String {
+    let mut c = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "logward {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn an_operator_logs_in_sees_the_forwarded_alert_filters_and_opens_it() {
+    let chromium = find_program(&["/usr/bin/chromium", "chromium", "chromium-browser"]);
+    let driver = find_program(&["/usr/bin/chromedriver", "chromedriver"]);
+    let (Some(chromium), Some(driver)) = (chromium, driver) else {
+        let why = "chromium or chromedriver is not installed (Debian: apt-get install chromium chromium-driver)";
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{why}");
+        }
+        eprintln!("SKIPPED: {why}");
+        return;
+    };
+
+    let d = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let cstate = d.path().join("collector");
+    let ccfg = d.path().join("collector.yaml");
+    std::fs::write(
+        &ccfg,
+        format!(
+            "listen: 127.0.0.1:{port}\nstate_dir: {}\n",
+            cstate.display()
+        ),
+    )
+    .unwrap();
+    let cfg = ccfg.to_str().unwrap();
+    // The operator and an API token, as an administrator would create them.
+    let out = logward(
+        &["collector", "user", "add", "alice", "--config", cfg],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.contains("created operator alice"), "{out}");
+    let token = logward(
+        &[
+            "collector",
+            "api-token",
+            "create",
+            "--name",
+            "test",
+            "--config",
+            cfg,
+        ],
+        "",
+    );
+    let token = token.trim().to_owned();
+    assert!(token.starts_with("lwt_"));
+    let _collector = spawn(
+        BIN,
+        &["collector", "--config", cfg],
+        &d.path().join("collector.err"),
+    );
+    wait_for("the collector", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+
+    // A real agent, enrolled, following a real file.
+    let enrol = logward(&["collector", "token", "create", "--config", cfg], "");
+    let log = d.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let astate = d.path().join("agent");
+    let acfg = d.path().join("agent.yaml");
+    std::fs::write(
+        &acfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
+             forward:\n  batch: {{items: 200, age: 100ms}}\n  backoff: {{min: 100ms, max: 500ms}}\n  heartbeat: 1s\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    logward(
+        &[
+            "enroll",
+            "--collector",
+            &url,
+            "--token-file",
+            "-",
+            "--state-dir",
+            astate.to_str().unwrap(),
+        ],
+        &format!("{}\n", enrol.trim()),
+    );
+    let _agent = spawn(
+        BIN,
+        &[
+            "run",
+            "--config",
+            acfg.to_str().unwrap(),
+            "--state-dir",
+            astate.to_str().unwrap(),
+        ],
+        &d.path().join("agent.err"),
+    );
+    // Two attackers: the filter must tell them apart.
+    let target = "203.0.113.77";
+    let t0 = chrono::Utc::now() - chrono::Duration::seconds(120);
+    append(&log, &failures(t0, "198.51.100.9", 0, 5));
+    append(&log, &failures(t0, target, 10, 5));
+    let raw_line = failures(t0, target, 14, 1).trim_end().to_owned();
+    let api = reqwest::blocking::Client::new();
+    let alerts = wait_for("two forwarded alerts", 60, || {
+        let r = api
+            .get(format!("{url}/v1/alerts"))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .ok()?;
+        let v: Value = serde_json::from_str(&r.text().ok()?).ok()?;
+        let list = v["alerts"].as_array()?.clone();
+        let addrs: Vec<&str> = list
+            .iter()
+            .filter_map(|a| a["source_address"].as_str())
+            .collect();
+        (addrs.contains(&target) && addrs.contains(&"198.51.100.9")).then_some(list)
+    });
+    assert!(alerts.iter().all(|a| a["host"] == "web01"));
+
+    // The browser.
+    let dport = free_port();
+    let _driver = spawn(
+        driver.to_str().unwrap(),
+        &[&format!("--port={dport}")],
+        &d.path().join("chromedriver.err"),
+    );
+    let base = format!("http://127.0.0.1:{dport}");
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    wait_for("chromedriver", 30, || {
+        let v: Value = serde_json::from_str(
+            &http
+                .get(format!("{base}/status"))
+                .send()
+                .ok()?
+                .text()
+                .ok()?,
+        )
+        .ok()?;
+        v["value"]["ready"].as_bool().filter(|r| *r)
+    });
+    let profile = d.path().join("chromium-profile");
+    let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| (*s).to_owned()).collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    let caps = json!({"capabilities": {"alwaysMatch": {
+        "browserName": "chrome",
+        "goog:loggingPrefs": {"browser": "ALL"},
+        "goog:chromeOptions": {"binary": chromium.to_str().unwrap(), "args": args}
+    }}});
+    let created: Value = serde_json::from_str(
+        &http
+            .post(format!("{base}/session"))
+            .header("content-type", "application/json")
+            .body(caps.to_string())
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    )
+    .unwrap();
+    let session = created["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
+        .to_owned();
+    let b = Browser {
+        http,
+        base,
+        session,
+        shots: artifacts(),
+    };
+
+    // Not logged in: the dashboard sends the browser to the login page.
+    b.goto(&format!("{url}/ui/"));
+    wait_for("the login page", 20, || {
+        b.url().ends_with("/login").then_some(())
+    });
+    b.type_into("#user", "alice");
+    b.type_into("#password", "not the password");
+    b.click("#login-submit");
+    assert!(b
+        .text("#login-error")
+        .contains("Wrong user name or password"));
+    b.screenshot("01-login-failed");
+    b.type_into("#user", "alice");
+    b.type_into("#password", PASSWORD);
+    b.screenshot("02-login");
+    b.click("#login-submit");
+    wait_for("the dashboard", 20, || {
+        b.url().ends_with("/ui/").then_some(())
+    });
+    // The session cookie is HttpOnly: the page's script cannot read it.
+    assert_eq!(b.js("return document.cookie"), json!(""));
+
+    // The live list shows both forwarded alerts.
+    let addresses = |b: &Browser| -> Vec<String> {
+        b.js("return Array.from(document.querySelectorAll('#alerts-body tr.alert-row td.addr')).map(e => e.textContent)")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    wait_for("both alerts in the list", 20, || {
+        let a = addresses(&b);
+        (a.iter().any(|x| x == target) && a.iter().any(|x| x == "198.51.100.9")).then_some(())
+    });
+    assert_eq!(b.text("#whoami"), "alice");
+    b.screenshot("03-alerts");
+
+    // Filter by address: only the target's alerts remain.
+    b.type_into("#f-address", target);
+    b.click("#apply");
+    wait_for("the filtered list", 20, || {
+        let a = addresses(&b);
+        (!a.is_empty() && a.iter().all(|x| x == target)).then_some(())
+    });
+    b.screenshot("04-filtered");
+
+    // Open it: the alert page shows its raw line and the events behind it.
+    b.click("#alerts-body tr.alert-row a.alert-link");
+    wait_for("the alert page", 20, || {
+        b.url().contains("#/alert/").then_some(())
+    });
+    let raw = b.text("#alert-raw");
+    assert!(raw.contains(&format!("from {target} port")), "{raw}");
+    wait_for("the alert's events", 20, || {
+        let lines = b.js("return Array.from(document.querySelectorAll('#alert-events pre.raw')).map(e => e.textContent)");
+        let lines: Vec<String> = lines
+            .as_array()?
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        lines.iter().any(|l| l == &raw_line).then_some(())
+    });
+    assert!(b.text("#alert-summary").contains("web01"));
+    assert!(b.text("#alert-analysis").contains("Not requested"));
+    b.screenshot("05-alert");
+
+    // The other pages render from the API as well.
+    b.click("#nav-charts");
+    wait_for("the charts", 20, || {
+        (!b.elements("#chart-sources svg rect.bar").is_empty()
+            && !b.elements("#chart-hosts svg rect.bar").is_empty())
+        .then_some(())
+    });
+    b.screenshot("06-charts");
+    b.click("#nav-agents");
+    // The enrolled agent with the version its heartbeat reported.
+    wait_for("the agent row", 20, || {
+        let t = b.text("#agents-body");
+        (t.contains(env!("CARGO_PKG_VERSION")) && t.contains("active")).then_some(())
+    });
+    b.screenshot("07-agents");
+    b.click("#nav-bans");
+    b.type_into("#ban-target", "192.0.2.200");
+    b.type_into("#ban-duration", "600");
+    b.type_into("#ban-reason", "seen in the dashboard test");
+    b.click("#ban-add");
+    wait_for("the new ban", 20, || {
+        b.text("#bans-body").contains("192.0.2.200").then_some(())
+    });
+    b.screenshot("08-bans");
+
+    // Offline: every resource the page loaded came from the collector itself.
+    let loaded = b.js("return performance.getEntriesByType('resource').map(e => e.name)");
+    let loaded: Vec<&str> = loaded
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(!loaded.is_empty());
+    assert!(
+        loaded.iter().all(|u| u.starts_with(&format!("{url}/"))),
+        "{loaded:?}"
+    );
+    // No script errors and no CSP violations in the console.
+    let errors = b
+        .http
+        .post(format!("{}/session/{}/se/log", b.base, b.session))
+        .header("content-type", "application/json")
+        .body(json!({"type": "browser"}).to_string())
+        .send()
+        .ok()
+        .and_then(|r| r.text().ok())
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["value"].as_array().cloned())
+        .unwrap_or_default();
+    // (Network errors are the expected 401 of the failed login.)
+    let severe: Vec<&Value> = errors
+        .iter()
+        .filter(|e| e["level"] == "SEVERE" && e["source"] != "network")
+        .collect();
+    assert!(severe.is_empty(), "browser console errors: {severe:?}");
+
+    // Logging out ends the session.
+    b.click("#logout");
+    wait_for("the login page again", 20, || {
+        b.url().ends_with("/login").then_some(())
+    });
+    b.goto(&format!("{url}/ui/"));
+    wait_for("the login page after logout", 20, || {
+        b.url().ends_with("/login").then_some(())
+    });
+    for name in [
+        "01-login-failed",
+        "03-alerts",
+        "04-filtered",
+        "05-alert",
+        "06-charts",
+    ] {
+        let p = b.shots.join(format!("{name}.png"));
+        assert!(
+            std::fs::metadata(&p).unwrap().len() > 1000,
+            "{}",
+            p.display()
+        );
+    }
+}

@@ -1,0 +1,289 @@
+// The logward dashboard: plain DOM, no framework, no CDN. Everything it shows comes from
+// the REST API under /v1 with the session cookie; text goes in with textContent only.
+'use strict';
+
+const SEVERITY = ['', 'info', 'low', 'medium', 'high', 'critical'];
+const POLL_MS = 3000;
+let csrf = null;
+let cursor = null;      // `next` of the last page shown
+let pollTimer = null;
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined) continue;
+    if (k === 'class') e.className = v; else if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c === null || c === undefined ? '' : c);
+  return e;
+}
+
+function svg(tag, attrs) {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+
+function fmtTime(t) {
+  if (t === null || t === undefined) return '—';
+  return new Date(t * 1000).toISOString().replace('T', ' ').replace('.000Z', 'Z');
+}
+
+function fmtAgo(s) {
+  if (s === null || s === undefined) return '—';
+  if (s < 90) return s + ' s ago';
+  if (s < 5400) return Math.round(s / 60) + ' min ago';
+  return Math.round(s / 3600) + ' h ago';
+}
+
+function status(text, isError) {
+  const s = $('status');
+  s.textContent = text || '';
+  s.className = isError ? 'error' : 'muted';
+}
+
+async function api(path, options) {
+  const r = await fetch(path, Object.assign({ credentials: 'same-origin' }, options || {}));
+  if (r.status === 401) { location.href = '/login'; throw new Error('not logged in'); }
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+// ---- alerts -------------------------------------------------------------------------
+
+function filterQuery() {
+  const q = new URLSearchParams();
+  const span = $('f-time').value;
+  if (span) q.set('since', String(Math.floor(Date.now() / 1000) - Number(span)));
+  for (const [id, name] of [['f-host', 'host'], ['f-severity', 'severity'], ['f-rule', 'rule'],
+                            ['f-user', 'user'], ['f-address', 'address']]) {
+    const v = $(id).value.trim();
+    if (v) q.set(name, v);
+  }
+  return q;
+}
+
+function alertRow(a) {
+  const link = el('a', { href: '#/alert/' + a.id, class: 'alert-link', text: fmtTime(a.time) });
+  return el('tr', { class: 'alert-row', 'data-id': String(a.id) },
+    el('td', {}, link),
+    el('td', { class: 'sev sev-' + a.severity, text: a.severity_name || String(a.severity) }),
+    el('td', { text: a.rule_id }),
+    el('td', { text: a.host || '—' }),
+    el('td', { class: 'addr', text: a.source_address || '—' }),
+    el('td', { text: a.user || '—' }),
+    el('td', { text: a.message || '' }));
+}
+
+async function loadAlerts(append) {
+  const q = filterQuery();
+  q.set('limit', '50');
+  if (append && cursor) q.set('before', String(cursor));
+  try {
+    const page = await api('/v1/alerts?' + q.toString());
+    const body = $('alerts-body');
+    if (!append) body.replaceChildren();
+    for (const a of page.alerts) body.append(alertRow(a));
+    cursor = page.next;
+    $('more').hidden = !page.next;
+    $('alerts-count').textContent = body.children.length + ' shown';
+    status('updated ' + new Date().toLocaleTimeString());
+  } catch (e) { status(e.message, true); }
+}
+
+function startPolling() {
+  stopPolling();
+  // Live: the first page again every few seconds, unless older pages are open.
+  pollTimer = setInterval(() => { if ($('alerts-body').children.length <= 50) loadAlerts(false); },
+                          POLL_MS);
+}
+
+function stopPolling() { if (pollTimer) clearInterval(pollTimer); pollTimer = null; }
+
+// ---- one alert ----------------------------------------------------------------------
+
+function kv(pairs) {
+  const dl = el('dl', { class: 'kv' });
+  for (const [k, v] of pairs) dl.append(el('dt', { text: k }), el('dd', { text: v === null || v === undefined ? '—' : String(v) }));
+  return dl;
+}
+
+async function showAlert(id) {
+  const box = $('alert-detail');
+  box.replaceChildren(el('p', { class: 'muted', text: 'loading…' }));
+  let d;
+  try { d = await api('/v1/alerts/' + encodeURIComponent(id)); }
+  catch (e) { box.replaceChildren(el('p', { class: 'error', text: e.message })); return; }
+  const a = d.alert;
+  const head = el('div', { class: 'card', id: 'alert-summary' },
+    el('h2', {}, el('span', { class: 'sev sev-' + a.severity, text: (a.severity_name || '') + ' ' }), a.rule_id),
+    el('p', { text: a.message || '' }),
+    kv([['Alert', '#' + a.id], ['Time', fmtTime(a.time)], ['Host', a.host], ['Address', a.source_address],
+        ['User', a.user]]));
+  if (a.original) head.append(el('h3', { text: 'Raw line' }), el('pre', { class: 'raw', id: 'alert-raw', text: a.original }));
+
+  const events = el('div', { class: 'card', id: 'alert-events' }, el('h3', { text: 'Events (' + d.events.length + ')' }));
+  const t = el('table', { class: 'grid' },
+    el('thead', {}, el('tr', {}, el('th', { text: 'Time' }), el('th', { text: 'Action' }),
+      el('th', { text: 'Outcome' }), el('th', { text: 'User' }), el('th', { text: 'Raw line' }))));
+  const tb = el('tbody', {});
+  for (const e of d.events) {
+    tb.append(el('tr', { class: 'event-row' }, el('td', { text: fmtTime(e.time) }), el('td', { text: e.action }),
+      el('td', { text: e.outcome }), el('td', { text: e.user || '—' }),
+      el('td', {}, el('pre', { class: 'raw', text: e.original || '(not sent by the agent)' }))));
+  }
+  t.append(tb);
+  events.append(d.events.length ? t : el('p', { class: 'muted', text: 'No stored events match.' }));
+
+  const actions = el('div', { class: 'card', id: 'alert-actions' }, el('h3', { text: 'Actions taken' }));
+  if (!d.decisions.length && !d.deliveries.length) actions.append(el('p', { class: 'muted', text: 'None recorded.' }));
+  for (const b of d.decisions) {
+    actions.append(el('p', { text: 'Ban ' + b.target + (b.expires_at ? ' until ' + fmtTime(b.expires_at) : ' (permanent)') + ': ' + b.reason }));
+  }
+  for (const n of d.deliveries) {
+    actions.append(el('p', { text: 'Notification via ' + n.sink + ': ' + n.state + ' after ' + n.attempts + ' attempt(s)' + (n.last_error ? ' — ' + n.last_error : '') }));
+  }
+
+  const llm = el('div', { class: 'card', id: 'alert-analysis' }, el('h3', { text: 'LLM analysis' }));
+  if (!d.analysis) llm.append(el('p', { class: 'muted', text: 'Not requested.' }));
+  else {
+    llm.append(el('p', { class: 'muted', text: d.analysis.state + (d.analysis.model ? ' — ' + d.analysis.model : '') }));
+    if (d.analysis.text) llm.append(el('p', { text: d.analysis.text }));
+    if (d.analysis.error) llm.append(el('p', { class: 'error', text: d.analysis.error }));
+  }
+  box.replaceChildren(head, events, actions, llm);
+}
+
+// ---- charts (inline SVG) ------------------------------------------------------------
+
+function barsHorizontal(target, rows) {
+  const box = $(target);
+  if (!rows.length) { box.replaceChildren(el('p', { class: 'muted', text: 'No data.' })); return; }
+  const w = 420, rowH = 20, labelW = 150, max = Math.max(...rows.map(r => r.count));
+  const s = svg('svg', { viewBox: `0 0 ${w} ${rows.length * rowH + 4}`, width: '100%', role: 'img' });
+  rows.forEach((r, i) => {
+    const y = i * rowH + 2, bw = Math.max(2, (w - labelW - 40) * r.count / max);
+    const label = svg('text', { x: 0, y: y + 14 }); label.textContent = r.key.length > 22 ? r.key.slice(0, 21) + '…' : r.key;
+    const bar = svg('rect', { class: 'bar', x: labelW, y: y + 3, width: bw, height: rowH - 6 });
+    const title = svg('title', {}); title.textContent = r.key + ': ' + r.count; bar.append(title);
+    const n = svg('text', { x: labelW + bw + 4, y: y + 14 }); n.textContent = String(r.count);
+    s.append(label, bar, n);
+  });
+  box.replaceChildren(s);
+}
+
+function barsPerHour(target, perHour, since, until) {
+  const box = $(target);
+  const first = Math.floor(since / 3600), last = Math.floor((until - 1) / 3600);
+  const counts = new Map(perHour.map(h => [h.hour / 3600, h.count]));
+  const hours = [];
+  for (let h = first; h <= last; h++) hours.push([h, counts.get(h) || 0]);
+  const w = 420, h = 160, pad = 24, max = Math.max(1, ...hours.map(x => x[1]));
+  const bw = (w - pad) / hours.length;
+  const s = svg('svg', { viewBox: `0 0 ${w} ${h + 18}`, width: '100%', role: 'img' });
+  s.append(svg('line', { class: 'axis', x1: pad, y1: h, x2: w, y2: h }));
+  const top = svg('text', { x: 0, y: 10 }); top.textContent = String(max); s.append(top);
+  hours.forEach(([hr, n], i) => {
+    const bh = (h - 12) * n / max;
+    const bar = svg('rect', { class: 'bar', x: pad + i * bw + 1, y: h - bh, width: Math.max(1, bw - 2), height: bh });
+    const title = svg('title', {}); title.textContent = fmtTime(hr * 3600) + ': ' + n; bar.append(title);
+    s.append(bar);
+    if (i % 6 === 0) {
+      const t = svg('text', { x: pad + i * bw, y: h + 14 });
+      t.textContent = new Date(hr * 3600000).toISOString().slice(11, 16); s.append(t);
+    }
+  });
+  box.replaceChildren(s);
+}
+
+async function showCharts() {
+  try {
+    const st = await api('/v1/stats');
+    barsPerHour('chart-hours', st.per_hour, st.since, st.until);
+    barsHorizontal('chart-sources', st.top_sources);
+    barsHorizontal('chart-users', st.top_users);
+    barsHorizontal('chart-hosts', st.per_host);
+    status(st.total + ' alerts in the last 24 hours');
+  } catch (e) { status(e.message, true); }
+}
+
+// ---- agents and bans ----------------------------------------------------------------
+
+async function showAgents() {
+  try {
+    const r = await api('/v1/agents');
+    $('agents-body').replaceChildren(...r.agents.map(a => el('tr', { class: 'agent-row' },
+      el('td', { text: a.host }), el('td', { class: 'muted', text: a.id }), el('td', { text: a.version || '—' }),
+      el('td', { text: fmtAgo(a.seen_secs_ago) }), el('td', { text: a.lag_secs === null ? '—' : a.lag_secs + ' s' }),
+      el('td', { text: a.spool_items === null ? '—' : a.spool_items + ' items, ' + a.spool_bytes + ' B' }),
+      el('td', { text: a.revoked ? 'revoked' : 'active' }))));
+    status(r.agents.length + ' agents');
+  } catch (e) { status(e.message, true); }
+}
+
+async function showBans() {
+  try {
+    const r = await api('/v1/bans');
+    $('bans-body').replaceChildren(...r.bans.map(b => el('tr', { class: 'ban-row' },
+      el('td', {}, b.alert_id ? el('a', { href: '#/alert/' + b.alert_id, text: '#' + b.id }) : '#' + b.id),
+      el('td', { text: b.target }), el('td', { text: b.reason }), el('td', { text: b.rule_id || '—' }),
+      el('td', { text: fmtTime(b.created_at) }), el('td', { text: b.expires_at ? fmtTime(b.expires_at) : 'never' }),
+      el('td', { text: b.active ? 'in force' : 'expired' }))));
+    status(r.bans.length + ' bans');
+  } catch (e) { status(e.message, true); }
+}
+
+async function addBan(ev) {
+  ev.preventDefault();
+  const body = { target: $('ban-target').value.trim(), reason: $('ban-reason').value.trim() };
+  const d = $('ban-duration').value.trim();
+  if (d) body.duration_secs = Number(d);
+  try {
+    await api('/v1/bans', { method: 'POST', body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf } });
+    $('ban-form').reset();
+    showBans();
+  } catch (e) { status(e.message, true); }
+}
+
+// ---- routing ------------------------------------------------------------------------
+
+function route() {
+  const h = location.hash || '#/alerts';
+  const [, view, arg] = h.split('/');
+  stopPolling();
+  status('');
+  for (const s of document.querySelectorAll('.view')) s.hidden = true;
+  for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('current', a.id === 'nav-' + view);
+  if (view === 'alert' && arg) { $('view-alert').hidden = false; showAlert(arg); return; }
+  if (view === 'charts') { $('view-charts').hidden = false; showCharts(); return; }
+  if (view === 'agents') { $('view-agents').hidden = false; showAgents(); return; }
+  if (view === 'bans') { $('view-bans').hidden = false; showBans(); return; }
+  $('view-alerts').hidden = false;
+  loadAlerts(false);
+  startPolling();
+}
+
+async function start() {
+  try {
+    const who = await api('/v1/session');
+    csrf = who.csrf;
+    $('whoami').textContent = who.user;
+  } catch (e) { return; }
+  $('filters').addEventListener('submit', ev => { ev.preventDefault(); cursor = null; loadAlerts(false); });
+  $('clear').addEventListener('click', () => { $('filters').reset(); cursor = null; loadAlerts(false); });
+  $('more').addEventListener('click', () => loadAlerts(true));
+  $('ban-form').addEventListener('submit', addBan);
+  $('logout').addEventListener('click', async () => {
+    await fetch('/logout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf } });
+    location.href = '/login';
+  });
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+document.addEventListener('DOMContentLoaded', start);

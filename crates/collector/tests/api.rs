@@ -1,0 +1,752 @@
+//! The operators' side end to end: the real collector on 127.0.0.1, operators and tokens
+//! created as the CLI does, alerts stored through the real ingest transaction, and reqwest
+//! asking the REST API, the login form and the OpenAPI document.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use logward_collector::config::{Config, Limits};
+use logward_collector::server::all_routes;
+use logward_collector::{add_user, create_api_token, start, Running};
+use logward_store::{
+    Analysis, AnalysisState, FleetEvent, FleetItem, NewAlert, NewDecision, SqliteStore,
+};
+use reqwest::header::{AUTHORIZATION, CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+const PASSWORD: &str = "a long passphrase";
+
+fn config(dir: &Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: dir.to_path_buf(),
+        limits: Limits {
+            login_failures: 3,
+            ..Limits::default()
+        },
+        ..Config::default()
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    run: Running,
+    base: String,
+    token: String,
+    client: reqwest::Client,
+    t0: i64,
+}
+
+/// 40 alerts from `web01`/`db01`, four addresses, severities 1–5, one a minute from `t0`;
+/// each with the failed-login event before it. (Recent: the collector's retention purge
+/// runs at start.)
+fn seed(dir: &Path, t0: i64) {
+    let mut s = SqliteStore::open_dir(dir).unwrap();
+    s.register_shared_agent("seed", 0).unwrap();
+    let mut items = Vec::new();
+    for i in 0..40i64 {
+        let host = if i % 4 == 0 { "db01" } else { "web01" };
+        let addr = format!("198.51.100.{}", i % 4);
+        let t = t0 + i * 60;
+        let line = format!(
+            "Nov 23 10:00:{:02} {host} sshd[1]: Failed password for root from {addr} port 22 ssh2",
+            i % 60
+        );
+        items.push(FleetItem::Event {
+            seq: 2 * i + 1,
+            event: FleetEvent {
+                time: t - 1,
+                host: Some(host.into()),
+                action: "user-login".into(),
+                outcome: "failure".into(),
+                source_ip: Some(addr.clone()),
+                user: Some("root".into()),
+                json: serde_json::json!({"event": {"original": line}}).to_string(),
+            },
+        });
+        items.push(FleetItem::Alert {
+            seq: 2 * i + 2,
+            alert: NewAlert {
+                time: t,
+                rule_id: if i % 2 == 0 { "ssh-brute-force" } else { "ssh-invalid-user" }.into(),
+                severity: 1 + (i % 5) as u8,
+                host: Some(host.into()),
+                source_address: Some(addr.clone()),
+                user: Some(if i % 3 == 0 { "admin" } else { "root" }.into()),
+                json: serde_json::json!({"message": format!("alert {i}"), "event": {"original": line}})
+                    .to_string(),
+            },
+        });
+    }
+    s.ingest("seed", t0 + 3600, &items).unwrap();
+}
+
+async fn fixture_with(c: impl FnOnce(&mut Config)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "alice", PASSWORD, 1).unwrap();
+    let (_, token) = create_api_token(dir.path(), "ci", 1).unwrap();
+    let t0 = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 3600)
+        * 3600
+        - 2 * 86_400;
+    seed(dir.path(), t0);
+    let mut cfg = config(dir.path());
+    c(&mut cfg);
+    let run = start(cfg).await.unwrap();
+    let base = format!("http://{}", run.addr);
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    Fixture {
+        _dir: dir,
+        run,
+        base,
+        token,
+        client,
+        t0,
+    }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(|_| {}).await
+}
+
+impl Fixture {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(AUTHORIZATION, format!("Bearer {}", self.token))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, json(r).await)
+    }
+
+    async fn alerts(&self, path: &str) -> Vec<Value> {
+        let (status, page) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        page["alerts"].as_array().unwrap().clone()
+    }
+
+    async fn login(&self, user: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/login", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "user={user}&password={}",
+                password.replace(' ', "+")
+            ))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+async fn json(r: reqwest::Response) -> Value {
+    serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or(Value::Null)
+}
+
+fn metric(text: &str, line_prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_prefix)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line_prefix} in\n{text}"))
+}
+
+#[tokio::test]
+async fn every_operator_route_needs_a_session_or_a_token() {
+    let f = fixture().await;
+    for path in [
+        "/v1/session",
+        "/v1/alerts",
+        "/v1/alerts/1",
+        "/v1/stats",
+        "/v1/agents",
+        "/v1/bans",
+    ] {
+        let r = f
+            .client
+            .get(format!("{}{path}", f.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        assert!(r.headers().contains_key("www-authenticate"));
+        let body = json(r).await;
+        assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
+        // A wrong token, a revoked-looking one, a non-bearer scheme: 401 too.
+        for auth in ["Bearer lwt_0000", "Basic YWxpY2U6eA==", "Bearer "] {
+            let r = f
+                .client
+                .get(format!("{}{path}", f.base))
+                .header(AUTHORIZATION, auth)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "{path} {auth}");
+        }
+    }
+    let r = f
+        .client
+        .post(format!("{}/v1/bans", f.base))
+        .body(r#"{"target":"192.0.2.1","reason":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The dashboard sends a browser to the login page.
+    let r = f
+        .client
+        .get(format!("{}/ui/", f.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], "/login");
+    let r = f.client.get(format!("{}/", f.base)).send().await.unwrap();
+    assert_eq!(r.headers()[LOCATION], "/ui/");
+    // With the token, the API answers.
+    let (status, who) = f.get("/v1/session").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (who["user"].as_str(), who["via"].as_str()),
+        (Some("ci"), Some("token"))
+    );
+    let m = f.metrics().await;
+    assert!(
+        metric(
+            &m,
+            "logward_collector_auth_failures_total{reason=\"no_session\"}"
+        ) >= 7.0
+    );
+    assert!(
+        metric(
+            &m,
+            "logward_collector_auth_failures_total{reason=\"bad_api_token\"}"
+        ) >= 18.0
+    );
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited() {
+    let f = fixture().await;
+    let page = f
+        .client
+        .get(format!("{}/login", f.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("name=\"password\"")
+            && !html.contains("http://")
+            && !html.contains("https://")
+    );
+
+    let r = f.login("alice", "wrong password").await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get(SET_COOKIE).is_none());
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Wrong user name or password"));
+    let r = f.login("nobody", PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        401,
+        "an unknown user looks like a wrong password"
+    );
+
+    let r = f.login("alice", PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], "/ui/");
+    let set = r.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"),
+        "{set}"
+    );
+    assert!(
+        !set.contains("Secure"),
+        "plain HTTP on loopback: no Secure flag"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+
+    let r = f
+        .client
+        .get(format!("{}/ui/", f.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    let who = json(
+        f.client
+            .get(format!("{}/v1/session", f.base))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(who["user"], "alice");
+    let csrf = who["csrf"].as_str().unwrap().to_owned();
+    assert_eq!(csrf.len(), 64);
+
+    // A state change with the session but without its CSRF token is refused.
+    let ban = |token: Option<&str>| {
+        let mut r = f
+            .client
+            .post(format!("{}/v1/bans", f.base))
+            .header(COOKIE, &cookie)
+            .header("content-type", "application/json")
+            .body(r#"{"target":"192.0.2.77","duration_secs":600,"reason":"manual"}"#);
+        if let Some(t) = token {
+            r = r.header("x-csrf-token", t);
+        }
+        r.send()
+    };
+    assert_eq!(ban(None).await.unwrap().status(), 403);
+    // The right token from another origin is refused too.
+    let r = f
+        .client
+        .post(format!("{}/v1/bans", f.base))
+        .header(COOKIE, &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("origin", "http://evil.example")
+        .body(r#"{"target":"192.0.2.78","reason":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        ban(Some("0".repeat(64).as_str())).await.unwrap().status(),
+        403
+    );
+    let r = ban(Some(&csrf)).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let (_, bans) = f.get("/v1/bans?active=true").await;
+    let b = &bans["bans"][0];
+    assert_eq!(
+        (b["target"].as_str(), b["active"].as_bool()),
+        (Some("192.0.2.77"), Some(true))
+    );
+    assert!(b["reason"].as_str().unwrap().contains("by alice"));
+    // A bearer token needs no CSRF token (a browser never sends one by itself).
+    let r = f
+        .client
+        .post(format!("{}/v1/bans", f.base))
+        .header(AUTHORIZATION, format!("Bearer {}", f.token))
+        .body(r#"{"target":"not an address","reason":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("target"));
+
+    // Logout needs the CSRF token too, then the session is gone.
+    let logout = |t: &str| {
+        f.client
+            .post(format!("{}/logout", f.base))
+            .header(COOKIE, &cookie)
+            .header("x-csrf-token", t)
+            .send()
+    };
+    assert_eq!(logout("nope").await.unwrap().status(), 403);
+    let r = logout(&csrf).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let r = f
+        .client
+        .get(format!("{}/v1/session", f.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Three failures (the configured limit) from this address: the next login is refused
+    // with 429 and Retry-After, even with the right password.
+    assert_eq!(f.login("alice", "wrong again").await.status(), 401);
+    let r = f.login("alice", PASSWORD).await;
+    assert_eq!(r.status(), 429);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let m = f.metrics().await;
+    assert_eq!(
+        metric(
+            &m,
+            "logward_collector_auth_failures_total{reason=\"login_failed\"}"
+        ),
+        3.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "logward_collector_auth_failures_total{reason=\"login_rate_limited\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "logward_collector_auth_failures_total{reason=\"bad_csrf\"}"
+        ),
+        4.0
+    );
+    assert_eq!(metric(&m, "logward_collector_dashboard_logins_total"), 1.0);
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn tls_sessions_get_the_secure_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) =
+        logward_collector::gen_cert(&dir.path().join("tls"), &["127.0.0.1".into()]).unwrap();
+    let f = fixture_with(|c| {
+        c.tls = Some(logward_collector::config::TlsFiles { cert, key });
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("https://{}/login", f.run.addr))
+        .body(format!(
+            "user=alice&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn filters_and_keyset_pages() {
+    let f = fixture().await;
+    // Every page newest first; together every alert exactly once.
+    let mut ids = Vec::new();
+    let mut next: Option<i64> = None;
+    loop {
+        let path = match next {
+            Some(n) => format!("/v1/alerts?limit=15&before={n}"),
+            None => "/v1/alerts?limit=15".into(),
+        };
+        let (status, page) = f.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        let got: Vec<i64> = page["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_i64().unwrap())
+            .collect();
+        assert!(got.len() <= 15);
+        ids.extend(got);
+        match page["next"].as_i64() {
+            Some(n) => next = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 40);
+    assert!(ids.windows(2).all(|w| w[0] > w[1]));
+
+    let a = f.alerts("/v1/alerts?address=198.51.100.2&limit=500").await;
+    assert_eq!(a.len(), 10);
+    assert!(a.iter().all(|x| x["source_address"] == "198.51.100.2"));
+    assert!(a[0]["original"]
+        .as_str()
+        .unwrap()
+        .contains("from 198.51.100.2 port"));
+    let a = f.alerts("/v1/alerts?host=db01&severity=high").await;
+    assert!(!a.is_empty());
+    assert!(a
+        .iter()
+        .all(|x| x["host"] == "db01" && x["severity"].as_i64().unwrap() >= 4));
+    let a = f
+        .alerts("/v1/alerts?rule=ssh-invalid-user&user=admin")
+        .await;
+    assert!(a
+        .iter()
+        .all(|x| x["rule_id"] == "ssh-invalid-user" && x["user"] == "admin"));
+    assert_eq!(a.len(), 7, "odd multiples of 3 below 40");
+    // since (RFC 3339) and until (Unix seconds): minutes 10..20.
+    let since = logward_core::Timestamp {
+        unix: f.t0 + 600,
+        nanos: 0,
+        offset: 0,
+    };
+    let mut rfc = String::new();
+    since.write_rfc3339(&mut rfc).unwrap();
+    let a = f
+        .alerts(&format!("/v1/alerts?since={rfc}&until={}", f.t0 + 1200))
+        .await;
+    assert_eq!(a.len(), 10, "{rfc}");
+    assert!(a
+        .iter()
+        .all(|x| (f.t0 + 600..f.t0 + 1200).contains(&x["time"].as_i64().unwrap())));
+    let a = f.alerts("/v1/alerts?address=203.0.113.250").await;
+    assert!(a.is_empty());
+
+    // One alert: its events with their raw lines, and the ban taken for it.
+    let id = ids[0];
+    let mut s = SqliteStore::open_dir(f._dir.path()).unwrap();
+    s.add_decision(&NewDecision {
+        target: "198.51.100.3".into(),
+        duration_secs: Some(3600),
+        reason: "fleet brute force".into(),
+        rule_id: Some("ssh-brute-force".into()),
+        created_at: f.t0 + 2400,
+        alert_id: Some(id),
+    })
+    .unwrap();
+    s.put_analysis(&Analysis {
+        alert_id: id,
+        state: AnalysisState::Done,
+        model: Some("small-model".into()),
+        text: Some("a scanner guessing root's password".into()),
+        error: None,
+        cache_key: None,
+        requested_at: f.t0 + 2400,
+        finished_at: Some(f.t0 + 2401),
+    })
+    .unwrap();
+    drop(s);
+    let (status, d) = f.get(&format!("/v1/alerts/{id}")).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["alert"]["id"], id);
+    let ev = d["events"].as_array().unwrap();
+    assert!(!ev.is_empty());
+    assert!(ev.iter().all(|e| e["original"]
+        .as_str()
+        .unwrap()
+        .contains(d["alert"]["source_address"].as_str().unwrap())));
+    assert_eq!(d["decisions"][0]["reason"], "fleet brute force");
+    assert_eq!(d["analysis"]["state"], "done");
+    assert_eq!(d["analysis"]["text"], "a scanner guessing root's password");
+    let (_, other) = f.get(&format!("/v1/alerts/{}", ids[1])).await;
+    assert!(other["analysis"].is_null() && other["decisions"].as_array().unwrap().is_empty());
+    let (status, _) = f.get("/v1/alerts/999999").await;
+    assert_eq!(status, 404);
+
+    let (status, st) = f
+        .get(&format!("/v1/stats?since=0&until={}", f.t0 + 86_400))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(st["total"], 40);
+    assert_eq!(st["per_host"][0]["key"], "web01");
+    assert_eq!(st["per_host"][0]["count"], 30);
+    assert_eq!(st["top_sources"].as_array().unwrap().len(), 4);
+    let hours: i64 = st["per_hour"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(hours, 40);
+    let (status, ag) = f.get("/v1/agents").await;
+    assert_eq!(status, 200);
+    assert_eq!(ag["agents"][0]["id"], "seed");
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_is_self_contained() {
+    let f = fixture().await;
+    for (path, kind) in [
+        ("/ui/app.js", "text/javascript"),
+        ("/ui/app.css", "text/css"),
+        ("/login", "text/html"),
+    ] {
+        let r = f
+            .client
+            .get(format!("{}{path}", f.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+        let body = r.text().await.unwrap();
+        // No URL to anywhere else: the only absolute one is the SVG namespace name.
+        let stripped = body.replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !stripped.contains("http://")
+                && !stripped.contains("https://")
+                && !stripped.contains("//cdn"),
+            "{path} refers to another origin"
+        );
+        // No inline script or style for the CSP to allow.
+        assert!(
+            !body.contains("<script>") && !body.contains("style=\""),
+            "{path}"
+        );
+    }
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_with_a_clear_message() {
+    let f = fixture().await;
+    for (path, says) in [
+        ("/v1/alerts?severity=bogus", "severity"),
+        ("/v1/alerts?severity=9", "severity"),
+        ("/v1/alerts?limit=0", "limit"),
+        ("/v1/alerts?limit=501", "limit"),
+        ("/v1/alerts?limit=ten", "limit"),
+        ("/v1/alerts?before=-3", "before"),
+        ("/v1/alerts?since=yesterday", "since"),
+        ("/v1/alerts?since=100&until=50", "since"),
+        ("/v1/alerts?hots=web01", "unknown parameter `hots`"),
+        ("/v1/alerts?host=a&host=b", "given twice"),
+        ("/v1/alerts?host=", "host"),
+        ("/v1/alerts/abc", "id"),
+        ("/v1/alerts/0", "id"),
+        ("/v1/stats?until=soon", "until"),
+        ("/v1/bans?active=maybe", "active"),
+        ("/v1/bans?x=1", "unknown parameter"),
+    ] {
+        let (status, body) = f.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let msg = body["error"].as_str().unwrap();
+        assert!(msg.contains(says), "{path}: {msg}");
+    }
+    let (status, body) = f.get("/v1/nothing-here").await;
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("openapi"));
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_of_the_router() {
+    let f = fixture().await;
+    let r = f
+        .client
+        .get(format!("{}/v1/openapi.json", f.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let doc = json(r).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let routes = all_routes();
+    for (path, method, _) in &routes {
+        let m = method.as_str().to_ascii_lowercase();
+        let op = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} is not in the document"))[&m];
+        assert!(op.is_object(), "{method} {path} is not in the document");
+        assert!(
+            op["summary"].is_string() && op["responses"].is_object(),
+            "{method} {path}"
+        );
+        // And the route is really served: not the 404 fallback, not 405.
+        let url = format!("{}{}", f.base, path.replace("{id}", "1"));
+        let r = f
+            .client
+            .request(method.clone(), url)
+            .header(AUTHORIZATION, format!("Bearer {}", f.token))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() != 404 && r.status() != 405,
+            "{method} {path}: {}",
+            r.status()
+        );
+    }
+    // Nothing documented that the router does not serve.
+    for (path, item) in paths {
+        for m in item.as_object().unwrap().keys() {
+            assert!(
+                routes
+                    .iter()
+                    .any(|(p, rm, _)| p == path && rm.as_str().eq_ignore_ascii_case(m)),
+                "{m} {path} is documented but not routed"
+            );
+        }
+    }
+    // Each $ref resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = r.split('"').next().unwrap();
+        assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+    }
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_have_ingest_rate_queue_depth_store_latency_and_auth_failures_with_bounded_labels()
+{
+    let f = fixture().await;
+    let _ = f.get("/v1/alerts").await;
+    let _ = f.login("alice", "nope").await;
+    let m = f.metrics().await;
+    for name in [
+        "logward_collector_ingest_rate ",
+        "logward_collector_store_queue_depth ",
+        "logward_collector_store_seconds_count ",
+        "logward_collector_auth_failures_total{reason=\"login_failed\"} ",
+        "logward_collector_requests_total{endpoint=\"alerts\",status=\"200\"} ",
+        "logward_collector_requests_total{endpoint=\"login\",status=\"401\"} ",
+    ] {
+        assert!(m.contains(name), "{name} missing from\n{m}");
+    }
+    assert!(metric(&m, "logward_collector_store_seconds_count") >= 2.0);
+    // No label carries a user, an address or a token.
+    for bad in ["alice", "198.51.100", "127.0.0.1", "lwt_"] {
+        assert!(!m.contains(bad), "{bad} in metrics");
+    }
+    f.run.stop().await;
+}

@@ -1,0 +1,478 @@
+//! The dashboard's and the REST API's read queries on the collector's store: alerts with
+//! filters and keyset pagination, one alert with its events, actions and analysis,
+//! aggregates for the charts, and the bans (fleet decisions).
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Row};
+
+use super::{alert_from_row, limit_to_sql, SqliteStore, ALERT_COLUMNS};
+use crate::error::{sql, Result};
+use crate::sqlite::analysis::Analysis;
+use crate::sqlite::fleet::Decision;
+use crate::types::{StoredAlert, UnixTime};
+
+/// Which alerts to list. Every filter is optional; together they are ANDed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// `time >= since`.
+    pub since: Option<UnixTime>,
+    /// `time < until`.
+    pub until: Option<UnixTime>,
+    pub host: Option<String>,
+    /// At least this severity (1–5).
+    pub min_severity: Option<u8>,
+    pub rule: Option<String>,
+    pub user: Option<String>,
+    /// `source.address`, exactly.
+    pub address: Option<String>,
+    /// Keyset cursor: only ids below this one (the `next` of the previous page).
+    pub before: Option<i64>,
+}
+
+/// One page of alerts, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertPage {
+    pub alerts: Vec<StoredAlert>,
+    /// The cursor of the next page (`before`), when there may be one.
+    pub next: Option<i64>,
+}
+
+/// One forwarded event shown with an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: i64,
+    pub agent_id: String,
+    pub time: UnixTime,
+    pub host: Option<String>,
+    pub action: String,
+    pub outcome: String,
+    pub source_ip: Option<String>,
+    pub user: Option<String>,
+    /// The event's ECS JSON (`event.original` holds the raw line when the agent sent it).
+    pub json: String,
+}
+
+/// One notification queued for an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub sink: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub updated_at: UnixTime,
+}
+
+/// An alert with everything the alert page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertDetail {
+    pub alert: StoredAlert,
+    /// Events of the same host and source address (or user) in the hour up to the alert.
+    pub events: Vec<EventRow>,
+    /// Fleet ban decisions taken because of it.
+    pub decisions: Vec<Decision>,
+    /// Its notifications.
+    pub deliveries: Vec<Delivery>,
+    pub analysis: Option<Analysis>,
+}
+
+/// A label and its count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub key: String,
+    pub count: i64,
+}
+
+/// The charts' figures over a time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertStats {
+    pub total: i64,
+    /// (hour start, alerts), ascending, hours without alerts left out.
+    pub per_hour: Vec<(UnixTime, i64)>,
+    pub top_sources: Vec<Count>,
+    pub top_users: Vec<Count>,
+    pub per_host: Vec<Count>,
+    pub per_severity: Vec<Count>,
+}
+
+/// How far before an alert its events are looked for.
+pub const EVENT_WINDOW_SECS: i64 = 3600;
+/// At most this many events are shown with an alert.
+pub const MAX_ALERT_EVENTS: usize = 200;
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: r.get(0)?,
+        agent_id: r.get(1)?,
+        time: r.get(2)?,
+        host: r.get(3)?,
+        action: r.get(4)?,
+        outcome: r.get(5)?,
+        source_ip: r.get(6)?,
+        user: r.get(7)?,
+        json: r.get(8)?,
+    })
+}
+
+fn decision_row(r: &Row<'_>) -> rusqlite::Result<Decision> {
+    Ok(Decision {
+        id: r.get(0)?,
+        target: r.get(1)?,
+        duration_secs: r.get(2)?,
+        reason: r.get(3)?,
+        rule_id: r.get(4)?,
+        created_at: r.get(5)?,
+        expires_at: r.get(6)?,
+        alert_id: r.get(7)?,
+    })
+}
+
+const DECISION_COLUMNS: &str =
+    "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id";
+
+/// `WHERE …` and its parameters for a filter (the cursor included).
+fn where_clause(f: &AlertFilter) -> (String, Vec<Value>) {
+    let mut w: Vec<&str> = Vec::new();
+    let mut p: Vec<Value> = Vec::new();
+    if let Some(t) = f.since {
+        w.push("time >= ?");
+        p.push(Value::Integer(t));
+    }
+    if let Some(t) = f.until {
+        w.push("time < ?");
+        p.push(Value::Integer(t));
+    }
+    for (col, v) in [
+        ("host = ?", &f.host),
+        ("rule_id = ?", &f.rule),
+        ("user_name = ?", &f.user),
+        ("source_address = ?", &f.address),
+    ] {
+        if let Some(v) = v {
+            w.push(col);
+            p.push(Value::Text(v.clone()));
+        }
+    }
+    if let Some(s) = f.min_severity {
+        w.push("severity >= ?");
+        p.push(Value::Integer(i64::from(s)));
+    }
+    if let Some(b) = f.before {
+        w.push("id < ?");
+        p.push(Value::Integer(b));
+    }
+    if w.is_empty() {
+        (String::new(), p)
+    } else {
+        (format!("WHERE {}", w.join(" AND ")), p)
+    }
+}
+
+impl SqliteStore {
+    /// Alerts matching `f`, newest (highest id) first, at most `limit`.
+    pub fn query_alerts(&mut self, f: &AlertFilter, limit: usize) -> Result<AlertPage> {
+        let (w, mut p) = where_clause(f);
+        p.push(Value::Integer(limit_to_sql(limit.saturating_add(1))));
+        let mut alerts: Vec<StoredAlert> = self
+            .conn
+            .prepare(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts {w} ORDER BY id DESC LIMIT ?"
+            ))
+            .and_then(|mut s| s.query_map(params_from_iter(p), alert_from_row)?.collect())
+            .map_err(sql(&self.path, "query alerts"))?;
+        let next = if alerts.len() > limit {
+            alerts.truncate(limit);
+            alerts.last().map(|a| a.id)
+        } else {
+            None
+        };
+        Ok(AlertPage { alerts, next })
+    }
+
+    /// One alert with its events, decisions, deliveries and analysis; `None` when unknown.
+    pub fn alert_detail(&mut self, id: i64) -> Result<Option<AlertDetail>> {
+        let path = self.path.clone();
+        let alert = self
+            .conn
+            .prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"))
+            .and_then(|mut s| {
+                let mut rows = s.query_map([id], alert_from_row)?;
+                rows.next().transpose()
+            })
+            .map_err(sql(&path, "read an alert"))?;
+        let Some(alert) = alert else {
+            return Ok(None);
+        };
+        let a = &alert.alert;
+        let events = self
+            .conn
+            .prepare_cached(
+                "SELECT id, agent_id, time, host, action, outcome, source_ip, user_name, json \
+                 FROM fleet_events WHERE time >= ?1 AND time <= ?2 \
+                 AND (?3 IS NULL OR host = ?3) \
+                 AND ((?4 IS NOT NULL AND source_ip = ?4) OR (?4 IS NULL AND user_name = ?5)) \
+                 ORDER BY time DESC, id DESC LIMIT ?6",
+            )
+            .and_then(|mut s| {
+                s.query_map(
+                    params![
+                        a.time - EVENT_WINDOW_SECS,
+                        a.time,
+                        a.host,
+                        a.source_address,
+                        a.user,
+                        limit_to_sql(MAX_ALERT_EVENTS)
+                    ],
+                    event_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(sql(&path, "read an alert's events"))?;
+        let decisions = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions WHERE alert_id = ?1 ORDER BY id"
+            ))
+            .and_then(|mut s| s.query_map([id], decision_row)?.collect())
+            .map_err(sql(&path, "read an alert's decisions"))?;
+        let deliveries = self
+            .conn
+            .prepare_cached(
+                "SELECT sink, state, attempts, last_error, updated_at FROM outbox \
+                 WHERE alert_id = ?1 ORDER BY id",
+            )
+            .and_then(|mut s| {
+                s.query_map([id], |r| {
+                    Ok(Delivery {
+                        sink: r.get(0)?,
+                        state: r.get(1)?,
+                        attempts: r.get(2)?,
+                        last_error: r.get(3)?,
+                        updated_at: r.get(4)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(sql(&path, "read an alert's deliveries"))?;
+        let analysis = self.analysis(id)?;
+        Ok(Some(AlertDetail {
+            alert,
+            events,
+            decisions,
+            deliveries,
+            analysis,
+        }))
+    }
+
+    /// The charts' figures for alerts in `[since, until)`; `top` entries per ranking.
+    pub fn alert_stats(
+        &mut self,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<AlertStats> {
+        let path = self.path.clone();
+        let total: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM alerts WHERE time >= ?1 AND time < ?2")
+            .and_then(|mut s| s.query_row(params![since, until], |r| r.get(0)))
+            .map_err(sql(&path, "count alerts"))?;
+        let per_hour = self
+            .conn
+            .prepare_cached(
+                "SELECT (time / 3600) * 3600 AS h, count(*) FROM alerts \
+                 WHERE time >= ?1 AND time < ?2 GROUP BY h ORDER BY h",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(sql(&path, "count alerts per hour"))?;
+        let ranking = |col: &str, top: usize| -> Result<Vec<Count>> {
+            self.conn
+                .prepare_cached(&format!(
+                    "SELECT CAST({col} AS TEXT) AS k, count(*) AS n FROM alerts \
+                     WHERE time >= ?1 AND time < ?2 AND {col} IS NOT NULL \
+                     GROUP BY k ORDER BY n DESC, k LIMIT ?3"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![since, until, limit_to_sql(top)], |r| {
+                        Ok(Count {
+                            key: r.get(0)?,
+                            count: r.get(1)?,
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(sql(&path, "rank alerts"))
+        };
+        Ok(AlertStats {
+            total,
+            per_hour,
+            top_sources: ranking("source_address", top)?,
+            top_users: ranking("user_name", top)?,
+            per_host: ranking("host", top)?,
+            per_severity: ranking("severity", 5)?,
+        })
+    }
+
+    /// Fleet ban decisions, newest first, at most `limit`; with `active_at`, only those in
+    /// force then (no expiry, or expiring after it).
+    pub fn bans_list(
+        &mut self,
+        active_at: Option<UnixTime>,
+        limit: usize,
+    ) -> Result<Vec<Decision>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions \
+                 WHERE ?1 IS NULL OR expires_at IS NULL OR expires_at > ?1 \
+                 ORDER BY id DESC LIMIT ?2"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![active_at, limit_to_sql(limit)], decision_row)?
+                    .collect()
+            })
+            .map_err(sql(&self.path, "read bans"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::sqlite::fleet::{FleetEvent, FleetItem, NewDecision};
+    use crate::types::NewAlert;
+
+    fn alert(time: i64, host: &str, sev: u8, addr: &str, user: &str) -> NewAlert {
+        NewAlert {
+            time,
+            rule_id: if sev >= 4 {
+                "ssh-brute-force".into()
+            } else {
+                "ssh-login".into()
+            },
+            severity: sev,
+            host: Some(host.into()),
+            source_address: Some(addr.into()),
+            user: Some(user.into()),
+            json: "{}".into(),
+        }
+    }
+
+    fn seeded() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+        s.register_shared_agent("web01", 0).unwrap();
+        let mut items = Vec::new();
+        for i in 0..30i64 {
+            let host = if i % 3 == 0 { "db01" } else { "web01" };
+            let addr = format!("203.0.113.{}", i % 4);
+            items.push(FleetItem::Event {
+                seq: 2 * i + 1,
+                event: FleetEvent {
+                    time: 10_000 + i * 100,
+                    host: Some(host.into()),
+                    action: "user-login".into(),
+                    outcome: "failure".into(),
+                    source_ip: Some(addr.clone()),
+                    user: Some("root".into()),
+                    json: format!("{{\"event\":{{\"original\":\"line {i}\"}}}}"),
+                },
+            });
+            items.push(FleetItem::Alert {
+                seq: 2 * i + 2,
+                alert: alert(10_000 + i * 100, host, 1 + (i % 5) as u8, &addr, "root"),
+            });
+        }
+        s.ingest("web01", 20_000, &items).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn filters_and_keyset_pages_cover_every_alert_once() {
+        let (_d, mut s) = seeded();
+        let mut f = AlertFilter::default();
+        let mut seen = Vec::new();
+        loop {
+            let page = s.query_alerts(&f, 7).unwrap();
+            assert!(page.alerts.len() <= 7);
+            seen.extend(page.alerts.iter().map(|a| a.id));
+            match page.next {
+                Some(n) => f.before = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 30);
+        assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first");
+        let f = AlertFilter {
+            host: Some("db01".into()),
+            min_severity: Some(3),
+            ..AlertFilter::default()
+        };
+        let page = s.query_alerts(&f, 100).unwrap();
+        assert!(!page.alerts.is_empty());
+        assert!(page
+            .alerts
+            .iter()
+            .all(|a| a.alert.host.as_deref() == Some("db01") && a.alert.severity >= 3));
+        assert_eq!(page.next, None);
+        let f = AlertFilter {
+            address: Some("203.0.113.2".into()),
+            since: Some(10_000),
+            until: Some(11_000),
+            ..AlertFilter::default()
+        };
+        let page = s.query_alerts(&f, 100).unwrap();
+        assert_eq!(page.alerts.len(), 2, "i = 2 and 6; 10 is past `until`");
+    }
+
+    #[test]
+    fn an_alerts_detail_has_its_events_decisions_and_stats_add_up() {
+        let (_d, mut s) = seeded();
+        let page = s
+            .query_alerts(
+                &AlertFilter {
+                    address: Some("203.0.113.1".into()),
+                    host: Some("web01".into()),
+                    ..AlertFilter::default()
+                },
+                1,
+            )
+            .unwrap();
+        let id = page.alerts[0].id;
+        s.add_decision(&NewDecision {
+            target: "203.0.113.1".into(),
+            duration_secs: Some(600),
+            reason: "brute force".into(),
+            rule_id: Some("ssh-brute-force".into()),
+            created_at: 12_000,
+            alert_id: Some(id),
+        })
+        .unwrap();
+        let d = s.alert_detail(id).unwrap().unwrap();
+        assert!(!d.events.is_empty());
+        assert!(d
+            .events
+            .iter()
+            .all(|e| e.source_ip.as_deref() == Some("203.0.113.1")
+                && e.host.as_deref() == Some("web01")
+                && e.time <= d.alert.alert.time
+                && e.json.contains("original")));
+        assert_eq!(d.decisions.len(), 1);
+        assert!(s.alert_detail(99_999).unwrap().is_none());
+
+        let st = s.alert_stats(0, i64::MAX, 3).unwrap();
+        assert_eq!(st.total, 30);
+        assert_eq!(st.per_hour.iter().map(|h| h.1).sum::<i64>(), 30);
+        assert!(st.per_hour.iter().all(|h| h.0 % 3600 == 0));
+        assert_eq!(st.top_users[0].key, "root");
+        assert_eq!(st.per_host[0].key, "web01");
+        assert_eq!(st.per_host[0].count, 20);
+        assert_eq!(st.top_sources.len(), 3);
+        assert_eq!(st.per_severity.iter().map(|c| c.count).sum::<i64>(), 30);
+
+        assert_eq!(s.bans_list(None, 10).unwrap().len(), 1);
+        assert_eq!(s.bans_list(Some(12_599), 10).unwrap().len(), 1);
+        assert!(s.bans_list(Some(12_600), 10).unwrap().is_empty());
+    }
+}
