@@ -111,10 +111,13 @@ impl Features {
         let since = l.time - s.window;
         let here = place(l);
         let mut places: Vec<&str> = vec![here.as_str()];
+        // Newest first: the window is the tail of the time-ordered list.
         for r in p
             .recent
             .iter()
-            .filter(|r| r.time > since && r.time <= l.time)
+            .rev()
+            .take_while(|r| r.time > since)
+            .filter(|r| r.time <= l.time)
         {
             f.logins_in_window += 1;
             if !r.place.is_empty() && !places.contains(&r.place.as_str()) {

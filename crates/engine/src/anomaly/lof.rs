@@ -115,15 +115,21 @@ impl Lof {
     /// The LOF of `x` against the history (≈ 1 inside a cluster, ≫ 1 for an outlier);
     /// `None` while the history has fewer than k + 1 points.
     pub fn score(&mut self, x: &Vector) -> Option<f32> {
-        if self.points.len() <= self.k {
-            return None;
-        }
         if self.stale {
             self.rebuild();
         }
+        let d: Vec<f32> = self.points.iter().map(|p| dist(x, &p.x)).collect();
+        self.score_with(&d)
+    }
+
+    /// [`Lof::score`] from the distances of `x` to every point, in order.
+    fn score_with(&self, d: &[f32]) -> Option<f32> {
+        if self.points.len() <= self.k {
+            return None;
+        }
         let mut nn: Vec<(f32, u32)> = Vec::with_capacity(self.k + 1);
-        for (i, p) in self.points.iter().enumerate() {
-            offer(&mut nn, self.k, dist(x, &p.x), i as u32);
+        for (i, &di) in d.iter().enumerate() {
+            offer(&mut nn, self.k, di, i as u32);
         }
         let sum: f32 = nn
             .iter()
@@ -137,6 +143,12 @@ impl Lof {
 
     /// Adds `x` to the history.
     pub fn insert(&mut self, x: Vector) {
+        self.observe(x, false);
+    }
+
+    /// Scores `x` against the history when `score` is set, then adds it: one pass of
+    /// distances for both.
+    pub fn observe(&mut self, x: Vector, score: bool) -> Option<f32> {
         if self.stale {
             self.rebuild();
         }
@@ -144,15 +156,17 @@ impl Lof {
             self.points.drain(..self.cap);
             self.rebuild();
         }
+        let d: Vec<f32> = self.points.iter().map(|p| dist(&x, &p.x)).collect();
+        let out = if score { self.score_with(&d) } else { None };
         let k = self.k;
         let me = self.points.len() as u32;
         let mut mine = Vec::with_capacity(k + 1);
-        for (i, p) in self.points.iter_mut().enumerate() {
-            let d = dist(&x, &p.x);
-            offer(&mut p.nn, k, d, me);
-            offer(&mut mine, k, d, i as u32);
+        for (i, (p, &di)) in self.points.iter_mut().zip(&d).enumerate() {
+            offer(&mut p.nn, k, di, me);
+            offer(&mut mine, k, di, i as u32);
         }
         self.points.push(Point { x, nn: mine });
+        out
     }
 }
 

@@ -300,11 +300,8 @@ impl Detector {
         let warm =
             profile.logins >= settings.warmup_logins && profile.span_days() >= settings.warmup_days;
         let vector = f.vector();
-        let lof = if settings.use_lof && warm {
-            profile.lof.score(&vector)
-        } else {
-            None
-        };
+        // Scored against the history, then added to it, in one pass.
+        let lof = profile.lof.observe(vector, settings.use_lof && warm);
         let (score, reasons) = f.score(lof, &settings);
         let mut rules = Vec::new();
         if (warm || f.new_account) && score >= settings.threshold {
@@ -313,7 +310,7 @@ impl Detector {
         if f.impossible_travel {
             rules.push(RULE_TRAVEL);
         }
-        learn(profile, login, vector);
+        learn(profile, login);
         self.dirty.insert(key.to_owned());
         let host = self.entry(&host_key, loader);
         learn_host(host, login);
@@ -329,7 +326,7 @@ impl Detector {
     }
 }
 
-fn learn(p: &mut Profile, l: &Login<'_>, vector: lof::Vector) {
+fn learn(p: &mut Profile, l: &Login<'_>) {
     let t = l.time;
     if p.logins == 0 {
         p.first = t;
@@ -368,7 +365,6 @@ fn learn(p: &mut Profile, l: &Login<'_>, vector: lof::Vector) {
     while p.recent.len() > profile::MAX_RECENT {
         p.recent.pop_front();
     }
-    p.lof.insert(vector);
 }
 
 fn learn_host(p: &mut Profile, l: &Login<'_>) {
