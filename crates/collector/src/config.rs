@@ -8,6 +8,8 @@
 //! retention_days: 30
 //! auth: {mode: agents}                    # or {mode: shared, key: …} / key_file: …
 //! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50}
+//! notify: {…}                             # the agent's `notify:` (docs/NOTIFY.md)
+//! llm: {base_url: …, model: …}            # the LLM second opinion (docs/LLM.md)
 //! ```
 
 use std::net::SocketAddr;
@@ -45,6 +47,10 @@ struct FileConfig {
     auth: Option<serde_saphyr::Spanned<AuthFile>>,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    notify: Option<logward_notify::NotifyConfig>,
+    #[serde(default)]
+    llm: Option<crate::llm::LlmFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,7 +147,7 @@ impl std::fmt::Debug for Auth {
 }
 
 /// The checked configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub listen: SocketAddr,
     /// `None`: plain HTTP (loopback, or `tls: {disabled: true}`).
@@ -150,6 +156,10 @@ pub struct Config {
     pub retention_days: u32,
     pub auth: Auth,
     pub limits: Limits,
+    /// Notifiers and routes: the collector notifies for the fleet (docs/NOTIFY.md).
+    pub notify: logward_notify::NotifyConfig,
+    /// The LLM second opinion; `None` when not configured (or `enabled: false`).
+    pub llm: Option<crate::llm::LlmConfig>,
 }
 
 impl Default for Config {
@@ -162,6 +172,8 @@ impl Default for Config {
             retention_days: default_retention(),
             auth: Auth::Agents,
             limits: Limits::default(),
+            notify: logward_notify::NotifyConfig::default(),
+            llm: None,
         }
     }
 }
@@ -322,6 +334,19 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         errors.push(err(1, 1, "limits: every limit must be above 0".into()));
     }
     config.limits = l;
+    if let Some(n) = fc.notify {
+        for e in n.check() {
+            errors.push(err(
+                e.line as u64,
+                e.column as u64,
+                format!("notify: {}", e.message),
+            ));
+        }
+        config.notify = n;
+    }
+    if let Some(l) = &fc.llm {
+        config.llm = crate::llm::check(l, base, |line, col, m| errors.push(err(line, col, m)));
+    }
     if errors.is_empty() {
         Ok(config)
     } else {

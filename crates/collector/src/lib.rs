@@ -1,9 +1,11 @@
 //! `logward collector`: the central server of a fleet (docs/COLLECTOR.md). Agents enrol with
 //! a one-time token, sign every request (`logward_core::wire`), and forward their events and
 //! alerts as NDJSON; the collector stores them in the same SQLite store the agent uses, plus
-//! the fleet tables, and serves ban decisions and Prometheus metrics.
+//! the fleet tables, sends the notifications (with an optional LLM second opinion on each
+//! alert), and serves ban decisions and Prometheus metrics.
 
 pub mod config;
+pub mod llm;
 pub mod metrics;
 pub mod server;
 
@@ -33,6 +35,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("LLM analysis: {0}")]
+    Llm(String),
     #[error("certificate generation failed: {0}")]
     Cert(String),
 }

@@ -25,15 +25,15 @@ mod types;
 pub use ban::{BanTarget, Family};
 pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
-pub use sqlite::analysis::{Analysis, AnalysisState};
+pub use sqlite::analysis::{Analysis, AnalysisState, PendingAnalysis};
 pub use sqlite::fleet::{
-    Agent, Decision, FleetEvent, FleetItem, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision,
-    TokenCheck,
+    Agent, AlertPlan, Decision, FleetEvent, FleetItem, FleetPurgeStats, Heartbeat, IngestCounts,
+    NewDecision, TokenCheck,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;
 pub use types::{
     Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, NewAlert, NewBan, NewOutbox,
-    OutboxCounts, OutboxItem, OutboxState, PurgeStats, ReportEntry, ReportSection, SpoolItem,
-    SpoolKind, SpoolStats, SpooledItem, StoredAlert, StoredReportEntry, UnixTime,
+    OutboxAnalysis, OutboxCounts, OutboxItem, OutboxState, PurgeStats, ReportEntry, ReportSection,
+    SpoolItem, SpoolKind, SpoolStats, SpooledItem, StoredAlert, StoredReportEntry, UnixTime,
 };

@@ -8,9 +8,56 @@
 
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
+use super::analysis::AnalysisState;
 use super::SqliteStore;
 use crate::error::{sql, Result, StoreError};
 use crate::types::{NewAlert, UnixTime};
+
+/// Inserts one collector alert in `tx` with everything that must commit with it: its outbox
+/// rows (one per notifier of `plan`, due at `now`) and its analysis row (pending or
+/// skipped). Every alert the collector stores goes through here — agents' alerts from
+/// [`SqliteStore::ingest`] and the fleet rules' alike — so none is stored without its
+/// deliveries, and a crash loses neither. Returns the alert's id.
+pub(crate) fn insert_alert(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    a: &NewAlert,
+    plan: &AlertPlan,
+    now: UnixTime,
+) -> Result<i64> {
+    {
+        let mut al = tx
+            .prepare_cached(super::INSERT_ALERT)
+            .map_err(sql(path, "store alerts"))?;
+        super::insert_alert(&mut al, a, path)?;
+    }
+    let id = tx.last_insert_rowid();
+    if !plan.notifiers.is_empty() {
+        let mut ob = tx
+            .prepare_cached(
+                "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
+                 updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?3)",
+            )
+            .map_err(sql(path, "queue deliveries"))?;
+        let mut seen = std::collections::HashSet::with_capacity(plan.notifiers.len());
+        for n in plan.notifiers.iter().filter(|n| seen.insert(n.as_str())) {
+            ob.execute(params![id, n, now])
+                .map_err(sql(path, "queue deliveries"))?;
+        }
+    }
+    if let Some((state, key)) = &plan.analysis {
+        tx.prepare_cached(
+            "INSERT INTO alert_analysis (alert_id, state, cache_key, requested_at, finished_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| {
+            let finished = (*state != AnalysisState::Pending).then_some(now);
+            s.execute(params![id, state.as_str(), key, now, finished])
+        })
+        .map_err(sql(path, "store an analysis request"))?;
+    }
+    Ok(id)
+}
 
 /// An enrolled agent (or a host registered in shared-key mode: no secret).
 #[derive(Clone, PartialEq, Eq)]
@@ -68,11 +115,29 @@ pub struct FleetEvent {
     pub json: String,
 }
 
+/// What the collector does with an alert besides storing it, decided before the
+/// transaction (routes, the `llm.when` filter) and written in it by [`insert_alert`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertPlan {
+    /// One outbox row per notifier, due at once.
+    pub notifiers: Vec<String>,
+    /// `Some(Pending)` asks the LLM (with the cache key, when answers may be shared);
+    /// `Some(Skipped)` records that the filter left it out; `None`: no LLM configured.
+    pub analysis: Option<(AnalysisState, Option<String>)>,
+}
+
 /// One item of an ingest request, with the agent's spool sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetItem {
-    Event { seq: i64, event: FleetEvent },
-    Alert { seq: i64, alert: NewAlert },
+    Event {
+        seq: i64,
+        event: FleetEvent,
+    },
+    Alert {
+        seq: i64,
+        alert: NewAlert,
+        plan: AlertPlan,
+    },
 }
 
 impl FleetItem {
@@ -315,9 +380,6 @@ impl SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(sql(path, "store fleet events"))?;
-            let mut al = tx
-                .prepare_cached(super::INSERT_ALERT)
-                .map_err(sql(path, "store alerts"))?;
             for item in items {
                 let seq = item.seq();
                 if seq <= last {
@@ -342,8 +404,8 @@ impl SqliteStore {
                         .map_err(sql(path, "store fleet events"))?;
                         counts.events += 1;
                     }
-                    FleetItem::Alert { alert: a, .. } => {
-                        super::insert_alert(&mut al, a, path)?;
+                    FleetItem::Alert { alert: a, plan, .. } => {
+                        insert_alert(&tx, path, a, plan, now)?;
                         counts.alerts += 1;
                     }
                 }

@@ -52,6 +52,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "analysis",
         sql: include_str!("migrations/0005_analysis.sql"),
     },
+    // Version 6 is another branch's (fleet rules); this placeholder keeps the numbers
+    // without a gap until that branch lands, and is replaced by its file then.
+    Migration {
+        version: 6,
+        name: "reserved",
+        sql: "-- reserved: replaced by the fleet-rules migration when it is merged",
+    },
+    Migration {
+        version: 7,
+        name: "llm",
+        sql: include_str!("migrations/0007_llm.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
