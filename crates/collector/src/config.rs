@@ -10,6 +10,8 @@
 //! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50,
 //!          login_failures: 5, login_window_secs: 300, session_secs: 43200}
 //! rules: default                          # the built-in fleet rules; `none`, or a file
+//! notify: {…}                             # the agent's `notify:` (docs/NOTIFY.md)
+//! llm: {base_url: …, model: …}            # the LLM second opinion (docs/LLM.md)
 //! ```
 
 use std::net::SocketAddr;
@@ -49,6 +51,10 @@ struct FileConfig {
     limits: Limits,
     #[serde(default)]
     rules: Option<serde_saphyr::Spanned<String>>,
+    #[serde(default)]
+    notify: Option<logward_notify::NotifyConfig>,
+    #[serde(default)]
+    llm: Option<crate::llm::LlmFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -179,7 +185,7 @@ impl std::fmt::Debug for Auth {
 }
 
 /// The checked configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub listen: SocketAddr,
     /// `None`: plain HTTP (loopback, or `tls: {disabled: true}`).
@@ -189,6 +195,10 @@ pub struct Config {
     pub auth: Auth,
     pub limits: Limits,
     pub rules: FleetRules,
+    /// Notifiers and routes: the collector notifies for the fleet (docs/NOTIFY.md).
+    pub notify: logward_notify::NotifyConfig,
+    /// The LLM second opinion; `None` when not configured (or `enabled: false`).
+    pub llm: Option<crate::llm::LlmConfig>,
 }
 
 impl Default for Config {
@@ -202,6 +212,8 @@ impl Default for Config {
             auth: Auth::Agents,
             limits: Limits::default(),
             rules: FleetRules::Default,
+            notify: logward_notify::NotifyConfig::default(),
+            llm: None,
         }
     }
 }
@@ -401,6 +413,19 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
                 }
             }
         }
+    }
+    if let Some(n) = fc.notify {
+        for e in n.check() {
+            errors.push(err(
+                e.line as u64,
+                e.column as u64,
+                format!("notify: {}", e.message),
+            ));
+        }
+        config.notify = n;
+    }
+    if let Some(l) = &fc.llm {
+        config.llm = crate::llm::check(l, base, |line, col, m| errors.push(err(line, col, m)));
     }
     if errors.is_empty() {
         Ok(config)

@@ -1,11 +1,13 @@
 //! `logward collector`: the central server of a fleet (docs/COLLECTOR.md). Agents enrol with
 //! a one-time token, sign every request (`logward_core::wire`), and forward their events and
 //! alerts as NDJSON; the collector stores them in the same SQLite store the agent uses, plus
-//! the fleet tables, and serves ban decisions and Prometheus metrics.
+//! the fleet tables, sends the notifications (with an optional LLM second opinion on each
+//! alert), and serves ban decisions and Prometheus metrics.
 
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod llm;
 pub mod metrics;
 pub mod openapi;
 pub mod rules;
@@ -39,6 +41,8 @@ pub enum Error {
     },
     #[error("authentication: {0}")]
     Auth(String),
+    #[error("LLM analysis: {0}")]
+    Llm(String),
     #[error("certificate generation failed: {0}")]
     Cert(String),
     #[error("{0}")]

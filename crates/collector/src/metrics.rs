@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Why a request was refused with 401 (the `reason` label).
@@ -144,6 +144,10 @@ pub struct Metrics {
     store_buckets: [AtomicU64; 10],
     store_count: AtomicU64,
     store_micros: AtomicU64,
+    /// What the delivery workers count (notifications).
+    pub delivery: Arc<logward_notify::deliver::DeliveryStats>,
+    /// What the LLM analyst counts.
+    pub llm: Arc<crate::llm::LlmStats>,
 }
 
 impl Metrics {
@@ -323,6 +327,93 @@ impl Metrics {
             "{name}_sum {}",
             self.store_micros.load(Relaxed) as f64 / 1e6
         );
+        let _ = writeln!(o, "{name}_count {count}");
+        let d = &self.delivery;
+        for (name, help, v) in [
+            (
+                "deliveries_total",
+                "Outbox rows delivered to a notifier.",
+                &d.sent,
+            ),
+            (
+                "delivery_messages_total",
+                "Messages sent (a digest or a deduplicated group is one).",
+                &d.messages,
+            ),
+            (
+                "delivery_digests_total",
+                "Digest messages sent.",
+                &d.digests,
+            ),
+            (
+                "delivery_retries_total",
+                "Failed delivery attempts that will be retried.",
+                &d.retries,
+            ),
+            (
+                "delivery_failures_total",
+                "Outbox rows given up on (refused, or out of retries).",
+                &d.failed,
+            ),
+            (
+                "delivery_rate_limited_total",
+                "Times a service said to slow down.",
+                &d.rate_limited,
+            ),
+            (
+                "delivery_held_total",
+                "Rows held by quiet hours or a dedup window.",
+                &d.held,
+            ),
+            (
+                "delivery_with_analysis_total",
+                "Rows delivered with their LLM analysis appended.",
+                &d.with_analysis,
+            ),
+            (
+                "delivery_without_analysis_total",
+                "Rows whose analysis failed or came too late, delivered without it.",
+                &d.without_analysis,
+            ),
+        ] {
+            counter(
+                &mut o,
+                &format!("logward_collector_{name}"),
+                help,
+                v.load(Relaxed),
+            );
+        }
+        let l = &self.llm;
+        counter(
+            &mut o,
+            "logward_collector_llm_requests_total",
+            "Requests sent to the LLM endpoint.",
+            l.requests.load(Relaxed),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP logward_collector_llm_analyses_total Analyses finished, by outcome.\n\
+             # TYPE logward_collector_llm_analyses_total counter"
+        );
+        for x in crate::llm::Outcome::ALL {
+            let _ = writeln!(
+                o,
+                "logward_collector_llm_analyses_total{{outcome=\"{}\"}} {}",
+                x.as_str(),
+                l.outcomes(x)
+            );
+        }
+        let name = "logward_collector_llm_seconds";
+        let _ = writeln!(
+            o,
+            "# HELP {name} Time of one LLM request.\n# TYPE {name} histogram"
+        );
+        let (buckets, count, sum) = l.histogram();
+        for (b, n) in crate::llm::LATENCY_BUCKETS.iter().zip(buckets) {
+            let _ = writeln!(o, "{name}_bucket{{le=\"{b}\"}} {n}");
+        }
+        let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(o, "{name}_sum {sum}");
         let _ = writeln!(o, "{name}_count {count}");
         o
     }

@@ -95,6 +95,7 @@ impl Rules {
         &mut self,
         events: impl Iterator<Item = &'e Event<'static>>,
         now: UnixTime,
+        plan: &dyn Fn(&logward_core::Alert) -> logward_store::AlertPlan,
     ) -> FleetEffects {
         let ts = at(now);
         let mut out = Vec::new();
@@ -113,7 +114,7 @@ impl Rules {
                     reason = Some(a.message.clone());
                     effects
                         .outputs
-                        .push(FleetOutput::Alert(NewAlert::from_alert(&a, now)));
+                        .push(FleetOutput::Alert(NewAlert::from_alert(&a, now), plan(&a)));
                 }
                 Output::Ban {
                     ip,

@@ -1,6 +1,8 @@
 //! The HTTP server: axum routes served over HTTP/1.1 and HTTP/2 (hyper-util's auto
 //! connection builder), plain or TLS (tokio-rustls, ring), and the handlers of
-//! docs/COLLECTOR.md: enrolment, signed requests, ingest, heartbeats, decisions, metrics.
+//! docs/COLLECTOR.md: enrolment, signed requests, ingest, heartbeats, decisions, metrics;
+//! and the background tasks: notification delivery from the outbox (crates/notify) and the
+//! LLM analyst (`crate::llm`).
 
 // A handler's refusal is its HTTP response, carried as the `Err` of the checks it runs.
 #![allow(clippy::result_large_err)]
@@ -34,6 +36,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Auth, Config, FleetRules};
+use crate::llm::{alert_plan, Analyst};
 use crate::metrics::{AuthFailure, Metrics};
 use crate::rules::Rules;
 use crate::{random_hex, sha256_hex, Error};
@@ -140,6 +143,12 @@ pub struct AppState {
     pub sessions: crate::auth::Sessions,
     /// Failed dashboard logins per address and user name.
     pub login_limiter: crate::auth::LoginLimiter,
+    /// Which notifiers get an alert (the `notify.routes`).
+    router: logward_notify::route::Router,
+    /// Woken after an ingest stored alerts: the delivery workers.
+    delivery_wake: Arc<tokio::sync::Notify>,
+    /// Woken after an ingest stored alerts: the LLM analyst.
+    llm_wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 #[derive(Debug, Default)]
@@ -201,12 +210,18 @@ pub struct Running {
     pub state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Delivery workers and the LLM analyst.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Stops accepting connections, stops delivery and analysis (what is undelivered stays
+    /// in the outbox), and waits for the accept loop to end.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        for t in &self.background {
+            t.abort();
+        }
         let _ = self.task.await;
     }
 
@@ -290,7 +305,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         config.limits.login_failures,
         Duration::from_secs(config.limits.login_window_secs),
     );
+    let delivery_wake = Arc::new(tokio::sync::Notify::new());
+    let (background, llm_wake) = start_background(&config, &metrics, &delivery_wake)?;
     let state = Arc::new(AppState {
+        router: logward_notify::route::Router::new(&config.notify),
         config,
         metrics,
         store,
@@ -299,6 +317,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         shared_known: Mutex::new(HashSet::new()),
         sessions: crate::auth::Sessions::default(),
         login_limiter,
+        delivery_wake,
+        llm_wake,
     });
     let app = router(state.clone());
     let (shutdown, mut stop) = watch::channel(false);
@@ -364,7 +384,71 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         state,
         shutdown,
         task,
+        background,
     })
+}
+
+type Background = (
+    Vec<tokio::task::JoinHandle<()>>,
+    Option<Arc<tokio::sync::Notify>>,
+);
+
+/// Starts a delivery worker per notifier and the LLM analyst, on their own store connection
+/// (WAL: they never block ingest for longer than one small write). A notifier that cannot be
+/// built is logged and left out; its rows wait in the outbox.
+fn start_background(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    delivery_wake: &Arc<tokio::sync::Notify>,
+) -> Result<Background, Error> {
+    use logward_notify::deliver::{Delivery, Settings};
+    let n = &config.notify;
+    let mut notifiers = Vec::new();
+    for (name, c) in &n.notifiers {
+        match logward_notify::Notifier::build(name, &c.value, n.language) {
+            Ok(x) => {
+                tracing::info!(notifier = %x.name, r#type = x.kind(), "delivering alerts");
+                notifiers.push(Arc::new(x));
+            }
+            Err(e) => tracing::error!(notifier = %name, error = %e, "notifier not started"),
+        }
+    }
+    let mut tasks = Vec::new();
+    let mut llm_wake = None;
+    if notifiers.is_empty() && config.llm.is_none() {
+        return Ok((tasks, llm_wake));
+    }
+    let store = Arc::new(Mutex::new(SqliteStore::open_dir(&config.state_dir)?));
+    if let Some(l) = &config.llm {
+        let analyst = Analyst::new(
+            l.clone(),
+            Arc::clone(&store),
+            Arc::clone(delivery_wake),
+            Arc::clone(&metrics.llm),
+        )
+        .map_err(Error::Llm)?;
+        let analyst = Arc::new(analyst);
+        llm_wake = Some(Arc::clone(&analyst.wake));
+        tasks.push(tokio::spawn(analyst.run()));
+    }
+    if !notifiers.is_empty() {
+        let mut settings = Settings::from_config(n);
+        settings.analysis_wait = config
+            .llm
+            .as_ref()
+            .map_or(Duration::ZERO, |l| l.analysis_wait);
+        tasks.extend(
+            Delivery {
+                notifiers,
+                store,
+                settings,
+                wake: Arc::clone(delivery_wake),
+                stats: Arc::clone(&metrics.delivery),
+            }
+            .spawn(),
+        );
+    }
+    Ok((tasks, llm_wake))
 }
 
 fn reply(
@@ -682,6 +766,7 @@ fn parse_lines(
     t: i64,
     errors: &mut Vec<serde_json::Value>,
     parsed: &mut Vec<Option<Event<'static>>>,
+    state: &AppState,
 ) -> (Vec<FleetItem>, u64) {
     let mut items = Vec::new();
     let mut rejected = 0u64;
@@ -726,6 +811,7 @@ fn parse_lines(
                     Ok(FleetItem::Alert {
                         seq,
                         alert: NewAlert::from_alert(&a, t),
+                        plan: alert_plan(&state.router, state.config.llm.as_ref(), &a),
                     })
                 }
                 _ => Err("expected exactly one of \"event\" and \"alert\"".to_owned()),
@@ -781,6 +867,7 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     };
     let body = signed.body;
     let limit = limits.decompressed_bytes;
+    let st = Arc::clone(&state);
     let parsed = tokio::task::spawn_blocking(move || {
         let plain = if gzip {
             match gunzip(&body, limit) {
@@ -803,7 +890,7 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
             .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
         let mut errors = Vec::new();
         let mut events = Vec::new();
-        let (items, rejected) = parse_lines(&text, &host, t, &mut errors, &mut events);
+        let (items, rejected) = parse_lines(&text, &host, t, &mut errors, &mut events, &st);
         Ok((items, rejected, errors, len, events))
     })
     .await;
@@ -823,9 +910,14 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     m.bytes_decompressed.fetch_add(len as u64, Relaxed);
     m.rejected_lines.fetch_add(rejected, Relaxed);
     let agent = signed.agent_id;
+    // Fleet alerts are routed and analysed like forwarded ones.
+    let plan_state = Arc::clone(&state);
+    let plan = move |a: &logward_core::Alert| {
+        alert_plan(&plan_state.router, plan_state.config.llm.as_ref(), a)
+    };
     let stored = state
         .store
-        .call_with_rules(move |s, rules| ingest(s, rules, &agent, t, &items, &events))
+        .call_with_rules(move |s, rules| ingest(s, rules, &agent, t, &items, &events, &plan))
         .await;
     let counts = match stored {
         Ok(Ok(c)) => c,
@@ -840,6 +932,12 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
         }
         Err(e) => return error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };
+    if counts.alerts > 0 || counts.fleet_alerts > 0 {
+        state.delivery_wake.notify_waiters();
+        if let Some(w) = &state.llm_wake {
+            w.notify_waiters();
+        }
+    }
     m.events_accepted.fetch_add(counts.events, Relaxed);
     m.alerts_accepted.fetch_add(counts.alerts, Relaxed);
     m.duplicates.fetch_add(counts.duplicates, Relaxed);
@@ -868,12 +966,17 @@ fn ingest(
     t: i64,
     items: &[FleetItem],
     events: &[Option<Event<'static>>],
+    plan: &dyn Fn(&logward_core::Alert) -> logward_store::AlertPlan,
 ) -> Result<logward_store::IngestCounts, logward_store::StoreError> {
     let Some(r) = rules.as_mut() else {
         return s.ingest(agent, t, items);
     };
     let result = s.ingest_with(agent, t, items, &mut |fresh: &[usize]| {
-        Ok(r.run(fresh.iter().filter_map(|&i| events.get(i)?.as_ref()), t))
+        Ok(r.run(
+            fresh.iter().filter_map(|&i| events.get(i)?.as_ref()),
+            t,
+            plan,
+        ))
     });
     if result.is_err() {
         if let Err(e) = r.reload(s, t) {

@@ -77,6 +77,7 @@ fn seed(dir: &Path, t0: i64) {
                 json: serde_json::json!({"message": format!("alert {i}"), "event": {"original": line}})
                     .to_string(),
             },
+            plan: logward_store::AlertPlan::default(),
         });
     }
     s.ingest("seed", t0 + 3600, &items).unwrap();
@@ -557,6 +558,7 @@ async fn filters_and_keyset_pages() {
         cache_key: None,
         requested_at: f.t0 + 2400,
         finished_at: Some(f.t0 + 2401),
+        latency_ms: Some(900),
     })
     .unwrap();
     drop(s);

@@ -50,6 +50,9 @@ pub struct Settings {
     pub digest_max: usize,
     /// Longest sleep when nothing is due (new rows also wake the workers).
     pub idle: Duration,
+    /// How long a row whose alert awaits its LLM analysis is held, from when the alert was
+    /// stored; then it goes out without it. A finished analysis is appended either way.
+    pub analysis_wait: Duration,
 }
 
 impl Settings {
@@ -68,6 +71,7 @@ impl Settings {
             batch: 500,
             digest_max: 20,
             idle: Duration::from_secs(30),
+            analysis_wait: Duration::ZERO,
         }
     }
 }
@@ -89,6 +93,11 @@ pub struct DeliveryStats {
     pub rate_limited: AtomicU64,
     /// Rows held by quiet hours or a dedup window.
     pub held: AtomicU64,
+    /// Rows delivered with their LLM analysis appended.
+    pub with_analysis: AtomicU64,
+    /// Rows whose analysis was asked for but delivered without it (failed, or not there
+    /// within `analysis_wait`).
+    pub without_analysis: AtomicU64,
 }
 
 fn add(a: &AtomicU64, n: usize) {
@@ -130,6 +139,57 @@ impl Delivery {
 
 fn now_unix() -> UnixTime {
     chrono::Utc::now().timestamp()
+}
+
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Whether a row goes out now as far as its LLM analysis is concerned: `Err(ms)` holds it
+/// that many more milliseconds (its analysis is pending and `wait` has not passed since the
+/// alert was stored); `Ok(text)` sends it, with the analysis when there is one.
+fn analysis_gate(
+    a: Option<&logward_store::OutboxAnalysis>,
+    wait: Duration,
+    now_ms: i64,
+) -> Result<Option<String>, i64> {
+    use logward_store::AnalysisState;
+    let Some(a) = a else { return Ok(None) };
+    match a.state {
+        AnalysisState::Done => Ok(a.text.clone()),
+        AnalysisState::Pending => {
+            let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+            let deadline = a.requested_at.saturating_mul(1000).saturating_add(wait_ms);
+            if now_ms < deadline {
+                Err(deadline - now_ms)
+            } else {
+                Ok(None)
+            }
+        }
+        AnalysisState::Failed | AnalysisState::Skipped => Ok(None),
+    }
+}
+
+/// Puts an analysis into the alert's JSON as `logward.llm.analysis`, where the templates
+/// (`analysis`) and the JSON bodies (webhook, syslog, file) find it.
+fn with_analysis(mut json: serde_json::Value, text: &str) -> serde_json::Value {
+    if let Some(root) = json.as_object_mut() {
+        let lw = root
+            .entry("logward")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(lw) = lw.as_object_mut() {
+            let llm = lw
+                .entry("llm")
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let Some(llm) = llm.as_object_mut() {
+                llm.insert(
+                    "analysis".into(),
+                    serde_json::Value::String(text.to_owned()),
+                );
+            }
+        }
+    }
+    json
 }
 
 /// Runs a store call on a blocking thread.
@@ -246,11 +306,28 @@ impl Worker {
             };
             return Ok(Some(pause.min(self.settings.idle)));
         }
-        // Group by dedup key, in the order rows became due.
+        // Group by dedup key, in the order rows became due. Rows whose LLM analysis is
+        // pending wait (up to `analysis_wait`) in memory; the LLM worker's wake, or the
+        // deadline, brings them back.
         let mut groups: Vec<Group> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
+        let now_ms = now_millis();
+        let mut awaiting: Option<i64> = None;
+        let mut delivered_any = false;
         for row in rows {
-            let json = serde_json::from_str(&row.alert_json).unwrap_or(serde_json::Value::Null);
+            let text =
+                match analysis_gate(row.analysis.as_ref(), self.settings.analysis_wait, now_ms) {
+                    Ok(t) => t,
+                    Err(ms) => {
+                        awaiting = Some(awaiting.map_or(ms, |a| a.min(ms)));
+                        continue;
+                    }
+                };
+            delivered_any = true;
+            let mut json = serde_json::from_str(&row.alert_json).unwrap_or(serde_json::Value::Null);
+            if let Some(t) = &text {
+                json = with_analysis(json, t);
+            }
             let item = Item::from_json(json, 1);
             let key = if self.settings.dedup.is_zero() {
                 format!("#{}", row.id)
@@ -295,8 +372,14 @@ impl Worker {
             add(&self.stats.held, ids.len());
             with_store(&self.store, move |s| s.postpone(&ids, until, now)).await?;
         }
+        let awaiting =
+            awaiting.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(10)));
+        if !delivered_any {
+            // Only rows waiting for their analysis: sleep until the first deadline (or a wake).
+            return Ok(awaiting.map(|d| d.min(self.settings.idle)));
+        }
         if ready.is_empty() {
-            return Ok(None);
+            return Ok(awaiting);
         }
         // Rate: as many messages as fit; the last that fits carries a digest of the rest.
         let room = self.limiter.room(Instant::now()) as usize;
@@ -354,6 +437,20 @@ impl Worker {
                 tracing::debug!(notifier = %name, rows = ids.len(), status = sent.status, "delivered");
                 add(&self.stats.sent, ids.len());
                 add(&self.stats.messages, 1);
+                for r in groups.iter().flat_map(|g| &g.rows) {
+                    if let Some(a) = &r.analysis {
+                        let done =
+                            a.state == logward_store::AnalysisState::Done && a.text.is_some();
+                        add(
+                            if done {
+                                &self.stats.with_analysis
+                            } else {
+                                &self.stats.without_analysis
+                            },
+                            1,
+                        );
+                    }
+                }
                 if groups.len() > 1 {
                     add(&self.stats.digests, 1);
                 }

@@ -25,10 +25,11 @@ mod types;
 pub use ban::{BanTarget, Family};
 pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
-pub use sqlite::analysis::{Analysis, AnalysisState};
+pub use sqlite::analysis::{Analysis, AnalysisState, PendingAnalysis};
 pub use sqlite::fleet::{
-    Agent, Decision, DecisionChange, DecisionOp, DecisionSelector, FleetEffects, FleetEvent,
-    FleetItem, FleetOutput, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision, TokenCheck,
+    Agent, AlertPlan, Decision, DecisionChange, DecisionOp, DecisionSelector, FleetEffects,
+    FleetEvent, FleetItem, FleetOutput, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision,
+    TokenCheck,
 };
 pub use sqlite::operators::ApiToken;
 pub use sqlite::query::{
@@ -38,6 +39,7 @@ pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;
 pub use types::{
     Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, NewAlert, NewBan, NewOutbox,
-    OutboxCounts, OutboxItem, OutboxState, ProfileRow, PurgeStats, ReportEntry, ReportSection,
-    SpoolItem, SpoolKind, SpoolStats, SpooledItem, StoredAlert, StoredReportEntry, UnixTime,
+    OutboxAnalysis, OutboxCounts, OutboxItem, OutboxState, ProfileRow, PurgeStats, ReportEntry,
+    ReportSection, SpoolItem, SpoolKind, SpoolStats, SpooledItem, StoredAlert, StoredReportEntry,
+    UnixTime,
 };

@@ -159,6 +159,17 @@ pub struct OutboxItem {
     pub idempotency_key: String,
     /// The alert's JSON.
     pub alert_json: String,
+    /// The alert's LLM analysis row, when one was asked for (the collector's).
+    pub analysis: Option<OutboxAnalysis>,
+}
+
+/// What delivery needs of an alert's LLM analysis: whether to wait for it, and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxAnalysis {
+    pub state: crate::sqlite::analysis::AnalysisState,
+    pub text: Option<String>,
+    /// When the alert was stored asking for it (Unix seconds): delivery waits from here.
+    pub requested_at: UnixTime,
 }
 
 /// Number of outbox rows in each state (for metrics and `logward outbox`).

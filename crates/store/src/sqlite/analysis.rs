@@ -17,6 +17,8 @@ pub enum AnalysisState {
     Done,
     /// The endpoint failed or timed out: `error` says why.
     Failed,
+    /// Not asked: the `llm.when` filter left this alert out (schema 7).
+    Skipped,
 }
 
 impl AnalysisState {
@@ -25,6 +27,7 @@ impl AnalysisState {
             AnalysisState::Pending => "pending",
             AnalysisState::Done => "done",
             AnalysisState::Failed => "failed",
+            AnalysisState::Skipped => "skipped",
         }
     }
 
@@ -33,6 +36,7 @@ impl AnalysisState {
             "pending" => Some(AnalysisState::Pending),
             "done" => Some(AnalysisState::Done),
             "failed" => Some(AnalysisState::Failed),
+            "skipped" => Some(AnalysisState::Skipped),
             _ => None,
         }
     }
@@ -51,15 +55,28 @@ pub struct Analysis {
     pub cache_key: Option<String>,
     pub requested_at: UnixTime,
     pub finished_at: Option<UnixTime>,
+    /// How long the endpoint took, in milliseconds (none for a cache hit or a skip).
+    pub latency_ms: Option<i64>,
 }
 
-const COLUMNS: &str = "alert_id, state, model, text, error, cache_key, requested_at, finished_at";
+/// A pending analysis with what the LLM worker needs to ask for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAnalysis {
+    pub alert_id: i64,
+    pub cache_key: Option<String>,
+    pub requested_at: UnixTime,
+    /// The alert's ECS JSON.
+    pub alert_json: String,
+}
+
+const COLUMNS: &str =
+    "alert_id, state, model, text, error, cache_key, requested_at, finished_at, latency_ms";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Analysis> {
     let state: String = r.get(1)?;
     Ok(Analysis {
         alert_id: r.get(0)?,
-        // The CHECK constraint admits only the three words.
+        // The CHECK constraint admits only the four words.
         state: AnalysisState::parse(&state).unwrap_or(AnalysisState::Failed),
         model: r.get(2)?,
         text: r.get(3)?,
@@ -67,6 +84,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Analysis> {
         cache_key: r.get(5)?,
         requested_at: r.get(6)?,
         finished_at: r.get(7)?,
+        latency_ms: r.get(8)?,
     })
 }
 
@@ -76,7 +94,7 @@ impl SqliteStore {
         self.conn
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO alert_analysis ({COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -87,7 +105,8 @@ impl SqliteStore {
                     a.error,
                     a.cache_key,
                     a.requested_at,
-                    a.finished_at
+                    a.finished_at,
+                    a.latency_ms
                 ])
             })
             .map(|_| ())
@@ -118,6 +137,63 @@ impl SqliteStore {
             .and_then(|mut s| s.query_row(params![cache_key, since], row).optional())
             .map_err(sql(&self.path, "read a cached analysis"))
     }
+
+    /// Pending analyses, oldest first, at most `limit`, with their alerts' JSON.
+    pub fn pending_analyses(&mut self, limit: usize) -> Result<Vec<PendingAnalysis>> {
+        self.conn
+            .prepare_cached(
+                "SELECT l.alert_id, l.cache_key, l.requested_at, a.json \
+                 FROM alert_analysis l JOIN alerts a ON a.id = l.alert_id \
+                 WHERE l.state = 'pending' ORDER BY l.alert_id LIMIT ?1",
+            )
+            .and_then(|mut s| {
+                s.query_map([super::limit_to_sql(limit)], |r| {
+                    Ok(PendingAnalysis {
+                        alert_id: r.get(0)?,
+                        cache_key: r.get(1)?,
+                        requested_at: r.get(2)?,
+                        alert_json: r.get(3)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(sql(&self.path, "read pending analyses"))
+    }
+
+    /// Finishes the pending analyses of `alert_ids` with `a`'s state, text, model, error and
+    /// latency (one answer for alerts that share a cache key). Rows no longer pending are
+    /// left alone. Returns how many were updated.
+    pub fn finish_analyses(&mut self, alert_ids: &[i64], a: &Analysis) -> Result<u64> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql(path, "finish analyses"))?;
+        let mut n = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE alert_analysis SET state = ?2, model = ?3, text = ?4, error = ?5, \
+                     finished_at = ?6, latency_ms = ?7 WHERE alert_id = ?1 AND state = 'pending'",
+                )
+                .map_err(sql(path, "finish analyses"))?;
+            for id in alert_ids {
+                n += stmt
+                    .execute(params![
+                        id,
+                        a.state.as_str(),
+                        a.model,
+                        a.text,
+                        a.error,
+                        a.finished_at,
+                        a.latency_ms
+                    ])
+                    .map_err(sql(path, "finish analyses"))? as u64;
+            }
+        }
+        tx.commit().map_err(sql(path, "finish analyses"))?;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +221,7 @@ mod tests {
             cache_key: Some("r|192.0.2.1".into()),
             requested_at: 100,
             finished_at: None,
+            latency_ms: None,
         };
         s.put_analysis(&a).unwrap();
         assert_eq!(
@@ -155,6 +232,7 @@ mod tests {
         a.state = AnalysisState::Done;
         a.text = Some("looks like a brute force".into());
         a.finished_at = Some(105);
+        a.latency_ms = Some(4_900);
         s.put_analysis(&a).unwrap();
         assert_eq!(s.analysis(7).unwrap().as_ref(), Some(&a));
         assert_eq!(

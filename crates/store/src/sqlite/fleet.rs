@@ -16,9 +16,56 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
+use super::analysis::AnalysisState;
 use super::SqliteStore;
 use crate::error::{sql, Result, StoreError};
 use crate::types::{CounterSnapshot, NewAlert, UnixTime};
+
+/// Inserts one collector alert in `tx` with everything that must commit with it: its outbox
+/// rows (one per notifier of `plan`, due at `now`) and its analysis row (pending or
+/// skipped). Every alert the collector stores goes through here — agents' alerts from
+/// [`SqliteStore::ingest`] and the fleet rules' alike — so none is stored without its
+/// deliveries, and a crash loses neither. Returns the alert's id.
+pub(crate) fn insert_alert(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    a: &NewAlert,
+    plan: &AlertPlan,
+    now: UnixTime,
+) -> Result<i64> {
+    {
+        let mut al = tx
+            .prepare_cached(super::INSERT_ALERT)
+            .map_err(sql(path, "store alerts"))?;
+        super::insert_alert(&mut al, a, path)?;
+    }
+    let id = tx.last_insert_rowid();
+    if !plan.notifiers.is_empty() {
+        let mut ob = tx
+            .prepare_cached(
+                "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
+                 updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?3)",
+            )
+            .map_err(sql(path, "queue deliveries"))?;
+        let mut seen = std::collections::HashSet::with_capacity(plan.notifiers.len());
+        for n in plan.notifiers.iter().filter(|n| seen.insert(n.as_str())) {
+            ob.execute(params![id, n, now])
+                .map_err(sql(path, "queue deliveries"))?;
+        }
+    }
+    if let Some((state, key)) = &plan.analysis {
+        tx.prepare_cached(
+            "INSERT INTO alert_analysis (alert_id, state, cache_key, requested_at, finished_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| {
+            let finished = (*state != AnalysisState::Pending).then_some(now);
+            s.execute(params![id, state.as_str(), key, now, finished])
+        })
+        .map_err(sql(path, "store an analysis request"))?;
+    }
+    Ok(id)
+}
 
 /// An enrolled agent (or a host registered in shared-key mode: no secret).
 #[derive(Clone, PartialEq, Eq)]
@@ -76,11 +123,29 @@ pub struct FleetEvent {
     pub json: String,
 }
 
+/// What the collector does with an alert besides storing it, decided before the
+/// transaction (routes, the `llm.when` filter) and written in it by [`insert_alert`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertPlan {
+    /// One outbox row per notifier, due at once.
+    pub notifiers: Vec<String>,
+    /// `Some(Pending)` asks the LLM (with the cache key, when answers may be shared);
+    /// `Some(Skipped)` records that the filter left it out; `None`: no LLM configured.
+    pub analysis: Option<(AnalysisState, Option<String>)>,
+}
+
 /// One item of an ingest request, with the agent's spool sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetItem {
-    Event { seq: i64, event: FleetEvent },
-    Alert { seq: i64, alert: NewAlert },
+    Event {
+        seq: i64,
+        event: FleetEvent,
+    },
+    Alert {
+        seq: i64,
+        alert: NewAlert,
+        plan: AlertPlan,
+    },
 }
 
 impl FleetItem {
@@ -107,8 +172,9 @@ pub struct IngestCounts {
 /// One thing the fleet rules made of an ingest's new events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetOutput {
-    /// A fleet alert, stored like an agent's (through [`insert_alert`]).
-    Alert(NewAlert),
+    /// A fleet alert, stored like an agent's (through [`insert_alert`], so it is notified
+    /// and analysed as its plan says).
+    Alert(NewAlert, AlertPlan),
     /// A fleet ban decision. When its `alert_id` is `None` it is linked to the alert just
     /// before it in the same list, if any.
     Decision(NewDecision),
@@ -240,14 +306,6 @@ const AGENT_COLUMNS: &str = "id, host, secret, created_at, revoked_at, last_seen
 /// Inserts one alert row and returns its id: the one way alerts reach the collector's
 /// `alerts` table, for the alerts agents forward and the fleet rules' own alike (so whatever
 /// hooks onto stored alerts sees both).
-pub(crate) fn insert_alert(tx: &Connection, path: &Path, a: &NewAlert) -> Result<i64> {
-    let mut stmt = tx
-        .prepare_cached(super::INSERT_ALERT)
-        .map_err(sql(path, "store alerts"))?;
-    super::insert_alert(&mut stmt, a, path)?;
-    Ok(tx.last_insert_rowid())
-}
-
 const DECISION_COLUMNS: &str =
     "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id";
 
@@ -684,8 +742,8 @@ impl SqliteStore {
                         counts.events += 1;
                         fresh.push(i);
                     }
-                    FleetItem::Alert { alert: a, .. } => {
-                        insert_alert(&tx, path, a)?;
+                    FleetItem::Alert { alert: a, plan, .. } => {
+                        insert_alert(&tx, path, a, plan, now)?;
                         counts.alerts += 1;
                     }
                 }
@@ -696,8 +754,8 @@ impl SqliteStore {
             let mut last_alert = None;
             for o in &effects.outputs {
                 match o {
-                    FleetOutput::Alert(a) => {
-                        last_alert = Some(insert_alert(&tx, path, a)?);
+                    FleetOutput::Alert(a, plan) => {
+                        last_alert = Some(insert_alert(&tx, path, a, plan, now)?);
                         counts.fleet_alerts += 1;
                     }
                     FleetOutput::Decision(d) => {
@@ -1129,7 +1187,7 @@ mod tests {
             seen.push(new.to_vec());
             Ok(FleetEffects {
                 outputs: vec![
-                    FleetOutput::Alert(alert.clone()),
+                    FleetOutput::Alert(alert.clone(), AlertPlan::default()),
                     FleetOutput::Decision(decision("192.0.2.1", Some(60), 1000)),
                 ],
                 counters: Some(CounterSnapshot {

@@ -67,6 +67,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "dashboard",
         sql: include_str!("migrations/0008_dashboard.sql"),
     },
+    Migration {
+        version: 9,
+        name: "llm",
+        sql: include_str!("migrations/0009_llm.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

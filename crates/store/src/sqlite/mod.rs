@@ -27,8 +27,8 @@ use crate::error::{sql, Result, StoreError};
 use crate::fingerprint::Fingerprint;
 use crate::store::Store;
 use crate::types::{
-    Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, NewAlert, OutboxCounts,
-    OutboxItem, OutboxState, PurgeStats, ReportEntry, ReportSection, StoredAlert,
+    Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, NewAlert, OutboxAnalysis,
+    OutboxCounts, OutboxItem, OutboxState, PurgeStats, ReportEntry, ReportSection, StoredAlert,
     StoredReportEntry, UnixTime,
 };
 
@@ -347,25 +347,36 @@ impl SqliteStore {
         tail: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<OutboxItem>> {
-        type Raw = (i64, i64, String, String, i64, i64, Option<String>, String);
+        type Raw = (
+            (i64, i64, String, String, i64, i64, Option<String>, String),
+            Option<(String, Option<String>, UnixTime)>,
+        );
         let rows: Vec<Raw> = self
             .conn
             .prepare_cached(&format!(
                 "SELECT o.id, o.alert_id, o.sink, o.state, o.attempts, o.next_attempt_at, \
-                 o.last_error, a.json \
-                 FROM outbox o JOIN alerts a ON a.id = o.alert_id {tail}"
+                 o.last_error, a.json, l.state, l.text, l.requested_at \
+                 FROM outbox o JOIN alerts a ON a.id = o.alert_id \
+                 LEFT JOIN alert_analysis l ON l.alert_id = o.alert_id {tail}"
             ))
             .and_then(|mut s| {
                 s.query_map(params, |r| {
+                    let analysis: Option<String> = r.get(8)?;
                     Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
+                        (
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ),
+                        match analysis {
+                            Some(state) => Some((state, r.get(9)?, r.get(10)?)),
+                            None => None,
+                        },
                     ))
                 })?
                 .collect()
@@ -373,22 +384,34 @@ impl SqliteStore {
             .map_err(sql(&self.path, "read the outbox"))?;
         let instance = &self.instance;
         rows.into_iter()
-            .map(|(id, alert_id, sink, state, attempts, next, err, json)| {
-                Ok(OutboxItem {
-                    idempotency_key: idempotency_key(instance, alert_id, &sink),
-                    id,
-                    alert_id,
-                    sink,
-                    state: OutboxState::parse(&state)
-                        .ok_or_else(|| StoreError::invalid("outbox state", state.clone()))?,
-                    attempts: u32::try_from(attempts).map_err(|_| {
-                        StoreError::invalid("outbox attempts", attempts.to_string())
-                    })?,
-                    next_attempt_at: next,
-                    last_error: err,
-                    alert_json: json,
-                })
-            })
+            .map(
+                |((id, alert_id, sink, state, attempts, next, err, json), l)| {
+                    let analysis = match l {
+                        None => None,
+                        Some((state, text, requested_at)) => Some(OutboxAnalysis {
+                            state: analysis::AnalysisState::parse(&state)
+                                .ok_or_else(|| StoreError::invalid("analysis state", state))?,
+                            text,
+                            requested_at,
+                        }),
+                    };
+                    Ok(OutboxItem {
+                        analysis,
+                        idempotency_key: idempotency_key(instance, alert_id, &sink),
+                        id,
+                        alert_id,
+                        sink,
+                        state: OutboxState::parse(&state)
+                            .ok_or_else(|| StoreError::invalid("outbox state", state.clone()))?,
+                        attempts: u32::try_from(attempts).map_err(|_| {
+                            StoreError::invalid("outbox attempts", attempts.to_string())
+                        })?,
+                        next_attempt_at: next,
+                        last_error: err,
+                        alert_json: json,
+                    })
+                },
+            )
             .collect()
     }
 }

@@ -382,6 +382,7 @@ mod tests {
             items.push(FleetItem::Alert {
                 seq: 2 * i + 2,
                 alert: alert(10_000 + i * 100, host, 1 + (i % 5) as u8, &addr, "root"),
+                plan: crate::sqlite::fleet::AlertPlan::default(),
             });
         }
         s.ingest("web01", 20_000, &items).unwrap();

@@ -1,0 +1,279 @@
+//! What the notification and LLM tests share: a collector started from YAML through the real
+//! config parser, an enrolled agent signing with `logward_core::wire`, a webhook receiver and
+//! an OpenAI-compatible chat-completions server, both real HTTP servers on 127.0.0.1.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use logward_collector::{create_token, random_hex, start, Running};
+use logward_core::{wire, write_alert, Action, Alert, Dataset, Event, Outcome, Severity};
+use serde_json::Value;
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Starts a collector whose config is `yaml` (without `listen`/`state_dir`, added here).
+pub async fn collector(dir: &Path, yaml: &str) -> Running {
+    let text = format!(
+        "listen: 127.0.0.1:0\nstate_dir: {}\n{yaml}",
+        dir.join("state").display()
+    );
+    let c = logward_collector::config::parse("collector.yaml", &text, dir)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    start(c).await.unwrap()
+}
+
+pub struct Agent {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub id: String,
+    pub secret: String,
+}
+
+impl Agent {
+    /// Enrols with a fresh token, as `logward enroll` does.
+    pub async fn enrol(run: &Running) -> Agent {
+        let base = format!("http://{}", run.addr);
+        let client = reqwest::Client::new();
+        let token = create_token(&run.state.config.state_dir, now(), 3600).unwrap();
+        let r = client
+            .post(format!("{base}/v1/enroll"))
+            .body(serde_json::json!({"token": token, "host": "web01"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        Agent {
+            base,
+            client,
+            id: v["agent_id"].as_str().unwrap().to_owned(),
+            secret: v["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A signed `POST /v1/events`; the answer's JSON.
+    pub async fn events(&self, body: String) -> Value {
+        let ts = now();
+        let nonce = random_hex(16);
+        let sig = wire::sign(
+            self.secret.as_bytes(),
+            "POST",
+            "/v1/events",
+            ts,
+            &nonce,
+            body.as_bytes(),
+        );
+        let r = self
+            .client
+            .post(format!("{}/v1/events", self.base))
+            .header(wire::HEADER_AGENT, &self.id)
+            .header(wire::HEADER_TIMESTAMP, ts.to_string())
+            .header(wire::HEADER_NONCE, nonce)
+            .header(wire::HEADER_SIGNATURE, sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        serde_json::from_str(&r.text().await.unwrap()).unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn metric(text: &str, line_prefix: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_prefix))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// One NDJSON alert line as an agent forwards it.
+pub fn alert_line(seq: u64, rule: &str, severity: Severity, ip: &str, user: &str) -> String {
+    let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+    e.timestamp = logward_core::Timestamp::parse_rfc3339(b"2026-11-22T10:00:01Z").map(|t| t.0);
+    e.reason = Some("bad-password");
+    e.set_source(ip.to_owned().into(), Some(51022));
+    e.user_name = Some(user.to_owned().into());
+    e.original = Some(format!("Failed password for {user} from {ip} port 51022 ssh2").into());
+    let a = Alert::new(
+        e.into_owned(),
+        rule,
+        "SSH brute force",
+        severity,
+        "5 failures in 60s",
+    );
+    let mut out = Vec::new();
+    write_alert(&mut out, &a);
+    format!(
+        "{{\"seq\":{seq},\"alert\":{}}}\n",
+        String::from_utf8(out).unwrap()
+    )
+}
+
+/// Serves `app` on 127.0.0.1 until the test ends.
+async fn serve(app: Router) -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    addr
+}
+
+/// A webhook receiver: answers `status` (200 unless changed) and keeps what it received.
+#[derive(Clone, Default)]
+pub struct Hook {
+    pub received: Arc<Mutex<Vec<(Instant, HeaderMap, Value)>>>,
+    /// Status codes to answer, first to last; 200 once they are used up.
+    pub statuses: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Hook {
+    /// Starts it; returns its URL.
+    pub async fn start(&self) -> String {
+        async fn hook(State(h): State<Hook>, headers: HeaderMap, body: String) -> StatusCode {
+            let status = {
+                let mut s = h.statuses.lock().unwrap();
+                if s.is_empty() {
+                    200
+                } else {
+                    s.remove(0)
+                }
+            };
+            if status == 200 {
+                let v = serde_json::from_str(&body).unwrap_or(Value::String(body));
+                h.received
+                    .lock()
+                    .unwrap()
+                    .push((Instant::now(), headers, v));
+            }
+            StatusCode::from_u16(status).unwrap()
+        }
+        let app = Router::new()
+            .route("/hook", post(hook))
+            .with_state(self.clone());
+        format!("http://{}/hook", serve(app).await)
+    }
+
+    /// Waits until `n` deliveries arrived (panics after `within`).
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<(Instant, HeaderMap, Value)> {
+        let end = Instant::now() + within;
+        loop {
+            {
+                let r = self.received.lock().unwrap();
+                if r.len() >= n {
+                    return r.clone();
+                }
+            }
+            assert!(
+                Instant::now() < end,
+                "{n} deliveries expected within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// How the chat-completions server behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Llm {
+    /// Answers after `delay_ms`.
+    Answer { delay_ms: u64 },
+    /// 500 with an error body.
+    Fail,
+}
+
+/// An OpenAI-compatible `POST /v1/chat/completions`, as DeepSeek, Qwen, Spark, Ollama and
+/// vLLM serve it. Keeps each request's headers and body.
+#[derive(Clone)]
+pub struct LlmServer {
+    pub mode: Llm,
+    pub requests: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+}
+
+pub const ANSWER: &str = "Likely an SSH password brute force from a scanner; block the address.";
+pub const SERVED_MODEL: &str = "test-model-2026-11";
+
+impl LlmServer {
+    pub fn new(mode: Llm) -> LlmServer {
+        LlmServer {
+            mode,
+            requests: Arc::default(),
+        }
+    }
+
+    /// Starts it; returns the base URL (…/v1).
+    pub async fn start(&self) -> String {
+        async fn chat(
+            State(s): State<LlmServer>,
+            headers: HeaderMap,
+            body: String,
+        ) -> (StatusCode, String) {
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            s.requests.lock().unwrap().push((headers, v));
+            match s.mode {
+                Llm::Fail => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    r#"{"error":{"message":"upstream overloaded","type":"server_error"}}"#.into(),
+                ),
+                Llm::Answer { delay_ms } => {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    let answer = serde_json::json!({
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 1_790_000_000,
+                        "model": SERVED_MODEL,
+                        "choices": [{
+                            "index": 0,
+                            "message": {"role": "assistant", "content": ANSWER},
+                            "finish_reason": "stop"
+                        }],
+                        "usage": {"prompt_tokens": 120, "completion_tokens": 20, "total_tokens": 140}
+                    });
+                    (StatusCode::OK, answer.to_string())
+                }
+            }
+        }
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .with_state(self.clone());
+        format!("http://{}/v1", serve(app).await)
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+/// Polls `f` until it returns `Some` (panics after `within`).
+pub async fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "condition not met within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,393 @@
+//! The LLM second opinion end to end: alerts through the real signed ingest, a real
+//! OpenAI-compatible chat-completions server started here that checks what it is asked, and
+//! a webhook receiver that gets the notification with (or without) the analysis.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use logward_core::Severity;
+use logward_store::{AnalysisState, SqliteStore, Store};
+
+const KEY: &str = "sk-test-0123456789abcdef";
+
+fn key_file(dir: &Path) {
+    std::fs::write(dir.join("llm.key"), format!("{KEY}\n")).unwrap();
+}
+
+fn yaml(hook: &str, llm_base: &str, extra: &str) -> String {
+    format!(
+        "notify:\n  dedup: 0s\n  notifiers:\n    soc: {{type: webhook, url: '{hook}'}}\n\
+         llm:\n  base_url: {llm_base}\n  model: deepseek-chat\n  api_key_file: llm.key\n{extra}"
+    )
+}
+
+fn store(dir: &Path) -> SqliteStore {
+    SqliteStore::open_dir(&dir.join("state")).unwrap()
+}
+
+/// The id of the only (or the `n`th) alert stored.
+fn alert_ids(dir: &Path) -> Vec<i64> {
+    store(dir)
+        .alerts_between(0, i64::MAX, 100)
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_analysis_is_stored_and_appended_to_the_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    key_file(dir.path());
+    let hook = Hook::default();
+    let url = hook.start().await;
+    let llm = LlmServer::new(Llm::Answer { delay_ms: 50 });
+    let base = llm.start().await;
+    let run = collector(dir.path(), &yaml(&url, &base, "  analysis_wait: 10s\n")).await;
+    let agent = Agent::enrol(&run).await;
+    let v = agent
+        .events(alert_line(
+            1,
+            "ssh-bruteforce",
+            Severity::High,
+            "203.0.113.45",
+            "root",
+        ))
+        .await;
+    assert_eq!(v["accepted"], 1, "{v}");
+
+    let got = hook.wait_for(1, Duration::from_secs(10)).await;
+    let body = &got[0].2;
+    assert_eq!(body["rule"]["id"], "ssh-bruteforce", "{body}");
+    assert_eq!(body["logward"]["llm"]["analysis"], ANSWER, "{body}");
+
+    // What the endpoint was asked.
+    let reqs = llm.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 1);
+    let (headers, req) = &reqs[0];
+    assert_eq!(
+        headers["authorization"].to_str().unwrap(),
+        format!("Bearer {KEY}")
+    );
+    assert_eq!(req["model"], "deepseek-chat");
+    assert_eq!(req["stream"], false);
+    let messages = req["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    assert!(messages[0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("security analyst"));
+    assert_eq!(messages[1]["role"], "user");
+    let user = messages[1]["content"].as_str().unwrap();
+    assert!(user.contains("ssh-bruteforce"), "{user}");
+    assert!(user.contains("Source address: 203.0.113.45"), "{user}");
+    assert!(user.contains("User: root"), "{user}");
+    assert!(user.contains("severity high"), "{user}");
+
+    // Stored with the alert.
+    let id = alert_ids(dir.path())[0];
+    let a = store(dir.path()).analysis(id).unwrap().unwrap();
+    assert_eq!(a.state, AnalysisState::Done);
+    assert_eq!(a.text.as_deref(), Some(ANSWER));
+    assert_eq!(a.model.as_deref(), Some(SERVED_MODEL));
+    assert_eq!(
+        a.cache_key.as_deref(),
+        Some("ssh-bruteforce|203.0.113.45|root")
+    );
+    assert!(a.latency_ms.unwrap() >= 50, "{a:?}");
+
+    let m = agent.metrics().await;
+    assert_eq!(
+        metric(
+            &m,
+            "logward_collector_llm_analyses_total{outcome=\"done\"} "
+        ),
+        1
+    );
+    assert_eq!(metric(&m, "logward_collector_llm_requests_total "), 1);
+    assert_eq!(metric(&m, "logward_collector_llm_seconds_count "), 1);
+    assert_eq!(
+        metric(&m, "logward_collector_delivery_with_analysis_total "),
+        1
+    );
+    assert_eq!(metric(&m, "logward_collector_deliveries_total "), 1);
+    // The key is nowhere in the metrics or the config's Debug.
+    assert!(!m.contains(KEY));
+    assert!(!format!("{:?}", run.state.config).contains(KEY));
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_endpoint_does_not_hold_the_alert_past_analysis_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    key_file(dir.path());
+    let hook = Hook::default();
+    let url = hook.start().await;
+    let llm = LlmServer::new(Llm::Answer { delay_ms: 30_000 });
+    let base = llm.start().await;
+    let run = collector(
+        dir.path(),
+        &yaml(&url, &base, "  analysis_wait: 1s\n  timeout: 3s\n"),
+    )
+    .await;
+    let agent = Agent::enrol(&run).await;
+    let sent = Instant::now();
+    agent
+        .events(alert_line(
+            1,
+            "ssh-bruteforce",
+            Severity::High,
+            "203.0.113.45",
+            "root",
+        ))
+        .await;
+    let got = hook.wait_for(1, Duration::from_secs(5)).await;
+    let after = got[0].0 - sent;
+    // analysis_wait counts from the alert's stored second: at most 1 s + the second's rest
+    // + slack; the endpoint's 30 s (and the 3 s timeout) are not waited for.
+    assert!(after < Duration::from_millis(2_900), "{after:?}");
+    assert!(got[0].2["logward"]["llm"].is_null(), "{}", got[0].2);
+    assert_eq!(got[0].2["rule"]["id"], "ssh-bruteforce");
+
+    // The request times out: the analysis is marked failed, saying so.
+    let id = alert_ids(dir.path())[0];
+    let a = eventually(Duration::from_secs(8), || {
+        store(dir.path())
+            .analysis(id)
+            .unwrap()
+            .filter(|a| a.state != AnalysisState::Pending)
+    })
+    .await;
+    assert_eq!(a.state, AnalysisState::Failed);
+    assert!(a.text.is_none());
+    let err = a.error.unwrap();
+    assert!(!err.contains(KEY), "{err}");
+    let m = agent.metrics().await;
+    assert_eq!(
+        metric(
+            &m,
+            "logward_collector_llm_analyses_total{outcome=\"timeout\"} "
+        ),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        metric(&m, "logward_collector_delivery_without_analysis_total "),
+        1
+    );
+    // Exactly one delivery: the analysis arriving (failed) later sends nothing more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.received.lock().unwrap().len(), 1);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_error_sends_the_alert_without_analysis_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    key_file(dir.path());
+    let hook = Hook::default();
+    let url = hook.start().await;
+    let llm = LlmServer::new(Llm::Fail);
+    let base = llm.start().await;
+    let run = collector(dir.path(), &yaml(&url, &base, "  analysis_wait: 20s\n")).await;
+    let agent = Agent::enrol(&run).await;
+    let sent = Instant::now();
+    agent
+        .events(alert_line(
+            1,
+            "ssh-bruteforce",
+            Severity::High,
+            "198.51.100.7",
+            "admin",
+        ))
+        .await;
+    let got = hook.wait_for(1, Duration::from_secs(10)).await;
+    // The failure wakes delivery: no need to wait the 20 s out.
+    assert!(got[0].0 - sent < Duration::from_secs(5));
+    assert!(got[0].2["logward"]["llm"].is_null(), "{}", got[0].2);
+    let id = alert_ids(dir.path())[0];
+    let a = store(dir.path()).analysis(id).unwrap().unwrap();
+    assert_eq!(a.state, AnalysisState::Failed);
+    let err = a.error.unwrap();
+    assert!(err.starts_with("HTTP 500"), "{err}");
+    assert_eq!(llm.count(), 1);
+    let m = agent.metrics().await;
+    assert_eq!(
+        metric(
+            &m,
+            "logward_collector_llm_analyses_total{outcome=\"http_error\"} "
+        ),
+        1
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_with_the_same_key_share_one_request() {
+    let dir = tempfile::tempdir().unwrap();
+    key_file(dir.path());
+    let hook = Hook::default();
+    let url = hook.start().await;
+    let llm = LlmServer::new(Llm::Answer { delay_ms: 300 });
+    let base = llm.start().await;
+    let run = collector(
+        dir.path(),
+        &yaml(&url, &base, "  analysis_wait: 10s\n  cache_ttl: 1h\n"),
+    )
+    .await;
+    let agent = Agent::enrol(&run).await;
+    // Two alerts with the same rule, address and user in one request: one request in flight
+    // serves both; a third later is answered from the cache; a different user is asked.
+    agent
+        .events(format!(
+            "{}{}",
+            alert_line(1, "ssh-bruteforce", Severity::High, "203.0.113.45", "root"),
+            alert_line(2, "ssh-bruteforce", Severity::High, "203.0.113.45", "root"),
+        ))
+        .await;
+    hook.wait_for(2, Duration::from_secs(10)).await;
+    agent
+        .events(alert_line(
+            3,
+            "ssh-bruteforce",
+            Severity::High,
+            "203.0.113.45",
+            "root",
+        ))
+        .await;
+    let got = hook.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(llm.count(), 1);
+    for (_, _, body) in &got {
+        assert_eq!(body["logward"]["llm"]["analysis"], ANSWER, "{body}");
+    }
+    let mut s = store(dir.path());
+    for id in alert_ids(dir.path()) {
+        let a = s.analysis(id).unwrap().unwrap();
+        assert_eq!(a.state, AnalysisState::Done, "{a:?}");
+        assert_eq!(a.text.as_deref(), Some(ANSWER));
+    }
+    let m = agent.metrics().await;
+    assert_eq!(
+        metric(
+            &m,
+            "logward_collector_llm_analyses_total{outcome=\"cache_hit\"} "
+        ),
+        1
+    );
+    agent
+        .events(alert_line(
+            4,
+            "ssh-bruteforce",
+            Severity::High,
+            "203.0.113.45",
+            "oracle",
+        ))
+        .await;
+    hook.wait_for(4, Duration::from_secs(10)).await;
+    assert_eq!(llm.count(), 2);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_when_filter_skips_alerts_without_asking_or_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    key_file(dir.path());
+    let hook = Hook::default();
+    let url = hook.start().await;
+    let llm = LlmServer::new(Llm::Answer { delay_ms: 0 });
+    let base = llm.start().await;
+    let run = collector(
+        dir.path(),
+        &yaml(
+            &url,
+            &base,
+            "  analysis_wait: 20s\n  when: {rules: [ssh-bruteforce, root-login], min_severity: high}\n",
+        ),
+    )
+    .await;
+    let agent = Agent::enrol(&run).await;
+    let sent = Instant::now();
+    // Below the severity, and a rule not listed: neither is asked about.
+    agent
+        .events(format!(
+            "{}{}",
+            alert_line(
+                1,
+                "ssh-bruteforce",
+                Severity::Medium,
+                "203.0.113.45",
+                "root"
+            ),
+            alert_line(2, "ssh-login", Severity::Critical, "203.0.113.45", "root"),
+        ))
+        .await;
+    let got = hook.wait_for(2, Duration::from_secs(5)).await;
+    assert!(got[1].0 - sent < Duration::from_secs(3));
+    let mut s = store(dir.path());
+    for id in alert_ids(dir.path()) {
+        assert_eq!(
+            s.analysis(id).unwrap().unwrap().state,
+            AnalysisState::Skipped
+        );
+    }
+    // One that passes the filter is asked.
+    agent
+        .events(alert_line(
+            3,
+            "root-login",
+            Severity::Critical,
+            "203.0.113.45",
+            "root",
+        ))
+        .await;
+    let got = hook.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(got[2].2["logward"]["llm"]["analysis"], ANSWER);
+    assert_eq!(llm.count(), 1);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_from_the_environment_and_a_custom_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("LOGWARD_TEST_LLM_KEY_7F3A", "sk-from-env-42424242");
+    let hook = Hook::default();
+    let url = hook.start().await;
+    let llm = LlmServer::new(Llm::Answer { delay_ms: 0 });
+    let base = llm.start().await;
+    let yaml = format!(
+        "notify:\n  notifiers:\n    soc: {{type: webhook, url: '{url}'}}\n\
+         llm:\n  base_url: {base}/\n  model: qwen-plus\n  api_key_env: LOGWARD_TEST_LLM_KEY_7F3A\n  \
+         system_prompt: Answer in Chinese.\n  template: 'Rule {{{{ rule.id }}}} from {{{{ source }}}} on {{{{ host }}}}'\n  \
+         max_tokens: 200\n  temperature: 0.2\n"
+    );
+    let run = collector(dir.path(), &yaml).await;
+    let agent = Agent::enrol(&run).await;
+    agent
+        .events(alert_line(
+            1,
+            "ssh-bruteforce",
+            Severity::High,
+            "2001:db8::7",
+            "root",
+        ))
+        .await;
+    hook.wait_for(1, Duration::from_secs(10)).await;
+    let (headers, req) = llm.requests.lock().unwrap()[0].clone();
+    assert_eq!(
+        headers["authorization"].to_str().unwrap(),
+        "Bearer sk-from-env-42424242"
+    );
+    assert_eq!(req["model"], "qwen-plus");
+    assert_eq!(req["max_tokens"], 200);
+    assert_eq!(req["temperature"], 0.2);
+    assert_eq!(req["messages"][0]["content"], "Answer in Chinese.");
+    assert_eq!(
+        req["messages"][1]["content"],
+        "Rule ssh-bruteforce from 2001:db8::7 on web01"
+    );
+    run.stop().await;
+}
