@@ -516,9 +516,10 @@ impl Gen {
         let mut roam_ip = u.spots[0];
         for day in u.first_day..56 {
             let weekday = day % 7;
-            let trip = trips.iter().find(|t| day >= t.0 && day <= t.1).copied();
+            // The day after a trip is in it too: a long flight home lands then.
+            let trip = trips.iter().find(|t| day >= t.0 && day <= t.1 + 1).copied();
             let tz = match trip {
-                Some((d0, _, dest, _, _)) if day > d0 => CITIES[dest].tz,
+                Some((d0, d1, dest, _, _)) if day > d0 && day <= d1 => CITIES[dest].tz,
                 _ => CITIES[u.home].tz,
             };
             let midnight = START + day * DAY - i64::from(tz) * HOUR;
@@ -527,36 +528,24 @@ impl Gen {
                 times.push(((22.0 + self.rng.f64() * 1.5) * 3600.0) as i64);
             }
             for t in times {
-                let mut time = midnight + t + self.rng.range(0, 60);
+                let time = midnight + t + self.rng.range(0, 60);
                 let mut kind = home_kind;
                 let (lcity, asn, ip) = if let Some((d0, d1, dest, ip, asn)) = trip {
+                    // Flies out at 07:00 home time on the first day, back at 17:00 local on
+                    // the last; flights at 800 km/h plus 1.5 h, and an hour either side.
                     let dist = travel::distance_km(at(&CITIES[u.home]), at(&CITIES[dest]));
                     let flight = ((dist / 800.0 + 1.5) * 3600.0) as i64;
-                    if day == d0 {
-                        // Flies out at 07:00 home time: logins on arrival only.
-                        let depart = midnight + 7 * HOUR;
-                        let arrive = depart + flight + HOUR;
-                        if time < arrive {
-                            continue;
-                        }
+                    let depart = START + d0 * DAY - i64::from(CITIES[u.home].tz) * HOUR + 7 * HOUR;
+                    let arrive = depart + flight + HOUR;
+                    let back = START + d1 * DAY - i64::from(CITIES[dest].tz) * HOUR + 17 * HOUR;
+                    let land = back + flight + HOUR;
+                    if time < depart - HOUR || time > land {
+                        (u.home, u.spots[0].asn, u.spots[0].ip)
+                    } else if time >= arrive && time < back - HOUR {
                         kind = NormalKind::Trip;
                         (dest, asn, ip)
-                    } else if day == d1 {
-                        // Flies home at 17:00 local: logins before, then at home after landing.
-                        let dmid = START + day * DAY - i64::from(CITIES[dest].tz) * HOUR;
-                        let depart = dmid + 17 * HOUR;
-                        time = dmid + t;
-                        if time < depart - HOUR {
-                            kind = NormalKind::Trip;
-                            (dest, asn, ip)
-                        } else if time > depart + flight + HOUR {
-                            (u.home, u.spots[0].asn, u.spots[0].ip)
-                        } else {
-                            continue;
-                        }
                     } else {
-                        kind = NormalKind::Trip;
-                        (dest, asn, ip)
+                        continue;
                     }
                 } else {
                     match u.style {
@@ -896,7 +885,11 @@ mod tests {
                 if let Some(&(t, p)) = last.get(&l.user) {
                     let km = travel::distance_km(p, l.location);
                     if km > 500.0 {
-                        assert!(travel::speed_kmh(km, l.time - t) < 1000.0, "{l:?}");
+                        assert!(
+                            travel::speed_kmh(km, l.time - t) < 1000.0,
+                            "{km} km in {} s: {l:?}",
+                            l.time - t
+                        );
                     }
                 }
                 last.insert(l.user.clone(), (l.time, l.location));
