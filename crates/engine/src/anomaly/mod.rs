@@ -6,9 +6,11 @@
 //! supplies, and the profiles changed since the last [`Detector::take_dirty`] go back to
 //! the caller to persist.
 
+pub mod evaluate;
 pub mod features;
 pub mod lof;
 pub mod profile;
+pub mod scenario;
 pub mod stage;
 pub mod travel;
 
