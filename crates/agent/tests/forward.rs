@@ -139,8 +139,13 @@ async fn rejected_lines_are_counted_and_not_retried() {
     // The middle item is not an object: the collector rejects that line alone.
     spool(&state, &[r#"{"n":1}"#, "[1]", r#"{"n":3}"#]);
     let f = start(&state, &r, &settings());
-    until("an empty spool", || spool_items(&state) == 0).await;
     let st = f.stats();
+    // The counters are bumped just after the spool rows go: wait for both.
+    until("an empty spool and the counts", || {
+        spool_items(&state) == 0
+            && st.sent.load(Ordering::Relaxed) + st.rejected.load(Ordering::Relaxed) == 3
+    })
+    .await;
     assert_eq!(st.rejected.load(Ordering::Relaxed), 1);
     assert_eq!(st.sent.load(Ordering::Relaxed), 2);
     assert!(st.last_success.load(Ordering::Relaxed) > 0);
