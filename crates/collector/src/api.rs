@@ -684,7 +684,7 @@ fn decision_json(d: &logward_store::Decision) -> Value {
     json!({
         "id": d.id, "target": d.target, "duration_secs": d.duration_secs, "reason": d.reason,
         "rule_id": d.rule_id, "created_at": d.created_at, "expires_at": d.expires_at,
-        "alert_id": d.alert_id,
+        "alert_id": d.alert_id, "removed_at": d.removed_at, "lifted": d.lifted(),
     })
 }
 
@@ -805,7 +805,7 @@ async fn bans(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 .iter()
                 .map(|d| {
                     let mut v = decision_json(d);
-                    v["active"] = json!(d.expires_at.is_none_or(|e| e > t));
+                    v["active"] = json!(d.in_force(t));
                     v
                 })
                 .collect();

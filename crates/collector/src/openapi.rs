@@ -310,7 +310,7 @@ pub fn document() -> Value {
                     "id": {"type": "integer"}, "target": {"type": "string"}, "duration_secs": {"type": ["integer", "null"]},
                     "reason": {"type": "string"}, "rule_id": {"type": ["string", "null"]}, "created_at": {"type": "integer"},
                     "expires_at": {"type": ["integer", "null"]}, "alert_id": {"type": ["integer", "null"]},
-                    "active": {"type": "boolean"}}}
+                    "removed_at": {"type": ["integer", "null"]}, "active": {"type": "boolean"}, "lifted": {"type": "boolean"}}}
             }
         }
     })

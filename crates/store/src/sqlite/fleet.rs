@@ -290,6 +290,21 @@ pub struct Decision {
     pub created_at: UnixTime,
     pub expires_at: Option<UnixTime>,
     pub alert_id: Option<i64>,
+    /// When it stopped being in force: lifted (before `expires_at`) or expired (at it).
+    pub removed_at: Option<UnixTime>,
+}
+
+impl Decision {
+    /// Whether it is in force at `t`: neither lifted nor expired.
+    pub fn in_force(&self, t: UnixTime) -> bool {
+        self.removed_at.is_none() && self.expires_at.is_none_or(|e| e > t)
+    }
+
+    /// Whether it was lifted (rather than left to expire).
+    pub fn lifted(&self) -> bool {
+        self.removed_at
+            .is_some_and(|r| self.expires_at.is_none_or(|e| r < e))
+    }
 }
 
 /// Rows removed by [`SqliteStore::purge_fleet`].
@@ -303,13 +318,10 @@ pub struct FleetPurgeStats {
 const AGENT_COLUMNS: &str = "id, host, secret, created_at, revoked_at, last_seen, version, \
      spool_items, spool_bytes, oldest_unsent, last_seq";
 
-/// Inserts one alert row and returns its id: the one way alerts reach the collector's
-/// `alerts` table, for the alerts agents forward and the fleet rules' own alike (so whatever
-/// hooks onto stored alerts sees both).
-const DECISION_COLUMNS: &str =
-    "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id";
+pub(crate) const DECISION_COLUMNS: &str =
+    "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id, removed_at";
 
-fn decision_row(r: &Row<'_>) -> rusqlite::Result<Decision> {
+pub(crate) fn decision_row(r: &Row<'_>) -> rusqlite::Result<Decision> {
     Ok(Decision {
         id: r.get(0)?,
         target: r.get(1)?,
@@ -319,6 +331,7 @@ fn decision_row(r: &Row<'_>) -> rusqlite::Result<Decision> {
         created_at: r.get(5)?,
         expires_at: r.get(6)?,
         alert_id: r.get(7)?,
+        removed_at: r.get(8)?,
     })
 }
 

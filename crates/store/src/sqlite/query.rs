@@ -8,7 +8,7 @@ use rusqlite::{params, params_from_iter, Row};
 use super::{alert_from_row, limit_to_sql, SqliteStore, ALERT_COLUMNS};
 use crate::error::{sql, Result};
 use crate::sqlite::analysis::Analysis;
-use crate::sqlite::fleet::Decision;
+use crate::sqlite::fleet::{decision_row, Decision, DECISION_COLUMNS};
 use crate::types::{StoredAlert, UnixTime};
 
 /// Which alerts to list. Every filter is optional; together they are ANDed.
@@ -112,22 +112,6 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
         json: r.get(8)?,
     })
 }
-
-fn decision_row(r: &Row<'_>) -> rusqlite::Result<Decision> {
-    Ok(Decision {
-        id: r.get(0)?,
-        target: r.get(1)?,
-        duration_secs: r.get(2)?,
-        reason: r.get(3)?,
-        rule_id: r.get(4)?,
-        created_at: r.get(5)?,
-        expires_at: r.get(6)?,
-        alert_id: r.get(7)?,
-    })
-}
-
-const DECISION_COLUMNS: &str =
-    "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id";
 
 /// `WHERE …` and its parameters for a filter (the cursor included).
 fn where_clause(f: &AlertFilter) -> (String, Vec<Value>) {
@@ -325,7 +309,7 @@ impl SqliteStore {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {DECISION_COLUMNS} FROM decisions \
-                 WHERE ?1 IS NULL OR expires_at IS NULL OR expires_at > ?1 \
+                 WHERE ?1 IS NULL OR (removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)) \
                  ORDER BY id DESC LIMIT ?2"
             ))
             .and_then(|mut s| {
@@ -475,5 +459,16 @@ mod tests {
         assert_eq!(s.bans_list(None, 10).unwrap().len(), 1);
         assert_eq!(s.bans_list(Some(12_599), 10).unwrap().len(), 1);
         assert!(s.bans_list(Some(12_600), 10).unwrap().is_empty());
+        let d = &s.bans_list(None, 10).unwrap()[0];
+        assert!(d.in_force(12_599) && !d.lifted());
+
+        // A lifted decision is no longer active, and says it was lifted.
+        let id = d.id;
+        s.delete_decision(crate::sqlite::fleet::DecisionSelector::Id(id), 12_000)
+            .unwrap()
+            .unwrap();
+        assert!(s.bans_list(Some(12_001), 10).unwrap().is_empty());
+        let d = &s.bans_list(None, 10).unwrap()[0];
+        assert!(d.lifted() && !d.in_force(12_001), "{d:?}");
     }
 }
