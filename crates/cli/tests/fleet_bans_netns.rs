@@ -16,66 +16,19 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use logward_store::{DecisionOp, SqliteStore, Store};
+
+#[path = "support/netns.rs"]
+mod netns;
+use netns::{cmd, ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 /// The attacker of the brute force (TEST-NET-2: not loopback, never ignored).
 const ATTACKER: &str = "198.51.100.77";
-
-fn cmd(argv: &[&str]) -> Output {
-    Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"))
-}
-
-fn ok(argv: &[&str]) {
-    let out = cmd(argv);
-    assert!(
-        out.status.success(),
-        "{argv:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Whether the netns test can run here; prints why not, and fails under CI=true.
-fn prerequisites() -> bool {
-    let mut missing = Vec::new();
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        missing.push("root (effective uid 0)".to_owned());
-    }
-    for (prog, arg) in [("nft", "--version"), ("ip", "-V")] {
-        if !Command::new(prog)
-            .arg(arg)
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            missing.push(format!("`{prog}` on PATH"));
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!(
-        "the fleet bans netns test needs {} (packages nftables, iproute2)",
-        missing.join(", ")
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}; CI=true, so this is a failure");
-    }
-    eprintln!("skipping: {why}");
-    false
-}
 
 /// A network namespace per agent; deleted on drop, on panic too.
 struct Namespaces(Vec<String>);
@@ -349,7 +302,11 @@ impl Fleet {
 
 #[test]
 fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
-    if !prerequisites() {
+    if !netns::prerequisites(
+        "fleet bans netns test",
+        &[("nft", "--version"), ("ip", "-V")],
+        "nftables, iproute2",
+    ) {
         return;
     }
     let ns = Namespaces::new(2);

@@ -11,69 +11,19 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+#[path = "support/netns.rs"]
+mod netns;
+use netns::{cmd, ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 const FW4: &str = "10.200.7.1";
 const ATTACKER4: &str = "10.200.7.2";
 const MANUAL4: &str = "10.200.7.3";
-
-fn cmd(argv: &[&str]) -> Output {
-    Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"))
-}
-
-fn ok(argv: &[&str]) {
-    let out = cmd(argv);
-    assert!(
-        out.status.success(),
-        "{argv:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn runs(prog: &str, arg: &str) -> bool {
-    Command::new(prog)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Whether the test can run here; prints why not, and fails under CI=true.
-fn prerequisites() -> bool {
-    let mut missing = Vec::new();
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        missing.push("root (effective uid 0)".to_owned());
-    }
-    for (prog, arg) in [("nft", "--version"), ("ip", "-V"), ("ping", "-V")] {
-        if !runs(prog, arg) {
-            missing.push(format!("`{prog}` on PATH"));
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!(
-        "the daemon bans netns test needs {} (packages nftables, iproute2, iputils-ping)",
-        missing.join(", ")
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}; CI=true, so this is a failure");
-    }
-    eprintln!("skipping: {why}");
-    false
-}
 
 /// Two namespaces and a veth between them; deleted on drop.
 struct Lab {
@@ -270,7 +220,11 @@ fn eventually(mut f: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
-    if !prerequisites() {
+    if !netns::prerequisites(
+        "daemon bans netns test",
+        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
+        "nftables, iproute2, iputils-ping",
+    ) {
         return;
     }
     let lab = Lab::new();
