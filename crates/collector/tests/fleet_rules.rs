@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use logward_collector::config::{Auth, Config, FleetRules};
 use logward_collector::{random_hex, start, Running};
@@ -14,14 +13,10 @@ use logward_core::{wire, Action, Dataset, Event, Outcome};
 use logward_store::{SqliteStore, Store};
 use serde_json::Value;
 
-const KEY: &str = "0123456789abcdef0123456789abcdef";
+mod common;
+use common::now;
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 fn config(dir: &Path, rules: FleetRules) -> Config {
     Config {

@@ -4,7 +4,6 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use logward_collector::config::{Auth, Config, Limits, TlsFiles};
 use logward_collector::{create_token, gen_cert, random_hex, sha256_hex, start, Running};
@@ -13,12 +12,8 @@ use logward_core::{wire, write_alert, Action, Alert, Dataset, Event, Outcome, Se
 use logward_store::{SqliteStore, Store};
 use serde_json::Value;
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+mod common;
+use common::{metric, now};
 
 fn config(dir: &Path) -> Config {
     Config {
@@ -177,12 +172,6 @@ async fn metrics(a: &Agent) -> String {
         .text()
         .await
         .unwrap()
-}
-
-fn metric(text: &str, line_prefix: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(line_prefix))
-        .map_or(0, |v| v.trim().parse().unwrap())
 }
 
 fn store(dir: &Path) -> SqliteStore {

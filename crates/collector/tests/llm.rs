@@ -100,7 +100,15 @@ async fn the_analysis_is_stored_and_appended_to_the_notification() {
     );
     assert!(a.latency_ms.unwrap() >= 50, "{a:?}");
 
-    let m = agent.metrics().await;
+    // The delivery counters are bumped just after the webhook answers: wait for them.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let m = loop {
+        let m = agent.metrics().await;
+        if metric(&m, "logward_collector_deliveries_total ") >= 1 || Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(
         metric(
             &m,

@@ -1,4 +1,4 @@
-//! What the notification and LLM tests share: a collector started from YAML through the real
+//! What the collector tests share: a collector started from YAML through the real
 //! config parser, an enrolled agent signing with `logward_core::wire`, a webhook receiver and
 //! an OpenAI-compatible chat-completions server, both real HTTP servers on 127.0.0.1.
 #![allow(clippy::unwrap_used, dead_code)]
