@@ -437,12 +437,16 @@ fn serve(c: Config) -> anyhow::Result<i32> {
             run.addr,
             state_dir.display()
         );
+        // systemd stops with SIGTERM, a terminal with SIGINT: both save the fleet rules'
+        // counters and stop cleanly.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot watch for SIGTERM")?;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("stopping");
-                run.stop().await;
-            }
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
         }
+        tracing::info!("stopping");
+        run.stop().await;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)

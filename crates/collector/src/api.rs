@@ -47,11 +47,7 @@ const MAX_LIMIT: usize = 500;
 /// Entries per ranking of `GET /v1/stats`.
 const TOP: usize = 10;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+use crate::unix_now as now;
 
 /// One route: path, method, handler. The router is built from this table, and the OpenAPI
 /// test checks the document against it.

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod rules;
 pub mod server;
+pub mod store_thread;
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,13 @@ pub enum Error {
     Cert(String),
     #[error("{0}")]
     Rules(String),
+}
+
+/// The Unix time in seconds.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `N` random bytes from the OS.

@@ -421,15 +421,7 @@ pub struct Analyst {
     inflight: Mutex<Inflight>,
 }
 
-fn now() -> i64 {
-    chrono_now()
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+use crate::unix_now as now;
 
 async fn with_store<T: Send + 'static>(
     store: &SharedStore,

@@ -141,6 +141,8 @@ pub struct Metrics {
     pub fleet_decisions: AtomicU64,
     /// Store jobs queued or running.
     pub queue_depth: AtomicI64,
+    /// Ingest transactions (each one or more requests: group commit).
+    pub ingest_groups: AtomicU64,
     store_buckets: [AtomicU64; 10],
     store_count: AtomicU64,
     store_micros: AtomicU64,
@@ -190,6 +192,11 @@ impl Metrics {
         self.store_count.fetch_add(1, Relaxed);
         self.store_micros
             .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Time the store thread has spent on jobs so far.
+    pub fn store_busy(&self) -> Duration {
+        Duration::from_micros(self.store_micros.load(Relaxed))
     }
 
     /// The exposition text.
@@ -300,6 +307,12 @@ impl Metrics {
             "Successful dashboard logins.",
             self.logins.load(Relaxed),
         );
+        counter(
+            &mut o,
+            "logward_collector_ingest_transactions_total",
+            "Ingest transactions; under load each stores several requests (group commit).",
+            self.ingest_groups.load(Relaxed),
+        );
         let _ = writeln!(
             o,
             "# HELP logward_collector_store_queue_depth Store jobs queued or running.\n\
@@ -310,7 +323,7 @@ impl Metrics {
         let name = "logward_collector_store_seconds";
         let _ = writeln!(
             o,
-            "# HELP {name} Time of one store job (an ingest transaction, a lookup).\n\
+            "# HELP {name} Time of one store job (an ingest transaction of one or more requests, a lookup).\n\
              # TYPE {name} histogram"
         );
         for (i, b) in BUCKETS.iter().enumerate() {

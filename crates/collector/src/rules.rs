@@ -5,8 +5,16 @@
 //! reloaded from the counters last committed, so what it remembers is always what the store
 //! holds.
 //!
+//! The counters are saved every [`SAVE_EVERY`], whenever the rules made something, and at
+//! shutdown — not with every request: they hold an entry per address failing across the
+//! fleet, and rewriting them all per request cost more than storing the events. A crash
+//! therefore forgets at most the last few seconds of counting (fewer bans, never a
+//! duplicate one).
+//!
 //! Fleet alerts carry `host.name: fleet` ([`FLEET_HOST`]); the host whose event completed
 //! the rule is kept as `labels.event_host`.
+
+use std::time::{Duration, Instant};
 
 use logward_core::{Event, Timestamp};
 use logward_engine::{Engine, Output, Program};
@@ -20,12 +28,16 @@ use crate::config::FleetRules;
 pub const FLEET_HOST: &str = "fleet";
 /// The name the fleet rules' counters are saved under (table `counters`).
 pub const COUNTERS_NAME: &str = "collector-fleet-rules";
+/// How often the counters are saved with an ingest.
+pub const SAVE_EVERY: Duration = Duration::from_secs(5);
 
 /// The fleet rules and their state.
 pub struct Rules {
     file: String,
     text: String,
     engine: Engine,
+    /// When the counters were last given to the store.
+    saved: Instant,
 }
 
 impl std::fmt::Debug for Rules {
@@ -64,6 +76,7 @@ impl Rules {
             engine: Engine::new(Program::load(&file, &text).map_err(|e| e.to_string())?),
             file,
             text,
+            saved: Instant::now(),
         };
         r.reload(store, now)?;
         Ok(Some(r))
@@ -73,6 +86,7 @@ impl Rules {
     pub fn reload(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
         let prog = Program::load(&self.file, &self.text).map_err(|e| e.to_string())?;
         self.engine = Engine::new(prog);
+        self.saved = Instant::now();
         match store.load_counters(COUNTERS_NAME) {
             Ok(Some(snap)) => match self.engine.restore(&snap.data, at(now)) {
                 Ok(r) => tracing::info!(
@@ -144,11 +158,61 @@ impl Rules {
                 }
             }
         }
-        effects.counters = Some(CounterSnapshot {
-            name: COUNTERS_NAME.into(),
-            data: self.engine.snapshot(ts),
-            saved_at: now,
-        });
+        if !effects.outputs.is_empty() || self.saved.elapsed() >= SAVE_EVERY {
+            effects.counters = Some(self.snapshot(now));
+            self.saved = Instant::now();
+        }
         effects
+    }
+
+    fn snapshot(&self, now: UnixTime) -> CounterSnapshot {
+        CounterSnapshot {
+            name: COUNTERS_NAME.into(),
+            data: self.engine.snapshot(at(now)),
+            saved_at: now,
+        }
+    }
+
+    /// Saves the counters now (at shutdown).
+    pub fn save(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
+        store
+            .put_counters(&self.snapshot(now))
+            .map_err(|e| format!("fleet rules: cannot save counters: {e}"))?;
+        self.saved = Instant::now();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use logward_core::{Action, Dataset, Outcome};
+
+    fn failure(host: &'static str) -> Event<'static> {
+        let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+        e.set_source("198.51.100.7".into(), Some(2222));
+        e.host_name = Some(host.into());
+        e
+    }
+
+    #[test]
+    fn counters_are_saved_when_rules_act_and_at_shutdown_not_per_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open_dir(dir.path()).unwrap();
+        let mut r = Rules::load(&FleetRules::Default, &mut store, 1_000)
+            .unwrap()
+            .unwrap();
+        let plan = |_: &logward_core::Alert| logward_store::AlertPlan::default();
+        let quiet = r.run([failure("web01"), failure("web02")].iter(), 1_000, &plan);
+        assert!(quiet.outputs.is_empty());
+        assert!(quiet.counters.is_none(), "nothing made, saved < 5 s ago");
+        let acted = r.run([failure("web03")].iter(), 1_001, &plan);
+        assert!(!acted.outputs.is_empty(), "three hosts: a fleet ban");
+        assert!(acted.counters.is_some(), "saved with what the rules made");
+
+        r.save(&mut store, 1_002).unwrap();
+        let saved = store.load_counters(COUNTERS_NAME).unwrap().unwrap();
+        assert_eq!(saved.saved_at, 1_002);
     }
 }

@@ -12,7 +12,7 @@ use std::io::Read as _;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -31,14 +31,13 @@ use logward_store::{FleetEvent, FleetItem, Heartbeat, NewAlert, SqliteStore, Sto
 use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Auth, Config, FleetRules};
+use crate::config::{Auth, Config};
 use crate::llm::{alert_plan, Analyst};
 use crate::metrics::{AuthFailure, Metrics};
-use crate::rules::Rules;
 use crate::{random_hex, sha256_hex, Error};
 
 /// How much of an enrolment or heartbeat body is read.
@@ -48,80 +47,9 @@ const MAX_NONCES: usize = 2_000_000;
 /// At most this many line errors are listed in an ingest answer.
 const MAX_ERRORS: usize = 10;
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+use crate::unix_now as now;
 
-type Job = Box<dyn FnOnce(&mut SqliteStore, &mut Option<Rules>) + Send>;
-
-/// The store, owned by one thread: every write (and the lookups) is a job run there in
-/// order, so one ingest request is one transaction and the per-agent `seq` check needs no
-/// other lock. The fleet rules live on that thread too (crate::rules).
-#[derive(Debug, Clone)]
-pub struct StoreHandle {
-    tx: std::sync::mpsc::Sender<Job>,
-    metrics: Arc<Metrics>,
-}
-
-impl StoreHandle {
-    /// Opens the store in `dir` and starts its thread, without fleet rules.
-    pub fn open(dir: &std::path::Path, metrics: Arc<Metrics>) -> Result<StoreHandle, Error> {
-        StoreHandle::open_with_rules(dir, &FleetRules::None, metrics)
-    }
-
-    /// Opens the store in `dir`, loads the fleet rules with their saved counters, and starts
-    /// the store thread.
-    pub fn open_with_rules(
-        dir: &std::path::Path,
-        rules: &FleetRules,
-        metrics: Arc<Metrics>,
-    ) -> Result<StoreHandle, Error> {
-        let mut store = SqliteStore::open_dir(dir)?;
-        let mut rules = Rules::load(rules, &mut store, now()).map_err(Error::Rules)?;
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("collector-store".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut store, &mut rules);
-                }
-            })
-            .map_err(Error::Io)?;
-        Ok(StoreHandle { tx, metrics })
-    }
-
-    /// Runs `f` on the store thread.
-    pub async fn call<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut SqliteStore) -> T + Send + 'static,
-    ) -> Result<T, Error> {
-        self.call_with_rules(move |s, _| f(s)).await
-    }
-
-    /// Runs `f` on the store thread with the fleet rules (`None`: `rules: none`).
-    pub async fn call_with_rules<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut SqliteStore, &mut Option<Rules>) -> T + Send + 'static,
-    ) -> Result<T, Error> {
-        let (done, wait) = oneshot::channel();
-        let metrics = self.metrics.clone();
-        metrics.queue_depth.fetch_add(1, Relaxed);
-        let job: Job = Box::new(move |s, r| {
-            let start = Instant::now();
-            let out = f(s, r);
-            metrics.store_time(start.elapsed());
-            metrics.queue_depth.fetch_sub(1, Relaxed);
-            let _ = done.send(out);
-        });
-        if self.tx.send(job).is_err() {
-            self.metrics.queue_depth.fetch_sub(1, Relaxed);
-            return Err(Error::StoreGone);
-        }
-        wait.await.map_err(|_| Error::StoreGone)
-    }
-}
+pub use crate::store_thread::StoreHandle;
 
 /// A token bucket per agent.
 #[derive(Debug)]
@@ -149,6 +77,9 @@ pub struct AppState {
     delivery_wake: Arc<tokio::sync::Notify>,
     /// Woken after an ingest stored alerts: the LLM analyst.
     llm_wake: Option<Arc<tokio::sync::Notify>>,
+    /// Bodies decompressed and parsed at once: one core fewer than the machine has, so the
+    /// store thread — the bottleneck — is never starved by a crowd of parsers.
+    parsers: tokio::sync::Semaphore,
 }
 
 #[derive(Debug, Default)]
@@ -219,6 +150,14 @@ impl Running {
     /// in the outbox), and waits for the accept loop to end.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        let saved = self
+            .state
+            .store
+            .call_with_rules(|s, r| r.as_mut().map_or(Ok(()), |r| r.save(s, now())))
+            .await;
+        if let Ok(Err(e)) = saved {
+            tracing::error!("{e}");
+        }
         for t in &self.background {
             t.abort();
         }
@@ -319,6 +258,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         login_limiter,
         delivery_wake,
         llm_wake,
+        parsers: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1))
+                .max(1),
+        ),
     });
     let app = router(state.clone());
     let (shutdown, mut stop) = watch::channel(false);
@@ -868,6 +812,9 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let body = signed.body;
     let limit = limits.decompressed_bytes;
     let st = Arc::clone(&state);
+    let Ok(permit) = state.parsers.acquire().await else {
+        return error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
     let parsed = tokio::task::spawn_blocking(move || {
         let plain = if gzip {
             match gunzip(&body, limit) {
@@ -894,6 +841,7 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
         Ok((items, rejected, errors, len, events))
     })
     .await;
+    drop(permit);
     let (items, rejected, errors, len, events) = match parsed {
         Ok(Ok(p)) => p,
         Ok(Err((status, msg))) => return error(&state, EP, status, msg),
@@ -912,12 +860,18 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let agent = signed.agent_id;
     // Fleet alerts are routed and analysed like forwarded ones.
     let plan_state = Arc::clone(&state);
-    let plan = move |a: &logward_core::Alert| {
+    let plan: crate::store_thread::Planner = Arc::new(move |a: &logward_core::Alert| {
         alert_plan(&plan_state.router, plan_state.config.llm.as_ref(), a)
-    };
+    });
     let stored = state
         .store
-        .call_with_rules(move |s, rules| ingest(s, rules, &agent, t, &items, &events, &plan))
+        .ingest(crate::store_thread::Ingest {
+            agent,
+            now: t,
+            items,
+            events,
+            plan,
+        })
         .await;
     let counts = match stored {
         Ok(Ok(c)) => c,
@@ -955,35 +909,6 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
             "errors": errors,
         }),
     )
-}
-
-/// One request's ingest on the store thread, with the fleet rules over its new events; when
-/// it fails the rules forget what they counted (reloaded from the store).
-fn ingest(
-    s: &mut SqliteStore,
-    rules: &mut Option<Rules>,
-    agent: &str,
-    t: i64,
-    items: &[FleetItem],
-    events: &[Option<Event<'static>>],
-    plan: &dyn Fn(&logward_core::Alert) -> logward_store::AlertPlan,
-) -> Result<logward_store::IngestCounts, logward_store::StoreError> {
-    let Some(r) = rules.as_mut() else {
-        return s.ingest(agent, t, items);
-    };
-    let result = s.ingest_with(agent, t, items, &mut |fresh: &[usize]| {
-        Ok(r.run(
-            fresh.iter().filter_map(|&i| events.get(i)?.as_ref()),
-            t,
-            plan,
-        ))
-    });
-    if result.is_err() {
-        if let Err(e) = r.reload(s, t) {
-            tracing::error!("fleet rules: {e}; they run without their counters");
-        }
-    }
-    result
 }
 
 #[derive(Deserialize)]

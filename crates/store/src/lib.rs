@@ -28,8 +28,8 @@ pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
 pub use sqlite::analysis::{Analysis, AnalysisState, PendingAnalysis};
 pub use sqlite::fleet::{
     Agent, AlertPlan, Decision, DecisionChange, DecisionOp, DecisionSelector, FleetEffects,
-    FleetEvent, FleetItem, FleetOutput, FleetPurgeStats, Heartbeat, IngestCounts, NewDecision,
-    TokenCheck,
+    FleetEvent, FleetItem, FleetOutput, FleetPurgeStats, Heartbeat, IngestCounts, IngestRequest,
+    NewDecision, TokenCheck,
 };
 pub use sqlite::operators::ApiToken;
 pub use sqlite::query::{

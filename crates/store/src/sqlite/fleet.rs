@@ -681,6 +681,17 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Saves a rules' counters outside an ingest (the collector's shutdown).
+    pub fn put_counters(&mut self, c: &CounterSnapshot) -> Result<()> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(path, "begin saving counters"))?;
+        put_counters_tx(&tx, path, c)?;
+        tx.commit().map_err(sql(path, "commit counters"))
+    }
+
     /// Stores one request's items from `agent_id` in one transaction. Items whose `seq` is
     /// not above the agent's highest stored one (or a previous item's of the same request)
     /// are duplicates and skipped; the agent's `last_seq` and `last_seen` move on.
@@ -705,103 +716,36 @@ impl SqliteStore {
         items: &[FleetItem],
         rules: &mut dyn FnMut(&[usize]) -> Result<FleetEffects>,
     ) -> Result<IngestCounts> {
+        let req = IngestRequest {
+            agent_id,
+            now,
+            items,
+        };
+        let mut counts = self.ingest_group(&[req], &mut |_, fresh| rules(fresh))?;
+        Ok(counts.pop().unwrap_or_default())
+    }
+
+    /// Several requests' ingests (each as [`SqliteStore::ingest_with`]) in one transaction:
+    /// the collector's group commit, which spends one commit and one write of each touched
+    /// index page on a whole queue of requests. `rules` is given the request's index too.
+    /// All or nothing: when one fails none is stored, and the caller should retry them one
+    /// by one so that only the bad one fails.
+    pub fn ingest_group(
+        &mut self,
+        requests: &[IngestRequest<'_>],
+        rules: &mut dyn FnMut(usize, &[usize]) -> Result<FleetEffects>,
+    ) -> Result<Vec<IngestCounts>> {
         let path = &self.path;
-        let mut fresh = Vec::new();
-        let mut counts = IngestCounts::default();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql(path, "begin an ingest"))?;
-        let last: Option<i64> = tx
-            .prepare_cached("SELECT last_seq FROM agents WHERE id = ?1")
-            .and_then(|mut s| s.query_row([agent_id], |r| r.get(0)).optional())
-            .map_err(sql(path, "read an agent's sequence"))?;
-        let Some(mut last) = last else {
-            return Err(StoreError::NotFound {
-                what: "agent",
-                id: 0,
-            });
-        };
-        {
-            let mut ev = tx
-                .prepare_cached(
-                    "INSERT INTO fleet_events (agent_id, seq, time, received_at, host, action, \
-                     outcome, source_ip, user_name, json) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .map_err(sql(path, "store fleet events"))?;
-            for (i, item) in items.iter().enumerate() {
-                let seq = item.seq();
-                if seq <= last {
-                    counts.duplicates += 1;
-                    continue;
-                }
-                last = seq;
-                match item {
-                    FleetItem::Event { event: e, .. } => {
-                        ev.execute(params![
-                            agent_id,
-                            seq,
-                            e.time,
-                            now,
-                            e.host,
-                            e.action,
-                            e.outcome,
-                            e.source_ip,
-                            e.user,
-                            e.json
-                        ])
-                        .map_err(sql(path, "store fleet events"))?;
-                        counts.events += 1;
-                        fresh.push(i);
-                    }
-                    FleetItem::Alert { alert: a, plan, .. } => {
-                        insert_alert(&tx, path, a, plan, now)?;
-                        counts.alerts += 1;
-                    }
-                }
-            }
+        let mut all = Vec::with_capacity(requests.len());
+        for (r, req) in requests.iter().enumerate() {
+            all.push(ingest_tx(&tx, path, req, &mut |fresh| rules(r, fresh))?);
         }
-        if !fresh.is_empty() {
-            let effects = rules(&fresh)?;
-            let mut last_alert = None;
-            for o in &effects.outputs {
-                match o {
-                    FleetOutput::Alert(a, plan) => {
-                        last_alert = Some(insert_alert(&tx, path, a, plan, now)?);
-                        counts.fleet_alerts += 1;
-                    }
-                    FleetOutput::Decision(d) => {
-                        let mut d = d.clone();
-                        d.alert_id = d.alert_id.or(last_alert);
-                        if put_decision_tx(&tx, path, &d)?.1.is_some() {
-                            counts.fleet_decisions += 1;
-                        }
-                    }
-                    FleetOutput::Lift { target, at } => {
-                        if lift_tx(&tx, path, DecisionSelector::Target(target), *at)?.is_some() {
-                            counts.fleet_decisions += 1;
-                        }
-                    }
-                }
-            }
-            if let Some(c) = &effects.counters {
-                tx.prepare_cached(
-                    "INSERT INTO counters (name, data, saved_at) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (name) DO UPDATE SET data = excluded.data, \
-                     saved_at = excluded.saved_at",
-                )
-                .and_then(|mut s| s.execute(params![c.name, c.data, c.saved_at]))
-                .map_err(sql(path, "save the fleet rules' counters"))?;
-            }
-        }
-        tx.execute(
-            "UPDATE agents SET last_seq = ?2, last_seen = ?3 WHERE id = ?1",
-            params![agent_id, last, now],
-        )
-        .map_err(sql(path, "update an agent's sequence"))?;
         tx.commit().map_err(sql(path, "commit an ingest"))?;
-        Ok(counts)
+        Ok(all)
     }
 
     /// Number of fleet events stored (all, or one host's).
@@ -1013,6 +957,122 @@ type DecisionChangeRow = (
     (String, Option<i64>, Option<i64>),
     (String, Option<String>, UnixTime),
 );
+
+/// One request of an [`SqliteStore::ingest_group`].
+#[derive(Debug, Clone, Copy)]
+pub struct IngestRequest<'a> {
+    pub agent_id: &'a str,
+    /// When it was received.
+    pub now: UnixTime,
+    pub items: &'a [FleetItem],
+}
+
+/// One request's rows, inside the caller's transaction.
+fn ingest_tx(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    req: &IngestRequest<'_>,
+    rules: &mut dyn FnMut(&[usize]) -> Result<FleetEffects>,
+) -> Result<IngestCounts> {
+    let IngestRequest {
+        agent_id,
+        now,
+        items,
+    } = *req;
+    let mut fresh = Vec::new();
+    let mut counts = IngestCounts::default();
+    let last: Option<i64> = tx
+        .prepare_cached("SELECT last_seq FROM agents WHERE id = ?1")
+        .and_then(|mut s| s.query_row([agent_id], |r| r.get(0)).optional())
+        .map_err(sql(path, "read an agent's sequence"))?;
+    let Some(mut last) = last else {
+        return Err(StoreError::NotFound {
+            what: "agent",
+            id: 0,
+        });
+    };
+    {
+        let mut ev = tx
+            .prepare_cached(
+                "INSERT INTO fleet_events (agent_id, seq, time, received_at, host, action, \
+                 outcome, source_ip, user_name, json) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(sql(path, "store fleet events"))?;
+        for (i, item) in items.iter().enumerate() {
+            let seq = item.seq();
+            if seq <= last {
+                counts.duplicates += 1;
+                continue;
+            }
+            last = seq;
+            match item {
+                FleetItem::Event { event: e, .. } => {
+                    ev.execute(params![
+                        agent_id,
+                        seq,
+                        e.time,
+                        now,
+                        e.host,
+                        e.action,
+                        e.outcome,
+                        e.source_ip,
+                        e.user,
+                        e.json
+                    ])
+                    .map_err(sql(path, "store fleet events"))?;
+                    counts.events += 1;
+                    fresh.push(i);
+                }
+                FleetItem::Alert { alert: a, plan, .. } => {
+                    insert_alert(tx, path, a, plan, now)?;
+                    counts.alerts += 1;
+                }
+            }
+        }
+    }
+    if !fresh.is_empty() {
+        let effects = rules(&fresh)?;
+        let mut last_alert = None;
+        for o in &effects.outputs {
+            match o {
+                FleetOutput::Alert(a, plan) => {
+                    last_alert = Some(insert_alert(tx, path, a, plan, now)?);
+                    counts.fleet_alerts += 1;
+                }
+                FleetOutput::Decision(d) => {
+                    let mut d = d.clone();
+                    d.alert_id = d.alert_id.or(last_alert);
+                    if put_decision_tx(tx, path, &d)?.1.is_some() {
+                        counts.fleet_decisions += 1;
+                    }
+                }
+                FleetOutput::Lift { target, at } => {
+                    if lift_tx(tx, path, DecisionSelector::Target(target), *at)?.is_some() {
+                        counts.fleet_decisions += 1;
+                    }
+                }
+            }
+        }
+        if let Some(c) = &effects.counters {
+            put_counters_tx(tx, path, c)?;
+        }
+    }
+    tx.prepare_cached("UPDATE agents SET last_seq = ?2, last_seen = ?3 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![agent_id, last, now]))
+        .map_err(sql(path, "update an agent's sequence"))?;
+    Ok(counts)
+}
+
+fn put_counters_tx(tx: &rusqlite::Transaction<'_>, path: &Path, c: &CounterSnapshot) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO counters (name, data, saved_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (name) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
+    )
+    .and_then(|mut s| s.execute(params![c.name, c.data, c.saved_at]))
+    .map(drop)
+    .map_err(sql(path, "save the fleet rules' counters"))
+}
 
 #[cfg(test)]
 mod tests {

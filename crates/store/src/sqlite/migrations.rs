@@ -72,6 +72,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "llm",
         sql: include_str!("migrations/0009_llm.sql"),
     },
+    Migration {
+        version: 10,
+        name: "event_indexes",
+        sql: include_str!("migrations/0010_event_indexes.sql"),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -70,6 +70,10 @@ pub struct SqliteOptions {
     /// How long to wait for another connection's write lock before failing with
     /// [`StoreError::Busy`].
     pub busy_timeout: Duration,
+    /// SQLite's page cache, in KiB. Filled only as pages are read: a small agent database
+    /// never uses it all; a collector's indexes on millions of events need it, or every
+    /// insert re-reads index pages from the OS.
+    pub cache_kib: u32,
 }
 
 impl Default for SqliteOptions {
@@ -77,6 +81,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             synchronous: Synchronous::Normal,
             busy_timeout: Duration::from_secs(5),
+            cache_kib: 64 * 1024,
         }
     }
 }
@@ -174,6 +179,8 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", options.synchronous.pragma())
             .map_err(sql(path, "set synchronous mode"))?;
+        conn.pragma_update(None, "cache_size", -i64::from(options.cache_kib))
+            .map_err(sql(path, "set the cache size"))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql(path, "enable foreign keys"))?;
         migrations::migrate(&mut conn, path, migrations::MIGRATIONS)?;

@@ -187,23 +187,21 @@ impl SqliteStore {
             return Ok(None);
         };
         let a = &alert.alert;
+        // Two statements, not one with an OR, so that each uses its index.
+        let (by, key) = match (&a.source_address, &a.user) {
+            (Some(ip), _) => ("source_ip", Some(ip)),
+            (None, user) => ("user_name", user.as_ref()),
+        };
         let events = self
             .conn
-            .prepare_cached(
-                "SELECT id, agent_id, time, host, action, outcome, source_ip, user_name, json \
-                 FROM fleet_events WHERE time >= ?1 AND time <= ?2 \
-                 AND (?3 IS NULL OR host = ?3) \
-                 AND ((?4 IS NOT NULL AND source_ip = ?4) OR (?4 IS NULL AND user_name = ?5)) \
-                 ORDER BY time DESC, id DESC LIMIT ?6",
-            )
+            .prepare_cached(&alert_events_sql(by))
             .and_then(|mut s| {
                 s.query_map(
                     params![
                         a.time - EVENT_WINDOW_SECS,
                         a.time,
                         a.host,
-                        a.source_address,
-                        a.user,
+                        key,
                         limit_to_sql(MAX_ALERT_EVENTS)
                     ],
                     event_row,
@@ -320,6 +318,16 @@ impl SqliteStore {
     }
 }
 
+/// An alert's events: ?1..?2 the time window, ?3 the host (or NULL), ?4 the address or user
+/// (`by` its column), ?5 the limit.
+fn alert_events_sql(by: &str) -> String {
+    format!(
+        "SELECT id, agent_id, time, host, action, outcome, source_ip, user_name, json \
+         FROM fleet_events WHERE {by} = ?4 AND time >= ?1 AND time <= ?2 \
+         AND (?3 IS NULL OR host = ?3) ORDER BY time DESC, id DESC LIMIT ?5"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -340,6 +348,26 @@ mod tests {
             source_address: Some(addr.into()),
             user: Some(user.into()),
             json: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn alert_events_use_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open_dir(dir.path()).unwrap();
+        for (by, index) in [
+            ("source_ip", "fleet_events_ip_time"),
+            ("user_name", "fleet_events_user_time"),
+        ] {
+            let plan: Vec<String> = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", alert_events_sql(by)))
+                .unwrap()
+                .query_map(params![0, 1, "h", "x", 5], |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(plan.iter().any(|p| p.contains(index)), "{by}: {plan:?}");
         }
     }
 
