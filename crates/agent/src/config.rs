@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use logward_engine::{ConfigError, ConfigErrors, Program};
+pub mod anomaly;
+
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -457,6 +459,10 @@ struct FileConfig {
     notify: Option<logward_notify::NotifyConfig>,
     #[serde(default)]
     forward: Option<ForwardConfig>,
+    #[serde(default)]
+    enrich: Option<anomaly::EnrichConfig>,
+    #[serde(default)]
+    anomaly: Option<anomaly::AnomalyConfig>,
 }
 
 /// Which rules run.
@@ -489,6 +495,8 @@ pub struct AgentConfig {
     pub notify: logward_notify::NotifyConfig,
     /// Forwarding to a collector (`forward:`), when configured.
     pub forward: Option<Forward>,
+    /// Enrichment and the login anomaly detector (`enrich:`, `anomaly:`).
+    pub anomaly: anomaly::Anomaly,
     /// The files read, in merge order (empty for the built-in default).
     pub files: Vec<PathBuf>,
 }
@@ -519,6 +527,7 @@ impl AgentConfig {
             metrics: MetricsConfig::default(),
             notify: logward_notify::NotifyConfig::default(),
             forward: None,
+            anomaly: anomaly::Anomaly::default(),
             files: Vec::new(),
         }
     }
@@ -708,6 +717,8 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
     let mut metrics = None;
     let mut notify: Option<(String, logward_notify::NotifyConfig)> = None;
     let mut forward: Option<(String, ForwardConfig, PathBuf)> = None;
+    let mut enrich: Option<(String, anomaly::EnrichConfig, PathBuf)> = None;
+    let mut anomaly_cfg: Option<(String, anomaly::AnomalyConfig)> = None;
     for path in &files {
         let name = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
@@ -748,6 +759,12 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
         }
         if let Some(f) = parsed.forward {
             forward = Some((name.clone(), f, base.clone()));
+        }
+        if let Some(e) = parsed.enrich {
+            enrich = Some((name.clone(), e, base.clone()));
+        }
+        if let Some(a) = parsed.anomaly {
+            anomaly_cfg = Some((name.clone(), a));
         }
     }
 
@@ -860,6 +877,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
         None => logward_notify::NotifyConfig::default(),
     };
     let forward = forward.map(|(file, f, base)| f.check(&file, &base, &mut errors));
+    let anomaly = anomaly::check(enrich, anomaly_cfg, &mut errors);
     let (rules_ref, program) = match rules {
         None => (RulesRef::Default, Some(logward_engine::default_program())),
         Some((_, r, _)) if r.value == "default" => {
@@ -895,6 +913,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                 metrics: metrics.unwrap_or_default(),
                 notify,
                 forward,
+                anomaly,
                 files,
             },
             program,
@@ -980,6 +999,64 @@ mod tests {
         }
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn enrich_and_anomaly_sections_with_defaults_values_and_placed_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(d.path(), "agent.yaml", "sources: []\n");
+        let a = load(&main).unwrap().config.anomaly;
+        assert_eq!(a, anomaly::Anomaly::default());
+        assert!(
+            a.enabled,
+            "on by default; nothing leaves the host (no DNSBL zone)"
+        );
+        assert!(a.dnsbl.zones.is_empty());
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "enrich:\n  geoip: GeoIP\n  dnsbl:\n    zones: [zen.spamhaus.org.]\n    \
+             nameservers: [127.0.0.1, \"[::1]:5353\"]\n    timeout: 800ms\n    cache_ttl: 10m\n\
+             anomaly: {threshold: 0.7, window: 1h, max_speed_kmh: 900, lof: false}\n",
+        );
+        let a = load(&main).unwrap().config.anomaly;
+        assert_eq!(a.geoip, Some(d.path().join("GeoIP")));
+        assert_eq!(a.dnsbl.zones, ["zen.spamhaus.org"]);
+        assert_eq!(a.dnsbl.nameservers.len(), 2);
+        assert_eq!(a.dnsbl.nameservers[0].port(), 53);
+        assert_eq!(a.dnsbl.timeout, Duration::from_millis(800));
+        assert_eq!(a.dnsbl.cache_ttl, Duration::from_secs(600));
+        assert_eq!(a.settings.threshold, 0.7);
+        assert_eq!((a.settings.window, a.settings.max_speed_kmh), (3600, 900.0));
+        assert!(!a.settings.use_lof);
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "enrich:\n  dnsbl:\n    zones: [nodots]\n    nameservers: [dns.example]\n    \
+             timeout: soon\nanomaly:\n  threshold: 2\n",
+        );
+        let shown: Vec<String> = load(&main)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+            .collect();
+        assert_eq!(shown.len(), 4, "{shown:?}");
+        for (line, what) in [
+            ("3:", "not a DNS zone"),
+            ("4:", "not an address"),
+            ("5:", "not a duration"),
+            ("7:", "not within 0–1"),
+        ] {
+            assert!(
+                shown
+                    .iter()
+                    .any(|e| e.starts_with(line) && e.contains(what)),
+                "{what}: {shown:?}"
+            );
+        }
+        let main = write(d.path(), "agent.yaml", "anomaly: {treshold: 1}\n");
+        assert!(load(&main).is_err(), "unknown keys are refused");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::ban::nftables::{BanExecutor, NftConfig, Nftables};
 use crate::ban::RestoreList;
 use crate::config::{self, AgentConfig, Format, Source, SourceConfig};
 use crate::control::{self, BanRow, Command, OutboxRow, Request, Response};
+use crate::enrich::{Dnsbl, GeoIp};
 use crate::forward::{Credentials, Decisions, Forwarder, DECISIONS_SINCE};
 use crate::metrics::{self, SourceEntry, SourceStats};
 use crate::pipeline::{ban_failed_alert, Effects, Pipeline, Printer};
@@ -57,6 +58,8 @@ pub enum DaemonError {
     Signal(std::io::Error),
     #[error("forward: {0}")]
     Forward(#[from] crate::forward::ForwardError),
+    #[error("{0}")]
+    Anomaly(String),
 }
 
 /// The state directory when none is given: `$LOGWARD_STATE_DIR`, else `/var/lib/logward` as
@@ -364,6 +367,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     let mut pipeline = Pipeline::new(engine, store, executor.is_some(), Printer::stdout(format));
     pipeline.set_forward(cfg.forward.as_ref().map(|f| f.events));
     pipeline.restore_engine_state();
+    let mut deferred_rx = start_anomaly(&cfg.anomaly, &mut pipeline)?;
     for a in startup_alerts {
         pipeline.add_alert(a);
     }
@@ -448,6 +452,13 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                 pipeline.add_alert(alert);
                 commit(&mut pipeline, executor.as_ref(), &fail_tx);
             }
+            Some(d) = deferred_rx.recv() => {
+                pipeline.resume_login(d);
+                while let Ok(d) = deferred_rx.try_recv() {
+                    pipeline.resume_login(d);
+                }
+                commit(&mut pipeline, executor.as_ref(), &fail_tx);
+            }
             Some(item) = src_rx.recv() => {
                 pipeline.push(item);
                 let mut n = 1;
@@ -485,6 +496,15 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     drop(src_tx);
     while let Ok(item) = src_rx.try_recv() {
         pipeline.push(item);
+    }
+    // Logins still waiting for DNSBL get their answer (or the timeout) before the end.
+    let deadline =
+        tokio::time::Instant::now() + cfg.anomaly.dnsbl.timeout + Duration::from_millis(500);
+    while pipeline.anomaly().is_some_and(|a| a.pending() > 0) {
+        match tokio::time::timeout_at(deadline, deferred_rx.recv()).await {
+            Ok(Some(d)) => pipeline.resume_login(d),
+            _ => break,
+        }
     }
     while let Ok(alert) = fail_rx.try_recv() {
         pipeline.add_alert(alert);
@@ -647,6 +667,37 @@ fn carry_out(
     });
 }
 
+/// The login anomaly detector from `enrich:`/`anomaly:`: a GeoIP database that cannot be
+/// opened stops the start (a clear error, not a silently blind detector).
+fn start_anomaly(
+    cfg: &crate::config::anomaly::Anomaly,
+    pipeline: &mut Pipeline,
+) -> Result<mpsc::UnboundedReceiver<crate::anomaly::Deferred>, DaemonError> {
+    if !cfg.enabled {
+        tracing::info!("login anomaly detection off (`anomaly: {{enabled: false}}`)");
+        let (_tx, rx) = mpsc::unbounded_channel();
+        return Ok(rx);
+    }
+    let geoip = cfg
+        .geoip
+        .as_deref()
+        .map(|p| GeoIp::open(p).map_err(|e| DaemonError::Anomaly(format!("enrich.geoip: {e}"))))
+        .transpose()?;
+    let dnsbl = if cfg.dnsbl.zones.is_empty() {
+        None
+    } else {
+        Some(Dnsbl::new(cfg.dnsbl.clone()).map_err(|e| DaemonError::Anomaly(e.to_string()))?)
+    };
+    tracing::info!(
+        geoip = geoip.is_some(),
+        dnsbl_zones = cfg.dnsbl.zones.len(),
+        "login anomaly detection on"
+    );
+    let (a, rx) = crate::anomaly::Anomaly::new(cfg.settings.clone(), geoip, dnsbl);
+    pipeline.set_anomaly(Some(a));
+    Ok(rx)
+}
+
 async fn control_command(
     cmd: Command,
     pipeline: &mut Pipeline,
@@ -703,6 +754,10 @@ async fn control_command(
                 forward: state.forward.as_ref().map(|f| metrics::ForwardSnapshot {
                     stats: f.stats(),
                     spool: pipeline.store().spool_stats().ok(),
+                }),
+                anomaly: pipeline.anomaly().map(|a| metrics::AnomalySnapshot {
+                    stats: a.stats(),
+                    dnsbl: a.dnsbl().map(|d| d.stats.counts()),
                 }),
                 sources: state.sources.iter().map(|r| r.entry.clone()).collect(),
             };

@@ -1,5 +1,6 @@
 //! logward's agent: sources, actions (nftables bans), process spawning, the daemon.
 
+pub mod anomaly;
 pub mod ban;
 pub mod config;
 pub mod control;

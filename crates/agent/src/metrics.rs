@@ -53,7 +53,89 @@ pub struct Snapshot {
     pub report: Option<Arc<logward_notify::schedule::ReportStats>>,
     /// The forward sink's counts and the spool's totals, when forwarding.
     pub forward: Option<ForwardSnapshot>,
+    /// The login anomaly detector's counts, when it runs.
+    pub anomaly: Option<AnomalySnapshot>,
     pub sources: Vec<SourceEntry>,
+}
+
+/// What the login anomaly detector and DNSBL show.
+#[derive(Debug, Clone, Default)]
+pub struct AnomalySnapshot {
+    pub stats: crate::anomaly::AnomalyStats,
+    pub dnsbl: Option<crate::enrich::dnsbl::Counts>,
+}
+
+fn anomaly(o: &mut Out, a: &AnomalySnapshot) {
+    let c = "counter";
+    let st = &a.stats;
+    o.one(
+        "logward_anomaly_logins_total",
+        c,
+        "Successful logins scored by the anomaly detector.",
+        st.logins,
+    );
+    o.one(
+        "logward_anomaly_alerts_total",
+        c,
+        "login-anomaly and impossible-travel alerts.",
+        st.alerts,
+    );
+    o.one(
+        "logward_anomaly_deferred_total",
+        c,
+        "Logins whose score waited for a DNSBL look-up.",
+        st.deferred,
+    );
+    o.one(
+        "logward_anomaly_bad_profiles_total",
+        c,
+        "Stored login profiles that could not be read.",
+        st.bad_profiles,
+    );
+    if let Some(d) = &a.dnsbl {
+        o.one(
+            "logward_dnsbl_queries_total",
+            c,
+            "DNSBL queries sent (one per zone).",
+            d.queries,
+        );
+        o.one(
+            "logward_dnsbl_listed_total",
+            c,
+            "Look-ups that found the address listed.",
+            d.listed,
+        );
+        o.one(
+            "logward_dnsbl_cache_hits_total",
+            c,
+            "Look-ups answered from the cache.",
+            d.cache_hits,
+        );
+        o.one(
+            "logward_dnsbl_timeouts_total",
+            c,
+            "DNSBL queries that timed out.",
+            d.timeouts,
+        );
+        o.one(
+            "logward_dnsbl_errors_total",
+            c,
+            "DNSBL queries that failed.",
+            d.errors,
+        );
+        o.one(
+            "logward_dnsbl_error_codes_total",
+            c,
+            "Answers in 127.255.255.0/24 (the list refused).",
+            d.error_codes,
+        );
+        o.one(
+            "logward_dnsbl_limited_total",
+            c,
+            "Look-ups skipped by the rate or concurrency limit.",
+            d.limited,
+        );
+    }
 }
 
 /// What the forward sink shows.
@@ -260,6 +342,9 @@ pub fn render(s: &Snapshot) -> String {
         ] {
             let _ = writeln!(o.0, "logward_outbox_rows{{state=\"{state}\"}} {n}");
         }
+    }
+    if let Some(a) = &s.anomaly {
+        anomaly(&mut o, a);
     }
     if let Some(f) = &s.forward {
         forward(&mut o, f);

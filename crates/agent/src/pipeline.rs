@@ -29,6 +29,7 @@ use logward_store::{
     SpoolItem, SpoolKind, SqliteStore, Store, StoreError, UnixTime,
 };
 
+use crate::anomaly::{Anomaly, Deferred};
 use crate::ban::{Ban, BanTarget};
 use crate::config::{Format, ForwardEvents};
 use crate::sources::{Payload, SourceItem};
@@ -195,6 +196,10 @@ pub struct Pipeline {
     /// While the spool drops events (logged once per episode): how many so far, and when
     /// the last drop was.
     spool_dropping: Option<(u64, Instant)>,
+    /// Enrichment and the login anomaly detector (`None`: `anomaly.enabled: false`).
+    anomaly: Option<Anomaly>,
+    /// Alerts the detector raised for the current item.
+    anomaly_out: Vec<Alert>,
 }
 
 /// How often the engine's counters are saved with a commit (when events came in).
@@ -240,7 +245,34 @@ impl Pipeline {
             wake: Arc::new(tokio::sync::Notify::new()),
             forward: None,
             spool_dropping: None,
+            anomaly: None,
+            anomaly_out: Vec::new(),
         }
+    }
+
+    /// Enriches events and scores logins from now on.
+    pub fn set_anomaly(&mut self, anomaly: Option<Anomaly>) {
+        self.anomaly = anomaly;
+    }
+
+    pub fn anomaly(&self) -> Option<&Anomaly> {
+        self.anomaly.as_ref()
+    }
+
+    /// A login whose score waited for its DNSBL answer.
+    pub fn resume_login(&mut self, d: Deferred) {
+        if let Some(a) = &mut self.anomaly {
+            a.resume(d, &mut self.store, &mut self.anomaly_out);
+        }
+        self.flush_anomaly_alerts();
+    }
+
+    fn flush_anomaly_alerts(&mut self) {
+        let mut alerts = std::mem::take(&mut self.anomaly_out);
+        for a in alerts.drain(..) {
+            self.add_alert(a);
+        }
+        self.anomaly_out = alerts;
     }
 
     /// Spools events (with `All`) and alerts for the collector from now on.
@@ -353,6 +385,9 @@ impl Pipeline {
     /// Keeps the year reference current (a long-running agent crosses New Year).
     pub fn tick(&mut self) {
         self.reference = SystemClock.now();
+        if let Some(a) = &mut self.anomaly {
+            a.reload_geoip();
+        }
         let years = || YearResolver::new(YearRule::Reference(self.reference), Zone::Local);
         for d in self.decoders.values_mut() {
             d.set_years(years());
@@ -385,15 +420,9 @@ impl Pipeline {
                 if self.forward.is_some() {
                     e.original = Some(line.as_str().into());
                 }
-                self.note(&e);
-                self.spool_event(&e);
-                self.engine.process(&e, &clock, &mut self.out);
+                self.run_event(&mut e, &clock);
             }
-            Payload::Event(e) => {
-                self.note(&e);
-                self.spool_event(&e);
-                self.engine.process(&e, &clock, &mut self.out);
-            }
+            Payload::Event(mut e) => self.run_event(&mut e, &clock),
         }
         // Drained, not borrowed: an alert moves into the batch instead of being copied.
         let mut outs = std::mem::take(&mut self.out);
@@ -411,6 +440,22 @@ impl Pipeline {
             {
                 Some(c) => *c = cp,
                 None => self.batch.checkpoints.push(cp),
+            }
+        }
+    }
+
+    /// Enrichment, the rules, then the detector.
+    fn run_event(&mut self, e: &mut Event<'_>, clock: &SystemClock) {
+        if let Some(a) = &self.anomaly {
+            a.enrich(e);
+        }
+        self.note(e);
+        self.spool_event(e);
+        self.engine.process(e, clock, &mut self.out);
+        if let Some(a) = &mut self.anomaly {
+            a.observe(e, &mut self.store, &mut self.anomaly_out);
+            if !self.anomaly_out.is_empty() {
+                self.flush_anomaly_alerts();
             }
         }
     }
@@ -546,6 +591,9 @@ impl Pipeline {
 
     fn commit_inner(&mut self, force_snapshot: bool) -> Result<Effects, StoreError> {
         self.add_snapshot(force_snapshot);
+        if let Some(a) = &mut self.anomaly {
+            self.batch.profiles.extend(a.take_rows(now_unix()));
+        }
         if self.batch.is_empty() && self.alerts.is_empty() {
             return Ok(std::mem::take(&mut self.effects));
         }

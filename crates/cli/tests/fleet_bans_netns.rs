@@ -485,6 +485,8 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
     append(&log_a, &failure("web01", 10_000, "192.0.2.99"));
     written[0] += 1;
     assert!(wait_until(30, || fleet.events_of("web01") == 21));
+    // Counters are saved within a second of changing (crates/collector/src/rules.rs).
+    std::thread::sleep(Duration::from_secs(2));
 
     // SIGKILL, then both agents keep writing for the whole outage.
     drop(collector);

@@ -5,11 +5,11 @@
 //! reloaded from the counters last committed, so what it remembers is always what the store
 //! holds.
 //!
-//! The counters are saved every [`SAVE_EVERY`], whenever the rules made something, and at
+//! The counters are saved when they changed, at most every [`SAVE_EVERY`] (with an ingest,
+//! or by the collector's timer when ingests stop), whenever the rules made something, and at
 //! shutdown — not with every request: they hold an entry per address failing across the
 //! fleet, and rewriting them all per request cost more than storing the events. A crash
-//! therefore forgets at most the last few seconds of counting (fewer bans, never a
-//! duplicate one).
+//! therefore forgets at most about a second of counting (a ban fewer, never a repeated one).
 //!
 //! Fleet alerts carry `host.name: fleet` ([`FLEET_HOST`]); the host whose event completed
 //! the rule is kept as `labels.event_host`.
@@ -28,8 +28,8 @@ use crate::config::FleetRules;
 pub const FLEET_HOST: &str = "fleet";
 /// The name the fleet rules' counters are saved under (table `counters`).
 pub const COUNTERS_NAME: &str = "collector-fleet-rules";
-/// How often the counters are saved with an ingest.
-pub const SAVE_EVERY: Duration = Duration::from_secs(5);
+/// How often changed counters are saved at most.
+pub const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// The fleet rules and their state.
 pub struct Rules {
@@ -38,6 +38,8 @@ pub struct Rules {
     engine: Engine,
     /// When the counters were last given to the store.
     saved: Instant,
+    /// Whether events were counted since.
+    changed: bool,
 }
 
 impl std::fmt::Debug for Rules {
@@ -77,6 +79,7 @@ impl Rules {
             file,
             text,
             saved: Instant::now(),
+            changed: false,
         };
         r.reload(store, now)?;
         Ok(Some(r))
@@ -87,6 +90,7 @@ impl Rules {
         let prog = Program::load(&self.file, &self.text).map_err(|e| e.to_string())?;
         self.engine = Engine::new(prog);
         self.saved = Instant::now();
+        self.changed = false;
         match store.load_counters(COUNTERS_NAME) {
             Ok(Some(snap)) => match self.engine.restore(&snap.data, at(now)) {
                 Ok(r) => tracing::info!(
@@ -115,6 +119,7 @@ impl Rules {
         let mut out = Vec::new();
         for e in events {
             self.engine.process_at(e, ts, &mut out);
+            self.changed = true;
         }
         let mut effects = FleetEffects::default();
         let mut reason = None;
@@ -158,9 +163,10 @@ impl Rules {
                 }
             }
         }
-        if !effects.outputs.is_empty() || self.saved.elapsed() >= SAVE_EVERY {
+        if !effects.outputs.is_empty() || (self.changed && self.saved.elapsed() >= SAVE_EVERY) {
             effects.counters = Some(self.snapshot(now));
             self.saved = Instant::now();
+            self.changed = false;
         }
         effects
     }
@@ -179,6 +185,16 @@ impl Rules {
             .put_counters(&self.snapshot(now))
             .map_err(|e| format!("fleet rules: cannot save counters: {e}"))?;
         self.saved = Instant::now();
+        self.changed = false;
+        Ok(())
+    }
+
+    /// Saves the counters if they changed and were not saved for [`SAVE_EVERY`] (the
+    /// collector's timer: ingests that stop leave nothing unsaved for long).
+    pub fn save_if_due(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
+        if self.changed && self.saved.elapsed() >= SAVE_EVERY {
+            self.save(store, now)?;
+        }
         Ok(())
     }
 }
@@ -206,7 +222,7 @@ mod tests {
         let plan = |_: &logward_core::Alert| logward_store::AlertPlan::default();
         let quiet = r.run([failure("web01"), failure("web02")].iter(), 1_000, &plan);
         assert!(quiet.outputs.is_empty());
-        assert!(quiet.counters.is_none(), "nothing made, saved < 5 s ago");
+        assert!(quiet.counters.is_none(), "nothing made, saved < 1 s ago");
         let acted = r.run([failure("web03")].iter(), 1_001, &plan);
         assert!(!acted.outputs.is_empty(), "three hosts: a fleet ban");
         assert!(acted.counters.is_some(), "saved with what the rules made");
@@ -214,5 +230,36 @@ mod tests {
         r.save(&mut store, 1_002).unwrap();
         let saved = store.load_counters(COUNTERS_NAME).unwrap().unwrap();
         assert_eq!(saved.saved_at, 1_002);
+
+        // The timer saves what changed once it is due, and nothing that did not.
+        r.run([failure("web04")].iter(), 1_003, &plan);
+        r.save_if_due(&mut store, 1_003).unwrap();
+        assert_eq!(
+            store
+                .load_counters(COUNTERS_NAME)
+                .unwrap()
+                .unwrap()
+                .saved_at,
+            1_002
+        );
+        std::thread::sleep(SAVE_EVERY);
+        r.save_if_due(&mut store, 1_004).unwrap();
+        assert_eq!(
+            store
+                .load_counters(COUNTERS_NAME)
+                .unwrap()
+                .unwrap()
+                .saved_at,
+            1_004
+        );
+        r.save_if_due(&mut store, 1_005).unwrap();
+        assert_eq!(
+            store
+                .load_counters(COUNTERS_NAME)
+                .unwrap()
+                .unwrap()
+                .saved_at,
+            1_004
+        );
     }
 }

@@ -266,6 +266,25 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     });
     let app = router(state.clone());
     let (shutdown, mut stop) = watch::channel(false);
+    // Fleet counters changed by ingests that then stopped are saved within a second or so.
+    let save_state = state.clone();
+    let mut save_stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::rules::SAVE_EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = save_stop.changed() => return,
+            }
+            let saved = save_state
+                .store
+                .call_with_rules(|s, r| r.as_mut().map_or(Ok(()), |r| r.save_if_due(s, now())))
+                .await;
+            if let Ok(Err(e)) = saved {
+                tracing::error!("{e}");
+            }
+        }
+    });
     let purge_state = state.clone();
     let mut purge_stop = shutdown.subscribe();
     tokio::spawn(async move {

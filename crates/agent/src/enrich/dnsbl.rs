@@ -74,6 +74,8 @@ pub enum Skip {
     NotPublic,
     Limited,
     Disabled,
+    /// Every zone timed out or failed: nothing is known (not "not listed").
+    Unanswered,
 }
 
 /// Counters for /metrics.
@@ -87,6 +89,32 @@ pub struct Stats {
     /// Answers in 127.255.255.0/24: the list refused to answer.
     pub error_codes: AtomicU64,
     pub limited: AtomicU64,
+}
+
+/// [`Stats`] read at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub queries: u64,
+    pub listed: u64,
+    pub cache_hits: u64,
+    pub timeouts: u64,
+    pub errors: u64,
+    pub error_codes: u64,
+    pub limited: u64,
+}
+
+impl Stats {
+    pub fn counts(&self) -> Counts {
+        Counts {
+            queries: self.queries.load(Relaxed),
+            listed: self.listed.load(Relaxed),
+            cache_hits: self.cache_hits.load(Relaxed),
+            timeouts: self.timeouts.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            error_codes: self.error_codes.load(Relaxed),
+            limited: self.limited.load(Relaxed),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -230,6 +258,14 @@ impl Dnsbl {
         self.resolver.is_some()
     }
 
+    /// The zones listing `ip` when a fresh answer is cached (counted as a cache hit): what
+    /// the pipeline uses without waiting.
+    pub fn cached_zones(&self, ip: IpAddr) -> Option<Vec<String>> {
+        let z = self.cached(ip, Instant::now())?;
+        self.stats.cache_hits.fetch_add(1, Relaxed);
+        Some(z)
+    }
+
     fn cached(&self, ip: IpAddr, now: Instant) -> Option<Vec<String>> {
         let cache = self.cache.lock().ok()?;
         cache
@@ -298,6 +334,7 @@ impl Dnsbl {
         let mut listed = Vec::new();
         let mut until = now + self.settings.cache_ttl;
         let mut complete = answers.len() == self.settings.zones.len();
+        let mut answered = 0;
         for (i, r) in answers {
             let zone = &self.settings.zones[i];
             match r {
@@ -305,7 +342,7 @@ impl Dnsbl {
                     self.stats.timeouts.fetch_add(1, Relaxed);
                     complete = false;
                 }
-                Ok(Err(e)) if e.is_nx_domain() || e.is_no_records_found() => {}
+                Ok(Err(e)) if e.is_nx_domain() || e.is_no_records_found() => answered += 1,
                 Ok(Err(e)) => {
                     if e.to_string().contains("timed out") {
                         self.stats.timeouts.fetch_add(1, Relaxed);
@@ -316,6 +353,7 @@ impl Dnsbl {
                     complete = false;
                 }
                 Ok(Ok(answer)) => {
+                    answered += 1;
                     let mut hit = false;
                     for a in answer.iter() {
                         match listing(a.0) {
@@ -356,6 +394,9 @@ impl Dnsbl {
                     },
                 );
             }
+        }
+        if answered == 0 {
+            return Answer::Skipped(Skip::Unanswered);
         }
         Answer::Checked(listed)
     }

@@ -5,31 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use logward_agent::anomaly::{enrich_geo, profile_rows, StoreProfiles};
 use logward_agent::enrich::GeoIp;
-use logward_core::enrich::Enrichment;
 use logward_core::{Action, Alert, Event};
-use logward_engine::anomaly::{Profile, ProfileLoader, Scope, Settings, Stage};
-use logward_store::{ProfileRow, SqliteStore};
-
-/// Reads profiles from the store; a row that does not parse counts as none (and is
-/// replaced when learning).
-struct Loader<'a> {
-    store: Option<&'a mut SqliteStore>,
-    bad: &'a mut u64,
-}
-
-impl ProfileLoader for Loader<'_> {
-    fn load(&mut self, key: &str) -> Option<Profile> {
-        let data = self.store.as_mut()?.profile(key).ok()??;
-        match serde_json::from_slice(&data) {
-            Ok(p) => Some(p),
-            Err(_) => {
-                *self.bad += 1;
-                None
-            }
-        }
-    }
-}
+use logward_engine::anomaly::{Scope, Settings, Stage};
+use logward_store::SqliteStore;
 
 /// The detector with its inputs.
 pub struct Anomaly {
@@ -101,19 +81,10 @@ impl Anomaly {
         if e.action != Some(Action::UserLogin) && e.action != Some(Action::UserCreated) {
             return;
         }
-        if let (Some(g), Some(ip)) = (&self.geoip, e.source_ip) {
-            if e.enrichment.is_none() {
-                let (geo, asn) = g.lookup(ip);
-                if geo.is_some() || asn.is_some() {
-                    e.enrichment = Some(Box::new(Enrichment {
-                        geo,
-                        asn,
-                        dnsbl: None,
-                    }));
-                }
-            }
+        if let Some(g) = &self.geoip {
+            enrich_geo(g, e);
         }
-        let mut loader = Loader {
+        let mut loader = StoreProfiles {
             store: self.store.as_mut(),
             bad: &mut self.bad_profiles,
         };
@@ -143,18 +114,7 @@ impl Anomaly {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let rows: Vec<ProfileRow> = self
-            .stage
-            .take_dirty()
-            .into_iter()
-            .map(|(key, p)| {
-                Ok(ProfileRow {
-                    key,
-                    data: serde_json::to_vec(&p)?,
-                    updated_at: now,
-                })
-            })
-            .collect::<Result<_, serde_json::Error>>()?;
+        let rows = profile_rows(self.stage.take_dirty(), now)?;
         store
             .put_profiles(&rows)
             .with_context(|| format!("cannot write profiles to {}", dir.display()))?;

@@ -1,0 +1,210 @@
+//! `enrich:` (GeoIP/ASN databases, DNSBL zones) and `anomaly:` (the login anomaly
+//! detector), as written and checked (docs/ANOMALY.md).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::{at, parse_interval, ConfigError};
+use crate::enrich::dnsbl;
+
+/// `enrich:` as written.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichConfig {
+    /// A `.mmdb` file or a folder of them (GeoLite2/GeoIP2 City or Country, and ASN).
+    #[serde(default)]
+    pub geoip: Option<Spanned<String>>,
+    #[serde(default)]
+    pub dnsbl: Option<DnsblConfig>,
+}
+
+/// `enrich.dnsbl` as written.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsblConfig {
+    /// Zones asked for the address of each successful login; none: DNSBL is off.
+    #[serde(default)]
+    pub zones: Vec<Spanned<String>>,
+    /// `127.0.0.1:53` …; none: the system's resolvers.
+    #[serde(default)]
+    pub nameservers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub concurrency: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub per_second: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub cache_ttl: Option<Spanned<String>>,
+    #[serde(default)]
+    pub cache_size: Option<Spanned<usize>>,
+}
+
+/// `anomaly:` as written.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyConfig {
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// `login-anomaly` at or above this score (0–1, default 0.6).
+    #[serde(default)]
+    pub threshold: Option<Spanned<f64>>,
+    /// Window for bursts and distinct locations (default `3h`).
+    #[serde(default)]
+    pub window: Option<Spanned<String>>,
+    /// Impossible travel above this speed (default 1000).
+    #[serde(default)]
+    pub max_speed_kmh: Option<Spanned<f64>>,
+    /// Whether the local outlier factor weighs the soft features (default true).
+    #[serde(default)]
+    pub lof: Option<bool>,
+}
+
+/// The checked `enrich:` and `anomaly:` sections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    pub enabled: bool,
+    pub settings: logward_engine::anomaly::Settings,
+    pub geoip: Option<PathBuf>,
+    pub dnsbl: dnsbl::Settings,
+}
+
+impl Default for Anomaly {
+    fn default() -> Anomaly {
+        Anomaly {
+            enabled: true,
+            settings: logward_engine::anomaly::Settings::default(),
+            geoip: None,
+            dnsbl: dnsbl::Settings::default(),
+        }
+    }
+}
+
+fn interval(
+    file: &str,
+    v: &Option<Spanned<String>>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Duration> {
+    let v = v.as_ref()?;
+    match parse_interval(&v.value) {
+        Some(d) if !d.is_zero() => Some(d),
+        _ => {
+            errors.push(at(
+                file,
+                v,
+                format!("`{}` is not a duration (500ms, 30s, 10m, 1h)", v.value),
+            ));
+            None
+        }
+    }
+}
+
+/// Checks both sections (each from the file that last set it; `None`: not set).
+pub fn check(
+    enrich: Option<(String, EnrichConfig, PathBuf)>,
+    anomaly: Option<(String, AnomalyConfig)>,
+    errors: &mut Vec<ConfigError>,
+) -> Anomaly {
+    let mut out = Anomaly::default();
+    if let Some((file, a)) = anomaly {
+        out.enabled = a.enabled.unwrap_or(true);
+        out.settings.use_lof = a.lof.unwrap_or(true);
+        if let Some(t) = &a.threshold {
+            if (0.0..=1.0).contains(&t.value) {
+                out.settings.threshold = t.value as f32;
+            } else {
+                errors.push(at(
+                    &file,
+                    t,
+                    format!("threshold {} is not within 0–1", t.value),
+                ));
+            }
+        }
+        if let Some(w) = interval(&file, &a.window, errors) {
+            out.settings.window = i64::try_from(w.as_secs()).unwrap_or(i64::MAX).max(1);
+        }
+        if let Some(s) = &a.max_speed_kmh {
+            if s.value.is_finite() && s.value > 0.0 {
+                out.settings.max_speed_kmh = s.value;
+            } else {
+                errors.push(at(
+                    &file,
+                    s,
+                    format!("max_speed_kmh {} must be above 0", s.value),
+                ));
+            }
+        }
+    }
+    if let Some((file, e, base)) = enrich {
+        out.geoip = e.geoip.as_ref().map(|g| resolve(&base, &g.value));
+        if let Some(g) = &e.geoip {
+            if g.value.is_empty() {
+                errors.push(at(&file, g, "`geoip` is empty".into()));
+            }
+        }
+        if let Some(d) = e.dnsbl {
+            let s = &mut out.dnsbl;
+            for z in &d.zones {
+                let zone = z.value.trim().trim_end_matches('.');
+                if zone.is_empty() || zone.contains(char::is_whitespace) || !zone.contains('.') {
+                    errors.push(at(&file, z, format!("`{}` is not a DNS zone", z.value)));
+                } else {
+                    s.zones.push(zone.to_ascii_lowercase());
+                }
+            }
+            for n in &d.nameservers {
+                match n.value.parse::<SocketAddr>() {
+                    Ok(a) => s.nameservers.push(a),
+                    Err(_) => match n.value.parse::<std::net::IpAddr>() {
+                        Ok(ip) => s.nameservers.push(SocketAddr::new(ip, 53)),
+                        Err(_) => errors.push(at(
+                            &file,
+                            n,
+                            format!("`{}` is not an address (127.0.0.1:53, [::1]:53)", n.value),
+                        )),
+                    },
+                }
+            }
+            if let Some(t) = interval(&file, &d.timeout, errors) {
+                s.timeout = t;
+            }
+            if let Some(t) = interval(&file, &d.cache_ttl, errors) {
+                s.cache_ttl = t;
+            }
+            for (v, into, what) in [
+                (&d.concurrency, &mut s.concurrency, "concurrency"),
+                (&d.cache_size, &mut s.cache_size, "cache_size"),
+            ] {
+                if let Some(v) = v {
+                    if v.value == 0 {
+                        errors.push(at(&file, v, format!("`{what}` must be at least 1")));
+                    } else {
+                        *into = v.value;
+                    }
+                }
+            }
+            if let Some(v) = &d.per_second {
+                if v.value == 0 {
+                    errors.push(at(&file, v, "`per_second` must be at least 1".into()));
+                } else {
+                    s.per_second = v.value;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_relative() {
+        base.join(p)
+    } else {
+        p
+    }
+}
