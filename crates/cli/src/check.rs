@@ -79,6 +79,26 @@ fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
                     None => "",
                 }
             );
+            let a = &l.config.anomaly;
+            if !a.enabled {
+                println!("login anomaly detection off");
+                return Ok(0);
+            }
+            // The databases are opened as `logward run` would: a wrong path fails here.
+            let geoip = match &a.geoip {
+                Some(p) => match logward_agent::enrich::GeoIp::open(p) {
+                    Ok(g) => format!("GeoIP from {} file(s)", g.databases().len()),
+                    Err(e) => {
+                        eprintln!("{name}: enrich.geoip: {e}");
+                        return Ok(1);
+                    }
+                },
+                None => "no GeoIP".into(),
+            };
+            println!(
+                "login anomaly detection on ({geoip}, {} DNSBL zone(s))",
+                a.dnsbl.zones.len()
+            );
             Ok(0)
         }
         Err(errors) => Ok(report(&name, &errors)),

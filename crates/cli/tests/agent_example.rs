@@ -35,7 +35,9 @@ fn example_config_checks() {
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("2 sources") && out.contains("bans disabled"),
+        out.contains("2 sources")
+            && out.contains("bans disabled")
+            && out.contains("login anomaly detection on (no GeoIP, 0 DNSBL zone(s))"),
         "{}",
         show(&o)
     );
@@ -53,6 +55,13 @@ fn example_alternatives_check() {
             None => format!("{l}\n"),
         })
         .collect();
+    // The GeoIP folder is opened by `check`: MaxMind's test databases stand in for it.
+    let geoip = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/geoip");
+    let on = if geoip.is_dir() {
+        on.replace("/var/lib/GeoIP", &geoip.display().to_string())
+    } else {
+        on.replace("  geoip: /var/lib/GeoIP\n", "")
+    };
     let d = tempfile::tempdir().expect("tempdir");
     let p = d.path().join("agent.yaml");
     std::fs::write(&p, on).expect("write");
@@ -60,7 +69,8 @@ fn example_alternatives_check() {
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("6 sources")
-            && String::from_utf8_lossy(&o.stdout).contains("forwarding events and alerts"),
+            && String::from_utf8_lossy(&o.stdout).contains("forwarding events and alerts")
+            && String::from_utf8_lossy(&o.stdout).contains("1 DNSBL zone(s)"),
         "{}",
         show(&o)
     );
