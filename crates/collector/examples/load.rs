@@ -226,7 +226,7 @@ async fn main() {
             })
             .collect();
         let counts = store
-            .ingest_group(&reqs, &mut |_, _| Ok(FleetEffects::default()))
+            .ingest_group(&reqs, &mut |_, _, _| Ok(FleetEffects::default()))
             .unwrap();
         stored += counts.iter().map(|c| c.events).sum::<u64>();
     }

@@ -10,6 +10,7 @@
 //! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50,
 //!          login_failures: 5, login_window_secs: 300, session_secs: 43200}
 //! rules: default                          # the built-in fleet rules; `none`, or a file
+//! anomaly: {enabled: true, threshold: 0.6} # fleet-wide login profiles (docs/ANOMALY.md)
 //! notify: {…}                             # the agent's `notify:` (docs/NOTIFY.md)
 //! llm: {base_url: …, model: …}            # the LLM second opinion (docs/LLM.md)
 //! ```
@@ -55,6 +56,8 @@ struct FileConfig {
     notify: Option<logward_notify::NotifyConfig>,
     #[serde(default)]
     llm: Option<crate::llm::LlmFile>,
+    #[serde(default)]
+    anomaly: Option<logward_engine::anomaly::config::AnomalyConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,6 +202,8 @@ pub struct Config {
     pub notify: logward_notify::NotifyConfig,
     /// The LLM second opinion; `None` when not configured (or `enabled: false`).
     pub llm: Option<crate::llm::LlmConfig>,
+    /// The fleet login anomaly detector (profiles per user across hosts); `None`: off.
+    pub anomaly: Option<logward_engine::anomaly::Settings>,
 }
 
 impl Default for Config {
@@ -214,6 +219,7 @@ impl Default for Config {
             rules: FleetRules::Default,
             notify: logward_notify::NotifyConfig::default(),
             llm: None,
+            anomaly: Some(logward_engine::anomaly::Settings::default()),
         }
     }
 }
@@ -380,6 +386,13 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         errors.push(err(1, 1, "limits: every limit must be above 0".into()));
     }
     config.limits = l;
+    if let Some(a) = &fc.anomaly {
+        let (enabled, settings, problems) = a.check();
+        config.anomaly = enabled.then_some(settings);
+        for (line, column, message) in problems {
+            errors.push(err(line, column, message));
+        }
+    }
     if let Some(r) = &fc.rules {
         let (line, col) = at(&r.referenced);
         match r.value.trim() {

@@ -4,6 +4,7 @@
 //! the fleet tables, sends the notifications (with an optional LLM second opinion on each
 //! alert), and serves ban decisions and Prometheus metrics.
 
+pub mod anomaly;
 pub mod api;
 pub mod auth;
 pub mod config;

@@ -58,6 +58,19 @@ fn at(unix: UnixTime) -> Timestamp {
     }
 }
 
+/// A fleet alert: `host.name: fleet`, the event's host kept as `labels.event_host`.
+pub fn fleet_alert(
+    mut a: logward_core::Alert,
+    now: UnixTime,
+    plan: &dyn Fn(&logward_core::Alert) -> logward_store::AlertPlan,
+) -> FleetOutput {
+    if let Some(h) = a.event.host_name.take() {
+        a.labels.push(("event_host".into(), h.to_string()));
+    }
+    a.event.host_name = Some(FLEET_HOST.into());
+    FleetOutput::Alert(NewAlert::from_alert(&a, now), plan(&a))
+}
+
 impl Rules {
     /// Compiles the configured rules (`None` for `rules: none`) and restores their counters
     /// from the store.
@@ -125,15 +138,9 @@ impl Rules {
         let mut reason = None;
         for o in out {
             match o {
-                Output::Alert(mut a) => {
-                    if let Some(h) = a.event.host_name.take() {
-                        a.labels.push(("event_host".into(), h.to_string()));
-                    }
-                    a.event.host_name = Some(FLEET_HOST.into());
+                Output::Alert(a) => {
                     reason = Some(a.message.clone());
-                    effects
-                        .outputs
-                        .push(FleetOutput::Alert(NewAlert::from_alert(&a, now), plan(&a)));
+                    effects.outputs.push(fleet_alert(*a, now, plan));
                 }
                 Output::Ban {
                     ip,

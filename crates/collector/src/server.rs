@@ -231,7 +231,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Opens the store, binds the listener and serves until stopped.
 pub async fn start(config: Config) -> Result<Running, Error> {
     let metrics = Arc::new(Metrics::default());
-    let store = StoreHandle::open_with_rules(&config.state_dir, &config.rules, metrics.clone())?;
+    let store = StoreHandle::open_fleet(
+        &config.state_dir,
+        &config.rules,
+        config.anomaly.clone(),
+        metrics.clone(),
+    )?;
     let acceptor = match &config.tls {
         Some(t) => Some(tls_acceptor(&t.cert, &t.key)?),
         None => None,

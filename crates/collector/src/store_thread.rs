@@ -13,11 +13,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use logward_core::{Alert, Event};
+use logward_engine::anomaly::Settings;
 use logward_store::{
     AlertPlan, FleetEffects, FleetItem, IngestCounts, IngestRequest, SqliteStore, StoreError,
 };
 use tokio::sync::oneshot;
 
+use crate::anomaly::FleetAnomaly;
 use crate::config::FleetRules;
 use crate::metrics::Metrics;
 use crate::rules::Rules;
@@ -86,13 +88,30 @@ impl StoreHandle {
         rules: &FleetRules,
         metrics: Arc<Metrics>,
     ) -> Result<StoreHandle, Error> {
+        StoreHandle::open_fleet(dir, rules, None, metrics)
+    }
+
+    /// [`StoreHandle::open_with_rules`] with the fleet login anomaly detector too.
+    pub fn open_fleet(
+        dir: &std::path::Path,
+        rules: &FleetRules,
+        anomaly: Option<Settings>,
+        metrics: Arc<Metrics>,
+    ) -> Result<StoreHandle, Error> {
         let mut store = SqliteStore::open_dir(dir)?;
         let mut rules = Rules::load(rules, &mut store, crate::unix_now()).map_err(Error::Rules)?;
+        let mut anomaly = anomaly.map(FleetAnomaly::new);
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let m = metrics.clone();
         std::thread::Builder::new()
             .name("collector-store".into())
-            .spawn(move || run(&rx, &mut store, &mut rules, &m))
+            .spawn(move || {
+                let mut fleet = Fleet {
+                    rules: &mut rules,
+                    anomaly: &mut anomaly,
+                };
+                run(&rx, &mut store, &mut fleet, &m);
+            })
             .map_err(Error::Io)?;
         Ok(StoreHandle { tx, metrics })
     }
@@ -140,8 +159,28 @@ impl StoreHandle {
     }
 }
 
+/// What runs over each ingest's new events.
+struct Fleet<'a> {
+    rules: &'a mut Option<Rules>,
+    anomaly: &'a mut Option<FleetAnomaly>,
+}
+
+impl Fleet<'_> {
+    /// After a failed commit: forget what was counted or learnt since the last one.
+    fn reload(&mut self, s: &mut SqliteStore, now: i64) {
+        if let Some(r) = self.rules.as_mut() {
+            if let Err(e) = r.reload(s, now) {
+                tracing::error!("fleet rules: {e}; they run without their counters");
+            }
+        }
+        if let Some(a) = self.anomaly.as_mut() {
+            a.forget();
+        }
+    }
+}
+
 /// The store thread's loop: until every handle is gone.
-fn run(rx: &Receiver<Job>, store: &mut SqliteStore, rules: &mut Option<Rules>, m: &Metrics) {
+fn run(rx: &Receiver<Job>, store: &mut SqliteStore, fleet: &mut Fleet<'_>, m: &Metrics) {
     let mut next = None;
     loop {
         let job = match next.take() {
@@ -152,7 +191,7 @@ fn run(rx: &Receiver<Job>, store: &mut SqliteStore, rules: &mut Option<Rules>, m
             },
         };
         match job {
-            Job::Call(f) => f(store, rules),
+            Job::Call(f) => f(store, fleet.rules),
             Job::Ingest(first, done) => {
                 let mut items = first.items.len();
                 let mut group = vec![(first, done)];
@@ -173,7 +212,7 @@ fn run(rx: &Receiver<Job>, store: &mut SqliteStore, rules: &mut Option<Rules>, m
                 }
                 let start = Instant::now();
                 let (requests, dones): (Vec<Ingest>, Vec<_>) = group.into_iter().unzip();
-                let results = ingest_group(store, rules, &requests);
+                let results = ingest_group(store, fleet, &requests);
                 m.store_time(start.elapsed());
                 m.ingest_groups.fetch_add(1, Relaxed);
                 for (done, result) in dones.into_iter().zip(results) {
@@ -185,24 +224,18 @@ fn run(rx: &Receiver<Job>, store: &mut SqliteStore, rules: &mut Option<Rules>, m
     }
 }
 
-/// The requests in one transaction; on failure the rules forget what they counted
-/// (reloaded from the store) and, for a group, each request is retried alone.
+/// The requests in one transaction; on failure the rules and the detector forget what they
+/// counted (reloaded from the store) and, for a group, each request is retried alone.
 fn ingest_group(
     s: &mut SqliteStore,
-    rules: &mut Option<Rules>,
+    fleet: &mut Fleet<'_>,
     requests: &[Ingest],
 ) -> Vec<Result<IngestCounts, StoreError>> {
-    let result = ingest_tx(s, rules, requests);
-    let err = match result {
+    let err = match ingest_tx(s, fleet, requests) {
         Ok(counts) => return counts.into_iter().map(Ok).collect(),
         Err(e) => e,
     };
-    let now = requests.first().map_or(0, |r| r.now);
-    if let Some(r) = rules.as_mut() {
-        if let Err(e) = r.reload(s, now) {
-            tracing::error!("fleet rules: {e}; they run without their counters");
-        }
-    }
+    fleet.reload(s, requests.first().map_or(0, |r| r.now));
     if requests.len() == 1 {
         return vec![Err(err)];
     }
@@ -212,14 +245,10 @@ fn ingest_group(
     );
     requests
         .iter()
-        .map(|r| match ingest_tx(s, rules, std::slice::from_ref(r)) {
+        .map(|r| match ingest_tx(s, fleet, std::slice::from_ref(r)) {
             Ok(mut c) => Ok(c.pop().unwrap_or_default()),
             Err(e) => {
-                if let Some(rules) = rules.as_mut() {
-                    if let Err(e) = rules.reload(s, r.now) {
-                        tracing::error!("fleet rules: {e}; they run without their counters");
-                    }
-                }
+                fleet.reload(s, r.now);
                 Err(e)
             }
         })
@@ -228,7 +257,7 @@ fn ingest_group(
 
 fn ingest_tx(
     s: &mut SqliteStore,
-    rules: &mut Option<Rules>,
+    fleet: &mut Fleet<'_>,
     requests: &[Ingest],
 ) -> Result<Vec<IngestCounts>, StoreError> {
     let reqs: Vec<IngestRequest<'_>> = requests
@@ -239,17 +268,23 @@ fn ingest_tx(
             items: &r.items,
         })
         .collect();
-    match rules.as_mut() {
-        None => s.ingest_group(&reqs, &mut |_, _| Ok(FleetEffects::default())),
-        Some(rules) => s.ingest_group(&reqs, &mut |i, fresh| {
-            let r = &requests[i];
-            Ok(rules.run(
-                fresh.iter().filter_map(|&k| r.events.get(k)?.as_ref()),
-                r.now,
-                &*r.plan,
-            ))
-        }),
-    }
+    let Fleet { rules, anomaly } = fleet;
+    s.ingest_group(&reqs, &mut |i, fresh, profiles| {
+        let r = &requests[i];
+        let events = || fresh.iter().filter_map(|&k| r.events.get(k)?.as_ref());
+        let mut effects = match rules.as_mut() {
+            Some(rules) => rules.run(events(), r.now, &*r.plan),
+            None => FleetEffects::default(),
+        };
+        if let Some(a) = anomaly.as_mut() {
+            a.run(events(), profiles, r.now, &*r.plan, &mut effects)
+                .map_err(|e| StoreError::Invalid {
+                    what: "login profile",
+                    detail: e.to_string(),
+                })?;
+        }
+        Ok(effects)
+    })
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ fn the_example_config_loads_with_every_section() {
         logward_collector::config::FleetRules::Default
     ));
     assert_eq!(c.notify.notifiers.len(), 2);
+    assert_eq!(c.anomaly.unwrap().max_speed_kmh, 1000.0);
     let llm = c.llm.unwrap();
     assert_eq!(llm.model, "qwen2.5:7b");
 }

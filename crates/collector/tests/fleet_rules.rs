@@ -166,3 +166,90 @@ async fn a_retried_batch_is_not_counted_twice() {
     assert_eq!((d.len(), d[0].duration_secs), (1, Some(600)));
     run.stop().await;
 }
+
+/// An NDJSON line: `user` logged in on the sender's host from `ip`, with the agent's GeoIP
+/// fields for a place at `at` (lat, lon), at Unix time `t`.
+fn login(seq: u64, t: i64, user: &str, ip: &str, country: &str, at: (f64, f64)) -> String {
+    let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Success);
+    e.timestamp = Some(logward_core::Timestamp {
+        unix: t,
+        nanos: 0,
+        offset: 0,
+    });
+    e.set_source(ip.to_owned().into(), Some(40000));
+    e.user_name = Some(user.to_owned().into());
+    e.auth_method = Some("publickey");
+    e.enrichment = Some(Box::new(logward_core::enrich::Enrichment {
+        geo: Some(logward_core::enrich::Geo {
+            country_iso_code: Some(country.into()),
+            location: Some(at),
+            accuracy_radius_km: Some(10),
+            ..Default::default()
+        }),
+        asn: None,
+        dnsbl: None,
+    }));
+    let mut out = Vec::new();
+    write_event(&mut out, &e);
+    format!(
+        "{{\"seq\":{seq},\"event\":{}}}\n",
+        String::from_utf8(out).unwrap()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_on_two_hosts_far_apart_is_fleet_impossible_travel_and_the_profile_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(config(dir.path(), FleetRules::None)).await.unwrap();
+    let t = now() - 3600;
+    // London on web01, then half an hour later Changchun on web02: each host alone saw one
+    // login; only the fleet sees both.
+    let v = send(
+        &run,
+        "web01",
+        "POST",
+        "/v1/events",
+        login(1, t, "alice", "81.2.69.142", "GB", (51.5142, -0.0931)),
+    )
+    .await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    assert!(fleet_alerts(dir.path(), "impossible-travel").is_empty());
+    send(
+        &run,
+        "web02",
+        "POST",
+        "/v1/events",
+        login(
+            1,
+            t + 1800,
+            "alice",
+            "175.16.199.37",
+            "CN",
+            (43.88, 125.3228),
+        ),
+    )
+    .await;
+    let travel = fleet_alerts(dir.path(), "impossible-travel");
+    assert_eq!(travel.len(), 1, "{travel:#?}");
+    let a = &travel[0];
+    assert_eq!(a["host"]["name"], "fleet");
+    assert_eq!(a["labels"]["event_host"], "web02", "{a:#}");
+    assert_eq!(a["labels"]["scope"], "fleet", "{a:#}");
+    assert_eq!(a["source"]["ip"], "175.16.199.37");
+    run.stop().await;
+    let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+    let key = logward_engine::anomaly::Detector::key("", "alice");
+    let p = String::from_utf8(s.profile(&key).unwrap().unwrap()).unwrap();
+    assert!(
+        p.contains("81.2.69.142") && p.contains("175.16.199.37"),
+        "{p}"
+    );
+
+    // `anomaly: {enabled: false}` turns it off.
+    let c = logward_collector::config::parse("c.yaml", "anomaly: {enabled: false}\n", dir.path())
+        .unwrap();
+    assert!(c.anomaly.is_none());
+    let e = logward_collector::config::parse("c.yaml", "anomaly:\n  threshold: 3\n", dir.path())
+        .unwrap_err();
+    assert_eq!((e[0].line, e[0].column), (2, 14), "{e:?}");
+}

@@ -32,6 +32,7 @@ pub use sqlite::fleet::{
     NewDecision, TokenCheck,
 };
 pub use sqlite::operators::ApiToken;
+pub use sqlite::profiles::ProfileReader;
 pub use sqlite::query::{
     AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Delivery, EventRow,
 };

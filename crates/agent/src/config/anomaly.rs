@@ -44,26 +44,7 @@ pub struct DnsblConfig {
     pub cache_size: Option<Spanned<usize>>,
 }
 
-/// `anomaly:` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnomalyConfig {
-    /// Default true.
-    #[serde(default)]
-    pub enabled: Option<bool>,
-    /// `login-anomaly` at or above this score (0–1, default 0.6).
-    #[serde(default)]
-    pub threshold: Option<Spanned<f64>>,
-    /// Window for bursts and distinct locations (default `3h`).
-    #[serde(default)]
-    pub window: Option<Spanned<String>>,
-    /// Impossible travel above this speed (default 1000).
-    #[serde(default)]
-    pub max_speed_kmh: Option<Spanned<f64>>,
-    /// Whether the local outlier factor weighs the soft features (default true).
-    #[serde(default)]
-    pub lof: Option<bool>,
-}
+pub use logward_engine::anomaly::config::AnomalyConfig;
 
 /// The checked `enrich:` and `anomaly:` sections.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,32 +93,11 @@ pub fn check(
 ) -> Anomaly {
     let mut out = Anomaly::default();
     if let Some((file, a)) = anomaly {
-        out.enabled = a.enabled.unwrap_or(true);
-        out.settings.use_lof = a.lof.unwrap_or(true);
-        if let Some(t) = &a.threshold {
-            if (0.0..=1.0).contains(&t.value) {
-                out.settings.threshold = t.value as f32;
-            } else {
-                errors.push(at(
-                    &file,
-                    t,
-                    format!("threshold {} is not within 0–1", t.value),
-                ));
-            }
-        }
-        if let Some(w) = interval(&file, &a.window, errors) {
-            out.settings.window = i64::try_from(w.as_secs()).unwrap_or(i64::MAX).max(1);
-        }
-        if let Some(s) = &a.max_speed_kmh {
-            if s.value.is_finite() && s.value > 0.0 {
-                out.settings.max_speed_kmh = s.value;
-            } else {
-                errors.push(at(
-                    &file,
-                    s,
-                    format!("max_speed_kmh {} must be above 0", s.value),
-                ));
-            }
+        let (enabled, settings, problems) = a.check();
+        out.enabled = enabled;
+        out.settings = settings;
+        for (line, column, message) in problems {
+            errors.push(super::err(&file, line, column, message));
         }
     }
     if let Some((file, e, base)) = enrich {

@@ -6,6 +6,7 @@
 //! supplies, and the profiles changed since the last [`Detector::take_dirty`] go back to
 //! the caller to persist.
 
+pub mod config;
 pub mod evaluate;
 pub mod features;
 pub mod lof;

@@ -17,6 +17,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::analysis::AnalysisState;
+use super::profiles::ProfileReader;
 use super::SqliteStore;
 use crate::error::{sql, Result, StoreError};
 use crate::types::{CounterSnapshot, NewAlert, UnixTime};
@@ -189,6 +190,8 @@ pub struct FleetEffects {
     pub outputs: Vec<FleetOutput>,
     /// The rules' counters after these events (saved under their name).
     pub counters: Option<CounterSnapshot>,
+    /// Login profiles these events changed (the fleet anomaly detector).
+    pub profiles: Vec<crate::types::ProfileRow>,
 }
 
 /// A kind of decision change.
@@ -721,19 +724,20 @@ impl SqliteStore {
             now,
             items,
         };
-        let mut counts = self.ingest_group(&[req], &mut |_, fresh| rules(fresh))?;
+        let mut counts = self.ingest_group(&[req], &mut |_, fresh, _| rules(fresh))?;
         Ok(counts.pop().unwrap_or_default())
     }
 
     /// Several requests' ingests (each as [`SqliteStore::ingest_with`]) in one transaction:
     /// the collector's group commit, which spends one commit and one write of each touched
-    /// index page on a whole queue of requests. `rules` is given the request's index too.
+    /// index page on a whole queue of requests. `rules` is given the request's index too,
+    /// and a reader of the stored login profiles.
     /// All or nothing: when one fails none is stored, and the caller should retry them one
     /// by one so that only the bad one fails.
     pub fn ingest_group(
         &mut self,
         requests: &[IngestRequest<'_>],
-        rules: &mut dyn FnMut(usize, &[usize]) -> Result<FleetEffects>,
+        rules: &mut GroupRules<'_>,
     ) -> Result<Vec<IngestCounts>> {
         let path = &self.path;
         let tx = self
@@ -742,7 +746,10 @@ impl SqliteStore {
             .map_err(sql(path, "begin an ingest"))?;
         let mut all = Vec::with_capacity(requests.len());
         for (r, req) in requests.iter().enumerate() {
-            all.push(ingest_tx(&tx, path, req, &mut |fresh| rules(r, fresh))?);
+            let reader = ProfileReader { tx: &tx, path };
+            all.push(ingest_tx(&tx, path, req, &mut |fresh| {
+                rules(r, fresh, &reader)
+            })?);
         }
         tx.commit().map_err(sql(path, "commit an ingest"))?;
         Ok(all)
@@ -958,6 +965,11 @@ type DecisionChangeRow = (
     (String, Option<String>, UnixTime),
 );
 
+/// What [`SqliteStore::ingest_group`] runs over each request's new events: the request's
+/// index, the new events' indexes into its items, a reader of the stored login profiles.
+pub type GroupRules<'a> =
+    dyn FnMut(usize, &[usize], &ProfileReader<'_>) -> Result<FleetEffects> + 'a;
+
 /// One request of an [`SqliteStore::ingest_group`].
 #[derive(Debug, Clone, Copy)]
 pub struct IngestRequest<'a> {
@@ -1057,6 +1069,7 @@ fn ingest_tx(
         if let Some(c) = &effects.counters {
             put_counters_tx(tx, path, c)?;
         }
+        super::profiles::put(tx, path, &effects.profiles)?;
     }
     tx.prepare_cached("UPDATE agents SET last_seq = ?2, last_seen = ?3 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![agent_id, last, now]))
@@ -1268,6 +1281,11 @@ mod tests {
                     data: vec![1, 2, 3],
                     saved_at: 1000,
                 }),
+                profiles: vec![crate::types::ProfileRow {
+                    key: "alice".into(),
+                    data: b"{}".to_vec(),
+                    updated_at: 1000,
+                }],
             })
         };
         let c = s
@@ -1283,6 +1301,11 @@ mod tests {
         assert!(d[0].alert_id.is_some());
         use crate::Store as _;
         assert_eq!(s.load_counters("fleet").unwrap().unwrap().data, [1, 2, 3]);
+        assert_eq!(
+            s.profile("alice").unwrap().unwrap(),
+            b"{}",
+            "profiles commit with it"
+        );
         // Failing rules roll the whole request back.
         let more = [FleetItem::Event {
             seq: 4,

@@ -10,7 +10,7 @@ pub mod fleet;
 mod meta;
 mod migrations;
 pub mod operators;
-mod profiles;
+pub mod profiles;
 pub mod query;
 mod spool;
 #[cfg(test)]

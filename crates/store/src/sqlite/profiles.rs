@@ -24,6 +24,29 @@ pub(crate) fn put(tx: &Transaction<'_>, path: &Path, rows: &[ProfileRow]) -> Res
     Ok(())
 }
 
+/// Reads profiles inside a transaction (the collector's fleet anomaly detector, during an
+/// ingest).
+pub struct ProfileReader<'a> {
+    pub(crate) tx: &'a Transaction<'a>,
+    pub(crate) path: &'a Path,
+}
+
+impl std::fmt::Debug for ProfileReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfileReader").finish_non_exhaustive()
+    }
+}
+
+impl ProfileReader<'_> {
+    /// The stored profile under `key` (JSON).
+    pub fn profile(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.tx
+            .prepare_cached("SELECT data FROM profiles WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+            .map_err(sql(self.path, "read a login profile"))
+    }
+}
+
 impl SqliteStore {
     /// The stored profile under `key` (JSON).
     pub fn profile(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
