@@ -514,6 +514,26 @@ fn an_operator_logs_in_sees_the_forwarded_alert_filters_and_opens_it() {
         b.text("#bans-body").contains("192.0.2.200").then_some(())
     });
     b.screenshot("08-bans");
+    // Lifting asks in the row first; Cancel leaves the ban alone, confirming lifts it.
+    let row = "tr.ban-row[data-target^=\"192.0.2.200\"]";
+    b.click(&format!("{row} .lift-ask"));
+    b.click(&format!("{row} .lift-no"));
+    b.click(&format!("{row} .lift-ask"));
+    assert!(b
+        .text(&format!("{row} .lift-yes"))
+        .contains("Lift ban on 192.0.2.200"));
+    b.click(&format!("{row} .lift-yes"));
+    // Read through the page: the table is redrawn, so element references go stale.
+    let probe = format!(
+        "const r = document.querySelector({row:?}); \
+         return r ? [r.textContent, r.querySelectorAll('.lift-ask').length] : ['', 0]"
+    );
+    wait_for("the lifted ban", 20, || {
+        let v = b.js(&probe);
+        (v[0].as_str().unwrap_or_default().contains("lifted") && v[1] == 0).then_some(())
+    });
+    assert!(b.text("#status").contains("lifted"));
+    b.screenshot("09-ban-lifted");
 
     // Offline: every resource the page loaded came from the collector itself.
     let loaded = b.js("return performance.getEntriesByType('resource').map(e => e.name)");
@@ -562,6 +582,7 @@ fn an_operator_logs_in_sees_the_forwarded_alert_filters_and_opens_it() {
         "04-filtered",
         "05-alert",
         "06-charts",
+        "09-ban-lifted",
     ] {
         let p = b.shots.join(format!("{name}.png"));
         assert!(

@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use logward_core::{BanTarget, Severity, Timestamp};
-use logward_store::{AlertFilter, NewDecision, StoredAlert};
+use logward_store::{AlertFilter, DecisionSelector, NewDecision, StoredAlert};
 use serde_json::{json, Value};
 
 use crate::auth::{self, constant_time_eq, CSRF_HEADER, SESSION_COOKIE};
@@ -71,6 +71,11 @@ pub fn routes() -> Vec<Route> {
         ("/v1/agents", Method::GET, get(agents)),
         ("/v1/bans", Method::GET, get(bans)),
         ("/v1/bans", Method::POST, post(add_ban)),
+        (
+            "/v1/bans/{id}",
+            Method::DELETE,
+            axum::routing::delete(lift_ban),
+        ),
     ]
 }
 
@@ -886,6 +891,55 @@ async fn add_ban(State(state): State<Arc<AppState>>, req: Request) -> Response {
     tracing::info!(target = %d.target, by = %op.name(), "operator ban");
     match state.store.call(move |s| s.add_decision(&d)).await {
         Ok(Ok(id)) => json_reply(&state, EP, StatusCode::CREATED, json!({ "id": id })),
+        _ => store_error(&state, EP),
+    }
+}
+
+/// Lifts a ban: the decision ends now, and agents polling `GET /v1/decisions` unban it.
+async fn lift_ban(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    h: HeaderMap,
+) -> Response {
+    const EP: &str = "bans_lift";
+    let op = match api_auth(&state, EP, &h).await {
+        Ok(op) => op,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&op, &h, None) {
+        state.metrics.auth_failure(AuthFailure::BadCsrf);
+        return bad(
+            &state,
+            EP,
+            StatusCode::FORBIDDEN,
+            "missing or wrong X-CSRF-Token header",
+        );
+    }
+    let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return bad(
+            &state,
+            EP,
+            StatusCode::BAD_REQUEST,
+            &format!("id: {id:?} is not a positive decision id"),
+        );
+    };
+    let t = now();
+    match state
+        .store
+        .call(move |s| s.delete_decision(DecisionSelector::Id(id), t))
+        .await
+    {
+        Ok(Ok(Some(_))) => {
+            tracing::info!(decision = id, by = %op.name(), "operator lifted a ban");
+            state.metrics.request(EP, 204);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Ok(None)) => bad(
+            &state,
+            EP,
+            StatusCode::NOT_FOUND,
+            &format!("no ban {id} in force"),
+        ),
         _ => store_error(&state, EP),
     }
 }

@@ -269,7 +269,7 @@ pub fn document() -> Value {
     );
     let mut ban = op(
         "Ban an address or network fleet-wide (sessions send X-CSRF-Token).",
-        operator,
+        operator.clone(),
         vec![],
         json!({"201": json_ok("Recorded.", json!({"type": "object", "properties": {"id": {"type": "integer"}}})),
                "400": e400(), "401": e401(), "403": json_ok("Missing or wrong CSRF token.", err())}),
@@ -280,6 +280,16 @@ pub fn document() -> Value {
                        "duration_secs": {"type": "integer", "minimum": 1, "description": "Leave out for a permanent ban."},
                        "reason": {"type": "string"}}}}}});
     add("/v1/bans", "post", ban);
+    let mut lift = op(
+        "Lift a ban now (sessions send X-CSRF-Token); agents unban it at their next poll of /v1/decisions.",
+        operator,
+        vec![],
+        json!({"204": {"description": "Lifted."},
+               "400": e400(), "401": e401(), "403": json_ok("Missing or wrong CSRF token.", err()),
+               "404": json_ok("No such ban in force (unknown, lifted or expired).", err())}),
+    );
+    lift["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}]);
+    add("/v1/bans/{id}", "delete", lift);
 
     json!({
         "openapi": "3.1.0",

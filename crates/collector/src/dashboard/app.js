@@ -48,6 +48,7 @@ function status(text, isError) {
 async function api(path, options) {
   const r = await fetch(path, Object.assign({ credentials: 'same-origin' }, options || {}));
   if (r.status === 401) { location.href = '/login'; throw new Error('not logged in'); }
+  if (r.status === 204) return null;
   const body = await r.json();
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
@@ -228,13 +229,38 @@ async function showAgents() {
 async function showBans() {
   try {
     const r = await api('/v1/bans');
-    $('bans-body').replaceChildren(...r.bans.map(b => el('tr', { class: 'ban-row' },
+    $('bans-body').replaceChildren(...r.bans.map(b => el('tr', { class: 'ban-row', 'data-target': b.target },
       el('td', {}, b.alert_id ? el('a', { href: '#/alert/' + b.alert_id, text: '#' + b.id }) : '#' + b.id),
       el('td', { text: b.target }), el('td', { text: b.reason }), el('td', { text: b.rule_id || '—' }),
       el('td', { text: fmtTime(b.created_at) }), el('td', { text: b.expires_at ? fmtTime(b.expires_at) : 'never' }),
-      el('td', { text: b.active ? 'in force' : 'expired' }))));
+      el('td', { text: b.active ? 'in force' : (b.lifted ? 'lifted' : 'expired') }),
+      el('td', {}, b.active ? liftButton(b) : ''))));
     status(r.bans.length + ' bans');
   } catch (e) { status(e.message, true); }
+}
+
+// Lifting asks once, in the row itself (no window.confirm: it blocks and cannot be styled).
+function liftButton(b) {
+  const cell = el('span', { class: 'lift' });
+  const ask = el('button', { type: 'button', class: 'lift-ask', text: 'Lift' });
+  ask.addEventListener('click', () => {
+    const yes = el('button', { type: 'button', class: 'lift-yes', text: 'Lift ban on ' + b.target });
+    const no = el('button', { type: 'button', class: 'lift-no', text: 'Cancel' });
+    no.addEventListener('click', () => cell.replaceChildren(ask));
+    yes.addEventListener('click', () => liftBan(b, yes));
+    cell.replaceChildren(yes, ' ', no);
+  });
+  cell.append(ask);
+  return cell;
+}
+
+async function liftBan(b, button) {
+  button.disabled = true;
+  try {
+    await api('/v1/bans/' + encodeURIComponent(b.id), { method: 'DELETE', headers: { 'X-CSRF-Token': csrf } });
+    await showBans();
+    status('ban #' + b.id + ' on ' + b.target + ' lifted');
+  } catch (e) { button.disabled = false; status(e.message, true); }
 }
 
 async function addBan(ev) {

@@ -90,6 +90,25 @@ impl Agent {
         serde_json::from_str(&r.text().await.unwrap()).unwrap()
     }
 
+    /// A signed GET of `path` (with its query, as agents sign it); the answer's JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        let ts = now();
+        let nonce = random_hex(16);
+        let sig = wire::sign(self.secret.as_bytes(), "GET", path, ts, &nonce, b"");
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(wire::HEADER_AGENT, &self.id)
+            .header(wire::HEADER_TIMESTAMP, ts.to_string())
+            .header(wire::HEADER_NONCE, nonce)
+            .header(wire::HEADER_SIGNATURE, sig)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        serde_json::from_str(&r.text().await.unwrap()).unwrap()
+    }
+
     pub async fn metrics(&self) -> String {
         self.client
             .get(format!("{}/metrics", self.base))
