@@ -133,3 +133,24 @@ fn a_replaced_database_is_reloaded_and_a_broken_replacement_keeps_the_last_good_
     let (geo, _) = g.lookup(ip("214.78.120.1"));
     assert_eq!(geo.unwrap().city_name.as_deref(), Some("San Diego"));
 }
+
+#[test]
+fn repeated_look_ups_are_answered_from_the_cache_with_the_same_answer() {
+    let Some(c) = corpus() else { return };
+    let g = GeoIp::open(&c).unwrap();
+    let first = g.lookup(ip("89.160.20.112"));
+    assert_eq!(g.cache_stats(), (0, 1));
+    for _ in 0..3 {
+        assert_eq!(g.lookup(ip("89.160.20.112")), first);
+    }
+    assert_eq!(g.cache_stats(), (3, 1));
+    assert_eq!(
+        first.0.unwrap().city_name.as_deref(),
+        Some("Linköping"),
+        "the corpus' JSON names Linköping for this network"
+    );
+    // An address no database knows is cached too (a flood from it costs one walk).
+    assert_eq!(g.lookup(ip("10.1.2.3")), (None, None));
+    assert_eq!(g.lookup(ip("10.1.2.3")), (None, None));
+    assert_eq!(g.cache_stats(), (4, 2));
+}

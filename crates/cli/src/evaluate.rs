@@ -18,6 +18,9 @@ pub struct EvaluateArgs {
     /// Only the run with the LOF switched off.
     #[arg(long)]
     pub no_lof: bool,
+    /// Also list the first false alerts and missed attacks of each kind, with their reasons.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<i32> {
@@ -41,9 +44,15 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<i32> {
             },
         );
         print!("{}", evaluate::table(&[("LOF off", &off)]));
+        if args.explain {
+            print!("\nLOF off:\n{}", evaluate::mistakes(&off));
+        }
     } else {
         let (on, off) = evaluate::both(&s, &settings);
         print!("{}", evaluate::table(&[("LOF on", &on), ("LOF off", &off)]));
+        if args.explain {
+            print!("\nLOF on:\n{}", evaluate::mistakes(&on));
+        }
     }
     Ok(0)
 }

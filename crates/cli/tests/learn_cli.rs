@@ -149,13 +149,14 @@ fn learnt_profiles_make_scan_flag_a_stolen_key_from_a_new_country() {
         reasons.contains("first login from this country"),
         "{reasons}"
     );
-    // Changchun → London in six hours is 1,300 km/h: impossible travel on the second login.
-    let travel: Vec<&Value> = a
-        .iter()
-        .filter(|v| v["rule"]["id"] == "impossible-travel")
-        .collect();
-    assert_eq!(travel.len(), 1, "{a:#?}");
-    assert_eq!(travel[0]["source"]["ip"], "81.2.69.142");
+    // Changchun → London in six hours would be 1,300 km/h, but travel is measured from the
+    // user's last login that raised nothing (London): the user back at the office is quiet.
+    assert!(
+        a.iter().all(|v| v["source"]["ip"] != "81.2.69.142"
+            || !["impossible-travel", "login-anomaly"]
+                .contains(&v["rule"]["id"].as_str().unwrap())),
+        "{a:#?}"
+    );
 
     // Without --learn the profiles did not change: the same scan gives the same alerts.
     let again = scan(&[]);

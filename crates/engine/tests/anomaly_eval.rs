@@ -8,18 +8,35 @@ use logward_engine::anomaly::Settings;
 const HELD_OUT_SEED: u64 = 7;
 
 #[test]
-fn held_out_seed_recall_and_measured_false_alert_floor_with_the_lof() {
+fn held_out_seed_meets_the_targets_with_and_without_the_lof() {
     let s = Scenario::generate(Config::new(HELD_OUT_SEED, 200));
     let (on, off) = evaluate::both(&s, &Settings::default());
     println!("{}", evaluate::table(&[("LOF on", &on), ("LOF off", &off)]));
-    for k in AttackKind::ALL {
-        assert!(on.recall(k) >= 0.95, "{k:?}: {}", on.recall(k));
+    // Targets: recall ≥ 0.95 per attack type, ≤ 1 false alert per 1,000 normal logins.
+    for (name, r) in [("LOF on", &on), ("LOF off", &off)] {
+        for k in AttackKind::ALL {
+            assert!(r.recall(k) >= 0.95, "{name} {k:?}: {}", r.recall(k));
+        }
+        assert!(r.false_per_1000() <= 1.0, "{name}: {}", r.false_per_1000());
     }
-    // The target is ≤ 1 false alert per 1,000 normal logins; it is NOT met (docs/ANOMALY.md,
-    // "Evaluation": first business trips to a new country, and the real user's next login
-    // after an attack from far away). This asserts the measured floor (5.58 on seed 7), so a
-    // change that makes it worse fails.
-    assert!(on.false_per_1000() <= 6.0, "{}", on.false_per_1000());
+}
+
+/// Other seeds than the held-out one, at five times the users: the figures are not one
+/// lucky draw.
+#[test]
+fn other_seeds_and_more_users_meet_the_targets_too() {
+    for seed in [2, 3, 4] {
+        let s = Scenario::generate(Config::new(seed, 1000));
+        let r = evaluate::run(&s, &Settings::default());
+        for k in AttackKind::ALL {
+            assert!(r.recall(k) >= 0.95, "seed {seed} {k:?}: {}", r.recall(k));
+        }
+        assert!(
+            r.false_per_1000() <= 1.0,
+            "seed {seed}: {}",
+            r.false_per_1000()
+        );
+    }
 }
 
 /// The tuning run: `ANOMALY_SEED=1 cargo test -p logward-engine --test anomaly_eval -- --ignored --nocapture`.

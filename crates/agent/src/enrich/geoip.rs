@@ -4,8 +4,10 @@
 //! A database that cannot be opened at start is an error; one that changes into something
 //! unreadable later is reported and the last good copy stays in use.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 use logward_core::enrich::{As, Geo};
@@ -134,10 +136,54 @@ pub enum Reload {
     Kept(GeoIpError),
 }
 
+/// Answers kept per generation of the cache (two generations: at most twice this).
+const CACHE: usize = 8192;
+
+type Answer = (Option<Geo>, Option<As>);
+
+/// Recent answers by address. The same addresses come back again and again (a user's usual
+/// address, every failure of a flood), and a hit costs a fraction of a tree walk and decode.
+/// Two generations approximate LRU without per-hit bookkeeping: when the young one fills it
+/// becomes the old one, and a hit in the old one moves the entry back to the young one. Keys
+/// come from attackers, so the maps use std's randomly keyed SipHash.
+#[derive(Debug, Default)]
+struct Cache {
+    young: HashMap<IpAddr, Answer>,
+    old: HashMap<IpAddr, Answer>,
+    hits: u64,
+    misses: u64,
+}
+
+impl Cache {
+    fn get(&mut self, ip: IpAddr) -> Option<Answer> {
+        if let Some(a) = self.young.get(&ip) {
+            self.hits += 1;
+            return Some(a.clone());
+        }
+        let a = self.old.remove(&ip)?;
+        self.hits += 1;
+        self.put(ip, a.clone());
+        Some(a)
+    }
+
+    fn put(&mut self, ip: IpAddr, a: Answer) {
+        if self.young.len() >= CACHE {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(ip, a);
+    }
+
+    fn clear(&mut self) {
+        self.young.clear();
+        self.old.clear();
+    }
+}
+
 /// The databases in use.
 #[derive(Debug)]
 pub struct GeoIp {
     dbs: Vec<Db>,
+    cache: Mutex<Cache>,
 }
 
 impl GeoIp {
@@ -173,7 +219,10 @@ impl GeoIp {
             DbKind::Country => 1,
             DbKind::Asn => 2,
         });
-        Ok(GeoIp { dbs })
+        Ok(GeoIp {
+            dbs,
+            cache: Mutex::default(),
+        })
     }
 
     /// The files in use and what each answers.
@@ -195,6 +244,10 @@ impl GeoIp {
             match open_db(&db.path) {
                 Ok(fresh) => {
                     *db = fresh;
+                    self.cache
+                        .get_mut()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clear();
                     out.push(Reload::Reloaded(db.path.clone()));
                 }
                 Err(e) => {
@@ -207,11 +260,40 @@ impl GeoIp {
         out
     }
 
+    /// Cache hits and misses so far.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        let c = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        (c.hits, c.misses)
+    }
+
     /// The location and AS of `ip` (`None` where no database knows it).
     pub fn lookup(&self, ip: IpAddr) -> (Option<Geo>, Option<As>) {
+        let lock = || self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        {
+            let mut cache = lock();
+            if let Some(a) = cache.get(ip) {
+                return a;
+            }
+            cache.misses += 1;
+        }
+        // Not under the lock: other threads' look-ups go on meanwhile.
+        let a = self.lookup_uncached(ip);
+        lock().put(ip, a.clone());
+        a
+    }
+
+    fn lookup_uncached(&self, ip: IpAddr) -> Answer {
         let mut geo: Option<Geo> = None;
         let mut asn: Option<As> = None;
         for db in &self.dbs {
+            // A tree walk only where the answer is still missing.
+            let wanted = match db.kind {
+                DbKind::City | DbKind::Country => geo.is_none(),
+                DbKind::Asn => asn.is_none(),
+            };
+            if !wanted {
+                continue;
+            }
             let Ok(found) = db.reader.lookup(ip) else {
                 continue;
             };

@@ -27,11 +27,27 @@ impl Count {
     }
 }
 
+/// One login the detector got wrong: a normal one that alerted, or a missed attack.
+#[derive(Debug, Clone)]
+pub struct Mistake {
+    pub label: Label,
+    pub user: String,
+    pub time: i64,
+    pub rules: Vec<&'static str>,
+    pub score: f32,
+    pub reasons: String,
+}
+
+/// Mistakes kept per kind, to explain the figures.
+const MISTAKES_PER_KIND: usize = 10;
+
 /// The figures of one run.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub attacks: BTreeMap<AttackKind, Count>,
     pub normal: BTreeMap<NormalKind, Count>,
+    /// The first few false alerts and missed attacks of each kind.
+    pub mistakes: Vec<Mistake>,
 }
 
 impl Report {
@@ -101,6 +117,19 @@ pub fn run(s: &Scenario, settings: &Settings) -> Report {
                 };
                 c.logins += 1;
                 c.alerts += u64::from(alert);
+                let wrong = alert == matches!(label, Label::Normal(_));
+                if wrong
+                    && r.mistakes.iter().filter(|m| m.label == *label).count() < MISTAKES_PER_KIND
+                {
+                    r.mistakes.push(Mistake {
+                        label: *label,
+                        user: l.user.clone(),
+                        time: l.time,
+                        rules: v.rules.clone(),
+                        score: v.score,
+                        reasons: super::features::words(&v.reasons, 4),
+                    });
+                }
             }
         }
     }
@@ -118,6 +147,27 @@ pub fn both(s: &Scenario, settings: &Settings) -> (Report, Report) {
         ..settings.clone()
     };
     (run(s, &on), run(s, &off))
+}
+
+/// The mistakes of a report, a line each.
+pub fn mistakes(r: &Report) -> String {
+    let mut out = String::new();
+    for m in &r.mistakes {
+        let what = match m.label {
+            Label::Attack(k) => format!("missed {}", k.name()),
+            Label::Normal(k) => format!("false alert on {}", k.name()),
+        };
+        let _ = writeln!(
+            out,
+            "{what}: {} at {} [{}] score {:.2}: {}",
+            m.user,
+            m.time,
+            m.rules.join(", "),
+            m.score,
+            m.reasons
+        );
+    }
+    out
 }
 
 /// A plain-text table of reports side by side, e.g. `[("LOF on", &a), ("LOF off", &b)]`.

@@ -1,8 +1,10 @@
 //! What is odd about one login, measured against the user's profile, and the score.
 
+use std::borrow::Cow;
+
 use super::lof::{Vector, DIM};
-use super::profile::Profile;
-use super::{network, travel, Login, Settings};
+use super::profile::{Profile, MAX_RECENT};
+use super::{travel, Login, Settings};
 
 /// The explainable features of one login.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,22 +35,88 @@ pub struct Features {
     /// Nobody reached this host from this ASN / network before.
     pub host_new_asn: bool,
     pub host_new_network: bool,
+    /// The host's users log in from this country / ASN: at least [`HOST_USUAL`] logins
+    /// that raised no alert.
+    pub host_usual_country: bool,
+    pub host_usual_asn: bool,
 }
+
+/// Logins from a country or ASN before it is usual for a host (one unnoticed attacker's
+/// login must not make the attacker's country usual).
+pub const HOST_USUAL: u64 = 3;
 
 /// One reason behind a score: its weight and the words an admin reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reason {
     pub weight: f32,
-    pub text: String,
+    /// Fixed words borrowed, numbers formatted: most logins have a reason or two and no
+    /// alert, so a fixed reason costs no allocation.
+    pub text: Cow<'static, str>,
 }
 
 /// A login's place: `country/city` when geolocated, else its network.
 pub fn place(l: &Login<'_>) -> String {
-    match (l.country, l.city) {
-        (Some(c), Some(city)) => format!("{c}/{city}"),
-        (Some(c), None) => c.to_owned(),
-        _ => l.ip.map(network).unwrap_or_default(),
+    let mut k = Keys::default();
+    k.fill(l);
+    k.place
+}
+
+/// The strings a login is looked up and recorded under in a profile, written once per
+/// login into buffers that are reused (no allocation per login once warm).
+#[derive(Debug, Default)]
+pub(crate) struct Keys {
+    pub ip: String,
+    pub net: String,
+    pub asn: String,
+    /// `country/city`, empty when either is unknown.
+    pub city: String,
+    /// See [`place`].
+    pub place: String,
+}
+
+impl Keys {
+    pub fn fill(&mut self, l: &Login<'_>) {
+        use std::fmt::Write;
+        for b in [
+            &mut self.ip,
+            &mut self.net,
+            &mut self.asn,
+            &mut self.city,
+            &mut self.place,
+        ] {
+            b.clear();
+        }
+        if let Some(ip) = l.ip {
+            let _ = write!(self.ip, "{ip}");
+            write_network(&mut self.net, ip);
+        }
+        if let Some(a) = l.asn {
+            let _ = write!(self.asn, "{a}");
+        }
+        if let (Some(c), Some(city)) = (l.country, l.city) {
+            let _ = write!(self.city, "{c}/{city}");
+        }
+        match (l.country, l.city) {
+            (Some(_), Some(_)) => self.place.push_str(&self.city),
+            (Some(c), None) => self.place.push_str(c),
+            _ => self.place.push_str(&self.net),
+        }
     }
+}
+
+/// Writes the /24 or /48 network of `ip` (see [`network`]).
+pub(crate) fn write_network(out: &mut String, ip: std::net::IpAddr) {
+    use std::fmt::Write;
+    let _ = match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            write!(out, "{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            write!(out, "{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    };
 }
 
 /// Hours of the day the user logged in, as a short list for a reason's words.
@@ -72,23 +140,28 @@ fn usual_hours(p: &Profile) -> String {
 impl Features {
     /// The features of `l` against `p` (the fields only the detector knows stay default).
     pub fn compute(p: &Profile, l: &Login<'_>, s: &Settings) -> Features {
+        let mut k = Keys::default();
+        k.fill(l);
+        Features::compute_keyed(p, l, s, &k)
+    }
+
+    /// [`Features::compute`] with the login's keys written beforehand.
+    pub(crate) fn compute_keyed(p: &Profile, l: &Login<'_>, s: &Settings, k: &Keys) -> Features {
         let mut f = Features::default();
         let known = p.logins > 0;
-        if let Some(ip) = l.ip {
-            f.new_address = known && !p.addresses.contains(&ip.to_string());
-            f.new_network = known && !p.networks.contains(&network(ip));
+        if l.ip.is_some() {
+            f.new_address = known && !p.addresses.contains(&k.ip);
+            f.new_network = known && !p.networks.contains(&k.net);
         }
         // "New" only against a history that has the attribute at all (a profile built
         // without GeoIP does not make every located login new).
-        if let Some(a) = l.asn {
-            f.new_asn = !p.asns.is_empty() && !p.asns.contains(&a.to_string());
+        if l.asn.is_some() {
+            f.new_asn = !p.asns.is_empty() && !p.asns.contains(&k.asn);
         }
         if let Some(c) = l.country {
             f.new_country = !p.countries.is_empty() && !p.countries.contains(c);
-            if let Some(city) = l.city {
-                f.new_city = !f.new_country
-                    && !p.cities.is_empty()
-                    && !p.cities.contains(&format!("{c}/{city}"));
+            if l.city.is_some() {
+                f.new_city = !f.new_country && !p.cities.is_empty() && !p.cities.contains(&k.city);
             }
         }
         if let Some(m) = l.method {
@@ -98,19 +171,31 @@ impl Features {
             f.new_key = !p.keys.is_empty() && !p.keys.contains(k);
         }
         if p.logins > 0 {
-            let h = l.hour();
-            let near: u32 = [(h + 23) % 24, h, (h + 1) % 24]
-                .iter()
-                .map(|&i| p.hours[i])
-                .sum();
-            f.hour_share = near as f32 / p.logins as f32;
+            let share = |hist: &[u32; 24], h: usize, of: u64| {
+                let near: u32 = [(h + 23) % 24, h, (h + 1) % 24]
+                    .iter()
+                    .map(|&i| hist[i])
+                    .sum();
+                near as f32 / of as f32
+            };
+            f.hour_share = share(&p.hours, l.hour(), p.logins);
+            // Usual in the host's clock, or in the local (solar) time of where the login
+            // comes from: a traveller's 09:00 in Tokyo is not a night login in London.
+            let located: u64 = p.solar_hours.iter().map(|&c| u64::from(c)).sum();
+            if let Some(h) = l.solar_hour() {
+                if located >= s.warmup_logins {
+                    f.hour_share = f.hour_share.max(share(&p.solar_hours, h, located));
+                }
+            }
             f.unusual_hour = p.logins >= s.warmup_logins && f.hour_share < 0.03;
         } else {
             f.hour_share = 1.0;
         }
         let since = l.time - s.window;
-        let here = place(l);
-        let mut places: Vec<&str> = vec![here.as_str()];
+        // Distinct places, this one first; the recent list is bounded, so is this.
+        let mut places: [&str; MAX_RECENT + 1] = [""; MAX_RECENT + 1];
+        places[0] = &k.place;
+        let mut n = 1;
         // Newest first: the window is the tail of the time-ordered list.
         for r in p
             .recent
@@ -120,11 +205,12 @@ impl Features {
             .filter(|r| r.time <= l.time)
         {
             f.logins_in_window += 1;
-            if !r.place.is_empty() && !places.contains(&r.place.as_str()) {
-                places.push(&r.place);
+            if !r.place.is_empty() && n < places.len() && !places[..n].contains(&r.place.as_str()) {
+                places[n] = &r.place;
+                n += 1;
             }
         }
-        f.locations_in_window = places.len() as u32;
+        f.locations_in_window = n as u32;
         if let (Some(now), Some(prev)) = (l.location, p.last_located()) {
             if let Some(then) = prev.at {
                 let km = travel::distance_km(then, now);
@@ -168,7 +254,7 @@ impl Features {
     pub fn score(&self, lof: Option<f32>, s: &Settings) -> (f32, Vec<Reason>) {
         let mut soft: Vec<Reason> = Vec::new();
         let mut hard: Vec<Reason> = Vec::new();
-        let mut add = |to_hard: bool, weight: f32, text: String| {
+        let mut add = |to_hard: bool, weight: f32, text: Cow<'static, str>| {
             let r = Reason { weight, text };
             if to_hard {
                 hard.push(r)
@@ -176,17 +262,31 @@ impl Features {
                 soft.push(r)
             }
         };
-        if self.new_country {
+        // What is new to the user but usual for the host's other users (colleagues abroad,
+        // a trip to a branch office) weighs less than what nobody here ever came from.
+        if self.new_country && !self.host_usual_country {
             add(false, 0.55, "first login from this country".into());
+        } else if self.new_country {
+            add(
+                false,
+                0.3,
+                "first login from this country (others log in from it here)".into(),
+            );
         }
         if self.new_city {
             add(false, 0.15, "first login from this city".into());
         }
-        if self.new_asn {
+        if self.new_asn && !self.host_usual_asn {
             add(
                 false,
                 0.3,
                 "first login from this network operator (ASN)".into(),
+            );
+        } else if self.new_asn {
+            add(
+                false,
+                0.15,
+                "first login from this network operator (ASN; others log in from it here)".into(),
             );
         }
         if self.new_network {
@@ -198,10 +298,24 @@ impl Features {
         } else if self.new_address {
             add(false, 0.05, "first login from this address".into());
         }
-        if self.new_method {
+        // A credential the user never used (a password for a key-only user) is about the
+        // account, not about habits: hard. With an unusual hour or a network never seen,
+        // it is how a leaked or guessed password shows.
+        if self.new_method && (self.unusual_hour || self.new_network) {
             add(
-                false,
-                0.35,
+                true,
+                0.62,
+                if self.unusual_hour {
+                    "an authentication method never used before, at an unusual hour"
+                } else {
+                    "an authentication method never used before, from a network never seen"
+                }
+                .into(),
+            );
+        } else if self.new_method {
+            add(
+                true,
+                0.45,
                 "an authentication method never used before".into(),
             );
         }
@@ -215,14 +329,15 @@ impl Features {
                 format!(
                     "an unusual hour ({:.0}% of past logins near it)",
                     self.hour_share * 100.0
-                ),
+                )
+                .into(),
             );
         }
         if self.logins_in_window >= 8 {
             add(
                 false,
                 0.2,
-                format!("{} logins in the window before", self.logins_in_window),
+                format!("{} logins in the window before", self.logins_in_window).into(),
             );
         }
         if self.locations_in_window >= 3 {
@@ -232,14 +347,15 @@ impl Features {
                 format!(
                     "{} distinct locations in the window",
                     self.locations_in_window
-                ),
+                )
+                .into(),
             );
         }
         if self.dnsbl_hits > 0 {
             add(
                 true,
                 (0.45 + 0.15 * (self.dnsbl_hits - 1) as f32).min(0.8),
-                format!("the address is on {} DNS blocklist(s)", self.dnsbl_hits),
+                format!("the address is on {} DNS blocklist(s)", self.dnsbl_hits).into(),
             );
         }
         if self.failures_before >= s.failures {
@@ -253,12 +369,17 @@ impl Features {
                 format!(
                     "success after {} failures from this address or network",
                     self.failures_before
-                ),
+                )
+                .into(),
             );
         }
         if self.new_account {
-            let w = if self.host_new_asn || self.host_new_network {
+            // A colleague's first login comes from a network operator the host knows (the
+            // office's, a local ISP); an attacker's from one nobody here uses.
+            let w = if self.host_new_asn {
                 0.65
+            } else if self.host_new_network {
+                0.45
             } else {
                 0.3
             };
@@ -286,7 +407,7 @@ impl Features {
             if l >= 1.5 {
                 soft.push(Reason {
                     weight: ((l - 1.0) / 4.0).min(0.5),
-                    text: format!("unlike the user's past logins (LOF {l:.1})"),
+                    text: format!("unlike the user's past logins (LOF {l:.1})").into(),
                 });
             }
         }
@@ -298,7 +419,7 @@ impl Features {
             if let (Some(km), Some(kmh)) = (self.travel_km, self.travel_kmh) {
                 reasons.push(Reason {
                     weight: 0.7,
-                    text: format!("impossible travel: {km:.0} km at {kmh:.0} km/h"),
+                    text: format!("impossible travel: {km:.0} km at {kmh:.0} km/h").into(),
                 });
             }
         }
@@ -312,7 +433,7 @@ pub fn words(reasons: &[Reason], top: usize) -> String {
     reasons
         .iter()
         .take(top)
-        .map(|r| r.text.as_str())
+        .map(|r| &*r.text)
         .collect::<Vec<_>>()
         .join("; ")
 }

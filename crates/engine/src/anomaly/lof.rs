@@ -5,6 +5,10 @@
 //! not the O(n²) of recomputing the whole set. The history holds between `cap` and 2 × `cap`
 //! points: when it reaches 2 × `cap`, the oldest `cap` go and the neighbour lists are rebuilt
 //! once, which keeps the amortised cost per login linear.
+//!
+//! Points, neighbour lists (inline, at most [`KMAX`] entries) and k-distances are parallel
+//! arrays, so a pass over a history streams through memory instead of chasing a pointer
+//! per point: with thousands of users' histories, memory was what the time went on.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,27 +22,99 @@ pub type Vector = [f32; DIM];
 /// in the same way) must not make a density infinite.
 const MIN_REACH: f32 = 0.05;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Point {
-    x: Vector,
-    /// The k nearest other points, ascending by distance: (distance, index).
-    #[serde(skip)]
-    nn: Vec<(f32, u32)>,
+/// The most neighbours a [`Lof`] keeps (a larger k is clamped to it).
+pub const KMAX: usize = 10;
+
+/// Up to [`KMAX`] (distance, index) pairs, ascending by distance, kept inline.
+#[derive(Debug, Clone, Copy, Default)]
+struct Nn {
+    len: u8,
+    e: [(f32, u32); KMAX],
 }
 
-/// The history and its neighbour lists.
+impl Nn {
+    fn as_slice(&self) -> &[(f32, u32)] {
+        &self.e[..usize::from(self.len)]
+    }
+
+    fn last(&self) -> Option<&(f32, u32)> {
+        self.as_slice().last()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, (f32, u32)> {
+        self.as_slice().iter()
+    }
+
+    /// Inserts (d, i) in order, after its equals, keeping at most k entries. An insertion
+    /// sort step: k is small, and a memmove call per offer showed in profiles.
+    #[inline]
+    fn offer(&mut self, k: usize, d: f32, i: u32) {
+        let len = usize::from(self.len);
+        if len == k && self.e[len - 1].0 <= d {
+            return;
+        }
+        // With a full list the last entry (farther than d) falls off.
+        let mut at = len.min(k - 1);
+        while at > 0 && self.e[at - 1].0 > d {
+            self.e[at] = self.e[at - 1];
+            at -= 1;
+        }
+        self.e[at] = (d, i);
+        self.len = (len + 1).min(k) as u8;
+    }
+}
+
+/// How a history is stored: its points (neighbour lists are rebuilt after loading).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    k: usize,
+    cap: usize,
+    points: Vec<StoredPoint>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredPoint {
+    x: Vector,
+}
+
+/// The history and its neighbour lists, as parallel arrays: a pass over the history reads
+/// the points and each one's k-distance, 52 bytes a point, and touches a neighbour list
+/// only where the new point comes closer than its k-th neighbour.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "Stored", into = "Stored")]
 pub struct Lof {
     k: usize,
     cap: usize,
-    points: Vec<Point>,
+    xs: Vec<Vector>,
+    /// The k nearest other points of each.
+    nn: Vec<Nn>,
+    /// Each point's distance to its k-th neighbour; infinite while it has fewer than k.
+    full: Vec<f32>,
     /// Whether `nn` must be rebuilt (after loading: neighbour lists are not persisted).
-    #[serde(skip, default = "yes")]
     stale: bool,
 }
 
-fn yes() -> bool {
-    true
+impl From<Stored> for Lof {
+    fn from(s: Stored) -> Lof {
+        let mut l = Lof::new(s.k, s.cap);
+        l.xs = s.points.into_iter().map(|p| p.x).collect();
+        l.stale = true;
+        l
+    }
+}
+
+impl From<Lof> for Stored {
+    fn from(l: Lof) -> Stored {
+        Stored {
+            k: l.k,
+            cap: l.cap,
+            points: l.xs.into_iter().map(|x| StoredPoint { x }).collect(),
+        }
+    }
 }
 
 fn dist(a: &Vector, b: &Vector) -> f32 {
@@ -49,59 +125,102 @@ fn dist(a: &Vector, b: &Vector) -> f32 {
         .sqrt()
 }
 
-/// Inserts (d, i) into a list sorted ascending, keeping at most k entries.
-fn offer(nn: &mut Vec<(f32, u32)>, k: usize, d: f32, i: u32) {
-    if nn.len() == k && nn.last().is_some_and(|l| l.0 <= d) {
-        return;
+/// The distances of one point to the history: on the stack for the usual history sizes.
+/// (The size difference is the point: this lives on the stack, briefly, never in a Vec.)
+#[allow(clippy::large_enum_variant)]
+enum Distances {
+    Stack([f32; 256]),
+    Heap(Vec<f32>),
+}
+
+impl Distances {
+    fn new(n: usize) -> Distances {
+        if n <= 256 {
+            Distances::Stack([0.0; 256])
+        } else {
+            Distances::Heap(vec![0.0; n])
+        }
     }
-    let at = nn.partition_point(|e| e.0 <= d);
-    nn.insert(at, (d, i));
-    nn.truncate(k);
+
+    fn fill(&mut self, xs: &[Vector], x: &Vector) -> &[f32] {
+        let d = match self {
+            Distances::Stack(a) => &mut a[..xs.len()],
+            Distances::Heap(v) => &mut v[..],
+        };
+        for (di, p) in d.iter_mut().zip(xs) {
+            *di = dist(x, p);
+        }
+        d
+    }
 }
 
 impl Lof {
-    /// `k` neighbours, `cap` points kept at least (2 × `cap` at most).
+    /// `k` neighbours (1 to [`KMAX`]), `cap` points kept at least (2 × `cap` at most).
     pub fn new(k: usize, cap: usize) -> Lof {
+        let k = k.clamp(1, KMAX);
         Lof {
-            k: k.max(1),
+            k,
             cap: cap.max(k + 1),
-            points: Vec::new(),
+            xs: Vec::new(),
+            nn: Vec::new(),
+            full: Vec::new(),
             stale: false,
         }
     }
 
     /// Points in the history.
     pub fn len(&self) -> usize {
-        self.points.len()
+        self.xs.len()
     }
 
     /// Whether the history is empty.
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.xs.is_empty()
+    }
+
+    /// Offers point `j` at distance `d` as a neighbour of point `i`.
+    #[inline]
+    fn offer(&mut self, i: usize, d: f32, j: u32) {
+        if d >= self.full[i] {
+            return;
+        }
+        let nn = &mut self.nn[i];
+        nn.offer(self.k, d, j);
+        if usize::from(nn.len) == self.k {
+            self.full[i] = nn.e[self.k - 1].0;
+        }
     }
 
     fn rebuild(&mut self) {
-        let k = self.k;
-        for p in &mut self.points {
-            p.nn.clear();
-        }
-        let n = self.points.len();
+        let n = self.xs.len();
+        self.nn.clear();
+        self.nn.resize(n, Nn::default());
+        self.full.clear();
+        self.full.resize(n, f32::INFINITY);
         for i in 0..n {
             for j in (i + 1)..n {
-                let d = dist(&self.points[i].x, &self.points[j].x);
-                offer(&mut self.points[i].nn, k, d, j as u32);
-                offer(&mut self.points[j].nn, k, d, i as u32);
+                let d = dist(&self.xs[i], &self.xs[j]);
+                self.offer(i, d, j as u32);
+                self.offer(j, d, i as u32);
             }
         }
         self.stale = false;
     }
 
+    /// The distance to the k-th neighbour (to the farthest, with fewer): from the dense
+    /// array where it is known, as the k² look-ups of a score are scattered.
+    #[inline]
     fn kdist(&self, i: usize) -> f32 {
-        self.points[i].nn.last().map_or(0.0, |e| e.0)
+        let f = self.full[i];
+        if f.is_finite() {
+            f
+        } else {
+            self.nn[i].last().map_or(0.0, |e| e.0)
+        }
     }
 
     fn lrd(&self, i: usize) -> f32 {
-        let nn = &self.points[i].nn;
+        let nn = &self.nn[i];
         if nn.is_empty() {
             return 1.0 / MIN_REACH;
         }
@@ -109,7 +228,7 @@ impl Lof {
             .iter()
             .map(|&(d, j)| d.max(self.kdist(j as usize)).max(MIN_REACH))
             .sum();
-        nn.len() as f32 / sum
+        f32::from(nn.len) / sum
     }
 
     /// The LOF of `x` against the history (≈ 1 inside a cluster, ≫ 1 for an outlier);
@@ -118,26 +237,27 @@ impl Lof {
         if self.stale {
             self.rebuild();
         }
-        let d: Vec<f32> = self.points.iter().map(|p| dist(x, &p.x)).collect();
-        self.score_with(&d)
+        let mut buf = Distances::new(self.xs.len());
+        let d = buf.fill(&self.xs, x);
+        self.score_with(d)
     }
 
     /// [`Lof::score`] from the distances of `x` to every point, in order.
     fn score_with(&self, d: &[f32]) -> Option<f32> {
-        if self.points.len() <= self.k {
+        if self.xs.len() <= self.k {
             return None;
         }
-        let mut nn: Vec<(f32, u32)> = Vec::with_capacity(self.k + 1);
+        let mut nn = Nn::default();
         for (i, &di) in d.iter().enumerate() {
-            offer(&mut nn, self.k, di, i as u32);
+            nn.offer(self.k, di, i as u32);
         }
         let sum: f32 = nn
             .iter()
             .map(|&(d, j)| d.max(self.kdist(j as usize)).max(MIN_REACH))
             .sum();
-        let lrd_x = nn.len() as f32 / sum;
+        let lrd_x = f32::from(nn.len) / sum;
         let mean_lrd: f32 =
-            nn.iter().map(|&(_, j)| self.lrd(j as usize)).sum::<f32>() / nn.len() as f32;
+            nn.iter().map(|&(_, j)| self.lrd(j as usize)).sum::<f32>() / f32::from(nn.len);
         Some(mean_lrd / lrd_x)
     }
 
@@ -152,20 +272,27 @@ impl Lof {
         if self.stale {
             self.rebuild();
         }
-        if self.points.len() >= 2 * self.cap {
-            self.points.drain(..self.cap);
+        if self.xs.len() >= 2 * self.cap {
+            self.xs.drain(..self.cap);
             self.rebuild();
         }
-        let d: Vec<f32> = self.points.iter().map(|p| dist(&x, &p.x)).collect();
-        let out = if score { self.score_with(&d) } else { None };
-        let k = self.k;
-        let me = self.points.len() as u32;
-        let mut mine = Vec::with_capacity(k + 1);
-        for (i, (p, &di)) in self.points.iter_mut().zip(&d).enumerate() {
-            offer(&mut p.nn, k, di, me);
-            offer(&mut mine, k, di, i as u32);
+        let mut buf = Distances::new(self.xs.len());
+        let d = buf.fill(&self.xs, &x);
+        let out = if score { self.score_with(d) } else { None };
+        let me = self.xs.len() as u32;
+        let mut mine = Nn::default();
+        for (i, &di) in d.iter().enumerate() {
+            self.offer(i, di, me);
+            mine.offer(self.k, di, i as u32);
         }
-        self.points.push(Point { x, nn: mine });
+        let full = if usize::from(mine.len) == self.k {
+            mine.e[self.k - 1].0
+        } else {
+            f32::INFINITY
+        };
+        self.xs.push(x);
+        self.nn.push(mine);
+        self.full.push(full);
         out
     }
 }
@@ -245,11 +372,10 @@ mod tests {
         let q = v(0.35, 0.15);
         let want = reference(kept, &q, 3);
         assert!((lof.score(&q).unwrap() - want).abs() < 1e-3);
-        let mut back = lof.clone();
-        back.stale = true;
-        for p in &mut back.points {
-            p.nn.clear();
-        }
+        // Through its stored form, as a profile is persisted and loaded.
+        let json = serde_json::to_string(&lof).unwrap();
+        let mut back: Lof = serde_json::from_str(&json).unwrap();
+        assert!(back.stale && back.len() == 13);
         assert!((back.score(&q).unwrap() - want).abs() < 1e-3);
     }
 

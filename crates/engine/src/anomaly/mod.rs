@@ -18,7 +18,10 @@ pub mod travel;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
+use rustc_hash::FxBuildHasher;
+
 pub use features::{Features, Reason};
+use features::{Keys, HOST_USUAL};
 pub use profile::{Profile, Recent, Seen, SeenSet};
 pub use stage::{Scope, Stage, StageStats};
 
@@ -98,6 +101,14 @@ impl Login<'_> {
     pub fn hour(&self) -> usize {
         (self.local().rem_euclid(86_400) / 3600) as usize
     }
+    /// The hour of mean solar time at the login's location, 0–23 (`None` unlocated):
+    /// the local hour without a time-zone database, within an hour or so of the civil one.
+    pub fn solar_hour(&self) -> Option<usize> {
+        let (_, lon) = self.location?;
+        let t = self.time + (lon * 240.0) as i64;
+        Some((t.rem_euclid(86_400) / 3600) as usize)
+    }
+
     /// The local weekday, 0 = Monday.
     pub fn weekday(&self) -> usize {
         // 1970-01-01 was a Thursday.
@@ -107,16 +118,34 @@ impl Login<'_> {
 
 /// The /24 (IPv4) or /48 (IPv6) network of an address.
 pub fn network(ip: IpAddr) -> String {
+    let mut s = String::new();
+    features::write_network(&mut s, ip);
+    s
+}
+
+/// The first address of the /24 or /48 network of `ip`.
+fn network_base(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+            IpAddr::from([o[0], o[1], o[2], 0])
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            IpAddr::from([s[0], s[1], s[2], 0, 0, 0, 0, 0])
         }
     }
+}
+
+/// What failures are counted under: an address, or its /24 or /48 network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FailKey {
+    Address(IpAddr),
+    Network(IpAddr),
+}
+
+fn fail_keys(ip: IpAddr) -> [FailKey; 2] {
+    [FailKey::Address(ip), FailKey::Network(network_base(ip))]
 }
 
 /// Where profiles come from when they are not in memory (the agent's state store).
@@ -157,22 +186,29 @@ const MAX_FAILURE_KEYS: usize = 100_000;
 #[derive(Debug)]
 pub struct Detector {
     settings: Settings,
-    profiles: HashMap<String, Profile>,
-    dirty: HashSet<String>,
+    /// Keyed by user names that logged in (not by anything an outsider picks): FxHash.
+    profiles: hashbrown::HashMap<String, Profile, FxBuildHasher>,
+    dirty: HashSet<String, FxBuildHasher>,
     /// Accounts created: user key → time.
     created: HashMap<String, i64>,
-    /// Failures by address and by network: (count, last time).
-    failures: HashMap<String, (u32, i64)>,
+    /// Failures by address and by network: (count, last time). Keys come from attackers:
+    /// the std (SipHash, randomly keyed) map.
+    failures: HashMap<FailKey, (u32, i64)>,
+    /// Buffers reused for every login.
+    keys: Keys,
+    host_key: String,
 }
 
 impl Detector {
     pub fn new(settings: Settings) -> Detector {
         Detector {
             settings,
-            profiles: HashMap::new(),
-            dirty: HashSet::new(),
+            profiles: hashbrown::HashMap::default(),
+            dirty: HashSet::default(),
             created: HashMap::new(),
             failures: HashMap::new(),
+            keys: Keys::default(),
+            host_key: String::new(),
         }
     }
 
@@ -205,15 +241,20 @@ impl Detector {
     }
 
     fn entry(&mut self, key: &str, loader: &mut dyn ProfileLoader) -> &mut Profile {
-        if !self.profiles.contains_key(key) {
-            let p = loader
-                .load(key)
-                .unwrap_or_else(|| Profile::new(self.settings.k));
-            self.profiles.insert(key.to_owned(), p);
+        // One hash and probe; the key is copied only for a profile new to memory.
+        match self.profiles.entry_ref(key) {
+            hashbrown::hash_map::EntryRef::Occupied(o) => o.into_mut(),
+            hashbrown::hash_map::EntryRef::Vacant(v) => {
+                let k = self.settings.k;
+                v.insert(loader.load(key).unwrap_or_else(|| Profile::new(k)))
+            }
         }
-        self.profiles
-            .get_mut(key)
-            .unwrap_or_else(|| unreachable!("inserted above"))
+    }
+
+    fn mark_dirty(&mut self, key: &str) {
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.to_owned());
+        }
     }
 
     /// A failed authentication from `ip` at `time`.
@@ -226,7 +267,7 @@ impl Detector {
             }
         }
         let window = self.settings.failure_window;
-        for k in [ip.to_string(), network(ip)] {
+        for k in fail_keys(ip) {
             let e = self.failures.entry(k).or_insert((0, time));
             if time - e.1 > window {
                 *e = (0, time);
@@ -237,9 +278,12 @@ impl Detector {
     }
 
     fn failures_before(&mut self, ip: IpAddr, time: i64) -> u32 {
+        if self.failures.is_empty() {
+            return 0;
+        }
         let window = self.settings.failure_window;
         let mut n = 0;
-        for k in [ip.to_string(), network(ip)] {
+        for k in fail_keys(ip) {
             if let Some(&(c, last)) = self.failures.get(&k) {
                 if time - last <= window {
                     n = n.max(c);
@@ -276,30 +320,41 @@ impl Detector {
         let failures = login
             .ip
             .map_or(0, |ip| self.failures_before(ip, login.time));
-        let created = self
-            .created
-            .get(&Self::key(login.host, login.user))
-            .copied();
-        let host_key = Self::host_key(login.host);
+        let created = if self.created.is_empty() {
+            None
+        } else {
+            self.created
+                .get(&Self::key(login.host, login.user))
+                .copied()
+        };
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.fill(login);
+        let mut host_key = std::mem::take(&mut self.host_key);
+        host_key.clear();
+        host_key.push_str(login.host);
+        host_key.push('\u{1f}');
         let host_asn_new;
         let host_net_new;
+        let host_usual_country;
+        let host_usual_asn;
         {
             let host = self.entry(&host_key, loader);
-            host_asn_new = login
-                .asn
-                .is_some_and(|a| !host.asns.contains(&a.to_string()));
-            host_net_new = login
-                .ip
-                .is_some_and(|ip| !host.networks.contains(&network(ip)));
+            host_asn_new = login.asn.is_some() && !host.asns.contains(&keys.asn);
+            host_net_new = login.ip.is_some() && !host.networks.contains(&keys.net);
+            let usual = |s: &SeenSet, v: &str| s.get(v).is_some_and(|x| x.count >= HOST_USUAL);
+            host_usual_country = login.country.is_some_and(|c| usual(&host.countries, c));
+            host_usual_asn = login.asn.is_some() && usual(&host.asns, &keys.asn);
         }
         let settings = self.settings.clone();
         let profile = self.entry(key, loader);
-        let mut f = Features::compute(profile, login, &settings);
+        let mut f = Features::compute_keyed(profile, login, &settings, &keys);
         f.failures_before = failures;
         f.new_account = profile.logins == 0
             && created.is_some_and(|c| login.time - c <= settings.new_account && c <= login.time);
         f.host_new_asn = host_asn_new;
         f.host_new_network = host_net_new;
+        f.host_usual_country = host_usual_country;
+        f.host_usual_asn = host_usual_asn;
         let warm =
             profile.logins >= settings.warmup_logins && profile.span_days() >= settings.warmup_days;
         let vector = f.vector();
@@ -313,11 +368,17 @@ impl Detector {
         if f.impossible_travel {
             rules.push(RULE_TRAVEL);
         }
-        learn(profile, login);
-        self.dirty.insert(key.to_owned());
-        let host = self.entry(&host_key, loader);
-        learn_host(host, login);
-        self.dirty.insert(host_key);
+        learn(profile, login, &keys, !rules.is_empty());
+        self.mark_dirty(key);
+        // The host learns only logins that raised nothing: an attacker's country or ASN
+        // must not become "usual here" for the next attack on another account.
+        if rules.is_empty() {
+            let host = self.entry(&host_key, loader);
+            learn_host(host, login, &keys);
+            self.mark_dirty(&host_key);
+        }
+        self.keys = keys;
+        self.host_key = host_key;
         Verdict {
             features: f,
             lof,
@@ -329,7 +390,7 @@ impl Detector {
     }
 }
 
-fn learn(p: &mut Profile, l: &Login<'_>) {
+fn learn(p: &mut Profile, l: &Login<'_>, k: &Keys, suspect: bool) {
     let t = l.time;
     if p.logins == 0 {
         p.first = t;
@@ -337,17 +398,17 @@ fn learn(p: &mut Profile, l: &Login<'_>) {
     p.logins += 1;
     p.first = p.first.min(t);
     p.last = p.last.max(t);
-    if let Some(ip) = l.ip {
-        p.addresses.see(&ip.to_string(), t);
-        p.networks.see(&network(ip), t);
+    if l.ip.is_some() {
+        p.addresses.see(&k.ip, t);
+        p.networks.see(&k.net, t);
     }
-    if let Some(a) = l.asn {
-        p.asns.see(&a.to_string(), t);
+    if l.asn.is_some() {
+        p.asns.see(&k.asn, t);
     }
     if let Some(c) = l.country {
         p.countries.see(c, t);
-        if let Some(city) = l.city {
-            p.cities.see(&format!("{c}/{city}"), t);
+        if l.city.is_some() {
+            p.cities.see(&k.city, t);
         }
     }
     if let Some(m) = l.method {
@@ -357,30 +418,52 @@ fn learn(p: &mut Profile, l: &Login<'_>) {
         p.keys.see(k, t);
     }
     p.hours[l.hour()] += 1;
+    if let Some(h) = l.solar_hour() {
+        p.solar_hours[h] += 1;
+    }
     p.weekdays[l.weekday()] += 1;
-    p.recent.push_back(Recent {
-        time: t,
-        ip: l.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-        place: features::place(l),
-        at: l.location,
-        radius_km: l.radius_km,
+    // The oldest entry's buffers are reused for the newest.
+    let mut r = if p.recent.len() >= profile::MAX_RECENT {
+        p.recent.pop_front()
+    } else {
+        None
+    }
+    .unwrap_or_else(|| Recent {
+        time: 0,
+        ip: String::new(),
+        place: String::new(),
+        at: None,
+        radius_km: 0,
+        suspect: false,
     });
+    r.time = t;
+    r.ip.clear();
+    r.ip.push_str(&k.ip);
+    r.place.clear();
+    r.place.push_str(&k.place);
+    r.at = l.location;
+    r.radius_km = l.radius_km;
+    r.suspect = suspect;
+    p.recent.push_back(r);
     while p.recent.len() > profile::MAX_RECENT {
         p.recent.pop_front();
     }
 }
 
-fn learn_host(p: &mut Profile, l: &Login<'_>) {
+fn learn_host(p: &mut Profile, l: &Login<'_>, k: &Keys) {
     p.logins += 1;
     if p.logins == 1 {
         p.first = l.time;
     }
     p.last = p.last.max(l.time);
-    if let Some(ip) = l.ip {
-        p.networks.see(&network(ip), l.time);
+    if l.ip.is_some() {
+        p.networks.see(&k.net, l.time);
     }
-    if let Some(a) = l.asn {
-        p.asns.see(&a.to_string(), l.time);
+    if l.asn.is_some() {
+        p.asns.see(&k.asn, l.time);
+    }
+    if let Some(c) = l.country {
+        p.countries.see(c, l.time);
     }
 }
 

@@ -4,6 +4,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
+// FxHash: at most MAX_VALUES short keys per set, looked up several times per login, where
+// SipHash's cost showed; a crafted collision can cost no more than a scan of one bounded set.
+use rustc_hash::FxBuildHasher;
+
 use serde::{Deserialize, Serialize};
 
 use super::lof::Lof;
@@ -24,7 +28,7 @@ pub struct Seen {
 /// Values of one kind with their [`Seen`], at most [`MAX_VALUES`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct SeenSet(HashMap<String, Seen>);
+pub struct SeenSet(HashMap<String, Seen, FxBuildHasher>);
 
 impl SeenSet {
     /// Whether `v` was seen.
@@ -88,6 +92,10 @@ pub struct Recent {
     pub at: Option<(f64, f64)>,
     /// The location's accuracy radius, km (0 when unknown).
     pub radius_km: u32,
+    /// Whether the login raised an alert: travel is not measured from it (a legitimate
+    /// login after an attacker's must not be "impossible travel" from the attacker's place).
+    #[serde(default)]
+    pub suspect: bool,
 }
 
 /// The profile.
@@ -106,6 +114,9 @@ pub struct Profile {
     pub keys: SeenSet,
     /// Logins per local hour of day, and per weekday (0 = Monday).
     pub hours: [u32; 24],
+    /// Geolocated logins per hour of mean solar time where they came from (longitude / 15).
+    #[serde(default)]
+    pub solar_hours: [u32; 24],
     pub weekdays: [u32; 7],
     pub recent: VecDeque<Recent>,
     /// Past logins as feature vectors.
@@ -127,6 +138,7 @@ impl Profile {
             methods: SeenSet::default(),
             keys: SeenSet::default(),
             hours: [0; 24],
+            solar_hours: [0; 24],
             weekdays: [0; 7],
             recent: VecDeque::new(),
             lof: Lof::new(k, 4 * k.max(8)),
@@ -141,8 +153,11 @@ impl Profile {
         (self.last - self.first) as f64 / 86_400.0
     }
 
-    /// The most recent geolocated login before `t`.
+    /// The most recent geolocated login that raised no alert.
     pub fn last_located(&self) -> Option<&Recent> {
-        self.recent.iter().rev().find(|r| r.at.is_some())
+        self.recent
+            .iter()
+            .rev()
+            .find(|r| r.at.is_some() && !r.suspect)
     }
 }

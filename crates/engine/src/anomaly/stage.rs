@@ -30,6 +30,7 @@ pub struct Stage {
     detector: Detector,
     scope: Scope,
     stats: StageStats,
+    key: String,
 }
 
 /// Whether this event is the one record of a login: sshd's `Accepted …` (wtmp and PAM
@@ -48,6 +49,7 @@ impl Stage {
             detector: Detector::new(settings),
             scope,
             stats: StageStats::default(),
+            key: String::new(),
         }
     }
 
@@ -113,11 +115,20 @@ impl Stage {
                         .and_then(|x| x.dnsbl.as_ref())
                         .map_or(0, |z| u32::try_from(z.len()).unwrap_or(u32::MAX)),
                 };
-                let key = match self.scope {
-                    Scope::Host => Detector::key(host, user),
-                    Scope::Fleet => Detector::key("", user),
-                };
+                // The key written into a buffer kept for the next login.
+                let mut key = std::mem::take(&mut self.key);
+                key.clear();
+                if self.scope == Scope::Host {
+                    key.push_str(host);
+                }
+                key.push('\u{1f}');
+                key.push_str(user);
+                debug_assert_eq!(
+                    key,
+                    Detector::key(if self.scope == Scope::Host { host } else { "" }, user)
+                );
                 let v = self.detector.observe(&key, &login, loader);
+                self.key = key;
                 let alerts = alerts(e, &v);
                 self.stats.alerts += alerts.len() as u64;
                 (alerts, Some(v))
@@ -157,7 +168,12 @@ fn alerts(e: &Event<'_>, v: &Verdict) -> Vec<Alert> {
         .or_else(|| e.source_address.as_deref().map(str::to_owned))
         .unwrap_or_else(|| "-".into());
     let host = e.host_name.as_deref().unwrap_or("-");
-    let reasons: Vec<String> = v.reasons.iter().take(5).map(|r| r.text.clone()).collect();
+    let reasons: Vec<String> = v
+        .reasons
+        .iter()
+        .take(5)
+        .map(|r| r.text.to_string())
+        .collect();
     let score = (v.score * 100.0).round().clamp(0.0, 100.0) as u8;
     let mut out = Vec::new();
     for rule in &v.rules {

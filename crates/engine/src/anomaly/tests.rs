@@ -163,3 +163,111 @@ fn profiles_persist_through_the_loader() {
     let v = fresh.login(&office(T0 + 22 * DAY + 9 * 3600), &mut loader);
     assert!(v.warm && v.lof.is_some() && v.rules.is_empty(), "{v:?}");
 }
+
+fn changchun(l: &mut Login<'_>) {
+    l.ip = Some("175.16.199.1".parse().unwrap());
+    l.country = Some("CN");
+    l.city = Some("Changchun");
+    l.location = Some((43.88, 125.3228));
+    l.asn = Some(4134);
+}
+
+#[test]
+fn travel_is_measured_from_the_last_login_that_raised_nothing() {
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    let t = T0 + 22 * DAY + 9 * 3600;
+    d.login(&office(t), &mut NoProfiles);
+    // The attacker, twenty minutes after the user's own login.
+    let mut a = office(t + 1200);
+    changchun(&mut a);
+    let v = d.login(&a, &mut NoProfiles);
+    assert!(v.rules.contains(&RULE_TRAVEL), "{v:?}");
+    // The user again from the office an hour later: not "travel" back from Changchun.
+    let v = d.login(&office(t + 3 * 3600), &mut NoProfiles);
+    assert!(v.rules.is_empty(), "{v:?}");
+    assert!(v.features.travel_km.unwrap() < 1.0, "{v:?}");
+}
+
+#[test]
+fn a_country_the_hosts_users_come_from_weighs_less_and_an_attackers_does_not_become_usual() {
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    // bob works from Changchun: CN becomes usual on web01.
+    for day in 0..5 {
+        let mut l = office(T0 + day * DAY + 2 * 3600);
+        l.user = "bob";
+        changchun(&mut l);
+        d.login(&l, &mut NoProfiles);
+    }
+    let mut l = office(T0 + 23 * DAY + 2 * 3600);
+    changchun(&mut l);
+    let v = d.login(&l, &mut NoProfiles);
+    assert!(
+        v.features.new_country && v.features.host_usual_country,
+        "{v:?}"
+    );
+    assert!(features::words(&v.reasons, 5).contains("others log in from it here"));
+
+    // Alerted logins from SE teach the host nothing: the fourth is still "never seen here".
+    let mut d = Detector::new(Settings::default());
+    for user in ["u1", "u2", "u3", "u4"] {
+        let mut l = office(T0 + 9 * 3600);
+        l.user = user;
+        warm_user(&mut d, user);
+        l.time = T0 + 22 * DAY + 3 * 3600;
+        l.country = Some("SE");
+        l.city = Some("Linköping");
+        l.location = Some((58.4167, 15.6167));
+        l.asn = Some(3301);
+        l.ip = Some("89.160.20.112".parse().unwrap());
+        let v = d.login(&l, &mut NoProfiles);
+        assert!(v.rules.contains(&RULE_ANOMALY), "{user}: {v:?}");
+        assert!(!v.features.host_usual_country, "{user}: {v:?}");
+    }
+}
+
+fn warm_user(d: &mut Detector, user: &str) {
+    for day in 0..21 {
+        if day % 7 < 5 {
+            let mut l = office(T0 + day * DAY + 9 * 3600 + day * 60);
+            l.user = user;
+            d.login(&l, &mut NoProfiles);
+        }
+    }
+}
+
+#[test]
+fn usual_hours_hold_in_the_local_time_of_where_the_login_comes_from() {
+    let l = Login {
+        time: T0 + 3600,
+        location: Some((35.68, 139.69)),
+        ..Login::default()
+    };
+    // 01:00 UTC is 10:18 mean solar time in Tokyo.
+    assert_eq!(l.solar_hour(), Some(10));
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    // 09:00 in Tokyo is 00:00 on web01's clock (UTC): unusual there, usual for alice.
+    let mut trip = office(T0 + 22 * DAY);
+    trip.location = Some((35.68, 139.69));
+    let v = d.login(&trip, &mut NoProfiles);
+    assert!(!v.features.unusual_hour, "{v:?}");
+    // 03:00 in London is unusual in both clocks.
+    let v = d.login(&office(T0 + 23 * DAY + 3 * 3600), &mut NoProfiles);
+    assert!(v.features.unusual_hour, "{v:?}");
+}
+
+#[test]
+fn a_never_used_method_at_night_is_hard_evidence_whatever_the_lof_says() {
+    let mut d = Detector::new(Settings::default());
+    warm(&mut d);
+    let mut l = office(T0 + 22 * DAY + 3 * 3600);
+    l.method = Some("password");
+    l.key = None;
+    l.ip = Some("81.2.69.143".parse().unwrap());
+    let v = d.login(&l, &mut NoProfiles);
+    assert!(v.features.new_method && v.features.unusual_hour, "{v:?}");
+    assert!(v.rules.contains(&RULE_ANOMALY), "{v:?}");
+    assert!(features::words(&v.reasons, 1).contains("never used before, at an unusual hour"));
+}
