@@ -25,45 +25,55 @@ const MIN_REACH: f32 = 0.05;
 /// The most neighbours a [`Lof`] keeps (a larger k is clamped to it).
 pub const KMAX: usize = 10;
 
-/// Up to [`KMAX`] (distance, index) pairs, ascending by distance, kept inline.
+/// Points a history holds at most (neighbour indices are bytes).
+const MAX_POINTS: usize = 254;
+
+/// Up to [`KMAX`] neighbours, ascending by distance, in one cache line: a score reads the
+/// lists of its k neighbours, scattered through a history that is usually not in cache.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
 struct Nn {
+    d: [f32; KMAX],
+    i: [u8; KMAX],
     len: u8,
-    e: [(f32, u32); KMAX],
 }
 
 impl Nn {
-    fn as_slice(&self) -> &[(f32, u32)] {
-        &self.e[..usize::from(self.len)]
+    fn len(&self) -> usize {
+        usize::from(self.len)
     }
 
-    fn last(&self) -> Option<&(f32, u32)> {
-        self.as_slice().last()
+    /// The farthest kept neighbour's distance.
+    fn last(&self) -> Option<f32> {
+        self.len().checked_sub(1).map(|l| self.d[l])
     }
 
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn iter(&self) -> std::slice::Iter<'_, (f32, u32)> {
-        self.as_slice().iter()
+    /// (distance, index) pairs, nearest first.
+    fn iter(&self) -> impl Iterator<Item = (f32, usize)> + '_ {
+        let n = self.len();
+        self.d[..n]
+            .iter()
+            .zip(&self.i[..n])
+            .map(|(&d, &i)| (d, usize::from(i)))
     }
 
     /// Inserts (d, i) in order, after its equals, keeping at most k entries. An insertion
     /// sort step: k is small, and a memmove call per offer showed in profiles.
     #[inline]
-    fn offer(&mut self, k: usize, d: f32, i: u32) {
-        let len = usize::from(self.len);
-        if len == k && self.e[len - 1].0 <= d {
+    fn offer(&mut self, k: usize, d: f32, i: usize) {
+        let len = self.len();
+        if len == k && self.d[len - 1] <= d {
             return;
         }
         // With a full list the last entry (farther than d) falls off.
         let mut at = len.min(k - 1);
-        while at > 0 && self.e[at - 1].0 > d {
-            self.e[at] = self.e[at - 1];
+        while at > 0 && self.d[at - 1] > d {
+            self.d[at] = self.d[at - 1];
+            self.i[at] = self.i[at - 1];
             at -= 1;
         }
-        self.e[at] = (d, i);
+        self.d[at] = d;
+        self.i[at] = i as u8;
         self.len = (len + 1).min(k) as u8;
     }
 }
@@ -102,6 +112,9 @@ impl From<Stored> for Lof {
     fn from(s: Stored) -> Lof {
         let mut l = Lof::new(s.k, s.cap);
         l.xs = s.points.into_iter().map(|p| p.x).collect();
+        // The newest that fit (a history stored with a larger cap).
+        let over = l.xs.len().saturating_sub(2 * l.cap - 1);
+        l.xs.drain(..over);
         l.stale = true;
         l
     }
@@ -160,7 +173,7 @@ impl Lof {
         let k = k.clamp(1, KMAX);
         Lof {
             k,
-            cap: cap.max(k + 1),
+            cap: cap.clamp(k + 1, MAX_POINTS / 2),
             xs: Vec::new(),
             nn: Vec::new(),
             full: Vec::new(),
@@ -180,14 +193,14 @@ impl Lof {
 
     /// Offers point `j` at distance `d` as a neighbour of point `i`.
     #[inline]
-    fn offer(&mut self, i: usize, d: f32, j: u32) {
+    fn offer(&mut self, i: usize, d: f32, j: usize) {
         if d >= self.full[i] {
             return;
         }
         let nn = &mut self.nn[i];
         nn.offer(self.k, d, j);
-        if usize::from(nn.len) == self.k {
-            self.full[i] = nn.e[self.k - 1].0;
+        if nn.len() == self.k {
+            self.full[i] = nn.d[self.k - 1];
         }
     }
 
@@ -200,8 +213,8 @@ impl Lof {
         for i in 0..n {
             for j in (i + 1)..n {
                 let d = dist(&self.xs[i], &self.xs[j]);
-                self.offer(i, d, j as u32);
-                self.offer(j, d, i as u32);
+                self.offer(i, d, j);
+                self.offer(j, d, i);
             }
         }
         self.stale = false;
@@ -215,20 +228,20 @@ impl Lof {
         if f.is_finite() {
             f
         } else {
-            self.nn[i].last().map_or(0.0, |e| e.0)
+            self.nn[i].last().unwrap_or(0.0)
         }
     }
 
     fn lrd(&self, i: usize) -> f32 {
         let nn = &self.nn[i];
-        if nn.is_empty() {
+        if nn.len() == 0 {
             return 1.0 / MIN_REACH;
         }
         let sum: f32 = nn
             .iter()
-            .map(|&(d, j)| d.max(self.kdist(j as usize)).max(MIN_REACH))
+            .map(|(d, j)| d.max(self.kdist(j)).max(MIN_REACH))
             .sum();
-        f32::from(nn.len) / sum
+        nn.len() as f32 / sum
     }
 
     /// The LOF of `x` against the history (≈ 1 inside a cluster, ≫ 1 for an outlier);
@@ -249,15 +262,20 @@ impl Lof {
         }
         let mut nn = Nn::default();
         for (i, &di) in d.iter().enumerate() {
-            nn.offer(self.k, di, i as u32);
+            nn.offer(self.k, di, i);
         }
+        // Touch the k neighbour lists and the k-distances first, in loops with nothing else
+        // in them: the cache misses (a history is rarely in cache) then overlap instead of
+        // each waiting for the one before.
+        let lists: usize = nn.iter().map(|(_, j)| self.nn[j].len()).sum();
+        let far: f32 = self.full.iter().step_by(16).sum();
+        std::hint::black_box((lists, far));
         let sum: f32 = nn
             .iter()
-            .map(|&(d, j)| d.max(self.kdist(j as usize)).max(MIN_REACH))
+            .map(|(d, j)| d.max(self.kdist(j)).max(MIN_REACH))
             .sum();
-        let lrd_x = f32::from(nn.len) / sum;
-        let mean_lrd: f32 =
-            nn.iter().map(|&(_, j)| self.lrd(j as usize)).sum::<f32>() / f32::from(nn.len);
+        let lrd_x = nn.len() as f32 / sum;
+        let mean_lrd: f32 = nn.iter().map(|(_, j)| self.lrd(j)).sum::<f32>() / nn.len() as f32;
         Some(mean_lrd / lrd_x)
     }
 
@@ -267,8 +285,19 @@ impl Lof {
     }
 
     /// Scores `x` against the history when `score` is set, then adds it: one pass of
-    /// distances for both.
+    /// distances for both. Without `score` the point is only recorded and the neighbour
+    /// lists are left to be rebuilt at the next score: scores are rare (see
+    /// `Detector::observe`), and a rebuild then costs less than keeping the lists on every
+    /// login.
     pub fn observe(&mut self, x: Vector, score: bool) -> Option<f32> {
+        if !score {
+            if self.xs.len() >= 2 * self.cap {
+                self.xs.drain(..self.cap);
+            }
+            self.xs.push(x);
+            self.stale = true;
+            return None;
+        }
         if self.stale {
             self.rebuild();
         }
@@ -279,14 +308,14 @@ impl Lof {
         let mut buf = Distances::new(self.xs.len());
         let d = buf.fill(&self.xs, &x);
         let out = if score { self.score_with(d) } else { None };
-        let me = self.xs.len() as u32;
+        let me = self.xs.len();
         let mut mine = Nn::default();
         for (i, &di) in d.iter().enumerate() {
             self.offer(i, di, me);
-            mine.offer(self.k, di, i as u32);
+            mine.offer(self.k, di, i);
         }
-        let full = if usize::from(mine.len) == self.k {
-            mine.e[self.k - 1].0
+        let full = if mine.len() == self.k {
+            mine.d[self.k - 1]
         } else {
             f32::INFINITY
         };

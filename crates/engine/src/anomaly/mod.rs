@@ -167,9 +167,10 @@ impl ProfileLoader for NoProfiles {
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub features: Features,
-    /// The LOF against the user's history (`None` during warm-up or with the LOF off).
+    /// The LOF against the user's history (`None` during warm-up, with the LOF off, or
+    /// where it could not change the verdict: the undamped score is under the threshold).
     pub lof: Option<f32>,
-    /// In [0, 1].
+    /// In [0, 1]; undamped where `lof` is `None`.
     pub score: f32,
     /// Strongest first.
     pub reasons: Vec<Reason>,
@@ -358,9 +359,18 @@ impl Detector {
         let warm =
             profile.logins >= settings.warmup_logins && profile.span_days() >= settings.warmup_days;
         let vector = f.vector();
-        // Scored against the history, then added to it, in one pass.
-        let lof = profile.lof.observe(vector, settings.use_lof && warm);
-        let (score, reasons) = f.score(lof, &settings);
+        // The LOF only damps the soft reasons (a factor ≤ 1): where the undamped score is
+        // under the threshold it cannot change the verdict, and is not computed (most
+        // logins; the history then only records the point). Otherwise scored against the
+        // history, then added to it, in one pass.
+        let undamped = f.score(None, &settings);
+        let want_lof = settings.use_lof && warm && undamped.0 >= settings.threshold;
+        let lof = profile.lof.observe(vector, want_lof);
+        let (score, reasons) = if lof.is_some() {
+            f.score(lof, &settings)
+        } else {
+            undamped
+        };
         let mut rules = Vec::new();
         if (warm || f.new_account) && score >= settings.threshold {
             rules.push(RULE_ANOMALY);

@@ -141,7 +141,7 @@ impl Profile {
             solar_hours: [0; 24],
             weekdays: [0; 7],
             recent: VecDeque::new(),
-            lof: Lof::new(k, 4 * k.max(8)),
+            lof: Lof::new(k, 2 * k.max(8) + 4),
         }
     }
 
