@@ -278,3 +278,24 @@ fn a_never_used_method_at_night_is_hard_evidence_whatever_the_lof_says() {
     assert!(v.rules.contains(&RULE_ANOMALY), "{v:?}");
     assert!(features::words(&v.reasons, 1).contains("never used before, at an unusual hour"));
 }
+
+#[test]
+fn users_with_a_single_login_get_a_verdict_without_history() {
+    let mut d = Detector::new(Settings::default());
+    // Even an odd first login: no history, so no warm profile, no LOF and no travel.
+    let mut l = office(T0 + 3 * 3600);
+    changchun(&mut l);
+    l.method = Some("password");
+    let v = d.login(&l, &mut NoProfiles);
+    assert!(!v.warm && v.lof.is_none() && v.rules.is_empty(), "{v:?}");
+    assert_eq!(v.features.travel_km, None);
+    assert!(!v.features.new_country && !v.features.new_method, "{v:?}");
+    // A second user with one login each on the same host: both profiles kept apart.
+    let mut b = office(T0 + 4 * 3600);
+    b.user = "bob";
+    let v = d.login(&b, &mut NoProfiles);
+    assert!(v.rules.is_empty(), "{v:?}");
+    let dirty = d.take_dirty();
+    assert_eq!(dirty.len(), 3, "alice, bob and the host");
+    assert!(dirty.iter().all(|(_, p)| p.logins >= 1));
+}
