@@ -9,7 +9,8 @@ use logward_engine::anomaly::Settings;
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// The scenario's seed (the weights were tuned on seed 1; 7 is the held-out seed).
+    /// The scenario's seed (changes were chosen from the mistakes of seeds 1, 3 and 4;
+    /// 7 is the one the tests assert).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Users in the scenario.

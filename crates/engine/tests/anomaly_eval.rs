@@ -1,10 +1,12 @@
-//! The anomaly detector's evaluation (docs/ANOMALY.md, "Evaluation") on the held-out seed.
+//! The anomaly detector's evaluation (docs/ANOMALY.md, "Evaluation") on the seed whose
+//! mistakes were not read while the weights changed.
 
 use logward_engine::anomaly::evaluate;
 use logward_engine::anomaly::scenario::{AttackKind, Config, Scenario};
 use logward_engine::anomaly::Settings;
 
-/// Tuned on seed 1; this one was not looked at while tuning.
+/// Changes were chosen from seeds 1, 3 and 4; this one's table was printed along the way, its
+/// mistakes were not read until the end (docs/ANOMALY.md, "Measured").
 const HELD_OUT_SEED: u64 = 7;
 
 #[test]
