@@ -54,13 +54,6 @@ pub struct Reason {
     pub text: Cow<'static, str>,
 }
 
-/// A login's place: `country/city` when geolocated, else its network.
-pub fn place(l: &Login<'_>) -> String {
-    let mut k = Keys::default();
-    k.fill(l);
-    k.place
-}
-
 /// The strings a login is looked up and recorded under in a profile, written once per
 /// login into buffers that are reused (no allocation per login once warm).
 #[derive(Debug, Default)]
@@ -70,7 +63,7 @@ pub(crate) struct Keys {
     pub asn: String,
     /// `country/city`, empty when either is unknown.
     pub city: String,
-    /// See [`place`].
+    /// What "a location" is for windows: `country/city`, the country, else the network.
     pub place: String,
 }
 
@@ -104,8 +97,8 @@ impl Keys {
     }
 }
 
-/// Writes the /24 or /48 network of `ip` (see [`network`]).
-pub(crate) fn write_network(out: &mut String, ip: std::net::IpAddr) {
+/// Writes the /24 (IPv4) or /48 (IPv6) network of `ip`.
+fn write_network(out: &mut String, ip: std::net::IpAddr) {
     use std::fmt::Write;
     let _ = match ip {
         std::net::IpAddr::V4(v4) => {
@@ -138,15 +131,9 @@ fn usual_hours(p: &Profile) -> String {
 }
 
 impl Features {
-    /// The features of `l` against `p` (the fields only the detector knows stay default).
-    pub fn compute(p: &Profile, l: &Login<'_>, s: &Settings) -> Features {
-        let mut k = Keys::default();
-        k.fill(l);
-        Features::compute_keyed(p, l, s, &k)
-    }
-
-    /// [`Features::compute`] with the login's keys written beforehand.
-    pub(crate) fn compute_keyed(p: &Profile, l: &Login<'_>, s: &Settings, k: &Keys) -> Features {
+    /// The features of `l` against `p`, with the login's keys written beforehand (the
+    /// fields only the detector knows stay default).
+    pub(crate) fn compute(p: &Profile, l: &Login<'_>, s: &Settings, k: &Keys) -> Features {
         let mut f = Features::default();
         let known = p.logins > 0;
         if l.ip.is_some() {

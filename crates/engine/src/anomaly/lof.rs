@@ -1,14 +1,13 @@
 //! A streaming local outlier factor (Breunig et al., 2000) over one user's recent logins.
 //!
-//! Each stored point keeps its k nearest neighbours, updated as points arrive, so scoring a
-//! new login costs one pass over the history (≤ 2 × `cap` distances) plus k² look-ups,
-//! not the O(n²) of recomputing the whole set. The history holds between `cap` and 2 × `cap`
-//! points: when it reaches 2 × `cap`, the oldest `cap` go and the neighbour lists are rebuilt
-//! once, which keeps the amortised cost per login linear.
+//! Each stored point keeps its k nearest neighbours. While logins are scored the lists are
+//! updated as points arrive, so a score costs one pass over the history plus k² look-ups;
+//! points added without a score (most logins: see `Detector::observe`) are only recorded,
+//! and the lists are rebuilt exactly at the next score. The history holds between `cap` and
+//! 2 × `cap` points: when it reaches 2 × `cap`, the oldest `cap` go.
 //!
-//! Points, neighbour lists (inline, at most [`KMAX`] entries) and k-distances are parallel
-//! arrays, so a pass over a history streams through memory instead of chasing a pointer
-//! per point: with thousands of users' histories, memory was what the time went on.
+//! Points, neighbour lists (inline, one cache line) and k-distances are parallel arrays, so
+//! a pass over a history streams through memory instead of chasing a pointer per point.
 
 use serde::{Deserialize, Serialize};
 
@@ -138,33 +137,14 @@ fn dist(a: &Vector, b: &Vector) -> f32 {
         .sqrt()
 }
 
-/// The distances of one point to the history: on the stack for the usual history sizes.
-/// (The size difference is the point: this lives on the stack, briefly, never in a Vec.)
-#[allow(clippy::large_enum_variant)]
-enum Distances {
-    Stack([f32; 256]),
-    Heap(Vec<f32>),
-}
-
-impl Distances {
-    fn new(n: usize) -> Distances {
-        if n <= 256 {
-            Distances::Stack([0.0; 256])
-        } else {
-            Distances::Heap(vec![0.0; n])
-        }
+/// The distances of `x` to every point of a history, on the stack (a history holds at
+/// most [`MAX_POINTS`]).
+fn distances<'a>(buf: &'a mut [f32; MAX_POINTS], xs: &[Vector], x: &Vector) -> &'a [f32] {
+    let d = &mut buf[..xs.len()];
+    for (di, p) in d.iter_mut().zip(xs) {
+        *di = dist(x, p);
     }
-
-    fn fill(&mut self, xs: &[Vector], x: &Vector) -> &[f32] {
-        let d = match self {
-            Distances::Stack(a) => &mut a[..xs.len()],
-            Distances::Heap(v) => &mut v[..],
-        };
-        for (di, p) in d.iter_mut().zip(xs) {
-            *di = dist(x, p);
-        }
-        d
-    }
+    d
 }
 
 impl Lof {
@@ -250,8 +230,8 @@ impl Lof {
         if self.stale {
             self.rebuild();
         }
-        let mut buf = Distances::new(self.xs.len());
-        let d = buf.fill(&self.xs, x);
+        let mut buf = [0.0; MAX_POINTS];
+        let d = distances(&mut buf, &self.xs, x);
         self.score_with(d)
     }
 
@@ -264,12 +244,6 @@ impl Lof {
         for (i, &di) in d.iter().enumerate() {
             nn.offer(self.k, di, i);
         }
-        // Touch the k neighbour lists and the k-distances first, in loops with nothing else
-        // in them: the cache misses (a history is rarely in cache) then overlap instead of
-        // each waiting for the one before.
-        let lists: usize = nn.iter().map(|(_, j)| self.nn[j].len()).sum();
-        let far: f32 = self.full.iter().step_by(16).sum();
-        std::hint::black_box((lists, far));
         let sum: f32 = nn
             .iter()
             .map(|(d, j)| d.max(self.kdist(j)).max(MIN_REACH))
@@ -305,8 +279,8 @@ impl Lof {
             self.xs.drain(..self.cap);
             self.rebuild();
         }
-        let mut buf = Distances::new(self.xs.len());
-        let d = buf.fill(&self.xs, &x);
+        let mut buf = [0.0; MAX_POINTS];
+        let d = distances(&mut buf, &self.xs, &x);
         let out = if score { self.score_with(d) } else { None };
         let me = self.xs.len();
         let mut mine = Nn::default();

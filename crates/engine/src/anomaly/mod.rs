@@ -116,13 +116,6 @@ impl Login<'_> {
     }
 }
 
-/// The /24 (IPv4) or /48 (IPv6) network of an address.
-pub fn network(ip: IpAddr) -> String {
-    let mut s = String::new();
-    features::write_network(&mut s, ip);
-    s
-}
-
 /// The first address of the /24 or /48 network of `ip`.
 fn network_base(ip: IpAddr) -> IpAddr {
     match ip {
@@ -219,13 +212,23 @@ impl Detector {
 
     /// The profile key of a user on a host (`host` empty: the user across the fleet).
     pub fn key(host: &str, user: &str) -> String {
-        format!("{host}\u{1f}{user}")
+        let mut k = String::new();
+        Self::write_key(&mut k, host, user);
+        k
+    }
+
+    /// [`Detector::key`] into a buffer (cleared first), for callers that reuse one.
+    pub fn write_key(out: &mut String, host: &str, user: &str) {
+        out.clear();
+        out.push_str(host);
+        out.push('\u{1f}');
+        out.push_str(user);
     }
 
     /// The key of a host's own profile (every user's logins: which networks and ASNs the host
     /// is reached from), used for accounts without history.
     pub fn host_key(host: &str) -> String {
-        format!("{host}\u{1f}")
+        Self::key(host, "")
     }
 
     /// Profiles changed since the last call, to persist.
@@ -331,9 +334,7 @@ impl Detector {
         let mut keys = std::mem::take(&mut self.keys);
         keys.fill(login);
         let mut host_key = std::mem::take(&mut self.host_key);
-        host_key.clear();
-        host_key.push_str(login.host);
-        host_key.push('\u{1f}');
+        Self::write_key(&mut host_key, login.host, "");
         let host_asn_new;
         let host_net_new;
         let host_usual_country;
@@ -348,7 +349,7 @@ impl Detector {
         }
         let settings = self.settings.clone();
         let profile = self.entry(key, loader);
-        let mut f = Features::compute_keyed(profile, login, &settings, &keys);
+        let mut f = Features::compute(profile, login, &settings, &keys);
         f.failures_before = failures;
         f.new_account = profile.logins == 0
             && created.is_some_and(|c| login.time - c <= settings.new_account && c <= login.time);

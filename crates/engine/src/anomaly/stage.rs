@@ -117,16 +117,8 @@ impl Stage {
                 };
                 // The key written into a buffer kept for the next login.
                 let mut key = std::mem::take(&mut self.key);
-                key.clear();
-                if self.scope == Scope::Host {
-                    key.push_str(host);
-                }
-                key.push('\u{1f}');
-                key.push_str(user);
-                debug_assert_eq!(
-                    key,
-                    Detector::key(if self.scope == Scope::Host { host } else { "" }, user)
-                );
+                let host_part = if self.scope == Scope::Host { host } else { "" };
+                Detector::write_key(&mut key, host_part, user);
                 let v = self.detector.observe(&key, &login, loader);
                 self.key = key;
                 let alerts = alerts(e, &v);
