@@ -115,6 +115,42 @@ pub struct Limits {
     /// How long a dashboard session lasts. Default 43200 (12 hours).
     #[serde(default = "default_session")]
     pub session_secs: u64,
+    /// Request bodies read at once before their signature is checked (enrolment included);
+    /// over it a request is answered 503 with `Retry-After`. Default 32.
+    #[serde(default = "default_unverified_bodies")]
+    pub unverified_bodies: usize,
+    /// Bytes held at once, over all requests, of bodies whose signature is not checked yet;
+    /// over it a request is answered 503. Default 32 MiB.
+    #[serde(default = "default_unverified_bytes")]
+    pub unverified_bytes: usize,
+    /// Seconds a request body may take to arrive; slower: 408. Default 30.
+    #[serde(default = "default_body_read_secs")]
+    pub body_read_secs: u64,
+    /// Nonces remembered over all agents (each agent's share is what its rate limit lets
+    /// through in the replay window). Default 2,000,000.
+    #[serde(default = "default_replay_cache")]
+    pub replay_cache: usize,
+    /// Items (lines) per `POST /v1/events`; more: 413. Default 10,000.
+    #[serde(default = "default_max_items")]
+    pub max_items: usize,
+    /// Bytes of one NDJSON line; a longer line is rejected (counted, listed). Default 1 MiB.
+    #[serde(default = "default_line_bytes")]
+    pub line_bytes: usize,
+    /// Bytes of one text field of an event or alert; longer ones are cut and end with
+    /// `…[truncated]`. Default 64 KiB.
+    #[serde(default = "default_field_bytes")]
+    pub field_bytes: usize,
+    /// Decompressed bytes of requests being parsed or waiting for the store, over all
+    /// requests; a request waits for room (503 after `body_read_secs`). Default 256 MiB.
+    #[serde(default = "default_inflight_bytes")]
+    pub inflight_bytes: usize,
+    /// Enrolment requests per minute from one address (burst the same); more: 429.
+    /// Default 10.
+    #[serde(default = "default_enroll_per_address")]
+    pub enroll_per_minute: u32,
+    /// Enrolment requests per minute from everywhere together. Default 60.
+    #[serde(default = "default_enroll_total")]
+    pub enroll_total_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -126,6 +162,16 @@ impl Default for Limits {
             login_failures: default_login_failures(),
             login_window_secs: default_login_window(),
             session_secs: default_session(),
+            unverified_bodies: default_unverified_bodies(),
+            unverified_bytes: default_unverified_bytes(),
+            body_read_secs: default_body_read_secs(),
+            replay_cache: default_replay_cache(),
+            max_items: default_max_items(),
+            line_bytes: default_line_bytes(),
+            field_bytes: default_field_bytes(),
+            inflight_bytes: default_inflight_bytes(),
+            enroll_per_minute: default_enroll_per_address(),
+            enroll_total_per_minute: default_enroll_total(),
         }
     }
 }
@@ -150,6 +196,36 @@ fn default_login_window() -> u64 {
 }
 fn default_session() -> u64 {
     43_200
+}
+fn default_unverified_bodies() -> usize {
+    32
+}
+fn default_unverified_bytes() -> usize {
+    32 << 20
+}
+fn default_body_read_secs() -> u64 {
+    30
+}
+fn default_replay_cache() -> usize {
+    2_000_000
+}
+fn default_max_items() -> usize {
+    10_000
+}
+fn default_line_bytes() -> usize {
+    1 << 20
+}
+fn default_field_bytes() -> usize {
+    64 << 10
+}
+fn default_inflight_bytes() -> usize {
+    256 << 20
+}
+fn default_enroll_per_address() -> u32 {
+    10
+}
+fn default_enroll_total() -> u32 {
+    60
 }
 
 /// TLS for the listener.
@@ -382,8 +458,22 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         || l.login_failures == 0
         || l.login_window_secs == 0
         || l.session_secs == 0
+        || l.unverified_bodies == 0
+        || l.unverified_bytes == 0
+        || l.body_read_secs == 0
+        || l.replay_cache == 0
+        || l.max_items == 0
+        || l.line_bytes == 0
+        || l.field_bytes < 64
+        || l.inflight_bytes == 0
+        || l.enroll_per_minute == 0
+        || l.enroll_total_per_minute == 0
     {
-        errors.push(err(1, 1, "limits: every limit must be above 0".into()));
+        errors.push(err(
+            1,
+            1,
+            "limits: every limit must be above 0 (field_bytes at least 64)".into(),
+        ));
     }
     config.limits = l;
     if let Some(a) = &fc.anomaly {

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod llm;
 pub mod metrics;
+pub mod nonces;
 pub mod openapi;
 pub mod rules;
 pub mod server;

@@ -133,6 +133,9 @@ pub struct Metrics {
     pub bytes_received: AtomicU64,
     pub bytes_decompressed: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Signed requests refused 503 because their agent's share of the replay cache (or
+    /// the whole cache) was full.
+    pub nonces_full: AtomicU64,
     pub enrolments: AtomicU64,
     pub heartbeats: AtomicU64,
     /// Alerts the fleet rules raised.
@@ -280,6 +283,12 @@ impl Metrics {
             "logward_collector_rate_limited_total",
             "Requests answered 429 (per-agent rate limit).",
             self.rate_limited.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_replay_cache_full_total",
+            "Signed requests answered 503: their agent's share of the replay cache was full.",
+            self.nonces_full.load(Relaxed),
         );
         counter(
             &mut o,

@@ -38,12 +38,13 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::{Auth, Config};
 use crate::llm::{alert_plan, Analyst};
 use crate::metrics::{AuthFailure, Metrics};
+use crate::nonces::Check;
 use crate::{random_hex, sha256_hex, Error};
 
 /// How much of an enrolment or heartbeat body is read.
 const SMALL_BODY: usize = 64 * 1024;
-/// At most this many nonces are remembered (a flood beyond it is answered 503).
-const MAX_NONCES: usize = 2_000_000;
+/// Signed endpoints, each with its own rate bucket per agent.
+const SIGNED_ENDPOINTS: usize = 3;
 /// At most this many line errors are listed in an ingest answer.
 const MAX_ERRORS: usize = 10;
 
@@ -64,7 +65,7 @@ pub struct AppState {
     pub config: Config,
     pub metrics: Arc<Metrics>,
     pub store: StoreHandle,
-    nonces: Mutex<Nonces>,
+    nonces: Mutex<crate::nonces::Nonces>,
     buckets: Mutex<HashMap<String, Bucket>>,
     shared_known: Mutex<HashSet<String>>,
     /// Dashboard sessions.
@@ -82,33 +83,7 @@ pub struct AppState {
     parsers: tokio::sync::Semaphore,
 }
 
-#[derive(Debug, Default)]
-struct Nonces {
-    /// `agent \n nonce` → the Unix time after which its timestamp is stale anyway.
-    seen: HashMap<String, i64>,
-    next_purge: usize,
-}
-
 impl AppState {
-    /// Whether the nonce is new (and remembers it until its request could no longer be
-    /// fresh); `None` when the cache is full.
-    fn nonce_is_new(&self, agent: &str, nonce: &str, ts: i64, now: i64) -> Option<bool> {
-        let mut n = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
-        if n.seen.len() >= n.next_purge {
-            n.seen.retain(|_, until| *until >= now);
-            n.next_purge = (n.seen.len() * 2).max(4096);
-        }
-        let key = format!("{agent}\n{nonce}");
-        if n.seen.contains_key(&key) {
-            return Some(false);
-        }
-        if n.seen.len() >= MAX_NONCES {
-            return None;
-        }
-        n.seen.insert(key, ts + wire::MAX_SKEW_SECS);
-        Some(true)
-    }
-
     /// Takes a token from the agent's bucket for `endpoint` (each signed endpoint has its
     /// own, so polling decisions never costs an ingest its slot), or says how many seconds
     /// until one is there. Only authenticated agents get buckets, so the map is bounded by
@@ -131,6 +106,14 @@ impl AppState {
             Err(((1.0 - bucket.tokens) / rps).ceil().max(1.0) as u64)
         }
     }
+}
+
+/// The replay cache's share of one agent: what its rate limit lets through on every signed
+/// endpoint while a nonce is kept (at most twice the freshness window), so the cap is only
+/// ever reached by an agent the rate limit already refuses.
+fn nonces_per_agent(requests_per_second: u32) -> usize {
+    let window = 2 * wire::MAX_SKEW_SECS as usize + 1;
+    SIGNED_ENDPOINTS * requests_per_second.max(1) as usize * (window + 1)
 }
 
 /// A running collector.
@@ -251,12 +234,16 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     );
     let delivery_wake = Arc::new(tokio::sync::Notify::new());
     let (background, llm_wake) = start_background(&config, &metrics, &delivery_wake)?;
+    let nonces = crate::nonces::Nonces::new(
+        nonces_per_agent(config.limits.requests_per_second),
+        config.limits.replay_cache,
+    );
     let state = Arc::new(AppState {
         router: logward_notify::route::Router::new(&config.notify),
         config,
         metrics,
         store,
-        nonces: Mutex::new(Nonces::default()),
+        nonces: Mutex::new(nonces),
         buckets: Mutex::new(HashMap::new()),
         shared_known: Mutex::new(HashSet::new()),
         sessions: crate::auth::Sessions::default(),
@@ -578,16 +565,28 @@ async fn authenticate(
     ) {
         return Err(fail(AuthFailure::BadSignature));
     }
-    match state.nonce_is_new(agent, nonce, ts, t) {
-        Some(true) => {}
-        Some(false) => return Err(fail(AuthFailure::ReplayedNonce)),
-        None => {
-            return Err(error(
+    // The rate limit comes before the replay cache, so an agent's flood is refused before
+    // it can fill its share of the cache (and never touches another agent's).
+    limited(state, endpoint, agent)?;
+    let check = state
+        .nonces
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .check(agent, nonce, ts, t);
+    match check {
+        Check::New => {}
+        Check::Replayed => return Err(fail(AuthFailure::ReplayedNonce)),
+        Check::AgentFull | Check::Full => {
+            state.metrics.nonces_full.fetch_add(1, Relaxed);
+            let mut r = error(
                 state,
                 endpoint,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many requests in the replay window",
-            ))
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return Err(r);
         }
     }
     if matches!(state.config.auth, Auth::Shared { .. }) {
@@ -812,9 +811,6 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = limited(&state, EP, &signed.agent_id) {
-        return r;
-    }
     state
         .metrics
         .bytes_received
@@ -955,9 +951,6 @@ async fn heartbeat(State(state): State<Arc<AppState>>, req: Request) -> Response
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = limited(&state, EP, &signed.agent_id) {
-        return r;
-    }
     let Ok(b) = serde_json::from_slice::<HeartbeatBody>(&signed.body) else {
         return error(&state, EP, StatusCode::BAD_REQUEST, "invalid heartbeat");
     };
@@ -999,13 +992,8 @@ async fn decisions(State(state): State<Arc<AppState>>, req: Request) -> Response
             return error(&state, EP, StatusCode::BAD_REQUEST, "since: not an integer");
         }
     };
-    match authenticate(&state, EP, req, SMALL_BODY).await {
-        Ok(signed) => {
-            if let Err(r) = limited(&state, EP, &signed.agent_id) {
-                return r;
-            }
-        }
-        Err(r) => return r,
+    if let Err(r) = authenticate(&state, EP, req, SMALL_BODY).await {
+        return r;
     }
     let t = now();
     match state

@@ -44,12 +44,17 @@ pub struct Agent {
 impl Agent {
     /// Enrols with a fresh token, as `logward enroll` does.
     pub async fn enrol(run: &Running) -> Agent {
+        Agent::enrol_as(run, "web01").await
+    }
+
+    /// Enrols as `host`.
+    pub async fn enrol_as(run: &Running, host: &str) -> Agent {
         let base = format!("http://{}", run.addr);
         let client = reqwest::Client::new();
         let token = create_token(&run.state.config.state_dir, now(), 3600).unwrap();
         let r = client
             .post(format!("{base}/v1/enroll"))
-            .body(serde_json::json!({"token": token, "host": "web01"}).to_string())
+            .body(serde_json::json!({"token": token, "host": host}).to_string())
             .send()
             .await
             .unwrap();
@@ -61,6 +66,45 @@ impl Agent {
             id: v["agent_id"].as_str().unwrap().to_owned(),
             secret: v["secret"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// A signed request signed at `ts` with `nonce`: its status, headers and body, as sent
+    /// (no status asserted). Errors are the client's (a connection the server closed).
+    pub async fn signed_at(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        ts: i64,
+        nonce: &str,
+    ) -> reqwest::Result<(u16, reqwest::header::HeaderMap, String)> {
+        let sig = wire::sign(self.secret.as_bytes(), method, path, ts, nonce, &body);
+        let url = format!("{}{path}", self.base);
+        let req = if method == "GET" {
+            self.client.get(url)
+        } else {
+            self.client.post(url)
+        };
+        let r = req
+            .header(wire::HEADER_AGENT, &self.id)
+            .header(wire::HEADER_TIMESTAMP, ts.to_string())
+            .header(wire::HEADER_NONCE, nonce)
+            .header(wire::HEADER_SIGNATURE, sig)
+            .body(body)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        Ok((status, headers, r.text().await?))
+    }
+
+    /// A signed request now, with a fresh nonce.
+    pub async fn signed(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, String) {
+        let (status, _, text) = self
+            .signed_at(method, path, body, now(), &random_hex(16))
+            .await
+            .unwrap();
+        (status, text)
     }
 
     /// A signed `POST /v1/events`; the answer's JSON.
