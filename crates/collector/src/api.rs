@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -251,20 +251,13 @@ async fn api_auth(state: &AppState, ep: &'static str, h: &HeaderMap) -> Result<O
 /// A state-changing request made with a session must carry the session's CSRF token (in the
 /// header, or the `csrf` form field), and come from this origin when the browser says
 /// where it comes from; a bearer token is never sent by a browser on its own.
-fn csrf_ok(op: &Operator, h: &HeaderMap, form: Option<&str>) -> bool {
+fn csrf_ok(op: &Operator, uri: &Uri, h: &HeaderMap, form: Option<&str>) -> bool {
     match op {
         Operator::Token { .. } => true,
         Operator::Session { csrf, .. } => {
-            if let Some(origin) = h.get(header::ORIGIN) {
-                let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
-                let from = origin
-                    .to_str()
-                    .ok()
-                    .and_then(|o| o.split_once("://"))
-                    .map(|(_, rest)| rest);
-                if host.is_none() || from != host {
-                    return false;
-                }
+            // The request's authority, not `Host`: HTTP/2 browsers send no `Host` header.
+            if !crate::origin::same_origin(uri, h) {
+                return false;
             }
             let sent = h.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).or(form);
             sent.is_some_and(|s| constant_time_eq(s.as_bytes(), csrf.as_bytes()))
@@ -544,7 +537,7 @@ async fn logout(State(state): State<Arc<AppState>>, req: Request) -> Response {
         .ok()
         .and_then(|s| parse_pairs(s).ok())
         .and_then(|p| p.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v));
-    if !csrf_ok(&op, &parts.headers, form.as_deref()) {
+    if !csrf_ok(&op, &parts.uri, &parts.headers, form.as_deref()) {
         state.metrics.auth_failure(AuthFailure::BadCsrf);
         return bad(
             &state,
@@ -832,7 +825,7 @@ async fn add_ban(State(state): State<Arc<AppState>>, req: Request) -> Response {
         Ok(op) => op,
         Err(r) => return r,
     };
-    if !csrf_ok(&op, &parts.headers, None) {
+    if !csrf_ok(&op, &parts.uri, &parts.headers, None) {
         state.metrics.auth_failure(AuthFailure::BadCsrf);
         return bad(
             &state,
@@ -899,6 +892,7 @@ async fn add_ban(State(state): State<Arc<AppState>>, req: Request) -> Response {
 async fn lift_ban(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
+    uri: Uri,
     h: HeaderMap,
 ) -> Response {
     const EP: &str = "bans_lift";
@@ -906,7 +900,7 @@ async fn lift_ban(
         Ok(op) => op,
         Err(r) => return r,
     };
-    if !csrf_ok(&op, &h, None) {
+    if !csrf_ok(&op, &uri, &h, None) {
         state.metrics.auth_failure(AuthFailure::BadCsrf);
         return bad(
             &state,

@@ -12,6 +12,7 @@ pub mod llm;
 pub mod metrics;
 pub mod nonces;
 pub mod openapi;
+pub mod origin;
 pub mod rules;
 pub mod server;
 pub mod store_thread;

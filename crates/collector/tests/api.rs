@@ -546,6 +546,116 @@ async fn tls_sessions_get_the_secure_flag() {
     f.run.stop().await;
 }
 
+/// Issue 13: over HTTPS the dashboard's Ban, Lift and Log out were refused ("missing or wrong
+/// X-CSRF-Token header") because HTTP/2 has no `Host` header and the Origin check compared
+/// with it. Over real TLS and HTTP/2 the same-origin actions now work, logging out ends the
+/// session on the server, and the cross-origin attack is still refused.
+#[tokio::test]
+async fn csrf_origin_check_uses_the_http2_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) =
+        logward_collector::gen_cert(&dir.path().join("tls"), &["127.0.0.1".into()]).unwrap();
+    let f = fixture_with(|c| {
+        c.tls = Some(logward_collector::config::TlsFiles { cert, key });
+    })
+    .await;
+    let base = format!("https://{}", f.run.addr);
+    // Only HTTP/2, as a browser negotiates it: no `Host` header, the `:authority` instead.
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .danger_accept_invalid_certs(true)
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{base}/login"))
+        .body(format!(
+            "user=alice&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let who = json(
+        client
+            .get(format!("{base}/v1/session"))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let csrf = who["csrf"].as_str().unwrap().to_owned();
+    let ban = |origin: &str, target: &str| {
+        client
+            .post(format!("{base}/v1/bans"))
+            .header(COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("origin", origin)
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"{{"target":"{target}","duration_secs":600,"reason":"h2"}}"#
+            ))
+            .send()
+    };
+    // The attack: the right session and token, from another origin (or port, or scheme).
+    for evil in [
+        "https://evil.example".to_owned(),
+        format!("https://127.0.0.1:{}", f.run.addr.port() ^ 1),
+        format!("http://{}", f.run.addr),
+        "null".to_owned(),
+    ] {
+        let r = ban(&evil, "192.0.2.80").await.unwrap();
+        assert_eq!(r.status(), 403, "{evil}");
+    }
+    // The dashboard's own origin: the ban is made and lifted.
+    let own = base.clone();
+    let r = ban(&own, "192.0.2.81").await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 201);
+    let id = json(r).await["id"].as_i64().unwrap();
+    let r = client
+        .delete(format!("{base}/v1/bans/{id}"))
+        .header(COOKIE, &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("origin", &own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // Log out from another origin: refused, the session lives on.
+    let logout = |origin: &str| {
+        client
+            .post(format!("{base}/logout"))
+            .header(COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("origin", origin)
+            .send()
+    };
+    assert_eq!(logout("https://evil.example").await.unwrap().status(), 403);
+    let session = || {
+        client
+            .get(format!("{base}/v1/session"))
+            .header(COOKIE, &cookie)
+            .send()
+    };
+    assert_eq!(session().await.unwrap().status(), 200);
+    // Log out from the dashboard: the session ends on the server, not just in the browser.
+    let r = logout(&own).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(session().await.unwrap().status(), 401);
+    f.run.stop().await;
+}
+
 #[tokio::test]
 async fn filters_and_keyset_pages() {
     let f = fixture().await;

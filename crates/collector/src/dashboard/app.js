@@ -276,6 +276,20 @@ async function addBan(ev) {
   } catch (e) { status(e.message, true); }
 }
 
+// Logging out ends the session on the server; only then does the page leave (a refusal is
+// shown, so the operator never believes a session ended that did not).
+async function logout() {
+  try {
+    const r = await fetch('/logout', { method: 'POST', credentials: 'same-origin',
+                                       headers: { 'X-CSRF-Token': csrf } });
+    if (!r.ok) {
+      const body = await r.json().catch(() => ({}));
+      throw new Error('log out failed: ' + (body.error || r.statusText));
+    }
+    location.href = '/login';
+  } catch (e) { status(e.message, true); }
+}
+
 // ---- routing ------------------------------------------------------------------------
 
 function route() {
@@ -304,10 +318,7 @@ async function start() {
   $('clear').addEventListener('click', () => { $('filters').reset(); cursor = null; loadAlerts(false); });
   $('more').addEventListener('click', () => loadAlerts(true));
   $('ban-form').addEventListener('submit', addBan);
-  $('logout').addEventListener('click', async () => {
-    await fetch('/logout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf } });
-    location.href = '/login';
-  });
+  $('logout').addEventListener('click', logout);
   window.addEventListener('hashchange', route);
   route();
 }
