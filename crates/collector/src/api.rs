@@ -386,6 +386,14 @@ fn alert_json(a: &StoredAlert) -> Value {
         .and_then(|e| e.get("original"))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    // The agent that sent it (`agent.id`), or for a fleet alert the one whose event
+    // completed the rule.
+    let agent = parsed
+        .get("agent")
+        .and_then(|g| g.get("id"))
+        .or_else(|| parsed.get("labels").and_then(|l| l.get("event_agent")))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     json!({
         "id": a.id,
         "time": a.alert.time,
@@ -393,6 +401,7 @@ fn alert_json(a: &StoredAlert) -> Value {
         "severity": a.alert.severity,
         "severity_name": Severity::from_code(a.alert.severity).map(Severity::as_str),
         "host": a.alert.host,
+        "agent_id": agent,
         "source_address": a.alert.source_address,
         "user": a.alert.user,
         "message": message,

@@ -312,7 +312,9 @@ pub fn document() -> Value {
                 "Alert": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "time": {"type": "integer"}, "rule_id": {"type": "string"},
                     "severity": {"type": "integer", "minimum": 1, "maximum": 5}, "severity_name": {"type": "string"},
-                    "host": {"type": ["string", "null"]}, "source_address": {"type": ["string", "null"]},
+                    "host": {"type": ["string", "null"]},
+                    "agent_id": {"type": ["string", "null"], "description": "The agent that sent it (for a fleet alert: whose event completed the rule)."},
+                    "source_address": {"type": ["string", "null"]},
                     "user": {"type": ["string", "null"]}, "message": {"type": ["string", "null"]},
                     "original": {"type": ["string", "null"], "description": "The raw line of the event that raised it."},
                     "alert": {"type": "object", "description": "The whole alert (ECS)."}}},

@@ -11,8 +11,8 @@
 //! fleet, and rewriting them all per request cost more than storing the events. A crash
 //! therefore forgets at most about a second of counting (a ban fewer, never a repeated one).
 //!
-//! Fleet alerts carry `host.name: fleet` ([`FLEET_HOST`]); the host whose event completed
-//! the rule is kept as `labels.event_host`.
+//! Fleet alerts carry `host.name: fleet` ([`FLEET_HOST`]); the host and agent whose event
+//! completed the rule are kept as `labels.event_host` and `labels.event_agent`.
 
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,8 @@ fn at(unix: UnixTime) -> Timestamp {
     }
 }
 
-/// A fleet alert: `host.name: fleet`, the event's host kept as `labels.event_host`.
+/// A fleet alert: `host.name: fleet`, the event's host and agent kept as
+/// `labels.event_host` and `labels.event_agent`.
 pub fn fleet_alert(
     mut a: logward_core::Alert,
     now: UnixTime,
@@ -67,6 +68,10 @@ pub fn fleet_alert(
     if let Some(h) = a.event.host_name.take() {
         a.labels.push(("event_host".into(), h.to_string()));
     }
+    if let Some(id) = a.event.agent_id.take() {
+        a.labels.push(("event_agent".into(), id.to_string()));
+    }
+    a.event.claimed_host = None;
     a.event.host_name = Some(FLEET_HOST.into());
     FleetOutput::Alert(NewAlert::from_alert(&a, now), plan(&a))
 }
@@ -216,6 +221,7 @@ mod tests {
         let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
         e.set_source("198.51.100.7".into(), Some(2222));
         e.host_name = Some(host.into());
+        e.agent_id = Some(host.into());
         e
     }
 

@@ -725,10 +725,24 @@ fn gunzip(body: &[u8], limit: usize) -> std::io::Result<Option<Vec<u8>>> {
     Ok((out.len() <= limit).then_some(out))
 }
 
+/// The identity rule: an agent speaks only for the host it enrolled as. `host.name` is
+/// always the enrolled host (a different one the agent sent is kept as
+/// `logward.claimed_host`, for a relay's sake, never used by rules) and `agent.id` the
+/// authenticated agent, whatever the line said.
+fn speaks_as(e: &mut Event<'_>, agent: &str, host: &str) {
+    e.claimed_host = match e.host_name.take() {
+        Some(claimed) if claimed != host => Some(claimed.into_owned().into()),
+        _ => None,
+    };
+    e.host_name = Some(host.to_owned().into());
+    e.agent_id = Some(agent.to_owned().into());
+}
+
 /// Parses the lines of one request into store items; rejected lines are counted with their
 /// errors (the first few listed).
 fn parse_lines(
     text: &str,
+    agent: &str,
     host: &str,
     t: i64,
     errors: &mut Vec<serde_json::Value>,
@@ -750,9 +764,7 @@ fn parse_lines(
             match (l.event, l.alert) {
                 (Some(ev), None) => {
                     let mut e = event_from_str(ev.get()).map_err(|e| format!("event.{e}"))?;
-                    if e.host_name.is_none() {
-                        e.host_name = Some(host.to_owned().into());
-                    }
+                    speaks_as(&mut e, agent, host);
                     buf.clear();
                     write_event(&mut buf, &e);
                     let item = FleetItem::Event {
@@ -772,9 +784,7 @@ fn parse_lines(
                 }
                 (None, Some(al)) => {
                     let mut a = alert_from_str(al.get()).map_err(|e| format!("alert.{e}"))?;
-                    if a.event.host_name.is_none() {
-                        a.event.host_name = Some(host.to_owned().into());
-                    }
+                    speaks_as(&mut a.event, agent, host);
                     Ok(FleetItem::Alert {
                         seq,
                         alert: NewAlert::from_alert(&a, t),
@@ -816,6 +826,7 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
         .bytes_received
         .fetch_add(signed.body.len() as u64, Relaxed);
     let host = signed.host.clone();
+    let agent_id = signed.agent_id.clone();
     let t = now();
     let gzip = match encoding.as_deref() {
         None | Some("identity") => false,
@@ -857,7 +868,8 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
             .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
         let mut errors = Vec::new();
         let mut events = Vec::new();
-        let (items, rejected) = parse_lines(&text, &host, t, &mut errors, &mut events, &st);
+        let (items, rejected) =
+            parse_lines(&text, &agent_id, &host, t, &mut errors, &mut events, &st);
         Ok((items, rejected, errors, len, events))
     })
     .await;

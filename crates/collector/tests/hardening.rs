@@ -7,9 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use logward_collector::config::{Config, Limits};
-use logward_collector::{start, Running};
+use logward_collector::{create_api_token, start, Running};
 use logward_core::json::write_event;
-use logward_core::{Action, Dataset, Event, Outcome};
+use logward_core::{Action, Dataset, Event, Outcome, Severity};
+use logward_store::{SqliteStore, Store};
+use serde_json::Value;
 
 mod common;
 use common::{metric, Agent};
@@ -77,5 +79,106 @@ async fn one_agent_flooding_signed_heartbeats_does_not_stop_another_agents_inges
     assert_eq!(v["accepted"], 1, "{v}");
     let m = victim.metrics().await;
     assert_eq!(metric(&m, "logward_collector_replay_cache_full_total"), 0);
+    run.stop().await;
+}
+
+fn store(dir: &Path) -> SqliteStore {
+    SqliteStore::open_dir(dir).unwrap()
+}
+
+fn alerts_of(dir: &Path, rule: &str) -> Vec<Value> {
+    store(dir)
+        .alerts_between(0, i64::MAX, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.alert.rule_id == rule)
+        .map(|a| serde_json::from_str(&a.alert.json).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_can_speak_for_any_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = collector(dir.path(), Limits::default()).await;
+    // One enrolled agent posts failures from one address "from" three hosts, and an alert
+    // forged for another host.
+    let liar = Agent::enrol_as(&run, "web01").await;
+    let ip = "198.51.100.66";
+    let body = format!(
+        "{}{}{}{}",
+        failure(1, ip, "root", Some("web01")),
+        failure(2, ip, "root", Some("web02")),
+        failure(3, ip, "root", Some("db01")),
+        common::alert_line(4, "ssh-bruteforce", Severity::High, ip, "root")
+            .replace("\"alert\":{", "\"alert\":{\"host\":{\"name\":\"db01\"},"),
+    );
+    let v = liar.events(body).await;
+    assert_eq!(v["accepted"], 4, "{v}");
+    assert!(alerts_of(dir.path(), "fleet-bruteforce").is_empty());
+    let mut s = store(dir.path());
+    assert!(s.decisions_in_force(common::now()).unwrap().is_empty());
+    // Everything it sent is stored as its own host, the claim kept aside.
+    assert_eq!(s.count_fleet_events(Some("web01")).unwrap(), 3);
+    assert_eq!(s.count_fleet_events(Some("web02")).unwrap(), 0);
+    let events: Vec<Value> = s
+        .fleet_event_json(10)
+        .unwrap()
+        .iter()
+        .map(|j| serde_json::from_str(j).unwrap())
+        .collect();
+    assert!(events.iter().all(|e| e["agent"]["id"] == liar.id.as_str()));
+    let claims: Vec<_> = events
+        .iter()
+        .filter_map(|e| e["logward"]["claimed_host"].as_str())
+        .collect();
+    assert_eq!(claims.len(), 2, "{events:#?}");
+    let forged = alerts_of(dir.path(), "ssh-bruteforce");
+    assert_eq!(forged[0]["host"]["name"], "web01", "{:#}", forged[0]);
+    assert_eq!(
+        forged[0]["logward"]["claimed_host"], "db01",
+        "{:#}",
+        forged[0]
+    );
+    assert_eq!(forged[0]["agent"]["id"], liar.id.as_str());
+    // The API's alert rows name the agent.
+    let (_, token) = create_api_token(dir.path(), "ops", common::now()).unwrap();
+    let page = liar
+        .client
+        .get(format!("{}/v1/alerts?rule=ssh-bruteforce", liar.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page: Value = serde_json::from_str(&page).unwrap();
+    let row = &page["alerts"][0];
+    assert_eq!(
+        (row["host"].as_str(), row["agent_id"].as_str()),
+        (Some("web01"), Some(liar.id.as_str())),
+        "{page:#}"
+    );
+
+    // Three real agents still make one fleet decision, and the alert names the agent.
+    let ip = "198.51.100.77";
+    let mut last = String::new();
+    for host in ["web01", "web02", "db01"] {
+        let a = Agent::enrol_as(&run, host).await;
+        let v = a.events(failure(1, ip, "root", None)).await;
+        assert_eq!(v["accepted"], 1, "{v}");
+        last = a.id;
+    }
+    let fleet = alerts_of(dir.path(), "fleet-bruteforce");
+    assert_eq!(fleet.len(), 1);
+    assert_eq!(
+        fleet[0]["labels"]["event_agent"],
+        last.as_str(),
+        "{:#}",
+        fleet[0]
+    );
+    assert_eq!(fleet[0]["labels"]["event_host"], "db01");
+    let d = store(dir.path()).decisions_in_force(common::now()).unwrap();
+    assert_eq!((d.len(), d[0].target.as_str()), (1, ip));
     run.stop().await;
 }

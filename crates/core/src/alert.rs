@@ -134,6 +134,8 @@ pub fn write_alert(out: &mut Vec<u8>, a: &Alert) {
         auth_key_fingerprint: e.auth_key_fingerprint.as_deref().map(Cow::Borrowed),
         systemd_unit: e.systemd_unit.as_deref().map(Cow::Borrowed),
         file_path: e.file_path.as_deref().map(Cow::Borrowed),
+        agent_id: e.agent_id.as_deref().map(Cow::Borrowed),
+        claimed_host: e.claimed_host.as_deref().map(Cow::Borrowed),
         enrichment: e.enrichment.clone(),
         journald: e
             .journald

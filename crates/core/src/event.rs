@@ -75,6 +75,11 @@ pub struct Event<'a> {
     pub offset: Option<u64>,
     /// `source.geo.*`, `source.as.*`, `logward.dnsbl.*`: set by the agent's enrichment.
     pub enrichment: Option<Box<crate::enrich::Enrichment>>,
+    /// `agent.id`: the enrolled agent that sent the event, set by the collector only.
+    pub agent_id: Option<Text<'a>>,
+    /// `logward.claimed_host`: the `host.name` an agent sent when it was not the host it
+    /// enrolled as (the collector keeps the enrolled one in `host.name`).
+    pub claimed_host: Option<Text<'a>>,
 }
 
 fn own(t: Option<Text<'_>>) -> Option<Text<'static>> {
@@ -162,6 +167,8 @@ impl<'a> Event<'a> {
             file_line: self.file_line,
             offset: self.offset,
             enrichment: self.enrichment,
+            agent_id: own(self.agent_id),
+            claimed_host: own(self.claimed_host),
         }
     }
 }

@@ -46,6 +46,8 @@ pub enum Field {
     AsNumber,
     AsOrganizationName,
     DnsblCount,
+    /// `agent.id`: the enrolled agent that sent the event (collector only).
+    AgentId,
     /// `journald.<name>`: one of the journal entry's other fields.
     Journald(String),
 }
@@ -86,6 +88,7 @@ const PATHS: &[(&str, Field)] = &[
     ("source.as.number", Field::AsNumber),
     ("source.as.organization.name", Field::AsOrganizationName),
     ("logward.dnsbl.count", Field::DnsblCount),
+    ("agent.id", Field::AgentId),
 ];
 
 impl Field {
@@ -171,6 +174,7 @@ impl Event<'_> {
             Field::EventDataset => Str(self.dataset?.as_str()),
             Field::EventOriginal => return s(&self.original),
             Field::HostName => return s(&self.host_name),
+            Field::AgentId => return s(&self.agent_id),
             Field::ProcessName => return s(&self.process_name),
             Field::ProcessPid => Num(self.process_pid?.into()),
             Field::ProcessCommandLine => return s(&self.command_line),

@@ -133,6 +133,11 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         o.opt_str("name", e.host_name.as_deref());
         o.close();
     }
+    if let Some(id) = e.agent_id.as_deref() {
+        o.open("agent");
+        o.str("id", id);
+        o.close();
+    }
     if e.process_name.is_some() || e.process_pid.is_some() || e.command_line.is_some() {
         o.open("process");
         o.opt_str("name", e.process_name.as_deref());
@@ -196,7 +201,12 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         o.close();
     }
     let has_key = e.auth_key_type.is_some() || e.auth_key_fingerprint.is_some();
-    if e.auth_method.is_some() || has_key || e.repeat.is_some() || dnsbl.is_some() {
+    if e.auth_method.is_some()
+        || has_key
+        || e.repeat.is_some()
+        || dnsbl.is_some()
+        || e.claimed_host.is_some()
+    {
         o.open("logward");
         if e.auth_method.is_some() || has_key {
             o.open("auth");
@@ -210,6 +220,7 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
             o.close();
         }
         o.opt_num("repeat", e.repeat);
+        o.opt_str("claimed_host", e.claimed_host.as_deref());
         if let Some(zones) = dnsbl {
             o.open("dnsbl");
             o.num("count", zones.len());

@@ -108,6 +108,7 @@ struct Doc {
     #[serde(default)]
     event: EventObj,
     host: Option<NameObj>,
+    agent: Option<AgentObj>,
     process: Option<ProcessObj>,
     source: Option<SourceObj>,
     user: Option<UserObj>,
@@ -136,6 +137,11 @@ struct EventObj {
 #[derive(Deserialize)]
 struct NameObj {
     name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AgentObj {
+    id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +201,7 @@ struct LogwardObj {
     score: Option<u8>,
     reasons: Option<Vec<String>>,
     dnsbl: Option<DnsblObj>,
+    claimed_host: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -386,6 +393,9 @@ impl Doc {
         if let Some(h) = self.host {
             e.host_name = text(h.name);
         }
+        if let Some(a) = self.agent {
+            e.agent_id = text(a.id);
+        }
         if let Some(p) = self.process {
             e.process_name = text(p.name);
             e.process_pid = p.pid;
@@ -446,6 +456,7 @@ impl Doc {
                 }
             }
             e.repeat = l.repeat;
+            e.claimed_host = text(l.claimed_host);
             if let Some(d) = l.dnsbl {
                 e.enrichment.get_or_insert_with(Default::default).dnsbl = Some(d.zones);
             }

@@ -158,7 +158,7 @@ fn event() -> impl Strategy<Value = Event<'static>> {
             })
         })
     });
-    (head, tail, enrichment).prop_map(|(h, t, enrichment)| {
+    (head, tail, enrichment, (text(), text())).prop_map(|(h, t, enrichment, who)| {
         let (ts, cat, action, outcome, reason, dataset, original, message, host, pname, pid, cmd) =
             h;
         let (addr, ip, port, user, target, group, method, key, syslog, unit, journald, last) = t;
@@ -217,6 +217,8 @@ fn event() -> impl Strategy<Value = Event<'static>> {
             file_line: last.2,
             offset: last.3,
             enrichment,
+            agent_id: who.0,
+            claimed_host: who.1,
         }
     })
 }

@@ -20,7 +20,9 @@ fn fail(engine: &mut Engine, host: &str, ip: &str, t: i64) -> Vec<Output> {
     let line = format!(
         "Mar  3 10:00:00 {host} sshd[100]: Failed password for root from {ip} port 40000 ssh2"
     );
-    let e = d.decode(&line);
+    let mut e = d.decode(&line);
+    // The collector sets the sending agent (here one per host).
+    e.agent_id = Some(format!("agent-{host}").into());
     let mut out = Vec::new();
     engine.process_at(&e, at(t), &mut out);
     out

@@ -74,7 +74,8 @@ function alertRow(a) {
     el('td', {}, link),
     el('td', { class: 'sev sev-' + a.severity, text: a.severity_name || String(a.severity) }),
     el('td', { text: a.rule_id }),
-    el('td', { text: a.host || '—' }),
+    el('td', { text: a.host || '—', title: a.agent_id ? 'agent ' + a.agent_id : '' },
+      a.agent_id ? el('span', { class: 'muted agent', text: ' · ' + a.agent_id.slice(0, 8) }) : ''),
     el('td', { class: 'addr', text: a.source_address || '—' }),
     el('td', { text: a.user || '—' }),
     el('td', { text: a.message || '' }));
