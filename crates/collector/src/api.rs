@@ -459,6 +459,13 @@ async fn login_page(State(state): State<Arc<AppState>>) -> Response {
 async fn login(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "login";
     let ip: Option<IpAddr> = req.extensions().get::<Peer>().map(|p| p.0.ip());
+    // A login form posted from another site must not hand that site's victim a session.
+    if !crate::origin::same_origin(req.uri(), req.headers())
+        || !crate::origin::fetch_site_ok(req.headers())
+    {
+        state.metrics.auth_failure(AuthFailure::BadCsrf);
+        return login_with(&state, StatusCode::FORBIDDEN, "Cross-origin login refused.");
+    }
     let body = match axum::body::to_bytes(req.into_body(), 8192).await {
         Ok(b) => b,
         Err(_) => return login_with(&state, StatusCode::PAYLOAD_TOO_LARGE, "Form too large."),

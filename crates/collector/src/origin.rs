@@ -61,6 +61,17 @@ pub fn same_origin(uri: &Uri, h: &HeaderMap) -> bool {
     }
 }
 
+/// Whether `Sec-Fetch-Site`, when the browser sends it, says the request was made by a page
+/// of this origin (`same-origin`) or by the user (`none`: typed, bookmarked).
+pub fn fetch_site_ok(h: &HeaderMap) -> bool {
+    h.get("sec-fetch-site").is_none_or(|v| {
+        matches!(
+            v.to_str().map(|s| s.trim().to_ascii_lowercase()).as_deref(),
+            Ok("same-origin" | "none")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -111,5 +122,13 @@ mod tests {
             &headers(&[(header::ORIGIN, "http://127.0.0.1")])
         ));
         assert!(same_origin(&uri, &headers(&[(header::HOST, "x")])));
+    }
+
+    #[test]
+    fn sec_fetch_site_must_be_same_origin_or_the_user() {
+        let site = |v: &str| headers(&[(header::HeaderName::from_static("sec-fetch-site"), v)]);
+        assert!(fetch_site_ok(&HeaderMap::new()));
+        assert!(fetch_site_ok(&site("same-origin")) && fetch_site_ok(&site("none")));
+        assert!(!fetch_site_ok(&site("same-site")) && !fetch_site_ok(&site("cross-site")));
     }
 }
