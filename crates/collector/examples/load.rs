@@ -86,8 +86,13 @@ async fn main() {
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         state_dir: dir.path().to_path_buf(),
+        // Every agent sends from 127.0.0.1 here; a real fleet comes from many addresses.
         limits: Limits {
             requests_per_second: 100_000,
+            unverified_per_address: 100_000,
+            unverified_bodies: 100_000,
+            enroll_per_minute: 100_000,
+            enroll_total_per_minute: 100_000,
             ..Limits::default()
         },
         ..Config::default()

@@ -116,11 +116,15 @@ pub struct Limits {
     #[serde(default = "default_session")]
     pub session_secs: u64,
     /// Request bodies read at once before their signature is checked (enrolment included);
-    /// over it a request is answered 503 with `Retry-After`. Default 32.
+    /// over it a request is answered 503 with `Retry-After`. Default 64.
     #[serde(default = "default_unverified_bodies")]
     pub unverified_bodies: usize,
+    /// Of those, at most this many from one client address (agents behind one NAT share
+    /// it; each body holds it only while it uploads). Default 16.
+    #[serde(default = "default_unverified_per_address")]
+    pub unverified_per_address: usize,
     /// Bytes held at once, over all requests, of bodies whose signature is not checked yet;
-    /// over it a request is answered 503. Default 32 MiB.
+    /// over it a request is answered 503. Default 64 MiB.
     #[serde(default = "default_unverified_bytes")]
     pub unverified_bytes: usize,
     /// Seconds a request body may take to arrive; slower: 408. Default 30.
@@ -163,6 +167,7 @@ impl Default for Limits {
             login_window_secs: default_login_window(),
             session_secs: default_session(),
             unverified_bodies: default_unverified_bodies(),
+            unverified_per_address: default_unverified_per_address(),
             unverified_bytes: default_unverified_bytes(),
             body_read_secs: default_body_read_secs(),
             replay_cache: default_replay_cache(),
@@ -198,10 +203,13 @@ fn default_session() -> u64 {
     43_200
 }
 fn default_unverified_bodies() -> usize {
-    32
+    64
+}
+fn default_unverified_per_address() -> usize {
+    16
 }
 fn default_unverified_bytes() -> usize {
-    32 << 20
+    64 << 20
 }
 fn default_body_read_secs() -> u64 {
     30
@@ -460,6 +468,7 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         || l.session_secs == 0
         || l.unverified_bodies == 0
         || l.unverified_bytes == 0
+        || l.unverified_per_address == 0
         || l.body_read_secs == 0
         || l.replay_cache == 0
         || l.max_items == 0

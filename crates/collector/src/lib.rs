@@ -7,6 +7,7 @@
 pub mod anomaly;
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod llm;
 pub mod metrics;

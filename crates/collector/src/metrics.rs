@@ -136,6 +136,11 @@ pub struct Metrics {
     /// Signed requests refused 503 because their agent's share of the replay cache (or
     /// the whole cache) was full.
     pub nonces_full: AtomicU64,
+    /// Requests answered 503: too many unverified bodies at once (in all, from the address,
+    /// or their bytes).
+    pub unverified_refused: AtomicU64,
+    /// Requests whose body did not arrive within `limits.body_read_secs` (408).
+    pub body_timeouts: AtomicU64,
     pub enrolments: AtomicU64,
     pub heartbeats: AtomicU64,
     /// Alerts the fleet rules raised.
@@ -289,6 +294,18 @@ impl Metrics {
             "logward_collector_replay_cache_full_total",
             "Signed requests answered 503: their agent's share of the replay cache was full.",
             self.nonces_full.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_unverified_refused_total",
+            "Requests answered 503: too many bodies not yet authenticated at once.",
+            self.unverified_refused.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_body_timeouts_total",
+            "Requests answered 408: the body did not arrive within limits.body_read_secs.",
+            self.body_timeouts.load(Relaxed),
         );
         counter(
             &mut o,

@@ -35,6 +35,7 @@ use tokio::sync::watch;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
+use crate::body::{BodyError, ReadBody, Unverified};
 use crate::config::{Auth, Config};
 use crate::llm::{alert_plan, Analyst};
 use crate::metrics::{AuthFailure, Metrics};
@@ -66,6 +67,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub store: StoreHandle,
     nonces: Mutex<crate::nonces::Nonces>,
+    /// The budget of bodies read before their signature is checked.
+    unverified: Unverified,
     buckets: Mutex<HashMap<String, Bucket>>,
     shared_known: Mutex<HashSet<String>>,
     /// Dashboard sessions.
@@ -238,7 +241,15 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         nonces_per_agent(config.limits.requests_per_second),
         config.limits.replay_cache,
     );
+    let l = &config.limits;
+    let unverified = Unverified::new(
+        l.unverified_bodies,
+        l.unverified_bytes,
+        l.unverified_per_address,
+        Duration::from_secs(l.body_read_secs),
+    );
     let state = Arc::new(AppState {
+        unverified,
         router: logward_notify::route::Router::new(&config.notify),
         config,
         metrics,
@@ -433,16 +444,18 @@ fn unauthorized(state: &AppState, endpoint: &'static str, why: AuthFailure) -> R
     error(state, endpoint, StatusCode::UNAUTHORIZED, why.as_str())
 }
 
-/// Reads a body up to `limit` bytes; `Err` is the 413 answer. A declared length over the
+/// Reads a body up to `limit` bytes within the unverified-body budget (`crate::body`),
+/// hashing it as it comes; `Err` is the answer (413, 503, 408). A declared length over the
 /// limit is refused before anything is read.
 async fn read_body(
     state: &AppState,
     endpoint: &'static str,
-    headers: &HeaderMap,
+    parts: &axum::http::request::Parts,
     body: Body,
     limit: usize,
-) -> Result<Bytes, Response> {
-    let declared = headers
+) -> Result<ReadBody, Response> {
+    let declared = parts
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -457,9 +470,42 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    let peer = parts.extensions.get::<crate::api::Peer>().map(|p| p.0.ip());
+    let m = &state.metrics;
+    match state.unverified.read(peer, body, limit).await {
+        Ok(b) => Ok(b),
+        Err(BodyError::TooLarge) => Err(too_large()),
+        Err(BodyError::Busy) => {
+            m.unverified_refused.fetch_add(1, Relaxed);
+            let mut r = error(
+                state,
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many unauthenticated request bodies at once, retry later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(r)
+        }
+        Err(BodyError::Timeout) => {
+            m.body_timeouts.fetch_add(1, Relaxed);
+            let mut r = error(
+                state,
+                endpoint,
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(r)
+        }
+        Err(BodyError::Broken) => Err(error(
+            state,
+            endpoint,
+            StatusCode::BAD_REQUEST,
+            "the body could not be read",
+        )),
+    }
 }
 
 /// An authenticated request: the agent and the body as sent.
@@ -549,22 +595,24 @@ async fn authenticate(
             }
         }
     };
-    let body = read_body(state, endpoint, h, body, limit).await?;
+    let read = read_body(state, endpoint, &parts, body, limit).await?;
     let path = parts
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path(), |p| p.as_str());
-    if !wire::verify(
+    if !wire::verify_digest(
         secret.as_bytes(),
         parts.method.as_str(),
         path,
         ts,
         nonce,
-        &body,
+        &read.digest,
         sig,
     ) {
         return Err(fail(AuthFailure::BadSignature));
     }
+    // Verified: the body is the agent's now, out of the unverified budget.
+    let body = read.release();
     // The rate limit comes before the replay cache, so an agent's flood is refused before
     // it can fill its share of the cache (and never touches another agent's).
     limited(state, endpoint, agent)?;
@@ -660,8 +708,8 @@ async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
         );
     }
     let (parts, body) = req.into_parts();
-    let body = match read_body(&state, EP, &parts.headers, body, 4096).await {
-        Ok(b) => b,
+    let body = match read_body(&state, EP, &parts, body, 4096).await {
+        Ok(b) => b.release(),
         Err(r) => return r,
     };
     let Ok(b) = serde_json::from_slice::<EnrollBody>(&body) else {

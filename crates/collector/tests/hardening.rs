@@ -182,3 +182,132 @@ async fn an_agent_can_speak_for_any_host() {
     assert_eq!((d.len(), d[0].target.as_str()), (1, ip));
     run.stop().await;
 }
+
+/// A raw HTTP/1.1 `POST /v1/events` from `from` (a loopback address) as agent `agent` with a
+/// wrong signature, declaring `declared` bytes and sending `body`; with `stall` it then
+/// sends nothing more. Returns the status the server answered (0: closed without one).
+async fn unauthenticated(
+    addr: std::net::SocketAddr,
+    from: &str,
+    agent: &str,
+    declared: usize,
+    body: Arc<Vec<u8>>,
+    stall: bool,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut tcp = sock.connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: collector\r\ncontent-length: {declared}\r\n\
+         x-logward-agent: {agent}\r\nx-logward-timestamp: {}\r\n\
+         x-logward-nonce: {}\r\nx-logward-signature: {}\r\n\r\n",
+        common::now(),
+        logward_collector::random_hex(16),
+        "ab".repeat(32)
+    );
+    if tcp.write_all(head.as_bytes()).await.is_err() {
+        return 0;
+    }
+    // Writes fail once the server answered early and closed: its answer is still there.
+    let _ = tcp.write_all(&body).await;
+    if !stall {
+        let _ = tcp.shutdown().await;
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tcp.read_to_end(&mut answer),
+    )
+    .await;
+    if read.is_err() && answer.is_empty() {
+        return 0;
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_bodies_are_buffered() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = collector(
+        dir.path(),
+        Limits {
+            body_bytes: 4 << 20,
+            unverified_bodies: 8,
+            unverified_per_address: 4,
+            unverified_bytes: 16 << 20,
+            body_read_secs: 2,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let agent = Arc::new(Agent::enrol_as(&run, "web01").await);
+    let addr = run.addr;
+
+    // Slow: 20 connections from one address declare 4 MiB, send 1 KiB and stall.
+    let mut slow = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let id = agent.id.clone();
+        slow.spawn(async move {
+            unauthenticated(
+                addr,
+                "127.0.0.2",
+                &id,
+                4 << 20,
+                Arc::new(vec![b'x'; 1024]),
+                true,
+            )
+            .await
+        });
+    }
+    // Meanwhile the real agent, from its own address, still ingests.
+    let v = agent.events(failure(1, "192.0.2.9", "root", None)).await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    let mut statuses = BTreeMap::<u16, u32>::new();
+    while let Some(s) = slow.join_next().await {
+        *statuses.entry(s.unwrap()).or_default() += 1;
+    }
+    // Four read (the address's share) until the deadline, the rest refused at once.
+    assert_eq!(statuses.get(&408), Some(&4), "{statuses:?}");
+    assert_eq!(statuses.get(&503), Some(&16), "{statuses:?}");
+
+    // Large: 40 connections from four addresses each send a whole 4 MiB body, wrongly
+    // signed. At most 16 MiB is held at once; the rest is refused, nothing is stored.
+    let big = Arc::new(vec![b'x'; 4 << 20]);
+    let before = peak_rss_kib();
+    let mut large = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (id, big) = (agent.id.clone(), big.clone());
+        let from = format!("127.0.1.{}", i % 4 + 1);
+        large.spawn(async move { unauthenticated(addr, &from, &id, 4 << 20, big, false).await });
+    }
+    let mut statuses = BTreeMap::<u16, u32>::new();
+    while let Some(s) = large.join_next().await {
+        *statuses.entry(s.unwrap()).or_default() += 1;
+    }
+    let grown_mib = (peak_rss_kib() - before) / 1024;
+    eprintln!("large bodies: {statuses:?}, peak RSS +{grown_mib} MiB");
+    assert_eq!(statuses.get(&200), None, "{statuses:?}");
+    assert!(statuses.get(&503).copied().unwrap_or(0) > 0, "{statuses:?}");
+    // 40 × 4 MiB would be 160 MiB held at once; the budget is 16 MiB (vectors may double).
+    assert!(grown_mib < 80, "peak RSS grew by {grown_mib} MiB");
+    let v = agent.events(failure(2, "192.0.2.9", "root", None)).await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    let m = agent.metrics().await;
+    assert_eq!(metric(&m, "logward_collector_body_timeouts_total"), 4);
+    assert!(metric(&m, "logward_collector_unverified_refused_total") >= 16);
+    run.stop().await;
+}

@@ -34,13 +34,25 @@ pub fn canonical(
     nonce: &str,
     body: &[u8],
 ) -> String {
+    canonical_digest(method, path_and_query, timestamp, nonce, &body_digest(body))
+}
+
+/// [`canonical`] with the body's digest (lower-case hex SHA-256) already computed, as a
+/// server does while the body streams in.
+pub fn canonical_digest(
+    method: &str,
+    path_and_query: &str,
+    timestamp: i64,
+    nonce: &str,
+    digest: &str,
+) -> String {
     format!(
         "{}\n{}\n{}\n{}\n{}",
         method.to_ascii_uppercase(),
         path_and_query,
         timestamp,
         nonce,
-        body_digest(body)
+        digest
     )
 }
 
@@ -69,11 +81,33 @@ pub fn verify(
     body: &[u8],
     signature: &str,
 ) -> bool {
+    let digest = body_digest(body);
+    verify_digest(
+        secret,
+        method,
+        path_and_query,
+        timestamp,
+        nonce,
+        &digest,
+        signature,
+    )
+}
+
+/// [`verify`] for a body whose SHA-256 (lower-case hex) was computed as it arrived.
+pub fn verify_digest(
+    secret: &[u8],
+    method: &str,
+    path_and_query: &str,
+    timestamp: i64,
+    nonce: &str,
+    digest: &str,
+    signature: &str,
+) -> bool {
     let Some(given) = unhex(signature) else {
         return false;
     };
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(canonical(method, path_and_query, timestamp, nonce, body).as_bytes());
+    mac.update(canonical_digest(method, path_and_query, timestamp, nonce, digest).as_bytes());
     mac.verify_slice(&given).is_ok()
 }
 
