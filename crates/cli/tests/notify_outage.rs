@@ -4,69 +4,18 @@
 #![allow(clippy::disallowed_methods)] // the test spawns the binary under test
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[path = "support/webhook.rs"]
+mod webhook;
+
+use webhook::{free_port, Hook, Request};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const SECRET: &str = "s3cret-for-the-test";
-
-#[derive(Debug, Clone)]
-struct Request {
-    at: Instant,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// Reads one HTTP/1.1 request (Content-Length bodies) and answers 200.
-fn serve(mut s: TcpStream, log: &Mutex<Vec<Request>>) {
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut line = String::new();
-    if r.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).unwrap();
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    let n: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; n];
-    r.read_exact(&mut body).unwrap();
-    log.lock().unwrap().push(Request {
-        at: Instant::now(),
-        headers,
-        body,
-    });
-    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-}
-
-fn receiver(port: u16) -> Arc<Mutex<Vec<Request>>> {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let log2 = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for s in l.incoming().map_while(Result::ok) {
-            serve(s, &log2);
-        }
-    });
-    log
-}
 
 /// The HMAC-SHA256 the receiver expects, computed by Python's own hmac module: an
 /// implementation independent of the one under test.
@@ -105,14 +54,6 @@ fn python_signatures(reqs: &[Request]) -> Vec<String> {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(cfg: &Path, state: &Path) -> Child {
@@ -181,11 +122,11 @@ fn alerts_queued_through_an_outage_all_arrive_once_within_the_rate_limit() {
         .unwrap();
     // The receiver is down for 3 s: deliveries fail and are retried.
     std::thread::sleep(Duration::from_secs(3));
-    let got = receiver(port);
+    let (got, _) = Hook::start_on(port);
     let t = Instant::now();
     let expected: Vec<String> = (0..500).map(|i| format!("u{i}")).collect();
     loop {
-        let seen: usize = got.lock().unwrap().iter().map(|r| users(r).len()).sum();
+        let seen: usize = got.accepted().iter().map(|r| users(r).len()).sum();
         if seen >= 500 || t.elapsed() > Duration::from_secs(60) {
             break;
         }
@@ -194,7 +135,7 @@ fn alerts_queued_through_an_outage_all_arrive_once_within_the_rate_limit() {
     std::thread::sleep(Duration::from_millis(1500)); // anything sent twice would show now
     let _ = daemon.kill();
     let _ = daemon.wait();
-    let reqs = got.lock().unwrap().clone();
+    let reqs = got.accepted();
     let mut all: Vec<String> = reqs.iter().flat_map(users).collect();
     let total = all.len();
     all.sort();

@@ -2,12 +2,15 @@
 //!
 //! Each round it reads the due rows (oldest first), then:
 //! - **quiet hours** move all but critical alerts to the end of the quiet period;
-//! - **dedup** groups rows of the same rule and source into one message with a count; a
-//!   group whose key was sent less than the window ago waits for the window's end, so repeats
-//!   arrive as one "×N" message instead of N;
-//! - **rate limits**: when fewer sends fit than messages are waiting, the last one that fits
-//!   carries a digest of the rest (up to `digest_max` alerts; more wait for the next window) —
-//!   folded, never dropped;
+//! - **dedup** groups rows of the same rule, source, host and user into one message with a
+//!   count and the time of the last repeat; a group whose key was sent less than the window
+//!   ago waits for the window's end, so repeats arrive as one "×N" message instead of N.
+//!   Successful logins and critical alerts are never grouped or held: each goes out at once;
+//! - **rate limits**: critical alerts go out at once, each on its own, whatever the limit
+//!   (only the service's own "slow down" holds them). For the rest, when fewer sends fit than
+//!   messages are waiting, the last one that fits carries a digest of the rest (up to
+//!   `digest_max` alerts; more wait for the next window) — folded, never dropped; a digest's
+//!   title carries its highest severity and hosts, its body the users, sources and hosts;
 //! - **failures**: rate-limited → the whole notifier pauses for what the service asked;
 //!   transient → the rows retry with exponential backoff and jitter, until `give_up_after`;
 //!   permanent → the rows are marked failed at once (ERROR log; `logward outbox retry`).
@@ -128,6 +131,7 @@ impl Delivery {
                     wake: Arc::clone(&self.wake),
                     stats: Arc::clone(&self.stats),
                     limiter: Limiter::new(&n.rates),
+                    service_pause: None,
                     last_sent: HashMap::new(),
                     jitter: RandomState::new(),
                 };
@@ -225,6 +229,8 @@ struct Worker {
     wake: Arc<Notify>,
     stats: Arc<DeliveryStats>,
     limiter: Limiter,
+    /// Until when the service asked us to slow down (holds critical alerts too).
+    service_pause: Option<Instant>,
     /// Dedup key → when a message for it was last sent (unix seconds).
     last_sent: HashMap<String, UnixTime>,
     jitter: RandomState,
@@ -246,13 +252,17 @@ fn quiet_left(quiet: Option<(u32, u32)>, local: chrono::DateTime<chrono::Local>)
     Some(left_min * 60 - i64::from(local.second()))
 }
 
-/// The dedup key of an alert: rule and source (and host, so two machines stay apart).
+/// The dedup key of an alert: rule, source, host and user (and the account acted on), so
+/// two machines or two users are never merged into one message.
 fn dedup_key(item: &Item) -> String {
+    let f = |v: &Option<String>| v.as_deref().unwrap_or("").replace('|', "||");
     format!(
-        "{}|{}|{}",
+        "{}|{}|{}|{}|{}",
         item.rule.id,
-        item.source.as_deref().unwrap_or(""),
-        item.host.as_deref().unwrap_or("")
+        f(&item.source),
+        f(&item.host),
+        f(&item.user),
+        f(&item.target_user)
     )
 }
 
@@ -329,7 +339,8 @@ impl Worker {
                 json = with_analysis(json, t);
             }
             let item = Item::from_json(json, 1);
-            let key = if self.settings.dedup.is_zero() {
+            // Logins and critical alerts each go out at once, on their own.
+            let key = if self.settings.dedup.is_zero() || item.immediate() {
                 format!("#{}", row.id)
             } else {
                 dedup_key(&item)
@@ -337,7 +348,7 @@ impl Worker {
             match index.get(&key) {
                 Some(&i) => {
                     groups[i].rows.push(row);
-                    groups[i].item.count += 1;
+                    groups[i].item.repeat(&item.alert);
                 }
                 None => {
                     index.insert(key.clone(), groups.len());
@@ -380,6 +391,22 @@ impl Worker {
         }
         if ready.is_empty() {
             return Ok(awaiting);
+        }
+        // Critical alerts are not held back by the rate limit: each goes now, on its own
+        // (counted, so the rest wait for them), unless the service itself said to slow down.
+        let paused = self
+            .service_pause
+            .is_some_and(|until| Instant::now() < until);
+        let (critical, ready): (Vec<Group>, Vec<Group>) = ready
+            .into_iter()
+            .partition(|g| g.item.level >= Severity::Critical && !paused);
+        for g in critical {
+            if !self.deliver(vec![g]).await? {
+                return Ok(None);
+            }
+        }
+        if ready.is_empty() {
+            return Ok(None);
         }
         // Rate: as many messages as fit; the last that fits carries a digest of the rest.
         let room = self.limiter.room(Instant::now()) as usize;
@@ -454,7 +481,7 @@ impl Worker {
                 if groups.len() > 1 {
                     add(&self.stats.digests, 1);
                 }
-                for g in &groups {
+                for g in groups.iter().filter(|g| !g.key.starts_with('#')) {
                     self.last_sent.insert(g.key.clone(), now);
                 }
                 if self.last_sent.len() > 100_000 {
@@ -470,6 +497,7 @@ impl Worker {
                 add(&self.stats.rate_limited, 1);
                 self.limiter
                     .block_until(Instant::now(), Instant::now() + after);
+                self.service_pause = Some(Instant::now() + after);
                 Ok(false)
             }
             Err(SendError::Transient { reason, after }) => {

@@ -19,6 +19,7 @@ pub mod secret;
 pub mod sink;
 pub mod sinks;
 pub mod template;
+pub mod zh;
 
 pub use config::{next_run, Language, NotifyConfig, ReportConfig, ReportZone};
 pub use message::Message;

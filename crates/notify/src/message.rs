@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::template::{Form, Templates};
+use crate::zh;
 
 /// One alert as the templates see it: shortcuts to what every message shows, and the whole
 /// ECS JSON as `alert` for anything else.
@@ -19,12 +20,21 @@ pub struct Item {
     pub level: Severity,
     pub rule: Rule,
     pub message: String,
+    /// The message in Chinese for a built-in rule (else `message`).
+    pub message_zh: String,
     pub host: Option<String>,
     /// `source.ip`, else `source.address`.
     pub source: Option<String>,
     pub user: Option<String>,
+    /// `user.target.name`: the account a change acted on (`user` is then who acted).
+    pub target_user: Option<String>,
     /// `logward.auth.method` (password, publickey …).
     pub method: Option<String>,
+    /// `logward.auth.key.fingerprint` of a key login.
+    pub fingerprint: Option<String>,
+    /// A successful login (`event.action: user-login`, `event.outcome: success`): what an
+    /// admin watches for, so never held by a dedup window.
+    pub login: bool,
     /// `logward.anomaly.score` and its reasons, when the anomaly detector scored the login.
     pub score: Option<f64>,
     pub reasons: Vec<String>,
@@ -32,6 +42,10 @@ pub struct Item {
     pub analysis: Option<String>,
     /// How many times this alert was raised within the dedup window.
     pub count: u32,
+    /// The alert's page on the dashboard (`notify.dashboard_url`), when known.
+    pub link: Option<String>,
+    /// The time of the last of `count` repeats, when there were several.
+    pub last_time: Option<String>,
     pub alert: Value,
 }
 
@@ -41,42 +55,6 @@ pub struct Rule {
     pub name: String,
     /// The Chinese name of a built-in rule (the English name for others).
     pub name_zh: String,
-}
-
-fn severity_zh(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "信息",
-        Severity::Low => "低",
-        Severity::Medium => "中",
-        Severity::High => "高",
-        Severity::Critical => "严重",
-    }
-}
-
-/// Chinese names of the built-in rules (the wording of the seed users' alerts).
-fn rule_name_zh(id: &str) -> Option<&'static str> {
-    Some(match id {
-        "ssh-login" => "SSH 登录",
-        "root-login" => "root 登录",
-        "ssh-bruteforce" => "SSH 暴力破解",
-        "ssh-slow-bruteforce" => "SSH 慢速暴力破解",
-        "ssh-user-enumeration" => "SSH 用户名探测",
-        "ssh-distributed-bruteforce" => "SSH 分布式暴力破解",
-        "ssh-login-after-failures" => "多次失败后 SSH 登录成功",
-        "ssh-login-burst" => "SSH 登录过于频繁",
-        "account-created" => "新建账户",
-        "account-deleted" => "删除账户",
-        "account-modified" => "修改账户",
-        "group-membership-changed" => "用户组变更",
-        "password-changed" => "修改密码",
-        "sudo-failure" => "sudo 失败",
-        "sudo-not-in-sudoers" => "非 sudoers 用户尝试 sudo",
-        "su-root" => "su 切换到 root",
-        "user-logout" => "用户登出",
-        "ban-failed" => "封禁失败",
-        "logward-test" => "logward 测试",
-        _ => return None,
-    })
 }
 
 fn text(v: &Value, path: &[&str]) -> Option<String> {
@@ -115,22 +93,29 @@ impl Item {
             .unwrap_or_default();
         let id = text(&alert, &["rule", "id"]).unwrap_or_else(|| "alert".into());
         let name = text(&alert, &["rule", "name"]).unwrap_or_else(|| id.clone());
-        let name_zh = rule_name_zh(&id).map_or_else(|| name.clone(), str::to_owned);
+        let name_zh = zh::rule_name(&id).map_or_else(|| name.clone(), str::to_owned);
+        let message = text(&alert, &["message"]).unwrap_or_default();
+        let message_zh = zh::message(&id, &alert).unwrap_or_else(|| message.clone());
         let anomaly = alert.pointer("/logward/anomaly");
         Item {
             time: text(&alert, &["@timestamp"])
                 .map(|t| local_time(&t))
                 .unwrap_or_default(),
             severity: level.as_str(),
-            severity_zh: severity_zh(level),
+            severity_zh: zh::severity(level),
             level,
             rule: Rule { id, name, name_zh },
-            message: text(&alert, &["message"]).unwrap_or_default(),
+            message_zh,
+            message,
             host: text(&alert, &["host", "name"]),
             source: text(&alert, &["source", "ip"])
                 .or_else(|| text(&alert, &["source", "address"])),
             user: text(&alert, &["user", "name"]),
+            target_user: text(&alert, &["user", "target", "name"]),
             method: text(&alert, &["logward", "auth", "method"]),
+            fingerprint: text(&alert, &["logward", "auth", "key", "fingerprint"]),
+            login: text(&alert, &["event", "action"]).as_deref() == Some("user-login")
+                && text(&alert, &["event", "outcome"]).as_deref() == Some("success"),
             score: anomaly.and_then(|a| a.get("score")).and_then(Value::as_f64),
             reasons: anomaly
                 .and_then(|a| a.get("reasons"))
@@ -143,9 +128,42 @@ impl Item {
                 .unwrap_or_default(),
             analysis: text(&alert, &["logward", "llm", "analysis"]),
             count: count.max(1),
+            last_time: None,
+            link: None,
             alert,
         }
     }
+
+    /// Counts one more repeat of this alert (same rule, source, host and user) raised at the
+    /// time of `repeat`'s `@timestamp`.
+    pub fn repeat(&mut self, repeat: &Value) {
+        self.count = self.count.saturating_add(1);
+        if let Some(t) = text(repeat, &["@timestamp"]) {
+            self.last_time = Some(local_time(&t));
+        }
+    }
+
+    /// Whether this alert goes out at once, never held back by a dedup window: a successful
+    /// login or a critical alert.
+    pub fn immediate(&self) -> bool {
+        self.login || self.level >= Severity::Critical
+    }
+}
+
+/// The distinct `values`, in order; past `max`, the last entry says how many more there are.
+fn distinct<'a>(values: impl Iterator<Item = &'a str>, max: usize) -> Vec<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    let more = out.len().saturating_sub(max);
+    let mut shown: Vec<String> = out.into_iter().take(max).map(str::to_owned).collect();
+    if more > 0 {
+        shown.push(format!("+{more}"));
+    }
+    shown
 }
 
 #[derive(Serialize)]
@@ -162,6 +180,10 @@ struct Context<'a> {
     severity_zh: &'static str,
     host: Option<&'a str>,
     count: u32,
+    /// What a digest merged: its distinct hosts, users (and accounts acted on) and sources.
+    hosts: Vec<String>,
+    users: Vec<String>,
+    sources: Vec<String>,
 }
 
 /// A rendered message, ready for any notifier.
@@ -174,7 +196,8 @@ pub struct Message {
     /// The highest severity in the message.
     pub severity: Severity,
     /// The alerts as JSON: the alert itself for one, `{"digest": true, "count": N,
-    /// "alerts": [...]}` for a digest (webhook bodies, syslog and file lines).
+    /// "severity", "hosts", "users", "sources", "alerts": [...]}` for a digest (webhook
+    /// bodies, syslog and file lines).
     pub json: Value,
     /// Stable across retries of the same delivery: receivers drop repeats by it.
     pub idempotency_key: String,
@@ -200,14 +223,28 @@ impl Message {
             alert: &first.alert,
             rule: &first.rule,
             severity: severity.as_str(),
-            severity_zh: severity_zh(severity),
+            severity_zh: zh::severity(severity),
             host,
             count: first.count,
+            hosts: distinct(items.iter().filter_map(|i| i.host.as_deref()), 5),
+            users: distinct(
+                items.iter().flat_map(|i| {
+                    [i.user.as_deref(), i.target_user.as_deref()]
+                        .into_iter()
+                        .flatten()
+                }),
+                10,
+            ),
+            sources: distinct(items.iter().filter_map(|i| i.source.as_deref()), 10),
         };
         let json = if digest {
             serde_json::json!({
                 "digest": true,
                 "count": ctx.total,
+                "severity": severity.as_str(),
+                "hosts": ctx.hosts,
+                "users": ctx.users,
+                "sources": ctx.sources,
                 "alerts": items.iter().map(|i| with_count(&i.alert, i.count)).collect::<Vec<_>>(),
             })
         } else {
@@ -223,6 +260,20 @@ impl Message {
             idempotency_key,
             alerts: items.len(),
         })
+    }
+}
+
+impl Message {
+    /// The markdown form without its leading heading, for services that show the title in a
+    /// header of their own (Slack's header block, a Feishu card's header): the title once.
+    pub fn markdown_under_header(&self) -> &str {
+        let md = self.markdown.trim_start();
+        let first = md.lines().next().unwrap_or("");
+        if first.starts_with('#') && first.trim_start_matches('#').starts_with(' ') {
+            md[first.len()..].trim_start()
+        } else {
+            md
+        }
     }
 }
 
@@ -286,7 +337,15 @@ mod tests {
         let items = [item(2), Item::from_json(evil, 1)];
         let en = Templates::new(Language::En, &BTreeMap::new()).unwrap();
         let m = Message::render(&items, &en, "k".into()).unwrap();
-        assert_eq!(m.title, "[logward] 2 alerts (3 events) on web01");
+        // The title carries the highest severity and the hosts; the body names what was
+        // merged.
+        assert_eq!(m.title, "[HIGH] logward: 2 alerts (3 events) on web01");
+        assert!(
+            m.text.contains("Users: alice, <script>x</script>"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("Sources: 192.0.2.10"), "{}", m.text);
         assert_eq!(m.severity, Severity::High);
         assert!(m.text.contains("x2"), "{}", m.text);
         assert!(m.html.contains("&lt;script&gt;"), "{}", m.html);

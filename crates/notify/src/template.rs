@@ -36,50 +36,76 @@ impl Form {
     }
 }
 
-const EN_TITLE: &str = "{% if digest %}[logward] {{ alerts|length }} alerts ({{ total }} events){% if host %} on {{ host }}{% endif %}{% else %}[{{ severity|upper }}] {{ rule.name }}{% if host %} on {{ host }}{% endif %}{% if count > 1 %} (x{{ count }}){% endif %}{% endif %}";
+const EN_TITLE: &str = "{% if digest %}[{{ severity|upper }}] logward: {{ alerts|length }} alerts ({{ total }} events){% if hosts %} on {{ hosts|join(\", \") }}{% endif %}{% else %}[{{ severity|upper }}] {{ rule.name }}{% if host %} on {{ host }}{% endif %}{% if count > 1 %} (x{{ count }}){% endif %}{% endif %}";
 
 const EN_TEXT: &str = r#"{% macro one(a) -%}
-{{ a.time }} [{{ a.severity|upper }}] {{ a.rule.name }} ({{ a.rule.id }}){% if a.count > 1 %} x{{ a.count }}{% endif %}
+{{ a.time }} [{{ a.severity|upper }}] {{ a.rule.name }} ({{ a.rule.id }}){% if a.count > 1 %} x{{ a.count }}{% if a.last_time %}, last at {{ a.last_time }}{% endif %}{% endif %}
 {{ a.message }}
 {%- if a.host %}
 Host: {{ a.host }}{% endif %}
 {%- if a.source %}
 Source: {{ a.source }}{% endif %}
-{%- if a.user %}
+{%- if a.target_user %}
+Account: {{ a.target_user }}{% if a.user %}
+By: {{ a.user }}{% endif %}
+{%- elif a.user %}
 User: {{ a.user }}{% endif %}
 {%- if a.method %}
 Method: {{ a.method }}{% endif %}
+{%- if a.fingerprint %}
+Key: {{ a.fingerprint }}{% endif %}
 {%- if a.score is not none %}
 Anomaly score: {{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}{% endif %}
 {%- if a.analysis %}
-Analysis: {{ a.analysis }}{% endif %}
+Analysis (advisory): {{ a.analysis }}{% endif %}
+{%- if a.link %}
+Dashboard: {{ a.link }}{% endif %}
 {%- endmacro -%}
-{% if digest %}{{ alerts|length }} alerts, {{ total }} events:
+{% if digest %}{{ alerts|length }} alerts, {{ total }} events
+{%- if users %}
+Users: {{ users|join(", ") }}{% endif %}
+{%- if sources %}
+Sources: {{ sources|join(", ") }}{% endif %}
+{%- if hosts %}
+Hosts: {{ hosts|join(", ") }}{% endif %}
 {% for a in alerts %}
 {{ one(a) }}
 {% endfor %}{% else %}{{ one(this) }}{% endif %}"#;
 
 const EN_MARKDOWN: &str = r#"{% macro one(a) -%}
-**{{ a.rule.name }}**{% if a.count > 1 %} ×{{ a.count }}{% endif %} · {{ a.severity }}
-
 {{ a.message }}
 
-- Time: {{ a.time }}
+- Time: {{ a.time }}{% if a.count > 1 %} (x{{ a.count }}{% if a.last_time %}, last at {{ a.last_time }}{% endif %}){% endif %}
 {%- if a.host %}
 - Host: {{ a.host }}{% endif %}
 {%- if a.source %}
 - Source: `{{ a.source }}`{% endif %}
-{%- if a.user %}
+{%- if a.target_user %}
+- Account: `{{ a.target_user }}`{% if a.user %}
+- By: `{{ a.user }}`{% endif %}
+{%- elif a.user %}
 - User: `{{ a.user }}`{% endif %}
 {%- if a.method %}
 - Method: {{ a.method }}{% endif %}
+{%- if a.fingerprint %}
+- Key: `{{ a.fingerprint }}`{% endif %}
 {%- if a.score is not none %}
 - Anomaly score: {{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}{% endif %}
 {%- if a.analysis %}
-- Analysis: {{ a.analysis }}{% endif %}
+- Analysis (advisory): {{ a.analysis }}{% endif %}
+{%- if a.link %}
+- [Open in the dashboard]({{ a.link }}){% endif %}
 {%- endmacro -%}
-{% if digest %}### {{ alerts|length }} alerts ({{ total }} events)
+{% if digest %}### [{{ severity|upper }}] {{ alerts|length }} alerts ({{ total }} events)
+{%- if users %}
+- Users: {{ users|join(", ") }}{% endif %}
+{%- if sources %}
+- Sources: {{ sources|join(", ") }}{% endif %}
+{%- if hosts %}
+- Hosts: {{ hosts|join(", ") }}{% endif %}
 {% for a in alerts %}
+**{{ a.rule.name }}**{% if a.count > 1 %} ×{{ a.count }}{% endif %} · {{ a.severity }}
+
 {{ one(a) }}
 {% endfor %}{% else %}### [{{ severity|upper }}] {{ rule.name }}
 
@@ -89,84 +115,120 @@ const EN_HTML: &str = r#"{% macro one(a) -%}
 <h3>{{ a.rule.name }}{% if a.count > 1 %} &times;{{ a.count }}{% endif %} <small>({{ a.severity }})</small></h3>
 <p>{{ a.message }}</p>
 <table>
-<tr><th align="left">Time</th><td>{{ a.time }}</td></tr>
+<tr><th align="left">Time</th><td>{{ a.time }}{% if a.last_time %} (last at {{ a.last_time }}){% endif %}</td></tr>
 {%- if a.host %}<tr><th align="left">Host</th><td>{{ a.host }}</td></tr>{% endif %}
 {%- if a.source %}<tr><th align="left">Source</th><td>{{ a.source }}</td></tr>{% endif %}
-{%- if a.user %}<tr><th align="left">User</th><td>{{ a.user }}</td></tr>{% endif %}
+{%- if a.target_user %}<tr><th align="left">Account</th><td>{{ a.target_user }}</td></tr>{% if a.user %}<tr><th align="left">By</th><td>{{ a.user }}</td></tr>{% endif %}
+{%- elif a.user %}<tr><th align="left">User</th><td>{{ a.user }}</td></tr>{% endif %}
 {%- if a.method %}<tr><th align="left">Method</th><td>{{ a.method }}</td></tr>{% endif %}
+{%- if a.fingerprint %}<tr><th align="left">Key</th><td>{{ a.fingerprint }}</td></tr>{% endif %}
 {%- if a.score is not none %}<tr><th align="left">Anomaly score</th><td>{{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}</td></tr>{% endif %}
-{%- if a.analysis %}<tr><th align="left">Analysis</th><td>{{ a.analysis }}</td></tr>{% endif %}
+{%- if a.analysis %}<tr><th align="left">Analysis (advisory)</th><td>{{ a.analysis }}</td></tr>{% endif %}
+{%- if a.link %}<tr><th align="left">Dashboard</th><td><a href="{{ a.link }}">{{ a.link }}</a></td></tr>{% endif %}
 </table>
 {%- endmacro -%}
 <html><body>
-{% if digest %}<h2>{{ alerts|length }} alerts ({{ total }} events)</h2>
+{% if digest %}<h2>[{{ severity|upper }}] {{ alerts|length }} alerts ({{ total }} events)</h2>
+<p>{% if users %}Users: {{ users|join(", ") }}<br>{% endif %}{% if sources %}Sources: {{ sources|join(", ") }}<br>{% endif %}{% if hosts %}Hosts: {{ hosts|join(", ") }}{% endif %}</p>
 {% for a in alerts %}{{ one(a) }}
 {% endfor %}{% else %}{{ one(this) }}{% endif %}
 </body></html>"#;
 
-const ZH_TITLE: &str = "{% if digest %}【logward】{{ alerts|length }} 条告警（共 {{ total }} 次）{% if host %} {{ host }}{% endif %}{% else %}【{{ rule.name_zh }}】{% if host %}{{ host }} {% endif %}{{ severity_zh }}{% if count > 1 %}（{{ count }} 次）{% endif %}{% endif %}";
+const ZH_TITLE: &str = "{% if digest %}【logward】{{ severity_zh }} {{ alerts|length }} 条告警（共 {{ total }} 次）{% if hosts %} {{ hosts|join(\"、\") }}{% endif %}{% else %}【{{ rule.name_zh }}】{% if host %}{{ host }} {% endif %}{{ severity_zh }}{% if count > 1 %}（{{ count }} 次）{% endif %}{% endif %}";
 
 const ZH_TEXT: &str = r#"{% macro one(a) -%}
-【{{ a.rule.name_zh }}】{% if a.count > 1 %}（{{ a.count }} 次）{% endif %}
+【{{ a.rule.name_zh }}】{% if a.count > 1 %}（{{ a.count }} 次{% if a.last_time %}，最近一次 {{ a.last_time }}{% endif %}）{% endif %}
 时间：{{ a.time }}
 级别：{{ a.severity_zh }}
 {%- if a.source %}
 来源 IP：{{ a.source }}{% endif %}
 {%- if a.method %}
 认证方式：{{ a.method }}{% endif %}
-{%- if a.user %}
+{%- if a.fingerprint %}
+密钥指纹：{{ a.fingerprint }}{% endif %}
+{%- if a.target_user %}
+账户：{{ a.target_user }}{% if a.user %}
+操作者：{{ a.user }}{% endif %}
+{%- elif a.user %}
 用户：{{ a.user }}{% endif %}
 {%- if a.host %}
 主机：{{ a.host }}{% endif %}
 {%- if a.score is not none %}
 异常评分：{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}{% endif %}
 {%- if a.analysis %}
-分析：{{ a.analysis }}{% endif %}
-详情：{{ a.message }}
+分析（仅供参考）：{{ a.analysis }}{% endif %}
+详情：{{ a.message_zh }}
+{%- if a.link %}
+查看：{{ a.link }}{% endif %}
 {%- endmacro -%}
-{% if digest %}{{ alerts|length }} 条告警，共 {{ total }} 次：
+{% if digest %}{{ alerts|length }} 条告警，共 {{ total }} 次
+{%- if users %}
+用户：{{ users|join("、") }}{% endif %}
+{%- if sources %}
+来源 IP：{{ sources|join("、") }}{% endif %}
+{%- if hosts %}
+主机：{{ hosts|join("、") }}{% endif %}
 {% for a in alerts %}
 {{ one(a) }}
 {% endfor %}{% else %}{{ one(this) }}{% endif %}"#;
 
 const ZH_MARKDOWN: &str = r#"{% macro one(a) -%}
-**【{{ a.rule.name_zh }}】**{% if a.count > 1 %}（{{ a.count }} 次）{% endif %} {{ a.severity_zh }}
-
-- 时间：{{ a.time }}
+- 时间：{{ a.time }}{% if a.count > 1 %}（{{ a.count }} 次{% if a.last_time %}，最近一次 {{ a.last_time }}{% endif %}）{% endif %}
 {%- if a.source %}
 - 来源 IP：`{{ a.source }}`{% endif %}
 {%- if a.method %}
 - 认证方式：{{ a.method }}{% endif %}
-{%- if a.user %}
+{%- if a.fingerprint %}
+- 密钥指纹：`{{ a.fingerprint }}`{% endif %}
+{%- if a.target_user %}
+- 账户：`{{ a.target_user }}`{% if a.user %}
+- 操作者：`{{ a.user }}`{% endif %}
+{%- elif a.user %}
 - 用户：`{{ a.user }}`{% endif %}
 {%- if a.host %}
 - 主机：{{ a.host }}{% endif %}
 {%- if a.score is not none %}
 - 异常评分：{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}{% endif %}
 {%- if a.analysis %}
-- 分析：{{ a.analysis }}{% endif %}
-- 详情：{{ a.message }}
+- 分析（仅供参考）：{{ a.analysis }}{% endif %}
+- 详情：{{ a.message_zh }}
+{%- if a.link %}
+- [在控制台查看]({{ a.link }}){% endif %}
 {%- endmacro -%}
-{% if digest %}### {{ alerts|length }} 条告警（共 {{ total }} 次）
+{% if digest %}### 【{{ severity_zh }}】{{ alerts|length }} 条告警（共 {{ total }} 次）
+{%- if users %}
+- 用户：{{ users|join("、") }}{% endif %}
+{%- if sources %}
+- 来源 IP：{{ sources|join("、") }}{% endif %}
+{%- if hosts %}
+- 主机：{{ hosts|join("、") }}{% endif %}
 {% for a in alerts %}
+**【{{ a.rule.name_zh }}】**{% if a.count > 1 %}（{{ a.count }} 次）{% endif %} {{ a.severity_zh }}
+
 {{ one(a) }}
-{% endfor %}{% else %}{{ one(this) }}{% endif %}"#;
+{% endfor %}{% else %}### 【{{ rule.name_zh }}】{{ severity_zh }}
+
+{{ one(this) }}{% endif %}"#;
 
 const ZH_HTML: &str = r#"{% macro one(a) -%}
 <h3>【{{ a.rule.name_zh }}】{% if a.count > 1 %}（{{ a.count }} 次）{% endif %} <small>{{ a.severity_zh }}</small></h3>
 <table>
-<tr><th align="left">时间</th><td>{{ a.time }}</td></tr>
+<tr><th align="left">时间</th><td>{{ a.time }}{% if a.last_time %}（最近一次 {{ a.last_time }}）{% endif %}</td></tr>
 {%- if a.source %}<tr><th align="left">来源 IP</th><td>{{ a.source }}</td></tr>{% endif %}
 {%- if a.method %}<tr><th align="left">认证方式</th><td>{{ a.method }}</td></tr>{% endif %}
-{%- if a.user %}<tr><th align="left">用户</th><td>{{ a.user }}</td></tr>{% endif %}
+{%- if a.fingerprint %}<tr><th align="left">密钥指纹</th><td>{{ a.fingerprint }}</td></tr>{% endif %}
+{%- if a.target_user %}<tr><th align="left">账户</th><td>{{ a.target_user }}</td></tr>{% if a.user %}<tr><th align="left">操作者</th><td>{{ a.user }}</td></tr>{% endif %}
+{%- elif a.user %}<tr><th align="left">用户</th><td>{{ a.user }}</td></tr>{% endif %}
 {%- if a.host %}<tr><th align="left">主机</th><td>{{ a.host }}</td></tr>{% endif %}
 {%- if a.score is not none %}<tr><th align="left">异常评分</th><td>{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}</td></tr>{% endif %}
-{%- if a.analysis %}<tr><th align="left">分析</th><td>{{ a.analysis }}</td></tr>{% endif %}
-<tr><th align="left">详情</th><td>{{ a.message }}</td></tr>
+{%- if a.analysis %}<tr><th align="left">分析（仅供参考）</th><td>{{ a.analysis }}</td></tr>{% endif %}
+<tr><th align="left">详情</th><td>{{ a.message_zh }}</td></tr>
+{%- if a.link %}<tr><th align="left">查看</th><td><a href="{{ a.link }}">{{ a.link }}</a></td></tr>{% endif %}
 </table>
 {%- endmacro -%}
 <html><body>
-{% if digest %}<h2>{{ alerts|length }} 条告警（共 {{ total }} 次）</h2>
+{% if digest %}<h2>【{{ severity_zh }}】{{ alerts|length }} 条告警（共 {{ total }} 次）</h2>
+<p>{% if users %}用户：{{ users|join("、") }}<br>{% endif %}{% if sources %}来源 IP：{{ sources|join("、") }}<br>{% endif %}{% if hosts %}主机：{{ hosts|join("、") }}{% endif %}</p>
 {% for a in alerts %}{{ one(a) }}
 {% endfor %}{% else %}{{ one(this) }}{% endif %}
 </body></html>"#;

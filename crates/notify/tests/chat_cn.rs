@@ -275,6 +275,72 @@ async fn feishu_signed_card_post_and_text() {
         .contains("User: alice"));
 }
 
+/// Issue 13: the card's `lark_md` has no headings, so none may be sent, and the title is in
+/// the card's header only (it was there, in a `###` line and in a bold line); in zh-CN no
+/// English sentence is left (详情 of built-in rules, fleet rule names).
+#[tokio::test]
+async fn feishu_card_has_no_headings_says_the_title_once_and_zh_cn_is_chinese() {
+    let r = Receiver::start(&["--feishu-secret", "fsec"]);
+    let url = format!("{}/feishu/open-apis/bot/v2/hook/abc", r.base);
+    let content = |req: &Value| {
+        req["body"]["card"]["elements"][0]["text"]["content"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let en = notifier(&format!("type: feishu\nurl: {url}\nsecret: fsec\n"));
+    en.send(&sample(&en)).await.unwrap();
+    let req = r.last("feishu").await;
+    assert_eq!(req["verdict"], "ok", "{req}");
+    let md = content(&req);
+    assert!(!md.lines().any(|l| l.starts_with('#')), "{md}");
+    assert!(
+        !md.contains("SSH login"),
+        "the title is in the header only: {md}"
+    );
+    assert_eq!(
+        req["body"]["card"]["header"]["title"]["content"],
+        "[INFO] SSH login on web01"
+    );
+    assert!(md.starts_with("alice logged in over SSH"), "{md}");
+
+    let zh = notifier(&format!(
+        "type: feishu\nurl: {url}\nsecret: fsec\nlanguage: zh-CN\n"
+    ));
+    let fleet = alert_with(|a| {
+        a["rule"] = serde_json::json!({"id": "fleet-bruteforce", "name": "Fleet brute force"});
+        a["message"] =
+            "failed logins from 192.0.2.10 on 3 hosts in 10 minutes (last: web01, user alice)"
+                .into();
+        a["labels"] = serde_json::json!({"hosts": "3", "event_host": "web01"});
+        a["host"]["name"] = "fleet".into();
+        a["logward"]["severity"] = "high".into();
+    });
+    // A digest: its heading becomes a bold line.
+    zh.send(&render(&zh, &[fleet.clone(), alert_with(|_| {})]))
+        .await
+        .unwrap();
+    let req = r.last("feishu").await;
+    assert_eq!(req["verdict"], "ok", "{req}");
+    let md = content(&req);
+    assert!(!md.lines().any(|l| l.starts_with('#')), "{md}");
+    for want in [
+        "**【全网暴力破解】**",
+        "详情：10 分钟内来自 192.0.2.10 的登录失败出现在 3 台主机上（最后：web01，用户 alice）",
+        "详情：alice 从 192.0.2.10 SSH 登录（publickey）",
+    ] {
+        assert!(md.contains(want), "{want} in {md}");
+    }
+    assert!(
+        !md.contains("logged in") && !md.contains("failed logins"),
+        "{md}"
+    );
+    let title = req["body"]["card"]["header"]["title"]["content"]
+        .as_str()
+        .unwrap();
+    assert!(title.starts_with("【logward】高 2 条告警"), "{title}");
+}
+
 #[tokio::test]
 async fn feishu_bad_signature_is_permanent_and_throttles_back_off() {
     let r = Receiver::start(&["--feishu-secret", "fsec"]);
@@ -308,7 +374,12 @@ async fn feishu_body_is_shrunk_to_20000_bytes() {
     let r = Receiver::start(&["--feishu-secret", "fsec"]);
     let url = format!("{}/feishu/open-apis/bot/v2/hook/abc", r.base);
     // Quotes and newlines grow under JSON escaping; Chinese is 3 bytes a character.
-    let huge = alert_with(|a| a["message"] = format!("\"q\"\n{}", long_chinese(30_000)).into());
+    // A custom rule: built-in ones are worded from their fields in zh-CN, a custom rule's
+    // own message is shown.
+    let huge = alert_with(|a| {
+        a["rule"]["id"] = "my-rule".into();
+        a["message"] = format!("\"q\"\n{}", long_chinese(30_000)).into();
+    });
     for format in ["card", "post", "text"] {
         let n = notifier(&format!(
             "type: feishu\nurl: {url}\nsecret: fsec\nformat: {format}\nlanguage: zh-CN\n"
@@ -327,7 +398,10 @@ async fn feishu_body_is_shrunk_to_20000_bytes() {
 async fn wecom_robot_cuts_chinese_on_character_boundaries() {
     let r = Receiver::start(&[]);
     let url = format!("{}/wecom/cgi-bin/webhook/send?key=WKEY", r.base);
-    let long = alert_with(|a| a["message"] = long_chinese(4_000).into());
+    let long = alert_with(|a| {
+        a["rule"] = serde_json::json!({"id": "my-rule", "name": "SSH 登录"});
+        a["message"] = long_chinese(4_000).into();
+    });
     let text = notifier(&format!(
         "type: wecom\nurl: {url}\nformat: text\nlanguage: zh-CN\nmentioned_list: [alice]\n"
     ));

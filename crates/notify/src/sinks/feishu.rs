@@ -81,6 +81,19 @@ pub fn signature(secret: &str, timestamp_s: i64) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// The markdown form as a card's `lark_md`, which has no headings: the leading heading is
+/// left out (the card's header shows the title) and any other becomes a bold line.
+pub fn lark_md(m: &Message) -> String {
+    m.markdown_under_header()
+        .lines()
+        .map(|l| match l.trim_start_matches('#').strip_prefix(' ') {
+            Some(h) if l.starts_with('#') => format!("**{}**", h.trim()),
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The card header's colour template for a severity.
 fn colour(s: Severity) -> &'static str {
     match s {
@@ -140,12 +153,11 @@ impl Feishu {
     /// The JSON body for `m`, signed at `timestamp_s` when there is a secret, with the text
     /// shortened until the whole body fits in [`MAX_BODY`] bytes.
     pub fn body(&self, m: &Message, timestamp_s: i64) -> Result<Vec<u8>, SendError> {
-        let full = if self.format == Format::Card {
-            &m.markdown
+        let mut text = if self.format == Format::Card {
+            lark_md(m)
         } else {
-            &m.text
+            m.text.clone()
         };
-        let mut text = full.clone();
         // JSON escaping can make the body grow faster than the text, so measure and repeat.
         for _ in 0..8 {
             let mut v = self.body_with(m, &text);

@@ -98,7 +98,7 @@ pub fn payload(m: &Message) -> serde_json::Value {
     let body = if m.markdown.trim().is_empty() {
         mrkdwn(&m.text)
     } else {
-        mrkdwn(&m.markdown)
+        mrkdwn(m.markdown_under_header())
     };
     let body = if body.trim().is_empty() {
         "-".to_owned()
