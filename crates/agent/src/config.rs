@@ -27,7 +27,7 @@ use crate::sources::utmp::{UtmpConfig, UtmpSource};
 
 /// One configured source. `type:` is the module name under `sources/`; the journal and utmp
 /// variants take those modules' own config structs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceConfig {
     /// A followed text file (sources/file.rs).
@@ -101,7 +101,7 @@ impl SourceConfig {
 }
 
 /// How alerts are printed on standard output.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// One readable line per alert.
@@ -113,7 +113,7 @@ pub enum Format {
     None,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
     /// `text` (default), `ndjson` or `none`.
@@ -122,7 +122,7 @@ pub struct OutputConfig {
 }
 
 /// `bans:` — off unless `enabled: true`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BansConfig {
     /// Whether `ban` actions reach the firewall (default false: alerts only).
@@ -136,9 +136,11 @@ pub struct BansConfig {
     pub table: String,
     /// IPv6 bans cover this prefix (default 64; 128 bans single addresses).
     #[serde(default = "default_v6_prefix")]
+    #[schemars(with = "u8")]
     pub ipv6_prefix: Spanned<u8>,
     /// Default duration of `logward bans add` without `--duration` (default 1h).
     #[serde(default = "default_manual")]
+    #[schemars(with = "String")]
     pub default_duration: Spanned<String>,
 }
 
@@ -175,7 +177,7 @@ impl Default for BansConfig {
 }
 
 /// `pipeline:` — batching of store commits.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
     /// Most lines per store transaction (default 1024). A batch is also committed as soon as
@@ -198,7 +200,7 @@ impl Default for PipelineConfig {
 
 /// `metrics:` — where Prometheus scrapes `GET /metrics` (off unless `listen` is set;
 /// `logward metrics` works either way, through the control socket).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// `127.0.0.1:9817`, `[::1]:9817` … (loopback unless the host's firewall guards it).
@@ -207,12 +209,13 @@ pub struct MetricsConfig {
 }
 
 /// `forward:` — events and alerts to a collector (docs/AGENT.md, Forwarding), as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardConfig {
     /// The collector's base URL (default: the one `logward enroll` wrote to
     /// `collector.json`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub collector: Option<Spanned<String>>,
     /// A PEM CA file: when set, the only certificate authority trusted for the collector
     /// (default: the one in `collector.json`, else the usual web roots).
@@ -226,9 +229,11 @@ pub struct ForwardConfig {
     pub batch: ForwardBatchConfig,
     /// Size bound of the spool (bytes of JSON waiting; default `256MiB`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub spool_max: Option<Spanned<String>>,
     /// How often the heartbeat is sent (default `30s`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub heartbeat: Option<Spanned<String>>,
     /// Fleet ban decisions.
     #[serde(default)]
@@ -239,7 +244,7 @@ pub struct ForwardConfig {
 }
 
 /// `forward.events`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ForwardEvents {
     /// Every decoded event and every alert.
@@ -250,22 +255,25 @@ pub enum ForwardEvents {
 }
 
 /// `forward.batch`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardBatchConfig {
     /// Most items per request (default 500).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub items: Option<Spanned<usize>>,
     /// Most bytes of JSON per request, before compression (default `1MiB`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub bytes: Option<Spanned<String>>,
     /// How long a batch that is not full waits for more (default `1s`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub age: Option<Spanned<String>>,
 }
 
 /// `forward.decisions`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardDecisionsConfig {
     /// Whether fleet decisions are fetched and applied (default true; they need
@@ -274,18 +282,21 @@ pub struct ForwardDecisionsConfig {
     pub enabled: Option<bool>,
     /// How often they are fetched (default `10s`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub poll: Option<Spanned<String>>,
 }
 
 /// `forward.backoff`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardBackoffConfig {
     /// The first wait after a failure (default `1s`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub min: Option<Spanned<String>>,
     /// The longest wait (default `60s`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub max: Option<Spanned<String>>,
 }
 
@@ -437,15 +448,22 @@ impl ForwardConfig {
     }
 }
 
+/// The JSON Schema of an agent config file (or a conf.d fragment).
+pub fn json_schema() -> schemars::Schema {
+    logward_engine::config::json_schema_of::<FileConfig>("logward agent config")
+}
+
 /// One file as written (the main file or a conf.d fragment).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     /// Sources; fragments append to the main file's.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<SourceConfig>>")]
     sources: Option<Vec<Spanned<SourceConfig>>>,
     /// `default` or a rules file path (relative to the file that names it).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     rules: Option<Spanned<String>>,
     #[serde(default)]
     output: Option<OutputConfig>,

@@ -5,11 +5,13 @@ mod check;
 mod collector;
 mod enroll;
 mod evaluate;
+mod manual;
 mod notify;
 mod report;
 mod scan;
+mod schema;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +65,13 @@ enum Command {
     /// Evaluate the login anomaly detector on a labelled, generated scenario: recall per
     /// attack type, precision, false alerts per 1,000 normal logins, LOF on and off.
     EvaluateAnomaly(evaluate::EvaluateArgs),
+    /// Print the JSON Schema of the agent, collector or rules config, for editors with a
+    /// YAML language server.
+    Schema(schema::SchemaArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(manual::CompletionsArgs),
+    /// Print the logward(8) man page, or write every command's page with --dir.
+    Man(manual::ManArgs),
 }
 
 fn main() {
@@ -83,6 +92,9 @@ fn main() {
         Command::Enroll(args) => enroll::run(args),
         Command::Collector(args) => collector::run(args),
         Command::EvaluateAnomaly(args) => evaluate::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => manual::completions(Cli::command(), args),
+        Command::Man(args) => manual::man(Cli::command(), args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -35,22 +35,31 @@ pub struct ConfigError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The JSON Schema of a collector config file.
+pub fn json_schema() -> schemars::Schema {
+    logward_engine::config::json_schema_of::<FileConfig>("logward collector config")
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     listen: Option<serde_saphyr::Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<TlsFile>")]
     tls: Option<serde_saphyr::Spanned<TlsFile>>,
     #[serde(default)]
     state_dir: Option<PathBuf>,
     #[serde(default = "default_retention")]
     retention_days: u32,
     #[serde(default)]
+    #[schemars(with = "Option<AuthFile>")]
     auth: Option<serde_saphyr::Spanned<AuthFile>>,
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     rules: Option<serde_saphyr::Spanned<String>>,
     #[serde(default)]
     notify: Option<logward_notify::NotifyConfig>,
@@ -60,7 +69,7 @@ struct FileConfig {
     anomaly: Option<logward_engine::anomaly::config::AnomalyConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TlsFile {
     #[serde(default)]
@@ -71,7 +80,7 @@ struct TlsFile {
     disabled: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AuthFile {
     mode: AuthMode,
@@ -82,7 +91,7 @@ struct AuthFile {
 }
 
 /// `auth.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// Enrolled agents, each with its own secret (the default).
@@ -92,7 +101,7 @@ pub enum AuthMode {
 }
 
 /// `limits:`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Largest request body as sent (compressed or not). Default 8 MiB.

@@ -54,28 +54,36 @@ Log line: {{ alert.event.original }}{% endif %}";
 const MAX_ANSWER_CHARS: usize = 4000;
 
 /// `llm:` as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LlmFile {
     #[serde(default = "yes")]
     enabled: bool,
+    #[schemars(with = "String")]
     base_url: Spanned<String>,
+    #[schemars(with = "String")]
     model: Spanned<String>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     api_key_env: Option<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     api_key_file: Option<Spanned<String>>,
     #[serde(default)]
     system_prompt: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     template: Option<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     timeout: Option<Spanned<String>>,
     #[serde(default = "default_concurrency")]
     max_concurrency: usize,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     cache_ttl: Option<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     analysis_wait: Option<Spanned<String>>,
     #[serde(default)]
     max_tokens: Option<u32>,
@@ -85,12 +93,13 @@ pub(crate) struct LlmFile {
     when: WhenFile,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct WhenFile {
     #[serde(default)]
     rules: Vec<String>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     min_severity: Option<Spanned<String>>,
 }
 

@@ -21,12 +21,28 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+/// The JSON Schema of a config type, titled: draft-07, the draft YAML language servers
+/// support best (`logward schema`, docs/SCHEMA.md).
+pub fn json_schema_of<T: schemars::JsonSchema>(title: &str) -> schemars::Schema {
+    let mut schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    schema.insert("title".into(), title.into());
+    schema
+}
+
+/// The JSON Schema of a rules file.
+pub fn json_schema() -> schemars::Schema {
+    json_schema_of::<RulesFile>("logward rules file")
+}
+
 /// A whole rules file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesFile {
     /// Named lists of networks (CIDRs or addresses) that `cidr` filters can name.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Vec<String>>")]
     pub networks: BTreeMap<String, Vec<Spanned<String>>>,
     /// Bounds of the counter tables.
     #[serde(default)]
@@ -38,7 +54,7 @@ pub struct RulesFile {
     pub chains: Chains,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CounterSettings {
     /// Most keys one counter holds; beyond it expired keys are swept, then the oldest evicted.
@@ -65,11 +81,12 @@ impl Default for CounterSettings {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanSettings {
     /// How long an address's past bans count towards escalation.
     #[serde(default = "default_remember")]
+    #[schemars(with = "String")]
     pub remember: Spanned<String>,
     /// Most addresses remembered.
     #[serde(default = "default_max_keys")]
@@ -117,6 +134,19 @@ impl<'de> Deserialize<'de> for Chains {
     }
 }
 
+impl schemars::JsonSchema for Chains {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Chains".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Chain names to lists of steps, run in the file's order.",
+            "type": "object",
+            "additionalProperties": generator.subschema_for::<Vec<Step>>(),
+        })
+    }
+}
+
 /// A scalar as YAML writes it: text, a number or a boolean (compared as text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scalar(pub String);
@@ -146,10 +176,19 @@ impl<'de> Deserialize<'de> for Scalar {
     }
 }
 
+impl schemars::JsonSchema for Scalar {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Scalar".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
 /// One step of a chain. Filters pass or fail (`not: true` inverts); actions act.
 /// `then:` jumps to a chain (a filter: when it passes; an action: after it ran);
 /// `else:` jumps when a filter fails.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     // ---- filters ----

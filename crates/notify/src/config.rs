@@ -29,7 +29,7 @@ use serde_saphyr::Spanned;
 use crate::sinks::NotifierConfig;
 
 /// The wording of built-in templates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub enum Language {
     #[default]
     #[serde(rename = "en")]
@@ -39,13 +39,14 @@ pub enum Language {
 }
 
 /// The whole `notify:` section.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     /// Default language of every notifier's built-in templates.
     #[serde(default)]
     pub language: Language,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, NotifierConfig>")]
     pub notifiers: BTreeMap<String, Spanned<NotifierConfig>>,
     /// Which notifiers get which alerts; no routes = every notifier gets every alert.
     #[serde(default)]
@@ -53,6 +54,7 @@ pub struct NotifyConfig {
     /// The same rule from the same source within this window → one message with a count
     /// (`0s` turns it off).
     #[serde(default = "default_dedup")]
+    #[schemars(with = "String")]
     pub dedup: Spanned<String>,
     #[serde(default)]
     pub quiet_hours: Option<QuietHours>,
@@ -86,12 +88,14 @@ fn default_dedup() -> Spanned<String> {
 }
 
 /// A route: alerts that match every condition given go to `notifiers`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
+    #[schemars(with = "Vec<String>")]
     pub notifiers: Vec<Spanned<String>>,
     /// Lowest severity (`info` … `critical`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub min_severity: Option<Spanned<String>>,
     /// Only these rule ids.
     #[serde(default)]
@@ -109,18 +113,20 @@ pub struct RouteConfig {
 }
 
 /// Hours during which only critical alerts go out; the rest wait for the end.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
     /// `HH:MM`, local time.
+    #[schemars(with = "String")]
     pub from: Spanned<String>,
     /// `HH:MM`, local time (before `from` = over midnight).
+    #[schemars(with = "String")]
     pub to: Spanned<String>,
 }
 
 /// Backoff between failed attempts: exponential from `min` to `max`, with jitter; a row is
 /// marked failed after `give_up_after`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
     #[serde(default = "default_retry_min")]
@@ -152,21 +158,25 @@ impl Default for RetryConfig {
 }
 
 /// `report:` — when the daily report goes out, to whom, and the window it covers.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportConfig {
     /// `HH:MM`, wall-clock time in `timezone`.
     #[serde(default = "default_report_at")]
+    #[schemars(with = "String")]
     pub at: Spanned<String>,
     /// An IANA zone name (`Asia/Shanghai`, `Europe/Paris`, `UTC`); the host's local time
     /// when absent.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub timezone: Option<Spanned<String>>,
     /// The configured notifiers that get the report.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub notifiers: Vec<Spanned<String>>,
     /// The window the report covers, ending when it is sent.
     #[serde(default = "default_report_since")]
+    #[schemars(with = "String")]
     pub since: Spanned<String>,
 }
 

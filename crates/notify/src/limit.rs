@@ -82,6 +82,19 @@ impl fmt::Display for Rate {
     }
 }
 
+impl schemars::JsonSchema for Rate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`COUNT/PERIOD`: `20/1m`, `10/1s`, `100/1h`.",
+            "type": "string",
+            "pattern": "^\\s*[0-9]+\\s*/\\s*[0-9]+\\s*[a-z]*\\s*$",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
         let s = String::deserialize(d)?;

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Deserialize;
 
 /// A secret string. `Debug` and `Display` print `<redacted>`; only [`Secret::expose`] reads it.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 

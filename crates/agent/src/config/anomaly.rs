@@ -12,35 +12,43 @@ use super::{at, parse_interval, ConfigError};
 use crate::enrich::dnsbl;
 
 /// `enrich:` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrichConfig {
     /// A `.mmdb` file or a folder of them (GeoLite2/GeoIP2 City or Country, and ASN).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub geoip: Option<Spanned<String>>,
     #[serde(default)]
     pub dnsbl: Option<DnsblConfig>,
 }
 
 /// `enrich.dnsbl` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsblConfig {
     /// Zones asked for the address of each successful login; none: DNSBL is off.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub zones: Vec<Spanned<String>>,
     /// `127.0.0.1:53` …; none: the system's resolvers.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub nameservers: Vec<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub concurrency: Option<Spanned<usize>>,
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub per_second: Option<Spanned<u32>>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub cache_ttl: Option<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub cache_size: Option<Spanned<usize>>,
 }
 

@@ -62,7 +62,7 @@ pub const DEFAULT_IDENTIFIERS: &[&str] = &[
 pub use super::StartAt;
 
 /// A journal source as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
     /// `SYSLOG_IDENTIFIER` values to read (OR-ed); empty reads every entry.

@@ -17,7 +17,7 @@ pub mod stdin;
 pub mod utmp;
 
 /// Where a source without a checkpoint starts (every source kind uses the same words).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StartAt {
     /// From the beginning: everything that is already there.

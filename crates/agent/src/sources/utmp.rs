@@ -49,7 +49,7 @@ pub const PRIME_BYTES: u64 = 1 << 20;
 const CHUNK: usize = 64 * 1024;
 
 /// The utmp source as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UtmpConfig {
     /// The wtmp file (`null` to not follow one).

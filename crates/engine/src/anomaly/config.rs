@@ -7,7 +7,7 @@ use serde_saphyr::Spanned;
 use super::Settings;
 
 /// `anomaly:` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnomalyConfig {
     /// Default true.
@@ -15,12 +15,15 @@ pub struct AnomalyConfig {
     pub enabled: Option<bool>,
     /// `login-anomaly` at or above this score (0–1, default 0.6).
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub threshold: Option<Spanned<f64>>,
     /// Window for bursts and distinct locations (default `3h`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub window: Option<Spanned<String>>,
     /// Impossible travel above this speed (default 1000).
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub max_speed_kmh: Option<Spanned<f64>>,
     /// Whether the local outlier factor weighs the soft features (default true).
     #[serde(default)]

@@ -19,7 +19,7 @@ use crate::template::{is_form, Templates};
 macro_rules! notifier_config {
     ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             $($body)*
@@ -81,7 +81,7 @@ pub trait Common {
 }
 
 /// One configured notifier, by `type:`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NotifierConfig {
     Webhook(webhook::Config),

@@ -46,7 +46,7 @@ fn default_api() -> String {
 }
 
 /// How the text is marked up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ParseMode {
     #[default]
@@ -66,6 +66,18 @@ impl ChatId {
             Ok(n) => Value::from(n),
             Err(_) => Value::from(self.0.clone()),
         }
+    }
+}
+
+impl schemars::JsonSchema for ChatId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ChatId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A chat id (integer) or a channel's @username.",
+            "type": ["integer", "string"],
+        })
     }
 }
 

@@ -64,7 +64,7 @@ notifier_config! {
 
 /// `{match: 10.1.0.0/16, user: alice}`: alerts about that network (`source.ip`) or host
 /// (`host.name`) go to that WeCom user.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerConfig {
     /// An address, a CIDR network, a host name, or `*.suffix` for a domain's hosts.
