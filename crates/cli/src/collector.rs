@@ -107,7 +107,7 @@ pub enum UserCommand {
     Add { name: String },
     /// Every operator's name.
     List,
-    /// Remove an operator (their sessions end when they expire or the collector restarts).
+    /// Remove an operator (their dashboard sessions end at once).
     Remove { name: String },
 }
 

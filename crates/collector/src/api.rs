@@ -222,7 +222,9 @@ async fn identify(state: &AppState, h: &HeaderMap) -> Result<Operator, AuthFailu
         };
     }
     let c = cookie(h, SESSION_COOKIE).ok_or(AuthFailure::NoSession)?;
-    let s = state.sessions.get(c).ok_or(AuthFailure::NoSession)?;
+    let s = auth::live_session(state, c)
+        .await
+        .ok_or(AuthFailure::NoSession)?;
     Ok(Operator::Session {
         user: s.user,
         csrf: s.csrf,
@@ -490,41 +492,48 @@ async fn login(State(state): State<Arc<AppState>>, req: Request) -> Response {
             "Wrong user name or password.",
         );
     }
-    if let Err(secs) = state.login_limiter.check(ip, &user) {
-        state.metrics.auth_failure(AuthFailure::LoginRateLimited);
-        let mut r = login_with(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many failed logins: try again in {secs} s."),
-        );
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
+    // Counted before the password is checked, so concurrent guesses cannot outrun the limit.
+    let attempt = match state.login_limiter.begin(ip, &user) {
+        Ok(a) => a,
+        Err(refused) => return login_refused(&state, refused),
+    };
+    if !attempt.delay.is_zero() {
+        tokio::time::sleep(attempt.delay).await;
     }
     let u = user.clone();
     let phc = match state.store.call(move |s| s.operator_password(&u)).await {
         Ok(Ok(p)) => p,
-        _ => return login_with(&state, StatusCode::SERVICE_UNAVAILABLE, "Store error."),
+        _ => {
+            attempt.cancel();
+            return login_with(&state, StatusCode::SERVICE_UNAVAILABLE, "Store error.");
+        }
     };
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(phc.as_deref(), &password))
-        .await
-        .unwrap_or(false);
-    if !ok {
-        state.login_limiter.failed(ip, &user);
-        state.metrics.auth_failure(AuthFailure::LoginFailed);
-        tracing::info!(user = %user, peer = ?ip, "dashboard login failed");
-        return login_with(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            "Wrong user name or password.",
-        );
-    }
-    state.login_limiter.succeeded(&user);
+    let ok = match state.login_limiter.verify(phc.clone(), password).await {
+        Ok(ok) => ok,
+        Err(refused) => {
+            attempt.cancel();
+            return login_refused(&state, refused);
+        }
+    };
+    let phc = match (ok, phc) {
+        (true, Some(phc)) => phc,
+        _ => {
+            // The attempt stays counted as a failure.
+            drop(attempt);
+            state.metrics.auth_failure(AuthFailure::LoginFailed);
+            tracing::info!(user = %user, peer = ?ip, "dashboard login failed");
+            return login_with(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                "Wrong user name or password.",
+            );
+        }
+    };
+    attempt.succeeded();
     state.metrics.logins.fetch_add(1, Relaxed);
     tracing::info!(user = %user, "dashboard login");
     let ttl = Duration::from_secs(state.config.limits.session_secs);
-    let (id, _) = state.sessions.create(&user, ttl);
+    let (id, _) = state.sessions.create(&user, &phc, ttl);
     let secure = if state.config.tls.is_some() {
         "; Secure"
     } else {
@@ -537,6 +546,34 @@ async fn login(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let mut r = redirect(&state, EP, "/ui/");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The login answer when the limiter refuses: 429 for an address over its limit, 503 when
+/// too many password checks are running; both with `Retry-After`.
+fn login_refused(state: &AppState, refused: auth::Refused) -> Response {
+    let (status, secs, message) = match refused {
+        auth::Refused::Limited(secs) => {
+            state.metrics.auth_failure(AuthFailure::LoginRateLimited);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                secs,
+                format!("Too many failed logins: try again in {secs} s."),
+            )
+        }
+        auth::Refused::Busy => {
+            state.metrics.login_busy.fetch_add(1, Relaxed);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                1,
+                "Too many logins at once: try again in a moment.".to_owned(),
+            )
+        }
+    };
+    let mut r = login_with(state, status, &message);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
 }

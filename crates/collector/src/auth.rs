@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,9 @@ pub struct Session {
     pub user: String,
     /// Sent back on every state-changing request (the `X-CSRF-Token` header).
     pub csrf: String,
+    /// The SHA-256 of the operator's password hash at login: a session ends when the
+    /// operator is removed or their password changes.
+    credential: String,
     expires: Instant,
 }
 
@@ -114,12 +118,14 @@ impl std::fmt::Debug for Sessions {
 const MAX_SESSIONS: usize = 10_000;
 
 impl Sessions {
-    /// Starts a session; returns the cookie value (only its hash is kept) and the session.
-    pub fn create(&self, user: &str, ttl: Duration) -> (String, Session) {
+    /// Starts a session for `user`, who logged in against the password hash `phc`; returns
+    /// the cookie value (only its hash is kept) and the session.
+    pub fn create(&self, user: &str, phc: &str, ttl: Duration) -> (String, Session) {
         let id = random_hex(32);
         let s = Session {
             user: user.to_owned(),
             csrf: random_hex(32),
+            credential: sha256_hex(phc.as_bytes()),
             expires: Instant::now() + ttl,
         };
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
@@ -138,7 +144,8 @@ impl Sessions {
         (id, s)
     }
 
-    /// The live session of a cookie value.
+    /// The unexpired session of a cookie value (not yet checked against the operators:
+    /// [`live_session`] does that).
     pub fn get(&self, cookie: &str) -> Option<Session> {
         let key = sha256_hex(cookie.as_bytes());
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
@@ -161,85 +168,229 @@ impl Sessions {
             .remove(&key)
             .is_some()
     }
+
+    /// Ends every session of `user`; how many.
+    pub fn end_user(&self, user: &str) -> usize {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let before = m.len();
+        m.retain(|_, s| s.user != user);
+        before - m.len()
+    }
 }
 
-/// Failed logins in a sliding window, per client address and per user name: past the limit
-/// a login is refused (429) without checking the password until the window has passed.
+/// The session of a cookie, checked against the store on every lookup: an operator removed
+/// (`logward collector user remove`) or given a new password since the login has no session
+/// any more, whichever process changed the store. A store error is no session.
+pub async fn live_session(state: &crate::server::AppState, cookie: &str) -> Option<Session> {
+    let s = state.sessions.get(cookie)?;
+    let user = s.user.clone();
+    let phc = state
+        .store
+        .call(move |st| st.operator_password(&user))
+        .await
+        .ok()?
+        .ok()?;
+    let current = phc.map(|p| sha256_hex(p.as_bytes()));
+    if current.is_some_and(|c| constant_time_eq(c.as_bytes(), s.credential.as_bytes())) {
+        return Some(s);
+    }
+    let n = state.sessions.end_user(&s.user);
+    tracing::info!(user = %s.user, sessions = n, "operator removed or password changed: sessions ended");
+    None
+}
+
+/// The key failed logins are counted under for an address: IPv4 as is (an IPv4-mapped IPv6
+/// address as its IPv4), IPv6 by its /64 — one host usually has the whole /64.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Why a login is not checked now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// This address failed too often: retry after this many seconds (429).
+    Limited(u64),
+    /// Too many password checks are running or queued (503).
+    Busy,
+}
+
+/// The dashboard login's guard (docs/DASHBOARD.md).
+///
+/// - Per client address (IPv6: per /64): `limit` failed logins in `window`, then every login
+///   from it is refused (429) without checking the password. An attempt is counted *before*
+///   its password is checked (and un-counted on success), so concurrent guesses cannot all
+///   pass the check before the first failure is recorded.
+/// - Per user name, from every address: no lockout (an attacker elsewhere must not lock the
+///   real operator out) but a growing delay before the check once the name has `limit`
+///   failures in the window: 1 s, doubling, at most [`MAX_DELAY`].
+/// - Password checks (argon2id, ~19 MiB each) run at most one per core at once; a few more
+///   wait, the rest are refused (503) at once, so a login flood cannot take the memory.
 #[derive(Debug)]
 pub struct LoginLimiter {
     limit: u32,
     window: Duration,
-    by_ip: Mutex<HashMap<IpAddr, Vec<Instant>>>,
-    by_user: Mutex<HashMap<String, Vec<Instant>>>,
+    counts: Mutex<Counts>,
+    checks: tokio::sync::Semaphore,
+    permits: usize,
+    /// Checks running or waiting.
+    queued: AtomicUsize,
+    running: AtomicUsize,
+    /// The most checks that ever ran at once.
+    peak: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    /// Attempts (failed or being checked) per address key, oldest first.
+    by_addr: HashMap<IpAddr, Vec<(u64, Instant)>>,
+    /// The same per user name.
+    by_user: HashMap<String, Vec<(u64, Instant)>>,
+    next_id: u64,
 }
 
 /// At most this many addresses or names are tracked (a flood of new ones clears the oldest).
 const MAX_TRACKED: usize = 100_000;
+/// The longest a user name's delay grows to.
+pub const MAX_DELAY: Duration = Duration::from_secs(8);
+/// Password checks that may wait for a core, per core.
+const QUEUE_PER_CHECK: usize = 4;
+
+/// A counted login attempt: a failure unless [`Attempt::succeeded`] or
+/// [`Attempt::cancel`] is called.
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    id: u64,
+    addr: Option<IpAddr>,
+    user: String,
+    /// How long to wait before checking the password (the user name's delay).
+    pub delay: Duration,
+}
+
+impl Attempt<'_> {
+    /// The password was right: the attempt is not a failure.
+    pub fn succeeded(self) {
+        self.limiter.forget(self.id, self.addr, &self.user);
+    }
+
+    /// The password was not checked (the server was busy): the attempt does not count.
+    pub fn cancel(self) {
+        self.limiter.forget(self.id, self.addr, &self.user);
+    }
+}
 
 impl LoginLimiter {
     pub fn new(limit: u32, window: Duration) -> LoginLimiter {
+        let permits = std::thread::available_parallelism().map_or(1, |n| n.get());
         LoginLimiter {
             limit: limit.max(1),
             window,
-            by_ip: Mutex::new(HashMap::new()),
-            by_user: Mutex::new(HashMap::new()),
+            counts: Mutex::new(Counts::default()),
+            checks: tokio::sync::Semaphore::new(permits),
+            permits,
+            queued: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         }
     }
 
-    fn prune(v: &mut Vec<Instant>, window: Duration, now: Instant) {
-        v.retain(|t| now.duration_since(*t) < window);
-    }
-
-    /// `Err(seconds to wait)` when this address or name is over the limit.
-    pub fn check(&self, ip: Option<IpAddr>, user: &str) -> Result<(), u64> {
+    /// Counts an attempt from `ip` for `user` before its password is checked, or refuses it
+    /// when the address is over its limit. One lock covers the check and the count.
+    pub fn begin(&self, ip: Option<IpAddr>, user: &str) -> Result<Attempt<'_>, Refused> {
         let now = Instant::now();
-        let wait = |v: &mut Vec<Instant>| -> Option<u64> {
-            Self::prune(v, self.window, now);
-            (v.len() >= self.limit as usize).then(|| {
-                let oldest = v.iter().min().copied().unwrap_or(now);
-                (self.window.saturating_sub(now.duration_since(oldest)))
-                    .as_secs()
-                    .max(1)
-            })
+        let window = self.window;
+        let limit = self.limit as usize;
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let addr = ip.map(address_key);
+        if let Some(a) = addr {
+            if let Some(v) = c.by_addr.get_mut(&a) {
+                v.retain(|(_, t)| now.duration_since(*t) < window);
+                if v.len() >= limit {
+                    let oldest = v.first().map_or(now, |(_, t)| *t);
+                    let wait = window.saturating_sub(now.duration_since(oldest));
+                    return Err(Refused::Limited(wait.as_secs().max(1)));
+                }
+            }
+        }
+        let id = c.next_id;
+        c.next_id += 1;
+        if let Some(a) = addr {
+            if c.by_addr.len() >= MAX_TRACKED && !c.by_addr.contains_key(&a) {
+                c.by_addr.clear();
+            }
+            c.by_addr.entry(a).or_default().push((id, now));
+        }
+        if c.by_user.len() >= MAX_TRACKED && !c.by_user.contains_key(user) {
+            c.by_user.clear();
+        }
+        let v = c.by_user.entry(user.to_owned()).or_default();
+        v.retain(|(_, t)| now.duration_since(*t) < window);
+        let over = v.len().saturating_sub(limit.saturating_sub(1));
+        v.push((id, now));
+        let delay = match over {
+            0 => Duration::ZERO,
+            n => Duration::from_secs(1u64 << (n - 1).min(10)).min(MAX_DELAY),
         };
-        if let Some(ip) = ip {
-            let mut m = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(s) = m.get_mut(&ip).and_then(wait) {
-                return Err(s);
-            }
-        }
-        let mut m = self.by_user.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = m.get_mut(user).and_then(wait) {
-            return Err(s);
-        }
-        Ok(())
+        Ok(Attempt {
+            limiter: self,
+            id,
+            addr,
+            user: user.to_owned(),
+            delay,
+        })
     }
 
-    /// Records a failed login.
-    pub fn failed(&self, ip: Option<IpAddr>, user: &str) {
-        let now = Instant::now();
-        if let Some(ip) = ip {
-            let mut m = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
-            if m.len() >= MAX_TRACKED {
-                m.clear();
-            }
-            m.entry(ip).or_default().push(now);
+    fn forget(&self, id: u64, addr: Option<IpAddr>, user: &str) {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = addr.and_then(|a| c.by_addr.get_mut(&a)) {
+            v.retain(|(i, _)| *i != id);
         }
-        let mut m = self.by_user.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() >= MAX_TRACKED {
-            m.clear();
+        if let Some(v) = c.by_user.get_mut(user) {
+            v.retain(|(i, _)| *i != id);
         }
-        let v = m.entry(user.to_owned()).or_default();
-        Self::prune(v, self.window, now);
-        v.push(now);
     }
 
-    /// A successful login clears the name's failures (the address's stay).
-    pub fn succeeded(&self, user: &str) {
-        self.by_user
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(user);
+    /// Checks a password on a blocking thread, at most one per core at once; `Busy` when
+    /// too many are already running or waiting.
+    pub async fn verify(&self, phc: Option<String>, password: String) -> Result<bool, Refused> {
+        let bound = self.permits * (1 + QUEUE_PER_CHECK);
+        if self.queued.fetch_add(1, Ordering::SeqCst) >= bound {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(Refused::Busy);
+        }
+        let result = async {
+            let _permit = self.checks.acquire().await.map_err(|_| Refused::Busy)?;
+            let n = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(n, Ordering::SeqCst);
+            let ok =
+                tokio::task::spawn_blocking(move || verify_password(phc.as_deref(), &password))
+                    .await
+                    .unwrap_or(false);
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            Ok(ok)
+        }
+        .await;
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    /// How many password checks may run at once.
+    pub fn max_checks(&self) -> usize {
+        self.permits
+    }
+
+    /// The most password checks that ran at once so far.
+    pub fn peak_checks(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
 }
 
@@ -261,7 +412,7 @@ mod tests {
     #[test]
     fn sessions_limiter_and_comparison() {
         let s = Sessions::default();
-        let (id, sess) = s.create("alice", Duration::from_secs(60));
+        let (id, sess) = s.create("alice", "$phc", Duration::from_secs(60));
         let shown = format!("{sess:?} {s:?}");
         assert!(
             !shown.contains(&sess.csrf) && !shown.contains(&id),
@@ -271,16 +422,32 @@ mod tests {
         assert!(s.get("nope").is_none());
         assert!(s.remove(&id));
         assert!(s.get(&id).is_none());
-        let (id, _) = s.create("bob", Duration::ZERO);
+        let (id, _) = s.create("bob", "$phc", Duration::ZERO);
         assert!(s.get(&id).is_none(), "expired");
+        let (id, _) = s.create("carol", "$phc", Duration::from_secs(60));
+        assert_eq!(s.end_user("carol"), 1);
+        assert!(s.get(&id).is_none(), "ended");
 
         let l = LoginLimiter::new(2, Duration::from_secs(60));
         let ip = Some("192.0.2.9".parse().unwrap());
-        assert!(l.check(ip, "a").is_ok());
-        l.failed(ip, "a");
-        l.failed(ip, "b");
-        assert!(l.check(ip, "c").is_err(), "the address is over");
-        assert!(l.check(None, "a").is_ok(), "one failure for a");
+        let a = l.begin(ip, "a").unwrap();
+        assert_eq!(a.delay, Duration::ZERO);
+        l.begin(ip, "b").unwrap().succeeded();
+        drop(a);
+        let _b = l.begin(ip, "b").unwrap();
+        assert!(
+            matches!(l.begin(ip, "c"), Err(Refused::Limited(_))),
+            "two attempts counted before any check: the address is over"
+        );
+        // The name has no lockout, only a growing delay.
+        let other = Some("198.51.100.1".parse().unwrap());
+        assert_eq!(l.begin(other, "b").unwrap().delay, Duration::ZERO);
+        assert_eq!(l.begin(None, "b").unwrap().delay, Duration::from_secs(1));
+        assert_eq!(l.begin(None, "b").unwrap().delay, Duration::from_secs(2));
+        let v6 = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(v6("2001:db8:1:2:3::9"), v6("2001:db8:1:2:ffff::1"));
+        assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
+        assert_eq!(v6("::ffff:192.0.2.1"), v6("192.0.2.1"));
 
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));

@@ -124,6 +124,8 @@ pub struct Metrics {
     /// Items accepted per second over the last minute (a ring of one-second slots).
     ingest_window: Mutex<IngestWindow>,
     pub logins: AtomicU64,
+    /// Logins refused (503) because too many password checks were running or waiting.
+    pub login_busy: AtomicU64,
     /// (endpoint, status) → count.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     pub events_accepted: AtomicU64,
@@ -332,6 +334,12 @@ impl Metrics {
             "logward_collector_dashboard_logins_total",
             "Successful dashboard logins.",
             self.logins.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_dashboard_logins_busy_total",
+            "Dashboard logins refused with 503: every password check slot was taken.",
+            self.login_busy.load(Relaxed),
         );
         counter(
             &mut o,

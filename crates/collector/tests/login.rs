@@ -5,7 +5,7 @@
 
 use logward_collector::config::{Config, Limits, TlsFiles};
 use logward_collector::{add_user, start, Running};
-use reqwest::header::SET_COOKIE;
+use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::redirect::Policy;
 
 const PASSWORD: &str = "a long passphrase";
@@ -46,7 +46,13 @@ async fn fixture(tls: bool, limits: Limits) -> Fixture {
 }
 
 fn client() -> reqwest::Client {
+    client_from("127.0.0.1")
+}
+
+/// A client whose connections come from `addr` (any 127/8 address is loopback on Linux).
+fn client_from(addr: &str) -> reqwest::Client {
     reqwest::Client::builder()
+        .local_address(addr.parse::<std::net::IpAddr>().unwrap())
         .redirect(Policy::none())
         .danger_accept_invalid_certs(true)
         .build()
@@ -59,8 +65,16 @@ fn form(user: &str, password: &str) -> String {
 
 impl Fixture {
     async fn login_with(&self, headers: &[(&str, &str)], password: &str) -> reqwest::Response {
-        let mut r = self
-            .client
+        self.login_from(&self.client, headers, password).await
+    }
+
+    async fn login_from(
+        &self,
+        client: &reqwest::Client,
+        headers: &[(&str, &str)],
+        password: &str,
+    ) -> reqwest::Response {
+        let mut r = client
             .post(format!("{}/login", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form("alice", password));
@@ -99,4 +113,209 @@ async fn cross_origin_login_is_refused_without_a_cookie() {
         assert!(r.headers().get(SET_COOKIE).is_some());
         f.run.stop().await;
     }
+}
+
+fn limits(login_failures: u32) -> Limits {
+    Limits {
+        login_failures,
+        ..Limits::default()
+    }
+}
+
+fn cookie_of(r: &reqwest::Response) -> String {
+    let set = r.headers()[SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn login_limiter_race_60_parallel_guesses_check_no_password_past_the_limit() {
+    let f = fixture(false, limits(5)).await;
+    // 60 wrong guesses and the right password, all at once from one address.
+    let mut guesses: Vec<_> = (0..60)
+        .map(|i| f.login_with(&[], if i == 30 { PASSWORD } else { "wrong guess" }))
+        .collect();
+    guesses.push(f.login_with(&[], PASSWORD));
+    let statuses: Vec<u16> = join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|s| [401, 303].contains(s)).count();
+    assert!(
+        checked <= 5,
+        "at most the limit of passwords are checked: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [401, 303, 429, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let limiter = &f.run.state.login_limiter;
+    assert!(
+        limiter.peak_checks() <= limiter.max_checks(),
+        "argon2 checks at once: {} > {}",
+        limiter.peak_checks(),
+        limiter.max_checks()
+    );
+    // Whatever got through, the address is now over its limit: the right password is refused.
+    if !statuses.contains(&303) {
+        assert_eq!(f.login_with(&[], PASSWORD).await.status(), 429);
+    }
+    f.run.stop().await;
+}
+
+/// Polls the futures together on this task (no `futures` crate); their outputs in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futures.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.unwrap()).collect()
+}
+
+#[tokio::test]
+async fn login_flood_of_200_from_many_addresses_runs_at_most_one_argon2_check_per_core() {
+    let f = fixture(false, limits(5)).await;
+    // 40 addresses × 5 unknown names: no address or name is over its limit, so only the
+    // bound on password checks stands between the flood and 200 × 19 MiB of argon2.
+    let clients: Vec<reqwest::Client> = (0..40)
+        .map(|i| client_from(&format!("127.0.1.{}", i + 1)))
+        .collect();
+    let base = f.base.clone();
+    let flood = (0..200).map(|i| {
+        let c = clients[i % 40].clone();
+        let url = format!("{base}/login");
+        async move {
+            c.post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&format!("user{i}"), "wrong guess"))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    let statuses: Vec<u16> = join_all(flood.collect())
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| [401, 503].contains(s)),
+        "{statuses:?}"
+    );
+    let limiter = &f.run.state.login_limiter;
+    assert!(limiter.peak_checks() <= limiter.max_checks());
+    assert!(
+        statuses.contains(&503),
+        "a flood beyond the queue is refused at once: {statuses:?}"
+    );
+    // The flood is over: the operator logs in.
+    assert_eq!(f.login_with(&[], PASSWORD).await.status(), 303);
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn lockout_dos_an_attacker_address_cannot_lock_the_operator_out() {
+    let f = fixture(false, limits(5)).await;
+    let attacker = client_from("127.0.0.2");
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(
+            f.login_from(&attacker, &[], "wrong guess")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Even the right password from the attacker's address is refused now…
+    assert_eq!(f.login_from(&attacker, &[], PASSWORD).await.status(), 429);
+    // … but the operator, elsewhere, logs in (after at most the name's short delay).
+    let r = f.login_with(&[], PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    f.run.stop().await;
+}
+
+#[tokio::test]
+async fn removed_operator_keeps_no_live_session() {
+    let f = fixture(false, Limits::default()).await;
+    let state_dir = f.run.state.config.state_dir.clone();
+    add_user(&state_dir, "bob", PASSWORD, 1).unwrap();
+    let login = |user: &'static str| {
+        let c = f.client.clone();
+        let url = format!("{}/login", f.base);
+        async move {
+            let r = c
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(user, PASSWORD))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            cookie_of(&r)
+        }
+    };
+    let session = |cookie: String| {
+        let c = f.client.clone();
+        let url = format!("{}/v1/session", f.base);
+        async move {
+            c.get(url)
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let alice = login("alice").await;
+    let bob = login("bob").await;
+    assert_eq!(session(alice.clone()).await, 200);
+    // `logward collector user remove alice`, from another process: the same store call.
+    assert!(logward_store::SqliteStore::open_dir(&state_dir)
+        .unwrap()
+        .remove_operator("alice")
+        .unwrap());
+    assert_eq!(
+        session(alice.clone()).await,
+        401,
+        "removed: the session is over"
+    );
+    let r = f
+        .client
+        .get(format!("{}/ui/", f.base))
+        .header(COOKIE, &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        303,
+        "the dashboard sends them to the login page"
+    );
+    // Re-adding the name does not bring the old session back.
+    add_user(&state_dir, "alice", PASSWORD, 2).unwrap();
+    assert_eq!(session(alice).await, 401);
+    // A password change ends the sessions of that operator only.
+    assert_eq!(session(bob.clone()).await, 200);
+    add_user(&state_dir, "bob", "another long passphrase", 3).unwrap();
+    assert_eq!(session(bob).await, 401);
+    f.run.stop().await;
 }
