@@ -363,7 +363,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         None => None,
     };
 
-    let engine = Engine::new(program);
+    let engine = Engine::new(program).with_v6_prefix(cfg.bans.ipv6_prefix.value);
     let mut pipeline = Pipeline::new(engine, store, executor.is_some(), Printer::stdout(format));
     pipeline.set_forward(cfg.forward.as_ref().map(|f| f.events));
     pipeline.restore_engine_state();
@@ -926,7 +926,9 @@ fn reload(
                     "SIGHUP: the metrics settings changed; they take effect at the next restart"
                 );
             }
-            pipeline.replace_engine(Engine::new(l.program));
+            // Ban settings change only at a restart, so the running prefix stays.
+            pipeline
+                .replace_engine(Engine::new(l.program).with_v6_prefix(cfg.bans.ipv6_prefix.value));
             pipeline
                 .printer()
                 .set_format(format.unwrap_or(l.config.output.format));

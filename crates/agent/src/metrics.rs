@@ -302,6 +302,12 @@ pub fn render(s: &Snapshot) -> String {
         p.bans_skipped,
     );
     o.one(
+        "logward_bans_stale_total",
+        c,
+        "Ban actions not applied because the offence is older than its ban (a backlog).",
+        p.bans_stale,
+    );
+    o.one(
         "logward_ban_failures_total",
         c,
         "Ban or unban batches the firewall refused.",

@@ -56,6 +56,8 @@ pub struct PipelineStats {
     pub commit_errors: u64,
     pub bans: u64,
     pub bans_skipped: u64,
+    /// Bans not applied because the offence is older than the ban it earned (a backlog).
+    pub bans_stale: u64,
     /// Plain events the forward spool dropped to stay under its size bound.
     pub spool_dropped: u64,
 }
@@ -184,6 +186,9 @@ pub struct Pipeline {
     stats: PipelineStats,
     /// Year reference for BSD syslog lines: now, refreshed by [`Pipeline::tick`].
     reference: Timestamp,
+    /// The engine's clock: the latest time an event acted at (or the restored snapshot's),
+    /// which the counter snapshot is taken at. `None`: no event yet (the wall clock).
+    engine_now: Option<Timestamp>,
     /// When the engine state was last added to a commit, and the event count then.
     snapshot_at: Instant,
     snapshot_events: u64,
@@ -239,6 +244,7 @@ impl Pipeline {
             printer,
             stats: PipelineStats::default(),
             reference: SystemClock.now(),
+            engine_now: None,
             snapshot_at: Instant::now(),
             snapshot_events: 0,
             router: Router::default(),
@@ -312,7 +318,14 @@ impl Pipeline {
                 return;
             }
         };
-        match self.engine.restore(&saved.data, SystemClock.now()) {
+        // As of the time it was taken: a backlog read after downtime still finds the hits
+        // its own window needs.
+        let at = Timestamp {
+            unix: saved.saved_at.min(SystemClock.now().unix),
+            nanos: 0,
+            offset: 0,
+        };
+        match self.engine.restore(&saved.data, at) {
             Ok(r) => tracing::info!(
                 counters = r.counters,
                 keys = r.keys,
@@ -322,6 +335,12 @@ impl Pipeline {
             ),
             Err(e) => tracing::warn!(error = %e, "the saved counters do not load; starting empty"),
         }
+        self.engine_now = Some(at);
+    }
+
+    /// The time the engine state is as of.
+    fn engine_now(&self) -> Timestamp {
+        self.engine_now.unwrap_or_else(|| SystemClock.now())
     }
 
     /// Adds the engine state to the open batch when it is due (or `force`d) and changed.
@@ -331,7 +350,7 @@ impl Pipeline {
         {
             return;
         }
-        let now = SystemClock.now();
+        let now = self.engine_now();
         self.batch.counters.clear();
         self.batch.counters.push(CounterSnapshot {
             name: ENGINE_STATE.into(),
@@ -360,7 +379,7 @@ impl Pipeline {
 
     /// Replaces the rules (a reload). Counters the new rules still name keep their state.
     pub fn replace_engine(&mut self, mut engine: Engine) {
-        let now = SystemClock.now();
+        let now = self.engine_now();
         match engine.restore(&self.engine.snapshot(now), now) {
             Ok(r) => tracing::info!(
                 kept = r.counters,
@@ -451,7 +470,14 @@ impl Pipeline {
         }
         self.note(e);
         self.spool_event(e);
-        self.engine.process(e, clock, &mut self.out);
+        let at = acting_time(e, clock.now());
+        if self
+            .engine_now
+            .is_none_or(|n| (at.unix, at.nanos) > (n.unix, n.nanos))
+        {
+            self.engine_now = Some(at);
+        }
+        self.engine.process_at(e, at, &mut self.out);
         if let Some(a) = &mut self.anomaly {
             a.observe(e, &mut self.store, &mut self.anomaly_out);
             if !self.anomaly_out.is_empty() {
@@ -474,6 +500,7 @@ impl Pipeline {
             Output::Ban {
                 ip,
                 duration,
+                until,
                 rule_id,
                 ..
             } => {
@@ -482,7 +509,20 @@ impl Pipeline {
                     tracing::debug!(%ip, "ban not applied: bans are disabled");
                     return;
                 }
-                let secs = u64::try_from(duration).unwrap_or(0);
+                // A ban runs from the offence's own time: an offence read late (a backlog)
+                // bans for what is left, one older than its ban does not ban at all.
+                let left = until.unix.saturating_sub(now).min(duration);
+                if left <= 0 {
+                    self.stats.bans_stale += 1;
+                    tracing::info!(
+                        %ip,
+                        rule = rule_id.as_deref().unwrap_or("rule"),
+                        offence_until = %until,
+                        "ban not applied: the offence is older than the ban it earned"
+                    );
+                    return;
+                }
+                let secs = u64::try_from(left).unwrap_or(0);
                 let reason = rule_id.clone().unwrap_or_else(|| "rule".into());
                 self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id, now);
             }
@@ -654,6 +694,18 @@ impl Pipeline {
                 *last = Instant::now();
             }
         }
+    }
+}
+
+/// The time an event acts at in the rules: its own timestamp, so windows measure the events'
+/// time whether they are read live, from a backlog after downtime or from the start of a file
+/// (as `scan --rules` does). A line stamped ahead of the agent's clock (a skewed remote clock,
+/// a wrongly guessed year) or without a timestamp acts at the clock: no line can open a
+/// window in the future.
+pub fn acting_time(e: &Event<'_>, now: Timestamp) -> Timestamp {
+    match e.timestamp {
+        Some(t) if (t.unix, t.nanos) <= (now.unix, now.nanos) => t,
+        _ => now,
     }
 }
 

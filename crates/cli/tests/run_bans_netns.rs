@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 mod netns;
 use netns::{cmd, ok};
 
+use logward_core::{Clock, SystemClock, Timestamp};
+
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 const FW4: &str = "10.200.7.1";
@@ -32,12 +34,13 @@ struct Lab {
 }
 
 impl Lab {
-    fn new() -> Lab {
+    /// `tag` tells apart the labs of tests running at once.
+    fn new(tag: &str) -> Lab {
         let pid = std::process::id();
         // The guard exists before the namespaces, so a failure half-way still cleans up.
         let lab = Lab {
-            fw: format!("lw-run-{pid}"),
-            peer: format!("lw-runpeer-{pid}"),
+            fw: format!("lw-run{tag}-{pid}"),
+            peer: format!("lw-rp{tag}-{pid}"),
         };
         let (fw, peer) = (lab.fw.as_str(), lab.peer.as_str());
         ok(&["ip", "netns", "add", fw]);
@@ -140,6 +143,21 @@ fn element_timeout(listing: &str, addr: &str) -> Option<u64> {
     Some(total)
 }
 
+/// An rsyslog (RFC 3339) sshd failure stamped `ago` seconds before now: bans run from the
+/// offence's own time.
+fn failure(ago: i64, ip: &str, n: usize) -> String {
+    let t = Timestamp {
+        unix: SystemClock.now().unix - ago,
+        nanos: 0,
+        offset: 0,
+    };
+    format!(
+        "{t} web sshd[{}]: Failed password for root from {ip} port {} ssh2",
+        100 + n,
+        40000 + n
+    )
+}
+
 struct Daemon {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -227,7 +245,7 @@ fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
     ) {
         return;
     }
-    let lab = Lab::new();
+    let lab = Lab::new("");
     let d = tempfile::tempdir().expect("tempdir");
     let log = d.path().join("auth.log");
     std::fs::write(&log, "").expect("log");
@@ -251,13 +269,7 @@ fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
         .open(&log)
         .expect("open log");
     for i in 0..5 {
-        writeln!(
-            f,
-            "Jan 10 10:00:0{i} web sshd[{}]: Failed password for root from {ATTACKER4} port {} ssh2",
-            100 + i,
-            40000 + i
-        )
-        .expect("append");
+        writeln!(f, "{}", failure(5 - i, ATTACKER4, i as usize)).expect("append");
     }
     drop(f);
     let alert = dm
@@ -318,6 +330,85 @@ fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
     assert!(!set.contains(ATTACKER4), "{set}");
     assert!(!lab.ping_once(MANUAL4), "re-applied ban not in force");
     assert!(lab.passes(ATTACKER4));
+}
+
+/// A lab with `logward run` following a fresh auth.log, bans on in the lab's namespace;
+/// `extra` is appended to the config.
+fn start_daemon(
+    lab: &Lab,
+    d: &Path,
+    extra: &str,
+) -> (Daemon, std::path::PathBuf, std::path::PathBuf) {
+    let log = d.join("auth.log");
+    std::fs::write(&log, "").expect("log");
+    let cfg = d.join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\nbans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n{extra}",
+            log.display(),
+            lab.fw
+        ),
+    )
+    .expect("config");
+    let state = d.join("state");
+    (Daemon::start(&cfg, &state, d), log, state)
+}
+
+fn append(log: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .expect("open log");
+    for l in lines {
+        writeln!(f, "{l}").expect("append");
+    }
+}
+
+/// A backlog (lines read after downtime) bans from the offence's own time: an offence older
+/// than the ban it earned raises its alert but bans nothing; one half-way through its ban is
+/// banned for what is left.
+#[test]
+fn backlog_offence_older_than_its_ban_does_not_ban() {
+    if !netns::prerequisites(
+        "backlog ban netns test",
+        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
+        "nftables, iproute2, iputils-ping",
+    ) {
+        return;
+    }
+    const STALE4: &str = "10.200.7.9";
+    const HALF4: &str = "10.200.7.10";
+    let lab = Lab::new("b");
+    let d = tempfile::tempdir().expect("tempdir");
+    let (dm, log, _state) = start_daemon(&lab, d.path(), "");
+    let mut lines: Vec<String> = (0..5)
+        .map(|i| failure(7200 - i as i64, STALE4, i))
+        .collect();
+    lines.extend((0..5).map(|i| failure(1800 - i as i64, HALF4, 10 + i)));
+    append(&log, &lines);
+    for ip in [STALE4, HALF4] {
+        let a = dm
+            .lines
+            .recv_timeout(Duration::from_secs(5))
+            .expect("an alert");
+        assert!(a.contains("ssh-bruteforce") && a.contains(ip), "{a}");
+    }
+    assert!(
+        eventually(|| lab.v4_set().contains(HALF4)),
+        "not in the set:\n{}",
+        lab.v4_set()
+    );
+    let set = lab.v4_set();
+    let left = element_timeout(&set, HALF4).expect("a timeout");
+    // The ban ends an hour after the fifth failure, 1796 s ago.
+    assert!((1700..=1805).contains(&left), "banned for {left}s:\n{set}");
+    assert!(
+        !set.contains(STALE4),
+        "a two-hour-old offence was banned:\n{set}"
+    );
+    let log = std::fs::read_to_string(d.path().join("stderr")).unwrap_or_default();
+    assert!(log.contains("older than the ban it earned"), "{log}");
 }
 
 #[test]

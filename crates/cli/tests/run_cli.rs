@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use logward_core::{Clock, SystemClock, Timestamp};
 use logward_store::{SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -25,12 +26,19 @@ fn append(path: &Path, lines: &[String]) {
     }
 }
 
+/// `n` sshd failures from `ip`, a second apart up to now (rules count on the lines' own
+/// time, and a ban runs from it).
 fn failures(ip: &str, n: usize) -> Vec<String> {
+    let now = SystemClock.now().unix;
     (0..n)
         .map(|i| {
+            let t = Timestamp {
+                unix: now - (n - i) as i64,
+                nanos: 0,
+                offset: 0,
+            };
             format!(
-                "Jan 10 10:00:{:02} web sshd[{}]: Failed password for root from {ip} port {} ssh2",
-                i % 60,
+                "{t} web sshd[{}]: Failed password for root from {ip} port {} ssh2",
                 1000 + i,
                 40000 + i
             )
@@ -469,4 +477,33 @@ fn test_line_traces_the_chains_and_steps_taken() {
     assert!(out.contains("\nmatched: no chain\n"), "{out}");
     assert!(!out.contains(": ran"), "{out}");
     assert!(out.contains("result: no alert, no action"), "{out}");
+}
+
+/// An IPv6 attacker taking a new address of its /64 for every guess is one key to the
+/// counters (the ban prefix), so the running agent raises the brute force it never saw
+/// before; `bans.ipv6_prefix: 128` counts each address alone.
+#[test]
+fn ipv6_failures_from_one_64_one_address_each_raise_a_brute_force() {
+    let (d, log, cfg, state) = setup();
+    let dm = Daemon::start(&cfg, &state, d.path());
+    let lines: Vec<String> = (0..5)
+        .flat_map(|i| failures(&format!("2001:db8:9:1::{:x}", 0x200 + i), 1))
+        .collect();
+    append(&log, &lines);
+    let a = dm
+        .alert(Duration::from_secs(2))
+        .expect("five failures from one /64 alert");
+    assert!(
+        a.contains("ssh-bruteforce") && a.contains("2001:db8:9:1::"),
+        "{a}"
+    );
+    drop(dm);
+
+    let (d, log, cfg, state) = setup();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}bans: {{ipv6_prefix: 128}}\n")).unwrap();
+    let dm = Daemon::start(&cfg, &state, d.path());
+    append(&log, &lines);
+    dm.wait_lines(&state, 5);
+    assert!(dm.alert(Duration::from_millis(100)).is_none());
 }

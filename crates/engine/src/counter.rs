@@ -156,7 +156,9 @@ impl Counter {
                 None if !full => e.seen.push((vhash, now)),
                 None => {}
             }
-            e.seen.len() as u64
+            let end = window_end(e.last, now, window);
+            let within = |t: Millis| t > end - window && t <= end;
+            e.seen.iter().filter(|&&(_, t)| within(t)).count() as u64
         } else {
             while e.hits.front().is_some_and(|&t| t <= since) {
                 e.hits.pop_front();
@@ -164,8 +166,13 @@ impl Counter {
             if e.hits.len() >= max_hits {
                 e.hits.pop_front();
             }
-            e.hits.push_back(now);
-            e.hits.len() as u64
+            // Kept sorted: hits come in event time, a little out of order across sources.
+            let at = e.hits.partition_point(|&t| t <= now);
+            e.hits.insert(at, now);
+            let end = window_end(e.last, now, window);
+            let from = e.hits.partition_point(|&t| t <= end - window);
+            let to = e.hits.partition_point(|&t| t <= end);
+            (to - from) as u64
         }
     }
 
@@ -176,13 +183,14 @@ impl Counter {
 
     /// [`Counter::get`] with the key's hash computed.
     pub fn get_hashed(&self, key: &[u8], hash: u64, now: Millis) -> u64 {
-        let since = now - self.window;
         match self.map.find(hash, |s| *s.key == *key).map(|s| &s.e) {
             Some(e) if now >= e.grace_until => {
+                let end = window_end(e.last, now, self.window);
+                let within = |t: Millis| t > end - self.window && t <= end;
                 if self.distinct {
-                    e.seen.iter().filter(|&&(_, t)| t > since).count() as u64
+                    e.seen.iter().filter(|&&(_, t)| within(t)).count() as u64
                 } else {
-                    e.hits.iter().filter(|&&t| t > since).count() as u64
+                    e.hits.iter().filter(|&&t| within(t)).count() as u64
                 }
             }
             _ => 0,
@@ -244,6 +252,18 @@ impl Counter {
             }
         });
         self.evicted += removed as u64;
+    }
+}
+
+/// Where the window a hit at `now` is counted in ends, given the key's latest hit: at the
+/// latest hit when `now` arrived late but within a window of it (sources interleave a little
+/// out of order: the hit joins the window it belongs to), else at `now` (a backlog read after
+/// newer lines counts among its own time, as a replay would).
+fn window_end(latest: Millis, now: Millis, window: Millis) -> Millis {
+    if latest > now && latest - now < window {
+        latest
+    } else {
+        now
     }
 }
 
@@ -396,6 +416,20 @@ mod tests {
         assert_eq!(c.raise(b"a", None, 62 * MIN), 1);
         c.reset(b"a", 0, 63 * MIN);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn hits_out_of_order_count_in_the_window_ending_at_their_own_time() {
+        let mut c = Counter::new(600, false, 10, 100);
+        // Another source's line from an hour earlier arrives after the first one.
+        assert_eq!(c.raise(b"a", None, 60 * MIN), 1);
+        assert_eq!(c.raise(b"a", None, 0), 1);
+        assert_eq!(c.raise(b"a", None, MIN), 2);
+        assert_eq!(c.raise(b"a", None, 61 * MIN), 2);
+        assert_eq!(c.get(b"a", 61 * MIN), 2);
+        // A line a few seconds late joins the window of the lines around it.
+        assert_eq!(c.raise(b"a", None, 60 * MIN + 30_000), 3);
+        assert_eq!(c.raise(b"a", None, 62 * MIN), 4);
     }
 
     #[test]

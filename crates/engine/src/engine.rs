@@ -129,6 +129,8 @@ pub(crate) struct State {
     pub(crate) hasher: Keyed,
     users: Box<dyn UserDb + Send>,
     stats: Stats,
+    /// IPv6 addresses are counted and remembered per this prefix (the ban prefix).
+    v6_prefix: u8,
 }
 
 impl std::fmt::Debug for Engine {
@@ -201,8 +203,26 @@ fn text_eq(v: &Value<'_>, want: &str) -> bool {
     }
 }
 
+/// The IPv6 prefix counters and the ban book key addresses by unless told otherwise: the
+/// agent's default ban prefix, so an attacker rotating through one /64 is one key.
+pub const DEFAULT_V6_PREFIX: u8 = 64;
+
+/// `ip` with its host bits past `v6_prefix` cleared (IPv4 unchanged).
+pub fn key_address(ip: IpAddr, v6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) if v6_prefix < 128 => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(v6_prefix))
+                .unwrap_or(0);
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+        other => other,
+    }
+}
+
 /// Appends a value to a counter key: a type byte, then a fixed or length-prefixed body.
-fn push_key(buf: &mut Vec<u8>, v: &Value<'_>) {
+/// IPv6 addresses are cut to `v6_prefix`.
+fn push_key(buf: &mut Vec<u8>, v: &Value<'_>, v6_prefix: u8) {
     match v {
         Value::Str(s) => {
             buf.push(b's');
@@ -217,9 +237,11 @@ fn push_key(buf: &mut Vec<u8>, v: &Value<'_>) {
             buf.push(b'4');
             buf.extend_from_slice(&a.octets());
         }
-        Value::Ip(IpAddr::V6(a)) => {
+        Value::Ip(ip @ IpAddr::V6(_)) => {
             buf.push(b'6');
-            buf.extend_from_slice(&a.octets());
+            if let IpAddr::V6(a) = key_address(*ip, v6_prefix) {
+                buf.extend_from_slice(&a.octets());
+            }
         }
         Value::Time(t) => {
             buf.push(b't');
@@ -229,11 +251,11 @@ fn push_key(buf: &mut Vec<u8>, v: &Value<'_>) {
 }
 
 /// Writes the key into `buf`; false when the event lacks one of the key's fields.
-fn build_key(buf: &mut Vec<u8>, vars: &[Var], e: &Event<'_>, key: &[Src]) -> bool {
+fn build_key(buf: &mut Vec<u8>, vars: &[Var], e: &Event<'_>, key: &[Src], v6_prefix: u8) -> bool {
     buf.clear();
     for k in key {
         match value(vars, e, k) {
-            Some(v) => push_key(buf, &v),
+            Some(v) => push_key(buf, &v, v6_prefix),
             None => return false,
         }
     }
@@ -266,6 +288,7 @@ impl Engine {
                 hasher,
                 users: Box::new(NoUsers),
                 stats: Stats::default(),
+                v6_prefix: DEFAULT_V6_PREFIX,
             },
         }
     }
@@ -273,6 +296,13 @@ impl Engine {
     /// Answers `user_exists` filters from this database.
     pub fn with_users(mut self, users: Box<dyn UserDb + Send>) -> Engine {
         self.st.users = users;
+        self
+    }
+
+    /// Counts IPv6 addresses per `prefix` (the agent's `bans.ipv6_prefix`; 128: each
+    /// address on its own), so the counters see what a ban covers.
+    pub fn with_v6_prefix(mut self, prefix: u8) -> Engine {
+        self.st.v6_prefix = prefix.clamp(1, 128);
         self
     }
 
@@ -718,7 +748,9 @@ impl State {
                     },
                     _ => return,
                 };
-                let (duration, offence) = self.ban(prog, ip, *duration, *factor, *max, now_ms);
+                // Escalation remembers what a ban covers: the prefix for IPv6.
+                let book = key_address(ip, self.v6_prefix);
+                let (duration, offence) = self.ban(prog, book, *duration, *factor, *max, now_ms);
                 let rule_id = last_rule.and_then(|r| {
                     match prog.chains.get(r / 65_536)?.ops.get(r % 65_536)? {
                         Op::Action {
@@ -785,7 +817,7 @@ impl State {
             let s = &mut self.slots[i];
             if s.event != self.event {
                 s.event = self.event;
-                s.ok = build_key(&mut s.bytes, &self.vars, e, srcs);
+                s.ok = build_key(&mut s.bytes, &self.vars, e, srcs, self.v6_prefix);
                 if s.ok {
                     s.hash = self.hasher.hash_one(&s.bytes[..]);
                 }
@@ -797,7 +829,7 @@ impl State {
         } else {
             &mut self.key
         };
-        if !build_key(buf, &self.vars, e, srcs) {
+        if !build_key(buf, &self.vars, e, srcs, self.v6_prefix) {
             return None;
         }
         let h = self.hasher.hash_one(&buf[..]);

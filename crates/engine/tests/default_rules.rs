@@ -319,3 +319,57 @@ fn repeat_offenders_get_longer_bans() {
         .collect();
     assert_eq!(durations, [(3600, 1), (7200, 2), (14400, 3)]);
 }
+
+/// The reported bug: counters keyed per /128 while bans cover the /64, so failures from one
+/// /64, each from a new address, never added up.
+#[test]
+fn ipv6_failures_from_one_64_one_address_each_are_counted_together() {
+    let lines: Vec<String> = (0..5u32)
+        .map(|i| {
+            format!(
+                "{} srv sshd[{}]: Failed password for root from 2001:db8:7:1::{:x} port {} ssh2",
+                t(0, i),
+                500 + i,
+                0x100 + i,
+                43000 + i
+            )
+        })
+        .collect();
+    let run = |engine: Engine, lines: &[String]| {
+        let mut engine = engine;
+        let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
+        let mut out = Vec::new();
+        let epoch = Timestamp {
+            unix: 0,
+            nanos: 0,
+            offset: 0,
+        };
+        for l in lines {
+            engine.replay(&d.decode(l), epoch, &mut out);
+        }
+        out
+    };
+    // The default counts on the default ban prefix, /64.
+    let out = run(Engine::new(default_program()), &lines);
+    assert_eq!(
+        alerts_by_rule(&out).get("ssh-bruteforce"),
+        Some(&1),
+        "{out:?}"
+    );
+    let bans: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Ban { ip, offence, .. } => Some((ip.to_string(), *offence)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bans, [("2001:db8:7:1::104".to_owned(), 1)]);
+    // Another /64 is another key.
+    let mut other = lines.clone();
+    other[4] = other[4].replace("2001:db8:7:1::", "2001:db8:7:2::");
+    let out = run(Engine::new(default_program()), &other);
+    assert_eq!(alerts_by_rule(&out).get("ssh-bruteforce"), None, "{out:?}");
+    // With `bans.ipv6_prefix: 128` each address is its own key again.
+    let out = run(Engine::new(default_program()).with_v6_prefix(128), &lines);
+    assert_eq!(alerts_by_rule(&out).get("ssh-bruteforce"), None, "{out:?}");
+}

@@ -80,6 +80,27 @@ impl Daemon {
         None
     }
 
+    /// Waits until the daemon has read `lines` lines (its status says so): then whatever
+    /// they raise has been printed.
+    pub fn wait_lines(&self, state: &Path, lines: u64) {
+        let want = format!("running: {lines} lines,");
+        let t = Instant::now();
+        let mut last = String::new();
+        while t.elapsed() < Duration::from_secs(10) {
+            let o = Command::new(BIN)
+                .args(["status", "--state-dir"])
+                .arg(state)
+                .output()
+                .expect("logward status");
+            last = String::from_utf8_lossy(&o.stdout).into_owned();
+            if last.contains(&want) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the daemon did not read {lines} lines: {last}");
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
