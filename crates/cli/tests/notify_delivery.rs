@@ -37,8 +37,10 @@ fn run(dir: &Path, port: u16, lines: &str, extra: &str, rules: Option<&str>) -> 
         &cfg,
         format!(
             "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n{rules}\
-             notify:\n  notifiers:\n    hook: {{type: webhook, url: 'http://127.0.0.1:{port}/chat', body: {BODY}{extra}}}\n",
-            log.display()
+             notify:\n  notifiers:\n    hook: {{type: webhook, url: 'http://127.0.0.1:{port}/chat', body: {BODY}{extra}}}\n    \
+             log: {{type: file, path: {}}}\n",
+            log.display(),
+            dir.join("alerts.ndjson").display()
         ),
     )
     .unwrap();
@@ -124,7 +126,7 @@ const RULES: &str = r#"chains:
     - {type: alert, id: root-guess, name: Root password guess, severity: critical, message: "root password guessed from {{ source.ip }}"}
   probe:
     - {type: equals, field: event.outcome, value: failure}
-    - {type: alert, id: probe, name: Failed login, severity: medium, message: "failed login for {{ user.name }} from {{ source.ip }}"}
+    - {type: alert, id: probe, name: Failed login, severity: medium, tags: [bruteforce], message: "failed login for {{ user.name }} from {{ source.ip }}"}
 "#;
 
 /// Issue 13: a critical alert went out inside an unlabelled rate-limit digest ("6 alerts
@@ -177,4 +179,41 @@ fn critical_alerts_pass_the_rate_limit_and_a_digest_says_what_it_holds() {
     );
     assert_eq!(digest["alert"]["severity"], "medium");
     assert_eq!(digest["alert"]["hosts"], serde_json::json!(["web"]));
+}
+
+/// Issue 13: with no route every alert (each logout too) went to every notifier. Without
+/// routes, chat gets logins, account changes, bans and high alerts; the alert log (a `file`
+/// notifier) gets everything.
+#[test]
+fn without_routes_chat_gets_logins_and_the_alert_log_everything() {
+    let d = tempfile::tempdir().unwrap();
+    let (hook, port) = Hook::start_on(0);
+    let lines = "\
+Jan 10 10:00:01 web sshd[101]: Accepted publickey for alice from 192.0.2.10 port 40001 ssh2: ED25519 SHA256:AliceKeyFingerprint0\n\
+Jan 10 10:00:02 web sshd[101]: pam_unix(sshd:session): session closed for user alice\n";
+    let dm = run(d.path(), port, lines, "", None);
+    let alert_log = d.path().join("alerts.ndjson");
+    let t = std::time::Instant::now();
+    let logged = loop {
+        let text = std::fs::read_to_string(&alert_log).unwrap_or_default();
+        if text.lines().count() >= 2 || t.elapsed() > Duration::from_secs(15) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rules: Vec<String> = logged
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["rule"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(rules, ["ssh-login", "user-logout"], "{}", dm.log());
+    hook.wait_for(Duration::from_secs(15), |r| !r.is_empty());
+    std::thread::sleep(Duration::from_millis(500)); // a logout would arrive by now
+    let chat = messages(&hook.accepted());
+    assert_eq!(chat.len(), 1, "{chat:#?}");
+    assert_eq!(chat[0]["alert"]["rule"]["id"], "ssh-login");
 }

@@ -20,7 +20,7 @@ fn key_file(dir: &Path) {
 
 fn yaml(hook: &str, llm_base: &str, extra: &str) -> String {
     format!(
-        "notify:\n  dedup: 0s\n  notifiers:\n    soc: {{type: webhook, url: '{hook}'}}\n\
+        "notify:\n  dedup: 0s\n  notifiers:\n    soc: {{type: webhook, url: '{hook}'}}\n  routes:\n    - {{notifiers: [soc]}}\n\
          llm:\n  base_url: {llm_base}\n  model: deepseek-chat\n  api_key_file: llm.key\n{extra}"
     )
 }

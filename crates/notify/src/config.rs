@@ -48,7 +48,8 @@ pub struct NotifyConfig {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, NotifierConfig>")]
     pub notifiers: BTreeMap<String, Spanned<NotifierConfig>>,
-    /// Which notifiers get which alerts; no routes = every notifier gets every alert.
+    /// Which notifiers get which alerts; no routes = the default routes (alert logs get every
+    /// alert, chat and mail what an admin wants: see `route::CHAT_TAGS`).
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
     /// The same rule from the same source within this window → one message with a count

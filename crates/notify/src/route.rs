@@ -18,12 +18,55 @@ struct Route {
 #[derive(Debug, Clone, Default)]
 pub struct Router {
     routes: Vec<Route>,
-    /// Without routes every notifier gets every alert.
+    /// Every notifier.
     all: Vec<String>,
+}
+
+/// Notifier types that are alert logs: without routes they get every alert.
+const LOG_KINDS: &[&str] = &["file", "syslog"];
+
+/// Tags an admin wants in chat whatever the severity (logins, account changes, bans and
+/// brute force, compromise, anomalous logins); everything high or critical goes there too.
+pub const CHAT_TAGS: &[&str] = &["login", "iam", "ban", "bruteforce", "compromise", "anomaly"];
+
+/// The routes used when none are configured: alert logs (`file`, `syslog`) get every alert,
+/// every other notifier (chat, mail, webhook) the alerts tagged [`CHAT_TAGS`] and those of
+/// severity high or above — not each logout or sudo.
+fn default_routes(c: &NotifyConfig) -> Vec<Route> {
+    let (logs, chat): (Vec<String>, Vec<String>) = {
+        let (l, c): (Vec<_>, Vec<_>) = c
+            .notifiers
+            .iter()
+            .partition(|(_, n)| LOG_KINDS.contains(&n.value.kind()));
+        let names = |v: Vec<(&String, _)>| v.into_iter().map(|(n, _)| n.clone()).collect();
+        (names(l), names(c))
+    };
+    let route = |notifiers: Vec<String>, min_severity, tags: &[&str]| Route {
+        notifiers,
+        min_severity,
+        rules: Vec::new(),
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        continue_: true,
+        also_when_forwarding: false,
+    };
+    [
+        route(logs, Severity::Info, &[]),
+        route(chat.clone(), Severity::Info, CHAT_TAGS),
+        route(chat, Severity::High, &[]),
+    ]
+    .into_iter()
+    .filter(|r| !r.notifiers.is_empty())
+    .collect()
 }
 
 impl Router {
     pub fn new(c: &NotifyConfig) -> Router {
+        if c.routes.is_empty() {
+            return Router {
+                routes: default_routes(c),
+                all: c.notifiers.keys().cloned().collect(),
+            };
+        }
         Router {
             routes: c
                 .routes
@@ -63,9 +106,6 @@ impl Router {
 
     /// The notifiers for `a`, each once, in route order.
     pub fn notifiers(&self, a: &Alert) -> Vec<&str> {
-        if self.routes.is_empty() {
-            return self.all.iter().map(String::as_str).collect();
-        }
         let mut out: Vec<&str> = Vec::new();
         for r in &self.routes {
             let matches = a.severity >= r.min_severity
@@ -121,10 +161,38 @@ mod tests {
             r.notifiers(&alert("sudo-failure", Severity::Medium, &["sudo"])),
             ["c", "a"]
         );
-        let none = config("notifiers:\n  a: {type: webhook, url: 'http://x'}\n");
+    }
+
+    #[test]
+    fn without_routes_chat_gets_what_an_admin_wants_and_the_alert_log_everything() {
+        let c = config(
+            "notifiers:\n  chat: {type: webhook, url: 'http://x'}\n  log: {type: file, path: /tmp/a.ndjson}\n",
+        );
+        let r = Router::new(&c);
+        let both = ["log", "chat"];
         assert_eq!(
-            Router::new(&none).notifiers(&alert("x", Severity::Info, &[])),
-            ["a"]
+            r.notifiers(&alert("ssh-login", Severity::Info, &["ssh", "login"])),
+            both
+        );
+        assert_eq!(
+            r.notifiers(&alert("account-created", Severity::Medium, &["iam"])),
+            both
+        );
+        assert_eq!(
+            r.notifiers(&alert("ban-failed", Severity::High, &["ban"])),
+            both
+        );
+        assert_eq!(
+            r.notifiers(&alert("sudo-not-in-sudoers", Severity::High, &["sudo"])),
+            both
+        );
+        assert_eq!(
+            r.notifiers(&alert("user-logout", Severity::Info, &["session"])),
+            ["log"]
+        );
+        assert_eq!(
+            r.notifiers(&alert("su-root", Severity::Medium, &["su"])),
+            ["log"]
         );
     }
 
