@@ -171,3 +171,73 @@ fn alerts_queued_through_an_outage_all_arrive_once_within_the_rate_limit() {
     }
     assert_eq!(want_sigs.len(), reqs.len());
 }
+
+/// Issue 13: after an outage, queued deliveries waited out their own backoff (up to an hour)
+/// while a dead endpoint got ~10 requests a second. One circuit per notifier: while it fails,
+/// one probe at a time with a growing delay; at its first success everything queued is due.
+#[test]
+fn a_failing_notifier_is_probed_one_request_at_a_time_and_its_queue_flows_when_it_answers() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let (hook, port) = Hook::start_on(0);
+    hook.set_down(true); // answers 503
+    let cfg = d.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
+             notify:\n  dedup: 0s\n  retry: {{min: 1s, max: 1h}}\n  notifiers:\n    \
+             hook: {{type: webhook, url: 'http://127.0.0.1:{port}/alerts'}}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = start(&cfg, &d.path().join("state"));
+    let lines: String = (0..50)
+        .map(|i| {
+            format!(
+                "Jan 10 10:00:{i:02} web sshd[{}]: Accepted publickey for u{i} from 192.0.2.{} port 40000 ssh2: ED25519 SHA256:x\n",
+                1000 + i,
+                1 + i
+            )
+        })
+        .collect();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    // Wait for the first refused request, then let the outage last 5 s.
+    let t = Instant::now();
+    while hook.all().is_empty() && t.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let refused = hook.all().len();
+    // Probes after ~1 s, ~2 s, ~4 s (±20 %): at most 4 requests in those 5 s, not ~50.
+    assert!(
+        (1..=4).contains(&refused),
+        "{refused} requests to a dead endpoint"
+    );
+    hook.set_down(false);
+    let up = Instant::now();
+    let got = hook.wait_for(Duration::from_secs(30), |r| {
+        r.iter().map(|r| users(r).len()).sum::<usize>() >= 50
+    });
+    let took = up.elapsed();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let mut all: Vec<String> = got.iter().flat_map(users).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        50,
+        "every queued alert arrives once the endpoint answers"
+    );
+    // The next probe (≤ ~10 s after the first failure) succeeds and the whole queue follows
+    // at once, not at each row's own backoff.
+    assert!(took < Duration::from_secs(8), "{took:?}");
+}

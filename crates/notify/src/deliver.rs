@@ -12,7 +12,10 @@
 //!   `digest_max` alerts; more wait for the next window) — folded, never dropped; a digest's
 //!   title carries its highest severity and hosts, its body the users, sources and hosts;
 //! - **failures**: rate-limited → the whole notifier pauses for what the service asked;
-//!   transient → the rows retry with exponential backoff and jitter, until `give_up_after`;
+//!   transient → the notifier's circuit opens: one probe at a time, after a delay that
+//!   doubles from `retry.min` to `retry.max` (with jitter), and the failed rows wait for the
+//!   next probe; at the first success every row of the notifier waiting for a retry is due
+//!   at once. A row is given up after its own retries add up to `give_up_after`;
 //!   permanent → the rows are marked failed at once (ERROR log; `logward outbox retry`).
 //!
 //! Rows are marked sent only after the service accepted them: a crash between the two sends
@@ -132,6 +135,7 @@ impl Delivery {
                     stats: Arc::clone(&self.stats),
                     limiter: Limiter::new(&n.rates),
                     service_pause: None,
+                    circuit: None,
                     last_sent: HashMap::new(),
                     jitter: RandomState::new(),
                 };
@@ -222,6 +226,13 @@ struct Group {
     item: Item,
 }
 
+/// A failing notifier: nothing is sent until `probe_at`, then one message (the probe).
+#[derive(Debug, Clone, Copy)]
+struct Circuit {
+    failures: u32,
+    probe_at: UnixTime,
+}
+
 struct Worker {
     notifier: Arc<Notifier>,
     store: SharedStore,
@@ -231,6 +242,8 @@ struct Worker {
     limiter: Limiter,
     /// Until when the service asked us to slow down (holds critical alerts too).
     service_pause: Option<Instant>,
+    /// Open while the notifier fails: consecutive failures and when the next probe may go.
+    circuit: Option<Circuit>,
     /// Dedup key → when a message for it was last sent (unix seconds).
     last_sent: HashMap<String, UnixTime>,
     jitter: RandomState,
@@ -297,6 +310,11 @@ impl Worker {
     async fn round(&mut self) -> Result<Option<Duration>, StoreError> {
         let name = self.notifier.name.clone();
         let now = now_unix();
+        // A failing notifier waits for its next probe, whatever is due.
+        if let Some(c) = self.circuit.filter(|c| c.probe_at > now) {
+            let wait = Duration::from_secs(u64::try_from(c.probe_at - now).unwrap_or(1));
+            return Ok(Some(wait.min(self.settings.idle)));
+        }
         let batch = self.settings.batch;
         let rows = {
             let name = name.clone();
@@ -400,8 +418,9 @@ impl Worker {
         let (critical, ready): (Vec<Group>, Vec<Group>) = ready
             .into_iter()
             .partition(|g| g.item.level >= Severity::Critical && !paused);
+        // After a failed send, nothing more this round: the circuit decides when to probe.
         for g in critical {
-            if !self.deliver(vec![g]).await? {
+            if !self.deliver(vec![g]).await? || self.circuit.is_some() {
                 return Ok(None);
             }
         }
@@ -431,7 +450,7 @@ impl Worker {
         }
         // Whatever did not fit stays due: the next round picks it up after the wait.
         for groups in plan {
-            if !self.deliver(groups).await? {
+            if !self.deliver(groups).await? || self.circuit.is_some() {
                 break;
             }
         }
@@ -462,6 +481,7 @@ impl Worker {
         match result {
             Ok(sent) => {
                 tracing::debug!(notifier = %name, rows = ids.len(), status = sent.status, "delivered");
+                self.close_circuit(now).await?;
                 add(&self.stats.sent, ids.len());
                 add(&self.stats.messages, 1);
                 for r in groups.iter().flat_map(|g| &g.rows) {
@@ -498,6 +518,7 @@ impl Worker {
                 self.limiter
                     .block_until(Instant::now(), Instant::now() + after);
                 self.service_pause = Some(Instant::now() + after);
+                self.close_circuit(now).await?;
                 Ok(false)
             }
             Err(SendError::Transient { reason, after }) => {
@@ -507,12 +528,20 @@ impl Worker {
                     .map(|r| r.attempts)
                     .max()
                     .unwrap_or(0);
-                let (retry_at, give_up) = self.next_attempt(attempts, after, now);
+                let (_, give_up) = self.next_attempt(attempts, after, now);
+                // One circuit per notifier: the next probe after a delay that grows with
+                // the failures in a row; the rows wait for it.
+                let failures = self.circuit.map_or(0, |c| c.failures);
+                let (retry_at, _) = self.next_attempt(failures, after, now);
+                self.circuit = Some(Circuit {
+                    failures: failures.saturating_add(1),
+                    probe_at: retry_at,
+                });
                 if give_up {
                     tracing::error!(notifier = %name, rows = ids.len(), %reason, "delivery given up after retrying; `logward outbox retry` sends again");
                     add(&self.stats.failed, ids.len());
                 } else {
-                    tracing::warn!(notifier = %name, rows = ids.len(), %reason, retry_in_s = retry_at - now, "delivery failed; will retry");
+                    tracing::warn!(notifier = %name, rows = ids.len(), %reason, retry_in_s = retry_at - now, "delivery failed; the notifier waits and then probes with one message");
                     add(&self.stats.retries, ids.len());
                 }
                 let r = (!give_up).then_some(retry_at);
@@ -526,6 +555,8 @@ impl Worker {
                 Ok(true)
             }
             Err(SendError::Permanent { reason }) => {
+                // The service answered: the endpoint is up, only this message is refused.
+                self.close_circuit(now).await?;
                 tracing::error!(notifier = %name, rows = ids.len(), %reason, "the service refused the delivery; not retried (`logward outbox retry` after fixing it)");
                 add(&self.stats.failed, ids.len());
                 with_store(&self.store, move |s| {
@@ -538,6 +569,19 @@ impl Worker {
                 Ok(true)
             }
         }
+    }
+
+    /// The notifier answered: a failing one is back, so every row waiting for a retry is
+    /// due now rather than at the end of its own backoff.
+    async fn close_circuit(&mut self, now: UnixTime) -> Result<(), StoreError> {
+        if self.circuit.take().is_none() {
+            return Ok(());
+        }
+        let name = self.notifier.name.clone();
+        let sink = name.clone();
+        let n = with_store(&self.store, move |s| s.retry_pending_now(&sink, now)).await?;
+        tracing::info!(notifier = %name, rows = n, "the notifier answers again; its queued deliveries are due now");
+        Ok(())
     }
 
     /// When to try again after `attempts` failures (exponential from `retry_min`, capped at

@@ -69,6 +69,9 @@ pub trait Store: Send {
     ) -> Result<()>;
     /// Puts failed rows (of one sink, or all) back to pending, due at `now`. How many.
     fn retry_failed(&mut self, sink: Option<&str>, now: UnixTime) -> Result<u64>;
+    /// Makes the pending rows of `sink` that failed before and wait for a later retry due at
+    /// `now` (the sink answered again). How many.
+    fn retry_pending_now(&mut self, sink: &str, now: UnixTime) -> Result<u64>;
     /// Rows per state.
     fn outbox_counts(&mut self) -> Result<OutboxCounts>;
 

@@ -812,6 +812,18 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
+    fn retry_pending_now(&mut self, sink: &str, now: UnixTime) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE outbox SET next_attempt_at = ?2, updated_at = ?2 \
+                 WHERE state = 'pending' AND sink = ?1 AND attempts > 0 AND next_attempt_at > ?2",
+            )
+            .and_then(|mut s| s.execute(params![sink, now]))
+            .map_err(sql(&self.path, "retry pending deliveries"))?;
+        Ok(n as u64)
+    }
+
     fn outbox_counts(&mut self) -> Result<OutboxCounts> {
         let path = &self.path;
         let rows: Vec<(String, i64)> = self
