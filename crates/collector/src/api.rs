@@ -396,6 +396,11 @@ fn alert_json(a: &StoredAlert) -> Value {
         .or_else(|| parsed.get("labels").and_then(|l| l.get("event_agent")))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    // Account and group changes name the account acted on as `user.target.name`.
+    let target_user = parsed
+        .pointer("/user/target/name")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     json!({
         "id": a.id,
         "time": a.alert.time,
@@ -406,6 +411,7 @@ fn alert_json(a: &StoredAlert) -> Value {
         "agent_id": agent,
         "source_address": a.alert.source_address,
         "user": a.alert.user,
+        "target_user": target_user,
         "message": message,
         "original": original,
         "alert": parsed,
@@ -705,13 +711,17 @@ async fn alert(
         .deliveries
         .iter()
         .map(|x| {
-            json!({"sink": x.sink, "state": x.state, "attempts": x.attempts,
+            // The outbox counts failed sends; a sent row was tried once more than that.
+            let tries = x.attempts + i64::from(x.state == "sent");
+            json!({"sink": x.sink, "state": x.state, "attempts": tries,
+                   "failed_attempts": x.attempts,
                    "last_error": x.last_error, "updated_at": x.updated_at})
         })
         .collect();
     let analysis = d.analysis.map(|a| {
+        // An opinion from a model that read attacker-controlled log text: never a verdict.
         json!({"state": a.state.as_str(), "model": a.model, "text": a.text, "error": a.error,
-               "requested_at": a.requested_at, "finished_at": a.finished_at})
+               "requested_at": a.requested_at, "finished_at": a.finished_at, "advisory": true})
     });
     json_reply(
         &state,
@@ -868,6 +878,9 @@ struct BanBody {
     target: String,
     #[serde(default)]
     duration_secs: Option<i64>,
+    /// A ban without an end must be asked for: a forgotten duration is an error, not forever.
+    #[serde(default)]
+    permanent: bool,
     reason: String,
 }
 
@@ -902,7 +915,9 @@ async fn add_ban(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 &state,
                 EP,
                 StatusCode::BAD_REQUEST,
-                &format!("expected {{\"target\", \"duration_secs\", \"reason\"}}: {e}"),
+                &format!(
+                    "expected {{\"target\", \"duration_secs\" or \"permanent\", \"reason\"}}: {e}"
+                ),
             )
         }
     };
@@ -910,13 +925,16 @@ async fn add_ban(State(state): State<Arc<AppState>>, req: Request) -> Response {
         Ok(t) => t,
         Err(e) => return bad(&state, EP, StatusCode::BAD_REQUEST, &format!("target: {e}")),
     };
-    if b.duration_secs.is_some_and(|d| d <= 0) {
-        return bad(
-            &state,
-            EP,
-            StatusCode::BAD_REQUEST,
-            "duration_secs: must be above 0 (leave it out for a permanent ban)",
-        );
+    let length_error = match (b.duration_secs, b.permanent) {
+        (Some(d), false) if d <= 0 => Some("duration_secs: must be above 0"),
+        (Some(_), false) | (None, true) => None,
+        (None, false) => Some(
+            "give duration_secs (seconds above 0), or \"permanent\": true for a ban without end",
+        ),
+        (Some(_), true) => Some("give either duration_secs or \"permanent\": true, not both"),
+    };
+    if let Some(msg) = length_error {
+        return bad(&state, EP, StatusCode::BAD_REQUEST, msg);
     }
     if b.reason.trim().is_empty() || b.reason.len() > 512 {
         return bad(

@@ -209,7 +209,7 @@ pub fn document() -> Value {
         ),
     );
     let mut one = op(
-        "One alert with its events (raw lines), actions taken and LLM analysis.",
+        "One alert with its events (raw lines; a fleet alert's from every host), actions taken and the LLM's advisory analysis.",
         operator.clone(),
         vec![],
         json!({"200": json_ok("The alert.", json!({"type": "object", "properties": {
@@ -220,8 +220,12 @@ pub fn document() -> Value {
                 "user": {"type": ["string", "null"]}, "original": {"type": ["string", "null"], "description": "The raw log line."},
                 "event": {"type": "object", "description": "The ECS event."}}}},
             "decisions": {"type": "array", "items": reference("Ban")},
-            "deliveries": {"type": "array", "items": {"type": "object"}},
-            "analysis": {"type": ["object", "null"]}}})),
+            "deliveries": {"type": "array", "items": {"type": "object", "properties": {
+                "sink": {"type": "string"}, "state": {"enum": ["pending", "sent", "failed"]},
+                "attempts": {"type": "integer", "description": "Sends tried so far (a sent notification: the failed ones and the one that went through)."},
+                "failed_attempts": {"type": "integer"}, "last_error": {"type": ["string", "null"]},
+                "updated_at": {"type": "integer"}}}},
+            "analysis": {"type": ["object", "null"], "description": "An LLM's advisory opinion (advisory: true), never a verdict."}}})),
                "400": e400(), "401": e401(), "404": json_ok("No such alert.", err())}),
     );
     one["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}]);
@@ -277,7 +281,8 @@ pub fn document() -> Value {
     ban["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
         "type": "object", "required": ["target", "reason"], "additionalProperties": false,
         "properties": {"target": {"type": "string", "description": "An address or CIDR network."},
-                       "duration_secs": {"type": "integer", "minimum": 1, "description": "Leave out for a permanent ban."},
+                       "duration_secs": {"type": "integer", "minimum": 1, "description": "How long the ban lasts; or leave it out and send permanent."},
+                       "permanent": {"type": "boolean", "description": "true for a ban without end (instead of duration_secs): one of the two is required."},
                        "reason": {"type": "string"}}}}}});
     add("/v1/bans", "post", ban);
     let mut lift = op(
@@ -315,7 +320,9 @@ pub fn document() -> Value {
                     "host": {"type": ["string", "null"]},
                     "agent_id": {"type": ["string", "null"], "description": "The agent that sent it (for a fleet alert: whose event completed the rule)."},
                     "source_address": {"type": ["string", "null"]},
-                    "user": {"type": ["string", "null"]}, "message": {"type": ["string", "null"]},
+                    "user": {"type": ["string", "null"]},
+                    "target_user": {"type": ["string", "null"], "description": "user.target.name: the account an account or group change acted on."},
+                    "message": {"type": ["string", "null"]},
                     "original": {"type": ["string", "null"], "description": "The raw line of the event that raised it."},
                     "alert": {"type": "object", "description": "The whole alert (ECS)."}}},
                 "Ban": {"type": "object", "properties": {

@@ -25,7 +25,7 @@ use logward_store::{
 use crate::config::FleetRules;
 
 /// `host.name` of the alerts the fleet rules raise.
-pub const FLEET_HOST: &str = "fleet";
+pub const FLEET_HOST: &str = logward_store::FLEET_HOST;
 /// The name the fleet rules' counters are saved under (table `counters`).
 pub const COUNTERS_NAME: &str = "collector-fleet-rules";
 /// How often changed counters are saved at most.

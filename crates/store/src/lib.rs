@@ -34,7 +34,7 @@ pub use sqlite::fleet::{
 pub use sqlite::operators::ApiToken;
 pub use sqlite::profiles::ProfileReader;
 pub use sqlite::query::{
-    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Delivery, EventRow,
+    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Delivery, EventRow, FLEET_HOST,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;

@@ -68,6 +68,12 @@ function filterQuery() {
   return q;
 }
 
+// Who: the user, and for account and group changes the account acted on (`user.target.name`).
+function userText(a) {
+  if (!a.target_user || a.target_user === a.user) return a.user || '—';
+  return a.user ? a.user + ' → ' + a.target_user : a.target_user;
+}
+
 function alertRow(a) {
   const link = el('a', { href: '#/alert/' + a.id, class: 'alert-link', text: fmtTime(a.time) });
   return el('tr', { class: 'alert-row', 'data-id': String(a.id) },
@@ -77,7 +83,7 @@ function alertRow(a) {
     el('td', { text: a.host || '—', title: a.agent_id ? 'agent ' + a.agent_id : '' },
       a.agent_id ? el('span', { class: 'muted agent', text: ' · ' + a.agent_id.slice(0, 8) }) : ''),
     el('td', { class: 'addr', text: a.source_address || '—' }),
-    el('td', { text: a.user || '—' }),
+    el('td', { class: 'user', text: userText(a) }),
     el('td', { text: a.message || '' }));
 }
 
@@ -125,17 +131,18 @@ async function showAlert(id) {
     el('h2', {}, el('span', { class: 'sev sev-' + a.severity, text: (a.severity_name || '') + ' ' }), a.rule_id),
     el('p', { text: a.message || '' }),
     kv([['Alert', '#' + a.id], ['Time', fmtTime(a.time)], ['Host', a.host], ['Address', a.source_address],
-        ['User', a.user]]));
+        ['User', a.user]].concat(a.target_user ? [['Target user', a.target_user]] : [])));
   if (a.original) head.append(el('h3', { text: 'Raw line' }), el('pre', { class: 'raw', id: 'alert-raw', text: a.original }));
 
   const events = el('div', { class: 'card', id: 'alert-events' }, el('h3', { text: 'Events (' + d.events.length + ')' }));
+  if (a.host === 'fleet') events.append(el('p', { class: 'muted', text: 'A fleet alert: the events behind it from every host.' }));
   const t = el('table', { class: 'grid' },
-    el('thead', {}, el('tr', {}, el('th', { text: 'Time' }), el('th', { text: 'Action' }),
+    el('thead', {}, el('tr', {}, el('th', { text: 'Time' }), el('th', { text: 'Host' }), el('th', { text: 'Action' }),
       el('th', { text: 'Outcome' }), el('th', { text: 'User' }), el('th', { text: 'Raw line' }))));
   const tb = el('tbody', {});
   for (const e of d.events) {
-    tb.append(el('tr', { class: 'event-row' }, el('td', { text: fmtTime(e.time) }), el('td', { text: e.action }),
-      el('td', { text: e.outcome }), el('td', { text: e.user || '—' }),
+    tb.append(el('tr', { class: 'event-row' }, el('td', { text: fmtTime(e.time) }), el('td', { class: 'event-host', text: e.host || '—' }),
+      el('td', { text: e.action }), el('td', { text: e.outcome }), el('td', { text: e.user || '—' }),
       el('td', {}, el('pre', { class: 'raw', text: e.original || '(not sent by the agent)' }))));
   }
   t.append(tb);
@@ -147,17 +154,29 @@ async function showAlert(id) {
     actions.append(el('p', { text: 'Ban ' + b.target + (b.expires_at ? ' until ' + fmtTime(b.expires_at) : ' (permanent)') + ': ' + b.reason }));
   }
   for (const n of d.deliveries) {
-    actions.append(el('p', { text: 'Notification via ' + n.sink + ': ' + n.state + ' after ' + n.attempts + ' attempt(s)' + (n.last_error ? ' — ' + n.last_error : '') }));
+    actions.append(el('p', { class: 'delivery', text: 'Notification via ' + n.sink + ': ' + deliveryText(n) + (n.last_error ? ' — ' + n.last_error : '') }));
   }
 
-  const llm = el('div', { class: 'card', id: 'alert-analysis' }, el('h3', { text: 'LLM analysis' }));
+  const llm = el('div', { class: 'card', id: 'alert-analysis' }, el('h3', { text: 'LLM opinion (advisory)' }));
   if (!d.analysis) llm.append(el('p', { class: 'muted', text: 'Not requested.' }));
   else {
     llm.append(el('p', { class: 'muted', text: d.analysis.state + (d.analysis.model ? ' — ' + d.analysis.model : '') }));
-    if (d.analysis.text) llm.append(el('p', { text: d.analysis.text }));
+    if (d.analysis.text) {
+      // The model read the log lines, which an attacker can write: its answer is a hint.
+      llm.append(el('p', { class: 'advisory', text: 'An LLM\'s opinion, not a verdict: check the events above before acting on it.' }),
+                 el('p', { text: d.analysis.text }));
+    }
     if (d.analysis.error) llm.append(el('p', { class: 'error', text: d.analysis.error }));
   }
   box.replaceChildren(head, events, actions, llm);
+}
+
+// "sent on the first attempt", "sent on attempt 3", "pending, 2 failed attempts", "failed after 5 attempts".
+function deliveryText(n) {
+  const times = k => k + (k === 1 ? ' attempt' : ' attempts');
+  if (n.state === 'sent') return n.attempts <= 1 ? 'sent on the first attempt' : 'sent on attempt ' + n.attempts;
+  if (n.state === 'failed') return 'failed after ' + times(n.attempts);
+  return n.attempts ? 'pending, ' + times(n.attempts) + ' failed so far' : 'pending';
 }
 
 // ---- charts (inline SVG) ------------------------------------------------------------
@@ -195,7 +214,10 @@ function barsPerHour(target, perHour, since, until) {
     const title = svg('title', {}); title.textContent = fmtTime(hr * 3600) + ': ' + n; bar.append(title);
     s.append(bar);
     if (i % 6 === 0) {
-      const t = svg('text', { x: pad + i * bw, y: h + 14 });
+      // Centred under its bar, but kept inside the chart at either end (the last one was cut).
+      const mid = pad + i * bw + bw / 2, half = 16;
+      const [x, anchor] = mid + half > w ? [w, 'end'] : mid - half < 0 ? [0, 'start'] : [mid, 'middle'];
+      const t = svg('text', { class: 'hour-label', x: x, y: h + 14, 'text-anchor': anchor });
       t.textContent = new Date(hr * 3600000).toISOString().slice(11, 16); s.append(t);
     }
   });
@@ -264,11 +286,26 @@ async function liftBan(b, button) {
   } catch (e) { button.disabled = false; status(e.message, true); }
 }
 
+// An empty duration is not silently forever: the form asks, in place, for a permanent ban.
 async function addBan(ev) {
   ev.preventDefault();
   const body = { target: $('ban-target').value.trim(), reason: $('ban-reason').value.trim() };
   const d = $('ban-duration').value.trim();
-  if (d) body.duration_secs = Number(d);
+  if (d) {
+    if (!/^[0-9]+$/.test(d) || Number(d) <= 0) { status('Duration: a number of seconds above 0, or leave it empty for a permanent ban', true); return; }
+    body.duration_secs = Number(d);
+    return sendBan(body);
+  }
+  const box = $('ban-permanent');
+  const yes = el('button', { type: 'button', id: 'ban-permanent-yes', text: 'Ban ' + body.target + ' permanently' });
+  const no = el('button', { type: 'button', id: 'ban-permanent-no', text: 'Cancel' });
+  no.addEventListener('click', () => { box.replaceChildren(); box.hidden = true; });
+  yes.addEventListener('click', () => { box.replaceChildren(); box.hidden = true; body.permanent = true; sendBan(body); });
+  box.replaceChildren(el('span', { text: 'No duration given: a permanent ban never ends by itself. ' }), yes, ' ', no);
+  box.hidden = false;
+}
+
+async function sendBan(body) {
   try {
     await api('/v1/bans', { method: 'POST', body: JSON.stringify(body),
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf } });

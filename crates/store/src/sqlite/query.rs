@@ -98,6 +98,9 @@ pub struct AlertStats {
 pub const EVENT_WINDOW_SECS: i64 = 3600;
 /// At most this many events are shown with an alert.
 pub const MAX_ALERT_EVENTS: usize = 200;
+/// The `host.name` of alerts the collector raises over the whole fleet (fleet rules, fleet
+/// anomaly detection): their events are looked for on every host.
+pub const FLEET_HOST: &str = "fleet";
 
 fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
     Ok(EventRow {
@@ -187,6 +190,8 @@ impl SqliteStore {
             return Ok(None);
         };
         let a = &alert.alert;
+        // A fleet alert was made from several hosts' events: no host filter.
+        let host = a.host.as_deref().filter(|h| *h != FLEET_HOST);
         // Two statements, not one with an OR, so that each uses its index.
         let (by, key) = match (&a.source_address, &a.user) {
             (Some(ip), _) => ("source_ip", Some(ip)),
@@ -200,7 +205,7 @@ impl SqliteStore {
                     params![
                         a.time - EVENT_WINDOW_SECS,
                         a.time,
-                        a.host,
+                        host,
                         key,
                         limit_to_sql(MAX_ALERT_EVENTS)
                     ],
