@@ -686,25 +686,17 @@ fn at<T>(file: &str, s: &Spanned<T>, message: String) -> ConfigError {
     err(file, s.referenced.line(), s.referenced.column(), message)
 }
 
-// `Options` is non_exhaustive: it cannot be built with a struct expression.
-#[allow(clippy::field_reassign_with_default)]
-fn parse_file(file: &str, text: &str) -> Result<FileConfig, Vec<ConfigError>> {
+/// One file parsed, with the places of its keys (for errors on fields that carry none).
+fn parse_file(
+    file: &str,
+    text: &str,
+) -> Result<(FileConfig, logward_engine::strict_yaml::Places), Vec<ConfigError>> {
     let text = substitute_env(file, text, |k| std::env::var(k).ok())?;
     if text.trim().is_empty() {
-        return Ok(FileConfig::default());
+        return Ok((FileConfig::default(), Default::default()));
     }
-    let mut options = serde_saphyr::options::Options::default();
-    options.with_snippet = false;
-    options.strict_booleans = true;
-    serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        let mut message = e.to_string();
-        let suffix = format!(" at line {line}, column {column}");
-        if let Some(m) = message.strip_suffix(&suffix) {
-            message = m.to_owned();
-        }
-        vec![err(file, line, column, message)]
-    })
+    let parsed = logward_engine::strict_yaml::from_str(file, &text)?;
+    Ok((parsed, logward_engine::strict_yaml::Places::of(&text)))
 }
 
 /// The `conf.d/*.yaml` fragments beside `main`, sorted by name.
@@ -730,7 +722,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
     let mut sources: Vec<(String, Spanned<SourceConfig>, PathBuf)> = Vec::new();
     let mut rules: Option<(String, Spanned<String>, PathBuf)> = None;
     let mut output = None;
-    let mut bans: Option<(String, BansConfig)> = None;
+    let mut bans: Option<(String, BansConfig, logward_engine::strict_yaml::Places)> = None;
     let mut pipeline = None;
     let mut metrics = None;
     let mut notify: Option<(String, logward_notify::NotifyConfig)> = None;
@@ -746,7 +738,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                 continue;
             }
         };
-        let parsed = match parse_file(&name, &text) {
+        let (parsed, places) = match parse_file(&name, &text) {
             Ok(p) => p,
             Err(es) => {
                 errors.extend(es);
@@ -764,7 +756,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
             output = parsed.output;
         }
         if let Some(b) = parsed.bans {
-            bans = Some((name.clone(), b));
+            bans = Some((name.clone(), b, places));
         }
         if parsed.pipeline.is_some() {
             pipeline = parsed.pipeline;
@@ -838,7 +830,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
         checked.push(Source { config, origin });
     }
     let bans = match bans {
-        Some((file, b)) => {
+        Some((file, b, places)) => {
             let p = b.ipv6_prefix.value;
             if !(logward_ban_min_v6()..=128).contains(&p) {
                 errors.push(at(
@@ -861,10 +853,11 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                 ));
             }
             if b.nft.is_empty() {
+                let (l, c) = places.value_or_parent(&["bans", "nft"]);
                 errors.push(err(
                     &file,
-                    1,
-                    1,
+                    l,
+                    c,
                     "`bans.nft` needs at least a program".into(),
                 ));
             }
@@ -874,10 +867,11 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                     .bytes()
                     .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
             {
+                let (l, c) = places.value_or_parent(&["bans", "table"]);
                 errors.push(err(
                     &file,
-                    1,
-                    1,
+                    l,
+                    c,
                     format!("`bans.table` `{}`: letters, digits, _ and - only", b.table),
                 ));
             }

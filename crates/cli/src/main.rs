@@ -3,6 +3,7 @@
 mod agent;
 mod check;
 mod collector;
+mod config_kind;
 mod enroll;
 mod evaluate;
 mod manual;
@@ -32,11 +33,11 @@ enum Command {
     /// Build the per-user login profiles of the anomaly detector from old logs (.gz
     /// rotations included), so a new install knows its users on day one.
     Learn(scan::LearnArgs),
-    /// Check an agent config (with its conf.d and rules) or a rules file: every error as
-    /// file:line:column, exit 1 when there is one.
+    /// Check an agent config (with its conf.d and rules), a collector config or a rules file:
+    /// every error as file:line:column, exit 1 when there is one.
     Check(check::CheckArgs),
     /// Print the agent's built-in config (detected sources, rules reference); with --rules
-    /// the built-in ruleset.
+    /// the built-in ruleset, with --collector the collector's default config.
     DefaultConfig(check::DefaultConfigArgs),
     /// Run the agent daemon: follow the logs, run the rules, alert, ban.
     Run(agent::RunArgs),

@@ -22,9 +22,12 @@ pub enum NotifyCommand {
     Test {
         /// The notifier's name under `notify.notifiers`.
         name: String,
-        /// The agent config that configures it.
+        /// The agent or collector config that configures it (told apart by their keys).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Read the file as a collector config whatever its keys.
+        #[arg(long)]
+        collector: bool,
     },
 }
 
@@ -54,17 +57,44 @@ fn test_alert() -> Alert {
 }
 
 pub fn run(args: NotifyArgs) -> anyhow::Result<i32> {
-    let NotifyCommand::Test { name, config } = args.command;
-    let loaded = match logward_agent::config::load(&config) {
-        Ok(l) => l,
-        Err(errors) => {
-            for e in &errors.0 {
-                eprintln!("{e}");
+    let NotifyCommand::Test {
+        name,
+        config,
+        collector,
+    } = args.command;
+    let text = crate::config_kind::read(&config)?;
+    let n = match crate::config_kind::detect(&text, collector) {
+        crate::config_kind::Kind::Collector => match logward_collector::config::load(&config) {
+            Ok(c) => c.notify,
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                return Ok(1);
             }
+        },
+        crate::config_kind::Kind::Rules => {
+            eprintln!(
+                "logward: {} is a rules file: give the agent or collector config that has \
+                 `notify:`",
+                config.display()
+            );
             return Ok(1);
         }
+        crate::config_kind::Kind::Agent => match logward_agent::config::load(&config) {
+            Ok(l) => l.config.notify,
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("{e}");
+                }
+                if let Some(h) = crate::config_kind::mixed_hint(&text) {
+                    eprintln!("{h}");
+                }
+                return Ok(1);
+            }
+        },
     };
-    let n = &loaded.config.notify;
+    let n = &n;
     let Some(c) = n.notifiers.get(&name) else {
         let known: Vec<_> = n.notifiers.keys().map(String::as_str).collect();
         eprintln!(

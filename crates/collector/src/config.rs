@@ -331,8 +331,6 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
     parse(&file, &text, path.parent().unwrap_or(Path::new(".")))
 }
 
-// `Options` is non_exhaustive: it cannot be built with a struct expression.
-#[allow(clippy::field_reassign_with_default)]
 /// Parses and checks config text; `base` resolves relative paths.
 pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigError>> {
     let err = |line: u64, column: u64, message: String| ConfigError {
@@ -344,17 +342,10 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
     let fc: FileConfig = if text.trim().is_empty() {
         serde_saphyr::from_str("{}").map_err(|e| vec![err(1, 1, e.to_string())])?
     } else {
-        let mut options = serde_saphyr::options::Options::default();
-        options.with_snippet = false;
-        options.strict_booleans = true;
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            let mut message = e.to_string();
-            let suffix = format!(" at line {line}, column {column}");
-            if let Some(m) = message.strip_suffix(&suffix) {
-                message = m.to_owned();
-            }
-            vec![err(line, column, message)]
+        logward_engine::strict_yaml::from_str(file, text).map_err(|es| {
+            es.into_iter()
+                .map(|e| err(e.line, e.column, e.message))
+                .collect::<Vec<_>>()
         })?
     };
     let mut errors = Vec::new();
@@ -469,29 +460,35 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         }
     }
     let l = fc.limits;
-    if l.body_bytes == 0
-        || l.decompressed_bytes == 0
-        || l.requests_per_second == 0
-        || l.login_failures == 0
-        || l.login_window_secs == 0
-        || l.session_secs == 0
-        || l.unverified_bodies == 0
-        || l.unverified_bytes == 0
-        || l.unverified_per_address == 0
-        || l.body_read_secs == 0
-        || l.replay_cache == 0
-        || l.max_items == 0
-        || l.line_bytes == 0
-        || l.field_bytes < 64
-        || l.inflight_bytes == 0
-        || l.enroll_per_minute == 0
-        || l.enroll_total_per_minute == 0
-    {
-        errors.push(err(
-            1,
-            1,
-            "limits: every limit must be above 0 (field_bytes at least 64)".into(),
-        ));
+    let places = logward_engine::strict_yaml::Places::of(text);
+    for (key, bad) in [
+        ("body_bytes", l.body_bytes == 0),
+        ("decompressed_bytes", l.decompressed_bytes == 0),
+        ("requests_per_second", l.requests_per_second == 0),
+        ("login_failures", l.login_failures == 0),
+        ("login_window_secs", l.login_window_secs == 0),
+        ("session_secs", l.session_secs == 0),
+        ("unverified_bodies", l.unverified_bodies == 0),
+        ("unverified_bytes", l.unverified_bytes == 0),
+        ("unverified_per_address", l.unverified_per_address == 0),
+        ("body_read_secs", l.body_read_secs == 0),
+        ("replay_cache", l.replay_cache == 0),
+        ("max_items", l.max_items == 0),
+        ("line_bytes", l.line_bytes == 0),
+        ("field_bytes", l.field_bytes < 64),
+        ("inflight_bytes", l.inflight_bytes == 0),
+        ("enroll_per_minute", l.enroll_per_minute == 0),
+        ("enroll_total_per_minute", l.enroll_total_per_minute == 0),
+    ] {
+        if bad {
+            let (line, col) = places.value_or_parent(&["limits", key]);
+            let least = if key == "field_bytes" {
+                "at least 64"
+            } else {
+                "above 0"
+            };
+            errors.push(err(line, col, format!("limits.{key}: must be {least}")));
+        }
     }
     config.limits = l;
     if let Some(a) = &fc.anomaly {
@@ -555,10 +552,55 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
     }
 }
 
+/// The collector's config with every setting at its default, commented
+/// (`logward default-config --collector`): what the collector runs with without `--config`.
+pub fn default_yaml() -> String {
+    let l = Limits::default();
+    format!(
+        "# logward collector config (logward collector --config FILE; docs/COLLECTOR.md).\n\
+         # Every key is optional; relative paths are relative to this file. Strict: an unknown\n\
+         # key is an error at file:line:column (`logward check --config FILE`).\n\
+         listen: {DEFAULT_LISTEN}          # off loopback `tls:` is required\n\
+         # tls: {{cert: cert.pem, key: key.pem}}  # `logward collector gen-cert --out DIR` writes them\n\
+         state_dir: {DEFAULT_STATE_DIR}\n\
+         retention_days: {}                 # fleet events, alerts, expired decisions\n\
+         auth: {{mode: agents}}               # enrolled agents; {{mode: shared, key_file: FILE}}\n\
+         limits:\n\
+         \x20 body_bytes: {}             # a request body as sent\n\
+         \x20 decompressed_bytes: {}     # after gzip\n\
+         \x20 requests_per_second: {}          # per agent and endpoint\n\
+         \x20 login_failures: {}                # dashboard logins per address / user …\n\
+         \x20 login_window_secs: {}           # … in this window\n\
+         \x20 session_secs: {}              # a dashboard session\n\
+         rules: default                     # the built-in fleet rules; `none`, or a rules file\n\
+         anomaly: {{enabled: true, threshold: 0.6, window: 3h, max_speed_kmh: 1000, lof: true}}\n\
+         notify: {{}}                         # notifiers and routes (docs/NOTIFY.md)\n\
+         # llm: {{base_url: http://127.0.0.1:11434/v1, model: qwen2.5:7b}}  # docs/LLM.md\n",
+        default_retention(),
+        l.body_bytes,
+        l.decompressed_bytes,
+        l.requests_per_second,
+        l.login_failures,
+        l.login_window_secs,
+        l.session_secs,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn default_yaml_is_the_default() {
+        let c = super::parse(
+            "default.yaml",
+            &super::default_yaml(),
+            std::path::Path::new("/"),
+        )
+        .expect("the default config loads");
+        assert_eq!(c, super::Config::default());
+    }
 
     #[test]
     fn defaults_and_full_config() {
@@ -611,7 +653,12 @@ mod tests {
         assert!(e[0].to_string().starts_with("c.yaml:1:"), "{}", e[0]);
         assert!(e[0].message.contains("not a loopback"));
         let e = parse("c.yaml", "listen: 127.0.0.1:1\nbogus: 1\n", Path::new(".")).unwrap_err();
-        assert!(e[0].message.contains("unknown field `bogus`"), "{}", e[0]);
+        assert!(
+            e[0].to_string()
+                .starts_with("c.yaml:2:1: unknown key `bogus`"),
+            "{}",
+            e[0]
+        );
         let e = parse(
             "c.yaml",
             "listen: 127.0.0.1:1\nauth: {mode: shared}\n",

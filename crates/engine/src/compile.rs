@@ -252,27 +252,8 @@ pub struct Program {
 
 impl Program {
     /// Parses and checks a rules file. `file` names it in error messages.
-    // `Options` is non_exhaustive: it cannot be built with a struct expression.
-    #[allow(clippy::field_reassign_with_default)]
     pub fn load(file: &str, src: &str) -> Result<Program, ConfigErrors> {
-        let mut options = serde_saphyr::options::Options::default();
-        options.with_snippet = false;
-        // YAML 1.1's `y`/`n`/`on`/`off` booleans turn saved field names into `false`.
-        options.strict_booleans = true;
-        let parsed: RulesFile = serde_saphyr::from_str_with_options(src, options).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            let mut message = e.to_string();
-            let suffix = format!(" at line {line}, column {column}");
-            if let Some(m) = message.strip_suffix(&suffix) {
-                message = m.to_owned();
-            }
-            ConfigErrors(vec![ConfigError {
-                file: file.to_owned(),
-                line,
-                column,
-                message,
-            }])
-        })?;
+        let parsed: RulesFile = crate::strict_yaml::from_str(file, src).map_err(ConfigErrors)?;
         Compiler::new(file, src).compile(parsed)
     }
 

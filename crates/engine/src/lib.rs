@@ -16,6 +16,7 @@ pub mod config;
 pub mod counter;
 pub mod engine;
 pub mod snapshot;
+pub mod strict_yaml;
 
 pub use compile::{ConfigError, ConfigErrors, LogLevel, Program};
 pub use engine::{Engine, NoUsers, Output, StaticUsers, Stats, TraceOutcome, TraceStep, UserDb};
