@@ -308,6 +308,12 @@ pub fn render(s: &Snapshot) -> String {
         p.bans_stale,
     );
     o.one(
+        "logward_journal_forged_total",
+        c,
+        "Journal entries whose claimed program (SYSLOG_IDENTIFIER) the journal's own fields contradict.",
+        p.forged,
+    );
+    o.one(
         "logward_ban_failures_total",
         c,
         "Ban or unban batches the firewall refused.",

@@ -58,6 +58,8 @@ pub struct PipelineStats {
     pub bans_skipped: u64,
     /// Bans not applied because the offence is older than the ban it earned (a backlog).
     pub bans_stale: u64,
+    /// Journal entries whose claimed program the journal's own fields contradict.
+    pub forged: u64,
     /// Plain events the forward spool dropped to stay under its size bound.
     pub spool_dropped: u64,
 }
@@ -490,6 +492,20 @@ impl Pipeline {
         self.stats.events += 1;
         if e.action == Some(logward_core::Action::Unknown) {
             self.stats.unknown += 1;
+        }
+        if let Some(claimed) = &e.claimed_program {
+            self.stats.forged += 1;
+            // The first, then every hundredth: a local user can write these at will.
+            if self.stats.forged % 100 == 1 {
+                tracing::warn!(
+                    claimed = %claimed,
+                    comm = e.journald.iter().find(|(k, _)| k == "comm").map_or("", |(_, v)| v),
+                    uid = e.journald.iter().find(|(k, _)| k == "uid").map_or("", |(_, v)| v),
+                    forged = self.stats.forged,
+                    "a journal entry claims a program the journal says did not write it; \
+                     not decoded as that program"
+                );
+            }
         }
     }
 

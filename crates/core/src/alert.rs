@@ -136,6 +136,7 @@ pub fn write_alert(out: &mut Vec<u8>, a: &Alert) {
         file_path: e.file_path.as_deref().map(Cow::Borrowed),
         agent_id: e.agent_id.as_deref().map(Cow::Borrowed),
         claimed_host: e.claimed_host.as_deref().map(Cow::Borrowed),
+        claimed_program: e.claimed_program.as_deref().map(Cow::Borrowed),
         enrichment: e.enrichment.clone(),
         journald: e
             .journald

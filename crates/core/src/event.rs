@@ -80,6 +80,10 @@ pub struct Event<'a> {
     /// `logward.claimed_host`: the `host.name` an agent sent when it was not the host it
     /// enrolled as (the collector keeps the enrolled one in `host.name`).
     pub claimed_host: Option<Text<'a>>,
+    /// `logward.claimed_program`: the program a journal entry claimed to be
+    /// (`SYSLOG_IDENTIFIER`) when the journal's own fields (`_COMM`, `_EXE`, `_UID`) say
+    /// another process wrote it; such an entry is not decoded as that program.
+    pub claimed_program: Option<Text<'a>>,
 }
 
 fn own(t: Option<Text<'_>>) -> Option<Text<'static>> {
@@ -169,6 +173,7 @@ impl<'a> Event<'a> {
             enrichment: self.enrichment,
             agent_id: own(self.agent_id),
             claimed_host: own(self.claimed_host),
+            claimed_program: own(self.claimed_program),
         }
     }
 }

@@ -206,6 +206,7 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         || e.repeat.is_some()
         || dnsbl.is_some()
         || e.claimed_host.is_some()
+        || e.claimed_program.is_some()
     {
         o.open("logward");
         if e.auth_method.is_some() || has_key {
@@ -221,6 +222,7 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         }
         o.opt_num("repeat", e.repeat);
         o.opt_str("claimed_host", e.claimed_host.as_deref());
+        o.opt_str("claimed_program", e.claimed_program.as_deref());
         if let Some(zones) = dnsbl {
             o.open("dnsbl");
             o.num("count", zones.len());

@@ -202,6 +202,7 @@ struct LogwardObj {
     reasons: Option<Vec<String>>,
     dnsbl: Option<DnsblObj>,
     claimed_host: Option<String>,
+    claimed_program: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -457,6 +458,7 @@ impl Doc {
             }
             e.repeat = l.repeat;
             e.claimed_host = text(l.claimed_host);
+            e.claimed_program = text(l.claimed_program);
             if let Some(d) = l.dnsbl {
                 e.enrichment.get_or_insert_with(Default::default).dnsbl = Some(d.zones);
             }

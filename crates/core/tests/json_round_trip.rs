@@ -158,7 +158,7 @@ fn event() -> impl Strategy<Value = Event<'static>> {
             })
         })
     });
-    (head, tail, enrichment, (text(), text())).prop_map(|(h, t, enrichment, who)| {
+    (head, tail, enrichment, (text(), text(), text())).prop_map(|(h, t, enrichment, who)| {
         let (ts, cat, action, outcome, reason, dataset, original, message, host, pname, pid, cmd) =
             h;
         let (addr, ip, port, user, target, group, method, key, syslog, unit, journald, last) = t;
@@ -219,6 +219,7 @@ fn event() -> impl Strategy<Value = Event<'static>> {
             enrichment,
             agent_id: who.0,
             claimed_host: who.1,
+            claimed_program: who.2,
         }
     })
 }

@@ -31,6 +31,9 @@ pub struct Frame<'a> {
     /// Journal entries only: `_SYSTEMD_UNIT` and the remaining fields.
     pub unit: Option<Cow<'a, str>>,
     pub journald: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Journal entries only: the `SYSLOG_IDENTIFIER` the journal's own fields contradict
+    /// (`program` is then what the journal says wrote the entry, or none).
+    pub claimed_program: Option<Cow<'a, str>>,
 }
 
 /// What a line could not be framed as: the whole line becomes the message.

@@ -2,6 +2,16 @@
 //! host name and time frame the entry; PRIORITY and SYSLOG_FACILITY become
 //! `log.syslog.*.code`; `_SYSTEMD_UNIT` becomes `systemd.unit`; every other field is kept under
 //! `journald.*` (lower case, leading underscores dropped) so rules can test them.
+//!
+//! **Forgery.** `SYSLOG_IDENTIFIER` is whatever the writer says (`logger -t sshd` from any
+//! user); the fields with a leading underscore are the journal's own, filled in from the
+//! kernel. An entry that claims a program logward decodes is trusted only when those agree:
+//! `_COMM` (the kernel's process name, cut to 15 bytes) is that program, `_EXE` is under a
+//! system directory, and — for programs that only ever log as root (sshd, logind, login,
+//! the account tools) — `_UID` is 0. Otherwise its program is what `_COMM` says (or none),
+//! and the claim is kept as `logward.claimed_program`. A field the journal did not record (a
+//! process that exited before journald looked at `/proc` has no `_COMM`/`_EXE`) is not held
+//! against the entry; `_UID` is always there for local writers.
 
 use std::borrow::Cow;
 
@@ -17,8 +27,15 @@ pub fn frame(line: &str) -> Option<Frame<'_>> {
     };
     let mut f = Frame::default();
     let mut message = None;
+    let mut trusted = Trusted::default();
     for (k, v) in map {
         let Some(text) = field_text(v) else { continue };
+        match k.as_str() {
+            "_COMM" => trusted.comm = Some(text.clone()),
+            "_EXE" => trusted.exe = Some(text.clone()),
+            "_UID" => trusted.uid = Some(text.clone()),
+            _ => {}
+        }
         match k.as_str() {
             "MESSAGE" => message = Some(text),
             "SYSLOG_IDENTIFIER" => f.program = Some(Cow::Owned(text)),
@@ -38,7 +55,100 @@ pub fn frame(line: &str) -> Option<Frame<'_>> {
         }
     }
     f.message = Cow::Owned(message?);
+    if let Some(claimed) = f.program.as_deref() {
+        if !trusted.vouches_for(claimed) {
+            f.claimed_program = f.program.take();
+            // Decoded as what the journal says it is; never as a program it is not.
+            f.program = trusted
+                .comm
+                .filter(|c| protected(c).is_none())
+                .map(Cow::Owned);
+        }
+    }
     Some(f)
+}
+
+/// The programs whose entries logward decodes, and whether each only ever logs as root.
+const PROTECTED: &[(&str, bool)] = &[
+    ("sshd", true),
+    ("sshd-session", true),
+    ("sshd-auth", true),
+    ("systemd-logind", true),
+    ("login", true),
+    ("useradd", true),
+    ("userdel", true),
+    ("usermod", true),
+    ("groupadd", true),
+    ("groupdel", true),
+    ("chpasswd", true),
+    // Set-uid programs log with the calling user's (real) uid.
+    ("sudo", false),
+    ("su", false),
+    ("passwd", false),
+    ("gpasswd", false),
+    ("chage", false),
+];
+
+/// Where system programs live: directories only root can write to.
+const SYSTEM_DIRS: &[&str] = &["/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/"];
+
+/// The kernel's process name is cut to 15 bytes (`TASK_COMM_LEN`).
+const COMM_LEN: usize = 15;
+
+/// `name`'s entry in [`PROTECTED`], compared as the kernel would show it.
+fn protected(name: &str) -> Option<(&'static str, bool)> {
+    PROTECTED
+        .iter()
+        .find(|(p, _)| p.eq_ignore_ascii_case(name))
+        .copied()
+}
+
+/// The sshd programs are one family: any of them may write another's identifier.
+fn family(name: &str) -> &str {
+    if name.starts_with("sshd") {
+        "sshd"
+    } else {
+        name
+    }
+}
+
+/// The journal's own fields about the writer.
+#[derive(Debug, Default)]
+struct Trusted {
+    comm: Option<String>,
+    exe: Option<String>,
+    uid: Option<String>,
+}
+
+impl Trusted {
+    /// Whether the journal's fields allow the entry to be from `claimed`.
+    fn vouches_for(&self, claimed: &str) -> bool {
+        let Some((program, root_only)) = protected(claimed) else {
+            // Nothing logward decodes: nothing to protect.
+            return true;
+        };
+        if let Some(comm) = &self.comm {
+            let want = family(program);
+            let cut = &want[..want.len().min(COMM_LEN)];
+            let is = family(comm);
+            if !is.eq_ignore_ascii_case(cut) && !is.eq_ignore_ascii_case(want) {
+                return false;
+            }
+        }
+        if let Some(exe) = &self.exe {
+            if !SYSTEM_DIRS.iter().any(|d| exe.starts_with(d)) {
+                return false;
+            }
+        }
+        if root_only {
+            if let Some(uid) = &self.uid {
+                if uid != "0" {
+                    return false;
+                }
+            }
+        }
+        true
+    }
 }
 
 /// The journal writes text as a string, binary data as an array of bytes, and `null` for
@@ -81,6 +191,79 @@ mod tests {
             .iter()
             .any(|(k, v)| k == "comm" && v == "sshd-session"));
         assert!(f.message.starts_with("Accepted"));
+    }
+
+    /// `logger -t sshd` by uid 1000, as journalctl writes it: not sshd.
+    #[test]
+    fn an_identifier_the_journal_contradicts_is_not_trusted() {
+        let forged = r#"{"__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"web01","SYSLOG_IDENTIFIER":"sshd","_PID":"4242","_UID":"1000","_GID":"1000","_COMM":"logger","_EXE":"/usr/bin/logger","_TRANSPORT":"syslog","MESSAGE":"Failed password for root from 192.0.2.1 port 5000 ssh2"}"#;
+        let f = frame(forged).unwrap();
+        assert_eq!(f.program.as_deref(), Some("logger"));
+        assert_eq!(f.claimed_program.as_deref(), Some("sshd"));
+        // A copy of a program named sshd in a user's directory, or run by a user.
+        for (comm, exe, uid) in [
+            ("sshd", "/home/eve/sshd", "1000"),
+            ("sshd", "/usr/sbin/sshd", "1000"),
+            ("sudo", "/tmp/sudo", "1000"),
+        ] {
+            let line = forged
+                .replace(r#""_COMM":"logger""#, &format!(r#""_COMM":"{comm}""#))
+                .replace("/usr/bin/logger", exe)
+                .replace(r#""_UID":"1000""#, &format!(r#""_UID":"{uid}""#))
+                .replace(
+                    r#""SYSLOG_IDENTIFIER":"sshd""#,
+                    &format!(r#""SYSLOG_IDENTIFIER":"{comm}""#),
+                );
+            let f = frame(&line).unwrap();
+            assert_eq!(f.program, None, "{line}");
+            assert_eq!(f.claimed_program.as_deref(), Some(comm), "{line}");
+        }
+        // Without _COMM/_EXE (the writer exited first), _UID still tells.
+        let bare = forged.replace(r#""_COMM":"logger","_EXE":"/usr/bin/logger","#, "");
+        let f = frame(&bare).unwrap();
+        assert_eq!(
+            (f.program, f.claimed_program.as_deref()),
+            (None, Some("sshd"))
+        );
+    }
+
+    #[test]
+    fn real_entries_keep_their_program() {
+        for (ident, comm, exe, uid) in [
+            ("sshd", "sshd", "/usr/sbin/sshd", "0"),
+            ("sshd", "sshd-session", "/usr/lib/openssh/sshd-session", "0"),
+            (
+                "sshd-session",
+                "sshd-session",
+                "/usr/lib/openssh/sshd-session",
+                "0",
+            ),
+            (
+                "systemd-logind",
+                "systemd-logind",
+                "/usr/lib/systemd/systemd-logind",
+                "0",
+            ),
+            ("sudo", "sudo", "/usr/bin/sudo", "1000"),
+            ("passwd", "passwd", "/usr/bin/passwd", "1000"),
+            ("CRON", "cron", "/usr/sbin/cron", "0"),
+            (
+                "postfix/smtpd",
+                "smtpd",
+                "/usr/lib/postfix/sbin/smtpd",
+                "107",
+            ),
+        ] {
+            let line = format!(
+                r#"{{"SYSLOG_IDENTIFIER":"{ident}","_COMM":"{comm}","_EXE":"{exe}","_UID":"{uid}","MESSAGE":"x"}}"#
+            );
+            let f = frame(&line).unwrap();
+            assert_eq!(f.program.as_deref(), Some(ident), "{line}");
+            assert_eq!(f.claimed_program, None, "{line}");
+        }
+        // No trusted fields at all (an export that dropped them): nothing to hold against it.
+        let f = frame(r#"{"SYSLOG_IDENTIFIER":"sshd","MESSAGE":"x"}"#).unwrap();
+        assert_eq!(f.program.as_deref(), Some("sshd"));
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl LineDecoder {
             facility,
             unit,
             journald,
+            claimed_program,
         } = frame::frame(line, &mut self.years);
         let found = match (&message, program.as_deref()) {
             (_, None) => None,
@@ -107,6 +108,7 @@ impl LineDecoder {
         e.syslog_facility = facility;
         e.systemd_unit = unit;
         e.journald = journald;
+        e.claimed_program = claimed_program;
         e.message = Some(message);
     }
 }
