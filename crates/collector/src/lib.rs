@@ -17,6 +17,7 @@ pub mod origin;
 pub mod rules;
 pub mod server;
 pub mod store_thread;
+pub mod truncate;
 
 use std::path::{Path, PathBuf};
 

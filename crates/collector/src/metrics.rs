@@ -143,6 +143,14 @@ pub struct Metrics {
     pub unverified_refused: AtomicU64,
     /// Requests whose body did not arrive within `limits.body_read_secs` (408).
     pub body_timeouts: AtomicU64,
+    /// Requests answered 503: no room in `limits.inflight_bytes` in time.
+    pub inflight_refused: AtomicU64,
+    /// Requests answered 413 after decompression (items or decompressed size).
+    pub oversized_requests: AtomicU64,
+    /// Lines rejected for being over `limits.line_bytes`.
+    pub oversized_lines: AtomicU64,
+    /// Text fields cut to `limits.field_bytes`.
+    pub truncated_fields: AtomicU64,
     pub enrolments: AtomicU64,
     pub heartbeats: AtomicU64,
     /// Alerts the fleet rules raised.
@@ -308,6 +316,30 @@ impl Metrics {
             "logward_collector_body_timeouts_total",
             "Requests answered 408: the body did not arrive within limits.body_read_secs.",
             self.body_timeouts.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_inflight_refused_total",
+            "Requests answered 503: no room in limits.inflight_bytes in time.",
+            self.inflight_refused.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_oversized_requests_total",
+            "POST /v1/events answered 413 after decompression (too many items or bytes).",
+            self.oversized_requests.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_oversized_lines_total",
+            "NDJSON lines rejected for being over limits.line_bytes.",
+            self.oversized_lines.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_truncated_fields_total",
+            "Text fields of events and alerts cut to limits.field_bytes.",
+            self.truncated_fields.load(Relaxed),
         );
         counter(
             &mut o,

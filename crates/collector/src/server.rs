@@ -81,6 +81,9 @@ pub struct AppState {
     delivery_wake: Arc<tokio::sync::Notify>,
     /// Woken after an ingest stored alerts: the LLM analyst.
     llm_wake: Option<Arc<tokio::sync::Notify>>,
+    /// Decompressed bytes of requests being parsed or waiting for the store
+    /// (`limits.inflight_bytes`).
+    inflight: Arc<tokio::sync::Semaphore>,
     /// Bodies decompressed and parsed at once: one core fewer than the machine has, so the
     /// store thread — the bottleneck — is never starved by a crowd of parsers.
     parsers: tokio::sync::Semaphore,
@@ -248,8 +251,14 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         l.unverified_per_address,
         Duration::from_secs(l.body_read_secs),
     );
+    let inflight = Arc::new(tokio::sync::Semaphore::new(
+        l.inflight_bytes
+            .min(u32::MAX as usize)
+            .min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     let state = Arc::new(AppState {
         unverified,
+        inflight,
         router: logward_notify::route::Router::new(&config.notify),
         config,
         metrics,
@@ -788,6 +797,17 @@ fn speaks_as(e: &mut Event<'_>, agent: &str, host: &str) {
 
 /// Parses the lines of one request into store items; rejected lines are counted with their
 /// errors (the first few listed).
+/// What parsing a request's lines counted besides its items.
+#[derive(Debug, Default)]
+struct LineCounts {
+    rejected: u64,
+    /// Lines over `limits.line_bytes` (also in `rejected`).
+    oversized: u64,
+    /// Text fields cut to `limits.field_bytes`.
+    truncated: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn parse_lines(
     text: &str,
     agent: &str,
@@ -796,9 +816,10 @@ fn parse_lines(
     errors: &mut Vec<serde_json::Value>,
     parsed: &mut Vec<Option<Event<'static>>>,
     state: &AppState,
-) -> (Vec<FleetItem>, u64) {
+    counts: &mut LineCounts,
+) -> Vec<FleetItem> {
+    let limits = &state.config.limits;
     let mut items = Vec::new();
-    let mut rejected = 0u64;
     let mut buf = Vec::with_capacity(512);
     for (i, line) in text.split('\n').enumerate() {
         let line = line.trim_end_matches('\r');
@@ -806,13 +827,23 @@ fn parse_lines(
             continue;
         }
         let mut event = None;
+        let mut truncated = 0u32;
         let item = (|| -> Result<FleetItem, String> {
+            if line.len() > limits.line_bytes {
+                counts.oversized += 1;
+                return Err(format!(
+                    "the line is {} bytes, over the limit of {} (limits.line_bytes)",
+                    line.len(),
+                    limits.line_bytes
+                ));
+            }
             let l: Line<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
             let seq = i64::try_from(l.seq).map_err(|_| "seq: too large".to_owned())?;
             match (l.event, l.alert) {
                 (Some(ev), None) => {
                     let mut e = event_from_str(ev.get()).map_err(|e| format!("event.{e}"))?;
                     speaks_as(&mut e, agent, host);
+                    truncated = crate::truncate::event(&mut e, limits.field_bytes);
                     buf.clear();
                     write_event(&mut buf, &e);
                     let item = FleetItem::Event {
@@ -833,6 +864,7 @@ fn parse_lines(
                 (None, Some(al)) => {
                     let mut a = alert_from_str(al.get()).map_err(|e| format!("alert.{e}"))?;
                     speaks_as(&mut a.event, agent, host);
+                    truncated = crate::truncate::alert(&mut a, limits.field_bytes);
                     Ok(FleetItem::Alert {
                         seq,
                         alert: NewAlert::from_alert(&a, t),
@@ -842,20 +874,21 @@ fn parse_lines(
                 _ => Err("expected exactly one of \"event\" and \"alert\"".to_owned()),
             }
         })();
+        counts.truncated += u64::from(truncated);
         match item {
             Ok(it) => {
                 items.push(it);
                 parsed.push(event);
             }
             Err(msg) => {
-                rejected += 1;
+                counts.rejected += 1;
                 if errors.len() < MAX_ERRORS {
                     errors.push(json!({"line": i + 1, "error": msg}));
                 }
             }
         }
     }
-    (items, rejected)
+    items
 }
 
 async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
@@ -890,6 +923,26 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     };
     let body = signed.body;
     let limit = limits.decompressed_bytes;
+    // Room in the in-flight budget for what this body may decompress to, held until it is
+    // stored; a request that finds none in time is answered 503.
+    let want = if gzip { limit } else { body.len() }.clamp(1, limits.inflight_bytes);
+    let inflight = tokio::time::timeout(
+        Duration::from_secs(limits.body_read_secs),
+        Arc::clone(&state.inflight).acquire_many_owned(u32::try_from(want).unwrap_or(u32::MAX)),
+    )
+    .await;
+    let Ok(Ok(mut inflight)) = inflight else {
+        state.metrics.inflight_refused.fetch_add(1, Relaxed);
+        let mut r = error(
+            &state,
+            EP,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too much ingest in flight, retry later",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
     let st = Arc::clone(&state);
     let Ok(permit) = state.parsers.acquire().await else {
         return error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "shutting down");
@@ -901,30 +954,63 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 Ok(None) => {
                     return Err((
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "decompressed body over the limit",
+                        "decompressed body over the limit".to_owned(),
                     ))
                 }
-                Err(_) => return Err((StatusCode::BAD_REQUEST, "the body is not valid gzip")),
+                Err(_) => {
+                    return Err((
+                        StatusCode::BAD_REQUEST,
+                        "the body is not valid gzip".to_owned(),
+                    ))
+                }
             }
         } else if body.len() > limit {
-            return Err((StatusCode::PAYLOAD_TOO_LARGE, "body over the limit"));
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body over the limit".to_owned(),
+            ));
         } else {
             body.to_vec()
         };
         let len = plain.len();
         let text = String::from_utf8(plain)
-            .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
+            .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not UTF-8".to_owned()))?;
+        let n = text.split('\n').filter(|l| !l.trim().is_empty()).count();
+        if n > st.config.limits.max_items {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "{n} items in one request, over the limit of {} (limits.max_items): \
+                     send smaller batches",
+                    st.config.limits.max_items
+                ),
+            ));
+        }
         let mut errors = Vec::new();
         let mut events = Vec::new();
-        let (items, rejected) =
-            parse_lines(&text, &agent_id, &host, t, &mut errors, &mut events, &st);
-        Ok((items, rejected, errors, len, events))
+        let mut counts = LineCounts::default();
+        let items = parse_lines(
+            &text,
+            &agent_id,
+            &host,
+            t,
+            &mut errors,
+            &mut events,
+            &st,
+            &mut counts,
+        );
+        Ok((items, counts, errors, len, events))
     })
     .await;
     drop(permit);
-    let (items, rejected, errors, len, events) = match parsed {
+    let (items, counts, errors, len, events) = match parsed {
         Ok(Ok(p)) => p,
-        Ok(Err((status, msg))) => return error(&state, EP, status, msg),
+        Ok(Err((status, msg))) => {
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                state.metrics.oversized_requests.fetch_add(1, Relaxed);
+            }
+            return error(&state, EP, status, &msg);
+        }
         Err(_) => {
             return error(
                 &state,
@@ -934,9 +1020,16 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
             )
         }
     };
+    // Only what was decompressed stays in the budget until the items are stored.
+    if let Some(extra) = inflight.split(inflight.num_permits().saturating_sub(len.max(1))) {
+        drop(extra);
+    }
     let m = &state.metrics;
+    let rejected = counts.rejected;
     m.bytes_decompressed.fetch_add(len as u64, Relaxed);
     m.rejected_lines.fetch_add(rejected, Relaxed);
+    m.oversized_lines.fetch_add(counts.oversized, Relaxed);
+    m.truncated_fields.fetch_add(counts.truncated, Relaxed);
     let agent = signed.agent_id;
     // Fleet alerts are routed and analysed like forwarded ones.
     let plan_state = Arc::clone(&state);
@@ -978,6 +1071,7 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     m.fleet_alerts.fetch_add(counts.fleet_alerts, Relaxed);
     m.fleet_decisions.fetch_add(counts.fleet_decisions, Relaxed);
     m.ingested(counts.events + counts.alerts);
+    drop(inflight);
     reply(
         &state,
         EP,

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use logward_collector::config::{Config, Limits};
@@ -309,5 +310,165 @@ async fn unauthenticated_bodies_are_buffered() {
     let m = agent.metrics().await;
     assert_eq!(metric(&m, "logward_collector_body_timeouts_total"), 4);
     assert!(metric(&m, "logward_collector_unverified_refused_total") >= 16);
+    run.stop().await;
+}
+
+/// `n` event lines from `seq` on, each `pad` bytes of `event.original`.
+fn lines(seq: u64, n: u64, pad: usize) -> String {
+    (seq..seq + n)
+        .map(|s| {
+            let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
+            e.original = Some("x".repeat(pad).into());
+            let mut out = Vec::new();
+            write_event(&mut out, &e);
+            format!(
+                "{{\"seq\":{s},\"event\":{}}}\n",
+                String::from_utf8(out).unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cap_on_items_line_or_field_size_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = collector(
+        dir.path(),
+        Limits {
+            max_items: 100,
+            line_bytes: 128 << 10,
+            field_bytes: 1024,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let a = Agent::enrol_as(&run, "web01").await;
+
+    // Items: one over the cap is refused whole with a clear 413 (the agent halves its batch).
+    let (status, text) = a
+        .signed("POST", "/v1/events", lines(1, 101, 1).into_bytes())
+        .await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("limits.max_items"), "{text}");
+    assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 0);
+    let v = a.events(lines(1, 100, 1)).await;
+    assert_eq!(v["accepted"], 100, "{v}");
+
+    // A line over line_bytes is rejected (listed, counted); its neighbours are kept.
+    let body = format!(
+        "{}{}{}",
+        lines(101, 1, 1),
+        lines(102, 1, 200 << 10),
+        lines(103, 1, 1)
+    );
+    let v = a.events(body).await;
+    assert_eq!(
+        (v["accepted"].as_u64(), v["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["errors"][0]["line"], 2);
+    assert!(
+        v["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("limits.line_bytes"),
+        "{v}"
+    );
+
+    // Fields over field_bytes are cut with a visible marker: a 30 KiB alert message and user
+    // name stay small in the store (and so in the API and any LLM prompt).
+    let huge = "u".repeat(30 << 10);
+    let line = common::alert_line(104, "ssh-bruteforce", Severity::High, "192.0.2.5", &huge)
+        .replace("5 failures in 60s", &"m".repeat(30 << 10));
+    let v = a.events(line).await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    let stored = store(dir.path()).alerts_between(0, i64::MAX, 10).unwrap();
+    let json = &stored[0].alert.json;
+    assert!(json.len() < 8 << 10, "{} bytes", json.len());
+    let alert: Value = serde_json::from_str(json).unwrap();
+    for f in [&alert["message"], &alert["user"]["name"]] {
+        let f = f.as_str().unwrap();
+        assert!(
+            f.len() <= 1024 && f.ends_with(logward_collector::truncate::MARKER),
+            "{f}"
+        );
+    }
+    let m = a.metrics().await;
+    assert!(
+        metric(&m, "logward_collector_truncated_fields_total") >= 2,
+        "{m}"
+    );
+    assert_eq!(metric(&m, "logward_collector_oversized_lines_total"), 1);
+    assert_eq!(metric(&m, "logward_collector_oversized_requests_total"), 1);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decompressed_bytes_in_flight_are_budgeted_across_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    // Shared-key mode: once a host is registered, checking its signature needs no store
+    // look-up, so requests reach the store queue while the store thread is held.
+    let key = "a-shared-key-0123456789";
+    let mut c = config(
+        dir.path(),
+        Limits {
+            inflight_bytes: 64 << 10,
+            body_read_secs: 1,
+            ..Limits::default()
+        },
+    );
+    c.auth = logward_collector::Auth::Shared { key: key.into() };
+    let run = start(c).await.unwrap();
+    let host = |id: &str| Agent {
+        base: format!("http://{}", run.addr),
+        client: reqwest::Client::new(),
+        id: id.into(),
+        secret: key.into(),
+    };
+    let a = Arc::new(host("web01"));
+    let b = host("web02");
+    a.events(lines(1, 1, 1)).await;
+    b.events(lines(1, 1, 1)).await;
+    // The store thread is held, so a parsed request waits there with its bytes.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let store = run.state.store.clone();
+    let blocker = tokio::spawn(async move {
+        store
+            .call(move |_| {
+                let _ = held.recv();
+            })
+            .await
+    });
+    let parsed = run.state.metrics.bytes_decompressed.load(Relaxed);
+    let first = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            a.signed("POST", "/v1/events", lines(2, 1, 50 << 10).into_bytes())
+                .await
+        })
+    };
+    // Wait until the first request holds its 50 KiB (its parse is counted).
+    common::eventually(std::time::Duration::from_secs(10), || {
+        (run.state.metrics.bytes_decompressed.load(Relaxed) > parsed + (50 << 10)).then_some(())
+    })
+    .await;
+    // A second request finds no room within body_read_secs (were it let in, it would wait
+    // behind the held store: the timeout fails the test instead of hanging it).
+    let second = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        b.signed("POST", "/v1/events", lines(2, 1, 20 << 10).into_bytes()),
+    )
+    .await;
+    release.send(()).unwrap();
+    let (status, text) = second.expect("the second request was let in");
+    assert_eq!(status, 503, "{text}");
+    blocker.await.unwrap().unwrap();
+    assert_eq!(first.await.unwrap().0, 200);
+    // With the room back, the refused request goes through on its retry.
+    let v = b.events(lines(2, 1, 20 << 10)).await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    let m = b.metrics().await;
+    assert_eq!(metric(&m, "logward_collector_inflight_refused_total"), 1);
     run.stop().await;
 }
