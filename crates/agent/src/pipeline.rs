@@ -178,6 +178,9 @@ pub struct Pipeline {
     engine: Engine,
     store: SqliteStore,
     bans_enabled: bool,
+    /// What became of the current event's ban (banned, off, stale): a report entry of the
+    /// same event says so rather than the rule's words.
+    ban_note: Option<String>,
     decoders: HashMap<Arc<str>, LineDecoder>,
     batch: Batch,
     /// Alerts of the batch being built, printed after its commit.
@@ -238,6 +241,7 @@ impl Pipeline {
             engine,
             store,
             bans_enabled,
+            ban_note: None,
             decoders: HashMap::new(),
             batch: Batch::default(),
             alerts: Vec::new(),
@@ -447,6 +451,7 @@ impl Pipeline {
         }
         // Drained, not borrowed: an alert moves into the batch instead of being copied.
         let mut outs = std::mem::take(&mut self.out);
+        self.ban_note = None;
         for o in outs.drain(..) {
             self.output(o);
         }
@@ -523,6 +528,7 @@ impl Pipeline {
                 if !self.bans_enabled {
                     self.stats.bans_skipped += 1;
                     tracing::debug!(%ip, "ban not applied: bans are disabled");
+                    self.ban_note = Some("would ban — bans off".into());
                     return;
                 }
                 // A ban runs from the offence's own time: an offence read late (a backlog)
@@ -536,11 +542,18 @@ impl Pipeline {
                         offence_until = %until,
                         "ban not applied: the offence is older than the ban it earned"
                     );
+                    self.ban_note =
+                        Some("counted — not banned, the offence is older than its ban".into());
                     return;
                 }
                 let secs = u64::try_from(left).unwrap_or(0);
                 let reason = rule_id.clone().unwrap_or_else(|| "rule".into());
-                self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id, now);
+                self.ban_note = Some(
+                    match self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id, now) {
+                        None => format!("banned for {}", span(secs)),
+                        Some(err) => format!("not banned: {err}"),
+                    },
+                );
             }
             Output::Unban { ip } => {
                 if !self.bans_enabled {
@@ -555,10 +568,14 @@ impl Pipeline {
                     "INFO" => ReportSection::Info,
                     _ => ReportSection::Other,
                 };
+                let text = match &self.ban_note {
+                    Some(note) => format!("{message}: {note}"),
+                    None => message,
+                };
                 self.batch.report.push(ReportEntry {
                     time: now,
                     section,
-                    text: message,
+                    text,
                 });
             }
             Output::Log { level, message } => match level {
@@ -744,4 +761,19 @@ pub fn ban_failed_alert(targets: &str, error: &str) -> Alert {
     );
     a.tags.push("ban".into());
     a
+}
+
+/// A ban's length for people: `45s`, `10m`, `1h`, `1h30m`, `2d`.
+fn span(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(d, "d"), (h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
 }

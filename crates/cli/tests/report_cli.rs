@@ -240,17 +240,26 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
         .status
         .success());
 
-    // First run: lines the default rules put in the report (INFO, OTHER).
+    // First run: lines the default rules put in the report (WARN, INFO, OTHER): a brute
+    // force while bans are off (the default), a login, a kernel line and a line with no
+    // process name (issue 13: the default template failed on it).
     let agent = run_daemon(&cfg, &state);
+    let at = chrono::Utc::now().format("%b %e %H:%M:%S");
+    let failures: String = (0..5)
+        .map(|i| format!("{at} web01 sshd[{i}]: Failed password for root from 203.0.113.5 port 600{i} ssh2\n"))
+        .collect();
     std::fs::write(
         &log,
-        "Nov 22 10:00:00 web01 sshd[7]: Accepted publickey for alice from 192.0.2.10 port 5000 ssh2: ED25519 SHA256:abc\n\
-         Nov 22 10:00:01 web01 kernel: [1.0] something odd\n",
+        format!(
+            "Nov 22 10:00:00 web01 sshd[7]: Accepted publickey for alice from 192.0.2.10 port 5000 ssh2: ED25519 SHA256:abc\n\
+             Nov 22 10:00:01 web01 kernel: [1.0] something odd\n\
+             Nov 22 10:00:02 web01 a line without a process name\n{failures}"
+        ),
     )
     .unwrap();
     assert!(wait_until(|| {
         let mut s = SqliteStore::open_dir(&state).unwrap();
-        s.report_entries(0, i64::MAX).unwrap().len() == 2
+        s.report_entries(0, i64::MAX).unwrap().len() == 4
     }));
     stop(agent);
     assert!(!out.exists(), "no report before its time");
@@ -274,6 +283,12 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
     let sent: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
     let sections = sent["report"]["sections"].as_array().unwrap();
+    // Bans are off: the report says what happened, not "banned".
+    assert_eq!(sections[0]["section"], "WARN");
+    assert_eq!(
+        sections[0]["messages"][0]["text"],
+        "SSH brute force from 203.0.113.5: would ban — bans off"
+    );
     assert_eq!(sections[1]["section"], "INFO");
     assert_eq!(
         sections[1]["messages"][0]["text"],
@@ -283,6 +298,10 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
     assert_eq!(
         sections[2]["messages"][0]["text"],
         "kernel: [1.0] something odd"
+    );
+    assert_eq!(
+        sections[2]["messages"][1]["text"],
+        "a line without a process name"
     );
     // Recorded: a third start does not send it again.
     let last: i64 = SqliteStore::open_dir(&state)
