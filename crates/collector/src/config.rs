@@ -572,6 +572,17 @@ pub fn default_yaml() -> String {
          \x20 login_failures: {}                # dashboard logins per address / user …\n\
          \x20 login_window_secs: {}           # … in this window\n\
          \x20 session_secs: {}              # a dashboard session\n\
+         \x20 unverified_bodies: {}            # bodies read before their signature is checked …\n\
+         \x20 unverified_per_address: {}       # … from one address …\n\
+         \x20 unverified_bytes: {}       # … and their bytes together (503 above)\n\
+         \x20 body_read_secs: {}               # a body must arrive in this time (408)\n\
+         \x20 replay_cache: {}            # nonces remembered over all agents\n\
+         \x20 max_items: {}                 # items per POST /v1/events (413)\n\
+         \x20 line_bytes: {}              # one NDJSON line (rejected above)\n\
+         \x20 field_bytes: {}               # one text field (cut above, marked)\n\
+         \x20 inflight_bytes: {}         # decompressed bytes parsed or queued (503)\n\
+         \x20 enroll_per_minute: {}            # POST /v1/enroll per address …\n\
+         \x20 enroll_total_per_minute: {}      # … and in all (429)\n\
          rules: default                     # the built-in fleet rules; `none`, or a rules file\n\
          anomaly: {{enabled: true, threshold: 0.6, window: 3h, max_speed_kmh: 1000, lof: true}}\n\
          notify: {{}}                         # notifiers and routes (docs/NOTIFY.md)\n\
@@ -583,6 +594,17 @@ pub fn default_yaml() -> String {
         l.login_failures,
         l.login_window_secs,
         l.session_secs,
+        l.unverified_bodies,
+        l.unverified_per_address,
+        l.unverified_bytes,
+        l.body_read_secs,
+        l.replay_cache,
+        l.max_items,
+        l.line_bytes,
+        l.field_bytes,
+        l.inflight_bytes,
+        l.enroll_per_minute,
+        l.enroll_total_per_minute,
     )
 }
 

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod enroll_limit;
 pub mod llm;
 pub mod metrics;
 pub mod nonces;

@@ -143,6 +143,8 @@ pub struct Metrics {
     pub unverified_refused: AtomicU64,
     /// Requests whose body did not arrive within `limits.body_read_secs` (408).
     pub body_timeouts: AtomicU64,
+    /// Enrolments answered 429.
+    pub enroll_limited: AtomicU64,
     /// Requests answered 503: no room in `limits.inflight_bytes` in time.
     pub inflight_refused: AtomicU64,
     /// Requests answered 413 after decompression (items or decompressed size).
@@ -340,6 +342,12 @@ impl Metrics {
             "logward_collector_truncated_fields_total",
             "Text fields of events and alerts cut to limits.field_bytes.",
             self.truncated_fields.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "logward_collector_enroll_rate_limited_total",
+            "POST /v1/enroll answered 429 (per address or in all).",
+            self.enroll_limited.load(Relaxed),
         );
         counter(
             &mut o,

@@ -69,6 +69,8 @@ pub struct AppState {
     nonces: Mutex<crate::nonces::Nonces>,
     /// The budget of bodies read before their signature is checked.
     unverified: Unverified,
+    /// `POST /v1/enroll` per address and in all.
+    enroll_limiter: crate::enroll_limit::EnrollLimiter,
     buckets: Mutex<HashMap<String, Bucket>>,
     shared_known: Mutex<HashSet<String>>,
     /// Dashboard sessions.
@@ -256,8 +258,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             .min(u32::MAX as usize)
             .min(tokio::sync::Semaphore::MAX_PERMITS),
     ));
+    let enroll_limiter =
+        crate::enroll_limit::EnrollLimiter::new(l.enroll_per_minute, l.enroll_total_per_minute);
     let state = Arc::new(AppState {
         unverified,
+        enroll_limiter,
         inflight,
         router: logward_notify::route::Router::new(&config.notify),
         config,
@@ -717,6 +722,20 @@ async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
         );
     }
     let (parts, body) = req.into_parts();
+    let peer = parts.extensions.get::<crate::api::Peer>().map(|p| p.0.ip());
+    if let Err(secs) = state.enroll_limiter.check(peer, Instant::now()) {
+        state.metrics.enroll_limited.fetch_add(1, Relaxed);
+        let mut r = error(
+            &state,
+            EP,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many enrolments, retry later",
+        );
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
     let body = match read_body(&state, EP, &parts, body, 4096).await {
         Ok(b) => b.release(),
         Err(r) => return r,

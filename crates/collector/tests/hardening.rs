@@ -472,3 +472,67 @@ async fn decompressed_bytes_in_flight_are_budgeted_across_requests() {
     assert_eq!(metric(&m, "logward_collector_inflight_refused_total"), 1);
     run.stop().await;
 }
+
+/// `POST /v1/enroll` with `token` from the loopback address `from`: status and
+/// `Retry-After`.
+async fn enroll_from(run: &Running, from: &str, token: &str) -> (u16, Option<String>) {
+    let client = reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("http://{}/v1/enroll", run.addr))
+        .body(serde_json::json!({"token": token, "host": "web09"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (r.status().as_u16(), retry)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_has_no_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = collector(
+        dir.path(),
+        Limits {
+            enroll_per_minute: 3,
+            enroll_total_per_minute: 5,
+            ..Limits::default()
+        },
+    )
+    .await;
+    // One address guessing tokens: three tries, then 429 with Retry-After.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(enroll_from(&run, "127.0.0.2", &"ab".repeat(32)).await);
+    }
+    let codes: Vec<u16> = statuses.iter().map(|s| s.0).collect();
+    assert_eq!(codes, [401, 401, 401, 429, 429], "{statuses:?}");
+    assert_eq!(statuses[3].1.as_deref(), Some("20"));
+    // Another address still gets its own tries, until everybody's budget is spent.
+    assert_eq!(enroll_from(&run, "127.0.0.3", "00").await.0, 401);
+    assert_eq!(enroll_from(&run, "127.0.0.3", "00").await.0, 401);
+    let token = logward_collector::create_token(dir.path(), common::now(), 60).unwrap();
+    assert_eq!(enroll_from(&run, "127.0.0.4", &token).await.0, 429);
+    let m = Agent {
+        base: format!("http://{}", run.addr),
+        client: reqwest::Client::new(),
+        id: String::new(),
+        secret: String::new(),
+    }
+    .metrics()
+    .await;
+    assert_eq!(metric(&m, "logward_collector_enroll_rate_limited_total"), 3);
+    assert_eq!(
+        metric(
+            &m,
+            "logward_collector_auth_failures_total{reason=\"token_unknown\"}"
+        ),
+        5
+    );
+    run.stop().await;
+}
