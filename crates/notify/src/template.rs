@@ -57,7 +57,7 @@ Key: {{ a.fingerprint }}{% endif %}
 {%- if a.score is not none %}
 Anomaly score: {{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}{% endif %}
 {%- if a.analysis %}
-Analysis (advisory): {{ a.analysis }}{% endif %}
+LLM opinion (advisory, not a verdict): {{ a.analysis }}{% endif %}
 {%- if a.link %}
 Dashboard: {{ a.link }}{% endif %}
 {%- endmacro -%}
@@ -92,7 +92,7 @@ const EN_MARKDOWN: &str = r#"{% macro one(a) -%}
 {%- if a.score is not none %}
 - Anomaly score: {{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}{% endif %}
 {%- if a.analysis %}
-- Analysis (advisory): {{ a.analysis }}{% endif %}
+- LLM opinion (advisory, not a verdict): {{ a.analysis }}{% endif %}
 {%- if a.link %}
 - [Open in the dashboard]({{ a.link }}){% endif %}
 {%- endmacro -%}
@@ -123,7 +123,7 @@ const EN_HTML: &str = r#"{% macro one(a) -%}
 {%- if a.method %}<tr><th align="left">Method</th><td>{{ a.method }}</td></tr>{% endif %}
 {%- if a.fingerprint %}<tr><th align="left">Key</th><td>{{ a.fingerprint }}</td></tr>{% endif %}
 {%- if a.score is not none %}<tr><th align="left">Anomaly score</th><td>{{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}</td></tr>{% endif %}
-{%- if a.analysis %}<tr><th align="left">Analysis (advisory)</th><td>{{ a.analysis }}</td></tr>{% endif %}
+{%- if a.analysis %}<tr><th align="left">LLM opinion (advisory, not a verdict)</th><td>{{ a.analysis }}</td></tr>{% endif %}
 {%- if a.link %}<tr><th align="left">Dashboard</th><td><a href="{{ a.link }}">{{ a.link }}</a></td></tr>{% endif %}
 </table>
 {%- endmacro -%}
@@ -156,7 +156,7 @@ const ZH_TEXT: &str = r#"{% macro one(a) -%}
 {%- if a.score is not none %}
 异常评分：{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}{% endif %}
 {%- if a.analysis %}
-分析（仅供参考）：{{ a.analysis }}{% endif %}
+LLM 意见（仅供参考，并非结论）：{{ a.analysis }}{% endif %}
 详情：{{ a.message_zh }}
 {%- if a.link %}
 查看：{{ a.link }}{% endif %}
@@ -190,7 +190,7 @@ const ZH_MARKDOWN: &str = r#"{% macro one(a) -%}
 {%- if a.score is not none %}
 - 异常评分：{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}{% endif %}
 {%- if a.analysis %}
-- 分析（仅供参考）：{{ a.analysis }}{% endif %}
+- LLM 意见（仅供参考，并非结论）：{{ a.analysis }}{% endif %}
 - 详情：{{ a.message_zh }}
 {%- if a.link %}
 - [在控制台查看]({{ a.link }}){% endif %}
@@ -221,7 +221,7 @@ const ZH_HTML: &str = r#"{% macro one(a) -%}
 {%- elif a.user %}<tr><th align="left">用户</th><td>{{ a.user }}</td></tr>{% endif %}
 {%- if a.host %}<tr><th align="left">主机</th><td>{{ a.host }}</td></tr>{% endif %}
 {%- if a.score is not none %}<tr><th align="left">异常评分</th><td>{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}</td></tr>{% endif %}
-{%- if a.analysis %}<tr><th align="left">分析（仅供参考）</th><td>{{ a.analysis }}</td></tr>{% endif %}
+{%- if a.analysis %}<tr><th align="left">LLM 意见（仅供参考，并非结论）</th><td>{{ a.analysis }}</td></tr>{% endif %}
 <tr><th align="left">详情</th><td>{{ a.message_zh }}</td></tr>
 {%- if a.link %}<tr><th align="left">查看</th><td><a href="{{ a.link }}">{{ a.link }}</a></td></tr>{% endif %}
 </table>
