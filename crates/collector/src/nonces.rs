@@ -1,5 +1,6 @@
 //! The replay cache: the nonces of accepted signed requests, per agent, kept until their
-//! request could no longer pass the freshness check (docs/COLLECTOR.md "Replay").
+//! request could no longer pass the freshness check (docs/COLLECTOR.md "Replay"). It is
+//! saved at shutdown and read back at start (`export`, `import`).
 //!
 //! Each agent has its own bounded set, checked only after the request's signature and the
 //! agent's rate limit passed: one agent flooding signed requests fills its own set (and is
@@ -104,6 +105,44 @@ impl Nonces {
         self.next_sweep = now + wire::MAX_SKEW_SECS;
     }
 
+    /// The nonces still in force at `now`, one `agent \t nonce \t until` line each (saved at
+    /// shutdown, so a graceful restart forgets none).
+    pub fn export(&self, now: i64) -> String {
+        let mut out = String::new();
+        for (agent, a) in &self.agents {
+            for (nonce, until) in &a.seen {
+                if *until >= now {
+                    out.push_str(&format!("{agent}\t{nonce}\t{until}\n"));
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes back what [`Nonces::export`] wrote (expired and malformed lines are skipped,
+    /// the caps still hold); returns how many were kept.
+    pub fn import(&mut self, text: &str, now: i64) -> usize {
+        let mut kept = 0;
+        for line in text.lines() {
+            let mut f = line.split('\t');
+            let (Some(agent), Some(nonce), Some(Ok(until)), None) = (
+                f.next(),
+                f.next(),
+                f.next().map(str::parse::<i64>),
+                f.next(),
+            ) else {
+                continue;
+            };
+            if until < now || !wire::valid_nonce(nonce) {
+                continue;
+            }
+            if self.check(agent, nonce, until - wire::MAX_SKEW_SECS, now) == Check::New {
+                kept += 1;
+            }
+        }
+        kept
+    }
+
     /// Entries held for `agent` (tests and metrics).
     pub fn held(&self, agent: &str) -> usize {
         self.agents.get(agent).map_or(0, |a| a.seen.len())
@@ -145,6 +184,24 @@ mod tests {
             n.check("a", "0000000000000001", 1_200, end),
             Check::Replayed
         );
+    }
+
+    #[test]
+    fn exported_nonces_come_back() {
+        let mut n = Nonces::new(100, 1_000);
+        n.check("a", "0000000000000001", 1_000, 1_000);
+        n.check("b", "0000000000000002", 800, 1_000);
+        let text = n.export(1_000);
+        let mut m = Nonces::new(100, 1_000);
+        assert_eq!(m.import(&text, 1_000), 2);
+        assert_eq!(
+            m.check("a", "0000000000000001", 1_000, 1_001),
+            Check::Replayed
+        );
+        // Expired by the time it is read back: not kept.
+        let mut late = Nonces::new(100, 1_000);
+        assert_eq!(late.import(&text, 1_000 + wire::MAX_SKEW_SECS + 1), 0);
+        assert_eq!(late.import("garbage\n", 1_000), 0);
     }
 
     #[test]

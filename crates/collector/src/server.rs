@@ -44,6 +44,8 @@ use crate::{random_hex, sha256_hex, Error};
 
 /// How much of an enrolment or heartbeat body is read.
 const SMALL_BODY: usize = 64 * 1024;
+/// The `meta` key the replay cache is saved under at shutdown.
+const NONCES_META: &str = "collector.replay_cache";
 /// Signed endpoints, each with its own rate bucket per agent.
 const SIGNED_ENDPOINTS: usize = 3;
 /// At most this many line errors are listed in an ingest answer.
@@ -69,6 +71,8 @@ pub struct AppState {
     nonces: Mutex<crate::nonces::Nonces>,
     /// The budget of bodies read before their signature is checked.
     unverified: Unverified,
+    /// Unix time this collector started: requests signed before it are refused.
+    started_at: i64,
     /// `POST /v1/enroll` per address and in all.
     enroll_limiter: crate::enroll_limit::EnrollLimiter,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -153,6 +157,22 @@ impl Running {
             t.abort();
         }
         let _ = self.task.await;
+        let text = self
+            .state
+            .nonces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .export(now());
+        match self
+            .state
+            .store
+            .call(move |s| s.set_meta(NONCES_META, &text))
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("replay cache not saved: {e}"),
+            Err(e) => tracing::error!("replay cache not saved: {e}"),
+        }
     }
 
     /// Runs until the accept loop ends (never, short of an error or `stop`).
@@ -242,10 +262,20 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     );
     let delivery_wake = Arc::new(tokio::sync::Notify::new());
     let (background, llm_wake) = start_background(&config, &metrics, &delivery_wake)?;
-    let nonces = crate::nonces::Nonces::new(
+    let mut nonces = crate::nonces::Nonces::new(
         nonces_per_agent(config.limits.requests_per_second),
         config.limits.replay_cache,
     );
+    // The nonces the last run saved at shutdown (a restart forgets none of them).
+    match store.call(|s| s.meta(NONCES_META)).await {
+        Ok(Ok(Some(text))) => {
+            let kept = nonces.import(&text, now());
+            tracing::debug!(kept, "replay cache restored");
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::warn!("replay cache not restored: {e}"),
+        Err(e) => tracing::warn!("replay cache not restored: {e}"),
+    }
     let l = &config.limits;
     let unverified = Unverified::new(
         l.unverified_bodies,
@@ -260,7 +290,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     ));
     let enroll_limiter =
         crate::enroll_limit::EnrollLimiter::new(l.enroll_per_minute, l.enroll_total_per_minute);
+    let started_at = now();
     let state = Arc::new(AppState {
+        started_at,
         unverified,
         enroll_limiter,
         inflight,
@@ -571,7 +603,9 @@ async fn authenticate(
         return Err(fail(AuthFailure::MalformedHeader));
     }
     let t = now();
-    if !wire::fresh(ts, t) {
+    // Signed before this collector started: its nonce may be one a crashed run accepted
+    // and never saved (docs/COLLECTOR.md "Replay").
+    if !wire::fresh(ts, t) || ts < state.started_at {
         return Err(fail(AuthFailure::StaleTimestamp));
     }
     let (secret, host) = match &state.config.auth {

@@ -536,3 +536,70 @@ async fn enroll_has_no_rate_limit() {
     );
     run.stop().await;
 }
+
+/// The agent `a` talking to the collector `run` (a new client: the old one's connections
+/// died with its collector).
+fn same_agent(a: &Agent, run: &Running) -> Agent {
+    Agent {
+        base: format!("http://{}", run.addr),
+        client: reqwest::Client::new(),
+        id: a.id.clone(),
+        secret: a.secret.clone(),
+    }
+}
+
+#[test]
+fn replay_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let hb = || b"{\"version\":\"0.1.0\"}".to_vec();
+    // A collector that dies without stopping (its runtime dropped: no shutdown work, as
+    // with kill -9) after accepting a request the attacker captured.
+    let crashed = tokio::runtime::Runtime::new().unwrap();
+    let (agent, ts, nonce) = crashed.block_on(async {
+        let run = collector(dir.path(), Limits::default()).await;
+        let a = Agent::enrol_as(&run, "web01").await;
+        let (ts, nonce) = (common::now(), logward_collector::random_hex(16));
+        let (status, _, _) = a
+            .signed_at("POST", "/v1/heartbeat", hb(), ts, &nonce)
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        (a, ts, nonce)
+    });
+    drop(crashed);
+    // The next run starts in a later second than the capture.
+    while common::now() <= ts {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let run = collector(dir.path(), Limits::default()).await;
+        let a = same_agent(&agent, &run);
+        let (status, _, body) = a
+            .signed_at("POST", "/v1/heartbeat", hb(), ts, &nonce)
+            .await
+            .unwrap();
+        assert_eq!(status, 401, "replayed after a crash: {body}");
+        assert!(body.contains("stale_timestamp"), "{body}");
+        // An agent whose clock runs two minutes ahead: its request is fresh after a
+        // restart too, so the replay cache itself must survive a (graceful) restart.
+        let (ahead, nonce) = (common::now() + 120, logward_collector::random_hex(16));
+        let (status, _, _) = a
+            .signed_at("POST", "/v1/heartbeat", hb(), ahead, &nonce)
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        run.stop().await;
+        let run = collector(dir.path(), Limits::default()).await;
+        let a = same_agent(&agent, &run);
+        let (status, _, body) = a
+            .signed_at("POST", "/v1/heartbeat", hb(), ahead, &nonce)
+            .await
+            .unwrap();
+        assert_eq!(status, 401, "replayed after a restart: {body}");
+        assert!(body.contains("replayed_nonce"), "{body}");
+        // The agent itself goes on.
+        assert_eq!(a.signed("POST", "/v1/heartbeat", hb()).await.0, 200);
+        run.stop().await;
+    });
+}
