@@ -23,6 +23,10 @@ pub struct EnrollArgs {
     /// `forward.ca` of --config, else the usual web roots). Kept in collector.json.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// The host name to enrol as: every event and alert this agent forwards carries it as
+    /// `host.name` (the collector's identity rule) [default: this machine's host name].
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     /// The agent config whose `forward:` section supplies --collector and --ca defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -79,7 +83,7 @@ pub fn run(args: EnrollArgs) -> anyhow::Result<i32> {
     let state_dir = args
         .state_dir
         .unwrap_or_else(logward_agent::daemon::default_state_dir);
-    let host = forward::host_name();
+    let host = args.host.clone().unwrap_or_else(forward::host_name);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -228,9 +228,10 @@ impl Fleet {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Enrols agent `name` (a token each) and starts it following `name.log`, forwarding,
-    /// with `bans` (YAML) as its bans section. Returns the agent and its log.
-    fn start_agent(&self, name: &str, bans: &str) -> (Proc, PathBuf) {
+    /// Enrols agent `name` (a token each) as `host` and starts it following `name.log`,
+    /// forwarding, with `bans` (YAML) as its bans section. Returns the agent and its log.
+    /// (The collector stores every event under the host its agent enrolled as.)
+    fn start_agent(&self, name: &str, host: &str, bans: &str) -> (Proc, PathBuf) {
         let token = self.collector_cli(&["token", "create"]);
         let token = token.split_whitespace().last().unwrap().to_owned();
         let state = self.path(&format!("{name}.state"));
@@ -241,6 +242,8 @@ impl Fleet {
                 &format!("http://127.0.0.1:{}", self.port),
                 "--token",
                 &token,
+                "--host",
+                host,
                 "--state-dir",
             ])
             .arg(&state)
@@ -318,8 +321,8 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
             ns.0[i]
         )
     };
-    let (_a, log_a) = fleet.start_agent("a", &bans(0));
-    let (_b, log_b) = fleet.start_agent("b", &bans(1));
+    let (_a, log_a) = fleet.start_agent("a", "web01", &bans(0));
+    let (_b, log_b) = fleet.start_agent("b", "web02", &bans(1));
     // Both agents have set up their tables (an empty set each).
     assert!(
         wait_until(20, || ns.v4_set(0).contains("ipv4_addr")
@@ -455,8 +458,8 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
     // Fleet rules on, so the kill also shows that a window survives it.
     let fleet = Fleet::with_two_host_rules();
     let collector = fleet.start_collector();
-    let (_a, log_a) = fleet.start_agent("a", "");
-    let (_b, log_b) = fleet.start_agent("b", "");
+    let (_a, log_a) = fleet.start_agent("a", "web01", "");
+    let (_b, log_b) = fleet.start_agent("b", "web02", "");
     let mut written = [0usize; 2];
     let logs = [(log_a.as_path(), "web01"), (log_b.as_path(), "web02")];
     let write = |written: &mut [usize; 2], n: usize| {
