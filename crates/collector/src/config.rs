@@ -9,6 +9,8 @@
 //! auth: {mode: agents}                    # or {mode: shared, key: …} / key_file: …
 //! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50,
 //!          login_failures: 5, login_window_secs: 300, session_secs: 43200}
+//! connections: {handshake_secs: 10, header_secs: 10, idle_secs: 60, max: 4096,
+//!               per_address: 128}
 //! rules: default                          # the built-in fleet rules; `none`, or a file
 //! anomaly: {enabled: true, threshold: 0.6} # fleet-wide login profiles (docs/ANOMALY.md)
 //! notify: {…}                             # the agent's `notify:` (docs/NOTIFY.md)
@@ -58,6 +60,8 @@ struct FileConfig {
     auth: Option<serde_saphyr::Spanned<AuthFile>>,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    connections: crate::listener::Connections,
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     rules: Option<serde_saphyr::Spanned<String>>,
@@ -290,6 +294,8 @@ pub struct Config {
     pub retention_days: u32,
     pub auth: Auth,
     pub limits: Limits,
+    /// Connection timeouts and caps.
+    pub connections: crate::listener::Connections,
     pub rules: FleetRules,
     /// Notifiers and routes: the collector notifies for the fleet (docs/NOTIFY.md).
     pub notify: logward_notify::NotifyConfig,
@@ -309,6 +315,7 @@ impl Default for Config {
             retention_days: default_retention(),
             auth: Auth::Agents,
             limits: Limits::default(),
+            connections: crate::listener::Connections::default(),
             rules: FleetRules::Default,
             notify: logward_notify::NotifyConfig::default(),
             llm: None,
@@ -491,6 +498,10 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         }
     }
     config.limits = l;
+    if let Some(k) = fc.connections.zero_key() {
+        errors.push(err(1, 1, format!("connections.{k}: must be above 0")));
+    }
+    config.connections = fc.connections;
     if let Some(a) = &fc.anomaly {
         let (enabled, settings, problems) = a.check();
         config.anomaly = enabled.then_some(settings);

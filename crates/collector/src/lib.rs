@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod enroll_limit;
+pub mod listener;
 pub mod llm;
 pub mod metrics;
 pub mod nonces;

@@ -124,6 +124,8 @@ pub struct Metrics {
     /// Items accepted per second over the last minute (a ring of one-second slots).
     ingest_window: Mutex<IngestWindow>,
     pub logins: AtomicU64,
+    /// Connections: open, refused over a cap, closed on a deadline.
+    pub conn: crate::listener::ConnMetrics,
     /// Logins refused (503) because too many password checks were running or waiting.
     pub login_busy: AtomicU64,
     /// (endpoint, status) → count.
@@ -502,6 +504,7 @@ impl Metrics {
         let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(o, "{name}_sum {sum}");
         let _ = writeln!(o, "{name}_count {count}");
+        self.conn.render(&mut o);
         o
     }
 }

@@ -20,9 +20,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use logward_core::json::write_event;
 use logward_core::json_read::{alert_from_str, event_from_str};
 use logward_core::wire;
@@ -314,7 +311,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         ),
     });
     let app = router(state.clone());
-    let (shutdown, mut stop) = watch::channel(false);
+    let (shutdown, stop) = watch::channel(false);
     // Fleet counters changed by ingests that then stopped are saved within a second or so.
     let save_state = state.clone();
     let mut save_stop = shutdown.subscribe();
@@ -356,41 +353,14 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             }
         }
     });
-    let task = tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = tokio::select! {
-                r = listener.accept() => match r {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = stop.changed() => return,
-            };
-            let _ = tcp.set_nodelay(true);
-            let app = app.clone().layer(axum::Extension(crate::api::Peer(peer)));
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let service = TowerToHyperService::new(app);
-                let builder = auto::Builder::new(TokioExecutor::new());
-                let result = match acceptor {
-                    Some(acceptor) => match acceptor.accept(tcp).await {
-                        Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
-                        Err(e) => {
-                            tracing::debug!(%peer, "TLS handshake failed: {e}");
-                            return;
-                        }
-                    },
-                    None => builder.serve_connection(TokioIo::new(tcp), service).await,
-                };
-                if let Err(e) = result {
-                    tracing::debug!(%peer, "connection ended: {e}");
-                }
-            });
-        }
-    });
+    let task = tokio::spawn(crate::listener::serve(
+        listener,
+        app,
+        acceptor,
+        state.config.connections,
+        Arc::clone(&state.metrics),
+        stop,
+    ));
     Ok(Running {
         addr,
         state,
