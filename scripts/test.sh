@@ -46,5 +46,6 @@ stage packages install_packages
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 stage test cargo test --workspace --locked --no-fail-fast
+stage deb bash scripts/deb_test.sh
 stage fuzz-check bash -c 'cd fuzz && cargo check --locked --bins'
 echo "::: all stages passed"
