@@ -48,13 +48,7 @@ fn state_dir(arg: Option<PathBuf>) -> PathBuf {
 }
 
 fn logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGWARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+    crate::logging::init();
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -418,12 +418,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 fn serve(c: Config) -> anyhow::Result<i32> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGWARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::logging::init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

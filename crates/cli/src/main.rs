@@ -6,6 +6,7 @@ mod collector;
 mod config_kind;
 mod enroll;
 mod evaluate;
+mod logging;
 mod manual;
 mod notify;
 mod report;
