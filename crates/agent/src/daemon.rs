@@ -90,10 +90,18 @@ fn load(opts: &RunOptions) -> Result<(AgentConfig, logward_engine::Program), Con
     match &opts.config {
         Some(path) => config::load(path).map(|l| (l.config, l.program)),
         None => Ok((
-            AgentConfig::builtin(Path::new("/")),
+            AgentConfig::builtin(&detect_root()),
             logward_engine::default_program(),
         )),
     }
+}
+
+/// Where the built-in config looks for logs: `/`, or `LOGWARD_DETECT_ROOT` (tests give a
+/// directory laid out like a host's).
+fn detect_root() -> PathBuf {
+    std::env::var_os("LOGWARD_DETECT_ROOT")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/"), PathBuf::from)
 }
 
 fn announce(sources: &[Source], builtin: bool) {
@@ -105,6 +113,23 @@ fn announce(sources: &[Source], builtin: bool) {
             "following {} {}",
             s.config.kind(),
             s.config.id()
+        );
+    }
+    let text_logs = sources.iter().any(|s| {
+        matches!(
+            s.config,
+            SourceConfig::File { .. } | SourceConfig::Journal(_)
+        )
+    });
+    if builtin && !sources.is_empty() && !text_logs {
+        // Only wtmp/btmp: sshd's own lines (failed passwords, invalid users, keys), sudo and
+        // su never reach the rules; say so loudly rather than look like full coverage.
+        tracing::warn!(
+            "no auth log (/var/log/auth.log, /var/log/secure) and no systemd journal \
+             (/run/systemd/journal) on this host: only wtmp/btmp records are followed, so SSH \
+             failures by address, invalid users, key logins, sudo and su will NOT be seen. \
+             Install rsyslog (it writes /var/log/auth.log) or run systemd-journald, or write \
+             a config with `sources:` (start from `logward default-config`)"
         );
     }
     if sources.is_empty() {

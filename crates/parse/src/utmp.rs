@@ -701,6 +701,48 @@ impl Reader {
     }
 }
 
+/// Whether the first bytes of a file are utmp records (for `scan`, which reads any file): the
+/// records there are plausible in exactly one layout, and there is binary padding — text never
+/// passes.
+pub fn looks_like_utmp(head: &[u8]) -> bool {
+    if !head.contains(&0) {
+        return false;
+    }
+    let t32 = tally(head, Layout::Glibc32);
+    let t64 = tally(head, Layout::Time64);
+    (t32.good > 0 && t32.bad == 0 && t64.good == 0)
+        || (t64.good > 0 && t64.bad == 0 && t32.good == 0)
+}
+
+/// wtmp or btmp, from the name when it says (`btmp` or `wtmp` in it), else from the records: btmp holds only LOGIN_PROCESS records of the user names tried, while a wtmp's
+/// LOGIN_PROCESS records (getty) are named `LOGIN` and sit among sessions and boots.
+pub fn guess_kind(name: &str, head: &[u8]) -> Kind {
+    if name.contains("btmp") {
+        return Kind::Btmp;
+    }
+    if name.contains("wtmp") {
+        return Kind::Wtmp;
+    }
+    let Some(layout) =
+        detect_layout(head, None).or_else(|| detect_layout(head, Some(head.len() as u64)))
+    else {
+        return Kind::Wtmp;
+    };
+    let mut failed = 0;
+    for chunk in head.chunks_exact(layout.record_size()) {
+        match parse_record(chunk, layout) {
+            Some(r) if r.ut_type == RecordType::Empty => {}
+            Some(r) if r.ut_type == RecordType::LoginProcess && r.user != b"LOGIN" => failed += 1,
+            _ => return Kind::Wtmp,
+        }
+    }
+    if failed > 0 {
+        Kind::Btmp
+    } else {
+        Kind::Wtmp
+    }
+}
+
 /// Decodes a whole file held in memory: the layout from its first records and its length.
 /// Events in record order, and what was seen.
 pub fn decode_file(bytes: &[u8], kind: Kind) -> (Vec<Event<'static>>, Stats) {

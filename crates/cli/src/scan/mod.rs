@@ -260,6 +260,19 @@ fn scan_input(
         }
     };
     summary.files += 1;
+    // wtmp/btmp are binary records, recognised by their content whatever their name.
+    let mut reader = reader;
+    let head = read_head(&mut reader, UTMP_PROBE)
+        .map_err(|e| ScanError::Input(format!("cannot read {path_text}: {e}")))?;
+    if logward_parse::utmp::looks_like_utmp(&head) {
+        let sink = Sink {
+            args,
+            format,
+            path: &path_text,
+        };
+        return scan_utmp(head, reader, sink, summary, replay, out, buf);
+    }
+    let reader: Box<dyn Read> = Box::new(io::Cursor::new(head).chain(reader));
     decoder.set_years(YearResolver::new(year_rule(args, mtime), Zone::Local));
     let mut lines = LineReader::new(reader);
     let mut out_err: Option<io::Error> = None;
@@ -315,6 +328,90 @@ fn scan_input(
             summary.lines
         ))
     })
+}
+
+/// Bytes read ahead to tell a utmp file: the layout detector's sample of records.
+const UTMP_PROBE: usize =
+    logward_parse::utmp::DETECT_RECORDS * logward_parse::utmp::Layout::Time64.record_size();
+
+/// Reads up to `n` bytes (fewer only at the end of the input).
+fn read_head(r: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(n);
+    r.by_ref().take(n as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Where decoded events go: the scan's options and the input's name.
+struct Sink<'a> {
+    args: &'a ScanArgs,
+    format: Format,
+    path: &'a str,
+}
+
+/// A wtmp/btmp file through the utmp decoder (the agent's `utmp` source's): one event per
+/// record, streamed in 64 KiB pieces, kind from the name or the records.
+fn scan_utmp(
+    head: Vec<u8>,
+    mut rest: Box<dyn Read>,
+    sink: Sink<'_>,
+    summary: &mut Summary,
+    replay: &mut Option<rules::Replay>,
+    out: &mut impl Write,
+    buf: &mut Vec<u8>,
+) -> Result<(), ScanError> {
+    use logward_parse::utmp::{guess_kind, Reader};
+    let name = Path::new(sink.path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut reader = Reader::new(guess_kind(&name, &head));
+    let mut events = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut piece = head;
+    let mut read_error = None;
+    loop {
+        if piece.is_empty() {
+            reader.finish(&mut events);
+        } else {
+            reader.feed(&piece, &mut events);
+        }
+        for mut e in events.drain(..) {
+            summary.lines += 1;
+            if sink.args.unparsed {
+                continue;
+            }
+            e.file_path = Some(Cow::Borrowed(sink.path));
+            if let Some(r) = replay.as_mut() {
+                r.event(&mut e, sink.format, buf);
+            } else {
+                match sink.format {
+                    Format::Summary => summary.count(&e),
+                    Format::Ndjson => output::ndjson(buf, &e),
+                    Format::Table => output::table_row(buf, &e),
+                }
+            }
+            output::flush_if(out, buf, 1 << 16).map_err(ScanError::Output)?;
+        }
+        if piece.is_empty() {
+            break;
+        }
+        piece = match rest.read(&mut chunk) {
+            Ok(n) => chunk[..n].to_vec(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                read_error = Some(e);
+                Vec::new()
+            }
+        };
+    }
+    summary.bytes += reader.consumed();
+    match read_error {
+        Some(e) => Err(ScanError::Input(format!(
+            "{}: read error ({e}); the records before it were scanned",
+            sink.path
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Gzip by name or by magic bytes (a rotated file renamed without `.gz` still reads).
