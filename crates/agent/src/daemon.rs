@@ -13,6 +13,7 @@ use logward_store::{OutboxState, SqliteStore, Store, StoreError};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
+use crate::ban::guard::{net_text, Guard, Verdict};
 use crate::ban::nftables::{BanExecutor, NftConfig, Nftables};
 use crate::ban::RestoreList;
 use crate::config::{self, AgentConfig, Format, Source, SourceConfig};
@@ -352,10 +353,24 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
             .iter()
             .map(|b| (b.target.to_string(), b.remaining(now)))
             .collect();
-        let list = RestoreList::from_rows(rows.iter().map(|(t, r)| (t.as_str(), *r)));
+        let mut list = RestoreList::from_rows(rows.iter().map(|(t, r)| (t.as_str(), *r)));
         for bad in &list.rejected {
             tracing::error!(error = %bad, "a stored ban does not validate; not applied");
         }
+        // The ignore list may have changed since: stored bans pass the guard again.
+        let guard = Guard::new(program.ignore_networks(), cfg.bans.ipv6_prefix.value);
+        list.bans.retain_mut(|b| match guard.check(*b) {
+            Verdict::Ban(_) => true,
+            Verdict::Narrowed { ban, ignored } => {
+                tracing::warn!(target = %b.target, ignored = %net_text(ignored), "stored ban narrowed to the address alone: its prefix holds an ignored address");
+                *b = ban;
+                true
+            }
+            Verdict::Refused { ignored } => {
+                tracing::warn!(target = %b.target, ignored = %net_text(ignored), "stored ban not applied: it would cover an address of the ignore list");
+                false
+            }
+        });
         match Nftables::new(nft_config(&cfg)) {
             Ok(nft) => {
                 let nft = Arc::new(nft);
@@ -390,6 +405,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
 
     let engine = Engine::new(program).with_v6_prefix(cfg.bans.ipv6_prefix.value);
     let mut pipeline = Pipeline::new(engine, store, executor.is_some(), Printer::stdout(format));
+    pipeline.set_ipv6_prefix(cfg.bans.ipv6_prefix.value);
     pipeline.set_forward(cfg.forward.as_ref().map(|f| f.events));
     pipeline.restore_engine_state();
     let mut deferred_rx = start_anomaly(&cfg.anomaly, &mut pipeline)?;

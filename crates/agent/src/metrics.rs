@@ -308,6 +308,18 @@ pub fn render(s: &Snapshot) -> String {
         p.bans_stale,
     );
     o.one(
+        "logward_bans_narrowed_total",
+        c,
+        "IPv6 bans narrowed to the address alone because their prefix holds an ignored address.",
+        p.bans_narrowed,
+    );
+    o.one(
+        "logward_bans_refused_total",
+        c,
+        "Bans refused because they would cover an address of the ignore list.",
+        p.bans_refused,
+    );
+    o.one(
         "logward_journal_forged_total",
         c,
         "Journal entries whose claimed program (SYSLOG_IDENTIFIER) the journal's own fields contradict.",

@@ -30,6 +30,7 @@ use logward_store::{
 };
 
 use crate::anomaly::{Anomaly, Deferred};
+use crate::ban::guard::{net_text, Guard, Verdict};
 use crate::ban::{Ban, BanTarget};
 use crate::config::{Format, ForwardEvents};
 use crate::sources::{Payload, SourceItem};
@@ -60,6 +61,10 @@ pub struct PipelineStats {
     pub bans_stale: u64,
     /// Journal entries whose claimed program the journal's own fields contradict.
     pub forged: u64,
+    /// Bans narrowed to the exact address because their prefix held an ignored address.
+    pub bans_narrowed: u64,
+    /// Bans refused because they would cover an ignored address.
+    pub bans_refused: u64,
     /// Plain events the forward spool dropped to stay under its size bound.
     pub spool_dropped: u64,
 }
@@ -210,6 +215,10 @@ pub struct Pipeline {
     anomaly: Option<Anomaly>,
     /// Alerts the detector raised for the current item.
     anomaly_out: Vec<Alert>,
+    /// Keeps every ban off the rules' ignore list.
+    guard: Guard,
+    /// The firewall's IPv6 ban prefix (what an address ban really covers).
+    ipv6_prefix: u8,
 }
 
 /// How often the engine's counters are saved with a commit (when events came in).
@@ -259,7 +268,31 @@ impl Pipeline {
             spool_dropping: None,
             anomaly: None,
             anomaly_out: Vec::new(),
+            guard: Guard::default(),
+            ipv6_prefix: logward_engine::DEFAULT_V6_PREFIX,
         }
+        .with_guard()
+    }
+
+    /// The guard for the running rules' ignore list.
+    fn with_guard(mut self) -> Self {
+        self.refresh_guard();
+        self
+    }
+
+    fn refresh_guard(&mut self) {
+        self.guard = Guard::new(self.engine.program().ignore_networks(), self.ipv6_prefix);
+    }
+
+    /// Bans cover IPv6 addresses as this prefix (`bans.ipv6_prefix`).
+    pub fn set_ipv6_prefix(&mut self, prefix: u8) {
+        self.ipv6_prefix = prefix;
+        self.refresh_guard();
+    }
+
+    /// The guard every ban passes (also for bans re-applied at start).
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// Enriches events and scores logins from now on.
@@ -396,6 +429,7 @@ impl Pipeline {
             Err(e) => tracing::error!(error = %e, "counters not carried over"),
         }
         self.engine = engine;
+        self.refresh_guard();
     }
 
     pub fn printer(&mut self) -> &mut Printer {
@@ -625,6 +659,35 @@ impl Pipeline {
             Ok(t) => t,
             Err(e) => return Some(e.to_string()),
         };
+        let ban = match self
+            .guard
+            .check(Ban::new(target, secs.map(std::time::Duration::from_secs)))
+        {
+            Verdict::Ban(b) => b,
+            Verdict::Narrowed { ban, ignored } => {
+                self.stats.bans_narrowed += 1;
+                tracing::warn!(
+                    %target,
+                    ignored = %net_text(ignored),
+                    prefix = self.ipv6_prefix,
+                    "ban narrowed to the address alone: its prefix holds an ignored address"
+                );
+                ban
+            }
+            Verdict::Refused { ignored } => {
+                self.stats.bans_refused += 1;
+                tracing::warn!(
+                    %target,
+                    ignored = %net_text(ignored),
+                    reason,
+                    "ban refused: it would cover an address of the ignore list"
+                );
+                return Some(format!(
+                    "not banned: {target} would cover {} of the ignore list",
+                    net_text(ignored)
+                ));
+            }
+        };
         self.stats.bans += 1;
         self.batch.bans.push(BanChange::Add(NewBan {
             target,
@@ -633,9 +696,7 @@ impl Pipeline {
             created_at: now,
             expires_at: secs.map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))),
         }));
-        self.effects
-            .bans
-            .push(Ban::new(target, secs.map(std::time::Duration::from_secs)));
+        self.effects.bans.push(ban);
         None
     }
 

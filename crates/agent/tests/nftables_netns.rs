@@ -237,7 +237,7 @@ async fn banned_address_is_dropped_unbanned_one_passes() {
         nft.start(&[ban(BANNED4, 600)]).await.unwrap();
     }
     let chain = lab.nft_text(&["list", "chain", "inet", "logward", "input"]);
-    assert_eq!(chain.matches(" drop").count(), 4, "{chain}");
+    assert_eq!(chain.matches(" drop").count(), 5, "{chain}");
     assert!(!lab.ping_once(BANNED4, FW4));
     assert_eq!(lab.set_len("ipv4_addr"), 1);
 }

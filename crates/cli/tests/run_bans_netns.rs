@@ -411,6 +411,147 @@ fn backlog_offence_older_than_its_ban_does_not_ban() {
     assert!(log.contains("older than the ban it earned"), "{log}");
 }
 
+/// Runs `logward bans ARGS`; returns (success, stdout + stderr).
+fn bans_try(state: &Path, args: &[&str]) -> (bool, String) {
+    let o = Command::new(BIN)
+        .arg("bans")
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .expect("logward bans");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}
+
+/// The reported bug: the ban layer never checked the ignore list, so a /64 ban dropped an
+/// ignored /128 inside it. Every ban — a rule's, `bans add`, one re-applied at start — now
+/// passes the ignore list: narrowed to the exact address when only its prefix holds an
+/// ignored one, refused when it would cover one.
+#[test]
+fn a_ban_never_covers_an_ignored_address() {
+    if !netns::prerequisites(
+        "ignore-list ban netns test",
+        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
+        "nftables, iproute2, iputils-ping",
+    ) {
+        return;
+    }
+    const FW6: &str = "2001:db8:77::1";
+    const ATTACKER6: &str = "2001:db8:77::2";
+    const IGNORED6: &str = "2001:db8:77::3";
+    const IGNORED4: &str = "10.200.7.4";
+    let lab = Lab::new("i");
+    for (ns, dev, addr) in [
+        (&lab.fw, "fw0", FW6),
+        (&lab.peer, "peer0", ATTACKER6),
+        (&lab.peer, "peer0", IGNORED6),
+    ] {
+        ok(&[
+            "ip",
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{addr}/64"),
+            "dev",
+            dev,
+            "nodad",
+        ]);
+    }
+    let ping6 = |src: &str| {
+        (0..4).any(|_| {
+            cmd(&[
+                "ip", "netns", "exec", &lab.peer, "ping", "-6", "-n", "-q", "-c1", "-W1", "-I",
+                src, FW6,
+            ])
+            .status
+            .success()
+        })
+    };
+    assert!(ping6(ATTACKER6) && ping6(IGNORED6), "before any ban");
+
+    let d = tempfile::tempdir().expect("tempdir");
+    let rules = logward_engine::DEFAULT_RULES.replace(
+        "ignore: [127.0.0.0/8, \"::1/128\"]",
+        &format!("ignore: [127.0.0.0/8, \"::1/128\", \"{IGNORED6}/128\", {IGNORED4}/32]"),
+    );
+    assert_ne!(
+        rules,
+        logward_engine::DEFAULT_RULES,
+        "the ignore list moved"
+    );
+    std::fs::write(d.path().join("rules.yaml"), rules).expect("rules");
+    let (dm, log, state) = start_daemon(&lab, d.path(), "rules: rules.yaml\n");
+    append(
+        &log,
+        &(0..5)
+            .map(|i| failure(5 - i, ATTACKER6, i as usize))
+            .collect::<Vec<_>>(),
+    );
+    let a = dm
+        .lines
+        .recv_timeout(Duration::from_secs(5))
+        .expect("an alert");
+    assert!(a.contains("ssh-bruteforce") && a.contains(ATTACKER6), "{a}");
+    let host_set = || lab.nft(&["list", "set", "inet", "logward", "ipv6_host"]);
+    let prefix_set = || lab.nft(&["list", "set", "inet", "logward", "ipv6_addr"]);
+    assert!(
+        eventually(|| host_set().contains(ATTACKER6)),
+        "not banned alone:\n{}",
+        lab.nft(&["list", "ruleset"])
+    );
+    assert!(!prefix_set().contains("2001:db8:77::"), "{}", prefix_set());
+    assert!(!ping6(ATTACKER6), "the attacker got through");
+    assert!(
+        ping6(IGNORED6),
+        "the ignored address inside the /64 was dropped"
+    );
+
+    // By hand: another address of the /64 is narrowed too; the ignored address, the /64 and
+    // an ignored IPv4 address are refused with a reason.
+    let (ok5, text) = bans_try(&state, &["add", "2001:db8:77::5"]);
+    assert!(ok5, "{text}");
+    assert!(host_set().contains("2001:db8:77::5"), "{}", host_set());
+    for target in [IGNORED6, "2001:db8:77::/64", IGNORED4, "10.200.7.0/24"] {
+        let (done, text) = bans_try(&state, &["add", target]);
+        assert!(!done, "{target}: {text}");
+        assert!(text.contains("ignore list"), "{target}: {text}");
+    }
+    assert!(ping6(IGNORED6));
+    assert!(!lab.v4_set().contains(IGNORED4), "{}", lab.v4_set());
+    let metrics = Command::new(BIN)
+        .args(["metrics", "--state-dir"])
+        .arg(&state)
+        .output()
+        .expect("metrics");
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        metrics.contains("logward_bans_narrowed_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("logward_bans_refused_total 4"),
+        "{metrics}"
+    );
+
+    // kill -9 and a restart: the stored bans are re-applied through the guard, still alone.
+    drop(dm);
+    let _dm = Daemon::start(&d.path().join("agent.yaml"), &state, d.path());
+    assert!(
+        eventually(|| host_set().contains(ATTACKER6)),
+        "not re-applied alone:\n{}",
+        lab.nft(&["list", "ruleset"])
+    );
+    assert!(!prefix_set().contains("2001:db8:77::"), "{}", prefix_set());
+    assert!(ping6(IGNORED6));
+    assert!(!ping6(ATTACKER6));
+}
+
 #[test]
 fn element_timeouts_are_read_from_nft_listings() {
     let l = "elements = { 10.200.7.3 timeout 57s expires 56s500ms, 10.200.7.2 timeout 1h2m expires 1h }";

@@ -248,6 +248,9 @@ pub struct Program {
     pub(crate) ban_remember: i64,
     pub(crate) ban_max_entries: usize,
     pub(crate) env: minijinja::Environment<'static>,
+    /// The `networks:` list named `ignore`: never counted by the default rules, and never
+    /// covered by a ban (the agent checks every ban against it).
+    pub(crate) ignore: Vec<Net>,
 }
 
 impl Program {
@@ -255,6 +258,11 @@ impl Program {
     pub fn load(file: &str, src: &str) -> Result<Program, ConfigErrors> {
         let parsed: RulesFile = crate::strict_yaml::from_str(file, src).map_err(ConfigErrors)?;
         Compiler::new(file, src).compile(parsed)
+    }
+
+    /// The networks of the `ignore` list (`networks: {ignore: [...]}`), as address and prefix.
+    pub fn ignore_networks(&self) -> Vec<(IpAddr, u8)> {
+        self.ignore.iter().map(|n| (n.addr, n.prefix)).collect()
     }
 
     /// The names of the chains, in file order.
@@ -988,6 +996,7 @@ impl<'s> Compiler<'s> {
             ban_remember,
             ban_max_entries: file.bans.max_entries,
             env: self.env,
+            ignore: networks.remove("ignore").unwrap_or_default(),
         })
     }
 

@@ -19,7 +19,10 @@ pub mod snapshot;
 pub mod strict_yaml;
 
 pub use compile::{ConfigError, ConfigErrors, LogLevel, Program};
-pub use engine::{Engine, NoUsers, Output, StaticUsers, Stats, TraceOutcome, TraceStep, UserDb};
+pub use engine::{
+    key_address, Engine, NoUsers, Output, StaticUsers, Stats, TraceOutcome, TraceStep, UserDb,
+    DEFAULT_V6_PREFIX,
+};
 pub use snapshot::{Restored, SnapshotError};
 
 /// The built-in ruleset (crates/engine/rules/default.yaml).

@@ -1,6 +1,7 @@
 //! Bans: the firewall side. What may be banned ([`BanTarget`]) is validated in
 //! `logward_core::ban`; the firewall backend is [`nftables`].
 
+pub mod guard;
 pub mod nftables;
 
 use std::time::Duration;
@@ -12,11 +13,18 @@ pub use logward_core::ban::{v6_mask, BanTarget, InvalidTarget, MIN_PREFIX_V4, MI
 pub struct Ban {
     pub target: BanTarget,
     pub timeout: Option<Duration>,
+    /// An IPv6 address banned alone, not as its `ipv6_prefix` (the guard narrowed it:
+    /// an ignored address shares the prefix).
+    pub exact: bool,
 }
 
 impl Ban {
     pub fn new(target: BanTarget, timeout: Option<Duration>) -> Self {
-        Self { target, timeout }
+        Self {
+            target,
+            timeout,
+            exact: false,
+        }
     }
 }
 

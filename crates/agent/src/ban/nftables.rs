@@ -8,12 +8,14 @@
 //!     set ipv6_addr { type ipv6_addr; flags timeout; }            # IPv6 addresses, or their /64
 //!     set ipv4_net  { type ipv4_addr; flags interval, timeout; }  # IPv4 networks (CIDR bans)
 //!     set ipv6_net  { type ipv6_addr; flags interval, timeout; }  # IPv6 networks wider than /64
+//!     set ipv6_host { type ipv6_addr; flags timeout; }            # IPv6 addresses banned alone
 //!     chain input {
 //!         type filter hook input priority -10; policy accept;
 //!         ip saddr @ipv4_addr counter drop
 //!         ip saddr @ipv4_net counter drop
 //!         ip6 saddr & ffff:ffff:ffff:ffff:: @ipv6_addr counter drop
 //!         ip6 saddr @ipv6_net counter drop
+//!         ip6 saddr @ipv6_host counter drop
 //!     }
 //! }
 //! ```
@@ -26,7 +28,9 @@
 //! address to the configured prefix (/64 by default) and looks the result up in `ipv6_addr`,
 //! whose elements are the masked network addresses. With aggregation off (prefix 128) the rule
 //! has no mask and the set holds whole addresses. Network bans (manual, rare) use the
-//! interval sets; a network narrower than the aggregation prefix is widened to it.
+//! interval sets; a network narrower than the aggregation prefix is widened to it. An IPv6
+//! address whose prefix holds an ignored address is banned alone ([`Ban::exact`], the
+//! `ipv6_host` hash set, matched without the mask; see `ban/guard.rs`).
 //!
 //! # Set-up: atomic replace
 //!
@@ -157,14 +161,16 @@ enum SetName {
     Ipv6Addr,
     Ipv4Net,
     Ipv6Net,
+    Ipv6Host,
 }
 
 impl SetName {
-    const ALL: [SetName; 4] = [
+    const ALL: [SetName; 5] = [
         SetName::Ipv4Addr,
         SetName::Ipv6Addr,
         SetName::Ipv4Net,
         SetName::Ipv6Net,
+        SetName::Ipv6Host,
     ];
 
     fn as_str(self) -> &'static str {
@@ -173,6 +179,7 @@ impl SetName {
             SetName::Ipv6Addr => "ipv6_addr",
             SetName::Ipv4Net => "ipv4_net",
             SetName::Ipv6Net => "ipv6_net",
+            SetName::Ipv6Host => "ipv6_host",
         }
     }
 
@@ -237,7 +244,7 @@ impl Nftables {
     pub async fn start(&self, bans: &[Ban]) -> Result<usize, NftError> {
         let mut script = String::new();
         self.write_setup(&mut script);
-        let elements = self.elements(bans.iter().map(|b| (b.target, b.timeout)));
+        let elements = self.elements(bans.iter().map(|b| (b.target, b.timeout, b.exact)));
         let n = count(&elements);
         self.write_elements(&mut script, "add", &elements, ElementTimeout::Given);
         self.run(&script, n).await?;
@@ -276,7 +283,7 @@ impl Nftables {
         for set in SetName::ALL {
             let ty = match set {
                 SetName::Ipv4Addr | SetName::Ipv4Net => "ipv4_addr",
-                SetName::Ipv6Addr | SetName::Ipv6Net => "ipv6_addr",
+                SetName::Ipv6Addr | SetName::Ipv6Net | SetName::Ipv6Host => "ipv6_addr",
             };
             let flags = if set.is_interval() {
                 "interval, timeout"
@@ -306,10 +313,11 @@ impl Nftables {
             let _ = writeln!(s, "add rule inet {t} {c} ip6 saddr @ipv6_addr counter drop");
         }
         let _ = writeln!(s, "add rule inet {t} {c} ip6 saddr @ipv6_net counter drop");
+        let _ = writeln!(s, "add rule inet {t} {c} ip6 saddr @ipv6_host counter drop");
     }
 
     fn write_ban(&self, s: &mut String, bans: &[Ban]) -> usize {
-        let elements = self.elements(bans.iter().map(|b| (b.target, b.timeout)));
+        let elements = self.elements(bans.iter().map(|b| (b.target, b.timeout, b.exact)));
         // Ensure present (no-op when it is), delete, add with the wanted timeout.
         self.write_elements(s, "add", &elements, ElementTimeout::Placeholder);
         self.write_elements(s, "delete", &elements, ElementTimeout::None);
@@ -318,7 +326,12 @@ impl Nftables {
     }
 
     fn write_unban(&self, s: &mut String, targets: &[BanTarget]) -> usize {
-        let elements = self.elements(targets.iter().map(|t| (*t, None)));
+        // An IPv6 address may have been banned alone (narrowed) or as its prefix: lift both.
+        let exact = targets
+            .iter()
+            .filter(|t| t.addr().is_ipv6() && t.is_host() && self.cfg.ipv6_prefix < 128)
+            .map(|t| (*t, None, true));
+        let elements = self.elements(targets.iter().map(|t| (*t, None, false)).chain(exact));
         self.write_elements(s, "add", &elements, ElementTimeout::Placeholder);
         self.write_elements(s, "delete", &elements, ElementTimeout::None);
         count(&elements)
@@ -327,13 +340,19 @@ impl Nftables {
     /// Sorts targets into sets (aggregating IPv6), merges duplicates keeping the longest
     /// timeout, and drops networks inside another network of the same change (nft refuses
     /// overlapping intervals), giving the outer one the longest timeout of the two.
-    fn elements(&self, items: impl Iterator<Item = (BanTarget, Option<Duration>)>) -> Elements {
+    fn elements(
+        &self,
+        items: impl Iterator<Item = (BanTarget, Option<Duration>, bool)>,
+    ) -> Elements {
         let agg = self.cfg.ipv6_prefix;
         let mut out = Elements::new();
-        for (target, timeout) in items {
+        for (target, timeout, exact) in items {
             let (set, target) = match target.addr() {
                 IpAddr::V4(_) if target.is_host() => (SetName::Ipv4Addr, target),
                 IpAddr::V4(_) => (SetName::Ipv4Net, target),
+                IpAddr::V6(_) if exact && target.is_host() && agg < 128 => {
+                    (SetName::Ipv6Host, target)
+                }
                 IpAddr::V6(_) if target.prefix() >= agg => {
                     (SetName::Ipv6Addr, target.widened_to(agg))
                 }
@@ -656,7 +675,7 @@ add element inet logward ipv6_addr {
                 ban("2001:db8:0:1::/80", Some(7)),
             ]
             .iter()
-            .map(|b| (b.target, b.timeout)),
+            .map(|b| (b.target, b.timeout, b.exact)),
         );
         let v4net: Vec<_> = e[&SetName::Ipv4Net].iter().collect();
         assert_eq!(v4net.len(), 1, "the /16 inside the /8 is folded into it");
@@ -675,6 +694,7 @@ add element inet logward ipv6_addr {
         let e = nft(128).elements(std::iter::once((
             BanTarget::parse("2001:db8::5").unwrap(),
             None,
+            false,
         )));
         let mut s = String::new();
         nft(128).write_elements(&mut s, "add", &e, ElementTimeout::Given);
