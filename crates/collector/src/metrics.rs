@@ -170,6 +170,8 @@ pub struct Metrics {
     store_micros: AtomicU64,
     /// What the delivery workers count (notifications).
     pub delivery: Arc<logward_notify::deliver::DeliveryStats>,
+    /// What the fleet daily report counts.
+    pub report: Arc<logward_notify::schedule::ReportStats>,
     /// What the LLM analyst counts.
     pub llm: Arc<crate::llm::LlmStats>,
 }
@@ -463,6 +465,16 @@ impl Metrics {
                 "delivery_without_analysis_total",
                 "Rows whose analysis failed or came too late, delivered without it.",
                 &d.without_analysis,
+            ),
+            (
+                "reports_sent_total",
+                "Fleet daily reports delivered (one per notifier).",
+                &self.report.sent,
+            ),
+            (
+                "reports_failed_total",
+                "Fleet daily reports a notifier never took.",
+                &self.report.failed,
             ),
         ] {
             counter(

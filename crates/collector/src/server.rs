@@ -413,6 +413,19 @@ fn start_background(
         llm_wake = Some(Arc::clone(&analyst.wake));
         tasks.push(tokio::spawn(analyst.run()));
     }
+    if let (Some(r), false) = (&n.report, notifiers.is_empty()) {
+        // The fleet-wide daily report, from the alerts of every host in the store.
+        tracing::info!(at = %r.at.value, "fleet daily report scheduled");
+        tasks.push(tokio::spawn(
+            logward_notify::schedule::Reporter::fleet(
+                r.clone(),
+                notifiers.clone(),
+                Arc::clone(&store),
+                Arc::clone(&metrics.report),
+            )
+            .run(),
+        ));
+    }
     if !notifiers.is_empty() {
         let mut settings = Settings::from_config(n);
         settings.analysis_wait = config

@@ -67,3 +67,99 @@ fn notify_errors_have_their_place() {
         e[0]
     );
 }
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `alert_line` with the alert's time just now (the report covers the last 24 h).
+fn alert_now(seq: u64, rule: &str, severity: Severity, ip: &str, user: &str) -> String {
+    // A few seconds ago: the report's window ends (excluded) at the second it is made.
+    let now = logward_core::Timestamp::from_unix_micros((unix_now() - 5) * 1_000_000).to_string();
+    alert_line(seq, rule, severity, ip, user).replace("2026-11-22T10:00:01Z", &now)
+}
+
+/// Issue 13: the collector had no fleet-wide daily report. It sends one from its store with
+/// the agent's schedule options (`notify.report`): the alerts of every host, WARN for medium
+/// and above, each line naming its host — here to a real webhook receiver, missed while the
+/// collector was stopped, so sent once at its next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collector_sends_the_fleet_daily_report_from_its_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Hook::default();
+    let url = hook.start().await;
+    let yaml = format!(
+        "notify:\n  notifiers:\n    daily: {{type: webhook, url: '{url}'}}\n  \
+         routes:\n    - {{notifiers: [daily], min_severity: critical}}\n  \
+         report: {{at: '00:00', timezone: UTC, notifiers: [daily]}}\n"
+    );
+    let run = collector(dir.path(), &yaml).await;
+    let web = Agent::enrol_as(&run, "web01").await;
+    let db = Agent::enrol_as(&run, "db02").await;
+    let v = web
+        .events(format!(
+            "{}{}",
+            alert_now(1, "ssh-bruteforce", Severity::High, "203.0.113.45", "root"),
+            alert_now(2, "ssh-bruteforce", Severity::High, "203.0.113.45", "root"),
+        ))
+        .await;
+    assert_eq!(v["accepted"], 2, "{v}");
+    let v = db
+        .events(alert_now(
+            1,
+            "ssh-login",
+            Severity::Info,
+            "192.0.2.7",
+            "alice",
+        ))
+        .await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    run.stop().await;
+    assert!(
+        hook.received.lock().unwrap().is_empty(),
+        "no report before its time, no alert under the critical route"
+    );
+
+    // The last report went out two days ago: the next start sends today's at once.
+    let state = dir.path().join("state");
+    let now = unix_now();
+    SqliteStore::open_dir(&state)
+        .unwrap()
+        .set_meta(
+            logward_notify::schedule::LAST_TO,
+            &(now - 2 * 86_400).to_string(),
+        )
+        .unwrap();
+    let run = collector(dir.path(), &yaml).await;
+    let got = hook.wait_for(1, Duration::from_secs(15)).await;
+    let report = &got[0].2["report"];
+    assert_eq!(report["host"], "fleet", "{report:#}");
+    assert_eq!(report["total"], 3, "{report:#}");
+    let sections = report["sections"].as_array().unwrap();
+    assert_eq!(sections[0]["section"], "WARN");
+    assert_eq!(
+        sections[0]["messages"][0]["text"],
+        "web01: 5 failures in 60s"
+    );
+    assert_eq!(sections[0]["messages"][0]["count"], 2);
+    assert_eq!(sections[1]["section"], "INFO");
+    assert_eq!(
+        sections[1]["messages"][0]["text"],
+        "db02: 5 failures in 60s"
+    );
+    // Recorded once sent: it does not go again.
+    let last: i64 = eventually(Duration::from_secs(5), || {
+        SqliteStore::open_dir(&state)
+            .unwrap()
+            .meta(logward_notify::schedule::LAST_TO)
+            .unwrap()
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|&t| t >= now)
+    })
+    .await;
+    assert!(last >= now);
+    run.stop().await;
+}

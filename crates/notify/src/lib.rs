@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod fleet;
 pub mod http;
 pub mod limit;
 pub mod message;

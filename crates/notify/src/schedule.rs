@@ -15,9 +15,9 @@ use logward_store::{Store, UnixTime};
 
 use crate::config::{next_run, ReportConfig};
 use crate::deliver::{with_store, SharedStore};
-use crate::report;
 use crate::sink::SendError;
 use crate::sinks::Notifier;
+use crate::{fleet, report};
 
 /// The `meta` key holding the end (Unix seconds) of the last report's window.
 pub const LAST_TO: &str = "report.last_to";
@@ -34,9 +34,19 @@ pub struct ReportStats {
     pub failed: AtomicU64,
 }
 
+/// What a report is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The entries the rules' `report` action stored (an agent); deleted once reported.
+    Entries,
+    /// The alerts of every host in the store (the collector's fleet report); kept.
+    FleetAlerts,
+}
+
 /// The scheduled report's task.
 #[derive(Debug)]
 pub struct Reporter {
+    pub source: Source,
     pub config: ReportConfig,
     /// The notifiers the config names (others are ignored).
     pub notifiers: Vec<Arc<Notifier>>,
@@ -64,6 +74,7 @@ impl Reporter {
             .filter(|n| config.notifiers.iter().any(|s| s.value == n.name))
             .collect();
         Reporter {
+            source: Source::Entries,
             config,
             notifiers,
             store,
@@ -71,6 +82,19 @@ impl Reporter {
             stats,
             retry_min: Duration::from_secs(30),
             attempts: 8,
+        }
+    }
+
+    /// The collector's fleet-wide report: the alerts of every host, `fleet` in the title.
+    pub fn fleet(
+        config: ReportConfig,
+        notifiers: Vec<Arc<Notifier>>,
+        store: SharedStore,
+        stats: Arc<ReportStats>,
+    ) -> Reporter {
+        Reporter {
+            source: Source::FleetAlerts,
+            ..Reporter::new(config, notifiers, store, fleet::FLEET.into(), stats)
         }
     }
 
@@ -111,7 +135,15 @@ impl Reporter {
         let to = now.timestamp();
         let window = i64::try_from(self.config.window().as_secs()).unwrap_or(i64::MAX);
         let from = to.saturating_sub(window);
-        let entries = match with_store(&self.store, move |s| s.report_entries(from, to)).await {
+        let source = self.source;
+        let read = with_store(&self.store, move |s| match source {
+            Source::Entries => s.report_entries(from, to).map(|e| (e, Vec::new())),
+            Source::FleetAlerts => s
+                .alerts_between(from, to, fleet::MAX_ALERTS)
+                .map(|a| (Vec::new(), a)),
+        })
+        .await;
+        let (entries, alerts) = match read {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "daily report: cannot read its entries; trying again later");
@@ -121,7 +153,15 @@ impl Reporter {
         };
         let zone = self.config.zone();
         for n in &self.notifiers {
-            let m = report::build(&entries, from, to, &self.host, n.language)
+            let fleet_entries;
+            let entries = match source {
+                Source::Entries => &entries,
+                Source::FleetAlerts => {
+                    fleet_entries = fleet::entries(&alerts, n.language);
+                    &fleet_entries
+                }
+            };
+            let m = report::build(entries, from, to, &self.host, n.language)
                 .in_zone(zone)
                 .message();
             if self.send_one(n, &m).await {
@@ -133,7 +173,11 @@ impl Reporter {
         }
         let done = with_store(&self.store, move |s| {
             s.set_meta(LAST_TO, &to.to_string())?;
-            s.delete_report_entries(from)
+            // The fleet report's alerts stay: retention deletes them.
+            match source {
+                Source::Entries => s.delete_report_entries(from).map(drop),
+                Source::FleetAlerts => Ok(()),
+            }
         })
         .await;
         if let Err(e) = done {
