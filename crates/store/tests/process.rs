@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     match std::env::var(ROLE).as_deref() {
         Ok("crash-writer") => crash_writer(),
         Ok("open-store") => open_store(),
+        Ok("file-modes") => file_modes(),
         _ => {
             let mut failed = 0;
             for (name, test) in [
@@ -40,6 +41,10 @@ fn main() -> ExitCode {
                     kill_9 as fn(),
                 ),
                 ("unwritable_state_is_a_clear_error", unwritable),
+                (
+                    "store_files_are_0600_whatever_the_umask",
+                    files_0600_under_umask_0,
+                ),
             ] {
                 print!("test {name} ... ");
                 match std::panic::catch_unwind(test) {
@@ -394,4 +399,58 @@ fn unwritable() {
     for d in [&empty, &existing] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
+}
+
+/// Child: opens the store, commits (so the WAL and shared-memory files exist) and prints
+/// the mode of each file while the connection is open (SQLite removes `-wal` at close).
+fn file_modes() -> ExitCode {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = state_dir();
+    let mut store = SqliteStore::open_dir(&dir).expect("open");
+    let batch = Batch {
+        checkpoints: vec![Checkpoint {
+            offset: 3,
+            ..Checkpoint::new(SOURCE, T0)
+        }],
+        ..Batch::default()
+    };
+    store.commit_batch(&batch).expect("commit");
+    for name in ["logward.db", "logward.db-wal", "logward.db-shm"] {
+        let mode = std::fs::metadata(dir.join(name)).map(|m| m.permissions().mode() & 0o777);
+        match mode {
+            Ok(m) => println!("{name} {m:o}"),
+            Err(e) => println!("{name} missing: {e}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs the `file-modes` child under `umask 0` (set by `sh`, the script fixed; the
+/// child's path is its argument) and returns what it printed.
+fn modes_under_umask_0(dir: &Path) -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    let out = Command::new("sh")
+        .args(["-c", "umask 0 && exec \"$0\""])
+        .arg(exe)
+        .env(ROLE, "file-modes")
+        .env(DIR, dir)
+        .output()
+        .expect("run sh");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn files_0600_under_umask_0() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("state");
+    let want = "logward.db 600\nlogward.db-wal 600\nlogward.db-shm 600";
+    let got = modes_under_umask_0(&dir);
+    println!("  new store: {}", got.replace('\n', ", "));
+    assert_eq!(got, want);
+    // A store made 0644 by an older version is tightened when opened.
+    let db = dir.join(SqliteStore::FILE_NAME);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let got = modes_under_umask_0(&dir);
+    assert_eq!(got, want, "an existing 0644 store");
 }

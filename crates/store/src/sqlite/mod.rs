@@ -99,6 +99,33 @@ fn u64_to_sql(x: u64) -> i64 {
     i64::from_ne_bytes(x.to_ne_bytes())
 }
 
+/// The database, its WAL and its shared-memory file hold user names, addresses and
+/// credential hashes: only their owner may read them, whatever the umask. A new database is
+/// created 0600 before SQLite opens it (SQLite gives `-wal` and `-shm` the database's mode
+/// when it creates them); an existing one, and its `-wal`/`-shm`, lose any group and other
+/// bits. Best effort: what cannot be done here (a directory or file of another user) SQLite
+/// reports, with its own error, when it opens the file.
+#[cfg(unix)]
+fn owner_only(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(m) = std::fs::metadata(&p) {
+            let mode = m.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                let _ =
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode & 0o7700));
+            }
+        }
+    }
+}
+
 fn u64_from_sql(x: i64) -> u64 {
     u64::from_ne_bytes(x.to_ne_bytes())
 }
@@ -147,6 +174,8 @@ impl SqliteStore {
     /// Opens (creating it if needed) the database file at `path` and migrates it to the
     /// current schema.
     pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+        #[cfg(unix)]
+        owner_only(path);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
