@@ -53,8 +53,9 @@ type ByAddress = Arc<Mutex<HashMap<IpAddr, usize>>>;
 /// One address's slot and the bytes a body holds.
 #[derive(Debug)]
 struct Held {
+    /// Held for the budget it stands for, given back on drop.
     _body: OwnedSemaphorePermit,
-    _bytes: Option<OwnedSemaphorePermit>,
+    bytes: Option<OwnedSemaphorePermit>,
     address: Option<(IpAddr, ByAddress)>,
 }
 
@@ -105,7 +106,7 @@ impl Unverified {
             .map_err(|_| BodyError::Busy)?;
         let mut held = Held {
             _body: permit,
-            _bytes: None,
+            bytes: None,
             address: None,
         };
         if let Some(ip) = peer {
@@ -149,9 +150,9 @@ impl Unverified {
             let more = Arc::clone(&self.bytes)
                 .try_acquire_many_owned(n)
                 .map_err(|_| BodyError::Busy)?;
-            match &mut held._bytes {
+            match &mut held.bytes {
                 Some(p) => p.merge(more),
-                None => held._bytes = Some(more),
+                None => held.bytes = Some(more),
             }
             hash.update(&chunk);
             buf.extend_from_slice(&chunk);

@@ -281,9 +281,13 @@ async fn unauthenticated_bodies_are_buffered() {
     while let Some(s) = slow.join_next().await {
         *statuses.entry(s.unwrap()).or_default() += 1;
     }
-    // Four read (the address's share) until the deadline, the rest refused at once.
-    assert_eq!(statuses.get(&408), Some(&4), "{statuses:?}");
-    assert_eq!(statuses.get(&503), Some(&16), "{statuses:?}");
+    // Four read (the address's share) until the deadline, the rest refused at once (on a
+    // loaded machine a late one may get a freed slot and time out too).
+    let (timed_out, refused) = (statuses.get(&408), statuses.get(&503));
+    assert!(timed_out.is_some_and(|n| *n >= 4), "{statuses:?}");
+    assert!(refused.is_some_and(|n| *n >= 12), "{statuses:?}");
+    assert_eq!(statuses.values().sum::<u32>(), 20, "{statuses:?}");
+    assert!(!statuses.contains_key(&0), "{statuses:?}");
 
     // Large: 40 connections from four addresses each send a whole 4 MiB body, wrongly
     // signed. At most 16 MiB is held at once; the rest is refused, nothing is stored.
@@ -308,8 +312,8 @@ async fn unauthenticated_bodies_are_buffered() {
     let v = agent.events(failure(2, "192.0.2.9", "root", None)).await;
     assert_eq!(v["accepted"], 1, "{v}");
     let m = agent.metrics().await;
-    assert_eq!(metric(&m, "logward_collector_body_timeouts_total"), 4);
-    assert!(metric(&m, "logward_collector_unverified_refused_total") >= 16);
+    assert!(metric(&m, "logward_collector_body_timeouts_total") >= 4);
+    assert!(metric(&m, "logward_collector_unverified_refused_total") >= 12);
     run.stop().await;
 }
 
@@ -512,7 +516,9 @@ async fn enroll_has_no_rate_limit() {
     }
     let codes: Vec<u16> = statuses.iter().map(|s| s.0).collect();
     assert_eq!(codes, [401, 401, 401, 429, 429], "{statuses:?}");
-    assert_eq!(statuses[3].1.as_deref(), Some("20"));
+    // A token comes back every 20 s at 3 a minute.
+    let retry: u64 = statuses[3].1.as_deref().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry), "{statuses:?}");
     // Another address still gets its own tries, until everybody's budget is spent.
     assert_eq!(enroll_from(&run, "127.0.0.3", "00").await.0, 401);
     assert_eq!(enroll_from(&run, "127.0.0.3", "00").await.0, 401);
