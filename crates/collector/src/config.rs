@@ -8,7 +8,8 @@
 //! retention_days: 30
 //! auth: {mode: agents}                    # or {mode: shared, key: …} / key_file: …
 //! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50,
-//!          login_failures: 5, login_window_secs: 300, session_secs: 43200}
+//!          login_failures: 5, login_window_secs: 300, session_secs: 43200, …}
+//!                                         # every key: `default_yaml`, docs/COLLECTOR.md
 //! connections: {handshake_secs: 10, header_secs: 10, idle_secs: 60, max: 4096,
 //!               per_address: 128}
 //! rules: default                          # the built-in fleet rules; `none`, or a file
