@@ -120,7 +120,9 @@ fn validate(kind: &str, docs: &[(String, String)]) -> (i32, String) {
         schema_path.into_os_string(),
     ];
     for (i, (name, yaml)) in docs.iter().enumerate() {
-        let path = dir.path().join(format!("{i}-{}", name.replace('/', "_")));
+        let path = dir
+            .path()
+            .join(format!("{i}-{}", name.replace(['/', ' '], "_")));
         std::fs::write(&path, substitute_env(yaml)).unwrap();
         args.push(path.into_os_string());
     }
@@ -169,6 +171,17 @@ fn every_example_config_validates_against_its_schema() {
                 let rel = p.strip_prefix(root()).unwrap().display().to_string();
                 (kind_of(p, &text) == kind).then_some((rel, text))
             })
+            .flat_map(|(rel, text)| {
+                // `#~ ` lines are alternatives: the file with them switched on is checked too.
+                let on = text.contains("#~ ").then(|| {
+                    let on: String = text
+                        .lines()
+                        .map(|l| l.replacen("#~ ", "", 1) + "\n")
+                        .collect();
+                    (format!("{rel} (alternatives on)"), on)
+                });
+                std::iter::once((rel, text)).chain(on)
+            })
             .collect();
         *seen.entry(kind).or_default() += docs.len();
         let (code, out) = validate(kind, &docs);
@@ -177,10 +190,23 @@ fn every_example_config_validates_against_its_schema() {
         }
         assert_eq!(code, 0, "{kind} examples fail their schema:\n{out}");
     }
-    // deploy/ has an agent and a collector config, crates/engine/rules the two rulesets.
-    assert!(seen["agent"] >= 3, "{seen:?}");
+    // deploy/ has an agent config (twice: its alternatives on) and a collector config,
+    // examples/ two agent configs, crates/engine/rules the two rulesets.
+    assert!(seen["agent"] >= 4, "{seen:?}");
     assert!(seen["collector"] >= 1, "{seen:?}");
     assert!(seen["rules"] >= 2, "{seen:?}");
+}
+
+#[test]
+fn serde_aliases_validate() {
+    let yaml = "notify:\n  language: zh\n  notifiers:\n    \
+                lark: {type: lark, url: \"https://open.larksuite.com/hook/x\"}\n    \
+                tg: {type: telegram, token: t, chat_id: 1, parse_mode: HTML, language: zh-cn}\n";
+    let (code, out) = validate("agent", &[("aliases".into(), yaml.into())]);
+    if validator_missing(code) {
+        return;
+    }
+    assert_eq!(code, 0, "{out}");
 }
 
 #[test]

@@ -30,12 +30,47 @@ use crate::sinks::NotifierConfig;
 
 /// The wording of built-in templates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[schemars(transform = language_aliases)]
 pub enum Language {
     #[default]
     #[serde(rename = "en")]
     En,
     #[serde(rename = "zh-CN", alias = "zh", alias = "zh-cn")]
     ZhCn,
+}
+
+fn language_aliases(schema: &mut schemars::Schema) {
+    accept_aliases(schema, "zh-CN", &["zh", "zh-cn"]);
+}
+
+/// Adds serde `alias`es, which schemars does not list, beside `name` wherever the schema
+/// allows `name` as a constant (`const` or `enum`), so editors accept what the loader does.
+pub(crate) fn accept_aliases(schema: &mut schemars::Schema, name: &str, aliases: &[&str]) {
+    use serde_json::{Map, Value};
+    fn object(map: &mut Map<String, Value>, name: &str, aliases: &[&str]) {
+        if map.get("const").and_then(Value::as_str) == Some(name) {
+            map.remove("const");
+            let all = std::iter::once(name).chain(aliases.iter().copied());
+            map.insert("enum".into(), all.collect::<Vec<_>>().into());
+        } else if let Some(Value::Array(values)) = map.get_mut("enum") {
+            if values.iter().any(|x| x.as_str() == Some(name)) {
+                values.extend(aliases.iter().map(|a| Value::from(*a)));
+            }
+        }
+        for child in map.values_mut() {
+            value(child, name, aliases);
+        }
+    }
+    fn value(v: &mut Value, name: &str, aliases: &[&str]) {
+        match v {
+            Value::Object(map) => object(map, name, aliases),
+            Value::Array(items) => items.iter_mut().for_each(|c| value(c, name, aliases)),
+            _ => {}
+        }
+    }
+    if let Some(map) = schema.as_object_mut() {
+        object(map, name, aliases);
+    }
 }
 
 /// The whole `notify:` section.

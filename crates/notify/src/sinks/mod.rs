@@ -83,6 +83,7 @@ pub trait Common {
 /// One configured notifier, by `type:`.
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[schemars(transform = lark_alias)]
 pub enum NotifierConfig {
     Webhook(webhook::Config),
     Dingtalk(dingtalk::Config),
@@ -96,6 +97,10 @@ pub enum NotifierConfig {
     File(file::Config),
     Syslog(syslog::Config),
     Email(email::Config),
+}
+
+fn lark_alias(schema: &mut schemars::Schema) {
+    crate::config::accept_aliases(schema, "feishu", &["lark"]);
 }
 
 impl NotifierConfig {

@@ -47,12 +47,17 @@ fn default_api() -> String {
 
 /// How the text is marked up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[schemars(transform = html_alias)]
 #[serde(rename_all = "lowercase")]
 pub enum ParseMode {
     #[default]
     #[serde(alias = "HTML")]
     Html,
     None,
+}
+
+fn html_alias(schema: &mut schemars::Schema) {
+    crate::config::accept_aliases(schema, "html", &["HTML"]);
 }
 
 /// A chat id as written in YAML: an integer or a string; sent back as the JSON type the Bot
