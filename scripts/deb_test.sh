@@ -3,7 +3,7 @@
 # binary (scripts/deb.sh --profile dev: the release build is too slow for CI on 2 cores),
 # install it with apt-get, check what it installed (units verified by systemd-analyze with
 # their Documentation= targets, `logward --version`, `logward check` on the installed
-# configs, man pages, completions, the collector's user and the state directories), reinstall
+# configs (the collector's as its own user), man pages, completions, the collector's user and the state directories), reinstall
 # over an admin's edit, remove (configs, state and user stay), purge (all gone).
 #
 #   bash scripts/deb_test.sh     # as root; refuses to run where a logward package is installed
@@ -54,6 +54,10 @@ done
 ok "conffiles /etc/logward/{agent,collector}.yaml, 0600 root / 0640 root:logward-collector"
 logward check --config /etc/logward/agent.yaml || fail "logward check agent.yaml"
 ok "logward check --config /etc/logward/agent.yaml"
+# The collector's config, checked as the user its service runs as (who must be able to read it).
+setpriv --reuid logward-collector --regid logward-collector --init-groups \
+  logward check --config /etc/logward/collector.yaml || fail "logward check collector.yaml"
+ok "logward check --config /etc/logward/collector.yaml as logward-collector"
 
 # The collector's user and the state directories.
 IFS=: read -r _ _ uid _ _ home shell < <(getent passwd logward-collector) || fail "no logward-collector user"
