@@ -23,11 +23,12 @@ stage() {
 # iputils-ping run the ban tests inside network namespaces (ip netns, veth, ping);
 # python3-aiosmtpd is the notifier tests' SMTP server and openssl makes its certificate.
 # dnsmasq-base is the DNS server the DNSBL tests query on loopback; chromium and
-# chromium-driver run the dashboard test (headless, through chromedriver). python3-jsonschema
+# chromium-driver run the dashboard test (headless, through chromedriver). prometheus
+# provides promtool, which lints the agent's and the collector's /metrics. python3-jsonschema
 # and python3-yaml validate the example configs against `logward schema`'s output.
 install_packages() {
   local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
-    python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml)
+    python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml prometheus)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -443,6 +443,8 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     let metrics_server = match cfg.metrics.listen {
         Some(addr) => match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {
+                // The bound address: port 0 in the config means "any free port".
+                let addr = l.local_addr().unwrap_or(addr);
                 tracing::info!(%addr, "serving metrics at http://{addr}/metrics");
                 Some(tokio::spawn(metrics::serve_http(l, ctl_tx.clone())))
             }

@@ -219,7 +219,7 @@ fn forward(o: &mut Out, f: &ForwardSnapshot) {
         st.decisions_invalid.load(Relaxed),
     );
     o.one(
-        "logward_forward_last_success_seconds",
+        "logward_forward_last_success_timestamp_seconds",
         "gauge",
         "Unix time of the last batch the collector took (0: none yet).",
         u64::try_from(st.last_success.load(Relaxed)).unwrap_or(0),
@@ -335,14 +335,15 @@ pub fn render(s: &Snapshot) -> String {
         o.one("logward_bans_active", "gauge", "Bans in force.", n);
     }
     let e = &s.engine;
+    // Not `logward_counter_*`: a metric name must not hold a metric type (promtool).
     o.one(
-        "logward_counter_keys",
+        "logward_rule_keys",
         "gauge",
         "Keys held by the rule counters.",
         e.keys,
     );
     o.one(
-        "logward_counter_evictions_total",
+        "logward_rule_key_evictions_total",
         c,
         "Counter keys evicted because a counter was full (a flood).",
         e.evicted,
@@ -434,6 +435,7 @@ pub fn render(s: &Snapshot) -> String {
         );
     }
     sources(&mut o, &s.sources);
+    logward_core::process_metrics::Sample::read().render(&mut o.0);
     o.0
 }
 
@@ -634,6 +636,10 @@ mod tests {
         assert!(text.contains("\nlogward_lines_total 10\n"), "{text}");
         assert!(text.contains("\nlogward_ban_failures_total 1\n"));
         assert!(text.contains("\nlogward_bans_active 3\n"));
+        assert!(
+            text.contains("\n# TYPE process_resident_memory_bytes gauge\n"),
+            "{text}"
+        );
         assert!(text.contains(
             "logward_source_lines_total{source=\"file:/var/log/a \\\"b\\\"\",type=\"file\"} 0\n"
         ));
@@ -651,7 +657,7 @@ mod tests {
             assert!(typed.contains(name), "untyped sample: {l}");
             assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
             let v = l.rsplit(' ').next().unwrap_or_default();
-            assert!(v.parse::<u64>().is_ok(), "{l}");
+            assert!(v.parse::<f64>().is_ok(), "{l}");
         }
     }
 }

@@ -288,7 +288,7 @@ fn metrics_count_alerts_sources_and_failed_bans() {
         "logward_ban_failures_total 2\n",
         "logward_bans_total 1\n",
         "logward_bans_active 1\n",
-        "# TYPE logward_counter_evictions_total counter\n",
+        "# TYPE logward_rule_key_evictions_total counter\n",
     ] {
         assert!(m.contains(want), "{want:?} missing from\n{m}");
     }

@@ -517,6 +517,7 @@ impl Metrics {
         let _ = writeln!(o, "{name}_sum {sum}");
         let _ = writeln!(o, "{name}_count {count}");
         self.conn.render(&mut o);
+        logward_core::process_metrics::Sample::read().render(&mut o);
         o
     }
 }

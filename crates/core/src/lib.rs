@@ -12,6 +12,7 @@ pub mod event;
 pub mod field;
 pub mod json;
 pub mod json_read;
+pub mod process_metrics;
 pub mod time;
 pub mod vocab;
 pub mod wire;
