@@ -13,7 +13,7 @@ use logward_store::{BanTarget, DecisionSelector, NewDecision, SqliteStore};
 #[derive(Debug, Args)]
 pub struct CollectorArgs {
     /// The collector's config (YAML). Without one: plain HTTP on 127.0.0.1:7650, enrolled
-    /// agents, state in /var/lib/logward/collector.
+    /// agents, state in /var/lib/logward-collector.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// State directory, over the config's `state_dir`.

@@ -4,7 +4,7 @@
 //! ```yaml
 //! listen: 0.0.0.0:7650
 //! tls: {cert: cert.pem, key: key.pem}     # or {disabled: true}; required off loopback
-//! state_dir: /var/lib/logward/collector
+//! state_dir: /var/lib/logward-collector
 //! retention_days: 30
 //! auth: {mode: agents}                    # or {mode: shared, key: …} / key_file: …
 //! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50,
@@ -26,7 +26,7 @@ use serde::Deserialize;
 /// The address `logward collector` listens on without a config: loopback, plain HTTP.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7650";
 /// The state directory without a config (or without `state_dir:`).
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/logward/collector";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/logward-collector";
 
 /// A configuration error at file:line:column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod credentials;
 pub mod enroll_limit;
 pub mod listener;
 pub mod llm;

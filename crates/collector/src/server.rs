@@ -246,7 +246,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         metrics.clone(),
     )?;
     let acceptor = match &config.tls {
-        Some(t) => Some(tls_acceptor(&t.cert, &t.key)?),
+        // Under the systemd unit the files come as credentials (crate::credentials).
+        Some(t) => Some(tls_acceptor(
+            &crate::credentials::or_credential(&t.cert),
+            &crate::credentials::or_credential(&t.key),
+        )?),
         None => None,
     };
     let listener = TcpListener::bind(config.listen)
