@@ -8,10 +8,12 @@
 //!   and `0.0.0.0` is `127.0.0.1` (tests listen on loopback only);
 //! - `scp root@collector.example.org:FILE DEST` is `cp FILE DEST` (one machine plays both
 //!   hosts);
-//! - systemd cannot run here: the `service` block (install the unit, `systemctl enable
-//!   --now`) is skipped and the `foreground` block runs the collector instead — the test
-//!   checks it is the unit's `ExecStart`; `systemctl restart logward` starts the agent with
-//!   deploy/logward.service's `ExecStart`;
+//! - one user plays all: the `user` block (`useradd`) is skipped, `sudo -u
+//!   logward-collector` is dropped, and `-o`/`-g logward-collector` name the test's own
+//!   user and group;
+//! - systemd cannot run here: `systemctl daemon-reload` is skipped, `systemctl enable --now
+//!   logward-collector` starts deploy/logward-collector.service's `ExecStart`, and
+//!   `systemctl restart logward` deploy/logward.service's;
 //! - the agent's state directory (root's default, `/var/lib/logward`) comes from
 //!   `LOGWARD_STATE_DIR`, under the temporary root too;
 //! - what an admin types or pastes: the token that `token create` printed goes to
@@ -72,11 +74,17 @@ fn quickstart_blocks(markdown: &str) -> Vec<(String, Vec<String>)> {
 struct Rewrite {
     root: String,
     port: u16,
+    uid: u32,
+    gid: u32,
 }
 
 impl Rewrite {
     fn apply(&self, text: &str) -> String {
-        let text = text.replace("scp root@collector.example.org:", "cp ");
+        let text = text
+            .replace("scp root@collector.example.org:", "cp ")
+            .replace("sudo -u logward-collector ", "")
+            .replace("-o logward-collector", &format!("-o {}", self.uid))
+            .replace("-g logward-collector", &format!("-g {}", self.gid));
         let port = self.port;
         let rules: Vec<(&str, String, bool)> = vec![
             ("0.0.0.0:7650", format!("127.0.0.1:{port}"), false),
@@ -212,9 +220,12 @@ fn the_collector_and_dashboard_quickstarts_work_verbatim() {
         .local_addr()
         .unwrap()
         .port();
+    let me = std::fs::metadata(d.path()).unwrap();
     let rw = Rewrite {
         root: root.to_str().unwrap().to_owned(),
         port,
+        uid: std::os::unix::fs::MetadataExt::uid(&me),
+        gid: std::os::unix::fs::MetadataExt::gid(&me),
     };
     // A checkout's deploy/, rewritten like the commands.
     let cwd = d.path().join("checkout");
@@ -239,7 +250,10 @@ fn the_collector_and_dashboard_quickstarts_work_verbatim() {
             std::env::var("PATH").unwrap_or_default()
         ),
     };
-    std::fs::create_dir_all(root.join("var/log")).unwrap();
+    // A machine's base layout.
+    for dir in ["var/log", "etc/systemd/system"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
     // The agent host as docs/AGENT.md sets it up (not part of these pages): a config
     // following the auth log.
     let auth_log = root.join("var/log/auth.log");
@@ -263,9 +277,9 @@ fn the_collector_and_dashboard_quickstarts_work_verbatim() {
     assert_eq!(
         kinds,
         [
+            "user",
             "collector",
             "service",
-            "foreground",
             "collector",
             "agent",
             "dashboard"
@@ -275,36 +289,31 @@ fn the_collector_and_dashboard_quickstarts_work_verbatim() {
     let mut token = String::new();
     let mut daemons = Vec::new();
     for (kind, cmds) in &blocks {
-        match kind.as_str() {
-            // systemd cannot run in a test; the foreground block below runs the collector.
-            "service" => {
-                assert!(cmds
-                    .iter()
-                    .any(|c| c == "systemctl enable --now logward-collector"));
-                continue;
-            }
-            "foreground" => {
-                assert_eq!(
-                    cmds,
-                    &[exec_start("logward-collector.service")],
-                    "the foreground command is the unit's"
-                );
-                daemons.push(env.spawn(&rw.apply(&cmds[0]), &d.path().join("collector.err")));
-                wait_for("the collector", 30, || {
-                    std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-                });
-                continue;
-            }
-            _ => {}
+        if kind == "user" {
+            // A test cannot add system users: it runs as its own (see the rewriting).
+            assert!(cmds.iter().all(|c| c.starts_with("useradd ")), "{cmds:?}");
+            continue;
         }
         for cmd in cmds {
-            if cmd == "systemctl restart logward" {
-                // The agent as its unit starts it.
-                let line = rw.apply(&exec_start("logward.service"));
-                daemons.push(env.spawn(&line, &d.path().join("agent.err")));
-                continue;
+            match cmd.as_str() {
+                "systemctl daemon-reload" => continue,
+                "systemctl enable --now logward-collector" => {
+                    // The collector as its unit starts it.
+                    let line = rw.apply(&exec_start("logward-collector.service"));
+                    daemons.push(env.spawn(&line, &d.path().join("collector.err")));
+                    wait_for("the collector", 30, || {
+                        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+                    });
+                    continue;
+                }
+                "systemctl restart logward" => {
+                    // The agent as its unit starts it.
+                    let line = rw.apply(&exec_start("logward.service"));
+                    daemons.push(env.spawn(&line, &d.path().join("agent.err")));
+                    continue;
+                }
+                _ => assert!(!cmd.starts_with("systemctl"), "cannot run {cmd}"),
             }
-            assert!(!cmd.starts_with("systemctl"), "cannot run {cmd}");
             let stdin = if cmd.contains("--token-file -") {
                 format!("{token}\n")
             } else if cmd.contains(" user add ") {
