@@ -432,6 +432,8 @@ fn start_background(
     }
     if !notifiers.is_empty() {
         let mut settings = Settings::from_config(n);
+        // The collector's alert ids are the dashboard's: links open the alert's page.
+        settings.dashboard_ids = true;
         settings.analysis_wait = config
             .llm
             .as_ref()

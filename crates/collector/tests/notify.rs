@@ -163,3 +163,42 @@ async fn the_collector_sends_the_fleet_daily_report_from_its_store() {
     assert!(last >= now);
     run.stop().await;
 }
+
+/// Issue 13: messages had no link to the alert on the dashboard. With
+/// `notify.dashboard_url`, the collector's messages link to the alert's page (its id in the
+/// collector's store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_link_to_the_alert_on_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Hook::default();
+    let url = hook.start().await;
+    let yaml = format!(
+        "notify:\n  dashboard_url: 'https://dash.example:8443/'\n  notifiers:\n    \
+         soc: {{type: webhook, url: '{url}', body: '{{\"text\": {{{{ text|tojson }}}}}}'}}\n"
+    );
+    let run = collector(dir.path(), &yaml).await;
+    let agent = Agent::enrol_as(&run, "web01").await;
+    agent
+        .events(alert_line(
+            1,
+            "ssh-bruteforce",
+            Severity::High,
+            "203.0.113.45",
+            "root",
+        ))
+        .await;
+    let got = hook.wait_for(1, Duration::from_secs(15)).await;
+    let id = SqliteStore::open_dir(&dir.path().join("state"))
+        .unwrap()
+        .alerts_between(0, i64::MAX, 10)
+        .unwrap()[0]
+        .id;
+    let text = got[0].2["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "Dashboard: https://dash.example:8443/#/alert/{id}"
+        )),
+        "{text}"
+    );
+    run.stop().await;
+}

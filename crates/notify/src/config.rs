@@ -9,7 +9,8 @@
 //!   routes:
 //!     - {notifiers: [ops-robot], min_severity: high}
 //!     - {notifiers: [soc]}                   # everything
-//!   dedup: 10m                   # same rule + source within 10 min → one message with a count
+//!   dedup: 10m                   # same rule + source + host + user within 10 min → one message
+//!   dashboard_url: "https://logward.example:8443"   # messages link to the alert there
 //!   quiet_hours: {from: "23:00", to: "07:00"}  # hold all but critical
 //!   report:                      # the daily report (docs/REPORT.md)
 //!     at: "08:00"
@@ -99,6 +100,11 @@ pub struct NotifyConfig {
     /// The daily report; none unless configured.
     #[serde(default)]
     pub report: Option<ReportConfig>,
+    /// The collector dashboard's address (`https://logward.example:8443`): messages link to
+    /// the alert there.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub dashboard_url: Option<Spanned<String>>,
 }
 
 impl Default for NotifyConfig {
@@ -111,6 +117,7 @@ impl Default for NotifyConfig {
             quiet_hours: None,
             retry: RetryConfig::default(),
             report: None,
+            dashboard_url: None,
         }
     }
 }
@@ -499,6 +506,19 @@ impl NotifyConfig {
                 }
             }
         }
+        if let Some(u) = &self.dashboard_url {
+            let v = u.value.as_str();
+            let host = v
+                .strip_prefix("https://")
+                .or_else(|| v.strip_prefix("http://"))
+                .unwrap_or("");
+            if host.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                errors.push(NotifyError::at(
+                    u,
+                    format!("dashboard_url `{v}` is not an http:// or https:// address"),
+                ));
+            }
+        }
         if parse_duration(&self.dedup.value).is_none() {
             errors.push(NotifyError::at(
                 &self.dedup,
@@ -535,6 +555,13 @@ impl NotifyConfig {
             errors.extend(r.check(&self.notifiers));
         }
         errors
+    }
+
+    /// The dashboard address without a trailing `/` (a checked config).
+    pub fn dashboard(&self) -> Option<String> {
+        self.dashboard_url
+            .as_ref()
+            .map(|u| u.value.trim_end_matches('/').to_owned())
     }
 
     /// The dedup window (a checked config).

@@ -59,6 +59,11 @@ pub struct Settings {
     /// How long a row whose alert awaits its LLM analysis is held, from when the alert was
     /// stored; then it goes out without it. A finished analysis is appended either way.
     pub analysis_wait: Duration,
+    /// `notify.dashboard_url`: messages link to the dashboard.
+    pub dashboard: Option<String>,
+    /// Whether the outbox's alert ids are the dashboard's (the collector's store): links go
+    /// to the alert's page, else to the dashboard's alert list.
+    pub dashboard_ids: bool,
 }
 
 impl Settings {
@@ -78,6 +83,8 @@ impl Settings {
             digest_max: 20,
             idle: Duration::from_secs(30),
             analysis_wait: Duration::ZERO,
+            dashboard: c.dashboard(),
+            dashboard_ids: false,
         }
     }
 }
@@ -356,7 +363,14 @@ impl Worker {
             if let Some(t) = &text {
                 json = with_analysis(json, t);
             }
-            let item = Item::from_json(json, 1);
+            let mut item = Item::from_json(json, 1);
+            item.link = self.settings.dashboard.as_ref().map(|base| {
+                if self.settings.dashboard_ids {
+                    format!("{base}/#/alert/{}", row.alert_id)
+                } else {
+                    format!("{base}/#/alerts")
+                }
+            });
             // Logins and critical alerts each go out at once, on their own.
             let key = if self.settings.dedup.is_zero() || item.immediate() {
                 format!("#{}", row.id)

@@ -24,6 +24,60 @@ fn received(out: &Path, n: usize) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Issue 13: mail lacked the key fingerprint of a key login, the actor of an account change
+/// (`user.name` acting on `user.target.name`) and a link to the alert on the dashboard.
+#[tokio::test]
+async fn mail_shows_the_key_fingerprint_the_actor_and_the_dashboard_link() {
+    let Some(py) = python_with("aiosmtpd") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp(py, dir.path(), &[]);
+    let n = notifier(&format!(
+        "type: email\nhost: 127.0.0.1\nport: {}\ntls: none\nfrom: logward@example.org\nto: [ops@example.org]\n",
+        server.port()
+    ));
+    let mut login = common::alert();
+    login["logward"]["auth"]["key"] =
+        serde_json::json!({"type": "ED25519", "fingerprint": "SHA256:q1w2e3r4t5y6"});
+    let mut created = common::alert();
+    created["rule"] = serde_json::json!({"id": "account-created", "name": "Account created"});
+    created["user"] = serde_json::json!({"name": "root", "target": {"name": "mallory"}});
+    created["message"] = "account mallory created on web01".into();
+    let link = "https://logward.example:8443/#/alert/42";
+    for (i, a) in [login, created].into_iter().enumerate() {
+        let mut item = logward_notify::message::Item::from_json(a, 1);
+        item.link = Some(link.into());
+        let m = logward_notify::Message::render(&[item], &n.templates, format!("k{i}")).unwrap();
+        n.send(&m).await.unwrap();
+    }
+    let parts = |n: usize| -> (String, String) {
+        let r = received(dir.path(), n);
+        let p = r["parts"].as_array().unwrap().clone();
+        (
+            p[0]["content"].as_str().unwrap().replace("\r\n", "\n"),
+            p[1]["content"].as_str().unwrap().replace("\r\n", "\n"),
+        )
+    };
+    let (text, html) = parts(1);
+    assert!(text.contains("Key: SHA256:q1w2e3r4t5y6"), "{text}");
+    assert!(html.contains("<td>SHA256:q1w2e3r4t5y6</td>"), "{html}");
+    assert!(text.contains(&format!("Dashboard: {link}")), "{text}");
+    // minijinja escapes `/` as `&#x2f;` in HTML, which a mail reader decodes.
+    assert!(
+        html.replace("&#x2f;", "/")
+            .contains(&format!("<a href=\"{link}\">{link}</a>")),
+        "{html}"
+    );
+    let (text, html) = parts(2);
+    assert!(text.contains("Account: mallory\nBy: root"), "{text}");
+    assert!(!text.contains("User: root"), "{text}");
+    assert!(
+        html.contains("<th align=\"left\">By</th><td>root</td>"),
+        "{html}"
+    );
+}
+
 #[tokio::test]
 async fn a_multipart_message_with_a_chinese_subject() {
     let Some(py) = python_with("aiosmtpd") else {
