@@ -21,7 +21,7 @@ use crate::control::{self, BanRow, Command, OutboxRow, Request, Response};
 use crate::enrich::{Dnsbl, GeoIp};
 use crate::forward::{Credentials, Decisions, Forwarder, DECISIONS_SINCE};
 use crate::metrics::{self, SourceEntry, SourceStats};
-use crate::pipeline::{ban_failed_alert, Effects, Pipeline, Printer};
+use crate::pipeline::{ban_failed_alert, Effects, Pipeline, Printer, SNAPSHOT_EVERY};
 use crate::sources::command::{CommandConfig, CommandSource};
 use crate::sources::file::{FileConfig, FileSource};
 use crate::sources::journal::JournalSource;
@@ -463,6 +463,9 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
 
     let max_batch = cfg.pipeline.max_batch.max(1);
     let mut tick = tokio::time::interval(Duration::from_secs(30));
+    // Counters reach the store within SNAPSHOT_EVERY of a change even on a quiet host, and
+    // expired bans release their addresses to the counters.
+    let mut save = tokio::time::interval(SNAPSHOT_EVERY / 2);
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
@@ -517,9 +520,16 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
             }
             _ = tick.tick() => {
                 pipeline.tick();
+            }
+            _ = save.tick() => {
                 let now = SystemClock.now().unix;
-                if let Err(e) = pipeline.store().expire_bans(now) {
-                    tracing::warn!(error = %e, "expiring bans in the store failed");
+                match pipeline.store().expire_bans(now) {
+                    Ok(ended) => {
+                        for t in ended {
+                            pipeline.release(t);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "expiring bans in the store failed"),
                 }
                 // Retries a failed batch, and saves the counters once they are due after a
                 // burst that went quiet.

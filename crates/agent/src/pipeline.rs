@@ -260,7 +260,10 @@ impl Pipeline {
             stats: PipelineStats::default(),
             reference: SystemClock.now(),
             engine_now: None,
-            snapshot_at: Instant::now(),
+            // The first counts are saved with the first commit.
+            snapshot_at: Instant::now()
+                .checked_sub(SNAPSHOT_EVERY)
+                .unwrap_or_else(Instant::now),
             snapshot_events: 0,
             router: Router::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
@@ -708,7 +711,19 @@ impl Pipeline {
         };
         self.batch.bans.push(BanChange::Remove { target, at: now });
         self.effects.unbans.push(target);
+        self.release(target);
         None
+    }
+
+    /// A ban ended or was lifted: its address is counted again at once (the grace a rule
+    /// set when it fired was only there to stop repeats while the ban held).
+    pub fn release(&mut self, target: BanTarget) {
+        if target.is_host() {
+            let keys = self.engine.release(target.addr());
+            if keys > 0 {
+                tracing::info!(%target, keys, "ban over: the address is counted again");
+            }
+        }
     }
 
     /// Commits the open batch in one transaction, then prints its alerts. Returns the bans

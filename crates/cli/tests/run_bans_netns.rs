@@ -552,6 +552,70 @@ fn a_ban_never_covers_an_ignored_address() {
     assert!(!ping6(ATTACKER6));
 }
 
+/// The reported bug: after a rule fired, its counters ignored the address for ten minutes
+/// (the grace that stops repeat alerts), so once the ban was lifted, or ended sooner, the
+/// same address guessed uncounted. Counting now resumes when the ban ends or is lifted.
+#[test]
+fn a_lifted_or_ended_ban_leaves_no_blind_spot() {
+    if !netns::prerequisites(
+        "blind spot netns test",
+        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
+        "nftables, iproute2, iputils-ping",
+    ) {
+        return;
+    }
+    let lab = Lab::new("g");
+    let d = tempfile::tempdir().expect("tempdir");
+    // Bans of two seconds: shorter than the rules' ten-minute grace.
+    let rules =
+        logward_engine::DEFAULT_RULES.replace("duration: 1h, factor: 2", "duration: 2s, factor: 1");
+    assert_ne!(rules, logward_engine::DEFAULT_RULES);
+    std::fs::write(d.path().join("rules.yaml"), rules).expect("rules");
+    let (dm, log, state) = start_daemon(&lab, d.path(), "rules: rules.yaml\n");
+    let mut n = 0;
+    let mut burst = |log: &Path| {
+        let lines: Vec<String> = (0..5)
+            .map(|i| failure(5 - i, ATTACKER4, n + i as usize))
+            .collect();
+        n += 5;
+        append(log, &lines);
+    };
+    let alert = |what: &str| {
+        let a = dm
+            .lines
+            .recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("no alert {what}"));
+        assert!(a.contains("ssh-bruteforce") && a.contains(ATTACKER4), "{a}");
+    };
+    burst(&log);
+    alert("for the first burst");
+    // Lifted by hand: the next five failures are a brute force again, banned again.
+    assert!(eventually(|| lab.v4_set().contains(ATTACKER4)));
+    bans(&state, &["del", ATTACKER4]);
+    burst(&log);
+    alert("after the ban was lifted");
+    assert!(eventually(|| lab.v4_set().contains(ATTACKER4)));
+    // Ended on its own after two seconds: counted again once the agent sees it over.
+    assert!(
+        eventually(|| !bans(&state, &["list"]).contains(ATTACKER4)),
+        "the two-second ban did not end"
+    );
+    let released = || {
+        std::fs::read_to_string(d.path().join("stderr"))
+            .unwrap_or_default()
+            .matches("ban over: the address is counted again")
+            .count()
+    };
+    // Once for the lift, once for the end (the store expires bans every 5 s).
+    let t = Instant::now();
+    while released() < 2 && t.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(released(), 2, "the ended ban did not release its address");
+    burst(&log);
+    alert("after the ban ended");
+}
+
 #[test]
 fn element_timeouts_are_read_from_nft_listings() {
     let l = "elements = { 10.200.7.3 timeout 57s expires 56s500ms, 10.200.7.2 timeout 1h2m expires 1h }";

@@ -507,3 +507,46 @@ fn ipv6_failures_from_one_64_one_address_each_raise_a_brute_force() {
     dm.wait_lines(&state, 5);
     assert!(dm.alert(Duration::from_millis(100)).is_none());
 }
+
+/// The reported bug: counters reached the store only with a batch committed after their
+/// ten seconds were up, so on a quiet host a `kill -9` lost the last failures' counts. A
+/// timer saves them within ten seconds of a change.
+#[test]
+fn counters_reach_the_store_on_a_timer_before_a_kill_9() {
+    let (d, log, cfg, state) = setup();
+    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let saved = || {
+        SqliteStore::open_dir(&state)
+            .expect("store")
+            .load_counters("engine")
+            .expect("counters")
+            .map(|c| c.data)
+    };
+    let until = |what: &str, f: &dyn Fn() -> bool| {
+        let t = Instant::now();
+        while !f() && t.elapsed() < Duration::from_secs(15) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(f(), "{what}");
+    };
+    // The first failure is saved with its commit; the next two wait for the timer.
+    append(&log, &failures("203.0.113.50", 1));
+    until("the first count saved", &|| saved().is_some());
+    let first = saved();
+    append(&log, &failures("203.0.113.50", 2));
+    dm.wait_lines(&state, 3);
+    until("the counters saved by the timer", &|| saved() != first);
+    dm.signal("KILL");
+    assert_eq!(dm.wait(Duration::from_secs(5)), None);
+    drop(dm);
+
+    let dm = Daemon::start(&cfg, &state, d.path());
+    append(&log, &failures("203.0.113.50", 2));
+    let a = dm
+        .alert(Duration::from_secs(2))
+        .expect("the fifth failure completes the count saved before the kill");
+    assert!(
+        a.contains("ssh-bruteforce") && a.contains("203.0.113.50"),
+        "{a}"
+    );
+}

@@ -231,6 +231,18 @@ impl Counter {
         e.last = e.last.max(now);
     }
 
+    /// Ends the key's grace period (the ban it was for ended or was lifted), so it counts
+    /// again at once; true when it had one.
+    pub fn release_hashed(&mut self, key: &[u8], hash: u64) -> bool {
+        match self.map.find_mut(hash, |s| *s.key == *key) {
+            Some(s) if s.e.grace_until > 0 => {
+                s.e.grace_until = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn make_room(&mut self, now: Millis) {
         let window = self.window;
         self.map.retain(|s| s.e.expires(window) > now);

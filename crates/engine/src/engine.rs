@@ -324,6 +324,20 @@ impl Engine {
         s
     }
 
+    /// The ban of `ip` ended or was lifted: every counter keyed by that address alone (its
+    /// prefix, for IPv6) leaves its grace period, so the address is counted again at once
+    /// instead of guessing unseen for the rest of the grace. Returns the keys released.
+    pub fn release(&mut self, ip: IpAddr) -> usize {
+        let mut key = Vec::with_capacity(17);
+        push_key(&mut key, &Value::Ip(ip), self.st.v6_prefix);
+        let hash = self.st.hasher.hash_one(&key[..]);
+        let mut released = 0;
+        for c in &mut self.st.counters {
+            released += usize::from(c.release_hashed(&key, hash));
+        }
+        released
+    }
+
     /// Runs the rules over one event at the clock's time.
     pub fn process(&mut self, e: &Event<'_>, clock: &dyn Clock, out: &mut Vec<Output>) {
         self.process_at(e, clock.now(), out);
