@@ -75,3 +75,48 @@ fn example_alternatives_check() {
         show(&o)
     );
 }
+
+/// Every top-level key of the agent config type (from its JSON Schema, derived from the type)
+/// is shown in the example — set, or as a `#~ ` alternative — and listed in docs/AGENT.md.
+#[test]
+fn example_and_agent_md_name_every_top_level_key() {
+    let o = Command::new(BIN)
+        .args(["schema", "agent"])
+        .output()
+        .expect("run logward schema");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let schema: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON schema");
+    let keys: Vec<String> = schema["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .cloned()
+        .collect();
+    assert!(
+        keys.len() >= 10 && keys.iter().any(|k| k == "notify"),
+        "{keys:?}"
+    );
+    let example = std::fs::read_to_string(example()).expect("read the example");
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/AGENT.md"))
+            .expect("read AGENT.md");
+    let listed = docs
+        .split("Top-level keys:")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("AGENT.md lists the top-level keys");
+    for k in &keys {
+        let at_top = |l: &str| {
+            let l = l.strip_prefix("#~ ").unwrap_or(l);
+            l.starts_with(&format!("{k}:"))
+        };
+        assert!(
+            example.lines().any(at_top),
+            "`{k}:` missing from the example"
+        );
+        assert!(
+            listed.contains(&format!("`{k}`")),
+            "`{k}` missing from AGENT.md's list: {listed}"
+        );
+    }
+}
