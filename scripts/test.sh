@@ -25,10 +25,12 @@ stage() {
 # dnsmasq-base is the DNS server the DNSBL tests query on loopback; chromium and
 # chromium-driver run the dashboard test (headless, through chromedriver). prometheus
 # provides promtool, which lints the agent's and the collector's /metrics. python3-jsonschema
-# and python3-yaml validate the example configs against `logward schema`'s output.
+# and python3-yaml validate the example configs against `logward schema`'s output; groff-base
+# renders the man pages and man-db finds the installed ones (scripts/deb_test.sh).
 install_packages() {
   local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
-    python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml prometheus)
+    python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml prometheus
+    groff-base man-db)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
