@@ -69,6 +69,16 @@ IFS=: read -r _ _ uid _ _ home shell < <(getent passwd logward-collector) || fai
 [ "$(stat -c '%a %U' /etc/logward/collector)" = "700 root" ] || fail "/etc/logward/collector"
 ok "system user logward-collector (uid $uid), /var/lib/logward, /var/lib/logward-collector"
 
+# The documented operator command, as the service's user: the collector's store is created in
+# the package's state directory, owned by that user (what purge must then remove).
+as_collector() { setpriv --reuid logward-collector --regid logward-collector --init-groups "$@"; }
+token=$(as_collector logward collector --config /etc/logward/collector.yaml token create) ||
+  fail "token create as logward-collector"
+[ ${#token} -eq 64 ] || fail "token create printed '$token'"
+[ "$(stat -c '%a %U' /var/lib/logward-collector/logward.db)" = "600 logward-collector" ] ||
+  fail "the store: $(stat -c '%a %U' /var/lib/logward-collector/logward.db)"
+ok "collector token create as logward-collector; its store in /var/lib/logward-collector"
+
 # The units: systemd-analyze verify (their ExecStart binary, user and everything else are
 # real now), and every Documentation= target exists.
 for unit in logward.service logward-collector.service; do
