@@ -312,4 +312,28 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
         .parse()
         .unwrap();
     assert!(last >= now);
+
+    // In zh-CN the built-in rules' entries are in Chinese too (issue 13: they were English).
+    let zh = logward(&[
+        "report",
+        "--since",
+        "7d",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--language",
+        "zh-CN",
+        "--format",
+        "json",
+    ]);
+    assert!(zh.status.success(), "{}", text(&zh.stderr));
+    let zh: serde_json::Value = serde_json::from_slice(&zh.stdout).unwrap();
+    let sections = zh["report"]["sections"].as_array().unwrap();
+    assert_eq!(
+        sections[0]["messages"][0]["text"],
+        "来自 203.0.113.5 的 SSH 暴力破解：应封禁（封禁未启用）"
+    );
+    assert_eq!(
+        sections[1]["messages"][0]["text"],
+        "alice 从 192.0.2.10 SSH 登录（publickey）"
+    );
 }

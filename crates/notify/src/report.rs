@@ -153,8 +153,16 @@ pub fn build(
                     } else {
                         vec![a.first, a.last]
                     };
+                    // zh-CN: the built-in rules' entries in Chinese (they are stored as
+                    // the rules worded them, in English).
+                    let text = match language {
+                        Language::ZhCn => {
+                            crate::zh::report_entry(text).map_or_else(|| cut(text), |t| cut(&t))
+                        }
+                        Language::En => cut(text),
+                    };
                     Group {
-                        text: cut(text),
+                        text,
                         count: a.count,
                         times,
                     }

@@ -120,6 +120,101 @@ pub fn message(id: &str, a: &Value) -> Option<String> {
     })
 }
 
+/// The built-in rules' report entries (crates/engine/rules/default.yaml), English pattern
+/// (`{}` a value) → Chinese (`{0}`, `{1}` … the values in English order). First match wins.
+const REPORT: &[(&str, &str)] = &[
+    ("SSH user enumeration from {}", "来自 {0} 的 SSH 用户名探测"),
+    ("SSH brute force from {}", "来自 {0} 的 SSH 暴力破解"),
+    (
+        "SSH slow brute force from {}",
+        "来自 {0} 的 SSH 慢速暴力破解",
+    ),
+    (
+        "distributed SSH brute force against {}",
+        "针对 {0} 的 SSH 分布式暴力破解",
+    ),
+    (
+        "{} logged in over SSH from {} after failures",
+        "{0} 在多次失败后从 {1} SSH 登录成功",
+    ),
+    (
+        "{} logged in over SSH from {} ({})",
+        "{0} 从 {1} SSH 登录（{2}）",
+    ),
+    ("root logged in ({}) from {}", "root 从 {1} 登录（{0}）"),
+    ("account {} created on {}", "{1} 上新建了账户 {0}"),
+    ("account {} deleted on {}", "{1} 上删除了账户 {0}"),
+    ("account {} modified on {}", "{1} 上修改了账户 {0}"),
+    ("password of {} changed on {}", "{1} 上 {0} 的密码已修改"),
+    (
+        "{} (not in sudoers) ran sudo: {}",
+        "{0}（不在 sudoers 中）执行了 sudo：{1}",
+    ),
+    ("sudo failed for {} ({})", "{0} sudo 失败（{1}）"),
+    ("{} became root with su", "{0} 用 su 切换到 root"),
+    ("{} ran sudo as {}: {}", "{0} 以 {1} 身份执行 sudo：{2}"),
+    ("{} logged in ({}) from {}", "{0} 从 {2} 登录（{1}）"),
+];
+
+/// What the agent appends to an entry whose event also banned (crates/agent pipeline).
+const BAN_NOTES: &[(&str, &str)] = &[
+    ("banned for {}", "已封禁 {0}"),
+    ("would ban — bans off", "应封禁（封禁未启用）"),
+    (
+        "counted — not banned, the offence is older than its ban",
+        "已计数，未封禁（违规早于其封禁时长）",
+    ),
+    ("not banned: {}", "未封禁：{0}"),
+];
+
+/// The values of `text` in the places of `pattern`'s `{}`s, when it matches.
+fn captures<'a>(pattern: &str, text: &'a str) -> Option<Vec<&'a str>> {
+    let pieces: Vec<&str> = pattern.split("{}").collect();
+    let mut rest = text.strip_prefix(pieces[0])?;
+    if pieces.len() == 1 && !rest.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (i, lit) in pieces.iter().enumerate().skip(1) {
+        let at = if i + 1 == pieces.len() {
+            // The last literal ends the text.
+            rest.strip_suffix(lit)?.len()
+        } else {
+            rest.find(lit)?
+        };
+        if at == 0 {
+            return None;
+        }
+        out.push(&rest[..at]);
+        rest = &rest[at + lit.len()..];
+    }
+    Some(out)
+}
+
+fn fill(zh: &str, values: &[&str]) -> String {
+    let mut out = zh.to_owned();
+    for (i, v) in values.iter().enumerate() {
+        out = out.replace(&format!("{{{i}}}"), v);
+    }
+    out
+}
+
+fn translate(table: &[(&str, &str)], text: &str) -> Option<String> {
+    table
+        .iter()
+        .find_map(|(en, zh)| captures(en, text).map(|v| fill(zh, &v)))
+}
+
+/// A built-in rule's report entry in Chinese (with its ban note); `None` for other text.
+pub fn report_entry(text: &str) -> Option<String> {
+    // An entry with a ban note first: the note's colon must not end up inside a value.
+    let noted = text.rsplit_once(": ").and_then(|(entry, note)| {
+        let entry = translate(REPORT, entry)?;
+        Some(format!("{entry}：{}", translate(BAN_NOTES, note)?))
+    });
+    noted.or_else(|| translate(REPORT, text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +242,42 @@ mod tests {
         );
         assert_eq!(rule_name("fleet-bruteforce"), Some("全网暴力破解"));
         assert_eq!(message("my-rule", &a), None);
+    }
+
+    #[test]
+    fn built_in_report_entries_are_worded_in_chinese() {
+        for (en, zh) in [
+            (
+                "SSH brute force from 203.0.113.5: would ban — bans off",
+                "来自 203.0.113.5 的 SSH 暴力破解：应封禁（封禁未启用）",
+            ),
+            (
+                "SSH brute force from 203.0.113.5: banned for 1h",
+                "来自 203.0.113.5 的 SSH 暴力破解：已封禁 1h",
+            ),
+            (
+                "alice logged in over SSH from 192.0.2.10 (publickey)",
+                "alice 从 192.0.2.10 SSH 登录（publickey）",
+            ),
+            (
+                "bob logged in over SSH from 192.0.2.9 after failures",
+                "bob 在多次失败后从 192.0.2.9 SSH 登录成功",
+            ),
+            (
+                "root logged in (login) from tty1",
+                "root 从 tty1 登录（login）",
+            ),
+            (
+                "account mallory created on web01",
+                "web01 上新建了账户 mallory",
+            ),
+            (
+                "alice ran sudo as root: /bin/ls -la",
+                "alice 以 root 身份执行 sudo：/bin/ls -la",
+            ),
+        ] {
+            assert_eq!(report_entry(en).as_deref(), Some(zh), "{en}");
+        }
+        assert_eq!(report_entry("kernel: something odd"), None);
     }
 }
