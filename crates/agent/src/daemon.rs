@@ -325,6 +325,9 @@ impl Deliveries {
     }
 }
 
+/// How long a failed commit waits before it is tried again.
+const COMMIT_RETRY: Duration = Duration::from_millis(500);
+
 /// Runs the daemon until SIGTERM/SIGINT. Returns after the final commit.
 pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     let (mut cfg, program) = load(&opts).map_err(DaemonError::Config)?;
@@ -462,6 +465,13 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     );
 
     let max_batch = cfg.pipeline.max_batch.max(1);
+    // While commits fail (a full or broken disk) nothing more is pulled from the sources:
+    // the open batch stays at most `max_batch` lines, the bounded channel fills, and the
+    // sources wait (backpressure) until a retry commits.
+    let mut stalled = false;
+    // A deadline, not a sleep made anew each turn: other events (a status request every
+    // few hundred ms) must not keep postponing the retry.
+    let mut retry_at = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     // Counters reach the store within SNAPSHOT_EVERY of a change even on a quiet host, and
     // expired bans release their addresses to the counters.
@@ -505,7 +515,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                 }
                 commit(&mut pipeline, executor.as_ref(), &fail_tx);
             }
-            Some(item) = src_rx.recv() => {
+            Some(item) = src_rx.recv(), if !stalled => {
                 pipeline.push(item);
                 let mut n = 1;
                 while n < max_batch {
@@ -515,7 +525,17 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                     }
                 }
                 if !commit(&mut pipeline, executor.as_ref(), &fail_tx) {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    stalled = true;
+                    retry_at = tokio::time::Instant::now() + COMMIT_RETRY;
+                    tracing::warn!("not reading the sources until a commit succeeds");
+                }
+            }
+            _ = tokio::time::sleep_until(retry_at), if stalled => {
+                if commit(&mut pipeline, executor.as_ref(), &fail_tx) {
+                    stalled = false;
+                    tracing::info!("store commits again; reading the sources");
+                } else {
+                    retry_at = tokio::time::Instant::now() + COMMIT_RETRY;
                 }
             }
             _ = tick.tick() => {
@@ -531,9 +551,10 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                     }
                     Err(e) => tracing::warn!(error = %e, "expiring bans in the store failed"),
                 }
-                // Retries a failed batch, and saves the counters once they are due after a
-                // burst that went quiet.
-                commit(&mut pipeline, executor.as_ref(), &fail_tx);
+                // Saves the counters once they are due after a burst that went quiet.
+                if !stalled {
+                    commit(&mut pipeline, executor.as_ref(), &fail_tx);
+                }
             }
         }
     }
