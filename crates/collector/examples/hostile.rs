@@ -178,7 +178,11 @@ async fn login_flood(to: SocketAddr, cert: Vec<u8>, stop: Arc<AtomicBool>, w: us
     let mut seen = [0u64; 4];
     let mut i = w;
     while !stop.load(Relaxed) {
-        let user = if i % 2 == 0 { "admin".to_owned() } else { format!("u{i}") };
+        let user = if i % 2 == 0 {
+            "admin".to_owned()
+        } else {
+            format!("u{i}")
+        };
         let r = clients[i % 40]
             .post(format!("https://{to}/login"))
             .header("content-type", "application/x-www-form-urlencoded")
@@ -235,7 +239,12 @@ async fn drive() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let to: SocketAddr = line.trim().strip_prefix("listening ").unwrap().parse().unwrap();
+    let to: SocketAddr = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap()
+        .parse()
+        .unwrap();
     let (idle_kib, _) = rss(pid);
 
     let cert_pem = std::fs::read(&cert).unwrap();
@@ -278,11 +287,22 @@ async fn drive() {
         stop: AtomicBool::new(false),
         connects: AtomicU64::new(0),
     });
+    // HOSTILE_KINDS picks the attacks (default all four), HOSTILE_LOGINS the login flooders.
+    let kinds: Vec<usize> = std::env::var("HOSTILE_KINDS")
+        .unwrap_or_else(|_| "idle,handshake,slowloris,body".into())
+        .split(',')
+        .filter_map(|k| {
+            ["idle", "handshake", "slowloris", "body"]
+                .iter()
+                .position(|x| *x == k)
+        })
+        .collect();
+    let flooders: usize = std::env::var("HOSTILE_LOGINS").map_or(16, |v| v.parse().unwrap());
     let attackers: Vec<_> = (0..hostile)
-        .map(|i| tokio::spawn(attacker(Arc::clone(&h), i, i % 4)))
+        .map(|i| tokio::spawn(attacker(Arc::clone(&h), i, kinds[i % kinds.len()])))
         .collect();
     let flood_stop = Arc::new(AtomicBool::new(false));
-    let floods: Vec<_> = (0..16)
+    let floods: Vec<_> = (0..flooders)
         .map(|w| {
             tokio::spawn(login_flood(
                 to,
@@ -348,7 +368,11 @@ async fn drive() {
             }
             Ok(r) => {
                 lost += 1;
-                eprintln!("agent request: {}", r.status());
+                let status = r.status();
+                eprintln!(
+                    "agent request: {status} {}",
+                    r.text().await.unwrap_or_default()
+                );
             }
             Err(e) => {
                 lost += 1;
@@ -399,9 +423,17 @@ async fn drive() {
     let _ = child.wait();
 
     lat.sort_by(|a, b| a.total_cmp(b));
+    let names = [
+        "idle",
+        "stalled TLS handshake",
+        "slowloris",
+        "slow unauthenticated body",
+    ];
+    let kinds: Vec<&str> = kinds.iter().map(|k| names[*k]).collect();
     println!(
-        "hostile: {hostile} connections (idle, stalled TLS handshake, slowloris, slow \
-         unauthenticated body; {} connects in all) + 16 login flooders, {secs} s",
+        "hostile: {hostile} connections ({}; {} connects in all) + {flooders} login \
+         flooders, {secs} s",
+        kinds.join(", "),
         h.connects.load(Relaxed)
     );
     println!(

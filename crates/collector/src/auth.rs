@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::{random_bytes, random_hex, sha256_hex, Error};
 
@@ -50,16 +50,36 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Whether `password` matches the PHC string (`None`: unknown user, checked against a
-/// dummy hash all the same). The argon2 crate compares the digests in constant time.
+/// dummy hash all the same). The digests are compared in constant time.
 pub fn verify_password(phc: Option<&str>, password: &str) -> bool {
+    verify_in(phc, password, &mut Vec::new())
+}
+
+/// [`verify_password`] with argon2's working memory (~19 MiB) given by the caller: the
+/// login reuses one buffer per concurrent check, so a login flood neither allocates 19 MiB
+/// a time nor leaves them behind in the allocator's per-thread arenas.
+pub fn verify_in(phc: Option<&str>, password: &str, memory: &mut Vec<Block>) -> bool {
     let known = phc.is_some();
     let phc = phc.unwrap_or_else(|| dummy_hash());
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    let ok = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
+    let ok = (|| -> Option<bool> {
+        let hash = PasswordHash::new(phc).ok()?;
+        let expected = hash.hash?;
+        let mut salt = [0u8; 64];
+        let salt = hash.salt?.decode_b64(&mut salt).ok()?;
+        let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+        let version = match hash.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&hash).ok()?;
+        memory.resize(params.block_count(), Block::default());
+        let mut out = vec![0u8; expected.len()];
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..])
+            .ok()?;
+        Some(constant_time_eq(&out, expected.as_bytes()))
+    })()
+    .unwrap_or(false);
     ok && known
 }
 
@@ -240,12 +260,25 @@ pub struct LoginLimiter {
     window: Duration,
     counts: Mutex<Counts>,
     checks: tokio::sync::Semaphore,
+    /// argon2's working memory, one buffer per check that may run at once, reused.
+    memory: Memory,
     permits: usize,
     /// Checks running or waiting.
     queued: AtomicUsize,
     running: AtomicUsize,
     /// The most checks that ever ran at once.
     peak: AtomicUsize,
+}
+
+/// Reused argon2 working memory (its `Debug` says only how many buffers are kept).
+#[derive(Default)]
+struct Memory(Mutex<Vec<Vec<Block>>>);
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "Memory({n} buffers)")
+    }
 }
 
 #[derive(Debug, Default)]
@@ -296,6 +329,7 @@ impl LoginLimiter {
             window,
             counts: Mutex::new(Counts::default()),
             checks: tokio::sync::Semaphore::new(permits),
+            memory: Memory::default(),
             permits,
             queued: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
@@ -371,10 +405,29 @@ impl LoginLimiter {
             let _permit = self.checks.acquire().await.map_err(|_| Refused::Busy)?;
             let n = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(n, Ordering::SeqCst);
-            let ok =
-                tokio::task::spawn_blocking(move || verify_password(phc.as_deref(), &password))
-                    .await
-                    .unwrap_or(false);
+            let mut memory = self
+                .memory
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .unwrap_or_default();
+            let checked = tokio::task::spawn_blocking(move || {
+                let ok = verify_in(phc.as_deref(), &password, &mut memory);
+                (ok, memory)
+            })
+            .await;
+            let ok = match checked {
+                Ok((ok, memory)) => {
+                    self.memory
+                        .0
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(memory);
+                    ok
+                }
+                Err(_) => false,
+            };
             self.running.fetch_sub(1, Ordering::SeqCst);
             Ok(ok)
         }
