@@ -142,6 +142,10 @@ pub struct BansConfig {
     #[serde(default = "default_manual")]
     #[schemars(with = "String")]
     pub default_duration: Spanned<String>,
+    /// Drop only TCP to these ports from a banned address (e.g. `[22]`); empty (the default):
+    /// all traffic from it.
+    #[serde(default)]
+    pub ports: Vec<u16>,
 }
 
 fn default_nft() -> Vec<String> {
@@ -172,6 +176,7 @@ impl Default for BansConfig {
             table: default_table(),
             ipv6_prefix: default_v6_prefix(),
             default_duration: default_manual(),
+            ports: Vec::new(),
         }
     }
 }

@@ -218,6 +218,7 @@ fn nft_config(c: &AgentConfig) -> NftConfig {
         argv: c.bans.nft.clone(),
         table: c.bans.table.clone(),
         ipv6_prefix: c.bans.ipv6_prefix.value,
+        ports: c.bans.ports.clone(),
         ..NftConfig::default()
     }
 }

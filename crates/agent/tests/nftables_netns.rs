@@ -284,6 +284,91 @@ async fn waiting_requests_fold_into_one_batch_and_failures_are_attributed() {
     }
 }
 
+/// Listens on `ports` in the lab's firewall namespace (connections complete in the
+/// backlog); killed on drop.
+struct Listener(std::process::Child);
+
+impl Listener {
+    #[allow(clippy::disallowed_methods)] // tests spawn what they need
+    fn start(lab: &Lab, ports: &[u16]) -> Listener {
+        let binds: Vec<String> = ports
+            .iter()
+            .map(|p| format!("s{p}=socket.socket(); s{p}.bind(('0.0.0.0', {p})); s{p}.listen(16)"))
+            .collect();
+        let script = format!(
+            "import socket, sys\n{}\nprint('up', flush=True)\nsys.stdin.read()\n",
+            binds.join("\n")
+        );
+        let mut child = std::process::Command::new("ip")
+            .args(["netns", "exec", &lab.fw, "python3", "-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 listener");
+        let mut line = String::new();
+        let out = child.stdout.take().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).expect("read");
+        assert_eq!(line.trim(), "up", "the listener did not start");
+        Listener(child)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether a TCP connection from `src` to `dst:port` completes within a second.
+fn connects(lab: &Lab, src: &str, dst: &str, port: u16) -> bool {
+    let script = format!(
+        "import socket\ns = socket.socket()\ns.bind(('{src}', 0))\ns.settimeout(1)\ns.connect(('{dst}', {port}))\n"
+    );
+    cmd(&["ip", "netns", "exec", &lab.peer, "python3", "-c", &script])
+        .status
+        .success()
+}
+
+/// `bans.ports: [22]`: a banned address loses TCP to port 22 only; ping and other ports
+/// still pass, and other addresses reach port 22.
+#[tokio::test]
+async fn a_ban_limited_to_ports_drops_only_those() {
+    if !prerequisites() || !runs("python3", "--version") {
+        return;
+    }
+    let lab = Lab::new();
+    let nft = Arc::new(
+        Nftables::new(NftConfig {
+            ports: vec![22],
+            ..lab.config()
+        })
+        .expect("valid"),
+    );
+    nft.start(&[]).await.unwrap();
+    let chain = lab.nft_text(&["list", "chain", "inet", "logward", "input"]);
+    assert!(chain.contains("tcp dport 22"), "{chain}");
+    let _l = Listener::start(&lab, &[22, 2222]);
+    assert!(connects(&lab, BANNED4, FW4, 22), "before the ban");
+    nft.ban(&[ban(BANNED4, 600)]).await.unwrap();
+    assert!(!connects(&lab, BANNED4, FW4, 22), "port 22 still reachable");
+    assert!(
+        connects(&lab, BANNED4, FW4, 2222),
+        "another port was dropped"
+    );
+    assert!(lab.passes(BANNED4, FW4), "ping was dropped");
+    assert!(
+        connects(&lab, OTHER4, FW4, 22),
+        "an unbanned address lost port 22"
+    );
+    // Port 0 cannot be matched: refused before anything runs.
+    assert!(Nftables::new(NftConfig {
+        ports: vec![0],
+        ..lab.config()
+    })
+    .is_err());
+}
+
 #[tokio::test]
 async fn ban_with_a_timeout_expires() {
     if !prerequisites() {

@@ -107,6 +107,8 @@ pub struct NftConfig {
     pub ipv6_prefix: u8,
     /// How long one nft run may take before it is killed.
     pub timeout: Duration,
+    /// Drop only TCP to these destination ports (`bans.ports`); empty: all traffic.
+    pub ports: Vec<u16>,
 }
 
 impl Default for NftConfig {
@@ -118,6 +120,7 @@ impl Default for NftConfig {
             priority: -10,
             ipv6_prefix: 64,
             timeout: Duration::from_secs(30),
+            ports: Vec::new(),
         }
     }
 }
@@ -219,6 +222,9 @@ impl Nftables {
                 super::MIN_PREFIX_V6
             )));
         }
+        if cfg.ports.contains(&0) {
+            return Err(NftError::Config("port 0 cannot be matched".into()));
+        }
         if !(-1000..=1000).contains(&cfg.priority) {
             return Err(NftError::Config(format!(
                 "priority {} is outside -1000..=1000",
@@ -301,19 +307,41 @@ impl Nftables {
             "add chain inet {t} {c} {{ type filter hook input priority {}; policy accept; }}",
             self.cfg.priority
         );
-        let _ = writeln!(s, "add rule inet {t} {c} ip saddr @ipv4_addr counter drop");
-        let _ = writeln!(s, "add rule inet {t} {c} ip saddr @ipv4_net counter drop");
+        // All traffic from a banned source, or only TCP to the configured ports.
+        let ports = if self.cfg.ports.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = self.cfg.ports.iter().map(u16::to_string).collect();
+            format!(" tcp dport {{ {} }}", list.join(", "))
+        };
+        let _ = writeln!(
+            s,
+            "add rule inet {t} {c} ip saddr @ipv4_addr{ports} counter drop"
+        );
+        let _ = writeln!(
+            s,
+            "add rule inet {t} {c} ip saddr @ipv4_net{ports} counter drop"
+        );
         if self.cfg.ipv6_prefix < 128 {
             let _ = writeln!(
                 s,
-                "add rule inet {t} {c} ip6 saddr & {} @ipv6_addr counter drop",
+                "add rule inet {t} {c} ip6 saddr & {} @ipv6_addr{ports} counter drop",
                 v6_mask(self.cfg.ipv6_prefix)
             );
         } else {
-            let _ = writeln!(s, "add rule inet {t} {c} ip6 saddr @ipv6_addr counter drop");
+            let _ = writeln!(
+                s,
+                "add rule inet {t} {c} ip6 saddr @ipv6_addr{ports} counter drop"
+            );
         }
-        let _ = writeln!(s, "add rule inet {t} {c} ip6 saddr @ipv6_net counter drop");
-        let _ = writeln!(s, "add rule inet {t} {c} ip6 saddr @ipv6_host counter drop");
+        let _ = writeln!(
+            s,
+            "add rule inet {t} {c} ip6 saddr @ipv6_net{ports} counter drop"
+        );
+        let _ = writeln!(
+            s,
+            "add rule inet {t} {c} ip6 saddr @ipv6_host{ports} counter drop"
+        );
     }
 
     fn write_ban(&self, s: &mut String, bans: &[Ban]) -> usize {
