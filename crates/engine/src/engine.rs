@@ -131,6 +131,10 @@ pub(crate) struct State {
     stats: Stats,
     /// IPv6 addresses are counted and remembered per this prefix (the ban prefix).
     v6_prefix: u8,
+    /// The event and address of the last recorded offence: two rules banning the same
+    /// address for the same event (one burst that is both enumeration and brute force) are
+    /// one offence, not two escalations.
+    last_offence: Option<(u64, IpAddr)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -289,6 +293,7 @@ impl Engine {
                 users: Box::new(NoUsers),
                 stats: Stats::default(),
                 v6_prefix: DEFAULT_V6_PREFIX,
+                last_offence: None,
             },
         }
     }
@@ -886,7 +891,10 @@ impl State {
         if now - rec.last > remember {
             rec.count = 0;
         }
-        rec.count = rec.count.saturating_add(1);
+        if self.last_offence != Some((self.event, ip)) || rec.count == 0 {
+            rec.count = rec.count.saturating_add(1);
+        }
+        self.last_offence = Some((self.event, ip));
         rec.last = now;
         let mut d = base;
         for _ in 1..rec.count.min(64) {

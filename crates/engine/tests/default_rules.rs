@@ -373,3 +373,49 @@ fn ipv6_failures_from_one_64_one_address_each_are_counted_together() {
     let out = run(Engine::new(default_program()).with_v6_prefix(128), &lines);
     assert_eq!(alerts_by_rule(&out).get("ssh-bruteforce"), None, "{out:?}");
 }
+
+/// The reported bug: one burst that trips both user enumeration and brute force (five
+/// invalid users are five failures too) counted as two offences, so the address's next ban
+/// escalated twice.
+#[test]
+fn one_burst_tripping_two_rules_is_one_offence() {
+    let mut lines = Vec::new();
+    for burst in 0..2u32 {
+        for (i, u) in ["admin", "test", "oracle", "guest", "ubuntu"]
+            .iter()
+            .enumerate()
+        {
+            lines.push(format!(
+                "{} srv sshd[{}]: Invalid user {u} from 198.51.100.77 port {}",
+                t(burst * 20, i as u32),
+                700 + i,
+                50000 + i
+            ));
+        }
+    }
+    let out = replay(&lines);
+    let bans: Vec<(Option<String>, i64, u32)> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Ban {
+                duration,
+                offence,
+                rule_id,
+                ..
+            } => Some((rule_id.clone(), *duration, *offence)),
+            _ => None,
+        })
+        .collect();
+    let rules: Vec<_> = bans.iter().map(|b| b.0.as_deref().unwrap_or("")).collect();
+    assert!(
+        rules.contains(&"ssh-user-enumeration") && rules.contains(&"ssh-bruteforce"),
+        "{bans:?}"
+    );
+    // Both rules' bans of each burst are the same offence: 1 h, then 2 h for the second.
+    let offences: Vec<(i64, u32)> = bans.iter().map(|b| (b.1, b.2)).collect();
+    assert_eq!(
+        offences,
+        [(3600, 1), (3600, 1), (7200, 2), (7200, 2)],
+        "{bans:?}"
+    );
+}
