@@ -226,3 +226,72 @@ fn operators_and_api_tokens() {
         ""
     );
 }
+
+/// One HTTP/1.1 request on its own connection; the whole answer.
+fn http(addr: &str, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp
+}
+
+#[test]
+fn user_remove_ends_the_removed_operators_live_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let sd = st.to_str().unwrap();
+    let out = logward_stdin(
+        &["collector", "--state-dir", sd, "user", "add", "alice"],
+        "long enough pw\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "listen: 127.0.0.1:0\nstate_dir: st\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["collector", "--config", cfg.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env("LOGWARD_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let body = "user=alice&password=long+enough+pw";
+    let login = http(
+        &addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
+             content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let cookie = login
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let session = || {
+        http(
+            &addr,
+            &format!(
+                "GET /v1/session HTTP/1.1\r\nhost: {addr}\r\ncookie: {cookie}\r\n\
+                 connection: close\r\n\r\n"
+            ),
+        )
+    };
+    assert!(session().starts_with("HTTP/1.1 200"), "{}", session());
+    let out = logward(&["collector", "--state-dir", sd, "user", "remove", "alice"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = session();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(after.starts_with("HTTP/1.1 401"), "{after}");
+}
