@@ -410,6 +410,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     let engine = Engine::new(program).with_v6_prefix(cfg.bans.ipv6_prefix.value);
     let mut pipeline = Pipeline::new(engine, store, executor.is_some(), Printer::stdout(format));
     pipeline.set_ipv6_prefix(cfg.bans.ipv6_prefix.value);
+    pipeline.print_unprinted();
     pipeline.set_forward(cfg.forward.as_ref().map(|f| f.events));
     pipeline.restore_engine_state();
     let mut deferred_rx = start_anomaly(&cfg.anomaly, &mut pipeline)?;

@@ -231,6 +231,9 @@ pub const SPOOL_EPISODE_QUIET: Duration = Duration::from_secs(60);
 /// The store's name for the engine state.
 const ENGINE_STATE: &str = "engine";
 
+/// The `meta` key of the last alert row printed to stdout.
+const PRINTED_UP_TO: &str = "printed_up_to";
+
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
@@ -437,6 +440,65 @@ impl Pipeline {
 
     pub fn printer(&mut self) -> &mut Printer {
         &mut self.printer
+    }
+
+    /// Records that alerts up to row `id` reached stdout. Written after the print, so a
+    /// `kill -9` in between prints them again at the next start (at least once, never lost).
+    fn mark_printed(&mut self, id: i64) {
+        if let Err(e) = self.store.set_meta(PRINTED_UP_TO, &id.to_string()) {
+            tracing::debug!(error = %e, "cannot record the printed alerts");
+        }
+    }
+
+    /// Prints the alerts a previous run stored but did not print (it was killed between
+    /// the commit and the print): stdout is the alert log of Supervisor-style setups. The
+    /// first run with an empty mark starts at the newest alert.
+    pub fn print_unprinted(&mut self) {
+        let mark = match self.store.meta(PRINTED_UP_TO) {
+            Ok(Some(m)) => m.parse::<i64>().ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read which alerts were printed");
+                return;
+            }
+        };
+        let Some(mark) = mark else {
+            if let Ok(last) = self.store.last_alert_id() {
+                self.mark_printed(last);
+            }
+            return;
+        };
+        let now = SystemClock.now();
+        let mut last = mark;
+        loop {
+            let rows = match self.store.alerts_after(last, 1000) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the alerts not printed yet");
+                    break;
+                }
+            };
+            let Some(end) = rows.last().map(|r| r.id) else {
+                break;
+            };
+            for r in &rows {
+                match logward_core::json_read::alert_from_str(&r.alert.json) {
+                    Ok(a) => self.printer.add_written(&a, &r.alert.json, now),
+                    Err(e) => {
+                        tracing::warn!(id = r.id, error = %e, "a stored alert does not read back")
+                    }
+                }
+            }
+            self.printer.flush();
+            last = end;
+        }
+        if last > mark {
+            tracing::info!(
+                alerts = last - mark,
+                "printed the alerts the last run stored but had not printed"
+            );
+            self.mark_printed(last);
+        }
     }
 
     /// Items pushed since the last commit.
@@ -769,6 +831,9 @@ impl Pipeline {
         }
         self.batch.clear();
         self.printer.flush();
+        if let Some(last) = ids.alerts.iter().max() {
+            self.mark_printed(*last);
+        }
         Ok(std::mem::take(&mut self.effects))
     }
 }

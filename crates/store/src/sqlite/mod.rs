@@ -145,6 +145,27 @@ pub(crate) fn limit_to_sql(limit: usize) -> i64 {
 }
 
 impl SqliteStore {
+    /// Alerts stored after row `id`, in commit order, at most `limit` (what the agent had not
+    /// printed yet when it was killed).
+    pub fn alerts_after(&mut self, id: i64, limit: usize) -> Result<Vec<StoredAlert>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![id, limit_to_sql(limit)], alert_from_row)?
+                    .collect()
+            })
+            .map_err(sql(&self.path, "read alerts"))
+    }
+
+    /// The newest alert's row id (0 when there is none).
+    pub fn last_alert_id(&mut self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM alerts", [], |r| r.get(0))
+            .map_err(sql(&self.path, "read alerts"))
+    }
+
     /// File name of the database inside a state directory.
     pub const FILE_NAME: &'static str = "logward.db";
 
