@@ -405,13 +405,16 @@ impl Link {
         }
         let ts = now();
         let nonce = nonce()?;
-        let sig = wire::sign(
+        // The digest goes in a header too, so the collector checks the signature before it
+        // reads the body (and never counts ours among unauthenticated bodies).
+        let digest = wire::body_digest(&body);
+        let sig = wire::sign_digest(
             self.creds.secret.as_bytes(),
             method.as_str(),
             &path,
             ts,
             &nonce,
-            &body,
+            &digest,
         );
         let mut rb = self
             .client
@@ -419,7 +422,8 @@ impl Link {
             .header(wire::HEADER_AGENT, &self.creds.agent_id)
             .header(wire::HEADER_TIMESTAMP, ts.to_string())
             .header(wire::HEADER_NONCE, nonce)
-            .header(wire::HEADER_SIGNATURE, sig);
+            .header(wire::HEADER_SIGNATURE, sig)
+            .header(wire::HEADER_CONTENT_SHA256, digest);
         if !body.is_empty() {
             rb = rb.header(
                 CONTENT_TYPE,

@@ -336,14 +336,9 @@ async fn drive() {
             ));
         }
         let (ts, nonce) = (now(), random_hex(16));
-        let sig = wire::sign(
-            secret.as_bytes(),
-            "POST",
-            "/v1/events",
-            ts,
-            &nonce,
-            body.as_bytes(),
-        );
+        // Signed as `logward run` signs: the body's digest in the head too.
+        let digest = wire::body_digest(body.as_bytes());
+        let sig = wire::sign_digest(secret.as_bytes(), "POST", "/v1/events", ts, &nonce, &digest);
         sent += 1;
         let t = Instant::now();
         let r = agent_client
@@ -352,6 +347,7 @@ async fn drive() {
             .header(wire::HEADER_TIMESTAMP, ts.to_string())
             .header(wire::HEADER_NONCE, nonce)
             .header(wire::HEADER_SIGNATURE, sig)
+            .header(wire::HEADER_CONTENT_SHA256, digest)
             .timeout(Duration::from_secs(30))
             .body(body)
             .send()

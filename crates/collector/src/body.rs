@@ -5,7 +5,9 @@
 //! their bytes together (over any: 503 with `Retry-After`), and a deadline for the whole
 //! body (408). The body is hashed (SHA-256) as it streams in, so its signature is checked
 //! without a second pass; its budget is given back once the request is answered or
-//! verified.
+//! verified. A request whose signed head carries the body's digest is verified before its
+//! body is read ([`Unverified::read_signed`]): it is outside this budget, so hostile
+//! unauthenticated bodies can never crowd out an agent that signs its head.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,7 +39,7 @@ pub struct ReadBody {
     pub bytes: Bytes,
     /// Lower-case hex SHA-256 of `bytes`.
     pub digest: String,
-    _held: Held,
+    _held: Option<Held>,
 }
 
 impl ReadBody {
@@ -118,14 +120,28 @@ impl Unverified {
             *n += 1;
             held.address = Some((ip, Arc::clone(&self.by_address)));
         }
-        let read = self.stream(body, limit, &mut held);
+        let read = self.stream(body, limit, Some(&mut held));
         let (bytes, digest) = tokio::time::timeout(self.deadline, read)
             .await
             .map_err(|_| BodyError::Timeout)??;
         Ok(ReadBody {
             bytes,
             digest,
-            _held: held,
+            _held: Some(held),
+        })
+    }
+
+    /// Reads the body of a request whose head was already authenticated (its signature
+    /// covers the digest it declares): the same size limit and deadline, no share of the
+    /// unverified budget. The caller compares the digest with the declared one.
+    pub async fn read_signed(&self, body: Body, limit: usize) -> Result<ReadBody, BodyError> {
+        let (bytes, digest) = tokio::time::timeout(self.deadline, self.stream(body, limit, None))
+            .await
+            .map_err(|_| BodyError::Timeout)??;
+        Ok(ReadBody {
+            bytes,
+            digest,
+            _held: None,
         })
     }
 
@@ -133,7 +149,7 @@ impl Unverified {
         &self,
         mut body: Body,
         limit: usize,
-        held: &mut Held,
+        mut held: Option<&mut Held>,
     ) -> Result<(Bytes, String), BodyError> {
         let mut buf = Vec::new();
         let mut hash = Sha256::new();
@@ -146,13 +162,15 @@ impl Unverified {
             if buf.len() + chunk.len() > limit {
                 return Err(BodyError::TooLarge);
             }
-            let n = u32::try_from(chunk.len()).map_err(|_| BodyError::TooLarge)?;
-            let more = Arc::clone(&self.bytes)
-                .try_acquire_many_owned(n)
-                .map_err(|_| BodyError::Busy)?;
-            match &mut held.bytes {
-                Some(p) => p.merge(more),
-                None => held.bytes = Some(more),
+            if let Some(held) = held.as_deref_mut() {
+                let n = u32::try_from(chunk.len()).map_err(|_| BodyError::TooLarge)?;
+                let more = Arc::clone(&self.bytes)
+                    .try_acquire_many_owned(n)
+                    .map_err(|_| BodyError::Busy)?;
+                match &mut held.bytes {
+                    Some(p) => p.merge(more),
+                    None => held.bytes = Some(more),
+                }
             }
             hash.update(&chunk);
             buf.extend_from_slice(&chunk);

@@ -479,15 +479,17 @@ fn unauthorized(state: &AppState, endpoint: &'static str, why: AuthFailure) -> R
     error(state, endpoint, StatusCode::UNAUTHORIZED, why.as_str())
 }
 
-/// Reads a body up to `limit` bytes within the unverified-body budget (`crate::body`),
-/// hashing it as it comes; `Err` is the answer (413, 503, 408). A declared length over the
-/// limit is refused before anything is read.
+/// Reads a body up to `limit` bytes, hashing it as it comes: within the unverified-body
+/// budget (`crate::body`), or outside it when `signed_head` (the request's signature was
+/// already verified over the digest it declares); `Err` is the answer (413, 503, 408). A
+/// declared length over the limit is refused before anything is read.
 async fn read_body(
     state: &AppState,
     endpoint: &'static str,
     parts: &axum::http::request::Parts,
     body: Body,
     limit: usize,
+    signed_head: bool,
 ) -> Result<ReadBody, Response> {
     let declared = parts
         .headers
@@ -507,7 +509,12 @@ async fn read_body(
     }
     let peer = parts.extensions.get::<crate::api::Peer>().map(|p| p.0.ip());
     let m = &state.metrics;
-    match state.unverified.read(peer, body, limit).await {
+    let read = if signed_head {
+        state.unverified.read_signed(body, limit).await
+    } else {
+        state.unverified.read(peer, body, limit).await
+    };
+    match read {
         Ok(b) => Ok(b),
         Err(BodyError::TooLarge) => Err(too_large()),
         Err(BodyError::Busy) => {
@@ -632,48 +639,51 @@ async fn authenticate(
             }
         }
     };
-    let read = read_body(state, endpoint, &parts, body, limit).await?;
     let path = parts
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path(), |p| p.as_str());
-    if !wire::verify_digest(
-        secret.as_bytes(),
-        parts.method.as_str(),
-        path,
-        ts,
-        nonce,
-        &read.digest,
-        sig,
-    ) {
-        return Err(fail(AuthFailure::BadSignature));
-    }
-    // Verified: the body is the agent's now, out of the unverified budget.
-    let body = read.release();
-    // The rate limit comes before the replay cache, so an agent's flood is refused before
-    // it can fill its share of the cache (and never touches another agent's).
-    limited(state, endpoint, agent)?;
-    let check = state
-        .nonces
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .check(agent, nonce, ts, t);
-    match check {
-        Check::New => {}
-        Check::Replayed => return Err(fail(AuthFailure::ReplayedNonce)),
-        Check::AgentFull | Check::Full => {
-            state.metrics.nonces_full.fetch_add(1, Relaxed);
-            let mut r = error(
-                state,
-                endpoint,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many requests in the replay window",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-            return Err(r);
+    let verify = |digest: &str| {
+        wire::verify_digest(
+            secret.as_bytes(),
+            parts.method.as_str(),
+            path,
+            ts,
+            nonce,
+            digest,
+            sig,
+        )
+    };
+    let body = match get(wire::HEADER_CONTENT_SHA256)? {
+        // A signed head: verified before a byte of the body is read, and admitted (rate
+        // limit, replay cache) before the body is waited for; the body must then match.
+        Some(declared) => {
+            if !wire::valid_digest(declared) {
+                return Err(fail(AuthFailure::MalformedHeader));
+            }
+            if !verify(declared) {
+                return Err(fail(AuthFailure::BadSignature));
+            }
+            admit(state, endpoint, agent, nonce, ts, t)?;
+            let read = read_body(state, endpoint, &parts, body, limit, true).await?;
+            if !crate::auth::constant_time_eq(read.digest.as_bytes(), declared.as_bytes()) {
+                return Err(fail(AuthFailure::BadSignature));
+            }
+            read.release()
         }
-    }
+        // No digest in the head (agents before it was sent): the body is read within the
+        // unverified budget first.
+        None => {
+            let read = read_body(state, endpoint, &parts, body, limit, false).await?;
+            if !verify(&read.digest) {
+                return Err(fail(AuthFailure::BadSignature));
+            }
+            // Verified: the body is the agent's now, out of the unverified budget.
+            let body = read.release();
+            admit(state, endpoint, agent, nonce, ts, t)?;
+            body
+        }
+    };
     if matches!(state.config.auth, Auth::Shared { .. }) {
         let known = state
             .shared_known
@@ -706,6 +716,41 @@ async fn authenticate(
         host,
         body,
     })
+}
+
+/// Admits a verified request: the agent's rate limit first, so an agent's flood is refused
+/// before it can fill its share of the replay cache (and never touches another agent's),
+/// then the replay cache.
+fn admit(
+    state: &AppState,
+    endpoint: &'static str,
+    agent: &str,
+    nonce: &str,
+    ts: i64,
+    now: i64,
+) -> Result<(), Response> {
+    limited(state, endpoint, agent)?;
+    let check = state
+        .nonces
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .check(agent, nonce, ts, now);
+    match check {
+        Check::New => Ok(()),
+        Check::Replayed => Err(unauthorized(state, endpoint, AuthFailure::ReplayedNonce)),
+        Check::AgentFull | Check::Full => {
+            state.metrics.nonces_full.fetch_add(1, Relaxed);
+            let mut r = error(
+                state,
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many requests in the replay window",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            Err(r)
+        }
+    }
 }
 
 /// The 429 answer (with `Retry-After`) when the agent is over its rate for `endpoint`.
@@ -759,7 +804,7 @@ async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
         }
         return r;
     }
-    let body = match read_body(&state, EP, &parts, body, 4096).await {
+    let body = match read_body(&state, EP, &parts, body, 4096, false).await {
         Ok(b) => b.release(),
         Err(r) => return r,
     };

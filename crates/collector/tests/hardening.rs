@@ -609,3 +609,138 @@ fn replay_after_restart() {
         run.stop().await;
     });
 }
+
+/// A raw HTTP/1.1 `POST /v1/events` head from 127.0.0.1 as `agent`, with a well-formed but
+/// wrong signature over a declared body digest, declaring a 4 MiB body and sending none.
+/// Returns the status and how long the answer took.
+async fn wrong_signed_head(addr: std::net::SocketAddr, agent: &str) -> (u16, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: collector\r\ncontent-length: {}\r\n\
+         x-logward-agent: {agent}\r\nx-logward-timestamp: {}\r\n\
+         x-logward-nonce: {}\r\nx-logward-signature: {}\r\n\
+         x-logward-content-sha256: {}\r\n\r\n",
+        4 << 20,
+        common::now(),
+        logward_collector::random_hex(16),
+        "ab".repeat(32),
+        "cd".repeat(32),
+    );
+    let t = std::time::Instant::now();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), tcp.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    let status = String::from_utf8_lossy(&answer[..n])
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, t.elapsed())
+}
+
+/// The hostile benchmark's finding: slow unauthenticated bodies from many addresses kept the
+/// unverified budget full and every agent request got 503. An agent that signs its head
+/// (the body's digest in `x-logward-content-sha256`, as `logward run` sends it) is verified
+/// before its body is read and never waits for that budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_unauthenticated_bodies_starve_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = collector(
+        dir.path(),
+        Limits {
+            unverified_bodies: 8,
+            unverified_per_address: 2,
+            body_read_secs: 8,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let agent = Arc::new(Agent::enrol_as(&run, "web01").await);
+    let addr = run.addr;
+
+    // 40 stalled bodies from 20 addresses: far more than the 8 unverified slots.
+    let mut slow = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let id = agent.id.clone();
+        let from = format!("127.0.2.{}", i % 20 + 1);
+        slow.spawn(async move {
+            unauthenticated(addr, &from, &id, 4 << 20, Arc::new(vec![b'x'; 512]), true).await
+        });
+    }
+    common::eventually(std::time::Duration::from_secs(10), || {
+        let refused = run.state.metrics.unverified_refused.load(Relaxed);
+        (refused >= 20).then_some(())
+    })
+    .await;
+
+    // The budget is full: a request signed the old way (no digest in its head) is refused...
+    let body = failure(1, "192.0.2.9", "root", None).into_bytes();
+    let (status, _, text) = agent
+        .send(
+            "POST",
+            "/v1/events",
+            body,
+            common::now(),
+            &logward_collector::random_hex(16),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 503, "the attack did not fill the budget: {text}");
+    // ...while every request of an agent that signs its head goes through.
+    for seq in 1..=20 {
+        let v = agent.events(failure(seq, "192.0.2.9", "root", None)).await;
+        assert_eq!(v["accepted"], 1, "{v}");
+    }
+    // A forged head is refused at once, before its (never sent) body is waited for.
+    let (status, took) = wrong_signed_head(addr, &agent.id).await;
+    assert_eq!(status, 401);
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+
+    let mut statuses = BTreeMap::<u16, u32>::new();
+    while let Some(s) = slow.join_next().await {
+        *statuses.entry(s.unwrap()).or_default() += 1;
+    }
+    assert_eq!(statuses.get(&200), None, "{statuses:?}");
+    run.stop().await;
+    assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 20);
+}
+
+/// A signed head whose body is not the one it signed: refused, nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_other_than_the_signed_digest_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = collector(dir.path(), Limits::default()).await;
+    let agent = Agent::enrol_as(&run, "web01").await;
+    let signed = failure(1, "192.0.2.9", "root", None);
+    let sent = failure(1, "192.0.2.66", "admin", None);
+    let (ts, nonce) = (common::now(), logward_collector::random_hex(16));
+    let digest = logward_core::wire::body_digest(signed.as_bytes());
+    let sig = logward_core::wire::sign_digest(
+        agent.secret.as_bytes(),
+        "POST",
+        "/v1/events",
+        ts,
+        &nonce,
+        &digest,
+    );
+    let r = agent
+        .client
+        .post(format!("{}/v1/events", agent.base))
+        .header(logward_core::wire::HEADER_AGENT, &agent.id)
+        .header(logward_core::wire::HEADER_TIMESTAMP, ts.to_string())
+        .header(logward_core::wire::HEADER_NONCE, &nonce)
+        .header(logward_core::wire::HEADER_SIGNATURE, sig)
+        .header(logward_core::wire::HEADER_CONTENT_SHA256, digest)
+        .body(sent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    run.stop().await;
+    assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 0);
+}

@@ -16,6 +16,10 @@ pub const HEADER_TIMESTAMP: &str = "x-logward-timestamp";
 pub const HEADER_NONCE: &str = "x-logward-nonce";
 /// Lower-case hex HMAC-SHA256 of [`canonical`] under the agent's secret.
 pub const HEADER_SIGNATURE: &str = "x-logward-signature";
+/// Lower-case hex SHA-256 of the body as sent. The signature covers it (it is the last line
+/// of [`canonical`]), so with it the collector checks the signature before it reads a byte of
+/// the body, and then checks the body against it; without it the body must be read first.
+pub const HEADER_CONTENT_SHA256: &str = "x-logward-content-sha256";
 /// How far a request's timestamp may be from the collector's clock, either way.
 pub const MAX_SKEW_SECS: i64 = 300;
 
@@ -65,9 +69,37 @@ pub fn sign(
     nonce: &str,
     body: &[u8],
 ) -> String {
+    sign_digest(
+        secret,
+        method,
+        path_and_query,
+        timestamp,
+        nonce,
+        &body_digest(body),
+    )
+}
+
+/// [`sign`] for a body whose digest ([`body_digest`]) is already known, as an agent that
+/// also sends it in [`HEADER_CONTENT_SHA256`] has it.
+pub fn sign_digest(
+    secret: &[u8],
+    method: &str,
+    path_and_query: &str,
+    timestamp: i64,
+    nonce: &str,
+    digest: &str,
+) -> String {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(canonical(method, path_and_query, timestamp, nonce, body).as_bytes());
+    mac.update(canonical_digest(method, path_and_query, timestamp, nonce, digest).as_bytes());
     hex(&mac.finalize().into_bytes())
+}
+
+/// Whether `digest` has the shape of [`body_digest`]'s output (64 lower-case hex digits).
+pub fn valid_digest(digest: &str) -> bool {
+    digest.len() == 64
+        && digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Whether `signature` (hex) is the request's signature under `secret`. The comparison takes

@@ -68,8 +68,41 @@ impl Agent {
         }
     }
 
-    /// A signed request signed at `ts` with `nonce`: its status, headers and body, as sent
-    /// (no status asserted). Errors are the client's (a connection the server closed).
+    /// A request signed at `ts` with `nonce`, as `logward run` signs it: the body's digest in
+    /// the head too (`head_digest`), or not, as agents before it did. Its status, headers and
+    /// body, as sent (no status asserted). Errors are the client's (a connection the server
+    /// closed).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        ts: i64,
+        nonce: &str,
+        head_digest: bool,
+    ) -> reqwest::Result<(u16, reqwest::header::HeaderMap, String)> {
+        let digest = wire::body_digest(&body);
+        let sig = wire::sign_digest(self.secret.as_bytes(), method, path, ts, nonce, &digest);
+        let url = format!("{}{path}", self.base);
+        let mut req = if method == "GET" {
+            self.client.get(url)
+        } else {
+            self.client.post(url)
+        }
+        .header(wire::HEADER_AGENT, &self.id)
+        .header(wire::HEADER_TIMESTAMP, ts.to_string())
+        .header(wire::HEADER_NONCE, nonce)
+        .header(wire::HEADER_SIGNATURE, sig);
+        if head_digest {
+            req = req.header(wire::HEADER_CONTENT_SHA256, digest);
+        }
+        let r = req.body(body).send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        Ok((status, headers, r.text().await?))
+    }
+
+    /// A signed request signed at `ts` with `nonce`, as the agent signs it.
     pub async fn signed_at(
         &self,
         method: &str,
@@ -78,24 +111,7 @@ impl Agent {
         ts: i64,
         nonce: &str,
     ) -> reqwest::Result<(u16, reqwest::header::HeaderMap, String)> {
-        let sig = wire::sign(self.secret.as_bytes(), method, path, ts, nonce, &body);
-        let url = format!("{}{path}", self.base);
-        let req = if method == "GET" {
-            self.client.get(url)
-        } else {
-            self.client.post(url)
-        };
-        let r = req
-            .header(wire::HEADER_AGENT, &self.id)
-            .header(wire::HEADER_TIMESTAMP, ts.to_string())
-            .header(wire::HEADER_NONCE, nonce)
-            .header(wire::HEADER_SIGNATURE, sig)
-            .body(body)
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        Ok((status, headers, r.text().await?))
+        self.send(method, path, body, ts, nonce, true).await
     }
 
     /// A signed request now, with a fresh nonce.
@@ -109,48 +125,16 @@ impl Agent {
 
     /// A signed `POST /v1/events`; the answer's JSON.
     pub async fn events(&self, body: String) -> Value {
-        let ts = now();
-        let nonce = random_hex(16);
-        let sig = wire::sign(
-            self.secret.as_bytes(),
-            "POST",
-            "/v1/events",
-            ts,
-            &nonce,
-            body.as_bytes(),
-        );
-        let r = self
-            .client
-            .post(format!("{}/v1/events", self.base))
-            .header(wire::HEADER_AGENT, &self.id)
-            .header(wire::HEADER_TIMESTAMP, ts.to_string())
-            .header(wire::HEADER_NONCE, nonce)
-            .header(wire::HEADER_SIGNATURE, sig)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        serde_json::from_str(&r.text().await.unwrap()).unwrap()
+        let (status, text) = self.signed("POST", "/v1/events", body.into_bytes()).await;
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap()
     }
 
     /// A signed GET of `path` (with its query, as agents sign it); the answer's JSON.
     pub async fn get(&self, path: &str) -> Value {
-        let ts = now();
-        let nonce = random_hex(16);
-        let sig = wire::sign(self.secret.as_bytes(), "GET", path, ts, &nonce, b"");
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header(wire::HEADER_AGENT, &self.id)
-            .header(wire::HEADER_TIMESTAMP, ts.to_string())
-            .header(wire::HEADER_NONCE, nonce)
-            .header(wire::HEADER_SIGNATURE, sig)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        serde_json::from_str(&r.text().await.unwrap()).unwrap()
+        let (status, text) = self.signed("GET", path, Vec::new()).await;
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap()
     }
 
     pub async fn metrics(&self) -> String {
