@@ -6,9 +6,9 @@
 //! **Forgery.** `SYSLOG_IDENTIFIER` is whatever the writer says (`logger -t sshd` from any
 //! user); the fields with a leading underscore are the journal's own, filled in from the
 //! kernel. An entry that claims a program logward decodes is trusted only when those agree:
-//! `_COMM` (the kernel's process name, cut to 15 bytes) is that program, `_EXE` is under a
-//! system directory, and — for programs that only ever log as root (sshd, logind, login,
-//! the account tools) — `_UID` is 0. Otherwise its program is what `_COMM` says (or none),
+//! `_COMM` (the kernel's process name, cut to 15 bytes) is that program, `_EXE` is that
+//! program's file under a system directory, and — for programs that only ever log as root
+//! (sshd, logind, login, the account tools) — `_UID` is 0. Otherwise its program is what `_COMM` says (or none),
 //! and the claim is kept as `logward.claimed_program`. A field the journal did not record (a
 //! process that exited before journald looked at `/proc` has no `_COMM`/`_EXE`) is not held
 //! against the entry; `_UID` is always there for local writers.
@@ -139,6 +139,12 @@ impl Trusted {
             if !SYSTEM_DIRS.iter().any(|d| exe.starts_with(d)) {
                 return false;
             }
+            // `_COMM` is the name the program was started by, which a user chooses (a
+            // symlink named `sudo` to /usr/bin/logger); `_EXE` is the file it really runs.
+            let file = exe.rsplit('/').next().unwrap_or(exe);
+            if !family(file).eq_ignore_ascii_case(family(program)) {
+                return false;
+            }
         }
         if root_only {
             if let Some(uid) = &self.uid {
@@ -205,6 +211,9 @@ mod tests {
             ("sshd", "/home/eve/sshd", "1000"),
             ("sshd", "/usr/sbin/sshd", "1000"),
             ("sudo", "/tmp/sudo", "1000"),
+            // A symlink named after the program, to a system binary that is not it.
+            ("sudo", "/usr/bin/logger", "1000"),
+            ("sshd", "/usr/bin/logger", "0"),
         ] {
             let line = forged
                 .replace(r#""_COMM":"logger""#, &format!(r#""_COMM":"{comm}""#))
