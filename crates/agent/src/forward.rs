@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use logward_core::{wire, Clock, SystemClock};
+use logward_core::clock::unix_now as now;
+use logward_core::wire;
 use logward_store::{SpoolStats, SqliteStore, StoreError};
 use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, Method, StatusCode, Url};
@@ -363,10 +364,6 @@ async fn db<T: Send + 'static>(
     })
     .await
     .map_err(|e| e.to_string())?
-}
-
-fn now() -> i64 {
-    SystemClock.now().unix
 }
 
 /// What the three tasks share.

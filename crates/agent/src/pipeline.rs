@@ -20,6 +20,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use logward_core::clock::unix_now;
 use logward_core::{Alert, Clock, Event, Severity, SystemClock, Timestamp};
 use logward_engine::{Engine, LogLevel, Output};
 use logward_notify::route::Router;
@@ -243,10 +244,6 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-fn now_unix() -> UnixTime {
-    SystemClock.now().unix
-}
-
 impl Pipeline {
     pub fn new(engine: Engine, store: SqliteStore, bans_enabled: bool, printer: Printer) -> Self {
         Pipeline {
@@ -340,7 +337,7 @@ impl Pipeline {
         logward_core::json::write_event(&mut json, e);
         self.batch.spool.push(SpoolItem {
             kind: SpoolKind::Event,
-            time: e.timestamp.map_or_else(now_unix, |t| t.unix),
+            time: e.timestamp.map_or_else(unix_now, |t| t.unix),
             json: String::from_utf8(json)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         });
@@ -614,7 +611,7 @@ impl Pipeline {
     }
 
     fn output(&mut self, o: Output) {
-        let now = now_unix();
+        let now = unix_now();
         match o {
             Output::Alert(a) => self.add_alert(*a),
             Output::Ban {
@@ -689,7 +686,7 @@ impl Pipeline {
     /// Adds an alert to the open batch (stored at the next commit, then printed).
     pub fn add_alert(&mut self, a: Alert) {
         self.stats.alerts += 1;
-        let now = now_unix();
+        let now = unix_now();
         let index = self.batch.alerts.len();
         let row = NewAlert::from_alert(&a, now);
         if self.forward.is_some() {
@@ -803,7 +800,7 @@ impl Pipeline {
     fn commit_inner(&mut self, force_snapshot: bool) -> Result<Effects, StoreError> {
         self.add_snapshot(force_snapshot);
         if let Some(a) = &mut self.anomaly {
-            self.batch.profiles.extend(a.take_rows(now_unix()));
+            self.batch.profiles.extend(a.take_rows(unix_now()));
         }
         if self.batch.is_empty() && self.alerts.is_empty() {
             return Ok(std::mem::take(&mut self.effects));

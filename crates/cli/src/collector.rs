@@ -2,11 +2,11 @@
 //! fleet ban decisions and TLS certificate (docs/COLLECTOR.md).
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use logward_collector::config::{self, Config};
+use logward_core::clock::unix_now;
 use logward_notify::config::parse_duration;
 use logward_store::{BanTarget, DecisionSelector, NewDecision, SqliteStore};
 
@@ -133,12 +133,6 @@ pub enum AgentsCommand {
     Revoke { id: String },
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn load(args: &CollectorArgs) -> anyhow::Result<Config> {
     let mut c = match &args.config {
         None => Config::default(),
@@ -186,7 +180,7 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
                 .filter(|d| !d.is_zero())
                 .with_context(|| format!("--ttl `{ttl}` is not a duration (24h, 30m, 7d)"))?;
             let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-            let token = logward_collector::create_token(&c.state_dir, now(), secs)?;
+            let token = logward_collector::create_token(&c.state_dir, unix_now(), secs)?;
             println!("{token}");
             Ok(0)
         }
@@ -200,7 +194,8 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
             match command {
                 UserCommand::Add { name } => {
                     let password = read_password()?;
-                    let new = logward_collector::add_user(&c.state_dir, name, &password, now())?;
+                    let new =
+                        logward_collector::add_user(&c.state_dir, name, &password, unix_now())?;
                     println!(
                         "{} operator {name}",
                         if new { "created" } else { "updated" }
@@ -232,7 +227,7 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
                         anyhow::bail!("--name: 1 to 64 printable characters");
                     }
                     let (id, token) =
-                        logward_collector::create_api_token(&c.state_dir, name, now())?;
+                        logward_collector::create_api_token(&c.state_dir, name, unix_now())?;
                     eprintln!("token {id} ({name}); it is shown once:");
                     println!("{token}");
                     Ok(0)
@@ -242,7 +237,7 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
                         "{:>4}  {:<24}  {:>12}  {:>12}  STATE",
                         "ID", "NAME", "CREATED", "LAST USED"
                     );
-                    let t = now();
+                    let t = unix_now();
                     let ago = |s: Option<i64>| {
                         s.map_or_else(|| "never".to_owned(), |s| format!("{}s ago", t - s))
                     };
@@ -263,7 +258,7 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
                     Ok(0)
                 }
                 ApiTokenCommand::Revoke { id } => {
-                    if SqliteStore::open_dir(&c.state_dir)?.revoke_api_token(*id, now())? {
+                    if SqliteStore::open_dir(&c.state_dir)?.revoke_api_token(*id, unix_now())? {
                         println!("revoked token {id}");
                         Ok(0)
                     } else {
@@ -282,7 +277,7 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
                         "{:<32}  {:<24}  {:<10}  {:>10}  {:>10}  {:>8}  STATE",
                         "ID", "HOST", "VERSION", "LAST SEEN", "SPOOL", "LAST SEQ"
                     );
-                    let t = now();
+                    let t = unix_now();
                     for a in store.agents()? {
                         let seen = a
                             .last_seen
@@ -304,7 +299,7 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
                     Ok(0)
                 }
                 AgentsCommand::Revoke { id } => {
-                    if store.revoke_agent(id, now())? {
+                    if store.revoke_agent(id, unix_now())? {
                         println!("revoked {id}");
                         Ok(0)
                     } else {
@@ -318,7 +313,7 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
 }
 
 fn decisions(store: &mut SqliteStore, command: &DecisionsCommand) -> anyhow::Result<i32> {
-    let t = now();
+    let t = unix_now();
     match command {
         DecisionsCommand::List => {
             println!(

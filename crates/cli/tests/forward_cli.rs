@@ -487,10 +487,7 @@ fn fleet_decisions_are_validated_applied_with_the_ban_action_and_not_fetched_aga
     let nft = std::fs::read_to_string(&rec).unwrap();
     assert!(!nft.contains("evil"), "{nft}");
     let mut store = SqliteStore::open_dir(&s.state).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = logward_core::clock::unix_now();
     let active: BTreeSet<String> = store
         .active_bans(now)
         .unwrap()

@@ -14,10 +14,11 @@ use std::io::{BufRead as _, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use logward_collector::config::{Config, TlsFiles};
 use logward_collector::{add_user, create_token, gen_cert, random_hex, start};
+use logward_core::clock::unix_now;
 use logward_core::json::write_event;
 use logward_core::{wire, Action, Dataset, Event, Outcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,13 +26,6 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::rustls;
 
 const SERVE: &str = "LOGWARD_HOSTILE_SERVE";
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -147,7 +141,7 @@ async fn attacker(h: Arc<Hostile>, i: usize, kind: usize) {
                         wire::HEADER_AGENT,
                         h.agent,
                         wire::HEADER_TIMESTAMP,
-                        now(),
+                        unix_now(),
                         wire::HEADER_NONCE,
                         random_hex(16),
                         wire::HEADER_SIGNATURE,
@@ -227,8 +221,8 @@ async fn drive() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, _) = gen_cert(&dir.path().join("tls"), &["127.0.0.1".into()]).unwrap();
     let state = dir.path().join("state");
-    add_user(&state, "admin", "the right passphrase", now()).unwrap();
-    let token = create_token(&state, now(), 3600).unwrap();
+    add_user(&state, "admin", "the right passphrase", unix_now()).unwrap();
+    let token = create_token(&state, unix_now(), 3600).unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .env(SERVE, dir.path())
         .stdout(std::process::Stdio::piped())
@@ -335,7 +329,7 @@ async fn drive() {
                 String::from_utf8(line).unwrap()
             ));
         }
-        let (ts, nonce) = (now(), random_hex(16));
+        let (ts, nonce) = (unix_now(), random_hex(16));
         // Signed as `logward run` signs: the body's digest in the head too.
         let digest = wire::body_digest(body.as_bytes());
         let sig = wire::sign_digest(secret.as_bytes(), "POST", "/v1/events", ts, &nonce, &digest);

@@ -7,24 +7,18 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write as _;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use logward_collector::config::{Config, Limits};
 use logward_collector::store_thread::GROUP_ITEMS;
 use logward_collector::{create_token, random_hex, start};
+use logward_core::clock::unix_now;
 use logward_core::json::write_event;
 use logward_core::{wire, Action, Dataset, Event, Outcome};
 use logward_store::{FleetEffects, FleetEvent, FleetItem, IngestRequest, SqliteStore};
 
 /// Events per second of request bodies built ahead of the run.
 const PREBUILT_RATE: usize = 150_000;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn event(i: u64) -> Event<'static> {
     let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
@@ -102,7 +96,7 @@ async fn main() {
     let client = reqwest::Client::new();
     let mut creds = Vec::new();
     for _ in 0..agents {
-        let token = create_token(dir.path(), now(), 600).unwrap();
+        let token = create_token(dir.path(), unix_now(), 600).unwrap();
         let r = client
             .post(format!("{base}/v1/enroll"))
             .body(format!("{{\"token\":\"{token}\",\"host\":\"load\"}}"))
@@ -140,7 +134,7 @@ async fn main() {
             while Instant::now() < deadline {
                 let body = prebuilt.next().unwrap_or_else(|| gz(&batch(seq, batch_n)));
                 seq += batch_n as u64;
-                let ts = now();
+                let ts = unix_now();
                 let nonce = random_hex(16);
                 let sig = wire::sign(secret.as_bytes(), "POST", "/v1/events", ts, &nonce, &body);
                 let t0 = Instant::now();
@@ -191,7 +185,7 @@ async fn main() {
     // The same events stored straight into SQLite, same batch size, no HTTP/JSON parsing.
     let raw_dir = tempfile::tempdir().unwrap();
     let mut store = SqliteStore::open_dir(raw_dir.path()).unwrap();
-    store.register_shared_agent("raw", now()).unwrap();
+    store.register_shared_agent("raw", unix_now()).unwrap();
     let n_batches = (total as usize / batch_n).clamp(1, 1200);
     let batches: Vec<Vec<FleetItem>> = (0..n_batches)
         .map(|b| {
@@ -226,7 +220,7 @@ async fn main() {
             .iter()
             .map(|b| IngestRequest {
                 agent_id: "raw",
-                now: now(),
+                now: unix_now(),
                 items: b,
             })
             .collect();

@@ -58,12 +58,7 @@ pub enum Error {
     Rules(String),
 }
 
-/// The Unix time in seconds.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+pub(crate) use logward_core::clock::unix_now;
 
 /// `N` random bytes from the OS.
 pub fn random_bytes<const N: usize>() -> [u8; N] {

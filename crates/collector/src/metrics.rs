@@ -89,9 +89,7 @@ struct IngestWindow {
 const RATE_WINDOW: usize = 60;
 
 fn unix_second() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    u64::try_from(crate::unix_now()).unwrap_or(0)
 }
 
 impl Default for IngestWindow {

@@ -89,13 +89,7 @@ async fn fixture_with(c: impl FnOnce(&mut Config)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     add_user(dir.path(), "alice", PASSWORD, 1).unwrap();
     let (_, token) = create_api_token(dir.path(), "ci", 1).unwrap();
-    let t0 = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        / 3600)
-        * 3600
-        - 2 * 86_400;
+    let t0 = (common::now() / 3600) * 3600 - 2 * 86_400;
     seed(dir.path(), t0);
     let mut cfg = config(dir.path());
     c(&mut cfg);

@@ -68,17 +68,10 @@ fn notify_errors_have_their_place() {
     );
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// `alert_line` with the alert's time just now (the report covers the last 24 h).
 fn alert_now(seq: u64, rule: &str, severity: Severity, ip: &str, user: &str) -> String {
     // A few seconds ago: the report's window ends (excluded) at the second it is made.
-    let now = logward_core::Timestamp::from_unix_micros((unix_now() - 5) * 1_000_000).to_string();
+    let now = logward_core::Timestamp::from_unix_micros((now() - 5) * 1_000_000).to_string();
     alert_line(seq, rule, severity, ip, user).replace("2026-11-22T10:00:01Z", &now)
 }
 
@@ -125,7 +118,7 @@ async fn the_collector_sends_the_fleet_daily_report_from_its_store() {
 
     // The last report went out two days ago: the next start sends today's at once.
     let state = dir.path().join("state");
-    let now = unix_now();
+    let now = now();
     SqliteStore::open_dir(&state)
         .unwrap()
         .set_meta(

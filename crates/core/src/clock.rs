@@ -32,6 +32,12 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system's Unix time in whole seconds: the one `now` of every process that needs no
+/// injected [`Clock`] (checkpoints, token expiry, delivery timers).
+pub fn unix_now() -> i64 {
+    SystemClock.now().unix
+}
+
 /// A clock that only moves when told to. Shareable between threads (atomics), so a test can
 /// hold it while the engine reads it.
 #[derive(Debug, Default)]
@@ -98,5 +104,6 @@ mod tests {
     #[test]
     fn system_clock_is_after_2020() {
         assert!(SystemClock.now().unix > 1_577_836_800);
+        assert!(unix_now() > 1_577_836_800);
     }
 }

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Timelike;
+use logward_core::clock::unix_now;
 use logward_core::Severity;
 use logward_store::{OutboxItem, SqliteStore, Store, StoreError, UnixTime};
 use tokio::sync::Notify;
@@ -150,10 +151,6 @@ impl Delivery {
             })
             .collect()
     }
-}
-
-fn now_unix() -> UnixTime {
-    chrono::Utc::now().timestamp()
 }
 
 fn now_millis() -> i64 {
@@ -316,7 +313,7 @@ impl Worker {
     /// One round; `Some(pause)` when there is nothing to do for that long.
     async fn round(&mut self) -> Result<Option<Duration>, StoreError> {
         let name = self.notifier.name.clone();
-        let now = now_unix();
+        let now = unix_now();
         // A failing notifier waits for its next probe, whatever is due.
         if let Some(c) = self.circuit.filter(|c| c.probe_at > now) {
             let wait = Duration::from_secs(u64::try_from(c.probe_at - now).unwrap_or(1));
@@ -491,7 +488,7 @@ impl Worker {
         };
         self.limiter.record(Instant::now());
         let result = self.notifier.send(&msg).await;
-        let now = now_unix();
+        let now = unix_now();
         match result {
             Ok(sent) => {
                 tracing::debug!(notifier = %name, rows = ids.len(), status = sent.status, "delivered");

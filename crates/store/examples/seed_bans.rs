@@ -10,7 +10,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use logward_store::{BanChange, BanTarget, Batch, NewBan, SqliteStore, Store};
 
@@ -44,9 +43,7 @@ fn main() -> ExitCode {
         eprintln!("seed_bans: at most 2^24 - 1 bans");
         return ExitCode::from(2);
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let now = logward_core::clock::unix_now();
     let mut batch = Batch::default();
     for i in 0..n {
         let target = match BanTarget::host(address(i)) {

@@ -92,6 +92,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use logward_core::clock::unix_now;
 use logward_parse::MAX_LINE;
 use logward_store::{Checkpoint, Fingerprint, FINGERPRINT_BYTES};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
@@ -444,12 +445,6 @@ fn read_exact_at(file: &File, len: usize, offset: u64) -> Option<Vec<u8>> {
     let mut v = vec![0; len];
     file.read_exact_at(&mut v, offset).ok()?;
     Some(v)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn identity(m: &Metadata) -> (u64, u64) {

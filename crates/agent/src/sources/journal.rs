@@ -21,8 +21,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use logward_core::clock::unix_now;
 use logward_store::Checkpoint;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, BufReader};
@@ -197,12 +198,6 @@ pub fn plausible_cursor(cursor: &str) -> bool {
         keys += 1;
     }
     keys == 6
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Follows the journal.

@@ -29,8 +29,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use logward_core::clock::unix_now;
 use logward_core::Event;
 use logward_parse::utmp::{detect_layout, Kind, Layout, Reader, DETECT_RECORDS};
 use logward_store::{Checkpoint, Fingerprint};
@@ -197,12 +198,6 @@ impl UtmpSource {
 
 fn source_id(path: &Path) -> String {
     path.to_string_lossy().into_owned()
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The open file being followed.

@@ -111,9 +111,7 @@ impl Anomaly {
         let (Some(store), Some(dir)) = (self.store.as_mut(), self.dir.as_ref()) else {
             return Ok(None);
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = logward_core::clock::unix_now();
         let rows = profile_rows(self.stage.take_dirty(), now)?;
         store
             .put_profiles(&rows)

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -16,12 +16,7 @@ use logward_collector::{create_token, random_hex, start, Running};
 use logward_core::{wire, write_alert, Action, Alert, Dataset, Event, Outcome, Severity};
 use serde_json::Value;
 
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+pub use logward_core::clock::unix_now as now;
 
 /// Starts a collector whose config is `yaml` (without `listen`/`state_dir`, added here).
 pub async fn collector(dir: &Path, yaml: &str) -> Running {

@@ -8,7 +8,6 @@
 //! released: a change is a new file with the next number.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -104,9 +103,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path, migrations: &[Migratio
     if current_version(conn, path)? == supported {
         return Ok(supported);
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let now = logward_core::clock::unix_now();
     for m in migrations {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
