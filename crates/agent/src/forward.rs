@@ -211,12 +211,6 @@ fn transport(e: &reqwest::Error) -> ForwardError {
     ForwardError::Transport(s)
 }
 
-#[derive(Deserialize)]
-struct EnrollAnswer {
-    agent_id: String,
-    secret: String,
-}
-
 /// `POST /v1/enroll` with a one-time token; the credentials to save.
 pub async fn enroll(
     collector: &str,
@@ -227,15 +221,17 @@ pub async fn enroll(
     let collector = collector.trim_end_matches('/').to_owned();
     let url = endpoint(&collector, "/v1/enroll")?;
     let client = client(ca, Duration::from_secs(30))?;
-    let body = serde_json::json!({
-        "token": token,
-        "host": host,
-        "version": env!("CARGO_PKG_VERSION"),
-    });
+    let body = wire::EnrolRequest {
+        token: token.to_owned(),
+        host: host.to_owned(),
+        version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+    };
+    let body = serde_json::to_string(&body)
+        .map_err(|e| ForwardError::Client(format!("enrolment: {e}")))?;
     let r = client
         .post(url)
         .header(CONTENT_TYPE, "application/json")
-        .body(body.to_string())
+        .body(body)
         .send()
         .await
         .map_err(|e| transport(&e))?;
@@ -250,7 +246,7 @@ pub async fn enroll(
             body: text.chars().take(300).collect(),
         });
     }
-    let a: EnrollAnswer =
+    let a: wire::EnrolAnswer =
         serde_json::from_str(&text).map_err(|e| ForwardError::Answer(e.to_string()))?;
     if a.agent_id.is_empty() || a.secret.is_empty() {
         return Err(ForwardError::Answer("empty agent_id or secret".into()));
@@ -705,15 +701,16 @@ async fn heartbeat_loop(link: Arc<Link>) {
         let st: SpoolStats = db(&link.store, |s| s.spool_stats())
             .await
             .unwrap_or_default();
-        let body = serde_json::json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "host": link.host,
-            "spool_items": st.items,
-            "spool_bytes": st.bytes,
-            "oldest_unsent": st.oldest,
-        })
-        .to_string()
-        .into_bytes();
+        let body = wire::HeartbeatBody {
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            host: Some(link.host.clone()),
+            spool_items: i64::try_from(st.items).ok(),
+            spool_bytes: i64::try_from(st.bytes).ok(),
+            oldest_unsent: st.oldest,
+        };
+        let Ok(body) = serde_json::to_vec(&body) else {
+            continue;
+        };
         match link
             .request(Method::POST, url.clone(), body, "application/json", false)
             .await
@@ -727,42 +724,9 @@ async fn heartbeat_loop(link: Arc<Link>) {
     }
 }
 
-#[derive(Deserialize)]
-struct DecisionsAnswer {
-    decisions: Vec<DecisionRow>,
-    next: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct DecisionRow {
-    #[serde(default)]
-    id: serde_json::Value,
-    target: String,
-    #[serde(default)]
-    duration_secs: Option<i64>,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    rule_id: Option<String>,
-    #[serde(default)]
-    expires_at: Option<i64>,
-    /// `add`, `extend`, `delete`, `expire`; absent (an older collector): `add`.
-    #[serde(default)]
-    action: Option<String>,
-}
-
-/// An id as text (`7` or `"7"` alike).
-fn id_text(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
 /// Validates one poll's answer at `now`: bad targets and decisions already over are left out.
-fn validate(answer: DecisionsAnswer, now: i64, stats: &ForwardStats) -> Option<Decisions> {
-    let next = id_text(&answer.next)?;
+fn validate(answer: wire::DecisionsAnswer, now: i64, stats: &ForwardStats) -> Option<Decisions> {
+    let next = answer.next?.to_string();
     let mut out = Vec::new();
     for d in answer.decisions {
         let lift = match d.action.as_deref() {
@@ -770,7 +734,7 @@ fn validate(answer: DecisionsAnswer, now: i64, stats: &ForwardStats) -> Option<D
             Some("delete" | "expire") => true,
             Some(other) => {
                 stats.decisions_invalid.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(id = %d.id, action = %other, "forward: a fleet decision's action is unknown; ignored");
+                tracing::warn!(id = ?d.id, action = %other, "forward: a fleet decision's action is unknown; ignored");
                 continue;
             }
         };
@@ -778,7 +742,7 @@ fn validate(answer: DecisionsAnswer, now: i64, stats: &ForwardStats) -> Option<D
             Ok(t) => t,
             Err(e) => {
                 stats.decisions_invalid.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(id = %d.id, error = %e, "forward: a fleet decision's target does not validate; ignored");
+                tracing::warn!(id = ?d.id, error = %e, "forward: a fleet decision's target does not validate; ignored");
                 continue;
             }
         };
@@ -836,7 +800,7 @@ async fn decisions_loop(link: Arc<Link>, tx: mpsc::Sender<Decisions>) {
                 continue;
             }
         };
-        let answer: DecisionsAnswer = match serde_json::from_str(&r.body) {
+        let answer: wire::DecisionsAnswer = match serde_json::from_str(&r.body) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "forward: the decisions answer is not the documented JSON");
@@ -916,7 +880,7 @@ mod tests {
 
     #[test]
     fn decisions_are_validated_and_expired_ones_skipped() {
-        let answer: DecisionsAnswer = serde_json::from_str(
+        let answer: wire::DecisionsAnswer = serde_json::from_str(
             r#"{"decisions":[
                 {"id":1,"target":"192.0.2.7","duration_secs":600,"reason":"fleet","rule_id":"ssh-bruteforce","created_at":1,"expires_at":null},
                 {"id":2,"target":"evil; flush ruleset","duration_secs":600,"reason":"x","rule_id":null,"created_at":1,"expires_at":null},
@@ -939,7 +903,7 @@ mod tests {
 
     #[test]
     fn lifts_are_kept_and_unknown_actions_refused() {
-        let answer: DecisionsAnswer = serde_json::from_str(
+        let answer: wire::DecisionsAnswer = serde_json::from_str(
             r#"{"decisions":[
                 {"id":5,"action":"add","target":"192.0.2.7","duration_secs":600,"expires_at":1600},
                 {"id":6,"action":"delete","target":"192.0.2.7","duration_secs":0,"expires_at":1000},

@@ -456,8 +456,18 @@ fn reply(
     state: &AppState,
     endpoint: &'static str,
     status: StatusCode,
-    body: serde_json::Value,
+    body: impl serde::Serialize,
 ) -> Response {
+    // The bodies are plain structs and `json!` values, which always serialize; should one
+    // ever fail, the client gets a 500 that says so, not an empty 200.
+    let (status, text) = match serde_json::to_string(&body) {
+        Ok(t) => (status, t),
+        Err(e) => {
+            tracing::error!(endpoint, error = %e, "cannot serialize an answer");
+            let t = r#"{"error":"internal error"}"#.to_owned();
+            (StatusCode::INTERNAL_SERVER_ERROR, t)
+        }
+    };
     state.metrics.request(endpoint, status.as_u16());
     (
         status,
@@ -465,7 +475,7 @@ fn reply(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body.to_string(),
+        text,
     )
         .into_response()
 }
@@ -771,14 +781,6 @@ fn limited(state: &AppState, endpoint: &'static str, agent: &str) -> Result<(), 
     Err(r)
 }
 
-#[derive(Deserialize)]
-struct EnrollBody {
-    token: String,
-    host: String,
-    #[serde(default)]
-    version: Option<String>,
-}
-
 async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "enroll";
     if matches!(state.config.auth, Auth::Shared { .. }) {
@@ -808,7 +810,7 @@ async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
         Ok(b) => b.release(),
         Err(r) => return r,
     };
-    let Ok(b) = serde_json::from_slice::<EnrollBody>(&body) else {
+    let Ok(b) = serde_json::from_slice::<wire::EnrolRequest>(&body) else {
         return error(
             &state,
             EP,
@@ -836,7 +838,7 @@ async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 &state,
                 EP,
                 StatusCode::OK,
-                json!({"agent_id": agent_id, "secret": secret}),
+                wire::EnrolAnswer { agent_id, secret },
             )
         }
         Ok(Ok(TokenCheck::Unknown)) => unauthorized(&state, EP, AuthFailure::TokenUnknown),
@@ -1172,27 +1174,13 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     )
 }
 
-#[derive(Deserialize)]
-struct HeartbeatBody {
-    #[serde(default)]
-    version: Option<String>,
-    #[serde(default)]
-    host: Option<String>,
-    #[serde(default)]
-    spool_items: Option<i64>,
-    #[serde(default)]
-    spool_bytes: Option<i64>,
-    #[serde(default)]
-    oldest_unsent: Option<i64>,
-}
-
 async fn heartbeat(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "heartbeat";
     let signed = match authenticate(&state, EP, req, SMALL_BODY).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Ok(b) = serde_json::from_slice::<HeartbeatBody>(&signed.body) else {
+    let Ok(b) = serde_json::from_slice::<wire::HeartbeatBody>(&signed.body) else {
         return error(&state, EP, StatusCode::BAD_REQUEST, "invalid heartbeat");
     };
     let hb = Heartbeat {
@@ -1249,21 +1237,23 @@ async fn decisions(State(state): State<Arc<AppState>>, req: Request) -> Response
             let next = list.last().map_or(since, |d| d.seq);
             let list: Vec<_> = list
                 .into_iter()
-                .map(|d| {
-                    json!({
-                        "id": d.seq, "decision_id": d.decision_id, "action": d.op.as_str(),
-                        "target": d.target, "duration_secs": d.duration_secs,
-                        "reason": d.reason, "rule_id": d.rule_id, "created_at": d.at,
-                        "expires_at": d.expires_at,
-                    })
+                .map(|d| wire::DecisionChange {
+                    id: Some(d.seq.into()),
+                    decision_id: d.decision_id,
+                    action: Some(d.op.as_str().into()),
+                    target: d.target,
+                    duration_secs: d.duration_secs,
+                    reason: Some(d.reason),
+                    rule_id: d.rule_id,
+                    created_at: d.at,
+                    expires_at: d.expires_at,
                 })
                 .collect();
-            reply(
-                &state,
-                EP,
-                StatusCode::OK,
-                json!({"decisions": list, "next": next}),
-            )
+            let answer = wire::DecisionsAnswer {
+                decisions: list,
+                next: Some(next.into()),
+            };
+            reply(&state, EP, StatusCode::OK, answer)
         }
         _ => error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "store error"),
     }

@@ -4,6 +4,13 @@
 //! an HMAC-SHA256 over the method, the path with its query, the timestamp, the nonce and the
 //! SHA-256 of the body as sent (compressed or not). The collector rejects stale timestamps
 //! and nonces it has seen; both sides build the signed text with [`canonical`], here only.
+//! The bodies themselves are the types of `messages`, also shared by both sides.
+
+mod messages;
+
+pub use messages::{
+    DecisionChange, DecisionsAnswer, EnrolAnswer, EnrolRequest, HeartbeatBody, Seq,
+};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
