@@ -341,23 +341,6 @@ impl Default for Forward {
     }
 }
 
-/// `500ms`, `1s`, `10m`, `1h`, `2d`; a bare number is seconds.
-pub fn parse_interval(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let i = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(i);
-    let n: u64 = num.parse().ok()?;
-    let secs = |k: u64| n.checked_mul(k).map(Duration::from_secs);
-    match unit.trim() {
-        "ms" => Some(Duration::from_millis(n)),
-        "" | "s" => secs(1),
-        "m" => secs(60),
-        "h" => secs(3600),
-        "d" => secs(86_400),
-        _ => None,
-    }
-}
-
 /// `4096`, `64KiB`, `256MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
@@ -383,7 +366,7 @@ impl ForwardConfig {
         let mut f = Forward::default();
         let mut interval = |v: &Option<Spanned<String>>, into: &mut Duration| {
             if let Some(v) = v {
-                match parse_interval(&v.value) {
+                match logward_core::duration::parse_duration(&v.value) {
                     Some(d) if !d.is_zero() => *into = d,
                     _ => errors.push(at(
                         file,
@@ -558,7 +541,7 @@ impl AgentConfig {
     /// The manual ban duration in seconds.
     pub fn default_ban(&self) -> Duration {
         Duration::from_secs(
-            logward_engine::config::parse_duration(&self.bans.default_duration.value)
+            logward_core::duration::parse_secs(&self.bans.default_duration.value)
                 .and_then(|s| u64::try_from(s).ok())
                 .unwrap_or(3600),
         )
@@ -847,7 +830,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                     ),
                 ));
             }
-            if logward_engine::config::parse_duration(&b.default_duration.value).is_none() {
+            if logward_core::duration::parse_secs(&b.default_duration.value).is_none() {
                 errors.push(at(
                     &file,
                     &b.default_duration,

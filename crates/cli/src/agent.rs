@@ -125,7 +125,7 @@ pub fn bans(args: BansArgs) -> anyhow::Result<i32> {
             let seconds = match duration {
                 None => None,
                 Some(d) => Some(
-                    logward_engine::config::parse_duration(&d)
+                    logward_core::duration::parse_secs(&d)
                         .and_then(|s| u64::try_from(s).ok())
                         .ok_or_else(|| {
                             anyhow::anyhow!("`{d}` is not a duration (30s, 10m, 1h, 5d, 1w)")

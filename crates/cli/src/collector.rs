@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use logward_collector::config::{self, Config};
 use logward_core::clock::unix_now;
-use logward_notify::config::parse_duration;
+use logward_core::duration::parse_duration;
 use logward_store::{BanTarget, DecisionSelector, NewDecision, SqliteStore};
 
 #[derive(Debug, Args)]

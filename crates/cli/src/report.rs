@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use logward_agent::daemon;
-use logward_notify::config::parse_duration;
+use logward_core::duration::parse_duration;
 use logward_notify::{report, Language, ReportZone};
 use logward_store::{SqliteStore, Store};
 

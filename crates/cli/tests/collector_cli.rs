@@ -144,6 +144,56 @@ fn the_server_answers_on_loopback() {
     assert!(dir.path().join("st/logward.db").exists());
 }
 
+/// `decisions add` used notify's grammar and `bans add` the rules'; both now take the union
+/// (`logward_core::duration`). Every spelling here was accepted by one of the old parsers.
+#[test]
+fn decisions_add_takes_both_old_duration_grammars() {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = dir.path().to_str().unwrap();
+    let add = |ip: &str, d: &str| {
+        logward(&[
+            "collector",
+            "--state-dir",
+            sd,
+            "decisions",
+            "add",
+            "--ip",
+            ip,
+            "--duration",
+            d,
+        ])
+    };
+    for (ip, d, secs) in [
+        ("192.0.2.1", "90", 90),       // rules: bare seconds
+        ("192.0.2.2", "1w", 604_800),  // rules and notify
+        ("192.0.2.3", "1500ms", 1),    // notify: milliseconds (whole seconds kept)
+        ("192.0.2.4", " 2 h ", 7_200), // agent intervals: a space before the unit
+    ] {
+        let out = add(ip, d);
+        assert!(out.status.success(), "{d:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains(&format!("{ip} for {secs}s")),
+            "{d:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    for bad in ["1.5h", "ten", "0s", "5y"] {
+        let out = add("192.0.2.9", bad);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+        assert!(
+            text(&out.stderr).contains("is not a duration"),
+            "{bad:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let list = logward(&["collector", "--state-dir", sd, "decisions", "list"]);
+    let list = text(&list.stdout);
+    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"] {
+        assert!(list.contains(ip), "{list}");
+    }
+    assert!(!list.contains("192.0.2.9"), "{list}");
+}
+
 fn logward_stdin(args: &[&str], stdin: &str) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_logward"))
         .args(args)

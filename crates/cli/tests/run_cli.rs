@@ -125,6 +125,28 @@ fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
         .expect("bans add");
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bans are disabled"));
+    // `bans add --duration` takes the one grammar (it used the rules' alone, without `ms`):
+    // a valid spelling reaches the daemon, a bad one is refused before.
+    for (d, reaches) in [
+        ("1500ms", true),
+        ("5 m", true),
+        ("90", true),
+        ("1.5h", false),
+    ] {
+        let o = Command::new(BIN)
+            .args(["bans", "add", "192.0.2.1", "--duration", d, "--state-dir"])
+            .arg(&state)
+            .output()
+            .expect("bans add");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{d:?}: {err}");
+        let expected = if reaches {
+            "bans are disabled"
+        } else {
+            "is not a duration"
+        };
+        assert!(err.contains(expected), "{d:?}: {err}");
+    }
 
     dm.signal("TERM");
     assert_eq!(dm.wait(Duration::from_secs(5)), Some(0));

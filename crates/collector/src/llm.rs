@@ -322,7 +322,7 @@ pub(crate) fn check(
     };
     let mut duration = |s: &Option<Spanned<String>>, what: &str, def: Duration, zero_ok| match s {
         None => def,
-        Some(s) => match logward_notify::config::parse_duration(&s.value) {
+        Some(s) => match logward_core::duration::parse_duration(&s.value) {
             Some(d) if zero_ok || !d.is_zero() => d,
             _ => {
                 fail(

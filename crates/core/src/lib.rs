@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod ban;
 pub mod clock;
+pub mod duration;
 pub mod enrich;
 pub mod event;
 pub mod field;

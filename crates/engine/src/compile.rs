@@ -10,7 +10,8 @@ use logward_core::{Action, Dataset, Field, Outcome, Severity};
 use regex::Regex;
 use serde_saphyr::{Location, Spanned};
 
-use crate::config::{parse_duration, RulesFile, Step};
+use crate::config::{RulesFile, Step};
+use logward_core::duration::parse_secs;
 
 /// One configuration error, at a place in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -445,7 +446,7 @@ impl<'s> Compiler<'s> {
     }
 
     fn duration(&mut self, at: Location, key: &str, text: &str) -> Option<i64> {
-        let d = parse_duration(text);
+        let d = parse_secs(text);
         if d.is_none() {
             self.err(
                 at,
@@ -515,7 +516,7 @@ impl<'s> Compiler<'s> {
         }
         let ban_remember = {
             let r = &file.bans.remember;
-            match parse_duration(&r.value) {
+            match parse_secs(&r.value) {
                 Some(d) => d,
                 None => {
                     self.err_at(

@@ -492,37 +492,9 @@ impl Step {
     }
 }
 
-/// Parses a duration: `30s`, `10m`, `1h`, `5d`, `1w`, or a number of seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: i64 = num.parse().ok()?;
-    let mul = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mul)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10m"), Some(600));
-        assert_eq!(parse_duration("5d"), Some(432_000));
-        assert_eq!(parse_duration("90"), Some(90));
-        assert_eq!(parse_duration("1y"), None);
-        assert_eq!(parse_duration("m"), None);
-    }
 
     #[test]
     fn steps_are_tagged_by_type_and_strict() {

@@ -33,11 +33,12 @@ use logward_core::Severity;
 use logward_store::{OutboxItem, SqliteStore, Store, StoreError, UnixTime};
 use tokio::sync::Notify;
 
-use crate::config::{parse_duration, parse_hhmm, NotifyConfig};
+use crate::config::{parse_hhmm, NotifyConfig};
 use crate::limit::Limiter;
 use crate::message::{Item, Message};
 use crate::sink::SendError;
 use crate::sinks::Notifier;
+use logward_core::duration::parse_duration;
 
 /// The store connection the workers share (sync SQLite, used from blocking threads).
 pub type SharedStore = Arc<Mutex<SqliteStore>>;

@@ -39,12 +39,7 @@ impl FromStr for Rate {
         let (n, d) = s.split_once('/').ok_or_else(bad)?;
         let count: u32 = n.trim().parse().map_err(|_| bad())?;
         let d = d.trim();
-        let per = if let Some(ms) = d.strip_suffix("ms") {
-            Duration::from_millis(ms.parse().map_err(|_| bad())?)
-        } else {
-            let secs = parse_secs(d).ok_or_else(bad)?;
-            Duration::from_secs(secs)
-        };
+        let per = logward_core::duration::parse_duration(d).ok_or_else(bad)?;
         if count == 0 || per.is_zero() {
             return Err(format!(
                 "`{s}`: a rate needs a count and a duration above zero"
@@ -52,23 +47,6 @@ impl FromStr for Rate {
         }
         Ok(Rate { count, per })
     }
-}
-
-/// `30s`, `10m`, `1h`, `1d` (or a bare number of seconds).
-fn parse_secs(d: &str) -> Option<u64> {
-    let (num, unit) = match d.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => d.split_at(i),
-        None => (d, "s"),
-    };
-    let n: u64 = num.parse().ok()?;
-    let mul = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mul)
 }
 
 impl fmt::Display for Rate {

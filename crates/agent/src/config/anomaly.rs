@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{at, parse_interval, ConfigError};
+use logward_core::duration::parse_duration;
+
+use super::{at, ConfigError};
 use crate::enrich::dnsbl;
 
 /// `enrich:` as written.
@@ -80,7 +82,7 @@ fn interval(
     errors: &mut Vec<ConfigError>,
 ) -> Option<Duration> {
     let v = v.as_ref()?;
-    match parse_interval(&v.value) {
+    match parse_duration(&v.value) {
         Some(d) if !d.is_zero() => Some(d),
         _ => {
             errors.push(at(

@@ -53,7 +53,7 @@ impl AnomalyConfig {
             }
         }
         if let Some(w) = &self.window {
-            match crate::config::parse_duration(&w.value) {
+            match logward_core::duration::parse_secs(&w.value) {
                 Some(secs) if secs > 0 => s.window = secs,
                 _ => bad(
                     &w.referenced,

@@ -8,11 +8,12 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-use crate::config::{parse_duration, Language};
+use crate::config::Language;
 use crate::limit::Rate;
 use crate::message::Message;
 use crate::sink::{SendError, Sent};
 use crate::template::{is_form, Templates};
+use logward_core::duration::parse_duration;
 
 /// Declares a notifier's config struct with the common keys added (strict: unknown keys are
 /// errors, which `#[serde(flatten)]` would not allow).
