@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use logward_core::clock::unix_now as now;
 use logward_core::wire;
-use logward_store::{SpoolStats, SqliteStore, StoreError};
+use logward_store::{SpoolKind, SpoolStats, SqliteStore, StoreError};
 use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -456,19 +456,33 @@ struct EventsAnswer {
     errors: Vec<serde_json::Value>,
 }
 
-/// The NDJSON body of a batch: `{"seq":N,"event":{…}}` / `{"seq":N,"alert":{…}}` lines.
-pub fn ndjson(items: &[logward_store::SpooledItem]) -> Vec<u8> {
+/// The NDJSON body of a batch, one [`wire::EventsLine`] per item (`{"seq":N,"event":{…}}` /
+/// `{"seq":N,"alert":{…}}`), and how many items were left out because their JSON does not
+/// parse: the pipeline never spools such, and the collector would reject the line anyway.
+pub fn ndjson(items: &[logward_store::SpooledItem]) -> (Vec<u8>, u64) {
     let mut out = Vec::with_capacity(items.iter().map(|i| i.json.len() + 32).sum());
+    let mut left_out = 0;
     for it in items {
-        out.extend_from_slice(b"{\"seq\":");
-        out.extend_from_slice(it.seq.to_string().as_bytes());
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(it.kind.as_str().as_bytes());
-        out.extend_from_slice(b"\":");
-        out.extend_from_slice(it.json.as_bytes());
-        out.extend_from_slice(b"}\n");
+        let Ok(raw) = serde_json::from_str::<&serde_json::value::RawValue>(&it.json) else {
+            tracing::warn!(seq = it.seq, "forward: a spooled item is not JSON; dropped");
+            left_out += 1;
+            continue;
+        };
+        let (event, alert) = match it.kind {
+            SpoolKind::Event => (Some(raw), None),
+            SpoolKind::Alert => (None, Some(raw)),
+        };
+        let line = wire::EventsLine {
+            seq: it.seq,
+            event,
+            alert,
+        };
+        // Writing to a Vec fails only if serializing does, which a parsed text cannot.
+        if serde_json::to_writer(&mut out, &line).is_ok() {
+            out.push(b'\n');
+        }
     }
-    out
+    (out, left_out)
 }
 
 fn gzip(raw: &[u8]) -> Vec<u8> {
@@ -584,7 +598,8 @@ async fn send_loop(link: Arc<Link>) {
             continue;
         }
         waited = false;
-        let body = gzip(&ndjson(&items));
+        let (lines, left_out) = ndjson(&items);
+        let body = gzip(&lines);
         let reply = link
             .request(
                 Method::POST,
@@ -601,6 +616,11 @@ async fn send_loop(link: Arc<Link>) {
                     EventsAnswer::default()
                 });
                 let n = items.len() as u64;
+                // Items left out of the body count as the collector's rejects would.
+                let a = EventsAnswer {
+                    rejected: a.rejected + left_out,
+                    ..a
+                };
                 if a.rejected > 0 {
                     tracing::warn!(
                         rejected = a.rejected,
@@ -846,15 +866,34 @@ mod tests {
                 json: r#"{"b":2}"#.into(),
             },
         ];
+        let (body, left_out) = ndjson(&items);
         assert_eq!(
-            String::from_utf8(ndjson(&items)).unwrap(),
+            String::from_utf8(body).unwrap(),
             "{\"seq\":7,\"event\":{\"a\":1}}\n{\"seq\":8,\"alert\":{\"b\":2}}\n"
         );
-        let gz = gzip(&ndjson(&items));
+        assert_eq!(left_out, 0);
+        let gz = gzip(&ndjson(&items).0);
         let mut d = flate2::read::GzDecoder::new(&gz[..]);
         let mut back = Vec::new();
         std::io::Read::read_to_end(&mut d, &mut back).unwrap();
-        assert_eq!(back, ndjson(&items));
+        assert_eq!(back, ndjson(&items).0);
+    }
+
+    #[test]
+    fn a_spooled_item_that_is_not_json_is_left_out_and_counted() {
+        let item = |seq, json: &str| SpooledItem {
+            seq,
+            kind: SpoolKind::Event,
+            time: 0,
+            json: json.into(),
+        };
+        let (body, left_out) =
+            ndjson(&[item(1, r#"{"a":1}"#), item(2, "{not json"), item(3, "[1]")]);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "{\"seq\":1,\"event\":{\"a\":1}}\n{\"seq\":3,\"event\":[1]}\n"
+        );
+        assert_eq!(left_out, 1);
     }
 
     #[test]

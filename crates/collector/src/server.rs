@@ -25,7 +25,6 @@ use logward_core::json_read::{alert_from_str, event_from_str};
 use logward_core::wire;
 use logward_core::Event;
 use logward_store::{FleetEvent, FleetItem, Heartbeat, NewAlert, SqliteStore, Store, TokenCheck};
-use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -852,16 +851,6 @@ async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
     }
 }
 
-/// One NDJSON line of `POST /v1/events`.
-#[derive(Deserialize)]
-struct Line<'a> {
-    seq: u64,
-    #[serde(borrow, default)]
-    event: Option<&'a serde_json::value::RawValue>,
-    #[serde(borrow, default)]
-    alert: Option<&'a serde_json::value::RawValue>,
-}
-
 /// Decompresses a gzip body, stopping at `limit` bytes: `Ok(None)` when it is over.
 fn gunzip(body: &[u8], limit: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
@@ -926,7 +915,7 @@ fn parse_lines(
                     limits.line_bytes
                 ));
             }
-            let l: Line<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
+            let l: wire::EventsLine<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
             let seq = i64::try_from(l.seq).map_err(|_| "seq: too large".to_owned())?;
             match (l.event, l.alert) {
                 (Some(ev), None) => {

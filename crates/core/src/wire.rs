@@ -9,7 +9,7 @@
 mod messages;
 
 pub use messages::{
-    DecisionChange, DecisionsAnswer, EnrolAnswer, EnrolRequest, HeartbeatBody, Seq,
+    DecisionChange, DecisionsAnswer, EnrolAnswer, EnrolRequest, EventsLine, HeartbeatBody, Seq,
 };
 
 use hmac::{Hmac, Mac};

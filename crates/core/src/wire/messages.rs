@@ -6,6 +6,7 @@
 //! collector (or the reverse) still agree. Fields an older peer may leave out are `default`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// `POST /v1/enroll`: a one-time token redeemed for the agent's credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +24,19 @@ pub struct EnrolRequest {
 pub struct EnrolAnswer {
     pub agent_id: String,
     pub secret: String,
+}
+
+/// One line of the NDJSON body of `POST /v1/events`: a spooled item and its seq. It carries
+/// exactly one of `event` and `alert` (the collector rejects a line with both or neither),
+/// as the ECS JSON text it is: neither side builds a tree of it here.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EventsLine<'a> {
+    /// Increasing by one per item of the agent; lower or equal ones are duplicates.
+    pub seq: u64,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a RawValue>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<&'a RawValue>,
 }
 
 /// `POST /v1/heartbeat`. Every field is sent, `null` when unknown (`oldest_unsent` when the
@@ -133,6 +147,31 @@ mod tests {
             secret: "s3".into(),
         };
         pinned(&answer, r#"{"agent_id":"a1","secret":"s3"}"#);
+    }
+
+    #[test]
+    fn an_events_line_keeps_its_json_shape_and_its_event_text() {
+        let ev: &RawValue = serde_json::from_str(r#"{"event":{"action":"x"},"n":1.5}"#).unwrap();
+        let line = EventsLine {
+            seq: 7,
+            event: Some(ev),
+            alert: None,
+        };
+        let json = r#"{"seq":7,"event":{"event":{"action":"x"},"n":1.5}}"#;
+        assert_eq!(serde_json::to_string(&line).unwrap(), json);
+        let back: EventsLine<'_> = serde_json::from_str(json).unwrap();
+        assert_eq!(back.seq, 7);
+        assert_eq!(back.event.map(RawValue::get), Some(ev.get()));
+        assert!(back.alert.is_none());
+        let al: EventsLine<'_> = serde_json::from_str(r#"{"seq":8,"alert":{"a":1}}"#).unwrap();
+        assert_eq!(
+            (al.event.is_none(), al.alert.map(RawValue::get)),
+            (true, Some(r#"{"a":1}"#))
+        );
+        assert_eq!(
+            serde_json::to_string(&al).unwrap(),
+            r#"{"seq":8,"alert":{"a":1}}"#
+        );
     }
 
     #[test]
