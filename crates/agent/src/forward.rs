@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use logward_core::backoff::Backoff;
 use logward_core::clock::unix_now as now;
 use logward_core::wire;
 use logward_store::{SpoolKind, SpoolStats, SqliteStore, StoreError};
@@ -275,31 +276,10 @@ fn jitter() -> f64 {
     (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Exponential backoff with jitter: each wait is drawn in [d/2, d], d doubling from `min`
-/// up to `max`.
-#[derive(Debug)]
-struct Backoff {
-    min: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    fn new(min: Duration, max: Duration) -> Backoff {
-        Backoff {
-            min,
-            max,
-            next: min,
-        }
-    }
-    fn reset(&mut self) {
-        self.next = self.min;
-    }
-    fn wait(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (d * 2).min(self.max);
-        d.mul_f64(0.5 + jitter() / 2.0)
-    }
+/// The next backoff wait drawn in [d/2, d], so agents that lost the collector together do
+/// not come back in step.
+fn jittered(backoff: &mut Backoff) -> Duration {
+    backoff.next_wait().mul_f64(0.5 + jitter() / 2.0)
 }
 
 /// Counts for the metrics.
@@ -580,7 +560,7 @@ async fn send_loop(link: Arc<Link>) {
             Ok(i) => i,
             Err(e) => {
                 tracing::error!(error = %e, "forward: cannot read the spool");
-                tokio::time::sleep(backoff.wait()).await;
+                tokio::time::sleep(jittered(&mut backoff)).await;
                 continue;
             }
         };
@@ -657,7 +637,7 @@ async fn send_loop(link: Arc<Link>) {
                 link.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 let wait = match r.retry_after {
                     Some(secs) => Duration::from_secs(secs),
-                    None => backoff.wait(),
+                    None => jittered(&mut backoff),
                 };
                 tracing::info!(
                     wait_ms = wait.as_millis() as u64,
@@ -687,7 +667,7 @@ async fn send_loop(link: Arc<Link>) {
             }
             other => {
                 link.stats.send_errors.fetch_add(1, Ordering::Relaxed);
-                let wait = backoff.wait();
+                let wait = jittered(&mut backoff);
                 let why = match other {
                     Ok(r) => format!(
                         "{}: {}",
@@ -907,14 +887,14 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_its_bound_with_jitter() {
         let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(4));
-        let waits: Vec<Duration> = (0..5).map(|_| b.wait()).collect();
+        let waits: Vec<Duration> = (0..5).map(|_| jittered(&mut b)).collect();
         let bounds = [1, 2, 4, 4, 4];
         for (w, s) in waits.iter().zip(bounds) {
             let s = Duration::from_secs(s);
             assert!(*w >= s / 2 && *w <= s, "{w:?} for {s:?}");
         }
         b.reset();
-        assert!(b.wait() <= Duration::from_secs(1));
+        assert!(jittered(&mut b) <= Duration::from_secs(1));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use logward_core::backoff::Backoff;
 
 use crate::{random_bytes, random_hex, sha256_hex, Error};
 
@@ -372,7 +373,10 @@ impl LoginLimiter {
         v.push((id, now));
         let delay = match over {
             0 => Duration::ZERO,
-            n => Duration::from_secs(1u64 << (n - 1).min(10)).min(MAX_DELAY),
+            n => {
+                let n = u32::try_from(n - 1).unwrap_or(u32::MAX);
+                Backoff::step(Duration::from_secs(1), MAX_DELAY, n)
+            }
         };
         Ok(Attempt {
             limiter: self,

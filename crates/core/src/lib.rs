@@ -5,6 +5,7 @@
 //! [`Event::into_owned`] makes an `Event<'static>` for stages that keep events.
 
 pub mod alert;
+pub mod backoff;
 pub mod ban;
 pub mod clock;
 pub mod duration;

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Timelike;
+use logward_core::backoff::Backoff;
 use logward_core::clock::unix_now;
 use logward_core::Severity;
 use logward_store::{OutboxItem, SqliteStore, Store, StoreError, UnixTime};
@@ -606,11 +607,7 @@ impl Worker {
         now: UnixTime,
     ) -> (UnixTime, bool) {
         let s = &self.settings;
-        let step = |i: u32| {
-            s.retry_min
-                .saturating_mul(2u32.saturating_pow(i.min(30)))
-                .min(s.retry_max)
-        };
+        let step = |i: u32| Backoff::step(s.retry_min, s.retry_max, i);
         let spent: Duration = (0..attempts).map(step).sum();
         if spent >= s.give_up_after {
             return (now, true);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use logward_core::backoff::Backoff;
 use logward_store::{Store, UnixTime};
 
 use crate::config::{next_run, ReportConfig};
@@ -188,7 +189,7 @@ impl Reporter {
     /// Tries one notifier until it takes the report, it refuses for good, or the attempts
     /// run out.
     async fn send_one(&self, n: &Notifier, m: &crate::Message) -> bool {
-        let mut wait = self.retry_min;
+        let mut backoff = Backoff::new(self.retry_min, Duration::from_secs(1800));
         for attempt in 1..=self.attempts {
             let after = match n.send(m).await {
                 Ok(_) => return true,
@@ -203,8 +204,8 @@ impl Reporter {
                 }
             };
             if attempt < self.attempts {
+                let wait = backoff.next_wait();
                 tokio::time::sleep(after.unwrap_or(wait).max(wait)).await;
-                wait = (wait * 2).min(Duration::from_secs(1800));
             }
         }
         tracing::error!(notifier = %n.name, attempts = self.attempts, "daily report not sent; giving up until the next one");

@@ -86,31 +86,29 @@ impl Default for Backoff {
 /// The running state of a [`Backoff`].
 #[derive(Debug, Clone)]
 pub(crate) struct Delay {
-    backoff: Backoff,
-    next: Duration,
+    reset_after: Duration,
+    steps: logward_core::backoff::Backoff,
 }
 
 impl Delay {
     pub(crate) fn new(backoff: Backoff) -> Delay {
         Delay {
-            backoff,
-            next: backoff.initial,
+            reset_after: backoff.reset_after,
+            steps: logward_core::backoff::Backoff::new(backoff.initial, backoff.max),
         }
     }
 
     /// The delay before the next start, given how long the last run lasted.
     pub(crate) fn after_run(&mut self, ran: Duration) -> Duration {
-        if ran >= self.backoff.reset_after {
-            self.next = self.backoff.initial;
+        if ran >= self.reset_after {
+            self.steps.reset();
         }
-        let delay = self.next.min(self.backoff.max);
-        self.next = (self.next * 2).min(self.backoff.max);
-        delay
+        self.steps.next_wait()
     }
 
     /// Forget earlier failures (a run that ended normally).
     pub(crate) fn reset(&mut self) {
-        self.next = self.backoff.initial;
+        self.steps.reset();
     }
 }
 

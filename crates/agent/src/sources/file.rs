@@ -92,6 +92,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use logward_core::backoff::Backoff;
 use logward_core::clock::unix_now;
 use logward_parse::MAX_LINE;
 use logward_store::{Checkpoint, Fingerprint, FINGERPRINT_BYTES};
@@ -532,12 +533,15 @@ struct Follower {
     watch_warned: bool,
     last_watch_check: Option<Instant>,
     error: Option<String>,
-    backoff: Duration,
+    /// Retries of an unreadable file, and the wait before the next one.
+    backoff: Backoff,
+    retry_in: Duration,
 }
 
 impl Follower {
     fn new(cfg: FileConfig, stats: Arc<FileStats>, tx: mpsc::Sender<SourceItem>) -> Follower {
-        let backoff = cfg.retry_min;
+        let backoff = Backoff::new(cfg.retry_min, cfg.retry_max);
+        let retry_in = cfg.retry_min;
         Follower {
             cfg,
             stats,
@@ -554,6 +558,7 @@ impl Follower {
             last_watch_check: None,
             error: None,
             backoff,
+            retry_in,
         }
     }
 
@@ -691,7 +696,7 @@ impl Follower {
     /// Waits for an inotify event, the next check, or the channel's closing.
     async fn wait(&mut self) -> Result<(), ()> {
         let timeout = if self.error.is_some() {
-            self.backoff
+            self.retry_in
         } else if self.watcher.is_some() && self.watches_ok {
             self.cfg.check_interval
         } else {
@@ -715,7 +720,7 @@ impl Follower {
         let msg = format!("{what} {}: {e}", path.display());
         if self.error.as_deref() == Some(msg.as_str()) {
             tracing::debug!(source = %self.cfg.id, error = %msg, "still failing");
-            self.backoff = (self.backoff * 2).min(self.cfg.retry_max);
+            self.retry_in = self.backoff.next_wait();
         } else {
             tracing::error!(
                 source = %self.cfg.id,
@@ -723,7 +728,8 @@ impl Follower {
                 retry_ms = self.cfg.retry_min.as_millis(),
                 "file source cannot read its file; retrying with backoff"
             );
-            self.backoff = self.cfg.retry_min;
+            self.backoff.reset();
+            self.retry_in = self.backoff.next_wait();
             self.stats.set_error(Some(msg.clone()));
             self.error = Some(msg);
         }
@@ -733,7 +739,8 @@ impl Follower {
         if self.error.take().is_some() {
             tracing::info!(source = %self.cfg.id, "file source reads its file again");
             self.stats.set_error(None);
-            self.backoff = self.cfg.retry_min;
+            self.backoff.reset();
+            self.retry_in = self.cfg.retry_min;
         }
     }
 
