@@ -423,19 +423,6 @@ impl Link {
     }
 }
 
-/// The answer to `POST /v1/events`.
-#[derive(Debug, Default, Deserialize)]
-struct EventsAnswer {
-    #[serde(default)]
-    accepted: u64,
-    #[serde(default)]
-    duplicates: u64,
-    #[serde(default)]
-    rejected: u64,
-    #[serde(default)]
-    errors: Vec<serde_json::Value>,
-}
-
 /// The NDJSON body of a batch, one [`wire::EventsLine`] per item (`{"seq":N,"event":{…}}` /
 /// `{"seq":N,"alert":{…}}`), and how many items were left out because their JSON does not
 /// parse: the pipeline never spools such, and the collector would reject the line anyway.
@@ -591,20 +578,20 @@ async fn send_loop(link: Arc<Link>) {
             .await;
         match reply {
             Ok(r) if r.status == StatusCode::OK => {
-                let a: EventsAnswer = serde_json::from_str(&r.body).unwrap_or_else(|e| {
+                let a: wire::EventsAnswer = serde_json::from_str(&r.body).unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "forward: the collector's 200 is not the documented JSON");
-                    EventsAnswer::default()
+                    wire::EventsAnswer::default()
                 });
                 let n = items.len() as u64;
                 // Items left out of the body count as the collector's rejects would.
-                let a = EventsAnswer {
+                let a = wire::EventsAnswer {
                     rejected: a.rejected + left_out,
                     ..a
                 };
                 if a.rejected > 0 {
                     tracing::warn!(
                         rejected = a.rejected,
-                        errors = %serde_json::Value::Array(a.errors.clone()),
+                        errors = %serde_json::to_string(&a.errors).unwrap_or_default(),
                         "forward: the collector rejected lines (dropped, not retried)"
                     );
                     link.stats.rejected.fetch_add(a.rejected, Ordering::Relaxed);

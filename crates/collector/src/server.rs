@@ -891,7 +891,7 @@ fn parse_lines(
     agent: &str,
     host: &str,
     t: i64,
-    errors: &mut Vec<serde_json::Value>,
+    errors: &mut Vec<wire::LineError>,
     parsed: &mut Vec<Option<Event<'static>>>,
     state: &AppState,
     counts: &mut LineCounts,
@@ -961,7 +961,10 @@ fn parse_lines(
             Err(msg) => {
                 counts.rejected += 1;
                 if errors.len() < MAX_ERRORS {
-                    errors.push(json!({"line": i + 1, "error": msg}));
+                    errors.push(wire::LineError {
+                        line: i as u64 + 1,
+                        error: msg,
+                    });
                 }
             }
         }
@@ -1154,12 +1157,12 @@ async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
         &state,
         EP,
         StatusCode::OK,
-        json!({
-            "accepted": counts.events + counts.alerts,
-            "duplicates": counts.duplicates,
-            "rejected": rejected,
-            "errors": errors,
-        }),
+        wire::EventsAnswer {
+            accepted: counts.events + counts.alerts,
+            duplicates: counts.duplicates,
+            rejected,
+            errors,
+        },
     )
 }
 

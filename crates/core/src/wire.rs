@@ -9,7 +9,8 @@
 mod messages;
 
 pub use messages::{
-    DecisionChange, DecisionsAnswer, EnrolAnswer, EnrolRequest, EventsLine, HeartbeatBody, Seq,
+    DecisionChange, DecisionsAnswer, EnrolAnswer, EnrolRequest, EventsAnswer, EventsLine,
+    HeartbeatBody, LineError, Seq,
 };
 
 use hmac::{Hmac, Mac};

@@ -39,6 +39,33 @@ pub struct EventsLine<'a> {
     pub alert: Option<&'a RawValue>,
 }
 
+/// The answer to `POST /v1/events` (a `200`). Every field may be missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsAnswer {
+    /// Events and alerts stored.
+    #[serde(default)]
+    pub accepted: u64,
+    /// Lines whose seq the collector already had (a retried batch).
+    #[serde(default)]
+    pub duplicates: u64,
+    /// Lines refused: dropped, never retried.
+    #[serde(default)]
+    pub rejected: u64,
+    /// Why, for the first few rejected lines.
+    #[serde(default)]
+    pub errors: Vec<LineError>,
+}
+
+/// Why one line of a `POST /v1/events` body was rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineError {
+    /// Its number in the body, from 1.
+    #[serde(default)]
+    pub line: u64,
+    #[serde(default)]
+    pub error: String,
+}
+
 /// `POST /v1/heartbeat`. Every field is sent, `null` when unknown (`oldest_unsent` when the
 /// spool is empty), and every field may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +198,27 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&al).unwrap(),
             r#"{"seq":8,"alert":{"a":1}}"#
+        );
+    }
+
+    #[test]
+    fn the_events_answer_keeps_its_json_shape() {
+        let answer = EventsAnswer {
+            accepted: 2,
+            duplicates: 1,
+            rejected: 1,
+            errors: vec![LineError {
+                line: 3,
+                error: "seq: too large".into(),
+            }],
+        };
+        pinned(
+            &answer,
+            r#"{"accepted":2,"duplicates":1,"rejected":1,"errors":[{"line":3,"error":"seq: too large"}]}"#,
+        );
+        assert_eq!(
+            serde_json::from_str::<EventsAnswer>("{}").unwrap(),
+            EventsAnswer::default()
         );
     }
 
