@@ -28,15 +28,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7650";
 /// The state directory without a config (or without `state_dir:`).
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/logward-collector";
 
-/// A configuration error at file:line:column.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
-pub struct ConfigError {
-    pub file: String,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
+pub use logward_core::config_error::ConfigError;
 
 /// The JSON Schema of a collector config file.
 pub fn json_schema() -> schemars::Schema {
@@ -527,12 +519,7 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
                         match logward_engine::Program::load(&path.display().to_string(), &text) {
                             Ok(_) => config.rules = FleetRules::File { path, text },
                             // The rules file's own errors, each at its file:line:column.
-                            Err(es) => errors.extend(es.0.into_iter().map(|e| ConfigError {
-                                file: e.file,
-                                line: e.line,
-                                column: e.column,
-                                message: e.message,
-                            })),
+                            Err(es) => errors.extend(es.0),
                         }
                     }
                     Err(e) => errors.push(err(

@@ -8,6 +8,7 @@ pub mod alert;
 pub mod backoff;
 pub mod ban;
 pub mod clock;
+pub mod config_error;
 pub mod duration;
 pub mod enrich;
 pub mod event;

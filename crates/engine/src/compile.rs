@@ -3,7 +3,6 @@
 //! resolved to indices — and every error found is reported, each at its file:line:column.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 
 use logward_core::{Action, Dataset, Field, Outcome, Severity};
@@ -13,42 +12,7 @@ use serde_saphyr::{Location, Spanned};
 use crate::config::{RulesFile, Step};
 use logward_core::duration::parse_secs;
 
-/// One configuration error, at a place in a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: String,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )
-    }
-}
-
-/// Every error of a rules file, in file order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
+pub use logward_core::config_error::{ConfigError, ConfigErrors};
 
 /// Where a value comes from: the event, or a field the rules computed (a regex capture, a
 /// saved count).
