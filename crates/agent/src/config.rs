@@ -869,9 +869,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
     };
     let notify = match notify {
         Some((file, n)) => {
-            for e in n.check() {
-                errors.push(err(&file, e.line as u64, e.column as u64, e.message));
-            }
+            errors.extend(n.check(&file));
             n
         }
         None => logward_notify::NotifyConfig::default(),

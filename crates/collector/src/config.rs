@@ -532,12 +532,8 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         }
     }
     if let Some(n) = fc.notify {
-        for e in n.check() {
-            errors.push(err(
-                e.line as u64,
-                e.column as u64,
-                format!("notify: {}", e.message),
-            ));
+        for e in n.check(file) {
+            errors.push(err(e.line, e.column, format!("notify: {}", e.message)));
         }
         config.notify = n;
     }

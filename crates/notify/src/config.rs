@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use logward_core::config_error::ConfigError;
 use logward_core::duration::parse_duration;
 use logward_core::Severity;
 use serde::Deserialize;
@@ -305,17 +306,23 @@ impl ReportConfig {
         parse_duration(&self.since.value).unwrap_or(Duration::from_secs(86_400))
     }
 
-    fn check(&self, notifiers: &BTreeMap<String, Spanned<NotifierConfig>>) -> Vec<NotifyError> {
+    fn check(
+        &self,
+        file: &str,
+        notifiers: &BTreeMap<String, Spanned<NotifierConfig>>,
+    ) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         if parse_hhmm(&self.at.value).is_none() {
-            errors.push(NotifyError::at(
+            errors.push(at(
+                file,
                 &self.at,
                 format!("report.at `{}` is not a time of day (HH:MM)", self.at.value),
             ));
         }
         if let Some(z) = &self.timezone {
             if ReportZone::parse(&z.value).is_none() {
-                errors.push(NotifyError::at(
+                errors.push(at(
+ file,
                     z,
                     format!(
                         "report.timezone `{}` is not an IANA time zone (Asia/Shanghai, Europe/Paris, UTC)",
@@ -326,7 +333,8 @@ impl ReportConfig {
         }
         match parse_duration(&self.since.value) {
             Some(d) if !d.is_zero() => {}
-            _ => errors.push(NotifyError::at(
+            _ => errors.push(at(
+                file,
                 &self.since,
                 format!(
                     "report.since `{}` is not a positive duration (24h, 1d, 7d)",
@@ -335,14 +343,16 @@ impl ReportConfig {
             )),
         }
         if self.notifiers.is_empty() {
-            errors.push(NotifyError::at(
+            errors.push(at(
+                file,
                 &self.at,
                 "report lists no notifiers: nobody would get it".into(),
             ));
         }
         for n in &self.notifiers {
             if !notifiers.contains_key(&n.value) {
-                errors.push(NotifyError::at(
+                errors.push(at(
+                    file,
                     n,
                     format!(
                         "report names notifier `{}`, which is not configured (configured: {})",
@@ -421,21 +431,13 @@ pub fn parse_hhmm(s: &str) -> Option<u32> {
     (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
-/// A semantic error in the `notify:` section, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl NotifyError {
-    fn at<T>(s: &Spanned<T>, message: String) -> NotifyError {
-        NotifyError {
-            line: s.referenced.line() as usize,
-            column: s.referenced.column() as usize,
-            message,
-        }
+/// A semantic error in the `notify:` section, at the place of `s` in `file`.
+fn at<T>(file: &str, s: &Spanned<T>, message: String) -> ConfigError {
+    ConfigError {
+        file: file.to_owned(),
+        line: s.referenced.line(),
+        column: s.referenced.column(),
+        message,
     }
 }
 
@@ -450,17 +452,18 @@ fn severity_words() -> String {
 
 impl NotifyConfig {
     /// The second pass: names, durations, severities, templates and each notifier's own
-    /// settings. Every error, with its place.
-    pub fn check(&self) -> Vec<NotifyError> {
+    /// settings. Every error, at its place in `file`.
+    pub fn check(&self, file: &str) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         for (name, n) in &self.notifiers {
             for e in n.value.check(self.language) {
-                errors.push(NotifyError::at(n, format!("notifier `{name}`: {e}")));
+                errors.push(at(file, n, format!("notifier `{name}`: {e}")));
             }
         }
         for r in &self.routes {
             if r.notifiers.is_empty() {
-                errors.push(NotifyError {
+                errors.push(ConfigError {
+                    file: file.to_owned(),
                     line: 0,
                     column: 0,
                     message: "a route lists no notifiers".into(),
@@ -468,7 +471,8 @@ impl NotifyConfig {
             }
             for n in &r.notifiers {
                 if !self.notifiers.contains_key(&n.value) {
-                    errors.push(NotifyError::at(
+                    errors.push(at(
+                        file,
                         n,
                         format!(
                             "route names notifier `{}`, which is not configured (configured: {})",
@@ -480,7 +484,8 @@ impl NotifyConfig {
             }
             if let Some(s) = &r.min_severity {
                 if Severity::parse(&s.value).is_none() {
-                    errors.push(NotifyError::at(
+                    errors.push(at(
+                        file,
                         s,
                         format!("`{}` is not a severity ({})", s.value, severity_words()),
                     ));
@@ -494,14 +499,16 @@ impl NotifyConfig {
                 .or_else(|| v.strip_prefix("http://"))
                 .unwrap_or("");
             if host.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                errors.push(NotifyError::at(
+                errors.push(at(
+                    file,
                     u,
                     format!("dashboard_url `{v}` is not an http:// or https:// address"),
                 ));
             }
         }
         if parse_duration(&self.dedup.value).is_none() {
-            errors.push(NotifyError::at(
+            errors.push(at(
+                file,
                 &self.dedup,
                 format!(
                     "dedup `{}` is not a duration (10m, 1h, 0s)",
@@ -512,7 +519,8 @@ impl NotifyConfig {
         if let Some(q) = &self.quiet_hours {
             for t in [&q.from, &q.to] {
                 if parse_hhmm(&t.value).is_none() {
-                    errors.push(NotifyError::at(
+                    errors.push(at(
+                        file,
                         t,
                         format!("`{}` is not a time of day (HH:MM)", t.value),
                     ));
@@ -525,7 +533,8 @@ impl NotifyConfig {
             ("retry.give_up_after", &self.retry.give_up_after),
         ] {
             if parse_duration(v).is_none() {
-                errors.push(NotifyError {
+                errors.push(ConfigError {
+                    file: file.to_owned(),
                     line: 0,
                     column: 0,
                     message: format!("{what} `{v}` is not a duration"),
@@ -533,7 +542,7 @@ impl NotifyConfig {
             }
         }
         if let Some(r) = &self.report {
-            errors.extend(r.check(&self.notifiers));
+            errors.extend(r.check(file, &self.notifiers));
         }
         errors
     }
@@ -561,7 +570,7 @@ mod tests {
             "notifiers:\n  a: {{type: webhook, url: 'http://x'}}\nreport: {{at: '{at}', timezone: {tz}, notifiers: [a]}}\n"
         ))
         .unwrap();
-        assert!(c.check().is_empty(), "{:?}", c.check());
+        assert!(c.check("t.yaml").is_empty(), "{:?}", c.check("t.yaml"));
         c.report.unwrap()
     }
 
@@ -575,7 +584,7 @@ mod tests {
             "notifiers:\n  a: {type: webhook, url: 'http://x'}\nreport:\n  notifiers: [a]\n",
         )
         .unwrap();
-        assert!(c.check().is_empty(), "{:?}", c.check());
+        assert!(c.check("t.yaml").is_empty(), "{:?}", c.check("t.yaml"));
         let r = c.report.unwrap();
         assert_eq!(r.at_minutes(), 8 * 60);
         assert_eq!(r.zone(), ReportZone::Local);
@@ -586,7 +595,7 @@ mod tests {
         )
         .unwrap();
         let errors: Vec<String> = c
-            .check()
+            .check("t.yaml")
             .iter()
             .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
             .collect();
@@ -601,7 +610,7 @@ mod tests {
         );
 
         let c: NotifyConfig = serde_saphyr::from_str("report: {at: '07:00'}\n").unwrap();
-        let errors = c.check();
+        let errors = c.check("t.yaml");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].message.contains("no notifiers"));
     }

@@ -149,7 +149,7 @@ mod tests {
             "notifiers:\n  a: {type: webhook, url: 'http://x'}\n  b: {type: webhook, url: 'http://y'}\n  c: {type: webhook, url: 'http://z'}\n\
              routes:\n  - {notifiers: [a], min_severity: high}\n  - {notifiers: [b], rules: [ssh-login]}\n  - {notifiers: [c, a], tags: [sudo], continue: false}\n  - {notifiers: [b]}\n",
         );
-        assert!(c.check().is_empty(), "{:?}", c.check());
+        assert!(c.check("t.yaml").is_empty(), "{:?}", c.check("t.yaml"));
         let r = Router::new(&c);
         assert_eq!(
             r.notifiers(&alert("ssh-bruteforce", Severity::High, &[])),
@@ -202,7 +202,7 @@ mod tests {
             "notifiers:\n  a: {type: webhook, url: 'http://x'}\n  b: {type: webhook, url: 'http://y'}\n\
              routes:\n  - {notifiers: [a], min_severity: high, also_when_forwarding: true}\n  - {notifiers: [b]}\n",
         );
-        assert!(c.check().is_empty(), "{:?}", c.check());
+        assert!(c.check("t.yaml").is_empty(), "{:?}", c.check("t.yaml"));
         let high = alert("ssh-bruteforce", Severity::High, &[]);
         let low = alert("ssh-login", Severity::Info, &[]);
         assert_eq!(Router::new(&c).notifiers(&high), ["a", "b"]);
@@ -221,7 +221,7 @@ mod tests {
             "notifiers:\n  a: {type: webhook, url: 'ftp://x'}\nroutes:\n  - {notifiers: [a, nope], min_severity: loud}\ndedup: soon\n",
         );
         let errors: Vec<String> = c
-            .check()
+            .check("t.yaml")
             .iter()
             .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
             .collect();
