@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use logward_collector::config::{self, Config};
 use logward_core::clock::unix_now;
-use logward_core::duration::parse_duration;
+use logward_core::duration::parse_secs;
 use logward_store::{BanTarget, DecisionSelector, NewDecision, SqliteStore};
 
 #[derive(Debug, Args)]
@@ -176,10 +176,9 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
             command: TokenCommand::Create { ttl },
         }) => {
             let c = load(&args)?;
-            let ttl = parse_duration(ttl)
-                .filter(|d| !d.is_zero())
+            let secs = parse_secs(ttl)
+                .filter(|&s| s > 0)
                 .with_context(|| format!("--ttl `{ttl}` is not a duration (24h, 30m, 7d)"))?;
-            let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
             let token = logward_collector::create_token(&c.state_dir, unix_now(), secs)?;
             println!("{token}");
             Ok(0)
@@ -343,12 +342,10 @@ fn decisions(store: &mut SqliteStore, command: &DecisionsCommand) -> anyhow::Res
             let target = BanTarget::parse(ip)
                 .map_err(|e| anyhow::anyhow!("--ip `{ip}`: {e}"))?
                 .to_string();
-            let d = parse_duration(duration)
-                .filter(|d| !d.is_zero())
-                .with_context(|| {
-                    format!("--duration `{duration}` is not a duration (30m, 4h, 7d)")
-                })?;
-            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            // Rounded up to whole seconds: `999ms` is a one-second decision, never a 0 s one.
+            let secs = parse_secs(duration).filter(|&s| s > 0).with_context(|| {
+                format!("--duration `{duration}` is not a duration (30m, 4h, 7d)")
+            })?;
             let (id, change) = store.put_decision(&NewDecision {
                 target: target.clone(),
                 duration_secs: Some(secs),

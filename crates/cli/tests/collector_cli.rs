@@ -166,7 +166,8 @@ fn decisions_add_takes_both_old_duration_grammars() {
     for (ip, d, secs) in [
         ("192.0.2.1", "90", 90),       // rules: bare seconds
         ("192.0.2.2", "1w", 604_800),  // rules and notify
-        ("192.0.2.3", "1500ms", 1),    // notify: milliseconds (whole seconds kept)
+        ("192.0.2.3", "1500ms", 2),    // notify: milliseconds, rounded up to whole seconds
+        ("192.0.2.5", "999ms", 1),     // never a 0 s decision
         ("192.0.2.4", " 2 h ", 7_200), // agent intervals: a space before the unit
     ] {
         let out = add(ip, d);
@@ -188,7 +189,13 @@ fn decisions_add_takes_both_old_duration_grammars() {
     }
     let list = logward(&["collector", "--state-dir", sd, "decisions", "list"]);
     let list = text(&list.stdout);
-    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"] {
+    for ip in [
+        "192.0.2.1",
+        "192.0.2.2",
+        "192.0.2.3",
+        "192.0.2.4",
+        "192.0.2.5",
+    ] {
         assert!(list.contains(ip), "{list}");
     }
     assert!(!list.contains("192.0.2.9"), "{list}");
