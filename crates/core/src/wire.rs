@@ -200,98 +200,44 @@ mod tests {
 
     #[test]
     fn a_signature_verifies_and_any_change_breaks_it() {
-        let key = b"secret";
-        let sig = sign(key, "POST", "/v1/events", 10, "0123456789abcdef", b"body");
-        assert!(verify(
-            key,
-            "POST",
-            "/v1/events",
-            10,
-            "0123456789abcdef",
-            b"body",
-            &sig
-        ));
-        assert!(verify(
-            key,
-            "POST",
-            "/v1/events",
-            10,
-            "0123456789abcdef",
-            b"body",
-            &sig.to_uppercase()
-        ));
-        assert!(!verify(
-            b"other",
-            "POST",
-            "/v1/events",
-            10,
-            "0123456789abcdef",
-            b"body",
-            &sig
-        ));
-        assert!(!verify(
-            key,
-            "GET",
-            "/v1/events",
-            10,
-            "0123456789abcdef",
-            b"body",
-            &sig
-        ));
-        assert!(!verify(
-            key,
-            "POST",
-            "/v1/event",
-            10,
-            "0123456789abcdef",
-            b"body",
-            &sig
-        ));
-        assert!(!verify(
-            key,
-            "POST",
-            "/v1/events",
-            11,
-            "0123456789abcdef",
-            b"body",
-            &sig
-        ));
-        assert!(!verify(
-            key,
-            "POST",
-            "/v1/events",
-            10,
-            "0123456789abcdee",
-            b"body",
-            &sig
-        ));
-        assert!(!verify(
-            key,
-            "POST",
-            "/v1/events",
-            10,
-            "0123456789abcdef",
-            b"bodY",
-            &sig
-        ));
-        assert!(!verify(
-            key,
-            "POST",
-            "/v1/events",
-            10,
-            "0123456789abcdef",
-            b"body",
-            "zz"
-        ));
-        assert!(!verify(
-            key,
-            "POST",
-            "/v1/events",
-            10,
-            "0123456789abcdef",
-            b"body",
-            ""
-        ));
+        let key: &[u8] = b"secret";
+        let nonce = "0123456789abcdef";
+        let sig = sign(key, "POST", "/v1/events", 10, nonce, b"body");
+        let upper = sig.to_uppercase();
+        // (key, method, path, ts, nonce, body, signature, verifies)
+        let cases: [(&[u8], &str, &str, i64, &str, &[u8], &str, bool); 10] = [
+            (key, "POST", "/v1/events", 10, nonce, b"body", &sig, true),
+            (key, "POST", "/v1/events", 10, nonce, b"body", &upper, true),
+            (
+                b"other",
+                "POST",
+                "/v1/events",
+                10,
+                nonce,
+                b"body",
+                &sig,
+                false,
+            ),
+            (key, "GET", "/v1/events", 10, nonce, b"body", &sig, false),
+            (key, "POST", "/v1/event", 10, nonce, b"body", &sig, false),
+            (key, "POST", "/v1/events", 11, nonce, b"body", &sig, false),
+            (
+                key,
+                "POST",
+                "/v1/events",
+                10,
+                "0123456789abcdee",
+                b"body",
+                &sig,
+                false,
+            ),
+            (key, "POST", "/v1/events", 10, nonce, b"bodY", &sig, false),
+            (key, "POST", "/v1/events", 10, nonce, b"body", "zz", false),
+            (key, "POST", "/v1/events", 10, nonce, b"body", "", false),
+        ];
+        for (i, (k, method, path, ts, n, body, s, want)) in cases.into_iter().enumerate() {
+            assert_eq!(verify(k, method, path, ts, n, body, s), want, "case {i}");
+        }
     }
 
     #[test]

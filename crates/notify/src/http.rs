@@ -60,6 +60,19 @@ impl Reply {
     }
 }
 
+/// [`exchange`] of a JSON body by POST, as the chat robots take it.
+pub async fn post_json(client: &Client, url: &str, body: Vec<u8>) -> Result<Reply, SendError> {
+    exchange(
+        client,
+        Method::POST,
+        url,
+        "application/json; charset=utf-8",
+        &[],
+        body,
+    )
+    .await
+}
+
 /// Sends one request and returns whatever came back; only transport failures are errors.
 /// The URL never appears in the error.
 pub async fn exchange(

@@ -10,7 +10,6 @@ use std::time::Duration;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -169,15 +168,7 @@ impl DingTalk {
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
         let body =
             serde_json::to_vec(&self.body(m)).map_err(|e| SendError::permanent(e.to_string()))?;
-        let reply = http::exchange(
-            &self.client,
-            Method::POST,
-            &self.url(),
-            "application/json; charset=utf-8",
-            &[],
-            body,
-        )
-        .await?;
+        let reply = http::post_json(&self.client, &self.url(), body).await?;
         let code = http::service_code(&reply.body, &["errcode"], &["errmsg"]);
         http::judge(reply, code, classify)
     }

@@ -11,7 +11,6 @@ use std::time::Duration;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use logward_core::Severity;
-use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -185,15 +184,7 @@ impl Feishu {
 
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
         let body = self.body(m, chrono::Utc::now().timestamp())?;
-        let reply = http::exchange(
-            &self.client,
-            Method::POST,
-            self.url.expose(),
-            "application/json; charset=utf-8",
-            &[],
-            body,
-        )
-        .await?;
+        let reply = http::post_json(&self.client, self.url.expose(), body).await?;
         // Bot hooks answer `code`/`msg`; some older endpoints `StatusCode`/`StatusMessage`.
         let code = http::service_code(
             &reply.body,

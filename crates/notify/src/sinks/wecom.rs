@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::http;
@@ -105,15 +104,7 @@ impl WeCom {
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
         let body =
             serde_json::to_vec(&self.body(m)).map_err(|e| SendError::permanent(e.to_string()))?;
-        let reply = http::exchange(
-            &self.client,
-            Method::POST,
-            self.url.expose(),
-            "application/json; charset=utf-8",
-            &[],
-            body,
-        )
-        .await?;
+        let reply = http::post_json(&self.client, self.url.expose(), body).await?;
         let code = http::service_code(&reply.body, &["errcode"], &["errmsg"]);
         http::judge(reply, code, classify)
     }

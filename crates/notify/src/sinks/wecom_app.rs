@@ -398,15 +398,7 @@ impl WeComApp {
             self.api,
             utf8_percent_encode(token, NON_ALPHANUMERIC)
         );
-        let reply = http::exchange(
-            &self.client,
-            Method::POST,
-            &url,
-            "application/json; charset=utf-8",
-            &[],
-            body.to_vec(),
-        )
-        .await?;
+        let reply = http::post_json(&self.client, &url, body.to_vec()).await?;
         let code = http::service_code(&reply.body, &["errcode"], &["errmsg"]);
         if code.as_ref().is_some_and(|(c, _)| STALE_TOKEN.contains(c)) {
             return Ok(None);
