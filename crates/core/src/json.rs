@@ -78,6 +78,18 @@ impl<'o> Obj<'o> {
         self.key(k);
         write_str(self.out, v);
     }
+    fn str_array<'a>(&mut self, k: &str, items: impl Iterator<Item = &'a str>) {
+        self.key(k);
+        self.out.push(b'[');
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write_str(self.out, item);
+        }
+        self.out.push(b']');
+    }
+
     fn opt_str(&mut self, k: &str, v: Option<&str>) {
         if let Some(v) = v {
             self.str(k, v);
@@ -112,15 +124,7 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
     } else {
         e.category
     };
-    o.key("category");
-    o.out.push(b'[');
-    for (i, name) in category.names().enumerate() {
-        if i > 0 {
-            o.out.push(b',');
-        }
-        write_str(o.out, name);
-    }
-    o.out.push(b']');
+    o.str_array("category", category.names());
     o.str("action", e.action().as_str());
     o.str("outcome", e.outcome.as_str());
     o.opt_str("reason", e.reason);
@@ -226,15 +230,7 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         if let Some(zones) = dnsbl {
             o.open("dnsbl");
             o.num("count", zones.len());
-            o.key("zones");
-            o.out.push(b'[');
-            for (i, z) in zones.iter().enumerate() {
-                if i > 0 {
-                    o.out.push(b',');
-                }
-                write_str(o.out, z);
-            }
-            o.out.push(b']');
+            o.str_array("zones", zones.iter().map(|z| z.as_ref()));
             o.close();
         }
         o.close();

@@ -168,36 +168,29 @@ pub struct Record<'a> {
     pub addr_v6: [u8; 16],
 }
 
-fn le_i16(b: &[u8], at: usize) -> i16 {
-    let mut x = [0u8; 2];
-    if let Some(s) = b.get(at..at + 2) {
+/// `N` bytes at `at`; zeros past the end of `b`, never a panic on a short slice.
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut x = [0u8; N];
+    if let Some(s) = b.get(at..at + N) {
         x.copy_from_slice(s);
     }
-    i16::from_le_bytes(x)
+    x
+}
+
+fn le_i16(b: &[u8], at: usize) -> i16 {
+    i16::from_le_bytes(bytes_at(b, at))
 }
 
 fn le_i32(b: &[u8], at: usize) -> i32 {
-    let mut x = [0u8; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        x.copy_from_slice(s);
-    }
-    i32::from_le_bytes(x)
+    i32::from_le_bytes(bytes_at(b, at))
 }
 
 fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut x = [0u8; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        x.copy_from_slice(s);
-    }
-    u32::from_le_bytes(x)
+    u32::from_le_bytes(bytes_at(b, at))
 }
 
 fn le_i64(b: &[u8], at: usize) -> i64 {
-    let mut x = [0u8; 8];
-    if let Some(s) = b.get(at..at + 8) {
-        x.copy_from_slice(s);
-    }
-    i64::from_le_bytes(x)
+    i64::from_le_bytes(bytes_at(b, at))
 }
 
 /// A fixed-size C string field: up to the first NUL, or all of it.
