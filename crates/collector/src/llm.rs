@@ -773,6 +773,20 @@ mod tests {
         serde_saphyr::from_str(yaml).unwrap()
     }
 
+    /// A high-severity brute-force alert on root from 203.0.113.45.
+    fn root_bruteforce(message: &str) -> Alert {
+        let mut e = Event::new(Dataset::Sshd, Action::UserLogin, EvOutcome::Failure);
+        e.set_source("203.0.113.45".into(), Some(22));
+        e.user_name = Some("root".into());
+        Alert::new(
+            e.into_owned(),
+            "ssh-bruteforce",
+            "SSH brute force",
+            Severity::High,
+            message,
+        )
+    }
+
     fn errors(yaml: &str) -> Vec<(u64, String)> {
         let mut out = Vec::new();
         let _ = check(&file(yaml), std::path::Path::new("."), |l, _, m| {
@@ -783,16 +797,7 @@ mod tests {
 
     #[test]
     fn plan_follows_when_and_keys_by_host_and_content() {
-        let mut e = Event::new(Dataset::Sshd, Action::UserLogin, EvOutcome::Failure);
-        e.set_source("203.0.113.45".into(), Some(22));
-        e.user_name = Some("root".into());
-        let a = Alert::new(
-            e.into_owned(),
-            "ssh-bruteforce",
-            "SSH brute force",
-            Severity::High,
-            "x",
-        );
+        let a = root_bruteforce("x");
         let c = check(
             &file("base_url: http://127.0.0.1:1/v1\nmodel: m\nwhen: {min_severity: high}\n"),
             std::path::Path::new("."),
@@ -857,16 +862,7 @@ mod tests {
 
     #[test]
     fn the_alert_is_fenced_as_bounded_escaped_data() {
-        let mut e = Event::new(Dataset::Sshd, Action::UserLogin, EvOutcome::Failure);
-        e.set_source("203.0.113.45".into(), Some(22));
-        e.user_name = Some("root".into());
-        let a = Alert::new(
-            e.into_owned(),
-            "ssh-bruteforce",
-            "SSH brute force",
-            Severity::High,
-            "5 failures",
-        );
+        let a = root_bruteforce("5 failures");
         let mut out = Vec::new();
         logward_core::write_alert(&mut out, &a);
         let item = Item::from_json(serde_json::from_slice(&out).unwrap(), 1);
