@@ -205,7 +205,17 @@ mod tests {
         let sig = sign(key, "POST", "/v1/events", 10, nonce, b"body");
         let upper = sig.to_uppercase();
         // (key, method, path, ts, nonce, body, signature, verifies)
-        let cases: [(&[u8], &str, &str, i64, &str, &[u8], &str, bool); 10] = [
+        type Case<'a> = (
+            &'a [u8],
+            &'a str,
+            &'a str,
+            i64,
+            &'a str,
+            &'a [u8],
+            &'a str,
+            bool,
+        );
+        let cases: [Case; 10] = [
             (key, "POST", "/v1/events", 10, nonce, b"body", &sig, true),
             (key, "POST", "/v1/events", 10, nonce, b"body", &upper, true),
             (
