@@ -3,23 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 use logward_agent::enrich::{DbKind, GeoIp, GeoIpError, Reload};
-
-fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/geoip");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "the shared corpus is missing at {} (CI=true)",
-        dir.display()
-    );
-    eprintln!("skipping: no shared corpus at {}", dir.display());
-    None
-}
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -36,7 +21,9 @@ fn folder(corpus: &std::path::Path) -> tempfile::TempDir {
 
 #[test]
 fn cities_countries_coordinates_and_asns_match_maxminds_json() {
-    let Some(c) = corpus() else { return };
+    let Some(c) = logward_test_support::corpus("geoip") else {
+        return;
+    };
     let dir = folder(&c);
     let g = GeoIp::open(dir.path()).unwrap();
     let kinds: Vec<DbKind> = g.databases().iter().map(|d| d.1).collect();
@@ -73,7 +60,9 @@ fn cities_countries_coordinates_and_asns_match_maxminds_json() {
 
 #[test]
 fn a_single_file_and_ipv6() {
-    let Some(c) = corpus() else { return };
+    let Some(c) = logward_test_support::corpus("geoip") else {
+        return;
+    };
     let g = GeoIp::open(&c.join("GeoIP2-City-Test.mmdb")).unwrap();
     let (geo, asn) = g.lookup(ip("2001:480:10::1"));
     let geo = geo.unwrap();
@@ -84,7 +73,9 @@ fn a_single_file_and_ipv6() {
 
 #[test]
 fn missing_corrupt_and_foreign_files_are_clear_errors_at_start() {
-    let Some(c) = corpus() else { return };
+    let Some(c) = logward_test_support::corpus("geoip") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let err = GeoIp::open(&dir.path().join("nope.mmdb")).unwrap_err();
     assert!(matches!(err, GeoIpError::Io { .. }), "{err}");
@@ -106,7 +97,9 @@ fn missing_corrupt_and_foreign_files_are_clear_errors_at_start() {
 
 #[test]
 fn a_replaced_database_is_reloaded_and_a_broken_replacement_keeps_the_last_good_one() {
-    let Some(c) = corpus() else { return };
+    let Some(c) = logward_test_support::corpus("geoip") else {
+        return;
+    };
     let dir = folder(&c);
     let city = dir.path().join("GeoLite2-City-Test.mmdb");
     let mut g = GeoIp::open(dir.path()).unwrap();
@@ -136,7 +129,9 @@ fn a_replaced_database_is_reloaded_and_a_broken_replacement_keeps_the_last_good_
 
 #[test]
 fn repeated_look_ups_are_answered_from_the_cache_with_the_same_answer() {
-    let Some(c) = corpus() else { return };
+    let Some(c) = logward_test_support::corpus("geoip") else {
+        return;
+    };
     let g = GeoIp::open(&c).unwrap();
     let first = g.lookup(ip("89.160.20.112"));
     assert_eq!(g.cache_stats(), (0, 1));

@@ -35,11 +35,7 @@ fn journal_remote() -> Option<PathBuf> {
         }
         (_, false) => "journalctl is not on PATH",
     };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}; CI=true, so this is a failure");
-    }
-    eprintln!("skipping: {why}");
-    None
+    logward_test_support::skip!("{why}")
 }
 
 /// One journal entry to write.

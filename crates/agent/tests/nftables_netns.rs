@@ -69,11 +69,7 @@ fn prerequisites() -> bool {
         "nftables netns tests need {} (packages nftables, iproute2, iputils-ping)",
         missing.join(", ")
     );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}; CI=true, so this is a failure");
-    }
-    eprintln!("skipping: {why}");
-    false
+    logward_test_support::skip!("{why}")
 }
 
 static LABS: AtomicUsize = AtomicUsize::new(0);

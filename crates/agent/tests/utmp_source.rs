@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use logward_agent::sources::journal::StartAt;
@@ -16,21 +16,6 @@ use logward_core::{Action, Dataset, Event, Outcome};
 use logward_parse::utmp::{Kind, Reader};
 use logward_store::Checkpoint;
 use tokio::sync::mpsc;
-
-fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/wtmp-btmp");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "the shared corpus is missing at {} (CI=true)",
-            dir.display()
-        );
-    }
-    eprintln!("skipping: no shared corpus at {}", dir.display());
-    None
-}
 
 /// The 384-byte-record samples, one after the other: a wtmp with logins, logouts, boots,
 /// long user names, host names and IPv4/IPv6 peers.
@@ -129,7 +114,9 @@ async fn wait_for(stats: &UtmpStats, what: impl Fn(&UtmpStats) -> bool) {
 
 #[tokio::test]
 async fn follows_a_wtmp_written_in_pieces() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("wtmp-btmp") else {
+        return;
+    };
     let bytes = glibc32_records(&dir);
     let tmp = tempfile::tempdir().unwrap();
     let wtmp = tmp.path().join("wtmp");
@@ -177,7 +164,9 @@ async fn follows_a_wtmp_written_in_pieces() {
 
 #[tokio::test]
 async fn btmp_records_are_failed_logins() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("wtmp-btmp") else {
+        return;
+    };
     let bytes = std::fs::read(dir.join("utmp-rs/with_host_32.utmp")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let btmp = tmp.path().join("btmp");
@@ -203,7 +192,9 @@ async fn btmp_records_are_failed_logins() {
 
 #[tokio::test]
 async fn a_restart_from_a_checkpoint_repeats_and_loses_nothing() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("wtmp-btmp") else {
+        return;
+    };
     let bytes = glibc32_records(&dir);
     let tmp = tempfile::tempdir().unwrap();
     let wtmp = tmp.path().join("wtmp");
@@ -237,7 +228,9 @@ async fn a_restart_from_a_checkpoint_repeats_and_loses_nothing() {
 
 #[tokio::test]
 async fn a_checkpoint_of_another_file_reads_the_new_file_from_its_start() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("wtmp-btmp") else {
+        return;
+    };
     let bytes = glibc32_records(&dir);
     let tmp = tempfile::tempdir().unwrap();
     let wtmp = tmp.path().join("wtmp");
@@ -262,7 +255,9 @@ async fn a_checkpoint_of_another_file_reads_the_new_file_from_its_start() {
 
 #[tokio::test]
 async fn start_at_end_skips_history_and_a_late_file_is_read_whole() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("wtmp-btmp") else {
+        return;
+    };
     let old = std::fs::read(dir.join("utmp-rs/with_host_32.utmp")).unwrap();
     let new = std::fs::read(dir.join("utmp-rs/basic32.utmp")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -296,7 +291,9 @@ async fn start_at_end_skips_history_and_a_late_file_is_read_whole() {
 
 #[tokio::test]
 async fn rotation_and_truncation_are_followed() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("wtmp-btmp") else {
+        return;
+    };
     let all = glibc32_records(&dir);
     let (a, rest) = all.split_at(384 * 8);
     let (c, rest) = rest.split_at(384 * 4 + 100); // ends inside a record

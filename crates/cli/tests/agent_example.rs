@@ -56,7 +56,7 @@ fn example_alternatives_check() {
         })
         .collect();
     // The GeoIP folder is opened by `check`: MaxMind's test databases stand in for it.
-    let geoip = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/geoip");
+    let geoip = logward_test_support::corpus_root().join("geoip");
     let on = if geoip.is_dir() {
         on.replace("/var/lib/GeoIP", &geoip.display().to_string())
     } else {

@@ -14,9 +14,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
+use logward_test_support::{free_port, wait_for};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -54,25 +55,6 @@ fn spawn(program: &str, args: &[&str], log: &Path) -> Proc {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program}: {e}")),
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(secs) {
-        if let Some(v) = f() {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(150));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn find_program(names: &[&str]) -> Option<PathBuf> {
@@ -170,7 +152,9 @@ impl Browser {
     }
 
     fn element(&self, css: &str) -> String {
-        wait_for(css, 20, || self.elements(css).into_iter().next())
+        wait_for(css, Duration::from_secs(20), || {
+            self.elements(css).into_iter().next()
+        })
     }
 
     fn type_into(&self, css: &str, text: &str) {
@@ -271,12 +255,9 @@ fn scenario(tls: bool) {
     let chromium = find_program(&["/usr/bin/chromium", "chromium", "chromium-browser"]);
     let driver = find_program(&["/usr/bin/chromedriver", "chromedriver"]);
     let (Some(chromium), Some(driver)) = (chromium, driver) else {
-        let why = "chromium or chromedriver is not installed (Debian: apt-get install chromium chromium-driver)";
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{why}");
-        }
-        eprintln!("SKIPPED: {why}");
-        return;
+        logward_test_support::skip!(
+            "chromium or chromedriver is not installed (Debian: apt-get install chromium chromium-driver)"
+        );
     };
 
     let d = tempfile::tempdir().unwrap();
@@ -351,7 +332,7 @@ fn scenario(tls: bool) {
         &["collector", "--config", cfg],
         &d.path().join("collector.err"),
     );
-    wait_for("the collector", 30, || {
+    wait_for("the collector", Duration::from_secs(30), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
     });
 
@@ -413,7 +394,7 @@ fn scenario(tls: bool) {
         .danger_accept_invalid_certs(true)
         .build()
         .unwrap();
-    let alerts = wait_for("two forwarded alerts", 60, || {
+    let alerts = wait_for("two forwarded alerts", Duration::from_secs(60), || {
         let r = api
             .get(format!("{url}/v1/alerts"))
             .header("authorization", format!("Bearer {token}"))
@@ -456,7 +437,7 @@ fn scenario(tls: bool) {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    wait_for("chromedriver", 30, || {
+    wait_for("chromedriver", Duration::from_secs(30), || {
         let v: Value = serde_json::from_str(
             &http
                 .get(format!("{base}/status"))
@@ -504,7 +485,7 @@ fn scenario(tls: bool) {
 
     // Not logged in: the dashboard sends the browser to the login page.
     b.goto(&format!("{url}/ui/"));
-    wait_for("the login page", 20, || {
+    wait_for("the login page", Duration::from_secs(20), || {
         b.url().ends_with("/login").then_some(())
     });
     b.type_into("#user", "alice");
@@ -517,7 +498,7 @@ fn scenario(tls: bool) {
     b.type_into("#password", PASSWORD);
     b.screenshot(&shot("02-login"));
     b.click("#login-submit");
-    wait_for("the dashboard", 20, || {
+    wait_for("the dashboard", Duration::from_secs(20), || {
         b.url().ends_with("/ui/").then_some(())
     });
     // The session cookie is HttpOnly: the page's script cannot read it.
@@ -535,7 +516,7 @@ fn scenario(tls: bool) {
             .map(|v| v.as_str().unwrap().to_owned())
             .collect()
     };
-    wait_for("both alerts in the list", 20, || {
+    wait_for("both alerts in the list", Duration::from_secs(20), || {
         let a = addresses(&b);
         (a.iter().any(|x| x == target) && a.iter().any(|x| x == "198.51.100.9")).then_some(())
     });
@@ -545,7 +526,7 @@ fn scenario(tls: bool) {
     // Filter by address: only the target's alerts remain.
     b.type_into("#f-address", target);
     b.click("#apply");
-    wait_for("the filtered list", 20, || {
+    wait_for("the filtered list", Duration::from_secs(20), || {
         let a = addresses(&b);
         (!a.is_empty() && a.iter().all(|x| x == target)).then_some(())
     });
@@ -553,12 +534,12 @@ fn scenario(tls: bool) {
 
     // Open it: the alert page shows its raw line and the events behind it.
     b.click("#alerts-body tr.alert-row a.alert-link");
-    wait_for("the alert page", 20, || {
+    wait_for("the alert page", Duration::from_secs(20), || {
         b.url().contains("#/alert/").then_some(())
     });
     let raw = b.text("#alert-raw");
     assert!(raw.contains(&format!("from {target} port")), "{raw}");
-    wait_for("the alert's events", 20, || {
+    wait_for("the alert's events", Duration::from_secs(20), || {
         let lines = b.js("return Array.from(document.querySelectorAll('#alert-events pre.raw')).map(e => e.textContent)");
         let lines: Vec<String> = lines
             .as_array()?
@@ -570,7 +551,7 @@ fn scenario(tls: bool) {
     assert!(b.text("#alert-summary").contains(&host));
     assert!(b.text("#alert-analysis").contains("Not requested"));
     // Notified once, at the first try: said so (it read "sent after 0 attempt(s)").
-    wait_for("the delivery", 20, || {
+    wait_for("the delivery", Duration::from_secs(20), || {
         let t = b.text("#alert-actions");
         let sent = t.contains("Notification via log: sent on the first attempt");
         if !sent {
@@ -587,13 +568,17 @@ fn scenario(tls: bool) {
     let probe = format!(
         "return Array.from(document.querySelectorAll({account_row:?})).filter(r => r.textContent.includes('account-created')).map(r => [r.querySelector('td.user').textContent, r.dataset.id])"
     );
-    let id = wait_for("the account alert in the list", 20, || {
-        let v = b.js(&probe);
-        let row = v.as_array()?.first()?.clone();
-        (row[0] == "mallory").then(|| row[1].as_str().unwrap().to_owned())
-    });
+    let id = wait_for(
+        "the account alert in the list",
+        Duration::from_secs(20),
+        || {
+            let v = b.js(&probe);
+            let row = v.as_array()?.first()?.clone();
+            (row[0] == "mallory").then(|| row[1].as_str().unwrap().to_owned())
+        },
+    );
     b.goto(&format!("{url}/ui/#/alert/{id}"));
-    wait_for("the account alert's page", 20, || {
+    wait_for("the account alert's page", Duration::from_secs(20), || {
         let v = b.js(
             "const dt = Array.from(document.querySelectorAll('#alert-summary dt')).find(e => e.textContent === 'Target user'); \
              return dt ? dt.nextElementSibling.textContent : ''",
@@ -603,7 +588,7 @@ fn scenario(tls: bool) {
 
     // The other pages render from the API as well.
     b.click("#nav-charts");
-    wait_for("the charts", 20, || {
+    wait_for("the charts", Duration::from_secs(20), || {
         (!b.elements("#chart-sources svg rect.bar").is_empty()
             && !b.elements("#chart-hosts svg rect.bar").is_empty())
         .then_some(())
@@ -620,7 +605,7 @@ fn scenario(tls: bool) {
     b.screenshot(&shot("06-charts"));
     b.click("#nav-agents");
     // The enrolled agent with the version its heartbeat reported.
-    wait_for("the agent row", 20, || {
+    wait_for("the agent row", Duration::from_secs(20), || {
         let t = b.text("#agents-body");
         (t.contains(env!("CARGO_PKG_VERSION")) && t.contains("active")).then_some(())
     });
@@ -630,7 +615,7 @@ fn scenario(tls: bool) {
     b.type_into("#ban-duration", "600");
     b.type_into("#ban-reason", "seen in the dashboard test");
     b.click("#ban-add");
-    wait_for("the new ban", 20, || {
+    wait_for("the new ban", Duration::from_secs(20), || {
         b.text("#bans-body").contains("192.0.2.200").then_some(())
     });
     // No duration: the form asks before a permanent ban; Cancel bans nothing.
@@ -644,7 +629,7 @@ fn scenario(tls: bool) {
     b.click("#ban-add");
     b.click("#ban-permanent-yes");
     let permanent = "tr.ban-row[data-target^=\"192.0.2.201\"]";
-    wait_for("the permanent ban", 20, || {
+    wait_for("the permanent ban", Duration::from_secs(20), || {
         let v = b.js(&format!(
             "const r = document.querySelector({permanent:?}); return r ? r.textContent : ''"
         ));
@@ -687,7 +672,7 @@ fn scenario(tls: bool) {
         "const r = document.querySelector({row:?}); \
          return r ? [r.textContent, r.querySelectorAll('.lift-ask').length] : ['', 0]"
     );
-    wait_for("the lifted ban", 20, || {
+    wait_for("the lifted ban", Duration::from_secs(20), || {
         let v = b.js(&probe);
         (v[0].as_str().unwrap_or_default().contains("lifted") && v[1] == 0).then_some(())
     });
@@ -732,13 +717,15 @@ fn scenario(tls: bool) {
         .unwrap()
         .to_owned();
     b.click("#logout");
-    wait_for("the login page again", 20, || {
+    wait_for("the login page again", Duration::from_secs(20), || {
         b.url().ends_with("/login").then_some(())
     });
     b.goto(&format!("{url}/ui/"));
-    wait_for("the login page after logout", 20, || {
-        b.url().ends_with("/login").then_some(())
-    });
+    wait_for(
+        "the login page after logout",
+        Duration::from_secs(20),
+        || b.url().ends_with("/login").then_some(()),
+    );
     let r = api
         .get(format!("{url}/v1/session"))
         .header("cookie", format!("logward_session={cookie}"))

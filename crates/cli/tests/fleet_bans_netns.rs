@@ -23,6 +23,7 @@ use logward_store::{DecisionOp, SqliteStore, Store};
 
 #[path = "support/netns.rs"]
 mod netns;
+use logward_test_support::{free_port, wait_until};
 use netns::{cmd, ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -97,25 +98,6 @@ fn spawn(args: &[&str], log: &Path) -> Proc {
             .spawn()
             .unwrap(),
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_until(secs: u64, what: impl Fn() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(secs) {
-        if what() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 fn append(path: &Path, text: &str) {
@@ -200,7 +182,7 @@ impl Fleet {
             &self.path("collector.err"),
         );
         assert!(
-            wait_until(30, || std::net::TcpStream::connect((
+            wait_until(Duration::from_secs(30), || std::net::TcpStream::connect((
                 "127.0.0.1",
                 self.port
             ))
@@ -325,7 +307,9 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
     let (_b, log_b) = fleet.start_agent("b", "web02", &bans(1));
     // Both agents have set up their tables (an empty set each).
     assert!(
-        wait_until(20, || ns.v4_set(0).contains("ipv4_addr")
+        wait_until(Duration::from_secs(20), || ns
+            .v4_set(0)
+            .contains("ipv4_addr")
             && ns.v4_set(1).contains("ipv4_addr")),
         "{}",
         fleet.logs()
@@ -338,7 +322,7 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
     );
     append(&log_b, &failure("web02", 2, ATTACKER));
     assert!(
-        wait_until(30, || ns.v4_set(0).contains(ATTACKER)
+        wait_until(Duration::from_secs(30), || ns.v4_set(0).contains(ATTACKER)
             && ns.v4_set(1).contains(ATTACKER)),
         "both namespaces ban {ATTACKER}\n{}\n{}\n{}",
         ns.v4_set(0),
@@ -347,7 +331,9 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
     );
     // One more failure after the ban: the rule is quiet for the window.
     append(&log_a, &failure("web01", 3, ATTACKER));
-    assert!(wait_until(20, || fleet.events_of("web01") == 3));
+    assert!(wait_until(Duration::from_secs(20), || fleet
+        .events_of("web01")
+        == 3));
     std::thread::sleep(Duration::from_millis(500));
     let mut s = fleet.store().unwrap();
     let changes = s.decision_changes_after(0, 100).unwrap();
@@ -388,7 +374,7 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
     let out = fleet.collector_cli(&["decisions", "del", "--ip", ATTACKER]);
     assert!(out.contains("lifted"), "{out}");
     assert!(
-        wait_until(30, || !ns.v4_set(0).contains(ATTACKER)
+        wait_until(Duration::from_secs(30), || !ns.v4_set(0).contains(ATTACKER)
             && !ns.v4_set(1).contains(ATTACKER)),
         "both namespaces lift {ATTACKER}\n{}\n{}\n{}",
         ns.v4_set(0),
@@ -419,7 +405,9 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
     ]);
     assert!(out.contains("add"), "{out}");
     assert!(
-        wait_until(30, || ns.v4_set(0).contains("192.0.2.200")
+        wait_until(Duration::from_secs(30), || ns
+            .v4_set(0)
+            .contains("192.0.2.200")
             && ns.v4_set(1).contains("192.0.2.200")),
         "{}",
         fleet.logs()
@@ -478,7 +466,7 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
     };
     write(&mut written, 20);
     assert!(
-        wait_until(30, || fleet.events_of("web01") == 20
+        wait_until(Duration::from_secs(30), || fleet.events_of("web01") == 20
             && fleet.events_of("web02") == 20),
         "{}",
         fleet.logs()
@@ -487,7 +475,9 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
     // One failure from an attacker on web01, counted before the crash …
     append(&log_a, &failure("web01", 10_000, "192.0.2.99"));
     written[0] += 1;
-    assert!(wait_until(30, || fleet.events_of("web01") == 21));
+    assert!(wait_until(Duration::from_secs(30), || fleet
+        .events_of("web01")
+        == 21));
     // Counters are saved within a second of changing (crates/collector/src/rules.rs).
     std::thread::sleep(Duration::from_secs(2));
 
@@ -508,8 +498,10 @@ fn a_collector_killed_while_two_agents_write_loses_and_repeats_nothing() {
     let want = [written[0] as u64, written[1] as u64];
     assert!(during[0] > 20, "the agents wrote during the outage");
     assert!(
-        wait_until(60, || [fleet.events_of("web01"), fleet.events_of("web02")]
-            == want),
+        wait_until(Duration::from_secs(60), || [
+            fleet.events_of("web01"),
+            fleet.events_of("web02")
+        ] == want),
         "stored {:?}, written {want:?}\n{}",
         [fleet.events_of("web01"), fleet.events_of("web02")],
         fleet.logs()

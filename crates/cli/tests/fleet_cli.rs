@@ -7,9 +7,10 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use logward_store::{SqliteStore, Store};
+use logward_test_support::{free_port, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -32,25 +33,6 @@ fn spawn(args: &[&str], log: &Path) -> Proc {
             .spawn()
             .unwrap(),
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_until(what: impl Fn() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(30) {
-        if what() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 fn failures(from: usize, n: usize) -> String {
@@ -109,11 +91,9 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
             &["collector", "--config", ccfg.to_str().unwrap()],
             &d.path().join("collector.err"),
         );
-        assert!(wait_until(|| std::net::TcpStream::connect((
-            "127.0.0.1",
-            port
-        ))
-        .is_ok()));
+        assert!(wait_until(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }));
         c
     };
     let collector = start_collector();
@@ -177,7 +157,7 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
     // Five failures from one address: five events and a brute-force alert, stored centrally.
     append(&log, &failures(0, 5));
     assert!(
-        wait_until(|| stored(&cstate) == (5, 1)),
+        wait_until(Duration::from_secs(30), || stored(&cstate) == (5, 1)),
         "{:?}",
         stored(&cstate)
     );
@@ -196,7 +176,8 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
             .len()
     };
     assert!(
-        wait_until(|| stored(&cstate) == (305, agent_alerts())),
+        wait_until(Duration::from_secs(30), || stored(&cstate)
+            == (305, agent_alerts())),
         "{:?} vs {}\n{}",
         stored(&cstate),
         agent_alerts(),

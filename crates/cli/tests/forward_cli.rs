@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use logward_store::{SqliteStore, Store};
+use logward_test_support::free_port;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -110,15 +111,6 @@ fn enrolled(state: &Path, receiver_dir: &Path, port: u16) {
         .to_string(),
     )
     .unwrap();
-}
-
-/// A free loopback port (for a receiver that starts later).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Agent {

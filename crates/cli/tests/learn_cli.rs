@@ -5,24 +5,10 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn geoip() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/geoip");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "the shared corpus is missing at {} (CI=true)",
-        dir.display()
-    );
-    eprintln!("skipping: no shared corpus at {}", dir.display());
-    None
-}
 
 fn logward(args: &[&str]) -> Output {
     let o = Command::new(env!("CARGO_BIN_EXE_logward"))
@@ -77,7 +63,9 @@ fn profiles(dir: &Path) -> u64 {
 
 #[test]
 fn learnt_profiles_make_scan_flag_a_stolen_key_from_a_new_country() {
-    let Some(g) = geoip() else { return };
+    let Some(g) = logward_test_support::corpus("geoip") else {
+        return;
+    };
     let g = g.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (older, newer) = history();

@@ -18,11 +18,7 @@ fn promtool() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !found {
-        assert!(
-            std::env::var("CI").is_err(),
-            "promtool is missing (Debian package prometheus)"
-        );
-        eprintln!("promtool not installed: skipped");
+        logward_test_support::skipped("promtool is not installed (Debian package prometheus)");
     }
     found
 }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 #[path = "support/webhook.rs"]
 mod webhook;
 
-use webhook::{free_port, Hook, Request};
+use logward_test_support::free_port;
+use webhook::{Hook, Request};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const SECRET: &str = "s3cret-for-the-test";

@@ -27,8 +27,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use logward_test_support::wait_for;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -127,17 +128,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(secs) {
-        if let Some(v) = f() {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Everything a documented command runs with.
@@ -301,7 +291,7 @@ fn the_collector_and_dashboard_quickstarts_work_verbatim() {
                     // The collector as its unit starts it.
                     let line = rw.apply(&exec_start("logward-collector.service"));
                     daemons.push(env.spawn(&line, &d.path().join("collector.err")));
-                    wait_for("the collector", 30, || {
+                    wait_for("the collector", Duration::from_secs(30), || {
                         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
                     });
                     continue;
@@ -384,7 +374,7 @@ fn the_collector_and_dashboard_quickstarts_work_verbatim() {
         assert_eq!(r.status(), 200, "{path}");
         serde_json::from_str(&r.text().unwrap()).unwrap()
     };
-    let alerts = wait_for("the forwarded alert", 60, || {
+    let alerts = wait_for("the forwarded alert", Duration::from_secs(60), || {
         let v = get("/v1/alerts");
         let list = v["alerts"].as_array()?.clone();
         list.iter()

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use logward_store::{Batch, ReportEntry, ReportSection, SqliteStore, Store};
+use logward_test_support::wait_until;
 
 fn logward(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_logward"))
@@ -205,17 +206,6 @@ fn stop(mut child: std::process::Child) {
     assert!(child.wait().unwrap().success());
 }
 
-fn wait_until(what: impl Fn() -> bool) -> bool {
-    let t = std::time::Instant::now();
-    while t.elapsed().as_secs() < 20 {
-        if what() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    false
-}
-
 #[test]
 fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
     let d = tempfile::tempdir().unwrap();
@@ -257,7 +247,7 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
         ),
     )
     .unwrap();
-    assert!(wait_until(|| {
+    assert!(wait_until(std::time::Duration::from_secs(20), || {
         let mut s = SqliteStore::open_dir(&state).unwrap();
         s.report_entries(0, i64::MAX).unwrap().len() == 4
     }));
@@ -276,9 +266,9 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
         )
         .unwrap();
     let agent = run_daemon(&cfg, &state);
-    assert!(wait_until(
-        || out.exists() && std::fs::read_to_string(&out).unwrap().ends_with('\n')
-    ));
+    assert!(wait_until(std::time::Duration::from_secs(20), || out
+        .exists()
+        && std::fs::read_to_string(&out).unwrap().ends_with('\n')));
     stop(agent);
     let sent: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();

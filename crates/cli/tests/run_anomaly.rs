@@ -21,20 +21,6 @@ mod dnsmasq;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
-fn geoip() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/geoip");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "the shared corpus is missing at {} (CI=true)",
-        dir.display()
-    );
-    eprintln!("skipping: no shared corpus at {}", dir.display());
-    None
-}
-
 /// Three weeks of weekday logins at 09:xx from London, the last on Monday 2026-11-23.
 fn history() -> String {
     let mut out = String::new();
@@ -96,7 +82,9 @@ fn append(log: &Path, line: &str) {
 
 #[test]
 fn live_agent_scores_logins_with_geoip_and_dnsbl_and_keeps_the_profiles() {
-    let Some(g) = geoip() else { return };
+    let Some(g) = logward_test_support::corpus("geoip") else {
+        return;
+    };
     let Some(dns) = dnsmasq::dnsmasq() else {
         return;
     };
@@ -163,7 +151,9 @@ fn live_agent_scores_logins_with_geoip_and_dnsbl_and_keeps_the_profiles() {
 /// else: the rules' alert for the same line, and the lines after it, come at once.
 #[test]
 fn a_silent_dns_server_never_stalls_the_pipeline() {
-    let Some(g) = geoip() else { return };
+    let Some(g) = logward_test_support::corpus("geoip") else {
+        return;
+    };
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let (tmp, state, log, cfg) = setup(&g, &silent.local_addr().unwrap().to_string(), "3s");
     let mut agent = daemon::Daemon::start(&cfg, &state, tmp.path());

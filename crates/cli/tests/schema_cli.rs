@@ -144,18 +144,12 @@ fn validate(kind: &str, docs: &[(String, String)]) -> (i32, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     if code == 2 {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3-jsonschema is missing (CI=true): {text}"
-        );
+        logward_test_support::skipped(format_args!("python3-jsonschema is not installed: {text}"));
     }
     (code, text)
 }
 
 fn validator_missing(code: i32) -> bool {
-    if code == 2 {
-        eprintln!("skipped: python3-jsonschema is not installed");
-    }
     code == 2
 }
 

@@ -3,31 +3,16 @@
 //! differences are asserted as such (docs/RULES.md lists them).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use logward_core::Timestamp;
 use logward_engine::{default_program, Engine, Output};
 use logward_parse::{LineDecoder, YearResolver};
 
-/// `../shared/corpus` beside the workspace; `None` (skip) when absent, a failure under CI=true.
-fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the shared corpus is missing at {} (CI=true)",
-            dir.display()
-        );
-    }
-    eprintln!("skipping: no shared corpus at {}", dir.display());
-    None
-}
-
 /// Alerts per rule for a fixture's log, and CrowdSec's expected result count.
 fn replay(fixture: &str) -> Option<(BTreeMap<String, usize>, usize)> {
-    let dir = corpus()?.join("crowdsec-hub").join(fixture);
+    let dir = logward_test_support::corpus("")?
+        .join("crowdsec-hub")
+        .join(fixture);
     let log = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))

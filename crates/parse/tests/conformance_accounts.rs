@@ -116,7 +116,9 @@ const USERADD: Table = &[("failed adding user 'ansible'", UserCreated, F)];
 
 #[test]
 fn ossec_and_beats_account_lines() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let su = read(&dir, "ossec-rules-tests/su.ini");
     // The `su(pam_unix)` lines are PAM's: see `ossec_su_pam_lines_need_pam_decoder`.
     let su_lines: Vec<&str> = ini_lines(&su)
@@ -178,7 +180,9 @@ const SU_PAM: Table = &[("authentication failure;", PrivilegeEscalation, F)];
 
 #[test]
 fn ossec_su_pam_lines_need_pam_decoder() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let su = read(&dir, "ossec-rules-tests/su.ini");
     let lines: Vec<&str> = ini_lines(&su)
         .into_iter()
@@ -285,7 +289,9 @@ const SSHD: Table = &[
 
 #[test]
 fn sshd_lines_need_sshd_decoder() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let sshd = read(&dir, "ossec-rules-tests/sshd.ini");
     let beats = read(&dir, "beats-system-auth/test.log");
     let mut lines: Vec<&str> = ini_lines(&sshd)
@@ -379,7 +385,7 @@ type Linux = (Vec<Event<'static>>, Vec<(String, String)>);
 
 /// The decoded Linux log and its template per line, or `None` without the corpus.
 fn linux() -> Option<Linux> {
-    let dir = common::corpus()?;
+    let dir = logward_test_support::corpus("")?;
     let log = read(&dir, "loghub/Linux/Linux_2k.log");
     let csv = read(&dir, "loghub/Linux/Linux_2k.log_structured.csv");
     let events = common::decode_all(&log);

@@ -78,7 +78,9 @@ fn wants(text: &str) -> BTreeMap<usize, Want> {
 }
 
 fn check(folder: &str) {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let dir = dir.join("crowdsec-hub").join(folder);
     let log = common::read_lossy(&dir.join(format!("{folder}.log")));
     let assert = common::read_lossy(&dir.join("parser.assert"));

@@ -84,7 +84,9 @@ fn is_failure(e: &Event<'_>) -> bool {
 }
 
 fn check(name: &str) {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let text = common::read_lossy(&dir.join("fail2ban/logs").join(name));
     let lines: Vec<&str> = text.lines().collect();
     let events = common::decode_all(&text);
@@ -160,7 +162,9 @@ fn fail2ban_pam_generic() {
 
 #[test]
 fn known_differences_are_all_present() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let all: String = ["sshd", "sshd-journal", "pam-generic"]
         .iter()
         .map(|n| common::read_lossy(&dir.join("fail2ban/logs").join(n)))

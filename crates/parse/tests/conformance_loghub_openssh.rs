@@ -69,7 +69,9 @@ fn csv_fields(line: &str) -> Vec<String> {
 
 #[test]
 fn loghub_openssh_2k() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let dir = dir.join("loghub/OpenSSH");
     let log = common::read_lossy(&dir.join("OpenSSH_2k.log"));
     let csv = common::read_lossy(&dir.join("OpenSSH_2k.log_structured.csv"));

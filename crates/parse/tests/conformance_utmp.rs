@@ -48,7 +48,9 @@ fn check(rec: &Record<'_>, want: Expected<'_>, what: &str) {
 
 #[test]
 fn utmp_rs_basic32() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let bytes = read(&dir, "utmp-rs/basic32.utmp");
     let (layout, recs) = records(&bytes);
     assert_eq!(layout, Layout::Glibc32);
@@ -134,7 +136,9 @@ fn utmp_rs_basic32() {
 
 #[test]
 fn utmp_rs_with_host_32_is_a_wtmp() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let bytes = read(&dir, "utmp-rs/with_host_32.utmp");
     let (layout, recs) = records(&bytes);
     assert_eq!(layout, Layout::Glibc32);
@@ -194,7 +198,9 @@ fn utmp_rs_with_host_32_is_a_wtmp() {
 
 #[test]
 fn utmp_rs_long_user_32_is_a_btmp() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let bytes = read(&dir, "utmp-rs/long_user_32.utmp");
     let (layout, recs) = records(&bytes);
     assert_eq!(layout, Layout::Glibc32);
@@ -232,7 +238,9 @@ fn utmp_rs_long_user_32_is_a_btmp() {
 
 #[test]
 fn utmp_rs_basic64() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let bytes = read(&dir, "utmp-rs/basic64.utmp");
     // Decided from the first record alone, without the file length.
     assert_eq!(detect_layout(&bytes[..400], None), Some(Layout::Time64));
@@ -285,7 +293,9 @@ fn utmp_rs_basic64() {
 
 #[test]
 fn utmp_rs_empty() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let bytes = read(&dir, "utmp-rs/empty.utmp");
     assert!(bytes.is_empty());
     assert_eq!(detect_layout(&bytes, Some(0)), None);
@@ -298,7 +308,9 @@ fn utmp_rs_empty() {
 
 #[test]
 fn neko_neko_ipv6_record() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let bytes = read(&dir, "neko-neko-utmpdump/utmp");
     let (layout, recs) = records(&bytes);
     assert_eq!(layout, Layout::Glibc32);
@@ -395,7 +407,9 @@ fn dump_lines(text: &str) -> Vec<Dumped> {
 
 #[test]
 fn linux_utmpx_dumps_match_their_text_sources() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let bytes = read(&dir, "linux-utmpx/utmpx_dummy.dump");
     let (layout, recs) = records(&bytes);
     assert_eq!((layout, recs.len()), (Layout::Glibc32, 9));
@@ -447,7 +461,9 @@ fn linux_utmpx_dumps_match_their_text_sources() {
 /// Every record of every file util-linux's `utmpdump` was run on agrees with its output.
 #[test]
 fn derived_utmpdump_cross_check() {
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     let derived = dir.join("wtmp-btmp/derived-utmpdump");
     let mut files = 0;
     let mut total = 0;
@@ -485,7 +501,9 @@ fn derived_utmpdump_cross_check() {
 #[test]
 fn samples_stream_like_whole_files() {
     use logward_parse::utmp::Reader;
-    let Some(dir) = common::corpus() else { return };
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
     for rel in [
         "utmp-rs/basic32.utmp",
         "utmp-rs/basic64.utmp",

@@ -29,7 +29,7 @@ fn real_lines() -> &'static Vec<String> {
     static LINES: OnceLock<Vec<String>> = OnceLock::new();
     LINES.get_or_init(|| {
         let mut v: Vec<String> = SEEDS.iter().map(|s| (*s).to_owned()).collect();
-        if let Some(dir) = common::corpus() {
+        if let Some(dir) = logward_test_support::corpus("") {
             for f in [
                 "fail2ban/logs/sshd",
                 "fail2ban/logs/sshd-journal",

@@ -1,28 +1,8 @@
 //! Shared helpers for the conformance tests that read `../shared/corpus`.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
 use logward_core::Event;
 use logward_parse::{LineDecoder, YearResolver};
-
-/// The corpus folder beside the project (`../shared/corpus` from the workspace root), or
-/// `None` (and a note on stderr) when it is absent. Under `CI=true` its absence is a failure,
-/// so a wrong path can never pass silently.
-pub fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the shared corpus is missing at {} (CI=true)",
-            dir.display()
-        );
-    }
-    eprintln!("skipping: no shared corpus at {}", dir.display());
-    None
-}
 
 /// Reads a corpus file as text, lossily (some corpus files are ISO-8859-1 on purpose).
 pub fn read_lossy(path: &std::path::Path) -> String {
