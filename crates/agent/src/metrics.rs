@@ -4,13 +4,20 @@
 //! Served by `logward metrics` (through the control socket) and, when `metrics.listen` is
 //! set, over HTTP at `GET /metrics` for a Prometheus scraper.
 
-use std::fmt::Write as _;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
+
+use logward_core::exposition::{self, Writer};
 
 use crate::control::{Command, Request};
 use crate::pipeline::PipelineStats;
@@ -226,42 +233,46 @@ fn forward(o: &mut Out, f: &ForwardSnapshot) {
     );
 }
 
-/// A label value, escaped as the format requires (backslash, double quote, newline).
-fn label(v: &str) -> String {
-    let mut s = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => s.push_str("\\\\"),
-            '"' => s.push_str("\\\""),
-            '\n' => s.push_str("\\n"),
-            c => s.push(c),
-        }
-    }
-    s
+/// The families of one exposition; the first write error is kept (a `String` never refuses
+/// text, so there is none in practice).
+struct Out<'w, 'a> {
+    w: &'w mut Writer<'a>,
+    status: exposition::Result,
 }
 
-struct Out(String);
-
-impl Out {
-    fn head(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+impl Out<'_, '_> {
+    fn keep(&mut self, r: exposition::Result) {
+        if self.status.is_ok() {
+            self.status = r;
+        }
     }
     fn one(&mut self, name: &str, kind: &str, help: &str, v: u64) {
-        self.head(name, kind, help);
-        let _ = writeln!(self.0, "{name} {v}");
+        let r = match kind {
+            "counter" => self.w.counter(name, help, v),
+            _ => self.w.gauge(name, help, v),
+        };
+        self.keep(r);
     }
 }
 
 /// Renders the exposition.
 pub fn render(s: &Snapshot) -> String {
-    let mut o = Out(String::with_capacity(4096));
+    let s = s.clone();
+    exposition::render(move |w| {
+        let mut o = Out { w, status: Ok(()) };
+        write(&mut o, &s);
+        o.status
+    })
+}
+
+fn write(o: &mut Out, s: &Snapshot) {
     let p = &s.pipeline;
-    o.head("logward_build_info", "gauge", "The running version.");
-    let _ = writeln!(
-        o.0,
-        "logward_build_info{{version=\"{}\"}} 1",
-        label(env!("CARGO_PKG_VERSION"))
+    let r = o.w.gauges(
+        "logward_build_info",
+        "The running version.",
+        [([("version", env!("CARGO_PKG_VERSION"))], 1u64)],
     );
+    o.keep(r);
     let c = "counter";
     o.one(
         "logward_lines_total",
@@ -355,24 +366,22 @@ pub fn render(s: &Snapshot) -> String {
         e.render_errors,
     );
     if let Some(ob) = &s.outbox {
-        o.head(
+        let r = o.w.gauges(
             "logward_outbox_rows",
-            "gauge",
             "Outbox rows by delivery state.",
+            [
+                ([("state", "pending")], ob.pending),
+                ([("state", "sent")], ob.sent),
+                ([("state", "failed")], ob.failed),
+            ],
         );
-        for (state, n) in [
-            ("pending", ob.pending),
-            ("sent", ob.sent),
-            ("failed", ob.failed),
-        ] {
-            let _ = writeln!(o.0, "logward_outbox_rows{{state=\"{state}\"}} {n}");
-        }
+        o.keep(r);
     }
     if let Some(a) = &s.anomaly {
-        anomaly(&mut o, a);
+        anomaly(o, a);
     }
     if let Some(f) = &s.forward {
-        forward(&mut o, f);
+        forward(o, f);
     }
     if let Some(d) = &s.delivery {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
@@ -434,17 +443,17 @@ pub fn render(s: &Snapshot) -> String {
             get(&r.failed),
         );
     }
-    sources(&mut o, &s.sources);
-    logward_core::process_metrics::Sample::read().render(&mut o.0);
-    o.0
+    sources(o, &s.sources);
+    let r = logward_core::process_metrics::Sample::read().write(o.w);
+    o.keep(r);
 }
 
 fn sources(o: &mut Out, list: &[SourceEntry]) {
     type Get = fn(&SourceStats) -> Option<u64>;
-    let series: [(&str, &str, &str, Get); 7] = [
+    // All counters.
+    let series: [(&str, &str, Get); 7] = [
         (
             "logward_source_lines_total",
-            "counter",
             "Lines (or records) a source sent.",
             |s| match s {
                 SourceStats::File(f) => Some(f.snapshot().lines),
@@ -455,7 +464,6 @@ fn sources(o: &mut Out, list: &[SourceEntry]) {
         ),
         (
             "logward_source_errors_total",
-            "counter",
             "Failed opens, reads or program starts of a source.",
             |s| match s {
                 SourceStats::File(f) => Some(f.snapshot().errors),
@@ -466,7 +474,6 @@ fn sources(o: &mut Out, list: &[SourceEntry]) {
         ),
         (
             "logward_source_rotations_total",
-            "counter",
             "Files replaced under a followed path.",
             |s| match s {
                 SourceStats::File(f) => Some(f.snapshot().rotations),
@@ -476,7 +483,6 @@ fn sources(o: &mut Out, list: &[SourceEntry]) {
         ),
         (
             "logward_source_truncations_total",
-            "counter",
             "Followed files found shorter than what had been read (copytruncate).",
             |s| match s {
                 SourceStats::File(f) => Some(f.snapshot().truncations),
@@ -486,7 +492,6 @@ fn sources(o: &mut Out, list: &[SourceEntry]) {
         ),
         (
             "logward_source_long_lines_total",
-            "counter",
             "Lines cut (or skipped) for exceeding the line limit.",
             |s| match s {
                 SourceStats::File(f) => Some(f.snapshot().long_lines),
@@ -496,7 +501,6 @@ fn sources(o: &mut Out, list: &[SourceEntry]) {
         ),
         (
             "logward_source_invalid_total",
-            "counter",
             "Lines with invalid UTF-8 (decoded lossily) or that a source could not use.",
             |s| match s {
                 SourceStats::File(f) => Some(f.snapshot().invalid_utf8),
@@ -506,7 +510,6 @@ fn sources(o: &mut Out, list: &[SourceEntry]) {
         ),
         (
             "logward_source_restarts_total",
-            "counter",
             "Times a followed program (journalctl, a command) exited and was started again.",
             |s| match s {
                 SourceStats::Process(p) => Some(p.starts().saturating_sub(1)),
@@ -514,30 +517,29 @@ fn sources(o: &mut Out, list: &[SourceEntry]) {
             },
         ),
     ];
-    for (name, kind, help, get) in series {
+    for (name, help, get) in series {
         let rows: Vec<_> = list
             .iter()
-            .filter_map(|src| get(&src.stats).map(|v| (src, v)))
+            .filter_map(|src| {
+                let v = get(&src.stats)?;
+                Some(([("source", src.id.as_str()), ("type", src.kind)], v))
+            })
             .collect();
         if rows.is_empty() {
             continue;
         }
-        o.head(name, kind, help);
-        for (src, v) in rows {
-            let _ = writeln!(
-                o.0,
-                "{name}{{source=\"{}\",type=\"{}\"}} {v}",
-                label(&src.id),
-                src.kind
-            );
-        }
+        let r = o.w.counters(name, help, rows);
+        o.keep(r);
     }
 }
 
-/// Most bytes of an HTTP request head read before answering 431.
+/// Most bytes of an HTTP request head before hyper answers 431 (its smallest buffer).
 const MAX_HEAD: usize = 8192;
+/// Time a client has for its request head, and for the whole exchange.
+const DEADLINE: Duration = Duration::from_secs(10);
 
-/// Serves `GET /metrics` on `listener`, asking the pipeline task for each exposition.
+/// Serves `GET /metrics` on `listener`, asking the pipeline task for each exposition: one
+/// request per connection (no keep-alive), the request body never read.
 pub async fn serve_http(listener: TcpListener, ctl: mpsc::Sender<Command>) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -550,7 +552,14 @@ pub async fn serve_http(listener: TcpListener, ctl: mpsc::Sender<Command>) {
         };
         let ctl = ctl.clone();
         tokio::spawn(async move {
-            let r = tokio::time::timeout(Duration::from_secs(10), answer(stream, ctl)).await;
+            let service = service_fn(move |req| answer(req, ctl.clone()));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(DEADLINE)
+                .max_buf_size(MAX_HEAD)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let r = tokio::time::timeout(DEADLINE, conn).await;
             if !matches!(r, Ok(Ok(()))) {
                 tracing::debug!(%peer, "metrics: request failed or timed out");
             }
@@ -558,29 +567,15 @@ pub async fn serve_http(listener: TcpListener, ctl: mpsc::Sender<Command>) {
     }
 }
 
-async fn answer(mut stream: TcpStream, ctl: mpsc::Sender<Command>) -> std::io::Result<()> {
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        if head.len() > MAX_HEAD {
-            return respond(&mut stream, "431 Request Header Fields Too Large", "").await;
-        }
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
+async fn answer(
+    req: hyper::Request<Incoming>,
+    ctl: mpsc::Sender<Command>,
+) -> Result<hyper::Response<String>, Infallible> {
+    if req.method() != Method::GET {
+        return Ok(respond(StatusCode::METHOD_NOT_ALLOWED, String::new()));
     }
-    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-    let mut parts = line.split(|&b| b == b' ');
-    let (method, path) = (parts.next(), parts.next());
-    if method != Some(b"GET") {
-        return respond(&mut stream, "405 Method Not Allowed", "").await;
-    }
-    let path = path.unwrap_or_default();
-    let path = path.split(|&b| b == b'?').next().unwrap_or_default();
-    if path != b"/metrics" {
-        return respond(&mut stream, "404 Not Found", "").await;
+    if req.uri().path() != "/metrics" {
+        return Ok(respond(StatusCode::NOT_FOUND, String::new()));
     }
     let (reply, rx) = oneshot::channel();
     let body = match ctl
@@ -593,21 +588,20 @@ async fn answer(mut stream: TcpStream, ctl: mpsc::Sender<Command>) -> std::io::R
         Ok(()) => rx.await.ok().and_then(|r| r.message),
         Err(_) => None,
     };
-    match body {
-        Some(b) => respond(&mut stream, "200 OK", &b).await,
-        None => respond(&mut stream, "503 Service Unavailable", "").await,
-    }
+    Ok(match body {
+        Some(b) => respond(StatusCode::OK, b),
+        None => respond(StatusCode::SERVICE_UNAVAILABLE, String::new()),
+    })
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+fn respond(status: StatusCode, body: String) -> hyper::Response<String> {
+    let mut r = hyper::Response::new(body);
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(exposition::CONTENT_TYPE),
     );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    stream.shutdown().await
+    r
 }
 
 #[cfg(test)]

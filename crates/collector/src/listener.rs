@@ -140,42 +140,45 @@ impl ConnMetrics {
         self.accept_errors.load(Relaxed)
     }
 
-    /// Appends the connection metrics in the Prometheus text format.
-    pub fn render(&self, o: &mut String) {
-        use std::fmt::Write as _;
-        let _ = writeln!(
-            o,
-            "# HELP logward_collector_connections_open Client connections open now.\n\
-             # TYPE logward_collector_connections_open gauge\n\
-             logward_collector_connections_open {}\n\
-             # HELP logward_collector_connections_accepted_total Client connections accepted.\n\
-             # TYPE logward_collector_connections_accepted_total counter\n\
-             logward_collector_connections_accepted_total {}\n\
-             # HELP logward_collector_connections_refused_total Connections closed at once: over the cap in total or per address.\n\
-             # TYPE logward_collector_connections_refused_total counter\n\
-             logward_collector_connections_refused_total{{reason=\"total\"}} {}\n\
-             logward_collector_connections_refused_total{{reason=\"per_address\"}} {}\n\
-             # HELP logward_collector_connections_closed_total Connections the collector closed, by reason.\n\
-             # TYPE logward_collector_connections_closed_total counter",
-            self.open(),
+    /// Writes the connection metrics.
+    pub fn write(
+        &self,
+        w: &mut logward_core::exposition::Writer<'_>,
+    ) -> logward_core::exposition::Result {
+        w.gauge(
+            "logward_collector_connections_open",
+            "Client connections open now.",
+            self.open() as u64,
+        )?;
+        w.counter(
+            "logward_collector_connections_accepted_total",
+            "Client connections accepted.",
             self.accepted.load(Relaxed),
-            self.refused_total.load(Relaxed),
-            self.refused_per_address.load(Relaxed),
-        );
-        for (i, (_, name)) in CLOSED.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "logward_collector_connections_closed_total{{reason=\"{name}\"}} {}",
-                self.closed[i].load(Relaxed)
-            );
-        }
-        let _ = writeln!(
-            o,
-            "# HELP logward_collector_accept_errors_total Failed accept() calls (e.g. out of file descriptors).\n\
-             # TYPE logward_collector_accept_errors_total counter\n\
-             logward_collector_accept_errors_total {}",
-            self.accept_errors.load(Relaxed)
-        );
+        )?;
+        w.counters(
+            "logward_collector_connections_refused_total",
+            "Connections closed at once: over the cap in total or per address.",
+            [
+                ([("reason", "total")], self.refused_total.load(Relaxed)),
+                (
+                    [("reason", "per_address")],
+                    self.refused_per_address.load(Relaxed),
+                ),
+            ],
+        )?;
+        w.counters(
+            "logward_collector_connections_closed_total",
+            "Connections the collector closed, by reason.",
+            CLOSED
+                .iter()
+                .zip(&self.closed)
+                .map(|((_, name), n)| ([("reason", *name)], n.load(Relaxed))),
+        )?;
+        w.counter(
+            "logward_collector_accept_errors_total",
+            "Failed accept() calls (e.g. out of file descriptors).",
+            self.accept_errors.load(Relaxed),
+        )
     }
 }
 

@@ -469,7 +469,7 @@ impl LlmStats {
             .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
     }
 
-    /// The histogram: per-bucket counts, count, sum in seconds.
+    /// The histogram: cumulative bucket counts, count, sum in seconds.
     pub fn histogram(&self) -> ([u64; 9], u64, f64) {
         let mut b = [0; 9];
         for (i, x) in self.buckets.iter().enumerate() {

@@ -2,10 +2,11 @@
 //! (endpoint, status code, failure reason): never an agent id, host, address or user.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use logward_core::exposition::{self, Writer};
 
 /// Why a request was refused with 401 (the `reason` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -222,201 +223,156 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub fn render(&self) -> String {
-        let mut o = String::with_capacity(4096);
-        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        };
-        let _ = writeln!(
-            o,
-            "# HELP logward_collector_auth_failures_total Requests refused (agents' 401s; operators' 401, 403 and 429), by reason.\n\
-             # TYPE logward_collector_auth_failures_total counter"
-        );
-        for r in AuthFailure::ALL {
-            let _ = writeln!(
-                o,
-                "logward_collector_auth_failures_total{{reason=\"{}\"}} {}",
-                r.as_str(),
-                self.auth_failures(r)
-            );
-        }
-        let _ = writeln!(
-            o,
-            "# HELP logward_collector_requests_total HTTP requests, by endpoint and status.\n\
-             # TYPE logward_collector_requests_total counter"
-        );
-        for ((ep, st), n) in self
+    pub fn render(self: &Arc<Self>) -> String {
+        let m = Arc::clone(self);
+        exposition::render(move |w| m.write(w))
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> exposition::Result {
+        w.counters(
+            "logward_collector_auth_failures_total",
+            "Requests refused (agents' 401s; operators' 401, 403 and 429), by reason.",
+            AuthFailure::ALL.map(|r| ([("reason", r.as_str())], self.auth_failures(r))),
+        )?;
+        let requests: Vec<_> = self
             .requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-        {
-            let _ = writeln!(
-                o,
-                "logward_collector_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            o,
-            "# HELP logward_collector_ingest_items_total Items of POST /v1/events, by kind and result.\n\
-             # TYPE logward_collector_ingest_items_total counter"
-        );
-        for (kind, result, v) in [
-            ("event", "accepted", &self.events_accepted),
-            ("alert", "accepted", &self.alerts_accepted),
-            ("any", "duplicate", &self.duplicates),
-            ("any", "rejected", &self.rejected_lines),
+            .map(|(&(ep, st), &n)| (([("endpoint", ep)], [("status", st)]), n))
+            .collect();
+        w.counters(
+            "logward_collector_requests_total",
+            "HTTP requests, by endpoint and status.",
+            requests,
+        )?;
+        w.counters(
+            "logward_collector_ingest_items_total",
+            "Items of POST /v1/events, by kind and result.",
+            [
+                ("event", "accepted", &self.events_accepted),
+                ("alert", "accepted", &self.alerts_accepted),
+                ("any", "duplicate", &self.duplicates),
+                ("any", "rejected", &self.rejected_lines),
+            ]
+            .map(|(kind, result, v)| ([("kind", kind), ("result", result)], v.load(Relaxed))),
+        )?;
+        for (name, help, v) in [
+            (
+                "logward_collector_fleet_alerts_total",
+                "Alerts raised by the fleet rules.",
+                &self.fleet_alerts,
+            ),
+            (
+                "logward_collector_fleet_decisions_total",
+                "Ban decisions added, extended or lifted by the fleet rules.",
+                &self.fleet_decisions,
+            ),
+            (
+                "logward_collector_ingest_bytes_total",
+                "Request body bytes of POST /v1/events as sent.",
+                &self.bytes_received,
+            ),
+            (
+                "logward_collector_ingest_decompressed_bytes_total",
+                "Bytes of NDJSON after decompression.",
+                &self.bytes_decompressed,
+            ),
+            (
+                "logward_collector_rate_limited_total",
+                "Requests answered 429 (per-agent rate limit).",
+                &self.rate_limited,
+            ),
+            (
+                "logward_collector_replay_cache_full_total",
+                "Signed requests answered 503: their agent's share of the replay cache was full.",
+                &self.nonces_full,
+            ),
+            (
+                "logward_collector_unverified_refused_total",
+                "Requests answered 503: too many bodies not yet authenticated at once.",
+                &self.unverified_refused,
+            ),
+            (
+                "logward_collector_body_timeouts_total",
+                "Requests answered 408: the body did not arrive within limits.body_read_secs.",
+                &self.body_timeouts,
+            ),
+            (
+                "logward_collector_inflight_refused_total",
+                "Requests answered 503: no room in limits.inflight_bytes in time.",
+                &self.inflight_refused,
+            ),
+            (
+                "logward_collector_oversized_requests_total",
+                "POST /v1/events answered 413 after decompression (too many items or bytes).",
+                &self.oversized_requests,
+            ),
+            (
+                "logward_collector_oversized_lines_total",
+                "NDJSON lines rejected for being over limits.line_bytes.",
+                &self.oversized_lines,
+            ),
+            (
+                "logward_collector_truncated_fields_total",
+                "Text fields of events and alerts cut to limits.field_bytes.",
+                &self.truncated_fields,
+            ),
+            (
+                "logward_collector_enroll_rate_limited_total",
+                "POST /v1/enroll answered 429 (per address or in all).",
+                &self.enroll_limited,
+            ),
+            (
+                "logward_collector_enrolments_total",
+                "Agents enrolled.",
+                &self.enrolments,
+            ),
+            (
+                "logward_collector_heartbeats_total",
+                "Heartbeats received.",
+                &self.heartbeats,
+            ),
         ] {
-            let _ = writeln!(
-                o,
-                "logward_collector_ingest_items_total{{kind=\"{kind}\",result=\"{result}\"}} {}",
-                v.load(Relaxed)
-            );
+            w.counter(name, help, v.load(Relaxed))?;
         }
-        counter(
-            &mut o,
-            "logward_collector_fleet_alerts_total",
-            "Alerts raised by the fleet rules.",
-            self.fleet_alerts.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_fleet_decisions_total",
-            "Ban decisions added, extended or lifted by the fleet rules.",
-            self.fleet_decisions.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_ingest_bytes_total",
-            "Request body bytes of POST /v1/events as sent.",
-            self.bytes_received.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_ingest_decompressed_bytes_total",
-            "Bytes of NDJSON after decompression.",
-            self.bytes_decompressed.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_rate_limited_total",
-            "Requests answered 429 (per-agent rate limit).",
-            self.rate_limited.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_replay_cache_full_total",
-            "Signed requests answered 503: their agent's share of the replay cache was full.",
-            self.nonces_full.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_unverified_refused_total",
-            "Requests answered 503: too many bodies not yet authenticated at once.",
-            self.unverified_refused.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_body_timeouts_total",
-            "Requests answered 408: the body did not arrive within limits.body_read_secs.",
-            self.body_timeouts.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_inflight_refused_total",
-            "Requests answered 503: no room in limits.inflight_bytes in time.",
-            self.inflight_refused.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_oversized_requests_total",
-            "POST /v1/events answered 413 after decompression (too many items or bytes).",
-            self.oversized_requests.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_oversized_lines_total",
-            "NDJSON lines rejected for being over limits.line_bytes.",
-            self.oversized_lines.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_truncated_fields_total",
-            "Text fields of events and alerts cut to limits.field_bytes.",
-            self.truncated_fields.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_enroll_rate_limited_total",
-            "POST /v1/enroll answered 429 (per address or in all).",
-            self.enroll_limited.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_enrolments_total",
-            "Agents enrolled.",
-            self.enrolments.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_heartbeats_total",
-            "Heartbeats received.",
-            self.heartbeats.load(Relaxed),
-        );
-        let _ = writeln!(
-            o,
-            "# HELP logward_collector_ingest_rate Items (events and alerts) stored per second, \
-             averaged over the last minute.\n\
-             # TYPE logward_collector_ingest_rate gauge\n\
-             logward_collector_ingest_rate {}",
-            self.ingest_rate()
-        );
-        counter(
-            &mut o,
-            "logward_collector_dashboard_logins_total",
-            "Successful dashboard logins.",
-            self.logins.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_dashboard_logins_busy_total",
-            "Dashboard logins refused with 503: every password check slot was taken.",
-            self.login_busy.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "logward_collector_ingest_transactions_total",
-            "Ingest transactions; under load each stores several requests (group commit).",
-            self.ingest_groups.load(Relaxed),
-        );
-        let _ = writeln!(
-            o,
-            "# HELP logward_collector_store_queue_depth Store jobs queued or running.\n\
-             # TYPE logward_collector_store_queue_depth gauge\n\
-             logward_collector_store_queue_depth {}",
-            self.queue_depth.load(Relaxed).max(0)
-        );
-        let name = "logward_collector_store_seconds";
-        let _ = writeln!(
-            o,
-            "# HELP {name} Time of one store job (an ingest transaction of one or more requests, a lookup).\n\
-             # TYPE {name} histogram"
-        );
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "{name}_bucket{{le=\"{b}\"}} {}",
-                self.store_buckets[i].load(Relaxed)
-            );
+        w.gauge(
+            "logward_collector_ingest_rate",
+            "Items (events and alerts) stored per second, averaged over the last minute.",
+            self.ingest_rate(),
+        )?;
+        for (name, help, v) in [
+            (
+                "logward_collector_dashboard_logins_total",
+                "Successful dashboard logins.",
+                &self.logins,
+            ),
+            (
+                "logward_collector_dashboard_logins_busy_total",
+                "Dashboard logins refused with 503: every password check slot was taken.",
+                &self.login_busy,
+            ),
+            (
+                "logward_collector_ingest_transactions_total",
+                "Ingest transactions; under load each stores several requests (group commit).",
+                &self.ingest_groups,
+            ),
+        ] {
+            w.counter(name, help, v.load(Relaxed))?;
         }
-        let count = self.store_count.load(Relaxed);
-        let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            o,
-            "{name}_sum {}",
-            self.store_micros.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(o, "{name}_count {count}");
+        w.gauge(
+            "logward_collector_store_queue_depth",
+            "Store jobs queued or running.",
+            self.queue_depth.load(Relaxed).max(0),
+        )?;
+        let store: [u64; 10] = std::array::from_fn(|i| self.store_buckets[i].load(Relaxed));
+        w.histogram(
+            "logward_collector_store_seconds",
+            "Time of one store job (an ingest transaction of one or more requests, a lookup).",
+            &own_counts(&BUCKETS, &store),
+            self.store_count.load(Relaxed),
+            self.store_micros.load(Relaxed) as f64 / 1e6,
+        )?;
         let d = &self.delivery;
         for (name, help, v) in [
             (
@@ -475,47 +431,43 @@ impl Metrics {
                 &self.report.failed,
             ),
         ] {
-            counter(
-                &mut o,
-                &format!("logward_collector_{name}"),
-                help,
-                v.load(Relaxed),
-            );
+            w.counter(&format!("logward_collector_{name}"), help, v.load(Relaxed))?;
         }
         let l = &self.llm;
-        counter(
-            &mut o,
+        w.counter(
             "logward_collector_llm_requests_total",
             "Requests sent to the LLM endpoint.",
             l.requests.load(Relaxed),
-        );
-        let _ = writeln!(
-            o,
-            "# HELP logward_collector_llm_analyses_total Analyses finished, by outcome.\n\
-             # TYPE logward_collector_llm_analyses_total counter"
-        );
-        for x in crate::llm::Outcome::ALL {
-            let _ = writeln!(
-                o,
-                "logward_collector_llm_analyses_total{{outcome=\"{}\"}} {}",
-                x.as_str(),
-                l.outcomes(x)
-            );
-        }
-        let name = "logward_collector_llm_seconds";
-        let _ = writeln!(
-            o,
-            "# HELP {name} Time of one LLM request.\n# TYPE {name} histogram"
-        );
+        )?;
+        w.counters(
+            "logward_collector_llm_analyses_total",
+            "Analyses finished, by outcome.",
+            crate::llm::Outcome::ALL.map(|x| ([("outcome", x.as_str())], l.outcomes(x))),
+        )?;
         let (buckets, count, sum) = l.histogram();
-        for (b, n) in crate::llm::LATENCY_BUCKETS.iter().zip(buckets) {
-            let _ = writeln!(o, "{name}_bucket{{le=\"{b}\"}} {n}");
-        }
-        let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(o, "{name}_sum {sum}");
-        let _ = writeln!(o, "{name}_count {count}");
-        self.conn.render(&mut o);
-        logward_core::process_metrics::Sample::read().render(&mut o);
-        o
+        w.histogram(
+            "logward_collector_llm_seconds",
+            "Time of one LLM request.",
+            &own_counts(&crate::llm::LATENCY_BUCKETS, &buckets),
+            count,
+            sum,
+        )?;
+        self.conn.write(w)?;
+        logward_core::process_metrics::Sample::read().write(w)
     }
+}
+
+/// Each bucket's own count from the cumulative counts the recorders keep (every bucket an
+/// observation fits in counts it); the encoder adds them up again.
+fn own_counts(bounds: &[f64], cumulative: &[u64]) -> Vec<(f64, u64)> {
+    let mut below = 0;
+    bounds
+        .iter()
+        .zip(cumulative)
+        .map(|(&b, &n)| {
+            let own = n.saturating_sub(below);
+            below = below.max(n);
+            (b, own)
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@ pub mod config_error;
 pub mod duration;
 pub mod enrich;
 pub mod event;
+pub mod exposition;
 pub mod field;
 pub mod json;
 pub mod json_read;

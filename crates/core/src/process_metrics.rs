@@ -3,8 +3,6 @@
 //! collector's `/metrics`. The one place core reads files: a handful of procfs reads per
 //! scrape, parsed here so both exporters say the same thing.
 
-use std::fmt::Write as _;
-
 /// Clock ticks per second of `/proc` times (USER_HZ: 100 on every Linux architecture that
 /// matters; Prometheus's own procfs library assumes the same).
 const USER_HZ: f64 = 100.0;
@@ -88,54 +86,50 @@ impl Sample {
         }
     }
 
-    /// The exposition lines (HELP, TYPE, sample) of every value read.
-    pub fn render(&self, out: &mut String) {
-        let mut one = |name: &str, kind: &str, help: &str, v: Option<String>| {
+    /// The families (HELP, TYPE, sample) of every value read.
+    pub fn write(&self, w: &mut crate::exposition::Writer<'_>) -> crate::exposition::Result {
+        if let Some(v) = self.cpu_seconds {
+            w.counter(
+                "process_cpu_seconds_total",
+                "Total user and system CPU time spent in seconds.",
+                v,
+            )?;
+        }
+        let gauges = [
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                self.resident_bytes,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                self.virtual_bytes,
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors.",
+                self.open_fds,
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                self.max_fds,
+            ),
+        ];
+        for (name, help, v) in gauges {
             if let Some(v) = v {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-                );
+                w.gauge(name, help, v)?;
             }
-        };
-        let float = |v: Option<f64>| v.map(|v| format!("{v}"));
-        let int = |v: Option<u64>| v.map(|v| v.to_string());
-        one(
-            "process_cpu_seconds_total",
-            "counter",
-            "Total user and system CPU time spent in seconds.",
-            float(self.cpu_seconds),
-        );
-        one(
-            "process_resident_memory_bytes",
-            "gauge",
-            "Resident memory size in bytes.",
-            int(self.resident_bytes),
-        );
-        one(
-            "process_virtual_memory_bytes",
-            "gauge",
-            "Virtual memory size in bytes.",
-            int(self.virtual_bytes),
-        );
-        one(
-            "process_open_fds",
-            "gauge",
-            "Number of open file descriptors.",
-            int(self.open_fds),
-        );
-        one(
-            "process_max_fds",
-            "gauge",
-            "Maximum number of open file descriptors.",
-            int(self.max_fds),
-        );
-        one(
-            "process_start_time_seconds",
-            "gauge",
-            "Start time of the process since unix epoch in seconds.",
-            float(self.start_time_seconds),
-        );
+        }
+        if let Some(v) = self.start_time_seconds {
+            w.gauge(
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                v,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -168,13 +162,13 @@ mod tests {
                 start_time_seconds: Some(1_700_000_123.45),
             }
         );
-        let mut out = String::new();
-        s.render(&mut out);
-        assert!(out.contains("\nprocess_cpu_seconds_total 2\n"), "{out}");
+        let out = crate::exposition::render(move |w| s.write(w));
+        // A float counter: the encoder writes 2 seconds as `2.0`.
+        assert!(out.contains("\nprocess_cpu_seconds_total 2.0\n"), "{out}");
         assert!(out.contains("\nprocess_max_fds 1024\n"), "{out}");
         // Nothing readable: nothing shown.
-        let mut out = String::new();
-        Sample::parse(None, None, None, None, None).render(&mut out);
+        let out =
+            crate::exposition::render(|w| Sample::parse(None, None, None, None, None).write(w));
         assert!(out.is_empty());
     }
 
