@@ -83,7 +83,6 @@
 //! dropped.
 
 use std::collections::VecDeque;
-use std::ffi::OsString;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -94,19 +93,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use logward_core::backoff::Backoff;
 use logward_core::clock::unix_now;
+use logward_parse::rotation::COMPRESSED;
 use logward_parse::MAX_LINE;
 use logward_store::{Checkpoint, Fingerprint, FINGERPRINT_BYTES};
-use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
+use super::follow::checkpoint::{self, Position};
+use super::follow::fingerprint::{head_matches, read_exact_at, read_head};
+use super::follow::rotation::{self, identity, Sibling};
+use super::follow::watch::Watch;
 use super::{Payload, SourceItem};
 
 /// Size of the one read buffer each file source keeps.
 const READ_BUF: usize = 64 * 1024;
 /// How many bytes before the read position are kept to recognise a copytruncate copy.
 const TAIL: usize = 64;
-/// Rotated files that are compressed cannot hold the tail of a file being followed.
-const COMPRESSED: [&str; 5] = [".gz", ".xz", ".bz2", ".zst", ".lz4"];
 
 pub use super::StartAt;
 
@@ -158,7 +159,7 @@ impl FileConfig {
 #[derive(Debug, Default)]
 pub struct FileStats {
     ready: AtomicBool,
-    polling: AtomicBool,
+    polling: Arc<AtomicBool>,
     lines: AtomicU64,
     bytes: AtomicU64,
     rotations: AtomicU64,
@@ -259,7 +260,7 @@ impl FileSource {
     /// Follows the file until the receiver of `tx` is dropped.
     pub async fn run(self, tx: mpsc::Sender<SourceItem>) {
         let mut f = Follower::new(self.config, self.stats, tx);
-        f.set_up_watcher();
+        f.watch.start(f.cfg.inotify);
         let mut checkpoint = self.checkpoint;
         loop {
             if !f.positioned {
@@ -274,7 +275,8 @@ impl FileSource {
                     return;
                 }
             }
-            if f.wait().await.is_err() {
+            let retry = f.error.is_some().then_some(f.retry_in);
+            if f.watch.wait(retry, &f.tx).await.is_err() {
                 return;
             }
         }
@@ -408,115 +410,6 @@ impl Tracked {
     }
 }
 
-/// The first bytes of a file (up to `FINGERPRINT_BYTES`).
-fn read_head(file: &File) -> io::Result<Vec<u8>> {
-    let mut head = vec![0; FINGERPRINT_BYTES];
-    let mut n = 0;
-    while n < head.len() {
-        match file.read_at(&mut head[n..], n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    head.truncate(n);
-    Ok(head)
-}
-
-/// Whether the file still starts with the bytes `fp` was taken of.
-fn head_matches(file: &File, fp: Fingerprint) -> io::Result<bool> {
-    let mut head = [0u8; FINGERPRINT_BYTES];
-    let Some(want) = usize::try_from(fp.len).ok().and_then(|n| head.get_mut(..n)) else {
-        return Ok(false);
-    };
-    let mut n = 0;
-    while n < want.len() {
-        match file.read_at(&mut want[n..], n as u64) {
-            Ok(0) => return Ok(false),
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(fp.matches(want))
-}
-
-fn read_exact_at(file: &File, len: usize, offset: u64) -> Option<Vec<u8>> {
-    let mut v = vec![0; len];
-    file.read_exact_at(&mut v, offset).ok()?;
-    Some(v)
-}
-
-fn identity(m: &Metadata) -> (u64, u64) {
-    (m.dev(), m.ino())
-}
-
-/// A checkpoint whose file no longer is at the path.
-struct Rotated {
-    dev: u64,
-    ino: u64,
-    fp: Option<Fingerprint>,
-    offset: u64,
-    line: u64,
-    /// When the checkpoint was taken (unix seconds).
-    updated_at: i64,
-}
-
-/// A rotated file beside the path.
-#[derive(Debug)]
-struct Sibling {
-    path: PathBuf,
-    id: (u64, u64),
-    rank: RotationRank,
-    compressed: bool,
-    /// Last write, unix seconds.
-    modified: i64,
-}
-
-/// Where a rotated file sits in the rotation, ordered oldest first. logrotate uses one
-/// scheme per log; dated files sort before numbered ones if both are there.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum RotationRank {
-    /// `NAME-20261123`: a later date is newer.
-    Dated(String),
-    /// `NAME.3`: a larger number is older (`Reverse` puts it first).
-    Numbered(std::cmp::Reverse<u64>),
-}
-
-/// `name`'s place in `base`'s rotation and whether it is compressed, when it is one of
-/// `base`'s rotated files: `base.N` or `base-DIGITS…` (digits, `-`, `_`), then optionally
-/// a compression suffix.
-fn rotation_rank(base: &str, name: &str) -> Option<(RotationRank, bool)> {
-    let rest = name.strip_prefix(base)?;
-    let (stem, compressed) = match COMPRESSED.iter().find_map(|c| rest.strip_suffix(c)) {
-        Some(stem) => (stem, true),
-        None => (rest, false),
-    };
-    if let Some(n) = stem.strip_prefix('.') {
-        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-            return Some((
-                RotationRank::Numbered(std::cmp::Reverse(n.parse().ok()?)),
-                compressed,
-            ));
-        }
-    }
-    let date = stem.strip_prefix('-')?;
-    let dated = date.bytes().next().is_some_and(|b| b.is_ascii_digit())
-        && date
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'-' || b == b'_');
-    dated.then(|| (RotationRank::Dated(date.to_owned()), compressed))
-}
-
-/// Which inotify events wake the task.
-#[derive(Debug, Default)]
-struct Filter {
-    names: Vec<OsString>,
-    /// Wake on any name (a rotated file whose new name is unknown is being drained).
-    all: bool,
-}
-
 struct Follower {
     cfg: FileConfig,
     stats: Arc<FileStats>,
@@ -525,13 +418,7 @@ struct Follower {
     /// The file being read first, then newer files seen at the path, oldest first.
     queue: VecDeque<Tracked>,
     positioned: bool,
-    wake: Arc<Notify>,
-    filter: Arc<Mutex<Filter>>,
-    watcher: Option<RecommendedWatcher>,
-    watched: Vec<PathBuf>,
-    watches_ok: bool,
-    watch_warned: bool,
-    last_watch_check: Option<Instant>,
+    watch: Watch,
     error: Option<String>,
     /// Retries of an unreadable file, and the wait before the next one.
     backoff: Backoff,
@@ -542,6 +429,12 @@ impl Follower {
     fn new(cfg: FileConfig, stats: Arc<FileStats>, tx: mpsc::Sender<SourceItem>) -> Follower {
         let backoff = Backoff::new(cfg.retry_min, cfg.retry_max);
         let retry_in = cfg.retry_min;
+        let watch = Watch::new(
+            &cfg.path,
+            cfg.poll_interval,
+            cfg.check_interval,
+            Arc::clone(&stats.polling),
+        );
         Follower {
             cfg,
             stats,
@@ -549,168 +442,11 @@ impl Follower {
             buf: vec![0; READ_BUF],
             queue: VecDeque::new(),
             positioned: false,
-            wake: Arc::new(Notify::new()),
-            filter: Arc::new(Mutex::new(Filter::default())),
-            watcher: None,
-            watched: Vec::new(),
-            watches_ok: false,
-            watch_warned: false,
-            last_watch_check: None,
+            watch,
             error: None,
             backoff,
             retry_in,
         }
-    }
-
-    // ----- waking -----------------------------------------------------------------------
-
-    fn set_up_watcher(&mut self) {
-        if !self.cfg.inotify {
-            self.stats.polling.store(true, Ordering::Relaxed);
-            return;
-        }
-        let wake = Arc::clone(&self.wake);
-        let filter = Arc::clone(&self.filter);
-        let handler = move |res: notify::Result<notify::Event>| {
-            let wanted = match &res {
-                Ok(ev) => {
-                    if matches!(ev.kind, EventKind::Access(_)) {
-                        false
-                    } else if ev.need_rescan() {
-                        true
-                    } else {
-                        let f = filter.lock().unwrap_or_else(PoisonError::into_inner);
-                        f.all
-                            || ev.paths.iter().any(|p| {
-                                p.file_name()
-                                    .is_some_and(|n| f.names.iter().any(|w| w.as_os_str() == n))
-                            })
-                    }
-                }
-                Err(_) => true,
-            };
-            if wanted {
-                wake.notify_one();
-            }
-        };
-        match RecommendedWatcher::new(handler, notify::Config::default()) {
-            Ok(w) => self.watcher = Some(w),
-            Err(e) => {
-                tracing::warn!(
-                    path = %self.cfg.path.display(),
-                    error = %e,
-                    interval_ms = self.cfg.poll_interval.as_millis(),
-                    "inotify unavailable (fs.inotify.max_user_instances?): polling instead"
-                );
-                self.stats.polling.store(true, Ordering::Relaxed);
-            }
-        }
-        self.update_watches(true);
-    }
-
-    /// Keeps watches on the path's directory and its target's directory, and the wake
-    /// filter's names, in line with what the path is now.
-    fn update_watches(&mut self, force: bool) {
-        let Some(watcher) = self.watcher.as_mut() else {
-            return;
-        };
-        let due = self
-            .last_watch_check
-            .is_none_or(|t| t.elapsed() >= self.cfg.check_interval);
-        if !(force || due || !self.watches_ok) {
-            return;
-        }
-        self.last_watch_check = Some(Instant::now());
-        let path = &self.cfg.path;
-        let parent = |p: &Path| match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut dirs = vec![parent(path)];
-        let mut names: Vec<OsString> = path.file_name().map(OsString::from).into_iter().collect();
-        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            if let Ok(target) = fs::canonicalize(path) {
-                let d = parent(&target);
-                if !dirs.contains(&d) {
-                    dirs.push(d);
-                }
-                if let Some(n) = target.file_name() {
-                    names.push(n.to_os_string());
-                }
-            }
-        }
-        self.filter
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .names = names;
-        for old in std::mem::take(&mut self.watched) {
-            if dirs.contains(&old) {
-                self.watched.push(old);
-            } else {
-                let _ = watcher.unwatch(&old);
-            }
-        }
-        let mut ok = true;
-        for d in dirs {
-            if self.watched.contains(&d) {
-                continue;
-            }
-            match watcher.watch(&d, RecursiveMode::NonRecursive) {
-                Ok(()) => self.watched.push(d),
-                Err(e) => {
-                    ok = false;
-                    if !self.watch_warned {
-                        self.watch_warned = true;
-                        let limit = matches!(e.kind, notify::ErrorKind::MaxFilesWatch);
-                        tracing::warn!(
-                            path = %self.cfg.path.display(),
-                            dir = %d.display(),
-                            error = %e,
-                            interval_ms = self.cfg.poll_interval.as_millis(),
-                            "{}: polling until the watch can be set",
-                            if limit {
-                                "inotify watch limit reached (fs.inotify.max_user_watches)"
-                            } else {
-                                "cannot watch the directory"
-                            }
-                        );
-                    }
-                }
-            }
-        }
-        if ok && !self.watches_ok && self.watch_warned {
-            tracing::info!(path = %self.cfg.path.display(), "inotify watch set: polling stopped");
-            self.watch_warned = false;
-        }
-        self.watches_ok = ok;
-        self.stats.polling.store(!ok, Ordering::Relaxed);
-    }
-
-    fn set_wake_all(&self, all: bool) {
-        self.filter
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .all = all;
-    }
-
-    /// Waits for an inotify event, the next check, or the channel's closing.
-    async fn wait(&mut self) -> Result<(), ()> {
-        let timeout = if self.error.is_some() {
-            self.retry_in
-        } else if self.watcher.is_some() && self.watches_ok {
-            self.cfg.check_interval
-        } else {
-            self.cfg.poll_interval
-        };
-        let full = tokio::select! {
-            _ = self.wake.notified() => false,
-            _ = tokio::time::sleep(timeout) => true,
-            _ = self.tx.closed() => return Err(()),
-        };
-        if full {
-            self.update_watches(false);
-        }
-        Ok(())
     }
 
     // ----- errors -----------------------------------------------------------------------
@@ -769,16 +505,7 @@ impl Follower {
                 return Ok(());
             }
         };
-        let cp = checkpoint.as_ref().and_then(|c| {
-            Some((
-                c.device?,
-                c.inode?,
-                c.offset,
-                c.fingerprint,
-                c.line,
-                c.updated_at,
-            ))
-        });
+        let cp = checkpoint.as_ref().and_then(Position::of);
         let opened = match &meta {
             Some(_) => match Tracked::open(&path) {
                 Ok(t) => Some(t),
@@ -793,7 +520,7 @@ impl Follower {
         *checkpoint = None;
         self.positioned = true;
 
-        let Some((dev, ino, offset, fp, line, updated_at)) = cp else {
+        let Some(rotated) = cp else {
             if let Some((t, m)) = opened {
                 let start = match self.cfg.start_at {
                     StartAt::Beginning => 0,
@@ -808,21 +535,17 @@ impl Follower {
         };
 
         // The checkpointed file, wherever rotation took it.
-        let rotated = Rotated {
-            dev,
+        let Position {
             ino,
             fp,
             offset,
             line,
             updated_at,
-        };
+            ..
+        } = rotated;
         if let Some((t, m)) = opened {
-            if t.same_file((dev, ino)) {
-                let same_content = match fp {
-                    Some(fp) => read_head(&t.file).is_ok_and(|h| fp.matches(&h)),
-                    None => true,
-                };
-                if same_content && m.len() >= offset {
+            if t.same_file(rotated.id()) {
+                if rotated.matches(&t.file, m.len()) {
                     tracing::info!(source = %self.cfg.id, path = %path.display(), offset, "resuming from the checkpoint");
                     self.queue.push_back(t.at(offset, line));
                     return Ok(());
@@ -838,7 +561,7 @@ impl Follower {
                     None => false,
                 };
                 if !copied {
-                    let siblings = self.rotated_siblings();
+                    let siblings = rotation::rotated_siblings(&self.cfg.path);
                     let newer: Vec<&Sibling> = siblings
                         .iter()
                         .filter(|s| s.modified >= updated_at)
@@ -857,87 +580,29 @@ impl Follower {
         Ok(())
     }
 
-    /// The directories where rotated files of the path live.
-    fn dirs(&self) -> Vec<PathBuf> {
-        let parent = |p: &Path| match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut dirs = vec![parent(&self.cfg.path)];
-        if let Ok(target) = fs::canonicalize(&self.cfg.path) {
-            let d = parent(&target);
-            if !dirs.contains(&d) {
-                dirs.push(d);
-            }
-        }
-        dirs
-    }
-
     /// Queues the checkpoint's file (rotated away while the source was stopped) from its
     /// offset, then the rotated siblings newer than it from 0, oldest first. `current` is
     /// the file at the path now (queued by the caller, after these).
-    fn resume_rotated(&mut self, r: &Rotated, current: Option<(u64, u64)>) {
-        let siblings = self.rotated_siblings();
-        let found = self.dirs().into_iter().find_map(|d| {
-            let entries = fs::read_dir(&d).ok()?;
-            entries.flatten().find_map(|e| {
-                let m = fs::symlink_metadata(e.path()).ok()?;
-                if !m.is_file() || identity(&m) != (r.dev, r.ino) {
-                    return None;
-                }
-                let (t, m) = Tracked::open(&e.path()).ok()?;
-                let head = read_head(&t.file).ok()?;
-                (r.fp.is_none_or(|fp| fp.matches(&head)) && m.len() >= r.offset).then_some(t)
-            })
-        });
-        let newer: Vec<&Sibling> = match found {
-            Some(t) => {
+    fn resume_rotated(&mut self, r: &Position, current: Option<(u64, u64)>) {
+        let located = checkpoint::locate(&self.cfg.path, r);
+        let found = located.found.and_then(|p| Tracked::open(&p).ok());
+        match found {
+            Some((t, _)) => {
                 tracing::info!(source = %self.cfg.id, path = %t.path.display(), offset = r.offset,
                     "the checkpoint's file was rotated: draining it first");
-                let at = siblings.iter().position(|s| s.id == (r.dev, r.ino));
                 self.queue.push_back(t.at(r.offset, r.line));
-                // Under another name than a rotation's: where it sits in the order is unknown.
-                at.map_or_else(Vec::new, |i| siblings[i + 1..].iter().collect())
             }
-            None => {
-                let compressed: Vec<String> = siblings
-                    .iter()
-                    .filter(|s| s.compressed)
-                    .map(|s| s.path.display().to_string())
-                    .collect();
-                if compressed.is_empty() {
-                    tracing::warn!(
-                        source = %self.cfg.id,
-                        path = %self.cfg.path.display(),
-                        inode = r.ino,
-                        "the checkpoint's file is gone: lines written to it after the checkpoint are lost"
-                    );
-                } else {
-                    tracing::warn!(
-                        source = %self.cfg.id,
-                        path = %self.cfg.path.display(),
-                        inode = r.ino,
-                        compressed = %compressed.join(", "),
-                        "the checkpoint's file is not among the uncompressed rotations; if it was \
-                         compressed, its lines after the checkpoint cannot be read and are lost"
-                    );
-                }
-                // Last written in or after the second the checkpoint was taken: they may hold
-                // unread lines (re-reading one finished in that second beats losing one).
-                siblings
-                    .iter()
-                    .filter(|s| !s.compressed && s.modified >= r.updated_at)
-                    .collect()
-            }
-        };
+            None => checkpoint::warn_gone(&self.cfg.id, &self.cfg.path, r, &located.compressed),
+        }
+        let newer: Vec<&Sibling> = located.newer.iter().collect();
         self.queue_rotations(&newer, r, current);
     }
 
     /// Queues rotated files to read from their start (after a checkpoint's file), except the
     /// checkpoint's own and `current`; a compressed one is a WARN: its lines are lost.
-    fn queue_rotations(&mut self, newer: &[&Sibling], r: &Rotated, current: Option<(u64, u64)>) {
+    fn queue_rotations(&mut self, newer: &[&Sibling], r: &Position, current: Option<(u64, u64)>) {
         for s in newer {
-            if Some(s.id) == current || s.id == (r.dev, r.ino) {
+            if Some(s.id) == current || s.id == r.id() {
                 continue;
             }
             if s.compressed {
@@ -956,59 +621,6 @@ impl Follower {
                     error = %e, "a rotation newer than the checkpoint cannot be opened: its lines are lost"),
             }
         }
-    }
-
-    /// The path's rotated siblings (`NAME.N`, `NAME-DATE`, compressed or not), oldest first.
-    fn rotated_siblings(&self) -> Vec<Sibling> {
-        let mut names: Vec<OsString> = self
-            .cfg
-            .path
-            .file_name()
-            .map(OsString::from)
-            .into_iter()
-            .collect();
-        if let Some(n) = fs::canonicalize(&self.cfg.path)
-            .ok()
-            .and_then(|t| t.file_name().map(OsString::from))
-        {
-            if !names.contains(&n) {
-                names.push(n);
-            }
-        }
-        let mut out: Vec<Sibling> = Vec::new();
-        for d in self.dirs() {
-            let Ok(entries) = fs::read_dir(&d) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let file_name = e.file_name();
-                let Some(name) = file_name.to_str() else {
-                    continue;
-                };
-                let Some((rank, compressed)) = names
-                    .iter()
-                    .filter_map(|b| b.to_str())
-                    .find_map(|base| rotation_rank(base, name))
-                else {
-                    continue;
-                };
-                let Ok(m) = fs::symlink_metadata(e.path()) else {
-                    continue;
-                };
-                if !m.is_file() || out.iter().any(|s| s.id == identity(&m)) {
-                    continue;
-                }
-                out.push(Sibling {
-                    path: e.path(),
-                    id: identity(&m),
-                    rank,
-                    compressed,
-                    modified: m.mtime(),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.rank.cmp(&b.rank));
-        out
     }
 
     // ----- following ----------------------------------------------------------------------
@@ -1035,7 +647,7 @@ impl Follower {
                             if !self.queue.is_empty() {
                                 tracing::debug!(source = %self.cfg.id, inode = t.ino, "a new file at the path");
                                 // Symlink targets may have moved to another directory.
-                                self.update_watches(true);
+                                self.watch.update(true);
                             } else {
                                 tracing::info!(source = %self.cfg.id, path = %path.display(), "file appeared: reading from its start");
                             }
@@ -1048,7 +660,7 @@ impl Follower {
                 }
             }
             let Some(mut head) = self.queue.pop_front() else {
-                self.set_wake_all(false);
+                self.watch.set_wake_all(false);
                 return Ok(());
             };
             let r = self.follow_head(&mut head, at_path.as_ref()).await;
@@ -1059,7 +671,7 @@ impl Follower {
                         || at_path
                             .as_ref()
                             .is_none_or(|m| !self.queue[0].same_file(identity(m)));
-                    self.set_wake_all(rotated);
+                    self.watch.set_wake_all(rotated);
                     return Ok(());
                 }
                 Ok(Next::Done) => {
@@ -1173,7 +785,7 @@ impl Follower {
             return Ok(false);
         }
         let mut best: Option<(SystemTime, Tracked)> = None;
-        for d in self.dirs() {
+        for d in rotation::dirs(&self.cfg.path) {
             let Ok(entries) = fs::read_dir(&d) else {
                 continue;
             };
@@ -1459,41 +1071,6 @@ mod tests {
     }
 
     #[test]
-    fn rotation_names_and_order() {
-        let r = |n: &str| rotation_rank("auth.log", n);
-        for not in [
-            "auth.log",
-            "auth.log.",
-            "auth.log.x",
-            "auth.log-old",
-            "auth.logx.1",
-            "x.log.1",
-        ] {
-            assert_eq!(r(not), None, "{not}");
-        }
-        assert_eq!(r("auth.log.2.gz").map(|(_, c)| c), Some(true));
-        assert_eq!(r("auth.log-20261122").map(|(_, c)| c), Some(false));
-        let mut names = vec![
-            "auth.log.1",
-            "auth.log.10",
-            "auth.log.2.gz",
-            "auth.log-20261122",
-            "auth.log-20261121.xz",
-        ];
-        names.sort_by_key(|n| r(n).map(|(rank, _)| rank));
-        assert_eq!(
-            names,
-            [
-                "auth.log-20261121.xz",
-                "auth.log-20261122",
-                "auth.log.10",
-                "auth.log.2.gz",
-                "auth.log.1"
-            ]
-        );
-    }
-
-    #[test]
     fn start_at_parses_lowercase() {
         use serde::de::value::{Error, MapDeserializer};
         use serde::Deserialize;
@@ -1511,19 +1088,5 @@ mod tests {
         assert_eq!(parse("end").ok(), Some(StartAt::End));
         assert!(parse("middle").is_err());
         assert_eq!(StartAt::default(), StartAt::End);
-    }
-
-    #[test]
-    fn head_matches_follows_the_fingerprint() {
-        let dir = std::env::temp_dir().join(format!("logward-file-unit-{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("temp dir");
-        let p = dir.join("f");
-        fs::write(&p, b"first line\nsecond\n").expect("write");
-        let f = File::open(&p).expect("open");
-        assert!(head_matches(&f, Fingerprint::of(b"first line\n")).expect("read"));
-        assert!(!head_matches(&f, Fingerprint::of(b"other line\n")).expect("read"));
-        assert!(!head_matches(&f, Fingerprint::of(&[b'x'; 100])).expect("read"));
-        assert!(head_matches(&f, Fingerprint::of(b"")).expect("read"));
-        fs::remove_dir_all(&dir).expect("clean up");
     }
 }

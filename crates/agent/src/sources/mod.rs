@@ -12,6 +12,7 @@ use logward_store::Checkpoint;
 
 pub mod command;
 pub mod file;
+mod follow;
 pub mod journal;
 pub mod stdin;
 pub mod utmp;

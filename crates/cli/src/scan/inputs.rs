@@ -1,8 +1,11 @@
 //! Which inputs a scan reads, and in which order: paths, globs, directories and `-` (stdin);
 //! rotations of one log read oldest first (`auth.log.3.gz`, `auth.log.2.gz`, `auth.log.1`,
-//! `auth.log`; RHEL dateext `secure-20261108`, `secure-20261115`, `secure`).
+//! `auth.log`; RHEL dateext `secure-20261108`, `secure-20261115`, `secure`), the names read
+//! by [`logward_parse::rotation`], as the agent reads them.
 
 use std::path::{Path, PathBuf};
+
+use logward_parse::rotation::{self, Age, Rotation};
 
 /// One input to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,65 +21,34 @@ pub struct InputError {
     pub reason: String,
 }
 
-/// Where a rotated file sits in its log's history: larger is newer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Age {
-    /// `name.N[.gz]`: N = 1 is the newest rotation.
-    Numbered(std::cmp::Reverse<u64>),
-    /// `name-YYYYMMDD[.gz]` or `name.YYYYMMDD`.
-    Dated(u64),
-    /// The live file.
-    Current,
-}
-
-/// Splits a file name into (log base name, age): `auth.log.2.gz` → (`auth.log`, Numbered(2)).
-fn rotation(name: &str) -> (&str, Age) {
-    let stem = name.strip_suffix(".gz").unwrap_or(name);
-    if let Some((base, n)) = stem.rsplit_once('.') {
-        if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-            if n.len() == 8 {
-                return (base, Age::Dated(n.parse().unwrap_or(0)));
-            }
-            if n.len() <= 4 {
-                return (
-                    base,
-                    Age::Numbered(std::cmp::Reverse(n.parse().unwrap_or(0))),
-                );
-            }
-        }
-    }
-    if let Some((base, d)) = stem.rsplit_once('-') {
-        if !base.is_empty() && d.len() >= 8 && d.bytes().all(|b| b.is_ascii_digit()) {
-            return (base, Age::Dated(d.parse().unwrap_or(0)));
-        }
-    }
-    (stem, Age::Current)
-}
-
 /// Orders files so each log's rotations come oldest first; logs keep the order in which they
 /// were first named.
 pub fn order_rotations(files: Vec<PathBuf>) -> Vec<PathBuf> {
-    let mut keyed: Vec<(usize, Age, PathBuf)> = Vec::with_capacity(files.len());
-    let mut groups: Vec<(PathBuf, String)> = Vec::new();
-    for f in files {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let (base, age) = rotation(&name);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut keyed: Vec<(usize, Age<'_>, &PathBuf)> = Vec::with_capacity(files.len());
+    let mut groups: Vec<(PathBuf, &str)> = Vec::new();
+    for (f, name) in files.iter().zip(&names) {
+        let Rotation { base, age, .. } = rotation::split(name);
         let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
-        let g = match groups.iter().position(|(d, b)| *d == dir && b == base) {
+        let g = match groups.iter().position(|(d, b)| *d == dir && *b == base) {
             Some(g) => g,
             None => {
-                groups.push((dir, base.to_owned()));
+                groups.push((dir, base));
                 groups.len() - 1
             }
         };
         keyed.push((g, age, f));
     }
-    keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| a.2.cmp(&b.2)));
+    keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| a.2.cmp(b.2)));
     keyed.dedup_by(|a, b| a.2 == b.2);
-    keyed.into_iter().map(|(_, _, f)| f).collect()
+    keyed.into_iter().map(|(_, _, f)| f.clone()).collect()
 }
 
 fn is_glob(s: &str) -> bool {
