@@ -7,18 +7,25 @@
 pub mod anomaly;
 pub mod api;
 pub mod auth;
+mod background;
 pub mod body;
 pub mod config;
 pub mod credentials;
+mod decisions;
+mod enroll;
 pub mod enroll_limit;
+mod heartbeat;
+mod ingest;
 pub mod listener;
 pub mod llm;
 pub mod metrics;
 pub mod nonces;
 pub mod openapi;
 pub mod origin;
+mod reply;
 pub mod rules;
 pub mod server;
+mod signed;
 pub mod store_thread;
 pub mod truncate;
 

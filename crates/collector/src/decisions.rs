@@ -1,0 +1,67 @@
+//! `GET /v1/decisions`: the fleet's ban decisions changed after a cursor.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use logward_core::wire;
+
+use crate::reply::{error, reply};
+use crate::server::{AppState, SMALL_BODY};
+use crate::signed::authenticate;
+use crate::unix_now as now;
+
+pub(crate) async fn decisions(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    const EP: &str = "decisions";
+    let since = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("since="))
+        .map(str::parse::<i64>);
+    let since = match since {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return error(&state, EP, StatusCode::BAD_REQUEST, "since: not an integer");
+        }
+    };
+    if let Err(r) = authenticate(&state, EP, req, SMALL_BODY).await {
+        return r;
+    }
+    let t = now();
+    match state
+        .store
+        .call(move |s| {
+            s.expire_decisions(t)?;
+            s.decision_changes_after(since, 1000)
+        })
+        .await
+    {
+        Ok(Ok(list)) => {
+            let next = list.last().map_or(since, |d| d.seq);
+            let list: Vec<_> = list
+                .into_iter()
+                .map(|d| wire::DecisionChange {
+                    id: Some(d.seq.into()),
+                    decision_id: d.decision_id,
+                    action: Some(d.op.as_str().into()),
+                    target: d.target,
+                    duration_secs: d.duration_secs,
+                    reason: Some(d.reason),
+                    rule_id: d.rule_id,
+                    created_at: d.at,
+                    expires_at: d.expires_at,
+                })
+                .collect();
+            let answer = wire::DecisionsAnswer {
+                decisions: list,
+                next: Some(next.into()),
+            };
+            reply(&state, EP, StatusCode::OK, answer)
+        }
+        _ => error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "store error"),
+    }
+}

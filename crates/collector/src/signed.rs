@@ -1,0 +1,365 @@
+//! Signed requests (docs/COLLECTOR.md "Signed requests"): the headers, the agent's secret,
+//! the body read against its declared digest, the rate limit and the replay cache.
+
+// A handler's refusal is its HTTP response, carried as the `Err` of the checks it runs.
+#![allow(clippy::result_large_err)]
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use logward_core::wire;
+
+use crate::body::{BodyError, ReadBody};
+use crate::config::Auth;
+use crate::metrics::AuthFailure;
+use crate::nonces::Check;
+use crate::reply::{error, unauthorized};
+use crate::server::AppState;
+use crate::unix_now as now;
+
+/// Reads a body up to `limit` bytes, hashing it as it comes: within the unverified-body
+/// budget (`crate::body`), or outside it when `signed_head` (the request's signature was
+/// already verified over the digest it declares); `Err` is the answer (413, 503, 408). A
+/// declared length over the limit is refused before anything is read.
+pub(crate) async fn read_body(
+    state: &AppState,
+    endpoint: &'static str,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    limit: usize,
+    signed_head: bool,
+) -> Result<ReadBody, Response> {
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        error(
+            state,
+            endpoint,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let peer = parts.extensions.get::<crate::api::Peer>().map(|p| p.0.ip());
+    let m = &state.metrics;
+    let read = if signed_head {
+        state.unverified.read_signed(body, limit).await
+    } else {
+        state.unverified.read(peer, body, limit).await
+    };
+    match read {
+        Ok(b) => Ok(b),
+        Err(BodyError::TooLarge) => Err(too_large()),
+        Err(BodyError::Busy) => {
+            m.unverified_refused.fetch_add(1, Relaxed);
+            let mut r = error(
+                state,
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many unauthenticated request bodies at once, retry later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(r)
+        }
+        Err(BodyError::Timeout) => {
+            m.body_timeouts.fetch_add(1, Relaxed);
+            let mut r = error(
+                state,
+                endpoint,
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(r)
+        }
+        Err(BodyError::Broken) => Err(error(
+            state,
+            endpoint,
+            StatusCode::BAD_REQUEST,
+            "the body could not be read",
+        )),
+    }
+}
+
+/// An authenticated request: the agent and the body as sent.
+pub(crate) struct Signed {
+    pub agent_id: String,
+    pub host: String,
+    pub body: Bytes,
+}
+
+fn header_str<'h>(h: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ()> {
+    match h.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| ()),
+    }
+}
+
+/// The signature headers of a request, well-formed.
+struct Head<'h> {
+    agent: &'h str,
+    ts: i64,
+    nonce: &'h str,
+    sig: &'h str,
+}
+
+/// Reads the signature headers: all present, each well-formed (`Err` is the 401 answer).
+fn head<'h>(
+    state: &AppState,
+    endpoint: &'static str,
+    h: &'h HeaderMap,
+) -> Result<Head<'h>, Response> {
+    let fail = |why| unauthorized(state, endpoint, why);
+    let get = |name| header_str(h, name).map_err(|_| fail(AuthFailure::MalformedHeader));
+    let (Some(agent), Some(ts), Some(nonce), Some(sig)) = (
+        get(wire::HEADER_AGENT)?,
+        get(wire::HEADER_TIMESTAMP)?,
+        get(wire::HEADER_NONCE)?,
+        get(wire::HEADER_SIGNATURE)?,
+    ) else {
+        return Err(fail(AuthFailure::MissingHeader));
+    };
+    let Ok(ts) = ts.parse::<i64>() else {
+        return Err(fail(AuthFailure::MalformedHeader));
+    };
+    if !wire::valid_nonce(nonce)
+        || sig.len() != 64
+        || agent.is_empty()
+        || agent.len() > 253
+        || !agent
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return Err(fail(AuthFailure::MalformedHeader));
+    }
+    Ok(Head {
+        agent,
+        ts,
+        nonce,
+        sig,
+    })
+}
+
+/// Checks a signed request (docs/COLLECTOR.md "Signed requests"). Everything that can be
+/// checked without the body is checked first: a request refused there has nothing of its
+/// body read.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    endpoint: &'static str,
+    req: Request,
+    limit: usize,
+) -> Result<Signed, Response> {
+    let (parts, body) = req.into_parts();
+    let h = &parts.headers;
+    let fail = |why| unauthorized(state, endpoint, why);
+    let get = |name| header_str(h, name).map_err(|_| fail(AuthFailure::MalformedHeader));
+    let Head {
+        agent,
+        ts,
+        nonce,
+        sig,
+    } = head(state, endpoint, h)?;
+    let t = now();
+    // Signed before this collector started: its nonce may be one a crashed run accepted
+    // and never saved (docs/COLLECTOR.md "Replay").
+    if !wire::fresh(ts, t) || ts < state.started_at {
+        return Err(fail(AuthFailure::StaleTimestamp));
+    }
+    let (secret, host) = agent_secret(state, endpoint, agent).await?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |p| p.as_str());
+    let verify = |digest: &str| {
+        wire::verify_digest(
+            secret.as_bytes(),
+            parts.method.as_str(),
+            path,
+            ts,
+            nonce,
+            digest,
+            sig,
+        )
+    };
+    let body = match get(wire::HEADER_CONTENT_SHA256)? {
+        // A signed head: verified before a byte of the body is read, and admitted (rate
+        // limit, replay cache) before the body is waited for; the body must then match.
+        Some(declared) => {
+            if !wire::valid_digest(declared) {
+                return Err(fail(AuthFailure::MalformedHeader));
+            }
+            if !verify(declared) {
+                return Err(fail(AuthFailure::BadSignature));
+            }
+            admit(state, endpoint, agent, nonce, ts, t)?;
+            let read = read_body(state, endpoint, &parts, body, limit, true).await?;
+            if !crate::auth::constant_time_eq(read.digest.as_bytes(), declared.as_bytes()) {
+                return Err(fail(AuthFailure::BadSignature));
+            }
+            read.release()
+        }
+        // No digest in the head (agents before it was sent): the body is read within the
+        // unverified budget first.
+        None => {
+            let read = read_body(state, endpoint, &parts, body, limit, false).await?;
+            if !verify(&read.digest) {
+                return Err(fail(AuthFailure::BadSignature));
+            }
+            // Verified: the body is the agent's now, out of the unverified budget.
+            let body = read.release();
+            admit(state, endpoint, agent, nonce, ts, t)?;
+            body
+        }
+    };
+    if matches!(state.config.auth, Auth::Shared { .. }) {
+        register_shared(state, endpoint, agent, t).await?;
+    }
+    Ok(Signed {
+        agent_id: agent.to_owned(),
+        host,
+        body,
+    })
+}
+
+/// The secret the request must be signed with and the host the agent speaks for: the
+/// shared key and the agent's own name, or the enrolled agent's (not revoked).
+async fn agent_secret(
+    state: &AppState,
+    endpoint: &'static str,
+    agent: &str,
+) -> Result<(String, String), Response> {
+    let fail = |why| unauthorized(state, endpoint, why);
+    Ok(match &state.config.auth {
+        Auth::Shared { key } => (key.clone(), agent.to_owned()),
+        Auth::Agents => {
+            let id = agent.to_owned();
+            let found = state
+                .store
+                .call(move |s| s.agent(&id))
+                .await
+                .map_err(|e| {
+                    error(
+                        state,
+                        endpoint,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &e.to_string(),
+                    )
+                })?
+                .map_err(|e| {
+                    tracing::error!("agent lookup failed: {e}");
+                    error(
+                        state,
+                        endpoint,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store error",
+                    )
+                })?;
+            match found {
+                None => return Err(fail(AuthFailure::UnknownAgent)),
+                Some(a) if a.revoked_at.is_some() => return Err(fail(AuthFailure::RevokedAgent)),
+                Some(a) => match a.secret {
+                    Some(s) => (s, a.host),
+                    None => return Err(fail(AuthFailure::UnknownAgent)),
+                },
+            }
+        }
+    })
+}
+
+/// A shared-key agent seen for the first time is registered (the fleet page lists it).
+async fn register_shared(
+    state: &AppState,
+    endpoint: &'static str,
+    agent: &str,
+    t: i64,
+) -> Result<(), Response> {
+    let known = state
+        .shared_known
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(agent);
+    if !known {
+        let id = agent.to_owned();
+        let r = state
+            .store
+            .call(move |s| s.register_shared_agent(&id, t))
+            .await;
+        if !matches!(r, Ok(Ok(()))) {
+            return Err(error(
+                state,
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store error",
+            ));
+        }
+        state
+            .shared_known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(agent.to_owned());
+    }
+    Ok(())
+}
+
+/// Admits a verified request: the agent's rate limit first, so an agent's flood is refused
+/// before it can fill its share of the replay cache (and never touches another agent's),
+/// then the replay cache.
+fn admit(
+    state: &AppState,
+    endpoint: &'static str,
+    agent: &str,
+    nonce: &str,
+    ts: i64,
+    now: i64,
+) -> Result<(), Response> {
+    limited(state, endpoint, agent)?;
+    let check = state
+        .nonces
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .check(agent, nonce, ts, now);
+    match check {
+        Check::New => Ok(()),
+        Check::Replayed => Err(unauthorized(state, endpoint, AuthFailure::ReplayedNonce)),
+        Check::AgentFull | Check::Full => {
+            state.metrics.nonces_full.fetch_add(1, Relaxed);
+            let mut r = error(
+                state,
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many requests in the replay window",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            Err(r)
+        }
+    }
+}
+
+/// The 429 answer (with `Retry-After`) when the agent is over its rate for `endpoint`.
+fn limited(state: &AppState, endpoint: &'static str, agent: &str) -> Result<(), Response> {
+    let Err(secs) = state.rate_limit(endpoint, agent) else {
+        return Ok(());
+    };
+    state.metrics.rate_limited.fetch_add(1, Relaxed);
+    let mut r = error(
+        state,
+        endpoint,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate limited",
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Err(r)
+}
