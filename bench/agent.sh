@@ -20,6 +20,7 @@
 #   bash bench/agent.sh
 #   LINES=5000 SIZE=1000000 RUNS=1 bash bench/agent.sh      # a quick run
 #   SECTIONS="flood restore" bash bench/agent.sh            # only some sections
+#   BASELINE=path/to/old/logward SECTIONS=replay bash bench/agent.sh  # replay beside that binary
 #
 # Work files go to $WORK (default: a temp dir), never the repository. The 5 M-line file is
 # shared with bench/scan.sh ($WORK/auth-<n>.log).
@@ -80,15 +81,26 @@ fi
 cat "$log" > /dev/null
 m_dec=$(python3 "$here/measure.py" "$RUNS" -- "${pin[@]}" "$lw" scan --format summary --year 2026 "$log")
 m_rul=$(python3 "$here/measure.py" "$RUNS" -- "${pin[@]}" "$lw" scan --rules default --format summary --year 2026 "$log")
-N="$SIZE" RUNS="$RUNS" M_DEC="$m_dec" M_RUL="$m_rul" python3 - <<'PY'
+b_dec=null; b_rul=null
+if [ -n "${BASELINE:-}" ]; then
+  b_dec=$(python3 "$here/measure.py" "$RUNS" -- "${pin[@]}" "$BASELINE" scan --format summary --year 2026 "$log")
+  b_rul=$(python3 "$here/measure.py" "$RUNS" -- "${pin[@]}" "$BASELINE" scan --rules default --format summary --year 2026 "$log")
+fi
+N="$SIZE" RUNS="$RUNS" M_DEC="$m_dec" M_RUL="$m_rul" B_DEC="$b_dec" B_RUL="$b_rul" python3 - <<'PY'
 import json, os
 n = int(os.environ["N"])
 dec, rul = json.loads(os.environ["M_DEC"]), json.loads(os.environ["M_RUL"])
+bdec, brul = json.loads(os.environ["B_DEC"]), json.loads(os.environ["B_RUL"])
 print(f"\nreplay: {n:,} lines (gen_authlog.py seed 42), median of {os.environ['RUNS']}, one core")
 print(f"  {'':44} {'median s':>9} {'lines/s':>12} {'RSS MiB':>8}")
-for name, m in (("scan --format summary (decode only)", dec),
-                ("scan --rules default --format summary", rul)):
+rows = [("scan --format summary (decode only)", dec), ("scan --rules default --format summary", rul)]
+if bdec:
+    rows += [("baseline: decode only", bdec), ("baseline: --rules default", brul)]
+for name, m in rows:
     print(f"  {name:44} {m['median_s']:>9.3f} {n / m['median_s']:>12,.0f} {m['peak_rss_kib'] / 1024:>8.1f}")
+if bdec:
+    print(f"  this build vs baseline (speed ratio): decode only {bdec['median_s'] / dec['median_s']:.3f}x, "
+          f"with rules {brul['median_s'] / rul['median_s']:.3f}x")
 print(f"  rules / decode-only time: {rul['median_s'] / dec['median_s']:.2f}x; "
       f"target >= 1.5 M lines/s with rules: {'met' if n / rul['median_s'] >= 1.5e6 else 'NOT met'}")
 PY

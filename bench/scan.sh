@@ -6,6 +6,7 @@
 #
 #   bash bench/scan.sh                 # 1 M and 5 M lines, 3 runs each
 #   SIZES=1000000 RUNS=5 bash bench/scan.sh
+#   BASELINE=path/to/old/logward bash bench/scan.sh   # adds that binary's row and the ratio
 #
 # Work files go to $WORK (default: a temp dir), never the repository.
 set -euo pipefail
@@ -44,7 +45,11 @@ for n in $SIZES; do
   m_wc=$(python3 "$here/measure.py" "$RUNS" -- "${pin[@]}" wc -l "$log")
   m_rg=$(python3 "$here/measure.py" "$RUNS" -- "${pin[@]}" rg --no-mmap -c -f "$shared/sshd_fail_patterns.txt" "$log")
   m_lw=$(python3 "$here/measure.py" "$RUNS" -- "${pin[@]}" "$lw" scan --format summary --year 2026 "$log")
-  N="$n" TRUTH="$truth" M_WC="$m_wc" M_RG="$m_rg" M_LW="$m_lw" python3 - <<'PY' || status=1
+  m_base=null
+  if [ -n "${BASELINE:-}" ]; then
+    m_base=$(python3 "$here/measure.py" "$RUNS" -- "${pin[@]}" "$BASELINE" scan --format summary --year 2026 "$log")
+  fi
+  N="$n" TRUTH="$truth" M_WC="$m_wc" M_RG="$m_rg" M_LW="$m_lw" M_BASE="$m_base" python3 - <<'PY' || status=1
 import json, os, re, sys
 n = int(os.environ["N"])
 wc, rg, lw = (json.loads(os.environ[k]) for k in ("M_WC", "M_RG", "M_LW"))
@@ -54,6 +59,10 @@ row("wc -l", wc)
 row("rg -c -f sshd_fail_patterns.txt", rg)
 row("logward scan --format summary", lw,
     f"{wc['median_s'] / lw['median_s']:.3f}x wc, {rg['median_s'] / lw['median_s']:.2f}x rg")
+base = json.loads(os.environ["M_BASE"])
+if base:
+    row("baseline (BASELINE=) same command", base,
+        f"this build is {base['median_s'] / lw['median_s']:.3f}x the baseline's speed")
 # Accuracy: the failed-authentication lines of the ground truth are sshd's
 # "Failed <method> for [invalid user] U", "Invalid user U" and "maximum authentication
 # attempts exceeded" lines; logward reports them as sshd user-login failures with these reasons.
