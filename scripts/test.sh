@@ -50,5 +50,15 @@ stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 stage test cargo test --workspace --locked --no-fail-fast
 stage deb bash scripts/deb_test.sh
+# The agent-only build (docs/PACKAGE.md): it lints clean, has no `collector` command, and its
+# agent works (run_cli.rs: sources, rules, bans, the metrics endpoint). After `deb`, which
+# packages the default build's target/debug/logward (this stage relinks it without the
+# collector); only the crates whose dependencies' features differ are rebuilt.
+agent_only() {
+  cargo clippy -p logward --no-default-features --features agent --locked -- -D warnings
+  cargo test -p logward --no-default-features --features agent --locked \
+    --test build_features --test run_cli
+}
+stage agent-only agent_only
 stage fuzz-check bash -c 'cd fuzz && cargo check --locked --bins'
 echo "::: all stages passed"

@@ -67,6 +67,13 @@ fn report(name: &str, errors: &[impl std::fmt::Display]) -> i32 {
 }
 
 /// A collector config and the rules file it names.
+#[cfg(not(feature = "collector"))]
+fn check_collector(path: &std::path::Path) -> i32 {
+    config_kind::no_collector(path)
+}
+
+/// A collector config and the rules file it names.
+#[cfg(feature = "collector")]
 fn check_collector(path: &std::path::Path) -> i32 {
     let name = path.display().to_string();
     match logward_collector::config::load(path) {
@@ -166,7 +173,18 @@ pub fn default_config(args: DefaultConfigArgs) -> anyhow::Result<i32> {
     } else if args.fleet_rules {
         logward_engine::FLEET_RULES.to_owned()
     } else if args.collector {
-        logward_collector::config::default_yaml()
+        #[cfg(feature = "collector")]
+        {
+            logward_collector::config::default_yaml()
+        }
+        #[cfg(not(feature = "collector"))]
+        {
+            eprintln!(
+                "logward: this logward is an agent-only build (built without the `collector` \
+                 feature): it has no collector config"
+            );
+            return Ok(1);
+        }
     } else {
         logward_agent::config::default_yaml(std::path::Path::new("/"))
     };

@@ -68,3 +68,15 @@ pub fn mixed_hint(text: &str) -> Option<String> {
         )
     })
 }
+
+/// What an agent-only build (without the `collector` feature) says when given a collector
+/// config: exit status 1.
+#[cfg(not(feature = "collector"))]
+pub fn no_collector(path: &Path) -> i32 {
+    eprintln!(
+        "logward: {} is a collector config, and this logward is an agent-only build \
+         (built without the `collector` feature)",
+        path.display()
+    );
+    1
+}

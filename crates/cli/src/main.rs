@@ -2,6 +2,7 @@
 
 mod agent;
 mod check;
+#[cfg(feature = "collector")]
 mod collector;
 mod config_kind;
 mod enroll;
@@ -63,6 +64,7 @@ enum Command {
     Enroll(enroll::EnrollArgs),
     /// The fleet collector: authenticated ingest from agents, storage, decisions, metrics;
     /// `token create`, `agents list|revoke`, `gen-cert` manage it.
+    #[cfg(feature = "collector")]
     Collector(collector::CollectorArgs),
     /// Evaluate the login anomaly detector on a labelled, generated scenario: recall per
     /// attack type, precision, false alerts per 1,000 normal logins, LOF on and off.
@@ -92,6 +94,7 @@ fn main() {
         Command::Metrics(args) => agent::ask(args, logward_agent::control::Request::Metrics),
         Command::Report(args) => report::run(args),
         Command::Enroll(args) => enroll::run(args),
+        #[cfg(feature = "collector")]
         Command::Collector(args) => collector::run(args),
         Command::EvaluateAnomaly(args) => evaluate::run(args),
         Command::Schema(args) => schema::run(args),

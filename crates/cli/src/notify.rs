@@ -64,6 +64,7 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<i32> {
     } = args.command;
     let text = crate::config_kind::read(&config)?;
     let n = match crate::config_kind::detect(&text, collector) {
+        #[cfg(feature = "collector")]
         crate::config_kind::Kind::Collector => match logward_collector::config::load(&config) {
             Ok(c) => c.notify,
             Err(errors) => {
@@ -73,6 +74,10 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<i32> {
                 return Ok(1);
             }
         },
+        #[cfg(not(feature = "collector"))]
+        crate::config_kind::Kind::Collector => {
+            return Ok(crate::config_kind::no_collector(&config))
+        }
         crate::config_kind::Kind::Rules => {
             eprintln!(
                 "logward: {} is a rules file: give the agent or collector config that has \

@@ -25,7 +25,13 @@ pub enum Kind {
 pub fn text(kind: Kind) -> anyhow::Result<String> {
     let schema = match kind {
         Kind::Agent => logward_agent::config::json_schema(),
+        #[cfg(feature = "collector")]
         Kind::Collector => logward_collector::config::json_schema(),
+        #[cfg(not(feature = "collector"))]
+        Kind::Collector => anyhow::bail!(
+            "this logward is an agent-only build (built without the `collector` feature): \
+             it has no collector config"
+        ),
         Kind::Rules => logward_engine::config::json_schema(),
     };
     Ok(serde_json::to_string_pretty(&schema)? + "\n")
