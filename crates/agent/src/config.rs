@@ -113,6 +113,17 @@ pub enum Format {
     None,
 }
 
+impl Format {
+    /// The word the config takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Ndjson => "ndjson",
+            Format::None => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
@@ -536,6 +547,18 @@ impl AgentConfig {
             anomaly: anomaly::Anomaly::default(),
             files: Vec::new(),
         }
+    }
+
+    /// The settings alone, without where each was written (sources' origins, the files read,
+    /// YAML places): a loaded config compares equal to [`AgentConfig::builtin`] this way.
+    pub fn without_places(mut self) -> AgentConfig {
+        for s in &mut self.sources {
+            s.origin.clear();
+        }
+        self.files.clear();
+        self.bans.ipv6_prefix = unknown(self.bans.ipv6_prefix.value);
+        self.bans.default_duration = unknown(self.bans.default_duration.value);
+        self
     }
 
     /// The manual ban duration in seconds.
@@ -965,24 +988,38 @@ pub fn default_yaml(root: &Path) -> String {
             SourceConfig::Command { .. } | SourceConfig::Stdin { .. } => {}
         }
     }
-    s.push_str(
-        "  # - {type: journal, identifiers: [sshd, sshd-session, sudo, su]}\n\
-         \x20 # - {type: command, name: fw, argv: [tail, -F, /var/log/ufw.log]}\n\
+    // Every value below comes from the types' defaults: the printed file loads as exactly
+    // `AgentConfig::builtin` (tests here and in crates/cli/tests/default_config.rs).
+    let bans = BansConfig::default();
+    s.push_str(&format!(
+        "  # - {{type: journal, identifiers: [sshd, sshd-session, sudo, su]}}\n\
+         \x20 # - {{type: command, name: fw, argv: [tail, -F, /var/log/ufw.log]}}\n\
          # the rule workflow: `default` (logward default-config --rules prints it) or a file\n\
          rules: default\n\
          output:\n\
-         \x20 format: text      # text | ndjson | none (alerts always go to the store)\n\
+         \x20 format: {format}      # text | ndjson | none (alerts always go to the store)\n\
          bans:\n\
-         \x20 enabled: false    # true: `ban` actions add nftables elements\n\
-         \x20 nft: [nft]        # how nft is run\n\
-         \x20 table: logward    # the inet table logward owns\n\
-         \x20 ipv6_prefix: 64   # IPv6 bans cover the /64\n\
-         \x20 default_duration: 1h  # `logward bans add` without --duration\n\
+         \x20 enabled: {enabled}    # true: `ban` actions add nftables elements\n\
+         \x20 nft: [{nft}]        # how nft is run\n\
+         \x20 table: {table}    # the inet table logward owns\n\
+         \x20 ipv6_prefix: {prefix}   # IPv6 bans cover this prefix\n\
+         \x20 default_duration: {duration}  # `logward bans add` without --duration\n\
+         \x20 ports: []         # [22]: only TCP to these ports; empty: all traffic\n\
          pipeline:\n\
-         \x20 max_batch: 1024   # most lines per store transaction\n\
+         \x20 max_batch: {max_batch}   # most lines per store transaction\n\
          metrics:\n\
-         \x20 listen: null      # e.g. 127.0.0.1:9817 serves GET /metrics (Prometheus)\n",
-    );
+         \x20 listen: null      # e.g. 127.0.0.1:9817 serves GET /metrics (Prometheus)\n\
+         # login anomaly detection (docs/ANOMALY.md)\n\
+         anomaly: {anomaly}\n",
+        format = Format::default().as_str(),
+        enabled = bans.enabled,
+        nft = bans.nft.join(", "),
+        table = bans.table,
+        prefix = bans.ipv6_prefix.value,
+        duration = bans.default_duration.value,
+        max_batch = PipelineConfig::default().max_batch,
+        anomaly = logward_engine::anomaly::config::default_flow(),
+    ));
     s
 }
 
@@ -1259,6 +1296,11 @@ mod tests {
             d.path().join("var/log/btmp").display().to_string()
         );
         assert!(!is_rules_file(&default_yaml(d.path())));
+        // …and as exactly the built-in config, but for where each setting came from.
+        assert_eq!(
+            l.config.without_places(),
+            AgentConfig::builtin(d.path()).without_places()
+        );
         assert!(is_rules_file(logward_engine::DEFAULT_RULES));
     }
 }

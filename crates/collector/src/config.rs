@@ -550,7 +550,9 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
 /// The collector's config with every setting at its default, commented
 /// (`logward default-config --collector`): what the collector runs with without `--config`.
 pub fn default_yaml() -> String {
+    // Every value comes from the types' defaults (`default_yaml_is_the_default` loads it back).
     let l = Limits::default();
+    let c = crate::listener::Connections::default();
     format!(
         "# logward collector config (logward collector --config FILE; docs/COLLECTOR.md).\n\
          # Every key is optional; relative paths are relative to this file. Strict: an unknown\n\
@@ -578,8 +580,14 @@ pub fn default_yaml() -> String {
          \x20 inflight_bytes: {}         # decompressed bytes parsed or queued (503)\n\
          \x20 enroll_per_minute: {}            # POST /v1/enroll per address …\n\
          \x20 enroll_total_per_minute: {}      # … and in all (429)\n\
+         connections:\n\
+         \x20 handshake_secs: {}              # a TLS handshake must finish in this\n\
+         \x20 header_secs: {}                 # a request head must arrive in this\n\
+         \x20 idle_secs: {}                   # an idle or stalled connection is closed after this\n\
+         \x20 max: {}                       # open connections\n\
+         \x20 per_address: {}                # open connections per client address\n\
          rules: default                     # the built-in fleet rules; `none`, or a rules file\n\
-         anomaly: {{enabled: true, threshold: 0.6, window: 3h, max_speed_kmh: 1000, lof: true}}\n\
+         anomaly: {}\n\
          notify: {{}}                         # notifiers and routes (docs/NOTIFY.md)\n\
          # llm: {{base_url: http://127.0.0.1:11434/v1, model: qwen2.5:7b}}  # docs/LLM.md\n",
         default_retention(),
@@ -600,6 +608,12 @@ pub fn default_yaml() -> String {
         l.inflight_bytes,
         l.enroll_per_minute,
         l.enroll_total_per_minute,
+        c.handshake_secs,
+        c.header_secs,
+        c.idle_secs,
+        c.max,
+        c.per_address,
+        logward_engine::anomaly::config::default_flow(),
     )
 }
 

@@ -39,6 +39,22 @@ pub fn parse_secs(s: &str) -> Option<i64> {
     i64::try_from(secs).ok()
 }
 
+/// A duration as the configs write it, in the largest unit that divides it exactly (`1500ms`,
+/// `30s`, `10m`, `3h`, `1d`, `1w`), so generated configs and docs show what [`parse_duration`]
+/// reads back as the same value.
+pub fn format_duration(d: Duration) -> String {
+    if d.subsec_nanos() != 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let s = d.as_secs();
+    for (unit, n) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
+        if s != 0 && s % n == 0 {
+            return format!("{}{unit}", s / n);
+        }
+    }
+    format!("{s}s")
+}
+
 /// ASCII digits only: `u64::from_str` would also take a leading `+`.
 fn digits(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -72,6 +88,23 @@ mod tests {
         assert_eq!(parse_duration("3d"), Some(Duration::from_secs(259_200)));
         assert_eq!(parse_duration("4h"), Some(Duration::from_secs(14_400)));
         assert_eq!(parse_duration("ten"), None);
+    }
+
+    #[test]
+    fn formatted_durations_read_back_as_themselves() {
+        for (d, text) in [
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_secs(30), "30s"),
+            (Duration::from_secs(600), "10m"),
+            (Duration::from_secs(3 * 3600), "3h"),
+            (Duration::from_secs(86_400), "1d"),
+            (Duration::from_secs(604_800), "1w"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::ZERO, "0s"),
+        ] {
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text), Some(d));
+        }
     }
 
     #[test]

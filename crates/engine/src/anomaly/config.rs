@@ -74,3 +74,40 @@ impl AnomalyConfig {
         (self.enabled.unwrap_or(true), s, problems)
     }
 }
+
+/// The `anomaly:` section at its defaults, as a YAML flow mapping (the agent's and the
+/// collector's `default-config` print it): generated from [`Settings::default`], so it cannot
+/// drift from what an empty section means.
+pub fn default_flow() -> String {
+    let s = Settings::default();
+    format!(
+        "{{enabled: true, threshold: {}, window: {}, max_speed_kmh: {}, lof: {}}}",
+        s.threshold,
+        logward_core::duration::format_duration(std::time::Duration::from_secs(
+            s.window.unsigned_abs()
+        )),
+        s.max_speed_kmh,
+        s.use_lof
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_flow_reads_back_as_the_defaults() {
+        let text = default_flow();
+        assert_eq!(
+            text,
+            "{enabled: true, threshold: 0.6, window: 3h, max_speed_kmh: 1000, lof: true}"
+        );
+        let c: AnomalyConfig = match serde_saphyr::from_str(&text) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let (enabled, settings, problems) = c.check();
+        assert!(enabled && problems.is_empty(), "{problems:?}");
+        assert_eq!(settings, Settings::default());
+    }
+}
