@@ -16,25 +16,7 @@ use std::time::{Duration, Instant};
 use logward_agent::ban::nftables::{BanExecutor, NftConfig, NftError, Nftables};
 use logward_agent::ban::{Ban, BanTarget, RestoreList};
 use logward_agent::process::ProcessError;
-
-/// Tests may spawn what they need (DESIGN.md "Processes"); this is the test's one spawner,
-/// used for `ip`, `ping` and for looking at the namespace's ruleset.
-#[allow(clippy::disallowed_methods)]
-fn cmd(argv: &[&str]) -> Output {
-    std::process::Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"))
-}
-
-fn ok(argv: &[&str]) {
-    let out = cmd(argv);
-    assert!(
-        out.status.success(),
-        "{argv:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use logward_test_support::netns::{self, cmd, ok};
 
 /// Whether `prog arg` runs and succeeds (see [`cmd`]; here a missing program is an answer).
 #[allow(clippy::disallowed_methods)]
@@ -47,29 +29,11 @@ fn runs(prog: &str, arg: &str) -> bool {
 
 /// Whether the tests can run here; prints why not, and fails under CI=true.
 fn prerequisites() -> bool {
-    let mut missing = Vec::new();
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        missing.push("root (effective uid 0)".to_owned());
-    }
-    for (prog, arg) in [("nft", "--version"), ("ip", "-V"), ("ping", "-V")] {
-        if !runs(prog, arg) {
-            missing.push(format!("`{prog}` on PATH"));
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!(
-        "nftables netns tests need {} (packages nftables, iproute2, iputils-ping)",
-        missing.join(", ")
-    );
-    logward_test_support::skip!("{why}")
+    netns::prerequisites(
+        "nftables netns test",
+        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
+        "nftables, iproute2, iputils-ping",
+    )
 }
 
 static LABS: AtomicUsize = AtomicUsize::new(0);

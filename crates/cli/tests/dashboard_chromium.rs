@@ -13,11 +13,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
-use logward_test_support::{free_port, wait_for};
+use logward_test_support::{free_port, spawn, wait_for};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -34,28 +34,6 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-sync",
     "--window-size=1400,1000",
 ];
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(program: &str, args: &[&str], log: &Path) -> Proc {
-    let err = std::fs::File::create(log).unwrap();
-    Proc(
-        Command::new(program)
-            .args(args)
-            .env("TZ", "UTC")
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}")),
-    )
-}
 
 fn find_program(names: &[&str]) -> Option<PathBuf> {
     for n in names {

@@ -16,15 +16,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use logward_store::{DecisionOp, SqliteStore, Store};
 
-#[path = "support/netns.rs"]
-mod netns;
-use logward_test_support::{free_port, wait_until};
-use netns::{cmd, ok};
+use logward_test_support::netns::{self, cmd, ok};
+use logward_test_support::{free_port, spawn, wait_until, Proc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -71,33 +69,6 @@ impl Drop for Namespaces {
             let _ = cmd(&["ip", "netns", "del", ns]);
         }
     }
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // SIGKILL: the outage test relies on it being a crash, not a clean stop.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str], log: &Path) -> Proc {
-    let err = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Proc(
-        Command::new(BIN)
-            .args(args)
-            .env("TZ", "UTC")
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .unwrap(),
-    )
 }
 
 fn append(path: &Path, text: &str) {
@@ -178,6 +149,7 @@ impl Fleet {
 
     fn start_collector(&self) -> Proc {
         let c = spawn(
+            BIN,
             &["collector", "--config", self.ccfg.to_str().unwrap()],
             &self.path("collector.err"),
         );
@@ -250,6 +222,7 @@ impl Fleet {
         )
         .unwrap();
         let agent = spawn(
+            BIN,
             &[
                 "run",
                 "--config",
@@ -334,7 +307,7 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
     assert!(wait_until(Duration::from_secs(20), || fleet
         .events_of("web01")
         == 3));
-    std::thread::sleep(Duration::from_millis(500));
+    // The rules' decisions are committed with the ingest that stored the event: no wait.
     let mut s = fleet.store().unwrap();
     let changes = s.decision_changes_after(0, 100).unwrap();
     assert_eq!(changes.len(), 1, "exactly one fleet decision: {changes:?}");

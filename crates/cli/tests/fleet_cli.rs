@@ -6,34 +6,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use logward_store::{SqliteStore, Store};
-use logward_test_support::{free_port, wait_until};
+use logward_test_support::{free_port, spawn, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str], log: &Path) -> Proc {
-    let err = std::fs::File::create(log).unwrap();
-    Proc(
-        Command::new(BIN)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .unwrap(),
-    )
-}
 
 fn failures(from: usize, n: usize) -> String {
     (from..from + n)
@@ -88,6 +67,7 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
     .unwrap();
     let start_collector = || {
         let c = spawn(
+            BIN,
             &["collector", "--config", ccfg.to_str().unwrap()],
             &d.path().join("collector.err"),
         );
@@ -144,6 +124,7 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
         String::from_utf8_lossy(&enrolled.stderr)
     );
     let _agent = spawn(
+        BIN,
         &[
             "run",
             "--config",

@@ -7,15 +7,15 @@
 use std::path::Path;
 use std::time::Duration;
 
+use logward_test_support::daemon::Daemon;
 use serde_json::Value;
 
-#[path = "support/daemon.rs"]
-mod daemon;
 #[path = "support/webhook.rs"]
 mod webhook;
 
-use daemon::Daemon;
 use webhook::{Hook, Request};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 const BODY: &str =
     r#"'{"title": {{ title|tojson }}, "text": {{ text|tojson }}, "alert": {{ alert|tojson }}}'"#;
@@ -44,7 +44,7 @@ fn run(dir: &Path, port: u16, lines: &str, extra: &str, rules: Option<&str>) -> 
         ),
     )
     .unwrap();
-    Daemon::start(&cfg, &dir.join("state"), dir)
+    Daemon::start(BIN, &cfg, &dir.join("state"), dir)
 }
 
 fn messages(reqs: &[Request]) -> Vec<Value> {

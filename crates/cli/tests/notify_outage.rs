@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 #[path = "support/webhook.rs"]
 mod webhook;
 
-use logward_test_support::free_port;
+use logward_test_support::{free_port, wait_until};
 use webhook::{Hook, Request};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -71,6 +71,25 @@ fn start(cfg: &Path, state: &Path) -> Child {
         .unwrap()
 }
 
+/// Whether the daemon has raised `alerts` alerts (its status) and a delivery has failed
+/// (an outbox row with an attempt).
+fn queued_and_failed(state: &Path, alerts: usize) -> bool {
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("--state-dir")
+            .arg(state)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    run(&["status"]).contains(&format!(" {alerts} alerts,"))
+        && run(&["outbox", "list", "--limit", "1000"])
+            .lines()
+            .skip(1)
+            .any(|row| row.split('\t').nth(4).is_some_and(|n| n != "0"))
+}
+
 /// The `user.name` of every alert a request carried (a digest carries several).
 fn users(r: &Request) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
@@ -121,8 +140,12 @@ fn alerts_queued_through_an_outage_all_arrive_once_within_the_rate_limit() {
         .unwrap()
         .write_all(lines.as_bytes())
         .unwrap();
-    // The receiver is down for 3 s: deliveries fail and are retried.
-    std::thread::sleep(Duration::from_secs(3));
+    // The receiver is down until all 500 alerts are raised and a delivery has failed: they
+    // are queued and retried.
+    assert!(
+        wait_until(Duration::from_secs(30), || queued_and_failed(&state, 500)),
+        "no failed delivery of 500 alerts"
+    );
     let (got, _) = Hook::start_on(port);
     let t = Instant::now();
     let expected: Vec<String> = (0..500).map(|i| format!("u{i}")).collect();

@@ -26,10 +26,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use logward_test_support::wait_for;
+use logward_test_support::{wait_for, Proc};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -118,15 +118,6 @@ impl Rewrite {
             i += c.len_utf8();
         }
         out
-    }
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

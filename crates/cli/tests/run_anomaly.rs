@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use logward_test_support::daemon::Daemon;
 use serde_json::Value;
 
-#[path = "support/daemon.rs"]
-mod daemon;
 #[path = "../../agent/tests/support/dnsmasq.rs"]
 mod dnsmasq;
 
@@ -89,7 +88,7 @@ fn live_agent_scores_logins_with_geoip_and_dnsbl_and_keeps_the_profiles() {
         return;
     };
     let (tmp, state, log, cfg) = setup(&g, &dns.addr.to_string(), "1s");
-    let mut agent = daemon::Daemon::start(&cfg, &state, tmp.path());
+    let mut agent = Daemon::start(BIN, &cfg, &state, tmp.path());
 
     // An hour after the last London login: the same user from Changchun, with a key never
     // seen, from an address bl.test lists.
@@ -156,7 +155,7 @@ fn a_silent_dns_server_never_stalls_the_pipeline() {
     };
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let (tmp, state, log, cfg) = setup(&g, &silent.local_addr().unwrap().to_string(), "3s");
-    let mut agent = daemon::Daemon::start(&cfg, &state, tmp.path());
+    let mut agent = Daemon::start(BIN, &cfg, &state, tmp.path());
     let t = Instant::now();
     append(&log, STOLEN);
     let mut got: Vec<(Duration, Value)> = Vec::new();

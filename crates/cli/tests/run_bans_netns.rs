@@ -9,17 +9,16 @@
 //! test says why and returns, except under `CI=true`, where that is a failure.
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test, `ip`, `ping`
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-#[path = "support/netns.rs"]
-mod netns;
-use netns::{cmd, ok};
+use logward_test_support::netns::{self, cmd, ok};
 
 use logward_core::{Clock, SystemClock, Timestamp};
+use logward_test_support::daemon::Daemon;
+use logward_test_support::wait_until;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -158,54 +157,16 @@ fn failure(ago: i64, ip: &str, n: usize) -> String {
     )
 }
 
-struct Daemon {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+/// `logward run`, which must come up.
+fn start(config: &Path, state: &Path, dir: &Path) -> Daemon {
+    let dm = Daemon::start(BIN, config, state, dir);
+    assert!(dm.up(), "the daemon did not come up:\n{}", dm.log());
+    dm
 }
 
-impl Daemon {
-    fn start(config: &Path, state: &Path, dir: &Path) -> Daemon {
-        let err = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("stderr"))
-            .expect("stderr file");
-        let _ = std::fs::remove_file(state.join("control.sock"));
-        let mut child = Command::new(BIN)
-            .args(["run", "--config"])
-            .arg(config)
-            .arg("--state-dir")
-            .arg(state)
-            .env("TZ", "UTC")
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .expect("spawn logward run");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let sock = state.join("control.sock");
-        let t = Instant::now();
-        while !sock.exists() && t.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(sock.exists(), "the daemon did not come up");
-        std::thread::sleep(Duration::from_millis(200));
-        Daemon { child, lines }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Polls `f` for up to five seconds.
+fn eventually(f: impl FnMut() -> bool) -> bool {
+    wait_until(Duration::from_secs(5), f)
 }
 
 fn bans(state: &Path, args: &[&str]) -> String {
@@ -222,18 +183,6 @@ fn bans(state: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Polls `f` for up to five seconds.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(5) {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 #[test]
@@ -260,7 +209,7 @@ fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
     )
     .expect("config");
     let state = d.path().join("state");
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = start(&cfg, &state, d.path());
     assert!(lab.passes(ATTACKER4), "before any ban");
 
     // Brute force from the peer's address: an alert, the address in the set, pings dropped.
@@ -272,10 +221,7 @@ fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
         writeln!(f, "{}", failure(5 - i, ATTACKER4, i as usize)).expect("append");
     }
     drop(f);
-    let alert = dm
-        .lines
-        .recv_timeout(Duration::from_secs(5))
-        .expect("an alert");
+    let alert = dm.alert(Duration::from_secs(5)).expect("an alert");
     assert!(
         alert.contains("ssh-bruteforce") && alert.contains(ATTACKER4),
         "{alert}"
@@ -313,7 +259,7 @@ fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
     lab.nft(&["flush", "ruleset"]);
     assert!(lab.passes(MANUAL4), "flushed, yet still dropped");
     std::thread::sleep(Duration::from_secs(3));
-    let _dm = Daemon::start(&cfg, &state, d.path());
+    let _dm = start(&cfg, &state, d.path());
     assert!(
         eventually(|| lab
             .nft(&["list", "ruleset"])
@@ -352,7 +298,7 @@ fn start_daemon(
     )
     .expect("config");
     let state = d.join("state");
-    (Daemon::start(&cfg, &state, d), log, state)
+    (start(&cfg, &state, d), log, state)
 }
 
 fn append(log: &Path, lines: &[String]) {
@@ -388,10 +334,7 @@ fn backlog_offence_older_than_its_ban_does_not_ban() {
     lines.extend((0..5).map(|i| failure(1800 - i as i64, HALF4, 10 + i)));
     append(&log, &lines);
     for ip in [STALE4, HALF4] {
-        let a = dm
-            .lines
-            .recv_timeout(Duration::from_secs(5))
-            .expect("an alert");
+        let a = dm.alert(Duration::from_secs(5)).expect("an alert");
         assert!(a.contains("ssh-bruteforce") && a.contains(ip), "{a}");
     }
     assert!(
@@ -493,10 +436,7 @@ fn a_ban_never_covers_an_ignored_address() {
             .map(|i| failure(5 - i, ATTACKER6, i as usize))
             .collect::<Vec<_>>(),
     );
-    let a = dm
-        .lines
-        .recv_timeout(Duration::from_secs(5))
-        .expect("an alert");
+    let a = dm.alert(Duration::from_secs(5)).expect("an alert");
     assert!(a.contains("ssh-bruteforce") && a.contains(ATTACKER6), "{a}");
     let host_set = || lab.nft(&["list", "set", "inet", "logward", "ipv6_host"]);
     let prefix_set = || lab.nft(&["list", "set", "inet", "logward", "ipv6_addr"]);
@@ -541,7 +481,7 @@ fn a_ban_never_covers_an_ignored_address() {
 
     // kill -9 and a restart: the stored bans are re-applied through the guard, still alone.
     drop(dm);
-    let _dm = Daemon::start(&d.path().join("agent.yaml"), &state, d.path());
+    let _dm = start(&d.path().join("agent.yaml"), &state, d.path());
     assert!(
         eventually(|| host_set().contains(ATTACKER6)),
         "not re-applied alone:\n{}",
@@ -582,9 +522,8 @@ fn a_lifted_or_ended_ban_leaves_no_blind_spot() {
     };
     let alert = |what: &str| {
         let a = dm
-            .lines
-            .recv_timeout(Duration::from_secs(15))
-            .unwrap_or_else(|_| panic!("no alert {what}"));
+            .alert(Duration::from_secs(15))
+            .unwrap_or_else(|| panic!("no alert {what}"));
         assert!(a.contains("ssh-bruteforce") && a.contains(ATTACKER4), "{a}");
     };
     burst(&log);
@@ -601,16 +540,12 @@ fn a_lifted_or_ended_ban_leaves_no_blind_spot() {
         "the two-second ban did not end"
     );
     let released = || {
-        std::fs::read_to_string(d.path().join("stderr"))
-            .unwrap_or_default()
+        dm.log()
             .matches("ban over: the address is counted again")
             .count()
     };
     // Once for the lift, once for the end (the store expires bans every 5 s).
-    let t = Instant::now();
-    while released() < 2 && t.elapsed() < Duration::from_secs(15) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(15), || released() >= 2);
     assert_eq!(released(), 2, "the ended ban did not release its address");
     burst(&log);
     alert("after the ban ended");

@@ -12,9 +12,8 @@ use logward_store::{SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
-#[path = "support/daemon.rs"]
-mod daemon;
-use daemon::Daemon;
+use logward_test_support::daemon::Daemon;
+use logward_test_support::wait_until;
 
 fn append(path: &Path, lines: &[String]) {
     let mut f = std::fs::OpenOptions::new()
@@ -75,7 +74,7 @@ fn stored_alerts(state: &Path) -> Vec<String> {
 #[test]
 fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
     let (d, log, cfg, state) = setup();
-    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
     append(&log, &failures("203.0.113.9", 5));
     let a = dm
         .alert(Duration::from_secs(1))
@@ -91,7 +90,7 @@ fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
     assert_eq!(dm.wait(Duration::from_secs(5)), None); // killed by a signal: no code
     drop(dm);
     append(&log, &failures("198.51.100.7", 5));
-    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
     let a = dm
         .alert(Duration::from_secs(2))
         .expect("alert for the lines written while down");
@@ -105,9 +104,8 @@ fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
     // SIGHUP with a broken config: logged, still running, still alerting.
     std::fs::write(&cfg, "sources: [{type: file, colour: red}]\n").expect("break config");
     dm.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
     assert!(
-        dm.log().contains("keeping the running config"),
+        dm.wait_log("keeping the running config", Duration::from_secs(5)),
         "{}",
         dm.log()
     );
@@ -156,7 +154,7 @@ fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
 #[test]
 fn counters_survive_a_restart_and_a_reload() {
     let (d, log, cfg, state) = setup();
-    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
     append(&log, &failures("203.0.113.20", 3));
     assert!(dm.alert(Duration::from_millis(500)).is_none());
     dm.signal("TERM");
@@ -164,7 +162,7 @@ fn counters_survive_a_restart_and_a_reload() {
     drop(dm);
 
     // Two more after the restart make five in the window.
-    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
     assert!(dm.log().contains("counters restored"), "{}", dm.log());
     append(&log, &failures("203.0.113.20", 2));
     let a = dm
@@ -177,10 +175,13 @@ fn counters_survive_a_restart_and_a_reload() {
 
     // The same across a reload of a (valid) config.
     append(&log, &failures("198.51.100.21", 3));
-    std::thread::sleep(Duration::from_millis(300));
+    dm.wait_lines(&state, 5);
     dm.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(dm.log().contains("counters carried over"), "{}", dm.log());
+    assert!(
+        dm.wait_log("counters carried over", Duration::from_secs(5)),
+        "{}",
+        dm.log()
+    );
     append(&log, &failures("198.51.100.21", 2));
     let a = dm
         .alert(Duration::from_secs(2))
@@ -200,7 +201,7 @@ fn sighup_starts_stops_and_restarts_sources_without_loss_or_repeat() {
             p.display()
         )
     };
-    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
     append(&a_log, &failures("203.0.113.40", 5));
     assert!(dm
         .alert(Duration::from_secs(2))
@@ -229,8 +230,11 @@ fn sighup_starts_stops_and_restarts_sources_without_loss_or_repeat() {
     // The first is dropped; the second's settings change, so it restarts from its checkpoint.
     std::fs::write(&cfg, format!("sources:\n{}", source(&b_log, "end"))).unwrap();
     dm.signal("HUP");
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(dm.log().contains("SIGHUP: source stopped"), "{}", dm.log());
+    assert!(
+        dm.wait_log("SIGHUP: source stopped", Duration::from_secs(5)),
+        "{}",
+        dm.log()
+    );
     append(&a_log, &failures("203.0.113.42", 5));
     append(&b_log, &failures("203.0.113.43", 5));
     let a = dm
@@ -284,7 +288,7 @@ fn metrics_count_alerts_sources_and_failed_bans() {
         ),
     )
     .unwrap();
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     append(&log, &failures("203.0.113.30", 5));
     let mut rules = Vec::new();
     while let Some(a) = dm.alert(Duration::from_secs(2)) {
@@ -413,7 +417,7 @@ fn latency_and_idle_rss() {
         ),
     )
     .expect("config");
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", dm.child.id())).unwrap_or_default();
     let rss = status
@@ -508,7 +512,7 @@ fn test_line_traces_the_chains_and_steps_taken() {
 #[test]
 fn ipv6_failures_from_one_64_one_address_each_raise_a_brute_force() {
     let (d, log, cfg, state) = setup();
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     let lines: Vec<String> = (0..5)
         .flat_map(|i| failures(&format!("2001:db8:9:1::{:x}", 0x200 + i), 1))
         .collect();
@@ -525,7 +529,7 @@ fn ipv6_failures_from_one_64_one_address_each_raise_a_brute_force() {
     let (d, log, cfg, state) = setup();
     let text = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, format!("{text}bans: {{ipv6_prefix: 128}}\n")).unwrap();
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     append(&log, &lines);
     dm.wait_lines(&state, 5);
     assert!(dm.alert(Duration::from_millis(100)).is_none());
@@ -537,7 +541,7 @@ fn ipv6_failures_from_one_64_one_address_each_raise_a_brute_force() {
 #[test]
 fn counters_reach_the_store_on_a_timer_before_a_kill_9() {
     let (d, log, cfg, state) = setup();
-    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
     let saved = || {
         SqliteStore::open_dir(&state)
             .expect("store")
@@ -546,11 +550,7 @@ fn counters_reach_the_store_on_a_timer_before_a_kill_9() {
             .map(|c| c.data)
     };
     let until = |what: &str, f: &dyn Fn() -> bool| {
-        let t = Instant::now();
-        while !f() && t.elapsed() < Duration::from_secs(15) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert!(f(), "{what}");
+        assert!(wait_until(Duration::from_secs(15), f), "{what}");
     };
     // The first failure is saved with its commit; the next two wait for the timer.
     append(&log, &failures("203.0.113.50", 1));
@@ -563,7 +563,7 @@ fn counters_reach_the_store_on_a_timer_before_a_kill_9() {
     assert_eq!(dm.wait(Duration::from_secs(5)), None);
     drop(dm);
 
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     append(&log, &failures("203.0.113.50", 2));
     let a = dm
         .alert(Duration::from_secs(2))
@@ -581,7 +581,7 @@ fn counters_reach_the_store_on_a_timer_before_a_kill_9() {
 #[test]
 fn alerts_stored_but_not_printed_before_a_kill_9_are_printed_at_start() {
     let (d, log, cfg, state) = setup();
-    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
     append(&log, &failures("203.0.113.60", 5));
     let a = dm.alert(Duration::from_secs(2)).expect("the alert");
     assert!(a.contains("203.0.113.60"), "{a}");
@@ -597,7 +597,7 @@ fn alerts_stored_but_not_printed_before_a_kill_9_are_printed_at_start() {
         // As if killed after committing the second alert but before printing it.
         s.set_meta("printed_up_to", &first.to_string()).unwrap();
     }
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     let again = dm
         .alert(Duration::from_secs(2))
         .expect("the unprinted alert at start");
@@ -608,6 +608,6 @@ fn alerts_stored_but_not_printed_before_a_kill_9_are_printed_at_start() {
     );
     drop(dm);
     // Printed once: the next start prints nothing.
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     assert!(dm.alert(Duration::from_millis(300)).is_none());
 }

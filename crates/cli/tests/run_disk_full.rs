@@ -18,9 +18,7 @@ use logward_store::{SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
-#[path = "support/daemon.rs"]
-mod daemon;
-use daemon::Daemon;
+use logward_test_support::daemon::Daemon;
 
 /// A tmpfs mounted for the test; unmounted on drop, on panic too.
 struct Tmpfs(PathBuf);
@@ -116,7 +114,7 @@ fn a_full_disk_stops_reading_keeps_memory_flat_and_loses_nothing() {
         ),
     )
     .unwrap();
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     let pid = dm.child.id();
     let now = SystemClock.now();
     let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();

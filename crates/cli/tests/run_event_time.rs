@@ -14,9 +14,7 @@ use logward_store::{SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
-#[path = "support/daemon.rs"]
-mod daemon;
-use daemon::Daemon;
+use logward_test_support::daemon::Daemon;
 
 /// An rsyslog (RFC 3339) sshd failure stamped `ago` seconds before now.
 fn failure(ago: i64, ip: &str, n: usize) -> String {
@@ -96,7 +94,7 @@ fn backlog_after_downtime_is_counted_on_event_time_not_the_wall_clock() {
     let cfg = config(d.path(), &log);
     let state = d.path().join("state");
 
-    let mut dm = Daemon::start(&cfg, &state, d.path());
+    let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
     dm.signal("TERM");
     assert_eq!(dm.wait(Duration::from_secs(5)), Some(0));
     drop(dm);
@@ -106,7 +104,7 @@ fn backlog_after_downtime_is_counted_on_event_time_not_the_wall_clock() {
         .map(|i| failure((6 - i) * 3600, "203.0.113.61", i as usize))
         .collect();
     append(&log, &slow);
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     dm.wait_lines(&state, 6);
     assert!(
         dm.alert(Duration::from_millis(300)).is_none(),
@@ -144,7 +142,7 @@ fn start_at_beginning_raises_what_scan_rules_raises() {
     std::fs::write(&log, lines.join("\n") + "\n").expect("log");
     let cfg = config(d.path(), &log);
     let state = d.path().join("state");
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     dm.wait_lines(&state, 11);
     let a = dm.alert(Duration::from_secs(5)).expect("the burst's alert");
     assert!(a.contains("198.51.100.72"), "{a}");

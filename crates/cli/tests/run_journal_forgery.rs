@@ -17,9 +17,7 @@ use logward_store::{SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
-#[path = "support/daemon.rs"]
-mod daemon;
-use daemon::Daemon;
+use logward_test_support::daemon::Daemon;
 
 const REMOTE: &[&str] = &[
     "/lib/systemd/systemd-journal-remote",
@@ -146,7 +144,7 @@ fn journal_entries_forged_with_logger_t_sshd_raise_nothing() {
     )
     .unwrap();
     let state = d.path().join("state");
-    let dm = Daemon::start(&cfg, &state, d.path());
+    let dm = Daemon::start(BIN, &cfg, &state, d.path());
     dm.wait_lines(&state, 11);
     let a = dm
         .alert(Duration::from_secs(2))

@@ -1,12 +1,20 @@
 //! What logward's tests share, so each is written once: free loopback ports ([`free_port`]),
 //! waiting on something observable instead of sleeping ([`wait_until`], [`wait_for`]), the
-//! shared corpus ([`corpus`]) and skipping a test this host cannot run ([`skip!`], a failure
-//! under `CI=true`). A dev-dependency only; std only.
+//! shared corpus ([`corpus`]), skipping a test this host cannot run ([`skip!`], a failure
+//! under `CI=true`), and the real processes a test runs: `logward run` ([`daemon::Daemon`]),
+//! a collector or any other child ([`spawn`], killed on drop). A dev-dependency only; std
+//! only.
+// Tests spawn what they need (DESIGN.md "Processes"): the binary under test, `ip`, `nft`.
+#![allow(clippy::disallowed_methods)]
 
+pub mod daemon;
+pub mod netns;
 mod ports;
+mod process;
 mod skip;
 mod wait;
 
 pub use ports::{free_port, free_udp_port};
+pub use process::{spawn, Proc};
 pub use skip::{corpus, corpus_root, in_ci, skipped};
 pub use wait::{wait_for, wait_until, POLL};

@@ -1,6 +1,6 @@
 //! A `logward run` under test: its stdout lines (the alerts) on a channel, its stderr in a
-//! file, ready once its control socket exists. Shared by the tests that run the agent.
-#![allow(dead_code)] // each test uses part of it
+//! file, ready once it logs that it runs (sources started, control socket bound). Shared by
+//! the tests that run the agent.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -8,23 +8,37 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logward");
+use crate::wait_until;
 
+/// The line `logward run` logs once its sources are started and its control socket is bound.
+const RUNNING: &str = "logward agent running";
+
+/// A running `logward run`, killed on drop.
+#[derive(Debug)]
 pub struct Daemon {
     pub child: Child,
+    bin: PathBuf,
     lines: mpsc::Receiver<String>,
     stderr: PathBuf,
+    up: bool,
 }
 
 impl Daemon {
-    pub fn start(config: &Path, state: &Path, dir: &Path) -> Daemon {
+    /// Starts `bin run --config config --state-dir state` (the test's
+    /// `env!("CARGO_BIN_EXE_logward")`), its stderr appended to a file in `dir`; returns once
+    /// it runs.
+    pub fn start(bin: &str, config: &Path, state: &Path, dir: &Path) -> Daemon {
         let stderr = dir.join(format!("stderr-{}", std::process::id()));
         let err = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&stderr)
             .expect("stderr file");
-        let mut child = Command::new(BIN)
+        // The file is shared by the restarts of one test: this one's log begins here.
+        let from = err.metadata().map_or(0, |m| m.len()) as usize;
+        // A daemon killed with SIGKILL leaves its socket behind.
+        let _ = std::fs::remove_file(state.join("control.sock"));
+        let mut child = Command::new(bin)
             .args(["run", "--config"])
             .arg(config)
             .arg("--state-dir")
@@ -43,24 +57,39 @@ impl Daemon {
                 }
             }
         });
-        // Up once its control socket answers.
-        let sock = state.join("control.sock");
-        let t = Instant::now();
-        while !sock.exists() && t.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        Daemon {
+        let mut d = Daemon {
             child,
+            bin: PathBuf::from(bin),
             lines,
             stderr,
-        }
+            up: false,
+        };
+        // A daemon that exits at start (a bad config) is the test's to see, at once.
+        let mut up = false;
+        wait_until(Duration::from_secs(10), || {
+            up = d.log().get(from..).is_some_and(|l| l.contains(RUNNING));
+            up || !matches!(d.child.try_wait(), Ok(None))
+        });
+        d.up = up;
+        d
     }
 
+    /// Whether it came up (logged that it runs) when started.
+    pub fn up(&self) -> bool {
+        self.up
+    }
+
+    /// Where its stderr goes.
+    pub fn log_path(&self) -> &Path {
+        &self.stderr
+    }
+
+    /// The next line on its stdout (an alert) within `within`.
     pub fn alert(&self, within: Duration) -> Option<String> {
         self.lines.recv_timeout(within).ok()
     }
 
+    /// Sends it `sig` (`HUP`, `TERM`, `KILL`) with kill(1): argv, no shell.
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
@@ -69,6 +98,8 @@ impl Daemon {
         assert!(ok.success());
     }
 
+    /// Its exit code if it exits within `within` (`None`: still running, or killed by a
+    /// signal).
     pub fn wait(&mut self, within: Duration) -> Option<i32> {
         let t = Instant::now();
         while t.elapsed() < within {
@@ -87,7 +118,7 @@ impl Daemon {
         let t = Instant::now();
         let mut last = String::new();
         while t.elapsed() < Duration::from_secs(10) {
-            let o = Command::new(BIN)
+            let o = Command::new(&self.bin)
                 .args(["status", "--state-dir"])
                 .arg(state)
                 .output()
@@ -101,8 +132,15 @@ impl Daemon {
         panic!("the daemon did not read {lines} lines: {last}");
     }
 
+    /// Its stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until its stderr has `needle` (a reload done, a source stopped); whether it came
+    /// within `within`.
+    pub fn wait_log(&self, needle: &str, within: Duration) -> bool {
+        wait_until(within, || self.log().contains(needle))
     }
 }
 

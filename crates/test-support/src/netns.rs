@@ -1,6 +1,5 @@
 //! What the network-namespace ban tests share: running a tool by argv, and whether the
 //! machine can run them at all (root, nft, ip …), which under `CI=true` must be so.
-#![allow(dead_code)]
 
 use std::process::{Command, Output};
 
@@ -52,5 +51,5 @@ pub fn prerequisites(test: &str, tools: &[(&str, &str)], packages: &str) -> bool
         "the {test} needs {} (packages {packages})",
         missing.join(", ")
     );
-    logward_test_support::skip!("{why}")
+    crate::skip!("{why}")
 }
