@@ -350,7 +350,7 @@ fn backlog_offence_older_than_its_ban_does_not_ban() {
         !set.contains(STALE4),
         "a two-hour-old offence was banned:\n{set}"
     );
-    let log = std::fs::read_to_string(d.path().join("stderr")).unwrap_or_default();
+    let log = dm.log();
     assert!(log.contains("older than the ban it earned"), "{log}");
 }
 
