@@ -16,6 +16,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
+use cookie::{Cookie, SameSite};
 use logward_core::{BanTarget, Severity, Timestamp};
 use logward_store::{AlertFilter, DecisionSelector, NewDecision, StoredAlert};
 use serde_json::{json, Value};
@@ -188,15 +189,15 @@ impl Operator {
     }
 }
 
-fn cookie<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// The value of cookie `name` in the request's `Cookie:` headers.
+fn cookie(h: &HeaderMap, name: &str) -> Option<String> {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
 }
 
 /// The session or bearer token of a request, or why there is none.
@@ -225,13 +226,13 @@ async fn identify(state: &AppState, h: &HeaderMap) -> Result<Operator, AuthFailu
         };
     }
     let c = cookie(h, SESSION_COOKIE).ok_or(AuthFailure::NoSession)?;
-    let s = auth::live_session(state, c)
+    let s = auth::live_session(state, &c)
         .await
         .ok_or(AuthFailure::NoSession)?;
     Ok(Operator::Session {
         user: s.user,
         csrf: s.csrf,
-        cookie: c.to_owned(),
+        cookie: c,
     })
 }
 
@@ -270,19 +271,16 @@ fn csrf_ok(op: &Operator, uri: &Uri, h: &HeaderMap, form: Option<&str>) -> bool 
     }
 }
 
-/// `a=b&c=d` (query string or form body), percent- and `+`-decoded.
+/// `a=b&c=d` (query string or form body), percent- and `+`-decoded by the WHATWG
+/// `application/x-www-form-urlencoded` parser. It decodes bytes that are not UTF-8 as U+FFFD,
+/// so a pair holding one is refused: no parameter of the API or the forms holds that character.
 pub fn parse_pairs(q: &str) -> Result<Vec<(String, String)>, String> {
-    let dec = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8()
-            .map(|c| c.into_owned())
-            .map_err(|_| format!("{s:?} is not UTF-8 once decoded"))
-    };
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            Ok((dec(k)?, dec(v)?))
+    form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| {
+            if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
+                return Err(format!("parameter {k:?} is not UTF-8 once decoded"));
+            }
+            Ok((k.into_owned(), v.into_owned()))
         })
         .collect()
 }
@@ -543,20 +541,23 @@ async fn login(State(state): State<Arc<AppState>>, req: Request) -> Response {
     tracing::info!(user = %user, "dashboard login");
     let ttl = Duration::from_secs(state.config.limits.session_secs);
     let (id, _) = state.sessions.create(&user, &phc, ttl);
-    let secure = if state.config.tls.is_some() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        ttl.as_secs()
-    );
+    let cookie = session_cookie(id, ttl).secure(state.config.tls.is_some());
     let mut r = redirect(&state, EP, "/ui/");
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
+}
+
+/// The session cookie: sent back only to this site (`SameSite=Strict`), never readable by
+/// scripts (`HttpOnly`); `Secure` is added when the collector serves TLS.
+fn session_cookie(value: String, ttl: Duration) -> cookie::CookieBuilder<'static> {
+    let max_age = cookie::time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+    Cookie::build((SESSION_COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(max_age)
 }
 
 /// The login answer when the limiter refuses: 429 for an address over its limit, 503 when
@@ -612,10 +613,10 @@ async fn logout(State(state): State<Arc<AppState>>, req: Request) -> Response {
         state.sessions.remove(cookie);
     }
     let mut r = redirect(&state, EP, "/login");
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("logward_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    let expired = session_cookie(String::new(), Duration::ZERO).to_string();
+    if let Ok(v) = HeaderValue::from_str(&expired) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
     r
 }
 

@@ -17,10 +17,9 @@ pub(crate) async fn decisions(State(state): State<Arc<AppState>>, req: Request) 
     let since = req
         .uri()
         .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("since="))
-        .map(str::parse::<i64>);
+        .map(|q| form_urlencoded::parse(q.as_bytes()))
+        .and_then(|mut pairs| pairs.find(|(k, _)| k == "since"))
+        .map(|(_, v)| v.parse::<i64>());
     let since = match since {
         None => 0,
         Some(Ok(n)) => n,

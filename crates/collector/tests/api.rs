@@ -830,6 +830,9 @@ async fn bad_parameters_are_400_with_a_clear_message() {
         ("/v1/alerts?since=100&until=50", "since"),
         ("/v1/alerts?hots=web01", "unknown parameter `hots`"),
         ("/v1/alerts?host=a&host=b", "given twice"),
+        // Percent-decoded before the checks: the same parameter, spelled differently.
+        ("/v1/alerts?h%6Fst=a&host=b", "given twice"),
+        ("/v1/alerts?host=%FF", "not UTF-8"),
         ("/v1/alerts?host=", "host"),
         ("/v1/alerts/abc", "id"),
         ("/v1/alerts/0", "id"),
