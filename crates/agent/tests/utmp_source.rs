@@ -364,3 +364,89 @@ async fn rotation_and_truncation_are_followed() {
     drop(rx);
     task.await.unwrap();
 }
+
+/// Issue 14: the utmp source is built on the shared follower, so a wtmp rotated while the
+/// agent is stopped is found by inode under its rotated name and its unread records are
+/// read before the new file's.
+#[tokio::test]
+async fn utmp_rotation_while_following_and_across_a_restart_loses_and_repeats_nothing() {
+    let Some(dir) = logward_test_support::corpus("wtmp-btmp") else {
+        return;
+    };
+    let all = glibc32_records(&dir);
+    let (p1, rest) = all.split_at(384 * 6);
+    let (p2, rest) = rest.split_at(384 * 4);
+    let (p3, rest) = rest.split_at(384 * 5);
+    let (p4, p5) = rest.split_at(384 * 6);
+    assert!(!p5.is_empty());
+    let tmp = tempfile::tempdir().unwrap();
+    let wtmp = tmp.path().join("wtmp");
+    std::fs::write(&wtmp, p1).unwrap();
+
+    // Run 1: a rename rotation while the source follows.
+    let source = UtmpSource::new(config(Some(&wtmp), None, StartAt::Beginning));
+    let stats = source.stats();
+    let (tx, mut rx) = mpsc::channel(256);
+    let task = tokio::spawn(source.run(Vec::new(), tx));
+    let mut got = take(&mut rx, expected(Kind::Wtmp, &wtmp, &[Some(p1)]).len()).await;
+    append(&wtmp, p2);
+    std::fs::rename(&wtmp, tmp.path().join("wtmp.1")).unwrap();
+    std::fs::write(&wtmp, p3).unwrap();
+    let read = (p1.len() + p2.len() + p3.len()) as u64;
+    wait_for(&stats, |s| s.rotations() == 1 && s.bytes() == read).await;
+    let want1 = expected(Kind::Wtmp, &wtmp, &[Some(p1), Some(p2), None, Some(p3)]);
+    got.extend(take(&mut rx, want1.len() - got.len()).await);
+    quiet(&mut rx, Duration::from_millis(100)).await;
+    assert_eq!(events(&got), want1);
+    let new_inode = std::fs::metadata(&wtmp).unwrap().ino();
+    let checkpoint = got.last().unwrap().1.clone();
+    assert_eq!(checkpoint.inode, Some(new_inode));
+    assert_eq!(checkpoint.offset, p3.len() as u64);
+    drop(rx);
+    task.await.unwrap();
+
+    // Stopped: more records, then logrotate's shift (wtmp.1 → wtmp.2, wtmp → wtmp.1) and a
+    // new wtmp with records of its own.
+    append(&wtmp, p4);
+    std::fs::rename(tmp.path().join("wtmp.1"), tmp.path().join("wtmp.2")).unwrap();
+    std::fs::rename(&wtmp, tmp.path().join("wtmp.1")).unwrap();
+    std::fs::write(&wtmp, p5).unwrap();
+
+    // Run 2 from the checkpoint: p4 from the rotated file, then p5 — each once. Sessions
+    // are primed from the checkpoint's file only, so the reference reader starts at p3 and
+    // its p3 events are dropped.
+    let source = UtmpSource::new(config(Some(&wtmp), None, StartAt::Beginning));
+    let stats = source.stats();
+    let (tx, mut rx) = mpsc::channel(256);
+    let task = tokio::spawn(source.run(vec![checkpoint], tx));
+    let mut want2 = expected(Kind::Wtmp, &wtmp, &[Some(p3), Some(p4), None, Some(p5)]);
+    want2.drain(..expected(Kind::Wtmp, &wtmp, &[Some(p3)]).len());
+    let n4 = expected(Kind::Wtmp, &wtmp, &[Some(p3), Some(p4)]).len()
+        - expected(Kind::Wtmp, &wtmp, &[Some(p3)]).len();
+    assert!(n4 > 0 && want2.len() > n4, "both parts give events");
+    let got2 = take(&mut rx, want2.len()).await;
+    quiet(&mut rx, Duration::from_millis(150)).await;
+    assert_eq!(events(&got2), want2);
+    assert_eq!(stats.checkpoint_mismatches(), 0);
+    let rotated_inode = std::fs::metadata(tmp.path().join("wtmp.1")).unwrap().ino();
+    assert!(got2[..n4]
+        .iter()
+        .all(|(_, c)| c.inode == Some(rotated_inode)));
+    let current_inode = std::fs::metadata(&wtmp).unwrap().ino();
+    let last = got2.last().unwrap().1.clone();
+    assert_eq!(
+        (last.inode, last.offset),
+        (Some(current_inode), p5.len() as u64)
+    );
+    drop(rx);
+    task.await.unwrap();
+
+    // Run 3 from the last checkpoint: nothing is read twice.
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(
+        UtmpSource::new(config(Some(&wtmp), None, StartAt::Beginning)).run(vec![last], tx),
+    );
+    quiet(&mut rx, Duration::from_millis(200)).await;
+    drop(rx);
+    task.await.unwrap();
+}

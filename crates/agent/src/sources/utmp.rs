@@ -1,9 +1,13 @@
 //! The *utmp* source: follows `/var/log/wtmp` (logins, logouts) and `/var/log/btmp` (failed
 //! logins) with the streaming [`logward_parse::utmp::Reader`], emitting decoded events.
 //!
+//! Built on [`super::follow`] (fingerprint, checkpoint, rotation discovery), as the text
+//! file source is; what differs is the record reader (fixed-size utmp records, decoded at
+//! the source) and the waking:
+//!
 //! - **Polling.** These files are written a few times per login, so their size is polled
 //!   (every second by default) instead of watched; a poll that finds nothing new costs two
-//!   `stat` calls.
+//!   `stat` calls. Reads are `pread`s on the task, as the file source's.
 //! - **Items** are [`Payload::Event`]s (dataset `wtmp`/`btmp`, `log.file.path` set) whose
 //!   checkpoint names the file (device, inode, fingerprint of its first KiB) and the offset
 //!   after the event's record; the last event of a read carries [`Reader::consumed`], so
@@ -15,17 +19,22 @@
 //!   size fell below what was read — `> /var/log/wtmp`, a way to hide logins) is logged at
 //!   WARN and the file read again from 0. A missing file is waited for.
 //! - **Resuming.** A checkpoint whose device, inode and fingerprint match the file (and whose
-//!   offset is within it) resumes there; otherwise the file changed while logward was down
-//!   and is read from its start. With no checkpoint, `start_at: end` (the default) starts
+//!   offset is within it) resumes there. When the path holds another file, the checkpoint's
+//!   file is looked for by device + inode (and fingerprint) among the path's rotations
+//!   (`wtmp.1`, `wtmp-20261201`): it is read from the offset, then the rotations newer
+//!   than it from their start, oldest first, then the file at the path — nothing lost or
+//!   repeated across a rotation while logward was stopped. If it is gone (deleted, or
+//!   compressed: WARN), the uncompressed rotations written since the checkpoint and then
+//!   the file at the path are read from their start. With no checkpoint, `start_at: end` (the default) starts
 //!   after the last whole record. Before resuming mid-file, up to [`PRIME_BYTES`] of the
 //!   records before the offset are decoded and their events discarded, only to learn the
 //!   open sessions, so logouts of sessions opened before the restart still name their user.
-//! - **Not covered:** a file rotated *while logward was stopped* is not looked for under its
-//!   rotated name (`wtmp.1`); its unread tail is skipped (logged at INFO).
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,10 +45,12 @@ use logward_core::Event;
 use logward_parse::utmp::{detect_layout, Kind, Layout, Reader, DETECT_RECORDS};
 use logward_store::{Checkpoint, Fingerprint};
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc::Sender;
 
 use super::command::{pause, Gone};
+use super::follow::checkpoint::{self, Position};
+use super::follow::fingerprint::{read_at_most, read_exact_at};
+use super::follow::rotation::identity;
 use super::journal::StartAt;
 use super::{Payload, SourceItem};
 
@@ -173,6 +184,7 @@ impl UtmpSource {
                     checkpoint,
                     opened_before: false,
                     open: None,
+                    queue: VecDeque::new(),
                     reader: Reader::new(kind),
                     stats: Arc::clone(&self.stats),
                     last_error: None,
@@ -203,7 +215,9 @@ fn source_id(path: &Path) -> String {
 /// The open file being followed.
 #[derive(Debug)]
 struct OpenFile {
-    file: tokio::fs::File,
+    file: File,
+    /// Where it was opened (for logs).
+    path: PathBuf,
     device: u64,
     inode: u64,
     /// Bytes read from this file so far (the read position).
@@ -212,21 +226,24 @@ struct OpenFile {
     head: Vec<u8>,
 }
 
-/// Whether the open file no longer starts with the bytes read from it earlier (it was
-/// truncated and written again, possibly past the old read position). Reads at most
-/// [`logward_store::FINGERPRINT_BYTES`], then returns to the read position.
-async fn head_changed(open: &mut OpenFile) -> io::Result<bool> {
-    if open.head.is_empty() {
-        return Ok(false);
+impl OpenFile {
+    /// Whether the file no longer starts with the bytes read from it earlier (it was
+    /// truncated and written again, possibly past the old read position).
+    fn head_changed(&self) -> bool {
+        !self.head.is_empty()
+            && read_exact_at(&self.file, self.head.len(), 0).as_deref() != Some(&self.head[..])
     }
-    open.file.seek(io::SeekFrom::Start(0)).await?;
-    let mut now = Vec::with_capacity(open.head.len());
-    (&mut open.file)
-        .take(open.head.len() as u64)
-        .read_to_end(&mut now)
-        .await?;
-    open.file.seek(io::SeekFrom::Start(open.pos)).await?;
-    Ok(now != open.head)
+}
+
+/// Where the first open of a followed file starts.
+enum Start {
+    /// In the file at the path, at this offset.
+    Here(u64),
+    /// In another file (the checkpoint's, rotated; or a rotation to read first), at this
+    /// offset.
+    Other(PathBuf, File, u64),
+    /// The checkpoint names no file that is still there: the path's file from its start.
+    Mismatch,
 }
 
 /// One followed file.
@@ -240,6 +257,9 @@ struct Follower {
     checkpoint: Option<Checkpoint>,
     opened_before: bool,
     open: Option<OpenFile>,
+    /// Rotated files to read from their start after the open one, before the file at the
+    /// path (after a restart that found the checkpoint's file rotated), oldest first.
+    queue: VecDeque<PathBuf>,
     reader: Reader,
     stats: Arc<UtmpStats>,
     /// The last error logged, so a persisting one is logged once.
@@ -262,10 +282,10 @@ impl Follower {
 
     /// One look at the file: read what was added, follow a rotation or a truncation.
     async fn poll(&mut self, tx: &Sender<SourceItem>) -> Result<(), Gone> {
-        let at_path = match tokio::fs::metadata(&self.path).await {
-            Ok(m) => Some((m.dev(), m.ino())),
+        let at_path = match fs::metadata(&self.path) {
+            Ok(m) => Some(identity(&m)),
             Err(e) => {
-                if self.open.is_none() {
+                if self.open.is_none() && self.queue.is_empty() {
                     if !self.opened_before
                         && self.checkpoint.is_none()
                         && e.kind() == io::ErrorKind::NotFound
@@ -279,85 +299,112 @@ impl Follower {
             }
         };
         if self.open.is_none() {
-            if at_path.is_none() {
+            if at_path.is_none() && self.queue.is_empty() {
                 return Ok(());
             }
-            if let Err(e) = self.open_file().await {
+            if let Err(e) = self.open_next() {
                 self.error("cannot open", &e);
                 return Ok(());
             }
         }
         self.drain(tx).await?;
-        let replaced = match (&self.open, at_path) {
-            (Some(open), Some(id)) => (open.device, open.inode) != id,
-            _ => false,
-        };
-        if replaced {
-            // The old file was read to its end above; on to the new one.
-            self.stats.rotations.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(source = %self.id, "file replaced (rotation): following the new one from its start");
+        loop {
+            let replaced = match (&self.open, at_path) {
+                (Some(open), Some(id)) => (open.device, open.inode) != id,
+                (Some(_), None) => !self.queue.is_empty(),
+                (None, _) => false,
+            };
+            if !replaced {
+                return Ok(());
+            }
+            // The old file was read to its end above; on to the next one.
+            if self.queue.is_empty() {
+                self.stats.rotations.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(source = %self.id, "file replaced (rotation): following the new one from its start");
+            }
             self.open = None;
-            if let Err(e) = self.open_file().await {
+            if let Err(e) = self.open_next() {
                 self.error("cannot open", &e);
                 return Ok(());
             }
             self.drain(tx).await?;
         }
-        Ok(())
     }
 
-    /// Opens the file at its path and decides where to read from.
-    async fn open_file(&mut self) -> io::Result<()> {
-        let mut file = tokio::fs::File::open(&self.path).await?;
-        let meta = file.metadata().await?;
-        let (device, inode, len) = (meta.dev(), meta.ino(), meta.len());
-        // Enough of the start to fingerprint the file and detect its layout.
-        let probe_len = (DETECT_RECORDS * Layout::Time64.record_size()) as u64;
-        let mut probe = Vec::new();
-        (&mut file).take(probe_len).read_to_end(&mut probe).await?;
-        let head_len = probe.len().min(logward_store::FINGERPRINT_BYTES);
-        let head = probe[..head_len].to_vec();
+    /// Opens the next file: the first queued rotation, else the file at the path.
+    fn open_next(&mut self) -> io::Result<()> {
+        while let Some(p) = self.queue.pop_front() {
+            match self.open_file(&p) {
+                Ok(()) => {
+                    tracing::info!(source = %self.id, path = %p.display(),
+                        "rotated while stopped: reading it from its start");
+                    return Ok(());
+                }
+                Err(e) => tracing::warn!(source = %self.id, path = %p.display(), error = %e,
+                    "a rotation newer than the checkpoint cannot be opened: its records are lost"),
+            }
+        }
+        let path = self.path.clone();
+        self.open_file(&path)
+    }
 
+    /// Opens `path` and decides where to read from: the checkpoint's file (at the path or
+    /// rotated beside it) at its offset on the first open, else per `start_at`, else 0.
+    fn open_file(&mut self, path: &Path) -> io::Result<()> {
+        let mut file = File::open(path)?;
+        let mut meta = file.metadata()?;
+        let mut opened = path.to_path_buf();
         let first = !self.opened_before;
         self.opened_before = true;
         self.last_error = None;
-        let offset = if first {
-            match self.checkpoint.take() {
-                Some(c)
-                    if c.device == Some(device)
-                        && c.inode == Some(inode)
-                        && c.offset <= len
-                        && c.fingerprint.is_none_or(|f| f.matches(&head)) =>
-                {
-                    tracing::info!(source = %self.id, offset = c.offset, "resuming from the checkpoint");
-                    c.offset
+        let mut resume = None;
+        if first {
+            if let Some(c) = self.checkpoint.take() {
+                match self.locate(&c, &file, &meta) {
+                    Start::Here(offset) => resume = Some(offset),
+                    Start::Other(p, f, offset) => {
+                        meta = f.metadata()?;
+                        file = f;
+                        opened = p;
+                        resume = Some(offset);
+                    }
+                    Start::Mismatch => {
+                        self.stats
+                            .checkpoint_mismatches
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(source = %self.id, checkpoint_offset = c.offset,
+                            "the file is not the checkpointed one (rotated or replaced while stopped): reading it from its start");
+                        resume = Some(0);
+                    }
                 }
-                Some(c) => {
-                    self.stats
-                        .checkpoint_mismatches
-                        .fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(source = %self.id, checkpoint_offset = c.offset,
-                        "the file is not the checkpointed one (rotated or replaced while stopped): reading it from its start");
-                    0
-                }
-                None if self.start_at == StartAt::Beginning => 0,
-                None => match detect_layout(&probe, Some(len)) {
-                    Some(l) => len - len % l.record_size() as u64,
-                    None => 0,
-                },
             }
-        } else {
-            0
-        };
+        }
+        let (device, inode, len) = (meta.dev(), meta.ino(), meta.len());
+        // Enough of the start to fingerprint the file and detect its layout.
+        let probe_len = DETECT_RECORDS * Layout::Time64.record_size();
+        let probe = read_at_most(&file, probe_len, 0)?;
+        let head_len = probe.len().min(logward_store::FINGERPRINT_BYTES);
+        let head = probe[..head_len].to_vec();
 
+        let offset = match resume {
+            Some(offset) => offset,
+            None if !first || self.start_at == StartAt::Beginning => 0,
+            None => match detect_layout(&probe, Some(len)) {
+                Some(l) => len - len % l.record_size() as u64,
+                None => 0,
+            },
+        };
+        if resume.is_some_and(|o| o > 0) {
+            tracing::info!(source = %self.id, path = %opened.display(), offset, "resuming from the checkpoint");
+        }
         if offset == 0 {
             self.reader.start_file(0, None);
         } else {
-            self.reader = self.primed_reader(&mut file, &probe, len, offset).await?;
+            self.reader = self.primed_reader(&file, &probe, len, offset)?;
         }
-        file.seek(io::SeekFrom::Start(offset)).await?;
         self.open = Some(OpenFile {
             file,
+            path: opened,
             device,
             inode,
             pos: offset,
@@ -366,11 +413,64 @@ impl Follower {
         Ok(())
     }
 
+    /// Where the first open starts, from checkpoint `c`; `file` is the path's. The
+    /// checkpoint's file may be the path's, or be found by inode among the path's
+    /// rotations: it is read from the offset, and the rotations newer than it are queued.
+    /// When it is gone, the uncompressed rotations written since the checkpoint are read
+    /// from their start first (the path's file follows them).
+    fn locate(&mut self, c: &Checkpoint, file: &File, meta: &fs::Metadata) -> Start {
+        let Some(pos) = Position::of(c) else {
+            return Start::Mismatch;
+        };
+        if pos.id() == identity(meta) {
+            return if pos.matches(file, meta.len()) {
+                Start::Here(pos.offset)
+            } else {
+                Start::Mismatch
+            };
+        }
+        let located = checkpoint::locate(&self.path, &pos);
+        let found = located
+            .found
+            .and_then(|p| File::open(&p).ok().map(|f| (p, f)));
+        match &found {
+            Some((p, _)) => {
+                tracing::info!(source = %self.id, path = %p.display(), offset = pos.offset,
+                "the checkpoint's file was rotated: reading it first")
+            }
+            None => checkpoint::warn_gone(&self.id, &self.path, &pos, &located.compressed),
+        }
+        for s in located.newer {
+            if s.id == identity(meta) || s.id == pos.id() {
+                continue;
+            }
+            if s.compressed {
+                tracing::warn!(source = %self.id, path = %s.path.display(),
+                    "a rotation written to after the checkpoint is compressed: its records \
+                     cannot be read and are lost");
+                continue;
+            }
+            self.queue.push_back(s.path);
+        }
+        if let Some((p, f)) = found {
+            return Start::Other(p, f, pos.offset);
+        }
+        while let Some(p) = self.queue.pop_front() {
+            if let Ok(f) = File::open(&p) {
+                self.stats
+                    .checkpoint_mismatches
+                    .fetch_add(1, Ordering::Relaxed);
+                return Start::Other(p, f, 0);
+            }
+        }
+        Start::Mismatch
+    }
+
     /// A reader positioned at `offset` that has decoded (and dropped the events of) up to
     /// [`PRIME_BYTES`] before it, to know the sessions open there.
-    async fn primed_reader(
+    fn primed_reader(
         &self,
-        file: &mut tokio::fs::File,
+        file: &File,
         probe: &[u8],
         len: u64,
         offset: u64,
@@ -386,12 +486,9 @@ impl Follower {
         }
         let start = offset.saturating_sub(PRIME_BYTES) / size * size;
         let mut reader = Reader::resume(self.kind, start, Some(layout));
-        file.seek(io::SeekFrom::Start(start)).await?;
-        let mut bytes = Vec::new();
-        (&mut *file)
-            .take(offset - start)
-            .read_to_end(&mut bytes)
-            .await?;
+        // At most PRIME_BYTES (a record more when the offset is not aligned to it).
+        let want = usize::try_from(offset - start).unwrap_or(usize::MAX);
+        let bytes = read_at_most(file, want, start)?;
         let mut discarded = Vec::new();
         reader.feed(&bytes, &mut discarded);
         if reader.consumed() != offset {
@@ -410,35 +507,26 @@ impl Follower {
             let Some(open) = self.open.as_mut() else {
                 return Ok(());
             };
-            let len = match open.file.metadata().await {
+            let len = match open.file.metadata() {
                 Ok(m) => m.len(),
                 Err(e) => {
                     self.error("cannot stat the open file", &e);
                     return Ok(());
                 }
             };
-            let rewritten = match head_changed(open).await {
-                Ok(changed) => changed,
-                Err(e) => {
-                    self.error("cannot read the file's start", &e);
-                    return Ok(());
-                }
-            };
+            let rewritten = open.head_changed();
             if len < open.pos || rewritten {
                 self.stats.truncations.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(source = %self.id, size = len, read = open.pos,
+                tracing::warn!(source = %self.id, path = %open.path.display(), size = len, read = open.pos,
                     "file truncated (smaller than what was read, or its first bytes changed): reading it again from its start");
-                if let Err(e) = open.file.seek(io::SeekFrom::Start(0)).await {
-                    self.error("cannot seek", &e);
-                    return Ok(());
-                }
                 open.pos = 0;
                 open.head.clear();
                 self.reader.start_file(0, None);
             }
-            let n = match open.file.read(&mut chunk).await {
+            let n = match open.file.read_at(&mut chunk, open.pos) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.error("cannot read", &e);
                     return Ok(());

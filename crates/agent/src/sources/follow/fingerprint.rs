@@ -11,18 +11,23 @@ use logward_store::{Fingerprint, FINGERPRINT_BYTES};
 
 /// The first bytes of a file (up to `FINGERPRINT_BYTES`).
 pub(crate) fn read_head(file: &File) -> io::Result<Vec<u8>> {
-    let mut head = vec![0; FINGERPRINT_BYTES];
+    read_at_most(file, FINGERPRINT_BYTES, 0)
+}
+
+/// Up to `len` bytes at `offset` (fewer at the end of the file).
+pub(crate) fn read_at_most(file: &File, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0; len];
     let mut n = 0;
-    while n < head.len() {
-        match file.read_at(&mut head[n..], n as u64) {
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], offset + n as u64) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    head.truncate(n);
-    Ok(head)
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// Whether the file still starts with the bytes `fp` was taken of.
