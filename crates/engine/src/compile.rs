@@ -462,7 +462,44 @@ impl<'s> Compiler<'s> {
     }
 
     fn compile(mut self, file: RulesFile) -> Result<Program, ConfigErrors> {
-        // Networks.
+        let mut networks = self.networks(&file);
+        let ban_remember = self.ban_remember(&file);
+        let chains = &file.chains.0;
+        let names = self.chain_names(chains);
+        // First pass: the fields regexes and counters define, and the counters' windows.
+        for (_, steps) in chains {
+            for s in steps {
+                self.define(s.referenced, &s.value);
+            }
+        }
+        // Second pass: compile each step.
+        let mut compiled = Vec::new();
+        let mut referenced = vec![false; chains.len()];
+        for (name, steps) in chains {
+            let ops = steps
+                .iter()
+                .filter_map(|s| self.op(s, &names, &mut referenced, &networks))
+                .collect();
+            compiled.push(Chain {
+                name: name.value.clone(),
+                ops,
+            });
+        }
+        self.check_cycles(chains, &compiled);
+        if chains.is_empty() {
+            self.err_at(1, 1, "no chains: a ruleset needs at least one".into());
+        }
+        if !self.errors.is_empty() {
+            self.errors.sort_by_key(|e| (e.line, e.column));
+            self.errors.dedup();
+            return Err(ConfigErrors(self.errors));
+        }
+        let ignore = networks.remove("ignore").unwrap_or_default();
+        Ok(self.program(&file, compiled, &referenced, ban_remember, ignore))
+    }
+
+    /// The `networks:` lists.
+    fn networks(&mut self, file: &RulesFile) -> HashMap<String, Vec<Net>> {
         let mut networks: HashMap<String, Vec<Net>> = HashMap::new();
         for (name, items) in &file.networks {
             let mut nets = Vec::new();
@@ -478,22 +515,30 @@ impl<'s> Compiler<'s> {
             }
             networks.insert(name.clone(), nets);
         }
-        let ban_remember = {
-            let r = &file.bans.remember;
-            match parse_secs(&r.value) {
-                Some(d) => d,
-                None => {
-                    self.err_at(
-                        r.referenced.line(),
-                        r.referenced.column(),
-                        format!("bad duration `{}`", r.value),
-                    );
-                    0
-                }
-            }
-        };
+        networks
+    }
 
-        let chains = &file.chains.0;
+    /// `bans.remember` in seconds.
+    fn ban_remember(&mut self, file: &RulesFile) -> i64 {
+        let r = &file.bans.remember;
+        match parse_secs(&r.value) {
+            Some(d) => d,
+            None => {
+                self.err_at(
+                    r.referenced.line(),
+                    r.referenced.column(),
+                    format!("bad duration `{}`", r.value),
+                );
+                0
+            }
+        }
+    }
+
+    /// Each chain's index by name; a name defined twice is an error.
+    fn chain_names<'c>(
+        &mut self,
+        chains: &'c [(Spanned<String>, Vec<Spanned<Step>>)],
+    ) -> HashMap<&'c str, usize> {
         let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, (name, _)) in chains.iter().enumerate() {
             if names.insert(name.value.as_str(), i).is_some() {
@@ -504,373 +549,437 @@ impl<'s> Compiler<'s> {
                 );
             }
         }
+        names
+    }
 
-        // First pass: the fields regexes and counters define, and the counters' windows.
-        for (_, steps) in chains {
-            for s in steps {
-                let at = s.referenced;
-                match &s.value {
-                    Step::Regex { regex, .. } => {
-                        if let Ok(r) = Regex::new(regex) {
-                            for n in r.capture_names().flatten() {
-                                self.define_var(at, "regex", n);
-                            }
-                        }
+    /// The first pass over a step: the fields its regexes and counters save, and the
+    /// window of the counter it raises.
+    fn define(&mut self, at: Location, step: &Step) {
+        match step {
+            Step::Regex { regex, .. } => {
+                if let Ok(r) = Regex::new(regex) {
+                    for n in r.capture_names().flatten() {
+                        self.define_var(at, "regex", n);
                     }
-                    Step::RegexAny { regexes, .. } => {
-                        for text in regexes {
-                            if let Ok(r) = Regex::new(text) {
-                                for n in r.capture_names().flatten() {
-                                    self.define_var(at, "regexes", n);
-                                }
-                            }
-                        }
-                    }
-                    Step::CounterRaise {
-                        counter,
-                        window,
-                        distinct,
-                        save,
-                        ..
-                    } => {
-                        if let Some(save) = save {
-                            self.define_var(at, "save", save);
-                        }
-                        let Some(w) = self.duration(at, "window", window) else {
-                            continue;
-                        };
-                        match self.counter(counter) {
-                            Some(i) => {
-                                let spec = self.counters[i].clone();
-                                if spec.window != w || spec.distinct != distinct.is_some() {
-                                    self.err(at, "counter", Some(counter), format!("counter `{counter}` is raised elsewhere with another window or distinct field"));
-                                }
-                            }
-                            None => {
-                                self.counter_ids
-                                    .insert(counter.clone(), self.counters.len());
-                                self.counters.push(CounterSpec {
-                                    name: counter.clone(),
-                                    window: w,
-                                    distinct: distinct.is_some(),
-                                });
-                            }
-                        }
-                    }
-                    Step::CounterGet { save, .. } => {
-                        self.define_var(at, "save", save);
-                    }
-                    _ => {}
                 }
             }
-        }
-
-        // Second pass: compile each step.
-        let mut compiled = Vec::new();
-        let mut referenced = vec![false; chains.len()];
-        for (name, steps) in chains {
-            let mut ops = Vec::new();
-            for s in steps {
-                let at = s.referenced;
-                let (then, otherwise) = s.value.jumps();
-                let mut jump = |c: &mut Self, key: &str, target: Option<&str>| -> Option<usize> {
-                    let t = target?;
-                    match names.get(t) {
-                        Some(&i) => {
-                            referenced[i] = true;
-                            Some(i)
-                        }
-                        None => {
-                            c.err(at, key, Some(t), format!("unknown chain `{t}` in {key}:"));
-                            None
+            Step::RegexAny { regexes, .. } => {
+                for text in regexes {
+                    if let Ok(r) = Regex::new(text) {
+                        for n in r.capture_names().flatten() {
+                            self.define_var(at, "regexes", n);
                         }
                     }
-                };
-                let then = jump(&mut self, "then", then);
-                let otherwise = jump(&mut self, "else", otherwise);
-                let not = s.value.negated();
-                let filter = |test: Option<Test>| {
-                    test.map(|test| Op::Filter {
-                        test,
-                        not,
-                        then,
-                        otherwise,
-                    })
-                };
-                let action = |act: Option<Act>| act.map(|act| Op::Action { act, then });
-                let op = match &s.value {
-                    Step::Equals { field, value, .. } => filter(self.equals(at, field, &value.0)),
-                    Step::In { field, values, .. } => filter(self.in_test(at, field, values)),
-                    Step::Lt { field, value, .. } => filter(
-                        self.field(at, "field", field)
-                            .map(|f| Test::Cmp(f, Cmp::Lt, *value)),
-                    ),
-                    Step::Le { field, value, .. } => filter(
-                        self.field(at, "field", field)
-                            .map(|f| Test::Cmp(f, Cmp::Le, *value)),
-                    ),
-                    Step::Ge { field, value, .. } => filter(
-                        self.field(at, "field", field)
-                            .map(|f| Test::Cmp(f, Cmp::Ge, *value)),
-                    ),
-                    Step::Gt { field, value, .. } => filter(
-                        self.field(at, "field", field)
-                            .map(|f| Test::Cmp(f, Cmp::Gt, *value)),
-                    ),
-                    Step::Regex { field, regex, .. } => {
-                        let f = self.field(at, "field", field);
-                        let r = self.regex(at, "regex", regex);
-                        filter(match (f, r) {
-                            (Some(f), Some(r)) => {
-                                let saves = self.captures(&r);
-                                Some(Test::Regex(f, vec![(r, saves)]))
-                            }
-                            _ => None,
-                        })
-                    }
-                    Step::RegexAny { field, regexes, .. } => {
-                        let f = self.field(at, "field", field);
-                        let mut all = Vec::new();
-                        let mut ok = true;
-                        for text in regexes {
-                            match self.regex(at, "regexes", text) {
-                                Some(r) => {
-                                    let saves = self.captures(&r);
-                                    all.push((r, saves));
-                                }
-                                None => ok = false,
-                            }
-                        }
-                        filter(f.filter(|_| ok).map(|f| Test::Regex(f, all)))
-                    }
-                    Step::Cidr {
-                        field, networks: n, ..
-                    } => {
-                        let f = self.field(at, "field", field);
-                        let mut nets = Vec::new();
-                        let mut ok = true;
-                        for item in n {
-                            if let Some(list) = networks.get(item) {
-                                nets.extend_from_slice(list);
-                            } else if let Some(net) = Net::parse(item) {
-                                nets.push(net);
-                            } else {
-                                ok = false;
-                                self.err(at, "networks", Some(item), format!("bad network `{item}`: neither an address, a CIDR nor the name of a `networks:` list"));
-                            }
-                        }
-                        filter(f.filter(|_| ok).map(|f| Test::Cidr(f, nets)))
-                    }
-                    Step::Exists { field, .. } => {
-                        filter(self.field(at, "field", field).map(Test::Exists))
-                    }
-                    Step::UserExists { field, .. } => {
-                        filter(self.field(at, "field", field).map(Test::UserExists))
-                    }
-                    Step::Continue { .. } => filter(Some(Test::Always)),
-                    Step::CounterRaise {
-                        counter,
-                        key,
-                        distinct,
-                        save,
-                        ..
-                    } => {
-                        let keys = self.keys(at, key);
-                        let d = distinct.as_ref().map(|d| self.field(at, "distinct", d));
-                        let save = save
-                            .as_ref()
-                            .and_then(|s| self.vars.iter().position(|v| v == s));
-                        let c = self.counter(counter);
-                        action(match (keys, d, c) {
-                            (Some(key), None, Some(counter)) => Some(Act::Raise {
-                                counter,
-                                key,
-                                key_id: None,
-                                distinct: None,
-                                distinct_id: None,
-                                save,
-                            }),
-                            (Some(key), Some(Some(d)), Some(counter)) => Some(Act::Raise {
-                                counter,
-                                key,
-                                key_id: None,
-                                distinct: Some(d),
-                                distinct_id: None,
-                                save,
-                            }),
-                            _ => None,
-                        })
-                    }
-                    Step::CounterGet {
-                        counter, key, save, ..
-                    } => {
-                        let keys = self.keys(at, key);
-                        let c = self.known_counter(at, counter);
-                        let save = self.vars.iter().position(|v| v == save);
-                        action(match (keys, c, save) {
-                            (Some(key), Some(counter), Some(save)) => Some(Act::Get {
-                                counter,
-                                key,
-                                key_id: None,
-                                save,
-                            }),
-                            _ => None,
-                        })
-                    }
-                    Step::CounterReset {
-                        counter,
-                        key,
-                        grace,
-                        ..
-                    } => {
-                        let keys = self.keys(at, key);
-                        let c = self.known_counter(at, counter);
-                        let g = match grace {
-                            Some(g) => self.duration(at, "grace", g),
-                            None => Some(0),
-                        };
-                        action(match (keys, c, g) {
-                            (Some(key), Some(counter), Some(grace)) => Some(Act::Reset {
-                                counter,
-                                key,
-                                key_id: None,
-                                grace,
-                            }),
-                            _ => None,
-                        })
-                    }
-                    Step::Alert {
-                        id,
-                        name,
-                        severity,
-                        tags,
-                        message,
-                        ..
-                    } => {
-                        let sev = Severity::parse(severity);
-                        if sev.is_none() {
-                            self.err(at, "severity", Some(severity), format!("bad severity `{severity}`: expected info, low, medium, high, critical or 1–5"));
-                        }
-                        if id.is_empty()
-                            || !id
-                                .bytes()
-                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                        {
-                            self.err(
-                                at,
-                                "id",
-                                None,
-                                format!("bad rule id `{id}`: letters, digits, `-` and `_` only"),
-                            );
-                        }
-                        let t = self.template(at, "message", message);
-                        action(match (sev, t) {
-                            (Some(severity), Some(template)) => Some(Act::Alert {
-                                id: id.clone(),
-                                name: name.clone(),
-                                severity,
-                                tags: tags.clone(),
-                                template,
-                            }),
-                            _ => None,
-                        })
-                    }
-                    Step::Ban {
-                        field,
-                        duration,
-                        factor,
-                        max_duration,
-                        ..
-                    } => {
-                        let f = self.field(at, "field", field);
-                        let d = self.duration(at, "duration", duration);
-                        let m = match max_duration {
-                            Some(m) => self.duration(at, "max_duration", m),
-                            None => Some(i64::MAX),
-                        };
-                        if *factor == 0 {
-                            self.err(at, "factor", None, "factor must be at least 1".into());
-                        }
-                        action(match (f, d, m) {
-                            (Some(src), Some(duration), Some(max)) if *factor > 0 => {
-                                Some(Act::Ban {
-                                    src,
-                                    duration,
-                                    factor: *factor,
-                                    max,
-                                })
-                            }
-                            _ => None,
-                        })
-                    }
-                    Step::Unban { field, .. } => {
-                        action(self.field(at, "field", field).map(Act::Unban))
-                    }
-                    Step::Exec { argv, .. } => {
-                        if argv.is_empty() {
-                            self.err(
-                                at,
-                                "argv",
-                                None,
-                                "argv is empty: name the program to run".into(),
-                            );
-                        }
-                        let ts: Vec<Option<String>> =
-                            argv.iter().map(|a| self.template(at, "argv", a)).collect();
-                        action(
-                            ts.into_iter()
-                                .collect::<Option<Vec<_>>>()
-                                .filter(|v| !v.is_empty())
-                                .map(Act::Exec),
-                        )
-                    }
-                    Step::Report {
-                        section, message, ..
-                    } => {
-                        action(
-                            self.template(at, "message", message)
-                                .map(|template| Act::Report {
-                                    section: section.clone(),
-                                    template,
-                                }),
-                        )
-                    }
-                    Step::Log { level, message, .. } => {
-                        let l = match level.as_str() {
-                            "error" => Some(LogLevel::Error),
-                            "warn" => Some(LogLevel::Warn),
-                            "info" => Some(LogLevel::Info),
-                            "debug" => Some(LogLevel::Debug),
-                            _ => {
-                                self.err(
-                                    at,
-                                    "level",
-                                    Some(level),
-                                    format!(
-                                        "bad level `{level}`: expected error, warn, info or debug"
-                                    ),
-                                );
-                                None
-                            }
-                        };
-                        let t = self.template(at, "message", message);
-                        action(match (l, t) {
-                            (Some(level), Some(template)) => Some(Act::Log { level, template }),
-                            _ => None,
-                        })
-                    }
-                    Step::Noop { .. } => action(Some(Act::Noop)),
-                };
-                if let Some(op) = op {
-                    ops.push(op);
                 }
             }
-            compiled.push(Chain {
-                name: name.value.clone(),
-                ops,
-            });
+            Step::CounterRaise {
+                counter,
+                window,
+                distinct,
+                save,
+                ..
+            } => {
+                if let Some(save) = save {
+                    self.define_var(at, "save", save);
+                }
+                self.define_counter(at, counter, window, distinct.is_some());
+            }
+            Step::CounterGet { save, .. } => {
+                self.define_var(at, "save", save);
+            }
+            _ => {}
         }
-        // Jumps may not loop.
+    }
+
+    /// A counter with its window; every `counter_raise` of it must agree.
+    fn define_counter(&mut self, at: Location, counter: &str, window: &str, distinct: bool) {
+        let Some(w) = self.duration(at, "window", window) else {
+            return;
+        };
+        match self.counter(counter) {
+            Some(i) => {
+                let spec = self.counters[i].clone();
+                if spec.window != w || spec.distinct != distinct {
+                    self.err(at, "counter", Some(counter), format!("counter `{counter}` is raised elsewhere with another window or distinct field"));
+                }
+            }
+            None => {
+                self.counter_ids
+                    .insert(counter.to_owned(), self.counters.len());
+                self.counters.push(CounterSpec {
+                    name: counter.to_owned(),
+                    window: w,
+                    distinct,
+                });
+            }
+        }
+    }
+
+    /// The chain a `then:`/`else:` names, marked as jumped to.
+    fn jump(
+        &mut self,
+        at: Location,
+        key: &str,
+        target: Option<&str>,
+        names: &HashMap<&str, usize>,
+        referenced: &mut [bool],
+    ) -> Option<usize> {
+        let t = target?;
+        match names.get(t) {
+            Some(&i) => {
+                referenced[i] = true;
+                Some(i)
+            }
+            None => {
+                self.err(at, key, Some(t), format!("unknown chain `{t}` in {key}:"));
+                None
+            }
+        }
+    }
+
+    /// The second pass over a step: its jumps, then its test or action (`None` when it has
+    /// errors).
+    fn op(
+        &mut self,
+        s: &Spanned<Step>,
+        names: &HashMap<&str, usize>,
+        referenced: &mut [bool],
+        networks: &HashMap<String, Vec<Net>>,
+    ) -> Option<Op> {
+        let at = s.referenced;
+        let (then, otherwise) = s.value.jumps();
+        let then = self.jump(at, "then", then, names, referenced);
+        let otherwise = self.jump(at, "else", otherwise, names, referenced);
+        let not = s.value.negated();
+        let filter = |test: Option<Test>| {
+            test.map(|test| Op::Filter {
+                test,
+                not,
+                then,
+                otherwise,
+            })
+        };
+        let action = |act: Option<Act>| act.map(|act| Op::Action { act, then });
+        match &s.value {
+            Step::Equals { field, value, .. } => filter(self.equals(at, field, &value.0)),
+            Step::In { field, values, .. } => filter(self.in_test(at, field, values)),
+            Step::Lt { field, value, .. } => filter(self.cmp(at, field, Cmp::Lt, *value)),
+            Step::Le { field, value, .. } => filter(self.cmp(at, field, Cmp::Le, *value)),
+            Step::Ge { field, value, .. } => filter(self.cmp(at, field, Cmp::Ge, *value)),
+            Step::Gt { field, value, .. } => filter(self.cmp(at, field, Cmp::Gt, *value)),
+            Step::Regex { field, regex, .. } => filter(self.regex_test(at, field, regex)),
+            Step::RegexAny { field, regexes, .. } => filter(self.regex_any(at, field, regexes)),
+            Step::Cidr {
+                field, networks: n, ..
+            } => filter(self.cidr(at, field, n, networks)),
+            Step::Exists { field, .. } => filter(self.field(at, "field", field).map(Test::Exists)),
+            Step::UserExists { field, .. } => {
+                filter(self.field(at, "field", field).map(Test::UserExists))
+            }
+            Step::Continue { .. } => filter(Some(Test::Always)),
+            Step::CounterRaise {
+                counter,
+                key,
+                distinct,
+                save,
+                ..
+            } => action(self.counter_raise(at, counter, key, distinct.as_deref(), save.as_deref())),
+            Step::CounterGet {
+                counter, key, save, ..
+            } => action(self.counter_get(at, counter, key, save)),
+            Step::CounterReset {
+                counter,
+                key,
+                grace,
+                ..
+            } => action(self.counter_reset(at, counter, key, grace.as_deref())),
+            Step::Alert {
+                id,
+                name,
+                severity,
+                tags,
+                message,
+                ..
+            } => action(self.alert(at, id, name, severity, tags, message)),
+            Step::Ban {
+                field,
+                duration,
+                factor,
+                max_duration,
+                ..
+            } => action(self.ban(at, field, duration, *factor, max_duration.as_deref())),
+            Step::Unban { field, .. } => action(self.field(at, "field", field).map(Act::Unban)),
+            Step::Exec { argv, .. } => action(self.exec(at, argv)),
+            Step::Report {
+                section, message, ..
+            } => action(
+                self.template(at, "message", message)
+                    .map(|template| Act::Report {
+                        section: section.clone(),
+                        template,
+                    }),
+            ),
+            Step::Log { level, message, .. } => action(self.log(at, level, message)),
+            Step::Noop { .. } => action(Some(Act::Noop)),
+        }
+    }
+
+    /// `lt`, `le`, `ge`, `gt`.
+    fn cmp(&mut self, at: Location, field: &str, cmp: Cmp, value: i64) -> Option<Test> {
+        self.field(at, "field", field)
+            .map(|f| Test::Cmp(f, cmp, value))
+    }
+
+    /// `regex`: the capture groups save into the fields the first pass defined.
+    fn regex_test(&mut self, at: Location, field: &str, regex: &str) -> Option<Test> {
+        let f = self.field(at, "field", field);
+        let r = self.regex(at, "regex", regex);
+        match (f, r) {
+            (Some(f), Some(r)) => {
+                let saves = self.captures(&r);
+                Some(Test::Regex(f, vec![(r, saves)]))
+            }
+            _ => None,
+        }
+    }
+
+    /// `regexes`: the first that matches wins.
+    fn regex_any(&mut self, at: Location, field: &str, regexes: &[String]) -> Option<Test> {
+        let f = self.field(at, "field", field);
+        let mut all = Vec::new();
+        let mut ok = true;
+        for text in regexes {
+            match self.regex(at, "regexes", text) {
+                Some(r) => {
+                    let saves = self.captures(&r);
+                    all.push((r, saves));
+                }
+                None => ok = false,
+            }
+        }
+        f.filter(|_| ok).map(|f| Test::Regex(f, all))
+    }
+
+    /// `cidr`: addresses, CIDRs and names of `networks:` lists.
+    fn cidr(
+        &mut self,
+        at: Location,
+        field: &str,
+        items: &[String],
+        networks: &HashMap<String, Vec<Net>>,
+    ) -> Option<Test> {
+        let f = self.field(at, "field", field);
+        let mut nets = Vec::new();
+        let mut ok = true;
+        for item in items {
+            if let Some(list) = networks.get(item) {
+                nets.extend_from_slice(list);
+            } else if let Some(net) = Net::parse(item) {
+                nets.push(net);
+            } else {
+                ok = false;
+                self.err(at, "networks", Some(item), format!("bad network `{item}`: neither an address, a CIDR nor the name of a `networks:` list"));
+            }
+        }
+        f.filter(|_| ok).map(|f| Test::Cidr(f, nets))
+    }
+
+    fn counter_raise(
+        &mut self,
+        at: Location,
+        counter: &str,
+        key: &[String],
+        distinct: Option<&str>,
+        save: Option<&str>,
+    ) -> Option<Act> {
+        let keys = self.keys(at, key);
+        let d = distinct.map(|d| self.field(at, "distinct", d));
+        let save = save.and_then(|s| self.vars.iter().position(|v| v == s));
+        let c = self.counter(counter);
+        match (keys, d, c) {
+            (Some(key), None, Some(counter)) => Some(Act::Raise {
+                counter,
+                key,
+                key_id: None,
+                distinct: None,
+                distinct_id: None,
+                save,
+            }),
+            (Some(key), Some(Some(d)), Some(counter)) => Some(Act::Raise {
+                counter,
+                key,
+                key_id: None,
+                distinct: Some(d),
+                distinct_id: None,
+                save,
+            }),
+            _ => None,
+        }
+    }
+
+    fn counter_get(
+        &mut self,
+        at: Location,
+        counter: &str,
+        key: &[String],
+        save: &str,
+    ) -> Option<Act> {
+        let keys = self.keys(at, key);
+        let c = self.known_counter(at, counter);
+        let save = self.vars.iter().position(|v| v == save);
+        match (keys, c, save) {
+            (Some(key), Some(counter), Some(save)) => Some(Act::Get {
+                counter,
+                key,
+                key_id: None,
+                save,
+            }),
+            _ => None,
+        }
+    }
+
+    fn counter_reset(
+        &mut self,
+        at: Location,
+        counter: &str,
+        key: &[String],
+        grace: Option<&str>,
+    ) -> Option<Act> {
+        let keys = self.keys(at, key);
+        let c = self.known_counter(at, counter);
+        let g = match grace {
+            Some(g) => self.duration(at, "grace", g),
+            None => Some(0),
+        };
+        match (keys, c, g) {
+            (Some(key), Some(counter), Some(grace)) => Some(Act::Reset {
+                counter,
+                key,
+                key_id: None,
+                grace,
+            }),
+            _ => None,
+        }
+    }
+
+    fn alert(
+        &mut self,
+        at: Location,
+        id: &str,
+        name: &str,
+        severity: &str,
+        tags: &[String],
+        message: &str,
+    ) -> Option<Act> {
+        let sev = Severity::parse(severity);
+        if sev.is_none() {
+            self.err(
+                at,
+                "severity",
+                Some(severity),
+                format!(
+                    "bad severity `{severity}`: expected info, low, medium, high, critical or 1–5"
+                ),
+            );
+        }
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            self.err(
+                at,
+                "id",
+                None,
+                format!("bad rule id `{id}`: letters, digits, `-` and `_` only"),
+            );
+        }
+        let t = self.template(at, "message", message);
+        match (sev, t) {
+            (Some(severity), Some(template)) => Some(Act::Alert {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                severity,
+                tags: tags.to_vec(),
+                template,
+            }),
+            _ => None,
+        }
+    }
+
+    fn ban(
+        &mut self,
+        at: Location,
+        field: &str,
+        duration: &str,
+        factor: u32,
+        max_duration: Option<&str>,
+    ) -> Option<Act> {
+        let f = self.field(at, "field", field);
+        let d = self.duration(at, "duration", duration);
+        let m = match max_duration {
+            Some(m) => self.duration(at, "max_duration", m),
+            None => Some(i64::MAX),
+        };
+        if factor == 0 {
+            self.err(at, "factor", None, "factor must be at least 1".into());
+        }
+        match (f, d, m) {
+            (Some(src), Some(duration), Some(max)) if factor > 0 => Some(Act::Ban {
+                src,
+                duration,
+                factor,
+                max,
+            }),
+            _ => None,
+        }
+    }
+
+    fn exec(&mut self, at: Location, argv: &[String]) -> Option<Act> {
+        if argv.is_empty() {
+            self.err(
+                at,
+                "argv",
+                None,
+                "argv is empty: name the program to run".into(),
+            );
+        }
+        let ts: Vec<Option<String>> = argv.iter().map(|a| self.template(at, "argv", a)).collect();
+        ts.into_iter()
+            .collect::<Option<Vec<_>>>()
+            .filter(|v| !v.is_empty())
+            .map(Act::Exec)
+    }
+
+    fn log(&mut self, at: Location, level: &str, message: &str) -> Option<Act> {
+        let l = match level {
+            "error" => Some(LogLevel::Error),
+            "warn" => Some(LogLevel::Warn),
+            "info" => Some(LogLevel::Info),
+            "debug" => Some(LogLevel::Debug),
+            _ => {
+                self.err(
+                    at,
+                    "level",
+                    Some(level),
+                    format!("bad level `{level}`: expected error, warn, info or debug"),
+                );
+                None
+            }
+        };
+        let t = self.template(at, "message", message);
+        match (l, t) {
+            (Some(level), Some(template)) => Some(Act::Log { level, template }),
+            _ => None,
+        }
+    }
+
+    /// Jumps may not loop.
+    fn check_cycles(
+        &mut self,
+        chains: &[(Spanned<String>, Vec<Spanned<Step>>)],
+        compiled: &[Chain],
+    ) {
         let graph: Vec<Vec<usize>> = compiled
             .iter()
             .map(|c| {
@@ -897,14 +1006,18 @@ impl<'s> Compiler<'s> {
                 ),
             );
         }
-        if chains.is_empty() {
-            self.err_at(1, 1, "no chains: a ruleset needs at least one".into());
-        }
-        if !self.errors.is_empty() {
-            self.errors.sort_by_key(|e| (e.line, e.column));
-            self.errors.dedup();
-            return Err(ConfigErrors(self.errors));
-        }
+    }
+
+    /// The program of chains that compiled without an error: the top-level chains (those
+    /// no jump names), their dispatch by action and event slot, the templates' needs.
+    fn program(
+        self,
+        file: &RulesFile,
+        mut compiled: Vec<Chain>,
+        referenced: &[bool],
+        ban_remember: i64,
+        ignore: Vec<Net>,
+    ) -> Program {
         let keys = intern_keys(&mut compiled);
         let top: Vec<usize> = (0..compiled.len()).filter(|&i| !referenced[i]).collect();
         let masks: Vec<u64> = top
@@ -945,7 +1058,7 @@ impl<'s> Compiler<'s> {
                 Some((name, context_needs(&t, &self.vars)))
             })
             .collect();
-        Ok(Program {
+        Program {
             chains: compiled,
             top,
             by_action,
@@ -961,8 +1074,8 @@ impl<'s> Compiler<'s> {
             ban_remember,
             ban_max_entries: file.bans.max_entries,
             env: self.env,
-            ignore: networks.remove("ignore").unwrap_or_default(),
-        })
+            ignore,
+        }
     }
 
     fn equals(&mut self, at: Location, field: &str, value: &str) -> Option<Test> {
