@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use logward_store::{SqliteStore, Store};
-use logward_test_support::free_port;
+use logward_test_support::daemon::{self, Daemon};
+use logward_test_support::{free_port, wait_until};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -113,64 +114,11 @@ fn enrolled(state: &Path, receiver_dir: &Path, port: u16) {
     .unwrap();
 }
 
-struct Agent {
-    child: Child,
-}
-
-impl Agent {
-    fn start(config: &Path, state: &Path, dir: &Path) -> Agent {
-        let err = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("agent.stderr"))
-            .unwrap();
-        let child = Command::new(BIN)
-            .args(["run", "--format", "none", "--config"])
-            .arg(config)
-            .arg("--state-dir")
-            .arg(state)
-            .env("TZ", "UTC")
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .unwrap();
-        let sock = state.join("control.sock");
-        let t = Instant::now();
-        while !sock.exists() && t.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(sock.exists(), "the agent did not start");
-        Agent { child }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-
-    fn stop(mut self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                assert!(s.success(), "{s}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("the agent did not stop");
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `logward run --format none`, which must come up.
+fn start_agent(config: &Path, state: &Path, dir: &Path) -> Daemon {
+    let a = Daemon::start_with(BIN, &["--format", "none"], config, state, dir);
+    assert!(a.up(), "the agent did not start:\n{}", a.log());
+    a
 }
 
 fn metric(state: &Path, name: &str) -> Option<u64> {
@@ -184,15 +132,8 @@ fn metric(state: &Path, name: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(&format!("{name} "))?.parse().ok())
 }
 
-fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while t.elapsed() < within {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
+fn wait_for(what: &str, within: Duration, f: impl FnMut() -> bool) {
+    assert!(wait_until(within, f), "timed out waiting for {what}");
 }
 
 fn append(path: &Path, lines: &[String]) {
@@ -288,7 +229,7 @@ fn events_and_alerts_arrive_in_order_signed_and_gzipped() {
     let s = setup(FAST, "");
     let r = Receiver::start(&s.rdir, 0, None);
     enrolled(&s.state, &s.rdir, r.port);
-    let agent = Agent::start(&s.config, &s.state, &s.root);
+    let agent = start_agent(&s.config, &s.state, &s.root);
     append(&s.log, &failures("203.0.113.9", 0, 5));
     append(&s.log, &failures("198.51.100.7", 5, 5));
     wait_for("10 events and 2 alerts", Duration::from_secs(15), || {
@@ -332,7 +273,7 @@ fn a_spool_filled_during_an_outage_and_a_kill_9_arrives_exactly_once() {
     let port = free_port();
     enrolled(&s.state, &s.rdir, port);
     // The collector is down: the spool grows.
-    let agent = Agent::start(&s.config, &s.state, &s.root);
+    let agent = start_agent(&s.config, &s.state, &s.root);
     append(&s.log, &failures("203.0.113.9", 0, 200));
     wait_for("200 events spooled", Duration::from_secs(15), || {
         metric(&s.state, "logward_events_total") == Some(200)
@@ -341,9 +282,9 @@ fn a_spool_filled_during_an_outage_and_a_kill_9_arrives_exactly_once() {
     wait_for("a failed send", Duration::from_secs(10), || {
         metric(&s.state, "logward_forward_send_errors_total").is_some_and(|n| n > 0)
     });
-    agent.kill9();
+    drop(agent); // SIGKILL
     append(&s.log, &failures("198.51.100.7", 200, 100));
-    let agent = Agent::start(&s.config, &s.state, &s.root);
+    let agent = start_agent(&s.config, &s.state, &s.root);
     wait_for("100 more events spooled", Duration::from_secs(15), || {
         metric(&s.state, "logward_events_total") == Some(100)
     });
@@ -359,8 +300,8 @@ fn a_spool_filled_during_an_outage_and_a_kill_9_arrives_exactly_once() {
     wait_for("the first new items", Duration::from_secs(10), || {
         r.items().len() as u64 > spooled
     });
-    agent.kill9();
-    let agent = Agent::start(&s.config, &s.state, &s.root);
+    drop(agent); // SIGKILL
+    let agent = start_agent(&s.config, &s.state, &s.root);
     wait_for("every event read", Duration::from_secs(30), || {
         SqliteStore::open_dir(&s.state)
             .unwrap()
@@ -387,7 +328,7 @@ fn a_full_spool_drops_the_oldest_events_and_keeps_every_alert() {
     let s = setup(&format!("{FAST}  spool_max: 16KiB\n"), "");
     let port = free_port();
     enrolled(&s.state, &s.rdir, port);
-    let agent = Agent::start(&s.config, &s.state, &s.root);
+    let agent = start_agent(&s.config, &s.state, &s.root);
     append(&s.log, &failures("203.0.113.9", 0, 300));
     wait_for("events dropped", Duration::from_secs(15), || {
         metric(&s.state, "logward_forward_dropped_total").is_some_and(|n| n > 0)
@@ -419,7 +360,7 @@ fn a_full_spool_drops_the_oldest_events_and_keeps_every_alert() {
     // The oldest went: what is left is the newest, in order.
     let first = 300 - lines.len() as u64 + 1;
     assert_eq!(lines, (first..=300).collect::<Vec<_>>());
-    let log = std::fs::read_to_string(s.root.join("agent.stderr")).unwrap();
+    let log = std::fs::read_to_string(s.root.join(daemon::STDERR)).unwrap();
     assert_eq!(log.matches("forward spool full").count(), 1, "{log}");
 }
 
@@ -429,7 +370,7 @@ fn a_429_retry_after_is_honoured() {
     let r = Receiver::start(&s.rdir, 0, None);
     enrolled(&s.state, &s.rdir, r.port);
     std::fs::write(s.rdir.join("throttle"), "1 3").unwrap();
-    let agent = Agent::start(&s.config, &s.state, &s.root);
+    let agent = start_agent(&s.config, &s.state, &s.root);
     append(&s.log, &failures("203.0.113.9", 0, 3));
     wait_for("3 events", Duration::from_secs(15), || r.items().len() >= 3);
     let m = metric(&s.state, "logward_forward_throttled_total");
@@ -465,7 +406,7 @@ fn fleet_decisions_are_validated_applied_with_the_ban_action_and_not_fetched_aga
     .unwrap();
     let r = Receiver::start(&s.rdir, 0, None);
     enrolled(&s.state, &s.rdir, r.port);
-    let agent = Agent::start(&s.config, &s.state, &s.root);
+    let agent = start_agent(&s.config, &s.state, &s.root);
     wait_for("the ban applied", Duration::from_secs(15), || {
         std::fs::read_to_string(&rec)
             .is_ok_and(|t| t.contains("192.0.2.7") && t.contains("2001:db8::/48"))
@@ -499,7 +440,7 @@ fn fleet_decisions_are_validated_applied_with_the_ban_action_and_not_fetched_aga
     drop(store);
     // A restart asks only for what came after.
     let before = r.requests("/v1/decisions").len();
-    let agent = Agent::start(&s.config, &s.state, &s.root);
+    let agent = start_agent(&s.config, &s.state, &s.root);
     wait_for("a poll after the restart", Duration::from_secs(10), || {
         r.requests("/v1/decisions").len() > before
     });

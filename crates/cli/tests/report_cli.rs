@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use logward_store::{Batch, ReportEntry, ReportSection, SqliteStore, Store};
+use logward_test_support::daemon::Daemon;
 use logward_test_support::wait_until;
 
 fn logward(args: &[&str]) -> Output {
@@ -178,32 +179,9 @@ fn report_errors_are_plain() {
     );
 }
 
-/// Starts `logward run`; returns once its control socket exists.
-fn run_daemon(cfg: &Path, state: &Path) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(["run", "--config"])
-        .arg(cfg)
-        .arg("--state-dir")
-        .arg(state)
-        .env("TZ", "UTC")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = std::time::Instant::now();
-    while !state.join("control.sock").exists() && t.elapsed().as_secs() < 10 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child
-}
-
-fn stop(mut child: std::process::Child) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    assert!(child.wait().unwrap().success());
+/// `logward run`, up.
+fn run_daemon(cfg: &Path, dir: &Path, state: &Path) -> Daemon {
+    Daemon::start(env!("CARGO_BIN_EXE_logward"), cfg, state, dir)
 }
 
 #[test]
@@ -233,7 +211,7 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
     // First run: lines the default rules put in the report (WARN, INFO, OTHER): a brute
     // force while bans are off (the default), a login, a kernel line and a line with no
     // process name (issue 13: the default template failed on it).
-    let agent = run_daemon(&cfg, &state);
+    let agent = run_daemon(&cfg, d.path(), &state);
     let at = chrono::Utc::now().format("%b %e %H:%M:%S");
     let failures: String = (0..5)
         .map(|i| format!("{at} web01 sshd[{i}]: Failed password for root from 203.0.113.5 port 600{i} ssh2\n"))
@@ -251,7 +229,7 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
         let mut s = SqliteStore::open_dir(&state).unwrap();
         s.report_entries(0, i64::MAX).unwrap().len() == 4
     }));
-    stop(agent);
+    agent.stop();
     assert!(!out.exists(), "no report before its time");
 
     // Windows are half-open (`to` excluded): let the entries' second pass.
@@ -265,11 +243,11 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
             &(now - 2 * 86_400).to_string(),
         )
         .unwrap();
-    let agent = run_daemon(&cfg, &state);
+    let agent = run_daemon(&cfg, d.path(), &state);
     assert!(wait_until(std::time::Duration::from_secs(20), || out
         .exists()
         && std::fs::read_to_string(&out).unwrap().ends_with('\n')));
-    stop(agent);
+    agent.stop();
     let sent: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
     let sections = sent["report"]["sections"].as_array().unwrap();

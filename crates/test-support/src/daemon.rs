@@ -23,12 +23,20 @@ pub struct Daemon {
     up: bool,
 }
 
+/// The file in the test's folder that a daemon's stderr is appended to.
+pub const STDERR: &str = "logward-run.stderr";
+
 impl Daemon {
     /// Starts `bin run --config config --state-dir state` (the test's
-    /// `env!("CARGO_BIN_EXE_logward")`), its stderr appended to a file in `dir`; returns once
-    /// it runs.
+    /// `env!("CARGO_BIN_EXE_logward")`), its stderr appended to [`STDERR`] in `dir`; returns
+    /// once it runs.
     pub fn start(bin: &str, config: &Path, state: &Path, dir: &Path) -> Daemon {
-        let stderr = dir.join(format!("stderr-{}", std::process::id()));
+        Daemon::start_with(bin, &[], config, state, dir)
+    }
+
+    /// [`Daemon::start`] with `args` after `run` (`--format none`).
+    pub fn start_with(bin: &str, args: &[&str], config: &Path, state: &Path, dir: &Path) -> Daemon {
+        let stderr = dir.join(STDERR);
         let err = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -39,7 +47,9 @@ impl Daemon {
         // A daemon killed with SIGKILL leaves its socket behind.
         let _ = std::fs::remove_file(state.join("control.sock"));
         let mut child = Command::new(bin)
-            .args(["run", "--config"])
+            .arg("run")
+            .args(args)
+            .arg("--config")
             .arg(config)
             .arg("--state-dir")
             .arg(state)
@@ -96,6 +106,18 @@ impl Daemon {
             .status()
             .expect("kill");
         assert!(ok.success());
+    }
+
+    /// Stops it with SIGTERM; it must exit with success within ten seconds.
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let code = self.wait(Duration::from_secs(10));
+        assert_eq!(
+            code,
+            Some(0),
+            "the daemon did not stop cleanly:\n{}",
+            self.log()
+        );
     }
 
     /// Its exit code if it exits within `within` (`None`: still running, or killed by a
