@@ -3,8 +3,8 @@
 //! 1,000 normal logins, with the outlier factor (LOF) on and off side by side.
 
 use clap::Args;
-use logward_engine::anomaly::evaluate;
-use logward_engine::anomaly::scenario::{Config, Scenario};
+use logward_anomaly_eval::evaluate;
+use logward_anomaly_eval::scenario::{Config, Scenario};
 use logward_engine::anomaly::Settings;
 
 #[derive(Debug, Args)]
@@ -29,7 +29,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<i32> {
     let logins = s
         .events
         .iter()
-        .filter(|e| matches!(e, logward_engine::anomaly::scenario::Event::Login(..)))
+        .filter(|e| matches!(e, logward_anomaly_eval::scenario::Event::Login(..)))
         .count();
     println!(
         "scenario: seed {}, {} users, {} days, {} logins, {} attacks of each type",

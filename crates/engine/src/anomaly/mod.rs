@@ -7,11 +7,9 @@
 //! the caller to persist.
 
 pub mod config;
-pub mod evaluate;
 pub mod features;
 pub mod lof;
 pub mod profile;
-pub mod scenario;
 pub mod stage;
 pub mod travel;
 

@@ -1,8 +1,8 @@
 //! The anomaly detector's evaluation (docs/ANOMALY.md, "Evaluation") on the seed whose
 //! mistakes were not read while the weights changed.
 
-use logward_engine::anomaly::evaluate;
-use logward_engine::anomaly::scenario::{AttackKind, Config, Scenario};
+use logward_anomaly_eval::evaluate;
+use logward_anomaly_eval::scenario::{AttackKind, Config, Scenario};
 use logward_engine::anomaly::Settings;
 
 /// Changes were chosen from seeds 1, 3 and 4; this one's table was printed along the way, its

@@ -9,7 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{travel, Login};
+use logward_engine::anomaly::{travel, Login};
 
 /// splitmix64 (Steele, Lea, Flood 2014): tiny, fast, good enough for a generator.
 #[derive(Debug, Clone)]

@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::scenario::{AttackKind, Event, Label, NormalKind, Scenario};
-use super::{Detector, NoProfiles, Settings, RULE_ANOMALY, RULE_TRAVEL};
+use crate::scenario::{AttackKind, Event, Label, NormalKind, Scenario};
+use logward_engine::anomaly::{
+    features, Detector, NoProfiles, Settings, RULE_ANOMALY, RULE_TRAVEL,
+};
 
 /// Logins of one kind and how many alerted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -127,7 +129,7 @@ pub fn run(s: &Scenario, settings: &Settings) -> Report {
                         time: l.time,
                         rules: v.rules.clone(),
                         score: v.score,
-                        reasons: super::features::words(&v.reasons, 4),
+                        reasons: features::words(&v.reasons, 4),
                     });
                 }
             }
