@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
-use logward_test_support::{free_port, spawn, wait_for};
+use logward_test_support::{free_port, spawn, wait_for, wait_port};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -310,9 +310,10 @@ fn scenario(tls: bool) {
         &["collector", "--config", cfg],
         &d.path().join("collector.err"),
     );
-    wait_for("the collector", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    assert!(
+        wait_port(port, Duration::from_secs(30)),
+        "timed out waiting for the collector"
+    );
 
     // A real agent, enrolled, following a real file.
     let enrol = logward(&["collector", "token", "create", "--config", cfg], "");

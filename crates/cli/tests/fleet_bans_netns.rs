@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use logward_store::{DecisionOp, SqliteStore, Store};
 
 use logward_test_support::netns::{self, cmd, ok};
-use logward_test_support::{free_port, spawn, wait_until, Proc};
+use logward_test_support::{free_port, spawn, wait_port, wait_until, Proc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -154,11 +154,7 @@ impl Fleet {
             &self.path("collector.err"),
         );
         assert!(
-            wait_until(Duration::from_secs(30), || std::net::TcpStream::connect((
-                "127.0.0.1",
-                self.port
-            ))
-            .is_ok()),
+            wait_port(self.port, Duration::from_secs(30)),
             "the collector did not come up:\n{}",
             std::fs::read_to_string(self.path("collector.err")).unwrap_or_default()
         );

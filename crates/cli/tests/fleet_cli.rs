@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use logward_store::{SqliteStore, Store};
-use logward_test_support::{free_port, spawn, wait_until};
+use logward_test_support::{free_port, spawn, wait_port, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -71,9 +71,7 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
             &["collector", "--config", ccfg.to_str().unwrap()],
             &d.path().join("collector.err"),
         );
-        assert!(wait_until(Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        }));
+        assert!(wait_port(port, Duration::from_secs(30)));
         c
     };
     let collector = start_collector();
@@ -146,7 +144,21 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
     // The collector goes away while the agent keeps writing, then comes back.
     drop(collector);
     append(&log, &failures(5, 300));
-    std::thread::sleep(Duration::from_millis(800));
+    // Back only once the agent has read them all, during the outage.
+    let status = || {
+        Command::new(BIN)
+            .args(["status", "--state-dir"])
+            .arg(&astate)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || status()
+            .contains("running: 305 lines,")),
+        "{}",
+        status()
+    );
     let _collector = start_collector();
     // 305 events, and every alert the agent raised (61 brute forces, a distributed one…).
     let agent_alerts = || {

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use logward_test_support::{wait_for, Proc};
+use logward_test_support::{wait_for, wait_port, Proc};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -282,9 +282,10 @@ fn the_collector_and_dashboard_quickstarts_work_verbatim() {
                     // The collector as its unit starts it.
                     let line = rw.apply(&exec_start("logward-collector.service"));
                     daemons.push(env.spawn(&line, &d.path().join("collector.err")));
-                    wait_for("the collector", Duration::from_secs(30), || {
-                        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-                    });
+                    assert!(
+                        wait_port(port, Duration::from_secs(30)),
+                        "timed out waiting for the collector"
+                    );
                     continue;
                 }
                 "systemctl restart logward" => {

@@ -232,8 +232,18 @@ fn the_agent_sends_a_missed_report_at_start_fed_by_the_default_rules() {
     agent.stop();
     assert!(!out.exists(), "no report before its time");
 
-    // Windows are half-open (`to` excluded): let the entries' second pass.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Windows are half-open (`to` excluded): let the entries' last second pass.
+    let last = SqliteStore::open_dir(&state)
+        .unwrap()
+        .report_entries(0, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.entry.time)
+        .max()
+        .unwrap();
+    assert!(wait_until(std::time::Duration::from_secs(5), || {
+        chrono::Utc::now().timestamp() > last
+    }));
     // The last report went out two days ago: the next start sends today's at once.
     let now = chrono::Utc::now().timestamp();
     SqliteStore::open_dir(&state)

@@ -14,7 +14,7 @@ mod process;
 mod skip;
 mod wait;
 
-pub use ports::{free_port, free_udp_port};
+pub use ports::{free_port, free_udp_port, wait_port};
 pub use process::{spawn, Proc};
 pub use skip::{corpus, corpus_root, in_ci, skipped};
 pub use wait::{wait_for, wait_until, POLL};

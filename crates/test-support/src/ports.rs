@@ -17,3 +17,11 @@ pub fn free_udp_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free loopback UDP port: {e}"))
         .port()
 }
+
+/// Waits until a server accepts connections on 127.0.0.1:`port` (a collector that started);
+/// whether it did within `within`.
+pub fn wait_port(port: u16, within: std::time::Duration) -> bool {
+    crate::wait_until(within, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+}
