@@ -7,11 +7,23 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use logward_core::wire;
 
-use crate::reply::{error, reply};
+use crate::reply::{error, reply, ErrorBody};
 use crate::server::{AppState, SMALL_BODY};
 use crate::signed::authenticate;
 use crate::unix_now as now;
 
+#[utoipa::path(
+    get,
+    tag = "agents",
+    path = "/v1/decisions",
+    summary = "Fleet ban decisions after an id (agents poll this).",
+    params(("since" = Option<i64>, Query, description = "Only decisions with a higher id.")),
+    responses(
+        (status = 200, description = "Decisions.", body = wire::DecisionsAnswer),
+        (status = 401, description = "Bad signature.", body = ErrorBody),
+    ),
+    security(("agentSignature" = [])),
+)]
 pub(crate) async fn decisions(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "decisions";
     let since = req

@@ -12,12 +12,23 @@ use logward_store::TokenCheck;
 
 use crate::config::Auth;
 use crate::metrics::AuthFailure;
-use crate::reply::{error, reply, unauthorized};
+use crate::reply::{error, reply, unauthorized, ErrorBody};
 use crate::server::AppState;
 use crate::signed::read_body;
 use crate::unix_now as now;
 use crate::{random_hex, sha256_hex};
 
+#[utoipa::path(
+    post,
+    tag = "agents",
+    path = "/v1/enroll",
+    summary = "Redeem a one-time enrolment token for an agent id and secret.",
+    request_body = wire::EnrolRequest,
+    responses(
+        (status = 200, description = "Enrolled.", body = wire::EnrolAnswer),
+        (status = 401, description = "Unknown, used or expired token.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "enroll";
     if matches!(state.config.auth, Auth::Shared { .. }) {

@@ -10,11 +10,23 @@ use logward_core::wire;
 use logward_store::Heartbeat;
 use serde_json::json;
 
-use crate::reply::{error, reply};
+use crate::reply::{error, reply, ErrorBody};
 use crate::server::{AppState, SMALL_BODY};
 use crate::signed::authenticate;
 use crate::unix_now as now;
 
+#[utoipa::path(
+    post,
+    tag = "agents",
+    path = "/v1/heartbeat",
+    summary = "An agent's heartbeat: version, spool size, oldest unsent item.",
+    request_body = wire::HeartbeatBody,
+    responses(
+        (status = 200, description = "Recorded.", body = Object),
+        (status = 401, description = "Bad signature.", body = ErrorBody),
+    ),
+    security(("agentSignature" = [])),
+)]
 pub(crate) async fn heartbeat(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "heartbeat";
     let signed = match authenticate(&state, EP, req, SMALL_BODY).await {

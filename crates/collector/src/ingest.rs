@@ -20,7 +20,7 @@ use logward_store::{FleetEvent, FleetItem, IngestCounts, NewAlert};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::llm::alert_plan;
-use crate::reply::{error, reply};
+use crate::reply::{error, reply, ErrorBody};
 use crate::server::AppState;
 use crate::signed::authenticate;
 use crate::unix_now as now;
@@ -254,6 +254,20 @@ async fn reserve(
     Ok(inflight)
 }
 
+#[utoipa::path(
+    post,
+    tag = "agents",
+    path = "/v1/events",
+    summary = "Ingest NDJSON lines of {seq, event} or {seq, alert} (gzip allowed).",
+    request_body(content = String, content_type = "application/x-ndjson"),
+    responses(
+        (status = 200, description = "Stored.", body = wire::EventsAnswer),
+        (status = 401, description = "Bad signature.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 429, description = "Rate limited.", body = ErrorBody),
+    ),
+    security(("agentSignature" = [])),
+)]
 pub(crate) async fn events(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "events";
     let encoding = req

@@ -2,7 +2,6 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::metrics::AuthFailure;
 use crate::server::AppState;
@@ -41,7 +40,15 @@ pub(crate) fn error(
     status: StatusCode,
     msg: &str,
 ) -> Response {
-    reply(state, endpoint, status, json!({ "error": msg }))
+    reply(state, endpoint, status, ErrorBody { error: msg })
+}
+
+/// The body of every error answer (the `Error` schema of the OpenAPI document).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody<'a> {
+    /// What was wrong, for a person.
+    pub error: &'a str,
 }
 
 pub(crate) fn unauthorized(state: &AppState, endpoint: &'static str, why: AuthFailure) -> Response {

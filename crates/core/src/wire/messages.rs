@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 /// `POST /v1/enroll`: a one-time token redeemed for the agent's credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolRequest {
     pub token: String,
     /// The host the agent enrols as: every event it forwards is stored under this name.
@@ -21,6 +22,7 @@ pub struct EnrolRequest {
 
 /// The answer to a redeemed [`EnrolRequest`]: what signs the agent's requests from now on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolAnswer {
     pub agent_id: String,
     pub secret: String,
@@ -41,6 +43,7 @@ pub struct EventsLine<'a> {
 
 /// The answer to `POST /v1/events` (a `200`). Every field may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventsAnswer {
     /// Events and alerts stored.
     #[serde(default)]
@@ -58,6 +61,7 @@ pub struct EventsAnswer {
 
 /// Why one line of a `POST /v1/events` body was rejected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineError {
     /// Its number in the body, from 1.
     #[serde(default)]
@@ -69,6 +73,7 @@ pub struct LineError {
 /// `POST /v1/heartbeat`. Every field is sent, `null` when unknown (`oldest_unsent` when the
 /// spool is empty), and every field may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatBody {
     #[serde(default)]
     pub version: Option<String>,
@@ -109,9 +114,11 @@ impl std::fmt::Display for Seq {
 
 /// One row of `GET /v1/decisions`: a change of a fleet decision. Absent values are `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionChange {
     /// The change's own seq.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub id: Option<Seq>,
     /// The decision it changes (0 when a peer left it out).
     #[serde(default)]
@@ -138,9 +145,11 @@ pub struct DecisionChange {
 
 /// The answer to `GET /v1/decisions?since=`: the changes after `since`, and where to poll next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionsAnswer {
     pub decisions: Vec<DecisionChange>,
     /// `None` only from a broken peer (`null`): the agent then keeps its cursor.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub next: Option<Seq>,
 }
 
