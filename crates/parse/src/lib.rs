@@ -9,6 +9,7 @@ pub mod correlate;
 pub mod decoders;
 pub mod frame;
 pub mod journal;
+pub mod lines;
 pub mod rotation;
 pub mod text;
 pub mod utmp;

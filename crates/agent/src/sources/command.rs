@@ -230,15 +230,12 @@ pub(crate) async fn read_line_capped<R: AsyncBufRead + Unpin>(
     }
 }
 
-/// A line's bytes as text: a trailing `\r` dropped, invalid UTF-8 replaced.
-pub(crate) fn line_text(mut bytes: Vec<u8>) -> String {
-    if bytes.last() == Some(&b'\r') {
-        bytes.pop();
-    }
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
+/// A line's bytes as text, as every reader makes it ([`logward_parse::lines`]): a trailing
+/// `\r` dropped, invalid UTF-8 replaced, a character split by the cap (`cut`) dropped.
+pub(crate) fn line_text(bytes: &[u8], cut: bool) -> String {
+    logward_parse::lines::decode_capped(bytes, cut, usize::MAX)
+        .text
+        .into_owned()
 }
 
 /// Longest stderr line logged as is (the rest is cut).
@@ -260,8 +257,8 @@ pub(crate) fn log_stderr(
         loop {
             match read_line_capped(&mut reader, &mut buf, STDERR_LINE_MAX).await {
                 Ok(LineEnd::Eof) | Err(_) => return last,
-                Ok(_) => {
-                    let text = line_text(std::mem::take(&mut buf));
+                Ok(LineEnd::Complete { cut } | LineEnd::Partial { cut }) => {
+                    let text = line_text(&buf, cut);
                     stats.stderr_lines.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(source = %source, program = %program, "stderr: {text}");
                     last = Some(text);
@@ -439,7 +436,7 @@ impl CommandSource {
             }
             let item = SourceItem {
                 source: Arc::clone(&self.id),
-                payload: Payload::Line(line_text(std::mem::take(buf))),
+                payload: Payload::Line(line_text(buf, cut)),
                 checkpoint: None,
             };
             if !send(tx, item).await {
@@ -502,7 +499,7 @@ mod tests {
             read_line_capped(&mut r, &mut buf, 8).await.unwrap(),
             LineEnd::Complete { cut: false }
         );
-        assert_eq!(line_text(buf.clone()), "short");
+        assert_eq!(line_text(&buf, false), "short");
         assert_eq!(
             read_line_capped(&mut r, &mut buf, 8).await.unwrap(),
             LineEnd::Complete { cut: true }
@@ -521,6 +518,11 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_replaced() {
-        assert_eq!(line_text(b"a\xffb\r".to_vec()), "a\u{fffd}b");
+        assert_eq!(line_text(b"a\xffb\r", false), "a\u{fffd}b");
+        // A character split by the cap is dropped, not replaced (as scan and files do).
+        assert_eq!(
+            line_text("ab\u{e9}".as_bytes().get(..3).unwrap(), true),
+            "ab"
+        );
     }
 }

@@ -18,7 +18,8 @@
 //! splits on `\n`. A trailing partial line stays buffered until its newline arrives; it is
 //! sent as a line when its file is finished (rotated away, deleted). Lines are decoded as
 //! UTF-8 lossily, a trailing `\r` is dropped, and lines longer than
-//! [`MAX_LINE`](logward_parse::MAX_LINE) are cut and counted. Reads are plain blocking calls
+//! [`MAX_LINE`](logward_parse::MAX_LINE) are cut and counted, as every reader does
+//! ([`logward_parse::lines`]). Reads are plain blocking calls
 //! on the task: they copy data just written from the page cache (microseconds, at most one
 //! buffer per call); a hop through `spawn_blocking` for each would cost more than the read.
 //!
@@ -93,7 +94,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use logward_core::backoff::Backoff;
 use logward_core::clock::unix_now;
+use logward_parse::lines::{self, LineCutter};
 use logward_parse::rotation::COMPRESSED;
+#[cfg(test)]
 use logward_parse::MAX_LINE;
 use logward_store::{Checkpoint, Fingerprint, FINGERPRINT_BYTES};
 use tokio::sync::mpsc;
@@ -311,10 +314,8 @@ struct Tracked {
     /// so the fingerprint only ever covers bytes this source saw.
     head: Vec<u8>,
     fp: Fingerprint,
-    /// The partial line after `line_start` (at most `MAX_LINE + 1` bytes).
-    pending: Vec<u8>,
-    /// The partial line is over-long: bytes are dropped until its newline.
-    overlong: bool,
+    /// The partial line after `line_start` (at most `MAX_LINE + 1` bytes kept).
+    pending: LineCutter,
     /// Up to `TAIL` bytes just before `line_start` (empty when unknown).
     tail: Vec<u8>,
     last_growth: Instant,
@@ -343,8 +344,7 @@ impl Tracked {
                 line: 0,
                 head,
                 fp,
-                pending: Vec::new(),
-                overlong: false,
+                pending: LineCutter::default(),
                 tail: Vec::new(),
                 last_growth: Instant::now(),
             },
@@ -363,17 +363,9 @@ impl Tracked {
         (self.dev, self.ino) == id
     }
 
+    #[cfg(test)]
     fn push_tail(&mut self, bytes: &[u8]) {
-        if bytes.len() >= TAIL {
-            self.tail.clear();
-            self.tail.extend_from_slice(&bytes[bytes.len() - TAIL..]);
-        } else {
-            self.tail.extend_from_slice(bytes);
-            if self.tail.len() > TAIL {
-                let excess = self.tail.len() - TAIL;
-                self.tail.drain(..excess);
-            }
-        }
+        push_tail(&mut self.tail, bytes);
     }
 
     fn restart_at_zero(&mut self) -> io::Result<()> {
@@ -381,7 +373,6 @@ impl Tracked {
         self.line_start = 0;
         self.line = 0;
         self.pending.clear();
-        self.overlong = false;
         self.tail.clear();
         self.head = read_head(&self.file)?;
         self.fp = Fingerprint::of(&self.head);
@@ -871,40 +862,23 @@ impl Follower {
             let mut pos = 0;
             while let Some(i) = self.buf[pos..n].iter().position(|&b| b == b'\n') {
                 let end = pos + i;
-                let text = if t.pending.is_empty() && !t.overlong {
-                    t.push_tail(&self.buf[pos..=end]);
-                    self.text(&self.buf[pos..end], false)
+                let (raw, cut) = t.pending.complete(&self.buf[pos..end]);
+                let text = lines::decode(raw, cut);
+                if text.cut {
+                    // Bytes were dropped: the tail before the next line is unknown.
+                    t.tail.clear();
                 } else {
-                    let room = (MAX_LINE + 1).saturating_sub(t.pending.len());
-                    let take = i.min(room);
-                    t.pending.extend_from_slice(&self.buf[pos..pos + take]);
-                    let cut = t.overlong || take < i;
-                    let s = self.text(&t.pending, cut);
-                    if cut {
-                        // Bytes were dropped: the tail before the next line is unknown.
-                        t.tail.clear();
-                    } else {
-                        let line = std::mem::take(&mut t.pending);
-                        t.push_tail(&line);
-                        t.push_tail(b"\n");
-                        t.pending = line;
-                    }
-                    t.pending.clear();
-                    t.overlong = false;
-                    s
-                };
+                    push_tail(&mut t.tail, raw);
+                    push_tail(&mut t.tail, b"\n");
+                }
+                let text = self.text(text);
                 pos = end + 1;
                 t.line += 1;
                 t.line_start = chunk_start + pos as u64;
                 self.send(t, text, now).await?;
             }
             if pos < n {
-                let room = (MAX_LINE + 1).saturating_sub(t.pending.len());
-                let take = (n - pos).min(room);
-                t.pending.extend_from_slice(&self.buf[pos..pos + take]);
-                if take < n - pos {
-                    t.overlong = true;
-                }
+                t.pending.push(&self.buf[pos..n]);
             }
             if n == self.buf.len() {
                 // More is probably waiting: let other tasks run between buffers.
@@ -915,40 +889,26 @@ impl Follower {
 
     /// Sends the buffered partial line of a finished file as a line.
     async fn flush(&mut self, t: &mut Tracked) -> Result<(), Halt> {
-        if t.pending.is_empty() {
+        let Some((raw, cut)) = t.pending.finish() else {
             return Ok(());
-        }
-        let text = self.text(&t.pending, t.overlong);
-        t.pending.clear();
-        t.overlong = false;
+        };
+        let text = self.text(lines::decode(raw, cut));
         t.tail.clear();
         t.line += 1;
         t.line_start = t.read;
         self.send(t, text, unix_now()).await
     }
 
-    /// A line's text: `\r` dropped, cut at `MAX_LINE` (a character split by the cut
-    /// dropped), lossy UTF-8.
-    fn text(&self, raw: &[u8], cut: bool) -> String {
-        let mut raw = raw;
-        if let [head @ .., b'\r'] = raw {
-            raw = head;
-        }
-        let cut = cut || raw.len() > MAX_LINE;
-        if cut {
+    /// A line's text ([`logward_parse::lines`]: `\r` dropped, cut at `MAX_LINE` on a
+    /// character boundary, lossy UTF-8), counted.
+    fn text(&self, t: lines::Text<'_>) -> String {
+        if t.cut {
             FileStats::add(&self.stats.long_lines, 1);
-            raw = raw.get(..MAX_LINE).unwrap_or(raw);
         }
-        match std::str::from_utf8(raw) {
-            Ok(s) => s.to_owned(),
-            Err(e) if cut && e.error_len().is_none() => {
-                String::from_utf8_lossy(&raw[..e.valid_up_to()]).into_owned()
-            }
-            Err(_) => {
-                FileStats::add(&self.stats.invalid_utf8, 1);
-                String::from_utf8_lossy(raw).into_owned()
-            }
+        if t.invalid_utf8 {
+            FileStats::add(&self.stats.invalid_utf8, 1);
         }
+        t.text.into_owned()
     }
 
     async fn send(&self, t: &Tracked, text: String, now: i64) -> Result<(), Halt> {
@@ -971,6 +931,20 @@ impl Follower {
             })
             .await
             .map_err(|_| Halt::Closed)
+    }
+}
+
+/// Keeps the last `TAIL` bytes of what was read in `tail`.
+fn push_tail(tail: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.len() >= TAIL {
+        tail.clear();
+        tail.extend_from_slice(&bytes[bytes.len() - TAIL..]);
+    } else {
+        tail.extend_from_slice(bytes);
+        if tail.len() > TAIL {
+            let excess = tail.len() - TAIL;
+            tail.drain(..excess);
+        }
     }
 }
 
@@ -1007,15 +981,15 @@ mod tests {
     #[test]
     fn text_drops_cr_and_cuts_on_a_character_boundary() {
         let (f, _rx) = follower();
-        assert_eq!(f.text(b"abc\r", false), "abc");
+        assert_eq!(f.text(lines::decode(b"abc\r", false)), "abc");
         let mut long = vec![b'a'; MAX_LINE - 1];
         long.extend_from_slice("é".as_bytes());
         long.extend_from_slice(b"tail");
-        let s = f.text(&long, false);
+        let s = f.text(lines::decode(&long, false));
         assert_eq!(s.len(), MAX_LINE - 1);
         assert!(s.bytes().all(|b| b == b'a'));
         assert_eq!(f.stats.snapshot().long_lines, 1);
-        assert_eq!(f.text(b"a\xffb", false), "a\u{fffd}b");
+        assert_eq!(f.text(lines::decode(b"a\xffb", false)), "a\u{fffd}b");
         assert_eq!(f.stats.snapshot().invalid_utf8, 1);
     }
 
@@ -1030,8 +1004,7 @@ mod tests {
             line: 0,
             head: Vec::new(),
             fp: Fingerprint::of(b""),
-            pending: Vec::new(),
-            overlong: false,
+            pending: LineCutter::default(),
             tail: Vec::new(),
             last_growth: Instant::now(),
         }

@@ -392,7 +392,7 @@ impl JournalSource {
                     return Ok(());
                 }
             }
-            let line = line_text(std::mem::take(buf));
+            let line = line_text(buf, false);
             if line.trim().is_empty() {
                 continue;
             }

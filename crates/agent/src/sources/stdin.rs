@@ -69,7 +69,7 @@ pub async fn run_reader<R: AsyncRead + Unpin>(
         }
         let item = SourceItem {
             source: Arc::clone(&id),
-            payload: Payload::Line(line_text(std::mem::take(&mut buf))),
+            payload: Payload::Line(line_text(&buf, cut)),
             checkpoint: None,
         };
         if tx.send(item).await.is_err() {

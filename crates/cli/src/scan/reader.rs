@@ -1,12 +1,15 @@
 //! Splits an input into lines without losing or hiding anything: invalid UTF-8 is decoded
-//! lossily, over-long lines are cut, a final line without newline is still a line — and each
-//! of these is counted so the summary can say so.
+//! lossily, over-long lines are cut (as every reader cuts them: `logward_parse::lines`), a
+//! final line without newline is still a line — and each of these is counted so the
+//! summary can say so.
 //!
 //! Reads into a fixed buffer (no mmap), so memory stays flat whatever the file size.
 
 use std::borrow::Cow;
 use std::io::{self, Read};
 
+use logward_parse::lines::{self, LineCutter};
+#[cfg(test)]
 use logward_parse::MAX_LINE;
 
 const BUF: usize = 1 << 20;
@@ -48,11 +51,12 @@ pub struct LineReader<R> {
     start: usize,
     end: usize,
     eof: bool,
-    /// Offset in the input of `buf[start]`.
+    /// Offset in the input of the first byte of the line being read.
     offset: u64,
     line_no: u64,
-    /// Inside an over-long line whose head was already emitted: skip to the next newline.
-    skipping: bool,
+    /// A line split across buffers (only those are copied, never more than `MAX_LINE + 1`
+    /// bytes of one).
+    cutter: LineCutter,
     pub issues: InputIssues,
     pub bytes_read: u64,
 }
@@ -67,36 +71,31 @@ impl<R: Read> LineReader<R> {
             eof: false,
             offset: 0,
             line_no: 0,
-            skipping: false,
+            cutter: LineCutter::default(),
             issues: InputIssues::default(),
             bytes_read: 0,
         }
     }
 
     fn fill(&mut self) -> io::Result<()> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        while self.end < self.buf.len() {
-            match self.inner.read(&mut self.buf[self.end..]) {
+        self.start = 0;
+        self.end = 0;
+        loop {
+            match self.inner.read(&mut self.buf) {
                 Ok(0) => {
                     self.eof = true;
-                    break;
+                    return Ok(());
                 }
                 Ok(n) => {
-                    self.end += n;
+                    // One read per fill keeps latency low for pipes.
+                    self.end = n;
                     self.bytes_read += n as u64;
-                    // One read per fill keeps latency low for pipes; the loop only
-                    // continues when nothing was read yet.
-                    break;
+                    return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
     }
 
     /// Calls `f` for every line, in order. Stops at the first I/O error (after handing over
@@ -106,49 +105,40 @@ impl<R: Read> LineReader<R> {
             let window = &self.buf[self.start..self.end];
             match memchr::memchr(b'\n', window) {
                 Some(nl) => {
-                    let consumed = nl + 1;
-                    if self.skipping {
-                        self.skipping = false;
-                    } else {
-                        let len = if nl > MAX_LINE {
-                            self.issues.truncated_long += 1;
-                            MAX_LINE
-                        } else {
-                            nl
-                        };
-                        let raw = &self.buf[self.start..self.start + len];
-                        self.line_no += 1;
-                        emit(raw, self.line_no, self.offset, &mut self.issues, &mut f);
-                    }
-                    self.start += consumed;
-                    self.offset += consumed as u64;
+                    let (raw, cut) = self.cutter.complete(&window[..nl]);
+                    self.line_no += 1;
+                    emit(
+                        raw,
+                        cut,
+                        self.line_no,
+                        self.offset,
+                        &mut self.issues,
+                        &mut f,
+                    );
+                    self.start += nl + 1;
+                    self.offset = self.bytes_read - (self.end - self.start) as u64;
                 }
                 None if self.eof => {
-                    if !window.is_empty() && !self.skipping {
-                        let raw = &self.buf[self.start..self.end];
+                    if let Some((raw, cut)) = self.cutter.finish() {
                         self.line_no += 1;
                         self.issues.unterminated += 1;
-                        emit(raw, self.line_no, self.offset, &mut self.issues, &mut f);
+                        emit(
+                            raw,
+                            cut,
+                            self.line_no,
+                            self.offset,
+                            &mut self.issues,
+                            &mut f,
+                        );
                     }
-                    self.offset += window.len() as u64;
-                    self.start = self.end;
+                    self.offset = self.bytes_read;
                     return Ok(());
                 }
-                None if window.len() > MAX_LINE => {
-                    // An over-long line: hand over its head now, drop the rest up to the newline.
-                    if !self.skipping {
-                        let raw = &self.buf[self.start..self.start + MAX_LINE];
-                        self.line_no += 1;
-                        self.issues.truncated_long += 1;
-                        emit(raw, self.line_no, self.offset, &mut self.issues, &mut f);
-                        self.skipping = true;
-                    }
-                    let dropped = window.len();
-                    self.offset += dropped as u64;
-                    self.start = self.end;
+                None => {
+                    // The start of a line whose newline is in a later buffer.
+                    self.cutter.push(window);
                     self.fill()?;
                 }
-                None => self.fill()?,
             }
         }
     }
@@ -156,15 +146,12 @@ impl<R: Read> LineReader<R> {
 
 fn emit(
     mut raw: &[u8],
+    cut: bool,
     number: u64,
     offset: u64,
     issues: &mut InputIssues,
     f: &mut impl FnMut(Line<'_>),
 ) {
-    if let [head @ .., b'\r'] = raw {
-        raw = head;
-        issues.crlf += 1;
-    }
     if memchr::memchr(0, raw).is_some() {
         issues.nul_bytes += 1;
         // Zero runs are what a crash leaves in a preallocated log: drop the leading ones.
@@ -172,21 +159,12 @@ fn emit(
             raw = rest;
         }
     }
-    // simdutf8 validates clean lines several times faster than std; std's slower check only
-    // runs on the rare bad line, for its error details.
-    let text = match simdutf8::basic::from_utf8(raw).or_else(|_| std::str::from_utf8(raw)) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(e) if raw.len() == MAX_LINE && e.error_len().is_none() => {
-            // Only the cut split a character: drop the partial one.
-            Cow::Borrowed(std::str::from_utf8(&raw[..e.valid_up_to()]).unwrap_or_default())
-        }
-        Err(_) => {
-            issues.invalid_utf8 += 1;
-            String::from_utf8_lossy(raw)
-        }
-    };
+    let t = lines::decode(raw, cut);
+    issues.crlf += u64::from(t.crlf);
+    issues.truncated_long += u64::from(t.cut);
+    issues.invalid_utf8 += u64::from(t.invalid_utf8);
     f(Line {
-        text,
+        text: t.text,
         number,
         offset,
     });
