@@ -6,8 +6,11 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use logward_agent::sources::command::{Backoff, CommandConfig, CommandSource, ConfigError};
+use logward_agent::sources::command::{
+    Backoff, CommandConfig, CommandSource, ConfigError, ProcessStats,
+};
 use logward_agent::sources::{Payload, SourceItem};
+use logward_test_support::eventually;
 use tokio::sync::mpsc;
 
 fn argv(items: &[&str]) -> Vec<String> {
@@ -48,6 +51,18 @@ async fn take(rx: &mut mpsc::Receiver<SourceItem>, n: usize) -> Vec<String> {
         }
     }
     out
+}
+
+/// Waits until the running program (tail) has `file` open: what is appended after that, it
+/// reads.
+async fn tail_has_open(stats: &ProcessStats, file: &Path) {
+    eventually(Duration::from_secs(5), || {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", stats.pid()?)).ok()?;
+        fds.filter_map(Result::ok)
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == file))
+            .then_some(())
+    })
+    .await;
 }
 
 fn append(path: &Path, text: &str) {
@@ -138,8 +153,8 @@ async fn a_long_running_tail_is_followed_and_restarted_after_it_is_killed() {
         }
     };
     wait_started(1).await;
-    // tail needs a moment to open the file before lines it must see are written.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Lines tail must see are written once it has the file open.
+    tail_has_open(&stats, &file).await;
     append(&file, "one\ntwo\n");
     assert_eq!(take(&mut rx, 2).await, ["one", "two"]);
     append(&file, "three\n");
@@ -153,7 +168,7 @@ async fn a_long_running_tail_is_followed_and_restarted_after_it_is_killed() {
         .unwrap();
     assert!(killed.success());
     wait_started(2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tail_has_open(&stats, &file).await;
     append(&file, "four\n");
     assert_eq!(take(&mut rx, 1).await, ["four"]);
     assert_eq!(stats.exits(), 1);
@@ -170,8 +185,10 @@ async fn a_missing_program_is_retried_and_bad_argv_refused() {
     let stats = source.stats();
     let (tx, rx) = mpsc::channel(4);
     let task = tokio::spawn(source.run(tx));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(stats.spawn_failures() >= 2);
+    eventually(Duration::from_secs(5), || {
+        (stats.spawn_failures() >= 2).then_some(())
+    })
+    .await;
     drop(rx);
     task.await.unwrap();
 

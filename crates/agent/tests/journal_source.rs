@@ -15,6 +15,7 @@ use logward_agent::sources::journal::{cursor_of, JournalConfig, JournalSource, S
 use logward_agent::sources::{Payload, SourceItem};
 use logward_core::Action;
 use logward_parse::{LineDecoder, YearResolver};
+use logward_test_support::eventually;
 use tokio::sync::mpsc;
 
 const REMOTE: &[&str] = &[
@@ -447,8 +448,10 @@ async fn a_missing_journalctl_is_retried_not_fatal() {
     let stats = source.stats();
     let (tx, rx) = mpsc::channel(1);
     let task = tokio::spawn(source.run(None, tx));
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(stats.spawn_failures() >= 2, "{}", stats.spawn_failures());
+    eventually(Duration::from_secs(5), || {
+        (stats.spawn_failures() >= 2).then_some(())
+    })
+    .await;
     drop(rx);
     tokio::time::timeout(Duration::from_secs(5), task)
         .await

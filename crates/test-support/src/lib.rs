@@ -3,7 +3,7 @@
 //! shared corpus ([`corpus`]), skipping a test this host cannot run ([`skip!`], a failure
 //! under `CI=true`), and the real processes a test runs: `logward run` ([`daemon::Daemon`]),
 //! a collector or any other child ([`spawn`], killed on drop). A dev-dependency only; std
-//! only.
+//! only, and tokio for async tests' `eventually` (feature `tokio`).
 // Tests spawn what they need (DESIGN.md "Processes"): the binary under test, `ip`, `nft`.
 #![allow(clippy::disallowed_methods)]
 
@@ -13,8 +13,12 @@ mod ports;
 mod process;
 mod skip;
 mod wait;
+#[cfg(feature = "tokio")]
+mod wait_async;
 
 pub use ports::{free_port, free_udp_port, wait_port};
 pub use process::{spawn, Proc};
 pub use skip::{corpus, corpus_root, in_ci, skipped};
 pub use wait::{wait_for, wait_until, POLL};
+#[cfg(feature = "tokio")]
+pub use wait_async::eventually;

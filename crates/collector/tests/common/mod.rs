@@ -308,14 +308,5 @@ impl LlmServer {
     }
 }
 
-/// Polls `f` until it returns `Some` (panics after `within`).
-pub async fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "condition not met within {within:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+#[allow(unused_imports)] // not every test uses it
+pub use logward_test_support::eventually;
