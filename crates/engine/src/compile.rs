@@ -245,11 +245,6 @@ impl Program {
         self.max_keys
     }
 
-    /// The counters' names, in the order they are first raised.
-    pub fn counter_names(&self) -> impl Iterator<Item = &str> {
-        self.counters.iter().map(|c| c.name.as_str())
-    }
-
     /// The rule ids the ruleset's alerts can carry, in file order.
     pub fn rule_ids(&self) -> Vec<&str> {
         let mut ids = Vec::new();
@@ -1439,9 +1434,6 @@ fn find_cycle(graph: &[Vec<usize>]) -> Option<usize> {
     }
     None
 }
-
-/// Spanned values as the semantic pass reads them (re-exported for tests).
-pub type SpannedStep = Spanned<Step>;
 
 #[cfg(test)]
 mod tests {

@@ -272,13 +272,6 @@ impl Nftables {
         self.run(&script, n).await
     }
 
-    /// Deletes the table (and with it every ban); not an error when it is already gone.
-    pub async fn teardown(&self) -> Result<(), NftError> {
-        let t = &self.cfg.table;
-        self.run(&format!("add table inet {t}\ndelete table inet {t}\n"), 0)
-            .await
-    }
-
     fn write_setup(&self, s: &mut String) {
         let t = &self.cfg.table;
         let c = &self.cfg.chain;
