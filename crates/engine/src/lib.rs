@@ -15,6 +15,7 @@ pub mod compile;
 pub mod config;
 pub mod counter;
 pub mod engine;
+pub mod runner;
 pub mod snapshot;
 pub mod strict_yaml;
 
@@ -23,6 +24,7 @@ pub use engine::{
     key_address, Engine, NoUsers, Output, StaticUsers, Stats, TraceOutcome, TraceStep, UserDb,
     DEFAULT_V6_PREFIX,
 };
+pub use runner::{acting_time, Effect, NoStages, Runner, Stages, Timing};
 pub use snapshot::{Restored, SnapshotError};
 
 /// The built-in ruleset (crates/engine/rules/default.yaml).
