@@ -9,7 +9,7 @@ use logward_agent::config::Format;
 use logward_agent::control::{self, Request};
 use logward_agent::daemon::{self, RunOptions};
 use logward_core::{Clock, Event, SystemClock};
-use logward_engine::{Engine, Output, TraceOutcome, TraceStep};
+use logward_engine::{Effect, Engine, NoStages, Runner, Timing, TraceOutcome, TraceStep};
 use logward_parse::{LineDecoder, YearResolver, YearRule, Zone};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -201,33 +201,45 @@ pub fn test_line(args: TestLineArgs) -> anyhow::Result<i32> {
     out.write_all(b"event: ")?;
     out.write_all(&buf)?;
     out.write_all(b"\n")?;
-    let mut engine = Engine::new(program);
-    let mut outputs = Vec::new();
+    let mut runner = Runner::new(Engine::new(program), Timing::Clock, Duration::MAX);
+    let mut effects = Vec::new();
     let mut trace = Vec::new();
-    engine.process_traced(&e, SystemClock.now(), &mut outputs, &mut trace);
+    runner.event_traced(
+        &mut e,
+        SystemClock.now(),
+        &mut NoStages,
+        &mut effects,
+        &mut trace,
+    );
     print_trace(&mut out, &trace)?;
-    if outputs.is_empty() {
+    if effects.is_empty() {
         writeln!(out, "result: no alert, no action")?;
     }
-    for o in &outputs {
-        match o {
-            Output::Alert(a) => {
+    for fx in &effects {
+        match fx {
+            Effect::Alert(a) | Effect::Detected(a) => {
                 buf.clear();
                 logward_core::write_alert(&mut buf, a);
                 write!(out, "alert {} ({}): ", a.rule_id, a.severity)?;
                 out.write_all(&buf)?;
                 out.write_all(b"\n")?;
             }
-            Output::Ban { ip, duration, .. } => writeln!(
+            Effect::Ban {
+                target: Ok(t),
+                duration,
+                ..
+            } => writeln!(
                 out,
-                "action: ban {ip} for {duration}s (when bans are enabled)"
+                "action: ban {t} for {duration}s (when bans are enabled)"
             )?,
-            Output::Unban { ip } => writeln!(out, "action: unban {ip}")?,
-            Output::Exec { argv } => writeln!(out, "action: exec {argv:?}")?,
-            Output::Report { section, message } => {
+            Effect::Ban { target: Err(e), .. } => writeln!(out, "action: ban refused: {e}")?,
+            Effect::Unban(Ok(t)) => writeln!(out, "action: unban {t}")?,
+            Effect::Unban(Err(e)) => writeln!(out, "action: unban refused: {e}")?,
+            Effect::Exec(argv) => writeln!(out, "action: exec {argv:?}")?,
+            Effect::Report { section, message } => {
                 writeln!(out, "action: report [{section}] {message}")?
             }
-            Output::Log { level, message } => writeln!(out, "action: log {level:?} {message}")?,
+            Effect::Log { level, message } => writeln!(out, "action: log {level:?} {message}")?,
         }
     }
     Ok(0)

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use logward_agent::anomaly::{enrich_geo, profile_rows, StoreProfiles};
+use logward_agent::anomaly::{concerns_detector, enrich_geo, profile_rows, StoreProfiles};
 use logward_agent::enrich::GeoIp;
-use logward_core::{Action, Alert, Event};
+use logward_core::{Alert, Event};
 use logward_engine::anomaly::{Scope, Settings, Stage};
+use logward_engine::Stages;
 use logward_store::SqliteStore;
 
 /// The detector with its inputs.
@@ -76,22 +77,6 @@ impl Anomaly {
         })
     }
 
-    /// Runs one event; its alerts are appended to `out`.
-    pub fn event(&mut self, e: &mut Event<'_>, out: &mut Vec<Alert>) {
-        if e.action != Some(Action::UserLogin) && e.action != Some(Action::UserCreated) {
-            return;
-        }
-        if let Some(g) = &self.geoip {
-            enrich_geo(g, e);
-        }
-        let mut loader = StoreProfiles {
-            store: self.store.as_mut(),
-            bad: &mut self.bad_profiles,
-        };
-        let (alerts, _) = self.stage.event(e, &mut loader);
-        out.extend(alerts);
-    }
-
     /// Logins scored so far.
     pub fn logins(&self) -> u64 {
         self.stage.stats().logins
@@ -117,5 +102,27 @@ impl Anomaly {
             .put_profiles(&rows)
             .with_context(|| format!("cannot write profiles to {}", dir.display()))?;
         Ok(Some((rows.len(), dir.clone())))
+    }
+}
+
+/// The scan's stages around the rules, as the agent's: GeoIP on every event with a source
+/// address, then the detector.
+impl Stages for Anomaly {
+    fn enrich(&mut self, e: &mut Event<'_>) {
+        if let Some(g) = &self.geoip {
+            enrich_geo(g, e);
+        }
+    }
+
+    fn detect(&mut self, e: &Event<'_>, out: &mut Vec<Alert>) {
+        if !concerns_detector(e) {
+            return;
+        }
+        let mut loader = StoreProfiles {
+            store: self.store.as_mut(),
+            bad: &mut self.bad_profiles,
+        };
+        let (alerts, _) = self.stage.event(e, &mut loader);
+        out.extend(alerts);
     }
 }

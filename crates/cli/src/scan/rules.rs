@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use logward_core::{write_alert, Event, Severity, Timestamp};
-use logward_engine::{Engine, Output, Program, DEFAULT_RULES};
+use logward_engine::{Effect, Engine, Program, Runner, Timing, DEFAULT_RULES};
 
 use super::anomaly::Anomaly;
 use super::Format;
@@ -26,31 +26,35 @@ pub fn load(spec: &str) -> anyhow::Result<Program> {
 pub const TABLE_HEADER: &str =
     "TIME                       SEVERITY  RULE                        SOURCE                  USER             MESSAGE";
 
-/// The replay: the engine, the time of the last event, and per-rule counts.
+/// The replay: the runner (rules on each event's own time), the detector, per-rule counts.
 #[derive(Debug)]
 pub struct Replay {
-    /// `None` for `logward learn` (profiles only).
-    engine: Option<Engine>,
+    /// Without rules for `logward learn` (profiles only).
+    runner: Runner,
     anomaly: Option<Anomaly>,
-    alerts: Vec<logward_core::Alert>,
-    last: Timestamp,
-    out: Vec<Output>,
+    effects: Vec<Effect>,
     per_rule: BTreeMap<String, (u64, Severity)>,
     bans: u64,
 }
 
+/// A replay has no clock: events act at their own time (the runner's [`Timing::Replay`]).
+const NO_CLOCK: Timestamp = Timestamp {
+    unix: 0,
+    nanos: 0,
+    offset: 0,
+};
+
 impl Replay {
     pub fn new(program: Option<Program>, anomaly: Option<Anomaly>) -> Replay {
+        let runner = match program {
+            // Counters are never saved by a scan.
+            Some(p) => Runner::new(Engine::new(p), Timing::Replay, std::time::Duration::MAX),
+            None => Runner::without_rules(Timing::Replay),
+        };
         Replay {
-            engine: program.map(Engine::new),
+            runner,
             anomaly,
-            alerts: Vec::new(),
-            last: Timestamp {
-                unix: 0,
-                nanos: 0,
-                offset: 0,
-            },
-            out: Vec::new(),
+            effects: Vec::new(),
             per_rule: BTreeMap::new(),
             bans: 0,
         }
@@ -58,25 +62,22 @@ impl Replay {
 
     /// Runs one event; appends its alerts to `buf` in `format` (summary: counted only).
     pub fn event(&mut self, e: &mut Event<'_>, format: Format, buf: &mut Vec<u8>) {
-        if let Some(t) = e.timestamp {
-            self.last = t;
+        let mut effects = std::mem::take(&mut self.effects);
+        match self.anomaly.as_mut() {
+            Some(a) => self.runner.event(e, NO_CLOCK, a, &mut effects),
+            None => self
+                .runner
+                .event(e, NO_CLOCK, &mut logward_engine::NoStages, &mut effects),
         }
-        // Enrichment and the anomaly detector first, so the rules see `source.geo.*`.
-        if let Some(a) = self.anomaly.as_mut() {
-            a.event(e, &mut self.alerts);
-        }
-        if let Some(engine) = self.engine.as_mut() {
-            engine.replay(e, self.last, &mut self.out);
-        }
-        let mut alerts = std::mem::take(&mut self.alerts);
-        for o in self.out.drain(..) {
-            match o {
-                Output::Alert(a) => alerts.push(*a),
-                Output::Ban { .. } => self.bans += 1,
-                _ => {}
-            }
-        }
-        for a in alerts.drain(..) {
+        for fx in effects.drain(..) {
+            let a = match fx {
+                Effect::Alert(a) | Effect::Detected(a) => a,
+                Effect::Ban { .. } => {
+                    self.bans += 1;
+                    continue;
+                }
+                _ => continue,
+            };
             let entry = self
                 .per_rule
                 .entry(a.rule_id.clone())
@@ -92,7 +93,7 @@ impl Replay {
                 Format::Summary => {}
             }
         }
-        self.alerts = alerts;
+        self.effects = effects;
     }
 
     /// Ends the replay: with `--learn`, writes the profiles. Returns what to tell the user.
@@ -123,7 +124,7 @@ impl Replay {
         for (rule, (n, sev)) in rows {
             s.push_str(&format!("{n:>6}  {:<8}  {rule}\n", sev.as_str()));
         }
-        let evicted = self.engine.as_ref().map_or(0, |e| e.stats().evicted);
+        let evicted = self.runner.engine().map_or(0, |e| e.stats().evicted);
         if evicted > 0 {
             s.push_str(&format!(
                 "\ncounter keys evicted (tables full): {}\n",
