@@ -2,15 +2,15 @@
 //! profile per user across every host, so a login on one host right after one on another
 //! from the far side of the world shows as impossible travel. It runs on the store thread
 //! after the fleet rules, over each request's newly stored events (their GeoIP fields come
-//! from the agents' enrichment); its alerts and the profiles it changed are committed in
-//! the ingest's transaction. When a commit fails it forgets what it held in memory, and
-//! reads the profiles back from the store.
+//! from the agents' enrichment), as the stage after the rules in the engine's runner; its
+//! alerts and the profiles it changed are committed in the ingest's transaction. When a
+//! commit fails it forgets what it held in memory, and reads the profiles back from the
+//! store.
 
-use logward_core::{Alert, Event};
+use logward_core::{Action, Alert, Event};
 use logward_engine::anomaly::{Profile, ProfileLoader, Scope, Settings, Stage};
-use logward_store::{AlertPlan, FleetEffects, ProfileReader, ProfileRow, UnixTime};
-
-use crate::rules::fleet_alert;
+use logward_engine::Stages;
+use logward_store::{ProfileReader, ProfileRow, UnixTime};
 
 /// Reads profiles through the ingest's transaction.
 struct Loader<'a, 'r> {
@@ -27,6 +27,27 @@ impl ProfileLoader for Loader<'_, '_> {
                 *self.bad += 1;
                 None
             }
+        }
+    }
+}
+
+/// The fleet detector as the runner's stage after the rules (no enrichment: the agents'
+/// events come enriched).
+pub struct FleetStages<'a, 'r> {
+    stage: &'a mut Stage,
+    loader: Loader<'a, 'r>,
+}
+
+impl std::fmt::Debug for FleetStages<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetStages").finish_non_exhaustive()
+    }
+}
+
+impl Stages for FleetStages<'_, '_> {
+    fn detect(&mut self, e: &Event<'_>, out: &mut Vec<Alert>) {
+        if matches!(e.action, Some(Action::UserLogin | Action::UserCreated)) {
+            out.extend(self.stage.event(e, &mut self.loader).0);
         }
     }
 }
@@ -49,40 +70,30 @@ impl FleetAnomaly {
         }
     }
 
-    /// Scores the logins among `events`; alerts and changed profiles join `effects`.
-    pub fn run<'e>(
-        &mut self,
-        events: impl Iterator<Item = &'e Event<'static>>,
-        reader: &ProfileReader<'_>,
-        now: UnixTime,
-        plan: &dyn Fn(&Alert) -> AlertPlan,
-        effects: &mut FleetEffects,
-    ) -> Result<(), serde_json::Error> {
-        let mut loader = Loader {
-            reader,
-            bad: &mut self.bad_profiles,
-        };
-        for e in events {
-            if !matches!(
-                e.action,
-                Some(logward_core::Action::UserLogin | logward_core::Action::UserCreated)
-            ) {
-                continue;
-            }
-            let (alerts, _) = self.stage.event(e, &mut loader);
-            for mut a in alerts {
-                a.labels.push(("scope".into(), "fleet".into()));
-                effects.outputs.push(fleet_alert(a, now, plan));
-            }
+    /// The detector for one ingest, reading profiles through its transaction.
+    pub fn stages<'a, 'r>(&'a mut self, reader: &'a ProfileReader<'r>) -> FleetStages<'a, 'r> {
+        FleetStages {
+            stage: &mut self.stage,
+            loader: Loader {
+                reader,
+                bad: &mut self.bad_profiles,
+            },
         }
-        for (key, p) in self.stage.take_dirty() {
-            effects.profiles.push(ProfileRow {
-                key,
-                data: serde_json::to_vec(&p)?,
-                updated_at: now,
-            });
-        }
-        Ok(())
+    }
+
+    /// The profiles changed since the last call, as rows for the ingest's transaction.
+    pub fn take_rows(&mut self, now: UnixTime) -> Result<Vec<ProfileRow>, serde_json::Error> {
+        self.stage
+            .take_dirty()
+            .into_iter()
+            .map(|(key, p)| {
+                Ok(ProfileRow {
+                    key,
+                    data: serde_json::to_vec(&p)?,
+                    updated_at: now,
+                })
+            })
+            .collect()
     }
 
     /// After a failed commit: what memory holds may be ahead of the store.

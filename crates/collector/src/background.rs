@@ -103,7 +103,7 @@ pub(crate) fn spawn_rules_saver(save_state: Arc<AppState>, mut save_stop: watch:
             }
             let saved = save_state
                 .store
-                .call_with_rules(|s, r| r.as_mut().map_or(Ok(()), |r| r.save_if_due(s, now())))
+                .call_with_rules(|s, r| r.save_if_due(s, now()))
                 .await;
             if let Ok(Err(e)) = saved {
                 tracing::error!("{e}");

@@ -16,12 +16,14 @@
 
 use std::time::{Duration, Instant};
 
-use logward_core::{Event, Timestamp};
-use logward_engine::{Engine, Output, Program};
+use logward_core::{Alert, Event, Timestamp};
+use logward_engine::{Effect, Engine, NoStages, Program, Runner, Timing};
 use logward_store::{
-    CounterSnapshot, FleetEffects, FleetOutput, NewAlert, NewDecision, SqliteStore, Store, UnixTime,
+    AlertPlan, CounterSnapshot, FleetEffects, FleetOutput, NewAlert, NewDecision, ProfileReader,
+    SqliteStore, Store, StoreError, UnixTime,
 };
 
+use crate::anomaly::FleetAnomaly;
 use crate::config::FleetRules;
 
 /// `host.name` of the alerts the fleet rules raise.
@@ -31,21 +33,19 @@ pub const COUNTERS_NAME: &str = "collector-fleet-rules";
 /// How often changed counters are saved at most.
 pub const SAVE_EVERY: Duration = Duration::from_secs(1);
 
-/// The fleet rules and their state.
+/// The fleet rules (none for `rules: none`) in the engine's runner, with the fleet
+/// detector after them.
 pub struct Rules {
-    file: String,
-    text: String,
-    engine: Engine,
-    /// When the counters were last given to the store.
-    saved: Instant,
-    /// Whether events were counted since.
-    changed: bool,
+    /// The rules file's name and text, for a reload; `None`: `rules: none`.
+    source: Option<(String, String)>,
+    runner: Runner,
+    effects: Vec<Effect>,
 }
 
 impl std::fmt::Debug for Rules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rules")
-            .field("file", &self.file)
+            .field("file", &self.source.as_ref().map(|s| &s.0))
             .finish_non_exhaustive()
     }
 }
@@ -60,11 +60,7 @@ fn at(unix: UnixTime) -> Timestamp {
 
 /// A fleet alert: `host.name: fleet`, the event's host and agent kept as
 /// `labels.event_host` and `labels.event_agent`.
-pub fn fleet_alert(
-    mut a: logward_core::Alert,
-    now: UnixTime,
-    plan: &dyn Fn(&logward_core::Alert) -> logward_store::AlertPlan,
-) -> FleetOutput {
+pub fn fleet_alert(mut a: Alert, now: UnixTime, plan: &dyn Fn(&Alert) -> AlertPlan) -> FleetOutput {
     if let Some(h) = a.event.host_name.take() {
         a.labels.push(("event_host".into(), h.to_string()));
     }
@@ -77,48 +73,51 @@ pub fn fleet_alert(
 }
 
 impl Rules {
-    /// Compiles the configured rules (`None` for `rules: none`) and restores their counters
+    /// Compiles the configured rules (none for `rules: none`) and restores their counters
     /// from the store.
-    pub fn load(
-        cfg: &FleetRules,
-        store: &mut SqliteStore,
-        now: UnixTime,
-    ) -> Result<Option<Rules>, String> {
-        let (file, text) = match cfg {
-            FleetRules::None => return Ok(None),
-            FleetRules::Default => (
+    pub fn load(cfg: &FleetRules, store: &mut SqliteStore, now: UnixTime) -> Result<Rules, String> {
+        let source = match cfg {
+            FleetRules::None => None,
+            FleetRules::Default => Some((
                 "fleet.yaml".to_owned(),
                 logward_engine::FLEET_RULES.to_owned(),
-            ),
-            FleetRules::File { path, text } => (path.display().to_string(), text.clone()),
+            )),
+            FleetRules::File { path, text } => Some((path.display().to_string(), text.clone())),
         };
         let mut r = Rules {
-            engine: Engine::new(Program::load(&file, &text).map_err(|e| e.to_string())?),
-            file,
-            text,
-            saved: Instant::now(),
-            changed: false,
+            source,
+            runner: Runner::without_rules(Timing::Clock),
+            effects: Vec::new(),
         };
         r.reload(store, now)?;
-        Ok(Some(r))
+        Ok(r)
+    }
+
+    /// Whether there are rules (not `rules: none`).
+    pub fn active(&self) -> bool {
+        self.source.is_some()
     }
 
     /// A fresh engine with the counters the store holds (after a failed ingest, or at start).
     pub fn reload(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
-        let prog = Program::load(&self.file, &self.text).map_err(|e| e.to_string())?;
-        self.engine = Engine::new(prog);
-        self.saved = Instant::now();
-        self.changed = false;
+        let Some((file, text)) = &self.source else {
+            return Ok(());
+        };
+        let prog = Program::load(file, text).map_err(|e| e.to_string())?;
+        // Counters are counted on ingest time and saved at most every SAVE_EVERY.
+        self.runner =
+            Runner::new(Engine::new(prog), Timing::Clock, SAVE_EVERY).saved_at(Instant::now());
         match store.load_counters(COUNTERS_NAME) {
-            Ok(Some(snap)) => match self.engine.restore(&snap.data, at(now)) {
-                Ok(r) => tracing::info!(
+            Ok(Some(snap)) => match self.runner.restore(&snap.data, at(now)) {
+                Some(Ok(r)) => tracing::info!(
                     keys = r.keys,
                     bans = r.bans,
                     "fleet rules: counters restored"
                 ),
-                Err(e) => {
+                Some(Err(e)) => {
                     tracing::warn!(error = %e, "fleet rules: saved counters unusable; starting empty")
                 }
+                None => {}
             },
             Ok(None) => {}
             Err(e) => return Err(format!("fleet rules: cannot load counters: {e}")),
@@ -126,85 +125,125 @@ impl Rules {
         Ok(())
     }
 
-    /// Runs the rules over `events` (the newly stored ones, in order) at `now`.
+    /// Runs the rules, then the detector (with the profiles `reader` reads), over `events`
+    /// (the newly stored ones, in order) at `now`.
     pub fn run<'e>(
         &mut self,
         events: impl Iterator<Item = &'e Event<'static>>,
         now: UnixTime,
-        plan: &dyn Fn(&logward_core::Alert) -> logward_store::AlertPlan,
-    ) -> FleetEffects {
+        plan: &dyn Fn(&Alert) -> AlertPlan,
+        mut anomaly: Option<(&mut FleetAnomaly, &ProfileReader<'_>)>,
+    ) -> Result<FleetEffects, StoreError> {
         let ts = at(now);
-        let mut out = Vec::new();
-        for e in events {
-            self.engine.process_at(e, ts, &mut out);
-            self.changed = true;
+        let mut fx = std::mem::take(&mut self.effects);
+        // The agents enriched their events: the runner takes them as they are (no copy).
+        match anomaly.as_mut() {
+            Some((a, reader)) => {
+                let mut stages = a.stages(reader);
+                for e in events {
+                    self.runner.enriched(e, ts, &mut stages, &mut fx);
+                }
+            }
+            None => {
+                for e in events {
+                    self.runner.enriched(e, ts, &mut NoStages, &mut fx);
+                }
+            }
         }
         let mut effects = FleetEffects::default();
         let mut reason = None;
-        for o in out {
-            match o {
-                Output::Alert(a) => {
+        let mut rules_acted = false;
+        for f in fx.drain(..) {
+            match f {
+                Effect::Alert(a) => {
+                    rules_acted = true;
                     reason = Some(a.message.clone());
                     effects.outputs.push(fleet_alert(*a, now, plan));
                 }
-                Output::Ban {
-                    ip,
+                Effect::Detected(mut a) => {
+                    a.labels.push(("scope".into(), "fleet".into()));
+                    effects.outputs.push(fleet_alert(*a, now, plan));
+                }
+                Effect::Ban {
+                    target,
                     duration,
                     rule_id,
                     ..
-                } => effects.outputs.push(FleetOutput::Decision(NewDecision {
-                    target: ip.to_string(),
-                    duration_secs: Some(duration.max(1)),
-                    reason: reason
-                        .clone()
-                        .or_else(|| rule_id.clone())
-                        .unwrap_or_else(|| "fleet rule".into()),
-                    rule_id,
-                    created_at: now,
-                    alert_id: None,
-                })),
-                Output::Unban { ip } => effects.outputs.push(FleetOutput::Lift {
-                    target: ip.to_string(),
-                    at: now,
-                }),
-                Output::Log { message, .. } => tracing::info!(%message, "fleet rule"),
-                Output::Exec { .. } | Output::Report { .. } => {
+                } => {
+                    let target = match target {
+                        Ok(t) => t,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "fleet rule: ban refused");
+                            continue;
+                        }
+                    };
+                    rules_acted = true;
+                    effects.outputs.push(FleetOutput::Decision(NewDecision {
+                        target: target.to_string(),
+                        duration_secs: Some(duration.max(1)),
+                        reason: reason
+                            .clone()
+                            .or_else(|| rule_id.clone())
+                            .unwrap_or_else(|| "fleet rule".into()),
+                        rule_id,
+                        created_at: now,
+                        alert_id: None,
+                    }));
+                }
+                Effect::Unban(target) => match target {
+                    Ok(t) => {
+                        rules_acted = true;
+                        effects.outputs.push(FleetOutput::Lift {
+                            target: t.to_string(),
+                            at: now,
+                        });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "fleet rule: unban refused"),
+                },
+                Effect::Log { message, .. } => tracing::info!(%message, "fleet rule"),
+                Effect::Exec(_) | Effect::Report { .. } => {
                     tracing::debug!(
                         "fleet rules: exec and report actions do nothing in the collector"
                     );
                 }
             }
         }
-        if !effects.outputs.is_empty() || (self.changed && self.saved.elapsed() >= SAVE_EVERY) {
-            effects.counters = Some(self.snapshot(now));
-            self.saved = Instant::now();
-            self.changed = false;
+        self.effects = fx;
+        if self.runner.snapshot_due(rules_acted, Instant::now()) {
+            effects.counters = self.snapshot(now);
         }
-        effects
+        if let Some((a, _)) = anomaly {
+            effects.profiles = a.take_rows(now).map_err(|e| StoreError::Invalid {
+                what: "login profile",
+                detail: e.to_string(),
+            })?;
+        }
+        Ok(effects)
     }
 
-    fn snapshot(&self, now: UnixTime) -> CounterSnapshot {
-        CounterSnapshot {
+    /// The counters to save now (the cadence starts again); `None` without rules.
+    fn snapshot(&mut self, now: UnixTime) -> Option<CounterSnapshot> {
+        Some(CounterSnapshot {
             name: COUNTERS_NAME.into(),
-            data: self.engine.snapshot(at(now)),
+            data: self.runner.take_snapshot(at(now), Instant::now())?,
             saved_at: now,
-        }
+        })
     }
 
     /// Saves the counters now (at shutdown).
     pub fn save(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
+        let Some(snap) = self.snapshot(now) else {
+            return Ok(());
+        };
         store
-            .put_counters(&self.snapshot(now))
-            .map_err(|e| format!("fleet rules: cannot save counters: {e}"))?;
-        self.saved = Instant::now();
-        self.changed = false;
-        Ok(())
+            .put_counters(&snap)
+            .map_err(|e| format!("fleet rules: cannot save counters: {e}"))
     }
 
     /// Saves the counters if they changed and were not saved for [`SAVE_EVERY`] (the
     /// collector's timer: ingests that stop leave nothing unsaved for long).
     pub fn save_if_due(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
-        if self.changed && self.saved.elapsed() >= SAVE_EVERY {
+        if self.runner.snapshot_due(false, Instant::now()) {
             self.save(store, now)?;
         }
         Ok(())
@@ -229,14 +268,21 @@ mod tests {
     fn counters_are_saved_when_rules_act_and_at_shutdown_not_per_request() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open_dir(dir.path()).unwrap();
-        let mut r = Rules::load(&FleetRules::Default, &mut store, 1_000)
-            .unwrap()
-            .unwrap();
+        let mut r = Rules::load(&FleetRules::Default, &mut store, 1_000).unwrap();
         let plan = |_: &logward_core::Alert| logward_store::AlertPlan::default();
-        let quiet = r.run([failure("web01"), failure("web02")].iter(), 1_000, &plan);
+        let quiet = r
+            .run(
+                [failure("web01"), failure("web02")].iter(),
+                1_000,
+                &plan,
+                None,
+            )
+            .unwrap();
         assert!(quiet.outputs.is_empty());
         assert!(quiet.counters.is_none(), "nothing made, saved < 1 s ago");
-        let acted = r.run([failure("web03")].iter(), 1_001, &plan);
+        let acted = r
+            .run([failure("web03")].iter(), 1_001, &plan, None)
+            .unwrap();
         assert!(!acted.outputs.is_empty(), "three hosts: a fleet ban");
         assert!(acted.counters.is_some(), "saved with what the rules made");
 
@@ -245,7 +291,8 @@ mod tests {
         assert_eq!(saved.saved_at, 1_002);
 
         // The timer saves what changed once it is due, and nothing that did not.
-        r.run([failure("web04")].iter(), 1_003, &plan);
+        r.run([failure("web04")].iter(), 1_003, &plan, None)
+            .unwrap();
         r.save_if_due(&mut store, 1_003).unwrap();
         assert_eq!(
             store

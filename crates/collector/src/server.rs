@@ -129,7 +129,7 @@ impl Running {
         let saved = self
             .state
             .store
-            .call_with_rules(|s, r| r.as_mut().map_or(Ok(()), |r| r.save(s, now())))
+            .call_with_rules(|s, r| r.save(s, now()))
             .await;
         if let Ok(Err(e)) = saved {
             tracing::error!("{e}");

@@ -14,9 +14,7 @@ use std::time::Instant;
 
 use logward_core::{Alert, Event};
 use logward_engine::anomaly::Settings;
-use logward_store::{
-    AlertPlan, FleetEffects, FleetItem, IngestCounts, IngestRequest, SqliteStore, StoreError,
-};
+use logward_store::{AlertPlan, FleetItem, IngestCounts, IngestRequest, SqliteStore, StoreError};
 use tokio::sync::oneshot;
 
 use crate::anomaly::FleetAnomaly;
@@ -29,7 +27,7 @@ use crate::Error;
 /// the first request in it is not kept waiting long.
 pub const GROUP_ITEMS: usize = 5_000;
 
-type Call = Box<dyn FnOnce(&mut SqliteStore, &mut Option<Rules>) + Send>;
+type Call = Box<dyn FnOnce(&mut SqliteStore, &mut Rules) + Send>;
 
 /// How a fleet alert is routed and analysed (crate::llm::alert_plan).
 pub type Planner = Arc<dyn Fn(&Alert) -> AlertPlan + Send + Sync>;
@@ -124,10 +122,10 @@ impl StoreHandle {
         self.call_with_rules(move |s, _| f(s)).await
     }
 
-    /// Runs `f` on the store thread with the fleet rules (`None`: `rules: none`).
+    /// Runs `f` on the store thread with the fleet rules.
     pub async fn call_with_rules<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut SqliteStore, &mut Option<Rules>) -> T + Send + 'static,
+        f: impl FnOnce(&mut SqliteStore, &mut Rules) -> T + Send + 'static,
     ) -> Result<T, Error> {
         let (done, wait) = oneshot::channel();
         let metrics = self.metrics.clone();
@@ -161,17 +159,15 @@ impl StoreHandle {
 
 /// What runs over each ingest's new events.
 struct Fleet<'a> {
-    rules: &'a mut Option<Rules>,
+    rules: &'a mut Rules,
     anomaly: &'a mut Option<FleetAnomaly>,
 }
 
 impl Fleet<'_> {
     /// After a failed commit: forget what was counted or learnt since the last one.
     fn reload(&mut self, s: &mut SqliteStore, now: i64) {
-        if let Some(r) = self.rules.as_mut() {
-            if let Err(e) = r.reload(s, now) {
-                tracing::error!("fleet rules: {e}; they run without their counters");
-            }
+        if let Err(e) = self.rules.reload(s, now) {
+            tracing::error!("fleet rules: {e}; they run without their counters");
         }
         if let Some(a) = self.anomaly.as_mut() {
             a.forget();
@@ -272,18 +268,12 @@ fn ingest_tx(
     s.ingest_group(&reqs, &mut |i, fresh, profiles| {
         let r = &requests[i];
         let events = || fresh.iter().filter_map(|&k| r.events.get(k)?.as_ref());
-        let mut effects = match rules.as_mut() {
-            Some(rules) => rules.run(events(), r.now, &*r.plan),
-            None => FleetEffects::default(),
-        };
-        if let Some(a) = anomaly.as_mut() {
-            a.run(events(), profiles, r.now, &*r.plan, &mut effects)
-                .map_err(|e| StoreError::Invalid {
-                    what: "login profile",
-                    detail: e.to_string(),
-                })?;
-        }
-        Ok(effects)
+        rules.run(
+            events(),
+            r.now,
+            &*r.plan,
+            anomaly.as_mut().map(|a| (a, profiles)),
+        )
     })
 }
 

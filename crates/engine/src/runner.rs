@@ -211,6 +211,18 @@ impl Runner {
         self.run(e, now, stages, effects, Some(trace));
     }
 
+    /// [`Runner::event`] for an event enriched upstream (the collector: the agents enriched
+    /// theirs): the rules, then the detectors.
+    pub fn enriched<S: Stages>(
+        &mut self,
+        e: &Event<'_>,
+        now: Timestamp,
+        stages: &mut S,
+        effects: &mut Vec<Effect>,
+    ) {
+        self.rules_then_detectors(e, now, stages, effects, None);
+    }
+
     fn run<S: Stages>(
         &mut self,
         e: &mut Event<'_>,
@@ -220,6 +232,17 @@ impl Runner {
         trace: Option<&mut Vec<TraceStep>>,
     ) {
         stages.enrich(e);
+        self.rules_then_detectors(e, now, stages, effects, trace);
+    }
+
+    fn rules_then_detectors<S: Stages>(
+        &mut self,
+        e: &Event<'_>,
+        now: Timestamp,
+        stages: &mut S,
+        effects: &mut Vec<Effect>,
+        trace: Option<&mut Vec<TraceStep>>,
+    ) {
         let at = match self.timing {
             Timing::Live => acting_time(e, now),
             Timing::Replay => {
