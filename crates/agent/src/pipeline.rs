@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logward_core::clock::unix_now;
-use logward_core::{Alert, Clock, Event, Severity, SystemClock, Timestamp};
-use logward_engine::{Engine, LogLevel, Output};
+use logward_core::{Alert, Clock, Event, InvalidTarget, Severity, SystemClock, Timestamp};
+use logward_engine::{Effect, Engine, LogLevel, Runner, Stages, Timing};
 use logward_notify::route::Router;
 use logward_parse::{LineDecoder, YearResolver, YearRule, Zone};
 use logward_store::{
@@ -181,7 +181,9 @@ pub fn text_line(a: &Alert, now: Timestamp) -> String {
 
 /// The stage between the sources and the outside world.
 pub struct Pipeline {
-    engine: Engine,
+    /// The rules between enrichment and the detector; keeps the engine's clock (the latest
+    /// time an event acted at) and when its counters are due to be saved.
+    runner: Runner,
     store: SqliteStore,
     bans_enabled: bool,
     /// What became of the current event's ban (banned, off, stale): a report entry of the
@@ -192,17 +194,12 @@ pub struct Pipeline {
     /// Alerts of the batch being built, printed after its commit.
     alerts: Vec<Alert>,
     effects: Effects,
-    out: Vec<Output>,
+    /// What the runner asked for, for the current item.
+    fx: Vec<Effect>,
     printer: Printer,
     stats: PipelineStats,
     /// Year reference for BSD syslog lines: now, refreshed by [`Pipeline::tick`].
     reference: Timestamp,
-    /// The engine's clock: the latest time an event acted at (or the restored snapshot's),
-    /// which the counter snapshot is taken at. `None`: no event yet (the wall clock).
-    engine_now: Option<Timestamp>,
-    /// When the engine state was last added to a commit, and the event count then.
-    snapshot_at: Instant,
-    snapshot_events: u64,
     /// Which notifiers get each alert (an outbox row per notifier, in the alert's batch).
     router: Router,
     /// Told after a commit that queued deliveries.
@@ -214,7 +211,7 @@ pub struct Pipeline {
     spool_dropping: Option<(u64, Instant)>,
     /// Enrichment and the login anomaly detector (`None`: `anomaly.enabled: false`).
     anomaly: Option<Anomaly>,
-    /// Alerts the detector raised for the current item.
+    /// Alerts the detector raised for a login resumed after its DNSBL look-up.
     anomaly_out: Vec<Alert>,
     /// Keeps every ban off the rules' ignore list.
     guard: Guard,
@@ -238,7 +235,7 @@ const PRINTED_UP_TO: &str = "printed_up_to";
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
-            .field("engine", &self.engine)
+            .field("runner", &self.runner)
             .field("stats", &self.stats)
             .finish()
     }
@@ -247,7 +244,8 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     pub fn new(engine: Engine, store: SqliteStore, bans_enabled: bool, printer: Printer) -> Self {
         Pipeline {
-            engine,
+            // The first counts are saved with the first commit.
+            runner: Runner::new(engine, Timing::Live, SNAPSHOT_EVERY),
             store,
             bans_enabled,
             ban_note: None,
@@ -255,16 +253,10 @@ impl Pipeline {
             batch: Batch::default(),
             alerts: Vec::new(),
             effects: Effects::default(),
-            out: Vec::with_capacity(8),
+            fx: Vec::with_capacity(8),
             printer,
             stats: PipelineStats::default(),
             reference: SystemClock.now(),
-            engine_now: None,
-            // The first counts are saved with the first commit.
-            snapshot_at: Instant::now()
-                .checked_sub(SNAPSHOT_EVERY)
-                .unwrap_or_else(Instant::now),
-            snapshot_events: 0,
             router: Router::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
             forward: None,
@@ -284,7 +276,12 @@ impl Pipeline {
     }
 
     fn refresh_guard(&mut self) {
-        self.guard = Guard::new(self.engine.program().ignore_networks(), self.ipv6_prefix);
+        let ignore = self
+            .runner
+            .engine()
+            .map(|e| e.program().ignore_networks())
+            .unwrap_or_default();
+        self.guard = Guard::new(ignore, self.ipv6_prefix);
     }
 
     /// Bans cover IPv6 addresses as this prefix (`bans.ipv6_prefix`).
@@ -367,48 +364,51 @@ impl Pipeline {
             nanos: 0,
             offset: 0,
         };
-        match self.engine.restore(&saved.data, at) {
-            Ok(r) => tracing::info!(
+        match self.runner.restore(&saved.data, at) {
+            None => {}
+            Some(Ok(r)) => tracing::info!(
                 counters = r.counters,
                 keys = r.keys,
                 ban_records = r.bans,
                 saved_at = saved.saved_at,
                 "counters restored"
             ),
-            Err(e) => tracing::warn!(error = %e, "the saved counters do not load; starting empty"),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "the saved counters do not load; starting empty")
+            }
         }
-        self.engine_now = Some(at);
     }
 
     /// The time the engine state is as of.
     fn engine_now(&self) -> Timestamp {
-        self.engine_now.unwrap_or_else(|| SystemClock.now())
+        self.runner.latest().unwrap_or_else(|| SystemClock.now())
     }
 
     /// Adds the engine state to the open batch when it is due (or `force`d) and changed.
     fn add_snapshot(&mut self, force: bool) {
-        let events = self.stats.events;
-        if events == self.snapshot_events || (!force && self.snapshot_at.elapsed() < SNAPSHOT_EVERY)
-        {
+        let clock = Instant::now();
+        if !self.runner.snapshot_due(force, clock) {
             return;
         }
         let now = self.engine_now();
+        let Some(data) = self.runner.take_snapshot(now, clock) else {
+            return;
+        };
         self.batch.counters.clear();
         self.batch.counters.push(CounterSnapshot {
             name: ENGINE_STATE.into(),
-            data: self.engine.snapshot(now),
+            data,
             saved_at: now.unix,
         });
-        self.snapshot_at = Instant::now();
-        self.snapshot_events = events;
     }
 
     pub fn store(&mut self) -> &mut SqliteStore {
         &mut self.store
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The running rules (none before any were loaded).
+    pub fn engine(&self) -> Option<&Engine> {
+        self.runner.engine()
     }
 
     pub fn stats(&self) -> PipelineStats {
@@ -420,9 +420,8 @@ impl Pipeline {
     }
 
     /// Replaces the rules (a reload). Counters the new rules still name keep their state.
-    pub fn replace_engine(&mut self, mut engine: Engine) {
-        let now = self.engine_now();
-        match engine.restore(&self.engine.snapshot(now), now) {
+    pub fn replace_engine(&mut self, engine: Engine) {
+        match self.runner.replace_engine(engine, SystemClock.now()) {
             Ok(r) => tracing::info!(
                 kept = r.counters,
                 dropped = r.dropped,
@@ -431,7 +430,6 @@ impl Pipeline {
             ),
             Err(e) => tracing::error!(error = %e, "counters not carried over"),
         }
-        self.engine = engine;
         self.refresh_guard();
     }
 
@@ -522,8 +520,7 @@ impl Pipeline {
             payload,
             checkpoint,
         } = item;
-        let clock = SystemClock;
-        self.out.clear();
+        let now = SystemClock.now();
         match payload {
             Payload::Line(line) => {
                 self.stats.lines += 1;
@@ -541,17 +538,17 @@ impl Pipeline {
                 if self.forward.is_some() {
                     e.original = Some(line.as_str().into());
                 }
-                self.run_event(&mut e, &clock);
+                self.run_event(&mut e, now);
             }
-            Payload::Event(mut e) => self.run_event(&mut e, &clock),
+            Payload::Event(mut e) => self.run_event(&mut e, now),
         }
         // Drained, not borrowed: an alert moves into the batch instead of being copied.
-        let mut outs = std::mem::take(&mut self.out);
+        let mut fx = std::mem::take(&mut self.fx);
         self.ban_note = None;
-        for o in outs.drain(..) {
-            self.output(o);
+        for f in fx.drain(..) {
+            self.output(f);
         }
-        self.out = outs;
+        self.fx = fx;
         if let Some(cp) = checkpoint {
             // Only the newest position of each source matters.
             match self
@@ -566,27 +563,16 @@ impl Pipeline {
         }
     }
 
-    /// Enrichment, the rules, then the detector.
-    fn run_event(&mut self, e: &mut Event<'_>, clock: &SystemClock) {
-        if let Some(a) = &self.anomaly {
-            a.enrich(e);
-        }
+    /// The runner's stages (enrichment, the rules, then the detector); the enriched event
+    /// is counted and, when every event is forwarded, spooled ahead of its alerts.
+    fn run_event(&mut self, e: &mut Event<'_>, now: Timestamp) {
+        let mut stages = AgentStages {
+            anomaly: self.anomaly.as_mut(),
+            store: &mut self.store,
+        };
+        self.runner.event(e, now, &mut stages, &mut self.fx);
         self.note(e);
         self.spool_event(e);
-        let at = acting_time(e, clock.now());
-        if self
-            .engine_now
-            .is_none_or(|n| (at.unix, at.nanos) > (n.unix, n.nanos))
-        {
-            self.engine_now = Some(at);
-        }
-        self.engine.process_at(e, at, &mut self.out);
-        if let Some(a) = &mut self.anomaly {
-            a.observe(e, &mut self.store, &mut self.anomaly_out);
-            if !self.anomaly_out.is_empty() {
-                self.flush_anomaly_alerts();
-            }
-        }
     }
 
     fn note(&mut self, e: &Event<'_>) {
@@ -610,17 +596,18 @@ impl Pipeline {
         }
     }
 
-    fn output(&mut self, o: Output) {
+    fn output(&mut self, f: Effect) {
         let now = unix_now();
-        match o {
-            Output::Alert(a) => self.add_alert(*a),
-            Output::Ban {
-                ip,
+        match f {
+            Effect::Alert(a) | Effect::Detected(a) => self.add_alert(*a),
+            Effect::Ban {
+                target,
                 duration,
                 until,
                 rule_id,
                 ..
             } => {
+                let ip = Shown(&target);
                 if !self.bans_enabled {
                     self.stats.bans_skipped += 1;
                     tracing::debug!(%ip, "ban not applied: bans are disabled");
@@ -644,21 +631,25 @@ impl Pipeline {
                 }
                 let secs = u64::try_from(left).unwrap_or(0);
                 let reason = rule_id.clone().unwrap_or_else(|| "rule".into());
-                self.ban_note = Some(
-                    match self.record_ban(&ip.to_string(), Some(secs), &reason, rule_id, now) {
-                        None => format!("banned for {}", span(secs)),
-                        Some(err) => format!("not banned: {err}"),
-                    },
-                );
+                let refused = match target {
+                    Ok(t) => self.record_ban_target(t, Some(secs), &reason, rule_id, now),
+                    Err(e) => Some(e.to_string()),
+                };
+                self.ban_note = Some(match refused {
+                    None => format!("banned for {}", span(secs)),
+                    Some(err) => format!("not banned: {err}"),
+                });
             }
-            Output::Unban { ip } => {
+            Effect::Unban(target) => {
                 if !self.bans_enabled {
                     return;
                 }
-                self.record_unban(&ip.to_string(), now);
+                if let Ok(t) = target {
+                    self.record_unban_target(t, now);
+                }
             }
-            Output::Exec { argv } => self.effects.execs.push(argv),
-            Output::Report { section, message } => {
+            Effect::Exec(argv) => self.effects.execs.push(argv),
+            Effect::Report { section, message } => {
                 let section = match section.to_ascii_uppercase().as_str() {
                     "WARN" => ReportSection::Warn,
                     "INFO" => ReportSection::Info,
@@ -674,7 +665,7 @@ impl Pipeline {
                     text,
                 });
             }
-            Output::Log { level, message } => match level {
+            Effect::Log { level, message } => match level {
                 LogLevel::Error => tracing::error!(target: "logward::rules", "{message}"),
                 LogLevel::Warn => tracing::warn!(target: "logward::rules", "{message}"),
                 LogLevel::Info => tracing::info!(target: "logward::rules", "{message}"),
@@ -707,8 +698,8 @@ impl Pipeline {
         self.alerts.push(a);
     }
 
-    /// Records a ban in the open batch and queues it for the firewall. `Err` when the text is
-    /// not a bannable target.
+    /// Records a ban in the open batch and queues it for the firewall. `Some(why)` when the
+    /// text is not a bannable target, or the ban is refused.
     pub fn record_ban(
         &mut self,
         text: &str,
@@ -717,10 +708,21 @@ impl Pipeline {
         rule_id: Option<String>,
         now: UnixTime,
     ) -> Option<String> {
-        let target = match BanTarget::parse(text) {
-            Ok(t) => t,
-            Err(e) => return Some(e.to_string()),
-        };
+        match BanTarget::parse(text) {
+            Ok(t) => self.record_ban_target(t, secs, reason, rule_id, now),
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    /// [`Pipeline::record_ban`] of a target already validated.
+    fn record_ban_target(
+        &mut self,
+        target: BanTarget,
+        secs: Option<u64>,
+        reason: &str,
+        rule_id: Option<String>,
+        now: UnixTime,
+    ) -> Option<String> {
         let ban = match self
             .guard
             .check(Ban::new(target, secs.map(std::time::Duration::from_secs)))
@@ -764,24 +766,27 @@ impl Pipeline {
 
     /// Records lifting a ban and queues it for the firewall.
     pub fn record_unban(&mut self, text: &str, now: UnixTime) -> Option<String> {
-        let target = match BanTarget::parse(text) {
-            Ok(t) => t,
-            Err(e) => return Some(e.to_string()),
-        };
+        match BanTarget::parse(text) {
+            Ok(t) => {
+                self.record_unban_target(t, now);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    fn record_unban_target(&mut self, target: BanTarget, now: UnixTime) {
         self.batch.bans.push(BanChange::Remove { target, at: now });
         self.effects.unbans.push(target);
         self.release(target);
-        None
     }
 
     /// A ban ended or was lifted: its address is counted again at once (the grace a rule
     /// set when it fired was only there to stop repeats while the ban held).
     pub fn release(&mut self, target: BanTarget) {
-        if target.is_host() {
-            let keys = self.engine.release(target.addr());
-            if keys > 0 {
-                tracing::info!(%target, keys, "ban over: the address is counted again");
-            }
+        let keys = self.runner.release(target);
+        if keys > 0 {
+            tracing::info!(%target, keys, "ban over: the address is counted again");
         }
     }
 
@@ -868,15 +873,36 @@ impl Pipeline {
     }
 }
 
-/// The time an event acts at in the rules: its own timestamp, so windows measure the events'
-/// time whether they are read live, from a backlog after downtime or from the start of a file
-/// (as `scan --rules` does). A line stamped ahead of the agent's clock (a skewed remote clock,
-/// a wrongly guessed year) or without a timestamp acts at the clock: no line can open a
-/// window in the future.
-pub fn acting_time(e: &Event<'_>, now: Timestamp) -> Timestamp {
-    match e.timestamp {
-        Some(t) if (t.unix, t.nanos) <= (now.unix, now.nanos) => t,
-        _ => now,
+/// The agent's stages around the rules: GeoIP/ASN enrichment, then the login detector with
+/// profiles from the store (`anomaly: None`: `anomaly.enabled: false`).
+struct AgentStages<'a> {
+    anomaly: Option<&'a mut Anomaly>,
+    store: &'a mut SqliteStore,
+}
+
+impl Stages for AgentStages<'_> {
+    fn enrich(&mut self, e: &mut Event<'_>) {
+        if let Some(a) = &self.anomaly {
+            a.enrich(e);
+        }
+    }
+
+    fn detect(&mut self, e: &Event<'_>, out: &mut Vec<Alert>) {
+        if let Some(a) = self.anomaly.as_deref_mut() {
+            a.observe(e, self.store, out);
+        }
+    }
+}
+
+/// A ban's target for the logs, or the refused text.
+struct Shown<'a>(&'a Result<BanTarget, InvalidTarget>);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok(t) => t.fmt(f),
+            Err(e) => f.write_str(&e.shown),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use logward_core::{Clock, SystemClock};
+use logward_engine::Engine;
 use logward_store::{OutboxState, Store};
 use tokio::sync::mpsc;
 
@@ -83,7 +84,7 @@ pub(super) async fn control_command(
 /// `logward status`.
 fn status(pipeline: &Pipeline, executor: Option<&BanExecutor>) -> Response {
     let s = pipeline.stats();
-    let e = pipeline.engine().stats();
+    let e = pipeline.engine().map(Engine::stats).unwrap_or_default();
     // Counter tables are the memory that grows with distinct addresses: show how
     // full the fullest is against its bound, and how many keys a flood pushed out.
     Response::ok(format!(
@@ -95,7 +96,7 @@ fn status(pipeline: &Pipeline, executor: Option<&BanExecutor>) -> Response {
         s.commits,
         e.keys,
         e.largest,
-        pipeline.engine().program().max_keys(),
+        pipeline.engine().map_or(0, |e| e.program().max_keys()),
         e.evicted,
         if executor.is_some() {
             "enabled"
@@ -118,7 +119,7 @@ fn snapshot(
     };
     metrics::Snapshot {
         pipeline: pipeline.stats(),
-        engine: pipeline.engine().stats(),
+        engine: pipeline.engine().map(Engine::stats).unwrap_or_default(),
         ban_failures: state.ban_failures,
         bans_active,
         outbox: pipeline.store().outbox_counts().ok(),
