@@ -5,12 +5,12 @@
 //!
 //! With ../shared/corpus/geoip (MaxMind's test databases) both enrich with GeoIP and the
 //! log's stolen login raises `impossible-travel` and `login-anomaly` too; without it the
-//! test compares the rules' alerts only and says so, except under `CI=true`, where a
-//! missing corpus is a failure.
+//! test compares the rules' alerts only and says so (`SKIPPED: …`), except under `CI=true`,
+//! where a missing corpus is a failure.
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,23 +21,6 @@ use serde_json::Value;
 mod daemon;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
-
-fn geoip() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/geoip");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "the shared corpus is missing at {} (CI=true)",
-        dir.display()
-    );
-    eprintln!(
-        "skipping the anomaly half: no shared corpus at {}",
-        dir.display()
-    );
-    None
-}
 
 /// RFC 3339 (no year to guess), `secs` after a start 30 days ago at 09:00 UTC.
 fn at(secs: i64) -> String {
@@ -164,7 +147,7 @@ fn scan_rules_and_run_raise_the_same_alerts_for_one_log() {
     let log = d.path().join("auth.log");
     let text = log_text();
     std::fs::write(&log, &text).unwrap();
-    let geoip = geoip();
+    let geoip = logward_test_support::corpus("geoip");
 
     let offline = scan(&log, &d.path().join("scan-state"), geoip.as_deref());
     let live = run(
