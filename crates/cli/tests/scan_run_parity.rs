@@ -17,8 +17,7 @@ use std::time::Duration;
 use logward_core::{Clock, SystemClock, Timestamp};
 use serde_json::Value;
 
-#[path = "support/daemon.rs"]
-mod daemon;
+use logward_test_support::daemon::Daemon;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -124,7 +123,7 @@ fn run(dir: &Path, log: &Path, lines: u64, geoip: Option<&Path>) -> Vec<(String,
     }
     std::fs::write(&cfg, text).unwrap();
     let state = dir.join("run-state");
-    let mut agent = daemon::Daemon::start(&cfg, &state, dir);
+    let mut agent = Daemon::start(BIN, &cfg, &state, dir);
     agent.wait_lines(&state, lines);
     agent.signal("TERM");
     assert_eq!(
