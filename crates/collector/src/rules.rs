@@ -243,7 +243,18 @@ impl Rules {
     /// Saves the counters if they changed and were not saved for [`SAVE_EVERY`] (the
     /// collector's timer: ingests that stop leave nothing unsaved for long).
     pub fn save_if_due(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
-        if self.runner.snapshot_due(false, Instant::now()) {
+        self.save_if_due_at(store, now, Instant::now())
+    }
+
+    /// [`Rules::save_if_due`] with the monotonic clock reading `clock` (tests pass one a
+    /// save interval ahead instead of waiting one).
+    pub fn save_if_due_at(
+        &mut self,
+        store: &mut SqliteStore,
+        now: UnixTime,
+        clock: Instant,
+    ) -> Result<(), String> {
+        if self.runner.snapshot_due(false, clock) {
             self.save(store, now)?;
         }
         Ok(())
@@ -302,9 +313,9 @@ mod tests {
                 .saved_at,
             1_002
         );
-        // A save interval later, without waiting one: the last save moved back by it.
-        r.saved = r.saved.checked_sub(SAVE_EVERY).unwrap();
-        r.save_if_due(&mut store, 1_004).unwrap();
+        // A save interval later, without waiting one: the clock read a save interval ahead.
+        let later = Instant::now() + SAVE_EVERY;
+        r.save_if_due_at(&mut store, 1_004, later).unwrap();
         assert_eq!(
             store
                 .load_counters(COUNTERS_NAME)
@@ -313,7 +324,7 @@ mod tests {
                 .saved_at,
             1_004
         );
-        r.save_if_due(&mut store, 1_005).unwrap();
+        r.save_if_due_at(&mut store, 1_005, later).unwrap();
         assert_eq!(
             store
                 .load_counters(COUNTERS_NAME)
