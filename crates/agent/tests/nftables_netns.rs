@@ -8,15 +8,14 @@
 //! Needs root and the `nftables`, `iproute2` and `iputils-ping` packages: without them the
 //! tests say why and return, except under `CI=true`, where that is a failure.
 
-use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logward_agent::ban::nftables::{BanExecutor, NftConfig, NftError, Nftables};
 use logward_agent::ban::{Ban, BanTarget, RestoreList};
 use logward_agent::process::ProcessError;
-use logward_test_support::netns::{self, cmd, ok};
+use logward_test_support::netns::{self, cmd};
 use logward_test_support::wait_until;
 
 /// Whether `prog arg` runs and succeeds (see [`cmd`]; here a missing program is an answer).
@@ -37,8 +36,6 @@ fn prerequisites() -> bool {
     )
 }
 
-static LABS: AtomicUsize = AtomicUsize::new(0);
-
 const FW4: &str = "10.200.0.1";
 const BANNED4: &str = "10.200.0.2";
 const OTHER4: &str = "10.200.0.3";
@@ -48,115 +45,40 @@ const NEIGHBOUR6: &str = "fd00:200::3";
 const FW6_B: &str = "fd00:201::1";
 const OTHER6: &str = "fd00:201::2";
 
-/// Two namespaces and a veth between them; deleted on drop.
-struct Lab {
-    fw: String,
-    peer: String,
+/// The shared lab with this file's addresses, and the ban executor pointed at it.
+struct Lab(netns::Lab);
+
+impl std::ops::Deref for Lab {
+    type Target = netns::Lab;
+    fn deref(&self) -> &netns::Lab {
+        &self.0
+    }
 }
 
 impl Lab {
     fn new() -> Lab {
-        let n = LABS.fetch_add(1, Ordering::SeqCst);
-        let pid = std::process::id();
-        // The guard exists before the namespaces, so a failure half-way still cleans up.
-        let lab = Lab {
-            fw: format!("lw-test-{pid}-{n}"),
-            peer: format!("lw-peer-{pid}-{n}"),
+        let cidr = |addrs: &[&str], v4: u8, v6: u8| -> Vec<String> {
+            addrs
+                .iter()
+                .map(|a| format!("{a}/{}", if a.contains(':') { v6 } else { v4 }))
+                .collect()
         };
-        let (fw, peer) = (lab.fw.as_str(), lab.peer.as_str());
-        ok(&["ip", "netns", "add", fw]);
-        ok(&["ip", "netns", "add", peer]);
-        ok(&[
-            "ip", "-n", fw, "link", "add", "fw0", "type", "veth", "peer", "name", "peer0", "netns",
-            peer,
-        ]);
-        for (ns, dev, addrs) in [
-            (
-                fw,
-                "fw0",
-                vec![
-                    format!("{FW4}/24"),
-                    format!("{FW6}/64"),
-                    format!("{FW6_B}/64"),
-                ],
-            ),
-            (
-                peer,
-                "peer0",
-                vec![
-                    format!("{BANNED4}/24"),
-                    format!("{OTHER4}/24"),
-                    format!("{BANNED6}/64"),
-                    format!("{NEIGHBOUR6}/64"),
-                    format!("{OTHER6}/64"),
-                ],
-            ),
-        ] {
-            for a in &addrs {
-                let mut argv = vec!["ip", "-n", ns, "addr", "add", a, "dev", dev];
-                if a.contains(':') {
-                    argv.push("nodad");
-                }
-                ok(&argv);
-            }
-            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-            ok(&["ip", "-n", ns, "link", "set", dev, "up"]);
-        }
-        lab
+        Lab(netns::Lab::new(
+            "test",
+            &cidr(&[FW4, FW6, FW6_B], 24, 64),
+            &cidr(&[BANNED4, OTHER4, BANNED6, NEIGHBOUR6, OTHER6], 24, 64),
+        ))
     }
 
     fn config(&self) -> NftConfig {
         NftConfig {
-            argv: ["ip", "netns", "exec", &self.fw, "nft"]
-                .map(str::to_owned)
-                .to_vec(),
+            argv: self.nft_argv(),
             ..NftConfig::default()
         }
     }
 
     fn nftables(&self) -> Arc<Nftables> {
         Arc::new(Nftables::new(self.config()).expect("the lab config is valid"))
-    }
-
-    /// One ping from `src` (a peer address) to `dst` (a firewall address).
-    fn ping_once(&self, src: &str, dst: &str) -> bool {
-        cmd(&[
-            "ip", "netns", "exec", &self.peer, "ping", "-n", "-q", "-c1", "-W1", "-I", src, dst,
-        ])
-        .status
-        .success()
-    }
-
-    /// Whether `src` gets through, allowing a few tries for neighbour discovery.
-    fn passes(&self, src: &str, dst: &str) -> bool {
-        (0..4).any(|_| self.ping_once(src, dst))
-    }
-
-    /// Runs nft in the lab's firewall namespace (never in the host's).
-    fn nft(&self, args: &[&str]) -> Output {
-        let mut argv = vec!["ip", "netns", "exec", &self.fw, "nft"];
-        argv.extend_from_slice(args);
-        cmd(&argv)
-    }
-
-    fn nft_text(&self, args: &[&str]) -> String {
-        let out = self.nft(args);
-        assert!(out.status.success(), "nft {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn set_len(&self, set: &str) -> usize {
-        self.nft_text(&["list", "set", "inet", "logward", set])
-            .matches(" expires ")
-            .count()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in [&self.fw, &self.peer] {
-            let _ = cmd(&["ip", "netns", "del", ns]);
-        }
     }
 }
 

@@ -26,89 +26,42 @@ const FW4: &str = "10.200.7.1";
 const ATTACKER4: &str = "10.200.7.2";
 const MANUAL4: &str = "10.200.7.3";
 
-/// Two namespaces and a veth between them; deleted on drop.
-struct Lab {
-    fw: String,
-    peer: String,
+/// The shared lab with this file's addresses: pings go to [`FW4`].
+struct Lab(netns::Lab);
+
+impl std::ops::Deref for Lab {
+    type Target = netns::Lab;
+    fn deref(&self) -> &netns::Lab {
+        &self.0
+    }
 }
 
 impl Lab {
     /// `tag` tells apart the labs of tests running at once.
     fn new(tag: &str) -> Lab {
-        let pid = std::process::id();
-        // The guard exists before the namespaces, so a failure half-way still cleans up.
-        let lab = Lab {
-            fw: format!("lw-run{tag}-{pid}"),
-            peer: format!("lw-rp{tag}-{pid}"),
-        };
-        let (fw, peer) = (lab.fw.as_str(), lab.peer.as_str());
-        ok(&["ip", "netns", "add", fw]);
-        ok(&["ip", "netns", "add", peer]);
-        ok(&[
-            "ip", "-n", fw, "link", "add", "fw0", "type", "veth", "peer", "name", "peer0", "netns",
-            peer,
-        ]);
-        ok(&[
-            "ip",
-            "-n",
-            fw,
-            "addr",
-            "add",
-            &format!("{FW4}/24"),
-            "dev",
-            "fw0",
-        ]);
-        for a in [ATTACKER4, MANUAL4] {
-            ok(&[
-                "ip",
-                "-n",
-                peer,
-                "addr",
-                "add",
-                &format!("{a}/24"),
-                "dev",
-                "peer0",
-            ]);
-        }
-        for (ns, dev) in [(fw, "fw0"), (peer, "peer0")] {
-            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-            ok(&["ip", "-n", ns, "link", "set", dev, "up"]);
-        }
-        lab
+        Lab(netns::Lab::new(
+            &format!("run{tag}"),
+            &[format!("{FW4}/24")],
+            &[format!("{ATTACKER4}/24"), format!("{MANUAL4}/24")],
+        ))
     }
 
     fn ping_once(&self, src: &str) -> bool {
-        cmd(&[
-            "ip", "netns", "exec", &self.peer, "ping", "-n", "-q", "-c1", "-W1", "-I", src, FW4,
-        ])
-        .status
-        .success()
+        self.0.ping_once(src, FW4)
     }
 
     /// Whether `src` gets through, allowing a few tries for neighbour discovery.
     fn passes(&self, src: &str) -> bool {
-        (0..4).any(|_| self.ping_once(src))
+        self.0.passes(src, FW4)
     }
 
-    /// Runs nft in the lab's firewall namespace (never in the host's).
+    /// Runs nft in the lab's firewall namespace (never in the host's); its output.
     fn nft(&self, args: &[&str]) -> String {
-        let mut argv = vec!["ip", "netns", "exec", &self.fw, "nft"];
-        argv.extend_from_slice(args);
-        let out = cmd(&argv);
-        assert!(out.status.success(), "nft {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.0.nft_text(args)
     }
 
     fn v4_set(&self) -> String {
         self.nft(&["list", "set", "inet", "logward", "ipv4_addr"])
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in [&self.fw, &self.peer] {
-            let _ = cmd(&["ip", "netns", "del", ns]);
-        }
     }
 }
 
