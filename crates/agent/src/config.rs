@@ -513,7 +513,7 @@ pub struct AgentConfig {
     /// Forwarding to a collector (`forward:`), when configured.
     pub forward: Option<Forward>,
     /// Enrichment and the login anomaly detector (`enrich:`, `anomaly:`).
-    pub anomaly: anomaly::Anomaly,
+    pub anomaly: anomaly::DetectorSetup,
     /// The files read, in merge order (empty for the built-in default).
     pub files: Vec<PathBuf>,
 }
@@ -544,7 +544,7 @@ impl AgentConfig {
             metrics: MetricsConfig::default(),
             notify: logward_notify::NotifyConfig::default(),
             forward: None,
-            anomaly: anomaly::Anomaly::default(),
+            anomaly: anomaly::DetectorSetup::default(),
             files: Vec::new(),
         }
     }
@@ -1041,7 +1041,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let main = write(d.path(), "agent.yaml", "sources: []\n");
         let a = load(&main).unwrap().config.anomaly;
-        assert_eq!(a, anomaly::Anomaly::default());
+        assert_eq!(a, anomaly::DetectorSetup::default());
         assert!(
             a.enabled,
             "on by default; nothing leaves the host (no DNSBL zone)"

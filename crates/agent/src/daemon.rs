@@ -30,7 +30,7 @@ use decisions::apply_decisions;
 use delivery::Deliveries;
 use effects::commit;
 use reload::reload;
-use sources::{restart_sources, start_sources, Link, Running};
+use sources::{restart_sources, start_sources, Running, Wiring};
 use startup::{
     announce, load, restore_bans, serve_metrics, start_anomaly, start_pipeline, RestoredBans,
 };
@@ -192,8 +192,8 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                             tracing::info!("SIGHUP: notifiers and routes changed; restarting delivery");
                             state.delivery.restart(&cfg, &mut pipeline);
                         }
-                        let link = Link { src_tx: &src_tx, executor: executor.as_ref(), fail_tx: &fail_tx };
-                        restart_sources(&cfg, &mut state, &mut pipeline, &mut src_rx, link).await;
+                        let wiring = Wiring { src_tx: &src_tx, executor: executor.as_ref(), fail_tx: &fail_tx };
+                        restart_sources(&cfg, &mut state, &mut pipeline, &mut src_rx, wiring).await;
                     }
                 } else {
                     tracing::info!("SIGHUP: running the built-in config; nothing to reload");

@@ -37,7 +37,7 @@ use tokio::sync::Notify;
 use crate::config::{parse_hhmm, NotifyConfig};
 use crate::limit::Limiter;
 use crate::message::{Item, Message};
-use crate::sink::SendError;
+use crate::sinks::outcome::SendError;
 use crate::sinks::Notifier;
 use logward_core::duration::parse_duration;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, Method, StatusCode};
 
-use crate::sink::{cut, SendError, Sent};
+use crate::sinks::outcome::{cut, SendError, Sent};
 
 /// Per-request timeout unless a notifier sets its own.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -17,7 +17,6 @@ pub mod report;
 pub mod route;
 pub mod schedule;
 pub mod secret;
-pub mod sink;
 pub mod sinks;
 pub mod template;
 pub mod zh;
@@ -26,7 +25,7 @@ pub use config::{next_run, Language, NotifyConfig, ReportConfig, ReportZone};
 pub use message::Message;
 pub use report::Report;
 pub use secret::Secret;
-pub use sink::{SendError, Sent};
+pub use sinks::outcome::{SendError, Sent};
 pub use sinks::{Notifier, NotifierConfig};
 
 /// This host's name as the kernel has it (what syslog headers carry), else `$HOSTNAME`,

@@ -16,7 +16,7 @@ use logward_store::{Store, UnixTime};
 
 use crate::config::{next_run, ReportConfig};
 use crate::deliver::{with_store, SharedStore};
-use crate::sink::SendError;
+use crate::sinks::outcome::SendError;
 use crate::sinks::Notifier;
 use crate::{fleet, report};
 

@@ -58,16 +58,16 @@ pub use logward_engine::anomaly::config::AnomalyConfig;
 
 /// The checked `enrich:` and `anomaly:` sections.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Anomaly {
+pub struct DetectorSetup {
     pub enabled: bool,
     pub settings: logward_engine::anomaly::Settings,
     pub geoip: Option<PathBuf>,
     pub dnsbl: dnsbl::Settings,
 }
 
-impl Default for Anomaly {
-    fn default() -> Anomaly {
-        Anomaly {
+impl Default for DetectorSetup {
+    fn default() -> DetectorSetup {
+        DetectorSetup {
             enabled: true,
             settings: logward_engine::anomaly::Settings::default(),
             geoip: None,
@@ -100,8 +100,8 @@ pub fn check(
     enrich: Option<(String, EnrichConfig, PathBuf)>,
     anomaly: Option<(String, AnomalyConfig)>,
     errors: &mut Vec<ConfigError>,
-) -> Anomaly {
-    let mut out = Anomaly::default();
+) -> DetectorSetup {
+    let mut out = DetectorSetup::default();
     if let Some((file, a)) = anomaly {
         let (enabled, settings, problems) = a.check();
         out.enabled = enabled;

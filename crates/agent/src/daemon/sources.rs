@@ -103,7 +103,7 @@ pub(super) fn start_sources(
 
 /// Where a restarted source sends, and how a commit carries out its effects.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Link<'a> {
+pub(super) struct Wiring<'a> {
     pub(super) src_tx: &'a mpsc::Sender<SourceItem>,
     pub(super) executor: Option<&'a BanExecutor>,
     pub(super) fail_tx: &'a mpsc::Sender<logward_core::Alert>,
@@ -118,7 +118,7 @@ pub(super) async fn restart_sources(
     state: &mut State,
     pipeline: &mut Pipeline,
     src_rx: &mut mpsc::Receiver<SourceItem>,
-    link: Link<'_>,
+    wiring: Wiring<'_>,
 ) {
     let (keep, stop): (Vec<_>, Vec<_>) = std::mem::take(&mut state.sources)
         .into_iter()
@@ -141,7 +141,7 @@ pub(super) async fn restart_sources(
     while let Ok(item) = src_rx.try_recv() {
         pipeline.push(item);
     }
-    if !commit(pipeline, link.executor, link.fail_tx) {
+    if !commit(pipeline, wiring.executor, wiring.fail_tx) {
         tracing::error!("SIGHUP: new sources not started (the store commit failed)");
         return;
     }
@@ -156,7 +156,7 @@ pub(super) async fn restart_sources(
         if state.sources.iter().any(|r| r.config == s.config) {
             continue;
         }
-        match start_source(&s.config, &checkpoints, link.src_tx.clone()) {
+        match start_source(&s.config, &checkpoints, wiring.src_tx.clone()) {
             Ok(r) => {
                 tracing::info!(source = %r.entry.id, r#type = r.entry.kind, "SIGHUP: source started");
                 state.sources.push(r);

@@ -94,7 +94,7 @@ pub(super) fn nft_config(c: &AgentConfig) -> NftConfig {
 /// The login anomaly detector from `enrich:`/`anomaly:`: a GeoIP database that cannot be
 /// opened stops the start (a clear error, not a silently blind detector).
 pub(super) fn start_anomaly(
-    cfg: &crate::config::anomaly::Anomaly,
+    cfg: &crate::config::anomaly::DetectorSetup,
     pipeline: &mut Pipeline,
 ) -> Result<mpsc::UnboundedReceiver<crate::anomaly::Deferred>, DaemonError> {
     if !cfg.enabled {

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::limit::Rate;
 use crate::message::Message;
 use crate::secret::Secret;
-use crate::sink::{cut, SendError, Sent};
+use crate::sinks::outcome::{cut, SendError, Sent};
 
 /// Mail servers take far more; this keeps an alert storm from filling inboxes (the
 /// delivery worker folds the excess into digests).

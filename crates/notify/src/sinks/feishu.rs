@@ -18,7 +18,7 @@ use crate::http;
 use crate::limit::Rate;
 use crate::message::Message;
 use crate::secret::Secret;
-use crate::sink::{fit, SendError, Sent};
+use crate::sinks::outcome::{fit, SendError, Sent};
 
 /// 5 a second and 100 a minute per bot.
 pub const RATES: &[Rate] = &[Rate::per_second(5), Rate::per_minute(100)];

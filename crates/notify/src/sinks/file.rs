@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::limit::Rate;
 use crate::message::Message;
-use crate::sink::{SendError, Sent};
+use crate::sinks::outcome::{SendError, Sent};
 
 /// A local file takes whatever comes; this only stops a runaway loop.
 pub const RATES: &[Rate] = &[Rate::per_second(1000)];

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use crate::config::Language;
 use crate::limit::Rate;
 use crate::message::Message;
-use crate::sink::{SendError, Sent};
 use crate::template::{is_form, Templates};
 use logward_core::duration::parse_duration;
+use outcome::{SendError, Sent};
 
 /// Declares a notifier's config struct with the common keys added (strict: unknown keys are
 /// errors, which `#[serde(flatten)]` would not allow).
@@ -59,6 +59,7 @@ pub mod dingtalk;
 pub mod email;
 pub mod feishu;
 pub mod file;
+pub mod outcome;
 pub mod slack;
 pub mod syslog;
 pub mod telegram;

@@ -15,7 +15,7 @@ use crate::http;
 use crate::limit::Rate;
 use crate::message::Message;
 use crate::secret::Secret;
-use crate::sink::{fit_chars, SendError, Sent};
+use crate::sinks::outcome::{fit_chars, SendError, Sent};
 
 /// Incoming webhooks take about one message per second.
 pub const RATES: &[Rate] = &[Rate::per_second(1)];

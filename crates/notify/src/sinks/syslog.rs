@@ -26,7 +26,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::limit::Rate;
 use crate::message::Message;
-use crate::sink::{fit, SendError, Sent};
+use crate::sinks::outcome::{fit, SendError, Sent};
 
 /// A local daemon or a SIEM takes thousands per second; this only stops a runaway loop.
 pub const RATES: &[Rate] = &[Rate::per_second(100)];

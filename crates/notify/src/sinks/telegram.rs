@@ -18,7 +18,7 @@ use crate::http;
 use crate::limit::Rate;
 use crate::message::Message;
 use crate::secret::{redact, Secret};
-use crate::sink::{cut, fit_chars, SendError, Sent};
+use crate::sinks::outcome::{cut, fit_chars, SendError, Sent};
 
 /// About one message per second to a chat, and 20 per minute to a group.
 pub const RATES: &[Rate] = &[Rate::per_second(1), Rate::per_minute(20)];

@@ -17,7 +17,7 @@ use crate::http;
 use crate::limit::Rate;
 use crate::message::Message;
 use crate::secret::Secret;
-use crate::sink::{SendError, Sent};
+use crate::sinks::outcome::{SendError, Sent};
 
 /// No service limit of its own; this keeps a broken loop from flooding a receiver.
 pub const RATES: &[Rate] = &[Rate::per_second(10)];

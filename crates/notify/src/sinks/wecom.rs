@@ -13,7 +13,7 @@ use crate::http;
 use crate::limit::Rate;
 use crate::message::Message;
 use crate::secret::Secret;
-use crate::sink::{fit, SendError, Sent};
+use crate::sinks::outcome::{fit, SendError, Sent};
 
 /// 20 messages a minute per robot.
 pub const RATES: &[Rate] = &[Rate::per_minute(20)];

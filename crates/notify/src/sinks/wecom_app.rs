@@ -24,7 +24,7 @@ use crate::http;
 use crate::limit::Rate;
 use crate::message::Message;
 use crate::secret::Secret;
-use crate::sink::{fit, SendError, Sent};
+use crate::sinks::outcome::{fit, SendError, Sent};
 use crate::sinks::wecom;
 
 /// Not a documented WeCom figure (its application quotas are per day and per member): a

@@ -1,4 +1,5 @@
-//! What a send returns: what the service answered, or why it failed and whether to retry.
+//! What a send returns: what the service answered, or why it failed and whether to retry;
+//! and cutting text to what a service takes.
 
 use std::time::Duration;
 
