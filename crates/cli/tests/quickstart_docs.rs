@@ -196,11 +196,7 @@ fn exec_start(unit: &str) -> String {
 fn the_collector_and_dashboard_quickstarts_work_verbatim() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("root");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = logward_test_support::free_port();
     let me = std::fs::metadata(d.path()).unwrap();
     let rw = Rewrite {
         root: root.to_str().unwrap().to_owned(),

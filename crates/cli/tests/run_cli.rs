@@ -272,11 +272,7 @@ fn http_get(addr: &str, request: &str) -> String {
 #[test]
 fn metrics_count_alerts_sources_and_failed_bans() {
     let (d, log, cfg, state) = setup();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = logward_test_support::free_port();
     let addr = format!("127.0.0.1:{port}");
     // `false` stands in for an nft that refuses everything: no firewall is touched.
     std::fs::write(

@@ -160,10 +160,7 @@ async fn smtp_answers_decide_retry_or_failure() {
         other => panic!("{other:?}"),
     }
     drop(server);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = logward_test_support::free_port();
     let n = notifier(&format!(
         "type: email\nhost: 127.0.0.1\nport: {port}\ntls: none\nfrom: logward@example.org\nto: [ops@example.org]\n"
     ));

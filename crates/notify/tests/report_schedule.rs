@@ -69,11 +69,7 @@ async fn a_missed_report_goes_out_at_start_through_every_notifier() {
     let en = dir.path().join("en.log");
     let zh = dir.path().join("zh.log");
     // Nothing listens there: refused at once, a transient error.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = logward_test_support::free_port();
     let notifiers = vec![
         notifier("en", &format!("type: file\npath: {}\n", en.display())),
         notifier(

@@ -143,10 +143,7 @@ async fn slack_answers_are_classified_and_the_url_stays_secret() {
 
 #[tokio::test]
 async fn slack_connection_refused_is_transient() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = logward_test_support::free_port();
     let n = notifier(&format!(
         "type: slack\nurl: http://127.0.0.1:{port}/slack/ok\n"
     ));

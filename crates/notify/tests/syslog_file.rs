@@ -285,10 +285,7 @@ async fn unix_datagrams_to_a_local_socket() {
         n.send(&message()).await,
         Err(SendError::Transient { .. })
     ));
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = logward_test_support::free_port();
     let tcp = notifier(&format!(
         "type: syslog\ntransport: tcp\naddress: 127.0.0.1:{port}\n"
     ));
