@@ -1,7 +1,7 @@
 //! `logward collector`: run the fleet collector, and manage its enrolment tokens, agents,
 //! fleet ban decisions and TLS certificate (docs/COLLECTOR.md).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -150,28 +150,7 @@ fn load(args: &CollectorArgs) -> anyhow::Result<Config> {
 pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
     match &args.command {
         None => serve(load(&args)?),
-        Some(CollectorCommand::GenCert { out, name }) => {
-            let names = if name.is_empty() {
-                let mut n = vec!["localhost".to_owned(), "127.0.0.1".into(), "::1".into()];
-                if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-                    let h = h.trim();
-                    if !h.is_empty() && h != "localhost" {
-                        n.insert(0, h.to_owned());
-                    }
-                }
-                n
-            } else {
-                name.clone()
-            };
-            let (cert, key) = logward_collector::gen_cert(out, &names)?;
-            println!(
-                "certificate: {}\nkey:         {}",
-                cert.display(),
-                key.display()
-            );
-            println!("names:       {}", names.join(", "));
-            Ok(0)
-        }
+        Some(CollectorCommand::GenCert { out, name }) => gen_cert(out, name),
         Some(CollectorCommand::Token {
             command: TokenCommand::Create { ttl },
         }) => {
@@ -188,124 +167,155 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
             let mut store = SqliteStore::open_dir(&c.state_dir)?;
             decisions(&mut store, command)
         }
-        Some(CollectorCommand::User { command }) => {
-            let c = load(&args)?;
-            match command {
-                UserCommand::Add { name } => {
-                    let password = read_password()?;
-                    let new =
-                        logward_collector::add_user(&c.state_dir, name, &password, unix_now())?;
-                    println!(
-                        "{} operator {name}",
-                        if new { "created" } else { "updated" }
-                    );
-                    Ok(0)
-                }
-                UserCommand::List => {
-                    for n in SqliteStore::open_dir(&c.state_dir)?.operators()? {
-                        println!("{n}");
-                    }
-                    Ok(0)
-                }
-                UserCommand::Remove { name } => {
-                    if SqliteStore::open_dir(&c.state_dir)?.remove_operator(name)? {
-                        println!("removed {name}");
-                        Ok(0)
-                    } else {
-                        eprintln!("logward: no operator {name}");
-                        Ok(1)
-                    }
-                }
-            }
-        }
-        Some(CollectorCommand::ApiToken { command }) => {
-            let c = load(&args)?;
-            match command {
-                ApiTokenCommand::Create { name } => {
-                    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-                        anyhow::bail!("--name: 1 to 64 printable characters");
-                    }
-                    let (id, token) =
-                        logward_collector::create_api_token(&c.state_dir, name, unix_now())?;
-                    eprintln!("token {id} ({name}); it is shown once:");
-                    println!("{token}");
-                    Ok(0)
-                }
-                ApiTokenCommand::List => {
-                    println!(
-                        "{:>4}  {:<24}  {:>12}  {:>12}  STATE",
-                        "ID", "NAME", "CREATED", "LAST USED"
-                    );
-                    let t = unix_now();
-                    let ago = |s: Option<i64>| {
-                        s.map_or_else(|| "never".to_owned(), |s| format!("{}s ago", t - s))
-                    };
-                    for k in SqliteStore::open_dir(&c.state_dir)?.api_tokens()? {
-                        println!(
-                            "{:>4}  {:<24}  {:>12}  {:>12}  {}",
-                            k.id,
-                            k.name,
-                            ago(Some(k.created_at)),
-                            ago(k.last_used),
-                            if k.revoked_at.is_some() {
-                                "revoked"
-                            } else {
-                                "active"
-                            }
-                        );
-                    }
-                    Ok(0)
-                }
-                ApiTokenCommand::Revoke { id } => {
-                    if SqliteStore::open_dir(&c.state_dir)?.revoke_api_token(*id, unix_now())? {
-                        println!("revoked token {id}");
-                        Ok(0)
-                    } else {
-                        eprintln!("logward: no active token {id}");
-                        Ok(1)
-                    }
-                }
-            }
-        }
+        Some(CollectorCommand::User { command }) => users(&load(&args)?, command),
+        Some(CollectorCommand::ApiToken { command }) => api_tokens(&load(&args)?, command),
         Some(CollectorCommand::Agents { command }) => {
             let c = load(&args)?;
             let mut store = SqliteStore::open_dir(&c.state_dir)?;
-            match command {
-                AgentsCommand::List => {
-                    println!(
-                        "{:<32}  {:<24}  {:<10}  {:>10}  {:>10}  {:>8}  STATE",
-                        "ID", "HOST", "VERSION", "LAST SEEN", "SPOOL", "LAST SEQ"
-                    );
-                    let t = unix_now();
-                    for a in store.agents()? {
-                        let seen = a
-                            .last_seen
-                            .map_or_else(|| "never".to_owned(), |s| format!("{}s ago", t - s));
-                        let state = match a.revoked_at {
-                            Some(_) => "revoked",
-                            None => "active",
-                        };
-                        println!(
-                            "{:<32}  {:<24}  {:<10}  {:>10}  {:>10}  {:>8}  {state}",
-                            a.id,
-                            a.host,
-                            a.version.as_deref().unwrap_or("-"),
-                            seen,
-                            a.spool_items.map_or_else(|| "-".into(), |n| n.to_string()),
-                            a.last_seq,
-                        );
-                    }
-                    Ok(0)
-                }
-                AgentsCommand::Revoke { id } => {
-                    if store.revoke_agent(id, unix_now())? {
-                        println!("revoked {id}");
-                        Ok(0)
+            agents(&mut store, command)
+        }
+    }
+}
+
+/// `logward collector gen-cert`.
+fn gen_cert(out: &Path, name: &[String]) -> anyhow::Result<i32> {
+    let names = if name.is_empty() {
+        let mut n = vec!["localhost".to_owned(), "127.0.0.1".into(), "::1".into()];
+        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            let h = h.trim();
+            if !h.is_empty() && h != "localhost" {
+                n.insert(0, h.to_owned());
+            }
+        }
+        n
+    } else {
+        name.to_vec()
+    };
+    let (cert, key) = logward_collector::gen_cert(out, &names)?;
+    println!(
+        "certificate: {}\nkey:         {}",
+        cert.display(),
+        key.display()
+    );
+    println!("names:       {}", names.join(", "));
+    Ok(0)
+}
+
+/// `logward collector user add|list|remove`.
+fn users(c: &Config, command: &UserCommand) -> anyhow::Result<i32> {
+    match command {
+        UserCommand::Add { name } => {
+            let password = read_password()?;
+            let new = logward_collector::add_user(&c.state_dir, name, &password, unix_now())?;
+            println!(
+                "{} operator {name}",
+                if new { "created" } else { "updated" }
+            );
+            Ok(0)
+        }
+        UserCommand::List => {
+            for n in SqliteStore::open_dir(&c.state_dir)?.operators()? {
+                println!("{n}");
+            }
+            Ok(0)
+        }
+        UserCommand::Remove { name } => {
+            if SqliteStore::open_dir(&c.state_dir)?.remove_operator(name)? {
+                println!("removed {name}");
+                Ok(0)
+            } else {
+                eprintln!("logward: no operator {name}");
+                Ok(1)
+            }
+        }
+    }
+}
+
+/// `logward collector api-token create|list|revoke`.
+fn api_tokens(c: &Config, command: &ApiTokenCommand) -> anyhow::Result<i32> {
+    match command {
+        ApiTokenCommand::Create { name } => {
+            if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                anyhow::bail!("--name: 1 to 64 printable characters");
+            }
+            let (id, token) = logward_collector::create_api_token(&c.state_dir, name, unix_now())?;
+            eprintln!("token {id} ({name}); it is shown once:");
+            println!("{token}");
+            Ok(0)
+        }
+        ApiTokenCommand::List => {
+            println!(
+                "{:>4}  {:<24}  {:>12}  {:>12}  STATE",
+                "ID", "NAME", "CREATED", "LAST USED"
+            );
+            let t = unix_now();
+            let ago = |s: Option<i64>| {
+                s.map_or_else(|| "never".to_owned(), |s| format!("{}s ago", t - s))
+            };
+            for k in SqliteStore::open_dir(&c.state_dir)?.api_tokens()? {
+                println!(
+                    "{:>4}  {:<24}  {:>12}  {:>12}  {}",
+                    k.id,
+                    k.name,
+                    ago(Some(k.created_at)),
+                    ago(k.last_used),
+                    if k.revoked_at.is_some() {
+                        "revoked"
                     } else {
-                        eprintln!("logward: no active agent {id}");
-                        Ok(1)
+                        "active"
                     }
-                }
+                );
+            }
+            Ok(0)
+        }
+        ApiTokenCommand::Revoke { id } => {
+            if SqliteStore::open_dir(&c.state_dir)?.revoke_api_token(*id, unix_now())? {
+                println!("revoked token {id}");
+                Ok(0)
+            } else {
+                eprintln!("logward: no active token {id}");
+                Ok(1)
+            }
+        }
+    }
+}
+
+/// `logward collector agents list|revoke`.
+fn agents(store: &mut SqliteStore, command: &AgentsCommand) -> anyhow::Result<i32> {
+    match command {
+        AgentsCommand::List => {
+            println!(
+                "{:<32}  {:<24}  {:<10}  {:>10}  {:>10}  {:>8}  STATE",
+                "ID", "HOST", "VERSION", "LAST SEEN", "SPOOL", "LAST SEQ"
+            );
+            let t = unix_now();
+            for a in store.agents()? {
+                let seen = a
+                    .last_seen
+                    .map_or_else(|| "never".to_owned(), |s| format!("{}s ago", t - s));
+                let state = match a.revoked_at {
+                    Some(_) => "revoked",
+                    None => "active",
+                };
+                println!(
+                    "{:<32}  {:<24}  {:<10}  {:>10}  {:>10}  {:>8}  {state}",
+                    a.id,
+                    a.host,
+                    a.version.as_deref().unwrap_or("-"),
+                    seen,
+                    a.spool_items.map_or_else(|| "-".into(), |n| n.to_string()),
+                    a.last_seq,
+                );
+            }
+            Ok(0)
+        }
+        AgentsCommand::Revoke { id } => {
+            if store.revoke_agent(id, unix_now())? {
+                println!("revoked {id}");
+                Ok(0)
+            } else {
+                eprintln!("logward: no active agent {id}");
+                Ok(1)
             }
         }
     }
