@@ -13,7 +13,7 @@ use std::sync::Arc;
 use logward_core::enrich::Enrichment;
 use logward_core::{Action, Alert, Event, Outcome};
 use logward_engine::anomaly::{Profile, ProfileLoader, Scope, Settings, Stage};
-use logward_store::{ProfileRow, SqliteStore, UnixTime};
+use logward_store::{ProfileRow, Store, UnixTime};
 use tokio::sync::mpsc;
 
 use crate::enrich::dnsbl::{self, Answer};
@@ -23,7 +23,7 @@ use crate::enrich::{Dnsbl, GeoIp, Reload};
 /// at the next write), counted in `bad`.
 #[derive(Debug)]
 pub struct StoreProfiles<'a> {
-    pub store: Option<&'a mut SqliteStore>,
+    pub store: Option<&'a mut dyn Store>,
     pub bad: &'a mut u64,
 }
 
@@ -177,7 +177,7 @@ impl Anomaly {
 
     /// After the rules: scores a login (or defers it for DNSBL), remembers failures and
     /// account creations. Alerts go to `out`.
-    pub fn observe(&mut self, e: &Event<'_>, store: &mut SqliteStore, out: &mut Vec<Alert>) {
+    pub fn observe(&mut self, e: &Event<'_>, store: &mut dyn Store, out: &mut Vec<Alert>) {
         if !concerns_detector(e) {
             return;
         }
@@ -217,7 +217,7 @@ impl Anomaly {
     }
 
     /// A deferred login with its DNSBL answer: scored now.
-    pub fn resume(&mut self, d: Deferred, store: &mut SqliteStore, out: &mut Vec<Alert>) {
+    pub fn resume(&mut self, d: Deferred, store: &mut dyn Store, out: &mut Vec<Alert>) {
         self.pending = self.pending.saturating_sub(1);
         let mut e = d.event;
         if let Answer::Checked(zones) = d.answer {
@@ -226,7 +226,7 @@ impl Anomaly {
         self.score(&e, store, out);
     }
 
-    fn score(&mut self, e: &Event<'_>, store: &mut SqliteStore, out: &mut Vec<Alert>) {
+    fn score(&mut self, e: &Event<'_>, store: &mut dyn Store, out: &mut Vec<Alert>) {
         let mut loader = StoreProfiles {
             store: Some(store),
             bad: &mut self.stats.bad_profiles,

@@ -16,14 +16,14 @@ use std::time::Duration;
 
 use logward_core::{Clock, SystemClock};
 use logward_engine::ConfigErrors;
-use logward_store::{SqliteStore, Store, StoreError};
+use logward_store::{AgentStore as _, SqliteStore, StoreError};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::Format;
 use crate::control::{self as socket, Command};
 use crate::forward::{Credentials, Decisions, Forwarder};
-use crate::pipeline::{Pipeline, SNAPSHOT_EVERY};
+use crate::pipeline::SNAPSHOT_EVERY;
 use crate::sources::{SourceItem, CHANNEL_CAPACITY};
 use control::control_command;
 use decisions::apply_decisions;
@@ -34,6 +34,10 @@ use sources::{restart_sources, start_sources, Running, Wiring};
 use startup::{
     announce, load, restore_bans, serve_metrics, start_anomaly, start_pipeline, RestoredBans,
 };
+
+/// The daemon's pipeline, on the store backend the daemon opens (the one place it is
+/// chosen): a type parameter, so every batch's commit is a static call.
+type Pipeline = crate::pipeline::Pipeline<SqliteStore>;
 
 /// How `logward run` was invoked.
 #[derive(Debug, Clone)]

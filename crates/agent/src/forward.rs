@@ -23,7 +23,7 @@ use std::time::Duration;
 use logward_core::backoff::Backoff;
 use logward_core::clock::unix_now as now;
 use logward_core::wire;
-use logward_store::{SpoolKind, SpoolStats, SqliteStore, StoreError};
+use logward_store::{AgentStore, SpoolKind, SpoolStats, SqliteStore, StoreError};
 use reqwest::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -324,19 +324,19 @@ pub struct Decisions {
 }
 
 /// The store connection the forward tasks share.
-type Db = Arc<Mutex<SqliteStore>>;
+type Db = Arc<Mutex<dyn AgentStore>>;
 
 /// Runs `f` on the store off the async threads.
 async fn db<T: Send + 'static>(
     store: &Db,
-    f: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    f: impl FnOnce(&mut dyn AgentStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, String> {
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || {
         let mut s = store
             .lock()
             .map_err(|_| "the forward store's lock is poisoned".to_owned())?;
-        f(&mut s).map_err(|e| e.to_string())
+        f(&mut *s).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?

@@ -26,8 +26,8 @@ use logward_engine::{Effect, Engine, LogLevel, Runner, Stages, Timing};
 use logward_notify::route::Router;
 use logward_parse::{LineDecoder, YearResolver, YearRule, Zone};
 use logward_store::{
-    BanChange, Batch, CounterSnapshot, NewAlert, NewBan, NewOutbox, ReportEntry, ReportSection,
-    SpoolItem, SpoolKind, SqliteStore, Store, StoreError, UnixTime,
+    AgentStore, BanChange, Batch, CounterSnapshot, NewAlert, NewBan, NewOutbox, ReportEntry,
+    ReportSection, SpoolItem, SpoolKind, Store, StoreError, UnixTime,
 };
 
 use crate::anomaly::{Anomaly, Deferred};
@@ -179,12 +179,14 @@ pub fn text_line(a: &Alert, now: Timestamp) -> String {
     s
 }
 
-/// The stage between the sources and the outside world.
-pub struct Pipeline {
+/// The stage between the sources and the outside world. It owns its store connection (`S`,
+/// chosen by the daemon): a type parameter rather than a trait object, as every batch
+/// commits through it, and nothing else touches it.
+pub struct Pipeline<S> {
     /// The rules between enrichment and the detector; keeps the engine's clock (the latest
     /// time an event acted at) and when its counters are due to be saved.
     runner: Runner,
-    store: SqliteStore,
+    store: S,
     bans_enabled: bool,
     /// What became of the current event's ban (banned, off, stale): a report entry of the
     /// same event says so rather than the rule's words.
@@ -232,7 +234,7 @@ const ENGINE_STATE: &str = "engine";
 /// The `meta` key of the last alert row printed to stdout.
 const PRINTED_UP_TO: &str = "printed_up_to";
 
-impl std::fmt::Debug for Pipeline {
+impl<S> std::fmt::Debug for Pipeline<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
             .field("runner", &self.runner)
@@ -241,8 +243,8 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-impl Pipeline {
-    pub fn new(engine: Engine, store: SqliteStore, bans_enabled: bool, printer: Printer) -> Self {
+impl<S: AgentStore> Pipeline<S> {
+    pub fn new(engine: Engine, store: S, bans_enabled: bool, printer: Printer) -> Self {
         Pipeline {
             // The first counts are saved with the first commit.
             runner: Runner::new(engine, Timing::Live, SNAPSHOT_EVERY),
@@ -402,7 +404,7 @@ impl Pipeline {
         });
     }
 
-    pub fn store(&mut self) -> &mut SqliteStore {
+    pub fn store(&mut self) -> &mut S {
         &mut self.store
     }
 
@@ -840,7 +842,7 @@ impl Pipeline {
     }
 }
 
-impl Pipeline {
+impl<S: AgentStore> Pipeline<S> {
     /// Counts events the spool dropped; logs the start and the end of each episode once. An
     /// episode ends after [`SPOOL_EPISODE_QUIET`] without a drop (a full spool that frees one
     /// event's room per commit must not log every other commit).
@@ -877,7 +879,7 @@ impl Pipeline {
 /// profiles from the store (`anomaly: None`: `anomaly.enabled: false`).
 struct AgentStages<'a> {
     anomaly: Option<&'a mut Anomaly>,
-    store: &'a mut SqliteStore,
+    store: &'a mut dyn Store,
 }
 
 impl Stages for AgentStages<'_> {

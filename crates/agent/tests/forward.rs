@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use logward_agent::config::Forward;
 use logward_agent::forward::{Credentials, Forwarder};
-use logward_store::{Batch, Checkpoint, SpoolItem, SpoolKind, SqliteStore, Store};
+use logward_store::{AgentStore as _, Batch, Checkpoint, SpoolItem, SpoolKind, SqliteStore};
 use serde_json::Value;
 
 const SECRET: &str = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";

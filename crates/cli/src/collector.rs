@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use logward_collector::config::{self, Config};
 use logward_core::clock::unix_now;
 use logward_core::duration::parse_secs;
-use logward_store::{BanTarget, DecisionSelector, NewDecision, SqliteStore};
+use logward_store::{BanTarget, CollectorStore as _, DecisionSelector, NewDecision, SqliteStore};
 
 #[derive(Debug, Args)]
 pub struct CollectorArgs {

@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 
-use logward_store::{SqliteStore, TokenCheck};
+use logward_store::{CollectorStore as _, SqliteStore, TokenCheck};
 
 fn logward(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_logward"))

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use logward_store::{DecisionOp, SqliteStore, Store};
+use logward_store::{CollectorStore as _, DecisionOp, SqliteStore, Store};
 
 use logward_test_support::netns::{self, cmd, ok};
 use logward_test_support::{free_port, spawn, wait_port, wait_until, Proc};

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use logward_store::{SqliteStore, Store};
+use logward_store::{CollectorStore as _, SqliteStore, Store};
 use logward_test_support::{free_port, spawn, wait_port, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");

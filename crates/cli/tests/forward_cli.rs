@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use logward_store::{SqliteStore, Store};
+use logward_store::{AgentStore as _, SqliteStore, Store};
 use logward_test_support::daemon::{self, Daemon};
 use logward_test_support::{free_port, wait_until};
 use serde_json::Value;

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use logward_store::AgentStore as _;
 use serde_json::Value;
 
 fn logward(args: &[&str]) -> Output {

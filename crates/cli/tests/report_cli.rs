@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use logward_store::{Batch, ReportEntry, ReportSection, SqliteStore, Store};
+use logward_store::{AgentStore as _, Batch, ReportEntry, ReportSection, SqliteStore, Store};
 use logward_test_support::daemon::Daemon;
 use logward_test_support::wait_until;
 

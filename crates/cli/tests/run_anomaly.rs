@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use logward_store::Store as _;
 use logward_test_support::daemon::Daemon;
 use serde_json::Value;
 

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use logward_core::{Clock, SystemClock, Timestamp};
-use logward_store::{SqliteStore, Store};
+use logward_store::{AgentStore as _, SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 

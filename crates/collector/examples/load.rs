@@ -15,7 +15,9 @@ use logward_collector::{create_token, random_hex, start};
 use logward_core::clock::unix_now;
 use logward_core::json::write_event;
 use logward_core::{wire, Action, Dataset, Event, Outcome};
-use logward_store::{FleetEffects, FleetEvent, FleetItem, IngestRequest, SqliteStore};
+use logward_store::{
+    CollectorStore as _, FleetEffects, FleetEvent, FleetItem, IngestRequest, SqliteStore,
+};
 
 /// Events per second of request bodies built ahead of the run.
 const PREBUILT_RATE: usize = 150_000;

@@ -10,15 +10,15 @@
 use logward_core::{Action, Alert, Event};
 use logward_engine::anomaly::{Profile, ProfileLoader, Scope, Settings, Stage};
 use logward_engine::Stages;
-use logward_store::{ProfileReader, ProfileRow, UnixTime};
+use logward_store::{ProfileLookup, ProfileRow, UnixTime};
 
 /// Reads profiles through the ingest's transaction.
-struct Loader<'a, 'r> {
-    reader: &'a ProfileReader<'r>,
+struct Loader<'a> {
+    reader: &'a dyn ProfileLookup,
     bad: &'a mut u64,
 }
 
-impl ProfileLoader for Loader<'_, '_> {
+impl ProfileLoader for Loader<'_> {
     fn load(&mut self, key: &str) -> Option<Profile> {
         let data = self.reader.profile(key).ok()??;
         match serde_json::from_slice(&data) {
@@ -33,18 +33,18 @@ impl ProfileLoader for Loader<'_, '_> {
 
 /// The fleet detector as the runner's stage after the rules (no enrichment: the agents'
 /// events come enriched).
-pub struct FleetStages<'a, 'r> {
+pub struct FleetStages<'a> {
     stage: &'a mut Stage,
-    loader: Loader<'a, 'r>,
+    loader: Loader<'a>,
 }
 
-impl std::fmt::Debug for FleetStages<'_, '_> {
+impl std::fmt::Debug for FleetStages<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FleetStages").finish_non_exhaustive()
     }
 }
 
-impl Stages for FleetStages<'_, '_> {
+impl Stages for FleetStages<'_> {
     fn detect(&mut self, e: &Event<'_>, out: &mut Vec<Alert>) {
         if matches!(e.action, Some(Action::UserLogin | Action::UserCreated)) {
             out.extend(self.stage.event(e, &mut self.loader).0);
@@ -71,7 +71,7 @@ impl FleetAnomaly {
     }
 
     /// The detector for one ingest, reading profiles through its transaction.
-    pub fn stages<'a, 'r>(&'a mut self, reader: &'a ProfileReader<'r>) -> FleetStages<'a, 'r> {
+    pub fn stages<'a>(&'a mut self, reader: &'a dyn ProfileLookup) -> FleetStages<'a> {
         FleetStages {
             stage: &mut self.stage,
             loader: Loader {

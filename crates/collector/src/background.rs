@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use logward_store::{SqliteStore, Store};
+use logward_notify::deliver::SharedStore;
+use logward_store::SqliteStore;
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -44,11 +45,13 @@ pub(crate) fn start_background(
     if notifiers.is_empty() && config.llm.is_none() {
         return Ok((tasks, llm_wake));
     }
-    let store = Arc::new(Mutex::new(SqliteStore::open_dir(&config.state_dir)?));
+    // One connection for the background tasks, seen by each as the trait it needs.
+    let sqlite = Arc::new(Mutex::new(SqliteStore::open_dir(&config.state_dir)?));
+    let store: SharedStore = sqlite.clone();
     if let Some(l) = &config.llm {
         let analyst = Analyst::new(
             l.clone(),
-            Arc::clone(&store),
+            sqlite,
             Arc::clone(delivery_wake),
             Arc::clone(&metrics.llm),
         )

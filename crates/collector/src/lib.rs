@@ -31,6 +31,7 @@ pub mod truncate;
 
 use std::path::{Path, PathBuf};
 
+use logward_store::{CollectorStore, SqliteStore};
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
 
@@ -100,7 +101,7 @@ pub fn add_user(state_dir: &Path, name: &str, password: &str, now: i64) -> Resul
         ));
     }
     let phc = auth::hash_password(password)?;
-    let mut store = logward_store::SqliteStore::open_dir(state_dir)?;
+    let mut store = open_store(state_dir)?;
     Ok(store.set_operator(name, &phc, now)?)
 }
 
@@ -108,9 +109,15 @@ pub fn add_user(state_dir: &Path, name: &str, password: &str, now: i64) -> Resul
 /// is stored).
 pub fn create_api_token(state_dir: &Path, name: &str, now: i64) -> Result<(i64, String), Error> {
     let token = auth::new_api_token();
-    let mut store = logward_store::SqliteStore::open_dir(state_dir)?;
+    let mut store = open_store(state_dir)?;
     let id = store.create_api_token(name, &sha256_hex(token.as_bytes()), now)?;
     Ok((id, token))
+}
+
+/// Opens the collector's state in `dir`: where the backend is chosen (SQLite), for the
+/// commands run on it and the store thread.
+pub(crate) fn open_store(dir: &Path) -> Result<Box<dyn CollectorStore>, Error> {
+    Ok(Box::new(SqliteStore::open_dir(dir)?))
 }
 
 /// Lower-case hex SHA-256.
@@ -122,7 +129,7 @@ pub fn sha256_hex(b: &[u8]) -> String {
 /// SHA-256 is stored).
 pub fn create_token(state_dir: &Path, now: i64, ttl_secs: i64) -> Result<String, Error> {
     let token = random_hex(32);
-    let mut store = logward_store::SqliteStore::open_dir(state_dir)?;
+    let mut store = open_store(state_dir)?;
     store.create_enrol_token(&sha256_hex(token.as_bytes()), now, now + ttl_secs)?;
     Ok(token)
 }

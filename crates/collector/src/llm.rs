@@ -20,10 +20,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use logward_core::{Alert, Severity};
-use logward_notify::deliver::SharedStore;
 use logward_notify::message::Item;
 use logward_notify::Secret;
-use logward_store::{AlertPlan, Analysis, AnalysisState, PendingAnalysis, StoreError};
+use logward_store::{
+    AlertPlan, Analysis, AnalysisState, CollectorStore, PendingAnalysis, StoreError,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use serde_saphyr::Spanned;
@@ -497,7 +498,7 @@ struct Inflight {
 pub struct Analyst {
     config: Arc<LlmConfig>,
     client: reqwest::Client,
-    store: SharedStore,
+    store: SharedCollectorStore,
     /// Woken by ingest when new alerts are stored.
     pub wake: Arc<Notify>,
     /// Woken when an analysis is finished (delivery may be waiting for it).
@@ -509,14 +510,18 @@ pub struct Analyst {
 
 use crate::unix_now as now;
 
+/// The analyst's store connection, shared with delivery (which reads the analyses it
+/// writes) behind one mutex.
+pub type SharedCollectorStore = Arc<Mutex<dyn CollectorStore>>;
+
 async fn with_store<T: Send + 'static>(
-    store: &SharedStore,
-    f: impl FnOnce(&mut logward_store::SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    store: &SharedCollectorStore,
+    f: impl FnOnce(&mut dyn CollectorStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || {
         let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut s)
+        f(&mut *s)
     })
     .await
     .unwrap_or_else(|e| {
@@ -538,7 +543,7 @@ fn cut(s: &str, n: usize) -> String {
 impl Analyst {
     pub fn new(
         config: LlmConfig,
-        store: SharedStore,
+        store: SharedCollectorStore,
         delivery_wake: Arc<Notify>,
         stats: Arc<LlmStats>,
     ) -> Result<Analyst, String> {

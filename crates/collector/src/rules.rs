@@ -1,7 +1,7 @@
 //! The fleet rules: the engine (crates/engine) run on the store thread over each ingest
 //! request's newly stored events, in `seq` order, so a retried batch is never counted twice.
 //! What it makes — alerts, ban decisions, its counters — is committed in the ingest's own
-//! transaction ([`logward_store::SqliteStore::ingest_with`]); on any failure the engine is
+//! transaction ([`logward_store::CollectorStore::ingest_group`]); on any failure the engine is
 //! reloaded from the counters last committed, so what it remembers is always what the store
 //! holds.
 //!
@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use logward_core::{Alert, Event, Timestamp};
 use logward_engine::{Effect, Engine, NoStages, Program, Runner, Timing};
 use logward_store::{
-    AlertPlan, CounterSnapshot, FleetEffects, FleetOutput, NewAlert, NewDecision, ProfileReader,
-    SqliteStore, Store, StoreError, UnixTime,
+    AlertPlan, CollectorStore, CounterSnapshot, FleetEffects, FleetOutput, NewAlert, NewDecision,
+    ProfileLookup, StoreError, UnixTime,
 };
 
 use crate::anomaly::FleetAnomaly;
@@ -75,7 +75,11 @@ pub fn fleet_alert(mut a: Alert, now: UnixTime, plan: &dyn Fn(&Alert) -> AlertPl
 impl Rules {
     /// Compiles the configured rules (none for `rules: none`) and restores their counters
     /// from the store.
-    pub fn load(cfg: &FleetRules, store: &mut SqliteStore, now: UnixTime) -> Result<Rules, String> {
+    pub fn load(
+        cfg: &FleetRules,
+        store: &mut dyn CollectorStore,
+        now: UnixTime,
+    ) -> Result<Rules, String> {
         let source = match cfg {
             FleetRules::None => None,
             FleetRules::Default => Some((
@@ -99,7 +103,7 @@ impl Rules {
     }
 
     /// A fresh engine with the counters the store holds (after a failed ingest, or at start).
-    pub fn reload(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
+    pub fn reload(&mut self, store: &mut dyn CollectorStore, now: UnixTime) -> Result<(), String> {
         let Some((file, text)) = &self.source else {
             return Ok(());
         };
@@ -132,14 +136,14 @@ impl Rules {
         events: impl Iterator<Item = &'e Event<'static>>,
         now: UnixTime,
         plan: &dyn Fn(&Alert) -> AlertPlan,
-        mut anomaly: Option<(&mut FleetAnomaly, &ProfileReader<'_>)>,
+        mut anomaly: Option<(&mut FleetAnomaly, &dyn ProfileLookup)>,
     ) -> Result<FleetEffects, StoreError> {
         let ts = at(now);
         let mut fx = std::mem::take(&mut self.effects);
         // The agents enriched their events: the runner takes them as they are (no copy).
         match anomaly.as_mut() {
             Some((a, reader)) => {
-                let mut stages = a.stages(reader);
+                let mut stages = a.stages(*reader);
                 for e in events {
                     self.runner.enriched(e, ts, &mut stages, &mut fx);
                 }
@@ -231,7 +235,7 @@ impl Rules {
     }
 
     /// Saves the counters now (at shutdown).
-    pub fn save(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
+    pub fn save(&mut self, store: &mut dyn CollectorStore, now: UnixTime) -> Result<(), String> {
         let Some(snap) = self.snapshot(now) else {
             return Ok(());
         };
@@ -242,7 +246,11 @@ impl Rules {
 
     /// Saves the counters if they changed and were not saved for [`SAVE_EVERY`] (the
     /// collector's timer: ingests that stop leave nothing unsaved for long).
-    pub fn save_if_due(&mut self, store: &mut SqliteStore, now: UnixTime) -> Result<(), String> {
+    pub fn save_if_due(
+        &mut self,
+        store: &mut dyn CollectorStore,
+        now: UnixTime,
+    ) -> Result<(), String> {
         self.save_if_due_at(store, now, Instant::now())
     }
 
@@ -250,7 +258,7 @@ impl Rules {
     /// save interval ahead instead of waiting one).
     pub fn save_if_due_at(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn CollectorStore,
         now: UnixTime,
         clock: Instant,
     ) -> Result<(), String> {
@@ -266,6 +274,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use logward_core::{Action, Dataset, Outcome};
+    use logward_store::{SqliteStore, Store as _};
 
     fn failure(host: &'static str) -> Event<'static> {
         let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);

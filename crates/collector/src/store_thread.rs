@@ -1,6 +1,7 @@
 //! The store, owned by one thread: every write (and the lookups) is a job run there in order,
 //! so the per-agent `seq` check needs no other lock. The fleet rules live on that thread too
-//! (crate::rules).
+//! (crate::rules). The thread holds the store as a `dyn CollectorStore`: every job is a boxed
+//! closure already, and the backend is chosen only where the store is opened.
 //!
 //! Ingest requests waiting in the queue are stored together, in one transaction (group
 //! commit): under load the thread spends one commit, and one write of each index page
@@ -14,7 +15,9 @@ use std::time::Instant;
 
 use logward_core::{Alert, Event};
 use logward_engine::anomaly::Settings;
-use logward_store::{AlertPlan, FleetItem, IngestCounts, IngestRequest, SqliteStore, StoreError};
+use logward_store::{
+    AlertPlan, CollectorStore, FleetItem, IngestCounts, IngestRequest, StoreError,
+};
 use tokio::sync::oneshot;
 
 use crate::anomaly::FleetAnomaly;
@@ -27,7 +30,7 @@ use crate::Error;
 /// the first request in it is not kept waiting long.
 pub const GROUP_ITEMS: usize = 5_000;
 
-type Call = Box<dyn FnOnce(&mut SqliteStore, &mut Rules) + Send>;
+type Call = Box<dyn FnOnce(&mut dyn CollectorStore, &mut Rules) + Send>;
 
 /// How a fleet alert is routed and analysed (crate::llm::alert_plan).
 pub type Planner = Arc<dyn Fn(&Alert) -> AlertPlan + Send + Sync>;
@@ -96,8 +99,18 @@ impl StoreHandle {
         anomaly: Option<Settings>,
         metrics: Arc<Metrics>,
     ) -> Result<StoreHandle, Error> {
-        let mut store = SqliteStore::open_dir(dir)?;
-        let mut rules = Rules::load(rules, &mut store, crate::unix_now()).map_err(Error::Rules)?;
+        StoreHandle::start(crate::open_store(dir)?, rules, anomaly, metrics)
+    }
+
+    /// Loads the fleet rules with their saved counters from `store` and starts the store
+    /// thread on it.
+    pub fn start(
+        mut store: Box<dyn CollectorStore>,
+        rules: &FleetRules,
+        anomaly: Option<Settings>,
+        metrics: Arc<Metrics>,
+    ) -> Result<StoreHandle, Error> {
+        let mut rules = Rules::load(rules, &mut *store, crate::unix_now()).map_err(Error::Rules)?;
         let mut anomaly = anomaly.map(FleetAnomaly::new);
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let m = metrics.clone();
@@ -108,7 +121,7 @@ impl StoreHandle {
                     rules: &mut rules,
                     anomaly: &mut anomaly,
                 };
-                run(&rx, &mut store, &mut fleet, &m);
+                run(&rx, &mut *store, &mut fleet, &m);
             })
             .map_err(Error::Io)?;
         Ok(StoreHandle { tx, metrics })
@@ -117,7 +130,7 @@ impl StoreHandle {
     /// Runs `f` on the store thread.
     pub async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut SqliteStore) -> T + Send + 'static,
+        f: impl FnOnce(&mut dyn CollectorStore) -> T + Send + 'static,
     ) -> Result<T, Error> {
         self.call_with_rules(move |s, _| f(s)).await
     }
@@ -125,7 +138,7 @@ impl StoreHandle {
     /// Runs `f` on the store thread with the fleet rules.
     pub async fn call_with_rules<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut SqliteStore, &mut Rules) -> T + Send + 'static,
+        f: impl FnOnce(&mut dyn CollectorStore, &mut Rules) -> T + Send + 'static,
     ) -> Result<T, Error> {
         let (done, wait) = oneshot::channel();
         let metrics = self.metrics.clone();
@@ -165,7 +178,7 @@ struct Fleet<'a> {
 
 impl Fleet<'_> {
     /// After a failed commit: forget what was counted or learnt since the last one.
-    fn reload(&mut self, s: &mut SqliteStore, now: i64) {
+    fn reload(&mut self, s: &mut dyn CollectorStore, now: i64) {
         if let Err(e) = self.rules.reload(s, now) {
             tracing::error!("fleet rules: {e}; they run without their counters");
         }
@@ -176,7 +189,7 @@ impl Fleet<'_> {
 }
 
 /// The store thread's loop: until every handle is gone.
-fn run(rx: &Receiver<Job>, store: &mut SqliteStore, fleet: &mut Fleet<'_>, m: &Metrics) {
+fn run(rx: &Receiver<Job>, store: &mut dyn CollectorStore, fleet: &mut Fleet<'_>, m: &Metrics) {
     let mut next = None;
     loop {
         let job = match next.take() {
@@ -223,7 +236,7 @@ fn run(rx: &Receiver<Job>, store: &mut SqliteStore, fleet: &mut Fleet<'_>, m: &M
 /// The requests in one transaction; on failure the rules and the detector forget what they
 /// counted (reloaded from the store) and, for a group, each request is retried alone.
 fn ingest_group(
-    s: &mut SqliteStore,
+    s: &mut dyn CollectorStore,
     fleet: &mut Fleet<'_>,
     requests: &[Ingest],
 ) -> Vec<Result<IngestCounts, StoreError>> {
@@ -252,7 +265,7 @@ fn ingest_group(
 }
 
 fn ingest_tx(
-    s: &mut SqliteStore,
+    s: &mut dyn CollectorStore,
     fleet: &mut Fleet<'_>,
     requests: &[Ingest],
 ) -> Result<Vec<IngestCounts>, StoreError> {
@@ -281,7 +294,7 @@ fn ingest_tx(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use logward_store::FleetEvent;
+    use logward_store::{FleetEvent, SqliteStore};
 
     fn events(agent: &str, n: i64) -> Ingest {
         let items = (1..=n)

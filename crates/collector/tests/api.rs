@@ -9,7 +9,8 @@ use logward_collector::config::{Config, Limits};
 use logward_collector::server::all_routes;
 use logward_collector::{add_user, create_api_token, start, Running};
 use logward_store::{
-    Analysis, AnalysisState, FleetEvent, FleetItem, NewAlert, NewDecision, SqliteStore,
+    Analysis, AnalysisState, CollectorStore as _, FleetEvent, FleetItem, NewAlert, NewDecision,
+    SqliteStore,
 };
 use reqwest::header::{AUTHORIZATION, CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;

@@ -10,7 +10,7 @@ use logward_collector::config::{Auth, Config, FleetRules};
 use logward_collector::{random_hex, start, Running};
 use logward_core::json::write_event;
 use logward_core::{wire, Action, Dataset, Event, Outcome};
-use logward_store::{SqliteStore, Store};
+use logward_store::{CollectorStore as _, SqliteStore, Store};
 use serde_json::Value;
 
 mod common;

@@ -11,7 +11,7 @@ use logward_collector::config::{Config, Limits};
 use logward_collector::{create_api_token, start, Running};
 use logward_core::json::write_event;
 use logward_core::{Action, Dataset, Event, Outcome, Severity};
-use logward_store::{SqliteStore, Store};
+use logward_store::{CollectorStore as _, SqliteStore, Store};
 use serde_json::Value;
 
 mod common;

@@ -9,7 +9,7 @@ use logward_collector::config::{Auth, Config, Limits, TlsFiles};
 use logward_collector::{create_token, gen_cert, random_hex, sha256_hex, start, Running};
 use logward_core::json::write_event;
 use logward_core::{wire, write_alert, Action, Alert, Dataset, Event, Outcome, Severity};
-use logward_store::{SqliteStore, Store};
+use logward_store::{CollectorStore as _, SqliteStore, Store};
 use serde_json::Value;
 
 mod common;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use logward_core::Severity;
-use logward_store::{AnalysisState, SqliteStore, Store};
+use logward_store::{AnalysisState, CollectorStore as _, SqliteStore, Store};
 
 const KEY: &str = "sk-test-0123456789abcdef";
 

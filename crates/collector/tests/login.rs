@@ -5,6 +5,7 @@
 
 use logward_collector::config::{Config, Limits, TlsFiles};
 use logward_collector::{add_user, start, Running};
+use logward_store::CollectorStore as _;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::redirect::Policy;
 

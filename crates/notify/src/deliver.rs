@@ -31,7 +31,7 @@ use chrono::Timelike;
 use logward_core::backoff::Backoff;
 use logward_core::clock::unix_now;
 use logward_core::Severity;
-use logward_store::{OutboxItem, SqliteStore, Store, StoreError, UnixTime};
+use logward_store::{OutboxItem, Store, StoreError, UnixTime};
 use tokio::sync::Notify;
 
 use crate::config::{parse_hhmm, NotifyConfig};
@@ -41,8 +41,9 @@ use crate::sinks::outcome::SendError;
 use crate::sinks::Notifier;
 use logward_core::duration::parse_duration;
 
-/// The store connection the workers share (sync SQLite, used from blocking threads).
-pub type SharedStore = Arc<Mutex<SqliteStore>>;
+/// The store connection the workers share: synchronous, used from blocking threads, one
+/// caller at a time. The process that starts them opens it (any backend).
+pub type SharedStore = Arc<Mutex<dyn Store>>;
 
 /// How deliveries are paced.
 #[derive(Debug, Clone)]
@@ -209,12 +210,12 @@ fn with_analysis(mut json: serde_json::Value, text: &str) -> serde_json::Value {
 /// Runs a store call on a blocking thread.
 pub(crate) async fn with_store<T: Send + 'static>(
     store: &SharedStore,
-    f: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || {
         let mut s = store.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut s)
+        f(&mut *s)
     })
     .await
     .unwrap_or_else(|e| {

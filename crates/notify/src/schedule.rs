@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use logward_core::backoff::Backoff;
-use logward_store::{Store, UnixTime};
+use logward_store::UnixTime;
 
 use crate::config::{next_run, ReportConfig};
 use crate::deliver::{with_store, SharedStore};

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use logward_notify::config::Language;
+use logward_notify::deliver::SharedStore;
 use logward_notify::schedule::{ReportStats, Reporter, LAST_TO};
 use logward_notify::{Notifier, NotifierConfig, ReportConfig};
-use logward_store::{Batch, ReportEntry, ReportSection, SqliteStore, Store};
+use logward_store::{AgentStore as _, Batch, ReportEntry, ReportSection, SqliteStore, Store as _};
 use serde_json::Value;
 
 fn notifier(name: &str, yaml: &str) -> Arc<Notifier> {
@@ -64,7 +65,7 @@ async fn a_missed_report_goes_out_at_start_through_every_notifier() {
     store
         .set_meta(LAST_TO, &(now - 2 * 86_400).to_string())
         .unwrap();
-    let store = Arc::new(Mutex::new(store));
+    let store: SharedStore = Arc::new(Mutex::new(store));
 
     let en = dir.path().join("en.log");
     let zh = dir.path().join("zh.log");

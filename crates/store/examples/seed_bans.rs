@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use logward_store::{BanChange, BanTarget, Batch, NewBan, SqliteStore, Store};
+use logward_store::{AgentStore, BanChange, BanTarget, Batch, NewBan, SqliteStore};
 
 fn address(i: u32) -> IpAddr {
     if i % 10 == 9 {

@@ -7,6 +7,10 @@ use rusqlite::ErrorCode;
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What the database itself said, whichever backend: callers print it, never match on it
+/// (the [`StoreError`] variant is what they match), so no backend's error type leaks out.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A store failure. The `Display` text names the file and the operation, so the agent can
 /// print it once at the edge (`{:#}`) and an operator knows what to do.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +23,7 @@ pub enum StoreError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
-    /// The file exists but is not an SQLite database, or its pages are damaged.
+    /// The file exists but is not a database of this backend, or its pages are damaged.
     #[error(
         "{} is not a logward database or is corrupt (move it aside to start with an empty \
          state): {source}",
@@ -28,8 +32,8 @@ pub enum StoreError {
     Corrupt {
         /// The database file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What the database said.
+        source: BackendError,
     },
     /// The database or its directory cannot be created or written by this user.
     #[error(
@@ -42,8 +46,8 @@ pub enum StoreError {
         path: PathBuf,
         /// What was being done.
         context: &'static str,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What the database said.
+        source: BackendError,
     },
     /// The database was opened read-only by SQLite (the file is not writable for us).
     #[error(
@@ -66,8 +70,8 @@ pub enum StoreError {
         path: PathBuf,
         /// What was being done.
         context: &'static str,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What the database said.
+        source: BackendError,
     },
     /// The database was written by a newer logward (a schema version this one does not know).
     #[error(
@@ -92,18 +96,18 @@ pub enum StoreError {
         version: u32,
         /// The migration's name.
         name: &'static str,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What the database said.
+        source: BackendError,
     },
     /// Any other database error.
     #[error("{}: cannot {context}: {source}", path.display())]
-    Sqlite {
+    Database {
         /// The database file.
         path: PathBuf,
         /// What was being done.
         context: &'static str,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What the database said.
+        source: BackendError,
     },
     /// A value handed to the store (or read back from it) is not valid.
     #[error("invalid {what}: {detail}")]
@@ -128,25 +132,26 @@ impl StoreError {
     pub(crate) fn sqlite(path: &Path, context: &'static str, source: rusqlite::Error) -> Self {
         let path = path.to_path_buf();
         match source.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                StoreError::Corrupt { path, source }
-            }
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+                path,
+                source: source.into(),
+            },
             Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
                 StoreError::NotWritable {
                     path,
                     context,
-                    source,
+                    source: source.into(),
                 }
             }
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {
                 path,
                 context,
-                source,
+                source: source.into(),
             },
-            _ => StoreError::Sqlite {
+            _ => StoreError::Database {
                 path,
                 context,
-                source,
+                source: source.into(),
             },
         }
     }

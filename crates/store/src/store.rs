@@ -1,31 +1,23 @@
-//! The [`Store`] trait: what the agent needs from its state, whatever the backend.
+//! The [`Store`] trait: what every logward process needs from its state, whatever the
+//! backend — alerts and their delivery outbox (what `logward_notify` works on), report
+//! entries, saved counters, login profiles, small named values, retention.
+//!
+//! Each process adds its own trait on top: [`AgentStore`](crate::agent::AgentStore) and
+//! [`CollectorStore`](crate::collector::CollectorStore). None of them names a backend type:
+//! [`SqliteStore`](crate::SqliteStore) implements all three, and a PostgreSQL backend is
+//! meant to follow with its own migrations.
 
-use crate::ban::BanTarget;
 use crate::error::Result;
-use crate::types::OutboxState;
 use crate::types::{
-    Ban, Batch, BatchIds, Checkpoint, CounterSnapshot, OutboxCounts, OutboxItem, PurgeStats,
-    StoredAlert, StoredReportEntry, UnixTime,
+    CounterSnapshot, OutboxCounts, OutboxItem, OutboxState, PurgeStats, StoredAlert,
+    StoredReportEntry, UnixTime,
 };
 
-/// The agent's state store. Synchronous; methods take `&mut self` so a backend may use a
-/// client that needs it (one connection, owned by the thread that calls the store).
-///
-/// Implementations: [`SqliteStore`](crate::SqliteStore). A PostgreSQL backend is meant to
-/// follow with its own migrations; nothing in this trait is SQLite-specific.
-pub trait Store: Send {
-    /// Commits everything in `batch` in one transaction: either all of it is stored or none
-    /// of it (an invalid value anywhere in the batch rolls the whole batch back). Returns the
-    /// ids given to the alerts and outbox rows.
-    fn commit_batch(&mut self, batch: &Batch) -> Result<BatchIds>;
-
-    /// The checkpoint of one source.
-    fn checkpoint(&mut self, source: &str) -> Result<Option<Checkpoint>>;
-    /// All checkpoints, by source id.
-    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>>;
-    /// Forgets a source's checkpoint (a source removed from the config). Whether one existed.
-    fn delete_checkpoint(&mut self, source: &str) -> Result<bool>;
-
+/// What the agent and the collector both keep. Synchronous; methods take `&mut self` so a
+/// backend may use a client that needs it: one value is one connection, used by one thread
+/// at a time (owned by a thread, or shared behind a mutex — see docs/ARCHITECTURE.md,
+/// "Concurrency").
+pub trait Store: Send + std::fmt::Debug {
     /// One alert.
     fn alert(&mut self, id: i64) -> Result<Option<StoredAlert>>;
     /// Alerts with `from <= time < to`, oldest first, at most `limit`.
@@ -75,17 +67,17 @@ pub trait Store: Send {
     /// Rows per state.
     fn outbox_counts(&mut self) -> Result<OutboxCounts>;
 
-    /// A target's ban record, active or not (its offence count drives escalation).
-    fn ban(&mut self, target: &BanTarget) -> Result<Option<Ban>>;
-    /// Bans in force at `now` (to re-apply after a restart with their remaining time).
-    /// How many bans are in force at `now` (for metrics: no rows read).
-    fn count_active_bans(&mut self, now: UnixTime) -> Result<u64>;
-    fn active_bans(&mut self, now: UnixTime) -> Result<Vec<Ban>>;
-    /// Marks bans whose time ran out by `now` as removed; returns their targets.
-    fn expire_bans(&mut self, now: UnixTime) -> Result<Vec<BanTarget>>;
-
     /// The last committed snapshot of a counter set.
     fn load_counters(&mut self, name: &str) -> Result<Option<CounterSnapshot>>;
+
+    /// The stored login profile under `key` (JSON).
+    fn profile(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// The value stored under `key` (the `meta` table: when the daily report last went out,
+    /// and the like), if any.
+    fn meta(&mut self, key: &str) -> Result<Option<String>>;
+    /// Stores `value` under `key`, replacing what was there.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
 
     /// Report entries with `from <= time < to`, in order.
     fn report_entries(&mut self, from: UnixTime, to: UnixTime) -> Result<Vec<StoredReportEntry>>;

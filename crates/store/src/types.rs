@@ -96,7 +96,7 @@ pub struct StoredAlert {
 
 /// A delivery to queue in the outbox for an alert of the same batch. At most one per (alert,
 /// sink): its idempotency key is derived from the pair, so
-/// [`Store::commit_batch`](crate::Store::commit_batch) refuses a batch that repeats one.
+/// [`AgentStore::commit_batch`](crate::AgentStore::commit_batch) refuses a batch that repeats one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutbox {
     /// Index into [`Batch::alerts`] of the alert to deliver.
@@ -166,7 +166,7 @@ pub struct OutboxItem {
 /// What delivery needs of an alert's LLM analysis: whether to wait for it, and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxAnalysis {
-    pub state: crate::sqlite::analysis::AnalysisState,
+    pub state: crate::collector::AnalysisState,
     pub text: Option<String>,
     /// When the alert was stored asking for it (Unix seconds): delivery waits from here.
     pub requested_at: UnixTime,
@@ -203,7 +203,7 @@ pub struct NewBan {
 pub enum BanChange {
     /// Ban (or re-ban) a target. A target banned before — even long expired, until retention
     /// forgets it — counts one more offence, which the engine reads through
-    /// [`Store::ban`](crate::Store::ban) to escalate the ban time.
+    /// [`AgentStore::ban`](crate::AgentStore::ban) to escalate the ban time.
     Add(NewBan),
     /// Lift a ban now (`logward bans del`, an `unban` action). No effect when not banned.
     Remove {
@@ -310,7 +310,7 @@ pub struct StoredReportEntry {
 }
 
 /// Everything one step of the pipeline produced, committed together by
-/// [`Store::commit_batch`](crate::Store::commit_batch). Reuse one `Batch` and
+/// [`AgentStore::commit_batch`](crate::AgentStore::commit_batch). Reuse one `Batch` and
 /// [`clear`](Batch::clear) it after each commit to keep its allocations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {

@@ -16,8 +16,8 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use logward_store::{
-    BanChange, BanTarget, Batch, Checkpoint, CounterSnapshot, NewAlert, NewBan, NewOutbox,
-    ReportEntry, ReportSection, SqliteStore, Store, StoreError,
+    AgentStore, BanChange, BanTarget, Batch, Checkpoint, CounterSnapshot, NewAlert, NewBan,
+    NewOutbox, ReportEntry, ReportSection, SqliteStore, Store, StoreError,
 };
 use rusqlite::Connection;
 

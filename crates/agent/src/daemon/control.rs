@@ -4,16 +4,16 @@ use std::sync::Arc;
 
 use logward_core::{Clock, SystemClock};
 use logward_engine::Engine;
-use logward_store::{OutboxState, Store};
+use logward_store::{AgentStore as _, OutboxState, Store};
 use tokio::sync::mpsc;
 
 use super::effects::carry_out;
+use super::Pipeline;
 use super::State;
 use crate::ban::nftables::BanExecutor;
 use crate::config::AgentConfig;
 use crate::control::{BanRow, Command, OutboxRow, Request, Response};
 use crate::metrics;
-use crate::pipeline::Pipeline;
 
 pub(super) async fn control_command(
     cmd: Command,

@@ -1,12 +1,13 @@
 //! Fleet ban decisions polled from the collector.
 
 use logward_core::{Clock, SystemClock};
+use logward_store::AgentStore as _;
 use tokio::sync::mpsc;
 
 use super::effects::commit;
+use super::Pipeline;
 use crate::ban::nftables::BanExecutor;
 use crate::forward::{Decisions, DECISIONS_SINCE};
-use crate::pipeline::Pipeline;
 
 /// Applies fleet ban decisions like local bans (recorded in the store, then handed to the
 /// ban executor) — additions and extensions as bans, deletions and expiries as unbans —

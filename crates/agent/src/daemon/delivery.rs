@@ -9,8 +9,8 @@ use logward_notify::schedule::{ReportStats, Reporter};
 use logward_notify::Notifier;
 use logward_store::SqliteStore;
 
+use super::Pipeline;
 use crate::config::AgentConfig;
-use crate::pipeline::Pipeline;
 
 /// The running delivery workers and what they count.
 #[derive(Debug)]
@@ -59,7 +59,8 @@ impl Deliveries {
                     for x in &notifiers {
                         tracing::info!(notifier = %x.name, r#type = x.kind(), "delivering alerts");
                     }
-                    let store = Arc::new(std::sync::Mutex::new(store));
+                    let store: logward_notify::deliver::SharedStore =
+                        Arc::new(std::sync::Mutex::new(store));
                     if let Some(r) = &n.report {
                         tracing::info!(at = %r.at.value, "daily report scheduled");
                         let reporter = Reporter::new(

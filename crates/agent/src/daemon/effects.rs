@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::Pipeline;
 use crate::ban::nftables::BanExecutor;
 use crate::control::Response;
-use crate::pipeline::{ban_failed_alert, Effects, Pipeline};
+use crate::pipeline::{ban_failed_alert, Effects};
 
 /// Commits and carries out the effects; false on a store error (logged; retried later).
 pub(super) fn commit(

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use logward_engine::Engine;
 
+use super::Pipeline;
 use crate::config::{self, AgentConfig, Format};
-use crate::pipeline::Pipeline;
 
 /// SIGHUP: the new config replaces the rules, output format and sources when it loads;
 /// otherwise the running ones stay (each error logged). Ban settings take a restart (the

@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use logward_store::Store;
+use logward_store::AgentStore as _;
 use tokio::sync::mpsc;
 
 use super::effects::commit;
+use super::Pipeline;
 use super::State;
 use crate::ban::nftables::BanExecutor;
 use crate::config::{AgentConfig, SourceConfig};
 use crate::metrics::{SourceEntry, SourceStats};
-use crate::pipeline::Pipeline;
 use crate::sources::command::{CommandConfig, CommandSource};
 use crate::sources::file::{FileConfig, FileSource};
 use crate::sources::journal::JournalSource;

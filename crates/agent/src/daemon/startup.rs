@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use logward_core::{Clock, SystemClock};
 use logward_engine::{ConfigErrors, Engine};
-use logward_store::{SqliteStore, Store};
+use logward_store::{AgentStore as _, SqliteStore};
 use tokio::sync::mpsc;
 
+use super::Pipeline;
 use super::{DaemonError, RunOptions};
 use crate::ban::guard::{net_text, Guard, Verdict};
 use crate::ban::nftables::{BanExecutor, NftConfig, Nftables};
@@ -17,7 +18,7 @@ use crate::config::{self, AgentConfig, Format, Source, SourceConfig};
 use crate::control::Command;
 use crate::enrich::{Dnsbl, GeoIp};
 use crate::metrics;
-use crate::pipeline::{ban_failed_alert, Pipeline, Printer};
+use crate::pipeline::{ban_failed_alert, Printer};
 
 pub(super) fn load(
     opts: &RunOptions,

@@ -10,7 +10,7 @@ use logward_agent::enrich::GeoIp;
 use logward_core::{Alert, Event};
 use logward_engine::anomaly::{Scope, Settings, Stage};
 use logward_engine::Stages;
-use logward_store::SqliteStore;
+use logward_store::{AgentStore as _, SqliteStore, Store};
 
 /// The detector with its inputs.
 pub struct Anomaly {
@@ -119,7 +119,7 @@ impl Stages for Anomaly {
             return;
         }
         let mut loader = StoreProfiles {
-            store: self.store.as_mut(),
+            store: self.store.as_mut().map(|s| s as &mut dyn Store),
             bad: &mut self.bad_profiles,
         };
         let (alerts, _) = self.stage.event(e, &mut loader);

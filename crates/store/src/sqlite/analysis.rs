@@ -5,69 +5,9 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::SqliteStore;
+use crate::collector::{Analysis, AnalysisState, PendingAnalysis};
 use crate::error::{sql, Result};
 use crate::types::UnixTime;
-
-/// Where an alert's analysis stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnalysisState {
-    /// Asked, no answer yet.
-    Pending,
-    /// Answered: `text` holds it.
-    Done,
-    /// The endpoint failed or timed out: `error` says why.
-    Failed,
-    /// Not asked: the `llm.when` filter left this alert out (schema 7).
-    Skipped,
-}
-
-impl AnalysisState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AnalysisState::Pending => "pending",
-            AnalysisState::Done => "done",
-            AnalysisState::Failed => "failed",
-            AnalysisState::Skipped => "skipped",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AnalysisState> {
-        match s {
-            "pending" => Some(AnalysisState::Pending),
-            "done" => Some(AnalysisState::Done),
-            "failed" => Some(AnalysisState::Failed),
-            "skipped" => Some(AnalysisState::Skipped),
-            _ => None,
-        }
-    }
-}
-
-/// One alert's analysis row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Analysis {
-    pub alert_id: i64,
-    pub state: AnalysisState,
-    /// The model that answered (as the endpoint named it, else as configured).
-    pub model: Option<String>,
-    pub text: Option<String>,
-    pub error: Option<String>,
-    /// What identical alerts share (rule, address, user …), to reuse an answer.
-    pub cache_key: Option<String>,
-    pub requested_at: UnixTime,
-    pub finished_at: Option<UnixTime>,
-    /// How long the endpoint took, in milliseconds (none for a cache hit or a skip).
-    pub latency_ms: Option<i64>,
-}
-
-/// A pending analysis with what the LLM worker needs to ask for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingAnalysis {
-    pub alert_id: i64,
-    pub cache_key: Option<String>,
-    pub requested_at: UnixTime,
-    /// The alert's ECS JSON.
-    pub alert_json: String,
-}
 
 const COLUMNS: &str =
     "alert_id, state, model, text, error, cache_key, requested_at, finished_at, latency_ms";
@@ -90,7 +30,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Analysis> {
 
 impl SqliteStore {
     /// Writes (inserts or replaces) an alert's analysis row.
-    pub fn put_analysis(&mut self, a: &Analysis) -> Result<()> {
+    pub(crate) fn put_analysis(&mut self, a: &Analysis) -> Result<()> {
         self.conn
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO alert_analysis ({COLUMNS}) \
@@ -114,7 +54,7 @@ impl SqliteStore {
     }
 
     /// An alert's analysis, if it was asked for.
-    pub fn analysis(&mut self, alert_id: i64) -> Result<Option<Analysis>> {
+    pub(crate) fn analysis(&mut self, alert_id: i64) -> Result<Option<Analysis>> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM alert_analysis WHERE alert_id = ?1"
@@ -124,7 +64,7 @@ impl SqliteStore {
     }
 
     /// The newest finished analysis with this cache key, if any answered since `since`.
-    pub fn cached_analysis(
+    pub(crate) fn cached_analysis(
         &mut self,
         cache_key: &str,
         since: UnixTime,
@@ -139,7 +79,7 @@ impl SqliteStore {
     }
 
     /// Pending analyses, oldest first, at most `limit`, with their alerts' JSON.
-    pub fn pending_analyses(&mut self, limit: usize) -> Result<Vec<PendingAnalysis>> {
+    pub(crate) fn pending_analyses(&mut self, limit: usize) -> Result<Vec<PendingAnalysis>> {
         self.conn
             .prepare_cached(
                 "SELECT l.alert_id, l.cache_key, l.requested_at, a.json \
@@ -163,7 +103,7 @@ impl SqliteStore {
     /// Finishes the pending analyses of `alert_ids` with `a`'s state, text, model, error and
     /// latency (one answer for alerts that share a cache key). Rows no longer pending are
     /// left alone. Returns how many were updated.
-    pub fn finish_analyses(&mut self, alert_ids: &[i64], a: &Analysis) -> Result<u64> {
+    pub(crate) fn finish_analyses(&mut self, alert_ids: &[i64], a: &Analysis) -> Result<u64> {
         let path = &self.path;
         let tx = self
             .conn

@@ -8,7 +8,7 @@ use crate::error::{sql, Result};
 
 impl SqliteStore {
     /// The value stored under `key`, if any.
-    pub fn meta(&mut self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn meta(&mut self, key: &str) -> Result<Option<String>> {
         self.conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
@@ -16,7 +16,7 @@ impl SqliteStore {
     }
 
     /// Stores `value` under `key`, replacing what was there.
-    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+    pub(crate) fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)

@@ -129,11 +129,11 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path, migrations: &[Migratio
                 ),
             ));
         }
-        let fail = |source| StoreError::Migration {
+        let fail = |source: rusqlite::Error| StoreError::Migration {
             path: path.to_path_buf(),
             version: m.version,
             name: m.name,
-            source,
+            source: source.into(),
         };
         tx.execute_batch(m.sql).map_err(fail)?;
         tx.execute(

@@ -1,17 +1,22 @@
-//! [`SqliteStore`]: the [`Store`] on one SQLite file (rusqlite, SQLite bundled).
+//! [`SqliteStore`]: [`Store`], [`AgentStore`] and
+//! [`CollectorStore`](crate::collector::CollectorStore) on one SQLite file (rusqlite, SQLite
+//! bundled). Everything SQLite (connections, transactions, its errors) stays in this module.
 //!
 //! The file is opened in WAL mode: readers (the CLI, a dashboard) never block the agent's
 //! writes, and a commit is one append to the WAL. `synchronous=NORMAL` is the default (see
 //! [`Synchronous`] for why it keeps the batch guarantee), the busy timeout covers a second
 //! process briefly holding the write lock, and foreign keys are enforced.
 
-pub mod analysis;
-pub mod fleet;
+mod agents;
+mod analysis;
+mod collector;
+mod decisions;
+mod ingest;
 mod meta;
 mod migrations;
-pub mod operators;
-pub mod profiles;
-pub mod query;
+mod operators;
+mod profiles;
+mod query;
 mod spool;
 #[cfg(test)]
 mod tests;
@@ -22,19 +27,20 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
+use crate::agent::AgentStore;
 use crate::ban::{BanTarget, Family};
 use crate::error::{sql, Result, StoreError};
 use crate::fingerprint::Fingerprint;
 use crate::store::Store;
 use crate::types::{
     Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, NewAlert, OutboxAnalysis,
-    OutboxCounts, OutboxItem, OutboxState, PurgeStats, ReportEntry, ReportSection, StoredAlert,
-    StoredReportEntry, UnixTime,
+    OutboxCounts, OutboxItem, OutboxState, ProfileRow, PurgeStats, ReportEntry, ReportSection,
+    SpoolStats, SpooledItem, StoredAlert, StoredReportEntry, UnixTime,
 };
 
 /// SQLite's `synchronous` setting for the WAL.
 ///
-/// Both keep [`Store::commit_batch`]'s guarantee — a batch's checkpoint and its rows are in
+/// Both keep [`AgentStore::commit_batch`]'s guarantee — a batch's checkpoint and its rows are in
 /// one transaction, so they are on disk together or not at all — because WAL commits are
 /// atomic in either mode. They differ only in durability of the last commits:
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,7 +92,7 @@ impl Default for SqliteOptions {
     }
 }
 
-/// The SQLite [`Store`].
+/// The SQLite backend of every store trait: one connection to one database file.
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Connection,
@@ -145,27 +151,6 @@ pub(crate) fn limit_to_sql(limit: usize) -> i64 {
 }
 
 impl SqliteStore {
-    /// Alerts stored after row `id`, in commit order, at most `limit` (what the agent had not
-    /// printed yet when it was killed).
-    pub fn alerts_after(&mut self, id: i64, limit: usize) -> Result<Vec<StoredAlert>> {
-        self.conn
-            .prepare_cached(&format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2"
-            ))
-            .and_then(|mut s| {
-                s.query_map(params![id, limit_to_sql(limit)], alert_from_row)?
-                    .collect()
-            })
-            .map_err(sql(&self.path, "read alerts"))
-    }
-
-    /// The newest alert's row id (0 when there is none).
-    pub fn last_alert_id(&mut self) -> Result<i64> {
-        self.conn
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM alerts", [], |r| r.get(0))
-            .map_err(sql(&self.path, "read alerts"))
-    }
-
     /// File name of the database inside a state directory.
     pub const FILE_NAME: &'static str = "logward.db";
 
@@ -446,7 +431,7 @@ impl SqliteStore {
                     let analysis = match l {
                         None => None,
                         Some((state, text, requested_at)) => Some(OutboxAnalysis {
-                            state: analysis::AnalysisState::parse(&state)
+                            state: crate::collector::AnalysisState::parse(&state)
                                 .ok_or_else(|| StoreError::invalid("analysis state", state))?,
                             text,
                             requested_at,
@@ -499,6 +484,312 @@ fn insert_alert(stmt: &mut rusqlite::CachedStatement<'_>, a: &NewAlert, path: &P
 }
 
 impl Store for SqliteStore {
+    fn alert(&mut self, id: i64) -> Result<Option<StoredAlert>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id], alert_from_row).optional())
+            .map_err(sql(&self.path, "read an alert"))
+    }
+
+    fn alerts_between(
+        &mut self,
+        from: UnixTime,
+        to: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<StoredAlert>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE time >= ?1 AND time < ?2 \
+                 ORDER BY time, id LIMIT ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![from, to, limit_to_sql(limit)], alert_from_row)?
+                    .collect()
+            })
+            .map_err(sql(&self.path, "read alerts"))
+    }
+
+    fn due_outbox(&mut self, now: UnixTime, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.due_outbox_for(None, now, limit)
+    }
+
+    fn due_outbox_for(
+        &mut self,
+        sink: Option<&str>,
+        now: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
+        self.outbox_query(
+            "WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 AND (?2 IS NULL OR o.sink = ?2) \
+             ORDER BY o.next_attempt_at, o.id LIMIT ?3",
+            params![now, sink, limit_to_sql(limit)],
+        )
+    }
+
+    fn outbox_list(&mut self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.outbox_query(
+            "WHERE (?1 IS NULL OR o.state = ?1) ORDER BY o.id DESC LIMIT ?2",
+            params![state.map(OutboxState::as_str), limit_to_sql(limit)],
+        )
+    }
+
+    fn next_due(&mut self, sink: &str) -> Result<Option<UnixTime>> {
+        self.conn
+            .prepare_cached(
+                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending' AND sink = ?1",
+            )
+            .and_then(|mut s| s.query_row([sink], |r| r.get(0)))
+            .map_err(sql(&self.path, "read the outbox"))
+    }
+
+    fn postpone(&mut self, ids: &[i64], until: UnixTime, at: UnixTime) -> Result<()> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql(path, "postpone deliveries"))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE outbox SET next_attempt_at = ?2, updated_at = ?3 \
+                     WHERE id = ?1 AND state = 'pending'",
+                )
+                .map_err(sql(path, "postpone deliveries"))?;
+            for id in ids {
+                st.execute(params![id, until, at])
+                    .map_err(sql(path, "postpone deliveries"))?;
+            }
+        }
+        tx.commit().map_err(sql(path, "postpone deliveries"))
+    }
+
+    fn mark_sent_many(&mut self, ids: &[i64], at: UnixTime) -> Result<()> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql(path, "mark deliveries sent"))?;
+        {
+            let mut st = tx
+                .prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?2 WHERE id = ?1")
+                .map_err(sql(path, "mark deliveries sent"))?;
+            for id in ids {
+                st.execute(params![id, at])
+                    .map_err(sql(path, "mark deliveries sent"))?;
+            }
+        }
+        tx.commit().map_err(sql(path, "mark deliveries sent"))
+    }
+
+    fn purge_outbox(&mut self, state: OutboxState) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM outbox WHERE state = ?1")
+            .and_then(|mut s| s.execute([state.as_str()]))
+            .map_err(sql(&self.path, "purge the outbox"))?;
+        Ok(n as u64)
+    }
+
+    fn mark_sent(&mut self, id: i64, at: UnixTime) -> Result<()> {
+        let n = self
+            .conn
+            .prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, at]))
+            .map_err(sql(&self.path, "mark a delivery sent"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "outbox row",
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    fn mark_failed(
+        &mut self,
+        id: i64,
+        at: UnixTime,
+        error: &str,
+        retry_at: Option<UnixTime>,
+    ) -> Result<()> {
+        let state = match retry_at {
+            Some(_) => OutboxState::Pending,
+            None => OutboxState::Failed,
+        };
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE outbox SET state = ?2, attempts = attempts + 1, last_error = ?3, \
+                 next_attempt_at = coalesce(?4, next_attempt_at), updated_at = ?5 \
+                 WHERE id = ?1 AND state != 'sent'",
+            )
+            .and_then(|mut s| s.execute(params![id, state.as_str(), error, retry_at, at]))
+            .map_err(sql(&self.path, "record a failed delivery"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "unsent outbox row",
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    fn retry_failed(&mut self, sink: Option<&str>, now: UnixTime) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, updated_at = ?2 \
+                 WHERE state = 'failed' AND (?1 IS NULL OR sink = ?1)",
+            )
+            .and_then(|mut s| s.execute(params![sink, now]))
+            .map_err(sql(&self.path, "retry failed deliveries"))?;
+        Ok(n as u64)
+    }
+
+    fn retry_pending_now(&mut self, sink: &str, now: UnixTime) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE outbox SET next_attempt_at = ?2, updated_at = ?2 \
+                 WHERE state = 'pending' AND sink = ?1 AND attempts > 0 AND next_attempt_at > ?2",
+            )
+            .and_then(|mut s| s.execute(params![sink, now]))
+            .map_err(sql(&self.path, "retry pending deliveries"))?;
+        Ok(n as u64)
+    }
+
+    fn outbox_counts(&mut self) -> Result<OutboxCounts> {
+        let path = &self.path;
+        let rows: Vec<(String, i64)> = self
+            .conn
+            .prepare_cached("SELECT state, count(*) FROM outbox GROUP BY state")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(sql(path, "count the outbox"))?;
+        let mut counts = OutboxCounts::default();
+        for (state, n) in rows {
+            let n = count_from_sql("outbox count", n)?;
+            match OutboxState::parse(&state) {
+                Some(OutboxState::Pending) => counts.pending = n,
+                Some(OutboxState::Sent) => counts.sent = n,
+                Some(OutboxState::Failed) => counts.failed = n,
+                None => return Err(StoreError::invalid("outbox state", state)),
+            }
+        }
+        Ok(counts)
+    }
+
+    fn load_counters(&mut self, name: &str) -> Result<Option<CounterSnapshot>> {
+        self.conn
+            .prepare_cached("SELECT name, data, saved_at FROM counters WHERE name = ?1")
+            .and_then(|mut s| {
+                s.query_row([name], |r| {
+                    Ok(CounterSnapshot {
+                        name: r.get(0)?,
+                        data: r.get(1)?,
+                        saved_at: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(sql(&self.path, "load counters"))
+    }
+
+    fn report_entries(&mut self, from: UnixTime, to: UnixTime) -> Result<Vec<StoredReportEntry>> {
+        let rows: Vec<(i64, i64, String, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, time, section, text FROM report_entries \
+                 WHERE time >= ?1 AND time < ?2 ORDER BY time, id",
+            )
+            .and_then(|mut s| {
+                s.query_map([from, to], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect()
+            })
+            .map_err(sql(&self.path, "read report entries"))?;
+        rows.into_iter()
+            .map(|(id, time, section, text)| {
+                Ok(StoredReportEntry {
+                    id,
+                    entry: ReportEntry {
+                        time,
+                        section: ReportSection::parse(&section)
+                            .ok_or_else(|| StoreError::invalid("report section", section))?,
+                        text,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    fn delete_report_entries(&mut self, until: UnixTime) -> Result<u64> {
+        let n = self
+            .conn
+            .execute("DELETE FROM report_entries WHERE time < ?1", [until])
+            .map_err(sql(&self.path, "delete report entries"))?;
+        Ok(n as u64)
+    }
+
+    fn purge(&mut self, now: UnixTime, keep_days: u32) -> Result<PurgeStats> {
+        let path = &self.path;
+        let cutoff = now.saturating_sub(i64::from(keep_days).saturating_mul(86_400));
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(path, "begin retention"))?;
+        let outbox = tx
+            .execute(
+                "DELETE FROM outbox WHERE state = 'sent' AND updated_at < ?1",
+                [cutoff],
+            )
+            .map_err(sql(path, "purge sent deliveries"))?;
+        // Remaining outbox rows of a purged alert are sent ones (cascade); pending or failed
+        // deliveries keep their alert.
+        let alerts = tx
+            .execute(
+                "DELETE FROM alerts WHERE time < ?1 AND NOT EXISTS \
+                 (SELECT 1 FROM outbox o WHERE o.alert_id = alerts.id AND o.state != 'sent')",
+                [cutoff],
+            )
+            .map_err(sql(path, "purge alerts"))?;
+        let bans = tx
+            .execute(
+                "DELETE FROM bans WHERE removed_at < ?1 \
+                 OR (removed_at IS NULL AND expires_at < ?1)",
+                [cutoff],
+            )
+            .map_err(sql(path, "purge old bans"))?;
+        let report = tx
+            .execute("DELETE FROM report_entries WHERE time < ?1", [cutoff])
+            .map_err(sql(path, "purge report entries"))?;
+        tx.commit().map_err(sql(path, "commit retention"))?;
+        Ok(PurgeStats {
+            alerts: alerts as u64,
+            outbox: outbox as u64,
+            bans: bans as u64,
+            report: report as u64,
+        })
+    }
+
+    fn schema_version(&mut self) -> Result<u32> {
+        migrations::current_version(&self.conn, &self.path)
+    }
+
+    fn profile(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+        SqliteStore::profile(self, key)
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        SqliteStore::meta(self, key)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        SqliteStore::set_meta(self, key, value)
+    }
+}
+
+impl AgentStore for SqliteStore {
     fn commit_batch(&mut self, batch: &Batch) -> Result<BatchIds> {
         let path = &self.path;
         let mut ids = BatchIds {
@@ -700,198 +991,25 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
-    fn alert(&mut self, id: i64) -> Result<Option<StoredAlert>> {
-        self.conn
-            .prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"))
-            .and_then(|mut s| s.query_row([id], alert_from_row).optional())
-            .map_err(sql(&self.path, "read an alert"))
-    }
-
-    fn alerts_between(
-        &mut self,
-        from: UnixTime,
-        to: UnixTime,
-        limit: usize,
-    ) -> Result<Vec<StoredAlert>> {
+    /// Alerts stored after row `id`, in commit order, at most `limit` (what the agent had not
+    /// printed yet when it was killed).
+    fn alerts_after(&mut self, id: i64, limit: usize) -> Result<Vec<StoredAlert>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE time >= ?1 AND time < ?2 \
-                 ORDER BY time, id LIMIT ?3"
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2"
             ))
             .and_then(|mut s| {
-                s.query_map(params![from, to, limit_to_sql(limit)], alert_from_row)?
+                s.query_map(params![id, limit_to_sql(limit)], alert_from_row)?
                     .collect()
             })
             .map_err(sql(&self.path, "read alerts"))
     }
 
-    fn due_outbox(&mut self, now: UnixTime, limit: usize) -> Result<Vec<OutboxItem>> {
-        self.due_outbox_for(None, now, limit)
-    }
-
-    fn due_outbox_for(
-        &mut self,
-        sink: Option<&str>,
-        now: UnixTime,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>> {
-        self.outbox_query(
-            "WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 AND (?2 IS NULL OR o.sink = ?2) \
-             ORDER BY o.next_attempt_at, o.id LIMIT ?3",
-            params![now, sink, limit_to_sql(limit)],
-        )
-    }
-
-    fn outbox_list(&mut self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxItem>> {
-        self.outbox_query(
-            "WHERE (?1 IS NULL OR o.state = ?1) ORDER BY o.id DESC LIMIT ?2",
-            params![state.map(OutboxState::as_str), limit_to_sql(limit)],
-        )
-    }
-
-    fn next_due(&mut self, sink: &str) -> Result<Option<UnixTime>> {
+    /// The newest alert's row id (0 when there is none).
+    fn last_alert_id(&mut self) -> Result<i64> {
         self.conn
-            .prepare_cached(
-                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending' AND sink = ?1",
-            )
-            .and_then(|mut s| s.query_row([sink], |r| r.get(0)))
-            .map_err(sql(&self.path, "read the outbox"))
-    }
-
-    fn postpone(&mut self, ids: &[i64], until: UnixTime, at: UnixTime) -> Result<()> {
-        let path = &self.path;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(sql(path, "postpone deliveries"))?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "UPDATE outbox SET next_attempt_at = ?2, updated_at = ?3 \
-                     WHERE id = ?1 AND state = 'pending'",
-                )
-                .map_err(sql(path, "postpone deliveries"))?;
-            for id in ids {
-                st.execute(params![id, until, at])
-                    .map_err(sql(path, "postpone deliveries"))?;
-            }
-        }
-        tx.commit().map_err(sql(path, "postpone deliveries"))
-    }
-
-    fn mark_sent_many(&mut self, ids: &[i64], at: UnixTime) -> Result<()> {
-        let path = &self.path;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(sql(path, "mark deliveries sent"))?;
-        {
-            let mut st = tx
-                .prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?2 WHERE id = ?1")
-                .map_err(sql(path, "mark deliveries sent"))?;
-            for id in ids {
-                st.execute(params![id, at])
-                    .map_err(sql(path, "mark deliveries sent"))?;
-            }
-        }
-        tx.commit().map_err(sql(path, "mark deliveries sent"))
-    }
-
-    fn purge_outbox(&mut self, state: OutboxState) -> Result<u64> {
-        let n = self
-            .conn
-            .prepare_cached("DELETE FROM outbox WHERE state = ?1")
-            .and_then(|mut s| s.execute([state.as_str()]))
-            .map_err(sql(&self.path, "purge the outbox"))?;
-        Ok(n as u64)
-    }
-
-    fn mark_sent(&mut self, id: i64, at: UnixTime) -> Result<()> {
-        let n = self
-            .conn
-            .prepare_cached("UPDATE outbox SET state = 'sent', updated_at = ?2 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![id, at]))
-            .map_err(sql(&self.path, "mark a delivery sent"))?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                what: "outbox row",
-                id,
-            });
-        }
-        Ok(())
-    }
-
-    fn mark_failed(
-        &mut self,
-        id: i64,
-        at: UnixTime,
-        error: &str,
-        retry_at: Option<UnixTime>,
-    ) -> Result<()> {
-        let state = match retry_at {
-            Some(_) => OutboxState::Pending,
-            None => OutboxState::Failed,
-        };
-        let n = self
-            .conn
-            .prepare_cached(
-                "UPDATE outbox SET state = ?2, attempts = attempts + 1, last_error = ?3, \
-                 next_attempt_at = coalesce(?4, next_attempt_at), updated_at = ?5 \
-                 WHERE id = ?1 AND state != 'sent'",
-            )
-            .and_then(|mut s| s.execute(params![id, state.as_str(), error, retry_at, at]))
-            .map_err(sql(&self.path, "record a failed delivery"))?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                what: "unsent outbox row",
-                id,
-            });
-        }
-        Ok(())
-    }
-
-    fn retry_failed(&mut self, sink: Option<&str>, now: UnixTime) -> Result<u64> {
-        let n = self
-            .conn
-            .prepare_cached(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, updated_at = ?2 \
-                 WHERE state = 'failed' AND (?1 IS NULL OR sink = ?1)",
-            )
-            .and_then(|mut s| s.execute(params![sink, now]))
-            .map_err(sql(&self.path, "retry failed deliveries"))?;
-        Ok(n as u64)
-    }
-
-    fn retry_pending_now(&mut self, sink: &str, now: UnixTime) -> Result<u64> {
-        let n = self
-            .conn
-            .prepare_cached(
-                "UPDATE outbox SET next_attempt_at = ?2, updated_at = ?2 \
-                 WHERE state = 'pending' AND sink = ?1 AND attempts > 0 AND next_attempt_at > ?2",
-            )
-            .and_then(|mut s| s.execute(params![sink, now]))
-            .map_err(sql(&self.path, "retry pending deliveries"))?;
-        Ok(n as u64)
-    }
-
-    fn outbox_counts(&mut self) -> Result<OutboxCounts> {
-        let path = &self.path;
-        let rows: Vec<(String, i64)> = self
-            .conn
-            .prepare_cached("SELECT state, count(*) FROM outbox GROUP BY state")
-            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .map_err(sql(path, "count the outbox"))?;
-        let mut counts = OutboxCounts::default();
-        for (state, n) in rows {
-            let n = count_from_sql("outbox count", n)?;
-            match OutboxState::parse(&state) {
-                Some(OutboxState::Pending) => counts.pending = n,
-                Some(OutboxState::Sent) => counts.sent = n,
-                Some(OutboxState::Failed) => counts.failed = n,
-                None => return Err(StoreError::invalid("outbox state", state)),
-            }
-        }
-        Ok(counts)
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM alerts", [], |r| r.get(0))
+            .map_err(sql(&self.path, "read alerts"))
     }
 
     fn ban(&mut self, target: &BanTarget) -> Result<Option<Ban>> {
@@ -949,101 +1067,35 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    fn load_counters(&mut self, name: &str) -> Result<Option<CounterSnapshot>> {
-        self.conn
-            .prepare_cached("SELECT name, data, saved_at FROM counters WHERE name = ?1")
-            .and_then(|mut s| {
-                s.query_row([name], |r| {
-                    Ok(CounterSnapshot {
-                        name: r.get(0)?,
-                        data: r.get(1)?,
-                        saved_at: r.get(2)?,
-                    })
-                })
-                .optional()
-            })
-            .map_err(sql(&self.path, "load counters"))
+    fn spool_set_max(&mut self, max_bytes: u64) -> Result<()> {
+        SqliteStore::spool_set_max(self, max_bytes)
     }
 
-    fn report_entries(&mut self, from: UnixTime, to: UnixTime) -> Result<Vec<StoredReportEntry>> {
-        let rows: Vec<(i64, i64, String, String)> = self
-            .conn
-            .prepare_cached(
-                "SELECT id, time, section, text FROM report_entries \
-                 WHERE time >= ?1 AND time < ?2 ORDER BY time, id",
-            )
-            .and_then(|mut s| {
-                s.query_map([from, to], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
-                .collect()
-            })
-            .map_err(sql(&self.path, "read report entries"))?;
-        rows.into_iter()
-            .map(|(id, time, section, text)| {
-                Ok(StoredReportEntry {
-                    id,
-                    entry: ReportEntry {
-                        time,
-                        section: ReportSection::parse(&section)
-                            .ok_or_else(|| StoreError::invalid("report section", section))?,
-                        text,
-                    },
-                })
-            })
-            .collect()
+    fn spool_read(&mut self, max_items: usize, max_bytes: u64) -> Result<Vec<SpooledItem>> {
+        SqliteStore::spool_read(self, max_items, max_bytes)
     }
 
-    fn delete_report_entries(&mut self, until: UnixTime) -> Result<u64> {
-        let n = self
-            .conn
-            .execute("DELETE FROM report_entries WHERE time < ?1", [until])
-            .map_err(sql(&self.path, "delete report entries"))?;
-        Ok(n as u64)
+    fn spool_ack(&mut self, through: u64) -> Result<u64> {
+        SqliteStore::spool_ack(self, through)
     }
 
-    fn purge(&mut self, now: UnixTime, keep_days: u32) -> Result<PurgeStats> {
-        let path = &self.path;
-        let cutoff = now.saturating_sub(i64::from(keep_days).saturating_mul(86_400));
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql(path, "begin retention"))?;
-        let outbox = tx
-            .execute(
-                "DELETE FROM outbox WHERE state = 'sent' AND updated_at < ?1",
-                [cutoff],
-            )
-            .map_err(sql(path, "purge sent deliveries"))?;
-        // Remaining outbox rows of a purged alert are sent ones (cascade); pending or failed
-        // deliveries keep their alert.
-        let alerts = tx
-            .execute(
-                "DELETE FROM alerts WHERE time < ?1 AND NOT EXISTS \
-                 (SELECT 1 FROM outbox o WHERE o.alert_id = alerts.id AND o.state != 'sent')",
-                [cutoff],
-            )
-            .map_err(sql(path, "purge alerts"))?;
-        let bans = tx
-            .execute(
-                "DELETE FROM bans WHERE removed_at < ?1 \
-                 OR (removed_at IS NULL AND expires_at < ?1)",
-                [cutoff],
-            )
-            .map_err(sql(path, "purge old bans"))?;
-        let report = tx
-            .execute("DELETE FROM report_entries WHERE time < ?1", [cutoff])
-            .map_err(sql(path, "purge report entries"))?;
-        tx.commit().map_err(sql(path, "commit retention"))?;
-        Ok(PurgeStats {
-            alerts: alerts as u64,
-            outbox: outbox as u64,
-            bans: bans as u64,
-            report: report as u64,
-        })
+    fn spool_stats(&mut self) -> Result<SpoolStats> {
+        SqliteStore::spool_stats(self)
     }
 
-    fn schema_version(&mut self) -> Result<u32> {
-        migrations::current_version(&self.conn, &self.path)
+    fn forward_state(&mut self, key: &str) -> Result<Option<String>> {
+        SqliteStore::forward_state(self, key)
+    }
+
+    fn set_forward_state(&mut self, key: &str, value: &str) -> Result<()> {
+        SqliteStore::set_forward_state(self, key, value)
+    }
+
+    fn put_profiles(&mut self, rows: &[ProfileRow]) -> Result<()> {
+        SqliteStore::put_profiles(self, rows)
+    }
+
+    fn profile_count(&mut self) -> Result<u64> {
+        SqliteStore::profile_count(self)
     }
 }

@@ -5,22 +5,13 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::SqliteStore;
+use crate::collector::ApiToken;
 use crate::error::{sql, Result};
 use crate::types::UnixTime;
 
-/// An API token's row (never the token).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiToken {
-    pub id: i64,
-    pub name: String,
-    pub created_at: UnixTime,
-    pub last_used: Option<UnixTime>,
-    pub revoked_at: Option<UnixTime>,
-}
-
 impl SqliteStore {
     /// Creates an operator, or sets the password of an existing one; whether it was new.
-    pub fn set_operator(&mut self, name: &str, phc: &str, now: UnixTime) -> Result<bool> {
+    pub(crate) fn set_operator(&mut self, name: &str, phc: &str, now: UnixTime) -> Result<bool> {
         let existed = self.operator_password(name)?.is_some();
         self.conn
             .execute(
@@ -33,7 +24,7 @@ impl SqliteStore {
     }
 
     /// An operator's PHC string.
-    pub fn operator_password(&mut self, name: &str) -> Result<Option<String>> {
+    pub(crate) fn operator_password(&mut self, name: &str) -> Result<Option<String>> {
         self.conn
             .prepare_cached("SELECT password FROM operators WHERE name = ?1")
             .and_then(|mut s| s.query_row([name], |r| r.get(0)).optional())
@@ -41,7 +32,7 @@ impl SqliteStore {
     }
 
     /// Operator names, sorted.
-    pub fn operators(&mut self) -> Result<Vec<String>> {
+    pub(crate) fn operators(&mut self) -> Result<Vec<String>> {
         self.conn
             .prepare_cached("SELECT name FROM operators ORDER BY name")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -49,7 +40,7 @@ impl SqliteStore {
     }
 
     /// Removes an operator; whether it existed.
-    pub fn remove_operator(&mut self, name: &str) -> Result<bool> {
+    pub(crate) fn remove_operator(&mut self, name: &str) -> Result<bool> {
         let n = self
             .conn
             .execute("DELETE FROM operators WHERE name = ?1", [name])
@@ -58,7 +49,12 @@ impl SqliteStore {
     }
 
     /// Stores a new API token's SHA-256 (hex); returns its id.
-    pub fn create_api_token(&mut self, name: &str, sha256: &str, now: UnixTime) -> Result<i64> {
+    pub(crate) fn create_api_token(
+        &mut self,
+        name: &str,
+        sha256: &str,
+        now: UnixTime,
+    ) -> Result<i64> {
         self.conn
             .execute(
                 "INSERT INTO api_tokens (name, sha256, created_at) VALUES (?1, ?2, ?3)",
@@ -70,7 +66,7 @@ impl SqliteStore {
 
     /// The unrevoked token with this SHA-256 (its stored digest too, for the caller's
     /// constant-time comparison), marking it used at `now`.
-    pub fn use_api_token(
+    pub(crate) fn use_api_token(
         &mut self,
         sha256: &str,
         now: UnixTime,
@@ -107,7 +103,7 @@ impl SqliteStore {
     }
 
     /// Every API token, by id.
-    pub fn api_tokens(&mut self) -> Result<Vec<ApiToken>> {
+    pub(crate) fn api_tokens(&mut self) -> Result<Vec<ApiToken>> {
         self.conn
             .prepare_cached(
                 "SELECT id, name, created_at, last_used, revoked_at FROM api_tokens ORDER BY id",
@@ -128,7 +124,7 @@ impl SqliteStore {
     }
 
     /// Revokes an API token; whether it existed unrevoked.
-    pub fn revoke_api_token(&mut self, id: i64, now: UnixTime) -> Result<bool> {
+    pub(crate) fn revoke_api_token(&mut self, id: i64, now: UnixTime) -> Result<bool> {
         let n = self
             .conn
             .execute(

@@ -6,6 +6,7 @@ use std::path::Path;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::SqliteStore;
+use crate::collector::ProfileLookup;
 use crate::error::{sql, Result};
 use crate::types::ProfileRow;
 
@@ -26,7 +27,7 @@ pub(crate) fn put(tx: &Transaction<'_>, path: &Path, rows: &[ProfileRow]) -> Res
 
 /// Reads profiles inside a transaction (the collector's fleet anomaly detector, during an
 /// ingest).
-pub struct ProfileReader<'a> {
+pub(crate) struct ProfileReader<'a> {
     pub(crate) tx: &'a Transaction<'a>,
     pub(crate) path: &'a Path,
 }
@@ -37,9 +38,8 @@ impl std::fmt::Debug for ProfileReader<'_> {
     }
 }
 
-impl ProfileReader<'_> {
-    /// The stored profile under `key` (JSON).
-    pub fn profile(&self, key: &str) -> Result<Option<Vec<u8>>> {
+impl ProfileLookup for ProfileReader<'_> {
+    fn profile(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.tx
             .prepare_cached("SELECT data FROM profiles WHERE key = ?1")
             .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
@@ -49,7 +49,7 @@ impl ProfileReader<'_> {
 
 impl SqliteStore {
     /// The stored profile under `key` (JSON).
-    pub fn profile(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn profile(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         let path = self.path.clone();
         self.conn
             .prepare_cached("SELECT data FROM profiles WHERE key = ?1")
@@ -58,7 +58,7 @@ impl SqliteStore {
     }
 
     /// Writes profiles outside a batch (`logward learn`), in one transaction.
-    pub fn put_profiles(&mut self, rows: &[ProfileRow]) -> Result<()> {
+    pub(crate) fn put_profiles(&mut self, rows: &[ProfileRow]) -> Result<()> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -69,7 +69,7 @@ impl SqliteStore {
     }
 
     /// How many profiles are stored.
-    pub fn profile_count(&mut self) -> Result<u64> {
+    pub(crate) fn profile_count(&mut self) -> Result<u64> {
         let path = self.path.clone();
         self.conn
             .query_row("SELECT count(*) FROM profiles", [], |r| r.get::<_, i64>(0))

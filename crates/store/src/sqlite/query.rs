@@ -5,102 +5,14 @@
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Row};
 
+use super::decisions::{decision_row, DECISION_COLUMNS};
 use super::{alert_from_row, limit_to_sql, SqliteStore, ALERT_COLUMNS};
+use crate::collector::{
+    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery, EventRow,
+    EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
+};
 use crate::error::{sql, Result};
-use crate::sqlite::analysis::Analysis;
-use crate::sqlite::fleet::{decision_row, Decision, DECISION_COLUMNS};
 use crate::types::{StoredAlert, UnixTime};
-
-/// Which alerts to list. Every filter is optional; together they are ANDed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AlertFilter {
-    /// `time >= since`.
-    pub since: Option<UnixTime>,
-    /// `time < until`.
-    pub until: Option<UnixTime>,
-    pub host: Option<String>,
-    /// At least this severity (1–5).
-    pub min_severity: Option<u8>,
-    pub rule: Option<String>,
-    pub user: Option<String>,
-    /// `source.address`, exactly.
-    pub address: Option<String>,
-    /// Keyset cursor: only ids below this one (the `next` of the previous page).
-    pub before: Option<i64>,
-}
-
-/// One page of alerts, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertPage {
-    pub alerts: Vec<StoredAlert>,
-    /// The cursor of the next page (`before`), when there may be one.
-    pub next: Option<i64>,
-}
-
-/// One forwarded event shown with an alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventRow {
-    pub id: i64,
-    pub agent_id: String,
-    pub time: UnixTime,
-    pub host: Option<String>,
-    pub action: String,
-    pub outcome: String,
-    pub source_ip: Option<String>,
-    pub user: Option<String>,
-    /// The event's ECS JSON (`event.original` holds the raw line when the agent sent it).
-    pub json: String,
-}
-
-/// One notification queued for an alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub sink: String,
-    pub state: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-    pub updated_at: UnixTime,
-}
-
-/// An alert with everything the alert page shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertDetail {
-    pub alert: StoredAlert,
-    /// Events of the same host and source address (or user) in the hour up to the alert.
-    pub events: Vec<EventRow>,
-    /// Fleet ban decisions taken because of it.
-    pub decisions: Vec<Decision>,
-    /// Its notifications.
-    pub deliveries: Vec<Delivery>,
-    pub analysis: Option<Analysis>,
-}
-
-/// A label and its count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Count {
-    pub key: String,
-    pub count: i64,
-}
-
-/// The charts' figures over a time range.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertStats {
-    pub total: i64,
-    /// (hour start, alerts), ascending, hours without alerts left out.
-    pub per_hour: Vec<(UnixTime, i64)>,
-    pub top_sources: Vec<Count>,
-    pub top_users: Vec<Count>,
-    pub per_host: Vec<Count>,
-    pub per_severity: Vec<Count>,
-}
-
-/// How far before an alert its events are looked for.
-pub const EVENT_WINDOW_SECS: i64 = 3600;
-/// At most this many events are shown with an alert.
-pub const MAX_ALERT_EVENTS: usize = 200;
-/// The `host.name` of alerts the collector raises over the whole fleet (fleet rules, fleet
-/// anomaly detection): their events are looked for on every host.
-pub const FLEET_HOST: &str = "fleet";
 
 fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
     Ok(EventRow {
@@ -156,7 +68,7 @@ fn where_clause(f: &AlertFilter) -> (String, Vec<Value>) {
 
 impl SqliteStore {
     /// Alerts matching `f`, newest (highest id) first, at most `limit`.
-    pub fn query_alerts(&mut self, f: &AlertFilter, limit: usize) -> Result<AlertPage> {
+    pub(crate) fn query_alerts(&mut self, f: &AlertFilter, limit: usize) -> Result<AlertPage> {
         let (w, mut p) = where_clause(f);
         p.push(Value::Integer(limit_to_sql(limit.saturating_add(1))));
         let mut alerts: Vec<StoredAlert> = self
@@ -176,7 +88,7 @@ impl SqliteStore {
     }
 
     /// One alert with its events, decisions, deliveries and analysis; `None` when unknown.
-    pub fn alert_detail(&mut self, id: i64) -> Result<Option<AlertDetail>> {
+    pub(crate) fn alert_detail(&mut self, id: i64) -> Result<Option<AlertDetail>> {
         let path = self.path.clone();
         let alert = self
             .conn
@@ -251,7 +163,7 @@ impl SqliteStore {
     }
 
     /// The charts' figures for alerts in `[since, until)`; `top` entries per ranking.
-    pub fn alert_stats(
+    pub(crate) fn alert_stats(
         &mut self,
         since: UnixTime,
         until: UnixTime,
@@ -304,7 +216,7 @@ impl SqliteStore {
 
     /// Fleet ban decisions, newest first, at most `limit`; with `active_at`, only those in
     /// force then (no expiry, or expiring after it).
-    pub fn bans_list(
+    pub(crate) fn bans_list(
         &mut self,
         active_at: Option<UnixTime>,
         limit: usize,
@@ -337,8 +249,9 @@ fn alert_events_sql(by: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::sqlite::fleet::{FleetEvent, FleetItem, NewDecision};
+    use crate::collector::{AlertPlan, FleetEvent, FleetItem, NewDecision};
     use crate::types::NewAlert;
+    use crate::CollectorStore as _;
 
     fn alert(time: i64, host: &str, sev: u8, addr: &str, user: &str) -> NewAlert {
         NewAlert {
@@ -399,7 +312,7 @@ mod tests {
             items.push(FleetItem::Alert {
                 seq: 2 * i + 2,
                 alert: alert(10_000 + i * 100, host, 1 + (i % 5) as u8, &addr, "root"),
-                plan: crate::sqlite::fleet::AlertPlan::default(),
+                plan: AlertPlan::default(),
             });
         }
         s.ingest("web01", 20_000, &items).unwrap();
@@ -497,7 +410,7 @@ mod tests {
 
         // A lifted decision is no longer active, and says it was lifted.
         let id = d.id;
-        s.delete_decision(crate::sqlite::fleet::DecisionSelector::Id(id), 12_000)
+        s.delete_decision(crate::collector::DecisionSelector::Id(id), 12_000)
             .unwrap()
             .unwrap();
         assert!(s.bans_list(Some(12_001), 10).unwrap().is_empty());

@@ -1,9 +1,9 @@
 //! The forward spool: events and alerts waiting for the collector (migration 0002).
 //!
-//! Items are added by [`Store::commit_batch`](crate::Store::commit_batch) in the batch's
-//! transaction — with the checkpoint of the lines that produced them, so each is spooled
-//! exactly once — and get the next `seq` (increasing by one, never reused). The sender reads
-//! them in `seq` order and deletes them once the collector answered 200.
+//! Items are added by [`AgentStore::commit_batch`](crate::AgentStore::commit_batch) in the
+//! batch's transaction — with the checkpoint of the lines that produced them, so each is
+//! spooled exactly once — and get the next `seq` (increasing by one, never reused). The
+//! sender reads them in `seq` order and deletes them once the collector answered 200.
 //!
 //! **Size bound**: after each append, while the JSON of the items waiting is over
 //! `max_bytes`, the oldest plain events are deleted (and counted in `dropped`); alerts are
@@ -106,7 +106,7 @@ pub(super) fn append(tx: &Transaction<'_>, path: &Path, items: &[SpoolItem]) -> 
 
 impl SqliteStore {
     /// Sets the spool's size bound (bytes of JSON waiting). Takes effect at the next append.
-    pub fn spool_set_max(&mut self, max_bytes: u64) -> Result<()> {
+    pub(crate) fn spool_set_max(&mut self, max_bytes: u64) -> Result<()> {
         let path = &self.path;
         let max = count_to_sql("spool max bytes", max_bytes)?;
         self.conn
@@ -117,7 +117,11 @@ impl SqliteStore {
 
     /// The oldest items waiting, in seq order: at most `max_items`, and no more than
     /// `max_bytes` of JSON (but always at least one item when any waits).
-    pub fn spool_read(&mut self, max_items: usize, max_bytes: u64) -> Result<Vec<SpooledItem>> {
+    pub(crate) fn spool_read(
+        &mut self,
+        max_items: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<SpooledItem>> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -148,7 +152,7 @@ impl SqliteStore {
     }
 
     /// Deletes the items with `seq <= through` (the collector has them). How many.
-    pub fn spool_ack(&mut self, through: u64) -> Result<u64> {
+    pub(crate) fn spool_ack(&mut self, through: u64) -> Result<u64> {
         let path = &self.path;
         let through = count_to_sql("spool seq", through)?;
         let tx = self
@@ -174,7 +178,7 @@ impl SqliteStore {
     }
 
     /// The spool's totals and the time of its oldest item.
-    pub fn spool_stats(&mut self) -> Result<SpoolStats> {
+    pub(crate) fn spool_stats(&mut self) -> Result<SpoolStats> {
         let path = &self.path;
         let (next, items, bytes, max, dropped): (i64, i64, i64, i64, i64) = self
             .conn
@@ -203,7 +207,7 @@ impl SqliteStore {
     }
 
     /// A named value of the forward sink (`decisions_since`).
-    pub fn forward_state(&mut self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn forward_state(&mut self, key: &str) -> Result<Option<String>> {
         let path = &self.path;
         self.conn
             .prepare_cached("SELECT value FROM forward_state WHERE key = ?1")
@@ -212,7 +216,7 @@ impl SqliteStore {
     }
 
     /// Sets a named value of the forward sink.
-    pub fn set_forward_state(&mut self, key: &str, value: &str) -> Result<()> {
+    pub(crate) fn set_forward_state(&mut self, key: &str, value: &str) -> Result<()> {
         let path = &self.path;
         self.conn
             .prepare_cached(
@@ -230,7 +234,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use crate::types::Batch;
-    use crate::{Checkpoint, SqliteStore, Store};
+    use crate::{AgentStore as _, Checkpoint, SqliteStore};
 
     use super::*;
 

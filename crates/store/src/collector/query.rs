@@ -1,0 +1,97 @@
+//! What the dashboard and the REST API read: alert filters and pages, an alert with its
+//! events, deliveries and analysis, the charts' figures.
+
+use super::analysis::Analysis;
+use super::fleet::Decision;
+use crate::types::{StoredAlert, UnixTime};
+
+/// Which alerts to list. Every filter is optional; together they are ANDed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// `time >= since`.
+    pub since: Option<UnixTime>,
+    /// `time < until`.
+    pub until: Option<UnixTime>,
+    pub host: Option<String>,
+    /// At least this severity (1–5).
+    pub min_severity: Option<u8>,
+    pub rule: Option<String>,
+    pub user: Option<String>,
+    /// `source.address`, exactly.
+    pub address: Option<String>,
+    /// Keyset cursor: only ids below this one (the `next` of the previous page).
+    pub before: Option<i64>,
+}
+
+/// One page of alerts, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertPage {
+    pub alerts: Vec<StoredAlert>,
+    /// The cursor of the next page (`before`), when there may be one.
+    pub next: Option<i64>,
+}
+
+/// One forwarded event shown with an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: i64,
+    pub agent_id: String,
+    pub time: UnixTime,
+    pub host: Option<String>,
+    pub action: String,
+    pub outcome: String,
+    pub source_ip: Option<String>,
+    pub user: Option<String>,
+    /// The event's ECS JSON (`event.original` holds the raw line when the agent sent it).
+    pub json: String,
+}
+
+/// One notification queued for an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub sink: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub updated_at: UnixTime,
+}
+
+/// An alert with everything the alert page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertDetail {
+    pub alert: StoredAlert,
+    /// Events of the same host and source address (or user) in the hour up to the alert.
+    pub events: Vec<EventRow>,
+    /// Fleet ban decisions taken because of it.
+    pub decisions: Vec<Decision>,
+    /// Its notifications.
+    pub deliveries: Vec<Delivery>,
+    pub analysis: Option<Analysis>,
+}
+
+/// A label and its count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub key: String,
+    pub count: i64,
+}
+
+/// The charts' figures over a time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertStats {
+    pub total: i64,
+    /// (hour start, alerts), ascending, hours without alerts left out.
+    pub per_hour: Vec<(UnixTime, i64)>,
+    pub top_sources: Vec<Count>,
+    pub top_users: Vec<Count>,
+    pub per_host: Vec<Count>,
+    pub per_severity: Vec<Count>,
+}
+
+/// How far before an alert its events are looked for.
+pub const EVENT_WINDOW_SECS: i64 = 3600;
+/// At most this many events are shown with an alert.
+pub const MAX_ALERT_EVENTS: usize = 200;
+/// The `host.name` of alerts the collector raises over the whole fleet (fleet rules, fleet
+/// anomaly detection): their events are looked for on every host.
+pub const FLEET_HOST: &str = "fleet";

@@ -1,0 +1,398 @@
+//! The collector's ingest on [`SqliteStore`] (migration 4): the events agents forward,
+//! alerts from agents (into the `alerts` table) with their deliveries, the fleet rules'
+//! effects, and the fleet events' retention.
+//!
+//! One ingest request is one transaction: the per-agent `seq` check, the rows and the
+//! agent's new `last_seq` commit together, so a retried batch is never stored twice. The
+//! fleet rules run inside it: the alerts and decisions they make of the newly stored events,
+//! and their counters, commit with those events, so a crash never leaves a counted event
+//! without its alert. Queued requests share one transaction (group commit).
+
+use std::path::Path;
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::decisions::{lift_tx, put_decision_tx};
+use super::profiles::ProfileReader;
+use super::SqliteStore;
+use crate::collector::{
+    AlertPlan, AnalysisState, DecisionSelector, FleetEffects, FleetItem, FleetOutput,
+    FleetPurgeStats, GroupRules, IngestCounts, IngestRequest,
+};
+use crate::error::{sql, Result, StoreError};
+use crate::types::{CounterSnapshot, NewAlert, UnixTime};
+
+/// Inserts one collector alert in `tx` with everything that must commit with it: its outbox
+/// rows (one per notifier of `plan`, due at `now`) and its analysis row (pending or
+/// skipped). Every alert the collector stores goes through here — agents' alerts from
+/// [`SqliteStore::ingest_group`] and the fleet rules' alike — so none is stored without its
+/// deliveries, and a crash loses neither. Returns the alert's id.
+pub(crate) fn insert_alert(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    a: &NewAlert,
+    plan: &AlertPlan,
+    now: UnixTime,
+) -> Result<i64> {
+    {
+        let mut al = tx
+            .prepare_cached(super::INSERT_ALERT)
+            .map_err(sql(path, "store alerts"))?;
+        super::insert_alert(&mut al, a, path)?;
+    }
+    let id = tx.last_insert_rowid();
+    if !plan.notifiers.is_empty() {
+        let mut ob = tx
+            .prepare_cached(
+                "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
+                 updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?3)",
+            )
+            .map_err(sql(path, "queue deliveries"))?;
+        let mut seen = std::collections::HashSet::with_capacity(plan.notifiers.len());
+        for n in plan.notifiers.iter().filter(|n| seen.insert(n.as_str())) {
+            ob.execute(params![id, n, now])
+                .map_err(sql(path, "queue deliveries"))?;
+        }
+    }
+    if let Some((state, key)) = &plan.analysis {
+        tx.prepare_cached(
+            "INSERT INTO alert_analysis (alert_id, state, cache_key, requested_at, finished_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| {
+            let finished = (*state != AnalysisState::Pending).then_some(now);
+            s.execute(params![id, state.as_str(), key, now, finished])
+        })
+        .map_err(sql(path, "store an analysis request"))?;
+    }
+    Ok(id)
+}
+
+impl SqliteStore {
+    /// Saves a rules' counters outside an ingest (the collector's shutdown).
+    pub(crate) fn put_counters(&mut self, c: &CounterSnapshot) -> Result<()> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(path, "begin saving counters"))?;
+        put_counters_tx(&tx, path, c)?;
+        tx.commit().map_err(sql(path, "commit counters"))
+    }
+
+    /// [`CollectorStore::ingest_group`](crate::CollectorStore::ingest_group): several
+    /// requests' ingests in one transaction, all or nothing.
+    pub(crate) fn ingest_group(
+        &mut self,
+        requests: &[IngestRequest<'_>],
+        rules: &mut GroupRules<'_>,
+    ) -> Result<Vec<IngestCounts>> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(path, "begin an ingest"))?;
+        let mut all = Vec::with_capacity(requests.len());
+        for (r, req) in requests.iter().enumerate() {
+            let reader = ProfileReader { tx: &tx, path };
+            all.push(ingest_tx(&tx, path, req, &mut |fresh| {
+                rules(r, fresh, &reader)
+            })?);
+        }
+        tx.commit().map_err(sql(path, "commit an ingest"))?;
+        Ok(all)
+    }
+
+    /// Number of fleet events stored (all, or one host's).
+    pub(crate) fn count_fleet_events(&mut self, host: Option<&str>) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM fleet_events WHERE ?1 IS NULL OR host = ?1")
+            .and_then(|mut s| s.query_row([host], |r| r.get(0)))
+            .map_err(sql(&self.path, "count fleet events"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The stored JSON of fleet events, oldest first, at most `limit`.
+    pub(crate) fn fleet_event_json(&mut self, limit: usize) -> Result<Vec<String>> {
+        self.conn
+            .prepare_cached("SELECT json FROM fleet_events ORDER BY id LIMIT ?1")
+            .and_then(|mut s| {
+                s.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?
+                    .collect()
+            })
+            .map_err(sql(&self.path, "read fleet events"))
+    }
+
+    /// Retention: fleet events older than `keep_days` days, decisions that expired that
+    /// long ago, and used or expired enrolment tokens as old.
+    pub(crate) fn purge_fleet(&mut self, now: UnixTime, keep_days: u32) -> Result<FleetPurgeStats> {
+        let cutoff = now - i64::from(keep_days) * 86_400;
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql(path, "purge fleet data"))?;
+        let events = tx
+            .execute("DELETE FROM fleet_events WHERE time < ?1", [cutoff])
+            .map_err(sql(path, "purge fleet events"))?;
+        let decisions = tx
+            .execute(
+                "DELETE FROM decisions WHERE (expires_at IS NOT NULL AND expires_at < ?1) \
+                 OR (removed_at IS NOT NULL AND removed_at < ?1)",
+                [cutoff],
+            )
+            .map_err(sql(path, "purge decisions"))?;
+        // Seqs are never reused (AUTOINCREMENT): agents' cursors stay valid.
+        tx.execute(
+            "DELETE FROM decision_changes WHERE decision_id NOT IN (SELECT id FROM decisions)",
+            [],
+        )
+        .map_err(sql(path, "purge decision changes"))?;
+        let tokens = tx
+            .execute(
+                "DELETE FROM enrol_tokens WHERE coalesce(used_at, expires_at) < ?1",
+                [cutoff],
+            )
+            .map_err(sql(path, "purge enrolment tokens"))?;
+        tx.commit().map_err(sql(path, "purge fleet data"))?;
+        Ok(FleetPurgeStats {
+            events: events as u64,
+            decisions: decisions as u64,
+            tokens: tokens as u64,
+        })
+    }
+}
+
+/// One request's rows, inside the caller's transaction.
+fn ingest_tx(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    req: &IngestRequest<'_>,
+    rules: &mut dyn FnMut(&[usize]) -> Result<FleetEffects>,
+) -> Result<IngestCounts> {
+    let IngestRequest {
+        agent_id,
+        now,
+        items,
+    } = *req;
+    let mut fresh = Vec::new();
+    let mut counts = IngestCounts::default();
+    let last: Option<i64> = tx
+        .prepare_cached("SELECT last_seq FROM agents WHERE id = ?1")
+        .and_then(|mut s| s.query_row([agent_id], |r| r.get(0)).optional())
+        .map_err(sql(path, "read an agent's sequence"))?;
+    let Some(mut last) = last else {
+        return Err(StoreError::NotFound {
+            what: "agent",
+            id: 0,
+        });
+    };
+    {
+        let mut ev = tx
+            .prepare_cached(
+                "INSERT INTO fleet_events (agent_id, seq, time, received_at, host, action, \
+                 outcome, source_ip, user_name, json) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(sql(path, "store fleet events"))?;
+        for (i, item) in items.iter().enumerate() {
+            let seq = item.seq();
+            if seq <= last {
+                counts.duplicates += 1;
+                continue;
+            }
+            last = seq;
+            match item {
+                FleetItem::Event { event: e, .. } => {
+                    ev.execute(params![
+                        agent_id,
+                        seq,
+                        e.time,
+                        now,
+                        e.host,
+                        e.action,
+                        e.outcome,
+                        e.source_ip,
+                        e.user,
+                        e.json
+                    ])
+                    .map_err(sql(path, "store fleet events"))?;
+                    counts.events += 1;
+                    fresh.push(i);
+                }
+                FleetItem::Alert { alert: a, plan, .. } => {
+                    insert_alert(tx, path, a, plan, now)?;
+                    counts.alerts += 1;
+                }
+            }
+        }
+    }
+    if !fresh.is_empty() {
+        let effects = rules(&fresh)?;
+        let mut last_alert = None;
+        for o in &effects.outputs {
+            match o {
+                FleetOutput::Alert(a, plan) => {
+                    last_alert = Some(insert_alert(tx, path, a, plan, now)?);
+                    counts.fleet_alerts += 1;
+                }
+                FleetOutput::Decision(d) => {
+                    let mut d = d.clone();
+                    d.alert_id = d.alert_id.or(last_alert);
+                    if put_decision_tx(tx, path, &d)?.1.is_some() {
+                        counts.fleet_decisions += 1;
+                    }
+                }
+                FleetOutput::Lift { target, at } => {
+                    if lift_tx(tx, path, DecisionSelector::Target(target), *at)?.is_some() {
+                        counts.fleet_decisions += 1;
+                    }
+                }
+            }
+        }
+        if let Some(c) = &effects.counters {
+            put_counters_tx(tx, path, c)?;
+        }
+        super::profiles::put(tx, path, &effects.profiles)?;
+    }
+    tx.prepare_cached("UPDATE agents SET last_seq = ?2, last_seen = ?3 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![agent_id, last, now]))
+        .map_err(sql(path, "update an agent's sequence"))?;
+    Ok(counts)
+}
+
+fn put_counters_tx(tx: &rusqlite::Transaction<'_>, path: &Path, c: &CounterSnapshot) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO counters (name, data, saved_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (name) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
+    )
+    .and_then(|mut s| s.execute(params![c.name, c.data, c.saved_at]))
+    .map(drop)
+    .map_err(sql(path, "save the fleet rules' counters"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::collector::{FleetEvent, NewDecision};
+    use crate::sqlite::decisions::tests::decision;
+    use crate::CollectorStore as _;
+
+    fn event(t: UnixTime) -> FleetEvent {
+        FleetEvent {
+            time: t,
+            host: Some("web01".into()),
+            action: "user-login".into(),
+            outcome: "failure".into(),
+            source_ip: Some("192.0.2.1".into()),
+            user: Some("root".into()),
+            json: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn ingest_skips_duplicate_sequences_and_purges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+        s.register_shared_agent("web01", 10).unwrap();
+        let items: Vec<FleetItem> = (1..=3)
+            .map(|seq| FleetItem::Event {
+                seq,
+                event: event(1000),
+            })
+            .collect();
+        let c = s.ingest("web01", 2000, &items).unwrap();
+        assert_eq!((c.events, c.duplicates), (3, 0));
+        let c = s.ingest("web01", 2001, &items).unwrap();
+        assert_eq!((c.events, c.duplicates), (0, 3));
+        assert_eq!(s.count_fleet_events(Some("web01")).unwrap(), 3);
+        assert_eq!(s.agent("web01").unwrap().unwrap().last_seq, 3);
+        assert!(s.ingest("nobody", 1, &items).is_err());
+        let id = s
+            .add_decision(&NewDecision {
+                target: "192.0.2.1".into(),
+                duration_secs: Some(60),
+                reason: "r".into(),
+                rule_id: None,
+                created_at: 1000,
+                alert_id: None,
+            })
+            .unwrap();
+        let d = s.decisions_after(0, 10).unwrap();
+        assert_eq!((d[0].id, d[0].expires_at), (id, Some(1060)));
+        assert!(s.decisions_after(id, 10).unwrap().is_empty());
+        let p = s.purge_fleet(1000 + 2 * 86_400, 1).unwrap();
+        assert_eq!((p.events, p.decisions), (3, 1));
+    }
+
+    #[test]
+    fn fleet_rules_commit_with_the_ingest_and_see_only_new_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+        s.register_shared_agent("web01", 10).unwrap();
+        let items: Vec<FleetItem> = (1..=3)
+            .map(|seq| FleetItem::Event {
+                seq,
+                event: event(1000),
+            })
+            .collect();
+        let alert = NewAlert {
+            time: 1000,
+            rule_id: "fleet-bruteforce".into(),
+            severity: 4,
+            host: Some("fleet".into()),
+            source_address: Some("192.0.2.1".into()),
+            user: None,
+            json: "{}".into(),
+        };
+        let mut seen = Vec::new();
+        let mut rules = |new: &[usize]| {
+            seen.push(new.to_vec());
+            Ok(FleetEffects {
+                outputs: vec![
+                    FleetOutput::Alert(alert.clone(), AlertPlan::default()),
+                    FleetOutput::Decision(decision("192.0.2.1", Some(60), 1000)),
+                ],
+                counters: Some(CounterSnapshot {
+                    name: "fleet".into(),
+                    data: vec![1, 2, 3],
+                    saved_at: 1000,
+                }),
+                profiles: vec![crate::types::ProfileRow {
+                    key: "alice".into(),
+                    data: b"{}".to_vec(),
+                    updated_at: 1000,
+                }],
+            })
+        };
+        let c = s
+            .ingest_with("web01", 2000, &items[..2], &mut rules)
+            .unwrap();
+        assert_eq!((c.events, c.fleet_alerts, c.fleet_decisions), (2, 1, 1));
+        // A retry with one new item: the rules see only that one.
+        let c = s.ingest_with("web01", 2001, &items, &mut rules).unwrap();
+        assert_eq!((c.events, c.duplicates, c.fleet_decisions), (1, 2, 0));
+        assert_eq!(seen, [vec![0, 1], vec![2]]);
+        let d = s.decisions_in_force(1001).unwrap();
+        assert_eq!(d.len(), 1);
+        assert!(d[0].alert_id.is_some());
+        use crate::Store as _;
+        assert_eq!(s.load_counters("fleet").unwrap().unwrap().data, [1, 2, 3]);
+        assert_eq!(
+            s.profile("alice").unwrap().unwrap(),
+            b"{}",
+            "profiles commit with it"
+        );
+        // Failing rules roll the whole request back.
+        let more = [FleetItem::Event {
+            seq: 4,
+            event: event(1000),
+        }];
+        let mut failing = |_: &[usize]| Err(StoreError::invalid("rules", "boom".to_owned()));
+        assert!(s.ingest_with("web01", 2002, &more, &mut failing).is_err());
+        assert_eq!(s.count_fleet_events(None).unwrap(), 3);
+        assert_eq!(s.agent("web01").unwrap().unwrap().last_seq, 3);
+    }
+}
