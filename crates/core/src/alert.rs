@@ -222,31 +222,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-impl Event<'_> {
-    /// The event's `Copy` fields, every text field empty: the base of a borrowed view.
-    fn clone_scalars(&self) -> Event<'static> {
-        Event {
-            timestamp: self.timestamp,
-            kind: self.kind,
-            category: self.category,
-            action: self.action,
-            outcome: self.outcome,
-            reason: self.reason,
-            dataset: self.dataset,
-            process_pid: self.process_pid,
-            source_ip: self.source_ip,
-            source_port: self.source_port,
-            auth_method: self.auth_method,
-            syslog_severity: self.syslog_severity,
-            syslog_facility: self.syslog_facility,
-            repeat: self.repeat,
-            file_line: self.file_line,
-            offset: self.offset,
-            ..Event::default()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

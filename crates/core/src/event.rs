@@ -133,8 +133,9 @@ impl<'a> Event<'a> {
         }
     }
 
-    /// Detaches the event from the line it was decoded from.
-    pub fn into_owned(self) -> Event<'static> {
+    /// The event's `Copy` fields, every text field empty: the base of an owned copy
+    /// ([`Self::into_owned`]) and of a borrowed view (the alert's JSON).
+    pub(crate) fn clone_scalars(&self) -> Event<'static> {
         Event {
             timestamp: self.timestamp,
             kind: self.kind,
@@ -143,37 +144,46 @@ impl<'a> Event<'a> {
             outcome: self.outcome,
             reason: self.reason,
             dataset: self.dataset,
+            process_pid: self.process_pid,
+            source_ip: self.source_ip,
+            source_port: self.source_port,
+            auth_method: self.auth_method,
+            syslog_severity: self.syslog_severity,
+            syslog_facility: self.syslog_facility,
+            repeat: self.repeat,
+            file_line: self.file_line,
+            offset: self.offset,
+            ..Event::default()
+        }
+    }
+
+    /// Detaches the event from the line it was decoded from.
+    pub fn into_owned(self) -> Event<'static> {
+        let scalars = self.clone_scalars();
+        Event {
             original: own(self.original),
             message: own(self.message),
             host_name: own(self.host_name),
             process_name: own(self.process_name),
-            process_pid: self.process_pid,
             command_line: own(self.command_line),
             source_address: own(self.source_address),
-            source_ip: self.source_ip,
-            source_port: self.source_port,
             user_name: own(self.user_name),
             user_target_name: own(self.user_target_name),
             group_name: own(self.group_name),
-            auth_method: self.auth_method,
             auth_key_type: own(self.auth_key_type),
             auth_key_fingerprint: own(self.auth_key_fingerprint),
-            syslog_severity: self.syslog_severity,
-            syslog_facility: self.syslog_facility,
             systemd_unit: own(self.systemd_unit),
             journald: self
                 .journald
                 .into_iter()
                 .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
                 .collect(),
-            repeat: self.repeat,
             file_path: own(self.file_path),
-            file_line: self.file_line,
-            offset: self.offset,
             enrichment: self.enrichment,
             agent_id: own(self.agent_id),
             claimed_host: own(self.claimed_host),
             claimed_program: own(self.claimed_program),
+            ..scalars
         }
     }
 }
@@ -245,22 +255,21 @@ fn parse_ipv6(b: &[u8]) -> Option<(Ipv6Addr, bool)> {
     if b.len() < 2 || b.len() > 45 {
         return None;
     }
-    let mut head = [0u16; 8];
-    let mut tail = [0u16; 8];
-    let (mut nh, mut nt) = (0usize, 0usize);
-    let mut gap = false;
+    // The groups in text order; `gap_at` is how many stood before the `::`.
+    let mut parts = [0u16; 8];
+    let mut n = 0usize;
+    let mut gap_at: Option<usize> = None;
     let mut tidy = true;
     let mut dotted = false;
     let mut i = 0;
     if b.starts_with(b"::") {
-        gap = true;
+        gap_at = Some(0);
         i = 2;
         if i == b.len() {
             return Some((Ipv6Addr::UNSPECIFIED, true));
         }
     }
     loop {
-        let groups = nh + nt;
         // A dotted IPv4 tail takes two groups.
         let start = i;
         let mut j = i;
@@ -269,24 +278,18 @@ fn parse_ipv6(b: &[u8]) -> Option<(Ipv6Addr, bool)> {
         }
         let field = &b[start..j];
         if field.contains(&b'.') {
-            if j != b.len() || groups > 6 {
+            if j != b.len() || n > 6 {
                 return None;
             }
             let v4 = parse_ipv4(field)?.octets();
             dotted = true;
             for pair in [[v4[0], v4[1]], [v4[2], v4[3]]] {
-                let g = u16::from_be_bytes(pair);
-                if gap {
-                    tail[nt] = g;
-                    nt += 1;
-                } else {
-                    head[nh] = g;
-                    nh += 1;
-                }
+                parts[n] = u16::from_be_bytes(pair);
+                n += 1;
             }
             break;
         }
-        if field.is_empty() || field.len() > 4 || groups >= 8 {
+        if field.is_empty() || field.len() > 4 || n >= 8 {
             return None;
         }
         let mut g: u16 = 0;
@@ -300,22 +303,17 @@ fn parse_ipv6(b: &[u8]) -> Option<(Ipv6Addr, bool)> {
             let d = (c as char).to_digit(16)? as u16;
             g = (g << 4) | d;
         }
-        if gap {
-            tail[nt] = g;
-            nt += 1;
-        } else {
-            head[nh] = g;
-            nh += 1;
-        }
+        parts[n] = g;
+        n += 1;
         if j == b.len() {
             break;
         }
         // b[j] == ':'
         if b.get(j + 1) == Some(&b':') {
-            if gap {
+            if gap_at.is_some() {
                 return None;
             }
-            gap = true;
+            gap_at = Some(n);
             i = j + 2;
             if i == b.len() {
                 break;
@@ -327,13 +325,15 @@ fn parse_ipv6(b: &[u8]) -> Option<(Ipv6Addr, bool)> {
             }
         }
     }
-    let total = nh + nt;
+    let (gap, total) = (gap_at.is_some(), n);
     if (gap && total > 7) || (!gap && total != 8) {
         return None;
     }
+    let nh = gap_at.unwrap_or(n);
+    let nt = n - nh;
     let mut seg = [0u16; 8];
-    seg[..nh].copy_from_slice(&head[..nh]);
-    seg[8 - nt..].copy_from_slice(&tail[..nt]);
+    seg[..nh].copy_from_slice(&parts[..nh]);
+    seg[8 - nt..].copy_from_slice(&parts[nh..n]);
     let (run_start, run_len) = longest_zero_run(&seg);
     let compressed_right = if gap {
         run_len >= 2 && run_start == nh && run_len == 8 - total

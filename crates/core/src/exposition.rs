@@ -75,13 +75,8 @@ impl Writer<'_> {
         V: EncodeCounterValue + Clone + fmt::Debug,
     {
         let kind = MetricType::Counter;
-        let mut m = self
-            .0
-            .encode_descriptor(base(name, kind), help, None, kind)?;
-        for (labels, v) in rows {
-            ConstCounter::new(v).encode(m.encode_family(&labels)?)?;
-        }
-        Ok(())
+        let rows = rows.into_iter().map(|(l, v)| (l, ConstCounter::new(v)));
+        self.family(base(name, kind), help, kind, rows)
     }
 
     /// A gauge with one sample per label set.
@@ -95,10 +90,26 @@ impl Writer<'_> {
         L: EncodeLabelSet,
         V: EncodeGaugeValue + Clone + fmt::Debug,
     {
-        let kind = MetricType::Gauge;
+        let rows = rows.into_iter().map(|(l, v)| (l, ConstGauge::new(v)));
+        self.family(name, help, MetricType::Gauge, rows)
+    }
+
+    /// One family's HELP and TYPE lines, then a sample per label set: what
+    /// [`Self::counters`] and [`Self::gauges`] share.
+    fn family<L, M>(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        rows: impl IntoIterator<Item = (L, M)>,
+    ) -> Result
+    where
+        L: EncodeLabelSet,
+        M: EncodeMetric,
+    {
         let mut m = self.0.encode_descriptor(name, help, None, kind)?;
-        for (labels, v) in rows {
-            ConstGauge::new(v).encode(m.encode_family(&labels)?)?;
+        for (labels, metric) in rows {
+            metric.encode(m.encode_family(&labels)?)?;
         }
         Ok(())
     }
