@@ -147,14 +147,7 @@ impl Fixture {
     }
 
     async fn metrics(&self) -> String {
-        self.client
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        common::get_text(&self.client, &format!("{}/metrics", self.base), None).await
     }
 }
 

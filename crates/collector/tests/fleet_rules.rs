@@ -8,7 +8,6 @@ use std::path::Path;
 
 use logward_collector::config::{Auth, Config, FleetRules};
 use logward_collector::{random_hex, start, Running};
-use logward_core::json::write_event;
 use logward_core::{wire, Action, Dataset, Event, Outcome};
 use logward_store::{CollectorStore as _, SqliteStore, Store};
 use serde_json::Value;
@@ -61,26 +60,12 @@ fn failures(seq: u64, n: u64, ip: &str) -> String {
             let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
             e.set_source(ip.to_owned().into(), Some(40000));
             e.user_name = Some("root".into());
-            let mut out = Vec::new();
-            write_event(&mut out, &e);
-            format!(
-                "{{\"seq\":{s},\"event\":{}}}\n",
-                String::from_utf8(out).unwrap()
-            )
+            common::event_line(s, &e)
         })
         .collect()
 }
 
-fn fleet_alerts(dir: &Path, rule: &str) -> Vec<Value> {
-    SqliteStore::open_dir(dir)
-        .unwrap()
-        .alerts_between(0, i64::MAX, 1000)
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.alert.rule_id == rule)
-        .map(|a| serde_json::from_str(&a.alert.json).unwrap())
-        .collect()
-}
+use common::alerts_of as fleet_alerts;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_make_one_fleet_decision_across_a_restart() {
@@ -189,12 +174,7 @@ fn login(seq: u64, t: i64, user: &str, ip: &str, country: &str, at: (f64, f64)) 
         asn: None,
         dnsbl: None,
     }));
-    let mut out = Vec::new();
-    write_event(&mut out, &e);
-    format!(
-        "{{\"seq\":{seq},\"event\":{}}}\n",
-        String::from_utf8(out).unwrap()
-    )
+    common::event_line(seq, &e)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use logward_collector::config::{Config, Limits};
 use logward_collector::{create_api_token, start, Running};
-use logward_core::json::write_event;
 use logward_core::{Action, Dataset, Event, Outcome, Severity};
 use logward_store::{CollectorStore as _, SqliteStore, Store};
 use serde_json::Value;
@@ -36,12 +35,7 @@ fn failure(seq: u64, ip: &str, user: &str, host: Option<&str>) -> String {
     e.set_source(ip.to_owned().into(), Some(40000));
     e.user_name = Some(user.to_owned().into());
     e.host_name = host.map(|h| h.to_owned().into());
-    let mut out = Vec::new();
-    write_event(&mut out, &e);
-    format!(
-        "{{\"seq\":{seq},\"event\":{}}}\n",
-        String::from_utf8(out).unwrap()
-    )
+    common::event_line(seq, &e)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,15 +81,7 @@ fn store(dir: &Path) -> SqliteStore {
     SqliteStore::open_dir(dir).unwrap()
 }
 
-fn alerts_of(dir: &Path, rule: &str) -> Vec<Value> {
-    store(dir)
-        .alerts_between(0, i64::MAX, 1000)
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.alert.rule_id == rule)
-        .map(|a| serde_json::from_str(&a.alert.json).unwrap())
-        .collect()
-}
+use common::alerts_of;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_can_speak_for_any_host() {
@@ -143,16 +129,8 @@ async fn an_agent_can_speak_for_any_host() {
     assert_eq!(forged[0]["agent"]["id"], liar.id.as_str());
     // The API's alert rows name the agent.
     let (_, token) = create_api_token(dir.path(), "ops", common::now()).unwrap();
-    let page = liar
-        .client
-        .get(format!("{}/v1/alerts?rule=ssh-bruteforce", liar.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let url = format!("{}/v1/alerts?rule=ssh-bruteforce", liar.base);
+    let page = common::get_text(&liar.client, &url, Some(&token)).await;
     let page: Value = serde_json::from_str(&page).unwrap();
     let row = &page["alerts"][0];
     assert_eq!(
@@ -323,12 +301,7 @@ fn lines(seq: u64, n: u64, pad: usize) -> String {
         .map(|s| {
             let mut e = Event::new(Dataset::Sshd, Action::UserLogin, Outcome::Failure);
             e.original = Some("x".repeat(pad).into());
-            let mut out = Vec::new();
-            write_event(&mut out, &e);
-            format!(
-                "{{\"seq\":{s},\"event\":{}}}\n",
-                String::from_utf8(out).unwrap()
-            )
+            common::event_line(s, &e)
         })
         .collect()
 }
@@ -557,7 +530,6 @@ fn same_agent(a: &Agent, run: &Running) -> Agent {
 #[test]
 fn replay_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let hb = || b"{\"version\":\"0.1.0\"}".to_vec();
     // A collector that dies without stopping (its runtime dropped: no shutdown work, as
     // with kill -9) after accepting a request the attacker captured.
     let crashed = tokio::runtime::Runtime::new().unwrap();
@@ -565,10 +537,7 @@ fn replay_after_restart() {
         let run = collector(dir.path(), Limits::default()).await;
         let a = Agent::enrol_as(&run, "web01").await;
         let (ts, nonce) = (common::now(), logward_collector::random_hex(16));
-        let (status, _, _) = a
-            .signed_at("POST", "/v1/heartbeat", hb(), ts, &nonce)
-            .await
-            .unwrap();
+        let (status, _, _) = a.heartbeat_at(ts, &nonce).await.unwrap();
         assert_eq!(status, 200);
         (a, ts, nonce)
     });
@@ -581,31 +550,28 @@ fn replay_after_restart() {
     rt.block_on(async {
         let run = collector(dir.path(), Limits::default()).await;
         let a = same_agent(&agent, &run);
-        let (status, _, body) = a
-            .signed_at("POST", "/v1/heartbeat", hb(), ts, &nonce)
-            .await
-            .unwrap();
+        let (status, _, body) = a.heartbeat_at(ts, &nonce).await.unwrap();
         assert_eq!(status, 401, "replayed after a crash: {body}");
         assert!(body.contains("stale_timestamp"), "{body}");
         // An agent whose clock runs two minutes ahead: its request is fresh after a
         // restart too, so the replay cache itself must survive a (graceful) restart.
         let (ahead, nonce) = (common::now() + 120, logward_collector::random_hex(16));
-        let (status, _, _) = a
-            .signed_at("POST", "/v1/heartbeat", hb(), ahead, &nonce)
-            .await
-            .unwrap();
+        let (status, _, _) = a.heartbeat_at(ahead, &nonce).await.unwrap();
         assert_eq!(status, 200);
         run.stop().await;
         let run = collector(dir.path(), Limits::default()).await;
         let a = same_agent(&agent, &run);
-        let (status, _, body) = a
-            .signed_at("POST", "/v1/heartbeat", hb(), ahead, &nonce)
-            .await
-            .unwrap();
+        let (status, _, body) = a.heartbeat_at(ahead, &nonce).await.unwrap();
         assert_eq!(status, 401, "replayed after a restart: {body}");
         assert!(body.contains("replayed_nonce"), "{body}");
         // The agent itself goes on.
-        assert_eq!(a.signed("POST", "/v1/heartbeat", hb()).await.0, 200);
+        assert_eq!(
+            a.heartbeat_at(common::now(), &logward_collector::random_hex(16))
+                .await
+                .unwrap()
+                .0,
+            200
+        );
         run.stop().await;
     });
 }

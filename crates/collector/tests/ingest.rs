@@ -7,13 +7,12 @@ use std::path::Path;
 
 use logward_collector::config::{Auth, Config, Limits, TlsFiles};
 use logward_collector::{create_token, gen_cert, random_hex, sha256_hex, start, Running};
-use logward_core::json::write_event;
 use logward_core::{wire, write_alert, Action, Alert, Dataset, Event, Outcome, Severity};
 use logward_store::{CollectorStore as _, SqliteStore, Store};
 use serde_json::Value;
 
 mod common;
-use common::{metric, now};
+use common::{event_line, metric, now};
 
 fn config(dir: &Path) -> Config {
     Config {
@@ -132,15 +131,6 @@ fn event(user: &str) -> Event<'static> {
     e.into_owned()
 }
 
-fn event_line(seq: u64, e: &Event<'_>) -> String {
-    let mut out = Vec::new();
-    write_event(&mut out, e);
-    format!(
-        "{{\"seq\":{seq},\"event\":{}}}\n",
-        String::from_utf8(out).unwrap()
-    )
-}
-
 fn alert_line(seq: u64) -> String {
     let a = Alert::new(
         event("root"),
@@ -164,14 +154,7 @@ fn gz(b: &[u8]) -> Vec<u8> {
 }
 
 async fn metrics(a: &Agent) -> String {
-    a.client
-        .get(format!("{}/metrics", a.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    common::get_text(&a.client, &format!("{}/metrics", a.base), None).await
 }
 
 fn store(dir: &Path) -> SqliteStore {

@@ -13,7 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use logward_collector::{create_token, random_hex, start, Running};
+use logward_core::json::write_event;
 use logward_core::{wire, write_alert, Action, Alert, Dataset, Event, Outcome, Severity};
+use logward_store::Store as _;
 use serde_json::Value;
 
 pub use logward_core::clock::unix_now as now;
@@ -97,22 +99,22 @@ impl Agent {
         Ok((status, headers, r.text().await?))
     }
 
-    /// A signed request signed at `ts` with `nonce`, as the agent signs it.
-    pub async fn signed_at(
+    /// A signed heartbeat at `ts` with `nonce`, as the agent sends it: what the replay tests
+    /// capture and send again.
+    pub async fn heartbeat_at(
         &self,
-        method: &str,
-        path: &str,
-        body: Vec<u8>,
         ts: i64,
         nonce: &str,
     ) -> reqwest::Result<(u16, reqwest::header::HeaderMap, String)> {
-        self.send(method, path, body, ts, nonce, true).await
+        let body = b"{\"version\":\"0.1.0\"}".to_vec();
+        self.send("POST", "/v1/heartbeat", body, ts, nonce, true)
+            .await
     }
 
     /// A signed request now, with a fresh nonce.
     pub async fn signed(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, String) {
         let (status, _, text) = self
-            .signed_at(method, path, body, now(), &random_hex(16))
+            .send(method, path, body, now(), &random_hex(16), true)
             .await
             .unwrap();
         (status, text)
@@ -133,21 +135,46 @@ impl Agent {
     }
 
     pub async fn metrics(&self) -> String {
-        self.client
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        get_text(&self.client, &format!("{}/metrics", self.base), None).await
     }
+}
+
+/// The body of a GET of `url`, with `token` as the bearer if given (no status asserted):
+/// what the metrics scrapes and the API reads of every test file do.
+pub async fn get_text(client: &reqwest::Client, url: &str, token: Option<&str>) -> String {
+    let mut req = client.get(url);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap().text().await.unwrap()
+}
+
+/// The stored alerts of `rule` (all of them, oldest first), as the JSON the API serves.
+pub fn alerts_of(state: &Path, rule: &str) -> Vec<Value> {
+    logward_store::SqliteStore::open_dir(state)
+        .unwrap()
+        .alerts_between(0, i64::MAX, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.alert.rule_id == rule)
+        .map(|a| serde_json::from_str(&a.alert.json).unwrap())
+        .collect()
 }
 
 pub fn metric(text: &str, line_prefix: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(line_prefix))
         .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// One NDJSON event line as an agent forwards it.
+pub fn event_line(seq: u64, e: &Event<'_>) -> String {
+    let mut out = Vec::new();
+    write_event(&mut out, e);
+    format!(
+        "{{\"seq\":{seq},\"event\":{}}}\n",
+        String::from_utf8(out).unwrap()
+    )
 }
 
 /// One NDJSON alert line as an agent forwards it.
