@@ -101,6 +101,14 @@ struct Var {
     text: String,
 }
 
+impl Var {
+    /// Saves a counter's value, as `raise … save` and `get … save` do.
+    fn set_count(&mut self, count: u64) {
+        self.set = true;
+        self.num = Some(count as i64);
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BanRecord {
     pub(crate) count: u32,
@@ -704,9 +712,7 @@ impl State {
                     }
                 }
                 if let Some(s) = save {
-                    let v = &mut self.vars[*s];
-                    v.set = true;
-                    v.num = Some(count as i64);
+                    self.vars[*s].set_count(count);
                 }
             }
             Act::Get {
@@ -722,9 +728,7 @@ impl State {
                     }
                     None => 0,
                 };
-                let v = &mut self.vars[*save];
-                v.set = true;
-                v.num = Some(count as i64);
+                self.vars[*save].set_count(count);
             }
             Act::Reset {
                 counter,

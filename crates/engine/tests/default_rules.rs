@@ -6,9 +6,28 @@ use logward_core::Timestamp;
 use logward_engine::{default_program, Engine, Output, Program, DEFAULT_RULES};
 use logward_parse::{LineDecoder, YearResolver};
 
-/// Replays lines (BSD syslog, year 2026, UTC) and returns the outputs.
+/// Replays lines (BSD syslog, year 2026, UTC) through the default ruleset.
 fn replay(lines: &[String]) -> Vec<Output> {
-    let mut engine = Engine::new(default_program());
+    replay_with(Engine::new(default_program()), lines)
+}
+
+/// Each ban's (rule, duration, offence), in order.
+fn bans(out: &[Output]) -> Vec<(Option<String>, i64, u32)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Ban {
+                duration,
+                offence,
+                rule_id,
+                ..
+            } => Some((rule_id.clone(), *duration, *offence)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Replays lines (BSD syslog, year 2026, UTC) through `engine` and returns the outputs.
+fn replay_with(mut engine: Engine, lines: &[String]) -> Vec<Output> {
     let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
     let mut out = Vec::new();
     let epoch = Timestamp {
@@ -17,8 +36,7 @@ fn replay(lines: &[String]) -> Vec<Output> {
         offset: 0,
     };
     for l in lines {
-        let e = d.decode(l);
-        engine.replay(&e, epoch, &mut out);
+        engine.replay(&d.decode(l), epoch, &mut out);
     }
     out
 }
@@ -304,18 +322,10 @@ fn repeat_offenders_get_longer_bans() {
             ));
         }
     }
-    let out = replay(&lines);
-    let durations: Vec<(i64, u32)> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Ban {
-                duration,
-                offence,
-                rule_id,
-                ..
-            } if rule_id.as_deref() == Some("ssh-bruteforce") => Some((*duration, *offence)),
-            _ => None,
-        })
+    let durations: Vec<(i64, u32)> = bans(&replay(&lines))
+        .into_iter()
+        .filter(|(rule, ..)| rule.as_deref() == Some("ssh-bruteforce"))
+        .map(|(_, duration, offence)| (duration, offence))
         .collect();
     assert_eq!(durations, [(3600, 1), (7200, 2), (14400, 3)]);
 }
@@ -335,22 +345,8 @@ fn ipv6_failures_from_one_64_one_address_each_are_counted_together() {
             )
         })
         .collect();
-    let run = |engine: Engine, lines: &[String]| {
-        let mut engine = engine;
-        let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
-        let mut out = Vec::new();
-        let epoch = Timestamp {
-            unix: 0,
-            nanos: 0,
-            offset: 0,
-        };
-        for l in lines {
-            engine.replay(&d.decode(l), epoch, &mut out);
-        }
-        out
-    };
     // The default counts on the default ban prefix, /64.
-    let out = run(Engine::new(default_program()), &lines);
+    let out = replay(&lines);
     assert_eq!(
         alerts_by_rule(&out).get("ssh-bruteforce"),
         Some(&1),
@@ -367,10 +363,10 @@ fn ipv6_failures_from_one_64_one_address_each_are_counted_together() {
     // Another /64 is another key.
     let mut other = lines.clone();
     other[4] = other[4].replace("2001:db8:7:1::", "2001:db8:7:2::");
-    let out = run(Engine::new(default_program()), &other);
+    let out = replay(&other);
     assert_eq!(alerts_by_rule(&out).get("ssh-bruteforce"), None, "{out:?}");
     // With `bans.ipv6_prefix: 128` each address is its own key again.
-    let out = run(Engine::new(default_program()).with_v6_prefix(128), &lines);
+    let out = replay_with(Engine::new(default_program()).with_v6_prefix(128), &lines);
     assert_eq!(alerts_by_rule(&out).get("ssh-bruteforce"), None, "{out:?}");
 }
 
@@ -393,19 +389,7 @@ fn one_burst_tripping_two_rules_is_one_offence() {
             ));
         }
     }
-    let out = replay(&lines);
-    let bans: Vec<(Option<String>, i64, u32)> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Ban {
-                duration,
-                offence,
-                rule_id,
-                ..
-            } => Some((rule_id.clone(), *duration, *offence)),
-            _ => None,
-        })
-        .collect();
+    let bans = bans(&replay(&lines));
     let rules: Vec<_> = bans.iter().map(|b| b.0.as_deref().unwrap_or("")).collect();
     assert!(
         rules.contains(&"ssh-user-enumeration") && rules.contains(&"ssh-bruteforce"),
