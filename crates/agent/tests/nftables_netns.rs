@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use logward_agent::ban::nftables::{BanExecutor, NftConfig, NftError, Nftables};
 use logward_agent::ban::{Ban, BanTarget, RestoreList};
 use logward_agent::process::ProcessError;
-use logward_test_support::netns::{self, cmd};
+use logward_test_support::netns::{self, cmd, Lab};
 use logward_test_support::wait_until;
 
 /// Whether `prog arg` runs and succeeds (see [`cmd`]; here a missing program is an answer).
@@ -45,41 +45,32 @@ const NEIGHBOUR6: &str = "fd00:200::3";
 const FW6_B: &str = "fd00:201::1";
 const OTHER6: &str = "fd00:201::2";
 
-/// The shared lab with this file's addresses, and the ban executor pointed at it.
-struct Lab(netns::Lab);
+/// The shared lab with this file's addresses.
+fn lab() -> Lab {
+    let cidr = |addrs: &[&str], v4: u8, v6: u8| -> Vec<String> {
+        addrs
+            .iter()
+            .map(|a| format!("{a}/{}", if a.contains(':') { v6 } else { v4 }))
+            .collect()
+    };
+    Lab::new(
+        "test",
+        &cidr(&[FW4, FW6, FW6_B], 24, 64),
+        &cidr(&[BANNED4, OTHER4, BANNED6, NEIGHBOUR6, OTHER6], 24, 64),
+    )
+}
 
-impl std::ops::Deref for Lab {
-    type Target = netns::Lab;
-    fn deref(&self) -> &netns::Lab {
-        &self.0
+/// The ban config pointed at the lab's firewall namespace.
+fn nft_config(lab: &Lab) -> NftConfig {
+    NftConfig {
+        argv: lab.nft_argv(),
+        ..NftConfig::default()
     }
 }
 
-impl Lab {
-    fn new() -> Lab {
-        let cidr = |addrs: &[&str], v4: u8, v6: u8| -> Vec<String> {
-            addrs
-                .iter()
-                .map(|a| format!("{a}/{}", if a.contains(':') { v6 } else { v4 }))
-                .collect()
-        };
-        Lab(netns::Lab::new(
-            "test",
-            &cidr(&[FW4, FW6, FW6_B], 24, 64),
-            &cidr(&[BANNED4, OTHER4, BANNED6, NEIGHBOUR6, OTHER6], 24, 64),
-        ))
-    }
-
-    fn config(&self) -> NftConfig {
-        NftConfig {
-            argv: self.nft_argv(),
-            ..NftConfig::default()
-        }
-    }
-
-    fn nftables(&self) -> Arc<Nftables> {
-        Arc::new(Nftables::new(self.config()).expect("the lab config is valid"))
-    }
+/// The ban executor's nftables backend in the lab.
+fn nftables(lab: &Lab) -> Arc<Nftables> {
+    Arc::new(Nftables::new(nft_config(lab)).expect("the lab config is valid"))
 }
 
 fn target(text: &str) -> BanTarget {
@@ -95,8 +86,8 @@ async fn banned_address_is_dropped_unbanned_one_passes() {
     if !prerequisites() {
         return;
     }
-    let lab = Lab::new();
-    let nft = lab.nftables();
+    let lab = lab();
+    let nft = nftables(&lab);
     nft.start(&[]).await.unwrap();
     assert!(lab.passes(BANNED4, FW4), "before any ban");
     assert!(lab.passes(OTHER4, FW4));
@@ -130,8 +121,8 @@ async fn waiting_requests_fold_into_one_batch_and_failures_are_attributed() {
     if !prerequisites() {
         return;
     }
-    let lab = Lab::new();
-    let nft = lab.nftables();
+    let lab = lab();
+    let nft = nftables(&lab);
     nft.start(&[]).await.unwrap();
     let (exec, _task) = BanExecutor::spawn(Arc::clone(&nft), 10_000);
     let before = nft.stats().batches_ok.load(Ordering::Relaxed);
@@ -220,11 +211,11 @@ async fn a_ban_limited_to_ports_drops_only_those() {
     if !prerequisites() || !runs("python3", "--version") {
         return;
     }
-    let lab = Lab::new();
+    let lab = lab();
     let nft = Arc::new(
         Nftables::new(NftConfig {
             ports: vec![22],
-            ..lab.config()
+            ..nft_config(&lab)
         })
         .expect("valid"),
     );
@@ -247,7 +238,7 @@ async fn a_ban_limited_to_ports_drops_only_those() {
     // Port 0 cannot be matched: refused before anything runs.
     assert!(Nftables::new(NftConfig {
         ports: vec![0],
-        ..lab.config()
+        ..nft_config(&lab)
     })
     .is_err());
 }
@@ -257,8 +248,8 @@ async fn ban_with_a_timeout_expires() {
     if !prerequisites() {
         return;
     }
-    let lab = Lab::new();
-    let nft = lab.nftables();
+    let lab = lab();
+    let nft = nftables(&lab);
     nft.start(&[]).await.unwrap();
     nft.ban(&[ban(BANNED4, 2)]).await.unwrap();
     assert!(!lab.ping_once(BANNED4, FW4), "banned address got through");
@@ -276,8 +267,8 @@ async fn ipv6_ban_covers_the_whole_64() {
     if !prerequisites() {
         return;
     }
-    let lab = Lab::new();
-    let nft = lab.nftables();
+    let lab = lab();
+    let nft = nftables(&lab);
     nft.start(&[]).await.unwrap();
     assert!(lab.passes(NEIGHBOUR6, FW6), "before any ban");
     nft.ban(&[ban(BANNED6, 600)]).await.unwrap();
@@ -297,8 +288,8 @@ async fn restart_reapplies_100k_bans_in_one_batch() {
     if !prerequisites() {
         return;
     }
-    let lab = Lab::new();
-    let nft = lab.nftables();
+    let lab = lab();
+    let nft = nftables(&lab);
     // 80 k IPv4 addresses, 20 k IPv6 /64s, as the store would return them: text and remaining
     // seconds. The peer's banned address is among them.
     let mut rows: Vec<(String, Option<u64>)> = (0..80_000u32)
@@ -353,8 +344,8 @@ async fn invalid_addresses_never_reach_nft() {
     if !prerequisites() {
         return;
     }
-    let lab = Lab::new();
-    let nft = lab.nftables();
+    let lab = lab();
+    let nft = nftables(&lab);
     let evil = [
         "10.200.0.9 timeout 1s }; delete table inet logward; add element inet logward ipv4_addr { 10.200.0.3",
         "10.200.0.3\nflush ruleset",
@@ -385,7 +376,7 @@ async fn invalid_addresses_never_reach_nft() {
     let err = Nftables::new(NftConfig {
         argv: vec!["/nonexistent/nft".into()],
         table: "logward; flush ruleset".into(),
-        ..lab.config()
+        ..nft_config(&lab)
     })
     .unwrap_err();
     assert!(matches!(err, NftError::Config(_)), "{err}");
@@ -396,8 +387,8 @@ async fn nft_failures_are_errors_not_panics() {
     if !prerequisites() {
         return;
     }
-    let lab = Lab::new();
-    let nft = lab.nftables();
+    let lab = lab();
+    let nft = nftables(&lab);
     nft.start(&[]).await.unwrap();
     // The table deleted behind the executor's back.
     let out = lab.nft(&["delete", "table", "inet", "logward"]);
@@ -421,7 +412,7 @@ async fn nft_failures_are_errors_not_panics() {
     // nft missing (a bogus argv).
     let missing = Nftables::new(NftConfig {
         argv: vec!["/nonexistent/nft".into()],
-        ..lab.config()
+        ..nft_config(&lab)
     })
     .unwrap();
     match missing.ban(&[ban(OTHER4, 600)]).await {

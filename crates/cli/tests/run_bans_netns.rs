@@ -9,16 +9,18 @@
 //! test says why and returns, except under `CI=true`, where that is a failure.
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test, `ip`, `ping`
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use logward_test_support::netns::{self, cmd, ok};
 
-use logward_core::{Clock, SystemClock, Timestamp};
 use logward_test_support::daemon::Daemon;
 use logward_test_support::wait_until;
+
+#[path = "support/run.rs"]
+mod run;
+use run::{ago, append, follow, sshd_failure};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -37,13 +39,22 @@ impl std::ops::Deref for Lab {
 }
 
 impl Lab {
-    /// `tag` tells apart the labs of tests running at once.
-    fn new(tag: &str) -> Lab {
-        Lab(netns::Lab::new(
+    /// The lab for `test`, or `None` when this host lacks root or the tools (the test
+    /// says why; under `CI=true` that fails). `tag` tells apart the labs of tests running
+    /// at once.
+    fn new(test: &str, tag: &str) -> Option<Lab> {
+        if !netns::prerequisites(
+            test,
+            &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
+            "nftables, iproute2, iputils-ping",
+        ) {
+            return None;
+        }
+        Some(Lab(netns::Lab::new(
             &format!("run{tag}"),
             &[format!("{FW4}/24")],
             &[format!("{ATTACKER4}/24"), format!("{MANUAL4}/24")],
-        ))
+        )))
     }
 
     fn ping_once(&self, src: &str) -> bool {
@@ -97,17 +108,8 @@ fn element_timeout(listing: &str, addr: &str) -> Option<u64> {
 
 /// An rsyslog (RFC 3339) sshd failure stamped `ago` seconds before now: bans run from the
 /// offence's own time.
-fn failure(ago: i64, ip: &str, n: usize) -> String {
-    let t = Timestamp {
-        unix: SystemClock.now().unix - ago,
-        nanos: 0,
-        offset: 0,
-    };
-    format!(
-        "{t} web sshd[{}]: Failed password for root from {ip} port {} ssh2",
-        100 + n,
-        40000 + n
-    )
+fn failure(secs: i64, ip: &str, n: usize) -> String {
+    sshd_failure(ago(secs), ip, 100 + n, 40000 + n)
 }
 
 /// `logward run`, which must come up.
@@ -122,14 +124,20 @@ fn eventually(f: impl FnMut() -> bool) -> bool {
     wait_until(Duration::from_secs(5), f)
 }
 
-fn bans(state: &Path, args: &[&str]) -> String {
-    let o = Command::new(BIN)
+/// Runs `logward bans ARGS` against the daemon's state directory.
+fn logward_bans(state: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
         .arg("bans")
         .args(args)
         .arg("--state-dir")
         .arg(state)
         .output()
-        .expect("logward bans");
+        .expect("logward bans")
+}
+
+/// Runs `logward bans ARGS`, which must succeed; its stdout.
+fn bans(state: &Path, args: &[&str]) -> String {
+    let o = logward_bans(state, args);
     assert!(
         o.status.success(),
         "bans {args:?}: {}",
@@ -140,40 +148,19 @@ fn bans(state: &Path, args: &[&str]) -> String {
 
 #[test]
 fn daemon_bans_lifts_adds_and_restores_bans_in_a_namespace() {
-    if !netns::prerequisites(
-        "daemon bans netns test",
-        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
-        "nftables, iproute2, iputils-ping",
-    ) {
+    let Some(lab) = Lab::new("daemon bans netns test", "") else {
         return;
-    }
-    let lab = Lab::new("");
+    };
     let d = tempfile::tempdir().expect("tempdir");
-    let log = d.path().join("auth.log");
-    std::fs::write(&log, "").expect("log");
+    let (dm, log, state) = start_daemon(&lab, d.path(), "");
     let cfg = d.path().join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\nbans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n",
-            log.display(),
-            lab.fw
-        ),
-    )
-    .expect("config");
-    let state = d.path().join("state");
-    let dm = start(&cfg, &state, d.path());
     assert!(lab.passes(ATTACKER4), "before any ban");
 
     // Brute force from the peer's address: an alert, the address in the set, pings dropped.
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log)
-        .expect("open log");
-    for i in 0..5 {
-        writeln!(f, "{}", failure(5 - i, ATTACKER4, i as usize)).expect("append");
-    }
-    drop(f);
+    let attack: Vec<String> = (0..5)
+        .map(|i| failure(5 - i, ATTACKER4, i as usize))
+        .collect();
+    append(&log, &attack);
     let alert = dm.alert(Duration::from_secs(5)).expect("an alert");
     assert!(
         alert.contains("ssh-bruteforce") && alert.contains(ATTACKER4),
@@ -238,30 +225,13 @@ fn start_daemon(
     d: &Path,
     extra: &str,
 ) -> (Daemon, std::path::PathBuf, std::path::PathBuf) {
-    let log = d.join("auth.log");
-    std::fs::write(&log, "").expect("log");
-    let cfg = d.join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\nbans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n{extra}",
-            log.display(),
-            lab.fw
-        ),
-    )
-    .expect("config");
+    let bans = format!(
+        "bans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n{extra}",
+        lab.fw
+    );
+    let (log, cfg) = follow(d, &bans);
     let state = d.join("state");
     (start(&cfg, &state, d), log, state)
-}
-
-fn append(log: &Path, lines: &[String]) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(log)
-        .expect("open log");
-    for l in lines {
-        writeln!(f, "{l}").expect("append");
-    }
 }
 
 /// A backlog (lines read after downtime) bans from the offence's own time: an offence older
@@ -269,16 +239,11 @@ fn append(log: &Path, lines: &[String]) {
 /// banned for what is left.
 #[test]
 fn backlog_offence_older_than_its_ban_does_not_ban() {
-    if !netns::prerequisites(
-        "backlog ban netns test",
-        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
-        "nftables, iproute2, iputils-ping",
-    ) {
+    let Some(lab) = Lab::new("backlog ban netns test", "b") else {
         return;
-    }
+    };
     const STALE4: &str = "10.200.7.9";
     const HALF4: &str = "10.200.7.10";
-    let lab = Lab::new("b");
     let d = tempfile::tempdir().expect("tempdir");
     let (dm, log, _state) = start_daemon(&lab, d.path(), "");
     let mut lines: Vec<String> = (0..5)
@@ -309,13 +274,7 @@ fn backlog_offence_older_than_its_ban_does_not_ban() {
 
 /// Runs `logward bans ARGS`; returns (success, stdout + stderr).
 fn bans_try(state: &Path, args: &[&str]) -> (bool, String) {
-    let o = Command::new(BIN)
-        .arg("bans")
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .output()
-        .expect("logward bans");
+    let o = logward_bans(state, args);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -330,18 +289,13 @@ fn bans_try(state: &Path, args: &[&str]) -> (bool, String) {
 /// ignored one, refused when it would cover one.
 #[test]
 fn a_ban_never_covers_an_ignored_address() {
-    if !netns::prerequisites(
-        "ignore-list ban netns test",
-        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
-        "nftables, iproute2, iputils-ping",
-    ) {
+    let Some(lab) = Lab::new("ignore-list ban netns test", "i") else {
         return;
-    }
+    };
     const FW6: &str = "2001:db8:77::1";
     const ATTACKER6: &str = "2001:db8:77::2";
     const IGNORED6: &str = "2001:db8:77::3";
     const IGNORED4: &str = "10.200.7.4";
-    let lab = Lab::new("i");
     for (ns, dev, addr) in [
         (&lab.fw, "fw0", FW6),
         (&lab.peer, "peer0", ATTACKER6),
@@ -450,14 +404,9 @@ fn a_ban_never_covers_an_ignored_address() {
 /// same address guessed uncounted. Counting now resumes when the ban ends or is lifted.
 #[test]
 fn a_lifted_or_ended_ban_leaves_no_blind_spot() {
-    if !netns::prerequisites(
-        "blind spot netns test",
-        &[("nft", "--version"), ("ip", "-V"), ("ping", "-V")],
-        "nftables, iproute2, iputils-ping",
-    ) {
+    let Some(lab) = Lab::new("blind spot netns test", "g") else {
         return;
-    }
-    let lab = Lab::new("g");
+    };
     let d = tempfile::tempdir().expect("tempdir");
     // Bans of two seconds: shorter than the rules' ten-minute grace.
     let rules =

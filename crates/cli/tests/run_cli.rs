@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use logward_core::{Clock, SystemClock, Timestamp};
 use logward_store::{AgentStore as _, SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -15,60 +14,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_logward");
 use logward_test_support::daemon::Daemon;
 use logward_test_support::wait_until;
 
-fn append(path: &Path, lines: &[String]) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open log");
-    for l in lines {
-        writeln!(f, "{l}").expect("append");
-    }
-}
+#[path = "support/run.rs"]
+mod run;
+use run::{ago, append, follow, sshd_failure, stored_rules};
 
 /// `n` sshd failures from `ip`, a second apart up to now (rules count on the lines' own
 /// time, and a ban runs from it).
 fn failures(ip: &str, n: usize) -> Vec<String> {
-    let now = SystemClock.now().unix;
     (0..n)
-        .map(|i| {
-            let t = Timestamp {
-                unix: now - (n - i) as i64,
-                nanos: 0,
-                offset: 0,
-            };
-            format!(
-                "{t} web sshd[{}]: Failed password for root from {ip} port {} ssh2",
-                1000 + i,
-                40000 + i
-            )
-        })
+        .map(|i| sshd_failure(ago((n - i) as i64), ip, 1000 + i, 40000 + i))
         .collect()
 }
 
 fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let d = tempfile::tempdir().expect("tempdir");
-    let log = d.path().join("auth.log");
-    std::fs::write(&log, "").expect("log");
-    let cfg = d.path().join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n",
-            log.display()
-        ),
-    )
-    .expect("config");
+    let (log, cfg) = follow(d.path(), "");
     let state = d.path().join("state");
     (d, log, cfg, state)
-}
-
-fn stored_alerts(state: &Path) -> Vec<String> {
-    let mut s = SqliteStore::open_dir(state).expect("store");
-    s.alerts_between(0, i64::MAX, 100_000)
-        .expect("alerts")
-        .into_iter()
-        .map(|a| a.alert.rule_id)
-        .collect()
 }
 
 #[test]
@@ -83,7 +45,7 @@ fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
         a.contains("ssh-bruteforce") && a.contains("203.0.113.9"),
         "{a}"
     );
-    assert_eq!(stored_alerts(&state), ["ssh-bruteforce"]);
+    assert_eq!(stored_rules(&state), ["ssh-bruteforce"]);
 
     // kill -9, lines written while it is down, restart: nothing repeated, nothing lost.
     dm.signal("KILL");
@@ -99,7 +61,7 @@ fn brute_force_alerts_at_once_survives_kill_9_and_stops_cleanly() {
         dm.alert(Duration::from_millis(500)).is_none(),
         "a repeated alert"
     );
-    assert_eq!(stored_alerts(&state), ["ssh-bruteforce", "ssh-bruteforce"]);
+    assert_eq!(stored_rules(&state), ["ssh-bruteforce", "ssh-bruteforce"]);
 
     // SIGHUP with a broken config: logged, still running, still alerting.
     std::fs::write(&cfg, "sources: [{type: file, colour: red}]\n").expect("break config");

@@ -20,6 +20,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 use logward_test_support::daemon::Daemon;
 
+#[path = "support/run.rs"]
+mod run;
+use run::{follow, sshd_failure};
+
 /// A tmpfs mounted for the test; unmounted on drop, on panic too.
 struct Tmpfs(PathBuf);
 
@@ -82,11 +86,7 @@ fn fill(dir: &Path) -> PathBuf {
 }
 
 fn failure(t: Timestamp, ip: &str, n: usize) -> String {
-    format!(
-        "{t} web sshd[{}]: Failed password for root from {ip} port {} ssh2\n",
-        1000 + n % 50_000,
-        10_000 + n % 50_000
-    )
+    sshd_failure(t, ip, 1000 + n % 50_000, 10_000 + n % 50_000) + "\n"
 }
 
 /// The reported bug: while the disk was full a failed commit kept absorbing lines and
@@ -103,17 +103,7 @@ fn a_full_disk_stops_reading_keeps_memory_flat_and_loses_nothing() {
     let d = tempfile::tempdir().unwrap();
     let state = d.path().join("state");
     let _fs = Tmpfs::mount(&state, "8m").expect("mount a tmpfs");
-    let log = d.path().join("auth.log");
-    std::fs::write(&log, "").unwrap();
-    let cfg = d.path().join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
+    let (log, cfg) = follow(d.path(), "");
     let dm = Daemon::start(BIN, &cfg, &state, d.path());
     let pid = dm.child.id();
     let now = SystemClock.now();

@@ -4,63 +4,26 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-use logward_core::{Clock, SystemClock, Timestamp};
-use logward_store::{SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 use logward_test_support::daemon::Daemon;
 
+#[path = "support/run.rs"]
+mod run;
+use run::{ago, append, follow, sshd_failure, stored_rules};
+
 /// An rsyslog (RFC 3339) sshd failure stamped `ago` seconds before now.
-fn failure(ago: i64, ip: &str, n: usize) -> String {
-    let t = Timestamp {
-        unix: SystemClock.now().unix - ago,
-        nanos: 0,
-        offset: 0,
-    };
-    format!(
-        "{t} web sshd[{}]: Failed password for root from {ip} port {} ssh2",
-        2000 + n,
-        40000 + n
-    )
+fn failure(secs: i64, ip: &str, n: usize) -> String {
+    sshd_failure(ago(secs), ip, 2000 + n, 40000 + n)
 }
 
-fn append(path: &Path, lines: &[String]) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open log");
-    for l in lines {
-        writeln!(f, "{l}").expect("append");
-    }
-}
-
-fn config(dir: &Path, log: &Path) -> PathBuf {
-    let cfg = dir.join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n",
-            log.display()
-        ),
-    )
-    .expect("config");
-    cfg
-}
-
-fn stored_rules(state: &Path) -> Vec<String> {
-    let mut s = SqliteStore::open_dir(state).expect("store");
-    let mut ids: Vec<String> = s
-        .alerts_between(0, i64::MAX, 100_000)
-        .expect("alerts")
-        .into_iter()
-        .map(|a| a.alert.rule_id)
-        .collect();
+/// What the daemon stored, rule ids sorted.
+fn stored_sorted(state: &Path) -> Vec<String> {
+    let mut ids = stored_rules(state);
     ids.sort();
     ids
 }
@@ -89,9 +52,7 @@ fn scan_rules(log: &Path) -> Vec<String> {
 #[test]
 fn backlog_after_downtime_is_counted_on_event_time_not_the_wall_clock() {
     let d = tempfile::tempdir().expect("tempdir");
-    let log = d.path().join("auth.log");
-    std::fs::write(&log, "").expect("log");
-    let cfg = config(d.path(), &log);
+    let (log, cfg) = follow(d.path(), "");
     let state = d.path().join("state");
 
     let mut dm = Daemon::start(BIN, &cfg, &state, d.path());
@@ -110,7 +71,7 @@ fn backlog_after_downtime_is_counted_on_event_time_not_the_wall_clock() {
         dm.alert(Duration::from_millis(300)).is_none(),
         "an alert for failures an hour apart"
     );
-    assert_eq!(stored_rules(&state), Vec::<String>::new());
+    assert_eq!(stored_sorted(&state), Vec::<String>::new());
 
     // A real burst in the same backlog is still one: five failures within a minute.
     let burst: Vec<String> = (0..5)
@@ -126,7 +87,7 @@ fn backlog_after_downtime_is_counted_on_event_time_not_the_wall_clock() {
     );
     dm.wait_lines(&state, 11);
     // The agent raised exactly what an offline replay of the same file raises.
-    assert_eq!(stored_rules(&state), scan_rules(&log));
+    assert_eq!(stored_sorted(&state), scan_rules(&log));
 }
 
 /// `start_at: beginning` on a fresh state: the whole file is a backlog, counted on its own
@@ -134,13 +95,12 @@ fn backlog_after_downtime_is_counted_on_event_time_not_the_wall_clock() {
 #[test]
 fn start_at_beginning_raises_what_scan_rules_raises() {
     let d = tempfile::tempdir().expect("tempdir");
-    let log = d.path().join("auth.log");
+    let (log, cfg) = follow(d.path(), "");
     let mut lines: Vec<String> = (0..6)
         .map(|i| failure((8 - i) * 3600, "203.0.113.71", i as usize))
         .collect();
     lines.extend((0..5).map(|i| failure(3600 - i * 5, "198.51.100.72", 10 + i as usize)));
     std::fs::write(&log, lines.join("\n") + "\n").expect("log");
-    let cfg = config(d.path(), &log);
     let state = d.path().join("state");
     let dm = Daemon::start(BIN, &cfg, &state, d.path());
     dm.wait_lines(&state, 11);
@@ -150,7 +110,7 @@ fn start_at_beginning_raises_what_scan_rules_raises() {
         dm.alert(Duration::from_millis(300)).is_none(),
         "a second alert"
     );
-    let stored = stored_rules(&state);
+    let stored = stored_sorted(&state);
     assert_eq!(stored, ["ssh-bruteforce"]);
     assert_eq!(stored, scan_rules(&log));
 }

@@ -8,16 +8,19 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and journal-remote
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use logward_core::{Clock, SystemClock};
-use logward_store::{SqliteStore, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 use logward_test_support::daemon::Daemon;
+
+#[path = "support/run.rs"]
+mod run;
+use run::stored_rules;
 
 const REMOTE: &[&str] = &[
     "/lib/systemd/systemd-journal-remote",
@@ -80,15 +83,6 @@ fn export(w: &Writer, message: &str, n: u64) -> String {
         w.unit,
         uid = w.uid,
     )
-}
-
-fn stored_rules(state: &Path) -> Vec<String> {
-    let mut s = SqliteStore::open_dir(state).expect("store");
-    s.alerts_between(0, i64::MAX, 100_000)
-        .expect("alerts")
-        .into_iter()
-        .map(|a| a.alert.rule_id)
-        .collect()
 }
 
 /// The reported bug: a uid-1000 user's `logger -t sshd` lines got an address banned and a

@@ -1,0 +1,63 @@
+//! What the `logward run` tests share: an agent config following one fresh auth.log, sshd
+//! failure lines stamped on their own time (rules and bans run on it), appending them, and
+//! the rule ids the daemon stored.
+#![allow(dead_code)] // each test uses part of it
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use logward_core::{Clock, SystemClock, Timestamp};
+use logward_store::{SqliteStore, Store};
+
+/// The time `secs` seconds before now, in whole seconds, UTC.
+pub fn ago(secs: i64) -> Timestamp {
+    Timestamp {
+        unix: SystemClock.now().unix - secs,
+        nanos: 0,
+        offset: 0,
+    }
+}
+
+/// An rsyslog (RFC 3339) sshd failure for root from `ip` at `t`; `pid` and `port` tell the
+/// lines apart.
+pub fn sshd_failure(t: Timestamp, ip: &str, pid: usize, port: usize) -> String {
+    format!("{t} web sshd[{pid}]: Failed password for root from {ip} port {port} ssh2")
+}
+
+/// Appends `lines` to the followed file, one a line.
+pub fn append(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open log");
+    for l in lines {
+        writeln!(f, "{l}").expect("append");
+    }
+}
+
+/// An empty `dir/auth.log` and `dir/agent.yaml` following it from the beginning, `extra`
+/// appended to the config; the log's and the config's paths.
+pub fn follow(dir: &Path, extra: &str) -> (PathBuf, PathBuf) {
+    let log = dir.join("auth.log");
+    std::fs::write(&log, "").expect("log");
+    let cfg = dir.join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n{extra}",
+            log.display()
+        ),
+    )
+    .expect("config");
+    (log, cfg)
+}
+
+/// The rule id of every alert the daemon stored in `state`, in stored order.
+pub fn stored_rules(state: &Path) -> Vec<String> {
+    let mut s = SqliteStore::open_dir(state).expect("store");
+    s.alerts_between(0, i64::MAX, 100_000)
+        .expect("alerts")
+        .into_iter()
+        .map(|a| a.alert.rule_id)
+        .collect()
+}
