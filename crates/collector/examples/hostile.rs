@@ -196,6 +196,12 @@ async fn login_flood(to: SocketAddr, cert: Vec<u8>, stop: Arc<AtomicBool>, w: us
 }
 
 /// The collector's peak and current RSS in KiB (VmHWM, VmRSS).
+/// The body of the answer to `r`: the enrolment and the metrics scrapes (a bench, so
+/// failures panic).
+async fn text(r: reqwest::RequestBuilder) -> String {
+    r.send().await.unwrap().text().await.unwrap()
+}
+
 fn rss(pid: u32) -> (u64, u64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |key: &str| {
@@ -248,15 +254,8 @@ async fn drive() {
         .build()
         .unwrap();
     let base = format!("https://{to}");
-    let enrolled = agent_client
-        .post(format!("{base}/v1/enroll"))
-        .body(serde_json::json!({"token": token, "host": "bench01"}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let enrol = serde_json::json!({"token": token, "host": "bench01"}).to_string();
+    let enrolled = text(agent_client.post(format!("{base}/v1/enroll")).body(enrol)).await;
     let v: serde_json::Value = serde_json::from_str(&enrolled).unwrap();
     let (id, secret) = (
         v["agent_id"].as_str().unwrap().to_owned(),
@@ -370,14 +369,7 @@ async fn drive() {
             }
         }
         if sent % 10 == 0 {
-            let m = agent_client
-                .get(format!("{base}/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let m = text(agent_client.get(format!("{base}/metrics"))).await;
             if let Some(v) = m
                 .lines()
                 .find_map(|l| l.strip_prefix("logward_collector_connections_open "))
@@ -389,14 +381,7 @@ async fn drive() {
             tokio::time::sleep(rest).await;
         }
     }
-    let metrics = agent_client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(agent_client.get(format!("{base}/metrics"))).await;
     let (peak_kib, now_kib) = rss(pid);
     h.stop.store(true, Relaxed);
     flood_stop.store(true, Relaxed);

@@ -271,6 +271,38 @@ fn csrf_ok(op: &Operator, uri: &Uri, h: &HeaderMap, form: Option<&str>) -> bool 
     }
 }
 
+/// [`csrf_ok`], or the refusal counted and answered: 403 with `refusal`, which says where
+/// the token was wanted (the form's field or the header).
+fn csrf_guard(
+    state: &AppState,
+    ep: &'static str,
+    op: &Operator,
+    uri: &Uri,
+    h: &HeaderMap,
+    form: Option<&str>,
+    refusal: &str,
+) -> Result<(), Response> {
+    if csrf_ok(op, uri, h, form) {
+        return Ok(());
+    }
+    state.metrics.auth_failure(AuthFailure::BadCsrf);
+    Err(bad(state, ep, StatusCode::FORBIDDEN, refusal))
+}
+
+/// An operator allowed to change state: [`api_auth`], then [`csrf_ok`] with the token in
+/// the `X-CSRF-Token` header (the API's changes take no form).
+async fn api_auth_to_change(
+    state: &AppState,
+    ep: &'static str,
+    uri: &Uri,
+    h: &HeaderMap,
+) -> Result<Operator, Response> {
+    let op = api_auth(state, ep, h).await?;
+    let refusal = "missing or wrong X-CSRF-Token header";
+    csrf_guard(state, ep, &op, uri, h, None, refusal)?;
+    Ok(op)
+}
+
 /// `a=b&c=d` (query string or form body), percent- and `+`-decoded by the WHATWG
 /// `application/x-www-form-urlencoded` parser. It decodes bytes that are not UTF-8 as U+FFFD,
 /// so a pair holding one is refused: no parameter of the API or the forms holds that character.
@@ -600,14 +632,9 @@ async fn logout(State(state): State<Arc<AppState>>, req: Request) -> Response {
         .ok()
         .and_then(|s| parse_pairs(s).ok())
         .and_then(|p| p.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v));
-    if !csrf_ok(&op, &parts.uri, &parts.headers, form.as_deref()) {
-        state.metrics.auth_failure(AuthFailure::BadCsrf);
-        return bad(
-            &state,
-            EP,
-            StatusCode::FORBIDDEN,
-            "missing or wrong CSRF token",
-        );
+    let (sent, refusal) = (form.as_deref(), "missing or wrong CSRF token");
+    if let Err(r) = csrf_guard(&state, EP, &op, &parts.uri, &parts.headers, sent, refusal) {
+        return r;
     }
     if let Operator::Session { cookie, .. } = &op {
         state.sessions.remove(cookie);
@@ -891,19 +918,10 @@ struct BanBody {
 async fn add_ban(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "bans_add";
     let (parts, body) = req.into_parts();
-    let op = match api_auth(&state, EP, &parts.headers).await {
+    let op = match api_auth_to_change(&state, EP, &parts.uri, &parts.headers).await {
         Ok(op) => op,
         Err(r) => return r,
     };
-    if !csrf_ok(&op, &parts.uri, &parts.headers, None) {
-        state.metrics.auth_failure(AuthFailure::BadCsrf);
-        return bad(
-            &state,
-            EP,
-            StatusCode::FORBIDDEN,
-            "missing or wrong X-CSRF-Token header",
-        );
-    }
     let Ok(body) = axum::body::to_bytes(body, 4096).await else {
         return bad(
             &state,
@@ -971,19 +989,10 @@ async fn lift_ban(
     h: HeaderMap,
 ) -> Response {
     const EP: &str = "bans_lift";
-    let op = match api_auth(&state, EP, &h).await {
+    let op = match api_auth_to_change(&state, EP, &uri, &h).await {
         Ok(op) => op,
         Err(r) => return r,
     };
-    if !csrf_ok(&op, &uri, &h, None) {
-        state.metrics.auth_failure(AuthFailure::BadCsrf);
-        return bad(
-            &state,
-            EP,
-            StatusCode::FORBIDDEN,
-            "missing or wrong X-CSRF-Token header",
-        );
-    }
     let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
         return bad(
             &state,

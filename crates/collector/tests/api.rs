@@ -14,6 +14,7 @@ use logward_store::{
 };
 use reqwest::header::{AUTHORIZATION, CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
+use reqwest::Method;
 use serde_json::Value;
 
 mod common;
@@ -115,14 +116,17 @@ async fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// A request to `path` on this collector, with no credentials unless added.
+    fn to(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
     async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header(AUTHORIZATION, format!("Bearer {}", self.token))
-            .send()
-            .await
-            .unwrap();
+        let r = send(
+            self.to(Method::GET, path)
+                .header(AUTHORIZATION, format!("Bearer {}", self.token)),
+        )
+        .await;
         let status = r.status().as_u16();
         (status, json(r).await)
     }
@@ -134,21 +138,53 @@ impl Fixture {
     }
 
     async fn login(&self, user: &str, password: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/login", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!(
-                "user={user}&password={}",
-                password.replace(' ', "+")
-            ))
-            .send()
-            .await
-            .unwrap()
+        send(
+            self.to(Method::POST, "/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(login_form(user, password)),
+        )
+        .await
     }
 
     async fn metrics(&self) -> String {
         common::get_text(&self.client, &format!("{}/metrics", self.base), None).await
     }
+}
+
+/// A collector serving HTTPS with a fresh self-signed certificate, and a client built from
+/// `client` that trusts it and does not follow redirects. The certificate's directory too.
+async fn tls_fixture(
+    client: reqwest::ClientBuilder,
+) -> (tempfile::TempDir, Fixture, reqwest::Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) =
+        logward_collector::gen_cert(&dir.path().join("tls"), &["127.0.0.1".into()]).unwrap();
+    let f = fixture_with(|c| {
+        c.tls = Some(logward_collector::config::TlsFiles { cert, key });
+    })
+    .await;
+    let client = client
+        .redirect(Policy::none())
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    (dir, f, client)
+}
+
+/// The login form's body, as the browser encodes it.
+fn login_form(user: &str, password: &str) -> String {
+    format!("user={user}&password={}", password.replace(' ', "+"))
+}
+
+/// The `name=value` of the session cookie a login answer sets.
+fn session_cookie(r: &reqwest::Response) -> String {
+    let set = r.headers()[SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// Sends `r`; the answer, whatever its status.
+async fn send(r: reqwest::RequestBuilder) -> reqwest::Response {
+    r.send().await.unwrap()
 }
 
 async fn json(r: reqwest::Response) -> Value {
@@ -172,46 +208,28 @@ async fn every_operator_route_needs_a_session_or_a_token() {
         "/v1/agents",
         "/v1/bans",
     ] {
-        let r = f
-            .client
-            .get(format!("{}{path}", f.base))
-            .send()
-            .await
-            .unwrap();
+        let r = send(f.to(Method::GET, path)).await;
         assert_eq!(r.status(), 401, "{path}");
         assert!(r.headers().contains_key("www-authenticate"));
         let body = json(r).await;
         assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
         // A wrong token, a revoked-looking one, a non-bearer scheme: 401 too.
         for auth in ["Bearer lwt_0000", "Basic YWxpY2U6eA==", "Bearer "] {
-            let r = f
-                .client
-                .get(format!("{}{path}", f.base))
-                .header(AUTHORIZATION, auth)
-                .send()
-                .await
-                .unwrap();
+            let r = send(f.to(Method::GET, path).header(AUTHORIZATION, auth)).await;
             assert_eq!(r.status(), 401, "{path} {auth}");
         }
     }
-    let r = f
-        .client
-        .post(format!("{}/v1/bans", f.base))
-        .body(r#"{"target":"192.0.2.1","reason":"x"}"#)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        f.to(Method::POST, "/v1/bans")
+            .body(r#"{"target":"192.0.2.1","reason":"x"}"#),
+    )
+    .await;
     assert_eq!(r.status(), 401);
     // The dashboard sends a browser to the login page.
-    let r = f
-        .client
-        .get(format!("{}/ui/", f.base))
-        .send()
-        .await
-        .unwrap();
+    let r = send(f.to(Method::GET, "/ui/")).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()[LOCATION], "/login");
-    let r = f.client.get(format!("{}/", f.base)).send().await.unwrap();
+    let r = send(f.to(Method::GET, "/")).await;
     assert_eq!(r.headers()[LOCATION], "/ui/");
     // With the token, the API answers.
     let (status, who) = f.get("/v1/session").await;
@@ -239,12 +257,7 @@ async fn every_operator_route_needs_a_session_or_a_token() {
 #[tokio::test]
 async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited() {
     let f = fixture().await;
-    let page = f
-        .client
-        .get(format!("{}/login", f.base))
-        .send()
-        .await
-        .unwrap();
+    let page = send(f.to(Method::GET, "/login")).await;
     assert_eq!(page.status(), 200);
     let csp = page.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
@@ -289,29 +302,15 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
         !set.contains("Secure"),
         "plain HTTP on loopback: no Secure flag"
     );
-    let cookie = set.split(';').next().unwrap().to_owned();
+    let cookie = session_cookie(&r);
 
-    let r = f
-        .client
-        .get(format!("{}/ui/", f.base))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = send(f.to(Method::GET, "/ui/").header(COOKIE, &cookie)).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap()
         .contains("frame-ancestors 'none'"));
-    let who = json(
-        f.client
-            .get(format!("{}/v1/session", f.base))
-            .header(COOKIE, &cookie)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let who = json(send(f.to(Method::GET, "/v1/session").header(COOKIE, &cookie)).await).await;
     assert_eq!(who["user"], "alice");
     let csrf = who["csrf"].as_str().unwrap().to_owned();
     assert_eq!(csrf.len(), 64);
@@ -319,8 +318,7 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
     // A state change with the session but without its CSRF token is refused.
     let ban = |token: Option<&str>| {
         let mut r = f
-            .client
-            .post(format!("{}/v1/bans", f.base))
+            .to(Method::POST, "/v1/bans")
             .header(COOKIE, &cookie)
             .header("content-type", "application/json")
             .body(r#"{"target":"192.0.2.77","duration_secs":600,"reason":"manual"}"#);
@@ -331,16 +329,14 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
     };
     assert_eq!(ban(None).await.unwrap().status(), 403);
     // The right token from another origin is refused too.
-    let r = f
-        .client
-        .post(format!("{}/v1/bans", f.base))
-        .header(COOKIE, &cookie)
-        .header("x-csrf-token", &csrf)
-        .header("origin", "http://evil.example")
-        .body(r#"{"target":"192.0.2.78","reason":"x"}"#)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        f.to(Method::POST, "/v1/bans")
+            .header(COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("origin", "http://evil.example")
+            .body(r#"{"target":"192.0.2.78","reason":"x"}"#),
+    )
+    .await;
     assert_eq!(r.status(), 403);
     assert_eq!(
         ban(Some("0".repeat(64).as_str())).await.unwrap().status(),
@@ -360,10 +356,7 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
     let agent = common::Agent::enrol(&f.run).await;
     let id = b["id"].as_i64().unwrap();
     let lift = |path: String, token: Option<&str>, origin: Option<&str>| {
-        let mut r = f
-            .client
-            .delete(format!("{}{path}", f.base))
-            .header(COOKIE, &cookie);
+        let mut r = f.to(Method::DELETE, &path).header(COOKIE, &cookie);
         if let Some(t) = token {
             r = r.header("x-csrf-token", t);
         }
@@ -382,12 +375,7 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
             .status(),
         403
     );
-    let r = f
-        .client
-        .delete(format!("{}{path}", f.base))
-        .send()
-        .await
-        .unwrap();
+    let r = send(f.to(Method::DELETE, &path)).await;
     assert_eq!(r.status(), 401, "no session, no token");
     for bad in ["/v1/bans/0", "/v1/bans/x", "/v1/bans/-3"] {
         let r = lift(bad.into(), Some(&csrf), None).await.unwrap();
@@ -420,30 +408,25 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
     // A bearer token lifts without a CSRF token.
     let r = ban(Some(&csrf)).await.unwrap();
     let id2 = json(r).await["id"].as_i64().unwrap();
-    let r = f
-        .client
-        .delete(format!("{}/v1/bans/{id2}", f.base))
-        .header(AUTHORIZATION, format!("Bearer {}", f.token))
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        f.to(Method::DELETE, &format!("/v1/bans/{id2}"))
+            .header(AUTHORIZATION, format!("Bearer {}", f.token)),
+    )
+    .await;
     assert_eq!(r.status(), 204);
     // A bearer token needs no CSRF token (a browser never sends one by itself).
-    let r = f
-        .client
-        .post(format!("{}/v1/bans", f.base))
-        .header(AUTHORIZATION, format!("Bearer {}", f.token))
-        .body(r#"{"target":"not an address","reason":"x"}"#)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        f.to(Method::POST, "/v1/bans")
+            .header(AUTHORIZATION, format!("Bearer {}", f.token))
+            .body(r#"{"target":"not an address","reason":"x"}"#),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("target"));
 
     // Logout needs the CSRF token too, then the session is gone.
     let logout = |t: &str| {
-        f.client
-            .post(format!("{}/logout", f.base))
+        f.to(Method::POST, "/logout")
             .header(COOKIE, &cookie)
             .header("x-csrf-token", t)
             .send()
@@ -455,13 +438,7 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
-    let r = f
-        .client
-        .get(format!("{}/v1/session", f.base))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = send(f.to(Method::GET, "/v1/session").header(COOKIE, &cookie)).await;
     assert_eq!(r.status(), 401);
 
     // Three failures (the configured limit) from this address: the next login is refused
@@ -505,27 +482,13 @@ async fn login_sets_a_strict_cookie_csrf_guards_changes_and_failures_are_limited
 
 #[tokio::test]
 async fn tls_sessions_get_the_secure_flag() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) =
-        logward_collector::gen_cert(&dir.path().join("tls"), &["127.0.0.1".into()]).unwrap();
-    let f = fixture_with(|c| {
-        c.tls = Some(logward_collector::config::TlsFiles { cert, key });
-    })
+    let (_dir, f, client) = tls_fixture(reqwest::Client::builder()).await;
+    let r = send(
+        client
+            .post(format!("https://{}/login", f.run.addr))
+            .body(login_form("alice", PASSWORD)),
+    )
     .await;
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
-    let r = client
-        .post(format!("https://{}/login", f.run.addr))
-        .body(format!(
-            "user=alice&password={}",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
     assert_eq!(r.status(), 303);
     assert!(r.headers()[SET_COOKIE]
         .to_str()
@@ -540,39 +503,18 @@ async fn tls_sessions_get_the_secure_flag() {
 /// session on the server, and the cross-origin attack is still refused.
 #[tokio::test]
 async fn csrf_origin_check_uses_the_http2_authority() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) =
-        logward_collector::gen_cert(&dir.path().join("tls"), &["127.0.0.1".into()]).unwrap();
-    let f = fixture_with(|c| {
-        c.tls = Some(logward_collector::config::TlsFiles { cert, key });
-    })
-    .await;
-    let base = format!("https://{}", f.run.addr);
     // Only HTTP/2, as a browser negotiates it: no `Host` header, the `:authority` instead.
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .danger_accept_invalid_certs(true)
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
-    let r = client
-        .post(format!("{base}/login"))
-        .body(format!(
-            "user=alice&password={}",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let (_dir, f, client) = tls_fixture(reqwest::Client::builder().http2_prior_knowledge()).await;
+    let base = format!("https://{}", f.run.addr);
+    let r = send(
+        client
+            .post(format!("{base}/login"))
+            .body(login_form("alice", PASSWORD)),
+    )
+    .await;
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 303);
-    let cookie = r.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = session_cookie(&r);
     let who = json(
         client
             .get(format!("{base}/v1/session"))
@@ -781,12 +723,7 @@ async fn the_dashboard_is_self_contained() {
         ("/ui/app.css", "text/css"),
         ("/login", "text/html"),
     ] {
-        let r = f
-            .client
-            .get(format!("{}{path}", f.base))
-            .send()
-            .await
-            .unwrap();
+        let r = send(f.to(Method::GET, path)).await;
         assert_eq!(r.status(), 200, "{path}");
         assert!(r.headers()["content-type"]
             .to_str()
@@ -848,12 +785,7 @@ async fn bad_parameters_are_400_with_a_clear_message() {
 #[tokio::test]
 async fn the_openapi_document_describes_every_route_of_the_router() {
     let f = fixture().await;
-    let r = f
-        .client
-        .get(format!("{}/v1/openapi.json", f.base))
-        .send()
-        .await
-        .unwrap();
+    let r = send(f.to(Method::GET, "/v1/openapi.json")).await;
     assert_eq!(r.status(), 200);
     let doc = json(r).await;
     assert_eq!(doc["openapi"], "3.1.0");

@@ -69,6 +69,20 @@ async fn closed_after(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
     }
 }
 
+/// A connection from `from` that the server closes within a second (refused at a cap).
+async fn closed_at_once(from: &str, to: SocketAddr) {
+    let mut s = connect_from(from, to).await;
+    let took = closed_after(&mut s, Duration::from_secs(5)).await.unwrap();
+    assert!(took < Duration::from_secs(1), "{from}: {took:?}");
+}
+
+/// The agent's alert `seq` is accepted: it is still served.
+async fn served(agent: &common::Agent, seq: u64) {
+    let line = common::alert_line(seq, "r", logward_core::Severity::High, "192.0.2.1", "root");
+    let v = agent.events(line).await;
+    assert_eq!(v["accepted"], 1, "{v}");
+}
+
 async fn metrics(run: &Running) -> String {
     run.state.metrics.render()
 }
@@ -268,23 +282,10 @@ async fn connection_caps_refuse_the_next_one_at_once_and_an_agent_is_still_serve
         held.push(connect_from("127.0.0.2", addr).await);
     }
     wait_metric(&f.run, "logward_collector_connections_open", 5).await;
-    let mut fifth = connect_from("127.0.0.2", addr).await;
-    let took = closed_after(&mut fifth, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert!(took < Duration::from_secs(1), "{took:?}");
+    closed_at_once("127.0.0.2", addr).await;
     assert_eq!(refused(&metrics(&f.run).await, "per_address"), 1);
     // Another address is still served, over the keep-alive the agent already has.
-    let v = agent
-        .events(common::alert_line(
-            1,
-            "r",
-            logward_core::Severity::High,
-            "192.0.2.1",
-            "root",
-        ))
-        .await;
-    assert_eq!(v["accepted"], 1, "{v}");
+    served(&agent, 1).await;
     // Up to the total cap (13, the agent's connection included), then refused.
     for i in 3..5 {
         for _ in 0..4 {
@@ -292,25 +293,10 @@ async fn connection_caps_refuse_the_next_one_at_once_and_an_agent_is_still_serve
         }
     }
     wait_metric(&f.run, "logward_collector_connections_open", 13).await;
-    let mut over = connect_from("127.0.0.9", addr).await;
-    assert!(
-        closed_after(&mut over, Duration::from_secs(5))
-            .await
-            .unwrap()
-            < Duration::from_secs(1)
-    );
+    closed_at_once("127.0.0.9", addr).await;
     assert_eq!(refused(&metrics(&f.run).await, "total"), 1);
     // The agent's own connection was kept: it is still served at the cap.
-    let v = agent
-        .events(common::alert_line(
-            2,
-            "r",
-            logward_core::Severity::High,
-            "192.0.2.1",
-            "root",
-        ))
-        .await;
-    assert_eq!(v["accepted"], 1, "{v}");
+    served(&agent, 2).await;
     // Sockets closed by their clients give their places back.
     drop(held);
     let end = Instant::now() + Duration::from_secs(10);

@@ -153,6 +153,21 @@ fn gz(b: &[u8]) -> Vec<u8> {
     w.finish().unwrap()
 }
 
+/// A collector as [`config`] makes it, changed by `change`, and an agent enrolled on it.
+async fn started(change: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Running, Agent) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    change(&mut c);
+    let run = start(c).await.unwrap();
+    let a = enrolled(&run, dir.path()).await;
+    (dir, run, a)
+}
+
+/// The value of one metric line on the collector `a` speaks to.
+async fn metric_of(a: &Agent, line_prefix: &str) -> u64 {
+    metric(&metrics(a).await, line_prefix)
+}
+
 async fn metrics(a: &Agent) -> String {
     common::get_text(&a.client, &format!("{}/metrics", a.base), None).await
 }
@@ -163,9 +178,7 @@ fn store(dir: &Path) -> SqliteStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrolled_agent_events_and_alerts_are_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = start(config(dir.path())).await.unwrap();
-    let a = enrolled(&run, dir.path()).await;
+    let (dir, run, a) = started(|_| {}).await;
     // An event without a host gets the enrolled host name.
     let body = format!(
         "{}{}{}",
@@ -232,9 +245,7 @@ async fn enrolled_agent_events_and_alerts_are_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_batch_is_not_stored_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = start(config(dir.path())).await.unwrap();
-    let a = enrolled(&run, dir.path()).await;
+    let (dir, run, a) = started(|_| {}).await;
     let body = format!(
         "{}{}",
         event_line(1, &event("a")),
@@ -258,9 +269,7 @@ async fn a_retried_batch_is_not_stored_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_counted_and_store_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = start(config(dir.path())).await.unwrap();
-    let a = enrolled(&run, dir.path()).await;
+    let (dir, run, a) = started(|_| {}).await;
     let line = || event_line(1, &event("x")).into_bytes();
 
     let mut s = Send::post("/v1/events", line());
@@ -343,9 +352,7 @@ async fn bad_requests_are_refused_counted_and_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_lines_are_counted_and_good_lines_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = start(config(dir.path())).await.unwrap();
-    let a = enrolled(&run, dir.path()).await;
+    let (dir, run, a) = started(|_| {}).await;
     let body = format!(
         "{}not json\n{{\"seq\":3,\"event\":{{\"source\":{{\"port\":\"22\"}}}}}}\n\
          {{\"seq\":4}}\n{{\"seq\":5,\"alert\":{{\"event\":{{}}}}}}\n{}",
@@ -367,12 +374,12 @@ async fn malformed_lines_are_counted_and_good_lines_kept() {
         .starts_with("event.source.port: invalid type"));
     assert!(errors[3]["error"].as_str().unwrap().contains("rule"));
     assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 2);
-    let m = metrics(&a).await;
     assert_eq!(
-        metric(
-            &m,
+        metric_of(
+            &a,
             "logward_collector_ingest_items_total{kind=\"any\",result=\"rejected\"}"
-        ),
+        )
+        .await,
         4
     );
     run.stop().await;
@@ -380,16 +387,15 @@ async fn malformed_lines_are_counted_and_good_lines_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bombs_and_fake_gzip_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path());
-    c.limits = Limits {
-        body_bytes: 2 << 20,
-        decompressed_bytes: 4 << 20,
-        requests_per_second: 1000,
-        ..Limits::default()
-    };
-    let run = start(c).await.unwrap();
-    let a = enrolled(&run, dir.path()).await;
+    let (dir, run, a) = started(|c| {
+        c.limits = Limits {
+            body_bytes: 2 << 20,
+            decompressed_bytes: 4 << 20,
+            requests_per_second: 1000,
+            ..Limits::default()
+        };
+    })
+    .await;
 
     let big = vec![b' '; 3 << 20];
     match a.try_send(Send::post("/v1/events", big)).await {
@@ -423,12 +429,12 @@ async fn oversized_bombs_and_fake_gzip_are_refused() {
         .await;
     assert_eq!(status, 400);
     assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 0);
-    let m = metrics(&a).await;
     assert_eq!(
-        metric(
-            &m,
+        metric_of(
+            &a,
             "logward_collector_requests_total{endpoint=\"events\",status=\"413\"}"
-        ),
+        )
+        .await,
         2
     );
     run.stop().await;
@@ -436,11 +442,10 @@ async fn oversized_bombs_and_fake_gzip_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_agent_rate_limit_answers_429_with_retry_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path());
-    c.limits.requests_per_second = 2;
-    let run = start(c).await.unwrap();
-    let a = enrolled(&run, dir.path()).await;
+    let (_dir, run, a) = started(|c| {
+        c.limits.requests_per_second = 2;
+    })
+    .await;
     let mut statuses = Vec::new();
     let mut retry = None;
     for seq in 1..=4 {
