@@ -30,20 +30,6 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Sends one request; `Ok` for any answer in 2xx, a classified error otherwise. The URL never
-/// appears in the error.
-pub async fn send(
-    client: &Client,
-    method: Method,
-    url: &str,
-    content_type: &str,
-    headers: &[(String, String)],
-    body: Vec<u8>,
-) -> Result<Answer, SendError> {
-    let r = exchange(client, method, url, content_type, headers, body).await?;
-    r.classify()
-}
-
 /// Any answer at all, 2xx or not, for services whose JSON error codes say more than the
 /// HTTP status (the Chinese chat robots answer `{"errcode": …}` with 200, 400 or 429 alike).
 #[derive(Debug, Clone)]
@@ -54,23 +40,37 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// What the HTTP status alone says (what [`send`] returns).
+    /// What the HTTP status alone says: `Ok` for any answer in 2xx, a classified error
+    /// otherwise.
     pub fn classify(self) -> Result<Answer, SendError> {
         classify(self.status, self.retry_after, self.body)
     }
+
+    /// [`Self::classify`], as the delivery record takes it.
+    pub fn sent(self) -> Result<Sent, SendError> {
+        self.classify()
+            .map(|a| Sent::new(a.status.as_u16(), &a.body))
+    }
 }
 
-/// [`exchange`] of a JSON body by POST, as the chat robots take it.
+/// A message's JSON body; a value serde cannot write is a permanent failure.
+pub fn json(value: &impl serde::Serialize) -> Result<Vec<u8>, SendError> {
+    serde_json::to_vec(value).map_err(|e| SendError::permanent(e.to_string()))
+}
+
+/// [`exchange`] by POST with no headers but the content type.
+pub async fn post(
+    client: &Client,
+    url: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<Reply, SendError> {
+    exchange(client, Method::POST, url, content_type, &[], body).await
+}
+
+/// [`post`] of a JSON body, as the chat robots take it.
 pub async fn post_json(client: &Client, url: &str, body: Vec<u8>) -> Result<Reply, SendError> {
-    exchange(
-        client,
-        Method::POST,
-        url,
-        "application/json; charset=utf-8",
-        &[],
-        body,
-    )
-    .await
+    post(client, url, "application/json; charset=utf-8", body).await
 }
 
 /// Sends one request and returns whatever came back; only transport failures are errors.
@@ -189,11 +189,7 @@ pub fn judge(
     service: impl FnOnce(i64, &str) -> SendError,
 ) -> Result<Sent, SendError> {
     let (code, msg) = match code {
-        None | Some((0, _)) => {
-            return reply
-                .classify()
-                .map(|a| Sent::new(a.status.as_u16(), &a.body))
-        }
+        None | Some((0, _)) => return reply.sent(),
         Some(c) => c,
     };
     let e = service(code, &msg);
@@ -202,11 +198,65 @@ pub fn judge(
         || s == StatusCode::REQUEST_TIMEOUT
         || s.is_server_error();
     if overloaded && !matches!(e, SendError::RateLimited { .. }) {
-        return reply
-            .classify()
-            .map(|a| Sent::new(a.status.as_u16(), &a.body));
+        return reply.sent();
     }
     Err(e)
+}
+
+/// How a chat service answers in JSON (`{"errcode": …, "errmsg": …}` or the like) and what
+/// its non-zero codes mean: which say slow down, which say busy (retry soon); any other code
+/// cannot succeed on a retry. One table per service instead of one classifier each.
+#[derive(Debug)]
+pub struct ServiceCodes {
+    /// Leads each error's text: `DingTalk errcode`.
+    pub name: &'static str,
+    /// The keys that may hold the code and the message (see [`service_code`]).
+    pub codes: &'static [&'static str],
+    pub messages: &'static [&'static str],
+    /// Codes that mean slow down, and how long to wait after one.
+    pub throttled: &'static [i64],
+    pub throttled_for: Option<Duration>,
+    /// Codes that mean the service is busy: worth a retry.
+    pub busy: &'static [i64],
+}
+
+impl ServiceCodes {
+    /// A service answering `{"errcode": …, "errmsg": …}` (DingTalk, WeCom): its `throttled`
+    /// codes mean wait a minute, -1 means busy.
+    pub const fn errcode(name: &'static str, throttled: &'static [i64]) -> ServiceCodes {
+        ServiceCodes {
+            name,
+            codes: &["errcode"],
+            messages: &["errmsg"],
+            throttled,
+            throttled_for: Some(Duration::from_secs(60)),
+            busy: &[-1],
+        }
+    }
+
+    /// The error a non-zero `code` stands for.
+    pub fn classify(&self, code: i64, msg: &str) -> SendError {
+        let reason = format!("{} {code}: {msg}", self.name);
+        if self.throttled.contains(&code) {
+            SendError::rate_limited(reason, self.throttled_for)
+        } else if self.busy.contains(&code) {
+            SendError::transient(reason)
+        } else {
+            SendError::permanent(reason)
+        }
+    }
+
+    /// The code and message of an answer's body.
+    pub fn read(&self, body: &str) -> Option<(i64, String)> {
+        service_code(body, self.codes, self.messages)
+    }
+
+    /// Posts a JSON body and judges the answer by its code and its status.
+    pub async fn post(&self, client: &Client, url: &str, body: Vec<u8>) -> Result<Sent, SendError> {
+        let reply = post_json(client, url, body).await?;
+        let code = self.read(&reply.body);
+        judge(reply, code, |c, m| self.classify(c, m))
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +279,46 @@ mod tests {
         assert!(matches!(c(408), Err(SendError::Transient { .. })));
         assert!(matches!(c(400), Err(SendError::Permanent { .. })));
         assert!(matches!(c(403), Err(SendError::Permanent { .. })));
+    }
+
+    #[test]
+    fn each_services_codes_are_classified() {
+        use crate::sinks::{dingtalk, feishu, wecom};
+        // (service, code, message, what it means)
+        let cases = [
+            (&dingtalk::CODES, 130101, "send too fast", "rate limited"),
+            (&dingtalk::CODES, 310000, "sign not match", "permanent"),
+            (&dingtalk::CODES, -1, "busy", "transient"),
+            (
+                &wecom::CODES,
+                45009,
+                "api freq out of limit",
+                "rate limited",
+            ),
+            (&wecom::CODES, -1, "busy", "transient"),
+            (&wecom::CODES, 93000, "invalid webhook url", "permanent"),
+            (&feishu::CODES, 11232, "frequency limited", "rate limited"),
+            (&feishu::CODES, 9499, "Too Many Request", "rate limited"),
+            (&feishu::CODES, 19021, "sign match fail", "permanent"),
+            (&feishu::CODES, 19024, "Key Words Not Found", "permanent"),
+        ];
+        for (service, code, msg, want) in cases {
+            let e = service.classify(code, msg);
+            let got = match e {
+                SendError::RateLimited { .. } => "rate limited",
+                SendError::Transient { .. } => "transient",
+                SendError::Permanent { .. } => "permanent",
+            };
+            assert_eq!(got, want, "{} {code}", service.name);
+        }
+        assert!(dingtalk::CODES
+            .classify(310000, "x")
+            .to_string()
+            .contains("310000"));
+        assert!(matches!(
+            dingtalk::CODES.classify(130101, "send too fast"),
+            SendError::RateLimited { after: Some(_), .. }
+        ));
     }
 
     #[test]

@@ -25,8 +25,11 @@ pub const RATES: &[Rate] = &[Rate::per_minute(20)];
 /// The message text DingTalk takes (about 20 000 bytes).
 pub const MAX_TEXT: usize = 20_000;
 
-/// errcode 130101 "send too fast": the robot is throttled; wait a minute before trying again.
-const THROTTLED_FOR: Duration = Duration::from_secs(60);
+/// DingTalk's errcodes: 130101 "send too fast" (the robot is throttled; wait a minute before
+/// trying again), -1 busy; the rest (310000 signature, keyword or IP mismatch; 300001 bad
+/// token …) cannot succeed on a retry.
+pub(crate) const CODES: http::ServiceCodes =
+    http::ServiceCodes::errcode("DingTalk errcode", &[130101]);
 
 notifier_config! {
     pub struct Config {
@@ -39,7 +42,7 @@ notifier_config! {
         #[serde(default)]
         pub keyword: Option<String>,
         /// `markdown` (default) or `text`.
-        #[serde(default = "default_format")]
+        #[serde(default = "super::markdown")]
         pub format: String,
         /// Mobile numbers to @-mention.
         #[serde(default)]
@@ -50,17 +53,11 @@ notifier_config! {
     }
 }
 
-fn default_format() -> String {
-    "markdown".into()
-}
-
 impl Config {
     pub fn check(&self) -> Vec<String> {
         let mut e = Vec::new();
         super::check_http("url", self.url.expose(), &mut e);
-        if !matches!(self.format.as_str(), "text" | "markdown") {
-            e.push(format!("format `{}`: text or markdown", self.format));
-        }
+        super::check_text_or_markdown(&self.format, &mut e);
         if self.secret.as_ref().is_some_and(Secret::is_empty) {
             e.push("secret is empty (leave it out when the robot does not sign)".into());
         }
@@ -166,22 +163,8 @@ impl DingTalk {
     }
 
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
-        let body =
-            serde_json::to_vec(&self.body(m)).map_err(|e| SendError::permanent(e.to_string()))?;
-        let reply = http::post_json(&self.client, &self.url(), body).await?;
-        let code = http::service_code(&reply.body, &["errcode"], &["errmsg"]);
-        http::judge(reply, code, classify)
-    }
-}
-
-/// DingTalk's errcodes: 130101 throttled, -1 busy, the rest (310000 signature, keyword or IP
-/// mismatch; 300001 bad token …) cannot succeed on a retry.
-fn classify(code: i64, msg: &str) -> SendError {
-    let reason = format!("DingTalk errcode {code}: {msg}");
-    match code {
-        130101 => SendError::rate_limited(reason, Some(THROTTLED_FOR)),
-        -1 => SendError::transient(reason),
-        _ => SendError::permanent(reason),
+        let body = http::json(&self.body(m))?;
+        CODES.post(&self.client, &self.url(), body).await
     }
 }
 
@@ -197,17 +180,6 @@ mod tests {
             signature("SECabc", 1_700_000_000_000),
             "jcUpW0QmtKduN03n4JqQ0PBosVjqnM8gU7fIIvsDmCM="
         );
-    }
-
-    #[test]
-    fn errcodes_are_classified() {
-        assert!(matches!(
-            classify(130101, "send too fast"),
-            SendError::RateLimited { after: Some(_), .. }
-        ));
-        assert!(classify(310000, "sign not match").is_permanent());
-        assert!(classify(310000, "x").to_string().contains("310000"));
-        assert!(matches!(classify(-1, "busy"), SendError::Transient { .. }));
     }
 
     #[test]

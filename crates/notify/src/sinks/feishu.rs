@@ -184,26 +184,21 @@ impl Feishu {
 
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
         let body = self.body(m, chrono::Utc::now().timestamp())?;
-        let reply = http::post_json(&self.client, self.url.expose(), body).await?;
-        // Bot hooks answer `code`/`msg`; some older endpoints `StatusCode`/`StatusMessage`.
-        let code = http::service_code(
-            &reply.body,
-            &["code", "StatusCode"],
-            &["msg", "StatusMessage"],
-        );
-        http::judge(reply, code, classify)
+        CODES.post(&self.client, self.url.expose(), body).await
     }
 }
 
 /// Feishu's codes: 11232 and 9499 mean slow down; 19021 (bad signature or stale timestamp),
 /// 19022 (IP not allowed), 19024 (keyword missing) and the rest cannot succeed on a retry.
-fn classify(code: i64, msg: &str) -> SendError {
-    let reason = format!("Feishu code {code}: {msg}");
-    match code {
-        11232 | 9499 => SendError::rate_limited(reason, None),
-        _ => SendError::permanent(reason),
-    }
-}
+/// Bot hooks answer `code`/`msg`; some older endpoints `StatusCode`/`StatusMessage`.
+pub(crate) const CODES: http::ServiceCodes = http::ServiceCodes {
+    name: "Feishu code",
+    codes: &["code", "StatusCode"],
+    messages: &["msg", "StatusMessage"],
+    throttled: &[11232, 9499],
+    throttled_for: None,
+    busy: &[],
+};
 
 #[cfg(test)]
 mod tests {
@@ -217,20 +212,6 @@ mod tests {
             signature("abc", 1_700_000_000),
             "VIS10b0EBvzzSdFnuk4tznEmK5wHaruvf/WnViv2yR4="
         );
-    }
-
-    #[test]
-    fn codes_are_classified() {
-        assert!(matches!(
-            classify(11232, "frequency limited"),
-            SendError::RateLimited { .. }
-        ));
-        assert!(matches!(
-            classify(9499, "Too Many Request"),
-            SendError::RateLimited { .. }
-        ));
-        assert!(classify(19021, "sign match fail").is_permanent());
-        assert!(classify(19024, "Key Words Not Found").is_permanent());
     }
 
     #[test]

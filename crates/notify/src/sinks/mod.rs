@@ -67,6 +67,18 @@ pub mod webhook;
 pub mod wecom;
 pub mod wecom_app;
 
+/// The default `format` of the robots that take text or markdown (DingTalk, WeCom).
+pub(crate) fn markdown() -> String {
+    "markdown".into()
+}
+
+/// Checks such a robot's `format`: `text` or `markdown`.
+pub(crate) fn check_text_or_markdown(format: &str, errors: &mut Vec<String>) {
+    if !matches!(format, "text" | "markdown") {
+        errors.push(format!("format `{format}`: text or markdown"));
+    }
+}
+
 /// A `key` that must be an http(s) URL (the value may hold a secret: never echoed).
 pub(crate) fn check_http(key: &str, url: &str, errors: &mut Vec<String>) {
     if !(url.starts_with("http://") || url.starts_with("https://")) {

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::json;
 
 use crate::http;
@@ -130,18 +129,10 @@ impl Slack {
     }
 
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
-        let body =
-            serde_json::to_vec(&payload(m)).map_err(|e| SendError::permanent(e.to_string()))?;
-        let a = http::send(
-            &self.client,
-            Method::POST,
-            self.url.expose(),
-            "application/json",
-            &[],
-            body,
-        )
-        .await?;
-        Ok(Sent::new(a.status.as_u16(), &a.body))
+        let body = http::json(&payload(m))?;
+        http::post(&self.client, self.url.expose(), "application/json", body)
+            .await?
+            .sent()
     }
 }
 

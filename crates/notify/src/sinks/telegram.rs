@@ -9,7 +9,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::Method;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -182,18 +181,10 @@ impl Telegram {
 
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
         let url = format!("{}/bot{}/sendMessage", self.api, self.token.expose());
-        let body = serde_json::to_vec(&body(m, &self.chat_id, self.parse_mode))
-            .map_err(|e| SendError::permanent(e.to_string()))?;
-        let raw = http::exchange(
-            &self.client,
-            Method::POST,
-            &url,
-            "application/json",
-            &[],
-            body,
-        )
-        .await
-        .map_err(|e| self.redacted(e))?;
+        let body = http::json(&body(m, &self.chat_id, self.parse_mode))?;
+        let raw = http::post(&self.client, &url, "application/json", body)
+            .await
+            .map_err(|e| self.redacted(e))?;
         answer(raw).map_err(|e| self.redacted(e))
     }
 

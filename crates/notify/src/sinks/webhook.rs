@@ -157,7 +157,7 @@ impl Webhook {
                 ),
             ));
         }
-        let a = http::send(
+        http::exchange(
             &self.client,
             self.method.clone(),
             self.url.expose(),
@@ -165,8 +165,8 @@ impl Webhook {
             &headers,
             body,
         )
-        .await?;
-        Ok(Sent::new(a.status.as_u16(), &a.body))
+        .await?
+        .sent()
     }
 }
 

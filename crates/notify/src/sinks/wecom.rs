@@ -23,15 +23,17 @@ pub const MAX_TEXT: usize = 2048;
 /// Longest `markdown.content`, in bytes.
 pub const MAX_MARKDOWN: usize = 4096;
 
-/// errcode 45009 "api freq out of limit": the minute's quota is spent.
-const THROTTLED_FOR: Duration = Duration::from_secs(60);
+/// WeCom's errcodes, shared by the robot and the application API: 45009 "api freq out of
+/// limit" (the minute's quota is spent), -1 busy; the rest (93000 bad webhook key, 40058
+/// content too long …) cannot succeed on a retry.
+pub(crate) const CODES: http::ServiceCodes = http::ServiceCodes::errcode("WeCom errcode", &[45009]);
 
 notifier_config! {
     pub struct Config {
         /// The robot's webhook, `https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`.
         pub url: Secret,
         /// `markdown` (default) or `text`.
-        #[serde(default = "default_format")]
+        #[serde(default = "super::markdown")]
         pub format: String,
         /// User ids to @-mention (`@all` for everyone).
         #[serde(default)]
@@ -39,17 +41,11 @@ notifier_config! {
     }
 }
 
-fn default_format() -> String {
-    "markdown".into()
-}
-
 impl Config {
     pub fn check(&self) -> Vec<String> {
         let mut e = Vec::new();
         super::check_http("url", self.url.expose(), &mut e);
-        if !matches!(self.format.as_str(), "text" | "markdown") {
-            e.push(format!("format `{}`: text or markdown", self.format));
-        }
+        super::check_text_or_markdown(&self.format, &mut e);
         for u in &self.mentioned_list {
             if u.trim().is_empty() || u.contains(['<', '>']) {
                 e.push(format!("mentioned_list: `{u}` is not a user id"));
@@ -102,36 +98,7 @@ impl WeCom {
     }
 
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
-        let body =
-            serde_json::to_vec(&self.body(m)).map_err(|e| SendError::permanent(e.to_string()))?;
-        let reply = http::post_json(&self.client, self.url.expose(), body).await?;
-        let code = http::service_code(&reply.body, &["errcode"], &["errmsg"]);
-        http::judge(reply, code, classify)
-    }
-}
-
-/// WeCom's errcodes, shared by the robot and the application API: 45009 slow down, -1 busy,
-/// the rest (93000 bad webhook key, 40058 content too long …) cannot succeed on a retry.
-pub(crate) fn classify(code: i64, msg: &str) -> SendError {
-    let reason = format!("WeCom errcode {code}: {msg}");
-    match code {
-        45009 => SendError::rate_limited(reason, Some(THROTTLED_FOR)),
-        -1 => SendError::transient(reason),
-        _ => SendError::permanent(reason),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errcodes_are_classified() {
-        assert!(matches!(
-            classify(45009, "api freq out of limit"),
-            SendError::RateLimited { .. }
-        ));
-        assert!(matches!(classify(-1, "busy"), SendError::Transient { .. }));
-        assert!(classify(93000, "invalid webhook url").is_permanent());
+        let body = http::json(&self.body(m))?;
+        CODES.post(&self.client, self.url.expose(), body).await
     }
 }

@@ -355,7 +355,7 @@ impl WeComApp {
             utf8_percent_encode(&self.corpid, NON_ALPHANUMERIC),
             utf8_percent_encode(self.secret.expose(), NON_ALPHANUMERIC)
         );
-        let a = http::send(
+        let a = http::exchange(
             &self.client,
             Method::GET,
             &url,
@@ -363,13 +363,14 @@ impl WeComApp {
             &[],
             Vec::new(),
         )
-        .await?;
+        .await?
+        .classify()?;
         let v: Value = serde_json::from_str(&a.body)
             .map_err(|_| SendError::transient("WeCom gettoken: the answer is not JSON"))?;
         let code = v.get("errcode").and_then(Value::as_i64).unwrap_or(0);
         if code != 0 {
             let msg = v.get("errmsg").and_then(Value::as_str).unwrap_or_default();
-            let e = wecom::classify(code, msg);
+            let e = wecom::CODES.classify(code, msg);
             return Err(match e {
                 SendError::Permanent { reason } => {
                     SendError::permanent(format!("gettoken: {reason} (check corpid and secret)"))
@@ -399,11 +400,11 @@ impl WeComApp {
             utf8_percent_encode(token, NON_ALPHANUMERIC)
         );
         let reply = http::post_json(&self.client, &url, body.to_vec()).await?;
-        let code = http::service_code(&reply.body, &["errcode"], &["errmsg"]);
+        let code = wecom::CODES.read(&reply.body);
         if code.as_ref().is_some_and(|(c, _)| STALE_TOKEN.contains(c)) {
             return Ok(None);
         }
-        http::judge(reply, code, wecom::classify).map(Some)
+        http::judge(reply, code, |c, m| wecom::CODES.classify(c, m)).map(Some)
     }
 
     pub async fn send(&self, m: &Message) -> Result<Sent, SendError> {
