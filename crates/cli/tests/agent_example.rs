@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use logward_test_support::show;
+
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 fn example() -> PathBuf {
@@ -18,15 +20,6 @@ fn check(path: &Path) -> Output {
         .env_remove("LOGWARD_STATE_DIR")
         .output()
         .expect("run logward check")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use logward_test_support::show;
+
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 fn run(args: &[&str], path: &Path) -> Output {
@@ -16,15 +18,6 @@ fn run(args: &[&str], path: &Path) -> Output {
         .env_remove("LOGWARD_STATE_DIR")
         .output()
         .expect("run logward")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

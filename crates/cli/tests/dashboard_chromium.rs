@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
-use logward_test_support::{free_port, spawn, wait_for, wait_port};
+use logward_test_support::{append, free_port, spawn, wait_for, wait_port};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -187,15 +187,6 @@ fn failures(t0: chrono::DateTime<chrono::Utc>, addr: &str, from: usize, n: usize
             )
         })
         .collect()
-}
-
-fn append(path: &Path, text: &str) {
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
 }
 
 fn logward(args: &[&str], stdin: &str) -> String {

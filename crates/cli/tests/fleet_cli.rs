@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use logward_store::{CollectorStore as _, SqliteStore, Store};
-use logward_test_support::{free_port, spawn, wait_port, wait_until};
+use logward_test_support::{append, free_port, spawn, wait_port, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -27,15 +27,6 @@ fn failures(from: usize, n: usize) -> String {
             )
         })
         .collect()
-}
-
-fn append(path: &Path, text: &str) {
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
 }
 
 /// (events, alerts) stored by the collector.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 #[path = "support/webhook.rs"]
 mod webhook;
 
-use logward_test_support::{free_port, wait_until};
+use logward_test_support::{append, free_port, wait_until};
 use webhook::{Hook, Request};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -134,12 +134,7 @@ fn alerts_queued_through_an_outage_all_arrive_once_within_the_rate_limit() {
             )
         })
         .collect();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log)
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
+    append(&log, &lines);
     // The receiver is down until all 500 alerts are raised and a delivery has failed: they
     // are queued and retried.
     assert!(
@@ -227,12 +222,7 @@ fn a_failing_notifier_is_probed_one_request_at_a_time_and_its_queue_flows_when_i
             )
         })
         .collect();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log)
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
+    append(&log, &lines);
     // Wait for the first refused request, then let the outage last 5 s.
     let t = Instant::now();
     while hook.all().is_empty() && t.elapsed() < Duration::from_secs(15) {

@@ -133,13 +133,7 @@ fn live_agent_scores_logins_with_geoip_and_dnsbl_and_keeps_the_profiles() {
     assert!(m.contains("\nlogward_anomaly_deferred_total 1\n"), "{m}");
     assert!(m.contains("\nlogward_dnsbl_listed_total 1\n"), "{m}");
 
-    agent.signal("TERM");
-    assert_eq!(
-        agent.wait(Duration::from_secs(10)),
-        Some(0),
-        "{}",
-        agent.log()
-    );
+    agent.terminate();
     // The login joined alice's profile in the store.
     let mut s = logward_store::SqliteStore::open_dir(&state).unwrap();
     let key = logward_engine::anomaly::Detector::key("web01", "alice");
@@ -186,11 +180,5 @@ fn a_silent_dns_server_never_stalls_the_pipeline() {
         "scored after {scored_at:?}, not after the 3 s timeout"
     );
     assert!(scored["logward"]["dnsbl"].is_null(), "{scored:#}");
-    agent.signal("TERM");
-    assert_eq!(
-        agent.wait(Duration::from_secs(10)),
-        Some(0),
-        "{}",
-        agent.log()
-    );
+    agent.terminate();
 }

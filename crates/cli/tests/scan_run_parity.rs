@@ -125,13 +125,7 @@ fn run(dir: &Path, log: &Path, lines: u64, geoip: Option<&Path>) -> Vec<(String,
     let state = dir.join("run-state");
     let mut agent = Daemon::start(BIN, &cfg, &state, dir);
     agent.wait_lines(&state, lines);
-    agent.signal("TERM");
-    assert_eq!(
-        agent.wait(Duration::from_secs(10)),
-        Some(0),
-        "{}",
-        agent.log()
-    );
+    agent.terminate();
     // Stdout is closed once it exited: everything it printed is on the channel.
     let mut printed = Vec::new();
     while let Some(l) = agent.alert(Duration::from_secs(2)) {

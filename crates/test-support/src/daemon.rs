@@ -110,6 +110,12 @@ impl Daemon {
 
     /// Stops it with SIGTERM; it must exit with success within ten seconds.
     pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    /// Stops it with SIGTERM; it must exit with success within ten seconds. Unlike
+    /// [`Daemon::stop`] it stays readable: what it printed, its log.
+    pub fn terminate(&mut self) {
         self.signal("TERM");
         let code = self.wait(Duration::from_secs(10));
         assert_eq!(

@@ -2,12 +2,14 @@
 //! waiting on something observable instead of sleeping ([`wait_until`], [`wait_for`]), the
 //! shared corpus ([`corpus`]), skipping a test this host cannot run ([`skip!`], a failure
 //! under `CI=true`), and the real processes a test runs: `logward run` ([`daemon::Daemon`]),
-//! a collector or any other child ([`spawn`], killed on drop). A dev-dependency only; std
+//! a collector or any other child ([`spawn`], killed on drop), and a log they follow growing
+//! ([`append`]). A dev-dependency only; std
 //! only, and tokio for async tests' `eventually` (feature `tokio`).
 // Tests spawn what they need (DESIGN.md "Processes"): the binary under test, `ip`, `nft`.
 #![allow(clippy::disallowed_methods)]
 
 pub mod daemon;
+mod file;
 pub mod netns;
 mod ports;
 mod process;
@@ -16,8 +18,9 @@ mod wait;
 #[cfg(feature = "tokio")]
 mod wait_async;
 
+pub use file::append;
 pub use ports::{free_port, free_udp_port, wait_port};
-pub use process::{spawn, Proc};
+pub use process::{show, spawn, Proc};
 pub use skip::{corpus, corpus_root, in_ci, skipped};
 pub use wait::{wait_for, wait_until, POLL};
 #[cfg(feature = "tokio")]

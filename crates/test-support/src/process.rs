@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A child killed with SIGKILL (a crash, not a clean stop: the outage tests rely on it) and
 /// reaped when dropped.
@@ -32,5 +32,15 @@ pub fn spawn(program: impl AsRef<OsStr>, args: &[&str], log: &Path) -> Proc {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program:?}: {e}")),
+    )
+}
+
+/// A finished command's exit status, stdout and stderr, for an assertion's message.
+pub fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
     )
 }
