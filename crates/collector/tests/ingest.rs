@@ -172,6 +172,11 @@ async fn metrics(a: &Agent) -> String {
     common::get_text(&a.client, &format!("{}/metrics", a.base), None).await
 }
 
+/// How many fleet events the collector in `dir` has stored, all hosts together.
+fn stored_events(dir: &Path) -> u64 {
+    store(dir).count_fleet_events(None).unwrap()
+}
+
 fn store(dir: &Path) -> SqliteStore {
     SqliteStore::open_dir(dir).unwrap()
 }
@@ -263,7 +268,7 @@ async fn a_retried_batch_is_not_stored_twice() {
         (v["accepted"].as_u64(), v["duplicates"].as_u64()),
         (Some(1), Some(2))
     );
-    assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 3);
+    assert_eq!(stored_events(dir.path()), 3);
     run.stop().await;
 }
 
@@ -346,7 +351,7 @@ async fn bad_requests_are_refused_counted_and_store_nothing() {
         ),
         6
     );
-    assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 0);
+    assert_eq!(stored_events(dir.path()), 0);
     run.stop().await;
 }
 
@@ -373,7 +378,7 @@ async fn malformed_lines_are_counted_and_good_lines_kept() {
         .unwrap()
         .starts_with("event.source.port: invalid type"));
     assert!(errors[3]["error"].as_str().unwrap().contains("rule"));
-    assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 2);
+    assert_eq!(stored_events(dir.path()), 2);
     assert_eq!(
         metric_of(
             &a,
@@ -428,7 +433,7 @@ async fn oversized_bombs_and_fake_gzip_are_refused() {
         .send(Send::post("/v1/events", vec![0xff, 0xfe, b'\n']))
         .await;
     assert_eq!(status, 400);
-    assert_eq!(store(dir.path()).count_fleet_events(None).unwrap(), 0);
+    assert_eq!(stored_events(dir.path()), 0);
     assert_eq!(
         metric_of(
             &a,
