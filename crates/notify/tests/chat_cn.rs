@@ -8,9 +8,11 @@
 // Spawning is kept to one module in the product; a test starts its own receiver.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
+
+use common::{check, notifier};
 
 use logward_notify::message::Item;
 use logward_notify::{Language, Message, Notifier, NotifierConfig, SendError};
@@ -18,48 +20,26 @@ use serde_json::Value;
 
 const ALERT: &str = r#"{"@timestamp":"2026-11-22T10:05:22Z","message":"alice logged in over SSH from 192.0.2.10 (publickey)","event":{"severity":1,"kind":"alert"},"host":{"name":"web01"},"source":{"address":"192.0.2.10","ip":"192.0.2.10"},"user":{"name":"alice"},"logward":{"severity":"info","auth":{"method":"publickey"}},"rule":{"id":"ssh-login","name":"SSH login"}}"#;
 
-/// The receiver, killed when dropped.
+/// The receiver (`cn.py`), killed when dropped.
 struct Receiver {
-    child: Child,
+    py: common::Receiver,
     base: String,
     http: reqwest::Client,
 }
 
 impl Receiver {
     fn start(args: &[&str]) -> Receiver {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/receivers/cn.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--port", "0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the test receiver");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line.trim().parse().expect("the receiver prints its port");
+        let py = common::Receiver::start("cn.py", &[&["--port", "0"], args].concat());
         Receiver {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: py.base(),
+            py,
             http: reqwest::Client::new(),
         }
     }
 
     /// Every request the receiver saw, for one service.
     async fn requests(&self, service: &str) -> Vec<Value> {
-        let text = self
-            .http
-            .get(format!("{}/_requests", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+        let all = self.py.recorded().await;
         all.into_iter()
             .filter(|r| r["service"] == service)
             .collect()
@@ -78,24 +58,6 @@ impl Receiver {
             .await
             .unwrap();
     }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn config(yaml: &str) -> NotifierConfig {
-    serde_saphyr::from_str::<NotifierConfig>(yaml).unwrap()
-}
-
-fn notifier(yaml: &str) -> Notifier {
-    let cfg = config(yaml);
-    let errors = cfg.check(Language::En);
-    assert!(errors.is_empty(), "{errors:?}");
-    Notifier::build("test", &cfg, Language::En).unwrap()
 }
 
 fn alert_with(edit: impl FnOnce(&mut Value)) -> Value {
@@ -592,12 +554,11 @@ async fn wecom_app_messages_the_owner_by_network_or_host() {
 
 #[test]
 fn config_check_reports_every_error() {
-    let errors = config(
+    let errors = check(
         "type: wecom_app\ncorpid: ''\nsecret: s\nagentid: 0\ntouser: 'a b'\napi: ftp://x\n\
          format: card\nowners:\n  - {match: 10.0.0.1/8, user: x}\n  - {match: 10.0.0.300, user: yy}\n  \
          - {match: 'bad host', user: 'p|q'}\n",
-    )
-    .check(Language::En);
+    );
     for want in [
         "corpid",
         "agentid 0",
@@ -614,19 +575,21 @@ fn config_check_reports_every_error() {
             "{want} in {errors:?}"
         );
     }
-    let errors = config("type: dingtalk\nurl: oapi.dingtalk.com\nformat: card\nat_mobiles: [x]\n")
-        .check(Language::En);
+    let errors = check("type: dingtalk\nurl: oapi.dingtalk.com\nformat: card\nat_mobiles: [x]\n");
     assert_eq!(errors.len(), 3, "{errors:?}");
-    let errors = config("type: feishu\nurl: x\nformat: markdown\n").check(Language::En);
+    let errors = check("type: feishu\nurl: x\nformat: markdown\n");
     assert_eq!(errors.len(), 2, "{errors:?}");
-    let errors = config("type: wecom\nurl: x\nformat: news\n").check(Language::En);
+    let errors = check("type: wecom\nurl: x\nformat: news\n");
     assert_eq!(errors.len(), 2, "{errors:?}");
     // Unknown keys are errors.
     assert!(serde_saphyr::from_str::<NotifierConfig>("type: wecom\nurl: x\nkey: y\n").is_err());
     // Defaults: the service's own rates.
     let n = Notifier::build(
         "f",
-        &config("type: lark\nurl: https://open.larksuite.com/open-apis/bot/v2/hook/x\n"),
+        &serde_saphyr::from_str::<NotifierConfig>(
+            "type: lark\nurl: https://open.larksuite.com/open-apis/bot/v2/hook/x\n",
+        )
+        .unwrap(),
         Language::En,
     )
     .unwrap();

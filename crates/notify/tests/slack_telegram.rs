@@ -19,13 +19,7 @@ fn receiver() -> Receiver {
 
 /// The requests the receiver recorded, bodies parsed as JSON.
 async fn requests(r: &Receiver) -> Vec<(String, Value)> {
-    let text = reqwest::get(format!("http://127.0.0.1:{}/_requests", r.port()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let all = r.recorded().await;
     all.into_iter()
         .map(|v| {
             let body = serde_json::from_str(v["body"].as_str().unwrap()).unwrap();
@@ -36,13 +30,7 @@ async fn requests(r: &Receiver) -> Vec<(String, Value)> {
 
 /// The text of each Telegram message as the receiver's HTML parser read it.
 async fn shown(r: &Receiver) -> Vec<String> {
-    let text = reqwest::get(format!("http://127.0.0.1:{}/_requests", r.port()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let all = r.recorded().await;
     all.iter()
         .filter_map(|v| v["shown"].as_str().map(str::to_owned))
         .collect()

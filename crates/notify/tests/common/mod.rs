@@ -106,6 +106,22 @@ impl Receiver {
     pub fn port(&self) -> u16 {
         self.first_line.parse().unwrap()
     }
+
+    /// `http://127.0.0.1:<port>`, for a receiver that printed its port.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
+    }
+
+    /// Every request an HTTP receiver recorded (its `GET /_requests`), oldest first.
+    pub async fn recorded(&self) -> Vec<Value> {
+        let text = reqwest::get(format!("{}/_requests", self.base()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
 }
 
 impl Drop for Receiver {
