@@ -561,6 +561,17 @@ impl NotifyConfig {
 }
 
 #[cfg(test)]
+impl NotifyConfig {
+    /// [`Self::check`]'s errors as `line:column message`, what the tests compare.
+    pub(crate) fn check_located(&self) -> Vec<String> {
+        self.check("t.yaml")
+            .iter()
+            .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+            .collect()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
@@ -594,11 +605,7 @@ mod tests {
             "notifiers:\n  a: {type: webhook, url: 'http://x'}\nreport:\n  at: '8h'\n  timezone: Mars/Olympus\n  notifiers: [a, mail]\n  since: soon\n",
         )
         .unwrap();
-        let errors: Vec<String> = c
-            .check("t.yaml")
-            .iter()
-            .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
-            .collect();
+        let errors = c.check_located();
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(errors[0].starts_with("4:") && errors[0].contains("report.at"));
         assert!(errors[1].starts_with("5:") && errors[1].contains("Mars/Olympus"));

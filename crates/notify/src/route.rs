@@ -220,11 +220,7 @@ mod tests {
         let c = config(
             "notifiers:\n  a: {type: webhook, url: 'ftp://x'}\nroutes:\n  - {notifiers: [a, nope], min_severity: loud}\ndedup: soon\n",
         );
-        let errors: Vec<String> = c
-            .check("t.yaml")
-            .iter()
-            .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
-            .collect();
+        let errors = c.check_located();
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(
             errors[0].contains("notifier `a`: url must start"),
