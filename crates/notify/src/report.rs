@@ -349,90 +349,40 @@ impl Report {
 
     /// Plain text (mail bodies, syslog, files).
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "{}\n{}", self.title(), self.summary());
-        for s in &self.sections {
-            let _ = writeln!(out, "\n== {}\n", self.heading(s));
-            if s.groups.is_empty() {
-                let _ = writeln!(out, "  {}", self.words().nothing);
-                continue;
-            }
-            for g in &s.groups {
-                let _ = writeln!(out, "{:>7}  {}", g.count, g.text);
-                let _ = writeln!(out, "         {}", self.times(g));
-            }
-            if let Some(o) = self.omitted(s) {
-                let _ = writeln!(out, "  {o}");
-            }
-        }
-        out
+        self.render(&Text)
     }
 
     /// Markdown (chat robots).
     pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "## {}\n\n{}", md(&self.title()), md(&self.summary()));
-        for s in &self.sections {
-            let _ = writeln!(out, "\n### {}\n", md(&self.heading(s)));
-            if s.groups.is_empty() {
-                let _ = writeln!(out, "_{}_", self.words().nothing);
-                continue;
-            }
-            for g in &s.groups {
-                let _ = writeln!(
-                    out,
-                    "- **{}×** {} — {}",
-                    g.count,
-                    md(&g.text),
-                    self.times(g)
-                );
-            }
-            if let Some(o) = self.omitted(s) {
-                let _ = writeln!(out, "\n_{}_", md(&o));
-            }
-        }
-        out
+        self.render(&Markdown)
     }
 
     /// HTML (mail), every text escaped.
     pub fn html(&self) -> String {
-        let w = self.words();
-        let mut out =
-            String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
-        let _ = writeln!(
-            out,
-            "<h2>{}</h2>\n<p>{}</p>",
-            esc(&self.title()),
-            esc(&self.summary())
-        );
+        self.render(&Html)
+    }
+
+    /// Walks the parts once for every form: the head, then each section's heading and its
+    /// groups (or a line saying there are none) and what was left out.
+    fn render(&self, form: &impl Form) -> String {
+        let mut out = String::new();
+        form.head(&mut out, &self.title(), &self.summary());
         for s in &self.sections {
-            let _ = writeln!(out, "<h3>{}</h3>", esc(&self.heading(s)));
+            form.heading(&mut out, &self.heading(s));
             if s.groups.is_empty() {
-                let _ = writeln!(out, "<p><em>{}</em></p>", esc(w.nothing));
+                form.nothing(&mut out, self.words().nothing);
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr><th align=\"right\">{}</th><th align=\"left\">{}</th><th align=\"left\">{}</th></tr>",
-                esc(w.count),
-                esc(w.message),
-                esc(w.times)
-            );
+            form.groups_start(&mut out, self.words());
             for g in &s.groups {
-                let _ = writeln!(
-                    out,
-                    "<tr><td align=\"right\">{}</td><td>{}</td><td>{}</td></tr>",
-                    g.count,
-                    esc(&g.text),
-                    esc(&self.times(g))
-                );
+                form.group(&mut out, g.count, &g.text, &self.times(g));
             }
-            out.push_str("</table>\n");
+            form.groups_end(&mut out);
             if let Some(o) = self.omitted(s) {
-                let _ = writeln!(out, "<p><em>{}</em></p>", esc(&o));
+                form.omitted(&mut out, &o);
             }
         }
-        out.push_str("</body></html>\n");
+        form.end(&mut out);
         out
     }
 
@@ -517,6 +467,102 @@ fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
         one
     } else {
         many
+    }
+}
+
+/// How one output form writes each part of a report ([`Report::render`] walks them); each
+/// escapes what its syntax needs.
+trait Form {
+    fn head(&self, out: &mut String, title: &str, summary: &str);
+    fn heading(&self, out: &mut String, heading: &str);
+    fn nothing(&self, out: &mut String, nothing: &str);
+    /// Before a section's groups (the HTML table's head).
+    fn groups_start(&self, _out: &mut String, _w: &Words) {}
+    fn group(&self, out: &mut String, count: u64, text: &str, times: &str);
+    fn groups_end(&self, _out: &mut String) {}
+    fn omitted(&self, out: &mut String, omitted: &str);
+    fn end(&self, _out: &mut String) {}
+}
+
+struct Text;
+
+impl Form for Text {
+    fn head(&self, out: &mut String, title: &str, summary: &str) {
+        let _ = writeln!(out, "{title}\n{summary}");
+    }
+    fn heading(&self, out: &mut String, heading: &str) {
+        let _ = writeln!(out, "\n== {heading}\n");
+    }
+    fn nothing(&self, out: &mut String, nothing: &str) {
+        let _ = writeln!(out, "  {nothing}");
+    }
+    fn group(&self, out: &mut String, count: u64, text: &str, times: &str) {
+        let _ = writeln!(out, "{count:>7}  {text}");
+        let _ = writeln!(out, "         {times}");
+    }
+    fn omitted(&self, out: &mut String, omitted: &str) {
+        let _ = writeln!(out, "  {omitted}");
+    }
+}
+
+struct Markdown;
+
+impl Form for Markdown {
+    fn head(&self, out: &mut String, title: &str, summary: &str) {
+        let _ = writeln!(out, "## {}\n\n{}", md(title), md(summary));
+    }
+    fn heading(&self, out: &mut String, heading: &str) {
+        let _ = writeln!(out, "\n### {}\n", md(heading));
+    }
+    fn nothing(&self, out: &mut String, nothing: &str) {
+        let _ = writeln!(out, "_{nothing}_");
+    }
+    fn group(&self, out: &mut String, count: u64, text: &str, times: &str) {
+        let _ = writeln!(out, "- **{count}×** {} — {times}", md(text));
+    }
+    fn omitted(&self, out: &mut String, omitted: &str) {
+        let _ = writeln!(out, "\n_{}_", md(omitted));
+    }
+}
+
+struct Html;
+
+impl Form for Html {
+    fn head(&self, out: &mut String, title: &str, summary: &str) {
+        out.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
+        let _ = writeln!(out, "<h2>{}</h2>\n<p>{}</p>", esc(title), esc(summary));
+    }
+    fn heading(&self, out: &mut String, heading: &str) {
+        let _ = writeln!(out, "<h3>{}</h3>", esc(heading));
+    }
+    fn nothing(&self, out: &mut String, nothing: &str) {
+        let _ = writeln!(out, "<p><em>{}</em></p>", esc(nothing));
+    }
+    fn groups_start(&self, out: &mut String, w: &Words) {
+        let _ = writeln!(
+            out,
+            "<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr><th align=\"right\">{}</th><th align=\"left\">{}</th><th align=\"left\">{}</th></tr>",
+            esc(w.count),
+            esc(w.message),
+            esc(w.times)
+        );
+    }
+    fn group(&self, out: &mut String, count: u64, text: &str, times: &str) {
+        let _ = writeln!(
+            out,
+            "<tr><td align=\"right\">{count}</td><td>{}</td><td>{}</td></tr>",
+            esc(text),
+            esc(times)
+        );
+    }
+    fn groups_end(&self, out: &mut String) {
+        out.push_str("</table>\n");
+    }
+    fn omitted(&self, out: &mut String, omitted: &str) {
+        let _ = writeln!(out, "<p><em>{}</em></p>", esc(omitted));
+    }
+    fn end(&self, out: &mut String) {
+        out.push_str("</body></html>\n");
     }
 }
 
