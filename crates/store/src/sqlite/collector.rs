@@ -24,6 +24,8 @@ impl CollectorStore for SqliteStore {
     inherent! {
         fn create_enrol_token(sha256: &str, created_at: UnixTime, expires_at: UnixTime)
             -> Result<()>;
+        fn redeem_enrol_token(sha256: &str, now: UnixTime, agent_id: &str, host: &str,
+            secret: &str, version: Option<&str>) -> Result<TokenCheck>;
         fn register_shared_agent(id: &str, now: UnixTime) -> Result<()>;
         fn agent(id: &str) -> Result<Option<Agent>>;
         fn agents() -> Result<Vec<Agent>>;
@@ -59,17 +61,5 @@ impl CollectorStore for SqliteStore {
         fn cached_analysis(cache_key: &str, since: UnixTime) -> Result<Option<Analysis>>;
         fn pending_analyses(limit: usize) -> Result<Vec<PendingAnalysis>>;
         fn finish_analyses(alert_ids: &[i64], a: &Analysis) -> Result<u64>;
-    }
-
-    fn redeem_enrol_token(
-        &mut self,
-        sha256: &str,
-        now: UnixTime,
-        agent_id: &str,
-        host: &str,
-        secret: &str,
-        version: Option<&str>,
-    ) -> Result<TokenCheck> {
-        SqliteStore::redeem_enrol_token(self, sha256, now, agent_id, host, secret, version)
     }
 }

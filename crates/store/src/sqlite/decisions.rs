@@ -133,6 +133,21 @@ pub(crate) fn put_decision_tx(
                 .optional()
         })
         .map_err(sql(path, "read a decision"))?;
+    // An add and an extend log the same change row but for its operation.
+    let log = |id, op| {
+        log_change(
+            tx,
+            path,
+            id,
+            op,
+            &d.target,
+            d.duration_secs,
+            expires,
+            &d.reason,
+            d.rule_id.as_deref(),
+            d.created_at,
+        )
+    };
     match current {
         None => {
             tx.prepare_cached(
@@ -152,19 +167,7 @@ pub(crate) fn put_decision_tx(
             })
             .map_err(sql(path, "record a decision"))?;
             let id = tx.last_insert_rowid();
-            let c = log_change(
-                tx,
-                path,
-                id,
-                DecisionOp::Add,
-                &d.target,
-                d.duration_secs,
-                expires,
-                &d.reason,
-                d.rule_id.as_deref(),
-                d.created_at,
-            )?;
-            Ok((id, Some(c)))
+            Ok((id, Some(log(id, DecisionOp::Add)?)))
         }
         Some((id, created, Some(old))) if expires.is_none_or(|e| e > old) => {
             tx.prepare_cached(
@@ -172,19 +175,7 @@ pub(crate) fn put_decision_tx(
             )
             .and_then(|mut s| s.execute(params![id, expires, expires.map(|e| e - created)]))
             .map_err(sql(path, "extend a decision"))?;
-            let c = log_change(
-                tx,
-                path,
-                id,
-                DecisionOp::Extend,
-                &d.target,
-                d.duration_secs,
-                expires,
-                &d.reason,
-                d.rule_id.as_deref(),
-                d.created_at,
-            )?;
-            Ok((id, Some(c)))
+            Ok((id, Some(log(id, DecisionOp::Extend)?)))
         }
         Some((id, _, _)) => Ok((id, None)),
     }

@@ -43,10 +43,7 @@ pub(crate) fn insert_alert(
     let id = tx.last_insert_rowid();
     if !plan.notifiers.is_empty() {
         let mut ob = tx
-            .prepare_cached(
-                "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
-                 updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?3)",
-            )
+            .prepare_cached(super::INSERT_OUTBOX)
             .map_err(sql(path, "queue deliveries"))?;
         let mut seen = std::collections::HashSet::with_capacity(plan.notifiers.len());
         for n in plan.notifiers.iter().filter(|n| seen.insert(n.as_str())) {
@@ -133,33 +130,31 @@ impl SqliteStore {
             .conn
             .transaction()
             .map_err(sql(path, "purge fleet data"))?;
-        let events = tx
-            .execute("DELETE FROM fleet_events WHERE time < ?1", [cutoff])
-            .map_err(sql(path, "purge fleet events"))?;
-        let decisions = tx
-            .execute(
-                "DELETE FROM decisions WHERE (expires_at IS NOT NULL AND expires_at < ?1) \
-                 OR (removed_at IS NOT NULL AND removed_at < ?1)",
-                [cutoff],
-            )
-            .map_err(sql(path, "purge decisions"))?;
+        let purge = |statement, what| super::purge_older(&tx, path, statement, cutoff, what);
+        let events = purge(
+            "DELETE FROM fleet_events WHERE time < ?1",
+            "purge fleet events",
+        )?;
+        let decisions = purge(
+            "DELETE FROM decisions WHERE (expires_at IS NOT NULL AND expires_at < ?1) \
+             OR (removed_at IS NOT NULL AND removed_at < ?1)",
+            "purge decisions",
+        )?;
         // Seqs are never reused (AUTOINCREMENT): agents' cursors stay valid.
         tx.execute(
             "DELETE FROM decision_changes WHERE decision_id NOT IN (SELECT id FROM decisions)",
             [],
         )
         .map_err(sql(path, "purge decision changes"))?;
-        let tokens = tx
-            .execute(
-                "DELETE FROM enrol_tokens WHERE coalesce(used_at, expires_at) < ?1",
-                [cutoff],
-            )
-            .map_err(sql(path, "purge enrolment tokens"))?;
+        let tokens = purge(
+            "DELETE FROM enrol_tokens WHERE coalesce(used_at, expires_at) < ?1",
+            "purge enrolment tokens",
+        )?;
         tx.commit().map_err(sql(path, "purge fleet data"))?;
         Ok(FleetPurgeStats {
-            events: events as u64,
-            decisions: decisions as u64,
-            tokens: tokens as u64,
+            events,
+            decisions,
+            tokens,
         })
     }
 }
@@ -292,17 +287,28 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ingest_skips_duplicate_sequences_and_purges() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+    /// A store in `dir` with the agent `web01` registered.
+    fn web01_store(dir: &std::path::Path) -> SqliteStore {
+        let mut s = SqliteStore::open_dir(dir).unwrap();
         s.register_shared_agent("web01", 10).unwrap();
-        let items: Vec<FleetItem> = (1..=3)
+        s
+    }
+
+    /// Sequences 1 to 3, each the same failed login at t=1000.
+    fn three_events() -> Vec<FleetItem> {
+        (1..=3)
             .map(|seq| FleetItem::Event {
                 seq,
                 event: event(1000),
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn ingest_skips_duplicate_sequences_and_purges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = web01_store(dir.path());
+        let items = three_events();
         let c = s.ingest("web01", 2000, &items).unwrap();
         assert_eq!((c.events, c.duplicates), (3, 0));
         let c = s.ingest("web01", 2001, &items).unwrap();
@@ -330,14 +336,8 @@ mod tests {
     #[test]
     fn fleet_rules_commit_with_the_ingest_and_see_only_new_events() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
-        s.register_shared_agent("web01", 10).unwrap();
-        let items: Vec<FleetItem> = (1..=3)
-            .map(|seq| FleetItem::Event {
-                seq,
-                event: event(1000),
-            })
-            .collect();
+        let mut s = web01_store(dir.path());
+        let items = three_events();
         let alert = NewAlert {
             time: 1000,
             rule_id: "fleet-bruteforce".into(),

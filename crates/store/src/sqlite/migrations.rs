@@ -24,58 +24,30 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
+/// One row of [`MIGRATIONS`]: the number, the name and the SQL file under `migrations/`,
+/// read into the binary at build time (`include_str!` needs a literal path, hence a macro).
+macro_rules! migration {
+    ($version:literal, $name:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("migrations/", $file)),
+        }
+    };
+}
+
 /// The SQLite backend's migrations, in order.
 pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("migrations/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "outbox",
-        sql: include_str!("migrations/0002_outbox.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "spool",
-        sql: include_str!("migrations/0003_spool.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "fleet",
-        sql: include_str!("migrations/0004_fleet.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "analysis",
-        sql: include_str!("migrations/0005_analysis.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "decision_log",
-        sql: include_str!("migrations/0006_decision_log.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "profiles",
-        sql: include_str!("migrations/0007_profiles.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "dashboard",
-        sql: include_str!("migrations/0008_dashboard.sql"),
-    },
-    Migration {
-        version: 9,
-        name: "llm",
-        sql: include_str!("migrations/0009_llm.sql"),
-    },
-    Migration {
-        version: 10,
-        name: "event_indexes",
-        sql: include_str!("migrations/0010_event_indexes.sql"),
-    },
+    migration!(1, "initial", "0001_initial.sql"),
+    migration!(2, "outbox", "0002_outbox.sql"),
+    migration!(3, "spool", "0003_spool.sql"),
+    migration!(4, "fleet", "0004_fleet.sql"),
+    migration!(5, "analysis", "0005_analysis.sql"),
+    migration!(6, "decision_log", "0006_decision_log.sql"),
+    migration!(7, "profiles", "0007_profiles.sql"),
+    migration!(8, "dashboard", "0008_dashboard.sql"),
+    migration!(9, "llm", "0009_llm.sql"),
+    migration!(10, "event_indexes", "0010_event_indexes.sql"),
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -461,6 +461,25 @@ impl SqliteStore {
 const INSERT_ALERT: &str = "INSERT INTO alerts (time, rule_id, severity, host, \
      source_address, user_name, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+/// Runs one retention `DELETE` whose `?1` is the cutoff time, in the open transaction, and
+/// says how many rows went: the agent's and the collector's purges are lists of these.
+fn purge_older(
+    tx: &Connection,
+    path: &Path,
+    statement: &str,
+    cutoff: UnixTime,
+    what: &'static str,
+) -> Result<u64> {
+    tx.execute(statement, [cutoff])
+        .map(|n| n as u64)
+        .map_err(sql(path, what))
+}
+
+/// Queues one pending delivery (alert, sink, due time), for the agent's batches and the
+/// collector's ingest alike.
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (alert_id, sink, state, attempts, \
+     next_attempt_at, updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?3)";
+
 /// Inserts one alert row with [`INSERT_ALERT`] (the agent's batches and the collector's
 /// ingest alike), refusing a severity outside 1–5.
 fn insert_alert(stmt: &mut rusqlite::CachedStatement<'_>, a: &NewAlert, path: &Path) -> Result<()> {
@@ -738,37 +757,33 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql(path, "begin retention"))?;
-        let outbox = tx
-            .execute(
-                "DELETE FROM outbox WHERE state = 'sent' AND updated_at < ?1",
-                [cutoff],
-            )
-            .map_err(sql(path, "purge sent deliveries"))?;
+        let purge = |statement, what| purge_older(&tx, path, statement, cutoff, what);
+        let outbox = purge(
+            "DELETE FROM outbox WHERE state = 'sent' AND updated_at < ?1",
+            "purge sent deliveries",
+        )?;
         // Remaining outbox rows of a purged alert are sent ones (cascade); pending or failed
         // deliveries keep their alert.
-        let alerts = tx
-            .execute(
-                "DELETE FROM alerts WHERE time < ?1 AND NOT EXISTS \
-                 (SELECT 1 FROM outbox o WHERE o.alert_id = alerts.id AND o.state != 'sent')",
-                [cutoff],
-            )
-            .map_err(sql(path, "purge alerts"))?;
-        let bans = tx
-            .execute(
-                "DELETE FROM bans WHERE removed_at < ?1 \
-                 OR (removed_at IS NULL AND expires_at < ?1)",
-                [cutoff],
-            )
-            .map_err(sql(path, "purge old bans"))?;
-        let report = tx
-            .execute("DELETE FROM report_entries WHERE time < ?1", [cutoff])
-            .map_err(sql(path, "purge report entries"))?;
+        let alerts = purge(
+            "DELETE FROM alerts WHERE time < ?1 AND NOT EXISTS \
+             (SELECT 1 FROM outbox o WHERE o.alert_id = alerts.id AND o.state != 'sent')",
+            "purge alerts",
+        )?;
+        let bans = purge(
+            "DELETE FROM bans WHERE removed_at < ?1 \
+             OR (removed_at IS NULL AND expires_at < ?1)",
+            "purge old bans",
+        )?;
+        let report = purge(
+            "DELETE FROM report_entries WHERE time < ?1",
+            "purge report entries",
+        )?;
         tx.commit().map_err(sql(path, "commit retention"))?;
         Ok(PurgeStats {
-            alerts: alerts as u64,
-            outbox: outbox as u64,
-            bans: bans as u64,
-            report: report as u64,
+            alerts,
+            outbox,
+            bans,
+            report,
         })
     }
 
@@ -818,10 +833,7 @@ impl AgentStore for SqliteStore {
         }
         if !batch.outbox.is_empty() {
             let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
-                     updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?3)",
-                )
+                .prepare_cached(INSERT_OUTBOX)
                 .map_err(sql(path, "queue deliveries"))?;
             // One row per (alert, sink): the idempotency key is derived from the pair, and
             // the batch creating an alert is the only one that queues its deliveries.

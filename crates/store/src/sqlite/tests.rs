@@ -15,6 +15,24 @@ fn open() -> (TempDir, SqliteStore) {
     (dir, store)
 }
 
+/// This build's migrations and one more after them, as a later release would ship; the
+/// list and the new migration's version.
+fn with_one_more(name: &'static str, sql: &'static str) -> (Vec<Migration>, u32) {
+    let mut list = MIGRATIONS.to_vec();
+    let version = list.len() as u32 + 1;
+    list.push(Migration { version, name, sql });
+    (list, version)
+}
+
+/// A delivery of the batch's alert number `alert` to `sink`, due at `at`.
+fn outbox(alert: usize, sink: &str, at: UnixTime) -> NewOutbox {
+    NewOutbox {
+        alert,
+        sink: sink.into(),
+        next_attempt_at: at,
+    }
+}
+
 fn alert(time: UnixTime, rule: &str, seq: u64) -> NewAlert {
     NewAlert {
         time,
@@ -121,13 +139,10 @@ fn migrates_an_older_database_forward() {
         [],
     )
     .unwrap();
-    let mut extended: Vec<Migration> = MIGRATIONS.to_vec();
-    let next = extended.len() as u32 + 1;
-    extended.push(Migration {
-        version: next,
-        name: "test-extra",
-        sql: "CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (42);",
-    });
+    let (extended, next) = with_one_more(
+        "test-extra",
+        "CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (42);",
+    );
     assert_eq!(migrate(&mut conn, &path, &extended).unwrap(), next);
     let x: i64 = conn
         .query_row("SELECT x FROM extra", [], |r| r.get(0))
@@ -304,11 +319,7 @@ fn version_1_database_migrates_to_derived_keys() {
     let ids = s
         .commit_batch(&Batch {
             alerts: vec![alert(T0 + 5, "r", 3)],
-            outbox: vec![NewOutbox {
-                alert: 0,
-                sink: "slack".into(),
-                next_attempt_at: T0,
-            }],
+            outbox: vec![outbox(0, "slack", T0)],
             ..Batch::default()
         })
         .unwrap();
@@ -329,13 +340,7 @@ fn failed_migration_rolls_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.db");
     let mut conn = Connection::open(&path).unwrap();
-    let mut list: Vec<Migration> = MIGRATIONS.to_vec();
-    let next = list.len() as u32 + 1;
-    list.push(Migration {
-        version: next,
-        name: "broken",
-        sql: "CREATE TABLE half (x INTEGER); THIS IS NOT SQL;",
-    });
+    let (list, next) = with_one_more("broken", "CREATE TABLE half (x INTEGER); THIS IS NOT SQL;");
     let err = migrate(&mut conn, &path, &list).unwrap_err();
     assert!(
         matches!(err, StoreError::Migration { version, .. } if version == next),
@@ -379,21 +384,9 @@ fn batch_commits_everything_and_returns_ids() {
             alert(T0 + 1, "root-login", 2),
         ],
         outbox: vec![
-            NewOutbox {
-                alert: 0,
-                sink: "slack".into(),
-                next_attempt_at: T0,
-            },
-            NewOutbox {
-                alert: 1,
-                sink: "slack".into(),
-                next_attempt_at: T0,
-            },
-            NewOutbox {
-                alert: 1,
-                sink: "mail".into(),
-                next_attempt_at: T0,
-            },
+            outbox(0, "slack", T0),
+            outbox(1, "slack", T0),
+            outbox(1, "mail", T0),
         ],
         bans: vec![ban("192.0.2.7", T0, Some(T0 + 600))],
         counters: vec![CounterSnapshot {
@@ -506,11 +499,7 @@ fn invalid_batch_rolls_back_entirely() {
             ..Checkpoint::new("f", T0)
         }],
         alerts: vec![alert(T0, "r", 2)],
-        outbox: vec![NewOutbox {
-            alert: 5,
-            sink: "slack".into(),
-            next_attempt_at: T0,
-        }],
+        outbox: vec![outbox(5, "slack", T0)],
         bans: vec![ban("192.0.2.8", T0, None)],
         ..Batch::default()
     };
@@ -557,11 +546,7 @@ fn outbox_per_sink_postpone_many_and_purge() {
         ..Batch::default()
     };
     for (i, sink) in ["slack", "slack", "mail"].iter().enumerate() {
-        batch.outbox.push(NewOutbox {
-            alert: i,
-            sink: (*sink).into(),
-            next_attempt_at: T0,
-        });
+        batch.outbox.push(outbox(i, sink, T0));
     }
     let ids = s.commit_batch(&batch).unwrap();
     assert_eq!(s.due_outbox_for(Some("slack"), T0, 10).unwrap().len(), 2);
@@ -597,18 +582,7 @@ fn outbox_lifecycle() {
     let (_dir, mut s) = open();
     let batch = Batch {
         alerts: vec![alert(T0, "r", 1)],
-        outbox: vec![
-            NewOutbox {
-                alert: 0,
-                sink: "slack".into(),
-                next_attempt_at: T0,
-            },
-            NewOutbox {
-                alert: 0,
-                sink: "mail".into(),
-                next_attempt_at: T0 + 30,
-            },
-        ],
+        outbox: vec![outbox(0, "slack", T0), outbox(0, "mail", T0 + 30)],
         ..Batch::default()
     };
     let ids = s.commit_batch(&batch).unwrap();
@@ -791,21 +765,9 @@ fn purge_keeps_undelivered_and_recent() {
             alert(old, "no-sinks", 4),
         ],
         outbox: vec![
-            NewOutbox {
-                alert: 0,
-                sink: "slack".into(),
-                next_attempt_at: old,
-            },
-            NewOutbox {
-                alert: 1,
-                sink: "slack".into(),
-                next_attempt_at: old,
-            },
-            NewOutbox {
-                alert: 2,
-                sink: "slack".into(),
-                next_attempt_at: T0,
-            },
+            outbox(0, "slack", old),
+            outbox(1, "slack", old),
+            outbox(2, "slack", T0),
         ],
         bans: vec![
             ban("192.0.2.1", old, Some(old + 600)),
