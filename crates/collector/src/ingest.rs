@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::Response;
 use logward_core::json::write_event;
 use logward_core::json_read::{alert_from_str, event_from_str};
@@ -22,7 +22,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::llm::alert_plan;
 use crate::reply::{error, reply, ErrorBody};
 use crate::server::AppState;
-use crate::signed::authenticate;
+use crate::signed::{authenticate, unavailable};
 use crate::unix_now as now;
 
 /// At most this many line errors are listed in an ingest answer.
@@ -241,15 +241,12 @@ async fn reserve(
     .await;
     let Ok(Ok(inflight)) = inflight else {
         state.metrics.inflight_refused.fetch_add(1, Relaxed);
-        let mut r = error(
+        return Err(unavailable(
             state,
             endpoint,
-            StatusCode::SERVICE_UNAVAILABLE,
             "too much ingest in flight, retry later",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Err(r);
+            "1",
+        ));
     };
     Ok(inflight)
 }

@@ -284,6 +284,15 @@ mod tests {
         e
     }
 
+    /// When the stored fleet counters were last saved.
+    fn saved_at(store: &mut SqliteStore) -> UnixTime {
+        store
+            .load_counters(COUNTERS_NAME)
+            .unwrap()
+            .unwrap()
+            .saved_at
+    }
+
     #[test]
     fn counters_are_saved_when_rules_act_and_at_shutdown_not_per_request() {
         let dir = tempfile::tempdir().unwrap();
@@ -307,40 +316,18 @@ mod tests {
         assert!(acted.counters.is_some(), "saved with what the rules made");
 
         r.save(&mut store, 1_002).unwrap();
-        let saved = store.load_counters(COUNTERS_NAME).unwrap().unwrap();
-        assert_eq!(saved.saved_at, 1_002);
+        assert_eq!(saved_at(&mut store), 1_002);
 
         // The timer saves what changed once it is due, and nothing that did not.
         r.run([failure("web04")].iter(), 1_003, &plan, None)
             .unwrap();
         r.save_if_due(&mut store, 1_003).unwrap();
-        assert_eq!(
-            store
-                .load_counters(COUNTERS_NAME)
-                .unwrap()
-                .unwrap()
-                .saved_at,
-            1_002
-        );
+        assert_eq!(saved_at(&mut store), 1_002);
         // A save interval later, without waiting one: the clock read a save interval ahead.
         let later = Instant::now() + SAVE_EVERY;
         r.save_if_due_at(&mut store, 1_004, later).unwrap();
-        assert_eq!(
-            store
-                .load_counters(COUNTERS_NAME)
-                .unwrap()
-                .unwrap()
-                .saved_at,
-            1_004
-        );
+        assert_eq!(saved_at(&mut store), 1_004);
         r.save_if_due_at(&mut store, 1_005, later).unwrap();
-        assert_eq!(
-            store
-                .load_counters(COUNTERS_NAME)
-                .unwrap()
-                .unwrap()
-                .saved_at,
-            1_004
-        );
+        assert_eq!(saved_at(&mut store), 1_004);
     }
 }

@@ -60,15 +60,12 @@ pub(crate) async fn read_body(
         Err(BodyError::TooLarge) => Err(too_large()),
         Err(BodyError::Busy) => {
             m.unverified_refused.fetch_add(1, Relaxed);
-            let mut r = error(
+            Err(unavailable(
                 state,
                 endpoint,
-                StatusCode::SERVICE_UNAVAILABLE,
                 "too many unauthenticated request bodies at once, retry later",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Err(r)
+                "1",
+            ))
         }
         Err(BodyError::Timeout) => {
             m.body_timeouts.fetch_add(1, Relaxed);
@@ -333,17 +330,28 @@ fn admit(
         Check::Replayed => Err(unauthorized(state, endpoint, AuthFailure::ReplayedNonce)),
         Check::AgentFull | Check::Full => {
             state.metrics.nonces_full.fetch_add(1, Relaxed);
-            let mut r = error(
+            Err(unavailable(
                 state,
                 endpoint,
-                StatusCode::SERVICE_UNAVAILABLE,
                 "too many requests in the replay window",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-            Err(r)
+                "60",
+            ))
         }
     }
+}
+
+/// A 503 with `Retry-After: retry_after` (seconds): the collector is busy, the request
+/// itself was fine and may be sent again unchanged.
+pub(crate) fn unavailable(
+    state: &AppState,
+    endpoint: &'static str,
+    msg: &str,
+    retry_after: &'static str,
+) -> Response {
+    let mut r = error(state, endpoint, StatusCode::SERVICE_UNAVAILABLE, msg);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(retry_after));
+    r
 }
 
 /// The 429 answer (with `Retry-After`) when the agent is over its rate for `endpoint`.
