@@ -67,55 +67,46 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<InputError>) {
             continue;
         }
         let path = PathBuf::from(arg);
-        if path.is_dir() {
-            match std::fs::read_dir(&path) {
-                Ok(entries) => {
-                    let mut found: Vec<PathBuf> = entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.is_file())
-                        .collect();
-                    found.sort();
-                    if found.is_empty() {
-                        errors.push(InputError {
-                            arg: arg.clone(),
-                            reason: "directory has no files".into(),
-                        });
-                    }
-                    files.extend(found);
-                }
-                Err(e) => errors.push(InputError {
-                    arg: arg.clone(),
-                    reason: e.to_string(),
-                }),
-            }
+        let found = if path.is_dir() {
+            std::fs::read_dir(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|entries| {
+                    sorted_files(
+                        entries.filter_map(|e| e.ok().map(|e| e.path())),
+                        "directory has no files",
+                    )
+                })
         } else if !path.exists() && is_glob(arg) {
-            match glob::glob(arg) {
-                Ok(paths) => {
-                    let mut found: Vec<PathBuf> = paths
-                        .filter_map(Result::ok)
-                        .filter(|p| p.is_file())
-                        .collect();
-                    found.sort();
-                    if found.is_empty() {
-                        errors.push(InputError {
-                            arg: arg.clone(),
-                            reason: "no file matches this pattern".into(),
-                        });
-                    }
-                    files.extend(found);
-                }
-                Err(e) => errors.push(InputError {
-                    arg: arg.clone(),
-                    reason: format!("bad pattern: {e}"),
-                }),
-            }
+            glob::glob(arg)
+                .map_err(|e| format!("bad pattern: {e}"))
+                .and_then(|paths| {
+                    sorted_files(paths.filter_map(Result::ok), "no file matches this pattern")
+                })
         } else {
             // Existence and permission problems surface when the file is opened.
-            files.push(path);
+            Ok(vec![path])
+        };
+        match found {
+            Ok(found) => files.extend(found),
+            Err(reason) => errors.push(InputError {
+                arg: arg.clone(),
+                reason,
+            }),
         }
     }
     inputs.extend(order_rotations(files).into_iter().map(Input::File));
     (inputs, errors)
+}
+
+/// The regular files among what a directory or a pattern named, sorted; `none` when there
+/// is not one (an argument that names no file is an error, not silence).
+fn sorted_files(paths: impl Iterator<Item = PathBuf>, none: &str) -> Result<Vec<PathBuf>, String> {
+    let mut found: Vec<PathBuf> = paths.filter(|p| p.is_file()).collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(none.into());
+    }
+    Ok(found)
 }
 
 /// The system's own auth logs, with their rotations: Debian's `auth.log*`, RHEL's `secure*`.

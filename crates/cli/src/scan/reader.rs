@@ -103,43 +103,42 @@ impl<R: Read> LineReader<R> {
     pub fn for_each_line(&mut self, mut f: impl FnMut(Line<'_>)) -> io::Result<()> {
         loop {
             let window = &self.buf[self.start..self.end];
-            match memchr::memchr(b'\n', window) {
-                Some(nl) => {
-                    let (raw, cut) = self.cutter.complete(&window[..nl]);
-                    self.line_no += 1;
-                    emit(
-                        raw,
-                        cut,
-                        self.line_no,
-                        self.offset,
-                        &mut self.issues,
-                        &mut f,
-                    );
-                    self.start += nl + 1;
-                    self.offset = self.bytes_read - (self.end - self.start) as u64;
-                }
-                None if self.eof => {
-                    if let Some((raw, cut)) = self.cutter.finish() {
-                        self.line_no += 1;
+            let nl = memchr::memchr(b'\n', window);
+            let (raw, cut) = match nl {
+                Some(nl) => self.cutter.complete(&window[..nl]),
+                None if self.eof => match self.cutter.finish() {
+                    Some(last) => {
                         self.issues.unterminated += 1;
-                        emit(
-                            raw,
-                            cut,
-                            self.line_no,
-                            self.offset,
-                            &mut self.issues,
-                            &mut f,
-                        );
+                        last
                     }
-                    self.offset = self.bytes_read;
-                    return Ok(());
-                }
+                    None => {
+                        self.offset = self.bytes_read;
+                        return Ok(());
+                    }
+                },
                 None => {
                     // The start of a line whose newline is in a later buffer.
                     self.cutter.push(window);
                     self.fill()?;
+                    continue;
                 }
-            }
+            };
+            self.line_no += 1;
+            emit(
+                raw,
+                cut,
+                self.line_no,
+                self.offset,
+                &mut self.issues,
+                &mut f,
+            );
+            let Some(nl) = nl else {
+                // That was the last line, without a newline.
+                self.offset = self.bytes_read;
+                return Ok(());
+            };
+            self.start += nl + 1;
+            self.offset = self.bytes_read - (self.end - self.start) as u64;
         }
     }
 }
