@@ -854,39 +854,28 @@ mod tests {
 
     #[test]
     fn btmp_records_are_failures() {
-        let mut f = rec(
-            Layout::Glibc32,
-            6,
-            5,
-            "ssh:notty",
-            &[b'a'; 32],
-            "10.0.0.1",
-            T,
-            0,
-            NO_ADDR,
-        );
-        f.extend(rec(
-            Layout::Glibc32,
-            7,
-            6,
-            "ssh:notty",
-            b"root",
-            "",
-            T,
-            0,
-            NO_ADDR,
-        ));
-        f.extend(rec(
-            Layout::Glibc32,
-            8,
-            7,
-            "ssh:notty",
-            b"root",
-            "",
-            T,
-            0,
-            NO_ADDR,
-        ));
+        // (type, pid, user, host) of three failed logins on ssh:notty.
+        let failures: [(i16, i32, &[u8], &str); 3] = [
+            (6, 5, &[b'a'; 32], "10.0.0.1"),
+            (7, 6, b"root", ""),
+            (8, 7, b"root", ""),
+        ];
+        let f: Vec<u8> = failures
+            .into_iter()
+            .flat_map(|(ty, pid, user, host)| {
+                rec(
+                    Layout::Glibc32,
+                    ty,
+                    pid,
+                    "ssh:notty",
+                    user,
+                    host,
+                    T,
+                    0,
+                    NO_ADDR,
+                )
+            })
+            .collect();
         let (ev, st) = decode_file(&f, Kind::Btmp);
         assert_eq!(ev.len(), 2);
         assert!(ev.iter().all(|e| e.outcome == Outcome::Failure
