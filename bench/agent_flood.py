@@ -9,7 +9,6 @@ control socket for its status every 0.1 s until it has processed N lines. Then i
 daemon's VmHWM (peak resident set) from /proc and the counter-table figures from the last
 status answer, and stops the daemon with SIGTERM.
 """
-import argparse
 import json
 import os
 import re
@@ -19,6 +18,8 @@ import socket
 import subprocess
 import sys
 import time
+
+import cli
 
 STATUS = re.compile(
     r"running: (\d+) lines, (\d+) events, (\d+) alerts, (\d+) commits, counter keys (\d+) "
@@ -51,13 +52,7 @@ def proc_kib(pid, key):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("logward")
-    ap.add_argument("workdir")
-    ap.add_argument("logfile")
-    ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--timeout", type=float, default=600)
-    a = ap.parse_args()
+    a = cli.parse("logfile", lines=(int, 1_000_000), timeout=(float, 600))
 
     state = os.path.join(a.workdir, "state")
     shutil.rmtree(state, ignore_errors=True)

@@ -12,7 +12,6 @@ names the line that triggered it. Latency = the time the alert line is read from
 daemon's stdout - the time that line's write(2) returned (both CLOCK_MONOTONIC). One
 process, one select() loop: no threads, no GIL hand-offs on the measuring path.
 """
-import argparse
 import json
 import math
 import os
@@ -23,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import cli
 
 ALERT = re.compile(rb"ssh-bruteforce .*\(last user: u(\d+)\)")
 SLOTS = 5
@@ -48,12 +49,7 @@ def percentile(sorted_values, p):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("logward")
-    ap.add_argument("workdir")
-    ap.add_argument("--lines", type=int, default=50000)
-    ap.add_argument("--interval-ms", type=float, default=0.5)
-    a = ap.parse_args()
+    a = cli.parse(lines=(int, 50000), interval_ms=(float, 0.5))
 
     os.makedirs(a.workdir, exist_ok=True)
     log = os.path.join(a.workdir, "auth.log")

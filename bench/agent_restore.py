@@ -14,7 +14,6 @@ Baseline, same namespace set-up: `nft -f SCRIPT` of the very script the daemon s
 once through a `tee` in `bans.nft`), i.e. nft and the kernel alone, without logward.
 Never touches the host's own ruleset: every nft runs inside a namespace made here.
 """
-import argparse
 import json
 import os
 import shutil
@@ -23,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import cli
 
 NS = f"lwbench{os.getpid()}"
 
@@ -93,13 +94,7 @@ def run_nft(script):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("logward")
-    ap.add_argument("workdir")
-    ap.add_argument("seeded")
-    ap.add_argument("--bans", type=int, default=100_000)
-    ap.add_argument("--runs", type=int, default=3)
-    a = ap.parse_args()
+    a = cli.parse("seeded", bans=(int, 100_000), runs=(int, 3))
     script = os.path.join(a.workdir, "restore.nft")
     # Capture run (not timed): the script the daemon sends, for the baseline.
     run_agent(a.logward, a.workdir, a.seeded, ["sh", "-c", 'tee "$0" | nft "$@"', script],

@@ -9,7 +9,6 @@ Starts a stdlib HTTP receiver on 127.0.0.1 and LOGWARD run following WORKDIR/aut
 that the receiver matches to its line by user name. Latency = the receiver's time of the
 request - the time that line's write(2) returned (both CLOCK_MONOTONIC, one process).
 """
-import argparse
 import http.server
 import json
 import os
@@ -18,6 +17,8 @@ import statistics
 import subprocess
 import threading
 import time
+
+import cli
 
 arrived = {}
 
@@ -41,12 +42,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("logward")
-    ap.add_argument("workdir")
-    ap.add_argument("--lines", type=int, default=1000)
-    ap.add_argument("--interval-ms", type=float, default=200)
-    a = ap.parse_args()
+    a = cli.parse(lines=(int, 1000), interval_ms=(float, 200))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     port = srv.server_address[1]
