@@ -185,194 +185,172 @@ impl schemars::JsonSchema for Scalar {
     }
 }
 
-/// One step of a chain. Filters pass or fail (`not: true` inverts); actions act.
-/// `then:` jumps to a chain (a filter: when it passes; an action: after it ran);
-/// `else:` jumps when a filter fails.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Step {
-    // ---- filters ----
-    /// The field equals the value.
-    Equals {
-        field: String,
-        value: Scalar,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    /// The field equals one of the values.
-    In {
-        field: String,
-        values: Vec<Scalar>,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    Lt {
-        field: String,
-        value: i64,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    Le {
-        field: String,
-        value: i64,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    Ge {
-        field: String,
-        value: i64,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    Gt {
-        field: String,
-        value: i64,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    /// The field matches the regex; named captures become fields.
-    Regex {
-        field: String,
-        regex: String,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    /// The field matches one of the regexes (the first that matches saves its captures).
-    RegexAny {
-        field: String,
-        regexes: Vec<String>,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    /// The field is an address inside one of the networks (CIDRs, addresses or the names
-    /// of `networks:` lists).
-    Cidr {
-        field: String,
-        networks: Vec<String>,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    /// The field is present.
-    Exists {
-        field: String,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    /// The field names an account of this host.
-    UserExists {
-        field: String,
-        #[serde(default)]
-        not: bool,
-        then: Option<String>,
-        #[serde(rename = "else")]
-        otherwise: Option<String>,
-    },
-    /// Always passes: as a chain's last step, processing goes on with the next chain.
-    Continue { then: Option<String> },
-    // ---- actions ----
-    /// Counts the event under its key; `save` gets the count in the window.
-    CounterRaise {
-        counter: String,
-        key: Vec<String>,
-        window: String,
-        distinct: Option<String>,
-        save: Option<String>,
-        then: Option<String>,
-    },
-    /// Reads a counter without raising it.
-    CounterGet {
-        counter: String,
-        key: Vec<String>,
-        save: String,
-        then: Option<String>,
-    },
-    /// Forgets the key's count; with `grace`, the key cannot be raised for that long.
-    CounterReset {
-        counter: String,
-        key: Vec<String>,
-        grace: Option<String>,
-        then: Option<String>,
-    },
-    /// Raises an alert.
-    Alert {
-        id: String,
-        name: String,
-        #[serde(default = "default_severity")]
-        severity: String,
-        #[serde(default)]
-        tags: Vec<String>,
-        message: String,
-        then: Option<String>,
-    },
-    /// Asks for the address in `field` to be banned.
-    Ban {
-        #[serde(default = "default_ban_field")]
-        field: String,
-        #[serde(default = "default_ban_duration")]
-        duration: String,
-        /// Each earlier ban of the address (within `bans.remember`) multiplies the duration.
-        #[serde(default = "default_factor")]
-        factor: u32,
-        max_duration: Option<String>,
-        then: Option<String>,
-    },
-    /// Asks for the address in `field` to be unbanned.
-    Unban {
-        #[serde(default = "default_ban_field")]
-        field: String,
-        then: Option<String>,
-    },
-    /// Asks for a program to be run: an argv array of templates, never a shell.
-    Exec {
-        argv: Vec<String>,
-        then: Option<String>,
-    },
-    /// An entry for the daily report.
-    Report {
-        #[serde(default = "default_section")]
-        section: String,
-        message: String,
-        then: Option<String>,
-    },
-    /// A log line from the rules themselves.
-    Log {
-        #[serde(default = "default_level")]
-        level: String,
-        message: String,
-        then: Option<String>,
-    },
-    /// Does nothing (a chain that ends on it stops).
-    Noop { then: Option<String> },
+/// Declares [`Step`]: every filter variant gets the fields all filters share, `not`,
+/// `then` and `else`, after its own (the order serde's messages and the schema list them
+/// in), so each filter is written with only what is its own.
+macro_rules! step_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            filters {
+                $($(#[$fmeta:meta])* $filter:ident { $($field:ident: $ty:ty),* $(,)? },)*
+            }
+            actions { $($actions:tt)* }
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$fmeta])*
+            $filter {
+                $($field: $ty,)*
+                #[serde(default)]
+                not: bool,
+                then: Option<String>,
+                #[serde(rename = "else")]
+                otherwise: Option<String>,
+            },)*
+            $($actions)*
+        }
+    };
+}
+
+step_enum! {
+    /// One step of a chain. Filters pass or fail (`not: true` inverts); actions act.
+    /// `then:` jumps to a chain (a filter: when it passes; an action: after it ran);
+    /// `else:` jumps when a filter fails.
+    #[derive(Debug, Deserialize, schemars::JsonSchema)]
+    #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+    pub enum Step {
+        filters {
+            /// The field equals the value.
+            Equals {
+                field: String,
+                value: Scalar,
+            },
+            /// The field equals one of the values.
+            In {
+                field: String,
+                values: Vec<Scalar>,
+            },
+            Lt {
+                field: String,
+                value: i64,
+            },
+            Le {
+                field: String,
+                value: i64,
+            },
+            Ge {
+                field: String,
+                value: i64,
+            },
+            Gt {
+                field: String,
+                value: i64,
+            },
+            /// The field matches the regex; named captures become fields.
+            Regex {
+                field: String,
+                regex: String,
+            },
+            /// The field matches one of the regexes (the first that matches saves its captures).
+            RegexAny {
+                field: String,
+                regexes: Vec<String>,
+            },
+            /// The field is an address inside one of the networks (CIDRs, addresses or the names
+            /// of `networks:` lists).
+            Cidr {
+                field: String,
+                networks: Vec<String>,
+            },
+            /// The field is present.
+            Exists {
+                field: String,
+            },
+            /// The field names an account of this host.
+            UserExists {
+                field: String,
+            },
+        }
+        actions {
+            // A filter that never fails, so it has only `then:`; the actions follow it.
+            /// Always passes: as a chain's last step, processing goes on with the next chain.
+            Continue { then: Option<String> },
+            /// Counts the event under its key; `save` gets the count in the window.
+            CounterRaise {
+                counter: String,
+                key: Vec<String>,
+                window: String,
+                distinct: Option<String>,
+                save: Option<String>,
+                then: Option<String>,
+            },
+            /// Reads a counter without raising it.
+            CounterGet {
+                counter: String,
+                key: Vec<String>,
+                save: String,
+                then: Option<String>,
+            },
+            /// Forgets the key's count; with `grace`, the key cannot be raised for that long.
+            CounterReset {
+                counter: String,
+                key: Vec<String>,
+                grace: Option<String>,
+                then: Option<String>,
+            },
+            /// Raises an alert.
+            Alert {
+                id: String,
+                name: String,
+                #[serde(default = "default_severity")]
+                severity: String,
+                #[serde(default)]
+                tags: Vec<String>,
+                message: String,
+                then: Option<String>,
+            },
+            /// Asks for the address in `field` to be banned.
+            Ban {
+                #[serde(default = "default_ban_field")]
+                field: String,
+                #[serde(default = "default_ban_duration")]
+                duration: String,
+                /// Each earlier ban of the address (within `bans.remember`) multiplies the duration.
+                #[serde(default = "default_factor")]
+                factor: u32,
+                max_duration: Option<String>,
+                then: Option<String>,
+            },
+            /// Asks for the address in `field` to be unbanned.
+            Unban {
+                #[serde(default = "default_ban_field")]
+                field: String,
+                then: Option<String>,
+            },
+            /// Asks for a program to be run: an argv array of templates, never a shell.
+            Exec {
+                argv: Vec<String>,
+                then: Option<String>,
+            },
+            /// An entry for the daily report.
+            Report {
+                #[serde(default = "default_section")]
+                section: String,
+                message: String,
+                then: Option<String>,
+            },
+            /// A log line from the rules themselves.
+            Log {
+                #[serde(default = "default_level")]
+                level: String,
+                message: String,
+                then: Option<String>,
+            },
+            /// Does nothing (a chain that ends on it stops).
+            Noop { then: Option<String> },        }
+    }
 }
 
 fn default_severity() -> String {
