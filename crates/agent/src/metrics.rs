@@ -448,80 +448,102 @@ fn write(o: &mut Out, s: &Snapshot) {
     o.keep(r);
 }
 
+/// One source's counters, `None` where its kind keeps no such counter (its series then
+/// leaves the source out).
+#[derive(Default)]
+struct SourceCounts {
+    lines: Option<u64>,
+    errors: Option<u64>,
+    rotations: Option<u64>,
+    truncations: Option<u64>,
+    long_lines: Option<u64>,
+    invalid: Option<u64>,
+    restarts: Option<u64>,
+}
+
+impl SourceStats {
+    /// What each kind of source counts, read once per scrape.
+    fn counts(&self) -> SourceCounts {
+        match self {
+            SourceStats::File(f) => {
+                let s = f.snapshot();
+                SourceCounts {
+                    lines: Some(s.lines),
+                    errors: Some(s.errors),
+                    rotations: Some(s.rotations),
+                    truncations: Some(s.truncations),
+                    long_lines: Some(s.long_lines),
+                    invalid: Some(s.invalid_utf8),
+                    restarts: None,
+                }
+            }
+            SourceStats::Process(p) => SourceCounts {
+                lines: Some(p.lines()),
+                errors: Some(p.spawn_failures()),
+                long_lines: Some(p.truncated()),
+                invalid: Some(p.invalid()),
+                restarts: Some(p.starts().saturating_sub(1)),
+                ..SourceCounts::default()
+            },
+            SourceStats::Utmp(u) => SourceCounts {
+                lines: Some(u.events()),
+                errors: Some(u.read_errors()),
+                rotations: Some(u.rotations()),
+                truncations: Some(u.truncations()),
+                ..SourceCounts::default()
+            },
+            SourceStats::Plain => SourceCounts::default(),
+        }
+    }
+}
+
 fn sources(o: &mut Out, list: &[SourceEntry]) {
-    type Get = fn(&SourceStats) -> Option<u64>;
+    type Get = fn(&SourceCounts) -> Option<u64>;
     // All counters.
     let series: [(&str, &str, Get); 7] = [
         (
             "logward_source_lines_total",
             "Lines (or records) a source sent.",
-            |s| match s {
-                SourceStats::File(f) => Some(f.snapshot().lines),
-                SourceStats::Process(p) => Some(p.lines()),
-                SourceStats::Utmp(u) => Some(u.events()),
-                SourceStats::Plain => None,
-            },
+            |c| c.lines,
         ),
         (
             "logward_source_errors_total",
             "Failed opens, reads or program starts of a source.",
-            |s| match s {
-                SourceStats::File(f) => Some(f.snapshot().errors),
-                SourceStats::Process(p) => Some(p.spawn_failures()),
-                SourceStats::Utmp(u) => Some(u.read_errors()),
-                SourceStats::Plain => None,
-            },
+            |c| c.errors,
         ),
         (
             "logward_source_rotations_total",
             "Files replaced under a followed path.",
-            |s| match s {
-                SourceStats::File(f) => Some(f.snapshot().rotations),
-                SourceStats::Utmp(u) => Some(u.rotations()),
-                _ => None,
-            },
+            |c| c.rotations,
         ),
         (
             "logward_source_truncations_total",
             "Followed files found shorter than what had been read (copytruncate).",
-            |s| match s {
-                SourceStats::File(f) => Some(f.snapshot().truncations),
-                SourceStats::Utmp(u) => Some(u.truncations()),
-                _ => None,
-            },
+            |c| c.truncations,
         ),
         (
             "logward_source_long_lines_total",
             "Lines cut (or skipped) for exceeding the line limit.",
-            |s| match s {
-                SourceStats::File(f) => Some(f.snapshot().long_lines),
-                SourceStats::Process(p) => Some(p.truncated()),
-                _ => None,
-            },
+            |c| c.long_lines,
         ),
         (
             "logward_source_invalid_total",
             "Lines with invalid UTF-8 (decoded lossily) or that a source could not use.",
-            |s| match s {
-                SourceStats::File(f) => Some(f.snapshot().invalid_utf8),
-                SourceStats::Process(p) => Some(p.invalid()),
-                _ => None,
-            },
+            |c| c.invalid,
         ),
         (
             "logward_source_restarts_total",
             "Times a followed program (journalctl, a command) exited and was started again.",
-            |s| match s {
-                SourceStats::Process(p) => Some(p.starts().saturating_sub(1)),
-                _ => None,
-            },
+            |c| c.restarts,
         ),
     ];
+    let counts: Vec<SourceCounts> = list.iter().map(|src| src.stats.counts()).collect();
     for (name, help, get) in series {
         let rows: Vec<_> = list
             .iter()
-            .filter_map(|src| {
-                let v = get(&src.stats)?;
+            .zip(&counts)
+            .filter_map(|(src, c)| {
+                let v = get(c)?;
                 Some(([("source", src.id.as_str()), ("type", src.kind)], v))
             })
             .collect();
