@@ -45,16 +45,7 @@ pub fn profile_rows(
     dirty: Vec<(String, Profile)>,
     now: UnixTime,
 ) -> Result<Vec<ProfileRow>, serde_json::Error> {
-    dirty
-        .into_iter()
-        .map(|(key, p)| {
-            Ok(ProfileRow {
-                key,
-                data: serde_json::to_vec(&p)?,
-                updated_at: now,
-            })
-        })
-        .collect()
+    ProfileRow::encode_all(dirty, now, serde_json::to_vec)
 }
 
 /// Adds GeoIP and ASN fields to an event with a source address (and none yet).

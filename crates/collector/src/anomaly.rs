@@ -83,17 +83,7 @@ impl FleetAnomaly {
 
     /// The profiles changed since the last call, as rows for the ingest's transaction.
     pub fn take_rows(&mut self, now: UnixTime) -> Result<Vec<ProfileRow>, serde_json::Error> {
-        self.stage
-            .take_dirty()
-            .into_iter()
-            .map(|(key, p)| {
-                Ok(ProfileRow {
-                    key,
-                    data: serde_json::to_vec(&p)?,
-                    updated_at: now,
-                })
-            })
-            .collect()
+        ProfileRow::encode_all(self.stage.take_dirty(), now, serde_json::to_vec)
     }
 
     /// After a failed commit: what memory holds may be ahead of the store.

@@ -342,6 +342,28 @@ pub struct ProfileRow {
     pub updated_at: UnixTime,
 }
 
+impl ProfileRow {
+    /// Rows for the changed profiles (key, profile), each encoded by `encode` (the callers'
+    /// JSON: the store does not know the profile type) and stamped `updated_at`; the first
+    /// error stops it. The agent's batches and the collector's ingest both write these.
+    pub fn encode_all<P, E>(
+        changed: Vec<(String, P)>,
+        updated_at: UnixTime,
+        encode: impl Fn(&P) -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<ProfileRow>, E> {
+        changed
+            .into_iter()
+            .map(|(key, p)| {
+                Ok(ProfileRow {
+                    data: encode(&p)?,
+                    key,
+                    updated_at,
+                })
+            })
+            .collect()
+    }
+}
+
 impl Batch {
     /// Whether there is nothing to commit.
     pub fn is_empty(&self) -> bool {
