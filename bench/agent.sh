@@ -43,7 +43,7 @@ mkdir -p "$WORK"
 [ -f "$shared/gen_authlog.py" ] || { echo "bench: $shared/gen_authlog.py not found (set SHARED=)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is required (package time)" >&2; exit 2; }
 
-(cd "$root" && cargo build --release --locked -q -p logward)
+[ -n "${NO_BUILD:-}" ] || (cd "$root" && cargo build --release --locked -q -p logward)
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 target=${CARGO_TARGET_DIR:-target}
 case "$target" in /*) ;; *) target="$root/$target" ;; esac

@@ -28,7 +28,7 @@ fi
 command -v rg >/dev/null || { echo "bench: ripgrep (rg) is required" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 2; }
 
-(cd "$root" && cargo build --release --locked -q -p logward)
+[ -n "${NO_BUILD:-}" ] || (cd "$root" && cargo build --release --locked -q -p logward)
 lw="${CARGO_TARGET_DIR:-$root/target}/release/logward"
 pin=(taskset -c "$CPU")
 command -v taskset >/dev/null || pin=()
