@@ -265,14 +265,19 @@ impl Runner {
                 Some(t) => engine.process_traced(e, at, &mut self.out, t),
             }
             self.changed = true;
-            effects.extend(self.out.drain(..).map(Effect::from));
+            // Most events raise nothing: skip the drains (measurably, once per line).
+            if !self.out.is_empty() {
+                effects.extend(self.out.drain(..).map(Effect::from));
+            }
         }
         stages.detect(e, &mut self.detected);
-        effects.extend(
-            self.detected
-                .drain(..)
-                .map(|a| Effect::Detected(Box::new(a))),
-        );
+        if !self.detected.is_empty() {
+            effects.extend(
+                self.detected
+                    .drain(..)
+                    .map(|a| Effect::Detected(Box::new(a))),
+            );
+        }
     }
 
     /// A ban ended or was lifted: its address is counted again at once (the grace a rule
