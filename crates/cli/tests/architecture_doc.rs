@@ -43,7 +43,11 @@ fn every_tracked_file_is_in_the_file_map_once() {
         .iter()
         .filter(|p| !named.contains_key(p.as_str()))
         .collect();
-    let twice: Vec<&&str> = named.iter().filter(|(_, n)| **n > 1).map(|(p, _)| p).collect();
+    let twice: Vec<&&str> = named
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(p, _)| p)
+        .collect();
     let gone: Vec<&&str> = named
         .keys()
         .filter(|p| !tracked.iter().any(|t| t == *p))
