@@ -6,9 +6,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 
 use logward_store::{CollectorStore as _, SqliteStore, TokenCheck};
+use logward_test_support::{run_with_stdin, text};
 
 fn logward(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_logward"))
@@ -17,8 +19,28 @@ fn logward(args: &[&str]) -> Output {
         .expect("run logward")
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// `logward collector` on 127.0.0.1 with a free port and its state in `dir/st`; the child
+/// and the address it logged that it listens on. Its log is drained in the background.
+fn start_collector(dir: &Path) -> (Child, String) {
+    let cfg = dir.join("c.yaml");
+    std::fs::write(&cfg, "listen: 127.0.0.1:0\nstate_dir: st\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logward"))
+        .args(["collector", "--config", cfg.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env("LOGWARD_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep reading its log: a closed pipe would fail the collector's next log line.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
 }
 
 #[test]
@@ -116,22 +138,7 @@ fn config_errors_name_the_file() {
 #[test]
 fn the_server_answers_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "listen: 127.0.0.1:0\nstate_dir: st\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(["collector", "--config", cfg.to_str().unwrap()])
-        .env("NO_COLOR", "1")
-        .env("LOGWARD_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let (mut child, addr) = start_collector(dir.path());
     let mut s = TcpStream::connect(&addr).unwrap();
     s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
         .unwrap();
@@ -202,15 +209,7 @@ fn decisions_add_takes_both_old_duration_grammars() {
 }
 
 fn logward_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    c.wait_with_output().unwrap()
+    run_with_stdin(env!("CARGO_BIN_EXE_logward"), args, stdin)
 }
 
 #[test]
@@ -303,22 +302,7 @@ fn user_remove_ends_the_removed_operators_live_session() {
         "long enough pw\n",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "listen: 127.0.0.1:0\nstate_dir: st\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(["collector", "--config", cfg.to_str().unwrap()])
-        .env("NO_COLOR", "1")
-        .env("LOGWARD_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let (mut child, addr) = start_collector(dir.path());
     let body = "user=alice&password=long+enough+pw";
     let login = http(
         &addr,

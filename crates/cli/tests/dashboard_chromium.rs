@@ -11,14 +11,16 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and the browser
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
-use logward_test_support::{append, free_port, spawn, wait_for, wait_port};
+use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_for, wait_port};
 use serde_json::{json, Value};
+
+#[path = "support/run.rs"]
+mod run;
+use run::follow;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const PASSWORD: &str = "dashboard test passphrase";
@@ -190,15 +192,7 @@ fn failures(t0: chrono::DateTime<chrono::Utc>, addr: &str, from: usize, n: usize
 }
 
 fn logward(args: &[&str], stdin: &str) -> String {
-    let mut c = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let o = c.wait_with_output().unwrap();
+    let o = run_with_stdin(BIN, args, stdin);
     assert!(
         o.status.success(),
         "logward {args:?}: {}",
@@ -308,19 +302,11 @@ fn scenario(tls: bool) {
 
     // A real agent, enrolled, following a real file.
     let enrol = logward(&["collector", "token", "create", "--config", cfg], "");
-    let log = d.path().join("auth.log");
-    std::fs::write(&log, "").unwrap();
     let astate = d.path().join("agent");
-    let acfg = d.path().join("agent.yaml");
-    std::fs::write(
-        &acfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
-             forward:\n  batch: {{items: 200, age: 100ms}}\n  backoff: {{min: 100ms, max: 500ms}}\n  heartbeat: 1s\n",
-            log.display()
-        ),
-    )
-    .unwrap();
+    let (log, acfg) = follow(
+        d.path(),
+        "forward:\n  batch: {items: 200, age: 100ms}\n  backoff: {min: 100ms, max: 500ms}\n  heartbeat: 1s\n",
+    );
     let ca = certs.join("cert.pem");
     let mut enroll = vec![
         "enroll",

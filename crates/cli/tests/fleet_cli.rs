@@ -4,13 +4,16 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use logward_store::{CollectorStore as _, SqliteStore, Store};
-use logward_test_support::{append, free_port, spawn, wait_port, wait_until};
+use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_port, wait_until};
+
+#[path = "support/run.rs"]
+mod run;
+use run::follow;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -76,37 +79,25 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
     let token = String::from_utf8(out.stdout).unwrap();
     let token = token.split_whitespace().last().unwrap().to_owned();
 
-    let log = d.path().join("auth.log");
-    std::fs::write(&log, "").unwrap();
     let astate = d.path().join("agent");
-    let acfg = d.path().join("agent.yaml");
-    std::fs::write(
-        &acfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
-             forward:\n  batch: {{items: 200, age: 100ms}}\n  backoff: {{min: 100ms, max: 500ms}}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
+    let (log, acfg) = follow(
+        d.path(),
+        "forward:\n  batch: {items: 200, age: 100ms}\n  backoff: {min: 100ms, max: 500ms}\n",
+    );
     // The token from standard input (--token-file -), so it never shows in `ps`.
-    let mut enrolling = Command::new(BIN)
-        .args([
+    let enrolled = run_with_stdin(
+        BIN,
+        &[
             "enroll",
             "--collector",
             &url,
             "--token-file",
             "-",
             "--state-dir",
-        ])
-        .arg(&astate)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(enrolling.stdin.take().unwrap(), "  {token}  ").unwrap();
-    let enrolled = enrolling.wait_with_output().unwrap();
+            astate.to_str().unwrap(),
+        ],
+        &format!("  {token}  \n"),
+    );
     assert!(
         enrolled.status.success(),
         "{}",

@@ -4,22 +4,14 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use logward_store::{AgentStore as _, Batch, ReportEntry, ReportSection, SqliteStore, Store};
 use logward_test_support::daemon::Daemon;
-use logward_test_support::wait_until;
+use logward_test_support::{run_utc, text, wait_until};
 
 fn logward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run logward")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    run_utc(env!("CARGO_BIN_EXE_logward"), args)
 }
 
 fn time(t: i64) -> String {

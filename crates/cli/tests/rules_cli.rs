@@ -1,18 +1,12 @@
 //! `logward scan --rules`, `logward check` and `logward default-config`, end to end.
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use logward_test_support::{run_utc, text};
 
 fn logward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run logward")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    run_utc(env!("CARGO_BIN_EXE_logward"), args)
 }
 
 fn brute_force_log(dir: &std::path::Path) -> std::path::PathBuf {
@@ -29,20 +23,25 @@ fn brute_force_log(dir: &std::path::Path) -> std::path::PathBuf {
     p
 }
 
-#[test]
-fn scan_rules_default_prints_ndjson_alerts() {
+/// `scan --rules default` over [`brute_force_log`] in `format`.
+fn scan_brute_force(format: &str) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = brute_force_log(dir.path());
-    let o = logward(&[
+    logward(&[
         "scan",
         "--year",
         "2026",
         "--rules",
         "default",
         "--format",
-        "ndjson",
+        format,
         log.to_str().expect("utf-8 path"),
-    ]);
+    ])
+}
+
+#[test]
+fn scan_rules_default_prints_ndjson_alerts() {
+    let o = scan_brute_force("ndjson");
     assert!(o.status.success(), "{}", text(&o.stderr));
     let alerts: Vec<serde_json::Value> = text(&o.stdout)
         .lines()
@@ -63,18 +62,7 @@ fn scan_rules_default_prints_ndjson_alerts() {
 
 #[test]
 fn scan_rules_summary_counts_per_rule() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = brute_force_log(dir.path());
-    let o = logward(&[
-        "scan",
-        "--year",
-        "2026",
-        "--rules",
-        "default",
-        "--format",
-        "summary",
-        log.to_str().expect("utf-8 path"),
-    ]);
+    let o = scan_brute_force("summary");
     let out = text(&o.stdout);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(out.contains("alerts 2  ban requests 1"), "{out}");

@@ -20,7 +20,7 @@ mod wait_async;
 
 pub use file::append;
 pub use ports::{free_port, free_udp_port, wait_port};
-pub use process::{show, spawn, Proc};
+pub use process::{run_utc, run_with_stdin, show, spawn, text, Proc};
 pub use skip::{corpus, corpus_root, in_ci, skipped};
 pub use wait::{wait_for, wait_until, POLL};
 #[cfg(feature = "tokio")]
