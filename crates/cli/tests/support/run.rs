@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use logward_core::{Clock, SystemClock, Timestamp};
-use logward_store::{SqliteStore, Store};
+use logward_store::{AgentStore, SqliteStore, Store};
 
 /// The time `secs` seconds before now, in whole seconds, UTC.
 pub fn ago(secs: i64) -> Timestamp {
@@ -60,4 +60,18 @@ pub fn stored_rules(state: &Path) -> Vec<String> {
         .into_iter()
         .map(|a| a.alert.rule_id)
         .collect()
+}
+
+/// Waits (up to 5 s) until the daemon has recorded every stored alert as printed. Stdout is
+/// at least once: the mark is written after the print, so a `kill -9` before it prints the
+/// last alerts again at the next start — a test that kills the daemon and then expects no
+/// repeat waits for the mark first.
+pub fn wait_printed(state: &Path) -> bool {
+    logward_test_support::wait_until(std::time::Duration::from_secs(5), || {
+        let Ok(mut s) = SqliteStore::open_dir(state) else {
+            return false;
+        };
+        let last = s.last_alert_id().ok().map(|id| id.to_string());
+        last.is_some() && s.meta("printed_up_to").ok().flatten() == last
+    })
 }
