@@ -83,6 +83,8 @@ string_enum! {
         GroupMemberRemoved => "group-member-removed",
         LogCleared => "log-cleared",
         DnsQuery => "dns-query",
+        ServiceAbuse => "service-abuse",
+        ProcessStarted => "process-started",
         Unknown => "unknown",
     }
 }
@@ -101,6 +103,49 @@ string_enum! {
         Btmp => "btmp",
         WindowsSecurity => "windows.security",
         Syslog => "syslog",
+        Auditd => "auditd",
+        Dropbear => "dropbear",
+        Xrdp => "xrdp",
+        Cowrie => "cowrie",
+        Postfix => "postfix",
+        Dovecot => "dovecot",
+        Exim => "exim",
+        Courier => "courier",
+        Cyrus => "cyrus",
+        Sendmail => "sendmail",
+        UwImap => "uw-imap",
+        Sieve => "sieve",
+        Roundcube => "roundcube",
+        Vsftpd => "vsftpd",
+        Proftpd => "proftpd",
+        PureFtpd => "pure-ftpd",
+        Wuftpd => "wu-ftpd",
+        Nginx => "nginx",
+        Apache => "apache",
+        HttpAccess => "http.access",
+        Lighttpd => "lighttpd",
+        Haproxy => "haproxy",
+        Squid => "squid",
+        ThreeProxy => "3proxy",
+        Mysql => "mysql",
+        Mssql => "mssql",
+        Mongodb => "mongodb",
+        Openvpn => "openvpn",
+        Grafana => "grafana",
+        Gitlab => "gitlab",
+        Webmin => "webmin",
+        Drupal => "drupal",
+        Guacamole => "guacamole",
+        Asterisk => "asterisk",
+        Freeswitch => "freeswitch",
+        Portsentry => "portsentry",
+        Monit => "monit",
+        Vaultwarden => "vaultwarden",
+        Openhab => "openhab",
+        Phpmyadmin => "phpmyadmin",
+        Centreon => "centreon",
+        Named => "named",
+        Fail2ban => "fail2ban",
     }
 }
 
@@ -115,13 +160,15 @@ impl Category {
     pub const NETWORK: Category = Category(8);
     pub const HOST: Category = Category(16);
     pub const PROCESS: Category = Category(32);
-    const NAMES: [(Category, &'static str); 6] = [
+    pub const INTRUSION_DETECTION: Category = Category(64);
+    const NAMES: [(Category, &'static str); 7] = [
         (Category::AUTHENTICATION, "authentication"),
         (Category::SESSION, "session"),
         (Category::IAM, "iam"),
         (Category::NETWORK, "network"),
         (Category::HOST, "host"),
         (Category::PROCESS, "process"),
+        (Category::INTRUSION_DETECTION, "intrusion_detection"),
     ];
 
     pub const fn empty() -> Category {
@@ -171,6 +218,8 @@ impl Action {
             | Action::GroupMemberAdded
             | Action::GroupMemberRemoved => Category::IAM,
             Action::LogCleared => Category::HOST,
+            Action::ServiceAbuse => Category::INTRUSION_DETECTION,
+            Action::ProcessStarted => Category::PROCESS,
             Action::Unknown => Category::empty(),
         }
     }

@@ -153,6 +153,38 @@ impl YearResolver {
         Some((ts, i))
     }
 
+    /// A full date and time written without a zone (`2013/04/11 14:22:43`, ISO 8601 without
+    /// an offset, Apache's `[Sun Jul 28 21:27:56.549667 2013]`): read in this input's zone,
+    /// like a BSD timestamp. `None` for impossible dates and times.
+    pub fn wall_clock(
+        &mut self,
+        (year, month, day): (i32, u32, u32),
+        (h, m, s): (u32, u32, u32),
+        nanos: u32,
+    ) -> Option<Timestamp> {
+        if h > 23 || m > 59 || s > 60 || nanos >= 1_000_000_000 {
+            return None;
+        }
+        let days = if self.cached_date == (year, month, day) {
+            self.cached_days
+        } else {
+            if !valid_date(year, month, day) {
+                return None;
+            }
+            let days = days_from_civil(year, month, day);
+            self.cached_date = (year, month, day);
+            self.cached_days = days;
+            days
+        };
+        let offset = self.offset_at(days, h);
+        let local = days * 86_400 + (h * 3600 + m * 60 + s.min(59)) as i64;
+        Some(Timestamp {
+            unix: local - offset as i64,
+            nanos,
+            offset,
+        })
+    }
+
     fn year_for(&mut self, month: u32, day: u32, (h, m, s): (u32, u32, u32)) -> i32 {
         match self.rule {
             YearRule::Fixed(_) => {

@@ -76,8 +76,17 @@ impl LineDecoder {
             journald,
             claimed_program,
         } = frame::frame(line, &mut self.years);
+        let mut timestamp = timestamp;
+        let mut program = program;
         let found = match (&message, program.as_deref()) {
-            (_, None) => None,
+            (&Cow::Borrowed(msg), None) => {
+                decoders::unframed::decode(msg, &mut self.years, e).map(|u| {
+                    timestamp = timestamp.or(u.timestamp);
+                    program = u.program.map(Cow::Borrowed);
+                    u.found
+                })
+            }
+            (Cow::Owned(_), None) => None,
             (&Cow::Borrowed(msg), Some(p)) => decoders::decode(p, msg, e),
             // Journal messages are owned by the frame: decode, then detach from them.
             (Cow::Owned(msg), Some(p)) => {

@@ -23,6 +23,7 @@ pub mod shadow;
 pub mod sshd;
 pub mod su;
 pub mod sudo;
+pub mod unframed;
 
 /// A peer candidate: the address as the line writes it, and its port.
 pub type Peer<'a> = (Cow<'a, str>, Option<u16>);

@@ -23,3 +23,4 @@ pub fn decode_all(text: &str) -> Vec<Event<'static>> {
         .map(|l| d.decode(l.strip_suffix('\r').unwrap_or(l)).into_owned())
         .collect()
 }
+pub mod fail2ban;
