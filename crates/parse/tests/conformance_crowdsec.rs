@@ -6,6 +6,12 @@
 //! - `s01-parse` `.Success`, `Meta["source_ip"]`, `Meta["target_user"|"user"|"username"]` and
 //!   `Meta["log_type"]` against our event.
 //!
+//! Scenario tests (`scenario.assert` of the ssh scenarios): every event an expected alert lists
+//! (`Overflow.Alert.Events[j].GetMeta(…)`) must be a decoded line, in file order, with that
+//! `source_ip`, `machine` (host name), `timestamp`, user (`target_user`/`user`) and
+//! `log_type`'s outcome; and the alert's source (`GetSources()`) must be one of its events'.
+//! The buckets themselves are CrowdSec's; logward's rules are checked elsewhere.
+//!
 //! Deliberate differences in meaning, not in outcome:
 //! - CrowdSec's `ssh_failed-auth` also covers pre-auth disconnects (`Connection closed by
 //!   authenticating user … [preauth]`, `Disconnected from invalid user …`, the obfuscated
@@ -77,12 +83,24 @@ fn wants(text: &str) -> BTreeMap<usize, Want> {
     out
 }
 
+/// The folder's one `*.log` (usually named after the folder; `sshd-logs-fp` reuses
+/// `sshd-logs.log`).
+fn log_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{}: one .log expected", dir.display());
+    logs.pop().unwrap()
+}
+
 fn check(folder: &str) {
     let Some(dir) = logward_test_support::corpus("") else {
         return;
     };
     let dir = dir.join("crowdsec-hub").join(folder);
-    let log = common::read_lossy(&dir.join(format!("{folder}.log")));
+    let log = common::read_lossy(&log_file(&dir));
     let assert = common::read_lossy(&dir.join("parser.assert"));
     let lines: Vec<&str> = log.lines().collect();
     let events = common::decode_all(&log);
@@ -133,17 +151,7 @@ fn check(folder: &str) {
         }
         if let Some(t) = w.meta.get("log_type") {
             checked += 1;
-            let want = match t.as_str() {
-                "auth_success" => Outcome::Success,
-                "ssh_failed-auth"
-                | "pam_failed_auth"
-                | "pam_user_lock"
-                | "ssh_bad_keyexchange"
-                | "ssh_refused_conn"
-                | "ssh_auth_timeout"
-                | "ssh_dispatch_fatal" => Outcome::Failure,
-                other => panic!("{folder}: unmapped log_type {other}"),
-            };
+            let want = log_type_outcome(t);
             if e.outcome != want || e.action() == Action::Unknown {
                 bad(format!(
                     "log_type {t}: got {} {}",
@@ -165,6 +173,126 @@ fn check(folder: &str) {
     assert!(problems.is_empty(), "{folder}: {} problems", problems.len());
 }
 
+/// The outcome a CrowdSec `log_type` stands for.
+fn log_type_outcome(t: &str) -> Outcome {
+    match t {
+        "auth_success" => Outcome::Success,
+        "ssh_failed-auth"
+        | "pam_failed_auth"
+        | "pam_user_lock"
+        | "ssh_bad_keyexchange"
+        | "ssh_refused_conn"
+        | "ssh_auth_timeout"
+        | "ssh_dispatch_fatal" => Outcome::Failure,
+        other => panic!("unmapped log_type {other}"),
+    }
+}
+
+/// `results[K].Overflow.Alert.Events[J].GetMeta("KEY") == "VALUE"` → (K, J, KEY, VALUE), and
+/// `"IP" in results[K].Overflow.GetSources()` → (K, usize::MAX, "source", IP).
+fn parse_scenario(line: &str) -> Option<(usize, usize, &str, String)> {
+    if let Some((ip, r)) = line.split_once(" in results[") {
+        let (k, rest) = r.split_once(']')?;
+        if rest != ".Overflow.GetSources()" {
+            return None;
+        }
+        let ip = serde_json::from_str(ip).ok()?;
+        return Some((k.parse().ok()?, usize::MAX, "source", ip));
+    }
+    let r = line.strip_prefix("results[")?;
+    let (k, r) = r.split_once(']')?;
+    let r = r.strip_prefix(".Overflow.Alert.Events[")?;
+    let (j, r) = r.split_once(']')?;
+    let r = r.strip_prefix(".GetMeta(\"")?;
+    let (key, r) = r.split_once("\")")?;
+    let value = serde_json::from_str(r.strip_prefix(" == ")?).ok()?;
+    Some((k.parse().ok()?, j.parse().ok()?, key, value))
+}
+
+fn check_scenario(folder: &str) {
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
+    let dir = dir.join("crowdsec-hub").join(folder);
+    let log = common::read_lossy(&log_file(&dir));
+    let assert = common::read_lossy(&dir.join("scenario.assert"));
+    let events = common::decode_all(&log);
+    // results[K] → (its sources, its events' metas by J)
+    type Alert = (Vec<String>, BTreeMap<usize, BTreeMap<String, String>>);
+    let mut alerts: BTreeMap<usize, Alert> = BTreeMap::new();
+    for line in assert.lines() {
+        let Some((k, j, key, value)) = parse_scenario(line) else {
+            continue;
+        };
+        let a = alerts.entry(k).or_default();
+        if j == usize::MAX {
+            a.0.push(value);
+        } else {
+            a.1.entry(j).or_default().insert(key.to_owned(), value);
+        }
+    }
+    assert!(!alerts.is_empty(), "{folder}: no alert asserted");
+    let (mut checked, mut problems) = (0, Vec::new());
+    for (k, (sources, metas)) in &alerts {
+        // Each listed event is a line after the previous one's.
+        let mut next = 0;
+        for (j, meta) in metas {
+            checked += 1;
+            let fits = |e: &logward_core::Event<'_>| {
+                let m = |key: &str| meta.get(key).map(String::as_str);
+                let user = m("target_user").or_else(|| m("user"));
+                let when = m("timestamp")
+                    .and_then(|t| logward_core::Timestamp::parse_rfc3339(t.as_bytes()))
+                    .map(|(t, _)| t.unix);
+                e.source_address.as_deref() == m("source_ip")
+                    && (user.is_none() || e.user_name.as_deref() == user)
+                    && (m("machine").is_none() || e.host_name.as_deref() == m("machine"))
+                    && (when.is_none() || e.timestamp.map(|t| t.unix) == when)
+                    && m("log_type").is_none_or(|t| {
+                        e.outcome == log_type_outcome(t) && e.action() != Action::Unknown
+                    })
+            };
+            match events.iter().skip(next).position(fits) {
+                Some(i) => next += i + 1,
+                None => problems.push(format!("alert {k} event {j}: no line fits {meta:?}")),
+            }
+        }
+        for ip in sources {
+            checked += 1;
+            if !metas.values().any(|m| m.get("source_ip") == Some(ip)) {
+                problems.push(format!("alert {k}: source {ip} is none of its events'"));
+            }
+        }
+    }
+    eprintln!(
+        "crowdsec scenario {folder}: {} alerts, {checked} checks, {} problems",
+        alerts.len(),
+        problems.len()
+    );
+    for p in &problems {
+        eprintln!("  {p}");
+    }
+    assert!(problems.is_empty(), "{folder}: {} problems", problems.len());
+}
+
+#[test]
+fn crowdsec_scenarios_ssh() {
+    for folder in [
+        "ssh-bf",
+        "ssh-generic-test",
+        "ssh-slow-bf",
+        "ssh-time-based-bf",
+        "ssh-timeout",
+        "sshd-bad-keyexchange-bf",
+        "sshd-impossible-travel",
+        "sshd-invalid-bf",
+        "sshd-refused-conn",
+        "sshd_banner_exchange",
+    ] {
+        check_scenario(folder);
+    }
+}
+
 #[test]
 fn crowdsec_sshd_logs() {
     check("sshd-logs");
@@ -183,4 +311,14 @@ fn crowdsec_pam_logs() {
 #[test]
 fn crowdsec_syslog_logs() {
     check("syslog-logs");
+}
+
+#[test]
+fn crowdsec_sshd_logs_fp() {
+    check("sshd-logs-fp");
+}
+
+#[test]
+fn crowdsec_sshd_invalid_bf() {
+    check("sshd-invalid-bf");
 }
