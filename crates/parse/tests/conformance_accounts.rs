@@ -1,7 +1,7 @@
 //! Conformance of the account decoders (sudo, su, shadow-utils, login) and, in separately named
 //! tests, of the sshd and PAM decoders, against real lines from `../shared/corpus`:
 //!
-//! - OSSEC rule tests (`ossec-rules-tests/{sshd,su,sudo,syslog}.ini`, PROVENANCE.md §7),
+//! - OSSEC rule tests (`ossec-rules-tests/{sshd,dropbear,su,sudo,syslog}.ini`, PROVENANCE.md §7),
 //! - Filebeat's system/auth test input (`beats-system-auth/test.log`, §8),
 //! - loghub's `Linux/Linux_2k.log` with its structured CSV (§2).
 //!
@@ -306,6 +306,21 @@ fn sshd_lines_need_sshd_decoder() {
         .expect("a publickey login");
     assert_eq!(accepted.user_name.as_deref(), Some("vagrant"));
     assert_eq!(accepted.source_address.as_deref(), Some("10.0.2.2"));
+}
+
+/// dropbear.ini: its one line is the server failing to listen, no security event.
+const DROPBEAR: Table = &[("Failed listening on '7001'", Unknown, U)];
+
+#[test]
+fn dropbear_lines_need_dropbear_decoder() {
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
+    let text = read(&dir, "ossec-rules-tests/dropbear.ini");
+    let events = check("ossec dropbear.ini", &ini_lines(&text), DROPBEAR);
+    assert!(events
+        .iter()
+        .all(|e| e.process_name.as_deref() == Some("dropbear")));
 }
 
 // ---------------------------------------------------------------------------------------------

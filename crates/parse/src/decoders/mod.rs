@@ -15,6 +15,8 @@ use logward_core::{Action, Category, Dataset, Event, Outcome};
 
 use crate::text::FastFind;
 
+pub mod cowrie;
+pub mod dropbear;
 pub mod login;
 pub mod logind;
 pub mod pam;
@@ -24,6 +26,7 @@ pub mod sshd;
 pub mod su;
 pub mod sudo;
 pub mod unframed;
+pub mod xrdp;
 
 /// A peer candidate: the address as the line writes it, and its port.
 pub type Peer<'a> = (Cow<'a, str>, Option<u16>);
@@ -237,6 +240,8 @@ pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<
         // OpenSSH ≥ 9.8 splits sshd into sshd-session and sshd-auth.
         "sshd" | "sshd-session" | "sshd-auth" => sshd::decode(message, e),
         "sudo" => sudo::decode(message, e),
+        "dropbear" => dropbear::decode(message, e),
+        "xrdp-sesman" | "xrdp" => xrdp::decode(message, e),
         "su" => su::decode(message, e),
         "systemd-logind" => logind::decode(message, e),
         "login" => login::decode(message, e),

@@ -40,6 +40,7 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     // By first byte, then the word: a handful of compares instead of a chain of thirty.
     match first.as_bytes().first()? {
         b'A' => match first {
+            "Accepted" if rest.starts_with("key ") => accepted_key(rest, e),
             "Accepted" => auth(rest, Outcome::Success, e),
             "Authentication" if rest.starts_with("refused: ") => {
                 event(e, Action::UserLogin, Outcome::Failure, "bad-key")
@@ -52,6 +53,7 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         b'P' => match first {
             "Postponed" => auth(rest, Outcome::Unknown, e),
             "PAM:" => pam_error(rest, e),
+            "Protocol" if rest.starts_with("major versions differ") => probe(e, "bad-protocol"),
             _ => None,
         },
         b'I' => match first {
@@ -61,6 +63,7 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         b'C' => match first {
             "Connection" => connection(rest, e),
             "Corrupted" if rest.starts_with("MAC on input") => probe(e, "bad-protocol"),
+            "Close" => close_session(text::after(rest, "session: user ")?, e),
             _ => None,
         },
         b'D' => match first {
@@ -104,9 +107,13 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         b'b' if first == "banner" => {
             banner_exchange(text::after(rest, "exchange: Connection from ")?, e)
         }
-        b's' if first == "ssh_dispatch_run_fatal:" => {
-            dispatch_fatal(text::after(rest, "Connection from ")?, e)
-        }
+        b's' => match first {
+            "ssh_dispatch_run_fatal:" => dispatch_fatal(text::after(rest, "Connection from ")?, e),
+            "srclimit_penalise:" => penalty_summary(rest, e),
+            _ => None,
+        },
+        b'd' if first == "drop" => drop_connection(text::after(rest, "connection #")?, e),
+        b'u' if first == "userauth_pubkey:" => key_not_accepted(rest, e),
         b'T' if first == "Timeout" => {
             auth_timeout(text::after(rest, "before authentication for ")?, e)
         }
@@ -121,7 +128,11 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
             e.user_name = Some(Cow::Borrowed(body));
             event(e, Action::UserLogin, Outcome::Failure, "invalid-user")
         }
-        b'S' if first == "SSH:" => ssh_server(text::after(rest, "Server;Ltype: ")?, e),
+        b'S' => match first {
+            "SSH:" => ssh_server(text::after(rest, "Server;Ltype: ")?, e),
+            "Starting" => starting_session(text::after(rest, "session: ")?, e),
+            _ => None,
+        },
         b'M' if first == "Magic" => magic_value(rest, e),
         _ => None,
     }
@@ -787,6 +798,132 @@ fn pam_error<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     with_source(e, host, None)
 }
 
+/// `drop connection #N from [A]:P on [B]:Q WHY` (OpenSSH ≥ 8.4): the listener refused a
+/// connection before any protocol, because of PerSourcePenalties (`penalty: KIND`, ≥ 9.8) or
+/// MaxStartups (`past MaxStartups`, `Maxstartups`). A and B are socket addresses, bracketed.
+fn drop_connection<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (_, r) = scan::word(r);
+    let r = r.strip_prefix("from [")?;
+    let (addr, r) = r.split_once("]:")?;
+    let end = scan::digits(r.as_bytes());
+    let p = port(r.get(..end)?)?;
+    let r = r.get(end..)?.strip_prefix(" on [")?;
+    let (_, r) = r.split_once("]:")?;
+    let end = scan::digits(r.as_bytes());
+    let why = r.get(end..)?.strip_prefix(' ')?;
+    let reason = match why.strip_prefix("penalty: ") {
+        Some(kind) => penalty_reason(kind),
+        None if why.eq_ignore_ascii_case("past MaxStartups")
+            || why.eq_ignore_ascii_case("MaxStartups") =>
+        {
+            "max-startups"
+        }
+        None if why == "too many penalised addresses" => "penalty-table-full",
+        None => return None,
+    };
+    probe(e, reason);
+    with_source(e, addr, Some(p))
+}
+
+/// `event.reason` for a PerSourcePenalties kind (srclimit.c's texts, after `penalty: `).
+fn penalty_reason(kind: &str) -> &'static str {
+    match kind {
+        "caused crash" => "penalty-crash",
+        "failed authentication" => "penalty-auth-failed",
+        "connections without attempting authentication" => "penalty-no-auth",
+        "attempted authentication by invalid user" => "penalty-invalid-user",
+        "connection prohibited by RefuseConnection" => "penalty-refused",
+        "exceeded LoginGraceTime" => "penalty-grace-exceeded",
+        _ => "penalty",
+    }
+}
+
+/// `srclimit_penalise: ipv4: new A/N active|deferred penalty of S seconds for penalty: KIND`,
+/// `srclimit_penalise: A/N: activating ipv4 penalty of S seconds for penalty: KIND` and `…
+/// penalty table full, cannot penalise A/N for penalty: KIND`: the listener's note that it
+/// penalises a masked network. That is no peer, so no source: the connection that earned it
+/// was its own line. Outcome unknown (a deferred penalty refuses nothing yet).
+fn penalty_summary<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let at = memchr::memmem::rfind(rest.as_bytes(), b" for penalty: ")?;
+    let head = rest.get(..at)?;
+    let kind = rest.get(at + 14..)?;
+    let reason = if scan::contains(head, "penalty table full") {
+        "penalty-table-full"
+    } else if scan::contains(head, " penalty of ") {
+        penalty_reason(kind)
+    } else {
+        return None;
+    };
+    event(e, Action::ConnectionProbe, Outcome::Unknown, reason)
+}
+
+/// `userauth_pubkey: key type T not in PubkeyAcceptedAlgorithms [preauth]` (and `signature
+/// algorithm T not in …`): a key of a refused type, so a failed publickey attempt. The peer
+/// comes from the session.
+fn key_not_accepted<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (body, _) = preauth(rest);
+    let r = body
+        .strip_prefix("key type ")
+        .or_else(|| body.strip_prefix("signature algorithm "))?;
+    let (kt, r) = scan::word(r);
+    if !r.starts_with("not in ") || kt.is_empty() {
+        return None;
+    }
+    event(e, Action::UserLogin, Outcome::Failure, "bad-key");
+    e.auth_method = Some("publickey");
+    e.auth_key_type = Some(Cow::Borrowed(kt));
+    Found::yes()
+}
+
+/// `Accepted key T FP found at FILE:LINE` (LogLevel VERBOSE): the offered key is authorised;
+/// the login itself is the `Accepted publickey` that follows, so this one is undecided
+/// (`user-login` unknown, as `Postponed`). FILE is the server's.
+fn accepted_key<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let r = rest.strip_prefix("key ")?;
+    let (kt, r) = scan::word(r);
+    let (fp, r) = scan::word(r);
+    if kt.is_empty() || fp.is_empty() || !r.starts_with("found at ") {
+        return None;
+    }
+    start(e, Dataset::Sshd, Action::UserLogin, Outcome::Unknown);
+    e.auth_method = Some("publickey");
+    e.auth_key_type = Some(Cow::Borrowed(kt));
+    e.auth_key_fingerprint = Some(Cow::Borrowed(fp));
+    Found::yes()
+}
+
+/// `U from A port P id N` (the end of `Starting session: … for U from …` and `Close session:
+/// user U from …`). U is an authenticated account's name, A sshd's: from the right all the
+/// same.
+fn session_peer<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (r, id) = scan::rsplit_once(r, " id ")?;
+    if id.is_empty() || scan::digits(id.as_bytes()) != id.len() {
+        return None;
+    }
+    let (r, p) = port_suffix(r)?;
+    let (user, addr) = scan::rsplit_once(r, " from ")?;
+    if scan::has_space(addr) {
+        return None;
+    }
+    e.user_name = Some(Cow::Borrowed(user));
+    with_source(e, addr, Some(p))
+}
+
+/// `Starting session: shell|command|subsystem 'S'|forced-command … [on TTY] for U from A port P
+/// id N` (LogLevel VERBOSE).
+fn starting_session<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let at = memchr::memmem::rfind(r.as_bytes(), b" for ")?;
+    let rest = r.get(at + 5..)?;
+    start(e, Dataset::Sshd, Action::SessionStart, Outcome::Success);
+    session_peer(rest, e)
+}
+
+/// `Close session: user U from A port P id N` (LogLevel VERBOSE).
+fn close_session<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    start(e, Dataset::Sshd, Action::UserLogout, Outcome::Success);
+    session_peer(r, e)
+}
+
 /// A patched sshd's audit lines: `SSH: Server;Ltype: Version;Remote: A-P;…`. `Version` opens
 /// the connection; `Kex`/`Authname` only name the peer (kept `unknown`, but the correlator
 /// learns the peer from them).
@@ -1328,6 +1465,103 @@ mod tests {
             "Authentication refused: bad ownership or modes for file /home/a/.ssh/authorized_keys",
         );
         assert_eq!(sum(&x).1, "failure");
+    }
+
+    #[test]
+    fn per_source_penalties_and_max_startups() {
+        for (m, reason, host, port) in [
+            ("drop connection #3 from [192.0.2.7]:40122 on [198.51.100.1]:22 penalty: failed authentication", "penalty-auth-failed", "192.0.2.7", 40122),
+            ("drop connection #0 from [2001:db8::7]:1 on [2001:db8::1]:22 penalty: caused crash", "penalty-crash", "2001:db8::7", 1),
+            ("drop connection #1 from [192.0.2.7]:2 on [198.51.100.1]:22 penalty: connections without attempting authentication", "penalty-no-auth", "192.0.2.7", 2),
+            ("drop connection #1 from [192.0.2.7]:2 on [198.51.100.1]:22 penalty: attempted authentication by invalid user", "penalty-invalid-user", "192.0.2.7", 2),
+            ("drop connection #1 from [192.0.2.7]:2 on [198.51.100.1]:22 penalty: exceeded LoginGraceTime", "penalty-grace-exceeded", "192.0.2.7", 2),
+            ("drop connection #1 from [192.0.2.7]:2 on [198.51.100.1]:22 penalty: connection prohibited by RefuseConnection", "penalty-refused", "192.0.2.7", 2),
+            ("drop connection #1 from [192.0.2.7]:2 on [198.51.100.1]:22 penalty: something new", "penalty", "192.0.2.7", 2),
+            ("drop connection #1 from [192.0.2.7]:2 on [198.51.100.1]:22 too many penalised addresses", "penalty-table-full", "192.0.2.7", 2),
+            ("drop connection #10 from [192.0.2.8]:3 on [198.51.100.1]:22 past MaxStartups", "max-startups", "192.0.2.8", 3),
+            ("drop connection #10 from [192.0.2.8]:3 on [198.51.100.1]:22 Maxstartups", "max-startups", "192.0.2.8", 3),
+        ] {
+            let x = d(m);
+            assert_eq!(
+                sum(&x),
+                ("connection-probe", "failure", Some(reason), Some(host), Some(port), None),
+                "{m}"
+            );
+        }
+        for (m, reason) in [
+            ("srclimit_penalise: ipv4: new 192.0.2.0/24 active penalty of 30.000 seconds for penalty: failed authentication", "penalty-auth-failed"),
+            ("srclimit_penalise: ipv6: new 2001:db8::/64 deferred penalty of 1.000 seconds for penalty: caused crash", "penalty-crash"),
+            ("srclimit_penalise: 192.0.2.0/24: activating ipv4 penalty of 15.500 seconds for penalty: exceeded LoginGraceTime", "penalty-grace-exceeded"),
+            ("srclimit_penalise: ipv4 penalty table full, cannot penalise 192.0.2.0/24 for penalty: failed authentication", "penalty-table-full"),
+        ] {
+            // A masked network is no peer.
+            assert_eq!(
+                sum(&d(m)),
+                ("connection-probe", "unknown", Some(reason), None, None, None),
+                "{m}"
+            );
+        }
+        for m in [
+            "drop connection #1 from [192.0.2.7]:x on [198.51.100.1]:22 penalty: caused crash",
+            "drop connection #1 from 192.0.2.7:2 on [198.51.100.1]:22 past MaxStartups",
+            "drop connection #1 from [192.0.2.7]:2 on [198.51.100.1]:22 for fun",
+            "beginning MaxStartups throttling",
+            "exited MaxStartups throttling after 00:01:00, 5 connections dropped",
+            "Received signal 15; terminating.",
+            "srclimit_penalise: ipv4: something",
+        ] {
+            assert!(try_d(m).is_none(), "{m}");
+        }
+    }
+
+    #[test]
+    fn sessions_and_keys() {
+        let x = d("Starting session: shell on pts/0 for alice from 192.0.2.9 port 50022 id 0");
+        assert_eq!(
+            sum(&x),
+            (
+                "session-start",
+                "success",
+                None,
+                Some("192.0.2.9"),
+                Some(50022),
+                Some("alice")
+            )
+        );
+        let x = d("Starting session: command for deploy from 2001:db8::9 port 4 id 1");
+        assert_eq!(sum(&x).3, Some("2001:db8::9"));
+        let x = d("Starting session: subsystem 'sftp' for bob from 192.0.2.9 port 5 id 0");
+        assert_eq!(sum(&x).5, Some("bob"));
+        let x = d("Close session: user ansible from 192.168.1.1 port 34928 id 0");
+        assert_eq!(
+            sum(&x),
+            (
+                "user-logout",
+                "success",
+                None,
+                Some("192.168.1.1"),
+                Some(34928),
+                Some("ansible")
+            )
+        );
+        assert!(try_d("Close session: user ansible from 192.168.1.1 port 34928").is_none());
+        let x = d("Accepted key ED25519 SHA256:abcdEFGH found at /home/a/.ssh/authorized_keys:3");
+        assert_eq!(sum(&x), ("user-login", "unknown", None, None, None, None));
+        assert_eq!(x.event.auth_key_type.as_deref(), Some("ED25519"));
+        assert_eq!(
+            x.event.auth_key_fingerprint.as_deref(),
+            Some("SHA256:abcdEFGH")
+        );
+        for m in [
+            "userauth_pubkey: key type ssh-dss not in PubkeyAcceptedAlgorithms [preauth]",
+            "userauth_pubkey: signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms [preauth]",
+        ] {
+            let x = d(m);
+            assert_eq!(sum(&x), ("user-login", "failure", Some("bad-key"), None, None, None));
+            assert_eq!(x.event.auth_method, Some("publickey"));
+        }
+        let x = d("error: Protocol major versions differ: 2 vs. 1");
+        assert_eq!(sum(&x).2, Some("bad-protocol"));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //!
 //! Called only for lines the frame found no program in, so syslog lines never pay for it.
 
-use logward_core::{Event, Timestamp};
+use logward_core::{Action, Event, Timestamp};
 
-use super::Found;
+use super::{cowrie, reset, scan, sshd, xrdp, Found};
 use crate::clock::YearResolver;
 
 /// What a format decoder reports besides the fields it wrote.
@@ -28,6 +28,104 @@ pub fn decode<'a>(
     years: &mut YearResolver,
     e: &mut Event<'a>,
 ) -> Option<Unframed<'a>> {
-    let _ = (message, years, e);
-    None
+    // By first byte: each format's header shape, cheapest first.
+    match message.as_bytes().first()? {
+        b'{' => {
+            let (found, timestamp) = cowrie::decode(message, e)?;
+            Some(Unframed {
+                found,
+                timestamp,
+                program: Some("cowrie"),
+            })
+        }
+        b'[' => {
+            let (ts, msg) = xrdp::own_log_line(message, years)?;
+            Some(Unframed {
+                found: xrdp::decode(msg, e)?,
+                timestamp: Some(ts),
+                program: Some("xrdp-sesman"),
+            })
+        }
+        b'F' | b'A' | b'I' => sshd_log_file(message, e),
+        _ => None,
+    }
+}
+
+/// What `sshd -E FILE` writes: sshd's message alone, no time, no tag. Taken only for the
+/// login forms whose grammar says they are sshd's (`Failed|Accepted M for U from A port P
+/// sshN`, `Invalid user U from A port P`): the peer must be at its grammar position with its
+/// port, or the line is left alone.
+fn sshd_log_file<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Unframed<'a>> {
+    let m = message.strip_suffix('\r').unwrap_or(message);
+    if !(m.starts_with("Failed ") || m.starts_with("Accepted ") || m.starts_with("Invalid user ")) {
+        return None;
+    }
+    let found = sshd::decode(m, e)?;
+    let sure = e.action == Some(Action::UserLogin) && e.source_port.is_some();
+    let sshn = m.starts_with('I') || scan::contains(m, " ssh2") || scan::contains(m, " ssh1");
+    if !(sure && sshn) {
+        reset(e);
+        return None;
+    }
+    Some(Unframed {
+        found,
+        timestamp: None,
+        program: Some("sshd"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logward_core::Outcome;
+
+    fn run(line: &str) -> Option<(Event<'_>, Unframed<'_>)> {
+        let mut years = YearResolver::fixed(2026, 0);
+        let mut e = Event::default();
+        let u = decode(line, &mut years, &mut e);
+        if u.is_none() {
+            assert_eq!(e, Event::default(), "{line}");
+        }
+        Some((e, u?))
+    }
+
+    #[test]
+    fn sshd_log_file_lines() {
+        for line in [
+            "Failed password for root from 192.0.2.4 port 22 ssh2",
+            "Failed password for root from 192.0.2.4 port 22 ssh2\r",
+            "Invalid user bob from 192.0.2.4 port 22",
+            "Accepted publickey for a from 192.0.2.4 port 22 ssh2: ED25519 SHA256:x",
+        ] {
+            let (e, u) = run(line).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!(u.program, Some("sshd"));
+            assert_eq!(e.source_address.as_deref(), Some("192.0.2.4"), "{line}");
+        }
+        // Not sure enough to be sshd's: no port, no `sshN`, or another form.
+        for line in [
+            "Invalid user bob from 192.0.2.4",
+            "Failed password for root from 192.0.2.4 port 22",
+            "Failed to start unit",
+            "Accepted connection from 192.0.2.4 port 22",
+            "Connection closed by 192.0.2.4 port 22 [preauth]",
+        ] {
+            assert!(run(line).is_none(), "{line}");
+        }
+    }
+
+    #[test]
+    fn cowrie_and_xrdp_own_logs() {
+        let (e, u) = run(r#"{"eventid":"cowrie.login.failed","src_ip":"192.0.2.1","username":"root","timestamp":"2026-08-13T00:00:34Z"}"#)
+            .unwrap_or_else(|| panic!());
+        assert_eq!((u.program, e.outcome), (Some("cowrie"), Outcome::Failure));
+        assert!(u.timestamp.is_some());
+        let (e, u) = run("[20220407-12:11:06] [INFO ] AUTHFAIL: user=a ip=192.0.2.2 time=1")
+            .unwrap_or_else(|| panic!());
+        assert_eq!(
+            (u.program, e.source_address.as_deref()),
+            (Some("xrdp-sesman"), Some("192.0.2.2"))
+        );
+        assert!(run(r#"{"eventid":"nope"}"#).is_none());
+        assert!(run("[20220407-12:11:06] [INFO ] Socket 12: connection received").is_none());
+    }
 }
