@@ -316,16 +316,16 @@ mod tests {
     }
 
     /// (action, outcome, reason, source, port, user)
-    fn sum<'a>(
-        x: &'a Decoded<'_>,
-    ) -> (
+    type Summary<'a> = (
         &'static str,
         &'static str,
         Option<&'static str>,
         Option<&'a str>,
         Option<u16>,
         Option<&'a str>,
-    ) {
+    );
+
+    fn sum<'a>(x: &'a Decoded<'_>) -> Summary<'a> {
         let e = &x.event;
         (
             e.action().as_str(),
