@@ -29,26 +29,32 @@ pub fn decode<'a>(
     e: &mut Event<'a>,
 ) -> Option<Unframed<'a>> {
     // By first byte: each format's header shape, cheapest first.
-    match message.as_bytes().first()? {
-        b'{' => {
-            let (found, timestamp) = cowrie::decode(message, e)?;
-            Some(Unframed {
-                found,
-                timestamp,
-                program: Some("cowrie"),
-            })
-        }
-        b'[' => {
-            let (ts, msg) = xrdp::own_log_line(message, years)?;
-            Some(Unframed {
-                found: xrdp::decode(msg, e)?,
-                timestamp: Some(ts),
-                program: Some("xrdp-sesman"),
-            })
-        }
+    let found = match message.as_bytes().first()? {
+        b'{' => cowrie::decode(message, e).map(|(found, timestamp)| Unframed {
+            found,
+            timestamp,
+            program: Some("cowrie"),
+        }),
+        b'[' => xrdp_log_line(message, years, e),
         b'F' | b'A' | b'I' => sshd_log_file(message, e),
         _ => None,
-    }
+    };
+    // The web applications' formats (GitLab's JSON, Vaultwarden's and Monit's brackets, …).
+    found.or_else(|| super::apps::unframed(message, years, e))
+}
+
+/// xrdp-sesman's own log: `[20220407-12:11:06] [INFO ] MESSAGE`.
+fn xrdp_log_line<'a>(
+    message: &'a str,
+    years: &mut YearResolver,
+    e: &mut Event<'a>,
+) -> Option<Unframed<'a>> {
+    let (ts, msg) = xrdp::own_log_line(message, years)?;
+    Some(Unframed {
+        found: xrdp::decode(msg, e)?,
+        timestamp: Some(ts),
+        program: Some("xrdp-sesman"),
+    })
 }
 
 /// What `sshd -E FILE` writes: sshd's message alone, no time, no tag. Taken only for the
