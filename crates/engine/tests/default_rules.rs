@@ -403,3 +403,46 @@ fn one_burst_tripping_two_rules_is_one_offence() {
         "{bans:?}"
     );
 }
+
+/// docs/REPORT.md promises password changes under WARN: PAM's `password changed for U` (what
+/// passwd and chpasswd log on a PAM system) as much as shadow's own text. A refused change is
+/// no change.
+#[test]
+fn a_password_change_lands_under_warn() {
+    let lines = vec![
+        format!(
+            "{} srv passwd[10]: pam_unix(passwd:chauthtok): password changed for bob",
+            t(0, 0)
+        ),
+        format!(
+            "{} srv chpasswd[11]: pam_unix(chpasswd:chauthtok): password changed for carol",
+            t(0, 1)
+        ),
+        format!(
+            "{} srv passwd[12]: pam_unix(passwd:chauthtok): new password not acceptable",
+            t(0, 2)
+        ),
+        format!(
+            "{} srv passwd[13]: password for 'dave' changed by 'root'",
+            t(0, 3)
+        ),
+    ];
+    let out = replay(&lines);
+    let warn: Vec<&str> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Report { section, message } if section == "WARN" => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        warn,
+        [
+            "password of bob changed on srv",
+            "password of carol changed on srv",
+            "password of dave changed on srv",
+        ],
+        "{out:#?}"
+    );
+    assert_eq!(alerts_by_rule(&out).get("password-changed"), Some(&3));
+}

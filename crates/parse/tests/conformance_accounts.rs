@@ -1,7 +1,7 @@
 //! Conformance of the account decoders (sudo, su, shadow-utils, login) and, in separately named
 //! tests, of the sshd and PAM decoders, against real lines from `../shared/corpus`:
 //!
-//! - OSSEC rule tests (`ossec-rules-tests/{sshd,dropbear,su,sudo,syslog}.ini`, PROVENANCE.md §7),
+//! - OSSEC rule tests (`ossec-rules-tests/{pam,sshd,dropbear,su,sudo,syslog}.ini`, PROVENANCE.md §7),
 //! - Filebeat's system/auth test input (`beats-system-auth/test.log`, §8),
 //! - loghub's `Linux/Linux_2k.log` with its structured CSV (§2).
 //!
@@ -189,6 +189,104 @@ fn ossec_su_pam_lines_need_pam_decoder() {
         .filter(|l| l.contains("(pam_unix)"))
         .collect();
     check("ossec su.ini PAM lines", &lines, SU_PAM);
+}
+
+/// OSSEC's pam.ini: its rules' meaning. Rule 5503 "User login failed" also covers su's PAM
+/// failure, which logward calls what it is, a failed privilege escalation (a failure too).
+const PAM: Table = &[
+    (
+        "su(pam_unix)[23164]: authentication failure",
+        PrivilegeEscalation,
+        F,
+    ),
+    (
+        "pam_unix(dovecot:auth): authentication failure",
+        UserLogin,
+        F,
+    ),
+    ("check pass; user unknown", UserLogin, F),
+    ("session opened for user news", SessionStart, S),
+    ("session closed for user news", UserLogout, S),
+    ("2 more authentication failures", UserLogin, F),
+];
+
+/// (reason, user.name, user.target.name, source.address).
+type Names = (
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+#[test]
+fn ossec_pam_lines() {
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
+    let pam = read(&dir, "ossec-rules-tests/pam.ini");
+    let events = check("ossec pam.ini", &ini_lines(&pam), PAM);
+    let want: [Names; 6] = [
+        // (reason, user.name, user.target.name, source): su's caller acts on osaudit.
+        (Some("pam-failure"), Some("dcid"), Some("osaudit"), None),
+        // No user=: ruser is the login name the IMAP client gave.
+        (
+            Some("pam-failure"),
+            Some("lipjigaglgihgoeadcdaa.p.salmon@xxx.xxx.xxx.xxx"),
+            None,
+            Some("91.195.103.44"),
+        ),
+        (Some("invalid-user"), None, None, None),
+        (None, None, Some("news"), None),
+        (None, None, Some("news"), None),
+        (Some("pam-summary"), Some("root"), None, Some("10.0.3.1")),
+    ];
+    assert_eq!(events.len(), want.len());
+    for (e, (reason, user, target, source)) in events.iter().zip(want) {
+        let got = (
+            e.reason,
+            e.user_name.as_deref(),
+            e.user_target_name.as_deref(),
+            e.source_address.as_deref(),
+        );
+        assert_eq!(got, (reason, user, target, source), "{:?}", e.message);
+    }
+}
+
+/// sudo's own refusals and its PAM line name the same two accounts the same way: the caller
+/// acts (`user.name`), the account it authenticates as or runs as is the target.
+#[test]
+fn ossec_sudo_and_su_pam_actor_and_target() {
+    let Some(dir) = logward_test_support::corpus("") else {
+        return;
+    };
+    let su = read(&dir, "ossec-rules-tests/su.ini");
+    let mut decoder = common::decoder();
+    let pam: Vec<_> = ini_lines(&su)
+        .into_iter()
+        .filter(|l| l.contains("(pam_unix)"))
+        .map(|l| decoder.decode(l).into_owned())
+        .collect();
+    assert!(!pam.is_empty());
+    for e in &pam {
+        assert_eq!(e.user_name.as_deref(), Some("dcid"), "{:?}", e.message);
+        assert!(e.user_target_name.is_some(), "{:?}", e.message);
+    }
+    let sudo = read(&dir, "ossec-rules-tests/sudo.ini");
+    let failures: Vec<_> = ini_lines(&sudo)
+        .into_iter()
+        .map(|l| decoder.decode(l).into_owned())
+        .filter(|e| e.outcome == F)
+        .collect();
+    assert!(!failures.is_empty());
+    for e in &failures {
+        assert!(e.user_name.is_some(), "{:?}", e.message);
+        assert_eq!(
+            e.user_target_name.as_deref(),
+            Some("root"),
+            "{:?}",
+            e.message
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -48,15 +48,16 @@ fn decode_service<'a>(
     e: &mut Event<'a>,
 ) -> Option<Found<'a>> {
     let message = scan::trim_end_blanks(message);
-    let (module, svc, body): (&str, &str, &'a str) = if let Some(m) = module {
+    // (module, service, management group, body); the group is empty when the line has none.
+    let (module, svc, group, body): (&str, &str, &str, &'a str) = if let Some(m) = module {
         let body = message
             .strip_prefix('(')
             .and_then(|r| scan::split_once(r, ") "))
             .map_or(message, |(_, b)| b);
-        (m, service, body)
+        (m, service, "", body)
     } else if let Some(r) = message.strip_prefix("(pam_") {
         let (m, b) = scan::split_once(r, ") ")?;
-        (m, service, b)
+        (m, service, "", b)
     } else if message.starts_with("pam_") {
         let end = scan::find_either(b'(', b':', message.as_bytes())?;
         let m = message.get(..end)?;
@@ -78,33 +79,54 @@ fn decode_service<'a>(
                 }
             }
             let close = close?;
-            let svc = match colon {
-                Some(i) => r.get(..i)?,
-                None => service,
+            let (svc, group) = match colon {
+                Some(i) => (r.get(..i)?, r.get(i + 1..close)?),
+                None => (service, r.get(..close)?),
             };
-            (m, svc, r.get(close + 3..)?)
+            (m, svc, group, r.get(close + 3..)?)
         } else {
-            (m, service, rest.strip_prefix(": ")?)
+            (m, service, "", rest.strip_prefix(": ")?)
         }
     } else if let Some(r) = message.strip_prefix("PAM ") {
-        return more_failures(service, r, e);
+        return more_failures(service, r, e).or_else(|| sshd_legacy(service, r, e));
+    } else if service == "unix_chkpwd" {
+        // pam_unix's helper logs under its own name: `password check failed for user (U)`.
+        ("unix", service, "", message)
     } else {
         return None;
     };
     let module = module.strip_prefix("pam_").unwrap_or(module);
     let (dataset, action) = service_kind(svc);
+    // `chauthtok` is the password-changing group: its verdicts are about a password change.
+    let action = if group == "chauthtok" {
+        Action::PasswordChanged
+    } else {
+        action
+    };
 
-    // The four common bodies, told apart by their first byte.
+    // The common bodies, told apart by their first byte.
     match body.as_bytes().first() {
         Some(b'a') => {
             if let Some(kv) = body.strip_prefix("authentication failure; ") {
                 return auth_failure(dataset, action, kv, "pam-failure", e);
             }
+            if module == "access" {
+                return access_denied(dataset, action, body, e);
+            }
         }
-        Some(b'c') if body.starts_with("check pass; user unknown") => {
-            start(e, dataset, action, Outcome::Failure);
-            e.reason = Some("invalid-user");
-            return Found::yes();
+        Some(b'c') => {
+            if let Some(r) = body.strip_prefix("check pass; user ") {
+                // `check pass; user unknown`, or `check pass; user (U) unknown`.
+                let user = match r
+                    .strip_prefix('(')
+                    .and_then(|u| u.strip_suffix(") unknown"))
+                {
+                    Some(u) => u,
+                    None if r == "unknown" => "",
+                    None => return None,
+                };
+                return failure(dataset, action, "invalid-user", user, e);
+            }
         }
         Some(b's') => {
             if let Some(r) = body.strip_prefix("session opened for user ") {
@@ -116,18 +138,20 @@ fn decode_service<'a>(
                 return session(dataset, Action::UserLogout, user, "", e);
             }
         }
+        Some(b'0'..=b'9') => {
+            // `sshd(pam_unix)[pid]: 2 more authentication failures; …`: the summary under an
+            // old tag, without its `PAM ` prefix.
+            return more_failures(service, body, e);
+        }
+        Some(b'p' | b'n' | b'u' | b'b' | b'r') => {
+            if let Some(found) = password_body(dataset, action, module, body, e) {
+                return Some(found);
+            }
+        }
         _ => {}
     }
     match module {
-        // `user zbadguy (4001) tally 6, deny 5`: pam_tally2 denies a locked account.
-        "tally" | "tally2" => {
-            let r = body.strip_prefix("user ")?;
-            let (user, r) = scan::word(r);
-            if !scan::contains(r, " tally ") {
-                return None;
-            }
-            locked(dataset, action, user, e)
-        }
+        "tally" | "tally2" => tally(dataset, action, body, e),
         // `pam_systemd(sshd:session): Failed to create session: …`.
         "systemd" if body.starts_with("Failed to create session") => {
             start(e, dataset, Action::SessionStart, Outcome::Failure);
@@ -135,12 +159,193 @@ fn decode_service<'a>(
             Found::yes()
         }
         "faillock" => {
-            let r = body.strip_prefix("Consecutive login failures for user ")?;
-            let (user, _) = scan::word(r);
-            locked(dataset, action, user, e)
+            if let Some(r) = body.strip_prefix("Consecutive login failures for user ") {
+                let user = r.strip_suffix(" account temporarily locked").unwrap_or(r);
+                return locked(dataset, action, user, e);
+            }
+            // `User unknown` (with `audit`: `User unknown: U`), in the preauth check.
+            let user = match body.strip_prefix("User unknown") {
+                Some("") => "",
+                Some(r) => r.strip_prefix(": ")?,
+                None => return None,
+            };
+            failure(dataset, action, "invalid-user", user, e)
         }
         _ => None,
     }
+}
+
+/// A failure of `action` for `user` (the account trying; may be empty): no actor is named.
+fn failure<'a>(
+    dataset: Dataset,
+    action: Action,
+    reason: &'static str,
+    user: &'a str,
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
+    start(e, dataset, action, Outcome::Failure);
+    e.reason = Some(reason);
+    set_account(e, dataset, action, None, non_empty(user));
+    Found::yes()
+}
+
+/// pam_unix's password-change (and helper) bodies, pam_pwquality/pam_cracklib's refusals and
+/// pam_succeed_if's denials. `None` when `body` is none of them.
+fn password_body<'a>(
+    dataset: Dataset,
+    action: Action,
+    module: &str,
+    body: &'a str,
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
+    use Action::PasswordChanged as Changed;
+    let changed = |e: &mut Event<'a>, outcome, reason, target: &'a str| {
+        start(e, dataset, Changed, outcome);
+        e.reason = reason;
+        e.user_target_name = non_empty(target).map(Cow::Borrowed);
+        Found::yes()
+    };
+    match body.as_bytes().first()? {
+        b'p' => {
+            // `password changed for U`, NIS: `password changed for U on MASTER`.
+            if let Some(r) = body.strip_prefix("password changed for ") {
+                let user = scan::rsplit_once(r, " on ").map_or(r, |(u, _)| u);
+                return changed(e, Outcome::Success, None, user);
+            }
+            if let Some(r) = body.strip_prefix("password not changed for ") {
+                let user = scan::rsplit_once(r, " on ").map_or(r, |(u, _)| u);
+                return changed(e, Outcome::Failure, Some("token-error"), user);
+            }
+            // unix_chkpwd: the password given for U was wrong.
+            if let Some(r) = body.strip_prefix("password check failed for user (") {
+                let user = r.strip_suffix(')')?;
+                return failure(dataset, action, "bad-password", user, e);
+            }
+            // The current password was not given (the conversation ended).
+            if body == "password - (old) token not obtained" {
+                return changed(e, Outcome::Failure, Some("pam-failure"), "");
+            }
+            if body == "password - new password not obtained" {
+                return changed(e, Outcome::Failure, Some("password-rejected"), "");
+            }
+            None
+        }
+        // `new password not acceptable` (and its ` 2`, after the second check).
+        b'n' if body.starts_with("new password not acceptable") => {
+            changed(e, Outcome::Failure, Some("password-rejected"), "")
+        }
+        // pam_pwquality / pam_cracklib with `debug`: `bad password: WHY`.
+        b'b' if body.starts_with("bad password: ") => {
+            changed(e, Outcome::Failure, Some("password-rejected"), "")
+        }
+        b'u' => {
+            // `user "U" does not exist in /etc/passwd[ or NIS]`, `… has corrupted passwd entry`.
+            if let Some(r) = body.strip_prefix("user \"") {
+                let user = scan::rsplit_once(r, "\" does not exist in /etc/passwd")
+                    .or_else(|| scan::rsplit_once(r, "\" has corrupted passwd entry"))
+                    .map(|(u, _)| u)?;
+                return changed(e, Outcome::Failure, Some("invalid-user"), user);
+            }
+            match body {
+                // The current password did not check out.
+                "user not authenticated" => changed(e, Outcome::Failure, Some("pam-failure"), ""),
+                "user password changed by another process" | "user shadow entry expired" => {
+                    changed(e, Outcome::Failure, Some("token-error"), "")
+                }
+                _ => None,
+            }
+        }
+        // pam_succeed_if: `requirement "uid >= 1000" not met by user "root"` (or `by unknown
+        // user`). The user is the account's name as given, quoted to the end of the line.
+        b'r' if module == "succeed_if" => {
+            let r = body.strip_prefix("requirement \"")?;
+            // The condition is the configuration's and holds no quote; the user is the client's.
+            let (_, by) = scan::split_once(r, "\" not met by ")?;
+            let user = match by.strip_prefix("user \"") {
+                Some(u) => u.strip_suffix('"')?,
+                None if by == "unknown user" => "",
+                None => return None,
+            };
+            failure(dataset, action, "not-allowed", user, e)
+        }
+        _ => None,
+    }
+}
+
+/// pam_tally / pam_tally2: `user U (UID) tally N, deny M` (a denied attempt on a locked
+/// account), `user U (UID) has time limit [Ns left] since last failure.`, and `pam_get_uid; no
+/// such user[ U]`. U is an existing account here (unknown ones take the last form), cut at
+/// the last ` (` so a name with blanks stays whole.
+fn tally<'a>(
+    dataset: Dataset,
+    action: Action,
+    body: &'a str,
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
+    if let Some(r) = body.strip_prefix("pam_get_uid; no such user") {
+        let user = if r.is_empty() {
+            ""
+        } else {
+            r.strip_prefix(' ')?
+        };
+        return failure(dataset, action, "invalid-user", user, e);
+    }
+    let r = body.strip_prefix("user ")?;
+    let (head, _) =
+        scan::rsplit_once(r, ") tally ").or_else(|| scan::rsplit_once(r, ") has time limit ["))?;
+    let (user, uid) = scan::rsplit_once(head, " (")?;
+    if uid.is_empty() || !uid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    locked(dataset, action, user, e)
+}
+
+/// pam_access: ``access denied for user `U' from `H'`` — H is the remote host pam_access was
+/// given (`PAM_RHOST`), or the tty when there is none. Read from the right: U is the client's.
+fn access_denied<'a>(
+    dataset: Dataset,
+    action: Action,
+    body: &'a str,
+    e: &mut Event<'a>,
+) -> Option<Found<'a>> {
+    let r = body.strip_prefix("access denied for user `")?;
+    let (user, from) = scan::rsplit_once(r, "' from `")?;
+    let from = from.strip_suffix('\'')?;
+    let found = failure(dataset, action, "not-allowed", user, e)?;
+    if is_remote_host(from) {
+        e.set_source(Cow::Borrowed(from), None);
+    }
+    Some(found)
+}
+
+/// Whether pam_access's origin names a remote host rather than a tty (`tty1`, `pts/0`, `:0`,
+/// `/dev/…`, `cron`): an address, or a dotted host name.
+fn is_remote_host(from: &str) -> bool {
+    let b = from.as_bytes();
+    !b.is_empty()
+        && !b.contains(&b'/')
+        && !b.contains(&b' ')
+        && b.first() != Some(&b':')
+        && (b.contains(&b'.') || b.contains(&b':'))
+}
+
+/// OpenSSH 3.x's own PAM lines (sshd, dataset pam): `PAM rejected by account
+/// configuration[N]: WHY`, `PAM pam_chauthtok failed[N]: WHY`, `PAM session setup
+/// failed[N]: WHY` (the `[N]` only in some versions). They name no user or peer.
+fn sshd_legacy<'a>(service: &str, r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (dataset, _) = service_kind(service);
+    let (action, reason) = if r.starts_with("rejected by account configuration") {
+        (Action::UserLogin, "not-allowed")
+    } else if r.starts_with("pam_chauthtok failed") {
+        (Action::PasswordChanged, "token-error")
+    } else if r.starts_with("session setup failed") {
+        (Action::SessionStart, "session-failed")
+    } else {
+        return None;
+    };
+    start(e, dataset, action, Outcome::Failure);
+    e.reason = Some(reason);
+    Found::yes()
 }
 
 /// Which dataset and action a PAM service's lines belong to.
@@ -209,7 +414,8 @@ fn user_part(r: &str, end: usize, uid: Option<usize>) -> &str {
     }
 }
 
-/// A session line's event; `user` and `by` are already cut at their `(uid=`.
+/// A session line's event; `user` and `by` are already cut at their `(uid=`. `by` is who
+/// opened it (su's and sudo's caller; empty or `LOGIN` for a login), `user` the account.
 fn session<'a>(
     dataset: Dataset,
     action: Action,
@@ -218,15 +424,34 @@ fn session<'a>(
     e: &mut Event<'a>,
 ) -> Option<Found<'a>> {
     start(e, dataset, action, Outcome::Success);
-    let (user, by) = (non_empty(user), non_empty(by));
-    if matches!(dataset, Dataset::Su | Dataset::Sudo) {
-        // `session opened for user root by alice(uid=1000)`: alice acts, root is the target.
-        e.user_name = by.map(Cow::Borrowed);
-        e.user_target_name = user.map(Cow::Borrowed);
-    } else {
-        e.user_name = user.map(Cow::Borrowed);
-    }
+    set_account(e, dataset, action, actor(by), non_empty(user));
     Found::yes()
+}
+
+/// A name that identifies someone acting: not empty, and not login's `LOGIN` placeholder
+/// (getlogin() on a terminal where nobody has logged in yet).
+fn actor(s: &str) -> Option<&str> {
+    (!s.is_empty() && s != "LOGIN").then_some(s)
+}
+
+/// The one rule for names on PAM lines: the actor (`ruser`/`logname`, a session's `by`) is
+/// `user.name` and the account acted on (`user=`, the session's user) `user.target.name`;
+/// with no actor, the account is `user.name` (the account trying to log in, as fail2ban and
+/// the anomaly detector read it). su keeps the account as the target even then: `su` is
+/// always someone becoming that account. A password change names its account as the target.
+fn set_account<'a>(
+    e: &mut Event<'a>,
+    dataset: Dataset,
+    action: Action,
+    actor: Option<&'a str>,
+    account: Option<&'a str>,
+) {
+    if actor.is_some() || dataset == Dataset::Su || action == Action::PasswordChanged {
+        e.user_name = actor.map(Cow::Borrowed);
+        e.user_target_name = account.map(Cow::Borrowed);
+    } else {
+        e.user_name = account.map(Cow::Borrowed);
+    }
 }
 
 fn locked<'a>(
@@ -235,10 +460,7 @@ fn locked<'a>(
     user: &'a str,
     e: &mut Event<'a>,
 ) -> Option<Found<'a>> {
-    start(e, dataset, action, Outcome::Failure);
-    e.reason = Some("locked-out");
-    e.user_name = non_empty(user).map(Cow::Borrowed);
-    Found::yes()
+    failure(dataset, action, "locked-out", user, e)
 }
 
 /// `N more authentication failure[s]; logname= … rhost=H[  user=U]`: pam's summary when a
@@ -305,22 +527,13 @@ fn auth_failure<'a>(
         Some((at, _, user)) => (ruser_at.and_then(|_| tail.get(1..at)), user),
         None => (text::kv(kv, "ruser"), text::kv(kv, "user")),
     };
-    let ruser = ruser.and_then(non_empty);
+    let ruser = ruser.and_then(actor);
     let user = user.and_then(non_empty);
-    // Only su and sudo fall back to logname=: looked up only for them.
-    let logname = || text::kv(kv, "logname").and_then(non_empty);
-    match dataset {
-        // su authenticates the target (user=); the one acting is ruser/logname.
-        Dataset::Su => {
-            e.user_name = ruser.or_else(logname).map(Cow::Borrowed);
-            e.user_target_name = user.map(Cow::Borrowed);
-        }
-        // sudo authenticates the invoking user: user= acts.
-        Dataset::Sudo => e.user_name = user.or(ruser).or_else(logname).map(Cow::Borrowed),
-        // user= is the account; pam_unix leaves it out for unknown accounts, and then ruser
-        // holds the login name the client gave (vsftpd, pure-ftpd, sshd).
-        _ => e.user_name = user.or(ruser).map(Cow::Borrowed),
-    }
+    // ruser (set by the service: sudo's and su's caller, an FTP or IMAP client's login name)
+    // acts; else logname (the terminal's login, empty for network services).
+    let by = ruser.or_else(|| text::kv(kv, "logname").and_then(actor));
+    // pam_unix leaves user= out for unknown accounts: ruser is then the name the client gave.
+    set_account(e, dataset, action, by, user);
     let Some((_, host, _)) = chosen else {
         return Found::yes();
     };
@@ -501,6 +714,159 @@ mod tests {
             "PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.160",
         );
         assert_eq!(x.event.source_address.as_deref(), Some("1.2.3.160"));
+    }
+
+    /// (service, message, action, outcome, reason, user.name, user.target.name).
+    type Want<'a> = (
+        &'a str,
+        &'a str,
+        Action,
+        Outcome,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+
+    fn check(cases: &[Want<'_>]) {
+        for &(svc, m, action, outcome, reason, user, target) in cases {
+            let x = d(svc, None, m);
+            let e = &x.event;
+            assert_eq!(e.dataset, Some(Dataset::Pam), "{m}");
+            assert_eq!(
+                (e.action(), e.outcome, e.reason),
+                (action, outcome, reason),
+                "{m}"
+            );
+            assert_eq!(e.user_name.as_deref(), user, "{m}");
+            assert_eq!(e.user_target_name.as_deref(), target, "{m}");
+            assert_eq!(e.source_address, None, "{m}");
+        }
+    }
+
+    #[test]
+    fn password_changes() {
+        use Action::PasswordChanged as P;
+        use Outcome::{Failure as F, Success as S};
+        check(&[
+            ("passwd", "pam_unix(passwd:chauthtok): password changed for bob", P, S, None, None, Some("bob")),
+            ("chpasswd", "pam_unix(chpasswd:chauthtok): password changed for bob", P, S, None, None, Some("bob")),
+            ("passwd", "pam_unix(passwd:chauthtok): password changed for bob on nis1", P, S, None, None, Some("bob")),
+            ("passwd", "pam_unix(passwd:chauthtok): password not changed for bob on nis1", P, F, Some("token-error"), None, Some("bob")),
+            ("passwd", "pam_unix(passwd:chauthtok): new password not acceptable", P, F, Some("password-rejected"), None, None),
+            ("passwd", "pam_unix(passwd:chauthtok): new password not acceptable 2", P, F, Some("password-rejected"), None, None),
+            ("passwd", "pam_pwquality(passwd:chauthtok): bad password: The password is shorter than 8 characters", P, F, Some("password-rejected"), None, None),
+            ("passwd", "pam_unix(passwd:chauthtok): user \"ghost\" does not exist in /etc/passwd", P, F, Some("invalid-user"), None, Some("ghost")),
+            ("passwd", "pam_unix(passwd:chauthtok): user \"ghost\" does not exist in /etc/passwd or NIS", P, F, Some("invalid-user"), None, Some("ghost")),
+            ("passwd", "pam_unix(passwd:chauthtok): user not authenticated", P, F, Some("pam-failure"), None, None),
+            ("passwd", "pam_unix(passwd:chauthtok): password - (old) token not obtained", P, F, Some("pam-failure"), None, None),
+            ("passwd", "pam_unix(passwd:chauthtok): user password changed by another process", P, F, Some("token-error"), None, None),
+            // The current password was wrong: alice acts on her own account.
+            ("passwd", "pam_unix(passwd:chauthtok): authentication failure; logname=alice uid=1000 euid=0 tty=pts/0 ruser= rhost=  user=alice", P, F, Some("pam-failure"), Some("alice"), Some("alice")),
+            // sshd forcing an expired password's change.
+            ("sshd", "pam_unix(sshd:chauthtok): password changed for carol", P, S, None, None, Some("carol")),
+        ]);
+        let x = d("passwd", Some("pam_unix"), "password changed for bob");
+        assert_eq!(x.event.action(), P);
+        assert_eq!(x.event.user_target_name.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn checks_lockouts_and_denials() {
+        use Action::{PrivilegeEscalation as Pe, UserLogin as L};
+        use Outcome::Failure as F;
+        check(&[
+            ("unix_chkpwd", "password check failed for user (bob)", L, F, Some("bad-password"), Some("bob"), None),
+            ("unix_chkpwd", "check pass; user unknown", L, F, Some("invalid-user"), None, None),
+            ("sshd", "pam_unix(sshd:auth): check pass; user (ghost) unknown", L, F, Some("invalid-user"), Some("ghost"), None),
+            ("sshd", "pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked", L, F, Some("locked-out"), Some("root"), None),
+            ("sshd", "pam_faillock(sshd:auth): User unknown", L, F, Some("invalid-user"), None, None),
+            ("sshd", "pam_faillock(sshd:auth): User unknown: ghost", L, F, Some("invalid-user"), Some("ghost"), None),
+            ("sshd", "pam_tally2(sshd:auth): user root (0) tally 4, deny 3", L, F, Some("locked-out"), Some("root"), None),
+            ("sshd", "pam_tally(sshd:auth): user root (0) tally 4, deny 3", L, F, Some("locked-out"), Some("root"), None),
+            ("sshd", "pam_tally2(sshd:auth): user bob (1000) has time limit [57s left] since last failure.", L, F, Some("locked-out"), Some("bob"), None),
+            ("sshd", "pam_tally2(sshd:auth): pam_get_uid; no such user ghost", L, F, Some("invalid-user"), Some("ghost"), None),
+            ("su", "pam_faillock(su:auth): Consecutive login failures for user root account temporarily locked", Pe, F, Some("locked-out"), None, Some("root")),
+            ("sshd", "pam_succeed_if(sshd:auth): requirement \"uid >= 1000\" not met by user \"root\"", L, F, Some("not-allowed"), Some("root"), None),
+            ("sshd", "pam_succeed_if(sshd:auth): requirement \"uid >= 1000\" not met by user \"x\" not met by user \"y\"", L, F, Some("not-allowed"), Some("x\" not met by user \"y"), None),
+            ("login", "pam_succeed_if(login:account): requirement \"user ingroup wheel\" not met by unknown user", L, F, Some("not-allowed"), None, None),
+        ]);
+        // Met requirements are not verdicts.
+        assert!(decode(
+            "sshd",
+            None,
+            "pam_succeed_if(sshd:auth): requirement \"uid >= 1000\" was met by user \"bob\""
+        )
+        .is_none());
+        // pam_access names the remote host sshd gave it (a tty for local logins).
+        let x = d(
+            "sshd",
+            None,
+            "pam_access(sshd:account): access denied for user `bob' from `203.0.113.9'",
+        );
+        assert_eq!(x.event.reason, Some("not-allowed"));
+        assert_eq!(x.event.user_name.as_deref(), Some("bob"));
+        assert_eq!(x.event.source_address.as_deref(), Some("203.0.113.9"));
+        let x = d(
+            "login",
+            None,
+            "pam_access(login:account): access denied for user `bob' from `tty1'",
+        );
+        assert_eq!(x.event.source_address, None);
+        let x = d("sshd", None, "pam_access(sshd:account): access denied for user `a' from `198.51.100.1' from `203.0.113.9'");
+        assert_eq!(x.event.source_address.as_deref(), Some("203.0.113.9"));
+        assert_eq!(x.event.user_name.as_deref(), Some("a' from `198.51.100.1"));
+    }
+
+    #[test]
+    fn actor_and_target() {
+        // sudo: ruser/logname act, user= is the account authenticated.
+        let x = d("sudo", None, "pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/1 ruser=alice rhost=  user=alice");
+        assert_eq!(x.event.user_name.as_deref(), Some("alice"));
+        assert_eq!(x.event.user_target_name.as_deref(), Some("alice"));
+        // A screen locker: logname only.
+        let x = d("xscreensaver", None, "pam_unix(xscreensaver:auth): authentication failure; logname=bob uid=1000 euid=1000 tty=:0.0 ruser= rhost=  user=bob");
+        assert_eq!(x.event.user_name.as_deref(), Some("bob"));
+        assert_eq!(x.event.user_target_name.as_deref(), Some("bob"));
+        // login's `LOGIN` is nobody: the account trying is user.name.
+        let x = d("login", None, "pam_unix(login:auth): authentication failure; logname=LOGIN uid=0 euid=0 tty=/dev/tty1 ruser= rhost=  user=root");
+        assert_eq!(x.event.user_name.as_deref(), Some("root"));
+        assert_eq!(x.event.user_target_name, None);
+        // No actor, no user=: nothing to name.
+        let x = d("sshd", None, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.7");
+        assert_eq!(x.event.user_name, None);
+        assert_eq!(x.event.user_target_name, None);
+        // Sessions: `by` acts when it names someone.
+        let x = d(
+            "login",
+            None,
+            "pam_unix(login:session): session opened for user bob(uid=1000) by LOGIN(uid=0)",
+        );
+        assert_eq!(x.event.user_name.as_deref(), Some("bob"));
+        assert_eq!(x.event.user_target_name, None);
+        let x = d(
+            "runuser",
+            None,
+            "pam_unix(runuser:session): session opened for user postgres(uid=106) by root(uid=0)",
+        );
+        assert_eq!(x.event.user_name.as_deref(), Some("root"));
+        assert_eq!(x.event.user_target_name.as_deref(), Some("postgres"));
+    }
+
+    #[test]
+    fn old_tags_and_sshd_legacy_lines() {
+        let x = d("sshd", Some("pam_unix"), "2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.3.1  user=root");
+        assert_eq!(x.event.reason, Some("pam-summary"));
+        assert_eq!(x.event.source_address.as_deref(), Some("10.0.3.1"));
+        assert_eq!(x.event.user_name.as_deref(), Some("root"));
+        for (m, action, reason) in [
+            ("PAM rejected by account configuration[9]: User account has expired", Action::UserLogin, "not-allowed"),
+            ("PAM rejected by account configuration: Permission denied", Action::UserLogin, "not-allowed"),
+            ("PAM pam_chauthtok failed[20]: Authentication token manipulation error", Action::PasswordChanged, "token-error"),
+            ("PAM session setup failed[14]: Cannot make/remove an entry for the specified session", Action::SessionStart, "session-failed"),
+        ] {
+            let x = d("sshd", None, m);
+            assert_eq!((x.event.action(), x.event.outcome, x.event.reason), (action, Outcome::Failure, Some(reason)), "{m}");
+        }
     }
 
     #[test]

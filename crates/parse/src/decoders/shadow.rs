@@ -60,7 +60,9 @@ pub fn decode<'a>(_program: &str, message: &'a str, e: &mut Event<'a>) -> Option
     let m = m.trim_end_matches(['\n', '\r']);
     let m = m.strip_suffix("#012").unwrap_or(m);
     guarded(e, |e| {
-        let (action, outcome, reason, n) = parse(m).or_else(|| actor_failure(m))?;
+        let (action, outcome, reason, n) = parse(m)
+            .or_else(|| actor_failure(m))
+            .or_else(|| pam_refusal(m))?;
         start(e, Dataset::Shadow, action, outcome);
         e.reason = reason;
         e.user_name = n.actor.filter(|s| !s.is_empty()).map(Cow::Borrowed);
@@ -364,6 +366,42 @@ fn parse(m: &str) -> Option<Parsed<'_>> {
         }
         _ => None,
     }
+}
+
+/// What chpasswd, newusers and passwd print when PAM refuses a change (on stderr, which the
+/// journal keeps when they run under a service): `[chpasswd: ](user U) pam_chauthtok()
+/// failed, error:` then, on the same line after `#012`/a line feed or on the next one, PAM's
+/// error; and pam_pwquality's `BAD PASSWORD: WHY` passed on to the user.
+fn pam_refusal(m: &str) -> Option<Parsed<'_>> {
+    let m = ["chpasswd: ", "newusers: ", "passwd: "]
+        .iter()
+        .find_map(|p| m.strip_prefix(p))
+        .unwrap_or(m);
+    if m.starts_with("BAD PASSWORD: ") {
+        return Some((
+            Action::PasswordChanged,
+            Outcome::Failure,
+            Some("password-rejected"),
+            Named::default(),
+        ));
+    }
+    let r = m.strip_prefix("(user ")?;
+    let (user, err) = r.fsplit_once(") pam_chauthtok() failed, error:")?;
+    let err = err
+        .strip_prefix("#012")
+        .or_else(|| err.strip_prefix('\n'))
+        .unwrap_or(err);
+    let reason = if err.starts_with("User not known") {
+        "invalid-user"
+    } else {
+        "token-error"
+    };
+    Some((
+        Action::PasswordChanged,
+        Outcome::Failure,
+        Some(reason),
+        target(user),
+    ))
 }
 
 /// gpasswd failures name the actor first: `root failed to add user bob to group devs`.
@@ -1008,6 +1046,25 @@ mod tests {
             .expect("decodes")
             .event;
         assert_eq!(e.reason, Some("bad-password"));
+    }
+
+    #[test]
+    fn pam_refusals_on_stderr() {
+        for (p, m, reason, target) in [
+            ("chpasswd", "chpasswd: (user bob) pam_chauthtok() failed, error:#012Authentication token manipulation error", "token-error", Some("bob")),
+            ("chpasswd", "(user bob) pam_chauthtok() failed, error:\nAuthentication token manipulation error", "token-error", Some("bob")),
+            ("chpasswd", "chpasswd: (user ghost) pam_chauthtok() failed, error:", "token-error", Some("ghost")),
+            ("newusers", "newusers: (user x) pam_chauthtok() failed, error:#012User not known to the underlying authentication module", "invalid-user", Some("x")),
+            ("passwd", "BAD PASSWORD: The password is shorter than 8 characters", "password-rejected", None),
+            ("chpasswd", "chpasswd: BAD PASSWORD: it is based on a dictionary word", "password-rejected", None),
+        ] {
+            let e = decode(p, m).unwrap_or_else(|| panic!("{m}")).event;
+            assert_eq!(e.action(), Action::PasswordChanged, "{m}");
+            assert_eq!(e.outcome, Outcome::Failure, "{m}");
+            assert_eq!(e.reason, Some(reason), "{m}");
+            assert_eq!(e.user_target_name.as_deref(), target, "{m}");
+            assert_eq!(e.user_name, None, "{m}");
+        }
     }
 
     #[test]

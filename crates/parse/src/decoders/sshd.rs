@@ -767,20 +767,38 @@ fn socket_failed<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     }
 }
 
-/// `error: PAM: Authentication failure for U from H`, `PAM: authentication error for U from H
-/// via L`, `PAM: User not known to the underlying authentication module for illegal user U
-/// from H`. U is the client's; H and L are sshd's, so from the right.
+/// sshd's own PAM lines (auth-pam.c): `error: PAM: ERR for [illegal user ]U from H[ via L]`
+/// (ERR is pam_strerror's text, Linux-PAM's or OpenPAM's), `PAM: pam_open_session(): ERR`,
+/// `pam_setcred(): ERR`, `pam_chauthtok(): ERR`. U is the client's; H and L are sshd's, so
+/// from the right. ERR comes first and is PAM's, so it is matched whole (one of them holds a
+/// ` for `).
 fn pam_error<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (lead, body) = scan::split_once(rest, " for ")?;
-    let reason = if lead.eq_ignore_ascii_case("authentication failure")
-        || lead.eq_ignore_ascii_case("authentication error")
-    {
-        "pam-failure"
-    } else if lead.starts_with("User not known") {
-        "invalid-user"
-    } else {
-        return None;
-    };
+    if let Some(r) = rest.strip_prefix("pam_") {
+        let (call, _) = r.split_once("(): ")?;
+        let action = match call {
+            "open_session" | "setcred" => Action::SessionStart,
+            "chauthtok" => Action::PasswordChanged,
+            _ => return None,
+        };
+        let reason = if action == Action::PasswordChanged {
+            "token-error"
+        } else {
+            "session-failed"
+        };
+        return event(e, action, Outcome::Failure, reason);
+    }
+    let (reason, body) = PAM_ERRORS
+        .iter()
+        .find_map(|(err, reason)| {
+            let head = rest.get(..err.len())?;
+            let body = rest.get(err.len()..)?.strip_prefix(" for ")?;
+            head.eq_ignore_ascii_case(err).then_some((*reason, body))
+        })
+        .or_else(|| {
+            // Another ERR (a module's own code): the first ` for ` ends it.
+            let (_, body) = scan::split_once(rest, " for ")?;
+            Some(("pam-failure", body))
+        })?;
     let body = match scan::rsplit_once(body, " via ") {
         Some((b, local)) if !scan::has_space(local) => b,
         _ => body,
@@ -923,6 +941,25 @@ fn close_session<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     start(e, Dataset::Sshd, Action::UserLogout, Outcome::Success);
     session_peer(r, e)
 }
+
+/// pam_strerror texts sshd logs a failed PAM authentication with (Linux-PAM, then OpenPAM's
+/// lower-case ones; compared ignoring case), and the reason each means.
+const PAM_ERRORS: &[(&str, &str)] = &[
+    ("Authentication failure", "pam-failure"),
+    ("authentication error", "pam-failure"),
+    (
+        "User not known to the underlying authentication module",
+        "invalid-user",
+    ),
+    ("unknown user", "invalid-user"),
+    (
+        "Have exhausted maximum number of retries for service",
+        "max-attempts",
+    ),
+    ("maximum number of tries exceeded", "max-attempts"),
+    ("User account has expired", "account-expired"),
+    ("Permission denied", "not-allowed"),
+];
 
 /// A patched sshd's audit lines: `SSH: Server;Ltype: Version;Remote: A-P;…`. `Version` opens
 /// the connection; `Kex`/`Authname` only name the peer (kept `unknown`, but the correlator
@@ -1187,6 +1224,39 @@ mod tests {
             assert_eq!(x.event.source_address.as_deref(), Some(host), "{m}");
             assert_eq!(x.event.user_name.as_deref(), Some(user), "{m}");
             assert_eq!(x.event.outcome, Outcome::Failure);
+        }
+        // Each pam_strerror text its reason; an illegal (unknown) user's name after the marker.
+        for (m, reason, user, host) in [
+            ("error: PAM: Authentication failure for illegal user admin from 203.0.113.4", "pam-failure", "admin", "203.0.113.4"),
+            ("error: PAM: unknown user for illegal user oracle from 203.0.113.5", "invalid-user", "oracle", "203.0.113.5"),
+            ("error: PAM: authentication error for root from host.example.net", "pam-failure", "root", "host.example.net"),
+            ("error: PAM: Have exhausted maximum number of retries for service for root from 2001:db8::9", "max-attempts", "root", "2001:db8::9"),
+            ("error: PAM: maximum number of tries exceeded for bob from 203.0.113.6", "max-attempts", "bob", "203.0.113.6"),
+            ("error: PAM: User account has expired for carol from 203.0.113.7", "account-expired", "carol", "203.0.113.7"),
+            ("error: PAM: Permission denied for dave from 203.0.113.8", "not-allowed", "dave", "203.0.113.8"),
+            ("error: PAM: Authentication token is no longer valid; new one required for erin from 203.0.113.10", "pam-failure", "erin", "203.0.113.10"),
+        ] {
+            let x = d(m);
+            assert_eq!(x.event.action(), Action::UserLogin, "{m}");
+            assert_eq!(x.event.reason, Some(reason), "{m}");
+            assert_eq!(x.event.user_name.as_deref(), Some(user), "{m}");
+            assert_eq!(x.event.source_address.as_deref(), Some(host), "{m}");
+        }
+        for (m, action, reason) in [
+            ("error: PAM: pam_open_session(): Cannot make/remove an entry for the specified session", Action::SessionStart, "session-failed"),
+            ("fatal: PAM: pam_setcred(): Failure setting user credentials", Action::SessionStart, "session-failed"),
+            ("fatal: PAM: pam_chauthtok(): Authentication token manipulation error", Action::PasswordChanged, "token-error"),
+        ] {
+            let x = d(m);
+            assert_eq!((x.event.action(), x.event.outcome, x.event.reason), (action, Outcome::Failure, Some(reason)), "{m}");
+            assert_eq!(x.event.source_address, None, "{m}");
+        }
+        for m in [
+            "error: PAM: pam_putenv: Bad item passed to pam_*_item()",
+            "error: PAM: initialization failed",
+            "error: PAM: could not set TZ environment: Invalid argument",
+        ] {
+            assert!(try_d(m).is_none(), "{m}");
         }
         // Leading zeros: kept as the log names it, never an IP.
         assert_eq!(
