@@ -497,6 +497,7 @@ const KNOWN_WORDS: &[&str] = &[
     "gssapi",
     "none",
     // event.reason
+    "account-expired",
     "auth-failed",
     "auth-timeout",
     "bad-key",
@@ -516,11 +517,13 @@ const KNOWN_WORDS: &[&str] = &[
     "not-in-sudoers",
     "pam-failure",
     "pam-summary",
+    "password-rejected",
     "password-required",
     "preauth-disconnect",
     "reverse-mapping",
     "root-refused",
     "session-failed",
+    "token-error",
     "too-many-failures",
     "too-soon",
 ];
