@@ -146,6 +146,7 @@ string_enum! {
         Centreon => "centreon",
         Named => "named",
         Fail2ban => "fail2ban",
+        Doas => "doas",
     }
 }
 

@@ -57,11 +57,24 @@ pub fn frame<'a>(line: &'a str, years: &mut YearResolver) -> Frame<'a> {
         },
         Some(c) if c.is_ascii_uppercase() => match years.parse_bsd(b) {
             Some((ts, used)) => header(line, used, Some(ts)),
-            None => header(line, 0, None),
+            None => match impossible_bsd_date(b) {
+                // `Feb 29` in a year that has none: no time, but the header still frames.
+                Some(used) => header(line, used, None),
+                None => header(line, 0, None),
+            },
         },
         Some(_) => header(line, 0, None),
         None => bare(line),
     }
+}
+
+/// The length of a BSD timestamp whose date the input's year does not have (`Feb 29`): it
+/// parses in a leap year. Only lines whose timestamp failed pay for it.
+#[cold]
+fn impossible_bsd_date(b: &[u8]) -> Option<usize> {
+    YearResolver::fixed(2024, 0)
+        .parse_bsd(b)
+        .map(|(_, used)| used)
 }
 
 /// A line starting with `<PRI>`: RFC 5424 when a version digit follows, else a BSD line with

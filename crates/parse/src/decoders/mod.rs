@@ -17,6 +17,7 @@ use crate::text::FastFind;
 
 pub mod apps;
 pub mod cowrie;
+pub mod doas;
 pub mod dropbear;
 pub mod login;
 pub mod logind;
@@ -244,6 +245,7 @@ pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<
         "dropbear" => dropbear::decode(message, e),
         "xrdp-sesman" | "xrdp" => xrdp::decode(message, e),
         "su" => su::decode(message, e),
+        "doas" => doas::decode(message, e),
         "systemd-logind" => logind::decode(message, e),
         "login" => login::decode(message, e),
         p if shadow::is_shadow_program(p) => shadow::decode(p, message, e),
