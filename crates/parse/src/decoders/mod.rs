@@ -21,6 +21,7 @@ pub mod doas;
 pub mod dropbear;
 pub mod login;
 pub mod logind;
+pub mod mail;
 pub mod pam;
 pub mod scan;
 pub mod shadow;
@@ -260,6 +261,7 @@ pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<
         "WARNING" | "INFO" | "tomcat" | "tomcat8" | "tomcat9" | "tomcat10" => {
             apps::guacamole::decode(message, e)
         }
+        p if mail::decoder_for(p).is_some() => mail::decode(p, message, e),
         // Drupal logs under the site's own syslog identity: its record starts with the URL.
         _ if message.as_bytes().first() == Some(&b'h') => apps::drupal::decode(message, e),
         _ => None,

@@ -40,7 +40,16 @@ pub fn decode<'a>(
         _ => None,
     };
     // The web applications' formats (GitLab's JSON, Vaultwarden's and Monit's brackets, …).
-    found.or_else(|| super::apps::unframed(message, years, e))
+    found
+        .or_else(|| super::apps::unframed(message, years, e))
+        // Mail services' own files: Exim's main log, Dovecot's log_path, Roundcube's.
+        .or_else(|| {
+            super::mail::unframed(message, years, e).map(|(found, timestamp, program)| Unframed {
+                found,
+                timestamp,
+                program: Some(program),
+            })
+        })
 }
 
 /// xrdp-sesman's own log: `[20220407-12:11:06] [INFO ] MESSAGE`.
