@@ -168,7 +168,7 @@ fn login_line<'a>(m: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         .strip_prefix("user=<")
         .and_then(|u| {
             let head = u.get(..rip_at.checked_sub(6)?)?;
-            Some(head.get(..scan::rfind_byte(b'>', head.as_bytes())?)?)
+            head.get(..scan::rfind_byte(b'>', head.as_bytes())?)
         })
         .and_then(non_empty);
 
