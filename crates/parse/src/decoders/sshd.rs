@@ -27,8 +27,8 @@ use crate::text;
 /// the dispatcher).
 pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     // `pam_unix(sshd:…): …`, a fifth of sshd's lines, is PAM's: no sshd form starts with
-    // `p` (nor does any noise `strip_noise` removes), so it goes straight to the fallback.
-    if message.as_bytes().first() == Some(&b'p') {
+    // `pa` (nor does any noise `strip_noise` removes), so it goes straight to the fallback.
+    if message.as_bytes().first() == Some(&b'p') && message.as_bytes().get(1) == Some(&b'a') {
         return None;
     }
     guarded(e, |e| dispatch(message, e))
@@ -41,6 +41,12 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     match first.as_bytes().first()? {
         b'A' => match first {
             "Accepted" if rest.starts_with("key ") => accepted_key(rest, e),
+            // `Accepted certificate ID "…" (serial N) signed by T CA FP via FILE`: as above.
+            "Accepted" if rest.starts_with("certificate ID ") => {
+                start(e, Dataset::Sshd, Action::UserLogin, Outcome::Unknown);
+                e.auth_method = Some("publickey");
+                Found::yes()
+            }
             "Accepted" => auth(rest, Outcome::Success, e),
             "Authentication" if rest.starts_with("refused: ") => {
                 event(e, Action::UserLogin, Outcome::Failure, "bad-key")
@@ -51,7 +57,7 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         b'F' if first == "Failed" => auth(rest, Outcome::Failure, e),
         // Part of a multi-step authentication: not decided yet.
         b'P' => match first {
-            "Postponed" => auth(rest, Outcome::Unknown, e),
+            "Postponed" | "Partial" => auth(rest, Outcome::Unknown, e),
             "PAM:" => pam_error(rest, e),
             "Protocol" if rest.starts_with("major versions differ") => probe(e, "bad-protocol"),
             _ => None,
@@ -85,6 +91,11 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         b'U' => match first {
             "User" => user_not_allowed(rest, e),
             "Unable" => negotiate(text::after(rest, "to negotiate ")?, e),
+            "Username" => {
+                let (addr, p, _) = head_addr(text::after(rest, "too long from ")?)?;
+                probe(e, "bad-protocol");
+                with_source(e, addr, p)
+            }
             _ => None,
         },
         b'r' => match first {
@@ -110,19 +121,39 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         b's' => match first {
             "ssh_dispatch_run_fatal:" => dispatch_fatal(text::after(rest, "Connection from ")?, e),
             "srclimit_penalise:" => penalty_summary(rest, e),
+            "scanned" => scanned(rest, e),
+            "session" => session_crash(rest, e),
             _ => None,
         },
         b'd' if first == "drop" => drop_connection(text::after(rest, "connection #")?, e),
         b'u' if first == "userauth_pubkey:" => key_not_accepted(rest, e),
-        b'T' if first == "Timeout" => {
-            auth_timeout(text::after(rest, "before authentication for ")?, e)
+        b'T' => match first {
+            "Timeout" => auth_timeout(text::after(rest, "before authentication for ")?, e),
+            // `Timeout, client not responding from [user U ]A port P` (ClientAlive).
+            "Timeout," => id_closed(
+                text::after(rest, "client not responding from ")?,
+                "client-timeout",
+                e,
+            ),
+            _ => None,
+        },
+        b't' if first == "terminating" => id_closed(
+            text::after(rest, "inactive connection from ")?,
+            "inactive",
+            e,
+        ),
+        b'N' if first == "Nasty" => nasty_ptr(rest, e),
+        b'W' if first == "WARNING:" && rest.starts_with("revoked key for ") => {
+            event(e, Action::UserLogin, Outcome::Failure, "bad-key")
         }
+        b'/' => key_option_refused(msg, e),
         b'n' if first == "no" && rest.starts_with("matching ") => probe(e, "negotiation-failed"),
         b'm' if first == "maximum" => max_attempts(
             text::after(rest, "authentication attempts exceeded for ")?,
             e,
         ),
         b'W' if first == "Write" => socket_failed(rest, e),
+        b'p' if first == "probed" => scanned(rest, e),
         b'i' if first == "input_userauth_request:" => {
             let (body, _) = preauth(text::after(rest, "invalid user ")?);
             e.user_name = Some(Cow::Borrowed(body));
@@ -131,6 +162,7 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         b'S' => match first {
             "SSH:" => ssh_server(text::after(rest, "Server;Ltype: ")?, e),
             "Starting" => starting_session(text::after(rest, "session: ")?, e),
+            "Session" => session_crash(rest, e),
             _ => None,
         },
         b'M' if first == "Magic" => magic_value(rest, e),
@@ -477,6 +509,19 @@ fn invalid_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// `Connection from …`, `Connection closed by …`, `Connection reset by …`.
 fn connection<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     if let Some(r) = rest.strip_prefix("from ") {
+        // `Connection from [user U ]A port P timed out`: the id from the right.
+        if let Some(id) = r.strip_suffix(" timed out") {
+            let (prefix, addr, p) = tail_addr(preauth(id).0)?;
+            let (user, _) = user_prefix(prefix)?;
+            event(
+                e,
+                Action::ConnectionClosed,
+                Outcome::Failure,
+                "client-timeout",
+            );
+            e.user_name = user.map(Cow::Borrowed);
+            return with_source(e, addr, p);
+        }
         let (addr, p, _) = head_addr(r)?;
         start(e, Dataset::Sshd, Action::ConnectionOpened, Outcome::Unknown);
         return with_source(e, addr, p);
@@ -526,33 +571,45 @@ fn disconnecting_bare<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>>
     probe(e, "bad-protocol")
 }
 
-/// `Disconnecting [invalid |authenticating ]user U A port P: REASON [preauth]`. REASON can
-/// quote user names, so every ` A port P: ` is a candidate; more than one is ambiguous.
-fn disconnecting_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    let (body, _) = preauth(rest);
-    let mut first: Option<(usize, usize, Option<u16>, &str)> = None;
-    let mut count = 0;
+/// sshd's connection id followed by text: `[invalid |authenticating ]user U ]A port P: TEXT`.
+/// U and TEXT can both hold client text, so every ` A port P: ` is a candidate: the first is
+/// taken, and all are listed when there is more than one. Returns (user, A, P, TEXT, found).
+#[allow(clippy::type_complexity)]
+fn id_before_colon(body: &str) -> Option<(Option<&str>, &str, u16, &str, Found<'_>)> {
     let cands = || {
         find_spaced(body, " port ").filter_map(|at| {
             let r = body.get(at + 6..)?;
             let end = scan::digits(r.as_bytes());
             let p = port(r.get(..end)?)?;
-            let reason = r.get(end..)?.strip_prefix(": ")?;
+            let text = r.get(end..)?.strip_prefix(": ")?;
             let before = body.get(..at)?;
             let start = before.rfind(' ').map_or(0, |i| i + 1);
-            Some((start, at, Some(p), reason))
+            Some((start, at, p, text))
         })
     };
-    for c in cands() {
-        count += 1;
-        if first.is_none() {
-            first = Some(c);
-        }
-    }
-    let (from, to, p, reason) = first?;
+    let mut it = cands();
+    let (from, to, p, text) = it.next()?;
+    let more = it.next().is_some();
     let prefix = body.get(..from)?.trim_end_matches(' ');
     let addr = body.get(from..to)?;
+    if addr.is_empty() {
+        return None;
+    }
     let (user, _) = user_prefix(prefix)?;
+    let mut found = Found::default();
+    if more {
+        found.ambiguous_peers = cands()
+            .filter_map(|(s, e, p, _)| Some((Cow::Borrowed(body.get(s..e)?), Some(p))))
+            .collect();
+    }
+    Some((user, addr, p, text, found))
+}
+
+/// `Disconnecting [invalid |authenticating ]user U A port P: REASON [preauth]`. REASON can
+/// quote user names, so every ` A port P: ` is a candidate; more than one is ambiguous.
+fn disconnecting_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (body, _) = preauth(rest);
+    let (user, addr, p, reason, found) = id_before_colon(body)?;
     let why = if reason.starts_with("Too many authentication failures") {
         "too-many-failures"
     } else if reason.starts_with("Change of username or service not allowed") {
@@ -570,13 +627,7 @@ fn disconnecting_user<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>>
     };
     event(e, action, Outcome::Failure, why);
     e.user_name = user.map(Cow::Borrowed);
-    let mut found = with_source(e, addr, p)?;
-    if count > 1 {
-        found.ambiguous_peers = cands()
-            .filter_map(|(s, e, p, _)| Some((Cow::Borrowed(body.get(s..e)?), p)))
-            .collect();
-    }
-    Some(found)
+    with_source(e, addr, Some(p)).map(|_| found)
 }
 
 /// `Received disconnect from A[ port P]:[ ]CODE: TEXT[ [preauth]]`. TEXT is the client's.
@@ -711,6 +762,19 @@ fn auth_timeout<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// `Unable to negotiate a key exchange method [preauth]`.
 fn negotiate<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     match r.strip_prefix("with ") {
+        // A rekey after authentication names the user first (`with user U A port P: …`),
+        // and the client's offer follows: candidates, as for `Disconnecting`.
+        Some(r)
+            if r.starts_with("user ")
+                || r.starts_with("authenticating user ")
+                || r.starts_with("invalid user ") =>
+        {
+            let (body, _) = preauth(r);
+            let (user, addr, p, _, found) = id_before_colon(body)?;
+            probe(e, "negotiation-failed");
+            e.user_name = user.map(Cow::Borrowed);
+            with_source(e, addr, Some(p)).map(|_| found)
+        }
         Some(r) => {
             let (addr, p, _) = head_addr(r)?;
             probe(e, "negotiation-failed");
@@ -960,6 +1024,101 @@ const PAM_ERRORS: &[(&str, &str)] = &[
     ("User account has expired", "account-expired"),
     ("Permission denied", "not-allowed"),
 ];
+
+/// `[user U ]A port P` that ends a line (sshd's connection id): the connection ended without
+/// the client's doing (`client-timeout`, `inactive`).
+fn id_closed<'a>(r: &'a str, reason: &'static str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (prefix, addr, p) = tail_addr(preauth(r).0)?;
+    let (user, _) = user_prefix(prefix)?;
+    event(e, Action::ConnectionClosed, Outcome::Failure, reason);
+    e.user_name = user.map(Cow::Borrowed);
+    with_source(e, addr, p)
+}
+
+/// `probed|scanned from A port P with VERSION.  Don't panic.`: a known scanner's banner.
+fn scanned<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (addr, p, after) = head_addr(rest.strip_prefix("from ")?)?;
+    if p.is_none() || !after.starts_with(" with ") {
+        return None;
+    }
+    probe(e, "scan");
+    with_source(e, addr, p)
+}
+
+/// The ≥ 9.8 listener on a session process that died: `session process N for connection from
+/// A[ to B] killed by signal S[ (…)]`, `… terminated abnormally, status=0x…`, `Session
+/// process N unpriv child crash for connection from A[ to B]`. A crash is what PerSourcePenalties
+/// punishes hardest (memory-corruption probing); a plain kill (`SIGTERM`, `SIGKILL`) is not
+/// one and is left alone.
+fn session_crash<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let r = rest.strip_prefix("process ")?;
+    let (_, r) = scan::word(r);
+    let r = r
+        .strip_prefix("for connection from ")
+        .or_else(|| r.strip_prefix("unpriv child crash for connection from "))?;
+    let (addr, tail) = scan::word(r);
+    let tail = match tail.strip_prefix("to ") {
+        Some(t) => scan::word(t).1,
+        None => tail,
+    };
+    let crashed = if let Some(sig) = tail.strip_prefix("killed by signal ") {
+        let end = scan::digits(sig.as_bytes());
+        // SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS (Linux numbers and the BSDs').
+        matches!(
+            sig.get(..end),
+            Some("4" | "6" | "7" | "8" | "10" | "11" | "12" | "31")
+        )
+    } else {
+        tail.is_empty() || tail.starts_with("terminated abnormally") || tail.starts_with('(')
+    };
+    if !crashed || addr.is_empty() {
+        return None;
+    }
+    probe(e, "crash");
+    with_source(e, addr.trim_end_matches(','), None)
+}
+
+/// `Nasty PTR record "NAME" is set up for A, ignoring`: NAME is the peer's DNS, A sshd's.
+fn nasty_ptr<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let r = rest.strip_suffix(", ignoring")?;
+    let (_, addr) = scan::rsplit_once(r, " is set up for ")?;
+    if scan::has_space(addr) {
+        return None;
+    }
+    event(
+        e,
+        Action::ConnectionProbe,
+        Outcome::Unknown,
+        "reverse-mapping",
+    );
+    with_source(e, addr, None)
+}
+
+/// `FILE:LINE: Authentication tried for U with correct key but not from a permitted host
+/// (host=H, ip=A, required=R).` and `… with valid certificate but not from a permitted source
+/// address (A).`: a `from=` restriction refused the key. H is the peer's DNS, R the admin's,
+/// so A is read from the right.
+fn key_option_refused<'a>(msg: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let at = memchr::memmem::find(msg.as_bytes(), b": Authentication tried for ")?;
+    let r = msg.get(at + 27..)?;
+    let r = r.strip_suffix('.').unwrap_or(r).strip_suffix(')')?;
+    let (user, addr) = if let Some((head, tail)) = scan::rsplit_once(r, ", ip=") {
+        let (addr, _) = tail.split_once(", required=")?;
+        let (user, _) = head.split_once(" with correct key ")?;
+        (user, addr)
+    } else {
+        let (head, addr) = scan::rsplit_once(r, " (")?;
+        let (user, _) = head.split_once(" with valid certificate ")?;
+        (user, addr)
+    };
+    if scan::has_space(addr) {
+        return None;
+    }
+    event(e, Action::UserLogin, Outcome::Failure, "not-allowed");
+    e.auth_method = Some("publickey");
+    e.user_name = Some(Cow::Borrowed(user));
+    with_source(e, addr, None)
+}
 
 /// A patched sshd's audit lines: `SSH: Server;Ltype: Version;Remote: A-P;…`. `Version` opens
 /// the connection; `Kex`/`Authname` only name the peer (kept `unknown`, but the correlator
@@ -1632,6 +1791,43 @@ mod tests {
         }
         let x = d("error: Protocol major versions differ: 2 vs. 1");
         assert_eq!(sum(&x).2, Some("bad-protocol"));
+    }
+
+    #[test]
+    fn timeouts_scans_crashes_and_restrictions() {
+        for (m, want) in [
+            ("Timeout, client not responding from user root 192.0.2.10 port 5022", ("connection-closed", "failure", Some("client-timeout"), Some("192.0.2.10"), Some(5022), Some("root"))),
+            ("Timeout, client not responding from 192.0.2.10 port 5022", ("connection-closed", "failure", Some("client-timeout"), Some("192.0.2.10"), Some(5022), None)),
+            ("Connection from authenticating user x 6.6.6.6 port 1 192.0.2.10 port 5022 timed out", ("connection-closed", "failure", Some("client-timeout"), Some("192.0.2.10"), Some(5022), Some("x 6.6.6.6 port 1"))),
+            ("terminating inactive connection from user bob 192.0.2.10 port 5022", ("connection-closed", "failure", Some("inactive"), Some("192.0.2.10"), Some(5022), Some("bob"))),
+            ("probed from 192.0.2.11 port 4000 with SSH-2.0-OpenSSH_2.5.2 probe.  Don't panic.", ("connection-probe", "failure", Some("scan"), Some("192.0.2.11"), Some(4000), None)),
+            ("scanned from 192.0.2.11 port 4000 with SSH-1.5-NmapNSE_1.0.  Don't panic.", ("connection-probe", "failure", Some("scan"), Some("192.0.2.11"), Some(4000), None)),
+            ("session process 4242 for connection from 192.0.2.12 to 198.51.100.1 killed by signal 11", ("connection-probe", "failure", Some("crash"), Some("192.0.2.12"), None, None)),
+            ("Session process 4242 unpriv child crash for connection from 192.0.2.12 to 198.51.100.1 (early)", ("connection-probe", "failure", Some("crash"), Some("192.0.2.12"), None, None)),
+            ("session process 4242 for connection from 192.0.2.12 terminated abnormally, status=0x86", ("connection-probe", "failure", Some("crash"), Some("192.0.2.12"), None, None)),
+            ("Nasty PTR record \"x is set up for 6.6.6.6, ignoring\" is set up for 192.0.2.13, ignoring", ("connection-probe", "unknown", Some("reverse-mapping"), Some("192.0.2.13"), None, None)),
+            ("/home/bob/.ssh/authorized_keys:2: Authentication tried for bob with correct key but not from a permitted host (host=x, ip=6.6.6.6, required=y, ip=192.0.2.14, required=10.0.0.0/8).", ("user-login", "failure", Some("not-allowed"), Some("192.0.2.14"), None, Some("bob"))),
+            ("/home/bob/.ssh/authorized_keys:2: Authentication tried for bob with valid certificate but not from a permitted source address (192.0.2.14).", ("user-login", "failure", Some("not-allowed"), Some("192.0.2.14"), None, Some("bob"))),
+            ("Partial publickey for bob from 192.0.2.15 port 4 ssh2: ED25519 SHA256:x", ("user-login", "unknown", None, Some("192.0.2.15"), Some(4), Some("bob"))),
+            ("fatal: Username too long from 192.0.2.16 port 4", ("connection-probe", "failure", Some("bad-protocol"), Some("192.0.2.16"), Some(4), None)),
+            ("Unable to negotiate with user bob 192.0.2.17 port 4: no matching cipher found. Their offer: x [preauth]", ("connection-probe", "failure", Some("negotiation-failed"), Some("192.0.2.17"), Some(4), Some("bob"))),
+        ] {
+            assert_eq!(sum(&d(m)), want, "{m}");
+        }
+        // Client text after the id (the offer) makes it ambiguous, never silently chosen.
+        let x = d("Unable to negotiate with authenticating user a 192.0.2.17 port 4: no matching cipher found. Their offer: b 6.6.6.6 port 1: c");
+        assert_eq!(x.ambiguous_peers.len(), 2);
+        let x = d("WARNING: revoked key for bob attempted authentication");
+        assert_eq!(sum(&x).2, Some("bad-key"));
+        let x = d("Accepted certificate ID \"bob\" (serial 7) signed by ED25519 CA SHA256:x via /etc/ssh/ca");
+        assert_eq!(sum(&x).1, "unknown");
+        for m in [
+            "session process 4242 for connection from 192.0.2.12 to 198.51.100.1 killed by signal 15",
+            "probed from 192.0.2.11 with x",
+            "/etc/x: something else",
+        ] {
+            assert!(try_d(m).is_none(), "{m}");
+        }
     }
 
     #[test]
