@@ -1,13 +1,18 @@
-//! `sshd::decode`, `pam::decode` and `LineDecoder::decode` never panic: over arbitrary text,
-//! and over real sshd/PAM lines (read from the corpus when present) cut, spliced and mutated.
-//! Also: a decoded source is always text of the line.
+//! `sshd::decode`, `pam::decode`, the dropbear, xrdp and cowrie decoders and
+//! `LineDecoder::decode` never panic: over arbitrary text, and over real sshd/PAM/dropbear/
+//! xrdp/cowrie lines (read from the corpus when present) cut, spliced and mutated. Also: a
+//! decoded source is always text of the line; generated valid lines of every form decode to
+//! the peer they were written with, and no user name — whatever it spells — moves the source
+//! anywhere else (at worst the peer is withheld).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
 use std::sync::OnceLock;
 
-use logward_parse::decoders::{pam, sshd, Decoded};
+use std::net::IpAddr;
+
+use logward_parse::decoders::{cowrie, dropbear, pam, sshd, xrdp, Decoded};
 use proptest::prelude::*;
 
 /// Seeds written here (forms only; values are made up), extended with the corpus's sshd and
@@ -23,6 +28,16 @@ const SEEDS: &[&str] = &[
     "User bob from host.example not allowed because not listed in AllowUsers",
     "ssh_dispatch_run_fatal: Connection from 203.0.113.5 port 3: Broken pipe [preauth]",
     "error: PAM: Authentication failure for z from 203.0.113.6 via 10.0.0.1",
+    "drop connection #3 from [203.0.113.7]:4 on [10.0.0.1]:22 penalty: failed authentication",
+    "srclimit_penalise: ipv4: new 203.0.113.0/24 active penalty of 30.000 seconds for penalty: caused crash",
+    "Starting session: shell on pts/0 for ann from 203.0.113.8 port 5 id 0",
+    "Timeout, client not responding from user ann 203.0.113.8 port 5",
+    "/home/a/.ssh/authorized_keys:1: Authentication tried for a with correct key but not from a permitted host (host=h, ip=203.0.113.9, required=r).",
+    "Exit before auth from <203.0.113.10:52289>: (user 'root', 10 fails): Max auth tries reached - user 'root'",
+    "Bad password attempt for 'root' from ::ffff:203.0.113.11:5",
+    "[INFO ] AUTHFAIL: user=a ip=::ffff:203.0.113.12 time=1",
+    "[20220407-12:11:06] [INFO ] AUTHFAIL: user=a ip=203.0.113.13 time=1",
+    r#"{"eventid":"cowrie.login.failed","src_ip":"203.0.113.14","username":"root"}"#,
 ];
 
 fn real_lines() -> &'static Vec<String> {
@@ -35,6 +50,9 @@ fn real_lines() -> &'static Vec<String> {
                 "fail2ban/logs/sshd-journal",
                 "fail2ban/logs/pam-generic",
                 "loghub/OpenSSH/OpenSSH_2k.log",
+                "fail2ban/logs/dropbear",
+                "fail2ban/logs/xrdp",
+                "fail2ban/logs/cowrie",
             ] {
                 let text = common::read_lossy(&dir.join(f));
                 v.extend(
@@ -118,6 +136,9 @@ fn exercise(msg: &str) {
         Decoded::run(|e| sshd::decode(msg, e)),
         Decoded::run(|e| pam::decode("sshd", None, msg, e)),
         Decoded::run(|e| pam::decode("su", Some("pam_unix"), msg, e)),
+        Decoded::run(|e| dropbear::decode(msg, e)),
+        Decoded::run(|e| xrdp::decode(msg, e)),
+        Decoded::run(|e| cowrie::decode(msg, e).map(|(f, _)| f)),
     ]
     .into_iter()
     .flatten()
@@ -131,9 +152,78 @@ fn exercise(msg: &str) {
         }
     }
     let mut ld = common::decoder();
-    let line = format!("Nov 22 10:00:01 h sshd[7]: {msg}");
-    let _ = ld.decode(&line);
+    for prog in ["sshd", "dropbear", "xrdp-sesman"] {
+        let line = format!("Nov 22 10:00:01 h {prog}[7]: {msg}");
+        let _ = ld.decode(&line);
+    }
     let _ = ld.decode(msg);
+}
+
+/// A user name: plain, or built from pieces that imitate the grammar around it.
+fn user_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z][a-z0-9_]{0,10}",
+        proptest::collection::vec(
+            prop_oneof![
+                Just("root".to_owned()),
+                Just(" from 6.6.6.6 port 1 ssh2".to_owned()),
+                Just(" from 6.6.6.6 port 1 ssh2: ".to_owned()),
+                Just("6.6.6.6 port 1: ".to_owned()),
+                Just(" 6.6.6.6 port 1".to_owned()),
+                Just("' from 6.6.6.6:1".to_owned()),
+                Just("<6.6.6.6:1>: ".to_owned()),
+                Just("', 1 fails): Max auth tries reached - user '".to_owned()),
+                Just(" ip=6.6.6.6 time=1".to_owned()),
+                Just("\\n[20220407-12:16:59] [INFO ] AUTHFAIL: user=x".to_owned()),
+                Just("\"src_ip\":\"6.6.6.6\"".to_owned()),
+                Just("invalid user ".to_owned()),
+                Just("authenticating user ".to_owned()),
+                Just(" [preauth]".to_owned()),
+                Just(" id 0".to_owned()),
+                "\\PC{0,6}",
+            ],
+            1..5,
+        )
+        .prop_map(|v| v.concat()),
+    ]
+}
+
+fn peer() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        any::<[u8; 4]>().prop_map(IpAddr::from),
+        any::<[u16; 8]>().prop_map(IpAddr::from),
+    ]
+    .prop_filter("not the injected address", |ip| {
+        ip.to_string() != "6.6.6.6" && !ip.to_canonical().is_loopback()
+    })
+}
+
+/// Every form that carries a user name and a peer: (framed or whole line, whether its peer
+/// must survive whatever the user name is — false where the grammar leaves it ambiguous and
+/// the correlator may withhold it).
+fn forms(u: &str, ip: IpAddr, p: u16) -> Vec<(String, bool)> {
+    let sshd = |m: String| format!("Nov 22 10:00:01 h sshd[7]: {m}");
+    let db = |m: String| format!("Nov 22 10:00:01 h dropbear[7]: {m}");
+    let json_user = serde_json::to_string(u).unwrap();
+    vec![
+        (sshd(format!("Failed password for {u} from {ip} port {p} ssh2")), false),
+        (sshd(format!("Failed password for invalid user {u} from {ip} port {p} ssh2")), false),
+        (sshd(format!("Invalid user {u} from {ip} port {p}")), true),
+        (sshd(format!("Connection closed by invalid user {u} {ip} port {p} [preauth]")), true),
+        (sshd(format!("Disconnected from authenticating user {u} {ip} port {p} [preauth]")), true),
+        (sshd(format!("Disconnecting invalid user {u} {ip} port {p}: Too many authentication failures [preauth]")), false),
+        (sshd(format!("Timeout, client not responding from user {u} {ip} port {p}")), true),
+        (sshd(format!("Starting session: shell on pts/0 for {u} from {ip} port {p} id 0")), true),
+        (sshd(format!("Close session: user {u} from {ip} port {p} id 0")), true),
+        (sshd(format!("drop connection #1 from [{ip}]:{p} on [10.0.0.1]:22 penalty: failed authentication")), true),
+        (db(format!("Bad password attempt for '{u}' from {ip}:{p}")), true),
+        (db(format!("Exit before auth from <{ip}:{p}>: (user '{u}', 10 fails): Max auth tries reached - user '{u}'")), true),
+        (db(format!("Exit before auth (user '{u}', 10 fails): Max auth tries reached - user '{u}' from {ip}:{p}")), true),
+        (db(format!("Pubkey auth succeeded for '{u}' with ssh-ed25519 key SHA256:x from {ip}:{p}")), true),
+        (format!("Nov 22 10:00:01 h xrdp-sesman[7]: [INFO ] AUTHFAIL: user={u} ip={ip} time=1"), true),
+        (format!("[20220407-12:11:06] [INFO ] AUTHFAIL: user={u} ip={ip} time=1"), true),
+        (format!(r#"{{"eventid":"cowrie.login.failed","username":{json_user},"src_ip":"{ip}","src_port":{p}}}"#), true),
+    ]
 }
 
 proptest! {
@@ -162,6 +252,36 @@ proptest! {
         exercise(message(&m));
         let mut ld = common::decoder();
         let _ = ld.decode(&m);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// The source is the peer the line was written with, or (only where the grammar is
+    /// ambiguous) none; a plain user name round-trips.
+    #[test]
+    fn user_names_never_move_the_source(u in user_name(), ip in peer(), p in 1u16..) {
+        let plain = u.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+        for (line, sure) in forms(&u, ip, p) {
+            if u.contains('\r') || u.contains('\n') {
+                continue;
+            }
+            let mut d = common::decoder();
+            let e = d.decode(&line);
+            let want = ip.to_canonical();
+            match e.source_ip {
+                Some(got) => prop_assert_eq!(got, want, "{}", line),
+                None => prop_assert!(
+                    !(sure || plain) && e.source_address.is_none(),
+                    "peer lost or garbled ({:?}): {}", e.source_address, line
+                ),
+            }
+            if plain && !line.contains("drop connection") {
+                let user = e.user_name.as_deref();
+                prop_assert_eq!(user, Some(u.as_str()), "{}", line);
+            }
+        }
     }
 }
 

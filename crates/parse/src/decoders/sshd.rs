@@ -590,7 +590,9 @@ fn id_before_colon(body: &str) -> Option<(Option<&str>, &str, u16, &str, Found<'
     let mut it = cands();
     let (from, to, p, text) = it.next()?;
     let more = it.next().is_some();
-    let prefix = body.get(..from)?.trim_end_matches(' ');
+    // One blank separates the id's parts; an empty user name leaves two (`user  A`).
+    let prefix = body.get(..from)?;
+    let prefix = prefix.strip_suffix(' ').unwrap_or(prefix);
     let addr = body.get(from..to)?;
     if addr.is_empty() {
         return None;
@@ -1553,6 +1555,9 @@ mod tests {
                 Some("xxx")
             )
         );
+        // An empty user name leaves two blanks.
+        let x = d("Disconnecting invalid user  192.0.2.21 port 1: Too many authentication failures [preauth]");
+        assert_eq!((sum(&x).3, sum(&x).5), (Some("192.0.2.21"), Some("")));
         let x = d("Disconnecting invalid user admin 192.0.2.91 port 19262: Change of username or service not allowed: (admin,ssh-connection) -> (user,ssh-connection) [preauth]");
         assert_eq!(sum(&x).3, Some("192.0.2.91"));
         assert_eq!(sum(&x).5, Some("admin"));
