@@ -149,6 +149,29 @@ fn crafted() -> Vec<String> {
         "{} srv sshd[501]: pam_unix(sshd:session): session closed for user carol",
         t(84, 0)
     ));
+    // Brute force spread over services: 3 telnet logins and 2 SSH passwords from one address.
+    l.extend(across_services("198.18.0.7", 85));
+    l
+}
+
+/// Five failed logins from `ip` in one minute from `min`: three at login(1) over telnet,
+/// then two over SSH.
+fn across_services(ip: &str, min: u32) -> Vec<String> {
+    let mut l = Vec::new();
+    for i in 0..3u32 {
+        l.push(format!(
+            "{} srv login[{}]: FAILED LOGIN 1 FROM {ip} FOR root, Authentication failure",
+            t(min, i),
+            900 + i
+        ));
+    }
+    for i in 0..2u32 {
+        l.push(format!(
+            "{} srv sshd[910]: Failed password for root from {ip} port {} ssh2",
+            t(min, 10 + i),
+            46000 + i
+        ));
+    }
     l
 }
 
@@ -174,6 +197,8 @@ fn the_builtin_ruleset_loads() {
         "sudo-not-in-sudoers",
         "su-root",
         "user-logout",
+        "auth-bruteforce",
+        "service-abuse",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
@@ -230,6 +255,102 @@ fn every_default_rule_fires_on_the_crafted_log() {
         msg,
         "5 failed SSH logins from 203.0.113.5 in 10 minutes (last user: root)"
     );
+}
+
+#[test]
+fn brute_force_across_services_is_one_rule_and_ssh_alone_stays_the_ssh_rules() {
+    let out = replay(&across_services("198.18.0.7", 0));
+    let by_rule = alerts_by_rule(&out);
+    assert_eq!(by_rule.get("auth-bruteforce"), Some(&1), "{by_rule:?}");
+    assert_eq!(by_rule.get("ssh-bruteforce"), None, "{by_rule:?}");
+    let msg = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Alert(a) if a.rule_id == "auth-bruteforce" => Some(a.message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        msg,
+        "5 failed logins from 198.18.0.7 in 10 minutes on 2 service(s) (last: sshd, user root)"
+    );
+    assert_eq!(
+        bans(&out),
+        [(Some("auth-bruteforce".to_owned()), 3600, 1)],
+        "{out:#?}"
+    );
+    // Five SSH failures alone: the SSH rule, not a second alert from the generic one.
+    let ssh: Vec<String> = (0..5u32)
+        .map(|i| {
+            format!(
+                "{} srv sshd[1]: Failed password for root from 198.18.0.8 port {} ssh2",
+                t(0, i),
+                1000 + i
+            )
+        })
+        .collect();
+    let by_rule = alerts_by_rule(&replay(&ssh));
+    assert_eq!(by_rule.get("ssh-bruteforce"), Some(&1), "{by_rule:?}");
+    assert_eq!(by_rule.get("auth-bruteforce"), None, "{by_rule:?}");
+}
+
+#[test]
+fn declined_public_keys_are_not_failures_to_count() {
+    // A client offering the eight keys of its agent before the right one: no brute force.
+    let mut lines: Vec<String> = (0..8u32)
+        .map(|i| {
+            format!(
+                "{} srv sshd[1]: Failed publickey for deploy from 192.0.2.60 port 5000 ssh2: ED25519 SHA256:key{i}",
+                t(0, i)
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "{} srv sshd[1]: Accepted publickey for deploy from 192.0.2.60 port 5000 ssh2: ED25519 SHA256:key8",
+        t(0, 9)
+    ));
+    let out = replay(&lines);
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Ban { .. })),
+        "{out:#?}"
+    );
+    let by_rule = alerts_by_rule(&out);
+    assert_eq!(by_rule.get("ssh-bruteforce"), None, "{by_rule:?}");
+    assert_eq!(by_rule.get("ssh-login-after-failures"), None, "{by_rule:?}");
+}
+
+/// fail2ban's `recidive` jail bans an address for a week after repeated bans. logward's
+/// escalation does it without a second jail: an address's bans are counted across every rule
+/// and service within `bans.remember` (7 days), each twice the last, up to a week.
+#[test]
+fn a_repeat_offender_gets_longer_bans_whichever_service_it_attacks() {
+    let mut lines = Vec::new();
+    for burst in 0..9u32 {
+        if burst % 2 == 0 {
+            // SSH alone.
+            for i in 0..5u32 {
+                lines.push(format!(
+                    "{} srv sshd[1]: Failed password for root from 203.0.113.9 port {} ssh2",
+                    t(burst * 20, i),
+                    1000 + i
+                ));
+            }
+        } else {
+            lines.extend(across_services("203.0.113.9", burst * 20));
+        }
+    }
+    let got: Vec<(String, i64)> = bans(&replay(&lines))
+        .into_iter()
+        .map(|(rule, duration, _)| (rule.unwrap_or_default(), duration))
+        .collect();
+    let hour = 3600;
+    let want: Vec<(String, i64)> = (0..9u32)
+        .map(|n| {
+            let rule = if n % 2 == 0 { "ssh-bruteforce" } else { "auth-bruteforce" };
+            (rule.to_owned(), (hour << n).min(7 * 24 * hour))
+        })
+        .collect();
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub fn rule_name(id: &str) -> Option<&'static str> {
         "ssh-distributed-bruteforce" => "SSH 分布式暴力破解",
         "ssh-login-after-failures" => "多次失败后 SSH 登录成功",
         "ssh-login-burst" => "SSH 登录过于频繁",
+        "auth-bruteforce" => "暴力破解",
+        "service-abuse" => "扫描或滥用",
         "account-created" => "新建账户",
         "account-deleted" => "删除账户",
         "account-modified" => "修改账户",
@@ -94,6 +96,18 @@ pub fn message(id: &str, a: &Value) -> Option<String> {
             "10 分钟内从 {ip} SSH 登录成功 {} 次（最后一个：{user}）",
             label("logins")
         ),
+        "auth-bruteforce" => format!(
+            "10 分钟内来自 {ip} 的登录失败 {} 次，涉及 {} 个服务（最后：{}，用户 {user}）",
+            label("auth_failures"),
+            label("auth_services"),
+            f("/event/dataset")
+        ),
+        "service-abuse" => format!(
+            "10 分钟内来自 {ip} 的可疑请求 {} 次（最后：{}，{}）",
+            label("abuse"),
+            f("/event/reason"),
+            f("/event/dataset")
+        ),
         "root-login" => format!("root 从 {from} 登录（{}）", f("/event/dataset")),
         "account-created" => format!("{host} 上新建了账户 {account}"),
         "account-deleted" => format!("{host} 上删除了账户 {account}"),
@@ -123,6 +137,11 @@ pub fn message(id: &str, a: &Value) -> Option<String> {
 /// The built-in rules' report entries (crates/engine/rules/default.yaml), English pattern
 /// (`{}` a value) → Chinese (`{0}`, `{1}` … the values in English order). First match wins.
 const REPORT: &[(&str, &str)] = &[
+    ("brute force from {} ({})", "来自 {0} 的暴力破解（{1}）"),
+    (
+        "scanning or abuse from {} ({}: {})",
+        "来自 {0} 的扫描或滥用（{1}：{2}）",
+    ),
     ("SSH user enumeration from {}", "来自 {0} 的 SSH 用户名探测"),
     ("SSH brute force from {}", "来自 {0} 的 SSH 暴力破解"),
     (
