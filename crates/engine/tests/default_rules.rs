@@ -151,6 +151,13 @@ fn crafted() -> Vec<String> {
     ));
     // Brute force spread over services: 3 telnet logins and 2 SSH passwords from one address.
     l.extend(across_services("198.18.0.7", 85));
+    // Abuse: GitLab throttling one address's sign-in attempts five times.
+    for i in 0..5u32 {
+        l.push(format!(
+            r#"{{"severity":"ERROR","time":"2026-03-03T11:26:{:02}.000Z","message":"Rack_Attack","env":"throttle","remote_ip":"198.18.0.9","request_method":"POST","path":"/users/sign_in"}}"#,
+            i
+        ));
+    }
     l
 }
 
