@@ -69,67 +69,7 @@ impl YearResolver {
     /// Parses `Mmm dd hh:mm:ss` (day space- or zero-padded, or one digit) at the start of `b`.
     /// Returns the timestamp and the bytes used.
     pub fn parse_bsd(&mut self, b: &[u8]) -> Option<(Timestamp, usize)> {
-        let month = match b.get(..3)? {
-            b"Jan" => 1,
-            b"Feb" => 2,
-            b"Mar" => 3,
-            b"Apr" => 4,
-            b"May" => 5,
-            b"Jun" => 6,
-            b"Jul" => 7,
-            b"Aug" => 8,
-            b"Sep" => 9,
-            b"Oct" => 10,
-            b"Nov" => 11,
-            b"Dec" => 12,
-            _ => return None,
-        };
-        if b.get(3) != Some(&b' ') {
-            return None;
-        }
-        let mut i = 4;
-        if b.get(i) == Some(&b' ') {
-            i += 1;
-        }
-        let mut day = 0u32;
-        let day_start = i;
-        while i < b.len() && b[i].is_ascii_digit() && i - day_start < 2 {
-            day = day * 10 + (b[i] - b'0') as u32;
-            i += 1;
-        }
-        if i == day_start || b.get(i) != Some(&b' ') {
-            return None;
-        }
-        i += 1;
-        let d = |x: u8| x.wrapping_sub(b'0') as u32;
-        let &[h1, h2, b':', m1, m2, b':', s1, s2] = b.get(i..i + 8)? else {
-            return None;
-        };
-        // Each must be a digit: `d` maps anything else above 9.
-        let (dh1, dh2, dm1, dm2, ds1, ds2) = (d(h1), d(h2), d(m1), d(m2), d(s1), d(s2));
-        if dh1.max(dh2).max(dm1).max(dm2).max(ds1).max(ds2) > 9 {
-            return None;
-        }
-        let (h, m, s) = (dh1 * 10 + dh2, dm1 * 10 + dm2, ds1 * 10 + ds2);
-        i += 8;
-        let mut nanos = 0;
-        if b.get(i) == Some(&b'.') {
-            let start = i + 1;
-            let mut j = start;
-            while j < b.len() && b[j].is_ascii_digit() && j - start < 9 {
-                nanos = nanos * 10 + d(b[j]);
-                j += 1;
-            }
-            if j > start {
-                for _ in (j - start)..9 {
-                    nanos *= 10;
-                }
-                i = j;
-            }
-        }
-        if h > 23 || m > 59 || s > 60 {
-            return None;
-        }
+        let (month, day, (h, m, s), nanos, i) = bsd_fields(b)?;
         let year = self.year_for(month, day, (h, m, s));
         // Consecutive lines nearly always share their date: skip the calendar arithmetic.
         let days = if self.cached_date == (year, month, day) {
@@ -151,6 +91,14 @@ impl YearResolver {
             offset,
         };
         Some((ts, i))
+    }
+
+    /// A date and time that carries its zone (`Some` offset) or is read in this input's zone.
+    pub fn resolve(&mut self, c: Civil, offset: Option<i32>) -> Option<Timestamp> {
+        match offset {
+            Some(o) => Timestamp::from_local(c.date, c.time, c.nanos, o),
+            None => self.wall_clock(c.date, c.time, c.nanos),
+        }
     }
 
     /// A full date and time written without a zone (`2013/04/11 14:22:43`, ISO 8601 without
@@ -228,6 +176,193 @@ impl YearResolver {
             }
         }
     }
+}
+
+/// A date and time as written, before a zone is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    pub date: (i32, u32, u32),
+    pub time: (u32, u32, u32),
+    pub nanos: u32,
+}
+
+/// `Mmm dd hh:mm:ss[.fraction]` at the start of `b`: month, day, time, nanoseconds and the
+/// bytes used. Hours, minutes and seconds are range-checked, the day only against 31.
+#[inline(always)]
+pub fn bsd_fields(b: &[u8]) -> Option<(u32, u32, (u32, u32, u32), u32, usize)> {
+    let month = match b.get(..3)? {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    };
+    if b.get(3) != Some(&b' ') {
+        return None;
+    }
+    let mut i = 4;
+    if b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let mut day = 0u32;
+    let day_start = i;
+    while i < b.len() && b[i].is_ascii_digit() && i - day_start < 2 {
+        day = day * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    if i == day_start || b.get(i) != Some(&b' ') {
+        return None;
+    }
+    i += 1;
+    let d = |x: u8| x.wrapping_sub(b'0') as u32;
+    let &[h1, h2, b':', m1, m2, b':', s1, s2] = b.get(i..i + 8)? else {
+        return None;
+    };
+    // Each must be a digit: `d` maps anything else above 9.
+    let (dh1, dh2, dm1, dm2, ds1, ds2) = (d(h1), d(h2), d(m1), d(m2), d(s1), d(s2));
+    if dh1.max(dh2).max(dm1).max(dm2).max(ds1).max(ds2) > 9 {
+        return None;
+    }
+    let (h, m, s) = (dh1 * 10 + dh2, dm1 * 10 + dm2, ds1 * 10 + ds2);
+    i += 8;
+    let mut nanos = 0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        let mut j = start;
+        while j < b.len() && b[j].is_ascii_digit() && j - start < 9 {
+            nanos = nanos * 10 + d(b[j]);
+            j += 1;
+        }
+        if j > start {
+            for _ in (j - start)..9 {
+                nanos *= 10;
+            }
+            i = j;
+        }
+    }
+    if h > 23 || m > 59 || s > 60 || day > 31 {
+        return None;
+    }
+    Some((month, day, (h, m, s), nanos, i))
+}
+
+/// ISO 8601 as logs write it: `YYYY-MM-DD`, then `T`, a space or svlogd's `_`, `hh:mm:ss`, an
+/// optional fraction after `.` or `,`, and an optional zone `Z`, `±hh:mm`, `±hhmm` or `±hh`.
+/// Returns the fields, the offset when one was written, and the bytes used. The date is not
+/// checked here (`0000-12-30` placeholders are the caller's to reject).
+pub fn parse_iso(s: &[u8]) -> Option<(Civil, Option<i32>, usize)> {
+    fn num(s: &[u8], at: usize, len: usize) -> Option<u32> {
+        let b = s.get(at..at + len)?;
+        let mut n = 0u32;
+        for &c in b {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + (c - b'0') as u32;
+        }
+        Some(n)
+    }
+    let year = num(s, 0, 4)? as i32;
+    if s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
+        return None;
+    }
+    let (mo, d) = (num(s, 5, 2)?, num(s, 8, 2)?);
+    if !matches!(s.get(10), Some(b'T' | b' ' | b'_')) {
+        return None;
+    }
+    if s.get(13) != Some(&b':') || s.get(16) != Some(&b':') {
+        return None;
+    }
+    let (h, mi, sec) = (num(s, 11, 2)?, num(s, 14, 2)?, num(s, 17, 2)?);
+    if h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if matches!(s.get(i), Some(b'.' | b',')) {
+        i += 1;
+        let start = i;
+        while i < s.len() && s[i].is_ascii_digit() {
+            if i - start < 9 {
+                nanos = nanos * 10 + (s[i] - b'0') as u32;
+            }
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 {
+            return None;
+        }
+        for _ in digits..9 {
+            nanos *= 10;
+        }
+    }
+    let offset = match s.get(i) {
+        Some(b'Z') => {
+            i += 1;
+            Some(0)
+        }
+        Some(&c @ (b'+' | b'-')) => {
+            let oh = num(s, i + 1, 2)?;
+            let (om, used) = if s.get(i + 3) == Some(&b':') {
+                (num(s, i + 4, 2)?, 6)
+            } else if let Some(om) = num(s, i + 3, 2) {
+                (om, 5)
+            } else {
+                (0, 3)
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            i += used;
+            let o = (oh * 3600 + om * 60) as i32;
+            Some(if c == b'-' { -o } else { o })
+        }
+        _ => None,
+    };
+    let civil = Civil {
+        date: (year, mo, d),
+        time: (h, mi, sec),
+        nanos,
+    };
+    Some((civil, offset, i))
+}
+
+/// A TAI64N label, `@` and 24 hex digits (daemontools, runit's svlogd, socklog): the time it
+/// stands for, in UTC. Like `tai64nlocal`, the label is TAI = UTC + 10 s (2^62 + 10 is the
+/// Unix epoch); later leap seconds are not in the label, so none are applied.
+pub fn parse_tai64n(s: &[u8]) -> Option<Timestamp> {
+    fn hex(s: &[u8]) -> Option<u64> {
+        let mut n = 0u64;
+        for &c in s {
+            let d = (c as char).to_digit(16)?;
+            n = n << 4 | d as u64;
+        }
+        Some(n)
+    }
+    let (&b'@', rest) = s.split_first()? else {
+        return None;
+    };
+    let secs = hex(rest.get(..16)?)?;
+    let nanos = hex(rest.get(16..24)?)?;
+    const EPOCH: u64 = (1 << 62) + 10;
+    let unix = i64::try_from(secs.checked_sub(EPOCH)?).ok()?;
+    // Year 9999 at most: the rest of logward formats four-digit years.
+    if unix > 253_402_300_799 || nanos >= 1_000_000_000 {
+        return None;
+    }
+    Some(Timestamp {
+        unix,
+        nanos: nanos as u32,
+        offset: 0,
+    })
 }
 
 /// The local zone's UTC offset at a wall-clock hour (the earlier one in a DST fold, the one
