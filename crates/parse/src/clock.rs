@@ -69,7 +69,13 @@ impl YearResolver {
     /// Parses `Mmm dd hh:mm:ss` (day space- or zero-padded, or one digit) at the start of `b`.
     /// Returns the timestamp and the bytes used.
     pub fn parse_bsd(&mut self, b: &[u8]) -> Option<(Timestamp, usize)> {
-        let (month, day, (h, m, s), nanos, i) = bsd_fields(b)?;
+        let BsdDate {
+            month,
+            day,
+            time: (h, m, s),
+            nanos,
+            used: i,
+        } = bsd_fields(b)?;
         let year = self.year_for(month, day, (h, m, s));
         // Consecutive lines nearly always share their date: skip the calendar arithmetic.
         let days = if self.cached_date == (year, month, day) {
@@ -186,10 +192,21 @@ pub struct Civil {
     pub nanos: u32,
 }
 
-/// `Mmm dd hh:mm:ss[.fraction]` at the start of `b`: month, day, time, nanoseconds and the
-/// bytes used. Hours, minutes and seconds are range-checked, the day only against 31.
+/// A BSD syslog date as written: no year, no zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BsdDate {
+    pub month: u32,
+    pub day: u32,
+    pub time: (u32, u32, u32),
+    pub nanos: u32,
+    /// Bytes of the line it took.
+    pub used: usize,
+}
+
+/// `Mmm dd hh:mm:ss[.fraction]` at the start of `b`. Hours, minutes and seconds are
+/// range-checked, the day only against 31.
 #[inline(always)]
-pub fn bsd_fields(b: &[u8]) -> Option<(u32, u32, (u32, u32, u32), u32, usize)> {
+pub fn bsd_fields(b: &[u8]) -> Option<BsdDate> {
     let month = match b.get(..3)? {
         b"Jan" => 1,
         b"Feb" => 2,
@@ -251,7 +268,13 @@ pub fn bsd_fields(b: &[u8]) -> Option<(u32, u32, (u32, u32, u32), u32, usize)> {
     if h > 23 || m > 59 || s > 60 || day > 31 {
         return None;
     }
-    Some((month, day, (h, m, s), nanos, i))
+    Some(BsdDate {
+        month,
+        day,
+        time: (h, m, s),
+        nanos,
+        used: i,
+    })
 }
 
 /// ISO 8601 as logs write it: `YYYY-MM-DD`, then `T`, a space or svlogd's `_`, `hh:mm:ss`, an

@@ -166,9 +166,9 @@ fn year_first<'a>(line: &'a str, years: &mut YearResolver, outer: bool) -> Optio
     if b.get(5..9) == b.get(..4) && b.get(9) == Some(&b' ') {
         at = 10;
     }
-    let (month, day, time, nanos, used) = bsd_fields(b.get(at..)?)?;
-    let ts = years.wall_clock((year, month, day), time, nanos)?;
-    with_program(header(line, at + used, Some(ts), years, true, outer))
+    let d = bsd_fields(b.get(at..)?)?;
+    let ts = years.wall_clock((year, d.month, d.day), d.time, d.nanos)?;
+    with_program(header(line, at + d.used, Some(ts), years, true, outer))
 }
 
 fn four_digits(b: &[u8]) -> Option<i32> {
@@ -216,13 +216,16 @@ fn weekday_date<'a>(line: &'a str, years: &mut YearResolver, outer: bool) -> Opt
         return None;
     }
     let rest = &b[4..];
-    let (ts, mut at) = if let Some((month, day, time, nanos, used)) = bsd_fields(rest) {
-        let at = 4 + used;
+    let (ts, mut at) = if let Some(d) = bsd_fields(rest) {
+        let at = 4 + d.used;
         if b.get(at) != Some(&b' ') {
             return None;
         }
         let year = four_digits(b.get(at + 1..)?)?;
-        (years.wall_clock((year, month, day), time, nanos)?, at + 5)
+        (
+            years.wall_clock((year, d.month, d.day), d.time, d.nanos)?,
+            at + 5,
+        )
     } else {
         let (civil, mut offset, used) = parse_iso(rest)?;
         let mut at = 4 + used;
@@ -472,6 +475,7 @@ fn header<'a>(
     outer: bool,
 ) -> Frame<'a> {
     let b = line.as_bytes();
+    at = at.min(b.len());
     while b.get(at) == Some(&b' ') {
         at += 1;
     }
@@ -566,7 +570,10 @@ fn header<'a>(
         let program = if login_title { "login" } else { program };
         return tagged(line, f, program, pid, msg_at);
     }
-    if timestamp.is_some() {
+    if timestamp.is_some() && !host_ok {
+        // No host: what follows the time is the message.
+        f.message = Cow::Borrowed(&line[at..]);
+    } else if timestamp.is_some() {
         // A host but no recognisable tag: keep the host, the rest is the message.
         f.host = Some(Cow::Borrowed(first));
         let from = if f.facility.is_some() {
@@ -796,7 +803,9 @@ fn tag(line: &str, start: usize, end: usize, loose: bool) -> Option<(&str, Optio
             )?)
         };
         let colonless_ok = pid.is_none() || loose;
-        let ok = valid_program(prog) && (colon || (colonless_ok && lower_first(prog)));
+        // `[1234]:` is a pid (fail2ban's own log), not a program.
+        let named = !prog.bytes().all(|c| c.is_ascii_digit());
+        let ok = valid_program(prog) && named && (colon || (colonless_ok && lower_first(prog)));
         return ok.then_some((prog, pid, end));
     }
     if !colon && !loose {
@@ -1062,13 +1071,20 @@ mod tests {
             "192.0.2.1 - - [06/Dec/2026:10:00:01 +0100] \"GET / HTTP/1.1\" 200 1",
             "[Sun Dec 06 10:00:01.123456 2026] [auth_basic:error] [pid 1] [client 192.0.2.1:5] AH01618: user x not found",
             "1796547601.5 no tag here",
+            "2026-12-06 10:00:01,123 fail2ban.actions        [1234]: NOTICE  [sshd] Ban 192.0.2.1",
+            "2026-12-06 10:00:01.123 +01:00 [WRN] Failed login attempt",
+            "2026-12-06 10:00:01.123 [WARN ] [org.openhab.core] - x",
         ] {
             let x = f(line);
             assert_eq!((x.program.as_deref(), x.message.as_ref()), (None, line), "{line}");
         }
-        // MySQL 8 writes RFC 3339: the time is taken, `[Warning]` is no program.
+        // MySQL 8 writes RFC 3339: the time is taken, `0` is no host, `[Warning]` no program.
         let x = f("2026-12-06T10:00:01.123456Z 0 [Warning] [MY-010055] [Server] x");
-        assert_eq!(x.program, None);
+        assert_eq!(
+            hpm(&x),
+            (None, None, None, "0 [Warning] [MY-010055] [Server] x")
+        );
+        assert!(x.timestamp.is_some());
         // syslog-ng's and rsyslog's mark.
         let x = f("Dec  6 10:00:01 host -- MARK --");
         assert_eq!(hpm(&x), (Some("host"), None, None, "-- MARK --"));
