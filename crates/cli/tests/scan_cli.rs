@@ -375,3 +375,29 @@ fn a_truncated_gzip_reports_and_keeps_the_lines_before() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("read error"));
     assert!(!events(&o).is_empty());
 }
+
+/// A line of nothing but `<13>` prefixes (up to the 64 KiB line limit) recursed once per
+/// prefix in framing and overflowed the stack: one such line in a followed log killed the
+/// scan (and the agent). Also socklog priorities nested in each other.
+#[test]
+fn nested_pri_prefixes_overflowed_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.log");
+    let deep = "<13>".repeat(16_000) + "Nov 22 10:00:00 " + SSH.trim_end();
+    let socklog = "auth.info: ".repeat(5_000) + "x";
+    let text = format!("{deep}\n{socklog}\nNov 22 10:00:01 {SSH}");
+    std::fs::write(&path, text).unwrap();
+    let o = run(&[
+        "scan",
+        "--year",
+        "2026",
+        "--format",
+        "ndjson",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let evs = events(&o);
+    assert_eq!(evs.len(), 3, "{}", stdout(&o));
+    // The line after the attack is still decoded.
+    assert_eq!(evs[2]["source"]["ip"], "192.0.2.1");
+}
