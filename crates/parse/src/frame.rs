@@ -134,6 +134,10 @@ fn iso_date<'a>(
     outer: bool,
 ) -> Option<Frame<'a>> {
     let b = line.as_bytes();
+    // A header's time ends at a space (`2019-10-21 18:55:15|-1|…` is a service's own format).
+    if !matches!(b.get(used), Some(b' ') | None) {
+        return None;
+    }
     if offset.is_none() {
         let rest = &b[used..];
         if rest.starts_with(b" UTC ") || rest.starts_with(b" GMT ") {
@@ -785,11 +789,7 @@ fn tag(line: &str, start: usize, end: usize, loose: bool) -> Option<(&str, Optio
         Some(t) => (t, true),
         None => (t, false),
     };
-    let lower_first = |p: &str| {
-        p.as_bytes()
-            .first()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    };
+    let lower_first = |p: &str| p.as_bytes().first().is_some_and(u8::is_ascii_lowercase);
     // `[sshd]:` / `[sshd]` / `[sshd][123]` (old BSD syslogd, fail2ban samples).
     if let Some(inner) = t.strip_prefix('[') {
         let close = inner.find(']')?;
@@ -1074,6 +1074,8 @@ mod tests {
             "2026-12-06 10:00:01,123 fail2ban.actions        [1234]: NOTICE  [sshd] Ban 192.0.2.1",
             "2026-12-06 10:00:01.123 +01:00 [WRN] Failed login attempt",
             "2026-12-06 10:00:01.123 [WARN ] [org.openhab.core] - x",
+            "2019-10-21 18:55:15|-1|0|0|[WEB] [50.97.225.132] Authentication failed",
+            "2019-10-21 18:55:15 [WEB] [50.97.225.132] Authentication failed",
         ] {
             let x = f(line);
             assert_eq!((x.program.as_deref(), x.message.as_ref()), (None, line), "{line}");
