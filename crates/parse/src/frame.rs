@@ -138,6 +138,7 @@ fn iso_date<'a>(
     if !matches!(b.get(used), Some(b' ') | None) {
         return None;
     }
+    let zoned = offset.is_some();
     if offset.is_none() {
         let rest = &b[used..];
         if rest.starts_with(b" UTC ") || rest.starts_with(b" GMT ") {
@@ -159,7 +160,11 @@ fn iso_date<'a>(
     if svlogd {
         return Some(prefixed(line, used, timestamp, years, outer));
     }
-    with_program(header(line, used, timestamp, years, true, outer))
+    let f = with_program(header(line, used, timestamp, years, true, outer))?;
+    // A space and no zone is how services write their own logs (Exim's `2013-12-30 00:24:50
+    // 1VxPit-000MMd-U4 SA: …`, MariaDB, fail2ban): framed as syslog only with a pid.
+    let service_like = b.get(10) == Some(&b' ') && !zoned;
+    (!service_like || f.pid.is_some()).then_some(f)
 }
 
 /// `2015 Nov 13 13:40:01 host …` (syslog-ng templates with `$YEAR`), also with the year twice.
@@ -1076,6 +1081,7 @@ mod tests {
             "2026-12-06 10:00:01.123 [WARN ] [org.openhab.core] - x",
             "2019-10-21 18:55:15|-1|0|0|[WEB] [50.97.225.132] Authentication failed",
             "2019-10-21 18:55:15 [WEB] [50.97.225.132] Authentication failed",
+            "2013-12-30 00:24:50 1VxPit-000MMd-U4 SA: Action: flagged as Spam but accepted",
         ] {
             let x = f(line);
             assert_eq!((x.program.as_deref(), x.message.as_ref()), (None, line), "{line}");
