@@ -353,7 +353,11 @@ fn a_repeat_offender_gets_longer_bans_whichever_service_it_attacks() {
     let hour = 3600;
     let want: Vec<(String, i64)> = (0..9u32)
         .map(|n| {
-            let rule = if n % 2 == 0 { "ssh-bruteforce" } else { "auth-bruteforce" };
+            let rule = if n % 2 == 0 {
+                "ssh-bruteforce"
+            } else {
+                "auth-bruteforce"
+            };
             (rule.to_owned(), (hour << n).min(7 * 24 * hour))
         })
         .collect();

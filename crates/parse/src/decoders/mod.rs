@@ -250,21 +250,9 @@ pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<
         "systemd-logind" => logind::decode(message, e),
         "login" => login::decode(message, e),
         p if shadow::is_shadow_program(p) => shadow::decode(p, message, e),
-        "webmin" => apps::webmin::decode(message, e),
-        "monit" => apps::monit::decode(message, e),
-        "phpMyAdmin" => apps::phpmyadmin::decode(message, e),
-        "drupal" => apps::drupal::decode(message, e),
-        "grafana" | "grafana-server" => apps::grafana::decode(message, e),
-        "vaultwarden" => apps::vaultwarden::decode(message, e),
-        "Bitwarden-Identity" | "Bitwarden-Api" => apps::vaultwarden::bitwarden(message, e),
-        // Guacamole runs in Tomcat: java.util.logging's second line frames as `WARNING:`.
-        "WARNING" | "INFO" | "tomcat" | "tomcat8" | "tomcat9" | "tomcat10" => {
-            apps::guacamole::decode(message, e)
-        }
         p if mail::decoder_for(p).is_some() => mail::decode(p, message, e),
-        // Drupal logs under the site's own syslog identity: its record starts with the URL.
-        _ if message.as_bytes().first() == Some(&b'h') => apps::drupal::decode(message, e),
-        _ => None,
+        // Web applications, by the program's first byte (a miss costs one compare).
+        p => apps::by_program(p, message, e),
     };
     // Each decoder left `e` untouched when it said `None`, so PAM starts clean.
     native.or_else(|| pam::decode(program, None, message, e))

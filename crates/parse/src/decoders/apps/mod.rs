@@ -28,6 +28,32 @@ pub mod phpmyadmin;
 pub mod vaultwarden;
 pub mod webmin;
 
+/// The applications that write through syslog, by program; every other program ends here
+/// too, so the first byte decides before any name is compared.
+pub fn by_program<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    match *program.as_bytes().first()? {
+        b'w' if program == "webmin" => webmin::decode(message, e),
+        b'm' if program == "monit" => monit::decode(message, e),
+        b'p' if program == "phpMyAdmin" => phpmyadmin::decode(message, e),
+        b'g' if program == "grafana" || program == "grafana-server" => grafana::decode(message, e),
+        b'v' if program == "vaultwarden" => vaultwarden::decode(message, e),
+        b'B' if program.starts_with("Bitwarden-") => vaultwarden::bitwarden(message, e),
+        // Guacamole runs in Tomcat: java.util.logging's second line frames as `WARNING:`.
+        b'W' | b'I' | b't'
+            if matches!(
+                program,
+                "WARNING" | "INFO" | "tomcat" | "tomcat8" | "tomcat9" | "tomcat10"
+            ) =>
+        {
+            guacamole::decode(message, e)
+        }
+        // Drupal logs under the site's own syslog identity (`drupal` by default): its record
+        // starts with the site's URL.
+        _ if message.as_bytes().first() == Some(&b'h') => drupal::decode(message, e),
+        _ => None,
+    }
+}
+
 /// The application formats that have no syslog program, by first byte (then by the shape of
 /// their header): Grafana's logfmt, GitLab's text and JSON logs, Vaultwarden's and Monit's
 /// bracketed dates, Bitwarden's and Centreon's ISO dates, Guacamole's logback lines and
