@@ -237,6 +237,17 @@ mod tests {
     }
 
     #[test]
+    fn successful_login() {
+        let d = dec("imap-login: Login: user=<alice>, method=PLAIN, rip=192.0.2.3, lip=192.0.2.1, mpid=123, TLS, session=<x>").unwrap();
+        assert_eq!(d.event.action(), Action::UserLogin);
+        assert_eq!(d.event.outcome, Outcome::Success);
+        assert_eq!(d.event.user_name.as_deref(), Some("alice"));
+        assert_eq!(d.event.source_address.as_deref(), Some("192.0.2.3"));
+        // Lines that name a peer but no verdict stay unknown.
+        assert!(dec("imap-login: Maximum number of connections from user+IP exceeded (mail_max_userip_connections=10): user=<a>, rip=192.0.2.3").is_none());
+    }
+
+    #[test]
     fn no_auth_attempts_is_a_probe() {
         let d = dec("pop3-login: Disconnected (no auth attempts): rip=121.44.24.254, lip=113.212.99.194, TLS: Disconnected").unwrap();
         assert_eq!(d.event.action(), Action::ConnectionProbe);

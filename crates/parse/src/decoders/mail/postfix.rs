@@ -137,6 +137,12 @@ fn warning<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
             set_peer(e, addr, None);
             probe(e, DS, "reverse-dns-mismatch")
         }
+        b'n' if rest.starts_with("non-SMTP command from ") => {
+            // `non-SMTP command from name[A]: GET / HTTP/1.1`: a web scanner at the SMTP port.
+            let (addr, _) = host_bracket(rest.get(22..)?)?;
+            set_peer(e, addr, None);
+            abuse(e, DS, "bad-command")
+        }
         b'C' | b'M' | b'N' | b'R' if scan::contains(rest, " limit exceeded: ") => {
             // `Connection rate limit exceeded: 31 from name[A] for service smtpd`
             let (_, r) = scan::split_once(rest, " limit exceeded: ")?;
@@ -273,6 +279,20 @@ mod tests {
         let d = dec("lost connection after DATA from h[192.0.2.10]").unwrap();
         assert_eq!(d.event.action(), Action::ConnectionClosed);
         let d = dec("lost connection after CONNECT from h[192.0.2.10]").unwrap();
+        assert_eq!(d.event.action(), Action::ConnectionProbe);
+    }
+
+    #[test]
+    fn postscreen_and_scanners() {
+        let d = dec("DNSBL rank 3 for [192.0.2.7]:41234").unwrap();
+        assert_eq!(d.event.reason, Some("rbl-listed"));
+        assert_eq!(d.event.source_port, Some(41234));
+        let d = dec("warning: non-SMTP command from unknown[192.0.2.8]: GET / HTTP/1.1").unwrap();
+        assert_eq!(d.event.reason, Some("bad-command"));
+        assert_eq!(d.event.source_address.as_deref(), Some("192.0.2.8"));
+        let d = dec("disconnect from h[192.0.2.9] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5").unwrap();
+        assert_eq!(d.event.action(), Action::ConnectionClosed);
+        let d = dec("disconnect from h[192.0.2.9] ehlo=1 auth=0/3 commands=1/4").unwrap();
         assert_eq!(d.event.action(), Action::ConnectionProbe);
     }
 
