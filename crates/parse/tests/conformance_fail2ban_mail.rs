@@ -23,9 +23,10 @@ fn fail2ban_dovecot() {
     check(
         "dovecot",
         &[
-            // Dovecot 2.4's log file writes no host, and its prefix `auth(U,A,sasl:M)<S>:`
-            // is read by the frame as a host name, leaving `Info` as the program: a framing
-            // matter (issue 15, item 3), not a decoder one.
+            // Dovecot 2.4's log file writes no host, and the frame reads its prefix
+            // `auth(U,A,sasl:M)<S>:` as a host name, leaving `Info` as the program: a framing
+            // matter (issue 15, item 3). Handed over without a program, the line decodes
+            // (`unframed`, and the unit test `dovecot_2_4_auth_prefix`).
             ("Aug 30 00:10:57 auth(info@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>: Info: sql: Password mismatch (given password: XxxxXXxx123)", "framing: the 2.4 prefix is taken for a host name"),
         ],
     );

@@ -64,6 +64,7 @@ const TEMPLATES: &[&str] = &[
     "Jun 13 16:30:54 platypus dovecot: imap-login: Disconnected (auth failed, 2 attempts): user=<{U}>, method=PLAIN, rip={A}, lip=192.0.2.250, TLS, session=<abc>",
     "Jun 13 16:30:54 platypus dovecot: auth-worker(1): pam({U},{A}): pam_authenticate() failed: Authentication failure (password mismatch?)",
     "Jun 13 16:30:54 platypus dovecot: auth: sql({U},{A},<n4JLdHNV>): Password mismatch (given password: {U})",
+    "Aug 30 00:10:57 mail dovecot: auth({U},{A},sasl:login)<CvN+E95U>: Info: sql: Password mismatch (given password: {U})",
     "2013-01-04 17:03:46 login authenticator failed for ({U}) [{A}]:1234 I=[192.0.2.250]:25: 535 Incorrect authentication data (set_id={U})",
     "2016-05-17 06:25:27 SMTP protocol error in \"{U}\" H=({U}) [{A}] AUTH command used when not advertised",
     "2013-06-15 16:36:49 H=({U}) [{A}] F=<{U}> rejected RCPT <{U}>: Unknown user",

@@ -8,6 +8,8 @@
 //!   TLS state, `session=<…>`) is Dovecot's own text.
 //! - Auth lines: `PASSDB(U,A[,<session>]): MESSAGE`. U may hold `,` and `): `, so every
 //!   `): ` whose arguments end in `,A[,<session>]` is a candidate; more than one is ambiguous.
+//!   The verdict is read after the last one (the client's text comes before the real close).
+//!   Dovecot 2.4 writes the same as `auth(U,A,sasl:M)<S>: Info: PASSDB: MESSAGE`.
 
 use std::borrow::Cow;
 
@@ -62,6 +64,11 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         if let Some(found) = auth_line(m, e) {
             return Some(found);
         }
+        if m.starts_with("auth(") {
+            if let Some(found) = auth_prefix(m, e) {
+                return Some(found);
+            }
+        }
         let (first, rest) = scan::word(m);
         let Some(tag) = first.strip_suffix(':') else {
             break;
@@ -106,11 +113,68 @@ fn auth_line<'a>(m: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
             continue;
         };
         peers.push(addr, None);
-        if chosen.is_none() {
-            chosen = Some((user, m.get(close + 3..).unwrap_or("")));
-        }
+        // The last fit: the client's text comes before the real one.
+        chosen = Some((user, m.get(close + 3..).unwrap_or("")));
     }
     let (user, msg) = chosen?;
+    let reason = auth_reason(msg)?;
+    e.user_name = non_empty(user).map(Cow::Borrowed);
+    let found = peers.apply(e)?;
+    login_failed(e, DS, reason).map(|_| found)
+}
+
+/// Dovecot 2.4's auth lines: `auth(U,A[,sasl:M])<S>: [LEVEL: ][PASSDB: ]MESSAGE`. U may
+/// hold `)` and `,`: every `)` followed by `<S>: ` or `: ` whose arguments end in an address
+/// is a candidate, as in [`auth_line`].
+fn auth_prefix<'a>(m: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let all = m.strip_prefix("auth(")?;
+    let mut peers = Peers::default();
+    let mut chosen: Option<(&str, &str)> = None;
+    for i in scan::positions(b')', all.as_bytes()) {
+        let Some(after) = all.get(i + 1..) else {
+            break;
+        };
+        let msg = if let Some(r) = after.strip_prefix(": ") {
+            r
+        } else if let Some(r) = after.strip_prefix('<') {
+            let Some(close) = scan::find_byte(b'>', r.as_bytes()) else {
+                continue;
+            };
+            match (r.get(..close), r.get(close + 1..)) {
+                (Some(sess), Some(t)) if !sess.is_empty() && !scan::has_space(sess) => {
+                    match t.strip_prefix(": ") {
+                        Some(t) => t,
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            }
+        } else {
+            continue;
+        };
+        let Some(args) = all.get(..i) else { break };
+        let args = match scan::rsplit_once(args, ",") {
+            Some((head, last)) if last.starts_with("sasl:") => head,
+            _ => args,
+        };
+        let Some((user, addr)) = split_args(args) else {
+            continue;
+        };
+        peers.push(addr, None);
+        // The last fit: the client's text comes before the real one.
+        chosen = Some((user, msg));
+    }
+    let (user, mut msg) = chosen?;
+    // `Info: sql: Password mismatch …`: the level, then the passdb.
+    for _ in 0..2 {
+        let (w, rest) = scan::word(msg);
+        match w.strip_suffix(':') {
+            Some(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') => {
+                msg = rest
+            }
+            _ => break,
+        }
+    }
     let reason = auth_reason(msg)?;
     e.user_name = non_empty(user).map(Cow::Borrowed);
     let found = peers.apply(e)?;
@@ -232,7 +296,23 @@ mod tests {
 
     #[test]
     fn injected_passdb_arguments_are_ambiguous() {
-        let d = dec("auth: pam(x,6.6.6.6): unknown user (y,192.0.2.1): pam_authenticate() failed: Permission denied").unwrap();
+        let d = dec(
+            "auth: pam(x,6.6.6.6): zzz (y,192.0.2.1): pam_authenticate() failed: Permission denied",
+        )
+        .unwrap();
+        assert_eq!(d.ambiguous_peers.len(), 2);
+        assert_eq!(d.event.reason, Some("auth-failed"));
+    }
+
+    #[test]
+    fn dovecot_2_4_auth_prefix() {
+        let d = dec("auth(info@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>: Info: sql: Password mismatch (given password: x)").unwrap();
+        assert_eq!(d.event.source_address.as_deref(), Some("192.0.2.110"));
+        assert_eq!(d.event.user_name.as_deref(), Some("info@example.com"));
+        assert_eq!(d.event.reason, Some("bad-password"));
+        assert!(d.ambiguous_peers.is_empty());
+        let d =
+            dec("auth(x,6.6.6.6)<a>: y,192.0.2.1,sasl:plain)<S>: Info: sql: unknown user").unwrap();
         assert_eq!(d.ambiguous_peers.len(), 2);
     }
 

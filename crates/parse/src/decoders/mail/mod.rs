@@ -84,6 +84,8 @@ pub(crate) fn unframed<'a>(
             };
             Some((found, years.wall_clock(date, time, 0), program))
         }
+        // Dovecot 2.4 with no host: `auth(U,A,sasl:M)<S>: Info: sql: Password mismatch`.
+        b'a' if line.starts_with("auth(") => Some((dovecot::decode(line, e)?, None, "dovecot")),
         b'[' => {
             let (ts, msg) = roundcube::split_header(line, |d, t| years.wall_clock(d, t, 0))?;
             Some((roundcube::decode(msg, e)?, ts, "roundcube"))

@@ -290,7 +290,8 @@ mod tests {
         let d = dec("warning: non-SMTP command from unknown[192.0.2.8]: GET / HTTP/1.1").unwrap();
         assert_eq!(d.event.reason, Some("bad-command"));
         assert_eq!(d.event.source_address.as_deref(), Some("192.0.2.8"));
-        let d = dec("disconnect from h[192.0.2.9] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5").unwrap();
+        let d = dec("disconnect from h[192.0.2.9] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5")
+            .unwrap();
         assert_eq!(d.event.action(), Action::ConnectionClosed);
         let d = dec("disconnect from h[192.0.2.9] ehlo=1 auth=0/3 commands=1/4").unwrap();
         assert_eq!(d.event.action(), Action::ConnectionProbe);
