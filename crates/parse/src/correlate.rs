@@ -97,11 +97,19 @@ fn clear_source(e: &mut Event<'_>) {
     e.source_port = None;
 }
 
-/// Whether the line ends its connection.
+/// Whether the line ends its connection. The ≥ 9.8 listener's lines about one connection
+/// (`drop connection …`, `Timeout before authentication for connection from …`, a session
+/// process's crash) end it too: the listener's pid serves many peers, so its next line without
+/// one (`srclimit_penalise: …`) must not inherit the last.
 fn ends(e: &Event<'_>) -> bool {
     match e.action {
         Some(Action::ConnectionClosed) => true,
-        Some(Action::ConnectionProbe) => e.reason == Some("preauth-disconnect"),
+        Some(Action::ConnectionProbe) => {
+            matches!(
+                e.reason,
+                Some("preauth-disconnect" | "auth-timeout" | "max-startups" | "crash")
+            ) || e.reason.is_some_and(|r| r.starts_with("penalty"))
+        }
         _ => false,
     }
 }
@@ -413,6 +421,25 @@ mod tests {
         let mut d = dec("Disconnecting: Too many authentication failures [preauth]");
         observe(&mut c, "other", "sshd", Some(1), &mut d);
         assert_eq!(src(&d), None, "another host knows nothing");
+    }
+
+    #[test]
+    fn listener_lines_do_not_lend_their_peer() {
+        let mut c = Correlator::default();
+        for line in [
+            "drop connection #3 from [192.0.2.7]:4 on [198.51.100.1]:22 penalty: failed authentication",
+            "Timeout before authentication for connection from 192.0.2.8 to 198.51.100.1, pid = 4242",
+            "session process 4242 for connection from 192.0.2.9 to 198.51.100.1 killed by signal 11",
+            "drop connection #10 from [192.0.2.10]:3 on [198.51.100.1]:22 past MaxStartups",
+        ] {
+            assert!(src(&run(&mut c, 1, line)).is_some(), "{line}");
+            let d = run(
+                &mut c,
+                1,
+                "srclimit_penalise: ipv4: new 192.0.2.0/24 active penalty of 30.000 seconds for penalty: failed authentication",
+            );
+            assert_eq!(src(&d), None, "after {line}");
+        }
     }
 
     #[test]
