@@ -64,6 +64,7 @@ fn bare(line: &str) -> Frame<'_> {
 
 /// Frames one line (no trailing newline). Never fails: an unrecognised header leaves the whole
 /// line as the message.
+#[inline]
 pub fn frame<'a>(line: &'a str, years: &mut YearResolver) -> Frame<'a> {
     frame_at(line, years, true)
 }
@@ -462,12 +463,18 @@ fn plain_header(line: &str, at: usize, timestamp: Option<Timestamp>) -> Option<F
     if b.get(i) != Some(&b':') || !matches!(b.get(i + 1), None | Some(b' ')) {
         return None;
     }
+    let mut program = program;
+    let mut message = message_at(line, i + 1);
+    // One byte test keeps the kernel's uptime off every other line's path.
+    if message.as_bytes().first() == Some(&b'[') {
+        kernel_tag(&mut program, &mut pid, &mut message);
+    }
     Some(Frame {
         timestamp,
         host: Some(Cow::Borrowed(host)),
         program: Some(Cow::Borrowed(program)),
         pid,
-        message: Cow::Borrowed(message_at(line, i + 1)),
+        message: Cow::Borrowed(message),
         ..Frame::default()
     })
 }
@@ -489,12 +496,7 @@ fn header<'a>(
         at += 1;
     }
     if let Some(f) = plain_header(line, at, timestamp) {
-        // One byte test keeps the kernel's uptime off every other line's path.
-        return if f.message.as_bytes().first() == Some(&b'[') {
-            kernel_tag(f)
-        } else {
-            f
-        };
+        return f;
     }
     let mut f = Frame {
         timestamp,
@@ -602,22 +604,23 @@ fn header<'a>(
 fn tagged<'a>(
     line: &'a str,
     mut f: Frame<'a>,
-    program: &'a str,
-    pid: Option<u32>,
+    mut program: &'a str,
+    mut pid: Option<u32>,
     msg_at: usize,
 ) -> Frame<'a> {
-    f.program = Some(Cow::Borrowed(program));
-    f.pid = pid;
     let msg = message_at(line, msg_at);
     let colonless = msg_at > 0 && line.as_bytes().get(msg_at - 1) != Some(&b':');
-    f.message = Cow::Borrowed(if colonless {
+    let mut message = if colonless {
         strip_solaris_id(msg)
     } else {
         msg
-    });
-    if f.message.as_bytes().first() == Some(&b'[') {
-        return kernel_tag(f);
+    };
+    if message.as_bytes().first() == Some(&b'[') {
+        kernel_tag(&mut program, &mut pid, &mut message);
     }
+    f.program = Some(Cow::Borrowed(program));
+    f.pid = pid;
+    f.message = Cow::Borrowed(message);
     f
 }
 
@@ -641,15 +644,16 @@ fn strip_solaris_id(msg: &str) -> &str {
 /// `kernel: [  970.699396] msg` → `msg`; when the rest starts with another program's tag
 /// (`@vserver_x prog(pam_unix)[pid] …`, as fail2ban's `__kernel_prefix` allows), that program
 /// wrote it. Only a tag with a pid or a `(module)` counts, not a kernel subsystem's `audit:`.
-fn kernel_tag(mut f: Frame<'_>) -> Frame<'_> {
-    let (Some(Cow::Borrowed("kernel")), Cow::Borrowed(msg)) = (&f.program, &f.message) else {
-        return f;
+/// Works on the parts, not a built [`Frame`], so the hot path never moves one.
+#[cold]
+fn kernel_tag<'a>(program: &mut &'a str, pid: &mut Option<u32>, message: &mut &'a str) {
+    if *program != "kernel" {
+        return;
+    }
+    let Some(rest) = strip_uptime(message) else {
+        return;
     };
-    let msg: &str = msg;
-    let Some(rest) = strip_uptime(msg) else {
-        return f;
-    };
-    f.message = Cow::Borrowed(rest);
+    *message = rest;
     let mut r = rest;
     let mut vserver = false;
     if let Some(v) = r.strip_prefix("@vserver_") {
@@ -660,20 +664,19 @@ fn kernel_tag(mut f: Frame<'_>) -> Frame<'_> {
             .trim_start_matches(' ');
     }
     let end = token_end(r.as_bytes(), 0);
-    if let Some((program, pid, msg_at)) = tag(r, 0, end, true) {
-        if vserver || pid.is_some() || program.ends_with(')') {
-            f.program = Some(Cow::Borrowed(program));
-            f.pid = pid;
+    if let Some((inner, inner_pid, msg_at)) = tag(r, 0, end, true) {
+        if vserver || inner_pid.is_some() || inner.ends_with(')') {
+            *program = inner;
+            *pid = inner_pid;
             let msg = message_at(r, msg_at);
             let colonless = r.as_bytes().get(msg_at - 1) != Some(&b':');
-            f.message = Cow::Borrowed(if colonless {
+            *message = if colonless {
                 strip_solaris_id(msg)
             } else {
                 msg
-            });
+            };
         }
     }
-    f
 }
 
 /// `[  970.699396]` or `[  970.699396]:` and the spaces after it.
