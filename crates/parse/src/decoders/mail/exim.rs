@@ -115,6 +115,20 @@ pub(crate) fn body<'a>(m: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         b'S' if first == "SA:" => spamassassin(rest, e),
         b'S' if first == "SMTP" => smtp(rest, e),
         b'n' if first == "no" => no_line(rest, e),
+        // `rejected EHLO from [A]: syntactically invalid argument(s): …`
+        b'r' if first == "rejected" => {
+            let (verb, r) = scan::word(rest);
+            if !matches!(verb, "EHLO" | "HELO") {
+                return None;
+            }
+            let mut peers = Peers::default();
+            let after = host(r.strip_prefix("from ")?, &mut peers)?;
+            if !after.starts_with(": syntactically invalid argument") {
+                return None;
+            }
+            let found = peers.apply(e)?;
+            abuse(e, DS, "helo-rejected").map(|_| found)
+        }
         _ => authenticator(rest.strip_prefix("authenticator failed for ")?, e),
     }
 }
@@ -344,6 +358,13 @@ mod tests {
     fn helo_imitating_a_host_is_ambiguous() {
         let d = dec("login authenticator failed for (x) [6.6.6.6] (y) [192.0.2.1]: 535 Incorrect authentication data").unwrap();
         assert_eq!(d.ambiguous_peers.len(), 2);
+    }
+
+    #[test]
+    fn invalid_helo() {
+        let d = dec("2016-04-01 11:08:00 rejected EHLO from [192.0.2.3]: syntactically invalid argument(s): x y").unwrap();
+        assert_eq!(d.event.reason, Some("helo-rejected"));
+        assert_eq!(d.event.source_address.as_deref(), Some("192.0.2.3"));
     }
 
     #[test]
