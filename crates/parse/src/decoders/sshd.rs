@@ -114,7 +114,12 @@ fn dispatch<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
                 None
             }
         }
-        b'k' if first == "kex_exchange_identification:" => probe(e, "no-identification"),
+        b'k' => match first {
+            "kex_exchange_identification:" => probe(e, "no-identification"),
+            // `kex_protocol_error: type 20 seq 2 [preauth]`: a message out of turn.
+            "kex_protocol_error:" => probe(e, "bad-protocol"),
+            _ => None,
+        },
         b'b' if first == "banner" => {
             banner_exchange(text::after(rest, "exchange: Connection from ")?, e)
         }
@@ -1794,6 +1799,8 @@ mod tests {
             assert_eq!(sum(&x), ("user-login", "failure", Some("bad-key"), None, None, None));
             assert_eq!(x.event.auth_method, Some("publickey"));
         }
+        let x = d("error: kex_protocol_error: type 20 seq 2 [preauth]");
+        assert_eq!(sum(&x).2, Some("bad-protocol"));
         let x = d("error: Protocol major versions differ: 2 vs. 1");
         assert_eq!(sum(&x).2, Some("bad-protocol"));
     }

@@ -52,7 +52,8 @@ pub fn decode<'a>(
         })
 }
 
-/// xrdp-sesman's own log: `[20220407-12:11:06] [INFO ] MESSAGE`.
+/// xrdp-sesman's own log: `[20220407-12:11:06] [INFO ] MESSAGE` or
+/// `[2022-10-07T16:36:04.357+0900] [INFO ] MESSAGE`.
 fn xrdp_log_line<'a>(
     message: &'a str,
     years: &mut YearResolver,
@@ -139,6 +140,13 @@ mod tests {
         assert_eq!(
             (u.program, e.source_address.as_deref()),
             (Some("xrdp-sesman"), Some("192.0.2.2"))
+        );
+        let (e, u) =
+            run("[2022-10-07T16:36:04.357+0900] [INFO ] AUTHFAIL: user=a ip=192.0.2.3 time=1")
+                .unwrap_or_else(|| panic!());
+        assert_eq!(
+            (u.program, e.source_address.as_deref()),
+            (Some("xrdp-sesman"), Some("192.0.2.3"))
         );
         assert!(run(r#"{"eventid":"nope"}"#).is_none());
         assert!(run("[20220407-12:11:06] [INFO ] Socket 12: connection received").is_none());

@@ -1,5 +1,6 @@
 //! xrdp, the RDP server (`xrdp`, `xrdp-sesman`), through syslog or its own log file
-//! (`/var/log/xrdp-sesman.log`: `[YYYYMMDD-HH:MM:SS] [LEVEL] message`).
+//! (`/var/log/xrdp-sesman.log`: `[YYYYMMDD-HH:MM:SS] [LEVEL] message`, or from 0.10 on
+//! `[YYYY-MM-DDTHH:MM:SS.mmm+HHMM] [LEVEL] message`).
 //!
 //! The counted failure is sesman's `AUTHFAIL: user=U ip=A time=N`. U is the client's and may
 //! hold anything, even ` ip=… time=…` and a fake second record (fail2ban's injection tests),
@@ -60,32 +61,52 @@ fn authfail<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     Found::yes()
 }
 
-/// sesman's own log line, `[YYYYMMDD-HH:MM:SS] [LEVEL] message`: its time (wall clock, no
-/// zone) and the message, or `None` when the line does not start so.
+/// sesman's own log line: `[YYYYMMDD-HH:MM:SS] [LEVEL] message` (wall clock, no zone; xrdp
+/// < 0.10) or `[YYYY-MM-DDTHH:MM:SS.mmm+HHMM] [LEVEL] message` (later releases, with the
+/// offset): its time and the message, or `None` when the line does not start so.
 pub fn own_log_line<'a>(line: &'a str, years: &mut YearResolver) -> Option<(Timestamp, &'a str)> {
     let b = line.as_bytes();
-    let shape = b.len() > 20
-        && b.first() == Some(&b'[')
-        && b.get(9) == Some(&b'-')
-        && b.get(12) == Some(&b':')
-        && b.get(15) == Some(&b':')
-        && b.get(18..20) == Some(b"] ");
-    if !shape {
+    if b.first() != Some(&b'[') {
         return None;
     }
     let num = |from: usize, to: usize| -> Option<u32> {
         let s = line.get(from..to)?;
-        (scan::digits(s.as_bytes()) == s.len())
+        (!s.is_empty() && scan::digits(s.as_bytes()) == s.len())
             .then(|| s.parse().ok())
             .flatten()
     };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if at(9, b'-') && at(12, b':') && at(15, b':') && b.get(18..20) == Some(b"] ") {
+        let year = i32::try_from(num(1, 5)?).ok()?;
+        let ts = years.wall_clock(
+            (year, num(5, 7)?, num(7, 9)?),
+            (num(10, 12)?, num(13, 15)?, num(16, 18)?),
+            0,
+        )?;
+        return Some((ts, line.get(20..)?));
+    }
+    // `[2022-10-07T16:36:04.357+0900] `: 30 bytes with the brackets and the blank.
+    let iso = at(5, b'-')
+        && at(8, b'-')
+        && at(11, b'T')
+        && at(14, b':')
+        && at(17, b':')
+        && at(20, b'.')
+        && (at(24, b'+') || at(24, b'-'))
+        && b.get(29..31) == Some(b"] ");
+    if !iso {
+        return None;
+    }
     let year = i32::try_from(num(1, 5)?).ok()?;
-    let ts = years.wall_clock(
-        (year, num(5, 7)?, num(7, 9)?),
-        (num(10, 12)?, num(13, 15)?, num(16, 18)?),
-        0,
+    let minutes = num(25, 27)? * 60 + num(27, 29)?;
+    let offset = i32::try_from(minutes * 60).ok()? * if at(24, b'-') { -1 } else { 1 };
+    let ts = Timestamp::from_local(
+        (year, num(6, 8)?, num(9, 11)?),
+        (num(12, 14)?, num(15, 17)?, num(18, 20)?),
+        num(21, 24)? * 1_000_000,
+        offset,
     )?;
-    Some((ts, line.get(20..)?))
+    Some((ts, line.get(31..)?))
 }
 
 #[cfg(test)]
@@ -127,5 +148,14 @@ mod tests {
         assert!(own_log_line("[2022040x-12:11:06] [INFO ] x", &mut y).is_none());
         assert!(own_log_line("[20221307-12:11:06] [INFO ] x", &mut y).is_none());
         assert!(own_log_line("[Sun Jul 28 21:27:56 2013] x", &mut y).is_none());
+        let (ts, m) = own_log_line("[2022-10-07T16:36:04.357+0900] [INFO ] AUTHFAIL: x", &mut y)
+            .unwrap_or_else(|| panic!());
+        assert_eq!(m, "[INFO ] AUTHFAIL: x");
+        assert_eq!(ts.unix, 1_665_128_164);
+        let (ts, _) = own_log_line("[2022-10-07T16:36:04.357-0130] [INFO ] x", &mut y)
+            .unwrap_or_else(|| panic!());
+        assert_eq!(ts.unix, 1_665_165_964);
+        assert!(own_log_line("[2022-10-07T16:36:04.357 0900] [INFO ] x", &mut y).is_none());
+        assert!(own_log_line("[2022-13-07T16:36:04.357+0900] [INFO ] x", &mut y).is_none());
     }
 }
