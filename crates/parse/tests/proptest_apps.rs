@@ -26,6 +26,14 @@ const FORMATS: &[(&str, Format, bool)] = &[
         true,
     ),
     (
+        "grafana-10",
+        |u, a| {
+            let q = u.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("logger=context userId=0 orgId=0 uname= t=2025-07-17T13:08:42.281Z level=info msg=\"Request Completed\" method=POST path=/login status=401 remote_addr={a} referer=\"https://x/login?{q}\" errorMessageID=password-auth.failed error=\"invalid username or password\"")
+        },
+        false,
+    ),
+    (
         "gitlab",
         |u, a| format!("2020-04-09T14:04:00.667Z: Failed Login: username={u} ip={a}"),
         true,

@@ -4,7 +4,9 @@
 //! `t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" logger=context
 //! userId=0 orgId=0 uname=bob error="User not found" remote_addr=192.0.2.1`
 //!
-//! (newer versions start with `logger=` and write `level=`). The line is split into its
+//! (newer versions start with `logger=` and write `level=`). Grafana ≥ 10 no longer names the
+//! address on that line; its failed form login is the request log's `msg="Request Completed"
+//! method=POST path=/login status=401 remote_addr=A … error="…"`. The line is split into its
 //! `key=value` pairs as logfmt quotes them, so a quoted user name holding ` remote_addr=…` is
 //! one value of `uname` and cannot become the peer; a line that names `remote_addr` twice has
 //! no trustworthy peer and is not decoded.
@@ -37,8 +39,8 @@ fn decode_pairs<'a>(
     e: &mut Event<'a>,
     time: &mut Option<Timestamp>,
 ) -> Option<Found<'a>> {
-    let (mut msg, mut user, mut error, mut addr, mut client) = (None, None, None, None, None);
-    let mut t = None;
+    let (mut msg, mut user, mut error, mut addr) = (None, None, None, None);
+    let (mut t, mut method, mut path, mut status) = (None, None, None, None);
     for pair in Pairs(message) {
         let (k, v) = pair?;
         let slot = match k {
@@ -46,8 +48,10 @@ fn decode_pairs<'a>(
             "msg" => &mut msg,
             "uname" => &mut user,
             "error" => &mut error,
-            "client" => &mut client,
             "remote_addr" => &mut addr,
+            "method" => &mut method,
+            "path" => &mut path,
+            "status" => &mut status,
             _ => continue,
         };
         // A key twice: the line is not what Grafana writes.
@@ -56,13 +60,12 @@ fn decode_pairs<'a>(
         }
     }
     let msg = msg?;
-    let login = msg.eq_ignore_ascii_case("Invalid username or password")
-        || (msg.eq_ignore_ascii_case("Failed to authenticate request")
-            && matches!(
-                client.as_deref(),
-                Some("auth.client.form" | "auth.client.basic")
-            ));
-    if !login {
+    // Grafana ≥ 10: the login form's POST answered 401.
+    let form_login_refused = msg == "Request Completed"
+        && method.as_deref() == Some("POST")
+        && status.as_deref() == Some("401")
+        && path.as_deref().is_some_and(|p| p.ends_with("/login"));
+    if !(form_login_refused || msg.eq_ignore_ascii_case("Invalid username or password")) {
         return None;
     }
     let addr = addr.filter(|a| is_ip(a))?;
@@ -175,6 +178,20 @@ mod tests {
         assert_eq!(e.reason, Some("invalid-user"));
         assert_eq!(e.user_name, None);
         assert_eq!(e.source_address.as_deref(), Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn grafana_10_request_log() {
+        let e = d(r#"logger=context userId=0 orgId=0 uname= t=2025-07-17T13:08:42.281472211Z level=info msg="Request Completed" method=POST path=/login status=401 remote_addr=31.204.152.222 time_ms=15 duration=15.61585ms size=94 referer=https://monitor.example/login handler=/login status_source=server errorReason=Unauthorized errorMessageID=password-auth.failed error="failed to authenticate identity: [identity.not-found] no user found: user not found""#).unwrap();
+        assert_eq!(
+            (e.outcome, e.reason),
+            (Outcome::Failure, Some("invalid-user"))
+        );
+        assert_eq!(e.source_address.as_deref(), Some("31.204.152.222"));
+        // Other requests, and a 401 elsewhere, are not logins.
+        assert!(d(r#"logger=context t=2025-07-17T13:08:42Z level=info msg="Request Completed" method=GET path=/login status=401 remote_addr=192.0.2.1"#).is_none());
+        assert!(d(r#"logger=context t=2025-07-17T13:08:42Z level=info msg="Request Completed" method=POST path=/api/x status=401 remote_addr=192.0.2.1"#).is_none());
+        assert!(d(r#"logger=authn.service t=2025-07-17T13:08:44Z level=info msg="Failed to authenticate request" client=auth.client.form error="x""#).is_none());
     }
 
     #[test]
