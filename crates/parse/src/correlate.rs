@@ -17,8 +17,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use logward_core::event::parse_ip;
-use logward_core::{Action, Event, Outcome};
+use logward_core::{Action, Dataset, Event, Outcome};
 
+use crate::conn_failures::{conn_number, ConnFailures};
 #[cfg(doc)]
 use crate::decoders::Found;
 use crate::decoders::Peer;
@@ -65,6 +66,8 @@ pub struct Correlator {
     slots: Vec<Slot>,
     /// The slot the next new session takes once `slots` is full.
     next: usize,
+    /// MongoDB connections with a failure that named no peer (`conn_failures`).
+    conns: ConnFailures,
 }
 
 #[derive(Debug)]
@@ -207,6 +210,13 @@ impl Correlator {
         e: &mut Event<'a>,
         ambiguous_peers: &[Peer<'a>],
     ) {
+        if e.dataset == Some(Dataset::Mongodb) {
+            if let Some(conn) = conn_number(program) {
+                let key = (self.host_id(host.unwrap_or("")), conn);
+                self.conns.observe(key, e);
+            }
+            return;
+        }
         let key = match pid {
             Some(pid) if is_sshd(program) => (self.host_id(host.unwrap_or("")), pid),
             _ => {
@@ -307,6 +317,7 @@ impl Correlator {
             self.hosts.clear();
             self.index.clear();
             self.slots.clear();
+            self.conns = ConnFailures::default();
             self.next = 0;
         }
         let id = u32::try_from(self.hosts.len()).unwrap_or(u32::MAX);

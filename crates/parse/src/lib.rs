@@ -5,6 +5,7 @@
 //! and [`correlate`] fills in the peer that only earlier lines of the same sshd process named.
 
 pub mod clock;
+pub mod conn_failures;
 pub mod correlate;
 pub mod decoders;
 pub mod frame;

@@ -16,18 +16,30 @@ use logward_core::{Action, Category, Dataset, Event, Outcome};
 use crate::text::FastFind;
 
 pub mod apps;
+pub mod asterisk;
 pub mod cowrie;
+pub mod db;
 pub mod doas;
 pub mod dropbear;
+pub mod fail2ban;
+pub mod freeswitch;
+pub mod ftp;
 pub mod login;
 pub mod logind;
 pub mod mail;
+pub mod named;
+pub mod openvpn;
 pub mod pam;
+pub(crate) mod peer;
+pub mod portsentry;
 pub mod scan;
+pub mod service_logs;
 pub mod shadow;
+pub mod squid;
 pub mod sshd;
 pub mod su;
 pub mod sudo;
+pub mod threeproxy;
 pub mod unframed;
 pub mod xrdp;
 
@@ -222,6 +234,37 @@ pub fn unrepeat(message: &str) -> Option<(u32, &str)> {
     Some((n, inner.trim_start_matches(' ')))
 }
 
+/// The services of `ftp`, `db`, VPN, VoIP, BIND, portsentry and fail2ban, by program. Also
+/// the level words the frame takes for a tag when a service's own log has no program
+/// (`… 113 [Note] [MY-010926] …`, `NOTICE[566]: chan_sip.c:…`, `[conn12] …`): their
+/// decoders match the message's own grammar, so nothing else is read as theirs.
+#[inline(never)]
+fn services<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    match program {
+        "vsftpd" => ftp::vsftpd::decode(message, e),
+        "proftpd" => ftp::proftpd::decode(message, e),
+        "pure-ftpd" => ftp::pureftpd::decode(message, e),
+        "wu-ftpd" | "ftpd" => ftp::wuftpd::decode(message, e),
+        "mysqld" | "mariadbd" | "mysqld_safe" | "Note" | "Warning" => db::mysql::decode(message, e),
+        "openvpn" => openvpn::decode(message, e),
+        "asterisk" | "NOTICE" | "SECURITY" => asterisk::decode(message, e),
+        "WARNING" => asterisk::decode(message, e).or_else(|| freeswitch::decode(message, e)),
+        "freeswitch" | "WARN" => freeswitch::decode(message, e),
+        "named" | "security" | "update-security" => named::decode(message, e),
+        "portsentry" => portsentry::decode(message, e),
+        "fail2ban.actions" | "fail2ban-server" | "fail2ban" => fail2ban::decode(message, e),
+        p if p.starts_with("ovpn-") => openvpn::decode(message, e),
+        p if p.starts_with("conn")
+            && p.len() > 4
+            && p.bytes().skip(4).all(|c| c.is_ascii_digit()) =>
+        {
+            db::mongodb::decode(message, e)
+        }
+        "initandlisten" => db::mongodb::decode(message, e),
+        _ => None,
+    }
+}
+
 /// Decodes a message written by `program` into `e` (whose decoder fields must be unset).
 /// `None`, with `e` as it was, when no decoder recognises it.
 pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
@@ -251,8 +294,9 @@ pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<
         "login" => login::decode(message, e),
         p if shadow::is_shadow_program(p) => shadow::decode(p, message, e),
         p if mail::decoder_for(p).is_some() => mail::decode(p, message, e),
-        // Web applications, by the program's first byte (a miss costs one compare).
-        p => apps::by_program(p, message, e),
+        // Web applications, by the program's first byte (a miss costs one compare), then the
+        // FTP, database, VPN, VoIP, BIND, portsentry and fail2ban programs.
+        p => apps::by_program(p, message, e).or_else(|| services(p, message, e)),
     };
     // Each decoder left `e` untouched when it said `None`, so PAM starts clean.
     native.or_else(|| pam::decode(program, None, message, e))

@@ -50,6 +50,8 @@ pub fn decode<'a>(
                 program: Some(program),
             })
         })
+        // FTP, database, VoIP, proxy, BIND and fail2ban logs (MySQL, MSSQL, MongoDB, squid, …).
+        .or_else(|| super::service_logs::decode(message, years, e))
 }
 
 /// xrdp-sesman's own log: `[20220407-12:11:06] [INFO ] MESSAGE` or
