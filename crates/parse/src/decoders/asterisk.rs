@@ -32,6 +32,12 @@ pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     })
 }
 
+/// A message the frame already cut after its source (`[DATE] LEVEL[tid] file.c: MSG` framed
+/// with `LEVEL[tid]` as the host and `file.c` as the program).
+pub fn decode_body<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    guarded(e, |e| body(scan::trim_end_blanks(message), e))
+}
+
 /// `LEVEL[tid][C-…]: ` / `LEVEL [tid] ` → what follows. Absent when the frame took
 /// `LEVEL[tid]:` as the syslog tag.
 fn skip_level(m: &str) -> &str {

@@ -241,6 +241,10 @@ pub fn unrepeat(message: &str) -> Option<(u32, &str)> {
 #[inline(never)]
 fn services<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     match program {
+        // vsftpd's PAM conversation in the journal, without the `pam_unix(…): ` part.
+        "vsftpd" if message.starts_with("authentication failure; ") => {
+            pam::decode(program, Some("pam_unix"), message, e)
+        }
         "vsftpd" => ftp::vsftpd::decode(message, e),
         "proftpd" => ftp::proftpd::decode(message, e),
         "pure-ftpd" => ftp::pureftpd::decode(message, e),
@@ -261,6 +265,8 @@ fn services<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<Fo
             db::mongodb::decode(message, e)
         }
         "initandlisten" => db::mongodb::decode(message, e),
+        // Asterisk's `[DATE] LEVEL[tid] file.c: MSG` framed as host `LEVEL[tid]`, program `file.c`.
+        p if p.ends_with(".c") => asterisk::decode_body(message, e),
         _ => None,
     }
 }

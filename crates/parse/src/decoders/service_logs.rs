@@ -90,7 +90,14 @@ fn digits<'a>(m: &'a str, years: &mut YearResolver, e: &mut Event<'a>) -> Option
         return done(freeswitch::decode(m, e)?, None, "freeswitch");
     }
     // ISO dates: `2015-10-07 06:09:42 …`, `2016-02-24T15:26:18.237955 …`, `…Z`, `,388`.
-    let (ts, rest) = iso(m, years)?;
+    let Some((ts, rest)) = iso(m, years) else {
+        // What follows a date the frame took: `113 [Note] …` (MySQL's thread id),
+        // `82.43% [WARNING] …` (FreeSWITCH's load).
+        if let Some(found) = mysql::decode(m, e) {
+            return done(found, None, "mysqld");
+        }
+        return done(freeswitch::decode(m, e)?, None, "freeswitch");
+    };
     let found = match rest.as_bytes().first()? {
         b'f' => {
             if let Some(f) = rest.strip_prefix("fail2ban.actions").map(|_| rest) {
