@@ -53,6 +53,11 @@ fn text<'a>(m: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 /// A JSON log line (4.4+); `None` for any other JSON. Returns the line's own time.
 pub fn json<'a>(line: &'a str, e: &mut Event<'a>) -> Option<(Found<'a>, Option<Timestamp>)> {
     let mut ts = None;
+    // Only lines that can be an authentication result pay for a JSON parse.
+    if !scan::contains(line, "\"Authentic") && !scan::contains(line, "\"Successfully authenticated")
+    {
+        return None;
+    }
     let found = guarded(e, |e| {
         let v: Value = serde_json::from_str(line).ok()?;
         let attr = v.get("attr")?;
