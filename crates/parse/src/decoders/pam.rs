@@ -113,6 +113,12 @@ fn decode_service<'a>(
             if module == "access" {
                 return access_denied(dataset, action, body, e);
             }
+            // pam_unix's account check: `account U has expired (account expired)` (or
+            // `(failed to change password)`). U is the account pam_unix looked up.
+            if let Some(r) = body.strip_prefix("account ") {
+                let (user, _) = scan::rsplit_once(r, " has expired (")?;
+                return failure(dataset, action, "account-expired", user, e);
+            }
         }
         Some(b'c') => {
             if let Some(r) = body.strip_prefix("check pass; user ") {
@@ -789,6 +795,8 @@ mod tests {
             ("sshd", "pam_succeed_if(sshd:auth): requirement \"uid >= 1000\" not met by user \"root\"", L, F, Some("not-allowed"), Some("root"), None),
             ("sshd", "pam_succeed_if(sshd:auth): requirement \"uid >= 1000\" not met by user \"x\" not met by user \"y\"", L, F, Some("not-allowed"), Some("x\" not met by user \"y"), None),
             ("login", "pam_succeed_if(login:account): requirement \"user ingroup wheel\" not met by unknown user", L, F, Some("not-allowed"), None, None),
+            ("sshd", "pam_unix(sshd:account): account bob has expired (account expired)", L, F, Some("account-expired"), Some("bob"), None),
+            ("su", "pam_unix(su:account): account bob has expired (failed to change password)", Pe, F, Some("account-expired"), None, Some("bob")),
         ]);
         // Met requirements are not verdicts.
         assert!(decode(

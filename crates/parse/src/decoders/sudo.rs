@@ -84,6 +84,13 @@ fn classify(problem: &str) -> Option<(Outcome, Option<&'static str>)> {
         "a password is required" => failure("password-required"),
         "no tty present and no askpass program specified" => failure("no-tty"),
         p if p.starts_with("a terminal is required to read the password") => failure("no-tty"),
+        // `PAM authentication error: ERR`, `PAM account management error: ERR`: PAM refused
+        // (an expired account, pam_faillock, pam_access …); the PAM line says which.
+        p if p.starts_with("PAM authentication error: ")
+            || p.starts_with("PAM account management error: ") =>
+        {
+            failure("pam-failure")
+        }
         _ => None,
     }
 }
@@ -165,6 +172,14 @@ mod tests {
             (
                 "alice : no tty present and no askpass program specified ; TTY=unknown ; PWD=/ ; USER=root ; COMMAND=/bin/id",
                 "no-tty",
+            ),
+            (
+                "alice : PAM account management error: Authentication token is no longer valid; new one required ; TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/id",
+                "pam-failure",
+            ),
+            (
+                "alice : PAM authentication error: Permission denied ; TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/id",
+                "pam-failure",
             ),
         ] {
             let e = ev(m);
