@@ -268,9 +268,15 @@ fn weekday_date<'a>(line: &'a str, years: &mut YearResolver, outer: bool) -> Opt
     with_program(header(line, at, Some(ts), years, true, outer))
 }
 
-/// `[Jun 21 16:55:03] …`.
+/// `[Jun 21 16:55:03] …`, or `journalctl -o short-monotonic`'s `[  970.699396] host …` (no
+/// wall-clock time).
 fn bracketed_date<'a>(line: &'a str, years: &mut YearResolver, outer: bool) -> Option<Frame<'a>> {
     let b = line.as_bytes();
+    if matches!(b.get(1), Some(b' ' | b'0'..=b'9')) {
+        let rest = strip_uptime(line)?;
+        let at = line.len() - rest.len();
+        return with_program(header(line, at, None, years, false, outer));
+    }
     let (ts, used) = years.parse_bsd(&b[1..])?;
     if b.get(1 + used) != Some(&b']') {
         return None;
@@ -1099,6 +1105,21 @@ mod tests {
         // syslog-ng's and rsyslog's mark.
         let x = f("Dec  6 10:00:01 host -- MARK --");
         assert_eq!(hpm(&x), (Some("host"), None, None, "-- MARK --"));
+    }
+
+    #[test]
+    fn short_monotonic() {
+        let x = f("[  970.699396] host sshd[5]: Failed password");
+        assert_eq!(
+            hpm(&x),
+            (Some("host"), Some("sshd"), Some(5), "Failed password")
+        );
+        assert_eq!(x.timestamp, None);
+        let x = f("[  970.699396] no tag here");
+        assert_eq!(
+            (x.program, x.message.as_ref()),
+            (None, "[  970.699396] no tag here")
+        );
     }
 
     #[test]
