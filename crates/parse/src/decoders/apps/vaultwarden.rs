@@ -6,9 +6,11 @@
 //! client typed:
 //! `Username or password is incorrect. Try again. IP: A. Username: U.`,
 //! `Invalid admin token. IP: A`, `Invalid TOTP code! Server time: T UTC IP: A`,
-//! `This user has been disabled. IP: A. Username: U.`. Only these texts are recognised, so
-//! what precedes `IP: ` is always Vaultwarden's; the address ends at the first `. Username: `
-//! (the user name comes after it) or the line's end.
+//! `This user has been disabled. IP: A. Username: U.`, and the API-key forms (`Incorrect
+//! client_secret`, `Invalid client_id`). Only these texts are recognised, so what precedes
+//! `IP: ` is always Vaultwarden's; the address ends at the first `. ` (the user name comes
+//! after it) or the line's end. `User U logged in successfully. IP: A` is a success, its
+//! address read from the end.
 //!
 //! Bitwarden: `2019-11-26 01:04:49.008 +08:00 [WRN] Failed login attempt. A` (also `, 2FA
 //! invalid.`), or through syslog as `Bitwarden-Identity[1]: [Bit.Core…] Failed login attempt.
@@ -16,9 +18,9 @@
 
 use std::borrow::Cow;
 
-use logward_core::{Dataset, Event, Timestamp};
+use logward_core::{Dataset, Event, Outcome, Timestamp};
 
-use super::{datetime, failure, instant, is_ip, offset, unframed_found};
+use super::{datetime, failure, instant, is_ip, login, offset, unframed_found};
 use crate::clock::YearResolver;
 use crate::decoders::unframed::Unframed;
 use crate::decoders::{guarded, Found};
@@ -62,33 +64,77 @@ fn vaultwarden<'a>(body: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     }
     let (_level, m) = rest.fsplit_once("] ")?;
     let m = m.trim_end_matches([' ', '\r']);
-    let (reason, rest) =
-        if let Some(r) = m.strip_prefix("Username or password is incorrect. Try again") {
-            ("bad-password", r)
-        } else if let Some(r) = m.strip_prefix("Invalid admin token") {
-            ("bad-token", r)
-        } else if let Some(r) = m.strip_prefix("This user has been disabled") {
-            ("disabled", r)
-        } else if let Some(r) = m.strip_prefix("Invalid TOTP code! Server time: ") {
-            // `YYYY-MM-DD HH:MM:SS UTC `, Vaultwarden's own clock.
-            let (_, _, _, used) = datetime(r.as_bytes())?;
-            ("bad-2fa", r.get(used..)?.strip_prefix(" UTC")?)
-        } else {
-            return None;
-        };
-    let rest = rest.trim_start_matches(['.', '!']).strip_prefix(" IP: ")?;
-    let (addr, user) = match rest.fsplit_once(". Username: ") {
-        Some((a, u)) => (a, Some(u.strip_suffix('.').unwrap_or(u))),
-        None => (rest.strip_suffix('.').unwrap_or(rest), None),
+    if let Some(r) = m.strip_prefix("User ") {
+        return logged_in(r, e);
+    }
+    let Some((reason, rest)) = FAILURES
+        .iter()
+        .find_map(|(text, reason)| Some((*reason, m.strip_prefix(text)?)))
+    else {
+        let r = m.strip_prefix("Invalid TOTP code! Server time: ")?;
+        // `YYYY-MM-DD HH:MM:SS UTC`, Vaultwarden's own clock, then ` IP: A`.
+        let (_, _, _, used) = datetime(r.as_bytes())?;
+        return with_ip("bad-2fa", r.get(used..)?.strip_prefix(" UTC")?, e);
     };
+    with_ip(reason, rest.trim_start_matches(['.', '!']), e)
+}
+
+/// Vaultwarden's failure texts that are followed by `. IP: A[. Username: U.]`, and their
+/// reasons. A longer text comes before any text it starts with.
+const FAILURES: &[(&str, &str)] = &[
+    (
+        "Username or password is incorrect. Try again",
+        "bad-password",
+    ),
+    (
+        "Username or access code is incorrect. Try again",
+        "bad-password",
+    ),
+    ("Invalid admin token", "bad-token"),
+    ("Incorrect client_secret", "bad-token"),
+    ("Invalid client_id", "invalid-user"),
+    ("Malformed client_id", "invalid-user"),
+    ("This user has been disabled (API key login)", "disabled"),
+    ("This user has been disabled", "disabled"),
+];
+
+/// ` IP: A`, then the end, `.`, or `. Username: U.` / `. Organization: O.`: the address
+/// ends at the first `. ` (an address holds none), the user's text only follows it.
+fn with_ip<'a>(reason: &'static str, rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let rest = rest.strip_prefix(" IP: ")?;
+    let (addr, tail) = rest.fsplit_once(". ").unwrap_or((rest, ""));
+    let addr = addr.strip_suffix('.').unwrap_or(addr);
     if !is_ip(addr) {
         return None;
     }
+    let user = tail
+        .strip_prefix("Username: ")
+        .map(|u| u.strip_suffix('.').unwrap_or(u));
     failure(
         e,
         Dataset::Vaultwarden,
         reason,
         user.map(Cow::Borrowed),
+        Cow::Borrowed(addr),
+    )
+}
+
+/// `User U logged in successfully[ via API key]. IP: A`: the address is read from the end.
+fn logged_in<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (head, addr) = r.frsplit_once(". IP: ")?;
+    let user = head
+        .strip_suffix(" logged in successfully")
+        .or_else(|| head.strip_suffix(" logged in successfully via API key"))?;
+    if !is_ip(addr) {
+        return None;
+    }
+    let user = Some(Cow::Borrowed(user));
+    login(
+        e,
+        Dataset::Vaultwarden,
+        Outcome::Success,
+        None,
+        user,
         Cow::Borrowed(addr),
     )
 }
@@ -190,6 +236,48 @@ mod tests {
         .unwrap()
         .event;
         assert_eq!(e.source_address.as_deref(), Some("192.0.2.8"));
+    }
+
+    #[test]
+    fn more_vaultwarden_texts() {
+        let base = "[2025-01-02 03:04:05.678][vaultwarden::api::identity][ERROR] ";
+        for (m, reason, user) in [
+            (
+                "Incorrect client_secret. IP: 192.0.2.1. Username: a@b.c.",
+                "bad-token",
+                Some("a@b.c"),
+            ),
+            (
+                "Incorrect client_secret. IP: 192.0.2.1. Organization: 0f-1.",
+                "bad-token",
+                None,
+            ),
+            ("Invalid client_id. IP: 192.0.2.1.", "invalid-user", None),
+            (
+                "This user has been disabled (API key login). IP: 192.0.2.1. Username: a.",
+                "disabled",
+                Some("a"),
+            ),
+            (
+                "Username or access code is incorrect. Try again. IP: 192.0.2.1. Username: a.",
+                "bad-password",
+                Some("a"),
+            ),
+        ] {
+            let line = format!("{base}{m}");
+            let (e, _) = d(&line).unwrap_or_else(|| panic!("{m}"));
+            assert_eq!(e.reason, Some(reason), "{m}");
+            assert_eq!(e.user_name.as_deref(), user, "{m}");
+            assert_eq!(e.source_address.as_deref(), Some("192.0.2.1"), "{m}");
+        }
+        let line = format!("{base}User a@b.c. IP: 9.9.9.9 logged in successfully. IP: 192.0.2.2");
+        let (e, _) = d(&line).unwrap();
+        assert_eq!(e.outcome, logward_core::Outcome::Success);
+        assert_eq!(e.source_address.as_deref(), Some("192.0.2.2"));
+        assert!(d(&format!(
+            "{base}Please verify your email before trying again.. IP: 192.0.2.1."
+        ))
+        .is_none());
     }
 
     #[test]
