@@ -10,6 +10,7 @@
 //!   `<fac.pri>` marker's codes.
 //! - OSSEC's `syslog.ini` and `systemd.ini` rule tests: every line has a time, a host and a
 //!   program (the rule's decoder, when one is named).
+//! - One sshd failure framed in every shape frame.rs knows decodes to the same event.
 //!
 //! CrowdSec's `syslog-logs` framing (`program`, `pid`, `message`) is checked in
 //! conformance_crowdsec.rs.
@@ -184,5 +185,49 @@ fn ossec_syslog_and_systemd_frames() {
         eprintln!("  {p}");
     }
     assert!(checked >= 7, "only {checked} lines");
+    assert!(problems.is_empty(), "{} problems", problems.len());
+}
+
+/// Every shape hands its message to the program's decoder: the same sshd failure, framed as
+/// each writer frames it, is the same event.
+#[test]
+fn every_shape_decodes_the_same_failure() {
+    use logward_core::{Action, Outcome};
+    const MSG: &str = "Failed password for root from 192.0.2.7 port 4242 ssh2";
+    let shapes = [
+        format!("Dec  6 10:00:01 host sshd[123]: {MSG}"),
+        format!("Dec  6 10:00:01 host auth.info sshd[123]: {MSG}"),
+        format!("Sun Dec  6 10:00:01 2026 auth.info sshd[123]: {MSG}"),
+        format!("Sun Dec  6 10:00:01 2026 gw authpriv.info sshd[123]: {MSG}"),
+        format!("2026-12-06T10:00:01.123456 host sshd[123]: {MSG}"),
+        format!("2026-12-06T10:00:01.123456+0100 host sshd[123]: {MSG}"),
+        format!("2026-12-06 10:00:01,123 host sshd[123]: {MSG}"),
+        format!("Sun 2026-12-06 10:00:01 CET host sshd[123]: {MSG}"),
+        format!("Dec 06 10:00:01.123456 host sshd[123]: {MSG}"),
+        format!("1796551201.123456 host sshd[123]: {MSG}"),
+        format!("[  970.699396] host sshd[123]: {MSG}"),
+        format!("Dec  6 10:00:01 host sshd[123] {MSG}"),
+        format!("@400000006b15322b075bca00 auth.info: Dec  6 10:00:01 sshd[123]: {MSG}"),
+        format!("2026-12-06_10:00:01.12345 auth.info: Dec  6 10:00:01 sshd[123]: {MSG}"),
+        format!("auth.info: Dec  6 10:00:01 sshd[123]: {MSG}"),
+        format!("2015 Dec  6 10:00:01 host sshd[123]: {MSG}"),
+        format!("[Dec  6 10:00:01] host sshd[123]: {MSG}"),
+        format!("Dec  6 10:00:01 host kernel: [ 5.123] sshd[123] {MSG}"),
+    ];
+    let mut problems = Vec::new();
+    for line in &shapes {
+        let e = common::decoder().decode(line);
+        let ok = e.action() == Action::UserLogin
+            && e.outcome == Outcome::Failure
+            && e.source_ip.map(|ip| ip.to_string()).as_deref() == Some("192.0.2.7")
+            && e.user_name.as_deref() == Some("root")
+            && e.process_pid == Some(123);
+        if !ok {
+            problems.push(format!("{line}: {e:?}"));
+        }
+    }
+    for p in &problems {
+        eprintln!("  {p}");
+    }
     assert!(problems.is_empty(), "{} problems", problems.len());
 }
