@@ -10,14 +10,18 @@
 //! `key=value` pairs as logfmt quotes them, so a quoted user name holding ` remote_addr=…` is
 //! one value of `uname` and cannot become the peer; a line that names `remote_addr` twice has
 //! no trustworthy peer and is not decoded.
+//!
+//! `[log.file] format = json` writes the same keys as a JSON object, parsed as JSON.
 
 use std::borrow::Cow;
 
 use logward_core::{Dataset, Event, Timestamp};
+use serde_json::Value;
 
 use super::{failure, is_ip, unframed_found};
 use crate::decoders::unframed::Unframed;
 use crate::decoders::{guarded, Found};
+use crate::text::FastFind;
 
 /// A Grafana log line without a syslog header (the format's own `t=` time).
 pub fn unframed<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Unframed<'a>> {
@@ -34,24 +38,36 @@ pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     guarded(e, |e| decode_pairs(message, e, &mut None))
 }
 
+/// The fields of a Grafana line that decide it.
+#[derive(Default)]
+struct Fields<'a> {
+    t: Option<Cow<'a, str>>,
+    msg: Option<Cow<'a, str>>,
+    user: Option<Cow<'a, str>>,
+    error: Option<Cow<'a, str>>,
+    addr: Option<Cow<'a, str>>,
+    method: Option<Cow<'a, str>>,
+    path: Option<Cow<'a, str>>,
+    status: Option<Cow<'a, str>>,
+}
+
 fn decode_pairs<'a>(
     message: &'a str,
     e: &mut Event<'a>,
     time: &mut Option<Timestamp>,
 ) -> Option<Found<'a>> {
-    let (mut msg, mut user, mut error, mut addr) = (None, None, None, None);
-    let (mut t, mut method, mut path, mut status) = (None, None, None, None);
+    let mut f = Fields::default();
     for pair in Pairs(message) {
         let (k, v) = pair?;
         let slot = match k {
-            "t" => &mut t,
-            "msg" => &mut msg,
-            "uname" => &mut user,
-            "error" => &mut error,
-            "remote_addr" => &mut addr,
-            "method" => &mut method,
-            "path" => &mut path,
-            "status" => &mut status,
+            "t" => &mut f.t,
+            "msg" => &mut f.msg,
+            "uname" => &mut f.user,
+            "error" => &mut f.error,
+            "remote_addr" => &mut f.addr,
+            "method" => &mut f.method,
+            "path" => &mut f.path,
+            "status" => &mut f.status,
             _ => continue,
         };
         // A key twice: the line is not what Grafana writes.
@@ -59,17 +75,51 @@ fn decode_pairs<'a>(
             return None;
         }
     }
-    let msg = msg?;
+    judge(f, e, time)
+}
+
+/// Grafana's log in JSON (`[log.file] format = json`): the same keys as its logfmt.
+pub fn json<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Unframed<'a>> {
+    if !message.fcontains("\"remote_addr\"") {
+        return None;
+    }
+    let Value::Object(map) = serde_json::from_str::<Value>(message).ok()? else {
+        return None;
+    };
+    let text = |k: &str| -> Option<Cow<'a, str>> {
+        match map.get(k)? {
+            Value::String(s) => Some(Cow::Owned(s.clone())),
+            Value::Number(n) => Some(Cow::Owned(n.to_string())),
+            _ => None,
+        }
+    };
+    let f = Fields {
+        t: text("t"),
+        msg: text("msg"),
+        user: text("uname"),
+        error: text("error"),
+        addr: text("remote_addr"),
+        method: text("method"),
+        path: text("path"),
+        status: text("status"),
+    };
+    let mut time = None;
+    let found = guarded(e, |e| judge(f, e, &mut time));
+    unframed_found(found, time, "grafana")
+}
+
+fn judge<'a>(f: Fields<'a>, e: &mut Event<'a>, time: &mut Option<Timestamp>) -> Option<Found<'a>> {
+    let msg = f.msg?;
     // Grafana ≥ 10: the login form's POST answered 401.
     let form_login_refused = msg == "Request Completed"
-        && method.as_deref() == Some("POST")
-        && status.as_deref() == Some("401")
-        && path.as_deref().is_some_and(|p| p.ends_with("/login"));
+        && f.method.as_deref() == Some("POST")
+        && f.status.as_deref() == Some("401")
+        && f.path.as_deref().is_some_and(|p| p.ends_with("/login"));
     if !(form_login_refused || msg.eq_ignore_ascii_case("Invalid username or password")) {
         return None;
     }
-    let addr = addr.filter(|a| is_ip(a))?;
-    let not_found = error.as_deref().is_some_and(|m| {
+    let addr = f.addr.filter(|a| is_ip(a))?;
+    let not_found = f.error.as_deref().is_some_and(|m| {
         let m = m.to_ascii_lowercase();
         m.contains("not found") || m.contains("not-found")
     });
@@ -78,8 +128,9 @@ fn decode_pairs<'a>(
     } else {
         "bad-password"
     };
-    *time = t.and_then(|t| Timestamp::parse_rfc3339(t.as_bytes()).map(|(ts, _)| ts));
-    failure(e, Dataset::Grafana, reason, user, addr)
+    *time =
+        f.t.and_then(|t| Timestamp::parse_rfc3339(t.as_bytes()).map(|(ts, _)| ts));
+    failure(e, Dataset::Grafana, reason, f.user, addr)
 }
 
 /// The `key=value` pairs of a logfmt line; values may be `"quoted"` with backslash escapes.
@@ -178,6 +229,23 @@ mod tests {
         assert_eq!(e.reason, Some("invalid-user"));
         assert_eq!(e.user_name, None);
         assert_eq!(e.source_address.as_deref(), Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn json_format() {
+        let e = d(r#"{"t":"2025-07-17T13:08:42.281Z","level":"info","logger":"context","msg":"Request Completed","method":"POST","path":"/login","status":401,"remote_addr":"192.0.2.5","error":"invalid username or password"}"#).unwrap();
+        assert_eq!(
+            (e.outcome, e.reason),
+            (Outcome::Failure, Some("bad-password"))
+        );
+        assert_eq!(e.source_address.as_deref(), Some("192.0.2.5"));
+        let e = d(r#"{"t":"2020-10-19T17:44:33+02:00","level":"error","msg":"Invalid username or password","uname":"x\" remote_addr=9.9.9.9","remote_addr":"192.0.2.6"}"#).unwrap();
+        assert_eq!(e.source_address.as_deref(), Some("192.0.2.6"));
+        assert_eq!(e.user_name.as_deref(), Some("x\" remote_addr=9.9.9.9"));
+        assert!(d(
+            r#"{"msg":"Request Completed","method":"GET","status":200,"remote_addr":"192.0.2.6"}"#
+        )
+        .is_none());
     }
 
     #[test]

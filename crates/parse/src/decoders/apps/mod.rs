@@ -34,7 +34,10 @@ pub fn by_program<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Opt
     match *program.as_bytes().first()? {
         b'w' if program == "webmin" => webmin::decode(message, e),
         b'm' if program == "monit" => monit::decode(message, e),
-        b'p' if program == "phpMyAdmin" => phpmyadmin::decode(message, e),
+        // `phpmyadmin:` is its own log file's tag (`AuthLog` set to a path).
+        b'p' if program == "phpMyAdmin" || program == "phpmyadmin" => {
+            phpmyadmin::decode(message, e)
+        }
         b'g' if program == "grafana" || program == "grafana-server" => grafana::decode(message, e),
         b'v' if program == "vaultwarden" => vaultwarden::decode(message, e),
         b'B' if program.starts_with("Bitwarden-") => vaultwarden::bitwarden(message, e),
@@ -66,7 +69,7 @@ pub fn unframed<'a>(
     match *message.as_bytes().first()? {
         b't' | b'l' => grafana::unframed(message, e),
         b'F' => gitlab::unframed(message, e),
-        b'{' => gitlab::json(message, e),
+        b'{' => gitlab::json(message, e).or_else(|| grafana::json(message, e)),
         b'[' => {
             vaultwarden::unframed(message, years, e).or_else(|| monit::unframed(message, years, e))
         }

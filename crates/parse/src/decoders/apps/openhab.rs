@@ -1,6 +1,7 @@
 //! openHAB's Jetty request log: `A -  -  [02/sept./2015:00:11:31 +0200] "GET /rest HTTP/1.1"
-//! 401 1382`. Jetty writes ` - ` and then ` - ` again for a request with no user, which is
-//! what tells its log from a web server's; a 401 (a request that failed to authenticate) is a
+//! 401 1382`. Jetty ≤ 8 writes ` - ` and then ` - ` again for a request with no user, which
+//! is what tells its log from a web server's (Jetty 9 and later write the common log format,
+//! which the access-log decoders read); a 401 (a request that failed to authenticate) is a
 //! failed login, other statuses are left to the access-log decoders. The month is the JVM
 //! locale's (`sept.`, `oct.`): English and French abbreviations are read; with another the
 //! event has no time.

@@ -1,4 +1,5 @@
-//! phpMyAdmin's syslog lines (`phpMyAdmin[pid]:`, `$cfg['AuthLog'] = 'syslog'`):
+//! phpMyAdmin's syslog lines (`phpMyAdmin[pid]:`, `$cfg['AuthLog'] = 'syslog'`; a file
+//! `AuthLog` gets the same text after `Mon dd hh:mm:ss phpmyadmin: `):
 //! `user denied: U (STATUS) from A` and `user authenticated: U from A`. The user comes
 //! first and is typed by the client; the status and the address are phpMyAdmin's and come
 //! last, so both are read from the right.
@@ -90,5 +91,11 @@ mod tests {
         assert!(
             Decoded::run(|e| decode("user denied: root (mysql-denied) from host", e)).is_none()
         );
+        // Its own log file (`AuthLog` a path): a BSD time, no host, the tag `phpmyadmin:`.
+        let mut d = crate::LineDecoder::new(crate::YearResolver::fixed(2026, 0));
+        let e =
+            d.decode("Aug 22 14:50:22 phpmyadmin: user denied: root (mysql-denied) from 192.0.2.1");
+        assert_eq!(e.dataset, Some(Dataset::Phpmyadmin));
+        assert_eq!(e.source_address.as_deref(), Some("192.0.2.1"));
     }
 }
