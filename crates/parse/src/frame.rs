@@ -19,8 +19,8 @@
 //! Tags: `prog[pid]:`, `prog:`, `[prog]`, `prog(pam_unix)[pid]:`; after a timestamp also
 //! without the colon when the tag cannot be a word of a message (`prog[pid]`, `prog(x)`,
 //! `[prog]`, `[prog][pid]`, starting in lower case), then Solaris' `[ID n fac.level]`.
-//! `kernel: [  970.699396]` loses its uptime; a tag right after it (`@vserver_x`, then
-//! `prog[pid]`/`prog(x)`) is the program that wrote it.
+//! `kernel: [  970.699396]` loses its uptime; a Linux-VServer guest's tag after it
+//! (`@vserver_x prog[pid]`) is the program that wrote it.
 //!
 //! The common shape is framed in one pass ([`plain_header`]); every other shape is tried only
 //! after it fails. A new shape frames a line only when it also finds a program; otherwise the
@@ -647,9 +647,10 @@ fn strip_solaris_id(msg: &str) -> &str {
     }
 }
 
-/// `kernel: [  970.699396] msg` → `msg`; when the rest starts with another program's tag
+/// `kernel: [  970.699396] msg` → `msg`; when a Linux-VServer guest's marker and a tag follow
 /// (`@vserver_x prog(pam_unix)[pid] …`, as fail2ban's `__kernel_prefix` allows), that program
-/// wrote it. Only a tag with a pid or a `(module)` counts, not a kernel subsystem's `audit:`.
+/// wrote it. Without the marker the kernel wrote it: `sshd[42]: segfault at 0 …` names a
+/// process any user can call `sshd`, and `audit:` is a subsystem.
 /// Works on the parts, not a built [`Frame`], so the hot path never moves one.
 #[cold]
 fn kernel_tag<'a>(program: &mut &'a str, pid: &mut Option<u32>, message: &mut &'a str) {
@@ -660,28 +661,24 @@ fn kernel_tag<'a>(program: &mut &'a str, pid: &mut Option<u32>, message: &mut &'
         return;
     };
     *message = rest;
-    let mut r = rest;
-    let mut vserver = false;
-    if let Some(v) = r.strip_prefix("@vserver_") {
-        vserver = true;
-        r = v
-            .split_once(' ')
-            .map_or("", |(_, after)| after)
-            .trim_start_matches(' ');
-    }
+    let Some(v) = rest.strip_prefix("@vserver_") else {
+        return;
+    };
+    let r = v
+        .split_once(' ')
+        .map_or("", |(_, after)| after)
+        .trim_start_matches(' ');
     let end = token_end(r.as_bytes(), 0);
     if let Some((inner, inner_pid, msg_at)) = tag(r, 0, end, true) {
-        if vserver || inner_pid.is_some() || inner.ends_with(')') {
-            *program = inner;
-            *pid = inner_pid;
-            let msg = message_at(r, msg_at);
-            let colonless = r.as_bytes().get(msg_at - 1) != Some(&b':');
-            *message = if colonless {
-                strip_solaris_id(msg)
-            } else {
-                msg
-            };
-        }
+        *program = inner;
+        *pid = inner_pid;
+        let msg = message_at(r, msg_at);
+        let colonless = r.as_bytes().get(msg_at - 1) != Some(&b':');
+        *message = if colonless {
+            strip_solaris_id(msg)
+        } else {
+            msg
+        };
     }
 }
 
@@ -1186,7 +1183,17 @@ mod tests {
             )
         );
         assert_eq!((x.facility, x.severity), (Some(4), Some(6)));
-        // A kernel subsystem's prefix is the kernel's message.
+        // A kernel subsystem's prefix, a process the kernel names: the kernel's message.
+        let x = f("Dec  6 10:00:01 h kernel: [ 5.1] sshd[42]: segfault at 0 ip 0 error 4");
+        assert_eq!(
+            hpm(&x),
+            (
+                Some("h"),
+                Some("kernel"),
+                None,
+                "sshd[42]: segfault at 0 ip 0 error 4"
+            )
+        );
         let x = f("Dec  6 10:00:01 h kernel: [ 5.1] audit: type=1100 audit(1.2:3): x");
         assert_eq!(
             hpm(&x),

@@ -212,7 +212,7 @@ fn every_shape_decodes_the_same_failure() {
         format!("auth.info: Dec  6 10:00:01 sshd[123]: {MSG}"),
         format!("2015 Dec  6 10:00:01 host sshd[123]: {MSG}"),
         format!("[Dec  6 10:00:01] host sshd[123]: {MSG}"),
-        format!("Dec  6 10:00:01 host kernel: [ 5.123] sshd[123] {MSG}"),
+        format!("Dec  6 10:00:01 host kernel: [ 5.123] @vserver_a sshd[123] {MSG}"),
     ];
     let mut problems = Vec::new();
     for line in &shapes {
