@@ -434,8 +434,17 @@ fn session<'a>(
     Found::yes()
 }
 
+/// The `logname=` value: pam_unix writes it first (`logname=L uid=…`), so only the first field
+/// is read (a later `logname=` would be inside another field's value).
+#[inline]
+fn logname(kv: &str) -> Option<&str> {
+    let v = kv.strip_prefix("logname=")?;
+    Some(scan::word(v).0)
+}
+
 /// A name that identifies someone acting: not empty, and not login's `LOGIN` placeholder
 /// (getlogin() on a terminal where nobody has logged in yet).
+#[inline]
 fn actor(s: &str) -> Option<&str> {
     (!s.is_empty() && s != "LOGIN").then_some(s)
 }
@@ -445,6 +454,7 @@ fn actor(s: &str) -> Option<&str> {
 /// with no actor, the account is `user.name` (the account trying to log in, as fail2ban and
 /// the anomaly detector read it). su keeps the account as the target even then: `su` is
 /// always someone becoming that account. A password change names its account as the target.
+#[inline]
 fn set_account<'a>(
     e: &mut Event<'a>,
     dataset: Dataset,
@@ -537,7 +547,7 @@ fn auth_failure<'a>(
     let user = user.and_then(non_empty);
     // ruser (set by the service: sudo's and su's caller, an FTP or IMAP client's login name)
     // acts; else logname (the terminal's login, empty for network services).
-    let by = ruser.or_else(|| text::kv(kv, "logname").and_then(actor));
+    let by = ruser.or_else(|| logname(kv).and_then(actor));
     // pam_unix leaves user= out for unknown accounts: ruser is then the name the client gave.
     set_account(e, dataset, action, by, user);
     let Some((_, host, _)) = chosen else {
