@@ -163,6 +163,14 @@ fn real_sshd_log_file_decodes_failures_with_their_peer() {
                 why()
             );
         }
+        if line.starts_with("maximum authentication attempts exceeded") {
+            assert_eq!(
+                (e.reason, e.source_address.as_deref()),
+                (Some("max-attempts"), Some("127.0.0.1")),
+                "{}",
+                why()
+            );
+        }
         // Only the unambiguous login verdicts are taken from a program-less line.
         if line.starts_with("Server listening") || line.starts_with("Received signal") {
             assert_eq!(e.action(), Action::Unknown, "{}", why());

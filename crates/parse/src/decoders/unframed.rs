@@ -36,7 +36,7 @@ pub fn decode<'a>(
             program: Some("cowrie"),
         }),
         b'[' => xrdp_log_line(message, years, e),
-        b'F' | b'A' | b'I' => sshd_log_file(message, e),
+        b'F' | b'A' | b'I' | b'm' => sshd_log_file(message, e),
         _ => None,
     };
     // The web applications' formats (GitLab's JSON, Vaultwarden's and Monit's brackets, …).
@@ -71,11 +71,16 @@ fn xrdp_log_line<'a>(
 
 /// What `sshd -E FILE` writes: sshd's message alone, no time, no tag. Taken only for the
 /// login forms whose grammar says they are sshd's (`Failed|Accepted M for U from A port P
-/// sshN`, `Invalid user U from A port P`): the peer must be at its grammar position with its
-/// port, or the line is left alone.
+/// sshN`, `Invalid user U from A port P`, `maximum authentication attempts exceeded for U from
+/// A port P sshN [preauth]`): the peer must be at its grammar position with its port, or the
+/// line is left alone.
 fn sshd_log_file<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Unframed<'a>> {
     let m = message.strip_suffix('\r').unwrap_or(message);
-    if !(m.starts_with("Failed ") || m.starts_with("Accepted ") || m.starts_with("Invalid user ")) {
+    if !(m.starts_with("Failed ")
+        || m.starts_with("Accepted ")
+        || m.starts_with("Invalid user ")
+        || m.starts_with("maximum authentication attempts exceeded for "))
+    {
         return None;
     }
     let found = sshd::decode(m, e)?;
@@ -114,6 +119,7 @@ mod tests {
             "Failed password for root from 192.0.2.4 port 22 ssh2\r",
             "Invalid user bob from 192.0.2.4 port 22",
             "Accepted publickey for a from 192.0.2.4 port 22 ssh2: ED25519 SHA256:x",
+            "maximum authentication attempts exceeded for root from 192.0.2.4 port 22 ssh2 [preauth]\r",
         ] {
             let (e, u) = run(line).unwrap_or_else(|| panic!("{line}"));
             assert_eq!(u.program, Some("sshd"));
