@@ -53,18 +53,21 @@ fn line<'a>(m: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         Some(r) => scan::split_once(r, ": ")?.1,
         None => rest,
     };
-    let reason =
-        if (rest.starts_with("query '") || rest.starts_with("query (cache) '")) && denied(rest) {
-            "query-denied"
-        } else if (rest.starts_with("zone transfer '") && denied(rest))
-            || rest.starts_with("bad zone transfer request: '")
-        {
-            "transfer-denied"
-        } else if rest.starts_with("update '") && denied(rest) {
-            "update-denied"
-        } else {
-            return None;
-        };
+    // BIND 9.3 and older name no query: `query (cache) denied`.
+    let old_bind = matches!(rest, "query denied" | "query (cache) denied");
+    let reason = if old_bind
+        || (rest.starts_with("query '") || rest.starts_with("query (cache) '")) && denied(rest)
+    {
+        "query-denied"
+    } else if (rest.starts_with("zone transfer '") && denied(rest))
+        || rest.starts_with("bad zone transfer request: '")
+    {
+        "transfer-denied"
+    } else if rest.starts_with("update '") && denied(rest) {
+        "update-denied"
+    } else {
+        return None;
+    };
     peer::set(e, a, Some(p))?;
     peer::abuse(e, Dataset::Named, reason)
 }
@@ -84,6 +87,7 @@ mod tests {
     fn forms() {
         for m in [
             "client 194.145.196.18#4795: query 'ricreig.com/NS/IN' denied",
+            "client 194.145.196.18#1036: query (cache) denied",
             "client 194.145.196.18#4795: view external: query (cache) './NS/IN' denied",
             "error: client 194.145.196.18#52115: zone transfer 'domain.com/AXFR/IN' denied",
             "security: info: client @0x7f4e446fd6e8 194.145.196.18#53 (example.io): query (cache) 'example.io/A/IN' denied",
