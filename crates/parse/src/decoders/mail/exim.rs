@@ -95,16 +95,17 @@ fn strip_ids(mut m: &str) -> &str {
         }
     }
     let (id, rest) = scan::word(m);
-    let parts: Vec<&str> = id.split('-').collect();
-    if parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-        && matches!(id.len(), 16 | 23)
-    {
-        return rest;
+    // Three alphanumeric parts joined by `-`, checked without collecting them.
+    let is_id = matches!(id.len(), 16 | 23)
+        && id.bytes().filter(|&b| b == b'-').count() == 2
+        && id
+            .split('-')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if is_id {
+        rest
+    } else {
+        m
     }
-    m
 }
 
 /// The message after the date and ids.
