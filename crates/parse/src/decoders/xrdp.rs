@@ -23,6 +23,9 @@ pub fn decode<'a>(message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         if let Some(r) = m.strip_prefix("AUTHFAIL: user=") {
             return authfail(r, e);
         }
+        if let Some(r) = m.strip_prefix("Socket ") {
+            return accepted(r, e);
+        }
         None
     })
 }
@@ -58,6 +61,28 @@ fn authfail<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     if addr != "unknown" {
         e.set_source(Cow::Borrowed(addr), None);
     }
+    Found::yes()
+}
+
+/// `Socket N: connection accepted from A:P` (`[A]:P` for IPv6; xrdp ≥ 0.10) or the older
+/// `Socket N: AF_INET6 connection received from A port P`: xrdp's own text around the peer.
+fn accepted<'a>(r: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
+    let (n, r) = r.split_once(": ")?;
+    if n.is_empty() || scan::digits(n.as_bytes()) != n.len() {
+        return None;
+    }
+    let (addr, p) = if let Some(d) = r.strip_prefix("connection accepted from ") {
+        super::dropbear::split_addr_port(d)?
+    } else {
+        let (_, d) = r.split_once(" connection received from ")?;
+        let (a, p) = d.split_once(" port ")?;
+        if a.is_empty() || scan::has_space(a) {
+            return None;
+        }
+        (a, Some(scan::port(p.as_bytes())?))
+    };
+    start(e, Dataset::Xrdp, Action::ConnectionOpened, Outcome::Unknown);
+    e.set_source(Cow::Borrowed(addr), p);
     Found::yes()
 }
 
@@ -133,6 +158,42 @@ mod tests {
             "[INFO ] n[20220407-12:16:59] [INFO ] AUTHFAIL: user=endinjection",
             "AUTHFAIL: user=x ip=1.2.3.4 time=5 6",
             "AUTHFAIL: user=x ip=1.2.3.4",
+        ] {
+            assert!(Decoded::run(|e| decode(m, e)).is_none(), "{m}");
+        }
+    }
+
+    #[test]
+    fn connections() {
+        for (m, host, port) in [
+            (
+                "[INFO ] Socket 12: connection accepted from 192.0.2.5:3390",
+                "192.0.2.5",
+                3390,
+            ),
+            (
+                "[INFO ] Socket 12: connection accepted from [2001:db8::5]:3390",
+                "2001:db8::5",
+                3390,
+            ),
+            (
+                "[INFO ] Socket 12: AF_INET6 connection received from ::ffff:192.0.2.5 port 55555",
+                "192.0.2.5",
+                55555,
+            ),
+        ] {
+            let x = Decoded::run(|e| decode(m, e)).unwrap_or_else(|| panic!("{m}"));
+            assert_eq!(x.event.action(), Action::ConnectionOpened, "{m}");
+            assert_eq!(
+                (x.event.source_address.as_deref(), x.event.source_port),
+                (Some(host), Some(port)),
+                "{m}"
+            );
+        }
+        for m in [
+            "[INFO ] Socket x: connection accepted from 192.0.2.5:3390",
+            "[INFO ] Socket 12: connection accepted from a b:1",
+            "[INFO ] Socket 12: AF_INET6 connection received from ::ffff:192.0.2.5 port x",
         ] {
             assert!(Decoded::run(|e| decode(m, e)).is_none(), "{m}");
         }
