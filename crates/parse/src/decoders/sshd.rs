@@ -883,7 +883,8 @@ fn pam_error<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
         .or_else(|| user.strip_prefix("invalid user "))
         .unwrap_or(user);
     event(e, Action::UserLogin, Outcome::Failure, reason);
-    e.user_name = Some(Cow::Borrowed(user));
+    // sshd writes an empty name as nothing at all (`… for  from H`): no user then.
+    e.user_name = (!user.is_empty()).then_some(Cow::Borrowed(user));
     with_source(e, host, None)
 }
 
@@ -1417,6 +1418,10 @@ mod tests {
             assert_eq!((x.event.action(), x.event.outcome, x.event.reason), (action, Outcome::Failure, Some(reason)), "{m}");
             assert_eq!(x.event.source_address, None, "{m}");
         }
+        // An empty user name is no user (a proptest find).
+        let x = d("error: PAM: Authentication failure for  from 203.0.113.11");
+        assert_eq!(x.event.user_name, None);
+        assert_eq!(x.event.source_address.as_deref(), Some("203.0.113.11"));
         for m in [
             "error: PAM: pam_putenv: Bad item passed to pam_*_item()",
             "error: PAM: initialization failed",
