@@ -5,8 +5,9 @@
 //!   (username/password refused) are credentials refused: `user-login` failures
 //!   (`bad-certificate`, `bad-password`).
 //! - `TLS Error: TLS handshake failed`, `TLS Error: cannot locate HMAC in incoming packet
-//!   from A` (no `tls-auth`/`tls-crypt` key: a scanner), `Bad encapsulated packet length`
-//!   present no credentials: `connection-probe` failures.
+//!   from A`, `… incoming packet authentication failed from A`, `… tls-crypt unwrapping
+//!   failed from A` (no `tls-auth`/`tls-crypt` key: a scanner), `Bad encapsulated packet
+//!   length` present no credentials: `connection-probe` failures.
 //! - `TCP connection established with A` opens a connection; `SIGUSR1[soft,connection-reset]
 //!   received, client-instance restarting` closes one (any client's reset says that).
 
@@ -31,6 +32,7 @@ fn line<'a>(m: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     }
     if let Some(rest) = m
         .strip_prefix("TLS Error: cannot locate HMAC in incoming packet from ")
+        .or_else(|| m.strip_prefix("TLS Error: incoming packet authentication failed from "))
         .or_else(|| m.strip_prefix("TLS Error: tls-crypt unwrapping failed from "))
     {
         at(e, rest)?;
@@ -109,6 +111,14 @@ mod tests {
         assert_eq!(d.event.source_address.as_deref(), Some("2001:db8::1"));
         let d = Decoded::run(|e| decode("alice/192.0.2.9:1194 TLS Auth Error: Auth Username/Password verification failed for peer", e)).unwrap();
         assert_eq!(d.event.source_address.as_deref(), Some("192.0.2.9"));
+        let d = Decoded::run(|e| {
+            decode(
+                "TLS Error: incoming packet authentication failed from [AF_INET]192.0.2.3:50000",
+                e,
+            )
+        })
+        .unwrap();
+        assert_eq!(d.event.reason, Some("bad-hmac"));
         assert!(Decoded::run(|e| decode("host:1 VERIFY ERROR: x", e)).is_none());
     }
 }

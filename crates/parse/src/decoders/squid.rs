@@ -1,6 +1,6 @@
 //! Squid's native `access.log`: `TIME ELAPSED CLIENT CODE/STATUS BYTES METHOD URL USER
 //! HIER/PEER TYPE`. CLIENT is the third field (before anything the client sent), so it is
-//! read from the left. A request squid denied by its ACLs (`…_DENIED/403`) or a method it
+//! read from the left. A request squid denied by its ACLs (`…_DENIED…/403`) or a method it
 //! refused (`NONE/405`) is `service-abuse` (`proxy-denied`, `bad-method`); `TCP_DENIED/407`
 //! asks for proxy credentials, the first step of every authenticated request, and is not.
 
@@ -18,7 +18,8 @@ pub fn decode<'a>(line: &'a str, e: &mut Event<'a>) -> Option<(Found<'a>, Option
         let (client, rest) = scan::word(rest.trim_start_matches(' '));
         let (code, _) = scan::word(rest);
         let (result, status) = code.split_once('/')?;
-        let reason = if result.ends_with("_DENIED") && status == "403" {
+        // `TCP_DENIED`, `TCP_DENIED_REPLY`, `NONE_NONE_DENIED`…
+        let reason = if result.contains("_DENIED") && status == "403" {
             "proxy-denied"
         } else if result.starts_with("NONE") && status == "405" {
             "bad-method"
