@@ -28,11 +28,12 @@ stage() {
 # and python3-yaml validate the example configs against `logward schema`'s output; groff-base
 # renders the man pages and man-db finds the installed ones (scripts/deb_test.sh).
 # openssh-server and openssh-client are the real sshd and ssh of crates/parse/tests/real_sshd.rs;
-# dovecot-imapd the real Dovecot of crates/cli/tests/mail_servers.rs.
+# dovecot-imapd the real Dovecot of crates/cli/tests/mail_servers.rs; vsftpd the real vsftpd of
+# crates/cli/tests/ftp_vsftpd.rs.
 install_packages() {
   local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
     python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml prometheus
-    groff-base man-db openssh-server openssh-client dovecot-imapd)
+    groff-base man-db openssh-server openssh-client dovecot-imapd vsftpd)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
