@@ -284,7 +284,9 @@ fn scan_input(
         summary.lines += 1;
         let mut e = Event::default();
         decoder.decode_into(&line.text, &mut e);
-        let unknown = e.action() == Action::Unknown;
+        // Recognised lines with no security meaning (an access log's ordinary requests) carry
+        // their dataset: they are parsed, not "unparsed".
+        let unknown = e.action() == Action::Unknown && e.dataset.is_none();
         if args.unparsed {
             if unknown {
                 buf.extend_from_slice(line.text.as_bytes());

@@ -73,6 +73,8 @@ pub struct Summary {
     pub files: u64,
     pub unreadable: u64,
     pub unknown: u64,
+    /// Lines a decoder recognised that are no event (an access log's ordinary requests).
+    pub ordinary: u64,
     pub issues: InputIssues,
     kinds: Kinds,
     /// address → [events, failures]
@@ -126,7 +128,10 @@ impl Summary {
     pub fn count(&mut self, e: &Event<'_>) {
         let action = e.action();
         if action == Action::Unknown {
-            self.unknown += 1;
+            match e.dataset {
+                Some(_) => self.ordinary += 1,
+                None => self.unknown += 1,
+            }
             return;
         }
         self.kinds.bump(action, e.outcome, e.dataset, e.reason);
@@ -169,6 +174,13 @@ impl Summary {
             let _ = writeln!(s, "  unreadable   {} path(s)", self.unreadable);
         }
         let _ = writeln!(s, "  events       {recognised}");
+        if self.ordinary > 0 {
+            let _ = writeln!(
+                s,
+                "  not events   {} lines (recognised, no security meaning: ordinary web requests)",
+                self.ordinary
+            );
+        }
         let _ = writeln!(
             s,
             "  unrecognised {} lines (no decoder recognised them)",
@@ -234,8 +246,11 @@ mod tests {
             sum.count(&e);
         }
         sum.count(&Event::default());
+        let mut ordinary = Event::new(Dataset::HttpAccess, Action::Unknown, Outcome::Unknown);
+        ordinary.category = Default::default();
+        sum.count(&ordinary);
         assert_eq!(sum.events(Action::UserLogin, Outcome::Failure), 2);
-        assert_eq!(sum.unknown, 1);
+        assert_eq!((sum.unknown, sum.ordinary), (1, 1));
         let text = sum.render(5, std::time::Duration::from_secs(1));
         assert!(
             text.contains(
@@ -248,5 +263,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("unrecognised 1 lines"));
+        assert!(text.contains("not events   1 lines"), "{text}");
     }
 }

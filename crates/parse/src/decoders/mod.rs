@@ -41,6 +41,7 @@ pub mod su;
 pub mod sudo;
 pub mod threeproxy;
 pub mod unframed;
+pub mod web;
 pub mod xrdp;
 
 /// A peer candidate: the address as the line writes it, and its port.
@@ -299,6 +300,12 @@ pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<
         "systemd-logind" => logind::decode(message, e),
         "login" => login::decode(message, e),
         p if shadow::is_shadow_program(p) => shadow::decode(p, message, e),
+        "nginx" => web::nginx::decode(message, e),
+        "httpd" | "apache2" | "apache" => web::apache::decode(message, e),
+        // `ErrorLog syslog:local1` in a virtual host tags `httpd/VHOST`.
+        p if p.starts_with("httpd/") => web::apache::decode(message, e),
+        "lighttpd" => web::lighttpd::decode(message, e),
+        "haproxy" => web::haproxy::decode(message, e),
         p if mail::decoder_for(p).is_some() => mail::decode(p, message, e),
         // Web applications, by the program's first byte (a miss costs one compare), then the
         // FTP, database, VPN, VoIP, BIND, portsentry and fail2ban programs.

@@ -7,7 +7,7 @@
 
 use logward_core::{Action, Event, Timestamp};
 
-use super::{cowrie, reset, scan, sshd, xrdp, Found};
+use super::{cowrie, reset, scan, sshd, web, xrdp, Found};
 use crate::clock::YearResolver;
 
 /// What a format decoder reports besides the fields it wrote.
@@ -35,12 +35,15 @@ pub fn decode<'a>(
             timestamp,
             program: Some("cowrie"),
         }),
-        b'[' => xrdp_log_line(message, years, e),
+        b'[' => xrdp_log_line(message, years, e)
+            .or_else(|| web::apache::decode_file(message, years, e)),
         b'F' | b'A' | b'I' | b'm' => sshd_log_file(message, e),
         _ => None,
     };
-    // The web applications' formats (GitLab's JSON, Vaultwarden's and Monit's brackets, …).
+    // Web servers' error logs (nginx, lighttpd) and access logs; then the web applications'
+    // formats (GitLab's JSON, Vaultwarden's and Monit's brackets, …).
     found
+        .or_else(|| web_log_line(message, years, e))
         .or_else(|| super::apps::unframed(message, years, e))
         // Mail services' own files: Exim's main log, Dovecot's log_path, Roundcube's.
         .or_else(|| {
@@ -52,6 +55,24 @@ pub fn decode<'a>(
         })
         // FTP, database, VoIP, proxy, BIND and fail2ban logs (MySQL, MSSQL, MongoDB, squid, …).
         .or_else(|| super::service_logs::decode(message, years, e))
+}
+
+/// nginx's error log (`YYYY/MM/DD hh:mm:ss [`), lighttpd's (`YYYY-MM-DD hh:mm:ss: (`), or
+/// an access log (a client address or a virtual host first; Apache's error log, `[Www …`,
+/// is tried with the other bracketed formats).
+fn web_log_line<'a>(
+    message: &'a str,
+    years: &mut YearResolver,
+    e: &mut Event<'a>,
+) -> Option<Unframed<'a>> {
+    let b = message.as_bytes();
+    match (b.first(), b.get(4)) {
+        (Some(c), Some(b'/')) if c.is_ascii_digit() => web::nginx::decode_file(message, years, e),
+        (Some(c), Some(b'-')) if c.is_ascii_digit() && b.get(19) == Some(&b':') => {
+            web::lighttpd::decode_file(message, years, e)
+        }
+        _ => web::access::decode_file(message, e),
+    }
 }
 
 /// xrdp-sesman's own log: `[20220407-12:11:06] [INFO ] MESSAGE` or
