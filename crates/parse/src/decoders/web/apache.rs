@@ -9,7 +9,7 @@
 
 use logward_core::{Dataset, Event};
 
-use super::super::{guarded, Found};
+use super::super::{guarded, scan, Found};
 use super::{abuse, login_failure, month, num, probes, split_addr_port};
 use crate::clock::YearResolver;
 use crate::decoders::unframed::Unframed;
@@ -69,10 +69,14 @@ fn ctime(b: &[u8]) -> Option<(super::Date, super::Time, u32, usize)> {
     Some(((year, mon, day), time, nanos, i + 7))
 }
 
-/// `[module:level] [pid N[:tid M]] [client A[:P]] MESSAGE` (2.2: `[level] [client A]`).
+/// `[module:level] [pid N[:tid M]] [client A:P] MESSAGE` (2.2: `[level] [client A]`).
 fn header<'a>(s: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
     let mut rest = s;
     let mut module = "";
+    // 2.4 writes `module:level` and a pid, and always a port after the client's address,
+    // unbracketed even for IPv6 (`[client 2001:db8::1:51548]`); 2.2 writes the address alone
+    // (a port only where the text is no address without it).
+    let mut with_port = false;
     // At most the level and pid brackets come before the client's.
     for _ in 0..3 {
         let inner = rest.strip_prefix('[')?;
@@ -80,27 +84,40 @@ fn header<'a>(s: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
             .strip_prefix("client ")
             .or_else(|| inner.strip_prefix("remote "));
         if let Some(p) = peer_text {
-            // `[client [2001:db8::1]:51548]` holds a `]` of its own.
-            let end = if p.starts_with('[') {
+            let (addr, port, msg) = if p.starts_with('[') {
+                // `[client [2001:db8::1]:51548]`, as fail2ban's samples write it.
                 let close = p.find(']')?;
-                close + 1 + p[close + 1..].find(']')?
+                let end = close + 1 + p[close + 1..].find(']')?;
+                let (addr, port) = split_addr_port(&p[..end])?;
+                (addr, port, &p[end + 1..])
             } else {
-                p.find(']')?
+                let (text, msg) = p.split_once(']')?;
+                // A custom ErrorLogFormat may leave the port out (`[client 127.0.0.1]`).
+                if with_port && !is_ipv4(text) || logward_core::parse_ip(text).is_none() {
+                    let (addr, port) = text.rsplit_once(':')?;
+                    (addr, Some(scan::port(port.as_bytes())?), msg)
+                } else {
+                    (text, None, msg)
+                }
             };
-            let (addr, port) = split_addr_port(&p[..end])?;
-            let msg = p[end + 1..].strip_prefix(' ').unwrap_or(&p[end + 1..]);
+            let msg = msg.strip_prefix(' ').unwrap_or(msg);
             classify(module, msg, e)?;
             return super::peer(e, addr, port);
         }
         let (field, after) = inner.fsplit_once("] ")?;
-        if let Some((m, _level)) = field.split_once(':') {
-            if !field.starts_with("pid ") {
-                module = m;
-            }
+        if field.starts_with("pid ") {
+            with_port = true;
+        } else if let Some((m, _level)) = field.split_once(':') {
+            module = m;
+            with_port = true;
         }
         rest = after;
     }
     None
+}
+
+fn is_ipv4(s: &str) -> bool {
+    matches!(logward_core::parse_ip(s), Some(std::net::IpAddr::V4(_))) && !s.contains(':')
 }
 
 /// Sets the event for a message after the client bracket; `None` when it is no security
