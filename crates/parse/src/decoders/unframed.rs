@@ -35,8 +35,9 @@ pub fn decode<'a>(
             timestamp,
             program: Some("cowrie"),
         }),
-        b'[' => xrdp_log_line(message, years, e)
-            .or_else(|| web::apache::decode_file(message, years, e)),
+        b'[' => {
+            xrdp_log_line(message, years, e).or_else(|| web::apache::decode_file(message, years, e))
+        }
         b'F' | b'A' | b'I' | b'm' => sshd_log_file(message, e),
         _ => None,
     };
