@@ -145,6 +145,11 @@ fn crafted() -> Vec<String> {
         "{} srv su[707]: (to root) mallory on pts/0",
         t(83, 2)
     ));
+    // One logout, as sshd (LogLevel VERBOSE) and PAM both write it: one alert.
+    l.push(format!(
+        "{} srv sshd[501]: Close session: user carol from 192.0.2.200 port 43100 id 0",
+        t(84, 0)
+    ));
     l.push(format!(
         "{} srv sshd[501]: pam_unix(sshd:session): session closed for user carol",
         t(84, 0)
@@ -225,6 +230,7 @@ fn every_default_rule_fires_on_the_crafted_log() {
     assert_eq!(by_rule["ssh-login-after-failures"], 1, "{by_rule:?}");
     // carol, 4 × deploy, root.
     assert_eq!(by_rule["ssh-login"], 6, "{by_rule:?}");
+    assert_eq!(by_rule["user-logout"], 1, "{by_rule:?}");
     // usermod -aG sudo is critical, gpasswd … users is not.
     let groups: Vec<_> = out
         .iter()
