@@ -91,6 +91,10 @@ pub fn is_probe_file(path: &str) -> bool {
 /// User agents of e-mail harvesters and comment spammers (fail2ban's apache-badbots list,
 /// matched whole as fail2ban does, so a browser naming one in a comment does not count).
 pub fn is_bad_bot(agent: &str) -> bool {
+    // No listed agent is longer than 66 bytes; a browser's nearly always is.
+    if agent.len() > 66 {
+        return false;
+    }
     // Jorgee, the scanner, with or without a `Mozilla/N.N ` in front.
     if let Some(rest) = agent.strip_suffix("Jorgee") {
         if rest.is_empty() || (rest.starts_with("Mozilla/") && rest.ends_with(' ')) {
@@ -184,6 +188,10 @@ pub fn is_bad_bot(agent: &str) -> bool {
 #[inline]
 pub fn has_shellshock(s: &str) -> bool {
     let b = s.as_bytes();
+    // Ordinary agents hold `(` but no `{`: one pass settles them.
+    if crate::text::find_byte(b'{', b).is_none() {
+        return false;
+    }
     crate::text::find_byte_iter(b'(', b).any(|i| {
         let rest = &b[i + 1..];
         // `() {` with any blanks between, as bash accepts.
@@ -259,5 +267,11 @@ mod tests {
         assert!(has_shellshock("() { :; }; /bin/bash -c id"));
         assert!(has_shellshock("x=(){ :;}"));
         assert!(!has_shellshock("f(x) {"));
+        assert!(!has_shellshock(
+            "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0"
+        ));
+        assert!(has_shellshock(
+            "Mozilla/5.0 (X11) () { ignored; }; echo; /bin/id"
+        ));
     }
 }
