@@ -540,6 +540,13 @@ impl<S: AgentStore> Pipeline<S> {
                 if self.forward.is_some() {
                     e.original = Some(line.as_str().into());
                 }
+                // Audit execs that ended before this line without an EXECVE of their own
+                // (see logward_parse::decoders::audit::join): older, so they run first.
+                let joined: Vec<Event<'static>> =
+                    std::iter::from_fn(|| dec.take_joined()).collect();
+                for mut j in joined {
+                    self.run_event(&mut j, now);
+                }
                 self.run_event(&mut e, now);
             }
             Payload::Event(mut e) => self.run_event(&mut e, now),

@@ -32,6 +32,8 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub struct LineDecoder {
     years: YearResolver,
     correlator: correlate::Correlator,
+    /// Joins the records of one audit event (SYSCALL + EXECVE) by serial.
+    audit: decoders::audit::Joiner,
 }
 
 impl LineDecoder {
@@ -39,6 +41,7 @@ impl LineDecoder {
         LineDecoder {
             years,
             correlator: correlate::Correlator::default(),
+            audit: decoders::audit::Joiner::default(),
         }
     }
 
@@ -65,6 +68,13 @@ impl LineDecoder {
     /// `log.offset`, `event.original` — set). The decoders fill it in place: one event per
     /// line, never built in a decoder and moved out.
     pub fn decode_into<'a>(&mut self, line: &'a str, e: &mut Event<'a>) {
+        // audit.log records start `type=` or `node=`; syslog lines never do.
+        if matches!(line.as_bytes().first(), Some(b't' | b'n'))
+            && decoders::audit::is_log_line(line)
+            && self.audit_log_line(line, e)
+        {
+            return;
+        }
         let Frame {
             timestamp,
             host,
@@ -88,11 +98,24 @@ impl LineDecoder {
                 })
             }
             (Cow::Owned(_), None) => None,
-            (&Cow::Borrowed(msg), Some(p)) => decoders::decode(p, msg, e),
+            (&Cow::Borrowed(msg), Some(p)) => match self.audit_message(p, msg, e) {
+                Some((found, time)) => {
+                    timestamp = time.or(timestamp);
+                    found
+                }
+                None => decoders::decode(p, msg, e),
+            },
             // Journal messages are owned by the frame: decode, then detach from them.
             (Cow::Owned(msg), Some(p)) => {
                 let mut local = Event::default();
-                decoders::decode(p, msg, &mut local).map(|found| {
+                let found = match self.audit_message(p, msg, &mut local) {
+                    Some((found, time)) => {
+                        timestamp = time.or(timestamp);
+                        found
+                    }
+                    None => decoders::decode(p, msg, &mut local),
+                };
+                found.map(|found| {
                     decoders::move_owned(local, e);
                     found.into_owned()
                 })
@@ -122,6 +145,53 @@ impl LineDecoder {
         e.journald = journald;
         e.claimed_program = claimed_program;
         e.message = Some(message);
+    }
+
+    /// An audit.log line; `false` (and `e` untouched) when it is not a record after all.
+    #[cold]
+    fn audit_log_line<'a>(&mut self, line: &'a str, e: &mut Event<'a>) -> bool {
+        let Some(rec) = decoders::audit::record::parse(line) else {
+            return false;
+        };
+        if decoders::audit::decode(&rec, &mut self.audit, e).is_none() {
+            e.action = Some(Action::Unknown);
+        }
+        e.timestamp = e.timestamp.or(rec.time);
+        e.host_name = rec.node.map(Cow::Borrowed);
+        e.process_name = Some(Cow::Borrowed("auditd"));
+        e.message = Some(Cow::Borrowed(line));
+        true
+    }
+
+    /// An audit record in an audit program's syslog message (the kernel's, the journal's,
+    /// auditd's plugins): what the record decoded to (`Some(None)`: a record that makes no
+    /// event) and its own time. `None` when `program` writes no audit records or the message
+    /// is not one, for the other decoders.
+    #[inline]
+    fn audit_message<'a>(
+        &mut self,
+        program: &str,
+        message: &'a str,
+        e: &mut Event<'a>,
+    ) -> Option<(Option<Found<'a>>, Option<logward_core::Timestamp>)> {
+        if !decoders::audit::is_program(program) {
+            return None;
+        }
+        let rec = decoders::audit::syslog_record(message)?;
+        Some((decoders::audit::decode(&rec, &mut self.audit, e), rec.time))
+    }
+
+    /// An event the audit joiner completed without a line of its own (an exec whose EXECVE
+    /// never came: see `decoders::audit::join`). Callers take these after each line, and
+    /// after [`LineDecoder::finish`] at the end of the input.
+    pub fn take_joined(&mut self) -> Option<Event<'static>> {
+        self.audit.take()
+    }
+
+    /// End of input: events still waiting to be joined are completed for
+    /// [`LineDecoder::take_joined`].
+    pub fn finish(&mut self) {
+        self.audit.finish();
     }
 }
 

@@ -174,6 +174,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    // Audit execs still waiting for their EXECVE when the input ended (not lost).
+    decoder.finish();
+    joined(&mut decoder, None, &args, format, &mut summary, &mut replay, &mut buf);
     progress.finish();
     if let Some(note) = replay
         .as_mut()
@@ -221,6 +224,34 @@ fn year_rule(args: &ScanArgs, mtime: Option<std::time::SystemTime>) -> YearRule 
         nanos: 0,
         offset: clock::local_offset_at(unix),
     })
+}
+
+/// The events the decoder completed without a line of their own (audit execs whose EXECVE
+/// never came), output like the lines' events; `path` is the file being read, if any.
+fn joined(
+    decoder: &mut LineDecoder,
+    path: Option<&str>,
+    args: &ScanArgs,
+    format: Format,
+    summary: &mut Summary,
+    replay: &mut Option<rules::Replay>,
+    buf: &mut Vec<u8>,
+) {
+    while let Some(mut e) = decoder.take_joined() {
+        if args.unparsed {
+            continue;
+        }
+        e.file_path = path.map(|p| Cow::Owned(p.to_owned()));
+        if let Some(r) = replay.as_mut() {
+            r.event(&mut e, format, buf);
+        } else {
+            match format {
+                Format::Summary => summary.count(&e),
+                Format::Ndjson => output::ndjson(buf, &e),
+                Format::Table => output::table_row(buf, &e),
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -284,6 +315,8 @@ fn scan_input(
         summary.lines += 1;
         let mut e = Event::default();
         decoder.decode_into(&line.text, &mut e);
+        // Older than this line's event: audit execs that ended without an EXECVE.
+        joined(decoder, Some(path_cow), args, format, summary, replay, buf);
         // Recognised lines with no security meaning (an access log's ordinary requests) carry
         // their dataset: they are parsed, not "unparsed".
         let unknown = e.action() == Action::Unknown && e.dataset.is_none();

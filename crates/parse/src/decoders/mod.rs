@@ -17,6 +17,7 @@ use crate::text::FastFind;
 
 pub mod apps;
 pub mod asterisk;
+pub mod audit;
 pub mod cowrie;
 pub mod db;
 pub mod doas;
