@@ -21,6 +21,7 @@ pub mod anomaly;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::sources::audit::AuditConfig;
 pub use crate::sources::file::StartAt;
 use crate::sources::journal::JournalConfig;
 use crate::sources::utmp::{UtmpConfig, UtmpSource};
@@ -41,6 +42,8 @@ pub enum SourceConfig {
         #[serde(default)]
         id: Option<String>,
     },
+    /// auditd's log, followed as a file (sources/audit.rs).
+    Audit(AuditConfig),
     /// The systemd journal through `journalctl -o json --follow` (sources/journal.rs).
     Journal(JournalConfig),
     /// wtmp and/or btmp records (sources/utmp.rs).
@@ -79,6 +82,7 @@ impl SourceConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::File { .. } => "file",
+            SourceConfig::Audit(_) => "audit",
             SourceConfig::Journal(_) => "journal",
             SourceConfig::Utmp(_) => "utmp",
             SourceConfig::Command { .. } => "command",
@@ -92,6 +96,7 @@ impl SourceConfig {
             SourceConfig::File { path, id, .. } => id
                 .clone()
                 .unwrap_or_else(|| path.to_string_lossy().into_owned()),
+            SourceConfig::Audit(a) => a.source_id(),
             SourceConfig::Journal(_) => "journal".into(),
             SourceConfig::Utmp(u) => UtmpSource::new(u.clone()).ids().join(","),
             SourceConfig::Command { name, .. } => name.clone(),
@@ -572,8 +577,8 @@ impl AgentConfig {
 }
 
 /// The sources the built-in config follows on this host, `root` standing for `/` (tests):
-/// `auth.log` (Debian) or `secure` (Red Hat), else the journal when it runs; wtmp and btmp
-/// when present. Files start at their end (history is `logward scan`'s job).
+/// `auth.log` (Debian) or `secure` (Red Hat), else the journal when it runs; auditd's log,
+/// wtmp and btmp when present. Files start at their end (history is `logward scan`'s job).
 pub fn detect_sources(root: &Path) -> Vec<SourceConfig> {
     let mut out = Vec::new();
     let log = root.join("var/log");
@@ -591,6 +596,14 @@ pub fn detect_sources(root: &Path) -> Vec<SourceConfig> {
     }
     if !auth && root.join("run/systemd/journal").is_dir() {
         out.push(SourceConfig::Journal(journal_default()));
+    }
+    // auditd's log: execs and account changes no other log has.
+    let audit = root.join(crate::sources::audit::DEFAULT_PATH.trim_start_matches('/'));
+    if audit.is_file() {
+        out.push(SourceConfig::Audit(AuditConfig {
+            path: audit,
+            ..AuditConfig::default()
+        }));
     }
     let present = |name: &str| Some(log.join(name)).filter(|p| p.is_file());
     let (wtmp, btmp) = (present("wtmp"), present("btmp"));
@@ -802,6 +815,13 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                     *path = base.join(&*path);
                 }
             }
+            SourceConfig::Audit(a) => {
+                if a.path.as_os_str().is_empty() {
+                    errors.push(at(&file, &s, "`path` is empty".into()));
+                } else if a.path.is_relative() {
+                    a.path = base.join(&a.path);
+                }
+            }
             SourceConfig::Utmp(u) => {
                 for p in [&mut u.wtmp, &mut u.btmp].into_iter().flatten() {
                     if p.is_relative() {
@@ -972,6 +992,10 @@ pub fn default_yaml(root: &Path) -> String {
             SourceConfig::File { path, .. } => s.push_str(&format!(
                 "  - {{type: file, path: {}, start_at: end}}\n",
                 path.display()
+            )),
+            SourceConfig::Audit(a) => s.push_str(&format!(
+                "  - {{type: audit, path: {}, start_at: end}}\n",
+                a.path.display()
             )),
             SourceConfig::Journal(_) => s.push_str("  - {type: journal}\n"),
             SourceConfig::Utmp(u) => {
@@ -1287,12 +1311,22 @@ mod tests {
         std::fs::remove_file(d.path().join("var/log/secure")).unwrap();
         let kinds: Vec<_> = detect_sources(d.path()).iter().map(|s| s.kind()).collect();
         assert_eq!(kinds, ["journal", "utmp"]);
+        write(d.path(), "var/log/audit/audit.log", "");
+        let kinds: Vec<_> = detect_sources(d.path()).iter().map(|s| s.kind()).collect();
+        assert_eq!(kinds, ["journal", "audit", "utmp"]);
         // The printed default loads as a config.
         let p = write(d.path(), "agent.yaml", &default_yaml(d.path()));
         let l = load(&p).unwrap();
-        assert_eq!(l.config.sources.len(), 2);
+        assert_eq!(l.config.sources.len(), 3);
         assert_eq!(
             l.config.sources[1].config.id(),
+            d.path()
+                .join("var/log/audit/audit.log")
+                .display()
+                .to_string()
+        );
+        assert_eq!(
+            l.config.sources[2].config.id(),
             d.path().join("var/log/btmp").display().to_string()
         );
         assert!(!is_rules_file(&default_yaml(d.path())));

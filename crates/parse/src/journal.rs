@@ -11,7 +11,10 @@
 //! (sshd, logind, login, the account tools) — `_UID` is 0. Otherwise its program is what `_COMM` says (or none),
 //! and the claim is kept as `logward.claimed_program`. A field the journal did not record (a
 //! process that exited before journald looked at `/proc` has no `_COMM`/`_EXE`) is not held
-//! against the entry; `_UID` is always there for local writers.
+//! against the entry; `_UID` is always there for local writers. Entries claiming `audit` or
+//! `kernel` (whose audit records logward decodes) are trusted only when the journal's
+//! `_TRANSPORT` is `audit` / `kernel`; an `audit`-transport entry is `audit`'s whatever it
+//! claims.
 
 use std::borrow::Cow;
 
@@ -34,6 +37,7 @@ pub fn frame(line: &str) -> Option<Frame<'_>> {
             "_COMM" => trusted.comm = Some(text.clone()),
             "_EXE" => trusted.exe = Some(text.clone()),
             "_UID" => trusted.uid = Some(text.clone()),
+            "_TRANSPORT" => trusted.transport = Some(text.clone()),
             _ => {}
         }
         match k.as_str() {
@@ -55,6 +59,10 @@ pub fn frame(line: &str) -> Option<Frame<'_>> {
         }
     }
     f.message = Cow::Owned(message?);
+    // The kernel's audit records: the journal names the transport, whatever the entry says.
+    if trusted.transport.as_deref() == Some("audit") {
+        f.program = Some(Cow::Borrowed("audit"));
+    }
     if let Some(claimed) = f.program.as_deref() {
         if !trusted.vouches_for(claimed) {
             f.claimed_program = f.program.take();
@@ -89,6 +97,16 @@ const PROTECTED: &[(&str, bool)] = &[
     ("chage", false),
 ];
 
+/// The journal transport that alone may carry entries of `claimed`, for the kernel's
+/// programs (whose audit records logward decodes).
+fn kernel_transport(claimed: &str) -> Option<&'static str> {
+    match claimed {
+        "audit" => Some("audit"),
+        "kernel" => Some("kernel"),
+        _ => None,
+    }
+}
+
 /// Where system programs live: directories only root can write to.
 const SYSTEM_DIRS: &[&str] = &["/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/"];
 
@@ -118,11 +136,17 @@ struct Trusted {
     comm: Option<String>,
     exe: Option<String>,
     uid: Option<String>,
+    transport: Option<String>,
 }
 
 impl Trusted {
     /// Whether the journal's fields allow the entry to be from `claimed`.
     fn vouches_for(&self, claimed: &str) -> bool {
+        // Audit records and kernel messages come only through the journal's own transports
+        // (`logger -t audit` arrives over `syslog`).
+        if let Some(transport) = kernel_transport(claimed) {
+            return self.transport.as_deref() == Some(transport);
+        }
         let Some((program, root_only)) = protected(claimed) else {
             // Nothing logward decodes: nothing to protect.
             return true;
@@ -177,6 +201,25 @@ fn field_text(v: Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_records_only_from_the_audit_transport() {
+        let real = r#"{"__REALTIME_TIMESTAMP":"1700000000123456","_TRANSPORT":"audit","_PID":"77","_COMM":"sshd","MESSAGE":"USER_AUTH pid=77 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=? acct=\"root\" exe=\"/usr/sbin/sshd\" hostname=192.0.2.1 addr=192.0.2.1 terminal=ssh res=failed'"}"#;
+        let f = frame(real).unwrap();
+        assert_eq!(f.program.as_deref(), Some("audit"));
+        assert_eq!(f.claimed_program, None);
+        for forged in [
+            r#"{"_TRANSPORT":"syslog","SYSLOG_IDENTIFIER":"audit","_COMM":"logger","_UID":"1000","MESSAGE":"USER_AUTH pid=1 msg='op=x addr=192.0.2.1 res=failed'"}"#,
+            r#"{"_TRANSPORT":"stdout","SYSLOG_IDENTIFIER":"kernel","_COMM":"sh","_UID":"1000","MESSAGE":"audit: type=1100 audit(1.0:1): pid=1 msg='op=x addr=192.0.2.1 res=failed'"}"#,
+        ] {
+            let f = frame(forged).unwrap();
+            assert!(
+                matches!(f.program.as_deref(), Some("logger" | "sh")),
+                "{forged}"
+            );
+            assert!(f.claimed_program.is_some());
+        }
+    }
 
     #[test]
     fn journal_entry() {

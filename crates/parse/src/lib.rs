@@ -225,4 +225,42 @@ mod tests {
         assert_eq!(e.reason, None);
         assert_eq!(e.dataset, None);
     }
+
+    #[test]
+    fn audit_records_in_every_framing() {
+        let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
+        let body = "pid=77 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=? acct=\"root\" exe=\"/usr/sbin/sshd\" hostname=192.0.2.1 addr=192.0.2.1 terminal=ssh res=failed'";
+        let lines = [
+            format!("node=web01 type=USER_AUTH msg=audit(1700000000.250:9): {body}"),
+            format!("Nov 22 10:00:01 web01 audit[77]: USER_AUTH {body}"),
+            format!("Nov 22 10:00:01 web01 kernel: [ 12.5] audit: type=1100 audit(1700000000.250:9): {body}"),
+            format!("Nov 22 10:00:01 web01 audisp-syslog: type=USER_AUTH msg=audit(1700000000.250:9): {body}"),
+            format!(
+                r#"{{"__REALTIME_TIMESTAMP":"1700000000250000","_HOSTNAME":"web01","_TRANSPORT":"audit","_PID":"77","MESSAGE":"USER_AUTH {}"}}"#,
+                body.replace('"', "\\\"")
+            ),
+        ];
+        for l in &lines {
+            let e = d.decode(l);
+            assert_eq!(e.action(), Action::UserLogin, "{l}");
+            assert_eq!(e.outcome, Outcome::Failure, "{l}");
+            assert_eq!(e.dataset, Some(logward_core::Dataset::Auditd), "{l}");
+            assert_eq!(e.source_ip, "192.0.2.1".parse().ok(), "{l}");
+            assert_eq!(e.user_name.as_deref(), Some("root"), "{l}");
+            assert_eq!(e.host_name.as_deref(), Some("web01"), "{l}");
+        }
+        let e = d.decode(&lines[0]);
+        assert_eq!(e.process_name.as_deref(), Some("auditd"));
+        assert_eq!(e.message.as_deref(), Some(lines[0].as_str()));
+        let t = e.timestamp.unwrap();
+        assert_eq!((t.unix, t.nanos, t.offset), (1_700_000_000, 250_000_000, 0));
+        // Any user can write `logger -t audit …`: the journal says which transport it took.
+        let forged = format!(
+            r#"{{"_TRANSPORT":"syslog","SYSLOG_IDENTIFIER":"audit","_COMM":"logger","_UID":"1000","MESSAGE":"USER_AUTH {}"}}"#,
+            body.replace('"', "\\\"")
+        );
+        let e = d.decode(&forged);
+        assert_eq!(e.action(), Action::Unknown, "{forged}");
+        assert_eq!(e.source_ip, None);
+    }
 }

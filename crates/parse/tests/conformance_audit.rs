@@ -92,7 +92,10 @@ fn crowdsec_auditd_logs() {
         assert_eq!(exec.dataset, Some(Dataset::Auditd));
         checked += 1;
     }
-    eprintln!("crowdsec auditd-logs: {checked} lines checked, {} execs joined", joined.len());
+    eprintln!(
+        "crowdsec auditd-logs: {checked} lines checked, {} execs joined",
+        joined.len()
+    );
     assert_eq!(checked, 4);
     assert_eq!(joined.len(), 4, "one exec per SYSCALL, none twice");
 }

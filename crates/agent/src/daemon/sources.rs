@@ -43,6 +43,10 @@ pub(super) fn start_source(
             let src = FileSource::new(c, mine(&id));
             (SourceStats::File(src.stats()), tokio::spawn(src.run(tx)))
         }
+        SourceConfig::Audit(a) => {
+            let src = FileSource::new(a.file_config(), mine(&id));
+            (SourceStats::File(src.stats()), tokio::spawn(src.run(tx)))
+        }
         SourceConfig::Journal(j) => {
             let src = JournalSource::new(Arc::<str>::from(id.as_str()), j.clone())
                 .map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use logward_core::Event;
 use logward_store::Checkpoint;
 
+pub mod audit;
 pub mod command;
 pub mod file;
 mod follow;

@@ -176,7 +176,15 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     }
     // Audit execs still waiting for their EXECVE when the input ended (not lost).
     decoder.finish();
-    joined(&mut decoder, None, &args, format, &mut summary, &mut replay, &mut buf);
+    joined(
+        &mut decoder,
+        None,
+        &args,
+        format,
+        &mut summary,
+        &mut replay,
+        &mut buf,
+    );
     progress.finish();
     if let Some(note) = replay
         .as_mut()

@@ -231,7 +231,9 @@ mod tests {
 
     #[test]
     fn not_every_syscall_is_an_exec() {
-        let r = rec("type=SYSCALL msg=audit(1.0:8): arch=c000003e syscall=2 success=yes exe=\"/bin/cat\"");
+        let r = rec(
+            "type=SYSCALL msg=audit(1.0:8): arch=c000003e syscall=2 success=yes exe=\"/bin/cat\"",
+        );
         assert!(!is_exec(&r));
         let r = rec("type=SYSCALL msg=audit(1.0:8): arch=c00000b7 syscall=221 success=yes");
         assert!(is_exec(&r));

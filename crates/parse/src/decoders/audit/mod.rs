@@ -78,7 +78,11 @@ pub fn decode<'a>(rec: &Record<'a>, joiner: &mut Joiner, e: &mut Event<'a>) -> O
 /// Programs whose authentication is a change of identity, not a login.
 fn escalation(exe: &str) -> Option<&str> {
     let base = exe.rsplit('/').next().unwrap_or(exe);
-    matches!(base, "su" | "sudo" | "doas" | "pkexec" | "runuser" | "sudo-rs").then_some(base)
+    matches!(
+        base,
+        "su" | "sudo" | "doas" | "pkexec" | "runuser" | "sudo-rs"
+    )
+    .then_some(base)
 }
 
 /// `res=` → outcome (`success`/`yes`, `failed`/`no`).
@@ -136,9 +140,8 @@ fn user_record<'a>(rec: &Record<'a>, e: &mut Event<'a>) -> Option<Found<'a>> {
     match action {
         Action::UserLogin | Action::SessionStart | Action::UserLogout => e.user_name = acct,
         Action::PrivilegeEscalation if rec.kind == Kind::UserCmd => {
-            e.user_name = actor.or_else(|| {
-                record::enriched_name(rec.enriched, "UID").map(Cow::Borrowed)
-            });
+            e.user_name =
+                actor.or_else(|| record::enriched_name(rec.enriched, "UID").map(Cow::Borrowed));
             e.command_line = record::field(msg, "cmd").and_then(record::value);
         }
         Action::PrivilegeEscalation => match esc {
@@ -256,7 +259,8 @@ mod tests {
         let sys = "type=SYSCALL msg=audit(1700000000.5:9): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=2 auid=1000 uid=0 comm=\"nc\" exe=\"/usr/bin/nc.openbsd\" key=(null)\u{1d}ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"root\"";
         let mut e = Event::default();
         assert!(decode(&record::parse(sys).unwrap(), &mut j, &mut e).is_none());
-        let exe = "type=EXECVE msg=audit(1700000000.5:9): argc=3 a0=\"nc\" a1=\"-e\" a2=2F62696E2F7368";
+        let exe =
+            "type=EXECVE msg=audit(1700000000.5:9): argc=3 a0=\"nc\" a1=\"-e\" a2=2F62696E2F7368";
         let mut e = Event::default();
         let _ = decode(&record::parse(exe).unwrap(), &mut j, &mut e).unwrap();
         assert_eq!(e.action(), Action::ProcessStarted);
@@ -270,7 +274,9 @@ mod tests {
     fn journal_and_kernel_forms() {
         let r = syslog_record("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=? acct=\"root\" exe=\"/usr/sbin/sshd\" hostname=1.2.3.4 addr=1.2.3.4 terminal=ssh res=failed'").unwrap();
         assert_eq!(r.kind, Kind::UserAuth);
-        let r = syslog_record("[  12.5] audit: type=1100 audit(1.0:3): pid=1 msg='op=x res=failed'").unwrap();
+        let r =
+            syslog_record("[  12.5] audit: type=1100 audit(1.0:3): pid=1 msg='op=x res=failed'")
+                .unwrap();
         assert_eq!((r.kind, r.serial), (Kind::UserAuth, Some(3)));
         assert!(syslog_record("usb 1-1: new device").is_none());
     }

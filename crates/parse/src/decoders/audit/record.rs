@@ -152,7 +152,12 @@ pub fn parse(text: &str) -> Option<Record<'_>> {
         let r = r.strip_prefix("audit(")?;
         let (stamp, r) = scan::split_once(r, "):")?;
         let (time, serial) = stamp_parts(stamp)?;
-        (kind, Some(time), Some(serial), r.strip_prefix(' ').unwrap_or(r))
+        (
+            kind,
+            Some(time),
+            Some(serial),
+            r.strip_prefix(' ').unwrap_or(r),
+        )
     } else if node.is_none() {
         // The journal's form: `USER_AUTH pid=…`. Only a known type name counts.
         let (t, r) = scan::word(s);
@@ -360,7 +365,10 @@ mod tests {
         assert_eq!(enriched_name(r.enriched, "AUID"), None);
 
         let r = parse("node=web01 type=1300 audit(1.5:7): arch=c000003e").unwrap();
-        assert_eq!((r.node, r.kind, r.serial), (Some("web01"), Kind::Syscall, Some(7)));
+        assert_eq!(
+            (r.node, r.kind, r.serial),
+            (Some("web01"), Kind::Syscall, Some(7))
+        );
         let r = parse("USER_LOGIN pid=1 msg='op=login res=success'").unwrap();
         assert_eq!((r.kind, r.time), (Kind::UserLogin, None));
         assert_eq!(parse("Hello world"), None);
@@ -375,9 +383,15 @@ mod tests {
         assert_eq!(field(m, "addr"), Some("1.2.3.4"));
         assert_eq!(field(m, "res"), Some("failed"));
         assert_eq!(field(m, "name"), None);
-        assert_eq!(last_field("hostname=x addr=9.9.9.9 addr=1.1.1.1 t=1", "addr"), Some("1.1.1.1"));
+        assert_eq!(
+            last_field("hostname=x addr=9.9.9.9 addr=1.1.1.1 t=1", "addr"),
+            Some("1.1.1.1")
+        );
         assert_eq!(value("\"root\"").as_deref(), Some("root"));
-        assert_eq!(value("28696E76616C6964207573657229").as_deref(), Some("(invalid user)"));
+        assert_eq!(
+            value("28696E76616C6964207573657229").as_deref(),
+            Some("(invalid user)")
+        );
         assert_eq!(value("?"), None);
     }
 
