@@ -20,7 +20,10 @@ const RULES: &str = "chains:\n  exec:\n    - {type: equals, field: event.action,
 /// The records of one exec of `cmd-N --flag` by alice, as an enriched audit.log writes them.
 fn exec(n: u64) -> Vec<String> {
     let t = ago(1).unix;
-    let cmd: String = format!("cmd-{n}").bytes().map(|b| format!("{b:02X}")).collect();
+    let cmd: String = format!("cmd-{n}")
+        .bytes()
+        .map(|b| format!("{b:02X}"))
+        .collect();
     vec![
         format!("type=SYSCALL msg=audit({t}.100:{n}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=2 ppid=1 pid={n} auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=1 comm=\"cmd\" exe=\"/usr/bin/cmd\" key=(null)\u{1d}ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"alice\" GID=\"alice\""),
         format!("type=EXECVE msg=audit({t}.100:{n}): argc=2 a0={cmd} a1=\"--flag\""),
@@ -95,7 +98,10 @@ fn execs_are_reported_once_across_rotations_and_a_restart() {
         "a repeated alert: {seen:?}"
     );
     for n in 1..=6 {
-        assert!(ran(&seen, n), "exec {n} not reported exactly once: {seen:#?}");
+        assert!(
+            ran(&seen, n),
+            "exec {n} not reported exactly once: {seen:#?}"
+        );
     }
     dm.stop();
 }
