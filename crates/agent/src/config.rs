@@ -577,8 +577,9 @@ impl AgentConfig {
 }
 
 /// The sources the built-in config follows on this host, `root` standing for `/` (tests):
-/// `auth.log` (Debian) or `secure` (Red Hat), else the journal when it runs; auditd's log,
-/// wtmp and btmp when present. Files start at their end (history is `logward scan`'s job).
+/// `auth.log` (Debian) or `secure` (Red Hat), else the journal when it runs; wtmp and btmp
+/// when present. Files start at their end (history is `logward scan`'s job). auditd's log is
+/// not added: its login records repeat what those logs say (a `type: audit` source is opt-in).
 pub fn detect_sources(root: &Path) -> Vec<SourceConfig> {
     let mut out = Vec::new();
     let log = root.join("var/log");
@@ -596,14 +597,6 @@ pub fn detect_sources(root: &Path) -> Vec<SourceConfig> {
     }
     if !auth && root.join("run/systemd/journal").is_dir() {
         out.push(SourceConfig::Journal(journal_default()));
-    }
-    // auditd's log: execs and account changes no other log has.
-    let audit = root.join(crate::sources::audit::DEFAULT_PATH.trim_start_matches('/'));
-    if audit.is_file() {
-        out.push(SourceConfig::Audit(AuditConfig {
-            path: audit,
-            ..AuditConfig::default()
-        }));
     }
     let present = |name: &str| Some(log.join(name)).filter(|p| p.is_file());
     let (wtmp, btmp) = (present("wtmp"), present("btmp"));
@@ -1311,22 +1304,16 @@ mod tests {
         std::fs::remove_file(d.path().join("var/log/secure")).unwrap();
         let kinds: Vec<_> = detect_sources(d.path()).iter().map(|s| s.kind()).collect();
         assert_eq!(kinds, ["journal", "utmp"]);
+        // auditd's log repeats the login lines: opt-in, never detected.
         write(d.path(), "var/log/audit/audit.log", "");
         let kinds: Vec<_> = detect_sources(d.path()).iter().map(|s| s.kind()).collect();
-        assert_eq!(kinds, ["journal", "audit", "utmp"]);
+        assert_eq!(kinds, ["journal", "utmp"]);
         // The printed default loads as a config.
         let p = write(d.path(), "agent.yaml", &default_yaml(d.path()));
         let l = load(&p).unwrap();
-        assert_eq!(l.config.sources.len(), 3);
+        assert_eq!(l.config.sources.len(), 2);
         assert_eq!(
             l.config.sources[1].config.id(),
-            d.path()
-                .join("var/log/audit/audit.log")
-                .display()
-                .to_string()
-        );
-        assert_eq!(
-            l.config.sources[2].config.id(),
             d.path().join("var/log/btmp").display().to_string()
         );
         assert!(!is_rules_file(&default_yaml(d.path())));

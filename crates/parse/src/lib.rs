@@ -154,6 +154,8 @@ impl LineDecoder {
             return false;
         };
         if decoders::audit::decode(&rec, &mut self.audit, e).is_none() {
+            // A record that makes no event of its own is still auditd's (not "unrecognised").
+            e.dataset = Some(logward_core::Dataset::Auditd);
             e.action = Some(Action::Unknown);
         }
         e.timestamp = e.timestamp.or(rec.time);
@@ -164,8 +166,8 @@ impl LineDecoder {
     }
 
     /// An audit record in an audit program's syslog message (the kernel's, the journal's,
-    /// auditd's plugins): what the record decoded to (`Some(None)`: a record that makes no
-    /// event) and its own time. `None` when `program` writes no audit records or the message
+    /// auditd's plugins): what the record decoded to (a record that makes no event is
+    /// `unknown` with `event.dataset: auditd`) and its own time. `None` when `program` writes no audit records or the message
     /// is not one, for the other decoders.
     #[inline]
     fn audit_message<'a>(
@@ -178,7 +180,13 @@ impl LineDecoder {
             return None;
         }
         let rec = decoders::audit::syslog_record(message)?;
-        Some((decoders::audit::decode(&rec, &mut self.audit, e), rec.time))
+        let found = decoders::audit::decode(&rec, &mut self.audit, e).or_else(|| {
+            // A record that makes no event of its own is still auditd's (not "unrecognised").
+            e.dataset = Some(logward_core::Dataset::Auditd);
+            e.action = Some(Action::Unknown);
+            Found::yes()
+        });
+        Some((found, rec.time))
     }
 
     /// An event the audit joiner completed without a line of its own (an exec whose EXECVE
@@ -262,5 +270,14 @@ mod tests {
         let e = d.decode(&forged);
         assert_eq!(e.action(), Action::Unknown, "{forged}");
         assert_eq!(e.source_ip, None);
+        // Records that only complete another are recognised, not "unknown lines".
+        for l in [
+            "type=PATH msg=audit(1700000000.250:9): item=0 name=\"/etc/shadow\"",
+            "Nov 22 10:00:01 web01 audit[77]: CRED_ACQ pid=1 msg='op=PAM:setcred acct=\"root\" res=success'",
+        ] {
+            let e = d.decode(l);
+            assert_eq!(e.action(), Action::Unknown, "{l}");
+            assert_eq!(e.dataset, Some(logward_core::Dataset::Auditd), "{l}");
+        }
     }
 }
