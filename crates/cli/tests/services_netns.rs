@@ -287,7 +287,7 @@ fn real_services_brute_forced_from_the_network_are_alerted_and_banned() {
         ),
     );
     let state = dir.join("state");
-    let dm = Daemon::start(BIN, &cfg, &state, dir);
+    let dm = Daemon::start_with(BIN, &["--format", "ndjson"], &cfg, &state, dir);
     assert!(dm.up(), "the daemon did not come up:\n{}", dm.log());
 
     // Six failed logins at each service, each from its own address.
