@@ -29,7 +29,8 @@ stage() {
 # renders the man pages and man-db finds the installed ones (scripts/deb_test.sh).
 # openssh-server and openssh-client are the real sshd and ssh of crates/parse/tests/real_sshd.rs;
 # dovecot-imapd the real Dovecot of crates/cli/tests/mail_servers.rs; vsftpd the real vsftpd of
-# crates/cli/tests/ftp_vsftpd.rs.
+# crates/cli/tests/ftp_vsftpd.rs; with nginx and curl, they are the real services and client of
+# crates/cli/tests/services_netns.rs.
 install_packages() {
   local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
     python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml prometheus
