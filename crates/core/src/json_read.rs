@@ -572,7 +572,6 @@ const KNOWN_WORDS: &[&str] = &[
     "rbl-listed",
     "recipient-rejected",
     "relay-denied",
-    "reverse-dns-mismatch",
     "reverse-dns-missing",
     "reverse-mapping",
     "root-refused",

@@ -322,7 +322,7 @@ fn no_line<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
             return None;
         }
         peers.push(addr, port);
-        "reverse-dns-mismatch"
+        "reverse-mapping"
     } else {
         return None;
     };

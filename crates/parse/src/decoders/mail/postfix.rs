@@ -135,7 +135,7 @@ fn warning<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
             let addr = addr.strip_suffix(':').unwrap_or(addr);
             logward_core::event::parse_ip(addr)?;
             set_peer(e, addr, None);
-            probe(e, DS, "reverse-dns-mismatch")
+            probe(e, DS, "reverse-mapping")
         }
         b'n' if rest.starts_with("non-SMTP command from ") => {
             // `non-SMTP command from name[A]: GET / HTTP/1.1`: a web scanner at the SMTP port.
