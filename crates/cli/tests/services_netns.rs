@@ -290,17 +290,17 @@ fn real_services_brute_forced_from_the_network_are_alerted_and_banned() {
     let dm = Daemon::start_with(BIN, &["--format", "ndjson"], &cfg, &state, dir);
     assert!(dm.up(), "the daemon did not come up:\n{}", dm.log());
 
-    // Six failed logins at each service, each from its own address.
+    // Six failed logins at each service, each from its own address. Five make a brute force:
+    // the ban can come before the sixth gets an answer.
     let imap = imap_failures(&lab, IMAP_CLIENT, 6);
-    assert_eq!(
-        imap.matches("NO [AUTHENTICATIONFAILED]").count(),
-        6,
+    assert!(
+        imap.matches("NO [AUTHENTICATIONFAILED]").count() >= 5,
         "{imap}"
     );
     let ftp = ftp_failures(&lab, FTP_CLIENT, 6);
-    assert_eq!(ftp.matches("530 Login incorrect").count(), 6, "{ftp}");
+    assert!(ftp.matches("530 Login incorrect").count() >= 5, "{ftp}");
     let web = http_failures(&lab, WEB_CLIENT, 6);
-    assert_eq!(web.matches("401").count(), 6, "{web}");
+    assert!(web.matches("401").count() >= 5, "{web}");
 
     let mut alerted = Vec::new();
     while alerted.len() < 3 {

@@ -593,6 +593,13 @@ const KNOWN_WORDS: &[&str] = &[
     "user-change",
 ];
 
+/// Whether logward itself writes `w` as an `event.reason` or `logward.auth.method` (a
+/// decoder's new word belongs in [`KNOWN_WORDS`] and in docs/EVENTS.md: the corpus test
+/// `reasons_are_known_and_documented` checks both).
+pub fn is_known_word(w: &str) -> bool {
+    KNOWN_WORDS.contains(&w)
+}
+
 /// How many words not in [`KNOWN_WORDS`] one process accepts (each is kept for good).
 const MAX_EXTRA_WORDS: usize = 256;
 /// The longest such word.
