@@ -58,21 +58,23 @@ pub fn frame(line: &str) -> Option<Frame<'_>> {
             }
         }
     }
-    f.message = Cow::Owned(message?);
+    let message = message?;
     // The kernel's audit records: the journal names the transport, whatever the entry says.
     if trusted.transport.as_deref() == Some("audit") {
         f.program = Some(Cow::Borrowed("audit"));
     }
     if let Some(claimed) = f.program.as_deref() {
-        if !trusted.vouches_for(claimed) {
+        if !trusted.vouches_for(claimed, &message) {
             f.claimed_program = f.program.take();
             // Decoded as what the journal says it is; never as a program it is not.
+            let login_user = trusted.login_user();
             f.program = trusted
                 .comm
-                .filter(|c| protected(c).is_none())
+                .filter(|c| protected(c).is_none() && !(login_user && speaks_for(c, &message)))
                 .map(Cow::Owned);
         }
     }
+    f.message = Cow::Owned(message);
     Some(f)
 }
 
@@ -107,6 +109,16 @@ fn kernel_transport(claimed: &str) -> Option<&'static str> {
     }
 }
 
+/// Whether `message` written as `program` decodes as an event (so a forgery of it matters).
+fn speaks_for(program: &str, message: &str) -> bool {
+    let mut e = logward_core::Event::default();
+    crate::decoders::decode(program, message, &mut e).is_some()
+}
+
+/// The first uid of a login user (`UID_MIN` of login.defs on Debian, Fedora, Arch, SUSE);
+/// system users, which services run as, are below it.
+const FIRST_LOGIN_UID: u32 = 1000;
+
 /// Where system programs live: directories only root can write to.
 const SYSTEM_DIRS: &[&str] = &["/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/"];
 
@@ -140,16 +152,28 @@ struct Trusted {
 }
 
 impl Trusted {
-    /// Whether the journal's fields allow the entry to be from `claimed`.
-    fn vouches_for(&self, claimed: &str) -> bool {
+    /// Whether a login user's process wrote the entry (an unreadable `_UID` counts as one).
+    fn login_user(&self) -> bool {
+        self.uid
+            .as_deref()
+            .is_some_and(|u| u.parse::<u32>().map_or(true, |u| u >= FIRST_LOGIN_UID))
+    }
+
+    /// Whether the journal's fields allow the entry, `message`, to be from `claimed`.
+    fn vouches_for(&self, claimed: &str, message: &str) -> bool {
         // Audit records and kernel messages come only through the journal's own transports
         // (`logger -t audit` arrives over `syslog`).
         if let Some(transport) = kernel_transport(claimed) {
             return self.transport.as_deref() == Some(transport);
         }
         let Some((program, root_only)) = protected(claimed) else {
-            // Nothing logward decodes: nothing to protect.
-            return true;
+            // Any other program (nginx, dovecot, vsftpd, postfix/smtpd …): services run as
+            // root or as a system user, never as a login user, who could otherwise write
+            // `logger -t nginx '… client: A'` lines that get A banned. Their process names
+            // vary too much (`postfix/smtpd` is `smtpd`, Dovecot's `auth`) to check by name.
+            // A login user's own programs keep their names: only an entry that would decode
+            // as a security event is held to it.
+            return !(self.login_user() && speaks_for(claimed, message));
         };
         if let Some(comm) = &self.comm {
             let want = family(program);
@@ -276,6 +300,43 @@ mod tests {
         assert_eq!(
             (f.program, f.claimed_program.as_deref()),
             (None, Some("sshd"))
+        );
+    }
+
+    /// `logger -t nginx`, `-t dovecot`, a copy of a binary named `vsftpd` …, by uid 1000:
+    /// lines a service writes, forged by a login user, get nobody banned.
+    #[test]
+    fn a_login_user_cannot_speak_for_a_service() {
+        for (ident, comm, message) in [
+            ("nginx", "logger", r#"2026/12/06 10:00:01 [error] 7#7: *1 user "x" was not found in "/etc/nginx/htpasswd", client: 192.0.2.9, server: , request: "GET / HTTP/1.1""#),
+            ("dovecot", "python3", "auth: passwd-file(alice,192.0.2.9,<abc>): Password mismatch"),
+            ("vsftpd", "vsftpd", r#"pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=192.0.2.9"#),
+            ("logger", "logger", "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.9  user=root"),
+        ] {
+            let line = format!(
+                r#"{{"SYSLOG_IDENTIFIER":"{ident}","_COMM":"{comm}","_EXE":"/usr/bin/{comm}","_UID":"1000","MESSAGE":{}}}"#,
+                serde_json::Value::String(message.into())
+            );
+            let f = frame(&line).unwrap();
+            assert_eq!(f.claimed_program.as_deref(), Some(ident), "{line}");
+            let mut d = crate::LineDecoder::new(crate::YearResolver::fixed(2026, 0));
+            let e = d.decode(&line);
+            assert_eq!(e.action(), logward_core::Action::Unknown, "{line}");
+            assert_eq!(e.source_address, None, "{line}");
+        }
+        // A login user's own program, writing what no decoder reads, keeps its name.
+        let own = r#"{"SYSLOG_IDENTIFIER":"backup.sh","_COMM":"bash","_EXE":"/usr/bin/bash","_UID":"1000","MESSAGE":"nightly backup done"}"#;
+        let f = frame(own).unwrap();
+        assert_eq!(
+            (f.program.as_deref(), f.claimed_program),
+            (Some("backup.sh"), None)
+        );
+        // The service itself, as its system user.
+        let real = r#"{"SYSLOG_IDENTIFIER":"dovecot","_COMM":"auth","_EXE":"/usr/lib/dovecot/auth","_UID":"109","MESSAGE":"auth: passwd-file(alice,192.0.2.9,<abc>): Password mismatch"}"#;
+        let f = frame(real).unwrap();
+        assert_eq!(
+            (f.program.as_deref(), f.claimed_program),
+            (Some("dovecot"), None)
         );
     }
 
