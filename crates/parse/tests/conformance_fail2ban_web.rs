@@ -56,8 +56,8 @@ fn fail2ban_apache_auth() {
         &[
             // Annotated twice: not counted in fail2ban's normal mode, counted in its aggressive
             // mode. mod_evasive refusing a client that exceeded its request rate is abuse
-            // (logward: service-abuse `rate-limited`, like nginx's limit_req).
-            ("[Thu Oct 17 18:43:40.160521 2019] [evasive20:error] [pid 22589] [client 192.0.2.1:56175] client denied by server configuration: /path/index.php, referer: https://hostname/path/", "mod_evasive's block is counted as rate-limited (fail2ban: aggressive mode only)"),
+            // (logward: service-abuse `rate-limit`, like nginx's limit_req).
+            ("[Thu Oct 17 18:43:40.160521 2019] [evasive20:error] [pid 22589] [client 192.0.2.1:56175] client denied by server configuration: /path/index.php, referer: https://hostname/path/", "mod_evasive's block is counted as rate-limit (fail2ban: aggressive mode only)"),
         ],
     );
 }

@@ -174,7 +174,7 @@ fn classify<'a>(module: &str, msg: &'a str, e: &mut Event<'a>) -> Option<()> {
     } else if t.starts_with("client denied by server configuration") {
         // mod_evasive blocks through the same message.
         let reason = if module.starts_with("evasive") {
-            "rate-limited"
+            "rate-limit"
         } else {
             "forbidden"
         };

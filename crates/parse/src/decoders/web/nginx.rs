@@ -146,7 +146,7 @@ fn classify<'a>(level: &str, msg: &'a str, path: Option<&str>, e: &mut Event<'a>
         || msg.starts_with("delaying request, excess: ")
         || msg.starts_with("limiting connections by zone ")
     {
-        abuse(e, N, "rate-limited");
+        abuse(e, N, "rate-limit");
     } else if msg == "access forbidden by rule" {
         abuse(e, N, "forbidden");
     } else if msg.ends_with("\" failed (2: No such file or directory)")
@@ -223,7 +223,7 @@ mod tests {
         for (line, reason) in [
             (
                 r#"2015/10/29 20:01:02 [error] 256554#0: *99927 limiting requests, excess: 1.852 by zone "one", client: 1.2.3.4, server: example.com, request: "POST /index.htm HTTP/1.0", host: "exmaple.com""#,
-                "rate-limited",
+                "rate-limit",
             ),
             (
                 r#"2018/09/14 19:03:05 [error] 2035#2035: *9134 access forbidden by rule, client: 12.34.56.78, server: www.example.net, request: "GET /x HTTP/1.1", host: "www.example.net""#,
