@@ -63,11 +63,14 @@ fn write_journal(remote: &Path, out: &Path, entries: &[Entry<'_>], first: usize)
         } else {
             "session-1.scope"
         };
+        // The kernel's messages come through the journal's own transport, as in a real journal
+        // (an entry claiming `kernel` over syslog is a forgery: parse's journal.rs).
+        let transport = if e.ident == "kernel" { "kernel" } else { "syslog" };
         export.push_str(&format!(
             "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n\
              _BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=web01\n\
              SYSLOG_IDENTIFIER={}\n_PID={}\nPRIORITY=6\nSYSLOG_FACILITY=10\n\
-             _SYSTEMD_UNIT={unit}\nMESSAGE={}\n\n",
+             _SYSTEMD_UNIT={unit}\n_TRANSPORT={transport}\nMESSAGE={}\n\n",
             1_700_000_000_000_000u64 + n as u64 * 1000,
             1_000_000 + n,
             e.ident,
