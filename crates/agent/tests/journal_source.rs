@@ -65,7 +65,11 @@ fn write_journal(remote: &Path, out: &Path, entries: &[Entry<'_>], first: usize)
         };
         // The kernel's messages come through the journal's own transport, as in a real journal
         // (an entry claiming `kernel` over syslog is a forgery: parse's journal.rs).
-        let transport = if e.ident == "kernel" { "kernel" } else { "syslog" };
+        let transport = if e.ident == "kernel" {
+            "kernel"
+        } else {
+            "syslog"
+        };
         export.push_str(&format!(
             "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n\
              _BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=web01\n\
