@@ -290,6 +290,11 @@ pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<
             return pam::decode(service, Some("pam_unix"), message, e);
         }
     }
+    // A third of an auth log is pam_unix's, whatever the program (sshd, CRON, sudo …), and no
+    // program's own decoder reads those lines: they skip the dispatch below.
+    if message.as_bytes().first() == Some(&b'p') && message.starts_with("pam_unix(") {
+        return pam::decode(program, None, message, e);
+    }
     let native = match program {
         // OpenSSH ≥ 9.8 splits sshd into sshd-session and sshd-auth.
         "sshd" | "sshd-session" | "sshd-auth" => sshd::decode(message, e),
