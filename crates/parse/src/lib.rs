@@ -196,6 +196,12 @@ impl LineDecoder {
         self.audit.take()
     }
 
+    /// Whether [`LineDecoder::take_joined`] has an event (almost never: ask this first).
+    #[inline]
+    pub fn has_joined(&self) -> bool {
+        self.audit.has_flushed()
+    }
+
     /// End of input: events still waiting to be joined are completed for
     /// [`LineDecoder::take_joined`].
     pub fn finish(&mut self) {

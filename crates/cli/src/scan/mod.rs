@@ -324,7 +324,9 @@ fn scan_input(
         let mut e = Event::default();
         decoder.decode_into(&line.text, &mut e);
         // Older than this line's event: audit execs that ended without an EXECVE.
-        joined(decoder, Some(path_cow), args, format, summary, replay, buf);
+        if decoder.has_joined() {
+            joined(decoder, Some(path_cow), args, format, summary, replay, buf);
+        }
         // Recognised lines with no security meaning (an access log's ordinary requests) carry
         // their dataset: they are parsed, not "unparsed".
         let unknown = e.action() == Action::Unknown && e.dataset.is_none();

@@ -155,6 +155,13 @@ impl Joiner {
         }
     }
 
+    /// Whether a flushed event waits to be taken (a test cheaper than [`Joiner::take`], for
+    /// callers that ask after every line).
+    #[inline]
+    pub fn has_flushed(&self) -> bool {
+        !self.flushed.is_empty()
+    }
+
     /// A flushed event, oldest first.
     pub fn take(&mut self) -> Option<Event<'static>> {
         self.flushed.pop_front()
