@@ -53,6 +53,43 @@ pub const fn valid_date(year: i32, month: u32, day: u32) -> bool {
     day <= max
 }
 
+/// `len` decimal digits at `at` in `s`, every one a digit, as a number: the fixed-width
+/// fields of a logged date (`2026`, `06`). The one digit reader of every date parser.
+#[inline]
+pub fn digits_at(s: &[u8], at: usize, len: usize) -> Option<u32> {
+    let mut n = 0u32;
+    for &c in s.get(at..at.checked_add(len)?)? {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(d);
+    }
+    Some(n)
+}
+
+/// The digits of a fraction of a second at the start of `s` (after its `.` or `,`): the
+/// nanoseconds (digits past the ninth read but ignored) and how many digits there were;
+/// `None` when there is none.
+#[inline]
+pub fn fraction_digits(s: &[u8]) -> Option<(u32, usize)> {
+    let mut nanos = 0u32;
+    let mut n = 0;
+    while let Some(&c) = s.get(n).filter(|c| c.is_ascii_digit()) {
+        if n < 9 {
+            nanos = nanos * 10 + u32::from(c - b'0');
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    for _ in n.min(9)..9 {
+        nanos *= 10;
+    }
+    Some((nanos, n))
+}
+
 impl Timestamp {
     /// A wall-clock time at a known offset. `None` for impossible dates and times.
     pub fn from_local(
@@ -121,17 +158,7 @@ impl Timestamp {
     /// Parses RFC 3339 (`T` or space separator, any fraction, `Z` or `±hh:mm`/`±hhmm`).
     /// Returns the timestamp and the number of bytes read.
     pub fn parse_rfc3339(s: &[u8]) -> Option<(Timestamp, usize)> {
-        fn num(s: &[u8], at: usize, len: usize) -> Option<u32> {
-            let b = s.get(at..at + len)?;
-            let mut n = 0u32;
-            for &c in b {
-                if !c.is_ascii_digit() {
-                    return None;
-                }
-                n = n * 10 + (c - b'0') as u32;
-            }
-            Some(n)
-        }
+        let num = digits_at;
         let year = num(s, 0, 4)? as i32;
         if s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
             return None;
@@ -147,21 +174,9 @@ impl Timestamp {
         let mut i = 19;
         let mut nanos = 0u32;
         if s.get(i) == Some(&b'.') {
-            i += 1;
-            let start = i;
-            while i < s.len() && s[i].is_ascii_digit() {
-                if i - start < 9 {
-                    nanos = nanos * 10 + (s[i] - b'0') as u32;
-                }
-                i += 1;
-            }
-            let digits = i - start;
-            if digits == 0 {
-                return None;
-            }
-            for _ in digits..9 {
-                nanos *= 10;
-            }
+            let (n, used) = fraction_digits(s.get(i + 1..)?)?;
+            nanos = n;
+            i += 1 + used;
         }
         let offset = match s.get(i) {
             Some(b'Z' | b'z') => {
@@ -202,6 +217,18 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_field_readers() {
+        assert_eq!(digits_at(b"2026-12", 0, 4), Some(2026));
+        assert_eq!(digits_at(b"2026-12", 5, 2), Some(12));
+        assert_eq!(digits_at(b"2026-12", 5, 3), None);
+        assert_eq!(digits_at(b"20x6", 0, 4), None);
+        assert_eq!(digits_at(b"1", usize::MAX, 2), None);
+        assert_eq!(fraction_digits(b"5 x"), Some((500_000_000, 1)));
+        assert_eq!(fraction_digits(b"123456789123Z"), Some((123_456_789, 12)));
+        assert_eq!(fraction_digits(b"Z"), None);
+    }
 
     #[test]
     fn civil_round_trip() {

@@ -203,11 +203,10 @@ pub struct BsdDate {
     pub used: usize,
 }
 
-/// `Mmm dd hh:mm:ss[.fraction]` at the start of `b`. Hours, minutes and seconds are
-/// range-checked, the day only against 31.
+/// The month an English abbreviation at the start of `b` names (`Jan` → 1).
 #[inline(always)]
-pub fn bsd_fields(b: &[u8]) -> Option<BsdDate> {
-    let month = match b.get(..3)? {
+pub fn month_abbr(b: &[u8]) -> Option<u32> {
+    Some(match b.get(..3)? {
         b"Jan" => 1,
         b"Feb" => 2,
         b"Mar" => 3,
@@ -221,7 +220,14 @@ pub fn bsd_fields(b: &[u8]) -> Option<BsdDate> {
         b"Nov" => 11,
         b"Dec" => 12,
         _ => return None,
-    };
+    })
+}
+
+/// `Mmm dd hh:mm:ss[.fraction]` at the start of `b`. Hours, minutes and seconds are
+/// range-checked, the day only against 31.
+#[inline(always)]
+pub fn bsd_fields(b: &[u8]) -> Option<BsdDate> {
+    let month = month_abbr(b)?;
     if b.get(3) != Some(&b' ') {
         return None;
     }
@@ -282,17 +288,7 @@ pub fn bsd_fields(b: &[u8]) -> Option<BsdDate> {
 /// Returns the fields, the offset when one was written, and the bytes used. The date is not
 /// checked here (`0000-12-30` placeholders are the caller's to reject).
 pub fn parse_iso(s: &[u8]) -> Option<(Civil, Option<i32>, usize)> {
-    fn num(s: &[u8], at: usize, len: usize) -> Option<u32> {
-        let b = s.get(at..at + len)?;
-        let mut n = 0u32;
-        for &c in b {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            n = n * 10 + (c - b'0') as u32;
-        }
-        Some(n)
-    }
+    let num = logward_core::time::digits_at;
     let year = num(s, 0, 4)? as i32;
     if s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
         return None;
@@ -311,21 +307,9 @@ pub fn parse_iso(s: &[u8]) -> Option<(Civil, Option<i32>, usize)> {
     let mut i = 19;
     let mut nanos = 0u32;
     if matches!(s.get(i), Some(b'.' | b',')) {
-        i += 1;
-        let start = i;
-        while i < s.len() && s[i].is_ascii_digit() {
-            if i - start < 9 {
-                nanos = nanos * 10 + (s[i] - b'0') as u32;
-            }
-            i += 1;
-        }
-        let digits = i - start;
-        if digits == 0 {
-            return None;
-        }
-        for _ in digits..9 {
-            nanos *= 10;
-        }
+        let (n, used) = logward_core::time::fraction_digits(s.get(i + 1..)?)?;
+        nanos = n;
+        i += 1 + used;
     }
     let offset = match s.get(i) {
         Some(b'Z') => {

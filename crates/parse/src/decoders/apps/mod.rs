@@ -125,17 +125,7 @@ pub(crate) type WallClock = ((i32, u32, u32), (u32, u32, u32), u32, usize);
 /// `YYYY-MM-DD[T ]HH:MM:SS[.frac]` at the start of `b`. The zone, if any, is the caller's to
 /// read.
 pub(crate) fn datetime(b: &[u8]) -> Option<WallClock> {
-    let num = |at: usize, len: usize| -> Option<u32> {
-        let mut n = 0u32;
-        for &c in b.get(at..at + len)? {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                return None;
-            }
-            n = n * 10 + u32::from(d);
-        }
-        Some(n)
-    };
+    let num = |at: usize, len: usize| logward_core::time::digits_at(b, at, len);
     let date = (num(0, 4)? as i32, num(5, 2)?, num(8, 2)?);
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' '))
     {
@@ -154,20 +144,13 @@ pub(crate) fn fraction(b: &[u8], at: usize) -> (u32, usize) {
     if b.get(at) != Some(&b'.') {
         return (0, at);
     }
-    let (mut nanos, mut i) = (0u32, at + 1);
-    while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-        if i - at <= 9 {
-            nanos = nanos * 10 + u32::from(c - b'0');
-        }
-        i += 1;
+    match b
+        .get(at + 1..)
+        .and_then(logward_core::time::fraction_digits)
+    {
+        Some((nanos, used)) => (nanos, at + 1 + used),
+        None => (0, at),
     }
-    if i == at + 1 {
-        return (0, at);
-    }
-    for _ in (i - at - 1).min(9)..9 {
-        nanos *= 10;
-    }
-    (nanos, i)
 }
 
 /// A UTC offset at the start of `b`: `Z`, `±HH:MM` or `±HHMM`; seconds and bytes read.

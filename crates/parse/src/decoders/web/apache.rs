@@ -52,14 +52,10 @@ fn ctime(b: &[u8]) -> Option<(super::Date, super::Time, u32, usize)> {
     let mut i = 20;
     let mut nanos = 0;
     if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() && i - start < 9 {
-            nanos = nanos * 10 + (b[i] - b'0') as u32;
+        if let Some((n, used)) = b.get(i + 1..).and_then(logward_core::time::fraction_digits) {
+            (nanos, i) = (n, i + 1 + used);
+        } else {
             i += 1;
-        }
-        for _ in (i - start)..9 {
-            nanos *= 10;
         }
     }
     if b.get(i) != Some(&b' ') || b.get(i + 5) != Some(&b']') || b.get(i + 6) != Some(&b' ') {

@@ -70,35 +70,10 @@ type Time = (u32, u32, u32);
 /// `n` ASCII digits at the start of `b`.
 #[inline]
 fn num(b: &[u8], n: usize) -> Option<u32> {
-    let d = b.get(..n)?;
-    let mut v = 0u32;
-    for &c in d {
-        let x = c.wrapping_sub(b'0');
-        if x > 9 {
-            return None;
-        }
-        v = v * 10 + x as u32;
-    }
-    Some(v)
+    logward_core::time::digits_at(b, 0, n)
 }
 
-fn month(b: &[u8]) -> Option<u32> {
-    Some(match b.get(..3)? {
-        b"Jan" => 1,
-        b"Feb" => 2,
-        b"Mar" => 3,
-        b"Apr" => 4,
-        b"May" => 5,
-        b"Jun" => 6,
-        b"Jul" => 7,
-        b"Aug" => 8,
-        b"Sep" => 9,
-        b"Oct" => 10,
-        b"Nov" => 11,
-        b"Dec" => 12,
-        _ => return None,
-    })
-}
+use crate::clock::month_abbr as month;
 
 /// `HH:MM:SS` at the start of `b`.
 fn hms(b: &[u8]) -> Option<(u32, u32, u32)> {
