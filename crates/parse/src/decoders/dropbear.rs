@@ -309,32 +309,11 @@ fn user_refused<'a>(rest: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decoders::test_summary::sum;
     use crate::decoders::Decoded;
 
     fn d(m: &str) -> Decoded<'_> {
         Decoded::run(|e| decode(m, e)).unwrap_or_else(|| panic!("not decoded: {m}"))
-    }
-
-    /// (action, outcome, reason, source, port, user)
-    type Summary<'a> = (
-        &'static str,
-        &'static str,
-        Option<&'static str>,
-        Option<&'a str>,
-        Option<u16>,
-        Option<&'a str>,
-    );
-
-    fn sum<'a>(x: &'a Decoded<'_>) -> Summary<'a> {
-        let e = &x.event;
-        (
-            e.action().as_str(),
-            e.outcome.as_str(),
-            e.reason,
-            e.source_address.as_deref(),
-            e.source_port,
-            e.user_name.as_deref(),
-        )
     }
 
     #[test]

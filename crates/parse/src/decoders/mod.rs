@@ -40,6 +40,8 @@ pub mod squid;
 pub mod sshd;
 pub mod su;
 pub mod sudo;
+#[cfg(test)]
+mod test_summary;
 pub mod threeproxy;
 pub mod unframed;
 pub mod web;
