@@ -15,21 +15,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 SIZES=${SIZES:-1000000}
 RUNS=${RUNS:-3}
-WORK=${WORK:-${TMPDIR:-/tmp}/logward-bench}
-CPU=${CPU:-0}
-mkdir -p "$WORK"
-
-if ! command -v rg >/dev/null || [ ! -x /usr/bin/time ]; then
-  echo "bench: installing ripgrep (the baseline) and GNU time (peak RSS)" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq ripgrep time >/dev/null; fi
-fi
-command -v rg >/dev/null || { echo "bench: ripgrep (rg) is required" >&2; exit 2; }
-[ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 2; }
-
-[ -n "${NO_BUILD:-}" ] || (cd "$root" && cargo build --release --locked -q -p logward)
-lw="${CARGO_TARGET_DIR:-$root/target}/release/logward"
-pin=(taskset -c "$CPU")
-command -v taskset >/dev/null || pin=()
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 # The records logward makes an event of.
 pattern='^type=(EXECVE|USER_AUTH|USER_LOGIN|USER_START|USER_END|USER_ACCT|ADD_USER|DEL_USER|USER_CHAUTHTOK|USER_MGMT) '
 

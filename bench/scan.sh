@@ -16,22 +16,9 @@ root=$(cd "$here/.." && pwd)
 shared=${SHARED:-$root/../shared/bench}
 SIZES=${SIZES:-"1000000 5000000"}
 RUNS=${RUNS:-3}
-WORK=${WORK:-${TMPDIR:-/tmp}/logward-bench}
-CPU=${CPU:-0}
-mkdir -p "$WORK"
-
 [ -f "$shared/gen_authlog.py" ] || { echo "bench: $shared/gen_authlog.py not found (set SHARED=)" >&2; exit 2; }
-if ! command -v rg >/dev/null || [ ! -x /usr/bin/time ]; then
-  echo "bench: installing ripgrep (the baseline) and GNU time (peak RSS)" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq ripgrep time >/dev/null; fi
-fi
-command -v rg >/dev/null || { echo "bench: ripgrep (rg) is required" >&2; exit 2; }
-[ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 2; }
-
-[ -n "${NO_BUILD:-}" ] || (cd "$root" && cargo build --release --locked -q -p logward)
-lw="${CARGO_TARGET_DIR:-$root/target}/release/logward"
-pin=(taskset -c "$CPU")
-command -v taskset >/dev/null || pin=()
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
 printf '%-9s %-34s %12s %12s %10s %s\n' lines tool "median s" "lines/s" "RSS MiB" "ratio"
 status=0
