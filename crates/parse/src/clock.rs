@@ -77,25 +77,7 @@ impl YearResolver {
             used: i,
         } = bsd_fields(b)?;
         let year = self.year_for(month, day, (h, m, s));
-        // Consecutive lines nearly always share their date: skip the calendar arithmetic.
-        let days = if self.cached_date == (year, month, day) {
-            self.cached_days
-        } else {
-            if !valid_date(year, month, day) {
-                return None;
-            }
-            let days = days_from_civil(year, month, day);
-            self.cached_date = (year, month, day);
-            self.cached_days = days;
-            days
-        };
-        let offset = self.offset_at(days, h);
-        let local = days * 86_400 + (h * 3600 + m * 60 + s.min(59)) as i64;
-        let ts = Timestamp {
-            unix: local - offset as i64,
-            nanos,
-            offset,
-        };
+        let ts = self.wall_clock((year, month, day), (h, m, s), nanos)?;
         Some((ts, i))
     }
 
@@ -110,6 +92,7 @@ impl YearResolver {
     /// A full date and time written without a zone (`2013/04/11 14:22:43`, ISO 8601 without
     /// an offset, Apache's `[Sun Jul 28 21:27:56.549667 2013]`): read in this input's zone,
     /// like a BSD timestamp. `None` for impossible dates and times.
+    #[inline]
     pub fn wall_clock(
         &mut self,
         (year, month, day): (i32, u32, u32),
@@ -119,6 +102,7 @@ impl YearResolver {
         if h > 23 || m > 59 || s > 60 || nanos >= 1_000_000_000 {
             return None;
         }
+        // Consecutive lines nearly always share their date: skip the calendar arithmetic.
         let days = if self.cached_date == (year, month, day) {
             self.cached_days
         } else {

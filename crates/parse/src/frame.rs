@@ -97,13 +97,13 @@ fn frame_at<'a>(line: &'a str, years: &mut YearResolver, outer: bool) -> Frame<'
     }
 }
 
-/// The length of a BSD timestamp whose date the input's year does not have (`Feb 29`): it
-/// parses in a leap year. Only lines whose timestamp failed pay for it.
+/// The length of a BSD timestamp whose date the input's year does not have (`Feb 29`, or a
+/// day past its month's end): its
+/// fields are well formed, only the calendar refused it. Only lines whose timestamp failed
+/// pay for it.
 #[cold]
 fn impossible_bsd_date(b: &[u8]) -> Option<usize> {
-    YearResolver::fixed(2024, 0)
-        .parse_bsd(b)
-        .map(|(_, used)| used)
+    bsd_fields(b).map(|d| d.used)
 }
 
 /// A frame of a new shape counts only when it found a program.
