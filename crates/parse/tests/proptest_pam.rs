@@ -11,6 +11,8 @@ use logward_core::{Action, Outcome};
 use logward_parse::decoders::{pam, shadow, sshd, Decoded};
 use proptest::prelude::*;
 
+mod common;
+
 /// Pieces of the forms, so that random joins reach deep branches.
 const FRAGMENTS: &[&str] = &[
     "pam_unix(",
@@ -80,18 +82,7 @@ const FRAGMENTS: &[&str] = &[
 ];
 
 fn message() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>(),
-        prop::collection::vec(
-            prop_oneof![
-                3 => prop::sample::select(FRAGMENTS).prop_map(str::to_owned),
-                1 => "[a-z0-9 ()\"'`]{0,6}",
-                1 => any::<String>().prop_map(|s| s.chars().take(4).collect()),
-            ],
-            0..12,
-        )
-        .prop_map(|parts| parts.concat()),
-    ]
+    common::fragments::message(FRAGMENTS, "[a-z0-9 ()\"'`]{0,6}")
 }
 
 /// Every text field is a non-empty slice of the message (decoding allocated nothing for it),

@@ -24,3 +24,4 @@ pub fn decode_all(text: &str) -> Vec<Event<'static>> {
         .collect()
 }
 pub mod fail2ban;
+pub mod fragments;
