@@ -314,10 +314,13 @@ pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<
         p if p.starts_with("httpd/") => web::apache::decode(message, e),
         "lighttpd" => web::lighttpd::decode(message, e),
         "haproxy" => web::haproxy::decode(message, e),
-        p if mail::decoder_for(p).is_some() => mail::decode(p, message, e),
-        // Web applications, by the program's first byte (a miss costs one compare), then the
-        // FTP, database, VPN, VoIP, BIND, portsentry and fail2ban programs.
-        p => apps::by_program(p, message, e).or_else(|| services(p, message, e)),
+        // Mail services; then web applications, by the program's first byte (a miss costs
+        // one compare), then the FTP, database, VPN, VoIP, BIND, portsentry and fail2ban
+        // programs.
+        p => match mail::decoder_for(p) {
+            Some(decode) => decode(message, e),
+            None => apps::by_program(p, message, e).or_else(|| services(p, message, e)),
+        },
     };
     // Each decoder left `e` untouched when it said `None`, so PAM starts clean.
     native.or_else(|| pam::decode(program, None, message, e))

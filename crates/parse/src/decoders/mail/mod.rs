@@ -58,12 +58,6 @@ pub fn decoder_for(program: &str) -> Option<Decoder> {
     })
 }
 
-/// Decodes a mail service's message: `None` when `program` is no mail service's or the
-/// message is not one its decoder knows.
-pub fn decode<'a>(program: &str, message: &'a str, e: &mut Event<'a>) -> Option<Found<'a>> {
-    decoder_for(program).and_then(|decode| decode(message, e))
-}
-
 /// A mail service's own log line, without a syslog tag: Exim's main log and Dovecot's
 /// `log_path` (`YYYY-MM-DD HH:MM:SS …`), Roundcube's files (`[DD-Mon-YYYY HH:MM:SS ±ZZZZ]: …`).
 /// Returns what `unframed` reports: the line's time and the program it implies.
