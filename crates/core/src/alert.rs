@@ -138,6 +138,7 @@ pub fn write_alert(out: &mut Vec<u8>, a: &Alert) {
         claimed_host: e.claimed_host.as_deref().map(Cow::Borrowed),
         claimed_program: e.claimed_program.as_deref().map(Cow::Borrowed),
         enrichment: e.enrichment.clone(),
+        winlog: e.winlog.as_ref().map(|w| Box::new(w.borrowed())),
         journald: e
             .journald
             .iter()

@@ -84,6 +84,9 @@ pub struct Event<'a> {
     /// (`SYSLOG_IDENTIFIER`) when the journal's own fields (`_COMM`, `_EXE`, `_UID`) say
     /// another process wrote it; such an entry is not decoded as that program.
     pub claimed_program: Option<Text<'a>>,
+    /// `winlog.*`, `logward.windows.*`: a Windows event's own fields (boxed: most events
+    /// are not Windows events).
+    pub winlog: Option<Box<crate::winlog::Winlog<'a>>>,
 }
 
 fn own(t: Option<Text<'_>>) -> Option<Text<'static>> {
@@ -183,6 +186,7 @@ impl<'a> Event<'a> {
             agent_id: own(self.agent_id),
             claimed_host: own(self.claimed_host),
             claimed_program: own(self.claimed_program),
+            winlog: self.winlog.map(|w| Box::new(w.into_owned())),
             ..scalars
         }
     }

@@ -50,6 +50,14 @@ pub enum Field {
     AgentId,
     /// `journald.<name>`: one of the journal entry's other fields.
     Journald(String),
+    WinlogChannel,
+    WinlogEventId,
+    WinlogProviderName,
+    WinlogComputerName,
+    WinlogRecordId,
+    WindowsLogonType,
+    /// `winlog.event_data.<Name>`: one of a Windows event's EventData values.
+    WinlogEventData(String),
 }
 
 /// The fixed paths, in the order `Field::ALL_PATHS` lists them.
@@ -89,6 +97,12 @@ const PATHS: &[(&str, Field)] = &[
     ("source.as.organization.name", Field::AsOrganizationName),
     ("logward.dnsbl.count", Field::DnsblCount),
     ("agent.id", Field::AgentId),
+    ("winlog.channel", Field::WinlogChannel),
+    ("winlog.event_id", Field::WinlogEventId),
+    ("winlog.provider_name", Field::WinlogProviderName),
+    ("winlog.computer_name", Field::WinlogComputerName),
+    ("winlog.record_id", Field::WinlogRecordId),
+    ("logward.windows.logon_type", Field::WindowsLogonType),
 ];
 
 impl Field {
@@ -97,13 +111,17 @@ impl Field {
         if let Some(name) = path.strip_prefix("journald.") {
             return (!name.is_empty()).then(|| Field::Journald(name.to_owned()));
         }
+        if let Some(name) = path.strip_prefix("winlog.event_data.") {
+            return (!name.is_empty()).then(|| Field::WinlogEventData(name.to_owned()));
+        }
         PATHS
             .iter()
             .find(|(p, _)| *p == path)
             .map(|(_, f)| f.clone())
     }
 
-    /// Every fixed path (`journald.*` aside), for error messages and docs.
+    /// Every fixed path (`journald.*` and `winlog.event_data.*` aside), for error messages
+    /// and docs.
     pub fn all_paths() -> impl Iterator<Item = &'static str> {
         PATHS.iter().map(|(p, _)| *p)
     }
@@ -112,6 +130,7 @@ impl Field {
     pub fn path(&self) -> std::borrow::Cow<'static, str> {
         match self {
             Field::Journald(n) => format!("journald.{n}").into(),
+            Field::WinlogEventData(n) => format!("winlog.event_data.{n}").into(),
             f => PATHS
                 .iter()
                 .find(|(_, g)| g == f)
@@ -213,6 +232,13 @@ impl Event<'_> {
                 .iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_ref())?),
+            Field::WinlogChannel => Str(&self.winlog.as_ref()?.channel),
+            Field::WinlogEventId => Num(self.winlog.as_ref()?.event_id.into()),
+            Field::WinlogProviderName => Str(&self.winlog.as_ref()?.provider_name),
+            Field::WinlogComputerName => Str(&self.winlog.as_ref()?.computer_name),
+            Field::WinlogRecordId => Num(i64::try_from(self.winlog.as_ref()?.record_id?).ok()?),
+            Field::WindowsLogonType => Str(self.winlog.as_ref()?.logon_type?),
+            Field::WinlogEventData(name) => Str(self.winlog.as_ref()?.data(name)?),
         })
     }
 }
@@ -254,5 +280,36 @@ mod tests {
         assert_eq!(get("journald.unit"), None);
         assert_eq!(get("user.name"), None);
         assert_eq!(Value::Str(" 42").as_num(), Some(42));
+        assert_eq!(get("winlog.event_id"), None);
+    }
+
+    #[test]
+    fn windows_fields_come_from_winlog() {
+        let mut e = Event::new(
+            Dataset::WindowsSecurity,
+            Action::UserLogin,
+            Outcome::Failure,
+        );
+        e.winlog = Some(Box::new(crate::Winlog {
+            channel: "Security".into(),
+            event_id: 4625,
+            logon_type: Some("network"),
+            event_data: vec![("WorkstationName".into(), "KALI".into())],
+            ..Default::default()
+        }));
+        let get = |p: &str| e.get(&Field::parse(p).unwrap()).map(|v| v.to_string());
+        assert_eq!(get("winlog.event_id").as_deref(), Some("4625"));
+        assert_eq!(get("winlog.channel").as_deref(), Some("Security"));
+        assert_eq!(
+            get("logward.windows.logon_type").as_deref(),
+            Some("network")
+        );
+        assert_eq!(
+            get("winlog.event_data.WorkstationName").as_deref(),
+            Some("KALI")
+        );
+        assert_eq!(get("winlog.event_data.IpAddress"), None);
+        assert_eq!(get("winlog.record_id"), None);
+        assert_eq!(Field::parse("winlog.event_data."), None);
     }
 }

@@ -205,12 +205,14 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         o.close();
     }
     let has_key = e.auth_key_type.is_some() || e.auth_key_fingerprint.is_some();
+    let logon_type = e.winlog.as_ref().and_then(|w| w.logon_type);
     if e.auth_method.is_some()
         || has_key
         || e.repeat.is_some()
         || dnsbl.is_some()
         || e.claimed_host.is_some()
         || e.claimed_program.is_some()
+        || logon_type.is_some()
     {
         o.open("logward");
         if e.auth_method.is_some() || has_key {
@@ -227,6 +229,11 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
         o.opt_num("repeat", e.repeat);
         o.opt_str("claimed_host", e.claimed_host.as_deref());
         o.opt_str("claimed_program", e.claimed_program.as_deref());
+        if let Some(t) = logon_type {
+            o.open("windows");
+            o.str("logon_type", t);
+            o.close();
+        }
         if let Some(zones) = dnsbl {
             o.open("dnsbl");
             o.num("count", zones.len());
@@ -270,6 +277,29 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
     if !e.journald.is_empty() {
         o.open("journald");
         for (k, v) in &e.journald {
+            o.str(k, v);
+        }
+        o.close();
+    }
+    if let Some(w) = e.winlog.as_deref() {
+        write_winlog(&mut o, w);
+    }
+    o.close();
+}
+
+/// `winlog`, as Winlogbeat 8 writes it: `event_id` and `record_id` as strings.
+fn write_winlog(o: &mut Obj<'_>, w: &crate::winlog::Winlog<'_>) {
+    o.open("winlog");
+    o.str("channel", &w.channel);
+    o.str("event_id", &w.event_id.to_string());
+    o.str("provider_name", &w.provider_name);
+    o.str("computer_name", &w.computer_name);
+    if let Some(r) = w.record_id {
+        o.str("record_id", &r.to_string());
+    }
+    if !w.event_data.is_empty() {
+        o.open("event_data");
+        for (k, v) in &w.event_data {
             o.str(k, v);
         }
         o.close();

@@ -117,6 +117,7 @@ struct Doc {
     log: Option<LogObj>,
     systemd: Option<SystemdObj>,
     journald: Option<Pairs>,
+    winlog: Option<WinlogObj>,
     rule: Option<RuleObj>,
     tags: Option<Vec<String>>,
     labels: Option<Pairs>,
@@ -203,6 +204,41 @@ struct LogwardObj {
     dnsbl: Option<DnsblObj>,
     claimed_host: Option<String>,
     claimed_program: Option<String>,
+    windows: Option<WindowsObj>,
+}
+
+#[derive(Deserialize)]
+struct WindowsObj {
+    logon_type: Option<String>,
+}
+
+/// `winlog.*`. Winlogbeat 7 writes `event_id` as a number, 8 as a string: both are read.
+#[derive(Deserialize)]
+struct WinlogObj {
+    channel: Option<String>,
+    event_id: Option<NumOrText>,
+    provider_name: Option<String>,
+    computer_name: Option<String>,
+    record_id: Option<NumOrText>,
+    event_data: Option<Pairs>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrText {
+    Num(u64),
+    Text(String),
+}
+
+impl NumOrText {
+    fn get<T: TryFrom<u64>>(self, field: &str) -> Result<T, ReadError> {
+        let n = match self {
+            NumOrText::Num(n) => Some(n),
+            NumOrText::Text(t) => t.parse().ok(),
+        };
+        n.and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| ReadError::new(field, "not a number in range".to_owned()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -459,6 +495,16 @@ impl Doc {
             e.repeat = l.repeat;
             e.claimed_host = text(l.claimed_host);
             e.claimed_program = text(l.claimed_program);
+            if let Some(t) = l.windows.and_then(|w| w.logon_type) {
+                let known = crate::winlog::LOGON_TYPES.iter().find(|(_, w)| *w == t);
+                let t = match known {
+                    Some((_, w)) => w,
+                    None => {
+                        word(&t).map_err(|m| ReadError::new("logward.windows.logon_type", m))?
+                    }
+                };
+                e.winlog.get_or_insert_with(Default::default).logon_type = Some(t);
+            }
             if let Some(d) = l.dnsbl {
                 e.enrichment.get_or_insert_with(Default::default).dnsbl = Some(d.zones);
             }
@@ -476,6 +522,22 @@ impl Doc {
         }
         if let Some(s) = self.systemd {
             e.systemd_unit = text(s.unit);
+        }
+        if let Some(w) = self.winlog {
+            let x = e.winlog.get_or_insert_with(Default::default);
+            x.channel = Cow::Owned(w.channel.unwrap_or_default());
+            if let Some(id) = w.event_id {
+                x.event_id = id.get("winlog.event_id")?;
+            }
+            x.provider_name = Cow::Owned(w.provider_name.unwrap_or_default());
+            x.computer_name = Cow::Owned(w.computer_name.unwrap_or_default());
+            x.record_id = w.record_id.map(|r| r.get("winlog.record_id")).transpose()?;
+            if let Some(d) = w.event_data {
+                x.event_data =
+                    d.0.into_iter()
+                        .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                        .collect();
+            }
         }
         if let Some(j) = self.journald {
             e.journald =
@@ -680,7 +742,28 @@ mod tests {
         e.file_path = Some("/var/log/auth.log".into());
         e.file_line = Some(7);
         e.offset = Some(1234);
+        e.winlog = Some(Box::new(crate::Winlog {
+            channel: "Security".into(),
+            event_id: 4625,
+            provider_name: "Microsoft-Windows-Security-Auditing".into(),
+            computer_name: "DC01".into(),
+            record_id: Some(77),
+            logon_type: Some("remote-interactive"),
+            event_data: vec![("LogonType".into(), "10".into()), ("A".into(), "\"".into())],
+        }));
         e
+    }
+
+    #[test]
+    fn winlogbeat_7_numbers_read_like_8_strings() {
+        let e = read_event(br#"{"winlog":{"event_id":4624,"record_id":"9","channel":"Security"}}"#)
+            .unwrap();
+        let w = e.winlog.unwrap();
+        assert_eq!((w.event_id, w.record_id), (4624, Some(9)));
+        assert!(read_event(br#"{"winlog":{"event_id":"x"}}"#)
+            .unwrap_err()
+            .to_string()
+            .starts_with("winlog.event_id"));
     }
 
     #[test]

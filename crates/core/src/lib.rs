@@ -19,6 +19,7 @@ pub mod json_read;
 pub mod process_metrics;
 pub mod time;
 pub mod vocab;
+pub mod winlog;
 pub mod wire;
 
 pub use alert::{write_alert, Alert, Severity};
@@ -28,3 +29,4 @@ pub use event::{parse_ip, Event};
 pub use field::Field;
 pub use time::Timestamp;
 pub use vocab::{Action, Category, Dataset, Kind, Outcome};
+pub use winlog::Winlog;

@@ -85,6 +85,7 @@ string_enum! {
         DnsQuery => "dns-query",
         ServiceAbuse => "service-abuse",
         ProcessStarted => "process-started",
+        ServiceInstalled => "service-installed",
         Unknown => "unknown",
     }
 }
@@ -102,6 +103,11 @@ string_enum! {
         Wtmp => "wtmp",
         Btmp => "btmp",
         WindowsSecurity => "windows.security",
+        WindowsSystem => "windows.system",
+        WindowsRdp => "windows.rdp",
+        WindowsOpenssh => "windows.openssh",
+        WindowsPowershell => "windows.powershell",
+        Windows => "windows",
         Syslog => "syslog",
         Auditd => "auditd",
         Dropbear => "dropbear",
@@ -162,7 +168,8 @@ impl Category {
     pub const HOST: Category = Category(16);
     pub const PROCESS: Category = Category(32);
     pub const INTRUSION_DETECTION: Category = Category(64);
-    const NAMES: [(Category, &'static str); 7] = [
+    pub const CONFIGURATION: Category = Category(128);
+    const NAMES: [(Category, &'static str); 8] = [
         (Category::AUTHENTICATION, "authentication"),
         (Category::SESSION, "session"),
         (Category::IAM, "iam"),
@@ -170,6 +177,7 @@ impl Category {
         (Category::HOST, "host"),
         (Category::PROCESS, "process"),
         (Category::INTRUSION_DETECTION, "intrusion_detection"),
+        (Category::CONFIGURATION, "configuration"),
     ];
 
     pub const fn empty() -> Category {
@@ -221,6 +229,7 @@ impl Action {
             Action::LogCleared => Category::HOST,
             Action::ServiceAbuse => Category::INTRUSION_DETECTION,
             Action::ProcessStarted => Category::PROCESS,
+            Action::ServiceInstalled => Category::CONFIGURATION,
             Action::Unknown => Category::empty(),
         }
     }

@@ -158,70 +158,120 @@ fn event() -> impl Strategy<Value = Event<'static>> {
             })
         })
     });
-    (head, tail, enrichment, (text(), text(), text())).prop_map(|(h, t, enrichment, who)| {
-        let (ts, cat, action, outcome, reason, dataset, original, message, host, pname, pid, cmd) =
-            h;
-        let (addr, ip, port, user, target, group, method, key, syslog, unit, journald, last) = t;
-        let mut category = Category::empty();
-        for (bit, c) in [
-            Category::AUTHENTICATION,
-            Category::SESSION,
-            Category::IAM,
-            Category::NETWORK,
-            Category::HOST,
-            Category::PROCESS,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if cat & (1 << bit) != 0 {
-                category = category.union(c);
+    let winlog = proptest::option::of((
+        (
+            any::<String>(),
+            any::<u32>(),
+            any::<String>(),
+            any::<String>(),
+        ),
+        proptest::option::of(any::<u64>()),
+        proptest::option::of(proptest::sample::select(
+            logward_core::winlog::LOGON_TYPES
+                .iter()
+                .map(|(_, w)| *w)
+                .collect::<Vec<_>>(),
+        )),
+        proptest::collection::vec((any::<String>(), any::<String>()), 0..4),
+    ))
+    .prop_map(|w| {
+        w.map(
+            |((channel, event_id, provider, computer), record_id, logon_type, data)| {
+                Box::new(logward_core::Winlog {
+                    channel: channel.into(),
+                    event_id,
+                    provider_name: provider.into(),
+                    computer_name: computer.into(),
+                    record_id,
+                    logon_type,
+                    event_data: data
+                        .into_iter()
+                        .map(|(k, v)| (k.into(), v.into()))
+                        .collect(),
+                })
+            },
+        )
+    });
+    (head, tail, enrichment, (text(), text(), text()), winlog).prop_map(
+        |(h, t, enrichment, who, winlog)| {
+            let (
+                ts,
+                cat,
+                action,
+                outcome,
+                reason,
+                dataset,
+                original,
+                message,
+                host,
+                pname,
+                pid,
+                cmd,
+            ) = h;
+            let (addr, ip, port, user, target, group, method, key, syslog, unit, journald, last) =
+                t;
+            let mut category = Category::empty();
+            for (bit, c) in [
+                Category::AUTHENTICATION,
+                Category::SESSION,
+                Category::IAM,
+                Category::NETWORK,
+                Category::HOST,
+                Category::PROCESS,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if cat & (1 << bit) != 0 {
+                    category = category.union(c);
+                }
             }
-        }
-        Event {
-            timestamp: ts.map(|(unix, nanos, minutes)| Timestamp {
-                unix,
-                nanos,
-                offset: minutes * 60,
-            }),
-            kind: Kind::Event,
-            category,
-            action,
-            outcome,
-            reason,
-            dataset,
-            original,
-            message,
-            host_name: host,
-            process_name: pname,
-            process_pid: pid,
-            command_line: cmd,
-            source_address: addr,
-            source_ip: ip,
-            source_port: port,
-            user_name: user,
-            user_target_name: target,
-            group_name: group,
-            auth_method: method,
-            auth_key_type: key.0,
-            auth_key_fingerprint: key.1,
-            syslog_severity: syslog.0,
-            syslog_facility: syslog.1,
-            systemd_unit: unit,
-            journald: journald
-                .into_iter()
-                .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
-                .collect(),
-            repeat: last.0,
-            file_path: last.1,
-            file_line: last.2,
-            offset: last.3,
-            enrichment,
-            agent_id: who.0,
-            claimed_host: who.1,
-            claimed_program: who.2,
-        }
-    })
+            Event {
+                timestamp: ts.map(|(unix, nanos, minutes)| Timestamp {
+                    unix,
+                    nanos,
+                    offset: minutes * 60,
+                }),
+                kind: Kind::Event,
+                category,
+                action,
+                outcome,
+                reason,
+                dataset,
+                original,
+                message,
+                host_name: host,
+                process_name: pname,
+                process_pid: pid,
+                command_line: cmd,
+                source_address: addr,
+                source_ip: ip,
+                source_port: port,
+                user_name: user,
+                user_target_name: target,
+                group_name: group,
+                auth_method: method,
+                auth_key_type: key.0,
+                auth_key_fingerprint: key.1,
+                syslog_severity: syslog.0,
+                syslog_facility: syslog.1,
+                systemd_unit: unit,
+                journald: journald
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                    .collect(),
+                repeat: last.0,
+                file_path: last.1,
+                file_line: last.2,
+                offset: last.3,
+                enrichment,
+                agent_id: who.0,
+                claimed_host: who.1,
+                claimed_program: who.2,
+                winlog,
+            }
+        },
+    )
 }
 
 /// What the writer normalises: a missing action is written `unknown`, an empty category as

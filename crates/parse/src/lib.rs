@@ -14,6 +14,7 @@ pub mod lines;
 pub mod rotation;
 pub mod text;
 pub mod utmp;
+pub mod windows;
 
 use std::borrow::Cow;
 

@@ -1,0 +1,74 @@
+//! [`WinRecord`]: one Windows event as every reader hands it over — the `.evtx` reader, the
+//! Windows Event XML reader and the Winlogbeat JSON reader all produce it, and
+//! [`super::decode`] maps it to an ECS event, so the three inputs cannot drift apart.
+
+use logward_core::Timestamp;
+
+/// One Windows event: the `System` part and the EventData/UserData values.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WinRecord {
+    /// `System/Provider/@Name` (`Microsoft-Windows-Security-Auditing`).
+    pub provider: String,
+    /// `System/EventID` (qualifiers dropped).
+    pub event_id: u32,
+    /// `System/Channel` (`Security`, `System`, `Microsoft-Windows-…/Operational`).
+    pub channel: String,
+    /// `System/Computer`.
+    pub computer: String,
+    /// `System/EventRecordID`.
+    pub record_id: Option<u64>,
+    /// `System/TimeCreated/@SystemTime`.
+    pub time: Option<Timestamp>,
+    /// `System/Execution/@ProcessID`.
+    pub process_id: Option<u32>,
+    /// The `EventData/Data` values by `Name`, in document order; for `UserData`, the leaf
+    /// elements of its one child by element name. Readers give unnamed `Data` elements the
+    /// names Winlogbeat gives them (`param1`, `param2` …) and keep names unique (a repeated
+    /// name gets `_2`, `_3` …), so the pairs are a map.
+    pub data: Vec<(String, String)>,
+    /// The record as read (its XML or JSON), for `event.original` and the alert page.
+    pub original: Option<String>,
+}
+
+impl WinRecord {
+    /// One EventData value by name; `None` for a missing value and for Windows' "no value"
+    /// placeholders (`-`, empty).
+    pub fn data(&self, name: &str) -> Option<&str> {
+        let v = self.data.iter().find(|(k, _)| k == name)?.1.trim();
+        (!v.is_empty() && v != "-").then_some(v)
+    }
+
+    /// Adds a value under `name`, or under `name_2`, `name_3` … when `name` is taken.
+    pub fn push_data(&mut self, name: &str, value: String) {
+        if !self.data.iter().any(|(k, _)| k == name) {
+            self.data.push((name.to_owned(), value));
+            return;
+        }
+        let mut n = 2;
+        loop {
+            let candidate = format!("{name}_{n}");
+            if !self.data.iter().any(|(k, _)| *k == candidate) {
+                self.data.push((candidate, value));
+                return;
+            }
+            n += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_no_value_and_names_stay_unique() {
+        let mut r = WinRecord::default();
+        r.push_data("IpAddress", "-".into());
+        r.push_data("TargetUserName", " bob ".into());
+        r.push_data("TargetUserName", "eve".into());
+        assert_eq!(r.data("IpAddress"), None);
+        assert_eq!(r.data("TargetUserName"), Some("bob"));
+        assert_eq!(r.data("TargetUserName_2"), Some("eve"));
+        assert_eq!(r.data("Nope"), None);
+    }
+}
