@@ -66,3 +66,58 @@ fn reasons_are_known_and_documented() {
     eprintln!("{} reasons in the corpus", seen.len());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The same for Windows events, which are not text lines: every reason any event id of any
+/// channel can be given (4625/4776's NTSTATUS codes, the Kerberos codes) is known and
+/// documented.
+#[test]
+fn windows_reasons_are_known_and_documented() {
+    use logward_parse::windows::{decode, WinRecord};
+    let events_md =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/EVENTS.md"))
+            .unwrap();
+    let channels = [
+        "Security",
+        "System",
+        "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+        "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational",
+        "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS/Operational",
+        "Microsoft-Windows-PowerShell/Operational",
+    ];
+    // NTSTATUS logon codes (0xC0000000–0xC00004FF) and Kerberos codes (0x0–0x5F).
+    let codes: Vec<String> = (0xC000_0000u32..0xC000_0500)
+        .chain(0..0x60)
+        .map(|c| format!("{c:#x}"))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for channel in channels {
+        for id in 1..10_000 {
+            let mut r = WinRecord {
+                event_id: id,
+                channel: channel.into(),
+                ..WinRecord::default()
+            };
+            r.push_data("Status", "0xc000006d".into());
+            r.push_data("SubStatus", "-".into());
+            seen.extend(decode(&r).reason);
+            if channel == "Security" && matches!(id, 4625 | 4768 | 4769 | 4771 | 4776) {
+                for code in &codes {
+                    r.data = vec![
+                        ("Status".into(), code.clone()),
+                        ("SubStatus".into(), code.clone()),
+                    ];
+                    seen.extend(decode(&r).reason);
+                }
+            }
+        }
+    }
+    assert!(seen.len() > 15, "too few reasons: {seen:?}");
+    let problems: Vec<String> = seen
+        .iter()
+        .filter(|r| {
+            !logward_core::json_read::is_known_word(r) || !events_md.contains(&format!("`{r}`"))
+        })
+        .map(|r| format!("`{r}` is not in core's KNOWN_WORDS or in docs/EVENTS.md"))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -5,12 +5,18 @@
 //! becomes an action. A native Windows service subscribing to the Security channel would
 //! produce the same records (docs/ARCHITECTURE.md, "Windows").
 
+mod accounts;
+mod openssh;
+mod powershell;
+mod rdp;
 mod record;
 mod security;
+mod status;
+mod system;
 
 use std::borrow::Cow;
 
-use logward_core::{Dataset, Event, Winlog};
+use logward_core::{Action, Dataset, Event, Outcome, Winlog};
 
 pub use record::WinRecord;
 
@@ -52,8 +58,44 @@ pub fn decode(rec: &WinRecord) -> Event<'_> {
         })),
         ..Event::default()
     };
-    if rec.channel == "Security" {
-        security::decode(rec, &mut e);
+    match e.dataset {
+        Some(Dataset::WindowsSecurity) => security::decode(rec, &mut e),
+        Some(Dataset::WindowsSystem) => system::decode(rec, &mut e),
+        Some(Dataset::WindowsRdp) => rdp::decode(rec, &mut e),
+        Some(Dataset::WindowsOpenssh) => openssh::decode(rec, &mut e),
+        Some(Dataset::WindowsPowershell) => powershell::decode(rec, &mut e),
+        _ => {}
     }
     e
+}
+
+/// Sets the action, its category and the outcome.
+fn set(e: &mut Event<'_>, action: Action, outcome: Outcome) {
+    e.action = Some(action);
+    e.category = action.category();
+    e.outcome = outcome;
+}
+
+/// One EventData value, borrowed; `None` for Windows' placeholders (`-`, empty).
+fn text<'r>(rec: &'r WinRecord, name: &str) -> Option<Cow<'r, str>> {
+    rec.data(name).map(Cow::Borrowed)
+}
+
+/// Sets `source.*` from an address field and a port field, when the address is an IP
+/// address: the only peers a Windows event gives are IpAddress, ClientIP and Param3/Address,
+/// and a workstation name (WorkstationName, the client's own choice) is never one.
+/// Loopback (`::1`, `127.0.0.1`) is kept: it is what Windows saw, and rules ignore it.
+fn source<'r>(e: &mut Event<'r>, address: Option<&'r str>, port: Option<&str>) {
+    let Some(address) = address else { return };
+    if logward_core::parse_ip(address).is_none() {
+        return;
+    }
+    let port = port.and_then(|p| p.trim().parse().ok()).filter(|p| *p != 0);
+    e.set_source(Cow::Borrowed(address), port);
+}
+
+/// An account name without its `DOMAIN\` (`CONTOSO\alice` → `alice`), as the Security
+/// channel writes TargetUserName; the domain stays in `winlog.event_data`.
+fn account(name: &str) -> &str {
+    name.rsplit_once('\\').map_or(name, |(_, user)| user)
 }
