@@ -1,0 +1,30 @@
+//! The Beats protocol (Lumberjack v2, and v1's data frames) as an input: Winlogbeat,
+//! Filebeat and other Beats ship to it with their `output.logstash` unchanged.
+//!
+//! - [`codec`]: the sync frame reader (bounded, fuzzed) and the ACK frame;
+//! - [`server`]: the tokio listener, plain or TLS, one [`Batch`] per window, ACKed when the
+//!   consumer completes it;
+//! - [`tls`]: the listener's rustls config and the client certificate's CN;
+//! - [`metrics`]: its counters for `/metrics`.
+//!
+//! What the events mean (Winlogbeat → Windows events, Filebeat → auth-log lines) is for the
+//! consumer: this crate only delivers each event's JSON document.
+
+pub mod codec;
+pub mod metrics;
+pub mod server;
+pub mod tls;
+
+pub use codec::{Event, FrameError, Limits};
+pub use metrics::Metrics;
+pub use server::{Batch, Config, Done, Server};
+pub use tls::{ClientAuth, TlsConfig};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("beats: cannot listen on {0}: {1}")]
+    Bind(std::net::SocketAddr, std::io::Error),
+    #[error("beats TLS: {0}")]
+    Tls(String),
+}
