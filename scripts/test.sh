@@ -30,11 +30,13 @@ stage() {
 # openssh-server and openssh-client are the real sshd and ssh of crates/parse/tests/real_sshd.rs;
 # dovecot-imapd the real Dovecot of crates/cli/tests/mail_servers.rs; vsftpd the real vsftpd of
 # crates/cli/tests/ftp_vsftpd.rs; with nginx and curl, they are the real services and client of
-# crates/cli/tests/services_netns.rs.
+# crates/cli/tests/services_netns.rs. python3-pip installs pylogbeat (PyPI; pure Python, no
+# dependencies, not packaged by Debian), the independent Beats client of
+# crates/beats/tests/pylogbeat.rs.
 install_packages() {
   local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
     python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml prometheus
-    groff-base man-db openssh-server openssh-client dovecot-imapd vsftpd nginx curl)
+    groff-base man-db openssh-server openssh-client dovecot-imapd vsftpd nginx curl python3-pip)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -46,6 +48,14 @@ install_packages() {
     fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+  if ! python3 -c 'import pylogbeat' 2>/dev/null; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "missing Python package: pylogbeat (run as root to install it, or pip install pylogbeat)" >&2
+      return 1
+    fi
+    # The variable, not --break-system-packages: a pip older than 23 rejects the flag.
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet 'pylogbeat==2.1.0'
   fi
 }
 

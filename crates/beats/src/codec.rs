@@ -236,10 +236,22 @@ pub fn ack(version: Version, seq: u32) -> [u8; 6] {
 
 /// One frame as it lies in the buffer.
 enum Raw<'a> {
-    Window { version: Version, size: u32 },
-    Json { seq: u32, payload: &'a [u8] },
-    Data { seq: u32, count: u32, pairs: &'a [u8] },
-    Compressed { payload: &'a [u8] },
+    Window {
+        version: Version,
+        size: u32,
+    },
+    Json {
+        seq: u32,
+        payload: &'a [u8],
+    },
+    Data {
+        seq: u32,
+        count: u32,
+        pairs: &'a [u8],
+    },
+    Compressed {
+        payload: &'a [u8],
+    },
 }
 
 impl Raw<'_> {
@@ -280,7 +292,8 @@ fn frame<'a>(b: &'a [u8], limits: &Limits) -> Result<Option<(Raw<'a>, usize)>, F
                 return Err(oversize(len.into()));
             }
             let end = 10 + len as usize;
-            Ok(b.get(10..end).map(|payload| (Raw::Json { seq, payload }, end)))
+            Ok(b.get(10..end)
+                .map(|payload| (Raw::Json { seq, payload }, end)))
         }
         COMPRESSED => {
             let Some(len) = be32(b, 2) else {
@@ -290,7 +303,8 @@ fn frame<'a>(b: &'a [u8], limits: &Limits) -> Result<Option<(Raw<'a>, usize)>, F
                 return Err(oversize(len.into()));
             }
             let end = 6 + len as usize;
-            Ok(b.get(6..end).map(|payload| (Raw::Compressed { payload }, end)))
+            Ok(b.get(6..end)
+                .map(|payload| (Raw::Compressed { payload }, end)))
         }
         DATA => {
             let (Some(seq), Some(count)) = (be32(b, 2), be32(b, 6)) else {
@@ -655,7 +669,10 @@ mod tests {
         let ws = read_all(&b).unwrap();
         assert_eq!(ws.len(), 1);
         let docs: Vec<_> = ws[0].events.iter().map(|e| e.json.get()).collect();
-        assert_eq!(docs, [r#"{"a":1}"#, r#"{"host":"h","line":"x"}"#, r#"{"b":[2]}"#]);
+        assert_eq!(
+            docs,
+            [r#"{"a":1}"#, r#"{"host":"h","line":"x"}"#, r#"{"b":[2]}"#]
+        );
         assert_eq!(ws[0].last_seq(), 9);
 
         // One byte at a time: nothing is consumed until a frame is whole.
@@ -690,14 +707,26 @@ mod tests {
         let cases: Vec<(Vec<u8>, ErrorKind)> = vec![
             (b"3W\0\0\0\x01".to_vec(), ErrorKind::UnknownVersion),
             (b"2X".to_vec(), ErrorKind::UnknownType),
-            (cat(&[&w1, b"2J\0\0\0\x01\0\0\x04\x01"]), ErrorKind::Oversize),
+            (
+                cat(&[&w1, b"2J\0\0\0\x01\0\0\x04\x01"]),
+                ErrorKind::Oversize,
+            ),
             (cat(&[&w1, b"2C\xff\xff\xff\xff"]), ErrorKind::Oversize),
             (cat(&[&w1, b"2D\0\0\0\x01\x10\0\0\0"]), ErrorKind::Oversize),
             (write::window(Version::V2, 9), ErrorKind::WindowLimit),
-            (cat(&[&w1, &write::compressed_raw(b"not zlib")]), ErrorKind::BadZlib),
-            (cat(&[&w1, &write::json(1, b"{\"a\":")]), ErrorKind::InvalidJson),
+            (
+                cat(&[&w1, &write::compressed_raw(b"not zlib")]),
+                ErrorKind::BadZlib,
+            ),
+            (
+                cat(&[&w1, &write::json(1, b"{\"a\":")]),
+                ErrorKind::InvalidJson,
+            ),
             (cat(&[&w1, &write::json(1, b"[1]")]), ErrorKind::InvalidJson),
-            (cat(&[&w1, &write::json(1, b"{\"a\":\"\xff\"}")]), ErrorKind::InvalidUtf8),
+            (
+                cat(&[&w1, &write::json(1, b"{\"a\":\"\xff\"}")]),
+                ErrorKind::InvalidUtf8,
+            ),
             (write::json(1, b"{}"), ErrorKind::Order),
             (cat(&[&w1, &w1]), ErrorKind::Order),
             (cat(&[&w1, b"2J\0\0"]), ErrorKind::Truncated),

@@ -2,25 +2,32 @@
 //! Filebeat and other Beats ship to it with their `output.logstash` unchanged.
 //!
 //! - [`codec`]: the sync frame reader (bounded, fuzzed) and the ACK frame;
-//! - [`server`]: the tokio listener, plain or TLS, one [`Batch`] per window, ACKed when the
+//! - `server` (the default feature `server`): the tokio listener, plain or TLS, one `Batch` per window, ACKed when the
 //!   consumer completes it;
-//! - [`tls`]: the listener's rustls config and the client certificate's CN;
-//! - [`metrics`]: its counters for `/metrics`.
+//! - `tls`: the listener's rustls config and the client certificate's CN;
+//! - `metrics`: its counters for `/metrics`.
 //!
 //! What the events mean (Winlogbeat → Windows events, Filebeat → auth-log lines) is for the
 //! consumer: this crate only delivers each event's JSON document.
 
 pub mod codec;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 pub mod tls;
 
 pub use codec::{Event, FrameError, Limits};
+#[cfg(feature = "server")]
 pub use metrics::Metrics;
+#[cfg(feature = "server")]
 pub use server::{Batch, Config, Done, Server};
+#[cfg(feature = "server")]
 pub use tls::{ClientAuth, TlsConfig};
 
 /// Why the server could not start.
+#[cfg(feature = "server")]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("beats: cannot listen on {0}: {1}")]

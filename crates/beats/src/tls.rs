@@ -124,7 +124,9 @@ fn any(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 4 || b.len() < n {
             return None;
         }
-        let len = b[..n].iter().fold(0usize, |acc, &x| (acc << 8) | x as usize);
+        let len = b[..n]
+            .iter()
+            .fold(0usize, |acc, &x| (acc << 8) | x as usize);
         (len, &b[n..])
     };
     (b.len() >= len).then(|| (tag, &b[..len], &b[len..]))
@@ -143,10 +145,7 @@ mod tests {
         p.distinguished_name
             .push(rcgen::DnType::CommonName, "winlogbeat-dc01");
         let cert = p.self_signed(&key).unwrap();
-        assert_eq!(
-            subject_cn(cert.der()).as_deref(),
-            Some("winlogbeat-dc01")
-        );
+        assert_eq!(subject_cn(cert.der()).as_deref(), Some("winlogbeat-dc01"));
         let p = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
         let mut p2 = p;
         p2.distinguished_name = rcgen::DistinguishedName::new();
