@@ -4,6 +4,7 @@
 //! [`frame`] splits the syslog/journal header, [`decoders`] recognise the message by program,
 //! and [`correlate`] fills in the peer that only earlier lines of the same sshd process named.
 
+pub mod beats;
 pub mod clock;
 pub mod conn_failures;
 pub mod correlate;
