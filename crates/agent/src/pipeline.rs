@@ -34,7 +34,7 @@ use crate::anomaly::{Anomaly, Deferred};
 use crate::ban::guard::{net_text, Guard, Verdict};
 use crate::ban::{Ban, BanTarget};
 use crate::config::{Format, ForwardEvents};
-use crate::sources::{Payload, SourceItem};
+use crate::sources::{Completion, Payload, SourceItem};
 
 /// What a commit handed on to the outside world, for the daemon to carry out.
 #[derive(Debug, Default)]
@@ -219,6 +219,8 @@ pub struct Pipeline<S> {
     guard: Guard,
     /// The firewall's IPv6 ban prefix (what an address ban really covers).
     ipv6_prefix: u8,
+    /// Called after the next successful commit (`Payload::Committed`, in push order).
+    completions: Vec<Completion>,
 }
 
 /// How often the engine's counters are saved with a commit (when events came in).
@@ -267,6 +269,7 @@ impl<S: AgentStore> Pipeline<S> {
             anomaly_out: Vec::new(),
             guard: Guard::default(),
             ipv6_prefix: logward_engine::DEFAULT_V6_PREFIX,
+            completions: Vec::new(),
         }
         .with_guard()
     }
@@ -500,7 +503,7 @@ impl<S: AgentStore> Pipeline<S> {
 
     /// Items pushed since the last commit.
     pub fn pending(&self) -> bool {
-        !self.batch.is_empty() || !self.alerts.is_empty()
+        !self.batch.is_empty() || !self.alerts.is_empty() || !self.completions.is_empty()
     }
 
     /// Keeps the year reference current (a long-running agent crosses New Year).
@@ -550,6 +553,7 @@ impl<S: AgentStore> Pipeline<S> {
                 self.run_event(&mut e, now);
             }
             Payload::Event(mut e) => self.run_event(&mut e, now),
+            Payload::Committed(c) => self.completions.push(c),
         }
         // Drained, not borrowed: an alert moves into the batch instead of being copied.
         let mut fx = std::mem::take(&mut self.fx);
@@ -817,6 +821,8 @@ impl<S: AgentStore> Pipeline<S> {
             self.batch.profiles.extend(a.take_rows(unix_now()));
         }
         if self.batch.is_empty() && self.alerts.is_empty() {
+            // Processed, and nothing of theirs to store.
+            self.complete();
             return Ok(std::mem::take(&mut self.effects));
         }
         let spooled = !self.batch.spool.is_empty();
@@ -828,6 +834,7 @@ impl<S: AgentStore> Pipeline<S> {
             }
         };
         self.stats.commits += 1;
+        self.complete();
         if spooled {
             self.note_spool_drops(ids.spool_dropped);
         }
@@ -850,6 +857,13 @@ impl<S: AgentStore> Pipeline<S> {
 }
 
 impl<S: AgentStore> Pipeline<S> {
+    /// Calls what waited for the commit just made.
+    fn complete(&mut self) {
+        for c in self.completions.drain(..) {
+            c.complete();
+        }
+    }
+
     /// Counts events the spool dropped; logs the start and the end of each episode once. An
     /// episode ends after [`SPOOL_EPISODE_QUIET`] without a drop (a full spool that frees one
     /// event's room per commit must not log every other commit).

@@ -49,6 +49,33 @@ pub enum Payload {
     /// An event decoded at the source (binary formats: wtmp/btmp records).
     /// Boxed: an event is ~470 bytes, a line 24, and most items are lines.
     Event(Box<Event<'static>>),
+    /// Not input: "call me once everything sent before me is committed". A source whose
+    /// sender must hear when its data is safe (the Beats input ACKs a window only then)
+    /// sends one after the window's items; the pipeline calls it after the store
+    /// transaction that holds their checkpoints, alerts and spooled events — or, when they
+    /// produced nothing to store, once they are processed. Never called when the commit
+    /// fails and the process ends first: the sender then sends the data again.
+    Committed(Completion),
+}
+
+/// What [`Payload::Committed`] calls.
+pub struct Completion(Box<dyn FnOnce() + Send>);
+
+impl Completion {
+    pub fn new(f: impl FnOnce() + Send + 'static) -> Completion {
+        Completion(Box::new(f))
+    }
+
+    /// Calls it.
+    pub fn complete(self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Completion")
+    }
 }
 
 /// The channel capacity between sources and the pipeline: enough to absorb a burst while the
