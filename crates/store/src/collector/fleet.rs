@@ -73,7 +73,8 @@ pub struct AlertPlan {
     pub analysis: Option<(AnalysisState, Option<String>)>,
 }
 
-/// One item of an ingest request, with the agent's spool sequence number.
+/// One item of an ingest request: an agent's, with its spool sequence number, or an event
+/// stored once by its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetItem {
     Event {
@@ -85,12 +86,18 @@ pub enum FleetItem {
         alert: NewAlert,
         plan: AlertPlan,
     },
+    /// An event from a sender that is not an enrolled agent (the Beats input): no `seq`,
+    /// stored at most once per `key` however often it is sent (a Beat resends a window it
+    /// got no ACK for). The key is kept as long as the event.
+    Keyed { key: [u8; 16], event: FleetEvent },
 }
 
 impl FleetItem {
-    pub fn seq(&self) -> i64 {
+    /// The agent's sequence number; `None` for a keyed event.
+    pub fn seq(&self) -> Option<i64> {
         match self {
-            FleetItem::Event { seq, .. } | FleetItem::Alert { seq, .. } => *seq,
+            FleetItem::Event { seq, .. } | FleetItem::Alert { seq, .. } => Some(*seq),
+            FleetItem::Keyed { .. } => None,
         }
     }
 }
@@ -100,7 +107,8 @@ impl FleetItem {
 pub struct IngestCounts {
     pub events: u64,
     pub alerts: u64,
-    /// Items whose `seq` was not above the agent's last stored one (a retried batch).
+    /// Items whose `seq` was not above the agent's last stored one (a retried batch), or
+    /// keyed events whose key was stored already (a resent window).
     pub duplicates: u64,
     /// Alerts the fleet rules raised over the new events.
     pub fleet_alerts: u64,

@@ -86,7 +86,8 @@ pub trait CollectorStore: Store {
     /// spends one commit and one write of each touched index page on a whole queue of
     /// requests. For each request, items whose `seq` is not above the agent's highest stored
     /// one (or a previous item's of the same request) are duplicates and skipped; the
-    /// agent's `last_seq` and `last_seen` move on. `rules` is given the request's index, the
+    /// agent's `last_seq` and `last_seen` move on. Keyed events (the Beats input) are
+    /// duplicates when their key is stored already, and need no agent row. `rules` is given the request's index, the
     /// indexes (into its items, in `seq` order) of the events newly stored — never a
     /// duplicate's — and a reader of the stored login profiles; what it returns (alerts,
     /// decisions, counters, profiles) is committed in the same transaction.

@@ -173,46 +173,55 @@ fn ingest_tx(
     } = *req;
     let mut fresh = Vec::new();
     let mut counts = IngestCounts::default();
-    let last: Option<i64> = tx
-        .prepare_cached("SELECT last_seq FROM agents WHERE id = ?1")
-        .and_then(|mut s| s.query_row([agent_id], |r| r.get(0)).optional())
-        .map_err(sql(path, "read an agent's sequence"))?;
-    let Some(mut last) = last else {
-        return Err(StoreError::NotFound {
-            what: "agent",
-            id: 0,
-        });
-    };
+    // Keyed events need no agent row (their sender is not enrolled); `seq`ed items do.
+    let mut last: Option<i64> = None;
+    if items.iter().any(|i| i.seq().is_some()) {
+        last = tx
+            .prepare_cached("SELECT last_seq FROM agents WHERE id = ?1")
+            .and_then(|mut s| s.query_row([agent_id], |r| r.get(0)).optional())
+            .map_err(sql(path, "read an agent's sequence"))?;
+        if last.is_none() {
+            return Err(StoreError::NotFound {
+                what: "agent",
+                id: 0,
+            });
+        }
+    }
     {
         let mut ev = tx
             .prepare_cached(
                 "INSERT INTO fleet_events (agent_id, seq, time, received_at, host, action, \
-                 outcome, source_ip, user_name, json) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 outcome, source_ip, user_name, json, dedup_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING",
             )
             .map_err(sql(path, "store fleet events"))?;
+        let mut insert = |seq: i64, e: &crate::collector::FleetEvent, key: Option<&[u8]>| {
+            ev.execute(params![
+                agent_id, seq, e.time, now, e.host, e.action, e.outcome, e.source_ip, e.user,
+                e.json, key
+            ])
+            .map_err(sql(path, "store fleet events"))
+        };
         for (i, item) in items.iter().enumerate() {
-            let seq = item.seq();
-            if seq <= last {
-                counts.duplicates += 1;
-                continue;
+            if let (Some(seq), Some(last)) = (item.seq(), last.as_mut()) {
+                if seq <= *last {
+                    counts.duplicates += 1;
+                    continue;
+                }
+                *last = seq;
             }
-            last = seq;
             match item {
-                FleetItem::Event { event: e, .. } => {
-                    ev.execute(params![
-                        agent_id,
-                        seq,
-                        e.time,
-                        now,
-                        e.host,
-                        e.action,
-                        e.outcome,
-                        e.source_ip,
-                        e.user,
-                        e.json
-                    ])
-                    .map_err(sql(path, "store fleet events"))?;
+                FleetItem::Event { seq, event: e } => {
+                    insert(*seq, e, None)?;
+                    counts.events += 1;
+                    fresh.push(i);
+                }
+                FleetItem::Keyed { key, event: e } => {
+                    if insert(0, e, Some(key.as_slice()))? == 0 {
+                        counts.duplicates += 1;
+                        continue;
+                    }
                     counts.events += 1;
                     fresh.push(i);
                 }
@@ -251,9 +260,11 @@ fn ingest_tx(
         }
         super::profiles::put(tx, path, &effects.profiles)?;
     }
-    tx.prepare_cached("UPDATE agents SET last_seq = ?2, last_seen = ?3 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![agent_id, last, now]))
-        .map_err(sql(path, "update an agent's sequence"))?;
+    if let Some(last) = last {
+        tx.prepare_cached("UPDATE agents SET last_seq = ?2, last_seen = ?3 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![agent_id, last, now]))
+            .map_err(sql(path, "update an agent's sequence"))?;
+    }
     Ok(counts)
 }
 
@@ -331,6 +342,40 @@ mod tests {
         assert!(s.decisions_after(id, 10).unwrap().is_empty());
         let p = s.purge_fleet(1000 + 2 * 86_400, 1).unwrap();
         assert_eq!((p.events, p.decisions), (3, 1));
+    }
+
+    #[test]
+    fn keyed_events_are_stored_once_and_need_no_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+        let keyed = |k: u8| FleetItem::Keyed {
+            key: [k; 16],
+            event: event(1000),
+        };
+        let mut seen = Vec::new();
+        let mut rules = |new: &[usize]| {
+            seen.push(new.to_vec());
+            Ok(FleetEffects::default())
+        };
+        // A repeat inside one request too.
+        let items = [keyed(1), keyed(2), keyed(1)];
+        let c = s
+            .ingest_with("beats:dc01", 2000, &items, &mut rules)
+            .unwrap();
+        assert_eq!((c.events, c.duplicates), (2, 1));
+        // The window resent whole after a lost ACK, with one new event.
+        let items = [keyed(1), keyed(2), keyed(3)];
+        let c = s
+            .ingest_with("beats:dc01", 2001, &items, &mut rules)
+            .unwrap();
+        assert_eq!((c.events, c.duplicates), (1, 2));
+        assert_eq!(seen, [vec![0, 1], vec![2]], "the rules see each event once");
+        assert_eq!(s.count_fleet_events(None).unwrap(), 3);
+        assert!(s.agent("beats:dc01").unwrap().is_none());
+        // Keys go with their events.
+        s.purge_fleet(1000 + 2 * 86_400, 1).unwrap();
+        let c = s.ingest("beats:dc01", 2002, &[keyed(1)]).unwrap();
+        assert_eq!(c.events, 1);
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(8, "dashboard", "0008_dashboard.sql"),
     migration!(9, "llm", "0009_llm.sql"),
     migration!(10, "event_indexes", "0010_event_indexes.sql"),
+    migration!(11, "event_keys", "0011_event_keys.sql"),
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
