@@ -37,7 +37,7 @@ fn line(item: SourceItem) -> String {
     );
     match item.payload {
         Payload::Line(l) => l,
-        Payload::Event(_) => panic!("command sources give lines"),
+        Payload::Event(_) | Payload::Committed(_) => panic!("command sources give lines"),
     }
 }
 

@@ -22,12 +22,14 @@ fn a_completion_runs_after_the_commit_that_stores_what_came_before_it() {
         Printer::new(Format::None, Box::new(std::io::sink())),
     );
     let source: Arc<str> = Arc::from("beats");
-    let line = |user: &str| SourceItem {
+    let line = |user: &str| {
+        SourceItem {
         source: Arc::clone(&source),
         payload: Payload::Line(format!(
             "Jan 10 10:00:00 web sshd[42]: Accepted publickey for {user} from 192.0.2.1 port 40000 ssh2"
         )),
         checkpoint: None,
+    }
     };
     p.push(line("alice"));
     p.push(line("bob"));

@@ -123,7 +123,8 @@ pub fn route(doc: &Map<String, Value>) -> Route {
         return Route::Windows;
     }
     let message = text(doc, "message").is_some();
-    let auth = text(doc, "event.module") == Some("system") && text(doc, "fileset.name") == Some("auth");
+    let auth =
+        text(doc, "event.module") == Some("system") && text(doc, "fileset.name") == Some("auth");
     if message && (auth || text(doc, "log.file.path").is_some()) {
         return Route::Line;
     }
@@ -359,7 +360,7 @@ mod tests {
         assert_eq!(e, want);
         assert_eq!(
             got.identity.as_deref(),
-            Some("file\0slave22\0/var/log/auth.log\04411")
+            Some("file\0slave22\0/var/log/auth.log\x004411")
         );
     }
 
@@ -386,7 +387,7 @@ mod tests {
         assert_eq!((w.event_id, w.record_id), (4625, Some(81234)));
         assert_eq!(
             got.identity.as_deref(),
-            Some("winlog\0DC01.corp.example\0Security\081234")
+            Some("winlog\0DC01.corp.example\0Security\x0081234")
         );
     }
 

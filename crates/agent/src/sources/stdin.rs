@@ -87,7 +87,7 @@ mod tests {
     fn text(item: &SourceItem) -> &str {
         match &item.payload {
             Payload::Line(l) => l,
-            Payload::Event(_) => panic!("stdin gives lines"),
+            Payload::Event(_) | Payload::Committed(_) => panic!("stdin gives lines"),
         }
     }
 

@@ -89,7 +89,10 @@ pub enum FleetItem {
     /// An event from a sender that is not an enrolled agent (the Beats input): no `seq`,
     /// stored at most once per `key` however often it is sent (a Beat resends a window it
     /// got no ACK for). The key is kept as long as the event.
-    Keyed { key: [u8; 16], event: FleetEvent },
+    Keyed {
+        key: [u8; 16],
+        event: FleetEvent,
+    },
 }
 
 impl FleetItem {

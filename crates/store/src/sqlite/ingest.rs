@@ -198,8 +198,17 @@ fn ingest_tx(
             .map_err(sql(path, "store fleet events"))?;
         let mut insert = |seq: i64, e: &crate::collector::FleetEvent, key: Option<&[u8]>| {
             ev.execute(params![
-                agent_id, seq, e.time, now, e.host, e.action, e.outcome, e.source_ip, e.user,
-                e.json, key
+                agent_id,
+                seq,
+                e.time,
+                now,
+                e.host,
+                e.action,
+                e.outcome,
+                e.source_ip,
+                e.user,
+                e.json,
+                key
             ])
             .map_err(sql(path, "store fleet events"))
         };
