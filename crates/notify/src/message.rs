@@ -46,7 +46,45 @@ pub struct Item {
     pub link: Option<String>,
     /// The time of the last of `count` repeats, when there were several.
     pub last_time: Option<String>,
+    /// A Windows event's channel, event id, logon type and workstation.
+    pub windows: Option<Windows>,
     pub alert: Value,
+}
+
+/// What a message says of a Windows event (its `winlog.*` fields); the rest of `winlog` is in
+/// `alert.winlog` (and `winlog` in the context of a single alert).
+#[derive(Debug, Clone, Serialize)]
+pub struct Windows {
+    /// `winlog.channel` (`Security` …).
+    pub channel: Option<String>,
+    /// `winlog.event_id`.
+    pub event_id: Option<String>,
+    /// `logward.windows.logon_type` (`network`, `remote-interactive` …).
+    pub logon_type: Option<String>,
+    /// The logon type in Chinese.
+    pub logon_type_zh: Option<&'static str>,
+    /// Where a logon came from: `winlog.event_data.WorkstationName` (4624/4625), or
+    /// `Workstation` (4776).
+    pub workstation: Option<String>,
+}
+
+impl Windows {
+    fn from_alert(alert: &Value) -> Option<Windows> {
+        let w = alert.get("winlog")?;
+        let logon_type = text(alert, &["logward", "windows", "logon_type"]);
+        let workstation = ["WorkstationName", "Workstation"]
+            .iter()
+            .filter_map(|k| text(w, &["event_data", k]))
+            .map(|v| v.trim().to_owned())
+            .find(|v| !v.is_empty() && v != "-");
+        Some(Windows {
+            channel: text(w, &["channel"]),
+            event_id: text(w, &["event_id"]),
+            logon_type_zh: logon_type.as_deref().and_then(zh::logon_type),
+            logon_type,
+            workstation,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,6 +168,7 @@ impl Item {
             count: count.max(1),
             last_time: None,
             link: None,
+            windows: Windows::from_alert(&alert),
             alert,
         }
     }
@@ -175,6 +214,9 @@ struct Context<'a> {
     this: &'a Item,
     /// The (first) alert's whole ECS JSON.
     alert: &'a Value,
+    /// Its `winlog` (a Windows event's own fields: `winlog.event_data.X`); undefined else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    winlog: Option<&'a Value>,
     rule: &'a Rule,
     severity: &'static str,
     severity_zh: &'static str,
@@ -221,6 +263,7 @@ impl Message {
             alerts: items,
             this: first,
             alert: &first.alert,
+            winlog: first.alert.get("winlog"),
             rule: &first.rule,
             severity: severity.as_str(),
             severity_zh: zh::severity(severity),
@@ -352,6 +395,31 @@ mod tests {
         assert!(!m.html.contains("<script>"));
         assert_eq!(m.json["count"], 3);
         assert_eq!(m.json["alerts"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn templates_read_a_windows_events_winlog_fields() {
+        let win: Value = serde_json::from_str(
+            r#"{"@timestamp":"2026-11-22T10:05:22Z","message":"m","host":{"name":"DC01"},"user":{"name":"administrator"},"logward":{"severity":"high","windows":{"logon_type":"remote-interactive"}},"winlog":{"channel":"Security","event_id":"4624","event_data":{"WorkstationName":"-","Workstation":"WS7","LogonProcessName":"User32"}},"rule":{"id":"r","name":"R"}}"#,
+        )
+        .unwrap();
+        let mut o = BTreeMap::new();
+        o.insert(
+            "title".to_owned(),
+            "{{ winlog.event_data.LogonProcessName }}/{{ this.windows.workstation }}/{{ alert.winlog.event_id }}".to_owned(),
+        );
+        let t = Templates::new(Language::En, &o).unwrap();
+        let m = Message::render(&[Item::from_json(win.clone(), 1)], &t, "k".into()).unwrap();
+        // `-` is Windows' "no value": the 4776-style Workstation is taken instead.
+        assert_eq!(m.title, "User32/WS7/4624");
+        assert!(m.text.contains("Logon type: remote-interactive"), "{}", m.text);
+        // Not a Windows event: the same template renders, with nothing in those places.
+        let m = Message::render(&[item(1)], &t, "k".into()).unwrap();
+        assert_eq!(m.title, "//");
+        assert!(!m.text.contains("Windows event"), "{}", m.text);
+        let zh = Templates::new(Language::ZhCn, &BTreeMap::new()).unwrap();
+        let m = Message::render(&[Item::from_json(win, 1)], &zh, "k".into()).unwrap();
+        assert!(m.text.contains("登录类型：远程交互式（RDP）"), "{}", m.text);
     }
 
     #[test]

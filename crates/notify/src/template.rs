@@ -3,9 +3,10 @@
 //!
 //! Four forms per message — `title`, `text`, `markdown`, `html` — each notifier uses the ones
 //! its service shows. A notifier may override any of them. The context (see
-//! [`crate::message`]) holds the alert's whole ECS JSON as `alert`, shortcuts (`rule`,
-//! `severity`, `host`, `time`, `source`, `user`, `method`), `count` (a deduplicated alert seen
-//! N times) and, for a digest, `digest: true` with the folded `alerts`.
+//! [`crate::message`]) holds the alert's whole ECS JSON as `alert` (and a Windows event's
+//! `winlog`), shortcuts (`rule`, `severity`, `host`, `time`, `source`, `user`, `method`,
+//! `windows`), `count` (a deduplicated alert seen N times) and, for a digest,
+//! `digest: true` with the folded `alerts`.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +51,12 @@ Account: {{ a.target_user }}{% if a.user %}
 By: {{ a.user }}{% endif %}
 {%- elif a.user %}
 User: {{ a.user }}{% endif %}
+{%- if a.windows %}
+Windows event: {{ a.windows.channel }} {{ a.windows.event_id }}
+{%- if a.windows.logon_type %}
+Logon type: {{ a.windows.logon_type }}{% endif %}
+{%- if a.windows.workstation %}
+Workstation: {{ a.windows.workstation }}{% endif %}{% endif %}
 {%- if a.method %}
 Method: {{ a.method }}{% endif %}
 {%- if a.fingerprint %}
@@ -85,6 +92,12 @@ const EN_MARKDOWN: &str = r#"{% macro one(a) -%}
 - By: `{{ a.user }}`{% endif %}
 {%- elif a.user %}
 - User: `{{ a.user }}`{% endif %}
+{%- if a.windows %}
+- Windows event: {{ a.windows.channel }} {{ a.windows.event_id }}
+{%- if a.windows.logon_type %}
+- Logon type: {{ a.windows.logon_type }}{% endif %}
+{%- if a.windows.workstation %}
+- Workstation: `{{ a.windows.workstation }}`{% endif %}{% endif %}
 {%- if a.method %}
 - Method: {{ a.method }}{% endif %}
 {%- if a.fingerprint %}
@@ -120,6 +133,9 @@ const EN_HTML: &str = r#"{% macro one(a) -%}
 {%- if a.source %}<tr><th align="left">Source</th><td>{{ a.source }}</td></tr>{% endif %}
 {%- if a.target_user %}<tr><th align="left">Account</th><td>{{ a.target_user }}</td></tr>{% if a.user %}<tr><th align="left">By</th><td>{{ a.user }}</td></tr>{% endif %}
 {%- elif a.user %}<tr><th align="left">User</th><td>{{ a.user }}</td></tr>{% endif %}
+{%- if a.windows %}<tr><th align="left">Windows event</th><td>{{ a.windows.channel }} {{ a.windows.event_id }}</td></tr>
+{%- if a.windows.logon_type %}<tr><th align="left">Logon type</th><td>{{ a.windows.logon_type }}</td></tr>{% endif %}
+{%- if a.windows.workstation %}<tr><th align="left">Workstation</th><td>{{ a.windows.workstation }}</td></tr>{% endif %}{% endif %}
 {%- if a.method %}<tr><th align="left">Method</th><td>{{ a.method }}</td></tr>{% endif %}
 {%- if a.fingerprint %}<tr><th align="left">Key</th><td>{{ a.fingerprint }}</td></tr>{% endif %}
 {%- if a.score is not none %}<tr><th align="left">Anomaly score</th><td>{{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}</td></tr>{% endif %}
@@ -151,6 +167,12 @@ const ZH_TEXT: &str = r#"{% macro one(a) -%}
 操作者：{{ a.user }}{% endif %}
 {%- elif a.user %}
 用户：{{ a.user }}{% endif %}
+{%- if a.windows %}
+Windows 事件：{{ a.windows.channel }} {{ a.windows.event_id }}
+{%- if a.windows.logon_type %}
+登录类型：{{ a.windows.logon_type_zh or a.windows.logon_type }}{% endif %}
+{%- if a.windows.workstation %}
+工作站：{{ a.windows.workstation }}{% endif %}{% endif %}
 {%- if a.host %}
 主机：{{ a.host }}{% endif %}
 {%- if a.score is not none %}
@@ -185,6 +207,12 @@ const ZH_MARKDOWN: &str = r#"{% macro one(a) -%}
 - 操作者：`{{ a.user }}`{% endif %}
 {%- elif a.user %}
 - 用户：`{{ a.user }}`{% endif %}
+{%- if a.windows %}
+- Windows 事件：{{ a.windows.channel }} {{ a.windows.event_id }}
+{%- if a.windows.logon_type %}
+- 登录类型：{{ a.windows.logon_type_zh or a.windows.logon_type }}{% endif %}
+{%- if a.windows.workstation %}
+- 工作站：`{{ a.windows.workstation }}`{% endif %}{% endif %}
 {%- if a.host %}
 - 主机：{{ a.host }}{% endif %}
 {%- if a.score is not none %}
@@ -219,6 +247,9 @@ const ZH_HTML: &str = r#"{% macro one(a) -%}
 {%- if a.fingerprint %}<tr><th align="left">密钥指纹</th><td>{{ a.fingerprint }}</td></tr>{% endif %}
 {%- if a.target_user %}<tr><th align="left">账户</th><td>{{ a.target_user }}</td></tr>{% if a.user %}<tr><th align="left">操作者</th><td>{{ a.user }}</td></tr>{% endif %}
 {%- elif a.user %}<tr><th align="left">用户</th><td>{{ a.user }}</td></tr>{% endif %}
+{%- if a.windows %}<tr><th align="left">Windows 事件</th><td>{{ a.windows.channel }} {{ a.windows.event_id }}</td></tr>
+{%- if a.windows.logon_type %}<tr><th align="left">登录类型</th><td>{{ a.windows.logon_type_zh or a.windows.logon_type }}</td></tr>{% endif %}
+{%- if a.windows.workstation %}<tr><th align="left">工作站</th><td>{{ a.windows.workstation }}</td></tr>{% endif %}{% endif %}
 {%- if a.host %}<tr><th align="left">主机</th><td>{{ a.host }}</td></tr>{% endif %}
 {%- if a.score is not none %}<tr><th align="left">异常评分</th><td>{{ a.score }}{% if a.reasons %}（{{ a.reasons|join("，") }}）{% endif %}</td></tr>{% endif %}
 {%- if a.analysis %}<tr><th align="left">LLM 意见（仅供参考，并非结论）</th><td>{{ a.analysis }}</td></tr>{% endif %}

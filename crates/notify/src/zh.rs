@@ -46,6 +46,25 @@ pub fn rule_name(id: &str) -> Option<&'static str> {
     })
 }
 
+/// A Windows logon type (`logward.windows.logon_type`) in Chinese.
+pub fn logon_type(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "system" => "系统",
+        "interactive" => "本地交互式",
+        "network" => "网络",
+        "batch" => "批处理",
+        "service" => "服务",
+        "unlock" => "解锁",
+        "network-cleartext" => "网络明文",
+        "new-credentials" => "新凭据",
+        "remote-interactive" => "远程交互式（RDP）",
+        "cached-interactive" => "缓存交互式",
+        "cached-remote-interactive" => "缓存远程交互式",
+        "cached-unlock" => "缓存解锁",
+        _ => return None,
+    })
+}
+
 fn get(v: &Value, path: &str) -> Option<String> {
     match v.pointer(path)? {
         Value::String(s) => Some(s.clone()),

@@ -78,6 +78,60 @@ async fn mail_shows_the_key_fingerprint_the_actor_and_the_dashboard_link() {
     );
 }
 
+/// Issue 16: mail of a Windows alert names the logon type, the workstation and the account
+/// acted on, in both parts and in Chinese.
+#[tokio::test]
+async fn mail_names_a_windows_logon_type_workstation_and_target_account() {
+    let Some(py) = python_with("aiosmtpd") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp(py, dir.path(), &[]);
+    let n = notifier(&format!(
+        "type: email\nhost: 127.0.0.1\nport: {}\ntls: none\nfrom: logward@example.org\nto: [ops@example.org]\n",
+        server.port()
+    ));
+    let sent = [
+        render(vec![common::windows_alert(4625)], Language::En),
+        render(vec![common::windows_alert(4720)], Language::En),
+        render(vec![common::windows_alert(4625)], Language::ZhCn),
+    ];
+    for m in &sent {
+        n.send(m).await.unwrap();
+    }
+    let parts = |n: usize| -> (String, String) {
+        let r = received(dir.path(), n);
+        let p = r["parts"].as_array().unwrap().clone();
+        (
+            p[0]["content"].as_str().unwrap().replace("\r\n", "\n"),
+            p[1]["content"].as_str().unwrap().replace("\r\n", "\n"),
+        )
+    };
+    let (text, html) = parts(1);
+    assert!(
+        text.contains("Windows event: Security 4625\nLogon type: network\nWorkstation: KALI"),
+        "{text}"
+    );
+    assert!(text.contains("User: administrator"), "{text}");
+    for want in [
+        "<th align=\"left\">Logon type</th><td>network</td>",
+        "<th align=\"left\">Workstation</th><td>KALI</td>",
+    ] {
+        assert!(html.contains(want), "{want} in {html}");
+    }
+    let (text, html) = parts(2);
+    assert!(text.contains("Account: mallory\nBy: alice"), "{text}");
+    assert!(text.contains("Windows event: Security 4720"), "{text}");
+    assert!(
+        html.contains("<th align=\"left\">Account</th><td>mallory</td>"),
+        "{html}"
+    );
+    let (text, _) = parts(3);
+    for want in ["登录类型：网络", "工作站：KALI", "Windows 事件：Security 4625"] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+}
+
 #[tokio::test]
 async fn a_multipart_message_with_a_chinese_subject() {
     let Some(py) = python_with("aiosmtpd") else {

@@ -68,6 +68,46 @@ async fn slack_posts_block_kit_with_mrkdwn() {
     assert_eq!(blocks[2]["elements"][0]["text"], "logward · high");
 }
 
+/// Issue 16: a Windows alert names its event, the logon type and the workstation, and an
+/// account change the account acted on and who acted.
+#[tokio::test]
+async fn slack_names_a_windows_logon_type_workstation_and_target_account() {
+    let r = receiver();
+    for id in [4625, 4720] {
+        let m = render(vec![common::windows_alert(id)], Language::En);
+        assert_eq!(slack(&r, "ok").send(&m).await.unwrap().status, 200);
+    }
+    let reqs = requests(&r).await;
+    let section = |i: usize| {
+        reqs[i].1["blocks"][1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let logon = section(0);
+    for want in [
+        "- User: `administrator`",
+        "- Source: `203.0.113.50`",
+        "- Windows event: Security 4625",
+        "- Logon type: network",
+        "- Workstation: `KALI`",
+    ] {
+        assert!(logon.contains(want), "{want} in {logon}");
+    }
+    assert_eq!(reqs[0].1["text"], "[HIGH] Brute force on DC01");
+    let created = section(1);
+    for want in [
+        "- Account: `mallory`",
+        "- By: `alice`",
+        "- Windows event: Security 4720",
+    ] {
+        assert!(created.contains(want), "{want} in {created}");
+    }
+    // No logon in an account change: no logon type or workstation line.
+    assert!(!created.contains("Logon type"), "{created}");
+    assert!(!created.contains("Workstation"), "{created}");
+}
+
 #[tokio::test]
 async fn slack_fits_a_long_message_and_escapes_control_characters() {
     let r = receiver();

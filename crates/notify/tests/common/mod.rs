@@ -26,6 +26,59 @@ pub fn alert() -> Value {
     })
 }
 
+/// A Windows event's alert as the agent writes it (logward_core's writer): a 4625 network
+/// logon failure from workstation KALI, or a 4720 account created by alice (the account
+/// acted on: mallory), with their Event XML as `event.original`.
+pub fn windows_alert(event_id: u32) -> Value {
+    use logward_core::{write_alert, Action, Alert, Dataset, Event, Outcome, Severity, Winlog};
+    let logon = event_id == 4625;
+    let (action, outcome) = if logon {
+        (Action::UserLogin, Outcome::Failure)
+    } else {
+        (Action::UserCreated, Outcome::Success)
+    };
+    let mut e = Event::new(Dataset::WindowsSecurity, action, outcome);
+    e.timestamp = logward_core::Timestamp::parse_rfc3339(b"2026-11-22T10:05:22Z").map(|t| t.0);
+    e.host_name = Some("DC01".into());
+    let data: &[(&str, &str)] = if logon {
+        e.user_name = Some("administrator".into());
+        e.set_source("203.0.113.50".into(), Some(49812));
+        &[
+            ("TargetUserName", "administrator"),
+            ("LogonType", "3"),
+            ("WorkstationName", "KALI"),
+            ("IpAddress", "203.0.113.50"),
+            ("IpPort", "49812"),
+        ]
+    } else {
+        e.user_name = Some("alice".into());
+        e.user_target_name = Some("mallory".into());
+        &[("TargetUserName", "mallory"), ("SubjectUserName", "alice")]
+    };
+    e.winlog = Some(Box::new(Winlog {
+        channel: "Security".into(),
+        event_id,
+        provider_name: "Microsoft-Windows-Security-Auditing".into(),
+        computer_name: "DC01".into(),
+        record_id: Some(9001),
+        logon_type: logon.then_some("network"),
+        event_data: data.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+    }));
+    e.original = Some(
+        format!("<Event><System><EventID>{event_id}</EventID><Channel>Security</Channel></System></Event>").into(),
+    );
+    let (rule, name, message) = if logon {
+        ("auth-bruteforce", "Brute force", "brute force from 203.0.113.50 (windows.security)")
+    } else {
+        ("account-created", "Account created", "account mallory created on DC01")
+    };
+    let mut a = Alert::new(e, rule, name, Severity::High, message);
+    a.labels = vec![("auth_failures".into(), "12".into()), ("auth_services".into(), "1".into())];
+    let mut out = Vec::new();
+    write_alert(&mut out, &a);
+    serde_json::from_slice(&out).unwrap()
+}
+
 /// One alert (or a digest of several) rendered with the built-in templates.
 pub fn render(alerts: Vec<Value>, lang: Language) -> Message {
     let items: Vec<Item> = alerts.into_iter().map(|a| Item::from_json(a, 1)).collect();
