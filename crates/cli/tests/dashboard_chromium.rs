@@ -11,170 +11,20 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and the browser
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
 use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_for, wait_port};
 use serde_json::{json, Value};
 
 #[path = "support/run.rs"]
 mod run;
 use run::follow;
+#[path = "support/browser.rs"]
+mod browser;
+use browser::Browser;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const PASSWORD: &str = "dashboard test passphrase";
-/// The flags docs/DESIGN say headless Chromium runs with (plus a window size for stable
-/// screenshots); `--user-data-dir` is added per run.
-const CHROMIUM_FLAGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1000",
-];
-
-fn find_program(names: &[&str]) -> Option<PathBuf> {
-    for n in names {
-        let p = Path::new(n);
-        if p.is_absolute() && p.exists() {
-            return Some(p.to_path_buf());
-        }
-        if let Some(path) = std::env::var_os("PATH") {
-            for d in std::env::split_paths(&path) {
-                let c = d.join(n);
-                if c.exists() {
-                    return Some(c);
-                }
-            }
-        }
-    }
-    None
-}
-
-fn artifacts() -> PathBuf {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-        .join("test-artifacts/dashboard");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A W3C WebDriver session over chromedriver's HTTP API.
-struct Browser {
-    http: reqwest::blocking::Client,
-    base: String,
-    session: String,
-    shots: PathBuf,
-}
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-impl Browser {
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let mut r = self.http.request(method, url);
-        if let Some(b) = body {
-            r = r
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let text = r.send().unwrap().text().unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert!(
-            v["value"].get("error").is_none(),
-            "WebDriver {path}: {}",
-            v["value"]
-        );
-        v["value"].clone()
-    }
-
-    fn post(&self, path: &str, body: Value) -> Value {
-        self.call(reqwest::Method::POST, path, Some(body))
-    }
-
-    fn goto(&self, url: &str) {
-        self.post("/url", json!({ "url": url }));
-    }
-
-    fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None)
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Runs `script` (a function body) in the page.
-    fn js(&self, script: &str) -> Value {
-        self.post("/execute/sync", json!({ "script": script, "args": [] }))
-    }
-
-    fn elements(&self, css: &str) -> Vec<String> {
-        self.post(
-            "/elements",
-            json!({ "using": "css selector", "value": css }),
-        )
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            e.get(ELEMENT)
-                .or_else(|| e.get("ELEMENT"))
-                .and_then(Value::as_str)
-                .unwrap_or_else(|| panic!("not an element reference: {e}"))
-                .to_owned()
-        })
-        .collect()
-    }
-
-    fn element(&self, css: &str) -> String {
-        wait_for(css, Duration::from_secs(20), || {
-            self.elements(css).into_iter().next()
-        })
-    }
-
-    fn type_into(&self, css: &str, text: &str) {
-        let e = self.element(css);
-        self.post(&format!("/element/{e}/clear"), json!({}));
-        self.post(&format!("/element/{e}/value"), json!({ "text": text }));
-    }
-
-    fn click(&self, css: &str) {
-        let e = self.element(css);
-        self.post(&format!("/element/{e}/click"), json!({}));
-    }
-
-    fn text(&self, css: &str) -> String {
-        let e = self.element(css);
-        self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn screenshot(&self, name: &str) {
-        let b64 = self.call(reqwest::Method::GET, "/screenshot", None);
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(b64.as_str().unwrap())
-            .unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "a PNG");
-        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self
-            .http
-            .delete(format!("{}/session/{}", self.base, self.session))
-            .send();
-    }
-}
-
 /// sshd failures `from..from+n` seconds after `t0` (so the charts' "last 24 hours" has
 /// them; the processes run with TZ=UTC).
 fn failures(t0: chrono::DateTime<chrono::Utc>, addr: &str, from: usize, n: usize) -> String {
@@ -215,12 +65,8 @@ fn dashboard_actions_work_over_https_and_http2() {
 }
 
 fn scenario(tls: bool) {
-    let chromium = find_program(&["/usr/bin/chromium", "chromium", "chromium-browser"]);
-    let driver = find_program(&["/usr/bin/chromedriver", "chromedriver"]);
-    let (Some(chromium), Some(driver)) = (chromium, driver) else {
-        logward_test_support::skip!(
-            "chromium or chromedriver is not installed (Debian: apt-get install chromium chromium-driver)"
-        );
+    let Some((chromium, driver)) = browser::programs() else {
+        logward_test_support::skip!("{}", browser::MISSING);
     };
 
     let d = tempfile::tempdir().unwrap();
@@ -382,62 +228,7 @@ fn scenario(tls: bool) {
     );
 
     // The browser.
-    let dport = free_port();
-    let _driver = spawn(
-        driver.to_str().unwrap(),
-        &[&format!("--port={dport}")],
-        &d.path().join("chromedriver.err"),
-    );
-    let base = format!("http://127.0.0.1:{dport}");
-    let http = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    wait_for("chromedriver", Duration::from_secs(30), || {
-        let v: Value = serde_json::from_str(
-            &http
-                .get(format!("{base}/status"))
-                .send()
-                .ok()?
-                .text()
-                .ok()?,
-        )
-        .ok()?;
-        v["value"]["ready"].as_bool().filter(|r| *r)
-    });
-    let profile = d.path().join("chromium-profile");
-    let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| (*s).to_owned()).collect();
-    args.push(format!("--user-data-dir={}", profile.display()));
-    if tls {
-        // The test's self-signed certificate; HTTP/2 is what Chromium negotiates over TLS.
-        args.push("--ignore-certificate-errors".to_owned());
-    }
-    let caps = json!({"capabilities": {"alwaysMatch": {
-        "browserName": "chrome",
-        "goog:loggingPrefs": {"browser": "ALL"},
-        "goog:chromeOptions": {"binary": chromium.to_str().unwrap(), "args": args}
-    }}});
-    let created: Value = serde_json::from_str(
-        &http
-            .post(format!("{base}/session"))
-            .header("content-type", "application/json")
-            .body(caps.to_string())
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-    )
-    .unwrap();
-    let session = created["value"]["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
-        .to_owned();
-    let b = Browser {
-        http,
-        base,
-        session,
-        shots: artifacts(),
-    };
+    let b = Browser::start(&chromium, &driver, d.path(), tls);
 
     // Not logged in: the dashboard sends the browser to the login page.
     b.goto(&format!("{url}/ui/"));
@@ -648,23 +439,9 @@ fn scenario(tls: bool) {
         loaded.iter().all(|u| u.starts_with(&format!("{url}/"))),
         "{loaded:?}"
     );
-    // No script errors and no CSP violations in the console.
-    let errors = b
-        .http
-        .post(format!("{}/session/{}/se/log", b.base, b.session))
-        .header("content-type", "application/json")
-        .body(json!({"type": "browser"}).to_string())
-        .send()
-        .ok()
-        .and_then(|r| r.text().ok())
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v["value"].as_array().cloned())
-        .unwrap_or_default();
-    // (Network errors are the expected 401 of the failed login.)
-    let severe: Vec<&Value> = errors
-        .iter()
-        .filter(|e| e["level"] == "SEVERE" && e["source"] != "network")
-        .collect();
+    // No script errors and no CSP violations in the console (network errors are the
+    // expected 401 of the failed login).
+    let severe = b.console_errors();
     assert!(severe.is_empty(), "browser console errors: {severe:?}");
 
     // Logging out ends the session on the server: the old cookie opens nothing any more.

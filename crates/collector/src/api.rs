@@ -434,6 +434,7 @@ fn alert_json(a: &StoredAlert) -> Value {
         .pointer("/user/target/name")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let (winlog, logon_type, workstation) = windows_fields(&parsed);
     json!({
         "id": a.id,
         "time": a.alert.time,
@@ -447,8 +448,30 @@ fn alert_json(a: &StoredAlert) -> Value {
         "target_user": target_user,
         "message": message,
         "original": original,
+        "winlog": winlog,
+        "logon_type": logon_type,
+        "workstation": workstation,
         "alert": parsed,
     })
+}
+
+/// A Windows event's own fields, for the list and the alert page: `winlog` as stored (channel,
+/// event id, `event_data` …), the logon type word and the workstation the logon came from
+/// (4624/4625's WorkstationName, 4776's Workstation). All `null` for other events.
+fn windows_fields(parsed: &Value) -> (Value, Value, Value) {
+    let Some(winlog) = parsed.get("winlog") else {
+        return (Value::Null, Value::Null, Value::Null);
+    };
+    let logon_type = parsed
+        .pointer("/logward/windows/logon_type")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let workstation = ["WorkstationName", "Workstation"]
+        .iter()
+        .filter_map(|k| winlog.get("event_data")?.get(k)?.as_str())
+        .find(|v| !v.trim().is_empty() && v.trim() != "-")
+        .map_or(Value::Null, |v| Value::from(v.trim()));
+    (winlog.clone(), logon_type, workstation)
 }
 
 fn store_error(state: &AppState, ep: &'static str) -> Response {
@@ -728,11 +751,14 @@ async fn alert(
         .iter()
         .map(|e| {
             let parsed: Value = serde_json::from_str(&e.json).unwrap_or(Value::Null);
+            let (winlog, logon_type, workstation) = windows_fields(&parsed);
             json!({
                 "id": e.id, "agent_id": e.agent_id, "time": e.time, "host": e.host,
                 "action": e.action, "outcome": e.outcome, "source_ip": e.source_ip,
                 "user": e.user,
+                "target_user": parsed.pointer("/user/target/name"),
                 "original": parsed.get("event").and_then(|v| v.get("original")),
+                "winlog": winlog, "logon_type": logon_type, "workstation": workstation,
                 "event": parsed,
             })
         })

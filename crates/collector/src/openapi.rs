@@ -286,7 +286,10 @@ pub fn document() -> Value {
             "user": {"type": ["string", "null"]},
             "target_user": {"type": ["string", "null"], "description": "user.target.name: the account an account or group change acted on."},
             "message": {"type": ["string", "null"]},
-            "original": {"type": ["string", "null"], "description": "The raw line of the event that raised it."},
+            "original": {"type": ["string", "null"], "description": "The raw line of the event that raised it (a Windows event's XML or JSON)."},
+            "winlog": {"type": ["object", "null"], "description": "A Windows event's winlog.* fields (channel, event_id, provider_name, computer_name, record_id, event_data), as Winlogbeat writes them."},
+            "logon_type": {"type": ["string", "null"], "description": "logward.windows.logon_type: the logon type as a word (network, remote-interactive …)."},
+            "workstation": {"type": ["string", "null"], "description": "The workstation a Windows logon came from (winlog.event_data.WorkstationName)."},
             "alert": {"type": "object", "description": "The whole alert (ECS)."}}},
         "Ban": {"type": "object", "properties": {
             "id": {"type": "integer"}, "target": {"type": "string"}, "duration_secs": {"type": ["integer", "null"]},

@@ -63,6 +63,14 @@ pub fn event(e: &mut Event<'_>, max: usize) -> u32 {
     for (k, v) in &mut e.journald {
         n += u32::from(cut_cow(k, max)) + u32::from(cut_cow(v, max));
     }
+    if let Some(w) = e.winlog.as_deref_mut() {
+        for f in [&mut w.channel, &mut w.provider_name, &mut w.computer_name] {
+            n += u32::from(cut_cow(f, max));
+        }
+        for (k, v) in &mut w.event_data {
+            n += u32::from(cut_cow(k, max)) + u32::from(cut_cow(v, max));
+        }
+    }
     if let Some(x) = e.enrichment.as_deref_mut() {
         if let Some(g) = &mut x.geo {
             n += cut_opt_string(&mut g.country_iso_code, max)

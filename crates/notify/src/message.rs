@@ -412,7 +412,11 @@ mod tests {
         let m = Message::render(&[Item::from_json(win.clone(), 1)], &t, "k".into()).unwrap();
         // `-` is Windows' "no value": the 4776-style Workstation is taken instead.
         assert_eq!(m.title, "User32/WS7/4624");
-        assert!(m.text.contains("Logon type: remote-interactive"), "{}", m.text);
+        assert!(
+            m.text.contains("Logon type: remote-interactive"),
+            "{}",
+            m.text
+        );
         // Not a Windows event: the same template renders, with nothing in those places.
         let m = Message::render(&[item(1)], &t, "k".into()).unwrap();
         assert_eq!(m.title, "//");

@@ -127,7 +127,11 @@ async fn mail_names_a_windows_logon_type_workstation_and_target_account() {
         "{html}"
     );
     let (text, _) = parts(3);
-    for want in ["登录类型：网络", "工作站：KALI", "Windows 事件：Security 4625"] {
+    for want in [
+        "登录类型：网络",
+        "工作站：KALI",
+        "Windows 事件：Security 4625",
+    ] {
         assert!(text.contains(want), "{want} in {text}");
     }
 }

@@ -74,12 +74,19 @@ function userText(a) {
   return a.user ? a.user + ' → ' + a.target_user : a.target_user;
 }
 
+// A Windows event in one line: channel and event id, logon type, workstation.
+function windowsText(x) {
+  if (!x.winlog) return '';
+  return [(x.winlog.channel || '') + ' ' + (x.winlog.event_id || ''), x.logon_type,
+          x.workstation ? 'from ' + x.workstation : null].filter(Boolean).join(' · ');
+}
+
 function alertRow(a) {
   const link = el('a', { href: '#/alert/' + a.id, class: 'alert-link', text: fmtTime(a.time) });
   return el('tr', { class: 'alert-row', 'data-id': String(a.id) },
     el('td', {}, link),
     el('td', { class: 'sev sev-' + a.severity, text: a.severity_name || String(a.severity) }),
-    el('td', { text: a.rule_id }),
+    el('td', { text: a.rule_id }, a.winlog ? el('div', { class: 'win muted', text: windowsText(a) }) : ''),
     el('td', { text: a.host || '—', title: a.agent_id ? 'agent ' + a.agent_id : '' },
       a.agent_id ? el('span', { class: 'muted agent', text: ' · ' + a.agent_id.slice(0, 8) }) : ''),
     el('td', { class: 'addr', text: a.source_address || '—' }),
@@ -120,6 +127,38 @@ function kv(pairs) {
   return dl;
 }
 
+// The event as it was read: a Windows event's XML or JSON, indented (when cheap) and cut to
+// MAX_ORIGINAL characters; always text, never markup.
+const MAX_ORIGINAL = 65536;
+
+function prettyOriginal(s) {
+  if (s.length > MAX_ORIGINAL) return s.slice(0, MAX_ORIGINAL) + '\n… (first ' + MAX_ORIGINAL + ' of ' + s.length + ' characters)';
+  const t = s.trim();
+  if (t.startsWith('{')) {
+    try { return JSON.stringify(JSON.parse(t), null, 2); } catch (e) { return s; }
+  }
+  if (!t.startsWith('<')) return s;
+  // One tag per line, indented by depth; text and attributes untouched.
+  let depth = 0;
+  const out = [];
+  for (const line of t.replace(/>\s*</g, '>\n<').split('\n')) {
+    const closing = line.startsWith('</');
+    if (closing) depth = Math.max(0, depth - 1);
+    out.push('  '.repeat(depth) + line);
+    const opens = /^<[^/?!]/.test(line) && !/\/>$/.test(line) && !/<\//.test(line);
+    if (opens) depth++;
+  }
+  return out.join('\n');
+}
+
+function originalBlock(x, id) {
+  const t = x.original.trim();
+  const kind = t.startsWith('<') ? 'Event XML' : t.startsWith('{') ? 'Event JSON' : 'Event';
+  return el('details', { class: 'original', id: id },
+    el('summary', { text: kind + ' (' + x.original.length + ' characters)' }),
+    el('pre', { class: 'raw', text: prettyOriginal(x.original) }));
+}
+
 async function showAlert(id) {
   const box = $('alert-detail');
   box.replaceChildren(el('p', { class: 'muted', text: 'loading…' }));
@@ -130,9 +169,13 @@ async function showAlert(id) {
   const head = el('div', { class: 'card', id: 'alert-summary' },
     el('h2', {}, el('span', { class: 'sev sev-' + a.severity, text: (a.severity_name || '') + ' ' }), a.rule_id),
     el('p', { text: a.message || '' }),
-    kv([['Alert', '#' + a.id], ['Time', fmtTime(a.time)], ['Host', a.host], ['Address', a.source_address],
-        ['User', a.user]].concat(a.target_user ? [['Target user', a.target_user]] : [])));
-  if (a.original) head.append(el('h3', { text: 'Raw line' }), el('pre', { class: 'raw', id: 'alert-raw', text: a.original }));
+    kv([['Alert', '#' + a.id], ['Time', fmtTime(a.time)], ['Host', a.host], ['Address', a.source_address]]
+      // With an account acted on, `user` is who acted.
+      .concat(a.target_user ? [['Actor', a.user], ['Target user', a.target_user]] : [['User', a.user]])
+      .concat(a.winlog ? [['Windows event', (a.winlog.channel || '') + ' ' + (a.winlog.event_id || '')],
+                          ['Logon type', a.logon_type], ['Workstation', a.workstation]] : [])));
+  if (a.original && a.winlog) head.append(originalBlock(a, 'alert-original'));
+  else if (a.original) head.append(el('h3', { text: 'Raw line' }), el('pre', { class: 'raw', id: 'alert-raw', text: a.original }));
 
   const events = el('div', { class: 'card', id: 'alert-events' }, el('h3', { text: 'Events (' + d.events.length + ')' }));
   if (a.host === 'fleet') events.append(el('p', { class: 'muted', text: 'A fleet alert: the events behind it from every host.' }));
@@ -142,8 +185,10 @@ async function showAlert(id) {
   const tb = el('tbody', {});
   for (const e of d.events) {
     tb.append(el('tr', { class: 'event-row' }, el('td', { text: fmtTime(e.time) }), el('td', { class: 'event-host', text: e.host || '—' }),
-      el('td', { text: e.action }), el('td', { text: e.outcome }), el('td', { text: e.user || '—' }),
-      el('td', {}, el('pre', { class: 'raw', text: e.original || '(not sent by the agent)' }))));
+      el('td', { text: e.action }, e.winlog ? el('div', { class: 'win muted', text: windowsText(e) }) : ''),
+      el('td', { text: e.outcome }), el('td', { text: userText(e) }),
+      el('td', {}, e.original && e.winlog ? originalBlock(e, null)
+        : el('pre', { class: 'raw', text: e.original || '(not sent by the agent)' }))));
   }
   t.append(tb);
   events.append(d.events.length ? t : el('p', { class: 'muted', text: 'No stored events match.' }));

@@ -62,18 +62,32 @@ pub fn windows_alert(event_id: u32) -> Value {
         computer_name: "DC01".into(),
         record_id: Some(9001),
         logon_type: logon.then_some("network"),
-        event_data: data.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+        event_data: data
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
     }));
     e.original = Some(
         format!("<Event><System><EventID>{event_id}</EventID><Channel>Security</Channel></System></Event>").into(),
     );
     let (rule, name, message) = if logon {
-        ("auth-bruteforce", "Brute force", "brute force from 203.0.113.50 (windows.security)")
+        (
+            "auth-bruteforce",
+            "Brute force",
+            "brute force from 203.0.113.50 (windows.security)",
+        )
     } else {
-        ("account-created", "Account created", "account mallory created on DC01")
+        (
+            "account-created",
+            "Account created",
+            "account mallory created on DC01",
+        )
     };
     let mut a = Alert::new(e, rule, name, Severity::High, message);
-    a.labels = vec![("auth_failures".into(), "12".into()), ("auth_services".into(), "1".into())];
+    a.labels = vec![
+        ("auth_failures".into(), "12".into()),
+        ("auth_services".into(), "1".into()),
+    ];
     let mut out = Vec::new();
     write_alert(&mut out, &a);
     serde_json::from_slice(&out).unwrap()
