@@ -9,6 +9,7 @@ mod accounts;
 mod openssh;
 mod powershell;
 mod rdp;
+pub mod evtx;
 mod record;
 mod security;
 mod status;
@@ -18,6 +19,7 @@ use std::borrow::Cow;
 
 use logward_core::{Action, Dataset, Event, Outcome, Winlog};
 
+pub use evtx::{EvtxIdentity, EvtxReadError, EvtxReader};
 pub use record::WinRecord;
 
 /// The `event.dataset` of a channel.

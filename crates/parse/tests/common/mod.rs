@@ -25,3 +25,4 @@ pub fn decode_all(text: &str) -> Vec<Event<'static>> {
 }
 pub mod fail2ban;
 pub mod fragments;
+pub mod inventory;
