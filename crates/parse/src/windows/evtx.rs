@@ -92,6 +92,8 @@ pub struct EvtxReader {
     with_original: bool,
     identity: EvtxIdentity,
     next_record_id: u64,
+    /// The file's bytes gone through so far (the header, then whole chunks).
+    bytes_read: u64,
     /// Problems found at open (the file is cut short), reported after the whole chunks.
     tail: Option<Tail>,
 }
@@ -168,6 +170,7 @@ impl EvtxReader {
             with_original: false,
             identity: head.identity,
             next_record_id: head.next_record_id,
+            bytes_read: HEADER_BLOCK,
             tail,
         }
     }
@@ -197,13 +200,25 @@ impl EvtxReader {
         self.next_record_id
     }
 
+    /// How far into the file reading has got, in bytes (for a progress bar).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
     /// Reads the next chunk's records into `pending`; `false` at the end of the file.
     fn fill(&mut self) -> bool {
-        match self.chunks.next() {
+        let next = self.chunks.next();
+        if next.is_some() {
+            self.bytes_read += CHUNK;
+        }
+        match next {
             Some(Ok(chunk)) => self.read_chunk(chunk, true),
             Some(Err(e)) => self.pending.push_back(Err(error(None, None, &e))),
             None => match self.tail.take() {
-                Some(tail) => self.read_tail(tail),
+                Some(tail) => {
+                    self.bytes_read += tail.partial.as_ref().map_or(0, |p| p.1.len() as u64);
+                    self.read_tail(tail)
+                }
                 None => return false,
             },
         }
