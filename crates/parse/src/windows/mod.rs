@@ -6,10 +6,10 @@
 //! produce the same records (docs/ARCHITECTURE.md, "Windows").
 
 mod accounts;
+pub mod evtx;
 mod openssh;
 mod powershell;
 mod rdp;
-pub mod evtx;
 mod record;
 mod security;
 mod status;
