@@ -187,6 +187,11 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
         ),
         (Some("alice"), Some("mallory"))
     );
+    // The audit log cleared, read from an evtx file without its XML (`event.original` unset):
+    // the page shows its winlog fields instead.
+    let mut cleared = record(1102, t + 10, &[("SubjectUserName", "alice")]);
+    cleared.original = None;
+    let cleared_event: Event<'static> = decode(&cleared).into_owned();
     let mut body = String::new();
     let json_of = |e: &Event<'_>| {
         let mut out = Vec::new();
@@ -207,6 +212,12 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
             created_event,
             "account-created",
             "account mallory created on DC01",
+        ),
+        (
+            5,
+            cleared_event,
+            "windows-log-cleared",
+            "the Security log was cleared on DC01 by alice",
         ),
     ] {
         let mut out = Vec::new();
@@ -242,7 +253,7 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
     let status = r.status();
     let answer = r.text().unwrap();
     assert_eq!(status, 200, "{answer}");
-    assert!(answer.contains("\"accepted\":4"), "{answer}");
+    assert!(answer.contains("\"accepted\":5"), "{answer}");
 
     let b = Browser::start(&chromium, &driver, d.path(), true);
     b.log_in(&url, "alice", PASSWORD);
@@ -255,11 +266,11 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
                 [r.dataset.id, r.querySelector('td .win') ? r.querySelector('td .win').textContent : '', \
                  r.querySelector('td.user').textContent])";
     let rows = wait_for(
-        "both Windows alerts in the list",
+        "the Windows alerts in the list",
         Duration::from_secs(20),
         || {
             let v = b.js(rows);
-            (v.as_array()?.len() == 2).then_some(v)
+            (v.as_array()?.len() == 3).then_some(v)
         },
     );
     let row = |event: &str| {
@@ -350,6 +361,23 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
                      document.querySelectorAll('head script').length, typeof window.pwned]");
     assert_eq!(made, json!([0, "undefined"]));
     b.screenshot("12-windows-account");
+
+    // The log clearing, whose record was not sent: its winlog fields, as text.
+    let cleared_row = row("Security 1102");
+    b.goto(&format!(
+        "{url}/ui/#/alert/{}",
+        cleared_row[0].as_str().unwrap()
+    ));
+    wait_for("the log clearing's page", Duration::from_secs(20), || {
+        (field("Windows event") == "Security 1102").then_some(())
+    });
+    assert!(b
+        .text("#alert-original summary")
+        .starts_with("Event fields (winlog"));
+    b.click("#alert-original summary");
+    let shown = b.text("#alert-original pre");
+    assert!(shown.contains("\"event_id\": \"1102\""), "{shown}");
+    assert!(shown.contains("\"SubjectUserName\": \"alice\""), "{shown}");
 
     let severe = b.console_errors();
     assert!(severe.is_empty(), "browser console errors: {severe:?}");

@@ -151,7 +151,14 @@ function prettyOriginal(s) {
   return out.join('\n');
 }
 
+// A Windows event's record as it was read; when the sender kept no copy of it (an evtx
+// source reads records without rendering their XML), its winlog fields.
 function originalBlock(x, id) {
+  if (!x.original) {
+    return el('details', { class: 'original', id: id },
+      el('summary', { text: 'Event fields (winlog; the record itself was not sent)' }),
+      el('pre', { class: 'raw', text: prettyOriginal(JSON.stringify(x.winlog)) }));
+  }
   const t = x.original.trim();
   const kind = t.startsWith('<') ? 'Event XML' : t.startsWith('{') ? 'Event JSON' : 'Event';
   return el('details', { class: 'original', id: id },
@@ -174,7 +181,7 @@ async function showAlert(id) {
       .concat(a.target_user ? [['Actor', a.user], ['Target user', a.target_user]] : [['User', a.user]])
       .concat(a.winlog ? [['Windows event', (a.winlog.channel || '') + ' ' + (a.winlog.event_id || '')],
                           ['Logon type', a.logon_type], ['Workstation', a.workstation]] : [])));
-  if (a.original && a.winlog) head.append(originalBlock(a, 'alert-original'));
+  if (a.winlog) head.append(originalBlock(a, 'alert-original'));
   else if (a.original) head.append(el('h3', { text: 'Raw line' }), el('pre', { class: 'raw', id: 'alert-raw', text: a.original }));
 
   const events = el('div', { class: 'card', id: 'alert-events' }, el('h3', { text: 'Events (' + d.events.length + ')' }));
@@ -187,7 +194,7 @@ async function showAlert(id) {
     tb.append(el('tr', { class: 'event-row' }, el('td', { text: fmtTime(e.time) }), el('td', { class: 'event-host', text: e.host || '—' }),
       el('td', { text: e.action }, e.winlog ? el('div', { class: 'win muted', text: windowsText(e) }) : ''),
       el('td', { text: e.outcome }), el('td', { text: userText(e) }),
-      el('td', {}, e.original && e.winlog ? originalBlock(e, null)
+      el('td', {}, e.winlog ? originalBlock(e, null)
         : el('pre', { class: 'raw', text: e.original || '(not sent by the agent)' }))));
   }
   t.append(tb);
