@@ -134,3 +134,26 @@ impl Metrics {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_written_under_the_prefix() {
+        let m = std::sync::Arc::new(Metrics::default());
+        m.malformed(ErrorKind::ZipBomb);
+        m.closed(Closed::Tls);
+        m.events.fetch_add(7, Relaxed);
+        let text = logward_core::exposition::render(move |w| m.write(w, "logward_agent_beats"));
+        for line in [
+            "logward_agent_beats_events_total 7",
+            "logward_agent_beats_malformed_total{kind=\"zip_bomb\"} 1",
+            "logward_agent_beats_malformed_total{kind=\"bad_zlib\"} 0",
+            "logward_agent_beats_closed_total{reason=\"tls\"} 1",
+            "logward_agent_beats_connections_open 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+    }
+}

@@ -169,6 +169,7 @@ impl Server {
                         continue;
                     };
                     let _ = tcp.set_nodelay(true);
+                    self.metrics.open.fetch_add(1, Relaxed);
                     let conn = Conn {
                         peer,
                         cfg: self.cfg.clone(),
@@ -183,7 +184,8 @@ impl Server {
     }
 }
 
-/// One connection's context.
+/// One connection's context; counted open from accept until dropped (also when `run`
+/// stops and aborts it).
 struct Conn {
     peer: SocketAddr,
     cfg: Arc<Config>,
@@ -192,9 +194,14 @@ struct Conn {
     _slot: OwnedSemaphorePermit,
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.metrics.open.fetch_sub(1, Relaxed);
+    }
+}
+
 impl Conn {
     async fn run(self, tcp: TcpStream, acceptor: Option<TlsAcceptor>) {
-        self.metrics.open.fetch_add(1, Relaxed);
         match acceptor {
             None => self.serve(tcp, None).await,
             Some(a) => match timeout(self.cfg.handshake_timeout, a.accept(tcp)).await {
@@ -211,7 +218,6 @@ impl Conn {
                 Err(_) => self.close(Closed::Tls, "TLS handshake timed out".into()),
             },
         }
-        self.metrics.open.fetch_sub(1, Relaxed);
     }
 
     fn close(&self, why: Closed, what: String) {

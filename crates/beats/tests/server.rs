@@ -391,10 +391,14 @@ async fn the_server_stops_when_the_consumer_goes() {
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     let server = logward_beats::Server::bind(cfg).await.unwrap();
     let addr = server.local_addr().unwrap();
+    let m = server.metrics();
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let run = tokio::spawn(server.run(tx));
     let mut c = TcpStream::connect(addr).await.unwrap();
+    let open = |m: &logward_beats::Metrics| m.open.load(std::sync::atomic::Ordering::Relaxed);
+    eventually(WITHIN, || (open(&m) == 1).then_some(())).await;
     drop(rx);
     tokio::time::timeout(WITHIN, run).await.unwrap().unwrap();
     assert!(read_to_close(&mut c).await.is_empty());
+    eventually(WITHIN, || (open(&m) == 0).then_some(())).await;
 }
