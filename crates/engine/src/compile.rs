@@ -1288,6 +1288,9 @@ fn plain_template(
         if let Some(i) = vars.iter().position(|v| v == path) {
             return Some(Ref::Var(i));
         }
+        if path.starts_with("winlog.event_data.") {
+            return Field::parse(path).map(Ref::Field);
+        }
         fields
             .iter()
             .find(|(p, _, _)| *p == path)

@@ -1009,6 +1009,20 @@ impl State {
                 root.insert(&format!("journald.{k}"), v.to_string());
             }
         }
+        if wants("winlog") {
+            if let Some(w) = e.winlog.as_deref() {
+                for (k, v) in &w.event_data {
+                    // A name is one key, dots and all (`winlog.event_data["A.B"]`).
+                    root.children
+                        .entry("winlog".to_owned())
+                        .or_default()
+                        .children
+                        .entry("event_data".to_owned())
+                        .or_default()
+                        .insert_flat(k, v.to_string());
+                }
+            }
+        }
         for (n, v) in prog.vars.iter().zip(&self.vars) {
             if v.set && wants(n) {
                 let text = match v.num {
@@ -1202,6 +1216,16 @@ mod plain_tests {
         full.command_line = Some(Cow::Borrowed("/bin/true"));
         full.reason = Some("bad-password");
         full.set_source(Cow::Borrowed("2001:db8::1"), Some(22));
+        full.winlog = Some(Box::new(logward_core::Winlog {
+            channel: Cow::Borrowed("Security"),
+            event_id: 4625,
+            logon_type: Some("network"),
+            event_data: ["TargetUserName", "ServiceName", "ImagePath", "NewTargetUserName"]
+                .iter()
+                .map(|k| (Cow::Borrowed(*k), Cow::Borrowed("x")))
+                .collect(),
+            ..logward_core::Winlog::default()
+        }));
         let mut empty = full.clone();
         empty.user_target_name = Some(Cow::Borrowed(""));
         empty.source_address = Some(Cow::Borrowed(""));
@@ -1209,6 +1233,7 @@ mod plain_tests {
         missing.user_target_name = None;
         missing.source_address = None;
         missing.host_name = None;
+        missing.winlog = None;
         let (mut plain, mut checked) = (0, 0);
         for (i, e) in [full, empty, missing, Event::default()].iter().enumerate() {
             for (k, v) in en.st.vars.iter_mut().enumerate() {

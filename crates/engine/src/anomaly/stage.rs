@@ -43,6 +43,52 @@ fn is_login_record(e: &Event<'_>) -> bool {
         )
 }
 
+/// Whether a successful login is a person's, to score like an SSH login. Of Windows
+/// logons (4624) only the interactive and RDP ones are (types 2, 10, 11, 12): the system's
+/// and services' (0, 5), scheduled tasks (4), unlocks (7, 13), network logons to shares and
+/// management (3, 8) and new-credentials (9) are machines at work, and so are machine
+/// accounts (`NAME$`), ANONYMOUS LOGON and the Window Manager and Font Driver accounts
+/// whatever their type. An RDP authentication (1149) is a logon; Kerberos tickets (4768,
+/// 4769) and NTLM validations (4776) only vouch for one logged elsewhere. OpenSSH for
+/// Windows' logins are sshd's (decoded as such).
+fn is_person_login(e: &Event<'_>) -> bool {
+    let Some(w) = e.winlog.as_deref() else {
+        return true;
+    };
+    match w.event_id {
+        4624 => {
+            matches!(
+                w.logon_type,
+                Some(
+                    "interactive"
+                        | "remote-interactive"
+                        | "cached-interactive"
+                        | "cached-remote-interactive"
+                )
+            ) && !e.user_name.as_deref().is_some_and(is_windows_service_account)
+        }
+        1149 => true,
+        _ => e.dataset == Some(Dataset::Sshd),
+    }
+}
+
+/// Accounts Windows logs on by itself: machine accounts, the well-known service principals,
+/// ANONYMOUS LOGON, and the Window Manager (`DWM-n`) and Font Driver Host (`UMFD-n`) ones.
+pub(super) fn is_windows_service_account(user: &str) -> bool {
+    let numbered = |prefix: &str| {
+        user.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            && user.len() > prefix.len()
+            && user[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
+    };
+    user.ends_with('$')
+        || ["ANONYMOUS LOGON", "SYSTEM", "LOCAL SERVICE", "NETWORK SERVICE"]
+            .iter()
+            .any(|a| user.eq_ignore_ascii_case(a))
+        || numbered("DWM-")
+        || numbered("UMFD-")
+}
+
 impl Stage {
     pub fn new(settings: Settings, scope: Scope) -> Stage {
         Stage {
@@ -91,6 +137,7 @@ impl Stage {
                 }
                 (Vec::new(), None)
             }
+            (_, Outcome::Success) if !is_person_login(e) => (Vec::new(), None),
             (_, Outcome::Success) => {
                 let Some(user) = e.user_name.as_deref() else {
                     return (Vec::new(), None);

@@ -299,3 +299,82 @@ fn users_with_a_single_login_get_a_verdict_without_history() {
     assert_eq!(dirty.len(), 3, "alice, bob and the host");
     assert!(dirty.iter().all(|(_, p)| p.logins >= 1));
 }
+
+/// A Windows logon event as the Windows decoder makes it (`logward_parse::windows`).
+fn windows_logon<'a>(
+    id: u32,
+    dataset: logward_core::Dataset,
+    outcome: logward_core::Outcome,
+    logon_type: Option<&'static str>,
+    user: &'a str,
+) -> logward_core::Event<'a> {
+    use std::borrow::Cow;
+    let mut e = logward_core::Event::new(dataset, logward_core::Action::UserLogin, outcome);
+    e.timestamp = Some(logward_core::Timestamp {
+        unix: T0 + 9 * 3600,
+        nanos: 0,
+        offset: 0,
+    });
+    e.host_name = Some(Cow::Borrowed("DC01"));
+    e.user_name = Some(Cow::Borrowed(user));
+    e.set_source(Cow::Borrowed("81.2.69.142"), None);
+    e.winlog = Some(Box::new(logward_core::Winlog {
+        event_id: id,
+        logon_type,
+        ..logward_core::Winlog::default()
+    }));
+    e
+}
+
+#[test]
+fn windows_interactive_and_rdp_logons_are_scored_and_machine_logons_are_not() {
+    use logward_core::{Dataset, Outcome};
+    let sec = Dataset::WindowsSecurity;
+    let scored = [
+        windows_logon(4624, sec, Outcome::Success, Some("interactive"), "alice"),
+        windows_logon(4624, sec, Outcome::Success, Some("remote-interactive"), "alice"),
+        windows_logon(4624, sec, Outcome::Success, Some("cached-interactive"), "alice"),
+        windows_logon(4624, sec, Outcome::Success, Some("cached-remote-interactive"), "alice"),
+        windows_logon(1149, Dataset::WindowsRdp, Outcome::Success, None, "alice"),
+    ];
+    let noise = [
+        windows_logon(4624, sec, Outcome::Success, Some("network"), "alice"),
+        windows_logon(4624, sec, Outcome::Success, Some("service"), "alice"),
+        windows_logon(4624, sec, Outcome::Success, Some("batch"), "alice"),
+        windows_logon(4624, sec, Outcome::Success, Some("system"), "SYSTEM"),
+        windows_logon(4624, sec, Outcome::Success, Some("unlock"), "alice"),
+        windows_logon(4624, sec, Outcome::Success, Some("new-credentials"), "alice"),
+        windows_logon(4624, sec, Outcome::Success, None, "alice"),
+        windows_logon(4624, sec, Outcome::Success, Some("interactive"), "DWM-1"),
+        windows_logon(4624, sec, Outcome::Success, Some("interactive"), "umfd-0"),
+        windows_logon(4624, sec, Outcome::Success, Some("remote-interactive"), "PC01$"),
+        windows_logon(4624, sec, Outcome::Success, Some("interactive"), "ANONYMOUS LOGON"),
+        // A TGT, a service ticket and an NTLM validation vouch for a logon logged elsewhere.
+        windows_logon(4768, sec, Outcome::Success, None, "alice"),
+        windows_logon(4769, sec, Outcome::Success, None, "alice"),
+        windows_logon(4776, sec, Outcome::Success, None, "alice"),
+    ];
+    // OpenSSH for Windows' login is sshd's.
+    let mut ssh = windows_logon(4, sec, Outcome::Success, None, "alice");
+    ssh.dataset = Some(Dataset::Sshd);
+    let scored: Vec<_> = scored.into_iter().chain([ssh]).collect();
+    let mut stage = Stage::new(Settings::default(), Scope::Host);
+    for e in &scored {
+        let (_, v) = stage.event(e, &mut NoProfiles);
+        assert!(v.is_some(), "not scored: {:?}", e.winlog);
+    }
+    for e in &noise {
+        let (alerts, v) = stage.event(e, &mut NoProfiles);
+        assert!(v.is_none() && alerts.is_empty(), "scored: {:?}", e.winlog);
+    }
+    assert_eq!(stage.stats().logins, scored.len() as u64);
+    // A failed network logon (SMB guessing) is a failure of its address all the same, as an
+    // SSH one is: a later RDP logon from it reads them.
+    let fail = windows_logon(4625, sec, Outcome::Failure, Some("network"), "Administrator");
+    stage.event(&fail, &mut NoProfiles);
+    assert_eq!(stage.stats().failures, 1);
+    // A user name that only looks like Windows' own accounts is a person's.
+    assert!(!stage::is_windows_service_account("DWM-"));
+    assert!(!stage::is_windows_service_account("dwm-admin"));
+    assert!(stage::is_windows_service_account("NETWORK SERVICE"));
+}
