@@ -6,6 +6,9 @@ use logward_core::Timestamp;
 use logward_engine::{default_program, Engine, Output, Program, DEFAULT_RULES};
 use logward_parse::{LineDecoder, YearResolver};
 
+mod common;
+use common::windows;
+
 /// Replays lines (BSD syslog, year 2026, UTC) through the default ruleset.
 fn replay(lines: &[String]) -> Vec<Output> {
     replay_with(Engine::new(default_program()), lines)
@@ -211,6 +214,26 @@ fn the_builtin_ruleset_loads() {
         "user-logout",
         "auth-bruteforce",
         "service-abuse",
+        "account-short-lived",
+        "account-enabled",
+        "group-membership-short-lived",
+        "log-cleared",
+        "service-installed",
+        "windows-bruteforce",
+        "windows-local-bruteforce",
+        "windows-password-spray",
+        "windows-login-after-failures",
+        "windows-rdp-login",
+        "windows-rdp-new-source",
+        "windows-rdp-many-hosts",
+        "windows-rdp-tunnel",
+        "windows-rdp-bruteforce",
+        "windows-pass-the-hash",
+        "windows-ntlm-admin-logon",
+        "windows-samaccountname-spoofing",
+        "windows-account-renamed-admin",
+        "windows-fake-computer-account",
+        "windows-password-never-expires",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
@@ -220,9 +243,12 @@ fn the_builtin_ruleset_loads() {
 fn every_default_rule_fires_on_the_crafted_log() {
     let out = replay(&crafted());
     let by_rule = alerts_by_rule(&out);
+    // The Windows rules fire on Windows events (crates/engine/tests/windows_rules.rs).
+    let mut fired = by_rule.clone();
+    fired.extend(windows::alerts_by_rule(&windows::replay(&windows::crafted())));
     let p = default_program();
     for id in p.rule_ids() {
-        assert!(by_rule.contains_key(id), "{id} did not fire: {by_rule:?}");
+        assert!(fired.contains_key(id), "{id} did not fire: {fired:?}");
     }
     // 203.0.113.5, and the enumerating 198.51.100.9 (5 failures too): rules count apart.
     assert_eq!(by_rule["ssh-bruteforce"], 2, "{by_rule:?}");

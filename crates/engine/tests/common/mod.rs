@@ -1,0 +1,3 @@
+//! Helpers shared by the engine tests.
+
+pub mod windows;
