@@ -1220,10 +1220,15 @@ mod plain_tests {
             channel: Cow::Borrowed("Security"),
             event_id: 4625,
             logon_type: Some("network"),
-            event_data: ["TargetUserName", "ServiceName", "ImagePath", "NewTargetUserName"]
-                .iter()
-                .map(|k| (Cow::Borrowed(*k), Cow::Borrowed("x")))
-                .collect(),
+            event_data: [
+                "TargetUserName",
+                "ServiceName",
+                "ImagePath",
+                "NewTargetUserName",
+            ]
+            .iter()
+            .map(|k| (Cow::Borrowed(*k), Cow::Borrowed("x")))
+            .collect(),
             ..logward_core::Winlog::default()
         }));
         let mut empty = full.clone();

@@ -245,7 +245,9 @@ fn every_default_rule_fires_on_the_crafted_log() {
     let by_rule = alerts_by_rule(&out);
     // The Windows rules fire on Windows events (crates/engine/tests/windows_rules.rs).
     let mut fired = by_rule.clone();
-    fired.extend(windows::alerts_by_rule(&windows::replay(&windows::crafted())));
+    fired.extend(windows::alerts_by_rule(&windows::replay(
+        &windows::crafted(),
+    )));
     let p = default_program();
     for id in p.rule_ids() {
         assert!(fired.contains_key(id), "{id} did not fire: {fired:?}");

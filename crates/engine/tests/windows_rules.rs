@@ -46,7 +46,10 @@ fn smb_password_guessing_is_one_windows_brute_force_and_a_ban() {
     );
     assert_eq!(
         bans(&out),
-        [("192.168.198.149".to_owned(), "windows-bruteforce".to_owned())]
+        [(
+            "192.168.198.149".to_owned(),
+            "windows-bruteforce".to_owned()
+        )]
     );
 }
 
@@ -70,7 +73,13 @@ fn kerberos_and_rdp_failures_from_an_address_count_as_windows_failures() {
         .collect();
     // RdpCoreTS 140: a wrong password over RDP.
     for i in 0..2 {
-        recs.push(rec(RDP_CORE, 140, "DC01", 10 + i, &[("IPString", "172.16.66.1")]));
+        recs.push(rec(
+            RDP_CORE,
+            140,
+            "DC01",
+            10 + i,
+            &[("IPString", "172.16.66.1")],
+        ));
     }
     let out = replay(&recs);
     assert_eq!(
@@ -147,7 +156,14 @@ fn machine_service_anonymous_and_loopback_logons_raise_nothing() {
     for i in 0..10 {
         // A machine account failing, and failures from loopback.
         recs.push(logon(4625, "PC02", 20 + i, "WS01$", "3", "10.0.2.19"));
-        recs.push(logon(4625, "PC02", 20 + i, "Administrator", "3", "127.0.0.1"));
+        recs.push(logon(
+            4625,
+            "PC02",
+            20 + i,
+            "Administrator",
+            "3",
+            "127.0.0.1",
+        ));
         // Explicit credentials for many accounts, from loopback.
         let user = format!("user{i}");
         recs.push(sec(
@@ -178,7 +194,10 @@ fn machine_service_anonymous_and_loopback_logons_raise_nothing() {
         4742,
         "DC01",
         61,
-        &[("TargetUserName", "PC01$"), ("SubjectUserName", "ANONYMOUS LOGON")],
+        &[
+            ("TargetUserName", "PC01$"),
+            ("SubjectUserName", "ANONYMOUS LOGON"),
+        ],
     ));
     let out = replay(&recs);
     assert!(out.is_empty(), "{out:#?}");
@@ -196,7 +215,11 @@ fn a_logon_after_failures_is_critical_once_and_an_rdp_logon_one_alert() {
         1149,
         "FS01",
         10,
-        &[("Param1", "alice"), ("Param2", "OFFSEC"), ("Param3", "203.0.113.7")],
+        &[
+            ("Param1", "alice"),
+            ("Param2", "OFFSEC"),
+            ("Param3", "203.0.113.7"),
+        ],
     ));
     recs.push(sec(
         4769,
@@ -235,8 +258,17 @@ fn rdp_from_a_new_address_from_a_known_one_to_many_hosts_and_through_a_tunnel() 
     // ID1149-RDP success logins to multiple hosts.evtx: admmig from 10.23.123.11 to 11
     // hosts in two seconds.
     let hosts = [
-        "rootdc1", "fs03vuln", "FS03", "mssql01", "dhcp01", "webiis01", "prtg-mon", "exchange01",
-        "pki01", "wsus01", "adfs01",
+        "rootdc1",
+        "fs03vuln",
+        "FS03",
+        "mssql01",
+        "dhcp01",
+        "webiis01",
+        "prtg-mon",
+        "exchange01",
+        "pki01",
+        "wsus01",
+        "adfs01",
     ];
     let mut recs: Vec<_> = hosts
         .iter()
@@ -246,7 +278,11 @@ fn rdp_from_a_new_address_from_a_known_one_to_many_hosts_and_through_a_tunnel() 
                 1149,
                 h,
                 0,
-                &[("Param1", "admmig"), ("Param2", ""), ("Param3", "10.23.123.11")],
+                &[
+                    ("Param1", "admmig"),
+                    ("Param2", ""),
+                    ("Param3", "10.23.123.11"),
+                ],
             )
         })
         .collect();
@@ -256,8 +292,16 @@ fn rdp_from_a_new_address_from_a_known_one_to_many_hosts_and_through_a_tunnel() 
     recs.push(logon(4624, "PC02", 3700, "IEUser", "10", "127.0.0.1"));
     let out = replay(&recs);
     let by_rule = alerts_by_rule(&out);
-    assert_eq!(by_rule.get("windows-rdp-new-source"), Some(&11), "{by_rule:?}");
-    assert_eq!(by_rule.get("windows-rdp-many-hosts"), Some(&1), "{by_rule:?}");
+    assert_eq!(
+        by_rule.get("windows-rdp-new-source"),
+        Some(&11),
+        "{by_rule:?}"
+    );
+    assert_eq!(
+        by_rule.get("windows-rdp-many-hosts"),
+        Some(&1),
+        "{by_rule:?}"
+    );
     assert_eq!(by_rule.get("windows-rdp-login"), Some(&1), "{by_rule:?}");
     assert_eq!(by_rule.get("windows-rdp-tunnel"), Some(&1), "{by_rule:?}");
     assert_eq!(
@@ -276,12 +320,24 @@ fn an_rdp_connection_flood_is_a_brute_force() {
     let mut recs: Vec<_> = (0..14)
         .map(|i| {
             let client = format!("10.23.123.11:{}", 36100 + i);
-            rec(RDP_CORE, 131, "FS03", i / 4, &[("ConnType", "TCP"), ("ClientIP", client.as_str())])
+            rec(
+                RDP_CORE,
+                131,
+                "FS03",
+                i / 4,
+                &[("ConnType", "TCP"), ("ClientIP", client.as_str())],
+            )
         })
         .collect();
     // A client's few connections are no flood.
     for i in 0..3 {
-        recs.push(rec(RDP_CORE, 131, "FS03", 5, &[("ClientIP", &format!("192.0.2.4:{}", 5000 + i))]));
+        recs.push(rec(
+            RDP_CORE,
+            131,
+            "FS03",
+            5,
+            &[("ClientIP", &format!("192.0.2.4:{}", 5000 + i))],
+        ));
     }
     let out = replay(&recs);
     assert_eq!(
@@ -290,7 +346,10 @@ fn an_rdp_connection_flood_is_a_brute_force() {
     );
     assert_eq!(
         bans(&out),
-        [("10.23.123.11".to_owned(), "windows-rdp-bruteforce".to_owned())]
+        [(
+            "10.23.123.11".to_owned(),
+            "windows-rdp-bruteforce".to_owned()
+        )]
     );
 }
 
@@ -298,8 +357,15 @@ fn an_rdp_connection_flood_is_a_brute_force() {
 fn password_spraying_names_the_source() {
     // password-spray.evtx: 4648 for ~40 accounts from 172.16.144.128, each a few times.
     let users = [
-        "smisenar", "Administrator", "jwright", "dpendolino", "celgee", "thessman", "eskoudis",
-        "cdavis", "ssims",
+        "smisenar",
+        "Administrator",
+        "jwright",
+        "dpendolino",
+        "celgee",
+        "thessman",
+        "eskoudis",
+        "cdavis",
+        "ssims",
     ];
     let mut recs = Vec::new();
     for round in 0..2 {
@@ -330,25 +396,42 @@ fn password_spraying_names_the_source() {
     // Kerberos: refused TGT requests for unknown accounts and failed pre-authentications
     // (kerberos_pwd_spray_4771.evtx); a granted TGT is no attempt.
     let mut recs = Vec::new();
-    for (i, u) in ["HD01", "admin", "svc-02", "HD02", "svc-01", "bob", "admin02"].iter().enumerate() {
+    for (i, u) in [
+        "HD01", "admin", "svc-02", "HD02", "svc-01", "bob", "admin02",
+    ]
+    .iter()
+    .enumerate()
+    {
         recs.push(sec(
             4768,
             "DC01",
             i as i64,
-            &[("TargetUserName", u), ("Status", "0x6"), ("IpAddress", "172.16.66.1")],
+            &[
+                ("TargetUserName", u),
+                ("Status", "0x6"),
+                ("IpAddress", "172.16.66.1"),
+            ],
         ));
     }
     recs.push(sec(
         4768,
         "DC01",
         8,
-        &[("TargetUserName", "normal"), ("Status", "0x0"), ("IpAddress", "172.16.66.1")],
+        &[
+            ("TargetUserName", "normal"),
+            ("Status", "0x0"),
+            ("IpAddress", "172.16.66.1"),
+        ],
     ));
     recs.push(sec(
         4771,
         "DC01",
         9,
-        &[("TargetUserName", "backdoor"), ("Status", "0x18"), ("IpAddress", "172.16.66.1")],
+        &[
+            ("TargetUserName", "backdoor"),
+            ("Status", "0x18"),
+            ("IpAddress", "172.16.66.1"),
+        ],
     ));
     let out = replay(&recs);
     assert_eq!(
@@ -435,8 +518,20 @@ fn pass_the_hash_and_privileged_ntlm_network_logons() {
             ],
         ),
         // The built-in Administrator over NTLM; over Kerberos it is not the indicator.
-        ntlm(1, "Administrator", "S-1-5-21-81107902-1099128984-1836738286-500", "0x1", "NTLM"),
-        ntlm(2, "Administrator", "S-1-5-21-81107902-1099128984-1836738286-500", "0x2", "Kerberos"),
+        ntlm(
+            1,
+            "Administrator",
+            "S-1-5-21-81107902-1099128984-1836738286-500",
+            "0x1",
+            "NTLM",
+        ),
+        ntlm(
+            2,
+            "Administrator",
+            "S-1-5-21-81107902-1099128984-1836738286-500",
+            "0x2",
+            "Kerberos",
+        ),
         // Special privileges before the logon (as Windows writes them), and after.
         privileges(3, "bob", "0x3"),
         ntlm(3, "bob", user_sid, "0x3", "NTLM"),
@@ -531,8 +626,16 @@ fn privileged_groups_are_known_by_name_and_by_sid_in_any_language() {
     let recs = vec![
         add(0, "Administratoren", "S-1-5-32-544"),
         add(1, "Remote Desktop Users", "S-1-5-32-555"),
-        add(2, "Domänen-Admins", "S-1-5-21-4230534742-2542757381-3142984815-512"),
-        add(3, "DnsAdmins", "S-1-5-21-4230534742-2542757381-3142984815-1101"),
+        add(
+            2,
+            "Domänen-Admins",
+            "S-1-5-21-4230534742-2542757381-3142984815-512",
+        ),
+        add(
+            3,
+            "DnsAdmins",
+            "S-1-5-21-4230534742-2542757381-3142984815-1101",
+        ),
         add(4, "Benutzer", "S-1-5-32-545"),
     ];
     let out = replay(&recs);
@@ -555,13 +658,25 @@ fn privileged_groups_are_known_by_name_and_by_sid_in_any_language() {
 #[test]
 fn a_cleared_log_is_critical_and_one_service_installation_one_alert() {
     let recs = vec![
-        sec(1102, "FS01", 0, &[("SubjectUserName", "admmig"), ("SubjectDomainName", "OFFSEC")]),
+        sec(
+            1102,
+            "FS01",
+            0,
+            &[
+                ("SubjectUserName", "admmig"),
+                ("SubjectDomainName", "OFFSEC"),
+            ],
+        ),
         rec(
             "System",
             104,
             "FS01",
             1,
-            &[("SubjectUserName", "admmig"), ("Channel", "System"), ("BackupPath", "")],
+            &[
+                ("SubjectUserName", "admmig"),
+                ("Channel", "System"),
+                ("BackupPath", ""),
+            ],
         ),
         // PsExec's service, in System (7045) and Security (4697).
         rec(
@@ -569,7 +684,10 @@ fn a_cleared_log_is_critical_and_one_service_installation_one_alert() {
             7045,
             "FS01",
             2,
-            &[("ServiceName", "PSEXESVC"), ("ImagePath", "%SystemRoot%\\PSEXESVC.exe")],
+            &[
+                ("ServiceName", "PSEXESVC"),
+                ("ImagePath", "%SystemRoot%\\PSEXESVC.exe"),
+            ],
         ),
         sec(
             4697,
@@ -589,7 +707,10 @@ fn a_cleared_log_is_critical_and_one_service_installation_one_alert() {
             3,
             &[
                 ("ServiceName", "qWeRtY"),
-                ("ImagePath", "%COMSPEC% /b /c start /b /min powershell.exe -nop -w hidden -e aQBlAHgA"),
+                (
+                    "ImagePath",
+                    "%COMSPEC% /b /c start /b /min powershell.exe -nop -w hidden -e aQBlAHgA",
+                ),
             ],
         ),
     ];

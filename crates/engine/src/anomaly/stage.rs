@@ -65,7 +65,10 @@ fn is_person_login(e: &Event<'_>) -> bool {
                         | "cached-interactive"
                         | "cached-remote-interactive"
                 )
-            ) && !e.user_name.as_deref().is_some_and(is_windows_service_account)
+            ) && !e
+                .user_name
+                .as_deref()
+                .is_some_and(is_windows_service_account)
         }
         1149 => true,
         _ => e.dataset == Some(Dataset::Sshd),
@@ -82,9 +85,14 @@ pub(super) fn is_windows_service_account(user: &str) -> bool {
             && user[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
     };
     user.ends_with('$')
-        || ["ANONYMOUS LOGON", "SYSTEM", "LOCAL SERVICE", "NETWORK SERVICE"]
-            .iter()
-            .any(|a| user.eq_ignore_ascii_case(a))
+        || [
+            "ANONYMOUS LOGON",
+            "SYSTEM",
+            "LOCAL SERVICE",
+            "NETWORK SERVICE",
+        ]
+        .iter()
+        .any(|a| user.eq_ignore_ascii_case(a))
         || numbered("DWM-")
         || numbered("UMFD-")
 }

@@ -332,9 +332,27 @@ fn windows_interactive_and_rdp_logons_are_scored_and_machine_logons_are_not() {
     let sec = Dataset::WindowsSecurity;
     let scored = [
         windows_logon(4624, sec, Outcome::Success, Some("interactive"), "alice"),
-        windows_logon(4624, sec, Outcome::Success, Some("remote-interactive"), "alice"),
-        windows_logon(4624, sec, Outcome::Success, Some("cached-interactive"), "alice"),
-        windows_logon(4624, sec, Outcome::Success, Some("cached-remote-interactive"), "alice"),
+        windows_logon(
+            4624,
+            sec,
+            Outcome::Success,
+            Some("remote-interactive"),
+            "alice",
+        ),
+        windows_logon(
+            4624,
+            sec,
+            Outcome::Success,
+            Some("cached-interactive"),
+            "alice",
+        ),
+        windows_logon(
+            4624,
+            sec,
+            Outcome::Success,
+            Some("cached-remote-interactive"),
+            "alice",
+        ),
         windows_logon(1149, Dataset::WindowsRdp, Outcome::Success, None, "alice"),
     ];
     let noise = [
@@ -343,12 +361,30 @@ fn windows_interactive_and_rdp_logons_are_scored_and_machine_logons_are_not() {
         windows_logon(4624, sec, Outcome::Success, Some("batch"), "alice"),
         windows_logon(4624, sec, Outcome::Success, Some("system"), "SYSTEM"),
         windows_logon(4624, sec, Outcome::Success, Some("unlock"), "alice"),
-        windows_logon(4624, sec, Outcome::Success, Some("new-credentials"), "alice"),
+        windows_logon(
+            4624,
+            sec,
+            Outcome::Success,
+            Some("new-credentials"),
+            "alice",
+        ),
         windows_logon(4624, sec, Outcome::Success, None, "alice"),
         windows_logon(4624, sec, Outcome::Success, Some("interactive"), "DWM-1"),
         windows_logon(4624, sec, Outcome::Success, Some("interactive"), "umfd-0"),
-        windows_logon(4624, sec, Outcome::Success, Some("remote-interactive"), "PC01$"),
-        windows_logon(4624, sec, Outcome::Success, Some("interactive"), "ANONYMOUS LOGON"),
+        windows_logon(
+            4624,
+            sec,
+            Outcome::Success,
+            Some("remote-interactive"),
+            "PC01$",
+        ),
+        windows_logon(
+            4624,
+            sec,
+            Outcome::Success,
+            Some("interactive"),
+            "ANONYMOUS LOGON",
+        ),
         // A TGT, a service ticket and an NTLM validation vouch for a logon logged elsewhere.
         windows_logon(4768, sec, Outcome::Success, None, "alice"),
         windows_logon(4769, sec, Outcome::Success, None, "alice"),
@@ -370,7 +406,13 @@ fn windows_interactive_and_rdp_logons_are_scored_and_machine_logons_are_not() {
     assert_eq!(stage.stats().logins, scored.len() as u64);
     // A failed network logon (SMB guessing) is a failure of its address all the same, as an
     // SSH one is: a later RDP logon from it reads them.
-    let fail = windows_logon(4625, sec, Outcome::Failure, Some("network"), "Administrator");
+    let fail = windows_logon(
+        4625,
+        sec,
+        Outcome::Failure,
+        Some("network"),
+        "Administrator",
+    );
     stage.event(&fail, &mut NoProfiles);
     assert_eq!(stage.stats().failures, 1);
     // A user name that only looks like Windows' own accounts is a person's.

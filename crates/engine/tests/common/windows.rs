@@ -48,7 +48,14 @@ pub const RDP_RCM: &str = "Microsoft-Windows-TerminalServices-RemoteConnectionMa
 pub const RDP_CORE: &str = "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS/Operational";
 
 /// A logon (4624) or failed logon (4625) of `user` of type `logon_type` from `ip`.
-pub fn logon(id: u32, computer: &str, secs: i64, user: &str, logon_type: &str, ip: &str) -> WinRecord {
+pub fn logon(
+    id: u32,
+    computer: &str,
+    secs: i64,
+    user: &str,
+    logon_type: &str,
+    ip: &str,
+) -> WinRecord {
     sec(
         id,
         computer,
@@ -111,7 +118,14 @@ pub fn crafted() -> Vec<WinRecord> {
     let mut v = Vec::new();
     // SMB password guessing.
     for i in 0..5 {
-        v.push(logon(4625, "FS01", i, "Administrator", "3", "192.168.198.149"));
+        v.push(logon(
+            4625,
+            "FS01",
+            i,
+            "Administrator",
+            "3",
+            "192.168.198.149",
+        ));
     }
     // A logon after failures, over RDP, from a new address.
     for i in 0..3 {
@@ -123,13 +137,20 @@ pub fn crafted() -> Vec<WinRecord> {
     // RDP from loopback: a tunnel.
     v.push(logon(4624, "PC02", 210, "IEUser", "10", "127.0.0.1"));
     // One address on five hosts.
-    for (i, h) in ["rootdc1", "fs03", "mssql01", "dhcp01", "pki01"].iter().enumerate() {
+    for (i, h) in ["rootdc1", "fs03", "mssql01", "dhcp01", "pki01"]
+        .iter()
+        .enumerate()
+    {
         v.push(rec(
             RDP_RCM,
             1149,
             h,
             300 + i as i64,
-            &[("Param1", "admmig"), ("Param2", ""), ("Param3", "10.23.123.11")],
+            &[
+                ("Param1", "admmig"),
+                ("Param2", ""),
+                ("Param3", "10.23.123.11"),
+            ],
         ));
     }
     // Ten RDP connections in a minute.
@@ -144,9 +165,18 @@ pub fn crafted() -> Vec<WinRecord> {
         ));
     }
     // Password spraying: explicit credentials for eight accounts from one address.
-    for (i, u) in ["smisenar", "Administrator", "jwright", "dpendolino", "celgee", "thessman", "eskoudis", "cdavis"]
-        .iter()
-        .enumerate()
+    for (i, u) in [
+        "smisenar",
+        "Administrator",
+        "jwright",
+        "dpendolino",
+        "celgee",
+        "thessman",
+        "eskoudis",
+        "cdavis",
+    ]
+    .iter()
+    .enumerate()
     {
         v.push(sec(
             4648,
@@ -174,7 +204,10 @@ pub fn crafted() -> Vec<WinRecord> {
                 ("SubStatus", "0xc000006a"),
                 ("LogonType", "2"),
                 ("LogonProcessName", "Advapi  "),
-                ("ProcessName", "C:\\Users\\Admin\\Desktop\\AccountRestore.exe"),
+                (
+                    "ProcessName",
+                    "C:\\Users\\Admin\\Desktop\\AccountRestore.exe",
+                ),
                 ("IpAddress", "-"),
             ],
         ));
@@ -197,7 +230,10 @@ pub fn crafted() -> Vec<WinRecord> {
         "FS03",
         701,
         &[
-            ("TargetUserSid", "S-1-5-21-81107902-1099128984-1836738286-500"),
+            (
+                "TargetUserSid",
+                "S-1-5-21-81107902-1099128984-1836738286-500",
+            ),
             ("TargetUserName", "Administrator"),
             ("TargetLogonId", "0x820d61"),
             ("LogonType", "3"),
@@ -209,7 +245,11 @@ pub fn crafted() -> Vec<WinRecord> {
     // Accounts: created and deleted at once, a fake computer account, renames, enabling,
     // a password that never expires.
     let by = |target: &'static str| -> Vec<(&'static str, &'static str)> {
-        vec![("TargetUserName", target), ("TargetDomainName", "OFFSEC"), ("SubjectUserName", "lambda-user")]
+        vec![
+            ("TargetUserName", target),
+            ("TargetDomainName", "OFFSEC"),
+            ("SubjectUserName", "lambda-user"),
+        ]
     };
     v.push(sec(4720, "DC01", 800, &by("admin-kriss")));
     v.push(sec(4726, "DC01", 878, &by("admin-kriss")));
@@ -227,7 +267,10 @@ pub fn crafted() -> Vec<WinRecord> {
         &[
             ("OldTargetUserName", "hacker42"),
             ("NewTargetUserName", "adminupn42"),
-            ("TargetSid", "S-1-5-21-4230534742-2542757381-3142984815-1239"),
+            (
+                "TargetSid",
+                "S-1-5-21-4230534742-2542757381-3142984815-1239",
+            ),
             ("SubjectUserName", "admmig"),
         ],
     ));
@@ -238,7 +281,10 @@ pub fn crafted() -> Vec<WinRecord> {
         &[
             ("OldTargetUserName", "DC012$"),
             ("NewTargetUserName", "01566s-win16-ir"),
-            ("TargetSid", "S-1-5-21-308926384-506822093-3341789130-107104"),
+            (
+                "TargetSid",
+                "S-1-5-21-308926384-506822093-3341789130-107104",
+            ),
             ("SubjectUserName", "lgrove"),
         ],
     ));
@@ -246,7 +292,10 @@ pub fn crafted() -> Vec<WinRecord> {
     let group = |name: &'static str, sid: &'static str| -> Vec<(&'static str, &'static str)> {
         vec![
             ("MemberName", "-"),
-            ("MemberSid", "S-1-5-21-1470532092-3758209836-3742276719-1001"),
+            (
+                "MemberSid",
+                "S-1-5-21-1470532092-3758209836-3742276719-1001",
+            ),
             ("TargetUserName", name),
             ("TargetDomainName", "Builtin"),
             ("TargetSid", sid),
@@ -254,14 +303,27 @@ pub fn crafted() -> Vec<WinRecord> {
         ]
     };
     v.push(sec(4732, "FS01", 900, &group("Users", "S-1-5-32-545")));
-    v.push(sec(4732, "FS01", 901, &group("Administrators", "S-1-5-32-544")));
-    v.push(sec(4733, "FS01", 957, &group("Administrators", "S-1-5-32-544")));
+    v.push(sec(
+        4732,
+        "FS01",
+        901,
+        &group("Administrators", "S-1-5-32-544"),
+    ));
+    v.push(sec(
+        4733,
+        "FS01",
+        957,
+        &group("Administrators", "S-1-5-32-544"),
+    ));
     // The log cleared, a service installed.
     v.push(sec(
         1102,
         "FS01",
         1000,
-        &[("SubjectUserName", "admmig"), ("SubjectDomainName", "OFFSEC")],
+        &[
+            ("SubjectUserName", "admmig"),
+            ("SubjectDomainName", "OFFSEC"),
+        ],
     ));
     v.push(rec(
         "System",
