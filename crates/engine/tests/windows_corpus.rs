@@ -157,7 +157,7 @@ fn password_spraying_names_its_source() {
     let Some(a) = alerts("deepbluecli/password-spray.evtx") else {
         return;
     };
-    let spray = of(&a, "windows-password-spray");
+    let spray = of(a, "windows-password-spray");
     assert_eq!(spray.len(), 1, "{a:#?}");
     assert_eq!(ip(spray[0]).as_deref(), Some("172.16.144.128"));
     assert!(
@@ -169,10 +169,10 @@ fn password_spraying_names_its_source() {
     let Some(a) = alerts("evtx-attack-samples/kerberos_pwd_spray_4771.evtx") else {
         return;
     };
-    let spray = of(&a, "windows-password-spray");
+    let spray = of(a, "windows-password-spray");
     assert_eq!(spray.len(), 1, "{a:#?}");
     assert_eq!(ip(spray[0]).as_deref(), Some("172.16.66.1"));
-    let after = of(&a, "windows-login-after-failures");
+    let after = of(a, "windows-login-after-failures");
     assert_eq!(after.len(), 1, "{a:#?}");
     assert_eq!(after[0].event.user_name.as_deref(), Some("normal"));
 }
@@ -183,7 +183,7 @@ fn smb_password_guessing_is_a_brute_force_from_its_address() {
         return;
     };
     // 3 561 failures in under three minutes: one alert (and one ban) per 10-minute window.
-    let brute = of(&a, "windows-bruteforce");
+    let brute = of(a, "windows-bruteforce");
     assert_eq!(brute.len(), 1, "{a:#?}");
     assert_eq!(ip(brute[0]).as_deref(), Some("192.168.198.149"));
     assert_eq!(brute[0].severity, Severity::High);
@@ -195,10 +195,10 @@ fn a_new_user_created_and_made_administrator() {
     let Some(a) = alerts("deepbluecli/new-user-security.evtx") else {
         return;
     };
-    let created = of(&a, "account-created");
+    let created = of(a, "account-created");
     assert_eq!(created.len(), 1, "{a:#?}");
     assert_eq!(created[0].event.user_target_name.as_deref(), Some("IEUser"));
-    let groups: Vec<(Option<&str>, Severity)> = of(&a, "group-membership-changed")
+    let groups: Vec<(Option<&str>, Severity)> = of(a, "group-membership-changed")
         .iter()
         .map(|g| (g.event.group_name.as_deref(), g.severity))
         .collect();
