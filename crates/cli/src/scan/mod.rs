@@ -91,8 +91,8 @@ fn parse_reference(s: &str) -> Result<Timestamp, String> {
     }
 }
 
-/// Exit status: 0 all read; 1 nothing to scan; 2 some path could not be read (the others
-/// were still scanned).
+/// Exit status: 0 all read; 1 nothing to scan; 2 some path could not be read, or an `.evtx`
+/// file was damaged (the others, and the rest of it, were still scanned).
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let mut status = 0;
     let (inputs, errors) = if args.paths.is_empty() {
@@ -173,6 +173,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
                 status = 2;
             }
         }
+    }
+    if summary.evtx_damage > 0 {
+        status = 2;
     }
     // Audit execs still waiting for their EXECVE when the input ended (not lost).
     decoder.finish();
@@ -303,6 +306,17 @@ fn scan_input(
     let mut reader = reader;
     let head = read_head(&mut reader, UTMP_PROBE)
         .map_err(|e| ScanError::Input(format!("cannot read {path_text}: {e}")))?;
+    // .evtx files too, by their magic (`ElfFile`), whatever their name.
+    if logward_parse::windows::evtx::is_evtx(&head) {
+        let sink = Sink {
+            args,
+            format,
+            path: &path_text,
+        };
+        return scan_evtx(
+            input, head, reader, sink, summary, replay, out, buf, progress,
+        );
+    }
     if logward_parse::utmp::looks_like_utmp(&head) {
         let sink = Sink {
             args,
@@ -457,6 +471,94 @@ fn scan_utmp(
         ))),
         None => Ok(()),
     }
+}
+
+/// Damaged pieces of one `.evtx` file printed one by one; past this, only how many more.
+const EVTX_DAMAGE_SHOWN: u64 = 20;
+
+/// An `.evtx` file: one event per record through `windows::decode`, then the same output,
+/// rules and summary as lines. A plain file is read in place, chunk by chunk; a compressed
+/// one or stdin is read whole first (the format needs to seek). Damage is reported per
+/// piece on stderr and counted; every other record is still scanned.
+#[allow(clippy::too_many_arguments)]
+fn scan_evtx(
+    input: &Input,
+    head: Vec<u8>,
+    mut rest: Box<dyn Read>,
+    sink: Sink<'_>,
+    summary: &mut Summary,
+    replay: &mut Option<rules::Replay>,
+    out: &mut impl Write,
+    buf: &mut Vec<u8>,
+    progress: &Progress,
+) -> Result<(), ScanError> {
+    use logward_parse::windows::{self, EvtxReader};
+    let cannot = |e: io::Error| ScanError::Input(format!("cannot read {}: {e}", sink.path));
+    let in_place = match input {
+        Input::File(path) => EvtxReader::open(path).ok(),
+        Input::Stdin => None,
+    };
+    let reader = match in_place {
+        Some(r) => r,
+        None => {
+            let mut all = head;
+            rest.read_to_end(&mut all).map_err(cannot)?;
+            EvtxReader::from_bytes(all).map_err(cannot)?
+        }
+    };
+    let mut reader = reader.with_original(sink.args.raw);
+    let start = progress.bytes.get();
+    let mut damage = 0u64;
+    while let Some(item) = reader.next() {
+        let rec = match item {
+            Ok(rec) => rec,
+            Err(e) => {
+                damage += 1;
+                if damage <= EVTX_DAMAGE_SHOWN {
+                    eprintln!("logward: {}: {e}", sink.path);
+                }
+                continue;
+            }
+        };
+        summary.lines += 1;
+        if sink.args.unparsed {
+            continue;
+        }
+        let mut e = windows::decode(&rec);
+        e.file_path = Some(Cow::Borrowed(sink.path));
+        if let Some(r) = replay.as_mut() {
+            r.event(&mut e, sink.format, buf);
+        } else {
+            match sink.format {
+                Format::Summary => summary.count(&e),
+                Format::Ndjson => output::ndjson(buf, &e),
+                Format::Table => output::table_row(buf, &e),
+            }
+        }
+        if summary.lines % 4096 == 0 {
+            progress.bytes.set(start + reader.bytes_read());
+            progress.tick();
+        }
+        output::flush_if(out, buf, 1 << 16).map_err(ScanError::Output)?;
+    }
+    if damage > EVTX_DAMAGE_SHOWN {
+        eprintln!(
+            "logward: {}: {} more damaged pieces not shown",
+            sink.path,
+            damage - EVTX_DAMAGE_SHOWN
+        );
+    }
+    if damage > 0 {
+        eprintln!(
+            "logward: {}: {damage} damaged piece(s); every other record was scanned",
+            sink.path
+        );
+    }
+    progress.bytes.set(start + reader.bytes_read());
+    summary.bytes += reader.bytes_read();
+    summary.evtx_files += 1;
+    summary.evtx_damage += damage;
+    Ok(())
 }
 
 /// Gzip by name or by magic bytes (a rotated file renamed without `.gz` still reads).

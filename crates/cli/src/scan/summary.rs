@@ -76,6 +76,9 @@ pub struct Summary {
     /// Lines a decoder recognised that are no event (an access log's ordinary requests).
     pub ordinary: u64,
     pub issues: InputIssues,
+    /// `.evtx` files read, and their damaged pieces (chunks, records, a cut) reported.
+    pub evtx_files: u64,
+    pub evtx_damage: u64,
     kinds: Kinds,
     /// address → [events, failures]
     sources: Tally,
@@ -170,6 +173,13 @@ impl Summary {
             secs,
             self.lines as f64 / secs
         );
+        if self.evtx_files > 0 {
+            let _ = writeln!(
+                s,
+                "  evtx         {} file(s), {} damaged piece(s) (records are counted as lines)",
+                self.evtx_files, self.evtx_damage
+            );
+        }
         if self.unreadable > 0 {
             let _ = writeln!(s, "  unreadable   {} path(s)", self.unreadable);
         }
@@ -177,7 +187,8 @@ impl Summary {
         if self.ordinary > 0 {
             let _ = writeln!(
                 s,
-                "  not events   {} lines (recognised, no security meaning: ordinary web requests)",
+                "  not events   {} lines (recognised, no security meaning: ordinary web requests, \
+                 Windows events logward does not map)",
                 self.ordinary
             );
         }
