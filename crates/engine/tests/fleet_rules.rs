@@ -107,3 +107,51 @@ fn a_window_spans_a_restart() {
         ["fleet-bruteforce"]
     );
 }
+
+/// One Windows failed logon (4625, type 3) of `user` logged by `host`, from `ip`.
+fn windows_fail(engine: &mut Engine, host: &str, user: &str, ip: &str, t: i64) -> Vec<Output> {
+    let mut r = logward_parse::windows::WinRecord {
+        provider: "Microsoft-Windows-Security-Auditing".into(),
+        event_id: 4625,
+        channel: "Security".into(),
+        computer: host.into(),
+        ..Default::default()
+    };
+    for (k, v) in [
+        ("TargetUserName", user),
+        ("Status", "0xc000006d"),
+        ("SubStatus", "0xc000006a"),
+        ("LogonType", "3"),
+        ("IpAddress", ip),
+    ] {
+        r.push_data(k, v.to_owned());
+    }
+    let mut e = logward_parse::windows::decode(&r);
+    e.agent_id = Some(format!("agent-{host}").into());
+    let mut out = Vec::new();
+    engine.process_at(&e, at(t), &mut out);
+    out
+}
+
+#[test]
+fn windows_failures_count_across_hosts_and_machine_accounts_do_not() {
+    let mut e = Engine::new(fleet_program());
+    let t0 = 1_800_000_000;
+    // A workstation whose computer account's password is stale fails on three servers.
+    for (i, host) in ["fs01", "fs02", "dc01"].iter().enumerate() {
+        let out = windows_fail(&mut e, host, "WS07$", "10.0.5.7", t0 + i as i64);
+        assert!(out.is_empty(), "{out:?}");
+    }
+    // A person's account guessed on three servers from one address: a fleet brute force.
+    let mut fired = Vec::new();
+    for (i, host) in ["fs01", "fs02", "dc01"].iter().enumerate() {
+        fired.extend(alerts(&windows_fail(
+            &mut e,
+            host,
+            "Administrator",
+            "198.51.100.4",
+            t0 + 10 + i as i64,
+        )));
+    }
+    assert_eq!(fired, ["fleet-bruteforce"]);
+}
