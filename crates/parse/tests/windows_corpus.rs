@@ -284,6 +284,35 @@ fn record_ends(bytes: &[u8], n: usize) -> Vec<usize> {
 }
 
 #[test]
+fn next_numbered_counts_by_record_headers_and_a_record_not_written_whole_is_an_error() {
+    let Some(dir) = dir() else { return };
+    let mut bytes =
+        std::fs::read(dir.join("deepbluecli/smb-password-guessing-security.evtx")).unwrap();
+    // Chunk 0 caught while record 50 is written: its header names it, its last bytes are
+    // still zeros (the follower reads up to it and tries again).
+    let ends = record_ends(&bytes, 0);
+    bytes[ends[49] - 20..4096 + 65536].fill(0);
+    let mut reader = EvtxReader::from_bytes(bytes).unwrap();
+    let (items, notices): (Vec<_>, Vec<_>) = std::iter::from_fn(|| reader.next_numbered())
+        .take(51)
+        .partition(|(id, _)| id.is_some());
+    // The chunk's CRC32 no longer matches: said, not tied to a record.
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    for (i, (id, item)) in items[..49].iter().enumerate() {
+        // An export: its XML keeps the ids of the log it came from, its headers count from 1.
+        assert_eq!(*id, Some(i as u64 + 1));
+        assert_eq!(item.as_ref().unwrap().record_id, Some(2455 + i as u64));
+    }
+    let (id, item) = &items[49];
+    assert_eq!(*id, Some(50));
+    let e = item.as_ref().unwrap_err();
+    assert!(
+        e.reason.contains("cut short") && e.record_id == Some(50),
+        "{e}"
+    );
+}
+
+#[test]
 fn truncated_copy_reports_the_cut_and_gives_every_intact_record() {
     let Some(dir) = dir() else { return };
     let bytes = std::fs::read(dir.join("evtx-crate/security.evtx")).unwrap();

@@ -16,6 +16,10 @@
 //! For a follower: [`EvtxReader::start_after`] skips everything up to an `EventRecordID`
 //! (whole chunks by their header, without rendering them), and [`EvtxReader::identity`]
 //! names the log a file holds, so a replaced file is told from a grown one.
+//! [`EvtxReader::next_numbered`] gives each item with its record header's id (what
+//! `start_after` counts by: an exported log's XML keeps the ids of the log it came from),
+//! [`EvtxReader::from_file`] reads a file held open, and a record that does not end with the
+//! copy of its size (a chunk caught while it is written) is an error, not a record.
 
 pub mod xml;
 
@@ -87,7 +91,9 @@ pub struct EvtxIdentity {
 pub struct EvtxReader {
     chunks: Chunks,
     settings: Arc<ParserSettings>,
-    pending: VecDeque<Result<WinRecord, EvtxReadError>>,
+    /// Read items, each with its record header's `EventRecordID` (`None`: damage not tied
+    /// to one record).
+    pending: VecDeque<(Option<u64>, Result<WinRecord, EvtxReadError>)>,
     after: Option<u64>,
     with_original: bool,
     identity: EvtxIdentity,
@@ -137,7 +143,12 @@ impl EvtxReader {
     /// Opens an `.evtx` file. Fails only when it has no readable file header (not an `.evtx`
     /// file, or cut short within its first 4 KiB); any other damage is an item of the reader.
     pub fn open(path: impl AsRef<Path>) -> io::Result<EvtxReader> {
-        let mut file = File::open(path)?;
+        EvtxReader::from_file(File::open(path)?)
+    }
+
+    /// Reads an open `.evtx` file from its start, wherever its position is (a follower reads
+    /// the file it holds open, even after another file took its name).
+    pub fn from_file(mut file: File) -> io::Result<EvtxReader> {
         let (head, tail) = inspect(&mut file)?;
         file.seek(SeekFrom::Start(0))?;
         let parser = EvtxParser::from_read_seek(file).map_err(invalid)?;
@@ -213,7 +224,7 @@ impl EvtxReader {
         }
         match next {
             Some(Ok(chunk)) => self.read_chunk(chunk, true),
-            Some(Err(e)) => self.pending.push_back(Err(error(None, None, &e))),
+            Some(Err(e)) => self.push(None, Err(error(None, None, &e))),
             None => match self.tail.take() {
                 Some(tail) => {
                     self.bytes_read += tail.partial.as_ref().map_or(0, |p| p.1.len() as u64);
@@ -257,7 +268,7 @@ impl EvtxReader {
                     chunk_id: number.unwrap_or_default(),
                     source: Box::new(e),
                 };
-                self.pending.push_back(Err(error(number, None, &e)));
+                self.push(None, Err(error(number, None, &e)));
                 return;
             }
         };
@@ -266,12 +277,23 @@ impl EvtxReader {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
-                    self.pending.push_back(Err(error(number, None, &e)));
+                    self.push(None, Err(error(number, None, &e)));
                     continue;
                 }
             };
             let id = record.event_record_id;
             if self.after.is_some() && id <= after {
+                continue;
+            }
+            if !whole(&record) {
+                let reason =
+                    "record cut short: it does not end with the copy of its size (being written?)";
+                let e = EvtxReadError {
+                    chunk: number,
+                    record_id: Some(id),
+                    reason: reason.into(),
+                };
+                self.push(Some(id), Err(e));
                 continue;
             }
             let time = jiff_time(record.timestamp);
@@ -285,7 +307,7 @@ impl EvtxReader {
                 }
                 Err(e) => Err(error(number, Some(id), &e)),
             };
-            self.pending.push_back(item);
+            self.push(Some(id), item);
         }
     }
 
@@ -320,24 +342,20 @@ impl EvtxReader {
                     chunk_id: number,
                     source: Box::new(e),
                 };
-                self.pending.push_back(Err(error(Some(number), None, &e)));
+                self.push(None, Err(error(Some(number), None, &e)));
             }
         }
     }
 
-    fn fail(&mut self, chunk: Option<u64>, record_id: Option<u64>, reason: &str) {
-        self.pending.push_back(Err(EvtxReadError {
-            chunk,
-            record_id,
-            reason: reason.into(),
-        }));
+    fn push(&mut self, id: Option<u64>, item: Result<WinRecord, EvtxReadError>) {
+        self.pending.push_back((id, item));
     }
-}
 
-impl Iterator for EvtxReader {
-    type Item = Result<WinRecord, EvtxReadError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next item with its record header's `EventRecordID`: the id the chunk headers and
+    /// [`start_after`](Self::start_after) count by. A live log's XML names the same; an
+    /// exported log's XML keeps the ids of the log it came from. `None` for damage not tied
+    /// to one record.
+    pub fn next_numbered(&mut self) -> Option<(Option<u64>, Result<WinRecord, EvtxReadError>)> {
         loop {
             if let Some(item) = self.pending.pop_front() {
                 return Some(item);
@@ -346,6 +364,25 @@ impl Iterator for EvtxReader {
                 return None;
             }
         }
+    }
+
+    fn fail(&mut self, chunk: Option<u64>, record_id: Option<u64>, reason: &str) {
+        self.push(
+            None,
+            Err(EvtxReadError {
+                chunk,
+                record_id,
+                reason: reason.into(),
+            }),
+        );
+    }
+}
+
+impl Iterator for EvtxReader {
+    type Item = Result<WinRecord, EvtxReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_numbered().map(|(_, item)| item)
     }
 }
 
@@ -420,6 +457,19 @@ fn inspect<R: Read + Seek>(r: &mut R) -> io::Result<(Head, Option<Tail>)> {
         },
         tail,
     ))
+}
+
+/// Whether a record ends with the copy of its size, as it does once written whole: the crate
+/// renders a record cut off (zeros where its last bytes belong) without a word.
+fn whole(record: &evtx::EvtxRecord<'_>) -> bool {
+    let end = record.binxml_offset + u64::from(record.binxml_size);
+    let copy = usize::try_from(end)
+        .ok()
+        .and_then(|end| record.chunk.data.get(end..end.checked_add(4)?))
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes);
+    // The size counts the 24-byte header, the BinXML and the 4-byte copy.
+    copy == record.binxml_size.checked_add(28)
 }
 
 fn invalid(e: evtx::err::EvtxError) -> io::Error {
