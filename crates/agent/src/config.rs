@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::sources::audit::AuditConfig;
+use crate::sources::evtx::EvtxConfig;
 pub use crate::sources::file::StartAt;
 use crate::sources::journal::JournalConfig;
 use crate::sources::utmp::{UtmpConfig, UtmpSource};
@@ -44,6 +45,8 @@ pub enum SourceConfig {
     },
     /// auditd's log, followed as a file (sources/audit.rs).
     Audit(AuditConfig),
+    /// A live or growing Windows `.evtx` file, followed by record id (sources/evtx.rs).
+    Evtx(EvtxConfig),
     /// The systemd journal through `journalctl -o json --follow` (sources/journal.rs).
     Journal(JournalConfig),
     /// wtmp and/or btmp records (sources/utmp.rs).
@@ -83,6 +86,7 @@ impl SourceConfig {
         match self {
             SourceConfig::File { .. } => "file",
             SourceConfig::Audit(_) => "audit",
+            SourceConfig::Evtx(_) => "evtx",
             SourceConfig::Journal(_) => "journal",
             SourceConfig::Utmp(_) => "utmp",
             SourceConfig::Command { .. } => "command",
@@ -97,6 +101,7 @@ impl SourceConfig {
                 .clone()
                 .unwrap_or_else(|| path.to_string_lossy().into_owned()),
             SourceConfig::Audit(a) => a.source_id(),
+            SourceConfig::Evtx(e) => e.source_id(),
             SourceConfig::Journal(_) => "journal".into(),
             SourceConfig::Utmp(u) => UtmpSource::new(u.clone()).ids().join(","),
             SourceConfig::Command { name, .. } => name.clone(),
@@ -815,6 +820,13 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                     a.path = base.join(&a.path);
                 }
             }
+            SourceConfig::Evtx(e) => {
+                if e.path.as_os_str().is_empty() {
+                    errors.push(at(&file, &s, "`path` is empty".into()));
+                } else if e.path.is_relative() {
+                    e.path = base.join(&e.path);
+                }
+            }
             SourceConfig::Utmp(u) => {
                 for p in [&mut u.wtmp, &mut u.btmp].into_iter().flatten() {
                     if p.is_relative() {
@@ -1002,7 +1014,7 @@ pub fn default_yaml(root: &Path) -> String {
                     show(&u.btmp)
                 ))
             }
-            SourceConfig::Command { .. } | SourceConfig::Stdin { .. } => {}
+            SourceConfig::Evtx(_) | SourceConfig::Command { .. } | SourceConfig::Stdin { .. } => {}
         }
     }
     // Every value below comes from the types' defaults: the printed file loads as exactly

@@ -22,6 +22,7 @@ use logward_core::exposition::{self, Writer};
 use crate::control::{Command, Request};
 use crate::pipeline::PipelineStats;
 use crate::sources::command::ProcessStats;
+use crate::sources::evtx::EvtxStats;
 use crate::sources::file::FileStats;
 use crate::sources::utmp::UtmpStats;
 
@@ -31,6 +32,7 @@ pub enum SourceStats {
     File(Arc<FileStats>),
     Process(Arc<ProcessStats>),
     Utmp(Arc<UtmpStats>),
+    Evtx(Arc<EvtxStats>),
     /// Standard input: counted by the pipeline only.
     Plain,
 }
@@ -490,6 +492,13 @@ impl SourceStats {
                 errors: Some(u.read_errors()),
                 rotations: Some(u.rotations()),
                 truncations: Some(u.truncations()),
+                ..SourceCounts::default()
+            },
+            SourceStats::Evtx(e) => SourceCounts {
+                lines: Some(e.records()),
+                errors: Some(e.errors()),
+                rotations: Some(e.replaced()),
+                invalid: Some(e.skipped()),
                 ..SourceCounts::default()
             },
             SourceStats::Plain => SourceCounts::default(),

@@ -3,12 +3,13 @@
 //! shared corpus ([`corpus`]), skipping a test this host cannot run ([`skip!`], a failure
 //! under `CI=true`), and the real processes a test runs: `logward run` ([`daemon::Daemon`]),
 //! a collector or any other child ([`spawn`], killed on drop), and a log they follow growing
-//! ([`append`]). A dev-dependency only; std
+//! ([`append`]), and a Windows `.evtx` log written in place ([`evtx`]). A dev-dependency only; std
 //! only, and tokio for async tests' `eventually` (feature `tokio`).
 // Tests spawn what they need (DESIGN.md "Processes"): the binary under test, `ip`, `nft`.
 #![allow(clippy::disallowed_methods)]
 
 pub mod daemon;
+pub mod evtx;
 mod file;
 pub mod netns;
 mod ports;

@@ -13,6 +13,7 @@ use crate::ban::nftables::BanExecutor;
 use crate::config::{AgentConfig, SourceConfig};
 use crate::metrics::{SourceEntry, SourceStats};
 use crate::sources::command::{CommandConfig, CommandSource};
+use crate::sources::evtx::EvtxSource;
 use crate::sources::file::{FileConfig, FileSource};
 use crate::sources::journal::JournalSource;
 use crate::sources::stdin;
@@ -46,6 +47,10 @@ pub(super) fn start_source(
         SourceConfig::Audit(a) => {
             let src = FileSource::new(a.file_config(), mine(&id));
             (SourceStats::File(src.stats()), tokio::spawn(src.run(tx)))
+        }
+        SourceConfig::Evtx(e) => {
+            let src = EvtxSource::new(e.clone(), mine(&id));
+            (SourceStats::Evtx(src.stats()), tokio::spawn(src.run(tx)))
         }
         SourceConfig::Journal(j) => {
             let src = JournalSource::new(Arc::<str>::from(id.as_str()), j.clone())

@@ -12,6 +12,7 @@ use logward_store::Checkpoint;
 
 pub mod audit;
 pub mod command;
+pub mod evtx;
 pub mod file;
 mod follow;
 pub mod journal;
