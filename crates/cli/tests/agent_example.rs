@@ -61,7 +61,7 @@ fn example_alternatives_check() {
     let o = check(&p);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("6 sources")
+        String::from_utf8_lossy(&o.stdout).contains("7 sources")
             && String::from_utf8_lossy(&o.stdout).contains("forwarding events and alerts")
             && String::from_utf8_lossy(&o.stdout).contains("1 DNSBL zone(s)"),
         "{}",

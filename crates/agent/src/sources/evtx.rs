@@ -4,12 +4,13 @@
 //! Windows rewrites an `.evtx` file in place: the file is preallocated, a 64 KiB chunk is
 //! rewritten while it fills, the file header's counters change, and a full log wraps around,
 //! its oldest chunks overwritten. Bytes past an offset mean nothing here, so the position is
-//! a **record**: "new" is an EventRecordID above the last one sent, read with
-//! [`logward_parse::windows::evtx`] from the chunks that can hold one (their headers name
-//! their id range, so an unchanged log costs one chunk's parse).
+//! a **record**: "new" is an EventRecordID (the record header's, which the chunk headers
+//! index) above the last one sent, read with [`logward_parse::windows::evtx`]; chunks before
+//! the checkpoint's are passed over by their header, so a look at an unchanged log renders
+//! one chunk.
 //!
 //! - **Checkpoint**: the last record sent — its EventRecordID (in `cursor` as `evtx:ID`, and
-//!   `offset`) and a fingerprint of its identity (channel, computer, id, time) — committed
+//!   `offset`) and a fingerprint of its identity (channel, computer, ids, time) — committed
 //!   with the alerts it produced, like a file source's lines. The device and inode are kept
 //!   for the record but do not decide anything: a log copied over by a new name is still the
 //!   same log if it holds the same record.
@@ -23,7 +24,8 @@
 //! - **Incomplete writes**: a chunk being filled is read as far as its header says; a record
 //!   that cannot be read with nothing readable after it is the end of what was written (the
 //!   read stops before it and is tried again at the next change); one with readable records
-//!   after it is broken for good: skipped, counted, logged.
+//!   after it is broken for good: skipped, counted, logged. A file whose header names records
+//!   it does not hold yet (a log copied over in place, seen half-written) is waited for.
 //! - **Waking**: inotify on the directory as the file source ([`super::follow::watch`]),
 //!   and a look every `check_interval` whatever happens — a Samba or NFS mount does not
 //!   report a remote writer's changes; without inotify, every `poll_interval`.
@@ -264,14 +266,14 @@ fn identity(id: u64, r: &WinRecord) -> Fingerprint {
 
 /// The file being read.
 #[derive(Debug)]
-struct Open {
+struct Held {
     file: File,
     dev: u64,
     ino: u64,
 }
 
-impl Open {
-    fn open(path: &std::path::Path) -> io::Result<Open> {
+impl Held {
+    fn open(path: &std::path::Path) -> io::Result<Held> {
         let file = File::open(path)?;
         let m = file.metadata()?;
         if !m.is_file() {
@@ -280,7 +282,7 @@ impl Open {
                 "not a regular file",
             ));
         }
-        Ok(Open {
+        Ok(Held {
             file,
             dev: m.dev(),
             ino: m.ino(),
@@ -294,12 +296,12 @@ struct Follower {
     start_at: StartAt,
     /// The first look decided where to start.
     started: bool,
-    open: Option<Open>,
+    open: Option<Held>,
     /// The device and inode of the file being read (for the checkpoints).
     reading: (u64, u64),
     /// The last record sent (or, after `start_at: end`, the newest record skipped).
     mark: Option<Mark>,
-    /// Records sent since the checkpoints began (`log.file.line`'s count).
+    /// Records sent (the checkpoint's `line`).
     count: u64,
     stats: Arc<EvtxStats>,
     /// The error logged last, so a persisting one is logged once.
@@ -372,7 +374,7 @@ impl Follower {
             }
         }
         if self.open.is_none() && at_path.is_some() {
-            match Open::open(&self.path) {
+            match Held::open(&self.path) {
                 Ok(o) => self.open = Some(o),
                 Err(e) => {
                     self.fail("open", &e.to_string());
@@ -389,7 +391,7 @@ impl Follower {
     }
 
     /// Reads what is new in `open`, deciding first whether it still holds the mark's log.
-    async fn read(&mut self, open: &Open) -> Result<(), Gone> {
+    async fn read(&mut self, open: &Held) -> Result<(), Gone> {
         self.reading = (open.dev, open.ino);
         match self.read_file(open).await? {
             Ok(()) => self.recovered(),
@@ -398,7 +400,7 @@ impl Follower {
         Ok(())
     }
 
-    async fn read_file(&mut self, open: &Open) -> Result<io::Result<()>, Gone> {
+    async fn read_file(&mut self, open: &Held) -> Result<io::Result<()>, Gone> {
         let first_look = !self.started;
         let Some(mark) = self.mark else {
             if first_look && self.start_at == StartAt::End {
@@ -495,7 +497,7 @@ impl Follower {
     }
 
     /// The path holds another log than the mark's: read from its first record, said once.
-    async fn replaced(&mut self, open: &Open, why: &str) -> Result<(), Gone> {
+    async fn replaced(&mut self, open: &Held, why: &str) -> Result<(), Gone> {
         self.stats.replaced.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(source = %self.id, path = %self.path.display(),
             checkpoint = self.mark.map(|m| m.id),
@@ -606,7 +608,7 @@ fn record_id(header: Option<u64>, r: &WinRecord) -> u64 {
 }
 
 /// The records of `open` after `after` (all when `None`), with their XML for the alert page.
-fn reader(open: &Open, after: Option<u64>) -> io::Result<EvtxReader> {
+fn reader(open: &Held, after: Option<u64>) -> io::Result<EvtxReader> {
     let r = EvtxReader::from_file(open.file.try_clone()?)?.with_original(true);
     Ok(match after {
         Some(a) => r.start_after(a),
@@ -616,7 +618,7 @@ fn reader(open: &Open, after: Option<u64>) -> io::Result<EvtxReader> {
 
 /// The newest readable record's mark: from the header's next record id on when the header
 /// is up to date, else from the whole file.
-fn newest(open: &Open) -> io::Result<Option<Mark>> {
+fn newest(open: &Held) -> io::Result<Option<Mark>> {
     let last = |r: EvtxReader| {
         items(r)
             .filter_map(|(id, item)| {
@@ -631,4 +633,41 @@ fn newest(open: &Open) -> io::Result<Option<Mark>> {
         return Ok(Some(m));
     }
     Ok(last(EvtxReader::from_file(open.file.try_clone()?)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_the_checkpoint_it_takes() {
+        let c: EvtxConfig = serde_saphyr::from_str("{path: /x/Security.evtx}").unwrap();
+        assert_eq!(c, EvtxConfig::new("/x/Security.evtx"));
+        assert_eq!(
+            (c.source_id(), c.start_at),
+            ("/x/Security.evtx".into(), StartAt::End)
+        );
+        let c: EvtxConfig =
+            serde_saphyr::from_str("{path: a.evtx, start_at: beginning, id: dc1}").unwrap();
+        assert_eq!(
+            (c.source_id(), c.start_at),
+            ("dc1".into(), StartAt::Beginning)
+        );
+        assert!(serde_saphyr::from_str::<EvtxConfig>("{path: a, poll_interval: 1}").is_err());
+
+        let fp = Fingerprint::of(b"x");
+        let ours = Checkpoint {
+            cursor: Some("evtx:42".into()),
+            fingerprint: Some(fp),
+            ..Checkpoint::new("s", 0)
+        };
+        assert_eq!(Mark::of(&ours), Some(Mark { id: 42, fp }));
+        // A text file's checkpoint under the same id (the source's type changed): ignored.
+        let file = Checkpoint {
+            offset: 42,
+            fingerprint: Some(fp),
+            ..Checkpoint::new("s", 0)
+        };
+        assert_eq!(Mark::of(&file), None);
+    }
 }
