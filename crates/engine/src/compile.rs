@@ -82,6 +82,8 @@ pub(crate) enum Test {
     ActionIn(u64),
     OutcomeIs(Outcome),
     DatasetIs(Dataset),
+    /// `in` on `event.dataset`: a bit per dataset (its declaration order).
+    DatasetIn(u128),
     Eq(Src, String),
     In(Src, Vec<String>),
     Cmp(Src, Cmp, i64),
@@ -1126,6 +1128,21 @@ impl<'s> Compiler<'s> {
         values: &[crate::config::Scalar],
     ) -> Option<Test> {
         let f = self.field(at, "field", field)?;
+        if f == Src::Event(Field::EventDataset) {
+            let mut mask = 0u128;
+            for v in values {
+                match Dataset::parse(&v.0) {
+                    Some(d) => mask |= 1 << d as usize,
+                    None => self.err(
+                        at,
+                        "values",
+                        Some(&v.0),
+                        format!("`{}` is not a known event.dataset", v.0),
+                    ),
+                }
+            }
+            return Some(Test::DatasetIn(mask));
+        }
         if f != Src::Event(Field::EventAction) {
             return Some(Test::In(f, values.iter().map(|v| v.0.clone()).collect()));
         }
@@ -1186,6 +1203,8 @@ pub(crate) fn action_bit(a: Option<Action>) -> usize {
 }
 
 const DATASETS: usize = Dataset::ALL.len() + 1;
+// A dataset's bit in a `DatasetIn` mask.
+const _: () = assert!(Dataset::ALL.len() <= 128);
 const OUTCOMES: usize = Outcome::ALL.len();
 /// How many (action, outcome, dataset) combinations [`event_slot`] tells apart.
 const SLOTS: usize = Action::ALL.len() * OUTCOMES * DATASETS;
@@ -1223,6 +1242,7 @@ fn known_passes(chain: &Chain, slot: usize) -> Option<usize> {
             Test::ActionIn(m) => m & (1 << action_bit(Some(a))) != 0,
             Test::OutcomeIs(x) => o == *x,
             Test::DatasetIs(x) => d == Some(*x),
+            Test::DatasetIn(m) => d.is_some_and(|d| m & (1 << d as usize) != 0),
             _ => break,
         };
         if pass == *not {

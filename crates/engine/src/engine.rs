@@ -568,7 +568,7 @@ fn step_kind(op: &Op) -> &'static str {
     match op {
         Op::Filter { test, .. } => match test {
             Test::ActionIs(_) | Test::OutcomeIs(_) | Test::DatasetIs(_) | Test::Eq(..) => "equals",
-            Test::ActionIn(_) | Test::In(..) => "in",
+            Test::ActionIn(_) | Test::DatasetIn(_) | Test::In(..) => "in",
             Test::Cmp(_, Cmp::Lt, _) => "lt",
             Test::Cmp(_, Cmp::Le, _) => "le",
             Test::Cmp(_, Cmp::Ge, _) => "ge",
@@ -602,6 +602,7 @@ impl State {
             Test::ActionIn(mask) => mask & (1 << action_bit(e.action)) != 0,
             Test::OutcomeIs(o) => e.outcome == *o,
             Test::DatasetIs(d) => e.dataset == Some(*d),
+            Test::DatasetIn(mask) => e.dataset.is_some_and(|d| mask & (1 << d as usize) != 0),
             Test::Always => true,
             Test::Exists(src) => value(vars, e, src).is_some(),
             Test::Eq(src, want) => value(vars, e, src).is_some_and(|v| text_eq(&v, want)),

@@ -335,3 +335,38 @@ fn loops_and_unknown_counters_are_rejected() {
         "{err}"
     );
 }
+
+/// `in` on event.dataset compiles to a bit mask, like `equals` on it: its values are checked
+/// at load, and an event without a dataset is in no list.
+#[test]
+fn in_on_the_dataset_is_checked_at_load_and_matches_by_value() {
+    let mut en = engine(
+        r#"
+chains:
+  win:
+    - {type: in, field: event.dataset, values: [windows.security, windows.rdp]}
+    - {type: log, message: "in"}
+  not-win:
+    - {type: in, field: event.dataset, values: [windows.security, windows.rdp], not: true}
+    - {type: log, message: "not in"}
+"#,
+    );
+    let clock = ManualClock::at(1_000);
+    let mut e = event("root", "192.0.2.1");
+    assert_eq!(run(&mut en, &e, &clock), ["not in"]);
+    e.dataset = Some(Dataset::WindowsRdp);
+    assert_eq!(run(&mut en, &e, &clock), ["in"]);
+    e.dataset = None;
+    assert_eq!(run(&mut en, &e, &clock), ["not in"]);
+    let err = Program::load(
+        "rules.yaml",
+        "chains:\n  a:\n    - {type: in, field: event.dataset, values: [sshd, windows.securty]}\n    - {type: noop}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("rules.yaml:3:")
+            && err.contains("`windows.securty` is not a known event.dataset"),
+        "{err}"
+    );
+}
