@@ -537,20 +537,31 @@ impl<S: AgentStore> Pipeline<S> {
                     ))
                 });
                 let mut e = Event::default();
-                dec.decode_into(&line, &mut e);
-                // Forwarded events (and the alerts made from them) carry their raw line, so
-                // the collector can show it; the agent alone keeps its rows small.
-                if self.forward.is_some() {
+                // `false`: a line of Windows Event XML whose event ends on a later line.
+                let made = dec.decode_into(&line, &mut e);
+                // Forwarded events (and the alerts made from them) carry their raw line (a
+                // Windows record: its XML or JSON), so the collector can show it; the agent
+                // alone keeps its rows small.
+                let forward = self.forward.is_some();
+                if !forward {
+                    e.original = None;
+                } else if e.original.is_none() {
                     e.original = Some(line.as_str().into());
                 }
                 // Audit execs that ended before this line without an EXECVE of their own
-                // (see logward_parse::decoders::audit::join): older, so they run first.
+                // (see logward_parse::decoders::audit::join), and Windows events before this
+                // line's on the same line: older, so they run first.
                 let joined: Vec<Event<'static>> =
                     std::iter::from_fn(|| dec.take_joined()).collect();
                 for mut j in joined {
+                    if !forward {
+                        j.original = None;
+                    }
                     self.run_event(&mut j, now);
                 }
-                self.run_event(&mut e, now);
+                if made {
+                    self.run_event(&mut e, now);
+                }
             }
             Payload::Event(mut e) => self.run_event(&mut e, now),
             Payload::Committed(c) => self.completions.push(c),

@@ -36,6 +36,8 @@ pub struct LineDecoder {
     correlator: correlate::Correlator,
     /// Joins the records of one audit event (SYSCALL + EXECVE) by serial.
     audit: decoders::audit::Joiner,
+    /// Winlogbeat documents and Event XML (joined across lines).
+    windows: windows::lines::WinLines,
 }
 
 impl LineDecoder {
@@ -44,6 +46,7 @@ impl LineDecoder {
             years,
             correlator: correlate::Correlator::default(),
             audit: decoders::audit::Joiner::default(),
+            windows: windows::lines::WinLines::default(),
         }
     }
 
@@ -69,13 +72,25 @@ impl LineDecoder {
     /// (`Event::default()`, or with only fields no decoder or framing writes — `log.file.*`,
     /// `log.offset`, `event.original` — set). The decoders fill it in place: one event per
     /// line, never built in a decoder and moved out.
-    pub fn decode_into<'a>(&mut self, line: &'a str, e: &mut Event<'a>) {
+    ///
+    /// Returns whether the line made an event: `false` only for a line of Windows Event XML
+    /// that completes none (it continues an event spread over lines, or is only the
+    /// `<?xml?>` declaration or the `<Events>` wrapper); then `e` is untouched and the
+    /// caller emits nothing for the line.
+    pub fn decode_into<'a>(&mut self, line: &'a str, e: &mut Event<'a>) -> bool {
+        let first = line.as_bytes().first();
         // audit.log records start `type=` or `node=`; syslog lines never do.
-        if matches!(line.as_bytes().first(), Some(b't' | b'n'))
+        if matches!(first, Some(b't' | b'n'))
             && decoders::audit::is_log_line(line)
             && self.audit_log_line(line, e)
         {
-            return;
+            return true;
+        }
+        // Windows records: `{` with a `winlog` key, XML, or the rest of an open XML event.
+        if self.windows.is_pending() || matches!(first, Some(b'{' | b'<' | b'-' | 0xEF)) {
+            if let Some(made) = self.windows_line(line, e) {
+                return made;
+            }
         }
         let Frame {
             timestamp,
@@ -147,6 +162,56 @@ impl LineDecoder {
         e.journald = journald;
         e.claimed_program = claimed_program;
         e.message = Some(message);
+        true
+    }
+
+    /// A Winlogbeat document or a line of Event XML: whether it made an event; `None` when
+    /// the line is neither (it goes on to the framing).
+    #[cold]
+    fn windows_line<'a>(&mut self, line: &'a str, e: &mut Event<'a>) -> Option<bool> {
+        let event = if self.windows.is_pending() || windows::lines::WinLines::starts_xml(line) {
+            let before = self.windows.queue.len();
+            let mut pieces = Vec::new();
+            self.windows.xml(line, &mut pieces);
+            self.windows_pieces(pieces);
+            // The newest event is the line's own; the others wait for `take_joined`.
+            if self.windows.queue.len() == before {
+                return Some(false);
+            }
+            self.windows.queue.pop_back()?
+        } else if line.starts_with('{') {
+            self.windows.json(line)?
+        } else {
+            return None;
+        };
+        // What the caller set before decoding stays (see `decode_into`).
+        let (path, number, offset) = (e.file_path.take(), e.file_line, e.offset);
+        *e = event;
+        (e.file_path, e.file_line, e.offset) = (path, number, offset);
+        Some(true)
+    }
+
+    /// Queues what Event XML lines gave: events, and lines an abandoned event gives back,
+    /// decoded now as the ordinary lines they are.
+    fn windows_pieces(&mut self, pieces: Vec<windows::lines::Piece>) {
+        for p in pieces {
+            match p {
+                windows::lines::Piece::Event(ev) => self.windows.queue.push_back(*ev),
+                windows::lines::Piece::Line(l) => {
+                    let mut ev = Event::default();
+                    if self.decode_into(&l, &mut ev) {
+                        let ev = ev.into_owned();
+                        self.windows.queue.push_back(ev);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Malformed or cut-off Windows records (Event XML) met since the last call; each also
+    /// made an `unknown` event saying what was wrong.
+    pub fn take_windows_errors(&mut self) -> u64 {
+        self.windows.take_errors()
     }
 
     /// An audit.log line; `false` (and `e` untouched) when it is not a record after all.
@@ -194,20 +259,32 @@ impl LineDecoder {
     /// An event the audit joiner completed without a line of its own (an exec whose EXECVE
     /// never came: see `decoders::audit::join`). Callers take these after each line, and
     /// after [`LineDecoder::finish`] at the end of the input.
+    /// Also the Windows records a line completed besides its own (several Event XML events
+    /// on one line; an XML event cut off by a new one or by the end of the input).
     pub fn take_joined(&mut self) -> Option<Event<'static>> {
-        self.audit.take()
+        self.audit.take().or_else(|| self.windows.take())
     }
 
     /// Whether [`LineDecoder::take_joined`] has an event (almost never: ask this first).
     #[inline]
     pub fn has_joined(&self) -> bool {
-        self.audit.has_flushed()
+        self.audit.has_flushed() || self.windows.has_queued()
+    }
+
+    /// The end of one input (a file): Event XML still open is cut off, an error event for
+    /// [`LineDecoder::take_joined`]. Audit events may still be joined with the next input's
+    /// lines (a rotation), so they wait for [`LineDecoder::finish`].
+    pub fn end_input(&mut self) {
+        let mut pieces = Vec::new();
+        self.windows.finish(&mut pieces);
+        self.windows_pieces(pieces);
     }
 
     /// End of input: events still waiting to be joined are completed for
     /// [`LineDecoder::take_joined`].
     pub fn finish(&mut self) {
         self.audit.finish();
+        self.end_input();
     }
 }
 
@@ -225,6 +302,81 @@ mod tests {
         assert_eq!(e.message.as_deref(), Some("(root) CMD (run-parts)"));
         assert_eq!(e.host_name.as_deref(), Some("web01"));
         assert_eq!(e.process_pid, Some(77));
+    }
+
+    /// Every event of `lines`, as `scan` takes them: joined ones first, then the line's own.
+    fn decode_lines(d: &mut LineDecoder, lines: &[&str]) -> Vec<Event<'static>> {
+        let mut out = Vec::new();
+        for l in lines {
+            let mut e = Event::default();
+            let made = d.decode_into(l, &mut e);
+            out.extend(std::iter::from_fn(|| d.take_joined()));
+            if made {
+                out.push(e.into_owned());
+            }
+        }
+        d.finish();
+        out.extend(std::iter::from_fn(|| d.take_joined()));
+        out
+    }
+
+    #[test]
+    fn windows_records_among_lines() {
+        let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
+        let wlb = r#"{"@timestamp":"2022-04-29T12:36:01.902Z","winlog":{"channel":"Security","event_id":4625,"computer_name":"dc1","event_data":{"TargetUserName":"eve","IpAddress":"192.0.2.9"}}}"#;
+        let got = decode_lines(
+            &mut d,
+            &[
+                wlb,
+                r#"{"MESSAGE":"winlog","_HOSTNAME":"h","SYSLOG_IDENTIFIER":"x"}"#,
+                "<Event xmlns='e'>",
+                "  <System><EventID>4624</EventID><Channel>Security</Channel></System>",
+                "  <EventData><Data Name='TargetUserName'>bob</Data></EventData>",
+                "</Event>",
+                "<13>Nov 22 10:00:01 web01 prog: x",
+            ],
+        );
+        let actions: Vec<_> = got
+            .iter()
+            .map(|e| (e.action(), e.user_name.as_deref()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                (Action::UserLogin, Some("eve")),
+                (Action::Unknown, None),
+                (Action::UserLogin, Some("bob")),
+                (Action::Unknown, None),
+            ]
+        );
+        assert_eq!(got[0].source_ip, "192.0.2.9".parse().ok());
+        assert_eq!(got[1].message.as_deref(), Some("winlog"));
+        assert!(got[2]
+            .original
+            .as_deref()
+            .unwrap()
+            .contains("<Data Name='TargetUserName'>bob"));
+        assert_eq!(d.take_windows_errors(), 0);
+    }
+
+    #[test]
+    fn a_stray_event_tag_hides_no_line() {
+        // Anyone who can write a whole line to a followed log can write `<Event `: the lines
+        // after it are still decoded (when the open event is given up), none is lost.
+        let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
+        let fail =
+            "Nov 22 10:00:01 web01 sshd[7]: Failed password for root from 192.0.2.1 port 1 ssh2";
+        let got = decode_lines(
+            &mut d,
+            &["<Event x='1'>", fail, fail, "<Event y='2'>", fail],
+        );
+        let failures = got
+            .iter()
+            .filter(|e| e.action() == Action::UserLogin && e.outcome == Outcome::Failure)
+            .count();
+        assert_eq!(failures, 3);
+        assert_eq!(got.len(), 5, "two cut-off events and three lines");
+        assert_eq!(d.take_windows_errors(), 2);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod output;
 pub mod reader;
 pub mod rules;
 pub mod summary;
+mod xml;
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -253,14 +254,28 @@ fn joined(
             continue;
         }
         e.file_path = path.map(|p| Cow::Owned(p.to_owned()));
-        if let Some(r) = replay.as_mut() {
-            r.event(&mut e, format, buf);
-        } else {
-            match format {
-                Format::Summary => summary.count(&e),
-                Format::Ndjson => output::ndjson(buf, &e),
-                Format::Table => output::table_row(buf, &e),
-            }
+        if !args.raw {
+            e.original = None;
+        }
+        emit(&mut e, format, summary, replay, buf);
+    }
+}
+
+/// One event out: through the rules when replaying, else counted or written.
+fn emit(
+    e: &mut Event<'_>,
+    format: Format,
+    summary: &mut Summary,
+    replay: &mut Option<rules::Replay>,
+    buf: &mut Vec<u8>,
+) {
+    if let Some(r) = replay.as_mut() {
+        r.event(e, format, buf);
+    } else {
+        match format {
+            Format::Summary => summary.count(e),
+            Format::Ndjson => output::ndjson(buf, e),
+            Format::Table => output::table_row(buf, e),
         }
     }
 }
@@ -325,7 +340,17 @@ fn scan_input(
         };
         return scan_utmp(head, reader, sink, summary, replay, out, buf);
     }
+    // Event XML is read as a stream of events (a `wevtutil` export is one long line).
+    let event_xml = logward_parse::windows::xml::looks_like_xml(&head);
     let reader: Box<dyn Read> = Box::new(io::Cursor::new(head).chain(reader));
+    if event_xml {
+        let sink = Sink {
+            args,
+            format,
+            path: &path_text,
+        };
+        return xml::scan_xml(reader, sink, summary, replay, out, buf);
+    }
     decoder.set_years(YearResolver::new(year_rule(args, mtime), Zone::Local));
     let mut lines = LineReader::new(reader);
     let mut out_err: Option<io::Error> = None;
@@ -336,10 +361,14 @@ fn scan_input(
         }
         summary.lines += 1;
         let mut e = Event::default();
-        decoder.decode_into(&line.text, &mut e);
+        let made = decoder.decode_into(&line.text, &mut e);
         // Older than this line's event: audit execs that ended without an EXECVE.
         if decoder.has_joined() {
             joined(decoder, Some(path_cow), args, format, summary, replay, buf);
+        }
+        if !made {
+            // A line of Windows Event XML whose event ends on a later line.
+            return;
         }
         // Recognised lines with no security meaning (an access log's ordinary requests) carry
         // their dataset: they are parsed, not "unparsed".
@@ -353,18 +382,13 @@ fn scan_input(
             e.file_path = Some(Cow::Borrowed(path_cow));
             e.file_line = Some(line.number);
             e.offset = Some(line.offset);
-            if args.raw {
+            // A Windows record's own text (XML joined over lines) is its original.
+            if !args.raw {
+                e.original = None;
+            } else if e.original.is_none() {
                 e.original = Some(Cow::Borrowed(&line.text));
             }
-            if let Some(r) = replay.as_mut() {
-                r.event(&mut e, format, buf);
-            } else {
-                match format {
-                    Format::Summary => summary.count(&e),
-                    Format::Ndjson => output::ndjson(buf, &e),
-                    Format::Table => output::table_row(buf, &e),
-                }
-            }
+            emit(&mut e, format, summary, replay, buf);
         }
         if format == Format::Summary && args.unparsed {
             summary.count(&e);
@@ -378,6 +402,12 @@ fn scan_input(
     });
     summary.bytes += lines.bytes_read;
     summary.issues.add(&lines.issues);
+    // An Event XML event still open at the end of the input is cut off: an error event.
+    decoder.end_input();
+    if decoder.has_joined() {
+        joined(decoder, Some(path_cow), args, format, summary, replay, buf);
+    }
+    summary.issues.malformed_records += decoder.take_windows_errors();
     if let Some(e) = out_err {
         return Err(ScanError::Output(e));
     }

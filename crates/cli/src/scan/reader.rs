@@ -22,6 +22,8 @@ pub struct InputIssues {
     pub crlf: u64,
     pub truncated_long: u64,
     pub unterminated: u64,
+    /// Records that could not be read (malformed or cut-off Windows Event XML).
+    pub malformed_records: u64,
 }
 
 impl InputIssues {
@@ -31,6 +33,7 @@ impl InputIssues {
         self.crlf += o.crlf;
         self.truncated_long += o.truncated_long;
         self.unterminated += o.unterminated;
+        self.malformed_records += o.malformed_records;
     }
 }
 

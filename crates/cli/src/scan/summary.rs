@@ -200,8 +200,8 @@ impl Summary {
         let i = &self.issues;
         let _ = writeln!(
             s,
-            "  bad input    invalid-utf8 {}, nul-bytes {}, crlf {}, cut-at-64KiB {}, unterminated-last-line {}",
-            i.invalid_utf8, i.nul_bytes, i.crlf, i.truncated_long, i.unterminated
+            "  bad input    invalid-utf8 {}, nul-bytes {}, crlf {}, cut-at-64KiB {}, unterminated-last-line {}, malformed-records {}",
+            i.invalid_utf8, i.nul_bytes, i.crlf, i.truncated_long, i.unterminated, i.malformed_records
         );
 
         let _ = writeln!(s, "\nevents by action / outcome / dataset / reason");

@@ -7,6 +7,7 @@
 
 mod accounts;
 pub mod evtx;
+pub mod lines;
 mod openssh;
 mod powershell;
 mod rdp;
@@ -14,6 +15,8 @@ mod record;
 mod security;
 mod status;
 mod system;
+pub mod winlogbeat;
+pub mod xml;
 
 use std::borrow::Cow;
 
