@@ -612,3 +612,18 @@ fn a_password_change_lands_under_warn() {
     );
     assert_eq!(alerts_by_rule(&out).get("password-changed"), Some(&3));
 }
+
+/// An account deleted within a day of its creation is one alert, `account-short-lived`, on
+/// Linux as on Windows; one deleted later, or never created here, is `account-deleted`.
+#[test]
+fn an_account_deleted_soon_after_its_creation_is_short_lived() {
+    let lines = vec![
+        format!("{} srv useradd[1]: new user: name=tmpadm, UID=1002, GID=1002, home=/home/tmpadm, shell=/bin/bash, from=/dev/pts/0", t(0, 0)),
+        format!("{} srv userdel[2]: delete user 'tmpadm'", t(5, 0)),
+        format!("{} srv userdel[3]: delete user 'olduser'", t(6, 0)),
+    ];
+    let by_rule = alerts_by_rule(&replay(&lines));
+    assert_eq!(by_rule.get("account-created"), Some(&1), "{by_rule:?}");
+    assert_eq!(by_rule.get("account-short-lived"), Some(&1), "{by_rule:?}");
+    assert_eq!(by_rule.get("account-deleted"), Some(&1), "{by_rule:?}");
+}
