@@ -301,6 +301,8 @@ impl Conn {
         tokio::pin!(work);
         let every = self.cfg.keepalive;
         let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+        // A slow ACK write must not be followed by a burst of catch-up keep-alives.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = &mut work => match r {

@@ -1,6 +1,7 @@
 //! The Beats server against an independent client: pylogbeat (PyPI), over plain TCP, over
 //! TLS with a client certificate (required: one without it is refused; optional: served
-//! without a CN), and resending the window a receiver dropped before committing it.
+//! without a CN), and resending the window a receiver dropped before committing it; and the
+//! TLS port's failures without a client library: plain TCP, a handshake that never ends.
 #![allow(clippy::disallowed_methods)] // the test starts python3
 #![allow(clippy::unwrap_used)]
 
@@ -316,4 +317,19 @@ async fn plain_tcp_to_a_tls_port_is_a_tls_failure() {
     assert!(!got.starts_with(b"2A"), "{got:?}");
     let m = srv.metrics.clone();
     logward_test_support::eventually(WITHIN, || (m.tls_failures() == 1).then_some(())).await;
+}
+
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_cut_at_its_deadline() {
+    let pki = Pki::new();
+    let mut cfg = config();
+    cfg.tls = Some(pki.tls(ClientAuth::Off));
+    cfg.handshake_timeout = std::time::Duration::from_millis(300);
+    let srv = start(cfg).await;
+    // Connected, never a ClientHello.
+    let mut c = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    assert!(common::read_to_close(&mut c).await.is_empty());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    assert_eq!(srv.metrics.tls_failures(), 1);
 }
