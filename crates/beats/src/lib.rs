@@ -34,4 +34,6 @@ pub enum Error {
     Bind(std::net::SocketAddr, std::io::Error),
     #[error("beats TLS: {0}")]
     Tls(String),
+    #[error("beats: {0}")]
+    Config(String),
 }

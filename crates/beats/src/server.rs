@@ -71,6 +71,43 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Refuses values the server cannot run with (a zero interval would panic in tokio, a
+    /// zero limit would refuse every client).
+    fn check(&self) -> Result<(), Error> {
+        let zero = |what: &str| Err(Error::Config(format!("{what} must be more than zero")));
+        let durations = [
+            ("handshake_timeout", self.handshake_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("read_timeout", self.read_timeout),
+            ("keepalive", self.keepalive),
+        ];
+        if let Some((what, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return zero(what);
+        }
+        let l = &self.limits;
+        let limits = [
+            ("max_frame_bytes", l.max_frame_bytes),
+            ("max_inflated_bytes", l.max_inflated_bytes),
+            ("max_window", l.max_window),
+            ("max_window_bytes", l.max_window_bytes),
+        ];
+        if let Some((what, _)) = limits.iter().find(|(_, v)| *v == 0) {
+            return zero(what);
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(Error::Config(format!(
+                "max_connections must be 1 to {MAX_CONNECTIONS}, not {}",
+                self.max_connections
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The most `max_connections` may be (far above any file-descriptor limit).
+pub const MAX_CONNECTIONS: usize = 1 << 20;
+
 /// One window's events, from one connection. Complete it (after committing the events)
 /// with `batch.done.complete()`; the window is ACKed then, and the connection reads on.
 #[derive(Debug)]
@@ -119,6 +156,7 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Binds `cfg.listen` and loads the TLS files, so a bad address or file fails here.
     pub async fn bind(cfg: Config) -> Result<Server, Error> {
+        cfg.check()?;
         let acceptor = cfg.tls.as_ref().map(tls::acceptor).transpose()?;
         let listener = TcpListener::bind(cfg.listen)
             .await

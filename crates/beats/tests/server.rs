@@ -402,3 +402,32 @@ async fn the_server_stops_when_the_consumer_goes() {
     assert!(read_to_close(&mut c).await.is_empty());
     eventually(WITHIN, || (open(&m) == 0).then_some(())).await;
 }
+
+#[tokio::test]
+async fn settings_the_server_cannot_run_with_are_refused_at_bind() {
+    let mut zero_keepalive = config();
+    zero_keepalive.keepalive = Duration::ZERO;
+    let mut no_window = config();
+    no_window.limits.max_window = 0;
+    let mut no_connections = config();
+    no_connections.max_connections = 0;
+    for (cfg, says) in [
+        (zero_keepalive, "keepalive must be more than zero"),
+        (no_window, "max_window must be more than zero"),
+        (no_connections, "max_connections must be 1 to"),
+    ] {
+        let e = logward_beats::Server::bind(cfg)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{e}");
+    }
+    let mut taken = config();
+    let first = start(config()).await;
+    taken.listen = first.addr;
+    let e = logward_beats::Server::bind(taken)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot listen on"), "{e}");
+}
