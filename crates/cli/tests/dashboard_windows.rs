@@ -68,6 +68,43 @@ fn record(id: u32, t: i64, data: &[(&str, &str)]) -> WinRecord {
     r
 }
 
+/// A signed `POST /v1/events` of `body`, as `logward run` forwards; the answer's body.
+fn post_events(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    agent: &str,
+    secret: &str,
+    body: String,
+) -> String {
+    // Any nonce of 16-64 hex digits the collector has not seen will do.
+    let nonce = format!(
+        "{:032x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let ts = logward_core::clock::unix_now();
+    let digest = wire::body_digest(body.as_bytes());
+    let r = http
+        .post(format!("{url}/v1/events"))
+        .header(wire::HEADER_AGENT, agent)
+        .header(wire::HEADER_TIMESTAMP, ts.to_string())
+        .header(wire::HEADER_NONCE, &nonce)
+        .header(wire::HEADER_CONTENT_SHA256, &digest)
+        .header(
+            wire::HEADER_SIGNATURE,
+            wire::sign_digest(secret.as_bytes(), "POST", "/v1/events", ts, &nonce, &digest),
+        )
+        .body(body)
+        .send()
+        .unwrap();
+    let status = r.status();
+    let answer = r.text().unwrap();
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
 fn line(seq: u64, kind: &str, json: Vec<u8>) -> String {
     format!(
         "{{\"seq\":{seq},\"{kind}\":{}}}\n",
@@ -227,32 +264,7 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
         );
         body.push_str(&line(seq, "alert", out));
     }
-    // One request: any nonce of 16-64 hex digits the collector has not seen will do.
-    let nonce = format!(
-        "{:032x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let ts = logward_core::clock::unix_now();
-    let digest = wire::body_digest(body.as_bytes());
-    let r = http
-        .post(format!("{url}/v1/events"))
-        .header(wire::HEADER_AGENT, agent)
-        .header(wire::HEADER_TIMESTAMP, ts.to_string())
-        .header(wire::HEADER_NONCE, &nonce)
-        .header(wire::HEADER_CONTENT_SHA256, &digest)
-        .header(
-            wire::HEADER_SIGNATURE,
-            wire::sign_digest(secret.as_bytes(), "POST", "/v1/events", ts, &nonce, &digest),
-        )
-        .body(body)
-        .send()
-        .unwrap();
-    let status = r.status();
-    let answer = r.text().unwrap();
-    assert_eq!(status, 200, "{answer}");
+    let answer = post_events(&http, &url, agent, secret, body);
     assert!(answer.contains("\"accepted\":5"), "{answer}");
 
     let b = Browser::start(&chromium, &driver, d.path(), true);
@@ -262,14 +274,14 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
 
     // The list: each Windows alert names its event; the logon its type and workstation, the
     // account creation who acted on whom.
-    let rows = "return Array.from(document.querySelectorAll('#alerts-body tr.alert-row')).map(r => \
+    let list = "return Array.from(document.querySelectorAll('#alerts-body tr.alert-row')).map(r => \
                 [r.dataset.id, r.querySelector('td .win') ? r.querySelector('td .win').textContent : '', \
                  r.querySelector('td.user').textContent])";
     let rows = wait_for(
         "the Windows alerts in the list",
         Duration::from_secs(20),
         || {
-            let v = b.js(rows);
+            let v = b.js(list);
             (v.as_array()?.len() == 3).then_some(v)
         },
     );
@@ -354,6 +366,9 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
     });
     assert_eq!(field("Actor"), "alice");
     assert_eq!(field("Windows event"), "Security 4720");
+    // Not a logon: no logon type or workstation rows.
+    assert_eq!(field("Logon type"), Value::Null);
+    assert_eq!(field("Workstation"), Value::Null);
     b.click("#alert-original summary");
     let shown = b.text("#alert-original pre");
     assert!(HOSTILE_TAGS.iter().all(|m| shown.contains(m)), "{shown}");
@@ -378,6 +393,58 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
     let shown = b.text("#alert-original pre");
     assert!(shown.contains("\"event_id\": \"1102\""), "{shown}");
     assert!(shown.contains("\"SubjectUserName\": \"alice\""), "{shown}");
+
+    // Real records: `logward scan --raw --rules default` over DeepBlueCLI's new-user sample
+    // (the evtx crate's XML of each record in `event.original`), its alerts forwarded.
+    if let Some(dir) = logward_test_support::corpus("windows-evtx") {
+        let sample = dir.join("deepbluecli/new-user-security.evtx");
+        let scanned = logward(
+            &[
+                "scan",
+                "--raw",
+                "--rules",
+                "default",
+                "--format",
+                "ndjson",
+                sample.to_str().unwrap(),
+            ],
+            "",
+        );
+        let body: String = scanned
+            .lines()
+            .enumerate()
+            .map(|(i, a)| format!("{{\"seq\":{},\"alert\":{a}}}\n", 10 + i))
+            .collect();
+        let answer = post_events(&http, &url, agent, secret, body);
+        assert!(answer.contains("\"accepted\":4"), "{answer}");
+        b.goto(&format!("{url}/ui/#/alerts"));
+        let id = wait_for(
+            "the sample's account creation",
+            Duration::from_secs(20),
+            || {
+                let v = b.js(list);
+                v.as_array()?
+                    .iter()
+                    .find(|r| r[1] == "Security 4720" && r[2] == "WIN-QALA5Q3KJ43$ → IEUser")
+                    .map(|r| r[0].as_str().unwrap().to_owned())
+            },
+        );
+        b.goto(&format!("{url}/ui/#/alert/{id}"));
+        wait_for("its page", Duration::from_secs(20), || {
+            (field("Target user") == "IEUser").then_some(())
+        });
+        assert_eq!(field("Actor"), "WIN-QALA5Q3KJ43$");
+        assert_eq!(field("Windows event"), "Security 4720");
+        b.click("#alert-original summary");
+        let shown = b.text("#alert-original pre");
+        for want in [
+            "<EventRecordID>112</EventRecordID>",
+            "<Data Name=\"TargetUserName\">IEUser</Data>",
+        ] {
+            assert!(shown.contains(want), "{want} in {shown}");
+        }
+        b.screenshot("13-windows-evtx-sample");
+    }
 
     let severe = b.console_errors();
     assert!(severe.is_empty(), "browser console errors: {severe:?}");

@@ -179,8 +179,10 @@ async function showAlert(id) {
     kv([['Alert', '#' + a.id], ['Time', fmtTime(a.time)], ['Host', a.host], ['Address', a.source_address]]
       // With an account acted on, `user` is who acted.
       .concat(a.target_user ? [['Actor', a.user], ['Target user', a.target_user]] : [['User', a.user]])
-      .concat(a.winlog ? [['Windows event', (a.winlog.channel || '') + ' ' + (a.winlog.event_id || '')],
-                          ['Logon type', a.logon_type], ['Workstation', a.workstation]] : [])));
+      // A Windows event: which one, and for a logon its type and workstation.
+      .concat(a.winlog ? [['Windows event', (a.winlog.channel || '') + ' ' + (a.winlog.event_id || '')]] : [])
+      .concat(a.logon_type ? [['Logon type', a.logon_type]] : [])
+      .concat(a.workstation ? [['Workstation', a.workstation]] : [])));
   if (a.winlog) head.append(originalBlock(a, 'alert-original'));
   else if (a.original) head.append(el('h3', { text: 'Raw line' }), el('pre', { class: 'raw', id: 'alert-raw', text: a.original }));
 
