@@ -66,6 +66,9 @@ pub enum SourceConfig {
         #[serde(default)]
         id: Option<String>,
     },
+    /// A Beats (Lumberjack v2) listener: Winlogbeat, Filebeat … with `output.logstash`
+    /// (sources/beats.rs). At most one per agent: it serves any number of Beats.
+    Beats(logward_beats::config::BeatsFile),
 }
 
 fn yes() -> bool {
@@ -91,6 +94,7 @@ impl SourceConfig {
             SourceConfig::Utmp(_) => "utmp",
             SourceConfig::Command { .. } => "command",
             SourceConfig::Stdin { .. } => "stdin",
+            SourceConfig::Beats(_) => "beats",
         }
     }
 
@@ -106,6 +110,7 @@ impl SourceConfig {
             SourceConfig::Utmp(u) => UtmpSource::new(u.clone()).ids().join(","),
             SourceConfig::Command { name, .. } => name.clone(),
             SourceConfig::Stdin { id } => id.clone().unwrap_or_else(|| "stdin".into()),
+            SourceConfig::Beats(b) => format!("beats:{}", b.listen),
         }
     }
 }
@@ -851,6 +856,21 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                 }
             }
             SourceConfig::Stdin { .. } => {}
+            SourceConfig::Beats(b) => {
+                b.resolve_paths(&base);
+                if let Err(es) = b.check(&base) {
+                    for e in es {
+                        errors.push(at(&file, &s, format!("beats {e}")));
+                    }
+                }
+                if let Some((_, first)) = ids.iter().find(|(i, _)| i.starts_with("beats:")) {
+                    errors.push(at(
+                        &file,
+                        &s,
+                        format!("a second beats source (the first is at {first}): one listener serves every Beat"),
+                    ));
+                }
+            }
         }
         let origin = format!("{file}:{}:{}", s.referenced.line(), s.referenced.column());
         let id = config.id();
@@ -1014,7 +1034,10 @@ pub fn default_yaml(root: &Path) -> String {
                     show(&u.btmp)
                 ))
             }
-            SourceConfig::Evtx(_) | SourceConfig::Command { .. } | SourceConfig::Stdin { .. } => {}
+            SourceConfig::Evtx(_)
+            | SourceConfig::Command { .. }
+            | SourceConfig::Stdin { .. }
+            | SourceConfig::Beats(_) => {}
         }
     }
     // Every value below comes from the types' defaults: the printed file loads as exactly

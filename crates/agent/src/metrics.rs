@@ -21,6 +21,7 @@ use logward_core::exposition::{self, Writer};
 
 use crate::control::{Command, Request};
 use crate::pipeline::PipelineStats;
+use crate::sources::beats::BeatsStats;
 use crate::sources::command::ProcessStats;
 use crate::sources::evtx::EvtxStats;
 use crate::sources::file::FileStats;
@@ -33,6 +34,8 @@ pub enum SourceStats {
     Process(Arc<ProcessStats>),
     Utmp(Arc<UtmpStats>),
     Evtx(Arc<EvtxStats>),
+    /// The Beats listener: documents as lines, rejected documents as invalid.
+    Beats(Arc<BeatsStats>),
     /// Standard input: counted by the pipeline only.
     Plain,
 }
@@ -446,6 +449,15 @@ fn write(o: &mut Out, s: &Snapshot) {
         );
     }
     sources(o, &s.sources);
+    // The listener's own counters (at most one beats source per agent).
+    let beats = s.sources.iter().find_map(|e| match &e.stats {
+        SourceStats::Beats(b) => b.server.get(),
+        _ => None,
+    });
+    if let Some(m) = beats {
+        let r = m.write(o.w, "logward_beats");
+        o.keep(r);
+    }
     let r = logward_core::process_metrics::Sample::read().write(o.w);
     o.keep(r);
 }
@@ -499,6 +511,11 @@ impl SourceStats {
                 errors: Some(e.errors()),
                 rotations: Some(e.replaced()),
                 invalid: Some(e.skipped()),
+                ..SourceCounts::default()
+            },
+            SourceStats::Beats(b) => SourceCounts {
+                lines: Some(b.documents.load(std::sync::atomic::Ordering::Relaxed)),
+                invalid: Some(b.rejected.load(std::sync::atomic::Ordering::Relaxed)),
                 ..SourceCounts::default()
             },
             SourceStats::Plain => SourceCounts::default(),

@@ -5,12 +5,16 @@
 //! - `server` (the default feature `server`): the tokio listener, plain or TLS, one `Batch` per window, ACKed when the
 //!   consumer completes it;
 //! - `tls`: the listener's rustls config and the client certificate's CN;
-//! - `metrics`: its counters for `/metrics`.
+//! - `metrics`: its counters for `/metrics`;
+//! - `config`: the settings as the agent's and the collector's config files write them,
+//!   and who a batch's sender is.
 //!
 //! What the events mean (Winlogbeat → Windows events, Filebeat → auth-log lines) is for the
 //! consumer: this crate only delivers each event's JSON document.
 
 pub mod codec;
+#[cfg(feature = "server")]
+pub mod config;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]

@@ -16,6 +16,7 @@
 //! anomaly: {enabled: true, threshold: 0.6} # fleet-wide login profiles (docs/ANOMALY.md)
 //! notify: {…}                             # the agent's `notify:` (docs/NOTIFY.md)
 //! llm: {base_url: …, model: …}            # the LLM second opinion (docs/LLM.md)
+//! beats: {listen: 0.0.0.0:5044, tls: {…}}  # the Beats input (docs/WINDOWS.md)
 //! ```
 
 use std::net::SocketAddr;
@@ -64,6 +65,8 @@ struct FileConfig {
     llm: Option<crate::llm::LlmFile>,
     #[serde(default)]
     anomaly: Option<logward_engine::anomaly::config::AnomalyConfig>,
+    #[serde(default)]
+    beats: Option<logward_beats::config::BeatsFile>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -296,6 +299,8 @@ pub struct Config {
     pub llm: Option<crate::llm::LlmConfig>,
     /// The fleet login anomaly detector (profiles per user across hosts); `None`: off.
     pub anomaly: Option<logward_engine::anomaly::Settings>,
+    /// The Beats input (crate::beats), checked, its paths absolute; `None`: off.
+    pub beats: Option<logward_beats::config::BeatsFile>,
 }
 
 impl Default for Config {
@@ -313,6 +318,7 @@ impl Default for Config {
             notify: logward_notify::NotifyConfig::default(),
             llm: None,
             anomaly: Some(logward_engine::anomaly::Settings::default()),
+            beats: None,
         }
     }
 }
@@ -536,6 +542,15 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
             errors.push(err(e.line, e.column, format!("notify: {}", e.message)));
         }
         config.notify = n;
+    }
+    if let Some(b) = &fc.beats {
+        let (line, col) = places.value_or_parent(&["beats"]);
+        let mut b = b.clone();
+        b.resolve_paths(base);
+        match b.check(base) {
+            Ok(_) => config.beats = Some(b),
+            Err(es) => errors.extend(es.into_iter().map(|e| err(line, col, format!("beats.{e}")))),
+        }
     }
     if let Some(l) = &fc.llm {
         config.llm = crate::llm::check(l, base, |line, col, m| errors.push(err(line, col, m)));

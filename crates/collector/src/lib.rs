@@ -8,6 +8,7 @@ pub mod anomaly;
 pub mod api;
 pub mod auth;
 mod background;
+pub mod beats;
 pub mod body;
 pub mod config;
 pub mod credentials;

@@ -173,6 +173,8 @@ pub struct Metrics {
     pub report: Arc<logward_notify::schedule::ReportStats>,
     /// What the LLM analyst counts.
     pub llm: Arc<crate::llm::LlmStats>,
+    /// What the Beats input counts (`beats:`).
+    pub beats: crate::beats::BeatsStats,
 }
 
 impl Metrics {
@@ -453,6 +455,25 @@ impl Metrics {
             sum,
         )?;
         self.conn.write(w)?;
+        let b = &self.beats;
+        w.counters(
+            "logward_collector_beats_documents_total",
+            "Beats input documents, by result (stored, duplicate: a resent window's, rejected).",
+            [
+                ("stored", &b.stored),
+                ("duplicate", &b.duplicates),
+                ("rejected", &b.rejected),
+            ]
+            .map(|(r, v)| ([("result", r)], v.load(Relaxed))),
+        )?;
+        w.counter(
+            "logward_collector_beats_store_errors_total",
+            "Beats windows not acknowledged because storing them failed (the Beat resends them).",
+            b.store_errors.load(Relaxed),
+        )?;
+        if let Some(m) = b.server.get() {
+            m.write(w, "logward_collector_beats")?;
+        }
         logward_core::process_metrics::Sample::read().write(w)
     }
 }

@@ -114,6 +114,8 @@ fn nonces_per_agent(requests_per_second: u32) -> usize {
 pub struct Running {
     /// Where it listens (the real port when the config said 0).
     pub addr: SocketAddr,
+    /// Where the Beats input listens, when configured.
+    pub beats_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -254,7 +256,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         Duration::from_secs(config.limits.login_window_secs),
     );
     let delivery_wake = Arc::new(tokio::sync::Notify::new());
-    let (background, llm_wake) = start_background(&config, &metrics, &delivery_wake)?;
+    let (mut background, llm_wake) = start_background(&config, &metrics, &delivery_wake)?;
     let mut nonces = crate::nonces::Nonces::new(
         nonces_per_agent(config.limits.requests_per_second),
         config.limits.replay_cache,
@@ -310,6 +312,17 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let (shutdown, stop) = watch::channel(false);
     crate::background::spawn_rules_saver(state.clone(), shutdown.subscribe());
     crate::background::spawn_retention_purge(state.clone(), shutdown.subscribe());
+    let beats_addr = match &state.config.beats {
+        Some(b) => {
+            // Checked when the config loaded, its paths made absolute then.
+            let b = b.check(std::path::Path::new("/")).map_err(|e| Error::Tls(e.join("; ")))?;
+            let (addr, task) = crate::beats::start(state.clone(), b, shutdown.subscribe()).await?;
+            tracing::info!(%addr, "beats: listening");
+            background.push(task);
+            Some(addr)
+        }
+        None => None,
+    };
     let task = tokio::spawn(crate::listener::serve(
         listener,
         app,
@@ -320,6 +333,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     ));
     Ok(Running {
         addr,
+        beats_addr,
         state,
         shutdown,
         task,

@@ -12,6 +12,7 @@ use super::State;
 use crate::ban::nftables::BanExecutor;
 use crate::config::{AgentConfig, SourceConfig};
 use crate::metrics::{SourceEntry, SourceStats};
+use crate::sources::beats::BeatsSource;
 use crate::sources::command::{CommandConfig, CommandSource};
 use crate::sources::evtx::EvtxSource;
 use crate::sources::file::{FileConfig, FileSource};
@@ -73,6 +74,12 @@ pub(super) fn start_source(
             let src =
                 CommandSource::new(Arc::<str>::from(id.as_str()), c).map_err(|e| e.to_string())?;
             (SourceStats::Process(src.stats()), tokio::spawn(src.run(tx)))
+        }
+        SourceConfig::Beats(b) => {
+            // Paths were made absolute and the settings checked when the config loaded.
+            let cfg = b.check(std::path::Path::new("/")).map_err(|e| e.join("; "))?;
+            let src = BeatsSource::new(Arc::<str>::from(id.as_str()), cfg);
+            (SourceStats::Beats(src.stats()), tokio::spawn(src.run(tx)))
         }
         SourceConfig::Stdin { .. } => {
             let id = Arc::<str>::from(id.as_str());

@@ -11,6 +11,7 @@ use logward_core::Event;
 use logward_store::Checkpoint;
 
 pub mod audit;
+pub mod beats;
 pub mod command;
 pub mod evtx;
 pub mod file;
