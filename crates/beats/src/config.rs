@@ -106,7 +106,10 @@ impl BeatsFile {
     /// Makes its relative paths relative to `base` (the config file's folder).
     pub fn resolve_paths(&mut self, base: &Path) {
         if let Some(t) = &mut self.tls {
-            for p in [&mut t.cert, &mut t.key, &mut t.client_ca].into_iter().flatten() {
+            for p in [&mut t.cert, &mut t.key, &mut t.client_ca]
+                .into_iter()
+                .flatten()
+            {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }

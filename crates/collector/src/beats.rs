@@ -127,7 +127,10 @@ fn decode(state: &AppState, decoder: &mut Decoder, batch: &Batch, plan: Planner)
         let mut e = d.event;
         e.agent_id = Some(agent.clone().into());
         let cut = crate::truncate::event(&mut e, field_bytes);
-        state.metrics.truncated_fields.fetch_add(u64::from(cut), Relaxed);
+        state
+            .metrics
+            .truncated_fields
+            .fetch_add(u64::from(cut), Relaxed);
         buf.clear();
         write_event(&mut buf, &e);
         items.push(FleetItem::Keyed {

@@ -315,7 +315,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let beats_addr = match &state.config.beats {
         Some(b) => {
             // Checked when the config loaded, its paths made absolute then.
-            let b = b.check(std::path::Path::new("/")).map_err(|e| Error::Tls(e.join("; ")))?;
+            let b = b
+                .check(std::path::Path::new("/"))
+                .map_err(|e| Error::Tls(e.join("; ")))?;
             let (addr, task) = crate::beats::start(state.clone(), b, shutdown.subscribe()).await?;
             tracing::info!(%addr, "beats: listening");
             background.push(task);

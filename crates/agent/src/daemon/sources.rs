@@ -77,7 +77,9 @@ pub(super) fn start_source(
         }
         SourceConfig::Beats(b) => {
             // Paths were made absolute and the settings checked when the config loaded.
-            let cfg = b.check(std::path::Path::new("/")).map_err(|e| e.join("; "))?;
+            let cfg = b
+                .check(std::path::Path::new("/"))
+                .map_err(|e| e.join("; "))?;
             let src = BeatsSource::new(Arc::<str>::from(id.as_str()), cfg);
             (SourceStats::Beats(src.stats()), tokio::spawn(src.run(tx)))
         }
