@@ -142,11 +142,12 @@ impl BeatsFile {
                  (and `client_ca` to require the Beats' certificates), or `disabled: true`"
             )),
             None => {}
-            Some(t) if t.disabled => {
-                if t.cert.is_some() || t.key.is_some() || t.client_ca.is_some() {
-                    errors.push("tls: `disabled: true` takes no files".into());
-                }
+            Some(t)
+                if t.disabled && (t.cert.is_some() || t.key.is_some() || t.client_ca.is_some()) =>
+            {
+                errors.push("tls: `disabled: true` takes no files".into());
             }
+            Some(t) if t.disabled => {}
             Some(t) => {
                 let client_auth = match (&t.client_ca, t.client_certs) {
                     (None, None) => ClientAuth::Off,
