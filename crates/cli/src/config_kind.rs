@@ -20,6 +20,7 @@ const COLLECTOR_ONLY: &[&str] = &[
     "auth",
     "limits",
     "llm",
+    "beats",
 ];
 /// Keys only the agent's config has.
 const AGENT_ONLY: &[&str] = &[
