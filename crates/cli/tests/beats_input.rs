@@ -221,7 +221,7 @@ fn winlogbeat_through_tls_to_logward_run_raises_the_brute_force_alert() {
     );
     let alert = daemon.alert(WITHIN).expect("an alert");
     let a: Value = serde_json::from_str(&alert).unwrap();
-    assert_eq!(a["rule"]["id"], "auth-bruteforce", "{alert}");
+    assert_eq!(a["rule"]["id"], "windows-bruteforce", "{alert}");
     let e = &a;
     assert_eq!(e["source"]["ip"], "203.0.113.7", "{alert}");
     assert_eq!(e["event"]["dataset"], "windows.security", "{alert}");
