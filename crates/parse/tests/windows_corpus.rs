@@ -284,6 +284,28 @@ fn record_ends(bytes: &[u8], n: usize) -> Vec<usize> {
 }
 
 #[test]
+fn from_file_after_reads_what_start_after_reads() {
+    let Some(dir) = dir() else { return };
+    for name in [
+        "evtx-crate/security.evtx",
+        "deepbluecli/password-spray.evtx",
+    ] {
+        let path = dir.join(name);
+        let numbered = |mut r: EvtxReader| -> Vec<_> {
+            std::iter::from_fn(move || r.next_numbered())
+                .map(|(id, item)| (id, item.map(|r| (r.record_id, r.event_id, r.time))))
+                .collect()
+        };
+        for after in [0, 1, 150, 1000, 2225, 2260, 5000] {
+            let file = || std::fs::File::open(&path).unwrap();
+            let whole = numbered(EvtxReader::from_file(file()).unwrap().start_after(after));
+            let picked = numbered(EvtxReader::from_file_after(file(), after).unwrap());
+            assert_eq!(picked, whole, "{name} after {after}");
+        }
+    }
+}
+
+#[test]
 fn next_numbered_counts_by_record_headers_and_a_record_not_written_whole_is_an_error() {
     let Some(dir) = dir() else { return };
     let mut bytes =

@@ -18,7 +18,8 @@
 //! names the log a file holds, so a replaced file is told from a grown one.
 //! [`EvtxReader::next_numbered`] gives each item with its record header's id (what
 //! `start_after` counts by: an exported log's XML keeps the ids of the log it came from),
-//! [`EvtxReader::from_file`] reads a file held open, and a record that does not end with the
+//! [`EvtxReader::from_file`] reads a file held open ([`EvtxReader::from_file_after`]: only
+//! the chunks past an id, for a follower's look at a large log), and a record that does not end with the
 //! copy of its size (a chunk caught while it is written) is an error, not a record.
 
 pub mod xml;
@@ -117,6 +118,8 @@ impl fmt::Debug for EvtxReader {
 enum Chunks {
     File(IntoIterChunks<File>),
     Bytes(IntoIterChunks<Cursor<Vec<u8>>>),
+    /// Some chunks of a file, by number, in record order ([`EvtxReader::from_file_after`]).
+    Picked(File, VecDeque<u64>),
 }
 
 impl Chunks {
@@ -124,8 +127,31 @@ impl Chunks {
         match self {
             Chunks::File(c) => c.next(),
             Chunks::Bytes(c) => c.next(),
+            Chunks::Picked(file, numbers) => loop {
+                let n = numbers.pop_front()?;
+                if let Some(chunk) = chunk_at(file, n).transpose() {
+                    return Some(chunk);
+                }
+            },
         }
     }
+}
+
+/// Chunk `n` of a file; `None` when it is all zeros (not written yet).
+fn chunk_at(file: &mut File, n: u64) -> evtx::err::Result<Option<EvtxChunkData>> {
+    let mut data = vec![0; CHUNK as usize];
+    file.seek(SeekFrom::Start(HEADER_BLOCK + n * CHUNK))?;
+    file.read_exact(&mut data)?;
+    if data.iter().all(|&b| b == 0) {
+        return Ok(None);
+    }
+    let mut chunk =
+        EvtxChunkData::new(data, false).map_err(|e| evtx::err::EvtxError::FailedToParseChunk {
+            chunk_id: n,
+            source: Box::new(e),
+        })?;
+    chunk.number = Some(n);
+    Ok(Some(chunk))
 }
 
 /// A file that ends before its header says it does, or in the middle of a chunk.
@@ -157,6 +183,40 @@ impl EvtxReader {
             head,
             tail,
         ))
+    }
+
+    /// Reads the records of an open file after `after`, as `from_file(file)?.start_after(after)`
+    /// does, but reads only the chunk headers and the chunks that can hold a later record: a
+    /// follower's look at a large log costs what is new, not the whole log.
+    pub fn from_file_after(mut file: File, after: u64) -> io::Result<EvtxReader> {
+        let (head, tail) = inspect(&mut file)?;
+        let len = file.seek(SeekFrom::End(0))?;
+        let whole = len.saturating_sub(HEADER_BLOCK) / CHUNK;
+        let mut picked = Vec::new();
+        let mut h = [0u8; 40];
+        for n in 0..whole {
+            file.seek(SeekFrom::Start(HEADER_BLOCK + n * CHUNK))?;
+            file.read_exact(&mut h)?;
+            if h.iter().all(|&b| b == 0) {
+                continue;
+            }
+            let id = |at: usize| {
+                h.get(at..at + 8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_le_bytes)
+            };
+            let (first, last) = (id(24), id(32));
+            let sound = h.starts_with(b"ElfChnk\0") && first <= last;
+            if sound && last <= after {
+                continue;
+            }
+            // Record order: a log that wrapped around starts mid-file; a chunk whose header
+            // cannot be trusted comes last, where its damage is reported.
+            picked.push((if sound { first } else { u64::MAX }, n));
+        }
+        picked.sort_unstable();
+        let numbers = picked.into_iter().map(|(_, n)| n).collect();
+        Ok(EvtxReader::new(Chunks::Picked(file, numbers), head, tail).start_after(after))
     }
 
     /// Reads an `.evtx` file held in memory (tests, fuzzing, a file received whole).
