@@ -608,12 +608,14 @@ fn record_id(header: Option<u64>, r: &WinRecord) -> u64 {
 }
 
 /// The records of `open` after `after` (all when `None`), with their XML for the alert page.
+/// After an id only the chunks past it are read: a look at a large log costs what is new.
 fn reader(open: &Held, after: Option<u64>) -> io::Result<EvtxReader> {
-    let r = EvtxReader::from_file(open.file.try_clone()?)?.with_original(true);
-    Ok(match after {
-        Some(a) => r.start_after(a),
-        None => r,
-    })
+    let file = open.file.try_clone()?;
+    let r = match after {
+        Some(a) => EvtxReader::from_file_after(file, a)?,
+        None => EvtxReader::from_file(file)?,
+    };
+    Ok(r.with_original(true))
 }
 
 /// The newest readable record's mark: from the header's next record id on when the header
@@ -627,9 +629,9 @@ fn newest(open: &Held) -> io::Result<Option<Mark>> {
             })
             .last()
     };
-    let probe = EvtxReader::from_file(open.file.try_clone()?)?;
-    let next = probe.next_record_id();
-    if let Some(m) = last(probe.start_after(next.saturating_sub(2))) {
+    let next = EvtxReader::from_file_after(open.file.try_clone()?, u64::MAX)?.next_record_id();
+    let tail = EvtxReader::from_file_after(open.file.try_clone()?, next.saturating_sub(2))?;
+    if let Some(m) = last(tail) {
         return Ok(Some(m));
     }
     Ok(last(EvtxReader::from_file(open.file.try_clone()?)?))
