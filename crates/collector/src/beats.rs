@@ -57,6 +57,7 @@ pub(crate) async fn start(
     let server = Server::bind(cfg).await.map_err(|e| match e {
         logward_beats::Error::Bind(a, e) => Error::Bind(a, e),
         logward_beats::Error::Tls(t) => Error::Tls(format!("beats: {t}")),
+        logward_beats::Error::Config(c) => Error::Rules(format!("beats: {c}")),
     })?;
     let addr = server.local_addr().map_err(Error::Io)?;
     let _ = state.metrics.beats.server.set(server.metrics());
