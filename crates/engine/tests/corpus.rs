@@ -107,3 +107,21 @@ fn benign_fixtures_raise_no_brute_force() {
         assert_eq!(b, 0, "{fixture}: {by_rule:?}");
     }
 }
+
+#[test]
+fn windows_bf_gives_one_windows_brute_force_as_crowdsec() {
+    let Some((by_rule, expected)) = replay("windows-bf") else {
+        return;
+    };
+    // CrowdSec's windows-bf: six failed network logons (4625, Event XML one per line) from
+    // 192.168.9.212 within seconds.
+    assert_eq!(expected, 1);
+    assert_eq!(by_rule.get("windows-bruteforce"), Some(&1), "{by_rule:?}");
+    assert_eq!(by_rule.values().sum::<usize>(), expected, "{by_rule:?}");
+    // The parser fixture's single failure raises nothing.
+    let Some((by_rule, expected)) = replay("windows-logs") else {
+        return;
+    };
+    assert_eq!(expected, 0);
+    assert!(by_rule.is_empty(), "{by_rule:?}");
+}
