@@ -1,7 +1,8 @@
 //! The Beats server on loopback with frames crafted here: every frame type, windows split
 //! across reads and pipelined, ACKs only after the consumer completes a batch, keep-alives,
 //! every malformed input closing its connection with a counter, a zip bomb, a slowloris,
-//! the connection limit, and a dropped batch resent by the client.
+//! the connection limit, a dropped batch resent by the client, and a held window holding the
+//! client back instead of being buffered.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -430,4 +431,74 @@ async fn settings_the_server_cannot_run_with_are_refused_at_bind() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("cannot listen on"), "{e}");
+}
+
+#[tokio::test]
+async fn a_held_window_stops_the_reading_so_the_client_is_held_back_not_buffered() {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let mut srv = start(config()).await;
+    let c = TcpStream::connect(srv.addr).await.unwrap();
+    let (mut rd, mut wr) = c.into_split();
+    // 65 windows of 512 uncompressed ~1 KiB events: 34 MB, three times what the kernel
+    // buffers of a loopback connection hold at most (tcp_rmem 6 MiB + tcp_wmem 4 MiB).
+    let doc = format!("{{\"message\":\"{}\"}}", "x".repeat(1000));
+    let docs: Vec<&[u8]> = vec![doc.as_bytes(); 512];
+    let mut one = write::window(Version::V2, 512);
+    for (i, d) in docs.iter().enumerate() {
+        one.extend(write::json(i as u32 + 1, d));
+    }
+    const WINDOWS: usize = 65;
+    let written = std::sync::Arc::new(AtomicUsize::new(0));
+    let progress = written.clone();
+    let writer = tokio::spawn(async move {
+        for _ in 0..WINDOWS {
+            for chunk in one.chunks(64 << 10) {
+                wr.write_all(chunk).await.unwrap();
+                progress.fetch_add(chunk.len(), Relaxed);
+            }
+        }
+        wr
+    });
+    // Hold the first window: the client's writes must stall once the kernel's socket
+    // buffers are full, far short of everything.
+    let held = srv.batch().await;
+    let started = std::time::Instant::now();
+    let mut last = 0;
+    let stalled = loop {
+        // Stalled: no progress over one polling interval.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let now = written.load(Relaxed);
+        if now == last {
+            break now;
+        }
+        last = now;
+        assert!(started.elapsed() < WITHIN, "the client never stalls");
+    };
+    let total = WINDOWS * (10 + 512 * (10 + doc.len()) - 4);
+    assert!(
+        stalled < total / 2,
+        "the client wrote {stalled} of {total} bytes while its first window was held"
+    );
+    assert_eq!(
+        srv.metrics
+            .windows
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // Released, every window flows and is acknowledged in order.
+    held.done.complete();
+    let acks = tokio::spawn(async move {
+        let mut n = 0;
+        while n < WINDOWS {
+            let mut a = [0u8; 6];
+            rd.read_exact(&mut a).await.unwrap();
+            assert_eq!(&a, b"2A\0\0\x02\0");
+            n += 1;
+        }
+    });
+    for _ in 1..WINDOWS {
+        srv.batch().await.done.complete();
+    }
+    tokio::time::timeout(WITHIN, acks).await.unwrap().unwrap();
+    writer.await.unwrap();
 }
