@@ -529,8 +529,9 @@ fn unescape(raw: &str) -> Result<Cow<'_, str>, &'static str> {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
         let semi = after
-            .get(..after.len().min(12))
-            .and_then(|s| s.find(';'))
+            .bytes()
+            .take(12)
+            .position(|b| b == b';')
             .ok_or("an `&` that starts no entity")?;
         let name = &after[..semi];
         let c = match name {
@@ -571,6 +572,9 @@ pub struct Splitter {
     buf: String,
     /// Bytes of `buf` already searched for an event's end without finding one.
     searched: usize,
+    /// Text outside events was reported, or an event was malformed, since the last event
+    /// read: what follows up to the next `<Event` is not reported again.
+    quiet: bool,
 }
 
 impl Splitter {
@@ -592,6 +596,7 @@ impl Splitter {
         self.drain(true, out);
         self.buf.clear();
         self.searched = 0;
+        self.quiet = false;
     }
 
     /// Whether an event has begun and not ended.
@@ -602,21 +607,18 @@ impl Splitter {
     fn drain(&mut self, last: bool, out: &mut Vec<Result<WinRecord, XmlError>>) {
         let b = self.buf.as_bytes();
         let mut p = 0;
-        // After a malformed event, its rest up to the next `<Event` is not reported again.
-        let mut resync = false;
         let keep = loop {
             let Some(start) = find_event(b, p) else {
                 // A piece may end inside `<Event`: keep what could still become one.
                 let tail = if last { b.len() } else { partial_start(b, p) };
-                if !resync {
-                    junk(&self.buf[p..tail], p, out);
+                if !self.quiet {
+                    self.quiet = junk(&self.buf[p..tail], p, out);
                 }
                 break tail;
             };
-            if !resync {
-                junk(&self.buf[p..start], p, out);
+            if !self.quiet {
+                self.quiet = junk(&self.buf[p..start], p, out);
             }
-            resync = false;
             // Re-read an unfinished event only once its end may have come.
             if !last && self.buf.len() - start < MAX_EVENT {
                 let from = self.searched.max(start).saturating_sub(8);
@@ -629,6 +631,7 @@ impl Splitter {
                 Ok((rec, end)) => {
                     out.push(Ok(rec));
                     p = end;
+                    self.quiet = false;
                 }
                 Err(e) if e.kind == ErrorKind::Incomplete && !last => {
                     self.searched = b.len();
@@ -637,7 +640,7 @@ impl Splitter {
                 Err(e) => {
                     out.push(Err(e));
                     p = start + 1;
-                    resync = true;
+                    self.quiet = true;
                 }
             }
         };
@@ -661,13 +664,13 @@ fn partial_start(b: &[u8], from: usize) -> usize {
 }
 
 /// Text between events: blanks, fold markers, `<?xml?>`, comments and `<Events>`/`</Events>`
-/// are the wrapper; anything else is reported.
-fn junk(text: &str, at: usize, out: &mut Vec<Result<WinRecord, XmlError>>) {
+/// are the wrapper; anything else is reported (then `true`).
+fn junk(text: &str, at: usize, out: &mut Vec<Result<WinRecord, XmlError>>) -> bool {
     let mut t = text;
     loop {
         t = t.trim_start_matches(|c: char| c.is_whitespace() || c == '-' || c == '\u{feff}');
         if t.is_empty() {
-            return;
+            return false;
         }
         let end = if t.starts_with("<?") {
             t.find("?>").map(|i| i + 2)
@@ -685,7 +688,7 @@ fn junk(text: &str, at: usize, out: &mut Vec<Result<WinRecord, XmlError>>) {
                     kind: ErrorKind::Malformed(Cow::Borrowed("text outside any <Event>")),
                     offset: at + (text.len() - t.len()),
                 }));
-                return;
+                return true;
             }
         }
     }
