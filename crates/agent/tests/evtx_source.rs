@@ -321,3 +321,33 @@ async fn start_at_end_skips_what_is_there_and_a_late_file_is_read_whole() {
     src.quiet().await;
     src.task.abort();
 }
+
+#[tokio::test]
+async fn an_archived_log_is_read_to_its_end_and_its_successor_read_on() {
+    let Some(smb) = corpus("deepbluecli/smb-password-guessing-security.evtx") else {
+        return;
+    };
+    let sample = Sample::read(&smb);
+    let all = expected(&smb);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("Security.evtx");
+    let mut log = LiveLog::create(&path, &sample, 4);
+    for n in 0..2 {
+        log.write(n, sample.chunk(n), 0, n + 1);
+    }
+    let mut src = start(&path, StartAt::Beginning, None);
+    let got = src.take(&path, 214).await;
+    assert_eq!(keys(&got), all[..214]);
+    // Windows archives a full log (AutoBackupLogFiles): renamed away, a last chunk still
+    // written to it, then a new log at the path whose ids go on from the old one's.
+    std::fs::rename(&path, tmp.path().join("Archive-Security-2026-12-06.evtx")).unwrap();
+    log.write(2, sample.chunk(2), 0, 3);
+    let mut next = LiveLog::create(&tmp.path().join("new.evtx"), &sample, 4);
+    next.write(0, sample.chunk(3), 0, 1);
+    std::fs::rename(tmp.path().join("new.evtx"), &path).unwrap();
+    let got = src.take(&path, 428 - 214).await;
+    assert_eq!(keys(&got), all[214..428]);
+    src.quiet().await;
+    assert_eq!((src.stats.replaced(), src.stats.skipped()), (0, 0));
+    src.task.abort();
+}
