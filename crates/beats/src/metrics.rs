@@ -17,6 +17,9 @@ pub enum Closed {
     Timeout,
     /// `max_connections` were open: refused at accept.
     Full,
+    /// `max_open_windows` other connections held their windows for all of `read_timeout`:
+    /// no memory left for this one's.
+    Busy,
     /// The consumer dropped a batch without completing it: no ACK, the client resends.
     Dropped,
     /// Reading or writing the socket failed (a reset, a client that stopped reading ACKs).
@@ -25,10 +28,11 @@ pub enum Closed {
 
 impl Closed {
     /// Every reason, in the order of the `closed` counters.
-    pub const ALL: [Closed; 5] = [
+    pub const ALL: [Closed; 6] = [
         Closed::Tls,
         Closed::Timeout,
         Closed::Full,
+        Closed::Busy,
         Closed::Dropped,
         Closed::Io,
     ];
@@ -39,6 +43,7 @@ impl Closed {
             Closed::Tls => "tls",
             Closed::Timeout => "timeout",
             Closed::Full => "full",
+            Closed::Busy => "busy",
             Closed::Dropped => "dropped",
             Closed::Io => "io",
         }

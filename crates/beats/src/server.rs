@@ -41,6 +41,12 @@ pub struct Config {
     pub limits: Limits,
     /// Connections served at once; more are closed at accept (and counted).
     pub max_connections: usize,
+    /// Connections that may hold a window (being read, or with the consumer) at once. Each
+    /// may hold up to the [`Limits`]' three bounds, so this, not `max_connections`, bounds
+    /// the server's memory: a compressed frame of a few KiB can fill a window's 32 MiB, and
+    /// 256 connections doing so would hold 8 GiB. The others wait, unread, for a turn
+    /// (up to `read_timeout`).
+    pub max_open_windows: usize,
     /// The most a TLS handshake may take.
     pub handshake_timeout: Duration,
     /// The most a connection may stay silent between windows (Logstash's
@@ -55,7 +61,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults on `listen`: plain TCP, default limits, 256 connections, 10 s handshake,
+    /// Defaults on `listen`: plain TCP, default limits, 256 connections, 16 of them holding a
+    /// window at once, 10 s handshake,
     /// 60 s idle, 30 s per window, 5 s keep-alives.
     pub fn new(listen: SocketAddr) -> Config {
         Config {
@@ -63,6 +70,7 @@ impl Config {
             tls: None,
             limits: Limits::default(),
             max_connections: 256,
+            max_open_windows: 16,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             read_timeout: Duration::from_secs(30),
@@ -94,6 +102,9 @@ impl Config {
         ];
         if let Some((what, _)) = limits.iter().find(|(_, v)| *v == 0) {
             return zero(what);
+        }
+        if self.max_open_windows == 0 {
+            return zero("max_open_windows");
         }
         if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
             return Err(Error::Config(format!(
@@ -183,6 +194,7 @@ impl Server {
     /// (their unacknowledged windows are resent by the clients elsewhere or later).
     pub async fn run(self, tx: mpsc::Sender<Batch>) {
         let slots = Arc::new(Semaphore::new(self.cfg.max_connections));
+        let windows = Arc::new(Semaphore::new(self.cfg.max_open_windows));
         let mut conns = JoinSet::new();
         loop {
             tokio::select! {
@@ -213,6 +225,7 @@ impl Server {
                         cfg: self.cfg.clone(),
                         metrics: self.metrics.clone(),
                         tx: tx.clone(),
+                        windows: windows.clone(),
                         _slot: slot,
                     };
                     conns.spawn(conn.run(tcp, self.acceptor.clone()));
@@ -229,6 +242,8 @@ struct Conn {
     cfg: Arc<Config>,
     metrics: Arc<Metrics>,
     tx: mpsc::Sender<Batch>,
+    /// The turns to hold a window (`max_open_windows`).
+    windows: Arc<Semaphore>,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -269,7 +284,30 @@ impl Conn {
         let mut chunk = vec![0u8; READ_CHUNK];
         // When the window being read (or the frame begun) got its first byte.
         let mut started: Option<Instant> = None;
+        // This connection's turn to hold a window: taken with its first byte, given back
+        // once it is ACKed and nothing of the next one has arrived.
+        let mut turn: Option<OwnedSemaphorePermit> = None;
         loop {
+            if turn.is_some() && buf.is_empty() && !reader.in_window() {
+                turn = None;
+            }
+            if turn.is_none() && !buf.is_empty() {
+                let wait = self.windows.clone().acquire_owned();
+                match timeout(self.cfg.read_timeout, wait).await {
+                    Ok(Ok(t)) => turn = Some(t),
+                    _ => {
+                        return self.close(
+                            Closed::Busy,
+                            format!(
+                                "no turn to send a window within {:?} ({} connections hold theirs)",
+                                self.cfg.read_timeout, self.cfg.max_open_windows
+                            ),
+                        )
+                    }
+                }
+                // Its time to send the window counts from now.
+                started = Some(Instant::now());
+            }
             let (used, window) = match reader.feed(&buf) {
                 Ok(r) => r,
                 Err(e) => {
