@@ -366,16 +366,31 @@ mod tests {
         let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
         let fail =
             "Nov 22 10:00:01 web01 sshd[7]: Failed password for root from 192.0.2.1 port 1 ssh2";
+        let good =
+            "<Event><System><EventID>4624</EventID><Channel>Security</Channel></System></Event>";
         let got = decode_lines(
             &mut d,
-            &["<Event x='1'>", fail, fail, "<Event y='2'>", fail],
+            &[
+                "<Event x='1'>",
+                fail,
+                fail,
+                "<Event y='2'>",
+                fail,
+                good,
+                fail,
+            ],
         );
-        let failures = got
+        let summary: Vec<_> = got
             .iter()
-            .filter(|e| e.action() == Action::UserLogin && e.outcome == Outcome::Failure)
-            .count();
-        assert_eq!(failures, 3);
-        assert_eq!(got.len(), 5, "two cut-off events and three lines");
+            .map(|e| (e.action(), e.outcome, e.winlog.is_some()))
+            .collect();
+        let (cut, ssh, win) = (
+            (Action::Unknown, Outcome::Unknown, false),
+            (Action::UserLogin, Outcome::Failure, false),
+            (Action::UserLogin, Outcome::Success, true),
+        );
+        // The second stray event is cut off by the good one (a line starting `<Event`).
+        assert_eq!(summary, [cut, ssh, ssh, cut, ssh, win, ssh]);
         assert_eq!(d.take_windows_errors(), 2);
     }
 
