@@ -153,38 +153,19 @@ pub fn identity(doc: &Map<String, Value>, route: Route) -> Option<String> {
     }
 }
 
-/// A Winlogbeat / Elastic Agent document's Windows record.
-// The Winlogbeat JSON reader of `windows` replaces this when it lands (one reader for the
-// `.jsonl` files and the Beats input).
-fn win_record(doc: &Map<String, Value>, raw: &str) -> WinRecord {
-    let s = |p: &str| text(doc, p).unwrap_or_default().to_owned();
-    let mut rec = WinRecord {
-        provider: s("winlog.provider_name"),
-        event_id: number(doc, "winlog.event_id")
-            .or_else(|| number(doc, "event.code"))
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0),
-        channel: s("winlog.channel"),
-        computer: s("winlog.computer_name"),
-        record_id: number(doc, "winlog.record_id"),
-        time: time(doc),
-        process_id: number(doc, "winlog.process.pid").and_then(|n| u32::try_from(n).ok()),
-        data: Vec::new(),
-        original: Some(raw.to_owned()),
-    };
-    for part in ["winlog.event_data", "winlog.user_data"] {
-        if let Some(Value::Object(m)) = field(doc, part) {
-            for (k, v) in m {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                rec.push_data(k, v);
-            }
-        }
-    }
-    rec
+/// A Winlogbeat / Elastic Agent document's Windows record, read by the one Winlogbeat reader
+/// (`windows::winlogbeat`, also a Winlogbeat `output.file`'s); `None` when it has no event id.
+/// The values keep the map's order, the document's (serde_json's `preserve_order` is on in
+/// this build; were it off, only the order of `winlog.event_data` would differ).
+fn win_record(doc: &Map<String, Value>, raw: &str) -> Option<WinRecord> {
+    let json = windows::winlogbeat::Json::Obj(
+        doc.iter()
+            .map(|(k, v)| (k.clone(), windows::winlogbeat::Json::from(v)))
+            .collect(),
+    );
+    let mut rec = windows::winlogbeat::record(&json)?;
+    rec.original = Some(raw.to_owned());
+    Some(rec)
 }
 
 /// Decodes documents; holds the line decoders of the Filebeat streams.
@@ -211,7 +192,10 @@ impl Decoder {
         };
         let route = route(&doc);
         let mut event = match route {
-            Route::Windows => windows::decode(&win_record(&doc, raw)).into_owned(),
+            Route::Windows => match win_record(&doc, raw) {
+                Some(rec) => windows::decode(&rec).into_owned(),
+                None => other(&doc, raw),
+            },
             Route::Line => self.line(sender, &doc),
             Route::Other => other(&doc, raw),
         };
@@ -389,6 +373,24 @@ mod tests {
             got.identity.as_deref(),
             Some("winlog\0DC01.corp.example\0Security\x0081234")
         );
+    }
+
+    #[test]
+    fn a_winlogbeat_document_is_the_line_of_an_output_file() {
+        // One Winlogbeat reader: the Beats input and a Winlogbeat `output.file` line agree.
+        let mut e = Decoder::new().decode("dc01", WINLOG).unwrap().event;
+        let mut d = LineDecoder::new(YearResolver::fixed(2024, 0));
+        let mut want = Event::default();
+        assert!(d.decode_into(WINLOG, &mut want));
+        assert_eq!(want.host_name.as_deref(), Some("DC01.corp.example"));
+        e.host_name = want.host_name.clone();
+        e.claimed_host = None;
+        assert_eq!(e, want.into_owned());
+        // A `winlog` object without an event id is no Windows event: kept as it is.
+        let doc = r#"{"message":"m","winlog":{"channel":"Security"}}"#;
+        let got = Decoder::new().decode("dc01", doc).unwrap();
+        assert_eq!(got.event.action, Some(Action::Unknown));
+        assert_eq!(got.event.original.as_deref(), Some(doc));
     }
 
     #[test]
