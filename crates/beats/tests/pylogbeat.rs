@@ -155,52 +155,14 @@ struct Pki {
 
 impl Pki {
     fn new() -> Pki {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-            KeyPair,
-        };
+        use logward_test_support::pki::{Ca, Role};
         let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
-        let ca = |cn: &str| {
-            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            p.distinguished_name.push(DnType::CommonName, cn);
-            let key = KeyPair::generate().unwrap();
-            let cert = p.self_signed(&key).unwrap();
-            (cert.pem(), Issuer::new(p, key))
-        };
-        let (ca_pem, issuer) = ca("logward test CA");
-        let (_, other) = ca("someone else's CA");
-        write("ca.pem", ca_pem);
-        let leaf = |name: &str, san: &str, cn: &str, eku, by: &Issuer<'_, KeyPair>| {
-            let mut p = CertificateParams::new(vec![san.to_owned()]).unwrap();
-            p.distinguished_name.push(DnType::CommonName, cn);
-            p.extended_key_usages = vec![eku];
-            let key = KeyPair::generate().unwrap();
-            write(&format!("{name}.pem"), p.signed_by(&key, by).unwrap().pem());
-            write(&format!("{name}.key"), key.serialize_pem());
-        };
-        leaf(
-            "server",
-            "127.0.0.1",
-            "beats.test",
-            ExtendedKeyUsagePurpose::ServerAuth,
-            &issuer,
-        );
-        leaf(
-            "client",
-            "dc01.test",
-            "winlogbeat-dc01",
-            ExtendedKeyUsagePurpose::ClientAuth,
-            &issuer,
-        );
-        leaf(
-            "stranger",
-            "x.test",
-            "stranger",
-            ExtendedKeyUsagePurpose::ClientAuth,
-            &other,
-        );
+        let ca = Ca::new(dir.path(), "ca", "logward test CA");
+        // Only its client certificate is used: a CA the server does not trust.
+        let other = Ca::new(dir.path(), "other-ca", "someone else's CA");
+        ca.leaf("server", "127.0.0.1", "beats.test", Role::Server);
+        ca.leaf("client", "dc01.test", "winlogbeat-dc01", Role::Client);
+        other.leaf("stranger", "x.test", "stranger", Role::Client);
         Pki { dir }
     }
 

@@ -38,31 +38,11 @@ fn have_pylogbeat() -> bool {
 /// A CA, the listener's certificate for 127.0.0.1 and client certificates (CN `dc01`,
 /// `dc02`, `dc03`) it signed, as PEM files in `dir`.
 fn pki(dir: &Path) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    };
-    let write = |name: &str, text: String| std::fs::write(dir.join(name), text).unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name
-        .push(DnType::CommonName, "logward test CA");
-    let key = KeyPair::generate().unwrap();
-    write("ca.pem", p.self_signed(&key).unwrap().pem());
-    let issuer = Issuer::new(p, key);
-    let leaf = |name: &str, san: &str, eku| {
-        let mut p = CertificateParams::new(vec![san.to_owned()]).unwrap();
-        p.distinguished_name.push(DnType::CommonName, name);
-        p.extended_key_usages = vec![eku];
-        let key = KeyPair::generate().unwrap();
-        write(
-            &format!("{name}.pem"),
-            p.signed_by(&key, &issuer).unwrap().pem(),
-        );
-        write(&format!("{name}.key"), key.serialize_pem());
-    };
-    leaf("server", "127.0.0.1", ExtendedKeyUsagePurpose::ServerAuth);
+    use logward_test_support::pki::{Ca, Role};
+    let ca = Ca::new(dir, "ca", "logward test CA");
+    ca.leaf("server", "127.0.0.1", "server", Role::Server);
     for c in ["dc01", "dc02", "dc03"] {
-        leaf(c, &format!("{c}.test"), ExtendedKeyUsagePurpose::ClientAuth);
+        ca.leaf(c, &format!("{c}.test"), c, Role::Client);
     }
 }
 

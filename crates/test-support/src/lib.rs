@@ -4,7 +4,8 @@
 //! under `CI=true`), and the real processes a test runs: `logward run` ([`daemon::Daemon`]),
 //! a collector or any other child ([`spawn`], killed on drop), and a log they follow growing
 //! ([`append`]), and a Windows `.evtx` log written in place ([`evtx`]). A dev-dependency only; std
-//! only, and tokio for async tests' `eventually` (feature `tokio`).
+//! only, and tokio for async tests' `eventually` (feature `tokio`), rcgen for throwaway
+//! certificates ([`pki`], feature `pki`).
 // Tests spawn what they need (DESIGN.md "Processes"): the binary under test, `ip`, `nft`.
 #![allow(clippy::disallowed_methods)]
 
@@ -12,6 +13,8 @@ pub mod daemon;
 pub mod evtx;
 mod file;
 pub mod netns;
+#[cfg(feature = "pki")]
+pub mod pki;
 mod ports;
 mod process;
 mod skip;
