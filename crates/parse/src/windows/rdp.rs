@@ -74,16 +74,7 @@ mod tests {
     use logward_core::{Action, Dataset, Outcome};
 
     fn record(channel: &str, id: u32, data: &[(&str, &str)]) -> WinRecord {
-        let mut r = WinRecord {
-            event_id: id,
-            channel: channel.into(),
-            computer: "FS03.offsec.lan".into(),
-            ..WinRecord::default()
-        };
-        for (k, v) in data {
-            r.push_data(k, (*v).to_owned());
-        }
-        r
+        WinRecord::sample("", channel, "FS03.offsec.lan", id, data)
     }
 
     fn ip(e: &logward_core::Event<'_>) -> Option<String> {

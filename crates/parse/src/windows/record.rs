@@ -57,6 +57,31 @@ impl WinRecord {
 }
 
 #[cfg(test)]
+impl WinRecord {
+    /// A record for the mapping's tests: event `id` of `provider` in `channel`, written on
+    /// `computer`, with the EventData values `data` in order.
+    pub(crate) fn sample(
+        provider: &str,
+        channel: &str,
+        computer: &str,
+        id: u32,
+        data: &[(&str, &str)],
+    ) -> WinRecord {
+        let mut r = WinRecord {
+            provider: provider.into(),
+            event_id: id,
+            channel: channel.into(),
+            computer: computer.into(),
+            ..WinRecord::default()
+        };
+        for (k, v) in data {
+            r.push_data(k, (*v).to_owned());
+        }
+        r
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

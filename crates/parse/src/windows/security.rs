@@ -133,17 +133,13 @@ mod tests {
     use logward_core::{Action, Outcome};
 
     fn record(id: u32, data: &[(&str, &str)]) -> WinRecord {
-        let mut r = WinRecord {
-            provider: "Microsoft-Windows-Security-Auditing".into(),
-            event_id: id,
-            channel: "Security".into(),
-            computer: "DC01".into(),
-            ..WinRecord::default()
-        };
-        for (k, v) in data {
-            r.push_data(k, (*v).to_owned());
-        }
-        r
+        WinRecord::sample(
+            "Microsoft-Windows-Security-Auditing",
+            "Security",
+            "DC01",
+            id,
+            data,
+        )
     }
 
     #[test]

@@ -31,17 +31,7 @@ mod tests {
     use logward_core::{Action, Dataset};
 
     fn record(provider: &str, id: u32, data: &[(&str, &str)]) -> WinRecord {
-        let mut r = WinRecord {
-            provider: provider.into(),
-            event_id: id,
-            channel: "System".into(),
-            computer: "FS01".into(),
-            ..WinRecord::default()
-        };
-        for (k, v) in data {
-            r.push_data(k, (*v).to_owned());
-        }
-        r
+        WinRecord::sample(provider, "System", "FS01", id, data)
     }
 
     #[test]
