@@ -1,5 +1,6 @@
 //! `logward scan` on Windows records in text: a `wevtutil qe /f:xml` export (events back to
-//! back, one line far over the line limit), Winlogbeat JSON on stdin, pretty-printed Event XML
+//! back, one line far over the line limit; also UTF-16LE, as PowerShell 5 writes files),
+//! Winlogbeat JSON on stdin, pretty-printed Event XML
 //! among syslog lines, and a malformed event among good ones — the real binary on real files.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test
@@ -71,6 +72,23 @@ fn a_wevtutil_export_longer_than_a_line_reads_every_event() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("malformed-records 0"), "{text}");
     assert!(text.contains("cut-at-64KiB 0"), "{text}");
+    // The same export as PowerShell 5's `>` writes it: UTF-16LE with a byte-order mark.
+    let utf16 = dir.path().join("security-utf16.xml");
+    let bytes: Vec<u8> = format!("\u{feff}{stream}\r\n")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    std::fs::write(&utf16, bytes).unwrap();
+    let o = logward()
+        .args(["scan", "--format", "ndjson", utf16.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let again = events(&o);
+    assert_eq!(again.len(), 300);
+    for (a, b) in evs.iter().zip(&again) {
+        assert_eq!(a["winlog"], b["winlog"]);
+        assert_eq!(a["user"], b["user"]);
+    }
 }
 
 #[test]

@@ -341,8 +341,12 @@ fn scan_input(
         return scan_utmp(head, reader, sink, summary, replay, out, buf);
     }
     // Event XML is read as a stream of events (a `wevtutil` export is one long line).
-    let event_xml = logward_parse::windows::xml::looks_like_xml(&head);
-    let reader: Box<dyn Read> = Box::new(io::Cursor::new(head).chain(reader));
+    let utf16 = xml::is_utf16le_xml(&head);
+    let event_xml = utf16 || logward_parse::windows::xml::looks_like_xml(&head);
+    let mut reader: Box<dyn Read> = Box::new(io::Cursor::new(head).chain(reader));
+    if utf16 {
+        reader = Box::new(xml::Utf16Le::new(reader));
+    }
     if event_xml {
         let sink = Sink {
             args,
