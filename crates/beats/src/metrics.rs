@@ -134,7 +134,7 @@ impl Metrics {
         )?;
         w.counters(
             &format!("{prefix}_closed_total"),
-            "Connections closed or refused for another reason (tls, timeout, full, dropped, io).",
+            "Connections closed or refused for another reason (tls, timeout, full, busy, dropped, io).",
             Closed::ALL.map(|c| ([("reason", c.as_str())], self.closed_count(c))),
         )
     }
