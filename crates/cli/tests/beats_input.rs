@@ -354,3 +354,60 @@ fn winlogbeat_to_the_collector_stored_once_across_a_sigkill_and_seen_in_the_api(
     records.dedup();
     assert_eq!(records.len(), 82, "no record twice");
 }
+
+/// `--config agent.yaml` (a relative path without a folder) made the beats source of the
+/// agent, and the collector's Beats input, read their relative `tls:` files from `/`
+/// (`/server.pem`): neither listened.
+#[test]
+fn beats_tls_paths_relative_to_a_config_named_by_a_relative_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    pki(d);
+    let tls = "tls: {cert: server.pem, key: server.key, client_ca: ca.pem}";
+    let (port, http) = (free_port(), free_port());
+    std::fs::write(
+        d.join("agent.yaml"),
+        format!("sources:\n  - type: beats\n    listen: 127.0.0.1:{port}\n    {tls}\n"),
+    )
+    .unwrap();
+    let cport = free_port();
+    std::fs::write(
+        d.join("collector.yaml"),
+        format!(
+            "listen: 127.0.0.1:{http}\nstate_dir: cstate\nbeats:\n  listen: 127.0.0.1:{cport}\n  {tls}\n"
+        ),
+    )
+    .unwrap();
+    let start = |args: &[&str], log: &str| {
+        let err = std::fs::File::create(d.join(log)).unwrap();
+        Proc(
+            Command::new(bin())
+                .args(args)
+                .current_dir(d)
+                .stdout(Stdio::null())
+                .stderr(err)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let _agent = start(
+        &["run", "--config", "agent.yaml", "--state-dir", "state"],
+        "run.err",
+    );
+    let _collector = start(
+        &["collector", "--config", "collector.yaml"],
+        "collector.err",
+    );
+    for log in ["run.err", "collector.err"] {
+        let text = || std::fs::read_to_string(d.join(log)).unwrap_or_default();
+        assert!(
+            wait_until(WITHIN, || {
+                let t = text();
+                t.contains("beats: listening") || t.contains("ERROR") || t.contains("logward: ")
+            }),
+            "{log}: {}",
+            text()
+        );
+        assert!(text().contains("beats: listening"), "{log}: {}", text());
+    }
+}

@@ -314,9 +314,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     crate::background::spawn_retention_purge(state.clone(), shutdown.subscribe());
     let beats_addr = match &state.config.beats {
         Some(b) => {
-            // Checked when the config loaded, its paths made absolute then.
+            // Checked when the config loaded, its paths made relative to the config file's
+            // folder then: absolute, or relative to the working directory when the config was
+            // named by a relative path, so they are not joined to anything again.
             let b = b
-                .check(std::path::Path::new("/"))
+                .check(std::path::Path::new(""))
                 .map_err(|e| Error::Tls(e.join("; ")))?;
             let (addr, task) = crate::beats::start(state.clone(), b, shutdown.subscribe()).await?;
             tracing::info!(%addr, "beats: listening");

@@ -76,9 +76,11 @@ pub(super) fn start_source(
             (SourceStats::Process(src.stats()), tokio::spawn(src.run(tx)))
         }
         SourceConfig::Beats(b) => {
-            // Paths were made absolute and the settings checked when the config loaded.
+            // Paths were made relative to the config file's folder when the config loaded:
+            // absolute, or relative to the working directory when the config was named by a
+            // relative path (`--config agent.yaml`), so they are not joined to anything again.
             let cfg = b
-                .check(std::path::Path::new("/"))
+                .check(std::path::Path::new(""))
                 .map_err(|e| e.join("; "))?;
             let src = BeatsSource::new(Arc::<str>::from(id.as_str()), cfg);
             (SourceStats::Beats(src.stats()), tokio::spawn(src.run(tx)))
