@@ -7,6 +7,11 @@
 #
 #   BASELINE=path/to/old/logward bash bench/instructions.sh
 #   LINES=200000 BASELINE=… NO_BUILD=1 bash bench/instructions.sh
+#   BASELINE_RULES=old-default.yaml bash bench/instructions.sh
+#
+# With BASELINE_RULES (a rules file, e.g. `git show REV:crates/engine/rules/default.yaml`),
+# this build runs both: its default rules beside that ruleset — what a ruleset change costs,
+# the binary and its decoders aside.
 #
 # Needs valgrind (Debian package valgrind). Work files go to $WORK, never the repository.
 set -euo pipefail
@@ -17,7 +22,7 @@ shared=${SHARED:-$root/../shared/bench}
 LINES=${LINES:-200000}
 WORK=${WORK:-${TMPDIR:-/tmp}/logward-bench}
 mkdir -p "$WORK"
-[ -n "${BASELINE:-}" ] || { echo "bench: set BASELINE= to the logward binary to compare with" >&2; exit 2; }
+[ -n "${BASELINE:-}${BASELINE_RULES:-}" ] || { echo "bench: set BASELINE= to the logward binary (or BASELINE_RULES= to the rules file) to compare with" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "bench: valgrind is required (apt-get install valgrind)" >&2; exit 2; }
 [ -n "${NO_BUILD:-}" ] || (cd "$root" && cargo build --release --locked -q -p logward)
 lw="${CARGO_TARGET_DIR:-$root/target}/release/logward"
@@ -31,6 +36,14 @@ count() { # binary, scan arguments… → instructions executed
   sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out.err"
   rm -f "$out" "$out.err"
 }
+if [ -n "${BASELINE_RULES:-}" ]; then
+  printf '%-40s %16s %16s %8s\n' "$LINES lines, this build" "default rules" "baseline rules" "ratio"
+  new=$(count "$lw" scan --rules default --format summary --year 2026 "$log")
+  old=$(count "$lw" scan --rules "$BASELINE_RULES" --format summary --year 2026 "$log")
+  printf '%-40s %16s %16s %8s\n' "scan (with rules)" "$new" "$old" \
+    "$(python3 -c "print(f'{$new / $old:.4f}')")"
+  exit 0
+fi
 printf '%-40s %16s %16s %8s\n' "$LINES lines" "this build" "baseline" "ratio"
 for mode in "decode only:--format summary" "with rules:--rules default --format summary"; do
   name=${mode%%:*}; read -r -a args <<< "${mode#*:}"
