@@ -858,7 +858,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
             SourceConfig::Stdin { .. } => {}
             SourceConfig::Beats(b) => {
                 b.resolve_paths(&base);
-                if let Err(es) = b.check(&base) {
+                if let Err(es) = b.check_files(&base) {
                     for e in es {
                         errors.push(at(&file, &s, format!("beats {e}")));
                     }

@@ -203,6 +203,23 @@ impl BeatsFile {
     }
 }
 
+impl BeatsFile {
+    /// [`Self::check`], and the TLS files read and parsed as the listener will read them, so
+    /// `logward check` and start-up name a missing or wrong certificate instead of the
+    /// listener never coming up.
+    pub fn check_files(&self, base: &Path) -> Result<Config, Vec<String>> {
+        let cfg = self.check(base)?;
+        if let Some(t) = &cfg.tls {
+            match crate::tls::acceptor(t) {
+                Ok(_) => {}
+                Err(crate::Error::Tls(m)) => return Err(vec![format!("tls: {m}")]),
+                Err(e) => return Err(vec![format!("tls: {e}")]),
+            }
+        }
+        Ok(cfg)
+    }
+}
+
 /// Who sent a batch: the subject CN of its client certificate (verified against
 /// `client_ca`) when it presented one, else its address — never what its documents say.
 /// The receivers write it as the events' `host.name` (`logward_parse::beats`).

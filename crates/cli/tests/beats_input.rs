@@ -411,3 +411,51 @@ fn beats_tls_paths_relative_to_a_config_named_by_a_relative_path() {
         assert!(text().contains("beats: listening"), "{log}: {}", text());
     }
 }
+
+/// A Beats listener whose certificate file is missing (or is no certificate) was accepted
+/// by `logward check`, and `logward run` then ran on without the listener, logging one line:
+/// a Beat pointed at it found nothing listening. Now the config is refused, the file named.
+#[test]
+fn a_missing_beats_certificate_is_a_config_error_not_a_silent_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    pki(d);
+    std::fs::write(d.join("not-a-cert.pem"), "hello\n").unwrap();
+    for (cert, named) in [
+        ("missing.pem", "missing.pem"),
+        ("not-a-cert.pem", "not-a-cert.pem"),
+    ] {
+        let tls = format!("tls: {{cert: {cert}, key: server.key, client_ca: ca.pem}}");
+        let port = free_port();
+        std::fs::write(
+            d.join("agent.yaml"),
+            format!("sources:\n  - type: beats\n    listen: 127.0.0.1:{port}\n    {tls}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("collector.yaml"),
+            format!(
+                "listen: 127.0.0.1:{}\nstate_dir: cstate\nbeats:\n  listen: 127.0.0.1:{}\n  {tls}\n",
+                free_port(),
+                free_port()
+            ),
+        )
+        .unwrap();
+        for args in [
+            &["check", "--config", "agent.yaml"][..],
+            &["check", "--config", "collector.yaml"][..],
+            &["run", "--config", "agent.yaml", "--state-dir", "state"][..],
+            &["collector", "--config", "collector.yaml"][..],
+        ] {
+            let out = Command::new(bin())
+                .args(args)
+                .current_dir(d)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} with {cert}: {err}");
+            assert!(err.contains(named), "{args:?} names {named}: {err}");
+        }
+    }
+}

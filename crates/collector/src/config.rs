@@ -547,7 +547,7 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
         let (line, col) = places.value_or_parent(&["beats"]);
         let mut b = b.clone();
         b.resolve_paths(base);
-        match b.check(base) {
+        match b.check_files(base) {
             Ok(_) => config.beats = Some(b),
             Err(es) => errors.extend(es.into_iter().map(|e| err(line, col, format!("beats.{e}")))),
         }

@@ -80,7 +80,7 @@ pub(super) fn start_source(
             // absolute, or relative to the working directory when the config was named by a
             // relative path (`--config agent.yaml`), so they are not joined to anything again.
             let cfg = b
-                .check(std::path::Path::new(""))
+                .check_files(std::path::Path::new(""))
                 .map_err(|e| e.join("; "))?;
             let src = BeatsSource::new(Arc::<str>::from(id.as_str()), cfg);
             (SourceStats::Beats(src.stats()), tokio::spawn(src.run(tx)))
