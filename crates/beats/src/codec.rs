@@ -363,9 +363,11 @@ fn json_event(seq: u32, payload: &[u8]) -> Result<Event, FrameError> {
     Ok(Event { seq, json })
 }
 
-/// A `D` frame's pairs as a JSON object of strings (a repeated key keeps its last value).
+/// A `D` frame's pairs as a JSON object of strings (a repeated key keeps its last value),
+/// keys sorted: a `BTreeMap`, not `serde_json::Map`, whose order depends on whether another
+/// crate in the build turned on serde_json's `preserve_order` (the evtx crate does).
 fn data_event(seq: u32, count: u32, pairs: &[u8]) -> Result<Event, FrameError> {
-    let mut map = serde_json::Map::new();
+    let mut map = std::collections::BTreeMap::new();
     let mut at = 0usize;
     let mut next = || -> Result<&str, FrameError> {
         let len = be32(pairs, at).map_or(0, |l| l as usize);
@@ -378,9 +380,12 @@ fn data_event(seq: u32, count: u32, pairs: &[u8]) -> Result<Event, FrameError> {
     for _ in 0..count {
         let key = next()?.to_owned();
         let value = next()?.to_owned();
-        map.insert(key, serde_json::Value::String(value));
+        map.insert(key, value);
     }
-    let text = serde_json::Value::Object(map).to_string();
+    let text = serde_json::to_string(&map).map_err(|e| FrameError::InvalidJson {
+        seq,
+        msg: e.to_string(),
+    })?;
     let json = RawValue::from_string(text).map_err(|e| FrameError::InvalidJson {
         seq,
         msg: e.to_string(),
