@@ -474,15 +474,7 @@ fn scan_utmp(
                 continue;
             }
             e.file_path = Some(Cow::Borrowed(sink.path));
-            if let Some(r) = replay.as_mut() {
-                r.event(&mut e, sink.format, buf);
-            } else {
-                match sink.format {
-                    Format::Summary => summary.count(&e),
-                    Format::Ndjson => output::ndjson(buf, &e),
-                    Format::Table => output::table_row(buf, &e),
-                }
-            }
+            emit(&mut e, sink.format, summary, replay, buf);
             output::flush_if(out, buf, 1 << 16).map_err(ScanError::Output)?;
         }
         if piece.is_empty() {
@@ -560,15 +552,7 @@ fn scan_evtx(
         }
         let mut e = windows::decode(&rec);
         e.file_path = Some(Cow::Borrowed(sink.path));
-        if let Some(r) = replay.as_mut() {
-            r.event(&mut e, sink.format, buf);
-        } else {
-            match sink.format {
-                Format::Summary => summary.count(&e),
-                Format::Ndjson => output::ndjson(buf, &e),
-                Format::Table => output::table_row(buf, &e),
-            }
-        }
+        emit(&mut e, sink.format, summary, replay, buf);
         if summary.lines % 4096 == 0 {
             progress.bytes.set(start + reader.bytes_read());
             progress.tick();
