@@ -139,6 +139,7 @@ pub fn write_alert(out: &mut Vec<u8>, a: &Alert) {
         claimed_program: e.claimed_program.as_deref().map(Cow::Borrowed),
         enrichment: e.enrichment.clone(),
         winlog: e.winlog.as_ref().map(|w| Box::new(w.borrowed())),
+        dns: e.dns.as_ref().map(|d| Box::new(d.borrowed())),
         journald: e
             .journald
             .iter()

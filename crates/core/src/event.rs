@@ -87,6 +87,9 @@ pub struct Event<'a> {
     /// `winlog.*`, `logward.windows.*`: a Windows event's own fields (boxed: most events
     /// are not Windows events).
     pub winlog: Option<Box<crate::winlog::Winlog<'a>>>,
+    /// `dns.*`, `server.*`, `network.transport`, `logward.dns.*`: a DNS query's own fields
+    /// (boxed: most events are not DNS queries).
+    pub dns: Option<Box<crate::dns::Dns<'a>>>,
 }
 
 fn own(t: Option<Text<'_>>) -> Option<Text<'static>> {
@@ -187,6 +190,7 @@ impl<'a> Event<'a> {
             claimed_host: own(self.claimed_host),
             claimed_program: own(self.claimed_program),
             winlog: self.winlog.map(|w| Box::new(w.into_owned())),
+            dns: self.dns.map(|d| Box::new(d.into_owned())),
             ..scalars
         }
     }

@@ -58,6 +58,19 @@ pub enum Field {
     WindowsLogonType,
     /// `winlog.event_data.<Name>`: one of a Windows event's EventData values.
     WinlogEventData(String),
+    DnsQuestionName,
+    DnsQuestionType,
+    DnsQuestionClass,
+    DnsRegisteredDomain,
+    DnsResponseCode,
+    ServerIp,
+    ClientIp,
+    DnsList,
+    DnsListEntry,
+    DnsSeverity,
+    DnsVerdict,
+    DnsScore,
+    DnsOwner,
 }
 
 /// The fixed paths, in the order `Field::ALL_PATHS` lists them.
@@ -103,6 +116,19 @@ const PATHS: &[(&str, Field)] = &[
     ("winlog.computer_name", Field::WinlogComputerName),
     ("winlog.record_id", Field::WinlogRecordId),
     ("logward.windows.logon_type", Field::WindowsLogonType),
+    ("dns.question.name", Field::DnsQuestionName),
+    ("dns.question.type", Field::DnsQuestionType),
+    ("dns.question.class", Field::DnsQuestionClass),
+    ("dns.question.registered_domain", Field::DnsRegisteredDomain),
+    ("dns.response_code", Field::DnsResponseCode),
+    ("server.ip", Field::ServerIp),
+    ("client.ip", Field::ClientIp),
+    ("logward.dns.list", Field::DnsList),
+    ("logward.dns.list_entry", Field::DnsListEntry),
+    ("logward.dns.severity", Field::DnsSeverity),
+    ("logward.dns.verdict", Field::DnsVerdict),
+    ("logward.dns.score", Field::DnsScore),
+    ("logward.dns.owner", Field::DnsOwner),
 ];
 
 impl Field {
@@ -180,6 +206,10 @@ impl Event<'_> {
         self.enrichment.as_ref()?.geo.as_ref()
     }
 
+    fn dns_intel(&self) -> Option<&crate::dns::DnsIntel> {
+        self.dns.as_ref()?.intel.as_deref()
+    }
+
     /// The value of a field, `None` when the event does not have it.
     pub fn get(&self, field: &Field) -> Option<Value<'_>> {
         use Value::{Num, Str};
@@ -239,6 +269,19 @@ impl Event<'_> {
             Field::WinlogRecordId => Num(i64::try_from(self.winlog.as_ref()?.record_id?).ok()?),
             Field::WindowsLogonType => Str(self.winlog.as_ref()?.logon_type?),
             Field::WinlogEventData(name) => Str(self.winlog.as_ref()?.data(name)?),
+            Field::DnsQuestionName => Str(&self.dns.as_ref()?.question_name),
+            Field::DnsQuestionType => Str(self.dns.as_ref()?.question_type.as_deref()?),
+            Field::DnsQuestionClass => Str(self.dns.as_ref()?.question_class.as_deref()?),
+            Field::DnsRegisteredDomain => Str(self.dns.as_ref()?.registered_domain.as_deref()?),
+            Field::DnsResponseCode => Str(self.dns.as_ref()?.response_code.as_deref()?),
+            Field::ServerIp => Value::Ip(self.dns.as_ref()?.server_ip?),
+            Field::ClientIp => Value::Ip(self.dns.as_ref().and(self.source_ip)?),
+            Field::DnsList => Str(self.dns_intel()?.list.as_deref()?),
+            Field::DnsListEntry => Str(self.dns_intel()?.list_entry.as_deref()?),
+            Field::DnsSeverity => Str(self.dns_intel()?.severity.as_deref()?),
+            Field::DnsVerdict => Str(self.dns_intel()?.verdict.as_deref()?),
+            Field::DnsScore => Num(self.dns_intel()?.score?.into()),
+            Field::DnsOwner => Str(self.dns_intel()?.owner.as_deref()?),
         })
     }
 }

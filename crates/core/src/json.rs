@@ -206,7 +206,9 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
     }
     let has_key = e.auth_key_type.is_some() || e.auth_key_fingerprint.is_some();
     let logon_type = e.winlog.as_ref().and_then(|w| w.logon_type);
+    let intel = e.dns.as_ref().and_then(|d| d.intel.as_deref());
     if e.auth_method.is_some()
+        || intel.is_some()
         || has_key
         || e.repeat.is_some()
         || dnsbl.is_some()
@@ -239,6 +241,9 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
             o.num("count", zones.len());
             o.str_array("zones", zones.iter().map(|z| z.as_ref()));
             o.close();
+        }
+        if let Some(i) = intel {
+            write_dns_intel(&mut o, i);
         }
         o.close();
     }
@@ -283,6 +288,78 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
     }
     if let Some(w) = e.winlog.as_deref() {
         write_winlog(&mut o, w);
+    }
+    if let Some(d) = e.dns.as_deref() {
+        write_dns(&mut o, e, d);
+    }
+    o.close();
+}
+
+/// `client`, `server`, `network` and `dns`, as packetbeat writes them (`dns.answers` an
+/// array of objects, `dns.resolved_ip` an array of strings).
+fn write_dns(o: &mut Obj<'_>, e: &Event<'_>, d: &crate::dns::Dns<'_>) {
+    if let Some(ip) = e.source_ip {
+        o.open("client");
+        o.str("ip", &ip.to_string());
+        o.opt_num("port", e.source_port);
+        o.close();
+    }
+    if d.server_ip.is_some() || d.server_port.is_some() {
+        o.open("server");
+        if let Some(ip) = d.server_ip {
+            o.str("ip", &ip.to_string());
+        }
+        o.opt_num("port", d.server_port);
+        o.close();
+    }
+    if let Some(t) = d.transport {
+        o.open("network");
+        o.str("transport", t);
+        o.close();
+    }
+    o.open("dns");
+    o.opt_num("id", d.id);
+    o.open("question");
+    o.str("name", &d.question_name);
+    o.opt_str("type", d.question_type.as_deref());
+    o.opt_str("class", d.question_class.as_deref());
+    o.opt_str("registered_domain", d.registered_domain.as_deref());
+    o.close();
+    o.opt_str("response_code", d.response_code.as_deref());
+    if !d.answers.is_empty() {
+        o.key("answers");
+        o.out.push(b'[');
+        for (i, a) in d.answers.iter().enumerate() {
+            if i > 0 {
+                o.out.push(b',');
+            }
+            let mut x = Obj::new(o.out);
+            x.str("name", &a.name);
+            x.str("type", &a.rtype);
+            x.str("data", &a.data);
+            x.opt_num("ttl", a.ttl);
+            x.out.push(b'}');
+        }
+        o.out.push(b']');
+    }
+    if !d.resolved_ip.is_empty() {
+        let ips: Vec<String> = d.resolved_ip.iter().map(|ip| ip.to_string()).collect();
+        o.str_array("resolved_ip", ips.iter().map(String::as_str));
+    }
+    o.close();
+}
+
+/// `logward.dns`: what the DNS check found.
+fn write_dns_intel(o: &mut Obj<'_>, i: &crate::dns::DnsIntel) {
+    o.open("dns");
+    o.opt_str("list", i.list.as_deref());
+    o.opt_str("list_entry", i.list_entry.as_deref());
+    o.opt_str("severity", i.severity.as_deref());
+    o.opt_str("verdict", i.verdict.as_deref());
+    o.opt_num("score", i.score);
+    o.opt_str("owner", i.owner.as_deref());
+    if !i.reasons.is_empty() {
+        o.str_array("reasons", i.reasons.iter().map(String::as_str));
     }
     o.close();
 }

@@ -118,6 +118,10 @@ struct Doc {
     systemd: Option<SystemdObj>,
     journald: Option<Pairs>,
     winlog: Option<WinlogObj>,
+    client: Option<EndpointObj>,
+    server: Option<EndpointObj>,
+    network: Option<NetworkObj>,
+    dns: Option<DnsObj>,
     rule: Option<RuleObj>,
     tags: Option<Vec<String>>,
     labels: Option<Pairs>,
@@ -205,6 +209,59 @@ struct LogwardObj {
     claimed_host: Option<String>,
     claimed_program: Option<String>,
     windows: Option<WindowsObj>,
+    dns: Option<DnsIntelObj>,
+}
+
+/// `client`, `server`.
+#[derive(Deserialize)]
+struct EndpointObj {
+    ip: Option<String>,
+    port: Option<u16>,
+}
+
+#[derive(Deserialize)]
+struct NetworkObj {
+    transport: Option<String>,
+}
+
+/// `dns.*`, as logward and packetbeat write it.
+#[derive(Deserialize)]
+struct DnsObj {
+    id: Option<u16>,
+    question: Option<QuestionObj>,
+    response_code: Option<String>,
+    answers: Option<Vec<AnswerObj>>,
+    resolved_ip: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct QuestionObj {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    qtype: Option<String>,
+    class: Option<String>,
+    registered_domain: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AnswerObj {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    rtype: Option<String>,
+    data: Option<String>,
+    ttl: Option<NumOrText>,
+}
+
+/// `logward.dns.*`.
+#[derive(Deserialize)]
+struct DnsIntelObj {
+    list: Option<String>,
+    list_entry: Option<String>,
+    severity: Option<String>,
+    verdict: Option<String>,
+    score: Option<u8>,
+    owner: Option<String>,
+    reasons: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -508,6 +565,21 @@ impl Doc {
             if let Some(d) = l.dnsbl {
                 e.enrichment.get_or_insert_with(Default::default).dnsbl = Some(d.zones);
             }
+            if let Some(i) = l.dns {
+                if i.score.is_some_and(|s| s > 100) {
+                    return Err(ReadError::new("logward.dns.score", "must be 0 to 100"));
+                }
+                e.dns.get_or_insert_with(Default::default).intel =
+                    Some(Box::new(crate::dns::DnsIntel {
+                        list: i.list,
+                        list_entry: i.list_entry,
+                        severity: i.severity,
+                        verdict: i.verdict,
+                        score: i.score,
+                        owner: i.owner,
+                        reasons: i.reasons.unwrap_or_default(),
+                    }));
+            }
         }
         if let Some(l) = self.log {
             if let Some(s) = l.syslog {
@@ -539,6 +611,7 @@ impl Doc {
                         .collect();
             }
         }
+        read_dns(&mut e, self.client, self.server, self.network, self.dns)?;
         if let Some(j) = self.journald {
             e.journald =
                 j.0.into_iter()
@@ -549,8 +622,82 @@ impl Doc {
     }
 }
 
+fn ip_field(field: &str, ip: &str) -> Result<IpAddr, ReadError> {
+    ip.parse::<IpAddr>()
+        .map_err(|_| ReadError::new(field, format!("{ip:?} is not an IP address")))
+}
+
+/// `client.*`, `server.*`, `network.transport` and `dns.*` of a DNS query. `client` is the
+/// event's source: it fills `source.*` when the document has no `source` of its own.
+fn read_dns(
+    e: &mut Event<'static>,
+    client: Option<EndpointObj>,
+    server: Option<EndpointObj>,
+    network: Option<NetworkObj>,
+    dns: Option<DnsObj>,
+) -> Result<(), ReadError> {
+    let Some(d) = dns else {
+        return Ok(());
+    };
+    if let Some(c) = client {
+        if e.source_ip.is_none() {
+            if let Some(ip) = c.ip {
+                let parsed = ip_field("client.ip", &ip)?;
+                e.source_ip = Some(parsed);
+                e.source_address.get_or_insert(Cow::Owned(ip));
+            }
+        }
+        if e.source_port.is_none() {
+            e.source_port = c.port;
+        }
+    }
+    let x = e.dns.get_or_insert_with(Default::default);
+    x.id = d.id;
+    if let Some(q) = d.question {
+        let name = q.name.unwrap_or_default();
+        let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
+        x.question_name = Cow::Owned(name);
+        x.question_type = text(q.qtype);
+        x.question_class = text(q.class);
+        x.registered_domain = text(q.registered_domain);
+    }
+    x.response_code = text(d.response_code);
+    for (i, a) in d.answers.into_iter().flatten().enumerate() {
+        let ttl = a
+            .ttl
+            .map(|t| t.get(&format!("dns.answers[{i}].ttl")))
+            .transpose()?;
+        x.answers.push(crate::dns::DnsAnswer {
+            name: Cow::Owned(a.name.unwrap_or_default()),
+            rtype: Cow::Owned(a.rtype.unwrap_or_default()),
+            data: Cow::Owned(a.data.unwrap_or_default()),
+            ttl,
+        });
+    }
+    for (i, ip) in d.resolved_ip.into_iter().flatten().enumerate() {
+        x.resolved_ip
+            .push(ip_field(&format!("dns.resolved_ip[{i}]"), &ip)?);
+    }
+    if let Some(s) = server {
+        x.server_ip = s.ip.map(|ip| ip_field("server.ip", &ip)).transpose()?;
+        x.server_port = s.port;
+    }
+    x.transport = match network.and_then(|n| n.transport).as_deref() {
+        Some("udp") => Some("udp"),
+        Some("tcp") => Some("tcp"),
+        _ => None,
+    };
+    Ok(())
+}
+
 /// The machine words logward itself writes in `event.reason` and `logward.auth.method`.
 const KNOWN_WORDS: &[&str] = &[
+    // the DNS check's findings, strongest first
+    "listed",
+    "api-malicious",
+    "tunnel",
+    "dga",
+    "new-domain",
     // logward.auth.method
     "password",
     "publickey",
@@ -782,6 +929,80 @@ mod tests {
         let mut out = Vec::new();
         write_event(&mut out, &e);
         assert_eq!(read_event(&out).unwrap(), e);
+    }
+
+    fn dns_event() -> Event<'static> {
+        let mut e = Event::new(
+            crate::Dataset::DnsCapture,
+            crate::Action::DnsQuery,
+            crate::Outcome::Unknown,
+        );
+        e.reason = Some("listed");
+        e.set_source("192.0.2.7".into(), Some(53124));
+        e.dns = Some(Box::new(crate::Dns {
+            id: Some(4660),
+            question_name: "a.evil.example".into(),
+            question_type: Some("A".into()),
+            question_class: Some("IN".into()),
+            registered_domain: Some("evil.example".into()),
+            response_code: Some("NOERROR".into()),
+            answers: vec![crate::DnsAnswer {
+                name: "a.evil.example".into(),
+                rtype: "A".into(),
+                data: "198.51.100.9".into(),
+                ttl: Some(300),
+            }],
+            resolved_ip: vec!["198.51.100.9".parse().unwrap()],
+            server_ip: Some("127.0.0.53".parse().unwrap()),
+            server_port: Some(53),
+            transport: Some("udp"),
+            intel: Some(Box::new(crate::DnsIntel {
+                list: Some("badd-boyz".into()),
+                list_entry: Some("evil.example".into()),
+                severity: Some("high".into()),
+                verdict: None,
+                score: Some(12),
+                owner: Some("ops".into()),
+                reasons: vec!["listed by badd-boyz as evil.example".into()],
+            })),
+        }));
+        e
+    }
+
+    #[test]
+    fn a_dns_query_reads_back() {
+        let e = dns_event();
+        let mut out = Vec::new();
+        write_event(&mut out, &e);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.contains(r#""client":{"ip":"192.0.2.7","port":53124}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""logward":{"dns":{"list":"badd-boyz""#),
+            "{text}"
+        );
+        assert_eq!(read_event(&out).unwrap(), e);
+    }
+
+    #[test]
+    fn a_packetbeat_dns_document_reads_as_a_query() {
+        let e = read_event(
+            br#"{"type":"dns","client":{"ip":"10.0.0.5","port":40000},"server":{"ip":"10.0.0.1","port":53},"network":{"transport":"udp"},"dns":{"id":9,"type":"answer","op_code":"QUERY","flags":{"recursion_desired":true},"question":{"name":"WWW.Example.COM.","type":"A","class":"IN","etld_plus_one":"example.com"},"response_code":"NOERROR","answers_count":1,"answers":[{"name":"www.example.com","type":"A","class":"IN","ttl":"60","data":"93.184.216.34"}],"resolved_ip":["93.184.216.34"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.source_ip, Some("10.0.0.5".parse().unwrap()));
+        assert_eq!(e.source_port, Some(40000));
+        let d = e.dns.unwrap();
+        assert_eq!(d.question_name, "www.example.com");
+        assert_eq!(d.answers[0].ttl, Some(60));
+        assert_eq!(d.server_ip, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(d.transport, Some("udp"));
+        let err = |s: &str| read_event(s.as_bytes()).unwrap_err().to_string();
+        assert!(err(r#"{"dns":{"resolved_ip":["x"]}}"#).starts_with("dns.resolved_ip[0]: "));
+        assert!(err(r#"{"dns":{},"client":{"ip":"1.2"}}"#).starts_with("client.ip: "));
+        assert!(err(r#"{"logward":{"dns":{"score":101}}}"#).starts_with("logward.dns.score"));
     }
 
     #[test]

@@ -153,6 +153,13 @@ string_enum! {
         Named => "named",
         Fail2ban => "fail2ban",
         Doas => "doas",
+        DnsDnsmasq => "dns.dnsmasq",
+        DnsBind => "dns.bind",
+        DnsUnbound => "dns.unbound",
+        DnsResolved => "dns.resolved",
+        DnsZeek => "dns.zeek",
+        DnsPacketbeat => "dns.packetbeat",
+        DnsCapture => "dns.capture",
     }
 }
 

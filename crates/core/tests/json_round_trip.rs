@@ -192,8 +192,86 @@ fn event() -> impl Strategy<Value = Event<'static>> {
             },
         )
     });
-    (head, tail, enrichment, (text(), text(), text()), winlog).prop_map(
-        |(h, t, enrichment, who, winlog)| {
+    let answer = (
+        any::<String>(),
+        any::<String>(),
+        any::<String>(),
+        proptest::option::of(any::<u32>()),
+    )
+        .prop_map(|(name, rtype, data, ttl)| logward_core::DnsAnswer {
+            name: name.into(),
+            rtype: rtype.into(),
+            data: data.into(),
+            ttl,
+        });
+    let intel = proptest::option::of(
+        (
+            (text(), text(), text(), text(), text()),
+            proptest::option::of(0u8..=100),
+            proptest::collection::vec(any::<String>(), 0..3),
+        )
+            .prop_map(
+                |((list, entry, severity, verdict, owner), score, reasons)| {
+                    Box::new(logward_core::DnsIntel {
+                        list: list.map(Cow::into_owned),
+                        list_entry: entry.map(Cow::into_owned),
+                        severity: severity.map(Cow::into_owned),
+                        verdict: verdict.map(Cow::into_owned),
+                        score,
+                        owner: owner.map(Cow::into_owned),
+                        reasons,
+                    })
+                },
+            ),
+    );
+    // dns.question.name is read back lower-cased without a trailing dot: generate it so.
+    let dns = proptest::option::of((
+        (
+            proptest::option::of(any::<u16>()),
+            "([a-z0-9-]{1,8}\\.){0,3}[a-z0-9-]{1,8}",
+            text(),
+            text(),
+            text(),
+            text(),
+        ),
+        proptest::collection::vec(answer, 0..3),
+        proptest::collection::vec(any::<std::net::IpAddr>(), 0..3),
+        (
+            proptest::option::of(any::<std::net::IpAddr>()),
+            proptest::option::of(any::<u16>()),
+            proptest::option::of(proptest::sample::select(vec!["udp", "tcp"])),
+        ),
+        intel,
+    ))
+    .prop_map(|d| {
+        d.map(
+            |((id, name, qtype, class, registered, rcode), answers, resolved, server, intel)| {
+                Box::new(logward_core::Dns {
+                    id,
+                    question_name: name.into(),
+                    question_type: qtype,
+                    question_class: class,
+                    registered_domain: registered,
+                    response_code: rcode,
+                    answers,
+                    resolved_ip: resolved,
+                    server_ip: server.0,
+                    server_port: server.1,
+                    transport: server.2,
+                    intel,
+                })
+            },
+        )
+    });
+    (
+        head,
+        tail,
+        enrichment,
+        (text(), text(), text()),
+        winlog,
+        dns,
+    )
+        .prop_map(|(h, t, enrichment, who, winlog, dns)| {
             let (
                 ts,
                 cat,
@@ -269,9 +347,9 @@ fn event() -> impl Strategy<Value = Event<'static>> {
                 claimed_host: who.1,
                 claimed_program: who.2,
                 winlog,
+                dns,
             }
-        },
-    )
+        })
 }
 
 /// What the writer normalises: a missing action is written `unknown`, an empty category as
