@@ -9,6 +9,7 @@ pub mod clock;
 pub mod conn_failures;
 pub mod correlate;
 pub mod decoders;
+pub mod dns;
 pub mod frame;
 pub mod journal;
 pub mod lines;
