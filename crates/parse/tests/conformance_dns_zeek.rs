@@ -19,6 +19,7 @@
 //!
 //! Deliberate differences in what is decoded are listed in [`DIFFERENT`] with why; a listed
 //! difference that no longer differs fails the check, so the list stays true.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -134,7 +135,11 @@ fn zeek_answer(a: &logward_parse::dns::txn::Answer) -> Option<String> {
         message::TYPE_SOA => words.next()?.to_ascii_lowercase(),
         message::TYPE_SRV => words.nth(3)?.to_ascii_lowercase(),
         message::TYPE_TXT | message::TYPE_SPF => {
-            let word = if a.rtype == message::TYPE_TXT { "TXT" } else { "SPF" };
+            let word = if a.rtype == message::TYPE_TXT {
+                "TXT"
+            } else {
+                "SPF"
+            };
             unquote(&a.data)
                 .iter()
                 .map(|s| format!("{word} {} {s}", s.len()))
@@ -218,7 +223,10 @@ fn zeek_row(t: &Transaction) -> BTreeMap<&'static str, String> {
         asked.map_or_else(unset, |q| q.name.clone()),
     );
     row.insert("qclass", asked.map_or_else(unset, |q| q.qclass.to_string()));
-    row.insert("qclass_name", asked.map_or_else(unset, |q| class_name(q.qclass)));
+    row.insert(
+        "qclass_name",
+        asked.map_or_else(unset, |q| class_name(q.qclass)),
+    );
     row.insert("qtype", asked.map_or_else(unset, |q| q.qtype.to_string()));
     row.insert(
         "qtype_name",
@@ -240,7 +248,11 @@ fn zeek_row(t: &Transaction) -> BTreeMap<&'static str, String> {
         if answers.is_empty() {
             unset()
         } else {
-            answers.iter().map(|a| a.0.as_str()).collect::<Vec<_>>().join(",")
+            answers
+                .iter()
+                .map(|a| a.0.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         },
     );
     row.insert(
@@ -305,7 +317,8 @@ fn every_zeek_pcap_decodes_to_its_dns_log() {
             .map(|e| e.unwrap().path())
             .find(|p| p.extension().is_some_and(|x| x == "pcap"))
             .unwrap();
-        let (fields, want_rows) = zeek_log(&std::fs::read_to_string(folder.join("dns.log")).unwrap());
+        let (fields, want_rows) =
+            zeek_log(&std::fs::read_to_string(folder.join("dns.log")).unwrap());
         assert!(!fields.is_empty(), "{name}: dns.log has no #fields line");
         let cols: Vec<(usize, &str)> = fields
             .iter()
@@ -325,10 +338,13 @@ fn every_zeek_pcap_decodes_to_its_dns_log() {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let port = |r: &Vec<String>, c: &str| r[fields.iter().position(|f| f == c).unwrap()].clone();
+        let port =
+            |r: &Vec<String>, c: &str| r[fields.iter().position(|f| f == c).unwrap()].clone();
         let want_rows: Vec<Vec<String>> = want_rows
             .into_iter()
-            .filter(|r| port(r, "id.orig_p") != NETBIOS_PORT && port(r, "id.resp_p") != NETBIOS_PORT)
+            .filter(|r| {
+                port(r, "id.orig_p") != NETBIOS_PORT && port(r, "id.resp_p") != NETBIOS_PORT
+            })
             .collect();
         let mut want: Vec<String> = want_rows
             .iter()
@@ -339,7 +355,11 @@ fn every_zeek_pcap_decodes_to_its_dns_log() {
             .iter()
             .map(|t| {
                 let z = zeek_row(t);
-                render(&|c| z.get(c).cloned().unwrap_or_else(|| format!("<no column {c}>")))
+                render(&|c| {
+                    z.get(c)
+                        .cloned()
+                        .unwrap_or_else(|| format!("<no column {c}>"))
+                })
             })
             .collect();
         // Where a listed column is left out, it must really differ somewhere.
@@ -367,7 +387,9 @@ fn every_zeek_pcap_decodes_to_its_dns_log() {
     }
     for (i, (f, c, why)) in DIFFERENT.iter().enumerate() {
         if !used[i] {
-            failures.push(format!("{f} {c} is listed as different ({why}) but agrees now"));
+            failures.push(format!(
+                "{f} {c} is listed as different ({why}) but agrees now"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

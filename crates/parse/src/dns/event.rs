@@ -84,3 +84,81 @@ pub fn to_event(t: &Transaction) -> Event<'static> {
     }));
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::txn::{Side, Transport};
+
+    const REPLY: &[u8] = b"\xab\xcd\x81\x83\x00\x01\x00\x02\x00\x00\x00\x00\x03WWW\x07Example\x03com\x00\x00\x01\x00\x01\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x02\xc0\x10\xc0\x10\x00\x01\x00\x01\x00\x00\x0e\x10\x00\x04\x5d\xb8\xd8\x22";
+
+    #[test]
+    fn a_transaction_is_a_dns_query_event() {
+        let query = &b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03WWW\x07Example\x03com\x00\x00\x01\x00\x01"[..];
+        let t = Transaction {
+            client: "2001:db8::1".parse().unwrap(),
+            client_port: 40000,
+            server: "192.0.2.53".parse().unwrap(),
+            server_port: 53,
+            transport: Transport::Udp,
+            id: 0xabcd,
+            query: Some(Side::decode(1_500_000_000_123_456_789, query, false).unwrap()),
+            reply: Some(Side::decode(1_500_000_000_200_000_000, REPLY, false).unwrap()),
+        };
+        let e = to_event(&t);
+        assert_eq!(e.action(), Action::DnsQuery);
+        assert_eq!(e.dataset, Some(Dataset::DnsCapture));
+        assert_eq!(e.outcome, Outcome::Failure);
+        let ts = e.timestamp.unwrap();
+        assert_eq!((ts.unix, ts.nanos), (1_500_000_000, 123_456_789));
+        assert_eq!(e.source_ip, "2001:db8::1".parse().ok());
+        assert_eq!(e.source_port, Some(40000));
+        let d = e.dns.unwrap();
+        assert_eq!(d.question_name, "www.example.com");
+        assert_eq!(d.question_type.as_deref(), Some("A"));
+        assert_eq!(d.question_class.as_deref(), Some("IN"));
+        assert_eq!(d.response_code.as_deref(), Some("NXDOMAIN"));
+        assert_eq!(d.id, Some(0xabcd));
+        assert_eq!(
+            (d.server_ip, d.server_port),
+            ("192.0.2.53".parse().ok(), Some(53))
+        );
+        assert_eq!(d.transport, Some("udp"));
+        assert_eq!(d.answers.len(), 2);
+        assert_eq!(
+            (
+                &*d.answers[0].name,
+                &*d.answers[0].rtype,
+                &*d.answers[0].data,
+                d.answers[0].ttl
+            ),
+            ("WWW.Example.com", "CNAME", "Example.com", Some(60))
+        );
+        assert_eq!(
+            d.resolved_ip,
+            vec!["93.184.216.34".parse::<IpAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn a_query_without_reply_has_no_code() {
+        let query = &b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\xff\x65\x00\x03"[..];
+        let t = Transaction {
+            client: "10.0.0.1".parse().unwrap(),
+            client_port: 1,
+            server: "10.0.0.2".parse().unwrap(),
+            server_port: 53,
+            transport: Transport::Tcp,
+            id: 1,
+            query: Some(Side::decode(0, query, false).unwrap()),
+            reply: None,
+        };
+        let e = to_event(&t);
+        assert_eq!(e.outcome, Outcome::Unknown);
+        let d = e.dns.unwrap();
+        assert_eq!(d.question_name, "");
+        assert_eq!(d.question_type.as_deref(), Some("TYPE65381"));
+        assert_eq!(d.question_class.as_deref(), Some("CH"));
+        assert_eq!((d.response_code, d.transport), (None, Some("tcp")));
+    }
+}

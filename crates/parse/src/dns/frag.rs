@@ -67,7 +67,12 @@ impl Reassembler {
         if !self.table.contains_key(&key) && self.table.len() >= MAX_DATAGRAMS {
             self.expire(ts.saturating_sub(TIMEOUT));
             if self.table.len() >= MAX_DATAGRAMS {
-                if let Some(oldest) = self.table.iter().min_by_key(|(_, p)| p.first).map(|(k, _)| *k) {
+                if let Some(oldest) = self
+                    .table
+                    .iter()
+                    .min_by_key(|(_, p)| p.first)
+                    .map(|(k, _)| *k)
+                {
                     self.table.remove(&oldest);
                     self.dropped += 1;
                 }
@@ -150,7 +155,10 @@ mod tests {
     fn out_of_order_fragments_make_the_datagram() {
         let mut r = Reassembler::default();
         assert_eq!(r.add(key(), 1, 8, false, b"world"), Outcome::Kept);
-        assert_eq!(r.add(key(), 2, 0, true, b"hello, w"), Outcome::Whole(b"hello, wworld".to_vec()));
+        assert_eq!(
+            r.add(key(), 2, 0, true, b"hello, w"),
+            Outcome::Whole(b"hello, wworld".to_vec())
+        );
         assert_eq!(r.waiting(), 0);
     }
 

@@ -93,7 +93,11 @@ impl Joiner {
         let reply = side.header.is_response();
         let id = side.header.id;
         if multicast(dst.0) || src.1 == 5353 || dst.1 == 5353 {
-            let (query, reply) = if reply { (None, Some(side)) } else { (Some(side), None) };
+            let (query, reply) = if reply {
+                (None, Some(side))
+            } else {
+                (Some(side), None)
+            };
             self.out.push_back(Transaction {
                 client: src.0,
                 client_port: src.1,
@@ -150,13 +154,7 @@ impl Joiner {
             }
         }
         self.seq += 1;
-        self.pending.insert(
-            key,
-            Pending {
-                seq: self.seq,
-                txn,
-            },
-        );
+        self.pending.insert(key, Pending { seq: self.seq, txn });
         self.order.push_back((now, self.seq, key));
     }
 

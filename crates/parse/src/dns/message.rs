@@ -747,7 +747,9 @@ mod tests {
         assert_eq!(name_at(&m, last), Err(Error::TooManyJumps));
         // Labels reached again and again through pointers count toward 255 bytes.
         let mut m = header(1, 0);
-        m.extend_from_slice(b"\x3fAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\x00");
+        m.extend_from_slice(
+            b"\x3fAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\x00",
+        );
         let a = 12usize;
         m.extend_from_slice(b"\x3fBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
         m.extend_from_slice(&[0xc0, a as u8]);

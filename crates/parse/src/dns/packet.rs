@@ -507,7 +507,20 @@ mod tests {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x81, 0x00, 0x00, 0x07, 0x08, 0x00]);
         let total = 20 + 8 + dns.len();
-        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
         f.extend_from_slice(&src);
         f.extend_from_slice(&dst);
         f.extend_from_slice(&sport.to_be_bytes());
@@ -518,15 +531,24 @@ mod tests {
         f
     }
 
-    const QUERY: &[u8] = b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
+    const QUERY: &[u8] =
+        b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
     const REPLY: &[u8] = b"\xab\xcd\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01\xc0\x0c\x00\x01\x00\x01\x00\x00\x0e\x10\x00\x04\x5d\xb8\xd8\x22";
 
     #[test]
     fn query_and_reply_join_over_vlan() {
         let mut d = Decoder::new();
-        d.push(linktype::ETHERNET, 1_000, &udp4([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, QUERY));
+        d.push(
+            linktype::ETHERNET,
+            1_000,
+            &udp4([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, QUERY),
+        );
         assert!(d.next_transaction().is_none());
-        d.push(linktype::ETHERNET, 3_000, &udp4([10, 0, 0, 53], 53, [10, 0, 0, 1], 40000, REPLY));
+        d.push(
+            linktype::ETHERNET,
+            3_000,
+            &udp4([10, 0, 0, 53], 53, [10, 0, 0, 1], 40000, REPLY),
+        );
         let t = d.next_transaction().expect("joined");
         assert_eq!(t.client, IpAddr::from([10, 0, 0, 1]));
         assert_eq!((t.server_port, t.id, t.rtt()), (53, 0xabcd, Some(2_000)));
@@ -538,12 +560,20 @@ mod tests {
     #[test]
     fn unanswered_queries_are_reported_after_the_window_and_at_the_end() {
         let mut d = Decoder::new();
-        d.push(linktype::ETHERNET, 0, &udp4([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, QUERY));
+        d.push(
+            linktype::ETHERNET,
+            0,
+            &udp4([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, QUERY),
+        );
         d.flush(super::super::join::WINDOW - 1);
         assert!(d.next_transaction().is_none());
         d.flush(super::super::join::WINDOW + 1);
         assert!(d.next_transaction().unwrap().reply.is_none());
-        d.push(linktype::ETHERNET, 0, &udp4([10, 0, 0, 2], 40000, [10, 0, 0, 53], 53, QUERY));
+        d.push(
+            linktype::ETHERNET,
+            0,
+            &udp4([10, 0, 0, 2], 40000, [10, 0, 0, 53], 53, QUERY),
+        );
         d.finish();
         assert!(d.next_transaction().unwrap().reply.is_none());
         assert_eq!(d.stats().unanswered, 2);
@@ -560,6 +590,9 @@ mod tests {
         while d.next_transaction().is_some() {}
         let s = d.stats();
         assert_eq!(s.frames, f.len() as u64);
-        assert!(s.malformed > 0 && s.cut > 0 && s.partial_messages > 0, "{s:?}");
+        assert!(
+            s.malformed > 0 && s.cut > 0 && s.partial_messages > 0,
+            "{s:?}"
+        );
     }
 }

@@ -39,13 +39,23 @@ pub enum Error {
     /// Not a pcap or pcapng file.
     NotCapture,
     /// The file ends inside a header, record or block.
-    Truncated { offset: u64 },
+    Truncated {
+        offset: u64,
+    },
     /// A record or block whose length is impossible or over [`MAX_RECORD`].
-    BadLength { offset: u64, len: u64 },
+    BadLength {
+        offset: u64,
+        len: u64,
+    },
     /// A pcapng packet on an interface no description block declared.
-    UnknownInterface { offset: u64, interface: u32 },
+    UnknownInterface {
+        offset: u64,
+        interface: u32,
+    },
     /// A pcapng section header with an unknown byte-order magic.
-    BadSection { offset: u64 },
+    BadSection {
+        offset: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -58,7 +68,10 @@ impl fmt::Display for Error {
                 write!(f, "record at byte {offset} claims {len} bytes")
             }
             Error::UnknownInterface { offset, interface } => {
-                write!(f, "packet at byte {offset} names undeclared interface {interface}")
+                write!(
+                    f,
+                    "packet at byte {offset} names undeclared interface {interface}"
+                )
             }
             Error::BadSection { offset } => {
                 write!(f, "section header at byte {offset} has no byte-order magic")
@@ -125,10 +138,20 @@ impl Resolution {
     }
 }
 
+/// A packet found in the buffer: (linktype, ts, orig_len, data start, data length).
+type Found = (u32, Nanos, u32, usize, usize);
+
 #[derive(Debug)]
 enum Format {
-    Pcap { big: bool, nanos: bool, linktype: u32 },
-    Pcapng { big: bool, interfaces: Vec<Interface> },
+    Pcap {
+        big: bool,
+        nanos: bool,
+        linktype: u32,
+    },
+    Pcapng {
+        big: bool,
+        interfaces: Vec<Interface>,
+    },
 }
 
 /// A streaming reader of either format.
@@ -283,8 +306,7 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// (linktype, ts, orig_len, data start in buf, data length).
-    fn next_pcap(&mut self) -> Result<Option<(u32, Nanos, u32, usize, usize)>, Error> {
+    fn next_pcap(&mut self) -> Result<Option<Found>, Error> {
         let Format::Pcap {
             big,
             nanos,
@@ -318,7 +340,7 @@ impl<R: Read> Reader<R> {
         Ok(Some((linktype, ts, orig_len, at, caplen)))
     }
 
-    fn next_pcapng(&mut self) -> Result<Option<(u32, Nanos, u32, usize, usize)>, Error> {
+    fn next_pcapng(&mut self) -> Result<Option<Found>, Error> {
         loop {
             if !self.fill(12)? {
                 return Ok(None);
@@ -409,7 +431,8 @@ impl<R: Read> Reader<R> {
                     } else {
                         u32::from(u16_at(body, 0, big))
                     };
-                    let ticks = u64::from(u32_at(body, 4, big)) << 32 | u64::from(u32_at(body, 8, big));
+                    let ticks =
+                        u64::from(u32_at(body, 4, big)) << 32 | u64::from(u32_at(body, 8, big));
                     let caplen = u32_at(body, 12, big) as usize;
                     let orig_len = u32_at(body, 16, big);
                     if caplen > body.len() - 20 {
@@ -437,7 +460,13 @@ impl<R: Read> Reader<R> {
                     if iface.snaplen > 0 {
                         caplen = caplen.min(iface.snaplen as usize);
                     }
-                    return Ok(Some((iface.linktype, self.last_ts, orig_len, body_at + 4, caplen)));
+                    return Ok(Some((
+                        iface.linktype,
+                        self.last_ts,
+                        orig_len,
+                        body_at + 4,
+                        caplen,
+                    )));
                 }
                 // Section headers (handled above), statistics, name resolution, custom …
                 _ => {}
@@ -447,13 +476,15 @@ impl<R: Read> Reader<R> {
 
     fn interface(&self, id: u32, offset: u64) -> Result<Interface, Error> {
         match &self.format {
-            Format::Pcapng { interfaces, .. } => interfaces
-                .get(id as usize)
-                .copied()
-                .ok_or(Error::UnknownInterface {
-                    offset,
-                    interface: id,
-                }),
+            Format::Pcapng { interfaces, .. } => {
+                interfaces
+                    .get(id as usize)
+                    .copied()
+                    .ok_or(Error::UnknownInterface {
+                        offset,
+                        interface: id,
+                    })
+            }
             Format::Pcap { .. } => Err(Error::UnknownInterface {
                 offset,
                 interface: id,
@@ -485,8 +516,20 @@ mod tests {
     use super::*;
 
     fn pcap(big: bool, nanos: bool, frames: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let w32 = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
-        let w16 = |v: u16| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w32 = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let w16 = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
         let mut f = Vec::new();
         f.extend_from_slice(&w32(if nanos { PCAP_NS } else { PCAP_US }));
         f.extend_from_slice(&w16(2));
@@ -504,7 +547,9 @@ mod tests {
         f
     }
 
-    fn read_all(bytes: &[u8]) -> (Vec<(u32, Nanos, Vec<u8>)>, Option<Error>) {
+    type Packets = Vec<(u32, Nanos, Vec<u8>)>;
+
+    fn read_all(bytes: &[u8]) -> (Packets, Option<Error>) {
         let mut r = match Reader::new(bytes) {
             Ok(r) => r,
             Err(e) => return (Vec::new(), Some(e)),
@@ -543,7 +588,10 @@ mod tests {
         let mut bad = f.clone();
         bad[24 + 8..24 + 12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(read_all(&bad).1, Some(Error::BadLength { .. })));
-        assert!(matches!(read_all(b"hello world").1, Some(Error::NotCapture)));
+        assert!(matches!(
+            read_all(b"hello world").1,
+            Some(Error::NotCapture)
+        ));
     }
 
     fn block(t: u32, body: &[u8]) -> Vec<u8> {
@@ -561,10 +609,18 @@ mod tests {
 
     #[test]
     fn pcapng_interfaces_and_tsresol() {
-        let mut f = block(SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        let mut f = block(
+            SHB,
+            &[
+                0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        );
         // interface 0: Ethernet, µs; interface 1: raw IP, ns (if_tsresol 9)
         f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
-        f.extend(block(1, &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
+        f.extend(block(
+            1,
+            &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0],
+        ));
         let epb = |iface: u32, ticks: u64, data: &[u8]| {
             let mut b = iface.to_le_bytes().to_vec();
             b.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
@@ -591,6 +647,9 @@ mod tests {
                 (1, 2_000_000_000, b"spb".to_vec()),
             ]
         );
-        assert!(matches!(err, Some(Error::UnknownInterface { interface: 7, .. })));
+        assert!(matches!(
+            err,
+            Some(Error::UnknownInterface { interface: 7, .. })
+        ));
     }
 }

@@ -126,7 +126,12 @@ impl Streams {
         }
         self.expire(ts.saturating_sub(IDLE));
         if self.flows.len() >= MAX_FLOWS {
-            if let Some(k) = self.flows.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| *k) {
+            if let Some(k) = self
+                .flows
+                .iter()
+                .min_by_key(|(_, f)| f.last)
+                .map(|(k, _)| *k)
+            {
                 self.flows.remove(&k);
                 self.dropped += 1;
             }

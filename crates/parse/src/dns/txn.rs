@@ -127,10 +127,7 @@ impl Side {
             let mut data = String::new();
             if message::write_rdata(bytes, &r, &mut data).is_err() {
                 // Kept, as unknown data: the record is there, its type's form is not.
-                let raw = message::Record {
-                    rtype: 0xff00,
-                    ..r
-                };
+                let raw = message::Record { rtype: 0xff00, ..r };
                 let _ = message::write_rdata(bytes, &raw, &mut data);
             }
             side.answers.push(Answer {
