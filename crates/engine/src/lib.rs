@@ -14,6 +14,7 @@ pub mod anomaly;
 pub mod compile;
 pub mod config;
 pub mod counter;
+pub mod dns;
 pub mod engine;
 pub mod runner;
 pub mod snapshot;
