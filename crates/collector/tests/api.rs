@@ -80,6 +80,7 @@ fn seed(dir: &Path, t0: i64) {
                 user: Some(if i % 3 == 0 { "admin" } else { "root" }.into()),
                 json: serde_json::json!({"message": format!("alert {i}"), "event": {"original": line}})
                     .to_string(),
+                dns: None,
             },
             plan: logward_store::AlertPlan::default(),
         });
@@ -907,6 +908,7 @@ async fn alert_pages_and_bans_say_what_happened() {
                 source_address: Some(addr.into()),
                 user: None,
                 json: serde_json::json!({"message": "fleet brute force"}).to_string(),
+                dns: None,
             },
             plan: logward_store::AlertPlan::default(),
         });

@@ -65,6 +65,7 @@ mod tests {
                 source_address: None,
                 user: None,
                 json: json.into(),
+                dns: None,
             },
         }
     }

@@ -32,17 +32,17 @@ pub use ban::{BanTarget, Family};
 pub use collector::{
     Agent, AlertDetail, AlertFilter, AlertPage, AlertPlan, AlertStats, Analysis, AnalysisState,
     ApiToken, CollectorStore, Count, Decision, DecisionChange, DecisionOp, DecisionSelector,
-    Delivery, EventRow, FleetEffects, FleetEvent, FleetItem, FleetOutput, FleetPurgeStats,
-    Heartbeat, IngestCounts, IngestRequest, NewDecision, PendingAnalysis, ProfileLookup,
-    TokenCheck, FLEET_HOST,
+    Delivery, DnsHitFilter, DnsStats, EventRow, FleetEffects, FleetEvent, FleetItem, FleetOutput,
+    FleetPurgeStats, Heartbeat, IngestCounts, IngestRequest, NewDecision, PendingAnalysis,
+    ProfileLookup, StoredDnsHit, TokenCheck, FLEET_HOST,
 };
 pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;
 pub use types::{
-    Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, NewAlert, NewBan, NewOutbox,
-    OutboxAnalysis, OutboxCounts, OutboxItem, OutboxState, ProfileRow, PurgeStats, ReportEntry,
-    ReportSection, SpoolItem, SpoolKind, SpoolStats, SpooledItem, StoredAlert, StoredReportEntry,
-    UnixTime,
+    Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, DnsHit, NewAlert, NewBan,
+    NewOutbox, OutboxAnalysis, OutboxCounts, OutboxItem, OutboxState, ProfileRow, PurgeStats,
+    ReportEntry, ReportSection, SpoolItem, SpoolKind, SpoolStats, SpooledItem, StoredAlert,
+    StoredReportEntry, UnixTime,
 };

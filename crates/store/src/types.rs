@@ -61,6 +61,61 @@ pub struct NewAlert {
     pub user: Option<String>,
     /// The whole alert as JSON (what sinks deliver).
     pub json: String,
+    /// What the DNS check found, when the alert is about a DNS query: stored beside the
+    /// alert in `dns_hits` (the dashboard's DNS page). Not read back with the alert.
+    pub dns: Option<DnsHit>,
+}
+
+/// A DNS check finding kept for the DNS page: who asked what, and what it was found to be.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DnsHit {
+    /// `source.ip` (the client that asked).
+    pub client: Option<String>,
+    /// `dns.question.name`.
+    pub domain: String,
+    /// `dns.question.type`.
+    pub qtype: Option<String>,
+    /// `event.reason`: the strongest finding (`listed`, `api-malicious`, `tunnel`, `dga` …).
+    pub finding: Option<String>,
+    /// `logward.dns.list`.
+    pub list: Option<String>,
+    /// `logward.dns.verdict`.
+    pub verdict: Option<String>,
+    /// `logward.dns.severity`.
+    pub severity: Option<String>,
+    /// The answers' data, comma-separated (at most 256 bytes).
+    pub answer: Option<String>,
+    /// `logward.dns.owner`.
+    pub owner: Option<String>,
+}
+
+impl DnsHit {
+    /// The hit of an event the DNS check flagged (one with `logward.dns.*`).
+    pub fn of_event(e: &logward_core::Event<'_>) -> Option<DnsHit> {
+        let d = e.dns.as_deref()?;
+        let intel = d.intel.as_deref()?;
+        let mut answer = String::new();
+        for a in &d.answers {
+            if answer.len() + a.data.len() + 2 > 256 {
+                break;
+            }
+            if !answer.is_empty() {
+                answer.push_str(", ");
+            }
+            answer.push_str(&a.data);
+        }
+        Some(DnsHit {
+            client: e.source_ip.map(|ip| ip.to_string()),
+            domain: d.question_name.to_string(),
+            qtype: d.question_type.as_deref().map(str::to_owned),
+            finding: e.reason.map(str::to_owned),
+            list: intel.list.clone(),
+            verdict: intel.verdict.clone(),
+            severity: intel.severity.clone(),
+            answer: (!answer.is_empty()).then_some(answer),
+            owner: intel.owner.clone(),
+        })
+    }
 }
 
 impl NewAlert {
@@ -81,6 +136,7 @@ impl NewAlert {
             // The writer emits UTF-8 only; a lossy conversion never changes it.
             json: String::from_utf8(json)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            dns: DnsHit::of_event(e),
         }
     }
 }
@@ -412,6 +468,8 @@ pub struct PurgeStats {
     pub bans: u64,
     /// Report entries removed.
     pub report: u64,
+    /// DNS hits removed (whole days).
+    pub dns_hits: u64,
 }
 
 /// What a spool item carries.

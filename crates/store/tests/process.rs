@@ -107,6 +107,7 @@ fn crash_writer() -> ExitCode {
                     r#"{{"seq":{seq},"rule":{{"id":"ssh-bruteforce"}},"message":"{}"}}"#,
                     "x".repeat(200)
                 ),
+                dns: None,
             });
             batch.outbox.push(NewOutbox {
                 alert: batch.alerts.len() - 1,

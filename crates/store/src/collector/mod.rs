@@ -15,8 +15,8 @@ pub use fleet::{
     IngestRequest, NewDecision, TokenCheck,
 };
 pub use query::{
-    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Delivery, EventRow, EVENT_WINDOW_SECS,
-    FLEET_HOST, MAX_ALERT_EVENTS,
+    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Delivery, DnsHitFilter, DnsStats,
+    EventRow, StoredDnsHit, EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
 };
 
 use crate::error::Result;
@@ -184,6 +184,10 @@ pub trait CollectorStore: Store {
     fn alert_detail(&mut self, id: i64) -> Result<Option<AlertDetail>>;
     /// The charts' figures for alerts in `[since, until)`; `top` entries per ranking.
     fn alert_stats(&mut self, since: UnixTime, until: UnixTime, top: usize) -> Result<AlertStats>;
+    /// The DNS page's figures for hits in `[since, until)`; `top` entries per ranking.
+    fn dns_stats(&mut self, since: UnixTime, until: UnixTime, top: usize) -> Result<DnsStats>;
+    /// DNS hits matching `f`, newest first, at most `limit`.
+    fn dns_hits(&mut self, f: &DnsHitFilter, limit: usize) -> Result<Vec<StoredDnsHit>>;
     /// Fleet ban decisions, newest first, at most `limit`; with `active_at`, only those in
     /// force then (no expiry, or expiring after it).
     fn bans_list(&mut self, active_at: Option<UnixTime>, limit: usize) -> Result<Vec<Decision>>;

@@ -95,3 +95,37 @@ pub const MAX_ALERT_EVENTS: usize = 200;
 /// The `host.name` of alerts the collector raises over the whole fleet (fleet rules, fleet
 /// anomaly detection): their events are looked for on every host.
 pub const FLEET_HOST: &str = "fleet";
+
+/// The DNS page's figures over a time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsStats {
+    pub total: i64,
+    /// (day start, hits), ascending, days without hits left out.
+    pub per_day: Vec<(UnixTime, i64)>,
+    /// (hour start, hits), ascending, hours without hits left out.
+    pub per_hour: Vec<(UnixTime, i64)>,
+    pub top_domains: Vec<Count>,
+    pub top_clients: Vec<Count>,
+    /// Hits per finding (`listed`, `api-malicious`, `tunnel`, `dga` …).
+    pub per_finding: Vec<Count>,
+}
+
+/// Which DNS hits to list, newest first. Filters are ANDed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsHitFilter {
+    pub since: Option<UnixTime>,
+    pub until: Option<UnixTime>,
+    /// The client's address, exactly.
+    pub client: Option<String>,
+    /// The domain, exactly.
+    pub domain: Option<String>,
+}
+
+/// One stored DNS hit and the alert it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDnsHit {
+    pub alert_id: i64,
+    pub time: UnixTime,
+    pub host: Option<String>,
+    pub hit: crate::types::DnsHit,
+}

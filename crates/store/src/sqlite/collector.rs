@@ -5,8 +5,9 @@
 use super::SqliteStore;
 use crate::collector::{
     Agent, AlertDetail, AlertFilter, AlertPage, AlertStats, Analysis, ApiToken, CollectorStore,
-    Decision, DecisionChange, DecisionSelector, FleetPurgeStats, GroupRules, Heartbeat,
-    IngestCounts, IngestRequest, NewDecision, PendingAnalysis, TokenCheck,
+    Decision, DecisionChange, DecisionSelector, DnsHitFilter, DnsStats, FleetPurgeStats,
+    GroupRules, Heartbeat, IngestCounts, IngestRequest, NewDecision, PendingAnalysis, StoredDnsHit,
+    TokenCheck,
 };
 use crate::error::Result;
 use crate::types::{CounterSnapshot, UnixTime};
@@ -55,6 +56,8 @@ impl CollectorStore for SqliteStore {
         fn query_alerts(f: &AlertFilter, limit: usize) -> Result<AlertPage>;
         fn alert_detail(id: i64) -> Result<Option<AlertDetail>>;
         fn alert_stats(since: UnixTime, until: UnixTime, top: usize) -> Result<AlertStats>;
+        fn dns_stats(since: UnixTime, until: UnixTime, top: usize) -> Result<DnsStats>;
+        fn dns_hits(f: &DnsHitFilter, limit: usize) -> Result<Vec<StoredDnsHit>>;
         fn bans_list(active_at: Option<UnixTime>, limit: usize) -> Result<Vec<Decision>>;
         fn put_analysis(a: &Analysis) -> Result<()>;
         fn analysis(alert_id: i64) -> Result<Option<Analysis>>;

@@ -41,6 +41,7 @@ pub(crate) fn insert_alert(
         super::insert_alert(&mut al, a, path)?;
     }
     let id = tx.last_insert_rowid();
+    super::insert_dns_hit(tx, path, id, a)?;
     if !plan.notifiers.is_empty() {
         let mut ob = tx
             .prepare_cached(super::INSERT_OUTBOX)
@@ -400,6 +401,7 @@ mod tests {
             source_address: Some("192.0.2.1".into()),
             user: None,
             json: "{}".into(),
+            dns: None,
         };
         let mut seen = Vec::new();
         let mut rules = |new: &[usize]| {

@@ -49,6 +49,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(9, "llm", "0009_llm.sql"),
     migration!(10, "event_indexes", "0010_event_indexes.sql"),
     migration!(11, "event_keys", "0011_event_keys.sql"),
+    migration!(12, "dns_hits", "0012_dns_hits.sql"),
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -327,6 +327,7 @@ pub(crate) fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
             source_address: row.get(5)?,
             user: row.get(6)?,
             json: row.get(7)?,
+            dns: None,
         },
     })
 }
@@ -479,6 +480,37 @@ fn purge_older(
 /// collector's ingest alike.
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (alert_id, sink, state, attempts, \
      next_attempt_at, updated_at) VALUES (?1, ?2, 'pending', 0, ?3, ?3)";
+
+/// Stores the DNS hit of the alert just inserted as `alert_id`, if it has one.
+fn insert_dns_hit(tx: &Connection, path: &Path, alert_id: i64, a: &NewAlert) -> Result<()> {
+    let Some(h) = &a.dns else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO dns_hits (alert_id, day, time, host, client, domain, qtype, finding, \
+         list, verdict, severity, answer, owner) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            alert_id,
+            a.time.div_euclid(86_400),
+            a.time,
+            a.host,
+            h.client,
+            h.domain,
+            h.qtype,
+            h.finding,
+            h.list,
+            h.verdict,
+            h.severity,
+            h.answer,
+            h.owner
+        ])
+    })
+    .map_err(sql(path, "store a DNS hit"))?;
+    Ok(())
+}
 
 /// Inserts one alert row with [`INSERT_ALERT`] (the agent's batches and the collector's
 /// ingest alike), refusing a severity outside 1–5.
@@ -778,12 +810,18 @@ impl Store for SqliteStore {
             "DELETE FROM report_entries WHERE time < ?1",
             "purge report entries",
         )?;
+        // Whole days: the day holding the cutoff is kept until it is entirely older.
+        let dns_hits = purge(
+            "DELETE FROM dns_hits WHERE day < ?1 / 86400",
+            "purge DNS hits",
+        )?;
         tx.commit().map_err(sql(path, "commit retention"))?;
         Ok(PurgeStats {
             alerts,
             outbox,
             bans,
             report,
+            dns_hits,
         })
     }
 
@@ -828,7 +866,9 @@ impl AgentStore for SqliteStore {
                 .map_err(sql(path, "store alerts"))?;
             for a in &batch.alerts {
                 insert_alert(&mut stmt, a, path)?;
-                ids.alerts.push(tx.last_insert_rowid());
+                let id = tx.last_insert_rowid();
+                insert_dns_hit(&tx, path, id, a)?;
+                ids.alerts.push(id);
             }
         }
         if !batch.outbox.is_empty() {

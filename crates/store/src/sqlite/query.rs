@@ -8,11 +8,11 @@ use rusqlite::{params, params_from_iter, Row};
 use super::decisions::{decision_row, DECISION_COLUMNS};
 use super::{alert_from_row, limit_to_sql, SqliteStore, ALERT_COLUMNS};
 use crate::collector::{
-    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery, EventRow,
-    EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
+    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery, DnsHitFilter,
+    DnsStats, EventRow, StoredDnsHit, EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
 };
 use crate::error::{sql, Result};
-use crate::types::{StoredAlert, UnixTime};
+use crate::types::{DnsHit, StoredAlert, UnixTime};
 
 fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
     Ok(EventRow {
@@ -214,6 +214,98 @@ impl SqliteStore {
         })
     }
 
+    /// The DNS page's figures for hits in `[since, until)`.
+    pub(crate) fn dns_stats(
+        &mut self,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<DnsStats> {
+        let path = self.path.clone();
+        let total: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM dns_hits WHERE time >= ?1 AND time < ?2")
+            .and_then(|mut s| s.query_row(params![since, until], |r| r.get(0)))
+            .map_err(sql(&path, "count DNS hits"))?;
+        let buckets = |width: i64| -> Result<Vec<(UnixTime, i64)>> {
+            self.conn
+                .prepare_cached(
+                    "SELECT (time / ?3) * ?3 AS b, count(*) FROM dns_hits \
+                     WHERE time >= ?1 AND time < ?2 GROUP BY b ORDER BY b",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![since, until, width], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .map_err(sql(&path, "count DNS hits over time"))
+        };
+        let per_day = buckets(86_400)?;
+        let per_hour = buckets(3600)?;
+        let ranking = |col: &str, top: usize| -> Result<Vec<Count>> {
+            self.conn
+                .prepare_cached(&format!(
+                    "SELECT {col} AS k, count(*) AS n FROM dns_hits \
+                     WHERE time >= ?1 AND time < ?2 AND {col} IS NOT NULL \
+                     GROUP BY k ORDER BY n DESC, k LIMIT ?3"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![since, until, limit_to_sql(top)], |r| {
+                        Ok(Count {
+                            key: r.get(0)?,
+                            count: r.get(1)?,
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(sql(&path, "rank DNS hits"))
+        };
+        Ok(DnsStats {
+            total,
+            per_day,
+            per_hour,
+            top_domains: ranking("domain", top)?,
+            top_clients: ranking("client", top)?,
+            per_finding: ranking("finding", top)?,
+        })
+    }
+
+    /// DNS hits matching `f`, newest first.
+    pub(crate) fn dns_hits(&mut self, f: &DnsHitFilter, limit: usize) -> Result<Vec<StoredDnsHit>> {
+        self.conn
+            .prepare_cached(
+                "SELECT alert_id, time, host, client, domain, qtype, finding, list, verdict, \
+                 severity, answer, owner FROM dns_hits \
+                 WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR time < ?2) \
+                 AND (?3 IS NULL OR client = ?3) AND (?4 IS NULL OR domain = ?4) \
+                 ORDER BY time DESC, alert_id DESC LIMIT ?5",
+            )
+            .and_then(|mut s| {
+                s.query_map(
+                    params![f.since, f.until, f.client, f.domain, limit_to_sql(limit)],
+                    |r| {
+                        Ok(StoredDnsHit {
+                            alert_id: r.get(0)?,
+                            time: r.get(1)?,
+                            host: r.get(2)?,
+                            hit: DnsHit {
+                                client: r.get(3)?,
+                                domain: r.get(4)?,
+                                qtype: r.get(5)?,
+                                finding: r.get(6)?,
+                                list: r.get(7)?,
+                                verdict: r.get(8)?,
+                                severity: r.get(9)?,
+                                answer: r.get(10)?,
+                                owner: r.get(11)?,
+                            },
+                        })
+                    },
+                )?
+                .collect()
+            })
+            .map_err(sql(&self.path, "read DNS hits"))
+    }
+
     /// Fleet ban decisions, newest first, at most `limit`; with `active_at`, only those in
     /// force then (no expiry, or expiring after it).
     pub(crate) fn bans_list(
@@ -252,6 +344,7 @@ mod tests {
     use crate::collector::{AlertPlan, FleetEvent, FleetItem, NewDecision};
     use crate::types::NewAlert;
     use crate::CollectorStore as _;
+    use crate::Store as _;
 
     fn alert(time: i64, host: &str, sev: u8, addr: &str, user: &str) -> NewAlert {
         NewAlert {
@@ -266,6 +359,7 @@ mod tests {
             source_address: Some(addr.into()),
             user: Some(user.into()),
             json: "{}".into(),
+            dns: None,
         }
     }
 
@@ -416,5 +510,111 @@ mod tests {
         assert!(s.bans_list(Some(12_001), 10).unwrap().is_empty());
         let d = &s.bans_list(None, 10).unwrap()[0];
         assert!(d.lifted() && !d.in_force(12_001), "{d:?}");
+    }
+
+    fn dns_alert(time: i64, client: &str, domain: &str, finding: &'static str) -> NewAlert {
+        let mut e = logward_core::Event::new(
+            logward_core::Dataset::DnsDnsmasq,
+            logward_core::Action::DnsQuery,
+            logward_core::Outcome::Unknown,
+        );
+        e.timestamp = Some(logward_core::Timestamp {
+            unix: time,
+            nanos: 0,
+            offset: 0,
+        });
+        e.reason = Some(finding);
+        e.set_source(client.to_owned().into(), None);
+        e.host_name = Some("gw1".into());
+        e.dns = Some(Box::new(logward_core::Dns {
+            question_name: domain.to_owned().into(),
+            question_type: Some("A".into()),
+            answers: vec![logward_core::DnsAnswer {
+                name: domain.to_owned().into(),
+                rtype: "A".into(),
+                data: "198.51.100.9".into(),
+                ttl: Some(60),
+            }],
+            intel: Some(Box::new(logward_core::DnsIntel {
+                list: Some("badd-boyz".into()),
+                owner: Some("ops".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }));
+        let a = logward_core::Alert::new(
+            e,
+            "dns-list-hit",
+            "Listed domain",
+            logward_core::Severity::High,
+            "m",
+        );
+        NewAlert::from_alert(&a, time)
+    }
+
+    #[test]
+    fn dns_hits_are_stored_beside_their_alerts_counted_listed_and_purged_by_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
+        s.register_shared_agent("gw1", 0).unwrap();
+        let day = 86_400;
+        let mut items = Vec::new();
+        let hits = [
+            (day + 10, "10.0.0.5", "evil.example", "listed"),
+            (day + 20, "10.0.0.5", "evil.example", "listed"),
+            (2 * day + 5, "10.0.0.6", "evil.example", "listed"),
+            (2 * day + 7, "10.0.0.5", "xkqjzvbw.example", "dga"),
+        ];
+        for (i, (t, c, d, f)) in hits.into_iter().enumerate() {
+            items.push(FleetItem::Alert {
+                seq: i as i64 + 1,
+                alert: dns_alert(t, c, d, f),
+                plan: AlertPlan::default(),
+            });
+        }
+        // An alert about something else has no hit.
+        items.push(FleetItem::Alert {
+            seq: 9,
+            alert: alert(day + 30, "web01", 4, "192.0.2.1", "root"),
+            plan: AlertPlan::default(),
+        });
+        s.ingest("gw1", 3 * day, &items).unwrap();
+
+        let st = s.dns_stats(0, 3 * day, 10).unwrap();
+        assert_eq!(st.total, 4);
+        assert_eq!(st.per_day, vec![(day, 2), (2 * day, 2)]);
+        assert_eq!(st.top_domains[0].key, "evil.example");
+        assert_eq!(st.top_domains[0].count, 3);
+        assert_eq!(st.top_clients[0].key, "10.0.0.5");
+        assert_eq!(st.top_clients[0].count, 3);
+        assert_eq!(
+            st.per_finding
+                .iter()
+                .map(|c| (c.key.as_str(), c.count))
+                .collect::<Vec<_>>(),
+            vec![("listed", 3), ("dga", 1)]
+        );
+
+        let f = DnsHitFilter {
+            client: Some("10.0.0.5".into()),
+            ..Default::default()
+        };
+        let mine = s.dns_hits(&f, 10).unwrap();
+        assert_eq!(
+            mine.iter().map(|h| h.time).collect::<Vec<_>>(),
+            vec![2 * day + 7, day + 20, day + 10],
+            "newest first"
+        );
+        let h = &mine[1].hit;
+        assert_eq!(h.domain, "evil.example");
+        assert_eq!(h.list.as_deref(), Some("badd-boyz"));
+        assert_eq!(h.answer.as_deref(), Some("198.51.100.9"));
+        assert_eq!(h.owner.as_deref(), Some("ops"));
+        assert_eq!(mine[1].host.as_deref(), Some("gw1"));
+
+        // Retention of 1 day at 3 days + 1 h: day 1 goes whole, day 2 (partly inside) stays.
+        let purged = s.purge(3 * day + 3600, 1).unwrap();
+        assert_eq!(purged.dns_hits, 2);
+        assert_eq!(s.dns_stats(0, 3 * day, 10).unwrap().total, 2);
     }
 }

@@ -42,6 +42,7 @@ fn alert(time: UnixTime, rule: &str, seq: u64) -> NewAlert {
         source_address: Some("192.0.2.7".into()),
         user: Some("root".into()),
         json: format!(r#"{{"rule":{{"id":"{rule}"}},"seq":{seq}}}"#),
+        dns: None,
     }
 }
 
@@ -801,7 +802,8 @@ fn purge_keeps_undelivered_and_recent() {
             alerts: 2,
             outbox: 1,
             bans: 1,
-            report: 1
+            report: 1,
+            dns_hits: 0
         }
     );
     let left: Vec<String> = s
