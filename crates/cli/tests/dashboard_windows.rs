@@ -11,17 +11,18 @@
 
 use std::time::Duration;
 
-use logward_core::{wire, write_alert, Alert, Event, Severity, Timestamp};
+use logward_core::{write_alert, Alert, Event, Severity, Timestamp};
 use logward_parse::windows::{decode, WinRecord};
-use logward_test_support::{free_port, run_with_stdin, spawn, wait_for, wait_port};
+use logward_test_support::wait_for;
 use serde_json::{json, Value};
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/collector.rs"]
+mod collector;
 use browser::Browser;
+use collector::{line, logward, Collector, PASSWORD};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logward");
-const PASSWORD: &str = "dashboard test passphrase";
 /// What an attacker who controls a forwarded record could put in it: markup that would run
 /// if the page ever parsed the XML as HTML.
 const HOSTILE: &str =
@@ -32,16 +33,6 @@ const HOSTILE_TAGS: [&str; 2] = [
     "<script>window.pwned = 1</script>",
     "<img src=x onerror=\"window.pwned = 2\">",
 ];
-
-fn logward(args: &[&str], stdin: &str) -> String {
-    let o = run_with_stdin(BIN, args, stdin);
-    assert!(
-        o.status.success(),
-        "logward {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
 
 /// A Security record with its Event XML (the hostile markup unescaped in it, as a forged
 /// record could carry it).
@@ -68,116 +59,15 @@ fn record(id: u32, t: i64, data: &[(&str, &str)]) -> WinRecord {
     r
 }
 
-/// A signed `POST /v1/events` of `body`, as `logward run` forwards; the answer's body.
-fn post_events(
-    http: &reqwest::blocking::Client,
-    url: &str,
-    agent: &str,
-    secret: &str,
-    body: String,
-) -> String {
-    // Any nonce of 16-64 hex digits the collector has not seen will do.
-    let nonce = format!(
-        "{:032x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let ts = logward_core::clock::unix_now();
-    let digest = wire::body_digest(body.as_bytes());
-    let r = http
-        .post(format!("{url}/v1/events"))
-        .header(wire::HEADER_AGENT, agent)
-        .header(wire::HEADER_TIMESTAMP, ts.to_string())
-        .header(wire::HEADER_NONCE, &nonce)
-        .header(wire::HEADER_CONTENT_SHA256, &digest)
-        .header(
-            wire::HEADER_SIGNATURE,
-            wire::sign_digest(secret.as_bytes(), "POST", "/v1/events", ts, &nonce, &digest),
-        )
-        .body(body)
-        .send()
-        .unwrap();
-    let status = r.status();
-    let answer = r.text().unwrap();
-    assert_eq!(status, 200, "{answer}");
-    answer
-}
-
-fn line(seq: u64, kind: &str, json: Vec<u8>) -> String {
-    format!(
-        "{{\"seq\":{seq},\"{kind}\":{}}}\n",
-        String::from_utf8(json).unwrap()
-    )
-}
-
 #[test]
 fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped() {
     let Some((chromium, driver)) = browser::programs() else {
         logward_test_support::skip!("{}", browser::MISSING);
     };
     let d = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let url = format!("https://127.0.0.1:{port}");
-    let cfg = d.path().join("collector.yaml");
-    let certs = d.path().join("tls");
-    logward(
-        &[
-            "collector",
-            "gen-cert",
-            "--out",
-            certs.to_str().unwrap(),
-            "--name",
-            "127.0.0.1",
-        ],
-        "",
-    );
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen: 127.0.0.1:{port}\nstate_dir: {}\ntls: {{cert: {}, key: {}}}\n",
-            d.path().join("collector").display(),
-            certs.join("cert.pem").display(),
-            certs.join("key.pem").display()
-        ),
-    )
-    .unwrap();
-    let cfg = cfg.to_str().unwrap();
-    logward(
-        &["collector", "user", "add", "alice", "--config", cfg],
-        &format!("{PASSWORD}\n"),
-    );
-    let _collector = spawn(
-        BIN,
-        &["collector", "--config", cfg],
-        &d.path().join("collector.err"),
-    );
-    assert!(
-        wait_port(port, Duration::from_secs(30)),
-        "timed out waiting for the collector"
-    );
-
-    // An agent identity, enrolled with a one-time token as `logward enroll` does.
-    let token = logward(&["collector", "token", "create", "--config", cfg], "");
-    let http = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
-    let enrolled: Value = serde_json::from_str(
-        &http
-            .post(format!("{url}/v1/enroll"))
-            .body(json!({"token": token.trim(), "host": "DC01"}).to_string())
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-    )
-    .unwrap();
-    let (agent, secret) = (
-        enrolled["agent_id"].as_str().unwrap(),
-        enrolled["secret"].as_str().unwrap(),
-    );
+    let c = Collector::start(d.path());
+    let url = c.url.clone();
+    let (agent, secret) = c.enroll("DC01");
 
     // A failed network logon from workstation KALI, and the account mallory created by
     // alice: the events and their alerts, as a forwarding agent sends them.
@@ -264,7 +154,7 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
         );
         body.push_str(&line(seq, "alert", out));
     }
-    let answer = post_events(&http, &url, agent, secret, body);
+    let answer = c.post_events(&agent, &secret, body);
     assert!(answer.contains("\"accepted\":5"), "{answer}");
 
     let b = Browser::start(&chromium, &driver, d.path(), true);
@@ -415,7 +305,7 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
             .enumerate()
             .map(|(i, a)| format!("{{\"seq\":{},\"alert\":{a}}}\n", 10 + i))
             .collect();
-        let answer = post_events(&http, &url, agent, secret, body);
+        let answer = c.post_events(&agent, &secret, body);
         assert!(answer.contains("\"accepted\":4"), "{answer}");
         b.goto(&format!("{url}/ui/#/alerts"));
         let id = wait_for(

@@ -69,6 +69,8 @@ pub fn routes() -> Vec<Route> {
         ("/v1/alerts", Method::GET, get(alerts)),
         ("/v1/alerts/{id}", Method::GET, get(alert)),
         ("/v1/stats", Method::GET, get(stats)),
+        ("/v1/dns/stats", Method::GET, get(crate::dns_api::dns_stats)),
+        ("/v1/dns/hits", Method::GET, get(crate::dns_api::dns_hits)),
         ("/v1/agents", Method::GET, get(agents)),
         ("/v1/bans", Method::GET, get(bans)),
         ("/v1/bans", Method::POST, post(add_ban)),
@@ -105,7 +107,12 @@ pub async fn headers(req: Request, next: Next) -> Response {
     r
 }
 
-fn json_reply(state: &AppState, ep: &'static str, status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_reply(
+    state: &AppState,
+    ep: &'static str,
+    status: StatusCode,
+    body: Value,
+) -> Response {
     state.metrics.request(ep, status.as_u16());
     (
         status,
@@ -118,7 +125,7 @@ fn json_reply(state: &AppState, ep: &'static str, status: StatusCode, body: Valu
         .into_response()
 }
 
-fn bad(state: &AppState, ep: &'static str, status: StatusCode, msg: &str) -> Response {
+pub(crate) fn bad(state: &AppState, ep: &'static str, status: StatusCode, msg: &str) -> Response {
     json_reply(state, ep, status, json!({ "error": msg }))
 }
 
@@ -159,7 +166,7 @@ fn asset(
 
 /// Who is asking.
 #[derive(Clone)]
-enum Operator {
+pub(crate) enum Operator {
     /// A dashboard session (its cookie value and CSRF token).
     Session {
         user: String,
@@ -237,7 +244,11 @@ async fn identify(state: &AppState, h: &HeaderMap) -> Result<Operator, AuthFailu
 }
 
 /// An authenticated API request, or its 401.
-async fn api_auth(state: &AppState, ep: &'static str, h: &HeaderMap) -> Result<Operator, Response> {
+pub(crate) async fn api_auth(
+    state: &AppState,
+    ep: &'static str,
+    h: &HeaderMap,
+) -> Result<Operator, Response> {
     identify(state, h).await.map_err(|why| {
         state.metrics.auth_failure(why);
         let mut r = bad(
@@ -318,7 +329,10 @@ pub fn parse_pairs(q: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// Query parameters, refusing unknown and repeated ones.
-fn query(req_query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn query(
+    req_query: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, String> {
     let pairs = parse_pairs(req_query.unwrap_or(""))?;
     for (i, (k, _)) in pairs.iter().enumerate() {
         if !allowed.contains(&k.as_str()) {
@@ -335,7 +349,7 @@ fn query(req_query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, Strin
 }
 
 /// A time parameter: Unix seconds or RFC 3339.
-fn parse_time(name: &str, v: &str) -> Result<i64, String> {
+pub(crate) fn parse_time(name: &str, v: &str) -> Result<i64, String> {
     if let Ok(n) = v.parse::<i64>() {
         return Ok(n);
     }
@@ -347,7 +361,7 @@ fn parse_time(name: &str, v: &str) -> Result<i64, String> {
     }
 }
 
-fn non_empty(name: &str, v: &str) -> Result<String, String> {
+pub(crate) fn non_empty(name: &str, v: &str) -> Result<String, String> {
     if v.is_empty() || v.len() > 256 {
         Err(format!("{name}: must be 1 to 256 characters"))
     } else {
@@ -474,7 +488,7 @@ fn windows_fields(parsed: &Value) -> (Value, Value, Value) {
     (winlog.clone(), logon_type, workstation)
 }
 
-fn store_error(state: &AppState, ep: &'static str) -> Response {
+pub(crate) fn store_error(state: &AppState, ep: &'static str) -> Response {
     bad(
         state,
         ep,

@@ -13,6 +13,7 @@ pub mod body;
 pub mod config;
 pub mod credentials;
 mod decisions;
+pub mod dns_api;
 mod enroll;
 pub mod enroll_limit;
 mod heartbeat;

@@ -58,7 +58,9 @@ pub fn document() -> Value {
     let err = || reference("Error");
     let e400 = || json_ok("Bad parameters: `error` says which and why.", err());
     let e401 = || json_ok("No session and no valid bearer token.", err());
-    let time = json!({"oneOf": [{"type": "integer"}, {"type": "string", "format": "date-time"}]});
+    let time_schema =
+        || json!({"oneOf": [{"type": "integer"}, {"type": "string", "format": "date-time"}]});
+    let time = time_schema();
     let mut paths = Map::new();
     let mut add = |path: &str, method: &str, o: Value| {
         let entry = paths
@@ -218,6 +220,30 @@ pub fn document() -> Value {
             "per_hour": {"type": "array", "items": {"type": "object", "properties": {"hour": {"type": "integer"}, "count": {"type": "integer"}}}},
             "top_sources": reference("Counts"), "top_users": reference("Counts"),
             "per_host": reference("Counts"), "per_severity": reference("Counts")}})),
+               "400": e400(), "401": e401()})));
+    let series = |k: &str| json!({"type": "array", "items": {"type": "object", "properties": {k: {"type": "integer"}, "count": {"type": "integer"}}}});
+    add("/v1/dns/stats", "get", op("The DNS page's figures: hits of the DNS check per day and per hour, top domains, top clients, hits per finding.", operator.clone(), vec![
+            param("since", "Default: 7 days ago.", time_schema()),
+            param("until", "Default: now.", time_schema()),
+        ],
+        json!({"200": json_ok("Figures.", json!({"type": "object", "properties": {
+            "total": {"type": "integer"}, "per_day": series("day"), "per_hour": series("hour"),
+            "top_domains": reference("Counts"), "top_clients": reference("Counts"),
+            "per_finding": reference("Counts")}})),
+               "400": e400(), "401": e401()})));
+    let text = json!({"type": ["string", "null"]});
+    add("/v1/dns/hits", "get", op("DNS hits, newest first: who asked which flagged name, what it was found to be, the answer and the client's owner.", operator.clone(), vec![
+            param("client", "The client's IP address.", json!({"type": "string"})),
+            param("domain", "The name asked, exactly.", json!({"type": "string"})),
+            param("since", "Only hits at or after.", time_schema()),
+            param("until", "Only hits before.", time_schema()),
+            param("limit", "1 to 500, default 50.", json!({"type": "integer", "minimum": 1, "maximum": 500})),
+        ],
+        json!({"200": json_ok("Hits.", json!({"type": "object", "properties": {"hits": {"type": "array", "items": {"type": "object", "properties": {
+            "alert_id": {"type": "integer"}, "time": {"type": "integer"}, "host": text.clone(),
+            "client": text.clone(), "domain": {"type": "string"}, "type": text.clone(),
+            "finding": text.clone(), "list": text.clone(), "verdict": text.clone(),
+            "severity": text.clone(), "answer": text.clone(), "owner": text}}}}})),
                "400": e400(), "401": e401()})));
     add(
         "/v1/agents",

@@ -63,7 +63,7 @@ pub struct NewAlert {
     pub json: String,
     /// What the DNS check found, when the alert is about a DNS query: stored beside the
     /// alert in `dns_hits` (the dashboard's DNS page). Not read back with the alert.
-    pub dns: Option<DnsHit>,
+    pub dns: Option<Box<DnsHit>>,
 }
 
 /// A DNS check finding kept for the DNS page: who asked what, and what it was found to be.
@@ -136,7 +136,7 @@ impl NewAlert {
             // The writer emits UTF-8 only; a lossy conversion never changes it.
             json: String::from_utf8(json)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            dns: DnsHit::of_event(e),
+            dns: DnsHit::of_event(e).map(Box::new),
         }
     }
 }

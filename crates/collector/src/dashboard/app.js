@@ -289,6 +289,62 @@ async function showCharts() {
   } catch (e) { status(e.message, true); }
 }
 
+// ---- DNS ----------------------------------------------------------------------------
+
+function barsPerDay(target, perDay, since, until) {
+  const box = $(target);
+  const first = Math.floor(since / 86400), last = Math.floor((until - 1) / 86400);
+  const counts = new Map(perDay.map(d => [d.day / 86400, d.count]));
+  const rows = [];
+  for (let d = first; d <= last; d++) {
+    rows.push({ key: new Date(d * 86400000).toISOString().slice(0, 10), count: counts.get(d) || 0 });
+  }
+  if (!rows.some(r => r.count)) { box.replaceChildren(el('p', { class: 'muted', text: 'No hits.' })); return; }
+  barsHorizontal(target, rows.slice(-31));
+}
+
+// A client's address links to its own hits; the owner the configuration names comes with it.
+function clientLink(ip) {
+  return ip ? el('a', { href: '#/dns/' + encodeURIComponent(ip), class: 'dns-client', text: ip }) : '—';
+}
+
+function dnsHitRow(h) {
+  return el('tr', { class: 'dns-hit-row', 'data-alert': String(h.alert_id) },
+    el('td', {}, el('a', { href: '#/alert/' + h.alert_id, text: fmtTime(h.time) })),
+    el('td', {}, clientLink(h.client)),
+    el('td', { class: 'dns-owner', text: h.owner || '—' }),
+    el('td', { class: 'dns-domain', text: h.domain }),
+    el('td', { text: h.type || '—' }),
+    el('td', { class: 'dns-finding', text: h.finding || '—' }),
+    el('td', { text: [h.list, h.verdict].filter(Boolean).join(' · ') || '—' }),
+    el('td', { class: 'dns-answer', text: h.answer || '—' }),
+    el('td', { text: h.host || '—' }));
+}
+
+async function showDns(client) {
+  const span = Number($('dns-time').value);
+  const now = Math.floor(Date.now() / 1000);
+  const since = now - span;
+  if (client !== undefined) $('dns-client').value = client;
+  const who = $('dns-client').value.trim();
+  $('dns-range-text').textContent = $('dns-time').selectedOptions[0].textContent;
+  try {
+    const st = await api('/v1/dns/stats?since=' + since);
+    barsPerDay('chart-dns-days', st.per_day, st.since, st.until);
+    barsHorizontal('chart-dns-domains', st.top_domains);
+    barsHorizontal('chart-dns-findings', st.per_finding);
+    const list = el('ol', { class: 'dns-top-clients' });
+    for (const c of st.top_clients) list.append(el('li', {}, clientLink(c.key), ' ', el('span', { class: 'muted', text: String(c.count) })));
+    $('dns-clients').replaceChildren(st.top_clients.length ? list : el('p', { class: 'muted', text: 'No hits.' }));
+    const q = new URLSearchParams({ since: String(since), limit: '100' });
+    if (who) q.set('client', who);
+    const r = await api('/v1/dns/hits?' + q.toString());
+    $('dns-hits-title').textContent = who ? 'Recent hits of ' + who : 'Recent hits';
+    $('dns-hits-body').replaceChildren(...r.hits.map(dnsHitRow));
+    status(st.total + ' DNS hits, ' + r.hits.length + ' shown');
+  } catch (e) { status(e.message, true); }
+}
+
 // ---- agents and bans ----------------------------------------------------------------
 
 async function showAgents() {
@@ -395,6 +451,7 @@ function route() {
   if (view === 'charts') { $('view-charts').hidden = false; showCharts(); return; }
   if (view === 'agents') { $('view-agents').hidden = false; showAgents(); return; }
   if (view === 'bans') { $('view-bans').hidden = false; showBans(); return; }
+  if (view === 'dns') { $('view-dns').hidden = false; showDns(arg ? decodeURIComponent(arg) : ''); return; }
   $('view-alerts').hidden = false;
   loadAlerts(false);
   startPolling();
@@ -410,6 +467,12 @@ async function start() {
   $('clear').addEventListener('click', () => { $('filters').reset(); cursor = null; loadAlerts(false); });
   $('more').addEventListener('click', () => loadAlerts(true));
   $('ban-form').addEventListener('submit', addBan);
+  $('dns-filters').addEventListener('submit', ev => {
+    ev.preventDefault();
+    const who = $('dns-client').value.trim();
+    const target = who ? '#/dns/' + encodeURIComponent(who) : '#/dns';
+    if (location.hash !== target) location.hash = target; else showDns();
+  });
   $('logout').addEventListener('click', logout);
   window.addEventListener('hashchange', route);
   route();
