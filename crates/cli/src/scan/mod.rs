@@ -1,6 +1,7 @@
 //! `logward scan`: decode log files offline and print events, a table or a summary.
 
 pub mod anomaly;
+mod capture;
 pub mod inputs;
 pub mod output;
 pub mod reader;
@@ -93,7 +94,7 @@ fn parse_reference(s: &str) -> Result<Timestamp, String> {
 }
 
 /// Exit status: 0 all read; 1 nothing to scan; 2 some path could not be read, or an `.evtx`
-/// file was damaged (the others, and the rest of it, were still scanned).
+/// file or a capture was damaged (the others, and the rest of it, were still scanned).
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let mut status = 0;
     let (inputs, errors) = if args.paths.is_empty() {
@@ -321,6 +322,16 @@ fn scan_input(
     let mut reader = reader;
     let head = read_head(&mut reader, UTMP_PROBE)
         .map_err(|e| ScanError::Input(format!("cannot read {path_text}: {e}")))?;
+    // Packet captures (.pcap, .pcapng) by their magic: DNS queries from the wire.
+    if logward_parse::dns::pcap::is_capture(&head) {
+        let sink = Sink {
+            args,
+            format,
+            path: &path_text,
+        };
+        let reader = io::Cursor::new(head).chain(reader);
+        return capture::scan_capture(reader, sink, summary, replay, out, buf);
+    }
     // .evtx files too, by their magic (`ElfFile`), whatever their name.
     if logward_parse::windows::evtx::is_evtx(&head) {
         let sink = Sink {
