@@ -13,6 +13,7 @@ use logward_store::Checkpoint;
 pub mod audit;
 pub mod beats;
 pub mod command;
+pub mod dns_capture;
 pub mod evtx;
 pub mod file;
 mod follow;
