@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::sources::audit::AuditConfig;
+use crate::sources::dns_capture::DnsCaptureConfig;
 use crate::sources::evtx::EvtxConfig;
 pub use crate::sources::file::StartAt;
 use crate::sources::journal::JournalConfig;
@@ -69,6 +70,9 @@ pub enum SourceConfig {
     /// A Beats (Lumberjack v2) listener: Winlogbeat, Filebeat … with `output.logstash`
     /// (sources/beats.rs). At most one per agent: it serves any number of Beats.
     Beats(logward_beats::config::BeatsFile),
+    /// Live DNS traffic on an interface, decoded to `dns-query` events
+    /// (sources/dns_capture.rs). Needs CAP_NET_RAW.
+    DnsCapture(DnsCaptureConfig),
 }
 
 fn yes() -> bool {
@@ -95,6 +99,7 @@ impl SourceConfig {
             SourceConfig::Command { .. } => "command",
             SourceConfig::Stdin { .. } => "stdin",
             SourceConfig::Beats(_) => "beats",
+            SourceConfig::DnsCapture(_) => "dns_capture",
         }
     }
 
@@ -111,6 +116,7 @@ impl SourceConfig {
             SourceConfig::Command { name, .. } => name.clone(),
             SourceConfig::Stdin { id } => id.clone().unwrap_or_else(|| "stdin".into()),
             SourceConfig::Beats(b) => format!("beats:{}", b.listen),
+            SourceConfig::DnsCapture(c) => c.source_id(),
         }
     }
 }
@@ -856,6 +862,11 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                 }
             }
             SourceConfig::Stdin { .. } => {}
+            SourceConfig::DnsCapture(c) => {
+                for p in c.problems() {
+                    errors.push(at(&file, &s, p));
+                }
+            }
             SourceConfig::Beats(b) => {
                 b.resolve_paths(&base);
                 if let Err(es) = b.check_files(&base) {
@@ -1037,7 +1048,8 @@ pub fn default_yaml(root: &Path) -> String {
             SourceConfig::Evtx(_)
             | SourceConfig::Command { .. }
             | SourceConfig::Stdin { .. }
-            | SourceConfig::Beats(_) => {}
+            | SourceConfig::Beats(_)
+            | SourceConfig::DnsCapture(_) => {}
         }
     }
     // Every value below comes from the types' defaults: the printed file loads as exactly

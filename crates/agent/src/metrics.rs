@@ -23,6 +23,7 @@ use crate::control::{Command, Request};
 use crate::pipeline::PipelineStats;
 use crate::sources::beats::BeatsStats;
 use crate::sources::command::ProcessStats;
+use crate::sources::dns_capture::DnsCaptureStats;
 use crate::sources::evtx::EvtxStats;
 use crate::sources::file::FileStats;
 use crate::sources::utmp::UtmpStats;
@@ -36,6 +37,8 @@ pub enum SourceStats {
     Evtx(Arc<EvtxStats>),
     /// The Beats listener: documents as lines, rejected documents as invalid.
     Beats(Arc<BeatsStats>),
+    /// A live DNS capture: events as lines, the kernel's drops as dropped.
+    DnsCapture(Arc<DnsCaptureStats>),
     /// Standard input: counted by the pipeline only.
     Plain,
 }
@@ -473,6 +476,7 @@ struct SourceCounts {
     long_lines: Option<u64>,
     invalid: Option<u64>,
     restarts: Option<u64>,
+    dropped: Option<u64>,
 }
 
 impl SourceStats {
@@ -489,6 +493,7 @@ impl SourceStats {
                     long_lines: Some(s.long_lines),
                     invalid: Some(s.invalid_utf8),
                     restarts: None,
+                    dropped: None,
                 }
             }
             SourceStats::Process(p) => SourceCounts {
@@ -518,6 +523,13 @@ impl SourceStats {
                 invalid: Some(b.rejected.load(std::sync::atomic::Ordering::Relaxed)),
                 ..SourceCounts::default()
             },
+            SourceStats::DnsCapture(d) => SourceCounts {
+                lines: Some(d.events()),
+                errors: Some(d.errors()),
+                invalid: Some(d.unusable()),
+                dropped: Some(d.drops()),
+                ..SourceCounts::default()
+            },
             SourceStats::Plain => SourceCounts::default(),
         }
     }
@@ -526,7 +538,7 @@ impl SourceStats {
 fn sources(o: &mut Out, list: &[SourceEntry]) {
     type Get = fn(&SourceCounts) -> Option<u64>;
     // All counters.
-    let series: [(&str, &str, Get); 7] = [
+    let series: [(&str, &str, Get); 8] = [
         (
             "logward_source_lines_total",
             "Lines (or records) a source sent.",
@@ -561,6 +573,11 @@ fn sources(o: &mut Out, list: &[SourceEntry]) {
             "logward_source_restarts_total",
             "Times a followed program (journalctl, a command) exited and was started again.",
             |c| c.restarts,
+        ),
+        (
+            "logward_source_dropped_total",
+            "Packets the kernel dropped before a capture source read them (its receive buffer was full).",
+            |c| c.dropped,
         ),
     ];
     let counts: Vec<SourceCounts> = list.iter().map(|src| src.stats.counts()).collect();

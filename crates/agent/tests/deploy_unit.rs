@@ -1,6 +1,7 @@
 //! deploy/logward.service and deploy/logward-collector.service are valid, hardened units:
 //! `systemd-analyze verify` accepts them; the agent's grants exactly the two capabilities it
-//! needs, the collector's none (it runs as the logward-collector user the .deb creates).
+//! needs, the collector's none (it runs as the logward-collector user the .deb creates); the
+//! live DNS capture's drop-in (deploy/logward-dns-capture.conf) adds CAP_NET_RAW alone.
 #![allow(clippy::disallowed_methods)] // the test runs systemd-analyze
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -61,7 +62,34 @@ fn systemd_analyze_verifies_the_units() {
     verify("logward-collector.service");
 }
 
+/// The live DNS capture's drop-in adds CAP_NET_RAW and AF_PACKET to the agent's unit and
+/// nothing else; the unit with it (its `[Service]` appended, as systemd merges a drop-in)
+/// still verifies.
+#[test]
+fn dns_capture_drop_in_adds_cap_net_raw_only() {
+    let drop_in = unit_text("logward-dns-capture.conf");
+    let settings: Vec<&str> = drop_in
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(
+        settings,
+        [
+            "[Service]",
+            "CapabilityBoundingSet=CAP_NET_RAW",
+            "AmbientCapabilities=CAP_NET_RAW",
+            "RestrictAddressFamilies=AF_PACKET",
+        ]
+    );
+    let unit = unit_text("logward.service") + &drop_in;
+    verify_text("logward.service", &unit);
+}
+
 fn verify(name: &str) {
+    verify_text(name, &unit_text(name));
+}
+
+fn verify_text(name: &str, text: &str) {
     let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -70,7 +98,7 @@ fn verify(name: &str) {
     };
     // verify checks that ExecStart's binary exists: point it at one that does.
     let dir = tempfile::tempdir().unwrap();
-    let unit = unit_text(name).replace("/usr/bin/logward", "/bin/true");
+    let unit = text.replace("/usr/bin/logward", "/bin/true");
     let path = dir.path().join(name);
     std::fs::write(&path, unit).unwrap();
     // Documentation=man:… pages exist once the .deb is installed (scripts/deb_test.sh runs

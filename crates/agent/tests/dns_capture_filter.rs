@@ -9,6 +9,8 @@
 //! not reach it. Needs root (CAP_NET_RAW): without it the tests say why and return, except
 //! under `CI=true`, where that is a failure.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 

@@ -14,6 +14,7 @@ use crate::config::{AgentConfig, SourceConfig};
 use crate::metrics::{SourceEntry, SourceStats};
 use crate::sources::beats::BeatsSource;
 use crate::sources::command::{CommandConfig, CommandSource};
+use crate::sources::dns_capture::DnsCaptureSource;
 use crate::sources::evtx::EvtxSource;
 use crate::sources::file::{FileConfig, FileSource};
 use crate::sources::journal::JournalSource;
@@ -84,6 +85,14 @@ pub(super) fn start_source(
                 .map_err(|e| e.join("; "))?;
             let src = BeatsSource::new(Arc::<str>::from(id.as_str()), cfg);
             (SourceStats::Beats(src.stats()), tokio::spawn(src.run(tx)))
+        }
+        SourceConfig::DnsCapture(c) => {
+            // Opened here, so a missing CAP_NET_RAW or interface is an error at start-up.
+            let src = DnsCaptureSource::open(c).map_err(|e| e.to_string())?;
+            (
+                SourceStats::DnsCapture(src.stats()),
+                tokio::spawn(src.run(tx)),
+            )
         }
         SourceConfig::Stdin { .. } => {
             let id = Arc::<str>::from(id.as_str());

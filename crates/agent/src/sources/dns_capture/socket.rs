@@ -30,6 +30,8 @@ pub enum OpenError {
     Interface { name: String, error: io::Error },
     #[error("{0}")]
     Filter(String),
+    #[error("{0}")]
+    Config(String),
     #[error("{what}: {error}")]
     Io {
         what: &'static str,
