@@ -3,12 +3,14 @@
 //! veth interface `fw0` while `dig`, in a peer namespace, asks over UDP and TCP, IPv4 and
 //! IPv6, for names that answer, fail and carry TXT; each question reaches the rules as a
 //! `dns-query` event with its client, server, response code and answers; the kernel dropped
-//! nothing. Without CAP_NET_RAW (dropped with `setpriv`), the source does not start and its
+//! nothing. `tcpdump -i fw0 -w` records the same traffic in the same run, and `logward scan`
+//! of that file gives the same events as the live capture. Without CAP_NET_RAW (dropped with `setpriv`), the source does not start and its
 //! error names the capability.
 //!
-//! Needs root and the `iproute2`, `dnsmasq-base`, `bind9-dnsutils` and `util-linux` packages (scripts/test.sh installs them): without them the test says why and
+//! Needs root and the `iproute2`, `dnsmasq-base`, `bind9-dnsutils`, `tcpdump` and
+//! `util-linux` packages (scripts/test.sh installs them): without them the test says why and
 //! returns, except under `CI=true`, where that is a failure.
-#![allow(clippy::disallowed_methods)] // the test spawns dnsmasq, dig and logward
+#![allow(clippy::disallowed_methods)] // the test spawns dnsmasq, dig, tcpdump and logward
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -34,9 +36,10 @@ fn prerequisites(test: &str) -> bool {
             ("ip", "-V"),
             ("dnsmasq", "--version"),
             ("dig", "-v"),
+            ("tcpdump", "--version"),
             ("setpriv", "--version"),
         ],
-        "iproute2, dnsmasq-base, bind9-dnsutils, util-linux",
+        "iproute2, dnsmasq-base, bind9-dnsutils, tcpdump, util-linux",
     )
 }
 
@@ -132,8 +135,29 @@ fn config(dir: &Path, interface: &str) -> PathBuf {
     cfg
 }
 
+/// What identifies one question's event, from the live alert or from `logward scan`.
+fn key(v: &Value) -> String {
+    let s = |p: &str| v.pointer(p).map(|x| x.to_string()).unwrap_or_default();
+    [
+        "/source/ip",
+        "/source/port",
+        "/server/ip",
+        "/server/port",
+        "/network/transport",
+        "/dns/id",
+        "/dns/question/name",
+        "/dns/question/type",
+        "/dns/response_code",
+        "/dns/answers",
+        "/dns/resolved_ip",
+        "/event/dataset",
+    ]
+    .map(s)
+    .join(" ")
+}
+
 #[test]
-fn live_capture_gives_each_query_with_its_answer() {
+fn live_capture_gives_each_query_with_its_answer_like_a_pcap_of_it() {
     if !prerequisites("live DNS capture test") {
         return;
     }
@@ -141,6 +165,33 @@ fn live_capture_gives_each_query_with_its_answer() {
     let dir = tmp.path();
     let lab = lab();
     let _dns = dnsmasq(&lab, dir);
+    let pcap = dir.join("capture.pcap");
+    let mut tcpdump = inside(
+        &lab.fw,
+        dir,
+        "tcpdump",
+        &[
+            "tcpdump",
+            "-i",
+            "fw0",
+            // Each packet written as it comes (no 1 s block timeout), as root.
+            "--immediate-mode",
+            "-U",
+            "-Z",
+            "root",
+            "-n",
+            "-w",
+            pcap.to_str().unwrap(),
+            "port",
+            "53",
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || log(dir, "tcpdump.stderr")
+            .contains("listening on")),
+        "tcpdump: {}",
+        log(dir, "tcpdump.stderr")
+    );
     let cfg = config(dir, "fw0");
     let state = dir.join("state");
     let bin = logward_in(&lab.fw, dir);
@@ -197,6 +248,30 @@ fn live_capture_gives_each_query_with_its_answer() {
         txt["dns"]["answers"].to_string().contains("hello world"),
         "{txt}"
     );
+
+    // The same run, recorded by tcpdump and read back by `logward scan`: the same events,
+    // once tcpdump has written them all.
+    let scan = || cmd(&[BIN, "scan", "--format", "ndjson", pcap.to_str().unwrap()]);
+    let written = wait_until(Duration::from_secs(10), || {
+        String::from_utf8_lossy(&scan().stdout).lines().count() >= live.len()
+    });
+    assert!(written, "tcpdump: {}", log(dir, "tcpdump.stderr"));
+    let _ = cmd(&["kill", "-INT", &tcpdump.0.id().to_string()]);
+    let _ = tcpdump.0.wait();
+    let out = cmd(&[BIN, "scan", "--format", "ndjson", pcap.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut scanned: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| key(&serde_json::from_str(l).unwrap()))
+        .collect();
+    let mut captured: Vec<String> = live.iter().map(key).collect();
+    scanned.sort();
+    captured.sort();
+    assert_eq!(captured, scanned);
 
     let metrics = cmd(&[
         bin.to_str().unwrap(),
