@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use logward_engine::{ConfigError, ConfigErrors, Program};
 pub mod anomaly;
+pub mod dns;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -501,6 +502,9 @@ struct FileConfig {
     enrich: Option<anomaly::EnrichConfig>,
     #[serde(default)]
     anomaly: Option<anomaly::AnomalyConfig>,
+    /// The DNS check (docs/DNS.md).
+    #[serde(default)]
+    dns: Option<dns::DnsConfig>,
 }
 
 /// Which rules run.
@@ -535,6 +539,8 @@ pub struct AgentConfig {
     pub forward: Option<Forward>,
     /// Enrichment and the login anomaly detector (`enrich:`, `anomaly:`).
     pub anomaly: anomaly::DetectorSetup,
+    /// The DNS check (`dns:`; off without it).
+    pub dns: crate::dns_check::Settings,
     /// The files read, in merge order (empty for the built-in default).
     pub files: Vec<PathBuf>,
 }
@@ -566,6 +572,7 @@ impl AgentConfig {
             notify: logward_notify::NotifyConfig::default(),
             forward: None,
             anomaly: anomaly::DetectorSetup::default(),
+            dns: crate::dns_check::Settings::default(),
             files: Vec::new(),
         }
     }
@@ -762,6 +769,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
     let mut forward: Option<(String, ForwardConfig, PathBuf)> = None;
     let mut enrich: Option<(String, anomaly::EnrichConfig, PathBuf)> = None;
     let mut anomaly_cfg: Option<(String, anomaly::AnomalyConfig)> = None;
+    let mut dns_cfg: Option<(String, dns::DnsConfig, PathBuf)> = None;
     for path in &files {
         let name = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
@@ -808,6 +816,9 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
         }
         if let Some(a) = parsed.anomaly {
             anomaly_cfg = Some((name.clone(), a));
+        }
+        if let Some(d) = parsed.dns {
+            dns_cfg = Some((name.clone(), d, base.clone()));
         }
     }
 
@@ -955,6 +966,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
     };
     let forward = forward.map(|(file, f, base)| f.check(&file, &base, &mut errors));
     let anomaly = anomaly::check(enrich, anomaly_cfg, &mut errors);
+    let dns = dns::check(dns_cfg, &mut errors);
     let (rules_ref, program) = match rules {
         None => (RulesRef::Default, Some(logward_engine::default_program())),
         Some((_, r, _)) if r.value == "default" => {
@@ -991,6 +1003,7 @@ pub fn load(main: &Path) -> Result<Loaded, ConfigErrors> {
                 notify,
                 forward,
                 anomaly,
+                dns,
                 files,
             },
             program,

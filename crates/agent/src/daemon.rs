@@ -32,7 +32,8 @@ use effects::commit;
 use reload::reload;
 use sources::{restart_sources, start_sources, Running, Wiring};
 use startup::{
-    announce, load, restore_bans, serve_metrics, start_anomaly, start_pipeline, RestoredBans,
+    announce, load, restore_bans, serve_metrics, start_anomaly, start_dns, start_pipeline,
+    RestoredBans,
 };
 
 /// The daemon's pipeline, on the store backend the daemon opens (the one place it is
@@ -140,6 +141,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
 
     let mut pipeline = start_pipeline(&cfg, program, store, executor.is_some(), format);
     let mut deferred_rx = start_anomaly(&cfg.anomaly, &mut pipeline)?;
+    let mut verdict_rx = start_dns(&cfg.dns, &mut pipeline)?;
     for a in startup_alerts {
         pipeline.add_alert(a);
     }
@@ -191,7 +193,15 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
             _ = hup.recv() => {
                 if let Some(path) = &opts.config {
                     let before = cfg.notify.clone();
+                    let dns_before = cfg.dns.clone();
                     if reload(path, &mut cfg, &mut pipeline, opts.format) {
+                        if cfg.dns != dns_before {
+                            tracing::info!("SIGHUP: the dns section changed; restarting the DNS check");
+                            match start_dns(&cfg.dns, &mut pipeline) {
+                                Ok(rx) => verdict_rx = rx,
+                                Err(e) => tracing::error!(error = %e, "SIGHUP: the DNS check did not start"),
+                            }
+                        }
                         if cfg.notify != before {
                             tracing::info!("SIGHUP: notifiers and routes changed; restarting delivery");
                             state.delivery.restart(&cfg, &mut pipeline);
@@ -220,6 +230,13 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                 pipeline.resume_login(d);
                 while let Ok(d) = deferred_rx.try_recv() {
                     pipeline.resume_login(d);
+                }
+                commit(&mut pipeline, executor.as_ref(), &fail_tx);
+            }
+            Some(a) = verdict_rx.recv() => {
+                pipeline.resume_dns(a);
+                while let Ok(a) = verdict_rx.try_recv() {
+                    pipeline.resume_dns(a);
                 }
                 commit(&mut pipeline, executor.as_ref(), &fail_tx);
             }

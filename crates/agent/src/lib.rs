@@ -5,6 +5,7 @@ pub mod ban;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod dns_check;
 pub mod enrich;
 pub mod forward;
 pub mod metrics;

@@ -70,6 +70,8 @@ pub struct Snapshot {
     pub forward: Option<ForwardSnapshot>,
     /// The login anomaly detector's counts, when it runs.
     pub anomaly: Option<AnomalySnapshot>,
+    /// The DNS check's counts, when it runs.
+    pub dns: Option<DnsSnapshot>,
     pub sources: Vec<SourceEntry>,
 }
 
@@ -150,6 +152,94 @@ fn anomaly(o: &mut Out, a: &AnomalySnapshot) {
             "Look-ups skipped by the rate or concurrency limit.",
             d.limited,
         );
+    }
+}
+
+/// What the DNS check and its intel API show.
+#[derive(Debug, Clone, Default)]
+pub struct DnsSnapshot {
+    pub stats: crate::dns_check::DnsStats,
+    pub api: Option<crate::dns_check::api::ApiCounts>,
+    /// Domains waiting for the intel API.
+    pub pending: u64,
+}
+
+fn dns(o: &mut Out, d: &DnsSnapshot) {
+    let c = "counter";
+    let st = &d.stats;
+    o.one(
+        "logward_dns_queries_total",
+        c,
+        "dns-query events seen by the DNS check.",
+        st.queries,
+    );
+    let r = o.w.counters(
+        "logward_dns_trusted_total",
+        "Queries not checked: a trusted client, domain or query type.",
+        [
+            ([("by", "client")], st.trusted_client),
+            ([("by", "domain")], st.trusted_domain),
+            ([("by", "query_type")], st.trusted_type),
+        ],
+    );
+    o.keep(r);
+    o.one(
+        "logward_dns_deduped_total",
+        c,
+        "Repeats of a (client, domain) within the dedup window: not checked again.",
+        st.deduped,
+    );
+    o.one(
+        "logward_dns_checked_total",
+        c,
+        "Queries checked against the threat intelligence.",
+        st.checked,
+    );
+    let r = o.w.counters(
+        "logward_dns_findings_total",
+        "Checked queries by their strongest finding (event.reason).",
+        [
+            ([("reason", "listed")], st.listed),
+            ([("reason", "api-malicious")], st.api_malicious),
+            ([("reason", "tunnel")], st.tunnel),
+            ([("reason", "dga")], st.dga),
+            ([("reason", "new-domain")], st.new_domain),
+        ],
+    );
+    o.keep(r);
+    o.one(
+        "logward_dns_resumed_total",
+        c,
+        "Queries run through the rules again when a malicious API verdict came in.",
+        st.resumed,
+    );
+    o.one(
+        "logward_dns_waiting_dropped_total",
+        c,
+        "Queries not kept while their domain's API look-up ran (over 16 per domain).",
+        st.waiting_dropped,
+    );
+    let Some(a) = &d.api else { return };
+    o.one(
+        "logward_dns_api_pending",
+        "gauge",
+        "Domains waiting for an intel API answer (in flight or to be retried).",
+        d.pending,
+    );
+    for (name, help, v) in [
+        ("logward_dns_api_requests_total", "HTTP requests sent to the intel API.", a.requests),
+        ("logward_dns_api_verdicts_total", "Verdicts read from the intel API's answers.", a.verdicts),
+        ("logward_dns_api_malicious_total", "Malicious verdicts.", a.malicious),
+        ("logward_dns_api_cache_hits_total", "Queries answered from the verdict cache.", a.cache_hits),
+        ("logward_dns_api_asked_total", "Domains sent to be asked about.", a.asked),
+        ("logward_dns_api_timeouts_total", "Requests that timed out.", a.timeouts),
+        ("logward_dns_api_errors_total", "Requests that failed (transport, status, no verdict).", a.errors),
+        ("logward_dns_api_rate_limited_total", "429 answers (every request paused).", a.rate_limited),
+        ("logward_dns_api_retries_total", "Look-ups tried again after a failure.", a.retries),
+        ("logward_dns_api_given_up_total", "Domains given up after every attempt failed.", a.given_up),
+        ("logward_dns_api_queue_full_total", "Domains not asked about: too many waiting.", a.queue_full),
+    ] {
+        o.one(name, c, help, v);
     }
 }
 
@@ -387,6 +477,9 @@ fn write(o: &mut Out, s: &Snapshot) {
     }
     if let Some(a) = &s.anomaly {
         anomaly(o, a);
+    }
+    if let Some(d) = &s.dns {
+        dns(o, d);
     }
     if let Some(f) = &s.forward {
         forward(o, f);

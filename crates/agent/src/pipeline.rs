@@ -34,6 +34,7 @@ use crate::anomaly::{Anomaly, Deferred};
 use crate::ban::guard::{net_text, Guard, Verdict};
 use crate::ban::{Ban, BanTarget};
 use crate::config::{Format, ForwardEvents};
+use crate::dns_check::{api::Answer, DnsCheck};
 use crate::sources::{Completion, Payload, SourceItem};
 
 /// What a commit handed on to the outside world, for the daemon to carry out.
@@ -221,6 +222,8 @@ pub struct Pipeline<S> {
     ipv6_prefix: u8,
     /// Called after the next successful commit (`Payload::Committed`, in push order).
     completions: Vec<Completion>,
+    /// The DNS check (`None`: no `dns:` section).
+    dns: Option<DnsCheck>,
 }
 
 /// How often the engine's counters are saved with a commit (when events came in).
@@ -270,6 +273,7 @@ impl<S: AgentStore> Pipeline<S> {
             guard: Guard::default(),
             ipv6_prefix: logward_engine::DEFAULT_V6_PREFIX,
             completions: Vec::new(),
+            dns: None,
         }
         .with_guard()
     }
@@ -307,6 +311,42 @@ impl<S: AgentStore> Pipeline<S> {
 
     pub fn anomaly(&self) -> Option<&Anomaly> {
         self.anomaly.as_ref()
+    }
+
+    /// Checks `dns-query` events from now on (`None`: off).
+    pub fn set_dns(&mut self, dns: Option<DnsCheck>) {
+        self.dns = dns;
+    }
+
+    pub fn dns(&self) -> Option<&DnsCheck> {
+        self.dns.as_ref()
+    }
+
+    pub fn dns_mut(&mut self) -> Option<&mut DnsCheck> {
+        self.dns.as_mut()
+    }
+
+    /// An intel API verdict came in: the queries that waited for a malicious one run through
+    /// the rules again, already checked (not counted or spooled again as events).
+    pub fn resume_dns(&mut self, a: Answer) {
+        let Some(dns) = &mut self.dns else { return };
+        let events = dns.resume(a);
+        let now = SystemClock.now();
+        for e in events {
+            let mut stages = AgentStages {
+                anomaly: self.anomaly.as_mut(),
+                store: &mut self.store,
+                dns: None,
+                source: "",
+            };
+            self.runner.enriched(&e, now, &mut stages, &mut self.fx);
+            let mut fx = std::mem::take(&mut self.fx);
+            self.ban_note = None;
+            for f in fx.drain(..) {
+                self.output(f);
+            }
+            self.fx = fx;
+        }
     }
 
     /// A login whose score waited for its DNSBL answer.
@@ -557,13 +597,13 @@ impl<S: AgentStore> Pipeline<S> {
                     if !forward {
                         j.original = None;
                     }
-                    self.run_event(&mut j, now);
+                    self.run_event(&source, &mut j, now);
                 }
                 if made {
-                    self.run_event(&mut e, now);
+                    self.run_event(&source, &mut e, now);
                 }
             }
-            Payload::Event(mut e) => self.run_event(&mut e, now),
+            Payload::Event(mut e) => self.run_event(&source, &mut e, now),
             Payload::Committed(c) => self.completions.push(c),
         }
         // Drained, not borrowed: an alert moves into the batch instead of being copied.
@@ -589,10 +629,12 @@ impl<S: AgentStore> Pipeline<S> {
 
     /// The runner's stages (enrichment, the rules, then the detector); the enriched event
     /// is counted and, when every event is forwarded, spooled ahead of its alerts.
-    fn run_event(&mut self, e: &mut Event<'_>, now: Timestamp) {
+    fn run_event(&mut self, source: &str, e: &mut Event<'_>, now: Timestamp) {
         let mut stages = AgentStages {
             anomaly: self.anomaly.as_mut(),
             store: &mut self.store,
+            dns: self.dns.as_mut(),
+            source,
         };
         self.runner.event(e, now, &mut stages, &mut self.fx);
         self.note(e);
@@ -907,17 +949,23 @@ impl<S: AgentStore> Pipeline<S> {
     }
 }
 
-/// The agent's stages around the rules: GeoIP/ASN enrichment, then the login detector with
-/// profiles from the store (`anomaly: None`: `anomaly.enabled: false`).
+/// The agent's stages around the rules: GeoIP/ASN enrichment and the DNS check, then the
+/// login detector with profiles from the store (`anomaly: None`: `anomaly.enabled: false`).
 struct AgentStages<'a> {
     anomaly: Option<&'a mut Anomaly>,
     store: &'a mut dyn Store,
+    dns: Option<&'a mut DnsCheck>,
+    /// The id of the source the event came from (the DNS check's per-source trust).
+    source: &'a str,
 }
 
 impl Stages for AgentStages<'_> {
     fn enrich(&mut self, e: &mut Event<'_>) {
         if let Some(a) = &self.anomaly {
             a.enrich(e);
+        }
+        if let Some(d) = self.dns.as_deref_mut() {
+            d.check(self.source, e);
         }
     }
 

@@ -133,6 +133,11 @@ fn snapshot(
             stats: a.stats(),
             dnsbl: a.dnsbl().map(|d| d.stats.counts()),
         }),
+        dns: pipeline.dns().map(|d| metrics::DnsSnapshot {
+            stats: d.stats(),
+            api: d.api().map(|a| a.stats.counts()),
+            pending: d.pending() as u64,
+        }),
         sources: state.sources.iter().map(|r| r.entry.clone()).collect(),
     }
 }

@@ -123,6 +123,29 @@ pub(super) fn start_anomaly(
     Ok(rx)
 }
 
+/// The DNS check from `dns:`; its intel API's verdicts come back on the receiver (one that
+/// never yields without an API).
+pub(super) fn start_dns(
+    cfg: &crate::dns_check::Settings,
+    pipeline: &mut Pipeline,
+) -> Result<mpsc::UnboundedReceiver<crate::dns_check::api::Answer>, DaemonError> {
+    if !cfg.enabled {
+        pipeline.set_dns(None);
+        let (_tx, rx) = mpsc::unbounded_channel();
+        return Ok(rx);
+    }
+    let mut check = crate::dns_check::DnsCheck::new(cfg).map_err(DaemonError::Anomaly)?;
+    let rx = check.start_api();
+    tracing::info!(
+        api = cfg.api.is_some(),
+        owners = cfg.owners.len(),
+        dedup_window_s = cfg.dedup_window.as_secs(),
+        "DNS check on"
+    );
+    pipeline.set_dns(Some(check));
+    Ok(rx.unwrap_or_else(|| mpsc::unbounded_channel().1))
+}
+
 /// What restoring the bans leaves for the main loop.
 pub(super) struct RestoredBans {
     pub executor: Option<BanExecutor>,

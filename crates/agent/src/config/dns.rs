@@ -1,0 +1,492 @@
+//! `dns:` — the DNS check (docs/DNS.md): trusted clients, domains and query types, the
+//! (client, domain) dedup window, threat lists, heuristics, the intel API and the owners of
+//! client addresses; as written and checked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use logward_core::duration::parse_duration;
+use logward_notify::secret::Secret;
+
+use super::{at, err, ConfigError};
+use crate::dns_check::api::{ApiSettings, Verdicts};
+use crate::dns_check::trust::{Net, Trust};
+use crate::dns_check::Settings;
+
+/// `dns:` as written.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// The check runs on every `dns-query` event (default true once `dns:` is written).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Dropped before anything else, for every source (like fail2ban's `ignoreip`).
+    #[serde(default)]
+    pub trusted: TrustedConfig,
+    /// More trusted clients, domains and types for one source, by its id (a file source's
+    /// path, a command's name …): added to the global ones, never replacing them.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceDnsConfig>,
+    #[serde(default)]
+    pub dedup: DedupConfig,
+    /// Owners of client addresses: `{network: 10.1.0.0/16, owner: netops}`; the most
+    /// specific network wins. Sets `logward.dns.owner`, which notifier routes match.
+    #[serde(default)]
+    pub owners: Vec<OwnerConfig>,
+    /// The HTTP threat-intelligence API; none: not asked.
+    #[serde(default)]
+    pub api: Option<ApiConfig>,
+}
+
+/// `trusted:` — never checked, never alerted on.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedConfig {
+    /// Client addresses and networks (`10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub clients: Vec<Spanned<String>>,
+    /// Domain suffixes: the name itself and every name under it (`corp.example` trusts
+    /// `a.corp.example`, not `notcorp.example`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub domains: Vec<Spanned<String>>,
+    /// Query types (`PTR`, `SOA`, `SRV` …), any case.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub query_types: Vec<Spanned<String>>,
+}
+
+/// `sources.<id>:`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDnsConfig {
+    #[serde(default)]
+    pub trusted: TrustedConfig,
+}
+
+/// `dedup:` — a client asking the same name again within `window` is not looked up again.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DedupConfig {
+    /// Default `10m`; `0s` turns dedup off.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub window: Option<Spanned<String>>,
+    /// (client, domain) pairs remembered at most (least recently seen forgotten first;
+    /// default 100000).
+    #[serde(default)]
+    #[schemars(with = "Option<usize>")]
+    pub max_entries: Option<Spanned<usize>>,
+}
+
+/// One owner.
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerConfig {
+    /// An address or CIDR network.
+    #[schemars(with = "String")]
+    pub network: Spanned<String>,
+    /// A person or team (a word a route can match, e.g. a WeCom user id).
+    #[schemars(with = "String")]
+    pub owner: Spanned<String>,
+}
+
+/// `api:` — the seed's shape by default: `GET URL?token=…&param=<domain>` answering JSON.
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// `https://intel.example/api/domain` (http:// only for loopback tests and proxies).
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// `GET` (default) or `POST`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub method: Option<Spanned<String>>,
+    /// Query parameters, each a template over `domain` and `token` (default
+    /// `{token: "{{ token }}", param: "{{ domain }}"}`).
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub query: Option<BTreeMap<String, Spanned<String>>>,
+    /// Request headers, templates like `query` (`Authorization: "Bearer {{ token }}"`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    /// A POST body template (JSON, say); none: no body.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub body: Option<Spanned<String>>,
+    /// The token, usually `${INTEL_TOKEN}`; never logged.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// A file holding the token (its first line), instead of `token`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub token_file: Option<Spanned<String>>,
+    /// Dotted path of the verdict in the JSON answer (default `verdict`; `data.0.level`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub verdict: Option<Spanned<String>>,
+    /// Dotted path of the reason (default `reason`; a missing reason is no error).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub reason: Option<Spanned<String>>,
+    /// Verdict values that mean malicious, any case (default `[malicious]`).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub malicious: Option<Vec<Spanned<String>>>,
+    /// The severity word a malicious verdict carries (default `high`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub severity: Option<Spanned<String>>,
+    /// Per request (default `2s`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
+    /// Requests in flight at most (default 8).
+    #[serde(default)]
+    #[schemars(with = "Option<usize>")]
+    pub concurrency: Option<Spanned<usize>>,
+    /// Requests per second at most (default 50).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub per_second: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub cache: ApiCacheConfig,
+    #[serde(default)]
+    pub retry: ApiRetryConfig,
+}
+
+/// `api.cache:` — verdicts kept per domain.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiCacheConfig {
+    /// Domains remembered at most (default 100000).
+    #[serde(default)]
+    #[schemars(with = "Option<usize>")]
+    pub size: Option<Spanned<usize>>,
+    /// How long a verdict is kept, by verdict value (`malicious: 1d`, `clean: 6h`); `default`
+    /// for the others (default `1h`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub ttl: BTreeMap<String, Spanned<String>>,
+}
+
+/// `api.retry:` — domains whose look-up failed are asked again later.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRetryConfig {
+    /// The first wait (default `5s`), doubled each time up to `max_wait`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub wait: Option<Spanned<String>>,
+    /// Default `5m`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub max_wait: Option<Spanned<String>>,
+    /// Attempts per domain before it is given up (default 5).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub attempts: Option<Spanned<u32>>,
+    /// Domains waiting (for an answer or a retry) at most (default 10000); beyond, new
+    /// domains are not asked about (counted).
+    #[serde(default)]
+    #[schemars(with = "Option<usize>")]
+    pub queue: Option<Spanned<usize>>,
+}
+
+fn interval(
+    file: &str,
+    v: &Option<Spanned<String>>,
+    zero_ok: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Duration> {
+    let v = v.as_ref()?;
+    duration(file, v, zero_ok, errors)
+}
+
+fn duration(
+    file: &str,
+    v: &Spanned<String>,
+    zero_ok: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Duration> {
+    match parse_duration(&v.value) {
+        Some(d) if zero_ok || !d.is_zero() => Some(d),
+        _ => {
+            errors.push(at(
+                file,
+                v,
+                format!("`{}` is not a duration (500ms, 30s, 10m, 1h)", v.value),
+            ));
+            None
+        }
+    }
+}
+
+fn at_least_one<T: Copy + PartialEq + Default>(
+    file: &str,
+    v: &Option<Spanned<T>>,
+    what: &str,
+    into: &mut T,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(v) = v {
+        if v.value == T::default() {
+            errors.push(at(file, v, format!("`{what}` must be at least 1")));
+        } else {
+            *into = v.value;
+        }
+    }
+}
+
+/// A domain as the check compares it: lower case, no trailing dot.
+pub fn normal_domain(s: &str) -> Option<String> {
+    let d = s.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    ok.then_some(d)
+}
+
+fn trusted(file: &str, t: &TrustedConfig, into: &mut Trust, errors: &mut Vec<ConfigError>) {
+    for c in &t.clients {
+        match Net::parse(&c.value) {
+            Some(n) => into.clients.push(n),
+            None => errors.push(at(
+                file,
+                c,
+                format!(
+                    "`{}` is not an address or network (10.0.0.0/8, 192.0.2.7, 2001:db8::/32)",
+                    c.value
+                ),
+            )),
+        }
+    }
+    for d in &t.domains {
+        match normal_domain(&d.value) {
+            Some(n) => into.domains.push(n),
+            None => errors.push(at(file, d, format!("`{}` is not a domain name", d.value))),
+        }
+    }
+    for q in &t.query_types {
+        let v = q.value.trim().to_ascii_uppercase();
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            errors.push(at(
+                file,
+                q,
+                format!("`{}` is not a query type (A, PTR, TXT …)", q.value),
+            ));
+        } else {
+            into.query_types.push(v);
+        }
+    }
+}
+
+/// Checks `dns:` (from the file that last set it; `None`: not set, the check is off).
+pub fn check(dns: Option<(String, DnsConfig, PathBuf)>, errors: &mut Vec<ConfigError>) -> Settings {
+    let Some((file, d, base)) = dns else {
+        return Settings::default();
+    };
+    let mut s = Settings {
+        enabled: d.enabled.unwrap_or(true),
+        ..Settings::default()
+    };
+    trusted(&file, &d.trusted, &mut s.trusted, errors);
+    for (id, src) in &d.sources {
+        let mut t = Trust::default();
+        trusted(&file, &src.trusted, &mut t, errors);
+        s.per_source.insert(id.clone(), t);
+    }
+    if let Some(w) = interval(&file, &d.dedup.window, true, errors) {
+        s.dedup_window = w;
+    }
+    at_least_one(
+        &file,
+        &d.dedup.max_entries,
+        "dedup.max_entries",
+        &mut s.dedup_entries,
+        errors,
+    );
+    for o in &d.owners {
+        let owner = o.owner.value.trim();
+        if owner.is_empty() || owner.contains(char::is_whitespace) {
+            errors.push(at(
+                &file,
+                &o.owner,
+                format!("owner `{}`: one word (a user or team id)", o.owner.value),
+            ));
+        }
+        match Net::parse(&o.network.value) {
+            Some(n) => s.owners.push((n, owner.to_owned())),
+            None => errors.push(at(
+                &file,
+                &o.network,
+                format!("`{}` is not an address or network", o.network.value),
+            )),
+        }
+    }
+    if let Some(a) = d.api {
+        s.api = api(&file, a, &base, errors);
+    }
+    s
+}
+
+fn api(
+    file: &str,
+    a: ApiConfig,
+    base: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ApiSettings> {
+    let mut s = ApiSettings::new(a.url.value.trim().to_owned());
+    let url = &s.url;
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('?') {
+        errors.push(at(
+            file,
+            &a.url,
+            format!(
+                "api url `{}` must start with https:// or http:// and carry no query (`query:` \
+                 builds it)",
+                a.url.value
+            ),
+        ));
+    }
+    if let Some(m) = &a.method {
+        match m.value.to_ascii_uppercase().as_str() {
+            "GET" => s.post = false,
+            "POST" => s.post = true,
+            _ => errors.push(at(file, m, format!("method `{}`: GET or POST", m.value))),
+        }
+    }
+    let mut template = |name: String, t: &Spanned<String>| -> Option<(String, String)> {
+        match crate::dns_check::api::check_template(&t.value) {
+            Ok(()) => Some((name, t.value.clone())),
+            Err(e) => {
+                errors.push(at(file, t, format!("template `{}`: {e}", t.value)));
+                None
+            }
+        }
+    };
+    if let Some(q) = &a.query {
+        s.query = q
+            .iter()
+            .filter_map(|(k, v)| template(k.clone(), v))
+            .collect();
+    }
+    s.headers = a
+        .headers
+        .iter()
+        .filter_map(|(k, v)| template(k.clone(), v))
+        .collect();
+    s.body = a.body.as_ref().and_then(|b| template(String::new(), b).map(|t| t.1));
+    match (&a.token, &a.token_file) {
+        (Some(_), Some(f)) => errors.push(at(
+            file,
+            f,
+            "`token` and `token_file` are both set; keep one".into(),
+        )),
+        (Some(t), None) => s.token = t.clone(),
+        (None, Some(f)) => {
+            let p = PathBuf::from(&f.value);
+            let p = if p.is_relative() { base.join(p) } else { p };
+            match std::fs::read_to_string(&p) {
+                Ok(text) => {
+                    s.token = Secret::new(text.lines().next().unwrap_or("").trim().to_owned())
+                }
+                Err(e) => errors.push(at(
+                    file,
+                    f,
+                    format!("cannot read token_file {}: {e}", p.display()),
+                )),
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(v) = &a.verdict {
+        s.verdict_path = v.value.trim().to_owned();
+        if s.verdict_path.is_empty() {
+            errors.push(at(file, v, "`verdict` path is empty".into()));
+        }
+    }
+    if let Some(v) = &a.reason {
+        s.reason_path = Some(v.value.trim().to_owned()).filter(|p| !p.is_empty());
+    }
+    if let Some(m) = &a.malicious {
+        if m.is_empty() {
+            errors.push(err(
+                file,
+                a.url.referenced.line(),
+                a.url.referenced.column(),
+                "`malicious` is empty: no verdict would ever alert".into(),
+            ));
+        }
+        s.verdicts = Verdicts::new(m.iter().map(|v| v.value.clone()));
+    }
+    if let Some(v) = &a.severity {
+        match logward_core::Severity::parse(&v.value) {
+            Some(sev) => s.severity = sev.as_str().to_owned(),
+            None => errors.push(at(
+                file,
+                v,
+                format!("severity `{}`: info, low, medium, high or critical", v.value),
+            )),
+        }
+    }
+    if let Some(t) = interval(file, &a.timeout, false, errors) {
+        s.timeout = t;
+    }
+    at_least_one(
+        file,
+        &a.concurrency,
+        "concurrency",
+        &mut s.concurrency,
+        errors,
+    );
+    at_least_one(file, &a.per_second, "per_second", &mut s.per_second, errors);
+    at_least_one(
+        file,
+        &a.cache.size,
+        "cache.size",
+        &mut s.cache_size,
+        errors,
+    );
+    for (verdict, t) in &a.cache.ttl {
+        if let Some(d) = duration(file, t, true, errors) {
+            if verdict == "default" {
+                s.ttl_default = d;
+            } else {
+                s.ttl.insert(verdict.to_ascii_lowercase(), d);
+            }
+        }
+    }
+    if let Some(w) = interval(file, &a.retry.wait, false, errors) {
+        s.retry_wait = w;
+    }
+    if let Some(w) = interval(file, &a.retry.max_wait, false, errors) {
+        s.retry_max_wait = w;
+    }
+    at_least_one(
+        file,
+        &a.retry.attempts,
+        "retry.attempts",
+        &mut s.attempts,
+        errors,
+    );
+    at_least_one(
+        file,
+        &a.retry.queue,
+        "retry.queue",
+        &mut s.queue,
+        errors,
+    );
+    Some(s)
+}

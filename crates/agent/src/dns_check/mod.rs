@@ -1,0 +1,351 @@
+//! The DNS check (docs/DNS.md): every `dns-query` event, before the rules, goes through
+//!
+//! 1. the trusted filters — client networks, domain suffixes and query types, global and per
+//!    source (the seed's logstash stage): a trusted query is not checked;
+//! 2. the (client, domain) dedup window: a client asking the same name again within it is
+//!    not checked again (the event goes on, counted);
+//! 3. the intel: threat lists, heuristics, and the HTTP intel API's cached verdict — a domain
+//!    without one is sent to be asked ([`api::run`]) and the event goes on without it; when
+//!    the answer is malicious, [`DnsCheck::resume`] hands the waiting events back to run
+//!    through the rules again with the verdict.
+//!
+//! What was found is written to `Event::dns.intel` (`logward.dns.*`, with the client's owner)
+//! and `event.reason` (the strongest finding: `listed`, `api-malicious`, `tunnel`, `dga`,
+//! `new-domain`); the default rules alert on that reason.
+
+pub mod api;
+pub mod dedup;
+pub mod trust;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use logward_core::{Action, DnsIntel, Event};
+use tokio::sync::mpsc;
+
+use api::{Answer, ApiSettings, IntelApi, Verdict};
+use dedup::Dedup;
+use trust::{Dropped, Net, Trust};
+
+/// `event.reason` words, strongest first.
+pub const LISTED: &str = "listed";
+pub const API_MALICIOUS: &str = "api-malicious";
+pub const TUNNEL: &str = "tunnel";
+pub const DGA: &str = "dga";
+pub const NEW_DOMAIN: &str = "new-domain";
+
+/// Events kept per domain while its API look-up runs (more are counted, not kept: one
+/// domain's alerts already reach its first clients' owners).
+const WAITING_PER_DOMAIN: usize = 16;
+
+/// The checked `dns:` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Whether the check runs (`dns:` written, `enabled` not false).
+    pub enabled: bool,
+    pub trusted: Trust,
+    /// Added to `trusted` for one source id.
+    pub per_source: HashMap<String, Trust>,
+    /// `0s`: off.
+    pub dedup_window: Duration,
+    pub dedup_entries: usize,
+    /// Owners, as configured (the most specific network wins).
+    pub owners: Vec<(Net, String)>,
+    pub api: Option<ApiSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            enabled: false,
+            trusted: Trust::default(),
+            per_source: HashMap::new(),
+            dedup_window: Duration::from_secs(600),
+            dedup_entries: 100_000,
+            owners: Vec::new(),
+            api: None,
+        }
+    }
+}
+
+/// Counts for /metrics and `logward status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DnsStats {
+    /// `dns-query` events seen.
+    pub queries: u64,
+    pub trusted_client: u64,
+    pub trusted_domain: u64,
+    pub trusted_type: u64,
+    /// Repeats within the dedup window: not checked again.
+    pub deduped: u64,
+    /// Queries checked against the intel.
+    pub checked: u64,
+    pub listed: u64,
+    pub api_malicious: u64,
+    pub tunnel: u64,
+    pub dga: u64,
+    pub new_domain: u64,
+    /// Events run again after a malicious API verdict came in.
+    pub resumed: u64,
+    /// Events not kept while their domain's look-up runs (over the per-domain bound).
+    pub waiting_dropped: u64,
+}
+
+/// The stage.
+pub struct DnsCheck {
+    trusted: Trust,
+    per_source: HashMap<String, Trust>,
+    dedup: Dedup,
+    /// Longest prefix first.
+    owners: Vec<(Net, String)>,
+    api: Option<Arc<IntelApi>>,
+    /// Domains for [`api::run`]; `None` until [`DnsCheck::start_api`].
+    ask: Option<mpsc::UnboundedSender<String>>,
+    /// Events whose domain is being asked about, by domain.
+    waiting: HashMap<String, Vec<Event<'static>>>,
+    queue: usize,
+    stats: DnsStats,
+}
+
+impl std::fmt::Debug for DnsCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsCheck")
+            .field("stats", &self.stats)
+            .field("api", &self.api)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the stage did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not a DNS query (or one the check already saw).
+    NotDns,
+    Trusted(Dropped),
+    Repeat,
+    Checked,
+}
+
+impl DnsCheck {
+    /// The stage; the API client is built here (a bad setting is an error at start) and
+    /// asked once [`DnsCheck::start_api`] gave it a runtime.
+    pub fn new(s: &Settings) -> Result<DnsCheck, String> {
+        let mut owners = s.owners.clone();
+        owners.sort_by_key(|(n, _)| std::cmp::Reverse(n.prefix()));
+        let api = s
+            .api
+            .clone()
+            .map(|a| IntelApi::new(a).map(Arc::new))
+            .transpose()
+            .map_err(|e| format!("dns.api: {e}"))?;
+        Ok(DnsCheck {
+            trusted: s.trusted.clone(),
+            per_source: s.per_source.clone(),
+            dedup: Dedup::new(
+                i64::try_from(s.dedup_window.as_millis()).unwrap_or(i64::MAX),
+                s.dedup_entries,
+            ),
+            owners,
+            queue: s.api.as_ref().map_or(0, |a| a.queue),
+            api,
+            ask: None,
+            waiting: HashMap::new(),
+            stats: DnsStats::default(),
+        })
+    }
+
+    /// Starts asking the intel API on the current runtime; answers come back on the returned
+    /// receiver, for [`DnsCheck::resume`]. `None` without an API.
+    pub fn start_api(&mut self) -> Option<mpsc::UnboundedReceiver<Answer>> {
+        let api = Arc::clone(self.api.as_ref()?);
+        let (ask_tx, ask_rx) = mpsc::unbounded_channel();
+        let (answer_tx, answer_rx) = mpsc::unbounded_channel();
+        tokio::spawn(api::run(api, ask_rx, answer_tx));
+        self.ask = Some(ask_tx);
+        Some(answer_rx)
+    }
+
+    pub fn stats(&self) -> DnsStats {
+        self.stats
+    }
+
+    pub fn api(&self) -> Option<&IntelApi> {
+        self.api.as_deref()
+    }
+
+    /// Domains being asked about.
+    pub fn pending(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// The owner of a client address.
+    pub fn owner(&self, ip: IpAddr) -> Option<&str> {
+        self.owners
+            .iter()
+            .find(|(n, _)| n.contains(ip))
+            .map(|(_, o)| o.as_str())
+    }
+
+    /// Checks one event from `source` (its id) in place.
+    pub fn check(&mut self, source: &str, e: &mut Event<'_>) -> Outcome {
+        if e.action != Some(Action::DnsQuery) {
+            return Outcome::NotDns;
+        }
+        let client = e.source_ip;
+        let Some(dns) = e.dns.as_deref() else {
+            return Outcome::NotDns;
+        };
+        if dns.intel.is_some() {
+            return Outcome::NotDns;
+        }
+        self.stats.queries += 1;
+        let name = dns.question_name.as_ref();
+        let qtype = dns.question_type.as_deref();
+        let dropped = self.trusted.drops(client, name, qtype).or_else(|| {
+            self.per_source
+                .get(source)
+                .and_then(|t| t.drops(client, name, qtype))
+        });
+        if let Some(d) = dropped {
+            match d {
+                Dropped::Client => self.stats.trusted_client += 1,
+                Dropped::Domain => self.stats.trusted_domain += 1,
+                Dropped::QueryType => self.stats.trusted_type += 1,
+            }
+            return Outcome::Trusted(d);
+        }
+        let now_ms = e
+            .timestamp
+            .map_or_else(now_ms, |t| t.unix * 1000 + i64::from(t.nanos / 1_000_000));
+        if self.dedup.repeat(client, name, now_ms) {
+            self.stats.deduped += 1;
+            return Outcome::Repeat;
+        }
+        self.stats.checked += 1;
+        let mut intel = DnsIntel::default();
+        let mut reason: Option<&'static str> = None;
+        let mut ask = None;
+        if let Some(api) = &self.api {
+            match api.cached(name) {
+                Some(v) if v.malicious => {
+                    apply_verdict(&mut intel, &v, &api.settings().severity);
+                    reason = strongest(reason, API_MALICIOUS);
+                }
+                Some(v) => intel.verdict = Some(v.value),
+                None => ask = Some(name.to_owned()),
+            }
+        }
+        self.finish(e, intel, reason);
+        if let Some(domain) = ask {
+            self.wait_for(domain, e);
+        }
+        Outcome::Checked
+    }
+
+    /// Writes what was found (nothing: no `intel`) and counts it.
+    fn finish(&mut self, e: &mut Event<'_>, mut intel: DnsIntel, reason: Option<&'static str>) {
+        let Some(reason) = reason else {
+            return;
+        };
+        match reason {
+            LISTED => self.stats.listed += 1,
+            API_MALICIOUS => self.stats.api_malicious += 1,
+            TUNNEL => self.stats.tunnel += 1,
+            DGA => self.stats.dga += 1,
+            _ => self.stats.new_domain += 1,
+        }
+        intel.owner = e.source_ip.and_then(|ip| self.owner(ip)).map(str::to_owned);
+        e.reason = Some(reason);
+        if let Some(d) = e.dns.as_deref_mut() {
+            d.intel = Some(Box::new(intel));
+        }
+    }
+
+    /// Keeps the event until its domain's verdict comes in, asking for it if nobody has.
+    fn wait_for(&mut self, domain: String, e: &Event<'_>) {
+        let Some(ask) = &self.ask else { return };
+        if let Some(w) = self.waiting.get_mut(&domain) {
+            if w.len() < WAITING_PER_DOMAIN {
+                w.push(e.clone().into_owned());
+            } else {
+                self.stats.waiting_dropped += 1;
+            }
+            return;
+        }
+        if self.waiting.len() >= self.queue {
+            if let Some(api) = &self.api {
+                api.stats
+                    .queue_full
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            return;
+        }
+        if ask.send(domain.clone()).is_ok() {
+            self.waiting.insert(domain, vec![e.clone().into_owned()]);
+        }
+    }
+
+    /// A verdict came in: the events that waited for it, to run through the rules again when
+    /// it is malicious (each with the verdict, `event.reason` `api-malicious`). An event a
+    /// list had already named is not run again: its `listed` alert said more.
+    pub fn resume(&mut self, a: Answer) -> Vec<Event<'static>> {
+        let events = self.waiting.remove(&a.domain).unwrap_or_default();
+        let Some(v) = a.verdict.filter(|v| v.malicious) else {
+            return Vec::new();
+        };
+        let severity = self
+            .api
+            .as_ref()
+            .map_or_else(|| "high".to_owned(), |api| api.settings().severity.clone());
+        let mut out = Vec::with_capacity(events.len());
+        for mut e in events {
+            if e.reason == Some(LISTED) {
+                continue;
+            }
+            let mut intel = e
+                .dns
+                .as_mut()
+                .and_then(|d| d.intel.take())
+                .map(|b| *b)
+                .unwrap_or_default();
+            apply_verdict(&mut intel, &v, &severity);
+            self.stats.resumed += 1;
+            self.finish(&mut e, intel, Some(API_MALICIOUS));
+            out.push(e);
+        }
+        out
+    }
+}
+
+fn apply_verdict(intel: &mut DnsIntel, v: &Verdict, severity: &str) {
+    intel.verdict = Some(v.value.clone());
+    intel.severity = Some(severity.to_owned());
+    intel.reasons.push(match &v.reason {
+        Some(r) => format!("intel API: {} ({r})", v.value),
+        None => format!("intel API: {}", v.value),
+    });
+}
+
+/// The stronger of two reasons (`listed` > `api-malicious` > `tunnel` > `dga` >
+/// `new-domain`).
+fn strongest(a: Option<&'static str>, b: &'static str) -> Option<&'static str> {
+    let rank = |r: &str| match r {
+        LISTED => 0,
+        API_MALICIOUS => 1,
+        TUNNEL => 2,
+        DGA => 3,
+        _ => 4,
+    };
+    match a {
+        Some(a) if rank(a) <= rank(b) => Some(a),
+        _ => Some(b),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
