@@ -227,17 +227,61 @@ fn dns(o: &mut Out, d: &DnsSnapshot) {
         d.pending,
     );
     for (name, help, v) in [
-        ("logward_dns_api_requests_total", "HTTP requests sent to the intel API.", a.requests),
-        ("logward_dns_api_verdicts_total", "Verdicts read from the intel API's answers.", a.verdicts),
-        ("logward_dns_api_malicious_total", "Malicious verdicts.", a.malicious),
-        ("logward_dns_api_cache_hits_total", "Queries answered from the verdict cache.", a.cache_hits),
-        ("logward_dns_api_asked_total", "Domains sent to be asked about.", a.asked),
-        ("logward_dns_api_timeouts_total", "Requests that timed out.", a.timeouts),
-        ("logward_dns_api_errors_total", "Requests that failed (transport, status, no verdict).", a.errors),
-        ("logward_dns_api_rate_limited_total", "429 answers (every request paused).", a.rate_limited),
-        ("logward_dns_api_retries_total", "Look-ups tried again after a failure.", a.retries),
-        ("logward_dns_api_given_up_total", "Domains given up after every attempt failed.", a.given_up),
-        ("logward_dns_api_queue_full_total", "Domains not asked about: too many waiting.", a.queue_full),
+        (
+            "logward_dns_api_requests_total",
+            "HTTP requests sent to the intel API.",
+            a.requests,
+        ),
+        (
+            "logward_dns_api_verdicts_total",
+            "Verdicts read from the intel API's answers.",
+            a.verdicts,
+        ),
+        (
+            "logward_dns_api_malicious_total",
+            "Malicious verdicts.",
+            a.malicious,
+        ),
+        (
+            "logward_dns_api_cache_hits_total",
+            "Queries answered from the verdict cache.",
+            a.cache_hits,
+        ),
+        (
+            "logward_dns_api_asked_total",
+            "Domains sent to be asked about.",
+            a.asked,
+        ),
+        (
+            "logward_dns_api_timeouts_total",
+            "Requests that timed out.",
+            a.timeouts,
+        ),
+        (
+            "logward_dns_api_errors_total",
+            "Requests that failed (transport, status, no verdict).",
+            a.errors,
+        ),
+        (
+            "logward_dns_api_rate_limited_total",
+            "429 answers (every request paused).",
+            a.rate_limited,
+        ),
+        (
+            "logward_dns_api_retries_total",
+            "Look-ups tried again after a failure.",
+            a.retries,
+        ),
+        (
+            "logward_dns_api_given_up_total",
+            "Domains given up after every attempt failed.",
+            a.given_up,
+        ),
+        (
+            "logward_dns_api_queue_full_total",
+            "Domains not asked about: too many waiting.",
+            a.queue_full,
+        ),
     ] {
         o.one(name, c, help, v);
     }

@@ -570,7 +570,7 @@ impl<S: AgentStore> Pipeline<S> {
             Payload::Line(line) => {
                 self.stats.lines += 1;
                 let reference = self.reference;
-                let dec = self.decoders.entry(source).or_insert_with(|| {
+                let dec = self.decoders.entry(Arc::clone(&source)).or_insert_with(|| {
                     LineDecoder::new(YearResolver::new(
                         YearRule::Reference(reference),
                         Zone::Local,

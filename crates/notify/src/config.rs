@@ -148,6 +148,11 @@ pub struct RouteConfig {
     /// Alerts carrying at least one of these tags.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Alerts whose event fields have one of the values listed for each field
+    /// (`{logward.dns.owner: [netops]}`: the DNS check's owner of the client; any rule field).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Vec<String>>")]
+    pub fields: BTreeMap<String, Spanned<Vec<String>>>,
     /// Stop at this route when it matched (later routes are not tried).
     #[serde(default, rename = "continue")]
     pub continue_: Option<bool>,
@@ -479,6 +484,21 @@ impl NotifyConfig {
                             n.value,
                             configured(&self.notifiers)
                         ),
+                    ));
+                }
+            }
+            for (name, values) in &r.fields {
+                if logward_core::Field::parse(name).is_none() {
+                    errors.push(at(
+                        file,
+                        values,
+                        format!("route field `{name}` is not a field (docs/RULES.md lists them)"),
+                    ));
+                } else if values.value.is_empty() {
+                    errors.push(at(
+                        file,
+                        values,
+                        format!("route field `{name}` lists no values: it would match nothing"),
                     ));
                 }
             }

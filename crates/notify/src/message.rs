@@ -48,7 +48,73 @@ pub struct Item {
     pub last_time: Option<String>,
     /// A Windows event's channel, event id, logon type and workstation.
     pub windows: Option<Windows>,
+    /// A DNS query's client, name, answer and what the DNS check found.
+    pub dns: Option<Dns>,
     pub alert: Value,
+}
+
+/// What a message says of a DNS query (`dns.*`, `client.ip`, `logward.dns.*`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Dns {
+    /// `client.ip`.
+    pub client: Option<String>,
+    /// `dns.question.name`.
+    pub domain: String,
+    /// `dns.question.type`.
+    pub qtype: Option<String>,
+    /// The answers: `dns.resolved_ip`, else each answer's data (CNAME targets, TXT …),
+    /// joined by `, `; none for a query without its reply or with an empty one.
+    pub answer: Option<String>,
+    /// `dns.response_code`.
+    pub rcode: Option<String>,
+    /// `logward.dns.list` and the entry that matched.
+    pub list: Option<String>,
+    pub list_entry: Option<String>,
+    /// `logward.dns.verdict`: the intel API's word.
+    pub verdict: Option<String>,
+    /// `logward.dns.owner`: whose client it is.
+    pub owner: Option<String>,
+    /// `logward.dns.reasons`.
+    pub reasons: Vec<String>,
+}
+
+impl Dns {
+    fn from_alert(alert: &Value) -> Option<Dns> {
+        let d = alert.get("dns")?;
+        let domain = text(d, &["question", "name"])?;
+        let strings = |v: Option<&Value>| -> Vec<String> {
+            v.and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut answers = strings(d.get("resolved_ip"));
+        if answers.is_empty() {
+            answers = d
+                .get("answers")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|x| text(x, &["data"])).collect())
+                .unwrap_or_default();
+        }
+        let answer = distinct(answers.iter().map(String::as_str), 5);
+        let intel = alert.pointer("/logward/dns");
+        let i = |k: &str| intel.and_then(|x| text(x, &[k]));
+        Some(Dns {
+            client: text(alert, &["client", "ip"]).or_else(|| text(alert, &["source", "ip"])),
+            domain,
+            qtype: text(d, &["question", "type"]),
+            answer: (!answer.is_empty()).then(|| answer.join(", ")),
+            rcode: text(d, &["response_code"]),
+            list: i("list"),
+            list_entry: i("list_entry"),
+            verdict: i("verdict"),
+            owner: i("owner"),
+            reasons: strings(intel.and_then(|x| x.get("reasons"))),
+        })
+    }
 }
 
 /// What a message says of a Windows event (its `winlog.*` fields); the rest of `winlog` is in
@@ -169,6 +235,7 @@ impl Item {
             last_time: None,
             link: None,
             windows: Windows::from_alert(&alert),
+            dns: Dns::from_alert(&alert),
             alert,
         }
     }
@@ -424,6 +491,50 @@ mod tests {
         let zh = Templates::new(Language::ZhCn, &BTreeMap::new()).unwrap();
         let m = Message::render(&[Item::from_json(win, 1)], &zh, "k".into()).unwrap();
         assert!(m.text.contains("登录类型：远程交互式（RDP）"), "{}", m.text);
+    }
+
+    #[test]
+    fn dns_messages_name_client_owner_domain_list_verdict_and_answer() {
+        let hit: Value = serde_json::from_str(
+            r#"{"@timestamp":"2026-12-07T02:00:00Z","message":"m","source":{"ip":"10.1.2.3"},"client":{"ip":"10.1.2.3"},"dns":{"question":{"name":"a.evil.test","type":"A"},"response_code":"NOERROR","resolved_ip":["203.0.113.66"]},"logward":{"severity":"high","dns":{"list":"badd-boyz","list_entry":"evil.test","verdict":"malicious","owner":"netops","reasons":["listed by badd-boyz as evil.test"]}},"rule":{"id":"dns-list-hit","name":"DNS query for a listed domain"}}"#,
+        )
+        .unwrap();
+        for (lang, wants) in [
+            (
+                Language::En,
+                [
+                    "Client: 10.1.2.3 (owner: netops)",
+                    "Domain: a.evil.test (A)",
+                    "List: badd-boyz (evil.test)",
+                    "Intel API verdict: malicious",
+                    "Answer: 203.0.113.66",
+                ],
+            ),
+            (
+                Language::ZhCn,
+                [
+                    "客户端：10.1.2.3（负责人：netops）",
+                    "域名：a.evil.test（A）",
+                    "威胁名单：badd-boyz（evil.test）",
+                    "情报接口判定：malicious",
+                    "解析结果：203.0.113.66",
+                ],
+            ),
+        ] {
+            let t = Templates::new(lang, &BTreeMap::new()).unwrap();
+            let m = Message::render(&[Item::from_json(hit.clone(), 1)], &t, "k".into()).unwrap();
+            for w in wants {
+                assert!(m.text.contains(w), "{lang:?}: {w} not in {}", m.text);
+            }
+            assert!(m.markdown.contains("a.evil.test"), "{}", m.markdown);
+            assert!(m.html.contains("203.0.113.66"), "{}", m.html);
+        }
+        // Without the reply: the answer says so.
+        let mut q = hit;
+        q["dns"] = serde_json::json!({"question": {"name": "x.test"}});
+        let t = Templates::new(Language::En, &BTreeMap::new()).unwrap();
+        let m = Message::render(&[Item::from_json(q, 1)], &t, "k".into()).unwrap();
+        assert!(m.text.contains("Answer: (no reply seen)"), "{}", m.text);
     }
 
     #[test]

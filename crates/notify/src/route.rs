@@ -1,6 +1,6 @@
 //! Routes: which notifiers get an alert, from its severity, rule and tags.
 
-use logward_core::{Alert, Severity};
+use logward_core::{Alert, Field, Severity};
 
 use crate::config::NotifyConfig;
 
@@ -10,6 +10,8 @@ struct Route {
     min_severity: Severity,
     rules: Vec<String>,
     tags: Vec<String>,
+    /// Each field must have one of its values.
+    fields: Vec<(Field, Vec<String>)>,
     continue_: bool,
     also_when_forwarding: bool,
 }
@@ -46,6 +48,7 @@ fn default_routes(c: &NotifyConfig) -> Vec<Route> {
         min_severity,
         rules: Vec::new(),
         tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        fields: Vec::new(),
         continue_: true,
         also_when_forwarding: false,
     };
@@ -80,6 +83,12 @@ impl Router {
                         .unwrap_or(Severity::Info),
                     rules: r.rules.clone(),
                     tags: r.tags.clone(),
+                    // A name that is no field was refused by the config check.
+                    fields: r
+                        .fields
+                        .iter()
+                        .filter_map(|(k, v)| Some((Field::parse(k)?, v.value.clone())))
+                        .collect(),
                     continue_: r.continue_.unwrap_or(true),
                     also_when_forwarding: r.also_when_forwarding,
                 })
@@ -110,7 +119,12 @@ impl Router {
         for r in &self.routes {
             let matches = a.severity >= r.min_severity
                 && (r.rules.is_empty() || r.rules.contains(&a.rule_id))
-                && (r.tags.is_empty() || r.tags.iter().any(|t| a.tags.contains(t)));
+                && (r.tags.is_empty() || r.tags.iter().any(|t| a.tags.contains(t)))
+                && r.fields.iter().all(|(f, values)| {
+                    a.event
+                        .get(f)
+                        .is_some_and(|v| values.iter().any(|x| *x == v.to_string()))
+                });
             if !matches {
                 continue;
             }
@@ -194,6 +208,45 @@ mod tests {
             r.notifiers(&alert("su-root", Severity::Medium, &["su"])),
             ["log"]
         );
+    }
+
+    #[test]
+    fn routes_match_event_fields_such_as_the_dns_owner() {
+        let c = config(
+            "notifiers:\n  netops: {type: webhook, url: 'http://x'}\n  soc: {type: webhook, url: 'http://y'}\n\
+             routes:\n  - {notifiers: [netops], fields: {logward.dns.owner: [netops, noc]}}\n  - {notifiers: [soc], min_severity: high}\n",
+        );
+        assert!(c.check("t.yaml").is_empty(), "{:?}", c.check("t.yaml"));
+        let r = Router::new(&c);
+        let mut a = alert("dns-list-hit", Severity::High, &["dns"]);
+        a.event.action = Some(logward_core::Action::DnsQuery);
+        a.event.dns = Some(Box::new(logward_core::Dns {
+            question_name: "evil.test".into(),
+            intel: Some(Box::new(logward_core::DnsIntel {
+                owner: Some("netops".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }));
+        assert_eq!(r.notifiers(&a), ["netops", "soc"]);
+        if let Some(i) = a.event.dns.as_mut().and_then(|d| d.intel.as_mut()) {
+            i.owner = Some("alice".into());
+        }
+        assert_eq!(r.notifiers(&a), ["soc"], "another owner");
+        a.event.dns = None;
+        assert_eq!(r.notifiers(&a), ["soc"], "no owner at all");
+
+        let bad = config(
+            "notifiers:\n  n: {type: webhook, url: 'http://x'}\nroutes:\n  - {notifiers: [n], fields: {logward.dns.ownr: [a]}}\n  - {notifiers: [n], fields: {logward.dns.owner: []}}\n",
+        );
+        let errors: Vec<String> = bad.check("t.yaml").iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("`logward.dns.ownr` is not a field"),
+            "{errors:?}"
+        );
+        assert!(errors[0].starts_with("t.yaml:4:"), "{errors:?}");
+        assert!(errors[1].contains("lists no values"), "{errors:?}");
     }
 
     #[test]

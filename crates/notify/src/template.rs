@@ -57,6 +57,16 @@ Windows event: {{ a.windows.channel }} {{ a.windows.event_id }}
 Logon type: {{ a.windows.logon_type }}{% endif %}
 {%- if a.windows.workstation %}
 Workstation: {{ a.windows.workstation }}{% endif %}{% endif %}
+{%- if a.dns %}
+Client: {{ a.dns.client or "?" }}{% if a.dns.owner %} (owner: {{ a.dns.owner }}){% endif %}
+Domain: {{ a.dns.domain }}{% if a.dns.qtype %} ({{ a.dns.qtype }}){% endif %}
+{%- if a.dns.list %}
+List: {{ a.dns.list }}{% if a.dns.list_entry %} ({{ a.dns.list_entry }}){% endif %}{% endif %}
+{%- if a.dns.verdict %}
+Intel API verdict: {{ a.dns.verdict }}{% endif %}
+Answer: {{ a.dns.answer or a.dns.rcode or "(no reply seen)" }}
+{%- if a.dns.reasons %}
+Why: {{ a.dns.reasons|join("; ") }}{% endif %}{% endif %}
 {%- if a.method %}
 Method: {{ a.method }}{% endif %}
 {%- if a.fingerprint %}
@@ -98,6 +108,16 @@ const EN_MARKDOWN: &str = r#"{% macro one(a) -%}
 - Logon type: {{ a.windows.logon_type }}{% endif %}
 {%- if a.windows.workstation %}
 - Workstation: `{{ a.windows.workstation }}`{% endif %}{% endif %}
+{%- if a.dns %}
+- Client: `{{ a.dns.client or "?" }}`{% if a.dns.owner %} (owner: {{ a.dns.owner }}){% endif %}
+- Domain: `{{ a.dns.domain }}`{% if a.dns.qtype %} ({{ a.dns.qtype }}){% endif %}
+{%- if a.dns.list %}
+- List: {{ a.dns.list }}{% if a.dns.list_entry %} (`{{ a.dns.list_entry }}`){% endif %}{% endif %}
+{%- if a.dns.verdict %}
+- Intel API verdict: {{ a.dns.verdict }}{% endif %}
+- Answer: {{ a.dns.answer or a.dns.rcode or "(no reply seen)" }}
+{%- if a.dns.reasons %}
+- Why: {{ a.dns.reasons|join("; ") }}{% endif %}{% endif %}
 {%- if a.method %}
 - Method: {{ a.method }}{% endif %}
 {%- if a.fingerprint %}
@@ -136,6 +156,10 @@ const EN_HTML: &str = r#"{% macro one(a) -%}
 {%- if a.windows %}<tr><th align="left">Windows event</th><td>{{ a.windows.channel }} {{ a.windows.event_id }}</td></tr>
 {%- if a.windows.logon_type %}<tr><th align="left">Logon type</th><td>{{ a.windows.logon_type }}</td></tr>{% endif %}
 {%- if a.windows.workstation %}<tr><th align="left">Workstation</th><td>{{ a.windows.workstation }}</td></tr>{% endif %}{% endif %}
+{%- if a.dns %}<tr><th align="left">Client</th><td>{{ a.dns.client or "?" }}{% if a.dns.owner %} (owner: {{ a.dns.owner }}){% endif %}</td></tr><tr><th align="left">Domain</th><td>{{ a.dns.domain }}{% if a.dns.qtype %} ({{ a.dns.qtype }}){% endif %}</td></tr>
+{%- if a.dns.list %}<tr><th align="left">List</th><td>{{ a.dns.list }}{% if a.dns.list_entry %} ({{ a.dns.list_entry }}){% endif %}</td></tr>{% endif %}
+{%- if a.dns.verdict %}<tr><th align="left">Intel API verdict</th><td>{{ a.dns.verdict }}</td></tr>{% endif %}<tr><th align="left">Answer</th><td>{{ a.dns.answer or a.dns.rcode or "(no reply seen)" }}</td></tr>
+{%- if a.dns.reasons %}<tr><th align="left">Why</th><td>{{ a.dns.reasons|join("; ") }}</td></tr>{% endif %}{% endif %}
 {%- if a.method %}<tr><th align="left">Method</th><td>{{ a.method }}</td></tr>{% endif %}
 {%- if a.fingerprint %}<tr><th align="left">Key</th><td>{{ a.fingerprint }}</td></tr>{% endif %}
 {%- if a.score is not none %}<tr><th align="left">Anomaly score</th><td>{{ a.score }}{% if a.reasons %} ({{ a.reasons|join(", ") }}){% endif %}</td></tr>{% endif %}
@@ -158,6 +182,16 @@ const ZH_TEXT: &str = r#"{% macro one(a) -%}
 级别：{{ a.severity_zh }}
 {%- if a.source %}
 来源 IP：{{ a.source }}{% endif %}
+{%- if a.dns %}
+客户端：{{ a.dns.client or "?" }}{% if a.dns.owner %}（负责人：{{ a.dns.owner }}）{% endif %}
+域名：{{ a.dns.domain }}{% if a.dns.qtype %}（{{ a.dns.qtype }}）{% endif %}
+{%- if a.dns.list %}
+威胁名单：{{ a.dns.list }}{% if a.dns.list_entry %}（{{ a.dns.list_entry }}）{% endif %}{% endif %}
+{%- if a.dns.verdict %}
+情报接口判定：{{ a.dns.verdict }}{% endif %}
+解析结果：{{ a.dns.answer or a.dns.rcode or "（未见应答）" }}
+{%- if a.dns.reasons %}
+原因：{{ a.dns.reasons|join("；") }}{% endif %}{% endif %}
 {%- if a.method %}
 认证方式：{{ a.method }}{% endif %}
 {%- if a.fingerprint %}
@@ -198,6 +232,16 @@ const ZH_MARKDOWN: &str = r#"{% macro one(a) -%}
 - 时间：{{ a.time }}{% if a.count > 1 %}（{{ a.count }} 次{% if a.last_time %}，最近一次 {{ a.last_time }}{% endif %}）{% endif %}
 {%- if a.source %}
 - 来源 IP：`{{ a.source }}`{% endif %}
+{%- if a.dns %}
+- 客户端：`{{ a.dns.client or "?" }}`{% if a.dns.owner %}（负责人：{{ a.dns.owner }}）{% endif %}
+- 域名：`{{ a.dns.domain }}`{% if a.dns.qtype %}（{{ a.dns.qtype }}）{% endif %}
+{%- if a.dns.list %}
+- 威胁名单：{{ a.dns.list }}{% if a.dns.list_entry %}（`{{ a.dns.list_entry }}`）{% endif %}{% endif %}
+{%- if a.dns.verdict %}
+- 情报接口判定：{{ a.dns.verdict }}{% endif %}
+- 解析结果：{{ a.dns.answer or a.dns.rcode or "（未见应答）" }}
+{%- if a.dns.reasons %}
+- 原因：{{ a.dns.reasons|join("；") }}{% endif %}{% endif %}
 {%- if a.method %}
 - 认证方式：{{ a.method }}{% endif %}
 {%- if a.fingerprint %}
@@ -243,6 +287,10 @@ const ZH_HTML: &str = r#"{% macro one(a) -%}
 <table>
 <tr><th align="left">时间</th><td>{{ a.time }}{% if a.last_time %}（最近一次 {{ a.last_time }}）{% endif %}</td></tr>
 {%- if a.source %}<tr><th align="left">来源 IP</th><td>{{ a.source }}</td></tr>{% endif %}
+{%- if a.dns %}<tr><th align="left">客户端</th><td>{{ a.dns.client or "?" }}{% if a.dns.owner %}（负责人：{{ a.dns.owner }}）{% endif %}</td></tr><tr><th align="left">域名</th><td>{{ a.dns.domain }}{% if a.dns.qtype %}（{{ a.dns.qtype }}）{% endif %}</td></tr>
+{%- if a.dns.list %}<tr><th align="left">威胁名单</th><td>{{ a.dns.list }}{% if a.dns.list_entry %}（{{ a.dns.list_entry }}）{% endif %}</td></tr>{% endif %}
+{%- if a.dns.verdict %}<tr><th align="left">情报接口判定</th><td>{{ a.dns.verdict }}</td></tr>{% endif %}<tr><th align="left">解析结果</th><td>{{ a.dns.answer or a.dns.rcode or "（未见应答）" }}</td></tr>
+{%- if a.dns.reasons %}<tr><th align="left">原因</th><td>{{ a.dns.reasons|join("；") }}</td></tr>{% endif %}{% endif %}
 {%- if a.method %}<tr><th align="left">认证方式</th><td>{{ a.method }}</td></tr>{% endif %}
 {%- if a.fingerprint %}<tr><th align="left">密钥指纹</th><td>{{ a.fingerprint }}</td></tr>{% endif %}
 {%- if a.target_user %}<tr><th align="left">账户</th><td>{{ a.target_user }}</td></tr>{% if a.user %}<tr><th align="left">操作者</th><td>{{ a.user }}</td></tr>{% endif %}

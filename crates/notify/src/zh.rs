@@ -46,6 +46,10 @@ pub fn rule_name(id: &str) -> Option<&'static str> {
         "windows-login-after-failures" => "多次失败后 Windows 登录成功",
         "windows-rdp-many-hosts" => "RDP 登录多台主机",
         "windows-rdp-new-source" => "来自新地址的 RDP 登录",
+        "dns-list-hit" => "DNS 查询命中威胁情报名单",
+        "dns-api-verdict" => "威胁情报接口判定的恶意域名查询",
+        "dns-tunnel" => "DNS 隧道",
+        "dga-domain" => "疑似 DGA 生成的域名查询",
         "windows-rdp-login" => "RDP 登录",
         "windows-rdp-bruteforce" => "RDP 暴力破解",
         "windows-samaccountname-spoofing" => "计算机账户被改名去掉 $",
@@ -115,6 +119,12 @@ pub fn message(id: &str, a: &Value) -> Option<String> {
             || format!("事件 {}", f("/winlog/event_id")),
             |t| format!("{}登录", logon_type(&t).unwrap_or(&t)),
         )
+    };
+    // The client of a DNS query (`client.ip`, the same as `source.ip`).
+    let client = || {
+        get(a, "/client/ip")
+            .or_else(|| get(a, "/source/ip"))
+            .unwrap_or_else(|| "?".into())
     };
     let by = |who: &str| {
         get(a, "/user/name")
@@ -222,6 +232,32 @@ pub fn message(id: &str, a: &Value) -> Option<String> {
         "windows-rdp-many-hosts" => format!(
             "10 分钟内 {ip} 经 RDP 登录了 {} 台主机（最后：{host} 上的 {user}）",
             label("rdp_hosts")
+        ),
+        "dns-list-hit" => format!(
+            "{} 查询了 {}，该域名在威胁名单 {} 中（{}）",
+            client(),
+            f("/dns/question/name"),
+            f("/logward/dns/list"),
+            f("/logward/dns/list_entry")
+        ),
+        "dns-api-verdict" => format!(
+            "{} 查询了 {}：威胁情报接口判定为 {}",
+            client(),
+            f("/dns/question/name"),
+            f("/logward/dns/verdict")
+        ),
+        "dns-tunnel" => format!(
+            "{} 疑似通过 DNS 隧道在 {} 下传输数据（最后一次查询：{}）",
+            client(),
+            get(a, "/dns/question/registered_domain")
+                .unwrap_or_else(|| f("/dns/question/name")),
+            f("/dns/question/name")
+        ),
+        "dga-domain" => format!(
+            "{} 查询了 {}，该域名疑似由算法生成（DGA，评分 {}）",
+            client(),
+            f("/dns/question/name"),
+            f("/logward/dns/score")
         ),
         "windows-rdp-new-source" => {
             format!("{user} 从 {ip} 经 RDP 登录 {host}，该地址 30 天内未在此主机出现过")

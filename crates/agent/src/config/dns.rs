@@ -387,7 +387,10 @@ fn api(
         .iter()
         .filter_map(|(k, v)| template(k.clone(), v))
         .collect();
-    s.body = a.body.as_ref().and_then(|b| template(String::new(), b).map(|t| t.1));
+    s.body = a
+        .body
+        .as_ref()
+        .and_then(|b| template(String::new(), b).map(|t| t.1));
     match (&a.token, &a.token_file) {
         (Some(_), Some(f)) => errors.push(at(
             file,
@@ -437,7 +440,10 @@ fn api(
             None => errors.push(at(
                 file,
                 v,
-                format!("severity `{}`: info, low, medium, high or critical", v.value),
+                format!(
+                    "severity `{}`: info, low, medium, high or critical",
+                    v.value
+                ),
             )),
         }
     }
@@ -452,13 +458,7 @@ fn api(
         errors,
     );
     at_least_one(file, &a.per_second, "per_second", &mut s.per_second, errors);
-    at_least_one(
-        file,
-        &a.cache.size,
-        "cache.size",
-        &mut s.cache_size,
-        errors,
-    );
+    at_least_one(file, &a.cache.size, "cache.size", &mut s.cache_size, errors);
     for (verdict, t) in &a.cache.ttl {
         if let Some(d) = duration(file, t, true, errors) {
             if verdict == "default" {
@@ -481,12 +481,6 @@ fn api(
         &mut s.attempts,
         errors,
     );
-    at_least_one(
-        file,
-        &a.retry.queue,
-        "retry.queue",
-        &mut s.queue,
-        errors,
-    );
+    at_least_one(file, &a.retry.queue, "retry.queue", &mut s.queue, errors);
     Some(s)
 }

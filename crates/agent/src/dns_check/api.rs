@@ -95,14 +95,18 @@ impl Verdicts {
     }
 
     pub fn malicious(&self, verdict: &str) -> bool {
-        self.0.iter().any(|v| v.eq_ignore_ascii_case(verdict.trim()))
+        self.0
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(verdict.trim()))
     }
 }
 
 /// Whether a template compiles (checked with the config).
 pub fn check_template(t: &str) -> Result<(), String> {
     let mut env = Environment::new();
-    env.add_template("t", t).map(|_| ()).map_err(|e| e.to_string())
+    env.add_template("t", t)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// What the API said about a domain.
@@ -318,16 +322,27 @@ impl IntelApi {
         let hide = |s: String| redact(&s, &secret);
         let mut params = Vec::with_capacity(self.settings.query.len());
         for (i, (k, _)) in self.settings.query.iter().enumerate() {
-            params.push((k.as_str(), self.render(&format!("q{i}"), domain).map_err(Failure::Error)?));
+            params.push((
+                k.as_str(),
+                self.render(&format!("q{i}"), domain)
+                    .map_err(Failure::Error)?,
+            ));
         }
         let url = reqwest::Url::parse_with_params(&self.settings.url, &params)
             .map_err(|e| Failure::Error(format!("url: {e}")))?;
         let mut headers = Vec::with_capacity(self.settings.headers.len());
         for (i, (k, _)) in self.settings.headers.iter().enumerate() {
-            headers.push((k.clone(), self.render(&format!("h{i}"), domain).map_err(Failure::Error)?));
+            headers.push((
+                k.clone(),
+                self.render(&format!("h{i}"), domain)
+                    .map_err(Failure::Error)?,
+            ));
         }
         let body = match &self.settings.body {
-            Some(_) => self.render("body", domain).map_err(Failure::Error)?.into_bytes(),
+            Some(_) => self
+                .render("body", domain)
+                .map_err(Failure::Error)?
+                .into_bytes(),
             None => Vec::new(),
         };
         let method = if self.settings.post {
@@ -424,7 +439,12 @@ impl IntelApi {
                     let w = after.unwrap_or(wait).min(self.settings.retry_max_wait);
                     // Every request waits, not just this one: the server said "too many".
                     self.pause(w);
-                    tracing::debug!(domain, attempt, wait_ms = w.as_millis() as u64, "intel API: 429, pausing");
+                    tracing::debug!(
+                        domain,
+                        attempt,
+                        wait_ms = w.as_millis() as u64,
+                        "intel API: 429, pausing"
+                    );
                     w
                 }
                 Err(Failure::Error(e)) => {
@@ -505,8 +525,14 @@ mod tests {
     #[test]
     fn dotted_paths_reach_into_objects_and_arrays() {
         let v: Value = serde_json::json!({"data": [{"verdict": "black", "score": 9}], "ok": true});
-        assert_eq!(lookup(&v, "data.0.verdict").and_then(text).as_deref(), Some("black"));
-        assert_eq!(lookup(&v, "data.0.score").and_then(text).as_deref(), Some("9"));
+        assert_eq!(
+            lookup(&v, "data.0.verdict").and_then(text).as_deref(),
+            Some("black")
+        );
+        assert_eq!(
+            lookup(&v, "data.0.score").and_then(text).as_deref(),
+            Some("9")
+        );
         assert_eq!(lookup(&v, "ok").and_then(text).as_deref(), Some("true"));
         assert_eq!(lookup(&v, "data.1.verdict"), None);
         assert_eq!(lookup(&v, "data.x"), None);

@@ -86,7 +86,10 @@ mod tests {
             d.repeat(Some(a), &format!("n{i}.test"), 70_000);
         }
         assert_eq!(d.len(), 3, "bounded");
-        assert!(!d.repeat(Some(a), "x.test", 70_001), "forgotten: looked up again");
+        assert!(
+            !d.repeat(Some(a), "x.test", 70_001),
+            "forgotten: looked up again"
+        );
     }
 
     #[test]

@@ -41,7 +41,8 @@ impl Net {
         }
         match (self.addr, canonical(ip)) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                top(u32::from(n).into(), 32, self.prefix) == top(u32::from(a).into(), 32, self.prefix)
+                top(u32::from(n).into(), 32, self.prefix)
+                    == top(u32::from(a).into(), 32, self.prefix)
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
                 top(u128::from(n), 128, self.prefix) == top(u128::from(a), 128, self.prefix)
@@ -83,7 +84,12 @@ impl Trust {
     }
 
     /// Whether the query is trusted, and by what.
-    pub fn drops(&self, client: Option<IpAddr>, name: &str, qtype: Option<&str>) -> Option<Dropped> {
+    pub fn drops(
+        &self,
+        client: Option<IpAddr>,
+        name: &str,
+        qtype: Option<&str>,
+    ) -> Option<Dropped> {
         if let Some(ip) = client {
             if self.clients.iter().any(|n| n.contains(ip)) {
                 return Some(Dropped::Client);
@@ -132,7 +138,9 @@ mod tests {
         assert!(n.contains(ip("::ffff:10.1.0.9")));
         assert!(Net::parse("192.0.2.7").unwrap().contains(ip("192.0.2.7")));
         assert!(!Net::parse("192.0.2.7").unwrap().contains(ip("192.0.2.8")));
-        assert!(Net::parse("2001:db8::/32").unwrap().contains(ip("2001:db8:1::5")));
+        assert!(Net::parse("2001:db8::/32")
+            .unwrap()
+            .contains(ip("2001:db8:1::5")));
         assert!(Net::parse("0.0.0.0/0").unwrap().contains(ip("203.0.113.1")));
         assert!(!Net::parse("0.0.0.0/0").unwrap().contains(ip("::1")));
         for bad in ["10.0.0.0/33", "example.com", "", "1.2.3.4/x", "::/129"] {
@@ -157,9 +165,18 @@ mod tests {
             domains: vec!["in-addr.arpa".into()],
             query_types: vec!["SOA".into()],
         };
-        assert_eq!(t.drops(Some(ip("192.168.3.4")), "evil.test", Some("A")), Some(Dropped::Client));
-        assert_eq!(t.drops(Some(ip("10.0.0.1")), "4.3.2.1.in-addr.arpa", Some("PTR")), Some(Dropped::Domain));
-        assert_eq!(t.drops(Some(ip("10.0.0.1")), "evil.test", Some("soa")), Some(Dropped::QueryType));
+        assert_eq!(
+            t.drops(Some(ip("192.168.3.4")), "evil.test", Some("A")),
+            Some(Dropped::Client)
+        );
+        assert_eq!(
+            t.drops(Some(ip("10.0.0.1")), "4.3.2.1.in-addr.arpa", Some("PTR")),
+            Some(Dropped::Domain)
+        );
+        assert_eq!(
+            t.drops(Some(ip("10.0.0.1")), "evil.test", Some("soa")),
+            Some(Dropped::QueryType)
+        );
         assert_eq!(t.drops(Some(ip("10.0.0.1")), "evil.test", Some("A")), None);
         assert_eq!(t.drops(None, "evil.test", None), None);
     }
