@@ -148,6 +148,23 @@ fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
         }
     );
     println!("{anomaly}");
+    let d = &l.config.dns;
+    if d.enabled {
+        println!(
+            "DNS check on ({} trusted client network(s), {} trusted domain(s), {} trusted query \
+             type(s), {} source(s) with their own, dedup {}s, {} owner network(s), {})",
+            d.trusted.clients.len(),
+            d.trusted.domains.len(),
+            d.trusted.query_types.len(),
+            d.per_source.len(),
+            d.dedup_window.as_secs(),
+            d.owners.len(),
+            match &d.api {
+                Some(a) => format!("intel API {}", a.url),
+                None => "no intel API".to_owned(),
+            }
+        );
+    }
     Ok(0)
 }
 

@@ -63,7 +63,9 @@ fn example_alternatives_check() {
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("7 sources")
             && String::from_utf8_lossy(&o.stdout).contains("forwarding events and alerts")
-            && String::from_utf8_lossy(&o.stdout).contains("1 DNSBL zone(s)"),
+            && String::from_utf8_lossy(&o.stdout).contains("1 DNSBL zone(s)")
+            && String::from_utf8_lossy(&o.stdout)
+                .contains("DNS check on (2 trusted client network(s), 3 trusted domain(s)"),
         "{}",
         show(&o)
     );

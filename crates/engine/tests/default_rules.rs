@@ -248,6 +248,9 @@ fn every_default_rule_fires_on_the_crafted_log() {
     fired.extend(windows::alerts_by_rule(&windows::replay(
         &windows::crafted(),
     )));
+    // The DNS rules fire on the queries the agent's DNS check marked
+    // (crates/engine/tests/dns_rules.rs).
+    fired.extend(dns_findings());
     let p = default_program();
     for id in p.rule_ids() {
         assert!(fired.contains_key(id), "{id} did not fire: {fired:?}");
@@ -626,4 +629,33 @@ fn an_account_deleted_soon_after_its_creation_is_short_lived() {
     assert_eq!(by_rule.get("account-created"), Some(&1), "{by_rule:?}");
     assert_eq!(by_rule.get("account-short-lived"), Some(&1), "{by_rule:?}");
     assert_eq!(by_rule.get("account-deleted"), Some(&1), "{by_rule:?}");
+}
+
+/// One `dns-query` event per finding the agent's DNS check writes, through the default rules.
+fn dns_findings() -> BTreeMap<String, usize> {
+    let mut engine = Engine::new(default_program());
+    let mut out = Vec::new();
+    for reason in ["listed", "api-malicious", "tunnel", "dga"] {
+        let mut e = logward_core::Event {
+            action: Some(logward_core::Action::DnsQuery),
+            source_ip: "10.0.0.1".parse().ok(),
+            reason: Some(reason),
+            ..Default::default()
+        };
+        e.dns = Some(Box::new(logward_core::Dns {
+            question_name: "x.evil.test".into(),
+            intel: Some(Box::default()),
+            ..Default::default()
+        }));
+        engine.replay(
+            &e,
+            Timestamp {
+                unix: 0,
+                nanos: 0,
+                offset: 0,
+            },
+            &mut out,
+        );
+    }
+    alerts_by_rule(&out)
 }

@@ -484,3 +484,84 @@ fn api(
     at_least_one(file, &a.retry.queue, "retry.queue", &mut s.queue, errors);
     Some(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    fn load(text: &str) -> Result<crate::config::AgentConfig, Vec<String>> {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("intel.token"), "FILE-TOKEN-123\n").unwrap();
+        let p = d.path().join("agent.yaml");
+        std::fs::write(&p, text).unwrap();
+        crate::config::load(&p).map(|l| l.config).map_err(|e| {
+            e.0.iter()
+                .map(|e| {
+                    e.to_string()
+                        .replace(&p.display().to_string(), "agent.yaml")
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn the_dns_section_loads_with_defaults_and_values() {
+        let off = load("sources: []\n").unwrap();
+        assert!(!off.dns.enabled, "no dns: section, no check");
+        let c = load(
+            "dns:\n  trusted:\n    clients: [10.0.0.0/8, 192.0.2.7]\n    domains: [Corp.Example.]\n    query_types: [ptr]\n  sources:\n    /var/log/dnsmasq.log: {trusted: {clients: ['::1']}}\n  dedup: {window: 5m, max_entries: 500}\n  owners:\n    - {network: 10.1.0.0/16, owner: netops}\n  api:\n    url: https://intel.example/api\n    token_file: intel.token\n    verdict: data.verdict\n    malicious: [black, Malicious]\n    cache: {ttl: {black: 1d, default: 10m}}\n    retry: {attempts: 3}\n",
+        )
+        .unwrap()
+        .dns;
+        assert!(c.enabled);
+        assert_eq!(c.trusted.clients.len(), 2);
+        assert_eq!(c.trusted.domains, ["corp.example"]);
+        assert_eq!(c.trusted.query_types, ["PTR"]);
+        assert_eq!(c.per_source["/var/log/dnsmasq.log"].clients.len(), 1);
+        assert_eq!(c.dedup_window, Duration::from_secs(300));
+        assert_eq!(c.dedup_entries, 500);
+        assert_eq!(c.owners[0].1, "netops");
+        let a = c.api.unwrap();
+        assert_eq!(a.token.expose(), "FILE-TOKEN-123");
+        assert_eq!(format!("{:?}", a.token), "<redacted>");
+        assert_eq!(a.verdict_path, "data.verdict");
+        assert!(a.verdicts.malicious("BLACK") && a.verdicts.malicious("malicious"));
+        assert_eq!(a.ttl["black"], Duration::from_secs(86_400));
+        assert_eq!(a.ttl_default, Duration::from_secs(600));
+        assert_eq!(a.attempts, 3);
+        assert_eq!(
+            a.query,
+            [
+                ("token".to_owned(), "{{ token }}".to_owned()),
+                ("param".to_owned(), "{{ domain }}".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_errors_at_their_place() {
+        let errors = load(
+            "dns:\n  trusted:\n    clients: [10.0.0.0/33]\n    domains: ['bad domain']\n  dedup: {window: soon}\n  owners:\n    - {network: nowhere, owner: two words}\n  api:\n    url: ftp://x\n    query: {q: '{{ domain '}\n    concurrency: 0\n",
+        )
+        .unwrap_err();
+        let want = [
+            "agent.yaml:3:15: `10.0.0.0/33` is not an address or network",
+            "agent.yaml:4:15: `bad domain` is not a domain name",
+            "agent.yaml:5:19: `soon` is not a duration",
+            "agent.yaml:7:33: owner `two words`",
+            "agent.yaml:7:17: `nowhere` is not an address or network",
+            "agent.yaml:9:10: api url `ftp://x` must start with https://",
+            "agent.yaml:10:16: template `{{ domain `",
+            "agent.yaml:11:18: `concurrency` must be at least 1",
+        ];
+        assert_eq!(errors.len(), want.len(), "{errors:#?}");
+        for (e, w) in errors.iter().zip(want) {
+            assert!(e.starts_with(w), "{e}\nwanted {w}");
+        }
+        let unknown = load("dns:\n  trusted: {clients: [], domain: [x]}\n").unwrap_err();
+        assert!(unknown[0].contains("domain"), "{unknown:?}");
+        let both = load("dns:\n  api: {url: 'https://x', token: a, token_file: intel.token}\n")
+            .unwrap_err();
+        assert!(both[0].contains("both set"), "{both:?}");
+    }
+}

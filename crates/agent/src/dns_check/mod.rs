@@ -119,7 +119,7 @@ impl std::fmt::Debug for DnsCheck {
 }
 
 /// What the stage did with an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// Not a DNS query (or one the check already saw).
     NotDns,
@@ -348,4 +348,185 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logward_core::{Dns, Timestamp};
+
+    fn query(client: &str, name: &str, qtype: &str, at: i64) -> Event<'static> {
+        let mut e = Event {
+            action: Some(Action::DnsQuery),
+            source_ip: Some(client.parse().unwrap()),
+            timestamp: Some(Timestamp {
+                unix: at,
+                nanos: 0,
+                offset: 0,
+            }),
+            ..Event::default()
+        };
+        e.dns = Some(Box::new(Dns {
+            question_name: name.to_owned().into(),
+            question_type: Some(qtype.to_owned().into()),
+            ..Dns::default()
+        }));
+        e
+    }
+
+    fn settings() -> Settings {
+        let mut per_source = HashMap::new();
+        per_source.insert(
+            "lab".to_owned(),
+            Trust {
+                clients: vec![Net::parse("172.16.0.0/12").unwrap()],
+                domains: vec!["lab.example".into()],
+                query_types: vec!["TXT".into()],
+            },
+        );
+        Settings {
+            enabled: true,
+            trusted: Trust {
+                clients: vec![Net::parse("10.9.9.9").unwrap()],
+                domains: vec!["corp.example".into()],
+                query_types: vec!["PTR".into()],
+            },
+            per_source,
+            dedup_window: Duration::from_secs(60),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn trusted_clients_domains_and_types_are_dropped_globally_and_per_source() {
+        let mut c = DnsCheck::new(&settings()).unwrap();
+        let mut run = |src: &str, client: &str, name: &str, t: &str| {
+            c.check(src, &mut query(client, name, t, 1000))
+        };
+        assert_eq!(
+            run("any", "10.9.9.9", "evil.test", "A"),
+            Outcome::Trusted(Dropped::Client)
+        );
+        assert_eq!(
+            run("any", "10.0.0.1", "x.corp.example", "A"),
+            Outcome::Trusted(Dropped::Domain)
+        );
+        assert_eq!(
+            run("any", "10.0.0.1", "1.0.0.10.in-addr.arpa", "PTR"),
+            Outcome::Trusted(Dropped::QueryType)
+        );
+        // The lab source's own trust adds to the global one, for its events only.
+        assert_eq!(
+            run("lab", "172.20.0.1", "evil.test", "A"),
+            Outcome::Trusted(Dropped::Client)
+        );
+        assert_eq!(
+            run("lab", "10.0.0.1", "a.lab.example", "A"),
+            Outcome::Trusted(Dropped::Domain)
+        );
+        assert_eq!(
+            run("lab", "10.0.0.1", "t.test", "TXT"),
+            Outcome::Trusted(Dropped::QueryType)
+        );
+        assert_eq!(
+            run("lab", "10.9.9.9", "evil.test", "A"),
+            Outcome::Trusted(Dropped::Client)
+        );
+        assert_eq!(
+            run("other", "172.20.0.1", "evil.test", "A"),
+            Outcome::Checked
+        );
+        assert_eq!(
+            run("other", "10.0.0.2", "a.lab.example", "TXT"),
+            Outcome::Checked
+        );
+        let s = c.stats();
+        assert_eq!(
+            (
+                s.queries,
+                s.trusted_client,
+                s.trusted_domain,
+                s.trusted_type,
+                s.checked
+            ),
+            (9, 3, 2, 2, 2)
+        );
+    }
+
+    #[test]
+    fn a_thousand_repeats_cost_one_check_until_the_window_is_over() {
+        let mut c = DnsCheck::new(&settings()).unwrap();
+        let mut outcomes = HashMap::new();
+        for i in 0..1000 {
+            let o = c.check(
+                "s",
+                &mut query("10.0.0.1", "chatty.test", "A", 1000 + i / 100),
+            );
+            *outcomes.entry(o).or_insert(0) += 1;
+        }
+        assert_eq!(outcomes.get(&Outcome::Checked), Some(&1));
+        assert_eq!(outcomes.get(&Outcome::Repeat), Some(&999));
+        // AAAA for the same name is the same (client, domain).
+        assert_eq!(
+            c.check("s", &mut query("10.0.0.1", "chatty.test", "AAAA", 1020)),
+            Outcome::Repeat
+        );
+        assert_eq!(
+            c.check("s", &mut query("10.0.0.2", "chatty.test", "A", 1020)),
+            Outcome::Checked
+        );
+        assert_eq!(
+            c.check("s", &mut query("10.0.0.1", "chatty.test", "A", 1060)),
+            Outcome::Checked
+        );
+        assert_eq!(c.stats().deduped, 1000);
+    }
+
+    #[test]
+    fn other_events_and_checked_ones_pass_untouched() {
+        let mut c = DnsCheck::new(&settings()).unwrap();
+        let mut login = Event {
+            action: Some(Action::UserLogin),
+            ..Event::default()
+        };
+        assert_eq!(c.check("s", &mut login), Outcome::NotDns);
+        let mut seen = query("10.0.0.1", "x.test", "A", 1);
+        if let Some(d) = seen.dns.as_mut() {
+            d.intel = Some(Box::default());
+        }
+        assert_eq!(
+            c.check("s", &mut seen),
+            Outcome::NotDns,
+            "a resumed event is not checked again"
+        );
+        assert_eq!(c.stats().queries, 0);
+    }
+
+    #[test]
+    fn the_most_specific_owner_wins_and_findings_carry_it() {
+        let mut s = settings();
+        s.owners = vec![
+            (Net::parse("10.0.0.0/8").unwrap(), "it".into()),
+            (Net::parse("10.1.2.0/24").unwrap(), "alice".into()),
+        ];
+        let mut c = DnsCheck::new(&s).unwrap();
+        assert_eq!(c.owner("10.1.2.3".parse().unwrap()), Some("alice"));
+        assert_eq!(c.owner("10.7.0.1".parse().unwrap()), Some("it"));
+        assert_eq!(c.owner("192.0.2.1".parse().unwrap()), None);
+        let mut e = query("10.1.2.3", "evil.test", "A", 5);
+        c.finish(&mut e, DnsIntel::default(), Some(LISTED));
+        assert_eq!(e.reason, Some(LISTED));
+        let i = e.dns.as_ref().and_then(|d| d.intel.as_ref()).unwrap();
+        assert_eq!(i.owner.as_deref(), Some("alice"));
+        assert_eq!(c.stats().listed, 1);
+    }
+
+    #[test]
+    fn reasons_rank_listed_first() {
+        assert_eq!(strongest(None, DGA), Some(DGA));
+        assert_eq!(strongest(Some(DGA), LISTED), Some(LISTED));
+        assert_eq!(strongest(Some(LISTED), TUNNEL), Some(LISTED));
+        assert_eq!(strongest(Some(TUNNEL), API_MALICIOUS), Some(API_MALICIOUS));
+        assert_eq!(strongest(Some(NEW_DOMAIN), DGA), Some(DGA));
+    }
 }

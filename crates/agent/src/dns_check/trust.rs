@@ -71,7 +71,7 @@ pub struct Trust {
 }
 
 /// Why a query was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dropped {
     Client,
     Domain,
