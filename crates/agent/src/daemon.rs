@@ -186,6 +186,8 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     // Counters reach the store within SNAPSHOT_EVERY of a change even on a quiet host, and
     // expired bans release their addresses to the counters.
     let mut save = tokio::time::interval(SNAPSHOT_EVERY / 2);
+    // A DNS query log's last query is complete once its log is quiet for a second.
+    let mut idle = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
@@ -266,6 +268,12 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
             _ = tick.tick() => {
                 pipeline.tick();
             }
+            _ = idle.tick(), if !stalled => {
+                pipeline.idle(false);
+                if pipeline.pending() {
+                    commit(&mut pipeline, executor.as_ref(), &fail_tx);
+                }
+            }
             _ = save.tick() => {
                 expire_bans(&mut pipeline);
                 // Saves the counters once they are due after a burst that went quiet.
@@ -328,6 +336,8 @@ async fn drain(
     while let Ok(alert) = fail_rx.try_recv() {
         pipeline.add_alert(alert);
     }
+    // Queries of DNS query logs still open are events too.
+    pipeline.idle(true);
     if let Err(e) = pipeline.commit_final() {
         tracing::error!(error = %e, "final commit failed: the last lines will be read again");
     }

@@ -558,6 +558,38 @@ impl<S: AgentStore> Pipeline<S> {
         }
     }
 
+    /// Called once a second: queries of DNS query logs that a quiet second completed (see
+    /// `LineDecoder::idle`) run like the lines' events; at a stop (`end`), every event still
+    /// waiting to be joined runs. Their outputs join the open batch.
+    pub fn idle(&mut self, end: bool) {
+        let mut joined: Vec<Event<'static>> = Vec::new();
+        for d in self.decoders.values_mut() {
+            if end {
+                d.finish();
+            } else {
+                d.idle();
+            }
+            joined.extend(std::iter::from_fn(|| d.take_joined()));
+        }
+        if joined.is_empty() {
+            return;
+        }
+        let now = SystemClock.now();
+        let forward = self.forward.is_some();
+        for mut j in joined {
+            if !forward {
+                j.original = None;
+            }
+            self.run_event(&mut j, now);
+        }
+        let mut fx = std::mem::take(&mut self.fx);
+        self.ban_note = None;
+        for f in fx.drain(..) {
+            self.output(f);
+        }
+        self.fx = fx;
+    }
+
     /// Decodes and runs one item through the rules; its outputs join the open batch.
     pub fn push(&mut self, item: SourceItem) {
         let SourceItem {

@@ -7,8 +7,11 @@
 //!   document with a `message` and a `log.file.path` — → the auth-log decoders
 //!   ([`LineDecoder`]) on `message`, with the document's `host.name` and `@timestamp` when
 //!   the line has none;
-//! - everything else (Packetbeat, Metricbeat, Heartbeat …) → an `unknown` event with the
-//!   message, the host and the whole document as `event.original`, for rules.
+//! - Packetbeat / Elastic Agent `network_traffic` DNS documents (`type: dns` and a
+//!   `dns.question.name`) → a `dns-query` event ([`dns::packetbeat`](crate::dns::packetbeat),
+//!   the reader of packetbeat's `output.file` lines too);
+//! - everything else (other Packetbeat protocols, Metricbeat, Heartbeat …) → an `unknown`
+//!   event with the message, the host and the whole document as `event.original`, for rules.
 //!
 //! Who sent an event is never taken from the document: [`Decoder::decode`] is given the
 //! sender the receiver authenticated (a client certificate's CN, else its address), which
@@ -41,8 +44,9 @@ pub enum Route {
     Windows,
     /// A log line (Filebeat's `system`/`auth` fileset, or any Filebeat log document).
     Line,
-    /// Anything else, kept as-is. Packetbeat `dns` documents will route to the DNS decoder
-    /// here once it exists (the DNS issue).
+    /// A DNS query (Packetbeat's `dns` documents).
+    Dns,
+    /// Anything else, kept as-is.
     Other,
 }
 
@@ -52,6 +56,7 @@ impl Route {
         match self {
             Route::Windows => "windows",
             Route::Line => "line",
+            Route::Dns => "dns",
             Route::Other => "other",
         }
     }
@@ -122,6 +127,9 @@ pub fn route(doc: &Map<String, Value>) -> Route {
     if matches!(doc.get("winlog"), Some(Value::Object(_))) {
         return Route::Windows;
     }
+    if crate::dns::packetbeat::is_dns(doc) {
+        return Route::Dns;
+    }
     let message = text(doc, "message").is_some();
     let auth =
         text(doc, "event.module") == Some("system") && text(doc, "fileset.name") == Some("auth");
@@ -149,7 +157,7 @@ pub fn identity(doc: &Map<String, Value>, route: Route) -> Option<String> {
             let host = text(doc, "host.name").unwrap_or("");
             Some(format!("file\0{host}\0{path}\0{offset}"))
         }
-        Route::Other => None,
+        Route::Dns | Route::Other => None,
     }
 }
 
@@ -197,6 +205,14 @@ impl Decoder {
                 None => other(&doc, raw),
             },
             Route::Line => self.line(sender, &doc),
+            Route::Dns => match crate::dns::packetbeat::event(&doc) {
+                Ok(mut e) => {
+                    e.original = Some(Cow::Owned(raw.to_owned()));
+                    e
+                }
+                // A field of the wrong type: kept as it is, for rules.
+                Err(_) => other(&doc, raw),
+            },
             Route::Other => other(&doc, raw),
         };
         speaks_for(&mut event, sender);
@@ -391,6 +407,27 @@ mod tests {
         let got = Decoder::new().decode("dc01", doc).unwrap();
         assert_eq!(got.event.action, Some(Action::Unknown));
         assert_eq!(got.event.original.as_deref(), Some(doc));
+    }
+
+    #[test]
+    fn a_packetbeat_dns_document_is_the_line_of_an_output_file() {
+        let doc = r#"{"@timestamp":"2026-12-07T01:20:00.123Z","type":"dns","host":{"name":"ns1"},"agent":{"type":"packetbeat"},"event":{"dataset":"dns","category":["network"]},"client":{"ip":"10.1.2.3","port":53000},"server":{"ip":"10.1.2.1","port":53},"network":{"transport":"udp"},"dns":{"id":7,"response_code":"NXDOMAIN","question":{"name":"x.evil.example","type":"A","class":"IN"}}}"#;
+        let got = Decoder::new().decode("10.1.2.1", doc).unwrap();
+        assert_eq!(got.route, Route::Dns);
+        let e = got.event;
+        assert_eq!(e.action, Some(Action::DnsQuery));
+        assert_eq!(e.dataset, Some(Dataset::DnsPacketbeat));
+        assert_eq!(e.source_ip, Some("10.1.2.3".parse().unwrap()));
+        assert_eq!(e.host_name.as_deref(), Some("10.1.2.1"));
+        assert_eq!(e.claimed_host.as_deref(), Some("ns1"));
+        let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
+        let mut want = Event::default();
+        assert!(d.decode_into(doc, &mut want));
+        let mut want = want.into_owned();
+        want.host_name = e.host_name.clone();
+        want.claimed_host = e.claimed_host.clone();
+        want.original = e.original.clone();
+        assert_eq!(e, want);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct LineDecoder {
     audit: decoders::audit::Joiner,
     /// Winlogbeat documents and Event XML (joined across lines).
     windows: windows::lines::WinLines,
+    /// DNS query logs (dnsmasq, Unbound: joined across lines), Zeek and packetbeat records.
+    dns: dns::lines::DnsLines,
 }
 
 impl LineDecoder {
@@ -48,6 +50,7 @@ impl LineDecoder {
             correlator: correlate::Correlator::default(),
             audit: decoders::audit::Joiner::default(),
             windows: windows::lines::WinLines::default(),
+            dns: dns::lines::DnsLines::default(),
         }
     }
 
@@ -74,10 +77,12 @@ impl LineDecoder {
     /// `log.offset`, `event.original` — set). The decoders fill it in place: one event per
     /// line, never built in a decoder and moved out.
     ///
-    /// Returns whether the line made an event: `false` only for a line of Windows Event XML
+    /// Returns whether the line made an event: `false` for a line of Windows Event XML
     /// that completes none (it continues an event spread over lines, or is only the
-    /// `<?xml?>` declaration or the `<Events>` wrapper); then `e` is untouched and the
-    /// caller emits nothing for the line.
+    /// `<?xml?>` declaration or the `<Events>` wrapper), a Zeek log's header line, and a
+    /// line of a DNS server's query log (dnsmasq, Unbound: its query's one event comes from
+    /// [`LineDecoder::take_joined`] once complete); then `e` is untouched and the caller
+    /// emits nothing for the line.
     pub fn decode_into<'a>(&mut self, line: &'a str, e: &mut Event<'a>) -> bool {
         let first = line.as_bytes().first();
         // audit.log records start `type=` or `node=`; syslog lines never do.
@@ -90,6 +95,13 @@ impl LineDecoder {
         // Windows records: `{` with a `winlog` key, XML, or the rest of an open XML event.
         if self.windows.is_pending() || matches!(first, Some(b'{' | b'<' | b'-' | 0xEF)) {
             if let Some(made) = self.windows_line(line, e) {
+                return made;
+            }
+        }
+        // DNS records: a Zeek TSV header and its rows, Zeek JSON, packetbeat documents,
+        // Unbound's own log file.
+        if matches!(first, Some(b'#' | b'{' | b'[')) || self.dns.in_zeek() {
+            if let Some(made) = self.dns_record(line, e) {
                 return made;
             }
         }
@@ -107,6 +119,20 @@ impl LineDecoder {
         } = frame::frame(line, &mut self.years);
         let mut timestamp = timestamp;
         let mut program = program;
+        // A DNS server's query log: joined across lines into one event per query.
+        if let Some(p) = program.as_deref() {
+            if dns::lines::DnsLines::is_server(p) {
+                let f = dns::lines::Framed {
+                    timestamp,
+                    host: host.as_deref(),
+                    program: p,
+                    pid,
+                };
+                if self.dns.server_line(&f, &message) {
+                    return false;
+                }
+            }
+        }
         let found = match (&message, program.as_deref()) {
             (&Cow::Borrowed(msg), None) => {
                 decoders::unframed::decode(msg, &mut self.years, e).map(|u| {
@@ -192,6 +218,48 @@ impl LineDecoder {
         Some(true)
     }
 
+    /// A Zeek, packetbeat or Unbound record line: whether it made an event; `None` when it
+    /// is none (it goes on to the framing).
+    #[cold]
+    fn dns_record<'a>(&mut self, line: &'a str, e: &mut Event<'a>) -> Option<bool> {
+        let event = match line.as_bytes().first() {
+            Some(b'[') if !self.dns.in_zeek() => {
+                let (ts, pid, message) = dns::unbound::own_log_line(line)?;
+                let f = dns::lines::Framed {
+                    timestamp: Some(ts),
+                    host: None,
+                    program: "unbound",
+                    pid: Some(pid),
+                };
+                return self.dns.server_line(&f, message).then_some(false);
+            }
+            Some(b'{') if !self.dns.in_zeek() => self.dns.json_line(line)?,
+            _ => match self.dns.zeek_line(line) {
+                dns::lines::Taken::No => return None,
+                dns::lines::Taken::Joined => return Some(false),
+                dns::lines::Taken::Event(ev) => *ev,
+            },
+        };
+        // What the caller set before decoding stays (see `decode_into`).
+        let (path, number, offset) = (e.file_path.take(), e.file_line, e.offset);
+        *e = event;
+        (e.file_path, e.file_line, e.offset) = (path, number, offset);
+        Some(true)
+    }
+
+    /// A followed input went quiet for a second (the agent calls this once a second):
+    /// queries of DNS query logs that are complete, or that waited too long for their
+    /// reply, are flushed for [`LineDecoder::take_joined`]. See `dns::dnsmasq`.
+    pub fn idle(&mut self) {
+        self.dns.idle();
+    }
+
+    /// Malformed DNS records (Zeek rows, packetbeat documents) met since the last call; each
+    /// also made an `unknown` event saying what was wrong.
+    pub fn take_dns_errors(&mut self) -> u64 {
+        self.dns.take_errors()
+    }
+
     /// Queues what Event XML lines gave: events, and lines an abandoned event gives back,
     /// decoded now as the ordinary lines they are.
     fn windows_pieces(&mut self, pieces: Vec<windows::lines::Piece>) {
@@ -258,18 +326,22 @@ impl LineDecoder {
     }
 
     /// An event the audit joiner completed without a line of its own (an exec whose EXECVE
-    /// never came: see `decoders::audit::join`). Callers take these after each line, and
+    /// never came: see `decoders::audit::join`); a DNS query its server's later lines
+    /// completed (`dns::dnsmasq`, `dns::unbound`). Callers take these after each line, and
     /// after [`LineDecoder::finish`] at the end of the input.
     /// Also the Windows records a line completed besides its own (several Event XML events
     /// on one line; an XML event cut off by a new one or by the end of the input).
     pub fn take_joined(&mut self) -> Option<Event<'static>> {
-        self.audit.take().or_else(|| self.windows.take())
+        self.audit
+            .take()
+            .or_else(|| self.windows.take())
+            .or_else(|| self.dns.take())
     }
 
     /// Whether [`LineDecoder::take_joined`] has an event (almost never: ask this first).
     #[inline]
     pub fn has_joined(&self) -> bool {
-        self.audit.has_flushed() || self.windows.has_queued()
+        self.audit.has_flushed() || self.windows.has_queued() || self.dns.has_queued()
     }
 
     /// The end of one input (a file): Event XML still open is cut off, an error event for
@@ -285,6 +357,7 @@ impl LineDecoder {
     /// [`LineDecoder::take_joined`].
     pub fn finish(&mut self) {
         self.audit.finish();
+        self.dns.finish();
         self.end_input();
     }
 }

@@ -422,7 +422,7 @@ fn scan_input(
     if decoder.has_joined() {
         joined(decoder, Some(path_cow), args, format, summary, replay, buf);
     }
-    summary.issues.malformed_records += decoder.take_windows_errors();
+    summary.issues.malformed_records += decoder.take_windows_errors() + decoder.take_dns_errors();
     if let Some(e) = out_err {
         return Err(ScanError::Output(e));
     }

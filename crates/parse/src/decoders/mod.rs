@@ -138,6 +138,7 @@ pub const DECODER_FIELDS: &[&str] = &[
     "logward.auth.key.type",
     "logward.auth.key.fingerprint",
     "logward.repeat",
+    "dns.*",
 ];
 
 /// Whether every field in [`DECODER_FIELDS`] is unset.
@@ -158,6 +159,7 @@ pub fn decoder_fields_unset(e: &Event<'_>) -> bool {
         && e.auth_key_type.is_none()
         && e.auth_key_fingerprint.is_none()
         && e.repeat.is_none()
+        && e.dns.is_none()
 }
 
 /// Unsets every field in [`DECODER_FIELDS`]: what a decoder that gives up after writing some
@@ -180,6 +182,7 @@ pub(crate) fn reset(e: &mut Event<'_>) {
     e.auth_key_type = None;
     e.auth_key_fingerprint = None;
     e.repeat = None;
+    e.dns = None;
 }
 
 /// Moves the decoder fields of `from` into `to` (whose decoder fields are unset), detached
@@ -203,6 +206,7 @@ pub(crate) fn move_owned(from: Event<'_>, to: &mut Event<'_>) {
     to.auth_key_type = o.auth_key_type;
     to.auth_key_fingerprint = o.auth_key_fingerprint;
     to.repeat = o.repeat;
+    to.dns = o.dns;
 }
 
 /// Runs a decoder body and keeps the contract: on `None`, the decoder fields are unset again.
