@@ -60,7 +60,10 @@ fn rita_zeek_logs_decode_completely() {
     assert_eq!(d.question_name, "_homekit._tcp.local");
     assert_eq!(d.question_type.as_deref(), Some("PTR"));
     assert_eq!(d.question_class.as_deref(), Some("CLASS32769"));
-    assert_eq!(first.timestamp.map(|t| (t.unix, t.nanos)), Some((1_610_645_203, 325_590_000)));
+    assert_eq!(
+        first.timestamp.map(|t| (t.unix, t.nanos)),
+        Some((1_610_645_203, 325_590_000))
+    );
     assert_eq!(tsv[941].source_ip, "fe80::c8f:f724:910a:bb99".parse().ok());
 
     let (json, errors) = scan(&dir.join("json_with_all_fields/dns.log"));
@@ -94,7 +97,13 @@ fn rows(text: &str) -> Vec<BTreeMap<String, String>> {
         .collect();
     text.lines()
         .filter(|l| !l.starts_with('#'))
-        .map(|l| fields.iter().cloned().zip(l.split('\t').map(str::to_owned)).collect())
+        .map(|l| {
+            fields
+                .iter()
+                .cloned()
+                .zip(l.split('\t').map(str::to_owned))
+                .collect()
+        })
         .collect()
 }
 
@@ -121,9 +130,21 @@ fn zeek_baselines_give_their_columns() {
             let col = |k: &str| w.get(k).map(String::as_str).filter(|v| *v != "-");
             let at = format!("{} {w:?}", log.display());
             assert_eq!(e.action, Some(Action::DnsQuery), "{at}");
-            assert_eq!(e.source_ip, col("id.orig_h").and_then(|a| a.parse().ok()), "{at}");
-            assert_eq!(e.source_port, col("id.orig_p").and_then(|a| a.parse().ok()), "{at}");
-            assert_eq!(d.server_ip, col("id.resp_h").and_then(|a| a.parse().ok()), "{at}");
+            assert_eq!(
+                e.source_ip,
+                col("id.orig_h").and_then(|a| a.parse().ok()),
+                "{at}"
+            );
+            assert_eq!(
+                e.source_port,
+                col("id.orig_p").and_then(|a| a.parse().ok()),
+                "{at}"
+            );
+            assert_eq!(
+                d.server_ip,
+                col("id.resp_h").and_then(|a| a.parse().ok()),
+                "{at}"
+            );
             assert_eq!(d.id, col("trans_id").and_then(|a| a.parse().ok()), "{at}");
             assert_eq!(
                 d.question_name,
@@ -166,14 +187,23 @@ fn server_lines_of_other_corpora() {
     let ini = common::read_lossy(&root.join("ossec-rules-tests/unbound.ini"));
     let line = ini
         .lines()
-        .find_map(|l| l.strip_prefix(";log 1 pass = ").filter(|l| l.ends_with(" A IN")))
+        .find_map(|l| {
+            l.strip_prefix(";log 1 pass = ")
+                .filter(|l| l.ends_with(" A IN"))
+        })
         .unwrap();
     let (got, _) = scan_text(line);
     assert_eq!(got.len(), 1);
     all_queries(&got, Dataset::DnsUnbound);
-    assert_eq!(got[0].dns.as_ref().unwrap().question_name, "talkgadget.google.com");
+    assert_eq!(
+        got[0].dns.as_ref().unwrap().question_name,
+        "talkgadget.google.com"
+    );
     // BIND's refusals (its own file and syslog) stay what fail2ban and CrowdSec read.
-    for f in ["crowdsec-hub/bind9-logs/bind9-logs.log", "crowdsec-hub/bind9-syslog/bind9-syslog.log"] {
+    for f in [
+        "crowdsec-hub/bind9-logs/bind9-logs.log",
+        "crowdsec-hub/bind9-syslog/bind9-syslog.log",
+    ] {
         let path = root.join(f);
         if !path.exists() {
             continue;
@@ -183,7 +213,10 @@ fn server_lines_of_other_corpora() {
             got.iter().any(|e| e.action == Some(Action::ServiceAbuse)),
             "{f}"
         );
-        assert!(got.iter().all(|e| e.action != Some(Action::DnsQuery)), "{f}");
+        assert!(
+            got.iter().all(|e| e.action != Some(Action::DnsQuery)),
+            "{f}"
+        );
     }
 }
 
@@ -194,7 +227,13 @@ fn bad_records_are_counted_and_decoding_goes_on() {
     let actions: Vec<Action> = got.iter().map(Event::action).collect();
     assert_eq!(
         actions,
-        [Action::DnsQuery, Action::Unknown, Action::Unknown, Action::UserLogin, Action::Unknown]
+        [
+            Action::DnsQuery,
+            Action::Unknown,
+            Action::Unknown,
+            Action::UserLogin,
+            Action::Unknown
+        ]
     );
     assert_eq!(errors, 3);
 }

@@ -146,7 +146,9 @@ fn forward_dest(d: &str) -> bool {
     d.starts_with('<')
         || d.starts_with("NODATA")
         || parse_ip(d).is_some()
-        || (!d.is_empty() && d.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-'))
+        || (!d.is_empty()
+            && d.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-'))
         || d == "not implemented"
 }
 
@@ -255,7 +257,11 @@ impl Joiner {
             self.flush_at(0);
         }
         let mut e = Event::default();
-        let d = start(&mut e, Dataset::DnsDnsmasq, Cow::Owned(name(qname).into_owned()));
+        let d = start(
+            &mut e,
+            Dataset::DnsDnsmasq,
+            Cow::Owned(name(qname).into_owned()),
+        );
         d.question_type = mnemonic(qtype).map(|t| Cow::Owned(t.into_owned()));
         match (line.client, parse_ip(from)) {
             (Some((ip, port)), _) => e.set_source(Cow::Owned(ip.to_string()), Some(port)),
@@ -303,8 +309,7 @@ impl Joiner {
         self.open
             .iter()
             .rposition(|o| {
-                waiting(&o)
-                    && (o.question() == aname || reverse.as_deref() == Some(o.question()))
+                waiting(&o) && (o.question() == aname || reverse.as_deref() == Some(o.question()))
             })
             .or_else(|| {
                 // `reply error is REFUSED`: the error of the newest query waiting.
@@ -325,7 +330,11 @@ impl Joiner {
     /// An answer whose query is not open: an event of its own.
     fn orphan(&mut self, ctx: &Ctx<'_>, message: &str, line: &Line<'_>, aname: &str, dest: &str) {
         let mut e = Event::default();
-        start(&mut e, Dataset::DnsDnsmasq, Cow::Owned(name(aname).into_owned()));
+        start(
+            &mut e,
+            Dataset::DnsDnsmasq,
+            Cow::Owned(name(aname).into_owned()),
+        );
         if let Some((ip, port)) = line.client {
             e.set_source(Cow::Owned(ip.to_string()), Some(port));
         }
@@ -630,7 +639,14 @@ mod tests {
         }
         // A name with blanks: the client is still the last word.
         let l = parse("query[A] a from 6.6.6.6 from 10.0.0.1").unwrap();
-        assert!(matches!(l.kind, Kind::Query { name: "a from 6.6.6.6", from: "10.0.0.1", .. }));
+        assert!(matches!(
+            l.kind,
+            Kind::Query {
+                name: "a from 6.6.6.6",
+                from: "10.0.0.1",
+                ..
+            }
+        ));
     }
 
     #[test]

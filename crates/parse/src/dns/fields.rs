@@ -34,9 +34,8 @@ pub fn name(s: &str) -> Cow<'_, str> {
 /// A type or class mnemonic as a log writes it (`A`, `AAAA`, `TYPE65399`, `IN`): 1 to 16
 /// ASCII letters, digits or `-`, upper-cased.
 pub fn mnemonic(s: &str) -> Option<Cow<'_, str>> {
-    let ok = !s.is_empty()
-        && s.len() <= 16
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let ok =
+        !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !ok {
         return None;
     }
@@ -67,7 +66,11 @@ pub fn rcode_name(n: u32) -> Cow<'static, str> {
 }
 
 /// Starts a `dns-query` event of `dataset` asking `name`.
-pub fn start<'e, 'a>(e: &'e mut Event<'a>, dataset: Dataset, name: Cow<'a, str>) -> &'e mut Dns<'a> {
+pub fn start<'e, 'a>(
+    e: &'e mut Event<'a>,
+    dataset: Dataset,
+    name: Cow<'a, str>,
+) -> &'e mut Dns<'a> {
     crate::decoders::start(e, dataset, Action::DnsQuery, Outcome::Unknown);
     e.dns.insert(Box::new(Dns {
         question_name: name,
@@ -164,7 +167,15 @@ mod tests {
         let t = epoch("1517336042.279652").unwrap();
         assert_eq!((t.unix, t.nanos), (1_517_336_042, 279_652_000));
         assert_eq!(epoch("1796606403").map(|t| t.unix), Some(1_796_606_403));
-        for bad in ["", "x", "XXXXXXXXXX.XXXXXX", "1.2.3", "-1", "1.", "99999999999999"] {
+        for bad in [
+            "",
+            "x",
+            "XXXXXXXXXX.XXXXXX",
+            "1.2.3",
+            "-1",
+            "1.",
+            "99999999999999",
+        ] {
             assert_eq!(epoch(bad), None, "{bad}");
         }
     }

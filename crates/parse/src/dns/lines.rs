@@ -161,9 +161,7 @@ impl DnsLines {
     }
 
     pub fn take(&mut self) -> Option<Event<'static>> {
-        self.dnsmasq
-            .take()
-            .or_else(|| self.unbound.take())
+        self.dnsmasq.take().or_else(|| self.unbound.take())
     }
 
     /// Malformed DNS records (Zeek rows, packetbeat documents) since the last call; each

@@ -24,11 +24,10 @@ pub fn looks_like(line: &str) -> bool {
 pub fn is_dns(doc: &Map<String, Value>) -> bool {
     let text = |k: &str| crate::beats::field(doc, k).and_then(Value::as_str);
     let named = text("dns.question.name").is_some();
-    let kind_ok = match (text("type"), text("event.dataset")) {
-        (Some("dns"), _) | (_, Some("dns" | "network_traffic.dns")) => true,
-        (None, None) => true,
-        _ => false,
-    };
+    let kind_ok = matches!(
+        (text("type"), text("event.dataset")),
+        (Some("dns"), _) | (_, Some("dns" | "network_traffic.dns")) | (None, None)
+    );
     named && kind_ok
 }
 
@@ -100,7 +99,10 @@ mod tests {
         assert_eq!(d.answers.len(), 2);
         assert_eq!(d.resolved_ip.len(), 2);
         assert_eq!(d.server_ip, "10.1.2.1".parse().ok());
-        assert_eq!(d.intel, None, "a sender does not fill in the check's findings");
+        assert_eq!(
+            d.intel, None,
+            "a sender does not fill in the check's findings"
+        );
         assert!(e.timestamp.is_some());
     }
 
@@ -109,8 +111,13 @@ mod tests {
         let other = |s: &str| is_dns(&serde_json::from_str(s).unwrap());
         assert!(!other(r#"{"type":"http","dns":{"question":{"name":"x"}}}"#));
         assert!(!other(r#"{"type":"dns","dns":{}}"#));
-        assert!(other(r#"{"event":{"dataset":"network_traffic.dns"},"dns":{"question":{"name":"x"}}}"#));
-        let doc = serde_json::from_str(r#"{"type":"dns","dns":{"question":{"name":"x"},"resolved_ip":["nope"]}}"#).unwrap();
+        assert!(other(
+            r#"{"event":{"dataset":"network_traffic.dns"},"dns":{"question":{"name":"x"}}}"#
+        ));
+        let doc = serde_json::from_str(
+            r#"{"type":"dns","dns":{"question":{"name":"x"},"resolved_ip":["nope"]}}"#,
+        )
+        .unwrap();
         assert!(event(&doc).unwrap_err().contains("dns.resolved_ip"));
     }
 }

@@ -81,11 +81,17 @@ pub fn parse(message: &str) -> Option<Line<'_>> {
     let (client, port, (qname, qtype, class), kind) = match n {
         4 => (parse_ip(w[0])?, None, tail(w[1], w[2], w[3])?, Kind::Query),
         8 => {
-            let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            let numeric =
+                |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
             if !(mnemonic(w[4]).is_some() && numeric(w[5]) && numeric(w[6]) && numeric(w[7])) {
                 return None;
             }
-            (parse_ip(w[0])?, None, tail(w[1], w[2], w[3])?, Kind::Reply(w[4]))
+            (
+                parse_ip(w[0])?,
+                None,
+                tail(w[1], w[2], w[3])?,
+                Kind::Reply(w[4]),
+            )
         }
         6 => {
             let (a, p) = w[2].rsplit_once('@')?;
@@ -249,7 +255,11 @@ impl Joiner {
 
 fn event(ctx: &Ctx<'_>, message: &str, l: &Line<'_>) -> Event<'static> {
     let mut e = Event::default();
-    let d = start(&mut e, Dataset::DnsUnbound, Cow::Owned(name(l.name).into_owned()));
+    let d = start(
+        &mut e,
+        Dataset::DnsUnbound,
+        Cow::Owned(name(l.name).into_owned()),
+    );
     d.question_type = mnemonic(l.qtype).map(|t| Cow::Owned(t.into_owned()));
     d.question_class = mnemonic(l.class).map(|t| Cow::Owned(t.into_owned()));
     e.set_source(Cow::Owned(l.client.to_string()), l.port);
@@ -337,7 +347,10 @@ mod tests {
     fn syslog_messages_and_other_lines() {
         // ossec-rules-tests' Unbound line.
         let l = parse("[2541:0] info: 127.0.0.1 talkgadget.google.com. A IN").unwrap();
-        assert_eq!((l.name, l.qtype, l.kind), ("talkgadget.google.com.", "A", Kind::Query));
+        assert_eq!(
+            (l.name, l.qtype, l.kind),
+            ("talkgadget.google.com.", "A", Kind::Query)
+        );
         for m in [
             "[9405:0] notice: sendto failed: Can't assign requested address",
             "[2541:0] info: server stats for thread 0: 3 queries, 2 answers from cache, 1 recursions, 0 prefetch",

@@ -64,7 +64,9 @@ fn unescape(s: &str) -> Cow<'_, str> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
-            let hex = b.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = b
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok());
             if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(v);
                 i += 4;
@@ -204,7 +206,8 @@ impl Fields<'_> {
     fn event(self) -> Option<Event<'static>> {
         let client = parse_ip(self.orig_h?)?;
         let mut e = Event::default();
-        let qname: Cow<'static, str> = Cow::Owned(name(self.query.as_deref().unwrap_or("")).into_owned());
+        let qname: Cow<'static, str> =
+            Cow::Owned(name(self.query.as_deref().unwrap_or("")).into_owned());
         let d = start(&mut e, Dataset::DnsZeek, qname.clone());
         d.id = self.trans_id;
         d.question_type = self
@@ -247,10 +250,9 @@ fn answer(qname: &str, qtype: Option<&str>, a: &str, ttl: Option<u32>) -> DnsAns
     let (rtype, data) = if a.contains(' ') && mnemonic(first).is_some_and(|m| m == first) {
         (first.to_owned(), a.to_owned())
     } else {
-        let t = match qtype {
-            Some(t @ ("PTR" | "NS" | "MX" | "CNAME" | "SRV" | "DNAME")) => t,
-            _ => "CNAME",
-        };
+        let t = qtype
+            .filter(|t| matches!(*t, "PTR" | "NS" | "MX" | "CNAME" | "SRV" | "DNAME"))
+            .unwrap_or("CNAME");
         (t.to_owned(), name(a).into_owned())
     };
     DnsAnswer {
@@ -279,15 +281,15 @@ pub fn json(doc: &Map<String, Value>) -> Option<Event<'static>> {
     };
     let ts = match crate::beats::field(doc, "ts") {
         Some(Value::Number(n)) => n.as_f64().and_then(|f| {
-            (f.is_finite() && f >= 0.0 && f < 1e12).then(|| Timestamp {
+            (0.0..1e12).contains(&f).then(|| Timestamp {
                 unix: f.trunc() as i64,
                 nanos: ((f.fract() * 1e6).round() as u32).min(999_999) * 1000,
                 offset: 0,
             })
         }),
-        Some(Value::String(s)) => {
-            Timestamp::parse_rfc3339(s.as_bytes()).map(|(t, _)| t).or_else(|| super::fields::epoch(s))
-        }
+        Some(Value::String(s)) => Timestamp::parse_rfc3339(s.as_bytes())
+            .map(|(t, _)| t)
+            .or_else(|| super::fields::epoch(s)),
         _ => None,
     };
     let ttls: Vec<f64> = match crate::beats::field(doc, "TTLs") {
@@ -355,7 +357,11 @@ mod tests {
         assert_eq!(d.id, Some(25701));
         assert_eq!(d.transport, Some("udp"));
         assert_eq!(d.server_ip, "207.158.192.40".parse().ok());
-        let a: Vec<_> = d.answers.iter().map(|a| (&*a.rtype, &*a.data, a.ttl)).collect();
+        let a: Vec<_> = d
+            .answers
+            .iter()
+            .map(|a| (&*a.rtype, &*a.data, a.ttl))
+            .collect();
         assert_eq!(
             a,
             [
@@ -381,7 +387,11 @@ mod tests {
         let l = "1\tC\tnot-an-ip\t1\t2.2.2.2\t53\tudp\t1\t-\tq\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tF\tF\t0\t-\t-\tF";
         assert!(matches!(h.row(l), Tsv::Malformed(_)));
         let mut conn = Header::default();
-        for l in ["#separator \\x09", "#path\tconn", "#fields\tts\tuid\tid.orig_h"] {
+        for l in [
+            "#separator \\x09",
+            "#path\tconn",
+            "#fields\tts\tuid\tid.orig_h",
+        ] {
             conn.header_line(l);
         }
         assert!(!conn.is_dns());
