@@ -562,25 +562,25 @@ impl<S: AgentStore> Pipeline<S> {
     /// `LineDecoder::idle`) run like the lines' events; at a stop (`end`), every event still
     /// waiting to be joined runs. Their outputs join the open batch.
     pub fn idle(&mut self, end: bool) {
-        let mut joined: Vec<Event<'static>> = Vec::new();
-        for d in self.decoders.values_mut() {
+        let mut joined: Vec<(Arc<str>, Event<'static>)> = Vec::new();
+        for (source, d) in &mut self.decoders {
             if end {
                 d.finish();
             } else {
                 d.idle();
             }
-            joined.extend(std::iter::from_fn(|| d.take_joined()));
+            joined.extend(std::iter::from_fn(|| d.take_joined()).map(|e| (source.clone(), e)));
         }
         if joined.is_empty() {
             return;
         }
         let now = SystemClock.now();
         let forward = self.forward.is_some();
-        for mut j in joined {
+        for (source, mut j) in joined {
             if !forward {
                 j.original = None;
             }
-            self.run_event(&mut j, now);
+            self.run_event(&source, &mut j, now);
         }
         let mut fx = std::mem::take(&mut self.fx);
         self.ban_note = None;
