@@ -141,7 +141,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
 
     let mut pipeline = start_pipeline(&cfg, program, store, executor.is_some(), format);
     let mut deferred_rx = start_anomaly(&cfg.anomaly, &mut pipeline)?;
-    let mut verdict_rx = start_dns(&cfg.dns, &mut pipeline)?;
+    let mut dns = start_dns(&cfg.dns, &mut pipeline)?;
     for a in startup_alerts {
         pipeline.add_alert(a);
     }
@@ -199,8 +199,11 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                     if reload(path, &mut cfg, &mut pipeline, opts.format) {
                         if cfg.dns != dns_before {
                             tracing::info!("SIGHUP: the dns section changed; restarting the DNS check");
+                            if let Some(w) = dns.watcher.take() {
+                                w.abort();
+                            }
                             match start_dns(&cfg.dns, &mut pipeline) {
-                                Ok(rx) => verdict_rx = rx,
+                                Ok(w) => dns = w,
                                 Err(e) => tracing::error!(error = %e, "SIGHUP: the DNS check did not start"),
                             }
                         }
@@ -235,12 +238,17 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                 }
                 commit(&mut pipeline, executor.as_ref(), &fail_tx);
             }
-            Some(a) = verdict_rx.recv() => {
+            Some(a) = dns.verdicts.recv() => {
                 pipeline.resume_dns(a);
-                while let Ok(a) = verdict_rx.try_recv() {
+                while let Ok(a) = dns.verdicts.try_recv() {
                     pipeline.resume_dns(a);
                 }
                 commit(&mut pipeline, executor.as_ref(), &fail_tx);
+            }
+            Some(lists) = dns.lists.recv() => {
+                if let Some(d) = pipeline.dns_mut() {
+                    d.set_lists(lists);
+                }
             }
             Some(item) = src_rx.recv(), if !stalled => {
                 pipeline.push(item);

@@ -147,8 +147,30 @@ fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
             None => "",
         }
     );
-    println!("{anomaly}");
     let d = &l.config.dns;
+    // The threat lists are read as `logward run` reads them: a list that cannot be read is
+    // an error here (at run time it would be empty until its file appears).
+    let mut lists = Vec::new();
+    if d.enabled && !d.lists.is_empty() {
+        let (_, outcomes) = logward_engine::dns::ListSet::load(d.lists.clone());
+        let failed: Vec<_> = outcomes
+            .iter()
+            .filter(|o| matches!(o.outcome, logward_engine::dns::Outcome::Failed { .. }))
+            .collect();
+        if !failed.is_empty() {
+            for o in &failed {
+                eprintln!("{name}: dns.lists: {o}");
+            }
+            eprintln!(
+                "{name}: {} error{}",
+                failed.len(),
+                if failed.len() == 1 { "" } else { "s" }
+            );
+            return Ok(1);
+        }
+        lists = outcomes;
+    }
+    println!("{anomaly}");
     if d.enabled {
         println!(
             "DNS check on ({} trusted client network(s), {} trusted domain(s), {} trusted query \
@@ -164,6 +186,9 @@ fn check_agent(path: &std::path::Path) -> anyhow::Result<i32> {
                 None => "no intel API".to_owned(),
             }
         );
+        for o in &lists {
+            println!("{o}");
+        }
     }
     Ok(0)
 }

@@ -55,6 +55,19 @@ fn example_alternatives_check() {
     } else {
         on.replace("  geoip: /var/lib/GeoIP\n", "")
     };
+    // So is the threat list: the corpus's copy of one stands in for it.
+    let list = logward_test_support::corpus_root().join("dns/blocklist-badd-boyz-hosts/hosts");
+    let on = if list.is_file() {
+        on.replace(
+            "/var/lib/logward/lists/badd-boyz.hosts",
+            &list.display().to_string(),
+        )
+    } else {
+        on.lines()
+            .filter(|l| !l.contains("/var/lib/logward/lists/"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
     let d = tempfile::tempdir().expect("tempdir");
     let p = d.path().join("agent.yaml");
     std::fs::write(&p, on).expect("write");

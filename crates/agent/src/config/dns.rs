@@ -37,9 +37,37 @@ pub struct DnsConfig {
     /// specific network wins. Sets `logward.dns.owner`, which notifier routes match.
     #[serde(default)]
     pub owners: Vec<OwnerConfig>,
+    /// Threat lists (docs/DNS.md, Threat lists): each a file with a name and a severity.
+    #[serde(default)]
+    pub lists: Vec<ListConfig>,
+    /// How often the list files are looked at for changes (default `10s`); a changed file is
+    /// read again off the pipeline, keeping the last good copy when it is broken.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub lists_check: Option<Spanned<String>>,
     /// The HTTP threat-intelligence API; none: not asked.
     #[serde(default)]
     pub api: Option<ApiConfig>,
+}
+
+/// One threat list.
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListConfig {
+    /// `logward.dns.list` of its hits (letters, digits, `-`, `_`, `.`).
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The file (relative to this config file).
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// `logward.dns.severity` of its hits (default `high`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub severity: Option<Spanned<String>>,
+    /// `hosts`, `domains`, `dnsmasq`, `adblock`, `rpz` or `ip`; default: detected.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub format: Option<Spanned<String>>,
 }
 
 /// `trusted:` — never checked, never alerted on.
@@ -334,6 +362,66 @@ pub fn check(dns: Option<(String, DnsConfig, PathBuf)>, errors: &mut Vec<ConfigE
                 format!("`{}` is not an address or network", o.network.value),
             )),
         }
+    }
+    for l in &d.lists {
+        let name = l.name.value.trim();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            errors.push(at(
+                &file,
+                &l.name,
+                format!(
+                    "list name `{}`: letters, digits, -, _ and . only",
+                    l.name.value
+                ),
+            ));
+        } else if s.lists.iter().any(|x| x.name == name) {
+            errors.push(at(&file, &l.name, format!("a second list named `{name}`")));
+        }
+        let severity = match &l.severity {
+            None => logward_core::Severity::High,
+            Some(v) => logward_core::Severity::parse(&v.value).unwrap_or_else(|| {
+                errors.push(at(
+                    &file,
+                    v,
+                    format!(
+                        "severity `{}`: info, low, medium, high or critical",
+                        v.value
+                    ),
+                ));
+                logward_core::Severity::High
+            }),
+        };
+        let format = l.format.as_ref().and_then(|f| match f.value.parse() {
+            Ok(x) => Some(x),
+            Err(_) => {
+                errors.push(at(
+                    &file,
+                    f,
+                    format!(
+                        "format `{}`: hosts, domains, dnsmasq, adblock, rpz or ip",
+                        f.value
+                    ),
+                ));
+                None
+            }
+        });
+        if l.path.value.trim().is_empty() {
+            errors.push(at(&file, &l.path, "`path` is empty".into()));
+        }
+        let p = PathBuf::from(&l.path.value);
+        s.lists.push(logward_engine::dns::ListSpec {
+            name: name.to_owned(),
+            severity,
+            path: if p.is_relative() { base.join(p) } else { p },
+            format,
+        });
+    }
+    if let Some(w) = interval(&file, &d.lists_check, false, errors) {
+        s.lists_check = w;
     }
     if let Some(a) = d.api {
         s.api = api(&file, a, &base, errors);

@@ -123,27 +123,54 @@ pub(super) fn start_anomaly(
     Ok(rx)
 }
 
-/// The DNS check from `dns:`; its intel API's verdicts come back on the receiver (one that
-/// never yields without an API).
+/// What the DNS check hands back to the main loop: intel API verdicts, reloaded threat lists
+/// (receivers that never yield when there is no API or no list), and its background tasks.
+pub(super) struct DnsWiring {
+    pub verdicts: mpsc::UnboundedReceiver<crate::dns_check::api::Answer>,
+    pub lists: mpsc::Receiver<logward_engine::dns::ListSet>,
+    /// The list watcher (stopped when the check is restarted).
+    pub watcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The DNS check from `dns:`: its threat lists read (a list that cannot be read is empty
+/// until its file appears, logged), their watcher started, the intel API asked from now on.
 pub(super) fn start_dns(
     cfg: &crate::dns_check::Settings,
     pipeline: &mut Pipeline,
-) -> Result<mpsc::UnboundedReceiver<crate::dns_check::api::Answer>, DaemonError> {
+) -> Result<DnsWiring, DaemonError> {
+    let (lists_tx, lists_rx) = mpsc::channel(1);
+    let mut wiring = DnsWiring {
+        verdicts: mpsc::unbounded_channel().1,
+        lists: lists_rx,
+        watcher: None,
+    };
     if !cfg.enabled {
         pipeline.set_dns(None);
-        let (_tx, rx) = mpsc::unbounded_channel();
-        return Ok(rx);
+        return Ok(wiring);
     }
     let mut check = crate::dns_check::DnsCheck::new(cfg).map_err(DaemonError::Anomaly)?;
-    let rx = check.start_api();
+    if !cfg.lists.is_empty() {
+        let (set, outcomes) = logward_engine::dns::ListSet::load(cfg.lists.clone());
+        crate::dns_check::log_lists(&outcomes);
+        check.set_lists(set.clone());
+        wiring.watcher = Some(tokio::spawn(crate::dns_check::watch_lists(
+            set,
+            cfg.lists_check,
+            lists_tx,
+        )));
+    }
+    if let Some(rx) = check.start_api() {
+        wiring.verdicts = rx;
+    }
     tracing::info!(
+        lists = cfg.lists.len(),
         api = cfg.api.is_some(),
         owners = cfg.owners.len(),
         dedup_window_s = cfg.dedup_window.as_secs(),
         "DNS check on"
     );
     pipeline.set_dns(Some(check));
-    Ok(rx.unwrap_or_else(|| mpsc::unbounded_channel().1))
+    Ok(wiring)
 }
 
 /// What restoring the bans leaves for the main loop.

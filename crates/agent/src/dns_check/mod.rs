@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use logward_core::{Action, DnsIntel, Event};
+use logward_engine::dns::{ListSet, ListSpec};
 use tokio::sync::mpsc;
 
 use api::{Answer, ApiSettings, IntelApi, Verdict};
@@ -53,6 +54,10 @@ pub struct Settings {
     pub dedup_entries: usize,
     /// Owners, as configured (the most specific network wins).
     pub owners: Vec<(Net, String)>,
+    /// Threat lists.
+    pub lists: Vec<ListSpec>,
+    /// How often the list files are looked at.
+    pub lists_check: Duration,
     pub api: Option<ApiSettings>,
 }
 
@@ -65,6 +70,8 @@ impl Default for Settings {
             dedup_window: Duration::from_secs(600),
             dedup_entries: 100_000,
             owners: Vec::new(),
+            lists: Vec::new(),
+            lists_check: Duration::from_secs(10),
             api: None,
         }
     }
@@ -100,6 +107,8 @@ pub struct DnsCheck {
     dedup: Dedup,
     /// Longest prefix first.
     owners: Vec<(Net, String)>,
+    /// The threat lists as last read (reloaded off the pipeline: [`DnsCheck::set_lists`]).
+    lists: ListSet,
     api: Option<Arc<IntelApi>>,
     /// Domains for [`api::run`]; `None` until [`DnsCheck::start_api`].
     ask: Option<mpsc::UnboundedSender<String>>,
@@ -141,6 +150,7 @@ impl DnsCheck {
             .transpose()
             .map_err(|e| format!("dns.api: {e}"))?;
         Ok(DnsCheck {
+            lists: ListSet::default(),
             trusted: s.trusted.clone(),
             per_source: s.per_source.clone(),
             dedup: Dedup::new(
@@ -169,6 +179,15 @@ impl DnsCheck {
 
     pub fn stats(&self) -> DnsStats {
         self.stats
+    }
+
+    /// The threat lists to check against from now on (a load or a reload).
+    pub fn set_lists(&mut self, lists: ListSet) {
+        self.lists = lists;
+    }
+
+    pub fn lists(&self) -> &ListSet {
+        &self.lists
     }
 
     pub fn api(&self) -> Option<&IntelApi> {
@@ -226,15 +245,45 @@ impl DnsCheck {
         self.stats.checked += 1;
         let mut intel = DnsIntel::default();
         let mut reason: Option<&'static str> = None;
+        if let Some(hit) = self.lists.lookup(name) {
+            let entry = hit.entry_text();
+            intel
+                .reasons
+                .push(format!("listed by {} as {entry}", hit.list));
+            intel.list = Some(hit.list.to_owned());
+            intel.list_entry = Some(entry);
+            intel.severity = Some(hit.severity.as_str().to_owned());
+            reason = strongest(reason, LISTED);
+        } else if let Some((ip, hit)) = dns
+            .resolved_ip
+            .iter()
+            .find_map(|ip| Some((*ip, self.lists.lookup_ip(*ip)?)))
+        {
+            intel.reasons.push(format!(
+                "answer {ip} listed by {} as {}",
+                hit.list, hit.entry
+            ));
+            intel.list = Some(hit.list.to_owned());
+            intel.list_entry = Some(hit.entry.to_string());
+            intel.severity = Some(hit.severity.as_str().to_owned());
+            reason = strongest(reason, LISTED);
+        }
         let mut ask = None;
         if let Some(api) = &self.api {
             match api.cached(name) {
                 Some(v) if v.malicious => {
+                    let severity = intel.severity.take();
                     apply_verdict(&mut intel, &v, &api.settings().severity);
+                    // A list's own severity stays the finding's when a list named it.
+                    if reason == Some(LISTED) {
+                        intel.severity = severity;
+                    }
                     reason = strongest(reason, API_MALICIOUS);
                 }
                 Some(v) => intel.verdict = Some(v.value),
-                None => ask = Some(name.to_owned()),
+                // A listed name needs no verdict: its alert is the list's.
+                None if reason != Some(LISTED) => ask = Some(name.to_owned()),
+                None => {}
             }
         }
         self.finish(e, intel, reason);
@@ -317,6 +366,48 @@ impl DnsCheck {
         }
         out
     }
+}
+
+/// Reads the lists again every `every` (only the files that changed), off the pipeline, and
+/// sends each changed set; logs what each read did (a broken file keeps its last good copy).
+pub async fn watch_lists(mut set: ListSet, every: Duration, tx: mpsc::Sender<ListSet>) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Ok((back, outcomes)) = tokio::task::spawn_blocking(move || {
+            let o = set.reload();
+            (set, o)
+        })
+        .await
+        else {
+            return;
+        };
+        set = back;
+        let changed = log_lists(&outcomes);
+        if changed && tx.send(set.clone()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Logs a load's outcomes; whether any list was read (again).
+pub fn log_lists(outcomes: &[logward_engine::dns::ListOutcome]) -> bool {
+    use logward_engine::dns::Outcome as O;
+    let mut changed = false;
+    for o in outcomes {
+        match &o.outcome {
+            O::Unchanged => {}
+            O::Loaded(_) => {
+                changed = true;
+                if o.is_problem() {
+                    tracing::warn!("DNS {o}");
+                } else {
+                    tracing::info!("DNS {o}");
+                }
+            }
+            O::Failed { .. } => tracing::error!("DNS {o}"),
+        }
+    }
+    changed
 }
 
 fn apply_verdict(intel: &mut DnsIntel, v: &Verdict, severity: &str) {
@@ -519,6 +610,61 @@ mod tests {
         let i = e.dns.as_ref().and_then(|d| d.intel.as_ref()).unwrap();
         assert_eq!(i.owner.as_deref(), Some("alice"));
         assert_eq!(c.stats().listed, 1);
+    }
+
+    #[test]
+    fn listed_names_parents_and_answers_are_findings_with_the_lists_words() {
+        let d = tempfile::tempdir().unwrap();
+        let hosts = d.path().join("hosts.txt");
+        std::fs::write(
+            &hosts,
+            "# a hosts list\n0.0.0.0 evil.test\n0.0.0.0 bad.example\n",
+        )
+        .unwrap();
+        let ips = d.path().join("ips.txt");
+        std::fs::write(&ips, "203.0.113.0/24\n").unwrap();
+        let spec = |name: &str, path: &std::path::Path, sev| ListSpec {
+            name: name.into(),
+            severity: sev,
+            path: path.to_path_buf(),
+            format: None,
+        };
+        let (set, outcomes) = ListSet::load([
+            spec("badd-boyz", &hosts, logward_core::Severity::Critical),
+            spec("drop", &ips, logward_core::Severity::Medium),
+        ]);
+        assert!(outcomes.iter().all(|o| !o.is_problem()), "{outcomes:?}");
+        let mut c = DnsCheck::new(&settings()).unwrap();
+        c.set_lists(set);
+        let mut e = query("10.0.0.1", "x.a.evil.test", "A", 1);
+        assert_eq!(c.check("s", &mut e), Outcome::Checked);
+        assert_eq!(e.reason, Some(LISTED));
+        let i = e.dns.as_ref().and_then(|d| d.intel.as_ref()).unwrap();
+        assert_eq!(i.list.as_deref(), Some("badd-boyz"));
+        assert_eq!(i.list_entry.as_deref(), Some("evil.test"));
+        assert_eq!(i.severity.as_deref(), Some("critical"));
+        assert_eq!(i.reasons, ["listed by badd-boyz as evil.test"]);
+        let mut not = query("10.0.0.1", "notevil.test", "A", 1);
+        c.check("s", &mut not);
+        assert_eq!(not.reason, None);
+        assert!(not.dns.as_ref().unwrap().intel.is_none());
+        // An unlisted name whose answer is a listed address.
+        let mut a = query("10.0.0.1", "cdn.ok.test", "A", 1);
+        if let Some(d) = a.dns.as_mut() {
+            d.resolved_ip = vec![
+                "198.51.100.1".parse().unwrap(),
+                "203.0.113.9".parse().unwrap(),
+            ];
+        }
+        c.check("s", &mut a);
+        assert_eq!(a.reason, Some(LISTED));
+        let i = a.dns.as_ref().and_then(|d| d.intel.as_ref()).unwrap();
+        assert_eq!(i.list_entry.as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(
+            i.reasons,
+            ["answer 203.0.113.9 listed by drop as 203.0.113.0/24"]
+        );
+        assert_eq!(c.stats().listed, 2);
     }
 
     #[test]
