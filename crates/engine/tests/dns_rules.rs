@@ -8,7 +8,7 @@ use logward_engine::{default_program, Engine, Output};
 fn query(reason: Option<&'static str>, intel: Option<DnsIntel>) -> Event<'static> {
     let mut e = Event {
         action: Some(Action::DnsQuery),
-        source_ip: Some("10.1.2.3".parse().unwrap()),
+        source_ip: "10.1.2.3".parse().ok(),
         reason,
         ..Event::default()
     };
