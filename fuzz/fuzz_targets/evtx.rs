@@ -4,7 +4,7 @@
 //! where the work is); and the Event XML scanner on arbitrary text. Must never panic, and the
 //! reader must end.
 use libfuzzer_sys::fuzz_target;
-use logward_parse::windows::evtx::{xml, MAGIC};
+use logward_parse::windows::{evtx::MAGIC, xml};
 use logward_parse::windows::{EvtxReader, WinRecord};
 
 fn drain(bytes: Vec<u8>) {

@@ -5,28 +5,42 @@ use std::fmt::Write as _;
 
 use crate::event::Event;
 
-/// Appends `s` to `out` as a JSON string literal.
+/// Which bytes a JSON string cannot hold as they are: `"`, `\\`, control characters and DEL.
+static ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7f] = true;
+    t
+};
+
+/// Appends `s` to `out` as a JSON string literal. A table lookup a byte and one copy per
+/// run of plain bytes: this writes every key and value of `scan --format ndjson`.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f | 0x7f => {
-                out.extend_from_slice(&bytes[start..i]);
-                let _ = write!(Hex(out), "\\u{b:04x}");
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
+        if !ESCAPED[usize::from(b)] {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                let _ = write!(Hex(out), "\\u{b:04x}");
+            }
+        }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
@@ -45,7 +59,10 @@ impl std::fmt::Write for Hex<'_> {
 /// grouped by their parent object.
 struct Obj<'o> {
     out: &'o mut Vec<u8>,
-    first: Vec<bool>,
+    /// Bit `d`: the object at depth `d` has no key yet (no allocation per event; events
+    /// nest a few levels, far below 64).
+    first: u64,
+    depth: u32,
 }
 
 impl<'o> Obj<'o> {
@@ -53,25 +70,27 @@ impl<'o> Obj<'o> {
         out.push(b'{');
         Obj {
             out,
-            first: vec![true],
+            first: 1,
+            depth: 0,
         }
     }
     fn key(&mut self, k: &str) {
-        let first = self.first.last_mut().expect("object stack is never empty");
-        if !*first {
+        let bit = 1u64 << self.depth;
+        if self.first & bit == 0 {
             self.out.push(b',');
         }
-        *first = false;
+        self.first &= !bit;
         write_str(self.out, k);
         self.out.push(b':');
     }
     fn open(&mut self, k: &str) {
         self.key(k);
         self.out.push(b'{');
-        self.first.push(true);
+        self.depth = (self.depth + 1).min(63);
+        self.first |= 1 << self.depth;
     }
     fn close(&mut self) {
-        self.first.pop();
+        self.depth = self.depth.saturating_sub(1);
         self.out.push(b'}');
     }
     fn str(&mut self, k: &str, v: &str) {
@@ -98,6 +117,13 @@ impl<'o> Obj<'o> {
     fn num(&mut self, k: &str, v: impl std::fmt::Display) {
         self.key(k);
         let _ = write!(Hex(self.out), "{v}");
+    }
+    /// A number as a JSON string (Winlogbeat's ids), written without a `String`.
+    fn num_str(&mut self, k: &str, v: impl std::fmt::Display) {
+        self.key(k);
+        self.out.push(b'"');
+        let _ = write!(Hex(self.out), "{v}");
+        self.out.push(b'"');
     }
     fn opt_num(&mut self, k: &str, v: Option<impl std::fmt::Display>) {
         if let Some(v) = v {
@@ -368,11 +394,11 @@ fn write_dns_intel(o: &mut Obj<'_>, i: &crate::dns::DnsIntel) {
 fn write_winlog(o: &mut Obj<'_>, w: &crate::winlog::Winlog<'_>) {
     o.open("winlog");
     o.str("channel", &w.channel);
-    o.str("event_id", &w.event_id.to_string());
+    o.num_str("event_id", w.event_id);
     o.str("provider_name", &w.provider_name);
     o.str("computer_name", &w.computer_name);
     if let Some(r) = w.record_id {
-        o.str("record_id", &r.to_string());
+        o.num_str("record_id", r);
     }
     if !w.event_data.is_empty() {
         o.open("event_data");

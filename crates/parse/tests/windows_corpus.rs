@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use common::inventory::{self, FileInventory};
 use logward_core::Timestamp;
-use logward_parse::windows::evtx::xml;
+use logward_parse::windows::xml;
 use logward_parse::windows::{EvtxReadError, EvtxReader, WinRecord};
 
 fn dir() -> Option<PathBuf> {

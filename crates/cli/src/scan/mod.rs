@@ -558,12 +558,13 @@ fn scan_evtx(
             }
         };
         summary.lines += 1;
-        if sink.args.unparsed {
-            continue;
+        if !sink.args.unparsed {
+            let mut e = windows::decode(&rec);
+            e.file_path = Some(Cow::Borrowed(sink.path));
+            emit(&mut e, sink.format, summary, replay, buf);
         }
-        let mut e = windows::decode(&rec);
-        e.file_path = Some(Cow::Borrowed(sink.path));
-        emit(&mut e, sink.format, summary, replay, buf);
+        // Its buffers hold the next records.
+        reader.recycle(rec);
         if summary.lines % 4096 == 0 {
             progress.bytes.set(start + reader.bytes_read());
             progress.tick();

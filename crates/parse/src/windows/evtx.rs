@@ -4,7 +4,8 @@
 //! The `evtx` crate reads the format; this module renders each record as XML (the crate's
 //! fastest rendering that carries both System and EventData as Windows writes them: its
 //! JSON renders the same work but turns values into numbers, and its JSON value costs a
-//! second parse — docs/BENCHMARKS.md), reads that XML with [`xml::read_event`] and keeps it
+//! second parse — docs/BENCHMARKS.md), reads that XML with [`xml::read_event`] (the one Event XML reader, shared with Event XML
+//! text) and keeps it
 //! only when asked ([`EvtxReader::with_original`]).
 //!
 //! Damage is reported and passed over, never fatal past the file header: a chunk that cannot
@@ -22,8 +23,6 @@
 //! the chunks past an id, for a follower's look at a large log), and a record that does not end with the
 //! copy of its size (a chunk caught while it is written) is an error, not a record.
 
-pub mod xml;
-
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
@@ -34,7 +33,7 @@ use std::sync::Arc;
 use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
 use logward_core::Timestamp;
 
-use super::WinRecord;
+use super::{xml, WinRecord};
 
 /// The first bytes of every `.evtx` file.
 pub const MAGIC: &[u8; 8] = b"ElfFile\0";
@@ -103,6 +102,10 @@ pub struct EvtxReader {
     bytes_read: u64,
     /// Problems found at open (the file is cut short), reported after the whole chunks.
     tail: Option<Tail>,
+    /// Records handed back by [`EvtxReader::recycle`] and their values' strings, filled
+    /// again instead of allocating new ones.
+    spare: Vec<WinRecord>,
+    pairs: Vec<(String, String)>,
 }
 
 impl fmt::Debug for EvtxReader {
@@ -232,10 +235,9 @@ impl EvtxReader {
     }
 
     fn new(chunks: Chunks, head: Head, tail: Option<Tail>) -> EvtxReader {
-        let settings = ParserSettings::new().num_threads(1).indent(true);
         EvtxReader {
             chunks,
-            settings: Arc::new(settings),
+            settings: settings(false),
             pending: VecDeque::new(),
             after: None,
             with_original: false,
@@ -243,6 +245,8 @@ impl EvtxReader {
             next_record_id: head.next_record_id,
             bytes_read: HEADER_BLOCK,
             tail,
+            spare: Vec::new(),
+            pairs: Vec::new(),
         }
     }
 
@@ -257,7 +261,19 @@ impl EvtxReader {
     /// and the alert page). Off by default: the copy costs time.
     pub fn with_original(mut self, on: bool) -> EvtxReader {
         self.with_original = on;
+        self.settings = settings(on);
         self
+    }
+
+    /// Hands a record back once it is done with: the next records are read into its
+    /// buffers (a scan of many records then allocates for the first chunk's only).
+    pub fn recycle(&mut self, mut rec: WinRecord) {
+        /// A chunk's records at most are kept.
+        const KEEP: usize = 512;
+        if self.spare.len() < KEEP {
+            rec.recycle(&mut self.pairs);
+            self.spare.push(rec);
+        }
     }
 
     /// The log this file holds (see [`EvtxIdentity`]).
@@ -359,11 +375,16 @@ impl EvtxReader {
             let time = jiff_time(record.timestamp);
             let item = match record.into_xml_bytes() {
                 Ok(xml) => {
-                    record_of(xml.data, id, time, self.with_original).map_err(|why| EvtxReadError {
-                        chunk: number,
-                        record_id: Some(id),
-                        reason: why,
-                    })
+                    let mut rec = self.spare.pop().unwrap_or_default();
+                    rec.record_id = Some(id);
+                    rec.time = time;
+                    read_xml(xml.data, &mut rec, &mut self.pairs, self.with_original)
+                        .map(|()| rec)
+                        .map_err(|why| EvtxReadError {
+                            chunk: number,
+                            record_id: Some(id),
+                            reason: why,
+                        })
                 }
                 Err(e) => Err(error(number, Some(id), &e)),
             };
@@ -444,6 +465,13 @@ impl Iterator for EvtxReader {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_numbered().map(|(_, item)| item)
     }
+}
+
+/// The crate's settings: one thread (the reader is one of many inputs of a scan), and the
+/// XML indented only when it is kept for people to read — the reader skips the blanks, and
+/// rendering them costs time on every record.
+fn settings(indent: bool) -> Arc<ParserSettings> {
+    Arc::new(ParserSettings::new().num_threads(1).indent(indent))
 }
 
 /// What the first bytes of a file say.
@@ -576,23 +604,18 @@ fn jiff_time(t: evtx::Timestamp) -> Option<Timestamp> {
     })
 }
 
-/// One record from its rendered XML; the record header's id and time stand in for values the
-/// XML lacks.
-fn record_of(
+/// One record from its rendered XML, into `rec` (which holds the record header's id and time:
+/// they stand in for values the XML lacks).
+fn read_xml(
     xml: Vec<u8>,
-    id: u64,
-    time: Option<Timestamp>,
+    rec: &mut WinRecord,
+    pairs: &mut Vec<(String, String)>,
     keep: bool,
-) -> Result<WinRecord, String> {
+) -> Result<(), String> {
     let xml = String::from_utf8(xml).map_err(|_| "rendered XML is not UTF-8".to_owned())?;
-    let mut rec = WinRecord {
-        record_id: Some(id),
-        time,
-        ..WinRecord::default()
-    };
-    xml::read_event(&xml, &mut rec).map_err(|why| format!("rendered XML: {why}"))?;
+    xml::read_event_from(&xml, rec, pairs).map_err(|why| format!("rendered XML: {why}"))?;
     if keep {
         rec.original = Some(xml);
     }
-    Ok(rec)
+    Ok(())
 }

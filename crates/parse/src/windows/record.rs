@@ -38,6 +38,41 @@ impl WinRecord {
         (!v.is_empty() && v != "-").then_some(v)
     }
 
+    /// [`push_data`](Self::push_data) with strings from `spare` (pairs of a record read
+    /// before, see [`WinRecord::recycle`]) instead of new ones: a reader of many records
+    /// allocates for the first ones only.
+    pub fn push_data_from(&mut self, name: &str, value: &str, spare: &mut Vec<(String, String)>) {
+        let Some((mut k, mut v)) = spare.pop() else {
+            return self.push_data(name, value.to_owned());
+        };
+        v.clear();
+        v.push_str(value);
+        if self.data.iter().any(|(have, _)| have == name) {
+            return self.push_data(name, v);
+        }
+        k.clear();
+        k.push_str(name);
+        self.data.push((k, v));
+    }
+
+    /// Empties the record for the next one, keeping its buffers: its own strings stay in it,
+    /// its EventData pairs go to `spare` (up to a bound) for
+    /// [`push_data_from`](Self::push_data_from).
+    pub fn recycle(&mut self, spare: &mut Vec<(String, String)>) {
+        /// A few records' worth: enough for any record, bounded whatever was read.
+        const KEEP: usize = 1024;
+        self.provider.clear();
+        self.channel.clear();
+        self.computer.clear();
+        self.event_id = 0;
+        self.record_id = None;
+        self.time = None;
+        self.process_id = None;
+        self.original = None;
+        let room = KEEP.saturating_sub(spare.len());
+        spare.extend(self.data.drain(..).take(room));
+    }
+
     /// Adds a value under `name`, or under `name_2`, `name_3` … when `name` is taken.
     pub fn push_data(&mut self, name: &str, value: String) {
         if !self.data.iter().any(|(k, _)| k == name) {

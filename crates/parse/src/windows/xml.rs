@@ -3,6 +3,9 @@
 //! (one per line), an `<Events>` wrapper, pretty-printed events over several lines, and
 //! events pasted from Event Viewer with its `- ` fold markers between the elements.
 //!
+//! It is also how an `.evtx` record is read: the `evtx` crate renders the record as XML and
+//! [`read_event`] reads it, so the two inputs share one reader and cannot drift apart.
+//!
 //! A small hand-written reader rather than an XML crate: the schema is fixed and shallow, the
 //! reader must be bounded ([`MAX_EVENT`] bytes, [`MAX_DEPTH`] levels) and must refuse what an
 //! event never holds — a `<!DOCTYPE` (so no entity can be declared, let alone expanded) —
@@ -10,6 +13,9 @@
 //! references are decoded; attributes may come in any order and quoted either way; CDATA is
 //! text; comments and processing instructions are skipped; `RenderingInfo` (the message
 //! rendered in the reader's language) is ignored: the values in EventData are the facts.
+//! One pass, no copy until a value is wanted: an element's content is sliced from the text
+//! when it closes, and only the values a [`WinRecord`] keeps are unescaped and owned (this
+//! is the hot path of `logward scan` over `.evtx` files).
 //!
 //! A malformed event is an [`XmlError`] (what and where); a stream goes on at the next
 //! `<Event` ([`Splitter`]).
@@ -76,7 +82,8 @@ pub fn looks_like_xml(text: &[u8]) -> bool {
     t.starts_with(b"<?xml") || t.starts_with(b"<!--") || event_start_at(t, 0).is_some()
 }
 
-/// Reads the first `<Event>` element of `text`: the record and the byte just after its end.
+/// Reads the first `<Event>` element of `text`: the record (with its text in
+/// [`WinRecord::original`]) and the byte just after its end. Reads at most [`MAX_EVENT`] bytes.
 pub fn parse_event(text: &str) -> Result<(WinRecord, usize), XmlError> {
     match find_event(text.as_bytes(), 0) {
         Some(start) => parse_at(text, start),
@@ -85,6 +92,39 @@ pub fn parse_event(text: &str) -> Result<(WinRecord, usize), XmlError> {
             offset: 0,
         }),
     }
+}
+
+/// Fills `rec` from a document that is one event (the `evtx` crate's rendering of a record):
+/// an optional prolog (`<?xml?>`, comments, blanks), the `<Event>` element and nothing after
+/// it but blanks and comments. Values already in `rec` (the `.evtx` reader's fallbacks: the
+/// record header's id and time) stay where the document has none. The whole text is read
+/// (it is in memory already); [`WinRecord::original`] is left as it is.
+pub fn read_event(xml: &str, rec: &mut WinRecord) -> Result<(), XmlError> {
+    read_event_from(xml, rec, &mut Vec::new())
+}
+
+/// [`read_event`] into a record [recycled](WinRecord::recycle), its values' strings taken
+/// from `spare`: the `.evtx` reader's way, which allocates for the first records only.
+pub fn read_event_from(
+    xml: &str,
+    rec: &mut WinRecord,
+    spare: &mut Vec<(String, String)>,
+) -> Result<(), XmlError> {
+    let b = xml.as_bytes();
+    let mut r = Reader::new(xml, 0, xml.len());
+    let start = r.prolog()?;
+    if event_start_at(b, start) != Some(true) {
+        r.p = start;
+        return Err(r.error("not one <Event> document"));
+    }
+    r.start = start;
+    r.p = start;
+    let end = r.event(rec, spare)?;
+    r.p = end;
+    if r.prolog()? != b.len() {
+        return Err(r.error("not one <Event> document"));
+    }
+    Ok(())
 }
 
 /// `<Event` at `at`, followed by a blank, `>` or `/` (not `<Events`); `Some(false)` when the
@@ -121,35 +161,24 @@ fn find_event(b: &[u8], from: usize) -> Option<usize> {
 /// the byte after `</Event>`. Reads at most [`MAX_EVENT`] bytes.
 fn parse_at(text: &str, start: usize) -> Result<(WinRecord, usize), XmlError> {
     let limit = text.len().min(start.saturating_add(MAX_EVENT));
-    let mut r = Reader {
-        s: text,
-        b: text.as_bytes(),
-        p: start,
-        start,
-        limit,
-        cut: limit < text.len(),
-    };
-    let mut build = Builder::default();
-    let end = r.event(&mut build)?;
-    let mut rec = build.finish(&r)?;
+    let mut r = Reader::new(text, start, limit);
+    let mut rec = WinRecord::default();
+    let end = r.event(&mut rec, &mut Vec::new())?;
     rec.original = Some(text[start..end].to_owned());
     Ok((rec, end))
 }
 
-/// One open element.
-#[derive(Debug, Default)]
+/// An open element: its name as written, its attributes' text and where its content starts.
+/// Values are sliced from the text when the element closes: nothing is copied before a
+/// value is known to be wanted.
+#[derive(Debug, Clone, Copy, Default)]
 struct Open<'a> {
-    /// The qualified name as written (for matching the end tag).
     name: &'a str,
-    /// The text directly inside, when it is kept.
-    text: String,
-    keep_text: bool,
-    has_child: bool,
-    /// `Data`'s `Name`.
-    data_name: Option<String>,
+    attrs: &'a str,
+    start: usize,
 }
 
-/// Where in the event the reader is.
+/// Where in the event the children of the innermost open element are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Section {
     System,
@@ -158,27 +187,17 @@ enum Section {
     Other,
 }
 
+/// What is learnt while reading one event besides the record's own fields.
 #[derive(Debug, Default)]
-struct Builder {
-    rec: WinRecord,
-    event_id: Option<u32>,
-    /// Elements seen in EventData (Winlogbeat numbers unnamed ones `param<position>`).
-    data_seen: usize,
+struct Seen {
+    event_id: bool,
+    /// Elements seen in EventData (Winlogbeat numbers unnamed `Data` by position).
+    data: usize,
     /// Children of UserData seen (only the first one's leaves are values).
     user_children: usize,
 }
 
-impl Builder {
-    fn finish(self, r: &Reader<'_>) -> Result<WinRecord, XmlError> {
-        let Some(id) = self.event_id else {
-            return Err(r.error("no System/EventID"));
-        };
-        let mut rec = self.rec;
-        rec.event_id = id;
-        Ok(rec)
-    }
-}
-
+/// The event reader: one pass over the text from `start`, no further than `limit`.
 struct Reader<'a> {
     s: &'a str,
     b: &'a [u8],
@@ -191,10 +210,18 @@ struct Reader<'a> {
     cut: bool,
 }
 
-/// A tag's attributes, as read.
-type Attrs<'a> = Vec<(&'a str, Cow<'a, str>)>;
-
 impl<'a> Reader<'a> {
+    fn new(s: &'a str, start: usize, limit: usize) -> Reader<'a> {
+        Reader {
+            s,
+            b: s.as_bytes(),
+            p: start,
+            start,
+            limit,
+            cut: limit < s.len(),
+        }
+    }
+
     fn error(&self, what: &'static str) -> XmlError {
         self.error_owned(Cow::Borrowed(what))
     }
@@ -237,6 +264,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Blanks, processing instructions and comments from the cursor: where they end.
+    fn prolog(&mut self) -> Result<usize, XmlError> {
+        loop {
+            self.skip_blanks();
+            let rest = &self.b[self.p..self.limit];
+            if rest.starts_with(b"<?") {
+                self.p = self.find(self.p + 2, b"?>")? + 2;
+            } else if rest.starts_with(b"<!--") {
+                self.p = self.find(self.p + 4, b"-->")? + 3;
+            } else {
+                return Ok(self.p);
+            }
+        }
+    }
+
     /// A name at the cursor (up to a blank, `>`, `/` or `=`).
     fn name(&mut self) -> Result<&'a str, XmlError> {
         let from = self.p;
@@ -256,26 +298,24 @@ impl<'a> Reader<'a> {
         Ok(&self.s[from..self.p])
     }
 
-    /// The event element: its `<Event` is at the cursor. Returns the byte after its end.
-    fn event(&mut self, build: &mut Builder) -> Result<usize, XmlError> {
-        let mut stack: Vec<Open<'a>> = Vec::new();
-        let mut attrs: Attrs<'a> = Vec::new();
+    /// The event element: its `<Event` is at the cursor. Fills `rec`; returns the byte after
+    /// the element's end.
+    fn event(
+        &mut self,
+        rec: &mut WinRecord,
+        spare: &mut Vec<(String, String)>,
+    ) -> Result<usize, XmlError> {
+        let mut stack = [Open::default(); MAX_DEPTH];
+        let mut depth = 0usize;
+        let mut seen = Seen::default();
         loop {
-            if self.p >= self.limit {
+            // Text between tags is sliced when its element closes.
+            let Some(lt) = memchr::memchr(b'<', &self.b[self.p..self.limit]) else {
                 return Err(self.eof());
-            }
-            if self.b[self.p] != b'<' {
-                let end = memchr::memchr(b'<', &self.b[self.p..self.limit])
-                    .map_or(self.limit, |i| self.p + i);
-                let raw = &self.s[self.p..end];
-                if let Some(top) = stack.last_mut().filter(|o| o.keep_text) {
-                    let text = unescape(raw).map_err(|what| self.error(what))?;
-                    top.text.push_str(&text);
-                }
-                self.p = end;
-                continue;
-            }
-            match self.peek(self.p + 1) {
+            };
+            let at = self.p + lt;
+            self.p = at;
+            match self.peek(at + 1) {
                 Some(b'/') => {
                     self.p += 2;
                     let name = self.name()?;
@@ -285,28 +325,28 @@ impl<'a> Reader<'a> {
                         Some(_) => return Err(self.error("junk in an end tag")),
                         None => return Err(self.eof()),
                     }
-                    let Some(open) = stack.pop() else {
+                    if depth == 0 {
                         return Err(self.error("an end tag outside the event"));
-                    };
+                    }
+                    depth -= 1;
+                    let open = stack[depth];
                     if open.name != name {
                         return Err(self
                             .error_owned(Cow::Owned(format!("</{name}> closes <{}>", open.name))));
                     }
-                    self.close(build, &stack, open)?;
-                    if stack.is_empty() {
-                        return Ok(self.p);
+                    let content = &self.s[open.start..at];
+                    self.closed(rec, spare, &mut seen, &stack[..depth], open, content)?;
+                    if depth == 0 {
+                        return self.finish(&seen);
                     }
                 }
                 Some(b'!') => {
-                    let rest = &self.b[self.p..self.limit];
+                    let rest = &self.b[at..self.limit];
                     if rest.starts_with(b"<!--") {
-                        self.p = self.find(self.p + 4, b"-->")? + 3;
+                        self.p = self.find(at + 4, b"-->")? + 3;
                     } else if rest.starts_with(b"<![CDATA[") {
-                        let end = self.find(self.p + 9, b"]]>")?;
-                        if let Some(top) = stack.last_mut().filter(|o| o.keep_text) {
-                            top.text.push_str(&self.s[self.p + 9..end]);
-                        }
-                        self.p = end + 3;
+                        // Its text is taken with the element's content.
+                        self.p = self.find(at + 9, b"]]>")? + 3;
                     } else if b"<![CDATA[".starts_with(rest) || b"<!--".starts_with(rest) {
                         return Err(self.eof());
                     } else {
@@ -314,27 +354,33 @@ impl<'a> Reader<'a> {
                         return Err(self.error("a declaration (<!DOCTYPE, <!ENTITY) in an event"));
                     }
                 }
-                Some(b'?') => self.p = self.find(self.p + 2, b"?>")? + 2,
+                Some(b'?') => self.p = self.find(at + 2, b"?>")? + 2,
                 Some(_) => {
                     self.p += 1;
                     let name = self.name()?;
-                    let empty = self.attributes(&mut attrs)?;
-                    if stack.len() >= MAX_DEPTH {
+                    let attrs_from = self.p;
+                    let empty = self.attributes()?;
+                    let attrs_to = self.p - if empty { 2 } else { 1 };
+                    if depth == 0 && local(name) != "Event" {
+                        return Err(self.error("the element is not <Event>"));
+                    }
+                    if depth == MAX_DEPTH {
                         return Err(self.error("elements nested too deep"));
                     }
-                    let open = self.open(build, &stack, name, &mut attrs)?;
-                    if let Some(parent) = stack.last_mut() {
-                        parent.has_child = true;
-                    }
-                    stack.push(open);
+                    let open = Open {
+                        name,
+                        attrs: &self.s[attrs_from..attrs_to],
+                        start: self.p,
+                    };
+                    self.opened(&mut seen, &stack[..depth]);
                     if empty {
-                        let Some(open) = stack.pop() else {
-                            return Err(self.error("an end tag outside the event"));
-                        };
-                        self.close(build, &stack, open)?;
-                        if stack.is_empty() {
-                            return Ok(self.p);
+                        self.closed(rec, spare, &mut seen, &stack[..depth], open, "")?;
+                        if depth == 0 {
+                            return self.finish(&seen);
                         }
+                    } else {
+                        stack[depth] = open;
+                        depth += 1;
                     }
                 }
                 None => return Err(self.eof()),
@@ -342,9 +388,17 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads a start tag's attributes up to its `>` (or `/>`: then `true`).
-    fn attributes(&mut self, attrs: &mut Attrs<'a>) -> Result<bool, XmlError> {
-        attrs.clear();
+    fn finish(&self, seen: &Seen) -> Result<usize, XmlError> {
+        if !seen.event_id {
+            return Err(self.error("no System/EventID"));
+        }
+        Ok(self.p)
+    }
+
+    /// Checks a start tag's attributes up to its `>` (or `/>`: then `true`): each a name, `=`
+    /// and a quoted value without `<`. Their values are read only where one is wanted
+    /// ([`get_attr`]).
+    fn attributes(&mut self) -> Result<bool, XmlError> {
         loop {
             let before = self.p;
             self.skip_blanks();
@@ -369,7 +423,7 @@ impl<'a> Reader<'a> {
                 }
                 Some(_) => {}
             }
-            let name = self.name()?;
+            self.name()?;
             self.skip_blanks();
             match self.peek(self.p) {
                 Some(b'=') => self.p += 1,
@@ -384,112 +438,100 @@ impl<'a> Reader<'a> {
             };
             let from = self.p + 1;
             let end = self.find(from, &[quote])?;
-            let raw = &self.s[from..end];
-            if raw.contains('<') {
+            if memchr::memchr(b'<', &self.b[from..end]).is_some() {
                 return Err(self.error("`<` in an attribute value"));
             }
-            let value = unescape(raw).map_err(|what| self.error(what))?;
             self.p = end + 1;
-            attrs.push((name, value));
         }
     }
 
-    /// A start tag: what it sets, and whether its text is kept.
-    fn open(
-        &self,
-        build: &mut Builder,
-        stack: &[Open<'a>],
-        name: &'a str,
-        attrs: &mut Attrs<'a>,
-    ) -> Result<Open<'a>, XmlError> {
-        let local = local(name);
-        let mut open = Open {
-            name,
-            ..Open::default()
-        };
-        let attr = |attrs: &mut Attrs<'a>, key: &str| {
-            attrs
-                .iter()
-                .position(|(k, _)| local_eq(k, key))
-                .map(|i| attrs.swap_remove(i).1)
-        };
-        match (stack.len(), section(stack)) {
-            (0, _) if local != "Event" => return Err(self.error("the element is not <Event>")),
-            (2, Section::System) => {
-                open.keep_text = true;
-                match local {
-                    "Provider" => {
-                        if let Some(v) =
-                            attr(attrs, "Name").or_else(|| attr(attrs, "EventSourceName"))
-                        {
-                            build.rec.provider = v.into_owned();
-                        }
-                    }
-                    "TimeCreated" => {
-                        if let Some(v) = attr(attrs, "SystemTime") {
-                            let t = Timestamp::parse_rfc3339(v.trim().as_bytes())
-                                .filter(|(_, used)| *used == v.trim().len())
-                                .ok_or_else(|| {
-                                    self.error("TimeCreated/@SystemTime is not a time")
-                                })?;
-                            build.rec.time = Some(t.0);
-                        }
-                    }
-                    "Execution" => {
-                        build.rec.process_id =
-                            attr(attrs, "ProcessID").and_then(|v| v.trim().parse().ok());
-                    }
-                    _ => {}
-                }
-            }
-            (2, Section::EventData) => {
-                build.data_seen += 1;
-                open.keep_text = true;
-                open.data_name = Some(match attr(attrs, "Name") {
-                    Some(n) => n.into_owned(),
-                    None => format!("param{}", build.data_seen),
-                });
-            }
-            (2, Section::UserData) => {
-                build.user_children += 1;
-                open.keep_text = build.user_children == 1;
-            }
-            (d, Section::UserData) if d > 2 => open.keep_text = build.user_children == 1,
+    /// A start tag under the open elements `path`: what it counts.
+    fn opened(&self, seen: &mut Seen, path: &[Open<'a>]) {
+        match (path.len(), section(path)) {
+            (2, Section::EventData) => seen.data += 1,
+            (2, Section::UserData) => seen.user_children += 1,
             _ => {}
         }
-        Ok(open)
     }
 
-    /// An end tag: the value it completes.
-    fn close(
+    /// One element closed, with its raw `content`, under the open elements `path`: the
+    /// value it completes.
+    #[allow(clippy::too_many_arguments)]
+    fn closed(
         &self,
-        build: &mut Builder,
-        stack: &[Open<'a>],
-        open: Open<'a>,
+        rec: &mut WinRecord,
+        spare: &mut Vec<(String, String)>,
+        seen: &mut Seen,
+        path: &[Open<'a>],
+        el: Open<'a>,
+        content: &'a str,
     ) -> Result<(), XmlError> {
-        // `stack` holds the parents, as when `open` saw the start tag.
-        match (stack.len(), section(stack)) {
-            (2, Section::System) => match local(open.name) {
+        let value = |c: &'a str| leaf_text(c).map_err(|what| self.error(what));
+        let attr = |key: &str| get_attr(el.attrs, key).map_err(|what| self.error(what));
+        match (path.len(), section(path)) {
+            (2, Section::System) => match local(el.name) {
+                "Provider" => {
+                    if let Some(v) = attr("Name")?.or(attr("EventSourceName")?) {
+                        set(&mut rec.provider, &v);
+                    }
+                }
+                "TimeCreated" => {
+                    if let Some(v) = attr("SystemTime")? {
+                        let t = Timestamp::parse_rfc3339(v.trim().as_bytes())
+                            .filter(|(_, used)| *used == v.trim().len())
+                            .ok_or_else(|| self.error("TimeCreated/@SystemTime is not a time"))?;
+                        rec.time = Some(t.0);
+                    }
+                }
+                "Execution" => {
+                    if let Some(p) = attr("ProcessID")?.and_then(|v| v.trim().parse().ok()) {
+                        rec.process_id = Some(p);
+                    }
+                }
                 "EventID" => {
-                    let id = open
-                        .text
+                    let v = value(content)?.ok_or_else(|| self.error("EventID holds elements"))?;
+                    rec.event_id = v
                         .trim()
                         .parse()
                         .map_err(|_| self.error("System/EventID is not a number"))?;
-                    build.event_id = Some(id);
+                    seen.event_id = true;
                 }
-                "EventRecordID" => build.rec.record_id = open.text.trim().parse().ok(),
-                "Channel" => build.rec.channel = open.text.trim().to_owned(),
-                "Computer" => build.rec.computer = open.text.trim().to_owned(),
+                "EventRecordID" => {
+                    if let Some(id) = value(content)?.and_then(|v| v.trim().parse().ok()) {
+                        rec.record_id = Some(id);
+                    }
+                }
+                "Channel" => {
+                    if let Some(v) = value(content)? {
+                        set(&mut rec.channel, v.trim());
+                    }
+                }
+                "Computer" => {
+                    if let Some(v) = value(content)? {
+                        set(&mut rec.computer, v.trim());
+                    }
+                }
                 _ => {}
             },
             (2, Section::EventData) => {
-                if let Some(name) = open.data_name {
-                    build.rec.push_data(&name, open.text);
+                // A value holding elements is not one: its text alone is kept.
+                let v = value(content)?;
+                let v = v.as_deref().unwrap_or_default();
+                let local = local(el.name);
+                match attr("Name")?.filter(|_| local == "Data") {
+                    Some(n) => rec.push_data_from(&n, v, spare),
+                    // Winlogbeat's name for an unnamed value: param and its position.
+                    None if local == "Data" => {
+                        rec.push_data_from(&format!("param{}", seen.data), v, spare);
+                    }
+                    // `Binary` and its kin: by element name.
+                    None => rec.push_data_from(local, v, spare),
                 }
             }
-            (d, Section::UserData) if d > 2 && open.keep_text && !open.has_child => {
-                build.rec.push_data(local(open.name), open.text);
+            (d, Section::UserData) if d > 2 && seen.user_children == 1 => {
+                if let Some(v) = value(content)? {
+                    rec.push_data_from(local(el.name), &v, spare);
+                }
             }
             _ => {}
         }
@@ -497,9 +539,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The section the children of the innermost open element belong to.
-fn section(stack: &[Open<'_>]) -> Section {
-    match stack.get(1).map(|o| local(o.name)) {
+/// Sets a field of the record, in the buffer it has.
+fn set(field: &mut String, v: &str) {
+    field.clear();
+    field.push_str(v);
+}
+
+/// The section the children of the innermost open element of `path` belong to.
+fn section(path: &[Open<'_>]) -> Section {
+    match path.get(1).map(|o| local(o.name)) {
         Some("System") => Section::System,
         Some("EventData") => Section::EventData,
         Some("UserData") => Section::UserData,
@@ -512,14 +560,59 @@ fn local(name: &str) -> &str {
     name.rsplit_once(':').map_or(name, |(_, l)| l)
 }
 
-fn local_eq(name: &str, want: &str) -> bool {
-    local(name) == want
+/// The value of attribute `key` (without its namespace prefix) in a start tag's attributes,
+/// already checked by [`Reader::attributes`].
+fn get_attr<'a>(mut attrs: &'a str, key: &str) -> Result<Option<Cow<'a, str>>, &'static str> {
+    loop {
+        let Some(eq) = attrs.find('=') else {
+            return Ok(None);
+        };
+        let name = attrs[..eq].trim();
+        let after = attrs[eq + 1..].trim_start();
+        let Some(q) = after.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+            return Ok(None);
+        };
+        let Some(len) = after[1..].find(q) else {
+            return Ok(None);
+        };
+        if local(name) == key {
+            return unescape(&after[1..1 + len]).map(Some);
+        }
+        attrs = &after[len + 2..];
+    }
+}
+
+/// The text of an element: its text and CDATA with references resolved, comments and
+/// processing instructions left out; `None` when it has child elements.
+fn leaf_text(content: &str) -> Result<Option<Cow<'_, str>>, &'static str> {
+    if memchr::memchr(b'<', content.as_bytes()).is_none() {
+        return unescape(content).map(Some);
+    }
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&unescape(&rest[..lt])?);
+        let tail = &rest[lt..];
+        if let Some(cdata) = tail.strip_prefix("<![CDATA[") {
+            let end = cdata.find("]]>").ok_or("unterminated CDATA section")?;
+            out.push_str(&cdata[..end]);
+            rest = &cdata[end + 3..];
+        } else if let Some(comment) = tail.strip_prefix("<!--") {
+            rest = &comment[comment.find("-->").ok_or("unterminated comment")? + 3..];
+        } else if let Some(pi) = tail.strip_prefix("<?") {
+            rest = &pi[pi.find("?>").ok_or("unterminated processing instruction")? + 2..];
+        } else {
+            return Ok(None);
+        }
+    }
+    out.push_str(&unescape(rest)?);
+    Ok(Some(Cow::Owned(out)))
 }
 
 /// Decodes the predefined entities and character references; anything else is an error
 /// (no DTD, so no other entity exists).
 fn unescape(raw: &str) -> Result<Cow<'_, str>, &'static str> {
-    let Some(first) = raw.find('&') else {
+    let Some(first) = memchr::memchr(b'&', raw.as_bytes()) else {
         return Ok(Cow::Borrowed(raw));
     };
     let mut out = String::with_capacity(raw.len());
@@ -751,7 +844,7 @@ mod tests {
                  <EventData><Data>svc</Data><Data>C:\\x.exe</Data><Binary>00</Binary></EventData></Event>";
         let (r, _) = parse_event(x).unwrap();
         let names: Vec<_> = r.data.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["param1", "param2", "param3"]);
+        assert_eq!(names, ["param1", "param2", "Binary"]);
         let x = "<Event><System><EventID>1102</EventID></System><UserData>\
                  <LogFileCleared xmlns='x'><SubjectUserName>bob</SubjectUserName>\
                  <Nested><Leaf>1</Leaf><Leaf>2</Leaf></Nested></LogFileCleared>\
@@ -872,5 +965,100 @@ mod tests {
         assert_eq!(r.data("IpAddress"), Some("10.0.0.1"));
         assert!(!looks_like_xml(b"<13>Nov 22 host prog: x"));
         assert!(!looks_like_xml(b"<Events2>"));
+    }
+
+    #[test]
+    fn reads_a_whole_document_system_event_data_and_user_data() {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">
+  <System>
+    <Provider Name="Microsoft-Windows-Security-Auditing" Guid="{5484}"/>
+    <EventID Qualifiers="0">4625</EventID>
+    <TimeCreated SystemTime="2016-07-08T18:12:51.6816408Z"/>
+    <EventRecordID>42</EventRecordID>
+    <Execution ProcessID="456" ThreadID="460"/>
+    <Channel>Security</Channel>
+    <Computer>HOST-1</Computer>
+  </System>
+  <EventData>
+    <Data Name="TargetUserName">a&amp;b &lt;x&gt; &#x41;&#66;</Data>
+    <Data Name="IpAddress">10.0.0.1</Data>
+    <Data Name="Empty"/>
+    <Data>free</Data>
+    <Data Name="IpAddress"><![CDATA[<raw>]]></Data>
+    <Binary>00FF</Binary>
+  </EventData>
+</Event>"#;
+        let mut r = WinRecord::default();
+        read_event(xml, &mut r).unwrap();
+        assert_eq!(r.provider, "Microsoft-Windows-Security-Auditing");
+        assert_eq!(r.event_id, 4625);
+        assert_eq!(r.record_id, Some(42));
+        assert_eq!(r.process_id, Some(456));
+        assert_eq!(r.channel, "Security");
+        assert_eq!(r.computer, "HOST-1");
+        let t = r.time.unwrap();
+        assert_eq!((t.unix, t.nanos), (1_468_001_571, 681_640_800));
+        let pairs: Vec<(&str, &str)> = r
+            .data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("TargetUserName", "a&b <x> AB"),
+                ("IpAddress", "10.0.0.1"),
+                ("Empty", ""),
+                ("param4", "free"),
+                ("IpAddress_2", "<raw>"),
+                ("Binary", "00FF"),
+            ]
+        );
+
+        let user = r#"<Event><System><EventID>1149</EventID></System><UserData>
+<EventXML xmlns="Event_NS"><Param1>bob</Param1><Param2>DOM</Param2><Param3>1.2.3.4</Param3></EventXML>
+</UserData></Event>"#;
+        let mut r = WinRecord::default();
+        read_event(user, &mut r).unwrap();
+        assert_eq!(r.event_id, 1149);
+        assert_eq!(r.data("Param1"), Some("bob"));
+        assert_eq!(r.data("Param3"), Some("1.2.3.4"));
+        assert_eq!(
+            r.data.len(),
+            3,
+            "EventXML itself is not a leaf: {:?}",
+            r.data
+        );
+    }
+
+    #[test]
+    fn malformed_whole_documents_are_errors_not_panics() {
+        for bad in [
+            "",
+            "<Event>",
+            "<Event><System></Event>",
+            "<Other/>",
+            "<Event/><Event/>",
+            "<Event><System><EventID>x</EventID></System></Event>",
+            "<Event><System><TimeCreated SystemTime=\"yesterday\"/></System></Event>",
+            "<Event a=\"unterminated></Event>",
+            "<Event><!-- never closed",
+            "<",
+            "<>",
+        ] {
+            assert!(
+                read_event(bad, &mut WinRecord::default()).is_err(),
+                "{bad:?}"
+            );
+        }
+        let deep = format!("<Event>{}", "<a>".repeat(100));
+        let e = read_event(&deep, &mut WinRecord::default()).unwrap_err();
+        assert!(e.to_string().contains("nested too deep"), "{e}");
+        // Unknown entities are refused, never expanded nor passed through.
+        for bad in ["&bogus;", "&#xZZ;", "&#1114112;", "a & b"] {
+            let x = format!("<Event><System><EventID>1</EventID></System><EventData><Data Name='x'>{bad}</Data></EventData></Event>");
+            assert!(read_event(&x, &mut WinRecord::default()).is_err(), "{bad}");
+        }
     }
 }
