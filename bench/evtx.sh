@@ -12,6 +12,7 @@
 #   bash bench/evtx.sh                    # RUNS=7 REPEAT=5
 #   RUNS=11 REPEAT=10 bash bench/evtx.sh
 #   EVTX_DUMP=path/to/evtx_dump bash bench/evtx.sh
+#   BASELINE=path/to/older/logward bash bench/evtx.sh   # and an older build's rows, same run
 #
 # evtx_dump is built once with `cargo install evtx --version 0.15.1 --locked` into
 # target/evtx-dump (the registry's crate, not a workspace dependency) when it is not there.
@@ -32,11 +33,17 @@ if [ ! -x "$dump" ]; then
   cargo install evtx --version 0.15.1 --locked --root "$(dirname "$(dirname "$dump")")" -q
 fi
 
-LW="$lw" DUMP="$dump" CORPUS="$corpus" RUNS="$RUNS" REPEAT="$REPEAT" PIN="${pin[*]}" python3 - <<'PY'
+if [ -n "${BASELINE:-}" ] && [ ! -x "$BASELINE" ]; then
+  echo "bench: BASELINE=$BASELINE is not an executable" >&2
+  exit 2
+fi
+
+LW="$lw" BASELINE="${BASELINE:-}" DUMP="$dump" CORPUS="$corpus" RUNS="$RUNS" REPEAT="$REPEAT" PIN="${pin[*]}" python3 - <<'PY'
 import os, resource, statistics, subprocess, sys, time
 from pathlib import Path
 
 lw, dump, runs, repeat = os.environ["LW"], os.environ["DUMP"], int(os.environ["RUNS"]), int(os.environ["REPEAT"])
+baseline = os.environ["BASELINE"]
 pin = os.environ["PIN"].split()
 files = sorted(str(p) for p in Path(os.environ["CORPUS"]).rglob("*.evtx"))
 null = subprocess.DEVNULL
@@ -56,6 +63,11 @@ tools = {
     "logward scan --format ndjson, a process per file": lambda: [[lw, "scan", "--format", "ndjson", f] for f in files],
     "logward scan --format ndjson, all files at once": lambda: [[lw, "scan", "--format", "ndjson", *files]],
 }
+if baseline:
+    if count([baseline, "scan", "--format", "ndjson", *files]) != records:
+        sys.exit("bench: the baseline logward wrote a different number of events")
+    tools["baseline logward, a process per file"] = lambda: [[baseline, "scan", "--format", "ndjson", f] for f in files]
+    tools["baseline logward, all files at once"] = lambda: [[baseline, "scan", "--format", "ndjson", *files]]
 def cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -74,6 +86,7 @@ for _ in range(runs):
         cpus[name].append(cpu() - c0)
 
 print(f"{len(files)} files, {records} records, read {repeat} times a run; {runs} runs, one core ({' '.join(pin) or 'unpinned'})")
+print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 print(f"{'tool':<50} {'wall s':>8} {'CPU s':>8} {'records/CPU s':>14}  ratio (CPU time)")
 dump_name = "evtx_dump -t 1 -o jsonl, a process per file"
 base = statistics.median(cpus[dump_name])
