@@ -15,35 +15,9 @@ use std::time::{Duration, Instant};
 
 use logward_beats::codec::{write, Limits, Reader};
 use logward_beats::{Config, Server};
+use logward_test_support::bench::{peak_rss_kib, winlogbeat_4625};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A Winlogbeat 4625 document as `output.logstash` sends it (~1.3 KB), varied per event.
-fn doc(i: u32) -> Vec<u8> {
-    format!(
-        r#"{{"@timestamp":"2026-12-06T10:{m:02}:{s:02}.{i:03}Z","@metadata":{{"beat":"winlogbeat","type":"_doc","version":"8.15.0"}},"agent":{{"type":"winlogbeat","version":"8.15.0","name":"DC01","id":"5f0c3b9e-7d2a-4c1e-9a57-2b7f1d3e8c41","ephemeral_id":"0b6d8f3e-1a2b-4c5d-8e9f-a1b2c3d4e5f6"}},"ecs":{{"version":"8.0.0"}},"host":{{"name":"DC01.corp.example","hostname":"DC01","os":{{"family":"windows","name":"Windows Server 2022 Standard","kernel":"10.0.20348.2529","build":"20348.2529","platform":"windows","type":"windows","version":"10.0"}}}},"event":{{"code":"4625","kind":"event","provider":"Microsoft-Windows-Security-Auditing","action":"logon-failed","category":["authentication"],"type":["start"],"outcome":"failure","created":"2026-12-06T10:{m:02}:{s:02}.500Z"}},"log":{{"level":"information"}},"message":"An account failed to log on.","winlog":{{"channel":"Security","event_id":"4625","provider_name":"Microsoft-Windows-Security-Auditing","provider_guid":"{{54849625-5478-4994-a5ba-3e3b0328c30d}}","computer_name":"DC01.corp.example","record_id":{rec},"process":{{"pid":712,"thread":{{"id":4188}}}},"keywords":["Audit Failure"],"opcode":"Info","task":"Logon","event_data":{{"SubjectUserSid":"S-1-0-0","SubjectLogonId":"0x0","TargetUserSid":"S-1-0-0","TargetUserName":"user{u}","TargetDomainName":"CORP","Status":"0xc000006d","FailureReason":"%%2313","SubStatus":"0xc000006a","LogonType":"3","LogonProcessName":"NtLmSsp ","AuthenticationPackageName":"NTLM","WorkstationName":"WS{w}","TransmittedServices":"-","LmPackageName":"-","KeyLength":"0","ProcessId":"0x0","ProcessName":"-","IpAddress":"203.0.113.{a}","IpPort":"{p}"}}}}}}"#,
-        m = (i / 60) % 60,
-        s = i % 60,
-        i = i % 1000,
-        rec = 1_000_000 + i,
-        u = i % 97,
-        w = i % 13,
-        a = i % 250 + 1,
-        p = 40_000 + i % 20_000,
-    )
-    .into_bytes()
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 async fn client(addr: std::net::SocketAddr, window: Vec<u8>, n: u32, stop: Instant) -> u64 {
     let mut c = TcpStream::connect(addr).await.unwrap();
@@ -69,7 +43,9 @@ fn main() {
     let arg = |i: usize, d: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
     let (seconds, clients, window) = (arg(0, 10), arg(1, 4) as usize, arg(2, 2048) as u32);
 
-    let docs: Vec<Vec<u8>> = (0..window).map(doc).collect();
+    let docs: Vec<Vec<u8>> = (0..window)
+        .map(|i| winlogbeat_4625(1_000_000 + u64::from(i)))
+        .collect();
     let refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
     let event_bytes: usize = docs.iter().map(Vec::len).sum::<usize>() / docs.len();
     let frames = write::beats_window(&refs, 1, 3);

@@ -333,6 +333,19 @@ fn winlogbeat_to_the_collector_stored_once_across_a_sigkill_and_seen_in_the_api(
     assert!(events
         .iter()
         .all(|e| e["event"]["winlog"]["computer_name"] == "DC01.corp.example"));
+    // The alert carries the Winlogbeat document (the alert page shows it); the events' rows
+    // keep their winlog fields, not the document again.
+    let original = alert["original"].as_str().unwrap_or_default();
+    assert!(
+        original.starts_with('{') && original.contains("\"event_data\""),
+        "{alert}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["original"].is_null() && e["winlog"]["event_id"] == "4625"),
+        "{detail}"
+    );
 
     c.0.kill().unwrap();
     c.0.wait().unwrap();

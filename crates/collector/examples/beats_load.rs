@@ -5,7 +5,10 @@
 //! `C` frame at level 3), waiting for each window's ACK — which the collector sends only
 //! after the window's events are committed. Every document has its own record id, so every
 //! event is stored. Prints one JSON line: events/s ACKed (= stored; checked against the
-//! store afterwards) and the peak RSS.
+//! store afterwards), the process's CPU time per event meanwhile (every thread: the
+//! collector's and the clients', which only write prepared frames and read ACKs), the store
+//! thread's alone (it stores every event, one at a time: its CPU per event bounds the rate)
+//! and the peak RSS.
 //!
 //!     beats_load [CLIENTS] [WINDOWS] [WINDOW]
 #![allow(clippy::unwrap_used)]
@@ -14,35 +17,11 @@ use std::time::Instant;
 
 use logward_beats::codec::write;
 use logward_store::CollectorStore as _;
+use logward_test_support::bench::{
+    cpu_secs, peak_rss_kib, thread_cpu_secs, winlogbeat_4625 as doc,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A Winlogbeat 4625 document as `output.logstash` sends it (~1.5 KB), record `rec`.
-fn doc(rec: u64) -> Vec<u8> {
-    let i = rec % 100_000;
-    format!(
-        r#"{{"@timestamp":"2026-12-06T10:{m:02}:{s:02}.{ms:03}Z","@metadata":{{"beat":"winlogbeat","type":"_doc","version":"8.15.0"}},"agent":{{"type":"winlogbeat","version":"8.15.0","name":"DC01"}},"ecs":{{"version":"8.0.0"}},"host":{{"name":"DC01.corp.example","hostname":"DC01","os":{{"family":"windows","name":"Windows Server 2022 Standard","kernel":"10.0.20348.2529","platform":"windows","type":"windows","version":"10.0"}}}},"event":{{"code":"4625","kind":"event","provider":"Microsoft-Windows-Security-Auditing","action":"logon-failed","category":["authentication"],"type":["start"],"outcome":"failure"}},"log":{{"level":"information"}},"message":"An account failed to log on.","winlog":{{"channel":"Security","event_id":"4625","provider_name":"Microsoft-Windows-Security-Auditing","provider_guid":"{{54849625-5478-4994-a5ba-3e3b0328c30d}}","computer_name":"DC01.corp.example","record_id":{rec},"process":{{"pid":712,"thread":{{"id":4188}}}},"keywords":["Audit Failure"],"opcode":"Info","task":"Logon","event_data":{{"SubjectUserSid":"S-1-0-0","SubjectLogonId":"0x0","TargetUserSid":"S-1-0-0","TargetUserName":"user{u}","TargetDomainName":"CORP","Status":"0xc000006d","FailureReason":"%%2313","SubStatus":"0xc000006a","LogonType":"3","LogonProcessName":"NtLmSsp ","AuthenticationPackageName":"NTLM","WorkstationName":"WS{w}","TransmittedServices":"-","LmPackageName":"-","KeyLength":"0","ProcessId":"0x0","ProcessName":"-","IpAddress":"203.0.113.{a}","IpPort":"{p}"}}}}}}"#,
-        m = (i / 60) % 60,
-        s = i % 60,
-        ms = i % 1000,
-        u = i % 97,
-        w = i % 13,
-        a = i % 250 + 1,
-        p = 40_000 + i % 20_000,
-    )
-    .into_bytes()
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// Sends `windows` in order, each after the previous one's ACK; the events ACKed.
 async fn client(addr: std::net::SocketAddr, windows: Vec<Vec<u8>>, n: u32) -> u64 {
@@ -100,10 +79,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (events, secs) = rt.block_on(async {
+    let (events, secs, cpu) = rt.block_on(async {
         let running = logward_collector::start(config).await.unwrap();
         let addr = running.beats_addr.unwrap();
         let start = Instant::now();
+        let cpu_start = (cpu_secs(), thread_cpu_secs("collector-store"));
         let tasks: Vec<_> = frames
             .into_iter()
             .map(|f| tokio::spawn(client(addr, f, window)))
@@ -113,8 +93,12 @@ fn main() {
             acked += t.await.unwrap();
         }
         let secs = start.elapsed().as_secs_f64();
+        let cpu = (
+            cpu_secs() - cpu_start.0,
+            thread_cpu_secs("collector-store") - cpu_start.1,
+        );
         running.stop().await;
-        (acked, secs)
+        (acked, secs, cpu)
     });
     let mut store = logward_store::SqliteStore::open_dir(dir.path()).unwrap();
     let stored = store.count_fleet_events(None).unwrap();
@@ -122,8 +106,11 @@ fn main() {
     println!(
         "{{\"clients\":{clients},\"windows\":{windows},\"window\":{window},\
          \"wire_bytes_per_window\":{wire},\"seconds\":{secs:.2},\"events\":{events},\
-         \"stored_events_per_s\":{:.0},\"peak_rss_mib\":{:.1}}}",
+         \"stored_events_per_s\":{:.0},\"cpu_us_per_event\":{:.1},\"store_thread_cpu_us_per_event\":{:.1},\
+         \"peak_rss_mib\":{:.1}}}",
         events as f64 / secs,
+        cpu.0 * 1e6 / events as f64,
+        cpu.1 * 1e6 / events as f64,
         peak_rss_kib() as f64 / 1024.0
     );
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use logward_beats::{Batch, Server};
 use logward_core::json::write_event;
 use logward_core::Event;
-use logward_parse::beats::Decoder;
+use logward_parse::beats::{Decoder, Route};
 use logward_store::{FleetEvent, FleetItem};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
@@ -57,7 +57,7 @@ pub(crate) async fn start(
     let server = Server::bind(cfg).await.map_err(|e| match e {
         logward_beats::Error::Bind(a, e) => Error::Bind(a, e),
         logward_beats::Error::Tls(t) => Error::Tls(format!("beats: {t}")),
-        logward_beats::Error::Config(c) => Error::Rules(format!("beats: {c}")),
+        logward_beats::Error::Config(c) => Error::Config(format!("beats: {c}")),
     })?;
     let addr = server.local_addr().map_err(Error::Io)?;
     let _ = state.metrics.beats.server.set(server.metrics());
@@ -112,7 +112,7 @@ fn decode(state: &AppState, decoder: &mut Decoder, batch: &Batch, plan: Planner)
     let field_bytes = state.config.limits.field_bytes;
     let mut items = Vec::with_capacity(batch.events.len());
     let mut events: Vec<Option<Event<'static>>> = Vec::with_capacity(batch.events.len());
-    let mut buf = Vec::with_capacity(1024);
+    let mut buf = Vec::new();
     for ev in &batch.events {
         let raw = ev.json.get();
         let d = match decoder.decode(&sender, raw) {
@@ -132,8 +132,7 @@ fn decode(state: &AppState, decoder: &mut Decoder, batch: &Batch, plan: Planner)
             .metrics
             .truncated_fields
             .fetch_add(u64::from(cut), Relaxed);
-        buf.clear();
-        write_event(&mut buf, &e);
+        let json = stored_json(&mut e, d.route, &mut buf);
         items.push(FleetItem::Keyed {
             key: key(&sender, d.identity.as_deref().unwrap_or(raw)),
             event: FleetEvent {
@@ -143,7 +142,7 @@ fn decode(state: &AppState, decoder: &mut Decoder, batch: &Batch, plan: Planner)
                 outcome: e.outcome.as_str().to_owned(),
                 source_ip: e.source_ip.map(|ip| ip.to_string()),
                 user: e.user_name.as_deref().map(str::to_owned),
-                json: String::from_utf8_lossy(&buf).into_owned(),
+                json,
             },
         });
         events.push(Some(e));
@@ -154,6 +153,29 @@ fn decode(state: &AppState, decoder: &mut Decoder, batch: &Batch, plan: Planner)
         items,
         events,
         plan,
+    }
+}
+
+/// The event's row JSON. A Windows event's is written without `event.original` (the
+/// whole Winlogbeat document): its `winlog` fields hold the record's data, the document
+/// doubled the row (and the store's writes), and the alerts the rules raise on the event
+/// still carry it — the alert page shows it. Other documents keep theirs: a Filebeat
+/// line's is the line, an unknown document's is all there is of it.
+fn stored_json(e: &mut Event<'_>, route: Route, buf: &mut Vec<u8>) -> String {
+    buf.clear();
+    let original = if route == Route::Windows && e.winlog.is_some() {
+        e.original.take()
+    } else {
+        None
+    };
+    write_event(buf, e);
+    if original.is_some() {
+        e.original = original;
+    }
+    // The writer writes UTF-8: checked, not re-chunked (`from_utf8_lossy` walks it slowly).
+    match std::str::from_utf8(buf) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(buf).into_owned(),
     }
 }
 
@@ -207,7 +229,32 @@ async fn store(state: Arc<AppState>, ingest: Ingest, batch: Batch) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A `beats:` setting the listener refuses stops the collector as a config error (it
+    /// was reported as a rules error).
+    #[tokio::test]
+    async fn a_refused_beats_setting_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            state_dir: dir.path().to_owned(),
+            beats: Some(logward_beats::config::BeatsFile {
+                listen: "127.0.0.1:0".into(),
+                tls: None,
+                max_connections: 0,
+                limits: Default::default(),
+            }),
+            ..crate::Config::default()
+        };
+        match crate::start(config).await.err() {
+            Some(Error::Config(m)) => {
+                assert!(m.starts_with("beats: max_connections"), "{m}");
+            }
+            other => panic!("not a config error: {other:?}"),
+        }
+    }
 
     #[test]
     fn keys_differ_by_sender_and_identity() {

@@ -66,6 +66,9 @@ pub enum Error {
     Cert(String),
     #[error("{0}")]
     Rules(String),
+    /// A setting the config file's checks let through but its component refused.
+    #[error("invalid config: {0}")]
+    Config(String),
 }
 
 pub(crate) use logward_core::clock::unix_now;

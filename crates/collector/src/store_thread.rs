@@ -46,9 +46,13 @@ pub struct Ingest {
     pub plan: Planner,
 }
 
+/// An ingest's result, and the request given back: its events are freed by the task that
+/// waits for it, not on the store thread (whose time is the collector's ingest rate).
+type Stored = (Result<IngestCounts, StoreError>, Ingest);
+
 enum Job {
     Call(Call),
-    Ingest(Ingest, oneshot::Sender<Result<IngestCounts, StoreError>>),
+    Ingest(Ingest, oneshot::Sender<Stored>),
 }
 
 /// The handle the request handlers use.
@@ -158,7 +162,9 @@ impl StoreHandle {
     pub async fn ingest(&self, request: Ingest) -> Result<Result<IngestCounts, StoreError>, Error> {
         let (done, wait) = oneshot::channel();
         self.send(Job::Ingest(request, done))?;
-        wait.await.map_err(|_| Error::StoreGone)
+        let (result, request) = wait.await.map_err(|_| Error::StoreGone)?;
+        drop(request);
+        Ok(result)
     }
 
     fn send(&self, job: Job) -> Result<(), Error> {
@@ -224,9 +230,9 @@ fn run(rx: &Receiver<Job>, store: &mut dyn CollectorStore, fleet: &mut Fleet<'_>
                 let results = ingest_group(store, fleet, &requests);
                 m.store_time(start.elapsed());
                 m.ingest_groups.fetch_add(1, Relaxed);
-                for (done, result) in dones.into_iter().zip(results) {
+                for ((done, result), request) in dones.into_iter().zip(results).zip(requests) {
                     m.queue_depth.fetch_sub(1, Relaxed);
-                    let _ = done.send(result);
+                    let _ = done.send((result, request));
                 }
             }
         }

@@ -21,12 +21,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use logward_core::{Action, Clock, Event, SystemClock, Timestamp};
-use serde_json::{Map, Value};
-
 use crate::clock::{YearResolver, YearRule, Zone};
-use crate::windows::{self, WinRecord};
+use crate::windows;
+use crate::windows::winlogbeat::Json;
 use crate::LineDecoder;
+use logward_core::{Action, Clock, Event, SystemClock, Timestamp};
 
 /// Documents larger than this are refused (a Beats window's frames are bounded by the
 /// protocol crate already; this is the decoder's own bound).
@@ -93,38 +92,42 @@ pub struct Decoded {
 }
 
 /// The field at a dotted path: nested objects (`{"log":{"file":{"path":…}}}`, how Beats
-/// write them) or one dotted key (`{"log.file.path":…}`, after some processors).
-pub fn field<'v>(doc: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
-    if let Some(v) = doc.get(path) {
-        return Some(v);
-    }
-    let (head, rest) = path.split_once('.')?;
-    match doc.get(head)? {
-        Value::Object(m) => field(m, rest),
-        _ => None,
-    }
+/// write them), dotted keys (`{"log.file.path":…}`, after some processors) or a mix.
+pub fn field<'d, 'a>(doc: &'d Json<'a>, path: &str) -> Option<&'d Json<'a>> {
+    doc.get(path)
 }
 
-fn text<'v>(doc: &'v Map<String, Value>, path: &str) -> Option<&'v str> {
-    field(doc, path)?.as_str()
+/// A string field (not a number).
+fn text<'d>(doc: &'d Json<'_>, path: &str) -> Option<&'d str> {
+    match field(doc, path)? {
+        Json::Str(s) => Some(s),
+        _ => None,
+    }
 }
 
 /// A number written as a JSON number or a string (Winlogbeat 7 and 8 differ).
-fn number(doc: &Map<String, Value>, path: &str) -> Option<u64> {
+fn number(doc: &Json<'_>, path: &str) -> Option<u64> {
     match field(doc, path)? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Json::Num(s) | Json::Str(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
-fn time(doc: &Map<String, Value>) -> Option<Timestamp> {
+fn time(doc: &Json<'_>) -> Option<Timestamp> {
     Timestamp::parse_rfc3339(text(doc, "@timestamp")?.as_bytes()).map(|(t, _)| t)
 }
 
+/// A top-level key's value (no dotted path).
+fn top<'d, 'a>(doc: &'d Json<'a>, key: &str) -> Option<&'d Json<'a>> {
+    match doc {
+        Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
 /// Which way a document goes.
-pub fn route(doc: &Map<String, Value>) -> Route {
-    if matches!(doc.get("winlog"), Some(Value::Object(_))) {
+pub fn route(doc: &Json<'_>) -> Route {
+    if matches!(top(doc, "winlog"), Some(Json::Obj(_))) {
         return Route::Windows;
     }
     if crate::dns::packetbeat::is_dns(doc) {
@@ -143,7 +146,7 @@ pub fn route(doc: &Map<String, Value>) -> Route {
 /// record by computer, channel and record id; a Filebeat line by host, file and offset.
 /// The collector stores an event once per (sender, identity) — or per (sender, document
 /// hash) when this is `None` — so a window the Beat resends is not stored twice.
-pub fn identity(doc: &Map<String, Value>, route: Route) -> Option<String> {
+pub fn identity(doc: &Json<'_>, route: Route) -> Option<String> {
     match route {
         Route::Windows => {
             let id = number(doc, "winlog.record_id")?;
@@ -161,19 +164,16 @@ pub fn identity(doc: &Map<String, Value>, route: Route) -> Option<String> {
     }
 }
 
-/// A Winlogbeat / Elastic Agent document's Windows record, read by the one Winlogbeat reader
+/// A Winlogbeat / Elastic Agent document's Windows event, read by the one Winlogbeat reader
 /// (`windows::winlogbeat`, also a Winlogbeat `output.file`'s); `None` when it has no event id.
-/// The values keep the map's order, the document's (serde_json's `preserve_order` is on in
-/// this build; were it off, only the order of `winlog.event_data` would differ).
-fn win_record(doc: &Map<String, Value>, raw: &str) -> Option<WinRecord> {
-    let json = windows::winlogbeat::Json::Obj(
-        doc.iter()
-            .map(|(k, v)| (k.clone(), windows::winlogbeat::Json::from(v)))
-            .collect(),
-    );
-    let mut rec = windows::winlogbeat::record(&json)?;
-    rec.original = Some(raw.to_owned());
-    Some(rec)
+/// The values keep the document's order (the tree is a list of pairs, whatever serde_json's
+/// `preserve_order`).
+fn windows_event(doc: &Json<'_>, raw: &str) -> Option<Event<'static>> {
+    let rec = windows::winlogbeat::record(doc)?;
+    let mut e = windows::decode(&rec).into_owned();
+    // Set after `into_owned`: the document is copied once, not twice.
+    e.original = Some(Cow::Owned(raw.to_owned()));
+    Some(e)
 }
 
 /// Decodes documents; holds the line decoders of the Filebeat streams.
@@ -193,17 +193,16 @@ impl Decoder {
         if raw.len() > MAX_DOC {
             return Err(DocError::TooLarge(raw.len()));
         }
-        let doc = match serde_json::from_str::<Value>(raw) {
-            Ok(Value::Object(m)) => m,
+        // One pass into a borrowed tree: no `serde_json::Value` (its maps are IndexMaps in
+        // this build) and no copy of a string the event does not keep.
+        let doc = match serde_json::from_str::<Json<'_>>(raw) {
+            Ok(d @ Json::Obj(_)) => d,
             Ok(other) => return Err(DocError::NotObject(kind_of(&other).to_owned())),
             Err(e) => return Err(DocError::NotObject(e.to_string())),
         };
         let route = route(&doc);
         let mut event = match route {
-            Route::Windows => match win_record(&doc, raw) {
-                Some(rec) => windows::decode(&rec).into_owned(),
-                None => other(&doc, raw),
-            },
+            Route::Windows => windows_event(&doc, raw).unwrap_or_else(|| other(&doc, raw)),
             Route::Line => self.line(sender, &doc),
             Route::Dns => match crate::dns::packetbeat::event(&doc) {
                 Ok(mut e) => {
@@ -224,7 +223,7 @@ impl Decoder {
     }
 
     /// A Filebeat log line through the line decoders of its stream.
-    fn line(&mut self, sender: &str, doc: &Map<String, Value>) -> Event<'static> {
+    fn line(&mut self, sender: &str, doc: &Json<'_>) -> Event<'static> {
         let message = text(doc, "message").unwrap_or_default();
         let host = text(doc, "host.name");
         let path = text(doc, "log.file.path");
@@ -268,7 +267,7 @@ impl Decoder {
 
 /// A document kept as-is: `unknown`, its message, host and time, the whole document as
 /// `event.original`.
-fn other(doc: &Map<String, Value>, raw: &str) -> Event<'static> {
+fn other(doc: &Json<'_>, raw: &str) -> Event<'static> {
     let own = |p: &str| text(doc, p).map(|s| Cow::Owned(s.to_owned()));
     Event {
         timestamp: time(doc),
@@ -310,14 +309,14 @@ fn offset(s: &str) -> Option<i32> {
     (h <= 23 && m <= 59).then_some(sign * (h * 3600 + m * 60))
 }
 
-fn kind_of(v: &Value) -> &'static str {
+fn kind_of(v: &Json<'_>) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Num(_) => "a number",
+        Json::Str(_) => "a string",
+        Json::Arr(_) => "an array",
+        Json::Obj(_) => "an object",
     }
 }
 

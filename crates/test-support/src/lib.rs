@@ -5,10 +5,12 @@
 //! a collector or any other child ([`spawn`], killed on drop), and a log they follow growing
 //! ([`append`]), and a Windows `.evtx` log written in place ([`evtx`]). A dev-dependency only; std
 //! only, and tokio for async tests' `eventually` (feature `tokio`), rcgen for throwaway
-//! certificates ([`pki`], feature `pki`).
+//! certificates ([`pki`], feature `pki`); the Beats benchmarks' document and process
+//! figures ([`bench`]).
 // Tests spawn what they need (DESIGN.md "Processes"): the binary under test, `ip`, `nft`.
 #![allow(clippy::disallowed_methods)]
 
+pub mod bench;
 pub mod daemon;
 pub mod evtx;
 mod file;

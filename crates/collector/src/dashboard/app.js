@@ -151,12 +151,13 @@ function prettyOriginal(s) {
   return out.join('\n');
 }
 
-// A Windows event's record as it was read; when the sender kept no copy of it (an evtx
-// source reads records without rendering their XML), its winlog fields.
+// A Windows event's record as it was read; when none is stored with it (an evtx source
+// reads records without rendering their XML; the Beats input keeps a Winlogbeat document
+// in the alerts it raises, not in every event), its winlog fields.
 function originalBlock(x, id) {
   if (!x.original) {
     return el('details', { class: 'original', id: id },
-      el('summary', { text: 'Event fields (winlog; the record itself was not sent)' }),
+      el('summary', { text: 'Event fields (winlog; the record itself is not stored with the event)' }),
       el('pre', { class: 'raw', text: prettyOriginal(JSON.stringify(x.winlog)) }));
   }
   const t = x.original.trim();

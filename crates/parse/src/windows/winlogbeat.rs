@@ -10,6 +10,7 @@
 //! Filebeat `decode_json_fields` without `expand_keys` leaves them), and the whole document
 //! may sit under `json` (Filebeat's `json.*` target).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use logward_core::Timestamp;
@@ -19,19 +20,22 @@ use super::WinRecord;
 
 /// A JSON value whose objects keep document order, whatever serde_json's features: the
 /// EventData pairs are in the order Windows wrote them, as the other readers give them.
+/// Its text borrows from the document wherever the document has no escapes: a Beats
+/// window's documents are read once, into this tree, and copied only where an event keeps
+/// them.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
     /// A number, as written.
-    Num(String),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
+    Num(Cow<'a, str>),
+    Str(Cow<'a, str>),
+    Arr(Vec<Json<'a>>),
+    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
-impl<'de> de::Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+impl<'de> de::Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json<'de>, D::Error> {
         d.deserialize_any(JsonVisitor)
     }
 }
@@ -39,65 +43,82 @@ impl<'de> de::Deserialize<'de> for Json {
 struct JsonVisitor;
 
 impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
+    type Value = Json<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_unit<E>(self) -> Result<Json, E> {
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
         Ok(Json::Null)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
         Ok(Json::Bool(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-        Ok(Json::Num(v.to_string()))
+    fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Num(Cow::Owned(v.to_string())))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-        Ok(Json::Num(v.to_string()))
+    fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Num(Cow::Owned(v.to_string())))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-        Ok(Json::Num(v.to_string()))
+    fn visit_f64<E>(self, v: f64) -> Result<Json<'de>, E> {
+        Ok(Json::Num(Cow::Owned(v.to_string())))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
-        Ok(Json::Str(v.to_owned()))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Borrowed(v)))
     }
-    fn visit_string<E>(self, v: String) -> Result<Json, E> {
-        Ok(Json::Str(v))
+    fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v.to_owned())))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+    fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
         let mut out = Vec::new();
         while let Some(v) = seq.next_element()? {
             out.push(v);
         }
         Ok(Json::Arr(out))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         let mut out = Vec::new();
-        while let Some((k, v)) = map.next_entry::<String, Json>()? {
-            out.push((k, v));
+        while let Some(Key(k)) = map.next_key()? {
+            out.push((k, map.next_value()?));
         }
         Ok(Json::Obj(out))
     }
 }
 
-impl From<&serde_json::Value> for Json {
-    fn from(v: &serde_json::Value) -> Json {
-        use serde_json::Value;
-        match v {
-            Value::Null => Json::Null,
-            Value::Bool(b) => Json::Bool(*b),
-            Value::Number(n) => Json::Num(n.to_string()),
-            Value::String(s) => Json::Str(s.clone()),
-            Value::Array(a) => Json::Arr(a.iter().map(Json::from).collect()),
-            Value::Object(m) => Json::Obj(m.iter().map(|(k, v)| (k.clone(), v.into())).collect()),
-        }
+/// An object's key, borrowed when it has no escapes (serde's own `Cow` always copies).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        d.deserialize_str(KeyVisitor)
     }
 }
 
-impl Json {
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+}
+
+impl<'a> Json<'a> {
     /// The value at a dotted `path`, through nested objects or dotted keys (or a mix).
-    pub fn get(&self, path: &str) -> Option<&Json> {
+    pub fn get(&self, path: &str) -> Option<&Json<'a>> {
         let Json::Obj(fields) = self else {
             return None;
         };
@@ -115,7 +136,7 @@ impl Json {
     }
 
     /// A scalar as text (a string as is, a number as written).
-    fn text(&self) -> Option<&str> {
+    pub fn text(&self) -> Option<&str> {
         match self {
             Json::Str(s) | Json::Num(s) => Some(s),
             Json::Bool(true) => Some("true"),
@@ -145,7 +166,7 @@ impl Json {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(&serde_json::Value::from(k.as_str()).to_string());
+                    quote(k, out);
                     out.push(':');
                     v.render_quoted(out);
                 }
@@ -157,13 +178,13 @@ impl Json {
 
     fn render_quoted(&self, out: &mut String) {
         match self {
-            Json::Str(s) => out.push_str(&serde_json::Value::from(s.as_str()).to_string()),
+            Json::Str(s) => quote(s, out),
             v => v.render(out),
         }
     }
 
     /// The pairs of an object (none for anything else).
-    fn fields(&self) -> &[(String, Json)] {
+    fn fields(&self) -> &[(Cow<'a, str>, Json<'a>)] {
         match self {
             Json::Obj(f) => f,
             _ => &[],
@@ -171,12 +192,18 @@ impl Json {
     }
 
     /// The document itself, or the one under `json` (Filebeat's target).
-    fn document(&self) -> &Json {
+    fn document(&self) -> &Json<'a> {
         match self.get("json") {
             Some(inner) if inner.get("winlog").is_some() && self.get("winlog").is_none() => inner,
             _ => self,
         }
     }
+}
+
+/// `s` as a JSON string.
+fn quote(s: &str, out: &mut String) {
+    // Writing a string cannot fail; the fallback is only the type's.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 /// Whether a line may hold a Winlogbeat document: it names `winlog` as a key (nested or
@@ -191,11 +218,6 @@ pub fn mentions_winlog(line: &[u8]) -> bool {
 pub fn is_winlogbeat(doc: &Json) -> bool {
     let doc = doc.document();
     doc.get("winlog").is_some() && event_id(doc).is_some()
-}
-
-/// [`is_winlogbeat`] for a parsed `serde_json::Value` (the Beats input's documents).
-pub fn is_winlogbeat_value(doc: &serde_json::Value) -> bool {
-    is_winlogbeat(&Json::from(doc))
 }
 
 fn event_id(doc: &Json) -> Option<u32> {
@@ -233,13 +255,6 @@ pub fn parse(text: &str) -> Result<WinRecord, Error> {
     let mut rec = record(&doc).ok_or(Error::NotWinlogbeat)?;
     rec.original = Some(text.to_owned());
     Ok(rec)
-}
-
-/// Reads a parsed document (the Beats input's); `original` is the document as JSON.
-pub fn from_value(doc: &serde_json::Value) -> Option<WinRecord> {
-    let mut rec = record(&Json::from(doc))?;
-    rec.original = Some(doc.to_string());
-    Some(rec)
 }
 
 /// The record of a document; `None` when it is no Winlogbeat Windows event.
@@ -344,12 +359,9 @@ mod tests {
             assert!(matches!(parse(doc), Err(Error::NotWinlogbeat)), "{doc}");
         }
         assert!(matches!(parse("{\"winlog\":"), Err(Error::Json(_))));
-        let v: serde_json::Value = serde_json::from_str(WLB8).unwrap();
-        assert!(is_winlogbeat_value(&v));
-        assert_eq!(
-            from_value(&v).unwrap().data("IpAddress"),
-            Some("192.168.9.212")
-        );
+        let v: Json<'_> = serde_json::from_str(WLB8).unwrap();
+        assert!(is_winlogbeat(&v));
+        assert_eq!(record(&v).unwrap().data("IpAddress"), Some("192.168.9.212"));
         assert!(mentions_winlog(WLB8.as_bytes()));
         assert!(!mentions_winlog(br#"{"MESSAGE":"winlogon started"}"#));
     }
