@@ -319,7 +319,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             // named by a relative path, so they are not joined to anything again.
             let b = b
                 .check(std::path::Path::new(""))
-                .map_err(|e| Error::Tls(e.join("; ")))?;
+                .map_err(|e| Error::Config(format!("beats: {}", e.join("; "))))?;
             let (addr, task) = crate::beats::start(state.clone(), b, shutdown.subscribe()).await?;
             tracing::info!(%addr, "beats: listening");
             background.push(task);
