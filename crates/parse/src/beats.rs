@@ -26,6 +26,7 @@ use crate::windows;
 use crate::windows::winlogbeat::Json;
 use crate::LineDecoder;
 use logward_core::{Action, Clock, Event, SystemClock, Timestamp};
+use serde_json::{Map, Value};
 
 /// Documents larger than this are refused (a Beats window's frames are bounded by the
 /// protocol crate already; this is the decoder's own bound).
@@ -91,15 +92,24 @@ pub struct Decoded {
     pub identity: Option<String>,
 }
 
-/// The field at a dotted path: nested objects (`{"log":{"file":{"path":…}}}`, how Beats
-/// write them), dotted keys (`{"log.file.path":…}`, after some processors) or a mix.
-pub fn field<'d, 'a>(doc: &'d Json<'a>, path: &str) -> Option<&'d Json<'a>> {
-    doc.get(path)
+/// The field at a dotted path of a parsed `serde_json` map: nested objects
+/// (`{"log":{"file":{"path":…}}}`, how Beats write them) or one dotted key
+/// (`{"log.file.path":…}`, after some processors). The DNS readers' (Packetbeat, Zeek JSON);
+/// the routing here reads [`Json`] with [`Json::get`], which finds the same and mixes.
+pub fn field<'v>(doc: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
+    if let Some(v) = doc.get(path) {
+        return Some(v);
+    }
+    let (head, rest) = path.split_once('.')?;
+    match doc.get(head)? {
+        Value::Object(m) => field(m, rest),
+        _ => None,
+    }
 }
 
 /// A string field (not a number).
 fn text<'d>(doc: &'d Json<'_>, path: &str) -> Option<&'d str> {
-    match field(doc, path)? {
+    match doc.get(path)? {
         Json::Str(s) => Some(s),
         _ => None,
     }
@@ -107,7 +117,7 @@ fn text<'d>(doc: &'d Json<'_>, path: &str) -> Option<&'d str> {
 
 /// A number written as a JSON number or a string (Winlogbeat 7 and 8 differ).
 fn number(doc: &Json<'_>, path: &str) -> Option<u64> {
-    match field(doc, path)? {
+    match doc.get(path)? {
         Json::Num(s) | Json::Str(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -125,21 +135,32 @@ fn top<'d, 'a>(doc: &'d Json<'a>, key: &str) -> Option<&'d Json<'a>> {
     }
 }
 
-/// Which way a document goes.
-pub fn route(doc: &Json<'_>) -> Route {
-    if matches!(top(doc, "winlog"), Some(Json::Obj(_))) {
-        return Route::Windows;
+/// A Packetbeat `dns` document as the map its reader takes: parsed again from `raw` only
+/// for a document with a DNS question (what `packetbeat::is_dns` requires first, and
+/// [`Json::get`] finds wherever `field` does).
+fn dns_doc(doc: &Json<'_>, raw: &str) -> Option<Map<String, Value>> {
+    text(doc, "dns.question.name")?;
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(m)) if crate::dns::packetbeat::is_dns(&m) => Some(m),
+        _ => None,
     }
-    if crate::dns::packetbeat::is_dns(doc) {
-        return Route::Dns;
+}
+
+/// Which way a document goes (`raw`, its text), with a DNS document's map.
+pub fn route(doc: &Json<'_>, raw: &str) -> (Route, Option<Map<String, Value>>) {
+    if matches!(top(doc, "winlog"), Some(Json::Obj(_))) {
+        return (Route::Windows, None);
+    }
+    if let Some(dns) = dns_doc(doc, raw) {
+        return (Route::Dns, Some(dns));
     }
     let message = text(doc, "message").is_some();
     let auth =
         text(doc, "event.module") == Some("system") && text(doc, "fileset.name") == Some("auth");
     if message && (auth || text(doc, "log.file.path").is_some()) {
-        return Route::Line;
+        return (Route::Line, None);
     }
-    Route::Other
+    (Route::Other, None)
 }
 
 /// What identifies a document's event among one sender's, when its fields say: a Windows
@@ -200,17 +221,17 @@ impl Decoder {
             Ok(other) => return Err(DocError::NotObject(kind_of(&other).to_owned())),
             Err(e) => return Err(DocError::NotObject(e.to_string())),
         };
-        let route = route(&doc);
+        let (route, dns) = route(&doc, raw);
         let mut event = match route {
             Route::Windows => windows_event(&doc, raw).unwrap_or_else(|| other(&doc, raw)),
             Route::Line => self.line(sender, &doc),
-            Route::Dns => match crate::dns::packetbeat::event(&doc) {
-                Ok(mut e) => {
+            Route::Dns => match dns.as_ref().map(crate::dns::packetbeat::event) {
+                Some(Ok(mut e)) => {
                     e.original = Some(Cow::Owned(raw.to_owned()));
                     e
                 }
                 // A field of the wrong type: kept as it is, for rules.
-                Err(_) => other(&doc, raw),
+                _ => other(&doc, raw),
             },
             Route::Other => other(&doc, raw),
         };
