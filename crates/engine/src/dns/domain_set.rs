@@ -2,19 +2,17 @@
 //! (`a.b.evil.com` hits a set holding `evil.com`; `notevil.com` does not), in flat arrays.
 //!
 //! The names sit end to end in one byte arena; an open-addressing table (linear probing,
-//! load ≤ 3/4) maps a name's hash to its index, with 32 more bits of the hash beside the
-//! index so that a miss rarely reads the arena. The hash is computed right to left, byte by
-//! byte, so one pass over a query yields the hash of each of its suffixes at each dot: a
-//! look-up costs one pass over the name and one probe per label. Measured against sorted
-//! reversed names with binary search and a reversed-label trie in docs/BENCHMARKS.md (DNS).
+//! load ≤ 3/4) holds each name's place in the arena and 23 more bits of its hash, so that a
+//! miss rarely reads a name and a hit reads the table and the name only. The hash is computed
+//! right to left, byte by byte, so one pass over a query yields the hash of each of its
+//! suffixes at each dot: a look-up costs one pass over the name and one probe per label,
+//! the probes' first reads issued together. Chosen by measurement against sorted reversed
+//! names with binary search and a std `HashSet` (docs/BENCHMARKS.md, DNS threat lists).
 
 use crate::dns::name::MAX_NAME;
 
 /// Suffixes kept inline; a query with more labels spills the rest to the heap.
 const INLINE_SUFFIXES: usize = 16;
-/// Bit of an entry's end offset saying it was listed as `*.name` (subdomains only).
-const SUBDOMAINS_ONLY: u32 = 1 << 31;
-const EMPTY: u64 = 0;
 
 /// One step of the right-to-left hash (FxHash's), over the lower-cased byte.
 #[inline(always)]
@@ -103,14 +101,6 @@ impl<'q> Suffixes<'q> {
         }
     }
 
-    /// Longest (most specific) first.
-    fn longest_first(&self) -> impl Iterator<Item = &(u64, usize)> {
-        self.spill
-            .iter()
-            .rev()
-            .chain(self.inline[..self.len].iter().rev())
-    }
-
     /// The query as given, without a trailing dot.
     pub fn name(&self) -> &'q [u8] {
         self.name
@@ -128,8 +118,6 @@ pub struct DomainMatch<'s> {
     pub name: &'s str,
     /// Listed as `*.evil.com`: it matched a subdomain.
     pub subdomains_only: bool,
-    /// The entry's index in the set (insertion order).
-    pub index: u32,
 }
 
 impl std::fmt::Display for DomainMatch<'_> {
@@ -141,29 +129,64 @@ impl std::fmt::Display for DomainMatch<'_> {
     }
 }
 
+/// A table slot: [`EMPTY`], or the entry itself — where its name is in the arena (offset, 32
+/// bits; length, 8 bits, never 0), its [`SUBDOMAINS_ONLY`] bit and 23 more bits of its hash —
+/// so that a probe reads the table and, only when those bits agree, the name.
+#[derive(Clone, Copy)]
+struct Slot(u64);
+
+const EMPTY: u64 = 0;
+const LEN_SHIFT: u32 = 32;
+const SUBDOMAINS_ONLY: u64 = 1 << 40;
+const TAG_SHIFT: u32 = 41;
+
+impl Slot {
+    fn new(offset: u32, len: u8, subdomains_only: bool, h: u64) -> Slot {
+        let flag = if subdomains_only { SUBDOMAINS_ONLY } else { 0 };
+        Slot(u64::from(offset) | (u64::from(len) << LEN_SHIFT) | flag | tag(h))
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        let offset = self.0 as u32 as usize;
+        offset..offset + usize::from((self.0 >> LEN_SHIFT) as u8)
+    }
+
+    fn subdomains_only(self) -> bool {
+        self.0 & SUBDOMAINS_ONLY != 0
+    }
+}
+
+/// The hash's bits a slot keeps (its top 23; the table index comes from the bottom ones).
+#[inline(always)]
+fn tag(h: u64) -> u64 {
+    (h >> TAG_SHIFT) << TAG_SHIFT
+}
+
+const TAG_MASK: u64 = !((1 << TAG_SHIFT) - 1);
+
 /// A built, read-only set. Built by [`DomainSetBuilder`] (the list loaders) or
 /// [`DomainSet::from_names`].
 #[derive(Clone, Default)]
 pub struct DomainSet {
+    /// The names end to end (no separators: each slot knows its name's place).
     names: Box<[u8]>,
-    /// End of entry i in `names` (its start is the previous end), [`SUBDOMAINS_ONLY`] or'd in.
-    ends: Box<[u32]>,
-    /// [`EMPTY`], or the hash's high 32 bits and the entry's index + 1.
+    /// Open addressing, linear probing, a power of two long, at most 3/4 full.
     slots: Box<[u64]>,
+    len: usize,
 }
 
 impl std::fmt::Debug for DomainSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DomainSet")
-            .field("len", &self.len())
+            .field("len", &self.len)
             .field("heap_bytes", &self.heap_bytes())
             .finish()
     }
 }
 
 impl DomainSet {
-    /// A set of already normalised names (`*.name` lists the subdomains only); names that
-    /// are not valid ([`crate::dns::name::normalise`]) are skipped.
+    /// A set of names (`*.name` lists the subdomains only); names that are not valid
+    /// ([`crate::dns::name::normalise`]) are skipped.
     pub fn from_names<'n>(names: impl IntoIterator<Item = &'n str>) -> DomainSet {
         let mut b = DomainSetBuilder::default();
         let mut buf = Vec::new();
@@ -177,65 +200,46 @@ impl DomainSet {
 
     /// How many names.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
     }
 
-    /// Bytes the set holds on the heap (arena, offsets, table).
+    /// Bytes the set holds on the heap (the names and the table).
     pub fn heap_bytes(&self) -> usize {
-        self.names.len() + self.ends.len() * 4 + self.slots.len() * 8
+        self.names.len() + self.slots.len() * 8
     }
 
-    fn entry(&self, i: usize) -> (&[u8], bool) {
-        let end = self.ends[i];
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends[i - 1] & !SUBDOMAINS_ONLY
-        };
-        let sub = end & SUBDOMAINS_ONLY != 0;
-        (
-            &self.names[start as usize..(end & !SUBDOMAINS_ONLY) as usize],
-            sub,
-        )
-    }
-
-    /// The entries in insertion order.
+    /// The entries, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = DomainMatch<'_>> {
-        (0..self.len()).map(|i| {
-            let (name, subdomains_only) = self.entry(i);
+        self.slots.iter().filter(|&&s| s != EMPTY).map(|&s| {
+            let s = Slot(s);
             DomainMatch {
-                name: ascii(name),
-                subdomains_only,
-                index: i as u32,
+                name: ascii(&self.names[s.range()]),
+                subdomains_only: s.subdomains_only(),
             }
         })
     }
 
-    /// The index of the entry equal to `name` (case-folded), whose hash is `h`.
+    /// The slot of the entry equal to `name` (case-folded), whose hash is `h`, starting from
+    /// `first`, the slot at `h`'s place (already read).
     #[inline]
-    fn find(&self, h: u64, name: &[u8]) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
+    fn find(&self, h: u64, name: &[u8], first: u64) -> Option<Slot> {
         let mask = self.slots.len() - 1;
-        let tag = h >> 32;
+        let want = tag(h);
         let mut i = h as usize & mask;
+        let mut s = first;
         loop {
-            let s = self.slots[i];
             if s == EMPTY {
                 return None;
             }
-            if s >> 32 == tag {
-                let e = (s as u32 - 1) as usize;
-                if self.entry(e).0.eq_ignore_ascii_case(name) {
-                    return Some(e);
-                }
+            if s & TAG_MASK == want && self.names[Slot(s).range()].eq_ignore_ascii_case(name) {
+                return Some(Slot(s));
             }
             i = (i + 1) & mask;
+            s = self.slots[i];
         }
     }
 
@@ -251,16 +255,29 @@ impl DomainSet {
         if q.is_empty() || self.is_empty() {
             return None;
         }
-        for &(h, start) in q.longest_first() {
-            if let Some(e) = self.find(h, &q.name[start..]) {
-                let (name, subdomains_only) = self.entry(e);
-                if start == 0 && subdomains_only {
+        let mask = self.slots.len() - 1;
+        // Every suffix's first slot read before any is looked at: the loads are independent,
+        // so their cache misses overlap instead of following one another.
+        let mut first = [EMPTY; INLINE_SUFFIXES];
+        for (f, &(h, _)) in first.iter_mut().zip(&q.inline[..q.len]) {
+            *f = self.slots[h as usize & mask];
+        }
+        let spilled = q
+            .spill
+            .iter()
+            .rev()
+            .map(|&(h, start)| (h, start, self.slots[h as usize & mask]));
+        let inline = (0..q.len)
+            .rev()
+            .map(|i| (q.inline[i].0, q.inline[i].1, first[i]));
+        for (h, start, first) in spilled.chain(inline) {
+            if let Some(s) = self.find(h, &q.name[start..], first) {
+                if start == 0 && s.subdomains_only() {
                     continue;
                 }
                 return Some(DomainMatch {
-                    name: ascii(name),
-                    subdomains_only,
-                    index: e as u32,
+                    name: ascii(&self.names[s.range()]),
+                    subdomains_only: s.subdomains_only(),
                 });
             }
         }
@@ -284,7 +301,7 @@ pub enum Inserted {
     New,
     /// Already there (a `*.name` after `name`, or the same line twice).
     Duplicate,
-    /// The set is full (2 GiB of names or 2³² − 2 entries).
+    /// The set is full (4 GiB of names), or the name is longer than a name can be.
     Full,
 }
 
@@ -292,91 +309,106 @@ pub enum Inserted {
 #[derive(Debug, Default)]
 pub struct DomainSetBuilder {
     names: Vec<u8>,
-    ends: Vec<u32>,
     slots: Vec<u64>,
+    len: usize,
 }
 
 impl DomainSetBuilder {
+    /// A builder with room for `n` names before its table grows.
+    pub fn with_capacity(n: usize) -> DomainSetBuilder {
+        let mut b = DomainSetBuilder::default();
+        b.resize(table_size(n));
+        b.names.reserve(n.saturating_mul(20));
+        b
+    }
+
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
     }
 
     /// Adds a normalised name ([`crate::dns::name::normalise_into`]); `subdomains_only` for
     /// `*.name`. The name listed plainly and as `*.name` is the plain entry.
     pub fn insert(&mut self, name: &[u8], subdomains_only: bool) -> Inserted {
-        if (self.ends.len() + 1) * 4 > self.slots.len() * 3 {
-            self.grow();
+        let Ok(len) = u8::try_from(name.len()) else {
+            return Inserted::Full;
+        };
+        if len == 0 {
+            return Inserted::Duplicate;
+        }
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.resize(table_size(self.len + 1).max(self.slots.len() * 2));
         }
         let h = hash_name(name);
         let mask = self.slots.len() - 1;
-        let tag = h >> 32;
+        let want = tag(h);
         let mut i = h as usize & mask;
         loop {
             let s = self.slots[i];
             if s == EMPTY {
                 break;
             }
-            if s >> 32 == tag {
-                let e = (s as u32 - 1) as usize;
-                let end = self.ends[e];
-                let start = if e == 0 {
-                    0
-                } else {
-                    self.ends[e - 1] & !SUBDOMAINS_ONLY
-                };
-                if &self.names[start as usize..(end & !SUBDOMAINS_ONLY) as usize] == name {
-                    if end & SUBDOMAINS_ONLY != 0 && !subdomains_only {
-                        self.ends[e] = end & !SUBDOMAINS_ONLY;
-                        return Inserted::New;
-                    }
-                    return Inserted::Duplicate;
+            if s & TAG_MASK == want && &self.names[Slot(s).range()] == name {
+                if Slot(s).subdomains_only() && !subdomains_only {
+                    self.slots[i] = s & !SUBDOMAINS_ONLY;
+                    return Inserted::New;
                 }
+                return Inserted::Duplicate;
             }
             i = (i + 1) & mask;
         }
-        let end = self.names.len() + name.len();
-        if end >= SUBDOMAINS_ONLY as usize || self.ends.len() >= u32::MAX as usize - 1 {
+        let Ok(offset) = u32::try_from(self.names.len()) else {
+            return Inserted::Full;
+        };
+        if offset.checked_add(u32::from(len)).is_none() {
             return Inserted::Full;
         }
         self.names.extend_from_slice(name);
-        self.ends
-            .push(end as u32 | if subdomains_only { SUBDOMAINS_ONLY } else { 0 });
-        self.slots[i] = (tag << 32) | self.ends.len() as u64;
+        self.slots[i] = Slot::new(offset, len, subdomains_only, h).0;
+        self.len += 1;
         Inserted::New
     }
 
-    fn grow(&mut self) {
-        let cap = (self.slots.len() * 2).max(64);
+    /// Re-places every entry in a table of `cap` slots (a power of two).
+    fn resize(&mut self, cap: usize) {
         let mut slots = vec![EMPTY; cap];
         let mask = cap - 1;
-        let mut start = 0usize;
-        for (e, &end) in self.ends.iter().enumerate() {
-            let end = (end & !SUBDOMAINS_ONLY) as usize;
-            let h = hash_name(&self.names[start..end]);
-            start = end;
+        for &s in self.slots.iter().filter(|&&s| s != EMPTY) {
+            let h = hash_name(&self.names[Slot(s).range()]);
             let mut i = h as usize & mask;
             while slots[i] != EMPTY {
                 i = (i + 1) & mask;
             }
-            slots[i] = ((h >> 32) << 32) | (e as u64 + 1);
+            slots[i] = s;
         }
         self.slots = slots;
     }
 
-    pub fn build(self) -> DomainSet {
-        if self.ends.is_empty() {
+    pub fn build(mut self) -> DomainSet {
+        if self.len == 0 {
             return DomainSet::default();
         }
+        // The table sized for what was inserted (a builder sized for a file's lines may
+        // have had comments among them).
+        let fit = table_size(self.len);
+        if fit < self.slots.len() {
+            self.resize(fit);
+        }
+        self.names.shrink_to_fit();
         DomainSet {
             names: self.names.into_boxed_slice(),
-            ends: self.ends.into_boxed_slice(),
             slots: self.slots.into_boxed_slice(),
+            len: self.len,
         }
     }
+}
+
+/// The table for `n` entries: a power of two, at most 3/4 full.
+fn table_size(n: usize) -> usize {
+    (n.saturating_mul(4) / 3 + 1).next_power_of_two().max(64)
 }
 
 #[cfg(test)]
@@ -442,7 +474,7 @@ mod tests {
 
     #[test]
     fn duplicates_are_kept_once() {
-        let mut b = DomainSetBuilder::default();
+        let mut b = DomainSetBuilder::with_capacity(1);
         assert_eq!(b.insert(b"evil.com", false), Inserted::New);
         assert_eq!(b.insert(b"evil.com", false), Inserted::Duplicate);
         assert_eq!(b.insert(b"evil.com", true), Inserted::Duplicate);

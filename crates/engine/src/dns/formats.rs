@@ -185,9 +185,15 @@ pub fn parse(file: &str, text: &str, format: Option<Format>) -> Parsed {
         Some(f) => (f, false),
         None => (detect(text), true),
     };
+    // Sized for a name a line: the table never grows while a list loads.
+    let lines_in = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let domains = match format {
+        Format::Ip => DomainSetBuilder::default(),
+        _ => DomainSetBuilder::with_capacity(lines_in),
+    };
     let mut r = Reader {
         file,
-        domains: DomainSetBuilder::default(),
+        domains,
         ips: IpSet::default(),
         buf: Vec::new(),
         report: LoadReport {
