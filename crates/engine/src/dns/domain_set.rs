@@ -497,6 +497,17 @@ mod tests {
     }
 
     #[test]
+    fn deep_names_past_the_inline_suffixes_match() {
+        let listed: Vec<String> = (0..20).map(|i| format!("l{i}")).collect();
+        let listed = listed.join(".");
+        let s = set(&[&listed, "x.l0.l1"]);
+        let query = format!("q0.q1.q2.q3.q4.{listed}");
+        assert_eq!(s.lookup(&query).map(|m| m.name), Some(listed.as_str()));
+        assert_eq!(s.lookup(&listed).map(|m| m.name), Some(listed.as_str()));
+        assert!(!s.contains(&listed[3..]));
+    }
+
+    #[test]
     fn a_large_set_grows_and_finds_every_name() {
         let names: Vec<String> = (0..20_000)
             .map(|i| format!("host{i}.example{}.net", i % 97))
