@@ -162,6 +162,9 @@ pub struct DnsSnapshot {
     pub api: Option<crate::dns_check::api::ApiCounts>,
     /// Domains waiting for the intel API.
     pub pending: u64,
+    pub heuristics: logward_engine::dns::HeuristicsStats,
+    /// Entries in the threat lists (domains and networks), all lists together.
+    pub list_entries: u64,
 }
 
 fn dns(o: &mut Out, d: &DnsSnapshot) {
@@ -219,6 +222,28 @@ fn dns(o: &mut Out, d: &DnsSnapshot) {
         "Queries not kept while their domain's API look-up ran (over 16 per domain).",
         st.waiting_dropped,
     );
+    o.one(
+        "logward_dns_list_entries",
+        "gauge",
+        "Domains and networks in the threat lists as last read.",
+        d.list_entries,
+    );
+    let h = &d.heuristics;
+    o.one(
+        "logward_dns_heuristics_skipped_total",
+        c,
+        "Queries the heuristics do not judge (reverse look-ups, mDNS, bare suffixes).",
+        h.skipped,
+    );
+    let r = o.w.counters(
+        "logward_dns_heuristics_evicted_total",
+        "State the heuristics forgot to stay bounded.",
+        [
+            ([("state", "tunnel_pairs")], h.tunnel_evicted),
+            ([("state", "new_domain_clients")], h.new_domain_evicted),
+        ],
+    );
+    o.keep(r);
     let Some(a) = &d.api else { return };
     o.one(
         "logward_dns_api_pending",

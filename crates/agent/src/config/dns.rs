@@ -45,9 +45,137 @@ pub struct DnsConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub lists_check: Option<Spanned<String>>,
+    /// DGA, tunnelling and newly-seen-domain heuristics (docs/DNS.md, Heuristics).
+    #[serde(default)]
+    pub heuristics: HeuristicsConfig,
     /// The HTTP threat-intelligence API; none: not asked.
     #[serde(default)]
     pub api: Option<ApiConfig>,
+}
+
+/// `heuristics:`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeuristicsConfig {
+    #[serde(default)]
+    pub dga: Option<DgaConfig>,
+    #[serde(default)]
+    pub tunnel: Option<TunnelConfig>,
+    #[serde(default)]
+    pub new_domains: Option<NewDomainsConfig>,
+}
+
+/// `heuristics.dga:` — machine-generated names.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DgaConfig {
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// A finding at or above this score, 0..1 (default 0.75).
+    #[serde(default)]
+    #[schemars(with = "Option<f32>")]
+    pub threshold: Option<Spanned<f32>>,
+}
+
+/// `heuristics.tunnel:` — data carried in query names.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TunnelConfig {
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The sliding window per client and base domain (default `60s`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub window: Option<Spanned<String>>,
+    /// A finding at or above this score, 0..1 (default 0.6).
+    #[serde(default)]
+    #[schemars(with = "Option<f32>")]
+    pub threshold: Option<Spanned<f32>>,
+    /// (client, base domain) pairs tracked at most (default 65536).
+    #[serde(default)]
+    #[schemars(with = "Option<usize>")]
+    pub tracked: Option<Spanned<usize>>,
+}
+
+/// `heuristics.new_domains:` — a client's first query for a base domain (off by default).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDomainsConfig {
+    /// Default false.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// How long a client is learned before its new domains are reported (default `1d`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub learn: Option<Spanned<String>>,
+    /// Clients remembered (default 1024).
+    #[serde(default)]
+    #[schemars(with = "Option<usize>")]
+    pub clients: Option<Spanned<usize>>,
+    /// Base domains remembered per client (default 1024).
+    #[serde(default)]
+    #[schemars(with = "Option<usize>")]
+    pub per_client: Option<Spanned<usize>>,
+}
+
+fn threshold(file: &str, v: &Option<Spanned<f32>>, into: &mut f32, errors: &mut Vec<ConfigError>) {
+    if let Some(v) = v {
+        if (0.0..=1.0).contains(&v.value) {
+            *into = v.value;
+        } else {
+            errors.push(at(
+                file,
+                v,
+                format!("threshold {}: a score from 0 to 1", v.value),
+            ));
+        }
+    }
+}
+
+fn heuristics(
+    file: &str,
+    h: &HeuristicsConfig,
+    errors: &mut Vec<ConfigError>,
+) -> logward_engine::dns::Settings {
+    use logward_engine::dns::{NewDomainSettings, TunnelSettings};
+    let mut s = logward_engine::dns::Settings::default();
+    if let Some(d) = &h.dga {
+        s.dga.enabled = d.enabled.unwrap_or(true);
+        threshold(file, &d.threshold, &mut s.dga.threshold, errors);
+    }
+    if let Some(t) = &h.tunnel {
+        let mut ts = TunnelSettings::default();
+        if let Some(w) = interval(file, &t.window, false, errors) {
+            ts.window = i64::try_from(w.as_secs().max(1)).unwrap_or(i64::MAX);
+        }
+        threshold(file, &t.threshold, &mut ts.threshold, errors);
+        at_least_one(file, &t.tracked, "tunnel.tracked", &mut ts.tracked, errors);
+        s.tunnel = t.enabled.unwrap_or(true).then_some(ts);
+    }
+    if let Some(n) = &h.new_domains {
+        let mut ns = NewDomainSettings::default();
+        if let Some(w) = interval(file, &n.learn, true, errors) {
+            ns.learn = i64::try_from(w.as_secs()).unwrap_or(i64::MAX);
+        }
+        at_least_one(
+            file,
+            &n.clients,
+            "new_domains.clients",
+            &mut ns.clients,
+            errors,
+        );
+        at_least_one(
+            file,
+            &n.per_client,
+            "new_domains.per_client",
+            &mut ns.per_client,
+            errors,
+        );
+        s.new_domains = n.enabled.unwrap_or(false).then_some(ns);
+    }
+    s
 }
 
 /// One threat list.
@@ -420,6 +548,7 @@ pub fn check(dns: Option<(String, DnsConfig, PathBuf)>, errors: &mut Vec<ConfigE
             format,
         });
     }
+    s.heuristics = heuristics(&file, &d.heuristics, errors);
     if let Some(w) = interval(&file, &d.lists_check, false, errors) {
         s.lists_check = w;
     }
@@ -624,6 +753,24 @@ mod tests {
                 ("param".to_owned(), "{{ domain }}".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn heuristics_are_on_by_default_and_tunable() {
+        let c = load("dns: {}\n").unwrap().dns.heuristics;
+        assert_eq!(c, logward_engine::dns::Settings::default());
+        assert!(c.dga.enabled && c.tunnel.is_some() && c.new_domains.is_none());
+        let c = load(
+            "dns:\n  heuristics:\n    dga: {threshold: 0.9}\n    tunnel: {enabled: false}\n    new_domains: {enabled: true, learn: 2h}\n",
+        )
+        .unwrap()
+        .dns
+        .heuristics;
+        assert_eq!(c.dga.threshold, 0.9);
+        assert!(c.tunnel.is_none());
+        assert_eq!(c.new_domains.map(|n| n.learn), Some(7200));
+        let e = load("dns:\n  heuristics:\n    dga: {threshold: 2}\n").unwrap_err();
+        assert!(e[0].starts_with("agent.yaml:3:22: threshold 2"), "{e:?}");
     }
 
     #[test]

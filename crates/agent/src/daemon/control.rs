@@ -137,6 +137,8 @@ fn snapshot(
             stats: d.stats(),
             api: d.api().map(|a| a.stats.counts()),
             pending: d.pending() as u64,
+            heuristics: d.heuristics().stats(),
+            list_entries: d.lists().lists().map(|(_, n, m)| (n + m) as u64).sum(),
         }),
         sources: state.sources.iter().map(|r| r.entry.clone()).collect(),
     }

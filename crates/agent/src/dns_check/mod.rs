@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use logward_core::{Action, DnsIntel, Event};
-use logward_engine::dns::{ListSet, ListSpec};
+use logward_engine::dns::{Heuristics, Kind, ListSet, ListSpec, Settings as HeuristicSettings};
 use tokio::sync::mpsc;
 
 use api::{Answer, ApiSettings, IntelApi, Verdict};
@@ -58,6 +58,8 @@ pub struct Settings {
     pub lists: Vec<ListSpec>,
     /// How often the list files are looked at.
     pub lists_check: Duration,
+    /// DGA, tunnel and newly-seen-domain heuristics.
+    pub heuristics: HeuristicSettings,
     pub api: Option<ApiSettings>,
 }
 
@@ -72,6 +74,7 @@ impl Default for Settings {
             owners: Vec::new(),
             lists: Vec::new(),
             lists_check: Duration::from_secs(10),
+            heuristics: HeuristicSettings::default(),
             api: None,
         }
     }
@@ -109,6 +112,7 @@ pub struct DnsCheck {
     owners: Vec<(Net, String)>,
     /// The threat lists as last read (reloaded off the pipeline: [`DnsCheck::set_lists`]).
     lists: ListSet,
+    heuristics: Heuristics,
     api: Option<Arc<IntelApi>>,
     /// Domains for [`api::run`]; `None` until [`DnsCheck::start_api`].
     ask: Option<mpsc::UnboundedSender<String>>,
@@ -151,6 +155,7 @@ impl DnsCheck {
             .map_err(|e| format!("dns.api: {e}"))?;
         Ok(DnsCheck {
             lists: ListSet::default(),
+            heuristics: Heuristics::new(s.heuristics.clone()),
             trusted: s.trusted.clone(),
             per_source: s.per_source.clone(),
             dedup: Dedup::new(
@@ -188,6 +193,10 @@ impl DnsCheck {
 
     pub fn lists(&self) -> &ListSet {
         &self.lists
+    }
+
+    pub fn heuristics(&self) -> &Heuristics {
+        &self.heuristics
     }
 
     pub fn api(&self) -> Option<&IntelApi> {
@@ -235,9 +244,10 @@ impl DnsCheck {
             }
             return Outcome::Trusted(d);
         }
-        let now_ms = e
+        let now = e
             .timestamp
-            .map_or_else(now_ms, |t| t.unix * 1000 + i64::from(t.nanos / 1_000_000));
+            .unwrap_or_else(|| logward_core::Clock::now(&logward_core::SystemClock));
+        let now_ms = now.unix * 1000 + i64::from(now.nanos / 1_000_000);
         if self.dedup.repeat(client, name, now_ms) {
             self.stats.deduped += 1;
             return Outcome::Repeat;
@@ -268,6 +278,23 @@ impl DnsCheck {
             intel.severity = Some(hit.severity.as_str().to_owned());
             reason = strongest(reason, LISTED);
         }
+        // The heuristics see every query kept (their windows and sets stay right), even one a
+        // list already named.
+        let mut registered = None;
+        if let Some(ip) = client {
+            if let Some(f) = self.heuristics.check(now, ip, name, qtype.unwrap_or("")) {
+                let r = match f.kind {
+                    Kind::Tunnel => TUNNEL,
+                    Kind::Dga => DGA,
+                    Kind::NewDomain => NEW_DOMAIN,
+                };
+                let score = (f.score.clamp(0.0, 1.0) * 100.0).round() as u8;
+                intel.score = Some(intel.score.map_or(score, |s| s.max(score)));
+                intel.reasons.extend(f.reasons);
+                registered = Some(f.registered_domain);
+                reason = strongest(reason, r);
+            }
+        }
         let mut ask = None;
         if let Some(api) = &self.api {
             match api.cached(name) {
@@ -284,6 +311,16 @@ impl DnsCheck {
                 // A listed name needs no verdict: its alert is the list's.
                 None if reason != Some(LISTED) => ask = Some(name.to_owned()),
                 None => {}
+            }
+        }
+        if reason.is_some() {
+            if let Some(d) = e.dns.as_deref_mut() {
+                let base = registered.or_else(|| {
+                    logward_engine::dns::registered_domain(&d.question_name).map(str::to_owned)
+                });
+                if let Some(b) = base {
+                    d.registered_domain = Some(b.into());
+                }
             }
         }
         self.finish(e, intel, reason);
@@ -433,12 +470,6 @@ fn strongest(a: Option<&'static str>, b: &'static str) -> Option<&'static str> {
         Some(a) if rank(a) <= rank(b) => Some(a),
         _ => Some(b),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -665,6 +696,55 @@ mod tests {
             ["answer 203.0.113.9 listed by drop as 203.0.113.0/24"]
         );
         assert_eq!(c.stats().listed, 2);
+    }
+
+    #[test]
+    fn dga_names_and_tunnels_are_findings_with_a_score_and_the_base_domain() {
+        let mut c = DnsCheck::new(&settings()).unwrap();
+        let mut e = query("10.0.0.1", "www.google.com", "A", 1);
+        c.check("s", &mut e);
+        assert_eq!(e.reason, None, "a real name");
+        let mut e = query("10.0.0.1", "xjwqkzvbtrplmq.com", "A", 1);
+        c.check("s", &mut e);
+        assert_eq!(e.reason, Some(DGA));
+        let d = e.dns.as_ref().unwrap();
+        assert_eq!(d.registered_domain.as_deref(), Some("xjwqkzvbtrplmq.com"));
+        let i = d.intel.as_ref().unwrap();
+        assert!(i.score.is_some_and(|s| s >= 75), "{i:?}");
+        assert!(!i.reasons.is_empty());
+        // dnscat2-like: TXT queries of encoded data under one base domain, one a second.
+        let mut found = None;
+        for n in 0..40u64 {
+            let label = format!(
+                "{:016x}{:016x}",
+                n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                n ^ 0xdead_beef_cafe
+            );
+            let mut q = query(
+                "10.0.0.2",
+                &format!("{label}.dnsc.r-1x.com"),
+                "TXT",
+                100 + n as i64,
+            );
+            c.check("s", &mut q);
+            if q.reason == Some(TUNNEL) {
+                found = Some((n, q));
+                break;
+            }
+        }
+        let (n, q) = found.expect("the tunnel is found");
+        assert!(n < 30, "found at query {n}");
+        let d = q.dns.as_ref().unwrap();
+        assert_eq!(d.registered_domain.as_deref(), Some("r-1x.com"));
+        assert!(d
+            .intel
+            .as_ref()
+            .unwrap()
+            .reasons
+            .iter()
+            .any(|r| r.contains("r-1x.com")));
+        assert_eq!(c.stats().tunnel, 1);
+        assert_eq!(c.stats().dga, 1);
     }
 
     #[test]
