@@ -224,6 +224,7 @@ impl Joiner {
         };
         // A process's line that is not one of an answered query's answers completes it.
         let lines = self.lines;
+        let mut target = target;
         let mut i = 0;
         while i < self.open.len() {
             let o = &self.open[i];
@@ -231,6 +232,12 @@ impl Joiner {
                 || lines.saturating_sub(o.last_line) > MAX_AGE;
             if done {
                 self.flush_at(i);
+                // The target moved down with the queries after `i`.
+                target = match target {
+                    Some(t) if t > i => Some(t - 1),
+                    Some(t) if t == i => None,
+                    t => t,
+                };
             } else {
                 i += 1;
             }
@@ -602,6 +609,27 @@ mod tests {
         );
         assert_eq!(got[0].process_pid, Some(5));
         assert_eq!(got[0].host_name.as_deref(), Some("gw"));
+    }
+
+    #[test]
+    fn an_answer_after_an_older_answered_query_stays_with_its_own() {
+        // Found by proptest_dns: flushing the older query moved the newer one's index, and
+        // the newer one was flushed after its first answer, its second an orphan.
+        let got = run(&[
+            "7 1 10.0.0.1/40000 query[A] a.example from 10.0.0.1",
+            "7 2 10.0.0.2/40001 query[A] a.example from 10.0.0.2",
+            "7 1 10.0.0.1/40000 reply a.example is NXDOMAIN",
+            "7 2 10.0.0.2/40001 reply a.example is 198.51.100.0",
+            "7 2 10.0.0.2/40001 reply a.example is 198.51.100.1",
+        ]);
+        let s: Vec<String> = got.iter().map(summary).collect();
+        assert_eq!(
+            s,
+            [
+                "10.0.0.1 a.example A NXDOMAIN []",
+                "10.0.0.2 a.example A NOERROR [a.example A 198.51.100.0; a.example A 198.51.100.1]",
+            ]
+        );
     }
 
     #[test]
