@@ -311,3 +311,135 @@ fn human_named_malicious_domains_are_not_dga() {
     );
     assert!(flagged.len() * 20 <= names.len(), "{flagged:?}");
 }
+
+/// Encodes bytes the way a tunnel tool puts them in names.
+fn encode(r: &mut dga_families::Rng, len: usize, alphabet: &[u8]) -> String {
+    (0..len)
+        .map(|_| char::from(alphabet[r.below(alphabet.len() as u64) as usize]))
+        .collect()
+}
+
+/// The first query (0-based) of a session reported as a tunnel, if any.
+fn first_tunnel(h: &mut Heuristics, queries: &[(i64, &str, String, &str)]) -> Option<usize> {
+    let mut first = None;
+    for (i, (t, client, name, qtype)) in queries.iter().enumerate() {
+        if let Some(f) = h.check(at(*t), ip(client), name, qtype) {
+            if f.kind == Kind::Tunnel && first.is_none() {
+                first = Some(i);
+            }
+        }
+    }
+    first
+}
+
+#[test]
+fn tunnel_tools_are_reported_early_and_busy_benign_clients_are_not() {
+    let mut r = dga_families::Rng::new(53);
+    let base32 = b"abcdefghijklmnopqrstuvwxyz234567";
+    let hex = b"0123456789abcdef";
+    let b64 = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+    // iodine: NULL queries of ~200 characters in 63-character labels, several a second.
+    let iodine: Vec<_> = (0..50)
+        .map(|i| {
+            let labels: Vec<String> = (0..3).map(|_| encode(&mut r, 60, base32)).collect();
+            (
+                i / 5,
+                "10.1.0.1",
+                format!("{}.t.pirate.example", labels.join(".")),
+                "NULL",
+            )
+        })
+        .collect();
+    // dnscat2's default mode: hex of a session and sequence numbers, A/CNAME/MX/TXT mixed.
+    let dnscat: Vec<_> = (0..60)
+        .map(|i| {
+            let q = ["TXT", "CNAME", "MX", "A"][i % 4];
+            (
+                i as i64,
+                "10.1.0.2",
+                format!(
+                    "{}.{}.c2.example",
+                    encode(&mut r, 30, hex),
+                    encode(&mut r, 28, hex)
+                ),
+                q,
+            )
+        })
+        .collect();
+    // DNSExfiltrator: base64url chunks in A queries, one a second.
+    let exfil: Vec<_> = (0..60)
+        .map(|i| {
+            (
+                i as i64,
+                "10.1.0.3",
+                format!("{}.exfil.example", encode(&mut r, 50, b64)),
+                "A",
+            )
+        })
+        .collect();
+    for (tool, session, within) in [
+        ("iodine", &iodine, 1),
+        ("dnscat2", &dnscat, 20),
+        ("dnsexfiltrator", &exfil, 30),
+    ] {
+        let mut h = Heuristics::new(Settings::default());
+        let first = first_tunnel(&mut h, session);
+        println!("{tool}: reported at query {first:?}");
+        assert!(first.is_some_and(|q| q < within), "{tool}: {first:?}");
+    }
+
+    // A browser: 400 names under 100 well-known domains in two minutes; a mail server's DNSBL
+    // look-ups, 100 a minute; a Windows host's telemetry names under one base domain.
+    let benign = benign(0);
+    let subs = [
+        "www", "api", "cdn", "static", "img", "login", "m", "assets", "s1", "s2",
+    ];
+    let mut busy: Vec<(i64, &str, String, &str)> = Vec::new();
+    for i in 0..400 {
+        let d = &benign[(i * 7) % 100];
+        busy.push((
+            (i / 4) as i64,
+            "10.2.0.1",
+            format!("{}.{d}", subs[i % subs.len()]),
+            if i % 2 == 0 { "A" } else { "AAAA" },
+        ));
+    }
+    for i in 0..300 {
+        let name = format!(
+            "{}.{}.{}.{}.zen.spamhaus.org",
+            i % 256,
+            (i * 7) % 256,
+            113,
+            198
+        );
+        busy.push(((i / 2) as i64, "10.2.0.2", name, "A"));
+    }
+    for (i, s) in [
+        "v10.events",
+        "v20.events",
+        "settings-win",
+        "watson",
+        "umwatsonc",
+        "oca",
+        "kv601",
+        "functional.events",
+        "self.events",
+        "mobile.events",
+    ]
+    .iter()
+    .cycle()
+    .take(200)
+    .enumerate()
+    {
+        busy.push((
+            (i / 3) as i64,
+            "10.2.0.3",
+            format!("{s}.data.microsoft.com"),
+            "A",
+        ));
+    }
+    busy.sort_by_key(|q| q.0);
+    let mut h = Heuristics::new(Settings::default());
+    assert_eq!(first_tunnel(&mut h, &busy), None);
+    assert_eq!(h.stats().tunnel, 0, "{:?}", h.stats());
+}
