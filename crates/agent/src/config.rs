@@ -1339,6 +1339,38 @@ mod tests {
     }
 
     #[test]
+    fn dns_capture_sources_load_and_their_errors_are_placed() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "sources:\n  - {type: dns_capture, interface: eth0}\n  - {type: dns_capture, interface: any, ports: [53, 5353], buffer: 8MiB}\n",
+        );
+        let c = load(&main).unwrap().config;
+        let ids: Vec<String> = c.sources.iter().map(|s| s.config.id()).collect();
+        assert_eq!(ids, ["dns_capture:eth0", "dns_capture:any"]);
+        let main = write(
+            d.path(),
+            "bad.yaml",
+            "sources:\n  - {type: dns_capture, interface: eth0}\n  - {type: dns_capture, interface: lo, ports: [8053], buffer: huge}\n",
+        );
+        let e = load(&main).unwrap_err().0;
+        let shown: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+        let f = main.display().to_string();
+        for want in [
+            "8053 is not one the DNS decoder reads",
+            "`huge` is not a size",
+        ] {
+            assert!(
+                shown
+                    .iter()
+                    .any(|s| s.starts_with(&format!("{f}:3:5: ")) && s.contains(want)),
+                "{want}: {shown:#?}"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_fields_are_refused() {
         let d = tempfile::tempdir().unwrap();
         let main = write(
