@@ -180,42 +180,36 @@ fn newly_seen_domains_after_learning() {
     assert_eq!(h.stats().new_domain, 1);
 }
 
-/// The queries of a Zeek dns.log, TSV (with its header) or JSON: (ts, client, query, qtype).
+/// The queries of a Zeek dns.log, TSV (with its header) or JSON, read by the parse crate's
+/// Zeek reader: (ts, client, query, qtype).
 fn zeek_queries(path: &Path) -> Vec<(i64, IpAddr, String, String)> {
+    use logward_parse::dns::zeek::{self, Header, Tsv};
     let text = std::fs::read_to_string(path).expect("read the corpus log");
+    let mut header = Header::default();
     let mut out = Vec::new();
-    let mut fields: Vec<String> = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        if let Some(f) = line.strip_prefix("#fields\t") {
-            fields = f.split('\t').map(str::to_owned).collect();
+        if line.is_empty() || header.header_line(line) {
             continue;
         }
-        if line.starts_with('#') || line.is_empty() {
-            continue;
-        }
-        let (ts, client, query, qtype) = if line.starts_with('{') {
-            let v: serde_json::Value = serde_json::from_str(line).expect("a JSON record");
-            let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
-            let ts = v.get("ts").and_then(|x| x.as_f64()).unwrap_or(0.0) as i64;
-            (ts, s("id.orig_h"), s("query"), s("qtype_name"))
+        let event = if line.starts_with('{') {
+            let doc: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(line).expect("a JSON record");
+            zeek::json(&doc).expect("a Zeek dns record")
         } else {
-            let cols: Vec<&str> = line.split('\t').collect();
-            let col = |k: &str| {
-                let i = fields.iter().position(|f| f == k).expect("a Zeek column");
-                cols.get(i).copied().unwrap_or("-").to_owned()
-            };
-            // The btest baselines canonicalise ts to X's: the line number keeps the order.
-            let ts = col("ts")
-                .split('.')
-                .next()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(n as i64);
-            (ts, col("id.orig_h"), col("query"), col("qtype_name"))
+            match header.row(line) {
+                Tsv::Row(e) => *e,
+                other => panic!("{}:{}: {other:?}", path.display(), n + 1),
+            }
         };
-        if query == "-" || query.is_empty() {
+        let dns = event.dns.as_deref().expect("a dns-query event");
+        if dns.question_name.is_empty() {
             continue;
         }
-        out.push((ts, ip(&client), query, qtype));
+        // The btest baselines canonicalise ts to X's: the line number keeps the order.
+        let ts = event.timestamp.map_or(n as i64, |t| t.unix);
+        let client = event.source_ip.expect("the client");
+        let qtype = dns.question_type.as_deref().unwrap_or("").to_owned();
+        out.push((ts, client, dns.question_name.to_string(), qtype));
     }
     out
 }
