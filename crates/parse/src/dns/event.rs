@@ -27,11 +27,11 @@ fn class_text(c: u16) -> Cow<'static, str> {
     }
 }
 
-/// The event of one transaction. `event.outcome` is `success` for a NOERROR reply,
-/// `failure` for any other code, `unknown` when no reply was seen.
-pub fn to_event(t: &Transaction) -> Event<'static> {
-    let reply = t.reply.as_ref();
-    let outcome = match reply {
+/// The event of one transaction (its strings moved into the event, not copied).
+/// `event.outcome` is `success` for a NOERROR reply, `failure` for any other code,
+/// `unknown` when no reply was seen.
+pub fn to_event(t: Transaction) -> Event<'static> {
+    let outcome = match &t.reply {
         Some(r) if r.rcode == 0 => Outcome::Success,
         Some(_) => Outcome::Failure,
         None => Outcome::Unknown,
@@ -44,16 +44,36 @@ pub fn to_event(t: &Transaction) -> Event<'static> {
         offset: 0,
     });
     e.set_source(Cow::Owned(t.client.to_string()), Some(t.client_port));
-    let answers = t.answers();
+    let Transaction {
+        server,
+        server_port,
+        transport,
+        id,
+        query,
+        reply,
+        ..
+    } = t;
+    let question = query
+        .and_then(|q| q.question)
+        .or_else(|| reply.as_ref().and_then(|r| r.question.clone()));
+    let (rcode, answers) = match reply {
+        Some(r) => (Some(r.rcode), r.answers),
+        None => (None, Vec::new()),
+    };
     // A reply without a question (mDNS announcements) is about its first answer's name,
     // as Zeek logs it.
-    let (name, qtype, qclass) = match t.question() {
-        Some(q) => (q.name.as_str(), Some(q.qtype), Some(q.qclass)),
-        None => (answers.first().map_or("", |a| a.name.as_str()), None, None),
+    let (mut name, qtype, qclass) = match question {
+        Some(q) => (q.name, Some(q.qtype), Some(q.qclass)),
+        None => (
+            answers.first().map_or_else(String::new, |a| a.name.clone()),
+            None,
+            None,
+        ),
     };
+    name.make_ascii_lowercase();
     let mut resolved_ip = Vec::new();
     let answers = answers
-        .iter()
+        .into_iter()
         .map(|a| {
             if a.rtype == TYPE_A || a.rtype == TYPE_AAAA {
                 if let Ok(ip) = a.data.parse::<IpAddr>() {
@@ -61,25 +81,25 @@ pub fn to_event(t: &Transaction) -> Event<'static> {
                 }
             }
             DnsAnswer {
-                name: Cow::Owned(a.name.clone()),
+                name: Cow::Owned(a.name),
                 rtype: type_text(a.rtype),
-                data: Cow::Owned(a.data.clone()),
+                data: Cow::Owned(a.data),
                 ttl: Some(a.ttl),
             }
         })
         .collect();
     e.dns = Some(Box::new(Dns {
-        id: Some(t.id),
-        question_name: Cow::Owned(name.to_ascii_lowercase()),
+        id: Some(id),
+        question_name: Cow::Owned(name),
         question_type: qtype.map(type_text),
         question_class: qclass.map(class_text),
         registered_domain: None,
-        response_code: reply.map(|r| rcode_name(r.rcode)),
+        response_code: rcode.map(rcode_name),
         answers,
         resolved_ip,
-        server_ip: Some(t.server),
-        server_port: Some(t.server_port),
-        transport: Some(t.transport.as_str()),
+        server_ip: Some(server),
+        server_port: Some(server_port),
+        transport: Some(transport.as_str()),
         intel: None,
     }));
     e
@@ -105,7 +125,7 @@ mod tests {
             query: Some(Side::decode(1_500_000_000_123_456_789, query, false).unwrap()),
             reply: Some(Side::decode(1_500_000_000_200_000_000, REPLY, false).unwrap()),
         };
-        let e = to_event(&t);
+        let e = to_event(t);
         assert_eq!(e.action(), Action::DnsQuery);
         assert_eq!(e.dataset, Some(Dataset::DnsCapture));
         assert_eq!(e.outcome, Outcome::Failure);
@@ -153,7 +173,7 @@ mod tests {
             query: Some(Side::decode(0, query, false).unwrap()),
             reply: None,
         };
-        let e = to_event(&t);
+        let e = to_event(t);
         assert_eq!(e.outcome, Outcome::Unknown);
         let d = e.dns.unwrap();
         assert_eq!(d.question_name, "");

@@ -7,8 +7,9 @@ use std::net::IpAddr;
 
 use super::txn::Nanos;
 
-/// Datagrams being reassembled at once; past this the oldest is dropped (counted).
-pub const MAX_DATAGRAMS: usize = 1024;
+/// Datagrams being reassembled at once; past this the oldest is dropped (counted). At most
+/// 64 KiB each: 16 MiB held in the worst case.
+pub const MAX_DATAGRAMS: usize = 256;
 /// A datagram whose fragments stop coming is dropped after this (RFC 8200 §4.5: 60 s).
 pub const TIMEOUT: Nanos = 30_000_000_000;
 /// An IP payload is at most 64 KiB.

@@ -492,9 +492,7 @@ pub struct Events<'d> {
 impl Iterator for Events<'_> {
     type Item = logward_core::Event<'static>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.decoder
-            .next_transaction()
-            .map(|t| super::event::to_event(&t))
+        self.decoder.next_transaction().map(super::event::to_event)
     }
 }
 

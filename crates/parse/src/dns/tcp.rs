@@ -15,6 +15,9 @@ pub const MAX_FLOWS: usize = 4096;
 pub const IDLE: Nanos = 120_000_000_000;
 /// Bytes held per direction: one whole message (64 KiB and its length) and a segment.
 const MAX_BUF: usize = 2 + 65_535 + 65_535;
+/// Bytes held by all flows together; past this a flow that would hold more drops its
+/// partial message (counted), so many half-sent messages cannot pile up memory.
+pub const MAX_HELD: usize = 16 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
@@ -43,6 +46,8 @@ pub struct Streams {
     pub gaps: u64,
     /// Flows forgotten while a message was half read, or a buffer over its bound.
     pub dropped: u64,
+    /// Bytes in all flows' buffers.
+    held: usize,
 }
 
 impl Streams {
@@ -58,7 +63,7 @@ impl Streams {
     ) {
         if flags & SYN != 0 {
             self.make_room(&key, ts);
-            self.flows.insert(
+            let old = self.flows.insert(
                 key,
                 Flow {
                     next_seq: seq.wrapping_add(1),
@@ -66,6 +71,9 @@ impl Streams {
                     last: ts,
                 },
             );
+            if let Some(f) = old {
+                self.held -= f.buf.len();
+            }
             return;
         }
         if !payload.is_empty() {
@@ -82,6 +90,7 @@ impl Streams {
                 );
             }
             if let Some(flow) = self.flows.get_mut(&key) {
+                let before = flow.buf.len();
                 flow.last = ts;
                 let ahead = seq.wrapping_sub(flow.next_seq) as i32;
                 let data = if ahead > 0 {
@@ -104,15 +113,18 @@ impl Streams {
                         let used = split_messages(&flow.buf, &mut message);
                         flow.buf.drain(..used);
                     }
-                    if flow.buf.len() > MAX_BUF {
-                        flow.buf.clear();
+                    let others = self.held - before;
+                    if flow.buf.len() > MAX_BUF || others + flow.buf.len() > MAX_HELD {
+                        flow.buf = Vec::new();
                         self.dropped += 1;
                     }
                 }
+                self.held = self.held - before + flow.buf.len();
             }
         }
         if flags & (FIN | RST) != 0 {
             if let Some(f) = self.flows.remove(&key) {
+                self.held -= f.buf.len();
                 if !f.buf.is_empty() {
                     self.dropped += 1;
                 }
@@ -141,18 +153,26 @@ impl Streams {
     /// Forgets flows idle since before `before`.
     pub fn expire(&mut self, before: Nanos) {
         let mut dropped = 0;
+        let mut freed = 0;
         self.flows.retain(|_, f| {
             let keep = f.last >= before;
             if !keep && !f.buf.is_empty() {
                 dropped += 1;
+                freed += f.buf.len();
             }
             keep
         });
         self.dropped += dropped;
+        self.held -= freed;
     }
 
     pub fn flows(&self) -> usize {
         self.flows.len()
+    }
+
+    /// Bytes held in partial messages.
+    pub fn held(&self) -> usize {
+        self.held
     }
 }
 
@@ -206,6 +226,29 @@ mod tests {
         ]);
         assert_eq!(got, vec![b"abc".to_vec(), b"xy".to_vec(), b"z".to_vec()]);
         assert_eq!((s.gaps, s.flows()), (0, 0));
+    }
+
+    #[test]
+    fn half_sent_messages_cannot_hold_more_than_the_budget() {
+        let mut s = Streams::default();
+        let chunk = vec![0xffu8; 60_000];
+        for port in 0..400u16 {
+            let k = FlowKey {
+                sport: port,
+                ..key()
+            };
+            s.segment(k, 1, 100, 0, &chunk, |_| {});
+            assert!(s.held() <= MAX_HELD);
+        }
+        assert!(s.dropped > 0);
+        for port in 0..400u16 {
+            let k = FlowKey {
+                sport: port,
+                ..key()
+            };
+            s.segment(k, 2, 60_100, RST, b"", |_| {});
+        }
+        assert_eq!((s.held(), s.flows()), (0, 0));
     }
 
     #[test]

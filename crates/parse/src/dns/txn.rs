@@ -10,8 +10,8 @@ use super::message::{self, Error, Header, Message, Section};
 pub type Nanos = u64;
 
 /// Answers kept per message; more are counted in [`Side::answers_dropped`]. A 64 KiB
-/// message holds at most ~5 900 records; no real answer section needs more than this.
-pub const MAX_ANSWERS: usize = 256;
+/// message holds at most ~5 900 records; 64 is what every DNS input keeps (docs/EVENTS.md).
+pub const MAX_ANSWERS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
