@@ -11,6 +11,7 @@
 //! - Multicast DNS (and anything sent to a multicast group) is never joined: its replies go
 //!   to the group, carry id 0 and answer any question (RFC 6762 §6, §18.1).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
@@ -143,24 +144,31 @@ impl Joiner {
             return;
         }
         txn.query = Some(side);
-        if self.pending.contains_key(&key) {
-            // A retry while the first try waits.
-            self.out.push_back(txn);
-            return;
-        }
         while self.pending.len() >= self.max_pending {
             if !self.pop_oldest() {
                 break;
             }
         }
-        self.seq += 1;
-        self.pending.insert(key, Pending { seq: self.seq, txn });
-        self.order.push_back((now, self.seq, key));
+        let seq = self.seq + 1;
+        match self.pending.entry(key) {
+            // A retry while the first try waits.
+            Entry::Occupied(_) => self.out.push_back(txn),
+            Entry::Vacant(v) => {
+                v.insert(Pending { seq, txn });
+                self.seq = seq;
+                self.order.push_back((now, seq, key));
+            }
+        }
     }
 
     /// Reports the queries that arrived before `before` unanswered.
     pub fn expire(&mut self, before: Nanos) {
         while let Some(&(ts, seq, key)) = self.order.front() {
+            // Entries of answered queries are only looked up once they outnumber the
+            // waiting ones (not a lookup per message): the queue stays bounded.
+            if ts >= before && self.order.len() <= 2 * self.pending.len() + 64 {
+                break;
+            }
             let live = self.pending.get(&key).is_some_and(|p| p.seq == seq);
             if live && ts >= before {
                 break;
