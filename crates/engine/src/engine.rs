@@ -1232,6 +1232,19 @@ mod plain_tests {
             .collect(),
             ..logward_core::Winlog::default()
         }));
+        // A DNS query the check flagged: the DNS rules' messages name these.
+        full.dns = Some(Box::new(logward_core::Dns {
+            question_name: Cow::Borrowed("a.evil.example"),
+            registered_domain: Some(Cow::Borrowed("evil.example")),
+            intel: Some(Box::new(logward_core::DnsIntel {
+                list: Some("badd-boyz".into()),
+                list_entry: Some("evil.example".into()),
+                verdict: Some("malicious".into()),
+                score: Some(91),
+                ..Default::default()
+            })),
+            ..logward_core::Dns::default()
+        }));
         let mut empty = full.clone();
         empty.user_target_name = Some(Cow::Borrowed(""));
         empty.source_address = Some(Cow::Borrowed(""));
