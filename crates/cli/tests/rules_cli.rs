@@ -106,7 +106,7 @@ fn default_config_round_trips_through_check() {
     std::fs::write(&p, &o.stdout).expect("write");
     let o = logward(&["check", "--config", p.to_str().expect("utf-8 path")]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("39 rules"), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("43 rules"), "{}", text(&o.stdout));
     let o = logward(&["check"]);
     assert_eq!(o.status.code(), Some(0));
 }
