@@ -437,3 +437,86 @@ fn a_stalled_intel_api_does_not_hold_up_the_queries_behind_it() {
     assert!(metric(&state, "logward_dns_api_pending").unwrap_or(0.0) > 100.0);
     agent.stop();
 }
+
+/// RITA's threat-intel feed (a mixed list of names and addresses) loaded as a threat list,
+/// and RITA's Zeek JSON dns.log followed by a real agent: every query the feed names — a
+/// listed name or a parent of it, an answer or the server asked at a listed address — raises
+/// one `dns-list-hit` per client and name (a repeated dnscat2 query is deduplicated), and
+/// nothing else does. The expected set is worked out here from the two files.
+#[test]
+fn ritas_threat_intel_feed_flags_the_traffic_it_names() {
+    let Some(rita) = logward_test_support::corpus("dns/rita") else {
+        return;
+    };
+    let feed = rita.join("threat_intel_feeds/feed.txt");
+    let source = std::fs::read_to_string(rita.join("json_with_all_fields/dns.log")).unwrap();
+    let (mut names, mut ips) = (Vec::new(), Vec::new());
+    for l in std::fs::read_to_string(&feed).unwrap().lines() {
+        let l = l.trim();
+        match l.parse::<std::net::IpAddr>() {
+            Ok(ip) => ips.push(ip.to_string()),
+            Err(_) if !l.is_empty() => names.push(l.to_ascii_lowercase()),
+            Err(_) => {}
+        }
+    }
+    let mut want = std::collections::BTreeSet::new();
+    for l in source.lines() {
+        let r: Value = serde_json::from_str(l).unwrap();
+        let name = r["query"].as_str().unwrap_or("").to_ascii_lowercase();
+        let listed = names
+            .iter()
+            .any(|d| name == *d || name.ends_with(&format!(".{d}")));
+        let answers = r["answers"].as_array().cloned().unwrap_or_default();
+        let at_listed = |v: &Value| v.as_str().is_some_and(|s| ips.iter().any(|ip| ip == s));
+        if listed || answers.iter().any(at_listed) || at_listed(&r["id.resp_h"]) {
+            want.insert((
+                "dns-list-hit".to_owned(),
+                r["id.orig_h"].as_str().unwrap().to_owned(),
+                name,
+            ));
+        }
+    }
+    assert!(
+        want.len() > 20,
+        "the feed names RITA's dnscat2 traffic: {want:?}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("dns.log"), &source).unwrap();
+    let cfg = dir.join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: dns.log, start_at: beginning}}\n\
+             output: {{format: ndjson}}\n\
+             dns:\n\
+             \x20 lists: [{{name: rita-feed, path: '{}', severity: high}}]\n",
+            feed.display()
+        ),
+    )
+    .unwrap();
+    let state = dir.join("state");
+    let agent = Daemon::start(BIN, &cfg, &state, dir);
+    assert!(agent.up(), "{}", agent.log());
+    let records = source.lines().count() as f64;
+    wait_for("every record checked", Duration::from_secs(20), || {
+        (metric(&state, "logward_dns_queries_total") == Some(records)).then_some(())
+    });
+    let mut all = Vec::new();
+    alerts_until(&agent, &mut all, |a| a.len() >= want.len());
+    // Nothing more comes: every record was read before the count above was reached.
+    while let Some(l) = agent.alert(Duration::from_millis(500)) {
+        all.push(serde_json::from_str(&l).unwrap());
+    }
+    let got: std::collections::BTreeSet<_> = ids(&all).into_iter().collect();
+    assert_eq!(
+        got.len(),
+        all.len(),
+        "one alert per client and name: {all:#?}"
+    );
+    assert_eq!(got, want);
+    assert!(all
+        .iter()
+        .all(|a| a["logward"]["dns"]["list"] == "rita-feed"));
+}

@@ -277,6 +277,20 @@ impl DnsCheck {
             intel.list_entry = Some(hit.entry.to_string());
             intel.severity = Some(hit.severity.as_str().to_owned());
             reason = strongest(reason, LISTED);
+        } else if let Some((ip, hit)) = dns
+            .server_ip
+            .and_then(|ip| Some((ip, self.lists.lookup_ip(ip)?)))
+        {
+            // A client asking a listed server directly, not its resolver: a C2 channel or a
+            // tunnel tool's direct mode (dnscat2 talks to its own server this way).
+            intel.reasons.push(format!(
+                "server {ip} listed by {} as {}",
+                hit.list, hit.entry
+            ));
+            intel.list = Some(hit.list.to_owned());
+            intel.list_entry = Some(hit.entry.to_string());
+            intel.severity = Some(hit.severity.as_str().to_owned());
+            reason = strongest(reason, LISTED);
         }
         // The heuristics see every query kept (their windows and sets stay right), even one a
         // list already named.
@@ -695,7 +709,19 @@ mod tests {
             i.reasons,
             ["answer 203.0.113.9 listed by drop as 203.0.113.0/24"]
         );
-        assert_eq!(c.stats().listed, 2);
+        // An unlisted name asked of a listed server.
+        let mut s = query("10.0.0.1", "txt.ok.test", "TXT", 1);
+        if let Some(d) = s.dns.as_mut() {
+            d.server_ip = Some("203.0.113.53".parse().unwrap());
+        }
+        c.check("s", &mut s);
+        assert_eq!(s.reason, Some(LISTED));
+        let i = s.dns.as_ref().and_then(|d| d.intel.as_ref()).unwrap();
+        assert_eq!(
+            i.reasons,
+            ["server 203.0.113.53 listed by drop as 203.0.113.0/24"]
+        );
+        assert_eq!(c.stats().listed, 3);
     }
 
     #[test]
