@@ -3,7 +3,8 @@
 //! `address=` answers; dnsmasq forwards to a second dnsmasq). `dig` asks each for listed,
 //! unlisted, trusted and missing names; `logward run` following the server's real log stores
 //! exactly one `dns-query` event per question (name, type, client, answers, response code),
-//! and `logward scan` of the same log gives the same queries. Needs root and the packages
+//! the DNS check names exactly the listed ones (a repeat deduplicated, the trusted domain not
+//! checked though listed), and `logward scan` of the same log gives the same queries. Needs root and the packages
 //! dnsmasq, unbound, bind9 and dnsutils (scripts/test.sh installs them); skipped without,
 //! except under CI. The three servers run in parallel, one test each.
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and the servers
@@ -106,16 +107,18 @@ fn stored(state: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The DNS check's part of the agent's config: corp.test trusted. (Threat lists are not yet
-/// read from the agent's config: when they are, a list naming evil.example goes here and the
-/// listed queries below expect `listed evil.example`.)
-const DNS_CHECK: &str = "dns:\n  trusted:\n    domains: [corp.test]\n";
+/// The DNS check's part of the agent's config: corp.test trusted, and a threat list naming
+/// evil.example and corp.test (the trusted domain wins: its queries are not checked).
+const DNS_CHECK: &str = "dns:\n  trusted:\n    domains: [corp.test]\n  \
+     lists: [{name: threats, path: threats.txt, severity: high}]\n";
+const THREATS: &str = "# a plain list\nevil.example\ncorp.test\n";
 
 /// Follows `log` with `logward run` (the DNS check on, [`DNS_CHECK`]) until it stored
 /// `want.len()` queries; they must be exactly `want` (in any order; each `… reason
 /// list_entry`), and `logward scan` of the log must give the same queries.
 fn check_run_and_scan(dir: &Path, log: &Path, want: &[&str]) {
     std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
+    std::fs::write(dir.join("threats.txt"), THREATS).unwrap();
     let cfg = dir.join("agent.yaml");
     std::fs::write(
         &cfg,
@@ -235,7 +238,7 @@ fn dnsmasq_queries_followed_live() {
         dir,
         &log,
         &[
-            "127.0.0.1 evil.example A NOERROR [A 203.0.113.66] - -",
+            "127.0.0.1 evil.example A NOERROR [A 203.0.113.66] listed evil.example",
             "127.0.0.1 unlisted.example A NOERROR [A 198.51.100.7] - -",
             "127.0.0.1 unlisted.example A NOERROR [A 198.51.100.7] - -",
             "127.0.0.1 trusted.corp.test A NOERROR [A 192.0.2.10] - -",
@@ -304,7 +307,7 @@ fn unbound_queries_followed_live() {
         dir,
         &dir.join("unbound.log"),
         &[
-            "127.0.0.1 www.evil.example A NOERROR [] - -",
+            "127.0.0.1 www.evil.example A NOERROR [] listed evil.example",
             "127.0.0.1 trusted.corp.test A NOERROR [] - -",
             "127.0.0.1 blocked.example A NXDOMAIN [] - -",
             "127.0.0.1 unlisted.example A REFUSED [] - -",
@@ -376,11 +379,11 @@ fn bind_queries_followed_live() {
         dir,
         &dir.join("query.log"),
         &[
-            "127.0.0.1 www.evil.example A - [] - -",
+            "127.0.0.1 www.evil.example A - [] listed evil.example",
             "127.0.0.1 trusted.corp.test A - [] - -",
             "127.0.0.1 nx.corp.test TXT - [] - -",
             "127.0.0.1 unlisted.example A - [] - -",
-            "127.0.0.1 evil.example AAAA - [] - -",
+            "127.0.0.1 evil.example AAAA - [] listed evil.example",
         ],
     );
 }
