@@ -361,6 +361,23 @@ pub(crate) fn parse_time(name: &str, v: &str) -> Result<i64, String> {
     }
 }
 
+/// `since` and `until` of a figures request (default: the last `default_span` seconds up to
+/// now), `since` before `until`.
+pub(crate) fn time_range(q: Option<&str>, default_span: i64) -> Result<(i64, i64), String> {
+    let t = now();
+    let (mut since, mut until) = (t - default_span, t + 1);
+    for (k, v) in &query(q, &["since", "until"])? {
+        match k.as_str() {
+            "since" => since = parse_time(k, v)?,
+            _ => until = parse_time(k, v)?,
+        }
+    }
+    if since >= until {
+        return Err("since: must be before until".into());
+    }
+    Ok((since, until))
+}
+
 pub(crate) fn non_empty(name: &str, v: &str) -> Result<String, String> {
     if v.is_empty() || v.len() > 256 {
         Err(format!("{name}: must be 1 to 256 characters"))
@@ -821,23 +838,7 @@ async fn stats(State(state): State<Arc<AppState>>, req: Request) -> Response {
     if let Err(r) = api_auth(&state, EP, req.headers()).await {
         return r;
     }
-    let t = now();
-    let parsed = (|| -> Result<(i64, i64), String> {
-        let pairs = query(req.uri().query(), &["since", "until"])?;
-        let mut since = t - 86_400;
-        let mut until = t + 1;
-        for (k, v) in &pairs {
-            match k.as_str() {
-                "since" => since = parse_time(k, v)?,
-                _ => until = parse_time(k, v)?,
-            }
-        }
-        if since >= until {
-            return Err("since: must be before until".into());
-        }
-        Ok((since, until))
-    })();
-    let (since, until) = match parsed {
+    let (since, until) = match time_range(req.uri().query(), 86_400) {
         Ok(r) => r,
         Err(msg) => return bad(&state, EP, StatusCode::BAD_REQUEST, &msg),
     };

@@ -9,9 +9,10 @@ use axum::response::Response;
 use logward_store::DnsHitFilter;
 use serde_json::{json, Value};
 
-use crate::api::{api_auth, bad, json_reply, non_empty, parse_time, query, store_error};
+use crate::api::{
+    api_auth, bad, json_reply, non_empty, parse_time, query, store_error, time_range,
+};
 use crate::server::AppState;
-use crate::unix_now as now;
 
 /// Entries per ranking of `GET /v1/dns/stats`.
 const TOP: usize = 10;
@@ -24,22 +25,7 @@ pub async fn dns_stats(State(state): State<Arc<AppState>>, req: Request) -> Resp
     if let Err(r) = api_auth(&state, EP, req.headers()).await {
         return r;
     }
-    let t = now();
-    let parsed = (|| -> Result<(i64, i64), String> {
-        let mut since = t - 7 * 86_400;
-        let mut until = t + 1;
-        for (k, v) in &query(req.uri().query(), &["since", "until"])? {
-            match k.as_str() {
-                "since" => since = parse_time(k, v)?,
-                _ => until = parse_time(k, v)?,
-            }
-        }
-        if since >= until {
-            return Err("since: must be before until".into());
-        }
-        Ok((since, until))
-    })();
-    let (since, until) = match parsed {
+    let (since, until) = match time_range(req.uri().query(), 7 * 86_400) {
         Ok(r) => r,
         Err(msg) => return bad(&state, EP, StatusCode::BAD_REQUEST, &msg),
     };

@@ -186,24 +186,7 @@ impl SqliteStore {
                     .collect()
             })
             .map_err(sql(&path, "count alerts per hour"))?;
-        let ranking = |col: &str, top: usize| -> Result<Vec<Count>> {
-            self.conn
-                .prepare_cached(&format!(
-                    "SELECT CAST({col} AS TEXT) AS k, count(*) AS n FROM alerts \
-                     WHERE time >= ?1 AND time < ?2 AND {col} IS NOT NULL \
-                     GROUP BY k ORDER BY n DESC, k LIMIT ?3"
-                ))
-                .and_then(|mut s| {
-                    s.query_map(params![since, until, limit_to_sql(top)], |r| {
-                        Ok(Count {
-                            key: r.get(0)?,
-                            count: r.get(1)?,
-                        })
-                    })?
-                    .collect()
-                })
-                .map_err(sql(&path, "rank alerts"))
-        };
+        let ranking = |col: &str, top: usize| self.rank("alerts", col, since, until, top);
         Ok(AlertStats {
             total,
             per_hour,
@@ -212,6 +195,34 @@ impl SqliteStore {
             per_host: ranking("host", top)?,
             per_severity: ranking("severity", 5)?,
         })
+    }
+
+    /// The `top` most frequent values of `table.col` over rows with `time` in
+    /// `[since, until)`, most frequent first (ties by value); NULLs left out.
+    fn rank(
+        &self,
+        table: &str,
+        col: &str,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<Vec<Count>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT CAST({col} AS TEXT) AS k, count(*) AS n FROM {table} \
+                 WHERE time >= ?1 AND time < ?2 AND {col} IS NOT NULL \
+                 GROUP BY k ORDER BY n DESC, k LIMIT ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![since, until, limit_to_sql(top)], |r| {
+                    Ok(Count {
+                        key: r.get(0)?,
+                        count: r.get(1)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(sql(&self.path, "rank alerts or DNS hits"))
     }
 
     /// The DNS page's figures for hits in `[since, until)`.
@@ -241,24 +252,7 @@ impl SqliteStore {
         };
         let per_day = buckets(86_400)?;
         let per_hour = buckets(3600)?;
-        let ranking = |col: &str, top: usize| -> Result<Vec<Count>> {
-            self.conn
-                .prepare_cached(&format!(
-                    "SELECT {col} AS k, count(*) AS n FROM dns_hits \
-                     WHERE time >= ?1 AND time < ?2 AND {col} IS NOT NULL \
-                     GROUP BY k ORDER BY n DESC, k LIMIT ?3"
-                ))
-                .and_then(|mut s| {
-                    s.query_map(params![since, until, limit_to_sql(top)], |r| {
-                        Ok(Count {
-                            key: r.get(0)?,
-                            count: r.get(1)?,
-                        })
-                    })?
-                    .collect()
-                })
-                .map_err(sql(&path, "rank DNS hits"))
-        };
+        let ranking = |col: &str, top: usize| self.rank("dns_hits", col, since, until, top);
         Ok(DnsStats {
             total,
             per_day,
