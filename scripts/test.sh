@@ -32,12 +32,13 @@ stage() {
 # crates/cli/tests/ftp_vsftpd.rs; with nginx and curl, they are the real services and client of
 # crates/cli/tests/services_netns.rs. python3-pip installs pylogbeat (PyPI; pure Python, no
 # dependencies, not packaged by Debian), the independent Beats client of
-# crates/beats/tests/pylogbeat.rs.
+# crates/beats/tests/pylogbeat.rs. postgresql is the server of the collector's PostgreSQL store
+# tests (started below, on loopback, as an unprivileged user).
 install_packages() {
   local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
     python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml prometheus
     groff-base man-db openssh-server openssh-client dovecot-imapd vsftpd nginx curl python3-pip tshark
-    bind9-dnsutils tcpdump unbound bind9)
+    bind9-dnsutils tcpdump unbound bind9 postgresql)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -61,6 +62,37 @@ install_packages() {
 }
 
 stage packages install_packages
+
+# A throwaway PostgreSQL cluster for the store tests: a temp data directory, loopback TCP on a
+# free port, trust authentication (nothing else can reach it), stopped when this script ends.
+# Tests create their own databases in it (logward_test_support::postgres); the URL reaches
+# them in LOGWARD_TEST_PG_URL. Under root the server runs as `nobody` (initdb refuses root).
+start_postgres() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$bin/initdb" ] || { echo "PostgreSQL's initdb not found under /usr/lib/postgresql" >&2; return 1; }
+  PG_DIR=$(mktemp -d /tmp/logward-pg.XXXXXX)
+  local as=()
+  if [ "$(id -u)" = 0 ]; then
+    chown nobody "$PG_DIR"
+    as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  fi
+  "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync -E UTF8 >"$PG_DIR/initdb.log"
+  local port
+  for port in $(seq 55432 55500); do
+    if "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 start \
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR -c fsync=off -c max_connections=300" >/dev/null; then
+      PG_STOP=("${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate stop)
+      trap '"${PG_STOP[@]}" >/dev/null 2>&1 || true; rm -rf "$PG_DIR"' EXIT
+      export LOGWARD_TEST_PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+      echo "PostgreSQL on 127.0.0.1:$port"
+      return 0
+    fi
+  done
+  cat "$PG_DIR/server.log" >&2
+  return 1
+}
+stage postgres start_postgres
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 stage test cargo test --workspace --locked --no-fail-fast

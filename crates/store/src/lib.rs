@@ -23,6 +23,7 @@ mod ban;
 pub mod collector;
 mod error;
 mod fingerprint;
+mod postgres;
 mod sqlite;
 mod store;
 mod types;
@@ -38,6 +39,7 @@ pub use collector::{
 };
 pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
+pub use postgres::PgStore;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;
 pub use types::{

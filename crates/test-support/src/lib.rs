@@ -3,7 +3,8 @@
 //! shared corpus ([`corpus`]), skipping a test this host cannot run ([`skip!`], a failure
 //! under `CI=true`), and the real processes a test runs: `logward run` ([`daemon::Daemon`]),
 //! a collector or any other child ([`spawn`], killed on drop), and a log they follow growing
-//! ([`append`]), and a Windows `.evtx` log written in place ([`evtx`]). A dev-dependency only; std
+//! ([`append`]), and a Windows `.evtx` log written in place ([`evtx`]), a PostgreSQL database of a test's own
+//! ([`postgres`]). A dev-dependency only; std
 //! only, and tokio for async tests' `eventually` (feature `tokio`), rcgen for throwaway
 //! certificates ([`pki`], feature `pki`); the Beats benchmarks' document and process
 //! figures ([`bench`]).
@@ -18,6 +19,7 @@ pub mod netns;
 #[cfg(feature = "pki")]
 pub mod pki;
 mod ports;
+pub mod postgres;
 mod process;
 mod skip;
 mod wait;
