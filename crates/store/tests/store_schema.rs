@@ -1,6 +1,9 @@
 //! The schema on both backends: a new database is migrated to the newest version, and
 //! opening it again applies nothing twice.
 
+// Test bodies outside #[test] fns (backends! makes them) unwrap like tests.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use logward_store::{PgStore, Store as _};

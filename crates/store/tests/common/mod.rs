@@ -2,7 +2,7 @@
 //! makes each test twice, `name::sqlite` on a temporary SQLite file and `name::postgres` on a
 //! database of its own in the test cluster (scripts/test.sh starts it; without it the
 //! PostgreSQL half is skipped, a failure under CI=true).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use logward_store::{CollectorStore, PgStore, SqliteStore};
 use logward_test_support::postgres::TestDb;
