@@ -1,23 +1,597 @@
-//! The fleet's ingest: events (day partitions, keyed events once), the agents' `last_seq`, and the fleet rules' effects in the same transaction; retention of events and tokens.
+//! The fleet's ingest on PostgreSQL, as on SQLite (sqlite/ingest.rs): events (day
+//! partitions, keyed events once), alerts with their deliveries, the agents' `last_seq`, and
+//! the fleet rules' effects, all in one transaction per group of requests; retention of
+//! events (whole day partitions), decisions and tokens.
+//!
+//! Exactly once with several collectors on one database: the group's agents are locked
+//! (`FOR UPDATE`, in id order so two groups never wait on each other in a circle) before
+//! their `last_seq` is read, so a batch two collectors receive is stored by the first and
+//! counted a duplicate by the second; a keyed event is stored only when its key's insert
+//! into `fleet_event_keys` is not a conflict.
+//!
+//! Speed: the group's events are written by one multi-row statement (`unnest` of one array
+//! per column) after the rules ran — the rules read profiles, never events — and every
+//! statement is prepared once per connection.
 
-use super::{not_yet, PgStore};
-#[allow(unused_imports)]
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use postgres::Transaction;
+
+use super::decisions::{lift_tx, put_decision_tx};
+use super::partitions::{self, KnownDays};
+use super::{pe, PgStore, Prepared};
 use crate::collector::{
-    Agent, AlertDetail, AlertFilter, AlertPage, AlertStats, Analysis, ApiToken, Decision,
-    DecisionChange, DecisionSelector, DnsHitFilter, DnsStats, FleetPurgeStats, GroupRules,
-    Heartbeat, IngestCounts, IngestRequest, NewDecision, PendingAnalysis, StoredDnsHit, TokenCheck,
+    AlertPlan, AnalysisState, DecisionSelector, FleetEvent, FleetItem, FleetOutput,
+    FleetPurgeStats, GroupRules, IngestCounts, IngestRequest, ProfileLookup,
 };
-use crate::error::Result;
-#[allow(unused_imports)]
-use crate::types::{CounterSnapshot, UnixTime};
+use crate::error::{Result, StoreError};
+use crate::types::{CounterSnapshot, NewAlert, ProfileRow, UnixTime};
+
+/// Inserts one collector alert in `tx` with everything that must commit with it: its day
+/// partition, its DNS hit, its outbox rows (one per notifier of `plan`, due at `now`) and its
+/// analysis row (pending or skipped). Every alert the collector stores goes through here —
+/// agents' alerts and the fleet rules' alike — so none is stored without its deliveries.
+/// `stored_at` is `now` (the collector's clock: the alert's partition). Returns its id.
+pub(super) fn insert_alert(
+    tx: &mut Transaction<'_>,
+    days: &mut KnownDays,
+    st: &mut Prepared,
+    shown: &Path,
+    a: &NewAlert,
+    plan: &AlertPlan,
+    now: UnixTime,
+) -> Result<i64> {
+    if !(1..=5).contains(&a.severity) {
+        return Err(StoreError::invalid(
+            "alert severity",
+            format!("{} (rule {}): must be 1 to 5", a.severity, a.rule_id),
+        ));
+    }
+    partitions::ensure(tx, days, "alerts", now).map_err(pe(shown, "make a day's partition"))?;
+    let s = st
+        .get(
+            tx,
+            "INSERT INTO alerts (time, stored_at, rule_id, severity, host, source_address, \
+             user_name, json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .map_err(pe(shown, "store alerts"))?;
+    let id: i64 = tx
+        .query_one(
+            &s,
+            &[
+                &a.time,
+                &now,
+                &a.rule_id,
+                &i32::from(a.severity),
+                &a.host,
+                &a.source_address,
+                &a.user,
+                &a.json,
+            ],
+        )
+        .map_err(pe(shown, "store alerts"))?
+        .get(0);
+    if let Some(h) = &a.dns {
+        let s = st
+            .get(
+                tx,
+                "INSERT INTO dns_hits (alert_id, day, time, host, client, domain, qtype, \
+                 finding, list, verdict, severity, answer, owner) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .map_err(pe(shown, "store a DNS hit"))?;
+        tx.execute(
+            &s,
+            &[
+                &id,
+                &a.time.div_euclid(86_400),
+                &a.time,
+                &a.host,
+                &h.client,
+                &h.domain,
+                &h.qtype,
+                &h.finding,
+                &h.list,
+                &h.verdict,
+                &h.severity,
+                &h.answer,
+                &h.owner,
+            ],
+        )
+        .map_err(pe(shown, "store a DNS hit"))?;
+    }
+    if !plan.notifiers.is_empty() {
+        let mut seen = HashSet::with_capacity(plan.notifiers.len());
+        let sinks: Vec<&str> = plan
+            .notifiers
+            .iter()
+            .map(String::as_str)
+            .filter(|n| seen.insert(*n))
+            .collect();
+        let s = st
+            .get(
+                tx,
+                "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
+                 updated_at) SELECT $1, n.sink, 'pending', 0, $3, $3 \
+                 FROM unnest($2::text[]) WITH ORDINALITY AS n(sink, i) ORDER BY n.i",
+            )
+            .map_err(pe(shown, "queue deliveries"))?;
+        tx.execute(&s, &[&id, &sinks, &now])
+            .map_err(pe(shown, "queue deliveries"))?;
+    }
+    if let Some((state, key)) = &plan.analysis {
+        let s = st
+            .get(
+                tx,
+                "INSERT INTO alert_analysis (alert_id, state, cache_key, requested_at, \
+                 finished_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .map_err(pe(shown, "store an analysis request"))?;
+        let finished = (*state != AnalysisState::Pending).then_some(now);
+        tx.execute(&s, &[&id, &state.as_str(), key, &now, &finished])
+            .map_err(pe(shown, "store an analysis request"))?;
+    }
+    Ok(id)
+}
+
+/// The events of a group, one vector per column, written by one statement at the end.
+#[derive(Default)]
+struct EventRows<'a> {
+    agent_id: Vec<&'a str>,
+    seq: Vec<i64>,
+    time: Vec<i64>,
+    received_at: Vec<i64>,
+    host: Vec<Option<&'a str>>,
+    action: Vec<&'a str>,
+    outcome: Vec<&'a str>,
+    source_ip: Vec<Option<&'a str>>,
+    user_name: Vec<Option<&'a str>>,
+    json: Vec<&'a str>,
+}
+
+impl<'a> EventRows<'a> {
+    fn push(&mut self, agent_id: &'a str, seq: i64, e: &'a FleetEvent, now: UnixTime) {
+        self.agent_id.push(agent_id);
+        self.seq.push(seq);
+        self.time.push(e.time);
+        self.received_at.push(now);
+        self.host.push(e.host.as_deref());
+        self.action.push(&e.action);
+        self.outcome.push(&e.outcome);
+        self.source_ip.push(e.source_ip.as_deref());
+        self.user_name.push(e.user.as_deref());
+        self.json.push(&e.json);
+    }
+
+    fn insert(&self, tx: &mut Transaction<'_>, st: &mut Prepared, shown: &Path) -> Result<()> {
+        if self.json.is_empty() {
+            return Ok(());
+        }
+        let s = st
+            .get(
+                tx,
+                "INSERT INTO fleet_events (agent_id, seq, time, received_at, host, action, \
+                 outcome, source_ip, user_name, json) \
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], \
+                 $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])",
+            )
+            .map_err(pe(shown, "store fleet events"))?;
+        tx.execute(
+            &s,
+            &[
+                &self.agent_id,
+                &self.seq,
+                &self.time,
+                &self.received_at,
+                &self.host,
+                &self.action,
+                &self.outcome,
+                &self.source_ip,
+                &self.user_name,
+                &self.json,
+            ],
+        )
+        .map_err(pe(shown, "store fleet events"))?;
+        Ok(())
+    }
+}
+
+/// Reads profiles inside the ingest's transaction (the fleet anomaly detector sees what the
+/// group's earlier requests are about to commit).
+struct ProfileReader<'a, 'b> {
+    tx: RefCell<(&'a mut Transaction<'b>, &'a mut Prepared)>,
+    shown: &'a Path,
+}
+
+impl std::fmt::Debug for ProfileReader<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfileReader").finish_non_exhaustive()
+    }
+}
+
+impl ProfileLookup for ProfileReader<'_, '_> {
+    fn profile(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut g = self.tx.borrow_mut();
+        let (tx, st) = &mut *g;
+        let s = st
+            .get(*tx, "SELECT data FROM profiles WHERE key = $1")
+            .map_err(pe(self.shown, "read a login profile"))?;
+        Ok(tx
+            .query_opt(&s, &[&key])
+            .map_err(pe(self.shown, "read a login profile"))?
+            .map(|r| r.get(0)))
+    }
+}
 
 impl PgStore {
-    not_yet! {
-        fn put_counters(c: &CounterSnapshot) -> Result<()>;
-        fn ingest_group(requests: &[IngestRequest<'_>], rules: &mut GroupRules<'_>)
-            -> Result<Vec<IngestCounts>>;
-        fn count_fleet_events(host: Option<&str>) -> Result<u64>;
-        fn fleet_event_json(limit: usize) -> Result<Vec<String>>;
-        fn purge_fleet(now: UnixTime, keep_days: u32) -> Result<FleetPurgeStats>;
+    /// Saves a rules' counters outside an ingest (the collector's shutdown).
+    pub(super) fn put_counters(&mut self, c: &CounterSnapshot) -> Result<()> {
+        let PgStore {
+            client,
+            shown,
+            stmts,
+            ..
+        } = self;
+        let mut tx = client
+            .transaction()
+            .map_err(pe(shown, "begin saving counters"))?;
+        put_counters_tx(&mut tx, stmts, shown, c)?;
+        tx.commit().map_err(pe(shown, "commit counters"))
     }
+
+    /// [`CollectorStore::ingest_group`](crate::CollectorStore::ingest_group): several
+    /// requests' ingests in one transaction, all or nothing.
+    pub(super) fn ingest_group(
+        &mut self,
+        requests: &[IngestRequest<'_>],
+        rules: &mut GroupRules<'_>,
+    ) -> Result<Vec<IngestCounts>> {
+        let r = self.ingest_group_tx(requests, rules);
+        if r.is_err() {
+            // Partitions it made were rolled back with it.
+            self.days.clear();
+        }
+        r
+    }
+
+    fn ingest_group_tx(
+        &mut self,
+        requests: &[IngestRequest<'_>],
+        rules: &mut GroupRules<'_>,
+    ) -> Result<Vec<IngestCounts>> {
+        let PgStore {
+            client,
+            shown,
+            days,
+            stmts,
+        } = self;
+        let shown: &Path = shown;
+        let mut tx = client.transaction().map_err(pe(shown, "begin an ingest"))?;
+        // Keyed events need no agent row (their sender is not enrolled); `seq`ed items do.
+        let mut ids: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.items.iter().any(|i| i.seq().is_some()))
+            .map(|r| r.agent_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut last: HashMap<String, (i64, UnixTime)> = HashMap::with_capacity(ids.len());
+        if !ids.is_empty() {
+            let s = stmts
+                .get(
+                    &mut tx,
+                    "SELECT id, last_seq FROM agents WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                )
+                .map_err(pe(shown, "read an agent's sequence"))?;
+            for r in tx
+                .query(&s, &[&ids])
+                .map_err(pe(shown, "read an agent's sequence"))?
+            {
+                last.insert(r.get(0), (r.get(1), 0));
+            }
+        }
+        let mut events = EventRows::default();
+        let mut all = Vec::with_capacity(requests.len());
+        for (r, req) in requests.iter().enumerate() {
+            let IngestRequest {
+                agent_id,
+                now,
+                items,
+            } = *req;
+            let mut counts = IngestCounts::default();
+            let mut fresh = Vec::new();
+            let mut seq_state = match items.iter().any(|i| i.seq().is_some()) {
+                false => None,
+                true => match last.get_mut(agent_id) {
+                    Some(l) => Some(l),
+                    None => {
+                        return Err(StoreError::NotFound {
+                            what: "agent",
+                            id: 0,
+                        })
+                    }
+                },
+            };
+            let mut new_keys = insert_keys(&mut tx, stmts, shown, items, now)?;
+            if items.iter().any(|i| !matches!(i, FleetItem::Alert { .. })) {
+                partitions::ensure(&mut tx, days, "fleet_events", now)
+                    .map_err(pe(shown, "make a day's partition"))?;
+            }
+            for (i, item) in items.iter().enumerate() {
+                if let (Some(seq), Some((last, _))) = (item.seq(), seq_state.as_mut()) {
+                    if seq <= *last {
+                        counts.duplicates += 1;
+                        continue;
+                    }
+                    *last = seq;
+                }
+                match item {
+                    FleetItem::Event { seq, event } => {
+                        events.push(agent_id, *seq, event, now);
+                        counts.events += 1;
+                        fresh.push(i);
+                    }
+                    FleetItem::Keyed { key, event } => {
+                        if !new_keys.remove(key) {
+                            counts.duplicates += 1;
+                            continue;
+                        }
+                        events.push(agent_id, 0, event, now);
+                        counts.events += 1;
+                        fresh.push(i);
+                    }
+                    FleetItem::Alert { alert, plan, .. } => {
+                        insert_alert(&mut tx, days, stmts, shown, alert, plan, now)?;
+                        counts.alerts += 1;
+                    }
+                }
+            }
+            if let Some((_, seen)) = seq_state {
+                *seen = now;
+            }
+            if !fresh.is_empty() {
+                let effects = {
+                    let reader = ProfileReader {
+                        tx: RefCell::new((&mut tx, &mut *stmts)),
+                        shown,
+                    };
+                    rules(r, &fresh, &reader)?
+                };
+                let mut last_alert = None;
+                for o in &effects.outputs {
+                    match o {
+                        FleetOutput::Alert(a, plan) => {
+                            last_alert =
+                                Some(insert_alert(&mut tx, days, stmts, shown, a, plan, now)?);
+                            counts.fleet_alerts += 1;
+                        }
+                        FleetOutput::Decision(d) => {
+                            let mut d = d.clone();
+                            d.alert_id = d.alert_id.or(last_alert);
+                            if put_decision_tx(&mut tx, stmts, shown, &d)?.1.is_some() {
+                                counts.fleet_decisions += 1;
+                            }
+                        }
+                        FleetOutput::Lift { target, at } => {
+                            let which = DecisionSelector::Target(target);
+                            if lift_tx(&mut tx, stmts, shown, which, *at)?.is_some() {
+                                counts.fleet_decisions += 1;
+                            }
+                        }
+                    }
+                }
+                if let Some(c) = &effects.counters {
+                    put_counters_tx(&mut tx, stmts, shown, c)?;
+                }
+                put_profiles_tx(&mut tx, stmts, shown, &effects.profiles)?;
+            }
+            all.push(counts);
+        }
+        events.insert(&mut tx, stmts, shown)?;
+        if !last.is_empty() {
+            let (mut id, mut seq, mut seen) = (Vec::new(), Vec::new(), Vec::new());
+            for (a, (l, t)) in &last {
+                id.push(a.as_str());
+                seq.push(*l);
+                seen.push(*t);
+            }
+            let s = stmts
+                .get(
+                    &mut tx,
+                    "UPDATE agents SET last_seq = v.last_seq, last_seen = v.seen \
+                     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, last_seq, seen) \
+                     WHERE agents.id = v.id",
+                )
+                .map_err(pe(shown, "update an agent's sequence"))?;
+            tx.execute(&s, &[&id, &seq, &seen])
+                .map_err(pe(shown, "update an agent's sequence"))?;
+        }
+        tx.commit().map_err(pe(shown, "commit an ingest"))?;
+        Ok(all)
+    }
+
+    /// Number of fleet events stored (all, or one host's).
+    pub(super) fn count_fleet_events(&mut self, host: Option<&str>) -> Result<u64> {
+        let n: i64 = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM fleet_events WHERE $1::text IS NULL OR host = $1",
+                &[&host],
+            )
+            .map_err(pe(&self.shown, "count fleet events"))?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The stored JSON of fleet events, oldest first, at most `limit`.
+    pub(super) fn fleet_event_json(&mut self, limit: usize) -> Result<Vec<String>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT json FROM fleet_events ORDER BY id LIMIT $1",
+                &[&super::decisions::limit_to_sql(limit)],
+            )
+            .map_err(pe(&self.shown, "read fleet events"))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Retention: fleet events stored more than `keep_days` days ago (whole day partitions:
+    /// a day is dropped once all of it is that old, so events stay up to a day longer than
+    /// on SQLite, and the collector's clock rather than the sender's decides), their keys,
+    /// decisions that ended that long ago with their changes, and used or expired enrolment
+    /// tokens as old.
+    pub(super) fn purge_fleet(&mut self, now: UnixTime, keep_days: u32) -> Result<FleetPurgeStats> {
+        let cutoff = now - i64::from(keep_days) * partitions::DAY;
+        let r = self.purge_fleet_tx(cutoff);
+        // Dropped days are gone; a failed purge may have dropped none.
+        self.days.clear();
+        r
+    }
+
+    fn purge_fleet_tx(&mut self, cutoff: UnixTime) -> Result<FleetPurgeStats> {
+        let shown = &self.shown;
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(pe(shown, "purge fleet data"))?;
+        let decisions = tx
+            .execute(
+                "DELETE FROM decisions WHERE (expires_at IS NOT NULL AND expires_at < $1) \
+                 OR (removed_at IS NOT NULL AND removed_at < $1)",
+                &[&cutoff],
+            )
+            .map_err(pe(shown, "purge decisions"))?;
+        // Seqs are never reused (identity): agents' cursors stay valid.
+        tx.execute(
+            "DELETE FROM decision_changes c WHERE NOT EXISTS \
+             (SELECT 1 FROM decisions d WHERE d.id = c.decision_id)",
+            &[],
+        )
+        .map_err(pe(shown, "purge decision changes"))?;
+        let tokens = tx
+            .execute(
+                "DELETE FROM enrol_tokens WHERE coalesce(used_at, expires_at) < $1",
+                &[&cutoff],
+            )
+            .map_err(pe(shown, "purge enrolment tokens"))?;
+        let old = partitions::before(&mut tx, "fleet_events", cutoff)
+            .map_err(pe(shown, "list fleet event partitions"))?;
+        let mut events = 0u64;
+        // Counted before any is dropped: dropping takes a lock on the whole table, held until
+        // commit, which ingests wait for.
+        for p in &old {
+            let n: i64 = tx
+                .query_one(&format!("SELECT count(*) FROM {}", ident(&p.name)), &[])
+                .map_err(pe(shown, "count old fleet events"))?
+                .get(0);
+            events += u64::try_from(n).unwrap_or(0);
+        }
+        if let Some(until) = old.iter().map(|p| p.to).max() {
+            // Keys go with their events (stored in the same statement, same `received_at`).
+            tx.execute(
+                "DELETE FROM fleet_event_keys WHERE received_at < $1",
+                &[&until],
+            )
+            .map_err(pe(shown, "purge keyed events' keys"))?;
+        }
+        for p in &old {
+            tx.batch_execute(&format!("DROP TABLE {}", ident(&p.name)))
+                .map_err(pe(shown, "drop an old fleet event partition"))?;
+        }
+        tx.commit().map_err(pe(shown, "purge fleet data"))?;
+        Ok(FleetPurgeStats {
+            events,
+            decisions,
+            tokens,
+        })
+    }
+}
+
+/// A table name from the catalogue as an SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Stores the keys of a request's keyed events (sorted, so collectors storing overlapping
+/// windows take the keys' locks in one order); returns the keys that were new. A key
+/// repeated inside the request is new once.
+fn insert_keys(
+    tx: &mut Transaction<'_>,
+    st: &mut Prepared,
+    shown: &Path,
+    items: &[FleetItem],
+    now: UnixTime,
+) -> Result<HashSet<[u8; 16]>> {
+    let mut keys: Vec<&[u8]> = items
+        .iter()
+        .filter_map(|i| match i {
+            FleetItem::Keyed { key, .. } => Some(key.as_slice()),
+            _ => None,
+        })
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let s = st
+        .get(
+            tx,
+            "INSERT INTO fleet_event_keys (dedup_key, received_at) \
+             SELECT k, $2 FROM unnest($1::bytea[]) AS k ON CONFLICT DO NOTHING \
+             RETURNING dedup_key",
+        )
+        .map_err(pe(shown, "store keyed events' keys"))?;
+    let rows = tx
+        .query(&s, &[&keys, &now])
+        .map_err(pe(shown, "store keyed events' keys"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| <[u8; 16]>::try_from(r.get::<_, &[u8]>(0)).ok())
+        .collect())
+}
+
+fn put_counters_tx(
+    tx: &mut Transaction<'_>,
+    st: &mut Prepared,
+    shown: &Path,
+    c: &CounterSnapshot,
+) -> Result<()> {
+    let s = st
+        .get(
+            tx,
+            "INSERT INTO counters (name, data, saved_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
+        )
+        .map_err(pe(shown, "save the fleet rules' counters"))?;
+    tx.execute(&s, &[&c.name, &c.data, &c.saved_at])
+        .map_err(pe(shown, "save the fleet rules' counters"))?;
+    Ok(())
+}
+
+/// The login profiles an ingest changed, in its transaction.
+fn put_profiles_tx(
+    tx: &mut Transaction<'_>,
+    st: &mut Prepared,
+    shown: &Path,
+    rows: &[ProfileRow],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let s = st
+        .get(
+            tx,
+            "INSERT INTO profiles (key, data, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET data = excluded.data, \
+             updated_at = excluded.updated_at",
+        )
+        .map_err(pe(shown, "store login profiles"))?;
+    for r in rows {
+        tx.execute(&s, &[&r.key, &r.data, &r.updated_at])
+            .map_err(pe(shown, "store login profiles"))?;
+    }
+    Ok(())
 }

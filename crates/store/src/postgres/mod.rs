@@ -22,9 +22,10 @@ mod operators;
 mod partitions;
 mod query;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use postgres::{Client, NoTls};
+use postgres::{Client, GenericClient, NoTls, Statement};
 
 use crate::error::{Result, StoreError};
 
@@ -36,6 +37,29 @@ pub struct PgStore {
     shown: PathBuf,
     /// Days whose partitions are known to exist (see partitions.rs).
     days: partitions::KnownDays,
+    /// The hot paths' statements, prepared once per connection.
+    stmts: Prepared,
+}
+
+/// Statements prepared once per connection and reused (rust-postgres keeps no cache, and a
+/// statement given as text is parsed again on every call: one more round trip each).
+#[derive(Default)]
+struct Prepared(HashMap<&'static str, Statement>);
+
+impl Prepared {
+    /// `sql` prepared on this connection (in `c`, the client or a transaction of it).
+    fn get(
+        &mut self,
+        c: &mut impl GenericClient,
+        sql: &'static str,
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = c.prepare(sql)?;
+        self.0.insert(sql, s.clone());
+        Ok(s)
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -71,6 +95,7 @@ impl PgStore {
             client,
             shown,
             days: partitions::KnownDays::default(),
+            stmts: Prepared::default(),
         };
         migrations::migrate(&mut store.client, &store.shown)?;
         Ok(store)
@@ -89,6 +114,15 @@ fn pg_error(shown: &std::path::Path, context: &'static str, e: postgres::Error) 
         context,
         source: Box::new(e),
     }
+}
+
+/// [`pg_error`] as a `map_err` where `self` is borrowed apart:
+/// `.map_err(pe(shown, "store alerts"))`.
+fn pe<'a>(
+    shown: &'a std::path::Path,
+    context: &'static str,
+) -> impl FnOnce(postgres::Error) -> StoreError + 'a {
+    move |e| pg_error(shown, context, e)
 }
 
 /// The URL with any password replaced by `***` (URL form `user:pw@` and key=value

@@ -60,6 +60,57 @@ pub(super) fn ensure(
     Ok(())
 }
 
+/// A day partition as found in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Partition {
+    pub(super) name: String,
+    /// Its range of storage times, `from` included, `to` not.
+    pub(super) from: i64,
+    pub(super) to: i64,
+}
+
+/// The partitions of `table` whose whole range is before `cutoff` (retention drops these),
+/// oldest first.
+pub(super) fn before(
+    client: &mut impl GenericClient,
+    table: &'static str,
+    cutoff: i64,
+) -> Result<Vec<Partition>, postgres::Error> {
+    let rows = client.query(
+        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
+         JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::text::regclass",
+        &[&table],
+    )?;
+    let mut found: Vec<Partition> = rows
+        .iter()
+        .filter_map(|r| {
+            let (from, to) = bounds(r.get::<_, Option<&str>>(1)?)?;
+            Some(Partition {
+                name: r.get(0),
+                from,
+                to,
+            })
+        })
+        .filter(|p| p.to <= cutoff)
+        .collect();
+    found.sort_by_key(|p| p.from);
+    Ok(found)
+}
+
+/// The two numbers of a range bound as PostgreSQL prints it:
+/// `FOR VALUES FROM ('1796601600') TO ('1796688000')`. `None` for anything else (a default
+/// partition an administrator added is never dropped).
+fn bounds(expr: &str) -> Option<(i64, i64)> {
+    let mut n = expr
+        .split(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<i64>);
+    match (n.next(), n.next(), n.next()) {
+        (Some(Ok(from)), Some(Ok(to)), None) => Some((from, to)),
+        _ => None,
+    }
+}
+
 /// The first second of the UTC day holding `t`.
 pub(super) fn day_of(t: i64) -> i64 {
     t.div_euclid(DAY) * DAY
@@ -101,5 +152,19 @@ mod tests {
             "fleet_events_d20261207"
         );
         assert_eq!(partition_name("x", day_of(951_782_400)), "x_d20000229");
+    }
+
+    #[test]
+    fn range_bounds_are_read_back() {
+        assert_eq!(
+            bounds("FOR VALUES FROM ('1796601600') TO ('1796688000')"),
+            Some((1_796_601_600, 1_796_688_000))
+        );
+        assert_eq!(
+            bounds("FOR VALUES FROM ('-86400') TO ('0')"),
+            Some((-86_400, 0))
+        );
+        assert_eq!(bounds("DEFAULT"), None);
+        assert_eq!(bounds("FOR VALUES FROM (MINVALUE) TO ('5')"), None);
     }
 }
