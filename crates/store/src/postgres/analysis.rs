@@ -5,13 +5,17 @@
 use postgres::Row;
 
 use super::base::{limit, RowError};
-use super::{pg_error, PgStore};
+use super::PgStore;
 use crate::collector::{Analysis, AnalysisState, PendingAnalysis};
 use crate::error::{Result, StoreError};
 use crate::types::UnixTime;
 
-const COLUMNS: &str =
-    "alert_id, state, model, text, error, cache_key, requested_at, finished_at, latency_ms";
+/// The columns [`analysis_row`] reads, in its order (a macro, for `concat!`).
+macro_rules! columns {
+    () => {
+        "alert_id, state, model, text, error, cache_key, requested_at, finished_at, latency_ms"
+    };
+}
 
 fn analysis_row(r: &Row) -> std::result::Result<Analysis, RowError> {
     let state: String = r.try_get(1)?;
@@ -34,9 +38,10 @@ impl PgStore {
     /// (purged while the LLM answered) is [`StoreError::NotFound`].
     pub(super) fn put_analysis(&mut self, a: &Analysis) -> Result<()> {
         let n = self.exec(
-            &format!(
-                "INSERT INTO alert_analysis ({COLUMNS}) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+            concat!(
+                "INSERT INTO alert_analysis (",
+                columns!(),
+                ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
                  WHERE EXISTS (SELECT 1 FROM alerts WHERE id = $1) \
                  ON CONFLICT (alert_id) DO UPDATE SET state = excluded.state, \
                  model = excluded.model, text = excluded.text, error = excluded.error, \
@@ -67,7 +72,11 @@ impl PgStore {
 
     pub(super) fn analysis(&mut self, alert_id: i64) -> Result<Option<Analysis>> {
         self.row(
-            &format!("SELECT {COLUMNS} FROM alert_analysis WHERE alert_id = $1"),
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM alert_analysis WHERE alert_id = $1"
+            ),
             &[&alert_id],
             "read an analysis",
             analysis_row,
@@ -80,8 +89,10 @@ impl PgStore {
         since: UnixTime,
     ) -> Result<Option<Analysis>> {
         self.row(
-            &format!(
-                "SELECT {COLUMNS} FROM alert_analysis WHERE cache_key = $1 AND state = 'done' \
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM alert_analysis WHERE cache_key = $1 AND state = 'done' \
                  AND finished_at >= $2 ORDER BY finished_at DESC LIMIT 1"
             ),
             &[&cache_key, &since],
@@ -110,20 +121,19 @@ impl PgStore {
 
     /// One statement for all ids (atomic, like SQLite's transaction).
     pub(super) fn finish_analyses(&mut self, alert_ids: &[i64], a: &Analysis) -> Result<u64> {
-        self.client
-            .execute(
-                "UPDATE alert_analysis SET state = $2, model = $3, text = $4, error = $5, \
+        self.exec(
+            "UPDATE alert_analysis SET state = $2, model = $3, text = $4, error = $5, \
                  finished_at = $6, latency_ms = $7 WHERE alert_id = ANY($1) AND state = 'pending'",
-                &[
-                    &alert_ids,
-                    &a.state.as_str(),
-                    &a.model,
-                    &a.text,
-                    &a.error,
-                    &a.finished_at,
-                    &a.latency_ms,
-                ],
-            )
-            .map_err(|e| pg_error(&self.shown, "finish analyses", e))
+            &[
+                &alert_ids,
+                &a.state.as_str(),
+                &a.model,
+                &a.text,
+                &a.error,
+                &a.finished_at,
+                &a.latency_ms,
+            ],
+            "finish analyses",
+        )
     }
 }

@@ -7,7 +7,7 @@
 //! deleting its rows one by one.
 
 use postgres::types::ToSql;
-use postgres::Row;
+use postgres::{Row, Statement};
 
 use super::{partitions, pg_error, PgStore};
 use crate::collector::AnalysisState;
@@ -18,11 +18,14 @@ use crate::types::{
     ReportEntry, ReportSection, StoredAlert, StoredReportEntry, UnixTime,
 };
 
-/// The columns [`alert_from_row`] reads, in its order.
-pub(super) const ALERT_COLUMNS: &str =
-    "id, time, rule_id, severity, host, source_address, user_name, json";
+/// The columns [`alert_from_row`] reads, in its order (a macro, for `concat!`).
+macro_rules! alert_columns {
+    () => {
+        "id, time, rule_id, severity, host, source_address, user_name, json"
+    };
+}
 
-/// An alert row selected with [`ALERT_COLUMNS`].
+/// An alert row selected with `alert_columns!()`.
 pub(super) fn alert_from_row(r: &Row) -> std::result::Result<StoredAlert, RowError> {
     let severity: i32 = r.try_get(3)?;
     Ok(StoredAlert {
@@ -57,15 +60,23 @@ impl From<postgres::Error> for RowError {
 }
 
 impl PgStore {
+    /// `sql` prepared on this connection, once (see [`Prepared`](super::Prepared)).
+    fn prepared(&mut self, sql: &'static str, context: &'static str) -> Result<Statement> {
+        self.stmts
+            .get(&mut self.client, sql)
+            .map_err(|e| pg_error(&self.shown, context, e))
+    }
+
     /// Runs `sql` and turns every row into a value with `f` (errors name `context`).
     pub(super) fn rows<T>(
         &mut self,
-        sql: &str,
+        sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
         context: &'static str,
         f: impl Fn(&Row) -> std::result::Result<T, RowError>,
     ) -> Result<Vec<T>> {
-        let rows = self.client.query(sql, params).map_err(self.err(context))?;
+        let st = self.prepared(sql, context)?;
+        let rows = self.client.query(&st, params).map_err(self.err(context))?;
         rows.iter()
             .map(|r| f(r).map_err(|e| self.row_error(context, e)))
             .collect()
@@ -74,14 +85,15 @@ impl PgStore {
     /// [`rows`](Self::rows) of a query returning at most one row.
     pub(super) fn row<T>(
         &mut self,
-        sql: &str,
+        sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
         context: &'static str,
         f: impl Fn(&Row) -> std::result::Result<T, RowError>,
     ) -> Result<Option<T>> {
+        let st = self.prepared(sql, context)?;
         let row = self
             .client
-            .query_opt(sql, params)
+            .query_opt(&st, params)
             .map_err(self.err(context))?;
         row.map(|r| f(&r).map_err(|e| self.row_error(context, e)))
             .transpose()
@@ -90,11 +102,12 @@ impl PgStore {
     /// Runs one statement; how many rows it changed.
     pub(super) fn exec(
         &mut self,
-        sql: &str,
+        sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
         context: &'static str,
     ) -> Result<u64> {
-        self.client.execute(sql, params).map_err(self.err(context))
+        let st = self.prepared(sql, context)?;
+        self.client.execute(&st, params).map_err(self.err(context))
     }
 
     fn row_error(&self, context: &'static str, e: RowError) -> StoreError {
@@ -122,12 +135,17 @@ fn idempotency_key(instance: &str, alert_id: i64, sink: &str) -> String {
     format!("{instance}-{alert_id}-{sink}")
 }
 
-/// Outbox rows with their alert's JSON and analysis; the WHERE/ORDER/LIMIT clause follows.
-const OUTBOX_SELECT: &str = "SELECT o.id, o.alert_id, o.sink, o.state, o.attempts, \
+/// Outbox rows with their alert's JSON and analysis; the WHERE/ORDER/LIMIT clause follows
+/// (a macro, for `concat!`).
+macro_rules! outbox_select {
+    () => {
+        "SELECT o.id, o.alert_id, o.sink, o.state, o.attempts, \
      o.next_attempt_at, o.last_error, a.json, l.state, l.text, l.requested_at, \
      (SELECT value FROM meta WHERE key = 'instance') \
      FROM outbox o JOIN alerts a ON a.id = o.alert_id \
-     LEFT JOIN alert_analysis l ON l.alert_id = o.alert_id";
+     LEFT JOIN alert_analysis l ON l.alert_id = o.alert_id "
+    };
+}
 
 fn outbox_item(r: &Row) -> std::result::Result<OutboxItem, RowError> {
     let alert_id: i64 = r.try_get(1)?;
@@ -162,7 +180,7 @@ fn outbox_item(r: &Row) -> std::result::Result<OutboxItem, RowError> {
 impl PgStore {
     pub(super) fn alert(&mut self, id: i64) -> Result<Option<StoredAlert>> {
         self.row(
-            &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"),
+            concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1"),
             &[&id],
             "read an alert",
             alert_from_row,
@@ -176,9 +194,10 @@ impl PgStore {
         n: usize,
     ) -> Result<Vec<StoredAlert>> {
         self.rows(
-            &format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE time >= $1 AND time < $2 \
-                 ORDER BY time, id LIMIT $3"
+            concat!(
+                "SELECT ",
+                alert_columns!(),
+                " FROM alerts WHERE time >= $1 AND time < $2 ORDER BY time, id LIMIT $3"
             ),
             &[&from, &to, &limit(n)],
             "read alerts",
@@ -193,8 +212,9 @@ impl PgStore {
         n: usize,
     ) -> Result<Vec<OutboxItem>> {
         self.rows(
-            &format!(
-                "{OUTBOX_SELECT} WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
+            concat!(
+                outbox_select!(),
+                "WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
                  AND ($2::text IS NULL OR o.sink = $2) ORDER BY o.next_attempt_at, o.id LIMIT $3"
             ),
             &[&now, &sink, &limit(n)],
@@ -209,9 +229,9 @@ impl PgStore {
         n: usize,
     ) -> Result<Vec<OutboxItem>> {
         self.rows(
-            &format!(
-                "{OUTBOX_SELECT} WHERE ($1::text IS NULL OR o.state = $1) \
-                 ORDER BY o.id DESC LIMIT $2"
+            concat!(
+                outbox_select!(),
+                "WHERE ($1::text IS NULL OR o.state = $1) ORDER BY o.id DESC LIMIT $2"
             ),
             &[&state.map(OutboxState::as_str), &limit(n)],
             "read the outbox",

@@ -9,8 +9,6 @@ use crate::collector::ApiToken;
 use crate::error::Result;
 use crate::types::UnixTime;
 
-const TOKEN_COLUMNS: &str = "id, name, created_at, last_used, revoked_at";
-
 fn token(r: &Row) -> std::result::Result<ApiToken, RowError> {
     Ok(ApiToken {
         id: r.try_get(0)?,
@@ -101,7 +99,7 @@ impl PgStore {
 
     pub(super) fn api_tokens(&mut self) -> Result<Vec<ApiToken>> {
         self.rows(
-            &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"),
+            "SELECT id, name, created_at, last_used, revoked_at FROM api_tokens ORDER BY id",
             &[],
             "read API tokens",
             token,
