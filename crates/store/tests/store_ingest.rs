@@ -146,6 +146,33 @@ backends! {
         assert_eq!(s.agent("web01").unwrap().unwrap().last_seq, 4);
     }
 
+    fn a_large_group_is_stored_whole_and_in_order(s: &mut dyn CollectorStore) {
+        // Enough rows for PostgreSQL's COPY path, with every optional column missing on some.
+        s.register_shared_agent("web01", 10).unwrap();
+        let items: Vec<FleetItem> = (1..=300)
+            .map(|seq| {
+                let mut e = event(1000 + seq);
+                e.json = format!("{{\"n\":{seq},\"s\":\"tab\\t \u{e9}\"}}");
+                if seq % 3 == 0 {
+                    e.host = None;
+                }
+                if seq % 5 == 0 {
+                    (e.source_ip, e.user) = (None, None);
+                }
+                FleetItem::Event { seq, event: e }
+            })
+            .collect();
+        let c = s.ingest("web01", 2000, &items).unwrap();
+        assert_eq!(c.events, 300);
+        let json = s.fleet_event_json(1000).unwrap();
+        let want: Vec<String> = (1..=300)
+            .map(|n| format!("{{\"n\":{n},\"s\":\"tab\\t \u{e9}\"}}"))
+            .collect();
+        assert_eq!(json, want);
+        assert_eq!(s.count_fleet_events(Some("web01")).unwrap(), 200);
+        assert_eq!(s.fleet_event_json(7).unwrap().len(), 7);
+    }
+
     fn keyed_events_are_stored_once_and_need_no_agent(s: &mut dyn CollectorStore) {
         let keyed = |k: u8| FleetItem::Keyed {
             key: [k; 16],

@@ -100,7 +100,11 @@ CREATE TABLE fleet_events (
     json        text NOT NULL,
     PRIMARY KEY (id, received_at)
 ) PARTITION BY RANGE (received_at);
-CREATE INDEX fleet_events_time ON fleet_events (time);
+-- Every index is written for every event stored. Retention drops whole days, so `time` alone
+-- needs no B-tree (SQLite's serves its retention DELETE): a BRIN index (events arrive in
+-- about their time order) keeps time-range scans cheap for a fraction of the ingest cost
+-- (bench/store.sh: ≈ 10–25 % more events/s than with a B-tree).
+CREATE INDEX fleet_events_time ON fleet_events USING brin (time);
 CREATE INDEX fleet_events_host_time ON fleet_events (host, time);
 CREATE INDEX fleet_events_ip_time ON fleet_events (source_ip, time) WHERE source_ip IS NOT NULL;
 CREATE INDEX fleet_events_user_time ON fleet_events (user_name, time) WHERE user_name IS NOT NULL;
