@@ -232,7 +232,11 @@ backends! {
         let d = s.decisions_in_force(1001).unwrap();
         assert_eq!(d.len(), 1);
         assert!(d[0].alert_id.is_some());
-        assert_eq!(stored_profile(s, "alice"), Some(b"{}".to_vec()), "profiles commit with it");
+        assert_eq!(s.load_counters("fleet").unwrap().unwrap().data, [1, 2, 3]);
+        assert_eq!(s.profile("alice").unwrap().unwrap(), b"{}", "profiles commit with it");
+        let stored = s.alerts_between(0, 3000, 10).unwrap();
+        assert_eq!(stored.len(), 2, "one fleet alert per request with new events");
+        assert_eq!(d[0].alert_id, Some(stored[0].id), "the decision points at its alert");
         // Failing rules roll the whole request back.
         let more = [FleetItem::Event { seq: 4, event: event(1000) }];
         let mut failing = |_: &[usize]| Err(StoreError::Invalid {
@@ -274,7 +278,7 @@ backends! {
         let events: Vec<_> = c.iter().map(|c| (c.events, c.duplicates)).collect();
         assert_eq!(events, [(2, 0), (3, 0), (1, 2)]);
         assert_eq!(calls, [(0, vec![0, 1]), (1, vec![0, 1, 2]), (2, vec![2])]);
-        assert_eq!(stored_profile(s, "bob"), Some(vec![3]));
+        assert_eq!(s.profile("bob").unwrap().unwrap(), [3]);
         assert_eq!(s.agent("web01").unwrap().unwrap().last_seq, 3);
         // One unknown agent fails the whole group.
         let more = [FleetItem::Event { seq: 9, event: event(1000) }];
@@ -289,6 +293,14 @@ backends! {
         let items = dns_alert_and_event();
         let c = s.ingest("web01", 2000, &items).unwrap();
         assert_eq!((c.alerts, c.events), (1, 1));
+        let stored = s.alerts_between(0, 3000, 10).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!((stored[0].alert.rule_id.as_str(), stored[0].alert.severity), ("dns-listed", 4));
+        let counts = s.outbox_counts().unwrap();
+        assert_eq!(counts.pending, 2, "one delivery per notifier, the repeat once");
+        let due: Vec<_> = s.due_outbox(2000, 10).unwrap().into_iter().map(|o| o.sink).collect();
+        assert_eq!(due, ["mail", "hook"]);
+        assert_eq!(s.pending_analyses(10).unwrap().len(), 1);
         // A retry stores neither again.
         let c = s.ingest("web01", 2001, &items).unwrap();
         assert_eq!((c.alerts, c.events, c.duplicates), (0, 0, 2));
@@ -383,29 +395,6 @@ backends! {
         assert!(log.iter().all(|c| c.target != "192.0.2.1"), "{log:?}");
         assert_eq!(log.len(), 3);
     }
-}
-
-/// The profile stored under `key`, as the fleet rules of the next ingest read it.
-fn stored_profile(s: &mut dyn CollectorStore, key: &str) -> Option<Vec<u8>> {
-    let mut found = None;
-    let items = [FleetItem::Keyed {
-        key: *b"profile-reader!!",
-        event: event(0),
-    }];
-    let req = logward_store::IngestRequest {
-        agent_id: "reader",
-        now: 1,
-        items: &items,
-    };
-    s.ingest_group(&[req], &mut |_, _, p| {
-        found = p.profile(key)?;
-        Err(StoreError::NotFound {
-            what: "nothing to store",
-            id: 0,
-        })
-    })
-    .unwrap_err();
-    found
 }
 
 /// An agent's DNS alert (two notifiers, one repeated; an analysis asked for), then an event.
