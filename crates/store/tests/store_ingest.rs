@@ -593,3 +593,39 @@ fn postgres_two_collectors_banning_one_address_make_one_decision() {
         "1"
     );
 }
+
+#[test]
+fn postgres_a_lost_connection_is_opened_again_and_a_retried_batch_is_stored_once() {
+    let Some(db) = TestDb::create() else { return };
+    let mut s = pg_with_web01(&db);
+    let items = three_events();
+    assert_eq!(s.ingest("web01", 2000, &items[..1]).unwrap().events, 1);
+    // What a server restart does to the collector's connection.
+    let killed = db.sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    assert_eq!(killed, "1");
+    // The call that meets the loss fails whole; the retry runs on a new connection.
+    let mut stored = 0;
+    let mut failures = 0;
+    for _ in 0..3 {
+        match s.ingest("web01", 2001, &items) {
+            Ok(c) => {
+                stored += c.events;
+                break;
+            }
+            Err(e) => {
+                failures += 1;
+                assert!(
+                    e.to_string().contains("PostgreSQL") || e.to_string().contains("postgres"),
+                    "{e}"
+                );
+            }
+        }
+    }
+    assert!(failures <= 1, "one failed call at most");
+    assert_eq!(stored, 2);
+    assert_eq!(db.sql("SELECT count(*) FROM fleet_events"), "3");
+    assert_eq!(s.agent("web01").unwrap().unwrap().last_seq, 3);
+}

@@ -539,10 +539,12 @@ impl PgStore {
     }
 }
 
-/// Trait methods that call the inherent method of the same name with the same arguments.
+/// Trait methods that call the inherent method of the same name with the same arguments, on
+/// a live connection ([`PgStore::ready`]).
 macro_rules! inherent {
     ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
         $(fn $name(&mut self, $($arg: $ty),*) -> $ret {
+            self.ready()?;
             PgStore::$name(self, $($arg),*)
         })*
     };
@@ -576,10 +578,12 @@ impl Store for PgStore {
     }
 
     fn due_outbox(&mut self, now: UnixTime, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.ready()?;
         self.due_outbox_for(None, now, limit)
     }
 
     fn schema_version(&mut self) -> Result<u32> {
+        self.ready()?;
         super::migrations::version(&mut self.client, &self.shown)
     }
 }

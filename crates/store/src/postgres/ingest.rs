@@ -325,6 +325,7 @@ impl PgStore {
             shown,
             days,
             stmts,
+            ..
         } = self;
         let shown: &Path = shown;
         let mut tx = client.transaction().map_err(pe(shown, "begin an ingest"))?;

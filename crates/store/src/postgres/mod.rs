@@ -33,6 +33,8 @@ use crate::error::{Result, StoreError};
 /// [`CollectorStore`](crate::CollectorStore): one connection to one database.
 pub struct PgStore {
     client: Client,
+    /// How to connect again when the connection is lost (a server restart, a failover).
+    config: postgres::Config,
     /// The URL without its password, for messages.
     shown: PathBuf,
     /// Days whose partitions are known to exist (see partitions.rs).
@@ -86,13 +88,10 @@ impl PgStore {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
         config.application_name("logward-collector");
-        let client = config.connect(NoTls).map_err(|e| StoreError::Database {
-            path: shown.clone(),
-            context: "connect to PostgreSQL",
-            source: Box::new(e),
-        })?;
+        let client = open(&config, &shown)?;
         let mut store = PgStore {
             client,
+            config,
             shown,
             days: partitions::KnownDays::default(),
             stmts: Prepared::default(),
@@ -101,10 +100,32 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Connects again when the connection was lost: every trait method calls this first.
+    /// The call that met the loss failed (its transaction did not commit, so retrying it
+    /// stores nothing twice); the next one runs on a new connection, with its statements
+    /// prepared again and the known day partitions looked up again.
+    fn ready(&mut self) -> Result<()> {
+        if self.client.is_closed() {
+            self.client = open(&self.config, &self.shown)?;
+            self.stmts = Prepared::default();
+            self.days.clear();
+        }
+        Ok(())
+    }
+
     /// A `map_err` for this store's errors: `.map_err(self.err("read alerts"))`.
     fn err(&self, context: &'static str) -> impl FnOnce(postgres::Error) -> StoreError + '_ {
         move |e| pg_error(&self.shown, context, e)
     }
+}
+
+/// A new connection with `config`.
+fn open(config: &postgres::Config, shown: &std::path::Path) -> Result<Client> {
+    config.connect(NoTls).map_err(|e| StoreError::Database {
+        path: shown.to_path_buf(),
+        context: "connect to PostgreSQL",
+        source: Box::new(e),
+    })
 }
 
 /// A PostgreSQL error as a [`StoreError`] naming the database and what was being done.
