@@ -173,6 +173,50 @@ backends! {
         assert_eq!(s.fleet_event_json(7).unwrap().len(), 7);
     }
 
+    fn a_nul_in_a_logged_name_does_not_poison_the_batch(s: &mut dyn CollectorStore) {
+        // An attacker's user name or DNS name with a NUL (PostgreSQL's text refuses it): the
+        // batch is stored, and nothing stops the agent's next batches.
+        s.register_shared_agent("web\0one", 10).unwrap();
+        let mut e = event(1000);
+        e.user = Some("ro\0ot".into());
+        e.json = r#"{"user":{"name":"ro\u0000ot"}}"#.into();
+        let mut a = alert("dns-listed");
+        a.user = Some("x\0".into());
+        a.dns = Some(Box::new(DnsHit {
+            client: Some("192.0.2.7".into()),
+            domain: "bad\0.example".into(),
+            answer: Some("\0".into()),
+            ..DnsHit::default()
+        }));
+        let plan = AlertPlan {
+            notifiers: vec!["mail\0".into()],
+            analysis: Some((AnalysisState::Pending, Some("k\0".into()))),
+        };
+        let items = [
+            FleetItem::Event { seq: 1, event: e },
+            FleetItem::Alert { seq: 2, alert: a, plan },
+            FleetItem::Keyed { key: [7; 16], event: event(1000) },
+        ];
+        let mut rules = |_: &[usize]| {
+            Ok(FleetEffects {
+                outputs: vec![FleetOutput::Decision(NewDecision {
+                    reason: "user ro\0ot".into(),
+                    ..decision("192.0.2.1", Some(60), 1000)
+                })],
+                profiles: vec![ProfileRow { key: "ro\0ot".into(), data: vec![1], updated_at: 1 }],
+                ..FleetEffects::default()
+            })
+        };
+        let c = s.ingest_with("web\0one", 2000, &items, &mut rules).unwrap();
+        assert_eq!((c.events, c.alerts, c.fleet_decisions), (2, 1, 1));
+        assert_eq!(s.fleet_event_json(10).unwrap()[0], r#"{"user":{"name":"ro\u0000ot"}}"#);
+        let hb = Heartbeat { version: Some("1\0".into()), ..Heartbeat::default() };
+        s.record_heartbeat("web\0one", 2001, &hb).unwrap();
+        let more = [FleetItem::Event { seq: 3, event: event(1001) }];
+        assert_eq!(s.ingest("web\0one", 2002, &more).unwrap().events, 1);
+        assert_eq!(s.agent("web\0one").unwrap().unwrap().last_seq, 3);
+    }
+
     fn keyed_events_are_stored_once_and_need_no_agent(s: &mut dyn CollectorStore) {
         let keyed = |k: u8| FleetItem::Keyed {
             key: [k; 16],

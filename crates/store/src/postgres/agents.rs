@@ -2,6 +2,7 @@
 
 use postgres::Row;
 
+use super::ingest::text;
 use super::{pg_error, PgStore};
 use crate::collector::{Agent, Heartbeat, TokenCheck};
 use crate::error::Result;
@@ -37,7 +38,7 @@ impl PgStore {
         self.client
             .execute(
                 "INSERT INTO enrol_tokens (sha256, created_at, expires_at) VALUES ($1, $2, $3)",
-                &[&sha256, &created_at, &expires_at],
+                &[&text(sha256), &created_at, &expires_at],
             )
             .map_err(|e| pg_error(&self.shown, "store an enrolment token", e))?;
         Ok(())
@@ -61,7 +62,7 @@ impl PgStore {
         let row = tx
             .query_opt(
                 "SELECT expires_at, used_at FROM enrol_tokens WHERE sha256 = $1 FOR UPDATE",
-                &[&sha256],
+                &[&text(sha256)],
             )
             .map_err(err)?
             .map(|r| (r.get::<_, i64>(0), r.get::<_, Option<i64>>(1)));
@@ -72,13 +73,19 @@ impl PgStore {
             Some(_) => {
                 tx.execute(
                     "UPDATE enrol_tokens SET used_at = $2, agent_id = $3 WHERE sha256 = $1",
-                    &[&sha256, &now, &agent_id],
+                    &[&text(sha256), &now, &text(agent_id)],
                 )
                 .map_err(err)?;
                 tx.execute(
                     "INSERT INTO agents (id, host, secret, created_at, last_seen, version) \
                      VALUES ($1, $2, $3, $4, $4, $5)",
-                    &[&agent_id, &host, &secret, &now, &version],
+                    &[
+                        &text(agent_id),
+                        &text(host),
+                        &text(secret),
+                        &now,
+                        &version.map(text),
+                    ],
                 )
                 .map_err(|e| pg_error(shown, "create an agent", e))?;
                 TokenCheck::Redeemed
@@ -104,7 +111,7 @@ impl PgStore {
                  ON CONFLICT (id) DO NOTHING",
             )
             .map_err(err)?;
-        client.execute(&s, &[&id, &now]).map_err(err)?;
+        client.execute(&s, &[&text(id), &now]).map_err(err)?;
         Ok(())
     }
 
@@ -122,7 +129,7 @@ impl PgStore {
              WHERE id = $1";
         let s = stmts.get(client, SQL).map_err(err)?;
         Ok(client
-            .query_opt(&s, &[&id])
+            .query_opt(&s, &[&text(id)])
             .map_err(err)?
             .as_ref()
             .map(agent_row))
@@ -143,7 +150,7 @@ impl PgStore {
             .client
             .execute(
                 "UPDATE agents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                &[&id, &at],
+                &[&text(id), &at],
             )
             .map_err(|e| pg_error(&self.shown, "revoke an agent", e))?;
         Ok(n > 0)
@@ -174,9 +181,9 @@ impl PgStore {
             .execute(
                 &s,
                 &[
-                    &id,
+                    &text(id),
                     &now,
-                    &hb.version,
+                    &hb.version.as_deref().map(text),
                     &hb.spool_items,
                     &hb.spool_bytes,
                     &hb.oldest_unsent,

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use postgres::{Row, Transaction};
 
+use super::ingest::text;
 use super::{pe, PgStore, Prepared};
 use crate::collector::{Decision, DecisionChange, DecisionOp, DecisionSelector, NewDecision};
 use crate::error::{Result, StoreError};
@@ -64,11 +65,11 @@ fn log_change(
             &[
                 &decision_id,
                 &op.as_str(),
-                &c.target,
+                &text(c.target),
                 &c.duration_secs,
                 &c.expires_at,
-                &c.reason,
-                &c.rule_id,
+                &text(c.reason),
+                &c.rule_id.map(text),
                 &at,
             ],
         )
@@ -106,7 +107,7 @@ fn expire_tx(
         )
         .map_err(pe(shown, "expire decisions"))?;
     let mut over: Vec<(i64, String, i64, String, Option<String>)> = tx
-        .query(&s, &[&now, &target])
+        .query(&s, &[&now, &target.map(text)])
         .map_err(pe(shown, "expire decisions"))?
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
@@ -140,7 +141,7 @@ fn in_force_locked(
         )
         .map_err(pe(shown, "read a decision"))?;
     Ok(tx
-        .query_opt(&s, &[&target])
+        .query_opt(&s, &[&text(target)])
         .map_err(pe(shown, "read a decision"))?
         .map(|r| (r.get(0), r.get(1), r.get(2))))
 }
@@ -183,10 +184,10 @@ pub(super) fn put_decision_tx(
             .query_opt(
                 &s,
                 &[
-                    &d.target,
+                    &text(&d.target),
                     &d.duration_secs,
-                    &d.reason,
-                    &d.rule_id,
+                    &text(&d.reason),
+                    &d.rule_id.as_deref().map(text),
                     &d.created_at,
                     &expires,
                     &d.alert_id,
@@ -244,7 +245,7 @@ pub(super) fn lift_tx(
         )
         .map_err(pe(shown, "lift a decision"))?;
     let row = tx
-        .query_opt(&s, &[&id, &target, &at])
+        .query_opt(&s, &[&id, &target.map(text), &at])
         .map_err(pe(shown, "lift a decision"))?;
     let Some(r) = row else { return Ok(None) };
     let (id, target, reason, rule): (i64, String, String, Option<String>) =

@@ -13,6 +13,7 @@
 //! per column) after the rules ran — the rules read profiles, never events — and every
 //! statement is prepared once per connection.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -30,6 +31,23 @@ use crate::collector::{
 };
 use crate::error::{Result, StoreError};
 use crate::types::{CounterSnapshot, NewAlert, ProfileRow, UnixTime};
+
+/// `s` as PostgreSQL can store it in a `text` column: a NUL character, which `text` refuses
+/// (SQLite keeps it), becomes U+FFFD. Otherwise one NUL in a log line — a user name that an
+/// attacker chose, a DNS name — would fail its whole ingest group at every retry and stop
+/// that agent's forwarding. The event's or alert's JSON keeps it (escaped as `\u0000`).
+pub(super) fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{fffd}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// [`text`] of an optional column.
+fn opt(s: &Option<String>) -> Option<Cow<'_, str>> {
+    s.as_deref().map(text)
+}
 
 /// Inserts one collector alert in `tx` with everything that must commit with it: its day
 /// partition, its DNS hit, its outbox rows (one per notifier of `plan`, due at `now`) and its
@@ -65,12 +83,12 @@ pub(super) fn insert_alert(
             &[
                 &a.time,
                 &now,
-                &a.rule_id,
+                &text(&a.rule_id),
                 &i32::from(a.severity),
-                &a.host,
-                &a.source_address,
-                &a.user,
-                &a.json,
+                &a.host.as_deref().map(text),
+                &a.source_address.as_deref().map(text),
+                &a.user.as_deref().map(text),
+                &text(&a.json),
             ],
         )
         .map_err(pe(shown, "store alerts"))?
@@ -90,27 +108,28 @@ pub(super) fn insert_alert(
                 &id,
                 &a.time.div_euclid(86_400),
                 &a.time,
-                &a.host,
-                &h.client,
-                &h.domain,
-                &h.qtype,
-                &h.finding,
-                &h.list,
-                &h.verdict,
-                &h.severity,
-                &h.answer,
-                &h.owner,
+                &a.host.as_deref().map(text),
+                &opt(&h.client),
+                &text(&h.domain),
+                &opt(&h.qtype),
+                &opt(&h.finding),
+                &opt(&h.list),
+                &opt(&h.verdict),
+                &opt(&h.severity),
+                &opt(&h.answer),
+                &opt(&h.owner),
             ],
         )
         .map_err(pe(shown, "store a DNS hit"))?;
     }
     if !plan.notifiers.is_empty() {
         let mut seen = HashSet::with_capacity(plan.notifiers.len());
-        let sinks: Vec<&str> = plan
+        let sinks: Vec<Cow<'_, str>> = plan
             .notifiers
             .iter()
             .map(String::as_str)
             .filter(|n| seen.insert(*n))
+            .map(text)
             .collect();
         let s = st
             .get(
@@ -132,7 +151,8 @@ pub(super) fn insert_alert(
             )
             .map_err(pe(shown, "store an analysis request"))?;
         let finished = (*state != AnalysisState::Pending).then_some(now);
-        tx.execute(&s, &[&id, &state.as_str(), key, &now, &finished])
+        let key = key.as_deref().map(text);
+        tx.execute(&s, &[&id, &state.as_str(), &key, &now, &finished])
             .map_err(pe(shown, "store an analysis request"))?;
     }
     Ok(id)
@@ -146,30 +166,30 @@ const COPY_FROM: usize = 64;
 /// The events of a group, one vector per column, written by one statement at the end.
 #[derive(Default)]
 struct EventRows<'a> {
-    agent_id: Vec<&'a str>,
+    agent_id: Vec<Cow<'a, str>>,
     seq: Vec<i64>,
     time: Vec<i64>,
     received_at: Vec<i64>,
-    host: Vec<Option<&'a str>>,
-    action: Vec<&'a str>,
-    outcome: Vec<&'a str>,
-    source_ip: Vec<Option<&'a str>>,
-    user_name: Vec<Option<&'a str>>,
-    json: Vec<&'a str>,
+    host: Vec<Option<Cow<'a, str>>>,
+    action: Vec<Cow<'a, str>>,
+    outcome: Vec<Cow<'a, str>>,
+    source_ip: Vec<Option<Cow<'a, str>>>,
+    user_name: Vec<Option<Cow<'a, str>>>,
+    json: Vec<Cow<'a, str>>,
 }
 
 impl<'a> EventRows<'a> {
     fn push(&mut self, agent_id: &'a str, seq: i64, e: &'a FleetEvent, now: UnixTime) {
-        self.agent_id.push(agent_id);
+        self.agent_id.push(text(agent_id));
         self.seq.push(seq);
         self.time.push(e.time);
         self.received_at.push(now);
-        self.host.push(e.host.as_deref());
-        self.action.push(&e.action);
-        self.outcome.push(&e.outcome);
-        self.source_ip.push(e.source_ip.as_deref());
-        self.user_name.push(e.user.as_deref());
-        self.json.push(&e.json);
+        self.host.push(e.host.as_deref().map(text));
+        self.action.push(text(&e.action));
+        self.outcome.push(text(&e.outcome));
+        self.source_ip.push(e.source_ip.as_deref().map(text));
+        self.user_name.push(e.user.as_deref().map(text));
+        self.json.push(text(&e.json));
     }
 
     fn insert(&self, tx: &mut Transaction<'_>, st: &mut Prepared, shown: &Path) -> Result<()> {
@@ -278,7 +298,7 @@ impl ProfileLookup for ProfileReader<'_, '_> {
             .get(*tx, "SELECT data FROM profiles WHERE key = $1")
             .map_err(pe(self.shown, "read a login profile"))?;
         Ok(tx
-            .query_opt(&s, &[&key])
+            .query_opt(&s, &[&text(key)])
             .map_err(pe(self.shown, "read a login profile"))?
             .map(|r| r.get(0)))
     }
@@ -330,10 +350,10 @@ impl PgStore {
         let shown: &Path = shown;
         let mut tx = client.transaction().map_err(pe(shown, "begin an ingest"))?;
         // Keyed events need no agent row (their sender is not enrolled); `seq`ed items do.
-        let mut ids: Vec<&str> = requests
+        let mut ids: Vec<Cow<'_, str>> = requests
             .iter()
             .filter(|r| r.items.iter().any(|i| i.seq().is_some()))
-            .map(|r| r.agent_id)
+            .map(|r| text(r.agent_id))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -364,7 +384,7 @@ impl PgStore {
             let mut fresh = Vec::new();
             let mut seq_state = match items.iter().any(|i| i.seq().is_some()) {
                 false => None,
-                true => match last.get_mut(agent_id) {
+                true => match last.get_mut(text(agent_id).as_ref()) {
                     Some(l) => Some(l),
                     None => {
                         return Err(StoreError::NotFound {
@@ -626,7 +646,7 @@ fn put_counters_tx(
              ON CONFLICT (name) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
         )
         .map_err(pe(shown, "save the fleet rules' counters"))?;
-    tx.execute(&s, &[&c.name, &c.data, &c.saved_at])
+    tx.execute(&s, &[&text(&c.name), &c.data, &c.saved_at])
         .map_err(pe(shown, "save the fleet rules' counters"))?;
     Ok(())
 }
@@ -650,7 +670,7 @@ fn put_profiles_tx(
         )
         .map_err(pe(shown, "store login profiles"))?;
     for r in rows {
-        tx.execute(&s, &[&r.key, &r.data, &r.updated_at])
+        tx.execute(&s, &[&text(&r.key), &r.data, &r.updated_at])
             .map_err(pe(shown, "store login profiles"))?;
     }
     Ok(())
