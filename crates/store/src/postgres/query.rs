@@ -1,23 +1,396 @@
-//! The dashboard's and the API's queries: alerts, an alert's detail, the charts' figures, DNS hits, ban lists.
+//! The dashboard's and the API's queries: alerts, an alert's detail, the charts' figures, DNS
+//! hits, ban lists — the SQLite backend's sqlite/query.rs in PostgreSQL's SQL, with the same
+//! results (rankings break ties in byte order, as SQLite does, whatever the collation).
 
-use super::{not_yet, PgStore};
-#[allow(unused_imports)]
+use postgres::types::ToSql;
+use postgres::Row;
+
+use super::PgStore;
 use crate::collector::{
-    Agent, AlertDetail, AlertFilter, AlertPage, AlertStats, Analysis, ApiToken, Decision,
-    DecisionChange, DecisionSelector, DnsHitFilter, DnsStats, FleetPurgeStats, GroupRules,
-    Heartbeat, IngestCounts, IngestRequest, NewDecision, PendingAnalysis, StoredDnsHit, TokenCheck,
+    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery, DnsHitFilter,
+    DnsStats, EventRow, StoredDnsHit, EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
 };
 use crate::error::Result;
-#[allow(unused_imports)]
-use crate::types::{CounterSnapshot, UnixTime};
+use crate::types::{DnsHit, NewAlert, StoredAlert, UnixTime};
+
+/// The columns [`alert_row`] reads, in its order.
+pub(super) const ALERT_COLUMNS: &str =
+    "id, time, rule_id, severity, host, source_address, user_name, json";
+
+/// A row of [`ALERT_COLUMNS`].
+pub(super) fn alert_row(r: &Row) -> Result<StoredAlert, postgres::Error> {
+    let severity: i32 = r.try_get(3)?;
+    Ok(StoredAlert {
+        id: r.try_get(0)?,
+        alert: NewAlert {
+            time: r.try_get(1)?,
+            rule_id: r.try_get(2)?,
+            // The column's CHECK keeps it within 1–5.
+            severity: u8::try_from(severity.clamp(1, 5)).unwrap_or(5),
+            host: r.try_get(4)?,
+            source_address: r.try_get(5)?,
+            user: r.try_get(6)?,
+            json: r.try_get(7)?,
+            dns: None,
+        },
+    })
+}
+
+/// The columns [`decision_row`] reads, in its order.
+pub(super) const DECISION_COLUMNS: &str =
+    "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id, removed_at";
+
+/// A row of [`DECISION_COLUMNS`].
+pub(super) fn decision_row(r: &Row) -> Result<Decision, postgres::Error> {
+    Ok(Decision {
+        id: r.try_get(0)?,
+        target: r.try_get(1)?,
+        duration_secs: r.try_get(2)?,
+        reason: r.try_get(3)?,
+        rule_id: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+        expires_at: r.try_get(6)?,
+        alert_id: r.try_get(7)?,
+        removed_at: r.try_get(8)?,
+    })
+}
+
+fn event_row(r: &Row) -> Result<EventRow, postgres::Error> {
+    Ok(EventRow {
+        id: r.try_get(0)?,
+        agent_id: r.try_get(1)?,
+        time: r.try_get(2)?,
+        host: r.try_get(3)?,
+        action: r.try_get(4)?,
+        outcome: r.try_get(5)?,
+        source_ip: r.try_get(6)?,
+        user: r.try_get(7)?,
+        json: r.try_get(8)?,
+    })
+}
+
+/// `LIMIT` takes a bigint.
+fn limit_to_sql(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Reads every row with `read`.
+fn rows<T>(
+    rows: Vec<Row>,
+    read: impl Fn(&Row) -> Result<T, postgres::Error>,
+) -> Result<Vec<T>, postgres::Error> {
+    rows.iter().map(read).collect()
+}
+
+/// The `WHERE …` of a filter (the cursor included) over the parameters it takes; the values
+/// are borrowed from the filter and `severity`, the filter's minimum as the column's type.
+fn where_clause<'a>(
+    f: &'a AlertFilter,
+    severity: &'a Option<i32>,
+) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
+    let mut w: Vec<String> = Vec::new();
+    let mut p: Vec<&'a (dyn ToSql + Sync)> = Vec::new();
+    let mut add = |cond: &str, v: &'a (dyn ToSql + Sync)| {
+        p.push(v);
+        w.push(format!("{cond} ${}", p.len()));
+    };
+    if let Some(t) = &f.since {
+        add("time >=", t);
+    }
+    if let Some(t) = &f.until {
+        add("time <", t);
+    }
+    for (col, v) in [
+        ("host =", &f.host),
+        ("rule_id =", &f.rule),
+        ("user_name =", &f.user),
+        ("source_address =", &f.address),
+    ] {
+        if let Some(v) = v {
+            add(col, v);
+        }
+    }
+    if let Some(s) = severity {
+        add("severity >=", s);
+    }
+    if let Some(b) = &f.before {
+        add("id <", b);
+    }
+    if w.is_empty() {
+        (String::new(), p)
+    } else {
+        (format!("WHERE {}", w.join(" AND ")), p)
+    }
+}
 
 impl PgStore {
-    not_yet! {
-        fn query_alerts(f: &AlertFilter, limit: usize) -> Result<AlertPage>;
-        fn alert_detail(id: i64) -> Result<Option<AlertDetail>>;
-        fn alert_stats(since: UnixTime, until: UnixTime, top: usize) -> Result<AlertStats>;
-        fn dns_stats(since: UnixTime, until: UnixTime, top: usize) -> Result<DnsStats>;
-        fn dns_hits(f: &DnsHitFilter, limit: usize) -> Result<Vec<StoredDnsHit>>;
-        fn bans_list(active_at: Option<UnixTime>, limit: usize) -> Result<Vec<Decision>>;
+    /// Alerts matching `f`, newest (highest id) first, at most `limit`.
+    pub(super) fn query_alerts(&mut self, f: &AlertFilter, limit: usize) -> Result<AlertPage> {
+        let severity = f.min_severity.map(i32::from);
+        let (w, mut p) = where_clause(f, &severity);
+        let lim = limit_to_sql(limit.saturating_add(1));
+        p.push(&lim);
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts {w} ORDER BY id DESC LIMIT ${}",
+            p.len()
+        );
+        let found = self
+            .client
+            .query(&sql, &p)
+            .map_err(self.err("query alerts"))?;
+        let mut alerts = rows(found, alert_row).map_err(self.err("query alerts"))?;
+        let next = if alerts.len() > limit {
+            alerts.truncate(limit);
+            alerts.last().map(|a| a.id)
+        } else {
+            None
+        };
+        Ok(AlertPage { alerts, next })
     }
+
+    /// One alert with its events, decisions, deliveries and analysis; `None` when unknown.
+    pub(super) fn alert_detail(&mut self, id: i64) -> Result<Option<AlertDetail>> {
+        let found = self
+            .client
+            .query_opt(
+                &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"),
+                &[&id],
+            )
+            .map_err(self.err("read an alert"))?;
+        let Some(row) = found else {
+            return Ok(None);
+        };
+        let alert = alert_row(&row).map_err(self.err("read an alert"))?;
+        let a = &alert.alert;
+        // A fleet alert was made from several hosts' events: no host filter.
+        let host = a.host.as_deref().filter(|h| *h != FLEET_HOST);
+        // Two statements, not one with an OR, so that each uses its index.
+        let (by, key) = match (&a.source_address, &a.user) {
+            (Some(ip), _) => ("source_ip", Some(ip)),
+            (None, user) => ("user_name", user.as_ref()),
+        };
+        let events = self
+            .client
+            .query(
+                &alert_events_sql(by),
+                &[
+                    &(a.time - EVENT_WINDOW_SECS),
+                    &a.time,
+                    &host,
+                    &key,
+                    &limit_to_sql(MAX_ALERT_EVENTS),
+                ],
+            )
+            .and_then(|r| rows(r, event_row))
+            .map_err(self.err("read an alert's events"))?;
+        let decisions = self
+            .client
+            .query(
+                &format!(
+                    "SELECT {DECISION_COLUMNS} FROM decisions WHERE alert_id = $1 ORDER BY id"
+                ),
+                &[&id],
+            )
+            .and_then(|r| rows(r, decision_row))
+            .map_err(self.err("read an alert's decisions"))?;
+        let deliveries = self
+            .client
+            .query(
+                "SELECT sink, state, attempts, last_error, updated_at FROM outbox \
+                 WHERE alert_id = $1 ORDER BY id",
+                &[&id],
+            )
+            .and_then(|r| {
+                rows(r, |r| {
+                    Ok(Delivery {
+                        sink: r.try_get(0)?,
+                        state: r.try_get(1)?,
+                        attempts: i64::from(r.try_get::<_, i32>(2)?),
+                        last_error: r.try_get(3)?,
+                        updated_at: r.try_get(4)?,
+                    })
+                })
+            })
+            .map_err(self.err("read an alert's deliveries"))?;
+        let analysis = self.analysis(id)?;
+        Ok(Some(AlertDetail {
+            alert,
+            events,
+            decisions,
+            deliveries,
+            analysis,
+        }))
+    }
+
+    /// The charts' figures for alerts in `[since, until)`; `top` entries per ranking.
+    pub(super) fn alert_stats(
+        &mut self,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<AlertStats> {
+        let total: i64 = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM alerts WHERE time >= $1 AND time < $2",
+                &[&since, &until],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(self.err("count alerts"))?;
+        let per_hour = self.buckets("alerts", 3600, since, until)?;
+        Ok(AlertStats {
+            total,
+            per_hour,
+            top_sources: self.rank("alerts", "source_address", since, until, top)?,
+            top_users: self.rank("alerts", "user_name", since, until, top)?,
+            per_host: self.rank("alerts", "host", since, until, top)?,
+            per_severity: self.rank("alerts", "severity", since, until, 5)?,
+        })
+    }
+
+    /// (bucket start, rows) of `table` with `time` in `[since, until)`, in buckets of `width`
+    /// seconds, ascending; empty buckets left out.
+    fn buckets(
+        &mut self,
+        table: &'static str,
+        width: i64,
+        since: UnixTime,
+        until: UnixTime,
+    ) -> Result<Vec<(UnixTime, i64)>> {
+        self.client
+            .query(
+                &format!(
+                    "SELECT (time / $3) * $3 AS b, count(*) FROM {table} \
+                     WHERE time >= $1 AND time < $2 GROUP BY b ORDER BY b"
+                ),
+                &[&since, &until, &width],
+            )
+            .and_then(|r| rows(r, |r| Ok((r.try_get(0)?, r.try_get(1)?))))
+            .map_err(self.err("count alerts or DNS hits over time"))
+    }
+
+    /// The `top` most frequent values of `table.col` over rows with `time` in
+    /// `[since, until)`, most frequent first (ties by value, byte order); NULLs left out.
+    fn rank(
+        &mut self,
+        table: &'static str,
+        col: &'static str,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<Vec<Count>> {
+        self.client
+            .query(
+                &format!(
+                    "SELECT CAST({col} AS text) COLLATE \"C\" AS k, count(*) AS n FROM {table} \
+                     WHERE time >= $1 AND time < $2 AND {col} IS NOT NULL \
+                     GROUP BY k ORDER BY n DESC, k LIMIT $3"
+                ),
+                &[&since, &until, &limit_to_sql(top)],
+            )
+            .and_then(|r| {
+                rows(r, |r| {
+                    Ok(Count {
+                        key: r.try_get(0)?,
+                        count: r.try_get(1)?,
+                    })
+                })
+            })
+            .map_err(self.err("rank alerts or DNS hits"))
+    }
+
+    /// The DNS page's figures for hits in `[since, until)`.
+    pub(super) fn dns_stats(
+        &mut self,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<DnsStats> {
+        let total: i64 = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM dns_hits WHERE time >= $1 AND time < $2",
+                &[&since, &until],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(self.err("count DNS hits"))?;
+        Ok(DnsStats {
+            total,
+            per_day: self.buckets("dns_hits", 86_400, since, until)?,
+            per_hour: self.buckets("dns_hits", 3600, since, until)?,
+            top_domains: self.rank("dns_hits", "domain", since, until, top)?,
+            top_clients: self.rank("dns_hits", "client", since, until, top)?,
+            per_finding: self.rank("dns_hits", "finding", since, until, top)?,
+        })
+    }
+
+    /// DNS hits matching `f`, newest first.
+    pub(super) fn dns_hits(&mut self, f: &DnsHitFilter, limit: usize) -> Result<Vec<StoredDnsHit>> {
+        self.client
+            .query(
+                "SELECT alert_id, time, host, client, domain, qtype, finding, list, verdict, \
+                 severity, answer, owner FROM dns_hits \
+                 WHERE ($1::bigint IS NULL OR time >= $1) AND ($2::bigint IS NULL OR time < $2) \
+                 AND ($3::text IS NULL OR client = $3) AND ($4::text IS NULL OR domain = $4) \
+                 ORDER BY time DESC, alert_id DESC LIMIT $5",
+                &[
+                    &f.since,
+                    &f.until,
+                    &f.client,
+                    &f.domain,
+                    &limit_to_sql(limit),
+                ],
+            )
+            .and_then(|r| {
+                rows(r, |r| {
+                    Ok(StoredDnsHit {
+                        alert_id: r.try_get(0)?,
+                        time: r.try_get(1)?,
+                        host: r.try_get(2)?,
+                        hit: DnsHit {
+                            client: r.try_get(3)?,
+                            domain: r.try_get(4)?,
+                            qtype: r.try_get(5)?,
+                            finding: r.try_get(6)?,
+                            list: r.try_get(7)?,
+                            verdict: r.try_get(8)?,
+                            severity: r.try_get(9)?,
+                            answer: r.try_get(10)?,
+                            owner: r.try_get(11)?,
+                        },
+                    })
+                })
+            })
+            .map_err(self.err("read DNS hits"))
+    }
+
+    /// Fleet ban decisions, newest first, at most `limit`; with `active_at`, only those in
+    /// force then (no expiry, or expiring after it).
+    pub(super) fn bans_list(
+        &mut self,
+        active_at: Option<UnixTime>,
+        limit: usize,
+    ) -> Result<Vec<Decision>> {
+        self.client
+            .query(
+                &format!(
+                    "SELECT {DECISION_COLUMNS} FROM decisions WHERE $1::bigint IS NULL \
+                     OR (removed_at IS NULL AND (expires_at IS NULL OR expires_at > $1)) \
+                     ORDER BY id DESC LIMIT $2"
+                ),
+                &[&active_at, &limit_to_sql(limit)],
+            )
+            .and_then(|r| rows(r, decision_row))
+            .map_err(self.err("read bans"))
+    }
+}
+
+/// An alert's events: $1..$2 the time window, $3 the host (or NULL), $4 the address or user
+/// (`by` its column), $5 the limit.
+fn alert_events_sql(by: &str) -> String {
+    format!(
+        "SELECT id, agent_id, time, host, action, outcome, source_ip, user_name, json \
+         FROM fleet_events WHERE {by} = $4 AND time >= $1 AND time <= $2 \
+         AND ($3::text IS NULL OR host = $3) ORDER BY time DESC, id DESC LIMIT $5"
+    )
 }
