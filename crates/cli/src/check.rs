@@ -79,11 +79,16 @@ fn check_collector(path: &std::path::Path) -> i32 {
     match logward_collector::config::load(path) {
         Ok(c) => {
             println!(
-                "{name}: ok, collector config (listen {}, {}, state in {}, fleet rules {}, {} \
-                 notifier(s), LLM {}, login anomaly detection {})",
+                "{name}: ok, collector config (listen {}, {}, state in {}, store {}, fleet \
+                 rules {}, {} notifier(s), LLM {}, login anomaly detection {})",
                 c.listen,
                 if c.tls.is_some() { "TLS" } else { "plain HTTP" },
                 c.state_dir.display(),
+                match &c.store {
+                    logward_collector::StoreConfig::Sqlite => "SQLite".to_owned(),
+                    logward_collector::StoreConfig::Postgres { url, .. } =>
+                        format!("PostgreSQL {}", logward_store::redact_url(url)),
+                },
                 match &c.rules {
                     logward_collector::config::FleetRules::Default => "default".to_owned(),
                     logward_collector::config::FleetRules::None => "none".to_owned(),

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use logward_collector::config::{self, Config};
+use logward_collector::config::{self, Config, StoreConfig};
+use logward_collector::open_store;
 use logward_core::clock::unix_now;
 use logward_core::duration::parse_secs;
-use logward_store::{BanTarget, CollectorStore as _, DecisionSelector, NewDecision, SqliteStore};
+use logward_store::{BanTarget, CollectorStore, DecisionSelector, NewDecision};
 
 #[derive(Debug, Args)]
 pub struct CollectorArgs {
@@ -49,6 +50,17 @@ pub enum CollectorCommand {
     ApiToken {
         #[command(subcommand)]
         command: ApiTokenCommand,
+    },
+    /// Bring the store's schema up to date (SQLite in the state directory, or the
+    /// configured PostgreSQL database) and print its version; the collector also does this
+    /// when it starts.
+    Migrate,
+    /// Copy a SQLite collector store (its state directory) into the configured PostgreSQL
+    /// database, which must be empty: all or nothing, every row as it is.
+    CopyFromSqlite {
+        /// The state directory holding the SQLite store (logward.db).
+        #[arg(value_name = "STATE_DIR")]
+        from: PathBuf,
     },
     /// Write a self-signed certificate and key (cert.pem, key.pem) for the listener.
     GenCert {
@@ -151,6 +163,8 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
     match &args.command {
         None => serve(load(&args)?),
         Some(CollectorCommand::GenCert { out, name }) => gen_cert(out, name),
+        Some(CollectorCommand::Migrate) => migrate(&load(&args)?),
+        Some(CollectorCommand::CopyFromSqlite { from }) => copy_from_sqlite(&load(&args)?, from),
         Some(CollectorCommand::Token {
             command: TokenCommand::Create { ttl },
         }) => {
@@ -158,23 +172,63 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
             let secs = parse_secs(ttl)
                 .filter(|&s| s > 0)
                 .with_context(|| format!("--ttl `{ttl}` is not a duration (24h, 30m, 7d)"))?;
-            let token = logward_collector::create_token(&c.state_dir, unix_now(), secs)?;
+            let token = logward_collector::create_token(&c, unix_now(), secs)?;
             println!("{token}");
             Ok(0)
         }
         Some(CollectorCommand::Decisions { command }) => {
             let c = load(&args)?;
-            let mut store = SqliteStore::open_dir(&c.state_dir)?;
-            decisions(&mut store, command)
+            let mut store = open_store(&c)?;
+            decisions(store.as_mut(), command)
         }
         Some(CollectorCommand::User { command }) => users(&load(&args)?, command),
         Some(CollectorCommand::ApiToken { command }) => api_tokens(&load(&args)?, command),
         Some(CollectorCommand::Agents { command }) => {
             let c = load(&args)?;
-            let mut store = SqliteStore::open_dir(&c.state_dir)?;
-            agents(&mut store, command)
+            let mut store = open_store(&c)?;
+            agents(store.as_mut(), command)
         }
     }
+}
+
+/// Where the store is, for messages (never a password).
+fn store_name(c: &Config) -> String {
+    match &c.store {
+        StoreConfig::Sqlite => c
+            .state_dir
+            .join(logward_store::SqliteStore::FILE_NAME)
+            .display()
+            .to_string(),
+        StoreConfig::Postgres { url, .. } => logward_store::redact_url(url),
+    }
+}
+
+/// `logward collector migrate`.
+fn migrate(c: &Config) -> anyhow::Result<i32> {
+    let version = open_store(c)?.schema_version()?;
+    println!("{}: schema version {version}", store_name(c));
+    Ok(0)
+}
+
+/// `logward collector copy-from-sqlite STATE_DIR`.
+fn copy_from_sqlite(c: &Config, from: &Path) -> anyhow::Result<i32> {
+    let StoreConfig::Postgres { url, password } = &c.store else {
+        anyhow::bail!(
+            "the config's store is SQLite: copy-from-sqlite needs `store: {{type: postgres,              url: …}}` in --config"
+        );
+    };
+    let file = from.join(logward_store::SqliteStore::FILE_NAME);
+    if !file.is_file() {
+        anyhow::bail!("{}: no collector store here", file.display());
+    }
+    let sqlite = logward_store::SqliteStore::open_dir(from)?;
+    let mut pg = logward_store::PgStore::connect(url, password.as_deref())?;
+    let copied = pg.copy_from_sqlite(&sqlite, unix_now())?;
+    for (table, rows) in &copied {
+        println!("{table:<18} {rows:>10}");
+    }
+    println!("copied {} into {}", file.display(), store_name(c));
+    Ok(0)
 }
 
 /// `logward collector gen-cert`.
@@ -206,7 +260,7 @@ fn users(c: &Config, command: &UserCommand) -> anyhow::Result<i32> {
     match command {
         UserCommand::Add { name } => {
             let password = read_password()?;
-            let new = logward_collector::add_user(&c.state_dir, name, &password, unix_now())?;
+            let new = logward_collector::add_user(c, name, &password, unix_now())?;
             println!(
                 "{} operator {name}",
                 if new { "created" } else { "updated" }
@@ -214,13 +268,13 @@ fn users(c: &Config, command: &UserCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         UserCommand::List => {
-            for n in SqliteStore::open_dir(&c.state_dir)?.operators()? {
+            for n in open_store(c)?.operators()? {
                 println!("{n}");
             }
             Ok(0)
         }
         UserCommand::Remove { name } => {
-            if SqliteStore::open_dir(&c.state_dir)?.remove_operator(name)? {
+            if open_store(c)?.remove_operator(name)? {
                 println!("removed {name}");
                 Ok(0)
             } else {
@@ -238,7 +292,7 @@ fn api_tokens(c: &Config, command: &ApiTokenCommand) -> anyhow::Result<i32> {
             if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
                 anyhow::bail!("--name: 1 to 64 printable characters");
             }
-            let (id, token) = logward_collector::create_api_token(&c.state_dir, name, unix_now())?;
+            let (id, token) = logward_collector::create_api_token(c, name, unix_now())?;
             eprintln!("token {id} ({name}); it is shown once:");
             println!("{token}");
             Ok(0)
@@ -252,7 +306,7 @@ fn api_tokens(c: &Config, command: &ApiTokenCommand) -> anyhow::Result<i32> {
             let ago = |s: Option<i64>| {
                 s.map_or_else(|| "never".to_owned(), |s| format!("{}s ago", t - s))
             };
-            for k in SqliteStore::open_dir(&c.state_dir)?.api_tokens()? {
+            for k in open_store(c)?.api_tokens()? {
                 println!(
                     "{:>4}  {:<24}  {:>12}  {:>12}  {}",
                     k.id,
@@ -269,7 +323,7 @@ fn api_tokens(c: &Config, command: &ApiTokenCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         ApiTokenCommand::Revoke { id } => {
-            if SqliteStore::open_dir(&c.state_dir)?.revoke_api_token(*id, unix_now())? {
+            if open_store(c)?.revoke_api_token(*id, unix_now())? {
                 println!("revoked token {id}");
                 Ok(0)
             } else {
@@ -281,7 +335,7 @@ fn api_tokens(c: &Config, command: &ApiTokenCommand) -> anyhow::Result<i32> {
 }
 
 /// `logward collector agents list|revoke`.
-fn agents(store: &mut SqliteStore, command: &AgentsCommand) -> anyhow::Result<i32> {
+fn agents(store: &mut dyn CollectorStore, command: &AgentsCommand) -> anyhow::Result<i32> {
     match command {
         AgentsCommand::List => {
             println!(
@@ -321,7 +375,7 @@ fn agents(store: &mut SqliteStore, command: &AgentsCommand) -> anyhow::Result<i3
     }
 }
 
-fn decisions(store: &mut SqliteStore, command: &DecisionsCommand) -> anyhow::Result<i32> {
+fn decisions(store: &mut dyn CollectorStore, command: &DecisionsCommand) -> anyhow::Result<i32> {
     let t = unix_now();
     match command {
         DecisionsCommand::List => {
@@ -427,12 +481,11 @@ fn serve(c: Config) -> anyhow::Result<i32> {
         .context("cannot start the async runtime")?;
     rt.block_on(async {
         let scheme = if c.tls.is_some() { "https" } else { "http" };
-        let state_dir = c.state_dir.clone();
+        let store = store_name(&c);
         let run = logward_collector::start(c).await?;
         tracing::info!(
-            "collector listening on {scheme}://{} (state in {})",
-            run.addr,
-            state_dir.display()
+            "collector listening on {scheme}://{} (store {store})",
+            run.addr
         );
         // systemd stops with SIGTERM, a terminal with SIGINT: both save the fleet rules'
         // counters and stop cleanly.

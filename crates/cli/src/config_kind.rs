@@ -16,6 +16,7 @@ const COLLECTOR_ONLY: &[&str] = &[
     "listen",
     "tls",
     "state_dir",
+    "store",
     "retention_days",
     "auth",
     "limits",

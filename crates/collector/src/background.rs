@@ -5,24 +5,28 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use logward_notify::deliver::SharedStore;
-use logward_store::SqliteStore;
+use logward_store::{CollectorStore, PgStore, SqliteStore};
 use tokio::sync::watch;
 
-use crate::config::Config;
-use crate::llm::Analyst;
+use crate::config::{Config, StoreConfig};
+use crate::llm::{Analyst, SharedCollectorStore};
 use crate::metrics::Metrics;
 use crate::server::AppState;
 use crate::unix_now as now;
 use crate::Error;
 
+/// The tasks, the analyst's wake-up, and the tasks' store connection: the collector drops it
+/// last, off the async runtime (PostgreSQL's sync client cannot be dropped on it).
 pub(crate) type Background = (
     Vec<tokio::task::JoinHandle<()>>,
     Option<Arc<tokio::sync::Notify>>,
+    Option<SharedStore>,
 );
 
 /// Starts a delivery worker per notifier and the LLM analyst, on their own store connection
 /// (WAL: they never block ingest for longer than one small write). A notifier that cannot be
-/// built is logged and left out; its rows wait in the outbox.
+/// built is logged and left out; its rows wait in the outbox. Called off the async runtime
+/// (`spawn_blocking`): it connects to PostgreSQL.
 pub(crate) fn start_background(
     config: &Config,
     metrics: &Arc<Metrics>,
@@ -43,15 +47,21 @@ pub(crate) fn start_background(
     let mut tasks = Vec::new();
     let mut llm_wake = None;
     if notifiers.is_empty() && config.llm.is_none() {
-        return Ok((tasks, llm_wake));
+        return Ok((tasks, llm_wake, None));
     }
     // One connection for the background tasks, seen by each as the trait it needs.
-    let sqlite = Arc::new(Mutex::new(SqliteStore::open_dir(&config.state_dir)?));
-    let store: SharedStore = sqlite.clone();
+    let (store, shared): (SharedStore, SharedCollectorStore) = match &config.store {
+        StoreConfig::Sqlite => both(SqliteStore::open_dir(&config.state_dir)?),
+        // Connected off the async runtime (the sync client runs its own).
+        StoreConfig::Postgres { url, password } => {
+            both(PgStore::connect(url, password.as_deref())?)
+        }
+    };
+    let keep = Some(Arc::clone(&store));
     if let Some(l) = &config.llm {
         let analyst = Analyst::new(
             l.clone(),
-            sqlite,
+            shared,
             Arc::clone(delivery_wake),
             Arc::clone(&metrics.llm),
         )
@@ -92,7 +102,13 @@ pub(crate) fn start_background(
             .spawn(),
         );
     }
-    Ok((tasks, llm_wake))
+    Ok((tasks, llm_wake, keep))
+}
+
+/// One store behind one lock, as the delivery workers and the analyst each see it.
+fn both<S: CollectorStore + Send + 'static>(s: S) -> (SharedStore, SharedCollectorStore) {
+    let s = Arc::new(Mutex::new(s));
+    (s.clone(), s)
 }
 
 /// Fleet counters changed by ingests that then stopped are saved within a second or so.

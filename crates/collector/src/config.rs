@@ -5,6 +5,7 @@
 //! listen: 0.0.0.0:7650
 //! tls: {cert: cert.pem, key: key.pem}     # or {disabled: true}; required off loopback
 //! state_dir: /var/lib/logward-collector
+//! store: {type: sqlite}                   # or {type: postgres, url: …, password_env: …}
 //! retention_days: 30
 //! auth: {mode: agents}                    # or {mode: shared, key: …} / key_file: …
 //! limits: {body_bytes: 8388608, decompressed_bytes: 67108864, requests_per_second: 50,
@@ -47,6 +48,9 @@ struct FileConfig {
     tls: Option<serde_saphyr::Spanned<TlsFile>>,
     #[serde(default)]
     state_dir: Option<PathBuf>,
+    #[serde(default)]
+    #[schemars(with = "Option<StoreFile>")]
+    store: Option<serde_saphyr::Spanned<StoreFile>>,
     #[serde(default = "default_retention")]
     retention_days: u32,
     #[serde(default)]
@@ -78,6 +82,33 @@ struct TlsFile {
     key: Option<PathBuf>,
     #[serde(default)]
     disabled: bool,
+}
+
+/// `store:` as written.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct StoreFile {
+    #[serde(rename = "type")]
+    kind: StoreKind,
+    /// PostgreSQL: `postgresql://user@host:port/db` (or the key=value form), no password.
+    #[serde(default)]
+    url: Option<String>,
+    /// PostgreSQL: the environment variable holding the password.
+    #[serde(default)]
+    password_env: Option<String>,
+    /// PostgreSQL: a file holding the password (its first line).
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+}
+
+/// `store.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    /// One SQLite file in `state_dir` (the default).
+    Sqlite,
+    /// A PostgreSQL database (docs/SCALE.md).
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -264,6 +295,32 @@ pub enum FleetRules {
     File { path: PathBuf, text: String },
 }
 
+/// `store:`: where the collector keeps its state.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum StoreConfig {
+    /// `logward.db` in the state directory.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database; the password read from its env variable or file at load.
+    Postgres {
+        url: String,
+        password: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreConfig::Sqlite => f.write_str("Sqlite"),
+            StoreConfig::Postgres { url, password } => f
+                .debug_struct("Postgres")
+                .field("url", &logward_store::redact_url(url))
+                .field("password", &password.as_ref().map(|_| "<redacted>"))
+                .finish(),
+        }
+    }
+}
+
 /// How agents authenticate.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -287,6 +344,8 @@ pub struct Config {
     /// `None`: plain HTTP (loopback, or `tls: {disabled: true}`).
     pub tls: Option<TlsFiles>,
     pub state_dir: PathBuf,
+    /// The store's backend (SQLite in `state_dir` unless `store:` says PostgreSQL).
+    pub store: StoreConfig,
     pub retention_days: u32,
     pub auth: Auth,
     pub limits: Limits,
@@ -310,6 +369,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7650)),
             tls: None,
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            store: StoreConfig::Sqlite,
             retention_days: default_retention(),
             auth: Auth::Agents,
             limits: Limits::default(),
@@ -416,6 +476,13 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
     }
     if let Some(d) = &fc.state_dir {
         config.state_dir = resolve(d);
+    }
+    if let Some(st) = &fc.store {
+        let (line, col) = at(&st.referenced);
+        match store_config(&st.value, &resolve) {
+            Ok(s) => config.store = s,
+            Err(m) => errors.push(err(line, col, format!("store: {m}"))),
+        }
     }
     config.retention_days = fc.retention_days;
     if let Some(a) = &fc.auth {
@@ -562,6 +629,62 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
     }
 }
 
+/// Checks `store:` and reads the PostgreSQL password from its env variable or file.
+fn store_config(st: &StoreFile, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<StoreConfig, String> {
+    match st.kind {
+        StoreKind::Sqlite => {
+            if st.url.is_some() || st.password_env.is_some() || st.password_file.is_some() {
+                return Err("`type: sqlite` takes no url or password (the file is in \
+                            `state_dir`)"
+                    .into());
+            }
+            Ok(StoreConfig::Sqlite)
+        }
+        StoreKind::Postgres => {
+            let Some(url) = st.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+                return Err("`type: postgres` needs `url: postgresql://user@host:port/db`".into());
+            };
+            // A password in the URL would be printed wherever the config is shown.
+            if logward_store::redact_url(url) != url {
+                return Err(
+                    "the url must not hold the password: give `password_env` or \
+                            `password_file`"
+                        .into(),
+                );
+            }
+            if let Err(e) = logward_store::PgStore::check_url(url) {
+                return Err(format!("url: not a PostgreSQL URL: {e}"));
+            }
+            let password = match (&st.password_env, &st.password_file) {
+                (None, None) => None,
+                (Some(var), None) => match std::env::var(var) {
+                    Ok(p) if !p.is_empty() => Some(p),
+                    _ => return Err(format!("password_env: {var} is not set")),
+                },
+                (None, Some(f)) => {
+                    let path = resolve(f);
+                    match std::fs::read_to_string(&path) {
+                        Ok(t) => Some(t.lines().next().unwrap_or("").to_owned()),
+                        Err(e) => {
+                            return Err(format!(
+                                "password_file: cannot read {}: {e}",
+                                path.display()
+                            ))
+                        }
+                    }
+                }
+                (Some(_), Some(_)) => {
+                    return Err("give one of `password_env`, `password_file`".into())
+                }
+            };
+            Ok(StoreConfig::Postgres {
+                url: url.to_owned(),
+                password,
+            })
+        }
+    }
+}
+
 /// The collector's config with every setting at its default, commented
 /// (`logward default-config --collector`): what the collector runs with without `--config`.
 pub fn default_yaml() -> String {
@@ -575,6 +698,7 @@ pub fn default_yaml() -> String {
          listen: {DEFAULT_LISTEN}          # off loopback `tls:` is required\n\
          # tls: {{cert: cert.pem, key: key.pem}}  # `logward collector gen-cert --out DIR` writes them\n\
          state_dir: {DEFAULT_STATE_DIR}\n\
+         store: {{type: sqlite}}              # or {{type: postgres, url: postgresql://…, password_env: VAR}}\n\
          retention_days: {}                 # fleet events, alerts, expired decisions\n\
          auth: {{mode: agents}}               # enrolled agents; {{mode: shared, key_file: FILE}}\n\
          limits:\n\
@@ -691,6 +815,62 @@ mod tests {
         std::fs::write(dir.path().join("ok.yaml"), logward_engine::FLEET_RULES).unwrap();
         let c = parse("c.yaml", "rules: ok.yaml\n", dir.path()).unwrap();
         assert!(matches!(c.rules, FleetRules::File { .. }));
+    }
+
+    #[test]
+    fn store_sqlite_by_default_or_postgres_with_its_password_outside_the_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = parse("c.yaml", "store: {type: sqlite}\n", dir.path()).unwrap();
+        assert_eq!(c.store, StoreConfig::Sqlite);
+        std::fs::write(dir.path().join("pw"), "s3cret\nignored\n").unwrap();
+        let c = parse(
+            "c.yaml",
+            "store: {type: postgres, url: \"postgresql://lw@db/logward\", password_file: pw}\n",
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.store,
+            StoreConfig::Postgres {
+                url: "postgresql://lw@db/logward".into(),
+                password: Some("s3cret".into())
+            }
+        );
+        assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+        std::env::set_var("LOGWARD_TEST_STORE_PW", "from-env");
+        let c = parse(
+            "c.yaml",
+            "store: {type: postgres, url: \"host=db user=lw\", password_env: LOGWARD_TEST_STORE_PW}\n",
+            dir.path(),
+        )
+        .unwrap();
+        assert!(
+            matches!(c.store, StoreConfig::Postgres { password: Some(ref p), .. } if p == "from-env")
+        );
+        for (yaml, says) in [
+            ("store: {type: postgres}\n", "needs `url"),
+            (
+                "store: {type: postgres, url: \"postgresql://lw:pw@db/x\"}\n",
+                "must not hold the password",
+            ),
+            (
+                "store: {type: postgres, url: \"postgresql://db/x\", password_env: LOGWARD_TEST_NO_SUCH_VAR}\n",
+                "is not set",
+            ),
+            (
+                "store: {type: postgres, url: \"postgresql://db/x\", password_file: nope}\n",
+                "cannot read",
+            ),
+            ("store: {type: postgres, url: \"postgresql://db:notaport/x\"}\n", "not a PostgreSQL URL"),
+            ("store: {type: sqlite, url: \"postgresql://db/x\"}\n", "takes no url"),
+        ] {
+            let e = parse("c.yaml", yaml, dir.path()).unwrap_err();
+            assert_eq!(e[0].line, 1, "{}", e[0]);
+            assert!(e[0].message.contains(says), "{yaml}: {}", e[0]);
+            assert!(!e[0].message.contains(":pw@"), "{}", e[0]);
+        }
+        let e = parse("c.yaml", "store: {type: mysql}\n", dir.path()).unwrap_err();
+        assert!(e[0].message.contains("mysql"), "{}", e[0]);
     }
 
     #[test]

@@ -33,11 +33,11 @@ pub mod truncate;
 
 use std::path::{Path, PathBuf};
 
-use logward_store::{CollectorStore, SqliteStore};
+use logward_store::{CollectorStore, PgStore, SqliteStore};
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
 
-pub use config::{Auth, Config, ConfigError};
+pub use config::{Auth, Config, ConfigError, StoreConfig};
 pub use server::{start, Running};
 
 /// What can stop the collector.
@@ -94,7 +94,12 @@ pub fn random_hex(n: usize) -> String {
 }
 
 /// Creates (or sets the password of) a dashboard operator; whether it is new.
-pub fn add_user(state_dir: &Path, name: &str, password: &str, now: i64) -> Result<bool, Error> {
+pub fn add_user(
+    at: impl Into<StoreAt>,
+    name: &str,
+    password: &str,
+    now: i64,
+) -> Result<bool, Error> {
     if !auth::valid_user_name(name) {
         return Err(Error::Auth(format!(
             "{name:?}: a user name is 1 to 64 letters, digits, `.`, `_`, `-`, `@`"
@@ -106,23 +111,66 @@ pub fn add_user(state_dir: &Path, name: &str, password: &str, now: i64) -> Resul
         ));
     }
     let phc = auth::hash_password(password)?;
-    let mut store = open_store(state_dir)?;
+    let mut store = open_store(at)?;
     Ok(store.set_operator(name, &phc, now)?)
 }
 
 /// Creates an API bearer token named `name`; returns its id and the token (only its SHA-256
 /// is stored).
-pub fn create_api_token(state_dir: &Path, name: &str, now: i64) -> Result<(i64, String), Error> {
+pub fn create_api_token(
+    at: impl Into<StoreAt>,
+    name: &str,
+    now: i64,
+) -> Result<(i64, String), Error> {
     let token = auth::new_api_token();
-    let mut store = open_store(state_dir)?;
+    let mut store = open_store(at)?;
     let id = store.create_api_token(name, &sha256_hex(token.as_bytes()), now)?;
     Ok((id, token))
 }
 
-/// Opens the collector's state in `dir`: where the backend is chosen (SQLite), for the
-/// commands run on it and the store thread.
-pub(crate) fn open_store(dir: &Path) -> Result<Box<dyn CollectorStore>, Error> {
-    Ok(Box::new(SqliteStore::open_dir(dir)?))
+/// Where a collector's store is: its state directory and its backend (`store:`). A path
+/// alone is the default, SQLite in that directory.
+#[derive(Debug, Clone)]
+pub struct StoreAt {
+    pub state_dir: PathBuf,
+    pub store: StoreConfig,
+}
+
+impl From<&Path> for StoreAt {
+    fn from(dir: &Path) -> StoreAt {
+        StoreAt {
+            state_dir: dir.to_path_buf(),
+            store: StoreConfig::Sqlite,
+        }
+    }
+}
+
+impl From<&PathBuf> for StoreAt {
+    fn from(dir: &PathBuf) -> StoreAt {
+        StoreAt::from(dir.as_path())
+    }
+}
+
+impl From<&Config> for StoreAt {
+    fn from(c: &Config) -> StoreAt {
+        StoreAt {
+            state_dir: c.state_dir.clone(),
+            store: c.store.clone(),
+        }
+    }
+}
+
+/// Opens the collector's store: where the backend is chosen, for the commands run on it and
+/// the store thread. PostgreSQL is connected to (and migrated) here; the sync client must not
+/// be used from an async task, so callers are the store thread, `spawn_blocking` or the CLI.
+pub fn open_store(at: impl Into<StoreAt>) -> Result<Box<dyn CollectorStore>, Error> {
+    let at = at.into();
+    Ok(match &at.store {
+        StoreConfig::Sqlite => Box::new(SqliteStore::open_dir(&at.state_dir)?),
+        StoreConfig::Postgres { url, password } => {
+            Box::new(PgStore::connect(url, password.as_deref())?)
+        }
+    })
 }
 
 /// Lower-case hex SHA-256.
@@ -132,9 +180,9 @@ pub fn sha256_hex(b: &[u8]) -> String {
 
 /// Creates a one-time enrolment token valid for `ttl_secs`; returns the token (only its
 /// SHA-256 is stored).
-pub fn create_token(state_dir: &Path, now: i64, ttl_secs: i64) -> Result<String, Error> {
+pub fn create_token(at: impl Into<StoreAt>, now: i64, ttl_secs: i64) -> Result<String, Error> {
     let token = random_hex(32);
-    let mut store = open_store(state_dir)?;
+    let mut store = open_store(at)?;
     store.create_enrol_token(&sha256_hex(token.as_bytes()), now, now + ttl_secs)?;
     Ok(token)
 }

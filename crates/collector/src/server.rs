@@ -121,6 +121,8 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     /// Delivery workers and the LLM analyst.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Their store connection, dropped after them off the runtime.
+    background_store: Option<logward_notify::deliver::SharedStore>,
 }
 
 impl Running {
@@ -138,6 +140,12 @@ impl Running {
         }
         for t in &self.background {
             t.abort();
+        }
+        for t in self.background {
+            let _ = t.await;
+        }
+        if let Some(s) = self.background_store {
+            let _ = tokio::task::spawn_blocking(move || drop(s)).await;
         }
         let _ = self.task.await;
         let text = self
@@ -233,12 +241,17 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Opens the store, binds the listener and serves until stopped.
 pub async fn start(config: Config) -> Result<Running, Error> {
     let metrics = Arc::new(Metrics::default());
-    let store = StoreHandle::open_fleet(
-        &config.state_dir,
-        &config.rules,
+    // Opened off the async runtime: PostgreSQL's sync client runs its own.
+    let (at, rules, anomaly, m) = (
+        crate::StoreAt::from(&config),
+        config.rules.clone(),
         config.anomaly.clone(),
         metrics.clone(),
-    )?;
+    );
+    let store =
+        tokio::task::spawn_blocking(move || StoreHandle::open_fleet(at, &rules, anomaly, m))
+            .await
+            .map_err(|_| Error::StoreGone)??;
     let acceptor = match &config.tls {
         // Under the systemd unit the files come as credentials (crate::credentials).
         Some(t) => Some(tls_acceptor(
@@ -256,7 +269,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         Duration::from_secs(config.limits.login_window_secs),
     );
     let delivery_wake = Arc::new(tokio::sync::Notify::new());
-    let (mut background, llm_wake) = start_background(&config, &metrics, &delivery_wake)?;
+    let (mut background, llm_wake, background_store) = {
+        let (c, m, w) = (config.clone(), metrics.clone(), delivery_wake.clone());
+        tokio::task::spawn_blocking(move || start_background(&c, &m, &w))
+            .await
+            .map_err(|_| Error::StoreGone)??
+    };
     let mut nonces = crate::nonces::Nonces::new(
         nonces_per_agent(config.limits.requests_per_second),
         config.limits.replay_cache,
@@ -342,6 +360,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         shutdown,
         task,
         background,
+        background_store,
     })
 }
 

@@ -24,7 +24,7 @@ use crate::anomaly::FleetAnomaly;
 use crate::config::FleetRules;
 use crate::metrics::Metrics;
 use crate::rules::Rules;
-use crate::Error;
+use crate::{Error, StoreAt};
 
 /// A group stops growing past this many items: one transaction stays short enough that
 /// the first request in it is not kept waiting long.
@@ -81,29 +81,30 @@ impl std::fmt::Debug for Ingest {
 }
 
 impl StoreHandle {
-    /// Opens the store in `dir` and starts its thread, without fleet rules.
-    pub fn open(dir: &std::path::Path, metrics: Arc<Metrics>) -> Result<StoreHandle, Error> {
-        StoreHandle::open_with_rules(dir, &FleetRules::None, metrics)
+    /// Opens the store (a state directory, or a config's `store:`) and starts its thread,
+    /// without fleet rules.
+    pub fn open(at: impl Into<StoreAt>, metrics: Arc<Metrics>) -> Result<StoreHandle, Error> {
+        StoreHandle::open_with_rules(at, &FleetRules::None, metrics)
     }
 
-    /// Opens the store in `dir`, loads the fleet rules with their saved counters, and starts
-    /// the store thread.
+    /// Opens the store, loads the fleet rules with their saved counters, and starts the store
+    /// thread.
     pub fn open_with_rules(
-        dir: &std::path::Path,
+        at: impl Into<StoreAt>,
         rules: &FleetRules,
         metrics: Arc<Metrics>,
     ) -> Result<StoreHandle, Error> {
-        StoreHandle::open_fleet(dir, rules, None, metrics)
+        StoreHandle::open_fleet(at, rules, None, metrics)
     }
 
     /// [`StoreHandle::open_with_rules`] with the fleet login anomaly detector too.
     pub fn open_fleet(
-        dir: &std::path::Path,
+        at: impl Into<StoreAt>,
         rules: &FleetRules,
         anomaly: Option<Settings>,
         metrics: Arc<Metrics>,
     ) -> Result<StoreHandle, Error> {
-        StoreHandle::start(crate::open_store(dir)?, rules, anomaly, metrics)
+        StoreHandle::start(crate::open_store(at)?, rules, anomaly, metrics)
     }
 
     /// Loads the fleet rules with their saved counters from `store` and starts the store

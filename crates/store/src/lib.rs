@@ -39,7 +39,7 @@ pub use collector::{
 };
 pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};
-pub use postgres::PgStore;
+pub use postgres::{redact as redact_url, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::Store;
 pub use types::{

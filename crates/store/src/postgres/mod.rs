@@ -15,6 +15,7 @@ mod agents;
 mod analysis;
 mod base;
 mod collector;
+mod copy;
 mod decisions;
 mod ingest;
 mod migrations;
@@ -113,6 +114,14 @@ impl PgStore {
         Ok(())
     }
 
+    /// Checks that `url` is a PostgreSQL URL (or key=value string) the client accepts, without
+    /// connecting: for config checks.
+    pub fn check_url(url: &str) -> std::result::Result<(), String> {
+        url.parse::<postgres::Config>()
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     /// A `map_err` for this store's errors: `.map_err(self.err("read alerts"))`.
     fn err(&self, context: &'static str) -> impl FnOnce(postgres::Error) -> StoreError + '_ {
         move |e| pg_error(&self.shown, context, e)
@@ -148,7 +157,7 @@ fn pe<'a>(
 
 /// The URL with any password replaced by `***` (URL form `user:pw@` and key=value
 /// `password=…`), for messages and logs.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     if let Some(scheme_end) = url.find("://") {
         let rest = &url[scheme_end + 3..];
         let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());

@@ -237,6 +237,11 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The connection, for the copy into PostgreSQL (postgres/copy.rs).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Runs SQLite's full `integrity_check`; returns its findings (empty when healthy).
     /// Reads the whole file: for `logward` diagnostics, not for every start-up.
     pub fn integrity_check(&mut self) -> Result<Vec<String>> {
