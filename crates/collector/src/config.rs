@@ -662,7 +662,8 @@ fn store_config(st: &StoreFile, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<St
                     _ => return Err(format!("password_env: {var} is not set")),
                 },
                 (None, Some(f)) => {
-                    let path = resolve(f);
+                    // Under the systemd unit the file may come as a credential.
+                    let path = crate::credentials::or_credential(&resolve(f));
                     match std::fs::read_to_string(&path) {
                         Ok(t) => Some(t.lines().next().unwrap_or("").to_owned()),
                         Err(e) => {

@@ -1,8 +1,8 @@
 //! `logward collector`: the central server of a fleet (docs/COLLECTOR.md). Agents enrol with
 //! a one-time token, sign every request (`logward_core::wire`), and forward their events and
-//! alerts as NDJSON; the collector stores them in the same SQLite store the agent uses, plus
-//! the fleet tables, sends the notifications (with an optional LLM second opinion on each
-//! alert), and serves ban decisions and Prometheus metrics.
+//! alerts as NDJSON; the collector stores them in the same SQLite store the agent uses (or in
+//! PostgreSQL, `store:`), plus the fleet tables, sends the notifications (with an optional LLM
+//! second opinion on each alert), and serves ban decisions and Prometheus metrics.
 
 pub mod anomaly;
 pub mod api;

@@ -4,12 +4,9 @@
 //!
 //! One value is one connection, like [`SqliteStore`](crate::SqliteStore): the collector's
 //! store thread owns one, delivery and the LLM analyst share another. The client runs its
-//! own small runtime, so it is called from the store thread or `spawn_blocking`, never from
-//! an async task. Migrations are numbered like SQLite's and applied under an advisory lock,
+//! own small runtime, so it is called (and dropped) on the store thread or in
+//! `spawn_blocking`, never in an async task. Migrations are numbered like SQLite's and applied under an advisory lock,
 //! so collectors starting together cannot both apply one.
-
-// Parts are unused until every method is written (the stubs name none of them).
-#![allow(dead_code)]
 
 mod agents;
 mod analysis;
@@ -184,26 +181,6 @@ pub fn redact(url: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
-
-/// Not written yet on PostgreSQL (the backend is being filled in method by method; the
-/// collector does not offer `store: postgres` until none is left).
-fn not_yet_error(what: &'static str) -> StoreError {
-    StoreError::Invalid {
-        what: "PostgreSQL store operation",
-        detail: format!("{what} is not implemented on PostgreSQL yet"),
-    }
-}
-
-/// Inherent methods still to be written: each returns [`not_yet_error`].
-macro_rules! not_yet {
-    ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
-        $(#[allow(unused_variables)]
-        pub(super) fn $name(&mut self, $($arg: $ty),*) -> $ret {
-            Err(super::not_yet_error(stringify!($name)))
-        })*
-    };
-}
-use not_yet;
 
 #[cfg(test)]
 mod tests {

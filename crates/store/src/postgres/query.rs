@@ -5,57 +5,21 @@
 use postgres::types::ToSql;
 use postgres::Row;
 
+use super::base::{alert_from_row, limit, RowError, ALERT_COLUMNS};
+use super::decisions::decision_row;
 use super::PgStore;
 use crate::collector::{
     AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery, DnsHitFilter,
     DnsStats, EventRow, StoredDnsHit, EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
 };
 use crate::error::Result;
-use crate::types::{DnsHit, NewAlert, StoredAlert, UnixTime};
-
-/// The columns [`alert_row`] reads, in its order.
-pub(super) const ALERT_COLUMNS: &str =
-    "id, time, rule_id, severity, host, source_address, user_name, json";
-
-/// A row of [`ALERT_COLUMNS`].
-pub(super) fn alert_row(r: &Row) -> Result<StoredAlert, postgres::Error> {
-    let severity: i32 = r.try_get(3)?;
-    Ok(StoredAlert {
-        id: r.try_get(0)?,
-        alert: NewAlert {
-            time: r.try_get(1)?,
-            rule_id: r.try_get(2)?,
-            // The column's CHECK keeps it within 1–5.
-            severity: u8::try_from(severity.clamp(1, 5)).unwrap_or(5),
-            host: r.try_get(4)?,
-            source_address: r.try_get(5)?,
-            user: r.try_get(6)?,
-            json: r.try_get(7)?,
-            dns: None,
-        },
-    })
-}
+use crate::types::{DnsHit, UnixTime};
 
 /// The columns [`decision_row`] reads, in its order.
-pub(super) const DECISION_COLUMNS: &str =
+const DECISION_COLUMNS: &str =
     "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id, removed_at";
 
-/// A row of [`DECISION_COLUMNS`].
-pub(super) fn decision_row(r: &Row) -> Result<Decision, postgres::Error> {
-    Ok(Decision {
-        id: r.try_get(0)?,
-        target: r.try_get(1)?,
-        duration_secs: r.try_get(2)?,
-        reason: r.try_get(3)?,
-        rule_id: r.try_get(4)?,
-        created_at: r.try_get(5)?,
-        expires_at: r.try_get(6)?,
-        alert_id: r.try_get(7)?,
-        removed_at: r.try_get(8)?,
-    })
-}
-
-fn event_row(r: &Row) -> Result<EventRow, postgres::Error> {
+fn event_row(r: &Row) -> Result<EventRow, RowError> {
     Ok(EventRow {
         id: r.try_get(0)?,
         agent_id: r.try_get(1)?,
@@ -67,19 +31,6 @@ fn event_row(r: &Row) -> Result<EventRow, postgres::Error> {
         user: r.try_get(7)?,
         json: r.try_get(8)?,
     })
-}
-
-/// `LIMIT` takes a bigint.
-fn limit_to_sql(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-/// Reads every row with `read`.
-fn rows<T>(
-    rows: Vec<Row>,
-    read: impl Fn(&Row) -> Result<T, postgres::Error>,
-) -> Result<Vec<T>, postgres::Error> {
-    rows.iter().map(read).collect()
 }
 
 /// The `WHERE …` of a filter (the cursor included) over the parameters it takes; the values
@@ -124,23 +75,19 @@ fn where_clause<'a>(
 }
 
 impl PgStore {
-    /// Alerts matching `f`, newest (highest id) first, at most `limit`.
-    pub(super) fn query_alerts(&mut self, f: &AlertFilter, limit: usize) -> Result<AlertPage> {
+    /// Alerts matching `f`, newest (highest id) first, at most `n`.
+    pub(super) fn query_alerts(&mut self, f: &AlertFilter, n: usize) -> Result<AlertPage> {
         let severity = f.min_severity.map(i32::from);
         let (w, mut p) = where_clause(f, &severity);
-        let lim = limit_to_sql(limit.saturating_add(1));
+        let lim = limit(n.saturating_add(1));
         p.push(&lim);
         let sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts {w} ORDER BY id DESC LIMIT ${}",
             p.len()
         );
-        let found = self
-            .client
-            .query(&sql, &p)
-            .map_err(self.err("query alerts"))?;
-        let mut alerts = rows(found, alert_row).map_err(self.err("query alerts"))?;
-        let next = if alerts.len() > limit {
-            alerts.truncate(limit);
+        let mut alerts = self.rows(&sql, &p, "query alerts", alert_from_row)?;
+        let next = if alerts.len() > n {
+            alerts.truncate(n);
             alerts.last().map(|a| a.id)
         } else {
             None
@@ -150,17 +97,15 @@ impl PgStore {
 
     /// One alert with its events, decisions, deliveries and analysis; `None` when unknown.
     pub(super) fn alert_detail(&mut self, id: i64) -> Result<Option<AlertDetail>> {
-        let found = self
-            .client
-            .query_opt(
-                &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"),
-                &[&id],
-            )
-            .map_err(self.err("read an alert"))?;
-        let Some(row) = found else {
+        let Some(alert) = self.row(
+            &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"),
+            &[&id],
+            "read an alert",
+            alert_from_row,
+        )?
+        else {
             return Ok(None);
         };
-        let alert = alert_row(&row).map_err(self.err("read an alert"))?;
         let a = &alert.alert;
         // A fleet alert was made from several hosts' events: no host filter.
         let host = a.host.as_deref().filter(|h| *h != FLEET_HOST);
@@ -169,49 +114,39 @@ impl PgStore {
             (Some(ip), _) => ("source_ip", Some(ip)),
             (None, user) => ("user_name", user.as_ref()),
         };
-        let events = self
-            .client
-            .query(
-                &alert_events_sql(by),
-                &[
-                    &(a.time - EVENT_WINDOW_SECS),
-                    &a.time,
-                    &host,
-                    &key,
-                    &limit_to_sql(MAX_ALERT_EVENTS),
-                ],
-            )
-            .and_then(|r| rows(r, event_row))
-            .map_err(self.err("read an alert's events"))?;
-        let decisions = self
-            .client
-            .query(
-                &format!(
-                    "SELECT {DECISION_COLUMNS} FROM decisions WHERE alert_id = $1 ORDER BY id"
-                ),
-                &[&id],
-            )
-            .and_then(|r| rows(r, decision_row))
-            .map_err(self.err("read an alert's decisions"))?;
-        let deliveries = self
-            .client
-            .query(
-                "SELECT sink, state, attempts, last_error, updated_at FROM outbox \
-                 WHERE alert_id = $1 ORDER BY id",
-                &[&id],
-            )
-            .and_then(|r| {
-                rows(r, |r| {
-                    Ok(Delivery {
-                        sink: r.try_get(0)?,
-                        state: r.try_get(1)?,
-                        attempts: i64::from(r.try_get::<_, i32>(2)?),
-                        last_error: r.try_get(3)?,
-                        updated_at: r.try_get(4)?,
-                    })
+        let events = self.rows(
+            &alert_events_sql(by),
+            &[
+                &(a.time - EVENT_WINDOW_SECS),
+                &a.time,
+                &host,
+                &key,
+                &limit(MAX_ALERT_EVENTS),
+            ],
+            "read an alert's events",
+            event_row,
+        )?;
+        let decisions = self.rows(
+            &format!("SELECT {DECISION_COLUMNS} FROM decisions WHERE alert_id = $1 ORDER BY id"),
+            &[&id],
+            "read an alert's decisions",
+            |r| Ok(decision_row(r)),
+        )?;
+        let deliveries = self.rows(
+            "SELECT sink, state, attempts, last_error, updated_at FROM outbox \
+             WHERE alert_id = $1 ORDER BY id",
+            &[&id],
+            "read an alert's deliveries",
+            |r| {
+                Ok(Delivery {
+                    sink: r.try_get(0)?,
+                    state: r.try_get(1)?,
+                    attempts: i64::from(r.try_get::<_, i32>(2)?),
+                    last_error: r.try_get(3)?,
+                    updated_at: r.try_get(4)?,
                 })
-            })
-            .map_err(self.err("read an alert's deliveries"))?;
+            },
+        )?;
         let analysis = self.analysis(id)?;
         Ok(Some(AlertDetail {
             alert,
@@ -222,6 +157,22 @@ impl PgStore {
         }))
     }
 
+    /// Rows of `table` with `time` in `[since, until)`.
+    fn count_between(
+        &mut self,
+        table: &'static str,
+        since: UnixTime,
+        until: UnixTime,
+    ) -> Result<i64> {
+        let n = self.row(
+            &format!("SELECT count(*) FROM {table} WHERE time >= $1 AND time < $2"),
+            &[&since, &until],
+            "count alerts or DNS hits",
+            |r| Ok(r.try_get::<_, i64>(0)?),
+        )?;
+        Ok(n.unwrap_or(0))
+    }
+
     /// The charts' figures for alerts in `[since, until)`; `top` entries per ranking.
     pub(super) fn alert_stats(
         &mut self,
@@ -229,18 +180,9 @@ impl PgStore {
         until: UnixTime,
         top: usize,
     ) -> Result<AlertStats> {
-        let total: i64 = self
-            .client
-            .query_one(
-                "SELECT count(*) FROM alerts WHERE time >= $1 AND time < $2",
-                &[&since, &until],
-            )
-            .and_then(|r| r.try_get(0))
-            .map_err(self.err("count alerts"))?;
-        let per_hour = self.buckets("alerts", 3600, since, until)?;
         Ok(AlertStats {
-            total,
-            per_hour,
+            total: self.count_between("alerts", since, until)?,
+            per_hour: self.buckets("alerts", 3600, since, until)?,
             top_sources: self.rank("alerts", "source_address", since, until, top)?,
             top_users: self.rank("alerts", "user_name", since, until, top)?,
             per_host: self.rank("alerts", "host", since, until, top)?,
@@ -257,16 +199,15 @@ impl PgStore {
         since: UnixTime,
         until: UnixTime,
     ) -> Result<Vec<(UnixTime, i64)>> {
-        self.client
-            .query(
-                &format!(
-                    "SELECT (time / $3) * $3 AS b, count(*) FROM {table} \
-                     WHERE time >= $1 AND time < $2 GROUP BY b ORDER BY b"
-                ),
-                &[&since, &until, &width],
-            )
-            .and_then(|r| rows(r, |r| Ok((r.try_get(0)?, r.try_get(1)?))))
-            .map_err(self.err("count alerts or DNS hits over time"))
+        self.rows(
+            &format!(
+                "SELECT (time / $3) * $3 AS b, count(*) FROM {table} \
+                 WHERE time >= $1 AND time < $2 GROUP BY b ORDER BY b"
+            ),
+            &[&since, &until, &width],
+            "count alerts or DNS hits over time",
+            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+        )
     }
 
     /// The `top` most frequent values of `table.col` over rows with `time` in
@@ -279,24 +220,21 @@ impl PgStore {
         until: UnixTime,
         top: usize,
     ) -> Result<Vec<Count>> {
-        self.client
-            .query(
-                &format!(
-                    "SELECT CAST({col} AS text) COLLATE \"C\" AS k, count(*) AS n FROM {table} \
-                     WHERE time >= $1 AND time < $2 AND {col} IS NOT NULL \
-                     GROUP BY k ORDER BY n DESC, k LIMIT $3"
-                ),
-                &[&since, &until, &limit_to_sql(top)],
-            )
-            .and_then(|r| {
-                rows(r, |r| {
-                    Ok(Count {
-                        key: r.try_get(0)?,
-                        count: r.try_get(1)?,
-                    })
+        self.rows(
+            &format!(
+                "SELECT CAST({col} AS text) COLLATE \"C\" AS k, count(*) AS n FROM {table} \
+                 WHERE time >= $1 AND time < $2 AND {col} IS NOT NULL \
+                 GROUP BY k ORDER BY n DESC, k LIMIT $3"
+            ),
+            &[&since, &until, &limit(top)],
+            "rank alerts or DNS hits",
+            |r| {
+                Ok(Count {
+                    key: r.try_get(0)?,
+                    count: r.try_get(1)?,
                 })
-            })
-            .map_err(self.err("rank alerts or DNS hits"))
+            },
+        )
     }
 
     /// The DNS page's figures for hits in `[since, until)`.
@@ -306,16 +244,8 @@ impl PgStore {
         until: UnixTime,
         top: usize,
     ) -> Result<DnsStats> {
-        let total: i64 = self
-            .client
-            .query_one(
-                "SELECT count(*) FROM dns_hits WHERE time >= $1 AND time < $2",
-                &[&since, &until],
-            )
-            .and_then(|r| r.try_get(0))
-            .map_err(self.err("count DNS hits"))?;
         Ok(DnsStats {
-            total,
+            total: self.count_between("dns_hits", since, until)?,
             per_day: self.buckets("dns_hits", 86_400, since, until)?,
             per_hour: self.buckets("dns_hits", 3600, since, until)?,
             top_domains: self.rank("dns_hits", "domain", since, until, top)?,
@@ -325,63 +255,53 @@ impl PgStore {
     }
 
     /// DNS hits matching `f`, newest first.
-    pub(super) fn dns_hits(&mut self, f: &DnsHitFilter, limit: usize) -> Result<Vec<StoredDnsHit>> {
-        self.client
-            .query(
-                "SELECT alert_id, time, host, client, domain, qtype, finding, list, verdict, \
-                 severity, answer, owner FROM dns_hits \
-                 WHERE ($1::bigint IS NULL OR time >= $1) AND ($2::bigint IS NULL OR time < $2) \
-                 AND ($3::text IS NULL OR client = $3) AND ($4::text IS NULL OR domain = $4) \
-                 ORDER BY time DESC, alert_id DESC LIMIT $5",
-                &[
-                    &f.since,
-                    &f.until,
-                    &f.client,
-                    &f.domain,
-                    &limit_to_sql(limit),
-                ],
-            )
-            .and_then(|r| {
-                rows(r, |r| {
-                    Ok(StoredDnsHit {
-                        alert_id: r.try_get(0)?,
-                        time: r.try_get(1)?,
-                        host: r.try_get(2)?,
-                        hit: DnsHit {
-                            client: r.try_get(3)?,
-                            domain: r.try_get(4)?,
-                            qtype: r.try_get(5)?,
-                            finding: r.try_get(6)?,
-                            list: r.try_get(7)?,
-                            verdict: r.try_get(8)?,
-                            severity: r.try_get(9)?,
-                            answer: r.try_get(10)?,
-                            owner: r.try_get(11)?,
-                        },
-                    })
+    pub(super) fn dns_hits(&mut self, f: &DnsHitFilter, n: usize) -> Result<Vec<StoredDnsHit>> {
+        self.rows(
+            "SELECT alert_id, time, host, client, domain, qtype, finding, list, verdict, \
+             severity, answer, owner FROM dns_hits \
+             WHERE ($1::bigint IS NULL OR time >= $1) AND ($2::bigint IS NULL OR time < $2) \
+             AND ($3::text IS NULL OR client = $3) AND ($4::text IS NULL OR domain = $4) \
+             ORDER BY time DESC, alert_id DESC LIMIT $5",
+            &[&f.since, &f.until, &f.client, &f.domain, &limit(n)],
+            "read DNS hits",
+            |r| {
+                Ok(StoredDnsHit {
+                    alert_id: r.try_get(0)?,
+                    time: r.try_get(1)?,
+                    host: r.try_get(2)?,
+                    hit: DnsHit {
+                        client: r.try_get(3)?,
+                        domain: r.try_get(4)?,
+                        qtype: r.try_get(5)?,
+                        finding: r.try_get(6)?,
+                        list: r.try_get(7)?,
+                        verdict: r.try_get(8)?,
+                        severity: r.try_get(9)?,
+                        answer: r.try_get(10)?,
+                        owner: r.try_get(11)?,
+                    },
                 })
-            })
-            .map_err(self.err("read DNS hits"))
+            },
+        )
     }
 
-    /// Fleet ban decisions, newest first, at most `limit`; with `active_at`, only those in
-    /// force then (no expiry, or expiring after it).
+    /// Fleet ban decisions, newest first, at most `n`; with `active_at`, only those in force
+    /// then (no expiry, or expiring after it).
     pub(super) fn bans_list(
         &mut self,
         active_at: Option<UnixTime>,
-        limit: usize,
+        n: usize,
     ) -> Result<Vec<Decision>> {
-        self.client
-            .query(
-                &format!(
-                    "SELECT {DECISION_COLUMNS} FROM decisions WHERE $1::bigint IS NULL \
-                     OR (removed_at IS NULL AND (expires_at IS NULL OR expires_at > $1)) \
-                     ORDER BY id DESC LIMIT $2"
-                ),
-                &[&active_at, &limit_to_sql(limit)],
-            )
-            .and_then(|r| rows(r, decision_row))
-            .map_err(self.err("read bans"))
+        self.rows(
+            &format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions WHERE $1::bigint IS NULL \
+                 OR (removed_at IS NULL AND (expires_at IS NULL OR expires_at > $1)) \
+                 ORDER BY id DESC LIMIT $2"
+            ),
+            &[&active_at, &limit(n)],
+            "read bans",
+            |r| Ok(decision_row(r)),
+        )
     }
 }
 
