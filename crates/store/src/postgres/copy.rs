@@ -150,6 +150,7 @@ impl PgStore {
         from: &SqliteStore,
         now: UnixTime,
     ) -> Result<Vec<(&'static str, u64)>> {
+        self.ready()?;
         let shown = self.shown.clone();
         let src = from.connection();
         let src_path = from.path().to_path_buf();

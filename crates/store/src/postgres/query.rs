@@ -5,7 +5,7 @@
 use postgres::types::ToSql;
 use postgres::Row;
 
-use super::base::{alert_from_row, limit, RowError, ALERT_COLUMNS};
+use super::base::{alert_from_row, limit, RowError};
 use super::decisions::decision_row;
 use super::PgStore;
 use crate::collector::{
@@ -15,9 +15,66 @@ use crate::collector::{
 use crate::error::Result;
 use crate::types::{DnsHit, UnixTime};
 
-/// The columns [`decision_row`] reads, in its order.
-const DECISION_COLUMNS: &str =
-    "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id, removed_at";
+/// The columns [`decision_row`] reads, in its order (a macro, for `concat!`: every fixed
+/// statement here is prepared once per connection).
+macro_rules! decision_columns {
+    () => {
+        "id, target, duration_secs, reason, rule_id, created_at, expires_at, alert_id, removed_at"
+    };
+}
+
+/// An alert's events: $1..$2 the time window, $3 the host (or NULL), $4 the address or user
+/// (`$by` its column), $5 the limit.
+macro_rules! alert_events_sql {
+    ($by:literal) => {
+        concat!(
+            "SELECT id, agent_id, time, host, action, outcome, source_ip, user_name, json \
+             FROM fleet_events WHERE ",
+            $by,
+            " = $4 AND time >= $1 AND time <= $2 \
+             AND ($3::text IS NULL OR host = $3) ORDER BY time DESC, id DESC LIMIT $5"
+        )
+    };
+}
+
+/// Rows of `$table` with `time` in `[$1, $2)`.
+macro_rules! count_sql {
+    ($table:literal) => {
+        concat!(
+            "SELECT count(*) FROM ",
+            $table,
+            " WHERE time >= $1 AND time < $2"
+        )
+    };
+}
+
+/// (bucket start, rows) of `$table` with `time` in `[$1, $2)`, buckets of `$3` seconds.
+macro_rules! buckets_sql {
+    ($table:literal) => {
+        concat!(
+            "SELECT (time / $3) * $3 AS b, count(*) FROM ",
+            $table,
+            " WHERE time >= $1 AND time < $2 GROUP BY b ORDER BY b"
+        )
+    };
+}
+
+/// The `$3` most frequent values of `$table.$col` over rows with `time` in `[$1, $2)`, most
+/// frequent first, ties in byte order (SQLite's), NULLs left out.
+macro_rules! rank_sql {
+    ($table:literal, $col:literal) => {
+        concat!(
+            "SELECT CAST(",
+            $col,
+            " AS text) COLLATE \"C\" AS k, count(*) AS n FROM ",
+            $table,
+            " WHERE time >= $1 AND time < $2 AND ",
+            $col,
+            " IS NOT NULL \
+             GROUP BY k ORDER BY n DESC, k LIMIT $3"
+        )
+    };
+}
 
 fn event_row(r: &Row) -> Result<EventRow, RowError> {
     Ok(EventRow {
@@ -75,17 +132,29 @@ fn where_clause<'a>(
 }
 
 impl PgStore {
-    /// Alerts matching `f`, newest (highest id) first, at most `n`.
+    /// Alerts matching `f`, newest (highest id) first, at most `n`. The statement depends on
+    /// which filters are set, so it is not kept prepared.
     pub(super) fn query_alerts(&mut self, f: &AlertFilter, n: usize) -> Result<AlertPage> {
         let severity = f.min_severity.map(i32::from);
         let (w, mut p) = where_clause(f, &severity);
         let lim = limit(n.saturating_add(1));
         p.push(&lim);
         let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts {w} ORDER BY id DESC LIMIT ${}",
+            "SELECT id, time, rule_id, severity, host, source_address, user_name, json \
+             FROM alerts {w} ORDER BY id DESC LIMIT ${}",
             p.len()
         );
-        let mut alerts = self.rows(&sql, &p, "query alerts", alert_from_row)?;
+        let found = self
+            .client
+            .query(&sql, &p)
+            .map_err(self.err("query alerts"))?;
+        let mut alerts = Vec::with_capacity(found.len());
+        for r in &found {
+            alerts.push(alert_from_row(r).map_err(|e| match e {
+                RowError::Pg(e) => super::pg_error(&self.shown, "query alerts", e),
+                RowError::Invalid(what, detail) => crate::error::StoreError::invalid(what, detail),
+            })?);
+        }
         let next = if alerts.len() > n {
             alerts.truncate(n);
             alerts.last().map(|a| a.id)
@@ -97,25 +166,19 @@ impl PgStore {
 
     /// One alert with its events, decisions, deliveries and analysis; `None` when unknown.
     pub(super) fn alert_detail(&mut self, id: i64) -> Result<Option<AlertDetail>> {
-        let Some(alert) = self.row(
-            &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"),
-            &[&id],
-            "read an alert",
-            alert_from_row,
-        )?
-        else {
+        let Some(alert) = self.alert(id)? else {
             return Ok(None);
         };
         let a = &alert.alert;
         // A fleet alert was made from several hosts' events: no host filter.
         let host = a.host.as_deref().filter(|h| *h != FLEET_HOST);
         // Two statements, not one with an OR, so that each uses its index.
-        let (by, key) = match (&a.source_address, &a.user) {
-            (Some(ip), _) => ("source_ip", Some(ip)),
-            (None, user) => ("user_name", user.as_ref()),
+        let (sql, key) = match (&a.source_address, &a.user) {
+            (Some(ip), _) => (alert_events_sql!("source_ip"), Some(ip)),
+            (None, user) => (alert_events_sql!("user_name"), user.as_ref()),
         };
         let events = self.rows(
-            &alert_events_sql(by),
+            sql,
             &[
                 &(a.time - EVENT_WINDOW_SECS),
                 &a.time,
@@ -127,7 +190,11 @@ impl PgStore {
             event_row,
         )?;
         let decisions = self.rows(
-            &format!("SELECT {DECISION_COLUMNS} FROM decisions WHERE alert_id = $1 ORDER BY id"),
+            concat!(
+                "SELECT ",
+                decision_columns!(),
+                " FROM decisions WHERE alert_id = $1 ORDER BY id"
+            ),
             &[&id],
             "read an alert's decisions",
             |r| Ok(decision_row(r)),
@@ -157,75 +224,46 @@ impl PgStore {
         }))
     }
 
-    /// Rows of `table` with `time` in `[since, until)`.
+    /// The count of a [`count_sql!`] statement over `[since, until)`.
     fn count_between(
         &mut self,
-        table: &'static str,
+        sql: &'static str,
         since: UnixTime,
         until: UnixTime,
     ) -> Result<i64> {
-        let n = self.row(
-            &format!("SELECT count(*) FROM {table} WHERE time >= $1 AND time < $2"),
-            &[&since, &until],
-            "count alerts or DNS hits",
-            |r| Ok(r.try_get::<_, i64>(0)?),
-        )?;
+        let n = self.row(sql, &[&since, &until], "count alerts or DNS hits", |r| {
+            Ok(r.try_get::<_, i64>(0)?)
+        })?;
         Ok(n.unwrap_or(0))
     }
 
-    /// The charts' figures for alerts in `[since, until)`; `top` entries per ranking.
-    pub(super) fn alert_stats(
-        &mut self,
-        since: UnixTime,
-        until: UnixTime,
-        top: usize,
-    ) -> Result<AlertStats> {
-        Ok(AlertStats {
-            total: self.count_between("alerts", since, until)?,
-            per_hour: self.buckets("alerts", 3600, since, until)?,
-            top_sources: self.rank("alerts", "source_address", since, until, top)?,
-            top_users: self.rank("alerts", "user_name", since, until, top)?,
-            per_host: self.rank("alerts", "host", since, until, top)?,
-            per_severity: self.rank("alerts", "severity", since, until, 5)?,
-        })
-    }
-
-    /// (bucket start, rows) of `table` with `time` in `[since, until)`, in buckets of `width`
-    /// seconds, ascending; empty buckets left out.
+    /// The buckets of a [`buckets_sql!`] statement over `[since, until)`, `width` seconds
+    /// each, ascending; empty buckets left out.
     fn buckets(
         &mut self,
-        table: &'static str,
+        sql: &'static str,
         width: i64,
         since: UnixTime,
         until: UnixTime,
     ) -> Result<Vec<(UnixTime, i64)>> {
         self.rows(
-            &format!(
-                "SELECT (time / $3) * $3 AS b, count(*) FROM {table} \
-                 WHERE time >= $1 AND time < $2 GROUP BY b ORDER BY b"
-            ),
+            sql,
             &[&since, &until, &width],
             "count alerts or DNS hits over time",
             |r| Ok((r.try_get(0)?, r.try_get(1)?)),
         )
     }
 
-    /// The `top` most frequent values of `table.col` over rows with `time` in
-    /// `[since, until)`, most frequent first (ties by value, byte order); NULLs left out.
+    /// The ranking of a [`rank_sql!`] statement over `[since, until)`, at most `top`.
     fn rank(
         &mut self,
-        table: &'static str,
-        col: &'static str,
+        sql: &'static str,
         since: UnixTime,
         until: UnixTime,
         top: usize,
     ) -> Result<Vec<Count>> {
         self.rows(
-            &format!(
-                "SELECT CAST({col} AS text) COLLATE \"C\" AS k, count(*) AS n FROM {table} \
-                 WHERE time >= $1 AND time < $2 AND {col} IS NOT NULL \
-                 GROUP BY k ORDER BY n DESC, k LIMIT $3"
-            ),
+            sql,
             &[&since, &until, &limit(top)],
             "rank alerts or DNS hits",
             |r| {
@@ -237,6 +275,23 @@ impl PgStore {
         )
     }
 
+    /// The charts' figures for alerts in `[since, until)`; `top` entries per ranking.
+    pub(super) fn alert_stats(
+        &mut self,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<AlertStats> {
+        Ok(AlertStats {
+            total: self.count_between(count_sql!("alerts"), since, until)?,
+            per_hour: self.buckets(buckets_sql!("alerts"), 3600, since, until)?,
+            top_sources: self.rank(rank_sql!("alerts", "source_address"), since, until, top)?,
+            top_users: self.rank(rank_sql!("alerts", "user_name"), since, until, top)?,
+            per_host: self.rank(rank_sql!("alerts", "host"), since, until, top)?,
+            per_severity: self.rank(rank_sql!("alerts", "severity"), since, until, 5)?,
+        })
+    }
+
     /// The DNS page's figures for hits in `[since, until)`.
     pub(super) fn dns_stats(
         &mut self,
@@ -245,12 +300,12 @@ impl PgStore {
         top: usize,
     ) -> Result<DnsStats> {
         Ok(DnsStats {
-            total: self.count_between("dns_hits", since, until)?,
-            per_day: self.buckets("dns_hits", 86_400, since, until)?,
-            per_hour: self.buckets("dns_hits", 3600, since, until)?,
-            top_domains: self.rank("dns_hits", "domain", since, until, top)?,
-            top_clients: self.rank("dns_hits", "client", since, until, top)?,
-            per_finding: self.rank("dns_hits", "finding", since, until, top)?,
+            total: self.count_between(count_sql!("dns_hits"), since, until)?,
+            per_day: self.buckets(buckets_sql!("dns_hits"), 86_400, since, until)?,
+            per_hour: self.buckets(buckets_sql!("dns_hits"), 3600, since, until)?,
+            top_domains: self.rank(rank_sql!("dns_hits", "domain"), since, until, top)?,
+            top_clients: self.rank(rank_sql!("dns_hits", "client"), since, until, top)?,
+            per_finding: self.rank(rank_sql!("dns_hits", "finding"), since, until, top)?,
         })
     }
 
@@ -293,8 +348,10 @@ impl PgStore {
         n: usize,
     ) -> Result<Vec<Decision>> {
         self.rows(
-            &format!(
-                "SELECT {DECISION_COLUMNS} FROM decisions WHERE $1::bigint IS NULL \
+            concat!(
+                "SELECT ",
+                decision_columns!(),
+                " FROM decisions WHERE $1::bigint IS NULL \
                  OR (removed_at IS NULL AND (expires_at IS NULL OR expires_at > $1)) \
                  ORDER BY id DESC LIMIT $2"
             ),
@@ -303,14 +360,4 @@ impl PgStore {
             |r| Ok(decision_row(r)),
         )
     }
-}
-
-/// An alert's events: $1..$2 the time window, $3 the host (or NULL), $4 the address or user
-/// (`by` its column), $5 the limit.
-fn alert_events_sql(by: &str) -> String {
-    format!(
-        "SELECT id, agent_id, time, host, action, outcome, source_ip, user_name, json \
-         FROM fleet_events WHERE {by} = $4 AND time >= $1 AND time <= $2 \
-         AND ($3::text IS NULL OR host = $3) ORDER BY time DESC, id DESC LIMIT $5"
-    )
 }
