@@ -673,3 +673,71 @@ fn postgres_a_lost_connection_is_opened_again_and_a_retried_batch_is_stored_once
     assert_eq!(db.sql("SELECT count(*) FROM fleet_events"), "3");
     assert_eq!(s.agent("web01").unwrap().unwrap().last_seq, 3);
 }
+
+#[test]
+fn postgres_a_decision_change_never_becomes_visible_after_a_later_numbered_one() {
+    // Agents keep the highest `seq` they polled: had collector B's change (numbered after
+    // A's) committed while A's was still open, an agent would skip A's ban for good.
+    let Some(db) = TestDb::create() else { return };
+    drop(pg_with_web01(&db));
+    let (paused_tx, paused) = std::sync::mpsc::channel();
+    let (resume, resume_rx) = std::sync::mpsc::channel::<()>();
+    let url = db.url().to_string();
+    let a = std::thread::spawn(move || {
+        let mut s = PgStore::connect(&url, None).unwrap();
+        let items = three_events();
+        let req = |items| logward_store::IngestRequest {
+            agent_id: "web01",
+            now: 2000,
+            items,
+        };
+        let reqs = [req(&items[..2]), req(&items[2..])];
+        s.ingest_group(&reqs, &mut |r, _, _| {
+            if r == 0 {
+                return Ok(FleetEffects {
+                    outputs: vec![FleetOutput::Decision(decision("192.0.2.1", Some(60), 1000))],
+                    ..FleetEffects::default()
+                });
+            }
+            // A's change is logged, not committed: let B try now.
+            paused_tx.send(()).unwrap();
+            resume_rx.recv().unwrap();
+            Ok(FleetEffects::default())
+        })
+        .unwrap();
+    });
+    paused.recv().unwrap();
+    let url = db.url().to_string();
+    let b = std::thread::spawn(move || {
+        let mut s = PgStore::connect(&url, None).unwrap();
+        s.put_decision(&decision("192.0.2.2", Some(60), 1001))
+            .unwrap();
+    });
+    // B either waits for A's commit (on a lock) or, wrongly, commits first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !b.is_finished()
+        && db.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        ) != "1"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B neither waited nor finished"
+        );
+        std::thread::yield_now();
+    }
+    let mut reader = PgStore::connect(db.url(), None).unwrap();
+    let seen = reader.decision_changes_after(0, 10).unwrap();
+    assert!(seen.is_empty(), "B's change visible before A's: {seen:?}");
+    resume.send(()).unwrap();
+    a.join().unwrap();
+    b.join().unwrap();
+    let targets: Vec<_> = reader
+        .decision_changes_after(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.target)
+        .collect();
+    assert_eq!(targets, ["192.0.2.1", "192.0.2.2"]);
+}

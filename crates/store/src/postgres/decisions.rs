@@ -5,7 +5,8 @@
 //! Several collectors may share the database: the decision in force for a target is read
 //! `FOR UPDATE`, and a new one is inserted `ON CONFLICT DO NOTHING` on the unique index of
 //! decisions in force, so two collectors banning one address make one decision and the
-//! second extends it (or leaves it) instead of failing.
+//! second extends it (or leaves it) instead of failing; changes are logged in commit order
+//! (see [`log_change`]).
 
 use std::path::Path;
 
@@ -43,6 +44,12 @@ struct Change<'a> {
 }
 
 /// Appends one change to the log; returns it.
+///
+/// Agents poll the log by `seq` and keep the highest they saw, so a change must never become
+/// visible after one with a higher `seq`. Identity values are handed out at insert, not at
+/// commit: with two collectors, a change numbered 11 could commit before 10, an agent's
+/// cursor pass 10 and that ban never reach it. So writers of the log take turns on an
+/// advisory lock held until their commit, which makes `seq` order commit order.
 fn log_change(
     tx: &mut Transaction<'_>,
     st: &mut Prepared,
@@ -52,6 +59,14 @@ fn log_change(
     c: &Change<'_>,
     at: UnixTime,
 ) -> Result<DecisionChange> {
+    let lock = st
+        .get(
+            tx,
+            "SELECT pg_advisory_xact_lock(hashtext('logward.decision_changes'))",
+        )
+        .map_err(pe(shown, "log a decision change"))?;
+    tx.execute(&lock, &[])
+        .map_err(pe(shown, "log a decision change"))?;
     let s = st
         .get(
             tx,
