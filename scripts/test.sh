@@ -38,7 +38,7 @@ install_packages() {
   local need=(util-linux gzip coreutils nftables iproute2 iputils-ping systemd systemd-journal-remote
     python3-aiosmtpd openssl dnsmasq-base chromium chromium-driver python3-jsonschema python3-yaml prometheus
     groff-base man-db openssh-server openssh-client dovecot-imapd vsftpd nginx curl python3-pip tshark
-    bind9-dnsutils tcpdump unbound bind9 postgresql)
+    bind9-dnsutils tcpdump unbound bind9 postgresql nats-server)
   local missing=()
   for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -279,6 +279,59 @@ pub struct ForwardConfig {
     /// Waits between failed attempts.
     #[serde(default)]
     pub backoff: ForwardBackoffConfig,
+    /// How batches reach the collector: `http` (default, `POST /v1/events`) or `nats`
+    /// (published to a NATS JetStream stream the collectors consume; `nats:` says where).
+    #[serde(default)]
+    pub transport: ForwardTransport,
+    /// The NATS server, for `transport: nats`.
+    #[serde(default)]
+    pub nats: Option<ForwardNatsConfig>,
+}
+
+/// `forward.transport`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardTransport {
+    /// `POST /v1/events` to the collector.
+    #[default]
+    Http,
+    /// A JetStream message on `logward.events.<agent-id>`.
+    Nats,
+}
+
+/// `forward.nats`: where and how to connect (docs/AGENT.md, Forwarding over NATS).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardNatsConfig {
+    /// `nats://host:4222` or `tls://host:4222` (several comma-separated).
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// When set, a publish must be stored by this stream (default: any stream that takes
+    /// the subject).
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// User name (with `password_file`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// A file whose first line is the user's password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// A file holding an NKey seed.
+    #[serde(default)]
+    pub nkey_file: Option<PathBuf>,
+    /// A `.creds` file (JWT and NKey seed).
+    #[serde(default)]
+    pub creds_file: Option<PathBuf>,
+    /// A PEM CA file: TLS required, and only this authority trusted.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+}
+
+/// The checked `forward.nats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardNats {
+    pub connect: logward_core::nats::Connect,
+    pub stream: Option<String>,
 }
 
 /// `forward.events`.
@@ -353,6 +406,8 @@ pub struct Forward {
     pub decisions_poll: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// `Some`: batches go to NATS JetStream instead of `POST /v1/events`.
+    pub nats: Option<ForwardNats>,
 }
 
 impl Default for Forward {
@@ -370,6 +425,7 @@ impl Default for Forward {
             decisions_poll: Duration::from_secs(10),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            nats: None,
         }
     }
 }
@@ -465,6 +521,59 @@ impl ForwardConfig {
             .map(|p| if p.is_relative() { base.join(p) } else { p });
         f.events = self.events;
         f.decisions = self.decisions.enabled.unwrap_or(true);
+        let rel = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+        match (self.transport, self.nats) {
+            (ForwardTransport::Http, _) => {}
+            (ForwardTransport::Nats, None) => errors.push(err(
+                file,
+                1,
+                1,
+                "forward: `transport: nats` needs a `nats:` section with its `url`".into(),
+            )),
+            (ForwardTransport::Nats, Some(n)) => {
+                let u = n.url.value.trim();
+                if !u
+                    .split(',')
+                    .all(|u| u.trim().starts_with("nats://") || u.trim().starts_with("tls://"))
+                {
+                    errors.push(at(
+                        file,
+                        &n.url,
+                        format!("NATS url `{u}` must start with nats:// or tls://"),
+                    ));
+                }
+                let ways = [
+                    n.user.is_some(),
+                    n.nkey_file.is_some(),
+                    n.creds_file.is_some(),
+                ];
+                if ways.iter().filter(|w| **w).count() > 1 {
+                    errors.push(at(
+                        file,
+                        &n.url,
+                        "forward.nats: at most one of `user`, `nkey_file` and `creds_file`".into(),
+                    ));
+                }
+                if n.password_file.is_some() && n.user.is_none() {
+                    errors.push(at(
+                        file,
+                        &n.url,
+                        "forward.nats: `password_file` needs `user`".into(),
+                    ));
+                }
+                f.nats = Some(ForwardNats {
+                    connect: logward_core::nats::Connect {
+                        url: u.to_owned(),
+                        user: n.user,
+                        password_file: n.password_file.map(rel),
+                        nkey_file: n.nkey_file.map(rel),
+                        creds_file: n.creds_file.map(rel),
+                        ca: n.ca.map(rel),
+                    },
+                    stream: n.stream,
+                });
+            }
+        }
         f
     }
 }
@@ -1169,6 +1278,50 @@ mod tests {
         }
         let main = write(d.path(), "agent.yaml", "anomaly: {treshold: 1}\n");
         assert!(load(&main).is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn forward_over_nats_is_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "forward:\n  transport: nats\n  nats: {url: \"nats://127.0.0.1:4222\", stream: S, \
+             user: a, password_file: pass}\n",
+        );
+        let n = load(&main).unwrap().config.forward.unwrap().nats.unwrap();
+        assert_eq!(n.connect.url, "nats://127.0.0.1:4222");
+        assert_eq!(n.connect.password_file, Some(d.path().join("pass")));
+        assert_eq!(n.stream.as_deref(), Some("S"));
+        // `nats:` alone does not switch the transport.
+        let main = write(
+            d.path(),
+            "agent.yaml",
+            "forward:\n  nats: {url: \"nats://h:4222\"}\n",
+        );
+        assert_eq!(load(&main).unwrap().config.forward.unwrap().nats, None);
+        for (bad, says) in [
+            ("forward: {transport: nats}\n", "needs a `nats:` section"),
+            (
+                "forward: {transport: nats, nats: {url: \"http://h\"}}\n",
+                "nats:// or tls://",
+            ),
+            (
+                "forward: {transport: nats, nats: {url: \"nats://h\", user: u, nkey_file: k}}\n",
+                "at most one of",
+            ),
+            (
+                "forward: {transport: nats, nats: {url: \"nats://h\", password_file: p}}\n",
+                "needs `user`",
+            ),
+        ] {
+            let main = write(d.path(), "agent.yaml", bad);
+            let errors = load(&main).unwrap_err().0;
+            assert!(
+                errors.iter().any(|e| e.message.contains(says)),
+                "{bad}: {errors:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! - the **sender** reads the spool in seq order, sends batches (items, bytes and age bounds)
 //!   as gzip NDJSON to `POST /v1/events`, and deletes them only after a `200` (its `rejected`
 //!   lines are logged and counted, not retried). Errors and `5xx` back off with jitter; a
-//!   `429` waits its `Retry-After`; a `413` halves the batch.
+//!   `429` waits its `Retry-After`; a `413` halves the batch. With `transport: nats` the
+//!   same signed batch is a JetStream message instead, deleted only after the stream's
+//!   publish ack ([`nats`]).
 //! - the **heartbeat** posts the spool's size every `heartbeat` interval.
 //! - the **decisions poller** fetches fleet ban decisions after the last one seen, validates
 //!   each target and hands them to the daemon, which applies them with its ban executor and
@@ -31,6 +33,8 @@ use tokio::sync::mpsc;
 
 use crate::ban::BanTarget;
 use crate::config::Forward;
+
+mod nats;
 
 /// The credentials file `logward enroll` writes in the state directory.
 pub const CREDENTIALS_FILE: &str = "collector.json";
@@ -361,7 +365,38 @@ struct Reply {
     body: String,
 }
 
+/// The signature headers' values of one request (or NATS message).
+struct Signature {
+    ts: i64,
+    nonce: String,
+    signature: String,
+    digest: String,
+}
+
 impl Link {
+    /// Signs `method path` with `body` now, under a fresh nonce.
+    fn sign(&self, method: &str, path: &str, body: &[u8]) -> Result<Signature, ForwardError> {
+        let ts = now();
+        let nonce = nonce()?;
+        // The digest goes in a header too, so the collector checks the signature before it
+        // reads the body (and never counts ours among unauthenticated bodies).
+        let digest = wire::body_digest(body);
+        let signature = wire::sign_digest(
+            self.creds.secret.as_bytes(),
+            method,
+            path,
+            ts,
+            &nonce,
+            &digest,
+        );
+        Ok(Signature {
+            ts,
+            nonce,
+            signature,
+            digest,
+        })
+    }
+
     /// Sends one signed request.
     async fn request(
         &self,
@@ -376,27 +411,15 @@ impl Link {
             path.push('?');
             path.push_str(q);
         }
-        let ts = now();
-        let nonce = nonce()?;
-        // The digest goes in a header too, so the collector checks the signature before it
-        // reads the body (and never counts ours among unauthenticated bodies).
-        let digest = wire::body_digest(&body);
-        let sig = wire::sign_digest(
-            self.creds.secret.as_bytes(),
-            method.as_str(),
-            &path,
-            ts,
-            &nonce,
-            &digest,
-        );
+        let sig = self.sign(method.as_str(), &path, &body)?;
         let mut rb = self
             .client
             .request(method, url)
             .header(wire::HEADER_AGENT, &self.creds.agent_id)
-            .header(wire::HEADER_TIMESTAMP, ts.to_string())
-            .header(wire::HEADER_NONCE, nonce)
-            .header(wire::HEADER_SIGNATURE, sig)
-            .header(wire::HEADER_CONTENT_SHA256, digest);
+            .header(wire::HEADER_TIMESTAMP, sig.ts.to_string())
+            .header(wire::HEADER_NONCE, sig.nonce)
+            .header(wire::HEADER_SIGNATURE, sig.signature)
+            .header(wire::HEADER_CONTENT_SHA256, sig.digest);
         if !body.is_empty() {
             rb = rb.header(
                 CONTENT_TYPE,
@@ -499,7 +522,14 @@ impl Forwarder {
             stats: Arc::clone(&stats),
             host: host_name(),
         });
-        tracing::info!(collector = %base, agent_id = %link.creds.agent_id, tls_ca = ?ca, "forwarding to the collector");
+        match &settings.nats {
+            Some(n) => {
+                tracing::info!(nats = %n.connect.url, agent_id = %link.creds.agent_id, tls_ca = ?n.connect.ca, "forwarding to NATS JetStream")
+            }
+            None => {
+                tracing::info!(collector = %base, agent_id = %link.creds.agent_id, tls_ca = ?ca, "forwarding to the collector")
+            }
+        }
         let mut tasks = vec![
             tokio::spawn(send_loop(Arc::clone(&link))),
             tokio::spawn(heartbeat_loop(Arc::clone(&link))),
@@ -541,6 +571,10 @@ async fn send_loop(link: Arc<Link>) {
             return;
         }
     };
+    let nats = match &s.nats {
+        Some(n) => Some(nats::Publisher::connect(&link, n, &mut backoff).await),
+        None => None,
+    };
     loop {
         let max_bytes = s.batch_bytes;
         let items = match db(&link.store, move |st| st.spool_read(limit, max_bytes)).await {
@@ -567,15 +601,23 @@ async fn send_loop(link: Arc<Link>) {
         waited = false;
         let (lines, left_out) = ndjson(&items);
         let body = gzip(&lines);
-        let reply = link
-            .request(
-                Method::POST,
-                url.clone(),
-                body,
-                "application/x-ndjson",
-                true,
-            )
-            .await;
+        let reply = match &nats {
+            Some(n) => {
+                let first = items.first().map_or(last, |i| i.seq);
+                n.publish(&link, body, (first, last, items.len() as u64))
+                    .await
+            }
+            None => {
+                link.request(
+                    Method::POST,
+                    url.clone(),
+                    body,
+                    "application/x-ndjson",
+                    true,
+                )
+                .await
+            }
+        };
         match reply {
             Ok(r) if r.status == StatusCode::OK => {
                 let a: wire::EventsAnswer = serde_json::from_str(&r.body).unwrap_or_else(|e| {

@@ -18,6 +18,7 @@
 //! notify: {…}                             # the agent's `notify:` (docs/NOTIFY.md)
 //! llm: {base_url: …, model: …}            # the LLM second opinion (docs/LLM.md)
 //! beats: {listen: 0.0.0.0:5044, tls: {…}}  # the Beats input (docs/WINDOWS.md)
+//! nats: {url: nats://127.0.0.1:4222}      # agents' batches from JetStream (docs/SCALE.md)
 //! ```
 
 use std::net::SocketAddr;
@@ -71,6 +72,131 @@ struct FileConfig {
     anomaly: Option<logward_engine::anomaly::config::AnomalyConfig>,
     #[serde(default)]
     beats: Option<logward_beats::config::BeatsFile>,
+    /// Batches from agents with `transport: nats` (docs/COLLECTOR.md, NATS JetStream).
+    #[serde(default)]
+    nats: Option<NatsFile>,
+}
+
+/// `nats:` as written.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NatsFile {
+    /// `nats://host:4222` or `tls://host:4222` (several comma-separated).
+    url: String,
+    /// The stream, created when missing (default `LOGWARD_EVENTS`).
+    #[serde(default)]
+    stream: Option<String>,
+    /// The durable pull consumer every collector shares (default `logward-collector`).
+    #[serde(default)]
+    consumer: Option<String>,
+    /// User name (with `password_file`).
+    #[serde(default)]
+    user: Option<String>,
+    /// A file whose first line is the password.
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    /// A file holding an NKey seed.
+    #[serde(default)]
+    nkey_file: Option<PathBuf>,
+    /// A `.creds` file (JWT and NKey seed).
+    #[serde(default)]
+    creds_file: Option<PathBuf>,
+    /// A PEM CA file: TLS required, only this authority trusted.
+    #[serde(default)]
+    ca: Option<PathBuf>,
+    /// The stream's limits when this collector creates it: bytes (default 1 GiB), age in
+    /// seconds (default 7 days), the duplicate window in seconds (default 120).
+    #[serde(default)]
+    max_bytes: Option<i64>,
+    #[serde(default)]
+    max_age_secs: Option<u64>,
+    #[serde(default)]
+    duplicate_window_secs: Option<u64>,
+    /// Seconds a fetched message may stay unacknowledged before it is delivered again
+    /// (default 30): how long a batch a dead collector held holds back the stream.
+    #[serde(default)]
+    ack_wait_secs: Option<u64>,
+}
+
+/// The checked `nats:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsConfig {
+    pub connect: logward_core::nats::Connect,
+    pub stream: String,
+    pub consumer: String,
+    pub max_bytes: i64,
+    pub max_age_secs: u64,
+    pub duplicate_window_secs: u64,
+    pub ack_wait_secs: u64,
+}
+
+impl NatsFile {
+    fn check(&self, resolve: impl Fn(&Path) -> PathBuf) -> Result<NatsConfig, String> {
+        let url = self.url.trim();
+        if url.is_empty()
+            || !url
+                .split(',')
+                .all(|u| u.trim().starts_with("nats://") || u.trim().starts_with("tls://"))
+        {
+            return Err(format!("url `{url}` must start with nats:// or tls://"));
+        }
+        let ways = [
+            self.user.is_some(),
+            self.nkey_file.is_some(),
+            self.creds_file.is_some(),
+        ];
+        if ways.iter().filter(|w| **w).count() > 1 {
+            return Err("at most one of `user`, `nkey_file` and `creds_file`".into());
+        }
+        if self.password_file.is_some() && self.user.is_none() {
+            return Err("`password_file` needs `user`".into());
+        }
+        let name = |v: &Option<String>, default: &str, what: &str| {
+            let n = v.as_deref().unwrap_or(default);
+            if n.is_empty()
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                Err(format!("{what} `{n}`: letters, digits, `-` and `_` only"))
+            } else {
+                Ok(n.to_owned())
+            }
+        };
+        let positive = |v: Option<u64>, default: u64, what: &str| match v {
+            Some(0) => Err(format!("{what}: must be above 0")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        Ok(NatsConfig {
+            connect: logward_core::nats::Connect {
+                url: url.to_owned(),
+                user: self.user.clone(),
+                password_file: self.password_file.as_deref().map(&resolve),
+                nkey_file: self.nkey_file.as_deref().map(&resolve),
+                creds_file: self.creds_file.as_deref().map(&resolve),
+                ca: self.ca.as_deref().map(&resolve),
+            },
+            stream: name(&self.stream, logward_core::nats::DEFAULT_STREAM, "stream")?,
+            consumer: name(
+                &self.consumer,
+                logward_core::nats::DEFAULT_CONSUMER,
+                "consumer",
+            )?,
+            max_bytes: match self.max_bytes {
+                Some(n) if n <= 0 => return Err("max_bytes: must be above 0".into()),
+                Some(n) => n,
+                None => 1 << 30,
+            },
+            max_age_secs: positive(self.max_age_secs, 7 * 86_400, "max_age_secs")?,
+            duplicate_window_secs: positive(
+                self.duplicate_window_secs,
+                120,
+                "duplicate_window_secs",
+            )?,
+            ack_wait_secs: positive(self.ack_wait_secs, 30, "ack_wait_secs")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -360,6 +486,8 @@ pub struct Config {
     pub anomaly: Option<logward_engine::anomaly::Settings>,
     /// The Beats input (crate::beats), checked, its paths absolute; `None`: off.
     pub beats: Option<logward_beats::config::BeatsFile>,
+    /// The NATS JetStream consumer (crate::nats); `None`: off.
+    pub nats: Option<NatsConfig>,
 }
 
 impl Default for Config {
@@ -379,6 +507,7 @@ impl Default for Config {
             llm: None,
             anomaly: Some(logward_engine::anomaly::Settings::default()),
             beats: None,
+            nats: None,
         }
     }
 }
@@ -619,6 +748,15 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
             Err(es) => errors.extend(es.into_iter().map(|e| err(line, col, format!("beats.{e}")))),
         }
     }
+    if let Some(n) = &fc.nats {
+        match n.check(resolve) {
+            Ok(n) => config.nats = Some(n),
+            Err(e) => {
+                let (line, col) = places.value_or_parent(&["nats"]);
+                errors.push(err(line, col, format!("nats: {e}")));
+            }
+        }
+    }
     if let Some(l) = &fc.llm {
         config.llm = crate::llm::check(l, base, |line, col, m| errors.push(err(line, col, m)));
     }
@@ -771,6 +909,36 @@ mod tests {
         )
         .expect("the default config loads");
         assert_eq!(c, super::Config::default());
+    }
+
+    #[test]
+    fn the_nats_section_is_checked() {
+        let c = parse(
+            "c.yaml",
+            "nats: {url: \"nats://127.0.0.1:4222\", creds_file: a.creds, ack_wait_secs: 5}\n",
+            Path::new("/etc/x"),
+        )
+        .unwrap();
+        let n = c.nats.unwrap();
+        assert_eq!(n.stream, "LOGWARD_EVENTS");
+        assert_eq!(n.consumer, "logward-collector");
+        assert_eq!(n.connect.creds_file, Some(PathBuf::from("/etc/x/a.creds")));
+        assert_eq!((n.ack_wait_secs, n.duplicate_window_secs), (5, 120));
+        for (bad, says) in [
+            ("nats: {url: \"http://h\"}", "nats:// or tls://"),
+            ("nats: {url: \"nats://h\", stream: \"a.b\"}", "stream `a.b`"),
+            (
+                "nats: {url: \"nats://h\", user: u, creds_file: c}",
+                "at most one",
+            ),
+            (
+                "nats: {url: \"nats://h\", ack_wait_secs: 0}",
+                "ack_wait_secs",
+            ),
+        ] {
+            let e = parse("c.yaml", bad, Path::new("/")).unwrap_err();
+            assert!(e.iter().any(|e| e.message.contains(says)), "{bad}: {e:?}");
+        }
     }
 
     #[test]

@@ -271,11 +271,24 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>, req: Request) -> 
         .headers()
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
-    let limits = state.config.limits;
-    let signed = match authenticate(&state, EP, req, limits.body_bytes).await {
+    let signed = match authenticate(&state, EP, req, state.config.limits.body_bytes).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    ingest_signed(&state, EP, signed, encoding.as_deref()).await
+}
+
+/// Decompresses, parses and stores an authenticated batch (`encoding`: its
+/// `content-encoding`), whatever carried it: the answer to `POST /v1/events`, which the NATS
+/// consumer reads as the fate of its message (200 stored, 503 retry, else refused).
+pub(crate) async fn ingest_signed(
+    state: &Arc<AppState>,
+    endpoint: &'static str,
+    signed: crate::signed::Signed,
+    encoding: Option<&str>,
+) -> Response {
+    let state = Arc::clone(state);
+    let limits = state.config.limits;
     state
         .metrics
         .bytes_received
@@ -283,13 +296,13 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>, req: Request) -> 
     let host = signed.host.clone();
     let agent_id = signed.agent_id.clone();
     let t = now();
-    let gzip = match encoding.as_deref() {
+    let gzip = match encoding {
         None | Some("identity") => false,
         Some("gzip") => true,
         Some(_) => {
             return error(
                 &state,
-                EP,
+                endpoint,
                 StatusCode::BAD_REQUEST,
                 "content-encoding must be gzip or none",
             )
@@ -300,13 +313,18 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>, req: Request) -> 
     // Room in the in-flight budget for what this body may decompress to, held until it is
     // stored; a request that finds none in time is answered 503.
     let want = if gzip { limit } else { body.len() }.clamp(1, limits.inflight_bytes);
-    let mut inflight = match reserve(&state, EP, want).await {
+    let mut inflight = match reserve(&state, endpoint, want).await {
         Ok(p) => p,
         Err(r) => return r,
     };
     let st = Arc::clone(&state);
     let Ok(permit) = state.parsers.acquire().await else {
-        return error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        return error(
+            &state,
+            endpoint,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down",
+        );
     };
     let parsed =
         tokio::task::spawn_blocking(move || decode(&body, gzip, limit, &st, &agent_id, &host, t))
@@ -318,12 +336,12 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>, req: Request) -> 
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 state.metrics.oversized_requests.fetch_add(1, Relaxed);
             }
-            return error(&state, EP, status, &msg);
+            return error(&state, endpoint, status, &msg);
         }
         Err(_) => {
             return error(
                 &state,
-                EP,
+                endpoint,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error",
             )
@@ -346,7 +364,7 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>, req: Request) -> 
     m.oversized_lines.fetch_add(counts.oversized, Relaxed);
     m.truncated_fields.fetch_add(counts.truncated, Relaxed);
     let agent = signed.agent_id;
-    let counts = match store_items(&state, EP, agent, t, items, events).await {
+    let counts = match store_items(&state, endpoint, agent, t, items, events).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -359,7 +377,7 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>, req: Request) -> 
     drop(inflight);
     reply(
         &state,
-        EP,
+        endpoint,
         StatusCode::OK,
         wire::EventsAnswer {
             accepted: counts.events + counts.alerts,

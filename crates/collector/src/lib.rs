@@ -2,7 +2,8 @@
 //! a one-time token, sign every request (`logward_core::wire`), and forward their events and
 //! alerts as NDJSON; the collector stores them in the same SQLite store the agent uses (or in
 //! PostgreSQL, `store:`), plus the fleet tables, sends the notifications (with an optional LLM
-//! second opinion on each alert), and serves ban decisions and Prometheus metrics.
+//! second opinion on each alert), and serves ban decisions and Prometheus metrics. With
+//! `nats:` it also consumes the batches agents publish to NATS JetStream (nats.rs).
 
 pub mod anomaly;
 pub mod api;
@@ -21,6 +22,7 @@ mod ingest;
 pub mod listener;
 pub mod llm;
 pub mod metrics;
+pub mod nats;
 pub mod nonces;
 pub mod openapi;
 pub mod origin;

@@ -175,6 +175,8 @@ pub struct Metrics {
     pub llm: Arc<crate::llm::LlmStats>,
     /// What the Beats input counts (`beats:`).
     pub beats: crate::beats::BeatsStats,
+    /// What the NATS JetStream consumer counts (`nats:`).
+    pub nats: crate::nats::NatsStats,
 }
 
 impl Metrics {
@@ -474,6 +476,44 @@ impl Metrics {
         if let Some(m) = b.server.get() {
             m.write(w, "logward_collector_beats")?;
         }
+        let n = &self.nats;
+        w.counters(
+            "logward_collector_nats_messages_total",
+            "NATS JetStream messages, by fate: acked (stored, then acknowledged), terminated \
+             (refused, never delivered again), retried (store busy: delivered again later).",
+            [
+                ("acked", &n.acked),
+                ("terminated", &n.terminated),
+                ("retried", &n.retried),
+            ]
+            .map(|(r, v)| ([("fate", r)], v.load(Relaxed))),
+        )?;
+        w.counter(
+            "logward_collector_nats_received_total",
+            "NATS JetStream messages received by this collector.",
+            n.received.load(Relaxed),
+        )?;
+        w.counter(
+            "logward_collector_nats_redelivered_total",
+            "Of those, messages the server had delivered before (to this or another collector).",
+            n.redelivered.load(Relaxed),
+        )?;
+        w.gauges(
+            "logward_collector_nats_consumer_messages",
+            "The shared consumer at its last look: messages pending (not yet delivered), \
+             ack_pending (delivered, not yet acknowledged), redelivered.",
+            [
+                ("pending", &n.pending),
+                ("ack_pending", &n.ack_pending),
+                ("redelivered", &n.server_redelivered),
+            ]
+            .map(|(r, v)| ([("state", r)], v.load(Relaxed))),
+        )?;
+        w.gauge(
+            "logward_collector_nats_up",
+            "1 while this collector is connected to NATS and consuming.",
+            n.up.load(Relaxed),
+        )?;
         logward_core::process_metrics::Sample::read().write(w)
     }
 }

@@ -32,6 +32,9 @@ struct AgentNonces {
     next_purge: usize,
     /// When they last were (an agent at its cap is swept at most once a second).
     purged_at: i64,
+    /// The JetStream stream sequence of the message that brought a nonce (NATS only): the
+    /// same message delivered again is not a replay, another message with it is.
+    origins: HashMap<String, u64>,
 }
 
 /// The nonces of every agent.
@@ -69,6 +72,8 @@ impl Nonces {
         if a.seen.len() >= a.next_purge && now > a.purged_at {
             let before = a.seen.len();
             a.seen.retain(|_, until| *until >= now);
+            let AgentNonces { seen, origins, .. } = a;
+            origins.retain(|n, _| seen.contains_key(n));
             self.total -= before - a.seen.len();
             a.next_purge = (a.seen.len() * 2).max(64).min(self.per_agent);
             a.purged_at = now;
@@ -91,12 +96,43 @@ impl Nonces {
         Check::New
     }
 
+    /// [`Nonces::check`] for a message stored in a JetStream stream at sequence `seq`: the
+    /// nonce of a message seen before is accepted again when it comes with the same message
+    /// (a redelivery: after a collector's or the server's restart, or a retry), refused as a
+    /// replay when another message carries it.
+    pub fn check_message(
+        &mut self,
+        agent: &str,
+        nonce: &str,
+        ts: i64,
+        now: i64,
+        seq: u64,
+    ) -> Check {
+        let same = self
+            .agents
+            .get(agent)
+            .and_then(|a| a.origins.get(nonce))
+            .is_some_and(|s| *s == seq);
+        match self.check(agent, nonce, ts, now) {
+            Check::Replayed if same => Check::New,
+            Check::New => {
+                if let Some(a) = self.agents.get_mut(agent) {
+                    a.origins.insert(nonce.to_owned(), seq);
+                }
+                Check::New
+            }
+            other => other,
+        }
+    }
+
     /// Drops expired entries everywhere, and agents left with none (once a window).
     fn sweep(&mut self, now: i64) {
         let mut total = 0;
         let per_agent = self.per_agent;
         self.agents.retain(|_, a| {
             a.seen.retain(|_, until| *until >= now);
+            let AgentNonces { seen, origins, .. } = a;
+            origins.retain(|n, _| seen.contains_key(n));
             a.next_purge = (a.seen.len() * 2).max(64).min(per_agent);
             total += a.seen.len();
             !a.seen.is_empty()
@@ -152,6 +188,20 @@ impl Nonces {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_delivered_again_is_no_replay_but_another_with_its_nonce_is() {
+        let mut n = Nonces::new(100, 1_000);
+        let nonce = "00112233445566778899aabbccddeeff";
+        assert_eq!(n.check_message("a", nonce, 1_000, 1_000, 7), Check::New);
+        assert_eq!(n.check_message("a", nonce, 1_000, 1_001, 7), Check::New);
+        assert_eq!(
+            n.check_message("a", nonce, 1_000, 1_001, 8),
+            Check::Replayed
+        );
+        assert_eq!(n.check("a", nonce, 1_000, 1_001), Check::Replayed);
+        assert_eq!(n.check_message("b", nonce, 1_000, 1_001, 8), Check::New);
+    }
 
     #[test]
     fn a_full_agent_does_not_refuse_another() {

@@ -345,6 +345,13 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         }
         None => None,
     };
+    if let Some(n) = &state.config.nats {
+        background.push(crate::nats::start(
+            state.clone(),
+            n.clone(),
+            shutdown.subscribe(),
+        ));
+    }
     let task = tokio::spawn(crate::listener::serve(
         listener,
         app,

@@ -147,6 +147,32 @@ fn head<'h>(
     })
 }
 
+/// How a signed batch's freshness and replay are judged: an HTTP request against this
+/// collector's clock and run; a NATS message against the time the stream stored it (it may
+/// wait there longer than the skew window), its nonce tied to its stream sequence (a
+/// redelivery is the same stored message, not a replay; a re-publish is a new one).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arrival {
+    Http { now: i64 },
+    Nats { stored: i64, stream_seq: u64 },
+}
+
+/// The freshness check of [`Arrival`] (docs/COLLECTOR.md "Replay").
+fn fresh(state: &AppState, endpoint: &'static str, ts: i64, how: Arrival) -> Result<(), Response> {
+    let ok = match how {
+        // Signed before this collector started: its nonce may be one a crashed run accepted
+        // and never saved (docs/COLLECTOR.md "Replay").
+        Arrival::Http { now } => wire::fresh(ts, now) && ts >= state.started_at,
+        // The server's clock: it stamped the message when it stored it.
+        Arrival::Nats { stored, .. } => wire::fresh(ts, stored),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(unauthorized(state, endpoint, AuthFailure::StaleTimestamp))
+    }
+}
+
 /// Checks a signed request (docs/COLLECTOR.md "Signed requests"). Everything that can be
 /// checked without the body is checked first: a request refused there has nothing of its
 /// body read.
@@ -160,34 +186,16 @@ pub(crate) async fn authenticate(
     let h = &parts.headers;
     let fail = |why| unauthorized(state, endpoint, why);
     let get = |name| header_str(h, name).map_err(|_| fail(AuthFailure::MalformedHeader));
-    let Head {
-        agent,
-        ts,
-        nonce,
-        sig,
-    } = head(state, endpoint, h)?;
+    let head = head(state, endpoint, h)?;
     let t = now();
-    // Signed before this collector started: its nonce may be one a crashed run accepted
-    // and never saved (docs/COLLECTOR.md "Replay").
-    if !wire::fresh(ts, t) || ts < state.started_at {
-        return Err(fail(AuthFailure::StaleTimestamp));
-    }
-    let (secret, host) = agent_secret(state, endpoint, agent).await?;
+    let how = Arrival::Http { now: t };
+    fresh(state, endpoint, head.ts, how)?;
+    let (secret, host) = agent_secret(state, endpoint, head.agent).await?;
     let path = parts
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path(), |p| p.as_str());
-    let verify = |digest: &str| {
-        wire::verify_digest(
-            secret.as_bytes(),
-            parts.method.as_str(),
-            path,
-            ts,
-            nonce,
-            digest,
-            sig,
-        )
-    };
+    let verify = |digest: &str| verified(&secret, parts.method.as_str(), path, &head, digest);
     let body = match get(wire::HEADER_CONTENT_SHA256)? {
         // A signed head: verified before a byte of the body is read, and admitted (rate
         // limit, replay cache) before the body is waited for; the body must then match.
@@ -198,7 +206,7 @@ pub(crate) async fn authenticate(
             if !verify(declared) {
                 return Err(fail(AuthFailure::BadSignature));
             }
-            admit(state, endpoint, agent, nonce, ts, t)?;
+            admit(state, endpoint, &head, how)?;
             let read = read_body(state, endpoint, &parts, body, limit, true).await?;
             if !crate::auth::constant_time_eq(read.digest.as_bytes(), declared.as_bytes()) {
                 return Err(fail(AuthFailure::BadSignature));
@@ -214,18 +222,89 @@ pub(crate) async fn authenticate(
             }
             // Verified: the body is the agent's now, out of the unverified budget.
             let body = read.release();
-            admit(state, endpoint, agent, nonce, ts, t)?;
+            admit(state, endpoint, &head, how)?;
             body
         }
     };
     if matches!(state.config.auth, Auth::Shared { .. }) {
-        register_shared(state, endpoint, agent, t).await?;
+        register_shared(state, endpoint, head.agent, t).await?;
     }
     Ok(Signed {
-        agent_id: agent.to_owned(),
+        agent_id: head.agent.to_owned(),
         host,
         body,
     })
+}
+
+/// Checks a signed batch whose body is already held (a NATS message: `headers` are its
+/// headers, `subject_agent` the agent its subject names) exactly as [`authenticate`] checks
+/// a request to `POST /v1/events`: the same headers, the same signature over the same
+/// canonical text, the same size bound, the same refusals counted the same way. The agent of
+/// the subject must be the signed one: an agent cannot publish for another.
+pub(crate) async fn authenticate_held(
+    state: &AppState,
+    endpoint: &'static str,
+    headers: &HeaderMap,
+    subject_agent: Option<&str>,
+    body: Bytes,
+    how: Arrival,
+) -> Result<Signed, Response> {
+    let fail = |why| unauthorized(state, endpoint, why);
+    let head = head(state, endpoint, headers)?;
+    // The signature does not cover the subject: a message on another agent's subject is
+    // refused as a forgery would be.
+    if subject_agent != Some(head.agent) {
+        return Err(fail(AuthFailure::BadSignature));
+    }
+    fresh(state, endpoint, head.ts, how)?;
+    let (secret, host) = agent_secret(state, endpoint, head.agent).await?;
+    let limit = state.config.limits.body_bytes;
+    if body.len() > limit {
+        return Err(error(
+            state,
+            endpoint,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over {limit} bytes"),
+        ));
+    }
+    let digest = wire::body_digest(&body);
+    if let Some(declared) = header_str(headers, wire::HEADER_CONTENT_SHA256)
+        .map_err(|_| fail(AuthFailure::MalformedHeader))?
+    {
+        if !crate::auth::constant_time_eq(digest.as_bytes(), declared.as_bytes()) {
+            return Err(fail(AuthFailure::BadSignature));
+        }
+    }
+    let (method, path) = (
+        logward_core::nats::SIGNED_METHOD,
+        logward_core::nats::SIGNED_PATH,
+    );
+    if !verified(&secret, method, path, &head, &digest) {
+        return Err(fail(AuthFailure::BadSignature));
+    }
+    admit(state, endpoint, &head, how)?;
+    if matches!(state.config.auth, Auth::Shared { .. }) {
+        register_shared(state, endpoint, head.agent, now()).await?;
+    }
+    Ok(Signed {
+        agent_id: head.agent.to_owned(),
+        host,
+        body,
+    })
+}
+
+/// Whether `head`'s signature is the agent's (`secret`) over `method path` and the body's
+/// `digest`; constant time (wire::verify_digest).
+fn verified(secret: &str, method: &str, path: &str, head: &Head<'_>, digest: &str) -> bool {
+    wire::verify_digest(
+        secret.as_bytes(),
+        method,
+        path,
+        head.ts,
+        head.nonce,
+        digest,
+        head.sig,
+    )
 }
 
 /// The secret the request must be signed with and the host the agent speaks for: the
@@ -310,21 +389,29 @@ async fn register_shared(
 
 /// Admits a verified request: the agent's rate limit first, so an agent's flood is refused
 /// before it can fill its share of the replay cache (and never touches another agent's),
-/// then the replay cache.
+/// then the replay cache. A NATS message has no rate limit (the collector pulls at its own
+/// pace), and its nonce is tied to the stream message that brought it.
 fn admit(
     state: &AppState,
     endpoint: &'static str,
-    agent: &str,
-    nonce: &str,
-    ts: i64,
-    now: i64,
+    head: &Head<'_>,
+    how: Arrival,
 ) -> Result<(), Response> {
-    limited(state, endpoint, agent)?;
-    let check = state
-        .nonces
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .check(agent, nonce, ts, now);
+    let t = match how {
+        Arrival::Http { now } => {
+            limited(state, endpoint, head.agent)?;
+            now
+        }
+        Arrival::Nats { .. } => now(),
+    };
+    let mut nonces = state.nonces.lock().unwrap_or_else(|p| p.into_inner());
+    let check = match how {
+        Arrival::Http { .. } => nonces.check(head.agent, head.nonce, head.ts, t),
+        Arrival::Nats { stream_seq, .. } => {
+            nonces.check_message(head.agent, head.nonce, head.ts, t, stream_seq)
+        }
+    };
+    drop(nonces);
     match check {
         Check::New => Ok(()),
         Check::Replayed => Err(unauthorized(state, endpoint, AuthFailure::ReplayedNonce)),

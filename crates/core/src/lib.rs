@@ -17,6 +17,8 @@ pub mod exposition;
 pub mod field;
 pub mod json;
 pub mod json_read;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod process_metrics;
 pub mod time;
 pub mod vocab;

@@ -1,0 +1,496 @@
+//! Agents and a collector through NATS JetStream (docs/SCALE.md), every part real on
+//! 127.0.0.1: Debian's `nats-server -js` with its store in a temp dir, the collector binary
+//! with `nats:`, `logward run` agents following files with `transport: nats`. Events are
+//! stored exactly once through a NATS restart and a collector SIGKILL; hostile batches
+//! published straight to the stream are refused and counted as on HTTP.
+#![allow(clippy::disallowed_methods)] // tests spawn the binary under test and nats-server
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use logward_core::wire;
+use logward_store::{CollectorStore as _, SqliteStore};
+use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_port, wait_until, Proc};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logward");
+const WAIT: Duration = Duration::from_secs(60);
+
+/// `nats-server -js` on `port` with its store in `dir`: the same store across restarts.
+fn nats_server(dir: &Path, port: u16) -> Proc {
+    let found = Command::new("nats-server").arg("--version").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "nats-server is not installed: `apt-get install nats-server` (scripts/test.sh does)"
+    );
+    let store = dir.join("nats-store");
+    let p = spawn(
+        "nats-server",
+        &[
+            "-js",
+            "-sd",
+            store.to_str().unwrap(),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ],
+        &dir.join("nats.err"),
+    );
+    assert!(wait_port(port, WAIT), "nats-server did not listen");
+    p
+}
+
+/// A collector on loopback HTTP (enrolment, `/metrics`) that consumes `nats_port`.
+struct Collector {
+    dir: PathBuf,
+    config: PathBuf,
+    port: u16,
+    state: PathBuf,
+}
+
+impl Collector {
+    fn new(dir: &Path, nats_port: u16, extra: &str) -> Collector {
+        let port = free_port();
+        let state = dir.join("collector");
+        let config = dir.join("collector.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: 127.0.0.1:{port}\nstate_dir: {}\nnats: {{url: \"nats://127.0.0.1:{nats_port}\", ack_wait_secs: 2}}\n{extra}",
+                state.display()
+            ),
+        )
+        .unwrap();
+        Collector {
+            dir: dir.to_path_buf(),
+            config,
+            port,
+            state,
+        }
+    }
+
+    /// Starts it and waits until it consumes.
+    fn start(&self) -> Proc {
+        let p = spawn(
+            BIN,
+            &["collector", "--config", self.config.to_str().unwrap()],
+            &self.dir.join("collector.err"),
+        );
+        assert!(wait_port(self.port, WAIT), "the collector did not listen");
+        assert!(
+            wait_until(WAIT, || self.metric("logward_collector_nats_up") == 1),
+            "the collector did not consume NATS:\n{}",
+            self.log()
+        );
+        p
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("collector.err")).unwrap_or_default()
+    }
+
+    fn metrics(&self) -> String {
+        reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .and_then(|r| r.text())
+            .unwrap_or_default()
+    }
+
+    /// The value of the sample `name` (with its labels, as printed); 0 when absent.
+    fn metric(&self, name: &str) -> u64 {
+        let text = self.metrics();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn token(&self) -> String {
+        let out = Command::new(BIN)
+            .args(["collector", "token", "create", "--config"])
+            .arg(&self.config)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let t = String::from_utf8(out.stdout).unwrap();
+        t.split_whitespace().last().unwrap().to_owned()
+    }
+
+    /// `logward enroll` into `state` (over HTTP: enrolment stays there).
+    fn enroll(&self, state: &Path) {
+        let o = run_with_stdin(
+            BIN,
+            &[
+                "enroll",
+                "--collector",
+                &format!("http://127.0.0.1:{}", self.port),
+                "--token-file",
+                "-",
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+            &format!("{}\n", self.token()),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// The `event.original` of every stored fleet event (0 rows while the store is not
+    /// there yet).
+    fn originals(&self) -> Vec<String> {
+        let Ok(mut s) = SqliteStore::open_dir(&self.state) else {
+            return Vec::new();
+        };
+        s.fleet_event_json(1_000_000)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|j| {
+                let v: serde_json::Value = serde_json::from_str(j).ok()?;
+                v["event"]["original"].as_str().map(str::to_owned)
+            })
+            .collect()
+    }
+
+    fn count(&self) -> u64 {
+        SqliteStore::open_dir(&self.state)
+            .ok()
+            .and_then(|mut s| s.count_fleet_events(None).ok())
+            .unwrap_or(0)
+    }
+}
+
+/// `n` distinct sshd failures of agent `a`, numbered from `from`.
+fn failures(a: usize, from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| {
+            format!(
+                "Nov 23 10:{:02}:{:02} host{a} sshd[{}]: Failed password for root from 198.51.100.{} port {} ssh2\n",
+                i / 60 % 60,
+                i % 60,
+                1000 + i,
+                1 + i % 200,
+                20000 + a * 1000 + i
+            )
+        })
+        .collect()
+}
+
+/// An enrolled agent following its own log with `transport: nats`.
+struct Agent {
+    log: PathBuf,
+    config: PathBuf,
+    state: PathBuf,
+    err: PathBuf,
+}
+
+impl Agent {
+    fn new(dir: &Path, i: usize, nats_port: u16, c: &Collector) -> Agent {
+        let d = dir.join(format!("agent{i}"));
+        std::fs::create_dir_all(&d).unwrap();
+        let log = d.join("auth.log");
+        std::fs::write(&log, "").unwrap();
+        let config = d.join("agent.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
+                 forward:\n  transport: nats\n  nats: {{url: \"nats://127.0.0.1:{nats_port}\", stream: LOGWARD_EVENTS}}\n  \
+                 batch: {{items: 50, age: 100ms}}\n  heartbeat: 1s\n  decisions: {{enabled: false}}\n  \
+                 backoff: {{min: 100ms, max: 500ms}}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        let state = d.join("state");
+        c.enroll(&state);
+        Agent {
+            log,
+            config,
+            state,
+            err: d.join("agent.err"),
+        }
+    }
+
+    fn start(&self) -> Proc {
+        spawn(
+            BIN,
+            &[
+                "run",
+                "--config",
+                self.config.to_str().unwrap(),
+                "--state-dir",
+                self.state.to_str().unwrap(),
+            ],
+            &self.err,
+        )
+    }
+
+    /// Whether the agent has read `n` lines (and so spooled their events).
+    fn has_read(&self, n: usize) -> bool {
+        Command::new(BIN)
+            .args(["status", "--state-dir"])
+            .arg(&self.state)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("running: {n} lines,")))
+            .unwrap_or(false)
+    }
+}
+
+#[test]
+fn nats_agents_store_every_event_once_through_a_nats_restart_and_a_collector_kill() {
+    let d = tempfile::tempdir().unwrap();
+    let nats_port = free_port();
+    let mut nats = Some(nats_server(d.path(), nats_port));
+    let c = Collector::new(d.path(), nats_port, "");
+    let mut collector = Some(c.start());
+    let agents: Vec<Agent> = (0..2)
+        .map(|i| Agent::new(d.path(), i, nats_port, &c))
+        .collect();
+    let _running: Vec<Proc> = agents.iter().map(Agent::start).collect();
+    let mut written = 0;
+    let mut write = |n: usize| {
+        for (i, a) in agents.iter().enumerate() {
+            append(&a.log, &failures(i, written, n));
+        }
+        written += n;
+        written
+    };
+    let stored = |n: usize| {
+        let ok = wait_until(WAIT, || c.count() == 2 * n as u64);
+        assert!(
+            ok,
+            "{} stored, {} expected\n{}\n{}\ncollector:\n{}\nagent:\n{}",
+            c.count(),
+            2 * n,
+            c.metrics(),
+            agents
+                .iter()
+                .map(|a| {
+                    let o = Command::new(BIN)
+                        .args(["metrics", "--state-dir"])
+                        .arg(&a.state)
+                        .output()
+                        .unwrap();
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .filter(|l| l.contains("forward") || l.contains("spool"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .collect::<Vec<_>>()
+                .join("\n---\n"),
+            c.log(),
+            std::fs::read_to_string(&agents[0].err).unwrap_or_default()
+        );
+    };
+
+    // Both agents' events through the stream.
+    stored(write(40));
+
+    // NATS goes away while the agents write: their spools hold the batches.
+    drop(nats.take());
+    let n = write(40);
+    assert!(wait_until(WAIT, || agents.iter().all(|a| a.has_read(n))));
+    nats = Some(nats_server(d.path(), nats_port));
+    stored(n);
+
+    // The collector is SIGKILLed mid-stream and started again.
+    let n = write(300);
+    assert!(
+        wait_until(WAIT, || c.count() > 160),
+        "nothing of the last batch stored"
+    );
+    drop(collector.take());
+    assert!(wait_until(WAIT, || agents.iter().all(|a| a.has_read(n))));
+    collector = Some(c.start());
+    stored(n);
+
+    // Every line once: the stored originals are exactly the lines written.
+    let want: BTreeSet<String> = (0..2)
+        .flat_map(|i| {
+            failures(i, 0, n)
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let got = c.originals();
+    assert_eq!(got.len(), want.len(), "stored twice");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want);
+    // Nothing pending, nothing left to redeliver: the count stays.
+    assert!(wait_until(WAIT, || {
+        c.metric("logward_collector_nats_consumer_messages{state=\"pending\"}") == 0
+            && c.metric("logward_collector_nats_consumer_messages{state=\"ack_pending\"}") == 0
+    }));
+    assert_eq!(c.count(), 2 * n as u64);
+    drop((collector, nats));
+}
+
+/// A batch signed as `agent` with `secret` over `body` (gzip), signed at `ts`.
+fn signed_headers(
+    agent: &str,
+    secret: &str,
+    ts: i64,
+    nonce: &str,
+    body: &[u8],
+) -> async_nats::HeaderMap {
+    let digest = wire::body_digest(body);
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(wire::HEADER_AGENT, agent);
+    h.insert(wire::HEADER_TIMESTAMP, ts.to_string().as_str());
+    h.insert(wire::HEADER_NONCE, nonce);
+    h.insert(wire::HEADER_CONTENT_SHA256, digest.as_str());
+    h.insert(
+        wire::HEADER_SIGNATURE,
+        wire::sign_digest(secret.as_bytes(), "POST", "/v1/events", ts, nonce, &digest).as_str(),
+    );
+    h.insert("content-encoding", "gzip");
+    h
+}
+
+fn gzip(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(raw).unwrap();
+    e.finish().unwrap()
+}
+
+/// `(agent id, secret)` of a fresh enrolment, as `logward enroll` gets them.
+fn enrolled(c: &Collector, dir: &Path, name: &str) -> (String, String) {
+    let state = dir.join(name);
+    c.enroll(&state);
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("collector.json")).unwrap()).unwrap();
+    (
+        creds["agent_id"].as_str().unwrap().to_owned(),
+        creds["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn nats_hostile_batches_are_refused_and_counted_as_on_http() {
+    let d = tempfile::tempdir().unwrap();
+    let nats_port = free_port();
+    let _nats = nats_server(d.path(), nats_port);
+    let c = Collector::new(
+        d.path(),
+        nats_port,
+        "limits: {body_bytes: 65536, decompressed_bytes: 1048576}\n",
+    );
+    let _collector = c.start();
+    let (a, secret) = enrolled(&c, d.path(), "a");
+    let (b, _) = enrolled(&c, d.path(), "b");
+    let (revoked, revoked_secret) = enrolled(&c, d.path(), "r");
+    let o = Command::new(BIN)
+        .args(["collector", "agents", "revoke", &revoked, "--config"])
+        .arg(&c.config)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let now = logward_core::clock::unix_now();
+    let line = failures(0, 0, 1);
+    let event = format!(
+        "{{\"seq\":1,\"event\":{{\"@timestamp\":\"2026-11-23T10:00:00Z\",\"event\":{{\"original\":{}}}}}}}\n",
+        serde_json::to_string(line.trim_end()).unwrap()
+    );
+    let good = gzip(event.as_bytes());
+    let nonce = |i: u32| format!("{:032x}", 0xabc0_0000u64 + u64::from(i));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(client);
+        let publish = |subject: String, h: async_nats::HeaderMap, body: Vec<u8>| {
+            let js = js.clone();
+            async move {
+                js.publish_with_headers(subject, h, body.into())
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap()
+            }
+        };
+        let subject = |agent: &str| format!("logward.events.{agent}");
+        // The one good batch, published twice with its Nats-Msg-Id: the server drops the
+        // second as a duplicate.
+        let mut h = signed_headers(&a, &secret, now, &nonce(1), &good);
+        h.insert("Nats-Msg-Id", format!("{a}:1-1").as_str());
+        assert!(
+            !publish(subject(&a), h.clone(), good.clone())
+                .await
+                .duplicate
+        );
+        assert!(publish(subject(&a), h, good.clone()).await.duplicate);
+        // The same batch replayed without the id: a new message, the same nonce.
+        let replay = signed_headers(&a, &secret, now, &nonce(1), &good);
+        // Unsigned.
+        let mut unsigned = async_nats::HeaderMap::new();
+        unsigned.insert("content-encoding", "gzip");
+        // Signed with another key.
+        let forged = signed_headers(&a, "not the agent's secret at all", now, &nonce(2), &good);
+        // A's own signature on B's subject: A speaking for B.
+        let other = signed_headers(&a, &secret, now, &nonce(3), &good);
+        // Signed long ago (stale against the server's time of storing it).
+        let stale = signed_headers(&a, &secret, now - 3600, &nonce(4), &good);
+        // A revoked agent's own, well signed.
+        let gone = signed_headers(&revoked, &revoked_secret, now, &nonce(7), &good);
+        // Over limits.body_bytes as sent, and a small body over decompressed_bytes.
+        let big: Vec<u8> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let oversized = signed_headers(&a, &secret, now, &nonce(5), &big);
+        let bomb = gzip(&vec![b'\n'; 4 << 20]);
+        let bombed = signed_headers(&a, &secret, now, &nonce(6), &bomb);
+        // Wait for the good one to be stored before the replay, so the replay comes second.
+        publish(subject(&a), replay.clone(), good.clone()).await;
+        publish(subject(&a), unsigned, good.clone()).await;
+        publish(subject(&a), forged, good.clone()).await;
+        publish(subject(&b), other, good.clone()).await;
+        publish(subject(&a), stale, good.clone()).await;
+        publish(subject(&a), oversized, big).await;
+        publish(subject(&a), bombed, bomb).await;
+        publish(subject(&revoked), gone, good.clone()).await;
+    });
+    let settled = || {
+        c.metric("logward_collector_nats_messages_total{fate=\"acked\"}")
+            + c.metric("logward_collector_nats_messages_total{fate=\"terminated\"}")
+    };
+    assert!(
+        wait_until(WAIT, || settled() == 9),
+        "{}\n{}",
+        c.metrics(),
+        c.log()
+    );
+    let reason = |r: &str| {
+        c.metric(&format!(
+            "logward_collector_auth_failures_total{{reason=\"{r}\"}}"
+        ))
+    };
+    assert_eq!(reason("missing_header"), 1);
+    assert_eq!(reason("bad_signature"), 2, "forged, and A on B's subject");
+    assert_eq!(reason("stale_timestamp"), 1);
+    assert_eq!(reason("revoked_agent"), 1);
+    let status = |s: u16| {
+        c.metric(&format!(
+            "logward_collector_requests_total{{endpoint=\"nats\",status=\"{s}\"}}"
+        ))
+    };
+    assert_eq!(
+        status(413),
+        2,
+        "over body_bytes, and over decompressed_bytes"
+    );
+    assert_eq!(status(401), 6, "{}", c.metrics());
+    assert_eq!(
+        c.metric("logward_collector_nats_messages_total{fate=\"terminated\"}"),
+        8
+    );
+    // The replay, judged after the original (the stream's order), is a replayed nonce;
+    // the one event is stored once.
+    assert_eq!(reason("replayed_nonce"), 1, "{}", c.metrics());
+    assert_eq!(c.count(), 1);
+}
