@@ -558,7 +558,7 @@ fn postgres_events_and_alerts_go_to_the_day_partition_of_their_storage_time() {
     );
     assert_eq!(
         parts,
-        "alerts_d19700104,fleet_events_d19700104,fleet_events_d19700105"
+        "alerts_d19700104,alerts_d19700105,fleet_events_d19700104,fleet_events_d19700105"
     );
     // Retention drops the days wholly before the cutoff, and counts their rows.
     let p = s.purge_fleet(5 * day, 1).unwrap();
@@ -740,4 +740,52 @@ fn postgres_a_decision_change_never_becomes_visible_after_a_later_numbered_one()
         .map(|c| c.target)
         .collect();
     assert_eq!(targets, ["192.0.2.1", "192.0.2.2"]);
+}
+
+#[test]
+fn postgres_collectors_storing_a_new_days_first_rows_together_all_succeed() {
+    // Each new day makes two partitions; collectors that made them in different orders
+    // (events then alerts, alerts then events) could deadlock and fail an ingest.
+    let Some(db) = TestDb::create() else { return };
+    drop(PgStore::connect(db.url(), None).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let url = db.url().to_string();
+            std::thread::spawn(move || {
+                let mut s = PgStore::connect(&url, None).unwrap();
+                let agent = format!("web{i}");
+                s.register_shared_agent(&agent, 10).unwrap();
+                for day in 10..20i64 {
+                    // Sequences in request order.
+                    let (ev_seq, al_seq) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
+                    let ev = [FleetItem::Event {
+                        seq: 2 * day + ev_seq,
+                        event: event(1000),
+                    }];
+                    let al = [FleetItem::Alert {
+                        seq: 2 * day + al_seq,
+                        alert: alert("r"),
+                        plan: AlertPlan::default(),
+                    }];
+                    let req = |items| logward_store::IngestRequest {
+                        agent_id: &agent,
+                        now: day * 86_400 + 5,
+                        items,
+                    };
+                    let reqs = if i % 2 == 0 {
+                        [req(&ev[..]), req(&al[..])]
+                    } else {
+                        [req(&al[..]), req(&ev[..])]
+                    };
+                    s.ingest_group(&reqs, &mut |_, _, _| Ok(FleetEffects::default()))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(db.sql("SELECT count(*) FROM fleet_events"), "40");
+    assert_eq!(db.sql("SELECT count(*) FROM alerts"), "40");
 }

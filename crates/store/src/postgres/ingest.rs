@@ -7,7 +7,9 @@
 //! (`FOR UPDATE`, in id order so two groups never wait on each other in a circle) before
 //! their `last_seq` is read, so a batch two collectors receive is stored by the first and
 //! counted a duplicate by the second; a keyed event is stored only when its key's insert
-//! into `fleet_event_keys` is not a conflict.
+//! into `fleet_event_keys` is not a conflict. Locks are taken in one order by every
+//! collector — the agents, then the group's new day partitions (day, then table), then rows —
+//! so two ingests wait on each other at most, never in a circle.
 //!
 //! Speed: the group's events are written by one multi-row statement (`unnest` of one array
 //! per column) after the rules ran — the rules read profiles, never events — and every
@@ -372,6 +374,17 @@ impl PgStore {
                 last.insert(r.get(0), (r.get(1), 0));
             }
         }
+        // The group's days, both tables, in one order (day, then table) before any row: two
+        // collectors making a new day's partitions never wait on each other in a circle.
+        let mut nows: Vec<UnixTime> = requests.iter().map(|r| r.now).collect();
+        nows.sort_unstable_by_key(|&t| partitions::day_of(t));
+        nows.dedup_by_key(|t| partitions::day_of(*t));
+        for &now in &nows {
+            for table in ["alerts", "fleet_events"] {
+                partitions::ensure(&mut tx, days, table, now)
+                    .map_err(pe(shown, "make a day's partition"))?;
+            }
+        }
         let mut events = EventRows::default();
         let mut all = Vec::with_capacity(requests.len());
         for (r, req) in requests.iter().enumerate() {
@@ -395,10 +408,6 @@ impl PgStore {
                 },
             };
             let mut new_keys = insert_keys(&mut tx, stmts, shown, items, now)?;
-            if items.iter().any(|i| !matches!(i, FleetItem::Alert { .. })) {
-                partitions::ensure(&mut tx, days, "fleet_events", now)
-                    .map_err(pe(shown, "make a day's partition"))?;
-            }
             for (i, item) in items.iter().enumerate() {
                 if let (Some(seq), Some((last, _))) = (item.seq(), seq_state.as_mut()) {
                     if seq <= *last {
