@@ -48,7 +48,11 @@ impl Agent {
     pub async fn enrol_as(run: &Running, host: &str) -> Agent {
         let base = format!("http://{}", run.addr);
         let client = reqwest::Client::new();
-        let token = create_token(&run.state.config.state_dir, now(), 3600).unwrap();
+        // On the collector's store, off the async runtime (PostgreSQL's client blocks).
+        let at = logward_collector::StoreAt::from(&run.state.config);
+        let token = tokio::task::spawn_blocking(move || create_token(at, now(), 3600).unwrap())
+            .await
+            .unwrap();
         let r = client
             .post(format!("{base}/v1/enroll"))
             .body(serde_json::json!({"token": token, "host": host}).to_string())
