@@ -89,7 +89,17 @@ pub struct Decoded {
     pub route: Route,
     /// What identifies the event among its sender's, when the document says
     /// (`None`: only the whole document does): see [`identity`].
-    pub identity: Option<String>,
+    pub identity: Option<Identity>,
+}
+
+/// Where an event sits among its sender's: a stream (a Windows channel of one computer, a
+/// file of one host) and the event's position in it (the record id, the line's offset).
+/// Positions grow along a stream, so keys made of the two (`logward_collector::beats::key`)
+/// arrive in order — the store's unique index on them is appended to, not written all over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub stream: String,
+    pub position: u64,
 }
 
 /// The field at a dotted path of a parsed `serde_json` map: nested objects
@@ -167,19 +177,25 @@ pub fn route(doc: &Json<'_>, raw: &str) -> (Route, Option<Map<String, Value>>) {
 /// record by computer, channel and record id; a Filebeat line by host, file and offset.
 /// The collector stores an event once per (sender, identity) — or per (sender, document
 /// hash) when this is `None` — so a window the Beat resends is not stored twice.
-pub fn identity(doc: &Json<'_>, route: Route) -> Option<String> {
+pub fn identity(doc: &Json<'_>, route: Route) -> Option<Identity> {
     match route {
         Route::Windows => {
-            let id = number(doc, "winlog.record_id")?;
+            let position = number(doc, "winlog.record_id")?;
             let computer = text(doc, "winlog.computer_name")?;
             let channel = text(doc, "winlog.channel")?;
-            Some(format!("winlog\0{computer}\0{channel}\0{id}"))
+            Some(Identity {
+                stream: format!("winlog\0{computer}\0{channel}"),
+                position,
+            })
         }
         Route::Line => {
-            let offset = number(doc, "log.offset")?;
+            let position = number(doc, "log.offset")?;
             let path = text(doc, "log.file.path")?;
             let host = text(doc, "host.name").unwrap_or("");
-            Some(format!("file\0{host}\0{path}\0{offset}"))
+            Some(Identity {
+                stream: format!("file\0{host}\0{path}"),
+                position,
+            })
         }
         Route::Dns | Route::Other => None,
     }
@@ -379,8 +395,11 @@ mod tests {
         want.original = e.original.clone();
         assert_eq!(e, want);
         assert_eq!(
-            got.identity.as_deref(),
-            Some("file\0slave22\0/var/log/auth.log\x004411")
+            got.identity,
+            Some(Identity {
+                stream: "file\0slave22\0/var/log/auth.log".into(),
+                position: 4411
+            })
         );
     }
 
@@ -406,8 +425,11 @@ mod tests {
         let w = e.winlog.as_ref().unwrap();
         assert_eq!((w.event_id, w.record_id), (4625, Some(81234)));
         assert_eq!(
-            got.identity.as_deref(),
-            Some("winlog\0DC01.corp.example\0Security\x0081234")
+            got.identity,
+            Some(Identity {
+                stream: "winlog\0DC01.corp.example\0Security".into(),
+                position: 81234
+            })
         );
     }
 
