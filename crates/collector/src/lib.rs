@@ -175,6 +175,22 @@ pub fn open_store(at: impl Into<StoreAt>) -> Result<Box<dyn CollectorStore>, Err
     })
 }
 
+/// [`open_store`] for the store thread, whose time is the collector's ingest rate: SQLite's
+/// WAL is checkpointed on a thread of its own, not in the middle of its commits.
+pub(crate) fn open_store_thread_store(
+    at: impl Into<StoreAt>,
+) -> Result<Box<dyn CollectorStore>, Error> {
+    let at = at.into();
+    match &at.store {
+        StoreConfig::Sqlite => {
+            let mut s = SqliteStore::open_dir(&at.state_dir)?;
+            s.checkpoint_in_background()?;
+            Ok(Box::new(s))
+        }
+        StoreConfig::Postgres { .. } => open_store(at),
+    }
+}
+
 /// Lower-case hex SHA-256.
 pub fn sha256_hex(b: &[u8]) -> String {
     logward_core::wire::hex(&Sha256::digest(b))

@@ -104,7 +104,7 @@ impl StoreHandle {
         anomaly: Option<Settings>,
         metrics: Arc<Metrics>,
     ) -> Result<StoreHandle, Error> {
-        StoreHandle::start(crate::open_store(at)?, rules, anomaly, metrics)
+        StoreHandle::start(crate::open_store_thread_store(at)?, rules, anomaly, metrics)
     }
 
     /// Loads the fleet rules with their saved counters from `store` and starts the store

@@ -98,6 +98,7 @@ impl SqliteStore {
             })?);
         }
         tx.commit().map_err(sql(path, "commit an ingest"))?;
+        self.committed();
         Ok(all)
     }
 

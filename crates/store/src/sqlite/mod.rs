@@ -9,6 +9,7 @@
 
 mod agents;
 mod analysis;
+mod checkpoint;
 mod collector;
 mod decisions;
 mod ingest;
@@ -95,6 +96,9 @@ impl Default for SqliteOptions {
 /// The SQLite backend of every store trait: one connection to one database file.
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Stops (and joins) first when the store is dropped: the writer's close then makes the
+    /// last checkpoint, as without it.
+    checkpointer: Option<checkpoint::Checkpointer>,
     conn: Connection,
     path: PathBuf,
     instance: String,
@@ -226,10 +230,39 @@ impl SqliteStore {
             })
             .map_err(sql(path, "read the database instance id"))?;
         Ok(SqliteStore {
+            checkpointer: None,
             conn,
             path: path.to_path_buf(),
             instance,
         })
+    }
+
+    /// Checkpoints the WAL on a thread of its own from now on (sqlite/checkpoint.rs), for a
+    /// writer whose thread bounds its throughput (the collector's store thread); SQLite's
+    /// own checkpoint on the committing thread stays as a backstop at 64 MiB of WAL.
+    pub fn checkpoint_in_background(&mut self) -> Result<()> {
+        if self.checkpointer.is_some() {
+            return Ok(());
+        }
+        let path = &self.path;
+        let synchronous: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(sql(path, "read synchronous mode"))?;
+        self.checkpointer = Some(checkpoint::Checkpointer::start(
+            path,
+            &synchronous.to_string(),
+        )?);
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)
+            .map_err(sql(path, "set the WAL checkpoint threshold"))
+    }
+
+    /// After a commit the background checkpointer should copy soon (a large one).
+    pub(crate) fn committed(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.wake();
+        }
     }
 
     /// The database file.
