@@ -18,27 +18,27 @@ use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_port, 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const WAIT: Duration = Duration::from_secs(60);
 
-/// `nats-server -js` on `port` with its store in `dir`: the same store across restarts.
-fn nats_server(dir: &Path, port: u16) -> Proc {
+/// `nats-server -js` on `port` with its store in `dir` (the same store across restarts),
+/// `extra` its further options.
+fn nats_server(dir: &Path, port: u16, extra: &[&str]) -> Proc {
     let found = Command::new("nats-server").arg("--version").output();
     assert!(
         found.is_ok_and(|o| o.status.success()),
         "nats-server is not installed: `apt-get install nats-server` (scripts/test.sh does)"
     );
     let store = dir.join("nats-store");
-    let p = spawn(
-        "nats-server",
-        &[
-            "-js",
-            "-sd",
-            store.to_str().unwrap(),
-            "-a",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ],
-        &dir.join("nats.err"),
-    );
+    let port_s = port.to_string();
+    let mut args = vec![
+        "-js",
+        "-sd",
+        store.to_str().unwrap(),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+    ];
+    args.extend_from_slice(extra);
+    let p = spawn("nats-server", &args, &dir.join("nats.err"));
     assert!(wait_port(port, WAIT), "nats-server did not listen");
     p
 }
@@ -53,13 +53,19 @@ struct Collector {
 
 impl Collector {
     fn new(dir: &Path, nats_port: u16, extra: &str) -> Collector {
+        let nats = format!("{{url: \"nats://127.0.0.1:{nats_port}\", ack_wait_secs: 2}}");
+        Collector::with_nats(dir, &nats, extra)
+    }
+
+    /// A collector whose `nats:` section is `nats` (YAML flow).
+    fn with_nats(dir: &Path, nats: &str, extra: &str) -> Collector {
         let port = free_port();
         let state = dir.join("collector");
         let config = dir.join("collector.yaml");
         std::fs::write(
             &config,
             format!(
-                "listen: 127.0.0.1:{port}\nstate_dir: {}\nnats: {{url: \"nats://127.0.0.1:{nats_port}\", ack_wait_secs: 2}}\n{extra}",
+                "listen: 127.0.0.1:{port}\nstate_dir: {}\nnats: {nats}\n{extra}",
                 state.display()
             ),
         )
@@ -185,6 +191,12 @@ struct Agent {
 
 impl Agent {
     fn new(dir: &Path, i: usize, nats_port: u16, c: &Collector) -> Agent {
+        let nats = format!("{{url: \"nats://127.0.0.1:{nats_port}\", stream: LOGWARD_EVENTS}}");
+        Agent::with_nats(dir, i, &nats, c)
+    }
+
+    /// An agent whose `forward.nats` is `nats` (YAML flow).
+    fn with_nats(dir: &Path, i: usize, nats: &str, c: &Collector) -> Agent {
         let d = dir.join(format!("agent{i}"));
         std::fs::create_dir_all(&d).unwrap();
         let log = d.join("auth.log");
@@ -194,7 +206,7 @@ impl Agent {
             &config,
             format!(
                 "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
-                 forward:\n  transport: nats\n  nats: {{url: \"nats://127.0.0.1:{nats_port}\", stream: LOGWARD_EVENTS}}\n  \
+                 forward:\n  transport: nats\n  nats: {nats}\n  \
                  batch: {{items: 50, age: 100ms}}\n  heartbeat: 1s\n  decisions: {{enabled: false}}\n  \
                  backoff: {{min: 100ms, max: 500ms}}\n",
                 log.display()
@@ -240,7 +252,7 @@ impl Agent {
 fn nats_agents_store_every_event_once_through_a_nats_restart_and_a_collector_kill() {
     let d = tempfile::tempdir().unwrap();
     let nats_port = free_port();
-    let mut nats = Some(nats_server(d.path(), nats_port));
+    let mut nats = Some(nats_server(d.path(), nats_port, &[]));
     let c = Collector::new(d.path(), nats_port, "");
     let mut collector = Some(c.start());
     let agents: Vec<Agent> = (0..2)
@@ -291,7 +303,7 @@ fn nats_agents_store_every_event_once_through_a_nats_restart_and_a_collector_kil
     drop(nats.take());
     let n = write(40);
     assert!(wait_until(WAIT, || agents.iter().all(|a| a.has_read(n))));
-    nats = Some(nats_server(d.path(), nats_port));
+    nats = Some(nats_server(d.path(), nats_port, &[]));
     stored(n);
 
     // The collector is SIGKILLed mid-stream and started again.
@@ -371,7 +383,7 @@ fn enrolled(c: &Collector, dir: &Path, name: &str) -> (String, String) {
 fn nats_hostile_batches_are_refused_and_counted_as_on_http() {
     let d = tempfile::tempdir().unwrap();
     let nats_port = free_port();
-    let _nats = nats_server(d.path(), nats_port);
+    let _nats = nats_server(d.path(), nats_port, &[]);
     let c = Collector::new(
         d.path(),
         nats_port,
@@ -493,4 +505,75 @@ fn nats_hostile_batches_are_refused_and_counted_as_on_http() {
     // the one event is stored once.
     assert_eq!(reason("replayed_nonce"), 1, "{}", c.metrics());
     assert_eq!(c.count(), 1);
+}
+
+/// The agent's metric `name` (`logward metrics`), 0 when absent.
+fn agent_metric(a: &Agent, name: &str) -> u64 {
+    let o = Command::new(BIN)
+        .args(["metrics", "--state-dir"])
+        .arg(&a.state)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn nats_over_tls_with_a_password_and_a_wrong_password_keeps_the_spool() {
+    use logward_test_support::pki::{Ca, Role};
+    let d = tempfile::tempdir().unwrap();
+    let pki = d.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let ca = Ca::new(&pki, "ca", "logward test CA");
+    ca.leaf("nats", "127.0.0.1", "nats", Role::Server);
+    let (cert, key) = (pki.join("nats.pem"), pki.join("nats.key"));
+    let nats_port = free_port();
+    let _nats = nats_server(
+        d.path(),
+        nats_port,
+        &[
+            "--tls",
+            "--tlscert",
+            cert.to_str().unwrap(),
+            "--tlskey",
+            key.to_str().unwrap(),
+            "--user",
+            "logward",
+            "--pass",
+            "nats test password",
+        ],
+    );
+    let good = d.path().join("nats.pass");
+    std::fs::write(&good, "nats test password\n").unwrap();
+    let bad = d.path().join("wrong.pass");
+    std::fs::write(&bad, "not the password\n").unwrap();
+    let nats = |pass: &Path| {
+        format!(
+            "{{url: \"tls://127.0.0.1:{nats_port}\", user: logward, password_file: {}, ca: {}}}",
+            pass.display(),
+            pki.join("ca.pem").display()
+        )
+    };
+    let c = Collector::with_nats(d.path(), &nats(&good), "");
+    let _collector = c.start();
+    let ok = Agent::with_nats(d.path(), 0, &nats(&good), &c);
+    let refused = Agent::with_nats(d.path(), 1, &nats(&bad), &c);
+    let _running = [ok.start(), refused.start()];
+    append(&ok.log, &failures(0, 0, 10));
+    append(&refused.log, &failures(1, 0, 10));
+    assert!(
+        wait_until(WAIT, || c.count() == 10),
+        "{} stored\n{}",
+        c.count(),
+        std::fs::read_to_string(&ok.err).unwrap_or_default()
+    );
+    // The agent the server refuses keeps its events in the spool and retries.
+    assert!(wait_until(WAIT, || refused.has_read(10)
+        && agent_metric(&refused, "logward_forward_send_errors_total")
+            > 0));
+    assert!(agent_metric(&refused, "logward_forward_spool_items") >= 10);
+    assert_eq!(agent_metric(&refused, "logward_forward_sent_total"), 0);
+    assert_eq!(c.count(), 10);
 }
