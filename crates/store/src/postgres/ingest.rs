@@ -565,6 +565,14 @@ impl PgStore {
                 &[&cutoff],
             )
             .map_err(pe(shown, "purge enrolment tokens"))?;
+        tx.commit().map_err(pe(shown, "purge fleet data"))?;
+        // The events in a transaction of their own: dropping a partition locks the whole
+        // table until commit, and an ingest that made a new day's partition (that lock too)
+        // may wait on a decision row this purge deleted — one lock at a time, no circle.
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(pe(shown, "purge fleet events"))?;
         let old = partitions::before(&mut tx, "fleet_events", cutoff)
             .map_err(pe(shown, "list fleet event partitions"))?;
         let mut events = 0u64;
@@ -589,7 +597,7 @@ impl PgStore {
             tx.batch_execute(&format!("DROP TABLE {}", ident(&p.name)))
                 .map_err(pe(shown, "drop an old fleet event partition"))?;
         }
-        tx.commit().map_err(pe(shown, "purge fleet data"))?;
+        tx.commit().map_err(pe(shown, "purge fleet events"))?;
         Ok(FleetPurgeStats {
             events,
             decisions,
