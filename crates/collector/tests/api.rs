@@ -12,7 +12,6 @@ use logward_collector::{
 };
 use logward_store::{
     Analysis, AnalysisState, CollectorStore, FleetEvent, FleetItem, NewAlert, NewDecision,
-    SqliteStore,
 };
 use logward_test_support::postgres::TestDb;
 use reqwest::header::{AUTHORIZATION, CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
@@ -959,181 +958,205 @@ on_both! {
     }
 }
 
-/// Issue 13, dashboard: a fleet alert (host `fleet`) shows the events of every host behind
-/// it, not "Events (0)"; an account change names its target user; a notification sent at the
-/// first try says one attempt, not zero; and a ban needs a duration or an explicit
-/// `permanent` (an empty duration silently banned forever).
-#[tokio::test]
-async fn alert_pages_and_bans_say_what_happened() {
-    use logward_core::{write_alert, Action, Alert, Dataset, Event, Outcome, Severity};
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let t = common::now();
-    // A fleet alert and the failed logins on three hosts that made it, stored as the ingest
-    // transaction stores them.
-    {
-        let mut s = SqliteStore::open_dir(&state).unwrap();
-        s.register_shared_agent("seed", 0).unwrap();
-        let addr = "203.0.113.50";
-        let mut items: Vec<FleetItem> = ["web01", "db01", "mail01"]
-            .iter()
-            .enumerate()
-            .map(|(i, host)| FleetItem::Event {
-                seq: i as i64 + 1,
-                event: FleetEvent {
-                    time: t - 30 + i as i64,
-                    host: Some((*host).into()),
-                    action: "user-login".into(),
-                    outcome: "failure".into(),
-                    source_ip: Some(addr.into()),
-                    user: Some("root".into()),
-                    json: serde_json::json!({"event": {"original": format!("{host} sshd: Failed password for root from {addr}")}})
-                        .to_string(),
+on_both! {
+    /// Issue 13, dashboard: a fleet alert (host `fleet`) shows the events of every host behind
+    /// it, not "Events (0)"; an account change names its target user; a notification sent at
+    /// the first try says one attempt, not zero; and a ban needs a duration or an explicit
+    /// `permanent` (an empty duration silently banned forever). On PostgreSQL the delivery
+    /// worker's connection is the background one.
+    async fn alert_pages_and_bans_say_what_happened(b: Backend) {
+        use logward_core::{write_alert, Action, Alert, Dataset, Event, Outcome, Severity};
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        // On PostgreSQL the delivery worker has its own connection too, dropped at `stop`.
+        let (db, store_yaml, store) = match b {
+            Backend::Sqlite => (None, String::new(), StoreConfig::Sqlite),
+            Backend::Postgres => {
+                let Some(db) = TestDb::create() else { return };
+                let url = db.url().to_owned();
+                let yaml = format!("store: {{type: postgres, url: \"{url}\"}}\n");
+                (Some(db), yaml, StoreConfig::Postgres { url, password: None })
+            }
+        };
+        let at = StoreAt {
+            state_dir: state.clone(),
+            store,
+        };
+        let t = common::now();
+        // A fleet alert and the failed logins on three hosts that made it, stored as the ingest
+        // transaction stores them.
+        let seed_at = at.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut s = open_store(seed_at).unwrap();
+            s.register_shared_agent("seed", 0).unwrap();
+            let addr = "203.0.113.50";
+            let mut items: Vec<FleetItem> = ["web01", "db01", "mail01"]
+                .iter()
+                .enumerate()
+                .map(|(i, host)| FleetItem::Event {
+                    seq: i as i64 + 1,
+                    event: FleetEvent {
+                        time: t - 30 + i as i64,
+                        host: Some((*host).into()),
+                        action: "user-login".into(),
+                        outcome: "failure".into(),
+                        source_ip: Some(addr.into()),
+                        user: Some("root".into()),
+                        json: serde_json::json!({"event": {"original": format!("{host} sshd: Failed password for root from {addr}")}})
+                            .to_string(),
+                    },
+                })
+                .collect();
+            items.push(FleetItem::Alert {
+                seq: 4,
+                alert: NewAlert {
+                    time: t - 20,
+                    rule_id: "fleet-bruteforce".into(),
+                    severity: 4,
+                    host: Some(logward_store::FLEET_HOST.into()),
+                    source_address: Some(addr.into()),
+                    user: None,
+                    json: serde_json::json!({"message": "fleet brute force"}).to_string(),
+                    dns: None,
                 },
-            })
+                plan: logward_store::AlertPlan::default(),
+            });
+            s.ingest("seed", t, &items).unwrap();
+        })
+        .await
+        .unwrap();
+        let notified = dir.path().join("notified.ndjson");
+        let run = common::collector(
+            dir.path(),
+            &format!(
+                "{store_yaml}notify:\n  notifiers:\n    log: {{type: file, path: {}}}\n  routes:\n    - {{notifiers: [log]}}\n",
+                notified.display()
+            ),
+        )
+        .await;
+        let token_at = at.clone();
+        let (_, token) =
+            tokio::task::spawn_blocking(move || create_api_token(token_at, "ci", 1).unwrap())
+                .await
+                .unwrap();
+        let base = format!("http://{}", run.addr);
+        let client = reqwest::Client::new();
+        let get = |path: String| {
+            let r = client
+                .get(format!("{base}{path}"))
+                .header(AUTHORIZATION, format!("Bearer {token}"))
+                .send();
+            async move {
+                let r = r.await.unwrap();
+                assert_eq!(r.status(), 200);
+                json(r).await
+            }
+        };
+
+        // An agent forwards an account creation: root created the account `mallory`.
+        let agent = common::Agent::enrol(&run).await;
+        let mut e = Event::new(Dataset::Shadow, Action::UserCreated, Outcome::Success);
+        e.user_name = Some("root".into());
+        e.user_target_name = Some("mallory".into());
+        e.original = Some("useradd[812]: new user: name=mallory, UID=1001".into());
+        let a = Alert::new(
+            e,
+            "account-created",
+            "User created",
+            Severity::Medium,
+            "mallory",
+        );
+        let mut line = Vec::new();
+        write_alert(&mut line, &a);
+        let body = format!(
+            "{{\"seq\":1,\"alert\":{}}}\n",
+            String::from_utf8(line).unwrap()
+        );
+        assert_eq!(agent.events(body).await["accepted"], 1);
+
+        let list = get("/v1/alerts".into()).await;
+        let find = |rule: &str| {
+            list["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["rule_id"] == rule)
+                .unwrap_or_else(|| panic!("no {rule} in {list}"))["id"]
+                .as_i64()
+                .unwrap()
+        };
+        let (fleet_id, account_id) = (find("fleet-bruteforce"), find("account-created"));
+
+        let fleet = get(format!("/v1/alerts/{fleet_id}")).await;
+        let mut hosts: Vec<&str> = fleet["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["host"].as_str())
             .collect();
-        items.push(FleetItem::Alert {
-            seq: 4,
-            alert: NewAlert {
-                time: t - 20,
-                rule_id: "fleet-bruteforce".into(),
-                severity: 4,
-                host: Some(logward_store::FLEET_HOST.into()),
-                source_address: Some(addr.into()),
-                user: None,
-                json: serde_json::json!({"message": "fleet brute force"}).to_string(),
-                dns: None,
-            },
-            plan: logward_store::AlertPlan::default(),
-        });
-        s.ingest("seed", t, &items).unwrap();
+        hosts.sort_unstable();
+        assert_eq!(hosts, ["db01", "mail01", "web01"], "{fleet}");
+
+        // Sent at the first try: one attempt, none failed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let account = loop {
+            let v = get(format!("/v1/alerts/{account_id}")).await;
+            if v["deliveries"][0]["state"] == "sent" {
+                break v;
+            }
+            assert!(std::time::Instant::now() < deadline, "never sent: {v}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(account["alert"]["target_user"], "mallory", "{account}");
+        assert_eq!(account["alert"]["user"], "root");
+        let d = &account["deliveries"][0];
+        assert_eq!(
+            (d["attempts"].as_i64(), d["failed_attempts"].as_i64()),
+            (Some(1), Some(0))
+        );
+
+        // A ban with no length is refused; `permanent: true` or a duration is explicit.
+        let ban = |body: &'static str| {
+            client
+                .post(format!("{base}/v1/bans"))
+                .header(AUTHORIZATION, format!("Bearer {token}"))
+                .body(body)
+                .send()
+        };
+        let r = ban(r#"{"target":"192.0.2.90","reason":"forgot the duration"}"#)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("permanent"));
+        let r = ban(r#"{"target":"192.0.2.90","duration_secs":60,"permanent":true,"reason":"x"}"#)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let bans = get("/v1/bans".into()).await;
+        assert!(bans["bans"].as_array().unwrap().is_empty(), "{bans}");
+        let r = ban(r#"{"target":"192.0.2.90","permanent":true,"reason":"meant it"}"#)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let r = ban(r#"{"target":"192.0.2.91","duration_secs":600,"reason":"an hour"}"#)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let bans = get("/v1/bans".into()).await;
+        let expiry = |target: &str| {
+            bans["bans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["target"] == target)
+                .unwrap()["expires_at"]
+                .clone()
+        };
+        assert!(expiry("192.0.2.90").is_null());
+        assert!(expiry("192.0.2.91").is_i64());
+        run.stop().await;
+        drop(db);
     }
-    let notified = dir.path().join("notified.ndjson");
-    let run = common::collector(
-        dir.path(),
-        &format!(
-            "notify:\n  notifiers:\n    log: {{type: file, path: {}}}\n  routes:\n    - {{notifiers: [log]}}\n",
-            notified.display()
-        ),
-    )
-    .await;
-    let (_, token) = create_api_token(&state, "ci", 1).unwrap();
-    let base = format!("http://{}", run.addr);
-    let client = reqwest::Client::new();
-    let get = |path: String| {
-        let r = client
-            .get(format!("{base}{path}"))
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .send();
-        async move {
-            let r = r.await.unwrap();
-            assert_eq!(r.status(), 200);
-            json(r).await
-        }
-    };
-
-    // An agent forwards an account creation: root created the account `mallory`.
-    let agent = common::Agent::enrol(&run).await;
-    let mut e = Event::new(Dataset::Shadow, Action::UserCreated, Outcome::Success);
-    e.user_name = Some("root".into());
-    e.user_target_name = Some("mallory".into());
-    e.original = Some("useradd[812]: new user: name=mallory, UID=1001".into());
-    let a = Alert::new(
-        e,
-        "account-created",
-        "User created",
-        Severity::Medium,
-        "mallory",
-    );
-    let mut line = Vec::new();
-    write_alert(&mut line, &a);
-    let body = format!(
-        "{{\"seq\":1,\"alert\":{}}}\n",
-        String::from_utf8(line).unwrap()
-    );
-    assert_eq!(agent.events(body).await["accepted"], 1);
-
-    let list = get("/v1/alerts".into()).await;
-    let find = |rule: &str| {
-        list["alerts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["rule_id"] == rule)
-            .unwrap_or_else(|| panic!("no {rule} in {list}"))["id"]
-            .as_i64()
-            .unwrap()
-    };
-    let (fleet_id, account_id) = (find("fleet-bruteforce"), find("account-created"));
-
-    let fleet = get(format!("/v1/alerts/{fleet_id}")).await;
-    let mut hosts: Vec<&str> = fleet["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["host"].as_str())
-        .collect();
-    hosts.sort_unstable();
-    assert_eq!(hosts, ["db01", "mail01", "web01"], "{fleet}");
-
-    // Sent at the first try: one attempt, none failed.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let account = loop {
-        let v = get(format!("/v1/alerts/{account_id}")).await;
-        if v["deliveries"][0]["state"] == "sent" {
-            break v;
-        }
-        assert!(std::time::Instant::now() < deadline, "never sent: {v}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    assert_eq!(account["alert"]["target_user"], "mallory", "{account}");
-    assert_eq!(account["alert"]["user"], "root");
-    let d = &account["deliveries"][0];
-    assert_eq!(
-        (d["attempts"].as_i64(), d["failed_attempts"].as_i64()),
-        (Some(1), Some(0))
-    );
-
-    // A ban with no length is refused; `permanent: true` or a duration is explicit.
-    let ban = |body: &'static str| {
-        client
-            .post(format!("{base}/v1/bans"))
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .body(body)
-            .send()
-    };
-    let r = ban(r#"{"target":"192.0.2.90","reason":"forgot the duration"}"#)
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("permanent"));
-    let r = ban(r#"{"target":"192.0.2.90","duration_secs":60,"permanent":true,"reason":"x"}"#)
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let bans = get("/v1/bans".into()).await;
-    assert!(bans["bans"].as_array().unwrap().is_empty(), "{bans}");
-    let r = ban(r#"{"target":"192.0.2.90","permanent":true,"reason":"meant it"}"#)
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let r = ban(r#"{"target":"192.0.2.91","duration_secs":600,"reason":"an hour"}"#)
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let bans = get("/v1/bans".into()).await;
-    let expiry = |target: &str| {
-        bans["bans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["target"] == target)
-            .unwrap()["expires_at"]
-            .clone()
-    };
-    assert!(expiry("192.0.2.90").is_null());
-    assert!(expiry("192.0.2.91").is_i64());
-    run.stop().await;
 }
 
 /// Issue 16: a Windows alert and its event, forwarded through the signed ingest, come back
