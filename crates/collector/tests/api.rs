@@ -1159,149 +1159,167 @@ on_both! {
     }
 }
 
-/// Issue 16: a Windows alert and its event, forwarded through the signed ingest, come back
-/// from the API with their `winlog.*` fields, logon type, workstation, the account acted on
-/// and the Event XML as it was read; an oversized EventData value is cut like every other
-/// field.
-#[tokio::test]
-async fn windows_alerts_keep_their_winlog_fields_and_event_xml() {
-    use logward_core::{
-        write_alert, Action, Alert, Dataset, Event, Outcome, Severity, Timestamp, Winlog,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let run = common::collector(dir.path(), "limits: {field_bytes: 1024}\n").await;
-    let (_, token) = create_api_token(&state, "ci", 1).unwrap();
-    let base = format!("http://{}", run.addr);
-    let client = reqwest::Client::new();
-    let get = |path: String| {
-        let r = client
-            .get(format!("{base}{path}"))
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .send();
-        async move {
-            let r = r.await.unwrap();
-            assert_eq!(r.status(), 200);
-            json(r).await
-        }
-    };
-    let t = common::now();
-    let xml = "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System><EventID>4625</EventID><Channel>Security</Channel><Computer>DC01</Computer></System><EventData><Data Name=\"TargetUserName\">administrator</Data><Data Name=\"WorkstationName\">&lt;script&gt;alert(1)&lt;/script&gt;</Data></EventData></Event>";
-    // A failed network logon from KALI at 203.0.113.50, as the Windows mapping makes it.
-    let event = |id: u32, at: i64| {
-        let logon = id == 4625;
-        let mut e = if logon {
-            Event::new(
-                Dataset::WindowsSecurity,
-                Action::UserLogin,
-                Outcome::Failure,
-            )
-        } else {
-            Event::new(
-                Dataset::WindowsSecurity,
-                Action::UserCreated,
-                Outcome::Success,
-            )
+on_both! {
+    /// Issue 16: a Windows alert and its event, forwarded through the signed ingest, come back
+    /// from the API with their `winlog.*` fields, logon type, workstation, the account acted on
+    /// and the Event XML as it was read; an oversized EventData value is cut like every other
+    /// field.
+    async fn windows_alerts_keep_their_winlog_fields_and_event_xml(b: Backend) {
+        use logward_core::{
+            write_alert, Action, Alert, Dataset, Event, Outcome, Severity, Timestamp, Winlog,
         };
-        e.timestamp = Some(Timestamp::from_unix_micros(at * 1_000_000));
-        e.host_name = Some("DC01".into());
-        let mut data = vec![
-            ("SubjectUserName".into(), "alice".into()),
-            ("TargetUserName".into(), "mallory".into()),
-        ];
-        if logon {
-            e.user_name = Some("administrator".into());
-            e.set_source("203.0.113.50".into(), Some(49812));
-            data = vec![
-                ("TargetUserName".into(), "administrator".into()),
-                ("LogonType".into(), "3".into()),
-                ("WorkstationName".into(), "KALI".into()),
-                ("IpAddress".into(), "203.0.113.50".into()),
-                ("ProcessName".into(), "x".repeat(5000).into()),
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let (_db, store_yaml, at) = match b {
+            Backend::Sqlite => (None, String::new(), StoreAt::from(&state)),
+            Backend::Postgres => {
+                let Some(db) = TestDb::create() else { return };
+                let url = db.url().to_owned();
+                let yaml = format!("store: {{type: postgres, url: \"{url}\"}}\n");
+                let store = StoreConfig::Postgres { url, password: None };
+                (Some(db), yaml, StoreAt { state_dir: state.clone(), store })
+            }
+        };
+        let run = common::collector(
+            dir.path(),
+            &format!("{store_yaml}limits: {{field_bytes: 1024}}\n"),
+        )
+        .await;
+        // Off the async runtime, as the CLI would (PostgreSQL's client blocks).
+        let (_, token) = tokio::task::spawn_blocking(move || create_api_token(at, "ci", 1).unwrap())
+            .await
+            .unwrap();
+        let base = format!("http://{}", run.addr);
+        let client = reqwest::Client::new();
+        let get = |path: String| {
+            let r = client
+                .get(format!("{base}{path}"))
+                .header(AUTHORIZATION, format!("Bearer {token}"))
+                .send();
+            async move {
+                let r = r.await.unwrap();
+                assert_eq!(r.status(), 200);
+                json(r).await
+            }
+        };
+        let t = common::now();
+        let xml = "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System><EventID>4625</EventID><Channel>Security</Channel><Computer>DC01</Computer></System><EventData><Data Name=\"TargetUserName\">administrator</Data><Data Name=\"WorkstationName\">&lt;script&gt;alert(1)&lt;/script&gt;</Data></EventData></Event>";
+        // A failed network logon from KALI at 203.0.113.50, as the Windows mapping makes it.
+        let event = |id: u32, at: i64| {
+            let logon = id == 4625;
+            let mut e = if logon {
+                Event::new(
+                    Dataset::WindowsSecurity,
+                    Action::UserLogin,
+                    Outcome::Failure,
+                )
+            } else {
+                Event::new(
+                    Dataset::WindowsSecurity,
+                    Action::UserCreated,
+                    Outcome::Success,
+                )
+            };
+            e.timestamp = Some(Timestamp::from_unix_micros(at * 1_000_000));
+            e.host_name = Some("DC01".into());
+            let mut data = vec![
+                ("SubjectUserName".into(), "alice".into()),
+                ("TargetUserName".into(), "mallory".into()),
             ];
-        } else {
-            e.user_name = Some("alice".into());
-            e.user_target_name = Some("mallory".into());
+            if logon {
+                e.user_name = Some("administrator".into());
+                e.set_source("203.0.113.50".into(), Some(49812));
+                data = vec![
+                    ("TargetUserName".into(), "administrator".into()),
+                    ("LogonType".into(), "3".into()),
+                    ("WorkstationName".into(), "KALI".into()),
+                    ("IpAddress".into(), "203.0.113.50".into()),
+                    ("ProcessName".into(), "x".repeat(5000).into()),
+                ];
+            } else {
+                e.user_name = Some("alice".into());
+                e.user_target_name = Some("mallory".into());
+            }
+            e.original = Some(xml.replace("4625", &id.to_string()).into());
+            e.winlog = Some(Box::new(Winlog {
+                channel: "Security".into(),
+                event_id: id,
+                provider_name: "Microsoft-Windows-Security-Auditing".into(),
+                computer_name: "DC01".into(),
+                record_id: Some(u64::from(id)),
+                logon_type: logon.then_some("network"),
+                event_data: data,
+            }));
+            e
+        };
+        let mut body = common::event_line(1, &event(4625, t - 10));
+        for (seq, id, rule) in [
+            (2, 4625, "windows-bruteforce"),
+            (3, 4720, "account-created"),
+        ] {
+            let a = Alert::new(event(id, t - 5), rule, rule, Severity::High, "m");
+            let mut out = Vec::new();
+            write_alert(&mut out, &a);
+            body.push_str(&format!(
+                "{{\"seq\":{seq},\"alert\":{}}}\n",
+                String::from_utf8(out).unwrap()
+            ));
         }
-        e.original = Some(xml.replace("4625", &id.to_string()).into());
-        e.winlog = Some(Box::new(Winlog {
-            channel: "Security".into(),
-            event_id: id,
-            provider_name: "Microsoft-Windows-Security-Auditing".into(),
-            computer_name: "DC01".into(),
-            record_id: Some(u64::from(id)),
-            logon_type: logon.then_some("network"),
-            event_data: data,
-        }));
-        e
-    };
-    let mut body = common::event_line(1, &event(4625, t - 10));
-    for (seq, id, rule) in [
-        (2, 4625, "windows-bruteforce"),
-        (3, 4720, "account-created"),
-    ] {
-        let a = Alert::new(event(id, t - 5), rule, rule, Severity::High, "m");
-        let mut out = Vec::new();
-        write_alert(&mut out, &a);
-        body.push_str(&format!(
-            "{{\"seq\":{seq},\"alert\":{}}}\n",
-            String::from_utf8(out).unwrap()
+        body.push_str(&common::alert_line(
+            4,
+            "ssh-bruteforce",
+            Severity::High,
+            "198.51.100.1",
+            "root",
         ));
+        let agent = common::Agent::enrol(&run).await;
+        assert_eq!(agent.events(body).await["accepted"], 4);
+
+        let list = get("/v1/alerts".into()).await;
+        let alerts = list["alerts"].as_array().unwrap();
+        let of = |rule: &str| {
+            alerts
+                .iter()
+                .find(|a| a["rule_id"] == rule)
+                .unwrap()
+                .clone()
+        };
+        let logon = of("windows-bruteforce");
+        assert_eq!(logon["winlog"]["channel"], "Security");
+        assert_eq!(logon["winlog"]["event_id"], "4625");
+        assert_eq!(logon["winlog"]["computer_name"], "DC01");
+        assert_eq!(logon["winlog"]["event_data"]["IpAddress"], "203.0.113.50");
+        assert_eq!(logon["logon_type"], "network");
+        assert_eq!(logon["workstation"], "KALI");
+        assert_eq!(logon["user"], "administrator");
+        assert_eq!(logon["source_address"], "203.0.113.50");
+        assert_eq!(logon["original"], xml);
+        // The 5000-byte value was cut to the field cap, marked.
+        let cut = logon["winlog"]["event_data"]["ProcessName"]
+            .as_str()
+            .unwrap();
+        assert!(cut.len() <= 1024 && cut.ends_with("…[truncated]"), "{cut}");
+        let created = of("account-created");
+        assert_eq!(created["winlog"]["event_id"], "4720");
+        assert_eq!(created["target_user"], "mallory");
+        assert_eq!(created["user"], "alice");
+        assert_eq!(created["logon_type"], Value::Null);
+        assert_eq!(created["workstation"], Value::Null);
+        // A Linux alert has none of them.
+        let ssh = of("ssh-bruteforce");
+        assert_eq!(ssh["winlog"], Value::Null);
+        assert_eq!(ssh["logon_type"], Value::Null);
+
+        // The alert page: the event behind it with its winlog fields and its XML.
+        let d = get(format!("/v1/alerts/{}", logon["id"])).await;
+        assert_eq!(d["alert"]["winlog"]["event_id"], "4625");
+        let events = d["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{d}");
+        let e = &events[0];
+        assert_eq!(e["winlog"]["event_id"], "4625");
+        assert_eq!(e["winlog"]["event_data"]["WorkstationName"], "KALI");
+        assert_eq!(e["logon_type"], "network");
+        assert_eq!(e["workstation"], "KALI");
+        assert_eq!(e["original"], xml);
     }
-    body.push_str(&common::alert_line(
-        4,
-        "ssh-bruteforce",
-        Severity::High,
-        "198.51.100.1",
-        "root",
-    ));
-    let agent = common::Agent::enrol(&run).await;
-    assert_eq!(agent.events(body).await["accepted"], 4);
-
-    let list = get("/v1/alerts".into()).await;
-    let alerts = list["alerts"].as_array().unwrap();
-    let of = |rule: &str| {
-        alerts
-            .iter()
-            .find(|a| a["rule_id"] == rule)
-            .unwrap()
-            .clone()
-    };
-    let logon = of("windows-bruteforce");
-    assert_eq!(logon["winlog"]["channel"], "Security");
-    assert_eq!(logon["winlog"]["event_id"], "4625");
-    assert_eq!(logon["winlog"]["computer_name"], "DC01");
-    assert_eq!(logon["winlog"]["event_data"]["IpAddress"], "203.0.113.50");
-    assert_eq!(logon["logon_type"], "network");
-    assert_eq!(logon["workstation"], "KALI");
-    assert_eq!(logon["user"], "administrator");
-    assert_eq!(logon["source_address"], "203.0.113.50");
-    assert_eq!(logon["original"], xml);
-    // The 5000-byte value was cut to the field cap, marked.
-    let cut = logon["winlog"]["event_data"]["ProcessName"]
-        .as_str()
-        .unwrap();
-    assert!(cut.len() <= 1024 && cut.ends_with("…[truncated]"), "{cut}");
-    let created = of("account-created");
-    assert_eq!(created["winlog"]["event_id"], "4720");
-    assert_eq!(created["target_user"], "mallory");
-    assert_eq!(created["user"], "alice");
-    assert_eq!(created["logon_type"], Value::Null);
-    assert_eq!(created["workstation"], Value::Null);
-    // A Linux alert has none of them.
-    let ssh = of("ssh-bruteforce");
-    assert_eq!(ssh["winlog"], Value::Null);
-    assert_eq!(ssh["logon_type"], Value::Null);
-
-    // The alert page: the event behind it with its winlog fields and its XML.
-    let d = get(format!("/v1/alerts/{}", logon["id"])).await;
-    assert_eq!(d["alert"]["winlog"]["event_id"], "4625");
-    let events = d["events"].as_array().unwrap();
-    assert_eq!(events.len(), 1, "{d}");
-    let e = &events[0];
-    assert_eq!(e["winlog"]["event_id"], "4625");
-    assert_eq!(e["winlog"]["event_data"]["WorkstationName"], "KALI");
-    assert_eq!(e["logon_type"], "network");
-    assert_eq!(e["workstation"], "KALI");
-    assert_eq!(e["original"], xml);
 }

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use logward_collector::config::{Config, Limits, TlsFiles};
-use logward_collector::{add_user, start, Running};
-use logward_store::CollectorStore as _;
+use logward_collector::{add_user, open_store, start, Running, StoreAt, StoreConfig};
+use logward_test_support::postgres::TestDb;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::redirect::Policy;
 
@@ -13,6 +13,10 @@ const PASSWORD: &str = "a long passphrase";
 
 struct Fixture {
     _dir: tempfile::TempDir,
+    // Dropped after `run` (fields drop in order): the database goes with its connections.
+    _db: Option<TestDb>,
+    /// The collector's store, for what the CLI does to it.
+    at: StoreAt,
     run: Running,
     base: String,
     client: reqwest::Client,
@@ -21,7 +25,36 @@ struct Fixture {
 /// The real collector with operator `alice`; `tls`: over HTTPS (HTTP/2 by ALPN).
 async fn fixture(tls: bool, limits: Limits) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    add_user(&dir.path().join("state"), "alice", PASSWORD, 1).unwrap();
+    let at = StoreAt::from(&dir.path().join("state"));
+    fixture_at(dir, None, at, tls, limits).await
+}
+
+/// [`fixture`] on a PostgreSQL database of its own; `None` without the test cluster.
+async fn fixture_on_postgres(tls: bool, limits: Limits) -> Option<Fixture> {
+    let db = TestDb::create()?;
+    let dir = tempfile::tempdir().unwrap();
+    let at = StoreAt {
+        state_dir: dir.path().join("state"),
+        store: StoreConfig::Postgres {
+            url: db.url().to_owned(),
+            password: None,
+        },
+    };
+    Some(fixture_at(dir, Some(db), at, tls, limits).await)
+}
+
+async fn fixture_at(
+    dir: tempfile::TempDir,
+    db: Option<TestDb>,
+    at: StoreAt,
+    tls: bool,
+    limits: Limits,
+) -> Fixture {
+    // Off the async runtime, as the CLI would (PostgreSQL's client blocks).
+    let a = at.clone();
+    tokio::task::spawn_blocking(move || add_user(a, "alice", PASSWORD, 1).unwrap())
+        .await
+        .unwrap();
     let tls = tls.then(|| {
         let (cert, key) =
             logward_collector::gen_cert(&dir.path().join("tls"), &["127.0.0.1".into()]).unwrap();
@@ -30,7 +63,8 @@ async fn fixture(tls: bool, limits: Limits) -> Fixture {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let run = start(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        state_dir: dir.path().join("state"),
+        state_dir: at.state_dir.clone(),
+        store: at.store.clone(),
         tls,
         limits,
         ..Config::default()
@@ -40,6 +74,8 @@ async fn fixture(tls: bool, limits: Limits) -> Fixture {
     let base = format!("{scheme}://{}", run.addr);
     Fixture {
         _dir: dir,
+        _db: db,
+        at,
         run,
         base,
         client: client(),
@@ -255,9 +291,24 @@ async fn lockout_dos_an_attacker_address_cannot_lock_the_operator_out() {
 
 #[tokio::test]
 async fn removed_operator_keeps_no_live_session() {
-    let f = fixture(false, Limits::default()).await;
-    let state_dir = f.run.state.config.state_dir.clone();
-    add_user(&state_dir, "bob", PASSWORD, 1).unwrap();
+    removed_operator_keeps_no_live_session_on(fixture(false, Limits::default()).await).await;
+}
+
+#[tokio::test]
+async fn removed_operator_keeps_no_live_session_postgres() {
+    if let Some(f) = fixture_on_postgres(false, Limits::default()).await {
+        removed_operator_keeps_no_live_session_on(f).await;
+    }
+}
+
+async fn removed_operator_keeps_no_live_session_on(f: Fixture) {
+    // `logward collector user add|remove` from another process: the same store calls, off
+    // the async runtime as the CLI is.
+    let cli = |job: fn(StoreAt) -> bool| {
+        let at = f.at.clone();
+        async move { tokio::task::spawn_blocking(move || job(at)).await.unwrap() }
+    };
+    cli(|at| add_user(at, "bob", PASSWORD, 1).unwrap()).await;
     let login = |user: &'static str| {
         let c = f.client.clone();
         let url = format!("{}/login", f.base);
@@ -289,11 +340,7 @@ async fn removed_operator_keeps_no_live_session() {
     let alice = login("alice").await;
     let bob = login("bob").await;
     assert_eq!(session(alice.clone()).await, 200);
-    // `logward collector user remove alice`, from another process: the same store call.
-    assert!(logward_store::SqliteStore::open_dir(&state_dir)
-        .unwrap()
-        .remove_operator("alice")
-        .unwrap());
+    assert!(cli(|at| open_store(at).unwrap().remove_operator("alice").unwrap()).await);
     assert_eq!(
         session(alice.clone()).await,
         401,
@@ -312,11 +359,11 @@ async fn removed_operator_keeps_no_live_session() {
         "the dashboard sends them to the login page"
     );
     // Re-adding the name does not bring the old session back.
-    add_user(&state_dir, "alice", PASSWORD, 2).unwrap();
+    cli(|at| add_user(at, "alice", PASSWORD, 2).unwrap()).await;
     assert_eq!(session(alice).await, 401);
     // A password change ends the sessions of that operator only.
     assert_eq!(session(bob.clone()).await, 200);
-    add_user(&state_dir, "bob", "another long passphrase", 3).unwrap();
+    cli(|at| add_user(at, "bob", "another long passphrase", 3).unwrap()).await;
     assert_eq!(session(bob).await, 401);
     f.run.stop().await;
 }
