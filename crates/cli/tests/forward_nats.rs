@@ -577,3 +577,48 @@ fn nats_over_tls_with_a_password_and_a_wrong_password_keeps_the_spool() {
     assert_eq!(agent_metric(&refused, "logward_forward_sent_total"), 0);
     assert_eq!(c.count(), 10);
 }
+
+#[test]
+fn nats_a_consumer_with_more_in_flight_is_refused_not_used() {
+    let d = tempfile::tempdir().unwrap();
+    let nats_port = free_port();
+    let _nats = nats_server(d.path(), nats_port, &[]);
+    // Made by hand before any collector, with 100 messages in flight.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use async_nats::jetstream::{consumer, stream};
+        let client = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(client);
+        js.create_stream(stream::Config {
+            name: "LOGWARD_EVENTS".into(),
+            subjects: vec!["logward.events.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("logward-collector".into()),
+            max_ack_pending: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    });
+    let c = Collector::new(d.path(), nats_port, "");
+    let _collector = spawn(
+        BIN,
+        &["collector", "--config", c.config.to_str().unwrap()],
+        &d.path().join("collector.err"),
+    );
+    assert!(
+        wait_until(WAIT, || c.log().contains("max_ack_pending 100")),
+        "{}",
+        c.log()
+    );
+    assert_eq!(c.metric("logward_collector_nats_up"), 0);
+}

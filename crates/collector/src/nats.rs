@@ -129,6 +129,16 @@ async fn consume(state: &Arc<AppState>, cfg: &NatsConfig) -> Result<(), String> 
         )
         .await
         .map_err(|e| format!("consumer {}: {e}", cfg.consumer))?;
+    // An existing consumer is bound as it is: one made by hand with more in flight would
+    // store an agent's batches out of order (and lose the earlier ones), so it is refused.
+    let made = &consumer.cached_info().config;
+    if made.max_ack_pending != 1 || made.ack_policy != consumer::AckPolicy::Explicit {
+        return Err(format!(
+            "consumer {} has max_ack_pending {} and ack policy {:?}; logward needs 1 and \
+             explicit acks (delete the consumer and the collector makes it)",
+            cfg.consumer, made.max_ack_pending, made.ack_policy
+        ));
+    }
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(1)
