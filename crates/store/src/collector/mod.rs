@@ -5,6 +5,7 @@
 //! collector, its API and the CLI run on it unchanged.
 
 mod analysis;
+pub(crate) mod by_inherent;
 mod fleet;
 mod query;
 

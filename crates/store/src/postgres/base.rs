@@ -549,7 +549,6 @@ macro_rules! inherent {
         })*
     };
 }
-pub(super) use inherent;
 
 impl Store for PgStore {
     inherent! {
