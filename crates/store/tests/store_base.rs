@@ -539,3 +539,28 @@ fn postgres_concurrent_retention_takes_turns() {
     assert_eq!(purged, 6, "each alert purged once");
     assert_eq!(pg.alerts_between(i64::MIN, i64::MAX, 100).unwrap().len(), 0);
 }
+
+backends! {
+    /// PostgreSQL's `text` refuses NUL: a key or name holding one used to fail the call
+    /// there. On both backends it is stored (PostgreSQL: the NUL as U+FFFD) and found again
+    /// by the same key, and a key never stored is simply not found.
+    fn keys_and_names_with_nul_are_stored_or_not_found(s: &mut dyn CollectorStore) {
+        assert_eq!(s.profile("root\0@203.0.113.9").unwrap(), None);
+        assert_eq!(s.meta("never\0set").unwrap(), None);
+        s.set_meta("k\0", "v\0alue").unwrap();
+        let v = s.meta("k\0").unwrap().unwrap();
+        assert!(v == "v\0alue" || v == "v\u{fffd}alue", "{v:?}");
+
+        assert_eq!(s.operator_password("eve\0").unwrap(), None);
+        assert!(!s.remove_operator("eve\0").unwrap());
+        assert!(s.set_operator("bob\0", "$argon2id$b", 1).unwrap());
+        assert_eq!(
+            s.operator_password("bob\0").unwrap().as_deref(),
+            Some("$argon2id$b")
+        );
+        assert_eq!(s.operators().unwrap().len(), 1);
+        assert!(s.create_api_token("ci\0", &"a".repeat(64), 2).unwrap() > 0);
+        assert!(s.remove_operator("bob\0").unwrap());
+        assert!(s.operators().unwrap().is_empty());
+    }
+}

@@ -9,6 +9,7 @@
 use postgres::types::ToSql;
 use postgres::{Row, Statement};
 
+use super::ingest::text;
 use super::{partitions, pg_error, PgStore};
 use crate::collector::AnalysisState;
 use crate::error::{Result, StoreError};
@@ -374,7 +375,7 @@ impl PgStore {
     pub(super) fn profile(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         self.row(
             "SELECT data FROM profiles WHERE key = $1",
-            &[&key],
+            &[&text(key)],
             "read a login profile",
             |r| Ok(r.try_get(0)?),
         )
@@ -383,7 +384,7 @@ impl PgStore {
     pub(super) fn meta(&mut self, key: &str) -> Result<Option<String>> {
         self.row(
             "SELECT value FROM meta WHERE key = $1",
-            &[&key],
+            &[&text(key)],
             "read meta",
             |r| Ok(r.try_get(0)?),
         )
@@ -393,7 +394,7 @@ impl PgStore {
         self.exec(
             "INSERT INTO meta (key, value) VALUES ($1, $2) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&key, &value],
+            &[&text(key), &text(value)],
             "write meta",
         )?;
         Ok(())
