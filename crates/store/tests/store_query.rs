@@ -310,6 +310,11 @@ backends! {
         let times: Vec<_> = s.dns_hits(&f, 10).unwrap().iter().map(|h| h.time).collect();
         assert_eq!(times, vec![2 * day + 5, day + 20]);
         assert_eq!(s.dns_hits(&DnsHitFilter::default(), 1).unwrap().len(), 1);
+
+        // Retention of 1 day at 3 days + 1 h: day 1 goes whole, day 2 (partly inside) stays.
+        let purged = s.purge(3 * day + 3600, 1).unwrap();
+        assert_eq!(purged.dns_hits, 2);
+        assert_eq!(s.dns_stats(0, 3 * day, 10).unwrap().total, 2);
     }
 }
 
