@@ -136,6 +136,47 @@ backends! {
         assert_eq!((c.events, c.duplicates), (0, 3));
     }
 
+    fn batches_stored_out_of_order_are_each_stored_once(s: &mut dyn CollectorStore) {
+        // Several collectors (or NATS messages in flight) store an agent's batches in any
+        // order: a later batch first must not make the earlier ones duplicates.
+        s.register_shared_agent("web01", 10).unwrap();
+        let batch = |seqs: std::ops::RangeInclusive<i64>| -> Vec<FleetItem> {
+            seqs.map(|seq| FleetItem::Event { seq, event: event(1000) }).collect()
+        };
+        for (seqs, stored) in [(7..=9, 3), (1..=3, 3), (5..=6, 2), (1..=9, 1), (4..=8, 0)] {
+            let c = s.ingest("web01", 2000, &batch(seqs.clone())).unwrap();
+            let total = (*seqs.end() - *seqs.start() + 1) as u64;
+            assert_eq!((c.events, c.duplicates), (stored, total - stored), "{seqs:?}");
+        }
+        assert_eq!(s.count_fleet_events(None).unwrap(), 9);
+        assert_eq!(s.agent("web01").unwrap().unwrap().last_seq, 9, "the highest seq");
+        // An agent's alert is a seq'd item too.
+        let items = [FleetItem::Alert { seq: 10, alert: alert("r"), plan: AlertPlan::default() }];
+        assert_eq!(s.ingest("web01", 2000, &items).unwrap().alerts, 1);
+        assert_eq!(s.ingest("web01", 2000, &items).unwrap().duplicates, 1);
+    }
+
+    fn retention_merges_old_seq_ranges_and_keeps_them_duplicates(s: &mut dyn CollectorStore) {
+        s.register_shared_agent("web01", 10).unwrap();
+        let one = |seq| [FleetItem::Event { seq, event: event(1000) }];
+        // Gaps (2, 4) that stay open: three ranges, old by the purge.
+        for seq in [1, 3, 5] {
+            assert_eq!(s.ingest("web01", 1000, &one(seq)).unwrap().events, 1);
+        }
+        assert_eq!(s.ingest("web01", 3 * 86_400, &one(20)).unwrap().events, 1);
+        s.purge_fleet(3 * 86_400, 1).unwrap();
+        // Everything stored before stays a duplicate; a gap that old counts one too (it is
+        // past retention); the newer range is kept as it is, and new seqs are stored.
+        for seq in [1, 2, 3, 5, 20] {
+            let c = s.ingest("web01", 3 * 86_400, &one(seq)).unwrap();
+            assert_eq!((c.events, c.duplicates), (0, 1), "seq {seq}");
+        }
+        for seq in [6, 19, 21] {
+            assert_eq!(s.ingest("web01", 3 * 86_400, &one(seq)).unwrap().events, 1, "seq {seq}");
+        }
+        assert_eq!(s.agent("web01").unwrap().unwrap().last_seq, 21);
+    }
+
     fn a_sequence_repeated_inside_one_request_is_stored_once(s: &mut dyn CollectorStore) {
         s.register_shared_agent("web01", 10).unwrap();
         let mut items = three_events();
@@ -611,6 +652,53 @@ fn postgres_two_collectors_store_a_batch_they_both_received_once() {
     assert_eq!(
         db.sql("SELECT count(DISTINCT seq) FROM fleet_events WHERE seq > 0"),
         "200"
+    );
+}
+
+#[test]
+fn postgres_collectors_storing_an_agents_batches_in_any_order_store_each_once() {
+    let Some(db) = TestDb::create() else { return };
+    drop(pg_with_web01(&db));
+    // 40 batches of 5 seqs, each sent to two of four collectors, every collector going
+    // through its share in a different order: what one stores the others count duplicates.
+    let batches: Vec<Vec<FleetItem>> = (0..40i64)
+        .map(|b| {
+            (b * 5 + 1..=b * 5 + 5)
+                .map(|seq| FleetItem::Event {
+                    seq,
+                    event: event(1000),
+                })
+                .collect()
+        })
+        .collect();
+    let batches = std::sync::Arc::new(batches);
+    let collectors: Vec<_> = (0..4usize)
+        .map(|c| {
+            let (url, batches) = (db.url().to_string(), batches.clone());
+            std::thread::spawn(move || {
+                let mut s = PgStore::connect(&url, None).unwrap();
+                let mut mine: Vec<usize> = (0..40).filter(|b| b % 2 == c % 2).collect();
+                match c {
+                    0 | 1 => mine.reverse(),
+                    _ => mine.sort_by_key(|b| (b * 7) % 40),
+                }
+                mine.iter()
+                    .map(|&b| s.ingest("web01", 2000, &batches[b]).unwrap().events)
+                    .sum::<u64>()
+            })
+        })
+        .collect();
+    let stored: u64 = collectors.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(stored, 200, "each event counted stored by one collector");
+    assert_eq!(
+        db.sql("SELECT count(DISTINCT seq) FROM fleet_events"),
+        "200"
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM fleet_events"), "200");
+    // In-order or not, the ranges merged back into one.
+    assert_eq!(
+        db.sql("SELECT first_seq || '-' || last_seq FROM agent_seq_ranges"),
+        "1-200"
     );
 }
 

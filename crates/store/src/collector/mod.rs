@@ -8,6 +8,7 @@ mod analysis;
 pub(crate) mod by_inherent;
 mod fleet;
 mod query;
+pub(crate) mod seqs;
 
 pub use analysis::{Analysis, AnalysisState, PendingAnalysis};
 pub use fleet::{

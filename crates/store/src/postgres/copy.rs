@@ -36,6 +36,11 @@ const TABLES: &[Table] = &[
                  spool_items, spool_bytes, oldest_unsent, last_seq FROM agents",
     },
     Table {
+        name: "agent_seq_ranges",
+        columns: "agent_id, first_seq, last_seq, received_at",
+        select: "SELECT agent_id, first_seq, last_seq, received_at FROM agent_seq_ranges",
+    },
+    Table {
         name: "enrol_tokens",
         columns: "sha256, created_at, expires_at, used_at, agent_id",
         select: "SELECT sha256, created_at, expires_at, used_at, agent_id FROM enrol_tokens",

@@ -5,7 +5,8 @@
 //!
 //! Exactly once with several collectors on one database: the group's agents are locked
 //! (`FOR UPDATE`, in id order so two groups never wait on each other in a circle) before
-//! their `last_seq` is read, so a batch two collectors receive is stored by the first and
+//! their stored seq ranges are read (collector/seqs.rs), so a batch two collectors receive,
+//! in any order, is stored by the first and
 //! counted a duplicate by the second; a keyed event is stored only when its key's insert
 //! into `fleet_event_keys` is not a conflict. Locks are taken in one order by every
 //! collector — the agents, then the group's new day partitions (day, then table), then rows —
@@ -27,6 +28,7 @@ use postgres::Transaction;
 use super::decisions::{lift_tx, put_decision_tx};
 use super::partitions::{self, KnownDays};
 use super::{pe, PgStore, Prepared};
+use crate::collector::seqs::SeqWindow;
 use crate::collector::{
     AlertPlan, AnalysisState, DecisionSelector, FleetEvent, FleetItem, FleetOutput,
     FleetPurgeStats, GroupRules, IngestCounts, IngestRequest, ProfileLookup,
@@ -395,7 +397,7 @@ impl PgStore {
             } = *req;
             let mut counts = IngestCounts::default();
             let mut fresh = Vec::new();
-            let mut seq_state = match items.iter().any(|i| i.seq().is_some()) {
+            let seq_state = match items.iter().any(|i| i.seq().is_some()) {
                 false => None,
                 true => match last.get_mut(text(agent_id).as_ref()) {
                     Some(l) => Some(l),
@@ -407,14 +409,18 @@ impl PgStore {
                     }
                 },
             };
+            let mut window = match seq_state {
+                Some(_) => Some(read_ranges(&mut tx, stmts, shown, agent_id, items)?),
+                None => None,
+            };
             let mut new_keys = insert_keys(&mut tx, stmts, shown, items, now)?;
             for (i, item) in items.iter().enumerate() {
-                if let (Some(seq), Some((last, _))) = (item.seq(), seq_state.as_mut()) {
-                    if seq <= *last {
+                if let (Some(seq), Some((w, ..))) = (item.seq(), window.as_mut()) {
+                    if w.contains(seq) {
                         counts.duplicates += 1;
                         continue;
                     }
-                    *last = seq;
+                    w.insert(seq, now);
                 }
                 match item {
                     FleetItem::Event { seq, event } => {
@@ -437,7 +443,11 @@ impl PgStore {
                     }
                 }
             }
-            if let Some((_, seen)) = seq_state {
+            if let (Some((last, seen)), Some((w, lo, hi))) = (seq_state, &window) {
+                if let Some(ranges) = w.changed() {
+                    put_ranges(&mut tx, stmts, shown, agent_id, (*lo, *hi), ranges)?;
+                    *last = (*last).max(ranges.last().map_or(i64::MIN, |r| r.1));
+                }
                 *seen = now;
             }
             if !fresh.is_empty() {
@@ -501,6 +511,57 @@ impl PgStore {
         Ok(all)
     }
 
+    /// Retention of the seq ranges, as on SQLite: each agent's ranges stored before `cutoff`
+    /// become one. In a transaction of its own that locks the agents first, in id order, as
+    /// an ingest does (and nothing else): it never waits in a circle with one.
+    fn compact_ranges(&mut self, cutoff: UnixTime) -> Result<()> {
+        let shown = &self.shown;
+        let what = "compact agents' sequences";
+        let mut tx = self.client.transaction().map_err(pe(shown, what))?;
+        let agents: Vec<String> = tx
+            .query(
+                "SELECT id FROM agents WHERE id IN (SELECT agent_id FROM agent_seq_ranges \
+                 WHERE received_at < $1 GROUP BY agent_id HAVING count(*) > 1) \
+                 ORDER BY id FOR UPDATE",
+                &[&cutoff],
+            )
+            .map_err(pe(shown, what))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for agent in &agents {
+            // The old ranges' span replaces them and any range inside it.
+            let r = tx
+                .query_one(
+                    "SELECT min(first_seq), max(last_seq), max(received_at) \
+                     FROM agent_seq_ranges WHERE agent_id = $1 AND received_at < $2",
+                    &[agent, &cutoff],
+                )
+                .map_err(pe(shown, what))?;
+            let (Some(f), Some(l), Some(t)) = (
+                r.get::<_, Option<i64>>(0),
+                r.get::<_, Option<i64>>(1),
+                r.get::<_, Option<i64>>(2),
+            ) else {
+                continue;
+            };
+            tx.execute(
+                "DELETE FROM agent_seq_ranges \
+                 WHERE agent_id = $1 AND first_seq >= $2 AND last_seq <= $3",
+                &[agent, &f, &l],
+            )
+            .and_then(|_| {
+                tx.execute(
+                    "INSERT INTO agent_seq_ranges (agent_id, first_seq, last_seq, received_at) \
+                     VALUES ($1, $2, $3, $4)",
+                    &[agent, &f, &l, &t],
+                )
+            })
+            .map_err(pe(shown, what))?;
+        }
+        tx.commit().map_err(pe(shown, what))
+    }
+
     /// Number of fleet events stored (all, or one host's).
     pub(super) fn count_fleet_events(&mut self, host: Option<&str>) -> Result<u64> {
         let n: i64 = self
@@ -540,6 +601,7 @@ impl PgStore {
     }
 
     fn purge_fleet_tx(&mut self, cutoff: UnixTime) -> Result<FleetPurgeStats> {
+        self.compact_ranges(cutoff)?;
         let shown = &self.shown;
         let mut tx = self
             .client
@@ -614,6 +676,75 @@ fn ident(name: &str) -> String {
 /// Stores the keys of a request's keyed events (sorted, so collectors storing overlapping
 /// windows take the keys' locks in one order); returns the keys that were new. A key
 /// repeated inside the request is new once.
+/// The window of an agent's stored seq ranges that a request's seqs touch (one indexed
+/// look-up), with its bounds. The agent's row is locked: no other collector changes them.
+fn read_ranges(
+    tx: &mut Transaction<'_>,
+    st: &mut Prepared,
+    shown: &Path,
+    agent_id: &str,
+    items: &[FleetItem],
+) -> Result<(SeqWindow, i64, i64)> {
+    let mut seqs = items.iter().filter_map(FleetItem::seq);
+    let first = seqs.next().unwrap_or(0);
+    let (lo, hi) = seqs.fold((first, first), |(lo, hi), q| (lo.min(q), hi.max(q)));
+    let (lo, hi) = SeqWindow::bounds(lo, hi);
+    let s = st
+        .get(
+            tx,
+            "SELECT first_seq, last_seq, received_at FROM agent_seq_ranges \
+             WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3",
+        )
+        .map_err(pe(shown, "read an agent's sequences"))?;
+    let rows = tx
+        .query(&s, &[&text(agent_id).as_ref(), &lo, &hi])
+        .map_err(pe(shown, "read an agent's sequences"))?;
+    let ranges = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    Ok((SeqWindow::new(ranges), lo, hi))
+}
+
+/// Replaces an agent's ranges in the window `lo..=hi` (the rows read) with `ranges`.
+fn put_ranges(
+    tx: &mut Transaction<'_>,
+    st: &mut Prepared,
+    shown: &Path,
+    agent_id: &str,
+    (lo, hi): (i64, i64),
+    ranges: &[(i64, i64, i64)],
+) -> Result<()> {
+    let agent = text(agent_id);
+    let s = st
+        .get(
+            tx,
+            "DELETE FROM agent_seq_ranges WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3",
+        )
+        .map_err(pe(shown, "store an agent's sequences"))?;
+    tx.execute(&s, &[&agent.as_ref(), &lo, &hi])
+        .map_err(pe(shown, "store an agent's sequences"))?;
+    let (first, last, at): (Vec<i64>, Vec<i64>, Vec<i64>) = ranges.iter().fold(
+        (Vec::new(), Vec::new(), Vec::new()),
+        |(mut f, mut l, mut a), r| {
+            f.push(r.0);
+            l.push(r.1);
+            a.push(r.2);
+            (f, l, a)
+        },
+    );
+    let s = st
+        .get(
+            tx,
+            "INSERT INTO agent_seq_ranges (agent_id, first_seq, last_seq, received_at) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])",
+        )
+        .map_err(pe(shown, "store an agent's sequences"))?;
+    tx.execute(&s, &[&agent.as_ref(), &first, &last, &at])
+        .map_err(pe(shown, "store an agent's sequences"))?;
+    Ok(())
+}
+
 fn insert_keys(
     tx: &mut Transaction<'_>,
     st: &mut Prepared,

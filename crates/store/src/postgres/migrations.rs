@@ -19,11 +19,18 @@ pub(super) struct Migration {
 
 /// The PostgreSQL backend's migrations, in order (numbered on their own: PostgreSQL's first
 /// one holds all of SQLite's first twelve).
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "seq_ranges",
+        sql: include_str!("migrations/0002_seq_ranges.sql"),
+    },
+];
 
 /// Any number both sides agree on: the key of the advisory lock migrations take.
 const MIGRATION_LOCK: i64 = 0x6c6f_6777_6172_6401;

@@ -2,8 +2,9 @@
 //! alerts from agents (into the `alerts` table) with their deliveries, the fleet rules'
 //! effects, and the fleet events' retention.
 //!
-//! One ingest request is one transaction: the per-agent `seq` check, the rows and the
-//! agent's new `last_seq` commit together, so a retried batch is never stored twice. The
+//! One ingest request is one transaction: the per-agent `seq` check (against the agent's
+//! stored seq ranges, collector/seqs.rs: any order), the rows, the ranges and the agent's
+//! new `last_seq` commit together, so a retried batch is never stored twice. The
 //! fleet rules run inside it: the alerts and decisions they make of the newly stored events,
 //! and their counters, commit with those events, so a crash never leaves a counted event
 //! without its alert. Queued requests share one transaction (group commit).
@@ -15,6 +16,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::decisions::{lift_tx, put_decision_tx};
 use super::profiles::ProfileReader;
 use super::SqliteStore;
+use crate::collector::seqs::SeqWindow;
 use crate::collector::{
     AlertPlan, AnalysisState, DecisionSelector, FleetEffects, FleetItem, FleetOutput,
     FleetPurgeStats, GroupRules, IngestCounts, IngestRequest,
@@ -152,6 +154,7 @@ impl SqliteStore {
             "DELETE FROM enrol_tokens WHERE coalesce(used_at, expires_at) < ?1",
             "purge enrolment tokens",
         )?;
+        compact_ranges(&tx, path, cutoff)?;
         tx.commit().map_err(sql(path, "purge fleet data"))?;
         Ok(FleetPurgeStats {
             events,
@@ -176,18 +179,39 @@ fn ingest_tx(
     let mut fresh = Vec::new();
     let mut counts = IngestCounts::default();
     // Keyed events need no agent row (their sender is not enrolled); `seq`ed items do.
-    let mut last: Option<i64> = None;
-    if items.iter().any(|i| i.seq().is_some()) {
-        last = tx
-            .prepare_cached("SELECT last_seq FROM agents WHERE id = ?1")
+    let span = items
+        .iter()
+        .filter_map(FleetItem::seq)
+        .fold(None, |s, q| match s {
+            None => Some((q, q)),
+            Some((lo, hi)) => Some((q.min(lo), q.max(hi))),
+        });
+    let mut seqs = None;
+    if let Some((lo, hi)) = span {
+        let known: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM agents WHERE id = ?1")
             .and_then(|mut s| s.query_row([agent_id], |r| r.get(0)).optional())
             .map_err(sql(path, "read an agent's sequence"))?;
-        if last.is_none() {
+        if known.is_none() {
             return Err(StoreError::NotFound {
                 what: "agent",
                 id: 0,
             });
         }
+        let (lo, hi) = SeqWindow::bounds(lo, hi);
+        let ranges = tx
+            .prepare_cached(
+                "SELECT first_seq, last_seq, received_at FROM agent_seq_ranges \
+                 WHERE agent_id = ?1 AND last_seq >= ?2 AND first_seq <= ?3",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![agent_id, lo, hi], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(sql(path, "read an agent's sequences"))?;
+        seqs = Some((SeqWindow::new(ranges), lo, hi));
     }
     {
         let mut ev = tx
@@ -215,12 +239,12 @@ fn ingest_tx(
             .map_err(sql(path, "store fleet events"))
         };
         for (i, item) in items.iter().enumerate() {
-            if let (Some(seq), Some(last)) = (item.seq(), last.as_mut()) {
-                if seq <= *last {
+            if let (Some(seq), Some((w, ..))) = (item.seq(), seqs.as_mut()) {
+                if w.contains(seq) {
                     counts.duplicates += 1;
                     continue;
                 }
-                *last = seq;
+                w.insert(seq, now);
             }
             match item {
                 FleetItem::Event { seq, event: e } => {
@@ -271,12 +295,77 @@ fn ingest_tx(
         }
         super::profiles::put(tx, path, &effects.profiles)?;
     }
-    if let Some(last) = last {
-        tx.prepare_cached("UPDATE agents SET last_seq = ?2, last_seen = ?3 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![agent_id, last, now]))
-            .map_err(sql(path, "update an agent's sequence"))?;
+    if let Some((w, lo, hi)) = &seqs {
+        if let Some(ranges) = w.changed() {
+            put_ranges(tx, path, agent_id, (*lo, *hi), ranges)?;
+        }
+        let top = w.changed().and_then(|r| r.last()).map_or(i64::MIN, |r| r.1);
+        tx.prepare_cached(
+            "UPDATE agents SET last_seq = max(last_seq, ?2), last_seen = ?3 WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![agent_id, top, now]))
+        .map_err(sql(path, "update an agent's sequence"))?;
     }
     Ok(counts)
+}
+
+/// Replaces an agent's ranges in the window `lo..=hi` (the rows read) with `ranges`.
+fn put_ranges(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    agent_id: &str,
+    (lo, hi): (i64, i64),
+    ranges: &[(i64, i64, i64)],
+) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM agent_seq_ranges WHERE agent_id = ?1 AND last_seq >= ?2 AND first_seq <= ?3",
+    )
+    .and_then(|mut s| s.execute(params![agent_id, lo, hi]))
+    .map_err(sql(path, "store an agent's sequences"))?;
+    let mut ins = tx
+        .prepare_cached(
+            "INSERT INTO agent_seq_ranges (agent_id, first_seq, last_seq, received_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(sql(path, "store an agent's sequences"))?;
+    for (first, last, at) in ranges {
+        ins.execute(params![agent_id, first, last, at])
+            .map_err(sql(path, "store an agent's sequences"))?;
+    }
+    Ok(())
+}
+
+/// Retention of the seq ranges: each agent's ranges stored before `cutoff` become one, from
+/// the first of them to the last (with any range between them). A batch in a gap that old
+/// counts a duplicate — it is past retention anyway — and the table stays bounded.
+fn compact_ranges(tx: &rusqlite::Transaction<'_>, path: &Path, cutoff: UnixTime) -> Result<()> {
+    let old: Vec<(String, i64, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT agent_id, min(first_seq), max(last_seq), max(received_at) \
+             FROM agent_seq_ranges WHERE received_at < ?1 GROUP BY agent_id HAVING count(*) > 1",
+        )
+        .and_then(|mut s| {
+            s.query_map([cutoff], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })
+        .map_err(sql(path, "compact agents' sequences"))?;
+    for (agent, first, last, at) in old {
+        tx.execute(
+            "DELETE FROM agent_seq_ranges WHERE agent_id = ?1 AND first_seq >= ?2 AND last_seq <= ?3",
+            params![agent, first, last],
+        )
+        .and_then(|_| {
+            tx.execute(
+                "INSERT INTO agent_seq_ranges (agent_id, first_seq, last_seq, received_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![agent, first, last, at],
+            )
+        })
+        .map_err(sql(path, "compact agents' sequences"))?;
+    }
+    Ok(())
 }
 
 fn put_counters_tx(tx: &rusqlite::Transaction<'_>, path: &Path, c: &CounterSnapshot) -> Result<()> {

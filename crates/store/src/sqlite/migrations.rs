@@ -50,6 +50,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(10, "event_indexes", "0010_event_indexes.sql"),
     migration!(11, "event_keys", "0011_event_keys.sql"),
     migration!(12, "dns_hits", "0012_dns_hits.sql"),
+    migration!(13, "seq_ranges", "0013_seq_ranges.sql"),
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
