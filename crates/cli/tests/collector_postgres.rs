@@ -78,7 +78,7 @@ fn an_agent_forwards_to_a_collector_on_postgres_and_the_api_shows_it() {
     let out = logward(&["collector", "migrate"], &ccfg);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
-    assert!(said.contains("schema version 1"), "{said}");
+    assert!(said.contains("schema version 2"), "{said}");
     assert!(!said.contains("not-the-real-one"), "{said}");
     let out = logward(&["check"], &ccfg);
     assert!(
