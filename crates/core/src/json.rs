@@ -55,9 +55,17 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
         }
         at += 8;
     }
-    chunks
-        .remainder()
-        .iter()
+    // The tail: as the string's last word (overlapping the one before) when there is
+    // one, else byte by byte (a short value).
+    let tail = chunks.remainder();
+    if bytes.len() >= 8 && !tail.is_empty() {
+        let c = &bytes[bytes.len() - 8..];
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if !word_needs_escape(w) {
+            return None;
+        }
+    }
+    tail.iter()
         .position(|&b| ESCAPED[usize::from(b)])
         .map(|i| at + i)
 }
@@ -240,16 +248,30 @@ impl<'o> Obj<'o> {
             depth: 0,
         }
     }
-    fn key(&mut self, k: &str) {
+    fn comma(&mut self) {
         let bit = 1u64 << self.depth;
         if self.first & bit == 0 {
             self.out.push(b',');
         }
         self.first &= !bit;
+    }
+    /// A key of this file (`'static`: a literal), known to need no escape: copied as it
+    /// is. Keys that come from the event take [`Obj::key_text`].
+    fn key(&mut self, k: &'static str) {
+        debug_assert!(first_escape(k.as_bytes()).is_none(), "{k:?}");
+        self.comma();
+        self.out.reserve(k.len() + 3);
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+    /// A key from the event (journald's field names, Windows event data): escaped.
+    fn key_text(&mut self, k: &str) {
+        self.comma();
         write_str(self.out, k);
         self.out.push(b':');
     }
-    fn open(&mut self, k: &str) {
+    fn open(&mut self, k: &'static str) {
         self.key(k);
         self.out.push(b'{');
         self.depth = (self.depth + 1).min(63);
@@ -259,11 +281,11 @@ impl<'o> Obj<'o> {
         self.depth = self.depth.saturating_sub(1);
         self.out.push(b'}');
     }
-    fn str(&mut self, k: &str, v: &str) {
+    fn str(&mut self, k: &'static str, v: &str) {
         self.key(k);
         write_str(self.out, v);
     }
-    fn str_array<'a>(&mut self, k: &str, items: impl Iterator<Item = &'a str>) {
+    fn str_array<'a>(&mut self, k: &'static str, items: impl Iterator<Item = &'a str>) {
         self.key(k);
         self.out.push(b'[');
         for (i, item) in items.enumerate() {
@@ -275,30 +297,30 @@ impl<'o> Obj<'o> {
         self.out.push(b']');
     }
 
-    fn opt_str(&mut self, k: &str, v: Option<&str>) {
+    fn opt_str(&mut self, k: &'static str, v: Option<&str>) {
         if let Some(v) = v {
             self.str(k, v);
         }
     }
-    fn num(&mut self, k: &str, v: impl Num) {
+    fn num(&mut self, k: &'static str, v: impl Num) {
         self.key(k);
         v.write(self.out);
     }
     /// A number as a JSON string (Winlogbeat's ids), written without a `String`.
-    fn num_str(&mut self, k: &str, v: impl Num) {
+    fn num_str(&mut self, k: &'static str, v: impl Num) {
         self.key(k);
         self.out.push(b'"');
         v.write(self.out);
         self.out.push(b'"');
     }
     /// An address as a JSON string.
-    fn ip(&mut self, k: &str, ip: IpAddr) {
+    fn ip(&mut self, k: &'static str, ip: IpAddr) {
         self.key(k);
         self.out.push(b'"');
         write_ip(self.out, ip);
         self.out.push(b'"');
     }
-    fn opt_num(&mut self, k: &str, v: Option<impl Num>) {
+    fn opt_num(&mut self, k: &'static str, v: Option<impl Num>) {
         if let Some(v) = v {
             self.num(k, v);
         }
@@ -478,7 +500,8 @@ pub fn write_event(out: &mut Vec<u8>, e: &Event<'_>) {
     if !e.journald.is_empty() {
         o.open("journald");
         for (k, v) in &e.journald {
-            o.str(k, v);
+            o.key_text(k);
+            write_str(o.out, v);
         }
         o.close();
     }
@@ -582,7 +605,8 @@ fn write_winlog(o: &mut Obj<'_>, w: &crate::winlog::Winlog<'_>) {
     if !w.event_data.is_empty() {
         o.open("event_data");
         for (k, v) in &w.event_data {
-            o.str(k, v);
+            o.key_text(k);
+            write_str(o.out, v);
         }
         o.close();
     }

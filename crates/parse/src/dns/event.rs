@@ -43,7 +43,18 @@ pub fn to_event(t: Transaction) -> Event<'static> {
         nanos: (ts % 1_000_000_000) as u32,
         offset: 0,
     });
-    e.set_source(Cow::Owned(t.client.to_string()), Some(t.client_port));
+    // The address's own text is canonical: no parse back through `set_source`.
+    let address = match t.client {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            super::message::push_ipv4(&mut text, v4);
+            text
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    };
+    e.source_ip = Some(t.client);
+    e.source_address = Some(Cow::Owned(address));
+    e.source_port = Some(t.client_port);
     let Transaction {
         server,
         server_port,

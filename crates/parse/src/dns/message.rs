@@ -392,6 +392,8 @@ pub fn walk_name(buf: &[u8], at: usize, mut label: impl FnMut(&[u8])) -> Result<
 /// `\DDD`/`\.` (RFC 1035 §5.1), so the text is valid UTF-8 and says what was on the wire.
 pub fn write_name(buf: &[u8], at: usize, out: &mut String) -> Result<usize, Error> {
     let start = out.len();
+    // Most names fit: one allocation, not a string grown label by label.
+    out.reserve(64);
     let r = walk_name(buf, at, |label| {
         if out.len() > start {
             out.push('.');
@@ -405,6 +407,14 @@ pub fn write_name(buf: &[u8], at: usize, out: &mut String) -> Result<usize, Erro
 }
 
 fn push_label(label: &[u8], out: &mut String) {
+    // Nearly every label is plain printable ASCII: copied in one go.
+    if label
+        .iter()
+        .all(|&b| matches!(b, 0x21..=0x7e) && b != b'.' && b != b'\\')
+    {
+        out.extend(label.iter().map(|&b| char::from(b)));
+        return;
+    }
     for &b in label {
         match b {
             b'.' | b'\\' => {
@@ -459,6 +469,30 @@ pub fn txt_strings(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// Appends an IPv4 address as `Display` writes it, without `core::fmt` (the A records and
+/// client addresses of a capture scan).
+pub fn push_ipv4(out: &mut String, ip: Ipv4Addr) {
+    let mut tmp = [0u8; 15];
+    let mut n = 0;
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            tmp[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            tmp[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            tmp[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        tmp[n] = b'0' + o % 10;
+        n += 1;
+    }
+    out.extend(tmp[..n].iter().map(|&b| char::from(b)));
+}
+
 pub const TYPE_A: u16 = 1;
 pub const TYPE_NS: u16 = 2;
 pub const TYPE_CNAME: u16 = 5;
@@ -499,7 +533,7 @@ fn rdata_text(msg: &[u8], r: &Record<'_>, out: &mut String) -> Result<(), Error>
     match r.rtype {
         TYPE_A => {
             let b: [u8; 4] = d.try_into().map_err(|_| Error::BadRdata)?;
-            let _ = write!(out, "{}", Ipv4Addr::from(b));
+            push_ipv4(out, Ipv4Addr::from(b));
         }
         TYPE_AAAA => {
             let b: [u8; 16] = d.try_into().map_err(|_| Error::BadRdata)?;
@@ -819,5 +853,18 @@ mod tests {
             Err(Error::BadRdata)
         );
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn addresses_and_plain_labels_as_display_writes_them() {
+        for ip in ["0.0.0.0", "9.10.99.100", "192.0.2.1", "255.255.255.255"] {
+            let ip: Ipv4Addr = ip.parse().unwrap();
+            let mut s = String::from("x");
+            push_ipv4(&mut s, ip);
+            assert_eq!(s, format!("x{ip}"));
+        }
+        let mut m = header(1, 0);
+        m.extend_from_slice(b"\x03WWW\x07Example\x03c-m\x00");
+        assert_eq!(name_at(&m, 12).unwrap(), "WWW.Example.c-m");
     }
 }
