@@ -7,6 +7,12 @@ use crate::fingerprint::Fingerprint;
 /// caller's clock.
 pub type UnixTime = i64;
 
+/// The oldest time retention keeps: `keep_days` days before `now` (both backends, the
+/// agent's store and the collector's fleet tables; saturating, so no clock overflows).
+pub(crate) fn retention_cutoff(now: UnixTime, keep_days: u32) -> UnixTime {
+    now.saturating_sub(i64::from(keep_days).saturating_mul(86_400))
+}
+
 /// Where a source stopped reading, as of the last committed batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
@@ -119,6 +125,17 @@ impl DnsHit {
 }
 
 impl NewAlert {
+    /// Refuses what no backend stores: a severity outside 1–5.
+    pub(crate) fn validate(&self) -> crate::error::Result<()> {
+        if !(1..=5).contains(&self.severity) {
+            return Err(crate::error::StoreError::invalid(
+                "alert severity",
+                format!("{} (rule {}): must be 1 to 5", self.severity, self.rule_id),
+            ));
+        }
+        Ok(())
+    }
+
     /// The row for a core [`Alert`](logward_core::Alert): its nested ECS JSON and the indexed
     /// columns taken from it. `now` stands in for the time when the event has no timestamp.
     pub fn from_alert(alert: &logward_core::Alert, now: UnixTime) -> NewAlert {

@@ -232,6 +232,22 @@ pub struct NewDecision {
     pub alert_id: Option<i64>,
 }
 
+impl NewDecision {
+    /// Refuses what no backend stores: a timed decision that does not last.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.duration_secs.is_some_and(|s| s <= 0) {
+            return Err(crate::error::StoreError::invalid(
+                "decision duration",
+                format!(
+                    "{:?} for {}: must be above 0",
+                    self.duration_secs, self.target
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A stored decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {

@@ -14,6 +14,7 @@ use super::{partitions, pg_error, PgStore};
 use crate::collector::AnalysisState;
 use crate::error::{Result, StoreError};
 use crate::store::Store;
+use crate::types::retention_cutoff;
 use crate::types::{
     CounterSnapshot, NewAlert, OutboxAnalysis, OutboxCounts, OutboxItem, OutboxState, PurgeStats,
     ReportEntry, ReportSection, StoredAlert, StoredReportEntry, UnixTime,
@@ -438,7 +439,7 @@ impl PgStore {
     /// dropped under an exclusive lock on `alerts` taken before anything else in the
     /// transaction reads it (a lock taken up front cannot deadlock on an upgrade).
     pub(super) fn purge(&mut self, now: UnixTime, keep_days: u32) -> Result<PurgeStats> {
-        let cutoff = now.saturating_sub(i64::from(keep_days).saturating_mul(partitions::DAY));
+        let cutoff = retention_cutoff(now, keep_days);
         let shown = &self.shown;
         let err = |context| move |e| pg_error(shown, context, e);
         let mut tx = self.client.transaction().map_err(err("begin retention"))?;

@@ -170,12 +170,7 @@ pub(super) fn put_decision_tx(
     shown: &Path,
     d: &NewDecision,
 ) -> Result<(i64, Option<DecisionChange>)> {
-    if d.duration_secs.is_some_and(|s| s <= 0) {
-        return Err(StoreError::invalid(
-            "decision duration",
-            format!("{:?} for {}: must be above 0", d.duration_secs, d.target),
-        ));
-    }
+    d.validate()?;
     expire_tx(tx, st, shown, d.created_at, Some(&d.target))?;
     let expires = d.duration_secs.map(|s| d.created_at.saturating_add(s));
     let change = Change {

@@ -34,6 +34,7 @@ use crate::collector::{
     FleetPurgeStats, GroupRules, IngestCounts, IngestRequest, ProfileLookup,
 };
 use crate::error::{Result, StoreError};
+use crate::types::retention_cutoff;
 use crate::types::{CounterSnapshot, NewAlert, ProfileRow, UnixTime};
 
 /// `s` as PostgreSQL can store it in a `text` column: a NUL character, which `text` refuses
@@ -67,12 +68,7 @@ pub(super) fn insert_alert(
     plan: &AlertPlan,
     now: UnixTime,
 ) -> Result<i64> {
-    if !(1..=5).contains(&a.severity) {
-        return Err(StoreError::invalid(
-            "alert severity",
-            format!("{} (rule {}): must be 1 to 5", a.severity, a.rule_id),
-        ));
-    }
+    a.validate()?;
     partitions::ensure(tx, days, "alerts", now).map_err(pe(shown, "make a day's partition"))?;
     let s = st
         .get(
@@ -593,7 +589,7 @@ impl PgStore {
     /// decisions that ended that long ago with their changes, and used or expired enrolment
     /// tokens as old.
     pub(super) fn purge_fleet(&mut self, now: UnixTime, keep_days: u32) -> Result<FleetPurgeStats> {
-        let cutoff = now - i64::from(keep_days) * partitions::DAY;
+        let cutoff = retention_cutoff(now, keep_days);
         let r = self.purge_fleet_tx(cutoff);
         // Dropped days are gone; a failed purge may have dropped none.
         self.days.clear();

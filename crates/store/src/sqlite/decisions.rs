@@ -115,12 +115,7 @@ pub(crate) fn put_decision_tx(
     path: &Path,
     d: &NewDecision,
 ) -> Result<(i64, Option<DecisionChange>)> {
-    if d.duration_secs.is_some_and(|s| s <= 0) {
-        return Err(StoreError::invalid(
-            "decision duration",
-            format!("{:?} for {}: must be above 0", d.duration_secs, d.target),
-        ));
-    }
+    d.validate()?;
     expire_tx(tx, path, d.created_at, Some(&d.target))?;
     let expires = d.duration_secs.map(|s| d.created_at.saturating_add(s));
     let current: Option<(i64, i64, Option<i64>)> = tx

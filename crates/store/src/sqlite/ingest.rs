@@ -22,6 +22,7 @@ use crate::collector::{
     FleetPurgeStats, GroupRules, IngestCounts, IngestRequest,
 };
 use crate::error::{sql, Result, StoreError};
+use crate::types::retention_cutoff;
 use crate::types::{CounterSnapshot, NewAlert, UnixTime};
 
 /// Inserts one collector alert in `tx` with everything that must commit with it: its outbox
@@ -128,7 +129,7 @@ impl SqliteStore {
     /// Retention: fleet events older than `keep_days` days, decisions that expired that
     /// long ago, and used or expired enrolment tokens as old.
     pub(crate) fn purge_fleet(&mut self, now: UnixTime, keep_days: u32) -> Result<FleetPurgeStats> {
-        let cutoff = now - i64::from(keep_days) * 86_400;
+        let cutoff = retention_cutoff(now, keep_days);
         let path = &self.path;
         let tx = self
             .conn

@@ -33,6 +33,7 @@ use crate::ban::{BanTarget, Family};
 use crate::error::{sql, Result, StoreError};
 use crate::fingerprint::Fingerprint;
 use crate::store::Store;
+use crate::types::retention_cutoff;
 use crate::types::{
     Ban, BanChange, Batch, BatchIds, Checkpoint, CounterSnapshot, NewAlert, OutboxAnalysis,
     OutboxCounts, OutboxItem, OutboxState, ProfileRow, PurgeStats, ReportEntry, ReportSection,
@@ -553,12 +554,7 @@ fn insert_dns_hit(tx: &Connection, path: &Path, alert_id: i64, a: &NewAlert) -> 
 /// Inserts one alert row with [`INSERT_ALERT`] (the agent's batches and the collector's
 /// ingest alike), refusing a severity outside 1–5.
 fn insert_alert(stmt: &mut rusqlite::CachedStatement<'_>, a: &NewAlert, path: &Path) -> Result<()> {
-    if !(1..=5).contains(&a.severity) {
-        return Err(StoreError::invalid(
-            "alert severity",
-            format!("{} (rule {}): must be 1 to 5", a.severity, a.rule_id),
-        ));
-    }
+    a.validate()?;
     stmt.execute(params![
         a.time,
         a.rule_id,
@@ -822,7 +818,7 @@ impl Store for SqliteStore {
 
     fn purge(&mut self, now: UnixTime, keep_days: u32) -> Result<PurgeStats> {
         let path = &self.path;
-        let cutoff = now.saturating_sub(i64::from(keep_days).saturating_mul(86_400));
+        let cutoff = retention_cutoff(now, keep_days);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
