@@ -67,6 +67,19 @@ stage packages install_packages
 # free port, trust authentication (nothing else can reach it), stopped when this script ends.
 # Tests create their own databases in it (logward_test_support::postgres); the URL reaches
 # them in LOGWARD_TEST_PG_URL. Under root the server runs as `nobody` (initdb refuses root).
+# DIR/ca.pem, and DIR/server.pem + server.key (0600) for 127.0.0.1 signed by it.
+pg_test_tls() {
+  local d=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=logward-test-ca \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null &&
+  openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.ext" &&
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null &&
+  chmod 600 "$d/server.key"
+}
+
 start_postgres() {
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -78,13 +91,18 @@ start_postgres() {
     as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
   fi
   "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync -E UTF8 >"$PG_DIR/initdb.log"
+  # TLS too, with a throwaway CA: the store's `sslmode=require` test verifies the server
+  # against it (LOGWARD_TEST_PG_CA); plain connections stay plain.
+  pg_test_tls "$PG_DIR" || return 1
+  [ "$(id -u)" = 0 ] && chown nobody "$PG_DIR/server.key" "$PG_DIR/server.pem"
   local port
   for port in $(seq 55432 55500); do
     if "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 start \
-      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR -c fsync=off -c max_connections=300" >/dev/null; then
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR -c fsync=off -c max_connections=300 -c ssl=on -c ssl_cert_file=$PG_DIR/server.pem -c ssl_key_file=$PG_DIR/server.key" >/dev/null; then
       PG_STOP=("${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate stop)
       trap '"${PG_STOP[@]}" >/dev/null 2>&1 || true; rm -rf "$PG_DIR"' EXIT
       export LOGWARD_TEST_PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+      export LOGWARD_TEST_PG_CA="$PG_DIR/ca.pem"
       echo "PostgreSQL on 127.0.0.1:$port"
       return 0
     fi

@@ -212,7 +212,12 @@ fn migrate(c: &Config) -> anyhow::Result<i32> {
 
 /// `logward collector copy-from-sqlite STATE_DIR`.
 fn copy_from_sqlite(c: &Config, from: &Path) -> anyhow::Result<i32> {
-    let StoreConfig::Postgres { url, password } = &c.store else {
+    let StoreConfig::Postgres {
+        url,
+        password,
+        ca_file,
+    } = &c.store
+    else {
         anyhow::bail!(
             "the config's store is SQLite: copy-from-sqlite needs `store: {{type: postgres,              url: …}}` in --config"
         );
@@ -222,7 +227,8 @@ fn copy_from_sqlite(c: &Config, from: &Path) -> anyhow::Result<i32> {
         anyhow::bail!("{}: no collector store here", file.display());
     }
     let sqlite = logward_store::SqliteStore::open_dir(from)?;
-    let mut pg = logward_store::PgStore::connect(url, password.as_deref())?;
+    let mut pg =
+        logward_store::PgStore::connect_with(url, password.as_deref(), ca_file.as_deref())?;
     let copied = pg.copy_from_sqlite(&sqlite, unix_now())?;
     for (table, rows) in &copied {
         println!("{table:<18} {rows:>10}");

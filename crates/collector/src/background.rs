@@ -53,9 +53,15 @@ pub(crate) fn start_background(
     let (store, shared): (SharedStore, SharedCollectorStore) = match &config.store {
         StoreConfig::Sqlite => both(SqliteStore::open_dir(&config.state_dir)?),
         // Connected off the async runtime (the sync client runs its own).
-        StoreConfig::Postgres { url, password } => {
-            both(PgStore::connect(url, password.as_deref())?)
-        }
+        StoreConfig::Postgres {
+            url,
+            password,
+            ca_file,
+        } => both(PgStore::connect_with(
+            url,
+            password.as_deref(),
+            ca_file.as_deref(),
+        )?),
     };
     let keep = Some(Arc::clone(&store));
     if let Some(l) = &config.llm {

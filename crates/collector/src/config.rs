@@ -225,6 +225,9 @@ struct StoreFile {
     /// PostgreSQL: a file holding the password (its first line).
     #[serde(default)]
     password_file: Option<PathBuf>,
+    /// PostgreSQL with `sslmode=require`: certificates (PEM) trusted besides the public roots.
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
 }
 
 /// `store.type`.
@@ -427,10 +430,12 @@ pub enum StoreConfig {
     /// `logward.db` in the state directory.
     #[default]
     Sqlite,
-    /// A PostgreSQL database; the password read from its env variable or file at load.
+    /// A PostgreSQL database; the password read from its env variable or file at load. TLS
+    /// when the URL says `sslmode=require`, trusting `ca_file` besides the public roots.
     Postgres {
         url: String,
         password: Option<String>,
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -438,10 +443,15 @@ impl std::fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreConfig::Sqlite => f.write_str("Sqlite"),
-            StoreConfig::Postgres { url, password } => f
+            StoreConfig::Postgres {
+                url,
+                password,
+                ca_file,
+            } => f
                 .debug_struct("Postgres")
                 .field("url", &logward_store::redact_url(url))
                 .field("password", &password.as_ref().map(|_| "<redacted>"))
+                .field("ca_file", ca_file)
                 .finish(),
         }
     }
@@ -771,10 +781,16 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Vec<ConfigEr
 fn store_config(st: &StoreFile, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<StoreConfig, String> {
     match st.kind {
         StoreKind::Sqlite => {
-            if st.url.is_some() || st.password_env.is_some() || st.password_file.is_some() {
-                return Err("`type: sqlite` takes no url or password (the file is in \
+            if st.url.is_some()
+                || st.password_env.is_some()
+                || st.password_file.is_some()
+                || st.ca_file.is_some()
+            {
+                return Err(
+                    "`type: sqlite` takes no url, password or ca_file (the file is in \
                             `state_dir`)"
-                    .into());
+                        .into(),
+                );
             }
             Ok(StoreConfig::Sqlite)
         }
@@ -816,9 +832,19 @@ fn store_config(st: &StoreFile, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<St
                     return Err("give one of `password_env`, `password_file`".into())
                 }
             };
+            let ca_file = st.ca_file.as_deref().map(resolve);
+            if let Some(ca) = &ca_file {
+                if !url.contains("sslmode=require") {
+                    return Err("ca_file: only used with `sslmode=require` in the url".into());
+                }
+                if let Err(e) = std::fs::metadata(ca) {
+                    return Err(format!("ca_file: cannot read {}: {e}", ca.display()));
+                }
+            }
             Ok(StoreConfig::Postgres {
                 url: url.to_owned(),
                 password,
+                ca_file,
             })
         }
     }
@@ -1002,7 +1028,8 @@ mod tests {
             c.store,
             StoreConfig::Postgres {
                 url: "postgresql://lw@db/logward".into(),
-                password: Some("s3cret".into())
+                password: Some("s3cret".into()),
+                ca_file: None,
             }
         );
         assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
@@ -1032,6 +1059,14 @@ mod tests {
             ),
             ("store: {type: postgres, url: \"postgresql://db:notaport/x\"}\n", "not a PostgreSQL URL"),
             ("store: {type: sqlite, url: \"postgresql://db/x\"}\n", "takes no url"),
+            (
+                "store: {type: postgres, url: \"postgresql://db/x\", ca_file: pw}\n",
+                "only used with `sslmode=require`",
+            ),
+            (
+                "store: {type: postgres, url: \"postgresql://db/x?sslmode=require\", ca_file: nope}\n",
+                "cannot read",
+            ),
         ] {
             let e = parse("c.yaml", yaml, dir.path()).unwrap_err();
             assert_eq!(e[0].line, 1, "{}", e[0]);

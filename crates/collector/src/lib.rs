@@ -169,9 +169,15 @@ pub fn open_store(at: impl Into<StoreAt>) -> Result<Box<dyn CollectorStore>, Err
     let at = at.into();
     Ok(match &at.store {
         StoreConfig::Sqlite => Box::new(SqliteStore::open_dir(&at.state_dir)?),
-        StoreConfig::Postgres { url, password } => {
-            Box::new(PgStore::connect(url, password.as_deref())?)
-        }
+        StoreConfig::Postgres {
+            url,
+            password,
+            ca_file,
+        } => Box::new(PgStore::connect_with(
+            url,
+            password.as_deref(),
+            ca_file.as_deref(),
+        )?),
     })
 }
 

@@ -144,6 +144,7 @@ async fn fixture_on(backend: Backend, c: impl FnOnce(&mut Config)) -> Option<Fix
             cfg.store = StoreConfig::Postgres {
                 url: db.url().to_owned(),
                 password: None,
+                ca_file: None,
             };
             Some(db)
         }
@@ -975,7 +976,7 @@ on_both! {
                 let Some(db) = TestDb::create() else { return };
                 let url = db.url().to_owned();
                 let yaml = format!("store: {{type: postgres, url: \"{url}\"}}\n");
-                (Some(db), yaml, StoreConfig::Postgres { url, password: None })
+                (Some(db), yaml, StoreConfig::Postgres { url, password: None, ca_file: None })
             }
         };
         let at = StoreAt {

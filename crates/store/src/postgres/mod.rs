@@ -19,6 +19,7 @@ mod migrations;
 mod operators;
 mod partitions;
 mod query;
+mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ pub struct PgStore {
     days: partitions::KnownDays,
     /// The hot paths' statements, prepared once per connection.
     stmts: Prepared,
+    /// TLS to the server, when the URL says `sslmode=require` (tls.rs).
+    tls: Option<tls::Rustls>,
 }
 
 /// Statements prepared once per connection and reused (rust-postgres keeps no cache, and a
@@ -73,6 +76,17 @@ impl PgStore {
     /// with `password` when given (from the config's env variable or file, never the URL in a
     /// config file), and migrates the database to the current schema.
     pub fn connect(url: &str, password: Option<&str>) -> Result<PgStore> {
+        PgStore::connect_with(url, password, None)
+    }
+
+    /// [`connect`](Self::connect), trusting `ca_file`'s certificates (PEM) besides the public
+    /// roots when the URL says `sslmode=require` (the connection is then TLS, the server's
+    /// certificate and name verified).
+    pub fn connect_with(
+        url: &str,
+        password: Option<&str>,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<PgStore> {
         let shown = PathBuf::from(redact(url));
         let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Database {
             path: shown.clone(),
@@ -86,13 +100,23 @@ impl PgStore {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
         config.application_name("logward-collector");
-        let client = open(&config, &shown)?;
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Require => Some(tls::Rustls::new(ca_file).map_err(
+                |detail| StoreError::Invalid {
+                    what: "PostgreSQL TLS",
+                    detail,
+                },
+            )?),
+            _ => None,
+        };
+        let client = open(&config, &shown, tls.as_ref())?;
         let mut store = PgStore {
             client,
             config,
             shown,
             days: partitions::KnownDays::default(),
             stmts: Prepared::default(),
+            tls,
         };
         migrations::migrate(&mut store.client, &store.shown)?;
         Ok(store)
@@ -104,7 +128,7 @@ impl PgStore {
     /// prepared again and the known day partitions looked up again.
     fn ready(&mut self) -> Result<()> {
         if self.client.is_closed() {
-            self.client = open(&self.config, &self.shown)?;
+            self.client = open(&self.config, &self.shown, self.tls.as_ref())?;
             self.stmts = Prepared::default();
             self.days.clear();
         }
@@ -125,9 +149,17 @@ impl PgStore {
     }
 }
 
-/// A new connection with `config`.
-fn open(config: &postgres::Config, shown: &std::path::Path) -> Result<Client> {
-    config.connect(NoTls).map_err(|e| StoreError::Database {
+/// A new connection with `config`, over TLS when `tls` is given.
+fn open(
+    config: &postgres::Config,
+    shown: &std::path::Path,
+    tls: Option<&tls::Rustls>,
+) -> Result<Client> {
+    match tls {
+        Some(t) => config.connect(t.clone()),
+        None => config.connect(NoTls),
+    }
+    .map_err(|e| StoreError::Database {
         path: shown.to_path_buf(),
         context: "connect to PostgreSQL",
         source: Box::new(e),
