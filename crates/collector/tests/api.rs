@@ -1177,7 +1177,7 @@ on_both! {
                 let Some(db) = TestDb::create() else { return };
                 let url = db.url().to_owned();
                 let yaml = format!("store: {{type: postgres, url: \"{url}\"}}\n");
-                let store = StoreConfig::Postgres { url, password: None };
+                let store = StoreConfig::Postgres { url, password: None, ca_file: None };
                 (Some(db), yaml, StoreAt { state_dir: state.clone(), store })
             }
         };

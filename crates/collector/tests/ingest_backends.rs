@@ -63,6 +63,7 @@ async fn collector(backend: Backend) -> Option<Collector> {
             c.store = StoreConfig::Postgres {
                 url: db.url().to_owned(),
                 password: None,
+                ca_file: None,
             };
             Some(db)
         }

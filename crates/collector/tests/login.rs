@@ -38,6 +38,7 @@ async fn fixture_on_postgres(tls: bool, limits: Limits) -> Option<Fixture> {
         store: StoreConfig::Postgres {
             url: db.url().to_owned(),
             password: None,
+            ca_file: None,
         },
     };
     Some(fixture_at(dir, Some(db), at, tls, limits).await)
