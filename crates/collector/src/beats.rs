@@ -153,6 +153,7 @@ fn decode(state: &AppState, decoder: &mut Decoder, batch: &Batch, plan: Planner)
         items,
         events,
         plan,
+        rules: true,
     }
 }
 

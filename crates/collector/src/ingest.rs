@@ -364,7 +364,9 @@ pub(crate) async fn ingest_signed(
     m.oversized_lines.fetch_add(counts.oversized, Relaxed);
     m.truncated_fields.fetch_add(counts.truncated, Relaxed);
     let agent = signed.agent_id;
-    let counts = match store_items(&state, endpoint, agent, t, items, events).await {
+    // With a rules leader, it counts the stream's batches (crate::rules_leader), not this.
+    let rules = !(endpoint == crate::nats::ENDPOINT && crate::rules_leader::enabled(&state.config));
+    let counts = match store_items(&state, endpoint, agent, t, items, events, rules).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -388,6 +390,41 @@ pub(crate) async fn ingest_signed(
     )
 }
 
+/// The events of an authenticated batch, with their `seq`, decoded as [`ingest_signed`]
+/// decodes them (the same limits, the same host and agent stamped): what the fleet rules
+/// leader counts. Rejected lines are left out, as ingest leaves them out; `Err` when the
+/// whole batch would be refused.
+pub(crate) async fn decode_events(
+    state: &Arc<AppState>,
+    signed: crate::signed::Signed,
+    encoding: Option<&str>,
+) -> Result<Vec<(i64, Event<'static>)>, String> {
+    let gzip = match encoding {
+        None | Some("identity") => false,
+        Some("gzip") => true,
+        Some(_) => return Err("content-encoding must be gzip or none".into()),
+    };
+    let st = Arc::clone(state);
+    let limit = state.config.limits.decompressed_bytes;
+    let crate::signed::Signed {
+        agent_id,
+        host,
+        body,
+    } = signed;
+    let t = now();
+    let (lines, _) =
+        tokio::task::spawn_blocking(move || decode(&body, gzip, limit, &st, &agent_id, &host, t))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|(_, msg)| msg)?;
+    Ok(lines
+        .items
+        .iter()
+        .zip(lines.events)
+        .filter_map(|(item, e)| Some((item.seq()?, e?)))
+        .collect())
+}
+
 /// Hands the items to the store thread (the fleet rules run there) and wakes the delivery
 /// workers and the analyst when alerts were stored; `Err` is the 503 answer.
 async fn store_items(
@@ -397,6 +434,7 @@ async fn store_items(
     t: i64,
     items: Vec<FleetItem>,
     events: Vec<Option<Event<'static>>>,
+    rules: bool,
 ) -> Result<IngestCounts, Response> {
     // Fleet alerts are routed and analysed like forwarded ones.
     let plan_state = Arc::clone(state);
@@ -411,6 +449,7 @@ async fn store_items(
             items,
             events,
             plan,
+            rules,
         })
         .await;
     let counts = match stored {

@@ -28,6 +28,7 @@ pub mod openapi;
 pub mod origin;
 mod reply;
 pub mod rules;
+pub mod rules_leader;
 pub mod server;
 mod signed;
 pub mod store_thread;

@@ -177,6 +177,8 @@ pub struct Metrics {
     pub beats: crate::beats::BeatsStats,
     /// What the NATS JetStream consumer counts (`nats:`).
     pub nats: crate::nats::NatsStats,
+    /// What the fleet rules leader counts (`nats:` with PostgreSQL).
+    pub rules_leader: crate::rules_leader::LeaderStats,
 }
 
 impl Metrics {
@@ -513,6 +515,36 @@ impl Metrics {
             "logward_collector_nats_up",
             "1 while this collector is connected to NATS and consuming.",
             n.up.load(Relaxed),
+        )?;
+        let r = &self.rules_leader;
+        w.gauge(
+            "logward_collector_rules_leader",
+            "1 while this collector leads the fleet rules (nats: with PostgreSQL; docs/SCALE.md).",
+            r.leader.load(Relaxed),
+        )?;
+        w.counters(
+            "logward_collector_rules_messages_total",
+            "Stream messages the fleet rules leader settled, by fate: counted (committed with \
+             the rules' effects), skipped (at or below the stored position: a redelivery), \
+             refused (failed the check or decoding, as on ingest).",
+            [
+                ("counted", &r.counted),
+                ("skipped", &r.skipped),
+                ("refused", &r.refused),
+            ]
+            .map(|(f, v)| ([("fate", f)], v.load(Relaxed))),
+        )?;
+        w.counter(
+            "logward_collector_rules_redelivered_total",
+            "Messages the rules consumer had delivered before (to this or another leader).",
+            r.redelivered.load(Relaxed),
+        )?;
+        w.gauges(
+            "logward_collector_rules_consumer_messages",
+            "The rules consumer at the leader's last look: pending (not yet delivered), \
+             ack_pending (delivered, not yet acknowledged).",
+            [("pending", &r.pending), ("ack_pending", &r.ack_pending)]
+                .map(|(st, v)| ([("state", st)], v.load(Relaxed))),
         )?;
         logward_core::process_metrics::Sample::read().write(w)
     }

@@ -16,6 +16,9 @@
 //! later one would be taken for a duplicate and lost. So the consumer keeps one message in
 //! flight over all collectors (`max_ack_pending: 1`): the collectors are fail-over, not yet
 //! scale-out (docs/SCALE.md).
+//!
+//! With the PostgreSQL store these messages are stored without the fleet rules: the rules
+//! leader counts the stream from a consumer of its own (crate::rules_leader).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
@@ -86,7 +89,7 @@ pub fn start(
 }
 
 /// The stream, created with the configured limits when missing.
-async fn stream(
+pub(crate) async fn stream(
     js: &jetstream::Context,
     cfg: &NatsConfig,
     body_bytes: usize,
@@ -172,7 +175,7 @@ async fn consume(state: &Arc<AppState>, cfg: &NatsConfig) -> Result<(), String> 
 }
 
 /// The message's headers as an HTTP request's (the names lower-cased, as HTTP has them).
-fn http_headers(h: Option<&async_nats::HeaderMap>) -> HeaderMap {
+pub(crate) fn http_headers(h: Option<&async_nats::HeaderMap>) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, values) in h.into_iter().flat_map(|h| h.iter()) {
         let Ok(name) = HeaderName::from_bytes(name.to_string().to_ascii_lowercase().as_bytes())

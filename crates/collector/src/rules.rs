@@ -11,6 +11,10 @@
 //! fleet, and rewriting them all per request cost more than storing the events. A crash
 //! therefore forgets at most about a second of counting (a ban fewer, never a repeated one).
 //!
+//! With `nats:` and PostgreSQL, the batches from NATS are counted instead by the rules
+//! leader (crate::rules_leader), with a [`Rules`] of its own whose counters are saved under
+//! another name.
+//!
 //! Fleet alerts carry `host.name: fleet` ([`FLEET_HOST`]); the host and agent whose event
 //! completed the rule are kept as `labels.event_host` and `labels.event_agent`.
 
@@ -40,6 +44,8 @@ pub struct Rules {
     source: Option<(String, String)>,
     runner: Runner,
     effects: Vec<Effect>,
+    /// The name its counters are saved under.
+    counters: &'static str,
 }
 
 impl std::fmt::Debug for Rules {
@@ -80,6 +86,17 @@ impl Rules {
         store: &mut dyn CollectorStore,
         now: UnixTime,
     ) -> Result<Rules, String> {
+        Rules::load_as(cfg, store, now, COUNTERS_NAME)
+    }
+
+    /// [`Rules::load`] with the counters saved under `counters` (the rules leader's are
+    /// not the store thread's).
+    pub fn load_as(
+        cfg: &FleetRules,
+        store: &mut dyn CollectorStore,
+        now: UnixTime,
+        counters: &'static str,
+    ) -> Result<Rules, String> {
         let source = match cfg {
             FleetRules::None => None,
             FleetRules::Default => Some((
@@ -92,6 +109,7 @@ impl Rules {
             source,
             runner: Runner::without_rules(Timing::Clock),
             effects: Vec::new(),
+            counters,
         };
         r.reload(store, now)?;
         Ok(r)
@@ -111,7 +129,7 @@ impl Rules {
         // Counters are counted on ingest time and saved at most every SAVE_EVERY.
         self.runner =
             Runner::new(Engine::new(prog), Timing::Clock, SAVE_EVERY).saved_at(Instant::now());
-        match store.load_counters(COUNTERS_NAME) {
+        match store.load_counters(self.counters) {
             Ok(Some(snap)) => match self.runner.restore(&snap.data, at(now)) {
                 Some(Ok(r)) => tracing::info!(
                     keys = r.keys,
@@ -226,9 +244,9 @@ impl Rules {
     }
 
     /// The counters to save now (the cadence starts again); `None` without rules.
-    fn snapshot(&mut self, now: UnixTime) -> Option<CounterSnapshot> {
+    pub fn snapshot(&mut self, now: UnixTime) -> Option<CounterSnapshot> {
         Some(CounterSnapshot {
-            name: COUNTERS_NAME.into(),
+            name: self.counters.into(),
             data: self.runner.take_snapshot(at(now), Instant::now())?,
             saved_at: now,
         })

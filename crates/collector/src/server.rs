@@ -351,6 +351,13 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             n.clone(),
             shutdown.subscribe(),
         ));
+        if crate::rules_leader::enabled(&state.config) {
+            background.push(crate::rules_leader::start(
+                state.clone(),
+                n.clone(),
+                shutdown.subscribe(),
+            ));
+        }
     }
     let task = tokio::spawn(crate::listener::serve(
         listener,

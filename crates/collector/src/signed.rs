@@ -249,6 +249,47 @@ pub(crate) async fn authenticate_held(
     body: Bytes,
     how: Arrival,
 ) -> Result<Signed, Response> {
+    let (head, host) = check_held(state, endpoint, headers, subject_agent, &body, how).await?;
+    admit(state, endpoint, &head, how)?;
+    if matches!(state.config.auth, Auth::Shared { .. }) {
+        register_shared(state, endpoint, head.agent, now()).await?;
+    }
+    Ok(Signed {
+        agent_id: head.agent.to_owned(),
+        host,
+        body,
+    })
+}
+
+/// The fleet rules leader's check of a batch the ingest consumers judge too
+/// (crate::rules_leader): the same headers, freshness, agent, size and signature as
+/// [`authenticate_held`], without taking its nonce (the ingest consumer takes it; the
+/// leader counts an agent's `seq` once instead) or registering a shared-key host.
+pub(crate) async fn verify_held(
+    state: &AppState,
+    endpoint: &'static str,
+    headers: &HeaderMap,
+    subject_agent: Option<&str>,
+    body: Bytes,
+    how: Arrival,
+) -> Result<Signed, Response> {
+    let (head, host) = check_held(state, endpoint, headers, subject_agent, &body, how).await?;
+    Ok(Signed {
+        agent_id: head.agent.to_owned(),
+        host,
+        body,
+    })
+}
+
+/// What [`authenticate_held`] and [`verify_held`] share: the head and the agent's host.
+async fn check_held<'h>(
+    state: &AppState,
+    endpoint: &'static str,
+    headers: &'h HeaderMap,
+    subject_agent: Option<&str>,
+    body: &Bytes,
+    how: Arrival,
+) -> Result<(Head<'h>, String), Response> {
     let fail = |why| unauthorized(state, endpoint, why);
     let head = head(state, endpoint, headers)?;
     // The signature does not cover the subject: a message on another agent's subject is
@@ -267,7 +308,7 @@ pub(crate) async fn authenticate_held(
             &format!("the body is over {limit} bytes"),
         ));
     }
-    let digest = wire::body_digest(&body);
+    let digest = wire::body_digest(body);
     if let Some(declared) = header_str(headers, wire::HEADER_CONTENT_SHA256)
         .map_err(|_| fail(AuthFailure::MalformedHeader))?
     {
@@ -282,15 +323,7 @@ pub(crate) async fn authenticate_held(
     if !verified(&secret, method, path, &head, &digest) {
         return Err(fail(AuthFailure::BadSignature));
     }
-    admit(state, endpoint, &head, how)?;
-    if matches!(state.config.auth, Auth::Shared { .. }) {
-        register_shared(state, endpoint, head.agent, now()).await?;
-    }
-    Ok(Signed {
-        agent_id: head.agent.to_owned(),
-        host,
-        body,
-    })
+    Ok((head, host))
 }
 
 /// Whether `head`'s signature is the agent's (`secret`) over `method path` and the body's

@@ -44,6 +44,9 @@ pub struct Ingest {
     /// The parsed event of each item (`None` for alerts): what the fleet rules read.
     pub events: Vec<Option<Event<'static>>>,
     pub plan: Planner,
+    /// Whether the fleet rules run over its new events here: not when the rules leader
+    /// counts them from the stream (crate::rules_leader).
+    pub rules: bool,
 }
 
 /// An ingest's result, and the request given back: its events are freed by the task that
@@ -287,6 +290,9 @@ fn ingest_tx(
     let Fleet { rules, anomaly } = fleet;
     s.ingest_group(&reqs, &mut |i, fresh, profiles| {
         let r = &requests[i];
+        if !r.rules {
+            return Ok(logward_store::FleetEffects::default());
+        }
         let events = || fresh.iter().filter_map(|&k| r.events.get(k)?.as_ref());
         rules.run(
             events(),
@@ -324,6 +330,7 @@ mod tests {
             items,
             events: Vec::new(),
             plan: Arc::new(|_| AlertPlan::default()),
+            rules: true,
         }
     }
 

@@ -12,7 +12,7 @@ mod common;
 use logward_store::{
     AlertPlan, AnalysisState, CollectorStore, CounterSnapshot, DecisionOp, DecisionSelector,
     DnsHit, FleetEffects, FleetEvent, FleetItem, FleetOutput, Heartbeat, NewAlert, NewDecision,
-    PgStore, ProfileRow, StoreError, TokenCheck, UnixTime,
+    PgStore, ProfileRow, Store as _, StoreError, TokenCheck, UnixTime,
 };
 use logward_test_support::postgres::TestDb;
 
@@ -256,6 +256,35 @@ backends! {
         let more = [FleetItem::Event { seq: 3, event: event(1001) }];
         assert_eq!(s.ingest("web\0one", 2002, &more).unwrap().events, 1);
         assert_eq!(s.agent("web\0one").unwrap().unwrap().last_seq, 3);
+    }
+
+    fn the_rules_leaders_pass_commits_with_its_position_or_not_at_all(s: &mut dyn CollectorStore) {
+        assert!(s.lead_rules().unwrap(), "a lone store leads");
+        let fx = || FleetEffects {
+            outputs: vec![
+                FleetOutput::Alert(alert("fleet-bruteforce"), AlertPlan::default()),
+                FleetOutput::Decision(decision("192.0.2.1", Some(60), 1000)),
+            ],
+            counters: Some(CounterSnapshot { name: "lead".into(), data: vec![7], saved_at: 1000 }),
+            profiles: Vec::new(),
+        };
+        let c = s.commit_rules("pos", None, "1", 2000, &mut |_| Ok(fx())).unwrap();
+        assert_eq!((c.fleet_alerts, c.fleet_decisions), (1, 1));
+        assert_eq!(s.meta("pos").unwrap().as_deref(), Some("1"));
+        assert_eq!(s.load_counters("lead").unwrap().unwrap().data, vec![7]);
+        // A pass from a position another leader moved since: nothing of it commits.
+        let stale = s.commit_rules("pos", None, "2", 2001, &mut |_| Ok(fx()));
+        assert!(matches!(stale, Err(StoreError::Invalid { .. })), "{stale:?}");
+        // The rules failing: nothing commits either.
+        let failed = s.commit_rules("pos", Some("1"), "2", 2001, &mut |_| {
+            Err(StoreError::Invalid { what: "rules", detail: "failed".into() })
+        });
+        assert!(failed.is_err());
+        assert_eq!(s.meta("pos").unwrap().as_deref(), Some("1"));
+        assert_eq!(s.alerts_between(0, i64::MAX, 10).unwrap().len(), 1);
+        s.commit_rules("pos", Some("1"), "2", 2002, &mut |_| Ok(FleetEffects::default()))
+            .unwrap();
+        assert_eq!(s.meta("pos").unwrap().as_deref(), Some("2"));
     }
 
     fn keyed_events_are_stored_once_and_need_no_agent(s: &mut dyn CollectorStore) {
@@ -876,4 +905,27 @@ fn postgres_collectors_storing_a_new_days_first_rows_together_all_succeed() {
     }
     assert_eq!(db.sql("SELECT count(*) FROM fleet_events"), "40");
     assert_eq!(db.sql("SELECT count(*) FROM alerts"), "40");
+}
+
+#[test]
+fn postgres_one_session_leads_the_fleet_rules_until_it_ends() {
+    let Some(db) = TestDb::create() else { return };
+    let mut first = PgStore::connect(db.url(), None).unwrap();
+    let mut second = PgStore::connect(db.url(), None).unwrap();
+    assert!(first.lead_rules().unwrap());
+    assert!(first.lead_rules().unwrap(), "asked again, still the leader");
+    assert!(!second.lead_rules().unwrap(), "one leader at a time");
+    // The follower cannot commit a pass, whatever position it read.
+    let r = second.commit_rules("pos", None, "1", 2000, &mut |_| Ok(FleetEffects::default()));
+    assert!(matches!(r, Err(StoreError::Invalid { .. })), "{r:?}");
+    assert_eq!(second.meta("pos").unwrap(), None);
+    // The leader's session ends (a dead collector): the lead is free.
+    drop(first);
+    assert!(logward_test_support::wait_until(
+        std::time::Duration::from_secs(10),
+        || { second.lead_rules().unwrap() }
+    ));
+    second
+        .commit_rules("pos", None, "1", 2000, &mut |_| Ok(FleetEffects::default()))
+        .unwrap();
 }

@@ -20,6 +20,10 @@ macro_rules! collector_store_by_inherent {
             fn put_counters(c: &CounterSnapshot) -> Result<()>;
             fn ingest_group(requests: &[IngestRequest<'_>], rules: &mut GroupRules<'_>)
                 -> Result<Vec<IngestCounts>>;
+            fn lead_rules() -> Result<bool>;
+            fn commit_rules(key: &str, expected: Option<&str>, position: &str, now: UnixTime,
+                rules: &mut dyn FnMut(&dyn ProfileLookup) -> Result<FleetEffects>)
+                -> Result<IngestCounts>;
             fn count_fleet_events(host: Option<&str>) -> Result<u64>;
             fn fleet_event_json(limit: usize) -> Result<Vec<String>>;
             fn put_decision(d: &NewDecision) -> Result<(i64, Option<DecisionChange>)>;

@@ -127,6 +127,24 @@ pub trait CollectorStore: Store {
     ) -> Result<IngestCounts> {
         self.ingest_with(agent_id, now, items, &mut |_| Ok(FleetEffects::default()))
     }
+    /// Whether this store's session leads the fleet rules, taking the lead when it is free
+    /// (docs/SCALE.md "Fleet rules with several collectors"). PostgreSQL: a session-level
+    /// advisory lock held by this connection, so a dead collector's lead ends with its
+    /// session; a lost connection loses it too. SQLite: always (one collector owns the file).
+    fn lead_rules(&mut self) -> Result<bool>;
+    /// The rules leader's pass: runs `rules` (given a reader of the stored login profiles)
+    /// in one transaction and commits what it returns — alerts, decisions, counters,
+    /// profiles — with `position` stored under the meta `key`, only if that value still is
+    /// `expected` (`None`: absent) and, on PostgreSQL, this session still leads. A refused
+    /// or failed pass commits nothing: the caller forgets what its rules counted.
+    fn commit_rules(
+        &mut self,
+        key: &str,
+        expected: Option<&str>,
+        position: &str,
+        now: UnixTime,
+        rules: &mut dyn FnMut(&dyn ProfileLookup) -> Result<FleetEffects>,
+    ) -> Result<IngestCounts>;
     /// Number of fleet events stored (all, or one host's).
     fn count_fleet_events(&mut self, host: Option<&str>) -> Result<u64>;
     /// The stored JSON of fleet events, oldest first, at most `limit`.

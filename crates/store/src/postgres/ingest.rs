@@ -30,7 +30,7 @@ use super::partitions::{self, KnownDays};
 use super::{pe, PgStore, Prepared};
 use crate::collector::seqs::SeqWindow;
 use crate::collector::{
-    AlertPlan, AnalysisState, DecisionSelector, FleetEvent, FleetItem, FleetOutput,
+    AlertPlan, AnalysisState, DecisionSelector, FleetEffects, FleetEvent, FleetItem, FleetOutput,
     FleetPurgeStats, GroupRules, IngestCounts, IngestRequest, ProfileLookup,
 };
 use crate::error::{Result, StoreError};
@@ -454,33 +454,7 @@ impl PgStore {
                     };
                     rules(r, &fresh, &reader)?
                 };
-                let mut last_alert = None;
-                for o in &effects.outputs {
-                    match o {
-                        FleetOutput::Alert(a, plan) => {
-                            last_alert =
-                                Some(insert_alert(&mut tx, days, stmts, shown, a, plan, now)?);
-                            counts.fleet_alerts += 1;
-                        }
-                        FleetOutput::Decision(d) => {
-                            let mut d = d.clone();
-                            d.alert_id = d.alert_id.or(last_alert);
-                            if put_decision_tx(&mut tx, stmts, shown, &d)?.1.is_some() {
-                                counts.fleet_decisions += 1;
-                            }
-                        }
-                        FleetOutput::Lift { target, at } => {
-                            let which = DecisionSelector::Target(target);
-                            if lift_tx(&mut tx, stmts, shown, which, *at)?.is_some() {
-                                counts.fleet_decisions += 1;
-                            }
-                        }
-                    }
-                }
-                if let Some(c) = &effects.counters {
-                    put_counters_tx(&mut tx, stmts, shown, c)?;
-                }
-                put_profiles_tx(&mut tx, stmts, shown, &effects.profiles)?;
+                apply_effects_tx(&mut tx, days, stmts, shown, &effects, now, &mut counts)?;
             }
             all.push(counts);
         }
@@ -665,6 +639,173 @@ impl PgStore {
 }
 
 /// A table name from the catalogue as an SQL identifier.
+/// The fleet rules' effects in `tx`: alerts (a decision without one linked to the alert
+/// just before it), decisions, lifts, counters and profiles; `counts` counts them.
+fn apply_effects_tx(
+    tx: &mut Transaction<'_>,
+    days: &mut KnownDays,
+    stmts: &mut Prepared,
+    shown: &Path,
+    effects: &FleetEffects,
+    now: UnixTime,
+    counts: &mut IngestCounts,
+) -> Result<()> {
+    let mut last_alert = None;
+    for o in &effects.outputs {
+        match o {
+            FleetOutput::Alert(a, plan) => {
+                last_alert = Some(insert_alert(tx, days, stmts, shown, a, plan, now)?);
+                counts.fleet_alerts += 1;
+            }
+            FleetOutput::Decision(d) => {
+                let mut d = d.clone();
+                d.alert_id = d.alert_id.or(last_alert);
+                if put_decision_tx(tx, stmts, shown, &d)?.1.is_some() {
+                    counts.fleet_decisions += 1;
+                }
+            }
+            FleetOutput::Lift { target, at } => {
+                let which = DecisionSelector::Target(target);
+                if lift_tx(tx, stmts, shown, which, *at)?.is_some() {
+                    counts.fleet_decisions += 1;
+                }
+            }
+        }
+    }
+    if let Some(c) = &effects.counters {
+        put_counters_tx(tx, stmts, shown, c)?;
+    }
+    put_profiles_tx(tx, stmts, shown, &effects.profiles)
+}
+
+/// The advisory lock key of the fleet rules' leadership: one 64-bit number every
+/// collector on the database agrees on ("logward rules" in ASCII, cut to 8 bytes).
+const RULES_LEAD_KEY: i64 = 0x6c6f_6777_7275_6c65;
+
+impl PgStore {
+    /// [`CollectorStore::lead_rules`](crate::CollectorStore::lead_rules): a session-level
+    /// advisory lock on this connection, taken when free. Asked again while held, it is not
+    /// taken twice: the lock count stays one, so the session's end frees it whole.
+    pub(super) fn lead_rules(&mut self) -> Result<bool> {
+        let PgStore {
+            client,
+            shown,
+            stmts,
+            ..
+        } = self;
+        if holds_lead(client, stmts, shown)? {
+            return Ok(true);
+        }
+        let s = stmts
+            .get(client, "SELECT pg_try_advisory_lock($1)")
+            .map_err(pe(shown, "take the fleet rules' lead"))?;
+        client
+            .query_one(&s, &[&RULES_LEAD_KEY])
+            .map(|r| r.get(0))
+            .map_err(pe(shown, "take the fleet rules' lead"))
+    }
+
+    /// [`CollectorStore::commit_rules`](crate::CollectorStore::commit_rules).
+    pub(super) fn commit_rules(
+        &mut self,
+        key: &str,
+        expected: Option<&str>,
+        position: &str,
+        now: UnixTime,
+        rules: &mut dyn FnMut(&dyn ProfileLookup) -> Result<FleetEffects>,
+    ) -> Result<IngestCounts> {
+        let r = self.commit_rules_tx(key, expected, position, now, rules);
+        if r.is_err() {
+            self.days.clear();
+        }
+        r
+    }
+
+    fn commit_rules_tx(
+        &mut self,
+        key: &str,
+        expected: Option<&str>,
+        position: &str,
+        now: UnixTime,
+        rules: &mut dyn FnMut(&dyn ProfileLookup) -> Result<FleetEffects>,
+    ) -> Result<IngestCounts> {
+        let PgStore {
+            client,
+            shown,
+            days,
+            stmts,
+            ..
+        } = self;
+        let shown: &Path = shown;
+        let mut tx = client
+            .transaction()
+            .map_err(pe(shown, "begin the fleet rules"))?;
+        // Only the leader's session, and only from the position it read: a collector that
+        // lost its connection (and so the lock) while another took over commits nothing.
+        if !holds_lead(&mut tx, stmts, shown)? {
+            return Err(StoreError::invalid(
+                "fleet rules lead",
+                "this collector no longer leads the fleet rules",
+            ));
+        }
+        let s = stmts
+            .get(&mut tx, "SELECT value FROM meta WHERE key = $1 FOR UPDATE")
+            .map_err(pe(shown, "read the fleet rules' position"))?;
+        let stored: Option<String> = tx
+            .query_opt(&s, &[&text(key)])
+            .map_err(pe(shown, "read the fleet rules' position"))?
+            .map(|r| r.get(0));
+        if stored.as_deref() != expected {
+            return Err(StoreError::invalid(
+                "fleet rules position",
+                "another collector moved it since this one read it",
+            ));
+        }
+        partitions::ensure(&mut tx, days, "alerts", now)
+            .map_err(pe(shown, "make a day's partition"))?;
+        let effects = {
+            let reader = ProfileReader {
+                tx: RefCell::new((&mut tx, &mut *stmts)),
+                shown,
+            };
+            rules(&reader)?
+        };
+        let mut counts = IngestCounts::default();
+        apply_effects_tx(&mut tx, days, stmts, shown, &effects, now, &mut counts)?;
+        let s = stmts
+            .get(
+                &mut tx,
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .map_err(pe(shown, "save the fleet rules' position"))?;
+        tx.execute(&s, &[&text(key), &text(position)])
+            .map_err(pe(shown, "save the fleet rules' position"))?;
+        tx.commit().map_err(pe(shown, "commit the fleet rules"))?;
+        Ok(counts)
+    }
+}
+
+/// Whether this session holds the fleet rules' advisory lock.
+fn holds_lead(
+    c: &mut impl postgres::GenericClient,
+    st: &mut Prepared,
+    shown: &Path,
+) -> Result<bool> {
+    let s = st
+        .get(
+            c,
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+             AND pid = pg_backend_pid() AND granted AND objsubid = 1 \
+             AND classid::bigint = ($1::bigint >> 32) \
+             AND objid::bigint = ($1::bigint & 4294967295))",
+        )
+        .map_err(pe(shown, "check the fleet rules' lead"))?;
+    c.query_one(&s, &[&RULES_LEAD_KEY])
+        .map(|r| r.get(0))
+        .map_err(pe(shown, "check the fleet rules' lead"))
+}
+
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -19,7 +19,7 @@ use super::SqliteStore;
 use crate::collector::seqs::SeqWindow;
 use crate::collector::{
     AlertPlan, AnalysisState, DecisionSelector, FleetEffects, FleetItem, FleetOutput,
-    FleetPurgeStats, GroupRules, IngestCounts, IngestRequest,
+    FleetPurgeStats, GroupRules, IngestCounts, IngestRequest, ProfileLookup,
 };
 use crate::error::{sql, Result, StoreError};
 use crate::types::retention_cutoff;
@@ -270,31 +270,7 @@ fn ingest_tx(
     }
     if !fresh.is_empty() {
         let effects = rules(&fresh)?;
-        let mut last_alert = None;
-        for o in &effects.outputs {
-            match o {
-                FleetOutput::Alert(a, plan) => {
-                    last_alert = Some(insert_alert(tx, path, a, plan, now)?);
-                    counts.fleet_alerts += 1;
-                }
-                FleetOutput::Decision(d) => {
-                    let mut d = d.clone();
-                    d.alert_id = d.alert_id.or(last_alert);
-                    if put_decision_tx(tx, path, &d)?.1.is_some() {
-                        counts.fleet_decisions += 1;
-                    }
-                }
-                FleetOutput::Lift { target, at } => {
-                    if lift_tx(tx, path, DecisionSelector::Target(target), *at)?.is_some() {
-                        counts.fleet_decisions += 1;
-                    }
-                }
-            }
-        }
-        if let Some(c) = &effects.counters {
-            put_counters_tx(tx, path, c)?;
-        }
-        super::profiles::put(tx, path, &effects.profiles)?;
+        apply_effects_tx(tx, path, &effects, now, &mut counts)?;
     }
     if let Some((w, lo, hi)) = &seqs {
         if let Some(ranges) = w.changed() {
@@ -367,6 +343,90 @@ fn compact_ranges(tx: &rusqlite::Transaction<'_>, path: &Path, cutoff: UnixTime)
         .map_err(sql(path, "compact agents' sequences"))?;
     }
     Ok(())
+}
+
+/// The fleet rules' effects in `tx`: alerts (a decision without one linked to the alert
+/// just before it), decisions, lifts, counters and profiles; `counts` counts them.
+fn apply_effects_tx(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    effects: &FleetEffects,
+    now: UnixTime,
+    counts: &mut IngestCounts,
+) -> Result<()> {
+    let mut last_alert = None;
+    for o in &effects.outputs {
+        match o {
+            FleetOutput::Alert(a, plan) => {
+                last_alert = Some(insert_alert(tx, path, a, plan, now)?);
+                counts.fleet_alerts += 1;
+            }
+            FleetOutput::Decision(d) => {
+                let mut d = d.clone();
+                d.alert_id = d.alert_id.or(last_alert);
+                if put_decision_tx(tx, path, &d)?.1.is_some() {
+                    counts.fleet_decisions += 1;
+                }
+            }
+            FleetOutput::Lift { target, at } => {
+                if lift_tx(tx, path, DecisionSelector::Target(target), *at)?.is_some() {
+                    counts.fleet_decisions += 1;
+                }
+            }
+        }
+    }
+    if let Some(c) = &effects.counters {
+        put_counters_tx(tx, path, c)?;
+    }
+    super::profiles::put(tx, path, &effects.profiles)
+}
+
+impl SqliteStore {
+    /// [`CollectorStore::lead_rules`](crate::CollectorStore::lead_rules): one collector owns
+    /// the file, so it always leads.
+    pub(crate) fn lead_rules(&mut self) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// [`CollectorStore::commit_rules`](crate::CollectorStore::commit_rules): one collector
+    /// owns the file, so it always leads; the position is still checked and moved in the
+    /// transaction.
+    pub(crate) fn commit_rules(
+        &mut self,
+        key: &str,
+        expected: Option<&str>,
+        position: &str,
+        now: UnixTime,
+        rules: &mut dyn FnMut(&dyn ProfileLookup) -> Result<FleetEffects>,
+    ) -> Result<IngestCounts> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(path, "begin the fleet rules"))?;
+        let stored: Option<String> = tx
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+            .map_err(sql(path, "read the fleet rules' position"))?;
+        if stored.as_deref() != expected {
+            return Err(StoreError::invalid(
+                "fleet rules position",
+                "another collector moved it since this one read it",
+            ));
+        }
+        let effects = rules(&ProfileReader { tx: &tx, path })?;
+        let mut counts = IngestCounts::default();
+        apply_effects_tx(&tx, path, &effects, now, &mut counts)?;
+        tx.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .and_then(|mut s| s.execute(params![key, position]))
+        .map_err(sql(path, "save the fleet rules' position"))?;
+        tx.commit().map_err(sql(path, "commit the fleet rules"))?;
+        self.committed();
+        Ok(counts)
+    }
 }
 
 fn put_counters_tx(tx: &rusqlite::Transaction<'_>, path: &Path, c: &CounterSnapshot) -> Result<()> {

@@ -1,0 +1,421 @@
+//! The fleet rules with several collectors (docs/SCALE.md "Fleet rules with several
+//! collectors"): with `nats:` and the PostgreSQL store, the ingest consumers store batches
+//! without running the fleet rules, and one collector at a time — the rules leader — counts
+//! every batch of the stream once, so each key (an address, a user) is counted in exactly
+//! one place and a fleet alert or decision is raised once fleet-wide.
+//!
+//! Leadership is a session-level PostgreSQL advisory lock taken on a store connection of
+//! the leader's own ([`CollectorStore::lead_rules`]): a dead collector's session ends and
+//! the lock is free; the others try again every [`RETRY`]. The leader reads the stream from
+//! its own durable consumer ([`CONSUMER`]), checks each batch's signature again (the
+//! stream's content is never trusted unverified), decodes it with the ingest path's decoder,
+//! and commits the rules' effects — alerts, decisions, counters, profiles — in one
+//! transaction with its position ([`POSITION_KEY`]: the last stream sequence counted and
+//! each agent's highest `seq` counted); messages are acknowledged after that commit. A
+//! message at or below the stored sequence (a redelivery after a leader died between its
+//! commit and its acks) is acknowledged without counting; a batch whose `seq`s were counted
+//! already (an agent's re-publish) counts nothing. A new leader loads the saved counters and
+//! the position first, so what it remembers is what the store holds.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, AckKind};
+use futures_util::StreamExt as _;
+use logward_core::nats as lnats;
+use logward_core::Event;
+use logward_store::{CollectorStore, FleetEffects, IngestCounts, StoreError};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::anomaly::FleetAnomaly;
+use crate::config::{Config, NatsConfig, StoreConfig};
+use crate::rules::Rules;
+use crate::server::AppState;
+use crate::signed::{verify_held, Arrival};
+
+/// The leader's durable consumer on the agents' stream.
+pub const CONSUMER: &str = "logward-rules";
+/// The endpoint the leader's refusals are counted under in `/metrics` (the ingest
+/// consumer counts the same batches' under `nats`).
+pub const ENDPOINT: &str = "nats-rules";
+/// The name the leader's counters are saved under (not the store thread's, which counts
+/// HTTP ingests).
+pub const COUNTERS_NAME: &str = "collector-fleet-rules-stream";
+/// The meta row holding the leader's position, committed with the rules' effects.
+pub const POSITION_KEY: &str = "fleet-rules-stream";
+/// How often a collector that does not lead tries to take the lead.
+pub const RETRY: Duration = Duration::from_secs(3);
+/// Messages counted in one transaction at most.
+const BATCH: usize = 500;
+
+/// Whether this collector's NATS batches are counted by a rules leader: `nats:` with the
+/// PostgreSQL store (several collectors may share the stream and the database). HTTP ingest
+/// and the single-collector SQLite default keep the rules in their ingest's transaction.
+pub fn enabled(config: &Config) -> bool {
+    config.nats.is_some() && matches!(config.store, StoreConfig::Postgres { .. })
+}
+
+/// What the leader counts, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct LeaderStats {
+    /// 1 while this collector leads the fleet rules.
+    pub leader: AtomicU64,
+    /// Messages whose events the leader counted (committed).
+    pub counted: AtomicU64,
+    /// Messages acknowledged without counting: at or below the stored position.
+    pub skipped: AtomicU64,
+    /// Messages whose batch failed its check or decoding (the ingest consumer refuses them).
+    pub refused: AtomicU64,
+    /// Of the messages received, those the server had delivered before.
+    pub redelivered: AtomicU64,
+    /// The rules consumer at its last look: not yet delivered, delivered and unacknowledged.
+    pub pending: AtomicU64,
+    pub ack_pending: AtomicU64,
+}
+
+/// Where the leader is in the stream: committed with what it counted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Position {
+    /// The last stream sequence counted (or skipped).
+    stream_seq: u64,
+    /// Each agent's highest `seq` counted.
+    agents: BTreeMap<String, i64>,
+}
+
+/// The leader's state: its store connection (which holds the lock), its rules and detector,
+/// and its position as committed.
+struct Leader {
+    store: Box<dyn CollectorStore>,
+    rules: Rules,
+    anomaly: Option<FleetAnomaly>,
+    position: Position,
+    /// The position's text as stored (compared when committing).
+    saved: Option<String>,
+}
+
+/// Runs for the collector's life: waits for the lead, leads until it is lost or fails,
+/// and waits again.
+pub fn start(
+    state: Arc<AppState>,
+    cfg: NatsConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let stats = &state.metrics.rules_leader;
+        loop {
+            let leader = tokio::select! {
+                l = take_lead(&state) => l,
+                _ = shutdown.changed() => return,
+            };
+            stats.leader.store(1, Relaxed);
+            tracing::info!("fleet rules: this collector leads");
+            let mut slot = Some(leader);
+            let r = tokio::select! {
+                r = lead(&state, &cfg, &mut slot) => r,
+                _ = shutdown.changed() => Ok(()),
+            };
+            stats.leader.store(0, Relaxed);
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "fleet rules: no longer leading");
+            }
+            // The lock goes with the connection, closed off the async runtime.
+            if let Some(l) = slot.take() {
+                let _ = tokio::task::spawn_blocking(move || drop(l)).await;
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    })
+}
+
+/// Tries every [`RETRY`] until this collector leads; the rules and the position loaded.
+async fn take_lead(state: &Arc<AppState>) -> Leader {
+    let mut store: Option<Box<dyn CollectorStore>> = None;
+    loop {
+        let at = crate::StoreAt::from(&state.config);
+        let (rules, anomaly) = (state.config.rules.clone(), state.config.anomaly.clone());
+        let held = store.take();
+        let r = tokio::task::spawn_blocking(move || {
+            let mut s = match held {
+                Some(s) => s,
+                None => crate::open_store(at).map_err(|e| (None, e.to_string()))?,
+            };
+            match s.lead_rules() {
+                Ok(true) => {}
+                Ok(false) => return Ok(Err(s)),
+                Err(e) => return Err((Some(s), e.to_string())),
+            }
+            let now = crate::unix_now();
+            let loaded = Rules::load_as(&rules, &mut *s, now, COUNTERS_NAME).and_then(|r| {
+                let saved = s.meta(POSITION_KEY).map_err(|e| e.to_string())?;
+                let position = match &saved {
+                    Some(t) => serde_json::from_str(t)
+                        .map_err(|e| format!("stored position unreadable: {e}"))?,
+                    None => Position::default(),
+                };
+                Ok((r, saved, position))
+            });
+            match loaded {
+                Ok((rules, saved, position)) => Ok(Ok(Leader {
+                    store: s,
+                    rules,
+                    anomaly: anomaly.map(FleetAnomaly::new),
+                    position,
+                    saved,
+                })),
+                Err(e) => Err((Some(s), e)),
+            }
+        })
+        .await;
+        match r {
+            Ok(Ok(Ok(l))) => return l,
+            Ok(Ok(Err(s))) => store = Some(s),
+            Ok(Err((s, e))) => {
+                tracing::warn!(error = %e, "fleet rules: cannot take the lead");
+                // A failed connection is opened again; a store that failed is closed off
+                // the runtime.
+                if let Some(s) = s {
+                    let _ = tokio::task::spawn_blocking(move || drop(s)).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "fleet rules: cannot take the lead"),
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Leads: consumes the stream and counts it until the lead is lost or something fails.
+/// `slot` holds the leader between passes (empty only while a pass runs).
+async fn lead(
+    state: &Arc<AppState>,
+    cfg: &NatsConfig,
+    slot: &mut Option<Leader>,
+) -> Result<(), String> {
+    let client = lnats::connect(&cfg.connect, "logward-rules", false).await?;
+    let js = jetstream::new(client);
+    let stream = crate::nats::stream(&js, cfg, state.config.limits.body_bytes).await?;
+    let mut consumer: consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            CONSUMER,
+            consumer::pull::Config {
+                durable_name: Some(CONSUMER.to_owned()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(cfg.ack_wait_secs),
+                max_ack_pending: 10 * BATCH as i64,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("consumer {CONSUMER}: {e}"))?;
+    let stats = &state.metrics.rules_leader;
+    loop {
+        if let Ok(i) = consumer.info().await {
+            stats.pending.store(i.num_pending, Relaxed);
+            stats.ack_pending.store(i.num_ack_pending as u64, Relaxed);
+        }
+        let mut batch = consumer
+            .fetch()
+            .max_messages(BATCH)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .map_err(|e| format!("fetch: {e}"))?;
+        let mut msgs = Vec::new();
+        while let Some(m) = batch.next().await {
+            msgs.push(m.map_err(|e| format!("fetch: {e}"))?);
+        }
+        if msgs.is_empty() {
+            still_leads(slot).await?;
+            continue;
+        }
+        pass(state, slot, &msgs).await?;
+    }
+}
+
+/// Whether the leader's session still holds the lock (a lost connection lost it).
+async fn still_leads(slot: &mut Option<Leader>) -> Result<(), String> {
+    let mut l = slot.take().ok_or("no leader state")?;
+    let (l, r) = tokio::task::spawn_blocking(move || {
+        let r = l.store.lead_rules();
+        (l, r)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    *slot = Some(l);
+    match r {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the lock was lost (its connection ended)".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// One message's part of a pass: when the stream stored it, and its events not counted
+/// before.
+type Counted = (i64, Vec<Event<'static>>);
+
+/// Counts `msgs` (in stream order) in one transaction, then acknowledges them.
+async fn pass(
+    state: &Arc<AppState>,
+    slot: &mut Option<Leader>,
+    msgs: &[jetstream::Message],
+) -> Result<(), String> {
+    let stats = &state.metrics.rules_leader;
+    let mut position = slot.as_ref().ok_or("no leader state")?.position.clone();
+    let mut counted: Vec<Counted> = Vec::new();
+    let (mut skipped, mut taken) = (0u64, 0u64);
+    for m in msgs {
+        let Ok(info) = m.info() else { continue };
+        if info.delivered > 1 {
+            stats.redelivered.fetch_add(1, Relaxed);
+        }
+        if info.stream_sequence <= position.stream_seq {
+            skipped += 1;
+            continue;
+        }
+        position.stream_seq = info.stream_sequence;
+        taken += 1;
+        let stored = info.published.unix_timestamp();
+        let headers = crate::nats::http_headers(m.headers.as_ref());
+        let encoding = headers
+            .get(lnats::HEADER_ENCODING)
+            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+        let how = Arrival::Nats {
+            stored,
+            stream_seq: info.stream_sequence,
+        };
+        let agent = lnats::subject_agent(m.subject.as_str());
+        let signed =
+            match verify_held(state, ENDPOINT, &headers, agent, m.payload.clone(), how).await {
+                Ok(s) => s,
+                Err(_) => {
+                    stats.refused.fetch_add(1, Relaxed);
+                    continue;
+                }
+            };
+        let agent = signed.agent_id.clone();
+        let events = match crate::ingest::decode_events(state, signed, encoding.as_deref()).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!(error = %e, "fleet rules: a batch the ingest refuses too");
+                stats.refused.fetch_add(1, Relaxed);
+                continue;
+            }
+        };
+        // An agent's batches come in `seq` order: one counted before (re-published) counts
+        // nothing, as ingest stores it once.
+        let last = position.agents.entry(agent).or_insert(0);
+        let mut fresh = Vec::with_capacity(events.len());
+        for (seq, e) in events {
+            if seq > *last {
+                *last = seq;
+                fresh.push(e);
+            }
+        }
+        counted.push((stored, fresh));
+    }
+    let text = serde_json::to_string(&position).map_err(|e| e.to_string())?;
+    let plan_state = Arc::clone(state);
+    let plan: crate::store_thread::Planner = Arc::new(move |a: &logward_core::Alert| {
+        crate::llm::alert_plan(&plan_state.router, plan_state.config.llm.as_ref(), a)
+    });
+    let mut l = slot.take().ok_or("no leader state")?;
+    let (l, r) = tokio::task::spawn_blocking(move || {
+        let now = crate::unix_now();
+        let r = commit(&mut l, &counted, &text, now, &plan);
+        match &r {
+            Ok(_) => {
+                l.position = position;
+                l.saved = Some(text);
+            }
+            Err(_) => {
+                if let Err(e) = l.rules.reload(&mut *l.store, now) {
+                    tracing::error!("fleet rules: {e}");
+                }
+                if let Some(a) = l.anomaly.as_mut() {
+                    a.forget();
+                }
+            }
+        }
+        (l, r)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    *slot = Some(l);
+    match r {
+        Ok(counts) => {
+            stats.counted.fetch_add(taken, Relaxed);
+            stats.skipped.fetch_add(skipped, Relaxed);
+            let m = &state.metrics;
+            m.fleet_alerts.fetch_add(counts.fleet_alerts, Relaxed);
+            m.fleet_decisions.fetch_add(counts.fleet_decisions, Relaxed);
+            if counts.fleet_alerts > 0 {
+                state.delivery_wake.notify_waiters();
+                if let Some(w) = &state.llm_wake {
+                    w.notify_waiters();
+                }
+            }
+            for m in msgs {
+                if let Err(e) = m.ack().await {
+                    // Delivered again later, and then skipped: it is at or below the position.
+                    tracing::debug!(error = %e, "fleet rules: an ack was lost");
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            for m in msgs {
+                let _ = m.ack_with(AckKind::Nak(None)).await;
+            }
+            Err(format!("commit: {e}"))
+        }
+    }
+}
+
+/// The rules over a pass's events, committed with the new position.
+fn commit(
+    l: &mut Leader,
+    counted: &[Counted],
+    position: &str,
+    now: i64,
+    plan: &crate::store_thread::Planner,
+) -> Result<IngestCounts, StoreError> {
+    let Leader {
+        store,
+        rules,
+        anomaly,
+        saved,
+        ..
+    } = l;
+    store.commit_rules(
+        POSITION_KEY,
+        saved.as_deref(),
+        position,
+        now,
+        &mut |reader| {
+            let mut all = FleetEffects::default();
+            for (at, events) in counted {
+                let fx = rules.run(
+                    events.iter(),
+                    *at,
+                    &**plan,
+                    anomaly.as_mut().map(|a| (a, reader)),
+                )?;
+                all.outputs.extend(fx.outputs);
+                all.profiles.extend(fx.profiles);
+            }
+            // Always with the position: a new leader must find the counters of exactly the
+            // messages before it.
+            all.counters = rules.snapshot(now);
+            Ok(all)
+        },
+    )
+}
