@@ -86,10 +86,42 @@ struct Position {
     agents: BTreeMap<String, i64>,
 }
 
+/// A store connection dropped on a thread of its own: PostgreSQL's sync client must not be
+/// dropped on the async runtime, and a follower's or leader's connection may be dropped
+/// there (a task stopped at shutdown).
+struct OffRuntime(Option<Box<dyn CollectorStore>>);
+
+impl Drop for OffRuntime {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            if std::thread::Builder::new()
+                .name("rules-store-drop".into())
+                .spawn(move || drop(s))
+                .is_err()
+            {
+                tracing::warn!("fleet rules: cannot close a store connection");
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for OffRuntime {
+    type Target = dyn CollectorStore;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_deref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for OffRuntime {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.as_deref_mut().expect("present until dropped")
+    }
+}
+
 /// The leader's state: its store connection (which holds the lock), its rules and detector,
 /// and its position as committed.
 struct Leader {
-    store: Box<dyn CollectorStore>,
+    store: OffRuntime,
     rules: Rules,
     anomaly: Option<FleetAnomaly>,
     position: Position,
@@ -122,10 +154,8 @@ pub fn start(
             if let Err(e) = r {
                 tracing::warn!(error = %e, "fleet rules: no longer leading");
             }
-            // The lock goes with the connection, closed off the async runtime.
-            if let Some(l) = slot.take() {
-                let _ = tokio::task::spawn_blocking(move || drop(l)).await;
-            }
+            // The lock goes with the connection (closed off the async runtime).
+            drop(slot.take());
             if *shutdown.borrow() {
                 return;
             }
@@ -139,7 +169,7 @@ pub fn start(
 
 /// Tries every [`RETRY`] until this collector leads; the rules and the position loaded.
 async fn take_lead(state: &Arc<AppState>) -> Leader {
-    let mut store: Option<Box<dyn CollectorStore>> = None;
+    let mut store: Option<OffRuntime> = None;
     loop {
         let at = crate::StoreAt::from(&state.config);
         let (rules, anomaly) = (state.config.rules.clone(), state.config.anomaly.clone());
@@ -147,7 +177,9 @@ async fn take_lead(state: &Arc<AppState>) -> Leader {
         let r = tokio::task::spawn_blocking(move || {
             let mut s = match held {
                 Some(s) => s,
-                None => crate::open_store(at).map_err(|e| (None, e.to_string()))?,
+                None => OffRuntime(Some(
+                    crate::open_store(at).map_err(|e| (None, e.to_string()))?,
+                )),
             };
             match s.lead_rules() {
                 Ok(true) => {}
@@ -181,11 +213,8 @@ async fn take_lead(state: &Arc<AppState>) -> Leader {
             Ok(Ok(Err(s))) => store = Some(s),
             Ok(Err((s, e))) => {
                 tracing::warn!(error = %e, "fleet rules: cannot take the lead");
-                // A failed connection is opened again; a store that failed is closed off
-                // the runtime.
-                if let Some(s) = s {
-                    let _ = tokio::task::spawn_blocking(move || drop(s)).await;
-                }
+                // A store that failed is closed (off the runtime) and opened again.
+                drop(s);
             }
             Err(e) => tracing::warn!(error = %e, "fleet rules: cannot take the lead"),
         }
@@ -216,6 +245,13 @@ async fn lead(
         )
         .await
         .map_err(|e| format!("consumer {CONSUMER}: {e}"))?;
+    // Bound as it is when it exists: without explicit acks a message would count as settled
+    // before its pass committed.
+    if consumer.cached_info().config.ack_policy != consumer::AckPolicy::Explicit {
+        return Err(format!(
+            "consumer {CONSUMER} does not use explicit acks (delete it and the leader makes it)"
+        ));
+    }
     let stats = &state.metrics.rules_leader;
     loop {
         if let Ok(i) = consumer.info().await {
