@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use logward_core::wire;
 use logward_store::{CollectorStore as _, SqliteStore};
+use logward_test_support::postgres::TestDb;
 use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_port, wait_until, Proc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
@@ -339,6 +340,86 @@ fn nats_agents_store_every_event_once_through_a_nats_restart_and_a_collector_kil
 }
 
 /// A batch signed as `agent` with `secret` over `body` (gzip), signed at `ts`.
+#[test]
+fn nats_two_collectors_on_postgres_share_the_stream_and_store_every_event_once_through_a_kill() {
+    let Some(db) = TestDb::create() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let nats_port = free_port();
+    let _nats = nats_server(d.path(), nats_port, &[]);
+    let store = format!("store: {{type: postgres, url: \"{}\"}}\n", db.url());
+    let cs: Vec<Collector> = (0..2)
+        .map(|i| {
+            let dir = d.path().join(format!("c{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            Collector::new(&dir, nats_port, &store)
+        })
+        .collect();
+    let mut running: Vec<Option<Proc>> = cs.iter().map(|c| Some(c.start())).collect();
+    // Enrolled through the first; the second reads the same agents from PostgreSQL.
+    let agents: Vec<Agent> = (0..3)
+        .map(|i| Agent::new(d.path(), i, nats_port, &cs[0]))
+        .collect();
+    let _agents: Vec<Proc> = agents.iter().map(Agent::start).collect();
+    let count = || {
+        db.sql("SELECT count(*) FROM fleet_events")
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    let acked = |c: &Collector| c.metric("logward_collector_nats_messages_total{fate=\"acked\"}");
+    let mut written = 0;
+    let mut write = |n: usize| {
+        for (i, a) in agents.iter().enumerate() {
+            append(&a.log, &failures(i, written, n));
+        }
+        written += n;
+        written
+    };
+
+    // Both collectors take messages off the one consumer.
+    let n = write(400);
+    assert!(
+        wait_until(WAIT, || count() == 3 * n as u64),
+        "{} stored of {}\n{}\n{}",
+        count(),
+        3 * n,
+        cs[0].log(),
+        cs[1].log()
+    );
+    assert!(
+        acked(&cs[0]) > 0 && acked(&cs[1]) > 0,
+        "one collector did all"
+    );
+
+    // One is SIGKILLed mid-stream (what it held goes to the other after ack_wait) and
+    // started again.
+    let n = write(600);
+    assert!(wait_until(WAIT, || count() > 3 * 400 + 100));
+    drop(running[0].take());
+    assert!(wait_until(WAIT, || agents.iter().all(|a| a.has_read(n))));
+    running[0] = Some(cs[0].start());
+    assert!(
+        wait_until(WAIT, || count() == 3 * n as u64),
+        "{} stored of {}\n{}",
+        count(),
+        3 * n,
+        cs[1].log()
+    );
+    // Every line exactly once.
+    assert_eq!(
+        db.sql("SELECT count(DISTINCT (json::json #>> '{event,original}')) FROM fleet_events"),
+        (3 * n).to_string()
+    );
+    assert!(wait_until(WAIT, || cs.iter().all(|c| {
+        c.metric("logward_collector_nats_consumer_messages{state=\"ack_pending\"}") == 0
+    })));
+    assert_eq!(
+        count(),
+        3 * n as u64,
+        "nothing stored twice after the stream drained"
+    );
+    drop(running);
+}
+
 fn signed_headers(
     agent: &str,
     secret: &str,
@@ -579,11 +660,12 @@ fn nats_over_tls_with_a_password_and_a_wrong_password_keeps_the_spool() {
 }
 
 #[test]
-fn nats_a_consumer_with_more_in_flight_is_refused_not_used() {
+fn nats_a_consumer_without_explicit_acks_is_refused_not_used() {
     let d = tempfile::tempdir().unwrap();
     let nats_port = free_port();
     let _nats = nats_server(d.path(), nats_port, &[]);
-    // Made by hand before any collector, with 100 messages in flight.
+    // Made by hand before any collector, acknowledging all earlier messages with each ack:
+    // a dying collector's batches would be taken for stored.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -603,7 +685,7 @@ fn nats_a_consumer_with_more_in_flight_is_refused_not_used() {
         .unwrap()
         .create_consumer(consumer::pull::Config {
             durable_name: Some("logward-collector".into()),
-            max_ack_pending: 100,
+            ack_policy: consumer::AckPolicy::All,
             ..Default::default()
         })
         .await
@@ -616,7 +698,7 @@ fn nats_a_consumer_with_more_in_flight_is_refused_not_used() {
         &d.path().join("collector.err"),
     );
     assert!(
-        wait_until(WAIT, || c.log().contains("max_ack_pending 100")),
+        wait_until(WAIT, || c.log().contains("ack policy All")),
         "{}",
         c.log()
     );

@@ -116,6 +116,10 @@ struct NatsFile {
     /// (default 30): how long a batch a dead collector held holds back the stream.
     #[serde(default)]
     ack_wait_secs: Option<u64>,
+    /// Messages delivered and not yet acknowledged, over all collectors (the consumer's
+    /// `max_ack_pending`, default 256), and so handled at once by one collector at most.
+    #[serde(default)]
+    max_in_flight: Option<u64>,
 }
 
 /// The checked `nats:`.
@@ -128,6 +132,7 @@ pub struct NatsConfig {
     pub max_age_secs: u64,
     pub duplicate_window_secs: u64,
     pub ack_wait_secs: u64,
+    pub max_in_flight: u64,
 }
 
 impl NatsFile {
@@ -195,6 +200,10 @@ impl NatsFile {
                 "duplicate_window_secs",
             )?,
             ack_wait_secs: positive(self.ack_wait_secs, 30, "ack_wait_secs")?,
+            max_in_flight: match positive(self.max_in_flight, 256, "max_in_flight")? {
+                n if n > 10_000 => return Err("max_in_flight: at most 10000".into()),
+                n => n,
+            },
         })
     }
 }

@@ -11,11 +11,11 @@
 //! collector died before its ack reached the server) is stored once: ingest is idempotent
 //! by (agent, seq), and the second one counts as duplicates.
 //!
-//! That idempotence is a per-agent high-water mark (the store's `last_seq`): an agent's
-//! batches must be stored in the order it sent them, or an earlier one arriving after a
-//! later one would be taken for a duplicate and lost. So the consumer keeps one message in
-//! flight over all collectors (`max_ack_pending: 1`): the collectors are fail-over, not yet
-//! scale-out (docs/SCALE.md).
+//! That idempotence needs no order (the store keeps each agent's stored seq ranges,
+//! store/collector/seqs.rs), so the consumer lets `max_in_flight` messages be out at once
+//! over all collectors (`max_ack_pending`), and each collector handles as many at once: their
+//! ingests meet in the store thread's queue and commit together (group commit). Several
+//! collectors share the stream's load (docs/SCALE.md).
 //!
 //! With the PostgreSQL store these messages are stored without the fleet rules: the rules
 //! leader counts the stream from a consumer of its own (crate::rules_leader).
@@ -115,36 +115,39 @@ async fn consume(state: &Arc<AppState>, cfg: &NatsConfig) -> Result<(), String> 
     let client = lnats::connect(&cfg.connect, "logward-collector", false).await?;
     let js = jetstream::new(client);
     let stream = stream(&js, cfg, state.config.limits.body_bytes).await?;
+    // An existing consumer without explicit acks (made by hand) would drop batches a dying
+    // collector held: refused, never changed behind its maker's back.
+    if let Ok(mut c) = stream
+        .get_consumer::<consumer::pull::Config>(&cfg.consumer)
+        .await
+    {
+        let policy = c.info().await.map(|i| i.config.ack_policy).ok();
+        if policy.is_some_and(|p| p != consumer::AckPolicy::Explicit) {
+            return Err(format!(
+                "consumer {} has ack policy {:?}; logward needs explicit acks (delete the \
+                 consumer and the collector makes it)",
+                cfg.consumer,
+                policy.unwrap_or(consumer::AckPolicy::Explicit)
+            ));
+        }
+    }
+    let in_flight = usize::try_from(cfg.max_in_flight).unwrap_or(1).max(1);
+    // Made, or updated to this configuration (a consumer of an older collector had one
+    // message in flight).
     let mut consumer: consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            &cfg.consumer,
-            consumer::pull::Config {
-                durable_name: Some(cfg.consumer.clone()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(cfg.ack_wait_secs),
-                // One message in flight over every collector: ingest's idempotence is a
-                // per-agent high-water mark (`last_seq`), so an agent's batches must be
-                // stored in order. A batch a dead collector held blocks the stream until
-                // its `ack_wait` passes and it is delivered again, first.
-                max_ack_pending: 1,
-                ..Default::default()
-            },
-        )
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(cfg.consumer.clone()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(cfg.ack_wait_secs),
+            // Over all collectors; ingest stores an agent's batches in any order once.
+            max_ack_pending: i64::try_from(in_flight).unwrap_or(1),
+            ..Default::default()
+        })
         .await
         .map_err(|e| format!("consumer {}: {e}", cfg.consumer))?;
-    // An existing consumer is bound as it is: one made by hand with more in flight would
-    // store an agent's batches out of order (and lose the earlier ones), so it is refused.
-    let made = &consumer.cached_info().config;
-    if made.max_ack_pending != 1 || made.ack_policy != consumer::AckPolicy::Explicit {
-        return Err(format!(
-            "consumer {} has max_ack_pending {} and ack policy {:?}; logward needs 1 and \
-             explicit acks (delete the consumer and the collector makes it)",
-            cfg.consumer, made.max_ack_pending, made.ack_policy
-        ));
-    }
     let mut messages = consumer
         .stream()
-        .max_messages_per_batch(1)
+        .max_messages_per_batch(in_flight.min(1000))
         .heartbeat(Duration::from_secs(5))
         .expires(Duration::from_secs(30))
         .messages()
@@ -153,9 +156,16 @@ async fn consume(state: &Arc<AppState>, cfg: &NatsConfig) -> Result<(), String> 
     tracing::info!(url = %cfg.connect.url, stream = %cfg.stream, consumer = %cfg.consumer, "nats: consuming");
     state.metrics.nats.up.store(1, Relaxed);
     let mut look = tokio::time::interval(Duration::from_secs(2));
+    // Messages being handled; dropped (aborted) with this function: what they did not
+    // acknowledge is delivered again and counted duplicates where it was stored.
+    let mut handling = tokio::task::JoinSet::new();
     loop {
+        while handling.len() >= in_flight {
+            handling.join_next().await;
+        }
         let next = tokio::select! {
             m = messages.next() => m,
+            Some(_) = handling.join_next(), if !handling.is_empty() => continue,
             _ = look.tick() => {
                 if let Ok(i) = consumer.info().await {
                     let n = &state.metrics.nats;
@@ -167,7 +177,10 @@ async fn consume(state: &Arc<AppState>, cfg: &NatsConfig) -> Result<(), String> 
             }
         };
         match next {
-            Some(Ok(m)) => handle(state, m).await,
+            Some(Ok(m)) => {
+                let state = Arc::clone(state);
+                handling.spawn(async move { handle(&state, m).await });
+            }
             Some(Err(e)) => return Err(format!("messages: {e}")),
             None => return Err("the message stream ended".into()),
         }
