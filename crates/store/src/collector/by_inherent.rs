@@ -4,7 +4,8 @@
 
 /// `collector_store_by_inherent!(Type)` implements `CollectorStore` for `Type`, each method
 /// calling `Type`'s inherent method of the same name; `collector_store_by_inherent!(Type,
-/// first: check)` calls `self.check()?` before each (PostgreSQL: its connection is up).
+/// first: check)` calls `self.check()?` before each and `self.failed()` after one that failed
+/// (PostgreSQL: its connection is up, and looked at again after an error).
 macro_rules! collector_store_by_inherent {
     ($ty:ident $(, first: $first:ident)?) => {
         $crate::collector::by_inherent::collector_store_by_inherent! { @methods $ty [$($first)?]
@@ -64,16 +65,22 @@ macro_rules! collector_store_by_inherent {
             impl CollectorStore for $ty {
                 $(fn $name(&mut self, $($arg: $t),*) -> $ret {
                     $crate::collector::by_inherent::collector_store_by_inherent!(
-                        @first $first self
-                    );
-                    $ty::$name(self, $($arg),*)
+                        @call $first self $ty $name ($($arg),*)
+                    )
                 })*
             }
         };
     };
-    (@first [] $s:ident) => {};
-    (@first [$first:ident] $s:ident) => {
-        $s.$first()?
+    (@call [] $s:ident $ty:ident $name:ident ($($a:ident),*)) => {
+        $ty::$name($s, $($a),*)
     };
+    (@call [$first:ident] $s:ident $ty:ident $name:ident ($($a:ident),*)) => {{
+        $s.$first()?;
+        let r = $ty::$name($s, $($a),*);
+        if r.is_err() {
+            $s.failed();
+        }
+        r
+    }};
 }
 pub(crate) use collector_store_by_inherent;

@@ -547,7 +547,11 @@ macro_rules! inherent {
     ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
         $(fn $name(&mut self, $($arg: $ty),*) -> $ret {
             self.ready()?;
-            PgStore::$name(self, $($arg),*)
+            let r = PgStore::$name(self, $($arg),*);
+            if r.is_err() {
+                self.failed();
+            }
+            r
         })*
     };
 }

@@ -42,6 +42,9 @@ pub struct PgStore {
     stmts: Prepared,
     /// TLS to the server, when the URL says `sslmode=require` (tls.rs).
     tls: Option<tls::Rustls>,
+    /// A call failed: the connection may be gone even if the client has not noticed yet (a
+    /// terminated backend's FATAL arrives before its socket's end), so the next call checks.
+    suspect: bool,
 }
 
 /// Statements prepared once per connection and reused (rust-postgres keeps no cache, and a
@@ -116,6 +119,7 @@ impl PgStore {
             shown,
             days: partitions::KnownDays::default(),
             stmts: Prepared::default(),
+            suspect: false,
             tls,
         };
         migrations::migrate(&mut store.client, &store.shown)?;
@@ -127,12 +131,24 @@ impl PgStore {
     /// stores nothing twice); the next one runs on a new connection, with its statements
     /// prepared again and the known day partitions looked up again.
     fn ready(&mut self) -> Result<()> {
-        if self.client.is_closed() {
+        let suspect = std::mem::take(&mut self.suspect);
+        if self.client.is_closed()
+            || (suspect
+                && self
+                    .client
+                    .is_valid(std::time::Duration::from_secs(5))
+                    .is_err())
+        {
             self.client = open(&self.config, &self.shown, self.tls.as_ref())?;
             self.stmts = Prepared::default();
             self.days.clear();
         }
         Ok(())
+    }
+
+    /// After a failed call: the next [`ready`](Self::ready) makes sure the connection works.
+    fn failed(&mut self) {
+        self.suspect = true;
     }
 
     /// Checks that `url` is a PostgreSQL URL (or key=value string) the client accepts, without
