@@ -9,104 +9,15 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and nats-server
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+#[path = "support/nats.rs"]
+mod nats;
 
 use logward_core::wire;
 use logward_test_support::postgres::TestDb;
-use logward_test_support::{free_port, spawn, wait_port, wait_until, Proc};
+use logward_test_support::{free_port, wait_until, Proc};
+use nats::{nats_server, Collector, WAIT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logward");
-const WAIT: Duration = Duration::from_secs(60);
 const KEY: &str = "fleet-rules-shared-key-0123456789";
-
-fn nats_server(dir: &Path, port: u16) -> Proc {
-    let found = Command::new("nats-server").arg("--version").output();
-    assert!(
-        found.is_ok_and(|o| o.status.success()),
-        "nats-server is not installed: `apt-get install nats-server` (scripts/test.sh does)"
-    );
-    let store = dir.join("nats-store");
-    let port_s = port.to_string();
-    let args = [
-        "-js",
-        "-sd",
-        store.to_str().unwrap(),
-        "-a",
-        "127.0.0.1",
-        "-p",
-        &port_s,
-    ];
-    let p = spawn("nats-server", &args, &dir.join("nats.err"));
-    assert!(wait_port(port, WAIT), "nats-server did not listen");
-    p
-}
-
-/// One collector of the three: its own directory and port, the shared stream and database.
-struct Collector {
-    dir: PathBuf,
-    config: PathBuf,
-    port: u16,
-}
-
-impl Collector {
-    fn new(dir: &Path, nats_port: u16, db: &TestDb) -> Collector {
-        std::fs::create_dir_all(dir).unwrap();
-        let port = free_port();
-        let config = dir.join("collector.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen: 127.0.0.1:{port}\nstate_dir: {}\n\
-                 store: {{type: postgres, url: \"{}\"}}\n\
-                 auth: {{mode: shared, key: {KEY}}}\n\
-                 nats: {{url: \"nats://127.0.0.1:{nats_port}\", ack_wait_secs: 2}}\n",
-                dir.join("state").display(),
-                db.url()
-            ),
-        )
-        .unwrap();
-        Collector {
-            dir: dir.to_path_buf(),
-            config,
-            port,
-        }
-    }
-
-    fn start(&self) -> Proc {
-        let p = spawn(
-            BIN,
-            &["collector", "--config", self.config.to_str().unwrap()],
-            &self.dir.join("collector.err"),
-        );
-        assert!(wait_port(self.port, WAIT), "the collector did not listen");
-        assert!(
-            wait_until(WAIT, || self.metric("logward_collector_nats_up") == 1),
-            "the collector did not consume NATS:\n{}",
-            self.log()
-        );
-        p
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("collector.err")).unwrap_or_default()
-    }
-
-    /// The value of the sample `name` (labels as printed); 0 when absent or unreachable.
-    fn metric(&self, name: &str) -> u64 {
-        reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", self.port))
-            .and_then(|r| r.text())
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn leads(&self) -> bool {
-        self.metric("logward_collector_rules_leader") == 1
-    }
-}
 
 /// One failed sshd login from `ip` as `host`'s batch `seq`, signed with the shared key.
 fn failure_batch(host: &str, seq: u64, ip: &str) -> (async_nats::HeaderMap, Vec<u8>) {
@@ -193,9 +104,13 @@ fn fleet_rules_with_three_collectors_raise_once_and_survive_the_leaders_death() 
     let Some(db) = TestDb::create() else { return };
     let d = tempfile::tempdir().unwrap();
     let nats_port = free_port();
-    let _nats = nats_server(d.path(), nats_port);
+    let _nats = nats_server(d.path(), nats_port, &[]);
+    let shared = format!(
+        "store: {{type: postgres, url: \"{}\"}}\nauth: {{mode: shared, key: {KEY}}}\n",
+        db.url()
+    );
     let cs: Vec<Collector> = (0..3)
-        .map(|i| Collector::new(&d.path().join(format!("c{i}")), nats_port, &db))
+        .map(|i| Collector::new(&d.path().join(format!("c{i}")), nats_port, &shared))
         .collect();
     let mut procs: Vec<Option<Proc>> = cs.iter().map(|c| Some(c.start())).collect();
     let all: Vec<&Collector> = cs.iter().collect();

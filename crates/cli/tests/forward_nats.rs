@@ -6,165 +6,17 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and nats-server
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/nats.rs"]
+mod nats;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use logward_core::wire;
-use logward_store::{CollectorStore as _, SqliteStore};
 use logward_test_support::postgres::TestDb;
-use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_port, wait_until, Proc};
-
-const BIN: &str = env!("CARGO_BIN_EXE_logward");
-const WAIT: Duration = Duration::from_secs(60);
-
-/// `nats-server -js` on `port` with its store in `dir` (the same store across restarts),
-/// `extra` its further options.
-fn nats_server(dir: &Path, port: u16, extra: &[&str]) -> Proc {
-    let found = Command::new("nats-server").arg("--version").output();
-    assert!(
-        found.is_ok_and(|o| o.status.success()),
-        "nats-server is not installed: `apt-get install nats-server` (scripts/test.sh does)"
-    );
-    let store = dir.join("nats-store");
-    let port_s = port.to_string();
-    let mut args = vec![
-        "-js",
-        "-sd",
-        store.to_str().unwrap(),
-        "-a",
-        "127.0.0.1",
-        "-p",
-        &port_s,
-    ];
-    args.extend_from_slice(extra);
-    let p = spawn("nats-server", &args, &dir.join("nats.err"));
-    assert!(wait_port(port, WAIT), "nats-server did not listen");
-    p
-}
-
-/// A collector on loopback HTTP (enrolment, `/metrics`) that consumes `nats_port`.
-struct Collector {
-    dir: PathBuf,
-    config: PathBuf,
-    port: u16,
-    state: PathBuf,
-}
-
-impl Collector {
-    fn new(dir: &Path, nats_port: u16, extra: &str) -> Collector {
-        let nats = format!("{{url: \"nats://127.0.0.1:{nats_port}\", ack_wait_secs: 2}}");
-        Collector::with_nats(dir, &nats, extra)
-    }
-
-    /// A collector whose `nats:` section is `nats` (YAML flow).
-    fn with_nats(dir: &Path, nats: &str, extra: &str) -> Collector {
-        let port = free_port();
-        let state = dir.join("collector");
-        let config = dir.join("collector.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen: 127.0.0.1:{port}\nstate_dir: {}\nnats: {nats}\n{extra}",
-                state.display()
-            ),
-        )
-        .unwrap();
-        Collector {
-            dir: dir.to_path_buf(),
-            config,
-            port,
-            state,
-        }
-    }
-
-    /// Starts it and waits until it consumes.
-    fn start(&self) -> Proc {
-        let p = spawn(
-            BIN,
-            &["collector", "--config", self.config.to_str().unwrap()],
-            &self.dir.join("collector.err"),
-        );
-        assert!(wait_port(self.port, WAIT), "the collector did not listen");
-        assert!(
-            wait_until(WAIT, || self.metric("logward_collector_nats_up") == 1),
-            "the collector did not consume NATS:\n{}",
-            self.log()
-        );
-        p
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("collector.err")).unwrap_or_default()
-    }
-
-    fn metrics(&self) -> String {
-        reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", self.port))
-            .and_then(|r| r.text())
-            .unwrap_or_default()
-    }
-
-    /// The value of the sample `name` (with its labels, as printed); 0 when absent.
-    fn metric(&self, name: &str) -> u64 {
-        let text = self.metrics();
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn token(&self) -> String {
-        let out = Command::new(BIN)
-            .args(["collector", "token", "create", "--config"])
-            .arg(&self.config)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let t = String::from_utf8(out.stdout).unwrap();
-        t.split_whitespace().last().unwrap().to_owned()
-    }
-
-    /// `logward enroll` into `state` (over HTTP: enrolment stays there).
-    fn enroll(&self, state: &Path) {
-        let o = run_with_stdin(
-            BIN,
-            &[
-                "enroll",
-                "--collector",
-                &format!("http://127.0.0.1:{}", self.port),
-                "--token-file",
-                "-",
-                "--state-dir",
-                state.to_str().unwrap(),
-            ],
-            &format!("{}\n", self.token()),
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-
-    /// The `event.original` of every stored fleet event (0 rows while the store is not
-    /// there yet).
-    fn originals(&self) -> Vec<String> {
-        let Ok(mut s) = SqliteStore::open_dir(&self.state) else {
-            return Vec::new();
-        };
-        s.fleet_event_json(1_000_000)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|j| {
-                let v: serde_json::Value = serde_json::from_str(j).ok()?;
-                v["event"]["original"].as_str().map(str::to_owned)
-            })
-            .collect()
-    }
-
-    fn count(&self) -> u64 {
-        SqliteStore::open_dir(&self.state)
-            .ok()
-            .and_then(|mut s| s.count_fleet_events(None).ok())
-            .unwrap_or(0)
-    }
-}
+use logward_test_support::{append, free_port, spawn, wait_until, Proc};
+use nats::{nats_server, Agent, Collector, BIN, WAIT};
 
 /// `n` distinct sshd failures of agent `a`, numbered from `from`.
 fn failures(a: usize, from: usize, n: usize) -> String {
@@ -180,73 +32,6 @@ fn failures(a: usize, from: usize, n: usize) -> String {
             )
         })
         .collect()
-}
-
-/// An enrolled agent following its own log with `transport: nats`.
-struct Agent {
-    log: PathBuf,
-    config: PathBuf,
-    state: PathBuf,
-    err: PathBuf,
-}
-
-impl Agent {
-    fn new(dir: &Path, i: usize, nats_port: u16, c: &Collector) -> Agent {
-        let nats = format!("{{url: \"nats://127.0.0.1:{nats_port}\", stream: LOGWARD_EVENTS}}");
-        Agent::with_nats(dir, i, &nats, c)
-    }
-
-    /// An agent whose `forward.nats` is `nats` (YAML flow).
-    fn with_nats(dir: &Path, i: usize, nats: &str, c: &Collector) -> Agent {
-        let d = dir.join(format!("agent{i}"));
-        std::fs::create_dir_all(&d).unwrap();
-        let log = d.join("auth.log");
-        std::fs::write(&log, "").unwrap();
-        let config = d.join("agent.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "sources:\n  - {{type: file, path: {}, start_at: beginning}}\n\
-                 forward:\n  transport: nats\n  nats: {nats}\n  \
-                 batch: {{items: 50, age: 100ms}}\n  heartbeat: 1s\n  decisions: {{enabled: false}}\n  \
-                 backoff: {{min: 100ms, max: 500ms}}\n",
-                log.display()
-            ),
-        )
-        .unwrap();
-        let state = d.join("state");
-        c.enroll(&state);
-        Agent {
-            log,
-            config,
-            state,
-            err: d.join("agent.err"),
-        }
-    }
-
-    fn start(&self) -> Proc {
-        spawn(
-            BIN,
-            &[
-                "run",
-                "--config",
-                self.config.to_str().unwrap(),
-                "--state-dir",
-                self.state.to_str().unwrap(),
-            ],
-            &self.err,
-        )
-    }
-
-    /// Whether the agent has read `n` lines (and so spooled their events).
-    fn has_read(&self, n: usize) -> bool {
-        Command::new(BIN)
-            .args(["status", "--state-dir"])
-            .arg(&self.state)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("running: {n} lines,")))
-            .unwrap_or(false)
-    }
 }
 
 #[test]
@@ -279,12 +64,7 @@ fn nats_agents_store_every_event_once_through_a_nats_restart_and_a_collector_kil
             agents
                 .iter()
                 .map(|a| {
-                    let o = Command::new(BIN)
-                        .args(["metrics", "--state-dir"])
-                        .arg(&a.state)
-                        .output()
-                        .unwrap();
-                    String::from_utf8_lossy(&o.stdout)
+                    a.metrics()
                         .lines()
                         .filter(|l| l.contains("forward") || l.contains("spool"))
                         .collect::<Vec<_>>()
@@ -348,11 +128,7 @@ fn nats_two_collectors_on_postgres_share_the_stream_and_store_every_event_once_t
     let _nats = nats_server(d.path(), nats_port, &[]);
     let store = format!("store: {{type: postgres, url: \"{}\"}}\n", db.url());
     let cs: Vec<Collector> = (0..2)
-        .map(|i| {
-            let dir = d.path().join(format!("c{i}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            Collector::new(&dir, nats_port, &store)
-        })
+        .map(|i| Collector::new(&d.path().join(format!("c{i}")), nats_port, &store))
         .collect();
     let mut running: Vec<Option<Proc>> = cs.iter().map(|c| Some(c.start())).collect();
     // Enrolled through the first; the second reads the same agents from PostgreSQL.
@@ -588,19 +364,6 @@ fn nats_hostile_batches_are_refused_and_counted_as_on_http() {
     assert_eq!(c.count(), 1);
 }
 
-/// The agent's metric `name` (`logward metrics`), 0 when absent.
-fn agent_metric(a: &Agent, name: &str) -> u64 {
-    let o = Command::new(BIN)
-        .args(["metrics", "--state-dir"])
-        .arg(&a.state)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn nats_over_tls_with_a_password_and_a_wrong_password_keeps_the_spool() {
     use logward_test_support::pki::{Ca, Role};
@@ -652,10 +415,9 @@ fn nats_over_tls_with_a_password_and_a_wrong_password_keeps_the_spool() {
     );
     // The agent the server refuses keeps its events in the spool and retries.
     assert!(wait_until(WAIT, || refused.has_read(10)
-        && agent_metric(&refused, "logward_forward_send_errors_total")
-            > 0));
-    assert!(agent_metric(&refused, "logward_forward_spool_items") >= 10);
-    assert_eq!(agent_metric(&refused, "logward_forward_sent_total"), 0);
+        && refused.metric("logward_forward_send_errors_total") > 0));
+    assert!(refused.metric("logward_forward_spool_items") >= 10);
+    assert_eq!(refused.metric("logward_forward_sent_total"), 0);
     assert_eq!(c.count(), 10);
 }
 
