@@ -472,25 +472,8 @@ pub fn txt_strings(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Appends an IPv4 address as `Display` writes it, without `core::fmt` (the A records and
 /// client addresses of a capture scan).
 pub fn push_ipv4(out: &mut String, ip: Ipv4Addr) {
-    let mut tmp = [0u8; 15];
-    let mut n = 0;
-    for (i, o) in ip.octets().into_iter().enumerate() {
-        if i > 0 {
-            tmp[n] = b'.';
-            n += 1;
-        }
-        if o >= 100 {
-            tmp[n] = b'0' + o / 100;
-            n += 1;
-        }
-        if o >= 10 {
-            tmp[n] = b'0' + o / 10 % 10;
-            n += 1;
-        }
-        tmp[n] = b'0' + o % 10;
-        n += 1;
-    }
-    out.extend(tmp[..n].iter().map(|&b| char::from(b)));
+    let (text, n) = logward_core::json::ipv4_text(ip);
+    out.extend(text[..n].iter().map(|&b| char::from(b)));
 }
 
 pub const TYPE_A: u16 = 1;
