@@ -7,9 +7,7 @@ use std::path::Path;
 
 use logward_collector::config::{Config, Limits};
 use logward_collector::server::all_routes;
-use logward_collector::{
-    add_user, create_api_token, open_store, start, Running, StoreAt, StoreConfig,
-};
+use logward_collector::{add_user, create_api_token, open_store, start, Running, StoreAt};
 use logward_store::{
     Analysis, AnalysisState, CollectorStore, FleetEvent, FleetItem, NewAlert, NewDecision,
 };
@@ -20,6 +18,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 mod common;
+use common::{on_both, Backend, Operator, TestStore};
 
 const PASSWORD: &str = "a long passphrase";
 
@@ -35,46 +34,16 @@ fn config(dir: &Path) -> Config {
     }
 }
 
-/// Where a fixture's collector keeps its state: the tests that read the store run on both.
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Each `async fn name(b: Backend) { … }` becomes the tests `name::sqlite` and
-/// `name::postgres` (skipped without the test cluster, a failure under CI=true).
-macro_rules! on_both {
-    ($($(#[$m:meta])* async fn $name:ident($b:ident: Backend) $body:block)*) => {
-        $(
-            $(#[$m])*
-            async fn $name($b: Backend) $body
-
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
 struct Fixture {
     _dir: tempfile::TempDir,
-    // Dropped after `run` (fields drop in order): the database goes with its connections.
-    _db: Option<TestDb>,
     at: StoreAt,
     run: Running,
     base: String,
     token: String,
     client: reqwest::Client,
     t0: i64,
+    // Last (fields drop in order): the database goes after the collector's connections.
+    _db: Option<TestDb>,
 }
 
 /// 40 alerts from `web01`/`db01`, four addresses, severities 1–5, one a minute from `t0`;
@@ -135,20 +104,10 @@ async fn fixture() -> Fixture {
 /// The seeded collector on `backend`; `None` when PostgreSQL is asked for without a test
 /// cluster.
 async fn fixture_on(backend: Backend, c: impl FnOnce(&mut Config)) -> Option<Fixture> {
+    let TestStore { db, config: store } = TestStore::on(backend)?;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
-    let db = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => {
-            let db = TestDb::create()?;
-            cfg.store = StoreConfig::Postgres {
-                url: db.url().to_owned(),
-                password: None,
-                ca_file: None,
-            };
-            Some(db)
-        }
-    };
+    cfg.store = store;
     let at = StoreAt::from(&cfg);
     let t0 = (common::now() / 3600) * 3600 - 2 * 86_400;
     // Off the async runtime, as the CLI would (PostgreSQL's client blocks).
@@ -188,10 +147,7 @@ impl Fixture {
         &self,
         f: impl FnOnce(&mut dyn CollectorStore) -> T + Send + 'static,
     ) -> T {
-        let at = self.at.clone();
-        tokio::task::spawn_blocking(move || f(open_store(at).unwrap().as_mut()))
-            .await
-            .unwrap()
+        common::with_store(&self.at, f).await
     }
 
     /// A request to `path` on this collector, with no credentials unless added.
@@ -970,19 +926,8 @@ on_both! {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         // On PostgreSQL the delivery worker has its own connection too, dropped at `stop`.
-        let (db, store_yaml, store) = match b {
-            Backend::Sqlite => (None, String::new(), StoreConfig::Sqlite),
-            Backend::Postgres => {
-                let Some(db) = TestDb::create() else { return };
-                let url = db.url().to_owned();
-                let yaml = format!("store: {{type: postgres, url: \"{url}\"}}\n");
-                (Some(db), yaml, StoreConfig::Postgres { url, password: None, ca_file: None })
-            }
-        };
-        let at = StoreAt {
-            state_dir: state.clone(),
-            store,
-        };
+        let Some(store) = TestStore::on(b) else { return };
+        let at = store.at(&state);
         let t = common::now();
         // A fleet alert and the failed logins on three hosts that made it, stored as the ingest
         // transaction stores them.
@@ -1030,29 +975,13 @@ on_both! {
         let run = common::collector(
             dir.path(),
             &format!(
-                "{store_yaml}notify:\n  notifiers:\n    log: {{type: file, path: {}}}\n  routes:\n    - {{notifiers: [log]}}\n",
+                "{}notify:\n  notifiers:\n    log: {{type: file, path: {}}}\n  routes:\n    - {{notifiers: [log]}}\n",
+                store.yaml(),
                 notified.display()
             ),
         )
         .await;
-        let token_at = at.clone();
-        let (_, token) =
-            tokio::task::spawn_blocking(move || create_api_token(token_at, "ci", 1).unwrap())
-                .await
-                .unwrap();
-        let base = format!("http://{}", run.addr);
-        let client = reqwest::Client::new();
-        let get = |path: String| {
-            let r = client
-                .get(format!("{base}{path}"))
-                .header(AUTHORIZATION, format!("Bearer {token}"))
-                .send();
-            async move {
-                let r = r.await.unwrap();
-                assert_eq!(r.status(), 200);
-                json(r).await
-            }
-        };
+        let op = Operator::new(&run).await;
 
         // An agent forwards an account creation: root created the account `mallory`.
         let agent = common::Agent::enrol(&run).await;
@@ -1075,7 +1004,7 @@ on_both! {
         );
         assert_eq!(agent.events(body).await["accepted"], 1);
 
-        let list = get("/v1/alerts".into()).await;
+        let list = op.get("/v1/alerts").await;
         let find = |rule: &str| {
             list["alerts"]
                 .as_array()
@@ -1088,7 +1017,7 @@ on_both! {
         };
         let (fleet_id, account_id) = (find("fleet-bruteforce"), find("account-created"));
 
-        let fleet = get(format!("/v1/alerts/{fleet_id}")).await;
+        let fleet = op.get(&format!("/v1/alerts/{fleet_id}")).await;
         let mut hosts: Vec<&str> = fleet["events"]
             .as_array()
             .unwrap()
@@ -1101,7 +1030,7 @@ on_both! {
         // Sent at the first try: one attempt, none failed.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let account = loop {
-            let v = get(format!("/v1/alerts/{account_id}")).await;
+            let v = op.get(&format!("/v1/alerts/{account_id}")).await;
             if v["deliveries"][0]["state"] == "sent" {
                 break v;
             }
@@ -1117,33 +1046,19 @@ on_both! {
         );
 
         // A ban with no length is refused; `permanent: true` or a duration is explicit.
-        let ban = |body: &'static str| {
-            client
-                .post(format!("{base}/v1/bans"))
-                .header(AUTHORIZATION, format!("Bearer {token}"))
-                .body(body)
-                .send()
-        };
-        let r = ban(r#"{"target":"192.0.2.90","reason":"forgot the duration"}"#)
-            .await
-            .unwrap();
+        let ban = |body: &'static str| op.post("/v1/bans", body);
+        let r = ban(r#"{"target":"192.0.2.90","reason":"forgot the duration"}"#).await;
         assert_eq!(r.status(), 400);
         assert!(r.text().await.unwrap().contains("permanent"));
-        let r = ban(r#"{"target":"192.0.2.90","duration_secs":60,"permanent":true,"reason":"x"}"#)
-            .await
-            .unwrap();
+        let r = ban(r#"{"target":"192.0.2.90","duration_secs":60,"permanent":true,"reason":"x"}"#).await;
         assert_eq!(r.status(), 400);
-        let bans = get("/v1/bans".into()).await;
+        let bans = op.get("/v1/bans").await;
         assert!(bans["bans"].as_array().unwrap().is_empty(), "{bans}");
-        let r = ban(r#"{"target":"192.0.2.90","permanent":true,"reason":"meant it"}"#)
-            .await
-            .unwrap();
+        let r = ban(r#"{"target":"192.0.2.90","permanent":true,"reason":"meant it"}"#).await;
         assert_eq!(r.status(), 201);
-        let r = ban(r#"{"target":"192.0.2.91","duration_secs":600,"reason":"an hour"}"#)
-            .await
-            .unwrap();
+        let r = ban(r#"{"target":"192.0.2.91","duration_secs":600,"reason":"an hour"}"#).await;
         assert_eq!(r.status(), 201);
-        let bans = get("/v1/bans".into()).await;
+        let bans = op.get("/v1/bans").await;
         let expiry = |target: &str| {
             bans["bans"]
                 .as_array()
@@ -1156,7 +1071,7 @@ on_both! {
         assert!(expiry("192.0.2.90").is_null());
         assert!(expiry("192.0.2.91").is_i64());
         run.stop().await;
-        drop(db);
+        drop(store);
     }
 }
 
@@ -1170,39 +1085,13 @@ on_both! {
             write_alert, Action, Alert, Dataset, Event, Outcome, Severity, Timestamp, Winlog,
         };
         let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state");
-        let (_db, store_yaml, at) = match b {
-            Backend::Sqlite => (None, String::new(), StoreAt::from(&state)),
-            Backend::Postgres => {
-                let Some(db) = TestDb::create() else { return };
-                let url = db.url().to_owned();
-                let yaml = format!("store: {{type: postgres, url: \"{url}\"}}\n");
-                let store = StoreConfig::Postgres { url, password: None, ca_file: None };
-                (Some(db), yaml, StoreAt { state_dir: state.clone(), store })
-            }
-        };
+        let Some(store) = TestStore::on(b) else { return };
         let run = common::collector(
             dir.path(),
-            &format!("{store_yaml}limits: {{field_bytes: 1024}}\n"),
+            &format!("{}limits: {{field_bytes: 1024}}\n", store.yaml()),
         )
         .await;
-        // Off the async runtime, as the CLI would (PostgreSQL's client blocks).
-        let (_, token) = tokio::task::spawn_blocking(move || create_api_token(at, "ci", 1).unwrap())
-            .await
-            .unwrap();
-        let base = format!("http://{}", run.addr);
-        let client = reqwest::Client::new();
-        let get = |path: String| {
-            let r = client
-                .get(format!("{base}{path}"))
-                .header(AUTHORIZATION, format!("Bearer {token}"))
-                .send();
-            async move {
-                let r = r.await.unwrap();
-                assert_eq!(r.status(), 200);
-                json(r).await
-            }
-        };
+        let op = Operator::new(&run).await;
         let t = common::now();
         let xml = "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System><EventID>4625</EventID><Channel>Security</Channel><Computer>DC01</Computer></System><EventData><Data Name=\"TargetUserName\">administrator</Data><Data Name=\"WorkstationName\">&lt;script&gt;alert(1)&lt;/script&gt;</Data></EventData></Event>";
         // A failed network logon from KALI at 203.0.113.50, as the Windows mapping makes it.
@@ -1276,7 +1165,7 @@ on_both! {
         let agent = common::Agent::enrol(&run).await;
         assert_eq!(agent.events(body).await["accepted"], 4);
 
-        let list = get("/v1/alerts".into()).await;
+        let list = op.get("/v1/alerts").await;
         let alerts = list["alerts"].as_array().unwrap();
         let of = |rule: &str| {
             alerts
@@ -1312,7 +1201,7 @@ on_both! {
         assert_eq!(ssh["logon_type"], Value::Null);
 
         // The alert page: the event behind it with its winlog fields and its XML.
-        let d = get(format!("/v1/alerts/{}", logon["id"])).await;
+        let d = op.get(&format!("/v1/alerts/{}", logon["id"])).await;
         assert_eq!(d["alert"]["winlog"]["event_id"], "4625");
         let events = d["events"].as_array().unwrap();
         assert_eq!(events.len(), 1, "{d}");

@@ -4,92 +4,39 @@
 #![allow(clippy::unwrap_used)]
 
 use logward_collector::config::Config;
-use logward_collector::{open_store, start, Running, StoreAt, StoreConfig};
+use logward_collector::{start, Running, StoreAt};
 use logward_core::{Action, Dataset, Event, Outcome, Severity};
-use logward_store::{CollectorStore, NewDecision};
-use logward_test_support::postgres::TestDb;
+use logward_store::NewDecision;
 
 mod common;
-use common::{alert_line, event_line, now, Agent};
-
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Each `async fn name(b: Backend) { … }` becomes the tests `name::sqlite` and
-/// `name::postgres` (skipped without the test cluster, a failure under CI=true).
-macro_rules! on_both {
-    ($(async fn $name:ident($b:ident: Backend) $body:block)*) => {
-        $(
-            async fn $name($b: Backend) $body
-
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
+use common::{alert_line, event_line, now, on_both, with_store, Agent, Backend, TestStore};
 
 struct Collector {
     _dir: tempfile::TempDir,
-    // Dropped after `run` (fields drop in order): the database goes with its connections.
-    _db: Option<TestDb>,
     run: Running,
     at: StoreAt,
+    // Last (fields drop in order): the database goes after the collector's connections.
+    _store: TestStore,
 }
 
 /// A collector on `backend`; `None` when PostgreSQL is asked for without a test cluster.
 async fn collector(backend: Backend) -> Option<Collector> {
+    let store = TestStore::on(backend)?;
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config {
+    let c = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         state_dir: dir.path().to_path_buf(),
+        store: store.config.clone(),
         ..Config::default()
-    };
-    let db = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => {
-            let db = TestDb::create()?;
-            c.store = StoreConfig::Postgres {
-                url: db.url().to_owned(),
-                password: None,
-                ca_file: None,
-            };
-            Some(db)
-        }
     };
     let at = StoreAt::from(&c);
     let run = start(c).await.unwrap();
     Some(Collector {
         _dir: dir,
-        _db: db,
         run,
         at,
+        _store: store,
     })
-}
-
-impl Collector {
-    /// Runs `f` on a connection of its own to the collector's store, off the async runtime
-    /// (PostgreSQL's client blocks).
-    async fn with_store<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut dyn CollectorStore) -> T + Send + 'static,
-    ) -> T {
-        let at = self.at.clone();
-        tokio::task::spawn_blocking(move || f(open_store(at).unwrap().as_mut()))
-            .await
-            .unwrap()
-    }
 }
 
 fn event(user: &str) -> Event<'static> {
@@ -102,6 +49,8 @@ fn event(user: &str) -> Event<'static> {
 }
 
 on_both! {
+    test = #[tokio::test(flavor = "multi_thread", worker_threads = 2)];
+
     async fn events_alerts_heartbeats_and_decisions_go_through_the_store(b: Backend) {
         let Some(c) = collector(b).await else { return };
         let a = Agent::enrol(&c.run).await;
@@ -125,8 +74,7 @@ on_both! {
             .await;
         assert_eq!(status, 200);
         let id = a.id.clone();
-        let (events, alerts, agent, decision) = c
-            .with_store(move |s| {
+        let (events, alerts, agent, decision) = with_store(&c.at, move |s| {
                 let d = s
                     .add_decision(&NewDecision {
                         target: "203.0.113.45".into(),
@@ -166,7 +114,7 @@ on_both! {
         assert_eq!(v["accepted"].as_u64(), Some(1), "{v}");
         let v = a.events(event_line(2, &event("bob"))).await;
         assert_eq!(v["accepted"].as_u64(), Some(1), "{v}");
-        let json = c.with_store(|s| s.fleet_event_json(10).unwrap()).await;
+        let json = with_store(&c.at, |s| s.fleet_event_json(10).unwrap()).await;
         assert_eq!(json.len(), 2);
         assert!(json[0].contains("ro\\u0000ot"), "the JSON keeps the name: {}", json[0]);
         c.run.stop().await;

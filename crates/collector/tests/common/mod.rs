@@ -20,6 +20,10 @@ use serde_json::Value;
 
 pub use logward_core::clock::unix_now as now;
 
+mod backends;
+#[allow(unused_imports)] // by the test files on both stores only
+pub use backends::*;
+
 /// Starts a collector whose config is `yaml` (without `listen`/`state_dir`, added here).
 pub async fn collector(dir: &Path, yaml: &str) -> Running {
     let text = format!(
