@@ -3,8 +3,9 @@
 //! and headless Chromium driven through chromedriver's W3C WebDriver HTTP API — log in, see
 //! the alert the agent forwarded, filter by address, open it, see its raw line, ban, lift,
 //! log out. Once over plain HTTP and once over TLS, where Chromium speaks HTTP/2 (no `Host`
-//! header: the CSRF Origin check must use the request's authority). Screenshots go to
-//! target/test-artifacts/dashboard/ (`tls-` in front for the TLS run).
+//! header: the CSRF Origin check must use the request's authority). Each on the collector's
+//! SQLite store and on PostgreSQL (tests/support/store.rs). Screenshots go to
+//! target/test-artifacts/dashboard/ (`tls-` in front for the TLS run, `pg-` for PostgreSQL).
 //!
 //! Skipped (with the reason) when chromium or chromedriver is missing; under `CI=true` that
 //! is a failure, so a broken install can never pass silently.
@@ -22,6 +23,10 @@ use run::follow;
 #[path = "support/browser.rs"]
 mod browser;
 use browser::Browser;
+#[macro_use]
+#[path = "support/store.rs"]
+mod store;
+use store::{Backend, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const PASSWORD: &str = "dashboard test passphrase";
@@ -51,22 +56,28 @@ fn logward(args: &[&str], stdin: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-#[test]
-fn an_operator_logs_in_sees_the_forwarded_alert_filters_and_opens_it() {
-    scenario(false);
+on_both!(
+    an_operator_logs_in_sees_the_forwarded_alert_filters_and_opens_it,
+    dashboard_actions_work_over_https_and_http2,
+);
+
+fn an_operator_logs_in_sees_the_forwarded_alert_filters_and_opens_it(backend: Backend) {
+    scenario(false, backend);
 }
 
 /// Issue 13: over HTTPS, Ban, Lift and Log out failed in Chromium ("missing or wrong
 /// X-CSRF-Token header") because HTTP/2 has no `Host` header. The whole scenario over TLS,
 /// with the page checked to have been served over h2.
-#[test]
-fn dashboard_actions_work_over_https_and_http2() {
-    scenario(true);
+fn dashboard_actions_work_over_https_and_http2(backend: Backend) {
+    scenario(true, backend);
 }
 
-fn scenario(tls: bool) {
+fn scenario(tls: bool, backend: Backend) {
     let Some((chromium, driver)) = browser::programs() else {
         logward_test_support::skip!("{}", browser::MISSING);
+    };
+    let Some(store) = Store::new(backend) else {
+        return;
     };
 
     let d = tempfile::tempdir().unwrap();
@@ -101,20 +112,21 @@ fn scenario(tls: bool) {
     std::fs::write(
         &ccfg,
         format!(
-            "listen: 127.0.0.1:{port}\nstate_dir: {}\n{tls_yaml}\
+            "listen: 127.0.0.1:{port}\nstate_dir: {}\n{tls_yaml}{}\
              notify:\n  notifiers:\n    log: {{type: file, path: {}}}\n  routes:\n    - {{notifiers: [log]}}\n",
             cstate.display(),
+            store.yaml(),
             d.path().join("notified.ndjson").display()
         ),
     )
     .unwrap();
     let cfg = ccfg.to_str().unwrap();
     let shot = |name: &str| {
-        if tls {
+        store.shot(&if tls {
             format!("tls-{name}")
         } else {
             name.to_owned()
-        }
+        })
     };
     // The operator and an API token, as an administrator would create them.
     let out = logward(
@@ -480,4 +492,5 @@ fn scenario(tls: bool) {
             p.display()
         );
     }
+    store.assert_in_use(&cstate);
 }

@@ -3,7 +3,8 @@
 //! `dns-query` events the DNS check flagged and their alerts. Headless Chromium
 //! (tests/support/browser.rs) finds the hits per day, the top domains and clients, one
 //! client's recent hits with the owner and the answer — and a query name carrying markup
-//! (a DNS label may hold any byte) stays text.
+//! (a DNS label may hold any byte) stays text. On the SQLite store and on PostgreSQL
+//! (tests/support/store.rs).
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and the browser
 #![allow(clippy::unwrap_used)]
 
@@ -17,8 +18,12 @@ use serde_json::json;
 mod browser;
 #[path = "support/collector.rs"]
 mod collector;
+#[macro_use]
+#[path = "support/store.rs"]
+mod store;
 use browser::Browser;
 use collector::{line, Collector, PASSWORD};
+use store::{Backend, Store};
 
 /// A query name an attacker chose: it would run if the page ever parsed it as HTML.
 const HOSTILE: &str = "<img src=x onerror=\"window.pwned = 1\">.evil.example";
@@ -73,13 +78,17 @@ fn listed(owner: &str) -> DnsIntel {
     }
 }
 
-#[test]
-fn the_dns_page_shows_hits_per_day_top_domains_and_clients_and_one_clients_hits() {
+on_both!(the_dns_page_shows_hits_per_day_top_domains_and_clients_and_one_clients_hits);
+
+fn the_dns_page_shows_hits_per_day_top_domains_and_clients_and_one_clients_hits(backend: Backend) {
     let Some((chromium, driver)) = browser::programs() else {
         logward_test_support::skip!("{}", browser::MISSING);
     };
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
     let d = tempfile::tempdir().unwrap();
-    let c = Collector::start(d.path());
+    let c = Collector::start(d.path(), store);
     let (agent, secret) = c.enroll("gw1");
 
     // Yesterday one hit, today four: two clients, a listed domain asked three times, a
@@ -194,7 +203,7 @@ fn the_dns_page_shows_hits_per_day_top_domains_and_clients_and_one_clients_hits(
         "return Array.from(document.querySelectorAll('#chart-dns-findings svg rect title')).map(t => t.textContent)",
     );
     assert_eq!(findings, json!(["listed: 4", "dga: 1"]));
-    b.screenshot("20-dns");
+    b.screenshot(&c.store.shot("20-dns"));
 
     // One client's hits, from its link; then back to all through the filter form.
     b.click("#dns-clients li a");
@@ -206,7 +215,7 @@ fn the_dns_page_shows_hits_per_day_top_domains_and_clients_and_one_clients_hits(
     assert!(mine.as_array().unwrap().iter().all(|r| r[2] == "ops-team"));
     assert_eq!(b.text("#dns-hits-title"), "Recent hits of 10.0.0.5");
     assert!(b.url().ends_with("#/dns/10.0.0.5"), "{}", b.url());
-    b.screenshot("21-dns-client");
+    b.screenshot(&c.store.shot("21-dns-client"));
 
     // A hit links to its alert.
     b.click("#dns-hits-body tr.dns-hit-row a");
@@ -227,4 +236,5 @@ fn the_dns_page_shows_hits_per_day_top_domains_and_clients_and_one_clients_hits(
         json!([400, "client: \"not-an-ip\" is not an IP address"])
     );
     assert!(b.console_errors().is_empty(), "{:?}", b.console_errors());
+    c.store.assert_in_use(&c.state_dir);
 }

@@ -5,7 +5,8 @@
 //! as a forwarding agent sends them. Headless Chromium (tests/support/browser.rs) finds, in
 //! the list and on the alert pages, the event id, logon type, workstation, actor and target
 //! account, and the Event XML in its collapsible block — where hostile markup in the XML
-//! stays text: no element is made of it and no script of it runs.
+//! stays text: no element is made of it and no script of it runs. On the SQLite store and on
+//! PostgreSQL (tests/support/store.rs).
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test and the browser
 #![allow(clippy::unwrap_used)]
 
@@ -20,8 +21,12 @@ use serde_json::{json, Value};
 mod browser;
 #[path = "support/collector.rs"]
 mod collector;
+#[macro_use]
+#[path = "support/store.rs"]
+mod store;
 use browser::Browser;
 use collector::{line, logward, Collector, PASSWORD};
+use store::{Backend, Store};
 
 /// What an attacker who controls a forwarded record could put in it: markup that would run
 /// if the page ever parsed the XML as HTML.
@@ -59,13 +64,17 @@ fn record(id: u32, t: i64, data: &[(&str, &str)]) -> WinRecord {
     r
 }
 
-#[test]
-fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped() {
+on_both!(a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped);
+
+fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(backend: Backend) {
     let Some((chromium, driver)) = browser::programs() else {
         logward_test_support::skip!("{}", browser::MISSING);
     };
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
     let d = tempfile::tempdir().unwrap();
-    let c = Collector::start(d.path());
+    let c = Collector::start(d.path(), store);
     let url = c.url.clone();
     let (agent, secret) = c.enroll("DC01");
 
@@ -188,7 +197,7 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
     assert_eq!(logon_row[2], "administrator");
     let created_row = row("Security 4720");
     assert_eq!(created_row[2], "alice → mallory");
-    b.screenshot("10-windows-alerts");
+    b.screenshot(&c.store.shot("10-windows-alerts"));
 
     // The logon's page.
     let field = |label: &str| {
@@ -244,7 +253,7 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
         );
         (v == json!([["Security 4625 · network · from KALI", 1]])).then_some(())
     });
-    b.screenshot("11-windows-alert");
+    b.screenshot(&c.store.shot("11-windows-alert"));
 
     // The account creation's page: the actor and the account acted on.
     b.goto(&format!(
@@ -265,7 +274,7 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
     let made = b.js("return [document.querySelectorAll('script, img').length - \
                      document.querySelectorAll('head script').length, typeof window.pwned]");
     assert_eq!(made, json!([0, "undefined"]));
-    b.screenshot("12-windows-account");
+    b.screenshot(&c.store.shot("12-windows-account"));
 
     // The log clearing, whose record was not sent: its winlog fields, as text.
     let cleared_row = row("Security 1102");
@@ -333,9 +342,10 @@ fn a_windows_alert_page_shows_logon_type_workstation_target_and_its_xml_escaped(
         ] {
             assert!(shown.contains(want), "{want} in {shown}");
         }
-        b.screenshot("13-windows-evtx-sample");
+        b.screenshot(&c.store.shot("13-windows-evtx-sample"));
     }
 
     let severe = b.console_errors();
     assert!(severe.is_empty(), "browser console errors: {severe:?}");
+    c.store.assert_in_use(&c.state_dir);
 }

@@ -10,6 +10,8 @@ use logward_core::wire;
 use logward_test_support::{free_port, run_with_stdin, spawn, wait_port};
 use serde_json::{json, Value};
 
+use crate::store::Store;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_logward");
 /// The operator `alice`'s password.
 pub const PASSWORD: &str = "dashboard test passphrase";
@@ -26,16 +28,19 @@ pub fn logward(args: &[&str], stdin: &str) -> String {
 }
 
 /// A `logward collector` process serving HTTPS (a `gen-cert` pair) on a free loopback port,
-/// with the operator `alice`.
+/// with the operator `alice`, its state in `store`.
 pub struct Collector {
     _child: logward_test_support::Proc,
+    pub state_dir: PathBuf,
+    /// After the process (fields drop in order): a PostgreSQL database outlives its user.
+    pub store: Store,
     pub url: String,
     pub config: PathBuf,
     pub http: reqwest::blocking::Client,
 }
 
 impl Collector {
-    pub fn start(dir: &Path) -> Collector {
+    pub fn start(dir: &Path, store: Store) -> Collector {
         let port = free_port();
         let cfg = dir.join("collector.yaml");
         let certs = dir.join("tls");
@@ -54,10 +59,11 @@ impl Collector {
         std::fs::write(
             &cfg,
             format!(
-                "listen: 127.0.0.1:{port}\nstate_dir: {}\ntls: {{cert: {}, key: {}}}\n",
+                "listen: 127.0.0.1:{port}\nstate_dir: {}\ntls: {{cert: {}, key: {}}}\n{}",
                 dir.join("collector").display(),
                 certs.join("cert.pem").display(),
-                certs.join("key.pem").display()
+                certs.join("key.pem").display(),
+                store.yaml()
             ),
         )
         .unwrap();
@@ -77,6 +83,8 @@ impl Collector {
         );
         Collector {
             _child: child,
+            state_dir: dir.join("collector"),
+            store,
             url: format!("https://127.0.0.1:{port}"),
             config: cfg,
             http: reqwest::blocking::Client::builder()
