@@ -2,29 +2,35 @@
 
 use postgres::Row;
 
+use super::base::RowError;
 use super::ingest::text;
 use super::{pg_error, PgStore};
 use crate::collector::{Agent, Heartbeat, TokenCheck};
 use crate::error::Result;
 use crate::types::UnixTime;
 
-const AGENT_SELECT: &str = "SELECT id, host, secret, created_at, revoked_at, last_seen, \
-     version, spool_items, spool_bytes, oldest_unsent, last_seq FROM agents";
+/// The columns [`agent_row`] reads, in its order (a macro, for `concat!`).
+macro_rules! agent_select {
+    () => {
+        "SELECT id, host, secret, created_at, revoked_at, last_seen, version, spool_items, \
+         spool_bytes, oldest_unsent, last_seq FROM agents"
+    };
+}
 
-fn agent_row(r: &Row) -> Agent {
-    Agent {
-        id: r.get(0),
-        host: r.get(1),
-        secret: r.get(2),
-        created_at: r.get(3),
-        revoked_at: r.get(4),
-        last_seen: r.get(5),
-        version: r.get(6),
-        spool_items: r.get(7),
-        spool_bytes: r.get(8),
-        oldest_unsent: r.get(9),
-        last_seq: r.get(10),
-    }
+fn agent_row(r: &Row) -> std::result::Result<Agent, RowError> {
+    Ok(Agent {
+        id: r.try_get(0)?,
+        host: r.try_get(1)?,
+        secret: r.try_get(2)?,
+        created_at: r.try_get(3)?,
+        revoked_at: r.try_get(4)?,
+        last_seen: r.try_get(5)?,
+        version: r.try_get(6)?,
+        spool_items: r.try_get(7)?,
+        spool_bytes: r.try_get(8)?,
+        oldest_unsent: r.try_get(9)?,
+        last_seq: r.try_get(10)?,
+    })
 }
 
 impl PgStore {
@@ -35,12 +41,11 @@ impl PgStore {
         created_at: UnixTime,
         expires_at: UnixTime,
     ) -> Result<()> {
-        self.client
-            .execute(
-                "INSERT INTO enrol_tokens (sha256, created_at, expires_at) VALUES ($1, $2, $3)",
-                &[&text(sha256), &created_at, &expires_at],
-            )
-            .map_err(|e| pg_error(&self.shown, "store an enrolment token", e))?;
+        self.exec(
+            "INSERT INTO enrol_tokens (sha256, created_at, expires_at) VALUES ($1, $2, $3)",
+            &[&text(sha256), &created_at, &expires_at],
+            "store an enrolment token",
+        )?;
         Ok(())
     }
 
@@ -97,62 +102,42 @@ impl PgStore {
 
     /// Registers a shared-key host on first sight (no secret); nothing when it exists.
     pub(super) fn register_shared_agent(&mut self, id: &str, now: UnixTime) -> Result<()> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
-        let err = |e| pg_error(shown, "register an agent", e);
-        let s = stmts
-            .get(
-                client,
-                "INSERT INTO agents (id, host, created_at, last_seen) VALUES ($1, $1, $2, $2) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .map_err(err)?;
-        client.execute(&s, &[&text(id), &now]).map_err(err)?;
+        self.exec(
+            "INSERT INTO agents (id, host, created_at, last_seen) VALUES ($1, $1, $2, $2) \
+             ON CONFLICT (id) DO NOTHING",
+            &[&text(id), &now],
+            "register an agent",
+        )?;
         Ok(())
     }
 
     /// One agent.
     pub(super) fn agent(&mut self, id: &str) -> Result<Option<Agent>> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
-        let err = |e| pg_error(shown, "read an agent", e);
-        const SQL: &str = "SELECT id, host, secret, created_at, revoked_at, last_seen, \
-             version, spool_items, spool_bytes, oldest_unsent, last_seq FROM agents \
-             WHERE id = $1";
-        let s = stmts.get(client, SQL).map_err(err)?;
-        Ok(client
-            .query_opt(&s, &[&text(id)])
-            .map_err(err)?
-            .as_ref()
-            .map(agent_row))
+        self.row(
+            concat!(agent_select!(), " WHERE id = $1"),
+            &[&text(id)],
+            "read an agent",
+            agent_row,
+        )
     }
 
     /// All agents, by host then id.
     pub(super) fn agents(&mut self) -> Result<Vec<Agent>> {
-        let rows = self
-            .client
-            .query(&format!("{AGENT_SELECT} ORDER BY host, id"), &[])
-            .map_err(|e| pg_error(&self.shown, "read agents", e))?;
-        Ok(rows.iter().map(agent_row).collect())
+        self.rows(
+            concat!(agent_select!(), " ORDER BY host, id"),
+            &[],
+            "read agents",
+            agent_row,
+        )
     }
 
     /// Revokes an agent: its requests are refused from now on. Whether it existed unrevoked.
     pub(super) fn revoke_agent(&mut self, id: &str, at: UnixTime) -> Result<bool> {
-        let n = self
-            .client
-            .execute(
-                "UPDATE agents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                &[&text(id), &at],
-            )
-            .map_err(|e| pg_error(&self.shown, "revoke an agent", e))?;
+        let n = self.exec(
+            "UPDATE agents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&text(id), &at],
+            "revoke an agent",
+        )?;
         Ok(n > 0)
     }
 
@@ -163,33 +148,19 @@ impl PgStore {
         now: UnixTime,
         hb: &Heartbeat,
     ) -> Result<()> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
-        let err = |e| pg_error(shown, "record a heartbeat", e);
-        let s = stmts
-            .get(
-                client,
-                "UPDATE agents SET last_seen = $2, version = coalesce($3, version), \
-                 spool_items = $4, spool_bytes = $5, oldest_unsent = $6 WHERE id = $1",
-            )
-            .map_err(err)?;
-        client
-            .execute(
-                &s,
-                &[
-                    &text(id),
-                    &now,
-                    &hb.version.as_deref().map(text),
-                    &hb.spool_items,
-                    &hb.spool_bytes,
-                    &hb.oldest_unsent,
-                ],
-            )
-            .map_err(err)?;
+        self.exec(
+            "UPDATE agents SET last_seen = $2, version = coalesce($3, version), \
+             spool_items = $4, spool_bytes = $5, oldest_unsent = $6 WHERE id = $1",
+            &[
+                &text(id),
+                &now,
+                &hb.version.as_deref().map(text),
+                &hb.spool_items,
+                &hb.spool_bytes,
+                &hb.oldest_unsent,
+            ],
+            "record a heartbeat",
+        )?;
         Ok(())
     }
 }

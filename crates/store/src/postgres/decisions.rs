@@ -12,26 +12,27 @@ use std::path::Path;
 
 use postgres::{Row, Transaction};
 
+use super::base::RowError;
 use super::ingest::text;
-use super::{pe, PgStore, Prepared};
+use super::{PgStore, Prepared};
 use crate::collector::{Decision, DecisionChange, DecisionOp, DecisionSelector, NewDecision};
 use crate::error::{Result, StoreError};
 use crate::types::UnixTime;
 
 /// A row of `SELECT id, target, duration_secs, reason, rule_id, created_at, expires_at,
 /// alert_id, removed_at` (SQLite's `DECISION_COLUMNS`).
-pub(super) fn decision_row(r: &Row) -> Decision {
-    Decision {
-        id: r.get(0),
-        target: r.get(1),
-        duration_secs: r.get(2),
-        reason: r.get(3),
-        rule_id: r.get(4),
-        created_at: r.get(5),
-        expires_at: r.get(6),
-        alert_id: r.get(7),
-        removed_at: r.get(8),
-    }
+pub(super) fn decision_row(r: &Row) -> std::result::Result<Decision, RowError> {
+    Ok(Decision {
+        id: r.try_get(0)?,
+        target: r.try_get(1)?,
+        duration_secs: r.try_get(2)?,
+        reason: r.try_get(3)?,
+        rule_id: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+        expires_at: r.try_get(6)?,
+        alert_id: r.try_get(7)?,
+        removed_at: r.try_get(8)?,
+    })
 }
 
 /// The fields of a change besides its decision, operation and time.
@@ -59,24 +60,21 @@ fn log_change(
     c: &Change<'_>,
     at: UnixTime,
 ) -> Result<DecisionChange> {
-    let lock = st
-        .get(
+    const WHAT: &str = "log a decision change";
+    st.execute(
+        tx,
+        shown,
+        WHAT,
+        "SELECT pg_advisory_xact_lock(hashtext('logward.decision_changes'))",
+        &[],
+    )?;
+    let seq: i64 = st
+        .query_one(
             tx,
-            "SELECT pg_advisory_xact_lock(hashtext('logward.decision_changes'))",
-        )
-        .map_err(pe(shown, "log a decision change"))?;
-    tx.execute(&lock, &[])
-        .map_err(pe(shown, "log a decision change"))?;
-    let s = st
-        .get(
-            tx,
+            shown,
+            WHAT,
             "INSERT INTO decision_changes (decision_id, op, target, duration_secs, expires_at, \
              reason, rule_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
-        )
-        .map_err(pe(shown, "log a decision change"))?;
-    let seq: i64 = tx
-        .query_one(
-            &s,
             &[
                 &decision_id,
                 &op.as_str(),
@@ -87,9 +85,9 @@ fn log_change(
                 &c.rule_id.map(text),
                 &at,
             ],
-        )
-        .map_err(pe(shown, "log a decision change"))?
-        .get(0);
+        )?
+        .try_get(0)
+        .map_err(super::pe(shown, WHAT))?;
     Ok(DecisionChange {
         seq,
         decision_id,
@@ -112,21 +110,30 @@ fn expire_tx(
     now: UnixTime,
     target: Option<&str>,
 ) -> Result<u64> {
-    let s = st
-        .get(
+    const WHAT: &str = "expire decisions";
+    let mut over = st
+        .query(
             tx,
+            shown,
+            WHAT,
             "UPDATE decisions SET removed_at = expires_at WHERE removed_at IS NULL \
              AND expires_at IS NOT NULL AND expires_at <= $1 \
              AND ($2::text IS NULL OR target = $2) \
              RETURNING id, target, expires_at, reason, rule_id",
-        )
-        .map_err(pe(shown, "expire decisions"))?;
-    let mut over: Vec<(i64, String, i64, String, Option<String>)> = tx
-        .query(&s, &[&now, &target.map(text)])
-        .map_err(pe(shown, "expire decisions"))?
+            &[&now, &target.map(text)],
+        )?
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-        .collect();
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ))
+        })
+        .collect::<std::result::Result<Vec<(i64, String, i64, String, Option<String>)>, _>>()
+        .map_err(super::pe(shown, WHAT))?;
     over.sort_by_key(|o| o.0);
     for (id, target, at, reason, rule) in &over {
         let c = Change {
@@ -148,17 +155,18 @@ fn in_force_locked(
     shown: &Path,
     target: &str,
 ) -> Result<Option<(i64, i64, Option<i64>)>> {
-    let s = st
-        .get(
-            tx,
-            "SELECT id, created_at, expires_at FROM decisions \
-             WHERE target = $1 AND removed_at IS NULL FOR UPDATE",
-        )
-        .map_err(pe(shown, "read a decision"))?;
-    Ok(tx
-        .query_opt(&s, &[&text(target)])
-        .map_err(pe(shown, "read a decision"))?
-        .map(|r| (r.get(0), r.get(1), r.get(2))))
+    const WHAT: &str = "read a decision";
+    st.query_opt(
+        tx,
+        shown,
+        WHAT,
+        "SELECT id, created_at, expires_at FROM decisions \
+         WHERE target = $1 AND removed_at IS NULL FOR UPDATE",
+        &[&text(target)],
+    )?
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+    .transpose()
+    .map_err(super::pe(shown, WHAT))
 }
 
 /// Records a decision in the open transaction: a new one (`add`), or — when one is in force
@@ -182,30 +190,27 @@ pub(super) fn put_decision_tx(
     };
     let mut current = in_force_locked(tx, st, shown, &d.target)?;
     if current.is_none() {
-        let s = st
-            .get(
-                tx,
-                "INSERT INTO decisions (target, duration_secs, reason, rule_id, created_at, \
-                 expires_at, alert_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (target) WHERE removed_at IS NULL DO NOTHING RETURNING id",
-            )
-            .map_err(pe(shown, "record a decision"))?;
-        let added = tx
-            .query_opt(
-                &s,
-                &[
-                    &text(&d.target),
-                    &d.duration_secs,
-                    &text(&d.reason),
-                    &d.rule_id.as_deref().map(text),
-                    &d.created_at,
-                    &expires,
-                    &d.alert_id,
-                ],
-            )
-            .map_err(pe(shown, "record a decision"))?;
+        let added = st.query_opt(
+            tx,
+            shown,
+            "record a decision",
+            "INSERT INTO decisions (target, duration_secs, reason, rule_id, created_at, \
+             expires_at, alert_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (target) WHERE removed_at IS NULL DO NOTHING RETURNING id",
+            &[
+                &text(&d.target),
+                &d.duration_secs,
+                &text(&d.reason),
+                &d.rule_id.as_deref().map(text),
+                &d.created_at,
+                &expires,
+                &d.alert_id,
+            ],
+        )?;
         if let Some(r) = added {
-            let id: i64 = r.get(0);
+            let id: i64 = r
+                .try_get(0)
+                .map_err(super::pe(shown, "record a decision"))?;
             let c = log_change(tx, st, shown, id, DecisionOp::Add, &change, d.created_at)?;
             return Ok((id, Some(c)));
         }
@@ -218,14 +223,13 @@ pub(super) fn put_decision_tx(
             format!("{}: neither added nor found in force", d.target),
         )),
         Some((id, created, Some(old))) if expires.is_none_or(|e| e > old) => {
-            let s = st
-                .get(
-                    tx,
-                    "UPDATE decisions SET expires_at = $2, duration_secs = $3 WHERE id = $1",
-                )
-                .map_err(pe(shown, "extend a decision"))?;
-            tx.execute(&s, &[&id, &expires, &expires.map(|e| e - created)])
-                .map_err(pe(shown, "extend a decision"))?;
+            st.execute(
+                tx,
+                shown,
+                "extend a decision",
+                "UPDATE decisions SET expires_at = $2, duration_secs = $3 WHERE id = $1",
+                &[&id, &expires, &expires.map(|e| e - created)],
+            )?;
             let c = log_change(tx, st, shown, id, DecisionOp::Extend, &change, d.created_at)?;
             Ok((id, Some(c)))
         }
@@ -245,21 +249,21 @@ pub(super) fn lift_tx(
         DecisionSelector::Id(id) => (Some(id), None),
         DecisionSelector::Target(t) => (None, Some(t)),
     };
-    let s = st
-        .get(
-            tx,
-            "UPDATE decisions SET removed_at = $3 WHERE removed_at IS NULL \
-             AND ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR target = $2) \
-             AND (expires_at IS NULL OR expires_at > $3) \
-             RETURNING id, target, reason, rule_id",
-        )
-        .map_err(pe(shown, "lift a decision"))?;
-    let row = tx
-        .query_opt(&s, &[&id, &target.map(text), &at])
-        .map_err(pe(shown, "lift a decision"))?;
+    const WHAT: &str = "lift a decision";
+    let row = st.query_opt(
+        tx,
+        shown,
+        WHAT,
+        "UPDATE decisions SET removed_at = $3 WHERE removed_at IS NULL \
+         AND ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR target = $2) \
+         AND (expires_at IS NULL OR expires_at > $3) \
+         RETURNING id, target, reason, rule_id",
+        &[&id, &target.map(text), &at],
+    )?;
     let Some(r) = row else { return Ok(None) };
     let (id, target, reason, rule): (i64, String, String, Option<String>) =
-        (r.get(0), r.get(1), r.get(2), r.get(3));
+        (|| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))()
+            .map_err(super::pe(shown, WHAT))?;
     let c = Change {
         target: &target,
         duration_secs: Some(0),
@@ -285,18 +289,9 @@ impl PgStore {
         &mut self,
         d: &NewDecision,
     ) -> Result<(i64, Option<DecisionChange>)> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
-        let mut tx = client
-            .transaction()
-            .map_err(pe(shown, "record a decision"))?;
-        let r = put_decision_tx(&mut tx, stmts, shown, d)?;
-        tx.commit().map_err(pe(shown, "record a decision"))?;
-        Ok(r)
+        self.in_transaction("record a decision", |tx, st, shown| {
+            put_decision_tx(tx, st, shown, d)
+        })
     }
 
     /// Lifts a decision in force (by id or target) at `at`, with a `delete` change; `None`
@@ -306,47 +301,28 @@ impl PgStore {
         which: DecisionSelector<'_>,
         at: UnixTime,
     ) -> Result<Option<DecisionChange>> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
-        let mut tx = client.transaction().map_err(pe(shown, "lift a decision"))?;
-        let r = lift_tx(&mut tx, stmts, shown, which, at)?;
-        tx.commit().map_err(pe(shown, "lift a decision"))?;
-        Ok(r)
+        self.in_transaction("lift a decision", |tx, st, shown| {
+            lift_tx(tx, st, shown, which, at)
+        })
     }
 
     /// Marks every decision whose time is over at `now` expired (an `expire` change each);
     /// how many.
     pub(super) fn expire_decisions(&mut self, now: UnixTime) -> Result<u64> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
         // Agents poll often: look before writing.
-        let s = stmts
-            .get(
-                client,
-                "SELECT 1 FROM decisions WHERE removed_at IS NULL \
-                 AND expires_at IS NOT NULL AND expires_at <= $1 LIMIT 1",
-            )
-            .map_err(pe(shown, "expire decisions"))?;
-        let due = client
-            .query_opt(&s, &[&now])
-            .map_err(pe(shown, "expire decisions"))?;
+        let due = self.row(
+            "SELECT 1 FROM decisions WHERE removed_at IS NULL \
+             AND expires_at IS NOT NULL AND expires_at <= $1 LIMIT 1",
+            &[&now],
+            "expire decisions",
+            |_| Ok(()),
+        )?;
         if due.is_none() {
             return Ok(0);
         }
-        let mut tx = client
-            .transaction()
-            .map_err(pe(shown, "expire decisions"))?;
-        let n = expire_tx(&mut tx, stmts, shown, now, None)?;
-        tx.commit().map_err(pe(shown, "expire decisions"))?;
-        Ok(n)
+        self.in_transaction("expire decisions", |tx, st, shown| {
+            expire_tx(tx, st, shown, now, None)
+        })
     }
 
     /// The decisions log after `since`, in `seq` order, at most `limit` changes.
@@ -355,84 +331,52 @@ impl PgStore {
         since: i64,
         limit: usize,
     ) -> Result<Vec<DecisionChange>> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
-        let s = stmts
-            .get(
-                client,
-                "SELECT seq, decision_id, op, target, duration_secs, expires_at, reason, \
-                 rule_id, at FROM decision_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .map_err(pe(shown, "read decision changes"))?;
-        let rows = client
-            .query(&s, &[&since, &limit_to_sql(limit)])
-            .map_err(pe(shown, "read decision changes"))?;
-        rows.iter()
-            .map(|r| {
-                let seq: i64 = r.get(0);
-                let op: &str = r.get(2);
+        self.rows(
+            "SELECT seq, decision_id, op, target, duration_secs, expires_at, reason, \
+             rule_id, at FROM decision_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&since, &super::base::limit(limit)],
+            "read decision changes",
+            |r| {
+                let seq: i64 = r.try_get(0)?;
+                let op: &str = r.try_get(2)?;
                 Ok(DecisionChange {
                     seq,
-                    decision_id: r.get(1),
+                    decision_id: r.try_get(1)?,
                     op: DecisionOp::parse(op).ok_or_else(|| {
-                        StoreError::invalid("decision change", format!("{seq}: op {op:?}"))
+                        RowError::Invalid("decision change", format!("{seq}: op {op:?}"))
                     })?,
-                    target: r.get(3),
-                    duration_secs: r.get(4),
-                    expires_at: r.get(5),
-                    reason: r.get(6),
-                    rule_id: r.get(7),
-                    at: r.get(8),
+                    target: r.try_get(3)?,
+                    duration_secs: r.try_get(4)?,
+                    expires_at: r.try_get(5)?,
+                    reason: r.try_get(6)?,
+                    rule_id: r.try_get(7)?,
+                    at: r.try_get(8)?,
                 })
-            })
-            .collect()
+            },
+        )
     }
 
     /// The decisions in force at `now` (not lifted, not over), by id.
     pub(super) fn decisions_in_force(&mut self, now: UnixTime) -> Result<Vec<Decision>> {
-        const SQL: &str = "SELECT id, target, duration_secs, reason, rule_id, created_at, \
+        self.rows(
+            "SELECT id, target, duration_secs, reason, rule_id, created_at, \
              expires_at, alert_id, removed_at FROM decisions WHERE removed_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > $1) ORDER BY id";
-        self.decisions(SQL, &[&now])
+             AND (expires_at IS NULL OR expires_at > $1) ORDER BY id",
+            &[&now],
+            "read decisions",
+            decision_row,
+        )
     }
 
     /// Decisions with an id above `after`, in id order, at most `limit` (every decision ever
     /// made, lifted or not; agents poll the change log).
     pub(super) fn decisions_after(&mut self, after: i64, limit: usize) -> Result<Vec<Decision>> {
-        const SQL: &str = "SELECT id, target, duration_secs, reason, rule_id, created_at, \
-             expires_at, alert_id, removed_at FROM decisions WHERE id > $1 ORDER BY id LIMIT $2";
-        self.decisions(SQL, &[&after, &limit_to_sql(limit)])
+        self.rows(
+            "SELECT id, target, duration_secs, reason, rule_id, created_at, \
+             expires_at, alert_id, removed_at FROM decisions WHERE id > $1 ORDER BY id LIMIT $2",
+            &[&after, &super::base::limit(limit)],
+            "read decisions",
+            decision_row,
+        )
     }
-
-    /// Decision rows of a `SELECT` read by [`decision_row`].
-    fn decisions(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<Decision>> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
-        let s = stmts
-            .get(client, sql)
-            .map_err(pe(shown, "read decisions"))?;
-        Ok(client
-            .query(&s, params)
-            .map_err(pe(shown, "read decisions"))?
-            .iter()
-            .map(decision_row)
-            .collect())
-    }
-}
-
-/// A row limit as a bigint parameter.
-pub(super) fn limit_to_sql(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
 }

@@ -70,16 +70,13 @@ pub(super) fn insert_alert(
 ) -> Result<i64> {
     a.validate()?;
     partitions::ensure(tx, days, "alerts", now).map_err(pe(shown, "make a day's partition"))?;
-    let s = st
-        .get(
+    let id: i64 = st
+        .query_one(
             tx,
+            shown,
+            "store alerts",
             "INSERT INTO alerts (time, stored_at, rule_id, severity, host, source_address, \
              user_name, json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .map_err(pe(shown, "store alerts"))?;
-    let id: i64 = tx
-        .query_one(
-            &s,
             &[
                 &a.time,
                 &now,
@@ -90,20 +87,17 @@ pub(super) fn insert_alert(
                 &a.user.as_deref().map(text),
                 &text(&a.json),
             ],
-        )
-        .map_err(pe(shown, "store alerts"))?
-        .get(0);
+        )?
+        .try_get(0)
+        .map_err(pe(shown, "store alerts"))?;
     if let Some(h) = &a.dns {
-        let s = st
-            .get(
-                tx,
-                "INSERT INTO dns_hits (alert_id, day, time, host, client, domain, qtype, \
-                 finding, list, verdict, severity, answer, owner) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .map_err(pe(shown, "store a DNS hit"))?;
-        tx.execute(
-            &s,
+        st.execute(
+            tx,
+            shown,
+            "store a DNS hit",
+            "INSERT INTO dns_hits (alert_id, day, time, host, client, domain, qtype, \
+             finding, list, verdict, severity, answer, owner) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             &[
                 &id,
                 &a.time.div_euclid(86_400),
@@ -119,8 +113,7 @@ pub(super) fn insert_alert(
                 &opt(&h.answer),
                 &opt(&h.owner),
             ],
-        )
-        .map_err(pe(shown, "store a DNS hit"))?;
+        )?;
     }
     if !plan.notifiers.is_empty() {
         let mut seen = HashSet::with_capacity(plan.notifiers.len());
@@ -131,29 +124,27 @@ pub(super) fn insert_alert(
             .filter(|n| seen.insert(*n))
             .map(text)
             .collect();
-        let s = st
-            .get(
-                tx,
-                "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
-                 updated_at) SELECT $1, n.sink, 'pending', 0, $3, $3 \
-                 FROM unnest($2::text[]) WITH ORDINALITY AS n(sink, i) ORDER BY n.i",
-            )
-            .map_err(pe(shown, "queue deliveries"))?;
-        tx.execute(&s, &[&id, &sinks, &now])
-            .map_err(pe(shown, "queue deliveries"))?;
+        st.execute(
+            tx,
+            shown,
+            "queue deliveries",
+            "INSERT INTO outbox (alert_id, sink, state, attempts, next_attempt_at, \
+             updated_at) SELECT $1, n.sink, 'pending', 0, $3, $3 \
+             FROM unnest($2::text[]) WITH ORDINALITY AS n(sink, i) ORDER BY n.i",
+            &[&id, &sinks, &now],
+        )?;
     }
     if let Some((state, key)) = &plan.analysis {
-        let s = st
-            .get(
-                tx,
-                "INSERT INTO alert_analysis (alert_id, state, cache_key, requested_at, \
-                 finished_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .map_err(pe(shown, "store an analysis request"))?;
         let finished = (*state != AnalysisState::Pending).then_some(now);
         let key = key.as_deref().map(text);
-        tx.execute(&s, &[&id, &state.as_str(), &key, &now, &finished])
-            .map_err(pe(shown, "store an analysis request"))?;
+        st.execute(
+            tx,
+            shown,
+            "store an analysis request",
+            "INSERT INTO alert_analysis (alert_id, state, cache_key, requested_at, \
+             finished_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &state.as_str(), &key, &now, &finished],
+        )?;
     }
     Ok(id)
 }
@@ -248,17 +239,14 @@ impl<'a> EventRows<'a> {
         st: &mut Prepared,
         shown: &Path,
     ) -> Result<()> {
-        let s = st
-            .get(
-                tx,
-                "INSERT INTO fleet_events (agent_id, seq, time, received_at, host, action, \
-                 outcome, source_ip, user_name, json) \
-                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], \
-                 $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])",
-            )
-            .map_err(pe(shown, "store fleet events"))?;
-        tx.execute(
-            &s,
+        st.execute(
+            tx,
+            shown,
+            "store fleet events",
+            "INSERT INTO fleet_events (agent_id, seq, time, received_at, host, action, \
+             outcome, source_ip, user_name, json) \
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], \
+             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])",
             &[
                 &self.agent_id,
                 &self.seq,
@@ -271,8 +259,7 @@ impl<'a> EventRows<'a> {
                 &self.user_name,
                 &self.json,
             ],
-        )
-        .map_err(pe(shown, "store fleet events"))?;
+        )?;
         Ok(())
     }
 }
@@ -294,30 +281,26 @@ impl ProfileLookup for ProfileReader<'_, '_> {
     fn profile(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let mut g = self.tx.borrow_mut();
         let (tx, st) = &mut *g;
-        let s = st
-            .get(*tx, "SELECT data FROM profiles WHERE key = $1")
-            .map_err(pe(self.shown, "read a login profile"))?;
-        Ok(tx
-            .query_opt(&s, &[&text(key)])
-            .map_err(pe(self.shown, "read a login profile"))?
-            .map(|r| r.get(0)))
+        const WHAT: &str = "read a login profile";
+        st.query_opt(
+            *tx,
+            self.shown,
+            WHAT,
+            "SELECT data FROM profiles WHERE key = $1",
+            &[&text(key)],
+        )?
+        .map(|r| r.try_get(0))
+        .transpose()
+        .map_err(pe(self.shown, WHAT))
     }
 }
 
 impl PgStore {
     /// Saves a rules' counters outside an ingest (the collector's shutdown).
     pub(super) fn put_counters(&mut self, c: &CounterSnapshot) -> Result<()> {
-        let PgStore {
-            client,
-            shown,
-            stmts,
-            ..
-        } = self;
-        let mut tx = client
-            .transaction()
-            .map_err(pe(shown, "begin saving counters"))?;
-        put_counters_tx(&mut tx, stmts, shown, c)?;
-        tx.commit().map_err(pe(shown, "commit counters"))
+        self.in_transaction("save counters", |tx, st, shown| {
+            put_counters_tx(tx, st, shown, c)
+        })
     }
 
     /// [`CollectorStore::ingest_group`](crate::CollectorStore::ingest_group): several
@@ -359,17 +342,19 @@ impl PgStore {
         ids.dedup();
         let mut last: HashMap<String, (i64, UnixTime)> = HashMap::with_capacity(ids.len());
         if !ids.is_empty() {
-            let s = stmts
-                .get(
-                    &mut tx,
-                    "SELECT id, last_seq FROM agents WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-                )
-                .map_err(pe(shown, "read an agent's sequence"))?;
-            for r in tx
-                .query(&s, &[&ids])
-                .map_err(pe(shown, "read an agent's sequence"))?
-            {
-                last.insert(r.get(0), (r.get(1), 0));
+            const WHAT: &str = "read an agent's sequence";
+            for r in stmts.query(
+                &mut tx,
+                shown,
+                WHAT,
+                "SELECT id, last_seq FROM agents WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                &[&ids],
+            )? {
+                let (id, seq) = (r.try_get(0), r.try_get(1));
+                last.insert(
+                    id.map_err(pe(shown, WHAT))?,
+                    (seq.map_err(pe(shown, WHAT))?, 0),
+                );
             }
         }
         // The group's days, both tables, in one order (day, then table) before any row: two
@@ -466,16 +451,15 @@ impl PgStore {
                 seq.push(*l);
                 seen.push(*t);
             }
-            let s = stmts
-                .get(
-                    &mut tx,
-                    "UPDATE agents SET last_seq = v.last_seq, last_seen = v.seen \
-                     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, last_seq, seen) \
-                     WHERE agents.id = v.id",
-                )
-                .map_err(pe(shown, "update an agent's sequence"))?;
-            tx.execute(&s, &[&id, &seq, &seen])
-                .map_err(pe(shown, "update an agent's sequence"))?;
+            stmts.execute(
+                &mut tx,
+                shown,
+                "update an agent's sequence",
+                "UPDATE agents SET last_seq = v.last_seq, last_seen = v.seen \
+                 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, last_seq, seen) \
+                 WHERE agents.id = v.id",
+                &[&id, &seq, &seen],
+            )?;
         }
         tx.commit().map_err(pe(shown, "commit an ingest"))?;
         Ok(all)
@@ -534,27 +518,23 @@ impl PgStore {
 
     /// Number of fleet events stored (all, or one host's).
     pub(super) fn count_fleet_events(&mut self, host: Option<&str>) -> Result<u64> {
-        let n: i64 = self
-            .client
-            .query_one(
-                "SELECT count(*) FROM fleet_events WHERE $1::text IS NULL OR host = $1",
-                &[&host],
-            )
-            .map_err(pe(&self.shown, "count fleet events"))?
-            .get(0);
-        Ok(u64::try_from(n).unwrap_or(0))
+        let n = self.row(
+            "SELECT count(*) FROM fleet_events WHERE $1::text IS NULL OR host = $1",
+            &[&host],
+            "count fleet events",
+            |r| Ok(r.try_get::<_, i64>(0)?),
+        )?;
+        Ok(n.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 
     /// The stored JSON of fleet events, oldest first, at most `limit`.
     pub(super) fn fleet_event_json(&mut self, limit: usize) -> Result<Vec<String>> {
-        let rows = self
-            .client
-            .query(
-                "SELECT json FROM fleet_events ORDER BY id LIMIT $1",
-                &[&super::decisions::limit_to_sql(limit)],
-            )
-            .map_err(pe(&self.shown, "read fleet events"))?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        self.rows(
+            "SELECT json FROM fleet_events ORDER BY id LIMIT $1",
+            &[&super::base::limit(limit)],
+            "read fleet events",
+            |r| Ok(r.try_get(0)?),
+        )
     }
 
     /// Retention: fleet events stored more than `keep_days` days ago (whole day partitions:
@@ -696,13 +676,13 @@ impl PgStore {
         if holds_lead(client, stmts, shown)? {
             return Ok(true);
         }
-        let s = stmts
-            .get(client, "SELECT pg_try_advisory_lock($1)")
-            .map_err(pe(shown, "take the fleet rules' lead"))?;
-        client
-            .query_one(&s, &[&RULES_LEAD_KEY])
-            .map(|r| r.get(0))
-            .map_err(pe(shown, "take the fleet rules' lead"))
+        let taken = self.row(
+            "SELECT pg_try_advisory_lock($1)",
+            &[&RULES_LEAD_KEY],
+            "take the fleet rules' lead",
+            |r| Ok(r.try_get(0)?),
+        )?;
+        Ok(taken.unwrap_or(false))
     }
 
     /// [`CollectorStore::commit_rules`](crate::CollectorStore::commit_rules).
@@ -748,13 +728,18 @@ impl PgStore {
                 "this collector no longer leads the fleet rules",
             ));
         }
-        let s = stmts
-            .get(&mut tx, "SELECT value FROM meta WHERE key = $1 FOR UPDATE")
-            .map_err(pe(shown, "read the fleet rules' position"))?;
-        let stored: Option<String> = tx
-            .query_opt(&s, &[&text(key)])
-            .map_err(pe(shown, "read the fleet rules' position"))?
-            .map(|r| r.get(0));
+        const WHAT: &str = "read the fleet rules' position";
+        let stored: Option<String> = stmts
+            .query_opt(
+                &mut tx,
+                shown,
+                WHAT,
+                "SELECT value FROM meta WHERE key = $1 FOR UPDATE",
+                &[&text(key)],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(pe(shown, WHAT))?;
         if stored.as_deref() != expected {
             return Err(StoreError::invalid(
                 "fleet rules position",
@@ -772,15 +757,14 @@ impl PgStore {
         };
         let mut counts = IngestCounts::default();
         apply_effects_tx(&mut tx, days, stmts, shown, &effects, now, &mut counts)?;
-        let s = stmts
-            .get(
-                &mut tx,
-                "INSERT INTO meta (key, value) VALUES ($1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )
-            .map_err(pe(shown, "save the fleet rules' position"))?;
-        tx.execute(&s, &[&text(key), &text(position)])
-            .map_err(pe(shown, "save the fleet rules' position"))?;
+        stmts.execute(
+            &mut tx,
+            shown,
+            "save the fleet rules' position",
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&text(key), &text(position)],
+        )?;
         tx.commit().map_err(pe(shown, "commit the fleet rules"))?;
         Ok(counts)
     }
@@ -792,18 +776,19 @@ fn holds_lead(
     st: &mut Prepared,
     shown: &Path,
 ) -> Result<bool> {
-    let s = st
-        .get(
-            c,
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-             AND pid = pg_backend_pid() AND granted AND objsubid = 1 \
-             AND classid::bigint = ($1::bigint >> 32) \
-             AND objid::bigint = ($1::bigint & 4294967295))",
-        )
-        .map_err(pe(shown, "check the fleet rules' lead"))?;
-    c.query_one(&s, &[&RULES_LEAD_KEY])
-        .map(|r| r.get(0))
-        .map_err(pe(shown, "check the fleet rules' lead"))
+    const WHAT: &str = "check the fleet rules' lead";
+    st.query_one(
+        c,
+        shown,
+        WHAT,
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+         AND pid = pg_backend_pid() AND granted AND objsubid = 1 \
+         AND classid::bigint = ($1::bigint >> 32) \
+         AND objid::bigint = ($1::bigint & 4294967295))",
+        &[&RULES_LEAD_KEY],
+    )?
+    .try_get(0)
+    .map_err(pe(shown, WHAT))
 }
 
 fn ident(name: &str) -> String {
@@ -826,20 +811,20 @@ fn read_ranges(
     let first = seqs.next().unwrap_or(0);
     let (lo, hi) = seqs.fold((first, first), |(lo, hi), q| (lo.min(q), hi.max(q)));
     let (lo, hi) = SeqWindow::bounds(lo, hi);
-    let s = st
-        .get(
+    const WHAT: &str = "read an agent's sequences";
+    let ranges = st
+        .query(
             tx,
+            shown,
+            WHAT,
             "SELECT first_seq, last_seq, received_at FROM agent_seq_ranges \
              WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3",
-        )
-        .map_err(pe(shown, "read an agent's sequences"))?;
-    let rows = tx
-        .query(&s, &[&text(agent_id).as_ref(), &lo, &hi])
-        .map_err(pe(shown, "read an agent's sequences"))?;
-    let ranges = rows
+            &[&text(agent_id).as_ref(), &lo, &hi],
+        )?
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(pe(shown, WHAT))?;
     Ok((SeqWindow::new(ranges), lo, hi))
 }
 
@@ -852,15 +837,15 @@ fn put_ranges(
     (lo, hi): (i64, i64),
     ranges: &[(i64, i64, i64)],
 ) -> Result<()> {
+    const WHAT: &str = "store an agent's sequences";
     let agent = text(agent_id);
-    let s = st
-        .get(
-            tx,
-            "DELETE FROM agent_seq_ranges WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3",
-        )
-        .map_err(pe(shown, "store an agent's sequences"))?;
-    tx.execute(&s, &[&agent.as_ref(), &lo, &hi])
-        .map_err(pe(shown, "store an agent's sequences"))?;
+    st.execute(
+        tx,
+        shown,
+        WHAT,
+        "DELETE FROM agent_seq_ranges WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3",
+        &[&agent.as_ref(), &lo, &hi],
+    )?;
     let (first, last, at): (Vec<i64>, Vec<i64>, Vec<i64>) = ranges.iter().fold(
         (Vec::new(), Vec::new(), Vec::new()),
         |(mut f, mut l, mut a), r| {
@@ -870,15 +855,14 @@ fn put_ranges(
             (f, l, a)
         },
     );
-    let s = st
-        .get(
-            tx,
-            "INSERT INTO agent_seq_ranges (agent_id, first_seq, last_seq, received_at) \
-             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])",
-        )
-        .map_err(pe(shown, "store an agent's sequences"))?;
-    tx.execute(&s, &[&agent.as_ref(), &first, &last, &at])
-        .map_err(pe(shown, "store an agent's sequences"))?;
+    st.execute(
+        tx,
+        shown,
+        WHAT,
+        "INSERT INTO agent_seq_ranges (agent_id, first_seq, last_seq, received_at) \
+         SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])",
+        &[&agent.as_ref(), &first, &last, &at],
+    )?;
     Ok(())
 }
 
@@ -901,20 +885,18 @@ fn insert_keys(
     }
     keys.sort_unstable();
     keys.dedup();
-    let s = st
-        .get(
-            tx,
-            "INSERT INTO fleet_event_keys (dedup_key, received_at) \
-             SELECT k, $2 FROM unnest($1::bytea[]) AS k ON CONFLICT DO NOTHING \
-             RETURNING dedup_key",
-        )
-        .map_err(pe(shown, "store keyed events' keys"))?;
-    let rows = tx
-        .query(&s, &[&keys, &now])
-        .map_err(pe(shown, "store keyed events' keys"))?;
+    let rows = st.query(
+        tx,
+        shown,
+        "store keyed events' keys",
+        "INSERT INTO fleet_event_keys (dedup_key, received_at) \
+         SELECT k, $2 FROM unnest($1::bytea[]) AS k ON CONFLICT DO NOTHING \
+         RETURNING dedup_key",
+        &[&keys, &now],
+    )?;
     Ok(rows
         .iter()
-        .filter_map(|r| <[u8; 16]>::try_from(r.get::<_, &[u8]>(0)).ok())
+        .filter_map(|r| <[u8; 16]>::try_from(r.try_get::<_, &[u8]>(0).ok()?).ok())
         .collect())
 }
 
@@ -924,15 +906,14 @@ fn put_counters_tx(
     shown: &Path,
     c: &CounterSnapshot,
 ) -> Result<()> {
-    let s = st
-        .get(
-            tx,
-            "INSERT INTO counters (name, data, saved_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
-        )
-        .map_err(pe(shown, "save the fleet rules' counters"))?;
-    tx.execute(&s, &[&text(&c.name), &c.data, &c.saved_at])
-        .map_err(pe(shown, "save the fleet rules' counters"))?;
+    st.execute(
+        tx,
+        shown,
+        "save the fleet rules' counters",
+        "INSERT INTO counters (name, data, saved_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
+        &[&text(&c.name), &c.data, &c.saved_at],
+    )?;
     Ok(())
 }
 
@@ -946,17 +927,16 @@ fn put_profiles_tx(
     if rows.is_empty() {
         return Ok(());
     }
-    let s = st
-        .get(
+    for r in rows {
+        st.execute(
             tx,
+            shown,
+            "store login profiles",
             "INSERT INTO profiles (key, data, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET data = excluded.data, \
              updated_at = excluded.updated_at",
-        )
-        .map_err(pe(shown, "store login profiles"))?;
-    for r in rows {
-        tx.execute(&s, &[&text(&r.key), &r.data, &r.updated_at])
-            .map_err(pe(shown, "store login profiles"))?;
+            &[&text(&r.key), &r.data, &r.updated_at],
+        )?;
     }
     Ok(())
 }

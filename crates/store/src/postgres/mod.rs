@@ -22,9 +22,10 @@ mod query;
 mod tls;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use postgres::{Client, GenericClient, NoTls, Statement};
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 
 use crate::error::{Result, StoreError};
 
@@ -47,6 +48,23 @@ pub struct PgStore {
     suspect: bool,
 }
 
+/// [`Prepared`]'s calls of the client's methods of the same names, on a prepared statement.
+macro_rules! prepared_calls {
+    ($($(#[$doc:meta])* $name:ident -> $ret:ty;)*) => {$(
+        $(#[$doc])*
+        fn $name(
+            &mut self,
+            c: &mut impl GenericClient,
+            shown: &Path,
+            context: &'static str,
+            sql: &'static str,
+            params: &[&(dyn ToSql + Sync)],
+        ) -> Result<$ret> {
+            self.run(c, shown, context, sql, |c, s| c.$name(s, params))
+        }
+    )*};
+}
+
 /// Statements prepared once per connection and reused (rust-postgres keeps no cache, and a
 /// statement given as text is parsed again on every call: one more round trip each).
 #[derive(Default)]
@@ -65,6 +83,30 @@ impl Prepared {
         let s = c.prepare(sql)?;
         self.0.insert(sql, s.clone());
         Ok(s)
+    }
+
+    /// `sql`, prepared once, run by `run` in `c`; errors name the database and `context`.
+    fn run<C: GenericClient, T>(
+        &mut self,
+        c: &mut C,
+        shown: &Path,
+        context: &'static str,
+        sql: &'static str,
+        run: impl FnOnce(&mut C, &Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let s = self.get(c, sql).map_err(pe(shown, context))?;
+        run(c, &s).map_err(pe(shown, context))
+    }
+
+    prepared_calls! {
+        /// The rows of `sql` (see [`run`](Self::run)).
+        query -> Vec<Row>;
+        /// The row of `sql`, if any.
+        query_opt -> Option<Row>;
+        /// The one row of `sql`.
+        query_one -> Row;
+        /// How many rows `sql` changed.
+        execute -> u64;
     }
 }
 
@@ -157,6 +199,24 @@ impl PgStore {
         url.parse::<postgres::Config>()
             .map(drop)
             .map_err(|e| e.to_string())
+    }
+
+    /// `f` in a transaction of its own, committed when it succeeds (errors name `context`).
+    fn in_transaction<T>(
+        &mut self,
+        context: &'static str,
+        f: impl FnOnce(&mut Transaction<'_>, &mut Prepared, &Path) -> Result<T>,
+    ) -> Result<T> {
+        let PgStore {
+            client,
+            shown,
+            stmts,
+            ..
+        } = self;
+        let mut tx = client.transaction().map_err(pe(shown, context))?;
+        let r = f(&mut tx, stmts, shown)?;
+        tx.commit().map_err(pe(shown, context))?;
+        Ok(r)
     }
 
     /// A `map_err` for this store's errors: `.map_err(self.err("read alerts"))`.

@@ -200,7 +200,7 @@ impl PgStore {
             ),
             &[&id],
             "read an alert's decisions",
-            |r| Ok(decision_row(r)),
+            decision_row,
         )?;
         let deliveries = self.rows(
             "SELECT sink, state, attempts, last_error, updated_at FROM outbox \
@@ -363,7 +363,7 @@ impl PgStore {
             ),
             &[&active_at, &limit(n)],
             "read bans",
-            |r| Ok(decision_row(r)),
+            decision_row,
         )
     }
 }
