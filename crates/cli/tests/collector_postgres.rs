@@ -14,11 +14,11 @@ use logward_store::{
     AlertPlan, CollectorStore as _, FleetEvent, FleetItem, NewAlert, NewDecision, SqliteStore,
 };
 use logward_test_support::postgres::TestDb;
-use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_port, wait_until};
+use logward_test_support::{append, free_port, spawn, wait_port, wait_until};
 
 #[path = "support/run.rs"]
 mod run;
-use run::follow;
+use run::{forwarding_agent, numbered_failures as failures};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
@@ -51,21 +51,6 @@ fn pg_config(dir: &Path, db: &TestDb, port: u16) -> std::path::PathBuf {
     )
     .unwrap();
     cfg
-}
-
-fn failures(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| {
-            format!(
-                "Nov 23 10:{:02}:{:02} web01 sshd[{}]: Failed password for root from 203.0.113.{} port {} ssh2\n",
-                i / 60 % 60,
-                i % 60,
-                1000 + i,
-                1 + i / 5,
-                20000 + i
-            )
-        })
-        .collect()
 }
 
 #[test]
@@ -107,36 +92,7 @@ fn an_agent_forwards_to_a_collector_on_postgres_and_the_api_shows_it() {
     let out = logward(&["collector", "token", "create"], &ccfg);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_owned();
-    let astate = d.path().join("agent");
-    let (log, acfg) = follow(
-        d.path(),
-        "forward:\n  batch: {items: 200, age: 100ms}\n  backoff: {min: 100ms, max: 500ms}\n",
-    );
-    let enrolled = run_with_stdin(
-        BIN,
-        &[
-            "enroll",
-            "--collector",
-            &format!("http://127.0.0.1:{port}"),
-            "--token-file",
-            "-",
-            "--state-dir",
-            astate.to_str().unwrap(),
-        ],
-        &token,
-    );
-    assert!(enrolled.status.success(), "{}", text(&enrolled.stderr));
-    let _agent = spawn(
-        BIN,
-        &[
-            "run",
-            "--config",
-            acfg.to_str().unwrap(),
-            "--state-dir",
-            astate.to_str().unwrap(),
-        ],
-        &d.path().join("agent.err"),
-    );
+    let (log, _, _agent) = forwarding_agent(d.path(), &format!("http://127.0.0.1:{port}"), &token);
 
     // Five failures from one address: five events and a brute-force alert, in PostgreSQL.
     append(&log, &failures(0, 5));

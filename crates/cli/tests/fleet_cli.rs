@@ -9,28 +9,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use logward_store::{CollectorStore as _, SqliteStore, Store};
-use logward_test_support::{append, free_port, run_with_stdin, spawn, wait_port, wait_until};
+use logward_test_support::{append, free_port, spawn, wait_port, wait_until};
 
 #[path = "support/run.rs"]
 mod run;
-use run::follow;
+use run::{forwarding_agent, numbered_failures as failures};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
-
-fn failures(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| {
-            format!(
-                "Nov 23 10:{:02}:{:02} web01 sshd[{}]: Failed password for root from 203.0.113.{} port {} ssh2\n",
-                i / 60 % 60,
-                i % 60,
-                1000 + i,
-                1 + i / 5,
-                20000 + i
-            )
-        })
-        .collect()
-}
 
 /// (events, alerts) stored by the collector.
 fn stored(cstate: &Path) -> (u64, usize) {
@@ -79,41 +64,8 @@ fn an_agent_forwards_to_a_collector_through_an_outage_without_loss() {
     let token = String::from_utf8(out.stdout).unwrap();
     let token = token.split_whitespace().last().unwrap().to_owned();
 
-    let astate = d.path().join("agent");
-    let (log, acfg) = follow(
-        d.path(),
-        "forward:\n  batch: {items: 200, age: 100ms}\n  backoff: {min: 100ms, max: 500ms}\n",
-    );
     // The token from standard input (--token-file -), so it never shows in `ps`.
-    let enrolled = run_with_stdin(
-        BIN,
-        &[
-            "enroll",
-            "--collector",
-            &url,
-            "--token-file",
-            "-",
-            "--state-dir",
-            astate.to_str().unwrap(),
-        ],
-        &format!("  {token}  \n"),
-    );
-    assert!(
-        enrolled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&enrolled.stderr)
-    );
-    let _agent = spawn(
-        BIN,
-        &[
-            "run",
-            "--config",
-            acfg.to_str().unwrap(),
-            "--state-dir",
-            astate.to_str().unwrap(),
-        ],
-        &d.path().join("agent.err"),
-    );
+    let (log, astate, _agent) = forwarding_agent(d.path(), &url, &format!("  {token}  \n"));
 
     // Five failures from one address: five events and a brute-force alert, stored centrally.
     append(&log, &failures(0, 5));

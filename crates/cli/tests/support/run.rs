@@ -1,6 +1,6 @@
 //! What the `logward run` tests share: an agent config following one fresh auth.log, sshd
-//! failure lines stamped on their own time (rules and bans run on it), appending them, and
-//! the rule ids the daemon stored.
+//! failure lines stamped on their own time (rules and bans run on it), appending them, the
+//! rule ids the daemon stored, and an agent enrolled with a collector and forwarding to it.
 #![allow(dead_code)] // each test uses part of it
 
 use std::io::Write;
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use logward_core::{Clock, SystemClock, Timestamp};
 use logward_store::{AgentStore, SqliteStore, Store};
+use logward_test_support::{run_with_stdin, spawn, Proc};
 
 /// The time `secs` seconds before now, in whole seconds, UTC.
 pub fn ago(secs: i64) -> Timestamp {
@@ -74,4 +75,65 @@ pub fn wait_printed(state: &Path) -> bool {
         let last = s.last_alert_id().ok().map(|id| id.to_string());
         last.is_some() && s.meta("printed_up_to").ok().flatten() == last
     })
+}
+
+/// `n` sshd failures for root numbered from `from` (one a second from 10:00:00), five from
+/// each address 203.0.113.1, .2, …: a brute force every five lines of a forwarded log.
+pub fn numbered_failures(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| {
+            format!(
+                "Nov 23 10:{:02}:{:02} web01 sshd[{}]: Failed password for root from 203.0.113.{} port {} ssh2\n",
+                i / 60 % 60,
+                i % 60,
+                1000 + i,
+                1 + i / 5,
+                20000 + i
+            )
+        })
+        .collect()
+}
+
+/// A real agent of the collector at `url`: enrolled as `logward enroll --token-file -` with
+/// `token_stdin` on its standard input, then `logward run` following a fresh `dir/auth.log`
+/// (see [`follow`]) and forwarding in small batches with a short backoff. The log's path,
+/// the agent's state directory and its process.
+pub fn forwarding_agent(dir: &Path, url: &str, token_stdin: &str) -> (PathBuf, PathBuf, Proc) {
+    const BIN: &str = env!("CARGO_BIN_EXE_logward");
+    let state = dir.join("agent");
+    let state_s = state.to_str().expect("state dir");
+    let (log, cfg) = follow(
+        dir,
+        "forward:\n  batch: {items: 200, age: 100ms}\n  backoff: {min: 100ms, max: 500ms}\n",
+    );
+    let enrolled = run_with_stdin(
+        BIN,
+        &[
+            "enroll",
+            "--collector",
+            url,
+            "--token-file",
+            "-",
+            "--state-dir",
+            state_s,
+        ],
+        token_stdin,
+    );
+    assert!(
+        enrolled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+    let agent = spawn(
+        BIN,
+        &[
+            "run",
+            "--config",
+            cfg.to_str().expect("config"),
+            "--state-dir",
+            state_s,
+        ],
+        &dir.join("agent.err"),
+    );
+    (log, state, agent)
 }
