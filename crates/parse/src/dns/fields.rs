@@ -46,23 +46,13 @@ pub fn mnemonic(s: &str) -> Option<Cow<'_, str>> {
     })
 }
 
-/// The name of an RCODE (RFC 6895), `RCODE<n>` for the unassigned ones.
+/// The name of an RCODE as a log writes its number: the wire decoder's table
+/// ([`super::message::rcode_name`], the one Zeek agrees with), `RCODE<n>` past 16 bits.
 pub fn rcode_name(n: u32) -> Cow<'static, str> {
-    Cow::Borrowed(match n {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        6 => "YXDOMAIN",
-        7 => "YXRRSET",
-        8 => "NXRRSET",
-        9 => "NOTAUTH",
-        10 => "NOTZONE",
-        16 => "BADVERS",
-        _ => return Cow::Owned(format!("RCODE{n}")),
-    })
+    u16::try_from(n).map_or_else(
+        |_| Cow::Owned(format!("RCODE{n}")),
+        super::message::rcode_name,
+    )
 }
 
 /// Starts a `dns-query` event of `dataset` asking `name`.
@@ -159,7 +149,9 @@ mod tests {
         assert_eq!(mnemonic("A B"), None);
         assert_eq!(mnemonic(""), None);
         assert_eq!(rcode_name(3), "NXDOMAIN");
-        assert_eq!(rcode_name(23), "RCODE23");
+        assert_eq!(rcode_name(11), "DSOTYPENI");
+        assert_eq!(rcode_name(24), "RCODE24");
+        assert_eq!(rcode_name(70_000), "RCODE70000");
     }
 
     #[test]
