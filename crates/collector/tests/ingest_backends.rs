@@ -75,24 +75,24 @@ on_both! {
         assert_eq!(status, 200);
         let id = a.id.clone();
         let (events, alerts, agent, decision) = with_store(&c.at, move |s| {
-                let d = s
-                    .add_decision(&NewDecision {
-                        target: "203.0.113.45".into(),
-                        duration_secs: Some(3600),
-                        reason: "fleet brute force".into(),
-                        rule_id: Some("ssh-bruteforce".into()),
-                        created_at: now(),
-                        alert_id: None,
-                    })
-                    .unwrap();
-                (
-                    s.count_fleet_events(Some("web01")).unwrap(),
-                    s.alerts_between(0, i64::MAX, 10).unwrap(),
-                    s.agent(&id).unwrap().unwrap(),
-                    d,
-                )
-            })
-            .await;
+            let d = s
+                .add_decision(&NewDecision {
+                    target: "203.0.113.45".into(),
+                    duration_secs: Some(3600),
+                    reason: "fleet brute force".into(),
+                    rule_id: Some("ssh-bruteforce".into()),
+                    created_at: now(),
+                    alert_id: None,
+                })
+                .unwrap();
+            (
+                s.count_fleet_events(Some("web01")).unwrap(),
+                s.alerts_between(0, i64::MAX, 10).unwrap(),
+                s.agent(&id).unwrap().unwrap(),
+                d,
+            )
+        })
+        .await;
         assert_eq!(events, 3, "each event stored once");
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].alert.rule_id, "ssh-bruteforce");
