@@ -7,6 +7,7 @@ mod common;
 use common::windows::*;
 use logward_core::{Severity, Timestamp};
 use logward_engine::{default_program, Engine, Output};
+use logward_parse::windows::{AUDIT_FAILURE, AUDIT_SUCCESS};
 use logward_parse::{LineDecoder, YearResolver};
 
 fn bans(out: &[Output]) -> Vec<(String, String)> {
@@ -604,6 +605,35 @@ fn account_changes_give_one_alert_each() {
     assert_eq!(
         messages(&out, "group-membership-short-lived"),
         ["S-1-5-21-1470532092-3758209836-3742276719-1001 removed from Administrators on FS01 less than a day after being added (by admmig)"]
+    );
+}
+
+/// A 4723 or 4724 written as an audit failure is an attempt that failed: `password-changed`
+/// counts changes done, so it stays quiet for those, and fires for the successes.
+#[test]
+fn failed_password_changes_and_resets_are_not_password_changes() {
+    let data = [
+        ("TargetUserName", "hack1"),
+        ("SubjectUserName", "lambda-user"),
+    ];
+    let mut recs = Vec::new();
+    for (i, id) in [4723, 4724].into_iter().enumerate() {
+        let mut failed = sec(id, "DC01", i as i64, &data);
+        failed.keywords = 0x8000_0000_0000_0000 | AUDIT_FAILURE;
+        recs.push(failed);
+    }
+    assert!(alerts_by_rule(&replay(&recs)).is_empty());
+    for (i, id) in [4723, 4724].into_iter().enumerate() {
+        let mut done = sec(id, "DC01", 10 + i as i64, &data);
+        done.keywords = 0x8000_0000_0000_0000 | AUDIT_SUCCESS;
+        recs.push(done);
+    }
+    assert_eq!(
+        messages(&replay(&recs), "password-changed"),
+        [
+            "password of hack1 changed on DC01",
+            "password of hack1 changed on DC01"
+        ]
     );
 }
 

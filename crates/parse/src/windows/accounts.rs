@@ -118,7 +118,7 @@ fn common_name(dn: &str) -> Option<Cow<'_, str>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode, WinRecord};
+    use super::super::{decode, winlogbeat, xml, WinRecord};
     use super::common_name;
     use logward_core::{Action, Outcome};
 
@@ -214,6 +214,48 @@ mod tests {
         assert_eq!(summary(&record(4767, &dc)).1, Some("unlocked"));
         assert_eq!(summary(&record(4738, &dc)).0, Action::UserModified);
         assert_eq!(summary(&record(4723, &dc)).0, Action::PasswordChanged);
+    }
+
+    /// 4723 and 4724 are written as audit successes and, when the change or reset failed
+    /// (a password the policy refused, a wrong old password, no right to reset), as audit
+    /// failures with the same id: they read as successes until the readers carried Keywords.
+    #[test]
+    fn password_change_and_reset_audit_failures_are_failures() {
+        let xml = |id: u32, keywords: &str| {
+            format!(
+                "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+                 <Provider Name='Microsoft-Windows-Security-Auditing'/><EventID>{id}</EventID>\
+                 <Keywords>{keywords}</Keywords><Channel>Security</Channel><Computer>DC01</Computer>\
+                 </System><EventData><Data Name='TargetUserName'>fsir</Data>\
+                 <Data Name='SubjectUserName'>lgrove</Data></EventData></Event>"
+            )
+        };
+        for (id, reason) in [(4723, None), (4724, Some("password-reset"))] {
+            let (failed, _) = xml::parse_event(&xml(id, "0x8010000000000000")).unwrap();
+            assert!(failed.audit_failure());
+            let e = decode(&failed);
+            assert_eq!(
+                (e.action(), e.outcome, e.reason),
+                (Action::PasswordChanged, Outcome::Failure, reason),
+                "{id}"
+            );
+            assert_eq!(e.user_target_name.as_deref(), Some("fsir"));
+            // The corpus' records (evtx-crate/security.evtx) are audit successes.
+            let (done, _) = xml::parse_event(&xml(id, "0x8020000000000000")).unwrap();
+            assert_eq!(decode(&done).outcome, Outcome::Success, "{id}");
+            // Winlogbeat names the keywords (and sets event.outcome from them).
+            let doc = format!(
+                r#"{{"winlog":{{"channel":"Security","event_id":{id},"keywords":["Audit Failure"],"provider_name":"Microsoft-Windows-Security-Auditing","event_data":{{"TargetUserName":"fsir"}}}}}}"#
+            );
+            let beat = winlogbeat::parse(&doc).unwrap();
+            assert_eq!(decode(&beat).outcome, Outcome::Failure, "{id}");
+            let doc = doc.replace("Audit Failure", "Audit Success");
+            let beat = winlogbeat::parse(&doc).unwrap();
+            assert_eq!(decode(&beat).outcome, Outcome::Success, "{id}");
+        }
+        // Keywords that are not a hex mask leave the outcome to the id.
+        let (odd, _) = xml::parse_event(&xml(4723, "Audit Failure")).unwrap();
+        assert_eq!(decode(&odd).outcome, Outcome::Success);
     }
 
     #[test]

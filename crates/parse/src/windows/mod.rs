@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use logward_core::{Action, Dataset, Event, Outcome, Winlog};
 
 pub use evtx::{EvtxIdentity, EvtxReadError, EvtxReader};
-pub use record::WinRecord;
+pub use record::{WinRecord, AUDIT_FAILURE, AUDIT_SUCCESS};
 
 /// The `event.dataset` of a channel.
 pub fn dataset(channel: &str) -> Dataset {

@@ -4,6 +4,12 @@
 
 use logward_core::Timestamp;
 
+/// The `Keywords` bit of an audit failure (`0x8010000000000000` in a Security record): the
+/// attempt the event id names failed. Some ids (4723, 4724) are written either way.
+pub const AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
+/// The `Keywords` bit of an audit success (`0x8020000000000000`).
+pub const AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
+
 /// One Windows event: the `System` part and the EventData/UserData values.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WinRecord {
@@ -21,6 +27,9 @@ pub struct WinRecord {
     pub time: Option<Timestamp>,
     /// `System/Execution/@ProcessID`.
     pub process_id: Option<u32>,
+    /// `System/Keywords`, the audit bits among them ([`AUDIT_FAILURE`], [`AUDIT_SUCCESS`]); 0
+    /// when the record has none.
+    pub keywords: u64,
     /// The `EventData/Data` values by `Name`, in document order; for `UserData`, the leaf
     /// elements of its one child by element name. Readers give unnamed `Data` elements the
     /// names Winlogbeat gives them (`param1`, `param2` …) and keep names unique (a repeated
@@ -31,6 +40,11 @@ pub struct WinRecord {
 }
 
 impl WinRecord {
+    /// Whether the record is an audit failure (its `Keywords`).
+    pub fn audit_failure(&self) -> bool {
+        self.keywords & AUDIT_FAILURE != 0
+    }
+
     /// One EventData value by name; `None` for a missing value and for Windows' "no value"
     /// placeholders (`-`, empty).
     pub fn data(&self, name: &str) -> Option<&str> {
@@ -68,6 +82,7 @@ impl WinRecord {
         self.record_id = None;
         self.time = None;
         self.process_id = None;
+        self.keywords = 0;
         self.original = None;
         let room = KEEP.saturating_sub(spare.len());
         spare.extend(self.data.drain(..).take(room));

@@ -62,6 +62,11 @@ pub(super) fn decode<'r>(rec: &'r WinRecord, e: &mut Event<'r>) {
         }
         id => accounts::decode(id, rec, e),
     }
+    // The record says the attempt failed (4723 and 4724 are written either way): whatever
+    // the id's usual outcome, it is a failure, so a rule counting changes done skips it.
+    if rec.audit_failure() && e.outcome == Outcome::Success {
+        e.outcome = Outcome::Failure;
+    }
 }
 
 fn logon_type(rec: &WinRecord, e: &mut Event<'_>) {

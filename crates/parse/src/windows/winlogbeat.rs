@@ -4,8 +4,10 @@
 //! Read: `winlog.event_id` (a number in Winlogbeat 7, a string in 8; `event.code` when it is
 //! missing), `winlog.channel`, `winlog.provider_name` (`event.provider`),
 //! `winlog.computer_name` (`host.name`), `winlog.record_id` (number or string),
-//! `winlog.process.pid`, `@timestamp` (`winlog.time_created`), and `winlog.event_data.*` then
-//! `winlog.user_data.*` (its `xml_name`, the element's name, aside) in document order.
+//! `winlog.process.pid`, `@timestamp` (`winlog.time_created`), the audit keyword
+//! (`winlog.keywords`' "Audit Failure"/"Audit Success", else `event.outcome`), and
+//! `winlog.event_data.*` then `winlog.user_data.*` (its `xml_name`, the element's name,
+//! aside) in document order.
 //! Objects may be nested or written with dotted keys (`"winlog.event_id": 4625`, as a
 //! Filebeat `decode_json_fields` without `expand_keys` leaves them), and the whole document
 //! may sit under `json` (Filebeat's `json.*` target).
@@ -16,6 +18,7 @@ use std::fmt;
 use logward_core::Timestamp;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::record::{AUDIT_FAILURE, AUDIT_SUCCESS};
 use super::WinRecord;
 
 /// A JSON value whose objects keep document order, whatever serde_json's features: the
@@ -279,6 +282,7 @@ pub fn record(doc: &Json) -> Option<WinRecord> {
             .and_then(|t| Timestamp::parse_rfc3339(t.trim().as_bytes()))
             .map(|(t, _)| t),
         process_id: text("winlog.process.pid").and_then(|t| t.trim().parse().ok()),
+        keywords: keywords(doc),
         data: Vec::new(),
         original: None,
     };
@@ -293,6 +297,25 @@ pub fn record(doc: &Json) -> Option<WinRecord> {
         leaves(user, &mut rec);
     }
     Some(rec)
+}
+
+/// The audit bits of `winlog.keywords` (Winlogbeat writes the keywords' names: "Audit
+/// Failure", "Audit Success"), or of `event.outcome`, which Winlogbeat sets from them (and
+/// which stays English where a localised Windows names the keywords in its own language).
+fn keywords(doc: &Json) -> u64 {
+    let named = |name: &str| match doc.get("winlog.keywords") {
+        Some(Json::Arr(a)) => a.iter().any(|k| k.text() == Some(name)),
+        Some(k) => k.text() == Some(name),
+        None => false,
+    };
+    let outcome = doc.get("event.outcome").and_then(Json::text);
+    if named("Audit Failure") || outcome == Some("failure") {
+        AUDIT_FAILURE
+    } else if named("Audit Success") || outcome == Some("success") {
+        AUDIT_SUCCESS
+    } else {
+        0
+    }
 }
 
 /// UserData's leaves by name, as the XML reader takes them (`xml_name` is Winlogbeat's own).

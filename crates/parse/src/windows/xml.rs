@@ -496,6 +496,13 @@ impl<'a> Reader<'a> {
                         .map_err(|_| self.error("System/EventID is not a number"))?;
                     seen.event_id = true;
                 }
+                // A hex mask (`0x8010000000000000`); one that is not leaves the audit bits
+                // unknown, as a record without Keywords.
+                "Keywords" => {
+                    if let Some(k) = value(content)?.and_then(|v| keywords(v.trim())) {
+                        rec.keywords = k;
+                    }
+                }
                 "EventRecordID" => {
                     if let Some(id) = value(content)?.and_then(|v| v.trim().parse().ok()) {
                         rec.record_id = Some(id);
@@ -546,6 +553,12 @@ fn set(field: &mut String, v: &str) {
 }
 
 /// The section the children of the innermost open element of `path` belong to.
+/// `System/Keywords`' mask, written in hex with `0x` (`0x8010000000000000`).
+fn keywords(v: &str) -> Option<u64> {
+    let hex = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X"))?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
 fn section(path: &[Open<'_>]) -> Section {
     match path.get(1).map(|o| local(o.name)) {
         Some("System") => Section::System,
