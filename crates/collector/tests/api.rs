@@ -830,6 +830,33 @@ on_both! {
     }
 }
 
+on_both! {
+    /// Issue 18: PostgreSQL's `text` refuses NUL, and a filter holding one (`%00`) used to
+    /// reach it as is and fail the query. The store's one rule (the ingest's replacement, on
+    /// lookups too) answers as SQLite does: what was stored with that NUL, here nothing —
+    /// 200 and an empty list on either backend, never a 500.
+    async fn a_nul_in_a_filter_is_an_empty_answer_on_both_backends(b: Backend) {
+        let Some(f) = fixture_on(b, |_| {}).await else {
+            return;
+        };
+        assert!(!f.alerts("/v1/alerts?address=198.51.100.2").await.is_empty());
+        for path in [
+            "/v1/alerts?address=198.51.100.2%00",
+            "/v1/alerts?host=%00",
+            "/v1/alerts?user=root%00&rule=a%00b",
+        ] {
+            assert!(f.alerts(path).await.is_empty(), "{path}");
+        }
+        let (status, body) = f.get("/v1/dns/hits?domain=bad%00.example").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["hits"].as_array().map(Vec::len), Some(0), "{body}");
+        // An address is checked before the store: not one, on either backend.
+        let (status, body) = f.get("/v1/dns/hits?client=10.0.0.5%00").await;
+        assert_eq!(status, 400, "{body}");
+        f.run.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_every_route_of_the_router() {
     let f = fixture().await;

@@ -10,9 +10,10 @@
 mod common;
 
 use logward_store::{
-    AlertPlan, AnalysisState, CollectorStore, CounterSnapshot, DecisionOp, DecisionSelector,
-    DnsHit, FleetEffects, FleetEvent, FleetItem, FleetOutput, Heartbeat, NewAlert, NewDecision,
-    PgStore, ProfileRow, Store as _, StoreError, TokenCheck, UnixTime,
+    AlertFilter, AlertPlan, Analysis, AnalysisState, CollectorStore, CounterSnapshot, DecisionOp,
+    DecisionSelector, DnsHit, DnsHitFilter, FleetEffects, FleetEvent, FleetItem, FleetOutput,
+    Heartbeat, NewAlert, NewDecision, PgStore, ProfileRow, Store as _, StoreError, TokenCheck,
+    UnixTime,
 };
 use logward_test_support::postgres::TestDb;
 
@@ -256,6 +257,80 @@ backends! {
         let more = [FleetItem::Event { seq: 3, event: event(1001) }];
         assert_eq!(s.ingest("web\0one", 2002, &more).unwrap().events, 1);
         assert_eq!(s.agent("web\0one").unwrap().unwrap().last_seq, 3);
+    }
+
+    fn lookups_with_a_nul_find_only_what_was_stored_with_it(s: &mut dyn CollectorStore) {
+        // Every text an outsider chooses reaches the store with the same rule: on PostgreSQL
+        // its NULs become U+FFFD both when stored and when looked up, so either backend
+        // finds what was stored with that NUL, finds nothing for anything else, and never
+        // fails the call (the API answers 404 or an empty list, not 500).
+        s.create_enrol_token(&"a".repeat(64), 10, 100).unwrap();
+        let check = s
+            .redeem_enrol_token(&"a".repeat(64), 11, "ag\0one", "h\0st", "secret", Some("1\0"))
+            .unwrap();
+        assert_eq!(check, TokenCheck::Redeemed);
+        assert_eq!(
+            s.redeem_enrol_token(&"b\0".repeat(32), 11, "x", "x", "x", None).unwrap(),
+            TokenCheck::Unknown
+        );
+        assert!(s.agent("ag\0one").unwrap().is_some());
+        assert!(s.agent("ag\0two").unwrap().is_none());
+        assert!(s.agent("\0").unwrap().is_none());
+        s.record_heartbeat("ag\0two", 12, &Heartbeat::default()).unwrap();
+
+        let mut e = event(1000);
+        e.host = Some("h\0st".into());
+        let mut a = alert("dns-listed");
+        a.user = Some("ro\0ot".into());
+        a.dns = Some(Box::new(DnsHit {
+            client: Some("192.0.2.7".into()),
+            domain: "bad\0.example".into(),
+            ..DnsHit::default()
+        }));
+        let plan = AlertPlan {
+            notifiers: vec!["mail".into()],
+            analysis: Some((AnalysisState::Pending, Some("k\0".into()))),
+        };
+        let items = [
+            FleetItem::Event { seq: 1, event: e },
+            FleetItem::Alert { seq: 2, alert: a, plan },
+        ];
+        assert_eq!(s.ingest("ag\0one", 2000, &items).unwrap().events, 1);
+        assert_eq!(s.count_fleet_events(Some("h\0st")).unwrap(), 1);
+        assert_eq!(s.count_fleet_events(Some("web01\0")).unwrap(), 0);
+
+        let by_user = |user: &str| AlertFilter { user: Some(user.into()), ..Default::default() };
+        let found = s.query_alerts(&by_user("ro\0ot"), 10).unwrap().alerts;
+        assert_eq!(found.len(), 1);
+        assert!(s.query_alerts(&by_user("root\0"), 10).unwrap().alerts.is_empty());
+        let domain = |d: &str| DnsHitFilter { domain: Some(d.into()), ..Default::default() };
+        assert_eq!(s.dns_hits(&domain("bad\0.example"), 10).unwrap().len(), 1);
+        assert!(s.dns_hits(&domain("good\0.example"), 10).unwrap().is_empty());
+
+        // An LLM's answer and a webhook's error are an outsider's text too.
+        let id = found[0].id;
+        assert_eq!(s.cached_analysis("k\0", 0).unwrap(), None);
+        let done = Analysis {
+            alert_id: id,
+            state: AnalysisState::Done,
+            model: Some("m\0".into()),
+            text: Some("an\0swer".into()),
+            error: None,
+            cache_key: Some("k\0".into()),
+            requested_at: 2000,
+            finished_at: Some(2001),
+            latency_ms: Some(5),
+        };
+        s.put_analysis(&done).unwrap();
+        let cached = s.cached_analysis("k\0", 0).unwrap().unwrap();
+        assert!(matches!(cached.text.as_deref(), Some("an\0swer" | "an\u{fffd}swer")));
+        assert_eq!(s.cached_analysis("k\0x", 0).unwrap(), None);
+        let out = s.outbox_list(None, 10).unwrap();
+        s.mark_failed(out[0].id, 2002, "502: \0 in the body", Some(2060)).unwrap();
+
+        assert_eq!(s.delete_decision(DecisionSelector::Target("192.0.2.1\0"), 2003).unwrap(), None);
+        assert!(s.revoke_agent("ag\0one", 2004).unwrap());
+        assert!(!s.revoke_agent("ag\0three", 2004).unwrap());
     }
 
     fn the_rules_leaders_pass_commits_with_its_position_or_not_at_all(s: &mut dyn CollectorStore) {

@@ -129,26 +129,3 @@ pub struct StoredDnsHit {
     pub host: Option<String>,
     pub hit: crate::types::DnsHit,
 }
-
-/// Whether a text filter holds a NUL. Nothing stored on PostgreSQL holds one (its `text`
-/// refuses NUL, so the ingest stores U+FFFD): such a filter matches nothing there, as on
-/// SQLite for anything not stored with that NUL, instead of failing the query.
-fn any_nul<'a>(filters: impl IntoIterator<Item = &'a Option<String>>) -> bool {
-    filters
-        .into_iter()
-        .any(|f| f.as_deref().is_some_and(|s| s.contains('\0')))
-}
-
-impl AlertFilter {
-    /// Whether a text filter holds a NUL (see [`any_nul`]).
-    pub(crate) fn has_nul(&self) -> bool {
-        any_nul([&self.host, &self.rule, &self.user, &self.address])
-    }
-}
-
-impl DnsHitFilter {
-    /// Whether a text filter holds a NUL (see [`any_nul`]).
-    pub(crate) fn has_nul(&self) -> bool {
-        any_nul([&self.client, &self.domain])
-    }
-}

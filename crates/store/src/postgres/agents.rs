@@ -3,8 +3,7 @@
 use postgres::Row;
 
 use super::base::RowError;
-use super::ingest::text;
-use super::{pg_error, PgStore};
+use super::{pe, PgStore};
 use crate::collector::{Agent, Heartbeat, TokenCheck};
 use crate::error::Result;
 use crate::types::UnixTime;
@@ -43,7 +42,7 @@ impl PgStore {
     ) -> Result<()> {
         self.exec(
             "INSERT INTO enrol_tokens (sha256, created_at, expires_at) VALUES ($1, $2, $3)",
-            &[&text(sha256), &created_at, &expires_at],
+            &[&sha256, &created_at, &expires_at],
             "store an enrolment token",
         )?;
         Ok(())
@@ -61,43 +60,42 @@ impl PgStore {
         secret: &str,
         version: Option<&str>,
     ) -> Result<TokenCheck> {
-        let shown = &self.shown;
-        let err = |e| pg_error(shown, "redeem an enrolment token", e);
-        let mut tx = self.client.transaction().map_err(err)?;
-        let row = tx
-            .query_opt(
+        self.in_transaction("redeem an enrolment token", |tx, st, shown| {
+            let row = st.query_opt(
+                tx,
+                shown,
+                "redeem an enrolment token",
                 "SELECT expires_at, used_at FROM enrol_tokens WHERE sha256 = $1 FOR UPDATE",
-                &[&text(sha256)],
-            )
-            .map_err(err)?
-            .map(|r| (r.get::<_, i64>(0), r.get::<_, Option<i64>>(1)));
-        let check = match row {
-            None => TokenCheck::Unknown,
-            Some((_, Some(_))) => TokenCheck::Used,
-            Some((expires, None)) if expires <= now => TokenCheck::Expired,
-            Some(_) => {
-                tx.execute(
-                    "UPDATE enrol_tokens SET used_at = $2, agent_id = $3 WHERE sha256 = $1",
-                    &[&text(sha256), &now, &text(agent_id)],
-                )
-                .map_err(err)?;
-                tx.execute(
-                    "INSERT INTO agents (id, host, secret, created_at, last_seen, version) \
-                     VALUES ($1, $2, $3, $4, $4, $5)",
-                    &[
-                        &text(agent_id),
-                        &text(host),
-                        &text(secret),
-                        &now,
-                        &version.map(text),
-                    ],
-                )
-                .map_err(|e| pg_error(shown, "create an agent", e))?;
-                TokenCheck::Redeemed
-            }
-        };
-        tx.commit().map_err(err)?;
-        Ok(check)
+                &[&sha256],
+            )?;
+            let row: Option<(i64, Option<i64>)> = row
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()
+                .map_err(pe(shown, "redeem an enrolment token"))?;
+            Ok(match row {
+                None => TokenCheck::Unknown,
+                Some((_, Some(_))) => TokenCheck::Used,
+                Some((expires, None)) if expires <= now => TokenCheck::Expired,
+                Some(_) => {
+                    st.execute(
+                        tx,
+                        shown,
+                        "redeem an enrolment token",
+                        "UPDATE enrol_tokens SET used_at = $2, agent_id = $3 WHERE sha256 = $1",
+                        &[&sha256, &now, &agent_id],
+                    )?;
+                    st.execute(
+                        tx,
+                        shown,
+                        "create an agent",
+                        "INSERT INTO agents (id, host, secret, created_at, last_seen, version) \
+                         VALUES ($1, $2, $3, $4, $4, $5)",
+                        &[&agent_id, &host, &secret, &now, &version],
+                    )?;
+                    TokenCheck::Redeemed
+                }
+            })
+        })
     }
 
     /// Registers a shared-key host on first sight (no secret); nothing when it exists.
@@ -105,7 +103,7 @@ impl PgStore {
         self.exec(
             "INSERT INTO agents (id, host, created_at, last_seen) VALUES ($1, $1, $2, $2) \
              ON CONFLICT (id) DO NOTHING",
-            &[&text(id), &now],
+            &[&id, &now],
             "register an agent",
         )?;
         Ok(())
@@ -115,7 +113,7 @@ impl PgStore {
     pub(super) fn agent(&mut self, id: &str) -> Result<Option<Agent>> {
         self.row(
             concat!(agent_select!(), " WHERE id = $1"),
-            &[&text(id)],
+            &[&id],
             "read an agent",
             agent_row,
         )
@@ -135,7 +133,7 @@ impl PgStore {
     pub(super) fn revoke_agent(&mut self, id: &str, at: UnixTime) -> Result<bool> {
         let n = self.exec(
             "UPDATE agents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-            &[&text(id), &at],
+            &[&id, &at],
             "revoke an agent",
         )?;
         Ok(n > 0)
@@ -152,9 +150,9 @@ impl PgStore {
             "UPDATE agents SET last_seen = $2, version = coalesce($3, version), \
              spool_items = $4, spool_bytes = $5, oldest_unsent = $6 WHERE id = $1",
             &[
-                &text(id),
+                &id,
                 &now,
-                &hb.version.as_deref().map(text),
+                &hb.version.as_deref(),
                 &hb.spool_items,
                 &hb.spool_bytes,
                 &hb.oldest_unsent,

@@ -7,9 +7,8 @@
 //! deleting its rows one by one.
 
 use postgres::types::ToSql;
-use postgres::{Row, Statement};
+use postgres::Row;
 
-use super::ingest::text;
 use super::{partitions, pg_error, PgStore};
 use crate::collector::AnalysisState;
 use crate::error::{Result, StoreError};
@@ -62,13 +61,6 @@ impl From<postgres::Error> for RowError {
 }
 
 impl PgStore {
-    /// `sql` prepared on this connection, once (see [`Prepared`](super::Prepared)).
-    fn prepared(&mut self, sql: &'static str, context: &'static str) -> Result<Statement> {
-        self.stmts
-            .get(&mut self.client, sql)
-            .map_err(|e| pg_error(&self.shown, context, e))
-    }
-
     /// Runs `sql` and turns every row into a value with `f` (errors name `context`).
     pub(super) fn rows<T>(
         &mut self,
@@ -77,8 +69,7 @@ impl PgStore {
         context: &'static str,
         f: impl Fn(&Row) -> std::result::Result<T, RowError>,
     ) -> Result<Vec<T>> {
-        let st = self.prepared(sql, context)?;
-        let rows = self.client.query(&st, params).map_err(self.err(context))?;
+        let rows = (self.stmts).query(&mut self.client, &self.shown, context, sql, params)?;
         rows.iter()
             .map(|r| f(r).map_err(|e| self.row_error(context, e)))
             .collect()
@@ -92,11 +83,7 @@ impl PgStore {
         context: &'static str,
         f: impl Fn(&Row) -> std::result::Result<T, RowError>,
     ) -> Result<Option<T>> {
-        let st = self.prepared(sql, context)?;
-        let row = self
-            .client
-            .query_opt(&st, params)
-            .map_err(self.err(context))?;
+        let row = (self.stmts).query_opt(&mut self.client, &self.shown, context, sql, params)?;
         row.map(|r| f(&r).map_err(|e| self.row_error(context, e)))
             .transpose()
     }
@@ -108,8 +95,7 @@ impl PgStore {
         params: &[&(dyn ToSql + Sync)],
         context: &'static str,
     ) -> Result<u64> {
-        let st = self.prepared(sql, context)?;
-        self.client.execute(&st, params).map_err(self.err(context))
+        (self.stmts).execute(&mut self.client, &self.shown, context, sql, params)
     }
 
     fn row_error(&self, context: &'static str, e: RowError) -> StoreError {
@@ -376,7 +362,7 @@ impl PgStore {
     pub(super) fn profile(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         self.row(
             "SELECT data FROM profiles WHERE key = $1",
-            &[&text(key)],
+            &[&key],
             "read a login profile",
             |r| Ok(r.try_get(0)?),
         )
@@ -385,7 +371,7 @@ impl PgStore {
     pub(super) fn meta(&mut self, key: &str) -> Result<Option<String>> {
         self.row(
             "SELECT value FROM meta WHERE key = $1",
-            &[&text(key)],
+            &[&key],
             "read meta",
             |r| Ok(r.try_get(0)?),
         )
@@ -395,7 +381,7 @@ impl PgStore {
         self.exec(
             "INSERT INTO meta (key, value) VALUES ($1, $2) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&text(key), &text(value)],
+            &[&key, &value],
             "write meta",
         )?;
         Ok(())

@@ -312,7 +312,7 @@ fn copy_table(
             values.push(convert(v, ty).map_err(|e| CopyError::Value(format!("column {i}: {e}")))?);
         }
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref()).collect();
-        w.write(&refs)?;
+        super::nul::nul_free(&refs, |p| w.write(p))?;
     }
     Ok(w.finish()?)
 }

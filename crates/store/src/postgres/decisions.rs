@@ -13,7 +13,6 @@ use std::path::Path;
 use postgres::{Row, Transaction};
 
 use super::base::RowError;
-use super::ingest::text;
 use super::{PgStore, Prepared};
 use crate::collector::{Decision, DecisionChange, DecisionOp, DecisionSelector, NewDecision};
 use crate::error::{Result, StoreError};
@@ -78,11 +77,11 @@ fn log_change(
             &[
                 &decision_id,
                 &op.as_str(),
-                &text(c.target),
+                &c.target,
                 &c.duration_secs,
                 &c.expires_at,
-                &text(c.reason),
-                &c.rule_id.map(text),
+                &c.reason,
+                &c.rule_id,
                 &at,
             ],
         )?
@@ -120,7 +119,7 @@ fn expire_tx(
              AND expires_at IS NOT NULL AND expires_at <= $1 \
              AND ($2::text IS NULL OR target = $2) \
              RETURNING id, target, expires_at, reason, rule_id",
-            &[&now, &target.map(text)],
+            &[&now, &target],
         )?
         .iter()
         .map(|r| {
@@ -162,7 +161,7 @@ fn in_force_locked(
         WHAT,
         "SELECT id, created_at, expires_at FROM decisions \
          WHERE target = $1 AND removed_at IS NULL FOR UPDATE",
-        &[&text(target)],
+        &[&target],
     )?
     .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
     .transpose()
@@ -198,10 +197,10 @@ pub(super) fn put_decision_tx(
              expires_at, alert_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (target) WHERE removed_at IS NULL DO NOTHING RETURNING id",
             &[
-                &text(&d.target),
+                &d.target,
                 &d.duration_secs,
-                &text(&d.reason),
-                &d.rule_id.as_deref().map(text),
+                &d.reason,
+                &d.rule_id.as_deref(),
                 &d.created_at,
                 &expires,
                 &d.alert_id,
@@ -258,7 +257,7 @@ pub(super) fn lift_tx(
          AND ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR target = $2) \
          AND (expires_at IS NULL OR expires_at > $3) \
          RETURNING id, target, reason, rule_id",
-        &[&id, &target.map(text), &at],
+        &[&id, &target, &at],
     )?;
     let Some(r) = row else { return Ok(None) };
     let (id, target, reason, rule): (i64, String, String, Option<String>) =

@@ -26,6 +26,7 @@ use postgres::types::Type;
 use postgres::Transaction;
 
 use super::decisions::{lift_tx, put_decision_tx};
+use super::nul::text;
 use super::partitions::{self, KnownDays};
 use super::{pe, PgStore, Prepared};
 use crate::collector::seqs::SeqWindow;
@@ -36,23 +37,6 @@ use crate::collector::{
 use crate::error::{Result, StoreError};
 use crate::types::retention_cutoff;
 use crate::types::{CounterSnapshot, NewAlert, ProfileRow, UnixTime};
-
-/// `s` as PostgreSQL can store it in a `text` column: a NUL character, which `text` refuses
-/// (SQLite keeps it), becomes U+FFFD. Otherwise one NUL in a log line — a user name that an
-/// attacker chose, a DNS name — would fail its whole ingest group at every retry and stop
-/// that agent's forwarding. The event's or alert's JSON keeps it (escaped as `\u0000`).
-pub(super) fn text(s: &str) -> Cow<'_, str> {
-    if s.contains('\0') {
-        Cow::Owned(s.replace('\0', "\u{fffd}"))
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
-/// [`text`] of an optional column.
-fn opt(s: &Option<String>) -> Option<Cow<'_, str>> {
-    s.as_deref().map(text)
-}
 
 /// Inserts one collector alert in `tx` with everything that must commit with it: its day
 /// partition, its DNS hit, its outbox rows (one per notifier of `plan`, due at `now`) and its
@@ -80,12 +64,12 @@ pub(super) fn insert_alert(
             &[
                 &a.time,
                 &now,
-                &text(&a.rule_id),
+                &a.rule_id,
                 &i32::from(a.severity),
-                &a.host.as_deref().map(text),
-                &a.source_address.as_deref().map(text),
-                &a.user.as_deref().map(text),
-                &text(&a.json),
+                &a.host.as_deref(),
+                &a.source_address.as_deref(),
+                &a.user.as_deref(),
+                &a.json,
             ],
         )?
         .try_get(0)
@@ -102,16 +86,16 @@ pub(super) fn insert_alert(
                 &id,
                 &a.time.div_euclid(86_400),
                 &a.time,
-                &a.host.as_deref().map(text),
-                &opt(&h.client),
-                &text(&h.domain),
-                &opt(&h.qtype),
-                &opt(&h.finding),
-                &opt(&h.list),
-                &opt(&h.verdict),
-                &opt(&h.severity),
-                &opt(&h.answer),
-                &opt(&h.owner),
+                &a.host.as_deref(),
+                &h.client,
+                &h.domain,
+                &h.qtype,
+                &h.finding,
+                &h.list,
+                &h.verdict,
+                &h.severity,
+                &h.answer,
+                &h.owner,
             ],
         )?;
     }
@@ -136,7 +120,7 @@ pub(super) fn insert_alert(
     }
     if let Some((state, key)) = &plan.analysis {
         let finished = (*state != AnalysisState::Pending).then_some(now);
-        let key = key.as_deref().map(text);
+        let key = key.as_deref();
         st.execute(
             tx,
             shown,
@@ -287,7 +271,7 @@ impl ProfileLookup for ProfileReader<'_, '_> {
             self.shown,
             WHAT,
             "SELECT data FROM profiles WHERE key = $1",
-            &[&text(key)],
+            &[&key],
         )?
         .map(|r| r.try_get(0))
         .transpose()
@@ -735,7 +719,7 @@ impl PgStore {
                 shown,
                 WHAT,
                 "SELECT value FROM meta WHERE key = $1 FOR UPDATE",
-                &[&text(key)],
+                &[&key],
             )?
             .map(|r| r.try_get(0))
             .transpose()
@@ -763,7 +747,7 @@ impl PgStore {
             "save the fleet rules' position",
             "INSERT INTO meta (key, value) VALUES ($1, $2) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&text(key), &text(position)],
+            &[&key, &position],
         )?;
         tx.commit().map_err(pe(shown, "commit the fleet rules"))?;
         Ok(counts)
@@ -819,7 +803,7 @@ fn read_ranges(
             WHAT,
             "SELECT first_seq, last_seq, received_at FROM agent_seq_ranges \
              WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3",
-            &[&text(agent_id).as_ref(), &lo, &hi],
+            &[&agent_id, &lo, &hi],
         )?
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
@@ -838,13 +822,12 @@ fn put_ranges(
     ranges: &[(i64, i64, i64)],
 ) -> Result<()> {
     const WHAT: &str = "store an agent's sequences";
-    let agent = text(agent_id);
     st.execute(
         tx,
         shown,
         WHAT,
         "DELETE FROM agent_seq_ranges WHERE agent_id = $1 AND last_seq >= $2 AND first_seq <= $3",
-        &[&agent.as_ref(), &lo, &hi],
+        &[&agent_id, &lo, &hi],
     )?;
     let (first, last, at): (Vec<i64>, Vec<i64>, Vec<i64>) = ranges.iter().fold(
         (Vec::new(), Vec::new(), Vec::new()),
@@ -861,7 +844,7 @@ fn put_ranges(
         WHAT,
         "INSERT INTO agent_seq_ranges (agent_id, first_seq, last_seq, received_at) \
          SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])",
-        &[&agent.as_ref(), &first, &last, &at],
+        &[&agent_id, &first, &last, &at],
     )?;
     Ok(())
 }
@@ -912,7 +895,7 @@ fn put_counters_tx(
         "save the fleet rules' counters",
         "INSERT INTO counters (name, data, saved_at) VALUES ($1, $2, $3) \
          ON CONFLICT (name) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
-        &[&text(&c.name), &c.data, &c.saved_at],
+        &[&c.name, &c.data, &c.saved_at],
     )?;
     Ok(())
 }
@@ -935,7 +918,7 @@ fn put_profiles_tx(
             "INSERT INTO profiles (key, data, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET data = excluded.data, \
              updated_at = excluded.updated_at",
-            &[&text(&r.key), &r.data, &r.updated_at],
+            &[&r.key, &r.data, &r.updated_at],
         )?;
     }
     Ok(())

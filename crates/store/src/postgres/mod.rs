@@ -16,6 +16,7 @@ mod copy;
 mod decisions;
 mod ingest;
 mod migrations;
+mod nul;
 mod operators;
 mod partitions;
 mod query;
@@ -60,7 +61,7 @@ macro_rules! prepared_calls {
             sql: &'static str,
             params: &[&(dyn ToSql + Sync)],
         ) -> Result<$ret> {
-            self.run(c, shown, context, sql, |c, s| c.$name(s, params))
+            self.run(c, shown, context, sql, params, |c, s, p| c.$name(s, p))
         }
     )*};
 }
@@ -85,17 +86,19 @@ impl Prepared {
         Ok(s)
     }
 
-    /// `sql`, prepared once, run by `run` in `c`; errors name the database and `context`.
+    /// `sql`, prepared once, run by `run` in `c` with `params` (their text NUL-free, see
+    /// nul.rs); errors name the database and `context`.
     fn run<C: GenericClient, T>(
         &mut self,
         c: &mut C,
         shown: &Path,
         context: &'static str,
         sql: &'static str,
-        run: impl FnOnce(&mut C, &Statement) -> Result<T, postgres::Error>,
+        params: &[&(dyn ToSql + Sync)],
+        run: impl FnOnce(&mut C, &Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
     ) -> Result<T> {
         let s = self.get(c, sql).map_err(pe(shown, context))?;
-        run(c, &s).map_err(pe(shown, context))
+        nul::nul_free(params, |p| run(c, &s, p)).map_err(pe(shown, context))
     }
 
     prepared_calls! {

@@ -4,7 +4,6 @@
 use postgres::Row;
 
 use super::base::RowError;
-use super::ingest::text;
 use super::PgStore;
 use crate::collector::ApiToken;
 use crate::error::Result;
@@ -28,7 +27,7 @@ impl PgStore {
             "INSERT INTO operators (name, password, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET password = excluded.password \
              RETURNING (xmax = 0)",
-            &[&text(name), &phc, &now],
+            &[&name, &phc, &now],
             "store an operator",
             |r| Ok(r.try_get::<_, bool>(0)?),
         )?;
@@ -38,7 +37,7 @@ impl PgStore {
     pub(super) fn operator_password(&mut self, name: &str) -> Result<Option<String>> {
         self.row(
             "SELECT password FROM operators WHERE name = $1",
-            &[&text(name)],
+            &[&name],
             "read an operator",
             |r| Ok(r.try_get(0)?),
         )
@@ -57,7 +56,7 @@ impl PgStore {
     pub(super) fn remove_operator(&mut self, name: &str) -> Result<bool> {
         let n = self.exec(
             "DELETE FROM operators WHERE name = $1",
-            &[&text(name)],
+            &[&name],
             "remove an operator",
         )?;
         Ok(n > 0)
@@ -71,7 +70,7 @@ impl PgStore {
     ) -> Result<i64> {
         let id = self.row(
             "INSERT INTO api_tokens (name, sha256, created_at) VALUES ($1, $2, $3) RETURNING id",
-            &[&text(name), &sha256, &now],
+            &[&name, &sha256, &now],
             "store an API token",
             |r| Ok(r.try_get::<_, i64>(0)?),
         )?;

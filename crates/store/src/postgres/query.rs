@@ -135,9 +135,6 @@ impl PgStore {
     /// Alerts matching `f`, newest (highest id) first, at most `n`. The statement depends on
     /// which filters are set, so it is not kept prepared.
     pub(super) fn query_alerts(&mut self, f: &AlertFilter, n: usize) -> Result<AlertPage> {
-        if f.has_nul() {
-            return Ok(AlertPage::default());
-        }
         let severity = f.min_severity.map(i32::from);
         let (w, mut p) = where_clause(f, &severity);
         let lim = limit(n.saturating_add(1));
@@ -147,9 +144,7 @@ impl PgStore {
              FROM alerts {w} ORDER BY id DESC LIMIT ${}",
             p.len()
         );
-        let found = self
-            .client
-            .query(&sql, &p)
+        let found = super::nul::nul_free(&p, |p| self.client.query(&sql, p))
             .map_err(self.err("query alerts"))?;
         let mut alerts = Vec::with_capacity(found.len());
         for r in &found {
@@ -314,9 +309,6 @@ impl PgStore {
 
     /// DNS hits matching `f`, newest first.
     pub(super) fn dns_hits(&mut self, f: &DnsHitFilter, n: usize) -> Result<Vec<StoredDnsHit>> {
-        if f.has_nul() {
-            return Ok(Vec::new());
-        }
         self.rows(
             "SELECT alert_id, time, host, client, domain, qtype, finding, list, verdict, \
              severity, answer, owner FROM dns_hits \
