@@ -77,6 +77,17 @@ pub struct LeaderStats {
     pub ack_pending: AtomicU64,
 }
 
+impl LeaderStats {
+    /// This collector no longer leads: its last look at the rules consumer goes too, or a
+    /// former leader would report the messages it held then as unacknowledged for ever
+    /// (and the cluster's figures, summed over collectors, would never drain).
+    fn step_down(&self) {
+        self.leader.store(0, Relaxed);
+        self.pending.store(0, Relaxed);
+        self.ack_pending.store(0, Relaxed);
+    }
+}
+
 /// Where the leader is in the stream: committed with what it counted.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Position {
@@ -150,7 +161,7 @@ pub fn start(
                 r = lead(&state, &cfg, &mut slot) => r,
                 _ = shutdown.changed() => Ok(()),
             };
-            stats.leader.store(0, Relaxed);
+            stats.step_down();
             if let Err(e) = r {
                 tracing::warn!(error = %e, "fleet rules: no longer leading");
             }
@@ -454,4 +465,28 @@ fn commit(
             Ok(all)
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+
+    #[test]
+    fn a_former_leader_reports_no_rules_consumer_backlog() {
+        let m = Arc::new(Metrics::default());
+        let r = &m.rules_leader;
+        r.leader.store(1, Relaxed);
+        r.pending.store(5, Relaxed);
+        r.ack_pending.store(3, Relaxed);
+        r.step_down();
+        let text = m.render();
+        for sample in [
+            "logward_collector_rules_leader 0",
+            "logward_collector_rules_consumer_messages{state=\"pending\"} 0",
+            "logward_collector_rules_consumer_messages{state=\"ack_pending\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == sample), "{sample}:\n{text}");
+        }
+    }
 }
