@@ -130,19 +130,23 @@ impl Collector {
 
     /// `logward enroll` into `state` (over HTTP: enrolment stays there).
     pub fn enroll(&self, state: &Path) {
-        let o = run_with_stdin(
-            BIN,
-            &[
-                "enroll",
-                "--collector",
-                &format!("http://127.0.0.1:{}", self.port),
-                "--token-file",
-                "-",
-                "--state-dir",
-                state.to_str().unwrap(),
-            ],
-            &format!("{}\n", self.token()),
-        );
+        self.enroll_as(state, &[]);
+    }
+
+    /// `logward enroll` into `state` with the further arguments `extra` (`--host H`).
+    pub fn enroll_as(&self, state: &Path, extra: &[&str]) {
+        let url = format!("http://127.0.0.1:{}", self.port);
+        let mut args = vec![
+            "enroll",
+            "--collector",
+            &url,
+            "--token-file",
+            "-",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run_with_stdin(BIN, &args, &format!("{}\n", self.token()));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
@@ -199,7 +203,7 @@ impl Agent {
     }
 
     /// An agent whose `forward.nats` is `nats`, `forward` lines appended to its `forward:`
-    /// section and `extra` to its config.
+    /// section and `extra` to its config; enrolled as host `agent<i>`.
     pub fn with(
         dir: &Path,
         i: usize,
@@ -225,7 +229,7 @@ impl Agent {
         )
         .unwrap();
         let state = d.join("state");
-        c.enroll(&state);
+        c.enroll_as(&state, &["--host", &format!("agent{i}")]);
         Agent {
             log,
             config,
