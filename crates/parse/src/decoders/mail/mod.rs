@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use logward_core::event::parse_ip;
 use logward_core::{Action, Dataset, Event, Outcome, Timestamp};
 
-use super::{start, Found, Peer};
+use super::{Found, Peer};
 use crate::clock::YearResolver;
 use crate::decoders::scan;
 
@@ -139,36 +139,7 @@ pub(crate) fn set_peer<'a>(e: &mut Event<'a>, addr: &'a str, port: Option<u16>) 
     e.set_source(Cow::Borrowed(addr), port);
 }
 
-/// Starts an event of `dataset` with this action, outcome and reason.
-pub(crate) fn event<'a>(
-    e: &mut Event<'_>,
-    dataset: Dataset,
-    action: Action,
-    outcome: Outcome,
-    reason: &'static str,
-) -> Option<Found<'a>> {
-    start(e, dataset, action, outcome);
-    e.reason = Some(reason);
-    Found::yes()
-}
-
-/// A failed login (category authentication).
-pub(crate) fn login_failed<'a>(
-    e: &mut Event<'_>,
-    dataset: Dataset,
-    reason: &'static str,
-) -> Option<Found<'a>> {
-    event(e, dataset, Action::UserLogin, Outcome::Failure, reason)
-}
-
-/// Abuse the service refused that is not a login (`service-abuse`, the kind in the reason).
-pub(crate) fn abuse<'a>(
-    e: &mut Event<'_>,
-    dataset: Dataset,
-    reason: &'static str,
-) -> Option<Found<'a>> {
-    event(e, dataset, Action::ServiceAbuse, Outcome::Failure, reason)
-}
+pub(crate) use super::peer::{abuse, login_failed};
 
 /// A connection that ended without a verdict on a login (`connection-probe`): scanners, and
 /// what fail2ban counts only in its ddos/aggressive modes.
@@ -177,12 +148,12 @@ pub(crate) fn probe<'a>(
     dataset: Dataset,
     reason: &'static str,
 ) -> Option<Found<'a>> {
-    event(
+    super::peer::event(
         e,
         dataset,
         Action::ConnectionProbe,
         Outcome::Failure,
-        reason,
+        Some(reason),
     )
 }
 
