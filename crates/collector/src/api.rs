@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use cookie::{Cookie, SameSite};
 use logward_core::{BanTarget, Severity, Timestamp};
-use logward_store::{AlertFilter, DecisionSelector, NewDecision, StoredAlert};
+use logward_store::{AlertFilter, CollectorStore, DecisionSelector, NewDecision, StoredAlert};
 use serde_json::{json, Value};
 
 use crate::auth::{self, constant_time_eq, CSRF_HEADER, SESSION_COOKIE};
@@ -834,41 +834,68 @@ fn decision_json(d: &logward_store::Decision) -> Value {
 }
 
 async fn stats(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    const EP: &str = "stats";
-    if let Err(r) = api_auth(&state, EP, req.headers()).await {
+    let figures = |s: &mut dyn CollectorStore, since, until| s.alert_stats(since, until, TOP);
+    let (h, q) = (req.headers(), req.uri().query());
+    stats_reply(
+        &state,
+        "stats",
+        h,
+        q,
+        86_400,
+        figures,
+        |since, until, st| {
+            json!({
+                "since": since, "until": until, "total": st.total,
+                "per_hour": series_json(&st.per_hour, "hour"),
+                "top_sources": counts_json(&st.top_sources),
+                "top_users": counts_json(&st.top_users),
+                "per_host": counts_json(&st.per_host),
+                "per_severity": counts_json(&st.per_severity),
+            })
+        },
+    )
+    .await
+}
+
+/// A figures endpoint (`/v1/stats`, `/v1/dns/stats`): an operator's token or session, the
+/// `since`/`until` window (the last `default_span` seconds unless given), `figures` from the
+/// store and `render` of them.
+pub(crate) async fn stats_reply<S, F>(
+    state: &AppState,
+    endpoint: &'static str,
+    headers: &HeaderMap,
+    q: Option<&str>,
+    default_span: i64,
+    figures: F,
+    render: impl FnOnce(i64, i64, S) -> Value,
+) -> Response
+where
+    S: Send + 'static,
+    F: FnOnce(&mut dyn CollectorStore, i64, i64) -> logward_store::Result<S> + Send + 'static,
+{
+    if let Err(r) = api_auth(state, endpoint, headers).await {
         return r;
     }
-    let (since, until) = match time_range(req.uri().query(), 86_400) {
+    let (since, until) = match time_range(q, default_span) {
         Ok(r) => r,
-        Err(msg) => return bad(&state, EP, StatusCode::BAD_REQUEST, &msg),
+        Err(msg) => return bad(state, endpoint, StatusCode::BAD_REQUEST, &msg),
     };
-    match state
-        .store
-        .call(move |s| s.alert_stats(since, until, TOP))
-        .await
-    {
-        Ok(Ok(st)) => {
-            let counts = |v: &[logward_store::Count]| -> Vec<Value> {
-                v.iter()
-                    .map(|c| json!({"key": c.key, "count": c.count}))
-                    .collect()
-            };
-            json_reply(
-                &state,
-                EP,
-                StatusCode::OK,
-                json!({
-                    "since": since, "until": until, "total": st.total,
-                    "per_hour": st.per_hour.iter().map(|(h, n)| json!({"hour": h, "count": n})).collect::<Vec<_>>(),
-                    "top_sources": counts(&st.top_sources),
-                    "top_users": counts(&st.top_users),
-                    "per_host": counts(&st.per_host),
-                    "per_severity": counts(&st.per_severity),
-                }),
-            )
-        }
-        _ => store_error(&state, EP),
+    match state.store.call(move |s| figures(s, since, until)).await {
+        Ok(Ok(st)) => json_reply(state, endpoint, StatusCode::OK, render(since, until, st)),
+        _ => store_error(state, endpoint),
     }
+}
+
+/// Top-N counts as the figures endpoints serve them: `[{"key", "count"}]`.
+pub(crate) fn counts_json(v: &[logward_store::Count]) -> Vec<Value> {
+    v.iter()
+        .map(|c| json!({"key": c.key, "count": c.count}))
+        .collect()
+}
+
+/// A time series as the figures endpoints serve it: `[{key: t, "count"}]`.
+pub(crate) fn series_json(v: &[(i64, i64)], key: &str) -> Vec<Value> {
+    v.iter().map(|(t, n)| json!({key: t, "count": n})).collect()
 }
 
 async fn agents(State(state): State<Arc<AppState>>, h: HeaderMap) -> Response {

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use logward_store::DnsHitFilter;
+use logward_store::{CollectorStore, DnsHitFilter};
 use serde_json::{json, Value};
 
 use crate::api::{
-    api_auth, bad, json_reply, non_empty, parse_time, query, store_error, time_range,
+    api_auth, bad, counts_json, json_reply, non_empty, parse_time, query, series_json, stats_reply,
+    store_error,
 };
 use crate::server::AppState;
 
@@ -21,44 +22,27 @@ const MAX_LIMIT: usize = 500;
 
 /// `GET /v1/dns/stats?since=&until=` (default: the last 7 days).
 pub async fn dns_stats(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    const EP: &str = "dns_stats";
-    if let Err(r) = api_auth(&state, EP, req.headers()).await {
-        return r;
-    }
-    let (since, until) = match time_range(req.uri().query(), 7 * 86_400) {
-        Ok(r) => r,
-        Err(msg) => return bad(&state, EP, StatusCode::BAD_REQUEST, &msg),
-    };
-    match state
-        .store
-        .call(move |s| s.dns_stats(since, until, TOP))
-        .await
-    {
-        Ok(Ok(st)) => {
-            let counts = |v: &[logward_store::Count]| -> Vec<Value> {
-                v.iter()
-                    .map(|c| json!({"key": c.key, "count": c.count}))
-                    .collect()
-            };
-            let series = |v: &[(i64, i64)], k: &str| -> Vec<Value> {
-                v.iter().map(|(t, n)| json!({k: t, "count": n})).collect()
-            };
-            json_reply(
-                &state,
-                EP,
-                StatusCode::OK,
-                json!({
-                    "since": since, "until": until, "total": st.total,
-                    "per_day": series(&st.per_day, "day"),
-                    "per_hour": series(&st.per_hour, "hour"),
-                    "top_domains": counts(&st.top_domains),
-                    "top_clients": counts(&st.top_clients),
-                    "per_finding": counts(&st.per_finding),
-                }),
-            )
-        }
-        _ => store_error(&state, EP),
-    }
+    let figures = |s: &mut dyn CollectorStore, since, until| s.dns_stats(since, until, TOP);
+    let (h, q) = (req.headers(), req.uri().query());
+    stats_reply(
+        &state,
+        "dns_stats",
+        h,
+        q,
+        7 * 86_400,
+        figures,
+        |since, until, st| {
+            json!({
+                "since": since, "until": until, "total": st.total,
+                "per_day": series_json(&st.per_day, "day"),
+                "per_hour": series_json(&st.per_hour, "hour"),
+                "top_domains": counts_json(&st.top_domains),
+                "top_clients": counts_json(&st.top_clients),
+                "per_finding": counts_json(&st.per_finding),
+            })
+        },
+    )
+    .await
 }
 
 /// The filter and limit of `GET /v1/dns/hits`.

@@ -241,6 +241,7 @@ on_both! {
             "/v1/alerts",
             "/v1/alerts/1",
             "/v1/stats",
+            "/v1/dns/stats",
             "/v1/agents",
             "/v1/bans",
         ] {
@@ -753,6 +754,13 @@ on_both! {
             .map(|h| h["count"].as_i64().unwrap())
             .sum();
         assert_eq!(hours, 40);
+        // The DNS figures through the same window and store call: none stored here.
+        let (status, dns) = f.get("/v1/dns/stats?since=0").await;
+        assert_eq!(status, 200, "{dns}");
+        assert_eq!(dns["total"], 0);
+        for k in ["per_day", "per_hour", "top_domains", "top_clients", "per_finding"] {
+            assert!(dns[k].as_array().is_some_and(Vec::is_empty), "{k}: {dns}");
+        }
         let (status, ag) = f.get("/v1/agents").await;
         assert_eq!(status, 200);
         assert_eq!(ag["agents"][0]["id"], "seed");
@@ -815,6 +823,7 @@ on_both! {
             ("/v1/alerts/abc", "id"),
             ("/v1/alerts/0", "id"),
             ("/v1/stats?until=soon", "until"),
+            ("/v1/dns/stats?since=yesterday", "since"),
             ("/v1/bans?active=maybe", "active"),
             ("/v1/bans?x=1", "unknown parameter"),
         ] {
