@@ -1,6 +1,7 @@
 //! `collector_store_by_inherent!`: [`CollectorStore`](super::CollectorStore) on a backend
 //! whose inherent methods have the trait's names and arguments (SQLite and PostgreSQL write
-//! each beside its tables), so the list of methods is written once, here.
+//! each beside its tables), so the list of methods is written once, here; `by_inherent!`,
+//! the methods themselves, for any such trait (PostgreSQL's [`Store`](crate::Store) too).
 
 /// `collector_store_by_inherent!(Type)` implements `CollectorStore` for `Type`, each method
 /// calling `Type`'s inherent method of the same name; `collector_store_by_inherent!(Type,
@@ -56,21 +57,26 @@ macro_rules! collector_store_by_inherent {
             fn finish_analyses(alert_ids: &[i64], a: &Analysis) -> Result<u64>;
         }
     };
-    (@methods $ty:ident $first:tt $(fn $name:ident($($arg:ident: $t:ty),*) -> $ret:ty;)*) => {
+    (@methods $ty:ident $first:tt $($methods:tt)*) => {
         const _: () = {
             use $crate::collector::*;
             use $crate::error::Result;
             use $crate::types::{CounterSnapshot, UnixTime};
 
             impl CollectorStore for $ty {
-                $(fn $name(&mut self, $($arg: $t),*) -> $ret {
-                    $crate::collector::by_inherent::collector_store_by_inherent!(
-                        @call $first self $ty $name ($($arg),*)
-                    )
-                })*
+                $crate::collector::by_inherent::by_inherent! { $ty $first $($methods)* }
             }
         };
     };
+}
+pub(crate) use collector_store_by_inherent;
+
+/// Inside `impl Trait for Type`: `by_inherent! { Type [] fn name(arg: T) -> R; … }` makes
+/// each trait method call `Type`'s inherent method of the same name with the same
+/// arguments; `Type [check]` calls `self.check()?` before each and `self.failed()` after one
+/// that failed. The one mechanism behind both stores' [`CollectorStore`](super::CollectorStore)
+/// and PostgreSQL's [`Store`](crate::Store).
+macro_rules! by_inherent {
     (@call [] $s:ident $ty:ident $name:ident ($($a:ident),*)) => {
         $ty::$name($s, $($a),*)
     };
@@ -82,5 +88,10 @@ macro_rules! collector_store_by_inherent {
         }
         r
     }};
+    ($ty:ident $first:tt $(fn $name:ident($($arg:ident: $t:ty),*) -> $ret:ty;)*) => {
+        $(fn $name(&mut self, $($arg: $t),*) -> $ret {
+            $crate::collector::by_inherent::by_inherent!(@call $first self $ty $name ($($arg),*))
+        })*
+    };
 }
-pub(crate) use collector_store_by_inherent;
+pub(crate) use by_inherent;

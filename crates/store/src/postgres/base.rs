@@ -10,6 +10,7 @@ use postgres::types::ToSql;
 use postgres::Row;
 
 use super::{partitions, pg_error, PgStore};
+use crate::collector::by_inherent::by_inherent;
 use crate::collector::AnalysisState;
 use crate::error::{Result, StoreError};
 use crate::store::Store;
@@ -527,23 +528,9 @@ impl PgStore {
     }
 }
 
-/// Trait methods that call the inherent method of the same name with the same arguments, on
-/// a live connection ([`PgStore::ready`]).
-macro_rules! inherent {
-    ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
-        $(fn $name(&mut self, $($arg: $ty),*) -> $ret {
-            self.ready()?;
-            let r = PgStore::$name(self, $($arg),*);
-            if r.is_err() {
-                self.failed();
-            }
-            r
-        })*
-    };
-}
-
 impl Store for PgStore {
-    inherent! {
+    // Each on a live connection (PgStore::ready), looked at again after an error.
+    by_inherent! { PgStore [ready]
         fn alert(id: i64) -> Result<Option<StoredAlert>>;
         fn alerts_between(from: UnixTime, to: UnixTime, limit: usize) -> Result<Vec<StoredAlert>>;
         fn due_outbox_for(sink: Option<&str>, now: UnixTime, limit: usize)

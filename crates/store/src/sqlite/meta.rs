@@ -27,21 +27,3 @@ impl SqliteStore {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use crate::SqliteStore;
-
-    #[test]
-    fn meta_values_are_kept_and_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
-        assert_eq!(s.meta("report.last_to").unwrap(), None);
-        s.set_meta("report.last_to", "10").unwrap();
-        s.set_meta("report.last_to", "20").unwrap();
-        drop(s);
-        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
-        assert_eq!(s.meta("report.last_to").unwrap().as_deref(), Some("20"));
-    }
-}

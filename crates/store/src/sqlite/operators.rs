@@ -135,33 +135,3 @@ impl SqliteStore {
         Ok(n > 0)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn operators_and_tokens_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = SqliteStore::open_dir(dir.path()).unwrap();
-        assert!(s.set_operator("alice", "$argon2id$x", 1).unwrap());
-        assert!(!s.set_operator("alice", "$argon2id$y", 2).unwrap());
-        assert_eq!(
-            s.operator_password("alice").unwrap().as_deref(),
-            Some("$argon2id$y")
-        );
-        assert_eq!(s.operators().unwrap(), ["alice"]);
-        let id = s.create_api_token("ci", "ab12", 5).unwrap();
-        let (t, digest) = s.use_api_token("ab12", 9).unwrap().unwrap();
-        assert_eq!((t.id, t.name.as_str(), digest.as_str()), (id, "ci", "ab12"));
-        assert_eq!(s.api_tokens().unwrap()[0].last_used, Some(9));
-        assert!(s.use_api_token("ffff", 9).unwrap().is_none());
-        assert!(s.revoke_api_token(id, 10).unwrap());
-        assert!(s.use_api_token("ab12", 11).unwrap().is_none());
-        assert!(s.remove_operator("alice").unwrap());
-        // Reopening applies the dashboard schema again without harm.
-        drop(s);
-        SqliteStore::open_dir(dir.path()).unwrap();
-    }
-}
