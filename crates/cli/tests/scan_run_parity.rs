@@ -160,3 +160,101 @@ fn scan_rules_and_run_raise_the_same_alerts_for_one_log() {
     }
     assert_eq!(live, offline);
 }
+
+/// One Zeek JSON dns.log record, `secs` after a fixed start.
+fn zeek(secs: u64, client: &str, query: &str, answers: &[&str]) -> String {
+    serde_json::json!({
+        "ts": 1_767_225_600 + secs, "uid": "Cparity", "id.orig_h": client, "id.orig_p": 40000,
+        "id.resp_h": "10.0.0.53", "id.resp_p": 53, "proto": "udp", "trans_id": 7,
+        "query": query, "qclass": 1, "qclass_name": "C_INTERNET", "qtype_name": "A",
+        "rcode": 0, "rcode_name": "NOERROR", "answers": answers, "rejected": false
+    })
+    .to_string()
+}
+
+/// (rule, client, question, owner) of each NDJSON alert line, sorted.
+fn dns_keys<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<[String; 4]> {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let mut k: Vec<_> = lines
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| {
+            [
+                text(&v["rule"]["id"]),
+                text(&v["client"]["ip"]),
+                text(&v["dns"]["question"]["name"]),
+                text(&v["logward"]["dns"]["owner"]),
+            ]
+        })
+        .collect();
+    k.sort();
+    k
+}
+
+/// `logward scan --rules default --config` applied no DNS check at all: the threat list's
+/// hits `logward run` alerts on went by unseen offline. Now both run the configured check —
+/// trusted client and domain, dedup, the list, owners — and raise the same alerts.
+#[test]
+fn scan_with_the_agent_config_applies_the_dns_check_as_run_does() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::write(
+        dir.join("hosts.txt"),
+        "0.0.0.0 evil.test\n0.0.0.0 bad.corp.example\n",
+    )
+    .unwrap();
+    let mut lines: Vec<String> = (0..20)
+        .map(|i| zeek(i, "10.1.2.3", "a.evil.test", &["203.0.113.5"]))
+        .collect();
+    lines.push(zeek(30, "10.9.9.9", "evil.test", &[]));
+    lines.push(zeek(31, "10.1.2.3", "bad.corp.example", &[]));
+    lines.push(zeek(32, "10.2.0.7", "www.evil.test", &["198.51.100.66"]));
+    lines.push(zeek(33, "10.2.0.7", "www.good.test", &[]));
+    let log = dir.join("dns.log");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let cfg = dir.join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        "sources:\n  - {type: file, path: dns.log, start_at: beginning}\n\
+         output: {format: ndjson}\n\
+         dns:\n\
+         \x20 trusted: {clients: [10.9.9.9], domains: [corp.example]}\n\
+         \x20 owners: [{network: 10.1.0.0/16, owner: netops}]\n\
+         \x20 lists: [{name: badd-boyz, path: hosts.txt, severity: high}]\n",
+    )
+    .unwrap();
+
+    let o = Command::new(BIN)
+        .args([
+            "scan", "--rules", "default", "--format", "ndjson", "--config",
+        ])
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.join("scan-state"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let offline = dns_keys(String::from_utf8_lossy(&o.stdout).lines());
+
+    let state = dir.join("run-state");
+    let mut agent = Daemon::start(BIN, &cfg, &state, dir);
+    agent.wait_lines(&state, lines.len() as u64);
+    agent.terminate();
+    let mut printed = Vec::new();
+    while let Some(l) = agent.alert(Duration::from_secs(2)) {
+        printed.push(l);
+    }
+    let live = dns_keys(printed.iter().map(String::as_str));
+
+    let key = |rule: &str, client: &str, name: &str, owner: &str| {
+        [rule, client, name, owner].map(str::to_owned)
+    };
+    assert_eq!(
+        offline,
+        [
+            key("dns-list-hit", "10.1.2.3", "a.evil.test", "netops"),
+            key("dns-list-hit", "10.2.0.7", "www.evil.test", "-"),
+        ]
+    );
+    assert_eq!(live, offline);
+}

@@ -144,17 +144,16 @@ pub(super) fn start_dns(
         lists: lists_rx,
         watcher: None,
     };
-    if !cfg.enabled {
+    let Some((mut check, outcomes)) =
+        crate::dns_check::DnsCheck::configured(cfg).map_err(DaemonError::Anomaly)?
+    else {
         pipeline.set_dns(None);
         return Ok(wiring);
-    }
-    let mut check = crate::dns_check::DnsCheck::new(cfg).map_err(DaemonError::Anomaly)?;
+    };
     if !cfg.lists.is_empty() {
-        let (set, outcomes) = logward_engine::dns::ListSet::load(cfg.lists.clone());
         crate::dns_check::log_lists(&outcomes);
-        check.set_lists(set.clone());
         wiring.watcher = Some(tokio::spawn(crate::dns_check::watch_lists(
-            set,
+            check.lists().clone(),
             cfg.lists_check,
             lists_tx,
         )));

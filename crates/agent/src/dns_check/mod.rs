@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use logward_core::{Action, DnsIntel, Event};
-use logward_engine::dns::{Heuristics, Kind, ListSet, ListSpec, Settings as HeuristicSettings};
+use logward_engine::dns::{
+    Heuristics, Kind, ListOutcome, ListSet, ListSpec, Settings as HeuristicSettings,
+};
 use tokio::sync::mpsc;
 
 use api::{Answer, ApiSettings, IntelApi, Verdict};
@@ -169,6 +171,23 @@ impl DnsCheck {
             waiting: HashMap::new(),
             stats: DnsStats::default(),
         })
+    }
+
+    /// The check `dns:` configures, its threat lists read (a list that cannot be read is
+    /// empty until its file appears: the outcomes say so) — what `logward run` starts with
+    /// and what `logward scan --config` runs offline. `None`: no `dns:` section, or off.
+    pub fn configured(s: &Settings) -> Result<Option<(DnsCheck, Vec<ListOutcome>)>, String> {
+        if !s.enabled {
+            return Ok(None);
+        }
+        let mut check = DnsCheck::new(s)?;
+        let mut outcomes = Vec::new();
+        if !s.lists.is_empty() {
+            let (set, o) = ListSet::load(s.lists.clone());
+            check.set_lists(set);
+            outcomes = o;
+        }
+        Ok(Some((check, outcomes)))
     }
 
     /// Starts asking the intel API on the current runtime; answers come back on the returned

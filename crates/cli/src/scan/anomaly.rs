@@ -1,11 +1,13 @@
 //! Login anomaly detection in `scan --rules` and `learn`: the engine's detector over the
 //! scanned events, GeoIP from `--geoip`, profiles from (and with `--learn`, back to) the
-//! state store in `--state-dir`.
+//! state store in `--state-dir`; and the DNS check of `--config`'s `dns:` section, the
+//! agent's own stage, before the rules as in `logward run`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use logward_agent::anomaly::{concerns_detector, enrich_geo, profile_rows, StoreProfiles};
+use logward_agent::dns_check::DnsCheck;
 use logward_agent::enrich::GeoIp;
 use logward_core::{Alert, Event};
 use logward_engine::anomaly::{Scope, Settings, Stage};
@@ -20,6 +22,7 @@ pub struct Anomaly {
     dir: Option<PathBuf>,
     learn: bool,
     bad_profiles: u64,
+    dns: Option<DnsCheck>,
 }
 
 impl std::fmt::Debug for Anomaly {
@@ -74,7 +77,13 @@ impl Anomaly {
             dir,
             learn,
             bad_profiles: 0,
+            dns: None,
         })
+    }
+
+    /// Checks `dns-query` events with `dns` from now on, as the agent's pipeline does.
+    pub fn set_dns(&mut self, dns: Option<DnsCheck>) {
+        self.dns = dns;
     }
 
     /// Logins scored so far.
@@ -106,11 +115,16 @@ impl Anomaly {
 }
 
 /// The scan's stages around the rules, as the agent's: GeoIP on every event with a source
-/// address, then the detector.
+/// address and the DNS check, then the detector.
 impl Stages for Anomaly {
     fn enrich(&mut self, e: &mut Event<'_>) {
         if let Some(g) = &self.geoip {
             enrich_geo(g, e);
+        }
+        // No source id: a scanned file is none of the config's sources, so only the global
+        // `trusted` applies (not `per_source`).
+        if let Some(d) = self.dns.as_mut() {
+            d.check("", e);
         }
     }
 

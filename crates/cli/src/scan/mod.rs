@@ -72,6 +72,11 @@ pub struct ScanArgs {
     /// GeoIP/ASN databases for `--rules`: a MaxMind-format .mmdb file or a folder of them.
     #[arg(long, value_name = "PATH")]
     pub geoip: Option<PathBuf>,
+    /// With `--rules`: an agent config whose `dns:` section's DNS check runs on the
+    /// `dns-query` events before the rules, as in `logward run` (trusted clients, domains and
+    /// types, dedup, threat lists, heuristics, owners; the intel API is not asked offline).
+    #[arg(long, value_name = "FILE", requires = "rules")]
+    pub config: Option<PathBuf>,
     /// With `--rules`: update the stored login profiles with the scanned logins.
     #[arg(long, requires = "rules")]
     pub learn: bool,
@@ -84,6 +89,24 @@ pub struct ScanArgs {
     /// Where to look for the system's auth logs when no PATH is given.
     #[arg(long, default_value = "/var/log", hide = true)]
     pub system_log_dir: PathBuf,
+}
+
+/// The DNS check `path`'s `dns:` section configures (`None`: none), built as `logward run`
+/// builds it; a threat list that cannot be read is said on stderr (and is empty, as in the
+/// agent until its file appears).
+fn dns_check(path: &Path) -> anyhow::Result<Option<logward_agent::dns_check::DnsCheck>> {
+    let loaded = logward_agent::config::load(path)
+        .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    let Some((check, outcomes)) =
+        logward_agent::dns_check::DnsCheck::configured(&loaded.config.dns)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+    else {
+        return Ok(None);
+    };
+    for o in outcomes.iter().filter(|o| o.is_problem()) {
+        eprintln!("logward: DNS {o}");
+    }
+    Ok(Some(check))
 }
 
 fn parse_reference(s: &str) -> Result<Timestamp, String> {
@@ -114,13 +137,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     };
     let mut replay = if args.rules.is_some() || args.learn_only {
         let program = args.rules.as_deref().map(rules::load).transpose()?;
-        let anomaly = anomaly::Anomaly::open(
+        let mut anomaly = anomaly::Anomaly::open(
             args.state_dir.as_deref(),
             Some(logward_agent::daemon::default_state_dir()),
             args.geoip.as_deref(),
             args.learn || args.learn_only,
             !args.no_lof,
         )?;
+        if let Some(path) = &args.config {
+            anomaly.set_dns(dns_check(path)?);
+        }
         Some(rules::Replay::new(program, Some(anomaly)))
     } else {
         None
@@ -703,6 +729,7 @@ pub fn learn(args: LearnArgs) -> anyhow::Result<i32> {
         reference_time: args.reference_time,
         top: 0,
         rules: None,
+        config: None,
         state_dir: Some(state_dir),
         geoip: args.geoip,
         learn: true,
