@@ -21,17 +21,7 @@ fn scan(path: &Path) -> (Vec<Event<'static>>, u64) {
 
 fn scan_text(text: &str) -> (Vec<Event<'static>>, u64) {
     let mut d: LineDecoder = common::decoder();
-    let mut out = Vec::new();
-    for l in text.lines() {
-        let mut e = Event::default();
-        let made = d.decode_into(l, &mut e);
-        out.extend(std::iter::from_fn(|| d.take_joined()));
-        if made {
-            out.push(e.into_owned());
-        }
-    }
-    d.finish();
-    out.extend(std::iter::from_fn(|| d.take_joined()));
+    let out = common::scan_lines(&mut d, text.lines());
     (out, d.take_dns_errors())
 }
 

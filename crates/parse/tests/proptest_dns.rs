@@ -4,8 +4,9 @@
 //! question and answers — nothing lost, nothing joined to the wrong query.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod common;
+
 use logward_core::{Action, Event};
-use logward_parse::{LineDecoder, YearResolver};
 use proptest::prelude::*;
 
 fn words() -> impl Strategy<Value = String> {
@@ -72,19 +73,7 @@ fn words() -> impl Strategy<Value = String> {
 }
 
 fn run(lines: &[String]) -> Vec<Event<'static>> {
-    let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
-    let mut out = Vec::new();
-    for l in lines {
-        let mut e = Event::default();
-        let made = d.decode_into(l, &mut e);
-        out.extend(std::iter::from_fn(|| d.take_joined()));
-        if made {
-            out.push(e.into_owned());
-        }
-    }
-    d.finish();
-    out.extend(std::iter::from_fn(|| d.take_joined()));
-    out
+    common::scan_lines(&mut common::decoder(), lines.iter().map(String::as_str))
 }
 
 /// One query of the interleaving test: its name and how many addresses it gets (0: NXDOMAIN).
