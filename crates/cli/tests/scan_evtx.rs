@@ -7,25 +7,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn logward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .env("TZ", "UTC")
-        .env_remove("LOGWARD_STATE_DIR")
-        .output()
-        .unwrap()
-}
-
-fn lines(o: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l}: {e}")))
-        .collect()
-}
+#[path = "support/scan.rs"]
+mod scan;
+use scan::{lines, logward};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -6,25 +6,12 @@
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test
 
 use std::io::Write;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn logward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logward"))
-        .args(args)
-        .env("TZ", "UTC")
-        .env_remove("LOGWARD_STATE_DIR")
-        .output()
-        .unwrap()
-}
-
-fn lines(o: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l}: {e}")))
-        .collect()
-}
+#[path = "support/scan.rs"]
+mod scan;
+use scan::{lines, logward};
 
 fn get<'a>(v: &'a Value, path: &str) -> &'a Value {
     path.split('.').fold(v, |v, k| &v[k])
