@@ -192,6 +192,17 @@ pub enum OutboxState {
 }
 
 impl OutboxState {
+    /// A delivery's state after a failed attempt: pending when it is tried again at
+    /// `retry_at`, failed (given up) without one.
+    pub(crate) fn after_failure(retry_at: Option<UnixTime>) -> OutboxState {
+        match retry_at {
+            Some(_) => OutboxState::Pending,
+            None => OutboxState::Failed,
+        }
+    }
+}
+
+impl OutboxState {
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxState::Pending => "pending",

@@ -210,6 +210,16 @@ pub enum DecisionSelector<'a> {
     Target(&'a str),
 }
 
+impl<'a> DecisionSelector<'a> {
+    /// `(id, target)`, one of them set: the parameters of a statement matching either.
+    pub(crate) fn parts(self) -> (Option<i64>, Option<&'a str>) {
+        match self {
+            DecisionSelector::Id(id) => (Some(id), None),
+            DecisionSelector::Target(t) => (None, Some(t)),
+        }
+    }
+}
+
 /// The state of an enrolment token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenCheck {
@@ -297,4 +307,44 @@ pub struct IngestRequest<'a> {
     /// When it was received.
     pub now: UnixTime,
     pub items: &'a [FleetItem],
+}
+
+/// One write of the fleet rules' outputs, for [`apply_outputs`].
+pub(crate) enum OutputWrite<'a> {
+    Alert(&'a NewAlert, &'a AlertPlan),
+    Decision(&'a NewDecision),
+    Lift(DecisionSelector<'a>, UnixTime),
+}
+
+/// The fleet rules' outputs written in order by `write`, on either backend: a decision
+/// without an alert is linked to the alert just before it; `counts` counts the alerts and
+/// the decisions that changed anything. `write` returns an alert's id, and for a decision
+/// or a lift the seq of the change it made (`None`: nothing changed).
+pub(crate) fn apply_outputs(
+    outputs: &[FleetOutput],
+    counts: &mut IngestCounts,
+    mut write: impl FnMut(OutputWrite<'_>) -> Result<Option<i64>>,
+) -> Result<()> {
+    let mut last_alert = None;
+    for o in outputs {
+        match o {
+            FleetOutput::Alert(a, plan) => {
+                last_alert = write(OutputWrite::Alert(a, plan))?;
+                counts.fleet_alerts += 1;
+            }
+            FleetOutput::Decision(d) => {
+                let mut d = d.clone();
+                d.alert_id = d.alert_id.or(last_alert);
+                if write(OutputWrite::Decision(&d))?.is_some() {
+                    counts.fleet_decisions += 1;
+                }
+            }
+            FleetOutput::Lift { target, at } => {
+                if write(OutputWrite::Lift(DecisionSelector::Target(target), *at))?.is_some() {
+                    counts.fleet_decisions += 1;
+                }
+            }
+        }
+    }
+    Ok(())
 }

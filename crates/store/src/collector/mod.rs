@@ -11,6 +11,7 @@ mod query;
 pub(crate) mod seqs;
 
 pub use analysis::{Analysis, AnalysisState, PendingAnalysis};
+pub(crate) use fleet::{apply_outputs, OutputWrite};
 pub use fleet::{
     Agent, AlertPlan, Decision, DecisionChange, DecisionOp, DecisionSelector, FleetEffects,
     FleetEvent, FleetItem, FleetOutput, FleetPurgeStats, GroupRules, Heartbeat, IngestCounts,
@@ -20,6 +21,7 @@ pub use query::{
     AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Delivery, DnsHitFilter, DnsStats,
     EventRow, StoredDnsHit, EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
 };
+pub(crate) use query::{AlertEvents, FilterValue};
 
 use crate::error::Result;
 use crate::store::Store;

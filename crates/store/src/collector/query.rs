@@ -3,7 +3,7 @@
 
 use super::analysis::Analysis;
 use super::fleet::Decision;
-use crate::types::{StoredAlert, UnixTime};
+use crate::types::{NewAlert, StoredAlert, UnixTime};
 
 /// Which alerts to list. Every filter is optional; together they are ANDed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,4 +128,82 @@ pub struct StoredDnsHit {
     pub time: UnixTime,
     pub host: Option<String>,
     pub hit: crate::types::DnsHit,
+}
+
+impl AlertPage {
+    /// A page from the rows of a query asking for one more than `n`: that one, when there,
+    /// says a next page exists, which starts before the last alert kept.
+    pub(crate) fn from_rows(mut alerts: Vec<StoredAlert>, n: usize) -> AlertPage {
+        let next = if alerts.len() > n {
+            alerts.truncate(n);
+            alerts.last().map(|a| a.id)
+        } else {
+            None
+        };
+        AlertPage { alerts, next }
+    }
+}
+
+/// The value of a filter condition.
+pub(crate) enum FilterValue<'a> {
+    Int(i64),
+    /// For a column of 32-bit integers on PostgreSQL (the severity).
+    Small(i32),
+    Text(&'a str),
+}
+
+impl AlertFilter {
+    /// The filter's conditions (the cursor included), each a column and operator to which a
+    /// backend appends its placeholder, with its value.
+    pub(crate) fn conditions(&self) -> Vec<(&'static str, FilterValue<'_>)> {
+        let ints = [("time >=", self.since), ("time <", self.until)];
+        let texts = [
+            ("host =", &self.host),
+            ("rule_id =", &self.rule),
+            ("user_name =", &self.user),
+            ("source_address =", &self.address),
+        ];
+        let severity = self
+            .min_severity
+            .map(|s| ("severity >=", FilterValue::Small(s.into())));
+        let int = |(col, v): (&'static str, Option<i64>)| v.map(|v| (col, FilterValue::Int(v)));
+        ints.into_iter()
+            .filter_map(int)
+            .chain(
+                texts
+                    .into_iter()
+                    .filter_map(|(col, v)| v.as_deref().map(|v| (col, FilterValue::Text(v)))),
+            )
+            .chain(severity)
+            .chain(int(("id <", self.before)))
+            .collect()
+    }
+}
+
+/// The fleet events an alert's detail shows: those of its source address (else its user)
+/// in the hour before it, from its host — any host for a fleet alert, made from several.
+pub(crate) struct AlertEvents<'a> {
+    /// `source_ip` or `user_name`: two statements, not one with an OR, so that each uses
+    /// its index.
+    pub by: &'static str,
+    pub key: Option<&'a str>,
+    pub host: Option<&'a str>,
+    pub from: UnixTime,
+    pub to: UnixTime,
+}
+
+impl<'a> AlertEvents<'a> {
+    pub(crate) fn of(a: &'a NewAlert) -> AlertEvents<'a> {
+        let (by, key) = match (&a.source_address, &a.user) {
+            (Some(ip), _) => ("source_ip", Some(ip.as_str())),
+            (None, user) => ("user_name", user.as_deref()),
+        };
+        AlertEvents {
+            by,
+            key,
+            host: a.host.as_deref().filter(|h| *h != FLEET_HOST),
+            from: a.time - EVENT_WINDOW_SECS,
+            to: a.time,
+        }
+    }
 }

@@ -10,6 +10,9 @@
 //! extend one range, so an agent has one range plus one per gap in flight. Retention merges
 //! an agent's old ranges into one (`compact`), so the table stays bounded.
 
+use super::{FleetItem, IngestCounts};
+use crate::error::Result;
+
 /// An agent's stored ranges within one batch's window, with what the batch adds.
 #[derive(Debug, Default)]
 pub(crate) struct SeqWindow {
@@ -79,6 +82,49 @@ impl SeqWindow {
     pub(crate) fn changed(&self) -> Option<&[(i64, i64, i64)]> {
         self.changed.then_some(self.ranges.as_slice())
     }
+}
+
+/// The window (see [`SeqWindow::bounds`]) a request's seqs read; `None` when it has none.
+pub(crate) fn window_of(items: &[FleetItem]) -> Option<(i64, i64)> {
+    let mut seqs = items.iter().filter_map(FleetItem::seq);
+    let first = seqs.next()?;
+    let (lo, hi) = seqs.fold((first, first), |(lo, hi), q| (lo.min(q), hi.max(q)));
+    Some(SeqWindow::bounds(lo, hi))
+}
+
+/// A request's items through `store`, in order, on either backend: an item whose seq is in
+/// `window` (stored before, or earlier in this request) is a duplicate and not stored; the
+/// others are, and `store` says whether it stored one (`false`: a keyed event whose key was
+/// seen). Returns the counts and the indexes of the new events (what the fleet rules see).
+pub(crate) fn store_new_items<'a>(
+    items: &'a [FleetItem],
+    mut window: Option<&mut SeqWindow>,
+    now: i64,
+    mut store: impl FnMut(&'a FleetItem) -> Result<bool>,
+) -> Result<(IngestCounts, Vec<usize>)> {
+    let mut counts = IngestCounts::default();
+    let mut fresh = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if let (Some(seq), Some(w)) = (item.seq(), window.as_deref_mut()) {
+            if w.contains(seq) {
+                counts.duplicates += 1;
+                continue;
+            }
+            w.insert(seq, now);
+        }
+        if !store(item)? {
+            counts.duplicates += 1;
+            continue;
+        }
+        match item {
+            FleetItem::Alert { .. } => counts.alerts += 1,
+            FleetItem::Event { .. } | FleetItem::Keyed { .. } => {
+                counts.events += 1;
+                fresh.push(i);
+            }
+        }
+    }
+    Ok((counts, fresh))
 }
 
 #[cfg(test)]

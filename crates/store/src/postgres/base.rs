@@ -288,10 +288,7 @@ impl PgStore {
         error: &str,
         retry_at: Option<UnixTime>,
     ) -> Result<()> {
-        let state = match retry_at {
-            Some(_) => OutboxState::Pending,
-            None => OutboxState::Failed,
-        };
+        let state = OutboxState::after_failure(retry_at);
         let n = self.exec(
             "UPDATE outbox SET state = $2, attempts = attempts + 1, last_error = $3, \
              next_attempt_at = coalesce($4::bigint, next_attempt_at), updated_at = $5 \

@@ -244,10 +244,7 @@ pub(super) fn lift_tx(
     which: DecisionSelector<'_>,
     at: UnixTime,
 ) -> Result<Option<DecisionChange>> {
-    let (id, target) = match which {
-        DecisionSelector::Id(id) => (Some(id), None),
-        DecisionSelector::Target(t) => (None, Some(t)),
-    };
+    let (id, target) = which.parts();
     const WHAT: &str = "lift a decision";
     let row = st.query_opt(
         tx,

@@ -29,10 +29,10 @@ use super::decisions::{lift_tx, put_decision_tx};
 use super::nul::text;
 use super::partitions::{self, KnownDays};
 use super::{pe, PgStore, Prepared};
-use crate::collector::seqs::SeqWindow;
+use crate::collector::seqs::{store_new_items, window_of, SeqWindow};
 use crate::collector::{
-    AlertPlan, AnalysisState, DecisionSelector, FleetEffects, FleetEvent, FleetItem, FleetOutput,
-    FleetPurgeStats, GroupRules, IngestCounts, IngestRequest, ProfileLookup,
+    apply_outputs, AlertPlan, AnalysisState, FleetEffects, FleetEvent, FleetItem, FleetPurgeStats,
+    GroupRules, IngestCounts, IngestRequest, OutputWrite, ProfileLookup,
 };
 use crate::error::{Result, StoreError};
 use crate::types::retention_cutoff;
@@ -360,8 +360,6 @@ impl PgStore {
                 now,
                 items,
             } = *req;
-            let mut counts = IngestCounts::default();
-            let mut fresh = Vec::new();
             let seq_state = match items.iter().any(|i| i.seq().is_some()) {
                 false => None,
                 true => match last.get_mut(text(agent_id).as_ref()) {
@@ -379,35 +377,22 @@ impl PgStore {
                 None => None,
             };
             let mut new_keys = insert_keys(&mut tx, stmts, shown, items, now)?;
-            for (i, item) in items.iter().enumerate() {
-                if let (Some(seq), Some((w, ..))) = (item.seq(), window.as_mut()) {
-                    if w.contains(seq) {
-                        counts.duplicates += 1;
-                        continue;
-                    }
-                    w.insert(seq, now);
-                }
-                match item {
-                    FleetItem::Event { seq, event } => {
-                        events.push(agent_id, *seq, event, now);
-                        counts.events += 1;
-                        fresh.push(i);
-                    }
-                    FleetItem::Keyed { key, event } => {
-                        if !new_keys.remove(key) {
-                            counts.duplicates += 1;
-                            continue;
+            let (mut counts, fresh) =
+                store_new_items(items, window.as_mut().map(|w| &mut w.0), now, |item| {
+                    match item {
+                        FleetItem::Event { seq, event } => events.push(agent_id, *seq, event, now),
+                        FleetItem::Keyed { key, event } => {
+                            if !new_keys.remove(key) {
+                                return Ok(false);
+                            }
+                            events.push(agent_id, 0, event, now);
                         }
-                        events.push(agent_id, 0, event, now);
-                        counts.events += 1;
-                        fresh.push(i);
+                        FleetItem::Alert { alert, plan, .. } => {
+                            insert_alert(&mut tx, days, stmts, shown, alert, plan, now)?;
+                        }
                     }
-                    FleetItem::Alert { alert, plan, .. } => {
-                        insert_alert(&mut tx, days, stmts, shown, alert, plan, now)?;
-                        counts.alerts += 1;
-                    }
-                }
-            }
+                    Ok(true)
+                })?;
             if let (Some((last, seen)), Some((w, lo, hi))) = (seq_state, &window) {
                 if let Some(ranges) = w.changed() {
                     put_ranges(&mut tx, stmts, shown, agent_id, (*lo, *hi), ranges)?;
@@ -602,7 +587,6 @@ impl PgStore {
     }
 }
 
-/// A table name from the catalogue as an SQL identifier.
 /// The fleet rules' effects in `tx`: alerts (a decision without one linked to the alert
 /// just before it), decisions, lifts, counters and profiles; `counts` counts them.
 fn apply_effects_tx(
@@ -614,28 +598,13 @@ fn apply_effects_tx(
     now: UnixTime,
     counts: &mut IngestCounts,
 ) -> Result<()> {
-    let mut last_alert = None;
-    for o in &effects.outputs {
-        match o {
-            FleetOutput::Alert(a, plan) => {
-                last_alert = Some(insert_alert(tx, days, stmts, shown, a, plan, now)?);
-                counts.fleet_alerts += 1;
-            }
-            FleetOutput::Decision(d) => {
-                let mut d = d.clone();
-                d.alert_id = d.alert_id.or(last_alert);
-                if put_decision_tx(tx, stmts, shown, &d)?.1.is_some() {
-                    counts.fleet_decisions += 1;
-                }
-            }
-            FleetOutput::Lift { target, at } => {
-                let which = DecisionSelector::Target(target);
-                if lift_tx(tx, stmts, shown, which, *at)?.is_some() {
-                    counts.fleet_decisions += 1;
-                }
-            }
+    apply_outputs(&effects.outputs, counts, |w| match w {
+        OutputWrite::Alert(a, plan) => {
+            Ok(Some(insert_alert(tx, days, stmts, shown, a, plan, now)?))
         }
-    }
+        OutputWrite::Decision(d) => Ok(put_decision_tx(tx, stmts, shown, d)?.1.map(|c| c.seq)),
+        OutputWrite::Lift(which, at) => Ok(lift_tx(tx, stmts, shown, which, at)?.map(|c| c.seq)),
+    })?;
     if let Some(c) = &effects.counters {
         put_counters_tx(tx, stmts, shown, c)?;
     }
@@ -775,6 +744,7 @@ fn holds_lead(
     .map_err(pe(shown, WHAT))
 }
 
+/// A table name from the catalogue as an SQL identifier.
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -791,10 +761,7 @@ fn read_ranges(
     agent_id: &str,
     items: &[FleetItem],
 ) -> Result<(SeqWindow, i64, i64)> {
-    let mut seqs = items.iter().filter_map(FleetItem::seq);
-    let first = seqs.next().unwrap_or(0);
-    let (lo, hi) = seqs.fold((first, first), |(lo, hi), q| (lo.min(q), hi.max(q)));
-    let (lo, hi) = SeqWindow::bounds(lo, hi);
+    let (lo, hi) = window_of(items).unwrap_or((0, 0));
     const WHAT: &str = "read an agent's sequences";
     let ranges = st
         .query(

@@ -9,8 +9,8 @@ use super::base::{alert_from_row, limit, RowError};
 use super::decisions::decision_row;
 use super::PgStore;
 use crate::collector::{
-    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery, DnsHitFilter,
-    DnsStats, EventRow, StoredDnsHit, EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
+    AlertDetail, AlertEvents, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery,
+    DnsHitFilter, DnsStats, EventRow, FilterValue, StoredDnsHit, MAX_ALERT_EVENTS,
 };
 use crate::error::Result;
 use crate::types::{DnsHit, UnixTime};
@@ -90,44 +90,26 @@ fn event_row(r: &Row) -> Result<EventRow, RowError> {
     })
 }
 
-/// The `WHERE …` of a filter (the cursor included) over the parameters it takes; the values
-/// are borrowed from the filter and `severity`, the filter's minimum as the column's type.
-fn where_clause<'a>(
-    f: &'a AlertFilter,
-    severity: &'a Option<i32>,
-) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
-    let mut w: Vec<String> = Vec::new();
-    let mut p: Vec<&'a (dyn ToSql + Sync)> = Vec::new();
-    let mut add = |cond: &str, v: &'a (dyn ToSql + Sync)| {
-        p.push(v);
-        w.push(format!("{cond} ${}", p.len()));
-    };
-    if let Some(t) = &f.since {
-        add("time >=", t);
-    }
-    if let Some(t) = &f.until {
-        add("time <", t);
-    }
-    for (col, v) in [
-        ("host =", &f.host),
-        ("rule_id =", &f.rule),
-        ("user_name =", &f.user),
-        ("source_address =", &f.address),
-    ] {
-        if let Some(v) = v {
-            add(col, v);
-        }
-    }
-    if let Some(s) = severity {
-        add("severity >=", s);
-    }
-    if let Some(b) = &f.before {
-        add("id <", b);
-    }
+/// The `WHERE …` of a filter (the cursor included), `$1`… for its conditions' values.
+fn where_clause(conditions: &[(&str, FilterValue<'_>)]) -> String {
+    let w: Vec<String> = conditions
+        .iter()
+        .enumerate()
+        .map(|(i, (cond, _))| format!("{cond} ${}", i + 1))
+        .collect();
     if w.is_empty() {
-        (String::new(), p)
+        String::new()
     } else {
-        (format!("WHERE {}", w.join(" AND ")), p)
+        format!("WHERE {}", w.join(" AND "))
+    }
+}
+
+/// A condition's value as a parameter.
+fn param<'a>(v: &'a FilterValue<'_>) -> &'a (dyn ToSql + Sync) {
+    match v {
+        FilterValue::Int(i) => i,
+        FilterValue::Small(i) => i,
+        FilterValue::Text(t) => t,
     }
 }
 
@@ -135,9 +117,10 @@ impl PgStore {
     /// Alerts matching `f`, newest (highest id) first, at most `n`. The statement depends on
     /// which filters are set, so it is not kept prepared.
     pub(super) fn query_alerts(&mut self, f: &AlertFilter, n: usize) -> Result<AlertPage> {
-        let severity = f.min_severity.map(i32::from);
-        let (w, mut p) = where_clause(f, &severity);
+        let conditions = f.conditions();
+        let w = where_clause(&conditions);
         let lim = limit(n.saturating_add(1));
+        let mut p: Vec<&(dyn ToSql + Sync)> = conditions.iter().map(|(_, v)| param(v)).collect();
         p.push(&lim);
         let sql = format!(
             "SELECT id, time, rule_id, severity, host, source_address, user_name, json \
@@ -153,13 +136,7 @@ impl PgStore {
                 RowError::Invalid(what, detail) => crate::error::StoreError::invalid(what, detail),
             })?);
         }
-        let next = if alerts.len() > n {
-            alerts.truncate(n);
-            alerts.last().map(|a| a.id)
-        } else {
-            None
-        };
-        Ok(AlertPage { alerts, next })
+        Ok(AlertPage::from_rows(alerts, n))
     }
 
     /// One alert with its events, decisions, deliveries and analysis; `None` when unknown.
@@ -167,23 +144,14 @@ impl PgStore {
         let Some(alert) = self.alert(id)? else {
             return Ok(None);
         };
-        let a = &alert.alert;
-        // A fleet alert was made from several hosts' events: no host filter.
-        let host = a.host.as_deref().filter(|h| *h != FLEET_HOST);
-        // Two statements, not one with an OR, so that each uses its index.
-        let (sql, key) = match (&a.source_address, &a.user) {
-            (Some(ip), _) => (alert_events_sql!("source_ip"), Some(ip)),
-            (None, user) => (alert_events_sql!("user_name"), user.as_ref()),
+        let e = AlertEvents::of(&alert.alert);
+        let sql = match e.by {
+            "source_ip" => alert_events_sql!("source_ip"),
+            _ => alert_events_sql!("user_name"),
         };
         let events = self.rows(
             sql,
-            &[
-                &(a.time - EVENT_WINDOW_SECS),
-                &a.time,
-                &host,
-                &key,
-                &limit(MAX_ALERT_EVENTS),
-            ],
+            &[&e.from, &e.to, &e.host, &e.key, &limit(MAX_ALERT_EVENTS)],
             "read an alert's events",
             event_row,
         )?;

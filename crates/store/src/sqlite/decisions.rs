@@ -183,10 +183,7 @@ pub(crate) fn lift_tx(
     which: DecisionSelector<'_>,
     at: UnixTime,
 ) -> Result<Option<DecisionChange>> {
-    let (id, target) = match which {
-        DecisionSelector::Id(id) => (Some(id), None),
-        DecisionSelector::Target(t) => (None, Some(t)),
-    };
+    let (id, target) = which.parts();
     let row: Option<(i64, String, String, Option<String>)> = tx
         .prepare_cached(
             "UPDATE decisions SET removed_at = ?3 WHERE removed_at IS NULL \

@@ -16,10 +16,10 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::decisions::{lift_tx, put_decision_tx};
 use super::profiles::ProfileReader;
 use super::SqliteStore;
-use crate::collector::seqs::SeqWindow;
+use crate::collector::seqs::{store_new_items, window_of, SeqWindow};
 use crate::collector::{
-    AlertPlan, AnalysisState, DecisionSelector, FleetEffects, FleetItem, FleetOutput,
-    FleetPurgeStats, GroupRules, IngestCounts, IngestRequest, ProfileLookup,
+    apply_outputs, AlertPlan, AnalysisState, FleetEffects, FleetItem, FleetPurgeStats, GroupRules,
+    IngestCounts, IngestRequest, OutputWrite, ProfileLookup,
 };
 use crate::error::{sql, Result, StoreError};
 use crate::types::retention_cutoff;
@@ -177,18 +177,9 @@ fn ingest_tx(
         now,
         items,
     } = *req;
-    let mut fresh = Vec::new();
-    let mut counts = IngestCounts::default();
     // Keyed events need no agent row (their sender is not enrolled); `seq`ed items do.
-    let span = items
-        .iter()
-        .filter_map(FleetItem::seq)
-        .fold(None, |s, q| match s {
-            None => Some((q, q)),
-            Some((lo, hi)) => Some((q.min(lo), q.max(hi))),
-        });
     let mut seqs = None;
-    if let Some((lo, hi)) = span {
+    if let Some((lo, hi)) = window_of(items) {
         let known: Option<i64> = tx
             .prepare_cached("SELECT 1 FROM agents WHERE id = ?1")
             .and_then(|mut s| s.query_row([agent_id], |r| r.get(0)).optional())
@@ -199,7 +190,6 @@ fn ingest_tx(
                 id: 0,
             });
         }
-        let (lo, hi) = SeqWindow::bounds(lo, hi);
         let ranges = tx
             .prepare_cached(
                 "SELECT first_seq, last_seq, received_at FROM agent_seq_ranges \
@@ -214,7 +204,7 @@ fn ingest_tx(
             .map_err(sql(path, "read an agent's sequences"))?;
         seqs = Some((SeqWindow::new(ranges), lo, hi));
     }
-    {
+    let (mut counts, fresh) = {
         let mut ev = tx
             .prepare_cached(
                 "INSERT INTO fleet_events (agent_id, seq, time, received_at, host, action, \
@@ -239,35 +229,21 @@ fn ingest_tx(
             ])
             .map_err(sql(path, "store fleet events"))
         };
-        for (i, item) in items.iter().enumerate() {
-            if let (Some(seq), Some((w, ..))) = (item.seq(), seqs.as_mut()) {
-                if w.contains(seq) {
-                    counts.duplicates += 1;
-                    continue;
-                }
-                w.insert(seq, now);
-            }
+        store_new_items(items, seqs.as_mut().map(|w| &mut w.0), now, |item| {
             match item {
                 FleetItem::Event { seq, event: e } => {
                     insert(*seq, e, None)?;
-                    counts.events += 1;
-                    fresh.push(i);
                 }
                 FleetItem::Keyed { key, event: e } => {
-                    if insert(0, e, Some(key.as_slice()))? == 0 {
-                        counts.duplicates += 1;
-                        continue;
-                    }
-                    counts.events += 1;
-                    fresh.push(i);
+                    return Ok(insert(0, e, Some(key.as_slice()))? > 0);
                 }
                 FleetItem::Alert { alert: a, plan, .. } => {
                     insert_alert(tx, path, a, plan, now)?;
-                    counts.alerts += 1;
                 }
             }
-        }
-    }
+            Ok(true)
+        })?
+    };
     if !fresh.is_empty() {
         let effects = rules(&fresh)?;
         apply_effects_tx(tx, path, &effects, now, &mut counts)?;
@@ -354,27 +330,11 @@ fn apply_effects_tx(
     now: UnixTime,
     counts: &mut IngestCounts,
 ) -> Result<()> {
-    let mut last_alert = None;
-    for o in &effects.outputs {
-        match o {
-            FleetOutput::Alert(a, plan) => {
-                last_alert = Some(insert_alert(tx, path, a, plan, now)?);
-                counts.fleet_alerts += 1;
-            }
-            FleetOutput::Decision(d) => {
-                let mut d = d.clone();
-                d.alert_id = d.alert_id.or(last_alert);
-                if put_decision_tx(tx, path, &d)?.1.is_some() {
-                    counts.fleet_decisions += 1;
-                }
-            }
-            FleetOutput::Lift { target, at } => {
-                if lift_tx(tx, path, DecisionSelector::Target(target), *at)?.is_some() {
-                    counts.fleet_decisions += 1;
-                }
-            }
-        }
-    }
+    apply_outputs(&effects.outputs, counts, |w| match w {
+        OutputWrite::Alert(a, plan) => Ok(Some(insert_alert(tx, path, a, plan, now)?)),
+        OutputWrite::Decision(d) => Ok(put_decision_tx(tx, path, d)?.1.map(|c| c.seq)),
+        OutputWrite::Lift(which, at) => Ok(lift_tx(tx, path, which, at)?.map(|c| c.seq)),
+    })?;
     if let Some(c) = &effects.counters {
         put_counters_tx(tx, path, c)?;
     }

@@ -697,10 +697,7 @@ impl Store for SqliteStore {
         error: &str,
         retry_at: Option<UnixTime>,
     ) -> Result<()> {
-        let state = match retry_at {
-            Some(_) => OutboxState::Pending,
-            None => OutboxState::Failed,
-        };
+        let state = OutboxState::after_failure(retry_at);
         let n = self
             .conn
             .prepare_cached(

@@ -8,8 +8,8 @@ use rusqlite::{params, params_from_iter, Row};
 use super::decisions::{decision_row, DECISION_COLUMNS};
 use super::{alert_from_row, limit_to_sql, SqliteStore, ALERT_COLUMNS};
 use crate::collector::{
-    AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery, DnsHitFilter,
-    DnsStats, EventRow, StoredDnsHit, EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
+    AlertDetail, AlertEvents, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery,
+    DnsHitFilter, DnsStats, EventRow, FilterValue, StoredDnsHit, MAX_ALERT_EVENTS,
 };
 use crate::error::{sql, Result};
 use crate::types::{DnsHit, StoredAlert, UnixTime};
@@ -30,35 +30,18 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
 
 /// `WHERE …` and its parameters for a filter (the cursor included).
 fn where_clause(f: &AlertFilter) -> (String, Vec<Value>) {
-    let mut w: Vec<&str> = Vec::new();
-    let mut p: Vec<Value> = Vec::new();
-    if let Some(t) = f.since {
-        w.push("time >= ?");
-        p.push(Value::Integer(t));
-    }
-    if let Some(t) = f.until {
-        w.push("time < ?");
-        p.push(Value::Integer(t));
-    }
-    for (col, v) in [
-        ("host = ?", &f.host),
-        ("rule_id = ?", &f.rule),
-        ("user_name = ?", &f.user),
-        ("source_address = ?", &f.address),
-    ] {
-        if let Some(v) = v {
-            w.push(col);
-            p.push(Value::Text(v.clone()));
-        }
-    }
-    if let Some(s) = f.min_severity {
-        w.push("severity >= ?");
-        p.push(Value::Integer(i64::from(s)));
-    }
-    if let Some(b) = f.before {
-        w.push("id < ?");
-        p.push(Value::Integer(b));
-    }
+    let (w, p): (Vec<String>, Vec<Value>) = f
+        .conditions()
+        .into_iter()
+        .map(|(cond, v)| {
+            let v = match v {
+                FilterValue::Int(i) => Value::Integer(i),
+                FilterValue::Small(i) => Value::Integer(i64::from(i)),
+                FilterValue::Text(t) => Value::Text(t.to_owned()),
+            };
+            (format!("{cond} ?"), v)
+        })
+        .unzip();
     if w.is_empty() {
         (String::new(), p)
     } else {
@@ -71,20 +54,14 @@ impl SqliteStore {
     pub(crate) fn query_alerts(&mut self, f: &AlertFilter, limit: usize) -> Result<AlertPage> {
         let (w, mut p) = where_clause(f);
         p.push(Value::Integer(limit_to_sql(limit.saturating_add(1))));
-        let mut alerts: Vec<StoredAlert> = self
+        let alerts: Vec<StoredAlert> = self
             .conn
             .prepare(&format!(
                 "SELECT {ALERT_COLUMNS} FROM alerts {w} ORDER BY id DESC LIMIT ?"
             ))
             .and_then(|mut s| s.query_map(params_from_iter(p), alert_from_row)?.collect())
             .map_err(sql(&self.path, "query alerts"))?;
-        let next = if alerts.len() > limit {
-            alerts.truncate(limit);
-            alerts.last().map(|a| a.id)
-        } else {
-            None
-        };
-        Ok(AlertPage { alerts, next })
+        Ok(AlertPage::from_rows(alerts, limit))
     }
 
     /// One alert with its events, decisions, deliveries and analysis; `None` when unknown.
@@ -101,26 +78,13 @@ impl SqliteStore {
         let Some(alert) = alert else {
             return Ok(None);
         };
-        let a = &alert.alert;
-        // A fleet alert was made from several hosts' events: no host filter.
-        let host = a.host.as_deref().filter(|h| *h != FLEET_HOST);
-        // Two statements, not one with an OR, so that each uses its index.
-        let (by, key) = match (&a.source_address, &a.user) {
-            (Some(ip), _) => ("source_ip", Some(ip)),
-            (None, user) => ("user_name", user.as_ref()),
-        };
+        let e = AlertEvents::of(&alert.alert);
         let events = self
             .conn
-            .prepare_cached(&alert_events_sql(by))
+            .prepare_cached(&alert_events_sql(e.by))
             .and_then(|mut s| {
                 s.query_map(
-                    params![
-                        a.time - EVENT_WINDOW_SECS,
-                        a.time,
-                        host,
-                        key,
-                        limit_to_sql(MAX_ALERT_EVENTS)
-                    ],
+                    params![e.from, e.to, e.host, e.key, limit_to_sql(MAX_ALERT_EVENTS)],
                     event_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()
