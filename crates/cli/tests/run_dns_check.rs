@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use logward_test_support::daemon::Daemon;
 use logward_test_support::wait_for;
 use serde_json::{json, Value};
+
+#[path = "support/webhook.rs"]
+mod webhook;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const TOKEN: &str = "INTEL-T0KEN-9f8e7d";
@@ -34,34 +37,9 @@ struct Seen {
 
 /// One HTTP/1.1 request per connection, answered and closed.
 fn serve(mut s: TcpStream, seen: &Mutex<Seen>) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(clone) = s.try_clone() else { return };
-    let mut r = BufReader::new(clone);
-    let mut line = String::new();
-    if r.read_line(&mut line).unwrap_or(0) == 0 {
+    let Some((target, _, body)) = webhook::read_request(&s) else {
         return;
-    }
-    let target = line.split(' ').nth(1).unwrap_or("/").to_owned();
-    let mut len = 0usize;
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).unwrap_or(0) == 0 {
-            return;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0; len];
-    if r.read_exact(&mut body).is_err() {
-        return;
-    }
+    };
     let url = reqwest::Url::parse(&format!("http://x{target}")).unwrap();
     let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
     let answer = match url.path() {

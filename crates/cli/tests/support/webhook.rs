@@ -1,5 +1,6 @@
 //! A webhook receiver on 127.0.0.1 for the delivery tests: records every request (time,
 //! headers, body) and answers 200, or 503 while it is set down (counting what it refused).
+//! Its one-request HTTP/1.1 reader serves the other test servers of plain HTTP too.
 #![allow(dead_code)] // each test uses part of it
 
 use std::collections::HashMap;
@@ -30,20 +31,21 @@ pub struct Hook {
     down: Arc<AtomicBool>,
 }
 
-/// Reads one HTTP/1.1 request (Content-Length bodies) and answers.
-fn serve(mut s: TcpStream, hook: &Hook) {
+/// One HTTP/1.1 request read off `s` (a `Content-Length` body): its target, its headers
+/// (names in lower case) and its body; `None` when the connection ends or stalls first.
+pub fn read_request(s: &TcpStream) -> Option<(String, HashMap<String, String>, Vec<u8>)> {
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(clone) = s.try_clone() else { return };
-    let mut r = BufReader::new(clone);
+    let mut r = BufReader::new(s.try_clone().ok()?);
     let mut line = String::new();
     if r.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
+        return None;
     }
+    let target = line.split(' ').nth(1).unwrap_or("/").to_owned();
     let mut headers = HashMap::new();
     loop {
         let mut h = String::new();
         if r.read_line(&mut h).unwrap_or(0) == 0 {
-            return;
+            return None;
         }
         let h = h.trim_end();
         if h.is_empty() {
@@ -58,9 +60,15 @@ fn serve(mut s: TcpStream, hook: &Hook) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let mut body = vec![0; n];
-    if r.read_exact(&mut body).is_err() {
+    r.read_exact(&mut body).ok()?;
+    Some((target, headers, body))
+}
+
+/// Reads one request and answers.
+fn serve(mut s: TcpStream, hook: &Hook) {
+    let Some((_, headers, body)) = read_request(&s) else {
         return;
-    }
+    };
     let refused = hook.down.load(Ordering::SeqCst);
     hook.log.lock().unwrap().push(Request {
         at: Instant::now(),
