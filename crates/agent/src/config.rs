@@ -325,6 +325,10 @@ pub struct ForwardNatsConfig {
     /// A PEM CA file: TLS required, and only this authority trusted.
     #[serde(default)]
     pub ca: Option<PathBuf>,
+    /// The collectors' stream of signed fleet decisions this agent watches instead of
+    /// polling (default `LOGWARD_DECISIONS`).
+    #[serde(default)]
+    pub decisions_stream: Option<String>,
 }
 
 /// The checked `forward.nats`.
@@ -332,6 +336,7 @@ pub struct ForwardNatsConfig {
 pub struct ForwardNats {
     pub connect: logward_core::nats::Connect,
     pub stream: Option<String>,
+    pub decisions_stream: String,
 }
 
 /// `forward.events`.
@@ -571,6 +576,9 @@ impl ForwardConfig {
                         ca: n.ca.map(rel),
                     },
                     stream: n.stream,
+                    decisions_stream: n
+                        .decisions_stream
+                        .unwrap_or_else(|| logward_core::nats::DEFAULT_DECISIONS_STREAM.to_owned()),
                 });
             }
         }

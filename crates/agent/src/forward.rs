@@ -14,7 +14,8 @@
 //! - the **heartbeat** posts the spool's size every `heartbeat` interval.
 //! - the **decisions poller** fetches fleet ban decisions after the last one seen, validates
 //!   each target and hands them to the daemon, which applies them with its ban executor and
-//!   stores the cursor, so a restart does not apply them again.
+//!   stores the cursor, so a restart does not apply them again. With `transport: nats` it
+//!   watches the collectors' signed decisions stream instead ([`decisions_nats`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,10 @@ use tokio::sync::mpsc;
 use crate::ban::BanTarget;
 use crate::config::Forward;
 
+mod decisions_nats;
 mod nats;
+
+pub use decisions_nats::DECISIONS_KEY;
 
 /// The credentials file `logward enroll` writes in the state directory.
 pub const CREDENTIALS_FILE: &str = "collector.json";
@@ -89,6 +93,10 @@ pub struct Credentials {
     pub secret: String,
     /// The pinned CA file given at enrolment, if any.
     pub ca: Option<PathBuf>,
+    /// The public key (hex) that signs the fleet decisions on NATS, as the enrolment
+    /// answer gave it (a collector with `nats:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisions_key: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -98,6 +106,7 @@ impl std::fmt::Debug for Credentials {
             .field("agent_id", &self.agent_id)
             .field("secret", &"<redacted>")
             .field("ca", &self.ca)
+            .field("decisions_key", &self.decisions_key)
             .finish()
     }
 }
@@ -261,6 +270,9 @@ pub async fn enroll(
         agent_id: a.agent_id,
         secret: a.secret,
         ca: ca.map(Path::to_path_buf),
+        decisions_key: a
+            .decisions_key
+            .filter(|k| logward_core::nats::valid_public_key(k)),
     })
 }
 
@@ -303,8 +315,11 @@ pub struct ForwardStats {
     pub heartbeats: AtomicU64,
     /// Fleet decisions received and handed to the ban executor.
     pub decisions: AtomicU64,
-    /// Fleet decisions whose target did not validate.
+    /// Fleet decisions refused: bad target or action, or a NATS message not validly signed
+    /// or not a decision.
     pub decisions_invalid: AtomicU64,
+    /// Of those, NATS decision messages without a valid signature of the fleet's key.
+    pub decisions_forged: AtomicU64,
 }
 
 /// One fleet ban decision change, validated.
@@ -534,8 +549,16 @@ impl Forwarder {
             tokio::spawn(send_loop(Arc::clone(&link))),
             tokio::spawn(heartbeat_loop(Arc::clone(&link))),
         ];
-        if let (true, Some(tx)) = (settings.decisions, decisions) {
-            tasks.push(tokio::spawn(decisions_loop(Arc::clone(&link), tx)));
+        match (settings.decisions, decisions, &settings.nats) {
+            (true, Some(tx), Some(n)) => tasks.push(tokio::spawn(decisions_nats::watch_loop(
+                Arc::clone(&link),
+                n.clone(),
+                tx,
+            ))),
+            (true, Some(tx), None) => {
+                tasks.push(tokio::spawn(decisions_loop(Arc::clone(&link), tx)));
+            }
+            _ => {}
         }
         Ok(Forwarder { tasks, stats })
     }
@@ -813,44 +836,50 @@ async fn decisions_loop(link: Arc<Link>, tx: mpsc::Sender<Decisions>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let mut url = match endpoint(&link.base, "/v1/decisions") {
-            Ok(u) => u,
-            Err(_) => return,
-        };
-        url.query_pairs_mut().append_pair("since", &since);
-        let r = match link.request(Method::GET, url, Vec::new(), "", false).await {
-            Ok(r) if r.status == StatusCode::OK => r,
-            Ok(r) => {
-                tracing::debug!(status = %r.status, "forward: decisions refused");
-                continue;
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "forward: decisions poll failed");
-                continue;
-            }
-        };
-        let answer: wire::DecisionsAnswer = match serde_json::from_str(&r.body) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "forward: the decisions answer is not the documented JSON");
-                continue;
-            }
-        };
-        let Some(batch) = validate(answer, now(), &link.stats) else {
-            tracing::warn!("forward: the decisions answer has no usable `next`");
-            continue;
-        };
-        if batch.next == since && batch.decisions.is_empty() {
-            continue;
-        }
-        link.stats
-            .decisions
-            .fetch_add(batch.decisions.len() as u64, Ordering::Relaxed);
-        since = batch.next.clone();
-        if tx.send(batch).await.is_err() {
+        if !poll_once(&link, &mut since, &tx).await {
             return;
         }
     }
+}
+
+/// One poll after `since`; what it brought is handed on and `since` moved past it. `false`:
+/// stop polling (the daemon is gone, or the URL cannot be).
+async fn poll_once(link: &Link, since: &mut String, tx: &mpsc::Sender<Decisions>) -> bool {
+    let mut url = match endpoint(&link.base, "/v1/decisions") {
+        Ok(u) => u,
+        Err(_) => return false,
+    };
+    url.query_pairs_mut().append_pair("since", since);
+    let r = match link.request(Method::GET, url, Vec::new(), "", false).await {
+        Ok(r) if r.status == StatusCode::OK => r,
+        Ok(r) => {
+            tracing::debug!(status = %r.status, "forward: decisions refused");
+            return true;
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "forward: decisions poll failed");
+            return true;
+        }
+    };
+    let answer: wire::DecisionsAnswer = match serde_json::from_str(&r.body) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "forward: the decisions answer is not the documented JSON");
+            return true;
+        }
+    };
+    let Some(batch) = validate(answer, now(), &link.stats) else {
+        tracing::warn!("forward: the decisions answer has no usable `next`");
+        return true;
+    };
+    if batch.next == *since && batch.decisions.is_empty() {
+        return true;
+    }
+    link.stats
+        .decisions
+        .fetch_add(batch.decisions.len() as u64, Ordering::Relaxed);
+    *since = batch.next.clone();
+    tx.send(batch).await.is_ok()
 }
 
 #[cfg(test)]
@@ -989,6 +1018,7 @@ mod tests {
             agent_id: "a1".into(),
             secret: "00".repeat(32),
             ca: None,
+            decisions_key: None,
         };
         let path = c.save(&state).unwrap();
         assert_eq!(

@@ -389,8 +389,15 @@ fn forward(o: &mut Out, f: &ForwardSnapshot) {
     o.one(
         "logward_forward_decisions_invalid_total",
         c,
-        "Fleet ban decisions whose target did not validate.",
+        "Fleet ban decisions refused: a target that does not validate, an unknown action, a \
+         NATS message unsigned, badly signed or not shaped as a decision.",
         st.decisions_invalid.load(Relaxed),
+    );
+    o.one(
+        "logward_forward_decisions_forged_total",
+        c,
+        "Of those, NATS decision messages without a valid signature of the fleet's key.",
+        st.decisions_forged.load(Relaxed),
     );
     o.one(
         "logward_forward_last_success_timestamp_seconds",

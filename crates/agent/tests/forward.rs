@@ -127,6 +127,7 @@ fn start(state: &Path, r: &Receiver, s: &Forward) -> Forwarder {
         agent_id: "a1".into(),
         secret: SECRET.into(),
         ca: None,
+        decisions_key: None,
     };
     Forwarder::start(state, s, creds, None).unwrap()
 }
@@ -206,6 +207,7 @@ async fn a_wrong_secret_is_refused_by_the_receiver_and_nothing_is_deleted() {
         agent_id: "a1".into(),
         secret: "not-the-secret".into(),
         ca: None,
+        decisions_key: None,
     };
     let f = Forwarder::start(&state, &settings(), creds, None).unwrap();
     until("a refused request", || !r.lines("bad.ndjson").is_empty()).await;

@@ -1044,7 +1044,10 @@ async fn add_ban(State(state): State<Arc<AppState>>, req: Request) -> Response {
     };
     tracing::info!(target = %d.target, by = %op.name(), "operator ban");
     match state.store.call(move |s| s.add_decision(&d)).await {
-        Ok(Ok(id)) => json_reply(&state, EP, StatusCode::CREATED, json!({ "id": id })),
+        Ok(Ok(id)) => {
+            state.decisions_changed();
+            json_reply(&state, EP, StatusCode::CREATED, json!({ "id": id }))
+        }
         _ => store_error(&state, EP),
     }
 }
@@ -1076,6 +1079,7 @@ async fn lift_ban(
         .await
     {
         Ok(Ok(Some(_))) => {
+            state.decisions_changed();
             tracing::info!(decision = id, by = %op.name(), "operator lifted a ban");
             state.metrics.request(EP, 204);
             StatusCode::NO_CONTENT.into_response()

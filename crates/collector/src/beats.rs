@@ -222,6 +222,9 @@ async fn store(state: Arc<AppState>, ingest: Ingest, batch: Batch) {
             m.beats.duplicates.fetch_add(c.duplicates, Relaxed);
             m.fleet_alerts.fetch_add(c.fleet_alerts, Relaxed);
             m.fleet_decisions.fetch_add(c.fleet_decisions, Relaxed);
+            if c.fleet_decisions > 0 {
+                state.decisions_changed();
+            }
             m.ingested(c.events);
             if c.fleet_alerts > 0 {
                 state.delivery_wake.notify_waiters();

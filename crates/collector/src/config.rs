@@ -120,6 +120,14 @@ struct NatsFile {
     /// `max_ack_pending`, default 256), and so handled at once by one collector at most.
     #[serde(default)]
     max_in_flight: Option<u64>,
+    /// The stream of signed fleet decisions agents watch (default `LOGWARD_DECISIONS`,
+    /// subject `logward.decisions`), created or updated by the collector.
+    #[serde(default)]
+    decisions_stream: Option<String>,
+    /// How long the decisions stream keeps a change, in seconds (default 30 days): an
+    /// agent away longer catches up only on what is still there.
+    #[serde(default)]
+    decisions_max_age_secs: Option<u64>,
 }
 
 /// The checked `nats:`.
@@ -133,6 +141,8 @@ pub struct NatsConfig {
     pub duplicate_window_secs: u64,
     pub ack_wait_secs: u64,
     pub max_in_flight: u64,
+    pub decisions_stream: String,
+    pub decisions_max_age_secs: u64,
 }
 
 impl NatsFile {
@@ -173,7 +183,7 @@ impl NatsFile {
             Some(n) => Ok(n),
             None => Ok(default),
         };
-        Ok(NatsConfig {
+        let c = NatsConfig {
             connect: logward_core::nats::Connect {
                 url: url.to_owned(),
                 user: self.user.clone(),
@@ -204,7 +214,24 @@ impl NatsFile {
                 n if n > 10_000 => return Err("max_in_flight: at most 10000".into()),
                 n => n,
             },
-        })
+            decisions_stream: name(
+                &self.decisions_stream,
+                logward_core::nats::DEFAULT_DECISIONS_STREAM,
+                "decisions_stream",
+            )?,
+            decisions_max_age_secs: positive(
+                self.decisions_max_age_secs,
+                30 * 86_400,
+                "decisions_max_age_secs",
+            )?,
+        };
+        if c.decisions_stream == c.stream {
+            return Err(format!(
+                "decisions_stream `{}`: must differ from stream",
+                c.decisions_stream
+            ));
+        }
+        Ok(c)
     }
 }
 

@@ -1,4 +1,5 @@
-//! `GET /v1/decisions`: the fleet's ban decisions changed after a cursor.
+//! `GET /v1/decisions`: the fleet's ban decisions changed after a cursor; `GET
+//! /v1/decisions/key`: the public key that signs them on NATS (crate::nats_decisions).
 
 use std::sync::Arc;
 
@@ -53,20 +54,7 @@ pub(crate) async fn decisions(State(state): State<Arc<AppState>>, req: Request) 
     {
         Ok(Ok(list)) => {
             let next = list.last().map_or(since, |d| d.seq);
-            let list: Vec<_> = list
-                .into_iter()
-                .map(|d| wire::DecisionChange {
-                    id: Some(d.seq.into()),
-                    decision_id: d.decision_id,
-                    action: Some(d.op.as_str().into()),
-                    target: d.target,
-                    duration_secs: d.duration_secs,
-                    reason: Some(d.reason),
-                    rule_id: d.rule_id,
-                    created_at: d.at,
-                    expires_at: d.expires_at,
-                })
-                .collect();
+            let list: Vec<_> = list.into_iter().map(to_wire).collect();
             let answer = wire::DecisionsAnswer {
                 decisions: list,
                 next: Some(next.into()),
@@ -74,5 +62,56 @@ pub(crate) async fn decisions(State(state): State<Arc<AppState>>, req: Request) 
             reply(&state, EP, StatusCode::OK, answer)
         }
         _ => error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "store error"),
+    }
+}
+
+/// A change of the log as agents get it, polled or from NATS.
+pub(crate) fn to_wire(d: logward_store::DecisionChange) -> wire::DecisionChange {
+    wire::DecisionChange {
+        id: Some(d.seq.into()),
+        decision_id: d.decision_id,
+        action: Some(d.op.as_str().into()),
+        target: d.target,
+        duration_secs: d.duration_secs,
+        reason: Some(d.reason),
+        rule_id: d.rule_id,
+        created_at: d.at,
+        expires_at: d.expires_at,
+    }
+}
+
+#[utoipa::path(
+    get,
+    tag = "agents",
+    path = "/v1/decisions/key",
+    summary = "The public key that signs the fleet decisions published on NATS (agents pin it).",
+    responses(
+        (status = 200, description = "The key.", body = wire::DecisionsKey),
+        (status = 401, description = "Bad signature.", body = ErrorBody),
+        (status = 404, description = "This collector does not publish decisions on NATS.", body = ErrorBody),
+    ),
+    security(("agentSignature" = [])),
+)]
+pub(crate) async fn decisions_key(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    const EP: &str = "decisions_key";
+    if let Err(r) = authenticate(&state, EP, req, SMALL_BODY).await {
+        return r;
+    }
+    match &state.decision_key {
+        Some(k) => reply(
+            &state,
+            EP,
+            StatusCode::OK,
+            wire::DecisionsKey {
+                algorithm: "ed25519".into(),
+                key: k.public_hex(),
+            },
+        ),
+        None => error(
+            &state,
+            EP,
+            StatusCode::NOT_FOUND,
+            "this collector does not publish decisions on NATS",
+        ),
     }
 }

@@ -86,7 +86,11 @@ pub(crate) async fn enroll(State(state): State<Arc<AppState>>, req: Request) -> 
                 &state,
                 EP,
                 StatusCode::OK,
-                wire::EnrolAnswer { agent_id, secret },
+                wire::EnrolAnswer {
+                    agent_id,
+                    secret,
+                    decisions_key: state.decision_key.as_ref().map(|k| k.public_hex()),
+                },
             )
         }
         Ok(Ok(TokenCheck::Unknown)) => unauthorized(&state, EP, AuthFailure::TokenUnknown),

@@ -375,6 +375,9 @@ pub(crate) async fn ingest_signed(
     m.duplicates.fetch_add(counts.duplicates, Relaxed);
     m.fleet_alerts.fetch_add(counts.fleet_alerts, Relaxed);
     m.fleet_decisions.fetch_add(counts.fleet_decisions, Relaxed);
+    if counts.fleet_decisions > 0 {
+        state.decisions_changed();
+    }
     m.ingested(counts.events + counts.alerts);
     drop(inflight);
     reply(

@@ -3,7 +3,8 @@
 //! alerts as NDJSON; the collector stores them in the same SQLite store the agent uses (or in
 //! PostgreSQL, `store:`), plus the fleet tables, sends the notifications (with an optional LLM
 //! second opinion on each alert), and serves ban decisions and Prometheus metrics. With
-//! `nats:` it also consumes the batches agents publish to NATS JetStream (nats.rs).
+//! `nats:` it also consumes the batches agents publish to NATS JetStream (nats.rs) and
+//! publishes the fleet's decisions there, signed (nats_decisions.rs).
 
 pub mod anomaly;
 pub mod api;
@@ -23,6 +24,7 @@ pub mod listener;
 pub mod llm;
 pub mod metrics;
 pub mod nats;
+pub mod nats_decisions;
 pub mod nonces;
 pub mod openapi;
 pub mod origin;

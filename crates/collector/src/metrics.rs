@@ -177,6 +177,8 @@ pub struct Metrics {
     pub beats: crate::beats::BeatsStats,
     /// What the NATS JetStream consumer counts (`nats:`).
     pub nats: crate::nats::NatsStats,
+    /// What the NATS decisions publisher counts (`nats:`).
+    pub nats_decisions: crate::nats_decisions::DecisionsStats,
     /// What the fleet rules leader counts (`nats:` with PostgreSQL).
     pub rules_leader: crate::rules_leader::LeaderStats,
 }
@@ -515,6 +517,24 @@ impl Metrics {
             "logward_collector_nats_up",
             "1 while this collector is connected to NATS and consuming.",
             n.up.load(Relaxed),
+        )?;
+        let d = &self.nats_decisions;
+        w.counters(
+            "logward_collector_nats_decisions_total",
+            "Fleet decision changes published on NATS, by fate: published (stored by the \
+             stream), duplicate (already there: another collector published it), error \
+             (the publish failed; retried).",
+            [
+                ("published", &d.published),
+                ("duplicate", &d.duplicates),
+                ("error", &d.errors),
+            ]
+            .map(|(r, v)| ([("fate", r)], v.load(Relaxed))),
+        )?;
+        w.gauge(
+            "logward_collector_nats_decisions_up",
+            "1 while this collector is connected to NATS and publishing decisions.",
+            d.up.load(Relaxed),
         )?;
         let r = &self.rules_leader;
         w.gauge(

@@ -15,7 +15,8 @@ use utoipa::OpenApi as _;
     crate::enroll::enroll,
     crate::ingest::events,
     crate::heartbeat::heartbeat,
-    crate::decisions::decisions
+    crate::decisions::decisions,
+    crate::decisions::decisions_key
 ))]
 struct AgentApi;
 

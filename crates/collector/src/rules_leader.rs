@@ -404,6 +404,9 @@ async fn pass(
             let m = &state.metrics;
             m.fleet_alerts.fetch_add(counts.fleet_alerts, Relaxed);
             m.fleet_decisions.fetch_add(counts.fleet_decisions, Relaxed);
+            if counts.fleet_decisions > 0 {
+                state.decisions_changed();
+            }
             if counts.fleet_alerts > 0 {
                 state.delivery_wake.notify_waiters();
                 if let Some(w) = &state.llm_wake {

@@ -74,6 +74,18 @@ pub struct AppState {
     /// Bodies decompressed and parsed at once: one core fewer than the machine has, so the
     /// store thread — the bottleneck — is never starved by a crowd of parsers.
     pub(crate) parsers: tokio::sync::Semaphore,
+    /// The fleet's key that signs the decisions published on NATS (`nats:` only).
+    pub(crate) decision_key: Option<logward_core::nats::DecisionKey>,
+    /// Woken after a decision was committed here: the NATS decisions publisher.
+    pub(crate) decisions_wake: Arc<tokio::sync::Notify>,
+}
+
+impl AppState {
+    /// Says a decision change was committed (the publisher also looks on its own, for the
+    /// changes other processes make).
+    pub(crate) fn decisions_changed(&self) {
+        self.decisions_wake.notify_one();
+    }
 }
 
 impl AppState {
@@ -207,6 +219,11 @@ pub fn agent_routes() -> Vec<crate::api::Route> {
             Method::GET,
             get(crate::decisions::decisions),
         ),
+        (
+            "/v1/decisions/key",
+            Method::GET,
+            get(crate::decisions::decisions_key),
+        ),
         ("/metrics", Method::GET, get(metrics)),
     ]
 }
@@ -303,8 +320,14 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     ));
     let enroll_limiter =
         crate::enroll_limit::EnrollLimiter::new(l.enroll_per_minute, l.enroll_total_per_minute);
+    let decision_key = match &config.nats {
+        Some(_) => Some(crate::nats_decisions::load_key(&store).await?),
+        None => None,
+    };
     let started_at = now();
     let state = Arc::new(AppState {
+        decision_key,
+        decisions_wake: Arc::new(tokio::sync::Notify::new()),
         started_at,
         unverified,
         enroll_limiter,
@@ -347,6 +370,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     };
     if let Some(n) = &state.config.nats {
         background.push(crate::nats::start(
+            state.clone(),
+            n.clone(),
+            shutdown.subscribe(),
+        ));
+        background.push(crate::nats_decisions::start(
             state.clone(),
             n.clone(),
             shutdown.subscribe(),

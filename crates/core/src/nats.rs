@@ -4,6 +4,12 @@
 //! A message is the same signed batch an agent would POST to `/v1/events`: the gzipped
 //! NDJSON body, the [`crate::wire`] headers signed over the canonical text of
 //! `POST /v1/events`, on the subject [`subject`] of the agent.
+//!
+//! The other way, the collectors publish each fleet ban decision change on
+//! [`DECISIONS_SUBJECT`] (one JSON [`crate::wire::DecisionChange`] a message), signed with the
+//! fleet's Ed25519 [`DecisionKey`]: agents may publish on NATS, so only that signature — not
+//! the subject — says a collector made it. Heartbeats go on [`heartbeat_subject`], signed as
+//! `POST /v1/heartbeat` is.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +31,24 @@ pub const MSG_ID: &str = "Nats-Msg-Id";
 /// The encoding of the body (`gzip`), as HTTP's `Content-Encoding`.
 pub const HEADER_ENCODING: &str = "content-encoding";
 
+/// The subject of the fleet's ban decision changes.
+pub const DECISIONS_SUBJECT: &str = "logward.decisions";
+/// The decisions stream's default name.
+pub const DEFAULT_DECISIONS_STREAM: &str = "LOGWARD_DECISIONS";
+/// The header holding a decision message's Ed25519 signature (hex).
+pub const HEADER_DECISION_SIGNATURE: &str = "logward-decision-signature";
+/// Every agent's heartbeats: `logward.heartbeat.<agent-id>` (core NATS, not stored).
+pub const HEARTBEAT_PREFIX: &str = "logward.heartbeat.";
+/// The subjects the collectors subscribe to for heartbeats.
+pub const HEARTBEAT_SUBJECTS: &str = "logward.heartbeat.*";
+/// The method a NATS heartbeat is signed as.
+pub const HEARTBEAT_METHOD: &str = "POST";
+/// The path a NATS heartbeat is signed as (the HTTP one's).
+pub const HEARTBEAT_PATH: &str = "/v1/heartbeat";
+/// What a decision signature covers before the message body: no other Ed25519 signature of
+/// the same key can pass for one.
+const DECISION_CONTEXT: &[u8] = b"logward fleet decision v1\n";
+
 /// The subject an agent publishes on.
 pub fn subject(agent: &str) -> String {
     format!("{SUBJECT_PREFIX}{agent}")
@@ -35,6 +59,101 @@ pub fn subject_agent(subject: &str) -> Option<&str> {
     subject
         .strip_prefix(SUBJECT_PREFIX)
         .filter(|a| !a.is_empty() && !a.contains(['.', '*', '>']))
+}
+
+/// The subject of an agent's heartbeats.
+pub fn heartbeat_subject(agent: &str) -> String {
+    format!("{HEARTBEAT_PREFIX}{agent}")
+}
+
+/// The agent a heartbeat subject speaks for.
+pub fn heartbeat_agent(subject: &str) -> Option<&str> {
+    subject
+        .strip_prefix(HEARTBEAT_PREFIX)
+        .filter(|a| !a.is_empty() && !a.contains(['.', '*', '>']))
+}
+
+/// The fleet's decision signing key (Ed25519). Its secret never shows in `Debug`.
+#[derive(Clone)]
+pub struct DecisionKey(ed25519_dalek::SigningKey);
+
+impl std::fmt::Debug for DecisionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionKey")
+            .field("public", &self.public_hex())
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl DecisionKey {
+    /// The key of 32 secret bytes (from the OS's random source, or the store).
+    pub fn from_secret(bytes: [u8; 32]) -> DecisionKey {
+        DecisionKey(ed25519_dalek::SigningKey::from_bytes(&bytes))
+    }
+
+    /// The key whose secret is this hex text (as [`Self::secret_hex`] writes it).
+    pub fn from_secret_hex(hex: &str) -> Option<DecisionKey> {
+        Some(DecisionKey::from_secret(unhex32(hex)?))
+    }
+
+    /// The secret, in hex: for the store only.
+    pub fn secret_hex(&self) -> String {
+        crate::wire::hex(self.0.as_bytes())
+    }
+
+    /// The public key, in hex: what agents pin.
+    pub fn public_hex(&self) -> String {
+        crate::wire::hex(self.0.verifying_key().as_bytes())
+    }
+
+    /// The signature (hex) of a decision message's body.
+    pub fn sign(&self, body: &[u8]) -> String {
+        use ed25519_dalek::Signer as _;
+        let mut m = Vec::with_capacity(DECISION_CONTEXT.len() + body.len());
+        m.extend_from_slice(DECISION_CONTEXT);
+        m.extend_from_slice(body);
+        crate::wire::hex(&self.0.sign(&m).to_bytes())
+    }
+}
+
+/// Whether `signature` (hex) is the signature of `body` by the public key `public` (hex).
+/// Malformed keys and signatures are simply not valid.
+pub fn verify_decision(public: &str, body: &[u8], signature: &str) -> bool {
+    let Some(key) = unhex32(public).and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+    else {
+        return false;
+    };
+    let Some(sig) = unhex::<64>(signature) else {
+        return false;
+    };
+    let mut m = Vec::with_capacity(DECISION_CONTEXT.len() + body.len());
+    m.extend_from_slice(DECISION_CONTEXT);
+    m.extend_from_slice(body);
+    key.verify_strict(&m, &ed25519_dalek::Signature::from_bytes(&sig))
+        .is_ok()
+}
+
+/// Whether `text` is a public key (64 hex digits of a valid point).
+pub fn valid_public_key(text: &str) -> bool {
+    unhex32(text).is_some_and(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_ok())
+}
+
+fn unhex32(text: &str) -> Option<[u8; 32]> {
+    unhex::<32>(text)
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let t = text.trim().as_bytes();
+    if t.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in t.chunks_exact(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// A batch's `Nats-Msg-Id`: `<agent>:<first seq>-<last seq>`, so the server's duplicate
@@ -142,5 +261,30 @@ mod tests {
             assert_eq!(subject_agent(bad), None, "{bad}");
         }
         assert_eq!(msg_id("a-1", 3, 9), "a-1:3-9");
+        assert_eq!(heartbeat_subject("a-1"), "logward.heartbeat.a-1");
+        assert_eq!(heartbeat_agent("logward.heartbeat.a-1"), Some("a-1"));
+        assert_eq!(heartbeat_agent("logward.heartbeat.a.b"), None);
+    }
+
+    #[test]
+    fn decisions_verify_only_under_their_key_and_body() {
+        let k = DecisionKey::from_secret([7; 32]);
+        let other = DecisionKey::from_secret([8; 32]);
+        let body = br#"{"id":1,"target":"192.0.2.7"}"#;
+        let sig = k.sign(body);
+        assert!(verify_decision(&k.public_hex(), body, &sig));
+        assert!(!verify_decision(&other.public_hex(), body, &sig));
+        assert!(!verify_decision(
+            &k.public_hex(),
+            br#"{"id":1,"target":"192.0.2.8"}"#,
+            &sig
+        ));
+        assert!(!verify_decision(&k.public_hex(), body, &other.sign(body)));
+        assert!(!verify_decision(&k.public_hex(), body, ""));
+        assert!(!verify_decision("zz", body, &sig));
+        assert!(valid_public_key(&k.public_hex()));
+        let back = DecisionKey::from_secret_hex(&k.secret_hex()).unwrap();
+        assert_eq!(back.public_hex(), k.public_hex());
+        assert!(!format!("{k:?}").contains(&k.secret_hex()));
     }
 }

@@ -9,8 +9,8 @@
 mod messages;
 
 pub use messages::{
-    DecisionChange, DecisionsAnswer, EnrolAnswer, EnrolRequest, EventsAnswer, EventsLine,
-    HeartbeatBody, LineError, Seq,
+    DecisionChange, DecisionsAnswer, DecisionsKey, EnrolAnswer, EnrolRequest, EventsAnswer,
+    EventsLine, HeartbeatBody, LineError, Seq,
 };
 
 use hmac::{Hmac, Mac};

@@ -78,6 +78,9 @@ pub trait Store: Send + std::fmt::Debug {
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
     /// Stores `value` under `key`, replacing what was there.
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Stores `value` under `key` only if nothing is there, and returns what is there then:
+    /// processes sharing one store that each offer a value (a key made once) agree on one.
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String>;
 
     /// Report entries with `from <= time < to`, in order.
     fn report_entries(&mut self, from: UnixTime, to: UnixTime) -> Result<Vec<StoredReportEntry>>;

@@ -285,6 +285,10 @@ backends! {
         s.set_meta("report.last_to", "10").unwrap();
         s.set_meta("report.last_to", "20").unwrap();
         assert_eq!(s.meta("report.last_to").unwrap().as_deref(), Some("20"));
+        // Offered once by each of several processes: the first stays.
+        assert_eq!(s.init_meta("k", "first").unwrap(), "first");
+        assert_eq!(s.init_meta("k", "second").unwrap(), "first");
+        assert_eq!(s.meta("k").unwrap().as_deref(), Some("first"));
         // Every database has its own instance id (the deliveries' idempotency keys).
         assert!(!s.meta("instance").unwrap().unwrap().is_empty());
     }

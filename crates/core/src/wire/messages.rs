@@ -26,6 +26,21 @@ pub struct EnrolRequest {
 pub struct EnrolAnswer {
     pub agent_id: String,
     pub secret: String,
+    /// The public key (Ed25519, hex) that signs the fleet decisions published on NATS;
+    /// absent from a collector without `nats:` (or an older one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisions_key: Option<String>,
+}
+
+/// The answer to `GET /v1/decisions/key`: the public key agents pin to check the fleet
+/// decisions published on NATS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DecisionsKey {
+    /// `ed25519`.
+    pub algorithm: String,
+    /// The public key, 64 hex digits.
+    pub key: String,
 }
 
 /// One line of the NDJSON body of `POST /v1/events`: a spooled item and its seq. It carries
@@ -181,6 +196,7 @@ mod tests {
         let answer = EnrolAnswer {
             agent_id: "a1".into(),
             secret: "s3".into(),
+            decisions_key: None,
         };
         pinned(&answer, r#"{"agent_id":"a1","secret":"s3"}"#);
     }

@@ -385,6 +385,21 @@ impl PgStore {
         Ok(())
     }
 
+    pub(super) fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &value],
+            "write meta",
+        )?;
+        self.row(
+            "SELECT value FROM meta WHERE key = $1",
+            &[&key],
+            "read meta",
+            |r| Ok(r.try_get(0)?),
+        )?
+        .ok_or_else(|| StoreError::invalid("meta", format!("{key}: gone after its insert")))
+    }
+
     pub(super) fn report_entries(
         &mut self,
         from: UnixTime,
@@ -547,6 +562,7 @@ impl Store for PgStore {
         fn profile(key: &str) -> Result<Option<Vec<u8>>>;
         fn meta(key: &str) -> Result<Option<String>>;
         fn set_meta(key: &str, value: &str) -> Result<()>;
+        fn init_meta(key: &str, value: &str) -> Result<String>;
         fn report_entries(from: UnixTime, to: UnixTime) -> Result<Vec<StoredReportEntry>>;
         fn delete_report_entries(until: UnixTime) -> Result<u64>;
         fn purge(now: UnixTime, keep_days: u32) -> Result<PurgeStats>;

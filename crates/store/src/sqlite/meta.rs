@@ -26,4 +26,17 @@ impl SqliteStore {
             .map_err(sql(&self.path, "write meta"))?;
         Ok(())
     }
+
+    /// Stores `value` under `key` unless a value is there; the value there then.
+    pub(crate) fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                params![key, value],
+            )
+            .map_err(sql(&self.path, "write meta"))?;
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .map_err(sql(&self.path, "read meta"))
+    }
 }

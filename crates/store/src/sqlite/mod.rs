@@ -871,6 +871,10 @@ impl Store for SqliteStore {
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
         SqliteStore::set_meta(self, key, value)
     }
+
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        SqliteStore::init_meta(self, key, value)
+    }
 }
 
 impl AgentStore for SqliteStore {
