@@ -343,7 +343,8 @@ pub struct ForwardNats {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ForwardEvents {
-    /// Every decoded event and every alert.
+    /// Every decoded event and every alert (but DNS queries the DNS check trusted or saw
+    /// again within its dedup window).
     #[default]
     All,
     /// Alerts only.

@@ -34,7 +34,7 @@ use crate::anomaly::{Anomaly, Deferred};
 use crate::ban::guard::{net_text, Guard, Verdict};
 use crate::ban::{Ban, BanTarget};
 use crate::config::{Format, ForwardEvents};
-use crate::dns_check::{api::Answer, DnsCheck};
+use crate::dns_check::{self, api::Answer, DnsCheck};
 use crate::sources::{Completion, Payload, SourceItem};
 
 /// What a commit handed on to the outside world, for the daemon to carry out.
@@ -338,6 +338,7 @@ impl<S: AgentStore> Pipeline<S> {
                 store: &mut self.store,
                 dns: None,
                 source: "",
+                dns_outcome: None,
             };
             self.runner.enriched(&e, now, &mut stages, &mut self.fx);
             let mut fx = std::mem::take(&mut self.fx);
@@ -667,10 +668,20 @@ impl<S: AgentStore> Pipeline<S> {
             store: &mut self.store,
             dns: self.dns.as_mut(),
             source,
+            dns_outcome: None,
         };
         self.runner.event(e, now, &mut stages, &mut self.fx);
+        // A trusted query (the operator's own noise) and a repeat within the dedup window
+        // (nothing the first did not say) are not sent to the collector: DNS logs are the
+        // largest a fleet has (docs/DNS.md).
+        let unchecked = matches!(
+            stages.dns_outcome,
+            Some(dns_check::Outcome::Trusted(_) | dns_check::Outcome::Repeat)
+        );
         self.note(e);
-        self.spool_event(e);
+        if !unchecked {
+            self.spool_event(e);
+        }
     }
 
     fn note(&mut self, e: &Event<'_>) {
@@ -989,6 +1000,8 @@ struct AgentStages<'a> {
     dns: Option<&'a mut DnsCheck>,
     /// The id of the source the event came from (the DNS check's per-source trust).
     source: &'a str,
+    /// What the DNS check did with the event (`None`: it did not run).
+    dns_outcome: Option<dns_check::Outcome>,
 }
 
 impl Stages for AgentStages<'_> {
@@ -997,7 +1010,7 @@ impl Stages for AgentStages<'_> {
             a.enrich(e);
         }
         if let Some(d) = self.dns.as_deref_mut() {
-            d.check(self.source, e);
+            self.dns_outcome = Some(d.check(self.source, e));
         }
     }
 

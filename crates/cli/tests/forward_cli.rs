@@ -262,6 +262,84 @@ fn events_and_alerts_arrive_in_order_signed_and_gzipped() {
     assert!(hb["spool_items"].is_u64() && hb["host"].is_string(), "{hb}");
 }
 
+/// One Zeek JSON dns.log record, `secs` after a fixed start.
+fn zeek(secs: u64, client: &str, query: &str) -> String {
+    serde_json::json!({
+        "ts": 1_767_225_600 + secs, "uid": "Cfwd", "id.orig_h": client, "id.orig_p": 40000,
+        "id.resp_h": "10.0.0.53", "id.resp_p": 53, "proto": "udp", "trans_id": 7,
+        "query": query, "qclass": 1, "qclass_name": "C_INTERNET", "qtype_name": "A",
+        "rcode": 0, "rcode_name": "NOERROR", "answers": ["192.0.2.80"], "rejected": false
+    })
+    .to_string()
+}
+
+/// DNS queries the DNS check trusted (a trusted client, a trusted domain) or saw again within
+/// its dedup window were forwarded with `forward.events: all` like any event: the collector
+/// stored the operator's declared noise and every repeat. Only the checked queries go now,
+/// with their alerts.
+#[test]
+fn trusted_and_repeated_dns_queries_are_not_forwarded() {
+    let s = setup(
+        FAST,
+        "dns:\n  trusted: {clients: [10.9.9.9], domains: [corp.example]}\n  \
+         lists: [{name: badd-boyz, path: hosts.txt, severity: high}]\n",
+    );
+    std::fs::write(s.root.join("hosts.txt"), "0.0.0.0 evil.test\n").unwrap();
+    let r = Receiver::start(&s.rdir, 0, None);
+    enrolled(&s.state, &s.rdir, r.port);
+    let agent = start_agent(&s.config, &s.state, &s.root);
+    append(
+        &s.log,
+        &[
+            zeek(0, "10.1.2.3", "a.evil.test"),
+            zeek(1, "10.1.2.3", "a.evil.test"),
+            zeek(2, "10.1.2.3", "a.evil.test"),
+            zeek(3, "10.9.9.9", "www.example.org"),
+            zeek(4, "10.1.2.3", "intranet.corp.example"),
+            zeek(5, "10.2.0.7", "www.good.test"),
+        ],
+    );
+    // Items arrive in the order they were made: once the last query is in, so is the rest.
+    let last = |items: &[Value]| {
+        items
+            .iter()
+            .any(|i| i["event"]["dns"]["question"]["name"] == "www.good.test")
+    };
+    wait_for("the last query", Duration::from_secs(15), || {
+        last(&r.items())
+    });
+    assert_eq!(metric(&s.state, "logward_dns_queries_total"), Some(6));
+    assert_eq!(metric(&s.state, "logward_dns_deduped_total"), Some(2));
+    agent.stop();
+    let items = r.items();
+    let shown: Vec<(String, String)> = items
+        .iter()
+        .map(|i| {
+            let (kind, v) = match i.get("alert") {
+                Some(a) => ("alert", a),
+                None => ("event", &i["event"]),
+            };
+            (
+                format!("{kind} {}", v["client"]["ip"].as_str().unwrap_or("-")),
+                v["dns"]["question"]["name"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let want = |k: &str, n: &str| (k.to_owned(), n.to_owned());
+    assert_eq!(
+        shown,
+        [
+            want("event 10.1.2.3", "a.evil.test"),
+            want("alert 10.1.2.3", "a.evil.test"),
+            want("event 10.2.0.7", "www.good.test"),
+        ],
+        "{items:#?}"
+    );
+}
+
 /// Events plus alerts the agent produced so far (each is one spool item).
 fn produced(state: &Path) -> Option<u64> {
     Some(metric(state, "logward_events_total")? + metric(state, "logward_alerts_total")?)
