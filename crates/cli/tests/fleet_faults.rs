@@ -346,8 +346,10 @@ fn faults(collectors: usize) {
         .all(|m| total(&cs, m) == 0)
     };
     assert!(
-        wait_until(WAIT, || drained("nats") && drained("rules")),
-        "the stream was not drained:\n{}",
+        wait_until(WAIT, || drained("nats")
+            && drained("rules")
+            && total(&cs, leader) == 1),
+        "the stream was not drained by one rules leader:\n{}",
         cs.iter()
             .map(|c| c
                 .metrics()
