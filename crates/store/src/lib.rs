@@ -32,10 +32,11 @@ pub use agent::AgentStore;
 pub use ban::{BanTarget, Family};
 pub use collector::{
     Agent, AlertDetail, AlertFilter, AlertPage, AlertPlan, AlertStats, Analysis, AnalysisState,
-    ApiToken, CollectorStore, Count, Decision, DecisionChange, DecisionOp, DecisionSelector,
-    Delivery, DnsHitFilter, DnsStats, EventRow, FleetEffects, FleetEvent, FleetItem, FleetOutput,
-    FleetPurgeStats, Heartbeat, IngestCounts, IngestRequest, NewDecision, PendingAnalysis,
-    ProfileLookup, StoredDnsHit, TokenCheck, FLEET_HOST,
+    ApiToken, CollectorRow, CollectorStore, Count, Decision, DecisionChange, DecisionOp,
+    DecisionSelector, Delivery, DnsHitFilter, DnsStats, EventRow, FleetEffects, FleetEvent,
+    FleetItem, FleetOutput, FleetPurgeStats, Heartbeat, IngestCounts, IngestRequest, NewDecision,
+    PendingAnalysis, ProfileLookup, StoreSummary, StoredDnsHit, TokenCheck, COLLECTOR_FORGET_SECS,
+    COLLECTOR_STALE_SECS, FLEET_HOST,
 };
 pub use error::{Result, StoreError};
 pub use fingerprint::{Fingerprint, FINGERPRINT_BYTES};

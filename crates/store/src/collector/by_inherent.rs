@@ -55,6 +55,10 @@ macro_rules! collector_store_by_inherent {
             fn cached_analysis(cache_key: &str, since: UnixTime) -> Result<Option<Analysis>>;
             fn pending_analyses(limit: usize) -> Result<Vec<PendingAnalysis>>;
             fn finish_analyses(alert_ids: &[i64], a: &Analysis) -> Result<u64>;
+            fn collector_seen(row: &CollectorRow) -> Result<()>;
+            fn collectors() -> Result<Vec<CollectorRow>>;
+            fn collector_gone(id: &str) -> Result<bool>;
+            fn store_summary(since: UnixTime) -> Result<StoreSummary>;
         }
     };
     (@methods $ty:ident $first:tt $($methods:tt)*) => {

@@ -6,12 +6,14 @@
 
 mod analysis;
 pub(crate) mod by_inherent;
+mod cluster;
 mod fleet;
 mod query;
 pub(crate) mod seqs;
 
 pub use analysis::{Analysis, AnalysisState, PendingAnalysis};
 pub(crate) use fleet::{apply_outputs, OutputWrite};
+pub use cluster::{CollectorRow, StoreSummary, COLLECTOR_FORGET_SECS, COLLECTOR_STALE_SECS};
 pub use fleet::{
     Agent, AlertPlan, Decision, DecisionChange, DecisionOp, DecisionSelector, FleetEffects,
     FleetEvent, FleetItem, FleetOutput, FleetPurgeStats, GroupRules, Heartbeat, IngestCounts,
@@ -222,6 +224,16 @@ pub trait CollectorStore: Store {
     fn cached_analysis(&mut self, cache_key: &str, since: UnixTime) -> Result<Option<Analysis>>;
     /// Pending analyses, oldest first, at most `limit`, with their alerts' JSON.
     fn pending_analyses(&mut self, limit: usize) -> Result<Vec<PendingAnalysis>>;
+    /// Records a collector's heartbeat (its row inserted or updated, `last_seen` = `row`'s),
+    /// and deletes the rows of collectors gone for [`COLLECTOR_FORGET_SECS`].
+    fn collector_seen(&mut self, row: &CollectorRow) -> Result<()>;
+    /// Every collector row, by host then start time.
+    fn collectors(&mut self) -> Result<Vec<CollectorRow>>;
+    /// Deletes a collector's row (it stopped cleanly); whether it existed.
+    fn collector_gone(&mut self, id: &str) -> Result<bool>;
+    /// Events and alerts stored since `since`, and the partitions held.
+    fn store_summary(&mut self, since: UnixTime) -> Result<StoreSummary>;
+
     /// Finishes the pending analyses of `alert_ids` with `a`'s state, text, model, error and
     /// latency (one answer for alerts that share a cache key). Rows no longer pending are
     /// left alone. Returns how many were updated.

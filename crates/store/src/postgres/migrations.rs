@@ -30,6 +30,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "seq_ranges",
         sql: include_str!("migrations/0002_seq_ranges.sql"),
     },
+    Migration {
+        version: 3,
+        name: "collectors",
+        sql: include_str!("migrations/0003_collectors.sql"),
+    },
 ];
 
 /// Any number both sides agree on: the key of the advisory lock migrations take.

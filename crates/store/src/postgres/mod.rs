@@ -11,6 +11,7 @@
 mod agents;
 mod analysis;
 mod base;
+mod cluster;
 mod collector;
 mod copy;
 mod decisions;

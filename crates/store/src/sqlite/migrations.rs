@@ -51,6 +51,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(11, "event_keys", "0011_event_keys.sql"),
     migration!(12, "dns_hits", "0012_dns_hits.sql"),
     migration!(13, "seq_ranges", "0013_seq_ranges.sql"),
+    migration!(14, "collectors", "0014_collectors.sql"),
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

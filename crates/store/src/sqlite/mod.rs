@@ -10,6 +10,7 @@
 mod agents;
 mod analysis;
 mod checkpoint;
+mod cluster;
 mod collector;
 mod decisions;
 mod ingest;
