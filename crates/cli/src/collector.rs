@@ -55,6 +55,18 @@ pub enum CollectorCommand {
     /// configured PostgreSQL database) and print its version; the collector also does this
     /// when it starts.
     Migrate,
+    /// What the cluster is: the store (backend, schema), the collectors sharing it (live or
+    /// gone, the rules leader), agents, what is stored today, PostgreSQL's partitions, and
+    /// with `nats:` the stream and its consumers. Exit 0 when everything configured was
+    /// reached, 2 when the store was not, 3 when NATS was not (the rest is still printed).
+    Status {
+        /// Print JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+        /// A collector not seen for this many seconds is shown as gone.
+        #[arg(long, value_name = "SECS", default_value_t = logward_store::COLLECTOR_STALE_SECS)]
+        stale_after: i64,
+    },
     /// Copy a SQLite collector store (its state directory) into the configured PostgreSQL
     /// database, which must be empty: all or nothing, every row as it is.
     CopyFromSqlite {
@@ -164,6 +176,9 @@ pub fn run(args: CollectorArgs) -> anyhow::Result<i32> {
         None => serve(load(&args)?),
         Some(CollectorCommand::GenCert { out, name }) => gen_cert(out, name),
         Some(CollectorCommand::Migrate) => migrate(&load(&args)?),
+        Some(CollectorCommand::Status { json, stale_after }) => {
+            status(&load(&args)?, *json, *stale_after)
+        }
         Some(CollectorCommand::CopyFromSqlite { from }) => copy_from_sqlite(&load(&args)?, from),
         Some(CollectorCommand::Token {
             command: TokenCommand::Create { ttl },
@@ -208,6 +223,17 @@ fn migrate(c: &Config) -> anyhow::Result<i32> {
     let version = open_store(c)?.schema_version()?;
     println!("{}: schema version {version}", store_name(c));
     Ok(0)
+}
+
+/// `logward collector status`.
+fn status(c: &Config, json: bool, stale_after: i64) -> anyhow::Result<i32> {
+    let s = logward_collector::status::gather(c, stale_after.max(1));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{}", s.text());
+    }
+    Ok(s.exit_code())
 }
 
 /// `logward collector copy-from-sqlite STATE_DIR`.

@@ -159,5 +159,22 @@ fn collector_metrics_pass_promtool() {
     let body = get_metrics(&addr);
     stop(child);
     assert!(Path::new(&d.path().join("st")).is_dir());
+    // The store's figures (issue 18): both pools' waits (the first look-ups at start waited
+    // in the store thread's queue), the queue depth and the backend.
+    for name in [
+        "logward_collector_store_wait_seconds_bucket{pool=\"ingest\",le=\"+Inf\"} ",
+        "logward_collector_store_wait_seconds_count{pool=\"background\"} ",
+        "logward_collector_store_queue_depth ",
+        "logward_collector_store_info{backend=\"sqlite\"} 1",
+    ] {
+        assert!(body.contains(name), "no `{name}` in:\n{body}");
+    }
+    let ingest_waits = body
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("logward_collector_store_wait_seconds_count{pool=\"ingest\"} ")
+        })
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(ingest_waits.is_some_and(|n| n > 0), "{body}");
     assert_promtool_clean(&body);
 }

@@ -28,11 +28,13 @@ pub mod nats_decisions;
 pub mod nonces;
 pub mod openapi;
 pub mod origin;
+pub mod presence;
 mod reply;
 pub mod rules;
 pub mod rules_leader;
 pub mod server;
 mod signed;
+pub mod status;
 pub mod store_thread;
 pub mod truncate;
 

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use logward_core::exposition::WaitHistogram;
 use logward_core::{Alert, Severity};
 use logward_notify::message::Item;
 use logward_notify::Secret;
@@ -447,6 +448,8 @@ pub struct LlmStats {
     buckets: [AtomicU64; 9],
     count: AtomicU64,
     micros: AtomicU64,
+    /// Waits for the store's lock (shared with delivery).
+    pub lock_wait: WaitHistogram,
 }
 
 impl LlmStats {
@@ -514,22 +517,28 @@ use crate::unix_now as now;
 /// writes) behind one mutex.
 pub type SharedCollectorStore = Arc<Mutex<dyn CollectorStore>>;
 
+/// A store call on a blocking thread, its wait for the shared lock counted (`/metrics`).
 async fn with_store<T: Send + 'static>(
     store: &SharedCollectorStore,
+    waits: &WaitHistogram,
     f: impl FnOnce(&mut dyn CollectorStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || {
+    let (waited, out) = tokio::task::spawn_blocking(move || {
+        let asked = std::time::Instant::now();
         let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut *s)
+        (asked.elapsed(), f(&mut *s))
     })
     .await
     .unwrap_or_else(|e| {
-        Err(StoreError::Invalid {
+        let e = StoreError::Invalid {
             what: "store task",
             detail: e.to_string(),
-        })
-    })
+        };
+        (std::time::Duration::ZERO, Err(e))
+    });
+    waits.observe(waited);
+    out
 }
 
 /// Cuts `s` to at most `n` characters.
@@ -585,7 +594,10 @@ impl Analyst {
     }
 
     async fn round(self: &Arc<Self>) -> Result<(), StoreError> {
-        let pending = with_store(&self.store, |s| s.pending_analyses(500)).await?;
+        let pending = with_store(&self.store, &self.stats.lock_wait, |s| {
+            s.pending_analyses(500)
+        })
+        .await?;
         for p in pending {
             if self.lock().alerts.contains(&p.alert_id) {
                 continue;
@@ -593,7 +605,10 @@ impl Analyst {
             if let Some(key) = p.cache_key.clone() {
                 let since = now() - i64::try_from(self.config.cache_ttl.as_secs()).unwrap_or(0);
                 let k = key.clone();
-                let hit = with_store(&self.store, move |s| s.cached_analysis(&k, since)).await?;
+                let hit = with_store(&self.store, &self.stats.lock_wait, move |s| {
+                    s.cached_analysis(&k, since)
+                })
+                .await?;
                 if let Some(hit) = hit {
                     self.stats.outcome(Outcome::CacheHit);
                     let a = Analysis {
@@ -608,7 +623,10 @@ impl Analyst {
                         latency_ms: None,
                     };
                     let id = p.alert_id;
-                    with_store(&self.store, move |s| s.finish_analyses(&[id], &a)).await?;
+                    with_store(&self.store, &self.stats.lock_wait, move |s| {
+                        s.finish_analyses(&[id], &a)
+                    })
+                    .await?;
                     self.delivery_wake.notify_waiters();
                     continue;
                 }
@@ -681,7 +699,10 @@ impl Analyst {
                 a.error = Some(error);
             }
         }
-        let r = with_store(&self.store, move |s| s.finish_analyses(&ids, &a)).await;
+        let r = with_store(&self.store, &self.stats.lock_wait, move |s| {
+            s.finish_analyses(&ids, &a)
+        })
+        .await;
         if let Err(e) = r {
             tracing::error!(error = %e, "LLM analysis: cannot store the answer");
         }

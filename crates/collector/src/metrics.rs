@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use logward_core::exposition::{self, Writer};
+use logward_core::exposition::{self, Snapshot, WaitHistogram, Writer};
 
 /// Why a request was refused with 401 (the `reason` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -164,6 +164,10 @@ pub struct Metrics {
     pub queue_depth: AtomicI64,
     /// Ingest transactions (each one or more requests: group commit).
     pub ingest_groups: AtomicU64,
+    /// Waits of store-thread jobs in its queue, from being sent to being started.
+    pub store_wait: WaitHistogram,
+    /// `sqlite` or `postgres`, set when the collector starts.
+    pub backend: std::sync::OnceLock<&'static str>,
     store_buckets: [AtomicU64; 10],
     store_count: AtomicU64,
     store_micros: AtomicU64,
@@ -373,6 +377,28 @@ impl Metrics {
             "Store jobs queued or running.",
             self.queue_depth.load(Relaxed).max(0),
         )?;
+        let background = Snapshot::merged([
+            &self.delivery.lock_wait,
+            &self.report.lock_wait,
+            &self.llm.lock_wait,
+        ]);
+        w.histograms(
+            "logward_collector_store_wait_seconds",
+            "Time a store request waited before the store started it: pool=ingest, in the \
+             store thread's queue (ingests, look-ups); pool=background, for the lock of the \
+             connection delivery, the daily report and the LLM analyst share.",
+            [
+                ([("pool", "ingest")], &self.store_wait.snapshot()),
+                ([("pool", "background")], &background),
+            ],
+        )?;
+        if let Some(b) = self.backend.get() {
+            w.gauges(
+                "logward_collector_store_info",
+                "The store's backend (always 1).",
+                [([("backend", *b)], 1u64)],
+            )?;
+        }
         let store: [u64; 10] = std::array::from_fn(|i| self.store_buckets[i].load(Relaxed));
         w.histogram(
             "logward_collector_store_seconds",

@@ -135,6 +135,8 @@ pub struct Running {
     background: Vec<tokio::task::JoinHandle<()>>,
     /// Their store connection, dropped after them off the runtime.
     background_store: Option<logward_notify::deliver::SharedStore>,
+    /// This collector's heartbeat row (crate::presence): deleted at a clean stop.
+    presence: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -142,6 +144,8 @@ impl Running {
     /// in the outbox), and waits for the accept loop to end.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        // Its row deleted (bounded: a store that does not answer leaves a row that ages).
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.presence).await;
         let saved = self
             .state
             .store
@@ -258,6 +262,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Opens the store, binds the listener and serves until stopped.
 pub async fn start(config: Config) -> Result<Running, Error> {
     let metrics = Arc::new(Metrics::default());
+    let _ = metrics.backend.set(crate::presence::backend(&config.store));
     // Opened off the async runtime: PostgreSQL's sync client runs its own.
     let (at, rules, anomaly, m) = (
         crate::StoreAt::from(&config),
@@ -387,6 +392,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             ));
         }
     }
+    let listen = std::iter::once(addr)
+        .chain(beats_addr)
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let presence = crate::presence::start(state.clone(), listen, shutdown.subscribe());
     let task = tokio::spawn(crate::listener::serve(
         listener,
         app,
@@ -403,6 +414,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         task,
         background,
         background_store,
+        presence,
     })
 }
 

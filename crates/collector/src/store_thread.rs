@@ -55,7 +55,8 @@ type Stored = (Result<IngestCounts, StoreError>, Ingest);
 
 enum Job {
     Call(Call),
-    Ingest(Ingest, oneshot::Sender<Stored>),
+    /// With when it was queued: the wait until the thread starts it is on `/metrics`.
+    Ingest(Ingest, oneshot::Sender<Stored>, Instant),
 }
 
 /// The handle the request handlers use.
@@ -150,8 +151,12 @@ impl StoreHandle {
     ) -> Result<T, Error> {
         let (done, wait) = oneshot::channel();
         let metrics = self.metrics.clone();
+        let queued = Instant::now();
         let job = Job::Call(Box::new(move |s, r| {
             let start = Instant::now();
+            metrics
+                .store_wait
+                .observe(start.saturating_duration_since(queued));
             let out = f(s, r);
             metrics.store_time(start.elapsed());
             metrics.queue_depth.fetch_sub(1, Relaxed);
@@ -165,7 +170,7 @@ impl StoreHandle {
     /// with whatever other requests are waiting.
     pub async fn ingest(&self, request: Ingest) -> Result<Result<IngestCounts, StoreError>, Error> {
         let (done, wait) = oneshot::channel();
-        self.send(Job::Ingest(request, done))?;
+        self.send(Job::Ingest(request, done, Instant::now()))?;
         let (result, request) = wait.await.map_err(|_| Error::StoreGone)?;
         drop(request);
         Ok(result)
@@ -211,15 +216,17 @@ fn run(rx: &Receiver<Job>, store: &mut dyn CollectorStore, fleet: &mut Fleet<'_>
         };
         match job {
             Job::Call(f) => f(store, fleet.rules),
-            Job::Ingest(first, done) => {
+            Job::Ingest(first, done, queued) => {
                 let mut items = first.items.len();
+                let mut queued = vec![queued];
                 let mut group = vec![(first, done)];
                 // Only the ingests queued right behind: a call queued between two ingests
                 // still runs between them.
                 while items < GROUP_ITEMS {
                     match rx.try_recv() {
-                        Ok(Job::Ingest(r, d)) => {
+                        Ok(Job::Ingest(r, d, q)) => {
                             items += r.items.len();
+                            queued.push(q);
                             group.push((r, d));
                         }
                         Ok(call) => {
@@ -230,6 +237,9 @@ fn run(rx: &Receiver<Job>, store: &mut dyn CollectorStore, fleet: &mut Fleet<'_>
                     }
                 }
                 let start = Instant::now();
+                for q in queued {
+                    m.store_wait.observe(start.saturating_duration_since(q));
+                }
                 let (requests, dones): (Vec<Ingest>, Vec<_>) = group.into_iter().unzip();
                 let results = ingest_group(store, fleet, &requests);
                 m.store_time(start.elapsed());

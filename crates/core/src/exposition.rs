@@ -6,6 +6,8 @@
 //! registry of live metric objects.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -129,6 +131,88 @@ impl Writer<'_> {
             .encode_descriptor(name, help, None, kind)?
             .encode_histogram::<NoLabelSet>(sum, count, buckets, None)
     }
+
+    /// A histogram with one series per label set.
+    pub fn histograms<'h, L>(
+        &mut self,
+        name: &str,
+        help: &str,
+        rows: impl IntoIterator<Item = (L, &'h Snapshot)>,
+    ) -> Result
+    where
+        L: EncodeLabelSet,
+    {
+        let mut m = self
+            .0
+            .encode_descriptor(name, help, None, MetricType::Histogram)?;
+        for (labels, h) in rows {
+            m.encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets, None)?;
+        }
+        Ok(())
+    }
+}
+
+/// Upper bounds (seconds) of [`WaitHistogram`]: from a free store (well under a
+/// millisecond) to one stuck behind long transactions.
+pub const WAIT_BUCKETS: [f64; 10] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
+
+/// How long something waited (for a queue or a lock), recorded from any thread: each
+/// bucket counts its own observations (the encoder makes them cumulative).
+#[derive(Debug, Default)]
+pub struct WaitHistogram {
+    buckets: [AtomicU64; WAIT_BUCKETS.len()],
+    count: AtomicU64,
+    micros: AtomicU64,
+}
+
+/// A histogram's figures at one scrape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// `(upper bound, observations in that bucket only)`.
+    pub buckets: Vec<(f64, u64)>,
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl WaitHistogram {
+    pub fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        if let Some(i) = WAIT_BUCKETS.iter().position(|&b| s <= b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.micros
+            .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            buckets: WAIT_BUCKETS
+                .iter()
+                .zip(&self.buckets)
+                .map(|(&b, n)| (b, n.load(Relaxed)))
+                .collect(),
+            count: self.count.load(Relaxed),
+            sum: self.micros.load(Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+impl Snapshot {
+    /// The figures of several histograms with the same buckets, as one.
+    pub fn merged<'a>(all: impl IntoIterator<Item = &'a WaitHistogram>) -> Snapshot {
+        let mut out = WaitHistogram::default().snapshot();
+        for h in all {
+            let s = h.snapshot();
+            for (o, (_, n)) in out.buckets.iter_mut().zip(s.buckets) {
+                o.1 += n;
+            }
+            out.count += s.count;
+            out.sum += s.sum;
+        }
+        out
+    }
 }
 
 /// One scrape's families, written by a closure when the registry encodes.
@@ -165,6 +249,34 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wait_histograms_have_labelled_series() {
+        let a = WaitHistogram::default();
+        a.observe(Duration::from_micros(50));
+        a.observe(Duration::from_secs(9));
+        let b = WaitHistogram::default();
+        b.observe(Duration::from_millis(3));
+        let both = Snapshot::merged([&a, &b]);
+        assert_eq!(
+            (both.count, both.buckets[0].1, both.buckets[3].1),
+            (3, 1, 1)
+        );
+        let text =
+            render(move |w| w.histograms("x_wait_seconds", "Waits.", [([("pool", "p")], &both)]));
+        assert!(
+            text.contains("x_wait_seconds_bucket{pool=\"p\",le=\"0.0001\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x_wait_seconds_bucket{pool=\"p\",le=\"5\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x_wait_seconds_bucket{pool=\"p\",le=\"+Inf\"} 3\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn writes_the_text_format() {

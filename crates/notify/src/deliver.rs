@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use chrono::Timelike;
 use logward_core::backoff::Backoff;
 use logward_core::clock::unix_now;
+use logward_core::exposition::WaitHistogram;
 use logward_core::Severity;
 use logward_store::{OutboxItem, Store, StoreError, UnixTime};
 use tokio::sync::Notify;
@@ -115,6 +116,8 @@ pub struct DeliveryStats {
     /// Rows whose analysis was asked for but delivered without it (failed, or not there
     /// within `analysis_wait`).
     pub without_analysis: AtomicU64,
+    /// Waits for the store's lock (shared with the collector's other background work).
+    pub lock_wait: WaitHistogram,
 }
 
 fn add(a: &AtomicU64, n: usize) {
@@ -207,23 +210,29 @@ fn with_analysis(mut json: serde_json::Value, text: &str) -> serde_json::Value {
     json
 }
 
-/// Runs a store call on a blocking thread.
+/// Runs a store call on a blocking thread; how long it waited for the store's lock (shared
+/// with the collector's other background work) goes into `waits`.
 pub(crate) async fn with_store<T: Send + 'static>(
     store: &SharedStore,
+    waits: &WaitHistogram,
     f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || {
+    let (waited, out) = tokio::task::spawn_blocking(move || {
+        let asked = std::time::Instant::now();
         let mut s = store.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut *s)
+        (asked.elapsed(), f(&mut *s))
     })
     .await
     .unwrap_or_else(|e| {
-        Err(StoreError::Invalid {
+        let e = StoreError::Invalid {
             what: "store task",
             detail: e.to_string(),
-        })
-    })
+        };
+        (std::time::Duration::ZERO, Err(e))
+    });
+    waits.observe(waited);
+    out
 }
 
 /// One due group: rows of the same dedup key.
@@ -325,7 +334,7 @@ impl Worker {
         let batch = self.settings.batch;
         let rows = {
             let name = name.clone();
-            with_store(&self.store, move |s| {
+            with_store(&self.store, &self.stats.lock_wait, move |s| {
                 s.due_outbox_for(Some(&name), now, batch)
             })
             .await?
@@ -333,7 +342,10 @@ impl Worker {
         if rows.is_empty() {
             let next = {
                 let name = name.clone();
-                with_store(&self.store, move |s| s.next_due(&name)).await?
+                with_store(&self.store, &self.stats.lock_wait, move |s| {
+                    s.next_due(&name)
+                })
+                .await?
             };
             let pause = match next {
                 Some(t) => Duration::from_secs(u64::try_from(t - now).unwrap_or(0).max(1)),
@@ -413,7 +425,10 @@ impl Worker {
         }
         for (ids, until) in holds {
             add(&self.stats.held, ids.len());
-            with_store(&self.store, move |s| s.postpone(&ids, until, now)).await?;
+            with_store(&self.store, &self.stats.lock_wait, move |s| {
+                s.postpone(&ids, until, now)
+            })
+            .await?;
         }
         let awaiting =
             awaiting.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(10)));
@@ -522,7 +537,10 @@ impl Worker {
                     let window = i64::try_from(self.settings.dedup.as_secs()).unwrap_or(i64::MAX);
                     self.last_sent.retain(|_, t| t.saturating_add(window) > now);
                 }
-                with_store(&self.store, move |s| s.mark_sent_many(&ids, now)).await?;
+                with_store(&self.store, &self.stats.lock_wait, move |s| {
+                    s.mark_sent_many(&ids, now)
+                })
+                .await?;
                 Ok(true)
             }
             Err(SendError::RateLimited { reason, after }) => {
@@ -559,7 +577,7 @@ impl Worker {
                     add(&self.stats.retries, ids.len());
                 }
                 let r = (!give_up).then_some(retry_at);
-                with_store(&self.store, move |s| {
+                with_store(&self.store, &self.stats.lock_wait, move |s| {
                     for id in ids {
                         s.mark_failed(id, now, &reason, r)?;
                     }
@@ -573,7 +591,7 @@ impl Worker {
                 self.close_circuit(now).await?;
                 tracing::error!(notifier = %name, rows = ids.len(), %reason, "the service refused the delivery; not retried (`logward outbox retry` after fixing it)");
                 add(&self.stats.failed, ids.len());
-                with_store(&self.store, move |s| {
+                with_store(&self.store, &self.stats.lock_wait, move |s| {
                     for id in ids {
                         s.mark_failed(id, now, &reason, None)?;
                     }
@@ -593,7 +611,10 @@ impl Worker {
         }
         let name = self.notifier.name.clone();
         let sink = name.clone();
-        let n = with_store(&self.store, move |s| s.retry_pending_now(&sink, now)).await?;
+        let n = with_store(&self.store, &self.stats.lock_wait, move |s| {
+            s.retry_pending_now(&sink, now)
+        })
+        .await?;
         tracing::info!(notifier = %name, rows = n, "the notifier answers again; its queued deliveries are due now");
         Ok(())
     }

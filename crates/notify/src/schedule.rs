@@ -33,6 +33,8 @@ pub struct ReportStats {
     pub sent: AtomicU64,
     /// Reports a notifier never took (permanent error or out of attempts).
     pub failed: AtomicU64,
+    /// Waits for the store's lock (shared with delivery).
+    pub lock_wait: logward_core::exposition::WaitHistogram,
 }
 
 /// What a report is made of.
@@ -103,7 +105,9 @@ impl Reporter {
     pub async fn run(self) {
         loop {
             let now = Utc::now();
-            let last = match with_store(&self.store, |s| s.meta(LAST_TO)).await {
+            let last = match with_store(&self.store, &self.stats.lock_wait, |s| s.meta(LAST_TO))
+                .await
+            {
                 Ok(v) => v.and_then(|v| v.parse::<UnixTime>().ok()),
                 Err(e) => {
                     tracing::error!(error = %e, "daily report: cannot read when it last went out");
@@ -137,7 +141,7 @@ impl Reporter {
         let window = i64::try_from(self.config.window().as_secs()).unwrap_or(i64::MAX);
         let from = to.saturating_sub(window);
         let source = self.source;
-        let read = with_store(&self.store, move |s| match source {
+        let read = with_store(&self.store, &self.stats.lock_wait, move |s| match source {
             Source::Entries => s.report_entries(from, to).map(|e| (e, Vec::new())),
             Source::FleetAlerts => s
                 .alerts_between(from, to, fleet::MAX_ALERTS)
@@ -172,7 +176,7 @@ impl Reporter {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let done = with_store(&self.store, move |s| {
+        let done = with_store(&self.store, &self.stats.lock_wait, move |s| {
             s.set_meta(LAST_TO, &to.to_string())?;
             // The fleet report's alerts stay: retention deletes them.
             match source {

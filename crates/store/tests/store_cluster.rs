@@ -8,8 +8,7 @@
 mod common;
 
 use logward_store::{
-    CollectorRow, CollectorStore, FleetEvent, FleetItem, UnixTime, COLLECTOR_FORGET_SECS,
-    COLLECTOR_STALE_SECS,
+    CollectorRow, FleetEvent, FleetItem, UnixTime, COLLECTOR_FORGET_SECS, COLLECTOR_STALE_SECS,
 };
 
 /// 2026-12-07T03:00:00Z.
