@@ -4,7 +4,6 @@
 use postgres::Row;
 
 use super::base::RowError;
-use super::ingest::text;
 use super::PgStore;
 use crate::collector::{CollectorRow, StoreSummary, COLLECTOR_FORGET_SECS};
 use crate::error::Result;
@@ -33,14 +32,14 @@ impl PgStore {
              ON CONFLICT (id) DO UPDATE SET listen = excluded.listen, role = excluded.role, \
              nats = excluded.nats, last_seen = excluded.last_seen",
             &[
-                &text(&c.id),
-                &text(&c.host),
+                &c.id,
+                &c.host,
                 &i64::from(c.pid),
-                &text(&c.version),
-                &text(&c.listen),
-                &text(&c.backend),
+                &c.version,
+                &c.listen,
+                &c.backend,
                 &c.nats,
-                &text(&c.role),
+                &c.role,
                 &c.started_at,
                 &c.last_seen,
             ],
@@ -68,7 +67,7 @@ impl PgStore {
     pub(super) fn collector_gone(&mut self, id: &str) -> Result<bool> {
         let n = self.exec(
             "DELETE FROM collectors WHERE id = $1",
-            &[&text(id)],
+            &[&id],
             "remove a collector",
         )?;
         Ok(n > 0)
