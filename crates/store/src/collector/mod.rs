@@ -12,8 +12,8 @@ mod query;
 pub(crate) mod seqs;
 
 pub use analysis::{Analysis, AnalysisState, PendingAnalysis};
-pub(crate) use fleet::{apply_outputs, OutputWrite};
 pub use cluster::{CollectorRow, StoreSummary, COLLECTOR_FORGET_SECS, COLLECTOR_STALE_SECS};
+pub(crate) use fleet::{apply_outputs, OutputWrite};
 pub use fleet::{
     Agent, AlertPlan, Decision, DecisionChange, DecisionOp, DecisionSelector, FleetEffects,
     FleetEvent, FleetItem, FleetOutput, FleetPurgeStats, GroupRules, Heartbeat, IngestCounts,
