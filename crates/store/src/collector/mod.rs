@@ -23,7 +23,7 @@ pub use query::{
     AlertDetail, AlertFilter, AlertPage, AlertStats, Count, Delivery, DnsHitFilter, DnsStats,
     EventRow, StoredDnsHit, EVENT_WINDOW_SECS, FLEET_HOST, MAX_ALERT_EVENTS,
 };
-pub(crate) use query::{AlertEvents, FilterValue};
+pub(crate) use query::{AlertEvents, Figures, FilterValue};
 
 use crate::error::Result;
 use crate::store::Store;

@@ -3,6 +3,7 @@
 
 use super::analysis::Analysis;
 use super::fleet::Decision;
+use crate::error::Result;
 use crate::types::{NewAlert, StoredAlert, UnixTime};
 
 /// Which alerts to list. Every filter is optional; together they are ANDed.
@@ -205,5 +206,70 @@ impl<'a> AlertEvents<'a> {
             from: a.time - EVENT_WINDOW_SECS,
             to: a.time,
         }
+    }
+}
+
+/// The charts' figures as a backend counts them, over the rows of `table` with `time` in
+/// `[since, until)`; [`AlertStats::read`] and [`DnsStats::read`] say which.
+pub(crate) trait Figures {
+    /// How many rows.
+    fn count_rows(&mut self, table: &str, since: UnixTime, until: UnixTime) -> Result<i64>;
+
+    /// (bucket start, rows) in buckets of `width` seconds, ascending; empty ones left out.
+    fn count_buckets(
+        &mut self,
+        table: &str,
+        width: i64,
+        since: UnixTime,
+        until: UnixTime,
+    ) -> Result<Vec<(UnixTime, i64)>>;
+
+    /// The `top` most frequent values of `col`, most frequent first, ties in byte order;
+    /// NULLs left out.
+    fn rank_values(
+        &mut self,
+        table: &str,
+        col: &str,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<Vec<Count>>;
+}
+
+impl AlertStats {
+    /// The dashboard's figures for alerts in `[since, until)`, `top` entries per ranking.
+    pub(crate) fn read(
+        f: &mut impl Figures,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<AlertStats> {
+        Ok(AlertStats {
+            total: f.count_rows("alerts", since, until)?,
+            per_hour: f.count_buckets("alerts", 3600, since, until)?,
+            top_sources: f.rank_values("alerts", "source_address", since, until, top)?,
+            top_users: f.rank_values("alerts", "user_name", since, until, top)?,
+            per_host: f.rank_values("alerts", "host", since, until, top)?,
+            per_severity: f.rank_values("alerts", "severity", since, until, 5)?,
+        })
+    }
+}
+
+impl DnsStats {
+    /// The DNS page's figures for hits in `[since, until)`, `top` entries per ranking.
+    pub(crate) fn read(
+        f: &mut impl Figures,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<DnsStats> {
+        Ok(DnsStats {
+            total: f.count_rows("dns_hits", since, until)?,
+            per_day: f.count_buckets("dns_hits", 86_400, since, until)?,
+            per_hour: f.count_buckets("dns_hits", 3600, since, until)?,
+            top_domains: f.rank_values("dns_hits", "domain", since, until, top)?,
+            top_clients: f.rank_values("dns_hits", "client", since, until, top)?,
+            per_finding: f.rank_values("dns_hits", "finding", since, until, top)?,
+        })
     }
 }

@@ -65,7 +65,7 @@ impl PgStore {
     /// Runs `sql` and turns every row into a value with `f` (errors name `context`).
     pub(super) fn rows<T>(
         &mut self,
-        sql: &'static str,
+        sql: &str,
         params: &[&(dyn ToSql + Sync)],
         context: &'static str,
         f: impl Fn(&Row) -> std::result::Result<T, RowError>,
@@ -79,7 +79,7 @@ impl PgStore {
     /// [`rows`](Self::rows) of a query returning at most one row.
     pub(super) fn row<T>(
         &mut self,
-        sql: &'static str,
+        sql: &str,
         params: &[&(dyn ToSql + Sync)],
         context: &'static str,
         f: impl Fn(&Row) -> std::result::Result<T, RowError>,
@@ -92,7 +92,7 @@ impl PgStore {
     /// Runs one statement; how many rows it changed.
     pub(super) fn exec(
         &mut self,
-        sql: &'static str,
+        sql: &str,
         params: &[&(dyn ToSql + Sync)],
         context: &'static str,
     ) -> Result<u64> {

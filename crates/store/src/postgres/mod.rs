@@ -59,7 +59,7 @@ macro_rules! prepared_calls {
             c: &mut impl GenericClient,
             shown: &Path,
             context: &'static str,
-            sql: &'static str,
+            sql: &str,
             params: &[&(dyn ToSql + Sync)],
         ) -> Result<$ret> {
             self.run(c, shown, context, sql, params, |c, s, p| c.$name(s, p))
@@ -70,20 +70,16 @@ macro_rules! prepared_calls {
 /// Statements prepared once per connection and reused (rust-postgres keeps no cache, and a
 /// statement given as text is parsed again on every call: one more round trip each).
 #[derive(Default)]
-struct Prepared(HashMap<&'static str, Statement>);
+struct Prepared(HashMap<String, Statement>);
 
 impl Prepared {
     /// `sql` prepared on this connection (in `c`, the client or a transaction of it).
-    fn get(
-        &mut self,
-        c: &mut impl GenericClient,
-        sql: &'static str,
-    ) -> Result<Statement, postgres::Error> {
+    fn get(&mut self, c: &mut impl GenericClient, sql: &str) -> Result<Statement, postgres::Error> {
         if let Some(s) = self.0.get(sql) {
             return Ok(s.clone());
         }
         let s = c.prepare(sql)?;
-        self.0.insert(sql, s.clone());
+        self.0.insert(sql.to_owned(), s.clone());
         Ok(s)
     }
 
@@ -94,7 +90,7 @@ impl Prepared {
         c: &mut C,
         shown: &Path,
         context: &'static str,
-        sql: &'static str,
+        sql: &str,
         params: &[&(dyn ToSql + Sync)],
         run: impl FnOnce(&mut C, &Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
     ) -> Result<T> {

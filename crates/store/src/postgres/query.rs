@@ -10,7 +10,7 @@ use super::decisions::decision_row;
 use super::PgStore;
 use crate::collector::{
     AlertDetail, AlertEvents, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery,
-    DnsHitFilter, DnsStats, EventRow, FilterValue, StoredDnsHit, MAX_ALERT_EVENTS,
+    DnsHitFilter, DnsStats, EventRow, Figures, FilterValue, StoredDnsHit, MAX_ALERT_EVENTS,
 };
 use crate::error::Result;
 use crate::types::{DnsHit, UnixTime};
@@ -33,45 +33,6 @@ macro_rules! alert_events_sql {
             $by,
             " = $4 AND time >= $1 AND time <= $2 \
              AND ($3::text IS NULL OR host = $3) ORDER BY time DESC, id DESC LIMIT $5"
-        )
-    };
-}
-
-/// Rows of `$table` with `time` in `[$1, $2)`.
-macro_rules! count_sql {
-    ($table:literal) => {
-        concat!(
-            "SELECT count(*) FROM ",
-            $table,
-            " WHERE time >= $1 AND time < $2"
-        )
-    };
-}
-
-/// (bucket start, rows) of `$table` with `time` in `[$1, $2)`, buckets of `$3` seconds.
-macro_rules! buckets_sql {
-    ($table:literal) => {
-        concat!(
-            "SELECT (time / $3) * $3 AS b, count(*) FROM ",
-            $table,
-            " WHERE time >= $1 AND time < $2 GROUP BY b ORDER BY b"
-        )
-    };
-}
-
-/// The `$3` most frequent values of `$table.$col` over rows with `time` in `[$1, $2)`, most
-/// frequent first, ties in byte order (SQLite's), NULLs left out.
-macro_rules! rank_sql {
-    ($table:literal, $col:literal) => {
-        concat!(
-            "SELECT CAST(",
-            $col,
-            " AS text) COLLATE \"C\" AS k, count(*) AS n FROM ",
-            $table,
-            " WHERE time >= $1 AND time < $2 AND ",
-            $col,
-            " IS NOT NULL \
-             GROUP BY k ORDER BY n DESC, k LIMIT $3"
         )
     };
 }
@@ -190,57 +151,6 @@ impl PgStore {
         }))
     }
 
-    /// The count of a [`count_sql!`] statement over `[since, until)`.
-    fn count_between(
-        &mut self,
-        sql: &'static str,
-        since: UnixTime,
-        until: UnixTime,
-    ) -> Result<i64> {
-        let n = self.row(sql, &[&since, &until], "count alerts or DNS hits", |r| {
-            Ok(r.try_get::<_, i64>(0)?)
-        })?;
-        Ok(n.unwrap_or(0))
-    }
-
-    /// The buckets of a [`buckets_sql!`] statement over `[since, until)`, `width` seconds
-    /// each, ascending; empty buckets left out.
-    fn buckets(
-        &mut self,
-        sql: &'static str,
-        width: i64,
-        since: UnixTime,
-        until: UnixTime,
-    ) -> Result<Vec<(UnixTime, i64)>> {
-        self.rows(
-            sql,
-            &[&since, &until, &width],
-            "count alerts or DNS hits over time",
-            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
-        )
-    }
-
-    /// The ranking of a [`rank_sql!`] statement over `[since, until)`, at most `top`.
-    fn rank(
-        &mut self,
-        sql: &'static str,
-        since: UnixTime,
-        until: UnixTime,
-        top: usize,
-    ) -> Result<Vec<Count>> {
-        self.rows(
-            sql,
-            &[&since, &until, &limit(top)],
-            "rank alerts or DNS hits",
-            |r| {
-                Ok(Count {
-                    key: r.try_get(0)?,
-                    count: r.try_get(1)?,
-                })
-            },
-        )
-    }
-
     /// The charts' figures for alerts in `[since, until)`; `top` entries per ranking.
     pub(super) fn alert_stats(
         &mut self,
@@ -248,14 +158,7 @@ impl PgStore {
         until: UnixTime,
         top: usize,
     ) -> Result<AlertStats> {
-        Ok(AlertStats {
-            total: self.count_between(count_sql!("alerts"), since, until)?,
-            per_hour: self.buckets(buckets_sql!("alerts"), 3600, since, until)?,
-            top_sources: self.rank(rank_sql!("alerts", "source_address"), since, until, top)?,
-            top_users: self.rank(rank_sql!("alerts", "user_name"), since, until, top)?,
-            per_host: self.rank(rank_sql!("alerts", "host"), since, until, top)?,
-            per_severity: self.rank(rank_sql!("alerts", "severity"), since, until, 5)?,
-        })
+        AlertStats::read(self, since, until, top)
     }
 
     /// The DNS page's figures for hits in `[since, until)`.
@@ -265,14 +168,7 @@ impl PgStore {
         until: UnixTime,
         top: usize,
     ) -> Result<DnsStats> {
-        Ok(DnsStats {
-            total: self.count_between(count_sql!("dns_hits"), since, until)?,
-            per_day: self.buckets(buckets_sql!("dns_hits"), 86_400, since, until)?,
-            per_hour: self.buckets(buckets_sql!("dns_hits"), 3600, since, until)?,
-            top_domains: self.rank(rank_sql!("dns_hits", "domain"), since, until, top)?,
-            top_clients: self.rank(rank_sql!("dns_hits", "client"), since, until, top)?,
-            per_finding: self.rank(rank_sql!("dns_hits", "finding"), since, until, top)?,
-        })
+        DnsStats::read(self, since, until, top)
     }
 
     /// DNS hits matching `f`, newest first.
@@ -324,6 +220,63 @@ impl PgStore {
             &[&active_at, &limit(n)],
             "read bans",
             decision_row,
+        )
+    }
+}
+
+/// Each statement is prepared once per connection, whatever table and column it names.
+impl Figures for PgStore {
+    fn count_rows(&mut self, table: &str, since: UnixTime, until: UnixTime) -> Result<i64> {
+        let sql = format!("SELECT count(*) FROM {table} WHERE time >= $1 AND time < $2");
+        let n = self.row(&sql, &[&since, &until], "count alerts or DNS hits", |r| {
+            Ok(r.try_get::<_, i64>(0)?)
+        })?;
+        Ok(n.unwrap_or(0))
+    }
+
+    fn count_buckets(
+        &mut self,
+        table: &str,
+        width: i64,
+        since: UnixTime,
+        until: UnixTime,
+    ) -> Result<Vec<(UnixTime, i64)>> {
+        let sql = format!(
+            "SELECT (time / $3) * $3 AS b, count(*) FROM {table} \
+             WHERE time >= $1 AND time < $2 GROUP BY b ORDER BY b"
+        );
+        self.rows(
+            &sql,
+            &[&since, &until, &width],
+            "count alerts or DNS hits over time",
+            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+        )
+    }
+
+    /// Ties in byte order (SQLite's), whatever the database's collation.
+    fn rank_values(
+        &mut self,
+        table: &str,
+        col: &str,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<Vec<Count>> {
+        let sql = format!(
+            "SELECT CAST({col} AS text) COLLATE \"C\" AS k, count(*) AS n FROM {table} \
+             WHERE time >= $1 AND time < $2 AND {col} IS NOT NULL \
+             GROUP BY k ORDER BY n DESC, k LIMIT $3"
+        );
+        self.rows(
+            &sql,
+            &[&since, &until, &limit(top)],
+            "rank alerts or DNS hits",
+            |r| {
+                Ok(Count {
+                    key: r.try_get(0)?,
+                    count: r.try_get(1)?,
+                })
+            },
         )
     }
 }

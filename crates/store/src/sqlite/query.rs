@@ -9,7 +9,7 @@ use super::decisions::{decision_row, DECISION_COLUMNS};
 use super::{alert_from_row, limit_to_sql, SqliteStore, ALERT_COLUMNS};
 use crate::collector::{
     AlertDetail, AlertEvents, AlertFilter, AlertPage, AlertStats, Count, Decision, Delivery,
-    DnsHitFilter, DnsStats, EventRow, FilterValue, StoredDnsHit, MAX_ALERT_EVENTS,
+    DnsHitFilter, DnsStats, EventRow, Figures, FilterValue, StoredDnsHit, MAX_ALERT_EVENTS,
 };
 use crate::error::{sql, Result};
 use crate::types::{DnsHit, StoredAlert, UnixTime};
@@ -133,60 +133,7 @@ impl SqliteStore {
         until: UnixTime,
         top: usize,
     ) -> Result<AlertStats> {
-        let path = self.path.clone();
-        let total: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM alerts WHERE time >= ?1 AND time < ?2")
-            .and_then(|mut s| s.query_row(params![since, until], |r| r.get(0)))
-            .map_err(sql(&path, "count alerts"))?;
-        let per_hour = self
-            .conn
-            .prepare_cached(
-                "SELECT (time / 3600) * 3600 AS h, count(*) FROM alerts \
-                 WHERE time >= ?1 AND time < ?2 GROUP BY h ORDER BY h",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect()
-            })
-            .map_err(sql(&path, "count alerts per hour"))?;
-        let ranking = |col: &str, top: usize| self.rank("alerts", col, since, until, top);
-        Ok(AlertStats {
-            total,
-            per_hour,
-            top_sources: ranking("source_address", top)?,
-            top_users: ranking("user_name", top)?,
-            per_host: ranking("host", top)?,
-            per_severity: ranking("severity", 5)?,
-        })
-    }
-
-    /// The `top` most frequent values of `table.col` over rows with `time` in
-    /// `[since, until)`, most frequent first (ties by value); NULLs left out.
-    fn rank(
-        &self,
-        table: &str,
-        col: &str,
-        since: UnixTime,
-        until: UnixTime,
-        top: usize,
-    ) -> Result<Vec<Count>> {
-        self.conn
-            .prepare_cached(&format!(
-                "SELECT CAST({col} AS TEXT) AS k, count(*) AS n FROM {table} \
-                 WHERE time >= ?1 AND time < ?2 AND {col} IS NOT NULL \
-                 GROUP BY k ORDER BY n DESC, k LIMIT ?3"
-            ))
-            .and_then(|mut s| {
-                s.query_map(params![since, until, limit_to_sql(top)], |r| {
-                    Ok(Count {
-                        key: r.get(0)?,
-                        count: r.get(1)?,
-                    })
-                })?
-                .collect()
-            })
-            .map_err(sql(&self.path, "rank alerts or DNS hits"))
+        AlertStats::read(self, since, until, top)
     }
 
     /// The DNS page's figures for hits in `[since, until)`.
@@ -196,35 +143,7 @@ impl SqliteStore {
         until: UnixTime,
         top: usize,
     ) -> Result<DnsStats> {
-        let path = self.path.clone();
-        let total: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM dns_hits WHERE time >= ?1 AND time < ?2")
-            .and_then(|mut s| s.query_row(params![since, until], |r| r.get(0)))
-            .map_err(sql(&path, "count DNS hits"))?;
-        let buckets = |width: i64| -> Result<Vec<(UnixTime, i64)>> {
-            self.conn
-                .prepare_cached(
-                    "SELECT (time / ?3) * ?3 AS b, count(*) FROM dns_hits \
-                     WHERE time >= ?1 AND time < ?2 GROUP BY b ORDER BY b",
-                )
-                .and_then(|mut s| {
-                    s.query_map(params![since, until, width], |r| Ok((r.get(0)?, r.get(1)?)))?
-                        .collect()
-                })
-                .map_err(sql(&path, "count DNS hits over time"))
-        };
-        let per_day = buckets(86_400)?;
-        let per_hour = buckets(3600)?;
-        let ranking = |col: &str, top: usize| self.rank("dns_hits", col, since, until, top);
-        Ok(DnsStats {
-            total,
-            per_day,
-            per_hour,
-            top_domains: ranking("domain", top)?,
-            top_clients: ranking("client", top)?,
-            per_finding: ranking("finding", top)?,
-        })
+        DnsStats::read(self, since, until, top)
     }
 
     /// DNS hits matching `f`, newest first.
@@ -287,6 +206,62 @@ impl SqliteStore {
 
 /// An alert's events: ?1..?2 the time window, ?3 the host (or NULL), ?4 the address or user
 /// (`by` its column), ?5 the limit.
+impl Figures for SqliteStore {
+    fn count_rows(&mut self, table: &str, since: UnixTime, until: UnixTime) -> Result<i64> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM {table} WHERE time >= ?1 AND time < ?2"
+            ))
+            .and_then(|mut s| s.query_row(params![since, until], |r| r.get(0)))
+            .map_err(sql(&self.path, "count alerts or DNS hits"))
+    }
+
+    fn count_buckets(
+        &mut self,
+        table: &str,
+        width: i64,
+        since: UnixTime,
+        until: UnixTime,
+    ) -> Result<Vec<(UnixTime, i64)>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT (time / ?3) * ?3 AS b, count(*) FROM {table} \
+                 WHERE time >= ?1 AND time < ?2 GROUP BY b ORDER BY b"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![since, until, width], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(sql(&self.path, "count alerts or DNS hits over time"))
+    }
+
+    fn rank_values(
+        &mut self,
+        table: &str,
+        col: &str,
+        since: UnixTime,
+        until: UnixTime,
+        top: usize,
+    ) -> Result<Vec<Count>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT CAST({col} AS TEXT) AS k, count(*) AS n FROM {table} \
+                 WHERE time >= ?1 AND time < ?2 AND {col} IS NOT NULL \
+                 GROUP BY k ORDER BY n DESC, k LIMIT ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![since, until, limit_to_sql(top)], |r| {
+                    Ok(Count {
+                        key: r.get(0)?,
+                        count: r.get(1)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(sql(&self.path, "rank alerts or DNS hits"))
+    }
+}
+
 fn alert_events_sql(by: &str) -> String {
     format!(
         "SELECT id, agent_id, time, host, action, outcome, source_ip, user_name, json \
