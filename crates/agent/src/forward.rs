@@ -11,7 +11,8 @@
 //!   `429` waits its `Retry-After`; a `413` halves the batch. With `transport: nats` the
 //!   same signed batch is a JetStream message instead, deleted only after the stream's
 //!   publish ack ([`nats`]).
-//! - the **heartbeat** posts the spool's size every `heartbeat` interval.
+//! - the **heartbeat** posts the spool's size every `heartbeat` interval (with `transport:
+//!   nats`, publishes it on `logward.heartbeat.<agent>`, signed the same way).
 //! - the **decisions poller** fetches fleet ban decisions after the last one seen, validates
 //!   each target and hands them to the daemon, which applies them with its ban executor and
 //!   stores the cursor, so a restart does not apply them again. With `transport: nats` it
@@ -740,11 +741,25 @@ async fn send_loop(link: Arc<Link>) {
     }
 }
 
-/// `POST /v1/heartbeat` every `heartbeat`.
+/// `POST /v1/heartbeat` every `heartbeat` (with `transport: nats`, the same signed body
+/// published on `logward.heartbeat.<agent>` instead).
 async fn heartbeat_loop(link: Arc<Link>) {
     let url = match endpoint(&link.base, "/v1/heartbeat") {
         Ok(u) => u,
         Err(_) => return,
+    };
+    let nats = match &link.settings.nats {
+        Some(n) => {
+            let name = format!("logward-agent {} heartbeat", link.creds.agent_id);
+            match logward_core::nats::connect(&n.connect, &name, true).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "forward: cannot connect to NATS for heartbeats; sending them over HTTP");
+                    None
+                }
+            }
+        }
+        None => None,
     };
     let mut tick = tokio::time::interval(link.settings.heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -763,6 +778,15 @@ async fn heartbeat_loop(link: Arc<Link>) {
         let Ok(body) = serde_json::to_vec(&body) else {
             continue;
         };
+        if let Some(client) = &nats {
+            match nats::publish_heartbeat(&link, client, body).await {
+                Ok(()) => {
+                    link.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::debug!(error = %e, "forward: heartbeat on NATS failed"),
+            }
+            continue;
+        }
         match link
             .request(Method::POST, url.clone(), body, "application/json", false)
             .await

@@ -302,3 +302,81 @@ fn two_collectors_on_one_postgresql_each_decision_reaches_the_agent_once() {
     });
     assert_eq!(stored, 4);
 }
+
+#[test]
+fn nats_heartbeats_show_the_agent_with_its_spool_and_forged_ones_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let nats_port = free_port();
+    let _nats = nats_server(d.path(), nats_port, &[]);
+    let c = Collector::new(&d.path().join("c"), nats_port, "");
+    let _collector = c.start();
+    // Its HTTP link out of reach: heartbeats can only come over NATS.
+    let (a, _) = watching_agent(d.path(), 0, nats_port, &c);
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.state.join("collector.json")).unwrap()).unwrap();
+    let id = creds["agent_id"].as_str().unwrap().to_owned();
+    let _agent = a.start();
+    let seen = || {
+        logward_store::SqliteStore::open_dir(&c.state)
+            .ok()
+            .and_then(|mut s| logward_store::CollectorStore::agent(&mut s, &id).ok())
+            .flatten()
+            .filter(|g| g.last_seen.is_some() && g.spool_items.is_some())
+    };
+    assert!(wait_until(WAIT, || seen().is_some()), "{}", logs(&c, &a));
+    let g = seen().unwrap();
+    assert_eq!(g.spool_items, Some(0));
+    assert!(g.version.is_some());
+    let ok = "logward_collector_requests_total{endpoint=\"nats_heartbeat\",status=\"200\"}";
+    assert!(c.metric(ok) >= 1);
+
+    // Any client may publish on the agent's subject: unsigned, or signed with another key.
+    runtime().block_on(async {
+        let client = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
+            .await
+            .unwrap();
+        let subject = format!("logward.heartbeat.{id}");
+        let body = br#"{"version":"forged","spool_items":999}"#.to_vec();
+        client
+            .publish(subject.clone(), body.clone().into())
+            .await
+            .unwrap();
+        let ts = logward_core::clock::unix_now();
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let digest = logward_core::wire::body_digest(&body);
+        let sig = logward_core::wire::sign_digest(
+            "00".repeat(32).as_bytes(),
+            "POST",
+            "/v1/heartbeat",
+            ts,
+            nonce,
+            &digest,
+        );
+        let mut h = async_nats::HeaderMap::new();
+        h.insert(logward_core::wire::HEADER_AGENT, id.as_str());
+        h.insert(
+            logward_core::wire::HEADER_TIMESTAMP,
+            ts.to_string().as_str(),
+        );
+        h.insert(logward_core::wire::HEADER_NONCE, nonce);
+        h.insert(logward_core::wire::HEADER_SIGNATURE, sig.as_str());
+        h.insert(logward_core::wire::HEADER_CONTENT_SHA256, digest.as_str());
+        client
+            .publish_with_headers(subject, h, body.into())
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+    });
+    let refused = "logward_collector_requests_total{endpoint=\"nats_heartbeat\",status=\"401\"}";
+    assert!(
+        wait_until(WAIT, || c.metric(refused) == 2),
+        "{}",
+        c.metrics()
+    );
+    assert!(c.metric("logward_collector_auth_failures_total{reason=\"bad_signature\"}") >= 1);
+    // Recorded heartbeats stay the agent's own.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let g = seen().unwrap();
+    assert_ne!(g.version.as_deref(), Some("forged"));
+    assert_ne!(g.spool_items, Some(999));
+}

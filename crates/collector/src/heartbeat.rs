@@ -1,4 +1,6 @@
-//! `POST /v1/heartbeat`: an agent's version and spool, shown on the fleet page.
+//! `POST /v1/heartbeat`: an agent's version and spool, shown on the fleet page; the same
+//! heartbeat from NATS (`logward.heartbeat.<agent>`, core NATS: every collector with `nats:`
+//! subscribes), signed as `POST /v1/heartbeat` and checked the same way ([`record`]).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use serde_json::json;
 
 use crate::reply::{error, reply, ErrorBody};
 use crate::server::{AppState, SMALL_BODY};
-use crate::signed::authenticate;
+use crate::signed::{authenticate, authenticate_held_as, Arrival, Signed};
 use crate::unix_now as now;
 
 #[utoipa::path(
@@ -29,12 +31,21 @@ use crate::unix_now as now;
 )]
 pub(crate) async fn heartbeat(State(state): State<Arc<AppState>>, req: Request) -> Response {
     const EP: &str = "heartbeat";
-    let signed = match authenticate(&state, EP, req, SMALL_BODY).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    match authenticate(&state, EP, req, SMALL_BODY).await {
+        Ok(s) => record(&state, EP, s).await,
+        Err(r) => r,
+    }
+}
+
+/// Records an authenticated heartbeat (HTTP or NATS) and answers as the endpoint does.
+async fn record(state: &Arc<AppState>, endpoint: &'static str, signed: Signed) -> Response {
     let Ok(b) = serde_json::from_slice::<wire::HeartbeatBody>(&signed.body) else {
-        return error(&state, EP, StatusCode::BAD_REQUEST, "invalid heartbeat");
+        return error(
+            state,
+            endpoint,
+            StatusCode::BAD_REQUEST,
+            "invalid heartbeat",
+        );
     };
     let hb = Heartbeat {
         version: b.version,
@@ -52,8 +63,91 @@ pub(crate) async fn heartbeat(State(state): State<Arc<AppState>>, req: Request) 
     {
         Ok(Ok(())) => {
             state.metrics.heartbeats.fetch_add(1, Relaxed);
-            reply(&state, EP, StatusCode::OK, json!({}))
+            reply(state, endpoint, StatusCode::OK, json!({}))
         }
-        _ => error(&state, EP, StatusCode::SERVICE_UNAVAILABLE, "store error"),
+        _ => error(
+            state,
+            endpoint,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store error",
+        ),
     }
+}
+
+/// The endpoint NATS heartbeats are counted under in `/metrics`.
+pub const NATS_ENDPOINT: &str = "nats_heartbeat";
+
+/// Subscribes to every agent's NATS heartbeats (reconnecting with backoff) until `shutdown`.
+pub fn start_nats(
+    state: Arc<AppState>,
+    cfg: crate::config::NatsConfig,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = logward_core::backoff::Backoff::new(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(10),
+        );
+        loop {
+            tokio::select! {
+                r = subscribe(&state, &cfg) => {
+                    tracing::warn!(error = %r, "nats: heartbeat subscription stopped; reconnecting");
+                }
+                _ = shutdown.changed() => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.next_wait()) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    })
+}
+
+/// Handles heartbeats until the subscription fails; why.
+async fn subscribe(state: &Arc<AppState>, cfg: &crate::config::NatsConfig) -> String {
+    use futures_util::StreamExt as _;
+    let client = match logward_core::nats::connect(
+        &cfg.connect,
+        "logward-collector heartbeats",
+        false,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let mut sub = match client
+        .subscribe(logward_core::nats::HEARTBEAT_SUBJECTS)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return format!("subscribe: {e}"),
+    };
+    while let Some(m) = sub.next().await {
+        let headers = crate::nats::http_headers(m.headers.as_ref());
+        let agent = logward_core::nats::heartbeat_agent(m.subject.as_str());
+        let signed_as = (
+            logward_core::nats::HEARTBEAT_METHOD,
+            logward_core::nats::HEARTBEAT_PATH,
+        );
+        let how = Arrival::Http { now: now() };
+        let answer = match authenticate_held_as(
+            state,
+            NATS_ENDPOINT,
+            &headers,
+            agent,
+            m.payload.clone(),
+            how,
+            signed_as,
+        )
+        .await
+        {
+            Ok(signed) => record(state, NATS_ENDPOINT, signed).await,
+            Err(r) => r,
+        };
+        if answer.status() != StatusCode::OK {
+            tracing::debug!(subject = %m.subject, status = %answer.status(), "nats: heartbeat refused");
+        }
+    }
+    "the subscription ended".into()
 }

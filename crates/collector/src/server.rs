@@ -379,6 +379,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             n.clone(),
             shutdown.subscribe(),
         ));
+        background.push(crate::heartbeat::start_nats(
+            state.clone(),
+            n.clone(),
+            shutdown.subscribe(),
+        ));
         background.push(crate::nats_decisions::start(
             state.clone(),
             n.clone(),

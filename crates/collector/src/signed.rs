@@ -4,6 +4,7 @@
 // A handler's refusal is its HTTP response, carried as the `Err` of the checks it runs.
 #![allow(clippy::result_large_err)]
 
+use logward_core::nats as lnats;
 use std::sync::atomic::Ordering::Relaxed;
 
 use axum::body::{Body, Bytes};
@@ -249,7 +250,31 @@ pub(crate) async fn authenticate_held(
     body: Bytes,
     how: Arrival,
 ) -> Result<Signed, Response> {
-    let (head, host) = check_held(state, endpoint, headers, subject_agent, &body, how).await?;
+    let events = (lnats::SIGNED_METHOD, lnats::SIGNED_PATH);
+    authenticate_held_as(state, endpoint, headers, subject_agent, body, how, events).await
+}
+
+/// [`authenticate_held`] of a message signed as the request `signed_as` (method, path): a
+/// heartbeat on NATS is signed as `POST /v1/heartbeat`.
+pub(crate) async fn authenticate_held_as(
+    state: &AppState,
+    endpoint: &'static str,
+    headers: &HeaderMap,
+    subject_agent: Option<&str>,
+    body: Bytes,
+    how: Arrival,
+    signed_as: (&str, &str),
+) -> Result<Signed, Response> {
+    let (head, host) = check_held(
+        state,
+        endpoint,
+        headers,
+        subject_agent,
+        &body,
+        how,
+        signed_as,
+    )
+    .await?;
     admit(state, endpoint, &head, how)?;
     if matches!(state.config.auth, Auth::Shared { .. }) {
         register_shared(state, endpoint, head.agent, now()).await?;
@@ -273,7 +298,9 @@ pub(crate) async fn verify_held(
     body: Bytes,
     how: Arrival,
 ) -> Result<Signed, Response> {
-    let (head, host) = check_held(state, endpoint, headers, subject_agent, &body, how).await?;
+    let events = (lnats::SIGNED_METHOD, lnats::SIGNED_PATH);
+    let (head, host) =
+        check_held(state, endpoint, headers, subject_agent, &body, how, events).await?;
     Ok(Signed {
         agent_id: head.agent.to_owned(),
         host,
@@ -289,6 +316,7 @@ async fn check_held<'h>(
     subject_agent: Option<&str>,
     body: &Bytes,
     how: Arrival,
+    (method, path): (&str, &str),
 ) -> Result<(Head<'h>, String), Response> {
     let fail = |why| unauthorized(state, endpoint, why);
     let head = head(state, endpoint, headers)?;
@@ -316,10 +344,6 @@ async fn check_held<'h>(
             return Err(fail(AuthFailure::BadSignature));
         }
     }
-    let (method, path) = (
-        logward_core::nats::SIGNED_METHOD,
-        logward_core::nats::SIGNED_PATH,
-    );
     if !verified(&secret, method, path, &head, &digest) {
         return Err(fail(AuthFailure::BadSignature));
     }

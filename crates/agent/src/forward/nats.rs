@@ -112,3 +112,27 @@ impl Publisher {
         })
     }
 }
+
+/// Publishes one heartbeat body on `logward.heartbeat.<agent>` (core NATS: the collectors
+/// subscribed now take it; one missed is made up by the next), signed as `POST
+/// /v1/heartbeat` with the same headers.
+pub(super) async fn publish_heartbeat(
+    link: &Link,
+    client: &async_nats::Client,
+    body: Vec<u8>,
+) -> Result<(), ForwardError> {
+    let sig = link.sign(lnats::HEARTBEAT_METHOD, lnats::HEARTBEAT_PATH, &body)?;
+    let agent = link.creds.agent_id.as_str();
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(wire::HEADER_AGENT, agent);
+    h.insert(wire::HEADER_TIMESTAMP, sig.ts.to_string().as_str());
+    h.insert(wire::HEADER_NONCE, sig.nonce.as_str());
+    h.insert(wire::HEADER_SIGNATURE, sig.signature.as_str());
+    h.insert(wire::HEADER_CONTENT_SHA256, sig.digest.as_str());
+    let fail = |e: &dyn std::fmt::Display| ForwardError::Transport(format!("NATS: {e}"));
+    client
+        .publish_with_headers(lnats::heartbeat_subject(agent), h, body.into())
+        .await
+        .map_err(|e| fail(&e))?;
+    client.flush().await.map_err(|e| fail(&e))
+}
