@@ -8,7 +8,8 @@
 //! address fails once on every host, spread over the faults. Then: every line is stored
 //! exactly once, the fleet alert is raised once with one decision, and every agent bans the
 //! address. Needs root, nft, ip and PostgreSQL's server binaries (a skip without them, a
-//! failure under `CI=true`).
+//! failure under `CI=true`). The agents reach no collector over HTTP once enrolled: events go
+//! to the stream, fleet decisions come from the collectors' signed decisions stream.
 #![allow(clippy::disallowed_methods)] // tests spawn the binary under test, nats-server, nft
 #![allow(clippy::unwrap_used)]
 
@@ -235,24 +236,22 @@ fn faults(collectors: usize) {
         "no single rules leader"
     );
 
-    // Five agents, enrolled over the collectors (each polls the one it enrolled with for
-    // fleet decisions), each banning in its own namespace.
+    // Five agents, enrolled over the collectors, each banning in its own namespace. Their
+    // `forward.collector` is a port nobody listens on: fleet decisions can only come from
+    // the collectors' signed decisions stream, never from a poll.
     let ns = Namespaces::new(AGENTS);
     let nats_cfg = format!("{{url: \"nats://127.0.0.1:{nats_port}\", stream: LOGWARD_EVENTS}}");
+    let forward = format!(
+        "  collector: \"http://127.0.0.1:{}\"\n  decisions: {{enabled: true, poll: 200ms}}\n",
+        free_port()
+    );
     let agents: Vec<Agent> = (0..AGENTS)
         .map(|i| {
             let bans = format!(
                 "bans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n",
                 ns.0[i]
             );
-            Agent::with(
-                d.path(),
-                i,
-                &nats_cfg,
-                "  decisions: {enabled: true, poll: 200ms}\n",
-                &bans,
-                &cs[i % collectors],
-            )
+            Agent::with(d.path(), i, &nats_cfg, &forward, &bans, &cs[i % collectors])
         })
         .collect();
     let _agents: Vec<Proc> = agents.iter().map(Agent::start).collect();
