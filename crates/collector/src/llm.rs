@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use logward_core::exposition::WaitHistogram;
 use logward_core::{Alert, Severity};
+use logward_notify::deliver::with_store;
 use logward_notify::message::Item;
 use logward_notify::Secret;
 use logward_store::{
@@ -516,30 +517,6 @@ use crate::unix_now as now;
 /// The analyst's store connection, shared with delivery (which reads the analyses it
 /// writes) behind one mutex.
 pub type SharedCollectorStore = Arc<Mutex<dyn CollectorStore>>;
-
-/// A store call on a blocking thread, its wait for the shared lock counted (`/metrics`).
-async fn with_store<T: Send + 'static>(
-    store: &SharedCollectorStore,
-    waits: &WaitHistogram,
-    f: impl FnOnce(&mut dyn CollectorStore) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = Arc::clone(store);
-    let (waited, out) = tokio::task::spawn_blocking(move || {
-        let asked = std::time::Instant::now();
-        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-        (asked.elapsed(), f(&mut *s))
-    })
-    .await
-    .unwrap_or_else(|e| {
-        let e = StoreError::Invalid {
-            what: "store task",
-            detail: e.to_string(),
-        };
-        (std::time::Duration::ZERO, Err(e))
-    });
-    waits.observe(waited);
-    out
-}
 
 /// Cuts `s` to at most `n` characters.
 fn cut(s: &str, n: usize) -> String {

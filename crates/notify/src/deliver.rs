@@ -210,13 +210,19 @@ fn with_analysis(mut json: serde_json::Value, text: &str) -> serde_json::Value {
     json
 }
 
-/// Runs a store call on a blocking thread; how long it waited for the store's lock (shared
-/// with the collector's other background work) goes into `waits`.
-pub(crate) async fn with_store<T: Send + 'static>(
-    store: &SharedStore,
+/// Runs a store call on a blocking thread, on a store shared behind one mutex (the agent's
+/// delivery store here, the collector's analyst store in `logward-collector`; a poisoned
+/// lock is taken over); how long it waited for the lock (shared with the collector's other
+/// background work) goes into `waits`.
+pub async fn with_store<S, T>(
+    store: &Arc<Mutex<S>>,
     waits: &WaitHistogram,
-    f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+    f: impl FnOnce(&mut S) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError>
+where
+    S: ?Sized + Send + 'static,
+    T: Send + 'static,
+{
     let store = Arc::clone(store);
     let (waited, out) = tokio::task::spawn_blocking(move || {
         let asked = std::time::Instant::now();
