@@ -17,6 +17,10 @@ use logward_test_support::daemon::Daemon;
 use logward_test_support::{free_port, run_utc, show, spawn, text, wait_port};
 use serde_json::Value;
 
+#[path = "support/run.rs"]
+mod run;
+use run::follow_with_loopback_rules;
+
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const VSFTPD: &str = "/usr/sbin/vsftpd";
 
@@ -98,29 +102,9 @@ fn vsftpd_login_failures_alert_on_the_clients_address_never_the_names() {
         std::fs::read_to_string(dir.path().join("vsftpd.stderr")).unwrap_or_default()
     );
 
-    // The default rules, except that loopback (the only address a hermetic test has) is not
-    // ignored; `logward run` follows vsftpd's log from its start.
+    // `logward run` follows vsftpd's log from its start, loopback not ignored.
     let log = dir.path().join("vsftpd.log");
-    let rules = include_str!("../../engine/rules/default.yaml");
-    let ignore = "ignore: [127.0.0.0/8, \"::1/128\"]";
-    assert!(
-        rules.contains(ignore),
-        "the default rules' ignore list moved"
-    );
-    std::fs::write(
-        dir.path().join("rules.yaml"),
-        rules.replace(ignore, "ignore: [\"192.0.2.255/32\"]"),
-    )
-    .expect("rules");
-    let cfg = dir.path().join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\nrules: rules.yaml\n",
-            log.display()
-        ),
-    )
-    .expect("agent config");
+    let cfg = follow_with_loopback_rules(dir.path(), &log);
     let dm = Daemon::start(BIN, &cfg, &dir.path().join("agent-state"), dir.path());
 
     // One session after the other, each to its end (vsftpd writes the record as it ends).

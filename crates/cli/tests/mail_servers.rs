@@ -14,6 +14,10 @@ use std::time::Duration;
 use logward_test_support::daemon::Daemon;
 use logward_test_support::{free_port, netns, spawn, wait_port};
 
+#[path = "support/run.rs"]
+mod run;
+use run::follow_with_loopback_rules;
+
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 const DOVECOT: &str = "/usr/sbin/dovecot";
 
@@ -92,28 +96,7 @@ fn dovecot_imap_login_failures_raise_a_brute_force_alert() {
         std::fs::read_to_string(dir.join("dovecot.stderr")).unwrap_or_default()
     );
 
-    // The default rules, except that loopback (the only address a hermetic test has) is
-    // not ignored.
-    let rules = include_str!("../../engine/rules/default.yaml");
-    let ignore = "ignore: [127.0.0.0/8, \"::1/128\"]";
-    assert!(
-        rules.contains(ignore),
-        "the default rules' ignore list moved"
-    );
-    std::fs::write(
-        dir.join("rules.yaml"),
-        rules.replace(ignore, "ignore: [\"192.0.2.255/32\"]"),
-    )
-    .unwrap();
-    let cfg = dir.join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\nrules: rules.yaml\n",
-            log.display()
-        ),
-    )
-    .unwrap();
+    let cfg = follow_with_loopback_rules(dir, &log);
     let dm = Daemon::start(BIN, &cfg, &dir.join("agent-state"), dir);
 
     // Three wrong passwords at once: Dovecot delays each further failure from an address

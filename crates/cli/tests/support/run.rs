@@ -1,6 +1,7 @@
 //! What the `logward run` tests share: an agent config following one fresh auth.log, sshd
 //! failure lines stamped on their own time (rules and bans run on it), appending them, the
-//! rule ids the daemon stored, and an agent enrolled with a collector and forwarding to it.
+//! rule ids the daemon stored, an agent enrolled with a collector and forwarding to it, and
+//! the default rules minus their loopback ignore for the tests against real servers.
 #![allow(dead_code)] // each test uses part of it
 
 use std::io::Write;
@@ -51,6 +52,33 @@ pub fn follow(dir: &Path, extra: &str) -> (PathBuf, PathBuf) {
     )
     .expect("config");
     (log, cfg)
+}
+
+/// `dir/agent.yaml` following `log` (a real server's, not created here) from its start with
+/// the default rules in `dir/rules.yaml`, except that loopback (the only address a hermetic
+/// test has) is not ignored; the config's path.
+pub fn follow_with_loopback_rules(dir: &Path, log: &Path) -> PathBuf {
+    let rules = include_str!("../../../engine/rules/default.yaml");
+    let ignore = "ignore: [127.0.0.0/8, \"::1/128\"]";
+    assert!(
+        rules.contains(ignore),
+        "the default rules' ignore list moved"
+    );
+    std::fs::write(
+        dir.join("rules.yaml"),
+        rules.replace(ignore, "ignore: [\"192.0.2.255/32\"]"),
+    )
+    .expect("rules");
+    let cfg = dir.join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - {{type: file, path: {}, start_at: beginning}}\nrules: rules.yaml\n",
+            log.display()
+        ),
+    )
+    .expect("agent config");
+    cfg
 }
 
 /// The rule id of every alert the daemon stored in `state`, in stored order.
