@@ -383,6 +383,10 @@ mod tests {
             1,
             "three requests, one transaction"
         );
+        // Each of the three waited in the queue behind the slow call, and is counted so.
+        let waits = m.store_wait.snapshot();
+        assert!(waits.count >= 4, "{waits:?}");
+        assert!(waits.sum >= 0.2, "{waits:?}");
         assert_eq!(a.unwrap().unwrap().events, 3);
         assert_eq!(b.unwrap().unwrap().events, 2);
         // Same agent again in the same group: only seq 4 is new.
