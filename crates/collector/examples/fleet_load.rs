@@ -549,10 +549,12 @@ impl Counter {
     }
 }
 
-fn join_counts(r: Vec<(Agent, u64)>) -> (Vec<Agent>, u64, u64) {
-    let accepted = r.iter().map(|(_, n)| n).sum();
-    let errors = r.iter().map(|(a, _)| a.errors).sum();
-    (r.into_iter().map(|(a, _)| a).collect(), accepted, errors)
+/// The agents back from a phase's tasks, with the events they had accepted and the sends
+/// that failed in it.
+fn join_counts(r: Vec<(Agent, u64, u64)>) -> (Vec<Agent>, u64, u64) {
+    let accepted = r.iter().map(|(_, n, _)| n).sum();
+    let errors = r.iter().map(|(_, _, e)| e).sum();
+    (r.into_iter().map(|(a, _, _)| a).collect(), accepted, errors)
 }
 
 /// Phase 1: every agent as fast as it is answered (and its window lets it), until `seconds`.
@@ -573,7 +575,7 @@ async fn throughput(
     for (mut ag, bodies) in agents.into_iter().zip(prebuilt) {
         let (batch, window, shared) = (a.batch, a.window, shared.clone());
         tasks.push(tokio::spawn(async move {
-            let accepted0 = ag.accepted;
+            let (accepted0, errors0) = (ag.accepted, ag.errors);
             let mut bodies = bodies.into_iter();
             while Instant::now() < deadline {
                 if window > 0 && shared.unseen(ag.i) >= window {
@@ -584,8 +586,8 @@ async fn throughput(
                 let b = bodies.next();
                 ag.deliver(b, batch, None, THROUGHPUT, deadline).await;
             }
-            let n = ag.accepted - accepted0;
-            (ag, n)
+            let (n, e) = (ag.accepted - accepted0, ag.errors - errors0);
+            (ag, n, e)
         }));
     }
     let mut done = Vec::new();
@@ -690,7 +692,7 @@ async fn latency(
             (at, p, third)
         });
         tasks.push(tokio::spawn(async move {
-            let accepted0 = ag.accepted;
+            let (accepted0, errors0) = (ag.accepted, ag.errors);
             let offset = Duration::from_secs(1).mul_f64(ag.i as f64 / n_agents as f64);
             let mut k = 0u32;
             let mut probe = probe;
@@ -716,8 +718,8 @@ async fn latency(
                     k += 1;
                 }
             }
-            let n = ag.accepted - accepted0;
-            (ag, n)
+            let (n, e) = (ag.accepted - accepted0, ag.errors - errors0);
+            (ag, n, e)
         }));
     }
     let mut done = Vec::new();
