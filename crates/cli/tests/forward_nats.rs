@@ -119,7 +119,7 @@ fn nats_agents_store_every_event_once_through_a_nats_restart_and_a_collector_kil
     drop((collector, nats));
 }
 
-/// A batch signed as `agent` with `secret` over `body` (gzip), signed at `ts`.
+/// Two collectors share the stream on one PostgreSQL; one is SIGKILLed mid-stream.
 #[test]
 fn nats_two_collectors_on_postgres_share_the_stream_and_store_every_event_once_through_a_kill() {
     let Some(db) = TestDb::create() else { return };

@@ -749,9 +749,6 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Stores the keys of a request's keyed events (sorted, so collectors storing overlapping
-/// windows take the keys' locks in one order); returns the keys that were new. A key
-/// repeated inside the request is new once.
 /// The window of an agent's stored seq ranges that a request's seqs touch (one indexed
 /// look-up), with its bounds. The agent's row is locked: no other collector changes them.
 fn read_ranges(
@@ -816,6 +813,9 @@ fn put_ranges(
     Ok(())
 }
 
+/// Stores the keys of a request's keyed events (sorted, so collectors storing overlapping
+/// windows take the keys' locks in one order); returns the keys that were new. A key
+/// repeated inside the request is new once.
 fn insert_keys(
     tx: &mut Transaction<'_>,
     st: &mut Prepared,
