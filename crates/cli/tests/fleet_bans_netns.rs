@@ -21,55 +21,13 @@ use std::time::{Duration, Instant};
 
 use logward_store::{CollectorStore as _, DecisionOp, SqliteStore, Store};
 
-use logward_test_support::netns::{self, cmd, ok};
+use logward_test_support::netns::{self, Namespaces};
 use logward_test_support::{free_port, spawn, wait_port, wait_until, Proc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logward");
 
 /// The attacker of the brute force (TEST-NET-2: not loopback, never ignored).
 const ATTACKER: &str = "198.51.100.77";
-
-/// A network namespace per agent; deleted on drop, on panic too.
-struct Namespaces(Vec<String>);
-
-impl Namespaces {
-    fn new(n: usize) -> Namespaces {
-        let pid = std::process::id();
-        let mut ns = Namespaces(Vec::new());
-        for i in 0..n {
-            let name = format!("lw-fleet{i}-{pid}");
-            ok(&["ip", "netns", "add", &name]);
-            ns.0.push(name.clone());
-            ok(&["ip", "-n", &name, "link", "set", "lo", "up"]);
-        }
-        ns
-    }
-
-    /// The ipv4 ban set of namespace `i` (empty text when the table is not there yet).
-    fn v4_set(&self, i: usize) -> String {
-        let out = cmd(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.0[i],
-            "nft",
-            "list",
-            "set",
-            "inet",
-            "logward",
-            "ipv4_addr",
-        ]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = cmd(&["ip", "netns", "del", ns]);
-        }
-    }
-}
 
 fn append(path: &Path, text: &str) {
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
@@ -263,17 +221,11 @@ fn a_brute_force_over_two_hosts_is_one_fleet_ban_both_agents_apply_and_lift() {
     ) {
         return;
     }
-    let ns = Namespaces::new(2);
+    let ns = Namespaces::new("fleet", 2);
     let fleet = Fleet::with_two_host_rules();
     let _collector = fleet.start_collector();
-    let bans = |i: usize| {
-        format!(
-            "bans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n",
-            ns.0[i]
-        )
-    };
-    let (_a, log_a) = fleet.start_agent("a", "web01", &bans(0));
-    let (_b, log_b) = fleet.start_agent("b", "web02", &bans(1));
+    let (_a, log_a) = fleet.start_agent("a", "web01", &ns.bans_config(0));
+    let (_b, log_b) = fleet.start_agent("b", "web02", &ns.bans_config(1));
     // Both agents have set up their tables (an empty set each).
     assert!(
         wait_until(Duration::from_secs(20), || ns

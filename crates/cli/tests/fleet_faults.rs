@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use logward_core::{Clock, SystemClock, Timestamp};
-use logward_test_support::netns::{self, cmd, ok};
+use logward_test_support::netns::{self, Namespaces};
 use logward_test_support::postgres::Cluster;
 use logward_test_support::{append, free_port, wait_until, Proc};
 use nats::{nats_server, Agent, Collector, WAIT};
@@ -31,48 +31,6 @@ use nats::{nats_server, Agent, Collector, WAIT};
 const AGENTS: usize = 5;
 /// The attacker failing once on each host (TEST-NET-2: never ignored).
 const ATTACKER: &str = "198.51.100.77";
-
-/// One network namespace per agent, its own nft ruleset; deleted on drop, on panic too.
-struct Namespaces(Vec<String>);
-
-impl Namespaces {
-    fn new(n: usize) -> Namespaces {
-        let pid = std::process::id();
-        let mut ns = Namespaces(Vec::new());
-        for i in 0..n {
-            let name = format!("lw-faults{i}-{pid}");
-            ok(&["ip", "netns", "add", &name]);
-            ns.0.push(name.clone());
-            ok(&["ip", "-n", &name, "link", "set", "lo", "up"]);
-        }
-        ns
-    }
-
-    /// Whether namespace `i`'s ipv4 ban set holds `ip`.
-    fn bans(&self, i: usize, ip: &str) -> bool {
-        let out = cmd(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.0[i],
-            "nft",
-            "list",
-            "set",
-            "inet",
-            "logward",
-            "ipv4_addr",
-        ]);
-        String::from_utf8_lossy(&out.stdout).contains(ip)
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = cmd(&["ip", "netns", "del", ns]);
-        }
-    }
-}
 
 /// Line `n` of agent `a`: an sshd failure stamped now, from an address of its own (each
 /// once: no rule counts it past one) or from `ip`.
@@ -239,7 +197,7 @@ fn faults(collectors: usize) {
     // Five agents, enrolled over the collectors, each banning in its own namespace. Their
     // `forward.collector` is a port nobody listens on: fleet decisions can only come from
     // the collectors' signed decisions stream, never from a poll.
-    let ns = Namespaces::new(AGENTS);
+    let ns = Namespaces::new("faults", AGENTS);
     let nats_cfg = format!("{{url: \"nats://127.0.0.1:{nats_port}\", stream: LOGWARD_EVENTS}}");
     let forward = format!(
         "  collector: \"http://127.0.0.1:{}\"\n  decisions: {{enabled: true, poll: 200ms}}\n",
@@ -247,10 +205,7 @@ fn faults(collectors: usize) {
     );
     let agents: Vec<Agent> = (0..AGENTS)
         .map(|i| {
-            let bans = format!(
-                "bans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n",
-                ns.0[i]
-            );
+            let bans = ns.bans_config(i);
             Agent::with(d.path(), i, &nats_cfg, &forward, &bans, &cs[i % collectors])
         })
         .collect();
@@ -328,10 +283,11 @@ fn faults(collectors: usize) {
     // The fleet alert once, its decision once, applied by every agent.
     let fleet_alerts = "SELECT count(*) FROM alerts WHERE host = 'fleet'";
     assert!(
-        wait_until(WAIT, || (0..AGENTS).all(|i| ns.bans(i, ATTACKER))),
+        wait_until(WAIT, || (0..AGENTS)
+            .all(|i| ns.v4_set(i).contains(ATTACKER))),
         "not every agent bans {ATTACKER}: {:?}\n{}",
         (0..AGENTS)
-            .map(|i| ns.bans(i, ATTACKER))
+            .map(|i| ns.v4_set(i).contains(ATTACKER))
             .collect::<Vec<_>>(),
         logs(&cs, &agents, d.path())
     );

@@ -1,6 +1,6 @@
 //! What the network-namespace ban tests share: running a tool by argv, whether the machine
-//! can run them at all (root, nft, ip …), which under `CI=true` must be so, and the lab of
-//! two namespaces they ban and ping in.
+//! can run them at all (root, nft, ip …), which under `CI=true` must be so, the lab of
+//! two namespaces they ban and ping in, and the fleet tests' namespace per agent.
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -146,6 +146,60 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for ns in [&self.fw, &self.peer] {
+            let _ = cmd(&["ip", "netns", "del", ns]);
+        }
+    }
+}
+
+/// One network namespace per agent (only loopback up), so each agent bans with an nft
+/// ruleset of its own and the host's is never touched. Deleted on drop, on panic too.
+#[derive(Debug)]
+pub struct Namespaces(Vec<String>);
+
+impl Namespaces {
+    /// `n` namespaces named after `tag` and this process.
+    pub fn new(tag: &str, n: usize) -> Namespaces {
+        let pid = std::process::id();
+        let mut ns = Namespaces(Vec::new());
+        for i in 0..n {
+            let name = format!("lw-{tag}{i}-{pid}");
+            ok(&["ip", "netns", "add", &name]);
+            // Pushed before it is set up, so a failure half-way still deletes it.
+            ns.0.push(name.clone());
+            ok(&["ip", "-n", &name, "link", "set", "lo", "up"]);
+        }
+        ns
+    }
+
+    /// Agent `i`'s `bans:` config section: nft run in namespace `i`.
+    pub fn bans_config(&self, i: usize) -> String {
+        format!(
+            "bans:\n  enabled: true\n  nft: [ip, netns, exec, {}, nft]\n",
+            self.0[i]
+        )
+    }
+
+    /// The ipv4 ban set of namespace `i` (empty text when the table is not there yet).
+    pub fn v4_set(&self, i: usize) -> String {
+        let out = cmd(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.0[i],
+            "nft",
+            "list",
+            "set",
+            "inet",
+            "logward",
+            "ipv4_addr",
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
             let _ = cmd(&["ip", "netns", "del", ns]);
         }
     }
