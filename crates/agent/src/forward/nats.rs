@@ -73,14 +73,8 @@ impl Publisher {
                 ),
             });
         }
-        let sig = link.sign(lnats::SIGNED_METHOD, lnats::SIGNED_PATH, &body)?;
+        let mut h = signed_headers(link, lnats::SIGNED_METHOD, lnats::SIGNED_PATH, &body)?;
         let agent = link.creds.agent_id.as_str();
-        let mut h = async_nats::HeaderMap::new();
-        h.insert(wire::HEADER_AGENT, agent);
-        h.insert(wire::HEADER_TIMESTAMP, sig.ts.to_string().as_str());
-        h.insert(wire::HEADER_NONCE, sig.nonce.as_str());
-        h.insert(wire::HEADER_SIGNATURE, sig.signature.as_str());
-        h.insert(wire::HEADER_CONTENT_SHA256, sig.digest.as_str());
         h.insert(lnats::HEADER_ENCODING, "gzip");
         h.insert(lnats::MSG_ID, lnats::msg_id(agent, first, last).as_str());
         let fail = |e: &dyn std::fmt::Display| ForwardError::Transport(format!("NATS: {e}"));
@@ -113,6 +107,24 @@ impl Publisher {
     }
 }
 
+/// The `x-logward-*` headers of a message signed as `method path` over `body` now: the
+/// same an HTTP request carries, so the collector checks both alike.
+fn signed_headers(
+    link: &Link,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<async_nats::HeaderMap, ForwardError> {
+    let sig = link.sign(method, path, body)?;
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(wire::HEADER_AGENT, link.creds.agent_id.as_str());
+    h.insert(wire::HEADER_TIMESTAMP, sig.ts.to_string().as_str());
+    h.insert(wire::HEADER_NONCE, sig.nonce.as_str());
+    h.insert(wire::HEADER_SIGNATURE, sig.signature.as_str());
+    h.insert(wire::HEADER_CONTENT_SHA256, sig.digest.as_str());
+    Ok(h)
+}
+
 /// Publishes one heartbeat body on `logward.heartbeat.<agent>` (core NATS: the collectors
 /// subscribed now take it; one missed is made up by the next), signed as `POST
 /// /v1/heartbeat` with the same headers.
@@ -121,14 +133,8 @@ pub(super) async fn publish_heartbeat(
     client: &async_nats::Client,
     body: Vec<u8>,
 ) -> Result<(), ForwardError> {
-    let sig = link.sign(lnats::HEARTBEAT_METHOD, lnats::HEARTBEAT_PATH, &body)?;
+    let h = signed_headers(link, lnats::HEARTBEAT_METHOD, lnats::HEARTBEAT_PATH, &body)?;
     let agent = link.creds.agent_id.as_str();
-    let mut h = async_nats::HeaderMap::new();
-    h.insert(wire::HEADER_AGENT, agent);
-    h.insert(wire::HEADER_TIMESTAMP, sig.ts.to_string().as_str());
-    h.insert(wire::HEADER_NONCE, sig.nonce.as_str());
-    h.insert(wire::HEADER_SIGNATURE, sig.signature.as_str());
-    h.insert(wire::HEADER_CONTENT_SHA256, sig.digest.as_str());
     let fail = |e: &dyn std::fmt::Display| ForwardError::Transport(format!("NATS: {e}"));
     client
         .publish_with_headers(lnats::heartbeat_subject(agent), h, body.into())
