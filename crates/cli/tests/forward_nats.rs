@@ -236,6 +236,120 @@ fn enrolled(c: &Collector, dir: &Path, name: &str) -> (String, String) {
     )
 }
 
+fn revoke(c: &Collector, agent: &str) {
+    let o = Command::new(BIN)
+        .args(["collector", "agents", "revoke", agent, "--config"])
+        .arg(&c.config)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A gzipped batch of one sshd failure, its `seq` 1.
+fn one_event() -> Vec<u8> {
+    let line = failures(0, 0, 1);
+    let event = format!(
+        "{{\"seq\":1,\"event\":{{\"@timestamp\":\"2026-11-23T10:00:00Z\",\"event\":{{\"original\":{}}}}}}}\n",
+        serde_json::to_string(line.trim_end()).unwrap()
+    );
+    gzip(event.as_bytes())
+}
+
+/// Publishes each `(agent, headers, body)` to its agent's subject, confirmed by the server.
+fn publish_all(nats_port: u16, batches: Vec<(String, async_nats::HeaderMap, Vec<u8>)>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(client);
+        for (agent, h, body) in batches {
+            js.publish_with_headers(format!("logward.events.{agent}"), h, body.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+/// With PostgreSQL the fleet rules leader checks every batch again, the pass's agents
+/// looked up on its own store connection: a revoked agent's, an unknown agent's and a
+/// forged batch are refused there too (under `nats-rules`), the good one counted.
+#[test]
+fn nats_the_rules_leader_refuses_a_revoked_an_unknown_and_a_forged_batch() {
+    let Some(db) = TestDb::create() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let nats_port = free_port();
+    let _nats = nats_server(d.path(), nats_port, &[]);
+    let store = format!("store: {{type: postgres, url: \"{}\"}}\n", db.url());
+    let c = Collector::new(d.path(), nats_port, &store);
+    let _collector = c.start();
+    assert!(wait_until(WAIT, || c.leads()), "no leader:\n{}", c.log());
+    let (a, secret) = enrolled(&c, d.path(), "a");
+    let (revoked, revoked_secret) = enrolled(&c, d.path(), "r");
+    revoke(&c, &revoked);
+    let now = logward_core::clock::unix_now();
+    let good = one_event();
+    let nonce = |i: u32| format!("{:032x}", 0xdef0_0000u64 + u64::from(i));
+    let ghost = "ghost-agent".to_owned();
+    publish_all(
+        nats_port,
+        vec![
+            (
+                a.clone(),
+                signed_headers(&a, &secret, now, &nonce(1), &good),
+                good.clone(),
+            ),
+            (
+                revoked.clone(),
+                signed_headers(&revoked, &revoked_secret, now, &nonce(2), &good),
+                good.clone(),
+            ),
+            (
+                a.clone(),
+                signed_headers(&a, "not the agent's secret at all", now, &nonce(3), &good),
+                good.clone(),
+            ),
+            (
+                ghost.clone(),
+                signed_headers(&ghost, &secret, now, &nonce(4), &good),
+                good.clone(),
+            ),
+        ],
+    );
+    let fate = |f: &str| {
+        c.metric(&format!(
+            "logward_collector_rules_messages_total{{fate=\"{f}\"}}"
+        ))
+    };
+    assert!(
+        wait_until(WAIT, || fate("counted") == 4),
+        "{}\n{}",
+        c.metrics(),
+        c.log()
+    );
+    assert_eq!(fate("refused"), 3, "{}", c.metrics());
+    assert_eq!(
+        c.metric("logward_collector_requests_total{endpoint=\"nats-rules\",status=\"401\"}"),
+        3
+    );
+    let reason = |r: &str| {
+        c.metric(&format!(
+            "logward_collector_auth_failures_total{{reason=\"{r}\"}}"
+        ))
+    };
+    // Each refused by the ingest consumer and by the leader.
+    assert_eq!(reason("revoked_agent"), 2, "{}", c.metrics());
+    assert_eq!(reason("unknown_agent"), 2);
+    assert_eq!(reason("bad_signature"), 2);
+    let stored = db.sql("SELECT count(*) FROM fleet_events");
+    assert_eq!(stored.trim(), "1", "the good batch stored once");
+}
+
 #[test]
 fn nats_hostile_batches_are_refused_and_counted_as_on_http() {
     let d = tempfile::tempdir().unwrap();
@@ -250,19 +364,9 @@ fn nats_hostile_batches_are_refused_and_counted_as_on_http() {
     let (a, secret) = enrolled(&c, d.path(), "a");
     let (b, _) = enrolled(&c, d.path(), "b");
     let (revoked, revoked_secret) = enrolled(&c, d.path(), "r");
-    let o = Command::new(BIN)
-        .args(["collector", "agents", "revoke", &revoked, "--config"])
-        .arg(&c.config)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    revoke(&c, &revoked);
     let now = logward_core::clock::unix_now();
-    let line = failures(0, 0, 1);
-    let event = format!(
-        "{{\"seq\":1,\"event\":{{\"@timestamp\":\"2026-11-23T10:00:00Z\",\"event\":{{\"original\":{}}}}}}}\n",
-        serde_json::to_string(line.trim_end()).unwrap()
-    );
-    let good = gzip(event.as_bytes());
+    let good = one_event();
     let nonce = |i: u32| format!("{:032x}", 0xabc0_0000u64 + u64::from(i));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

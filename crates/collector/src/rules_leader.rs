@@ -17,7 +17,7 @@
 //! already (an agent's re-publish) counts nothing. A new leader loads the saved counters and
 //! the position first, so what it remembers is what the store holds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -32,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::anomaly::FleetAnomaly;
-use crate::config::{Config, NatsConfig, StoreConfig};
+use crate::config::{Auth, Config, NatsConfig, StoreConfig};
 use crate::rules::Rules;
 use crate::server::AppState;
-use crate::signed::{verify_held, Arrival};
+use crate::signed::{verify_held, Arrival, KnownAgents};
 
 /// The leader's durable consumer on the agents' stream.
 pub const CONSUMER: &str = "logward-rules";
@@ -51,6 +51,8 @@ pub const POSITION_KEY: &str = "fleet-rules-stream";
 pub const RETRY: Duration = Duration::from_secs(3);
 /// Messages counted in one transaction at most.
 const BATCH: usize = 500;
+/// Messages of a pass checked and decoded at once (the decoding runs on the blocking pool).
+const DECODERS: usize = 8;
 
 /// Whether this collector's NATS batches are counted by a rules leader: `nats:` with the
 /// PostgreSQL store (several collectors may share the stream and the database). HTTP ingest
@@ -317,8 +319,9 @@ async fn pass(
 ) -> Result<(), String> {
     let stats = &state.metrics.rules_leader;
     let mut position = slot.as_ref().ok_or("no leader state")?.position.clone();
-    let mut counted: Vec<Counted> = Vec::new();
-    let (mut skipped, mut taken) = (0u64, 0u64);
+    // The messages to count, in stream order; the others were counted before.
+    let mut todo = Vec::with_capacity(msgs.len());
+    let mut skipped = 0u64;
     for m in msgs {
         let Ok(info) = m.info() else { continue };
         if info.delivered > 1 {
@@ -329,33 +332,29 @@ async fn pass(
             continue;
         }
         position.stream_seq = info.stream_sequence;
-        taken += 1;
-        let stored = info.published.unix_timestamp();
-        let headers = crate::nats::http_headers(m.headers.as_ref());
-        let encoding = headers
-            .get(lnats::HEADER_ENCODING)
-            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
-        let how = Arrival::Nats {
-            stored,
-            stream_seq: info.stream_sequence,
-        };
-        let agent = lnats::subject_agent(m.subject.as_str());
-        let signed =
-            match verify_held(state, ENDPOINT, &headers, agent, m.payload.clone(), how).await {
-                Ok(s) => s,
-                Err(_) => {
-                    stats.refused.fetch_add(1, Relaxed);
-                    continue;
-                }
-            };
-        let agent = signed.agent_id.clone();
-        let events = match crate::ingest::decode_events(state, signed, encoding.as_deref()).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::debug!(error = %e, "fleet rules: a batch the ingest refuses too");
-                stats.refused.fetch_add(1, Relaxed);
-                continue;
-            }
+        todo.push((m, info.published.unix_timestamp(), info.stream_sequence));
+    }
+    let taken = todo.len() as u64;
+    let agents = match known_agents(state, slot, &todo).await {
+        Ok(a) => a,
+        Err(e) => {
+            nak(msgs).await;
+            return Err(e);
+        }
+    };
+    // Checked and decoded a few at a time (the decoding runs off the runtime), counted in
+    // stream order.
+    let agents = &agents;
+    let checks: Vec<_> = todo
+        .into_iter()
+        .map(|(m, stored, stream_seq)| check(state, m, stored, stream_seq, agents))
+        .collect();
+    let mut checked = futures_util::stream::iter(checks).buffered(DECODERS);
+    let mut counted: Vec<Counted> = Vec::new();
+    while let Some(batch) = checked.next().await {
+        let Some((stored, agent, events)) = batch else {
+            stats.refused.fetch_add(1, Relaxed);
+            continue;
         };
         // An agent's batches come in `seq` order: one counted before (re-published) counts
         // nothing, as ingest stores it once.
@@ -369,6 +368,7 @@ async fn pass(
         }
         counted.push((stored, fresh));
     }
+    drop(checked);
     let text = serde_json::to_string(&position).map_err(|e| e.to_string())?;
     let plan_state = Arc::clone(state);
     let plan: crate::store_thread::Planner = Arc::new(move |a: &logward_core::Alert| {
@@ -422,12 +422,77 @@ async fn pass(
             Ok(())
         }
         Err(e) => {
-            for m in msgs {
-                let _ = m.ack_with(AckKind::Nak(None)).await;
-            }
+            nak(msgs).await;
             Err(format!("commit: {e}"))
         }
     }
+}
+
+/// One message's batch checked and decoded: when the stream stored it, its agent and its
+/// events with their `seq`; `None` when the ingest refuses it too.
+async fn check(
+    state: &Arc<AppState>,
+    m: &jetstream::Message,
+    stored: i64,
+    stream_seq: u64,
+    agents: &KnownAgents,
+) -> Option<(i64, String, Vec<(i64, Event<'static>)>)> {
+    let how = Arrival::Nats { stored, stream_seq };
+    let headers = crate::nats::http_headers(m.headers.as_ref());
+    let encoding = headers
+        .get(lnats::HEADER_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let agent = lnats::subject_agent(m.subject.as_str());
+    let payload = m.payload.clone();
+    let signed = verify_held(state, ENDPOINT, &headers, agent, payload, how, agents).ok()?;
+    let agent = signed.agent_id.clone();
+    match crate::ingest::decode_events(state, signed, encoding.as_deref()).await {
+        Ok(events) => Some((stored, agent, events)),
+        Err(e) => {
+            tracing::debug!(error = %e, "fleet rules: a batch the ingest refuses too");
+            None
+        }
+    }
+}
+
+/// Gives `msgs` back to the stream at once (a pass that did not commit).
+async fn nak(msgs: &[jetstream::Message]) {
+    for m in msgs {
+        let _ = m.ack_with(AckKind::Nak(None)).await;
+    }
+}
+
+/// The enrolled agents the messages' subjects name, looked up once on the leader's own
+/// store connection (the store thread's queue is the ingest's: a lookup there per message
+/// waited behind ingest commits). With the shared key there is nothing to look up.
+async fn known_agents(
+    state: &AppState,
+    slot: &mut Option<Leader>,
+    todo: &[(&jetstream::Message, i64, u64)],
+) -> Result<KnownAgents, String> {
+    if !matches!(state.config.auth, Auth::Agents) {
+        return Ok(KnownAgents::new());
+    }
+    let ids: BTreeSet<String> = todo
+        .iter()
+        .filter_map(|(m, ..)| lnats::subject_agent(m.subject.as_str()))
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        return Ok(KnownAgents::new());
+    }
+    let mut l = slot.take().ok_or("no leader state")?;
+    let (l, r) = tokio::task::spawn_blocking(move || {
+        let r = ids
+            .into_iter()
+            .map(|id| l.store.agent(&id).map(|a| (id, a)))
+            .collect::<Result<KnownAgents, StoreError>>();
+        (l, r)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    *slot = Some(l);
+    r.map_err(|e| format!("agent lookup: {e}"))
 }
 
 /// The rules over a pass's events, committed with the new position.

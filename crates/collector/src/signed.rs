@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 use logward_core::nats as lnats;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 use axum::body::{Body, Bytes};
@@ -12,6 +13,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use logward_core::wire;
+use logward_store::Agent;
 
 use crate::body::{BodyError, ReadBody};
 use crate::config::Auth;
@@ -286,21 +288,31 @@ pub(crate) async fn authenticate_held_as(
     })
 }
 
+/// The agents a batch may be signed by, looked up before the checks: the fleet rules leader
+/// looks a pass's agents up once on its own store connection (crate::rules_leader), not one
+/// by one through the store thread, whose queue is the ingest's. An agent absent from the
+/// map is unknown.
+pub(crate) type KnownAgents = HashMap<String, Option<Agent>>;
+
 /// The fleet rules leader's check of a batch the ingest consumers judge too
 /// (crate::rules_leader): the same headers, freshness, agent, size and signature as
-/// [`authenticate_held`], without taking its nonce (the ingest consumer takes it; the
-/// leader counts an agent's `seq` once instead) or registering a shared-key host.
-pub(crate) async fn verify_held(
+/// [`authenticate_held`], the agent's row taken from `agents`, without taking its nonce
+/// (the ingest consumer takes it; the leader counts an agent's `seq` once instead) or
+/// registering a shared-key host.
+pub(crate) fn verify_held(
     state: &AppState,
     endpoint: &'static str,
     headers: &HeaderMap,
     subject_agent: Option<&str>,
     body: Bytes,
     how: Arrival,
+    agents: &KnownAgents,
 ) -> Result<Signed, Response> {
+    let head = held_head(state, endpoint, headers, subject_agent, how)?;
+    let found = agents.get(head.agent).and_then(Option::as_ref);
+    let (secret, host) = secret_of(state, endpoint, head.agent, found)?;
     let events = (lnats::SIGNED_METHOD, lnats::SIGNED_PATH);
-    let (head, host) =
-        check_held(state, endpoint, headers, subject_agent, &body, how, events).await?;
+    held_signature(state, endpoint, headers, &body, &head, &secret, events)?;
     Ok(Signed {
         agent_id: head.agent.to_owned(),
         host,
@@ -308,7 +320,7 @@ pub(crate) async fn verify_held(
     })
 }
 
-/// What [`authenticate_held`] and [`verify_held`] share: the head and the agent's host.
+/// [`authenticate_held`]'s checks but the replay cache: the head and the agent's host.
 async fn check_held<'h>(
     state: &AppState,
     endpoint: &'static str,
@@ -316,17 +328,45 @@ async fn check_held<'h>(
     subject_agent: Option<&str>,
     body: &Bytes,
     how: Arrival,
-    (method, path): (&str, &str),
+    signed_as: (&str, &str),
 ) -> Result<(Head<'h>, String), Response> {
-    let fail = |why| unauthorized(state, endpoint, why);
+    let head = held_head(state, endpoint, headers, subject_agent, how)?;
+    let (secret, host) = agent_secret(state, endpoint, head.agent).await?;
+    held_signature(state, endpoint, headers, body, &head, &secret, signed_as)?;
+    Ok((head, host))
+}
+
+/// A held batch's checks before its agent is looked up: the head, the subject's agent and
+/// the freshness.
+fn held_head<'h>(
+    state: &AppState,
+    endpoint: &'static str,
+    headers: &'h HeaderMap,
+    subject_agent: Option<&str>,
+    how: Arrival,
+) -> Result<Head<'h>, Response> {
     let head = head(state, endpoint, headers)?;
     // The signature does not cover the subject: a message on another agent's subject is
     // refused as a forgery would be.
     if subject_agent != Some(head.agent) {
-        return Err(fail(AuthFailure::BadSignature));
+        return Err(unauthorized(state, endpoint, AuthFailure::BadSignature));
     }
     fresh(state, endpoint, head.ts, how)?;
-    let (secret, host) = agent_secret(state, endpoint, head.agent).await?;
+    Ok(head)
+}
+
+/// A held batch's checks with its agent's `secret`: the size, the declared digest and the
+/// signature over `method path`.
+fn held_signature(
+    state: &AppState,
+    endpoint: &'static str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    head: &Head<'_>,
+    secret: &str,
+    (method, path): (&str, &str),
+) -> Result<(), Response> {
+    let fail = |why| unauthorized(state, endpoint, why);
     let limit = state.config.limits.body_bytes;
     if body.len() > limit {
         return Err(error(
@@ -344,10 +384,10 @@ async fn check_held<'h>(
             return Err(fail(AuthFailure::BadSignature));
         }
     }
-    if !verified(&secret, method, path, &head, &digest) {
+    if !verified(secret, method, path, head, &digest) {
         return Err(fail(AuthFailure::BadSignature));
     }
-    Ok((head, host))
+    Ok(())
 }
 
 /// Whether `head`'s signature is the agent's (`secret`) over `method path` and the body's
@@ -371,12 +411,11 @@ async fn agent_secret(
     endpoint: &'static str,
     agent: &str,
 ) -> Result<(String, String), Response> {
-    let fail = |why| unauthorized(state, endpoint, why);
-    Ok(match &state.config.auth {
-        Auth::Shared { key } => (key.clone(), agent.to_owned()),
+    let found = match &state.config.auth {
+        Auth::Shared { .. } => None,
         Auth::Agents => {
             let id = agent.to_owned();
-            let found = state
+            state
                 .store
                 .call(move |s| s.agent(&id))
                 .await
@@ -396,16 +435,30 @@ async fn agent_secret(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "store error",
                     )
-                })?;
-            match found {
-                None => return Err(fail(AuthFailure::UnknownAgent)),
-                Some(a) if a.revoked_at.is_some() => return Err(fail(AuthFailure::RevokedAgent)),
-                Some(a) => match a.secret {
-                    Some(s) => (s, a.host),
-                    None => return Err(fail(AuthFailure::UnknownAgent)),
-                },
-            }
+                })?
         }
+    };
+    secret_of(state, endpoint, agent, found.as_ref())
+}
+
+/// [`agent_secret`] of an agent whose row (`found`) was looked up already.
+fn secret_of(
+    state: &AppState,
+    endpoint: &'static str,
+    agent: &str,
+    found: Option<&Agent>,
+) -> Result<(String, String), Response> {
+    let fail = |why| unauthorized(state, endpoint, why);
+    Ok(match &state.config.auth {
+        Auth::Shared { key } => (key.clone(), agent.to_owned()),
+        Auth::Agents => match found {
+            None => return Err(fail(AuthFailure::UnknownAgent)),
+            Some(a) if a.revoked_at.is_some() => return Err(fail(AuthFailure::RevokedAgent)),
+            Some(a) => match &a.secret {
+                Some(s) => (s.clone(), a.host.clone()),
+                None => return Err(fail(AuthFailure::UnknownAgent)),
+            },
+        },
     })
 }
 
