@@ -20,9 +20,10 @@
 //! With the PostgreSQL store these messages are stored without the fleet rules: the rules
 //! leader counts the stream from a consumer of its own (crate::rules_leader).
 
+use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream, AckKind};
@@ -66,26 +67,47 @@ pub struct NatsStats {
 pub fn start(
     state: Arc<AppState>,
     cfg: NatsConfig,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
-        loop {
-            tokio::select! {
-                r = consume(&state, &cfg) => {
-                    state.metrics.nats.up.store(0, Relaxed);
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "nats: consumer stopped; reconnecting");
-                    }
-                }
-                _ = shutdown.changed() => return,
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff.next_wait()) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+        let backoff = Mutex::new(Backoff::new(
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        ));
+        let up = &state.metrics.nats.up;
+        reconnecting("consumer", up, &backoff, shutdown, || consume(&state, &cfg)).await;
     })
+}
+
+/// Runs `run` (connect, then work until an error) again after a `backoff` wait whenever it
+/// stops, until `shutdown`; `up` is 0 between runs. `run` may reset `backoff` once it has
+/// made progress.
+pub(crate) async fn reconnecting<F: Future<Output = Result<(), String>>>(
+    what: &str,
+    up: &AtomicU64,
+    backoff: &Mutex<Backoff>,
+    mut shutdown: watch::Receiver<bool>,
+    mut run: impl FnMut() -> F,
+) {
+    loop {
+        tokio::select! {
+            r = run() => {
+                up.store(0, Relaxed);
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "nats: {what} stopped; reconnecting");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+        let wait = backoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next_wait();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// The stream, created with the configured limits when missing.

@@ -20,7 +20,7 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
@@ -70,28 +70,19 @@ pub(crate) async fn load_key(store: &StoreHandle) -> Result<DecisionKey, Error> 
 pub fn start(
     state: Arc<AppState>,
     cfg: NatsConfig,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(key) = state.decision_key.clone() else {
             return;
         };
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
-        loop {
-            tokio::select! {
-                r = publish(&state, &cfg, &key, &mut backoff) => {
-                    state.metrics.nats_decisions.up.store(0, Relaxed);
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "nats: decisions publisher stopped; reconnecting");
-                    }
-                }
-                _ = shutdown.changed() => return,
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff.next_wait()) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+        let backoff = Mutex::new(Backoff::new(
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        ));
+        let up = &state.metrics.nats_decisions.up;
+        let run = || publish(&state, &cfg, &key, &backoff);
+        crate::nats::reconnecting("decisions publisher", up, &backoff, shutdown, run).await;
     })
 }
 
@@ -127,7 +118,7 @@ async fn publish(
     state: &Arc<AppState>,
     cfg: &NatsConfig,
     key: &DecisionKey,
-    backoff: &mut Backoff,
+    backoff: &Mutex<Backoff>,
 ) -> Result<(), String> {
     let client = lnats::connect(&cfg.connect, "logward-collector decisions", false).await?;
     let js = jetstream::new(client);
@@ -140,7 +131,10 @@ async fn publish(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         publish_new(state, &js, key, &mut published).await?;
-        backoff.reset();
+        backoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reset();
         tokio::select! {
             _ = state.decisions_wake.notified() => {}
             _ = tick.tick() => {}
