@@ -362,6 +362,28 @@ impl LineDecoder {
     }
 }
 
+/// Every event of `lines` through `d`, as `logward scan` takes them: each line's joined
+/// events first, then its own, and the joiners' rest at the end. For this crate's tests and
+/// tests/ (not part of the API).
+#[doc(hidden)]
+pub fn scan_lines<'l>(
+    d: &mut LineDecoder,
+    lines: impl IntoIterator<Item = &'l str>,
+) -> Vec<Event<'static>> {
+    let mut out = Vec::new();
+    for l in lines {
+        let mut e = Event::default();
+        let made = d.decode_into(l, &mut e);
+        out.extend(std::iter::from_fn(|| d.take_joined()));
+        if made {
+            out.push(e.into_owned());
+        }
+    }
+    d.finish();
+    out.extend(std::iter::from_fn(|| d.take_joined()));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,29 +400,13 @@ mod tests {
         assert_eq!(e.process_pid, Some(77));
     }
 
-    /// Every event of `lines`, as `scan` takes them: joined ones first, then the line's own.
-    fn decode_lines(d: &mut LineDecoder, lines: &[&str]) -> Vec<Event<'static>> {
-        let mut out = Vec::new();
-        for l in lines {
-            let mut e = Event::default();
-            let made = d.decode_into(l, &mut e);
-            out.extend(std::iter::from_fn(|| d.take_joined()));
-            if made {
-                out.push(e.into_owned());
-            }
-        }
-        d.finish();
-        out.extend(std::iter::from_fn(|| d.take_joined()));
-        out
-    }
-
     #[test]
     fn windows_records_among_lines() {
         let mut d = LineDecoder::new(YearResolver::fixed(2026, 0));
         let wlb = r#"{"@timestamp":"2022-04-29T12:36:01.902Z","winlog":{"channel":"Security","event_id":4625,"computer_name":"dc1","event_data":{"TargetUserName":"eve","IpAddress":"192.0.2.9"}}}"#;
-        let got = decode_lines(
+        let got = super::scan_lines(
             &mut d,
-            &[
+            [
                 wlb,
                 r#"{"MESSAGE":"winlog","_HOSTNAME":"h","SYSLOG_IDENTIFIER":"x"}"#,
                 "<Event xmlns='e'>",
@@ -442,9 +448,9 @@ mod tests {
             "Nov 22 10:00:01 web01 sshd[7]: Failed password for root from 192.0.2.1 port 1 ssh2";
         let good =
             "<Event><System><EventID>4624</EventID><Channel>Security</Channel></System></Event>";
-        let got = decode_lines(
+        let got = super::scan_lines(
             &mut d,
-            &[
+            [
                 "<Event x='1'>",
                 fail,
                 fail,

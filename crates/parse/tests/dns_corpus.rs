@@ -21,7 +21,7 @@ fn scan(path: &Path) -> (Vec<Event<'static>>, u64) {
 
 fn scan_text(text: &str) -> (Vec<Event<'static>>, u64) {
     let mut d: LineDecoder = common::decoder();
-    let out = common::scan_lines(&mut d, text.lines());
+    let out = logward_parse::scan_lines(&mut d, text.lines());
     (out, d.take_dns_errors())
 }
 

@@ -73,7 +73,7 @@ fn words() -> impl Strategy<Value = String> {
 }
 
 fn run(lines: &[String]) -> Vec<Event<'static>> {
-    common::scan_lines(&mut common::decoder(), lines.iter().map(String::as_str))
+    logward_parse::scan_lines(&mut common::decoder(), lines.iter().map(String::as_str))
 }
 
 /// One query of the interleaving test: its name and how many addresses it gets (0: NXDOMAIN).

@@ -23,26 +23,6 @@ pub fn decode_all(text: &str) -> Vec<Event<'static>> {
         .map(|l| d.decode(l.strip_suffix('\r').unwrap_or(l)).into_owned())
         .collect()
 }
-/// Every event of `lines` through `d`, as `logward scan` takes them: each line's joined
-/// events first, then its own, and the joiners' rest at the end.
-pub fn scan_lines<'l>(
-    d: &mut LineDecoder,
-    lines: impl IntoIterator<Item = &'l str>,
-) -> Vec<Event<'static>> {
-    let mut out = Vec::new();
-    for l in lines {
-        let mut e = Event::default();
-        let made = d.decode_into(l, &mut e);
-        out.extend(std::iter::from_fn(|| d.take_joined()));
-        if made {
-            out.push(e.into_owned());
-        }
-    }
-    d.finish();
-    out.extend(std::iter::from_fn(|| d.take_joined()));
-    out
-}
-
 pub mod fail2ban;
 pub mod fragments;
 pub mod inventory;
