@@ -80,8 +80,9 @@ pub fn start(
 }
 
 /// Runs `run` (connect, then work until an error) again after a `backoff` wait whenever it
-/// stops, until `shutdown`; `up` is 0 between runs. `run` may reset `backoff` once it has
-/// made progress.
+/// stops, until `shutdown`; `up` is 0 between runs. A run that came up (set `up` to 1)
+/// resets `backoff` when it stops, so a connection lost after a healthy run is retried at
+/// once rather than after the longest wait of an earlier outage; `run` may also reset it.
 pub(crate) async fn reconnecting<F: Future<Output = Result<(), String>>>(
     what: &str,
     up: &AtomicU64,
@@ -92,7 +93,9 @@ pub(crate) async fn reconnecting<F: Future<Output = Result<(), String>>>(
     loop {
         tokio::select! {
             r = run() => {
-                up.store(0, Relaxed);
+                if up.swap(0, Relaxed) == 1 {
+                    backoff.lock().unwrap_or_else(PoisonError::into_inner).reset();
+                }
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "nats: {what} stopped; reconnecting");
                 }
@@ -286,5 +289,45 @@ async fn handle(state: &Arc<AppState>, msg: jetstream::Message) {
     };
     if let Err(e) = settled {
         tracing::warn!(error = %e, "nats: cannot settle a message; the server delivers it again");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs that come up and then fail (a server restarted now and then) are each retried
+    /// after the shortest wait: the outages before a healthy run do not lengthen it.
+    #[tokio::test]
+    async fn a_run_that_came_up_resets_the_backoff() {
+        let up = AtomicU64::new(0);
+        let backoff = Mutex::new(Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_secs(3600),
+        ));
+        // Earlier outages: the next wait would be 2^10 ms.
+        for _ in 0..10 {
+            backoff.lock().unwrap().next_wait();
+        }
+        let (stop, shutdown) = watch::channel(false);
+        let runs = AtomicU64::new(0);
+        let started = std::time::Instant::now();
+        let (r, u, s) = (&runs, &up, &stop);
+        reconnecting("test", &up, &backoff, shutdown, move || async move {
+            if r.fetch_add(1, Relaxed) == 3 {
+                let _ = s.send(true);
+                std::future::pending::<()>().await;
+            }
+            u.store(1, Relaxed);
+            Err("lost".to_owned())
+        })
+        .await;
+        assert_eq!(runs.load(Relaxed), 4);
+        // Three waits of 1 ms, not 1 s + 2 s + 4 s.
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
